@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# penstock: build, deps, test, bench, demo, install.
+#   make            build BPF objects, skeletons, penstockd and penstock
+#   make deps       install the Debian packages everything here needs
+#   make test       deps + build + every test; ends with "N passed, N failed"
+#   make bench      deps + build + benchmarks
+#   make demo       deps + build + the demo in network namespaces
+#   make V=1        show the commands
+.DELETE_ON_ERROR:
+
+OUTPUT    := .output
+CLANG     ?= clang
+BPFTOOL   ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+CC        ?= gcc
+PREFIX    ?= /usr/local
+ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+INCLUDES  := -Iinclude -Iuserspace -I$(OUTPUT)
+WARN      := -Wall -Wextra -Werror -Wshadow -Wimplicit-fallthrough
+CFLAGS    ?= -O2 -g
+CFLAGS    += $(WARN) $(INCLUDES) -D_GNU_SOURCE
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -Wno-unused-function -Iinclude -I/usr/include/$(MULTIARCH)
+LDLIBS    := -lbpf -lelf -lz -lpcap -lyaml -ljansson
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_SRCS  := bpf/ingress.bpf.c bpf/egress.bpf.c
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+BPF_HDRS  := $(wildcard bpf/lib/*.h) include/penstock_abi.h Makefile
+
+COMMON_SRCS := userspace/log.c userspace/config.c userspace/loader.c userspace/report.c
+PENSTOCK_SRCS := userspace/penstock.c userspace/replay.c $(COMMON_SRCS)
+PENSTOCKD_SRCS := userspace/penstockd.c $(COMMON_SRCS)
+UNIT_TESTS := $(patsubst tests/unit/test_%.c,$(OUTPUT)/tests/unit_%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all
+all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o $(UNIT_TESTS)
+
+$(OUTPUT) $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+# One BPF object per attach point, statically linked into one datapath
+# object so that both programs share every map.
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/penstock.bpf.o: $(BPF_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(BPFTOOL) gen object $@ $^
+
+$(OUTPUT)/penstock.skel.h: $(OUTPUT)/penstock.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name penstock_bpf > $@
+
+# A minimal program that only increments one per-CPU counter: the
+# benchmark's yardstick.
+$(OUTPUT)/bench_min.bpf.o: tools/bench_min.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.o: userspace/%.c $(wildcard userspace/*.h) include/penstock_abi.h $(OUTPUT)/penstock.skel.h | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/penstock: $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(PENSTOCK_SRCS))
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/penstockd: $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(PENSTOCKD_SRCS))
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/unit_%: tests/unit/test_%.c $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMON_SRCS)) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+.PHONY: deps
+deps:
+	$(Q)tools/install-deps.sh
+
+.PHONY: test
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/run
+
+.PHONY: bench
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/bench.sh
+
+.PHONY: demo
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/demo.sh
+
+.PHONY: install
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/penstock
+	install -m 0755 $(OUTPUT)/penstockd $(DESTDIR)$(PREFIX)/sbin/penstockd
+	install -m 0755 $(OUTPUT)/penstock $(DESTDIR)$(PREFIX)/bin/penstock
+	test -e $(DESTDIR)/etc/penstock/penstock.yaml || \
+		install -m 0644 etc/penstock.yaml $(DESTDIR)/etc/penstock/penstock.yaml
+
+.PHONY: clean
+clean:
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)

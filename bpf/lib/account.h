@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Per-packet accounting shared by the ingress (client to server) and
+ * egress (server to client) programs: the client's packet and byte
+ * counters, connection starts, and the sequence state of the flow.
+ */
+#ifndef PS_BPF_ACCOUNT_H
+#define PS_BPF_ACCOUNT_H
+
+#include "common.h"
+#include "maps.h"
+#include "parse.h"
+#include "flow.h"
+#include "counters.h"
+
+/* The endpoint slot serving a port (host order), or -1. */
+static __always_inline int ps_endpoint_of(__u16 port)
+{
+	__u32 k = port;
+	struct ps_port *pp = bpf_map_lookup_elem(&ps_ports, &k);
+
+	if (!pp || !pp->endpoint)
+		return -1;
+	return pp->endpoint - 1;
+}
+
+/* A zeroed flow to build a new one in. */
+static __always_inline struct ps_flow *ps_flow_blank(void)
+{
+	__u32 zero = 0;
+	struct ps_flow *f = bpf_map_lookup_elem(&ps_flow_tmp, &zero);
+
+	if (f)
+		__builtin_memset(f, 0, sizeof(*f));
+	return f;
+}
+
+/*
+ * Find or create the flow of a packet. A client SYN with a sequence number
+ * other than the flow's ISN starts a new connection on the same 4-tuple
+ * (port reuse) and is counted; a retransmitted SYN is not.
+ */
+static __always_inline struct ps_flow *ps_flow_get(const struct ps_flow_key *k,
+						   const struct ps_pkt *p, int rx, int ep,
+						   __u64 now, struct ps_counters *c)
+{
+	struct ps_flow *f = bpf_map_lookup_elem(&ps_flows, k);
+	int syn = p->tcpflags & PS_TCP_SYN, ack = p->tcpflags & PS_TCP_ACK;
+	struct ps_flow *fresh;
+
+	if (rx && syn && !ack) {
+		if (f && f->dir[PS_DIR_RX].syn_seen && f->dir[PS_DIR_RX].isn == p->seq)
+			return f;
+		fresh = ps_flow_blank();
+		if (!fresh)
+			return NULL;
+		if (c)
+			c->connections++;
+		if (f && !f->dir[PS_DIR_RX].syn_seen && f->dir[PS_DIR_TX].syn_seen &&
+		    !f->dir[PS_DIR_TX].fin_seen) {
+			/* The SYN-ACK was seen first (capture reordering). */
+			ps_seq_syn(&f->dir[PS_DIR_RX], p->seq);
+			return f;
+		}
+		ps_seq_syn(&fresh->dir[PS_DIR_RX], p->seq);
+	} else if (f) {
+		if (!rx && syn && ack &&
+		    (!f->dir[PS_DIR_TX].syn_seen || f->dir[PS_DIR_TX].isn != p->seq))
+			ps_seq_syn(&f->dir[PS_DIR_TX], p->seq);
+		return f;
+	} else {
+		fresh = ps_flow_blank();
+		if (!fresh)
+			return NULL;
+		if (!rx && syn && ack)
+			ps_seq_syn(&fresh->dir[PS_DIR_TX], p->seq);
+	}
+	fresh->endpoint = ep;
+	fresh->last_seen_ns = now;
+	if (bpf_map_update_elem(&ps_flows, k, fresh, BPF_ANY)) {
+		ps_stat_inc(PS_STAT_FLOW_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&ps_flows, k);
+}
+
+/* The first sequence number of a packet's data (a SYN takes one). */
+static __always_inline __u32 ps_data_seq(const struct ps_pkt *p)
+{
+	return p->seq + ((p->tcpflags & PS_TCP_SYN) ? 1 : 0);
+}
+
+#endif

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * TCP flow state: which bytes of each direction have been seen. Payload
+ * is the union of sequence ranges (a retransmitted or duplicated byte
+ * counts once); bytes that arrive ahead of a hole are remembered as up to
+ * PS_OOO_RANGES ranges until the hole fills.
+ */
+#ifndef PS_BPF_FLOW_H
+#define PS_BPF_FLOW_H
+
+#include "common.h"
+#include "maps.h"
+#include "parse.h"
+
+/* Key of the flow a packet belongs to, oriented client to server. */
+static __always_inline void ps_flow_key(struct ps_flow_key *k, const struct ps_pkt *p, int rx)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = p->family;
+	if (rx) {
+		k->client = p->saddr;
+		k->server = p->daddr;
+		k->cport = p->sport;
+		k->sport = p->dport;
+	} else {
+		k->client = p->daddr;
+		k->server = p->saddr;
+		k->cport = p->dport;
+		k->sport = p->sport;
+	}
+}
+
+static __always_inline __u32 ps_overlap(__u32 a, __u32 b, __u32 c, __u32 d)
+{
+	__u32 lo = seq_max(a, c), hi = seq_min(b, d);
+
+	return seq_after(hi, lo) ? hi - lo : 0;
+}
+
+/* Bytes of [a, b) already held in the out-of-order ranges. */
+static __always_inline __u32 ps_ranges_overlap(const struct ps_seq *d, __u32 a, __u32 b)
+{
+	__u32 sum = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < PS_OOO_RANGES; i++)
+		if (i < d->nranges)
+			sum += ps_overlap(a, b, d->ranges[i].start, d->ranges[i].end);
+	return sum;
+}
+
+/* Add [a, b) to the sorted, disjoint ranges, merging what touches it. */
+static __always_inline void ps_ranges_add(struct ps_seq *d, __u32 a, __u32 b)
+{
+	struct ps_range out[PS_OOO_RANGES + 1] = {};
+	__u32 n = 0, placed = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < PS_OOO_RANGES; i++) {
+		struct ps_range r;
+
+		if (i >= d->nranges)
+			break;
+		r = d->ranges[i];
+		if (!seq_before(r.end, a) && !seq_after(r.start, b)) {
+			/* touches or overlaps the new range: absorb it */
+			a = seq_min(a, r.start);
+			b = seq_max(b, r.end);
+			continue;
+		}
+		if (!placed && seq_after(r.start, b)) {
+			out[n & PS_OOO_RANGES].start = a;
+			out[n & PS_OOO_RANGES].end = b;
+			n++;
+			placed = 1;
+		}
+		out[n & PS_OOO_RANGES] = r;
+		n++;
+	}
+	if (!placed) {
+		out[n & PS_OOO_RANGES].start = a;
+		out[n & PS_OOO_RANGES].end = b;
+		n++;
+	}
+	if (n > PS_OOO_RANGES) {
+		/* Out of slots: fold the last two ranges into one. Bytes in
+		 * the gap between them may later count again. */
+		out[PS_OOO_RANGES - 1].end = out[PS_OOO_RANGES].end;
+		n = PS_OOO_RANGES;
+	}
+#pragma unroll
+	for (i = 0; i < PS_OOO_RANGES; i++)
+		d->ranges[i] = out[i];
+	d->nranges = n;
+}
+
+/* What one data segment did to a direction of the stream. */
+struct ps_seg_result {
+	__u32 new_bytes;	/* bytes never seen before */
+	__u32 fresh_off;	/* offset in the segment where new in-order data starts */
+	__u32 fresh_len;	/* new in-order bytes in the segment (0: none) */
+	__u32 ooo;		/* the segment lies beyond a hole */
+	__u32 absorbed;		/* out-of-order ranges joined to the stream */
+	struct ps_range abs[PS_OOO_RANGES];
+};
+
+/* Account the data segment [seq, seq + len) in direction d. */
+static __always_inline void ps_seq_data(struct ps_seq *d, __u32 seq, __u32 len,
+					struct ps_seg_result *r)
+{
+	__u32 end = seq + len, next;
+	int i;
+
+	__builtin_memset(r, 0, sizeof(*r));
+	if (!len)
+		return;
+	if (!d->valid) {
+		/* Mid-stream start: the first data seen begins the stream. */
+		d->next = seq;
+		d->valid = 1;
+	}
+	next = d->next;
+	if (!seq_after(end, next))
+		return;				/* all of it seen before */
+	if (seq_after(seq, next)) {
+		/* Beyond a hole: remember the range until the hole fills. */
+		r->new_bytes = len - ps_ranges_overlap(d, seq, end);
+		r->ooo = 1;
+		ps_ranges_add(d, seq, end);
+		return;
+	}
+	r->new_bytes = (end - next) - ps_ranges_overlap(d, next, end);
+	r->fresh_off = next - seq;
+	r->fresh_len = end - next;
+	next = end;
+	/* Join the out-of-order ranges the stream now reaches. */
+#pragma unroll
+	for (i = 0; i < PS_OOO_RANGES; i++) {
+		if (!d->nranges || seq_after(d->ranges[0].start, next))
+			break;
+		r->abs[i] = d->ranges[0];
+		r->absorbed++;
+		next = seq_max(next, d->ranges[0].end);
+		d->ranges[0] = d->ranges[1];
+		d->ranges[1] = d->ranges[2];
+		d->ranges[2] = d->ranges[3];
+		d->nranges--;
+	}
+	d->next = next;
+}
+
+/* A SYN starts a direction: its sequence number is the ISN. */
+static __always_inline void ps_seq_syn(struct ps_seq *d, __u32 isn)
+{
+	__builtin_memset(d, 0, sizeof(*d));
+	d->isn = isn;
+	d->next = isn + 1;
+	d->valid = 1;
+	d->syn_seen = 1;
+}
+
+#endif

@@ -1,0 +1,616 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * HTTP/1.x request framing on the client-to-server byte stream, following
+ * the message boundaries as tshark's HTTP dissector does (docs/
+ * http1-counting.md): a request is a message whose first line starts with
+ * a known method token, counted when its header block ends; a body is
+ * skipped by arithmetic (Content-Length, chunk sizes), never scanned, so
+ * request-like text inside a body cannot count.
+ *
+ * Bytes are parsed from a per-CPU scratch buffer: the first bytes of a line
+ * left unfinished by the previous segment (the carry), then up to
+ * PS_CHUNK new bytes. Lines are found eight bytes at a time.
+ */
+#ifndef PS_BPF_HTTP1_H
+#define PS_BPF_HTTP1_H
+
+#include "common.h"
+#include "maps.h"
+
+#define PS_CHUNK	512
+#define PS_BUF_SIZE	1024		/* power of two >= carry + chunk + slack */
+#define PS_BUF_MASK	(PS_BUF_SIZE - 1)
+#define PS_LINES_MAX	64		/* lines looked at per chunk */
+#define PS_FEED_STEPS	24		/* chunks and body skips per segment */
+
+struct ps_scratch {
+	struct ps_http h;	/* working copy of the flow's parser state */
+	__u32 endpoint;
+	__u32 len;		/* valid bytes in buf */
+	__u32 ls;		/* start of the current line in buf */
+	__u32 carry_in;		/* bytes of buf that came from the carry */
+	__u32 nreq;		/* requests completed in this call */
+	__u32 ninf;		/* of which inference requests */
+	__u8 buf[PS_BUF_SIZE + 64];
+};
+
+/* One scratch per CPU: programs do not nest on a CPU within tc. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_scratch);
+} ps_scratch_map SEC(".maps") __weak;
+
+static __always_inline struct ps_scratch *ps_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ps_scratch_map, &zero);
+}
+
+/* Eight little-endian bytes of a string literal, zero past its end. */
+#define PS_B(s, i)	((__u64)(sizeof(s) > (i) + 1 ? (__u8)(s)[i] : 0) << ((i) * 8))
+#define PS_W8(s)	(PS_B(s, 0) | PS_B(s, 1) | PS_B(s, 2) | PS_B(s, 3) | \
+			 PS_B(s, 4) | PS_B(s, 5) | PS_B(s, 6) | PS_B(s, 7))
+
+static __always_inline __u64 ps_load64(const __u8 *buf, __u32 i)
+{
+	return *(const __u64 *)(buf + (i & PS_BUF_MASK));
+}
+
+static __always_inline __u64 ps_mask(__u32 n)
+{
+	return n >= 8 ? ~0ULL : (1ULL << (n * 8)) - 1;
+}
+
+static __always_inline __u8 ps_lower(__u8 c)
+{
+	return (c >= 'A' && c <= 'Z') ? c | 0x20 : c;
+}
+
+/*
+ * The method table of tshark's is_http_request_or_reply(): the first token
+ * of the line (up to the first space, or the whole line) must be one of
+ * these, after an optional "M-" prefix (RFC 2774). NOTIFY, SUBSCRIBE and
+ * UNSUBSCRIBE are notifications there, not requests.
+ */
+static __always_inline int ps_is_method(__u64 w0, __u64 w1, __u32 n)
+{
+	switch (n) {
+	case 3:
+		w0 &= ps_mask(3);
+		return w0 == PS_W8("GET") || w0 == PS_W8("PUT");
+	case 4:
+		w0 &= ps_mask(4);
+		return w0 == PS_W8("COPY") || w0 == PS_W8("HEAD") || w0 == PS_W8("LOCK") ||
+		       w0 == PS_W8("MOVE") || w0 == PS_W8("POLL") || w0 == PS_W8("POST");
+	case 5:
+		w0 &= ps_mask(5);
+		return w0 == PS_W8("BCOPY") || w0 == PS_W8("BMOVE") || w0 == PS_W8("MKCOL") ||
+		       w0 == PS_W8("TRACE") || w0 == PS_W8("PATCH") || w0 == PS_W8("LABEL") ||
+		       w0 == PS_W8("MERGE");
+	case 6:
+		w0 &= ps_mask(6);
+		return w0 == PS_W8("DELETE") || w0 == PS_W8("SEARCH") || w0 == PS_W8("UNLOCK") ||
+		       w0 == PS_W8("REPORT") || w0 == PS_W8("UPDATE");
+	case 7:
+		w0 &= ps_mask(7);
+		return w0 == PS_W8("BDELETE") || w0 == PS_W8("CONNECT") ||
+		       w0 == PS_W8("OPTIONS") || w0 == PS_W8("CHECKIN");
+	case 8:
+		return w0 == PS_W8("PROPFIND") || w0 == PS_W8("CHECKOUT") ||
+		       w0 == PS_W8("CCM_POST");
+	case 9:
+		w1 &= ps_mask(1);
+		return (w0 == PS_W8("PROPPATCH") && w1 == 'H') ||
+		       (w0 == PS_W8("BPROPFIN") && w1 == 'D');
+	case 10:
+		w1 &= ps_mask(2);
+		return (w0 == PS_W8("BPROPPAT") && w1 == PS_W8("CH")) ||
+		       (w0 == PS_W8("UNCHECKO") && w1 == PS_W8("UT")) ||
+		       (w0 == PS_W8("MKACTIVI") && w1 == PS_W8("TY"));
+	case 11:
+		w1 &= ps_mask(3);
+		return (w0 == PS_W8("MKWORKSP") && w1 == PS_W8("ACE")) ||
+		       (w0 == PS_W8("RPC_CONN") && w1 == PS_W8("ECT")) ||
+		       (w0 == PS_W8("RPC_IN_D") && w1 == PS_W8("ATA"));
+	case 12:
+		w1 &= ps_mask(4);
+		return w0 == PS_W8("RPC_OUT_") && w1 == PS_W8("DATA");
+	case 15:
+		w1 &= ps_mask(7);
+		return w0 == PS_W8("VERSION-") && w1 == PS_W8("CONTROL");
+	case 16:
+		return (w0 == PS_W8("BASELINE") && w1 == PS_W8("-CONTROL")) ||
+		       (w0 == PS_W8("SSTP_DUP") && w1 == PS_W8("LEX_POST"));
+	}
+	return 0;
+}
+
+/* Does the line at buf[p..end) start with one of the endpoint's paths? */
+static __always_inline int ps_inference_path(const __u8 *buf, __u32 p, __u32 end, __u32 ep)
+{
+	struct ps_endpoint *e = bpf_map_lookup_elem(&ps_endpoints, &ep);
+	__u32 i, w, plen;
+
+	if (!e)
+		return 0;
+#pragma unroll
+	for (i = 0; i < PS_MAX_PATHS; i++) {
+		int match = 1;
+
+		if (i >= e->npaths)
+			break;
+		plen = e->path_len[i];
+		if (!plen || plen > PS_PATH_MAX || p + plen > end)
+			continue;
+#pragma unroll
+		for (w = 0; w < PS_PATH_MAX / 8; w++) {
+			__u64 m, a, b;
+
+			if (w * 8 >= plen)
+				break;
+			m = ps_mask(plen - w * 8);
+			a = ps_load64(buf, p + w * 8) & m;
+			b = *(__u64 *)&e->paths[i][w * 8] & m;
+			if (a != b) {
+				match = 0;
+				break;
+			}
+		}
+		if (match)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Does buf[p..end) start, case-insensitively, with the nlen-byte (9..24)
+ * header name n0 n1 n2 followed by ':'? Returns the offset after the colon.
+ * Lower-casing by OR 0x20 maps letters and '-' to themselves; the name
+ * words are given in lower case.
+ */
+static __always_inline __u32 ps_header_is(const __u8 *buf, __u32 p, __u32 end,
+					  __u64 n0, __u64 n1, __u64 n2, __u32 nlen)
+{
+	const __u64 lc = 0x2020202020202020ULL;
+
+	if (p + nlen + 1 > end)
+		return 0;
+	if ((ps_load64(buf, p) | lc) != n0)
+		return 0;
+	if (nlen <= 16)
+		return ((ps_load64(buf, p + 8) | lc) & ps_mask(nlen - 8)) == n1 &&
+		       buf[(p + nlen) & PS_BUF_MASK] == ':' ? p + nlen + 1 : 0;
+	if ((ps_load64(buf, p + 8) | lc) != n1)
+		return 0;
+	if (((ps_load64(buf, p + 16) | lc) & ps_mask(nlen - 16)) != n2)
+		return 0;
+	return buf[(p + nlen) & PS_BUF_MASK] == ':' ? p + nlen + 1 : 0;
+}
+
+static __always_inline __u32 ps_skip_ows(const __u8 *buf, __u32 p, __u32 end)
+{
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		__u8 c;
+
+		if (p >= end)
+			break;
+		c = buf[p & PS_BUF_MASK];
+		if (c != ' ' && c != '\t')
+			break;
+		p++;
+	}
+	return p;
+}
+
+/* Decimal Content-Length value; -1 if it does not start with a digit. */
+static __always_inline __s64 ps_parse_dec(const __u8 *buf, __u32 p, __u32 end)
+{
+	__s64 v = 0;
+	int i, any = 0;
+
+	for (i = 0; i < 19; i++) {
+		__u8 c;
+
+		if (p + i >= end)
+			break;
+		c = buf[(p + i) & PS_BUF_MASK];
+		if (c < '0' || c > '9')
+			break;
+		v = v * 10 + (c - '0');
+		any = 1;
+	}
+	return any ? v : -1;
+}
+
+/* Hexadecimal chunk size (RFC 9112 section 7.1); -1 if no digit. */
+static __always_inline __s64 ps_parse_hex(const __u8 *buf, __u32 p, __u32 end)
+{
+	__s64 v = 0;
+	int i, any = 0;
+
+	p = ps_skip_ows(buf, p, end);
+	for (i = 0; i < 15; i++) {
+		__u8 c, d;
+
+		if (p + i >= end)
+			break;
+		c = ps_lower(buf[(p + i) & PS_BUF_MASK]);
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else
+			break;
+		v = v * 16 + d;
+		any = 1;
+	}
+	return any ? v : -1;
+}
+
+/*
+ * Is "chunked" one of the comma-separated codings in buf[p..end)? As
+ * tshark's http_parse_transfer_coding(): a coding that starts with
+ * "chunked" after optional blanks and commas.
+ */
+static __always_inline int ps_te_chunked(const __u8 *buf, __u32 p, __u32 end)
+{
+	const __u64 want = PS_W8("chunked");
+	int i, start = 1;
+
+	for (i = 0; i < 64; i++) {
+		__u8 c;
+
+		if (p + i >= end)
+			break;
+		c = buf[(p + i) & PS_BUF_MASK];
+		if (c == ',' || c == ' ' || c == '\t') {
+			start |= c == ',';
+			continue;
+		}
+		if (start && p + i + 7 <= end &&
+		    (ps_load64(buf, p + i) & ps_mask(7)) == want)
+			return 1;
+		start = 0;
+	}
+	return 0;
+}
+
+/*
+ * Handle one complete line buf[ls..ce) of the scratch (line end excluded).
+ * A global function: the verifier checks it once, on its own.
+ */
+__weak __attribute__((noinline)) int ps_h1_line(__u32 ls, __u32 ce)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_http *h;
+	const __u8 *buf;
+	__u32 n, p, i;
+	__s64 v;
+
+	if (!s)
+		return -1;
+	if (ls > PS_BUF_SIZE || ce > PS_BUF_SIZE || ce < ls)
+		return -1;
+	h = &s->h;
+	buf = s->buf;
+	switch (h->state) {
+	case PS_H1_START:
+	case PS_H1_REQLINE:
+		if (ce == ls) {
+			/* A blank line between messages is skipped. */
+			h->state = PS_H1_START;
+			return 0;
+		}
+		p = ls;
+		if (ce - ls >= 2 && buf[ls & PS_BUF_MASK] == 'M' &&
+		    buf[(ls + 1) & PS_BUF_MASK] == '-')
+			p += 2;
+		/* method token: up to the first space, or the whole line */
+		n = 0;
+		for (i = 0; i < 17; i++) {
+			if (p + i >= ce || buf[(p + i) & PS_BUF_MASK] == ' ')
+				break;
+			n++;
+		}
+		h->flags = 0;
+		h->clen = 0;
+		if (n < 17 && ps_is_method(ps_load64(buf, p), ps_load64(buf, p + 8), n)) {
+			h->flags = PS_H1F_REQUEST;
+			if (ps_inference_path(buf, p + n + 1, ce, s->endpoint))
+				h->flags |= PS_H1F_INFERENCE;
+			h->state = PS_H1_HEADERS;
+		} else {
+			h->state = PS_H1_SKIP_SEGMENT;
+		}
+		return 0;
+	case PS_H1_HEADERS:
+	case PS_H1_HDRLINE:
+		h->state = PS_H1_HEADERS;
+		if (ce == ls) {
+			/* End of the header block: the request is complete. */
+			if (h->flags & PS_H1F_REQUEST) {
+				s->nreq++;
+				if (h->flags & PS_H1F_INFERENCE)
+					s->ninf++;
+			}
+			if (h->flags & PS_H1F_CHUNKED) {
+				h->state = PS_H1_CHUNK_SIZE;
+			} else if ((h->flags & PS_H1F_CLEN) && h->clen > 0) {
+				h->state = PS_H1_BODY;
+				h->body_left = h->clen;
+			} else {
+				h->state = PS_H1_START;
+			}
+			return 0;
+		}
+		p = ps_header_is(buf, ls, ce, PS_W8("content-"), PS_W8("length"), 0, 14);
+		if (p) {
+			v = ps_parse_dec(buf, ps_skip_ows(buf, p, ce), ce);
+			if (v >= 0) {
+				h->clen = v;
+				h->flags |= PS_H1F_CLEN;
+			}
+			return 0;
+		}
+		p = ps_header_is(buf, ls, ce, PS_W8("transfer"), PS_W8("-encodin"),
+				 PS_W8("g"), 17);
+		if (p && ps_te_chunked(buf, p, ce))
+			h->flags |= PS_H1F_CHUNKED;
+		return 0;
+	case PS_H1_CHUNK_CRLF:
+		/* The line end after chunk data; anything else on it is
+		 * read as the next chunk-size line. */
+		if (ce == ls) {
+			h->state = PS_H1_CHUNK_SIZE;
+			return 0;
+		}
+		/* fall through */
+	case PS_H1_CHUNK_SIZE:
+		v = ps_parse_hex(buf, ls, ce);
+		if (v == 0) {
+			h->state = PS_H1_TRAILERS;
+		} else if (v > 0) {
+			h->state = PS_H1_CHUNK_DATA;
+			h->body_left = v;
+		} else {
+			/* Not a chunk size: the body framing is lost. */
+			h->state = PS_H1_SKIP_SEGMENT;
+		}
+		return 0;
+	case PS_H1_TRAILERS:
+		if (ce == ls)
+			h->state = PS_H1_START;
+		return 0;
+	}
+	return 0;
+}
+
+/* Position of the lowest flagged byte in a has-byte mask (bits 7, 15, ...). */
+static __always_inline __u32 ps_lowest_byte(__u64 t)
+{
+	__u32 b = 0;
+
+	if (!(t & 0xffffffffULL)) {
+		b += 4;
+		t >>= 32;
+	}
+	if (!(t & 0xffffULL)) {
+		b += 2;
+		t >>= 16;
+	}
+	if (!(t & 0xffULL))
+		b += 1;
+	return b;
+}
+
+static __always_inline int ps_h1_line_state(__u8 state)
+{
+	return state != PS_H1_BODY && state != PS_H1_CHUNK_DATA &&
+	       state != PS_H1_SKIP_SEGMENT && state != PS_H1_DEAD;
+}
+
+/*
+ * Position of the first '\n' in the scratch buffer at or after from and
+ * before len, or -1. Eight bytes at a time: the has-zero-byte trick on
+ * word ^ 0x0a..0a, whose lowest flagged byte is exact. A global function,
+ * verified once.
+ */
+__weak __attribute__((noinline)) int ps_find_nl(__u32 from, __u32 len)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 off, i;
+
+	if (!s || len > PS_BUF_SIZE)
+		return -1;
+	for (i = 0; i < (PS_LINE_CARRY + PS_CHUNK) / 8; i++) {
+		__u64 x, t;
+
+		off = from + i * 8;
+		if (off >= len)
+			break;
+		x = ps_load64(s->buf, off) ^ 0x0a0a0a0a0a0a0a0aULL;
+		t = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+		if (t) {
+			off += ps_lowest_byte(t);
+			return off < len ? (int)off : -1;
+		}
+	}
+	return -1;
+}
+
+/*
+ * bpf_loop callback: handle the next complete line of the scratch buffer.
+ * Stops (returns 1) when no complete line is left or the parser leaves the
+ * line-oriented states (a body starts, the segment is skipped).
+ */
+static long ps_h1_line_cb(__u32 idx, void *ctx)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 ls, ce;
+	int nl;
+
+	if (!s)
+		return 1;
+	ls = s->ls;
+	if (ls >= s->len)
+		return 1;
+	nl = ps_find_nl(ls, s->len);
+	if (nl < 0)
+		return 1;
+	ce = nl;
+	if (ce > ls && s->buf[(ce - 1) & PS_BUF_MASK] == '\r')
+		ce--;
+	ps_h1_line(ls, ce);
+	s->ls = nl + 1;
+	return ps_h1_line_state(s->h.state) ? 0 : 1;
+}
+
+/* Where ps_h1_feed() reads its bytes from. */
+#define PS_SRC_SKB	0
+#define PS_SRC_OOO	1	/* the per-CPU ps_ooo_buf */
+
+/* A stashed segment being replayed, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_ooo_seg);
+} ps_ooo_buf SEC(".maps") __weak;
+
+struct ps_feed {
+	struct __sk_buff *skb;
+	__u32 src;
+	__u32 off;
+	__u32 len;
+	__u32 avail;
+	__u32 done;
+};
+
+/*
+ * bpf_loop callback, one step of ps_h1_feed(): skip body bytes, or parse
+ * the lines of one chunk. Returns 1 when the segment is done.
+ */
+static long ps_feed_step(__u32 idx, void *data)
+{
+	struct ps_feed *fc = data;
+	struct ps_scratch *s = ps_scratch();
+	struct ps_ooo_seg *seg;
+	__u32 zero = 0, n, cc, used, ls;
+	struct ps_http *h;
+	int err;
+
+	if (!s || fc->done >= fc->len)
+		return 1;
+	h = &s->h;
+	switch (h->state) {
+	case PS_H1_DEAD:
+		return 1;
+	case PS_H1_BODY:
+	case PS_H1_CHUNK_DATA:
+		n = fc->len - fc->done;
+		if (h->body_left < n)
+			n = h->body_left;
+		h->body_left -= n;
+		fc->done += n;
+		if (!h->body_left)
+			h->state = h->state == PS_H1_BODY ? PS_H1_START : PS_H1_CHUNK_CRLF;
+		return 0;
+	case PS_H1_SKIP_SEGMENT:
+		fc->done = fc->len;
+		return 1;
+	}
+	if (fc->done >= fc->avail) {
+		/* The bytes a line needs were not captured: framing is lost
+		 * for the rest of this connection. */
+		h->state = PS_H1_DEAD;
+		return 1;
+	}
+	n = fc->avail - fc->done;
+	if (n > PS_CHUNK)
+		n = PS_CHUNK;
+	cc = h->carry_len < PS_LINE_CARRY ? h->carry_len : PS_LINE_CARRY;
+	barrier_var(n);
+	barrier_var(cc);
+	if (!n || n > PS_CHUNK || cc > PS_LINE_CARRY)
+		return 1;
+	__builtin_memcpy(s->buf, h->carry, PS_LINE_CARRY);
+	if (fc->src == PS_SRC_OOO) {
+		seg = bpf_map_lookup_elem(&ps_ooo_buf, &zero);
+		if (!seg || fc->off + fc->done + n > PS_OOO_SEG_MAX)
+			return 1;
+		err = bpf_probe_read_kernel(s->buf + cc, n, seg->data + fc->off + fc->done);
+	} else {
+		err = bpf_skb_load_bytes(fc->skb, fc->off + fc->done, s->buf + cc, n);
+	}
+	if (err) {
+		h->state = PS_H1_DEAD;
+		return 1;
+	}
+	s->len = cc + n;
+	s->ls = 0;
+	s->carry_in = cc;
+	bpf_loop(PS_LINES_MAX, ps_h1_line_cb, NULL, 0);
+	ls = s->ls;
+	if (ls >= s->len) {
+		used = n;
+		h->carry_len = 0;
+	} else if (ps_h1_line_state(h->state)) {
+		/* An unfinished line: keep its first bytes. */
+		if (ls > PS_LINE_CARRY + PS_CHUNK)
+			return 1;	/* unreachable: ls < len */
+		__builtin_memcpy(h->carry, s->buf + ls, PS_LINE_CARRY);
+		if (ls == 0)
+			h->carry_len = h->carry_len + n > 0xffff ? 0xffff : h->carry_len + n;
+		else
+			h->carry_len = s->len - ls;
+		if (h->state == PS_H1_START)
+			h->state = PS_H1_REQLINE;
+		else if (h->state == PS_H1_HEADERS)
+			h->state = PS_H1_HDRLINE;
+		used = n;
+	} else {
+		/* A body or a skip starts inside this chunk. */
+		used = ls > cc ? ls - cc : 0;
+		h->carry_len = 0;
+	}
+	fc->done += used;
+	return 0;
+}
+
+/*
+ * Feed len bytes of the client stream to the parser in the scratch; the
+ * first avail of them can be read, from the skb at off or from ps_ooo_buf
+ * at off; the rest were not captured (or not kept) and are only skipped
+ * when a body covers them. A global function, so the verifier checks it
+ * once however many call sites there are.
+ */
+__weak __attribute__((noinline)) int ps_h1_feed(struct __sk_buff *skb, __u32 src, __u32 off,
+						__u32 len, __u32 avail)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_feed fc = {
+		.skb = skb, .src = src, .off = off, .len = len,
+		.avail = avail < len ? avail : len,
+	};
+	struct ps_http *h;
+
+	if (!s)
+		return -1;
+	h = &s->h;
+	bpf_loop(PS_FEED_STEPS, ps_feed_step, &fc, 0);
+	if (fc.done < fc.len && h->state != PS_H1_DEAD) {
+		ps_stat_inc(PS_STAT_PARSE_LIMIT);
+		h->state = PS_H1_DEAD;
+	}
+	/* A segment that was not HTTP ends; the next starts a message. */
+	if (h->state == PS_H1_SKIP_SEGMENT)
+		h->state = PS_H1_START;
+	return 0;
+}
+
+#endif

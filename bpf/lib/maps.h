@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Every map of the datapath. Definitions are weak so that each program
+ * object can include this header and the linked object holds one of each.
+ * Maps are pinned by name under PS_PIN_DIR when the daemon loads them, so
+ * the CLI and a restarted daemon find the same counters.
+ */
+#ifndef PS_BPF_MAPS_H
+#define PS_BPF_MAPS_H
+
+#include "common.h"
+
+/* Per-client counters, per CPU; LRU so that a flood of new clients cannot
+ * fill it. The daemon keeps the totals of clients it evicts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, PS_MAX_CLIENTS);
+	__type(key, struct ps_client_key);
+	__type(value, struct ps_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_clients SEC(".maps") __weak;
+
+/* TCP sequence and HTTP/1 framing state per connection. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_MAX_FLOWS);
+	__type(key, struct ps_flow_key);
+	__type(value, struct ps_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_flows SEC(".maps") __weak;
+
+/* Client segments that arrived ahead of a hole, kept until it fills. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_MAX_OOO_SEGS);
+	__type(key, struct ps_ooo_key);
+	__type(value, struct ps_ooo_seg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_ooo SEC(".maps") __weak;
+
+/* TCP port -> endpoint slot + 1; an array so the lookup is one load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct ps_port);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_ports SEC(".maps") __weak;
+
+/* Endpoint slot -> its inference path prefixes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct ps_endpoint);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_endpoints SEC(".maps") __weak;
+
+/* Datapath health counters, enum ps_stat. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PS_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_stats SEC(".maps") __weak;
+
+/* A flow being created, per CPU: too large for the 512-byte stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_flow);
+} ps_flow_tmp SEC(".maps") __weak;
+
+static __always_inline void ps_stat_inc(__u32 stat)
+{
+	__u64 *v = bpf_map_lookup_elem(&ps_stats, &stat);
+
+	if (v)
+		*v += 1;
+}
+
+#endif

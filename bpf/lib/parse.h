@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Packet cursor: Ethernet (up to two VLAN tags), IPv4 or IPv6 with its
+ * extension headers, TCP. Each step returns the next header or a negative
+ * code, in the manner of xdp-tools' parsing_helpers.h.
+ */
+#ifndef PS_BPF_PARSE_H
+#define PS_BPF_PARSE_H
+
+#include "common.h"
+
+#define PS_VLAN_MAX	2
+#define PS_IPV6_EXT_MAX	8
+
+#ifndef ETH_P_8021AD
+#define ETH_P_8021AD	0x88A8
+#endif
+
+/* What the datapath needs to know about one TCP packet. */
+struct ps_pkt {
+	struct ps_addr saddr;
+	struct ps_addr daddr;
+	__u16 sport;		/* network byte order */
+	__u16 dport;		/* network byte order */
+	__u8 family;
+	__u8 tcpflags;		/* FIN SYN RST PSH ACK URG ECE CWR bits */
+	__u16 pad;
+	__u32 seq;
+	__u32 payload_off;	/* offset of the TCP payload in the skb */
+	__u32 payload_len;	/* payload bytes on the wire (all GSO segments) */
+	__u32 payload_avail;	/* of those, bytes present in the skb */
+	__u32 segs;		/* wire packets this skb stands for */
+	__u64 ip_bytes;		/* IP octets on the wire (all segments) */
+};
+
+#define PS_TCP_FIN	0x01
+#define PS_TCP_SYN	0x02
+#define PS_TCP_RST	0x04
+#define PS_TCP_ACK	0x10
+
+struct ps_cursor {
+	void *pos;
+	void *end;
+};
+
+struct ps_vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+/* Returns the EtherType after any VLAN tags, or -1. */
+static __always_inline int parse_ethhdr(struct ps_cursor *c)
+{
+	struct ethhdr *eth = c->pos;
+	struct ps_vlan_hdr *vh;
+	__u16 proto;
+	int i;
+
+	if ((void *)(eth + 1) > c->end)
+		return -1;
+	c->pos = eth + 1;
+	proto = eth->h_proto;
+#pragma unroll
+	for (i = 0; i < PS_VLAN_MAX; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		vh = c->pos;
+		if ((void *)(vh + 1) > c->end)
+			return -1;
+		proto = vh->proto;
+		c->pos = vh + 1;
+	}
+	return bpf_ntohs(proto);
+}
+
+/*
+ * IPv4: returns IPPROTO_TCP's value or another protocol, -1 when the
+ * header is unreadable, -2 for a fragment other than an unfragmented
+ * packet (offset 0 and no more-fragments flag), whose TCP header is absent
+ * or whose payload is elsewhere.
+ */
+static __always_inline int parse_ip4(struct ps_cursor *c, struct ps_pkt *p, __u32 *l3_len,
+				     __u32 *hdr_len)
+{
+	struct iphdr *ip = c->pos;
+	__u32 ihl;
+
+	if ((void *)(ip + 1) > c->end)
+		return -1;
+	ihl = ip->ihl * 4;
+	if (ihl < sizeof(*ip) || c->pos + ihl > c->end)
+		return -1;
+	if (ip->frag_off & bpf_htons(0x3fff))
+		return -2;
+	p->family = PS_AF_INET;
+	p->saddr.a[0] = ip->saddr;
+	p->daddr.a[0] = ip->daddr;
+	*l3_len = bpf_ntohs(ip->tot_len);
+	*hdr_len = ihl;
+	c->pos += ihl;
+	return ip->protocol;
+}
+
+struct ps_ipv6_opt {
+	__u8 nexthdr;
+	__u8 hdrlen;
+};
+
+struct ps_ipv6_frag {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off;	/* offset << 3 | M */
+	__be32 id;
+};
+
+/*
+ * IPv6 and its extension headers (RFC 8200 section 4): hop-by-hop,
+ * routing, destination options, fragment and AH are walked; an atomic
+ * fragment (offset 0, M clear, RFC 6946) is parsed like any packet.
+ */
+static __always_inline int parse_ip6(struct ps_cursor *c, struct ps_pkt *p, __u32 *l3_len,
+				     __u32 *hdr_len)
+{
+	struct ipv6hdr *ip6 = c->pos;
+	struct ps_ipv6_opt *opt;
+	struct ps_ipv6_frag *frag;
+	void *start = c->pos;
+	__u8 nh;
+	int i;
+
+	if ((void *)(ip6 + 1) > c->end)
+		return -1;
+	p->family = PS_AF_INET6;
+	__builtin_memcpy(&p->saddr, &ip6->saddr, 16);
+	__builtin_memcpy(&p->daddr, &ip6->daddr, 16);
+	*l3_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+	nh = ip6->nexthdr;
+	c->pos = ip6 + 1;
+#pragma unroll
+	for (i = 0; i < PS_IPV6_EXT_MAX; i++) {
+		switch (nh) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+			opt = c->pos;
+			if ((void *)(opt + 1) > c->end)
+				return -1;
+			nh = opt->nexthdr;
+			c->pos += (opt->hdrlen + 1) * 8;
+			break;
+		case IPPROTO_AH:
+			/* AH counts its length in 4-octet units, less 2. */
+			opt = c->pos;
+			if ((void *)(opt + 1) > c->end)
+				return -1;
+			nh = opt->nexthdr;
+			c->pos += (opt->hdrlen + 2) * 4;
+			break;
+		case IPPROTO_FRAGMENT:
+			frag = c->pos;
+			if ((void *)(frag + 1) > c->end)
+				return -1;
+			if (frag->frag_off & bpf_htons(0xfff9))
+				return -2;
+			nh = frag->nexthdr;
+			c->pos = frag + 1;
+			break;
+		default:
+			*hdr_len = c->pos - start;
+			return nh;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Parse one packet down to its TCP header. Returns 0 when p describes a
+ * TCP packet, negative otherwise. Byte and payload figures follow the IP
+ * length field, not the skb length, so Ethernet padding and a capture's
+ * snap length do not change them; a GSO super-packet stands for gso_segs
+ * wire packets, each carrying its own copy of the headers.
+ */
+static __always_inline int ps_parse(struct __sk_buff *skb, struct ps_pkt *p)
+{
+	struct ps_cursor c;
+	struct tcphdr *th;
+	__u32 l3_off, l3_len = 0, ip_hlen = 0, thl, hdrs, segs;
+	void *l3;
+	int proto;
+
+	c.pos = (void *)(long)skb->data;
+	c.end = (void *)(long)skb->data_end;
+	proto = parse_ethhdr(&c);
+	l3 = c.pos;
+	if (proto == ETH_P_IP)
+		proto = parse_ip4(&c, p, &l3_len, &ip_hlen);
+	else if (proto == ETH_P_IPV6)
+		proto = parse_ip6(&c, p, &l3_len, &ip_hlen);
+	else
+		return -1;
+	if (proto != IPPROTO_TCP)
+		return proto < 0 ? proto : -1;
+	th = c.pos;
+	if ((void *)(th + 1) > c.end)
+		return -1;
+	thl = th->doff * 4;
+	if (thl < sizeof(*th))
+		return -1;
+	p->sport = th->source;
+	p->dport = th->dest;
+	p->seq = bpf_ntohl(th->seq);
+	p->tcpflags = ((__u8 *)th)[13];
+
+	l3_off = l3 - (void *)(long)skb->data;
+	hdrs = ip_hlen + thl;
+	p->payload_off = l3_off + hdrs;
+	segs = skb->gso_segs;
+	if (segs > 1) {
+		/* The IP length of a GSO packet describes none of its
+		 * segments; the skb length holds every payload byte. */
+		p->payload_len = skb->len > p->payload_off ? skb->len - p->payload_off : 0;
+		p->payload_avail = p->payload_len;
+		p->ip_bytes = (__u64)p->payload_len + (__u64)segs * hdrs;
+		p->segs = segs;
+		return 0;
+	}
+	p->segs = 1;
+	p->ip_bytes = l3_len;
+	p->payload_len = l3_len > hdrs ? l3_len - hdrs : 0;
+	p->payload_avail = skb->len > p->payload_off ? skb->len - p->payload_off : 0;
+	if (p->payload_avail > p->payload_len)
+		p->payload_avail = p->payload_len;	/* Ethernet padding */
+	return 0;
+}
+
+#endif

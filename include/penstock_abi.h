@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The kernel/user ABI of penstock: map keys and values, limits, pinned
+ * names. Included by the BPF programs and by user space alike, so it uses
+ * fixed-width __u8..__u64 types only, with explicit padding. Numbers and
+ * field order are append-only: a field or a code, once shipped, keeps its
+ * place, because pinned maps outlive the programs that created them.
+ */
+#ifndef PENSTOCK_ABI_H
+#define PENSTOCK_ABI_H
+
+#include <linux/types.h>
+
+#define PS_PIN_DIR		"/sys/fs/bpf/penstock"
+
+/* Map capacities. */
+#define PS_MAX_ENDPOINTS	16	/* configured endpoint slots */
+#define PS_MAX_PATHS		8	/* inference path prefixes per endpoint */
+#define PS_PATH_MAX		64	/* bytes of one path prefix */
+#define PS_MAX_CLIENTS		(1 << 20)
+#define PS_MAX_FLOWS		(1 << 18)
+#define PS_MAX_OOO_SEGS		(1 << 14)
+
+/*
+ * Bytes of an out-of-order client segment kept until the hole before it
+ * is filled. A longer segment is kept in part: its tail beyond this is
+ * treated as lost for request parsing (payload is still counted).
+ */
+#define PS_OOO_SEG_MAX		2048
+
+/* Bytes of the start of a request or header line carried across segments. */
+#define PS_LINE_CARRY		128
+
+#define PS_AF_INET		4
+#define PS_AF_INET6		6
+
+/*
+ * An address in network byte order: IPv4 in a[0], the rest zero, with the
+ * family beside it in every key that holds one, so an IPv6 peer with a
+ * v4-mapped address is a client of its own.
+ */
+struct ps_addr {
+	__u32 a[4];
+};
+
+/* Key of ps_clients: the peer of an endpoint port. */
+struct ps_client_key {
+	struct ps_addr addr;
+	__u8 family;		/* PS_AF_INET or PS_AF_INET6 */
+	__u8 pad[3];
+};
+
+/*
+ * Value of ps_clients (per-CPU): counters since the entry was created.
+ * rx is client to server, tx server to client. Definitions:
+ *   connections         client SYNs seen, a retransmitted SYN once
+ *   requests            HTTP/1.x requests (framing followed as tshark does)
+ *   inference_requests  requests whose path starts with an endpoint path
+ *   *_packets           wire packets (GSO segments counted one by one)
+ *   *_bytes             IP octets: IPv4 total length, IPv6 payload + 40
+ *   *_payload           unique TCP payload bytes (union of sequence ranges)
+ */
+struct ps_counters {
+	__u64 connections;
+	__u64 requests;
+	__u64 inference_requests;
+	__u64 rx_packets;
+	__u64 tx_packets;
+	__u64 rx_bytes;
+	__u64 tx_bytes;
+	__u64 rx_payload;
+	__u64 tx_payload;
+	__u64 first_seen_ns;	/* program clock of the first packet on this CPU */
+	__u64 last_seen_ns;	/* program clock of the last packet on this CPU */
+};
+
+/* Value of ps_ports, indexed by TCP port: endpoint slot + 1, 0 for none. */
+struct ps_port {
+	__u32 endpoint;
+};
+
+/* Value of ps_endpoints, indexed by endpoint slot. */
+struct ps_endpoint {
+	__u16 port;
+	__u8 npaths;
+	__u8 pad[5];
+	__u8 path_len[PS_MAX_PATHS];
+	char paths[PS_MAX_PATHS][PS_PATH_MAX];
+};
+
+/* Key of ps_flows: one TCP connection, oriented client to server. */
+struct ps_flow_key {
+	struct ps_addr client;
+	struct ps_addr server;
+	__u16 cport;		/* network byte order */
+	__u16 sport;		/* network byte order */
+	__u8 family;
+	__u8 pad[3];
+};
+
+/* Direction index inside a flow. */
+#define PS_DIR_RX		0	/* client to server */
+#define PS_DIR_TX		1	/* server to client */
+
+/* Out-of-order byte ranges remembered per direction for payload union. */
+#define PS_OOO_RANGES		4
+
+struct ps_range {
+	__u32 start;
+	__u32 end;
+};
+
+/* Sequence state of one direction of a flow. */
+struct ps_seq {
+	__u32 isn;		/* first data byte is isn + 1 when syn_seen */
+	__u32 next;		/* end of the contiguous data accounted for */
+	__u8 valid;		/* next is meaningful */
+	__u8 syn_seen;
+	__u8 fin_seen;
+	__u8 nranges;
+	__u8 pad[4];
+	struct ps_range ranges[PS_OOO_RANGES];	/* sorted, disjoint, beyond next */
+};
+
+/* HTTP/1 request parser states (client to server direction). */
+enum ps_http_state {
+	PS_H1_START = 0,	/* at a message boundary */
+	PS_H1_REQLINE,		/* inside the first line of a message */
+	PS_H1_HEADERS,		/* at the start of a header line */
+	PS_H1_HDRLINE,		/* inside a header line */
+	PS_H1_BODY,		/* skipping body_left bytes of a body */
+	PS_H1_CHUNK_SIZE,	/* inside a chunk-size line */
+	PS_H1_CHUNK_DATA,	/* skipping body_left bytes of chunk data */
+	PS_H1_CHUNK_CRLF,	/* the line end after chunk data */
+	PS_H1_TRAILERS,		/* trailer lines after the last chunk */
+	PS_H1_SKIP_SEGMENT,	/* not HTTP here: skip to the end of this segment */
+	PS_H1_DEAD,		/* stream lost (gap): no parsing until the flow ends */
+};
+
+/* Flags of ps_http.flags */
+#define PS_H1F_REQUEST		0x01	/* this message's first line is a request */
+#define PS_H1F_INFERENCE	0x02	/* ... whose path matches an endpoint path */
+#define PS_H1F_CHUNKED		0x04	/* Transfer-Encoding: chunked seen */
+#define PS_H1F_CLEN		0x08	/* Content-Length seen */
+#define PS_H1F_CARRY_TRUNC	0x10	/* the carried line was longer than the carry */
+
+struct ps_http {
+	__u8 state;		/* enum ps_http_state */
+	__u8 flags;
+	__u16 carry_len;	/* bytes of the current line seen so far */
+	__u32 pad;
+	__u64 body_left;	/* bytes of body or chunk data still to skip */
+	__u64 clen;		/* Content-Length of the message being parsed */
+	char carry[PS_LINE_CARRY];	/* first bytes of the current line */
+};
+
+/* Value of ps_flows. */
+struct ps_flow {
+	struct ps_seq dir[2];
+	struct ps_http http;
+	__u64 last_seen_ns;
+	__u32 endpoint;		/* endpoint slot */
+	__u8 pad[4];
+};
+
+/* Key of ps_ooo: a stashed out-of-order client segment. */
+struct ps_ooo_key {
+	struct ps_flow_key flow;
+	__u32 seq;
+	__u32 pad;
+};
+
+struct ps_ooo_seg {
+	__u32 len;		/* bytes stored in data */
+	__u32 pad;
+	__u8 data[PS_OOO_SEG_MAX];
+};
+
+/* Per-CPU global counters (ps_stats), indexed by enum ps_stat. */
+enum ps_stat {
+	PS_STAT_PACKETS = 0,	/* packets seen by any program */
+	PS_STAT_ENDPOINT_PACKETS,	/* packets on an endpoint port */
+	PS_STAT_NOT_PARSED,	/* endpoint packets whose headers could not be read */
+	PS_STAT_FLOW_FULL,	/* flow state could not be created */
+	PS_STAT_CLIENT_FULL,	/* client counters could not be created */
+	PS_STAT_OOO_STASHED,	/* out-of-order segments stashed */
+	PS_STAT_OOO_DROPPED,	/* out-of-order segments that could not be stashed */
+	PS_STAT_PARSE_LIMIT,	/* a segment held more messages than one pass parses */
+	PS_STAT_MAX,
+};
+
+/* Map names (pinned by name under PS_PIN_DIR). */
+#define PS_MAP_CLIENTS		"ps_clients"
+#define PS_MAP_FLOWS		"ps_flows"
+#define PS_MAP_PORTS		"ps_ports"
+#define PS_MAP_ENDPOINTS	"ps_endpoints"
+#define PS_MAP_STATS		"ps_stats"
+#define PS_MAP_OOO		"ps_ooo"
+
+#endif /* PENSTOCK_ABI_H */

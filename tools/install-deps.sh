@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Installs the Debian (bookworm) packages penstock's build, tests, benchmarks
+# and demo need; skips what is installed. Non-interactive and idempotent.
+set -euo pipefail
+
+pkgs=(
+	# build
+	make gcc clang llvm libbpf-dev bpftool linux-libc-dev libelf-dev zlib1g-dev
+	libpcap-dev libyaml-dev libjansson-dev libnl-3-dev libnl-route-3-dev
+	libncurses-dev libsystemd-dev pkg-config
+	# tests, benchmarks, demo
+	iproute2 ethtool tcpdump tshark curl python3 python3-scapy nginx-light
+	wrk nghttp2-client iperf3 tmux procps valgrind
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "penstock: missing packages: ${missing[*]}; run 'make deps' as root" >&2
+	exit 1
+fi
+echo "penstock: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; the answer is no.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,924 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * YAML configuration loader.
+ *
+ * The file is read whole and loaded with libyaml's document API, so that
+ * every node of the tree keeps the line and column it came from. The tree
+ * is then walked against tables of keys: one row per key, saying its type,
+ * its bounds, its default and where it lives in struct ps_config. The
+ * walker does the type, range, duplicate, unknown-key and missing-key
+ * checks and writes the "file:line:column: ..." message for every key
+ * alike, so adding a key is adding a row (and a field in config.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "config.h"
+#include "log.h"
+
+const char *const ps_default_paths[] = {
+	"/v1/chat/completions",
+	"/v1/completions",
+	"/v1/embeddings",
+	"/v1/responses",
+	NULL,
+};
+
+/* A config is a few hundred bytes: refuse to slurp whatever else is named. */
+#define PS_CONFIG_MAX_BYTES	(1 << 20)
+
+/* Longest value quoted in a message, so a hostile file can't flood a line. */
+#define PS_QUOTE_MAX		40
+
+enum ps_type {
+	PS_T_INT,	/* plain decimal integer, min..max, in a field of size bytes */
+	PS_T_STR,	/* string of min..max bytes, in a char[size] */
+	PS_T_LIST,	/* sequence of min..max entries described by elem */
+	PS_T_MAP,	/* mapping whose keys are the rows of keys */
+};
+
+#define PS_K_REQUIRED	0x1	/* the key must be present (and not empty) */
+#define PS_K_UNIQUE	0x2	/* no two entries of the enclosing list share it */
+
+struct ps_key {
+	const char *name;		/* key in its mapping; NULL ends a table */
+	enum ps_type type;
+	unsigned int flags;		/* PS_K_* */
+	long long min, max;		/* INT: value; STR: bytes; LIST: entries */
+	size_t off;			/* field in the enclosing object */
+	size_t size;			/* INT, STR: field size; LIST: entry stride */
+	size_t count_off;		/* LIST: int entry count in the enclosing object */
+	long long def;			/* INT: default value */
+	const char *def_str;		/* STR: default value, NULL for "" */
+	const char *const *def_list;	/* LIST of STR: default entries */
+	const struct ps_key *elem;	/* LIST: what one entry is */
+	const struct ps_key *keys;	/* MAP: its keys */
+	const char *what;		/* LIST: plural noun for messages */
+	const char *rule;		/* STR: what check enforces, for messages */
+	/* STR: NULL if s is acceptable, else what is wrong with it. */
+	const char *(*check)(const char *s, size_t len);
+	/* MAP: fill defaults that depend on other keys, once all are read. */
+	void (*finish)(void *obj);
+};
+
+/*
+ * Bounds in the tables are checked against the fields at compile time,
+ * so a row can't promise more than config.h can hold.
+ */
+#define BUILD_BUG_ON_ZERO(e)	((int)sizeof(struct { int : (-!!(e)); }))
+#define MEMBER(T, f)		(((T *)0)->f)
+#define NELEMS(a)		(sizeof(a) / sizeof((a)[0]))
+
+#define INT_FIELD(T, f, lo, hi)						\
+	.type = PS_T_INT, .off = offsetof(T, f), .size = sizeof(MEMBER(T, f)),	\
+	.min = (lo), .max = (hi) + BUILD_BUG_ON_ZERO(				\
+		(__typeof__(MEMBER(T, f)))(lo) != (lo) ||			\
+		(__typeof__(MEMBER(T, f)))(hi) != (hi))
+
+#define STR_FIELD(T, f, lo, hi)						\
+	.type = PS_T_STR, .off = offsetof(T, f), .size = sizeof(MEMBER(T, f)),	\
+	.min = (lo), .max = (hi) + BUILD_BUG_ON_ZERO((size_t)(hi) >= sizeof(MEMBER(T, f)))
+
+/* One string entry of the array T.arr (the row of a LIST's elem). */
+#define STR_ENTRY(T, arr, lo, hi)						\
+	.type = PS_T_STR, .off = 0, .size = sizeof(MEMBER(T, arr)[0]),		\
+	.min = (lo), .max = (hi) + BUILD_BUG_ON_ZERO((size_t)(hi) >= sizeof(MEMBER(T, arr)[0]))
+
+#define LIST_FIELD(T, arr, cnt, lo, hi)					\
+	.type = PS_T_LIST, .off = offsetof(T, arr), .size = sizeof(MEMBER(T, arr)[0]),	\
+	.count_off = offsetof(T, cnt),						\
+	.min = (lo), .max = (hi) + BUILD_BUG_ON_ZERO(				\
+		(size_t)(hi) > NELEMS(MEMBER(T, arr)) ||			\
+		!__builtin_types_compatible_p(__typeof__(MEMBER(T, cnt)), int))
+
+static const char *check_ifname(const char *s, size_t len);
+static const char *check_name(const char *s, size_t len);
+static const char *check_path(const char *s, size_t len);
+static void endpoint_finish(void *obj);
+
+static const struct ps_key iface_entry = {
+	STR_ENTRY(struct ps_config, ifaces, 1, IF_NAMESIZE - 1),
+	.flags = PS_K_UNIQUE,
+	.check = check_ifname,
+	.rule = "visible ASCII other than '/' and ':'",
+};
+
+static const struct ps_key path_entry = {
+	STR_ENTRY(struct ps_endpoint_cfg, paths, 1, PS_PATH_MAX),
+	.flags = PS_K_UNIQUE,
+	.check = check_path,
+	.rule = "starting with '/', visible ASCII",
+};
+
+static const struct ps_key endpoint_keys[] = {
+	{
+		.name = "name",
+		STR_FIELD(struct ps_endpoint_cfg, name, 1, PS_NAME_MAX - 1),
+		.check = check_name,
+		.rule = "printable ASCII",
+	},
+	{
+		.name = "port",
+		INT_FIELD(struct ps_endpoint_cfg, port, 1, 65535),
+		.flags = PS_K_REQUIRED | PS_K_UNIQUE,
+	},
+	{
+		.name = "paths",
+		LIST_FIELD(struct ps_endpoint_cfg, paths, npaths, 1, PS_MAX_PATHS),
+		.elem = &path_entry,
+		.what = "paths",
+		.def_list = ps_default_paths,
+	},
+	{}
+};
+
+static const struct ps_key endpoint_entry = {
+	.type = PS_T_MAP,
+	.keys = endpoint_keys,
+	.finish = endpoint_finish,
+};
+
+static const struct ps_key root_keys[] = {
+	{
+		.name = "interfaces",
+		LIST_FIELD(struct ps_config, ifaces, nifaces, 0, PS_MAX_IFACES),
+		.elem = &iface_entry,
+		.what = "interface names",
+	},
+	{
+		.name = "endpoints",
+		LIST_FIELD(struct ps_config, endpoints, nendpoints, 1, PS_MAX_ENDPOINTS),
+		.flags = PS_K_REQUIRED,
+		.elem = &endpoint_entry,
+		.what = "endpoints",
+	},
+	{}
+};
+
+static const struct ps_key root_map = {
+	.type = PS_T_MAP,
+	.keys = root_keys,
+};
+
+/* Interface names as the kernel takes them, minus non-ASCII oddities. */
+static const char *check_ifname(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] <= ' ' || s[i] > '~')
+			return "contains a space or a character that is not visible ASCII";
+		if (s[i] == '/' || s[i] == ':')
+			return "contains '/' or ':'";
+	}
+	return NULL;
+}
+
+/* Names end up in one-line output and logs: keep them printable. */
+static const char *check_name(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] < ' ' || s[i] > '~')
+			return "contains a character that is not printable ASCII";
+	return NULL;
+}
+
+/*
+ * A path is compared with the request-target of an HTTP request line,
+ * which is visible ASCII (non-ASCII is percent-encoded on the wire), so
+ * any other byte is a path that could never match.
+ */
+static const char *check_path(const char *s, size_t len)
+{
+	size_t i;
+
+	if (s[0] != '/')
+		return "does not start with '/'";
+	for (i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return "contains a space or a character that is not visible ASCII";
+	return NULL;
+}
+
+/* The default name needs the port, so it is filled after the keys are read. */
+static void endpoint_finish(void *obj)
+{
+	struct ps_endpoint_cfg *ep = obj;
+
+	if (!ep->name[0])
+		snprintf(ep->name, sizeof(ep->name), "port-%u", ep->port);
+}
+
+static const struct ps_key *find_key(const struct ps_key *keys, const char *s, size_t len)
+{
+	for (; keys->name; keys++)
+		if (strlen(keys->name) == len && !memcmp(keys->name, s, len))
+			return keys;
+	return NULL;
+}
+
+static int store_int(void *p, size_t size, long long v)
+{
+	uint8_t v8 = v;
+	uint16_t v16 = v;
+	uint32_t v32 = v;
+	uint64_t v64 = v;
+
+	/* The bounds fit the field (checked at build), so truncation is exact. */
+	switch (size) {
+	case 1:
+		memcpy(p, &v8, 1);
+		return 0;
+	case 2:
+		memcpy(p, &v16, 2);
+		return 0;
+	case 4:
+		memcpy(p, &v32, 4);
+		return 0;
+	case 8:
+		memcpy(p, &v64, 8);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static long long load_int(const void *p, size_t size, bool is_signed)
+{
+	uint8_t v8 = 0;
+	uint16_t v16 = 0;
+	uint32_t v32 = 0;
+	uint64_t v64 = 0;
+
+	switch (size) {
+	case 1:
+		memcpy(&v8, p, 1);
+		return is_signed ? (long long)(int8_t)v8 : (long long)v8;
+	case 2:
+		memcpy(&v16, p, 2);
+		return is_signed ? (long long)(int16_t)v16 : (long long)v16;
+	case 4:
+		memcpy(&v32, p, 4);
+		return is_signed ? (long long)(int32_t)v32 : (long long)v32;
+	case 8:
+		memcpy(&v64, p, 8);
+		return v64;
+	}
+	return 0;
+}
+
+/* Set every key of a mapping to its default (lists to their default entries). */
+static void apply_defaults(const struct ps_key *keys, void *obj)
+{
+	const struct ps_key *k;
+	char *field;
+	int n;
+
+	for (k = keys; k->name; k++) {
+		field = (char *)obj + k->off;
+		switch (k->type) {
+		case PS_T_INT:
+			store_int(field, k->size, k->def);
+			break;
+		case PS_T_STR:
+			snprintf(field, k->size, "%s", k->def_str ? k->def_str : "");
+			break;
+		case PS_T_LIST:
+			memset(field, 0, k->max * k->size);
+			for (n = 0; k->def_list && k->def_list[n] && n < k->max; n++)
+				snprintf(field + n * k->size, k->size, "%s", k->def_list[n]);
+			memcpy((char *)obj + k->count_off, &n, sizeof(n));
+			break;
+		case PS_T_MAP:
+			apply_defaults(k->keys, field);
+			break;
+		}
+	}
+}
+
+struct ps_ctx {
+	const char *file;
+	yaml_document_t *doc;
+	char *err;
+	size_t errlen;
+};
+
+static int __attribute__((format(printf, 3, 4)))
+ps_error(struct ps_ctx *c, const yaml_mark_t *m, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!c->err || !c->errlen)
+		return -EINVAL;
+	n = snprintf(c->err, c->errlen, "%s:%zu:%zu: ", c->file, m->line + 1, m->column + 1);
+	if (n >= 0 && (size_t)n < c->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(c->err + n, c->errlen - n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* Separator after a key path, none at the top where the path is "". */
+static const char *sep(const char *path)
+{
+	return *path ? ": " : "";
+}
+
+/* Quote a value for a one-line message: unprintable bytes escaped, long ones cut. */
+static const char *quote(char *buf, size_t buflen, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	buf[o++] = '\'';
+	for (i = 0; i < len && i < PS_QUOTE_MAX && o + 8 < buflen; i++) {
+		unsigned char ch = s[i];
+
+		if (ch >= ' ' && ch <= '~') {
+			buf[o++] = ch;
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[ch >> 4];
+			buf[o++] = hex[ch & 15];
+		}
+	}
+	if (i < len) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o++] = '\'';
+	buf[o] = 0;
+	return buf;
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+/* YAML 1.1 nulls: an optional key with one of these is as if absent. */
+static bool node_is_null(const yaml_node_t *n)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+	size_t i;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	for (i = 0; i < NELEMS(nulls); i++)
+		if (!strcmp(scalar(n), nulls[i]))
+			return true;
+	return false;
+}
+
+/* What a node is, for "got ..., expected ..." messages. */
+static const char *describe(const yaml_node_t *n, char *buf, size_t len)
+{
+	char q[4 * PS_QUOTE_MAX + 8];
+
+	switch (n->type) {
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_SCALAR_NODE:
+		if (node_is_null(n))
+			return "an empty value";
+		quote(q, sizeof(q), scalar(n), n->data.scalar.length);
+		if (n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+		    n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+			snprintf(buf, len, "the quoted string %s", q);
+		else
+			snprintf(buf, len, "%s", q);
+		return buf;
+	default:
+		return "nothing";
+	}
+}
+
+static void key_names(const struct ps_key *keys, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	for (; keys->name && o < len; keys++)
+		o += snprintf(buf + o, len - o, "%s%s", o ? ", " : "", keys->name);
+}
+
+/* What a row accepts, for the "expected ..." half of messages. */
+static const char *expectation(const struct ps_key *k, char *buf, size_t len)
+{
+	char names[128];
+
+	switch (k->type) {
+	case PS_T_INT:
+		snprintf(buf, len, "an integer in %lld..%lld", k->min, k->max);
+		break;
+	case PS_T_STR:
+		snprintf(buf, len, "a string of %lld..%lld characters%s%s",
+			 k->min, k->max, k->rule ? ", " : "", k->rule ? k->rule : "");
+		break;
+	case PS_T_LIST:
+		snprintf(buf, len, "a list of %lld..%lld %s", k->min, k->max, k->what);
+		break;
+	case PS_T_MAP:
+		key_names(k->keys, names, sizeof(names));
+		snprintf(buf, len, "a mapping with keys %s", names);
+		break;
+	}
+	return buf;
+}
+
+static int type_error(struct ps_ctx *c, const struct ps_key *k, const yaml_node_t *n,
+		      const char *path)
+{
+	char got[4 * PS_QUOTE_MAX + 32], want[256];
+
+	return ps_error(c, &n->start_mark, "%s%sgot %s, expected %s", path, sep(path),
+			describe(n, got, sizeof(got)), expectation(k, want, sizeof(want)));
+}
+
+static yaml_node_t *node(struct ps_ctx *c, int index)
+{
+	return yaml_document_get_node(c->doc, index);
+}
+
+static int parse_value(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, void *obj,
+		       const char *path);
+
+/*
+ * Integers are plain decimal scalars only: a quoted "8000" is a string in
+ * YAML, and a leading zero is octal in YAML 1.1 but decimal elsewhere, so
+ * both are refused rather than guessed at.
+ */
+static int parse_int(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, void *obj,
+		     const char *path)
+{
+	unsigned long long v = 0;
+	bool neg = false, big = false;
+	size_t i = 0, len;
+	char want[256];
+	const char *s;
+	long long val;
+
+	if (n->type != YAML_SCALAR_NODE || node_is_null(n) ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return type_error(c, k, n, path);
+	s = scalar(n);
+	len = n->data.scalar.length;
+	if (s[0] == '-' || s[0] == '+')
+		neg = s[i++] == '-';
+	if (i == len || strspn(s + i, "0123456789") != len - i)
+		return type_error(c, k, n, path);
+	if (s[i] == '0' && len - i > 1)
+		return ps_error(c, &n->start_mark,
+				"%s%s%.*s%s has a leading zero (octal in YAML 1.1), expected %s without one",
+				path, sep(path), PS_QUOTE_MAX, s, len > PS_QUOTE_MAX ? "..." : "",
+				expectation(k, want, sizeof(want)));
+	for (; i < len && !big; i++) {
+		v = v * 10 + (s[i] - '0');
+		big = v > (unsigned long long)LLONG_MAX;
+	}
+	val = neg ? -(long long)v : (long long)v;
+	if (big || val < k->min || val > k->max)
+		return ps_error(c, &n->start_mark, "%s%s%.*s%s is out of range, expected %s",
+				path, sep(path), PS_QUOTE_MAX, s, len > PS_QUOTE_MAX ? "..." : "",
+				expectation(k, want, sizeof(want)));
+	return store_int((char *)obj + k->off, k->size, val);
+}
+
+static int parse_str(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, void *obj,
+		     const char *path)
+{
+	char q[4 * PS_QUOTE_MAX + 8], want[256];
+	const char *s, *problem = NULL;
+	size_t i, len;
+
+	if (n->type != YAML_SCALAR_NODE || node_is_null(n))
+		return type_error(c, k, n, path);
+	s = scalar(n);
+	len = n->data.scalar.length;
+	if (!len)
+		return ps_error(c, &n->start_mark, "%s%sgot an empty string, expected %s",
+				path, sep(path), expectation(k, want, sizeof(want)));
+	if ((long long)len < k->min || (long long)len > k->max)
+		return ps_error(c, &n->start_mark, "%s%s%s is %zu characters long, expected %s",
+				path, sep(path), quote(q, sizeof(q), s, len), len,
+				expectation(k, want, sizeof(want)));
+	/* Whatever a row allows, no control byte (or NUL) gets into a C string. */
+	for (i = 0; i < len && !problem; i++)
+		if ((unsigned char)s[i] < ' ' || s[i] == 0x7f)
+			problem = "contains a control character";
+	if (!problem && k->check)
+		problem = k->check(s, len);
+	if (problem)
+		return ps_error(c, &n->start_mark, "%s%s%s %s, expected %s", path, sep(path),
+				quote(q, sizeof(q), s, len), problem,
+				expectation(k, want, sizeof(want)));
+	memcpy((char *)obj + k->off, s, len);
+	((char *)obj)[k->off + len] = 0;
+	return 0;
+}
+
+static yaml_node_t *map_value(struct ps_ctx *c, yaml_node_t *map, const char *name)
+{
+	yaml_node_pair_t *p;
+	yaml_node_t *key;
+
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		key = node(c, p->key);
+		if (key->type == YAML_SCALAR_NODE && !strcmp(scalar(key), name))
+			return node(c, p->value);
+	}
+	return NULL;
+}
+
+static bool same_value(const struct ps_key *k, const char *a, const char *b)
+{
+	switch (k->type) {
+	case PS_T_INT:
+		return !memcmp(a + k->off, b + k->off, k->size);
+	case PS_T_STR:
+		return !strcmp(a + k->off, b + k->off);
+	default:
+		return false;
+	}
+}
+
+static const char *value_text(const struct ps_key *k, const char *obj, char *buf, size_t len)
+{
+	if (k->type == PS_T_INT)
+		snprintf(buf, len, "%lld", load_int(obj + k->off, k->size, k->min < 0));
+	else
+		quote(buf, len, obj + k->off, strlen(obj + k->off));
+	return buf;
+}
+
+/*
+ * Check that row k of entry i of a list differs from every earlier entry.
+ * k is the list's elem itself (a list of strings), or a key of the
+ * mappings the list holds, named by key.
+ */
+static int check_unique(struct ps_ctx *c, const struct ps_key *k, const char *key,
+			yaml_node_t *list, const char *arr, size_t stride, int i,
+			const char *path)
+{
+	yaml_node_item_t *items = list->data.sequence.items.start;
+	yaml_node_t *here, *there, *v;
+	char text[4 * PS_QUOTE_MAX + 8], kpath[256];
+	int j;
+
+	for (j = 0; j < i; j++) {
+		if (!same_value(k, arr + i * stride, arr + j * stride))
+			continue;
+		here = node(c, items[i]);
+		there = node(c, items[j]);
+		if (key) {
+			/* A value filled by default has no node: point at its entry. */
+			v = map_value(c, here, key);
+			here = v ? v : here;
+			v = map_value(c, there, key);
+			there = v ? v : there;
+		}
+		snprintf(kpath, sizeof(kpath), "%s%s%s", path, key ? "." : "", key ? key : "");
+		return ps_error(c, &here->start_mark,
+				"%s: duplicate %s (first at line %zu), expected unique values",
+				kpath, value_text(k, arr + i * stride, text, sizeof(text)),
+				there->start_mark.line + 1);
+	}
+	return 0;
+}
+
+static int parse_list(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, void *obj,
+		      const char *path)
+{
+	const struct ps_key *e = k->elem, *r;
+	yaml_node_item_t *items;
+	char *arr = (char *)obj + k->off, want[256], epath[256];
+	int i, count, ret;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return type_error(c, k, n, path);
+	items = n->data.sequence.items.start;
+	count = n->data.sequence.items.top - items;
+	if (!count && k->min > 0)
+		return ps_error(c, &n->start_mark, "%s%sgot an empty list, expected %s",
+				path, sep(path), expectation(k, want, sizeof(want)));
+	if (count < k->min || count > k->max)
+		return ps_error(c, count > k->max ? &node(c, items[k->max])->start_mark :
+						   &n->start_mark,
+				"%s%sgot %d entries, expected %s", path, sep(path), count,
+				expectation(k, want, sizeof(want)));
+
+	/* The file's list replaces the default one, not adds to it. */
+	memset(arr, 0, k->max * k->size);
+	for (i = 0; i < count; i++) {
+		char *entry = arr + i * k->size;
+
+		snprintf(epath, sizeof(epath), "%s[%d]", path, i);
+		if (e->type == PS_T_MAP)
+			apply_defaults(e->keys, entry + e->off);
+		ret = parse_value(c, e, node(c, items[i]), entry, epath);
+		if (ret)
+			return ret;
+		if (e->flags & PS_K_UNIQUE) {
+			ret = check_unique(c, e, NULL, n, arr, k->size, i, epath);
+			if (ret)
+				return ret;
+		}
+		for (r = e->type == PS_T_MAP ? e->keys : NULL; r && r->name; r++) {
+			if (!(r->flags & PS_K_UNIQUE))
+				continue;
+			ret = check_unique(c, r, r->name, n, arr + e->off, k->size, i, epath);
+			if (ret)
+				return ret;
+		}
+	}
+	memcpy((char *)obj + k->count_off, &count, sizeof(count));
+	return 0;
+}
+
+static int parse_map(struct ps_ctx *c, const struct ps_key *m, yaml_node_t *n, void *obj,
+		     const char *path)
+{
+	yaml_node_pair_t *p, *q, *pairs;
+	const struct ps_key *k;
+	yaml_node_t *key, *val;
+	char kpath[256], got[4 * PS_QUOTE_MAX + 32], names[128], want[256];
+	int ret;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return type_error(c, m, n, path);
+	pairs = n->data.mapping.pairs.start;
+	key_names(m->keys, names, sizeof(names));
+	for (p = pairs; p < n->data.mapping.pairs.top; p++) {
+		key = node(c, p->key);
+		if (key->type != YAML_SCALAR_NODE)
+			return ps_error(c, &key->start_mark, "%s%sgot %s as a key, expected one of %s",
+					path, sep(path), describe(key, got, sizeof(got)), names);
+		k = find_key(m->keys, scalar(key), key->data.scalar.length);
+		if (!k)
+			return ps_error(c, &key->start_mark, "%s%sunknown key %s, expected one of %s",
+					path, sep(path),
+					quote(got, sizeof(got), scalar(key), key->data.scalar.length),
+					names);
+		/* Earlier keys are all known and distinct, so this stays small. */
+		for (q = pairs; q < p; q++) {
+			if (strcmp(scalar(node(c, q->key)), k->name))
+				continue;
+			return ps_error(c, &key->start_mark,
+					"%s%skey '%s' appears twice (first at line %zu), expected each key once",
+					path, sep(path), k->name,
+					node(c, q->key)->start_mark.line + 1);
+		}
+		val = node(c, p->value);
+		/* "key:" with nothing after it keeps the default, as if absent. */
+		if (node_is_null(val) && !(k->flags & PS_K_REQUIRED))
+			continue;
+		snprintf(kpath, sizeof(kpath), "%s%s%s", path, *path ? "." : "", k->name);
+		ret = parse_value(c, k, val, obj, kpath);
+		if (ret)
+			return ret;
+	}
+	for (k = m->keys; k->name; k++) {
+		if (!(k->flags & PS_K_REQUIRED) || map_value(c, n, k->name))
+			continue;
+		return ps_error(c, &n->start_mark, "%s%smissing key '%s', expected %s",
+				path, sep(path), k->name, expectation(k, want, sizeof(want)));
+	}
+	if (m->finish)
+		m->finish(obj);
+	return 0;
+}
+
+static int parse_value(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, void *obj,
+		       const char *path)
+{
+	switch (k->type) {
+	case PS_T_INT:
+		return parse_int(c, k, n, obj, path);
+	case PS_T_STR:
+		return parse_str(c, k, n, obj, path);
+	case PS_T_LIST:
+		return parse_list(c, k, n, obj, path);
+	case PS_T_MAP:
+		return parse_map(c, k, n, (char *)obj + k->off, path);
+	}
+	return -EINVAL;
+}
+
+/*
+ * The reader reports a byte offset, not a mark: count lines and characters
+ * (UTF-8 lead bytes) up to it, as libyaml's own marks do.
+ */
+static yaml_mark_t mark_at(const char *buf, size_t len, size_t offset)
+{
+	yaml_mark_t m = { 0 };
+	size_t i;
+
+	for (i = 0; i < offset && i < len; i++) {
+		if (buf[i] == '\n') {
+			m.line++;
+			m.column = 0;
+		} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
+			m.column++;
+		}
+	}
+	m.index = offset;
+	return m;
+}
+
+static int yaml_error(struct ps_ctx *c, yaml_parser_t *p, const char *buf, size_t len)
+{
+	yaml_mark_t m;
+
+	switch (p->error) {
+	case YAML_MEMORY_ERROR:
+		snprintf(c->err, c->errlen, "%s: out of memory", c->file);
+		return -ENOMEM;
+	case YAML_READER_ERROR:
+		m = mark_at(buf, len, p->problem_offset);
+		if (p->problem_value != -1)
+			return ps_error(c, &m, "invalid input: %s #x%X, expected UTF-8 text",
+					p->problem, p->problem_value);
+		return ps_error(c, &m, "invalid input: %s, expected UTF-8 text", p->problem);
+	default:
+		if (p->context)
+			return ps_error(c, &p->problem_mark,
+					"YAML syntax error %s (line %zu, column %zu): %s",
+					p->context, p->context_mark.line + 1,
+					p->context_mark.column + 1, p->problem);
+		return ps_error(c, &p->problem_mark, "YAML syntax error: %s",
+				p->problem ? p->problem : "unknown");
+	}
+}
+
+static int read_file(const char *path, char **bufp, size_t *lenp)
+{
+	size_t len = 0;
+	ssize_t n;
+	char *buf;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* One byte more than the limit tells a full-size file from a bigger one. */
+	buf = malloc(PS_CONFIG_MAX_BYTES + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (len <= PS_CONFIG_MAX_BYTES) {
+		n = read(fd, buf + len, PS_CONFIG_MAX_BYTES + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		if (!n)
+			break;
+		len += n;
+	}
+	close(fd);
+	if (!ret && len > PS_CONFIG_MAX_BYTES)
+		ret = -EFBIG;
+	if (ret) {
+		free(buf);
+		return ret;
+	}
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+}
+
+void ps_config_init(struct ps_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	apply_defaults(root_keys, cfg);
+}
+
+/* Parse a loaded document into cfg. */
+static int load_document(struct ps_ctx *c, struct ps_config *cfg)
+{
+	yaml_node_t *root = yaml_document_get_root_node(c->doc);
+	yaml_mark_t start = { 0 };
+	char want[256];
+
+	if (!root || node_is_null(root))
+		return ps_error(c, root ? &root->start_mark : &start,
+				"the file is empty, expected %s",
+				expectation(&root_map, want, sizeof(want)));
+	return parse_map(c, &root_map, root, cfg, "");
+}
+
+int ps_config_load(const char *path, struct ps_config *cfg, char *err, size_t errlen)
+{
+	char dummy[1], *buf = NULL;
+	struct ps_ctx c = { .file = path, .err = err, .errlen = errlen };
+	yaml_document_t doc, next;
+	yaml_parser_t parser;
+	struct ps_config *tmp;
+	size_t len = 0;
+	int ret;
+
+	/* Callers that don't want the message may pass NULL. */
+	if (!c.err || !c.errlen) {
+		c.err = dummy;
+		c.errlen = sizeof(dummy);
+	}
+	c.err[0] = 0;
+	if (strlen(path) >= sizeof(cfg->source)) {
+		snprintf(c.err, c.errlen, "%.64s...: file name longer than %zu bytes",
+			 path, sizeof(cfg->source) - 1);
+		return -ENAMETOOLONG;
+	}
+	ret = read_file(path, &buf, &len);
+	if (ret == -EFBIG) {
+		snprintf(c.err, c.errlen, "%s: larger than %d bytes, expected a configuration file",
+			 path, PS_CONFIG_MAX_BYTES);
+		return ret;
+	}
+	if (ret) {
+		snprintf(c.err, c.errlen, "%s: cannot read: %s", path, strerror(-ret));
+		return ret;
+	}
+
+	/* Parse into a copy, so that cfg is untouched unless all of it is good. */
+	tmp = malloc(sizeof(*tmp));
+	if (!tmp || !yaml_parser_initialize(&parser)) {
+		snprintf(c.err, c.errlen, "%s: out of memory", path);
+		free(tmp);
+		free(buf);
+		return -ENOMEM;
+	}
+	ps_config_init(tmp);
+	snprintf(tmp->source, sizeof(tmp->source), "%s", path);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+
+	if (!yaml_parser_load(&parser, &doc)) {
+		ret = yaml_error(&c, &parser, buf, len);
+		goto out_parser;
+	}
+	/* Syntax errors anywhere come first, so read to the end of the stream. */
+	if (!yaml_parser_load(&parser, &next)) {
+		ret = yaml_error(&c, &parser, buf, len);
+		goto out_doc;
+	}
+	if (yaml_document_get_root_node(&next))
+		ret = ps_error(&c, &next.start_mark,
+			       "a second YAML document, expected one document per file");
+	yaml_document_delete(&next);
+	if (ret)
+		goto out_doc;
+
+	c.doc = &doc;
+	ret = load_document(&c, tmp);
+	if (!ret) {
+		memcpy(cfg, tmp, sizeof(*cfg));
+		pr_debug("config %s: %d interfaces, %d endpoints\n", path, cfg->nifaces,
+			 cfg->nendpoints);
+	}
+out_doc:
+	yaml_document_delete(&doc);
+out_parser:
+	yaml_parser_delete(&parser);
+	free(tmp);
+	free(buf);
+	return ret;
+}
+
+int ps_config_add_port(struct ps_config *cfg, long port)
+{
+	const struct ps_key *k = find_key(endpoint_keys, "port", 4);
+	struct ps_endpoint_cfg *ep;
+	int i;
+
+	if (!k || port < k->min || port > k->max)
+		return -EINVAL;
+	for (i = 0; i < cfg->nendpoints; i++)
+		if (cfg->endpoints[i].port == port)
+			return 0;
+	if (cfg->nendpoints >= PS_MAX_ENDPOINTS)
+		return -ENOSPC;
+	ep = &cfg->endpoints[cfg->nendpoints];
+	memset(ep, 0, sizeof(*ep));
+	apply_defaults(endpoint_keys, ep);
+	store_int((char *)ep + k->off, k->size, port);
+	endpoint_finish(ep);
+	cfg->nendpoints++;
+	return 0;
+}

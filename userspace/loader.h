@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The datapath object: open, size and load the BPF programs, fill the
+ * endpoint maps from a config, and read the per-client counters back.
+ */
+#ifndef PS_LOADER_H
+#define PS_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "penstock_abi.h"
+
+struct penstock_bpf;
+
+struct ps_dp_opts {
+	bool replay;		/* virtual clock, no pinning, small maps */
+	uint32_t max_clients;	/* 0: PS_MAX_CLIENTS (replay: 65536) */
+	uint32_t max_flows;	/* 0: PS_MAX_FLOWS (replay: 65536) */
+};
+
+struct ps_datapath {
+	struct penstock_bpf *skel;
+	int ingress_fd;
+	int egress_fd;
+};
+
+/* One client's counters summed over CPUs. */
+struct ps_client {
+	struct ps_client_key key;
+	struct ps_counters c;
+};
+
+int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts);
+/* Write ps_ports and ps_endpoints from cfg. */
+int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg);
+void ps_dp_close(struct ps_datapath *dp);
+
+/*
+ * Read every client, summed over CPUs, into a malloc'ed array sorted by
+ * address. Returns the count or a negative errno.
+ */
+int ps_dp_read_clients(struct ps_datapath *dp, struct ps_client **out);
+
+/* The ingress program's verdict for a packet that is not client to an
+ * endpoint (TC_ACT_UNSPEC: passed on like TC_ACT_OK). */
+#define PS_TC_NOT_MINE	(-1)
+
+/*
+ * Run one Ethernet frame through a program with BPF_PROG_TEST_RUN, the
+ * program clock reading ts_ns. Returns 0 and the verdict, or -errno.
+ */
+int ps_dp_test_run(int prog_fd, const void *frame, unsigned int len, uint64_t ts_ns,
+		   int *retval);
+
+/* Format a client key as inet_ntop does. */
+const char *ps_client_str(const struct ps_client_key *k, char *buf, size_t len);
+
+#endif

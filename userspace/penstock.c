@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * penstock: the command-line tool. A table of subcommands, each with its
+ * own options and --help.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "loader.h"
+#include "replay.h"
+#include "report.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const char replay_usage[] =
+	"usage: penstock replay [--config FILE] [--port N]... [--json] CAPTURE...\n"
+	"\n"
+	"Run captures (pcap or pcapng; Ethernet, Linux cooked, raw IP or loopback)\n"
+	"through penstock's BPF programs with BPF_PROG_TEST_RUN and print what they\n"
+	"counted per client. The programs' clock is the capture's.\n"
+	"\n"
+	"  -c, --config FILE  endpoints from this config (default " PS_DEFAULT_CONFIG
+	" when\n"
+	"                     no --port is given)\n"
+	"  -p, --port N       count TCP port N as an inference endpoint (repeatable);\n"
+	"                     its inference paths are the OpenAI-compatible defaults\n"
+	"  -j, --json         print {\"clients\":[...]} instead of a table\n"
+	"  -v, --verbose      more messages (libbpf's too)\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"examples:\n"
+	"  penstock replay --port 8000 capture.pcap\n"
+	"  penstock replay --config /etc/penstock/penstock.yaml --json a.pcapng b.pcap\n"
+	"\n"
+	"exit status: 0 ok, 1 system error (BPF), 2 bad input (usage, config, capture)\n";
+
+static int cmd_replay(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct ps_dp_opts dopts = { .replay = true };
+	struct ps_datapath dp = {};
+	struct ps_client *list = NULL;
+	const char *config = NULL;
+	static struct ps_config cfg;
+	long ports[PS_MAX_ENDPOINTS];
+	unsigned long long packets = 0;
+	int nports = 0, json = 0, opt, i, n, err, ret = PS_EXIT_OK;
+	char errbuf[4200], *end;
+
+	while ((opt = getopt_long(argc, argv, "c:p:jvh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'p':
+			errno = 0;
+			ports[nports % PS_MAX_ENDPOINTS] = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || ports[nports % PS_MAX_ENDPOINTS] < 1 ||
+			    ports[nports % PS_MAX_ENDPOINTS] > 65535) {
+				fprintf(stderr, "penstock replay: --port '%s': expected a port 1..65535\n",
+					optarg);
+				return PS_EXIT_INPUT;
+			}
+			if (++nports > PS_MAX_ENDPOINTS) {
+				fprintf(stderr, "penstock replay: at most %d ports\n", PS_MAX_ENDPOINTS);
+				return PS_EXIT_INPUT;
+			}
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'v':
+			ps_log_set_level(PS_LOG_DEBUG);
+			break;
+		case 'h':
+			fputs(replay_usage, stdout);
+			return PS_EXIT_OK;
+		default:
+			fputs(replay_usage, stderr);
+			return PS_EXIT_INPUT;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "penstock replay: no capture given\n\n%s", replay_usage);
+		return PS_EXIT_INPUT;
+	}
+	ps_config_init(&cfg);
+	if (!config && !nports && access(PS_DEFAULT_CONFIG, F_OK) == 0)
+		config = PS_DEFAULT_CONFIG;
+	if (config) {
+		err = ps_config_load(config, &cfg, errbuf, sizeof(errbuf));
+		if (err) {
+			fprintf(stderr, "penstock replay: %s\n", errbuf);
+			return PS_EXIT_INPUT;
+		}
+	}
+	for (i = 0; i < nports; i++) {
+		err = ps_config_add_port(&cfg, ports[i]);
+		if (err) {
+			fprintf(stderr, "penstock replay: --port %ld: %s\n", ports[i],
+				err == -ENOSPC ? "too many endpoints" : strerror(-err));
+			return PS_EXIT_INPUT;
+		}
+	}
+	if (!cfg.nendpoints) {
+		fprintf(stderr, "penstock replay: no endpoint to count: give --port N or --config FILE\n");
+		return PS_EXIT_INPUT;
+	}
+
+	ps_log_libbpf();
+	err = ps_dp_open(&dp, &dopts);
+	if (err)
+		return PS_EXIT_FAIL;
+	err = ps_dp_configure(&dp, &cfg);
+	if (err) {
+		ret = PS_EXIT_FAIL;
+		goto cleanup;
+	}
+	for (i = optind; i < argc; i++) {
+		err = ps_replay_file(&dp, argv[i], &packets);
+		if (err) {
+			ret = err == -EINVAL ? PS_EXIT_INPUT : PS_EXIT_FAIL;
+			goto cleanup;
+		}
+	}
+	n = ps_dp_read_clients(&dp, &list);
+	if (n < 0) {
+		fprintf(stderr, "penstock replay: cannot read counters: %s\n", strerror(-n));
+		ret = PS_EXIT_FAIL;
+		goto cleanup;
+	}
+	if (json) {
+		json_t *doc = ps_clients_json(list, n);
+
+		if (!doc || json_dumpf(doc, stdout, JSON_COMPACT) < 0) {
+			ret = PS_EXIT_FAIL;
+		}
+		json_decref(doc);
+		putchar('\n');
+	} else {
+		ps_clients_table(stdout, list, n);
+		pr_info("%llu packets replayed\n", packets);
+	}
+cleanup:
+	free(list);
+	ps_dp_close(&dp);
+	return ret;
+}
+
+static const struct command commands[] = {
+	{ "replay", cmd_replay, "run captures through the BPF programs and print per-client counts" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: penstock COMMAND [OPTIONS]\n\ncommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'penstock COMMAND --help' describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return PS_EXIT_INPUT;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return PS_EXIT_OK;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "penstock: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return PS_EXIT_INPUT;
+}

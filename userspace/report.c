@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "report.h"
+
+json_t *ps_client_json(const struct ps_client *cl)
+{
+	char addr[INET6_ADDRSTRLEN];
+	const struct ps_counters *c = &cl->c;
+
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "client", ps_client_str(&cl->key, addr, sizeof(addr)),
+			 "connections", (json_int_t)c->connections,
+			 "requests", (json_int_t)c->requests,
+			 "inference_requests", (json_int_t)c->inference_requests,
+			 "rx_packets", (json_int_t)c->rx_packets,
+			 "tx_packets", (json_int_t)c->tx_packets,
+			 "rx_bytes", (json_int_t)c->rx_bytes,
+			 "tx_bytes", (json_int_t)c->tx_bytes,
+			 "rx_payload", (json_int_t)c->rx_payload,
+			 "tx_payload", (json_int_t)c->tx_payload);
+}
+
+json_t *ps_clients_json(const struct ps_client *list, int n)
+{
+	json_t *arr = json_array();
+	int i;
+
+	if (!arr)
+		return NULL;
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, ps_client_json(&list[i]));
+	return json_pack("{s:o}", "clients", arr);
+}
+
+void ps_clients_table(FILE *f, const struct ps_client *list, int n)
+{
+	char addr[INET6_ADDRSTRLEN];
+	int i, w = 6;
+
+	for (i = 0; i < n; i++) {
+		int l = strlen(ps_client_str(&list[i].key, addr, sizeof(addr)));
+
+		if (l > w)
+			w = l;
+	}
+	fprintf(f, "%-*s %6s %8s %9s %10s %10s %12s %12s %12s %12s\n", w, "CLIENT", "CONNS",
+		"REQUESTS", "INFERENCE", "RX_PKTS", "TX_PKTS", "RX_BYTES", "TX_BYTES",
+		"RX_PAYLOAD", "TX_PAYLOAD");
+	for (i = 0; i < n; i++) {
+		const struct ps_counters *c = &list[i].c;
+
+		fprintf(f, "%-*s %6llu %8llu %9llu %10llu %10llu %12llu %12llu %12llu %12llu\n", w,
+			ps_client_str(&list[i].key, addr, sizeof(addr)), c->connections,
+			c->requests, c->inference_requests, c->rx_packets, c->tx_packets,
+			c->rx_bytes, c->tx_bytes, c->rx_payload, c->tx_payload);
+	}
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Per-client counters as an aligned table or as JSON (the same field
+ * names everywhere: replay, the daemon's control socket, the CLI). */
+#ifndef PS_REPORT_H
+#define PS_REPORT_H
+
+#include <stdio.h>
+#include <jansson.h>
+
+#include "loader.h"
+
+/* {"client": "...", "connections": N, ...} for one client. */
+json_t *ps_client_json(const struct ps_client *cl);
+/* {"clients": [...]} */
+json_t *ps_clients_json(const struct ps_client *list, int n);
+void ps_clients_table(FILE *f, const struct ps_client *list, int n);
+
+#endif
