@@ -39,7 +39,7 @@ BPF_HDRS  := $(wildcard bpf/lib/*.h) include/penstock_abi.h Makefile
 
 COMMON_SRCS := userspace/log.c userspace/config.c userspace/loader.c userspace/report.c
 PENSTOCK_SRCS := userspace/penstock.c userspace/replay.c $(COMMON_SRCS)
-PENSTOCKD_SRCS := userspace/penstockd.c $(COMMON_SRCS)
+PENSTOCKD_SRCS := userspace/penstockd.c userspace/attach.c $(COMMON_SRCS)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,$(OUTPUT)/tests/unit_%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all

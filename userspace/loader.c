@@ -26,8 +26,10 @@ int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts)
 	uint32_t clients, flows;
 	int err;
 
+	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = opts->pin_root);
+
 	memset(dp, 0, sizeof(*dp));
-	skel = penstock_bpf__open();
+	skel = penstock_bpf__open_opts(&oopts);
 	if (!skel) {
 		err = -errno;
 		pr_warn("penstock: cannot open the BPF object: %s\n", strerror(-err));
@@ -87,6 +89,15 @@ int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg)
 		}
 	}
 	return 0;
+}
+
+void ps_dp_unpin(struct ps_datapath *dp)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, dp->skel->obj)
+		if (bpf_map__is_pinned(map))
+			bpf_map__unpin(map, NULL);
 }
 
 void ps_dp_close(struct ps_datapath *dp)

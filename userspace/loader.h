@@ -18,6 +18,7 @@ struct ps_dp_opts {
 	bool replay;		/* virtual clock, no pinning, small maps */
 	uint32_t max_clients;	/* 0: PS_MAX_CLIENTS (replay: 65536) */
 	uint32_t max_flows;	/* 0: PS_MAX_FLOWS (replay: 65536) */
+	const char *pin_root;	/* live: maps pinned here (PS_PIN_DIR) */
 };
 
 struct ps_datapath {
@@ -36,6 +37,8 @@ int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts);
 /* Write ps_ports and ps_endpoints from cfg. */
 int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg);
 void ps_dp_close(struct ps_datapath *dp);
+/* Remove the pinned maps (the datapath is going away for good). */
+void ps_dp_unpin(struct ps_datapath *dp);
 
 /*
  * Read every client, summed over CPUs, into a malloc'ed array sorted by
