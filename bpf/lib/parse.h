@@ -11,6 +11,9 @@
 
 #define PS_VLAN_MAX	2
 #define PS_IPV6_EXT_MAX	8
+/* Bytes of headers wanted in the linear area: Ethernet, two VLAN tags,
+ * IPv6 with extension headers, TCP with options. */
+#define PS_PULL_LEN	192
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD	0x88A8
@@ -185,10 +188,16 @@ static __always_inline int ps_parse(struct __sk_buff *skb, struct ps_pkt *p)
 	struct ps_cursor c;
 	struct tcphdr *th;
 	__u32 l3_off, l3_len = 0, ip_hlen = 0, thl, hdrs, segs;
-	void *l3;
+	void *l3, *data;
 	int proto;
 
-	c.pos = (void *)(long)skb->data;
+	/* Headers normally sit in the linear part of the skb; where a driver
+	 * left them in fragments, pull enough of them in (this invalidates
+	 * packet pointers, so it comes before any is taken). */
+	if (skb->data + PS_PULL_LEN > skb->data_end && skb->len > skb->data_end - skb->data)
+		bpf_skb_pull_data(skb, skb->len < PS_PULL_LEN ? skb->len : PS_PULL_LEN);
+	data = (void *)(long)skb->data;
+	c.pos = data;
 	c.end = (void *)(long)skb->data_end;
 	proto = parse_ethhdr(&c);
 	l3 = c.pos;
@@ -211,7 +220,7 @@ static __always_inline int ps_parse(struct __sk_buff *skb, struct ps_pkt *p)
 	p->seq = bpf_ntohl(th->seq);
 	p->tcpflags = ((__u8 *)th)[13];
 
-	l3_off = l3 - (void *)(long)skb->data;
+	l3_off = l3 - data;
 	hdrs = ip_hlen + thl;
 	p->payload_off = l3_off + hdrs;
 	segs = skb->gso_segs;
