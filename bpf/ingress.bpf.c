@@ -17,13 +17,14 @@
  * stashed segment is trimmed from its front.
  */
 static __always_inline void ps_ooo_stash(struct __sk_buff *skb, const struct ps_flow_key *k,
-					 struct ps_flow *f, const struct ps_pkt *p, __u32 seq)
+					 struct ps_flow *f, const struct ps_pkt *p, __u32 seq,
+					 __u32 skip)
 {
 	const struct ps_seq *d = &f->dir[PS_DIR_RX];
 	const struct ps_http *h = &f->http;
 	struct ps_ooo_key ok = {};
 	struct ps_ooo_seg *seg;
-	__u32 zero = 0, skip = 0, n, i;
+	__u32 zero = 0, n;
 
 	if (h->state == PS_H1_DEAD)
 		return;
@@ -31,13 +32,6 @@ static __always_inline void ps_ooo_stash(struct __sk_buff *skb, const struct ps_
 	    !seq_before(d->next + (__u32)h->body_left, seq + p->payload_len) &&
 	    h->body_left < 0x80000000ULL)
 		return;
-#pragma unroll
-	for (i = 0; i < PS_OOO_RANGES; i++) {
-		if (i >= d->nranges)
-			break;
-		if (!seq_before(seq, d->ranges[i].start) && seq_before(seq, d->ranges[i].end))
-			skip = d->ranges[i].end - seq;
-	}
 	if (skip >= p->payload_avail)
 		return;
 	n = p->payload_avail - skip;
@@ -148,7 +142,7 @@ int ps_ingress(struct __sk_buff *skb)
 	if (c)
 		c->rx_payload += res.new_bytes;
 	if (res.ooo) {
-		ps_ooo_stash(skb, &k, f, &p, seq);
+		ps_ooo_stash(skb, &k, f, &p, seq, res.ooo_skip);
 		return TC_ACT_OK;
 	}
 	if (!res.fresh_len)

@@ -143,6 +143,8 @@ enum ps_http_state {
 #define PS_H1F_CHUNKED		0x04	/* Transfer-Encoding: chunked seen */
 #define PS_H1F_CLEN		0x08	/* Content-Length seen */
 #define PS_H1F_CARRY_TRUNC	0x10	/* the carried line was longer than the carry */
+#define PS_H1F_RESPONSE		0x20	/* a status line (a response sent by the client) */
+#define PS_H1F_TE		0x40	/* a Transfer-Encoding header was seen */
 
 struct ps_http {
 	__u8 state;		/* enum ps_http_state */

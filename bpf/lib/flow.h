@@ -102,6 +102,7 @@ struct ps_seg_result {
 	__u32 fresh_off;	/* offset in the segment where new in-order data starts */
 	__u32 fresh_len;	/* new in-order bytes in the segment (0: none) */
 	__u32 ooo;		/* the segment lies beyond a hole */
+	__u32 ooo_skip;		/* its first bytes already held by a range */
 	__u32 absorbed;		/* out-of-order ranges joined to the stream */
 	struct ps_range abs[PS_OOO_RANGES];
 };
@@ -128,6 +129,11 @@ static __always_inline void ps_seq_data(struct ps_seq *d, __u32 seq, __u32 len,
 		/* Beyond a hole: remember the range until the hole fills. */
 		r->new_bytes = len - ps_ranges_overlap(d, seq, end);
 		r->ooo = 1;
+#pragma unroll
+		for (i = 0; i < PS_OOO_RANGES; i++)
+			if (i < d->nranges && !seq_before(seq, d->ranges[i].start) &&
+			    seq_before(seq, d->ranges[i].end))
+				r->ooo_skip = d->ranges[i].end - seq;
 		ps_ranges_add(d, seq, end);
 		return;
 	}

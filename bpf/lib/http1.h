@@ -253,6 +253,64 @@ static __always_inline __s64 ps_parse_hex(const __u8 *buf, __u32 p, __u32 end)
 }
 
 /*
+ * A message is complete (tshark dissects a message, and counts a request,
+ * only once its body is reassembled): count it if it is a request, and
+ * expect the next message.
+ */
+static __always_inline void ps_h1_done(struct ps_scratch *s)
+{
+	if (s->h.flags & PS_H1F_REQUEST) {
+		s->nreq++;
+		if (s->h.flags & PS_H1F_INFERENCE)
+			s->ninf++;
+	}
+	s->h.flags = 0;
+	s->h.state = PS_H1_START;
+}
+
+/* Does the line buf[p..end) hold a ':' (within its first 128 bytes)? */
+static __always_inline int ps_has_colon(const __u8 *buf, __u32 p, __u32 end)
+{
+	int i;
+
+	for (i = 0; i < PS_LINE_CARRY; i++) {
+		if (p + i >= end)
+			break;
+		if (buf[(p + i) & PS_BUF_MASK] == ':')
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * A Content-Length value as tshark reads it (strtoll, base 10, whole
+ * value): an optional '+', decimal digits, nothing after them but blanks.
+ * -1 when it is not such a number.
+ */
+static __always_inline __s64 ps_parse_clen(const __u8 *buf, __u32 p, __u32 end)
+{
+	__s64 v;
+	__u32 q;
+	int i, n = 0;
+
+	if (p < end && buf[p & PS_BUF_MASK] == '+')
+		p++;
+	v = ps_parse_dec(buf, p, end);
+	if (v < 0)
+		return -1;
+	for (i = 0; i < 19; i++) {
+		q = p + i;
+		if (q >= end)
+			return v;
+		if (buf[q & PS_BUF_MASK] < '0' || buf[q & PS_BUF_MASK] > '9')
+			break;
+		n++;
+	}
+	q = ps_skip_ows(buf, p + n, end);
+	return q >= end ? v : -1;
+}
+
+/*
  * Is "chunked" one of the comma-separated codings in buf[p..end)? As
  * tshark's http_parse_transfer_coding(): a coding that starts with
  * "chunked" after optional blanks and commas.
@@ -281,6 +339,74 @@ static __always_inline int ps_te_chunked(const __u8 *buf, __u32 p, __u32 end)
 }
 
 /*
+ * Global wrappers of the byte-loop helpers: each is verified once on its
+ * own, instead of once per path through its caller (consecutive bounded
+ * loops otherwise multiply the verifier's states).
+ */
+#define PS_GLOBAL __weak __attribute__((noinline))
+
+PS_GLOBAL __s64 ps_g_clen(__u32 p, __u32 end)
+{
+	struct ps_scratch *s = ps_scratch();
+
+	if (!s || end > PS_BUF_SIZE)
+		return -1;
+	return ps_parse_clen(s->buf, ps_skip_ows(s->buf, p, end), end);
+}
+
+PS_GLOBAL int ps_g_te_chunked(__u32 p, __u32 end)
+{
+	struct ps_scratch *s = ps_scratch();
+
+	if (!s || end > PS_BUF_SIZE)
+		return 0;
+	return ps_te_chunked(s->buf, p, end);
+}
+
+PS_GLOBAL int ps_g_has_colon(__u32 p, __u32 end)
+{
+	struct ps_scratch *s = ps_scratch();
+
+	if (!s || end > PS_BUF_SIZE)
+		return 0;
+	return ps_has_colon(s->buf, p, end);
+}
+
+PS_GLOBAL __s64 ps_g_hex(__u32 p, __u32 end)
+{
+	struct ps_scratch *s = ps_scratch();
+
+	if (!s || end > PS_BUF_SIZE)
+		return -1;
+	return ps_parse_hex(s->buf, p, end);
+}
+
+/* The method token's length at p (up to a space or end, at most 17). */
+PS_GLOBAL int ps_g_token(__u32 p, __u32 end)
+{
+	struct ps_scratch *s = ps_scratch();
+	int i, n = 0;
+
+	if (!s || end > PS_BUF_SIZE)
+		return 0;
+	for (i = 0; i < 17; i++) {
+		if (p + i >= end || s->buf[(p + i) & PS_BUF_MASK] == ' ')
+			break;
+		n++;
+	}
+	return n;
+}
+
+PS_GLOBAL int ps_g_inference(__u32 p, __u32 end, __u32 ep)
+{
+	struct ps_scratch *s = ps_scratch();
+
+	if (!s || end > PS_BUF_SIZE)
+		return 0;
+	return ps_inference_path(s->buf, p, end, ep);
+}
+
+/*
  * Handle one complete line buf[ls..ce) of the scratch (line end excluded).
  * A global function: the verifier checks it once, on its own.
  */
@@ -289,7 +415,7 @@ __weak __attribute__((noinline)) int ps_h1_line(__u32 ls, __u32 ce)
 	struct ps_scratch *s = ps_scratch();
 	struct ps_http *h;
 	const __u8 *buf;
-	__u32 n, p, i;
+	__u32 n, p;
 	__s64 v;
 
 	if (!s)
@@ -301,27 +427,27 @@ __weak __attribute__((noinline)) int ps_h1_line(__u32 ls, __u32 ce)
 	switch (h->state) {
 	case PS_H1_START:
 	case PS_H1_REQLINE:
-		if (ce == ls) {
-			/* A blank line between messages is skipped. */
-			h->state = PS_H1_START;
-			return 0;
-		}
+		/* No blank line is skipped here: an empty first line is not
+		 * a request line, and the segment is skipped (as tshark). */
 		p = ls;
 		if (ce - ls >= 2 && buf[ls & PS_BUF_MASK] == 'M' &&
 		    buf[(ls + 1) & PS_BUF_MASK] == '-')
 			p += 2;
 		/* method token: up to the first space, or the whole line */
-		n = 0;
-		for (i = 0; i < 17; i++) {
-			if (p + i >= ce || buf[(p + i) & PS_BUF_MASK] == ' ')
-				break;
-			n++;
-		}
+		n = ps_g_token(p, ce);
 		h->flags = 0;
 		h->clen = 0;
-		if (n < 17 && ps_is_method(ps_load64(buf, p), ps_load64(buf, p + 8), n)) {
+		if (ce - p >= 5 && (ps_load64(buf, p) & ps_mask(5)) == PS_W8("HTTP/")) {
+			/* A status line: a response, framed like one. */
+			h->flags = PS_H1F_RESPONSE;
+			h->state = PS_H1_HEADERS;
+		} else if (n == 3 && (ps_load64(buf, p) & ps_mask(3)) == PS_W8("ICY")) {
+			h->flags = PS_H1F_RESPONSE;
+			h->state = PS_H1_HEADERS;
+		} else if (n < 17 &&
+			   ps_is_method(ps_load64(buf, p), ps_load64(buf, p + 8), n)) {
 			h->flags = PS_H1F_REQUEST;
-			if (ps_inference_path(buf, p + n + 1, ce, s->endpoint))
+			if (ps_g_inference(p + n + 1, ce, s->endpoint))
 				h->flags |= PS_H1F_INFERENCE;
 			h->state = PS_H1_HEADERS;
 		} else {
@@ -332,35 +458,62 @@ __weak __attribute__((noinline)) int ps_h1_line(__u32 ls, __u32 ce)
 	case PS_H1_HDRLINE:
 		h->state = PS_H1_HEADERS;
 		if (ce == ls) {
-			/* End of the header block: the request is complete. */
-			if (h->flags & PS_H1F_REQUEST) {
-				s->nreq++;
-				if (h->flags & PS_H1F_INFERENCE)
-					s->ninf++;
-			}
+			/* End of the header block: how is the body framed? */
 			if (h->flags & PS_H1F_CHUNKED) {
 				h->state = PS_H1_CHUNK_SIZE;
-			} else if ((h->flags & PS_H1F_CLEN) && h->clen > 0) {
-				h->state = PS_H1_BODY;
-				h->body_left = h->clen;
+			} else if (h->flags & PS_H1F_TE) {
+				/* A coding other than chunked: the body is the
+				 * rest of the segment. */
+				ps_h1_done(s);
+				h->state = PS_H1_SKIP_SEGMENT;
+			} else if (h->flags & PS_H1F_CLEN) {
+				if (h->clen >= 0x80000000ULL) {
+					/* Beyond tshark's 32-bit length: it takes
+					 * the message as ending with the segment. */
+					ps_h1_done(s);
+					h->state = PS_H1_SKIP_SEGMENT;
+				} else if (h->clen) {
+					h->state = PS_H1_BODY;
+					h->body_left = h->clen;
+				} else {
+					ps_h1_done(s);
+				}
+			} else if (h->flags & PS_H1F_RESPONSE) {
+				/* A response without length runs to the end
+				 * of the connection. */
+				h->state = PS_H1_DEAD;
 			} else {
-				h->state = PS_H1_START;
+				ps_h1_done(s);
 			}
+			return 0;
+		}
+		if (!ps_g_has_colon(ls, ce)) {
+			/* Not a header: the header block ends here, and the
+			 * rest of the segment is not looked at. */
+			ps_h1_done(s);
+			h->state = PS_H1_SKIP_SEGMENT;
 			return 0;
 		}
 		p = ps_header_is(buf, ls, ce, PS_W8("content-"), PS_W8("length"), 0, 14);
 		if (p) {
-			v = ps_parse_dec(buf, ps_skip_ows(buf, p, ce), ce);
+			/* The last Content-Length header decides; one that is
+			 * not a number leaves the message without a length. */
+			v = ps_g_clen(p, ce);
 			if (v >= 0) {
 				h->clen = v;
 				h->flags |= PS_H1F_CLEN;
+			} else {
+				h->flags &= ~PS_H1F_CLEN;
 			}
 			return 0;
 		}
 		p = ps_header_is(buf, ls, ce, PS_W8("transfer"), PS_W8("-encodin"),
 				 PS_W8("g"), 17);
-		if (p && ps_te_chunked(buf, p, ce))
-			h->flags |= PS_H1F_CHUNKED;
+		if (p) {
+			h->flags |= PS_H1F_TE;
+			if (ps_g_te_chunked(p, ce))
+				h->flags |= PS_H1F_CHUNKED;
+		}
 		return 0;
 	case PS_H1_CHUNK_CRLF:
 		/* The line end after chunk data; anything else on it is
@@ -371,20 +524,21 @@ __weak __attribute__((noinline)) int ps_h1_line(__u32 ls, __u32 ce)
 		}
 		/* fall through */
 	case PS_H1_CHUNK_SIZE:
-		v = ps_parse_hex(buf, ls, ce);
+		v = ps_g_hex(ls, ce);
 		if (v == 0) {
 			h->state = PS_H1_TRAILERS;
 		} else if (v > 0) {
 			h->state = PS_H1_CHUNK_DATA;
 			h->body_left = v;
 		} else {
-			/* Not a chunk size: the body framing is lost. */
-			h->state = PS_H1_SKIP_SEGMENT;
+			/* Not a chunk size: the body ends at the next empty
+			 * line, as the last chunk's trailers do. */
+			h->state = PS_H1_TRAILERS;
 		}
 		return 0;
 	case PS_H1_TRAILERS:
 		if (ce == ls)
-			h->state = PS_H1_START;
+			ps_h1_done(s);
 		return 0;
 	}
 	return 0;
@@ -415,10 +569,10 @@ static __always_inline int ps_h1_line_state(__u8 state)
 }
 
 /*
- * Position of the first '\n' in the scratch buffer at or after from and
- * before len, or -1. Eight bytes at a time: the has-zero-byte trick on
- * word ^ 0x0a..0a, whose lowest flagged byte is exact. A global function,
- * verified once.
+ * Position of the first line end ('\n' or '\r') in the scratch buffer at
+ * or after from and before len, or -1. Eight bytes at a time: the
+ * has-zero-byte trick on word ^ 0x0a..0a and word ^ 0x0d..0d, whose
+ * lowest flagged byte is exact. A global function, verified once.
  */
 __weak __attribute__((noinline)) int ps_find_nl(__u32 from, __u32 len)
 {
@@ -428,13 +582,16 @@ __weak __attribute__((noinline)) int ps_find_nl(__u32 from, __u32 len)
 	if (!s || len > PS_BUF_SIZE)
 		return -1;
 	for (i = 0; i < (PS_LINE_CARRY + PS_CHUNK) / 8; i++) {
-		__u64 x, t;
+		__u64 w, x, y, t;
 
 		off = from + i * 8;
 		if (off >= len)
 			break;
-		x = ps_load64(s->buf, off) ^ 0x0a0a0a0a0a0a0a0aULL;
-		t = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+		w = ps_load64(s->buf, off);
+		x = w ^ 0x0a0a0a0a0a0a0a0aULL;
+		y = w ^ 0x0d0d0d0d0d0d0d0dULL;
+		t = ((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL) |
+		    ((y - 0x0101010101010101ULL) & ~y & 0x8080808080808080ULL);
 		if (t) {
 			off += ps_lowest_byte(t);
 			return off < len ? (int)off : -1;
@@ -451,7 +608,7 @@ __weak __attribute__((noinline)) int ps_find_nl(__u32 from, __u32 len)
 static long ps_h1_line_cb(__u32 idx, void *ctx)
 {
 	struct ps_scratch *s = ps_scratch();
-	__u32 ls, ce;
+	__u32 ls, next;
 	int nl;
 
 	if (!s)
@@ -460,13 +617,19 @@ static long ps_h1_line_cb(__u32 idx, void *ctx)
 	if (ls >= s->len)
 		return 1;
 	nl = ps_find_nl(ls, s->len);
-	if (nl < 0)
+	if (nl < 0 || nl >= PS_BUF_SIZE)
 		return 1;
-	ce = nl;
-	if (ce > ls && s->buf[(ce - 1) & PS_BUF_MASK] == '\r')
-		ce--;
-	ps_h1_line(ls, ce);
-	s->ls = nl + 1;
+	/* Line ends as tshark's tvb_find_line_end(): CR LF, LF, or a CR
+	 * alone; a CR that ends the data waits for the next byte. */
+	next = nl + 1;
+	if (s->buf[nl & PS_BUF_MASK] == '\r') {
+		if (next >= s->len)
+			return 1;
+		if (s->buf[next & PS_BUF_MASK] == '\n')
+			next++;
+	}
+	ps_h1_line(ls, nl);
+	s->ls = next;
 	return ps_h1_line_state(s->h.state) ? 0 : 1;
 }
 
@@ -517,8 +680,12 @@ static long ps_feed_step(__u32 idx, void *data)
 			n = h->body_left;
 		h->body_left -= n;
 		fc->done += n;
-		if (!h->body_left)
-			h->state = h->state == PS_H1_BODY ? PS_H1_START : PS_H1_CHUNK_CRLF;
+		if (!h->body_left) {
+			if (h->state == PS_H1_BODY)
+				ps_h1_done(s);
+			else
+				h->state = PS_H1_CHUNK_CRLF;
+		}
 		return 0;
 	case PS_H1_SKIP_SEGMENT:
 		fc->done = fc->len;
