@@ -43,7 +43,8 @@ PENSTOCKD_SRCS := userspace/penstockd.c userspace/attach.c $(COMMON_SRCS)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,$(OUTPUT)/tests/unit_%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all
-all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o $(UNIT_TESTS)
+all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o $(OUTPUT)/ps_bench \
+	$(UNIT_TESTS)
 
 $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -79,6 +80,12 @@ $(OUTPUT)/penstock: $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(PENSTOCK_SRCS))
 $(OUTPUT)/penstockd: $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(PENSTOCKD_SRCS))
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# The benchmark driver: the datapath through the loader, beside bench_min.
+$(OUTPUT)/ps_bench: tools/bench.c $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMON_SRCS)) \
+		   $(OUTPUT)/penstock.skel.h | $(OUTPUT)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@
 
 $(OUTPUT)/tests/unit_%: tests/unit/test_%.c $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMON_SRCS)) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)

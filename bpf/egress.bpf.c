@@ -6,6 +6,58 @@
 #include "lib/common.h"
 #include "lib/account.h"
 
+/* Bytes of a 101 response searched for its Upgrade header. */
+#define PS_101_SCAN	256
+
+/* Does a line of the response at off start with "Upgrade:"? */
+static __always_inline int ps_has_upgrade(struct __sk_buff *skb, __u32 off, __u32 len)
+{
+	__u8 b[PS_101_SCAN + 9] = {};
+	__u32 n = len < PS_101_SCAN ? len : PS_101_SCAN;
+	int i;
+
+	barrier_var(n);
+	if (n < 12 || n > PS_101_SCAN || bpf_skb_load_bytes(skb, off, b, n))
+		return 0;
+	for (i = 0; i < PS_101_SCAN; i++) {
+		__u64 w;
+
+		if (i + 9 > n)
+			break;
+		if (b[i] != '\n')
+			continue;
+		__builtin_memcpy(&w, &b[i + 1], 8);
+		if ((w | 0x2020202020202020ULL) == 0x3a65646172677075ULL) /* "upgrade:" */
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The answer to a CONNECT or an Upgrade request: a "200" to CONNECT opens
+ * a tunnel, a "101" with an Upgrade header switches protocols; either way
+ * the client's later bytes are not HTTP/1 any more. Any other status line
+ * means the request was refused. Only a status line at the start of a
+ * segment is read.
+ */
+static __always_inline void ps_tunnel_answer(struct __sk_buff *skb, struct ps_flow *f,
+					     __u32 off, __u32 len)
+{
+	char st[12];
+
+	if (len < sizeof(st) || bpf_skb_load_bytes(skb, off, st, sizeof(st)))
+		return;
+	if (st[0] != 'H' || st[1] != 'T' || st[2] != 'T' || st[3] != 'P' || st[4] != '/' ||
+	    st[8] != ' ')
+		return;
+	if ((f->http.tunnel == PS_TUNNEL_CONNECT && st[9] == '2' && st[10] == '0' &&
+	     st[11] == '0') ||
+	    (f->http.tunnel == PS_TUNNEL_UPGRADE && st[9] == '1' && st[10] == '0' &&
+	     st[11] == '1' && ps_has_upgrade(skb, off, len)))
+		WRITE_ONCE(f->http.state, PS_H1_DEAD);
+	f->http.tunnel = PS_TUNNEL_NONE;
+}
+
 SEC("tc")
 int ps_egress(struct __sk_buff *skb)
 {
@@ -40,6 +92,8 @@ int ps_egress(struct __sk_buff *skb)
 		ps_seq_data(&f->dir[PS_DIR_TX], ps_data_seq(&p), p.payload_len, &res);
 		if (c)
 			c->tx_payload += res.new_bytes;
+		if (f->http.tunnel && res.fresh_len)
+			ps_tunnel_answer(skb, f, p.payload_off + res.fresh_off, res.fresh_len);
 	}
 	if (p.tcpflags & PS_TCP_FIN)
 		f->dir[PS_DIR_TX].fin_seen = 1;

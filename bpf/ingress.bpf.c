@@ -112,13 +112,11 @@ int ps_ingress(struct __sk_buff *skb)
 	int ep, i;
 
 	ps_stat_inc(PS_STAT_PACKETS);
-	/* TC_ACT_UNSPEC passes the packet on as TC_ACT_OK does; replay
-	 * reads it as "not client to endpoint" and runs egress instead. */
 	if (ps_parse(skb, &p))
-		return TC_ACT_UNSPEC;
+		return TC_ACT_OK;
 	ep = ps_endpoint_of(bpf_ntohs(p.dport));
 	if (ep < 0)
-		return TC_ACT_UNSPEC;
+		return TC_ACT_OK;
 	ps_stat_inc(PS_STAT_ENDPOINT_PACKETS);
 	now = ps_now(skb);
 	c = ps_client(&p, 1, now);
@@ -162,7 +160,8 @@ int ps_ingress(struct __sk_buff *skb)
 	s->nreq = 0;
 	s->ninf = 0;
 	avail = p.payload_avail > res.fresh_off ? p.payload_avail - res.fresh_off : 0;
-	ps_h1_feed(skb, PS_SRC_SKB, p.payload_off + res.fresh_off, res.fresh_len, avail);
+	ps_h1_feed(skb, PS_SRC_SKB | ((p.tcpflags & PS_TCP_FIN) ? PS_FEED_FIN : 0),
+		   p.payload_off + res.fresh_off, res.fresh_len, avail);
 	cur = seq + p.payload_len;
 	for (i = 0; i < PS_OOO_RANGES; i++) {
 		if (i >= res.absorbed)

@@ -145,12 +145,24 @@ enum ps_http_state {
 #define PS_H1F_CARRY_TRUNC	0x10	/* the carried line was longer than the carry */
 #define PS_H1F_RESPONSE		0x20	/* a status line (a response sent by the client) */
 #define PS_H1F_TE		0x40	/* a Transfer-Encoding header was seen */
+#define PS_H1F_COUNTED		0x80	/* counted before its end (FIN, last chunk) */
+#define PS_H1F_NOCOLON		0x100	/* a header line without a colon: the message
+					 * ends there, the rest of its buffer is lost */
+#define PS_H1F_SPANNED		0x200	/* the message began in an earlier segment */
+#define PS_H1F_CRLF_SKIPPED	0x400	/* the one leading CRLF was skipped */
+#define PS_H1F_UPGRADE		0x800	/* an Upgrade header was seen */
+#define PS_H1F_CONNECT		0x1000	/* the method is CONNECT */
+
+/* ps_http.tunnel: the last request, if its answer can end HTTP/1. */
+#define PS_TUNNEL_NONE		0
+#define PS_TUNNEL_CONNECT	1	/* a 200 answer starts a tunnel */
+#define PS_TUNNEL_UPGRADE	2	/* a 101 answer switches protocol */
 
 struct ps_http {
 	__u8 state;		/* enum ps_http_state */
-	__u8 flags;
+	__u8 tunnel;		/* PS_TUNNEL_*: what the last request may switch to */
 	__u16 carry_len;	/* bytes of the current line seen so far */
-	__u32 pad;
+	__u32 flags;		/* PS_H1F_* */
 	__u64 body_left;	/* bytes of body or chunk data still to skip */
 	__u64 clen;		/* Content-Length of the message being parsed */
 	char carry[PS_LINE_CARRY];	/* first bytes of the current line */

@@ -46,10 +46,6 @@ void ps_dp_unpin(struct ps_datapath *dp);
  */
 int ps_dp_read_clients(struct ps_datapath *dp, struct ps_client **out);
 
-/* The ingress program's verdict for a packet that is not client to an
- * endpoint (TC_ACT_UNSPEC: passed on like TC_ACT_OK). */
-#define PS_TC_NOT_MINE	(-1)
-
 /*
  * Run one Ethernet frame through a program with BPF_PROG_TEST_RUN, the
  * program clock reading ts_ns. Returns 0 and the verdict, or -errno.

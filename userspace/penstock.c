@@ -60,7 +60,7 @@ static int cmd_replay(int argc, char **argv)
 	const char *config = NULL;
 	static struct ps_config cfg;
 	long ports[PS_MAX_ENDPOINTS];
-	unsigned long long packets = 0;
+	static struct ps_replay rp;
 	int nports = 0, json = 0, opt, i, n, err, ret = PS_EXIT_OK;
 	char errbuf[4200], *end;
 
@@ -133,8 +133,9 @@ static int cmd_replay(int argc, char **argv)
 		ret = PS_EXIT_FAIL;
 		goto cleanup;
 	}
+	ps_replay_init(&rp, &dp, &cfg);
 	for (i = optind; i < argc; i++) {
-		err = ps_replay_file(&dp, argv[i], &packets);
+		err = ps_replay_file(&rp, argv[i]);
 		if (err) {
 			ret = err == -EINVAL ? PS_EXIT_INPUT : PS_EXIT_FAIL;
 			goto cleanup;
@@ -156,7 +157,7 @@ static int cmd_replay(int argc, char **argv)
 		putchar('\n');
 	} else {
 		ps_clients_table(stdout, list, n);
-		pr_info("%llu packets replayed\n", packets);
+		pr_info("%llu packets replayed\n", rp.packets);
 	}
 cleanup:
 	free(list);

@@ -2,9 +2,10 @@
 /*
  * Replay of captures through the live datapath's programs: each packet is
  * given an Ethernet header if its link type has none, and run with
- * BPF_PROG_TEST_RUN through the ingress program; a packet that is not
- * client-to-endpoint there (TC_ACT_UNSPEC) goes through egress. The
- * programs' clock is the capture's: the packet timestamp in skb->tstamp.
+ * BPF_PROG_TEST_RUN through the ingress program if it goes to an endpoint
+ * port, through egress if it comes from one (as on the server), and
+ * through ingress otherwise, which passes it untouched. The programs'
+ * clock is the capture's: the packet timestamp in skb->tstamp.
  */
 #include <errno.h>
 #include <pcap/pcap.h>
@@ -13,6 +14,8 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
+
+#include "config.h"
 
 #include "log.h"
 #include "replay.h"
@@ -119,6 +122,82 @@ static int make_frame(int dlt, const unsigned char *p, unsigned int caplen, stru
 	return 1;
 }
 
+/*
+ * The TCP ports of a frame, found far enough to pick a program; the
+ * datapath parses the packet again in full. 0 when not TCP.
+ */
+static int frame_ports(const struct frame *f, uint16_t *sport, uint16_t *dport)
+{
+	const unsigned char *p = f->buf, *end = f->buf + f->len;
+	uint16_t proto;
+	uint8_t nh;
+	int i;
+
+	if (f->len < ETH_HLEN)
+		return 0;
+	proto = p[12] << 8 | p[13];
+	p += ETH_HLEN;
+	for (i = 0; i < 2 && (proto == ETH_P_8021Q || proto == ETH_P_8021AD); i++) {
+		if (p + 4 > end)
+			return 0;
+		proto = p[2] << 8 | p[3];
+		p += 4;
+	}
+	if (proto == ETH_P_IP) {
+		if (p + 20 > end || (p[6] & 0x3f) || p[7])	/* a fragment */
+			return 0;
+		nh = p[9];
+		p += (p[0] & 0x0f) * 4;
+	} else if (proto == ETH_P_IPV6) {
+		if (p + 40 > end)
+			return 0;
+		nh = p[6];
+		p += 40;
+		for (i = 0; i < 8; i++) {
+			if (nh == 0 || nh == 43 || nh == 60) {		/* HBH, RH, DO */
+				if (p + 2 > end)
+					return 0;
+				nh = p[0];
+				p += (p[1] + 1) * 8;
+			} else if (nh == 51) {				/* AH */
+				if (p + 2 > end)
+					return 0;
+				nh = p[0];
+				p += (p[1] + 2) * 4;
+			} else if (nh == 44) {				/* fragment */
+				if (p + 8 > end)
+					return 0;
+				nh = p[0];
+				p += 8;
+			} else {
+				break;
+			}
+		}
+	} else {
+		return 0;
+	}
+	if (nh != 6 || p + 4 > end)
+		return 0;
+	*sport = p[0] << 8 | p[1];
+	*dport = p[2] << 8 | p[3];
+	return 1;
+}
+
+static int is_endpoint(const struct ps_replay *r, uint16_t port)
+{
+	return r->endpoint_port[port / 8] & (1 << (port % 8));
+}
+
+void ps_replay_init(struct ps_replay *r, struct ps_datapath *dp, const struct ps_config *cfg)
+{
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	r->dp = dp;
+	for (i = 0; i < cfg->nendpoints; i++)
+		r->endpoint_port[cfg->endpoints[i].port / 8] |= 1 << (cfg->endpoints[i].port % 8);
+}
+
 static int supported_dlt(int dlt)
 {
 	switch (dlt) {
@@ -135,7 +214,7 @@ static int supported_dlt(int dlt)
 	return 0;
 }
 
-int ps_replay_file(struct ps_datapath *dp, const char *path, unsigned long long *packets)
+int ps_replay_file(struct ps_replay *r, const char *path)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
 	static struct frame f;
@@ -166,15 +245,19 @@ int ps_replay_file(struct ps_datapath *dp, const char *path, unsigned long long 
 	}
 	while ((rc = pcap_next_ex(pc, &hdr, &data)) == 1) {
 		uint64_t ts = (uint64_t)hdr->ts.tv_sec * 1000000000ULL + hdr->ts.tv_usec;
+		uint16_t sport = 0, dport = 0;
+		int fd;
 
 		n++;
 		/* pcapng files may change link type per interface. */
 		dlt = pcap_datalink(pc);
 		if (make_frame(dlt, data, hdr->caplen, &f))
 			continue;
-		err = ps_dp_test_run(dp->ingress_fd, f.buf, f.len, ts, &retval);
-		if (!err && retval == PS_TC_NOT_MINE)
-			err = ps_dp_test_run(dp->egress_fd, f.buf, f.len, ts, &retval);
+		fd = r->dp->ingress_fd;
+		if (frame_ports(&f, &sport, &dport) && !is_endpoint(r, dport) &&
+		    is_endpoint(r, sport))
+			fd = r->dp->egress_fd;
+		err = ps_dp_test_run(fd, f.buf, f.len, ts, &retval);
 		if (err) {
 			pr_warn("penstock: %s: packet %llu: BPF_PROG_TEST_RUN failed: %s\n", path,
 				n, strerror(-err));
@@ -186,7 +269,6 @@ int ps_replay_file(struct ps_datapath *dp, const char *path, unsigned long long 
 		err = -EINVAL;
 	}
 	pcap_close(pc);
-	if (packets)
-		*packets += n;
+	r->packets += n;
 	return err;
 }

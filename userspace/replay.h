@@ -14,6 +14,13 @@
  * BPF_PROG_TEST_RUN. Returns 0, or -EINVAL for bad input (message printed,
  * naming the file and packet), or another negative errno.
  */
-int ps_replay_file(struct ps_datapath *dp, const char *path, unsigned long long *packets);
+struct ps_replay {
+	struct ps_datapath *dp;
+	unsigned char endpoint_port[65536 / 8];	/* bitmap of endpoint ports */
+	unsigned long long packets;		/* packets read */
+};
+
+void ps_replay_init(struct ps_replay *r, struct ps_datapath *dp, const struct ps_config *cfg);
+int ps_replay_file(struct ps_replay *r, const char *path);
 
 #endif

@@ -31,6 +31,8 @@ struct ps_scratch {
 	__u32 carry_in;		/* bytes of buf that came from the carry */
 	__u32 nreq;		/* requests completed in this call */
 	__u32 ninf;		/* of which inference requests */
+	__u32 rest;		/* bytes of the segment after those in buf */
+	__u32 fin;		/* the segment carries FIN */
 	__u8 buf[PS_BUF_SIZE + 64];
 };
 
@@ -257,15 +259,30 @@ static __always_inline __s64 ps_parse_hex(const __u8 *buf, __u32 p, __u32 end)
  * only once its body is reassembled): count it if it is a request, and
  * expect the next message.
  */
-static __always_inline void ps_h1_done(struct ps_scratch *s)
+static __always_inline void ps_h1_count(struct ps_scratch *s)
 {
-	if (s->h.flags & PS_H1F_REQUEST) {
+	if ((s->h.flags & (PS_H1F_REQUEST | PS_H1F_COUNTED)) == PS_H1F_REQUEST) {
 		s->nreq++;
 		if (s->h.flags & PS_H1F_INFERENCE)
 			s->ninf++;
 	}
+	s->h.flags |= PS_H1F_COUNTED;
+}
+
+static __always_inline void ps_h1_done(struct ps_scratch *s)
+{
+	__u32 flags = s->h.flags;
+
+	ps_h1_count(s);
+	if (flags & PS_H1F_REQUEST)
+		s->h.tunnel = (flags & PS_H1F_CONNECT) ? PS_TUNNEL_CONNECT :
+			      (flags & PS_H1F_UPGRADE) ? PS_TUNNEL_UPGRADE : PS_TUNNEL_NONE;
 	s->h.flags = 0;
-	s->h.state = PS_H1_START;
+	/* A header line without a colon ended the message early: what
+	 * follows it in the message's buffer is lost. That buffer is the
+	 * segment, unless the message was completed by a later one. */
+	s->h.state = (flags & (PS_H1F_NOCOLON | PS_H1F_SPANNED)) == PS_H1F_NOCOLON ?
+		     PS_H1_SKIP_SEGMENT : PS_H1_START;
 }
 
 /* Does the line buf[p..end) hold a ':' (within its first 128 bytes)? */
@@ -435,7 +452,9 @@ __weak __attribute__((noinline)) int ps_h1_line(__u32 ls, __u32 ce)
 			p += 2;
 		/* method token: up to the first space, or the whole line */
 		n = ps_g_token(p, ce);
-		h->flags = 0;
+		/* A first line carried over from an earlier segment keeps
+		 * its message marked as spanning segments. */
+		h->flags = h->state == PS_H1_REQLINE ? h->flags & PS_H1F_SPANNED : 0;
 		h->clen = 0;
 		if (ce - p >= 5 && (ps_load64(buf, p) & ps_mask(5)) == PS_W8("HTTP/")) {
 			/* A status line: a response, framed like one. */
@@ -447,6 +466,8 @@ __weak __attribute__((noinline)) int ps_h1_line(__u32 ls, __u32 ce)
 		} else if (n < 17 &&
 			   ps_is_method(ps_load64(buf, p), ps_load64(buf, p + 8), n)) {
 			h->flags = PS_H1F_REQUEST;
+			if (n == 7 && (ps_load64(buf, p) & ps_mask(7)) == PS_W8("CONNECT"))
+				h->flags |= PS_H1F_CONNECT;
 			if (ps_g_inference(p + n + 1, ce, s->endpoint))
 				h->flags |= PS_H1F_INFERENCE;
 			h->state = PS_H1_HEADERS;
@@ -458,7 +479,11 @@ __weak __attribute__((noinline)) int ps_h1_line(__u32 ls, __u32 ce)
 	case PS_H1_HDRLINE:
 		h->state = PS_H1_HEADERS;
 		if (ce == ls) {
-			/* End of the header block: how is the body framed? */
+			/* End of the header block. Its segment carrying FIN
+			 * completes the message without its body. */
+			if (s->fin)
+				ps_h1_count(s);
+			/* How is the body framed? */
 			if (h->flags & PS_H1F_CHUNKED) {
 				h->state = PS_H1_CHUNK_SIZE;
 			} else if (h->flags & PS_H1F_TE) {
@@ -488,10 +513,14 @@ __weak __attribute__((noinline)) int ps_h1_line(__u32 ls, __u32 ce)
 			return 0;
 		}
 		if (!ps_g_has_colon(ls, ce)) {
-			/* Not a header: the header block ends here, and the
-			 * rest of the segment is not looked at. */
-			ps_h1_done(s);
-			h->state = PS_H1_SKIP_SEGMENT;
+			/* Not a header: the message ends here for framing,
+			 * though completion still follows the headers. */
+			h->flags |= PS_H1F_NOCOLON;
+			return 0;
+		}
+		if (((ps_load64(buf, ls) | 0x2020202020202020ULL) & ps_mask(8)) ==
+		    PS_W8("upgrade:")) {
+			h->flags |= PS_H1F_UPGRADE;
 			return 0;
 		}
 		p = ps_header_is(buf, ls, ce, PS_W8("content-"), PS_W8("length"), 0, 14);
@@ -526,13 +555,22 @@ __weak __attribute__((noinline)) int ps_h1_line(__u32 ls, __u32 ce)
 	case PS_H1_CHUNK_SIZE:
 		v = ps_g_hex(ls, ce);
 		if (v == 0) {
+			/* The last chunk completes the message; its trailers
+			 * are not waited for, only walked. */
+			ps_h1_count(s);
 			h->state = PS_H1_TRAILERS;
+		} else if (v >= 0x80000000LL) {
+			/* Beyond tshark's 32-bit sizes: the message is
+			 * complete and the chunk takes the segment. */
+			ps_h1_done(s);
+			h->state = PS_H1_SKIP_SEGMENT;
 		} else if (v > 0) {
 			h->state = PS_H1_CHUNK_DATA;
 			h->body_left = v;
 		} else {
-			/* Not a chunk size: the body ends at the next empty
-			 * line, as the last chunk's trailers do. */
+			/* Not a chunk size: the message is complete, and its
+			 * body ends at the next empty line. */
+			ps_h1_count(s);
 			h->state = PS_H1_TRAILERS;
 		}
 		return 0;
@@ -614,8 +652,25 @@ static long ps_h1_line_cb(__u32 idx, void *ctx)
 	if (!s)
 		return 1;
 	ls = s->ls;
-	if (ls >= s->len)
+	if (ls >= s->len || ls >= PS_BUF_SIZE)
 		return 1;
+	if (s->h.state == PS_H1_START) {
+		__u8 c0 = s->buf[ls & PS_BUF_MASK];
+
+		/* At a message boundary one CR LF is skipped, when more than
+		 * three bytes are left; a first byte that is not printable
+		 * ASCII ends HTTP for the rest of the segment. */
+		if (c0 == '\r' && !(s->h.flags & PS_H1F_CRLF_SKIPPED) && ls + 1 < s->len &&
+		    s->buf[(ls + 1) & PS_BUF_MASK] == '\n' && s->len - ls + s->rest > 3) {
+			s->h.flags |= PS_H1F_CRLF_SKIPPED;
+			s->ls = ls + 2;
+			return 0;
+		}
+		if (c0 < 0x20 || c0 > 0x7e) {
+			s->h.state = PS_H1_SKIP_SEGMENT;
+			return 1;
+		}
+	}
 	nl = ps_find_nl(ls, s->len);
 	if (nl < 0 || nl >= PS_BUF_SIZE)
 		return 1;
@@ -636,6 +691,8 @@ static long ps_h1_line_cb(__u32 idx, void *ctx)
 /* Where ps_h1_feed() reads its bytes from. */
 #define PS_SRC_SKB	0
 #define PS_SRC_OOO	1	/* the per-CPU ps_ooo_buf */
+#define PS_SRC_MASK	0xff
+#define PS_FEED_FIN	0x100	/* or'ed in: the segment carries FIN */
 
 /* A stashed segment being replayed, per CPU. */
 struct {
@@ -644,6 +701,34 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ps_ooo_seg);
 } ps_ooo_buf SEC(".maps") __weak;
+
+/*
+ * A segment cut short by the capture: tshark reads its captured bytes
+ * without waiting for line ends. A request counts if its method token is
+ * captured and the bytes do not stop inside a header line with no colon.
+ */
+static __always_inline void ps_h1_cut(struct ps_scratch *s)
+{
+	struct ps_http *h = &s->h;
+	__u32 cl = h->carry_len < PS_LINE_CARRY ? h->carry_len : PS_LINE_CARRY;
+
+	if (h->state == PS_H1_REQLINE && cl) {
+		__builtin_memcpy(s->buf, h->carry, PS_LINE_CARRY);
+		h->state = PS_H1_START;
+		ps_h1_line(0, cl);
+		if (h->flags & PS_H1F_REQUEST)
+			ps_h1_count(s);
+		return;
+	}
+	if (h->state != PS_H1_HEADERS && h->state != PS_H1_HDRLINE)
+		return;
+	if (cl) {
+		__builtin_memcpy(s->buf, h->carry, PS_LINE_CARRY);
+		if (!ps_g_has_colon(0, cl))
+			return;
+	}
+	ps_h1_count(s);
+}
 
 struct ps_feed {
 	struct __sk_buff *skb;
@@ -693,7 +778,10 @@ static long ps_feed_step(__u32 idx, void *data)
 	}
 	if (fc->done >= fc->avail) {
 		/* The bytes a line needs were not captured: framing is lost
-		 * for the rest of this connection. */
+		 * for the rest of this connection. A segment cut by the
+		 * capture's snap length is first read as far as it goes. */
+		if (fc->src == PS_SRC_SKB)
+			ps_h1_cut(s);
 		h->state = PS_H1_DEAD;
 		return 1;
 	}
@@ -721,6 +809,7 @@ static long ps_feed_step(__u32 idx, void *data)
 	s->len = cc + n;
 	s->ls = 0;
 	s->carry_in = cc;
+	s->rest = fc->len - fc->done - n;
 	bpf_loop(PS_LINES_MAX, ps_h1_line_cb, NULL, 0);
 	ls = s->ls;
 	if (ls >= s->len) {
@@ -752,7 +841,7 @@ static long ps_feed_step(__u32 idx, void *data)
 /*
  * Feed len bytes of the client stream to the parser in the scratch; the
  * first avail of them can be read, from the skb at off or from ps_ooo_buf
- * at off; the rest were not captured (or not kept) and are only skipped
+ * at off (src, with PS_FEED_FIN when the segment ends the stream); the rest were not captured (or not kept) and are only skipped
  * when a body covers them. A global function, so the verifier checks it
  * once however many call sites there are.
  */
@@ -761,7 +850,7 @@ __weak __attribute__((noinline)) int ps_h1_feed(struct __sk_buff *skb, __u32 src
 {
 	struct ps_scratch *s = ps_scratch();
 	struct ps_feed fc = {
-		.skb = skb, .src = src, .off = off, .len = len,
+		.skb = skb, .src = src & PS_SRC_MASK, .off = off, .len = len,
 		.avail = avail < len ? avail : len,
 	};
 	struct ps_http *h;
@@ -769,6 +858,9 @@ __weak __attribute__((noinline)) int ps_h1_feed(struct __sk_buff *skb, __u32 src
 	if (!s)
 		return -1;
 	h = &s->h;
+	s->fin = !!(src & PS_FEED_FIN);
+	if (h->state != PS_H1_START)
+		h->flags |= PS_H1F_SPANNED;
 	bpf_loop(PS_FEED_STEPS, ps_feed_step, &fc, 0);
 	if (fc.done < fc.len && h->state != PS_H1_DEAD) {
 		ps_stat_inc(PS_STAT_PARSE_LIMIT);

@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# make bench: what penstock's datapath costs per packet beside a minimal
+# program (ps_bench), then how fast `penstock replay` reads a capture beside
+# tshark on the same synthetic capture. Prints everything and rewrites
+# BENCHMARKS.md at the top of the tree. Reports only: no figure fails it.
+#
+# Needs root (BPF_PROG_TEST_RUN). Sends nothing on any network: the
+# programs run on bytes from user space and the capture goes to a temp dir.
+#
+# Environment: BENCH_RUNS (default 5), BENCH_PACKETS (distinct packets per
+# run, default 100000), BENCH_CAPTURE_PACKETS (default 200000).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=${PS_BIN:-$top/.output}
+runs=${BENCH_RUNS:-5}
+npkts=${BENCH_PACKETS:-100000}
+cap_pkts=${BENCH_CAPTURE_PACKETS:-200000}
+port=8000
+
+if [ "$(id -u)" != 0 ]; then
+	echo "bench: BPF_PROG_TEST_RUN needs root" >&2
+	exit 1
+fi
+for f in "$bin/ps_bench" "$bin/penstock" "$bin/bench_min.bpf.o"; do
+	if [ ! -e "$f" ]; then
+		echo "bench: $f is missing: run make" >&2
+		exit 1
+	fi
+done
+if ! command -v tshark >/dev/null; then
+	echo "bench: tshark is missing: run make deps" >&2
+	exit 1
+fi
+
+tmp=$(mktemp -d /tmp/penstock-bench.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+start=$(date +%s)
+
+echo "== per-packet cost (ps_bench --runs $runs --packets $npkts)"
+if ! "$bin/ps_bench" --runs "$runs" --packets "$npkts" 2>"$tmp/micro.err" |
+	tee "$tmp/micro.md"; then
+	# the end of a verifier log is where its reason is
+	tail -n 20 "$tmp/micro.err" >&2
+	echo "bench: ps_bench failed" >&2
+	exit 1
+fi
+# ps_bench checks that each row took the path it names; say so if not.
+if [ -s "$tmp/micro.err" ]; then
+	{
+		echo
+		echo "**ps_bench warned** (a row may not measure the path it names):"
+		echo
+		sed 's/^/    /' "$tmp/micro.err"
+	} | tee -a "$tmp/micro.md"
+fi
+echo
+
+echo "== replay throughput"
+cap=$tmp/cap.pcap
+wrote=$("$bin/ps_bench" --write-pcap "$cap" --packets "$cap_pkts")
+packets=$(awk '{ print $2 }' <<<"$wrote")
+echo "$wrote"
+# The same commands on a capture of a few hundred packets time start-up.
+tiny=$tmp/tiny.pcap
+tiny_packets=$("$bin/ps_bench" --write-pcap "$tiny" --packets 1 | awk '{ print $2 }')
+
+failed() {
+	cat "$1" >&2
+	return 1
+}
+
+run_replay() {
+	"$bin/penstock" replay --port "$port" --json "$1" >"$tmp/replay.json"
+}
+
+# -n everywhere: no name lookups, so tshark sends nothing either.
+# tshark dissects port 8000 as HTTP by its heuristics already.
+run_tshark() {
+	tshark -n -r "$1" >/dev/null 2>"$tmp/tshark.err" || failed "$tmp/tshark.err"
+}
+
+# The analysis penstock replaces: two passes with TCP reassembly, the HTTP
+# requests only (what tests/lib/tshark_counts.py builds its counts from).
+analysis_opts=(-2 -o tcp.desegment_tcp_streams:TRUE -d "tcp.port==$port,http" -R http.request)
+run_tshark_analysis() {
+	tshark -n -r "$1" "${analysis_opts[@]}" >"$tmp/requests.txt" 2>"$tmp/tshark.err" ||
+		failed "$tmp/tshark.err"
+}
+
+# Best wall-clock time of three runs, in nanoseconds; fails if a run does
+# (a command substitution does not inherit set -e).
+best_of_3() {
+	local best="" i t0 t1
+	for i in 1 2 3; do
+		t0=$(date +%s%N)
+		"$@" || return 1
+		t1=$(date +%s%N)
+		if [ -z "$best" ] || [ $((t1 - t0)) -lt "$best" ]; then
+			best=$((t1 - t0))
+		fi
+	done
+	echo "$best"
+}
+
+declare -A wall startup
+for run in run_replay run_tshark run_tshark_analysis; do
+	startup[$run]=$(best_of_3 "$run" "$tiny")
+	wall[$run]=$(best_of_3 "$run" "$cap")
+done
+
+# The same capture read by both: their request counts agree.
+penstock_reqs=$(python3 -c '
+import json, sys
+print(sum(c["requests"] for c in json.load(open(sys.argv[1]))["clients"]))' "$tmp/replay.json")
+tshark_reqs=$(wc -l <"$tmp/requests.txt")
+
+secs() { awk -v ns="$1" 'BEGIN { printf "%.2f", ns / 1e9 }'; }
+rate() { awk -v p="$packets" -v ns="$1" 'BEGIN { printf "%.0f", p / (ns / 1e9) }'; }
+# packets/s once started: the extra packets over the extra time
+rate_after() {
+	awk -v p="$((packets - tiny_packets))" -v ns="$(($1 - $2))" \
+		'BEGIN { if (ns > 0) printf "%.0f", p / (ns / 1e9); else printf "n/a" }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "n/a" }'; }
+verdict() { awk -v r="$1" 'BEGIN { print (r >= 5 ? "met" : "NOT met") }'; }
+
+row() {
+	local run=$1 label=$2 r_wall r_after target
+	local w=${wall[$run]} s=${startup[$run]}
+	local rw=${wall[run_replay]} rs=${startup[run_replay]}
+
+	if [ "$run" = run_replay ]; then
+		r_wall=- r_after=- target=-
+	else
+		r_wall=$(ratio "$w" "$rw")x
+		r_after=$(ratio "$(rate_after "$rw" "$rs")" "$(rate_after "$w" "$s")")x
+		target=">= 5x ($(verdict "${r_wall%x}"))"
+	fi
+	echo "| $label | $(secs "$w") | $(rate "$w") | $(secs "$s") | $(rate_after "$w" "$s") | $r_wall | $r_after | $target |"
+}
+
+{
+	echo "### Replay throughput: $packets packets, best of 3 wall-clock runs each"
+	echo
+	echo "| command | seconds | packets/s | start-up s | packets/s after start-up | replay speed-up | after start-up | target |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---|"
+	row run_replay "\`penstock replay --port $port --json cap.pcap\`"
+	row run_tshark "\`tshark -n -r cap.pcap\` (one pass, full dissection, a summary line per packet)"
+	row run_tshark_analysis "\`tshark -n -r cap.pcap ${analysis_opts[*]}\` (two-pass HTTP request analysis)"
+	echo
+	echo "- capture: \`ps_bench --write-pcap\`, synthetic HTTP/1.1 inference traffic to port $port:"
+	echo "  256 clients, 64 keep-alive connections at a time, 4-32 requests per connection;"
+	echo "  POSTs to /v1/chat/completions (75%), /v1/embeddings, /v1/completions with JSON"
+	echo "  bodies of 0.3-6 KB and GET /v1/models (5%); JSON answers of 1-6 KB; MSS 1448,"
+	echo "  delayed ACKs."
+	echo "- requests counted: penstock $penstock_reqs, tshark $tshark_reqs."
+	echo "- speed-up = tshark's time / penstock's; the target applies to the wall-clock one."
+	echo "- start-up = the same command on a capture of $tiny_packets packets (penstock: loading"
+	echo "  and verifying the BPF programs; tshark: preferences and dissector tables);"
+	echo "  \"after start-up\" = the remaining packets over the remaining time."
+} | tee "$tmp/replay.md"
+
+elapsed=$(($(date +%s) - start))
+cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+# Which datapath was measured: the commit, and whether bpf/ differed from it.
+rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo "not a git checkout")
+if [ -n "$(git -C "$top" status --porcelain -- bpf include 2>/dev/null)" ]; then
+	rev="$rev with uncommitted changes to bpf/ or include/"
+fi
+{
+	echo "# penstock benchmarks"
+	echo
+	echo "Produced by \`make bench\` (tools/bench.sh, tools/bench.c) on $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "in ${elapsed} s. Re-run \`make bench\` to update this file; it reports and never fails"
+	echo "on a figure. Datapath: $rev."
+	echo
+	echo "Machine: ${cpu:-unknown CPU} ($(nproc) CPUs), Linux $(uname -r);"
+	echo "$(clang --version | head -n 1), libbpf-dev" \
+		"$(dpkg-query -W -f='${Version}' libbpf-dev 2>/dev/null || echo '?'),"
+	echo "$(tshark --version 2>/dev/null | head -n 1)"
+	echo
+	cat "$tmp/micro.md"
+	echo
+	cat "$tmp/replay.md"
+} >"$tmp/BENCHMARKS.md"
+cp "$tmp/BENCHMARKS.md" "$top/BENCHMARKS.md"
+echo
+echo "bench: wrote $top/BENCHMARKS.md (${elapsed} s)"
