@@ -9,25 +9,41 @@
 /* Bytes of a 101 response searched for its Upgrade header. */
 #define PS_101_SCAN	256
 
+/* The head of a 101 response, per CPU (too large for the stack). */
+struct ps_101_buf {
+	__u8 b[PS_101_SCAN + 16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_101_buf);
+} ps_101_map SEC(".maps");
+
 /* Does a line of the response at off start with "Upgrade:"? */
 static __always_inline int ps_has_upgrade(struct __sk_buff *skb, __u32 off, __u32 len)
 {
-	__u8 b[PS_101_SCAN + 9] = {};
-	__u32 n = len < PS_101_SCAN ? len : PS_101_SCAN;
+	__u32 zero = 0, n = len < PS_101_SCAN ? len : PS_101_SCAN;
+	struct ps_101_buf *buf = bpf_map_lookup_elem(&ps_101_map, &zero);
+	__u8 *b;
 	int i;
 
 	barrier_var(n);
-	if (n < 12 || n > PS_101_SCAN || bpf_skb_load_bytes(skb, off, b, n))
+	if (!buf || n < 12 || n > PS_101_SCAN)
 		return 0;
+	b = buf->b;
+	if (bpf_skb_load_bytes(skb, off, b, n))
+		return 0;
+	/* "\nUpgrade" in any case: OR 0x20 lower-cases the letters and
+	 * leaves the LF (the first, lowest byte) out of it. */
 	for (i = 0; i < PS_101_SCAN; i++) {
 		__u64 w;
 
 		if (i + 9 > n)
 			break;
-		if (b[i] != '\n')
-			continue;
-		__builtin_memcpy(&w, &b[i + 1], 8);
-		if ((w | 0x2020202020202020ULL) == 0x3a65646172677075ULL) /* "upgrade:" */
+		__builtin_memcpy(&w, &b[i], 8);
+		if ((w | 0x2020202020202000ULL) == 0x656461726770750aULL && b[i + 8] == ':')
 			return 1;
 	}
 	return 0;
@@ -38,24 +54,25 @@ static __always_inline int ps_has_upgrade(struct __sk_buff *skb, __u32 off, __u3
  * a tunnel, a "101" with an Upgrade header switches protocols; either way
  * the client's later bytes are not HTTP/1 any more. Any other status line
  * means the request was refused. Only a status line at the start of a
- * segment is read.
+ * segment is read. A global function, verified once on its own.
  */
-static __always_inline void ps_tunnel_answer(struct __sk_buff *skb, struct ps_flow *f,
-					     __u32 off, __u32 len)
+__attribute__((noinline)) int ps_tunnel_answer(struct __sk_buff *skb, struct ps_flow *f,
+					       __u32 off, __u32 len)
 {
 	char st[12];
 
-	if (len < sizeof(st) || bpf_skb_load_bytes(skb, off, st, sizeof(st)))
-		return;
+	if (!f || len < sizeof(st) || bpf_skb_load_bytes(skb, off, st, sizeof(st)))
+		return 0;
 	if (st[0] != 'H' || st[1] != 'T' || st[2] != 'T' || st[3] != 'P' || st[4] != '/' ||
 	    st[8] != ' ')
-		return;
+		return 0;
 	if ((f->http.tunnel == PS_TUNNEL_CONNECT && st[9] == '2' && st[10] == '0' &&
 	     st[11] == '0') ||
 	    (f->http.tunnel == PS_TUNNEL_UPGRADE && st[9] == '1' && st[10] == '0' &&
 	     st[11] == '1' && ps_has_upgrade(skb, off, len)))
 		WRITE_ONCE(f->http.state, PS_H1_DEAD);
 	f->http.tunnel = PS_TUNNEL_NONE;
+	return 0;
 }
 
 SEC("tc")

@@ -26,7 +26,7 @@ static __always_inline void ps_ooo_stash(struct __sk_buff *skb, const struct ps_
 	struct ps_ooo_seg *seg;
 	__u32 zero = 0, n;
 
-	if (h->state == PS_H1_DEAD)
+	if (h->state == PS_H1_DEAD || h->state == PS_H1_REFILL)
 		return;
 	if ((h->state == PS_H1_BODY || h->state == PS_H1_CHUNK_DATA) &&
 	    !seq_before(d->next + (__u32)h->body_left, seq + p->payload_len) &&
@@ -55,19 +55,21 @@ static __always_inline void ps_ooo_stash(struct __sk_buff *skb, const struct ps_
 }
 
 /*
- * The stream reached an out-of-order range: parse its stashed segments
- * from cur, the first byte not parsed yet. Bytes with no stashed segment
- * are fed as missing: skipped inside a body, fatal to framing elsewhere.
+ * The stream reached the out-of-order range [start, end): parse its
+ * stashed segments from cur, the first byte not parsed yet, and return
+ * where parsing stands. Bytes with no stashed segment are fed as missing:
+ * skipped inside a body, fatal to framing elsewhere.
  */
 static __always_inline __u32 ps_ooo_replay(struct __sk_buff *skb, const struct ps_flow_key *k,
-					   struct ps_range r, __u32 cur)
+					   __u32 start, __u32 end, __u32 cur)
 {
+	struct ps_range r = { .start = start, .end = end };
 	struct ps_ooo_key ok = {};
 	struct ps_ooo_seg *seg, *buf;
 	__u32 zero = 0, pos = r.start, from, len;
 	int i;
 
-	if (!seq_after(r.end, cur))
+	if (!k || !seq_after(r.end, cur))
 		return cur;
 	ok.flow = *k;
 	buf = bpf_map_lookup_elem(&ps_ooo_buf, &zero);
@@ -96,6 +98,45 @@ static __always_inline __u32 ps_ooo_replay(struct __sk_buff *skb, const struct p
 		cur = r.end;
 	}
 	return cur;
+}
+
+/*
+ * The parser waits for bytes a capture cut off (replay). A segment that
+ * carries them again resumes parsing there, through to its end; new data
+ * that comes first means they are lost for good.
+ */
+static __always_inline void ps_refill(struct __sk_buff *skb, struct ps_flow *f,
+				      const struct ps_pkt *p, __u32 seq,
+				      const struct ps_seg_result *res, int ep,
+				      struct ps_counters *c)
+{
+	__u32 want = f->http.refill_seq, off, len, avail;
+	struct ps_scratch *s;
+
+	if (seq_after(seq, want) || !seq_after(seq + p->payload_len, want)) {
+		if (res->fresh_len)
+			f->http.state = PS_H1_DEAD;
+		return;
+	}
+	s = ps_scratch();
+	if (!s)
+		return;
+	off = want - seq;
+	len = p->payload_len - off;
+	avail = p->payload_avail > off ? p->payload_avail - off : 0;
+	s->h = f->http;
+	s->h.state = s->h.refill_state;
+	s->endpoint = ep;
+	s->nreq = 0;
+	s->ninf = 0;
+	s->seq = want;
+	ps_h1_feed(skb, PS_SRC_SKB | ((p->tcpflags & PS_TCP_FIN) ? PS_FEED_FIN : 0),
+		   p->payload_off + off, len, avail);
+	f->http = s->h;
+	if (c) {
+		c->requests += s->nreq;
+		c->inference_requests += s->ninf;
+	}
 }
 
 SEC("tc")
@@ -143,6 +184,10 @@ int ps_ingress(struct __sk_buff *skb)
 		ps_ooo_stash(skb, &k, f, &p, seq, res.ooo_skip);
 		return TC_ACT_OK;
 	}
+	if (f->http.state == PS_H1_REFILL) {
+		ps_refill(skb, f, &p, seq, &res, ep, c);
+		return TC_ACT_OK;
+	}
 	if (!res.fresh_len)
 		return TC_ACT_OK;
 
@@ -159,6 +204,7 @@ int ps_ingress(struct __sk_buff *skb)
 	s->endpoint = ep;
 	s->nreq = 0;
 	s->ninf = 0;
+	s->seq = seq + res.fresh_off;
 	avail = p.payload_avail > res.fresh_off ? p.payload_avail - res.fresh_off : 0;
 	ps_h1_feed(skb, PS_SRC_SKB | ((p.tcpflags & PS_TCP_FIN) ? PS_FEED_FIN : 0),
 		   p.payload_off + res.fresh_off, res.fresh_len, avail);
@@ -166,7 +212,7 @@ int ps_ingress(struct __sk_buff *skb)
 	for (i = 0; i < PS_OOO_RANGES; i++) {
 		if (i >= res.absorbed)
 			break;
-		cur = ps_ooo_replay(skb, &k, res.abs[i], cur);
+		cur = ps_ooo_replay(skb, &k, res.abs[i].start, res.abs[i].end, cur);
 	}
 	f->http = s->h;
 	if (c) {

@@ -135,6 +135,8 @@ enum ps_http_state {
 	PS_H1_TRAILERS,		/* trailer lines after the last chunk */
 	PS_H1_SKIP_SEGMENT,	/* not HTTP here: skip to the end of this segment */
 	PS_H1_DEAD,		/* stream lost (gap): no parsing until the flow ends */
+	PS_H1_REFILL,		/* bytes the capture cut off: waiting for them to be
+				 * sent again from refill_seq */
 };
 
 /* Flags of ps_http.flags */
@@ -165,6 +167,9 @@ struct ps_http {
 	__u32 flags;		/* PS_H1F_* */
 	__u64 body_left;	/* bytes of body or chunk data still to skip */
 	__u64 clen;		/* Content-Length of the message being parsed */
+	__u32 refill_seq;	/* PS_H1_REFILL: first byte missing */
+	__u8 refill_state;	/* PS_H1_REFILL: the state to resume in */
+	__u8 pad2[3];
 	char carry[PS_LINE_CARRY];	/* first bytes of the current line */
 };
 

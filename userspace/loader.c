@@ -56,6 +56,19 @@ int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts)
 	dp->skel = skel;
 	dp->ingress_fd = bpf_program__fd(skel->progs.ps_ingress);
 	dp->egress_fd = bpf_program__fd(skel->progs.ps_egress);
+	if (ps_log_get_level() >= PS_LOG_DEBUG) {
+		struct bpf_program *prog;
+
+		bpf_object__for_each_program(prog, skel->obj) {
+			struct bpf_prog_info info = {};
+			__u32 len = sizeof(info);
+
+			if (!bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+				pr_debug("penstock: %s: %u instructions, %u verified\n",
+					 bpf_program__name(prog), info.xlated_prog_len / 8,
+					 info.verified_insns);
+		}
+	}
 	return 0;
 }
 

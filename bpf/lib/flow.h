@@ -107,16 +107,22 @@ struct ps_seg_result {
 	struct ps_range abs[PS_OOO_RANGES];
 };
 
-/* Account the data segment [seq, seq + len) in direction d. */
-static __always_inline void ps_seq_data(struct ps_seq *d, __u32 seq, __u32 len,
-					struct ps_seg_result *r)
+/*
+ * Account the data segment [seq, seq + len) in direction d. A global
+ * function: the range bookkeeping is verified once, not once per path of
+ * every caller.
+ */
+__weak __attribute__((noinline)) int ps_seq_data(struct ps_seq *d, __u32 seq, __u32 len,
+						 struct ps_seg_result *r)
 {
 	__u32 end = seq + len, next;
 	int i;
 
+	if (!d || !r)
+		return -1;
 	__builtin_memset(r, 0, sizeof(*r));
 	if (!len)
-		return;
+		return 0;
 	if (!d->valid) {
 		/* Mid-stream start: the first data seen begins the stream. */
 		d->next = seq;
@@ -124,7 +130,7 @@ static __always_inline void ps_seq_data(struct ps_seq *d, __u32 seq, __u32 len,
 	}
 	next = d->next;
 	if (!seq_after(end, next))
-		return;				/* all of it seen before */
+		return 0;			/* all of it seen before */
 	if (seq_after(seq, next)) {
 		/* Beyond a hole: remember the range until the hole fills. */
 		r->new_bytes = len - ps_ranges_overlap(d, seq, end);
@@ -135,7 +141,7 @@ static __always_inline void ps_seq_data(struct ps_seq *d, __u32 seq, __u32 len,
 			    seq_before(seq, d->ranges[i].end))
 				r->ooo_skip = d->ranges[i].end - seq;
 		ps_ranges_add(d, seq, end);
-		return;
+		return 0;
 	}
 	r->new_bytes = (end - next) - ps_ranges_overlap(d, next, end);
 	r->fresh_off = next - seq;
@@ -155,6 +161,7 @@ static __always_inline void ps_seq_data(struct ps_seq *d, __u32 seq, __u32 len,
 		d->nranges--;
 	}
 	d->next = next;
+	return 0;
 }
 
 /* A SYN starts a direction: its sequence number is the ISN. */

@@ -33,6 +33,7 @@ struct ps_scratch {
 	__u32 ninf;		/* of which inference requests */
 	__u32 rest;		/* bytes of the segment after those in buf */
 	__u32 fin;		/* the segment carries FIN */
+	__u32 seq;		/* sequence number of the first byte fed */
 	__u8 buf[PS_BUF_SIZE + 64];
 };
 
@@ -414,6 +415,23 @@ PS_GLOBAL int ps_g_token(__u32 p, __u32 end)
 	return n;
 }
 
+/* Does the request target at p (up to a space or end) end in ":443"? */
+PS_GLOBAL int ps_g_port443(__u32 p, __u32 end)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 q = p;
+	int i;
+
+	if (!s || end > PS_BUF_SIZE)
+		return 0;
+	for (i = 0; i < PS_LINE_CARRY; i++) {
+		if (q >= end || s->buf[q & PS_BUF_MASK] == ' ')
+			break;
+		q++;
+	}
+	return q >= p + 4 && (ps_load64(s->buf, q - 4) & ps_mask(4)) == PS_W8(":443");
+}
+
 PS_GLOBAL int ps_g_inference(__u32 p, __u32 end, __u32 ep)
 {
 	struct ps_scratch *s = ps_scratch();
@@ -466,7 +484,11 @@ __weak __attribute__((noinline)) int ps_h1_line(__u32 ls, __u32 ce)
 		} else if (n < 17 &&
 			   ps_is_method(ps_load64(buf, p), ps_load64(buf, p + 8), n)) {
 			h->flags = PS_H1F_REQUEST;
-			if (n == 7 && (ps_load64(buf, p) & ps_mask(7)) == PS_W8("CONNECT"))
+			/* A tunnel to port 443 is read on as HTTP: tshark
+			 * hands it to TLS, whose heuristics give cleartext
+			 * back to HTTP (and TLS records are never requests). */
+			if (n == 7 && (ps_load64(buf, p) & ps_mask(7)) == PS_W8("CONNECT") &&
+			    !ps_g_port443(p + n + 1, ce))
 				h->flags |= PS_H1F_CONNECT;
 			if (ps_g_inference(p + n + 1, ce, s->endpoint))
 				h->flags |= PS_H1F_INFERENCE;
@@ -603,7 +625,7 @@ static __always_inline __u32 ps_lowest_byte(__u64 t)
 static __always_inline int ps_h1_line_state(__u8 state)
 {
 	return state != PS_H1_BODY && state != PS_H1_CHUNK_DATA &&
-	       state != PS_H1_SKIP_SEGMENT && state != PS_H1_DEAD;
+	       state != PS_H1_SKIP_SEGMENT && state != PS_H1_DEAD && state != PS_H1_REFILL;
 }
 
 /*
@@ -730,34 +752,50 @@ static __always_inline void ps_h1_cut(struct ps_scratch *s)
 	ps_h1_count(s);
 }
 
+/* The state of one ps_h1_feed() call, shared by its steps. */
 struct ps_feed {
-	struct __sk_buff *skb;
 	__u32 src;
 	__u32 off;
 	__u32 len;
 	__u32 avail;
 	__u32 done;
+	__u32 n;		/* bytes to load in this step */
+	__u32 cc;		/* carry bytes at the head of the buffer */
 };
 
 /*
- * bpf_loop callback, one step of ps_h1_feed(): skip body bytes, or parse
- * the lines of one chunk. Returns 1 when the segment is done.
+ * The bpf_loop context: the skb beside, not inside, the memory handed to
+ * global functions, which the verifier takes as overwritten by them.
  */
-static long ps_feed_step(__u32 idx, void *data)
-{
-	struct ps_feed *fc = data;
-	struct ps_scratch *s = ps_scratch();
-	struct ps_ooo_seg *seg;
-	__u32 zero = 0, n, cc, used, ls;
-	struct ps_http *h;
-	int err;
+struct ps_feed_ctx {
+	struct ps_feed fc;
+	struct __sk_buff *skb;
+};
 
-	if (!s || fc->done >= fc->len)
-		return 1;
+/* What ps_h1_pre() asks of the step. */
+#define PS_STEP_NEXT	0	/* done with this step, go on */
+#define PS_STEP_STOP	1	/* the segment is done */
+#define PS_STEP_LOAD	2	/* load fc->n bytes into the buffer after the carry */
+
+/*
+ * First half of a step of ps_h1_feed(): skip body bytes, or prepare the
+ * buffer for the lines of one chunk (the carry at its head) and say how
+ * many bytes to load. Global functions are verified once; what is left
+ * in the bpf_loop callback, verified on every iteration, is the load.
+ */
+__weak __attribute__((noinline)) int ps_h1_pre(struct ps_feed *fc)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_http *h;
+	__u32 n, cc;
+
+	if (!s || !fc || fc->done >= fc->len)
+		return PS_STEP_STOP;
 	h = &s->h;
 	switch (h->state) {
 	case PS_H1_DEAD:
-		return 1;
+	case PS_H1_REFILL:
+		return PS_STEP_STOP;
 	case PS_H1_BODY:
 	case PS_H1_CHUNK_DATA:
 		n = fc->len - fc->done;
@@ -771,41 +809,54 @@ static long ps_feed_step(__u32 idx, void *data)
 			else
 				h->state = PS_H1_CHUNK_CRLF;
 		}
-		return 0;
+		return PS_STEP_NEXT;
 	case PS_H1_SKIP_SEGMENT:
 		fc->done = fc->len;
-		return 1;
+		return PS_STEP_STOP;
 	}
 	if (fc->done >= fc->avail) {
-		/* The bytes a line needs were not captured: framing is lost
-		 * for the rest of this connection. A segment cut by the
-		 * capture's snap length is first read as far as it goes. */
-		if (fc->src == PS_SRC_SKB)
+		/* The bytes a line needs are missing. A segment cut by the
+		 * capture's snap length is read as far as it goes, and the
+		 * parser waits for a retransmission of the rest; bytes never
+		 * kept out of order lose framing for the connection. */
+		if (fc->src == PS_SRC_SKB) {
+			__u32 flags = h->flags;
+			__u8 state = h->state;
+
 			ps_h1_cut(s);
-		h->state = PS_H1_DEAD;
-		return 1;
+			h->flags = flags | (h->flags & PS_H1F_COUNTED);
+			h->refill_state = state;
+			h->refill_seq = s->seq + fc->done;
+			h->state = PS_H1_REFILL;
+		} else {
+			h->state = PS_H1_DEAD;
+		}
+		return PS_STEP_STOP;
 	}
 	n = fc->avail - fc->done;
 	if (n > PS_CHUNK)
 		n = PS_CHUNK;
 	cc = h->carry_len < PS_LINE_CARRY ? h->carry_len : PS_LINE_CARRY;
-	barrier_var(n);
-	barrier_var(cc);
-	if (!n || n > PS_CHUNK || cc > PS_LINE_CARRY)
-		return 1;
 	__builtin_memcpy(s->buf, h->carry, PS_LINE_CARRY);
-	if (fc->src == PS_SRC_OOO) {
-		seg = bpf_map_lookup_elem(&ps_ooo_buf, &zero);
-		if (!seg || fc->off + fc->done + n > PS_OOO_SEG_MAX)
-			return 1;
-		err = bpf_probe_read_kernel(s->buf + cc, n, seg->data + fc->off + fc->done);
-	} else {
-		err = bpf_skb_load_bytes(fc->skb, fc->off + fc->done, s->buf + cc, n);
-	}
-	if (err) {
-		h->state = PS_H1_DEAD;
-		return 1;
-	}
+	fc->n = n;
+	fc->cc = cc;
+	return PS_STEP_LOAD;
+}
+
+/* Second half of a step: parse the lines of the loaded chunk. */
+__weak __attribute__((noinline)) int ps_h1_post(struct ps_feed *fc)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 n, cc, used, ls;
+	struct ps_http *h;
+
+	if (!s || !fc)
+		return PS_STEP_STOP;
+	h = &s->h;
+	n = fc->n;
+	cc = fc->cc;
+	if (n > PS_CHUNK || cc > PS_LINE_CARRY)
+		return PS_STEP_STOP;
 	s->len = cc + n;
 	s->ls = 0;
 	s->carry_in = cc;
@@ -818,7 +869,7 @@ static long ps_feed_step(__u32 idx, void *data)
 	} else if (ps_h1_line_state(h->state)) {
 		/* An unfinished line: keep its first bytes. */
 		if (ls > PS_LINE_CARRY + PS_CHUNK)
-			return 1;	/* unreachable: ls < len */
+			return PS_STEP_STOP;	/* unreachable: ls < len */
 		__builtin_memcpy(h->carry, s->buf + ls, PS_LINE_CARRY);
 		if (ls == 0)
 			h->carry_len = h->carry_len + n > 0xffff ? 0xffff : h->carry_len + n;
@@ -835,23 +886,64 @@ static long ps_feed_step(__u32 idx, void *data)
 		h->carry_len = 0;
 	}
 	fc->done += used;
-	return 0;
+	return PS_STEP_NEXT;
+}
+
+/* bpf_loop callback: one step of ps_h1_feed(). */
+static long ps_feed_step(__u32 idx, void *data)
+{
+	struct ps_feed_ctx *ctx = data;
+	struct ps_feed *fc = &ctx->fc;
+	struct ps_scratch *s;
+	struct ps_ooo_seg *seg;
+	__u32 zero = 0, n, cc;
+	int ret, err;
+
+	ret = ps_h1_pre(fc);
+	if (ret != PS_STEP_LOAD)
+		return ret == PS_STEP_STOP ? 1 : 0;
+	s = ps_scratch();
+	if (!s)
+		return 1;
+	n = fc->n;
+	cc = fc->cc;
+	barrier_var(n);
+	barrier_var(cc);
+	if (!n || n > PS_CHUNK || cc > PS_LINE_CARRY)
+		return 1;
+	if (fc->src == PS_SRC_OOO) {
+		seg = bpf_map_lookup_elem(&ps_ooo_buf, &zero);
+		if (!seg || fc->off + fc->done + n > PS_OOO_SEG_MAX)
+			return 1;
+		err = bpf_probe_read_kernel(s->buf + cc, n, seg->data + fc->off + fc->done);
+	} else {
+		err = bpf_skb_load_bytes(ctx->skb, fc->off + fc->done, s->buf + cc, n);
+	}
+	if (err) {
+		s->h.state = PS_H1_DEAD;
+		return 1;
+	}
+	return ps_h1_post(fc) == PS_STEP_STOP ? 1 : 0;
 }
 
 /*
  * Feed len bytes of the client stream to the parser in the scratch; the
  * first avail of them can be read, from the skb at off or from ps_ooo_buf
- * at off (src, with PS_FEED_FIN when the segment ends the stream); the rest were not captured (or not kept) and are only skipped
- * when a body covers them. A global function, so the verifier checks it
+ * at off (src, with PS_FEED_FIN when the segment ends the stream); the
+ * rest were not captured (or not kept) and are only skipped when a body
+ * covers them. A global function, so the verifier checks it
  * once however many call sites there are.
  */
 __weak __attribute__((noinline)) int ps_h1_feed(struct __sk_buff *skb, __u32 src, __u32 off,
 						__u32 len, __u32 avail)
 {
 	struct ps_scratch *s = ps_scratch();
-	struct ps_feed fc = {
-		.skb = skb, .src = src & PS_SRC_MASK, .off = off, .len = len,
-		.avail = avail < len ? avail : len,
+	struct ps_feed_ctx ctx = {
+		.fc = {
+			.src = src & PS_SRC_MASK, .off = off, .len = len,
+			.avail = avail < len ? avail : len,
+		},
+		.skb = skb,
 	};
 	struct ps_http *h;
 
@@ -861,8 +953,8 @@ __weak __attribute__((noinline)) int ps_h1_feed(struct __sk_buff *skb, __u32 src
 	s->fin = !!(src & PS_FEED_FIN);
 	if (h->state != PS_H1_START)
 		h->flags |= PS_H1F_SPANNED;
-	bpf_loop(PS_FEED_STEPS, ps_feed_step, &fc, 0);
-	if (fc.done < fc.len && h->state != PS_H1_DEAD) {
+	bpf_loop(PS_FEED_STEPS, ps_feed_step, &ctx, 0);
+	if (ctx.fc.done < ctx.fc.len && h->state != PS_H1_DEAD && h->state != PS_H1_REFILL) {
 		ps_stat_inc(PS_STAT_PARSE_LIMIT);
 		h->state = PS_H1_DEAD;
 	}

@@ -181,9 +181,10 @@ static __always_inline int parse_ip6(struct ps_cursor *c, struct ps_pkt *p, __u3
  * TCP packet, negative otherwise. Byte and payload figures follow the IP
  * length field, not the skb length, so Ethernet padding and a capture's
  * snap length do not change them; a GSO super-packet stands for gso_segs
- * wire packets, each carrying its own copy of the headers.
+ * wire packets, each carrying its own copy of the headers. A global
+ * function: the header walk is verified once.
  */
-static __always_inline int ps_parse(struct __sk_buff *skb, struct ps_pkt *p)
+__weak __attribute__((noinline)) int ps_parse(struct __sk_buff *skb, struct ps_pkt *p)
 {
 	struct ps_cursor c;
 	struct tcphdr *th;
@@ -191,6 +192,8 @@ static __always_inline int ps_parse(struct __sk_buff *skb, struct ps_pkt *p)
 	void *l3, *data;
 	int proto;
 
+	if (!p)
+		return -1;
 	/* Headers normally sit in the linear part of the skb; where a driver
 	 * left them in fragments, pull enough of them in (this invalidates
 	 * packet pointers, so it comes before any is taken). */
