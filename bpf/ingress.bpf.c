@@ -124,7 +124,7 @@ static __always_inline void ps_refill(struct __sk_buff *skb, struct ps_flow *f,
 	off = want - seq;
 	len = p->payload_len - off;
 	avail = p->payload_avail > off ? p->payload_avail - off : 0;
-	s->h = f->http;
+	ps_h1_copy(&s->h, &f->http);
 	s->h.state = s->h.refill_state;
 	s->endpoint = ep;
 	s->nreq = 0;
@@ -132,7 +132,7 @@ static __always_inline void ps_refill(struct __sk_buff *skb, struct ps_flow *f,
 	s->seq = want;
 	ps_h1_feed(skb, PS_SRC_SKB | ((p->tcpflags & PS_TCP_FIN) ? PS_FEED_FIN : 0),
 		   p->payload_off + off, len, avail);
-	f->http = s->h;
+	ps_h1_copy(&f->http, &s->h);
 	if (c) {
 		c->requests += s->nreq;
 		c->inference_requests += s->ninf;
@@ -200,7 +200,7 @@ int ps_ingress(struct __sk_buff *skb)
 	s = ps_scratch();
 	if (!s)
 		return TC_ACT_OK;
-	s->h = f->http;
+	ps_h1_copy(&s->h, &f->http);
 	s->endpoint = ep;
 	s->nreq = 0;
 	s->ninf = 0;
@@ -214,7 +214,7 @@ int ps_ingress(struct __sk_buff *skb)
 			break;
 		cur = ps_ooo_replay(skb, &k, res.abs[i].start, res.abs[i].end, cur);
 	}
-	f->http = s->h;
+	ps_h1_copy(&f->http, &s->h);
 	if (c) {
 		c->requests += s->nreq;
 		c->inference_requests += s->ninf;

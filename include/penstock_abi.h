@@ -154,6 +154,7 @@ enum ps_http_state {
 #define PS_H1F_CRLF_SKIPPED	0x400	/* the one leading CRLF was skipped */
 #define PS_H1F_UPGRADE		0x800	/* an Upgrade header was seen */
 #define PS_H1F_CONNECT		0x1000	/* the method is CONNECT */
+#define PS_H1F_LASTCHUNK	0x2000	/* the last chunk was seen: complete */
 
 /* ps_http.tunnel: the last request, if its answer can end HTTP/1. */
 #define PS_TUNNEL_NONE		0

@@ -83,7 +83,7 @@ ps_spawn "$PS_NS_SRV" "$work/server.log" "$PY" "$top/tests/lib/llm_server.py" \
 	--port "$PORT" --token-delay 0.01
 ps_wait_port "$PS_NS_SRV" "$PORT"
 
-ps_spawn "$PS_NS_SRV" "$work/tcpdump.log" tcpdump -n -i "$PS_DEV_SRV" -s 0 -U -Z root \
+ps_spawn "$PS_NS_SRV" "$work/tcpdump.log" tcpdump -n -i "$PS_DEV_SRV" -s 0 -U --immediate-mode -Z root \
 	-w "$work/demo.pcap"
 tcpdump_pid=$PS_SPAWNED
 for ((i = 0; i < 100; i++)); do

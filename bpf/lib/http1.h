@@ -45,6 +45,14 @@ struct {
 	__type(value, struct ps_scratch);
 } ps_scratch_map SEC(".maps") __weak;
 
+/* Parser state between flow and scratch: the carry only when it holds a line. */
+static __always_inline void ps_h1_copy(struct ps_http *dst, const struct ps_http *src)
+{
+	__builtin_memcpy(dst, src, __builtin_offsetof(struct ps_http, carry));
+	if (src->carry_len)
+		__builtin_memcpy(dst->carry, src->carry, PS_LINE_CARRY);
+}
+
 static __always_inline struct ps_scratch *ps_scratch(void)
 {
 	__u32 zero = 0;
@@ -286,16 +294,41 @@ static __always_inline void ps_h1_done(struct ps_scratch *s)
 		     PS_H1_SKIP_SEGMENT : PS_H1_START;
 }
 
-/* Does the line buf[p..end) hold a ':' (within its first 128 bytes)? */
+/* Position of the lowest flagged byte in a has-byte mask (bits 7, 15, ...). */
+static __always_inline __u32 ps_lowest_byte(__u64 t)
+{
+	__u32 b = 0;
+
+	if (!(t & 0xffffffffULL)) {
+		b += 4;
+		t >>= 32;
+	}
+	if (!(t & 0xffffULL)) {
+		b += 2;
+		t >>= 16;
+	}
+	if (!(t & 0xffULL))
+		b += 1;
+	return b;
+}
+
+/* Does the line buf[p..end) hold a ':'? */
 static __always_inline int ps_has_colon(const __u8 *buf, __u32 p, __u32 end)
 {
-	int i;
+	__u32 i, off;
 
-	for (i = 0; i < PS_LINE_CARRY; i++) {
-		if (p + i >= end)
+	/* Eight bytes at a time, as ps_find_nl(); the lowest flagged byte
+	 * is exact, so a colon past the line end is told apart. */
+	for (i = 0; i < (PS_LINE_CARRY + PS_CHUNK) / 8; i++) {
+		__u64 x, t;
+
+		off = p + i * 8;
+		if (off >= end)
 			break;
-		if (buf[(p + i) & PS_BUF_MASK] == ':')
-			return 1;
+		x = ps_load64(buf, off) ^ 0x3a3a3a3a3a3a3a3aULL;
+		t = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+		if (t)
+			return off + ps_lowest_byte(t) < end;
 	}
 	return 0;
 }
@@ -443,18 +476,14 @@ PS_GLOBAL int ps_g_inference(__u32 p, __u32 end, __u32 ep)
 
 /*
  * Handle one complete line buf[ls..ce) of the scratch (line end excluded).
- * A global function: the verifier checks it once, on its own.
  */
-__weak __attribute__((noinline)) int ps_h1_line(__u32 ls, __u32 ce)
+static __always_inline int ps_h1_line(struct ps_scratch *s, __u32 ls, __u32 ce)
 {
-	struct ps_scratch *s = ps_scratch();
 	struct ps_http *h;
 	const __u8 *buf;
 	__u32 n, p;
 	__s64 v;
 
-	if (!s)
-		return -1;
 	if (ls > PS_BUF_SIZE || ce > PS_BUF_SIZE || ce < ls)
 		return -1;
 	h = &s->h;
@@ -578,8 +607,8 @@ __weak __attribute__((noinline)) int ps_h1_line(__u32 ls, __u32 ce)
 		v = ps_g_hex(ls, ce);
 		if (v == 0) {
 			/* The last chunk completes the message; its trailers
-			 * are not waited for, only walked. */
-			ps_h1_count(s);
+			 * are not waited for, only walked (ps_h1_feed()). */
+			h->flags |= PS_H1F_LASTCHUNK;
 			h->state = PS_H1_TRAILERS;
 		} else if (v >= 0x80000000LL) {
 			/* Beyond tshark's 32-bit sizes: the message is
@@ -602,24 +631,6 @@ __weak __attribute__((noinline)) int ps_h1_line(__u32 ls, __u32 ce)
 		return 0;
 	}
 	return 0;
-}
-
-/* Position of the lowest flagged byte in a has-byte mask (bits 7, 15, ...). */
-static __always_inline __u32 ps_lowest_byte(__u64 t)
-{
-	__u32 b = 0;
-
-	if (!(t & 0xffffffffULL)) {
-		b += 4;
-		t >>= 32;
-	}
-	if (!(t & 0xffffULL)) {
-		b += 2;
-		t >>= 16;
-	}
-	if (!(t & 0xffULL))
-		b += 1;
-	return b;
 }
 
 static __always_inline int ps_h1_line_state(__u8 state)
@@ -661,11 +672,12 @@ __weak __attribute__((noinline)) int ps_find_nl(__u32 from, __u32 len)
 }
 
 /*
- * bpf_loop callback: handle the next complete line of the scratch buffer.
- * Stops (returns 1) when no complete line is left or the parser leaves the
- * line-oriented states (a body starts, the segment is skipped).
+ * Handle the next complete line of the scratch buffer. Returns non-zero
+ * to stop: no complete line is left, or the parser left the line-oriented
+ * states (a body starts, the segment is skipped). A global function,
+ * verified once.
  */
-static long ps_h1_line_cb(__u32 idx, void *ctx)
+PS_GLOBAL int ps_h1_next(void)
 {
 	struct ps_scratch *s = ps_scratch();
 	__u32 ls, next;
@@ -705,9 +717,15 @@ static long ps_h1_line_cb(__u32 idx, void *ctx)
 		if (s->buf[next & PS_BUF_MASK] == '\n')
 			next++;
 	}
-	ps_h1_line(ls, nl);
+	ps_h1_line(s, ls, nl);
 	s->ls = next;
 	return ps_h1_line_state(s->h.state) ? 0 : 1;
+}
+
+/* bpf_loop callback around ps_h1_next(). */
+static long ps_h1_line_cb(__u32 idx, void *ctx)
+{
+	return ps_h1_next() ? 1 : 0;
 }
 
 /* Where ps_h1_feed() reads its bytes from. */
@@ -737,7 +755,7 @@ static __always_inline void ps_h1_cut(struct ps_scratch *s)
 	if (h->state == PS_H1_REQLINE && cl) {
 		__builtin_memcpy(s->buf, h->carry, PS_LINE_CARRY);
 		h->state = PS_H1_START;
-		ps_h1_line(0, cl);
+		ps_h1_line(s, 0, cl);
 		if (h->flags & PS_H1F_REQUEST)
 			ps_h1_count(s);
 		return;
@@ -837,7 +855,8 @@ __weak __attribute__((noinline)) int ps_h1_pre(struct ps_feed *fc)
 	if (n > PS_CHUNK)
 		n = PS_CHUNK;
 	cc = h->carry_len < PS_LINE_CARRY ? h->carry_len : PS_LINE_CARRY;
-	__builtin_memcpy(s->buf, h->carry, PS_LINE_CARRY);
+	if (cc)
+		__builtin_memcpy(s->buf, h->carry, PS_LINE_CARRY);
 	fc->n = n;
 	fc->cc = cc;
 	return PS_STEP_LOAD;
@@ -957,6 +976,19 @@ __weak __attribute__((noinline)) int ps_h1_feed(struct __sk_buff *skb, __u32 src
 	if (ctx.fc.done < ctx.fc.len && h->state != PS_H1_DEAD && h->state != PS_H1_REFILL) {
 		ps_stat_inc(PS_STAT_PARSE_LIMIT);
 		h->state = PS_H1_DEAD;
+	}
+	/* A chunked message whose last chunk came in this segment counts
+	 * now, trailers or not, unless the segment stops on the CR of a
+	 * trailer line: tshark then reads past the end and finds the
+	 * message malformed (tests/datapath chunked_last_cr_split). */
+	if (h->state == PS_H1_TRAILERS && (h->flags & PS_H1F_LASTCHUNK) &&
+	    !(h->flags & PS_H1F_COUNTED)) {
+		__u32 cl = h->carry_len;
+
+		if (cl && cl <= PS_LINE_CARRY && h->carry[(cl - 1) & (PS_LINE_CARRY - 1)] == '\r')
+			h->flags |= PS_H1F_COUNTED;
+		else
+			ps_h1_count(s);
 	}
 	/* A segment that was not HTTP ends; the next starts a message. */
 	if (h->state == PS_H1_SKIP_SEGMENT)

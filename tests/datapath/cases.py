@@ -1124,6 +1124,28 @@ def _(cap):
                  b"\r\n", GA])
 
 
+@case("chunked_last_cr_split", "the final empty line's CR ends a segment "
+      "and its LF comes in the next: tshark finds the message malformed and "
+      "does not count it", 1)
+def _(cap):
+    simple(cap, [b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 b"3\r\nabc\r\n0\r\n\r", b"\n", GA])
+
+
+@case("chunked_trailer_cr_split", "a trailer line's CR ends a segment, its "
+      "LF comes in the next: malformed as well", 1)
+def _(cap):
+    simple(cap, [b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 b"3\r\nabc\r\n0\r\nX-T: 1\r", b"\n\r\n", GA])
+
+
+@case("chunked_last_cr_split_same_size_line", "'0\\r' ends a segment, "
+      "'\\n\\r\\n' comes next: the size line waits for its LF, counted", 2)
+def _(cap):
+    simple(cap, [b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 b"3\r\nabc\r\n0\r", b"\n\r\n", GA])
+
+
 @case("chunked_body_not_chunked", "Transfer-Encoding: chunked but the body "
       "'abc' reads as a huge hex size: never complete", 0)
 def _(cap):
