@@ -78,42 +78,18 @@ __attribute__((noinline)) int ps_tunnel_answer(struct __sk_buff *skb, struct ps_
 SEC("tc")
 int ps_egress(struct __sk_buff *skb)
 {
+	struct ps_pkt_ctx x = {};
 	struct ps_seg_result res;
-	struct ps_flow_key k;
-	struct ps_counters *c;
-	struct ps_pkt p = {};
 	struct ps_flow *f;
-	__u64 now;
-	int ep;
 
-	ps_stat_inc(PS_STAT_PACKETS);
-	if (ps_parse(skb, &p))
+	if (ps_account(skb, 0, &x) || !x.p.payload_len)
 		return TC_ACT_OK;
-	ep = ps_endpoint_of(bpf_ntohs(p.sport));
-	if (ep < 0)
-		return TC_ACT_OK;
-	ps_stat_inc(PS_STAT_ENDPOINT_PACKETS);
-	now = ps_now(skb);
-	c = ps_client(&p, 0, now);
-	if (c) {
-		c->tx_packets += p.segs;
-		c->tx_bytes += p.ip_bytes;
-		c->last_seen_ns = now;
-	}
-	ps_flow_key(&k, &p, 0);
-	f = ps_flow_get(&k, &p, 0, ep, now, c);
-	if (!f)
-		return TC_ACT_OK;
-	f->last_seen_ns = now;
-	if (p.payload_len) {
-		ps_seq_data(&f->dir[PS_DIR_TX], ps_data_seq(&p), p.payload_len, &res);
-		if (c)
-			c->tx_payload += res.new_bytes;
-		if (f->http.tunnel && res.fresh_len)
-			ps_tunnel_answer(skb, f, p.payload_off + res.fresh_off, res.fresh_len);
-	}
-	if (p.tcpflags & PS_TCP_FIN)
-		f->dir[PS_DIR_TX].fin_seen = 1;
+	f = x.f;
+	ps_seq_data(&f->dir[PS_DIR_TX], ps_data_seq(&x.p), x.p.payload_len, &res);
+	if (x.c)
+		x.c->tx_payload += res.new_bytes;
+	if (f->http.tunnel && res.fresh_len)
+		ps_tunnel_answer(skb, f, x.p.payload_off + res.fresh_off, res.fresh_len);
 	return TC_ACT_OK;
 }
 

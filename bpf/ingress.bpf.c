@@ -100,92 +100,88 @@ static __always_inline __u32 ps_ooo_replay(struct __sk_buff *skb, const struct p
 	return cur;
 }
 
+/* Move the flow's parser state into the scratch to feed it bytes. */
+static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x, __u32 seq)
+{
+	struct ps_scratch *s = ps_scratch();
+
+	if (!s)
+		return NULL;
+	ps_h1_copy(&s->h, &x->f->http);
+	s->endpoint = x->ep;
+	s->nreq = 0;
+	s->ninf = 0;
+	s->seq = seq;
+	return s;
+}
+
+/* Put the parser state back and count the requests it completed. */
+static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, const struct ps_scratch *s)
+{
+	ps_h1_copy(&x->f->http, &s->h);
+	if (x->c) {
+		x->c->requests += s->nreq;
+		x->c->inference_requests += s->ninf;
+	}
+}
+
+/* Feed the segment's bytes from off (in its payload) on to the parser. */
+static __always_inline void ps_h1_feed_pkt(struct __sk_buff *skb, const struct ps_pkt *p,
+					   __u32 off)
+{
+	__u32 avail = p->payload_avail > off ? p->payload_avail - off : 0;
+
+	ps_h1_feed(skb, PS_SRC_SKB | ((p->tcpflags & PS_TCP_FIN) ? PS_FEED_FIN : 0),
+		   p->payload_off + off, p->payload_len - off, avail);
+}
+
 /*
  * The parser waits for bytes a capture cut off (replay). A segment that
  * carries them again resumes parsing there, through to its end; new data
  * that comes first means they are lost for good.
  */
-static __always_inline void ps_refill(struct __sk_buff *skb, struct ps_flow *f,
-				      const struct ps_pkt *p, __u32 seq,
-				      const struct ps_seg_result *res, int ep,
-				      struct ps_counters *c)
+static __always_inline void ps_refill(struct __sk_buff *skb, const struct ps_pkt_ctx *x,
+				      __u32 seq, const struct ps_seg_result *res)
 {
-	__u32 want = f->http.refill_seq, off, len, avail;
+	__u32 want = x->f->http.refill_seq;
 	struct ps_scratch *s;
 
-	if (seq_after(seq, want) || !seq_after(seq + p->payload_len, want)) {
+	if (seq_after(seq, want) || !seq_after(seq + x->p.payload_len, want)) {
 		if (res->fresh_len)
-			f->http.state = PS_H1_DEAD;
+			x->f->http.state = PS_H1_DEAD;
 		return;
 	}
-	s = ps_scratch();
+	s = ps_h1_begin(x, want);
 	if (!s)
 		return;
-	off = want - seq;
-	len = p->payload_len - off;
-	avail = p->payload_avail > off ? p->payload_avail - off : 0;
-	ps_h1_copy(&s->h, &f->http);
 	s->h.state = s->h.refill_state;
-	s->endpoint = ep;
-	s->nreq = 0;
-	s->ninf = 0;
-	s->seq = want;
-	ps_h1_feed(skb, PS_SRC_SKB | ((p->tcpflags & PS_TCP_FIN) ? PS_FEED_FIN : 0),
-		   p->payload_off + off, len, avail);
-	ps_h1_copy(&f->http, &s->h);
-	if (c) {
-		c->requests += s->nreq;
-		c->inference_requests += s->ninf;
-	}
+	ps_h1_feed_pkt(skb, &x->p, want - seq);
+	ps_h1_end(x, s);
 }
 
 SEC("tc")
 int ps_ingress(struct __sk_buff *skb)
 {
+	struct ps_pkt_ctx x = {};
 	struct ps_seg_result res;
 	struct ps_scratch *s;
-	struct ps_flow_key k;
-	struct ps_counters *c;
-	struct ps_pkt p = {};
 	struct ps_flow *f;
-	__u32 seq, avail, cur;
-	__u64 now;
-	int ep, i;
+	__u32 seq, cur;
+	int i;
 
-	ps_stat_inc(PS_STAT_PACKETS);
-	if (ps_parse(skb, &p))
+	if (ps_account(skb, 1, &x) || !x.p.payload_len)
 		return TC_ACT_OK;
-	ep = ps_endpoint_of(bpf_ntohs(p.dport));
-	if (ep < 0)
-		return TC_ACT_OK;
-	ps_stat_inc(PS_STAT_ENDPOINT_PACKETS);
-	now = ps_now(skb);
-	c = ps_client(&p, 1, now);
-	if (c) {
-		c->rx_packets += p.segs;
-		c->rx_bytes += p.ip_bytes;
-		c->last_seen_ns = now;
-	}
-	ps_flow_key(&k, &p, 1);
-	f = ps_flow_get(&k, &p, 1, ep, now, c);
-	if (!f)
-		return TC_ACT_OK;
-	f->last_seen_ns = now;
-	if (p.tcpflags & PS_TCP_FIN)
-		f->dir[PS_DIR_RX].fin_seen = 1;
-	if (!p.payload_len)
-		return TC_ACT_OK;
-
-	seq = ps_data_seq(&p);
-	ps_seq_data(&f->dir[PS_DIR_RX], seq, p.payload_len, &res);
-	if (c)
-		c->rx_payload += res.new_bytes;
+	f = x.f;
+	seq = ps_data_seq(&x.p);
+	ps_seq_data(&f->dir[PS_DIR_RX], seq, x.p.payload_len, &res);
+	if (x.c)
+		x.c->rx_payload += res.new_bytes;
 	if (res.ooo) {
-		ps_ooo_stash(skb, &k, f, &p, seq, res.ooo_skip);
+		ps_ooo_stash(skb, &x.k, f, &x.p, seq, res.ooo_skip);
 		return TC_ACT_OK;
 	}
 	if (f->http.state == PS_H1_REFILL) {
-		ps_refill(skb, f, &p, seq, &res, ep, c);
+		ps_refill(skb, &x, seq, &res);
 		return TC_ACT_OK;
 	}
 	if (!res.fresh_len)
@@ -197,28 +193,17 @@ int ps_ingress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 
-	s = ps_scratch();
+	s = ps_h1_begin(&x, seq + res.fresh_off);
 	if (!s)
 		return TC_ACT_OK;
-	ps_h1_copy(&s->h, &f->http);
-	s->endpoint = ep;
-	s->nreq = 0;
-	s->ninf = 0;
-	s->seq = seq + res.fresh_off;
-	avail = p.payload_avail > res.fresh_off ? p.payload_avail - res.fresh_off : 0;
-	ps_h1_feed(skb, PS_SRC_SKB | ((p.tcpflags & PS_TCP_FIN) ? PS_FEED_FIN : 0),
-		   p.payload_off + res.fresh_off, res.fresh_len, avail);
-	cur = seq + p.payload_len;
+	ps_h1_feed_pkt(skb, &x.p, res.fresh_off);
+	cur = seq + x.p.payload_len;
 	for (i = 0; i < PS_OOO_RANGES; i++) {
 		if (i >= res.absorbed)
 			break;
-		cur = ps_ooo_replay(skb, &k, res.abs[i].start, res.abs[i].end, cur);
+		cur = ps_ooo_replay(skb, &x.k, res.abs[i].start, res.abs[i].end, cur);
 	}
-	ps_h1_copy(&f->http, &s->h);
-	if (c) {
-		c->requests += s->nreq;
-		c->inference_requests += s->ninf;
-	}
+	ps_h1_end(&x, s);
 	return TC_ACT_OK;
 }
 

@@ -84,6 +84,59 @@ static __always_inline struct ps_flow *ps_flow_get(const struct ps_flow_key *k,
 	return bpf_map_lookup_elem(&ps_flows, k);
 }
 
+/* One packet on its way through a program. */
+struct ps_pkt_ctx {
+	struct ps_pkt p;
+	struct ps_flow_key k;
+	struct ps_counters *c;	/* the client's counters (NULL: map full) */
+	struct ps_flow *f;	/* the connection */
+	__u64 now;
+	int ep;			/* endpoint slot */
+};
+
+/*
+ * The part of every packet's accounting that does not depend on its
+ * payload: parse it, find its endpoint (by destination port when rx, by
+ * source port when tx), count its packets and bytes for the client and
+ * find or create its flow. Returns 0 with x filled in, or -1 for a packet
+ * that is not on an endpoint's TCP flow (or whose flow cannot be kept).
+ */
+static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_pkt_ctx *x)
+{
+	struct ps_pkt *p = &x->p;
+	struct ps_counters *c;
+	int dir = rx ? PS_DIR_RX : PS_DIR_TX;
+
+	ps_stat_inc(PS_STAT_PACKETS);
+	if (ps_parse(skb, p))
+		return -1;
+	x->ep = ps_endpoint_of(bpf_ntohs(rx ? p->dport : p->sport));
+	if (x->ep < 0)
+		return -1;
+	ps_stat_inc(PS_STAT_ENDPOINT_PACKETS);
+	x->now = ps_now(skb);
+	c = ps_client(p, rx, x->now);
+	if (c) {
+		if (rx) {
+			c->rx_packets += p->segs;
+			c->rx_bytes += p->ip_bytes;
+		} else {
+			c->tx_packets += p->segs;
+			c->tx_bytes += p->ip_bytes;
+		}
+		c->last_seen_ns = x->now;
+	}
+	x->c = c;
+	ps_flow_key(&x->k, p, rx);
+	x->f = ps_flow_get(&x->k, p, rx, x->ep, x->now, c);
+	if (!x->f)
+		return -1;
+	x->f->last_seen_ns = x->now;
+	if (p->tcpflags & PS_TCP_FIN)
+		x->f->dir[dir].fin_seen = 1;
+	return 0;
+}
+
 /* The first sequence number of a packet's data (a SYN takes one). */
 static __always_inline __u32 ps_data_seq(const struct ps_pkt *p)
 {
