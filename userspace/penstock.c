@@ -29,9 +29,8 @@ static const char replay_usage[] =
 	"through penstock's BPF programs with BPF_PROG_TEST_RUN and print what they\n"
 	"counted per client. The programs' clock is the capture's.\n"
 	"\n"
-	"  -c, --config FILE  endpoints from this config (default " PS_DEFAULT_CONFIG
-	" when\n"
-	"                     no --port is given)\n"
+	"  -c, --config FILE  take the endpoints from this config; without --config\n"
+	"                     and --port, " PS_DEFAULT_CONFIG " if it exists\n"
 	"  -p, --port N       count TCP port N as an inference endpoint (repeatable);\n"
 	"                     its inference paths are the OpenAI-compatible defaults\n"
 	"  -j, --json         print {\"clients\":[...]} instead of a table\n"
