@@ -32,6 +32,7 @@ struct ps_scratch {
 	__u32 nreq;		/* requests completed in this call */
 	__u32 ninf;		/* of which inference requests */
 	__u32 rest;		/* bytes of the segment after those in buf */
+	__u32 colon;		/* ps_find_nl(): the line holds a ':' */
 	__u32 fin;		/* the segment carries FIN */
 	__u32 seq;		/* sequence number of the first byte fed */
 	__u8 buf[PS_BUF_SIZE + 64];
@@ -563,36 +564,44 @@ static __always_inline int ps_h1_line(struct ps_scratch *s, __u32 ls, __u32 ce)
 			}
 			return 0;
 		}
-		if (!ps_g_has_colon(ls, ce)) {
+		if (!s->colon) {
 			/* Not a header: the message ends here for framing,
 			 * though completion still follows the headers. */
 			h->flags |= PS_H1F_NOCOLON;
 			return 0;
 		}
-		if (((ps_load64(buf, ls) | 0x2020202020202020ULL) & ps_mask(8)) ==
-		    PS_W8("upgrade:")) {
-			h->flags |= PS_H1F_UPGRADE;
-			return 0;
-		}
-		p = ps_header_is(buf, ls, ce, PS_W8("content-"), PS_W8("length"), 0, 14);
-		if (p) {
-			/* The last Content-Length header decides; one that is
-			 * not a number leaves the message without a length. */
-			v = ps_g_clen(p, ce);
-			if (v >= 0) {
-				h->clen = v;
-				h->flags |= PS_H1F_CLEN;
-			} else {
-				h->flags &= ~PS_H1F_CLEN;
+		/* Only three header names matter; their first letters pick
+		 * which to compare. */
+		switch (buf[ls & PS_BUF_MASK] | 0x20) {
+		case 'c':
+			p = ps_header_is(buf, ls, ce, PS_W8("content-"), PS_W8("length"), 0, 14);
+			if (p) {
+				/* The last Content-Length header decides; one
+				 * that is not a number leaves the message
+				 * without a length. */
+				v = ps_g_clen(p, ce);
+				if (v >= 0) {
+					h->clen = v;
+					h->flags |= PS_H1F_CLEN;
+				} else {
+					h->flags &= ~PS_H1F_CLEN;
+				}
 			}
 			return 0;
-		}
-		p = ps_header_is(buf, ls, ce, PS_W8("transfer"), PS_W8("-encodin"),
-				 PS_W8("g"), 17);
-		if (p) {
-			h->flags |= PS_H1F_TE;
-			if (ps_g_te_chunked(p, ce))
-				h->flags |= PS_H1F_CHUNKED;
+		case 't':
+			p = ps_header_is(buf, ls, ce, PS_W8("transfer"), PS_W8("-encodin"),
+					 PS_W8("g"), 17);
+			if (p) {
+				h->flags |= PS_H1F_TE;
+				if (ps_g_te_chunked(p, ce))
+					h->flags |= PS_H1F_CHUNKED;
+			}
+			return 0;
+		case 'u':
+			if (((ps_load64(buf, ls) | 0x2020202020202020ULL) & ps_mask(8)) ==
+			    PS_W8("upgrade:"))
+				h->flags |= PS_H1F_UPGRADE;
+			return 0;
 		}
 		return 0;
 	case PS_H1_CHUNK_CRLF:
@@ -641,19 +650,20 @@ static __always_inline int ps_h1_line_state(__u8 state)
 
 /*
  * Position of the first line end ('\n' or '\r') in the scratch buffer at
- * or after from and before len, or -1. Eight bytes at a time: the
- * has-zero-byte trick on word ^ 0x0a..0a and word ^ 0x0d..0d, whose
- * lowest flagged byte is exact. A global function, verified once.
+ * or after from and before len, or -1; s->colon tells whether a ':' came
+ * before it. Eight bytes at a time: the has-zero-byte trick on word ^
+ * 0x0a..0a, 0x0d..0d and 0x3a..3a, whose lowest flagged byte is exact. A
+ * global function, verified once.
  */
 __weak __attribute__((noinline)) int ps_find_nl(__u32 from, __u32 len)
 {
 	struct ps_scratch *s = ps_scratch();
-	__u32 off, i;
+	__u32 off, i, colon = 0;
 
 	if (!s || len > PS_BUF_SIZE)
 		return -1;
 	for (i = 0; i < (PS_LINE_CARRY + PS_CHUNK) / 8; i++) {
-		__u64 w, x, y, t;
+		__u64 w, x, y, z, t, tc;
 
 		off = from + i * 8;
 		if (off >= len)
@@ -661,10 +671,17 @@ __weak __attribute__((noinline)) int ps_find_nl(__u32 from, __u32 len)
 		w = ps_load64(s->buf, off);
 		x = w ^ 0x0a0a0a0a0a0a0a0aULL;
 		y = w ^ 0x0d0d0d0d0d0d0d0dULL;
+		z = w ^ 0x3a3a3a3a3a3a3a3aULL;
 		t = ((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL) |
 		    ((y - 0x0101010101010101ULL) & ~y & 0x8080808080808080ULL);
+		tc = (z - 0x0101010101010101ULL) & ~z & 0x8080808080808080ULL;
+		/* Same word: a colon counts if it comes before the line end
+		 * (the lowest flag of each mask is exact). */
+		if (tc && (!t || (tc & -tc) < (t & -t)))
+			colon = 1;
 		if (t) {
 			off += ps_lowest_byte(t);
+			s->colon = colon;
 			return off < len ? (int)off : -1;
 		}
 	}
