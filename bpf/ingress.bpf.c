@@ -9,12 +9,14 @@
 #include "lib/http1.h"
 
 /* Segments replayed from the out-of-order stash per absorbed range. */
-#define PS_OOO_REPLAY	8
+#define PS_OOO_REPLAY	12
 
 /*
  * Keep the bytes of a segment that arrived beyond a hole, unless the
- * parser will only skip them as body. The part already held by an earlier
- * stashed segment is trimmed from its front.
+ * parser will only skip them as body. Its front is trimmed of what an
+ * earlier stashed segment holds, and of body bytes: a segment across the
+ * end of the body being skipped is kept from the body end, where
+ * ps_ooo_replay() looks for it after skipping the body.
  */
 static __always_inline void ps_ooo_stash(struct __sk_buff *skb, const struct ps_flow_key *k,
 					 struct ps_flow *f, const struct ps_pkt *p, __u32 seq,
@@ -29,9 +31,14 @@ static __always_inline void ps_ooo_stash(struct __sk_buff *skb, const struct ps_
 	if (h->state == PS_H1_DEAD || h->state == PS_H1_REFILL)
 		return;
 	if ((h->state == PS_H1_BODY || h->state == PS_H1_CHUNK_DATA) &&
-	    !seq_before(d->next + (__u32)h->body_left, seq + p->payload_len) &&
-	    h->body_left < 0x80000000ULL)
-		return;
+	    h->body_left < 0x80000000ULL) {
+		__u32 body_end = d->next + (__u32)h->body_left;
+
+		if (!seq_before(body_end, seq + p->payload_len))
+			return;
+		if (seq_after(body_end, seq + skip))
+			skip = body_end - seq;
+	}
 	if (skip >= p->payload_avail)
 		return;
 	n = p->payload_avail - skip;
@@ -57,8 +64,9 @@ static __always_inline void ps_ooo_stash(struct __sk_buff *skb, const struct ps_
 /*
  * The stream reached the out-of-order range [start, end): parse its
  * stashed segments from cur, the first byte not parsed yet, and return
- * where parsing stands. Bytes with no stashed segment are fed as missing:
- * skipped inside a body, fatal to framing elsewhere.
+ * where parsing stands. Where no segment was kept, the parser must be in
+ * a body: it skips to the body's end, where the next kept segment starts
+ * (ps_ooo_stash()). Bytes missing elsewhere are fatal to framing.
  */
 static __always_inline __u32 ps_ooo_replay(struct __sk_buff *skb, const struct ps_flow_key *k,
 					   __u32 start, __u32 end, __u32 cur)
@@ -80,7 +88,24 @@ static __always_inline __u32 ps_ooo_replay(struct __sk_buff *skb, const struct p
 			break;
 		ok.seq = pos;
 		seg = bpf_map_lookup_elem(&ps_ooo, &ok);
-		if (!seg || !seg->len || seg->len > PS_OOO_SEG_MAX)
+		if (!seg) {
+			struct ps_scratch *s = ps_scratch();
+			__u32 n;
+
+			if (!s || (s->h.state != PS_H1_BODY && s->h.state != PS_H1_CHUNK_DATA) ||
+			    !seq_before(cur, r.end))
+				break;
+			n = r.end - cur;
+			if (s->h.body_left < n)
+				n = s->h.body_left;
+			if (!n)
+				break;
+			ps_h1_feed(skb, PS_SRC_OOO, 0, n, 0);
+			cur += n;
+			pos = cur;
+			continue;
+		}
+		if (!seg->len || seg->len > PS_OOO_SEG_MAX)
 			break;
 		len = seg->len;
 		if (bpf_probe_read_kernel(buf, sizeof(*buf), seg))

@@ -751,6 +751,38 @@ def _(cap):
     f.fin()
 
 
+# A body, then a request, cut in four: A (head and body start), B and C
+# (body only), D (body end and the next request). Out-of-order arrival
+# must not lose the request behind the body, whichever body-only segment
+# fills the hole last.
+OOO_BODY = b"a" * 3000
+OOO_HEAD = (b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+            % len(OOO_BODY))
+OOO_STREAM = OOO_HEAD + OOO_BODY + b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"
+OOO_CUTS = {"A": (0, len(OOO_HEAD) + 1000),
+            "B": (len(OOO_HEAD) + 1000, len(OOO_HEAD) + 2000),
+            "C": (len(OOO_HEAD) + 2000, len(OOO_HEAD) + 2500),
+            "D": (len(OOO_HEAD) + 2500, len(OOO_STREAM))}
+
+
+def _ooo_body_case(order):
+    def _(cap):
+        f = cap.flow()
+        f.handshake()
+        for n in order:
+            a, b = OOO_CUTS[n]
+            f.c(OOO_STREAM[a:b], at=a)
+        f.sack()
+        f.fin()
+    return _
+
+
+for _order in ("ABCD", "ACBD", "ACDB", "ADCB"):
+    case("out_of_order_body_" + _order.lower(),
+         "a body and the request behind it, segments in order " + _order,
+         2)(_ooo_body_case(_order))
+
+
 @case("out_of_order_requests", "request 2 arrives before request 1", 2)
 def _(cap):
     f = cap.flow()
