@@ -144,7 +144,7 @@ enum ps_http_state {
 #define PS_H1F_INFERENCE	0x02	/* ... whose path matches an endpoint path */
 #define PS_H1F_CHUNKED		0x04	/* Transfer-Encoding: chunked seen */
 #define PS_H1F_CLEN		0x08	/* Content-Length seen */
-#define PS_H1F_CARRY_TRUNC	0x10	/* the carried line was longer than the carry */
+/* 0x10 is free */
 #define PS_H1F_RESPONSE		0x20	/* a status line (a response sent by the client) */
 #define PS_H1F_TE		0x40	/* a Transfer-Encoding header was seen */
 #define PS_H1F_COUNTED		0x80	/* counted before its end (FIN, last chunk) */
@@ -200,7 +200,8 @@ struct ps_ooo_seg {
 enum ps_stat {
 	PS_STAT_PACKETS = 0,	/* packets seen by any program */
 	PS_STAT_ENDPOINT_PACKETS,	/* packets on an endpoint port */
-	PS_STAT_NOT_PARSED,	/* endpoint packets whose headers could not be read */
+	PS_STAT_NOT_PARSED,	/* IP packets whose TCP header was not reached:
+				 * fragments, unreadable headers */
 	PS_STAT_FLOW_FULL,	/* flow state could not be created */
 	PS_STAT_CLIENT_FULL,	/* client counters could not be created */
 	PS_STAT_OOO_STASHED,	/* out-of-order segments stashed */

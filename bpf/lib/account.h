@@ -105,11 +105,15 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 {
 	struct ps_pkt *p = &x->p;
 	struct ps_counters *c;
-	int dir = rx ? PS_DIR_RX : PS_DIR_TX;
+	int dir = rx ? PS_DIR_RX : PS_DIR_TX, ret;
 
 	ps_stat_inc(PS_STAT_PACKETS);
-	if (ps_parse(skb, p))
+	ret = ps_parse(skb, p);
+	if (ret) {
+		if (ret != PS_PARSE_OTHER)
+			ps_stat_inc(PS_STAT_NOT_PARSED);
 		return -1;
+	}
 	x->ep = ps_endpoint_of(bpf_ntohs(rx ? p->dport : p->sport));
 	if (x->ep < 0)
 		return -1;

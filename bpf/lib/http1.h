@@ -28,7 +28,6 @@ struct ps_scratch {
 	__u32 endpoint;
 	__u32 len;		/* valid bytes in buf */
 	__u32 ls;		/* start of the current line in buf */
-	__u32 carry_in;		/* bytes of buf that came from the carry */
 	__u32 nreq;		/* requests completed in this call */
 	__u32 ninf;		/* of which inference requests */
 	__u32 rest;		/* bytes of the segment after those in buf */
@@ -895,7 +894,6 @@ __weak __attribute__((noinline)) int ps_h1_post(struct ps_feed *fc)
 		return PS_STEP_STOP;
 	s->len = cc + n;
 	s->ls = 0;
-	s->carry_in = cc;
 	s->rest = fc->len - fc->done - n;
 	bpf_loop(PS_LINES_MAX, ps_h1_line_cb, NULL, 0);
 	ls = s->ls;

@@ -76,9 +76,14 @@ static __always_inline int parse_ethhdr(struct ps_cursor *c)
 	return bpf_ntohs(proto);
 }
 
+/* parse_ip4/6() and ps_parse() results other than a protocol number */
+#define PS_PARSE_OTHER		(-1)	/* not IP, or not TCP */
+#define PS_PARSE_FRAGMENT	(-2)	/* an IP fragment: no whole TCP segment */
+#define PS_PARSE_BAD		(-3)	/* an IP or TCP header that cannot be read */
+
 /*
- * IPv4: returns IPPROTO_TCP's value or another protocol, -1 when the
- * header is unreadable, -2 for a fragment other than an unfragmented
+ * IPv4: returns the protocol number, PS_PARSE_BAD when the header is
+ * unreadable, PS_PARSE_FRAGMENT for a fragment other than an unfragmented
  * packet (offset 0 and no more-fragments flag), whose TCP header is absent
  * or whose payload is elsewhere.
  */
@@ -89,12 +94,12 @@ static __always_inline int parse_ip4(struct ps_cursor *c, struct ps_pkt *p, __u3
 	__u32 ihl;
 
 	if ((void *)(ip + 1) > c->end)
-		return -1;
+		return PS_PARSE_BAD;
 	ihl = ip->ihl * 4;
 	if (ihl < sizeof(*ip) || c->pos + ihl > c->end)
-		return -1;
+		return PS_PARSE_BAD;
 	if (ip->frag_off & bpf_htons(0x3fff))
-		return -2;
+		return PS_PARSE_FRAGMENT;
 	p->family = PS_AF_INET;
 	p->saddr.a[0] = ip->saddr;
 	p->daddr.a[0] = ip->daddr;
@@ -132,7 +137,7 @@ static __always_inline int parse_ip6(struct ps_cursor *c, struct ps_pkt *p, __u3
 	int i;
 
 	if ((void *)(ip6 + 1) > c->end)
-		return -1;
+		return PS_PARSE_BAD;
 	p->family = PS_AF_INET6;
 	__builtin_memcpy(&p->saddr, &ip6->saddr, 16);
 	__builtin_memcpy(&p->daddr, &ip6->daddr, 16);
@@ -147,7 +152,7 @@ static __always_inline int parse_ip6(struct ps_cursor *c, struct ps_pkt *p, __u3
 		case IPPROTO_DSTOPTS:
 			opt = c->pos;
 			if ((void *)(opt + 1) > c->end)
-				return -1;
+				return PS_PARSE_BAD;
 			nh = opt->nexthdr;
 			c->pos += (opt->hdrlen + 1) * 8;
 			break;
@@ -155,16 +160,16 @@ static __always_inline int parse_ip6(struct ps_cursor *c, struct ps_pkt *p, __u3
 			/* AH counts its length in 4-octet units, less 2. */
 			opt = c->pos;
 			if ((void *)(opt + 1) > c->end)
-				return -1;
+				return PS_PARSE_BAD;
 			nh = opt->nexthdr;
 			c->pos += (opt->hdrlen + 2) * 4;
 			break;
 		case IPPROTO_FRAGMENT:
 			frag = c->pos;
 			if ((void *)(frag + 1) > c->end)
-				return -1;
+				return PS_PARSE_BAD;
 			if (frag->frag_off & bpf_htons(0xfff9))
-				return -2;
+				return PS_PARSE_FRAGMENT;
 			nh = frag->nexthdr;
 			c->pos = frag + 1;
 			break;
@@ -173,12 +178,12 @@ static __always_inline int parse_ip6(struct ps_cursor *c, struct ps_pkt *p, __u3
 			return nh;
 		}
 	}
-	return -1;
+	return PS_PARSE_BAD;
 }
 
 /*
  * Parse one packet down to its TCP header. Returns 0 when p describes a
- * TCP packet, negative otherwise. Byte and payload figures follow the IP
+ * TCP packet, a negative PS_PARSE_* otherwise. Byte and payload figures follow the IP
  * length field, not the skb length, so Ethernet padding and a capture's
  * snap length do not change them; a GSO super-packet stands for gso_segs
  * wire packets, each carrying its own copy of the headers. A global
@@ -209,15 +214,15 @@ __weak __attribute__((noinline)) int ps_parse(struct __sk_buff *skb, struct ps_p
 	else if (proto == ETH_P_IPV6)
 		proto = parse_ip6(&c, p, &l3_len, &ip_hlen);
 	else
-		return -1;
+		return PS_PARSE_OTHER;
 	if (proto != IPPROTO_TCP)
-		return proto < 0 ? proto : -1;
+		return proto < 0 ? proto : PS_PARSE_OTHER;
 	th = c.pos;
 	if ((void *)(th + 1) > c.end)
-		return -1;
+		return PS_PARSE_BAD;
 	thl = th->doff * 4;
 	if (thl < sizeof(*th))
-		return -1;
+		return PS_PARSE_BAD;
 	p->sport = th->source;
 	p->dport = th->dest;
 	p->seq = bpf_ntohl(th->seq);
