@@ -218,12 +218,16 @@ static __always_inline __u32 ps_skip_ows(const __u8 *buf, __u32 p, __u32 end)
 	return p;
 }
 
-/* Decimal Content-Length value; -1 if it does not start with a digit. */
-static __always_inline __s64 ps_parse_dec(const __u8 *buf, __u32 p, __u32 end)
+/*
+ * Decimal value of up to 19 digits at p; -1 if it does not start with a
+ * digit. *n is the number of digits read.
+ */
+static __always_inline __s64 ps_parse_dec(const __u8 *buf, __u32 p, __u32 end, __u32 *n)
 {
 	__s64 v = 0;
-	int i, any = 0;
+	int i;
 
+	*n = 0;
 	for (i = 0; i < 19; i++) {
 		__u8 c;
 
@@ -233,9 +237,9 @@ static __always_inline __s64 ps_parse_dec(const __u8 *buf, __u32 p, __u32 end)
 		if (c < '0' || c > '9')
 			break;
 		v = v * 10 + (c - '0');
-		any = 1;
+		*n += 1;
 	}
-	return any ? v : -1;
+	return *n ? v : -1;
 }
 
 /* Hexadecimal chunk size (RFC 9112 section 7.1); -1 if no digit. */
@@ -341,24 +345,14 @@ static __always_inline int ps_has_colon(const __u8 *buf, __u32 p, __u32 end)
 static __always_inline __s64 ps_parse_clen(const __u8 *buf, __u32 p, __u32 end)
 {
 	__s64 v;
-	__u32 q;
-	int i, n = 0;
+	__u32 n;
 
 	if (p < end && buf[p & PS_BUF_MASK] == '+')
 		p++;
-	v = ps_parse_dec(buf, p, end);
+	v = ps_parse_dec(buf, p, end, &n);
 	if (v < 0)
 		return -1;
-	for (i = 0; i < 19; i++) {
-		q = p + i;
-		if (q >= end)
-			return v;
-		if (buf[q & PS_BUF_MASK] < '0' || buf[q & PS_BUF_MASK] > '9')
-			break;
-		n++;
-	}
-	q = ps_skip_ows(buf, p + n, end);
-	return q >= end ? v : -1;
+	return ps_skip_ows(buf, p + n, end) >= end ? v : -1;
 }
 
 /*
