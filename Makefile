@@ -23,7 +23,7 @@ CFLAGS    ?= -O2 -g
 CFLAGS    += $(WARN) $(INCLUDES) -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Wno-unused-function -Iinclude -I/usr/include/$(MULTIARCH)
-LDLIBS    := -lbpf -lelf -lz -lpcap -lyaml -ljansson
+LDLIBS    := -lbpf -lelf -lz -lpcap -lyaml -ljansson -lm
 
 ifeq ($(V),1)
 Q =
@@ -38,12 +38,18 @@ BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS  := $(wildcard bpf/lib/*.h) include/penstock_abi.h Makefile
 
 COMMON_SRCS := userspace/log.c userspace/config.c userspace/loader.c userspace/report.c
-PENSTOCK_SRCS := userspace/penstock.c userspace/replay.c $(COMMON_SRCS)
-PENSTOCKD_SRCS := userspace/penstockd.c userspace/attach.c $(COMMON_SRCS)
+PENSTOCK_SRCS := userspace/penstock.c userspace/replay.c userspace/ctl.c userspace/top.c \
+		 $(COMMON_SRCS)
+# The daemon's core (client table, windows, state file) is shared with the
+# tick benchmark and the unit tests.
+DAEMON_CORE_SRCS := userspace/clients.c userspace/state.c
+PENSTOCKD_SRCS := userspace/penstockd.c userspace/attach.c userspace/control.c \
+		  userspace/tick.c $(DAEMON_CORE_SRCS) $(COMMON_SRCS)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,$(OUTPUT)/tests/unit_%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all
 all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o $(OUTPUT)/ps_bench \
+	$(OUTPUT)/ps_bench_fill \
 	$(UNIT_TESTS)
 
 $(OUTPUT) $(OUTPUT)/tests:
@@ -75,11 +81,11 @@ $(OUTPUT)/%.o: userspace/%.c $(wildcard userspace/*.h) include/penstock_abi.h $(
 
 $(OUTPUT)/penstock: $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(PENSTOCK_SRCS))
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lncursesw -ltinfo -o $@
 
 $(OUTPUT)/penstockd: $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(PENSTOCKD_SRCS))
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lsystemd -o $@
 
 # The benchmark driver: the datapath through the loader, beside bench_min.
 $(OUTPUT)/ps_bench: tools/bench.c $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMON_SRCS)) \
@@ -87,7 +93,13 @@ $(OUTPUT)/ps_bench: tools/bench.c $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMO
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@
 
-$(OUTPUT)/tests/unit_%: tests/unit/test_%.c $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMON_SRCS)) | $(OUTPUT)/tests
+# The tick benchmark's client load (fills a running daemon's pinned map).
+$(OUTPUT)/ps_bench_fill: tools/bench_fill.c include/penstock_abi.h | $(OUTPUT)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@
+
+$(OUTPUT)/tests/unit_%: tests/unit/test_%.c \
+		$(patsubst userspace/%.c,$(OUTPUT)/%.o,$(DAEMON_CORE_SRCS) $(COMMON_SRCS)) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 

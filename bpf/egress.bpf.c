@@ -86,8 +86,8 @@ int ps_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	f = x.f;
 	ps_seq_data(&f->dir[PS_DIR_TX], ps_data_seq(&x.p), x.p.payload_len, &res);
-	if (x.c)
-		x.c->tx_payload += res.new_bytes;
+	if (x.c && res.new_bytes)
+		ps_add(x.c->tx_payload, res.new_bytes);
 	if (f->http.tunnel && res.fresh_len)
 		ps_tunnel_answer(skb, f, x.p.payload_off + res.fresh_off, res.fresh_len);
 	return TC_ACT_OK;

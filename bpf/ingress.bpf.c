@@ -145,8 +145,10 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, const struct p
 {
 	ps_h1_copy(&x->f->http, &s->h);
 	if (x->c) {
-		x->c->requests += s->nreq;
-		x->c->inference_requests += s->ninf;
+		if (s->nreq)
+			ps_add(x->c->requests, s->nreq);
+		if (s->ninf)
+			ps_add(x->c->inference_requests, s->ninf);
 	}
 }
 
@@ -199,8 +201,8 @@ int ps_ingress(struct __sk_buff *skb)
 	f = x.f;
 	seq = ps_data_seq(&x.p);
 	ps_seq_data(&f->dir[PS_DIR_RX], seq, x.p.payload_len, &res);
-	if (x.c)
-		x.c->rx_payload += res.new_bytes;
+	if (x.c && res.new_bytes)
+		ps_add(x.c->rx_payload, res.new_bytes);
 	if (res.ooo) {
 		ps_ooo_stash(skb, &x.k, f, &x.p, seq, res.ooo_skip);
 		return TC_ACT_OK;

@@ -51,8 +51,8 @@ struct ps_client_key {
 };
 
 /*
- * Value of ps_clients (per-CPU): counters since the entry was created.
- * rx is client to server, tx server to client. Definitions:
+ * A client's counters since its slot was assigned. rx is client to
+ * server, tx server to client. Definitions:
  *   connections         client SYNs seen, a retransmitted SYN once
  *   requests            HTTP/1.x requests (framing followed as tshark does)
  *   inference_requests  requests whose path starts with an endpoint path
@@ -70,8 +70,33 @@ struct ps_counters {
 	__u64 tx_bytes;
 	__u64 rx_payload;
 	__u64 tx_payload;
-	__u64 first_seen_ns;	/* program clock of the first packet on this CPU */
-	__u64 last_seen_ns;	/* program clock of the last packet on this CPU */
+	__u64 first_seen_ns;	/* program clock when the slot was assigned */
+	__u64 last_seen_ns;	/* program clock of the client's last packet */
+};
+
+/*
+ * Clients live in slots of ps_client_ctrs, an mmap-able array that the
+ * daemon reads without a system call per client; ps_clients maps a
+ * client to its slot. The programs take a new client's slot from
+ * ps_slot_free (slots the daemon has reclaimed), else the next never used
+ * one (ps_slot_state.next), and publish it by setting key.family last.
+ * Counters are shared by all CPUs: the programs add to them atomically.
+ */
+struct ps_client_slot {
+	__u32 slot;
+	__u32 gen;		/* ps_client_ctr.gen of this assignment */
+};
+
+struct ps_client_ctr {
+	struct ps_counters c;
+	struct ps_client_key key;	/* key.family 0: the slot is free */
+	__u32 gen;		/* assignments of this slot so far */
+	__u8 pad[16];
+};
+
+struct ps_slot_state {
+	__u32 next;		/* slots [0, next) have been handed out */
+	__u32 pad;
 };
 
 /* Value of ps_ports, indexed by TCP port: endpoint slot + 1, 0 for none. */
@@ -212,6 +237,9 @@ enum ps_stat {
 
 /* Map names (pinned by name under PS_PIN_DIR). */
 #define PS_MAP_CLIENTS		"ps_clients"
+#define PS_MAP_CLIENT_CTRS	"ps_client_ctrs"
+#define PS_MAP_SLOT_FREE	"ps_slot_free"
+#define PS_MAP_SLOT_STATE	"ps_slot_state"
 #define PS_MAP_FLOWS		"ps_flows"
 #define PS_MAP_PORTS		"ps_ports"
 #define PS_MAP_ENDPOINTS	"ps_endpoints"

@@ -49,7 +49,14 @@ int ps_attach(struct ps_datapath *dp, const char *ifname, struct ps_attachment *
 		return err;
 	}
 	hook.ifindex = a->ifindex;
-	err = bpf_tc_hook_create(&hook);
+	/* An existing clsact is fine: keep libbpf from reporting the kernel's
+	 * "Exclusivity flag on" for it. */
+	{
+		libbpf_print_fn_t prev = libbpf_set_print(NULL);
+
+		err = bpf_tc_hook_create(&hook);
+		libbpf_set_print(prev);
+	}
 	if (err && err != -EEXIST) {
 		pr_warn("penstockd: %s: cannot create the clsact qdisc: %s\n", ifname,
 			strerror(-err));

@@ -161,6 +161,16 @@ static const struct ps_key root_keys[] = {
 		.elem = &endpoint_entry,
 		.what = "endpoints",
 	},
+	{
+		.name = "max_clients",
+		INT_FIELD(struct ps_config, max_clients, 16, 16777216),
+		.def = PS_MAX_CLIENTS,
+	},
+	{
+		.name = "reclaim_idle",
+		INT_FIELD(struct ps_config, reclaim_idle, 1, 31536000),
+		.def = 600,
+	},
 	{}
 };
 

@@ -30,6 +30,8 @@ struct ps_config {
 	char ifaces[PS_MAX_IFACES][IF_NAMESIZE];
 	int nendpoints;
 	struct ps_endpoint_cfg endpoints[PS_MAX_ENDPOINTS];
+	uint32_t max_clients;	/* client slots in the maps (at the next start) */
+	uint32_t reclaim_idle;	/* seconds idle before a client's slot may be reclaimed */
 };
 
 /* Inference paths an endpoint gets when it lists none (OpenAI-compatible). */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -16,6 +17,7 @@ _Static_assert(sizeof(struct ps_client_key) == 20, "ps_client_key ABI");
 _Static_assert(sizeof(struct ps_counters) == 88, "ps_counters ABI");
 _Static_assert(sizeof(struct ps_flow_key) == 40, "ps_flow_key ABI");
 _Static_assert(sizeof(struct ps_port) == 4, "ps_port ABI");
+_Static_assert(sizeof(struct ps_client_ctr) == 128, "ps_client_ctr ABI (divides a page)");
 _Static_assert(sizeof(struct ps_endpoint) == 8 + PS_MAX_PATHS * (1 + PS_PATH_MAX),
 	       "ps_endpoint ABI");
 
@@ -38,7 +40,28 @@ int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts)
 	skel->rodata->ps_replay = opts->replay;
 	clients = opts->max_clients ? opts->max_clients : opts->replay ? 65536 : PS_MAX_CLIENTS;
 	flows = opts->max_flows ? opts->max_flows : opts->replay ? 65536 : PS_MAX_FLOWS;
+	if (opts->pin_root && !opts->replay) {
+		/* Pinned maps are adopted as they are: their size wins. */
+		char path[4096];
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/" PS_MAP_CLIENT_CTRS, opts->pin_root);
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.max_entries &&
+			    info.max_entries != clients) {
+				pr_info("penstock: the pinned maps hold %u client slots (not %u): "
+					"kept until they are removed\n", info.max_entries, clients);
+				clients = info.max_entries;
+			}
+			close(fd);
+		}
+	}
 	bpf_map__set_max_entries(skel->maps.ps_clients, clients);
+	bpf_map__set_max_entries(skel->maps.ps_client_ctrs, clients);
+	bpf_map__set_max_entries(skel->maps.ps_slot_free, clients);
 	bpf_map__set_max_entries(skel->maps.ps_flows, flows);
 	if (opts->replay) {
 		/* A replay has maps of its own, never the live pinned ones. */
@@ -128,69 +151,64 @@ static int cmp_client(const void *a, const void *b)
 	return memcmp(&x->key.addr, &y->key.addr, sizeof(x->key.addr));
 }
 
-static void sum_counters(struct ps_counters *dst, const struct ps_counters *v, int ncpu)
+int ps_dp_slots_used(struct ps_datapath *dp, uint32_t *next)
 {
-	int i;
+	struct ps_slot_state st;
+	uint32_t zero = 0, max = bpf_map__max_entries(dp->skel->maps.ps_client_ctrs);
 
-	memset(dst, 0, sizeof(*dst));
-	for (i = 0; i < ncpu; i++) {
-		dst->connections += v[i].connections;
-		dst->requests += v[i].requests;
-		dst->inference_requests += v[i].inference_requests;
-		dst->rx_packets += v[i].rx_packets;
-		dst->tx_packets += v[i].tx_packets;
-		dst->rx_bytes += v[i].rx_bytes;
-		dst->tx_bytes += v[i].tx_bytes;
-		dst->rx_payload += v[i].rx_payload;
-		dst->tx_payload += v[i].tx_payload;
-		if (v[i].first_seen_ns &&
-		    (!dst->first_seen_ns || v[i].first_seen_ns < dst->first_seen_ns))
-			dst->first_seen_ns = v[i].first_seen_ns;
-		if (v[i].last_seen_ns > dst->last_seen_ns)
-			dst->last_seen_ns = v[i].last_seen_ns;
-	}
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.ps_slot_state), &zero, &st))
+		return -errno;
+	*next = st.next < max ? st.next : max;
+	return 0;
+}
+
+void *ps_ctrs_map(int fd, uint32_t first, uint32_t count, size_t *len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t off = (size_t)first * sizeof(struct ps_client_ctr);
+	size_t end = off + (size_t)count * sizeof(struct ps_client_ctr);
+	void *m;
+
+	/* sizeof(struct ps_client_ctr) divides the page size: chunks of whole
+	 * pages hold whole slots. */
+	off &= ~(size_t)(page - 1);
+	*len = (end - off + page - 1) & ~(size_t)(page - 1);
+	m = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+	return m == MAP_FAILED ? NULL : m;
 }
 
 int ps_dp_read_clients(struct ps_datapath *dp, struct ps_client **out)
 {
-	int fd = bpf_map__fd(dp->skel->maps.ps_clients);
-	int ncpu = libbpf_num_possible_cpus();
-	struct ps_client_key key, next, *prev = NULL;
-	struct ps_client *list = NULL, *tmp;
-	struct ps_counters *vals;
-	size_t n = 0, cap = 0;
-	int err = 0;
+	int fd = bpf_map__fd(dp->skel->maps.ps_client_ctrs);
+	struct ps_client *list = NULL;
+	const struct ps_client_ctr *ctrs;
+	uint32_t next, i, n = 0;
+	size_t len;
+	int err;
 
-	if (ncpu < 0)
-		return ncpu;
-	vals = calloc(ncpu, sizeof(*vals));
-	if (!vals)
+	err = ps_dp_slots_used(dp, &next);
+	if (err)
+		return err;
+	list = calloc(next ? next : 1, sizeof(*list));
+	if (!list)
 		return -ENOMEM;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, vals))
-			continue;	/* evicted meanwhile */
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			tmp = realloc(list, cap * sizeof(*list));
-			if (!tmp) {
-				err = -ENOMEM;
-				goto out;
-			}
-			list = tmp;
+	if (next) {
+		ctrs = ps_ctrs_map(fd, 0, next, &len);
+		if (!ctrs) {
+			err = -errno;
+			free(list);
+			return err;
 		}
-		list[n].key = key;
-		sum_counters(&list[n].c, vals, ncpu);
-		n++;
+		for (i = 0; i < next; i++) {
+			if (!ctrs[i].key.family)
+				continue;	/* free */
+			list[n].key = ctrs[i].key;
+			list[n].c = ctrs[i].c;
+			n++;
+		}
+		munmap((void *)ctrs, len);
 	}
 	qsort(list, n, sizeof(*list), cmp_client);
-out:
-	free(vals);
-	if (err) {
-		free(list);
-		return err;
-	}
 	*out = list;
 	return n;
 }

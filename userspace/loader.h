@@ -40,8 +40,18 @@ void ps_dp_close(struct ps_datapath *dp);
 /* Remove the pinned maps (the datapath is going away for good). */
 void ps_dp_unpin(struct ps_datapath *dp);
 
+/* Slots handed out so far: [0, *next) of ps_client_ctrs. */
+int ps_dp_slots_used(struct ps_datapath *dp, uint32_t *next);
 /*
- * Read every client, summed over CPUs, into a malloc'ed array sorted by
+ * mmap the slots [first, first + count) of a ps_client_ctrs map fd (and
+ * what surrounds them up to whole pages): returns the mapping, which
+ * starts at slot first rounded down to a page, and its length; NULL with
+ * errno on failure.
+ */
+void *ps_ctrs_map(int fd, uint32_t first, uint32_t count, size_t *len);
+
+/*
+ * Read every client into a malloc'ed array sorted by
  * address. Returns the count or a negative errno.
  */
 int ps_dp_read_clients(struct ps_datapath *dp, struct ps_client **out);

@@ -11,10 +11,12 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "log.h"
 #include "loader.h"
 #include "replay.h"
 #include "report.h"
+#include "top.h"
 
 struct command {
 	const char *name;
@@ -166,6 +168,13 @@ cleanup:
 
 static const struct command commands[] = {
 	{ "replay", cmd_replay, "run captures through the BPF programs and print per-client counts" },
+	{ "status", ps_cmd_status, "penstockd's process, interfaces, programs, maps and tick" },
+	{ "clients", ps_cmd_clients, "per-client counts from penstockd, by window, largest first" },
+	{ "client", ps_cmd_client, "one client's counts in every window" },
+	{ "top", ps_cmd_top, "live full-screen view of the clients, refreshed every second" },
+	{ "endpoints", ps_cmd_endpoints, "the inference endpoints penstockd counts" },
+	{ "reload", ps_cmd_reload, "have penstockd re-read its configuration file" },
+	{ "stop", ps_cmd_stop, "have penstockd save its state and exit" },
 };
 
 static void usage(FILE *f)

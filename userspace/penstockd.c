@@ -1,42 +1,118 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * penstockd: loads the datapath, pins its maps under PS_PIN_DIR, attaches
- * it to clsact ingress and egress of every configured interface, and
- * detaches on SIGTERM or SIGINT.
+ * penstockd: loads the datapath (or adopts the one a previous daemon left
+ * pinned and attached), attaches it to clsact ingress and egress of every
+ * configured interface, reads the per-client counters every second into
+ * sliding windows and totals, saves them to a state file every few
+ * seconds, and answers the control socket.
+ *
+ * One thread, one epoll loop: a signalfd (SIGTERM/SIGINT stop, SIGHUP
+ * reloads), a timerfd (the tick) and the listening control socket. State
+ * files are written by a forked child, so a save never stalls a tick.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <systemd/sd-daemon.h>
 
 #include "attach.h"
+#include "clients.h"
 #include "config.h"
-#include "log.h"
+#include "control.h"
 #include "loader.h"
+#include "log.h"
+#include "penstock.skel.h"
+#include "state.h"
+#include "tick.h"
+
+#define PS_VERSION		"0.3.0"
+#define SAVE_INTERVAL_S		5
 
 static const char usage_text[] =
-	"usage: penstockd [--config FILE] [--foreground] [--check-config] [--verbose]\n"
+	"usage: penstockd [OPTIONS]\n"
 	"\n"
 	"Count per-client traffic on the configured inference endpoints with eBPF\n"
-	"programs on clsact ingress and egress of the configured interfaces.\n"
+	"programs on clsact ingress and egress of the configured interfaces; keep\n"
+	"sliding windows and totals per client; answer `penstock` on a control socket.\n"
 	"\n"
-	"  -c, --config FILE  configuration (default " PS_DEFAULT_CONFIG ")\n"
-	"  -f, --foreground   stay in the foreground (penstockd never forks; for systemd)\n"
-	"  -C, --check-config validate the configuration and exit: 0, or 2 with\n"
-	"                     FILE:LINE:COLUMN and what was expected\n"
-	"  -v, --verbose      debug messages\n"
-	"  -h, --help         this text\n";
+	"  -c, --config FILE     configuration (default " PS_DEFAULT_CONFIG ")\n"
+	"  -f, --foreground      stay in the foreground (penstockd never forks; for systemd)\n"
+	"  -C, --check-config    validate the configuration and exit: 0, or 2 with\n"
+	"                        FILE:LINE:COLUMN and what was expected\n"
+	"  -s, --socket PATH     control socket (default " PS_CONTROL_SOCKET ")\n"
+	"  -S, --state-dir DIR   state file directory (default " PS_STATE_DIR ")\n"
+	"  -P, --pin-dir DIR     where the maps are pinned (default " PS_PIN_DIR ")\n"
+	"  -k, --keep-datapath   on exit leave the programs attached and the maps pinned,\n"
+	"                        for the next daemon to adopt (an upgrade)\n"
+	"  -v, --verbose         debug messages\n"
+	"  -h, --help            this text\n"
+	"\n"
+	"signals: SIGTERM/SIGINT save and exit (detaching what penstockd attached,\n"
+	"unless --keep-datapath); SIGHUP re-reads the configuration.\n";
+
+struct daemon {
+	const char *config_path;
+	const char *socket_path;
+	const char *state_dir;
+	const char *pin_dir;
+	char run_record[4200];
+	bool keep_datapath;
+	bool adopted;
+	bool stop;
+	bool owner;		/* the control socket is ours: no other daemon runs */
+	struct ps_config cfg;
+	struct ps_datapath dp;
+	struct ps_attachment att[PS_MAX_IFACES];
+	int natt;
+	struct ps_ctable table;
+	struct ps_tick tick;
+	struct ps_control ctl;
+	pid_t saver;
+	uint64_t saver_started_ms;
+	uint64_t last_save_ms;
+	uint64_t save_took_ms;	/* the last save, fork to exit */
+	uint64_t started_ms;
+};
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *rfc3339(uint64_t sec, char *buf, size_t len)
+{
+	time_t t = sec;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
 
 /* bpffs must be mounted for pinning; mount it where systemd has not. */
-static int ensure_bpffs(void)
+static int ensure_bpffs(const char *pin_dir)
 {
 	struct statfs st;
 
@@ -49,12 +125,719 @@ static int ensure_bpffs(void)
 		return err;
 	}
 mkdir:
-	if (mkdir(PS_PIN_DIR, 0700) && errno != EEXIST) {
+	if (mkdir(pin_dir, 0700) && errno != EEXIST) {
 		int err = -errno;
 
-		pr_warn("penstockd: cannot create %s: %s\n", PS_PIN_DIR, strerror(errno));
+		pr_warn("penstockd: cannot create %s: %s\n", pin_dir, strerror(errno));
 		return err;
 	}
+	return 0;
+}
+
+/* ---- the run record: what this daemon attached, for its successor ---- */
+
+static void run_record_write(struct daemon *d)
+{
+	json_t *ifs = json_array(), *doc;
+	char tmp[4300];
+	int i;
+
+	for (i = 0; i < d->natt; i++)
+		json_array_append_new(ifs, json_pack("{s:s, s:i, s:b}", "name", d->att[i].ifname,
+						     "ifindex", d->att[i].ifindex,
+						     "created_clsact",
+						     d->att[i].created_qdisc));
+	doc = json_pack("{s:s, s:o}", "pin_dir", d->pin_dir, "interfaces", ifs);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d->run_record);
+	if (json_dump_file(doc, tmp, JSON_COMPACT) || rename(tmp, d->run_record))
+		pr_warn("penstockd: cannot write %s: %s\n", d->run_record, strerror(errno));
+	json_decref(doc);
+}
+
+/*
+ * Interfaces a previous daemon attached to: their clsact may be its
+ * creation (then it is ours to remove in the end).
+ */
+static int run_record_read(struct daemon *d, struct ps_attachment *old, int max)
+{
+	json_t *doc = json_load_file(d->run_record, 0, NULL), *ifs, *it;
+	size_t i;
+	int n = 0;
+
+	if (!doc)
+		return 0;
+	ifs = json_object_get(doc, "interfaces");
+	json_array_foreach(ifs, i, it) {
+		const char *name = json_string_value(json_object_get(it, "name"));
+
+		if (!name || n == max)
+			continue;
+		memset(&old[n], 0, sizeof(old[n]));
+		snprintf(old[n].ifname, sizeof(old[n].ifname), "%s", name);
+		old[n].ifindex = json_integer_value(json_object_get(it, "ifindex"));
+		old[n].created_qdisc = json_is_true(json_object_get(it, "created_clsact"));
+		old[n].ingress = old[n].egress = true;
+		n++;
+	}
+	json_decref(doc);
+	return n;
+}
+
+/* ---- datapath configuration ---- */
+
+/* Point ps_ports at cfg's endpoints and nothing else. */
+static int configure_ports(struct daemon *d, const struct ps_config *cfg)
+{
+	int fd = bpf_map__fd(d->dp.skel->maps.ps_ports);
+	uint32_t port;
+	int i, err;
+
+	err = ps_dp_configure(&d->dp, cfg);
+	if (err)
+		return err;
+	for (port = 0; port < 65536; port++) {
+		struct ps_port pp = {}, zero = {};
+
+		if (bpf_map_lookup_elem(fd, &port, &pp) || !pp.endpoint)
+			continue;
+		for (i = 0; i < cfg->nendpoints; i++)
+			if (cfg->endpoints[i].port == port)
+				break;
+		if (i == cfg->nendpoints)
+			bpf_map_update_elem(fd, &port, &zero, BPF_ANY);
+	}
+	return 0;
+}
+
+static bool in_config(const struct ps_config *cfg, const char *ifname)
+{
+	int i;
+
+	for (i = 0; i < cfg->nifaces; i++)
+		if (!strcmp(cfg->ifaces[i], ifname))
+			return true;
+	return false;
+}
+
+/*
+ * Attach to every interface of cfg not attached yet and detach from those
+ * cfg no longer names. prev: a previous daemon's attachments (adoption).
+ */
+static int apply_interfaces(struct daemon *d, const struct ps_config *cfg,
+			    struct ps_attachment *prev, int nprev)
+{
+	struct ps_attachment keep[PS_MAX_IFACES];
+	int i, j, n = 0, err = 0;
+
+	for (i = 0; i < d->natt; i++) {
+		if (in_config(cfg, d->att[i].ifname))
+			keep[n++] = d->att[i];
+		else
+			ps_detach(&d->att[i]);
+	}
+	for (i = 0; i < nprev; i++)
+		if (!in_config(cfg, prev[i].ifname)) {
+			pr_info("penstockd: %s is no longer configured: detaching\n",
+				prev[i].ifname);
+			ps_detach(&prev[i]);
+		}
+	for (i = 0; i < cfg->nifaces; i++) {
+		for (j = 0; j < n; j++)
+			if (!strcmp(keep[j].ifname, cfg->ifaces[i]))
+				break;
+		if (j < n)
+			continue;
+		if (ps_attach(&d->dp, cfg->ifaces[i], &keep[n])) {
+			err = -EINVAL;
+			continue;
+		}
+		/* A clsact created by the daemon we took over is ours now. */
+		for (j = 0; j < nprev; j++)
+			if (!strcmp(prev[j].ifname, cfg->ifaces[i]) &&
+			    prev[j].ifindex == keep[n].ifindex && prev[j].created_qdisc)
+				keep[n].created_qdisc = true;
+		n++;
+	}
+	memcpy(d->att, keep, n * sizeof(keep[0]));
+	d->natt = n;
+	run_record_write(d);
+	return err;
+}
+
+/* Re-read the config file; keep the running one if it is invalid. */
+static int reload(struct daemon *d, char *err, size_t errlen)
+{
+	static struct ps_config ncfg;
+
+	ps_config_init(&ncfg);
+	if (ps_config_load(d->config_path, &ncfg, err, errlen)) {
+		pr_warn("penstockd: reload: %s (the running configuration stays)\n", err);
+		return -EINVAL;
+	}
+	if (!ncfg.nifaces) {
+		snprintf(err, errlen, "%s: no interfaces to attach to (interfaces: [...])",
+			 d->config_path);
+		pr_warn("penstockd: reload: %s (the running configuration stays)\n", err);
+		return -EINVAL;
+	}
+	if (configure_ports(d, &ncfg)) {
+		snprintf(err, errlen, "cannot write the endpoint maps");
+		return -EIO;
+	}
+	if (ncfg.max_clients != d->cfg.max_clients)
+		pr_info("penstockd: max_clients %u takes effect when penstockd starts without "
+			"pinned maps; %u slots now\n", ncfg.max_clients, d->tick.max);
+	d->cfg = ncfg;
+	d->tick.idle_s = d->cfg.reclaim_idle;
+	if (apply_interfaces(d, &d->cfg, NULL, 0))
+		snprintf(err, errlen, "some interfaces could not be attached (see the log)");
+	pr_info("penstockd: configuration reloaded from %s: %d endpoints on %d interfaces\n",
+		d->config_path, d->cfg.nendpoints, d->natt);
+	return 0;
+}
+
+/* ---- control requests ---- */
+
+static json_t *view_json(const struct ps_ctable *t, const struct ps_crec *r, enum ps_window w,
+			 uint64_t now_ms, bool with_client)
+{
+	char addr[INET6_ADDRSTRLEN], ts[32];
+	struct ps_cview v;
+	json_t *o = json_object();
+	int f;
+
+	ps_crec_view(t, r, w, now_ms, &v);
+	if (with_client)
+		json_object_set_new(o, "client", json_string(ps_client_str(&r->key, addr,
+									   sizeof(addr))));
+	for (f = 0; f < PS_NFIELDS; f++) {
+		if (w != PS_WIN_TOTAL &&
+		    (f == PS_F_CONNECTIONS || f == PS_F_RX_PACKETS || f == PS_F_TX_PACKETS))
+			continue;
+		json_object_set_new(o, ps_field_names[f], json_integer((json_int_t)llround(v.v[f])));
+	}
+	json_object_set_new(o, "rpm", json_real(round(v.rpm * 100.0) / 100.0));
+	if (with_client) {
+		json_object_set_new(o, "first_seen", json_string(rfc3339(r->first_wall, ts,
+									  sizeof(ts))));
+		json_object_set_new(o, "last_seen", json_string(rfc3339(r->last_wall, ts,
+									 sizeof(ts))));
+	}
+	return o;
+}
+
+static void do_clients(struct daemon *d, json_t *req, FILE *out)
+{
+	const char *ws = "total", *ss = "requests";
+	json_int_t limit = 0;
+	uint64_t now = wall_ms();
+	uint32_t *idx;
+	int win, sort, n, i;
+
+	if (json_unpack(req, "{s?s, s?s, s?I}", "window", &ws, "sort", &ss, "limit", &limit)) {
+		ps_control_error(out, "clients: window and sort are strings, limit a number");
+		return;
+	}
+	win = ps_window_parse(ws);
+	sort = ps_sort_parse(ss);
+	if (win < 0 || sort < 0 || limit < 0) {
+		ps_control_error(out,
+				 win < 0 ? "unknown window '%s': 1m, 1h, 24h or total" :
+				 sort < 0 ? "unknown sort key '%s': requests, inference_requests, rx_bytes, tx_bytes, tx_payload or rpm" :
+				 "limit must be 0 (all) or more%s",
+				 win < 0 ? ws : sort < 0 ? ss : "");
+		return;
+	}
+	n = ps_ctable_top(&d->table, win, sort, (uint32_t)limit, now, &idx);
+	if (n < 0) {
+		ps_control_error(out, "out of memory");
+		return;
+	}
+	fprintf(out, "{\"ok\":true,\"window\":\"%s\",\"sort\":\"%s\",\"total_clients\":%u,"
+		     "\"clients\":[",
+		ps_window_names[win], ps_sort_names[sort], d->table.n);
+	for (i = 0; i < n; i++) {
+		json_t *o = view_json(&d->table, &d->table.rec[idx[i]], win, now, true);
+
+		if (i)
+			fputc(',', out);
+		json_dumpf(o, out, PS_JSON_DUMP);
+		json_decref(o);
+	}
+	fputs("]}", out);
+	free(idx);
+}
+
+static int parse_addr(const char *s, struct ps_client_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (inet_pton(AF_INET, s, &k->addr) == 1) {
+		k->family = PS_AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, &k->addr) == 1) {
+		k->family = PS_AF_INET6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static void do_client(struct daemon *d, json_t *req, FILE *out)
+{
+	const char *addr = json_string_value(json_object_get(req, "addr"));
+	char buf[INET6_ADDRSTRLEN], ts[32], ts2[32];
+	struct ps_client_key key;
+	const struct ps_crec *r;
+	uint64_t now = wall_ms();
+	json_t *wins, *o;
+	int w;
+
+	if (!addr) {
+		ps_control_error(out, "client: give \"addr\"");
+		return;
+	}
+	if (parse_addr(addr, &key)) {
+		ps_control_error(out, "'%s' is not an IPv4 or IPv6 address", addr);
+		return;
+	}
+	r = ps_ctable_find(&d->table, &key);
+	if (!r) {
+		ps_control_error(out, "no client %s", ps_client_str(&key, buf, sizeof(buf)));
+		return;
+	}
+	wins = json_object();
+	for (w = 0; w <= PS_WIN_TOTAL; w++)
+		json_object_set_new(wins, ps_window_names[w], view_json(&d->table, r, w, now, false));
+	o = json_pack("{s:b, s:s, s:s, s:s, s:b, s:o}", "ok", 1, "client",
+		      ps_client_str(&r->key, buf, sizeof(buf)), "first_seen",
+		      rfc3339(r->first_wall, ts, sizeof(ts)), "last_seen",
+		      rfc3339(r->last_wall, ts2, sizeof(ts2)), "in_map", r->gen == d->table.gen,
+		      "windows", wins);
+	json_dumpf(o, out, PS_JSON_DUMP);
+	json_decref(o);
+}
+
+static void do_endpoints(struct daemon *d, FILE *out)
+{
+	json_t *eps = json_array(), *o;
+	int i, j;
+
+	for (i = 0; i < d->cfg.nendpoints; i++) {
+		const struct ps_endpoint_cfg *e = &d->cfg.endpoints[i];
+		json_t *paths = json_array();
+
+		for (j = 0; j < e->npaths; j++)
+			json_array_append_new(paths, json_string(e->paths[j]));
+		json_array_append_new(eps, json_pack("{s:s, s:i, s:o}", "name", e->name, "port",
+						     e->port, "paths", paths));
+	}
+	o = json_pack("{s:b, s:o}", "ok", 1, "endpoints", eps);
+	json_dumpf(o, out, PS_JSON_DUMP);
+	json_decref(o);
+}
+
+static long map_entries(struct bpf_map *map)
+{
+	int fd = bpf_map__fd(map);
+	char key[64], next[64];
+	void *prev = NULL;
+	long n = 0;
+
+	if (bpf_map__key_size(map) > sizeof(key))
+		return -1;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, bpf_map__key_size(map));
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+/* The datapath's global counters (ps_stats), summed over CPUs. */
+static json_t *stats_json(struct daemon *d)
+{
+	static const char *const names[PS_STAT_MAX] = {
+		[PS_STAT_PACKETS] = "packets",
+		[PS_STAT_ENDPOINT_PACKETS] = "endpoint_packets",
+		[PS_STAT_NOT_PARSED] = "not_parsed",
+		[PS_STAT_FLOW_FULL] = "flow_full",
+		[PS_STAT_CLIENT_FULL] = "client_full",
+		[PS_STAT_OOO_STASHED] = "ooo_stashed",
+		[PS_STAT_OOO_DROPPED] = "ooo_dropped",
+		[PS_STAT_PARSE_LIMIT] = "parse_limit",
+	};
+	int fd = bpf_map__fd(d->dp.skel->maps.ps_stats), ncpu = libbpf_num_possible_cpus();
+	json_t *o = json_object();
+	uint64_t *v = ncpu > 0 ? calloc(ncpu, sizeof(*v)) : NULL;
+	uint32_t k;
+	int c;
+
+	for (k = 0; v && k < PS_STAT_MAX; k++) {
+		uint64_t sum = 0;
+
+		if (bpf_map_lookup_elem(fd, &k, v))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			sum += v[c];
+		json_object_set_new(o, names[k], json_integer((json_int_t)sum));
+	}
+	free(v);
+	return o;
+}
+
+/* Resident memory of this process (VmRSS), in KiB. */
+static long rss_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static void do_status(struct daemon *d, FILE *out)
+{
+	struct bpf_map *counted[] = { d->dp.skel->maps.ps_clients, d->dp.skel->maps.ps_flows,
+				      d->dp.skel->maps.ps_ooo };
+	json_t *ifs = json_array(), *progs = json_array(), *maps = json_array(), *o;
+	struct bpf_program *prog;
+	uint64_t now = wall_ms();
+	char ts[32], ts2[32];
+	size_t i;
+
+	for (i = 0; i < (size_t)d->natt; i++)
+		json_array_append_new(ifs, json_pack("{s:s, s:i, s:b, s:b, s:b}", "name",
+						     d->att[i].ifname, "ifindex", d->att[i].ifindex,
+						     "ingress", d->att[i].ingress, "egress",
+						     d->att[i].egress, "created_clsact",
+						     d->att[i].created_qdisc));
+	bpf_object__for_each_program(prog, d->dp.skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		char tag[2 * BPF_TAG_SIZE + 1];
+		int k;
+
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			continue;
+		for (k = 0; k < BPF_TAG_SIZE; k++)
+			snprintf(tag + 2 * k, 3, "%02x", info.tag[k]);
+		json_array_append_new(progs, json_pack("{s:s, s:i, s:s, s:i}", "name",
+						       bpf_program__name(prog), "id", info.id,
+						       "tag", tag, "verified_insns",
+						       info.verified_insns));
+	}
+	for (i = 0; i < sizeof(counted) / sizeof(counted[0]); i++) {
+		long n = i == 0 ? (long)d->table.in_map : map_entries(counted[i]);
+
+		json_array_append_new(maps, json_pack("{s:s, s:I, s:I}", "name",
+						      bpf_map__name(counted[i]), "entries",
+						      (json_int_t)n, "max_entries",
+						      (json_int_t)bpf_map__max_entries(counted[i])));
+	}
+	o = json_pack("{s:b, s:{s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:b}, s:o, s:o, s:o,"
+		      " s:{s:I, s:f, s:f, s:f, s:i}, s:{s:I, s:I}}",
+		      "ok", 1,
+		      "daemon", "pid", (int)getpid(), "version", PS_VERSION, "config",
+		      d->config_path, "started", rfc3339(d->started_ms / 1000, ts, sizeof(ts)),
+		      "uptime_s", (json_int_t)((now - d->started_ms) / 1000), "socket",
+		      d->socket_path, "pin_dir", d->pin_dir, "state_file", d->state_dir,
+		      "last_save",
+		      d->last_save_ms ? rfc3339(d->last_save_ms / 1000, ts2, sizeof(ts2)) : "",
+		      "adopted", d->adopted,
+		      "interfaces", ifs, "programs", progs, "maps", maps,
+		      "tick", "count", (json_int_t)d->tick.count, "last_ms",
+		      d->tick.last_ns / 1e6, "avg_ms",
+		      d->tick.count ? d->tick.sum_ns / 1e6 / d->tick.count : 0.0, "max_ms",
+		      d->tick.max_ns / 1e6, "interval_ms", 1000,
+		      "clients", "tracked", (json_int_t)d->table.n, "in_map",
+		      (json_int_t)d->table.in_map);
+	if (o)
+		json_object_set_new(o, "stats", stats_json(d));
+	if (o)
+		json_object_set_new(o, "slots",
+				    json_pack("{s:I, s:I, s:I, s:I}", "handed_out",
+					      (json_int_t)d->tick.next, "max",
+					      (json_int_t)d->tick.max, "reclaimed",
+					      (json_int_t)d->tick.reclaimed, "unlinked",
+					      (json_int_t)d->tick.npending));
+	if (o) {
+		char path[4200];
+
+		snprintf(path, sizeof(path), "%s/" PS_STATE_FILE, d->state_dir);
+		json_object_set_new(json_object_get(o, "daemon"), "state_file", json_string(path));
+		json_object_set_new(json_object_get(o, "daemon"), "save_ms",
+				    json_integer((json_int_t)d->save_took_ms));
+		json_object_set_new(json_object_get(o, "daemon"), "rss_kb",
+				    json_integer(rss_kb()));
+	}
+	json_dumpf(o, out, PS_JSON_DUMP);
+	json_decref(o);
+}
+
+static void handle(json_t *req, FILE *out, void *ctx)
+{
+	struct daemon *d = ctx;
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	char err[4200];
+
+	if (!cmd) {
+		ps_control_error(out, "bad request: no \"cmd\"");
+	} else if (!strcmp(cmd, "status")) {
+		do_status(d, out);
+	} else if (!strcmp(cmd, "clients")) {
+		do_clients(d, req, out);
+	} else if (!strcmp(cmd, "client")) {
+		do_client(d, req, out);
+	} else if (!strcmp(cmd, "endpoints")) {
+		do_endpoints(d, out);
+	} else if (!strcmp(cmd, "reload")) {
+		if (reload(d, err, sizeof(err))) {
+			ps_control_error(out, "%s", err);
+		} else {
+			json_t *o = json_pack("{s:b, s:s}", "ok", 1, "config", d->config_path);
+
+			json_dumpf(o, out, PS_JSON_DUMP);
+			json_decref(o);
+		}
+	} else if (!strcmp(cmd, "stop")) {
+		d->keep_datapath = d->keep_datapath || json_is_true(json_object_get(req, "keep_datapath"));
+		d->stop = true;
+		fputs("{\"ok\":true}", out);
+	} else {
+		ps_control_error(out, "unknown command '%s'", cmd);
+	}
+}
+
+/* ---- the tick and the state file ---- */
+
+static void reap_saver(struct daemon *d, bool wait)
+{
+	int status;
+	pid_t p;
+
+	if (d->saver <= 0)
+		return;
+	p = waitpid(d->saver, &status, wait ? 0 : WNOHANG);
+	if (p == 0)
+		return;
+	if (p == d->saver && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		d->last_save_ms = wall_ms();
+		d->save_took_ms = d->last_save_ms - d->saver_started_ms;
+	}
+	d->saver = 0;
+}
+
+static void tick(struct daemon *d)
+{
+	uint64_t now;
+
+	ps_tick_run(&d->tick, &d->table);
+	sd_notify(0, "WATCHDOG=1");
+	reap_saver(d, false);
+	now = wall_ms();
+	if (!d->saver && now - d->last_save_ms >= SAVE_INTERVAL_S * 1000) {
+		pid_t p = ps_state_save_bg(&d->table, d->state_dir, now);
+
+		if (p < 0)
+			pr_warn("penstockd: cannot fork to save state: %s\n", strerror(-p));
+		if (p < 0) {
+			d->last_save_ms = now;	/* retry in SAVE_INTERVAL_S */
+		} else {
+			d->saver = p;
+			d->saver_started_ms = now;
+		}
+	}
+}
+
+static void save_now(struct daemon *d)
+{
+	char err[4200];
+
+	reap_saver(d, true);
+	if (ps_state_save(&d->table, d->state_dir, wall_ms(), err, sizeof(err)))
+		pr_warn("penstockd: cannot save state: %s\n", err);
+}
+
+static int load_state(struct daemon *d)
+{
+	char err[4300], aside[4300], path[4200];
+	uint64_t saved;
+	int r;
+
+	if (mkdir(d->state_dir, 0700) && errno != EEXIST) {
+		pr_warn("penstockd: cannot create %s: %s\n", d->state_dir, strerror(errno));
+		return -errno;
+	}
+	r = ps_state_load(&d->table, d->state_dir, &saved, err, sizeof(err));
+	if (r > 0) {
+		pr_info("penstockd: %u clients restored from %s/" PS_STATE_FILE " (saved %llu s ago)\n",
+			d->table.n, d->state_dir,
+			(unsigned long long)((wall_ms() - saved) / 1000));
+		return 0;
+	}
+	if (r == 0)
+		return 0;
+	/* Unreadable: keep it aside for a person to look at; start afresh. */
+	snprintf(path, sizeof(path), "%s/" PS_STATE_FILE, d->state_dir);
+	snprintf(aside, sizeof(aside), "%s.unreadable-%llu", path,
+		 (unsigned long long)(wall_ms() / 1000));
+	rename(path, aside);
+	pr_warn("penstockd: %s; moved to %s, starting with no history\n", err, aside);
+	ps_ctable_init(&d->table);
+	return 0;
+}
+
+/* ---- main ---- */
+
+static int setup(struct daemon *d)
+{
+	struct ps_attachment prev[PS_MAX_IFACES];
+	struct ps_dp_opts dopts = { .pin_root = d->pin_dir, .max_clients = d->cfg.max_clients };
+	char probe[4200], sockdir[4200];
+	int nprev, err;
+
+	snprintf(sockdir, sizeof(sockdir), "%s", d->socket_path);
+	snprintf(d->run_record, sizeof(d->run_record), "%s/datapath.json", dirname(sockdir));
+	err = ps_control_listen(&d->ctl, d->socket_path);
+	if (err)
+		return err;
+	d->owner = true;
+	err = load_state(d);
+	if (err)
+		return err;
+	err = ensure_bpffs(d->pin_dir);
+	if (err)
+		return err;
+	snprintf(probe, sizeof(probe), "%s/" PS_MAP_CLIENTS, d->pin_dir);
+	d->adopted = access(probe, F_OK) == 0;
+	err = ps_dp_open(&d->dp, &dopts);
+	if (err) {
+		if (d->adopted)
+			pr_warn("penstockd: the maps pinned in %s do not fit this penstockd; if no "
+				"daemon uses them, remove them (rm -r %s) and start again\n",
+				d->pin_dir, d->pin_dir);
+		return err;
+	}
+	err = configure_ports(d, &d->cfg);
+	if (err)
+		return err;
+	nprev = d->adopted ? run_record_read(d, prev, PS_MAX_IFACES) : 0;
+	err = apply_interfaces(d, &d->cfg, prev, nprev);
+	if (err)
+		return err;
+	err = ps_tick_init(&d->tick, &d->dp);
+	if (err)
+		return err;
+	d->tick.idle_s = d->cfg.reclaim_idle;
+	/* Catch up with what the datapath counted while no daemon ran. */
+	ps_tick_run(&d->tick, &d->table);
+	pr_info("penstockd: %s the datapath: %d endpoints on %d interfaces, maps in %s, %u clients\n",
+		d->adopted ? "adopted" : "started", d->cfg.nendpoints, d->natt, d->pin_dir,
+		d->table.n);
+	return 0;
+}
+
+static void teardown(struct daemon *d)
+{
+	int i;
+
+	if (!d->owner)
+		return;		/* another daemon's datapath: not ours to touch */
+	if (!d->keep_datapath)
+		for (i = 0; i < d->natt; i++)
+			ps_detach(&d->att[i]);
+	if (d->tick.slot_rec) {
+		/* The last counts, after detaching: nothing comes in behind them. */
+		ps_tick_run(&d->tick, &d->table);
+		save_now(d);
+		ps_tick_free(&d->tick);
+	}
+	if (d->dp.skel) {
+		if (!d->keep_datapath)
+			ps_dp_unpin(&d->dp);
+		ps_dp_close(&d->dp);
+	}
+	if (!d->keep_datapath) {
+		rmdir(d->pin_dir);
+		unlink(d->run_record);
+	} else {
+		pr_info("penstockd: the datapath stays attached, its maps pinned in %s\n",
+			d->pin_dir);
+	}
+	ps_control_close(&d->ctl);
+	ps_ctable_free(&d->table);
+}
+
+static int run(struct daemon *d)
+{
+	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	struct epoll_event ev, evs[4];
+	int sfd, tfd, efd, n, i;
+	sigset_t mask;
+	char err[4200];
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	efd = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || efd < 0 || timerfd_settime(tfd, 0, &its, NULL)) {
+		pr_warn("penstockd: event loop: %s\n", strerror(errno));
+		return 1;
+	}
+	ev.events = EPOLLIN;
+	ev.data.fd = sfd;
+	epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = tfd;
+	epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev);
+	ev.data.fd = d->ctl.fd;
+	epoll_ctl(efd, EPOLL_CTL_ADD, d->ctl.fd, &ev);
+	sd_notifyf(0, "READY=1\nSTATUS=counting %d endpoints on %d interfaces\nMAINPID=%d",
+		   d->cfg.nendpoints, d->natt, (int)getpid());
+	while (!d->stop) {
+		n = epoll_wait(efd, evs, 4, -1);
+		if (n < 0 && errno != EINTR)
+			break;
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.fd == tfd) {
+				uint64_t exp;
+
+				if (read(tfd, &exp, sizeof(exp)) > 0)
+					tick(d);
+			} else if (evs[i].data.fd == sfd) {
+				struct signalfd_siginfo si;
+
+				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGCHLD) {
+						reap_saver(d, false);
+					} else if (si.ssi_signo == SIGHUP) {
+						sd_notify(0, "RELOADING=1");
+						reload(d, err, sizeof(err));
+						sd_notify(0, "READY=1");
+					} else {
+						pr_info("penstockd: signal %u, stopping\n",
+							si.ssi_signo);
+						d->stop = true;
+					}
+				}
+			} else {
+				ps_control_serve(&d->ctl, handle, d);
+			}
+		}
+	}
+	sd_notify(0, "STOPPING=1");
+	close(efd);
+	close(tfd);
+	close(sfd);
 	return 0;
 }
 
@@ -64,29 +847,45 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "keep-datapath", no_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct ps_attachment att[PS_MAX_IFACES] = {};
-	struct ps_dp_opts dopts = { .pin_root = PS_PIN_DIR };
-	const char *config = PS_DEFAULT_CONFIG;
-	struct ps_datapath dp = {};
-	static struct ps_config cfg;
-	int opt, check = 0, err, i, nattached = 0, sfd = -1, ret = 1;
-	struct signalfd_siginfo si;
+	static struct daemon d;
+	int opt, check = 0, ret = 1;
 	char errbuf[4200];
 	sigset_t mask;
 
-	while ((opt = getopt_long(argc, argv, "c:fCvh", longopts, NULL)) != -1) {
+	d.config_path = PS_DEFAULT_CONFIG;
+	d.socket_path = PS_CONTROL_SOCKET;
+	d.state_dir = PS_STATE_DIR;
+	d.pin_dir = PS_PIN_DIR;
+	d.ctl.fd = -1;
+	while ((opt = getopt_long(argc, argv, "c:fCs:S:P:kvh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config = optarg;
+			d.config_path = optarg;
 			break;
 		case 'f':
 			break;
 		case 'C':
 			check = 1;
+			break;
+		case 's':
+			d.socket_path = optarg;
+			break;
+		case 'S':
+			d.state_dir = optarg;
+			break;
+		case 'P':
+			d.pin_dir = optarg;
+			break;
+		case 'k':
+			d.keep_datapath = true;
 			break;
 		case 'v':
 			ps_log_set_level(PS_LOG_DEBUG);
@@ -99,59 +898,39 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	ps_config_init(&cfg);
-	err = ps_config_load(config, &cfg, errbuf, sizeof(errbuf));
-	if (err) {
+	if (optind < argc) {
+		fprintf(stderr, "penstockd: unexpected argument '%s'\n\n%s", argv[optind], usage_text);
+		return 2;
+	}
+	ps_config_init(&d.cfg);
+	if (ps_config_load(d.config_path, &d.cfg, errbuf, sizeof(errbuf))) {
 		fprintf(stderr, "penstockd: %s\n", errbuf);
 		return 2;
 	}
 	if (check) {
-		printf("%s: ok (%d interfaces, %d endpoints)\n", config, cfg.nifaces,
-		       cfg.nendpoints);
+		printf("%s: ok (%d interfaces, %d endpoints)\n", d.config_path, d.cfg.nifaces,
+		       d.cfg.nendpoints);
 		return 0;
 	}
-	if (!cfg.nifaces) {
+	if (!d.cfg.nifaces) {
 		fprintf(stderr, "penstockd: %s: no interfaces to attach to (interfaces: [...])\n",
-			config);
+			d.config_path);
 		return 2;
 	}
+	if (geteuid() != 0)
+		pr_warn("penstockd: not running as root: loading BPF programs will likely fail\n");
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (sfd < 0) {
-		pr_warn("penstockd: signalfd: %s\n", strerror(errno));
-		return 1;
-	}
+	signal(SIGPIPE, SIG_IGN);
+	d.started_ms = wall_ms();
 	ps_log_libbpf();
-	if (ensure_bpffs())
-		goto cleanup;
-	if (ps_dp_open(&dp, &dopts))
-		goto cleanup;
-	if (ps_dp_configure(&dp, &cfg))
-		goto cleanup;
-	for (i = 0; i < cfg.nifaces; i++) {
-		if (ps_attach(&dp, cfg.ifaces[i], &att[i]))
-			goto cleanup;
-		nattached++;
-	}
-	pr_info("penstockd: counting %d endpoints on %d interfaces; maps in %s\n",
-		cfg.nendpoints, cfg.nifaces, PS_PIN_DIR);
-	while (read(sfd, &si, sizeof(si)) < 0 && errno == EINTR)
-		;
-	pr_info("penstockd: signal %u, detaching\n", si.ssi_signo);
-	ret = 0;
-cleanup:
-	for (i = 0; i < nattached; i++)
-		ps_detach(&att[i]);
-	if (dp.skel) {
-		ps_dp_unpin(&dp);
-		ps_dp_close(&dp);
-	}
-	rmdir(PS_PIN_DIR);
-	if (sfd >= 0)
-		close(sfd);
+	if (!setup(&d))
+		ret = run(&d);
+	teardown(&d);
 	return ret;
 }

@@ -55,7 +55,7 @@ static __always_inline struct ps_flow *ps_flow_get(const struct ps_flow_key *k,
 		if (!fresh)
 			return NULL;
 		if (c)
-			c->connections++;
+			ps_add(c->connections, 1);
 		if (f && !f->dir[PS_DIR_RX].syn_seen && f->dir[PS_DIR_TX].syn_seen &&
 		    !f->dir[PS_DIR_TX].fin_seen) {
 			/* The SYN-ACK was seen first (capture reordering). */
@@ -122,11 +122,11 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 	c = ps_client(p, rx, x->now);
 	if (c) {
 		if (rx) {
-			c->rx_packets += p->segs;
-			c->rx_bytes += p->ip_bytes;
+			ps_add(c->rx_packets, p->segs);
+			ps_add(c->rx_bytes, p->ip_bytes);
 		} else {
-			c->tx_packets += p->segs;
-			c->tx_bytes += p->ip_bytes;
+			ps_add(c->tx_packets, p->segs);
+			ps_add(c->tx_bytes, p->ip_bytes);
 		}
 		c->last_seen_ns = x->now;
 	}

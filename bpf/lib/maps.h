@@ -10,15 +10,41 @@
 
 #include "common.h"
 
-/* Per-client counters, per CPU; LRU so that a flood of new clients cannot
- * fill it. The daemon keeps the totals of clients it evicts. */
+/* Client to slot. Not LRU: the daemon reclaims the slots of idle
+ * clients, keeping their totals (see struct ps_client_slot). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PS_MAX_CLIENTS);
 	__type(key, struct ps_client_key);
-	__type(value, struct ps_counters);
+	__type(value, struct ps_client_slot);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_clients SEC(".maps") __weak;
+
+/* Per-client counters by slot, read by the daemon through mmap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, PS_MAX_CLIENTS);
+	__type(key, __u32);
+	__type(value, struct ps_client_ctr);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_client_ctrs SEC(".maps") __weak;
+
+/* Slots the daemon has reclaimed, for new clients to take. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, PS_MAX_CLIENTS);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_slot_free SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_slot_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_slot_state SEC(".maps") __weak;
 
 /* TCP sequence and HTTP/1 framing state per connection. */
 struct {

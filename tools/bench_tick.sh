@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The daemon's tick under load: a real penstockd (on a veth interface in a
+# network namespace of its own, maps pinned in a private directory) while
+# ps_bench_fill keeps N clients in its pinned ps_clients map and raises
+# every one's counters once a second, so that every tick reads and folds N
+# changed clients. Reported per N: CPU time per tick (penstockd's own
+# measure, CLOCK_THREAD_CPUTIME_ID around the read-and-fold pass), its
+# resident memory (VmRSS, and the peak VmHWM), and the state file save.
+#
+#   tools/bench_tick.sh OUT.md [N...]      (default N: 10000 100000 1000000)
+#
+# Needs root. Sends no packet anywhere: the veth pair stays inside the namespace and carries none.
+# Environment: TICK_ROUNDS (seconds of load per N, default 8).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=${PS_BIN:-$top/.output}
+out=$1
+shift
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000 1000000)
+rounds=${TICK_ROUNDS:-8}
+
+ns=pst-bench-$$
+pin=/sys/fs/bpf/pst-bench-$$
+tmp=$(mktemp -d /tmp/penstock-bench-tick.XXXXXX)
+dpid=""
+cleanup() {
+	if [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null; then
+		kill -TERM "$dpid" 2>/dev/null || true
+		timeout 20 tail --pid="$dpid" -f /dev/null || kill -KILL "$dpid" 2>/dev/null || true
+	fi
+	rm -rf "$pin"
+	ip netns del "$ns" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ip netns add "$ns"
+ip -n "$ns" link add pst-dummy type veth peer name pst-dummy1
+ip -n "$ns" link set pst-dummy up && ip -n "$ns" link set pst-dummy1 up
+cat >"$tmp/penstock.yaml" <<EOF
+interfaces: [pst-dummy]
+endpoints:
+  - name: bench
+    port: 8000
+EOF
+
+status_field() {	# JSON-PATH (python expression on d)
+	"$bin/penstock" status --json --socket "$tmp/run/penstock.sock" |
+		python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
+}
+
+one() {
+	local n=$1 filled
+	rm -rf "$tmp/state" "$tmp/run" "$pin"
+	nsenter --net="/var/run/netns/$ns" "$bin/penstockd" --foreground --config "$tmp/penstock.yaml" \
+		--socket "$tmp/run/penstock.sock" --state-dir "$tmp/state" --pin-dir "$pin" \
+		>"$tmp/daemon.log" 2>&1 </dev/null &
+	dpid=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q "the datapath:" "$tmp/daemon.log" && break
+		sleep 0.1
+	done
+	"$bin/ps_bench_fill" --pin-dir "$pin" --clients "$n" --rounds "$rounds" >"$tmp/fill.out" &
+	local fpid=$! samples=()
+	# One sample of the daemon's last tick a second while the load runs.
+	while kill -0 "$fpid" 2>/dev/null; do
+		sleep 1
+		samples+=("$(status_field '"%.1f" % d["tick"]["last_ms"]')")
+	done
+	wait "$fpid"
+	filled=$(head -n 1 "$tmp/fill.out")
+	sleep 1.5
+	read -r last avg max tracked rss save < <(status_field \
+		'"%.1f %.1f %.1f %d %d %d" % (d["tick"]["last_ms"], d["tick"]["avg_ms"], d["tick"]["max_ms"], d["clients"]["tracked"], d["daemon"]["rss_kb"], d["daemon"]["save_ms"])')
+	# Under load: the samples after the first two (the clients' arrival).
+	local loaded
+	loaded=$(printf '%s\n' "${samples[@]:2}" | sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", a[int((NR + 1) / 2)]; else print "-" }')
+	local loaded_max
+	loaded_max=$(printf '%s\n' "${samples[@]:2}" | sort -n | tail -n 1)
+	local hwm size
+	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$dpid/status")
+	kill -TERM "$dpid"
+	wait "$dpid" || true
+	dpid=""
+	size=$(stat -c %s "$tmp/state/state.gz" 2>/dev/null || echo 0)
+	printf '| %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %.0f | %s | %.1f |\n' \
+		"$n" "${filled#filled }" "$tracked" "$loaded" "${loaded_max:--}" "$last" "$max" \
+		"$(echo "$rss / 1024" | bc -l)" "$(echo "$hwm / 1024" | bc -l)" \
+		"$(echo "$rss * 1024 / $n" | bc -l)" "$save" "$(echo "$size / 1048576" | bc -l)"
+}
+
+{
+	echo "### Daemon tick: CPU time and memory with N clients in the map"
+	echo
+	echo "| clients N | in slots | tracked | tick CPU ms, all N changed (median) | (max) | none changed | first tick (all new) | RSS MB | peak RSS MB | RSS bytes/client | state save ms | state file MB |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for n in "${sizes[@]}"; do
+		one "$n"
+	done
+	echo
+	echo "- load: \`ps_bench_fill\` writes N clients (a quarter IPv6) into the running daemon's"
+	echo "  pinned ps_clients map, then raises every client's counters once a second for"
+	echo "  $rounds s: each tick reads N entries in batches and folds N changed clients."
+	echo "- tick CPU: penstockd's thread CPU time (user + system) for one read-and-fold pass, as"
+	echo "  \`penstock status\` reports it, sampled once a second: \"all N changed\" while the load"
+	echo "  runs (the samples after the first two), \"none changed\" after it, \"first tick\" the"
+	echo "  largest, when every client is new to the daemon. Targets at 1M: <= 150 ms per tick,"
+	echo "  <= 300 MB RSS."
+	echo "- RSS: penstockd's VmRSS at the end of the load (peak: VmHWM); bytes/client = RSS / N."
+	echo "- state save: a forked child writes the gzip state file (fork to exit, while the"
+	echo "  daemon goes on ticking); its size is the file's."
+} | tee "$out"

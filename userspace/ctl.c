@@ -1,0 +1,1121 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * penstock's daemon commands: the client side of penstockd's control socket
+ * (docs/control-protocol.md). One connection per exchange: write one JSON
+ * object and a newline, read the answer to EOF, parse it with jansson.
+ * Failures become one line for a person, never a bare errno.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "replay.h"
+
+/* An answer larger than this is not penstockd's (a million clients of
+ * every window is well under it). */
+#define PS_CTL_MAX_ANSWER	(1UL << 31)
+
+const char *const ps_ctl_windows[] = { "1m", "1h", "24h", "total", NULL };
+const char *const ps_ctl_sorts[] = {
+	"requests", "inference_requests", "rx_bytes", "tx_bytes", "tx_payload", "rpm", NULL,
+};
+
+const char *ps_ctl_socket_path(const char *opt)
+{
+	const char *env;
+
+	if (opt)
+		return opt;
+	env = getenv(PS_SOCKET_ENV);
+	return env && *env ? env : PS_DEFAULT_SOCKET;
+}
+
+static void connect_error(int err, const char *path, char *buf, size_t len)
+{
+	switch (err) {
+	case ENOENT:
+	case ENOTDIR:
+		snprintf(buf, len, "penstockd is not running (no control socket at %s)", path);
+		break;
+	case ECONNREFUSED:
+		snprintf(buf, len, "penstockd is not running (%s is left from a daemon that stopped)",
+			 path);
+		break;
+	case EACCES:
+	case EPERM:
+		snprintf(buf, len,
+			 "permission denied on %s: run as root or as a member of the socket's group",
+			 path);
+		break;
+	case EAGAIN:
+	case EINPROGRESS:
+	case ETIMEDOUT:
+		/* A Unix socket's connect waits, up to the send timeout, for
+		 * room in a full accept queue. */
+		snprintf(buf, len, "penstockd did not answer within %d s", PS_CTL_TIMEOUT_S);
+		break;
+	default:
+		snprintf(buf, len, "cannot connect to penstockd at %s: %s", path, strerror(err));
+	}
+}
+
+static int ctl_connect(const char *path, char *err, size_t errlen)
+{
+	struct timeval tv = { .tv_sec = PS_CTL_TIMEOUT_S };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "control socket path too long (at most %zu bytes): %s",
+			 sizeof(sun.sun_path) - 1, path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot create a Unix socket: %s", strerror(e));
+		return -e;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv))) {
+		e = errno;
+		snprintf(err, errlen, "cannot set the socket's timeouts: %s", strerror(e));
+		close(fd);
+		return -e;
+	}
+	while (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		e = errno;
+		if (e == EINTR)
+			continue;
+		connect_error(e, path, err, errlen);
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int send_all(int fd, const char *buf, size_t len, char *err, size_t errlen)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			if (e == EAGAIN || e == EWOULDBLOCK)
+				snprintf(err, errlen, "penstockd did not answer within %d s",
+					 PS_CTL_TIMEOUT_S);
+			else if (e == EPIPE || e == ECONNRESET)
+				snprintf(err, errlen,
+					 "penstockd closed the connection before reading the request");
+			else
+				snprintf(err, errlen, "cannot send the request to penstockd: %s",
+					 strerror(e));
+			return -e;
+		}
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Read to EOF into a malloc'ed buffer. */
+static int recv_all(int fd, char **out, size_t *outlen, char *err, size_t errlen)
+{
+	size_t len = 0, cap = 64 * 1024;
+	char *buf = malloc(cap), *nbuf;
+	ssize_t n;
+
+	if (!buf)
+		goto nomem;
+	for (;;) {
+		if (len == cap) {
+			if (cap >= PS_CTL_MAX_ANSWER) {
+				snprintf(err, errlen, "penstockd's answer is larger than %lu bytes",
+					 PS_CTL_MAX_ANSWER);
+				free(buf);
+				return -EFBIG;
+			}
+			nbuf = realloc(buf, cap * 2);
+			if (!nbuf)
+				goto nomem;
+			buf = nbuf;
+			cap *= 2;
+		}
+		n = recv(fd, buf + len, cap - len, 0);
+		if (n == 0)
+			break;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			if (e == EAGAIN || e == EWOULDBLOCK)
+				snprintf(err, errlen, "penstockd did not answer within %d s",
+					 PS_CTL_TIMEOUT_S);
+			else if (e == ECONNRESET)
+				snprintf(err, errlen,
+					 "penstockd closed the connection without answering");
+			else
+				snprintf(err, errlen, "cannot read penstockd's answer: %s",
+					 strerror(e));
+			free(buf);
+			return -e;
+		}
+		len += n;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+nomem:
+	free(buf);
+	snprintf(err, errlen, "out of memory reading penstockd's answer");
+	return -ENOMEM;
+}
+
+json_t *ps_ctl_request(const char *socket_path, json_t *req, char *err, size_t errlen)
+{
+	char *text = NULL, *answer = NULL;
+	json_t *doc = NULL;
+	json_error_t jerr;
+	size_t len = 0;
+	int fd;
+
+	text = json_dumps(req, JSON_COMPACT);
+	if (!text) {
+		snprintf(err, errlen, "cannot encode the request");
+		return NULL;
+	}
+	fd = ctl_connect(socket_path, err, errlen);
+	if (fd < 0)
+		goto cleanup;
+	if (send_all(fd, text, strlen(text), err, errlen) || send_all(fd, "\n", 1, err, errlen))
+		goto cleanup;
+	/* Nothing more from us: a daemon reading to EOF sees it at once. */
+	shutdown(fd, SHUT_WR);
+	if (recv_all(fd, &answer, &len, err, errlen))
+		goto cleanup;
+	if (!len) {
+		snprintf(err, errlen, "penstockd closed the connection without answering");
+		goto cleanup;
+	}
+	doc = json_loadb(answer, len, 0, &jerr);
+	if (!doc) {
+		snprintf(err, errlen, "penstockd's answer is not valid JSON (byte %d): %s",
+			 jerr.position, jerr.text);
+	} else if (!json_is_object(doc)) {
+		snprintf(err, errlen, "penstockd's answer is not a JSON object");
+		json_decref(doc);
+		doc = NULL;
+	}
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	free(answer);
+	free(text);
+	return doc;
+}
+
+json_t *ps_ctl_call(const char *cmd, const char *socket_path, json_t *req)
+{
+	char err[PATH_MAX + 256];
+	json_t *ans, *ok;
+	const char *msg;
+
+	if (!req) {
+		fprintf(stderr, "penstock %s: out of memory\n", cmd);
+		return NULL;
+	}
+	ans = ps_ctl_request(socket_path, req, err, sizeof(err));
+	json_decref(req);
+	if (!ans) {
+		fprintf(stderr, "penstock %s: %s\n", cmd, err);
+		return NULL;
+	}
+	ok = json_object_get(ans, "ok");
+	if (json_is_true(ok))
+		return ans;
+	msg = json_string_value(json_object_get(ans, "error"));
+	if (!msg)
+		msg = ok ? "penstockd refused the request (and gave no reason)"
+			 : "penstockd's answer has no \"ok\" member";
+	fprintf(stderr, "penstock %s: %s\n", cmd, msg);
+	json_decref(ans);
+	return NULL;
+}
+
+int ps_ctl_print_json(FILE *f, json_t *answer)
+{
+	json_object_del(answer, "ok");
+	if (json_dumpf(answer, f, JSON_COMPACT) < 0 || fputc('\n', f) == EOF)
+		return -EIO;
+	return 0;
+}
+
+int ps_ctl_lookup(const char *const *list, const char *s)
+{
+	int i;
+
+	for (i = 0; list[i]; i++)
+		if (!strcmp(list[i], s))
+			return i;
+	return -1;
+}
+
+const char *ps_ctl_list_str(const char *const *list, char *buf, size_t len)
+{
+	size_t off = 0;
+	const char *sep;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; list[i] && off < len; i++) {
+		sep = i == 0 ? "" : list[i + 1] ? ", " : " or ";
+		off += snprintf(buf + off, len - off, "%s%s", sep, list[i]);
+	}
+	return buf;
+}
+
+const char *ps_fmt_duration(long long secs, char *buf, size_t len)
+{
+	long long d = secs / 86400, h = secs / 3600 % 24, m = secs / 60 % 60, s = secs % 60;
+
+	if (secs < 0)
+		snprintf(buf, len, "-");
+	else if (d)
+		snprintf(buf, len, "%lldd %lldh %lldm %llds", d, h, m, s);
+	else if (h)
+		snprintf(buf, len, "%lldh %lldm %llds", h, m, s);
+	else if (m)
+		snprintf(buf, len, "%lldm %llds", m, s);
+	else
+		snprintf(buf, len, "%llds", s);
+	return buf;
+}
+
+const char *ps_fmt_bytes(double v, char *buf, size_t len)
+{
+	static const char units[] = "KMGTPE";
+	int u = -1;
+
+	if (v < 1024) {
+		snprintf(buf, len, "%.0f", v);
+		return buf;
+	}
+	while (v >= 1024 && units[u + 1]) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%.1f%c", v, units[u]);
+	return buf;
+}
+
+const char *ps_fmt_count(json_t *v, char *buf, size_t len)
+{
+	if (json_is_integer(v))
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, len, "%.0f", json_real_value(v));
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+const char *ps_fmt_decimal(json_t *v, char *buf, size_t len)
+{
+	if (json_is_number(v))
+		snprintf(buf, len, "%.1f", json_number_value(v));
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+double ps_json_num(json_t *obj, const char *key)
+{
+	return json_number_value(json_object_get(obj, key));
+}
+
+/* A string member for display: dflt when absent, null or empty. */
+static const char *str_or(json_t *obj, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s && *s ? s : dflt;
+}
+
+/* --- an aligned text table ------------------------------------------------ */
+
+struct tbl_col {
+	const char *head;
+	int minw;
+	bool left;
+};
+
+struct tbl {
+	const struct tbl_col *cols;
+	int ncols;
+	int ncells, cap;
+	char **cells;	/* row after row, headers not included */
+	int err;
+};
+
+static void tbl_init(struct tbl *t, const struct tbl_col *cols, int ncols)
+{
+	memset(t, 0, sizeof(*t));
+	t->cols = cols;
+	t->ncols = ncols;
+}
+
+/* The next cell, row after row. */
+static void tbl_add(struct tbl *t, const char *s)
+{
+	char *dup;
+
+	if (t->err)
+		return;
+	if (t->ncells == t->cap) {
+		int cap = t->cap ? t->cap * 2 : 64;
+		char **n = realloc(t->cells, cap * sizeof(*n));
+
+		if (!n) {
+			t->err = -ENOMEM;
+			return;
+		}
+		t->cells = n;
+		t->cap = cap;
+	}
+	dup = strdup(s);
+	if (!dup) {
+		t->err = -ENOMEM;
+		return;
+	}
+	t->cells[t->ncells++] = dup;
+}
+
+static void tbl_row(FILE *f, const struct tbl *t, const int *w, const char *const *cells)
+{
+	int c;
+
+	for (c = 0; c < t->ncols; c++) {
+		const char *sep = c ? " " : "";
+
+		if (!t->cols[c].left)
+			fprintf(f, "%s%*s", sep, w[c], cells[c]);
+		else if (c == t->ncols - 1)	/* no trailing blanks */
+			fprintf(f, "%s%s", sep, cells[c]);
+		else
+			fprintf(f, "%s%-*s", sep, w[c], cells[c]);
+	}
+	fputc('\n', f);
+}
+
+/* Prints the table and frees it; 0 or -ENOMEM (nothing printed). */
+static int tbl_print(struct tbl *t, FILE *f)
+{
+	const char *heads[16];
+	int w[16], c, i, err = t->err;
+
+	if (!err && t->ncols > 16)
+		err = -EINVAL;
+	for (c = 0; !err && c < t->ncols; c++) {
+		heads[c] = t->cols[c].head;
+		w[c] = t->cols[c].minw > (int)strlen(heads[c]) ? t->cols[c].minw
+							       : (int)strlen(heads[c]);
+	}
+	for (i = 0; !err && i < t->ncells; i++) {
+		int l = strlen(t->cells[i]);
+
+		if (l > w[i % t->ncols])
+			w[i % t->ncols] = l;
+	}
+	if (!err) {
+		tbl_row(f, t, w, heads);
+		for (i = 0; i + t->ncols <= t->ncells; i += t->ncols)
+			tbl_row(f, t, w, (const char *const *)t->cells + i);
+	}
+	for (i = 0; i < t->ncells; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->ncells = t->cap = 0;
+	return err;
+}
+
+/* --- options shared by the commands --------------------------------------- */
+
+#define SOCKET_HELP \
+	"  -s, --socket PATH  penstockd's control socket (default $" PS_SOCKET_ENV ", else\n" \
+	"                     " PS_DEFAULT_SOCKET ")\n"
+#define EXIT_HELP \
+	"exit status: 0 ok, 1 penstockd missing or refused the request, 2 bad usage\n"
+
+enum { OPT_SOCKET = 's', OPT_JSON = 'j', OPT_HELP = 'h' };
+
+#define COMMON_OPTS \
+	{ "socket", required_argument, NULL, OPT_SOCKET }, \
+	{ "json", no_argument, NULL, OPT_JSON }, \
+	{ "help", no_argument, NULL, OPT_HELP }
+
+/* Result of a command's request: print it as JSON, or hand it back. */
+static int answer_json(const char *cmd, json_t *ans)
+{
+	int ret = PS_EXIT_OK;
+
+	if (ps_ctl_print_json(stdout, ans)) {
+		fprintf(stderr, "penstock %s: cannot write the answer\n", cmd);
+		ret = PS_EXIT_FAIL;
+	}
+	json_decref(ans);
+	return ret;
+}
+
+static int usage_error(const char *usage)
+{
+	fputs(usage, stderr);
+	return PS_EXIT_INPUT;
+}
+
+static int extra_args(const char *cmd, int argc, char **argv, const char *usage)
+{
+	if (optind >= argc)
+		return 0;
+	fprintf(stderr, "penstock %s: unexpected argument '%s'\n\n", cmd, argv[optind]);
+	return usage_error(usage);
+}
+
+/* --- status --------------------------------------------------------------- */
+
+static const char status_usage[] =
+	"usage: penstock status [--socket PATH] [--json]\n"
+	"\n"
+	"What penstockd is doing: its process, configuration and files, the\n"
+	"interfaces it is attached to, its BPF programs and maps, the cost of its\n"
+	"read-and-aggregate tick, and how many clients it holds.\n"
+	"\n"
+	SOCKET_HELP
+	"  -j, --json         print the daemon's answer as one JSON object\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"examples:\n"
+	"  penstock status\n"
+	"  penstock status --json | jq .maps\n"
+	"\n"
+	EXIT_HELP;
+
+static const char *yes_no(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_boolean(v) ? (json_is_true(v) ? "yes" : "no") : "-";
+}
+
+static void print_status(json_t *ans)
+{
+	static const struct tbl_col ifcols[] = {
+		{ "INTERFACE", 0, true }, { "IFINDEX", 0, false }, { "INGRESS", 0, true },
+		{ "EGRESS", 0, true }, { "CLSACT", 0, true },
+	};
+	static const struct tbl_col progcols[] = {
+		{ "PROGRAM", 0, true }, { "ID", 0, false }, { "VERIFIED_INSNS", 0, false },
+		{ "TAG", 0, true },
+	};
+	static const struct tbl_col mapcols[] = {
+		{ "MAP", 0, true }, { "ENTRIES", 0, false }, { "MAX_ENTRIES", 0, false },
+		{ "FILL", 6, false },
+	};
+	json_t *d = json_object_get(ans, "daemon"), *tick = json_object_get(ans, "tick");
+	json_t *cl = json_object_get(ans, "clients"), *arr, *e, *v;
+	char a[64], b[64], dur[64];
+	struct tbl t;
+	size_t i;
+
+	printf("penstockd   pid %s, version %s, up %s (since %s)\n",
+	       ps_fmt_count(json_object_get(d, "pid"), a, sizeof(a)), str_or(d, "version", "-"),
+	       json_is_number(json_object_get(d, "uptime_s"))
+		       ? ps_fmt_duration((long long)ps_json_num(d, "uptime_s"), dur, sizeof(dur))
+		       : "-",
+	       str_or(d, "started", "-"));
+	printf("config      %s\n", str_or(d, "config", "-"));
+	printf("socket      %s\n", str_or(d, "socket", "-"));
+	printf("pin dir     %s%s\n", str_or(d, "pin_dir", "-"),
+	       json_is_true(json_object_get(d, "adopted"))
+		       ? " (datapath adopted from the previous penstockd)"
+		       : "");
+	if (*str_or(d, "state_file", ""))
+		printf("state file  %s (last saved %s)\n", str_or(d, "state_file", "-"),
+		       str_or(d, "last_save", "never"));
+	else
+		printf("state file  none\n");
+	if (tick)
+		printf("tick        last %.1f ms, avg %.1f ms, max %.1f ms "
+		       "(%s ticks, every %s ms)\n",
+		       ps_json_num(tick, "last_ms"), ps_json_num(tick, "avg_ms"),
+		       ps_json_num(tick, "max_ms"),
+		       ps_fmt_count(json_object_get(tick, "count"), a, sizeof(a)),
+		       ps_fmt_count(json_object_get(tick, "interval_ms"), b, sizeof(b)));
+	printf("clients     %s tracked, %s in map\n",
+	       ps_fmt_count(json_object_get(cl, "tracked"), a, sizeof(a)),
+	       ps_fmt_count(json_object_get(cl, "in_map"), b, sizeof(b)));
+
+	putchar('\n');
+	arr = json_object_get(ans, "interfaces");
+	if (!json_array_size(arr)) {
+		printf("no interface: penstockd is attached nowhere\n");
+	} else {
+		tbl_init(&t, ifcols, 5);
+		json_array_foreach(arr, i, e) {
+			tbl_add(&t, str_or(e, "name", "-"));
+			tbl_add(&t, ps_fmt_count(json_object_get(e, "ifindex"), a, sizeof(a)));
+			tbl_add(&t, yes_no(e, "ingress"));
+			tbl_add(&t, yes_no(e, "egress"));
+			v = json_object_get(e, "created_clsact");
+			tbl_add(&t, !json_is_boolean(v) ? "-"
+				    : json_is_true(v)   ? "created by penstockd"
+							: "already there");
+		}
+		tbl_print(&t, stdout);
+	}
+
+	putchar('\n');
+	tbl_init(&t, progcols, 4);
+	json_array_foreach(json_object_get(ans, "programs"), i, e) {
+		tbl_add(&t, str_or(e, "name", "-"));
+		tbl_add(&t, ps_fmt_count(json_object_get(e, "id"), a, sizeof(a)));
+		tbl_add(&t, ps_fmt_count(json_object_get(e, "verified_insns"), a, sizeof(a)));
+		tbl_add(&t, str_or(e, "tag", "-"));
+	}
+	tbl_print(&t, stdout);
+
+	putchar('\n');
+	tbl_init(&t, mapcols, 4);
+	json_array_foreach(json_object_get(ans, "maps"), i, e) {
+		json_t *n = json_object_get(e, "entries");
+		double max = ps_json_num(e, "max_entries");
+
+		tbl_add(&t, str_or(e, "name", "-"));
+		tbl_add(&t, ps_fmt_count(n, a, sizeof(a)));
+		tbl_add(&t, ps_fmt_count(json_object_get(e, "max_entries"), a, sizeof(a)));
+		if (json_is_number(n) && max > 0)
+			snprintf(a, sizeof(a), "%.1f%%", 100.0 * json_number_value(n) / max);
+		else
+			snprintf(a, sizeof(a), "-");
+		tbl_add(&t, a);
+	}
+	tbl_print(&t, stdout);
+}
+
+int ps_cmd_status(int argc, char **argv)
+{
+	static const struct option longopts[] = { COMMON_OPTS, {} };
+	const char *sock = NULL;
+	int json = 0, opt;
+	json_t *ans;
+
+	while ((opt = getopt_long(argc, argv, "s:jh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_SOCKET:
+			sock = optarg;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case OPT_HELP:
+			fputs(status_usage, stdout);
+			return PS_EXIT_OK;
+		default:
+			return usage_error(status_usage);
+		}
+	}
+	if (extra_args("status", argc, argv, status_usage))
+		return PS_EXIT_INPUT;
+	ans = ps_ctl_call("status", ps_ctl_socket_path(sock), json_pack("{s:s}", "cmd", "status"));
+	if (!ans)
+		return PS_EXIT_FAIL;
+	if (json)
+		return answer_json("status", ans);
+	print_status(ans);
+	json_decref(ans);
+	return PS_EXIT_OK;
+}
+
+/* --- clients -------------------------------------------------------------- */
+
+static const char clients_usage[] =
+	"usage: penstock clients [--sort KEY] [--window W] [--limit N] [--socket PATH] [--json]\n"
+	"\n"
+	"Per-client counts from penstockd, largest first. A window's figures are\n"
+	"sliding: the current bucket plus the part of the previous one still inside\n"
+	"the window. RPM is inference requests per minute over the window.\n"
+	"\n"
+	"  -o, --sort KEY     requests (default), inference_requests, rx_bytes,\n"
+	"                     tx_bytes, tx_payload or rpm; descending, ties by address\n"
+	"  -w, --window W     1m, 1h, 24h or total (default); total adds CONNS,\n"
+	"                     RX_PKTS and TX_PKTS\n"
+	"  -n, --limit N      the first N clients only (default 0: all)\n"
+	SOCKET_HELP
+	"  -j, --json         print {\"window\":..,\"sort\":..,\"total_clients\":..,\n"
+	"                     \"clients\":[...]} (the fields of penstock replay --json,\n"
+	"                     plus rpm, first_seen, last_seen)\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"examples:\n"
+	"  penstock clients\n"
+	"  penstock clients --window 1m --sort rpm --limit 10\n"
+	"  penstock clients --window 24h --sort tx_payload --json\n"
+	"\n"
+	EXIT_HELP;
+
+/* Columns of the clients table, by the JSON member each shows. */
+struct field {
+	const char *key;
+	const char *head;
+	int minw;
+	bool total_only;	/* present in the total window only */
+	bool decimal;		/* one decimal (rpm) */
+};
+
+static const struct field client_fields[] = {
+	{ "connections", "CONNS", 6, true, false },
+	{ "requests", "REQUESTS", 8, false, false },
+	{ "inference_requests", "INFERENCE", 9, false, false },
+	{ "rpm", "RPM", 7, false, true },
+	{ "rx_packets", "RX_PKTS", 10, true, false },
+	{ "tx_packets", "TX_PKTS", 10, true, false },
+	{ "rx_bytes", "RX_BYTES", 12, false, false },
+	{ "tx_bytes", "TX_BYTES", 12, false, false },
+	{ "rx_payload", "RX_PAYLOAD", 12, false, false },
+	{ "tx_payload", "TX_PAYLOAD", 12, false, false },
+};
+
+#define NFIELDS ((int)(sizeof(client_fields) / sizeof(client_fields[0])))
+
+static const char *fmt_field(const struct field *f, json_t *obj, char *buf, size_t len)
+{
+	json_t *v = json_object_get(obj, f->key);
+
+	return f->decimal ? ps_fmt_decimal(v, buf, len) : ps_fmt_count(v, buf, len);
+}
+
+static int print_clients(json_t *ans, bool total)
+{
+	struct tbl_col cols[1 + NFIELDS] = { { "CLIENT", 6, true } };
+	const struct field *shown[NFIELDS];
+	json_t *arr = json_object_get(ans, "clients"), *e;
+	int n = 0, i, err;
+	struct tbl t;
+	char buf[64];
+	size_t k;
+
+	for (i = 0; i < NFIELDS; i++) {
+		if (client_fields[i].total_only && !total)
+			continue;
+		shown[n] = &client_fields[i];
+		cols[1 + n].head = client_fields[i].head;
+		cols[1 + n].minw = client_fields[i].minw;
+		n++;
+	}
+	tbl_init(&t, cols, 1 + n);
+	json_array_foreach(arr, k, e) {
+		tbl_add(&t, str_or(e, "client", "-"));
+		for (i = 0; i < n; i++)
+			tbl_add(&t, fmt_field(shown[i], e, buf, sizeof(buf)));
+	}
+	err = tbl_print(&t, stdout);
+	if (!err && json_is_integer(json_object_get(ans, "total_clients")) &&
+	    json_integer_value(json_object_get(ans, "total_clients")) > (json_int_t)k)
+		printf("(%zu of %lld clients; --limit 0 shows all)\n", k,
+		       (long long)json_integer_value(json_object_get(ans, "total_clients")));
+	return err;
+}
+
+int ps_cmd_clients(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "sort", required_argument, NULL, 'o' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "limit", required_argument, NULL, 'n' },
+		COMMON_OPTS,
+		{},
+	};
+	const char *sock = NULL, *window = "total", *sort = "requests";
+	int json = 0, opt;
+	char list[128], *end;
+	long limit = 0;
+	json_t *ans;
+
+	while ((opt = getopt_long(argc, argv, "o:w:n:s:jh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'o':
+			if (ps_ctl_lookup(ps_ctl_sorts, optarg) < 0) {
+				fprintf(stderr, "penstock clients: --sort '%s': expected %s\n", optarg,
+					ps_ctl_list_str(ps_ctl_sorts, list, sizeof(list)));
+				return PS_EXIT_INPUT;
+			}
+			sort = optarg;
+			break;
+		case 'w':
+			if (ps_ctl_lookup(ps_ctl_windows, optarg) < 0) {
+				fprintf(stderr, "penstock clients: --window '%s': expected %s\n",
+					optarg, ps_ctl_list_str(ps_ctl_windows, list, sizeof(list)));
+				return PS_EXIT_INPUT;
+			}
+			window = optarg;
+			break;
+		case 'n':
+			errno = 0;
+			limit = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || limit < 0 || limit > INT_MAX) {
+				fprintf(stderr,
+					"penstock clients: --limit '%s': expected a number of clients, "
+					"0 for all\n",
+					optarg);
+				return PS_EXIT_INPUT;
+			}
+			break;
+		case OPT_SOCKET:
+			sock = optarg;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case OPT_HELP:
+			fputs(clients_usage, stdout);
+			return PS_EXIT_OK;
+		default:
+			return usage_error(clients_usage);
+		}
+	}
+	if (extra_args("clients", argc, argv, clients_usage))
+		return PS_EXIT_INPUT;
+	ans = ps_ctl_call("clients", ps_ctl_socket_path(sock),
+			  json_pack("{s:s, s:s, s:s, s:I}", "cmd", "clients", "window", window,
+				    "sort", sort, "limit", (json_int_t)limit));
+	if (!ans)
+		return PS_EXIT_FAIL;
+	if (json)
+		return answer_json("clients", ans);
+	if (print_clients(ans, !strcmp(window, "total"))) {
+		fprintf(stderr, "penstock clients: out of memory\n");
+		json_decref(ans);
+		return PS_EXIT_FAIL;
+	}
+	json_decref(ans);
+	return PS_EXIT_OK;
+}
+
+/* --- client --------------------------------------------------------------- */
+
+static const char client_usage[] =
+	"usage: penstock client ADDR [--socket PATH] [--json]\n"
+	"\n"
+	"One client's counts in every window (1m, 1h, 24h and total), and when\n"
+	"penstockd first and last saw it. ADDR is an IPv4 or IPv6 address.\n"
+	"\n"
+	SOCKET_HELP
+	"  -j, --json         print the daemon's answer as one JSON object\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"examples:\n"
+	"  penstock client 198.18.0.2\n"
+	"  penstock client fd00::2 --json\n"
+	"\n"
+	EXIT_HELP;
+
+static int print_client(json_t *ans)
+{
+	static const struct tbl_col cols[] = {
+		{ "FIELD", 0, true }, { "1m", 10, false }, { "1h", 10, false },
+		{ "24h", 10, false }, { "total", 12, false },
+	};
+	json_t *wins = json_object_get(ans, "windows"), *inmap = json_object_get(ans, "in_map");
+	char buf[64];
+	struct tbl t;
+	int i, w;
+
+	printf("client      %s%s\n", str_or(ans, "client", "-"),
+	       !json_is_boolean(inmap) ? ""
+	       : json_is_true(inmap)   ? " (in the kernel map)"
+				       : " (no longer in the kernel map)");
+	printf("first seen  %s\n", str_or(ans, "first_seen", "-"));
+	printf("last seen   %s\n\n", str_or(ans, "last_seen", "-"));
+	tbl_init(&t, cols, 5);
+	for (i = 0; i < NFIELDS; i++) {
+		tbl_add(&t, client_fields[i].key);
+		for (w = 0; ps_ctl_windows[w]; w++)
+			tbl_add(&t, fmt_field(&client_fields[i],
+					      json_object_get(wins, ps_ctl_windows[w]), buf,
+					      sizeof(buf)));
+	}
+	return tbl_print(&t, stdout);
+}
+
+int ps_cmd_client(int argc, char **argv)
+{
+	static const struct option longopts[] = { COMMON_OPTS, {} };
+	char canon[INET6_ADDRSTRLEN];
+	unsigned char bin[16];
+	const char *sock = NULL;
+	int json = 0, opt;
+	json_t *ans;
+
+	while ((opt = getopt_long(argc, argv, "s:jh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_SOCKET:
+			sock = optarg;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case OPT_HELP:
+			fputs(client_usage, stdout);
+			return PS_EXIT_OK;
+		default:
+			return usage_error(client_usage);
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "penstock client: no address given\n\n");
+		return usage_error(client_usage);
+	}
+	if (optind + 1 < argc) {
+		fprintf(stderr, "penstock client: one address at a time ('%s' is one too many)\n\n",
+			argv[optind + 1]);
+		return usage_error(client_usage);
+	}
+	/* The daemon's spelling of the address, whatever the user's. */
+	if (inet_pton(AF_INET, argv[optind], bin) == 1) {
+		inet_ntop(AF_INET, bin, canon, sizeof(canon));
+	} else if (inet_pton(AF_INET6, argv[optind], bin) == 1) {
+		inet_ntop(AF_INET6, bin, canon, sizeof(canon));
+	} else {
+		fprintf(stderr, "penstock client: '%s' is not an IPv4 or IPv6 address\n",
+			argv[optind]);
+		return PS_EXIT_INPUT;
+	}
+	ans = ps_ctl_call("client", ps_ctl_socket_path(sock),
+			  json_pack("{s:s, s:s}", "cmd", "client", "addr", canon));
+	if (!ans)
+		return PS_EXIT_FAIL;
+	if (json)
+		return answer_json("client", ans);
+	if (print_client(ans)) {
+		fprintf(stderr, "penstock client: out of memory\n");
+		json_decref(ans);
+		return PS_EXIT_FAIL;
+	}
+	json_decref(ans);
+	return PS_EXIT_OK;
+}
+
+/* --- endpoints ------------------------------------------------------------ */
+
+static const char endpoints_usage[] =
+	"usage: penstock endpoints [--socket PATH] [--json]\n"
+	"\n"
+	"The inference endpoints penstockd counts: name, TCP port, and the paths\n"
+	"that make a request an inference request.\n"
+	"\n"
+	SOCKET_HELP
+	"  -j, --json         print {\"endpoints\":[...]}\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"examples:\n"
+	"  penstock endpoints\n"
+	"  penstock endpoints --json\n"
+	"\n"
+	EXIT_HELP;
+
+int ps_cmd_endpoints(int argc, char **argv)
+{
+	static const struct tbl_col cols[] = {
+		{ "NAME", 0, true }, { "PORT", 5, false }, { "PATHS", 0, true },
+	};
+	static const struct option longopts[] = { COMMON_OPTS, {} };
+	const char *sock = NULL;
+	int json = 0, opt, err;
+	json_t *ans, *e, *p;
+	char buf[64], paths[PS_MAX_PATHS * (PS_PATH_MAX + 1) + 1];
+	size_t i, j, off;
+	struct tbl t;
+
+	while ((opt = getopt_long(argc, argv, "s:jh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_SOCKET:
+			sock = optarg;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case OPT_HELP:
+			fputs(endpoints_usage, stdout);
+			return PS_EXIT_OK;
+		default:
+			return usage_error(endpoints_usage);
+		}
+	}
+	if (extra_args("endpoints", argc, argv, endpoints_usage))
+		return PS_EXIT_INPUT;
+	ans = ps_ctl_call("endpoints", ps_ctl_socket_path(sock),
+			  json_pack("{s:s}", "cmd", "endpoints"));
+	if (!ans)
+		return PS_EXIT_FAIL;
+	if (json)
+		return answer_json("endpoints", ans);
+	tbl_init(&t, cols, 3);
+	json_array_foreach(json_object_get(ans, "endpoints"), i, e) {
+		tbl_add(&t, str_or(e, "name", "-"));
+		tbl_add(&t, ps_fmt_count(json_object_get(e, "port"), buf, sizeof(buf)));
+		off = 0;
+		paths[0] = '\0';
+		json_array_foreach(json_object_get(e, "paths"), j, p) {
+			if (off < sizeof(paths))
+				off += snprintf(paths + off, sizeof(paths) - off, "%s%s",
+						j ? "," : "", json_string_value(p) ?: "?");
+		}
+		tbl_add(&t, paths[0] ? paths : "-");
+	}
+	err = tbl_print(&t, stdout);
+	json_decref(ans);
+	if (err) {
+		fprintf(stderr, "penstock endpoints: out of memory\n");
+		return PS_EXIT_FAIL;
+	}
+	return PS_EXIT_OK;
+}
+
+/* --- reload, stop --------------------------------------------------------- */
+
+static const char reload_usage[] =
+	"usage: penstock reload [--socket PATH] [--json]\n"
+	"\n"
+	"Have penstockd re-read its configuration file, as SIGHUP does. An invalid\n"
+	"file is reported (FILE:LINE:COLUMN) and the running configuration stays.\n"
+	"\n"
+	SOCKET_HELP
+	"  -j, --json         print the daemon's answer as one JSON object\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"example:\n"
+	"  penstock reload\n"
+	"\n"
+	EXIT_HELP;
+
+int ps_cmd_reload(int argc, char **argv)
+{
+	static const struct option longopts[] = { COMMON_OPTS, {} };
+	const char *sock = NULL, *file;
+	json_t *ans, *st = NULL;
+	int json = 0, opt;
+
+	while ((opt = getopt_long(argc, argv, "s:jh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_SOCKET:
+			sock = optarg;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case OPT_HELP:
+			fputs(reload_usage, stdout);
+			return PS_EXIT_OK;
+		default:
+			return usage_error(reload_usage);
+		}
+	}
+	if (extra_args("reload", argc, argv, reload_usage))
+		return PS_EXIT_INPUT;
+	sock = ps_ctl_socket_path(sock);
+	ans = ps_ctl_call("reload", sock, json_pack("{s:s}", "cmd", "reload"));
+	if (!ans)
+		return PS_EXIT_FAIL;
+	if (json)
+		return answer_json("reload", ans);
+	file = json_string_value(json_object_get(ans, "config"));
+	if (!file) {
+		/* An answer without the file's name: status has it. */
+		st = ps_ctl_call("reload", sock, json_pack("{s:s}", "cmd", "status"));
+		file = json_string_value(json_object_get(json_object_get(st, "daemon"), "config"));
+	}
+	printf("penstockd: configuration reloaded from %s\n", file ? file : "its file");
+	json_decref(st);
+	json_decref(ans);
+	return PS_EXIT_OK;
+}
+
+static const char stop_usage[] =
+	"usage: penstock stop [--keep-datapath] [--socket PATH] [--json]\n"
+	"\n"
+	"Have penstockd save its state and exit. By default it detaches its BPF\n"
+	"programs and unpins their maps.\n"
+	"\n"
+	"  -k, --keep-datapath\n"
+	"                     leave the programs attached and the maps pinned, for the\n"
+	"                     next penstockd (an upgrade) to adopt without missing a\n"
+	"                     packet\n"
+	SOCKET_HELP
+	"  -j, --json         print the daemon's answer as one JSON object\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"examples:\n"
+	"  penstock stop\n"
+	"  penstock stop --keep-datapath && install -m 0755 penstockd /usr/local/sbin/ &&\n"
+	"      systemctl start penstockd\n"
+	"\n"
+	EXIT_HELP;
+
+int ps_cmd_stop(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "keep-datapath", no_argument, NULL, 'k' },
+		COMMON_OPTS,
+		{},
+	};
+	const char *sock = NULL;
+	int json = 0, keep = 0, opt;
+	json_t *ans;
+
+	while ((opt = getopt_long(argc, argv, "ks:jh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'k':
+			keep = 1;
+			break;
+		case OPT_SOCKET:
+			sock = optarg;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case OPT_HELP:
+			fputs(stop_usage, stdout);
+			return PS_EXIT_OK;
+		default:
+			return usage_error(stop_usage);
+		}
+	}
+	if (extra_args("stop", argc, argv, stop_usage))
+		return PS_EXIT_INPUT;
+	ans = ps_ctl_call("stop", ps_ctl_socket_path(sock),
+			  json_pack("{s:s, s:b}", "cmd", "stop", "keep_datapath", keep));
+	if (!ans)
+		return PS_EXIT_FAIL;
+	if (json)
+		return answer_json("stop", ans);
+	printf(keep ? "penstockd: stopping; its programs stay attached and its maps pinned for "
+		      "the next penstockd\n"
+		    : "penstockd: stopping\n");
+	json_decref(ans);
+	return PS_EXIT_OK;
+}
