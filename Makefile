@@ -129,6 +129,9 @@ install: all
 	install -m 0755 $(OUTPUT)/penstock $(DESTDIR)$(PREFIX)/bin/penstock
 	test -e $(DESTDIR)/etc/penstock/penstock.yaml || \
 		install -m 0644 etc/penstock.yaml $(DESTDIR)/etc/penstock/penstock.yaml
+	install -d $(DESTDIR)/etc/systemd/system $(DESTDIR)$(PREFIX)/share/doc/penstock
+	install -m 0644 etc/penstockd.service $(DESTDIR)/etc/systemd/system/penstockd.service
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/penstock/
 
 .PHONY: clean
 clean:

@@ -91,7 +91,8 @@ struct ps_client_ctr {
 	struct ps_counters c;
 	struct ps_client_key key;	/* key.family 0: the slot is free */
 	__u32 gen;		/* assignments of this slot so far */
-	__u8 pad[16];
+	__u8 retired;		/* unlinked by the daemon: flows must not use it */
+	__u8 pad[15];
 };
 
 struct ps_slot_state {
@@ -205,6 +206,8 @@ struct ps_flow {
 	struct ps_http http;
 	__u64 last_seen_ns;
 	__u32 endpoint;		/* endpoint slot */
+	__u32 client_slot;	/* the client's slot in ps_client_ctrs ... */
+	__u32 client_gen;	/* ... while its gen is this (0: not known) */
 	__u8 pad[4];
 };
 

@@ -9,8 +9,11 @@
 # Needs root (BPF_PROG_TEST_RUN). Sends nothing on any network: the
 # programs run on bytes from user space and the capture goes to a temp dir.
 #
+# Then the daemon's tick with 10k, 100k and 1M clients (tools/bench_tick.sh).
+#
 # Environment: BENCH_RUNS (default 5), BENCH_PACKETS (distinct packets per
-# run, default 100000), BENCH_CAPTURE_PACKETS (default 200000).
+# run, default 100000), BENCH_CAPTURE_PACKETS (default 200000),
+# BENCH_TICK_CLIENTS (default "10000 100000 1000000").
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +27,8 @@ if [ "$(id -u)" != 0 ]; then
 	echo "bench: BPF_PROG_TEST_RUN needs root" >&2
 	exit 1
 fi
-for f in "$bin/ps_bench" "$bin/penstock" "$bin/bench_min.bpf.o"; do
+for f in "$bin/ps_bench" "$bin/penstock" "$bin/penstockd" "$bin/ps_bench_fill" \
+	"$bin/bench_min.bpf.o"; do
 	if [ ! -e "$f" ]; then
 		echo "bench: $f is missing: run make" >&2
 		exit 1
@@ -164,6 +168,11 @@ row() {
 	echo "  \"after start-up\" = the remaining packets over the remaining time."
 } | tee "$tmp/replay.md"
 
+echo
+echo "== daemon tick (tools/bench_tick.sh)"
+"$top/tools/bench_tick.sh" "$tmp/tick.md" ${BENCH_TICK_CLIENTS:-10000 100000 1000000} >/dev/null
+cat "$tmp/tick.md"
+
 elapsed=$(($(date +%s) - start))
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 # Which datapath was measured: the commit, and whether bpf/ differed from it.
@@ -186,6 +195,8 @@ fi
 	cat "$tmp/micro.md"
 	echo
 	cat "$tmp/replay.md"
+	echo
+	cat "$tmp/tick.md"
 } >"$tmp/BENCHMARKS.md"
 cp "$tmp/BENCHMARKS.md" "$top/BENCHMARKS.md"
 echo

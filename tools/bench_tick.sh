@@ -3,7 +3,7 @@
 #
 # The daemon's tick under load: a real penstockd (on a veth interface in a
 # network namespace of its own, maps pinned in a private directory) while
-# ps_bench_fill keeps N clients in its pinned ps_clients map and raises
+# ps_bench_fill keeps N clients in slots of its pinned maps and raises
 # every one's counters once a second, so that every tick reads and folds N
 # changed clients. Reported per N: CPU time per tick (penstockd's own
 # measure, CLOCK_THREAD_CPUTIME_ID around the read-and-fold pass), its
@@ -103,9 +103,9 @@ one() {
 		one "$n"
 	done
 	echo
-	echo "- load: \`ps_bench_fill\` writes N clients (a quarter IPv6) into the running daemon's"
-	echo "  pinned ps_clients map, then raises every client's counters once a second for"
-	echo "  $rounds s: each tick reads N entries in batches and folds N changed clients."
+	echo "- load: \`ps_bench_fill\` gives N clients (a quarter IPv6) slots in the running daemon's"
+	echo "  pinned maps, as the BPF programs do, then raises every client's counters once a"
+	echo "  second for $rounds s: each tick reads N slots through mmap and folds N changed clients."
 	echo "- tick CPU: penstockd's thread CPU time (user + system) for one read-and-fold pass, as"
 	echo "  \`penstock status\` reports it, sampled once a second: \"all N changed\" while the load"
 	echo "  runs (the samples after the first two), \"none changed\" after it, \"first tick\" the"

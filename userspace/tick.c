@@ -99,8 +99,11 @@ static int fold_slot(struct ps_tick *tk, struct ps_ctable *t, uint32_t s,
 	return ps_ctable_fold(t, r, &c, now, b2w) ? -ENOMEM : 1;
 }
 
-/* Unlink a client from ps_clients if it still points at slot s. */
-static bool unlink_slot(struct ps_tick *tk, uint32_t s, const struct ps_client_ctr *ctr)
+/*
+ * Unlink a client from ps_clients if it still points at slot s. The slot
+ * is marked retired first, so that flows stop using the slot they cached.
+ */
+static bool unlink_slot(struct ps_tick *tk, uint32_t s, struct ps_client_ctr *ctr)
 {
 	struct ps_client_key key = {};
 	struct ps_client_slot v;
@@ -109,7 +112,12 @@ static bool unlink_slot(struct ps_tick *tk, uint32_t s, const struct ps_client_c
 	key.addr = ctr->key.addr;
 	if (bpf_map_lookup_elem(tk->clients_fd, &key, &v) || v.slot != s || v.gen != ctr->gen)
 		return false;
-	return bpf_map_delete_elem(tk->clients_fd, &key) == 0;
+	__atomic_store_n(&ctr->retired, 1, __ATOMIC_RELEASE);
+	if (bpf_map_delete_elem(tk->clients_fd, &key)) {
+		__atomic_store_n(&ctr->retired, 0, __ATOMIC_RELEASE);
+		return false;
+	}
+	return true;
 }
 
 /*

@@ -42,7 +42,7 @@ static __always_inline struct ps_flow *ps_flow_blank(void)
  */
 static __always_inline struct ps_flow *ps_flow_get(const struct ps_flow_key *k,
 						   const struct ps_pkt *p, int rx, int ep,
-						   __u64 now, struct ps_counters *c)
+						   __u64 now, int *newconn)
 {
 	struct ps_flow *f = bpf_map_lookup_elem(&ps_flows, k);
 	int syn = p->tcpflags & PS_TCP_SYN, ack = p->tcpflags & PS_TCP_ACK;
@@ -54,8 +54,7 @@ static __always_inline struct ps_flow *ps_flow_get(const struct ps_flow_key *k,
 		fresh = ps_flow_blank();
 		if (!fresh)
 			return NULL;
-		if (c)
-			ps_add(c->connections, 1);
+		*newconn = 1;
 		if (f && !f->dir[PS_DIR_RX].syn_seen && f->dir[PS_DIR_TX].syn_seen &&
 		    !f->dir[PS_DIR_TX].fin_seen) {
 			/* The SYN-ACK was seen first (capture reordering). */
@@ -105,7 +104,7 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 {
 	struct ps_pkt *p = &x->p;
 	struct ps_counters *c;
-	int dir = rx ? PS_DIR_RX : PS_DIR_TX, ret;
+	int dir = rx ? PS_DIR_RX : PS_DIR_TX, ret, newconn = 0;
 
 	ps_stat_inc(PS_STAT_PACKETS);
 	ret = ps_parse(skb, p);
@@ -119,7 +118,9 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 		return -1;
 	ps_stat_inc(PS_STAT_ENDPOINT_PACKETS);
 	x->now = ps_now(skb);
-	c = ps_client(p, rx, x->now);
+	ps_flow_key(&x->k, p, rx);
+	x->f = ps_flow_get(&x->k, p, rx, x->ep, x->now, &newconn);
+	c = ps_flow_client(x->f, p, rx, x->now);
 	if (c) {
 		if (rx) {
 			ps_add(c->rx_packets, p->segs);
@@ -128,11 +129,11 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 			ps_add(c->tx_packets, p->segs);
 			ps_add(c->tx_bytes, p->ip_bytes);
 		}
+		if (newconn)
+			ps_add(c->connections, 1);
 		c->last_seen_ns = x->now;
 	}
 	x->c = c;
-	ps_flow_key(&x->k, p, rx);
-	x->f = ps_flow_get(&x->k, p, rx, x->ep, x->now, c);
 	if (!x->f)
 		return -1;
 	x->f->last_seen_ns = x->now;

@@ -19,7 +19,8 @@ static __always_inline struct ps_client_ctr *ps_slot_ctr(__u32 slot)
 }
 
 /* A slot for a new client: a reclaimed one, else the next never used. */
-static __noinline struct ps_counters *ps_client_new(const struct ps_client_key *k, __u64 now)
+static __noinline struct ps_client_ctr *ps_client_new(const struct ps_client_key *k, __u64 now,
+						     __u32 *slot_out)
 {
 	struct ps_client_slot v = {};
 	struct ps_client_ctr *ctr;
@@ -48,34 +49,63 @@ static __noinline struct ps_counters *ps_client_new(const struct ps_client_key *
 		s = bpf_map_lookup_elem(&ps_clients, k);
 		if (!s)
 			goto full;
-		ctr = ps_slot_ctr(s->slot);
-		return ctr ? &ctr->c : NULL;
+		*slot_out = s->slot;
+		return ps_slot_ctr(s->slot);
 	}
+	*slot_out = slot;
 	ctr->c.first_seen_ns = now;
 	ctr->gen = v.gen;
 	ctr->key.addr = k->addr;
 	/* The family last: it tells readers the slot is in use. */
 	asm volatile("" ::: "memory");
 	ctr->key.family = k->family;
-	return &ctr->c;
+	return ctr;
 full:
 	ps_stat_inc(PS_STAT_CLIENT_FULL);
 	return NULL;
 }
 
-static __always_inline struct ps_counters *ps_client(const struct ps_pkt *p, int rx, __u64 now)
+/* The client of a packet: its slot, found through ps_clients or made. */
+static __always_inline struct ps_client_ctr *ps_client(const struct ps_pkt *p, int rx, __u64 now,
+						       __u32 *slot)
 {
 	struct ps_client_key k = {};
 	struct ps_client_slot *s;
-	struct ps_client_ctr *ctr;
 
 	k.family = p->family;
 	k.addr = rx ? p->saddr : p->daddr;
 	s = bpf_map_lookup_elem(&ps_clients, &k);
 	if (unlikely(!s))
-		return ps_client_new(&k, now);
-	ctr = ps_slot_ctr(s->slot);
-	return ctr ? &ctr->c : NULL;
+		return ps_client_new(&k, now, slot);
+	*slot = s->slot;
+	return ps_slot_ctr(s->slot);
+}
+
+/*
+ * The client of a flow's packet: the slot the flow remembers while it is
+ * still that client's (same gen, not retired), else ps_client() and
+ * remember it.
+ */
+static __always_inline struct ps_counters *ps_flow_client(struct ps_flow *f,
+							  const struct ps_pkt *p, int rx,
+							  __u64 now)
+{
+	struct ps_client_ctr *ctr;
+	__u32 slot = 0;
+
+	if (f && f->client_gen) {
+		ctr = ps_slot_ctr(f->client_slot);
+		if (likely(ctr && ctr->gen == f->client_gen && !ctr->retired))
+			return &ctr->c;
+	}
+	ctr = ps_client(p, rx, now, &slot);
+	if (!ctr)
+		return NULL;
+	if (f) {
+		f->client_slot = slot;
+		f->client_gen = ctr->gen;
+	}
+	return &ctr->c;
 }
 
 #endif
