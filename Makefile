@@ -37,13 +37,15 @@ BPF_SRCS  := bpf/ingress.bpf.c bpf/egress.bpf.c
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS  := $(wildcard bpf/lib/*.h) include/penstock_abi.h Makefile
 
-COMMON_SRCS := userspace/log.c userspace/config.c userspace/loader.c userspace/report.c
+COMMON_SRCS := userspace/log.c userspace/config.c userspace/loader.c userspace/report.c \
+	       userspace/units.c
 PENSTOCK_SRCS := userspace/penstock.c userspace/replay.c userspace/ctl.c userspace/top.c \
+		 userspace/enforce.c \
 		 $(COMMON_SRCS)
 # The daemon's core (client table, windows, state file) is shared with the
 # tick benchmark and the unit tests.
 DAEMON_CORE_SRCS := userspace/clients.c userspace/state.c
-PENSTOCKD_SRCS := userspace/penstockd.c userspace/attach.c userspace/control.c \
+PENSTOCKD_SRCS := userspace/penstockd.c userspace/attach.c userspace/control.c userspace/enforce.c \
 		  userspace/tick.c $(DAEMON_CORE_SRCS) $(COMMON_SRCS)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,$(OUTPUT)/tests/unit_%,$(wildcard tests/unit/test_*.c))
 

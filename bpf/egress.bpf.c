@@ -82,7 +82,9 @@ int ps_egress(struct __sk_buff *skb)
 	struct ps_seg_result res;
 	struct ps_flow *f;
 
-	if (ps_account(skb, 0, &x) || !x.p.payload_len)
+	if (ps_account(skb, 0, &x))
+		return x.verdict;
+	if (!x.p.payload_len)
 		return TC_ACT_OK;
 	f = x.f;
 	ps_seq_data(&f->dir[PS_DIR_TX], ps_data_seq(&x.p), x.p.payload_len, &res);

@@ -186,6 +186,94 @@ static __always_inline void ps_refill(struct __sk_buff *skb, const struct ps_pkt
 	ps_h1_end(x, s);
 }
 
+/*
+ * Does the payload at off start like a request line for one of the
+ * endpoint's inference paths: a token of capitals, a space, the path? A
+ * global function: verified once.
+ */
+__weak __attribute__((noinline)) int ps_peek_inference(struct __sk_buff *skb, __u32 off,
+						      __u32 avail, __u32 ep)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 n = avail < 96 ? avail : 96, i, sp = 0;
+
+	if (!s || !skb || n < 4)
+		return 0;
+	if (bpf_skb_load_bytes(skb, off, s->buf, n & 127))
+		return 0;
+	for (i = 0; i < 18 && i < n; i++) {
+		__u8 ch = s->buf[i];
+
+		if (ch == ' ') {
+			sp = i;
+			break;
+		}
+		if ((ch < 'A' || ch > 'Z') && ch != '-' && ch != '_')
+			return 0;
+	}
+	if (!sp)
+		return 0;
+	return ps_inference_path(s->buf, sp + 1, n, ep);
+}
+
+/*
+ * The request limit, for a segment that starts a message on its flow:
+ * 1 to drop it. GCRA on the client's slot (compare-and-swap on its
+ * theoretical arrival time): a request is in when TAT - now <= tolerance.
+ * A manual or daily throttle on the client overrides its class's limit.
+ */
+static __always_inline int ps_request_gate(struct __sk_buff *skb, struct ps_pkt_ctx *x,
+					   __u32 seq)
+{
+	struct ps_client_ctr *ctr = (struct ps_client_ctr *)x->c;
+	struct ps_pkt *p = &x->p;
+	struct ps_enforcement *e;
+	__u64 T, tau, tat, base;
+	struct ps_class *cl;
+	int i, dry;
+
+	e = ps_enforcement_of(p->family, &p->saddr, x->now);
+	if (e && e->action == PS_ACT_THROTTLE) {
+		T = e->emission_ns;
+		tau = e->tolerance_ns;
+		dry = e->dry_run;
+	} else {
+		cl = ps_class_for(p->family, &p->saddr);
+		if (!cl)
+			return 0;
+		T = cl->emission_ns;
+		tau = cl->tolerance_ns;
+		dry = cl->dry_run;
+	}
+	if (!T || !ctr)
+		return 0;
+	if (!ps_peek_inference(skb, p->payload_off, p->payload_avail, x->ep))
+		return 0;
+	dry |= ps_replay;
+	for (i = 0; i < 4; i++) {
+		tat = ctr->gcra_tat;
+		base = tat > x->now ? tat : x->now;
+		if (base - x->now > tau)
+			break;
+		if (__sync_val_compare_and_swap(&ctr->gcra_tat, tat, base + T) == tat)
+			return 0;
+	}
+	if (i == 4)
+		return 0;	/* lost every race: let it in */
+	if (dry) {
+		ps_stat_inc(PS_STAT_WOULD_THROTTLE);
+		ps_add(ctr->would_throttle, 1);
+		return 0;
+	}
+	ps_stat_inc(PS_STAT_THROTTLED);
+	/* The same request sent again is still the one request. */
+	if (x->f->throttled_seq != seq) {
+		x->f->throttled_seq = seq;
+		ps_add(ctr->throttled_requests, 1);
+	}
+	return 1;
+}
+
 SEC("tc")
 int ps_ingress(struct __sk_buff *skb)
 {
@@ -196,10 +284,17 @@ int ps_ingress(struct __sk_buff *skb)
 	__u32 seq, cur;
 	int i;
 
-	if (ps_account(skb, 1, &x) || !x.p.payload_len)
+	if (ps_account(skb, 1, &x))
+		return x.verdict;
+	if (!x.p.payload_len)
 		return TC_ACT_OK;
 	f = x.f;
 	seq = ps_data_seq(&x.p);
+	/* A request over its client's limit: drop its first segment before
+	 * anything of it is taken in, so that it is sent again. */
+	if (f->http.state == PS_H1_START && f->dir[PS_DIR_RX].valid &&
+	    seq == f->dir[PS_DIR_RX].next && ps_request_gate(skb, &x, seq))
+		return TC_ACT_SHOT;
 	ps_seq_data(&f->dir[PS_DIR_RX], seq, x.p.payload_len, &res);
 	if (x.c && res.new_bytes)
 		ps_add(x.c->rx_payload, res.new_bytes);

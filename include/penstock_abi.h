@@ -91,8 +91,75 @@ struct ps_client_ctr {
 	struct ps_counters c;
 	struct ps_client_key key;	/* key.family 0: the slot is free */
 	__u32 gen;		/* assignments of this slot so far */
+	__u64 gcra_tat;		/* request limit: theoretical arrival time (program clock) */
+	__u64 throttled_requests;	/* inference requests delayed (their first segment dropped) */
+	__u64 would_throttle;	/* ... that a dry run let through */
+	__u64 blocked_packets;	/* packets dropped by a block */
+	__u64 would_block;	/* ... that a dry run let through */
 	__u8 retired;		/* unlinked by the daemon: flows must not use it */
-	__u8 pad[15];
+	__u8 pad[39];
+};
+
+/* Enforcement classes: per-client limits the programs apply. */
+#define PS_MAX_CLASSES		64
+#define PS_CLASS_DEFAULT	0	/* clients in no class */
+
+/* Value of ps_classes, indexed by class id. */
+struct ps_class {
+	__u64 emission_ns;	/* request limit (GCRA): ns per inference request; 0: none */
+	__u64 tolerance_ns;	/* burst tolerance: emission_ns x (burst - 1) */
+	__u32 max_connections;	/* concurrent connections per client; 0: no limit */
+	__u8 dry_run;		/* decide and count, touch no packet */
+	__u8 pad[3];
+};
+
+/*
+ * Key of the LPM tries ps_class_of and ps_enforce. prefixlen counts the
+ * family byte too: 8 + the address prefix length.
+ */
+struct ps_lpm_key {
+	__u32 prefixlen;
+	__u8 family;		/* PS_AF_INET or PS_AF_INET6 */
+	__u8 addr[16];		/* network byte order */
+	__u8 pad[3];
+};
+
+/* Value of ps_class_of: the class of the clients under a prefix. */
+struct ps_class_ref {
+	__u32 class_id;
+};
+
+enum ps_action {
+	PS_ACT_NONE = 0,
+	PS_ACT_BLOCK,		/* drop every packet from or to the subject */
+	PS_ACT_THROTTLE,	/* a request limit of its own (emission_ns, tolerance_ns) */
+	PS_ACT_SHAPE,		/* egress rate (rate_bps) */
+};
+
+enum ps_origin {
+	PS_ORIGIN_MANUAL = 1,	/* penstock block / throttle */
+	PS_ORIGIN_DAY_LIMIT,	/* requests_per_day, egress_bytes_per_day */
+	PS_ORIGIN_DETECTOR,	/* bulk-extraction detection */
+};
+
+/* Value of ps_enforce: an action on a client or a prefix. */
+struct ps_enforcement {
+	__u64 since_ns;		/* Unix time it began, ns (for people) */
+	__u64 until_ns;		/* program clock it ends; 0: until removed */
+	__u64 emission_ns;	/* PS_ACT_THROTTLE */
+	__u64 tolerance_ns;
+	__u64 rate_bps;		/* PS_ACT_SHAPE: bits per second */
+	__u8 action;		/* enum ps_action */
+	__u8 origin;		/* enum ps_origin */
+	__u8 dry_run;
+	__u8 pad[5];
+	char reason[64];	/* NUL-terminated */
+};
+
+/* Value of ps_enforce_state[0]: lets the programs skip empty tries. */
+struct ps_enforce_state {
+	__u32 entries;		/* entries in ps_enforce */
+	__u32 classes;		/* entries in ps_class_of */
 };
 
 struct ps_slot_state {
@@ -208,7 +275,7 @@ struct ps_flow {
 	__u32 endpoint;		/* endpoint slot */
 	__u32 client_slot;	/* the client's slot in ps_client_ctrs ... */
 	__u32 client_gen;	/* ... while its gen is this (0: not known) */
-	__u8 pad[4];
+	__u32 throttled_seq;	/* first byte of the last request segment dropped */
 };
 
 /* Key of ps_ooo: a stashed out-of-order client segment. */
@@ -235,6 +302,10 @@ enum ps_stat {
 	PS_STAT_OOO_STASHED,	/* out-of-order segments stashed */
 	PS_STAT_OOO_DROPPED,	/* out-of-order segments that could not be stashed */
 	PS_STAT_PARSE_LIMIT,	/* a segment held more messages than one pass parses */
+	PS_STAT_BLOCKED,	/* packets dropped by a block */
+	PS_STAT_WOULD_BLOCK,	/* ... that a dry run let through */
+	PS_STAT_THROTTLED,	/* request segments dropped by a request limit */
+	PS_STAT_WOULD_THROTTLE,	/* ... that a dry run let through */
 	PS_STAT_MAX,
 };
 
@@ -243,6 +314,10 @@ enum ps_stat {
 #define PS_MAP_CLIENT_CTRS	"ps_client_ctrs"
 #define PS_MAP_SLOT_FREE	"ps_slot_free"
 #define PS_MAP_SLOT_STATE	"ps_slot_state"
+#define PS_MAP_CLASSES		"ps_classes"
+#define PS_MAP_CLASS_OF		"ps_class_of"
+#define PS_MAP_ENFORCE		"ps_enforce"
+#define PS_MAP_ENFORCE_STATE	"ps_enforce_state"
 #define PS_MAP_FLOWS		"ps_flows"
 #define PS_MAP_PORTS		"ps_ports"
 #define PS_MAP_ENDPOINTS	"ps_endpoints"

@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "units.h"
 
 const char *const ps_default_paths[] = {
 	"/v1/chat/completions",
@@ -44,30 +45,52 @@ enum ps_type {
 	PS_T_STR,	/* string of min..max bytes, in a char[size] */
 	PS_T_LIST,	/* sequence of min..max entries described by elem */
 	PS_T_MAP,	/* mapping whose keys are the rows of keys */
+	PS_T_BOOL,	/* plain true or false, as 1 or 0 in an int */
+	PS_T_ENUM,	/* one of names[min..max] (case-sensitive), its index in an enum */
+	PS_T_QTY,	/* quantity read by parse_u64 (50MiB, 2mbit), umin..umax, in a uint64_t */
+	PS_T_PREFIX,	/* address prefix (ps_parse_prefix), in a struct ps_prefix */
 };
 
 #define PS_K_REQUIRED	0x1	/* the key must be present (and not empty) */
 #define PS_K_UNIQUE	0x2	/* no two entries of the enclosing list share it */
 
+/*
+ * Default of a number or boolean that is "not given": stored truncated to
+ * the field, all ones is PS_LIMIT_UNSET in a uint64_t and -1 in an int.
+ */
+#define PS_DEF_UNSET		(-1LL)
+
+struct ps_ctx;
+
 struct ps_key {
 	const char *name;		/* key in its mapping; NULL ends a table */
 	enum ps_type type;
 	unsigned int flags;		/* PS_K_* */
-	long long min, max;		/* INT: value; STR: bytes; LIST: entries */
+	long long min, max;		/* INT: value; STR: bytes; LIST: entries; ENUM: names */
 	size_t off;			/* field in the enclosing object */
-	size_t size;			/* INT, STR: field size; LIST: entry stride */
+	size_t size;			/* LIST: entry stride; others: field size */
 	size_t count_off;		/* LIST: int entry count in the enclosing object */
-	long long def;			/* INT: default value */
+	long long def;			/* INT, BOOL, ENUM, QTY: default value */
 	const char *def_str;		/* STR: default value, NULL for "" */
 	const char *const *def_list;	/* LIST of STR: default entries */
 	const struct ps_key *elem;	/* LIST: what one entry is */
 	const struct ps_key *keys;	/* MAP: its keys */
-	const char *what;		/* LIST: plural noun for messages */
+	const char *what;		/* LIST: plural noun; QTY: noun (size), for messages */
 	const char *rule;		/* STR: what check enforces, for messages */
 	/* STR: NULL if s is acceptable, else what is wrong with it. */
 	const char *(*check)(const char *s, size_t len);
 	/* MAP: fill defaults that depend on other keys, once all are read. */
 	void (*finish)(void *obj);
+	/*
+	 * MAP: check what depends on several keys, once all are read and
+	 * finished: 0, or the error of ps_error() at the offending node.
+	 */
+	int (*verify)(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
+	const char *const *names;	/* ENUM: names[v] is value v's, NULL: none */
+	/* QTY: 0 and the value, or -EINVAL and "what was expected" in err. */
+	int (*parse_u64)(const char *s, uint64_t *v, char *err, size_t errlen);
+	uint64_t umin, umax;		/* QTY: bounds */
+	const char *unit;		/* QTY: unit of umin..umax, for messages */
 };
 
 /*
@@ -100,10 +123,91 @@ struct ps_key {
 		(size_t)(hi) > NELEMS(MEMBER(T, arr)) ||			\
 		!__builtin_types_compatible_p(__typeof__(MEMBER(T, cnt)), int))
 
+#define BOOL_FIELD(T, f)							\
+	.type = PS_T_BOOL, .off = offsetof(T, f),				\
+	.size = sizeof(MEMBER(T, f)) + BUILD_BUG_ON_ZERO(			\
+		!__builtin_types_compatible_p(__typeof__(MEMBER(T, f)), int))
+
+/* An enum field whose values are the indexes of the names in arr. */
+#define ENUM_FIELD(T, f, arr)							\
+	.type = PS_T_ENUM, .off = offsetof(T, f), .names = (arr),		\
+	.size = sizeof(MEMBER(T, f)) + BUILD_BUG_ON_ZERO(sizeof(MEMBER(T, f)) != sizeof(int)),	\
+	.min = 0, .max = NELEMS(arr) - 1
+
+/* A uint64_t read by fn, 1..PS_LIMIT_UNSET - 1 (the sentinel is never a value). */
+#define QTY_FIELD(T, f, fn, noun, unit_name)					\
+	.type = PS_T_QTY, .off = offsetof(T, f), .parse_u64 = (fn),		\
+	.size = sizeof(MEMBER(T, f)) + BUILD_BUG_ON_ZERO(			\
+		!__builtin_types_compatible_p(__typeof__(MEMBER(T, f)), uint64_t)),	\
+	.umin = 1, .umax = PS_LIMIT_UNSET - 1, .what = (noun), .unit = (unit_name)
+
+/* One prefix entry of the array T.arr (the row of a LIST's elem). */
+#define PREFIX_ENTRY(T, arr)							\
+	.type = PS_T_PREFIX, .off = 0,						\
+	.size = sizeof(MEMBER(T, arr)[0]) + BUILD_BUG_ON_ZERO(			\
+		!__builtin_types_compatible_p(__typeof__(MEMBER(T, arr)[0]), struct ps_prefix))
+
+/*
+ * The limit keys of a struct ps_limits at T.m, shared by limits.default
+ * and the classes; on_exceed_def is the only default that differs (a
+ * class's unset keys are inherited, see ps_limits_resolve()).
+ */
+#define LIMIT_KEYS(T, m, on_exceed_def)						\
+	{									\
+		.name = "requests_per_minute",					\
+		INT_FIELD(T, m.requests_per_minute, 1, 10000000),		\
+		.def = PS_DEF_UNSET,						\
+	},									\
+	{									\
+		.name = "burst",						\
+		INT_FIELD(T, m.burst, 1, 1000000),				\
+		.def = PS_DEF_UNSET,						\
+	},									\
+	{									\
+		.name = "requests_per_day",					\
+		INT_FIELD(T, m.requests_per_day, 1, 1000000000000LL),		\
+		.def = PS_DEF_UNSET,						\
+	},									\
+	{									\
+		.name = "egress_bytes_per_minute",				\
+		QTY_FIELD(T, m.egress_bytes_per_minute, ps_parse_size, "size", "bytes"),	\
+		.def = PS_DEF_UNSET,						\
+	},									\
+	{									\
+		.name = "egress_bytes_per_day",					\
+		QTY_FIELD(T, m.egress_bytes_per_day, ps_parse_size, "size", "bytes"),	\
+		.def = PS_DEF_UNSET,						\
+	},									\
+	{									\
+		.name = "max_connections",					\
+		INT_FIELD(T, m.max_connections, 1, 1000000),			\
+		.def = PS_DEF_UNSET,						\
+	},									\
+	{									\
+		.name = "on_exceed",						\
+		ENUM_FIELD(T, m.on_exceed, on_exceed_names),			\
+		.def = (on_exceed_def),						\
+	},									\
+	{									\
+		.name = "shape_rate",						\
+		QTY_FIELD(T, m.shape_rate, ps_parse_rate, "rate", "bit/s"),	\
+		.def = PS_DEF_UNSET,						\
+	}
+
 static const char *check_ifname(const char *s, size_t len);
 static const char *check_name(const char *s, size_t len);
 static const char *check_path(const char *s, size_t len);
 static void endpoint_finish(void *obj);
+static void default_finish(void *obj);
+static int default_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
+static int class_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
+static int limits_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
+
+static const char *const on_exceed_names[] = {
+	[PS_ON_EXCEED_DELAY] = "delay",
+	[PS_ON_EXCEED_SHAPE] = "shape",
+	[PS_ON_EXCEED_BLOCK] = "block",
+};
 
 static const struct ps_key iface_entry = {
 	STR_ENTRY(struct ps_config, ifaces, 1, IF_NAMESIZE - 1),
@@ -147,6 +251,70 @@ static const struct ps_key endpoint_entry = {
 	.finish = endpoint_finish,
 };
 
+/* limits.default: offsets are in struct ps_config, as the map has none of its own. */
+static const struct ps_key default_keys[] = {
+	LIMIT_KEYS(struct ps_config, limits_default, PS_ON_EXCEED_DELAY),
+	{}
+};
+
+static const struct ps_key prefix_entry = {
+	PREFIX_ENTRY(struct ps_class_cfg, clients),
+	.flags = PS_K_UNIQUE,
+};
+
+static const struct ps_key class_keys[] = {
+	{
+		.name = "name",
+		STR_FIELD(struct ps_class_cfg, name, 1, PS_NAME_MAX - 1),
+		.flags = PS_K_REQUIRED | PS_K_UNIQUE,
+		.check = check_name,
+		.rule = "printable ASCII",
+	},
+	{
+		.name = "clients",
+		LIST_FIELD(struct ps_class_cfg, clients, nclients, 1, PS_MAX_CLASS_PREFIXES),
+		.flags = PS_K_REQUIRED,
+		.elem = &prefix_entry,
+		.what = "prefixes",
+	},
+	LIMIT_KEYS(struct ps_class_cfg, limits, PS_ON_EXCEED_UNSET),
+	{
+		.name = "unlimited",
+		BOOL_FIELD(struct ps_class_cfg, limits.unlimited),
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "dry_run",
+		BOOL_FIELD(struct ps_class_cfg, limits.dry_run),
+		.def = PS_DEF_UNSET,
+	},
+	{}
+};
+
+static const struct ps_key class_entry = {
+	.type = PS_T_MAP,
+	.keys = class_keys,
+	.verify = class_verify,
+};
+
+/* limits: a level of the file only, its keys are fields of struct ps_config. */
+static const struct ps_key limits_keys[] = {
+	{
+		.name = "default",
+		.type = PS_T_MAP,
+		.keys = default_keys,
+		.finish = default_finish,
+		.verify = default_verify,
+	},
+	{
+		.name = "classes",
+		LIST_FIELD(struct ps_config, classes, nclasses, 0, PS_MAX_CLASSES - 1),
+		.elem = &class_entry,
+		.what = "classes",
+	},
+	{}
+};
+
 static const struct ps_key root_keys[] = {
 	{
 		.name = "interfaces",
@@ -170,6 +338,17 @@ static const struct ps_key root_keys[] = {
 		.name = "reclaim_idle",
 		INT_FIELD(struct ps_config, reclaim_idle, 1, 31536000),
 		.def = 600,
+	},
+	{
+		.name = "limits",
+		.type = PS_T_MAP,
+		.keys = limits_keys,
+		.verify = limits_verify,
+	},
+	{
+		.name = "dry_run",
+		BOOL_FIELD(struct ps_config, dry_run),
+		.def = 0,
 	},
 	{}
 };
@@ -228,6 +407,21 @@ static void endpoint_finish(void *obj)
 
 	if (!ep->name[0])
 		snprintf(ep->name, sizeof(ep->name), "port-%u", ep->port);
+}
+
+/*
+ * requests_per_minute alone allows no burst: a burst of 1. unlimited and
+ * dry_run are not keys of limits.default (the global dry_run is), so they
+ * stay unset.
+ */
+static void default_finish(void *obj)
+{
+	struct ps_limits *l = &((struct ps_config *)obj)->limits_default;
+
+	if (l->requests_per_minute != PS_LIMIT_UNSET && l->burst == PS_LIMIT_UNSET)
+		l->burst = 1;
+	l->unlimited = -1;
+	l->dry_run = -1;
 }
 
 static const struct ps_key *find_key(const struct ps_key *keys, const char *s, size_t len)
@@ -298,7 +492,13 @@ static void apply_defaults(const struct ps_key *keys, void *obj)
 		field = (char *)obj + k->off;
 		switch (k->type) {
 		case PS_T_INT:
+		case PS_T_BOOL:
+		case PS_T_ENUM:
+		case PS_T_QTY:
 			store_int(field, k->size, k->def);
+			break;
+		case PS_T_PREFIX:
+			memset(field, 0, k->size);
 			break;
 		case PS_T_STR:
 			snprintf(field, k->size, "%s", k->def_str ? k->def_str : "");
@@ -311,6 +511,8 @@ static void apply_defaults(const struct ps_key *keys, void *obj)
 			break;
 		case PS_T_MAP:
 			apply_defaults(k->keys, field);
+			if (k->finish)
+				k->finish(field);
 			break;
 		}
 	}
@@ -430,7 +632,12 @@ static void key_names(const struct ps_key *keys, char *buf, size_t len)
 /* What a row accepts, for the "expected ..." half of messages. */
 static const char *expectation(const struct ps_key *k, char *buf, size_t len)
 {
-	char names[128];
+	struct ps_prefix prefix;
+	const char *sp;
+	char names[256];
+	uint64_t v;
+	size_t o;
+	int i;
 
 	switch (k->type) {
 	case PS_T_INT:
@@ -447,6 +654,25 @@ static const char *expectation(const struct ps_key *k, char *buf, size_t len)
 		key_names(k->keys, names, sizeof(names));
 		snprintf(buf, len, "a mapping with keys %s", names);
 		break;
+	case PS_T_BOOL:
+		snprintf(buf, len, "true or false");
+		break;
+	case PS_T_ENUM:
+		o = snprintf(buf, len, "one of ");
+		for (i = k->min, sp = ""; i <= k->max && o < len; i++) {
+			if (!k->names[i])
+				continue;
+			o += snprintf(buf + o, len - o, "%s%s", sp, k->names[i]);
+			sp = ", ";
+		}
+		break;
+	/* The parsers refuse "" and say what they take, in their own words. */
+	case PS_T_QTY:
+		k->parse_u64("", &v, buf, len);
+		break;
+	case PS_T_PREFIX:
+		ps_parse_prefix("", &prefix, buf, len);
+		break;
 	}
 	return buf;
 }
@@ -454,7 +680,7 @@ static const char *expectation(const struct ps_key *k, char *buf, size_t len)
 static int type_error(struct ps_ctx *c, const struct ps_key *k, const yaml_node_t *n,
 		      const char *path)
 {
-	char got[4 * PS_QUOTE_MAX + 32], want[256];
+	char got[4 * PS_QUOTE_MAX + 32], want[512];
 
 	return ps_error(c, &n->start_mark, "%s%sgot %s, expected %s", path, sep(path),
 			describe(n, got, sizeof(got)), expectation(k, want, sizeof(want)));
@@ -468,6 +694,18 @@ static yaml_node_t *node(struct ps_ctx *c, int index)
 static int parse_value(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, void *obj,
 		       const char *path);
 
+static int leading_zero_error(struct ps_ctx *c, const struct ps_key *k, const yaml_node_t *n,
+			      const char *path)
+{
+	size_t len = n->data.scalar.length;
+	char want[512];
+
+	return ps_error(c, &n->start_mark,
+			"%s%s%.*s%s has a leading zero (octal in YAML 1.1), expected %s without one",
+			path, sep(path), PS_QUOTE_MAX, scalar(n), len > PS_QUOTE_MAX ? "..." : "",
+			expectation(k, want, sizeof(want)));
+}
+
 /*
  * Integers are plain decimal scalars only: a quoted "8000" is a string in
  * YAML, and a leading zero is octal in YAML 1.1 but decimal elsewhere, so
@@ -479,7 +717,7 @@ static int parse_int(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, v
 	unsigned long long v = 0;
 	bool neg = false, big = false;
 	size_t i = 0, len;
-	char want[256];
+	char want[512];
 	const char *s;
 	long long val;
 
@@ -493,10 +731,7 @@ static int parse_int(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, v
 	if (i == len || strspn(s + i, "0123456789") != len - i)
 		return type_error(c, k, n, path);
 	if (s[i] == '0' && len - i > 1)
-		return ps_error(c, &n->start_mark,
-				"%s%s%.*s%s has a leading zero (octal in YAML 1.1), expected %s without one",
-				path, sep(path), PS_QUOTE_MAX, s, len > PS_QUOTE_MAX ? "..." : "",
-				expectation(k, want, sizeof(want)));
+		return leading_zero_error(c, k, n, path);
 	for (; i < len && !big; i++) {
 		v = v * 10 + (s[i] - '0');
 		big = v > (unsigned long long)LLONG_MAX;
@@ -509,10 +744,107 @@ static int parse_int(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, v
 	return store_int((char *)obj + k->off, k->size, val);
 }
 
+/* Booleans are the plain scalars true and false: not yes/no/on/off, not quoted. */
+static int parse_bool(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, void *obj,
+		      const char *path)
+{
+	int v;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return type_error(c, k, n, path);
+	if (!strcmp(scalar(n), "true"))
+		v = 1;
+	else if (!strcmp(scalar(n), "false"))
+		v = 0;
+	else
+		return type_error(c, k, n, path);
+	return store_int((char *)obj + k->off, k->size, v);
+}
+
+/* A name, plain or quoted, spelt exactly as in the table. */
+static int parse_enum(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, void *obj,
+		      const char *path)
+{
+	size_t len;
+	int v;
+
+	if (n->type != YAML_SCALAR_NODE || node_is_null(n))
+		return type_error(c, k, n, path);
+	len = n->data.scalar.length;
+	for (v = k->min; v <= k->max; v++)
+		if (k->names[v] && strlen(k->names[v]) == len && !memcmp(k->names[v], scalar(n), len))
+			return store_int((char *)obj + k->off, k->size, v);
+	return type_error(c, k, n, path);
+}
+
+/*
+ * The text of a scalar for a units.c parser, which takes a C string: NULL
+ * (after the message) if the node is not a scalar or holds a NUL, which
+ * would cut the text short.
+ */
+static const char *parser_text(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n,
+			       const char *path)
+{
+	if (n->type != YAML_SCALAR_NODE || node_is_null(n) ||
+	    memchr(scalar(n), 0, n->data.scalar.length)) {
+		type_error(c, k, n, path);
+		return NULL;
+	}
+	return scalar(n);
+}
+
+/*
+ * Sizes and rates, plain (50MiB) or quoted. A plain integer is a YAML
+ * integer: the leading zero rule of INT applies to it.
+ */
+static int parse_qty(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, void *obj,
+		     const char *path)
+{
+	char got[4 * PS_QUOTE_MAX + 32], why[256];
+	const char *s = parser_text(c, k, n, path);
+	size_t len;
+	uint64_t v;
+
+	if (!s)
+		return -EINVAL;
+	len = n->data.scalar.length;
+	if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && len > 1 && s[0] == '0' &&
+	    strspn(s, "0123456789") == len)
+		return leading_zero_error(c, k, n, path);
+	if (k->parse_u64(s, &v, why, sizeof(why)))
+		return ps_error(c, &n->start_mark, "%s%sgot %s, expected %s", path, sep(path),
+				describe(n, got, sizeof(got)), why);
+	if (v < k->umin || v > k->umax)
+		return ps_error(c, &n->start_mark,
+				"%s%s%.*s%s is out of range, expected a %s in %llu..%llu %s",
+				path, sep(path), PS_QUOTE_MAX, s, len > PS_QUOTE_MAX ? "..." : "",
+				k->what, (unsigned long long)k->umin,
+				(unsigned long long)k->umax, k->unit);
+	memcpy((char *)obj + k->off, &v, sizeof(v));
+	return 0;
+}
+
+/* Prefixes, plain or quoted (an IPv6 one often needs quotes in a flow list). */
+static int parse_prefix(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, void *obj,
+			const char *path)
+{
+	char got[4 * PS_QUOTE_MAX + 32], why[256];
+	const char *s = parser_text(c, k, n, path);
+	struct ps_prefix p;
+
+	if (!s)
+		return -EINVAL;
+	if (ps_parse_prefix(s, &p, why, sizeof(why)))
+		return ps_error(c, &n->start_mark, "%s%sgot %s, expected %s", path, sep(path),
+				describe(n, got, sizeof(got)), why);
+	memcpy((char *)obj + k->off, &p, sizeof(p));
+	return 0;
+}
+
 static int parse_str(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, void *obj,
 		     const char *path)
 {
-	char q[4 * PS_QUOTE_MAX + 8], want[256];
+	char q[4 * PS_QUOTE_MAX + 8], want[512];
 	const char *s, *problem = NULL;
 	size_t i, len;
 
@@ -559,6 +891,10 @@ static bool same_value(const struct ps_key *k, const char *a, const char *b)
 {
 	switch (k->type) {
 	case PS_T_INT:
+	case PS_T_BOOL:
+	case PS_T_ENUM:
+	case PS_T_QTY:
+	case PS_T_PREFIX:
 		return !memcmp(a + k->off, b + k->off, k->size);
 	case PS_T_STR:
 		return !strcmp(a + k->off, b + k->off);
@@ -569,10 +905,14 @@ static bool same_value(const struct ps_key *k, const char *a, const char *b)
 
 static const char *value_text(const struct ps_key *k, const char *obj, char *buf, size_t len)
 {
-	if (k->type == PS_T_INT)
-		snprintf(buf, len, "%lld", load_int(obj + k->off, k->size, k->min < 0));
-	else
+	if (k->type == PS_T_STR)
 		quote(buf, len, obj + k->off, strlen(obj + k->off));
+	else if (k->type == PS_T_PREFIX)
+		ps_prefix_str((const struct ps_prefix *)(obj + k->off), buf, len);
+	else if (k->type == PS_T_QTY)
+		snprintf(buf, len, "%llu", (unsigned long long)load_int(obj + k->off, k->size, false));
+	else
+		snprintf(buf, len, "%lld", load_int(obj + k->off, k->size, k->min < 0));
 	return buf;
 }
 
@@ -616,7 +956,7 @@ static int parse_list(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, 
 {
 	const struct ps_key *e = k->elem, *r;
 	yaml_node_item_t *items;
-	char *arr = (char *)obj + k->off, want[256], epath[256];
+	char *arr = (char *)obj + k->off, want[512], epath[256];
 	int i, count, ret;
 
 	if (n->type != YAML_SEQUENCE_NODE)
@@ -666,7 +1006,7 @@ static int parse_map(struct ps_ctx *c, const struct ps_key *m, yaml_node_t *n, v
 	yaml_node_pair_t *p, *q, *pairs;
 	const struct ps_key *k;
 	yaml_node_t *key, *val;
-	char kpath[256], got[4 * PS_QUOTE_MAX + 32], names[128], want[256];
+	char kpath[256], got[4 * PS_QUOTE_MAX + 32], names[256], want[512];
 	int ret;
 
 	if (n->type != YAML_MAPPING_NODE)
@@ -710,6 +1050,8 @@ static int parse_map(struct ps_ctx *c, const struct ps_key *m, yaml_node_t *n, v
 	}
 	if (m->finish)
 		m->finish(obj);
+	if (m->verify)
+		return m->verify(c, n, obj, path);
 	return 0;
 }
 
@@ -725,8 +1067,211 @@ static int parse_value(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n,
 		return parse_list(c, k, n, obj, path);
 	case PS_T_MAP:
 		return parse_map(c, k, n, (char *)obj + k->off, path);
+	case PS_T_BOOL:
+		return parse_bool(c, k, n, obj, path);
+	case PS_T_ENUM:
+		return parse_enum(c, k, n, obj, path);
+	case PS_T_QTY:
+		return parse_qty(c, k, n, obj, path);
+	case PS_T_PREFIX:
+		return parse_prefix(c, k, n, obj, path);
 	}
 	return -EINVAL;
+}
+
+/* The key node of name in a mapping, or NULL. */
+static yaml_node_t *map_key(struct ps_ctx *c, yaml_node_t *map, const char *name)
+{
+	yaml_node_pair_t *p;
+	yaml_node_t *key;
+
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		key = node(c, p->key);
+		if (key->type == YAML_SCALAR_NODE && !strcmp(scalar(key), name))
+			return key;
+	}
+	return NULL;
+}
+
+/* Entry i of a sequence (which has it: the list was read from it). */
+static yaml_node_t *seq_item(struct ps_ctx *c, yaml_node_t *seq, int i)
+{
+	return node(c, seq->data.sequence.items.start[i]);
+}
+
+/* Whether the limit key k (a row of default_keys) has a value in l. */
+static bool limit_is_set(const struct ps_key *k, const struct ps_limits *l)
+{
+	const char *field = (const char *)l + k->off - offsetof(struct ps_config, limits_default);
+
+	if (k->type == PS_T_ENUM)
+		return load_int(field, k->size, true) != 0;
+	return (uint64_t)load_int(field, k->size, false) != PS_LIMIT_UNSET;
+}
+
+static int default_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path)
+{
+	const struct ps_limits *l = &((struct ps_config *)obj)->limits_default;
+
+	/* Only a given burst is set without requests_per_minute (see default_finish). */
+	if (l->burst != PS_LIMIT_UNSET && l->requests_per_minute == PS_LIMIT_UNSET)
+		return ps_error(c, &map_key(c, n, "burst")->start_mark,
+				"%s.burst: burst without requests_per_minute, expected requests_per_minute as well",
+				path);
+	if (l->on_exceed == PS_ON_EXCEED_SHAPE && l->shape_rate == PS_LIMIT_UNSET)
+		return ps_error(c, &map_key(c, n, "on_exceed")->start_mark,
+				"%s.on_exceed: shape without shape_rate, expected shape_rate as well",
+				path);
+	return 0;
+}
+
+/*
+ * unlimited: true with limits beside it says two things: refuse it
+ * rather than pick one. Limits left empty ("burst:") are absent.
+ */
+static int class_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path)
+{
+	const struct ps_class_cfg *cls = obj;
+	yaml_node_pair_t *p;
+	yaml_node_t *key;
+
+	if (cls->limits.unlimited != 1)
+		return 0;
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		key = node(c, p->key);
+		if (!find_key(default_keys, scalar(key), key->data.scalar.length) ||
+		    node_is_null(node(c, p->value)))
+			continue;
+		return ps_error(c, &key->start_mark,
+				"%s.%s: a limit in a class with unlimited: true (line %zu), expected either limits or unlimited: true, not both",
+				path, scalar(key), map_key(c, n, "unlimited")->start_mark.line + 1);
+	}
+	return 0;
+}
+
+struct prefix_owner {
+	const struct ps_prefix *p;
+	int cls, idx;		/* classes[cls].clients[idx] */
+};
+
+static int cmp_owner(const void *a, const void *b)
+{
+	const struct prefix_owner *x = a, *y = b;
+	int r = memcmp(x->p, y->p, sizeof(*x->p));
+
+	if (r)
+		return r;
+	if (x->cls != y->cls)
+		return x->cls < y->cls ? -1 : 1;
+	return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/*
+ * A client is in one class: no prefix in two. Sorted, the entries of one
+ * prefix are adjacent in file order; of all the prefixes seen again, the
+ * one seen again first in the file is reported.
+ */
+static int check_class_prefixes(struct ps_ctx *c, yaml_node_t *classes,
+				const struct ps_config *cfg, const char *path)
+{
+	struct prefix_owner *all, *again = NULL, *first = NULL;
+	char text[64], name[4 * PS_QUOTE_MAX + 8];
+	yaml_node_t *here, *there;
+	int i, j, n = 0;
+
+	for (i = 0; i < cfg->nclasses; i++)
+		n += cfg->classes[i].nclients;
+	if (n < 2)
+		return 0;
+	all = malloc(n * sizeof(*all));
+	if (!all) {
+		snprintf(c->err, c->errlen, "%s: out of memory", c->file);
+		return -ENOMEM;
+	}
+	for (i = 0, n = 0; i < cfg->nclasses; i++)
+		for (j = 0; j < cfg->classes[i].nclients; j++)
+			all[n++] = (struct prefix_owner){ &cfg->classes[i].clients[j], i, j };
+	qsort(all, n, sizeof(*all), cmp_owner);
+	for (i = 1; i < n; i++) {
+		/* The second of a run only: a third is later in the file. */
+		if (memcmp(all[i].p, all[i - 1].p, sizeof(*all[i].p)) ||
+		    (i > 1 && !memcmp(all[i].p, all[i - 2].p, sizeof(*all[i].p))))
+			continue;
+		if (!again || all[i].cls < again->cls ||
+		    (all[i].cls == again->cls && all[i].idx < again->idx)) {
+			again = &all[i];
+			first = &all[i - 1];
+		}
+	}
+	if (again) {
+		here = seq_item(c, map_value(c, seq_item(c, classes, again->cls), "clients"),
+				again->idx);
+		there = seq_item(c, map_value(c, seq_item(c, classes, first->cls), "clients"),
+				 first->idx);
+		ps_error(c, &here->start_mark,
+			 "%s.classes[%d].clients[%d]: %s is already in class %s (line %zu), expected each prefix in one class only",
+			 path, again->cls, again->idx, ps_prefix_str(again->p, text, sizeof(text)),
+			 quote(name, sizeof(name), cfg->classes[first->cls].name,
+			       strlen(cfg->classes[first->cls].name)),
+			 there->start_mark.line + 1);
+	}
+	free(all);
+	return again ? -EINVAL : 0;
+}
+
+/*
+ * What needs limits.default and the classes both, which may come in
+ * either order: a class's burst or on_exceed: shape against what it
+ * inherits, and the classes' prefixes against each other.
+ */
+static int limits_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path)
+{
+	const struct ps_config *cfg = obj;
+	const struct ps_limits *d = &cfg->limits_default, *l;
+	yaml_node_t *classes = map_value(c, n, "classes"), *cn;
+	int i;
+
+	for (i = 0; i < cfg->nclasses; i++) {
+		l = &cfg->classes[i].limits;
+		if (l->unlimited == 1)
+			continue;
+		cn = seq_item(c, classes, i);
+		if (l->burst != PS_LIMIT_UNSET && l->requests_per_minute == PS_LIMIT_UNSET &&
+		    d->requests_per_minute == PS_LIMIT_UNSET)
+			return ps_error(c, &map_key(c, cn, "burst")->start_mark,
+					"%s.classes[%d].burst: burst without requests_per_minute, expected requests_per_minute in the class or in %s.default",
+					path, i, path);
+		if (l->on_exceed == PS_ON_EXCEED_SHAPE && l->shape_rate == PS_LIMIT_UNSET &&
+		    d->shape_rate == PS_LIMIT_UNSET)
+			return ps_error(c, &map_key(c, cn, "on_exceed")->start_mark,
+					"%s.classes[%d].on_exceed: shape without shape_rate, expected shape_rate in the class or in %s.default",
+					path, i, path);
+	}
+	return check_class_prefixes(c, classes, cfg, path);
+}
+
+void ps_limits_resolve(const struct ps_config *cfg, int class_id, struct ps_limits *out)
+{
+	const size_t base = offsetof(struct ps_config, limits_default);
+	const struct ps_limits *l = NULL;
+	const struct ps_key *k;
+
+	if (class_id >= 1 && class_id <= cfg->nclasses)
+		l = &cfg->classes[class_id - 1].limits;
+	*out = cfg->limits_default;
+	/* Every limit key is a row of default_keys: copy those the class sets. */
+	for (k = default_keys; l && k->name; k++)
+		if (limit_is_set(k, l))
+			memcpy((char *)out + k->off - base, (const char *)l + k->off - base, k->size);
+	out->unlimited = l && l->unlimited == 1;
+	out->dry_run = l && l->dry_run >= 0 ? l->dry_run == 1 : cfg->dry_run > 0;
+	if (out->on_exceed == PS_ON_EXCEED_UNSET)
+		out->on_exceed = PS_ON_EXCEED_DELAY;
+	if (out->requests_per_minute != PS_LIMIT_UNSET && out->burst == PS_LIMIT_UNSET)
+		out->burst = 1;
+	for (k = default_keys; out->unlimited && k->name; k++)
+		if (k->type != PS_T_ENUM)
+			store_int((char *)out + k->off - base, k->size, PS_DEF_UNSET);
 }
 
 /*
@@ -826,7 +1371,7 @@ static int load_document(struct ps_ctx *c, struct ps_config *cfg)
 {
 	yaml_node_t *root = yaml_document_get_root_node(c->doc);
 	yaml_mark_t start = { 0 };
-	char want[256];
+	char want[512];
 
 	if (!root || node_is_null(root))
 		return ps_error(c, root ? &root->start_mark : &start,

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "penstock_abi.h"
+#include "units.h"
 
 #define PS_DEFAULT_CONFIG	"/etc/penstock/penstock.yaml"
 #define PS_MAX_IFACES		16
@@ -24,6 +25,49 @@ struct ps_endpoint_cfg {
 	char paths[PS_MAX_PATHS][PS_PATH_MAX + 1];
 };
 
+/* A numeric limit not given: no such limit (in the default) or inherited (in a class). */
+#define PS_LIMIT_UNSET		UINT64_MAX
+#define PS_MAX_CLASS_PREFIXES	256	/* clients: entries of one class */
+
+/* What happens to a client over a limit (limits.*.on_exceed). */
+enum ps_on_exceed {
+	PS_ON_EXCEED_UNSET = 0,	/* not given: a class inherits the default's */
+	PS_ON_EXCEED_DELAY,	/* hold its requests back until it is within the limit */
+	PS_ON_EXCEED_SHAPE,	/* slow its traffic to shape_rate */
+	PS_ON_EXCEED_BLOCK,	/* drop its packets */
+};
+
+/*
+ * The limits of one client: limits.default, or the limits a class gives
+ * (the keys of limits.default plus unlimited and dry_run), or, through
+ * ps_limits_resolve(), what applies to the clients of a class. A number
+ * is PS_LIMIT_UNSET and a boolean -1 when it is not given.
+ */
+struct ps_limits {
+	uint64_t requests_per_minute;	/* inference requests per minute per client, 1..10^7 */
+	uint64_t burst;		/* requests at once beyond that rate, 1..10^6; only with
+				 * requests_per_minute, which alone means a burst of 1 */
+	uint64_t requests_per_day;	/* inference requests per day per client, 1..10^12 */
+	uint64_t egress_bytes_per_minute;	/* bytes sent to a client per minute, >= 1 */
+	uint64_t egress_bytes_per_day;	/* bytes sent to a client per day, >= 1 */
+	uint64_t max_connections;	/* concurrent connections per client, 1..10^6 */
+	uint64_t shape_rate;	/* bits per second for PS_ON_EXCEED_SHAPE, >= 1; required
+				 * (given or inherited) when on_exceed is shape */
+	enum ps_on_exceed on_exceed;	/* default's default: PS_ON_EXCEED_DELAY */
+	int unlimited;		/* class only: 1 no limit applies (none may be given); -1 unset */
+	int dry_run;		/* class only: 1 decide and report, touch no packet; -1 unset:
+				 * the global dry_run */
+};
+
+/* One entry of limits.classes: the clients under some prefixes. */
+struct ps_class_cfg {
+	char name[PS_NAME_MAX];	/* 1..31 printable ASCII, unique among the classes */
+	int nclients;		/* 1..PS_MAX_CLASS_PREFIXES */
+	/* Distinct, and in no other class (a longer prefix in another class is fine). */
+	struct ps_prefix clients[PS_MAX_CLASS_PREFIXES];
+	struct ps_limits limits;	/* as written: unset keys not yet inherited */
+};
+
 struct ps_config {
 	char source[4096];	/* file the config came from, "" for built-in */
 	int nifaces;
@@ -32,12 +76,23 @@ struct ps_config {
 	struct ps_endpoint_cfg endpoints[PS_MAX_ENDPOINTS];
 	uint32_t max_clients;	/* client slots in the maps (at the next start) */
 	uint32_t reclaim_idle;	/* seconds idle before a client's slot may be reclaimed */
+	/*
+	 * limits.default: the limits of clients in no class, and what a class
+	 * inherits. A number not given is no such limit; burst is 1 when only
+	 * requests_per_minute is given; on_exceed is PS_ON_EXCEED_DELAY when
+	 * not given; unlimited and dry_run are always -1 (not keys here).
+	 */
+	struct ps_limits limits_default;
+	int nclasses;		/* 0..PS_MAX_CLASSES - 1 */
+	/* limits.classes, in file order: class id i + 1 is classes[i] (0: the default). */
+	struct ps_class_cfg classes[PS_MAX_CLASSES - 1];
+	int dry_run;		/* 0 or 1: every decision is reported, no packet touched */
 };
 
 /* Inference paths an endpoint gets when it lists none (OpenAI-compatible). */
 extern const char *const ps_default_paths[];
 
-/* An empty config: no interfaces, no endpoints. */
+/* An empty config: no interfaces, no endpoints, no limits, no classes. */
 void ps_config_init(struct ps_config *cfg);
 
 /*
@@ -52,5 +107,16 @@ int ps_config_load(const char *path, struct ps_config *cfg, char *err, size_t er
  * endpoint already serves that port. Returns 0 or -ENOSPC / -EINVAL.
  */
 int ps_config_add_port(struct ps_config *cfg, long port);
+
+/*
+ * The limits that apply to the clients of class class_id (0: the default,
+ * 1..nclasses: classes[class_id - 1]; any other id gets the default's):
+ * each key the class leaves unset is the default's; burst is 1 when
+ * requests_per_minute is set and burst is not; an unlimited class has
+ * every number PS_LIMIT_UNSET. In out, unlimited is 0 or 1, dry_run the
+ * class's if it gives one, else the global dry_run (0 or 1), and on_exceed
+ * never PS_ON_EXCEED_UNSET.
+ */
+void ps_limits_resolve(const struct ps_config *cfg, int class_id, struct ps_limits *out);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "ctl.h"
 #include "replay.h"
+#include "units.h"
 
 /* An answer larger than this is not penstockd's (a million clients of
  * every window is well under it). */
@@ -1116,6 +1117,604 @@ int ps_cmd_stop(int argc, char **argv)
 	printf(keep ? "penstockd: stopping; its programs stay attached and its maps pinned for "
 		      "the next penstockd\n"
 		    : "penstockd: stopping\n");
+	json_decref(ans);
+	return PS_EXIT_OK;
+}
+
+/* --- enforcement: block, throttle, unblock, enforcement ------------------- */
+
+#define SUBJECT_HELP \
+	"ADDR|PREFIX is an IPv4 or IPv6 address (one client) or a prefix such as\n" \
+	"203.0.113.0/24 or 2001:db8::/48 (every client under it), host bits zero.\n"
+
+/* "2mbit": bits per second in the largest unit that divides them exactly. */
+static const char *fmt_rate(uint64_t bps, char *buf, size_t len)
+{
+	static const struct {
+		uint64_t mult;
+		const char *unit;
+	} units[] = {
+		{ 1000000000000ULL, "tbit" }, { 1000000000ULL, "gbit" }, { 1000000ULL, "mbit" },
+		{ 1000ULL, "kbit" }, { 1ULL << 30, "gibit" }, { 1ULL << 20, "mibit" },
+		{ 1ULL << 10, "kibit" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (bps >= units[i].mult && bps % units[i].mult == 0) {
+			snprintf(buf, len, "%llu%s", (unsigned long long)(bps / units[i].mult),
+				 units[i].unit);
+			return buf;
+		}
+	}
+	snprintf(buf, len, "%llubit", (unsigned long long)bps);
+	return buf;
+}
+
+/* The one positional argument of an enforcement command, parsed and
+ * normalized into subject (ps_prefix_str's spelling). 0 or an exit status. */
+static int enf_subject(const char *cmd, int argc, char **argv, const char *usage, char *subject,
+		       size_t len)
+{
+	struct ps_prefix p;
+	char err[256];
+
+	if (optind >= argc) {
+		fprintf(stderr, "penstock %s: no address or prefix given\n\n", cmd);
+		return usage_error(usage);
+	}
+	if (optind + 1 < argc) {
+		fprintf(stderr,
+			"penstock %s: one address or prefix at a time ('%s' is one too many)\n\n",
+			cmd, argv[optind + 1]);
+		return usage_error(usage);
+	}
+	if (ps_parse_prefix(argv[optind], &p, err, sizeof(err))) {
+		fprintf(stderr, "penstock %s: '%s': expected %s\n", cmd, argv[optind], err);
+		return PS_EXIT_INPUT;
+	}
+	ps_prefix_str(&p, subject, len);
+	return 0;
+}
+
+/* --for DURATION: seconds, 1..PS_ENF_FOR_MAX. */
+static int enf_for(const char *cmd, const char *arg, uint64_t *secs)
+{
+	char err[256];
+
+	if (ps_parse_duration(arg, secs, err, sizeof(err))) {
+		fprintf(stderr, "penstock %s: --for '%s': expected %s\n", cmd, arg, err);
+		return PS_EXIT_INPUT;
+	}
+	if (*secs == 0 || *secs > PS_ENF_FOR_MAX) {
+		fprintf(stderr,
+			"penstock %s: --for '%s': expected a duration from 1s to %llud, "
+			"such as 10m (without --for: until removed)\n",
+			cmd, arg, PS_ENF_FOR_MAX / 86400);
+		return PS_EXIT_INPUT;
+	}
+	return 0;
+}
+
+/* --reason TEXT: at most PS_ENF_REASON_MAX bytes of printable ASCII. */
+static int enf_reason(const char *cmd, const char *arg)
+{
+	size_t i, n = strlen(arg);
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)arg[i] < 0x20 || (unsigned char)arg[i] > 0x7e)
+			break;
+	if (n > PS_ENF_REASON_MAX || i < n) {
+		fprintf(stderr,
+			"penstock %s: --reason: expected at most %d printable ASCII characters "
+			"(got %zu bytes%s)\n",
+			cmd, PS_ENF_REASON_MAX, n,
+			i < n ? ", with a control or non-ASCII character" : "");
+		return PS_EXIT_INPUT;
+	}
+	return 0;
+}
+
+/* A decimal integer lo..hi, digits only. */
+static int enf_uint(const char *cmd, const char *opt, const char *arg, unsigned long long lo,
+		    unsigned long long hi, unsigned long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = arg[0] >= '0' && arg[0] <= '9' ? strtoull(arg, &end, 10) : 0;
+	if (arg[0] < '0' || arg[0] > '9' || errno || *end || *v < lo || *v > hi) {
+		fprintf(stderr, "penstock %s: --%s '%s': expected an integer %llu..%llu\n", cmd, opt,
+			arg, lo, hi);
+		return PS_EXIT_INPUT;
+	}
+	return 0;
+}
+
+/* Adds an integer member; on failure frees req and returns NULL. */
+static json_t *req_set_int(json_t *req, const char *key, unsigned long long v)
+{
+	if (req && json_object_set_new(req, key, json_integer((json_int_t)v))) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
+static json_t *req_set_str(json_t *req, const char *key, const char *v)
+{
+	if (req && json_object_set_new(req, key, json_string(v))) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
+/* "for 10m" or "until removed (penstock unblock X)". */
+static void print_term(const char *subject, uint64_t for_s)
+{
+	char dur[64];
+
+	if (for_s)
+		printf(" for %s", ps_duration_str(for_s, dur, sizeof(dur)));
+	else
+		printf(" until removed (penstock unblock %s)", subject);
+}
+
+/* The answer to block or throttle, as text. what: "blocked X", ... */
+static int enf_set_done(const char *cmd, json_t *ans, bool json, const char *what,
+			const char *subject, uint64_t for_s, const char *reason)
+{
+	bool dry = json_is_true(json_object_get(ans, "dry_run"));
+
+	if (json)
+		return answer_json(cmd, ans);
+	fputs(what, stdout);
+	print_term(subject, for_s);
+	if (reason && *reason)
+		printf(": %s", reason);
+	putchar('\n');
+	if (dry)
+		printf("(dry run: penstockd counts what this would do, and touches no packet)\n");
+	json_decref(ans);
+	return PS_EXIT_OK;
+}
+
+static const char block_usage[] =
+	"usage: penstock block ADDR|PREFIX [--for DURATION] [--reason TEXT]\n"
+	"                      [--socket PATH] [--json]\n"
+	"\n"
+	"Have penstockd drop every packet from or to a client, or every client under\n"
+	"a prefix, until penstock unblock or, with --for, until it expires. It\n"
+	"replaces any enforcement on the same subject.\n"
+	"\n"
+	SUBJECT_HELP
+	"\n"
+	"  -f, --for DURATION lift the block after DURATION: 30s, 10m, 2h, 1d, at most\n"
+	"                     3650d (default: until removed)\n"
+	"  -r, --reason TEXT  why, shown by penstock enforcement: at most 63 printable\n"
+	"                     ASCII characters\n"
+	SOCKET_HELP
+	"  -j, --json         print the daemon's answer as one JSON object\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"examples:\n"
+	"  penstock block 203.0.113.7\n"
+	"  penstock block 203.0.113.0/24 --for 10m --reason \"bulk completions\"\n"
+	"  penstock block 2001:db8::/48 --reason abuse --json\n"
+	"\n"
+	EXIT_HELP;
+
+int ps_cmd_block(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "for", required_argument, NULL, 'f' },
+		{ "reason", required_argument, NULL, 'r' },
+		COMMON_OPTS,
+		{},
+	};
+	const char *sock = NULL, *reason = NULL;
+	char subject[INET6_ADDRSTRLEN + 8], what[sizeof(subject) + 16];
+	uint64_t for_s = 0;
+	int json = 0, opt, ret;
+	json_t *req, *ans;
+
+	while ((opt = getopt_long(argc, argv, "f:r:s:jh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			if ((ret = enf_for("block", optarg, &for_s)))
+				return ret;
+			break;
+		case 'r':
+			if ((ret = enf_reason("block", optarg)))
+				return ret;
+			reason = optarg;
+			break;
+		case OPT_SOCKET:
+			sock = optarg;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case OPT_HELP:
+			fputs(block_usage, stdout);
+			return PS_EXIT_OK;
+		default:
+			return usage_error(block_usage);
+		}
+	}
+	if ((ret = enf_subject("block", argc, argv, block_usage, subject, sizeof(subject))))
+		return ret;
+	req = json_pack("{s:s, s:s}", "cmd", "block", "subject", subject);
+	if (for_s)
+		req = req_set_int(req, "for_s", for_s);
+	if (reason && *reason)
+		req = req_set_str(req, "reason", reason);
+	ans = ps_ctl_call("block", ps_ctl_socket_path(sock), req);
+	if (!ans)
+		return PS_EXIT_FAIL;
+	snprintf(what, sizeof(what), "blocked %s", subject);
+	return enf_set_done("block", ans, json, what, subject, for_s, reason);
+}
+
+static const char throttle_usage[] =
+	"usage: penstock throttle ADDR|PREFIX (--rpm N | --rate RATE) [--burst N]\n"
+	"                         [--for DURATION] [--reason TEXT] [--socket PATH]\n"
+	"                         [--json]\n"
+	"\n"
+	"Have penstockd limit a client, or each client under a prefix on its own:\n"
+	"with --rpm, to N inference requests a minute (a request over the limit is\n"
+	"held back: its first segment is dropped, and TCP sends it again); with\n"
+	"--rate, what the endpoints send it, shaped to RATE. Until penstock unblock\n"
+	"or, with --for, until it expires. It replaces any enforcement on the same\n"
+	"subject.\n"
+	"\n"
+	SUBJECT_HELP
+	"\n"
+	"  -m, --rpm N        at most N inference requests a minute, 1..10000000\n"
+	"  -b, --burst N      with --rpm: up to N requests back to back, 1..1000000\n"
+	"                     (default 1: evenly spaced)\n"
+	"  -R, --rate RATE    shape what the endpoints send it to RATE, written as tc\n"
+	"                     does: 2mbit, 500kbit, 1.5gbit, 100kbps (bytes); at most\n"
+	"                     1tbit\n"
+	"  -f, --for DURATION lift the limit after DURATION: 30s, 10m, 2h, 1d, at most\n"
+	"                     3650d (default: until removed)\n"
+	"  -r, --reason TEXT  why, shown by penstock enforcement: at most 63 printable\n"
+	"                     ASCII characters\n"
+	SOCKET_HELP
+	"  -j, --json         print the daemon's answer as one JSON object\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"examples:\n"
+	"  penstock throttle 198.18.0.2 --rpm 120\n"
+	"  penstock throttle 203.0.113.0/24 --rpm 60 --burst 10 --for 1h --reason quota\n"
+	"  penstock throttle 2001:db8::7 --rate 2mbit --for 30m\n"
+	"\n"
+	EXIT_HELP;
+
+int ps_cmd_throttle(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "rpm", required_argument, NULL, 'm' },
+		{ "burst", required_argument, NULL, 'b' },
+		{ "rate", required_argument, NULL, 'R' },
+		{ "for", required_argument, NULL, 'f' },
+		{ "reason", required_argument, NULL, 'r' },
+		COMMON_OPTS,
+		{},
+	};
+	const char *sock = NULL, *reason = NULL;
+	char subject[INET6_ADDRSTRLEN + 8], what[sizeof(subject) + 96], rate[64], err[256];
+	unsigned long long rpm = 0, burst = 0;
+	uint64_t for_s = 0, rate_bps = 0;
+	int json = 0, opt, ret;
+	json_t *req, *ans;
+
+	while ((opt = getopt_long(argc, argv, "m:b:R:f:r:s:jh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'm':
+			if ((ret = enf_uint("throttle", "rpm", optarg, 1, PS_ENF_RPM_MAX, &rpm)))
+				return ret;
+			break;
+		case 'b':
+			if ((ret = enf_uint("throttle", "burst", optarg, 1, PS_ENF_BURST_MAX,
+					    &burst)))
+				return ret;
+			break;
+		case 'R':
+			if (ps_parse_rate(optarg, &rate_bps, err, sizeof(err))) {
+				fprintf(stderr, "penstock throttle: --rate '%s': expected %s\n",
+					optarg, err);
+				return PS_EXIT_INPUT;
+			}
+			if (rate_bps > PS_ENF_RATE_MAX) {
+				fprintf(stderr,
+					"penstock throttle: --rate '%s': expected a rate of at most "
+					"1tbit\n",
+					optarg);
+				return PS_EXIT_INPUT;
+			}
+			break;
+		case 'f':
+			if ((ret = enf_for("throttle", optarg, &for_s)))
+				return ret;
+			break;
+		case 'r':
+			if ((ret = enf_reason("throttle", optarg)))
+				return ret;
+			reason = optarg;
+			break;
+		case OPT_SOCKET:
+			sock = optarg;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case OPT_HELP:
+			fputs(throttle_usage, stdout);
+			return PS_EXIT_OK;
+		default:
+			return usage_error(throttle_usage);
+		}
+	}
+	if ((ret = enf_subject("throttle", argc, argv, throttle_usage, subject, sizeof(subject))))
+		return ret;
+	if (!rpm == !rate_bps) {
+		fprintf(stderr, rpm ? "penstock throttle: --rpm and --rate exclude each other\n"
+				    : "penstock throttle: give --rpm N or --rate RATE\n\n%s",
+			throttle_usage);
+		return PS_EXIT_INPUT;
+	}
+	if (burst && !rpm) {
+		fprintf(stderr, "penstock throttle: --burst goes with --rpm (a request limit), "
+				"not with --rate\n");
+		return PS_EXIT_INPUT;
+	}
+	req = json_pack("{s:s, s:s}", "cmd", "throttle", "subject", subject);
+	if (rpm) {
+		req = req_set_int(req, "rpm", rpm);
+		if (burst)
+			req = req_set_int(req, "burst", burst);
+		snprintf(what, sizeof(what), "throttled %s to %llu rpm, burst %llu,", subject, rpm,
+			 burst ? burst : 1);
+	} else {
+		req = req_set_int(req, "rate_bps", rate_bps);
+		snprintf(what, sizeof(what), "shaping %s to %s", subject,
+			 fmt_rate(rate_bps, rate, sizeof(rate)));
+	}
+	if (for_s)
+		req = req_set_int(req, "for_s", for_s);
+	if (reason && *reason)
+		req = req_set_str(req, "reason", reason);
+	ans = ps_ctl_call("throttle", ps_ctl_socket_path(sock), req);
+	if (!ans)
+		return PS_EXIT_FAIL;
+	return enf_set_done("throttle", ans, json, what, subject, for_s, reason);
+}
+
+static const char unblock_usage[] =
+	"usage: penstock unblock ADDR|PREFIX [--socket PATH] [--json]\n"
+	"\n"
+	"Remove the enforcement on exactly ADDR|PREFIX: a block, a throttle or a\n"
+	"shaping, set by hand or by penstockd (a day limit, the detector: those may\n"
+	"be set again while their cause lasts). Entries on other prefixes, wider or\n"
+	"narrower, stay: penstock enforcement lists them.\n"
+	"\n"
+	SUBJECT_HELP
+	"\n"
+	SOCKET_HELP
+	"  -j, --json         print {\"subject\":..,\"removed\":N}\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"examples:\n"
+	"  penstock unblock 203.0.113.0/24\n"
+	"  penstock unblock 2001:db8::7\n"
+	"\n"
+	"exit status: 0 ok, 1 penstockd missing or refused the request, or no\n"
+	"enforcement on the subject, 2 bad usage\n";
+
+int ps_cmd_unblock(int argc, char **argv)
+{
+	static const struct option longopts[] = { COMMON_OPTS, {} };
+	char subject[INET6_ADDRSTRLEN + 8];
+	const char *sock = NULL;
+	int json = 0, opt, ret;
+	json_t *ans, *removed;
+	json_int_t n;
+
+	while ((opt = getopt_long(argc, argv, "s:jh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_SOCKET:
+			sock = optarg;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case OPT_HELP:
+			fputs(unblock_usage, stdout);
+			return PS_EXIT_OK;
+		default:
+			return usage_error(unblock_usage);
+		}
+	}
+	if ((ret = enf_subject("unblock", argc, argv, unblock_usage, subject, sizeof(subject))))
+		return ret;
+	ans = ps_ctl_call("unblock", ps_ctl_socket_path(sock),
+			  json_pack("{s:s, s:s}", "cmd", "unblock", "subject", subject));
+	if (!ans)
+		return PS_EXIT_FAIL;
+	removed = json_object_get(ans, "removed");
+	if (!json_is_integer(removed) || json_integer_value(removed) < 0) {
+		fprintf(stderr, "penstock unblock: penstockd's answer has no \"removed\" count\n");
+		json_decref(ans);
+		return PS_EXIT_FAIL;
+	}
+	n = json_integer_value(removed);
+	if (json) {
+		ret = answer_json("unblock", ans);
+	} else {
+		if (n)
+			printf("removed %lld %s for %s\n", (long long)n, n == 1 ? "entry" : "entries",
+			       subject);
+		json_decref(ans);
+		ret = PS_EXIT_OK;
+	}
+	if (!n) {
+		fprintf(stderr, "penstock unblock: no enforcement on %s\n", subject);
+		ret = PS_EXIT_FAIL;
+	}
+	return ret;
+}
+
+static const char enforcement_usage[] =
+	"usage: penstock enforcement [--socket PATH] [--json]\n"
+	"\n"
+	"The blocks, throttles and shapings penstockd has in force: on what subject\n"
+	"(a client or a prefix), the limit (DETAIL), who set it (ORIGIN: manual,\n"
+	"day_limit or detector), the time left (LEFT, - for until removed) and why.\n"
+	"An entry marked (dry run) is counted, and touches no packet.\n"
+	"\n"
+	SOCKET_HELP
+	"  -j, --json         print {\"dry_run\":..,\"entries\":[...]}\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"examples:\n"
+	"  penstock enforcement\n"
+	"  penstock enforcement --json | jq '.entries[] | select(.origin == \"detector\")'\n"
+	"\n"
+	EXIT_HELP;
+
+/* DETAIL: "120 rpm, burst 1", "2mbit" or "-". */
+static const char *enf_detail(json_t *e, char *buf, size_t len)
+{
+	const char *action = str_or(e, "action", "");
+	json_t *rate = json_object_get(e, "rate_bps");
+	char a[32], b[32];
+
+	if (!strcmp(action, "throttle"))
+		snprintf(buf, len, "%s rpm, burst %s",
+			 ps_fmt_count(json_object_get(e, "rpm"), a, sizeof(a)),
+			 ps_fmt_count(json_object_get(e, "burst"), b, sizeof(b)));
+	else if (!strcmp(action, "shape") && json_is_integer(rate) && json_integer_value(rate) > 0)
+		fmt_rate(json_integer_value(rate), buf, len);
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+struct enf_row {
+	struct ps_prefix p;
+	bool parsed;	/* p holds the entry's subject */
+	size_t idx;	/* in the daemon's answer: ties keep its order */
+	json_t *e;
+};
+
+/* By subject: IPv4 before IPv6, by address, then prefix length. */
+static int enf_row_cmp(const void *a, const void *b)
+{
+	const struct enf_row *x = a, *y = b;
+	int c;
+
+	if (x->parsed != y->parsed)
+		return x->parsed ? -1 : 1;
+	if (x->parsed) {
+		if (x->p.family != y->p.family)
+			return x->p.family < y->p.family ? -1 : 1;
+		c = memcmp(x->p.addr, y->p.addr, sizeof(x->p.addr));
+		if (c)
+			return c;
+		if (x->p.len != y->p.len)
+			return x->p.len < y->p.len ? -1 : 1;
+	}
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int print_enforcement(json_t *ans)
+{
+	static const struct tbl_col cols[] = {
+		{ "SUBJECT", 0, true }, { "ACTION", 0, true }, { "DETAIL", 0, true },
+		{ "ORIGIN", 0, true }, { "LEFT", 0, false }, { "REASON", 0, true },
+	};
+	json_t *entries = json_object_get(ans, "entries"), *e, *left;
+	size_t i, n = json_array_size(entries);
+	struct enf_row *rows;
+	char buf[128];
+	struct tbl t;
+	int err;
+
+	if (json_is_true(json_object_get(ans, "dry_run")))
+		printf("penstockd is in dry run: it counts what enforcement would do, and "
+		       "touches no packet\n\n");
+	if (!json_array_size(entries)) {
+		printf("no enforcement in force\n");
+		return 0;
+	}
+	rows = calloc(n, sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	json_array_foreach(entries, i, e) {
+		const char *subj = json_string_value(json_object_get(e, "subject"));
+
+		rows[i].parsed = subj && !ps_parse_prefix(subj, &rows[i].p, buf, sizeof(buf));
+		rows[i].idx = i;
+		rows[i].e = e;
+	}
+	qsort(rows, n, sizeof(*rows), enf_row_cmp);
+	tbl_init(&t, cols, 6);
+	for (i = 0; i < n; i++) {
+		e = rows[i].e;
+		tbl_add(&t, str_or(e, "subject", "-"));
+		snprintf(buf, sizeof(buf), "%s%s", str_or(e, "action", "-"),
+			 json_is_true(json_object_get(e, "dry_run")) ? " (dry run)" : "");
+		tbl_add(&t, buf);
+		tbl_add(&t, enf_detail(e, buf, sizeof(buf)));
+		tbl_add(&t, str_or(e, "origin", "-"));
+		left = json_object_get(e, "left_s");
+		tbl_add(&t, json_is_integer(left) && json_integer_value(left) >= 0
+				    ? ps_duration_str(json_integer_value(left), buf, sizeof(buf))
+				    : "-");
+		tbl_add(&t, str_or(e, "reason", "-"));
+	}
+	err = tbl_print(&t, stdout);
+	free(rows);
+	return err;
+}
+
+int ps_cmd_enforcement(int argc, char **argv)
+{
+	static const struct option longopts[] = { COMMON_OPTS, {} };
+	const char *sock = NULL;
+	int json = 0, opt;
+	json_t *ans;
+
+	while ((opt = getopt_long(argc, argv, "s:jh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_SOCKET:
+			sock = optarg;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case OPT_HELP:
+			fputs(enforcement_usage, stdout);
+			return PS_EXIT_OK;
+		default:
+			return usage_error(enforcement_usage);
+		}
+	}
+	if (extra_args("enforcement", argc, argv, enforcement_usage))
+		return PS_EXIT_INPUT;
+	ans = ps_ctl_call("enforcement", ps_ctl_socket_path(sock),
+			  json_pack("{s:s}", "cmd", "enforcement"));
+	if (!ans)
+		return PS_EXIT_FAIL;
+	if (json)
+		return answer_json("enforcement", ans);
+	if (print_enforcement(ans)) {
+		fprintf(stderr, "penstock enforcement: out of memory\n");
+		json_decref(ans);
+		return PS_EXIT_FAIL;
+	}
 	json_decref(ans);
 	return PS_EXIT_OK;
 }

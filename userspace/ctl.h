@@ -3,7 +3,8 @@
  * The CLI side of penstockd's control socket (docs/control-protocol.md):
  * one JSON request, one JSON answer per connection, and the penstock
  * commands that speak it (status, clients, client, endpoints, reload,
- * stop; top is in top.h).
+ * stop, and the enforcement commands block, throttle, unblock,
+ * enforcement; top is in top.h).
  */
 #ifndef PS_CTL_H
 #define PS_CTL_H
@@ -15,6 +16,13 @@
 #define PS_DEFAULT_SOCKET	"/run/penstock/penstock.sock"
 #define PS_SOCKET_ENV		"PENSTOCK_SOCKET"
 #define PS_CTL_TIMEOUT_S	5	/* receive timeout, per read */
+
+/* Limits of the enforcement requests (docs/control-protocol.md). */
+#define PS_ENF_REASON_MAX	63		/* bytes, printable ASCII */
+#define PS_ENF_FOR_MAX		(3650ULL * 86400)	/* seconds: ten years */
+#define PS_ENF_RPM_MAX		10000000
+#define PS_ENF_BURST_MAX	1000000
+#define PS_ENF_RATE_MAX		1000000000000ULL	/* bits per second: 1tbit */
 
 /* The windows and sort keys of {"cmd":"clients"}, in the protocol's spelling. */
 extern const char *const ps_ctl_windows[];	/* NULL-terminated */
@@ -64,5 +72,9 @@ int ps_cmd_client(int argc, char **argv);
 int ps_cmd_endpoints(int argc, char **argv);
 int ps_cmd_reload(int argc, char **argv);
 int ps_cmd_stop(int argc, char **argv);
+int ps_cmd_block(int argc, char **argv);
+int ps_cmd_throttle(int argc, char **argv);
+int ps_cmd_unblock(int argc, char **argv);
+int ps_cmd_enforcement(int argc, char **argv);
 
 #endif

@@ -17,7 +17,9 @@ _Static_assert(sizeof(struct ps_client_key) == 20, "ps_client_key ABI");
 _Static_assert(sizeof(struct ps_counters) == 88, "ps_counters ABI");
 _Static_assert(sizeof(struct ps_flow_key) == 40, "ps_flow_key ABI");
 _Static_assert(sizeof(struct ps_port) == 4, "ps_port ABI");
-_Static_assert(sizeof(struct ps_client_ctr) == 128, "ps_client_ctr ABI (divides a page)");
+_Static_assert(sizeof(struct ps_client_ctr) == 192, "ps_client_ctr ABI");
+_Static_assert(65536 * sizeof(struct ps_client_ctr) % 4096 == 0,
+	       "a tick's chunk of slots is whole pages");
 _Static_assert(sizeof(struct ps_endpoint) == 8 + PS_MAX_PATHS * (1 + PS_PATH_MAX),
 	       "ps_endpoint ABI");
 
@@ -169,8 +171,7 @@ void *ps_ctrs_map(int fd, uint32_t first, uint32_t count, size_t *len)
 	size_t end = off + (size_t)count * sizeof(struct ps_client_ctr);
 	void *m;
 
-	/* sizeof(struct ps_client_ctr) divides the page size: chunks of whole
-	 * pages hold whole slots. */
+	/* first is 0 or a multiple of 65536 slots: a page boundary. */
 	off &= ~(size_t)(page - 1);
 	*len = (end - off + page - 1) & ~(size_t)(page - 1);
 	m = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
@@ -204,6 +205,8 @@ int ps_dp_read_clients(struct ps_datapath *dp, struct ps_client **out)
 				continue;	/* free */
 			list[n].key = ctrs[i].key;
 			list[n].c = ctrs[i].c;
+			list[n].would_throttle = ctrs[i].would_throttle + ctrs[i].throttled_requests;
+			list[n].would_block = ctrs[i].would_block + ctrs[i].blocked_packets;
 			n++;
 		}
 		munmap((void *)ctrs, len);

@@ -31,6 +31,8 @@ struct ps_datapath {
 struct ps_client {
 	struct ps_client_key key;
 	struct ps_counters c;
+	uint64_t would_throttle;	/* requests a request limit would have delayed */
+	uint64_t would_block;		/* packets a block would have dropped */
 };
 
 int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "enforce.h"
 #include "ctl.h"
 #include "log.h"
 #include "loader.h"
@@ -62,7 +63,7 @@ static int cmd_replay(int argc, char **argv)
 	static struct ps_config cfg;
 	long ports[PS_MAX_ENDPOINTS];
 	static struct ps_replay rp;
-	int nports = 0, json = 0, opt, i, n, err, ret = PS_EXIT_OK;
+	int nports = 0, json = 0, opt, i, n, err, ret = PS_EXIT_OK, policy = 0;
 	char errbuf[4200], *end;
 
 	while ((opt = getopt_long(argc, argv, "c:p:jvh", longopts, NULL)) != -1) {
@@ -130,9 +131,19 @@ static int cmd_replay(int argc, char **argv)
 	if (err)
 		return PS_EXIT_FAIL;
 	err = ps_dp_configure(&dp, &cfg);
+	if (!err)
+		err = ps_enf_apply_classes(&dp, &cfg);
 	if (err) {
 		ret = PS_EXIT_FAIL;
 		goto cleanup;
+	}
+	/* A request limit in the config: report what it would have delayed. */
+	for (i = 0; i <= cfg.nclasses; i++) {
+		struct ps_limits l;
+
+		ps_limits_resolve(&cfg, i, &l);
+		if (l.requests_per_minute != PS_LIMIT_UNSET)
+			policy = 1;
 	}
 	ps_replay_init(&rp, &dp, &cfg);
 	for (i = optind; i < argc; i++) {
@@ -149,7 +160,7 @@ static int cmd_replay(int argc, char **argv)
 		goto cleanup;
 	}
 	if (json) {
-		json_t *doc = ps_clients_json(list, n);
+		json_t *doc = ps_clients_json(list, n, policy);
 
 		if (!doc || json_dumpf(doc, stdout, JSON_COMPACT) < 0) {
 			ret = PS_EXIT_FAIL;
@@ -157,7 +168,7 @@ static int cmd_replay(int argc, char **argv)
 		json_decref(doc);
 		putchar('\n');
 	} else {
-		ps_clients_table(stdout, list, n);
+		ps_clients_table(stdout, list, n, policy);
 		pr_info("%llu packets replayed\n", rp.packets);
 	}
 cleanup:
@@ -175,6 +186,10 @@ static const struct command commands[] = {
 	{ "endpoints", ps_cmd_endpoints, "the inference endpoints penstockd counts" },
 	{ "reload", ps_cmd_reload, "have penstockd re-read its configuration file" },
 	{ "stop", ps_cmd_stop, "have penstockd save its state and exit" },
+	{ "block", ps_cmd_block, "drop a client's or a prefix's packets, for a time or until removed" },
+	{ "throttle", ps_cmd_throttle, "limit a client or prefix to N requests a minute, or to a rate" },
+	{ "unblock", ps_cmd_unblock, "remove the block or throttle on a client or prefix" },
+	{ "enforcement", ps_cmd_enforcement, "the blocks, throttles and shapings in force, and why" },
 };
 
 static void usage(FILE *f)
@@ -183,7 +198,7 @@ static void usage(FILE *f)
 
 	fprintf(f, "usage: penstock COMMAND [OPTIONS]\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'penstock COMMAND --help' describes a command.\n");
 }
 

@@ -38,6 +38,7 @@
 #include "clients.h"
 #include "config.h"
 #include "control.h"
+#include "enforce.h"
 #include "loader.h"
 #include "log.h"
 #include "penstock.skel.h"
@@ -280,10 +281,12 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 		pr_warn("penstockd: reload: %s (the running configuration stays)\n", err);
 		return -EINVAL;
 	}
-	if (configure_ports(d, &ncfg)) {
-		snprintf(err, errlen, "cannot write the endpoint maps");
+	if (configure_ports(d, &ncfg) || ps_enf_apply_classes(&d->dp, &ncfg)) {
+		snprintf(err, errlen, "cannot write the endpoint or class maps");
 		return -EIO;
 	}
+	if ((ncfg.dry_run > 0) != (d->cfg.dry_run > 0))
+		ps_enf_set_dry_run(&d->dp, ncfg.dry_run > 0);
 	if (ncfg.max_clients != d->cfg.max_clients)
 		pr_info("penstockd: max_clients %u takes effect when penstockd starts without "
 			"pinned maps; %u slots now\n", ncfg.max_clients, d->tick.max);
@@ -382,6 +385,25 @@ static int parse_addr(const char *s, struct ps_client_key *k)
 	return -EINVAL;
 }
 
+/*
+ * What the programs count for a client's current slot only: enforcement
+ * counters since the client got the slot (null when it has none).
+ */
+static json_t *slot_json(struct daemon *d, const struct ps_client_key *key)
+{
+	struct ps_client_slot v;
+	struct ps_client_ctr ctr;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(d->dp.skel->maps.ps_clients), key, &v) ||
+	    bpf_map_lookup_elem(bpf_map__fd(d->dp.skel->maps.ps_client_ctrs), &v.slot, &ctr))
+		return json_null();
+	return json_pack("{s:i, s:I, s:I, s:I, s:I}", "slot", v.slot, "throttled_requests",
+			 (json_int_t)ctr.throttled_requests, "would_throttle",
+			 (json_int_t)ctr.would_throttle, "blocked_packets",
+			 (json_int_t)ctr.blocked_packets, "would_block",
+			 (json_int_t)ctr.would_block);
+}
+
 static void do_client(struct daemon *d, json_t *req, FILE *out)
 {
 	const char *addr = json_string_value(json_object_get(req, "addr"));
@@ -413,6 +435,8 @@ static void do_client(struct daemon *d, json_t *req, FILE *out)
 		      rfc3339(r->first_wall, ts, sizeof(ts)), "last_seen",
 		      rfc3339(r->last_wall, ts2, sizeof(ts2)), "in_map", r->gen == d->table.gen,
 		      "windows", wins);
+	if (o)
+		json_object_set_new(o, "slot", slot_json(d, &r->key));
 	json_dumpf(o, out, PS_JSON_DUMP);
 	json_decref(o);
 }
@@ -465,6 +489,10 @@ static json_t *stats_json(struct daemon *d)
 		[PS_STAT_OOO_STASHED] = "ooo_stashed",
 		[PS_STAT_OOO_DROPPED] = "ooo_dropped",
 		[PS_STAT_PARSE_LIMIT] = "parse_limit",
+		[PS_STAT_BLOCKED] = "blocked",
+		[PS_STAT_WOULD_BLOCK] = "would_block",
+		[PS_STAT_THROTTLED] = "throttled",
+		[PS_STAT_WOULD_THROTTLE] = "would_throttle",
 	};
 	int fd = bpf_map__fd(d->dp.skel->maps.ps_stats), ncpu = libbpf_num_possible_cpus();
 	json_t *o = json_object();
@@ -580,6 +608,126 @@ static void do_status(struct daemon *d, FILE *out)
 	json_decref(o);
 }
 
+/* The programs' clock (boot time) now. */
+static uint64_t boot_now(int64_t *b2w)
+{
+	uint64_t wall;
+	int64_t off;
+
+	ps_clock(&wall, &off);
+	if (b2w)
+		*b2w = off;
+	return wall - off;
+}
+
+static int subject_of(json_t *req, FILE *out, struct ps_prefix *p, char *norm, size_t len)
+{
+	const char *s = json_string_value(json_object_get(req, "subject"));
+	char err[256];
+
+	if (!s) {
+		ps_control_error(out, "give \"subject\": an address or a prefix");
+		return -1;
+	}
+	if (ps_parse_prefix(s, p, err, sizeof(err))) {
+		ps_control_error(out, "'%s': expected %s", s, err);
+		return -1;
+	}
+	ps_prefix_str(p, norm, len);
+	return 0;
+}
+
+/* block and throttle: an entry of origin manual. */
+static void do_enforce(struct daemon *d, json_t *req, FILE *out, int action)
+{
+	const char *reason = json_string_value(json_object_get(req, "reason"));
+	json_int_t for_s = 0, rpm = 0, burst = 1;
+	struct ps_enforcement e = {};
+	struct ps_prefix p;
+	char subj[64];
+	uint64_t now;
+	int err;
+
+	if (subject_of(req, out, &p, subj, sizeof(subj)))
+		return;
+	if (json_unpack(req, "{s?I, s?I, s?I}", "for_s", &for_s, "rpm", &rpm, "burst", &burst) ||
+	    for_s < 0 || for_s > 315360000) {
+		ps_control_error(out, "for_s, rpm and burst are numbers; for_s 1..315360000 "
+				      "(or absent: until removed)");
+		return;
+	}
+	if (reason) {
+		size_t i, n = strlen(reason);
+
+		for (i = 0; i < n && reason[i] >= 0x20 && reason[i] <= 0x7e; i++)
+			;
+		if (n > 63 || i < n) {
+			ps_control_error(out, "reason: at most 63 printable ASCII characters");
+			return;
+		}
+	}
+	if (action == PS_ACT_THROTTLE) {
+		if (json_object_get(req, "rate_bps")) {
+			ps_control_error(out, "throttle by rate: egress shaping is not available in "
+					      "this penstockd; throttle by --rpm");
+			return;
+		}
+		if (rpm < 1 || rpm > 10000000 || burst < 1 || burst > 1000000) {
+			ps_control_error(out, "throttle: rpm 1..10000000 and burst 1..1000000");
+			return;
+		}
+		ps_gcra_params(rpm, burst, &e.emission_ns, &e.tolerance_ns);
+	}
+	now = boot_now(NULL);
+	e.since_ns = wall_ms() * 1000000ULL;
+	e.until_ns = for_s ? now + (uint64_t)for_s * 1000000000ULL : 0;
+	e.action = action;
+	e.origin = PS_ORIGIN_MANUAL;
+	e.dry_run = d->cfg.dry_run > 0;
+	if (reason)
+		snprintf(e.reason, sizeof(e.reason), "%s", reason);
+	err = ps_enf_set(&d->dp, &p, &e);
+	if (err) {
+		ps_control_error(out, "%s %s: %s", ps_action_names[action], subj, strerror(-err));
+		return;
+	}
+	pr_info("penstockd: %s %s%s%s%s (manual)\n", ps_action_names[action], subj,
+		reason ? ": " : "", reason ? reason : "", e.dry_run ? " [dry run]" : "");
+	json_t *o = json_pack("{s:b, s:s, s:s, s:b}", "ok", 1, "subject", subj, "action",
+			      ps_action_names[action], "dry_run", e.dry_run);
+	json_dumpf(o, out, PS_JSON_DUMP);
+	json_decref(o);
+}
+
+static void do_unblock(struct daemon *d, json_t *req, FILE *out)
+{
+	struct ps_prefix p;
+	char subj[64];
+	int r;
+
+	if (subject_of(req, out, &p, subj, sizeof(subj)))
+		return;
+	r = ps_enf_remove(&d->dp, &p);
+	if (r < 0) {
+		ps_control_error(out, "unblock %s: %s", subj, strerror(-r));
+		return;
+	}
+	if (r)
+		pr_info("penstockd: enforcement on %s removed (manual)\n", subj);
+	fprintf(out, "{\"ok\":true,\"subject\":\"%s\",\"removed\":%d}", subj, r);
+}
+
+static void do_enforcement(struct daemon *d, FILE *out)
+{
+	int64_t b2w;
+	uint64_t now = boot_now(&b2w);
+	json_t *o = ps_enf_list_json(&d->dp, d->cfg.dry_run > 0, now, b2w);
+
+	json_object_set_new(o, "ok", json_true());
+	json_dumpf(o, out, PS_JSON_DUMP);
+	json_decref(o);
+}
+
 static void handle(json_t *req, FILE *out, void *ctx)
 {
 	struct daemon *d = ctx;
@@ -605,6 +753,14 @@ static void handle(json_t *req, FILE *out, void *ctx)
 			json_dumpf(o, out, PS_JSON_DUMP);
 			json_decref(o);
 		}
+	} else if (!strcmp(cmd, "block")) {
+		do_enforce(d, req, out, PS_ACT_BLOCK);
+	} else if (!strcmp(cmd, "throttle")) {
+		do_enforce(d, req, out, PS_ACT_THROTTLE);
+	} else if (!strcmp(cmd, "unblock")) {
+		do_unblock(d, req, out);
+	} else if (!strcmp(cmd, "enforcement")) {
+		do_enforcement(d, out);
 	} else if (!strcmp(cmd, "stop")) {
 		d->keep_datapath = d->keep_datapath || json_is_true(json_object_get(req, "keep_datapath"));
 		d->stop = true;
@@ -633,11 +789,112 @@ static void reap_saver(struct daemon *d, bool wait)
 	d->saver = 0;
 }
 
+/* The class of a client by the configured prefixes (longest match), 0 if none. */
+static int class_of(const struct ps_config *cfg, const struct ps_client_key *k)
+{
+	int c, j, best = 0, best_len = -1;
+
+	for (c = 0; c < cfg->nclasses; c++)
+		for (j = 0; j < cfg->classes[c].nclients; j++) {
+			const struct ps_prefix *p = &cfg->classes[c].clients[j];
+			const uint8_t *a = (const uint8_t *)&k->addr;
+			int bits = p->len, i;
+
+			if (p->family != k->family || bits <= best_len)
+				continue;
+			for (i = 0; i < bits / 8; i++)
+				if (a[i] != p->addr[i])
+					break;
+			if (i < bits / 8)
+				continue;
+			if (bits % 8 && ((a[i] ^ p->addr[i]) & (0xff00 >> (bits % 8)) & 0xff))
+				continue;
+			best = c + 1;
+			best_len = bits;
+		}
+	return best;
+}
+
+/*
+ * Day-long limits, judged from the 24h windows every 10 ticks: a client
+ * over its requests_per_day or egress_bytes_per_day gets its class's
+ * on_exceed action (delay: a request limit that spreads its daily budget
+ * over the day; block) for ten minutes, renewed while it stays over.
+ * A client with a manual entry of its own is left to it.
+ */
+static void day_limits(struct daemon *d)
+{
+	struct ps_limits lim[PS_MAX_CLASSES];
+	uint64_t min_req = PS_LIMIT_UNSET, min_bytes = PS_LIMIT_UNSET, now_ms = wall_ms();
+	uint64_t bnow = boot_now(NULL);
+	uint32_t i;
+	int c;
+
+	if (d->tick.count % 10)
+		return;
+	for (c = 0; c <= d->cfg.nclasses; c++) {
+		ps_limits_resolve(&d->cfg, c, &lim[c]);
+		if (lim[c].requests_per_day < min_req)
+			min_req = lim[c].requests_per_day;
+		if (lim[c].egress_bytes_per_day < min_bytes)
+			min_bytes = lim[c].egress_bytes_per_day;
+	}
+	if (min_req == PS_LIMIT_UNSET && min_bytes == PS_LIMIT_UNSET)
+		return;
+	for (i = 0; i < d->table.n; i++) {
+		const struct ps_crec *r = &d->table.rec[i];
+		struct ps_enforcement e = {}, old;
+		const struct ps_limits *l;
+		struct ps_cview v;
+		struct ps_prefix p = {};
+		char who[64];
+		int over_req, over_bytes;
+
+		ps_crec_view(&d->table, r, PS_WIN_24H, now_ms, &v);
+		if (v.v[PS_F_INFERENCE] <= (double)min_req && v.v[PS_F_TX_BYTES] <= (double)min_bytes)
+			continue;
+		l = &lim[class_of(&d->cfg, &r->key)];
+		over_req = l->requests_per_day != PS_LIMIT_UNSET &&
+			   v.v[PS_F_INFERENCE] > (double)l->requests_per_day;
+		over_bytes = l->egress_bytes_per_day != PS_LIMIT_UNSET &&
+			     v.v[PS_F_TX_BYTES] > (double)l->egress_bytes_per_day;
+		if (!over_req && !over_bytes)
+			continue;
+		p.family = r->key.family;
+		p.len = r->key.family == PS_AF_INET ? 32 : 128;
+		memcpy(p.addr, &r->key.addr, sizeof(p.addr));
+		if (!ps_enf_get(&d->dp, &p, &old) && old.origin != PS_ORIGIN_DAY_LIMIT)
+			continue;
+		if (l->on_exceed == PS_ON_EXCEED_BLOCK) {
+			e.action = PS_ACT_BLOCK;
+		} else if (l->on_exceed == PS_ON_EXCEED_DELAY && over_req) {
+			e.action = PS_ACT_THROTTLE;
+			ps_gcra_params(l->requests_per_day / 1440 ? l->requests_per_day / 1440 : 1, 1,
+				       &e.emission_ns, &e.tolerance_ns);
+		} else {
+			continue;	/* shape, or bytes with delay: not available here */
+		}
+		e.origin = PS_ORIGIN_DAY_LIMIT;
+		e.dry_run = l->dry_run > 0;
+		e.since_ns = old.origin == PS_ORIGIN_DAY_LIMIT ? old.since_ns : now_ms * 1000000ULL;
+		e.until_ns = bnow + 600ULL * 1000000000ULL;
+		snprintf(e.reason, sizeof(e.reason), "%s over %s per day",
+			 over_req ? "inference requests" : "egress bytes",
+			 over_req ? "requests_per_day" : "egress_bytes_per_day");
+		if (ps_enf_set(&d->dp, &p, &e) == 0 && old.origin != PS_ORIGIN_DAY_LIMIT)
+			pr_info("penstockd: %s %s: %s%s\n", ps_action_names[e.action],
+				ps_prefix_str(&p, who, sizeof(who)), e.reason,
+				e.dry_run ? " [dry run]" : "");
+	}
+}
+
 static void tick(struct daemon *d)
 {
 	uint64_t now;
 
 	ps_tick_run(&d->tick, &d->table);
+	day_limits(d);
+	ps_enf_sweep(&d->dp, boot_now(NULL));
 	sd_notify(0, "WATCHDOG=1");
 	reap_saver(d, false);
 	now = wall_ms();
@@ -727,6 +984,10 @@ static int setup(struct daemon *d)
 	err = configure_ports(d, &d->cfg);
 	if (err)
 		return err;
+	err = ps_enf_apply_classes(&d->dp, &d->cfg);
+	if (err)
+		return err;
+	ps_enf_set_dry_run(&d->dp, d->cfg.dry_run > 0);
 	nprev = d->adopted ? run_record_read(d, prev, PS_MAX_IFACES) : 0;
 	err = apply_interfaces(d, &d->cfg, prev, nprev);
 	if (err)

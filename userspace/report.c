@@ -22,19 +22,25 @@ json_t *ps_client_json(const struct ps_client *cl)
 			 "tx_payload", (json_int_t)c->tx_payload);
 }
 
-json_t *ps_clients_json(const struct ps_client *list, int n)
+json_t *ps_clients_json(const struct ps_client *list, int n, int policy)
 {
 	json_t *arr = json_array();
 	int i;
 
 	if (!arr)
 		return NULL;
-	for (i = 0; i < n; i++)
-		json_array_append_new(arr, ps_client_json(&list[i]));
+	for (i = 0; i < n; i++) {
+		json_t *o = ps_client_json(&list[i]);
+
+		if (policy && o)
+			json_object_set_new(o, "would_throttle",
+					    json_integer((json_int_t)list[i].would_throttle));
+		json_array_append_new(arr, o);
+	}
 	return json_pack("{s:o}", "clients", arr);
 }
 
-void ps_clients_table(FILE *f, const struct ps_client *list, int n)
+void ps_clients_table(FILE *f, const struct ps_client *list, int n, int policy)
 {
 	char addr[INET6_ADDRSTRLEN];
 	int i, w = 6;
@@ -45,15 +51,18 @@ void ps_clients_table(FILE *f, const struct ps_client *list, int n)
 		if (l > w)
 			w = l;
 	}
-	fprintf(f, "%-*s %6s %8s %9s %10s %10s %12s %12s %12s %12s\n", w, "CLIENT", "CONNS",
+	fprintf(f, "%-*s %6s %8s %9s %10s %10s %12s %12s %12s %12s%s\n", w, "CLIENT", "CONNS",
 		"REQUESTS", "INFERENCE", "RX_PKTS", "TX_PKTS", "RX_BYTES", "TX_BYTES",
-		"RX_PAYLOAD", "TX_PAYLOAD");
+		"RX_PAYLOAD", "TX_PAYLOAD", policy ? " WOULD_THROTTLE" : "");
 	for (i = 0; i < n; i++) {
 		const struct ps_counters *c = &list[i].c;
 
-		fprintf(f, "%-*s %6llu %8llu %9llu %10llu %10llu %12llu %12llu %12llu %12llu\n", w,
+		fprintf(f, "%-*s %6llu %8llu %9llu %10llu %10llu %12llu %12llu %12llu %12llu", w,
 			ps_client_str(&list[i].key, addr, sizeof(addr)), c->connections,
 			c->requests, c->inference_requests, c->rx_packets, c->tx_packets,
 			c->rx_bytes, c->tx_bytes, c->rx_payload, c->tx_payload);
+		if (policy)
+			fprintf(f, " %15llu", (unsigned long long)list[i].would_throttle);
+		fputc('\n', f);
 	}
 }

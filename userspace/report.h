@@ -11,8 +11,11 @@
 
 /* {"client": "...", "connections": N, ...} for one client. */
 json_t *ps_client_json(const struct ps_client *cl);
-/* {"clients": [...]} */
-json_t *ps_clients_json(const struct ps_client *list, int n);
-void ps_clients_table(FILE *f, const struct ps_client *list, int n);
+/*
+ * {"clients": [...]}; with policy, each client also has would_throttle
+ * (and the table a WOULD_THROTTLE column).
+ */
+json_t *ps_clients_json(const struct ps_client *list, int n, int policy);
+void ps_clients_table(FILE *f, const struct ps_client *list, int n, int policy);
 
 #endif

@@ -12,6 +12,7 @@
 #include "parse.h"
 #include "flow.h"
 #include "counters.h"
+#include "enforce.h"
 
 /* The endpoint slot serving a port (host order), or -1. */
 static __always_inline int ps_endpoint_of(__u16 port)
@@ -91,6 +92,7 @@ struct ps_pkt_ctx {
 	struct ps_flow *f;	/* the connection */
 	__u64 now;
 	int ep;			/* endpoint slot */
+	int verdict;		/* TC_ACT_OK, or TC_ACT_SHOT for a blocked peer */
 };
 
 /*
@@ -98,7 +100,8 @@ struct ps_pkt_ctx {
  * payload: parse it, find its endpoint (by destination port when rx, by
  * source port when tx), count its packets and bytes for the client and
  * find or create its flow. Returns 0 with x filled in, or -1 for a packet
- * that is not on an endpoint's TCP flow (or whose flow cannot be kept).
+ * that is not on an endpoint's TCP flow (or whose flow cannot be kept), or
+ * that a block drops: x->verdict says which.
  */
 static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_pkt_ctx *x)
 {
@@ -108,6 +111,11 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 
 	ps_stat_inc(PS_STAT_PACKETS);
 	ret = ps_parse(skb, p);
+	x->now = ps_now(skb);
+	if (p->family && ps_blocked(p, rx, x->now)) {
+		x->verdict = TC_ACT_SHOT;
+		return -1;
+	}
 	if (ret) {
 		if (ret != PS_PARSE_OTHER)
 			ps_stat_inc(PS_STAT_NOT_PARSED);
@@ -117,7 +125,6 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 	if (x->ep < 0)
 		return -1;
 	ps_stat_inc(PS_STAT_ENDPOINT_PACKETS);
-	x->now = ps_now(skb);
 	ps_flow_key(&x->k, p, rx);
 	x->f = ps_flow_get(&x->k, p, rx, x->ep, x->now, &newconn);
 	c = ps_flow_client(x->f, p, rx, x->now);

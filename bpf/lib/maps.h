@@ -46,6 +46,44 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_slot_state SEC(".maps") __weak;
 
+/* Enforcement, set by the daemon: the limits of each class ... */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_MAX_CLASSES);
+	__type(key, __u32);
+	__type(value, struct ps_class);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_classes SEC(".maps") __weak;
+
+/* ... the class of each configured prefix ... */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, struct ps_lpm_key);
+	__type(value, struct ps_class_ref);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_class_of SEC(".maps") __weak;
+
+/* ... blocks and limits on single clients and prefixes (never evicted) ... */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct ps_lpm_key);
+	__type(value, struct ps_enforcement);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_enforce SEC(".maps") __weak;
+
+/* ... and how many entries the tries hold. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_enforce_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_enforce_state SEC(".maps") __weak;
+
 /* TCP sequence and HTTP/1 framing state per connection. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

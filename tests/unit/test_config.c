@@ -14,6 +14,7 @@
  * loader can't drift apart.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -84,6 +85,18 @@ struct err_case {
 	const char *msg;	/* what follows "FILE:" */
 };
 
+/* Beginnings of snippets, and the longer expectations they share. */
+#define LIMITS		"endpoints: [{port: 1}]\nlimits:\n  default:\n"
+#define CLASSES		"endpoints: [{port: 1}]\nlimits:\n  classes:\n"
+#define CLASS_A		CLASSES "    - name: a\n      clients: [10.0.0.0/8]\n"
+#define DEFAULT_KEYS	"requests_per_minute, burst, requests_per_day, egress_bytes_per_minute, " \
+			"egress_bytes_per_day, max_connections, on_exceed, shape_rate"
+#define CLASS_KEYS	"name, clients, " DEFAULT_KEYS ", unlimited, dry_run"
+#define SIZE_WANT	"a size such as 50MiB (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
+#define RATE_WANT	"a rate such as 2mbit (units bit, kbit, mbit, gbit, tbit, kibit, mibit, " \
+			"gibit; bps, kbps, mbps, gbps for bytes)"
+#define PREFIX_WANT	"an IPv4 or IPv6 address or prefix such as 203.0.113.0/24 or 2001:db8::/32"
+
 static const struct err_case err_cases[] = {
 	/* YAML syntax */
 	{ "syntax_bad_indent", "endpoints:\n  - port: 8000\n   name: x\n", -EINVAL,
@@ -113,17 +126,17 @@ static const struct err_case err_cases[] = {
 
 	/* the file as a whole */
 	{ "empty_file", "", -EINVAL,
-	  "1:1: the file is empty, expected a mapping with keys interfaces, endpoints, max_clients, reclaim_idle" },
+	  "1:1: the file is empty, expected a mapping with keys interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run" },
 	{ "comments_only", "# nothing\n# here\n", -EINVAL,
-	  "1:1: the file is empty, expected a mapping with keys interfaces, endpoints, max_clients, reclaim_idle" },
+	  "1:1: the file is empty, expected a mapping with keys interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run" },
 	{ "root_is_list", "- port: 1\n", -EINVAL,
-	  "1:1: got a list, expected a mapping with keys interfaces, endpoints, max_clients, reclaim_idle" },
+	  "1:1: got a list, expected a mapping with keys interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run" },
 	{ "root_is_scalar", "hello\n", -EINVAL,
-	  "1:1: got 'hello', expected a mapping with keys interfaces, endpoints, max_clients, reclaim_idle" },
+	  "1:1: got 'hello', expected a mapping with keys interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run" },
 	{ "unknown_root_key", "interfaces: [eth0]\nendpoint:\n  - port: 1\n", -EINVAL,
-	  "2:1: unknown key 'endpoint', expected one of interfaces, endpoints, max_clients, reclaim_idle" },
+	  "2:1: unknown key 'endpoint', expected one of interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run" },
 	{ "non_scalar_key", "endpoints: [{port: 1}]\n[a]: 1\n", -EINVAL,
-	  "2:1: got a list as a key, expected one of interfaces, endpoints, max_clients, reclaim_idle" },
+	  "2:1: got a list as a key, expected one of interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run" },
 	{ "duplicate_root_key", "endpoints: [{port: 1}]\ninterfaces: []\nendpoints: [{port: 2}]\n",
 	  -EINVAL,
 	  "3:1: key 'endpoints' appears twice (first at line 1), expected each key once" },
@@ -226,6 +239,229 @@ static const struct err_case err_cases[] = {
 	  "endpoints:\n  - port: 1\n    paths: [/v1/a, /v1/b]\n  - port: 2\n"
 	  "    paths: [/v1/a, /v1/b, /v1/a]\n", -EINVAL,
 	  "5:27: endpoints[1].paths[2]: duplicate '/v1/a' (first at line 5), expected unique values" },
+
+	/* dry_run (global): true or false, plain, lower case */
+	{ "dry_run_yes", "endpoints: [{port: 1}]\ndry_run: yes\n", -EINVAL,
+	  "2:10: dry_run: got 'yes', expected true or false" },
+	{ "dry_run_capital", "endpoints: [{port: 1}]\ndry_run: True\n", -EINVAL,
+	  "2:10: dry_run: got 'True', expected true or false" },
+	{ "dry_run_quoted", "endpoints: [{port: 1}]\ndry_run: \"true\"\n", -EINVAL,
+	  "2:10: dry_run: got the quoted string 'true', expected true or false" },
+	{ "dry_run_number", "endpoints: [{port: 1}]\ndry_run: 1\n", -EINVAL,
+	  "2:10: dry_run: got '1', expected true or false" },
+	{ "dry_run_list", "endpoints: [{port: 1}]\ndry_run: [true]\n", -EINVAL,
+	  "2:10: dry_run: got a list, expected true or false" },
+
+	/* limits */
+	{ "limits_list", "endpoints: [{port: 1}]\nlimits: [1]\n", -EINVAL,
+	  "2:9: limits: got a list, expected a mapping with keys default, classes" },
+	{ "limits_unknown_key", "endpoints: [{port: 1}]\nlimits:\n  defaults:\n", -EINVAL,
+	  "3:3: limits: unknown key 'defaults', expected one of default, classes" },
+	{ "limits_default_scalar", "endpoints: [{port: 1}]\nlimits:\n  default: none\n", -EINVAL,
+	  "3:12: limits.default: got 'none', expected a mapping with keys " DEFAULT_KEYS },
+	{ "default_unknown_key", "endpoints: [{port: 1}]\nlimits:\n  default:\n    rpm: 5\n",
+	  -EINVAL,
+	  "4:5: limits.default: unknown key 'rpm', expected one of " DEFAULT_KEYS },
+	/* unlimited and dry_run are class keys: the default has the global dry_run */
+	{ "default_unlimited", "endpoints: [{port: 1}]\nlimits:\n  default:\n    unlimited: true\n",
+	  -EINVAL,
+	  "4:5: limits.default: unknown key 'unlimited', expected one of " DEFAULT_KEYS },
+	{ "default_dry_run", "endpoints: [{port: 1}]\nlimits:\n  default:\n    dry_run: true\n",
+	  -EINVAL,
+	  "4:5: limits.default: unknown key 'dry_run', expected one of " DEFAULT_KEYS },
+
+	/* requests_per_minute, burst, requests_per_day, max_connections: INT rules */
+	{ "rpm_zero", LIMITS "    requests_per_minute: 0\n", -EINVAL,
+	  "4:26: limits.default.requests_per_minute: 0 is out of range, expected an integer in 1..10000000" },
+	{ "rpm_too_big", LIMITS "    requests_per_minute: 10000001\n", -EINVAL,
+	  "4:26: limits.default.requests_per_minute: 10000001 is out of range, expected an integer in 1..10000000" },
+	{ "rpm_quoted", LIMITS "    requests_per_minute: \"600\"\n", -EINVAL,
+	  "4:26: limits.default.requests_per_minute: got the quoted string '600', expected an integer in 1..10000000" },
+	{ "rpm_with_unit", LIMITS "    requests_per_minute: 1k\n", -EINVAL,
+	  "4:26: limits.default.requests_per_minute: got '1k', expected an integer in 1..10000000" },
+	{ "rpm_float", LIMITS "    requests_per_minute: 1.5\n", -EINVAL,
+	  "4:26: limits.default.requests_per_minute: got '1.5', expected an integer in 1..10000000" },
+	{ "rpm_leading_zero", LIMITS "    requests_per_minute: 060\n", -EINVAL,
+	  "4:26: limits.default.requests_per_minute: 060 has a leading zero (octal in YAML 1.1), expected an integer in 1..10000000 without one" },
+	{ "burst_zero", LIMITS "    requests_per_minute: 1\n    burst: 0\n", -EINVAL,
+	  "5:12: limits.default.burst: 0 is out of range, expected an integer in 1..1000000" },
+	{ "burst_too_big", LIMITS "    requests_per_minute: 1\n    burst: 1000001\n", -EINVAL,
+	  "5:12: limits.default.burst: 1000001 is out of range, expected an integer in 1..1000000" },
+	{ "rpd_too_big", LIMITS "    requests_per_day: 1000000000001\n", -EINVAL,
+	  "4:23: limits.default.requests_per_day: 1000000000001 is out of range, expected an integer in 1..1000000000000" },
+	{ "rpd_overflow", LIMITS "    requests_per_day: 18446744073709551615\n", -EINVAL,
+	  "4:23: limits.default.requests_per_day: 18446744073709551615 is out of range, expected an integer in 1..1000000000000" },
+	{ "max_connections_zero", LIMITS "    max_connections: 0\n", -EINVAL,
+	  "4:22: limits.default.max_connections: 0 is out of range, expected an integer in 1..1000000" },
+	{ "max_connections_negative", LIMITS "    max_connections: -5\n", -EINVAL,
+	  "4:22: limits.default.max_connections: -5 is out of range, expected an integer in 1..1000000" },
+	{ "max_connections_too_big", LIMITS "    max_connections: 1000001\n", -EINVAL,
+	  "4:22: limits.default.max_connections: 1000001 is out of range, expected an integer in 1..1000000" },
+
+	/* sizes */
+	{ "egress_bad_unit", LIMITS "    egress_bytes_per_minute: 50MiBs\n", -EINVAL,
+	  "4:30: limits.default.egress_bytes_per_minute: got '50MiBs', expected " SIZE_WANT },
+	{ "egress_unit_bits", LIMITS "    egress_bytes_per_minute: 50mbit\n", -EINVAL,
+	  "4:30: limits.default.egress_bytes_per_minute: got '50mbit', expected " SIZE_WANT },
+	{ "egress_space", LIMITS "    egress_bytes_per_minute: 50 MiB\n", -EINVAL,
+	  "4:30: limits.default.egress_bytes_per_minute: got '50 MiB', expected " SIZE_WANT },
+	{ "egress_decimal", LIMITS "    egress_bytes_per_minute: 1.5GiB\n", -EINVAL,
+	  "4:30: limits.default.egress_bytes_per_minute: got '1.5GiB', expected " SIZE_WANT },
+	{ "egress_negative", LIMITS "    egress_bytes_per_minute: -1\n", -EINVAL,
+	  "4:30: limits.default.egress_bytes_per_minute: got '-1', expected " SIZE_WANT },
+	{ "egress_quoted_bad", LIMITS "    egress_bytes_per_minute: '50 MiB'\n", -EINVAL,
+	  "4:30: limits.default.egress_bytes_per_minute: got the quoted string '50 MiB', expected " SIZE_WANT },
+	{ "egress_nul", LIMITS "    egress_bytes_per_minute: \"50\\0MiB\"\n", -EINVAL,
+	  "4:30: limits.default.egress_bytes_per_minute: got the quoted string '50\\x00MiB', expected " SIZE_WANT },
+	{ "egress_list", LIMITS "    egress_bytes_per_minute: [50MiB]\n", -EINVAL,
+	  "4:30: limits.default.egress_bytes_per_minute: got a list, expected " SIZE_WANT },
+	{ "egress_zero", LIMITS "    egress_bytes_per_minute: 0\n", -EINVAL,
+	  "4:30: limits.default.egress_bytes_per_minute: 0 is out of range, expected a size in 1..18446744073709551614 bytes" },
+	{ "egress_zero_unit", LIMITS "    egress_bytes_per_minute: 0MiB\n", -EINVAL,
+	  "4:30: limits.default.egress_bytes_per_minute: 0MiB is out of range, expected a size in 1..18446744073709551614 bytes" },
+	/* the largest uint64_t is the "not given" sentinel, never a size */
+	{ "egress_all_ones", LIMITS "    egress_bytes_per_day: 18446744073709551615\n", -EINVAL,
+	  "4:27: limits.default.egress_bytes_per_day: 18446744073709551615 is out of range, expected a size in 1..18446744073709551614 bytes" },
+	{ "egress_overflow", LIMITS "    egress_bytes_per_day: 16777216TiB\n", -EINVAL,
+	  "4:27: limits.default.egress_bytes_per_day: got '16777216TiB', expected a size of at most 18446744073709551615 bytes" },
+	/* a plain integer is a YAML integer: same leading-zero rule */
+	{ "egress_leading_zero", LIMITS "    egress_bytes_per_day: 0100\n", -EINVAL,
+	  "4:27: limits.default.egress_bytes_per_day: 0100 has a leading zero (octal in YAML 1.1), expected " SIZE_WANT " without one" },
+
+	/* on_exceed */
+	{ "on_exceed_unknown", LIMITS "    on_exceed: throttle\n", -EINVAL,
+	  "4:16: limits.default.on_exceed: got 'throttle', expected one of delay, shape, block" },
+	{ "on_exceed_capital", LIMITS "    on_exceed: Delay\n", -EINVAL,
+	  "4:16: limits.default.on_exceed: got 'Delay', expected one of delay, shape, block" },
+	{ "on_exceed_number", LIMITS "    on_exceed: 1\n", -EINVAL,
+	  "4:16: limits.default.on_exceed: got '1', expected one of delay, shape, block" },
+	{ "on_exceed_mapping", LIMITS "    on_exceed: {delay: 1}\n", -EINVAL,
+	  "4:16: limits.default.on_exceed: got a mapping, expected one of delay, shape, block" },
+
+	/* shape_rate */
+	{ "shape_rate_bad", LIMITS "    shape_rate: 2mbit/s\n", -EINVAL,
+	  "4:17: limits.default.shape_rate: got '2mbit/s', expected " RATE_WANT },
+	{ "shape_rate_no_unit", LIMITS "    shape_rate: 1000\n", -EINVAL,
+	  "4:17: limits.default.shape_rate: got '1000', expected " RATE_WANT },
+	{ "shape_rate_size", LIMITS "    shape_rate: 2MiB\n", -EINVAL,
+	  "4:17: limits.default.shape_rate: got '2MiB', expected " RATE_WANT },
+	{ "shape_rate_zero", LIMITS "    shape_rate: 0mbit\n", -EINVAL,
+	  "4:17: limits.default.shape_rate: got '0mbit', expected a rate above zero, such as 2mbit" },
+	{ "shape_rate_overflow", LIMITS "    shape_rate: 2305843010gbps\n", -EINVAL,
+	  "4:17: limits.default.shape_rate: got '2305843010gbps', expected a rate of at most 18446744073709551615 bit/s" },
+	{ "shape_rate_all_ones", LIMITS "    shape_rate: 18446744073709551615bit\n", -EINVAL,
+	  "4:17: limits.default.shape_rate: 18446744073709551615bit is out of range, expected a rate in 1..18446744073709551614 bit/s" },
+
+	/* cross-key checks in the default */
+	{ "default_burst_without_rpm", LIMITS "    max_connections: 4\n    burst: 5\n", -EINVAL,
+	  "5:5: limits.default.burst: burst without requests_per_minute, expected requests_per_minute as well" },
+	{ "default_shape_without_rate", LIMITS "    on_exceed: shape\n    max_connections: 4\n",
+	  -EINVAL,
+	  "4:5: limits.default.on_exceed: shape without shape_rate, expected shape_rate as well" },
+
+	/* classes */
+	{ "classes_scalar", "endpoints: [{port: 1}]\nlimits:\n  classes: a\n", -EINVAL,
+	  "3:12: limits.classes: got 'a', expected a list of 0..63 classes" },
+	{ "class_scalar", CLASSES "    - partners\n", -EINVAL,
+	  "4:7: limits.classes[0]: got 'partners', expected a mapping with keys " CLASS_KEYS },
+	{ "class_missing_name", CLASSES "    - clients: [10.0.0.0/8]\n", -EINVAL,
+	  "4:7: limits.classes[0]: missing key 'name', expected a string of 1..31 characters, printable ASCII" },
+	{ "class_missing_clients", CLASSES "    - name: a\n      requests_per_minute: 5\n", -EINVAL,
+	  "4:7: limits.classes[0]: missing key 'clients', expected a list of 1..256 prefixes" },
+	{ "class_unknown_key", CLASS_A "      rpm: 1\n", -EINVAL,
+	  "6:7: limits.classes[0]: unknown key 'rpm', expected one of " CLASS_KEYS },
+	{ "class_name_too_long",
+	  CLASSES "    - name: abcdefghijklmnopqrstuvwxyz012345\n      clients: [10.0.0.0/8]\n",
+	  -EINVAL,
+	  "4:13: limits.classes[0].name: 'abcdefghijklmnopqrstuvwxyz012345' is 32 characters long, expected a string of 1..31 characters, printable ASCII" },
+	{ "class_name_empty", CLASSES "    - name: \"\"\n      clients: [10.0.0.0/8]\n", -EINVAL,
+	  "4:13: limits.classes[0].name: got an empty string, expected a string of 1..31 characters, printable ASCII" },
+	{ "class_name_null", CLASSES "    - name:\n      clients: [10.0.0.0/8]\n", -EINVAL,
+	  "4:12: limits.classes[0].name: got an empty value, expected a string of 1..31 characters, printable ASCII" },
+	{ "class_name_duplicate",
+	  CLASS_A "    - name: b\n      clients: [10.1.0.0/16]\n    - name: a\n      clients: [192.0.2.0/24]\n",
+	  -EINVAL,
+	  "8:13: limits.classes[2].name: duplicate 'a' (first at line 4), expected unique values" },
+	{ "class_rpm_zero", CLASS_A "      requests_per_minute: 0\n", -EINVAL,
+	  "6:28: limits.classes[0].requests_per_minute: 0 is out of range, expected an integer in 1..10000000" },
+	{ "class_on_exceed_bad", CLASS_A "      on_exceed: drop\n", -EINVAL,
+	  "6:18: limits.classes[0].on_exceed: got 'drop', expected one of delay, shape, block" },
+	{ "class_size_bad", CLASS_A "      egress_bytes_per_day: 5GiBs\n", -EINVAL,
+	  "6:29: limits.classes[0].egress_bytes_per_day: got '5GiBs', expected " SIZE_WANT },
+	{ "class_rate_bad", CLASS_A "      shape_rate: fast\n", -EINVAL,
+	  "6:19: limits.classes[0].shape_rate: got 'fast', expected " RATE_WANT },
+	{ "class_unlimited_yes", CLASS_A "      unlimited: yes\n", -EINVAL,
+	  "6:18: limits.classes[0].unlimited: got 'yes', expected true or false" },
+	{ "class_dry_run_quoted", CLASS_A "      dry_run: 'false'\n", -EINVAL,
+	  "6:16: limits.classes[0].dry_run: got the quoted string 'false', expected true or false" },
+
+	/* clients */
+	{ "clients_scalar", CLASSES "    - name: a\n      clients: 10.0.0.0/8\n", -EINVAL,
+	  "5:16: limits.classes[0].clients: got '10.0.0.0/8', expected a list of 1..256 prefixes" },
+	{ "clients_empty", CLASSES "    - name: a\n      clients: []\n", -EINVAL,
+	  "5:16: limits.classes[0].clients: got an empty list, expected a list of 1..256 prefixes" },
+	{ "clients_null", CLASSES "    - name: a\n      clients:\n", -EINVAL,
+	  "5:15: limits.classes[0].clients: got an empty value, expected a list of 1..256 prefixes" },
+	{ "prefix_bad_length", CLASSES "    - name: a\n      clients: [10.0.0.1/33]\n", -EINVAL,
+	  "5:17: limits.classes[0].clients[0]: got '10.0.0.1/33', expected " PREFIX_WANT },
+	{ "prefix_hostname", CLASSES "    - name: a\n      clients: [10.0.0.0/8, example.com]\n",
+	  -EINVAL,
+	  "5:29: limits.classes[0].clients[1]: got 'example.com', expected " PREFIX_WANT },
+	{ "prefix_number", CLASSES "    - name: a\n      clients: [10]\n", -EINVAL,
+	  "5:17: limits.classes[0].clients[0]: got '10', expected " PREFIX_WANT },
+	{ "prefix_list", CLASSES "    - name: a\n      clients: [[10.0.0.0/8]]\n", -EINVAL,
+	  "5:17: limits.classes[0].clients[0]: got a list, expected " PREFIX_WANT },
+	{ "prefix_nul", CLASSES "    - name: a\n      clients: [\"10.0.0.0\\0/8\"]\n", -EINVAL,
+	  "5:17: limits.classes[0].clients[0]: got the quoted string '10.0.0.0\\x00/8', expected " PREFIX_WANT },
+	{ "prefix_host_bits", CLASSES "    - name: a\n      clients: [10.0.0.1/8]\n", -EINVAL,
+	  "5:17: limits.classes[0].clients[0]: got '10.0.0.1/8', expected a prefix without host bits, such as 10.0.0.0/8" },
+	{ "prefix_host_bits_v6", CLASSES "    - name: a\n      clients: [\"fd00::1/64\"]\n", -EINVAL,
+	  "5:17: limits.classes[0].clients[0]: got the quoted string 'fd00::1/64', expected a prefix without host bits, such as fd00::/64" },
+	{ "prefix_duplicate",
+	  CLASSES "    - name: a\n      clients: [10.0.0.0/8, 192.0.2.0/24, 10.0.0.0/8]\n", -EINVAL,
+	  "5:43: limits.classes[0].clients[2]: duplicate 10.0.0.0/8 (first at line 5), expected unique values" },
+	/* one address, two spellings */
+	{ "prefix_duplicate_spelling",
+	  CLASSES "    - name: a\n      clients:\n        - 192.0.2.1\n        - 192.0.2.1/32\n",
+	  -EINVAL,
+	  "7:11: limits.classes[0].clients[1]: duplicate 192.0.2.1 (first at line 6), expected unique values" },
+	{ "prefix_in_two_classes",
+	  CLASSES "    - name: partners\n      clients: [203.0.113.0/24]\n"
+	  "    - name: others\n      clients: [198.51.100.0/24, 203.0.113.0/24]\n", -EINVAL,
+	  "7:34: limits.classes[1].clients[1]: 203.0.113.0/24 is already in class 'partners' (line 5), expected each prefix in one class only" },
+	{ "prefix_in_two_classes_v6",
+	  CLASSES "    - name: a\n      clients: ['2001:db8::/32']\n"
+	  "    - name: b\n      unlimited: true\n      clients:\n        - 2001:DB8:0::/32\n",
+	  -EINVAL,
+	  "9:11: limits.classes[1].clients[0]: 2001:db8::/32 is already in class 'a' (line 5), expected each prefix in one class only" },
+	/*
+	 * Of several prefixes seen again, the one seen again first in the file:
+	 * 10.2.0.0/16 in c (line 9) before 10.1.0.0/16 in d (line 11), though
+	 * 10.1.0.0/16 sorts first and d's a is the first class.
+	 */
+	{ "prefix_in_two_classes_first",
+	  CLASSES "    - name: a\n      clients: [10.1.0.0/16, 10.2.0.0/16, 10.3.0.0/16]\n"
+	  "    - name: b\n      clients: [10.4.0.0/16]\n"
+	  "    - name: c\n      clients: [10.5.0.0/16, 10.2.0.0/16]\n"
+	  "    - name: d\n      clients: [10.1.0.0/16, 10.2.0.0/16]\n", -EINVAL,
+	  "9:30: limits.classes[2].clients[1]: 10.2.0.0/16 is already in class 'a' (line 5), expected each prefix in one class only" },
+
+	/* cross-key checks in a class, against what it inherits */
+	{ "class_burst_without_rpm", CLASS_A "      burst: 5\n", -EINVAL,
+	  "6:7: limits.classes[0].burst: burst without requests_per_minute, expected requests_per_minute in the class or in limits.default" },
+	/* the default may come after the classes: checked once both are read */
+	{ "class_burst_without_rpm_default_after",
+	  "endpoints: [{port: 1}]\nlimits:\n  classes:\n    - name: a\n      clients: [10.0.0.0/8]\n"
+	  "      burst: 5\n  default:\n    max_connections: 3\n", -EINVAL,
+	  "6:7: limits.classes[0].burst: burst without requests_per_minute, expected requests_per_minute in the class or in limits.default" },
+	{ "class_shape_without_rate", CLASS_A "      on_exceed: shape\n", -EINVAL,
+	  "6:7: limits.classes[0].on_exceed: shape without shape_rate, expected shape_rate in the class or in limits.default" },
+	{ "class_unlimited_with_limit", CLASS_A "      unlimited: true\n      max_connections: 5\n",
+	  -EINVAL,
+	  "7:7: limits.classes[0].max_connections: a limit in a class with unlimited: true (line 6), expected either limits or unlimited: true, not both" },
+	{ "class_limit_before_unlimited", CLASS_A "      on_exceed: block\n      unlimited: true\n",
+	  -EINVAL,
+	  "6:7: limits.classes[0].on_exceed: a limit in a class with unlimited: true (line 7), expected either limits or unlimited: true, not both" },
 };
 
 static void run_err_case(const struct err_case *t)
@@ -554,6 +790,10 @@ static void test_example(void)
 		 check_endpoint(&cfg.endpoints[1], "port-8001", 8001, ps_default_paths, why,
 				sizeof(why)))
 		fail("example_config", "%s", why);
+	else if (cfg.limits_default.requests_per_minute != PS_LIMIT_UNSET ||
+		 cfg.limits_default.max_connections != PS_LIMIT_UNSET || cfg.nclasses ||
+		 cfg.dry_run)
+		fail("example_config", "limits given: the example's limits are commented out");
 	else
 		pass("example_config");
 }
@@ -691,6 +931,735 @@ static void test_add_port(void)
 		pass("add_port_full");
 }
 
+/* ---- limits: good values ---- */
+
+#define U PS_LIMIT_UNSET
+
+/* Limits with nothing given, as a class has before its keys are read. */
+static void no_limits(struct ps_limits *l, enum ps_on_exceed on_exceed, int unlimited, int dry_run)
+{
+	l->requests_per_minute = U;
+	l->burst = U;
+	l->requests_per_day = U;
+	l->egress_bytes_per_minute = U;
+	l->egress_bytes_per_day = U;
+	l->max_connections = U;
+	l->shape_rate = U;
+	l->on_exceed = on_exceed;
+	l->unlimited = unlimited;
+	l->dry_run = dry_run;
+}
+
+static const char *num_text(uint64_t v, char *buf, size_t len)
+{
+	if (v == U)
+		snprintf(buf, len, "unset");
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+/* Failure text of the first field of l that differs from want, or NULL. */
+static const char *check_limits(const char *what, const struct ps_limits *l,
+				const struct ps_limits *want, char *why, size_t len)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} nums[] = {
+		{ "requests_per_minute", offsetof(struct ps_limits, requests_per_minute) },
+		{ "burst", offsetof(struct ps_limits, burst) },
+		{ "requests_per_day", offsetof(struct ps_limits, requests_per_day) },
+		{ "egress_bytes_per_minute", offsetof(struct ps_limits, egress_bytes_per_minute) },
+		{ "egress_bytes_per_day", offsetof(struct ps_limits, egress_bytes_per_day) },
+		{ "max_connections", offsetof(struct ps_limits, max_connections) },
+		{ "shape_rate", offsetof(struct ps_limits, shape_rate) },
+	};
+	char a[32], b[32];
+	uint64_t x, y;
+	size_t i;
+
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		memcpy(&x, (const char *)l + nums[i].off, sizeof(x));
+		memcpy(&y, (const char *)want + nums[i].off, sizeof(y));
+		if (x != y) {
+			snprintf(why, len, "%s: %s %s, expected %s", what, nums[i].name,
+				 num_text(x, a, sizeof(a)), num_text(y, b, sizeof(b)));
+			return why;
+		}
+	}
+	if (l->on_exceed != want->on_exceed)
+		snprintf(why, len, "%s: on_exceed %d, expected %d", what, l->on_exceed,
+			 want->on_exceed);
+	else if (l->unlimited != want->unlimited)
+		snprintf(why, len, "%s: unlimited %d, expected %d", what, l->unlimited,
+			 want->unlimited);
+	else if (l->dry_run != want->dry_run)
+		snprintf(why, len, "%s: dry_run %d, expected %d", what, l->dry_run, want->dry_run);
+	else
+		return NULL;
+	return why;
+}
+
+/* ps_limits_resolve(cfg, id) against want. */
+static const char *check_resolved(const struct ps_config *cfg, int id,
+				  const struct ps_limits *want, char *why, size_t len)
+{
+	struct ps_limits l;
+	char what[64];
+
+	memset(&l, 0x5a, sizeof(l));
+	ps_limits_resolve(cfg, id, &l);
+	snprintf(what, sizeof(what), "resolved class %d", id);
+	return check_limits(what, &l, want, why, len);
+}
+
+/* A prefix, as ps_parse_prefix leaves it. */
+static const char *check_prefix(const char *what, const struct ps_prefix *p, uint8_t family,
+				uint8_t plen, const uint8_t *addr, char *why, size_t len)
+{
+	uint8_t want[16] = { 0 };
+
+	memcpy(want, addr, family == PS_AF_INET ? 4 : 16);
+	if (p->family != family || p->len != plen || memcmp(p->addr, want, sizeof(want)))
+		snprintf(why, len, "%s: family %u length %u, expected %u and %u (or address differs)",
+			 what, p->family, p->len, family, plen);
+	else
+		return NULL;
+	return why;
+}
+
+static const char *check_class(const struct ps_class_cfg *cls, const char *name, int nclients,
+			       char *why, size_t len)
+{
+	if (strcmp(cls->name, name))
+		snprintf(why, len, "class name \"%s\", expected \"%s\"", cls->name, name);
+	else if (cls->nclients != nclients)
+		snprintf(why, len, "class %s: %d clients, expected %d", name, cls->nclients,
+			 nclients);
+	else
+		return NULL;
+	return why;
+}
+
+/* The example of the task: every key, two classes. */
+static void test_limits_full(void)
+{
+	static const uint8_t v4[] = { 203, 0, 113, 0 }, v6[16] = { 0x20, 0x01, 0x0d, 0xb8 },
+			     ten[] = { 10, 0, 0, 0 };
+	const char *yaml =
+		"endpoints: [{port: 1}]\n"
+		"limits:\n"
+		"  default:\n"
+		"    requests_per_minute: 600\n"
+		"    burst: 20\n"
+		"    requests_per_day: 50000\n"
+		"    egress_bytes_per_minute: 50MiB\n"
+		"    egress_bytes_per_day: 5GiB\n"
+		"    max_connections: 32\n"
+		"    on_exceed: delay\n"
+		"    shape_rate: 2mbit\n"
+		"  classes:\n"
+		"    - name: partners\n"
+		"      clients: [203.0.113.0/24, \"2001:db8::/32\"]\n"
+		"      requests_per_minute: 6000\n"
+		"    - name: internal\n"
+		"      clients: [10.0.0.0/8]\n"
+		"      unlimited: true\n"
+		"      dry_run: true\n"
+		"dry_run: false\n";
+	struct ps_limits def, partners, internal, want;
+	struct ps_config cfg;
+	char path[512], why[256];
+	const char *bad;
+
+	if (!load_ok("limits_full", yaml, &cfg, path, sizeof(path)))
+		return;
+	no_limits(&def, PS_ON_EXCEED_DELAY, -1, -1);
+	def.requests_per_minute = 600;
+	def.burst = 20;
+	def.requests_per_day = 50000;
+	def.egress_bytes_per_minute = 52428800;		/* 50 x 1048576 */
+	def.egress_bytes_per_day = 5368709120ULL;	/* 5 x 1073741824 */
+	def.max_connections = 32;
+	def.shape_rate = 2000000;
+	no_limits(&partners, PS_ON_EXCEED_UNSET, -1, -1);
+	partners.requests_per_minute = 6000;
+	no_limits(&internal, PS_ON_EXCEED_UNSET, 1, 1);
+
+	bad = check_limits("default", &cfg.limits_default, &def, why, sizeof(why));
+	if (!bad && (cfg.nclasses != 2 || cfg.dry_run != 0)) {
+		snprintf(why, sizeof(why), "%d classes, dry_run %d, expected 2 and 0", cfg.nclasses,
+			 cfg.dry_run);
+		bad = why;
+	}
+	if (!bad)
+		bad = check_class(&cfg.classes[0], "partners", 2, why, sizeof(why));
+	if (!bad)
+		bad = check_prefix("partners[0]", &cfg.classes[0].clients[0], PS_AF_INET, 24, v4,
+				   why, sizeof(why));
+	if (!bad)
+		bad = check_prefix("partners[1]", &cfg.classes[0].clients[1], PS_AF_INET6, 32, v6,
+				   why, sizeof(why));
+	if (!bad)
+		bad = check_limits("partners", &cfg.classes[0].limits, &partners, why, sizeof(why));
+	if (!bad)
+		bad = check_class(&cfg.classes[1], "internal", 1, why, sizeof(why));
+	if (!bad)
+		bad = check_prefix("internal[0]", &cfg.classes[1].clients[0], PS_AF_INET, 8, ten,
+				   why, sizeof(why));
+	if (!bad)
+		bad = check_limits("internal", &cfg.classes[1].limits, &internal, why, sizeof(why));
+	if (bad) {
+		fail("limits_full", "%s", bad);
+		return;
+	}
+	pass("limits_full");
+
+	/* the default: as given, not unlimited, the global dry_run */
+	want = def;
+	want.unlimited = 0;
+	want.dry_run = 0;
+	bad = check_resolved(&cfg, 0, &want, why, sizeof(why));
+	/* partners: its rpm, every other key the default's */
+	want.requests_per_minute = 6000;
+	if (!bad)
+		bad = check_resolved(&cfg, 1, &want, why, sizeof(why));
+	/* internal: no limit at all, its own dry_run */
+	no_limits(&want, PS_ON_EXCEED_DELAY, 1, 1);
+	if (!bad)
+		bad = check_resolved(&cfg, 2, &want, why, sizeof(why));
+	/* no such class: the default's */
+	want = def;
+	want.unlimited = 0;
+	want.dry_run = 0;
+	if (!bad)
+		bad = check_resolved(&cfg, 3, &want, why, sizeof(why));
+	if (!bad)
+		bad = check_resolved(&cfg, -1, &want, why, sizeof(why));
+	if (!bad)
+		bad = check_resolved(&cfg, PS_MAX_CLASSES, &want, why, sizeof(why));
+	if (bad)
+		fail("limits_full_resolve", "%s", bad);
+	else
+		pass("limits_full_resolve");
+}
+
+/* No limits section: no limit, no class, no dry run; and ps_config_init says the same. */
+static void test_limits_none(void)
+{
+	struct ps_limits want, resolved;
+	struct ps_config cfg, init;
+	char path[512], why[256];
+	const char *bad;
+
+	if (!load_ok("limits_none", "endpoints: [{port: 1}]\n", &cfg, path, sizeof(path)))
+		return;
+	poison(&init);
+	ps_config_init(&init);
+	no_limits(&want, PS_ON_EXCEED_DELAY, -1, -1);
+	bad = check_limits("default", &cfg.limits_default, &want, why, sizeof(why));
+	if (!bad)
+		bad = check_limits("init default", &init.limits_default, &want, why, sizeof(why));
+	if (!bad && (cfg.nclasses || cfg.dry_run || init.nclasses || init.dry_run)) {
+		snprintf(why, sizeof(why), "%d/%d classes, dry_run %d/%d, expected 0", cfg.nclasses,
+			 init.nclasses, cfg.dry_run, init.dry_run);
+		bad = why;
+	}
+	no_limits(&want, PS_ON_EXCEED_DELAY, 0, 0);
+	if (!bad)
+		bad = check_resolved(&cfg, 0, &want, why, sizeof(why));
+	if (!bad) {
+		ps_limits_resolve(&init, 0, &resolved);
+		bad = check_limits("init resolved", &resolved, &want, why, sizeof(why));
+	}
+	if (bad)
+		fail("limits_none", "%s", bad);
+	else
+		pass("limits_none");
+}
+
+/* requests_per_minute alone is a burst of 1, in the default and after inheritance. */
+static void test_limits_burst_default(void)
+{
+	const char *yaml =
+		"endpoints: [{port: 1}]\n"
+		"limits:\n"
+		"  classes:\n"
+		"    - name: a\n"
+		"      clients: [10.0.0.0/8]\n"
+		"      requests_per_minute: 100\n"
+		"  default:\n"
+		"    requests_per_day: 1000\n";
+	struct ps_limits want;
+	struct ps_config cfg;
+	char path[512], why[256];
+	const char *bad;
+
+	if (!load_ok("limits_burst_default", "endpoints: [{port: 1}]\nlimits:\n  default:\n"
+		     "    requests_per_minute: 60\n", &cfg, path, sizeof(path)))
+		return;
+	no_limits(&want, PS_ON_EXCEED_DELAY, -1, -1);
+	want.requests_per_minute = 60;
+	want.burst = 1;
+	bad = check_limits("default", &cfg.limits_default, &want, why, sizeof(why));
+	if (bad) {
+		fail("limits_burst_default", "%s", bad);
+		return;
+	}
+	pass("limits_burst_default");
+
+	/* the class gives rpm, the default gives none: burst 1 once resolved */
+	if (!load_ok("limits_burst_default_class", yaml, &cfg, path, sizeof(path)))
+		return;
+	no_limits(&want, PS_ON_EXCEED_UNSET, -1, -1);
+	want.requests_per_minute = 100;
+	bad = check_limits("class", &cfg.classes[0].limits, &want, why, sizeof(why));
+	no_limits(&want, PS_ON_EXCEED_DELAY, 0, 0);
+	want.requests_per_minute = 100;
+	want.burst = 1;
+	want.requests_per_day = 1000;
+	if (!bad)
+		bad = check_resolved(&cfg, 1, &want, why, sizeof(why));
+	no_limits(&want, PS_ON_EXCEED_DELAY, 0, 0);
+	want.requests_per_day = 1000;
+	if (!bad)
+		bad = check_resolved(&cfg, 0, &want, why, sizeof(why));
+	if (bad)
+		fail("limits_burst_default_class", "%s", bad);
+	else
+		pass("limits_burst_default_class");
+}
+
+/* What a class inherits, key by key. */
+static void test_limits_inherit(void)
+{
+	const char *yaml =
+		"endpoints: [{port: 1}]\n"
+		"limits:\n"
+		"  default:\n"
+		"    requests_per_minute: 600\n"
+		"    burst: 20\n"
+		"    max_connections: 32\n"
+		"    on_exceed: shape\n"
+		"    shape_rate: 1.5mbit\n"
+		"  classes:\n"
+		"    - name: faster\n"			/* one key of its own */
+		"      clients: [192.0.2.0/24]\n"
+		"      requests_per_minute: 6000\n"
+		"    - name: bursty\n"			/* a burst on the default's rpm */
+		"      clients: [198.51.100.0/24]\n"
+		"      burst: 100\n"
+		"    - name: blocked\n"
+		"      clients: [\"2001:db8::/32\"]\n"
+		"      on_exceed: block\n"
+		"      max_connections: 2\n"
+		"      shape_rate: 500kbps\n"
+		"    - name: shaped\n"			/* shape on the default's shape_rate */
+		"      clients: [192.0.2.128/32]\n"
+		"      on_exceed: shape\n"
+		"    - name: free\n"
+		"      clients: [10.0.0.0/8]\n"
+		"      unlimited: true\n"
+		"    - name: not free\n"		/* inside free's prefix: allowed */
+		"      clients: [10.1.0.0/16]\n"
+		"      unlimited: false\n"
+		"      egress_bytes_per_day: 1GB\n";
+	struct ps_limits def, want;
+	struct ps_config cfg;
+	char path[512], why[256];
+	const char *bad;
+
+	if (!load_ok("limits_inherit", yaml, &cfg, path, sizeof(path)))
+		return;
+	no_limits(&def, PS_ON_EXCEED_SHAPE, 0, 0);
+	def.requests_per_minute = 600;
+	def.burst = 20;
+	def.max_connections = 32;
+	def.shape_rate = 1500000;
+
+	no_limits(&want, PS_ON_EXCEED_UNSET, -1, -1);
+	want.requests_per_minute = 6000;
+	bad = cfg.nclasses != 6 ? "not 6 classes" :
+	      check_limits("faster as written", &cfg.classes[0].limits, &want, why, sizeof(why));
+	want = def;
+	want.requests_per_minute = 6000;
+	if (!bad)
+		bad = check_resolved(&cfg, 1, &want, why, sizeof(why));
+	want = def;
+	want.burst = 100;
+	if (!bad)
+		bad = check_resolved(&cfg, 2, &want, why, sizeof(why));
+	want = def;
+	want.on_exceed = PS_ON_EXCEED_BLOCK;
+	want.max_connections = 2;
+	want.shape_rate = 4000000;	/* 500 x 1000 x 8 */
+	if (!bad)
+		bad = check_resolved(&cfg, 3, &want, why, sizeof(why));
+	want = def;
+	if (!bad)
+		bad = check_resolved(&cfg, 4, &want, why, sizeof(why));
+	/* unlimited: every number unset; on_exceed stays the inherited one */
+	no_limits(&want, PS_ON_EXCEED_SHAPE, 1, 0);
+	if (!bad)
+		bad = check_resolved(&cfg, 5, &want, why, sizeof(why));
+	want = def;
+	want.egress_bytes_per_day = 1000000000;
+	if (!bad)
+		bad = check_resolved(&cfg, 6, &want, why, sizeof(why));
+	if (!bad && (cfg.classes[5].limits.unlimited != 0 || strcmp(cfg.classes[5].name, "not free")))
+		bad = "class 'not free': unlimited is not 0";
+	if (bad)
+		fail("limits_inherit", "%s", bad);
+	else
+		pass("limits_inherit");
+}
+
+/* The global dry_run, and a class's own. */
+static void test_limits_dry_run(void)
+{
+	const char *yaml =
+		"dry_run: true\n"
+		"endpoints: [{port: 1}]\n"
+		"limits:\n"
+		"  classes:\n"
+		"    - {name: a, clients: [10.0.0.0/8], dry_run: false}\n"
+		"    - {name: b, clients: [10.1.0.0/16]}\n"
+		"    - {name: c, clients: [10.2.0.0/16], dry_run: true, unlimited: true}\n";
+	const char *yaml2 =
+		"endpoints: [{port: 1}]\n"
+		"dry_run: false\n"
+		"limits:\n"
+		"  classes:\n"
+		"    - {name: a, clients: [10.0.0.0/8], dry_run: true}\n"
+		"    - {name: b, clients: [10.1.0.0/16], dry_run: false}\n"
+		"    - {name: c, clients: [10.2.0.0/16]}\n";
+	static const int want1[] = { 1, 0, 1, 1 }, raw1[] = { 0, -1, 1 };
+	static const int want2[] = { 0, 1, 0, 0 }, raw2[] = { 1, 0, -1 };
+	struct ps_limits l;
+	struct ps_config cfg;
+	char path[512];
+	int i;
+
+	if (!load_ok("limits_dry_run_global", yaml, &cfg, path, sizeof(path)))
+		return;
+	for (i = 0; i <= 3; i++) {
+		ps_limits_resolve(&cfg, i, &l);
+		if (l.dry_run != want1[i] || (i && cfg.classes[i - 1].limits.dry_run != raw1[i - 1])) {
+			fail("limits_dry_run_global", "class %d: dry_run %d, expected %d", i,
+			     l.dry_run, want1[i]);
+			return;
+		}
+	}
+	if (cfg.dry_run != 1)
+		fail("limits_dry_run_global", "dry_run %d, expected 1", cfg.dry_run);
+	else
+		pass("limits_dry_run_global");
+
+	if (!load_ok("limits_dry_run_class", yaml2, &cfg, path, sizeof(path)))
+		return;
+	for (i = 0; i <= 3; i++) {
+		ps_limits_resolve(&cfg, i, &l);
+		if (l.dry_run != want2[i] || (i && cfg.classes[i - 1].limits.dry_run != raw2[i - 1])) {
+			fail("limits_dry_run_class", "class %d: dry_run %d, expected %d", i,
+			     l.dry_run, want2[i]);
+			return;
+		}
+	}
+	if (cfg.dry_run != 0)
+		fail("limits_dry_run_class", "dry_run %d, expected 0", cfg.dry_run);
+	else
+		pass("limits_dry_run_class");
+}
+
+/* Sizes, rates and prefixes as they may be written. */
+static void test_limits_forms(void)
+{
+	static const uint8_t a0[] = { 192, 0, 2, 1 }, a1[16] = { 0x20, 0x01, 0x0d, 0xb8 },
+			     a2[16] = { 0 }, a3[4] = { 0 }, a4[16] = { 0xfd, [15] = 1 },
+			     a5[16] = { [15] = 1 }, b0[] = { 198, 51, 100, 7 };
+	const char *yaml =
+		"endpoints: [{port: 1}]\n"
+		"limits:\n"
+		"  default:\n"
+		"    egress_bytes_per_minute: 1000\n"
+		"    egress_bytes_per_day: \"5GiB\"\n"
+		"    shape_rate: '500kbps'\n"
+		"  classes:\n"
+		"    - name: a\n"
+		"      clients:\n"
+		"        - 192.0.2.1\n"
+		"        - 2001:db8::/32\n"
+		"        - '::/0'\n"
+		"        - \"0.0.0.0/0\"\n"
+		"        - fd00::1\n"
+		"        - ::1/128\n"
+		"      egress_bytes_per_minute: 1kb\n"
+		"      egress_bytes_per_day: 18446744073709551614\n"
+		"      shape_rate: 1.5gbit\n"
+		"    - name: b\n"
+		"      clients: [198.51.100.7]\n"
+		"      egress_bytes_per_minute: '1000'\n"	/* a size, not an INT: quotes are fine */
+		"      egress_bytes_per_day: 1TiB\n"
+		"      shape_rate: 2MBIT\n"
+		"      on_exceed: \"block\"\n"		/* a name: quotes are fine */
+		"      requests_per_day: 1000000000000\n";
+	struct ps_config cfg;
+	char path[512], why[256];
+	const char *bad = NULL;
+	const struct ps_class_cfg *a = &cfg.classes[0], *b = &cfg.classes[1];
+
+	if (!load_ok("limits_forms", yaml, &cfg, path, sizeof(path)))
+		return;
+	if (cfg.limits_default.egress_bytes_per_minute != 1000 ||
+	    cfg.limits_default.egress_bytes_per_day != 5368709120ULL ||
+	    cfg.limits_default.shape_rate != 4000000)
+		bad = "default: a size or rate differs";
+	else if (check_class(a, "a", 6, why, sizeof(why)) ||
+		 check_prefix("a[0]", &a->clients[0], PS_AF_INET, 32, a0, why, sizeof(why)) ||
+		 check_prefix("a[1]", &a->clients[1], PS_AF_INET6, 32, a1, why, sizeof(why)) ||
+		 check_prefix("a[2]", &a->clients[2], PS_AF_INET6, 0, a2, why, sizeof(why)) ||
+		 check_prefix("a[3]", &a->clients[3], PS_AF_INET, 0, a3, why, sizeof(why)) ||
+		 check_prefix("a[4]", &a->clients[4], PS_AF_INET6, 128, a4, why, sizeof(why)) ||
+		 check_prefix("a[5]", &a->clients[5], PS_AF_INET6, 128, a5, why, sizeof(why)))
+		bad = why;
+	else if (a->limits.egress_bytes_per_minute != 1000 ||
+		 a->limits.egress_bytes_per_day != 18446744073709551614ULL ||
+		 a->limits.shape_rate != 1500000000)
+		bad = "class a: a size or rate differs";
+	else if (check_class(b, "b", 1, why, sizeof(why)) ||
+		 check_prefix("b[0]", &b->clients[0], PS_AF_INET, 32, b0, why, sizeof(why)))
+		bad = why;
+	else if (b->limits.egress_bytes_per_minute != 1000 ||
+		 b->limits.egress_bytes_per_day != 1099511627776ULL ||
+		 b->limits.shape_rate != 2000000 || b->limits.requests_per_day != 1000000000000ULL ||
+		 b->limits.on_exceed != PS_ON_EXCEED_BLOCK)
+		bad = "class b: a size, rate or number differs";
+	if (bad)
+		fail("limits_forms", "%s", bad);
+	else
+		pass("limits_forms");
+}
+
+/* Empty values keep the defaults, as for every optional key. */
+static void test_limits_nulls(void)
+{
+	static const char *const yamls[] = {
+		"endpoints: [{port: 1}]\nlimits:\ndry_run:\n",
+		"endpoints: [{port: 1}]\nlimits: {}\n",
+		"endpoints: [{port: 1}]\nlimits:\n  default:\n  classes:\n",
+		"endpoints: [{port: 1}]\nlimits:\n  default: {}\n  classes: []\n",
+		"endpoints: [{port: 1}]\nlimits:\n  default:\n    burst:\n    on_exceed: ~\n",
+	};
+	struct ps_limits want;
+	struct ps_config cfg;
+	char path[512], why[256];
+	size_t i;
+
+	no_limits(&want, PS_ON_EXCEED_DELAY, -1, -1);
+	for (i = 0; i < sizeof(yamls) / sizeof(yamls[0]); i++) {
+		if (!load_ok("limits_nulls", yamls[i], &cfg, path, sizeof(path)))
+			return;
+		if (check_limits("default", &cfg.limits_default, &want, why, sizeof(why))) {
+			fail("limits_nulls", "snippet %zu: %s", i, why);
+			return;
+		}
+		if (cfg.nclasses || cfg.dry_run) {
+			fail("limits_nulls", "snippet %zu: %d classes, dry_run %d", i, cfg.nclasses,
+			     cfg.dry_run);
+			return;
+		}
+	}
+	/* an empty limit beside unlimited: true is no limit */
+	if (!load_ok("limits_nulls", "endpoints: [{port: 1}]\nlimits:\n  classes:\n"
+		     "    - name: a\n      clients: [10.0.0.0/8]\n      unlimited: true\n"
+		     "      burst:\n      dry_run:\n", &cfg, path, sizeof(path)))
+		return;
+	no_limits(&want, PS_ON_EXCEED_UNSET, 1, -1);
+	if (check_limits("class", &cfg.classes[0].limits, &want, why, sizeof(why)))
+		fail("limits_nulls", "%s", why);
+	else
+		pass("limits_nulls");
+}
+
+/* Every bound of the limits at its largest accepted value. */
+static void test_limits_max(void)
+{
+	static const char name31[] = "abcdefghijklmnopqrstuvwxyz01234";
+	char *yaml, path[512];
+	struct ps_config cfg;
+	size_t o = 0, len = 1 << 16;
+	const struct ps_limits *l;
+	const struct ps_prefix *last;
+	int i;
+
+	yaml = malloc(len);
+	if (!yaml) {
+		fail("limits_max", "out of memory");
+		return;
+	}
+	o += snprintf(yaml + o, len - o,
+		      "endpoints: [{port: 1}]\nlimits:\n  default:\n"
+		      "    requests_per_minute: 10000000\n    burst: 1000000\n"
+		      "    requests_per_day: 1000000000000\n"
+		      "    egress_bytes_per_minute: 18446744073709551614\n"
+		      "    egress_bytes_per_day: 18446744073709551614B\n"
+		      "    max_connections: 1000000\n    on_exceed: shape\n"
+		      "    shape_rate: 18446744073709551614bit\n"
+		      "  classes:\n    - name: %s\n      clients:\n", name31);
+	for (i = 0; i < PS_MAX_CLASS_PREFIXES; i++)
+		o += snprintf(yaml + o, len - o, "        - 10.0.%d.%d\n", i / 256, i % 256);
+	for (i = 1; i < PS_MAX_CLASSES - 1; i++)
+		o += snprintf(yaml + o, len - o, "    - {name: c%d, clients: [10.1.%d.0/24]}\n", i, i);
+	if (!load_ok("limits_max", yaml, &cfg, path, sizeof(path))) {
+		free(yaml);
+		return;
+	}
+	free(yaml);
+	l = &cfg.limits_default;
+	last = &cfg.classes[PS_MAX_CLASSES - 2].clients[0];
+	if (l->requests_per_minute != 10000000 || l->burst != 1000000 ||
+	    l->requests_per_day != 1000000000000ULL ||
+	    l->egress_bytes_per_minute != 18446744073709551614ULL ||
+	    l->egress_bytes_per_day != 18446744073709551614ULL || l->max_connections != 1000000 ||
+	    l->on_exceed != PS_ON_EXCEED_SHAPE || l->shape_rate != 18446744073709551614ULL)
+		fail("limits_max", "a default limit differs");
+	else if (cfg.nclasses != PS_MAX_CLASSES - 1 || strcmp(cfg.classes[0].name, name31) ||
+		 cfg.classes[0].nclients != PS_MAX_CLASS_PREFIXES)
+		fail("limits_max", "%d classes, first \"%s\" with %d clients", cfg.nclasses,
+		     cfg.classes[0].name, cfg.classes[0].nclients);
+	else if (cfg.classes[0].clients[255].addr[2] != 0 ||
+		 cfg.classes[0].clients[255].addr[3] != 255 ||
+		 strcmp(cfg.classes[62].name, "c62") || last->addr[2] != 62 || last->len != 24)
+		fail("limits_max", "the last prefix or class differs");
+	else
+		pass("limits_max");
+}
+
+/* Lists one entry too long, made here rather than written out. */
+static void test_limits_too_many(void)
+{
+	char *yaml;
+	struct err_case t;
+	size_t o = 0, len = 1 << 16;
+	int i;
+
+	yaml = malloc(len);
+	if (!yaml) {
+		fail("too_many_classes", "out of memory");
+		return;
+	}
+	/* class i is on line 4 + i: the 64th (i = 63) on line 67, its '{' in column 7 */
+	o = snprintf(yaml, len, CLASSES);
+	for (i = 0; i < PS_MAX_CLASSES; i++)
+		o += snprintf(yaml + o, len - o, "    - {name: c%d, clients: [10.%d.0.0/16]}\n", i, i);
+	t = (struct err_case){ "too_many_classes", yaml, -EINVAL,
+			       "67:7: limits.classes: got 64 entries, expected a list of 0..63 classes" };
+	run_err_case(&t);
+
+	/* prefix i is on line 6 + i: the 257th (i = 256) on line 262, in column 11 */
+	o = snprintf(yaml, len, CLASSES "    - name: a\n      clients:\n");
+	for (i = 0; i <= PS_MAX_CLASS_PREFIXES; i++)
+		o += snprintf(yaml + o, len - o, "        - 10.0.%d.%d\n", i / 256, i % 256);
+	t = (struct err_case){ "too_many_prefixes", yaml, -EINVAL,
+			       "262:11: limits.classes[0].clients: got 257 entries, expected a list of 1..256 prefixes" };
+	run_err_case(&t);
+	free(yaml);
+}
+
+/*
+ * The example's limits section, uncommented as it says: remove the first
+ * '#' of every line from "#limits:" to the end of the file.
+ */
+static void test_example_limits(void)
+{
+	static const uint8_t partners0[] = { 203, 0, 113, 0 },
+			     partners1[16] = { 0x20, 0x01, 0x0d, 0xb8 }, internal0[] = { 10 },
+			     internal1[16] = { 0xfd }, trial0[] = { 198, 51, 100, 0 };
+	char src[8192], path[512], line[1024], err[1024], why[256];
+	struct ps_limits want;
+	struct ps_config cfg;
+	const char *bad = NULL;
+	bool in = false;
+	FILE *in_f, *out_f;
+	int rc;
+
+	example_path(src, sizeof(src));
+	snprintf(path, sizeof(path), "%s/example_limits.yaml", tmpdir);
+	in_f = fopen(src, "r");
+	out_f = fopen(path, "w");
+	if (!in_f || !out_f) {
+		fail("example_limits", "cannot open %s or %s", src, path);
+		if (in_f)
+			fclose(in_f);
+		if (out_f)
+			fclose(out_f);
+		return;
+	}
+	while (fgets(line, sizeof(line), in_f)) {
+		in = in || !strncmp(line, "#limits:", 8);
+		fputs(in && line[0] == '#' ? line + 1 : line, out_f);
+	}
+	fclose(in_f);
+	fclose(out_f);
+	rc = ps_config_load(path, &cfg, err, sizeof(err));
+	unlink(path);
+	if (!in) {
+		fail("example_limits", "no \"#limits:\" line in %s", src);
+		return;
+	}
+	if (rc) {
+		fail("example_limits", "%s", err);
+		return;
+	}
+	no_limits(&want, PS_ON_EXCEED_DELAY, -1, -1);
+	want.requests_per_minute = 600;
+	want.burst = 20;
+	want.requests_per_day = 50000;
+	want.egress_bytes_per_minute = 52428800;
+	want.egress_bytes_per_day = 5368709120ULL;
+	want.max_connections = 32;
+	want.shape_rate = 2000000;
+	bad = check_limits("default", &cfg.limits_default, &want, why, sizeof(why));
+	if (!bad && (cfg.nclasses != 3 || cfg.dry_run != 0))
+		bad = "not 3 classes and dry_run false";
+	if (!bad)
+		bad = check_class(&cfg.classes[0], "partners", 2, why, sizeof(why));
+	if (!bad)
+		bad = check_prefix("partners[0]", &cfg.classes[0].clients[0], PS_AF_INET, 24,
+				   partners0, why, sizeof(why));
+	if (!bad)
+		bad = check_prefix("partners[1]", &cfg.classes[0].clients[1], PS_AF_INET6, 32,
+				   partners1, why, sizeof(why));
+	no_limits(&want, PS_ON_EXCEED_UNSET, -1, -1);
+	want.requests_per_minute = 6000;
+	if (!bad)
+		bad = check_limits("partners", &cfg.classes[0].limits, &want, why, sizeof(why));
+	if (!bad)
+		bad = check_class(&cfg.classes[1], "internal", 2, why, sizeof(why));
+	if (!bad)
+		bad = check_prefix("internal[0]", &cfg.classes[1].clients[0], PS_AF_INET, 8,
+				   internal0, why, sizeof(why));
+	if (!bad)
+		bad = check_prefix("internal[1]", &cfg.classes[1].clients[1], PS_AF_INET6, 8,
+				   internal1, why, sizeof(why));
+	no_limits(&want, PS_ON_EXCEED_UNSET, 1, -1);
+	if (!bad)
+		bad = check_limits("internal", &cfg.classes[1].limits, &want, why, sizeof(why));
+	if (!bad)
+		bad = check_class(&cfg.classes[2], "trial", 1, why, sizeof(why));
+	if (!bad)
+		bad = check_prefix("trial[0]", &cfg.classes[2].clients[0], PS_AF_INET, 24, trial0,
+				   why, sizeof(why));
+	no_limits(&want, PS_ON_EXCEED_BLOCK, -1, 1);
+	if (!bad)
+		bad = check_limits("trial", &cfg.classes[2].limits, &want, why, sizeof(why));
+	if (bad)
+		fail("example_limits", "%s", bad);
+	else
+		pass("example_limits");
+}
+
 int main(void)
 {
 	size_t i;
@@ -713,6 +1682,16 @@ int main(void)
 	test_too_big();
 	test_short_err_buffer();
 	test_add_port();
+	test_limits_full();
+	test_limits_none();
+	test_limits_burst_default();
+	test_limits_inherit();
+	test_limits_dry_run();
+	test_limits_forms();
+	test_limits_nulls();
+	test_limits_max();
+	test_limits_too_many();
+	test_example_limits();
 	for (i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++)
 		run_err_case(&err_cases[i]);
 	rmdir(tmpdir);

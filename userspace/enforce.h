@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The daemon's side of enforcement: it writes the policy the BPF programs
+ * apply at packet time. Classes (limits per client, by prefix) come from
+ * the configuration; blocks and throttles on clients and prefixes live in
+ * the pinned LPM trie ps_enforce, where they stay in force while no daemon
+ * runs, and expire on the programs' clock.
+ */
+#ifndef PS_ENFORCE_H
+#define PS_ENFORCE_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "loader.h"
+#include "units.h"
+
+/* Write ps_classes and ps_class_of from cfg (replacing what was there). */
+int ps_enf_apply_classes(struct ps_datapath *dp, const struct ps_config *cfg);
+
+/* Add or replace the entry for a prefix. Returns 0 or -errno. */
+int ps_enf_set(struct ps_datapath *dp, const struct ps_prefix *p, const struct ps_enforcement *e);
+/* Remove the entry for exactly this prefix: 1 removed, 0 none, -errno. */
+int ps_enf_remove(struct ps_datapath *dp, const struct ps_prefix *p);
+/* The entry for exactly this prefix: 0, or -ENOENT. */
+int ps_enf_get(struct ps_datapath *dp, const struct ps_prefix *p, struct ps_enforcement *e);
+
+/*
+ * Remove entries whose time is up (boot_now: the programs' clock), and
+ * keep ps_enforce_state.entries right. Returns the entries left.
+ */
+int ps_enf_sweep(struct ps_datapath *dp, uint64_t boot_now);
+
+/* Set the dry_run flag of every entry (the global dry_run changed). */
+void ps_enf_set_dry_run(struct ps_datapath *dp, int dry_run);
+
+/*
+ * {"dry_run":..,"entries":[...]} as docs/control-protocol.md describes
+ * (without "ok"); boot_to_wall converts the programs' clock to Unix ns.
+ */
+json_t *ps_enf_list_json(struct ps_datapath *dp, int dry_run, uint64_t boot_now,
+			 int64_t boot_to_wall);
+
+/* GCRA parameters for a rate of rpm requests per minute with a burst. */
+void ps_gcra_params(uint64_t rpm, uint64_t burst, __u64 *emission_ns, __u64 *tolerance_ns);
+
+extern const char *const ps_action_names[];
+extern const char *const ps_origin_names[];
+
+#endif
