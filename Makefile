@@ -24,6 +24,11 @@ CFLAGS    += $(WARN) $(INCLUDES) -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Wno-unused-function -Iinclude -I/usr/include/$(MULTIARCH)
 LDLIBS    := -lbpf -lelf -lz -lpcap -lyaml -ljansson -lm
+# libnl-route: the daemon's shaping qdiscs and classes (userspace/shape.c).
+NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 2>/dev/null || echo -I/usr/include/libnl3)
+NL_LIBS   := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
+# libcurl and a thread: the alerts' webhook sender (userspace/alerts.c).
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lpthread
 
 ifeq ($(V),1)
 Q =
@@ -33,7 +38,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-BPF_SRCS  := bpf/ingress.bpf.c bpf/egress.bpf.c
+BPF_SRCS  := bpf/ingress.bpf.c bpf/egress.bpf.c bpf/xdp.bpf.c
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS  := $(wildcard bpf/lib/*.h) include/penstock_abi.h Makefile
 
@@ -46,12 +51,13 @@ PENSTOCK_SRCS := userspace/penstock.c userspace/replay.c userspace/ctl.c userspa
 # tick benchmark and the unit tests.
 DAEMON_CORE_SRCS := userspace/clients.c userspace/state.c
 PENSTOCKD_SRCS := userspace/penstockd.c userspace/attach.c userspace/control.c userspace/enforce.c \
-		  userspace/tick.c $(DAEMON_CORE_SRCS) $(COMMON_SRCS)
+		  userspace/shape.c userspace/tick.c userspace/alerts.c $(DAEMON_CORE_SRCS) \
+		  $(COMMON_SRCS)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,$(OUTPUT)/tests/unit_%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all
 all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o $(OUTPUT)/ps_bench \
-	$(OUTPUT)/ps_bench_fill \
+	$(OUTPUT)/ps_bench_fill $(OUTPUT)/tests/alerts_driver \
 	$(UNIT_TESTS)
 
 $(OUTPUT) $(OUTPUT)/tests:
@@ -81,13 +87,15 @@ $(OUTPUT)/%.o: userspace/%.c $(wildcard userspace/*.h) include/penstock_abi.h $(
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
+$(OUTPUT)/shape.o: CFLAGS += $(NL_CFLAGS)
+
 $(OUTPUT)/penstock: $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(PENSTOCK_SRCS))
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lncursesw -ltinfo -o $@
 
 $(OUTPUT)/penstockd: $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(PENSTOCKD_SRCS))
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lsystemd -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(NL_LIBS) $(CURL_LIBS) -lsystemd -o $@
 
 # The benchmark driver: the datapath through the loader, beside bench_min.
 $(OUTPUT)/ps_bench: tools/bench.c $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMON_SRCS)) \
@@ -104,6 +112,15 @@ $(OUTPUT)/tests/unit_%: tests/unit/test_%.c \
 		$(patsubst userspace/%.c,$(OUTPUT)/%.o,$(DAEMON_CORE_SRCS) $(COMMON_SRCS)) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# The alert sinks' unit test and the webhook test's driver link alerts.c.
+$(OUTPUT)/tests/unit_alerts: $(OUTPUT)/alerts.o
+$(OUTPUT)/tests/unit_alerts: LDLIBS += $(CURL_LIBS)
+
+$(OUTPUT)/tests/alerts_driver: tests/lib/alerts_driver.c $(OUTPUT)/alerts.o \
+		$(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMON_SRCS)) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(CURL_LIBS) -o $@
 
 .PHONY: deps
 deps:

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * tc clsact egress: server-to-client packets from an endpoint port. Counts
- * the client's tx packets, bytes and unique payload.
+ * the client's tx packets, bytes and unique payload, and puts the packets
+ * of a shaped client in its HTB class.
  */
 #include "lib/common.h"
 #include "lib/account.h"
+#include "lib/shape.h"
 
 /* Bytes of a 101 response searched for its Upgrade header. */
 #define PS_101_SCAN	256
@@ -81,8 +83,14 @@ int ps_egress(struct __sk_buff *skb)
 	struct ps_pkt_ctx x = {};
 	struct ps_seg_result res;
 	struct ps_flow *f;
+	int ret;
 
-	if (ps_account(skb, 0, &x))
+	ret = ps_account(skb, 0, &x);
+	/* Shaped whether or not the packet has a flow (the flow table may
+	 * be full): the class decides when it leaves, not whether. */
+	if (x.verdict == TC_ACT_OK)
+		ps_shape(skb, &x.p, x.now);
+	if (ret)
 		return x.verdict;
 	if (!x.p.payload_len)
 		return TC_ACT_OK;

@@ -216,44 +216,64 @@ __weak __attribute__((noinline)) int ps_peek_inference(struct __sk_buff *skb, __
 	return ps_inference_path(s->buf, sp + 1, n, ep);
 }
 
+/* What the request limit needs of a packet (a global function's argument). */
+struct ps_gate_arg {
+	struct ps_addr saddr;
+	__u64 now;
+	__u32 payload_off;
+	__u32 payload_avail;
+	__u32 ep;
+	__u32 slot;		/* the client's slot ... */
+	__u32 gen;		/* ... while its gen is this */
+	__u32 seq;		/* first byte of the segment */
+	__u32 throttled_seq;	/* in: the flow's; out: updated */
+	__u32 next;		/* the flow's next expected client byte */
+	__u8 family;
+	__u8 at_start;		/* the parser is at a message boundary */
+	__u8 valid;		/* next is known */
+	__u8 pad;
+};
+
 /*
- * The request limit, for a segment that starts a message on its flow:
- * 1 to drop it. GCRA on the client's slot (compare-and-swap on its
- * theoretical arrival time): a request is in when TAT - now <= tolerance.
- * A manual or daily throttle on the client overrides its class's limit.
+ * A global function, verified once: 1 to drop the segment, 0 to take it.
+ * Updates a->throttled_seq for the caller to store in the flow.
  */
-static __always_inline int ps_request_gate(struct __sk_buff *skb, struct ps_pkt_ctx *x,
-					   __u32 seq)
+__weak __attribute__((noinline)) int ps_gate(struct __sk_buff *skb, struct ps_gate_arg *a)
 {
-	struct ps_client_ctr *ctr = (struct ps_client_ctr *)x->c;
-	struct ps_pkt *p = &x->p;
 	struct ps_enforcement *e;
-	__u64 T, tau, tat, base;
+	struct ps_client_ctr *ctr;
+	__u64 T, tau, tat, base, now;
 	struct ps_class *cl;
 	int i, dry;
 
-	e = ps_enforcement_of(p->family, &p->saddr, x->now);
+	if (!skb || !a || !a->at_start || !a->valid || a->seq != a->next || !a->gen)
+		return 0;
+	now = a->now;
+	e = ps_enforcement_of(a->family, &a->saddr, now);
 	if (e && e->action == PS_ACT_THROTTLE) {
 		T = e->emission_ns;
 		tau = e->tolerance_ns;
 		dry = e->dry_run;
 	} else {
-		cl = ps_class_for(p->family, &p->saddr);
+		cl = ps_class_for(a->family, &a->saddr);
 		if (!cl)
 			return 0;
 		T = cl->emission_ns;
 		tau = cl->tolerance_ns;
 		dry = cl->dry_run;
 	}
-	if (!T || !ctr)
+	if (!T)
 		return 0;
-	if (!ps_peek_inference(skb, p->payload_off, p->payload_avail, x->ep))
+	ctr = ps_slot_ctr(a->slot);
+	if (!ctr || ctr->gen != a->gen)
+		return 0;
+	if (!ps_peek_inference(skb, a->payload_off, a->payload_avail, a->ep))
 		return 0;
 	dry |= ps_replay;
 	for (i = 0; i < 4; i++) {
 		tat = ctr->gcra_tat;
-		base = tat > x->now ? tat : x->now;
-		if (base - x->now > tau)
+		base = tat > now ? tat : now;
+		if (base - now > tau)
 			break;
 		if (__sync_val_compare_and_swap(&ctr->gcra_tat, tat, base + T) == tat)
 			return 0;
@@ -267,11 +287,42 @@ static __always_inline int ps_request_gate(struct __sk_buff *skb, struct ps_pkt_
 	}
 	ps_stat_inc(PS_STAT_THROTTLED);
 	/* The same request sent again is still the one request. */
-	if (x->f->throttled_seq != seq) {
-		x->f->throttled_seq = seq;
+	if (a->throttled_seq != a->seq) {
+		a->throttled_seq = a->seq;
 		ps_add(ctr->throttled_requests, 1);
 	}
 	return 1;
+}
+
+/*
+ * The request limit, for a segment that starts a message on its flow:
+ * 1 to drop it. GCRA on the client's slot (compare-and-swap on its
+ * theoretical arrival time): a request is in when TAT - now <= tolerance.
+ * A manual or window-limit throttle on the client overrides its class's.
+ */
+static __always_inline int ps_request_gate(struct __sk_buff *skb, struct ps_pkt_ctx *x,
+					   __u32 seq)
+{
+	struct ps_flow *f = x->f;
+	struct ps_gate_arg a = {};
+	int drop;
+
+	a.saddr = x->p.saddr;
+	a.family = x->p.family;
+	a.now = x->now;
+	a.payload_off = x->p.payload_off;
+	a.payload_avail = x->p.payload_avail;
+	a.ep = x->ep;
+	a.slot = f->client_slot;
+	a.gen = x->c ? f->client_gen : 0;
+	a.seq = seq;
+	a.next = f->dir[PS_DIR_RX].next;
+	a.valid = f->dir[PS_DIR_RX].valid;
+	a.at_start = f->http.state == PS_H1_START;
+	a.throttled_seq = f->throttled_seq;
+	drop = ps_gate(skb, &a);
+	f->throttled_seq = a.throttled_seq;
+	return drop;
 }
 
 SEC("tc")
@@ -292,8 +343,7 @@ int ps_ingress(struct __sk_buff *skb)
 	seq = ps_data_seq(&x.p);
 	/* A request over its client's limit: drop its first segment before
 	 * anything of it is taken in, so that it is sent again. */
-	if (f->http.state == PS_H1_START && f->dir[PS_DIR_RX].valid &&
-	    seq == f->dir[PS_DIR_RX].next && ps_request_gate(skb, &x, seq))
+	if (ps_request_gate(skb, &x, seq))
 		return TC_ACT_SHOT;
 	ps_seq_data(&f->dir[PS_DIR_RX], seq, x.p.payload_len, &res);
 	if (x.c && res.new_bytes)

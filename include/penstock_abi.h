@@ -97,7 +97,11 @@ struct ps_client_ctr {
 	__u64 blocked_packets;	/* packets dropped by a block */
 	__u64 would_block;	/* ... that a dry run let through */
 	__u8 retired;		/* unlinked by the daemon: flows must not use it */
-	__u8 pad[39];
+	__u8 pad[3];
+	__u32 open_connections;	/* connections open now (counted flows not yet closed) */
+	__u64 refused_connections;	/* SYNs dropped over max_connections */
+	__u64 would_refuse;	/* ... that a dry run let through */
+	__u8 pad2[16];
 };
 
 /* Enforcement classes: per-client limits the programs apply. */
@@ -140,6 +144,7 @@ enum ps_origin {
 	PS_ORIGIN_MANUAL = 1,	/* penstock block / throttle */
 	PS_ORIGIN_DAY_LIMIT,	/* requests_per_day, egress_bytes_per_day */
 	PS_ORIGIN_DETECTOR,	/* bulk-extraction detection */
+	PS_ORIGIN_MINUTE_LIMIT,	/* egress_bytes_per_minute */
 };
 
 /* Value of ps_enforce: an action on a client or a prefix. */
@@ -152,9 +157,24 @@ struct ps_enforcement {
 	__u8 action;		/* enum ps_action */
 	__u8 origin;		/* enum ps_origin */
 	__u8 dry_run;
-	__u8 pad[5];
+	__u8 pad0;
+	__u16 shape_class;	/* PS_ACT_SHAPE: minor of the HTB class PS_SHAPE_MAJOR:
+				 * shape_class the daemon made for the entry; 0: none
+				 * yet (the packets stay unshaped) */
+	__u8 pad[2];
 	char reason[64];	/* NUL-terminated */
 };
+
+/*
+ * Egress shaping: penstockd puts an HTB qdisc with this handle at the root
+ * of every configured interface that shapes, one class PS_SHAPE_MAJOR:N
+ * (N >= PS_SHAPE_FIRST) per shape entry, and the egress program sets
+ * skb->priority to that class for the entry's packets. Minor
+ * PS_SHAPE_DEFAULT is the class of all other traffic (unlimited).
+ */
+#define PS_SHAPE_MAJOR		0x5053	/* "PS" */
+#define PS_SHAPE_DEFAULT	1
+#define PS_SHAPE_FIRST		2
 
 /* Value of ps_enforce_state[0]: lets the programs skip empty tries. */
 struct ps_enforce_state {
@@ -211,7 +231,9 @@ struct ps_seq {
 	__u8 syn_seen;
 	__u8 fin_seen;
 	__u8 nranges;
-	__u8 pad[4];
+	__u8 open;		/* dir[PS_DIR_RX] only: the flow counts in its client's
+				 * open_connections until it closes */
+	__u8 pad[3];
 	struct ps_range ranges[PS_OOO_RANGES];	/* sorted, disjoint, beyond next */
 };
 

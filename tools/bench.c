@@ -15,6 +15,12 @@
  * segment of one connection, repeat=1 each, ns/packet = sum of durations
  * / N), the minimal program interleaved on the very same frames.
  *
+ * The ingress rows (a) and (b) are measured once more with enforcement
+ * on (a default request limit that throttles nothing, classes, and a
+ * thousand entries in ps_enforce), in the same runs as without; and
+ * --gcra drives request starts far over a request limit on the program
+ * clock to report the rate the limit lets through.
+ *
  * Nothing here touches a network: test runs take bytes from user space,
  * and --write-pcap only writes a file.
  */
@@ -32,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
@@ -44,6 +51,7 @@
 #include "config.h"
 #include "loader.h"
 #include "log.h"
+#include "units.h"
 #include "penstock.skel.h"
 
 #define BENCH_PORT	8000
@@ -306,6 +314,11 @@ struct bench {
 	unsigned int npkts;	/* distinct packets per run */
 	uint64_t ts_ns;		/* program clock, advanced per packet */
 	unsigned char frame[FRAME_MAX];
+	/* enforcement "on": its config, and what the tries hold */
+	struct ps_config enf_cfg;
+	int enf_entries;	/* in ps_enforce */
+	int enf_prefixes;	/* in ps_class_of */
+	struct ps_class enf_default;	/* ps_classes[0] when on */
 };
 
 static int test_run(int fd, const void *frame, unsigned int len, uint64_t ts, uint32_t repeat,
@@ -369,7 +382,13 @@ enum scenario {
 	SC_MAX,
 };
 
-enum mode { M_DISTINCT, M_STEADY, M_MAX };
+enum mode {
+	M_DISTINCT,
+	M_STEADY,
+	M_ENF_OFF,	/* distinct packets, enforcement off, alternating with ... */
+	M_ENF,		/* ... distinct packets, enforcement on */
+	M_MAX,
+};
 
 struct result {
 	double dp_ns[MAX_RUNS];
@@ -391,6 +410,7 @@ struct expect {
 	uint64_t requests, rx_payload, tx_payload;
 	int state;		/* enum ps_http_state */
 	uint64_t body_left;	/* in PS_H1_BODY */
+	uint64_t gcra_tat;	/* the client's GCRA state: 0 when no limit ran */
 };
 
 static int check_client(struct bench *b, uint32_t caddr, const struct expect *e, const char *what)
@@ -451,7 +471,49 @@ static int check_flow(struct bench *b, const struct conn *c, const struct expect
 	return 0;
 }
 
-/* Both checks of a run; a mismatch is reported, the figures still are. */
+/* A client's slot in ps_client_ctrs, read whole. */
+static int read_ctr(struct bench *b, uint32_t caddr, struct ps_client_ctr *ctr)
+{
+	struct ps_client_key k = { .addr.a[0] = htonl(caddr), .family = PS_AF_INET };
+	struct ps_client_slot s;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(b->dp.skel->maps.ps_clients), &k, &s) ||
+	    bpf_map_lookup_elem(bpf_map__fd(b->dp.skel->maps.ps_client_ctrs), &s.slot, ctr))
+		return -errno;
+	return 0;
+}
+
+/*
+ * The enforcement a run went through: the request limit ran on every
+ * request start (its theoretical arrival time is where N admissions put
+ * it), or never (0); nothing was throttled or blocked, not even in a dry
+ * run, so that the row measures passing traffic.
+ */
+static int check_enforce(struct bench *b, const struct conn *c, const struct expect *e,
+			 const char *what)
+{
+	struct ps_client_ctr ctr;
+	int err = read_ctr(b, c->caddr, &ctr);
+
+	if (err) {
+		pr_warn("ps_bench: warning: %s: cannot read the client's slot: %s\n", what,
+			strerror(-err));
+		return err;
+	}
+	if (ctr.gcra_tat != e->gcra_tat || ctr.would_throttle || ctr.throttled_requests ||
+	    ctr.would_block || ctr.blocked_packets) {
+		pr_warn("ps_bench: warning: %s: GCRA time %llu (expected %llu), %llu + %llu "
+			"throttled, %llu + %llu blocked (expected none): the row does not "
+			"measure the path it names\n", what, (unsigned long long)ctr.gcra_tat,
+			(unsigned long long)e->gcra_tat, (unsigned long long)ctr.would_throttle,
+			(unsigned long long)ctr.throttled_requests,
+			(unsigned long long)ctr.would_block, (unsigned long long)ctr.blocked_packets);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* The checks of a run; a mismatch is reported, the figures still are. */
 static void check_run(struct bench *b, const struct conn *c, enum scenario sc,
 		      const struct expect *e, const char *what)
 {
@@ -459,6 +521,7 @@ static void check_run(struct bench *b, const struct conn *c, enum scenario sc,
 		return;
 	check_client(b, c->caddr, e, what);
 	check_flow(b, c, e, what);
+	check_enforce(b, c, e, what);
 }
 
 /*
@@ -549,6 +612,192 @@ static const char *const sc_name[SC_MAX] = {
 	[SC_EGRESS] = "egress, mid-body server->client",
 };
 
+/* ---- enforcement policy ---- */
+
+/*
+ * ps_bench links the common objects only (config, loader, units), not
+ * userspace/enforce.c, so it writes the policy maps itself: the writes
+ * ps_enf_apply_classes and ps_enf_set make, from a struct ps_config built
+ * here and resolved by ps_limits_resolve() as the daemon resolves its own.
+ */
+
+/* As ps_gcra_params() (userspace/enforce.c). */
+static void gcra_params(uint64_t rpm, uint64_t burst, __u64 *emission_ns, __u64 *tolerance_ns)
+{
+	*emission_ns = rpm ? 60000000000ULL / rpm : 0;
+	*tolerance_ns = burst > 1 ? *emission_ns * (burst - 1) : 0;
+}
+
+static void lpm_key(struct ps_lpm_key *k, const struct ps_prefix *p)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = 8 + p->len;
+	k->family = p->family;
+	memcpy(k->addr, p->addr, sizeof(k->addr));
+}
+
+/* ps_enforce_state: what the programs take the tries to hold. */
+static int set_enforce_state(struct bench *b, int entries, int prefixes)
+{
+	struct ps_enforce_state st = { .entries = entries, .classes = prefixes };
+	uint32_t zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(b->dp.skel->maps.ps_enforce_state), &zero, &st,
+				BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/*
+ * ps_classes[0..nclasses] from cfg as ps_enf_apply_classes() writes them,
+ * and with prefixes their ps_class_of entries too. Returns the prefixes
+ * written, or -errno.
+ */
+static int apply_classes(struct bench *b, const struct ps_config *cfg, int prefixes)
+{
+	int cfd = bpf_map__fd(b->dp.skel->maps.ps_classes);
+	int ofd = bpf_map__fd(b->dp.skel->maps.ps_class_of);
+	int i, j, n = 0;
+
+	for (i = 0; i <= cfg->nclasses && i < PS_MAX_CLASSES; i++) {
+		struct ps_class cl = {};
+		struct ps_limits l;
+		uint32_t id = i;
+
+		ps_limits_resolve(cfg, i, &l);
+		if (l.requests_per_minute != PS_LIMIT_UNSET)
+			gcra_params(l.requests_per_minute, l.burst != PS_LIMIT_UNSET ? l.burst : 1,
+				    &cl.emission_ns, &cl.tolerance_ns);
+		if (l.max_connections != PS_LIMIT_UNSET)
+			cl.max_connections = l.max_connections;
+		cl.dry_run = l.dry_run > 0;
+		if (bpf_map_update_elem(cfd, &id, &cl, BPF_ANY))
+			return -errno;
+		if (i == 0 && cfg == &b->enf_cfg)
+			b->enf_default = cl;
+	}
+	for (i = 0; prefixes && i < cfg->nclasses; i++)
+		for (j = 0; j < cfg->classes[i].nclients; j++) {
+			struct ps_class_ref ref = { .class_id = i + 1 };
+			struct ps_lpm_key k;
+
+			lpm_key(&k, &cfg->classes[i].clients[j]);
+			if (bpf_map_update_elem(ofd, &k, &ref, BPF_ANY))
+				return -errno;
+			n++;
+		}
+	return n;
+}
+
+static void limits_unset(struct ps_limits *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->requests_per_minute = l->burst = l->requests_per_day = PS_LIMIT_UNSET;
+	l->egress_bytes_per_minute = l->egress_bytes_per_day = PS_LIMIT_UNSET;
+	l->max_connections = l->shape_rate = PS_LIMIT_UNSET;
+	l->on_exceed = PS_ON_EXCEED_UNSET;
+	l->unlimited = -1;
+	l->dry_run = -1;
+}
+
+#define ENF_BLOCKS	1000		/* /32 blocks in ps_enforce, besides a /16 */
+#define ENF_RPM		10000000	/* the default limit when on: the config's */
+#define ENF_BURST	1000000		/* highest, so that no request is throttled */
+
+/* The classes of "enforcement on": none covers the clients measured. */
+static const struct {
+	const char *name;
+	const char *prefixes[4];
+	uint64_t rpm, burst;	/* 0: unlimited */
+} enf_classes[] = {
+	{ "batch", { "10.1.0.0/16", "10.2.0.0/16", "fd00:1::/32" }, 60, 10 },
+	{ "partners", { "172.16.0.0/12", "192.168.7.0/24", "2001:db8:1::/48" }, 6000, 100 },
+	{ "internal", { "198.18.128.0/17", "203.0.113.0/24" }, 0, 0 },
+};
+
+/*
+ * Fill the tries for "enforcement on" and leave enforcement off: a
+ * default class limit, three classes of a few prefixes each, ENF_BLOCKS
+ * /32 blocks and a /16 block, none of them on the measured clients
+ * (198.18.1.0/24 and up) or the server (198.18.0.10).
+ */
+static int enf_setup(struct bench *b)
+{
+	struct ps_config *cfg = &b->enf_cfg;
+	int efd = bpf_map__fd(b->dp.skel->maps.ps_enforce);
+	struct ps_enforcement blk = {
+		.action = PS_ACT_BLOCK, .origin = PS_ORIGIN_MANUAL,
+		.since_ns = 1700000000ULL * 1000000000ULL,
+	};
+	struct ps_prefix p = { .family = PS_AF_INET, .len = 32 };
+	struct ps_lpm_key k;
+	char err[128];
+	unsigned int i, j;
+	uint32_t a;
+	int n;
+
+	ps_config_init(cfg);
+	cfg->limits_default.requests_per_minute = ENF_RPM;
+	cfg->limits_default.burst = ENF_BURST;
+	for (i = 0; i < sizeof(enf_classes) / sizeof(enf_classes[0]); i++) {
+		struct ps_class_cfg *cc = &cfg->classes[cfg->nclasses++];
+
+		snprintf(cc->name, sizeof(cc->name), "%s", enf_classes[i].name);
+		limits_unset(&cc->limits);
+		if (enf_classes[i].rpm) {
+			cc->limits.requests_per_minute = enf_classes[i].rpm;
+			cc->limits.burst = enf_classes[i].burst;
+		} else {
+			cc->limits.unlimited = 1;
+		}
+		for (j = 0; j < 4 && enf_classes[i].prefixes[j]; j++)
+			if (ps_parse_prefix(enf_classes[i].prefixes[j],
+					    &cc->clients[cc->nclients++], err, sizeof(err))) {
+				pr_warn("ps_bench: %s: expected %s\n", enf_classes[i].prefixes[j],
+					err);
+				return -EINVAL;
+			}
+	}
+	n = apply_classes(b, cfg, 1);
+	if (n < 0)
+		return n;
+	b->enf_prefixes = n;
+
+	snprintf(blk.reason, sizeof(blk.reason), "ps_bench: an unrelated block");
+	for (i = 0; i <= ENF_BLOCKS; i++) {
+		if (i < ENF_BLOCKS) {
+			a = htonl(0x64400001 + i);	/* 100.64.0.1 and up */
+		} else {
+			a = htonl(0xc6130000);		/* 198.19.0.0/16 */
+			p.len = 16;
+		}
+		memcpy(p.addr, &a, 4);
+		lpm_key(&k, &p);
+		if (bpf_map_update_elem(efd, &k, &blk, BPF_ANY))
+			return -errno;
+	}
+	b->enf_entries = ENF_BLOCKS + 1;
+	return 0;
+}
+
+/*
+ * Enforcement on: the default class's limit and the counts of both tries,
+ * as the daemon leaves them (classes 1.. and the tries' contents stay as
+ * enf_setup() wrote them). Off: no default limit and empty counts, which
+ * the programs read as "no classes, no entries": they skip both tries.
+ */
+static int enf_switch(struct bench *b, int on)
+{
+	struct ps_class none = {};
+	uint32_t zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(b->dp.skel->maps.ps_classes), &zero,
+				on ? &b->enf_default : &none, BPF_ANY))
+		return -errno;
+	return on ? set_enforce_state(b, b->enf_entries, b->enf_prefixes) :
+		    set_enforce_state(b, 0, 0);
+}
+
 /*
  * N distinct frames, each the next segment of one connection, run once
  * each through the datapath program and, right after, the minimal program.
@@ -586,6 +835,78 @@ static int measure_distinct(struct bench *b, enum scenario sc, unsigned int run,
 	r->measured = 1;
 	check_run(b, &c, sc, &e, sc_name[sc]);
 	return 0;
+}
+
+/*
+ * Distinct packets with enforcement off and on, packet by packet: two
+ * connections, the next segment of the one with enforcement off, then of
+ * the other with it on, each followed by the minimal program on the same
+ * frame. Whatever else the machine does falls on both alike.
+ */
+static int measure_enf(struct bench *b, enum scenario sc, unsigned int run, unsigned int id)
+{
+	struct result *r[2] = { &results[sc][M_ENF_OFF], &results[sc][M_ENF] };
+	uint64_t sum_dp[2] = {}, sum_min[2] = {}, t1 = 0;
+	int fd = scenario_prog(b, sc), err, ret, on;
+	struct expect e[2];
+	struct conn c[2];
+	unsigned int i, len;
+	char what[128];
+	uint32_t dur;
+
+	/* Each connection lives under its setting from its SYN on. */
+	for (on = 0; on < 2; on++) {
+		err = enf_switch(b, on);
+		if (!err)
+			err = scenario_setup(b, &c[on], sc, id + on, &e[on]);
+		if (err)
+			goto out;
+	}
+	/* (a)'s request began with the last segment of the set-up. */
+	if (sc == SC_BODY)
+		e[1].gcra_tat = b->ts_ns + b->enf_default.emission_ns;
+	for (i = 0; i < b->npkts; i++) {
+		for (on = 0; on < 2; on++) {
+			err = enf_switch(b, on);
+			if (err)
+				goto out;
+			len = scenario_frame(b, &c[on], sc, &e[on]);
+			if (!i && on)
+				t1 = b->ts_ns;
+			err = test_run(fd, b->frame, len, b->ts_ns, 1, &dur, &ret);
+			if (err)
+				goto out;
+			if (ret != scenario_verdict(sc)) {
+				err = -EPROTO;
+				goto out;
+			}
+			sum_dp[on] += dur;
+			err = test_run(b->min_fd, b->frame, len, b->ts_ns, 1, &dur, &ret);
+			if (err)
+				goto out;
+			sum_min[on] += dur;
+		}
+	}
+	/*
+	 * Every request start passed the limit: each put the theoretical
+	 * arrival time one emission interval further from the first's time
+	 * (they come faster than the limit, within its burst). (a) has only
+	 * the one request, whose body the measured segments are.
+	 */
+	if (sc == SC_REQ)
+		e[1].gcra_tat = t1 + (uint64_t)b->npkts * b->enf_default.emission_ns;
+	for (on = 0; on < 2; on++) {
+		r[on]->dp_ns[run] = (double)sum_dp[on] / b->npkts;
+		r[on]->min_ns[run] = (double)sum_min[on] / b->npkts;
+		r[on]->runs = run + 1;
+		r[on]->measured = 1;
+		snprintf(what, sizeof(what), "%s, enforcement %s", sc_name[sc], on ? "on" : "off");
+		check_run(b, &c[on], sc, &e[on], what);
+	}
+out:
+	if (enf_switch(b, 0) && !err)
+		err = -EIO;
+	return err;
 }
 
 /*
@@ -661,6 +982,86 @@ static void print_row(enum scenario sc, enum mode m, const char *how, double tar
 	       dp, mn, dp - mn, ratio, lo, hi, tgt);
 }
 
+/* An ingress row with enforcement off (M_ENF_OFF) or on (M_ENF). */
+static void print_enf_row(enum scenario sc, enum mode m, const char *how)
+{
+	const struct result *r = &results[sc][m], *off = &results[sc][M_ENF_OFF];
+	double dp, mn, lo = 1e9, hi = 0, olo = 1e9, ohi = 0, odp;
+	char vs[64] = "-", vsr[32] = "-";
+	unsigned int i;
+
+	if (!r->measured || !off->measured)
+		return;
+	dp = median(r->dp_ns, r->runs);
+	mn = median(r->min_ns, r->runs);
+	odp = median(off->dp_ns, off->runs);
+	for (i = 0; i < r->runs; i++) {
+		double x = r->dp_ns[i] / r->min_ns[i], y = r->dp_ns[i] / off->dp_ns[i];
+
+		lo = x < lo ? x : lo;
+		hi = x > hi ? x : hi;
+		olo = y < olo ? y : olo;
+		ohi = y > ohi ? y : ohi;
+	}
+	if (m == M_ENF) {
+		snprintf(vs, sizeof(vs), "%.2fx (%+.1f ns)", dp / odp, dp - odp);
+		snprintf(vsr, sizeof(vsr), "%.2f..%.2fx", olo, ohi);
+	}
+	printf("| %s | %s | %s | %.1f | %.1f | %.1f | %.2fx | %.2f..%.2fx | %s | %s |\n",
+	       sc_name[sc], m == M_ENF ? "**on**" : "off", how, dp, mn, dp - mn, dp / mn, lo, hi,
+	       vs, vsr);
+}
+
+static void print_enf_table(const struct bench *b, unsigned int runs, int cpu, const char *how)
+{
+	unsigned int i;
+
+	printf("\n### Enforcement cost: the ingress program with enforcement off and on, "
+	       "BPF_PROG_TEST_RUN, median of %u runs, CPU %d\n\n", runs, cpu);
+	printf("| packet | enforcement | measurement | penstock ns/pkt | minimal ns/pkt "
+	       "| added ns/pkt | ratio | ratio range over runs | on vs off | on/off range over "
+	       "runs |\n");
+	printf("|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+	print_enf_row(SC_BODY, M_ENF_OFF, how);
+	print_enf_row(SC_BODY, M_ENF, how);
+	print_enf_row(SC_REQ, M_ENF_OFF, how);
+	print_enf_row(SC_REQ, M_ENF, how);
+	printf("\n");
+	printf("- off: no default limit, no classes, no entries (ps_enforce_state counts 0: "
+	       "the programs skip both tries), as in the table above.\n");
+	printf("- on: a default request limit of %d requests/minute with a burst of %d "
+	       "(emission %llu ns; no request is throttled), %d classes with %d prefixes in "
+	       "ps_class_of (", ENF_RPM, ENF_BURST,
+	       (unsigned long long)b->enf_default.emission_ns,
+	       (int)(sizeof(enf_classes) / sizeof(enf_classes[0])), b->enf_prefixes);
+	for (i = 0; i < sizeof(enf_classes) / sizeof(enf_classes[0]); i++) {
+		if (enf_classes[i].rpm)
+			printf("%s%s: %llu rpm", i ? "; " : "", enf_classes[i].name,
+			       (unsigned long long)enf_classes[i].rpm);
+		else
+			printf("%s%s: unlimited", i ? "; " : "", enf_classes[i].name);
+	}
+	printf("), and %d entries in ps_enforce (%d /32 blocks in 100.64.0.0/22 and a /16 "
+	       "block, 198.19.0.0/16), none of them on the measured client or server: every "
+	       "packet looks up ps_enforce for a block (a miss); (b) then looks it up again "
+	       "for a throttle of the client's own (a miss), then ps_class_of (a miss), "
+	       "ps_classes[0], the inference-path peek and the GCRA compare-and-swap.\n",
+	       b->enf_entries, ENF_BLOCKS);
+	printf("- off and on alternate packet by packet within each run, on two fresh "
+	       "connections (two clients), each set up under its setting: the next segment of "
+	       "the one with enforcement off, then of the other with it on, each followed by "
+	       "the minimal program on the same frame; the switch (ps_classes[0] and "
+	       "ps_enforce_state) is written between them, outside the timed runs. The policy "
+	       "is written straight into the maps as ps_enf_apply_classes and ps_enf_set write "
+	       "it, from a struct ps_config resolved by ps_limits_resolve (ps_bench does not "
+	       "link userspace/enforce.c). Checked after each run: on, (b) advanced the client's "
+	       "GCRA time by N emission intervals (the limit ran on every request; (a): by one, "
+	       "for the request whose body it is), nothing "
+	       "was throttled or blocked, even as a dry run; off, the GCRA time is untouched.\n");
+	printf("- on vs off = median ns with enforcement on / median ns off (and the "
+	       "difference); its range is the lowest and highest per-run ratio.\n");
+}
+
 static int load_min(struct bench *b, const char *path)
 {
 	struct bpf_program *prog;
@@ -733,6 +1134,13 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 	err = load_min(&b, min_path);
 	if (err)
 		goto cleanup;
+	err = enf_setup(&b);
+	if (!err)
+		err = enf_switch(&b, 0);
+	if (err) {
+		pr_warn("ps_bench: cannot write the enforcement maps: %s\n", strerror(-err));
+		goto cleanup;
+	}
 	cpu = pin_cpu();
 	if (cpu < 0) {
 		err = cpu;
@@ -743,6 +1151,12 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 		for (sc = 0; sc < SC_MAX; sc++) {
 			if (sc != SC_OTHER) {
 				err = measure_distinct(&b, sc, run, id++);
+				if (err)
+					goto fail;
+			}
+			if (sc == SC_BODY || sc == SC_REQ) {
+				err = measure_enf(&b, sc, run, id);
+				id += 2;
 				if (err)
 					goto fail;
 			}
@@ -787,6 +1201,9 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 	       "\"added ns\" is free of it.\n");
 	printf("- ratio = median penstock ns / median minimal ns over the runs; the range is "
 	       "the lowest and highest per-run ratio.\n");
+	snprintf(how_d, sizeof(how_d), "distinct packets, off and on alternating (N=%u each, "
+		 "repeat=1 each)", npkts);
+	print_enf_table(&b, runs, cpu, how_d);
 	err = 0;
 	goto cleanup;
 fail:
@@ -794,6 +1211,149 @@ fail:
 		err == -EPROTO ? "unexpected verdict" : strerror(-err));
 cleanup:
 	bpf_object__close(b.min_obj);
+	ps_dp_close(&b.dp);
+	return err;
+}
+
+/* ---- request limit: admitted vs configured rate ---- */
+
+#define GCRA_SECONDS	600ULL		/* virtual duration of each row */
+#define GCRA_OVER	10		/* offered rate / configured rate */
+
+static const uint64_t gcra_rpm[] = { 60, 600, 6000 };
+static const uint64_t gcra_burst[] = { 1, 20 };
+
+/*
+ * One client on one keep-alive connection sends request starts (each a
+ * whole small POST to an inference path in one segment, no answer needed)
+ * GCRA_OVER times faster than its default-class limit, evenly spaced, for
+ * GCRA_SECONDS on the program clock (replay: skb->tstamp). Every decision
+ * is a dry run's, so what the limit admits is the inference requests
+ * counted less those it would have throttled.
+ */
+static int run_gcra(void)
+{
+	static struct ps_config cfg;
+	static struct bench b;
+	struct ps_dp_opts dopts = { .replay = true };
+	uint64_t total = 0, t_wall;
+	unsigned int ri, bi, id = 1;
+	struct timespec w0, w1;
+	int err;
+
+	ps_log_libbpf();
+	req_seg_len = make_request(req_seg, sizeof(req_seg), "/v1/chat/completions", 1, 0x5eed);
+	if (req_seg_len < 0)
+		return req_seg_len;
+	b.ts_ns = 1700000000ULL * 1000000000ULL;
+	ps_config_init(&cfg);
+	err = ps_config_add_port(&cfg, BENCH_PORT);
+	if (err)
+		return err;
+	err = ps_dp_open(&b.dp, &dopts);
+	if (err)
+		return err;
+	err = ps_dp_configure(&b.dp, &cfg);
+	if (err)
+		goto out;
+
+	printf("### Request limit (GCRA): admitted vs configured rate, %llu virtual seconds per "
+	       "row, offered at %dx the limit\n\n", GCRA_SECONDS, GCRA_OVER);
+	printf("| configured rpm | burst | offered rpm | requests sent | would throttle "
+	       "| admitted | admitted rpm | achieved / configured | GCRA ideal |\n");
+	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	clock_gettime(CLOCK_MONOTONIC, &w0);
+	for (ri = 0; ri < sizeof(gcra_rpm) / sizeof(gcra_rpm[0]); ri++)
+		for (bi = 0; bi < sizeof(gcra_burst) / sizeof(gcra_burst[0]); bi++) {
+			uint64_t rpm = gcra_rpm[ri], burst = gcra_burst[bi];
+			uint64_t gap = 60000000000ULL / (rpm * GCRA_OVER);
+			uint64_t n = GCRA_SECONDS * 1000000000ULL / gap, i, t0, admitted;
+			uint64_t configured = rpm * GCRA_SECONDS / 60, wt;
+			struct ps_client_ctr ctr;
+			struct conn c;
+			int ret;
+
+			/* limits.default: {requests_per_minute: rpm, burst: burst} */
+			ps_config_init(&cfg);
+			err = ps_config_add_port(&cfg, BENCH_PORT);
+			if (err)
+				goto out;
+			cfg.limits_default.requests_per_minute = rpm;
+			cfg.limits_default.burst = burst;
+			err = apply_classes(&b, &cfg, 0);
+			if (err < 0)
+				goto out;
+			err = set_enforce_state(&b, 0, 0);
+			if (err)
+				goto out;
+			err = conn_open(&b, &c, id++);
+			if (err)
+				goto out;
+			t0 = b.ts_ns + 1000000000ULL;
+			for (i = 0; i < n; i++) {
+				struct seg sg = conn_seg(&c, 1, F_ACK | F_PSH, req_seg, req_seg_len,
+							 t0 + i * gap);
+				unsigned int len = build_frame(b.frame, &sg);
+
+				err = ps_dp_test_run(b.dp.ingress_fd, b.frame, len, sg.ts_ns, &ret);
+				if (err)
+					goto out;
+				if (ret != TC_ACT_OK) {
+					err = -EPROTO;
+					goto out;
+				}
+			}
+			total += n;
+			b.ts_ns = t0 + n * gap;
+			err = read_ctr(&b, c.caddr, &ctr);
+			if (err)
+				goto out;
+			if (ctr.c.inference_requests != n || ctr.c.requests != n)
+				pr_warn("ps_bench: warning: GCRA %llu rpm burst %llu: %llu requests, "
+					"%llu inference requests counted of %llu sent: the row does "
+					"not measure what it names\n", (unsigned long long)rpm,
+					(unsigned long long)burst,
+					(unsigned long long)ctr.c.requests,
+					(unsigned long long)ctr.c.inference_requests,
+					(unsigned long long)n);
+			wt = ctr.would_throttle + ctr.throttled_requests;
+			admitted = ctr.c.inference_requests - wt;
+			printf("| %llu | %llu | %llu | %llu | %llu | %llu | %.2f | %.4f | %.4f |\n",
+			       (unsigned long long)rpm, (unsigned long long)burst,
+			       (unsigned long long)rpm * GCRA_OVER, (unsigned long long)n,
+			       (unsigned long long)wt, (unsigned long long)admitted,
+			       admitted / (GCRA_SECONDS / 60.0), (double)admitted / configured,
+			       (double)(configured + burst - 1) / configured);
+		}
+	clock_gettime(CLOCK_MONOTONIC, &w1);
+	t_wall = (w1.tv_sec - w0.tv_sec) * 1000 + (w1.tv_nsec - w0.tv_nsec) / 1000000;
+	printf("\n");
+	printf("- each row: a fresh client, one keep-alive connection, a %d-byte `POST "
+	       "/v1/chat/completions` (headers and JSON body in one segment) every 1/%d of the "
+	       "emission interval, evenly spaced, for %llu s of program clock (replay mode: "
+	       "the clock is the frame's timestamp); the limit is limits.default "
+	       "{requests_per_minute, burst} as the daemon writes it into ps_classes.\n",
+	       req_seg_len, GCRA_OVER, GCRA_SECONDS);
+	printf("- admitted = inference requests counted - would_throttle; admitted rpm = "
+	       "admitted / %llu min; achieved / configured = admitted / (rpm x %llu min). "
+	       "GCRA ideal = (rpm x %llu min + burst - 1) / (rpm x %llu min): the limit lets "
+	       "burst - 1 requests in at once beyond the rate, which adds (burst - 1) / "
+	       "(rpm x duration).\n", GCRA_SECONDS / 60, GCRA_SECONDS / 60,
+	       GCRA_SECONDS / 60, GCRA_SECONDS / 60);
+	printf("- replay runs are dry runs: a request the limit would delay is counted in "
+	       "would_throttle and let through, never sent again, so this measures the rate "
+	       "of the limit's decisions (arrivals evenly spaced at %dx land on each "
+	       "theoretical arrival time; random arrivals would leave the limit idle between "
+	       "one and the next request, below the rate). The live achieved rate, with the "
+	       "client's TCP sending dropped request segments again, is measured by "
+	       "tests/e2e/test_enforce (120 rpm, within 10%%, over 60 s).\n", GCRA_OVER);
+	printf("- %llu test runs in %.1f s of wall-clock time.\n", (unsigned long long)total,
+	       t_wall / 1000.0);
+	err = 0;
+out:
+	if (err)
+		pr_warn("ps_bench: GCRA rate: %s\n",
+			err == -EPROTO ? "unexpected verdict" : strerror(-err));
 	ps_dp_close(&b.dp);
 	return err;
 }
@@ -1009,6 +1569,7 @@ static int write_pcap(const char *path, unsigned long npkts)
 
 static const char usage_text[] =
 	"usage: ps_bench [--min OBJ] [--runs N] [--packets N]\n"
+	"       ps_bench --gcra\n"
 	"       ps_bench --write-pcap FILE [--packets N]\n"
 	"\n"
 	"Measure penstock's per-packet cost with BPF_PROG_TEST_RUN beside a minimal\n"
@@ -1020,11 +1581,14 @@ static const char usage_text[] =
 	"  -r, --runs N          runs per measurement, median reported (default 5)\n"
 	"  -n, --packets N       distinct packets per run (default 100000, at most\n"
 	"                        1000000), or packets to write (default 200000)\n"
+	"  -g, --gcra            report the rate a request limit admits, against the\n"
+	"                        configured one, on a virtual clock (root), and exit\n"
 	"  -w, --write-pcap FILE write the capture and exit\n"
 	"  -h, --help            this text\n"
 	"\n"
 	"examples:\n"
 	"  ps_bench --runs 7\n"
+	"  ps_bench --gcra\n"
 	"  ps_bench --write-pcap /tmp/cap.pcap --packets 200000\n";
 
 static int parse_count(const char *s, unsigned long max, unsigned long *out)
@@ -1045,6 +1609,7 @@ int main(int argc, char **argv)
 		{ "runs", required_argument, NULL, 'r' },
 		{ "packets", required_argument, NULL, 'n' },
 		{ "write-pcap", required_argument, NULL, 'w' },
+		{ "gcra", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -1052,9 +1617,9 @@ int main(int argc, char **argv)
 	const char *min_path = NULL, *pcap_path = NULL;
 	char self[PATH_MAX], minbuf[PATH_MAX + 32], *slash;
 	ssize_t n;
-	int opt, err;
+	int opt, err, gcra = 0;
 
-	while ((opt = getopt_long(argc, argv, "m:r:n:w:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "m:r:n:w:gh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'm':
 			min_path = optarg;
@@ -1075,6 +1640,9 @@ int main(int argc, char **argv)
 		case 'w':
 			pcap_path = optarg;
 			break;
+		case 'g':
+			gcra = 1;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -1089,6 +1657,8 @@ int main(int argc, char **argv)
 	}
 	if (pcap_path)
 		return write_pcap(pcap_path, npkts ? npkts : 200000) ? 1 : 0;
+	if (gcra)
+		return run_gcra() ? 1 : 0;
 
 	if (!min_path) {
 		n = readlink("/proc/self/exe", self, sizeof(self) - 1);

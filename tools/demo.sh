@@ -1,196 +1,433 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# `make demo`: what penstock sees on an inference endpoint, in about 20
-# seconds, on this machine only.
+# `make demo`: penstockd protecting an inference server, live, for about a
+# minute, on this machine only.
 #
 # Two network namespaces joined by a veth pair stand in for a server and
-# its clients (tests/lib/netns.sh). The server runs the OpenAI-compatible
-# stand-in (tests/lib/llm_server.py) on port 8000. Three ordinary users send
-# a few chat requests each, with think time between them; one "extractor"
-# streams completions back to back from a single address, the way a script
-# harvesting a model's outputs does. tcpdump records the server's side of
-# the wire; then `penstock replay` runs that capture through penstock's BPF
-# programs and prints what they counted per client.
+# its clients (tests/lib/netns.sh; 198.18.0.0/15 and fd00::/8, nothing
+# leaves the machine). The server runs the OpenAI-compatible stand-in
+# (tests/lib/llm_server.py) on port 8000, streaming and JSON answers, and
+# penstockd is attached to its interface with the policy embedded below: a
+# request limit on every client, an unlimited class for an internal eval
+# job. A population runs against it (tools/demo_helper.py): three chat
+# users (IPv4 and IPv6) with think times of several seconds, the eval job,
+# and an extractor streaming long completions on four connections as fast
+# as it is served. Every 10 s the demo prints what penstockd counts; on the
+# way it blocks the extractor for 10 s and lifts the block; on a terminal
+# it shows `penstock top` for 15 s; at the end, totals, status and what the
+# figures mean.
 #
-# Ctrl-C at any point removes the namespaces and every process started
-# here. Environment: PS_BIN (penstock at $PS_BIN/penstock, default
-# .output), PS_DEMO_SECONDS (traffic duration, default 18, at most 120),
-# PS_DEMO_KEEP=1 keeps the capture.
+# Ctrl-C at any point stops the daemon (which detaches and unpins) and
+# removes the namespaces, the tmux pane, the pins and the temporary files.
+#
+# Environment:
+#   DEMO_SECONDS  how long the clients run, 20..900 (default 75); the block
+#                 needs 35, penstock top 60
+#   DEMO_TOP      1: show penstock top for 15 s (in a tmux split when run
+#                 inside tmux, else full screen), 0: don't. Default 1 when
+#                 stdin and stdout are a terminal and tmux is installed.
+#   PS_BIN        where penstock and penstockd are (default .output)
+#   DEMO_KEEP=1   keep the work directory (logs, config) for a look after
+#
+# shellcheck disable=SC2317  # functions run by name (the timeline) or by the trap
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 PS_BIN=${PS_BIN:-$top/.output}
 penstock=$PS_BIN/penstock
+penstockd=$PS_BIN/penstockd
+helper=$top/tools/demo_helper.py
 PY=/usr/bin/python3
 PORT=8000
-SECS=${PS_DEMO_SECONDS:-18}
+SECS=${DEMO_SECONDS:-${PS_DEMO_SECONDS:-75}}
+RPM=120
+BURST=10
+BLOCK_AT=22	# seconds into the run
+BLOCK_FOR=10
+TOP_AT=42
+TOP_FOR=15
 
 die() {
 	echo "demo: $*" >&2
 	exit 1
 }
-[ "$(id -u)" = 0 ] || die "needs root (network namespaces, tcpdump, BPF): try sudo make demo"
-for tool in ip tcpdump ethtool ss ps sysctl "$PY"; do
-	command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces, BPF): try sudo make demo"
+for tool in ip nsenter ethtool ss ps sysctl curl timeout "$PY"; do
+	command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (make deps installs it)"
 done
-[ -x "$penstock" ] || die "$penstock not found: build it first (make)"
-if ! [[ $SECS =~ ^[0-9]+$ ]] || [ "$SECS" -lt 5 ] || [ "$SECS" -gt 120 ]; then
-	die "PS_DEMO_SECONDS must be 5..120"
+if ! [ -x "$penstock" ] || ! [ -x "$penstockd" ]; then
+	die "$PS_BIN/penstock or penstockd not found: build them first (make)"
+fi
+if ! [[ $SECS =~ ^[0-9]+$ ]] || [ "$SECS" -lt 20 ] || [ "$SECS" -gt 900 ]; then
+	die "DEMO_SECONDS must be a number of seconds, 20..900"
+fi
+if [ -z "${DEMO_TOP:-}" ]; then
+	DEMO_TOP=0
+	[ -t 0 ] && [ -t 1 ] && command -v tmux >/dev/null 2>&1 && DEMO_TOP=1
 fi
 
-work=$(mktemp -d /tmp/pst-demo.XXXXXX)
+bold="" plain="" dim=""
+if [ -t 1 ]; then
+	bold=$(printf '\033[1m')
+	dim=$(printf '\033[2m')
+	plain=$(printf '\033[0m')
+fi
+
+# --- the set-up, and how it is all taken down --------------------------------
+work=""	# made once the traps below are set
+PIN=/sys/fs/bpf/pst-demo-$$
+DPID=""
+TMUX_PANE_ID=""
+
 # shellcheck source=tests/lib/netns.sh
 . "$top/tests/lib/netns.sh"
-# shellcheck disable=SC2317  # run by the cleanup trap
-cleanup_work() {
-	if [ "${PS_DEMO_KEEP:-0}" = 1 ]; then
-		echo "demo: capture kept in $work/demo.pcap"
+# Run by the netns.sh traps on every exit, Ctrl-C included, before the
+# namespaces (and whatever still runs in them) go.
+finished=0
+demo_cleanup() {
+	[ "$finished" = 1 ] || echo "demo: stopping: removing penstockd, the namespaces and the temporary files" >&2
+	if [ -n "$TMUX_PANE_ID" ]; then
+		tmux kill-pane -t "$TMUX_PANE_ID" 2>/dev/null || true
+		TMUX_PANE_ID=""
+	fi
+	if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
+		# SIGTERM: penstockd detaches, removes the clsact it created,
+		# unpins its maps and removes its socket.
+		kill -TERM "$DPID" 2>/dev/null || true
+		timeout 10 tail --pid="$DPID" -f /dev/null 2>/dev/null || kill -KILL "$DPID" 2>/dev/null || true
+		wait "$DPID" 2>/dev/null || true
+	fi
+	DPID=""
+	# Only after a kill would pins be left: they are ours.
+	rm -rf "$PIN"
+	if [ -z "$work" ]; then
+		:
+	elif [ "${DEMO_KEEP:-0}" = 1 ]; then
+		echo "demo: work directory kept: $work"
 	else
 		rm -rf "$work"
 	fi
 }
-ps_at_cleanup cleanup_work
-ps_netns_setup 4
+ps_at_cleanup demo_cleanup
+ps_netns_setup 6 || die "could not create the network namespaces"
+work=$(mktemp -d /tmp/pst-demo.XXXXXX)
+SOCK=$work/run/penstock.sock
 
-BENIGN=("${PS_CLI4[0]}" "${PS_CLI4[1]}" "${PS_CLI6[2]}")
-EXTRACTOR=${PS_CLI4[3]}
+USERS=("${PS_CLI4[0]}" "${PS_CLI6[1]}" "${PS_CLI4[2]}")
+EVAL=${PS_CLI4[3]}
+EXTRACTOR=${PS_CLI4[4]}
 
-bold=""
-plain=""
-if [ -t 1 ]; then
-	bold=$(printf '\033[1m')
-	plain=$(printf '\033[0m')
+pst() { "$penstock" "$@" --socket "$SOCK"; }
+indent() { sed 's/^./  &/'; }
+# Print a command as one would type it (without the demo's --socket), then
+# run it, its output indented.
+show() {
+	local a line="penstock" rc=0
+	for a in "$@"; do
+		[[ $a == *" "* ]] && a="\"$a\""
+		line+=" $a"
+	done
+	echo "${bold}\$ $line${plain}"
+	pst "$@" >"$work/show.out" 2>&1 || rc=$?
+	indent <"$work/show.out"
+	return "$rc"
+}
+# A paragraph, wrapped, as an item of a list.
+para() { fmt -w 76 <<<"$*" | sed '1s/^/- /; 1!s/^/  /'; }
+# A line that marks where we are in the run.
+stamp() { printf '\n%s[%3ds] %s%s\n' "$bold" "$((SECONDS - T0))" "$*" "$plain"; }
+daemon_alive() {
+	kill -0 "$DPID" 2>/dev/null ||
+		die "penstockd exited; its last words: $(tail -n 5 "$work/penstockd.log" | tr '\n' ' ')"
+}
+# Sleep until T seconds into the run, watching the daemon.
+wait_until() {
+	while ((SECONDS - T0 < $1)); do
+		daemon_alive
+		sleep 0.5
+	done
+}
+# Can ADDR reach the server? Prints curl's verdict.
+probe() {
+	local dst=$PS_SRV4 code
+	[[ $1 == *:* ]] && dst="[$PS_SRV6]"
+	if code=$(ps_cli curl -sS -g -m 3 --interface "$1" -o /dev/null -w '%{http_code}' \
+		"http://$dst:$PORT/health" 2>"$work/curl.err"); then
+		echo "  curl from $1: HTTP $code, answered"
+	else
+		echo "  curl from $1: $(sed -n 's/^curl: //p' "$work/curl.err" | head -n 1)"
+	fi
+}
+
+cat >"$work/penstock.yaml" <<EOF
+# The demo's policy (embedded in tools/demo.sh)
+interfaces: [$PS_DEV_SRV]
+endpoints:
+  - name: llm
+    port: $PORT
+dry_run: false                # enforce for real: drop, not just report
+limits:
+  default:                    # every client in no class:
+    requests_per_minute: $RPM  # inference requests a minute,
+    burst: $BURST                 # of which up to $BURST back to back,
+    max_connections: 16       # and connections open at once
+  classes:
+    - name: internal-eval     # the eval job: never limited
+      clients: [$EVAL/32]
+      unlimited: true
+EOF
+"$penstockd" --check-config --config "$work/penstock.yaml" >"$work/check.out" 2>&1 ||
+	die "the embedded config is refused by this penstockd: $(cat "$work/check.out")"
+
+cat <<EOF
+${bold}penstock demo${plain}: penstockd protecting a model server, live, for $SECS seconds.
+
+Everything runs in two network namespaces on this machine ($PS_NS_SRV and
+$PS_NS_CLI, joined by a veth pair); nothing leaves it, and everything is
+removed at the end or on Ctrl-C.
+
+  server     $PS_SRV4 and $PS_SRV6, port $PORT: a stand-in OpenAI-compatible
+             API (POST /v1/chat/completions, /v1/completions), answers
+             streamed token by token or as one JSON object
+  penstockd  attached to $PS_DEV_SRV, the server's interface: its eBPF programs
+             count every client's connections, requests and bytes as the
+             packets pass, and enforce the policy below in the kernel
+$(printf '  clients    %-10s %-13s %s\n             %-10s %-13s %s\n             %-10s %-13s %s\n' \
+	user-1 "${USERS[0]}" "chat users: a question every 3-9 s, the" \
+	user-2 "${USERS[1]}" "answer streamed or in one JSON object" \
+	user-3 "${USERS[2]}" "(user-2 over IPv6)")
+$(printf '             %-10s %-13s %s\n%38s%s\n' \
+	eval-job "$EVAL" "internal eval job: ~4 short requests a" "" \
+	"second (class internal-eval: unlimited)")
+$(printf '             %-10s %-13s %s\n%38s%s\n%38s%s\n' \
+	extractor "$EXTRACTOR" "harvesting script: 4 connections, each" "" \
+	"streaming 512-token completions back to" "" "back, as fast as it is served")
+
+The policy, written to $work/penstock.yaml:
+EOF
+sed -n '2,$p' "$work/penstock.yaml" | sed 's/^/    /'
+
+# --- server and daemon ------------------------------------------------------------
+ps_spawn "$PS_NS_SRV" "$work/server.log" "$PY" "$top/tests/lib/llm_server.py" \
+	--port "$PORT" --token-delay 0.0005
+ps_wait_port "$PS_NS_SRV" "$PORT" 10 || die "the stand-in server did not start: $(cat "$work/server.log")"
+
+# nsenter, not ip netns exec: ip netns exec would give penstockd a /sys of
+# its own, without the bpffs it pins its maps in.
+nsenter --net="/var/run/netns/$PS_NS_SRV" "$penstockd" --foreground --config "$work/penstock.yaml" \
+	--socket "$SOCK" --state-dir "$work/state" --pin-dir "$PIN" \
+	>"$work/penstockd.log" 2>&1 </dev/null &
+DPID=$!
+for ((i = 0; i < 100; i++)); do
+	grep -q "the datapath:" "$work/penstockd.log" 2>/dev/null && break
+	kill -0 "$DPID" 2>/dev/null || break
+	sleep 0.1
+done
+grep -q "the datapath:" "$work/penstockd.log" 2>/dev/null ||
+	die "penstockd did not start: $(cat "$work/penstockd.log")"
+echo
+echo "penstockd is up (its own socket, state and pin directories, not the system's):"
+sed 's/^/  /' "$work/penstockd.log"
+
+# --- the population ---------------------------------------------------------------
+roles=$work/roles
+: >"$roles"
+start_client() {	# ROLE KIND SRC
+	local dst=$PS_SRV4
+	[[ $3 == *:* ]] && dst=$PS_SRV6
+	ps_spawn "$PS_NS_CLI" "$work/$1.log" "$PY" "$helper" "$2" "$3" "$dst" "$PORT" "$SECS"
+	CLIENT_PIDS+=("$PS_SPAWNED")
+	echo "$1 $3 $work/$1.log" >>"$roles"
+}
+CLIENT_PIDS=()
+T0=$SECONDS
+T0_EPOCH=$(date +%s.%N)
+start_client extractor extractor "$EXTRACTOR"
+start_client eval-job eval "$EVAL"
+start_client user-1 user "${USERS[0]}"
+start_client user-2 user "${USERS[1]}"
+start_client user-3 user "${USERS[2]}"
+
+cat <<EOF
+
+The clients are running. Every 10 s: what penstockd counts over the last
+minute, busiest first (${bold}penstock clients --window 1m --sort rpm${plain}, in short),
+with each client's THROTTLED (requests the limit held back, from the
+"slot" of ${bold}penstock client ADDR --json${plain}) and ANSWERED_10S (answers the
+client itself got in the last 10 s). RPM is inference requests in the
+last minute: in the first minute, those so far.
+EOF
+
+report() {
+	stamp "penstock clients --window 1m --sort rpm"
+	ps_run "$PY" "$helper" report "$penstock" "$SOCK" "$roles" "$((SECONDS - T0))" ||
+		die "could not read penstockd's figures"
+}
+
+blocked=0	# seconds the extractor was blocked
+# The steps of the timeline below, run by name.
+block() {
+	stamp "An operator sees the extractor at the top and blocks it for $BLOCK_FOR s"
+	show block "$EXTRACTOR" --reason "bulk completions (demo)" || die "penstock block failed"
+	show enforcement || die "penstock enforcement failed"
+	echo "Its packets are now dropped both ways (XDP and tc on $PS_DEV_SRV); the others go on:"
+	probe "$EXTRACTOR"
+	probe "${USERS[0]}"
+}
+unblock() {
+	stamp "Lifting the block"
+	show unblock "$EXTRACTOR" || die "penstock unblock failed"
+	show enforcement || die "penstock enforcement failed"
+	probe "$EXTRACTOR"
+	blocked=$BLOCK_FOR
+}
+top_start() {
+	if [ -n "${TMUX:-}" ]; then
+		stamp "penstock top --sort rpm: live in the pane below for $TOP_FOR s"
+		TMUX_PANE_ID=$(tmux split-window -d -v -l 14 -P -F '#{pane_id}' \
+			"exec '$penstock' top --sort rpm --socket '$SOCK'") ||
+			{ echo "  (tmux split-window failed: no penstock top)"; TMUX_PANE_ID=""; }
+	else
+		stamp "penstock top --sort rpm, full screen, for $TOP_FOR s (q leaves it early)"
+		sleep 2
+		timeout --foreground "$TOP_FOR" "$penstock" top --sort rpm --socket "$SOCK" || true
+		stamp "Back from penstock top"
+	fi
+}
+top_end() {
+	if [ -n "$TMUX_PANE_ID" ]; then
+		tmux kill-pane -t "$TMUX_PANE_ID" 2>/dev/null || true
+		TMUX_PANE_ID=""
+	fi
+}
+
+# The timeline, "SECONDS STEP" lines: a report every 10 s, the block and
+# its end, penstock top and its end.
+timeline=$work/timeline
+for ((t = 10; t < SECS; t += 10)); do echo "$t report"; done >"$timeline"
+if [ "$SECS" -ge $((BLOCK_AT + BLOCK_FOR + 3)) ]; then
+	printf '%s block\n%s unblock\n' "$BLOCK_AT" $((BLOCK_AT + BLOCK_FOR)) >>"$timeline"
+fi
+if [ "$DEMO_TOP" = 1 ]; then
+	if ! [ -t 0 ] || ! [ -t 1 ]; then
+		echo "(DEMO_TOP=1, but this is not a terminal: no penstock top)"
+	elif [ "$SECS" -lt $((TOP_AT + TOP_FOR + 3)) ]; then
+		echo "(DEMO_SECONDS=$SECS is too short for penstock top: it needs $((TOP_AT + TOP_FOR + 3)))"
+	else
+		printf '%s top_start\n%s top_end\n' "$TOP_AT" $((TOP_AT + TOP_FOR)) >>"$timeline"
+	fi
+fi
+# (On fd 3: penstock top needs the terminal on stdin.)
+while read -r t step <&3; do
+	# A report whose time full-screen top took is left out.
+	[ "$step" = report ] && ((SECONDS - T0 > t + 2)) && continue
+	wait_until "$t"
+	"$step"
+done 3< <(sort -n -k1,1 "$timeline")
+wait_until "$SECS"
+top_end
+
+# The clients end by themselves at SECS; give a request in flight 3 s.
+for ((i = 0; i < 30; i++)); do
+	alive=0
+	for pid in "${CLIENT_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+	[ "$alive" = 0 ] && break
+	sleep 0.1
+done
+for pid in "${CLIENT_PIDS[@]}"; do ps_stop "$pid" TERM 2 || true; done
+sleep 1.5	# a tick, so that the last packets are in the figures
+daemon_alive
+
+# --- the end --------------------------------------------------------------------
+stamp "The clients have stopped. Totals since penstockd started:"
+show clients || die "penstock clients failed"
+echo
+echo "Per role: ANSWERED (answers the client got, by its own count), PER_MINUTE"
+echo "(over the $SECS s), THROTTLED (requests held back), FAILED (errors, timeouts):"
+ps_run "$PY" "$helper" summary "$penstock" "$SOCK" "$roles" "$T0_EPOCH" "$SECS" "$BLOCK_AT" \
+	"$blocked" "$work/figures" || die "could not read penstockd's figures"
+# shellcheck disable=SC1091
+. "$work/figures"
+
+echo
+echo "${bold}\$ penstock status${plain} ${dim}(the first lines: the daemon, its tick, its programs)${plain}"
+pst status >"$work/status.out" 2>&1 || die "penstock status failed: $(cat "$work/status.out")"
+# The daemon's block, the interfaces and the programs; not the maps.
+awk '/^MAP / { exit } { l[n++] = $0 }
+	END { while (n > 0 && l[n - 1] == "") n--; for (i = 0; i < n; i++) print l[i] }' \
+	"$work/status.out" | indent
+
+echo
+# Alerts come from the detectors, which may not be part of this build.
+detection=0
+for f in "$top"/userspace/*.c; do
+	[ "$(basename "$f")" = alerts.c ] && continue
+	grep -q 'ps_alerts_emit' "$f" && detection=1
+done
+nalerts=0
+if pst alerts --json >"$work/alerts.json" 2>/dev/null; then
+	nalerts=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1])).get("alerts", [])))' \
+		"$work/alerts.json" 2>/dev/null || echo 0)
+fi
+if [ "$nalerts" -gt 0 ]; then
+	show alerts || true
+elif [ "$detection" = 1 ]; then
+	echo "${bold}\$ penstock alerts${plain}: no alert was raised during this run."
+else
+	echo "Detection is not part of this build yet: penstock alerts has nothing to show."
 fi
 
-cat <<EOF
-${bold}penstock demo${plain}: ${SECS} seconds of traffic to an inference server, and what penstock counts.
-
-  server     $PS_SRV4 and $PS_SRV6, port $PORT: an OpenAI-compatible API
-             (POST /v1/chat/completions, /v1/completions; streaming answers)
-  users      ${BENIGN[*]}
-             each sends a handful of chat requests, thinking 1-4 s in between
-  extractor  $EXTRACTOR
-             streams completions back to back, as fast as the server answers
-
-Everything runs in two network namespaces ($PS_NS_SRV, $PS_NS_CLI); nothing
-leaves this machine. tcpdump records the server's side of the wire.
-
-EOF
-
-# The server answers at 100 tokens a second, a plausible pace for one GPU.
-ps_spawn "$PS_NS_SRV" "$work/server.log" "$PY" "$top/tests/lib/llm_server.py" \
-	--port "$PORT" --token-delay 0.01
-ps_wait_port "$PS_NS_SRV" "$PORT"
-
-ps_spawn "$PS_NS_SRV" "$work/tcpdump.log" tcpdump -n -i "$PS_DEV_SRV" -s 0 -U --immediate-mode -Z root \
-	-w "$work/demo.pcap"
-tcpdump_pid=$PS_SPAWNED
-for ((i = 0; i < 100; i++)); do
-	grep -qs 'listening on' "$work/tcpdump.log" && break
-	sleep 0.05
-done
-grep -qs 'listening on' "$work/tcpdump.log" || die "tcpdump did not start: $(cat "$work/tcpdump.log")"
-
-# The clients: one small program, a role per process. Every finished
-# request is one line in the client's log, for the progress line below.
-cat >"$work/client.py" <<'PY'
-import http.client, json, random, sys, time
-
-role, src, srv, port, secs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
-end = time.monotonic() + secs
-rng = random.Random(src)
-QUESTIONS = ["How do I reset my router?", "Summarise this paragraph for me.",
-             "What is a good name for a cat?", "Translate 'good morning' to French.",
-             "Write a haiku about rivers.", "Why is the sky blue?"]
-
-
-def post(conn, path, body):
-    conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
-    r = conn.getresponse()
-    data = r.read()
-    print("%d %s %d bytes" % (r.status, path, len(data)), flush=True)
-
-
-if role == "user":
-    # A person at a chat window: a new connection per message (the app
-    # was idle), some answers streamed, think time between messages.
-    for _ in range(6):
-        if time.monotonic() + 1 > end:
-            break
-        conn = http.client.HTTPConnection(srv, port, timeout=10, source_address=(src, 0))
-        post(conn, "/v1/chat/completions", {
-            "model": "penstock-standin-1", "max_tokens": rng.randint(20, 60),
-            "stream": rng.random() < 0.5,
-            "messages": [{"role": "user", "content": rng.choice(QUESTIONS)}]})
-        conn.close()
-        time.sleep(min(rng.uniform(1, 4), max(0, end - time.monotonic())))
-else:
-    # A harvesting script: one kept-alive connection, streamed
-    # completions back to back, no pause, until time is up.
-    conn = http.client.HTTPConnection(srv, port, timeout=10, source_address=(src, 0))
-    for i in range(10000):
-        if time.monotonic() > end:
-            break
-        post(conn, "/v1/completions", {
-            "model": "penstock-standin-1", "max_tokens": 48, "stream": True,
-            "prompt": "Continue the story, variant %d:" % i})
-    conn.close()
-PY
-
-for a in "${BENIGN[@]}"; do
-	ps_spawn "$PS_NS_CLI" "$work/user-$a.log" "$PY" "$work/client.py" user "$a" \
-		"$([[ $a == *:* ]] && echo "$PS_SRV6" || echo "$PS_SRV4")" "$PORT" "$SECS"
-done
-ps_spawn "$PS_NS_CLI" "$work/extractor.log" "$PY" "$work/client.py" extractor "$EXTRACTOR" \
-	"$PS_SRV4" "$PORT" "$SECS"
-clients=("${PS_NETNS_PIDS[@]: -4}")
-
-count() { cat "$@" 2>/dev/null | grep -c '^[0-9]' || true; }
-for ((t = 1; t <= SECS + 15; t++)); do
-	sleep 1
-	progress=$(printf '  %3ds  requests answered: users %3s   extractor %3s ' "$t" \
-		"$(count "$work"/user-*.log)" "$(count "$work/extractor.log")")
-	# On a terminal one line that updates; in a log a line every 5 s.
-	if [ -t 1 ]; then
-		printf '\r%s' "$progress"
-	elif ((t % 5 == 0)); then
-		echo "$progress"
-	fi
-	alive=0
-	for pid in "${clients[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-	[ "$alive" = 0 ] && break
-done
-[ -t 1 ] && echo
-for pid in "${clients[@]}"; do ps_stop "$pid" TERM 2 || true; done
-
-# Let the last FINs reach the wire, then stop tcpdump the clean way.
-sleep 0.3
-ps_stop "$tcpdump_pid" INT 10 || true
-echo "  capture: $(sed -n 's/ packets captured//p' "$work/tcpdump.log") packets"
+echo
+echo "${bold}What the figures mean${plain}"
+para "Counted by the kernel. Every connection, request and byte above was" \
+	"counted by penstock's eBPF programs on $PS_DEV_SRV as the packets went by:" \
+	"no proxy, nothing in the server's path or code. penstockd reads the" \
+	"counters every second into per-client totals and sliding 1m, 1h and 24h windows."
+para "Throttled by GCRA. The default class allows $RPM inference requests a" \
+	"minute, $BURST of them back to back. The ingress program keeps, per client," \
+	"a theoretical arrival time (GCRA, the generic cell rate algorithm): a" \
+	"request that comes too early has its first packet dropped, and TCP sends" \
+	"it again a moment later, so the client gets a late answer rather than" \
+	"an error. THROTTLED counts those drops."
+para "The extractor asked as fast as it was served, on 4 connections. Once its" \
+	"burst of $BURST was spent it got about $EX_STEADY answers a minute: the" \
+	"limit ($EX_ANSWERED answers in all, $EX_THROTTLED requests held back)."
+if [ "$EX_FAILED" -gt 0 ]; then
+	para "$EX_FAILED of its requests failed: held back so long that the client" \
+		"gave up (30 s) or the server closed the silent connection. Its" \
+		"connections compete for the same $((RPM / 60)) requests a second, and" \
+		"TCP's retransmission backoff grows each time a connection loses, so" \
+		"an unlucky one can wait a long time."
+fi
+para "The benign users, far below the limit, were untouched: $USERS_ANSWERED" \
+	"answers, $USERS_THROTTLED throttled, $USERS_FAILED failed. The eval job ran" \
+	"at about $EVAL_RPM a minute, over the default limit, with $EVAL_THROTTLED" \
+	"throttled: its class is unlimited."
+if [ "$blocked" -gt 0 ]; then
+	para "Blocked. For $BLOCK_FOR s every packet from or to $EXTRACTOR was" \
+		"dropped, at XDP coming in and in tc going out (penstock block and" \
+		"unblock; penstock block --for 10m lifts a block by itself)."
+fi
+para "What left the building: the extractor took $EX_PAYLOAD of model output" \
+	"(TX_PAYLOAD, what the server sent, each byte once) against $USERS_PAYLOAD" \
+	"for the three users together."
 echo
 
-echo "${bold}\$ penstock replay --port $PORT demo.pcap${plain}"
-ps_run "$penstock" replay --port "$PORT" "$work/demo.pcap" || die "penstock replay failed"
+# Stop penstockd the way an operator would; the trap removes the rest.
+show stop || die "penstock stop failed"
+rc=0
+timeout 10 tail --pid="$DPID" -f /dev/null 2>/dev/null || true
+wait "$DPID" || rc=$?
+DPID=""
+[ "$rc" = 0 ] || die "penstockd exited with status $rc: $(tail -n 3 "$work/penstockd.log" | tr '\n' ' ')"
+[ -e "$PIN" ] && die "penstockd left its maps pinned in $PIN"
+echo "penstockd detached its programs and unpinned its maps; removing the namespaces."
 
-cat <<EOF
-
-${bold}What you are looking at${plain}
-penstock's BPF programs (the same ones it attaches to a live interface)
-were fed every packet of the capture. One row per client address of the
-endpoint port $PORT:
-  connections          TCP connections the client opened (its SYNs)
-  requests             HTTP requests, found by following HTTP framing the
-                       way the server does, whatever the packet boundaries
-  inference_requests   those for an inference path (/v1/chat/completions,
-                       /v1/completions, ...) rather than /health and the like
-  rx_* / tx_*          client to server / server to client: packets, IP
-                       bytes, and TCP payload (each byte once, even if resent)
-
-The users (${BENIGN[*]}) sent a handful of
-requests each and got short answers. The extractor ($EXTRACTOR) kept one
-connection busy the whole time: several times the requests of any user,
-and most of the tx_payload, which is the model's output leaving the
-building. That imbalance, per client and per unit of time, is what
-penstock watches for on a real endpoint.
-EOF
+problems=""
+[ "$EX_THROTTLED" -gt 0 ] || problems+=" the extractor was never throttled;"
+[ "$USERS_THROTTLED" = 0 ] || problems+=" a benign user was throttled;"
+[ "$EVAL_THROTTLED" = 0 ] || problems+=" the unlimited eval job was throttled;"
+[ -z "$problems" ] || die "unexpected:$problems see the figures above"
+finished=1
+exit 0

@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <net/if.h>
 #include <string.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "attach.h"
@@ -33,6 +36,52 @@ static void detach_one(int ifindex, enum bpf_tc_attach_point where)
 			    .priority = PS_TC_PRIORITY);
 
 	bpf_tc_detach(&hook, &opts);
+}
+
+/* Is the XDP program with this id penstock's (a previous daemon's or ours)? */
+static bool xdp_is_ours(__u32 id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+	bool ours;
+
+	if (fd < 0)
+		return false;
+	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, "ps_xdp");
+	close(fd);
+	return ours;
+}
+
+static void attach_xdp(struct ps_datapath *dp, struct ps_attachment *a)
+{
+	libbpf_print_fn_t prev;
+	__u32 cur = 0;
+	int err;
+
+	if (!bpf_xdp_query_id(a->ifindex, XDP_FLAGS_DRV_MODE, &cur) && cur && !xdp_is_ours(cur)) {
+		pr_info("penstockd: %s: another XDP program (id %u) is attached; blocks are "
+			"applied in tc\n", a->ifname, cur);
+		return;
+	}
+	prev = libbpf_set_print(NULL);
+	err = bpf_xdp_attach(a->ifindex, dp->xdp_fd, XDP_FLAGS_DRV_MODE, NULL);
+	libbpf_set_print(prev);
+	if (err) {
+		pr_info("penstockd: %s: no XDP in the driver (%s); blocks are applied in tc\n",
+			a->ifname, strerror(-err));
+		return;
+	}
+	a->xdp = true;
+}
+
+static void detach_xdp(struct ps_attachment *a)
+{
+	__u32 cur = 0;
+
+	if (!bpf_xdp_query_id(a->ifindex, XDP_FLAGS_DRV_MODE, &cur) && cur && xdp_is_ours(cur))
+		bpf_xdp_detach(a->ifindex, XDP_FLAGS_DRV_MODE, NULL);
+	a->xdp = false;
 }
 
 int ps_attach(struct ps_datapath *dp, const char *ifname, struct ps_attachment *a)
@@ -74,8 +123,9 @@ int ps_attach(struct ps_datapath *dp, const char *ifname, struct ps_attachment *
 		return err;
 	}
 	a->egress = true;
-	pr_info("penstockd: attached to %s (ifindex %d, clsact %s)\n", ifname, a->ifindex,
-		a->created_qdisc ? "created" : "existing");
+	attach_xdp(dp, a);
+	pr_info("penstockd: attached to %s (ifindex %d, clsact %s%s)\n", ifname, a->ifindex,
+		a->created_qdisc ? "created" : "existing", a->xdp ? ", XDP" : "");
 	return 0;
 }
 
@@ -84,6 +134,8 @@ void ps_detach(struct ps_attachment *a)
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 
+	if (a->xdp)
+		detach_xdp(a);
 	if (a->ingress)
 		detach_one(a->ifindex, BPF_TC_INGRESS);
 	if (a->egress)

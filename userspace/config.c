@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -134,12 +135,16 @@ struct ps_key {
 	.size = sizeof(MEMBER(T, f)) + BUILD_BUG_ON_ZERO(sizeof(MEMBER(T, f)) != sizeof(int)),	\
 	.min = 0, .max = NELEMS(arr) - 1
 
-/* A uint64_t read by fn, 1..PS_LIMIT_UNSET - 1 (the sentinel is never a value). */
-#define QTY_FIELD(T, f, fn, noun, unit_name)					\
+/* A uint64_t read by fn, lo..hi. */
+#define QTY_RANGE(T, f, fn, noun, unit_name, lo, hi)				\
 	.type = PS_T_QTY, .off = offsetof(T, f), .parse_u64 = (fn),		\
 	.size = sizeof(MEMBER(T, f)) + BUILD_BUG_ON_ZERO(			\
 		!__builtin_types_compatible_p(__typeof__(MEMBER(T, f)), uint64_t)),	\
-	.umin = 1, .umax = PS_LIMIT_UNSET - 1, .what = (noun), .unit = (unit_name)
+	.umin = (lo), .umax = (hi), .what = (noun), .unit = (unit_name)
+
+/* A uint64_t read by fn, 1..PS_LIMIT_UNSET - 1 (the sentinel is never a value). */
+#define QTY_FIELD(T, f, fn, noun, unit_name)					\
+	QTY_RANGE(T, f, fn, noun, unit_name, 1, PS_LIMIT_UNSET - 1)
 
 /* One prefix entry of the array T.arr (the row of a LIST's elem). */
 #define PREFIX_ENTRY(T, arr)							\
@@ -197,6 +202,8 @@ struct ps_key {
 static const char *check_ifname(const char *s, size_t len);
 static const char *check_name(const char *s, size_t len);
 static const char *check_path(const char *s, size_t len);
+static const char *check_abs_path(const char *s, size_t len);
+static const char *check_url(const char *s, size_t len);
 static void endpoint_finish(void *obj);
 static void default_finish(void *obj);
 static int default_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
@@ -315,6 +322,93 @@ static const struct ps_key limits_keys[] = {
 	{}
 };
 
+/* alerts.jsonl: the JSON-lines file and its rotation. */
+static const struct ps_key alerts_jsonl_keys[] = {
+	{
+		.name = "path",
+		STR_FIELD(struct ps_alerts_jsonl_cfg, path, 1, PS_ALERT_PATH_MAX - 1),
+		.flags = PS_K_REQUIRED,
+		.check = check_abs_path,
+		.rule = "an absolute path",
+	},
+	{
+		.name = "max_bytes",
+		QTY_RANGE(struct ps_alerts_jsonl_cfg, max_bytes, ps_parse_size, "size", "bytes",
+			  1024, 1ULL << 40),
+		.def = 10 << 20,
+	},
+	{
+		.name = "keep",
+		INT_FIELD(struct ps_alerts_jsonl_cfg, keep, 0, 1000),
+		.def = 5,
+	},
+	{}
+};
+
+/* alerts.webhook: Alertmanager's API v2, through a spool on disk. */
+static const struct ps_key alerts_webhook_keys[] = {
+	{
+		.name = "url",
+		STR_FIELD(struct ps_alerts_webhook_cfg, url, 1, PS_ALERT_PATH_MAX - 1),
+		.flags = PS_K_REQUIRED,
+		.check = check_url,
+		.rule = "an http:// or https:// URL",
+	},
+	{
+		.name = "spool_dir",
+		STR_FIELD(struct ps_alerts_webhook_cfg, spool_dir, 1, PS_ALERT_PATH_MAX - 1),
+		.check = check_abs_path,
+		.rule = "an absolute path",
+		.def_str = "/var/lib/penstock/spool",
+	},
+	{
+		.name = "timeout",
+		QTY_RANGE(struct ps_alerts_webhook_cfg, timeout, ps_parse_duration, "duration",
+			  "seconds", 1, 300),
+		.def = 5,
+	},
+	{
+		.name = "max_spool",
+		QTY_RANGE(struct ps_alerts_webhook_cfg, max_spool, ps_parse_size, "size", "bytes",
+			  1 << 20, 1ULL << 40),
+		.def = 100 << 20,
+	},
+	{
+		.name = "max_backoff",
+		QTY_RANGE(struct ps_alerts_webhook_cfg, max_backoff, ps_parse_duration, "duration",
+			  "seconds", 1, 3600),
+		.def = 60,
+	},
+	{}
+};
+
+/* alerts: offsets in struct ps_alerts_cfg. */
+static const struct ps_key alerts_keys[] = {
+	{
+		.name = "stderr",
+		BOOL_FIELD(struct ps_alerts_cfg, to_stderr),
+		.def = 1,
+	},
+	{
+		.name = "jsonl",
+		.type = PS_T_MAP,
+		.off = offsetof(struct ps_alerts_cfg, jsonl),
+		.keys = alerts_jsonl_keys,
+	},
+	{
+		.name = "webhook",
+		.type = PS_T_MAP,
+		.off = offsetof(struct ps_alerts_cfg, webhook),
+		.keys = alerts_webhook_keys,
+	},
+	{
+		.name = "keep_in_memory",
+		INT_FIELD(struct ps_alerts_cfg, keep_in_memory, 0, 1000000),
+		.def = 1000,
+	},
+	{}
+};
+
 static const struct ps_key root_keys[] = {
 	{
 		.name = "interfaces",
@@ -349,6 +443,12 @@ static const struct ps_key root_keys[] = {
 		.name = "dry_run",
 		BOOL_FIELD(struct ps_config, dry_run),
 		.def = 0,
+	},
+	{
+		.name = "alerts",
+		.type = PS_T_MAP,
+		.off = offsetof(struct ps_config, alerts),
+		.keys = alerts_keys,
 	},
 	{}
 };
@@ -394,6 +494,32 @@ static const char *check_path(const char *s, size_t len)
 
 	if (s[0] != '/')
 		return "does not start with '/'";
+	for (i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return "contains a space or a character that is not visible ASCII";
+	return NULL;
+}
+
+/* Files of a daemon that never changes directory: no relative path. */
+static const char *check_abs_path(const char *s, size_t len)
+{
+	(void)len;
+	return s[0] == '/' ? NULL : "does not start with '/'";
+}
+
+/* The webhook's URL goes to libcurl as is: no space, nothing but visible ASCII. */
+static const char *check_url(const char *s, size_t len)
+{
+	size_t i, scheme;
+
+	if (!strncasecmp(s, "http://", 7))
+		scheme = 7;
+	else if (!strncasecmp(s, "https://", 8))
+		scheme = 8;
+	else
+		return "does not start with http:// or https://";
+	if (len == scheme)
+		return "has no host";
 	for (i = 0; i < len; i++)
 		if (s[i] <= ' ' || s[i] > '~')
 			return "contains a space or a character that is not visible ASCII";

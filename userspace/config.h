@@ -68,6 +68,33 @@ struct ps_class_cfg {
 	struct ps_limits limits;	/* as written: unset keys not yet inherited */
 };
 
+/*
+ * alerts: where the alerts of the detectors go (userspace/alerts.c). A
+ * sink whose path or url is "" is off; stderr is on unless false.
+ */
+#define PS_ALERT_PATH_MAX	1024	/* bytes of a path or URL, NUL included */
+
+struct ps_alerts_jsonl_cfg {
+	char path[PS_ALERT_PATH_MAX];	/* absolute; "" no JSON-lines file */
+	uint64_t max_bytes;	/* rotate before the file would grow past this */
+	int keep;		/* rotated files kept: path.1 .. path.keep */
+};
+
+struct ps_alerts_webhook_cfg {
+	char url[PS_ALERT_PATH_MAX];	/* http:// or https://; "" no webhook */
+	char spool_dir[PS_ALERT_PATH_MAX];	/* absolute: alerts not yet delivered */
+	uint64_t timeout;	/* seconds, one POST */
+	uint64_t max_spool;	/* bytes of spool before the oldest alerts are dropped */
+	uint64_t max_backoff;	/* seconds: retries wait 1 s, doubling up to this */
+};
+
+struct ps_alerts_cfg {
+	int to_stderr;		/* 0 or 1: one line per alert on stderr (the journal) */
+	struct ps_alerts_jsonl_cfg jsonl;
+	struct ps_alerts_webhook_cfg webhook;
+	int keep_in_memory;	/* alerts kept for penstock alerts, 0..1000000 */
+};
+
 struct ps_config {
 	char source[4096];	/* file the config came from, "" for built-in */
 	int nifaces;
@@ -87,6 +114,7 @@ struct ps_config {
 	/* limits.classes, in file order: class id i + 1 is classes[i] (0: the default). */
 	struct ps_class_cfg classes[PS_MAX_CLASSES - 1];
 	int dry_run;		/* 0 or 1: every decision is reported, no packet touched */
+	struct ps_alerts_cfg alerts;
 };
 
 /* Inference paths an endpoint gets when it lists none (OpenAI-compatible). */

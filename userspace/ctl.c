@@ -1571,7 +1571,8 @@ static const char enforcement_usage[] =
 	"\n"
 	"The blocks, throttles and shapings penstockd has in force: on what subject\n"
 	"(a client or a prefix), the limit (DETAIL), who set it (ORIGIN: manual,\n"
-	"day_limit or detector), the time left (LEFT, - for until removed) and why.\n"
+	"day_limit, minute_limit or detector), the time left (LEFT, - for until\n"
+	"removed) and why.\n"
 	"An entry marked (dry run) is counted, and touches no packet.\n"
 	"\n"
 	SOCKET_HELP
@@ -1712,6 +1713,178 @@ int ps_cmd_enforcement(int argc, char **argv)
 		return answer_json("enforcement", ans);
 	if (print_enforcement(ans)) {
 		fprintf(stderr, "penstock enforcement: out of memory\n");
+		json_decref(ans);
+		return PS_EXIT_FAIL;
+	}
+	json_decref(ans);
+	return PS_EXIT_OK;
+}
+
+/* --- alerts ---------------------------------------------------------------- */
+
+static const char alerts_usage[] =
+	"usage: penstock alerts [--since DURATION] [--socket PATH] [--json]\n"
+	"\n"
+	"The alerts penstockd's detectors raised, oldest first, out of those it keeps\n"
+	"in memory (alerts.keep_in_memory in the config, 1000 by default): when\n"
+	"(UTC), on what subject (KIND: one client or a prefix), which detector, its\n"
+	"score, the action it called for and the evidence in short. With a webhook\n"
+	"configured, a last line says whether alerts wait in its spool, and why.\n"
+	"\n"
+	"  -S, --since DURATION\n"
+	"                     only the alerts of the last DURATION: 30s, 10m, 2h, 1d\n"
+	"                     (default: every alert kept)\n"
+	SOCKET_HELP
+	"  -j, --json         print {\"alerts\":[...]} (and \"webhook\":{...})\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"examples:\n"
+	"  penstock alerts --since 1h\n"
+	"  penstock alerts --json | jq '.alerts[] | select(.action == \"block\")'\n"
+	"\n"
+	EXIT_HELP;
+
+/*
+ * An evidence object in one short line, "rpm=340 baseline_rpm=12
+ * window=1m", as penstockd writes it on stderr (alerts.c).
+ */
+static const char *evidence_str(json_t *ev, char *buf, size_t len)
+{
+	const char *key;
+	char val[64], *dump;
+	size_t o = 0;
+	json_t *v;
+
+	buf[0] = 0;
+	json_object_foreach(ev, key, v) {
+		if (json_is_integer(v)) {
+			snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
+		} else if (json_is_real(v)) {
+			snprintf(val, sizeof(val), "%.4g", json_real_value(v));
+		} else if (json_is_string(v)) {
+			snprintf(val, sizeof(val), "%s", json_string_value(v));
+		} else {
+			dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
+			snprintf(val, sizeof(val), "%s", dump ? dump : "?");
+			free(dump);
+		}
+		o += snprintf(buf + o, len - o, "%s%s=%s", o ? " " : "", key, val);
+		if (o >= len)
+			break;
+	}
+	if (o >= len && len > 4)
+		memcpy(buf + len - 4, "...", 4);
+	return buf[0] ? buf : "-";
+}
+
+static int print_alerts(json_t *ans, uint64_t since_s)
+{
+	static const struct tbl_col cols[] = {
+		{ "TIME", 0, true }, { "SUBJECT", 0, true }, { "KIND", 0, true },
+		{ "DETECTOR", 0, true }, { "SCORE", 0, false }, { "ACTION", 0, true },
+		{ "EVIDENCE", 0, true },
+	};
+	json_t *alerts = json_object_get(ans, "alerts"), *wh = json_object_get(ans, "webhook");
+	json_t *a, *score;
+	char buf[128], dur[64];
+	struct tbl t;
+	size_t i;
+	int err = 0;
+
+	if (!json_array_size(alerts)) {
+		if (since_s)
+			printf("no alerts in the last %s\n", ps_duration_str(since_s, dur, sizeof(dur)));
+		else
+			printf("no alerts\n");
+	} else {
+		tbl_init(&t, cols, 7);
+		json_array_foreach(alerts, i, a) {
+			/* To the second: "2026-11-23T02:00:00.123Z" -> "2026-11-23T02:00:00Z". */
+			snprintf(buf, sizeof(buf), "%.19sZ", str_or(a, "time", "-"));
+			tbl_add(&t, strlen(buf) == 20 ? buf : str_or(a, "time", "-"));
+			tbl_add(&t, str_or(a, "subject", "-"));
+			tbl_add(&t, str_or(a, "kind", "-"));
+			tbl_add(&t, str_or(a, "detector", "-"));
+			score = json_object_get(a, "score");
+			if (json_is_number(score))
+				snprintf(buf, sizeof(buf), "%.2f", json_number_value(score));
+			else
+				snprintf(buf, sizeof(buf), "-");
+			tbl_add(&t, buf);
+			tbl_add(&t, str_or(a, "action", "-"));
+			tbl_add(&t, evidence_str(json_object_get(a, "evidence"), buf, 72));
+		}
+		err = tbl_print(&t, stdout);
+	}
+	if (!err && wh) {
+		json_t *batches = json_object_get(wh, "spooled_batches");
+
+		if (json_integer_value(batches) || *str_or(wh, "last_error", ""))
+			printf("\nwebhook %s: failing since %s: %s; %lld batches (%s) wait in %s\n",
+			       str_or(wh, "url", "-"), str_or(wh, "failing_since", "-"),
+			       str_or(wh, "last_error", "-"), (long long)json_integer_value(batches),
+			       ps_fmt_bytes(ps_json_num(wh, "spooled_bytes"), buf, sizeof(buf)),
+			       str_or(wh, "spool_dir", "-"));
+		else
+			printf("\nwebhook %s: %lld alerts delivered, none waiting\n",
+			       str_or(wh, "url", "-"),
+			       (long long)json_integer_value(json_object_get(wh, "delivered")));
+	}
+	return err;
+}
+
+int ps_cmd_alerts(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "since", required_argument, NULL, 'S' },
+		COMMON_OPTS,
+		{},
+	};
+	const char *sock = NULL;
+	uint64_t since_s = 0;
+	int json = 0, opt;
+	char err[256];
+	json_t *ans, *req;
+
+	while ((opt = getopt_long(argc, argv, "S:s:jh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'S':
+			if (ps_parse_duration(optarg, &since_s, err, sizeof(err))) {
+				fprintf(stderr, "penstock alerts: --since '%s': expected %s\n", optarg,
+					err);
+				return PS_EXIT_INPUT;
+			}
+			if (since_s == 0 || since_s > PS_ENF_FOR_MAX) {
+				fprintf(stderr, "penstock alerts: --since '%s': expected a duration from "
+						"1s to %llud, such as 10m\n", optarg, PS_ENF_FOR_MAX / 86400);
+				return PS_EXIT_INPUT;
+			}
+			break;
+		case OPT_SOCKET:
+			sock = optarg;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case OPT_HELP:
+			fputs(alerts_usage, stdout);
+			return PS_EXIT_OK;
+		default:
+			return usage_error(alerts_usage);
+		}
+	}
+	if (extra_args("alerts", argc, argv, alerts_usage))
+		return PS_EXIT_INPUT;
+	req = json_pack("{s:s}", "cmd", "alerts");
+	if (since_s)
+		req = req_set_int(req, "since_s", since_s);
+	ans = ps_ctl_call("alerts", ps_ctl_socket_path(sock), req);
+	if (!ans)
+		return PS_EXIT_FAIL;
+	if (json)
+		return answer_json("alerts", ans);
+	if (print_alerts(ans, since_s)) {
+		fprintf(stderr, "penstock alerts: out of memory\n");
 		json_decref(ans);
 		return PS_EXIT_FAIL;
 	}

@@ -3,8 +3,8 @@
  * The CLI side of penstockd's control socket (docs/control-protocol.md):
  * one JSON request, one JSON answer per connection, and the penstock
  * commands that speak it (status, clients, client, endpoints, reload,
- * stop, and the enforcement commands block, throttle, unblock,
- * enforcement; top is in top.h).
+ * stop, the enforcement commands block, throttle, unblock,
+ * enforcement, and alerts; top is in top.h).
  */
 #ifndef PS_CTL_H
 #define PS_CTL_H
@@ -76,5 +76,6 @@ int ps_cmd_block(int argc, char **argv);
 int ps_cmd_throttle(int argc, char **argv);
 int ps_cmd_unblock(int argc, char **argv);
 int ps_cmd_enforcement(int argc, char **argv);
+int ps_cmd_alerts(int argc, char **argv);
 
 #endif

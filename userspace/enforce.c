@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -22,6 +23,7 @@ const char *const ps_origin_names[] = {
 	[PS_ORIGIN_MANUAL] = "manual",
 	[PS_ORIGIN_DAY_LIMIT] = "day_limit",
 	[PS_ORIGIN_DETECTOR] = "detector",
+	[PS_ORIGIN_MINUTE_LIMIT] = "minute_limit",
 };
 
 static void lpm_key(struct ps_lpm_key *k, const struct ps_prefix *p)
@@ -190,6 +192,17 @@ int ps_enf_remove(struct ps_datapath *dp, const struct ps_prefix *p)
 	return removed;
 }
 
+static void (*expire_fn)(const struct ps_prefix *p, const struct ps_enforcement *e, void *ctx);
+static void *expire_ctx;
+
+void ps_enf_on_expire(void (*fn)(const struct ps_prefix *p, const struct ps_enforcement *e,
+				 void *ctx),
+		      void *ctx)
+{
+	expire_fn = fn;
+	expire_ctx = ctx;
+}
+
 int ps_enf_sweep(struct ps_datapath *dp, uint64_t boot_now)
 {
 	int fd = bpf_map__fd(dp->skel->maps.ps_enforce);
@@ -211,6 +224,8 @@ int ps_enf_sweep(struct ps_datapath *dp, uint64_t boot_now)
 			bpf_map_delete_elem(fd, &keys[i]);
 			pr_info("penstockd: %s of %s (%s) expired\n", ps_action_names[e.action],
 				ps_prefix_str(&p, buf, sizeof(buf)), ps_origin_names[e.origin]);
+			if (expire_fn)
+				expire_fn(&p, &e, expire_ctx);
 			continue;
 		}
 		left++;
@@ -228,8 +243,11 @@ void ps_enf_set_dry_run(struct ps_datapath *dp, int dry_run)
 	int n, i;
 
 	n = trie_keys(fd, &keys);
+	/* Manual entries follow the global dry_run; the others carry their
+	 * class's. */
 	for (i = 0; i < n; i++)
-		if (!bpf_map_lookup_elem(fd, &keys[i], &e) && e.dry_run != !!dry_run) {
+		if (!bpf_map_lookup_elem(fd, &keys[i], &e) && e.origin == PS_ORIGIN_MANUAL &&
+		    e.dry_run != !!dry_run) {
 			e.dry_run = !!dry_run;
 			bpf_map_update_elem(fd, &keys[i], &e, BPF_EXIST);
 		}
@@ -270,7 +288,7 @@ json_t *ps_enf_list_json(struct ps_datapath *dp, int dry_run, uint64_t boot_now,
 		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "subject",
 			      ps_prefix_str(&p, subj, sizeof(subj)), "action",
 			      e.action <= PS_ACT_SHAPE ? ps_action_names[e.action] : "unknown",
-			      "origin", e.origin <= PS_ORIGIN_DETECTOR ? ps_origin_names[e.origin] :
+			      "origin", e.origin <= PS_ORIGIN_MINUTE_LIMIT ? ps_origin_names[e.origin] :
 			      "unknown", "reason", e.reason, "since",
 			      rfc3339_ns(e.since_ns, since, sizeof(since)), "dry_run", e.dry_run);
 		if (e.until_ns) {
@@ -296,4 +314,99 @@ json_t *ps_enf_list_json(struct ps_datapath *dp, int dry_run, uint64_t boot_now,
 	}
 	free(keys);
 	return json_pack("{s:b, s:o}", "dry_run", dry_run, "entries", arr);
+}
+
+/*
+ * Manual entries in a file, so that they outlive the maps (a clean stop
+ * unpins them; a reboot clears bpffs): one JSON object with an array of
+ * entries, expiry as Unix time. Written to a temporary file and renamed.
+ */
+int ps_enf_save_manual(struct ps_datapath *dp, const char *path, uint64_t boot_now,
+		       int64_t boot_to_wall)
+{
+	int fd = bpf_map__fd(dp->skel->maps.ps_enforce);
+	struct ps_lpm_key *keys = NULL;
+	json_t *arr = json_array(), *doc;
+	struct ps_enforcement e;
+	char tmp[4200], subj[64];
+	int n, i, err = 0;
+
+	n = trie_keys(fd, &keys);
+	for (i = 0; i < n; i++) {
+		struct ps_prefix p;
+
+		if (bpf_map_lookup_elem(fd, &keys[i], &e) || e.origin != PS_ORIGIN_MANUAL)
+			continue;
+		if (e.until_ns && boot_now >= e.until_ns)
+			continue;
+		key_prefix(&p, &keys[i]);
+		e.reason[sizeof(e.reason) - 1] = 0;
+		json_array_append_new(arr, json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:b, s:s}",
+			"subject", ps_prefix_str(&p, subj, sizeof(subj)), "action", e.action,
+			"since_ns", (json_int_t)e.since_ns,
+			"until_unix_ns", (json_int_t)(e.until_ns ? e.until_ns + boot_to_wall : 0),
+			"emission_ns", (json_int_t)e.emission_ns,
+			"tolerance_ns", (json_int_t)e.tolerance_ns,
+			"rate_bps", (json_int_t)e.rate_bps, "dry_run", e.dry_run,
+			"reason", e.reason));
+	}
+	free(keys);
+	doc = json_pack("{s:i, s:o}", "version", 1, "entries", arr);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_dump_file(doc, tmp, JSON_INDENT(1)) || rename(tmp, path)) {
+		err = -errno;
+		pr_warn("penstockd: cannot write %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+	}
+	json_decref(doc);
+	return err;
+}
+
+int ps_enf_load_manual(struct ps_datapath *dp, const char *path, uint64_t boot_now,
+		       int64_t boot_to_wall)
+{
+	json_error_t jerr;
+	json_t *doc = json_load_file(path, 0, &jerr), *it;
+	size_t i;
+	int n = 0;
+
+	if (!doc) {
+		if (access(path, F_OK) == 0)
+			pr_warn("penstockd: %s:%d: %s; manual enforcement not restored\n", path,
+				jerr.line, jerr.text);
+		return 0;
+	}
+	json_array_foreach(json_object_get(doc, "entries"), i, it) {
+		struct ps_enforcement e = {};
+		const char *subj = NULL, *reason = "";
+		json_int_t action = 0, since = 0, until = 0, em = 0, tol = 0, rate = 0;
+		int dry = 0;
+		struct ps_prefix p;
+		char err[256];
+
+		if (json_unpack(it, "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s}", "subject", &subj,
+				"action", &action, "since_ns", &since, "until_unix_ns", &until,
+				"emission_ns", &em, "tolerance_ns", &tol, "rate_bps", &rate,
+				"dry_run", &dry, "reason", &reason) ||
+		    ps_parse_prefix(subj, &p, err, sizeof(err)) || action < PS_ACT_BLOCK ||
+		    action > PS_ACT_SHAPE) {
+			pr_warn("penstockd: %s: entry %zu is not valid; skipped\n", path, i);
+			continue;
+		}
+		if (until && until - boot_to_wall <= (json_int_t)boot_now)
+			continue;	/* ran out while no daemon ran */
+		e.action = action;
+		e.origin = PS_ORIGIN_MANUAL;
+		e.since_ns = since;
+		e.until_ns = until ? until - boot_to_wall : 0;
+		e.emission_ns = em;
+		e.tolerance_ns = tol;
+		e.rate_bps = rate;
+		e.dry_run = dry;
+		snprintf(e.reason, sizeof(e.reason), "%s", reason);
+		if (!ps_enf_set(dp, &p, &e))
+			n++;
+	}
+	json_decref(doc);
+	return n;
 }

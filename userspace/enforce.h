@@ -31,6 +31,13 @@ int ps_enf_get(struct ps_datapath *dp, const struct ps_prefix *p, struct ps_enfo
  * keep ps_enforce_state.entries right. Returns the entries left.
  */
 int ps_enf_sweep(struct ps_datapath *dp, uint64_t boot_now);
+/*
+ * fn(prefix, entry, ctx) is called for each entry ps_enf_sweep() removes,
+ * after it is gone (the daemon removes a shaped entry's HTB class).
+ */
+void ps_enf_on_expire(void (*fn)(const struct ps_prefix *p, const struct ps_enforcement *e,
+				 void *ctx),
+		      void *ctx);
 
 /* Set the dry_run flag of every entry (the global dry_run changed). */
 void ps_enf_set_dry_run(struct ps_datapath *dp, int dry_run);
@@ -44,6 +51,16 @@ json_t *ps_enf_list_json(struct ps_datapath *dp, int dry_run, uint64_t boot_now,
 
 /* GCRA parameters for a rate of rpm requests per minute with a burst. */
 void ps_gcra_params(uint64_t rpm, uint64_t burst, __u64 *emission_ns, __u64 *tolerance_ns);
+
+/*
+ * Manual entries to a file and back (a clean stop unpins the maps, a
+ * reboot clears them). Load returns the entries restored; entries whose
+ * time ran out are left out.
+ */
+int ps_enf_save_manual(struct ps_datapath *dp, const char *path, uint64_t boot_now,
+		       int64_t boot_to_wall);
+int ps_enf_load_manual(struct ps_datapath *dp, const char *path, uint64_t boot_now,
+		       int64_t boot_to_wall);
 
 extern const char *const ps_action_names[];
 extern const char *const ps_origin_names[];

@@ -81,6 +81,7 @@ int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts)
 	dp->skel = skel;
 	dp->ingress_fd = bpf_program__fd(skel->progs.ps_ingress);
 	dp->egress_fd = bpf_program__fd(skel->progs.ps_egress);
+	dp->xdp_fd = bpf_program__fd(skel->progs.ps_xdp);
 	if (ps_log_get_level() >= PS_LOG_DEBUG) {
 		struct bpf_program *prog;
 
@@ -207,6 +208,7 @@ int ps_dp_read_clients(struct ps_datapath *dp, struct ps_client **out)
 			list[n].c = ctrs[i].c;
 			list[n].would_throttle = ctrs[i].would_throttle + ctrs[i].throttled_requests;
 			list[n].would_block = ctrs[i].would_block + ctrs[i].blocked_packets;
+			list[n].would_refuse = ctrs[i].would_refuse + ctrs[i].refused_connections;
 			n++;
 		}
 		munmap((void *)ctrs, len);

@@ -25,6 +25,7 @@ struct ps_datapath {
 	struct penstock_bpf *skel;
 	int ingress_fd;
 	int egress_fd;
+	int xdp_fd;
 };
 
 /* One client's counters summed over CPUs. */
@@ -33,6 +34,7 @@ struct ps_client {
 	struct ps_counters c;
 	uint64_t would_throttle;	/* requests a request limit would have delayed */
 	uint64_t would_block;		/* packets a block would have dropped */
+	uint64_t would_refuse;		/* connections max_connections would have refused */
 };
 
 int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts);

@@ -33,7 +33,12 @@ static const char replay_usage[] =
 	"counted per client. The programs' clock is the capture's.\n"
 	"\n"
 	"  -c, --config FILE  take the endpoints from this config; without --config\n"
-	"                     and --port, " PS_DEFAULT_CONFIG " if it exists\n"
+	"                     and --port, " PS_DEFAULT_CONFIG " if it exists. Its\n"
+	"                     limits run on the capture's clock as a dry run: with\n"
+	"                     requests_per_minute each client gets would_throttle\n"
+	"                     (requests the limit would have delayed), with\n"
+	"                     max_connections would_refuse (connections it would\n"
+	"                     have refused)\n"
 	"  -p, --port N       count TCP port N as an inference endpoint (repeatable);\n"
 	"                     its inference paths are the OpenAI-compatible defaults\n"
 	"  -j, --json         print {\"clients\":[...]} instead of a table\n"
@@ -137,13 +142,16 @@ static int cmd_replay(int argc, char **argv)
 		ret = PS_EXIT_FAIL;
 		goto cleanup;
 	}
-	/* A request limit in the config: report what it would have delayed. */
+	/* Limits in the config: report what they would have done (replay is a
+	 * dry run: a capture cannot send a dropped packet again). */
 	for (i = 0; i <= cfg.nclasses; i++) {
 		struct ps_limits l;
 
 		ps_limits_resolve(&cfg, i, &l);
 		if (l.requests_per_minute != PS_LIMIT_UNSET)
-			policy = 1;
+			policy |= PS_POLICY_RATE;
+		if (l.max_connections != PS_LIMIT_UNSET)
+			policy |= PS_POLICY_CONNS;
 	}
 	ps_replay_init(&rp, &dp, &cfg);
 	for (i = optind; i < argc; i++) {
@@ -190,6 +198,7 @@ static const struct command commands[] = {
 	{ "throttle", ps_cmd_throttle, "limit a client or prefix to N requests a minute, or to a rate" },
 	{ "unblock", ps_cmd_unblock, "remove the block or throttle on a client or prefix" },
 	{ "enforcement", ps_cmd_enforcement, "the blocks, throttles and shapings in force, and why" },
+	{ "alerts", ps_cmd_alerts, "the alerts the detectors raised, newest last, and the webhook's state" },
 };
 
 static void usage(FILE *f)

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -34,6 +35,7 @@
 #include <bpf/libbpf.h>
 #include <systemd/sd-daemon.h>
 
+#include "alerts.h"
 #include "attach.h"
 #include "clients.h"
 #include "config.h"
@@ -42,11 +44,13 @@
 #include "loader.h"
 #include "log.h"
 #include "penstock.skel.h"
+#include "shape.h"
 #include "state.h"
 #include "tick.h"
 
 #define PS_VERSION		"0.3.0"
 #define SAVE_INTERVAL_S		5
+#define ENFORCEMENT_FILE	"enforcement.json"
 
 static const char usage_text[] =
 	"usage: penstockd [OPTIONS]\n"
@@ -87,6 +91,9 @@ struct daemon {
 	struct ps_ctable table;
 	struct ps_tick tick;
 	struct ps_control ctl;
+	struct ps_alerts *alerts;	/* the alert sinks (alerts.c) */
+	struct ps_shaper shape;
+	bool shape_dirty;	/* shape entries changed: sync the HTB classes */
 	pid_t saver;
 	uint64_t saver_started_ms;
 	uint64_t last_save_ms;
@@ -148,11 +155,18 @@ static void run_record_write(struct daemon *d)
 						     "ifindex", d->att[i].ifindex,
 						     "created_clsact",
 						     d->att[i].created_qdisc));
-	doc = json_pack("{s:s, s:o}", "pin_dir", d->pin_dir, "interfaces", ifs);
+	doc = json_pack("{s:s, s:o, s:o}", "pin_dir", d->pin_dir, "interfaces", ifs, "shaping",
+			ps_shape_record(&d->shape));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", d->run_record);
 	if (json_dump_file(doc, tmp, JSON_COMPACT) || rename(tmp, d->run_record))
 		pr_warn("penstockd: cannot write %s: %s\n", d->run_record, strerror(errno));
 	json_decref(doc);
+}
+
+/* The shaper's record changed (a root qdisc installed or put back). */
+static void shape_record(void *ctx)
+{
+	run_record_write(ctx);
 }
 
 /*
@@ -178,6 +192,7 @@ static int run_record_read(struct daemon *d, struct ps_attachment *old, int max)
 		old[n].ifindex = json_integer_value(json_object_get(it, "ifindex"));
 		old[n].created_qdisc = json_is_true(json_object_get(it, "created_clsact"));
 		old[n].ingress = old[n].egress = true;
+		old[n].xdp = true;	/* detached only if the XDP program is penstock's */
 		n++;
 	}
 	json_decref(doc);
@@ -261,6 +276,8 @@ static int apply_interfaces(struct daemon *d, const struct ps_config *cfg,
 	}
 	memcpy(d->att, keep, n * sizeof(keep[0]));
 	d->natt = n;
+	ps_shape_ifaces(&d->shape, d->att, d->natt);
+	d->shape_dirty = true;
 	run_record_write(d);
 	return err;
 }
@@ -281,12 +298,19 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 		pr_warn("penstockd: reload: %s (the running configuration stays)\n", err);
 		return -EINVAL;
 	}
+	/* The alert sinks first: one that cannot open leaves everything as it was. */
+	if (ps_alerts_reconfigure(d->alerts, &ncfg, err, errlen)) {
+		pr_warn("penstockd: reload: %s (the running configuration stays)\n", err);
+		return -EINVAL;
+	}
 	if (configure_ports(d, &ncfg) || ps_enf_apply_classes(&d->dp, &ncfg)) {
 		snprintf(err, errlen, "cannot write the endpoint or class maps");
 		return -EIO;
 	}
-	if ((ncfg.dry_run > 0) != (d->cfg.dry_run > 0))
+	if ((ncfg.dry_run > 0) != (d->cfg.dry_run > 0)) {
 		ps_enf_set_dry_run(&d->dp, ncfg.dry_run > 0);
+		d->shape_dirty = true;
+	}
 	if (ncfg.max_clients != d->cfg.max_clients)
 		pr_info("penstockd: max_clients %u takes effect when penstockd starts without "
 			"pinned maps; %u slots now\n", ncfg.max_clients, d->tick.max);
@@ -397,11 +421,14 @@ static json_t *slot_json(struct daemon *d, const struct ps_client_key *key)
 	if (bpf_map_lookup_elem(bpf_map__fd(d->dp.skel->maps.ps_clients), key, &v) ||
 	    bpf_map_lookup_elem(bpf_map__fd(d->dp.skel->maps.ps_client_ctrs), &v.slot, &ctr))
 		return json_null();
-	return json_pack("{s:i, s:I, s:I, s:I, s:I}", "slot", v.slot, "throttled_requests",
-			 (json_int_t)ctr.throttled_requests, "would_throttle",
-			 (json_int_t)ctr.would_throttle, "blocked_packets",
+	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "slot", v.slot,
+			 "throttled_requests", (json_int_t)ctr.throttled_requests,
+			 "would_throttle", (json_int_t)ctr.would_throttle, "blocked_packets",
 			 (json_int_t)ctr.blocked_packets, "would_block",
-			 (json_int_t)ctr.would_block);
+			 (json_int_t)ctr.would_block, "open_connections",
+			 (json_int_t)ctr.open_connections, "refused_connections",
+			 (json_int_t)ctr.refused_connections, "would_refuse",
+			 (json_int_t)ctr.would_refuse);
 }
 
 static void do_client(struct daemon *d, json_t *req, FILE *out)
@@ -540,11 +567,11 @@ static void do_status(struct daemon *d, FILE *out)
 	size_t i;
 
 	for (i = 0; i < (size_t)d->natt; i++)
-		json_array_append_new(ifs, json_pack("{s:s, s:i, s:b, s:b, s:b}", "name",
+		json_array_append_new(ifs, json_pack("{s:s, s:i, s:b, s:b, s:b, s:b}", "name",
 						     d->att[i].ifname, "ifindex", d->att[i].ifindex,
 						     "ingress", d->att[i].ingress, "egress",
-						     d->att[i].egress, "created_clsact",
-						     d->att[i].created_qdisc));
+						     d->att[i].egress, "xdp", d->att[i].xdp,
+						     "created_clsact", d->att[i].created_qdisc));
 	bpf_object__for_each_program(prog, d->dp.skel->obj) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
@@ -637,16 +664,62 @@ static int subject_of(json_t *req, FILE *out, struct ps_prefix *p, char *norm, s
 	return 0;
 }
 
-/* block and throttle: an entry of origin manual. */
+/*
+ * Bring the HTB classes in line with the shape entries now. Returns what
+ * ps_shape_sync() does (a message in err).
+ */
+static int shape_sync(struct daemon *d, char *err, size_t errlen)
+{
+	static char last[256];	/* the last warning: said once, not every sync */
+	char buf[256];
+	int r;
+
+	d->shape_dirty = false;
+	r = ps_shape_sync(&d->shape, &d->dp, boot_now(NULL), err ? err : buf,
+			  err ? errlen : sizeof(buf));
+	if (r && !err) {
+		if (!buf[0])
+			snprintf(buf, sizeof(buf), "%s", strerror(-r));
+		if (strcmp(buf, last))
+			pr_warn("penstockd: shaping: %s\n", buf);
+		snprintf(last, sizeof(last), "%s", buf);
+	} else if (!r) {
+		last[0] = 0;
+	}
+	return r;
+}
+
+/* An entry ps_enf_sweep() removed: a shaped one leaves a class behind. */
+static void on_expire(const struct ps_prefix *p, const struct ps_enforcement *e, void *ctx)
+{
+	struct daemon *d = ctx;
+
+	(void)p;
+	if (e->action == PS_ACT_SHAPE)
+		d->shape_dirty = true;
+}
+
+/* Manual entries to state_dir/enforcement.json after every change to them. */
+static void save_manual(struct daemon *d)
+{
+	char path[4200];
+	int64_t b2w;
+	uint64_t now = boot_now(&b2w);
+
+	snprintf(path, sizeof(path), "%s/" ENFORCEMENT_FILE, d->state_dir);
+	ps_enf_save_manual(&d->dp, path, now, b2w);
+}
+
+/* block and throttle (by rpm, or by rate: shape): an entry of origin manual. */
 static void do_enforce(struct daemon *d, json_t *req, FILE *out, int action)
 {
 	const char *reason = json_string_value(json_object_get(req, "reason"));
-	json_int_t for_s = 0, rpm = 0, burst = 1;
-	struct ps_enforcement e = {};
+	json_int_t for_s = 0, rpm = 0, burst = 1, rate_bps = 0;
+	struct ps_enforcement e = {}, old = {};
 	struct ps_prefix p;
-	char subj[64];
+	char subj[64], serr[256], rate[40] = "";
 	uint64_t now;
-	int err;
+	int err, had_old;
 
 	if (subject_of(req, out, &p, subj, sizeof(subj)))
 		return;
@@ -666,12 +739,29 @@ static void do_enforce(struct daemon *d, json_t *req, FILE *out, int action)
 			return;
 		}
 	}
-	if (action == PS_ACT_THROTTLE) {
-		if (json_object_get(req, "rate_bps")) {
-			ps_control_error(out, "throttle by rate: egress shaping is not available in "
-					      "this penstockd; throttle by --rpm");
+	if (action == PS_ACT_THROTTLE && json_object_get(req, "rate_bps")) {
+		if (json_unpack(req, "{s:I}", "rate_bps", &rate_bps) || rate_bps < 1 ||
+		    rate_bps > 1000000000000LL) {
+			ps_control_error(out, "throttle: rate_bps 1..1000000000000 (bits per second)");
 			return;
 		}
+		if (json_object_get(req, "rpm") || json_object_get(req, "burst")) {
+			ps_control_error(out, "throttle: rate_bps goes without rpm and burst (one of "
+					      "rpm and rate_bps)");
+			return;
+		}
+		/* One HTB class per entry: on a prefix its clients would share
+		 * the rate, and the protocol promises each its own. */
+		if (p.len != (p.family == PS_AF_INET ? 32 : 128)) {
+			ps_control_error(out, "throttle %s: shaping by rate_bps is per client; "
+					      "a prefix cannot be shaped yet: shape its clients one "
+					      "by one", subj);
+			return;
+		}
+		action = PS_ACT_SHAPE;
+		e.rate_bps = rate_bps;
+		snprintf(rate, sizeof(rate), " at %lld bit/s", (long long)rate_bps);
+	} else if (action == PS_ACT_THROTTLE) {
 		if (rpm < 1 || rpm > 10000000 || burst < 1 || burst > 1000000) {
 			ps_control_error(out, "throttle: rpm 1..10000000 and burst 1..1000000");
 			return;
@@ -686,13 +776,33 @@ static void do_enforce(struct daemon *d, json_t *req, FILE *out, int action)
 	e.dry_run = d->cfg.dry_run > 0;
 	if (reason)
 		snprintf(e.reason, sizeof(e.reason), "%s", reason);
+	had_old = !ps_enf_get(&d->dp, &p, &old);
+	/* A new rate for a shaped client: the same class, changed in place. */
+	if (had_old && old.action == PS_ACT_SHAPE && action == PS_ACT_SHAPE)
+		e.shape_class = old.shape_class;
 	err = ps_enf_set(&d->dp, &p, &e);
 	if (err) {
 		ps_control_error(out, "%s %s: %s", ps_action_names[action], subj, strerror(-err));
 		return;
 	}
-	pr_info("penstockd: %s %s%s%s%s (manual)\n", ps_action_names[action], subj,
+	if (action == PS_ACT_SHAPE || (had_old && old.action == PS_ACT_SHAPE)) {
+		err = shape_sync(d, serr, sizeof(serr));
+		if (err && action == PS_ACT_SHAPE && !e.dry_run) {
+			/* Not shaped anywhere: back to what was there. */
+			if (had_old)
+				ps_enf_set(&d->dp, &p, &old);
+			else
+				ps_enf_remove(&d->dp, &p);
+			shape_sync(d, NULL, 0);
+			ps_control_error(out, "throttle %s: %s", subj, serr);
+			return;
+		} else if (err) {
+			pr_warn("penstockd: shaping: %s\n", serr);
+		}
+	}
+	pr_info("penstockd: %s %s%s%s%s%s (manual)\n", ps_action_names[action], subj, rate,
 		reason ? ": " : "", reason ? reason : "", e.dry_run ? " [dry run]" : "");
+	save_manual(d);
 	json_t *o = json_pack("{s:b, s:s, s:s, s:b}", "ok", 1, "subject", subj, "action",
 			      ps_action_names[action], "dry_run", e.dry_run);
 	json_dumpf(o, out, PS_JSON_DUMP);
@@ -712,8 +822,11 @@ static void do_unblock(struct daemon *d, json_t *req, FILE *out)
 		ps_control_error(out, "unblock %s: %s", subj, strerror(-r));
 		return;
 	}
-	if (r)
+	if (r) {
 		pr_info("penstockd: enforcement on %s removed (manual)\n", subj);
+		shape_sync(d, NULL, 0);
+		save_manual(d);
+	}
 	fprintf(out, "{\"ok\":true,\"subject\":\"%s\",\"removed\":%d}", subj, r);
 }
 
@@ -725,6 +838,27 @@ static void do_enforcement(struct daemon *d, FILE *out)
 
 	json_object_set_new(o, "ok", json_true());
 	json_dumpf(o, out, PS_JSON_DUMP);
+	json_decref(o);
+}
+
+/* {"cmd":"alerts","since_s":N}: the alerts kept in memory, newest last. */
+static void do_alerts(struct daemon *d, json_t *req, FILE *out)
+{
+	json_t *since = json_object_get(req, "since_s"), *list, *o;
+	json_int_t s = json_integer_value(since);
+
+	if (since && (!json_is_integer(since) || s < 0 || s > 315360000)) {
+		ps_control_error(out, "alerts: since_s is seconds, 0..315360000 (0: every alert kept)");
+		return;
+	}
+	list = ps_alerts_list(d->alerts, s ? wall_ms() - (uint64_t)s * 1000 : 0);
+	o = json_pack("{s:b}", "ok", 1);
+	if (!list || !o || json_object_update(o, list)) {
+		ps_control_error(out, "out of memory");
+	} else {
+		json_dumpf(o, out, PS_JSON_DUMP);
+	}
+	json_decref(list);
 	json_decref(o);
 }
 
@@ -761,6 +895,8 @@ static void handle(json_t *req, FILE *out, void *ctx)
 		do_unblock(d, req, out);
 	} else if (!strcmp(cmd, "enforcement")) {
 		do_enforcement(d, out);
+	} else if (!strcmp(cmd, "alerts")) {
+		do_alerts(d, req, out);
 	} else if (!strcmp(cmd, "stop")) {
 		d->keep_datapath = d->keep_datapath || json_is_true(json_object_get(req, "keep_datapath"));
 		d->stop = true;
@@ -816,76 +952,188 @@ static int class_of(const struct ps_config *cfg, const struct ps_client_key *k)
 }
 
 /*
- * Day-long limits, judged from the 24h windows every 10 ticks: a client
- * over its requests_per_day or egress_bytes_per_day gets its class's
- * on_exceed action (delay: a request limit that spreads its daily budget
- * over the day; block) for ten minutes, renewed while it stays over.
- * A client with a manual entry of its own is left to it.
+ * Limits judged by the daemon from its windows: requests_per_day and
+ * egress_bytes_per_day on the 24h window (every 10 ticks), and
+ * egress_bytes_per_minute on the 1m window (every tick). A client over one
+ * gets its class's on_exceed action for a while, renewed while it stays
+ * over: ten minutes for the day limits, one for the minute limit.
+ *   delay  a request limit: for requests_per_day, the daily budget spread
+ *          over the day; for the byte limits, the requests per minute that
+ *          its recent bytes per request fit in the limit
+ *   shape  its egress at shape_rate
+ *   block  all its packets dropped
+ * A client with an entry of another origin (manual, detector) keeps it.
  */
-static void day_limits(struct daemon *d)
+static bool limit_origin(int origin)
+{
+	return origin == PS_ORIGIN_DAY_LIMIT || origin == PS_ORIGIN_MINUTE_LIMIT;
+}
+
+static void window_limits(struct daemon *d)
 {
 	struct ps_limits lim[PS_MAX_CLASSES];
-	uint64_t min_req = PS_LIMIT_UNSET, min_bytes = PS_LIMIT_UNSET, now_ms = wall_ms();
+	uint64_t min_req = PS_LIMIT_UNSET, min_bytes = PS_LIMIT_UNSET;
+	uint64_t min_bmin = PS_LIMIT_UNSET, now_ms = wall_ms();
 	uint64_t bnow = boot_now(NULL);
+	bool day = d->tick.count % 10 == 0;
 	uint32_t i;
 	int c;
 
-	if (d->tick.count % 10)
-		return;
 	for (c = 0; c <= d->cfg.nclasses; c++) {
 		ps_limits_resolve(&d->cfg, c, &lim[c]);
 		if (lim[c].requests_per_day < min_req)
 			min_req = lim[c].requests_per_day;
 		if (lim[c].egress_bytes_per_day < min_bytes)
 			min_bytes = lim[c].egress_bytes_per_day;
+		if (lim[c].egress_bytes_per_minute < min_bmin)
+			min_bmin = lim[c].egress_bytes_per_minute;
 	}
-	if (min_req == PS_LIMIT_UNSET && min_bytes == PS_LIMIT_UNSET)
+	if (!day)
+		min_req = min_bytes = PS_LIMIT_UNSET;
+	if (min_req == PS_LIMIT_UNSET && min_bytes == PS_LIMIT_UNSET && min_bmin == PS_LIMIT_UNSET)
 		return;
 	for (i = 0; i < d->table.n; i++) {
 		const struct ps_crec *r = &d->table.rec[i];
-		struct ps_enforcement e = {}, old;
+		struct ps_enforcement e = {}, old = {};
 		const struct ps_limits *l;
-		struct ps_cview v;
+		struct ps_cview vd = {}, vm = {};
 		struct ps_prefix p = {};
+		int over_req = 0, over_bytes = 0, over_bmin = 0, minute;
+		uint64_t rpm = 0;
 		char who[64];
-		int over_req, over_bytes;
 
-		ps_crec_view(&d->table, r, PS_WIN_24H, now_ms, &v);
-		if (v.v[PS_F_INFERENCE] <= (double)min_req && v.v[PS_F_TX_BYTES] <= (double)min_bytes)
+		if (min_req != PS_LIMIT_UNSET || min_bytes != PS_LIMIT_UNSET)
+			ps_crec_view(&d->table, r, PS_WIN_24H, now_ms, &vd);
+		if (min_bmin != PS_LIMIT_UNSET)
+			ps_crec_view(&d->table, r, PS_WIN_1M, now_ms, &vm);
+		if (vd.v[PS_F_INFERENCE] <= (double)min_req &&
+		    vd.v[PS_F_TX_BYTES] <= (double)min_bytes && vm.v[PS_F_TX_BYTES] <= (double)min_bmin)
 			continue;
 		l = &lim[class_of(&d->cfg, &r->key)];
-		over_req = l->requests_per_day != PS_LIMIT_UNSET &&
-			   v.v[PS_F_INFERENCE] > (double)l->requests_per_day;
-		over_bytes = l->egress_bytes_per_day != PS_LIMIT_UNSET &&
-			     v.v[PS_F_TX_BYTES] > (double)l->egress_bytes_per_day;
-		if (!over_req && !over_bytes)
+		over_req = min_req != PS_LIMIT_UNSET && l->requests_per_day != PS_LIMIT_UNSET &&
+			   vd.v[PS_F_INFERENCE] > (double)l->requests_per_day;
+		over_bytes = min_bytes != PS_LIMIT_UNSET && l->egress_bytes_per_day != PS_LIMIT_UNSET &&
+			     vd.v[PS_F_TX_BYTES] > (double)l->egress_bytes_per_day;
+		over_bmin = l->egress_bytes_per_minute != PS_LIMIT_UNSET &&
+			    vm.v[PS_F_TX_BYTES] > (double)l->egress_bytes_per_minute;
+		if (!over_req && !over_bytes && !over_bmin)
 			continue;
+		minute = !over_req && !over_bytes;
 		p.family = r->key.family;
 		p.len = r->key.family == PS_AF_INET ? 32 : 128;
 		memcpy(p.addr, &r->key.addr, sizeof(p.addr));
-		if (!ps_enf_get(&d->dp, &p, &old) && old.origin != PS_ORIGIN_DAY_LIMIT)
+		if (!ps_enf_get(&d->dp, &p, &old) && !limit_origin(old.origin))
+			continue;
+		/* A day limit's entry is not cut short by the minute check. */
+		if (minute && old.origin == PS_ORIGIN_DAY_LIMIT && old.until_ns > bnow)
 			continue;
 		if (l->on_exceed == PS_ON_EXCEED_BLOCK) {
 			e.action = PS_ACT_BLOCK;
-		} else if (l->on_exceed == PS_ON_EXCEED_DELAY && over_req) {
+		} else if (l->on_exceed == PS_ON_EXCEED_DELAY) {
+			if (over_req) {
+				rpm = l->requests_per_day / 1440;
+			} else {
+				/* Bytes: as many requests a minute as fit, at the
+				 * client's recent bytes per request. */
+				const struct ps_cview *v = over_bytes ? &vd : &vm;
+				double per_req = v->v[PS_F_INFERENCE] >= 1 ?
+							 v->v[PS_F_TX_BYTES] / v->v[PS_F_INFERENCE] :
+							 v->v[PS_F_TX_BYTES];
+				double budget = over_bytes ? l->egress_bytes_per_day / 1440.0 :
+							     (double)l->egress_bytes_per_minute;
+
+				rpm = per_req > 0 ? (uint64_t)(budget / per_req) : 0;
+			}
 			e.action = PS_ACT_THROTTLE;
-			ps_gcra_params(l->requests_per_day / 1440 ? l->requests_per_day / 1440 : 1, 1,
-				       &e.emission_ns, &e.tolerance_ns);
+			ps_gcra_params(rpm ? rpm : 1, 1, &e.emission_ns, &e.tolerance_ns);
+		} else if (l->on_exceed == PS_ON_EXCEED_SHAPE && l->shape_rate != PS_LIMIT_UNSET) {
+			e.action = PS_ACT_SHAPE;
+			e.rate_bps = l->shape_rate;
+			/* Renewed while over: keep its class, the rate may change. */
+			if (limit_origin(old.origin) && old.action == PS_ACT_SHAPE)
+				e.shape_class = old.shape_class;
+			d->shape_dirty = true;
 		} else {
-			continue;	/* shape, or bytes with delay: not available here */
+			continue;
 		}
-		e.origin = PS_ORIGIN_DAY_LIMIT;
+		e.origin = minute ? PS_ORIGIN_MINUTE_LIMIT : PS_ORIGIN_DAY_LIMIT;
 		e.dry_run = l->dry_run > 0;
-		e.since_ns = old.origin == PS_ORIGIN_DAY_LIMIT ? old.since_ns : now_ms * 1000000ULL;
-		e.until_ns = bnow + 600ULL * 1000000000ULL;
-		snprintf(e.reason, sizeof(e.reason), "%s over %s per day",
-			 over_req ? "inference requests" : "egress bytes",
-			 over_req ? "requests_per_day" : "egress_bytes_per_day");
-		if (ps_enf_set(&d->dp, &p, &e) == 0 && old.origin != PS_ORIGIN_DAY_LIMIT)
+		e.since_ns = limit_origin(old.origin) && old.action == e.action ? old.since_ns :
+									     now_ms * 1000000ULL;
+		e.until_ns = bnow + (minute ? 60ULL : 600ULL) * 1000000000ULL;
+		snprintf(e.reason, sizeof(e.reason), "%s",
+			 over_req ? "inference requests over requests_per_day" :
+			 over_bytes ? "egress bytes over egress_bytes_per_day" :
+				      "egress bytes over egress_bytes_per_minute");
+		if (ps_enf_set(&d->dp, &p, &e) == 0 &&
+		    !(limit_origin(old.origin) && old.action == e.action))
 			pr_info("penstockd: %s %s: %s%s\n", ps_action_names[e.action],
 				ps_prefix_str(&p, who, sizeof(who)), e.reason,
 				e.dry_run ? " [dry run]" : "");
 	}
+}
+
+/*
+ * Connections that ended without a FIN or RST the programs saw: every 10
+ * ticks, flows idle for FLOW_IDLE_S are removed, and a flow that counted
+ * in its client's open connections stops counting.
+ */
+#define FLOW_IDLE_S	300
+
+static void expire_flows(struct daemon *d)
+{
+	int ffd = bpf_map__fd(d->dp.skel->maps.ps_flows);
+	int cfd = bpf_map__fd(d->dp.skel->maps.ps_client_ctrs);
+	uint64_t cutoff = boot_now(NULL) - (uint64_t)FLOW_IDLE_S * 1000000000ULL;
+	struct ps_flow_key k, next, *prev = NULL;
+	struct ps_flow f;
+	uint32_t expired = 0;
+
+	if (d->tick.count % 10)
+		return;
+	while (!bpf_map_get_next_key(ffd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(ffd, &k, &f) || f.last_seen_ns >= cutoff)
+			continue;
+		if (bpf_map_delete_elem(ffd, &k))
+			continue;
+		expired++;
+		if (f.dir[PS_DIR_RX].open && f.client_gen) {
+			struct ps_client_ctr ctr;
+			size_t len;
+			struct ps_client_ctr *m;
+
+			if (bpf_map_lookup_elem(cfd, &f.client_slot, &ctr) || ctr.gen != f.client_gen)
+				continue;
+			/* An atomic decrement on the shared counter, through mmap
+			 * of the page(s) that hold the slot. */
+			{
+				size_t off = (size_t)f.client_slot * sizeof(ctr);
+				size_t base = off & ~(size_t)4095;
+				char *p;
+
+				len = 8192;
+				p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, base);
+				if (p == MAP_FAILED) {
+					len = 4096;
+					p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, cfd,
+						 base);
+				}
+				if (p == MAP_FAILED)
+					continue;
+				if (off - base + sizeof(ctr) <= len) {
+					m = (struct ps_client_ctr *)(p + (off - base));
+					if (__atomic_load_n(&m->open_connections, __ATOMIC_RELAXED))
+						__atomic_fetch_sub(&m->open_connections, 1,
+								   __ATOMIC_RELAXED);
+				}
+				munmap(p, len);
+			}
+		}
+	}
+	if (expired)
+		pr_debug("penstockd: %u idle flows expired\n", expired);
 }
 
 static void tick(struct daemon *d)
@@ -893,8 +1141,14 @@ static void tick(struct daemon *d)
 	uint64_t now;
 
 	ps_tick_run(&d->tick, &d->table);
-	day_limits(d);
+	window_limits(d);
+	expire_flows(d);
 	ps_enf_sweep(&d->dp, boot_now(NULL));
+	/* Expired or new shape entries now; every 10 s, whatever changed
+	 * behind the daemon's back (a class someone deleted). */
+	if (d->shape_dirty || d->tick.count % 10 == 0)
+		shape_sync(d, NULL, 0);
+	ps_alerts_tick(d->alerts, wall_ms());
 	sd_notify(0, "WATCHDOG=1");
 	reap_saver(d, false);
 	now = wall_ms();
@@ -968,6 +1222,15 @@ static int setup(struct daemon *d)
 	err = load_state(d);
 	if (err)
 		return err;
+	{
+		char aerr[4200];
+
+		d->alerts = ps_alerts_open(&d->cfg, aerr, sizeof(aerr));
+		if (!d->alerts) {
+			pr_warn("penstockd: %s\n", aerr);
+			return -EINVAL;
+		}
+	}
 	err = ensure_bpffs(d->pin_dir);
 	if (err)
 		return err;
@@ -987,11 +1250,40 @@ static int setup(struct daemon *d)
 	err = ps_enf_apply_classes(&d->dp, &d->cfg);
 	if (err)
 		return err;
+	if (!d->adopted) {
+		/* Fresh maps: the manual entries a clean stop (or a reboot)
+		 * took with them come back from the state directory. */
+		char path[4200];
+		int64_t b2w;
+		uint64_t now = boot_now(&b2w);
+		int n;
+
+		snprintf(path, sizeof(path), "%s/" ENFORCEMENT_FILE, d->state_dir);
+		n = ps_enf_load_manual(&d->dp, path, now, b2w);
+		if (n > 0)
+			pr_info("penstockd: %d manual enforcement entries restored from %s\n", n,
+				path);
+	}
 	ps_enf_set_dry_run(&d->dp, d->cfg.dry_run > 0);
 	nprev = d->adopted ? run_record_read(d, prev, PS_MAX_IFACES) : 0;
+	err = ps_shape_init(&d->shape, shape_record, d);
+	if (err)
+		return err;
+	/* What a previous daemon's HTB replaced, to put it back in the end
+	 * (read even without pinned maps: its qdisc may still be there). */
+	{
+		json_t *doc = json_load_file(d->run_record, 0, NULL);
+
+		ps_shape_adopt(&d->shape, json_object_get(doc, "shaping"));
+		json_decref(doc);
+	}
+	ps_enf_on_expire(on_expire, d);
 	err = apply_interfaces(d, &d->cfg, prev, nprev);
 	if (err)
 		return err;
+	/* Classes for the shape entries in force (adopted ones included),
+	 * none for the others. */
+	shape_sync(d, NULL, 0);
 	err = ps_tick_init(&d->tick, &d->dp);
 	if (err)
 		return err;
@@ -1010,9 +1302,14 @@ static void teardown(struct daemon *d)
 
 	if (!d->owner)
 		return;		/* another daemon's datapath: not ours to touch */
-	if (!d->keep_datapath)
+	if (d->dp.skel)
+		save_manual(d);
+	if (!d->keep_datapath) {
+		/* The root qdiscs back first: the classes go with the HTB. */
+		ps_shape_restore(&d->shape);
 		for (i = 0; i < d->natt; i++)
 			ps_detach(&d->att[i]);
+	}
 	if (d->tick.slot_rec) {
 		/* The last counts, after detaching: nothing comes in behind them. */
 		ps_tick_run(&d->tick, &d->table);
@@ -1031,6 +1328,8 @@ static void teardown(struct daemon *d)
 		pr_info("penstockd: the datapath stays attached, its maps pinned in %s\n",
 			d->pin_dir);
 	}
+	ps_shape_free(&d->shape);
+	ps_alerts_close(d->alerts);
 	ps_control_close(&d->ctl);
 	ps_ctable_free(&d->table);
 }

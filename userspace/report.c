@@ -32,9 +32,12 @@ json_t *ps_clients_json(const struct ps_client *list, int n, int policy)
 	for (i = 0; i < n; i++) {
 		json_t *o = ps_client_json(&list[i]);
 
-		if (policy && o)
+		if ((policy & PS_POLICY_RATE) && o)
 			json_object_set_new(o, "would_throttle",
 					    json_integer((json_int_t)list[i].would_throttle));
+		if ((policy & PS_POLICY_CONNS) && o)
+			json_object_set_new(o, "would_refuse",
+					    json_integer((json_int_t)list[i].would_refuse));
 		json_array_append_new(arr, o);
 	}
 	return json_pack("{s:o}", "clients", arr);
@@ -51,9 +54,10 @@ void ps_clients_table(FILE *f, const struct ps_client *list, int n, int policy)
 		if (l > w)
 			w = l;
 	}
-	fprintf(f, "%-*s %6s %8s %9s %10s %10s %12s %12s %12s %12s%s\n", w, "CLIENT", "CONNS",
+	fprintf(f, "%-*s %6s %8s %9s %10s %10s %12s %12s %12s %12s%s%s\n", w, "CLIENT", "CONNS",
 		"REQUESTS", "INFERENCE", "RX_PKTS", "TX_PKTS", "RX_BYTES", "TX_BYTES",
-		"RX_PAYLOAD", "TX_PAYLOAD", policy ? " WOULD_THROTTLE" : "");
+		"RX_PAYLOAD", "TX_PAYLOAD", (policy & PS_POLICY_RATE) ? " WOULD_THROTTLE" : "",
+		(policy & PS_POLICY_CONNS) ? " WOULD_REFUSE" : "");
 	for (i = 0; i < n; i++) {
 		const struct ps_counters *c = &list[i].c;
 
@@ -61,8 +65,10 @@ void ps_clients_table(FILE *f, const struct ps_client *list, int n, int policy)
 			ps_client_str(&list[i].key, addr, sizeof(addr)), c->connections,
 			c->requests, c->inference_requests, c->rx_packets, c->tx_packets,
 			c->rx_bytes, c->tx_bytes, c->rx_payload, c->tx_payload);
-		if (policy)
+		if (policy & PS_POLICY_RATE)
 			fprintf(f, " %15llu", (unsigned long long)list[i].would_throttle);
+		if (policy & PS_POLICY_CONNS)
+			fprintf(f, " %13llu", (unsigned long long)list[i].would_refuse);
 		fputc('\n', f);
 	}
 }

@@ -11,10 +11,11 @@
 
 /* {"client": "...", "connections": N, ...} for one client. */
 json_t *ps_client_json(const struct ps_client *cl);
-/*
- * {"clients": [...]}; with policy, each client also has would_throttle
- * (and the table a WOULD_THROTTLE column).
- */
+/* What a replay's policy adds to each client (a column, a JSON field). */
+#define PS_POLICY_RATE		0x1	/* would_throttle: a request limit is configured */
+#define PS_POLICY_CONNS		0x2	/* would_refuse: max_connections is configured */
+
+/* {"clients": [...]}, with the policy's fields (PS_POLICY_*) if any. */
 json_t *ps_clients_json(const struct ps_client *list, int n, int policy);
 void ps_clients_table(FILE *f, const struct ps_client *list, int n, int policy);
 

@@ -62,6 +62,10 @@ static __always_inline struct ps_flow *ps_flow_get(const struct ps_flow_key *k,
 			ps_seq_syn(&f->dir[PS_DIR_RX], p->seq);
 			return f;
 		}
+		/* A new connection on the 4-tuple of one still open: it takes
+		 * over the old one's place among the client's open ones. */
+		if (f && f->dir[PS_DIR_RX].open)
+			*newconn = 2;
 		ps_seq_syn(&fresh->dir[PS_DIR_RX], p->seq);
 	} else if (f) {
 		if (!rx && syn && ack &&
@@ -96,6 +100,25 @@ struct ps_pkt_ctx {
 };
 
 /*
+ * A new connection from a client at its class's max_connections: 1 to
+ * refuse it (drop the SYN). A dry run counts and lets it in.
+ */
+static __always_inline int ps_refuse_connection(const struct ps_pkt_ctx *x,
+						struct ps_client_ctr *ctr)
+{
+	struct ps_class *cl = ps_class_for(x->p.family, &x->p.saddr);
+
+	if (!cl || !cl->max_connections || ctr->open_connections < cl->max_connections)
+		return 0;
+	if (cl->dry_run || ps_replay) {
+		ps_add(ctr->would_refuse, 1);
+		return 0;
+	}
+	ps_add(ctr->refused_connections, 1);
+	return 1;
+}
+
+/*
  * The part of every packet's accounting that does not depend on its
  * payload: parse it, find its endpoint (by destination port when rx, by
  * source port when tx), count its packets and bytes for the client and
@@ -128,6 +151,14 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 	ps_flow_key(&x->k, p, rx);
 	x->f = ps_flow_get(&x->k, p, rx, x->ep, x->now, &newconn);
 	c = ps_flow_client(x->f, p, rx, x->now);
+	if (c && x->f && newconn == 1 && ps_refuse_connection(x, (struct ps_client_ctr *)c)) {
+		/* Over max_connections: no flow, no connection; the client's
+		 * TCP sends the SYN again, and it counts when it gets in. */
+		bpf_map_delete_elem(&ps_flows, &x->k);
+		x->verdict = TC_ACT_SHOT;
+		newconn = 0;
+		x->f = NULL;
+	}
 	if (c) {
 		if (rx) {
 			ps_add(c->rx_packets, p->segs);
@@ -143,9 +174,23 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 	x->c = c;
 	if (!x->f)
 		return -1;
+	if (newconn && c) {
+		if (newconn == 1)
+			ps_add(((struct ps_client_ctr *)c)->open_connections, 1);
+		x->f->dir[PS_DIR_RX].open = 1;
+	}
 	x->f->last_seen_ns = x->now;
 	if (p->tcpflags & PS_TCP_FIN)
 		x->f->dir[dir].fin_seen = 1;
+	if (x->f->dir[PS_DIR_RX].open &&
+	    ((p->tcpflags & PS_TCP_RST) ||
+	     (x->f->dir[PS_DIR_RX].fin_seen && x->f->dir[PS_DIR_TX].fin_seen))) {
+		struct ps_client_ctr *ctr = (struct ps_client_ctr *)c;
+
+		x->f->dir[PS_DIR_RX].open = 0;
+		if (ctr && ctr->open_connections)
+			__sync_fetch_and_sub(&ctr->open_connections, 1);
+	}
 	return 0;
 }
 

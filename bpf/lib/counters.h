@@ -102,6 +102,10 @@ static __always_inline struct ps_counters *ps_flow_client(struct ps_flow *f,
 	if (!ctr)
 		return NULL;
 	if (f) {
+		/* An open connection counted in a slot the client no longer
+		 * has: that count went with the slot. */
+		if (f->client_gen)
+			f->dir[PS_DIR_RX].open = 0;
 		f->client_slot = slot;
 		f->client_gen = ctr->gen;
 	}

@@ -96,6 +96,16 @@ struct err_case {
 #define RATE_WANT	"a rate such as 2mbit (units bit, kbit, mbit, gbit, tbit, kibit, mibit, " \
 			"gibit; bps, kbps, mbps, gbps for bytes)"
 #define PREFIX_WANT	"an IPv4 or IPv6 address or prefix such as 203.0.113.0/24 or 2001:db8::/32"
+#define ROOT_KEYS	"interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run, alerts"
+#define ALERTS		"endpoints: [{port: 1}]\nalerts:\n"
+#define ALERTS_KEYS	"stderr, jsonl, webhook, keep_in_memory"
+#define ABS_WANT	"a string of 1..1023 characters, an absolute path"
+#define URL_WANT	"a string of 1..1023 characters, an http:// or https:// URL"
+#define DURATION_WANT	"a duration such as 30s, 10m, 2h or 1d"
+/* A webhook with its url: the next key starts in column 30. */
+#define WEBHOOK		ALERTS "  webhook: {url: \"http://a\", "
+/* A JSON-lines file with its path: the next key starts in column 21. */
+#define JSONL		ALERTS "  jsonl: {path: /a, "
 
 static const struct err_case err_cases[] = {
 	/* YAML syntax */
@@ -126,17 +136,17 @@ static const struct err_case err_cases[] = {
 
 	/* the file as a whole */
 	{ "empty_file", "", -EINVAL,
-	  "1:1: the file is empty, expected a mapping with keys interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run" },
+	  "1:1: the file is empty, expected a mapping with keys " ROOT_KEYS },
 	{ "comments_only", "# nothing\n# here\n", -EINVAL,
-	  "1:1: the file is empty, expected a mapping with keys interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run" },
+	  "1:1: the file is empty, expected a mapping with keys " ROOT_KEYS },
 	{ "root_is_list", "- port: 1\n", -EINVAL,
-	  "1:1: got a list, expected a mapping with keys interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run" },
+	  "1:1: got a list, expected a mapping with keys " ROOT_KEYS },
 	{ "root_is_scalar", "hello\n", -EINVAL,
-	  "1:1: got 'hello', expected a mapping with keys interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run" },
+	  "1:1: got 'hello', expected a mapping with keys " ROOT_KEYS },
 	{ "unknown_root_key", "interfaces: [eth0]\nendpoint:\n  - port: 1\n", -EINVAL,
-	  "2:1: unknown key 'endpoint', expected one of interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run" },
+	  "2:1: unknown key 'endpoint', expected one of " ROOT_KEYS },
 	{ "non_scalar_key", "endpoints: [{port: 1}]\n[a]: 1\n", -EINVAL,
-	  "2:1: got a list as a key, expected one of interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run" },
+	  "2:1: got a list as a key, expected one of " ROOT_KEYS },
 	{ "duplicate_root_key", "endpoints: [{port: 1}]\ninterfaces: []\nendpoints: [{port: 2}]\n",
 	  -EINVAL,
 	  "3:1: key 'endpoints' appears twice (first at line 1), expected each key once" },
@@ -462,6 +472,65 @@ static const struct err_case err_cases[] = {
 	{ "class_limit_before_unlimited", CLASS_A "      on_exceed: block\n      unlimited: true\n",
 	  -EINVAL,
 	  "6:7: limits.classes[0].on_exceed: a limit in a class with unlimited: true (line 7), expected either limits or unlimited: true, not both" },
+};
+
+/* alerts: its sinks and their settings (userspace/alerts.c). */
+static const struct err_case alerts_err_cases[] = {
+	{ "alerts_list", "endpoints: [{port: 1}]\nalerts: []\n", -EINVAL,
+	  "2:9: alerts: got a list, expected a mapping with keys " ALERTS_KEYS },
+	{ "alerts_unknown_key", ALERTS "  stdout: true\n", -EINVAL,
+	  "3:3: alerts: unknown key 'stdout', expected one of " ALERTS_KEYS },
+	{ "alerts_stderr_yes", ALERTS "  stderr: yes\n", -EINVAL,
+	  "3:11: alerts.stderr: got 'yes', expected true or false" },
+	{ "alerts_keep_in_memory_big", ALERTS "  keep_in_memory: 1000001\n", -EINVAL,
+	  "3:19: alerts.keep_in_memory: 1000001 is out of range, expected an integer in 0..1000000" },
+	{ "alerts_keep_in_memory_negative", ALERTS "  keep_in_memory: -1\n", -EINVAL,
+	  "3:19: alerts.keep_in_memory: -1 is out of range, expected an integer in 0..1000000" },
+	{ "alerts_jsonl_scalar", ALERTS "  jsonl: /var/log/a.jsonl\n", -EINVAL,
+	  "3:10: alerts.jsonl: got '/var/log/a.jsonl', expected a mapping with keys path, max_bytes, keep" },
+	{ "alerts_jsonl_no_path", ALERTS "  jsonl: {max_bytes: 1MiB}\n", -EINVAL,
+	  "3:10: alerts.jsonl: missing key 'path', expected " ABS_WANT },
+	{ "alerts_jsonl_empty_path", ALERTS "  jsonl: {path: \"\"}\n", -EINVAL,
+	  "3:17: alerts.jsonl.path: got an empty string, expected " ABS_WANT },
+	{ "alerts_jsonl_relative", ALERTS "  jsonl: {path: alerts.jsonl}\n", -EINVAL,
+	  "3:17: alerts.jsonl.path: 'alerts.jsonl' does not start with '/', expected " ABS_WANT },
+	{ "alerts_jsonl_unknown_key", JSONL "rotate: 5}\n", -EINVAL,
+	  "3:21: alerts.jsonl: unknown key 'rotate', expected one of path, max_bytes, keep" },
+	{ "alerts_jsonl_max_bytes_small", JSONL "max_bytes: 1000}\n", -EINVAL,
+	  "3:32: alerts.jsonl.max_bytes: 1000 is out of range, expected a size in 1024..1099511627776 bytes" },
+	{ "alerts_jsonl_max_bytes_big", JSONL "max_bytes: 2TiB}\n", -EINVAL,
+	  "3:32: alerts.jsonl.max_bytes: 2TiB is out of range, expected a size in 1024..1099511627776 bytes" },
+	{ "alerts_jsonl_max_bytes_word", JSONL "max_bytes: big}\n", -EINVAL,
+	  "3:32: alerts.jsonl.max_bytes: got 'big', expected " SIZE_WANT },
+	{ "alerts_jsonl_keep_negative", JSONL "keep: -1}\n", -EINVAL,
+	  "3:27: alerts.jsonl.keep: -1 is out of range, expected an integer in 0..1000" },
+	{ "alerts_jsonl_keep_big", JSONL "keep: 1001}\n", -EINVAL,
+	  "3:27: alerts.jsonl.keep: 1001 is out of range, expected an integer in 0..1000" },
+	{ "alerts_webhook_no_url", ALERTS "  webhook: {spool_dir: /s}\n", -EINVAL,
+	  "3:12: alerts.webhook: missing key 'url', expected " URL_WANT },
+	{ "alerts_webhook_ftp", ALERTS "  webhook: {url: ftp://x}\n", -EINVAL,
+	  "3:18: alerts.webhook.url: 'ftp://x' does not start with http:// or https://, expected " URL_WANT },
+	{ "alerts_webhook_no_host", ALERTS "  webhook: {url: \"https://\"}\n", -EINVAL,
+	  "3:18: alerts.webhook.url: 'https://' has no host, expected " URL_WANT },
+	{ "alerts_webhook_space", ALERTS "  webhook: {url: \"http://a b/\"}\n", -EINVAL,
+	  "3:18: alerts.webhook.url: 'http://a b/' contains a space or a character that is not visible ASCII, expected " URL_WANT },
+	{ "alerts_webhook_spool_relative", WEBHOOK "spool_dir: spool}\n", -EINVAL,
+	  "3:41: alerts.webhook.spool_dir: 'spool' does not start with '/', expected " ABS_WANT },
+	{ "alerts_webhook_timeout_zero", WEBHOOK "timeout: 0s}\n", -EINVAL,
+	  "3:39: alerts.webhook.timeout: 0s is out of range, expected a duration in 1..300 seconds" },
+	{ "alerts_webhook_timeout_long", WEBHOOK "timeout: 6m}\n", -EINVAL,
+	  "3:39: alerts.webhook.timeout: 6m is out of range, expected a duration in 1..300 seconds" },
+	{ "alerts_webhook_timeout_word", WEBHOOK "timeout: soon}\n", -EINVAL,
+	  "3:39: alerts.webhook.timeout: got 'soon', expected " DURATION_WANT },
+	{ "alerts_webhook_timeout_leading_zero", WEBHOOK "timeout: 05}\n", -EINVAL,
+	  "3:39: alerts.webhook.timeout: 05 has a leading zero (octal in YAML 1.1), expected " DURATION_WANT " without one" },
+	{ "alerts_webhook_max_spool_small", WEBHOOK "max_spool: 1KiB}\n", -EINVAL,
+	  "3:41: alerts.webhook.max_spool: 1KiB is out of range, expected a size in 1048576..1099511627776 bytes" },
+	{ "alerts_webhook_max_backoff_long", WEBHOOK "max_backoff: 2h}\n", -EINVAL,
+	  "3:43: alerts.webhook.max_backoff: 2h is out of range, expected a duration in 1..3600 seconds" },
+	{ "alerts_webhook_twice", ALERTS "  webhook: {url: \"http://a\"}\n  webhook: {url: \"http://b\"}\n",
+	  -EINVAL,
+	  "4:3: alerts: key 'webhook' appears twice (first at line 3), expected each key once" },
 };
 
 static void run_err_case(const struct err_case *t)
@@ -1660,6 +1729,173 @@ static void test_example_limits(void)
 		pass("example_limits");
 }
 
+/* The alerts settings, against want: the first field that differs, or NULL. */
+static const char *check_alerts(const struct ps_alerts_cfg *a, const struct ps_alerts_cfg *want,
+				char *why, size_t len)
+{
+	why[0] = 0;
+	if (a->to_stderr != want->to_stderr)
+		snprintf(why, len, "stderr %d, expected %d", a->to_stderr, want->to_stderr);
+	else if (strcmp(a->jsonl.path, want->jsonl.path))
+		snprintf(why, len, "jsonl.path \"%.100s\", expected \"%.100s\"", a->jsonl.path,
+			 want->jsonl.path);
+	else if (a->jsonl.max_bytes != want->jsonl.max_bytes || a->jsonl.keep != want->jsonl.keep)
+		snprintf(why, len, "jsonl max_bytes %llu keep %d, expected %llu and %d",
+			 (unsigned long long)a->jsonl.max_bytes, a->jsonl.keep,
+			 (unsigned long long)want->jsonl.max_bytes, want->jsonl.keep);
+	else if (strcmp(a->webhook.url, want->webhook.url) ||
+		 strcmp(a->webhook.spool_dir, want->webhook.spool_dir))
+		snprintf(why, len, "webhook url \"%.60s\" spool_dir \"%.60s\", expected \"%.60s\" and \"%.60s\"",
+			 a->webhook.url, a->webhook.spool_dir, want->webhook.url,
+			 want->webhook.spool_dir);
+	else if (a->webhook.timeout != want->webhook.timeout ||
+		 a->webhook.max_spool != want->webhook.max_spool ||
+		 a->webhook.max_backoff != want->webhook.max_backoff)
+		snprintf(why, len, "webhook timeout %llu max_spool %llu max_backoff %llu, expected "
+			 "%llu, %llu and %llu", (unsigned long long)a->webhook.timeout,
+			 (unsigned long long)a->webhook.max_spool,
+			 (unsigned long long)a->webhook.max_backoff,
+			 (unsigned long long)want->webhook.timeout,
+			 (unsigned long long)want->webhook.max_spool,
+			 (unsigned long long)want->webhook.max_backoff);
+	else if (a->keep_in_memory != want->keep_in_memory)
+		snprintf(why, len, "keep_in_memory %d, expected %d", a->keep_in_memory,
+			 want->keep_in_memory);
+	return why[0] ? why : NULL;
+}
+
+/* What the documentation promises when alerts, or a sink's key, is not given. */
+static void alerts_defaults(struct ps_alerts_cfg *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->to_stderr = 1;
+	a->jsonl.max_bytes = 10485760;	/* 10MiB */
+	a->jsonl.keep = 5;
+	snprintf(a->webhook.spool_dir, sizeof(a->webhook.spool_dir), "/var/lib/penstock/spool");
+	a->webhook.timeout = 5;
+	a->webhook.max_spool = 104857600;	/* 100MiB */
+	a->webhook.max_backoff = 60;
+	a->keep_in_memory = 1000;
+}
+
+static void test_alerts_defaults(void)
+{
+	static const char *const yamls[] = {
+		"endpoints: [{port: 1}]\n",
+		"endpoints: [{port: 1}]\nalerts:\n",
+		"endpoints: [{port: 1}]\nalerts: {}\n",
+		"endpoints: [{port: 1}]\nalerts:\n  stderr:\n  jsonl:\n  webhook: ~\n  keep_in_memory:\n",
+	};
+	struct ps_alerts_cfg want;
+	struct ps_config cfg;
+	char path[512], why[512];
+	size_t i;
+
+	alerts_defaults(&want);
+	ps_config_init(&cfg);
+	if (check_alerts(&cfg.alerts, &want, why, sizeof(why))) {
+		fail("alerts_defaults", "ps_config_init: %s", why);
+		return;
+	}
+	for (i = 0; i < sizeof(yamls) / sizeof(yamls[0]); i++) {
+		if (!load_ok("alerts_defaults", yamls[i], &cfg, path, sizeof(path)))
+			return;
+		if (check_alerts(&cfg.alerts, &want, why, sizeof(why))) {
+			fail("alerts_defaults", "snippet %zu: %s", i, why);
+			return;
+		}
+	}
+	pass("alerts_defaults");
+}
+
+/* The example of docs/control-protocol.md (Alerts), and every key at a bound. */
+static void test_alerts_full(void)
+{
+	const char *yaml =
+		"endpoints: [{port: 1}]\n"
+		"alerts:\n"
+		"  stderr: true\n"
+		"  jsonl: {path: /var/log/penstock/alerts.jsonl, max_bytes: 10MiB, keep: 5}\n"
+		"  webhook: {url: \"http://127.0.0.1:9093/api/v2/alerts\", spool_dir: /var/lib/penstock/spool, timeout: 5s, max_spool: 100MiB}\n"
+		"  keep_in_memory: 1000      # for `penstock alerts`\n";
+	const char *bounds =
+		"endpoints: [{port: 1}]\n"
+		"alerts:\n"
+		"  stderr: false\n"
+		"  jsonl:\n"
+		"    path: /\n"
+		"    max_bytes: 1TiB\n"
+		"    keep: 0\n"
+		"  webhook:\n"
+		"    url: HTTPS://alertmanager.example:9093/api/v2/alerts?x=1\n"
+		"    spool_dir: '/spool dir'\n"
+		"    timeout: 5m\n"
+		"    max_spool: 1MiB\n"
+		"    max_backoff: 1h\n"
+		"  keep_in_memory: 0\n";
+	struct ps_alerts_cfg want;
+	struct ps_config cfg;
+	char path[512], why[512];
+
+	alerts_defaults(&want);
+	snprintf(want.jsonl.path, sizeof(want.jsonl.path), "/var/log/penstock/alerts.jsonl");
+	snprintf(want.webhook.url, sizeof(want.webhook.url), "http://127.0.0.1:9093/api/v2/alerts");
+	if (load_ok("alerts_full", yaml, &cfg, path, sizeof(path))) {
+		if (check_alerts(&cfg.alerts, &want, why, sizeof(why)))
+			fail("alerts_full", "%s", why);
+		else
+			pass("alerts_full");
+	}
+
+	memset(&want, 0, sizeof(want));
+	snprintf(want.jsonl.path, sizeof(want.jsonl.path), "/");
+	want.jsonl.max_bytes = 1099511627776ULL;
+	snprintf(want.webhook.url, sizeof(want.webhook.url),
+		 "HTTPS://alertmanager.example:9093/api/v2/alerts?x=1");
+	snprintf(want.webhook.spool_dir, sizeof(want.webhook.spool_dir), "/spool dir");
+	want.webhook.timeout = 300;
+	want.webhook.max_spool = 1048576;
+	want.webhook.max_backoff = 3600;
+	if (load_ok("alerts_bounds", bounds, &cfg, path, sizeof(path))) {
+		if (check_alerts(&cfg.alerts, &want, why, sizeof(why)))
+			fail("alerts_bounds", "%s", why);
+		else
+			pass("alerts_bounds");
+	}
+}
+
+/* A path of 1023 bytes fits; 1024 is too long. */
+static void test_alerts_long_path(void)
+{
+	char yaml[2200], xs[1024], want[1024], path[512], err[1024];
+	struct ps_config cfg;
+	int rc;
+
+	memset(xs, 'x', sizeof(xs));
+	snprintf(yaml, sizeof(yaml), ALERTS "  jsonl: {path: /%.*s}\n", 1022, xs);
+	if (load_ok("alerts_path_1023", yaml, &cfg, path, sizeof(path))) {
+		if (strlen(cfg.alerts.jsonl.path) != 1023)
+			fail("alerts_path_1023", "a path of %zu bytes", strlen(cfg.alerts.jsonl.path));
+		else
+			pass("alerts_path_1023");
+	}
+	/* One more x: the message quotes the first 40 characters. */
+	snprintf(yaml, sizeof(yaml), ALERTS "  jsonl: {path: /%.*s}\n", 1023, xs);
+	rc = write_yaml("alerts_path_1024", yaml, strlen(yaml), path, sizeof(path));
+	if (!rc)
+		rc = ps_config_load(path, &cfg, err, sizeof(err));
+	unlink(path);
+	snprintf(want, sizeof(want),
+		 "%s:3:17: alerts.jsonl.path: '/%.39s...' is 1024 characters long, expected " ABS_WANT,
+		 path, xs);
+	if (rc != -EINVAL)
+		fail("alerts_path_1024", "returned %d: %s", rc, err);
+	else if (strcmp(err, want))
+		fail("alerts_path_1024", "message \"%s\", expected \"%s\"", err, want);
+	else
+		pass("alerts_path_1024");
+}
+
 int main(void)
 {
 	size_t i;
@@ -1692,8 +1928,13 @@ int main(void)
 	test_limits_max();
 	test_limits_too_many();
 	test_example_limits();
+	test_alerts_defaults();
+	test_alerts_full();
+	test_alerts_long_path();
 	for (i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++)
 		run_err_case(&err_cases[i]);
+	for (i = 0; i < sizeof(alerts_err_cases) / sizeof(alerts_err_cases[0]); i++)
+		run_err_case(&alerts_err_cases[i]);
 	rmdir(tmpdir);
 	return nfailed ? 1 : 0;
 }
