@@ -1080,57 +1080,68 @@ static void window_limits(struct daemon *d)
  */
 #define FLOW_IDLE_S	300
 
+/* One fewer open connection in a slot still of that gen (through mmap: atomic). */
+static void slot_dec_open(int cfd, uint32_t slot, uint32_t gen)
+{
+	struct ps_client_ctr ctr, *m;
+	size_t off = (size_t)slot * sizeof(ctr), base = off & ~(size_t)4095, len = 8192;
+	char *p;
+
+	if (bpf_map_lookup_elem(cfd, &slot, &ctr) || ctr.gen != gen)
+		return;
+	/* The page(s) that hold the slot. */
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, base);
+	if (p == MAP_FAILED) {
+		len = 4096;
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, base);
+		if (p == MAP_FAILED)
+			return;
+	}
+	if (off - base + sizeof(ctr) <= len) {
+		m = (struct ps_client_ctr *)(p + (off - base));
+		if (__atomic_load_n(&m->open_connections, __ATOMIC_RELAXED))
+			__atomic_fetch_sub(&m->open_connections, 1, __ATOMIC_RELAXED);
+	}
+	munmap(p, len);
+}
+
+#define FLOW_BATCH	1024
+
 static void expire_flows(struct daemon *d)
 {
 	int ffd = bpf_map__fd(d->dp.skel->maps.ps_flows);
 	int cfd = bpf_map__fd(d->dp.skel->maps.ps_client_ctrs);
 	uint64_t cutoff = boot_now(NULL) - (uint64_t)FLOW_IDLE_S * 1000000000ULL;
-	struct ps_flow_key k, next, *prev = NULL;
-	struct ps_flow f;
-	uint32_t expired = 0;
+	static struct ps_flow_key keys[FLOW_BATCH];
+	static struct ps_flow vals[FLOW_BATCH];
+	uint32_t expired = 0, batch, count, i;
+	void *in = NULL;
+	int err;
 
 	if (d->tick.count % 10)
 		return;
-	while (!bpf_map_get_next_key(ffd, prev, &next)) {
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(ffd, &k, &f) || f.last_seen_ns >= cutoff)
-			continue;
-		if (bpf_map_delete_elem(ffd, &k))
-			continue;
-		expired++;
-		if (f.dir[PS_DIR_RX].open && f.client_gen) {
-			struct ps_client_ctr ctr;
-			size_t len;
-			struct ps_client_ctr *m;
+	/* Batches of flows: one system call per FLOW_BATCH, not two per flow. */
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		bool done;
 
-			if (bpf_map_lookup_elem(cfd, &f.client_slot, &ctr) || ctr.gen != f.client_gen)
+		count = FLOW_BATCH;
+		err = bpf_map_lookup_batch(ffd, in, &batch, keys, vals, &count, &opts);
+		if (err < 0 && errno != ENOENT)
+			break;
+		done = err < 0;
+		for (i = 0; i < count; i++) {
+			if (vals[i].last_seen_ns >= cutoff)
 				continue;
-			/* An atomic decrement on the shared counter, through mmap
-			 * of the page(s) that hold the slot. */
-			{
-				size_t off = (size_t)f.client_slot * sizeof(ctr);
-				size_t base = off & ~(size_t)4095;
-				char *p;
-
-				len = 8192;
-				p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, base);
-				if (p == MAP_FAILED) {
-					len = 4096;
-					p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, cfd,
-						 base);
-				}
-				if (p == MAP_FAILED)
-					continue;
-				if (off - base + sizeof(ctr) <= len) {
-					m = (struct ps_client_ctr *)(p + (off - base));
-					if (__atomic_load_n(&m->open_connections, __ATOMIC_RELAXED))
-						__atomic_fetch_sub(&m->open_connections, 1,
-								   __ATOMIC_RELAXED);
-				}
-				munmap(p, len);
-			}
+			if (bpf_map_delete_elem(ffd, &keys[i]))
+				continue;	/* gone meanwhile */
+			expired++;
+			if (vals[i].dir[PS_DIR_RX].open && vals[i].client_gen)
+				slot_dec_open(cfd, vals[i].client_slot, vals[i].client_gen);
 		}
+		if (done)
+			break;
+		in = &batch;
 	}
 	if (expired)
 		pr_debug("penstockd: %u idle flows expired\n", expired);
