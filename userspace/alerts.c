@@ -209,45 +209,6 @@ json_t *ps_alert_am_json(const struct ps_alert *al, const char *host)
 	return o;
 }
 
-const char *ps_alert_evidence_str(json_t *evidence, char *buf, size_t len)
-{
-	const char *key;
-	json_t *v;
-	size_t o = 0;
-	char val[64], *dump;
-
-	if (!len)
-		return buf;
-	buf[0] = 0;
-	if (!json_is_object(evidence)) {
-		dump = evidence ? json_dumps(evidence, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-		snprintf(buf, len, "%s", dump ? dump : "");
-		free(dump);
-		goto cut;
-	}
-	json_object_foreach(evidence, key, v) {
-		if (json_is_integer(v)) {
-			snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
-		} else if (json_is_real(v)) {
-			snprintf(val, sizeof(val), "%.4g", json_real_value(v));
-		} else if (json_is_string(v)) {
-			snprintf(val, sizeof(val), "%s", json_string_value(v));
-		} else {
-			dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
-			snprintf(val, sizeof(val), "%s", dump ? dump : "?");
-			free(dump);
-		}
-		o += snprintf(buf + o, len - o, "%s%s=%s", o ? " " : "", key, val);
-		if (o >= len)
-			break;
-	}
-cut:
-	/* Cut short: say so. */
-	if (strlen(buf) == len - 1 && len > 4)
-		memcpy(buf + len - 4, "...", 4);
-	return buf;
-}
-
 /* ---- files ----------------------------------------------------------- */
 
 static int write_all(int fd, const char *p, size_t len)

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "report.h"
+
 #include "config.h"
 
 enum {
@@ -93,8 +95,7 @@ json_t *ps_alert_json(const struct ps_alert *al);
  */
 json_t *ps_alert_am_json(const struct ps_alert *al, const char *host);
 
-/* "rpm=340 baseline_rpm=12 window=60s": an evidence object in one short line. */
-const char *ps_alert_evidence_str(json_t *evidence, char *buf, size_t len);
+/* ps_alert_evidence_str(), the evidence in one line, is in report.h. */
 
 /* Flush and close every sink; the spool keeps what was not delivered. NULL is fine. */
 void ps_alerts_close(struct ps_alerts *a);

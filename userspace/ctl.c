@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "report.h"
 #include "replay.h"
 #include "units.h"
 
@@ -1744,36 +1745,10 @@ static const char alerts_usage[] =
 	"\n"
 	EXIT_HELP;
 
-/*
- * An evidence object in one short line, "rpm=340 baseline_rpm=12
- * window=1m", as penstockd writes it on stderr (alerts.c).
- */
+/* The evidence in one short line, "-" when there is none. */
 static const char *evidence_str(json_t *ev, char *buf, size_t len)
 {
-	const char *key;
-	char val[64], *dump;
-	size_t o = 0;
-	json_t *v;
-
-	buf[0] = 0;
-	json_object_foreach(ev, key, v) {
-		if (json_is_integer(v)) {
-			snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
-		} else if (json_is_real(v)) {
-			snprintf(val, sizeof(val), "%.4g", json_real_value(v));
-		} else if (json_is_string(v)) {
-			snprintf(val, sizeof(val), "%s", json_string_value(v));
-		} else {
-			dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
-			snprintf(val, sizeof(val), "%s", dump ? dump : "?");
-			free(dump);
-		}
-		o += snprintf(buf + o, len - o, "%s%s=%s", o ? " " : "", key, val);
-		if (o >= len)
-			break;
-	}
-	if (o >= len && len > 4)
-		memcpy(buf + len - 4, "...", 4);
+	ps_alert_evidence_str(ev, buf, len);
 	return buf[0] ? buf : "-";
 }
 
