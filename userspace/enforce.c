@@ -254,16 +254,6 @@ void ps_enf_set_dry_run(struct ps_datapath *dp, int dry_run)
 	free(keys);
 }
 
-static const char *rfc3339_ns(uint64_t ns, char *buf, size_t len)
-{
-	time_t t = ns / 1000000000ULL;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
-
 json_t *ps_enf_list_json(struct ps_datapath *dp, int dry_run, uint64_t boot_now,
 			 int64_t boot_to_wall)
 {
@@ -290,11 +280,12 @@ json_t *ps_enf_list_json(struct ps_datapath *dp, int dry_run, uint64_t boot_now,
 			      e.action <= PS_ACT_SHAPE ? ps_action_names[e.action] : "unknown",
 			      "origin", e.origin <= PS_ORIGIN_MINUTE_LIMIT ? ps_origin_names[e.origin] :
 			      "unknown", "reason", e.reason, "since",
-			      rfc3339_ns(e.since_ns, since, sizeof(since)), "dry_run", e.dry_run);
+			      ps_rfc3339(e.since_ns / 1000000000ULL, since, sizeof(since)),
+			      "dry_run", e.dry_run);
 		if (e.until_ns) {
 			json_object_set_new(o, "expires",
-					    json_string(rfc3339_ns(e.until_ns + boot_to_wall, until,
-								   sizeof(until))));
+					    json_string(ps_rfc3339((e.until_ns + boot_to_wall) / 1000000000ULL,
+								   until, sizeof(until))));
 			json_object_set_new(o, "left_s",
 					    json_integer((e.until_ns - boot_now + 999999999) /
 							 1000000000ULL));

@@ -109,16 +109,6 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *rfc3339(uint64_t sec, char *buf, size_t len)
-{
-	time_t t = sec;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
-
 /* bpffs must be mounted for pinning; mount it where systemd has not. */
 static int ensure_bpffs(const char *pin_dir)
 {
@@ -345,9 +335,9 @@ static json_t *view_json(const struct ps_ctable *t, const struct ps_crec *r, enu
 	}
 	json_object_set_new(o, "rpm", json_real(round(v.rpm * 100.0) / 100.0));
 	if (with_client) {
-		json_object_set_new(o, "first_seen", json_string(rfc3339(r->first_wall, ts,
+		json_object_set_new(o, "first_seen", json_string(ps_rfc3339(r->first_wall, ts,
 									  sizeof(ts))));
-		json_object_set_new(o, "last_seen", json_string(rfc3339(r->last_wall, ts,
+		json_object_set_new(o, "last_seen", json_string(ps_rfc3339(r->last_wall, ts,
 									 sizeof(ts))));
 	}
 	return o;
@@ -459,8 +449,8 @@ static void do_client(struct daemon *d, json_t *req, FILE *out)
 		json_object_set_new(wins, ps_window_names[w], view_json(&d->table, r, w, now, false));
 	o = json_pack("{s:b, s:s, s:s, s:s, s:b, s:o}", "ok", 1, "client",
 		      ps_client_str(&r->key, buf, sizeof(buf)), "first_seen",
-		      rfc3339(r->first_wall, ts, sizeof(ts)), "last_seen",
-		      rfc3339(r->last_wall, ts2, sizeof(ts2)), "in_map", r->gen == d->table.gen,
+		      ps_rfc3339(r->first_wall, ts, sizeof(ts)), "last_seen",
+		      ps_rfc3339(r->last_wall, ts2, sizeof(ts2)), "in_map", r->gen == d->table.gen,
 		      "windows", wins);
 	if (o)
 		json_object_set_new(o, "slot", slot_json(d, &r->key));
@@ -599,11 +589,11 @@ static void do_status(struct daemon *d, FILE *out)
 		      " s:{s:I, s:f, s:f, s:f, s:i}, s:{s:I, s:I}}",
 		      "ok", 1,
 		      "daemon", "pid", (int)getpid(), "version", PS_VERSION, "config",
-		      d->config_path, "started", rfc3339(d->started_ms / 1000, ts, sizeof(ts)),
+		      d->config_path, "started", ps_rfc3339(d->started_ms / 1000, ts, sizeof(ts)),
 		      "uptime_s", (json_int_t)((now - d->started_ms) / 1000), "socket",
 		      d->socket_path, "pin_dir", d->pin_dir, "state_file", d->state_dir,
 		      "last_save",
-		      d->last_save_ms ? rfc3339(d->last_save_ms / 1000, ts2, sizeof(ts2)) : "",
+		      d->last_save_ms ? ps_rfc3339(d->last_save_ms / 1000, ts2, sizeof(ts2)) : "",
 		      "adopted", d->adopted,
 		      "interfaces", ifs, "programs", progs, "maps", maps,
 		      "tick", "count", (json_int_t)d->tick.count, "last_ms",
@@ -1083,25 +1073,19 @@ static void window_limits(struct daemon *d)
 /* One fewer open connection in a slot still of that gen (through mmap: atomic). */
 static void slot_dec_open(int cfd, uint32_t slot, uint32_t gen)
 {
+	size_t off = (size_t)slot * sizeof(struct ps_client_ctr) % sysconf(_SC_PAGESIZE), len;
 	struct ps_client_ctr ctr, *m;
-	size_t off = (size_t)slot * sizeof(ctr), base = off & ~(size_t)4095, len = 8192;
 	char *p;
 
 	if (bpf_map_lookup_elem(cfd, &slot, &ctr) || ctr.gen != gen)
 		return;
-	/* The page(s) that hold the slot. */
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, base);
-	if (p == MAP_FAILED) {
-		len = 4096;
-		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, base);
-		if (p == MAP_FAILED)
-			return;
-	}
-	if (off - base + sizeof(ctr) <= len) {
-		m = (struct ps_client_ctr *)(p + (off - base));
-		if (__atomic_load_n(&m->open_connections, __ATOMIC_RELAXED))
-			__atomic_fetch_sub(&m->open_connections, 1, __ATOMIC_RELAXED);
-	}
+	/* The page(s) that hold the slot: the mapping starts at its page. */
+	p = ps_ctrs_map(cfd, slot, 1, &len);
+	if (!p)
+		return;
+	m = (struct ps_client_ctr *)(p + off);
+	if (__atomic_load_n(&m->open_connections, __ATOMIC_RELAXED))
+		__atomic_fetch_sub(&m->open_connections, 1, __ATOMIC_RELAXED);
 	munmap(p, len);
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "penstock_abi.h"
 #include "units.h"
@@ -215,5 +216,15 @@ const char *ps_duration_str(uint64_t s, char *buf, size_t len)
 		if (!s)
 			break;
 	}
+	return buf;
+}
+
+const char *ps_rfc3339(uint64_t unix_s, char *buf, size_t len)
+{
+	time_t t = unix_s;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	return buf;
 }

@@ -44,4 +44,7 @@ const char *ps_prefix_str(const struct ps_prefix *p, char *buf, size_t len);
 /* A duration as text, its two largest units: "45s", "10m", "2h5m", "3d", "1d2h". */
 const char *ps_duration_str(uint64_t seconds, char *buf, size_t len);
 
+/* Unix seconds as RFC 3339 in UTC: "2026-11-23T02:00:00Z". */
+const char *ps_rfc3339(uint64_t unix_s, char *buf, size_t len);
+
 #endif
