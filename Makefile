@@ -99,6 +99,7 @@ $(OUTPUT)/penstockd: $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(PENSTOCKD_SRCS))
 
 # The benchmark driver: the datapath through the loader, beside bench_min.
 $(OUTPUT)/ps_bench: tools/bench.c $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMON_SRCS)) \
+		   $(OUTPUT)/enforce.o \
 		   $(OUTPUT)/penstock.skel.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@

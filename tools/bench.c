@@ -49,6 +49,7 @@
 #include <bpf/libbpf.h>
 
 #include "config.h"
+#include "enforce.h"
 #include "loader.h"
 #include "log.h"
 #include "units.h"
@@ -615,26 +616,12 @@ static const char *const sc_name[SC_MAX] = {
 /* ---- enforcement policy ---- */
 
 /*
- * ps_bench links the common objects only (config, loader, units), not
- * userspace/enforce.c, so it writes the policy maps itself: the writes
- * ps_enf_apply_classes and ps_enf_set make, from a struct ps_config built
+ * The policy maps are written here, entry by entry, so that the runs can
+ * switch them on and off between packets: the same entries
+ * ps_enf_apply_classes and ps_enf_set write (through the same
+ * ps_class_of_limits and ps_lpm_key_of), from a struct ps_config built
  * here and resolved by ps_limits_resolve() as the daemon resolves its own.
  */
-
-/* As ps_gcra_params() (userspace/enforce.c). */
-static void gcra_params(uint64_t rpm, uint64_t burst, __u64 *emission_ns, __u64 *tolerance_ns)
-{
-	*emission_ns = rpm ? 60000000000ULL / rpm : 0;
-	*tolerance_ns = burst > 1 ? *emission_ns * (burst - 1) : 0;
-}
-
-static void lpm_key(struct ps_lpm_key *k, const struct ps_prefix *p)
-{
-	memset(k, 0, sizeof(*k));
-	k->prefixlen = 8 + p->len;
-	k->family = p->family;
-	memcpy(k->addr, p->addr, sizeof(k->addr));
-}
 
 /* ps_enforce_state: what the programs take the tries to hold. */
 static int set_enforce_state(struct bench *b, int entries, int prefixes)
@@ -660,17 +647,12 @@ static int apply_classes(struct bench *b, const struct ps_config *cfg, int prefi
 	int i, j, n = 0;
 
 	for (i = 0; i <= cfg->nclasses && i < PS_MAX_CLASSES; i++) {
-		struct ps_class cl = {};
+		struct ps_class cl;
 		struct ps_limits l;
 		uint32_t id = i;
 
 		ps_limits_resolve(cfg, i, &l);
-		if (l.requests_per_minute != PS_LIMIT_UNSET)
-			gcra_params(l.requests_per_minute, l.burst != PS_LIMIT_UNSET ? l.burst : 1,
-				    &cl.emission_ns, &cl.tolerance_ns);
-		if (l.max_connections != PS_LIMIT_UNSET)
-			cl.max_connections = l.max_connections;
-		cl.dry_run = l.dry_run > 0;
+		ps_class_of_limits(&l, &cl);
 		if (bpf_map_update_elem(cfd, &id, &cl, BPF_ANY))
 			return -errno;
 		if (i == 0 && cfg == &b->enf_cfg)
@@ -681,7 +663,7 @@ static int apply_classes(struct bench *b, const struct ps_config *cfg, int prefi
 			struct ps_class_ref ref = { .class_id = i + 1 };
 			struct ps_lpm_key k;
 
-			lpm_key(&k, &cfg->classes[i].clients[j]);
+			ps_lpm_key_of(&k, &cfg->classes[i].clients[j]);
 			if (bpf_map_update_elem(ofd, &k, &ref, BPF_ANY))
 				return -errno;
 			n++;
@@ -772,7 +754,7 @@ static int enf_setup(struct bench *b)
 			p.len = 16;
 		}
 		memcpy(p.addr, &a, 4);
-		lpm_key(&k, &p);
+		ps_lpm_key_of(&k, &p);
 		if (bpf_map_update_elem(efd, &k, &blk, BPF_ANY))
 			return -errno;
 	}
@@ -1053,8 +1035,9 @@ static void print_enf_table(const struct bench *b, unsigned int runs, int cpu, c
 	       "the minimal program on the same frame; the switch (ps_classes[0] and "
 	       "ps_enforce_state) is written between them, outside the timed runs. The policy "
 	       "is written straight into the maps as ps_enf_apply_classes and ps_enf_set write "
-	       "it, from a struct ps_config resolved by ps_limits_resolve (ps_bench does not "
-	       "link userspace/enforce.c). Checked after each run: on, (b) advanced the client's "
+	       "it (through their ps_class_of_limits and ps_lpm_key_of), from a struct "
+	       "ps_config resolved by ps_limits_resolve. Checked after each run: on, (b) "
+	       "advanced the client's "
 	       "GCRA time by N emission intervals (the limit ran on every request; (a): by one, "
 	       "for the request whose body it is), nothing "
 	       "was throttled or blocked, even as a dry run; off, the GCRA time is untouched.\n");

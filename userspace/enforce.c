@@ -26,7 +26,7 @@ const char *const ps_origin_names[] = {
 	[PS_ORIGIN_MINUTE_LIMIT] = "minute_limit",
 };
 
-static void lpm_key(struct ps_lpm_key *k, const struct ps_prefix *p)
+void ps_lpm_key_of(struct ps_lpm_key *k, const struct ps_prefix *p)
 {
 	memset(k, 0, sizeof(*k));
 	k->prefixlen = 8 + p->len;
@@ -40,6 +40,17 @@ static void key_prefix(struct ps_prefix *p, const struct ps_lpm_key *k)
 	p->family = k->family;
 	p->len = k->prefixlen - 8;
 	memcpy(p->addr, k->addr, sizeof(p->addr));
+}
+
+void ps_class_of_limits(const struct ps_limits *l, struct ps_class *cl)
+{
+	memset(cl, 0, sizeof(*cl));
+	if (l->requests_per_minute != PS_LIMIT_UNSET)
+		ps_gcra_params(l->requests_per_minute, l->burst != PS_LIMIT_UNSET ? l->burst : 1,
+			       &cl->emission_ns, &cl->tolerance_ns);
+	if (l->max_connections != PS_LIMIT_UNSET)
+		cl->max_connections = l->max_connections;
+	cl->dry_run = l->dry_run > 0;
 }
 
 void ps_gcra_params(uint64_t rpm, uint64_t burst, __u64 *emission_ns, __u64 *tolerance_ns)
@@ -100,13 +111,7 @@ int ps_enf_apply_classes(struct ps_datapath *dp, const struct ps_config *cfg)
 		uint32_t id = i;
 
 		ps_limits_resolve(cfg, i, &l);
-		if (l.requests_per_minute != PS_LIMIT_UNSET)
-			ps_gcra_params(l.requests_per_minute,
-				       l.burst != PS_LIMIT_UNSET ? l.burst : 1, &cl.emission_ns,
-				       &cl.tolerance_ns);
-		if (l.max_connections != PS_LIMIT_UNSET)
-			cl.max_connections = l.max_connections;
-		cl.dry_run = l.dry_run > 0;
+		ps_class_of_limits(&l, &cl);
 		if (bpf_map_update_elem(cfd, &id, &cl, BPF_ANY))
 			return -errno;
 	}
@@ -119,7 +124,7 @@ int ps_enf_apply_classes(struct ps_datapath *dp, const struct ps_config *cfg)
 		for (j = 0; j < cfg->classes[i].nclients; j++) {
 			struct ps_class_ref ref = { .class_id = i + 1 };
 
-			lpm_key(&k, &cfg->classes[i].clients[j]);
+			ps_lpm_key_of(&k, &cfg->classes[i].clients[j]);
 			if (bpf_map_update_elem(ofd, &k, &ref, BPF_ANY)) {
 				err = -errno;
 				pr_warn("penstockd: class %s: cannot add a prefix: %s\n",
@@ -134,7 +139,7 @@ int ps_enf_apply_classes(struct ps_datapath *dp, const struct ps_config *cfg)
 
 		for (c = 0; c < cfg->nclasses && !keep; c++)
 			for (j = 0; j < cfg->classes[c].nclients && !keep; j++) {
-				lpm_key(&k, &cfg->classes[c].clients[j]);
+				ps_lpm_key_of(&k, &cfg->classes[c].clients[j]);
 				keep = !memcmp(&k, &old[i], sizeof(k));
 			}
 		if (!keep)
@@ -152,7 +157,7 @@ int ps_enf_set(struct ps_datapath *dp, const struct ps_prefix *p, const struct p
 	struct ps_lpm_key *keys = NULL;
 	int n;
 
-	lpm_key(&k, p);
+	ps_lpm_key_of(&k, p);
 	if (bpf_map_update_elem(fd, &k, e, BPF_ANY))
 		return -errno;
 	n = trie_keys(fd, &keys);
@@ -167,7 +172,7 @@ int ps_enf_get(struct ps_datapath *dp, const struct ps_prefix *p, struct ps_enfo
 	int n, i, found = 0;
 
 	/* Exactly this prefix: a lookup would find the longest match. */
-	lpm_key(&k, p);
+	ps_lpm_key_of(&k, p);
 	n = trie_keys(fd, &keys);
 	for (i = 0; i < n && !found; i++)
 		found = !memcmp(&keys[i], &k, sizeof(k));
@@ -183,7 +188,7 @@ int ps_enf_remove(struct ps_datapath *dp, const struct ps_prefix *p)
 	struct ps_lpm_key k, *keys = NULL;
 	int n, removed;
 
-	lpm_key(&k, p);
+	ps_lpm_key_of(&k, p);
 	removed = bpf_map_delete_elem(fd, &k) == 0;
 	n = trie_keys(fd, &keys);
 	free(keys);

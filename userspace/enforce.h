@@ -49,6 +49,11 @@ void ps_enf_set_dry_run(struct ps_datapath *dp, int dry_run);
 json_t *ps_enf_list_json(struct ps_datapath *dp, int dry_run, uint64_t boot_now,
 			 int64_t boot_to_wall);
 
+/* What the programs apply for resolved limits (a ps_classes entry). */
+void ps_class_of_limits(const struct ps_limits *l, struct ps_class *cl);
+/* The key of a prefix in the LPM tries (ps_class_of, ps_enforce). */
+void ps_lpm_key_of(struct ps_lpm_key *k, const struct ps_prefix *p);
+
 /* GCRA parameters for a rate of rpm requests per minute with a burst. */
 void ps_gcra_params(uint64_t rpm, uint64_t burst, __u64 *emission_ns, __u64 *tolerance_ns);
 
