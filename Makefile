@@ -44,14 +44,15 @@ BPF_HDRS  := $(wildcard bpf/lib/*.h) include/penstock_abi.h Makefile
 
 COMMON_SRCS := userspace/log.c userspace/config.c userspace/loader.c userspace/report.c \
 	       userspace/units.c
-PENSTOCK_SRCS := userspace/penstock.c userspace/replay.c userspace/ctl.c userspace/top.c \
-		 userspace/enforce.c \
-		 $(COMMON_SRCS)
 # The daemon's core (client table, windows, state file) is shared with the
 # tick benchmark and the unit tests.
 DAEMON_CORE_SRCS := userspace/clients.c userspace/state.c
+PENSTOCK_SRCS := userspace/penstock.c userspace/replay.c userspace/ctl.c userspace/top.c \
+		 userspace/enforce.c userspace/tick.c userspace/policy.c userspace/detect.c \
+		 userspace/alerts.c $(DAEMON_CORE_SRCS) $(COMMON_SRCS)
 PENSTOCKD_SRCS := userspace/penstockd.c userspace/attach.c userspace/control.c userspace/enforce.c \
-		  userspace/shape.c userspace/tick.c userspace/alerts.c $(DAEMON_CORE_SRCS) \
+		  userspace/shape.c userspace/tick.c userspace/alerts.c userspace/policy.c \
+		  userspace/detect.c $(DAEMON_CORE_SRCS) \
 		  $(COMMON_SRCS)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,$(OUTPUT)/tests/unit_%,$(wildcard tests/unit/test_*.c))
 
@@ -91,7 +92,7 @@ $(OUTPUT)/shape.o: CFLAGS += $(NL_CFLAGS)
 
 $(OUTPUT)/penstock: $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(PENSTOCK_SRCS))
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lncursesw -ltinfo -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(CURL_LIBS) -lncursesw -ltinfo -o $@
 
 $(OUTPUT)/penstockd: $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(PENSTOCKD_SRCS))
 	$(call msg,BINARY,$@)
@@ -113,6 +114,9 @@ $(OUTPUT)/tests/unit_%: tests/unit/test_%.c \
 		$(patsubst userspace/%.c,$(OUTPUT)/%.o,$(DAEMON_CORE_SRCS) $(COMMON_SRCS)) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# The detectors' unit test links detect.c.
+$(OUTPUT)/tests/unit_detect: $(OUTPUT)/detect.o
 
 # The alert sinks' unit test and the webhook test's driver link alerts.c.
 $(OUTPUT)/tests/unit_alerts: $(OUTPUT)/alerts.o

@@ -14,10 +14,15 @@
 # the shaping downloads stay on a veth pair between two network namespaces
 # of their own, with no route out.
 #
-# Then the daemon's tick with 10k, 100k and 1M clients (tools/bench_tick.sh).
+# Then detection on every synthetic scenario of tools/scenario.py, judged
+# against its labels by tools/detect_eval.py (`bench.sh --detect OUT.md`
+# runs that part alone), and the daemon's tick with 10k, 100k and 1M
+# clients (tools/bench_tick.sh).
 #
 # Environment: BENCH_RUNS (default 5), BENCH_PACKETS (distinct packets per
 # run, default 100000), BENCH_CAPTURE_PACKETS (default 200000),
+# BENCH_SCENARIOS (default: all of tools/scenario.py --list),
+# BENCH_SCENARIO_HOURS (default 24), BENCH_SCENARIO_SEED (default 1),
 # BENCH_TICK_CLIENTS (default "10000 100000 1000000").
 set -euo pipefail
 
@@ -125,8 +130,117 @@ EOF
 	} >"$out"
 }
 
+# Detection on tools/scenario.py's synthetic scenarios: each one written
+# for detect_hours at detect_seed, replayed once with the config
+# tools/detect_eval.py --config-out writes from its labels, and judged by
+# detect_eval.py against them (its table, never failing). One capture at a
+# time: a day of mixed-day is 1 GB, removed once replayed.
+detect_hours=${BENCH_SCENARIO_HOURS:-24}
+detect_seed=${BENCH_SCENARIO_SEED:-1}
+
+detect_bench() {
+	local out=$1 dir=$tmp/detect s cap lab cfg bytes t0 t1 t2 rc row
+	local scenarios=() rows=() tables=()
+	# the empty cells of a row that says what failed
+	local fill="| - | - | - | - | - | - | - | - | - | - | - |"
+
+	mkdir -p "$dir"
+	if [ -n "${BENCH_SCENARIOS:-}" ]; then
+		read -r -a scenarios <<<"$BENCH_SCENARIOS"
+	else
+		mapfile -t scenarios < <(python3 "$top/tools/scenario.py" --list | awk '{ print $1 }')
+	fi
+	for s in "${scenarios[@]}"; do
+		cap=$dir/$s.pcap lab=$dir/$s.json cfg=$dir/$s.yaml
+		t0=$(date +%s%N)
+		if ! python3 "$top/tools/scenario.py" --scenario "$s" --hours "$detect_hours" \
+			--seed "$detect_seed" --out "$cap" --labels "$lab" -q 2>"$dir/$s.err"; then
+			rows+=("| $s | generation failed: $(tail -n 1 "$dir/$s.err" | tr '|' '/') $fill")
+			rm -f "$cap"
+			continue
+		fi
+		t1=$(date +%s%N)
+		bytes=$(stat -c %s "$cap")
+		if ! python3 "$top/tools/detect_eval.py" --config-out "$cfg" "$lab" 2>"$dir/$s.err"; then
+			rows+=("| $s | no config: $(tail -n 1 "$dir/$s.err" | tr '|' '/') $fill")
+			rm -f "$cap"
+			continue
+		fi
+		rc=0
+		"$bin/penstock" replay --config "$cfg" --json "$cap" >"$dir/$s.replay" \
+			2>"$dir/$s.err" || rc=$?
+		t2=$(date +%s%N)
+		rm -f "$cap"
+		if [ "$rc" != 0 ]; then
+			echo "$s: penstock replay failed (exit $rc)"
+			rows+=("| $s | replay failed (exit $rc): $(tail -n 1 "$dir/$s.err" | tr '|' '/') $fill")
+			continue
+		fi
+		python3 "$top/tools/detect_eval.py" --no-fail "$lab" "$dir/$s.replay" \
+			>"$dir/$s.table" 2>/dev/null || true
+		python3 "$top/tools/detect_eval.py" --no-fail --json "$lab" "$dir/$s.replay" \
+			>"$dir/$s.eval" 2>/dev/null || true
+		row=$(python3 - "$lab" "$dir/$s.eval" "$bytes" $((t1 - t0)) $((t2 - t1)) <<'PY'
+import json, sys
+lab, res = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+b, gen, rep = int(sys.argv[3]), int(sys.argv[4]) / 1e9, int(sys.argv[5]) / 1e9
+ex = res["extractors"]
+failed = [k for k, v in res["checks"].items() if not v]
+print("| %s | %d | %d | %.0f | %.1f | %.1f | %.0f | %d | %d/%d | %d/%d | %d | %d | %s |" % (
+    res["scenario"], len(lab["clients"]), lab["packets"], b / 1e6, gen, rep,
+    lab["packets"] / rep if rep > 0 else 0, res["alerts"],
+    sum(r["detected"] for r in ex), len(ex), sum(r["met"] for r in ex), len(ex),
+    len(res["false_positives"]), len(res["eval_alerted"]),
+    "met" if not failed else "NOT met (%s)" % ", ".join(failed)))
+PY
+) || row="| $s | detect_eval.py failed $fill"
+		rows+=("$row")
+		tables+=("$s")
+		echo "$s: $(awk -v b="$bytes" 'BEGIN { printf "%.0f MB", b / 1e6 }'), generated in" \
+			"$(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", ns / 1e9 }') s," \
+			"replayed in $(awk -v ns=$((t2 - t1)) 'BEGIN { printf "%.1f", ns / 1e9 }') s"
+	done
+	{
+		echo "### Detection on the synthetic scenarios: tools/scenario.py, ${detect_hours} h, seed ${detect_seed}"
+		echo
+		echo "| scenario | clients | packets | capture MB | generate s | replay s | replay packets/s | alerts | extractors detected | within target | benign alerted | allow-listed alerted | targets |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+		printf '%s\n' "${rows[@]}"
+		for s in "${tables[@]}"; do
+			echo
+			echo "#### $s"
+			echo
+			cat "$dir/$s.table"
+		done
+		echo
+		echo "- each scenario: \`tools/scenario.py --scenario S --hours ${detect_hours} --seed ${detect_seed}\`"
+		echo "  (docs/scenarios.md), then \`penstock replay --config CFG --json\` once on the capture"
+		echo "  (wall clock; the BPF programs' loading included), CFG written by"
+		echo "  \`tools/detect_eval.py --config-out\`: the endpoint on port 8000 and a class"
+		echo "  \`evaluation\` with the labels' eval_clients, \`exempt: true\`."
+		echo "- judged by \`tools/detect_eval.py --no-fail\` against the labels: an extractor is"
+		echo "  detected by an alert whose subject is its address or a prefix holding it, a hydra"
+		echo "  by a prefix alert holding its group's prefix or every member; time to detection"
+		echo "  from the extractor's first activity (a hydra's: its earliest member's) on the"
+		echo "  capture's clock. Targets: every extractor detected, high-rate within 60 s, hydra"
+		echo "  within 10 min, low-slow within 6 h; no benign or integration client alerted (a"
+		echo "  prefix alert counts against every client under it); allow-listed clients never"
+		echo "  alerted; every alert well formed."
+	} >"$out"
+}
+
 if [ "${1:-}" = --shape ]; then
 	shape_bench "$2"
+	exit
+fi
+# The detection section alone: bench.sh --detect OUT.md
+if [ "${1:-}" = --detect ]; then
+	[ -x "$bin/penstock" ] || { echo "bench: $bin/penstock is missing: run make" >&2; exit 1; }
+	tmp=$(mktemp -d /tmp/penstock-bench.XXXXXX)
+	trap 'rm -rf "$tmp"' EXIT
+	trap 'exit 130' INT TERM
+	detect_bench "$2"
+	cat "$2"
 	exit
 fi
 for f in "$bin/ps_bench" "$bin/penstock" "$bin/penstockd" "$bin/ps_bench_fill" \
@@ -307,6 +421,12 @@ row() {
 } | tee "$tmp/replay.md"
 
 echo
+echo "== detection on the synthetic scenarios (tools/scenario.py, ${detect_hours} h, seed ${detect_seed})"
+detect_bench "$tmp/detect.md"
+echo
+cat "$tmp/detect.md"
+
+echo
 echo "== daemon tick (tools/bench_tick.sh)"
 "$top/tools/bench_tick.sh" "$tmp/tick.md" ${BENCH_TICK_CLIENTS:-10000 100000 1000000} >/dev/null
 cat "$tmp/tick.md"
@@ -337,6 +457,8 @@ fi
 	cat "$tmp/shape.md"
 	echo
 	cat "$tmp/replay.md"
+	echo
+	cat "$tmp/detect.md"
 	echo
 	cat "$tmp/tick.md"
 } >"$tmp/BENCHMARKS.md"

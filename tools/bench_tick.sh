@@ -75,8 +75,8 @@ one() {
 	wait "$fpid"
 	filled=$(head -n 1 "$tmp/fill.out")
 	sleep 1.5
-	read -r last avg max tracked rss save < <(status_field \
-		'"%.1f %.1f %.1f %d %d %d" % (d["tick"]["last_ms"], d["tick"]["avg_ms"], d["tick"]["max_ms"], d["clients"]["tracked"], d["daemon"]["rss_kb"], d["daemon"]["save_ms"])')
+	read -r last avg max tracked rss save dlast dmax < <(status_field \
+		'"%.1f %.1f %.1f %d %d %d %.1f %.1f" % (d["tick"]["last_ms"], d["tick"]["avg_ms"], d["tick"]["max_ms"], d["clients"]["tracked"], d["daemon"]["rss_kb"], d["daemon"]["save_ms"], d["detection"]["last_ms"], d["detection"]["max_ms"])')
 	# Under load: the samples after the first two (the clients' arrival).
 	local loaded
 	loaded=$(printf '%s\n' "${samples[@]:2}" | sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", a[int((NR + 1) / 2)]; else print "-" }')
@@ -88,8 +88,9 @@ one() {
 	wait "$dpid" || true
 	dpid=""
 	size=$(stat -c %s "$tmp/state/state.gz" 2>/dev/null || echo 0)
-	printf '| %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %.0f | %s | %.1f |\n' \
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %.0f | %s | %.1f |\n' \
 		"$n" "${filled#filled }" "$tracked" "$loaded" "${loaded_max:--}" "$last" "$max" \
+		"$dlast" "$dmax" \
 		"$(echo "$rss / 1024" | bc -l)" "$(echo "$hwm / 1024" | bc -l)" \
 		"$(echo "$rss * 1024 / $n" | bc -l)" "$save" "$(echo "$size / 1048576" | bc -l)"
 }
@@ -97,8 +98,8 @@ one() {
 {
 	echo "### Daemon tick: CPU time and memory with N clients in the map"
 	echo
-	echo "| clients N | in slots | tracked | tick CPU ms, all N changed (median) | (max) | none changed | first tick (all new) | RSS MB | peak RSS MB | RSS bytes/client | state save ms | state file MB |"
-	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| clients N | in slots | tracked | tick CPU ms, all N changed (median) | (max) | none changed | first tick (all new) | detection pass CPU ms (last) | (max) | RSS MB | peak RSS MB | RSS bytes/client | state save ms | state file MB |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for n in "${sizes[@]}"; do
 		one "$n"
 	done
@@ -111,6 +112,9 @@ one() {
 	echo "  runs (the samples after the first two), \"none changed\" after it, \"first tick\" the"
 	echo "  largest, when every client is new to the daemon. Targets at 1M: <= 150 ms per tick,"
 	echo "  <= 300 MB RSS."
+	echo "- detection pass: penstockd's thread CPU time for one run of the detectors (every"
+	echo "  \`detection.interval\`, default config) over the N clients, all active: the last run"
+	echo "  after the load, and the largest since start."
 	echo "- RSS: penstockd's VmRSS at the end of the load (peak: VmHWM); bytes/client = RSS / N."
 	echo "- state save: a forked child writes the gzip state file (fork to exit, while the"
 	echo "  daemon goes on ticking); its size is the file's."

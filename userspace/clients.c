@@ -294,6 +294,8 @@ int ps_ctable_fold(struct ps_ctable *t, struct ps_crec *r, const struct ps_count
 	if (add_windows(t, r, d))
 		return -ENOMEM;
 	memcpy(r->last, cv, sizeof(r->last));
+	if (t->on_fold)
+		t->on_fold(t->on_fold_ctx, r, d, now);
 	if (c->last_seen_ns) {
 		int64_t lw = ((int64_t)c->last_seen_ns + boot_to_wall) / 1000000000LL;
 

@@ -92,6 +92,14 @@ struct ps_ctable {
 	uint32_t next_ext, cap_ext;
 	uint32_t gen;			/* current tick number */
 	uint32_t in_map;		/* records found in the map at the last tick */
+	/*
+	 * Called at each fold that moved a record's counters, with the
+	 * window fields' increase and the fold's Unix second (NULL: none;
+	 * the detector's, ps_detect_observe).
+	 */
+	void (*on_fold)(void *ctx, struct ps_crec *r, const uint64_t d[PS_NWFIELDS],
+			uint32_t now);
+	void *on_fold_ctx;
 };
 
 /* One client's figures for one window (or totals). */

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,6 +51,7 @@ enum ps_type {
 	PS_T_ENUM,	/* one of names[min..max] (case-sensitive), its index in an enum */
 	PS_T_QTY,	/* quantity read by parse_u64 (50MiB, 2mbit), umin..umax, in a uint64_t */
 	PS_T_PREFIX,	/* address prefix (ps_parse_prefix), in a struct ps_prefix */
+	PS_T_DEC,	/* plain decimal number (3.5, 0.9, 1e6), dmin..dmax, in a double */
 };
 
 #define PS_K_REQUIRED	0x1	/* the key must be present (and not empty) */
@@ -74,6 +76,8 @@ struct ps_key {
 	long long def;			/* INT, BOOL, ENUM, QTY: default value */
 	const char *def_str;		/* STR: default value, NULL for "" */
 	const char *const *def_list;	/* LIST of STR: default entries */
+	const void *def_arr;		/* LIST of MAP: def_n default entries, of stride size */
+	int def_n;
 	const struct ps_key *elem;	/* LIST: what one entry is */
 	const struct ps_key *keys;	/* MAP: its keys */
 	const char *what;		/* LIST: plural noun; QTY: noun (size), for messages */
@@ -92,6 +96,7 @@ struct ps_key {
 	int (*parse_u64)(const char *s, uint64_t *v, char *err, size_t errlen);
 	uint64_t umin, umax;		/* QTY: bounds */
 	const char *unit;		/* QTY: unit of umin..umax, for messages */
+	double dmin, dmax, ddef;	/* DEC: bounds and default */
 };
 
 /*
@@ -145,6 +150,21 @@ struct ps_key {
 /* A uint64_t read by fn, 1..PS_LIMIT_UNSET - 1 (the sentinel is never a value). */
 #define QTY_FIELD(T, f, fn, noun, unit_name)					\
 	QTY_RANGE(T, f, fn, noun, unit_name, 1, PS_LIMIT_UNSET - 1)
+
+/* A double, lo..hi. */
+#define DEC_FIELD(T, f, lo, hi)						\
+	.type = PS_T_DEC, .off = offsetof(T, f),				\
+	.size = sizeof(MEMBER(T, f)) + BUILD_BUG_ON_ZERO(			\
+		!__builtin_types_compatible_p(__typeof__(MEMBER(T, f)), double)),	\
+	.dmin = (lo), .dmax = (hi)
+
+/* The default entries of the LIST T.arr: the array defs, of the same type. */
+#define LIST_DEFAULTS(T, arr, defs)						\
+	.def_arr = (defs),							\
+	.def_n = NELEMS(defs) + BUILD_BUG_ON_ZERO(				\
+		NELEMS(defs) > NELEMS(MEMBER(T, arr)) ||			\
+		!__builtin_types_compatible_p(__typeof__((defs)[0]),		\
+					      __typeof__(MEMBER(T, arr)[0])))
 
 /* One prefix entry of the array T.arr (the row of a LIST's elem). */
 #define PREFIX_ENTRY(T, arr)							\
@@ -209,11 +229,20 @@ static void default_finish(void *obj);
 static int default_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
 static int class_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
 static int limits_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
+static void step_finish(void *obj);
+static int step_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
 
 static const char *const on_exceed_names[] = {
 	[PS_ON_EXCEED_DELAY] = "delay",
 	[PS_ON_EXCEED_SHAPE] = "shape",
 	[PS_ON_EXCEED_BLOCK] = "block",
+};
+
+static const char *const step_action_names[] = {
+	[PS_STEP_ALERT] = "alert",
+	[PS_STEP_SHAPE] = "shape",
+	[PS_STEP_DELAY] = "delay",
+	[PS_STEP_BLOCK] = "block",
 };
 
 static const struct ps_key iface_entry = {
@@ -269,6 +298,36 @@ static const struct ps_key prefix_entry = {
 	.flags = PS_K_UNIQUE,
 };
 
+/* detection.thresholds and a class's thresholds: offsets in struct ps_thresholds. */
+static const struct ps_key threshold_keys[] = {
+	{
+		.name = "requests_per_minute",
+		INT_FIELD(struct ps_thresholds, requests_per_minute, 1, 1000000000),
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "requests_per_hour",
+		INT_FIELD(struct ps_thresholds, requests_per_hour, 1, 1000000000000LL),
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "requests_per_day",
+		INT_FIELD(struct ps_thresholds, requests_per_day, 1, 1000000000000LL),
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "tx_payload_per_hour",
+		QTY_FIELD(struct ps_thresholds, tx_payload_per_hour, ps_parse_size, "size", "bytes"),
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "tx_payload_per_day",
+		QTY_FIELD(struct ps_thresholds, tx_payload_per_day, ps_parse_size, "size", "bytes"),
+		.def = PS_DEF_UNSET,
+	},
+	{}
+};
+
 static const struct ps_key class_keys[] = {
 	{
 		.name = "name",
@@ -294,6 +353,22 @@ static const struct ps_key class_keys[] = {
 		.name = "dry_run",
 		BOOL_FIELD(struct ps_class_cfg, limits.dry_run),
 		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "exempt",
+		BOOL_FIELD(struct ps_class_cfg, exempt),
+		.def = 0,
+	},
+	{
+		.name = "alert_only",
+		BOOL_FIELD(struct ps_class_cfg, alert_only),
+		.def = 0,
+	},
+	{
+		.name = "thresholds",
+		.type = PS_T_MAP,
+		.off = offsetof(struct ps_class_cfg, thresholds),
+		.keys = threshold_keys,
 	},
 	{}
 };
@@ -409,6 +484,228 @@ static const struct ps_key alerts_keys[] = {
 	{}
 };
 
+#define MINUTE	60
+#define HOUR	3600
+#define DAY	86400
+
+/*
+ * One step of detection.escalation.steps: offsets in struct ps_step_cfg.
+ * A key that does not apply to the step's action is an error when given
+ * (step_verify) and 0 when not (step_finish).
+ */
+static const struct ps_key step_keys[] = {
+	{
+		.name = "action",
+		ENUM_FIELD(struct ps_step_cfg, action, step_action_names),
+		.flags = PS_K_REQUIRED,
+		.def = PS_STEP_ALERT,
+	},
+	{
+		.name = "for",
+		QTY_RANGE(struct ps_step_cfg, duration, ps_parse_duration, "duration", "seconds",
+			  1, 30 * DAY),
+		.def = HOUR,
+	},
+	{
+		.name = "cooldown",
+		QTY_RANGE(struct ps_step_cfg, cooldown, ps_parse_duration, "duration", "seconds",
+			  0, 30 * DAY),
+		.def = 10 * MINUTE,
+	},
+	{
+		.name = "rate",
+		QTY_FIELD(struct ps_step_cfg, rate, ps_parse_rate, "rate", "bit/s"),
+		.def = 4000000,
+	},
+	{
+		.name = "requests_per_minute",
+		INT_FIELD(struct ps_step_cfg, requests_per_minute, 1, 10000000),
+		.def = 10,
+	},
+	{}
+};
+
+static const struct ps_key step_entry = {
+	.type = PS_T_MAP,
+	.keys = step_keys,
+	.finish = step_finish,
+	.verify = step_verify,
+};
+
+/* The steps of a config that gives none; keys that don't apply are 0. */
+static const struct ps_step_cfg default_steps[] = {
+	{ .action = PS_STEP_ALERT, .cooldown = 5 * MINUTE },
+	{ .action = PS_STEP_SHAPE, .duration = HOUR, .cooldown = 10 * MINUTE, .rate = 4000000 },
+	{ .action = PS_STEP_DELAY, .duration = HOUR, .cooldown = 10 * MINUTE,
+	  .requests_per_minute = 10 },
+	{ .action = PS_STEP_BLOCK, .duration = HOUR, .cooldown = 10 * MINUTE },
+};
+
+/* detection.escalation: a level of the file only, offsets in struct ps_detection_cfg. */
+static const struct ps_key escalation_keys[] = {
+	{
+		.name = "forget",
+		QTY_RANGE(struct ps_detection_cfg, forget, ps_parse_duration, "duration", "seconds",
+			  MINUTE, 30 * DAY),
+		.def = 6 * HOUR,
+	},
+	{
+		.name = "steps",
+		LIST_FIELD(struct ps_detection_cfg, steps, nsteps, 1, PS_MAX_STEPS),
+		LIST_DEFAULTS(struct ps_detection_cfg, steps, default_steps),
+		.elem = &step_entry,
+		.what = "steps",
+	},
+	{}
+};
+
+/* The detectors' mappings are levels of the file: offsets in struct ps_detection_cfg. */
+static const struct ps_key high_rate_keys[] = {
+	{
+		.name = "enabled",
+		BOOL_FIELD(struct ps_detection_cfg, high_rate.enabled),
+		.def = 1,
+	},
+	{
+		.name = "requests_per_minute",
+		INT_FIELD(struct ps_detection_cfg, high_rate.requests_per_minute, 1, 1000000000),
+		.def = 20,
+	},
+	{}
+};
+
+static const struct ps_key prefix_keys[] = {
+	{
+		.name = "enabled",
+		BOOL_FIELD(struct ps_detection_cfg, prefix.enabled),
+		.def = 1,
+	},
+	{
+		.name = "min_clients",
+		INT_FIELD(struct ps_detection_cfg, prefix.min_clients, 2, 1000000),
+		.def = 10,
+	},
+	{
+		.name = "requests_per_hour",
+		INT_FIELD(struct ps_detection_cfg, prefix.requests_per_hour, 1, 1000000000000LL),
+		.def = 300,
+	},
+	{}
+};
+
+static const struct ps_key low_and_slow_keys[] = {
+	{
+		.name = "enabled",
+		BOOL_FIELD(struct ps_detection_cfg, low_and_slow.enabled),
+		.def = 1,
+	},
+	{
+		.name = "min_history",
+		QTY_RANGE(struct ps_detection_cfg, low_and_slow.min_history, ps_parse_duration,
+			  "duration", "seconds", MINUTE, 7 * DAY),
+		.def = 3 * HOUR,
+	},
+	{
+		.name = "duty_cycle",
+		DEC_FIELD(struct ps_detection_cfg, low_and_slow.duty_cycle, 0, 1),
+		.ddef = 0.9,
+	},
+	{
+		.name = "max_cv",
+		DEC_FIELD(struct ps_detection_cfg, low_and_slow.max_cv, 0, 10),
+		.ddef = 0.3,
+	},
+	{
+		.name = "requests_per_hour",
+		INT_FIELD(struct ps_detection_cfg, low_and_slow.requests_per_hour, 1,
+			  1000000000000LL),
+		.def = 120,
+	},
+	{}
+};
+
+static const struct ps_key surge_keys[] = {
+	{
+		.name = "enabled",
+		BOOL_FIELD(struct ps_detection_cfg, surge.enabled),
+		.def = 1,
+	},
+	{
+		.name = "factor",
+		DEC_FIELD(struct ps_detection_cfg, surge.factor, 1, 1000000),
+		.ddef = 5,
+	},
+	{
+		.name = "min_history",
+		QTY_RANGE(struct ps_detection_cfg, surge.min_history, ps_parse_duration,
+			  "duration", "seconds", MINUTE, 7 * DAY),
+		.def = 3 * HOUR,
+	},
+	{
+		.name = "requests_per_hour",
+		INT_FIELD(struct ps_detection_cfg, surge.requests_per_hour, 1, 1000000000000LL),
+		.def = 120,
+	},
+	{}
+};
+
+static const struct ps_key ratio_keys[] = {
+	{
+		.name = "enabled",
+		BOOL_FIELD(struct ps_detection_cfg, ratio.enabled),
+		.def = 1,
+	},
+	{
+		.name = "min_ratio",
+		DEC_FIELD(struct ps_detection_cfg, ratio.min_ratio, 1, 1000000),
+		.ddef = 25,
+	},
+	{
+		.name = "min_requests",
+		INT_FIELD(struct ps_detection_cfg, ratio.min_requests, 1, 1000000000000LL),
+		.def = 100,
+	},
+	{}
+};
+
+/* detection: offsets in struct ps_detection_cfg. */
+static const struct ps_key detection_keys[] = {
+	{
+		.name = "enabled",
+		BOOL_FIELD(struct ps_detection_cfg, enabled),
+		.def = 1,
+	},
+	{
+		.name = "interval",
+		QTY_RANGE(struct ps_detection_cfg, interval, ps_parse_duration, "duration",
+			  "seconds", 1, HOUR),
+		.def = 10,
+	},
+	{
+		.name = "min_population",
+		INT_FIELD(struct ps_detection_cfg, min_population, 2, 1000000),
+		.def = 20,
+	},
+	{
+		.name = "zscore",
+		DEC_FIELD(struct ps_detection_cfg, zscore, 1, 1000),
+		.ddef = 3.5,
+	},
+	{ .name = "high_rate", .type = PS_T_MAP, .keys = high_rate_keys },
+	{ .name = "prefix", .type = PS_T_MAP, .keys = prefix_keys },
+	{ .name = "low_and_slow", .type = PS_T_MAP, .keys = low_and_slow_keys },
+	{ .name = "surge", .type = PS_T_MAP, .keys = surge_keys },
+	{ .name = "ratio", .type = PS_T_MAP, .keys = ratio_keys },
+	{
+		.name = "thresholds",
+		.type = PS_T_MAP,
+		.off = offsetof(struct ps_detection_cfg, thresholds),
+		.keys = threshold_keys,
+	},
+	{ .name = "escalation", .type = PS_T_MAP, .keys = escalation_keys },
+	{}
+};
+
 static const struct ps_key root_keys[] = {
 	{
 		.name = "interfaces",
@@ -449,6 +746,12 @@ static const struct ps_key root_keys[] = {
 		.type = PS_T_MAP,
 		.off = offsetof(struct ps_config, alerts),
 		.keys = alerts_keys,
+	},
+	{
+		.name = "detection",
+		.type = PS_T_MAP,
+		.off = offsetof(struct ps_config, detection),
+		.keys = detection_keys,
 	},
 	{}
 };
@@ -626,6 +929,9 @@ static void apply_defaults(const struct ps_key *keys, void *obj)
 		case PS_T_PREFIX:
 			memset(field, 0, k->size);
 			break;
+		case PS_T_DEC:
+			memcpy(field, &k->ddef, sizeof(k->ddef));
+			break;
 		case PS_T_STR:
 			snprintf(field, k->size, "%s", k->def_str ? k->def_str : "");
 			break;
@@ -633,6 +939,10 @@ static void apply_defaults(const struct ps_key *keys, void *obj)
 			memset(field, 0, k->max * k->size);
 			for (n = 0; k->def_list && k->def_list[n] && n < k->max; n++)
 				snprintf(field + n * k->size, k->size, "%s", k->def_list[n]);
+			if (k->def_arr) {
+				n = k->def_n;
+				memcpy(field, k->def_arr, n * k->size);
+			}
 			memcpy((char *)obj + k->count_off, &n, sizeof(n));
 			break;
 		case PS_T_MAP:
@@ -799,6 +1109,9 @@ static const char *expectation(const struct ps_key *k, char *buf, size_t len)
 	case PS_T_PREFIX:
 		ps_parse_prefix("", &prefix, buf, len);
 		break;
+	case PS_T_DEC:
+		snprintf(buf, len, "a decimal number in %.15g..%.15g", k->dmin, k->dmax);
+		break;
 	}
 	return buf;
 }
@@ -885,6 +1198,58 @@ static int parse_bool(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, 
 	else
 		return type_error(c, k, n, path);
 	return store_int((char *)obj + k->off, k->size, v);
+}
+
+/*
+ * Decimals are plain scalars in YAML 1.2's float syntax: digits with an
+ * optional fraction and exponent (3.5, 0.9, .5, 5, 1e6, 2.5E-1). Not
+ * quoted (a string in YAML), not .inf or .nan, not hex; a bare integer
+ * has no leading zero, as for PS_T_INT.
+ */
+static int parse_dec(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, void *obj,
+		     const char *path)
+{
+	static const char digits[] = "0123456789";
+	size_t i = 0, len, sign, whole, frac = 0;
+	char want[512];
+	const char *s;
+	double v;
+
+	if (n->type != YAML_SCALAR_NODE || node_is_null(n) ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return type_error(c, k, n, path);
+	s = scalar(n);
+	len = n->data.scalar.length;
+	/* strspn stops at a NUL, which then fails the i == len check. */
+	sign = s[0] == '-' || s[0] == '+';
+	i = sign;
+	whole = strspn(s + i, digits);
+	i += whole;
+	if (s[i] == '.') {
+		frac = strspn(s + i + 1, digits);
+		i += 1 + frac;
+	}
+	if (!whole && !frac)
+		return type_error(c, k, n, path);
+	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		i += s[i] == '-' || s[i] == '+';
+		if (!strspn(s + i, digits))
+			return type_error(c, k, n, path);
+		i += strspn(s + i, digits);
+	}
+	if (i != len)
+		return type_error(c, k, n, path);
+	if (whole == len - sign && whole > 1 && s[sign] == '0')
+		return leading_zero_error(c, k, n, path);
+	v = strtod(s, NULL);
+	/* Too large is inf (ERANGE); too small to tell from 0 is 0, a fine value. */
+	if (!isfinite(v) || v < k->dmin || v > k->dmax)
+		return ps_error(c, &n->start_mark, "%s%s%.*s%s is out of range, expected %s",
+				path, sep(path), PS_QUOTE_MAX, s, len > PS_QUOTE_MAX ? "..." : "",
+				expectation(k, want, sizeof(want)));
+	memcpy((char *)obj + k->off, &v, sizeof(v));
+	return 0;
 }
 
 /* A name, plain or quoted, spelt exactly as in the table. */
@@ -1021,6 +1386,7 @@ static bool same_value(const struct ps_key *k, const char *a, const char *b)
 	case PS_T_ENUM:
 	case PS_T_QTY:
 	case PS_T_PREFIX:
+	case PS_T_DEC:
 		return !memcmp(a + k->off, b + k->off, k->size);
 	case PS_T_STR:
 		return !strcmp(a + k->off, b + k->off);
@@ -1037,6 +1403,8 @@ static const char *value_text(const struct ps_key *k, const char *obj, char *buf
 		ps_prefix_str((const struct ps_prefix *)(obj + k->off), buf, len);
 	else if (k->type == PS_T_QTY)
 		snprintf(buf, len, "%llu", (unsigned long long)load_int(obj + k->off, k->size, false));
+	else if (k->type == PS_T_DEC)
+		snprintf(buf, len, "%.15g", *(const double *)(obj + k->off));
 	else
 		snprintf(buf, len, "%lld", load_int(obj + k->off, k->size, k->min < 0));
 	return buf;
@@ -1201,6 +1569,8 @@ static int parse_value(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n,
 		return parse_qty(c, k, n, obj, path);
 	case PS_T_PREFIX:
 		return parse_prefix(c, k, n, obj, path);
+	case PS_T_DEC:
+		return parse_dec(c, k, n, obj, path);
 	}
 	return -EINVAL;
 }
@@ -1251,9 +1621,24 @@ static int default_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const cha
 	return 0;
 }
 
+/* The key node of name in a mapping if it has a value ("key:" alone has none), or NULL. */
+static yaml_node_t *given_key(struct ps_ctx *c, yaml_node_t *map, const char *name)
+{
+	yaml_node_pair_t *p;
+	yaml_node_t *key;
+
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		key = node(c, p->key);
+		if (key->type == YAML_SCALAR_NODE && !strcmp(scalar(key), name))
+			return node_is_null(node(c, p->value)) ? NULL : key;
+	}
+	return NULL;
+}
+
 /*
- * unlimited: true with limits beside it says two things: refuse it
- * rather than pick one. Limits left empty ("burst:") are absent.
+ * unlimited: true with limits beside it, or exempt: true with alert_only:
+ * true, says two things: refuse it rather than pick one. Limits left
+ * empty ("burst:") are absent.
  */
 static int class_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path)
 {
@@ -1261,6 +1646,10 @@ static int class_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char 
 	yaml_node_pair_t *p;
 	yaml_node_t *key;
 
+	if (cls->exempt == 1 && cls->alert_only == 1)
+		return ps_error(c, &map_key(c, n, "alert_only")->start_mark,
+				"%s.alert_only: alert_only: true in a class with exempt: true (line %zu), expected either exempt: true or alert_only: true, not both",
+				path, map_key(c, n, "exempt")->start_mark.line + 1);
 	if (cls->limits.unlimited != 1)
 		return 0;
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
@@ -1271,6 +1660,48 @@ static int class_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char 
 		return ps_error(c, &key->start_mark,
 				"%s.%s: a limit in a class with unlimited: true (line %zu), expected either limits or unlimited: true, not both",
 				path, scalar(key), map_key(c, n, "unlimited")->start_mark.line + 1);
+	}
+	return 0;
+}
+
+/* What a step's action does not use is 0, whatever the defaults say. */
+static void step_finish(void *obj)
+{
+	struct ps_step_cfg *s = obj;
+
+	if (s->action == PS_STEP_ALERT)
+		s->duration = 0;
+	if (s->action != PS_STEP_SHAPE)
+		s->rate = 0;
+	if (s->action != PS_STEP_DELAY)
+		s->requests_per_minute = 0;
+}
+
+/* A key given for an action that has no use for it is a mistake: refuse it. */
+static int step_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path)
+{
+#define A(x)	(1u << PS_STEP_##x)
+	static const struct {
+		const char *key;
+		unsigned int actions;	/* A() of the actions it is for */
+		const char *which;	/* the same, for the message */
+	} rules[] = {
+		{ "for", A(SHAPE) | A(DELAY) | A(BLOCK), "shape, delay or block" },
+		{ "rate", A(SHAPE), "shape" },
+		{ "requests_per_minute", A(DELAY), "delay" },
+	};
+#undef A
+	const struct ps_step_cfg *s = obj;
+	yaml_node_t *key;
+	size_t i;
+
+	for (i = 0; i < NELEMS(rules); i++) {
+		key = given_key(c, n, rules[i].key);
+		if (key && !(rules[i].actions & (1u << s->action)))
+			return ps_error(c, &key->start_mark,
+					"%s.%s: %s with action %s, expected %s only with action %s",
+					path, rules[i].key, rules[i].key,
+					step_action_names[s->action], rules[i].key, rules[i].which);
 	}
 	return 0;
 }
@@ -1398,6 +1829,23 @@ void ps_limits_resolve(const struct ps_config *cfg, int class_id, struct ps_limi
 	for (k = default_keys; out->unlimited && k->name; k++)
 		if (k->type != PS_T_ENUM)
 			store_int((char *)out + k->off - base, k->size, PS_DEF_UNSET);
+}
+
+void ps_thresholds_resolve(const struct ps_config *cfg, int class_id, struct ps_thresholds *out)
+{
+	const struct ps_thresholds *t = NULL;
+	const struct ps_key *k;
+	long long v;
+
+	if (class_id >= 1 && class_id <= cfg->nclasses)
+		t = &cfg->classes[class_id - 1].thresholds;
+	*out = cfg->detection.thresholds;
+	/* Every threshold is a uint64_t row of threshold_keys: copy those the class sets. */
+	for (k = threshold_keys; t && k->name; k++) {
+		v = load_int((const char *)t + k->off, k->size, false);
+		if ((uint64_t)v != PS_LIMIT_UNSET)
+			store_int((char *)out + k->off, k->size, v);
+	}
 }
 
 /*

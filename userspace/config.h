@@ -59,6 +59,19 @@ struct ps_limits {
 				 * the global dry_run */
 };
 
+/*
+ * detection.thresholds, and a class's thresholds: a client over one is
+ * alerted by the "threshold" detector. PS_LIMIT_UNSET: no such threshold
+ * (in detection.thresholds) or the default's (in a class).
+ */
+struct ps_thresholds {
+	uint64_t requests_per_minute;	/* inference requests, 1m window, 1..10^9 */
+	uint64_t requests_per_hour;	/* 1h window, 1..10^12 */
+	uint64_t requests_per_day;	/* 24h window, 1..10^12 */
+	uint64_t tx_payload_per_hour;	/* response payload bytes, 1h window, >= 1 */
+	uint64_t tx_payload_per_day;	/* 24h window, >= 1 */
+};
+
 /* One entry of limits.classes: the clients under some prefixes. */
 struct ps_class_cfg {
 	char name[PS_NAME_MAX];	/* 1..31 printable ASCII, unique among the classes */
@@ -66,6 +79,85 @@ struct ps_class_cfg {
 	/* Distinct, and in no other class (a longer prefix in another class is fine). */
 	struct ps_prefix clients[PS_MAX_CLASS_PREFIXES];
 	struct ps_limits limits;	/* as written: unset keys not yet inherited */
+	int exempt;		/* 0 or 1: never alerted or acted on by detection (default 0) */
+	int alert_only;		/* 0 or 1: alerted, never acted on (default 0); not with exempt */
+	struct ps_thresholds thresholds;	/* thresholds:, unset keys are the default's */
+};
+
+/*
+ * detection: the detectors of bulk extraction (userspace/detect.c) and
+ * what is done about a subject (a client, or a prefix of clients) they
+ * find. Every key has a default: a config that lists only endpoints gets
+ * every detector and the default escalation. Durations are seconds;
+ * decimals are doubles.
+ */
+enum ps_step_action {
+	PS_STEP_ALERT = 0,	/* an alert only */
+	PS_STEP_SHAPE,		/* egress at rate (a prefix: its clients share it) */
+	PS_STEP_DELAY,		/* requests_per_minute (a prefix: its clients together) */
+	PS_STEP_BLOCK,		/* every packet dropped */
+};
+
+#define PS_MAX_STEPS	8
+
+/*
+ * One escalation step. A key that does not apply to the action is an
+ * error in the file, and 0 here: the duration of an alert step, the rate
+ * of any step but shape, the requests_per_minute of any step but delay.
+ */
+struct ps_step_cfg {
+	enum ps_step_action action;	/* required */
+	uint64_t duration;	/* for: seconds the action lasts, 1..30 days (default 1h);
+				 * not for alert */
+	uint64_t cooldown;	/* seconds before the next step may follow, 0..30 days
+				 * (default 10m) */
+	uint64_t rate;		/* shape only: bits per second, >= 1 (default 4mbit) */
+	uint64_t requests_per_minute;	/* delay only: 1..10^7 (default 10) */
+};
+
+struct ps_detection_cfg {
+	int enabled;		/* default 1 */
+	uint64_t interval;	/* seconds between runs, 1..3600 (default 10) */
+	uint64_t min_population;	/* active clients needed for a population
+					 * baseline, 2..10^6 (default 20) */
+	double zscore;		/* robust z-score that counts as far above the
+				 * population, 1..1000 (default 3.5) */
+	struct {
+		int enabled;			/* default 1 */
+		uint64_t requests_per_minute;	/* floor: 1m window, 1..10^9 (default 20) */
+	} high_rate;
+	struct {
+		int enabled;			/* default 1 */
+		uint64_t min_clients;		/* active clients in the prefix, 2..10^6 (default 10) */
+		uint64_t requests_per_hour;	/* floor: the prefix's 1h window, 1..10^12 (default 300) */
+	} prefix;
+	struct {
+		int enabled;			/* default 1 */
+		uint64_t min_history;		/* seconds observed before judging, 60..7 days (default 3h) */
+		double duty_cycle;		/* share of active minutes, 0..1 (default 0.9) */
+		double max_cv;			/* inter-request coefficient of variation, 0..10 (default 0.3) */
+		uint64_t requests_per_hour;	/* floor: 1h window, 1..10^12 (default 120) */
+	} low_and_slow;
+	struct {
+		int enabled;			/* default 1 */
+		double factor;			/* current rate / own baseline, 1..10^6 (default 5) */
+		uint64_t min_history;		/* seconds of history before judging, 60..7 days (default 3h) */
+		uint64_t requests_per_hour;	/* floor on the current rate, 1..10^12 (default 120) */
+	} surge;
+	struct {
+		int enabled;			/* default 1 */
+		double min_ratio;		/* tx_payload / rx_payload, 1..10^6 (default 25) */
+		uint64_t min_requests;		/* inference requests in 24h, 1..10^12 (default 100) */
+	} ratio;
+	struct ps_thresholds thresholds;	/* default: none */
+	int nsteps;		/* escalation.steps, 1..PS_MAX_STEPS; given, they replace the default */
+	/*
+	 * Default: alert (cooldown 5m), shape 4mbit for 1h, delay 10/min for
+	 * 1h, block for 1h (each of the last three with cooldown 10m).
+	 */
+	struct ps_step_cfg steps[PS_MAX_STEPS];
+	uint64_t forget;	/* escalation.forget: seconds without a detection after which
+				 * a subject starts again at the first step, 60..30 days (default 6h) */
 };
 
 /*
@@ -115,12 +207,16 @@ struct ps_config {
 	struct ps_class_cfg classes[PS_MAX_CLASSES - 1];
 	int dry_run;		/* 0 or 1: every decision is reported, no packet touched */
 	struct ps_alerts_cfg alerts;
+	struct ps_detection_cfg detection;
 };
 
 /* Inference paths an endpoint gets when it lists none (OpenAI-compatible). */
 extern const char *const ps_default_paths[];
 
-/* An empty config: no interfaces, no endpoints, no limits, no classes. */
+/*
+ * An empty config: no interfaces, no endpoints, no limits, no classes;
+ * every other key (alerts, detection) at its default.
+ */
 void ps_config_init(struct ps_config *cfg);
 
 /*
@@ -146,5 +242,12 @@ int ps_config_add_port(struct ps_config *cfg, long port);
  * never PS_ON_EXCEED_UNSET.
  */
 void ps_limits_resolve(const struct ps_config *cfg, int class_id, struct ps_limits *out);
+
+/*
+ * The thresholds that apply to the clients of class class_id (numbered as
+ * for ps_limits_resolve()): each key the class leaves unset is
+ * detection.thresholds' (which may be PS_LIMIT_UNSET: no such threshold).
+ */
+void ps_thresholds_resolve(const struct ps_config *cfg, int class_id, struct ps_thresholds *out);
 
 #endif

@@ -222,13 +222,10 @@ int ps_enf_sweep(struct ps_datapath *dp, uint64_t boot_now)
 		if (bpf_map_lookup_elem(fd, &keys[i], &e))
 			continue;
 		if (e.until_ns && boot_now >= e.until_ns) {
-			char buf[64];
 			struct ps_prefix p;
 
 			key_prefix(&p, &keys[i]);
 			bpf_map_delete_elem(fd, &keys[i]);
-			pr_info("penstockd: %s of %s (%s) expired\n", ps_action_names[e.action],
-				ps_prefix_str(&p, buf, sizeof(buf)), ps_origin_names[e.origin]);
 			if (expire_fn)
 				expire_fn(&p, &e, expire_ctx);
 			continue;

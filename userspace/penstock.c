@@ -10,14 +10,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alerts.h"
 #include "config.h"
-#include "enforce.h"
 #include "ctl.h"
+#include "enforce.h"
 #include "log.h"
 #include "loader.h"
+#include "policy.h"
 #include "replay.h"
 #include "report.h"
+#include "tick.h"
 #include "top.h"
+#include "units.h"
 
 struct command {
 	const char *name;
@@ -34,14 +38,16 @@ static const char replay_usage[] =
 	"\n"
 	"  -c, --config FILE  take the endpoints from this config; without --config\n"
 	"                     and --port, " PS_DEFAULT_CONFIG " if it exists. Its\n"
-	"                     limits run on the capture's clock as a dry run: with\n"
-	"                     requests_per_minute each client gets would_throttle\n"
-	"                     (requests the limit would have delayed), with\n"
-	"                     max_connections would_refuse (connections it would\n"
-	"                     have refused)\n"
+	"                     limits and detection run on the capture's clock as a\n"
+	"                     dry run: each client gets would_throttle (requests a\n"
+	"                     limit would have delayed), would_refuse (connections\n"
+	"                     max_connections would have refused) and would_block\n"
+	"                     (packets a block would have dropped) as the policy\n"
+	"                     has them; the alerts and enforcement entries follow\n"
 	"  -p, --port N       count TCP port N as an inference endpoint (repeatable);\n"
 	"                     its inference paths are the OpenAI-compatible defaults\n"
-	"  -j, --json         print {\"clients\":[...]} instead of a table\n"
+	"  -j, --json         print {\"clients\":[...],\"alerts\":[...],\"enforcement\":[...]}\n"
+	"                     instead of tables\n"
 	"  -v, --verbose      more messages (libbpf's too)\n"
 	"  -h, --help         this text\n"
 	"\n"
@@ -50,6 +56,96 @@ static const char replay_usage[] =
 	"  penstock replay --config /etc/penstock/penstock.yaml --json a.pcapng b.pcap\n"
 	"\n"
 	"exit status: 0 ok, 1 system error (BPF), 2 bad input (usage, config, capture)\n";
+
+/*
+ * The daemon's side of a replay: a tick at the end of every second of
+ * capture time folds the counters into a client table on the capture's
+ * clock, and the policy (window limits, detection, escalation) runs on it.
+ */
+struct replay_policy {
+	struct ps_tick tick;
+	struct ps_ctable table;
+	struct ps_policy pol;
+	json_t *alerts;		/* ps_alert_json objects, in order */
+	json_t *enforcement;	/* entries set or changed, in order */
+	int policy;		/* PS_POLICY_* of the actions in it */
+	uint64_t now_ns;	/* the tick running */
+	int err;
+};
+
+static void replay_alert(void *ctx, const struct ps_alert *al)
+{
+	struct replay_policy *rp = ctx;
+
+	json_array_append_new(rp->alerts, ps_alert_json(al));
+}
+
+static void replay_enforce(void *ctx, const struct ps_prefix *p, const struct ps_enforcement *e)
+{
+	struct replay_policy *rp = ctx;
+	char who[64], t1[40], t2[40];
+
+	if (e->action == PS_ACT_THROTTLE)
+		rp->policy |= PS_POLICY_RATE;
+	else if (e->action == PS_ACT_BLOCK)
+		rp->policy |= PS_POLICY_BLOCK;
+	json_array_append_new(
+		rp->enforcement,
+		json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "time",
+			  ps_rfc3339(rp->now_ns / 1000000000ULL, t1, sizeof(t1)), "subject",
+			  ps_prefix_str(p, who, sizeof(who)), "action", ps_action_names[e->action],
+			  "origin", ps_origin_names[e->origin], "until",
+			  ps_rfc3339(e->until_ns / 1000000000ULL, t2, sizeof(t2)), "reason",
+			  e->reason));
+}
+
+static void replay_second(void *ctx, uint64_t end_ns)
+{
+	struct replay_policy *rp = ctx;
+	int n;
+
+	if (rp->err)
+		return;
+	rp->now_ns = end_ns;
+	rp->tick.clock_ns = end_ns;
+	n = ps_tick_run(&rp->tick, &rp->table);
+	if (n < 0) {
+		rp->err = n;
+		return;
+	}
+	ps_policy_tick(&rp->pol, end_ns / 1000000, end_ns);
+}
+
+static void print_replay_policy(FILE *f, const struct replay_policy *rp)
+{
+	size_t i;
+	json_t *a;
+
+	if (json_array_size(rp->alerts))
+		fprintf(f, "\nalerts (capture clock):\n");
+	json_array_foreach(rp->alerts, i, a) {
+		char ev[512];
+
+		fprintf(f, "  %s %-24s %-6s %-12s %8.2f %-5s %s\n",
+			json_string_value(json_object_get(a, "time")),
+			json_string_value(json_object_get(a, "subject")),
+			json_string_value(json_object_get(a, "kind")),
+			json_string_value(json_object_get(a, "detector")),
+			json_number_value(json_object_get(a, "score")),
+			json_string_value(json_object_get(a, "action")),
+			ps_alert_evidence_str(json_object_get(a, "evidence"), ev, sizeof(ev)));
+	}
+	if (json_array_size(rp->enforcement))
+		fprintf(f, "\nenforcement (capture clock; a replay touches no packet):\n");
+	json_array_foreach(rp->enforcement, i, a)
+		fprintf(f, "  %s %-24s %-8s %-12s until %s  %s\n",
+			json_string_value(json_object_get(a, "time")),
+			json_string_value(json_object_get(a, "subject")),
+			json_string_value(json_object_get(a, "action")),
+			json_string_value(json_object_get(a, "origin")),
+			json_string_value(json_object_get(a, "until")),
+			json_string_value(json_object_get(a, "reason")));
+}
 
 static int cmd_replay(int argc, char **argv)
 {
@@ -68,6 +164,7 @@ static int cmd_replay(int argc, char **argv)
 	static struct ps_config cfg;
 	long ports[PS_MAX_ENDPOINTS];
 	static struct ps_replay rp;
+	static struct replay_policy pol;
 	int nports = 0, json = 0, opt, i, n, err, ret = PS_EXIT_OK, policy = 0;
 	char errbuf[4200], *end;
 
@@ -154,6 +251,23 @@ static int cmd_replay(int argc, char **argv)
 			policy |= PS_POLICY_CONNS;
 	}
 	ps_replay_init(&rp, &dp, &cfg);
+	/* Day limits, per-minute byte limits and detection: on the capture's
+	 * clock, from a client table ticked every second. */
+	ps_ctable_init(&pol.table);
+	pol.alerts = json_array();
+	pol.enforcement = json_array();
+	if (ps_tick_init(&pol.tick, &dp) || ps_policy_init(&pol.pol, &dp, &cfg, &pol.table) ||
+	    !pol.alerts || !pol.enforcement) {
+		fprintf(stderr, "penstock replay: out of memory\n");
+		ret = PS_EXIT_FAIL;
+		goto cleanup;
+	}
+	pol.tick.idle_s = cfg.reclaim_idle;
+	pol.pol.on_alert = replay_alert;
+	pol.pol.on_enforce = replay_enforce;
+	pol.pol.ctx = &pol;
+	rp.on_second = replay_second;
+	rp.ctx = &pol;
 	for (i = optind; i < argc; i++) {
 		err = ps_replay_file(&rp, argv[i]);
 		if (err) {
@@ -161,6 +275,14 @@ static int cmd_replay(int argc, char **argv)
 			goto cleanup;
 		}
 	}
+	ps_replay_finish(&rp);
+	if (pol.err) {
+		fprintf(stderr, "penstock replay: client table: %s\n", strerror(-pol.err));
+		ret = PS_EXIT_FAIL;
+		goto cleanup;
+	}
+	/* Entries the window limits or the detectors set: their columns too. */
+	policy |= pol.policy;
 	n = ps_dp_read_clients(&dp, &list);
 	if (n < 0) {
 		fprintf(stderr, "penstock replay: cannot read counters: %s\n", strerror(-n));
@@ -170,6 +292,10 @@ static int cmd_replay(int argc, char **argv)
 	if (json) {
 		json_t *doc = ps_clients_json(list, n, policy);
 
+		if (doc && cfg.detection.enabled)
+			json_object_set(doc, "alerts", pol.alerts);
+		if (doc)
+			json_object_set(doc, "enforcement", pol.enforcement);
 		if (!doc || json_dumpf(doc, stdout, JSON_COMPACT) < 0) {
 			ret = PS_EXIT_FAIL;
 		}
@@ -177,9 +303,15 @@ static int cmd_replay(int argc, char **argv)
 		putchar('\n');
 	} else {
 		ps_clients_table(stdout, list, n, policy);
+		print_replay_policy(stdout, &pol);
 		pr_info("%llu packets replayed\n", rp.packets);
 	}
 cleanup:
+	ps_policy_free(&pol.pol);
+	ps_tick_free(&pol.tick);
+	ps_ctable_free(&pol.table);
+	json_decref(pol.alerts);
+	json_decref(pol.enforcement);
 	free(list);
 	ps_dp_close(&dp);
 	return ret;

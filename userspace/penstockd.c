@@ -42,6 +42,7 @@
 #include "control.h"
 #include "enforce.h"
 #include "loader.h"
+#include "policy.h"
 #include "log.h"
 #include "penstock.skel.h"
 #include "shape.h"
@@ -92,6 +93,7 @@ struct daemon {
 	struct ps_tick tick;
 	struct ps_control ctl;
 	struct ps_alerts *alerts;	/* the alert sinks (alerts.c) */
+	struct ps_policy pol;	/* window limits, detection, escalation (policy.c) */
 	struct ps_shaper shape;
 	bool shape_dirty;	/* shape entries changed: sync the HTB classes */
 	pid_t saver;
@@ -305,6 +307,7 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 		pr_info("penstockd: max_clients %u takes effect when penstockd starts without "
 			"pinned maps; %u slots now\n", ncfg.max_clients, d->tick.max);
 	d->cfg = ncfg;
+	ps_policy_reconfigure(&d->pol);
 	d->tick.idle_s = d->cfg.reclaim_idle;
 	if (apply_interfaces(d, &d->cfg, NULL, 0))
 		snprintf(err, errlen, "some interfaces could not be attached (see the log)");
@@ -604,6 +607,19 @@ static void do_status(struct daemon *d, FILE *out)
 		      (json_int_t)d->table.in_map);
 	if (o)
 		json_object_set_new(o, "stats", stats_json(d));
+	if (o && d->pol.det) {
+		struct ps_detect_stats ds;
+
+		ps_detect_stats(d->pol.det, &ds);
+		json_object_set_new(o, "detection",
+				    json_pack("{s:b, s:I, s:I, s:I, s:I, s:f, s:f}", "enabled",
+					      d->cfg.detection.enabled > 0, "runs",
+					      (json_int_t)ds.runs, "steps_taken",
+					      (json_int_t)ds.alerts, "subjects",
+					      (json_int_t)ds.subjects, "clients_judged",
+					      (json_int_t)ds.clients, "last_ms", ds.last_ns / 1e6,
+					      "max_ms", ds.max_ns / 1e6));
+	}
 	if (o)
 		json_object_set_new(o, "slots",
 				    json_pack("{s:I, s:I, s:I, s:I}", "handed_out",
@@ -683,8 +699,10 @@ static int shape_sync(struct daemon *d, char *err, size_t errlen)
 static void on_expire(const struct ps_prefix *p, const struct ps_enforcement *e, void *ctx)
 {
 	struct daemon *d = ctx;
+	char buf[64];
 
-	(void)p;
+	pr_info("penstockd: %s of %s (%s) expired\n", ps_action_names[e->action],
+		ps_prefix_str(p, buf, sizeof(buf)), ps_origin_names[e->origin]);
 	if (e->action == PS_ACT_SHAPE)
 		d->shape_dirty = true;
 }
@@ -740,14 +758,7 @@ static void do_enforce(struct daemon *d, json_t *req, FILE *out, int action)
 					      "rpm and rate_bps)");
 			return;
 		}
-		/* One HTB class per entry: on a prefix its clients would share
-		 * the rate, and the protocol promises each its own. */
-		if (p.len != (p.family == PS_AF_INET ? 32 : 128)) {
-			ps_control_error(out, "throttle %s: shaping by rate_bps is per client; "
-					      "a prefix cannot be shaped yet: shape its clients one "
-					      "by one", subj);
-			return;
-		}
+		/* One HTB class per entry: the clients of a prefix share it. */
 		action = PS_ACT_SHAPE;
 		e.rate_bps = rate_bps;
 		snprintf(rate, sizeof(rate), " at %lld bit/s", (long long)rate_bps);
@@ -915,154 +926,6 @@ static void reap_saver(struct daemon *d, bool wait)
 	d->saver = 0;
 }
 
-/* The class of a client by the configured prefixes (longest match), 0 if none. */
-static int class_of(const struct ps_config *cfg, const struct ps_client_key *k)
-{
-	int c, j, best = 0, best_len = -1;
-
-	for (c = 0; c < cfg->nclasses; c++)
-		for (j = 0; j < cfg->classes[c].nclients; j++) {
-			const struct ps_prefix *p = &cfg->classes[c].clients[j];
-			const uint8_t *a = (const uint8_t *)&k->addr;
-			int bits = p->len, i;
-
-			if (p->family != k->family || bits <= best_len)
-				continue;
-			for (i = 0; i < bits / 8; i++)
-				if (a[i] != p->addr[i])
-					break;
-			if (i < bits / 8)
-				continue;
-			if (bits % 8 && ((a[i] ^ p->addr[i]) & (0xff00 >> (bits % 8)) & 0xff))
-				continue;
-			best = c + 1;
-			best_len = bits;
-		}
-	return best;
-}
-
-/*
- * Limits judged by the daemon from its windows: requests_per_day and
- * egress_bytes_per_day on the 24h window (every 10 ticks), and
- * egress_bytes_per_minute on the 1m window (every tick). A client over one
- * gets its class's on_exceed action for a while, renewed while it stays
- * over: ten minutes for the day limits, one for the minute limit.
- *   delay  a request limit: for requests_per_day, the daily budget spread
- *          over the day; for the byte limits, the requests per minute that
- *          its recent bytes per request fit in the limit
- *   shape  its egress at shape_rate
- *   block  all its packets dropped
- * A client with an entry of another origin (manual, detector) keeps it.
- */
-static bool limit_origin(int origin)
-{
-	return origin == PS_ORIGIN_DAY_LIMIT || origin == PS_ORIGIN_MINUTE_LIMIT;
-}
-
-static void window_limits(struct daemon *d)
-{
-	struct ps_limits lim[PS_MAX_CLASSES];
-	uint64_t min_req = PS_LIMIT_UNSET, min_bytes = PS_LIMIT_UNSET;
-	uint64_t min_bmin = PS_LIMIT_UNSET, now_ms = wall_ms();
-	uint64_t bnow = boot_now(NULL);
-	bool day = d->tick.count % 10 == 0;
-	uint32_t i;
-	int c;
-
-	for (c = 0; c <= d->cfg.nclasses; c++) {
-		ps_limits_resolve(&d->cfg, c, &lim[c]);
-		if (lim[c].requests_per_day < min_req)
-			min_req = lim[c].requests_per_day;
-		if (lim[c].egress_bytes_per_day < min_bytes)
-			min_bytes = lim[c].egress_bytes_per_day;
-		if (lim[c].egress_bytes_per_minute < min_bmin)
-			min_bmin = lim[c].egress_bytes_per_minute;
-	}
-	if (!day)
-		min_req = min_bytes = PS_LIMIT_UNSET;
-	if (min_req == PS_LIMIT_UNSET && min_bytes == PS_LIMIT_UNSET && min_bmin == PS_LIMIT_UNSET)
-		return;
-	for (i = 0; i < d->table.n; i++) {
-		const struct ps_crec *r = &d->table.rec[i];
-		struct ps_enforcement e = {}, old = {};
-		const struct ps_limits *l;
-		struct ps_cview vd = {}, vm = {};
-		struct ps_prefix p = {};
-		int over_req = 0, over_bytes = 0, over_bmin = 0, minute;
-		uint64_t rpm = 0;
-		char who[64];
-
-		if (min_req != PS_LIMIT_UNSET || min_bytes != PS_LIMIT_UNSET)
-			ps_crec_view(&d->table, r, PS_WIN_24H, now_ms, &vd);
-		if (min_bmin != PS_LIMIT_UNSET)
-			ps_crec_view(&d->table, r, PS_WIN_1M, now_ms, &vm);
-		if (vd.v[PS_F_INFERENCE] <= (double)min_req &&
-		    vd.v[PS_F_TX_BYTES] <= (double)min_bytes && vm.v[PS_F_TX_BYTES] <= (double)min_bmin)
-			continue;
-		l = &lim[class_of(&d->cfg, &r->key)];
-		over_req = min_req != PS_LIMIT_UNSET && l->requests_per_day != PS_LIMIT_UNSET &&
-			   vd.v[PS_F_INFERENCE] > (double)l->requests_per_day;
-		over_bytes = min_bytes != PS_LIMIT_UNSET && l->egress_bytes_per_day != PS_LIMIT_UNSET &&
-			     vd.v[PS_F_TX_BYTES] > (double)l->egress_bytes_per_day;
-		over_bmin = l->egress_bytes_per_minute != PS_LIMIT_UNSET &&
-			    vm.v[PS_F_TX_BYTES] > (double)l->egress_bytes_per_minute;
-		if (!over_req && !over_bytes && !over_bmin)
-			continue;
-		minute = !over_req && !over_bytes;
-		p.family = r->key.family;
-		p.len = r->key.family == PS_AF_INET ? 32 : 128;
-		memcpy(p.addr, &r->key.addr, sizeof(p.addr));
-		if (!ps_enf_get(&d->dp, &p, &old) && !limit_origin(old.origin))
-			continue;
-		/* A day limit's entry is not cut short by the minute check. */
-		if (minute && old.origin == PS_ORIGIN_DAY_LIMIT && old.until_ns > bnow)
-			continue;
-		if (l->on_exceed == PS_ON_EXCEED_BLOCK) {
-			e.action = PS_ACT_BLOCK;
-		} else if (l->on_exceed == PS_ON_EXCEED_DELAY) {
-			if (over_req) {
-				rpm = l->requests_per_day / 1440;
-			} else {
-				/* Bytes: as many requests a minute as fit, at the
-				 * client's recent bytes per request. */
-				const struct ps_cview *v = over_bytes ? &vd : &vm;
-				double per_req = v->v[PS_F_INFERENCE] >= 1 ?
-							 v->v[PS_F_TX_BYTES] / v->v[PS_F_INFERENCE] :
-							 v->v[PS_F_TX_BYTES];
-				double budget = over_bytes ? l->egress_bytes_per_day / 1440.0 :
-							     (double)l->egress_bytes_per_minute;
-
-				rpm = per_req > 0 ? (uint64_t)(budget / per_req) : 0;
-			}
-			e.action = PS_ACT_THROTTLE;
-			ps_gcra_params(rpm ? rpm : 1, 1, &e.emission_ns, &e.tolerance_ns);
-		} else if (l->on_exceed == PS_ON_EXCEED_SHAPE && l->shape_rate != PS_LIMIT_UNSET) {
-			e.action = PS_ACT_SHAPE;
-			e.rate_bps = l->shape_rate;
-			/* Renewed while over: keep its class, the rate may change. */
-			if (limit_origin(old.origin) && old.action == PS_ACT_SHAPE)
-				e.shape_class = old.shape_class;
-			d->shape_dirty = true;
-		} else {
-			continue;
-		}
-		e.origin = minute ? PS_ORIGIN_MINUTE_LIMIT : PS_ORIGIN_DAY_LIMIT;
-		e.dry_run = l->dry_run > 0;
-		e.since_ns = limit_origin(old.origin) && old.action == e.action ? old.since_ns :
-									     now_ms * 1000000ULL;
-		e.until_ns = bnow + (minute ? 60ULL : 600ULL) * 1000000000ULL;
-		snprintf(e.reason, sizeof(e.reason), "%s",
-			 over_req ? "inference requests over requests_per_day" :
-			 over_bytes ? "egress bytes over egress_bytes_per_day" :
-				      "egress bytes over egress_bytes_per_minute");
-		if (ps_enf_set(&d->dp, &p, &e) == 0 &&
-		    !(limit_origin(old.origin) && old.action == e.action))
-			pr_info("penstockd: %s %s: %s%s\n", ps_action_names[e.action],
-				ps_prefix_str(&p, who, sizeof(who)), e.reason,
-				e.dry_run ? " [dry run]" : "");
-	}
-}
-
 /*
  * Connections that ended without a FIN or RST the programs saw: every 10
  * ticks, flows idle for FLOW_IDLE_S are removed, and a flow that counted
@@ -1131,14 +994,35 @@ static void expire_flows(struct daemon *d)
 		pr_debug("penstockd: %u idle flows expired\n", expired);
 }
 
+/* What the detectors found, to the alert sinks. */
+static void policy_alert(void *ctx, const struct ps_alert *al)
+{
+	struct daemon *d = ctx;
+
+	ps_alerts_emit(d->alerts, al);
+}
+
+/* An entry the window limits or the detectors set, or changed. */
+static void policy_enforce(void *ctx, const struct ps_prefix *p, const struct ps_enforcement *e)
+{
+	char who[64];
+
+	(void)ctx;
+	pr_info("penstockd: %s %s: %s%s\n", ps_action_names[e->action],
+		ps_prefix_str(p, who, sizeof(who)), e->reason, e->dry_run ? " [dry run]" : "");
+}
+
 static void tick(struct daemon *d)
 {
 	uint64_t now;
 
 	ps_tick_run(&d->tick, &d->table);
-	window_limits(d);
+	ps_policy_tick(&d->pol, wall_ms(), boot_now(NULL));
+	if (d->pol.shape_dirty) {
+		d->shape_dirty = true;
+		d->pol.shape_dirty = false;
+	}
 	expire_flows(d);
-	ps_enf_sweep(&d->dp, boot_now(NULL));
 	/* Expired or new shape entries now; every 10 s, whatever changed
 	 * behind the daemon's back (a class someone deleted). */
 	if (d->shape_dirty || d->tick.count % 10 == 0)
@@ -1283,6 +1167,12 @@ static int setup(struct daemon *d)
 	if (err)
 		return err;
 	d->tick.idle_s = d->cfg.reclaim_idle;
+	err = ps_policy_init(&d->pol, &d->dp, &d->cfg, &d->table);
+	if (err)
+		return err;
+	d->pol.on_alert = policy_alert;
+	d->pol.on_enforce = policy_enforce;
+	d->pol.ctx = d;
 	/* Catch up with what the datapath counted while no daemon ran. */
 	ps_tick_run(&d->tick, &d->table);
 	pr_info("penstockd: %s the datapath: %d endpoints on %d interfaces, maps in %s, %u clients\n",
@@ -1324,6 +1214,7 @@ static void teardown(struct daemon *d)
 			d->pin_dir);
 	}
 	ps_shape_free(&d->shape);
+	ps_policy_free(&d->pol);
 	ps_alerts_close(d->alerts);
 	ps_control_close(&d->ctl);
 	ps_ctable_free(&d->table);

@@ -249,6 +249,11 @@ int ps_replay_file(struct ps_replay *r, const char *path)
 		int fd;
 
 		n++;
+		if (r->on_second && ts / 1000000000ULL + 1 > r->second) {
+			if (r->second)
+				r->on_second(r->ctx, r->second * 1000000000ULL);
+			r->second = ts / 1000000000ULL + 1;
+		}
 		/* pcapng files may change link type per interface. */
 		dlt = pcap_datalink(pc);
 		if (make_frame(dlt, data, hdr->caplen, &f))
@@ -271,4 +276,10 @@ int ps_replay_file(struct ps_replay *r, const char *path)
 	pcap_close(pc);
 	r->packets += n;
 	return err;
+}
+
+void ps_replay_finish(struct ps_replay *r)
+{
+	if (r->on_second && r->second)
+		r->on_second(r->ctx, r->second * 1000000000ULL);
 }

@@ -18,9 +18,19 @@ struct ps_replay {
 	struct ps_datapath *dp;
 	unsigned char endpoint_port[65536 / 8];	/* bitmap of endpoint ports */
 	unsigned long long packets;		/* packets read */
+	/*
+	 * Called before the first packet of each new second of capture
+	 * time with the end of the last second seen (Unix ns): the time of
+	 * a tick that folds what that second counted. NULL: no ticks.
+	 */
+	void (*on_second)(void *ctx, uint64_t end_ns);
+	void *ctx;
+	uint64_t second;			/* the last second seen + 1, 0: none */
 };
 
 void ps_replay_init(struct ps_replay *r, struct ps_datapath *dp, const struct ps_config *cfg);
 int ps_replay_file(struct ps_replay *r, const char *path);
+/* The tick after the last packet (on_second for the last second seen). */
+void ps_replay_finish(struct ps_replay *r);
 
 #endif

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <arpa/inet.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,9 @@ json_t *ps_clients_json(const struct ps_client *list, int n, int policy)
 		if ((policy & PS_POLICY_CONNS) && o)
 			json_object_set_new(o, "would_refuse",
 					    json_integer((json_int_t)list[i].would_refuse));
+		if ((policy & PS_POLICY_BLOCK) && o)
+			json_object_set_new(o, "would_block",
+					    json_integer((json_int_t)list[i].would_block));
 		json_array_append_new(arr, o);
 	}
 	return json_pack("{s:o}", "clients", arr);
@@ -55,10 +59,11 @@ void ps_clients_table(FILE *f, const struct ps_client *list, int n, int policy)
 		if (l > w)
 			w = l;
 	}
-	fprintf(f, "%-*s %6s %8s %9s %10s %10s %12s %12s %12s %12s%s%s\n", w, "CLIENT", "CONNS",
+	fprintf(f, "%-*s %6s %8s %9s %10s %10s %12s %12s %12s %12s%s%s%s\n", w, "CLIENT", "CONNS",
 		"REQUESTS", "INFERENCE", "RX_PKTS", "TX_PKTS", "RX_BYTES", "TX_BYTES",
 		"RX_PAYLOAD", "TX_PAYLOAD", (policy & PS_POLICY_RATE) ? " WOULD_THROTTLE" : "",
-		(policy & PS_POLICY_CONNS) ? " WOULD_REFUSE" : "");
+		(policy & PS_POLICY_CONNS) ? " WOULD_REFUSE" : "",
+		(policy & PS_POLICY_BLOCK) ? "   WOULD_BLOCK" : "");
 	for (i = 0; i < n; i++) {
 		const struct ps_counters *c = &list[i].c;
 
@@ -70,6 +75,8 @@ void ps_clients_table(FILE *f, const struct ps_client *list, int n, int policy)
 			fprintf(f, " %15llu", (unsigned long long)list[i].would_throttle);
 		if (policy & PS_POLICY_CONNS)
 			fprintf(f, " %13llu", (unsigned long long)list[i].would_refuse);
+		if (policy & PS_POLICY_BLOCK)
+			fprintf(f, " %13llu", (unsigned long long)list[i].would_block);
 		fputc('\n', f);
 	}
 }
@@ -94,7 +101,13 @@ const char *ps_alert_evidence_str(json_t *evidence, char *buf, size_t len)
 		if (json_is_integer(v)) {
 			snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
 		} else if (json_is_real(v)) {
-			snprintf(val, sizeof(val), "%.4g", json_real_value(v));
+			double x = json_real_value(v);
+
+			/* Counts and byte figures whole, ratios and scores short. */
+			if (fabs(x) >= 1e4 || (fabs(x) < 1e15 && x == (double)(long long)x))
+				snprintf(val, sizeof(val), "%.0f", x);
+			else
+				snprintf(val, sizeof(val), "%.4g", x);
 		} else if (json_is_string(v)) {
 			snprintf(val, sizeof(val), "%s", json_string_value(v));
 		} else {

@@ -29,6 +29,12 @@ struct ps_tick {
 	uint64_t reclaimed;		/* slots reclaimed since start */
 	uint64_t count;			/* ticks run */
 	uint64_t last_ns, sum_ns, max_ns;	/* CPU time per tick */
+	/*
+	 * 0: the tick reads the wall and boot clocks. Else the time of the
+	 * next tick in Unix ns, which is also the programs' clock (replay:
+	 * the capture's clock).
+	 */
+	uint64_t clock_ns;
 };
 
 int ps_tick_init(struct ps_tick *tk, struct ps_datapath *dp);

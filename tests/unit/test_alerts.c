@@ -242,12 +242,14 @@ static void test_am_json(void)
 
 static void test_evidence_str(void)
 {
-	json_t *ev = json_pack("{s:i, s:f, s:s, s:b, s:[i,i]}", "rpm", 340, "ratio", 0.123456,
-			       "window", "1m", "new", 1, "hours", 1, 2);
+	json_t *ev = json_pack("{s:i, s:f, s:s, s:b, s:[i,i], s:f, s:f}", "rpm", 340, "ratio",
+			       0.123456, "window", "1m", "new", 1, "hours", 1, 2, "bytes", 32306.4,
+			       "whole", 20.0);
 	char buf[160], small[16];
 
+	/* Reals: whole numbers and those of 10^4 or more without a fraction. */
 	if (check_text("evidence_str", "summary", ps_alert_evidence_str(ev, buf, sizeof(buf)),
-		       "rpm=340 ratio=0.1235 window=1m new=true hours=[1,2]") &&
+		       "rpm=340 ratio=0.1235 window=1m new=true hours=[1,2] bytes=32306 whole=20") &&
 	    check_text("evidence_str", "cut", ps_alert_evidence_str(ev, small, sizeof(small)),
 		       "rpm=340 rati..."))
 		pass("evidence_str");

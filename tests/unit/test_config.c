@@ -91,12 +91,14 @@ struct err_case {
 #define CLASS_A		CLASSES "    - name: a\n      clients: [10.0.0.0/8]\n"
 #define DEFAULT_KEYS	"requests_per_minute, burst, requests_per_day, egress_bytes_per_minute, " \
 			"egress_bytes_per_day, max_connections, on_exceed, shape_rate"
-#define CLASS_KEYS	"name, clients, " DEFAULT_KEYS ", unlimited, dry_run"
+#define CLASS_KEYS	"name, clients, " DEFAULT_KEYS ", unlimited, dry_run, exempt, alert_only, " \
+			"thresholds"
 #define SIZE_WANT	"a size such as 50MiB (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
 #define RATE_WANT	"a rate such as 2mbit (units bit, kbit, mbit, gbit, tbit, kibit, mibit, " \
 			"gibit; bps, kbps, mbps, gbps for bytes)"
 #define PREFIX_WANT	"an IPv4 or IPv6 address or prefix such as 203.0.113.0/24 or 2001:db8::/32"
-#define ROOT_KEYS	"interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run, alerts"
+#define ROOT_KEYS	"interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run, alerts, " \
+			"detection"
 #define ALERTS		"endpoints: [{port: 1}]\nalerts:\n"
 #define ALERTS_KEYS	"stderr, jsonl, webhook, keep_in_memory"
 #define ABS_WANT	"a string of 1..1023 characters, an absolute path"
@@ -106,6 +108,23 @@ struct err_case {
 #define WEBHOOK		ALERTS "  webhook: {url: \"http://a\", "
 /* A JSON-lines file with its path: the next key starts in column 21. */
 #define JSONL		ALERTS "  jsonl: {path: /a, "
+#define DETECTION	"endpoints: [{port: 1}]\ndetection:\n"
+#define DETECTION_KEYS	"enabled, interval, min_population, zscore, high_rate, prefix, low_and_slow, " \
+			"surge, ratio, thresholds, escalation"
+#define THRESHOLD_KEYS	"requests_per_minute, requests_per_hour, requests_per_day, " \
+			"tx_payload_per_hour, tx_payload_per_day"
+#define STEP_KEYS	"action, for, cooldown, rate, requests_per_minute"
+#define ZSCORE_WANT	"a decimal number in 1..1000"
+/* A detector's flow mapping, opened on line 3: its first key starts in the column given. */
+#define HIGH_RATE	DETECTION "  high_rate: {"		/* 15 */
+#define PREFIX_DET	DETECTION "  prefix: {"		/* 12 */
+#define LOW_SLOW	DETECTION "  low_and_slow: {"	/* 18 */
+#define SURGE		DETECTION "  surge: {"		/* 11 */
+#define RATIO		DETECTION "  ratio: {"		/* 11 */
+#define THRESHOLDS	DETECTION "  thresholds: {"	/* 16 */
+/* escalation's keys start on line 4, in column 5; steps' entries on line 5, '{' in column 9. */
+#define ESCALATION	DETECTION "  escalation:\n"
+#define STEPS		ESCALATION "    steps:\n"
 
 static const struct err_case err_cases[] = {
 	/* YAML syntax */
@@ -531,6 +550,265 @@ static const struct err_case alerts_err_cases[] = {
 	{ "alerts_webhook_twice", ALERTS "  webhook: {url: \"http://a\"}\n  webhook: {url: \"http://b\"}\n",
 	  -EINVAL,
 	  "4:3: alerts: key 'webhook' appears twice (first at line 3), expected each key once" },
+};
+
+/* detection: the detectors, their thresholds and the escalation (userspace/detect.c). */
+static const struct err_case detection_err_cases[] = {
+	{ "detection_list", "endpoints: [{port: 1}]\ndetection: []\n", -EINVAL,
+	  "2:12: detection: got a list, expected a mapping with keys " DETECTION_KEYS },
+	{ "detection_scalar", "endpoints: [{port: 1}]\ndetection: off\n", -EINVAL,
+	  "2:12: detection: got 'off', expected a mapping with keys " DETECTION_KEYS },
+	{ "detection_twice", DETECTION "  enabled: true\ndetection: {}\n", -EINVAL,
+	  "4:1: key 'detection' appears twice (first at line 2), expected each key once" },
+	{ "detection_unknown_key", DETECTION "  interval_s: 10\n", -EINVAL,
+	  "3:3: detection: unknown key 'interval_s', expected one of " DETECTION_KEYS },
+	{ "detection_enabled_yes", DETECTION "  enabled: yes\n", -EINVAL,
+	  "3:12: detection.enabled: got 'yes', expected true or false" },
+
+	/* interval: a duration, 1s..1h */
+	{ "detection_interval_zero", DETECTION "  interval: 0s\n", -EINVAL,
+	  "3:13: detection.interval: 0s is out of range, expected a duration in 1..3600 seconds" },
+	{ "detection_interval_long", DETECTION "  interval: 61m\n", -EINVAL,
+	  "3:13: detection.interval: 61m is out of range, expected a duration in 1..3600 seconds" },
+	{ "detection_interval_word", DETECTION "  interval: often\n", -EINVAL,
+	  "3:13: detection.interval: got 'often', expected " DURATION_WANT },
+	{ "detection_interval_fraction", DETECTION "  interval: 1.5s\n", -EINVAL,
+	  "3:13: detection.interval: got '1.5s', expected " DURATION_WANT },
+	{ "detection_interval_leading_zero", DETECTION "  interval: 010\n", -EINVAL,
+	  "3:13: detection.interval: 010 has a leading zero (octal in YAML 1.1), expected " DURATION_WANT " without one" },
+
+	/* min_population: 2..10^6 */
+	{ "detection_min_population_one", DETECTION "  min_population: 1\n", -EINVAL,
+	  "3:19: detection.min_population: 1 is out of range, expected an integer in 2..1000000" },
+	{ "detection_min_population_big", DETECTION "  min_population: 1000001\n", -EINVAL,
+	  "3:19: detection.min_population: 1000001 is out of range, expected an integer in 2..1000000" },
+	{ "detection_min_population_decimal", DETECTION "  min_population: 20.0\n", -EINVAL,
+	  "3:19: detection.min_population: got '20.0', expected an integer in 2..1000000" },
+
+	/* zscore: the decimal rules */
+	{ "zscore_low", DETECTION "  zscore: 0.99\n", -EINVAL,
+	  "3:11: detection.zscore: 0.99 is out of range, expected " ZSCORE_WANT },
+	{ "zscore_high", DETECTION "  zscore: 1000.001\n", -EINVAL,
+	  "3:11: detection.zscore: 1000.001 is out of range, expected " ZSCORE_WANT },
+	{ "zscore_negative", DETECTION "  zscore: -3.5\n", -EINVAL,
+	  "3:11: detection.zscore: -3.5 is out of range, expected " ZSCORE_WANT },
+	{ "zscore_overflow", DETECTION "  zscore: 1e999\n", -EINVAL,
+	  "3:11: detection.zscore: 1e999 is out of range, expected " ZSCORE_WANT },
+	{ "zscore_quoted", DETECTION "  zscore: \"3.5\"\n", -EINVAL,
+	  "3:11: detection.zscore: got the quoted string '3.5', expected " ZSCORE_WANT },
+	{ "zscore_nan", DETECTION "  zscore: .nan\n", -EINVAL,
+	  "3:11: detection.zscore: got '.nan', expected " ZSCORE_WANT },
+	{ "zscore_nan_word", DETECTION "  zscore: nan\n", -EINVAL,
+	  "3:11: detection.zscore: got 'nan', expected " ZSCORE_WANT },
+	{ "zscore_inf", DETECTION "  zscore: .inf\n", -EINVAL,
+	  "3:11: detection.zscore: got '.inf', expected " ZSCORE_WANT },
+	{ "zscore_infinity", DETECTION "  zscore: infinity\n", -EINVAL,
+	  "3:11: detection.zscore: got 'infinity', expected " ZSCORE_WANT },
+	{ "zscore_hex", DETECTION "  zscore: 0x1A\n", -EINVAL,
+	  "3:11: detection.zscore: got '0x1A', expected " ZSCORE_WANT },
+	{ "zscore_hex_float", DETECTION "  zscore: 0x1p3\n", -EINVAL,
+	  "3:11: detection.zscore: got '0x1p3', expected " ZSCORE_WANT },
+	{ "zscore_trailing", DETECTION "  zscore: 3.5x\n", -EINVAL,
+	  "3:11: detection.zscore: got '3.5x', expected " ZSCORE_WANT },
+	{ "zscore_word_after", DETECTION "  zscore: 3.5 sigma\n", -EINVAL,
+	  "3:11: detection.zscore: got '3.5 sigma', expected " ZSCORE_WANT },
+	{ "zscore_leading_garbage", DETECTION "  zscore: x3.5\n", -EINVAL,
+	  "3:11: detection.zscore: got 'x3.5', expected " ZSCORE_WANT },
+	{ "zscore_comma", DETECTION "  zscore: 3,5\n", -EINVAL,
+	  "3:11: detection.zscore: got '3,5', expected " ZSCORE_WANT },
+	{ "zscore_two_dots", DETECTION "  zscore: 3.5.1\n", -EINVAL,
+	  "3:11: detection.zscore: got '3.5.1', expected " ZSCORE_WANT },
+	{ "zscore_dot", DETECTION "  zscore: .\n", -EINVAL,
+	  "3:11: detection.zscore: got '.', expected " ZSCORE_WANT },
+	{ "zscore_sign_only", DETECTION "  zscore: +\n", -EINVAL,
+	  "3:11: detection.zscore: got '+', expected " ZSCORE_WANT },
+	{ "zscore_two_signs", DETECTION "  zscore: +-3\n", -EINVAL,
+	  "3:11: detection.zscore: got '+-3', expected " ZSCORE_WANT },
+	{ "zscore_exponent_empty", DETECTION "  zscore: 1e\n", -EINVAL,
+	  "3:11: detection.zscore: got '1e', expected " ZSCORE_WANT },
+	{ "zscore_exponent_sign_only", DETECTION "  zscore: 1e+\n", -EINVAL,
+	  "3:11: detection.zscore: got '1e+', expected " ZSCORE_WANT },
+	{ "zscore_exponent_alone", DETECTION "  zscore: e5\n", -EINVAL,
+	  "3:11: detection.zscore: got 'e5', expected " ZSCORE_WANT },
+	{ "zscore_underscore", DETECTION "  zscore: 1_000\n", -EINVAL,
+	  "3:11: detection.zscore: got '1_000', expected " ZSCORE_WANT },
+	{ "zscore_leading_zero", DETECTION "  zscore: 05\n", -EINVAL,
+	  "3:11: detection.zscore: 05 has a leading zero (octal in YAML 1.1), expected " ZSCORE_WANT " without one" },
+	{ "zscore_bool", DETECTION "  zscore: true\n", -EINVAL,
+	  "3:11: detection.zscore: got 'true', expected " ZSCORE_WANT },
+	{ "zscore_list", DETECTION "  zscore: [3.5]\n", -EINVAL,
+	  "3:11: detection.zscore: got a list, expected " ZSCORE_WANT },
+
+	/* high_rate */
+	{ "high_rate_scalar", DETECTION "  high_rate: true\n", -EINVAL,
+	  "3:14: detection.high_rate: got 'true', expected a mapping with keys enabled, requests_per_minute" },
+	{ "high_rate_unknown_key", HIGH_RATE "rpm: 5}\n", -EINVAL,
+	  "3:15: detection.high_rate: unknown key 'rpm', expected one of enabled, requests_per_minute" },
+	{ "high_rate_enabled_quoted", HIGH_RATE "enabled: 'false'}\n", -EINVAL,
+	  "3:24: detection.high_rate.enabled: got the quoted string 'false', expected true or false" },
+	{ "high_rate_rpm_zero", HIGH_RATE "requests_per_minute: 0}\n", -EINVAL,
+	  "3:36: detection.high_rate.requests_per_minute: 0 is out of range, expected an integer in 1..1000000000" },
+	{ "high_rate_rpm_big", HIGH_RATE "requests_per_minute: 1000000001}\n", -EINVAL,
+	  "3:36: detection.high_rate.requests_per_minute: 1000000001 is out of range, expected an integer in 1..1000000000" },
+
+	/* prefix */
+	{ "prefix_min_clients_one", PREFIX_DET "min_clients: 1}\n", -EINVAL,
+	  "3:25: detection.prefix.min_clients: 1 is out of range, expected an integer in 2..1000000" },
+	{ "prefix_min_clients_big", PREFIX_DET "min_clients: 1000001}\n", -EINVAL,
+	  "3:25: detection.prefix.min_clients: 1000001 is out of range, expected an integer in 2..1000000" },
+	{ "prefix_rph_zero", PREFIX_DET "requests_per_hour: 0}\n", -EINVAL,
+	  "3:31: detection.prefix.requests_per_hour: 0 is out of range, expected an integer in 1..1000000000000" },
+	{ "prefix_rph_big", PREFIX_DET "requests_per_hour: 1000000000001}\n", -EINVAL,
+	  "3:31: detection.prefix.requests_per_hour: 1000000000001 is out of range, expected an integer in 1..1000000000000" },
+
+	/* low_and_slow */
+	{ "low_and_slow_min_history_short", LOW_SLOW "min_history: 59s}\n", -EINVAL,
+	  "3:31: detection.low_and_slow.min_history: 59s is out of range, expected a duration in 60..604800 seconds" },
+	{ "low_and_slow_min_history_long", LOW_SLOW "min_history: 8d}\n", -EINVAL,
+	  "3:31: detection.low_and_slow.min_history: 8d is out of range, expected a duration in 60..604800 seconds" },
+	{ "low_and_slow_duty_cycle_high", LOW_SLOW "duty_cycle: 1.01}\n", -EINVAL,
+	  "3:30: detection.low_and_slow.duty_cycle: 1.01 is out of range, expected a decimal number in 0..1" },
+	{ "low_and_slow_duty_cycle_negative", LOW_SLOW "duty_cycle: -0.1}\n", -EINVAL,
+	  "3:30: detection.low_and_slow.duty_cycle: -0.1 is out of range, expected a decimal number in 0..1" },
+	{ "low_and_slow_duty_cycle_percent", LOW_SLOW "duty_cycle: 90%}\n", -EINVAL,
+	  "3:30: detection.low_and_slow.duty_cycle: got '90%', expected a decimal number in 0..1" },
+	{ "low_and_slow_max_cv_high", LOW_SLOW "max_cv: 10.5}\n", -EINVAL,
+	  "3:26: detection.low_and_slow.max_cv: 10.5 is out of range, expected a decimal number in 0..10" },
+	{ "low_and_slow_rph_zero", LOW_SLOW "requests_per_hour: 0}\n", -EINVAL,
+	  "3:37: detection.low_and_slow.requests_per_hour: 0 is out of range, expected an integer in 1..1000000000000" },
+
+	/* surge */
+	{ "surge_unknown_key", SURGE "baseline: 24h}\n", -EINVAL,
+	  "3:11: detection.surge: unknown key 'baseline', expected one of enabled, factor, min_history, requests_per_hour" },
+	{ "surge_factor_low", SURGE "factor: 0.5}\n", -EINVAL,
+	  "3:19: detection.surge.factor: 0.5 is out of range, expected a decimal number in 1..1000000" },
+	{ "surge_factor_high", SURGE "factor: 1.5e6}\n", -EINVAL,
+	  "3:19: detection.surge.factor: 1.5e6 is out of range, expected a decimal number in 1..1000000" },
+	{ "surge_min_history_word", SURGE "min_history: long}\n", -EINVAL,
+	  "3:24: detection.surge.min_history: got 'long', expected " DURATION_WANT },
+	{ "surge_min_history_short", SURGE "min_history: 59}\n", -EINVAL,
+	  "3:24: detection.surge.min_history: 59 is out of range, expected a duration in 60..604800 seconds" },
+	{ "surge_key_twice", SURGE "min_history: 1m, min_history: 2m}\n", -EINVAL,
+	  "3:28: detection.surge: key 'min_history' appears twice (first at line 3), expected each key once" },
+	{ "surge_rph_zero", SURGE "requests_per_hour: 0}\n", -EINVAL,
+	  "3:30: detection.surge.requests_per_hour: 0 is out of range, expected an integer in 1..1000000000000" },
+
+	/* ratio */
+	{ "ratio_min_ratio_zero", RATIO "min_ratio: 0}\n", -EINVAL,
+	  "3:22: detection.ratio.min_ratio: 0 is out of range, expected a decimal number in 1..1000000" },
+	{ "ratio_min_ratio_word", RATIO "min_ratio: high}\n", -EINVAL,
+	  "3:22: detection.ratio.min_ratio: got 'high', expected a decimal number in 1..1000000" },
+	{ "ratio_min_requests_zero", RATIO "min_requests: 0}\n", -EINVAL,
+	  "3:25: detection.ratio.min_requests: 0 is out of range, expected an integer in 1..1000000000000" },
+
+	/* thresholds */
+	{ "thresholds_list", DETECTION "  thresholds: [1]\n", -EINVAL,
+	  "3:15: detection.thresholds: got a list, expected a mapping with keys " THRESHOLD_KEYS },
+	{ "thresholds_unknown_key", THRESHOLDS "requests_per_second: 5}\n", -EINVAL,
+	  "3:16: detection.thresholds: unknown key 'requests_per_second', expected one of " THRESHOLD_KEYS },
+	{ "thresholds_rpm_zero", THRESHOLDS "requests_per_minute: 0}\n", -EINVAL,
+	  "3:37: detection.thresholds.requests_per_minute: 0 is out of range, expected an integer in 1..1000000000" },
+	{ "thresholds_rpm_big", THRESHOLDS "requests_per_minute: 1000000001}\n", -EINVAL,
+	  "3:37: detection.thresholds.requests_per_minute: 1000000001 is out of range, expected an integer in 1..1000000000" },
+	{ "thresholds_rph_big", THRESHOLDS "requests_per_hour: 1000000000001}\n", -EINVAL,
+	  "3:35: detection.thresholds.requests_per_hour: 1000000000001 is out of range, expected an integer in 1..1000000000000" },
+	{ "thresholds_rpd_zero", THRESHOLDS "requests_per_day: 0}\n", -EINVAL,
+	  "3:34: detection.thresholds.requests_per_day: 0 is out of range, expected an integer in 1..1000000000000" },
+	{ "thresholds_tx_hour_zero", THRESHOLDS "tx_payload_per_hour: 0}\n", -EINVAL,
+	  "3:37: detection.thresholds.tx_payload_per_hour: 0 is out of range, expected a size in 1..18446744073709551614 bytes" },
+	{ "thresholds_tx_day_bits", THRESHOLDS "tx_payload_per_day: 2Gbit}\n", -EINVAL,
+	  "3:36: detection.thresholds.tx_payload_per_day: got '2Gbit', expected " SIZE_WANT },
+
+	/* escalation */
+	{ "escalation_scalar", DETECTION "  escalation: block\n", -EINVAL,
+	  "3:15: detection.escalation: got 'block', expected a mapping with keys forget, steps" },
+	{ "escalation_unknown_key", ESCALATION "    reset: 6h\n", -EINVAL,
+	  "4:5: detection.escalation: unknown key 'reset', expected one of forget, steps" },
+	{ "escalation_forget_short", ESCALATION "    forget: 59s\n", -EINVAL,
+	  "4:13: detection.escalation.forget: 59s is out of range, expected a duration in 60..2592000 seconds" },
+	{ "escalation_forget_long", ESCALATION "    forget: 31d\n", -EINVAL,
+	  "4:13: detection.escalation.forget: 31d is out of range, expected a duration in 60..2592000 seconds" },
+	{ "steps_scalar", ESCALATION "    steps: block\n", -EINVAL,
+	  "4:12: detection.escalation.steps: got 'block', expected a list of 1..8 steps" },
+	{ "steps_empty", ESCALATION "    steps: []\n", -EINVAL,
+	  "4:12: detection.escalation.steps: got an empty list, expected a list of 1..8 steps" },
+	/* the ninth entry is on line 13 */
+	{ "steps_too_many",
+	  STEPS "      - {action: alert}\n      - {action: alert}\n      - {action: alert}\n"
+	  "      - {action: alert}\n      - {action: alert}\n      - {action: alert}\n"
+	  "      - {action: alert}\n      - {action: alert}\n      - {action: block}\n", -EINVAL,
+	  "13:9: detection.escalation.steps: got 9 entries, expected a list of 1..8 steps" },
+	{ "step_scalar", STEPS "      - block\n", -EINVAL,
+	  "5:9: detection.escalation.steps[0]: got 'block', expected a mapping with keys " STEP_KEYS },
+	{ "step_missing_action", STEPS "      - {cooldown: 5m}\n", -EINVAL,
+	  "5:9: detection.escalation.steps[0]: missing key 'action', expected one of alert, shape, delay, block" },
+	{ "step_action_unknown", STEPS "      - {action: throttle}\n", -EINVAL,
+	  "5:18: detection.escalation.steps[0].action: got 'throttle', expected one of alert, shape, delay, block" },
+	{ "step_action_capital", STEPS "      - {action: Block}\n", -EINVAL,
+	  "5:18: detection.escalation.steps[0].action: got 'Block', expected one of alert, shape, delay, block" },
+	{ "step_action_twice", STEPS "      - {action: shape, action: block}\n", -EINVAL,
+	  "5:25: detection.escalation.steps[0]: key 'action' appears twice (first at line 5), expected each key once" },
+	{ "step_unknown_key", STEPS "      - {action: block, duration: 1h}\n", -EINVAL,
+	  "5:25: detection.escalation.steps[0]: unknown key 'duration', expected one of " STEP_KEYS },
+	{ "step_for_zero", STEPS "      - {action: block, for: 0s}\n", -EINVAL,
+	  "5:30: detection.escalation.steps[0].for: 0s is out of range, expected a duration in 1..2592000 seconds" },
+	{ "step_for_long", STEPS "      - {action: block, for: 31d}\n", -EINVAL,
+	  "5:30: detection.escalation.steps[0].for: 31d is out of range, expected a duration in 1..2592000 seconds" },
+	{ "step_cooldown_long", STEPS "      - {action: block, cooldown: 31d}\n", -EINVAL,
+	  "5:35: detection.escalation.steps[0].cooldown: 31d is out of range, expected a duration in 0..2592000 seconds" },
+	{ "step_cooldown_negative", STEPS "      - {action: block, cooldown: -1m}\n", -EINVAL,
+	  "5:35: detection.escalation.steps[0].cooldown: got '-1m', expected " DURATION_WANT },
+	{ "step_rate_zero", STEPS "      - {action: shape, rate: 0mbit}\n", -EINVAL,
+	  "5:31: detection.escalation.steps[0].rate: got '0mbit', expected a rate above zero, such as 2mbit" },
+	{ "step_rate_size", STEPS "      - {action: shape, rate: 4MiB}\n", -EINVAL,
+	  "5:31: detection.escalation.steps[0].rate: got '4MiB', expected " RATE_WANT },
+	{ "step_rpm_zero", STEPS "      - {action: delay, requests_per_minute: 0}\n", -EINVAL,
+	  "5:46: detection.escalation.steps[0].requests_per_minute: 0 is out of range, expected an integer in 1..10000000" },
+	{ "step_rpm_big", STEPS "      - {action: delay, requests_per_minute: 10000001}\n", -EINVAL,
+	  "5:46: detection.escalation.steps[0].requests_per_minute: 10000001 is out of range, expected an integer in 1..10000000" },
+
+	/* keys that do not go with the step's action */
+	{ "step_for_on_alert", STEPS "      - {action: alert, for: 1h}\n", -EINVAL,
+	  "5:25: detection.escalation.steps[0].for: for with action alert, expected for only with action shape, delay or block" },
+	/* the key is pointed at wherever the action is */
+	{ "step_for_before_alert", STEPS "      - {for: 1h, action: alert}\n", -EINVAL,
+	  "5:10: detection.escalation.steps[0].for: for with action alert, expected for only with action shape, delay or block" },
+	{ "step_rate_on_delay", STEPS "      - {action: alert}\n      - {action: delay, rate: 1mbit}\n",
+	  -EINVAL,
+	  "6:25: detection.escalation.steps[1].rate: rate with action delay, expected rate only with action shape" },
+	{ "step_rate_on_block", STEPS "      - {action: block, rate: 1mbit}\n", -EINVAL,
+	  "5:25: detection.escalation.steps[0].rate: rate with action block, expected rate only with action shape" },
+	{ "step_rate_on_alert", STEPS "      - {action: alert, rate: 1mbit}\n", -EINVAL,
+	  "5:25: detection.escalation.steps[0].rate: rate with action alert, expected rate only with action shape" },
+	{ "step_rpm_on_shape", STEPS "      - {action: shape, requests_per_minute: 5}\n", -EINVAL,
+	  "5:25: detection.escalation.steps[0].requests_per_minute: requests_per_minute with action shape, expected requests_per_minute only with action delay" },
+	{ "step_rpm_on_block", STEPS "      - {action: block, requests_per_minute: 5}\n", -EINVAL,
+	  "5:25: detection.escalation.steps[0].requests_per_minute: requests_per_minute with action block, expected requests_per_minute only with action delay" },
+	{ "step_rpm_on_alert",
+	  STEPS "      - action: shape\n      - action: alert\n        requests_per_minute: 5\n", -EINVAL,
+	  "7:9: detection.escalation.steps[1].requests_per_minute: requests_per_minute with action alert, expected requests_per_minute only with action delay" },
+
+	/* a class's exempt, alert_only and thresholds */
+	{ "class_exempt_yes", CLASS_A "      exempt: yes\n", -EINVAL,
+	  "6:15: limits.classes[0].exempt: got 'yes', expected true or false" },
+	{ "class_alert_only_number", CLASS_A "      alert_only: 1\n", -EINVAL,
+	  "6:19: limits.classes[0].alert_only: got '1', expected true or false" },
+	{ "class_exempt_and_alert_only", CLASS_A "      exempt: true\n      alert_only: true\n", -EINVAL,
+	  "7:7: limits.classes[0].alert_only: alert_only: true in a class with exempt: true (line 6), expected either exempt: true or alert_only: true, not both" },
+	{ "class_alert_only_and_exempt", CLASS_A "      alert_only: true\n      exempt: true\n", -EINVAL,
+	  "6:7: limits.classes[0].alert_only: alert_only: true in a class with exempt: true (line 7), expected either exempt: true or alert_only: true, not both" },
+	{ "class_exempt_and_alert_only_flow",
+	  CLASSES "    - {name: a, clients: [10.0.0.0/8], exempt: true, alert_only: true}\n", -EINVAL,
+	  "4:54: limits.classes[0].alert_only: alert_only: true in a class with exempt: true (line 4), expected either exempt: true or alert_only: true, not both" },
+	{ "class_thresholds_scalar", CLASS_A "      thresholds: 100\n", -EINVAL,
+	  "6:19: limits.classes[0].thresholds: got '100', expected a mapping with keys " THRESHOLD_KEYS },
+	{ "class_thresholds_unknown_key", CLASS_A "      thresholds: {rpm: 1}\n", -EINVAL,
+	  "6:20: limits.classes[0].thresholds: unknown key 'rpm', expected one of " THRESHOLD_KEYS },
+	{ "class_thresholds_rpm_zero", CLASS_A "      thresholds: {requests_per_minute: 0}\n", -EINVAL,
+	  "6:41: limits.classes[0].thresholds.requests_per_minute: 0 is out of range, expected an integer in 1..1000000000" },
+	{ "class_thresholds_tx_bad", CLASS_A "      thresholds:\n        tx_payload_per_hour: lots\n",
+	  -EINVAL,
+	  "7:30: limits.classes[0].thresholds.tx_payload_per_hour: got 'lots', expected " SIZE_WANT },
 };
 
 static void run_err_case(const struct err_case *t)
@@ -1644,14 +1922,15 @@ static void test_example_limits(void)
 {
 	static const uint8_t partners0[] = { 203, 0, 113, 0 },
 			     partners1[16] = { 0x20, 0x01, 0x0d, 0xb8 }, internal0[] = { 10 },
-			     internal1[16] = { 0xfd }, trial0[] = { 198, 51, 100, 0 };
+			     internal1[16] = { 0xfd }, trial0[] = { 198, 51, 100, 0 },
+			     evals0[] = { 192, 0, 2, 0 };
 	char src[8192], path[512], line[1024], err[1024], why[256];
 	struct ps_limits want;
 	struct ps_config cfg;
 	const char *bad = NULL;
 	bool in = false;
 	FILE *in_f, *out_f;
-	int rc;
+	int i, rc;
 
 	example_path(src, sizeof(src));
 	snprintf(path, sizeof(path), "%s/example_limits.yaml", tmpdir);
@@ -1690,8 +1969,8 @@ static void test_example_limits(void)
 	want.max_connections = 32;
 	want.shape_rate = 2000000;
 	bad = check_limits("default", &cfg.limits_default, &want, why, sizeof(why));
-	if (!bad && (cfg.nclasses != 3 || cfg.dry_run != 0))
-		bad = "not 3 classes and dry_run false";
+	if (!bad && (cfg.nclasses != 4 || cfg.dry_run != 0))
+		bad = "not 4 classes and dry_run false";
 	if (!bad)
 		bad = check_class(&cfg.classes[0], "partners", 2, why, sizeof(why));
 	if (!bad)
@@ -1723,6 +2002,18 @@ static void test_example_limits(void)
 	no_limits(&want, PS_ON_EXCEED_BLOCK, -1, 1);
 	if (!bad)
 		bad = check_limits("trial", &cfg.classes[2].limits, &want, why, sizeof(why));
+	if (!bad)
+		bad = check_class(&cfg.classes[3], "evals", 1, why, sizeof(why));
+	if (!bad)
+		bad = check_prefix("evals[0]", &cfg.classes[3].clients[0], PS_AF_INET, 24, evals0,
+				   why, sizeof(why));
+	/* exempt only: no limit of its own, not alert_only */
+	no_limits(&want, PS_ON_EXCEED_UNSET, -1, -1);
+	if (!bad)
+		bad = check_limits("evals", &cfg.classes[3].limits, &want, why, sizeof(why));
+	for (i = 0; !bad && i < 4; i++)
+		if (cfg.classes[i].exempt != (i == 3) || cfg.classes[i].alert_only)
+			bad = "only evals is exempt, none is alert_only";
 	if (bad)
 		fail("example_limits", "%s", bad);
 	else
@@ -1896,6 +2187,698 @@ static void test_alerts_long_path(void)
 		pass("alerts_path_1024");
 }
 
+/* ---- detection: good values ---- */
+
+/* What config.h promises when detection, or any of its keys, is not given. */
+static void detection_defaults(struct ps_detection_cfg *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->enabled = 1;
+	d->interval = 10;
+	d->min_population = 20;
+	d->zscore = 3.5;
+	d->high_rate.enabled = 1;
+	d->high_rate.requests_per_minute = 20;
+	d->prefix.enabled = 1;
+	d->prefix.min_clients = 10;
+	d->prefix.requests_per_hour = 300;
+	d->low_and_slow.enabled = 1;
+	d->low_and_slow.min_history = 3 * 3600;
+	d->low_and_slow.duty_cycle = 0.9;
+	d->low_and_slow.max_cv = 0.3;
+	d->low_and_slow.requests_per_hour = 120;
+	d->surge.enabled = 1;
+	d->surge.factor = 5;
+	d->surge.min_history = 3 * 3600;
+	d->surge.requests_per_hour = 120;
+	d->ratio.enabled = 1;
+	d->ratio.min_ratio = 25;
+	d->ratio.min_requests = 100;
+	d->thresholds = (struct ps_thresholds){ U, U, U, U, U };
+	d->nsteps = 4;
+	/* what an action does not use is 0 */
+	d->steps[0] = (struct ps_step_cfg){ .action = PS_STEP_ALERT, .cooldown = 300 };
+	d->steps[1] = (struct ps_step_cfg){ .action = PS_STEP_SHAPE, .duration = 3600,
+					    .cooldown = 600, .rate = 4000000 };
+	d->steps[2] = (struct ps_step_cfg){ .action = PS_STEP_DELAY, .duration = 3600,
+					    .cooldown = 600, .requests_per_minute = 10 };
+	d->steps[3] = (struct ps_step_cfg){ .action = PS_STEP_BLOCK, .duration = 3600,
+					    .cooldown = 600 };
+	d->forget = 6 * 3600;
+}
+
+/* Thresholds against want: the first that differs, or NULL. */
+static const char *check_thresholds(const char *what, const struct ps_thresholds *t,
+				    const struct ps_thresholds *want, char *why, size_t len)
+{
+#define TF(f)	{ #f, offsetof(struct ps_thresholds, f) }
+	static const struct {
+		const char *name;
+		size_t off;
+	} nums[] = {
+		TF(requests_per_minute), TF(requests_per_hour), TF(requests_per_day),
+		TF(tx_payload_per_hour), TF(tx_payload_per_day),
+	};
+#undef TF
+	char a[32], b[32];
+	uint64_t x, y;
+	size_t i;
+
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		memcpy(&x, (const char *)t + nums[i].off, sizeof(x));
+		memcpy(&y, (const char *)want + nums[i].off, sizeof(y));
+		if (x != y) {
+			snprintf(why, len, "%s: %s %s, expected %s", what, nums[i].name,
+				 num_text(x, a, sizeof(a)), num_text(y, b, sizeof(b)));
+			return why;
+		}
+	}
+	return NULL;
+}
+
+/* A detection section against want: the first field that differs, or NULL. */
+static const char *check_detection(const struct ps_detection_cfg *d,
+				   const struct ps_detection_cfg *want, char *why, size_t len)
+{
+#define DF(f, t)	{ #f, offsetof(struct ps_detection_cfg, f), t }
+	static const struct {
+		const char *name;
+		size_t off;
+		char type;	/* i: int, u: uint64_t, d: double */
+	} fields[] = {
+		DF(enabled, 'i'), DF(interval, 'u'), DF(min_population, 'u'), DF(zscore, 'd'),
+		DF(high_rate.enabled, 'i'), DF(high_rate.requests_per_minute, 'u'),
+		DF(prefix.enabled, 'i'), DF(prefix.min_clients, 'u'),
+		DF(prefix.requests_per_hour, 'u'),
+		DF(low_and_slow.enabled, 'i'), DF(low_and_slow.min_history, 'u'),
+		DF(low_and_slow.duty_cycle, 'd'), DF(low_and_slow.max_cv, 'd'),
+		DF(low_and_slow.requests_per_hour, 'u'),
+		DF(surge.enabled, 'i'), DF(surge.factor, 'd'), DF(surge.min_history, 'u'),
+		DF(surge.requests_per_hour, 'u'),
+		DF(ratio.enabled, 'i'), DF(ratio.min_ratio, 'd'), DF(ratio.min_requests, 'u'),
+		DF(nsteps, 'i'), DF(forget, 'u'),
+	};
+#undef DF
+	const char *a = (const char *)d, *b = (const char *)want;
+	const struct ps_step_cfg *s, *w;
+	static const struct ps_step_cfg zero;
+	char x[32], y[32];
+	uint64_t u, v;
+	double f, g;
+	size_t i;
+	int m, n;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		switch (fields[i].type) {
+		case 'i':
+			memcpy(&m, a + fields[i].off, sizeof(m));
+			memcpy(&n, b + fields[i].off, sizeof(n));
+			if (m != n) {
+				snprintf(why, len, "%s %d, expected %d", fields[i].name, m, n);
+				return why;
+			}
+			break;
+		case 'u':
+			memcpy(&u, a + fields[i].off, sizeof(u));
+			memcpy(&v, b + fields[i].off, sizeof(v));
+			if (u != v) {
+				snprintf(why, len, "%s %s, expected %s", fields[i].name,
+					 num_text(u, x, sizeof(x)), num_text(v, y, sizeof(y)));
+				return why;
+			}
+			break;
+		case 'd':
+			memcpy(&f, a + fields[i].off, sizeof(f));
+			memcpy(&g, b + fields[i].off, sizeof(g));
+			if (f != g) {
+				snprintf(why, len, "%s %.17g, expected %.17g", fields[i].name, f, g);
+				return why;
+			}
+			break;
+		}
+	}
+	if (check_thresholds("thresholds", &d->thresholds, &want->thresholds, why, len))
+		return why;
+	for (n = 0; n < PS_MAX_STEPS; n++) {
+		s = &d->steps[n];
+		w = n < want->nsteps ? &want->steps[n] : &zero;
+		if (s->action != w->action || s->duration != w->duration ||
+		    s->cooldown != w->cooldown || s->rate != w->rate ||
+		    s->requests_per_minute != w->requests_per_minute) {
+			snprintf(why, len,
+				 "steps[%d]: action %d for %llu cooldown %llu rate %llu rpm %llu, expected %d, %llu, %llu, %llu, %llu%s",
+				 n, s->action, (unsigned long long)s->duration,
+				 (unsigned long long)s->cooldown, (unsigned long long)s->rate,
+				 (unsigned long long)s->requests_per_minute, w->action,
+				 (unsigned long long)w->duration, (unsigned long long)w->cooldown,
+				 (unsigned long long)w->rate,
+				 (unsigned long long)w->requests_per_minute,
+				 n < want->nsteps ? "" : " (past nsteps: all 0)");
+			return why;
+		}
+	}
+	return NULL;
+}
+
+/* No detection section, or one with nothing in it: every default. */
+static void test_detection_defaults(void)
+{
+	static const char *const yamls[] = {
+		"endpoints: [{port: 1}]\n",
+		"endpoints: [{port: 1}]\ndetection:\n",
+		"endpoints: [{port: 1}]\ndetection: {}\n",
+		"endpoints: [{port: 1}]\ndetection:\n  enabled:\n  interval:\n  min_population: ~\n"
+		"  zscore: null\n  high_rate:\n  prefix: {}\n  low_and_slow:\n  surge:\n  ratio:\n"
+		"  thresholds:\n  escalation:\n",
+		"endpoints: [{port: 1}]\ndetection:\n  high_rate: {enabled: , requests_per_minute: }\n"
+		"  prefix: {enabled: ~, min_clients: ~, requests_per_hour: ~}\n"
+		"  low_and_slow: {enabled: ~, min_history: ~, duty_cycle: ~, max_cv: ~, requests_per_hour: ~}\n"
+		"  surge: {enabled: ~, factor: ~, min_history: ~, requests_per_hour: ~}\n"
+		"  ratio: {enabled: ~, min_ratio: ~, min_requests: ~}\n"
+		"  thresholds: {requests_per_minute: ~, requests_per_hour: ~, requests_per_day: ~,"
+		" tx_payload_per_hour: ~, tx_payload_per_day: ~}\n"
+		"  escalation:\n    forget:\n    steps:\n",
+	};
+	struct ps_detection_cfg want;
+	struct ps_config cfg;
+	char path[512], why[512];
+	size_t i;
+
+	detection_defaults(&want);
+	poison(&cfg);
+	ps_config_init(&cfg);
+	if (check_detection(&cfg.detection, &want, why, sizeof(why))) {
+		fail("detection_defaults", "ps_config_init: %s", why);
+		return;
+	}
+	for (i = 0; i < sizeof(yamls) / sizeof(yamls[0]); i++) {
+		if (!load_ok("detection_defaults", yamls[i], &cfg, path, sizeof(path)))
+			return;
+		if (check_detection(&cfg.detection, &want, why, sizeof(why))) {
+			fail("detection_defaults", "snippet %zu: %s", i, why);
+			return;
+		}
+	}
+	pass("detection_defaults");
+}
+
+/* Every key given, none at its default. */
+static void test_detection_full(void)
+{
+	const char *yaml =
+		"endpoints: [{port: 1}]\n"
+		"detection:\n"
+		"  enabled: false\n"
+		"  interval: 30s\n"
+		"  min_population: 50\n"
+		"  zscore: 4.25\n"
+		"  high_rate:     {enabled: false, requests_per_minute: 60}\n"
+		"  prefix:        {enabled: false, min_clients: 5, requests_per_hour: 1000}\n"
+		"  low_and_slow:  {enabled: false, min_history: 6h, duty_cycle: 0.75, max_cv: 0.5,"
+		" requests_per_hour: 60}\n"
+		"  surge:         {enabled: false, factor: 10, min_history: 2h, requests_per_hour: 240}\n"
+		"  ratio:         {enabled: false, min_ratio: 50.5, min_requests: 1000}\n"
+		"  thresholds:    {requests_per_minute: 100, requests_per_hour: 3000,"
+		" requests_per_day: 20000, tx_payload_per_hour: 100MiB, tx_payload_per_day: 2GiB}\n"
+		"  escalation:\n"
+		"    forget: 12h\n"
+		"    steps:\n"
+		"      - {action: alert, cooldown: 0s}\n"
+		"      - {action: delay, requests_per_minute: 30, for: 30m, cooldown: 1h}\n"
+		"      - {action: shape, rate: 1.5mbit, for: 2h, cooldown: 15m}\n"
+		"      - action: block\n"
+		"        for: 1d\n"
+		"        cooldown: 1d\n"
+		"      - {action: block}\n";
+	struct ps_detection_cfg want;
+	struct ps_config cfg;
+	char path[512], why[512];
+
+	if (!load_ok("detection_full", yaml, &cfg, path, sizeof(path)))
+		return;
+	memset(&want, 0, sizeof(want));
+	want.interval = 30;
+	want.min_population = 50;
+	want.zscore = 4.25;
+	want.high_rate.requests_per_minute = 60;
+	want.prefix.min_clients = 5;
+	want.prefix.requests_per_hour = 1000;
+	want.low_and_slow.min_history = 6 * 3600;
+	want.low_and_slow.duty_cycle = 0.75;
+	want.low_and_slow.max_cv = 0.5;
+	want.low_and_slow.requests_per_hour = 60;
+	want.surge.factor = 10;
+	want.surge.min_history = 2 * 3600;
+	want.surge.requests_per_hour = 240;
+	want.ratio.min_ratio = 50.5;
+	want.ratio.min_requests = 1000;
+	want.thresholds = (struct ps_thresholds){ 100, 3000, 20000, 104857600, 2147483648ULL };
+	want.forget = 12 * 3600;
+	want.nsteps = 5;
+	want.steps[0] = (struct ps_step_cfg){ .action = PS_STEP_ALERT };
+	want.steps[1] = (struct ps_step_cfg){ .action = PS_STEP_DELAY, .duration = 1800,
+					      .cooldown = 3600, .requests_per_minute = 30 };
+	want.steps[2] = (struct ps_step_cfg){ .action = PS_STEP_SHAPE, .duration = 7200,
+					      .cooldown = 900, .rate = 1500000 };
+	want.steps[3] = (struct ps_step_cfg){ .action = PS_STEP_BLOCK, .duration = 86400,
+					      .cooldown = 86400 };
+	want.steps[4] = (struct ps_step_cfg){ .action = PS_STEP_BLOCK, .duration = 3600,
+					      .cooldown = 600 };
+	if (check_detection(&cfg.detection, &want, why, sizeof(why)))
+		fail("detection_full", "%s", why);
+	else
+		pass("detection_full");
+}
+
+/* Every bound at its lowest, then at its highest accepted value. */
+static void test_detection_bounds(void)
+{
+	const char *low =
+		"endpoints: [{port: 1}]\n"
+		"detection:\n"
+		"  interval: 1\n"
+		"  min_population: 2\n"
+		"  zscore: 1\n"
+		"  high_rate: {requests_per_minute: 1}\n"
+		"  prefix: {min_clients: 2, requests_per_hour: 1}\n"
+		"  low_and_slow: {min_history: 1m, duty_cycle: 0, max_cv: 0.0, requests_per_hour: 1}\n"
+		"  surge: {factor: 1.0, min_history: 60s, requests_per_hour: 1}\n"
+		"  ratio: {min_ratio: 1, min_requests: 1}\n"
+		"  thresholds: {requests_per_minute: 1, requests_per_hour: 1, requests_per_day: 1,"
+		" tx_payload_per_hour: 1, tx_payload_per_day: 1B}\n"
+		"  escalation:\n"
+		"    forget: 1m\n"
+		"    steps:\n"
+		"      - {action: shape, for: 1s, cooldown: 0, rate: 1bit}\n"
+		"      - {action: delay, requests_per_minute: 1, for: 1, cooldown: 0m}\n";
+	const char *high =
+		"endpoints: [{port: 1}]\n"
+		"detection:\n"
+		"  interval: 1h\n"
+		"  min_population: 1000000\n"
+		"  zscore: 1000\n"
+		"  high_rate: {requests_per_minute: 1000000000}\n"
+		"  prefix: {min_clients: 1000000, requests_per_hour: 1000000000000}\n"
+		"  low_and_slow: {min_history: 7d, duty_cycle: 1, max_cv: 10,"
+		" requests_per_hour: 1000000000000}\n"
+		"  surge: {factor: 1e6, min_history: 168h, requests_per_hour: 1000000000000}\n"
+		"  ratio: {min_ratio: 1000000, min_requests: 1000000000000}\n"
+		"  thresholds: {requests_per_minute: 1000000000, requests_per_hour: 1000000000000,"
+		" requests_per_day: 1000000000000, tx_payload_per_hour: 18446744073709551614,"
+		" tx_payload_per_day: 18446744073709551614B}\n"
+		"  escalation:\n"
+		"    forget: 30d\n"
+		"    steps:\n"
+		"      - {action: alert, cooldown: 30d}\n"
+		"      - {action: shape, for: 30d, cooldown: 720h, rate: 18446744073709551614bit}\n"
+		"      - {action: delay, for: 2592000, requests_per_minute: 10000000}\n"
+		"      - {action: block, for: 43200m}\n"
+		"      - {action: alert}\n"
+		"      - {action: alert}\n"
+		"      - {action: alert}\n"
+		"      - {action: block, for: 30d, cooldown: 30d}\n";
+	struct ps_detection_cfg want;
+	struct ps_config cfg;
+	char path[512], why[512];
+	int i;
+
+	if (load_ok("detection_bounds_low", low, &cfg, path, sizeof(path))) {
+		detection_defaults(&want);
+		want.interval = 1;
+		want.min_population = 2;
+		want.zscore = 1;
+		want.high_rate.requests_per_minute = 1;
+		want.prefix.min_clients = 2;
+		want.prefix.requests_per_hour = 1;
+		want.low_and_slow.min_history = 60;
+		want.low_and_slow.duty_cycle = 0;
+		want.low_and_slow.max_cv = 0;
+		want.low_and_slow.requests_per_hour = 1;
+		want.surge.factor = 1;
+		want.surge.min_history = 60;
+		want.surge.requests_per_hour = 1;
+		want.ratio.min_ratio = 1;
+		want.ratio.min_requests = 1;
+		want.thresholds = (struct ps_thresholds){ 1, 1, 1, 1, 1 };
+		want.forget = 60;
+		memset(want.steps, 0, sizeof(want.steps));
+		want.nsteps = 2;
+		want.steps[0] = (struct ps_step_cfg){ .action = PS_STEP_SHAPE, .duration = 1,
+						      .rate = 1 };
+		want.steps[1] = (struct ps_step_cfg){ .action = PS_STEP_DELAY, .duration = 1,
+						      .requests_per_minute = 1 };
+		if (check_detection(&cfg.detection, &want, why, sizeof(why)))
+			fail("detection_bounds_low", "%s", why);
+		else
+			pass("detection_bounds_low");
+	}
+	if (load_ok("detection_bounds_high", high, &cfg, path, sizeof(path))) {
+		detection_defaults(&want);
+		want.interval = 3600;
+		want.min_population = 1000000;
+		want.zscore = 1000;
+		want.high_rate.requests_per_minute = 1000000000;
+		want.prefix.min_clients = 1000000;
+		want.prefix.requests_per_hour = 1000000000000ULL;
+		want.low_and_slow.min_history = 7 * 86400;
+		want.low_and_slow.duty_cycle = 1;
+		want.low_and_slow.max_cv = 10;
+		want.low_and_slow.requests_per_hour = 1000000000000ULL;
+		want.surge.factor = 1000000;
+		want.surge.min_history = 7 * 86400;
+		want.surge.requests_per_hour = 1000000000000ULL;
+		want.ratio.min_ratio = 1000000;
+		want.ratio.min_requests = 1000000000000ULL;
+		want.thresholds = (struct ps_thresholds){ 1000000000, 1000000000000ULL,
+							  1000000000000ULL, U - 1, U - 1 };
+		want.forget = 30 * 86400;
+		want.nsteps = PS_MAX_STEPS;
+		want.steps[0] = (struct ps_step_cfg){ .action = PS_STEP_ALERT,
+						      .cooldown = 30 * 86400 };
+		want.steps[1] = (struct ps_step_cfg){ .action = PS_STEP_SHAPE,
+						      .duration = 30 * 86400,
+						      .cooldown = 30 * 86400, .rate = U - 1 };
+		want.steps[2] = (struct ps_step_cfg){ .action = PS_STEP_DELAY,
+						      .duration = 30 * 86400, .cooldown = 600,
+						      .requests_per_minute = 10000000 };
+		want.steps[3] = (struct ps_step_cfg){ .action = PS_STEP_BLOCK,
+						      .duration = 30 * 86400, .cooldown = 600 };
+		for (i = 4; i < 7; i++)
+			want.steps[i] = (struct ps_step_cfg){ .action = PS_STEP_ALERT,
+							      .cooldown = 600 };
+		want.steps[7] = (struct ps_step_cfg){ .action = PS_STEP_BLOCK,
+						      .duration = 30 * 86400,
+						      .cooldown = 30 * 86400 };
+		if (check_detection(&cfg.detection, &want, why, sizeof(why)))
+			fail("detection_bounds_high", "%s", why);
+		else
+			pass("detection_bounds_high");
+	}
+}
+
+/* Decimals as they may be written: YAML 1.2 floats and integers. */
+static void test_detection_decimals(void)
+{
+	static const struct {
+		const char *key;	/* in surge (factor, 1..10^6) or low_and_slow (0..1) */
+		const char *text;
+		double want;
+	} forms[] = {
+		{ "surge: {factor", "5", 5 },
+		{ "surge: {factor", "+2", 2 },
+		{ "surge: {factor", "2.", 2 },
+		{ "surge: {factor", "1.000", 1 },
+		{ "surge: {factor", "1e1", 10 },
+		{ "surge: {factor", "2.5E+2", 250 },
+		{ "surge: {factor", "10e5", 1000000 },
+		{ "surge: {factor", "1000000.0", 1000000 },
+		{ "surge: {factor", "0.5e1", 5 },
+		/* the leading-zero rule is for bare integers only (octal in YAML 1.1) */
+		{ "surge: {factor", "01.5", 1.5 },
+		{ "low_and_slow: {duty_cycle", ".5", 0.5 },
+		{ "low_and_slow: {duty_cycle", "-.0", 0 },
+		{ "low_and_slow: {duty_cycle", "0", 0 },
+		{ "low_and_slow: {duty_cycle", "1", 1 },
+		{ "low_and_slow: {duty_cycle", "1e-3", 0.001 },
+		{ "low_and_slow: {duty_cycle", "2.5e-1", 0.25 },
+		{ "low_and_slow: {duty_cycle", "0.95", 0.95 },
+	};
+	char yaml[256], path[512];
+	struct ps_config cfg;
+	double got;
+	size_t i;
+
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		snprintf(yaml, sizeof(yaml), "endpoints: [{port: 1}]\ndetection:\n  %s: %s}\n",
+			 forms[i].key, forms[i].text);
+		if (!load_ok("detection_decimals", yaml, &cfg, path, sizeof(path)))
+			return;
+		got = forms[i].key[0] == 's' ? cfg.detection.surge.factor :
+					       cfg.detection.low_and_slow.duty_cycle;
+		if (got != forms[i].want) {
+			fail("detection_decimals", "%s: %.17g, expected %.17g", forms[i].text, got,
+			     forms[i].want);
+			return;
+		}
+	}
+	pass("detection_decimals");
+}
+
+/* Given steps replace the default list; each gets its action's defaults. */
+static void test_detection_steps(void)
+{
+	const char *one = "endpoints: [{port: 1}]\ndetection:\n  escalation: {steps: [{action: block}]}\n";
+	const char *each =
+		"endpoints: [{port: 1}]\n"
+		"detection:\n"
+		"  escalation:\n"
+		"    steps:\n"
+		"      - action: alert\n"
+		"        for:\n"				/* empty: as if absent */
+		"        rate: ~\n"
+		"        requests_per_minute: null\n"
+		"      - {action: shape}\n"
+		"      - {action: delay}\n"
+		"      - {action: block}\n";
+	const char *forget = "endpoints: [{port: 1}]\ndetection:\n  escalation: {forget: 1h}\n";
+	struct ps_detection_cfg want;
+	struct ps_config cfg;
+	char path[512], why[512];
+
+	if (load_ok("detection_steps_replace", one, &cfg, path, sizeof(path))) {
+		detection_defaults(&want);
+		memset(want.steps, 0, sizeof(want.steps));
+		want.nsteps = 1;
+		want.steps[0] = (struct ps_step_cfg){ .action = PS_STEP_BLOCK, .duration = 3600,
+						      .cooldown = 600 };
+		if (check_detection(&cfg.detection, &want, why, sizeof(why)))
+			fail("detection_steps_replace", "%s", why);
+		else
+			pass("detection_steps_replace");
+	}
+	if (load_ok("detection_steps_defaults", each, &cfg, path, sizeof(path))) {
+		detection_defaults(&want);
+		want.steps[0].cooldown = 600;	/* a step's default; the list's first has 5m */
+		if (check_detection(&cfg.detection, &want, why, sizeof(why)))
+			fail("detection_steps_defaults", "%s", why);
+		else
+			pass("detection_steps_defaults");
+	}
+	if (load_ok("detection_forget_only", forget, &cfg, path, sizeof(path))) {
+		detection_defaults(&want);
+		want.forget = 3600;
+		if (check_detection(&cfg.detection, &want, why, sizeof(why)))
+			fail("detection_forget_only", "%s", why);
+		else
+			pass("detection_forget_only");
+	}
+}
+
+/* A class's exempt, alert_only and thresholds; a class may have nothing else. */
+static void test_class_detection(void)
+{
+	const char *yaml =
+		"endpoints: [{port: 1}]\n"
+		"limits:\n"
+		"  default: {requests_per_minute: 60}\n"
+		"  classes:\n"
+		"    - name: monitoring\n"
+		"      clients: [192.0.2.10]\n"
+		"      exempt: true\n"
+		"    - {name: evals, clients: [192.0.2.0/24], alert_only: true}\n"
+		"    - {name: both false, clients: [198.51.100.0/24], exempt: false,"
+		" alert_only: false, thresholds: {requests_per_day: 100000}}\n"
+		"    - {name: plain, clients: [10.0.0.0/8], exempt: , alert_only: ~, thresholds: }\n"
+		"    - {name: exempt unlimited, clients: [10.1.0.0/16], exempt: true, unlimited: true,"
+		" alert_only: false}\n"
+		"    - {name: alert only, clients: [10.2.0.0/16], exempt: false, alert_only: true}\n";
+	static const int exempt[] = { 1, 0, 0, 0, 1, 0 }, alert_only[] = { 0, 1, 0, 0, 0, 1 };
+	struct ps_thresholds none = { U, U, U, U, U }, t;
+	struct ps_limits want;
+	struct ps_config cfg;
+	char path[512], why[256], what[64];
+	const char *bad = NULL;
+	int i;
+
+	if (!load_ok("class_detection", yaml, &cfg, path, sizeof(path)))
+		return;
+	if (cfg.nclasses != 6)
+		bad = "not 6 classes";
+	for (i = 0; !bad && i < 6; i++) {
+		snprintf(what, sizeof(what), "class %s", cfg.classes[i].name);
+		t = none;
+		if (i == 2)
+			t.requests_per_day = 100000;
+		if (cfg.classes[i].exempt != exempt[i] || cfg.classes[i].alert_only != alert_only[i]) {
+			snprintf(why, sizeof(why), "%s: exempt %d alert_only %d, expected %d and %d",
+				 what, cfg.classes[i].exempt, cfg.classes[i].alert_only, exempt[i],
+				 alert_only[i]);
+			bad = why;
+		} else {
+			bad = check_thresholds(what, &cfg.classes[i].thresholds, &t, why, sizeof(why));
+		}
+	}
+	/* exempt says nothing of limits: the class has the default's */
+	no_limits(&want, PS_ON_EXCEED_UNSET, -1, -1);
+	if (!bad)
+		bad = check_limits("monitoring", &cfg.classes[0].limits, &want, why, sizeof(why));
+	no_limits(&want, PS_ON_EXCEED_DELAY, 0, 0);
+	want.requests_per_minute = 60;
+	want.burst = 1;
+	if (!bad)
+		bad = check_resolved(&cfg, 1, &want, why, sizeof(why));
+	no_limits(&want, PS_ON_EXCEED_DELAY, 1, 0);
+	if (!bad)
+		bad = check_resolved(&cfg, 5, &want, why, sizeof(why));
+	if (bad)
+		fail("class_detection", "%s", bad);
+	else
+		pass("class_detection");
+}
+
+/* ps_thresholds_resolve(cfg, id) against want. */
+static const char *check_thresholds_resolved(const struct ps_config *cfg, int id,
+					     const struct ps_thresholds *want, char *why,
+					     size_t len)
+{
+	struct ps_thresholds t;
+	char what[64];
+
+	memset(&t, 0x5a, sizeof(t));
+	ps_thresholds_resolve(cfg, id, &t);
+	snprintf(what, sizeof(what), "resolved class %d", id);
+	return check_thresholds(what, &t, want, why, len);
+}
+
+/* A class's thresholds, key by key over detection.thresholds. */
+static void test_thresholds_resolve(void)
+{
+	const char *yaml =
+		"endpoints: [{port: 1}]\n"
+		"limits:\n"
+		"  classes:\n"
+		"    - name: a\n"
+		"      clients: [10.0.0.0/8]\n"
+		"      thresholds: {requests_per_minute: 500, requests_per_hour: 1000}\n"
+		"    - {name: b, clients: [10.1.0.0/16]}\n"
+		"    - name: c\n"
+		"      clients: [10.2.0.0/16]\n"
+		"      thresholds:\n"
+		"        requests_per_day: 7\n"
+		"        tx_payload_per_hour: 1MB\n"
+		"        tx_payload_per_day: 1GB\n"
+		"        requests_per_minute: 1\n"
+		"        requests_per_hour: 2\n"
+		"detection:\n"
+		"  thresholds: {requests_per_minute: 100, tx_payload_per_day: 2GiB}\n";
+	const char *none =
+		"endpoints: [{port: 1}]\n"
+		"limits:\n"
+		"  classes:\n"
+		"    - {name: a, clients: [10.0.0.0/8], thresholds: {requests_per_hour: 9}}\n";
+	struct ps_thresholds det = { 100, U, U, U, 2147483648ULL }, want;
+	struct ps_config cfg;
+	char path[512], why[256];
+	const char *bad;
+
+	if (load_ok("thresholds_resolve", yaml, &cfg, path, sizeof(path))) {
+		bad = check_thresholds("detection", &cfg.detection.thresholds, &det, why,
+				       sizeof(why));
+		if (!bad)
+			bad = check_thresholds_resolved(&cfg, 0, &det, why, sizeof(why));
+		want = det;
+		want.requests_per_minute = 500;
+		want.requests_per_hour = 1000;
+		if (!bad)
+			bad = check_thresholds_resolved(&cfg, 1, &want, why, sizeof(why));
+		if (!bad)
+			bad = check_thresholds_resolved(&cfg, 2, &det, why, sizeof(why));
+		want = (struct ps_thresholds){ 1, 2, 7, 1000000, 1000000000 };
+		if (!bad)
+			bad = check_thresholds_resolved(&cfg, 3, &want, why, sizeof(why));
+		/* no such class: detection.thresholds */
+		if (!bad)
+			bad = check_thresholds_resolved(&cfg, 4, &det, why, sizeof(why));
+		if (!bad)
+			bad = check_thresholds_resolved(&cfg, -1, &det, why, sizeof(why));
+		if (!bad)
+			bad = check_thresholds_resolved(&cfg, PS_MAX_CLASSES, &det, why, sizeof(why));
+		if (bad)
+			fail("thresholds_resolve", "%s", bad);
+		else
+			pass("thresholds_resolve");
+	}
+	if (load_ok("thresholds_resolve_no_default", none, &cfg, path, sizeof(path))) {
+		want = (struct ps_thresholds){ U, U, U, U, U };
+		bad = check_thresholds_resolved(&cfg, 0, &want, why, sizeof(why));
+		want.requests_per_hour = 9;
+		if (!bad)
+			bad = check_thresholds_resolved(&cfg, 1, &want, why, sizeof(why));
+		ps_config_init(&cfg);
+		want.requests_per_hour = U;
+		if (!bad)
+			bad = check_thresholds_resolved(&cfg, 0, &want, why, sizeof(why));
+		if (bad)
+			fail("thresholds_resolve_no_default", "%s", bad);
+		else
+			pass("thresholds_resolve_no_default");
+	}
+}
+
+/*
+ * The example's detection section, uncommented as it says: remove the
+ * first '#' of every line from "#detection:" to the end of that block of
+ * comment lines. It shows the defaults, so it must load as them.
+ */
+static void test_example_detection(void)
+{
+	char src[8192], path[512], line[1024], err[1024], why[512];
+	struct ps_detection_cfg want;
+	struct ps_config cfg;
+	FILE *in_f, *out_f;
+	int state = 0, n = 0, rc;	/* state: 0 before, 1 in, 2 after the section */
+
+	example_path(src, sizeof(src));
+	/* as it is, commented out: the defaults too */
+	detection_defaults(&want);
+	rc = ps_config_load(src, &cfg, err, sizeof(err));
+	if (rc || check_detection(&cfg.detection, &want, why, sizeof(why))) {
+		fail("example_detection", "as it is: %s", rc ? err : why);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/example_detection.yaml", tmpdir);
+	in_f = fopen(src, "r");
+	out_f = fopen(path, "w");
+	if (!in_f || !out_f) {
+		fail("example_detection", "cannot open %s or %s", src, path);
+		if (in_f)
+			fclose(in_f);
+		if (out_f)
+			fclose(out_f);
+		return;
+	}
+	while (fgets(line, sizeof(line), in_f)) {
+		if (state == 0 && !strncmp(line, "#detection:", 11))
+			state = 1;
+		else if (state == 1 && line[0] != '#')
+			state = 2;
+		n += state == 1;
+		fputs(state == 1 ? line + 1 : line, out_f);
+	}
+	fclose(in_f);
+	fclose(out_f);
+	rc = ps_config_load(path, &cfg, err, sizeof(err));
+	unlink(path);
+	if (!state)
+		fail("example_detection", "no \"#detection:\" line in %s", src);
+	else if (rc)
+		fail("example_detection", "%s", err);
+	else if (check_detection(&cfg.detection, &want, why, sizeof(why)))
+		fail("example_detection", "%s (%d lines uncommented)", why, n);
+	else
+		pass("example_detection");
+}
+
 int main(void)
 {
 	size_t i;
@@ -1931,10 +2914,20 @@ int main(void)
 	test_alerts_defaults();
 	test_alerts_full();
 	test_alerts_long_path();
+	test_detection_defaults();
+	test_detection_full();
+	test_detection_bounds();
+	test_detection_decimals();
+	test_detection_steps();
+	test_class_detection();
+	test_thresholds_resolve();
+	test_example_detection();
 	for (i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++)
 		run_err_case(&err_cases[i]);
 	for (i = 0; i < sizeof(alerts_err_cases) / sizeof(alerts_err_cases[0]); i++)
 		run_err_case(&alerts_err_cases[i]);
+	for (i = 0; i < sizeof(detection_err_cases) / sizeof(detection_err_cases[0]); i++)
+		run_err_case(&detection_err_cases[i]);
 	rmdir(tmpdir);
 	return nfailed ? 1 : 0;
 }
