@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "detect.h"
 #include "enforce.h"
@@ -93,6 +94,7 @@ struct ps_detect {
 	double *scratch;
 	size_t cap_scratch;
 	uint64_t last_run_ms;
+	bool dirty;		/* escalation changed since the last save */
 	struct ps_thresholds th[PS_MAX_CLASSES];	/* each class's, at this run */
 	uint16_t *pcount;	/* prefix members per hash bucket, PCOUNT_N */
 	uint32_t *hot;		/* clients over the high_rate floor since the last run */
@@ -478,6 +480,7 @@ static int escalate(struct ps_detect *d, const struct ps_prefix *p, int kind,
 	json_object_set_new(evidence, "step", json_integer(stage + 1));
 	e->stage = stage;
 	e->next_ms = now_ms + step->cooldown * 1000;
+	d->dirty = true;
 	if (renew)
 		return 0;
 	al.time_ms = now_ms;
@@ -1127,4 +1130,81 @@ void ps_detect_stats(const struct ps_detect *d, struct ps_detect_stats *out)
 {
 	*out = d->st;
 	out->subjects = d->nesc;
+}
+
+/* ---- escalation across restarts ---- */
+
+int ps_detect_save(const struct ps_detect *d, const char *path)
+{
+	json_t *arr = json_array(), *doc;
+	char tmp[4200], subj[64];
+	uint32_t i;
+	int err = 0;
+
+	if (!arr)
+		return -ENOMEM;
+	for (i = 0; i < d->cap_esc; i++) {
+		const struct esc *e = &d->esc[i];
+
+		if (!e->used || e->stage < 0)
+			continue;
+		json_array_append_new(arr, json_pack("{s:s,s:i,s:I,s:I}", "subject",
+						     ps_prefix_str(&e->subj, subj, sizeof(subj)),
+						     "stage", e->stage, "next_ms",
+						     (json_int_t)e->next_ms, "last_ms",
+						     (json_int_t)e->last_ms));
+	}
+	doc = json_pack("{s:o}", "subjects", arr);
+	if (!doc)
+		return -ENOMEM;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_dump_file(doc, tmp, JSON_COMPACT) || rename(tmp, path)) {
+		err = errno ? -errno : -EIO;
+		unlink(tmp);
+	}
+	json_decref(doc);
+	if (!err)
+		((struct ps_detect *)d)->dirty = false;
+	return err;
+}
+
+int ps_detect_load(struct ps_detect *d, const char *path)
+{
+	json_error_t jerr;
+	json_t *doc, *arr, *o;
+	size_t i;
+	int n = 0;
+
+	doc = json_load_file(path, 0, &jerr);
+	if (!doc)
+		return access(path, F_OK) ? 0 : -EINVAL;
+	arr = json_object_get(doc, "subjects");
+	json_array_foreach(arr, i, o) {
+		const char *s = json_string_value(json_object_get(o, "subject"));
+		json_int_t stage = json_integer_value(json_object_get(o, "stage"));
+		struct ps_prefix p;
+		char err[128];
+		struct esc *e;
+
+		if (!s || ps_parse_prefix(s, &p, err, sizeof(err)) || stage < 0 ||
+		    !json_is_integer(json_object_get(o, "next_ms")) ||
+		    !json_is_integer(json_object_get(o, "last_ms")))
+			continue;
+		e = esc_get(d, &p);
+		if (!e)
+			break;
+		/* A shorter escalation now: its last step. */
+		e->stage = stage < d->cfg->detection.nsteps ? (int)stage :
+							      d->cfg->detection.nsteps - 1;
+		e->next_ms = json_integer_value(json_object_get(o, "next_ms"));
+		e->last_ms = json_integer_value(json_object_get(o, "last_ms"));
+		n++;
+	}
+	json_decref(doc);
+	return n;
+}
+
+bool ps_detect_dirty(const struct ps_detect *d)
+{
+	return d->dirty;
 }

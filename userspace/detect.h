@@ -38,6 +38,7 @@
 #ifndef PS_DETECT_H
 #define PS_DETECT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "alerts.h"
@@ -93,6 +94,18 @@ struct ps_detect_stats {
 	uint32_t clients;	/* clients judged at the last pass */
 };
 void ps_detect_stats(const struct ps_detect *d, struct ps_detect_stats *out);
+
+/*
+ * The escalation of every subject to a file and back, so that a restart
+ * goes on where the last run was ({"subjects":[{"subject","stage",
+ * "next_ms","last_ms"}]}, times on the detection clock). Save writes a
+ * temporary file and renames it: 0 or -errno. Load returns the subjects
+ * read, 0 when there is no file, or -errno (the file is left alone).
+ */
+int ps_detect_save(const struct ps_detect *d, const char *path);
+int ps_detect_load(struct ps_detect *d, const char *path);
+/* Whether the escalation changed since the last save. */
+bool ps_detect_dirty(const struct ps_detect *d);
 
 /* The class of a client by the configured prefixes (longest match), 0 if none. */
 int ps_config_class_of(const struct ps_config *cfg, const struct ps_client_key *k);

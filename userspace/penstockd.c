@@ -52,6 +52,7 @@
 #define PS_VERSION		"0.3.0"
 #define SAVE_INTERVAL_S		5
 #define ENFORCEMENT_FILE	"enforcement.json"
+#define ESCALATION_FILE		"escalation.json"
 
 static const char usage_text[] =
 	"usage: penstockd [OPTIONS]\n"
@@ -1012,12 +1013,27 @@ static void policy_enforce(void *ctx, const struct ps_prefix *p, const struct ps
 		ps_prefix_str(p, who, sizeof(who)), e->reason, e->dry_run ? " [dry run]" : "");
 }
 
+/* The escalation to state_dir/escalation.json, when it changed. */
+static void save_escalation(struct daemon *d, bool always)
+{
+	char path[4200];
+	int err;
+
+	if (!d->pol.det || (!always && !ps_detect_dirty(d->pol.det)))
+		return;
+	snprintf(path, sizeof(path), "%s/" ESCALATION_FILE, d->state_dir);
+	err = ps_detect_save(d->pol.det, path);
+	if (err)
+		pr_warn("penstockd: cannot save %s: %s\n", path, strerror(-err));
+}
+
 static void tick(struct daemon *d)
 {
 	uint64_t now;
 
 	ps_tick_run(&d->tick, &d->table);
 	ps_policy_tick(&d->pol, wall_ms(), boot_now(NULL));
+	save_escalation(d, false);
 	if (d->pol.shape_dirty) {
 		d->shape_dirty = true;
 		d->pol.shape_dirty = false;
@@ -1173,6 +1189,18 @@ static int setup(struct daemon *d)
 	d->pol.on_alert = policy_alert;
 	d->pol.on_enforce = policy_enforce;
 	d->pol.ctx = d;
+	{
+		/* Where the escalation of each subject stood at the last stop. */
+		char path[4200];
+		int n;
+
+		snprintf(path, sizeof(path), "%s/" ESCALATION_FILE, d->state_dir);
+		n = ps_detect_load(d->pol.det, path);
+		if (n < 0)
+			pr_warn("penstockd: %s: unreadable, escalation starts afresh\n", path);
+		else if (n > 0)
+			pr_info("penstockd: escalation of %d subjects restored from %s\n", n, path);
+	}
 	/* Catch up with what the datapath counted while no daemon ran. */
 	ps_tick_run(&d->tick, &d->table);
 	pr_info("penstockd: %s the datapath: %d endpoints on %d interfaces, maps in %s, %u clients\n",
@@ -1189,6 +1217,7 @@ static void teardown(struct daemon *d)
 		return;		/* another daemon's datapath: not ours to touch */
 	if (d->dp.skel)
 		save_manual(d);
+	save_escalation(d, true);
 	if (!d->keep_datapath) {
 		/* The root qdiscs back first: the classes go with the HTB. */
 		ps_shape_restore(&d->shape);

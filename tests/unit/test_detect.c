@@ -2002,6 +2002,93 @@ static void test_enabled_interval(void)
 	ck_end(&ck);
 }
 
+/*
+ * The escalation across a restart: X over detection.thresholds
+ * requests_per_hour 10 takes step 1 (alert) at s = 20 and step 2 (shape)
+ * at s = 320; the file then says stage 1 (0-based: the shape), next step
+ * at (T0 + 320 + 600) * 1000 ms, last detection (T0 + 320) * 1000 ms. A new
+ * detector loads it: X, fed again from s = 321, takes nothing at s = 919
+ * (cooldown) and step 3 (delay) at s = 920, as if nothing had stopped.
+ * A file that is not JSON gives -EINVAL; no file gives 0.
+ */
+static void test_escalation_restart(void)
+{
+	char dir[] = "/tmp/pst-detect-XXXXXX", path[64], bad[64];
+	struct ck ck;
+
+	ck_init(&ck, "escalation_survives_restart");
+	if (!mkdtemp(dir)) {
+		ck_fail(&ck, "mkdtemp: %s", strerror(errno));
+		ck_end(&ck);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/escalation.json", dir);
+	snprintf(bad, sizeof(bad), "%s/bad.json", dir);
+	{
+		struct ps_config *cfg = cfg_new(), *cfg2 = cfg_new();
+		struct sim *s, *s2;
+		struct client *x;
+		json_t *doc, *o;
+		FILE *f;
+		int n;
+
+		cfg->detection.thresholds.requests_per_hour = 10;
+		cfg2->detection.thresholds.requests_per_hour = 10;
+		s = sim_new(&ck, cfg);
+		x = cl_add(s, key4f("192.0.2.60"));
+		pat_add(x, 0, 320, 1, 1, 0, 0);
+		advance(s, 0, 20);
+		run_expect(s, 20, 1);
+		advance(s, 21, 320);
+		run_expect(s, 320, 1);
+		if (ps_detect_save(s->d, path))
+			ck_fail(&ck, "ps_detect_save failed");
+		sim_free(s);
+
+		doc = json_load_file(path, 0, NULL);
+		o = json_array_get(json_object_get(doc, "subjects"), 0);
+		if (json_array_size(json_object_get(doc, "subjects")) != 1 ||
+		    strcmp(json_string_value(json_object_get(o, "subject")) ?: "", "192.0.2.60") ||
+		    json_integer_value(json_object_get(o, "stage")) != 1 ||
+		    json_integer_value(json_object_get(o, "next_ms")) != (json_int_t)(T0 + 920) * 1000 ||
+		    json_integer_value(json_object_get(o, "last_ms")) != (json_int_t)(T0 + 320) * 1000)
+			ck_fail(&ck, "saved escalation is not stage 1, next at s=920, last at s=320");
+		json_decref(doc);
+
+		s2 = sim_new(&ck, cfg2);
+		n = ps_detect_load(s2->d, path);
+		if (n != 1)
+			ck_fail(&ck, "ps_detect_load returned %d, expected 1", n);
+		x = cl_add(s2, key4f("192.0.2.60"));
+		pat_add(x, 321, 920, 1, 1, 0, 0);
+		advance(s2, 321, 919);
+		run_expect(s2, 919, 0);
+		advance(s2, 920, 920);
+		run_expect(s2, 920, 1);
+		expect_nalerts(s2, "s=920 after the restart", 1);
+		if (s2->g.nal == 1)
+			check_alert(s2, &s2->g.al[0], PS_ALERT_CLIENT, "threshold", "delay",
+				    600.0 / 10, TOL, 3, 920);
+		sim_free(s2);
+
+		f = fopen(bad, "w");
+		if (f) {
+			fputs("{not json", f);
+			fclose(f);
+		}
+		s = sim_new(&ck, cfg_new());
+		if ((n = ps_detect_load(s->d, bad)) != -EINVAL)
+			ck_fail(&ck, "an unreadable file gave %d, expected -EINVAL", n);
+		unlink(bad);
+		if ((n = ps_detect_load(s->d, bad)) != 0)
+			ck_fail(&ck, "no file gave %d, expected 0", n);
+		sim_free(s);
+	}
+	unlink(path);
+	rmdir(dir);
+	ck_end(&ck);
+}
+
 int main(void)
 {
 	test_defaults();
@@ -2010,6 +2097,7 @@ int main(void)
 	test_high_rate();
 	test_threshold();
 	test_escalation();
+	test_escalation_restart();
 	test_prefix();
 	run_in_child("prefix_table_many_exempt_clients", many_exempt_prefixes, 2);
 	test_low_and_slow();
