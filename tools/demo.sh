@@ -1,36 +1,44 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# `make demo`: penstockd protecting an inference server, live, for about a
-# minute, on this machine only.
+# `make demo`: penstockd protecting an inference server from a bulk
+# extractor, live, for a minute and a half, on this machine only.
 #
 # Two network namespaces joined by a veth pair stand in for a server and
 # its clients (tests/lib/netns.sh; 198.18.0.0/15 and fd00::/8, nothing
 # leaves the machine). The server runs the OpenAI-compatible stand-in
 # (tests/lib/llm_server.py) on port 8000, streaming and JSON answers, and
 # penstockd is attached to its interface with the policy embedded below: a
-# request limit on every client, an unlimited class for an internal eval
-# job. A population runs against it (tools/demo_helper.py): three chat
-# users (IPv4 and IPv6) with think times of several seconds, the eval job,
-# and an extractor streaming long completions on four connections as fast
-# as it is served. Every 10 s the demo prints what penstockd counts; on the
-# way it blocks the extractor for 10 s and lifts the block; on a terminal
-# it shows `penstock top` for 15 s; at the end, totals, status and what the
-# figures mean.
+# request limit on every client; an internal eval job unlimited and exempt
+# from detection; the detectors every 2 s, with a short escalation (alert,
+# then a delay to 20 requests a minute, then a block) so that the whole of
+# it fits in the run. A population runs against it (tools/demo_helper.py):
+# three chat users (IPv4 and IPv6) with think times of several seconds,
+# the eval job, and an extractor streaming long completions on four
+# connections as fast as it is served.
+#
+# As it happens, the demo prints each alert (the lines `penstock alerts`
+# prints, and what they mean) and each entry the detectors put in the
+# kernel (`penstock enforcement`, and curl from the client once it is
+# blocked); every 10 s what penstockd counts over the last minute (the
+# periodic snapshots); on a terminal `penstock top`: live in a pane below
+# for the whole run when run inside tmux, else full screen for 15 s once
+# the extractor is blocked. At the end: totals, the alerts, status and
+# what the figures mean.
 #
 # Ctrl-C at any point stops the daemon (which detaches and unpins) and
 # removes the namespaces, the tmux pane, the pins and the temporary files.
 #
 # Environment:
-#   DEMO_SECONDS  how long the clients run, 20..900 (default 75); the block
-#                 needs 35, penstock top 60
-#   DEMO_TOP      1: show penstock top for 15 s (in a tmux split when run
-#                 inside tmux, else full screen), 0: don't. Default 1 when
-#                 stdin and stdout are a terminal and tmux is installed.
+#   DEMO_SECONDS  how long the clients run, 20..900 (default 90); alert,
+#                 delay and block come within about 45 s
+#   DEMO_TOP      1: show penstock top (in a tmux pane when run inside
+#                 tmux, else full screen for 15 s), 0: don't, only the
+#                 snapshots. Default 1 when stdin and stdout are a terminal.
 #   PS_BIN        where penstock and penstockd are (default .output)
 #   DEMO_KEEP=1   keep the work directory (logs, config) for a look after
 #
-# shellcheck disable=SC2317  # functions run by name (the timeline) or by the trap
+# shellcheck disable=SC2317  # functions run by the trap
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,13 +48,14 @@ penstockd=$PS_BIN/penstockd
 helper=$top/tools/demo_helper.py
 PY=/usr/bin/python3
 PORT=8000
-SECS=${DEMO_SECONDS:-${PS_DEMO_SECONDS:-75}}
+SECS=${DEMO_SECONDS:-${PS_DEMO_SECONDS:-90}}
 RPM=120
 BURST=10
-BLOCK_AT=22	# seconds into the run
-BLOCK_FOR=10
-TOP_AT=42
+FLOOR=40	# detection.high_rate.requests_per_minute
+DELAY_RPM=20	# the escalation's delay
+TOP_AT=50	# full-screen penstock top: once the extractor is blocked, at the latest here
 TOP_FOR=15
+ESCALATED_BY=60	# below this DEMO_SECONDS the block may not come in time
 
 die() {
 	echo "demo: $*" >&2
@@ -64,7 +73,7 @@ if ! [[ $SECS =~ ^[0-9]+$ ]] || [ "$SECS" -lt 20 ] || [ "$SECS" -gt 900 ]; then
 fi
 if [ -z "${DEMO_TOP:-}" ]; then
 	DEMO_TOP=0
-	[ -t 0 ] && [ -t 1 ] && command -v tmux >/dev/null 2>&1 && DEMO_TOP=1
+	[ -t 0 ] && [ -t 1 ] && DEMO_TOP=1
 fi
 
 bold="" plain="" dim=""
@@ -141,24 +150,6 @@ daemon_alive() {
 	kill -0 "$DPID" 2>/dev/null ||
 		die "penstockd exited; its last words: $(tail -n 5 "$work/penstockd.log" | tr '\n' ' ')"
 }
-# Sleep until T seconds into the run, watching the daemon.
-wait_until() {
-	while ((SECONDS - T0 < $1)); do
-		daemon_alive
-		sleep 0.5
-	done
-}
-# Can ADDR reach the server? Prints curl's verdict.
-probe() {
-	local dst=$PS_SRV4 code
-	[[ $1 == *:* ]] && dst="[$PS_SRV6]"
-	if code=$(ps_cli curl -sS -g -m 3 --interface "$1" -o /dev/null -w '%{http_code}' \
-		"http://$dst:$PORT/health" 2>"$work/curl.err"); then
-		echo "  curl from $1: HTTP $code, answered"
-	else
-		echo "  curl from $1: $(sed -n 's/^curl: //p' "$work/curl.err" | head -n 1)"
-	fi
-}
 
 cat >"$work/penstock.yaml" <<EOF
 # The demo's policy (embedded in tools/demo.sh)
@@ -173,15 +164,28 @@ limits:
     burst: $BURST                 # of which up to $BURST back to back,
     max_connections: 16       # and connections open at once
   classes:
-    - name: internal-eval     # the eval job: never limited
+    - name: internal-eval     # the eval job:
       clients: [$EVAL/32]
-      unlimited: true
+      unlimited: true         # never limited,
+      exempt: true            # and never judged by the detectors
+detection:                    # the detectors of bulk extraction
+  interval: 2s                # run them every 2 s (default 10 s)
+  high_rate:                  # far more requests in the last minute than the
+    requests_per_minute: $FLOOR  # others, and at least $FLOOR
+  escalation:                 # what a client they find goes through:
+    steps:                    # (each step once the last one's cooldown has passed)
+      - {action: alert, cooldown: 10s}
+      - {action: delay, requests_per_minute: $DELAY_RPM, for: 5m, cooldown: 10s}
+      - {action: block, for: 2m, cooldown: 30s}
+alerts:                       # besides penstockd's stderr:
+  jsonl: {path: $work/alerts.jsonl}
 EOF
 "$penstockd" --check-config --config "$work/penstock.yaml" >"$work/check.out" 2>&1 ||
 	die "the embedded config is refused by this penstockd: $(cat "$work/check.out")"
 
 cat <<EOF
-${bold}penstock demo${plain}: penstockd protecting a model server, live, for $SECS seconds.
+${bold}penstock demo${plain}: penstockd protecting a model server from a bulk extractor,
+live, for $SECS seconds.
 
 Everything runs in two network namespaces on this machine ($PS_NS_SRV and
 $PS_NS_CLI, joined by a veth pair); nothing leaves it, and everything is
@@ -192,17 +196,24 @@ removed at the end or on Ctrl-C.
              streamed token by token or as one JSON object
   penstockd  attached to $PS_DEV_SRV, the server's interface: its eBPF programs
              count every client's connections, requests and bytes as the
-             packets pass, and enforce the policy below in the kernel
+             packets pass and enforce the policy below in the kernel; every
+             2 s its detectors look for clients taking far more than the rest
 $(printf '  clients    %-10s %-13s %s\n             %-10s %-13s %s\n             %-10s %-13s %s\n' \
 	user-1 "${USERS[0]}" "chat users: a question every 3-9 s, the" \
 	user-2 "${USERS[1]}" "answer streamed or in one JSON object" \
 	user-3 "${USERS[2]}" "(user-2 over IPv6)")
 $(printf '             %-10s %-13s %s\n%38s%s\n' \
 	eval-job "$EVAL" "internal eval job: ~4 short requests a" "" \
-	"second (class internal-eval: unlimited)")
+	"second (class internal-eval: unlimited, exempt)")
 $(printf '             %-10s %-13s %s\n%38s%s\n%38s%s\n' \
 	extractor "$EXTRACTOR" "harvesting script: 4 connections, each" "" \
 	"streaming 512-token completions back to" "" "back, as fast as it is served")
+
+What to watch for: the request limit holds the extractor to $RPM requests a
+minute; the high_rate detector finds it all the same (far above the users,
+over the floor of $FLOOR) and escalates: an alert, 10 s later a delay to
+$DELAY_RPM a minute, 10 s after that a block. The users and the eval job
+are left alone.
 
 The policy, written to $work/penstock.yaml:
 EOF
@@ -249,51 +260,57 @@ start_client user-1 user "${USERS[0]}"
 start_client user-2 user "${USERS[1]}"
 start_client user-3 user "${USERS[2]}"
 
+# What penstock top will be: a tmux pane for the whole run, full screen for
+# a while, or nothing.
+top_mode=none
+if [ "$DEMO_TOP" = 1 ]; then
+	if ! [ -t 0 ] || ! [ -t 1 ]; then
+		echo "(DEMO_TOP=1, but this is not a terminal: no penstock top)"
+	elif [ -n "${TMUX:-}" ]; then
+		top_mode=pane
+	elif [ "$SECS" -lt $((TOP_FOR + 10)) ]; then
+		echo "(DEMO_SECONDS=$SECS is too short for penstock top)"
+	else
+		top_mode=full
+	fi
+fi
+
 cat <<EOF
 
-The clients are running. Every 10 s: what penstockd counts over the last
+The clients are running. As it happens, each alert and each entry the
+detectors put in the kernel; every 10 s what penstockd counts over the last
 minute, busiest first (${bold}penstock clients --window 1m --sort rpm${plain}, in short),
 with each client's THROTTLED (requests the limit held back, from the
-"slot" of ${bold}penstock client ADDR --json${plain}) and ANSWERED_10S (answers the
-client itself got in the last 10 s). RPM is inference requests in the
+"slot" of ${bold}penstock client ADDR --json${plain}), what the DETECTORS did to it
+(${bold}penstock alerts${plain} and ${bold}penstock enforcement${plain}) and ANSWERED_10S (answers
+the client itself got in the last 10 s). RPM is inference requests in the
 last minute: in the first minute, those so far.
 EOF
 
+export DEMO_NS_CLI=$PS_NS_CLI DEMO_SRV4=$PS_SRV4 DEMO_SRV6=$PS_SRV6 DEMO_PORT=$PORT \
+	DEMO_BOLD=$bold DEMO_PLAIN=$plain
+events() {
+	ps_run "$PY" "$helper" events "$penstock" "$SOCK" "$roles" "$T0_EPOCH" "$work/events.json" ||
+		die "could not read penstockd's alerts"
+}
 report() {
 	stamp "penstock clients --window 1m --sort rpm"
 	ps_run "$PY" "$helper" report "$penstock" "$SOCK" "$roles" "$((SECONDS - T0))" ||
 		die "could not read penstockd's figures"
 }
-
-blocked=0	# seconds the extractor was blocked
-# The steps of the timeline below, run by name.
-block() {
-	stamp "An operator sees the extractor at the top and blocks it for $BLOCK_FOR s"
-	show block "$EXTRACTOR" --reason "bulk completions (demo)" || die "penstock block failed"
-	show enforcement || die "penstock enforcement failed"
-	echo "Its packets are now dropped both ways (XDP and tc on $PS_DEV_SRV); the others go on:"
-	probe "$EXTRACTOR"
-	probe "${USERS[0]}"
+top_pane() {
+	stamp "penstock top --sort rpm: live in the pane below until the end"
+	TMUX_PANE_ID=$(tmux split-window -d -v -l 14 -P -F '#{pane_id}' \
+		"exec '$penstock' top --sort rpm --socket '$SOCK'") ||
+		{ echo "  (tmux split-window failed: no penstock top)"; TMUX_PANE_ID=""; }
 }
-unblock() {
-	stamp "Lifting the block"
-	show unblock "$EXTRACTOR" || die "penstock unblock failed"
-	show enforcement || die "penstock enforcement failed"
-	probe "$EXTRACTOR"
-	blocked=$BLOCK_FOR
-}
-top_start() {
-	if [ -n "${TMUX:-}" ]; then
-		stamp "penstock top --sort rpm: live in the pane below for $TOP_FOR s"
-		TMUX_PANE_ID=$(tmux split-window -d -v -l 14 -P -F '#{pane_id}' \
-			"exec '$penstock' top --sort rpm --socket '$SOCK'") ||
-			{ echo "  (tmux split-window failed: no penstock top)"; TMUX_PANE_ID=""; }
-	else
-		stamp "penstock top --sort rpm, full screen, for $TOP_FOR s (q leaves it early)"
-		sleep 2
-		timeout --foreground "$TOP_FOR" "$penstock" top --sort rpm --socket "$SOCK" || true
-		stamp "Back from penstock top"
-	fi
+top_full() {
+	stamp "penstock top --sort rpm, full screen, for $TOP_FOR s (q leaves it early)"
+	[ -e "$work/BLOCKED" ] &&
+		echo "The extractor is blocked: watch its RPM fall while the others go on."
+	sleep 3
+	timeout --foreground "$TOP_FOR" "$penstock" top --sort rpm --socket "$SOCK" || true
+	stamp "Back from penstock top"
 }
 top_end() {
 	if [ -n "$TMUX_PANE_ID" ]; then
@@ -302,30 +319,29 @@ top_end() {
 	fi
 }
 
-# The timeline, "SECONDS STEP" lines: a report every 10 s, the block and
-# its end, penstock top and its end.
-timeline=$work/timeline
-for ((t = 10; t < SECS; t += 10)); do echo "$t report"; done >"$timeline"
-if [ "$SECS" -ge $((BLOCK_AT + BLOCK_FOR + 3)) ]; then
-	printf '%s block\n%s unblock\n' "$BLOCK_AT" $((BLOCK_AT + BLOCK_FOR)) >>"$timeline"
-fi
-if [ "$DEMO_TOP" = 1 ]; then
-	if ! [ -t 0 ] || ! [ -t 1 ]; then
-		echo "(DEMO_TOP=1, but this is not a terminal: no penstock top)"
-	elif [ "$SECS" -lt $((TOP_AT + TOP_FOR + 3)) ]; then
-		echo "(DEMO_SECONDS=$SECS is too short for penstock top: it needs $((TOP_AT + TOP_FOR + 3)))"
-	else
-		printf '%s top_start\n%s top_end\n' "$TOP_AT" $((TOP_AT + TOP_FOR)) >>"$timeline"
+# The run: every second what the detectors did, every 10 s a snapshot,
+# penstock top as chosen above.
+[ "$top_mode" = pane ] && top_pane
+next_report=10
+top_shown=0
+while ((SECONDS - T0 < SECS)); do
+	daemon_alive
+	events
+	el=$((SECONDS - T0))
+	if [ "$top_mode" = full ] && [ "$top_shown" = 0 ] && [ $((SECS - el)) -ge $((TOP_FOR + 5)) ] &&
+		{ [ -e "$work/BLOCKED" ] || [ "$el" -ge "$TOP_AT" ]; }; then
+		top_full
+		top_shown=1
+		# The snapshots its time took are left out.
+		next_report=$(((SECONDS - T0) / 10 * 10 + 10))
+		continue
 	fi
-fi
-# (On fd 3: penstock top needs the terminal on stdin.)
-while read -r t step <&3; do
-	# A report whose time full-screen top took is left out.
-	[ "$step" = report ] && ((SECONDS - T0 > t + 2)) && continue
-	wait_until "$t"
-	"$step"
-done 3< <(sort -n -k1,1 "$timeline")
-wait_until "$SECS"
+	if [ "$el" -ge "$next_report" ]; then
+		report
+		next_report=$((next_report + 10))
+	fi
+	sleep 1
+done
 top_end
 
 # The clients end by themselves at SECS; give a request in flight 3 s.
@@ -338,17 +354,28 @@ done
 for pid in "${CLIENT_PIDS[@]}"; do ps_stop "$pid" TERM 2 || true; done
 sleep 1.5	# a tick, so that the last packets are in the figures
 daemon_alive
+events
 
 # --- the end --------------------------------------------------------------------
 stamp "The clients have stopped. Totals since penstockd started:"
 show clients || die "penstock clients failed"
 echo
 echo "Per role: ANSWERED (answers the client got, by its own count), PER_MINUTE"
-echo "(over the $SECS s), THROTTLED (requests held back), FAILED (errors, timeouts):"
-ps_run "$PY" "$helper" summary "$penstock" "$SOCK" "$roles" "$T0_EPOCH" "$SECS" "$BLOCK_AT" \
-	"$blocked" "$work/figures" || die "could not read penstockd's figures"
+echo "(over the $SECS s), THROTTLED (requests the limits held back), FAILED (errors,"
+echo "timeouts), ALERTS (alerts on it):"
+ps_run "$PY" "$helper" summary "$penstock" "$SOCK" "$roles" "$T0_EPOCH" "$SECS" \
+	"$work/figures" || die "could not read penstockd's figures"
 # shellcheck disable=SC1091
 . "$work/figures"
+
+echo
+if [ "$ALERTS" -gt 0 ]; then
+	show alerts || die "penstock alerts failed"
+else
+	echo "${bold}\$ penstock alerts${plain}: no alert was raised during this run."
+fi
+echo
+show enforcement || die "penstock enforcement failed"
 
 echo
 echo "${bold}\$ penstock status${plain} ${dim}(the first lines: the daemon, its tick, its programs)${plain}"
@@ -357,25 +384,10 @@ pst status >"$work/status.out" 2>&1 || die "penstock status failed: $(cat "$work
 awk '/^MAP / { exit } { l[n++] = $0 }
 	END { while (n > 0 && l[n - 1] == "") n--; for (i = 0; i < n; i++) print l[i] }' \
 	"$work/status.out" | indent
-
-echo
-# Alerts come from the detectors, which may not be part of this build.
-detection=0
-for f in "$top"/userspace/*.c; do
-	[ "$(basename "$f")" = alerts.c ] && continue
-	grep -q 'ps_alerts_emit' "$f" && detection=1
-done
-nalerts=0
-if pst alerts --json >"$work/alerts.json" 2>/dev/null; then
-	nalerts=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1])).get("alerts", [])))' \
-		"$work/alerts.json" 2>/dev/null || echo 0)
-fi
-if [ "$nalerts" -gt 0 ]; then
-	show alerts || true
-elif [ "$detection" = 1 ]; then
-	echo "${bold}\$ penstock alerts${plain}: no alert was raised during this run."
-else
-	echo "Detection is not part of this build yet: penstock alerts has nothing to show."
+if pst status --json >"$work/status.json" 2>/dev/null; then
+	echo "${bold}\$ penstock status --json${plain} ${dim}(its \"detection\" member)${plain}"
+	"$PY" -c 'import json, sys; print("  " + json.dumps(json.load(open(sys.argv[1])).get("detection")))' \
+		"$work/status.json" || true
 fi
 
 echo
@@ -390,25 +402,42 @@ para "Throttled by GCRA. The default class allows $RPM inference requests a" \
 	"request that comes too early has its first packet dropped, and TCP sends" \
 	"it again a moment later, so the client gets a late answer rather than" \
 	"an error. THROTTLED counts those drops."
-para "The extractor asked as fast as it was served, on 4 connections. Once its" \
-	"burst of $BURST was spent it got about $EX_STEADY answers a minute: the" \
-	"limit ($EX_ANSWERED answers in all, $EX_THROTTLED requests held back)."
+if [ -n "$EX_LIMITED_RPM" ]; then
+	para "The extractor asked as fast as it was served, on 4 connections. Once its" \
+		"burst of $BURST was spent, the limit held it to about $EX_LIMITED_RPM answers" \
+		"a minute ($EX_THROTTLED requests held back in all). A limit caps a" \
+		"client; it does not tell an extractor from a busy user."
+fi
+if [ -n "$EX_ALERT_AT" ]; then
+	para "Detected. Every 2 s the high_rate detector compares each client's" \
+		"inference requests in the last minute with those of the other active" \
+		"clients (a robust z-score on their median), and takes only those" \
+		"over a floor ($FLOOR here). At $EX_ALERT_AT s the extractor had $EX_REQ_1M" \
+		"in the last minute, score $EX_SCORE: an alert, to penstockd's stderr," \
+		"$work/alerts.jsonl and penstock alerts. With fewer than 20 active" \
+		"clients (detection.min_population) the others are too few to compare" \
+		"with, and the detector compares with a quiet default population (1 a" \
+		"minute): the floor is what keeps the users out."
+fi
+if [ -n "$EX_DELAY_AT" ]; then
+	d="Escalated. Still found after the alert's cooldown, at $EX_DELAY_AT s it was delayed to $DELAY_RPM requests a minute (an entry of origin detector, in the kernel)"
+	[ -n "$EX_DELAYED_RPM" ] && d+=": it got about $EX_DELAYED_RPM answers a minute"
+	[ -n "$EX_BLOCK_AT" ] &&
+		d+=", and at $EX_BLOCK_AT s blocked: every packet from or to it dropped, at XDP coming in and in tc going out; $EX_AFTER_BLOCK answers since"
+	para "$d."
+fi
 if [ "$EX_FAILED" -gt 0 ]; then
-	para "$EX_FAILED of its requests failed: held back so long that the client" \
-		"gave up (30 s) or the server closed the silent connection. Its" \
-		"connections compete for the same $((RPM / 60)) requests a second, and" \
-		"TCP's retransmission backoff grows each time a connection loses, so" \
-		"an unlucky one can wait a long time."
+	para "$EX_FAILED of the extractor's requests failed: held back so long that" \
+		"the client gave up (30 s), or cut off by the block."
 fi
-para "The benign users, far below the limit, were untouched: $USERS_ANSWERED" \
-	"answers, $USERS_THROTTLED throttled, $USERS_FAILED failed. The eval job ran" \
-	"at about $EVAL_RPM a minute, over the default limit, with $EVAL_THROTTLED" \
-	"throttled: its class is unlimited."
-if [ "$blocked" -gt 0 ]; then
-	para "Blocked. For $BLOCK_FOR s every packet from or to $EXTRACTOR was" \
-		"dropped, at XDP coming in and in tc going out (penstock block and" \
-		"unblock; penstock block --for 10m lifts a block by itself)."
-fi
+para "The benign users were untouched: $USERS_ANSWERED answers, $USERS_THROTTLED" \
+	"throttled, $USERS_FAILED failed, no alert. The eval job ran at about" \
+	"$EVAL_RPM requests a minute, over the default limit and far over the" \
+	"detector's floor, with $EVAL_THROTTLED throttled and no alert: its class" \
+	"is unlimited and exempt."
+para "An operator has the last word: penstock unblock ADDR lifts a detector's" \
+	"entry at once; penstock block and throttle set entries by hand, which" \
+	"the detectors never replace."
 para "What left the building: the extractor took $EX_PAYLOAD of model output" \
 	"(TX_PAYLOAD, what the server sent, each byte once) against $USERS_PAYLOAD" \
 	"for the three users together."
@@ -428,6 +457,13 @@ problems=""
 [ "$EX_THROTTLED" -gt 0 ] || problems+=" the extractor was never throttled;"
 [ "$USERS_THROTTLED" = 0 ] || problems+=" a benign user was throttled;"
 [ "$EVAL_THROTTLED" = 0 ] || problems+=" the unlimited eval job was throttled;"
+[ -z "$OTHERS_ALERTED" ] || problems+=" alerts on $OTHERS_ALERTED;"
+if [ "$SECS" -ge "$ESCALATED_BY" ]; then
+	[ -n "$EX_ALERT_AT" ] || problems+=" the extractor was never alerted;"
+	[ -n "$EX_DELAY_AT" ] || problems+=" the extractor was never delayed;"
+	[ -n "$EX_BLOCK_AT" ] || problems+=" the extractor was never blocked;"
+	[ "$EX_AFTER_BLOCK" = 0 ] || problems+=" the extractor got answers after its block;"
+fi
 [ -z "$problems" ] || die "unexpected:$problems see the figures above"
 finished=1
 exit 0

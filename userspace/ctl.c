@@ -540,7 +540,7 @@ static void print_status(json_t *ans)
 	};
 	json_t *d = json_object_get(ans, "daemon"), *tick = json_object_get(ans, "tick");
 	json_t *cl = json_object_get(ans, "clients"), *arr, *e, *v;
-	char a[64], b[64], dur[64];
+	char a[64], b[64], dur[64], ifc[64];
 	struct tbl t;
 	size_t i;
 
@@ -571,6 +571,17 @@ static void print_status(json_t *ans)
 	printf("clients     %s tracked, %s in map\n",
 	       ps_fmt_count(json_object_get(cl, "tracked"), a, sizeof(a)),
 	       ps_fmt_count(json_object_get(cl, "in_map"), b, sizeof(b)));
+	v = json_object_get(ans, "detection");
+	if (json_is_object(v) && !json_is_true(json_object_get(v, "enabled")))
+		printf("detection   off\n");
+	else if (json_is_object(v))
+		printf("detection   %s runs, %s steps taken, %s subjects in escalation, "
+		       "last pass %.1f ms (max %.1f ms) over %s clients\n",
+		       ps_fmt_count(json_object_get(v, "runs"), a, sizeof(a)),
+		       ps_fmt_count(json_object_get(v, "steps_taken"), b, sizeof(b)),
+		       ps_fmt_count(json_object_get(v, "subjects"), dur, sizeof(dur)),
+		       ps_json_num(v, "last_ms"), ps_json_num(v, "max_ms"),
+		       ps_fmt_count(json_object_get(v, "clients_judged"), ifc, sizeof(ifc)));
 
 	putchar('\n');
 	arr = json_object_get(ans, "interfaces");

@@ -52,6 +52,7 @@ struct esc {
 	int stage;		/* the step taken last, -1 none */
 	uint64_t next_ms;	/* when the next step may be taken */
 	uint64_t last_ms;	/* the last detection */
+	uint64_t until_ms;	/* the end of the action last taken (0: an alert) */
 };
 
 /* A prefix's aggregate at one run. */
@@ -439,8 +440,9 @@ static int escalate(struct ps_detect *d, const struct ps_prefix *p, int kind,
 		return 0;
 	stage = e->stage + 1 < dc->nsteps ? e->stage + 1 : dc->nsteps - 1;
 	step = &dc->steps[stage];
-	/* The last step again: its action renewed, no new alert. */
-	renew = stage == e->stage;
+	/* The last step again while its action is in force: renewed,
+	 * without a new alert. */
+	renew = stage == e->stage && now_ms < e->until_ms;
 	if (!alert_only && step->action != PS_STEP_ALERT && d->h.enforce) {
 		struct ps_enforcement en = {};
 		int err;
@@ -461,7 +463,7 @@ static int escalate(struct ps_detect *d, const struct ps_prefix *p, int kind,
 			/* A prefix's members share the rate: each gets its part. */
 			en.emission_ns = 60000000000ULL * (members ? members : 1) /
 					 step->requests_per_minute;
-			en.tolerance_ns = en.emission_ns;
+			en.tolerance_ns = 0;	/* a burst of 1, as ps_gcra_params() */
 			break;
 		default:
 			en.action = PS_ACT_BLOCK;
@@ -477,9 +479,16 @@ static int escalate(struct ps_detect *d, const struct ps_prefix *p, int kind,
 		json_object_set_new(evidence, "alert_only", json_true());
 	else if (dry_run && strcmp(action, "alert"))
 		json_object_set_new(evidence, "dry_run", json_true());
-	json_object_set_new(evidence, "step", json_integer(stage + 1));
+
 	e->stage = stage;
 	e->next_ms = now_ms + step->cooldown * 1000;
+	e->until_ms = 0;
+	if (step->action != PS_STEP_ALERT && !alert_only) {
+		e->until_ms = now_ms + step->duration * 1000;
+		/* At the last step, renewed before its action runs out. */
+		if (stage == dc->nsteps - 1 && step->duration / 2 < step->cooldown)
+			e->next_ms = now_ms + step->duration / 2 * 1000;
+	}
 	d->dirty = true;
 	if (renew)
 		return 0;
@@ -489,9 +498,13 @@ static int escalate(struct ps_detect *d, const struct ps_prefix *p, int kind,
 	snprintf(al.detector, sizeof(al.detector), "%s", detector);
 	al.score = score;
 	snprintf(al.action, sizeof(al.action), "%s", action);
-	al.evidence = evidence;
+	/* The step first: what the one-line summaries show before they cut. */
+	al.evidence = json_pack("{s:i}", "step", stage + 1);
+	if (al.evidence)
+		json_object_update(al.evidence, evidence);
 	if (d->h.alert)
 		d->h.alert(d->h.ctx, &al);
+	json_decref(al.evidence);
 	d->st.alerts++;
 	return 1;
 }
@@ -1148,11 +1161,12 @@ int ps_detect_save(const struct ps_detect *d, const char *path)
 
 		if (!e->used || e->stage < 0)
 			continue;
-		json_array_append_new(arr, json_pack("{s:s,s:i,s:I,s:I}", "subject",
+		json_array_append_new(arr, json_pack("{s:s,s:i,s:I,s:I,s:I}", "subject",
 						     ps_prefix_str(&e->subj, subj, sizeof(subj)),
 						     "stage", e->stage, "next_ms",
 						     (json_int_t)e->next_ms, "last_ms",
-						     (json_int_t)e->last_ms));
+						     (json_int_t)e->last_ms, "until_ms",
+						     (json_int_t)e->until_ms));
 	}
 	doc = json_pack("{s:o}", "subjects", arr);
 	if (!doc)
@@ -1198,6 +1212,7 @@ int ps_detect_load(struct ps_detect *d, const char *path)
 							      d->cfg->detection.nsteps - 1;
 		e->next_ms = json_integer_value(json_object_get(o, "next_ms"));
 		e->last_ms = json_integer_value(json_object_get(o, "last_ms"));
+		e->until_ms = json_integer_value(json_object_get(o, "until_ms"));
 		n++;
 	}
 	json_decref(doc);

@@ -30,7 +30,9 @@
  * A subject (a client, or a prefix) found by a detector goes through the
  * escalation steps: the first detection takes the first step; a
  * detection after that step's cooldown takes the next; the last step's
- * action is renewed (without a new alert). A subject not detected for escalation.forget starts over.
+ * action is renewed while the subject is still found (after its cooldown,
+ * or half its duration if that is shorter), without a new alert while it
+ * is in force, with one after it ran out. A subject not detected for escalation.forget starts over.
  * Every step taken is an alert. Clients of an exempt class are left out
  * of everything; an alert_only class (or a prefix holding such a client
  * or an exempt one) gets alerts and no action.
@@ -98,7 +100,7 @@ void ps_detect_stats(const struct ps_detect *d, struct ps_detect_stats *out);
 /*
  * The escalation of every subject to a file and back, so that a restart
  * goes on where the last run was ({"subjects":[{"subject","stage",
- * "next_ms","last_ms"}]}, times on the detection clock). Save writes a
+ * "next_ms","last_ms","until_ms"}]}, times on the detection clock). Save writes a
  * temporary file and renames it: 0 or -errno. Load returns the subjects
  * read, 0 when there is no file, or -errno (the file is left alone).
  */

@@ -561,11 +561,11 @@ static void check_enf(struct sim *s, int i, const char *subject, int action, uin
 	if (e->rate_bps != rate)
 		ck_fail(s->ck, "entry %d: rate_bps %llu, expected %llu", i + 1,
 			(unsigned long long)e->rate_bps, (unsigned long long)rate);
-	if (e->emission_ns != emission || e->tolerance_ns != emission)
-		ck_fail(s->ck, "entry %d: emission/tolerance %llu/%llu ns, expected %llu/%llu",
+	/* A burst of 1: no tolerance beyond the emission interval. */
+	if (e->emission_ns != emission || e->tolerance_ns != 0)
+		ck_fail(s->ck, "entry %d: emission/tolerance %llu/%llu ns, expected %llu/0",
 			i + 1, (unsigned long long)e->emission_ns,
-			(unsigned long long)e->tolerance_ns, (unsigned long long)emission,
-			(unsigned long long)emission);
+			(unsigned long long)e->tolerance_ns, (unsigned long long)emission);
 	if (e->until_ns != BOOT(sec) + duration * NS)
 		ck_fail(s->ck,
 			"entry %d: until_ns %llu, expected %llu (boot clock at s=%u + %llus)",
@@ -1092,8 +1092,10 @@ static void test_escalation(void)
 	 *   s=2120  block renewed: an entry, no alert, 0 steps taken
 	 * X stops at s = 2120 and comes back at s = 23700..23720 (hour 6: 21
 	 * requests in it): at s = 23720, 23720 - 2120 = 21600 = forget, not
-	 * more: still the last step, renewed. Back again at s = 45300..45321
-	 * (hour 12: 22 requests): 45321 - 23720 = 21601 > forget: step 1.
+	 * more: still the last step; the block renewed at s = 2120 ran out at
+	 * 2120 + 3600 = 5720, so it is taken again, with an alert (step 4).
+	 * Back again at s = 45300..45321 (hour 12: 22 requests):
+	 * 45321 - 23720 = 21601 > forget: step 1.
 	 */
 	ck_init(&ck, "escalation_steps_cooldowns_forget");
 	{
@@ -1166,11 +1168,14 @@ static void test_escalation(void)
 		check_enf(s, 3, "192.0.2.50", PS_ACT_BLOCK, 0, 0, 3600, 2120,
 			  "threshold: step 4 of 4");
 
-		/* back at forget exactly: still the last step */
+		/* back at forget exactly: still the last step, its block over */
 		pat_add(x, 23700, 23720, 1, 1, 0, 0);
 		advance(s, 23700, 23720);
-		run_expect(s, 23720, 0);
-		expect_nalerts(s, "s=23720 (forget not yet passed)", 4);
+		run_expect(s, 23720, 1);
+		expect_nalerts(s, "s=23720 (forget not yet passed, block ran out)", 5);
+		if (s->g.nal == 5)
+			check_alert(s, &s->g.al[4], PS_ALERT_CLIENT, "threshold", "block", 2.1,
+				    TOL, 4, 23720);
 		expect_nenf(s, "s=23720", 5);
 		check_enf(s, 4, "192.0.2.50", PS_ACT_BLOCK, 0, 0, 3600, 23720,
 			  "threshold: step 4 of 4");
@@ -1180,9 +1185,9 @@ static void test_escalation(void)
 		pat_add(x, 45300, 45321, 1, 1, 0, 0);
 		advance(s, 45300, 45321);
 		run_expect(s, 45321, 1);
-		expect_nalerts(s, "s=45321 (forgotten)", 5);
-		if (s->g.nal == 5)
-			check_alert(s, &s->g.al[4], PS_ALERT_CLIENT, "threshold", "alert", 2.2, TOL,
+		expect_nalerts(s, "s=45321 (forgotten)", 6);
+		if (s->g.nal == 6)
+			check_alert(s, &s->g.al[5], PS_ALERT_CLIENT, "threshold", "alert", 2.2, TOL,
 				    1, 45321);
 		expect_nenf(s, "s=45321", 5);
 
@@ -1191,8 +1196,8 @@ static void test_escalation(void)
 				ck_fail(&ck, "alert %d on %s, expected 192.0.2.50", i + 1,
 					s->g.al[i].subject);
 		ps_detect_stats(s->d, &st);
-		if (st.alerts != 5 || st.subjects != 1)
-			ck_fail(&ck, "stats: %llu alerts, %u subjects; expected 5, 1",
+		if (st.alerts != 6 || st.subjects != 1)
+			ck_fail(&ck, "stats: %llu alerts, %u subjects; expected 6, 1",
 				(unsigned long long)st.alerts, st.subjects);
 		sim_free(s);
 	}
@@ -2011,6 +2016,63 @@ static void test_enabled_interval(void)
  * (cooldown) and step 3 (delay) at s = 920, as if nothing had stopped.
  * A file that is not JSON gives -EINVAL; no file gives 0.
  */
+/*
+ * A last step whose action is shorter than its cooldown: one step, block
+ * for 60 s, cooldown 600 s; X over detection.thresholds requests_per_hour
+ * 10 from s = 20 (21 requests).
+ *   s=20  block (alert, step 1) until 80; renewal due at 20 + 60/2 = 50,
+ *         not at 20 + 600
+ *   s=49  nothing
+ *   s=50  renewed: a new entry until 110, no alert; next renewal at 80
+ * X stops at s = 50; back at s = 200..210, its block over since 110:
+ *   s=210 the block again, with an alert (step 1).
+ */
+static void test_last_step_renewal(void)
+{
+	struct ck ck;
+
+	ck_init(&ck, "last_step_renewed_within_its_duration");
+	{
+		struct ps_config *cfg = cfg_new();
+		struct client *x;
+		struct sim *s;
+
+		cfg->detection.thresholds.requests_per_hour = 10;
+		cfg->detection.nsteps = 1;
+		memset(&cfg->detection.steps[0], 0, sizeof(cfg->detection.steps[0]));
+		cfg->detection.steps[0].action = PS_STEP_BLOCK;
+		cfg->detection.steps[0].duration = 60;
+		cfg->detection.steps[0].cooldown = 600;
+		s = sim_new(&ck, cfg);
+		x = cl_add(s, key4f("192.0.2.70"));
+		pat_add(x, 0, 50, 1, 1, 0, 0);
+		advance(s, 0, 20);
+		run_expect(s, 20, 1);
+		expect_nalerts(s, "s=20", 1);
+		expect_nenf(s, "s=20", 1);
+		check_enf(s, 0, "192.0.2.70", PS_ACT_BLOCK, 0, 0, 60, 20, "threshold: step 1 of 1");
+		advance(s, 21, 49);
+		run_expect(s, 49, 0);
+		expect_nenf(s, "s=49", 1);
+		advance(s, 50, 50);
+		run_expect(s, 50, 0);
+		expect_nalerts(s, "s=50 (renewal)", 1);
+		expect_nenf(s, "s=50 (renewal)", 2);
+		check_enf(s, 1, "192.0.2.70", PS_ACT_BLOCK, 0, 0, 60, 50, "threshold: step 1 of 1");
+		x->np = 0;
+		pat_add(x, 200, 210, 1, 1, 0, 0);
+		advance(s, 200, 210);
+		run_expect(s, 210, 1);
+		expect_nalerts(s, "s=210 (block ran out)", 2);
+		if (s->g.nal == 2)
+			check_alert(s, &s->g.al[1], PS_ALERT_CLIENT, "threshold", "block",
+				    (51.0 + 11) / 10, TOL, 1, 210);
+		expect_nenf(s, "s=210", 3);
+		sim_free(s);
+	}
+	ck_end(&ck);
+}
+
 static void test_escalation_restart(void)
 {
 	char dir[] = "/tmp/pst-detect-XXXXXX", path[64], bad[64];
@@ -2098,6 +2160,7 @@ int main(void)
 	test_threshold();
 	test_escalation();
 	test_escalation_restart();
+	test_last_step_renewal();
 	test_prefix();
 	run_in_child("prefix_table_many_exempt_clients", many_exempt_prefixes, 2);
 	test_low_and_slow();
