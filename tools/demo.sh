@@ -412,8 +412,9 @@ if [ -n "$EX_ALERT_AT" ]; then
 	para "Detected. Every 2 s the high_rate detector compares each client's" \
 		"inference requests in the last minute with those of the other active" \
 		"clients (a robust z-score on their median), and takes only those" \
-		"over a floor ($FLOOR here). At $EX_ALERT_AT s the extractor had $EX_REQ_1M" \
-		"in the last minute, score $EX_SCORE: an alert, to penstockd's stderr," \
+		"over a floor ($FLOOR here); a client seen for under a minute is judged" \
+		"on its pace so far. At $EX_ALERT_AT s the extractor was at $EX_REQ_1M" \
+		"requests a minute, score $EX_SCORE: an alert, to penstockd's stderr," \
 		"$work/alerts.jsonl and penstock alerts. With fewer than 20 active" \
 		"clients (detection.min_population) the others are too few to compare" \
 		"with, and the detector compares with a quiet default population (1 a" \

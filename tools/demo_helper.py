@@ -294,7 +294,8 @@ def summary(pbin, sock, roles_file, t0, secs, out_vars):
             if mine:
                 first = mine[0]
                 ev = first.get("evidence") or {}
-                v.update(EX_REQ_1M="%.0f" % ev.get("requests_1m", 0),
+                # A client seen for under a minute is judged on its pace.
+                v.update(EX_REQ_1M="%.0f" % ev.get("pace_1m", ev.get("requests_1m", 0)),
                          EX_SCORE="%.1f" % (first.get("score") or 0),
                          EX_FLOOR=ev.get("floor", ""))
             for act, var in (("alert", "EX_ALERT_AT"), ("delay", "EX_DELAY_AT"),
@@ -397,9 +398,12 @@ def events(pbin, sock, roles_file, t0, state_file):
                 else:
                     pop = ("a quiet default population (%.0f a minute: too few clients to "
                            "compare with)" % base.get("median", 0))
-                why = ("%.0f inference requests in the last minute, over the floor of %s and "
+                why = ("%.0f inference requests a minute%s, over the floor of %s and "
                        "far above %s, robust z-score %.1f" % (
-                           ev.get("requests_1m", 0), ev.get("floor", "?"), pop, a["score"] or 0))
+                           ev.get("pace_1m", ev.get("requests_1m", 0)),
+                           " (its pace since it was first seen, under a minute ago)"
+                           if "pace_1m" in ev else " in the last minute",
+                           ev.get("floor", "?"), pop, a["score"] or 0))
             else:
                 why = "detector %s, score %.2f" % (a.get("detector"), a.get("score") or 0)
             text = "%s %s: %s. Escalation step %s: %s." % (

@@ -28,6 +28,9 @@
 /* Intervals in the regularity average: the first are averaged equally,
  * then each new one weighs 1/REG_N. */
 #define REG_N		32
+/* A client seen for less than a minute is judged on its pace so far,
+ * over at least this many seconds. */
+#define YOUNG_MIN_S	30
 /* Requests in a client's own history before a surge can be judged. */
 #define SURGE_MIN_BASE	10
 
@@ -68,6 +71,7 @@ struct pfx {
 struct cand {
 	uint32_t idx;
 	float inf1m, inf1h, txp1h, rxp1h;
+	float pace1m;		/* inf1m, or a young client's pace a minute */
 	bool recent;		/* active in the last minute */
 	bool in_found;		/* in a prefix found at this run */
 	uint8_t family;
@@ -247,6 +251,20 @@ static bool class_alert_only(const struct ps_config *cfg, int cls)
 	return cls > 0 && cfg->classes[cls - 1].alert_only > 0;
 }
 
+/*
+ * Inference requests a minute: the last minute's, or, for a client first
+ * seen less than a minute ago, its pace since then (over YOUNG_MIN_S at
+ * least), which its one-minute window has not caught up with yet.
+ */
+static double pace_1m(const struct ps_crec *r, double inf1m, uint32_t now)
+{
+	uint32_t age = now > r->first_wall ? now - r->first_wall : 0;
+
+	if (age >= 60)
+		return inf1m;
+	return inf1m * 60 / (age > YOUNG_MIN_S ? age : YOUNG_MIN_S);
+}
+
 /* ---- per-tick observation ---- */
 
 static int grow_ds(struct ps_detect *d, uint32_t n)
@@ -308,13 +326,14 @@ void ps_detect_observe(void *ctx, struct ps_crec *r, const uint64_t delta[PS_NWF
 	/* Over the high_rate floor in the last minute: judged at the next
 	 * tick rather than at the next run (the two buckets bound the window). */
 	if (!s->hot && d->cfg->detection.enabled && d->cfg->detection.high_rate.enabled &&
-	    (r->ext || (uint64_t)r->w[PS_WIN_1M][0][PS_W_INFERENCE] +
-				r->w[PS_WIN_1M][1][PS_W_INFERENCE] >=
+	    (r->ext || 2 * ((uint64_t)r->w[PS_WIN_1M][0][PS_W_INFERENCE] +
+			    r->w[PS_WIN_1M][1][PS_W_INFERENCE]) >=
 			       d->cfg->detection.high_rate.requests_per_minute)) {
 		struct ps_cview v;
 
 		ps_crec_view(d->t, r, PS_WIN_1M, (uint64_t)now * 1000, &v);
-		if (v.v[PS_F_INFERENCE] >= d->cfg->detection.high_rate.requests_per_minute) {
+		if (pace_1m(r, v.v[PS_F_INFERENCE], now) >=
+		    d->cfg->detection.high_rate.requests_per_minute) {
 			if (d->nhot == d->cap_hot) {
 				uint32_t cap = d->cap_hot ? d->cap_hot * 2 : 64, *nh;
 
@@ -612,13 +631,15 @@ static bool judge_client(struct ps_detect *d, const struct cand *c, int cls,
 			return true;
 		}
 	}
-	if (dc->high_rate.enabled && c->recent && c->inf1m >= dc->high_rate.requests_per_minute) {
-		z = zscore(b1m, c->inf1m);
+	if (dc->high_rate.enabled && c->recent && c->pace1m >= dc->high_rate.requests_per_minute) {
+		z = zscore(b1m, c->pace1m);
 		if (z >= dc->zscore) {
 			*detector = "high_rate";
 			*score = z;
 			*ev = client_features(c);
 			json_object_set_new(*ev, "window", json_string("1m"));
+			if (c->pace1m != c->inf1m)
+				json_object_set_new(*ev, "pace_1m", json_real(c->pace1m));
 			json_object_set_new(*ev, "zscore", json_real(z));
 			json_object_set_new(*ev, "floor",
 					    json_integer((json_int_t)dc->high_rate.requests_per_minute));
@@ -955,6 +976,7 @@ static void cand_of(struct ps_detect *d, uint32_t idx, uint32_t now, uint64_t no
 	c->family = r->key.family;
 	ps_crec_view(d->t, r, PS_WIN_1M, now_ms, &v);
 	c->inf1m = v.v[PS_F_INFERENCE];
+	c->pace1m = pace_1m(r, c->inf1m, now);
 	ps_crec_view(d->t, r, PS_WIN_1H, now_ms, &v);
 	c->inf1h = v.v[PS_F_INFERENCE];
 	c->txp1h = v.v[PS_F_TX_PAYLOAD];

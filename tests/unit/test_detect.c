@@ -310,6 +310,10 @@ struct sim {
 	struct got g;
 	struct client *cl;
 	int ncl;
+	/* Clients first seen an hour before T0 (their first request in the
+	 * sim is not their first ever): no young client's pace (detect.c,
+	 * pace_1m), the 1m figure itself. */
+	bool old;
 };
 
 /* A table and a detector over cfg (freed with the sim), for up to maxcl clients. */
@@ -393,7 +397,8 @@ static void advance(struct sim *s, uint32_t from, uint32_t to)
 				if (!c->seen) {
 					c->seen = true;
 					c->c.connections = 1;
-					c->c.first_seen_ns = (uint64_t)(T0 + sec) * NS;
+					c->c.first_seen_ns = s->old ? (uint64_t)(T0 - 3600) * NS
+								    : (uint64_t)(T0 + sec) * NS;
 				}
 				c->c.requests += n;
 				c->c.inference_requests += n;
@@ -821,6 +826,7 @@ static void test_high_rate(void)
 		struct sim *s = sim_new(&ck, cfg_new());
 		const struct got_alert *a;
 
+		s->old = true;
 		pat_add(cl_add(s, key4f("192.0.2.20")), 0, 19, 1, 1, 0, 0);
 		pat_add(cl_add(s, key4f("192.0.2.19")), 0, 18, 1, 1, 0, 0);
 		advance(s, 0, 30);
@@ -863,6 +869,7 @@ static void test_high_rate(void)
 
 		cfg->detection.min_population = 5;
 		s = sim_new(&ck, cfg);
+		s->old = true;
 		pat_add(cl_add(s, key4f("192.0.2.1")), 0, 0, 1, 1, 0, 0);	/* 1 */
 		pat_add(cl_add(s, key4f("192.0.2.2")), 0, 2, 1, 1, 0, 0);	/* 3 x 1 */
 		pat_add(cl_add(s, key4f("192.0.2.3")), 0, 6, 1, 1, 0, 0);	/* 7 x 1 */
@@ -898,6 +905,7 @@ static void test_high_rate(void)
 
 		cfg->detection.min_population = 5;
 		s = sim_new(&ck, cfg);
+		s->old = true;
 		pat_add(cl_add(s, key4f("192.0.2.1")), 0, 0, 1, 1, 0, 0);
 		pat_add(cl_add(s, key4f("192.0.2.2")), 0, 2, 1, 1, 0, 0);
 		pat_add(cl_add(s, key4f("192.0.2.3")), 0, 6, 1, 1, 0, 0);
@@ -932,6 +940,7 @@ static void test_high_rate(void)
 
 		add_class(cfg, "internal", "10.0.0.0/8", 1, 0);
 		s = sim_new(&ck, cfg);
+		s->old = true;
 		pat_add(cl_add(s, key4f("192.0.2.20")), 0, 30, 1, 1, 0, 0);
 		pat_add(cl_add(s, key4f("10.0.0.5")), 0, 30, 1, 2, 0, 0);
 		advance(s, 0, 10);
@@ -956,6 +965,48 @@ static void test_high_rate(void)
 		sim_free(s);
 	}
 	ck_end(&ck);
+}
+
+/*
+ * A young client (first seen at s = 0, in this sim as in the daemon) is
+ * judged on its pace: a request every 2 s from s = 0.
+ *   s=10  a run: 6 requests over max(10, 30) s: pace 6 x 60 / 30 = 12 < 20
+ *   s=19  10 requests (s = 0, 2, .., 18) over 30 s: pace 20 >= the floor,
+ *         judged between runs on the defaults baseline:
+ *         z = (ln 21 - ln 2) / 0.5 = 2 ln 10.5 = 4.702750514; evidence
+ *         requests_1m 10, pace_1m 20
+ * An old client (first seen an hour before) with the same requests: its
+ * 1m figure, 10 at s = 19, is under the floor: nothing.
+ */
+static void test_high_rate_young(void)
+{
+	struct ck ck;
+	int old;
+
+	for (old = 0; old < 2; old++) {
+		ck_init(&ck, old ? "high_rate_old_client_1m_figure" : "high_rate_young_client_pace");
+		{
+			struct sim *s = sim_new(&ck, cfg_new());
+			const struct got_alert *a;
+
+			s->old = old;
+			pat_add(cl_add(s, key4f("192.0.2.30")), 0, 40, 2, 1, 0, 0);
+			advance(s, 0, 10);
+			run_expect(s, 10, 0);
+			advance(s, 11, 19);
+			run_expect(s, 19, old ? 0 : 1);
+			expect_nalerts(s, "s=19", old ? 0 : 1);
+			a = old ? NULL : alert_on(s, "192.0.2.30");
+			if (a) {
+				check_alert(s, a, PS_ALERT_CLIENT, "high_rate", "alert",
+					    4.702750514326955, TOL, 1, 19);
+				ev_num(&ck, a, "requests_1m", 10, 0);
+				ev_num(&ck, a, "pace_1m", 20, TOL);
+			}
+			sim_free(s);
+		}
+		ck_end(&ck);
+	}
 }
 
 /* ------------------------------------------------------ threshold, classes */
@@ -1051,6 +1102,7 @@ static void test_threshold(void)
 		cfg->detection.min_population = 3;
 		add_class(cfg, "internal", "10.0.0.0/8", 1, 0);
 		s = sim_new(&ck, cfg);
+		s->old = true;
 		pat_add(cl_add(s, key4f("192.0.2.20")), 0, 19, 1, 1, 0, 0);
 		pat_add(cl_add(s, key4f("192.0.2.19")), 0, 18, 1, 1, 0, 0);
 		pat_add(cl_add(s, key4f("10.0.0.5")), 0, 29, 1, 1, 0, 0);
@@ -1982,6 +2034,7 @@ static void test_enabled_interval(void)
 
 		cfg->detection.thresholds.requests_per_hour = 10;
 		s = sim_new(&ck, cfg);
+		s->old = true;
 		pat_add(cl_add(s, key4f("192.0.2.50")), 0, 60, 1, 1, 0, 0);
 		advance(s, 0, 5);
 		run_expect(s, 5, 0);
@@ -2157,6 +2210,7 @@ int main(void)
 	test_median_mad();
 	test_class_of();
 	test_high_rate();
+	test_high_rate_young();
 	test_threshold();
 	test_escalation();
 	test_escalation_restart();
