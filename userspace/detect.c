@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +32,13 @@
 /* A client seen for less than a minute is judged on its pace so far,
  * over at least this many seconds. */
 #define YOUNG_MIN_S	30
+/* More hot clients than this (or than a hundredth of the clients) at
+ * once: they are judged by a full run, against the population of now,
+ * not one by one against the last run's. */
+#define HOT_MAX		1024
+/* Subjects in escalation at most: beyond, a new subject is not taken up
+ * (counted in the stats) until old ones are forgotten. */
+#define ESC_MAX		(1u << 20)
 /* Requests in a client's own history before a surge can be judged. */
 #define SURGE_MIN_BASE	10
 
@@ -42,10 +50,11 @@ struct dstate {
 	uint16_t act[2];	/* minutes with requests: its UTC day, the day before */
 	uint16_t nint;		/* intervals averaged (saturates at REG_N) */
 	uint8_t cls;		/* class id, CLS_UNKNOWN until looked up */
-	uint8_t hot;		/* in the hot list */
+	uint8_t hot;		/* the epoch it was last judged over the high_rate floor in */
 	float imean, ivar;	/* the intervals' weighted mean and variance, seconds */
 };
 _Static_assert(sizeof(struct dstate) == 28, "28 bytes a client");
+_Static_assert(sizeof(double) == sizeof(uint64_t), "a run's scratch holds hashes too");
 #define CLS_UNKNOWN	0xff
 
 /* A subject in escalation. */
@@ -75,7 +84,6 @@ struct cand {
 	bool recent;		/* active in the last minute */
 	bool in_found;		/* in a prefix found at this run */
 	uint8_t family;
-	uint64_t h;		/* hash of its prefix being grouped */
 };
 
 struct baseline {
@@ -96,7 +104,7 @@ struct ps_detect {
 	uint32_t nesc, cap_esc;	/* open addressing, cap_esc a power of two */
 	struct cand *cand;
 	uint32_t cap_cand;
-	double *scratch;
+	double *scratch;	/* a baseline's values; then the prefix hashes */
 	size_t cap_scratch;
 	uint64_t last_run_ms;
 	bool dirty;		/* escalation changed since the last save */
@@ -104,6 +112,8 @@ struct ps_detect {
 	uint16_t *pcount;	/* prefix members per hash bucket, PCOUNT_N */
 	uint32_t *hot;		/* clients over the high_rate floor since the last run */
 	uint32_t nhot, cap_hot;
+	bool hot_overflow;	/* more hot clients than the list holds */
+	uint8_t epoch;		/* runs, mod 255 (1..255): dstate.hot's mark */
 	struct baseline b1m;	/* the last run's baseline of the last minute */
 	uint32_t *ex;		/* exempt clients active in the last hour, at this run */
 	uint32_t nex, cap_ex;
@@ -325,7 +335,8 @@ void ps_detect_observe(void *ctx, struct ps_crec *r, const uint64_t delta[PS_NWF
 	}
 	/* Over the high_rate floor in the last minute: judged at the next
 	 * tick rather than at the next run (the two buckets bound the window). */
-	if (!s->hot && d->cfg->detection.enabled && d->cfg->detection.high_rate.enabled &&
+	if (s->hot != d->epoch && d->cfg->detection.enabled &&
+	    d->cfg->detection.high_rate.enabled &&
 	    (r->ext || 2 * ((uint64_t)r->w[PS_WIN_1M][0][PS_W_INFERENCE] +
 			    r->w[PS_WIN_1M][1][PS_W_INFERENCE]) >=
 			       d->cfg->detection.high_rate.requests_per_minute)) {
@@ -334,6 +345,10 @@ void ps_detect_observe(void *ctx, struct ps_crec *r, const uint64_t delta[PS_NWF
 		ps_crec_view(d->t, r, PS_WIN_1M, (uint64_t)now * 1000, &v);
 		if (pace_1m(r, v.v[PS_F_INFERENCE], now) >=
 		    d->cfg->detection.high_rate.requests_per_minute) {
+			if (d->nhot >= HOT_MAX) {
+				d->hot_overflow = true;	/* a full run judges them */
+				goto regular;
+			}
 			if (d->nhot == d->cap_hot) {
 				uint32_t cap = d->cap_hot ? d->cap_hot * 2 : 64, *nh;
 
@@ -344,7 +359,7 @@ void ps_detect_observe(void *ctx, struct ps_crec *r, const uint64_t delta[PS_NWF
 				d->cap_hot = cap;
 			}
 			d->hot[d->nhot++] = idx;
-			s->hot = 1;
+			s->hot = d->epoch;
 		}
 	}
 regular:
@@ -402,6 +417,15 @@ static struct esc *esc_get(struct ps_detect *d, const struct ps_prefix *p)
 {
 	uint32_t i, mask;
 
+	mask = d->cap_esc ? d->cap_esc - 1 : 0;
+	for (i = d->cap_esc ? prefix_hash(p) & mask : 0; d->cap_esc && d->esc[i].used;
+	     i = (i + 1) & mask)
+		if (prefix_eq(&d->esc[i].subj, p))
+			return &d->esc[i];
+	if (d->nesc >= ESC_MAX) {
+		d->st.dropped++;
+		return NULL;
+	}
 	if ((d->nesc + 1) * 2 > d->cap_esc) {
 		uint32_t cap = d->cap_esc ? d->cap_esc * 2 : 256, j;
 		struct esc *ne = calloc(cap, sizeof(*ne)), *old = d->esc;
@@ -865,6 +889,8 @@ static int judge_all_prefixes(struct ps_detect *d, uint32_t nc, const struct bas
 	uint32_t min = d->cfg->detection.prefix.min_clients < UINT16_MAX ?
 		       d->cfg->detection.prefix.min_clients : UINT16_MAX;
 	uint32_t i, n = 0, n6, nex = 0;
+	/* The baselines are made: their array holds each candidate's hash. */
+	uint64_t *hash = (uint64_t *)d->scratch;
 	struct pkey *keys;
 	int taken = 0;
 
@@ -877,19 +903,19 @@ static int judge_all_prefixes(struct ps_detect *d, uint32_t nc, const struct bas
 		uint64_t h = key_prefix_hash(k, k->family == PS_AF_INET ? 24 : 64);
 
 		d->cand[i].in_found = false;
-		d->cand[i].h = h;
+		hash[i] = h;
 		if (d->pcount[h & (PCOUNT_N - 1)] < UINT16_MAX)
 			d->pcount[h & (PCOUNT_N - 1)]++;
 	}
 	for (i = 0, n = 0; i < nc; i++)
-		if (d->pcount[d->cand[i].h & (PCOUNT_N - 1)] >= min)
+		if (d->pcount[hash[i] & (PCOUNT_N - 1)] >= min)
 			n++;
 	keys = malloc(((size_t)n + nex) * sizeof(*keys));
 	if (!keys)
 		return 0;
 	for (i = 0, n = 0; i < nc; i++)
-		if (d->pcount[d->cand[i].h & (PCOUNT_N - 1)] >= min) {
-			keys[n].h = d->cand[i].h;
+		if (d->pcount[hash[i] & (PCOUNT_N - 1)] >= min) {
+			keys[n].h = hash[i];
 			keys[n++].who = i;
 		}
 	for (i = 0; i < nex; i++) {
@@ -905,22 +931,22 @@ static int judge_all_prefixes(struct ps_detect *d, uint32_t nc, const struct bas
 	for (i = 0, n6 = 0; i < nc; i++) {
 		if (d->cand[i].family != PS_AF_INET6 || d->cand[i].in_found)
 			continue;
-		d->cand[i].h = key_prefix_hash(&t->rec[d->cand[i].idx].key, 48);
-		if (d->pcount[d->cand[i].h & (PCOUNT_N - 1)] < UINT16_MAX)
-			d->pcount[d->cand[i].h & (PCOUNT_N - 1)]++;
+		hash[i] = key_prefix_hash(&t->rec[d->cand[i].idx].key, 48);
+		if (d->pcount[hash[i] & (PCOUNT_N - 1)] < UINT16_MAX)
+			d->pcount[hash[i] & (PCOUNT_N - 1)]++;
 		n6++;
 	}
 	for (i = 0, n = 0; i < nc; i++)
 		if (d->cand[i].family == PS_AF_INET6 && !d->cand[i].in_found &&
-		    d->pcount[d->cand[i].h & (PCOUNT_N - 1)] >= min)
+		    d->pcount[hash[i] & (PCOUNT_N - 1)] >= min)
 			n++;
 	keys = malloc(((size_t)n + nex + 1) * sizeof(*keys));
 	if (!keys)
 		return taken;
 	for (i = 0, n = 0; i < nc; i++)
 		if (d->cand[i].family == PS_AF_INET6 && !d->cand[i].in_found &&
-		    d->pcount[d->cand[i].h & (PCOUNT_N - 1)] >= min) {
-			keys[n].h = d->cand[i].h;
+		    d->pcount[hash[i] & (PCOUNT_N - 1)] >= min) {
+			keys[n].h = hash[i];
 			keys[n++].who = i;
 		}
 	for (i = 0; i < nex; i++)
@@ -935,25 +961,41 @@ static int judge_all_prefixes(struct ps_detect *d, uint32_t nc, const struct bas
 
 /* ---- a run ---- */
 
-static int grow_scratch(struct ps_detect *d, uint32_t n)
+/*
+ * The arrays of one run (candidates, and the values of a baseline): mapped
+ * for the run and given back after it, so that between runs the daemon's
+ * memory is its table's and the detector's per-client state.
+ */
+static int map_run_arrays(struct ps_detect *d, uint32_t n)
 {
-	if (n > d->cap_cand) {
-		struct cand *nc = realloc(d->cand, (size_t)n * sizeof(*nc));
+	size_t lc = (size_t)n * sizeof(*d->cand), ls = (size_t)n * sizeof(*d->scratch);
+	void *c, *x;
 
-		if (!nc)
-			return -ENOMEM;
-		d->cand = nc;
-		d->cap_cand = n;
+	c = mmap(NULL, lc, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (c == MAP_FAILED)
+		return -ENOMEM;
+	x = mmap(NULL, ls, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (x == MAP_FAILED) {
+		munmap(c, lc);
+		return -ENOMEM;
 	}
-	if (n > d->cap_scratch) {
-		double *ns = realloc(d->scratch, (size_t)n * sizeof(*ns));
-
-		if (!ns)
-			return -ENOMEM;
-		d->scratch = ns;
-		d->cap_scratch = n;
-	}
+	d->cand = c;
+	d->cap_cand = n;
+	d->scratch = x;
+	d->cap_scratch = n;
 	return 0;
+}
+
+static void unmap_run_arrays(struct ps_detect *d)
+{
+	if (d->cand)
+		munmap(d->cand, (size_t)d->cap_cand * sizeof(*d->cand));
+	if (d->scratch)
+		munmap(d->scratch, d->cap_scratch * sizeof(*d->scratch));
+	d->cand = NULL;
+	d->scratch = NULL;
+	d->cap_cand = 0;
+	d->cap_scratch = 0;
 }
 
 static uint64_t cpu_ns(void)
@@ -996,8 +1038,15 @@ static int judge_one(struct ps_detect *d, const struct cand *c, const struct bas
 	struct ps_limits lim;
 	struct ps_prefix p;
 
-	if (!judge_client(d, c, cls, b1m, now_ms, &det, &score, &ev))
+	if (!judge_client(d, c, cls, b1m, now_ms, &det, &score, &ev)) {
+		/* Over the high_rate floor and judged clean: not again
+		 * between runs. A client found stays eligible, so that its
+		 * next step comes on time. */
+		if (c->pace1m >= cfg->detection.high_rate.requests_per_minute)
+			d->ds[c->idx].hot = d->epoch;
 		return 0;
+	}
+	d->ds[c->idx].hot = 0;
 	client_prefix(&d->t->rec[c->idx].key, &p);
 	ps_limits_resolve(cfg, cls, &lim);
 	taken = escalate(d, &p, PS_ALERT_CLIENT, det, score, ev, class_alert_only(cfg, cls), 1,
@@ -1022,7 +1071,6 @@ static int judge_hot(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 
 		if (idx >= d->t->n || idx >= d->nds)
 			continue;
-		d->ds[idx].hot = 0;
 		if (class_exempt(d->cfg, class_of(d, idx)))
 			continue;
 		cand_of(d, idx, now, now_ms, &c);
@@ -1047,16 +1095,19 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 		return 0;
 	for (i = 0; i < PS_MAX_CLASSES; i++)
 		ps_thresholds_resolve(cfg, (int)i <= cfg->nclasses ? (int)i : 0, &d->th[i]);
+	/* Many clients over the floor at once: a full run now, so that they
+	 * are judged against the population of now. */
 	if (d->last_run_ms && now_ms < d->last_run_ms + dc->interval * 1000 &&
-	    now_ms >= d->last_run_ms)
+	    now_ms >= d->last_run_ms && !d->hot_overflow &&
+	    !(d->nhot > 16 && (uint64_t)d->nhot * 100 > t->n))
 		return judge_hot(d, now_ms, boot_now);
+	d->hot_overflow = false;
 	d->last_run_ms = now_ms;
-	for (i = 0; i < d->nhot; i++)
-		if (d->hot[i] < d->nds)
-			d->ds[d->hot[i]].hot = 0;
+	/* A new epoch: every client may be hot again. */
+	d->epoch = d->epoch == UINT8_MAX ? 1 : d->epoch + 1;
 	d->nhot = 0;
 	cpu0 = cpu_ns();
-	if ((t->n > d->nds && grow_ds(d, t->n)) || grow_scratch(d, t->n ? t->n : 1))
+	if ((t->n > d->nds && grow_ds(d, t->n)) || map_run_arrays(d, t->n ? t->n : 1))
 		return 0;
 
 	/* The clients active in the last hour, exempt ones aside. */
@@ -1101,6 +1152,7 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 
 	if (dc->prefix.enabled && nc)
 		taken += judge_all_prefixes(d, nc, &b1h, now, now_ms, boot_now);
+	unmap_run_arrays(d);
 	if (d->st.runs % 360 == 0)
 		esc_prune(d, now_ms);
 	d->st.runs++;
@@ -1123,6 +1175,7 @@ struct ps_detect *ps_detect_new(const struct ps_config *cfg, struct ps_ctable *t
 	d->t = t;
 	if (hooks)
 		d->h = *hooks;
+	d->epoch = 1;
 	d->pcount = calloc(PCOUNT_N, sizeof(*d->pcount));
 	if (!d->pcount || grow_ds(d, t->n > 1024 ? t->n : 1024)) {
 		free(d->pcount);
@@ -1147,8 +1200,7 @@ void ps_detect_free(struct ps_detect *d)
 	free(d->hot);
 	free(d->ex);
 	free(d->esc);
-	free(d->cand);
-	free(d->scratch);
+	unmap_run_arrays(d);
 	free(d);
 }
 

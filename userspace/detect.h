@@ -92,6 +92,7 @@ struct ps_detect_stats {
 	uint64_t alerts;	/* steps taken */
 	uint64_t last_ns;	/* CPU time of the last pass */
 	uint64_t max_ns;	/* the longest pass */
+	uint64_t dropped;	/* subjects not taken up: too many in escalation */
 	uint32_t subjects;	/* subjects in escalation */
 	uint32_t clients;	/* clients judged at the last pass */
 };

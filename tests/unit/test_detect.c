@@ -1009,6 +1009,51 @@ static void test_high_rate_young(void)
 	}
 }
 
+/*
+ * Many clients over the floor at once are judged by a full run against the
+ * population of now, not one by one against the last run's baseline.
+ * min_population 20. 25 quiet clients make 1 request at s = 1; the run at
+ * s = 15 has them as its population: median ln 2, MAD 0. 40 busy clients
+ * (a /24 each) make 3 requests a second from s = 16: at s = 22 each has
+ * 21 in its 1m window, over the floor 20: 40 hot clients, within the
+ * interval (15 + 10 > 22), but more than 16 and than a hundredth of the
+ * 65: s = 22 is a full run (runs 2). Its population: 25 x ln 2 and
+ * 40 x ln 22, median ln 22, MAD 0: every busy z is 0: no alert. (Judged
+ * against the run at s = 15, each would have had
+ * z = (ln 22 - ln 2) / 0.5 = 4.80: 40 alerts.)
+ */
+static void test_hot_flood(void)
+{
+	struct ck ck;
+
+	ck_init(&ck, "high_rate_many_hot_judged_by_a_run");
+	{
+		struct ps_config *cfg = cfg_new();
+		struct ps_detect_stats st;
+		struct sim *s;
+		int i;
+
+		cfg->detection.min_population = 20;
+		s = sim_new(&ck, cfg);
+		s->old = true;
+		for (i = 0; i < 25; i++)
+			pat_add(cl_add(s, key4f("192.0.%d.7", i)), 1, 1, 1, 1, 0, 0);
+		for (i = 0; i < 40; i++)
+			pat_add(cl_add(s, key4f("198.51.%d.1", i)), 16, 60, 1, 3, 0, 0);
+		advance(s, 0, 15);
+		run_expect(s, 15, 0);
+		advance(s, 16, 22);
+		run_expect(s, 22, 0);
+		expect_nalerts(s, "s=22", 0);
+		ps_detect_stats(s->d, &st);
+		if (st.runs != 2)
+			ck_fail(&ck, "%llu runs, expected 2 (s=15 and a full run at s=22)",
+				(unsigned long long)st.runs);
+		sim_free(s);
+	}
+	ck_end(&ck);
+}
+
 /* ------------------------------------------------------ threshold, classes */
 
 static void test_threshold(void)
@@ -2211,6 +2256,7 @@ int main(void)
 	test_class_of();
 	test_high_rate();
 	test_high_rate_young();
+	test_hot_flood();
 	test_threshold();
 	test_escalation();
 	test_escalation_restart();
