@@ -569,7 +569,7 @@ static const struct ps_key high_rate_keys[] = {
 	{
 		.name = "requests_per_minute",
 		INT_FIELD(struct ps_detection_cfg, high_rate.requests_per_minute, 1, 1000000000),
-		.def = 20,
+		.def = 15,
 	},
 	{}
 };

@@ -124,7 +124,7 @@ struct ps_detection_cfg {
 				 * population, 1..1000 (default 3.5) */
 	struct {
 		int enabled;			/* default 1 */
-		uint64_t requests_per_minute;	/* floor: 1m window, 1..10^9 (default 20) */
+		uint64_t requests_per_minute;	/* floor: 1m window, 1..10^9 (default 15) */
 	} high_rate;
 	struct {
 		int enabled;			/* default 1 */

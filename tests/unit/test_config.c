@@ -2198,7 +2198,7 @@ static void detection_defaults(struct ps_detection_cfg *d)
 	d->min_population = 20;
 	d->zscore = 3.5;
 	d->high_rate.enabled = 1;
-	d->high_rate.requests_per_minute = 20;
+	d->high_rate.requests_per_minute = 15;
 	d->prefix.enabled = 1;
 	d->prefix.min_clients = 10;
 	d->prefix.requests_per_hour = 300;
