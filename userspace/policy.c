@@ -7,6 +7,12 @@
 #include "log.h"
 #include "policy.h"
 
+/* A block over a request limit or a shaping. */
+static int strength(int action)
+{
+	return action == PS_ACT_BLOCK ? 2 : action != PS_ACT_NONE;
+}
+
 /*
  * Limits judged by the daemon from its windows: requests_per_day and
  * egress_bytes_per_day on the 24h window (every 10 s), and
@@ -18,7 +24,8 @@
  *          its recent bytes per request fit in the limit
  *   shape  its egress at shape_rate
  *   block  all its packets dropped
- * A client with an entry of another origin (manual, detector) keeps it.
+ * A manual entry stays; a detector's stays unless the limit's action is
+ * stronger (a block over a shape or a delay).
  */
 static bool limit_origin(int origin)
 {
@@ -78,7 +85,9 @@ static void window_limits(struct ps_policy *pl, uint64_t now_ms, uint64_t bnow)
 		p.family = r->key.family;
 		p.len = r->key.family == PS_AF_INET ? 32 : 128;
 		memcpy(p.addr, &r->key.addr, sizeof(p.addr));
-		if (!ps_enf_get(pl->dp, &p, &old) && !limit_origin(old.origin))
+		if (ps_enf_get(pl->dp, &p, &old))
+			memset(&old, 0, sizeof(old));
+		if (old.origin == PS_ORIGIN_MANUAL)
 			continue;
 		/* A day limit's entry is not cut short by the minute check. */
 		if (minute && old.origin == PS_ORIGIN_DAY_LIMIT && old.until_ns > bnow)
@@ -112,6 +121,9 @@ static void window_limits(struct ps_policy *pl, uint64_t now_ms, uint64_t bnow)
 		} else {
 			continue;
 		}
+		/* A detector's entry stays unless this one is stronger. */
+		if (old.origin == PS_ORIGIN_DETECTOR && strength(e.action) <= strength(old.action))
+			continue;
 		e.origin = minute ? PS_ORIGIN_MINUTE_LIMIT : PS_ORIGIN_DAY_LIMIT;
 		e.dry_run = l->dry_run > 0;
 		e.since_ns = limit_origin(old.origin) && old.action == e.action ? old.since_ns :
@@ -128,7 +140,11 @@ static void window_limits(struct ps_policy *pl, uint64_t now_ms, uint64_t bnow)
 }
 
 
-/* The detectors' actions: a manual entry stays; a shape keeps its class. */
+/*
+ * The detectors' actions: a manual entry stays, and so does a limit's
+ * stronger one (a day limit's block over a detector's shape); a shape
+ * keeps its class.
+ */
 static int detect_enforce(void *ctx, const struct ps_prefix *pf, const struct ps_enforcement *e)
 {
 	struct ps_policy *pl = ctx;
@@ -137,6 +153,8 @@ static int detect_enforce(void *ctx, const struct ps_prefix *pf, const struct ps
 	int err;
 
 	if (had && old.origin == PS_ORIGIN_MANUAL)
+		return -EEXIST;
+	if (had && old.origin != PS_ORIGIN_DETECTOR && strength(old.action) > strength(ne.action))
 		return -EEXIST;
 	if (had && old.action == PS_ACT_SHAPE && ne.action == PS_ACT_SHAPE)
 		ne.shape_class = old.shape_class;
