@@ -110,10 +110,10 @@ $(OUTPUT)/ps_bench_fill: tools/bench_fill.c include/penstock_abi.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@
 
-$(OUTPUT)/tests/unit_%: tests/unit/test_%.c \
+$(OUTPUT)/tests/unit_%: tests/unit/test_%.c tests/unit/check.h \
 		$(patsubst userspace/%.c,$(OUTPUT)/%.o,$(DAEMON_CORE_SRCS) $(COMMON_SRCS)) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@
 
 # The detectors' unit test links detect.c.
 $(OUTPUT)/tests/unit_detect: $(OUTPUT)/detect.o

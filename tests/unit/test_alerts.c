@@ -28,26 +28,9 @@
 
 #include "alerts.h"
 #include "config.h"
+#include "check.h"
 
 static char tmpdir[] = "/tmp/penstock-unit-alerts-XXXXXX";
-static int nfailed;
-
-static void pass(const char *name)
-{
-	printf("PASS %s\n", name);
-}
-
-static void __attribute__((format(printf, 2, 3))) fail(const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("FAIL %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	nfailed++;
-}
 
 /* A compact dump, for comparing with an expected text. */
 static char *dump(json_t *j)

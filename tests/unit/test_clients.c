@@ -29,6 +29,7 @@
 
 #include "clients.h"
 #include "state.h"
+#include "check.h"
 
 /* The literals below list the counters in this order (that of struct ps_counters). */
 _Static_assert(PS_F_CONNECTIONS == 0 && PS_F_REQUESTS == 1 && PS_F_INFERENCE == 2 &&
@@ -51,67 +52,11 @@ _Static_assert(PS_F_CONNECTIONS == 0 && PS_F_REQUESTS == 1 && PS_F_INFERENCE == 
 #define NS 1000000000ULL
 
 static char tmpdir[] = "/tmp/penstock-unit-clients-XXXXXX";
-static int nfailed;
-
 static const char *const fname[PS_NFIELDS] = {
 	"connections", "requests", "inference_requests", "rx_packets", "tx_packets",
 	"rx_bytes",    "tx_bytes", "rx_payload",	 "tx_payload",
 };
 
-static void pass(const char *name)
-{
-	printf("PASS %s\n", name);
-}
-
-static void __attribute__((format(printf, 2, 3))) fail(const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("FAIL %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	nfailed++;
-}
-
-/* One case: its name and the first thing found wrong. */
-struct ck {
-	const char *name;
-	char why[1024];
-};
-
-static void ck_init(struct ck *c, const char *name)
-{
-	c->name = name;
-	c->why[0] = 0;
-}
-
-static void __attribute__((format(printf, 2, 3))) ck_fail(struct ck *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (c->why[0])
-		return;
-	va_start(ap, fmt);
-	vsnprintf(c->why, sizeof(c->why), fmt, ap);
-	va_end(ap);
-	if (!c->why[0])
-		snprintf(c->why, sizeof(c->why), "(no reason)");
-}
-
-static bool ck_ok(const struct ck *c)
-{
-	return !c->why[0];
-}
-
-static void ck_end(struct ck *c)
-{
-	if (c->why[0])
-		fail(c->name, "%s", c->why);
-	else
-		pass(c->name);
-}
 
 /* Unix milliseconds of T0 + s seconds. */
 static uint64_t at(double s)

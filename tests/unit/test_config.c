@@ -24,26 +24,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "check.h"
 
 static char tmpdir[] = "/tmp/penstock-unit-config-XXXXXX";
-static int nfailed;
-
-static void pass(const char *name)
-{
-	printf("PASS %s\n", name);
-}
-
-static void __attribute__((format(printf, 2, 3))) fail(const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("FAIL %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	nfailed++;
-}
 
 /* Write text (len bytes, so NULs and bad UTF-8 can be tested) to tmpdir/name.yaml. */
 static int write_yaml(const char *name, const char *text, size_t len, char *path, size_t pathlen)

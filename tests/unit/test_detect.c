@@ -42,6 +42,7 @@
 #include "config.h"
 #include "detect.h"
 #include "units.h"
+#include "check.h"
 
 /* 2024-10-04T00:00:00Z = 20000 * 86400: starts a UTC day, hour and minute. */
 #define T0 1728000000U
@@ -57,62 +58,6 @@
 /* ... and of figures that went through the detector's floats. */
 #define FTOL 1e-6
 
-static int nfailed;
-
-static void pass(const char *name)
-{
-	printf("PASS %s\n", name);
-}
-
-static void __attribute__((format(printf, 2, 3))) fail(const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("FAIL %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	nfailed++;
-}
-
-/* One case: its name and the first thing found wrong. */
-struct ck {
-	const char *name;
-	char why[1024];
-};
-
-static void ck_init(struct ck *c, const char *name)
-{
-	c->name = name;
-	c->why[0] = 0;
-}
-
-static void __attribute__((format(printf, 2, 3))) ck_fail(struct ck *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (c->why[0])
-		return;
-	va_start(ap, fmt);
-	vsnprintf(c->why, sizeof(c->why), fmt, ap);
-	va_end(ap);
-	if (!c->why[0])
-		snprintf(c->why, sizeof(c->why), "(no reason)");
-}
-
-static bool ck_ok(const struct ck *c)
-{
-	return !c->why[0];
-}
-
-static void ck_end(struct ck *c)
-{
-	if (c->why[0])
-		fail(c->name, "%s", c->why);
-	else
-		pass(c->name);
-}
 
 static bool near(double got, double want, double tol)
 {

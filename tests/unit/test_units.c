@@ -13,25 +13,8 @@
 
 #include "penstock_abi.h"
 #include "units.h"
+#include "check.h"
 
-static int nfailed;
-
-static void pass(const char *name)
-{
-	printf("PASS %s\n", name);
-}
-
-static void __attribute__((format(printf, 2, 3))) fail(const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("FAIL %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	nfailed++;
-}
 
 #define SIZE_ERR	"a size such as 50MiB (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
 #define SIZE_BIG	"a size of at most 18446744073709551615 bytes"
