@@ -580,19 +580,11 @@ static void esc_prune(struct ps_detect *d, uint64_t now_ms)
 
 /* ---- the detectors ---- */
 
-static void client_prefix(const struct ps_client_key *k, struct ps_prefix *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->family = k->family;
-	p->len = k->family == PS_AF_INET ? 32 : 128;
-	memcpy(p->addr, &k->addr, sizeof(p->addr));
-}
-
 static void mask_prefix(const struct ps_client_key *k, int len, struct ps_prefix *p)
 {
 	int i;
 
-	client_prefix(k, p);
+	ps_prefix_of_client(k, p);
 	p->len = len;
 	for (i = len / 8; i < 16; i++)
 		p->addr[i] = 0;
@@ -841,10 +833,21 @@ static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n
 }
 
 /*
- * Group keys[0..n) by prefix and judge each group of length len. Equal
+ * The length a client is grouped by at a level: level -1 is IPv4 /24 and
+ * IPv6 /64, level 48 the IPv6 /48s; 0 when the client has no part in it.
+ */
+static int level_len(int level, uint8_t family)
+{
+	if (level == 48)
+		return family == PS_AF_INET6 ? 48 : 0;
+	return family == PS_AF_INET ? 24 : 64;
+}
+
+/*
+ * Group keys[0..n) by their prefix at a level and judge each group. Equal
  * hashes of different prefixes (unlikely) are kept apart.
  */
-static int judge_groups(struct ps_detect *d, struct pkey *keys, uint32_t n, int len,
+static int judge_groups(struct ps_detect *d, struct pkey *keys, uint32_t n, int level,
 			const struct baseline *b1h, uint32_t now, uint64_t now_ms,
 			uint64_t boot_now)
 {
@@ -853,10 +856,9 @@ static int judge_groups(struct ps_detect *d, struct pkey *keys, uint32_t n, int 
 
 	qsort(keys, n, sizeof(*keys), pkey_cmp);
 	for (i = 0; i < n; i = j) {
-		struct ps_prefix p, q;
-
 		const struct ps_client_key *k = &d->t->rec[pkey_rec(d, &keys[i])].key;
-		int l = len > 0 ? len : k->family == PS_AF_INET ? 24 : 64;
+		int l = level_len(level, k->family);
+		struct ps_prefix p, q;
 
 		mask_prefix(k, l, &p);
 		for (j = i + 1; j < n && keys[j].h == keys[i].h; j++) {
@@ -877,6 +879,63 @@ static uint64_t key_prefix_hash(const struct ps_client_key *k, int len)
 	return prefix_hash(&p);
 }
 
+/* Group and judge the clients of one level not found at an earlier one. */
+static int judge_level(struct ps_detect *d, uint32_t nc, int level, const struct baseline *b1h,
+		       uint32_t now, uint64_t now_ms, uint64_t boot_now)
+{
+	struct ps_ctable *t = d->t;
+	/* A bucket's count saturates: a saturated one may hold min_clients. */
+	uint32_t min = d->cfg->detection.prefix.min_clients < UINT16_MAX ?
+		       d->cfg->detection.prefix.min_clients : UINT16_MAX;
+	/* The baselines are made: their array holds each candidate's hash. */
+	uint64_t *hash = (uint64_t *)d->scratch;
+	uint32_t i, n = 0;
+	struct pkey *keys;
+	int l, taken;
+
+	/* Most prefixes hold one client: only those whose hash bucket holds
+	 * min_clients (or more, with other prefixes') are grouped. */
+	memset(d->pcount, 0, PCOUNT_N * sizeof(*d->pcount));
+	for (i = 0; i < nc; i++) {
+		const struct cand *c = &d->cand[i];
+
+		l = level_len(level, c->family);
+		if (!l || c->in_found)
+			continue;
+		hash[i] = key_prefix_hash(&t->rec[c->idx].key, l);
+		if (d->pcount[hash[i] & (PCOUNT_N - 1)] < UINT16_MAX)
+			d->pcount[hash[i] & (PCOUNT_N - 1)]++;
+	}
+#define GROUPED(i)                                                                        \
+	(level_len(level, d->cand[i].family) && !d->cand[i].in_found &&                    \
+	 d->pcount[hash[i] & (PCOUNT_N - 1)] >= min)
+	for (i = 0; i < nc; i++)
+		n += GROUPED(i);
+	keys = malloc(((size_t)n + d->nex + 1) * sizeof(*keys));
+	if (!keys)
+		return 0;
+	for (i = 0, n = 0; i < nc; i++)
+		if (GROUPED(i)) {
+			keys[n].h = hash[i];
+			keys[n++].who = i;
+		}
+#undef GROUPED
+	/* Exempt clients: they mark their prefixes. */
+	for (i = 0; i < d->nex; i++) {
+		const struct ps_client_key *k = &t->rec[d->ex[i]].key;
+
+		l = level_len(level, k->family);
+		if (!l)
+			continue;
+		keys[n].h = key_prefix_hash(k, l);
+		keys[n++].who = d->ex[i] | EXEMPT_BIT;
+	}
+	/* /24 and /64 hashes differ in the length hashed: one sort for both. */
+	taken = judge_groups(d, keys, n, level, b1h, now, now_ms, boot_now);
+	free(keys);
+	return taken;
+}
+
 /*
  * The prefix detector: IPv4 /24s and IPv6 /64s, then IPv6 /48s from the
  * clients whose /64 was not found on its own.
@@ -884,79 +943,14 @@ static uint64_t key_prefix_hash(const struct ps_client_key *k, int len)
 static int judge_all_prefixes(struct ps_detect *d, uint32_t nc, const struct baseline *b1h,
 			      uint32_t now, uint64_t now_ms, uint64_t boot_now)
 {
-	struct ps_ctable *t = d->t;
-	/* A bucket's count saturates: a saturated one may hold min_clients. */
-	uint32_t min = d->cfg->detection.prefix.min_clients < UINT16_MAX ?
-		       d->cfg->detection.prefix.min_clients : UINT16_MAX;
-	uint32_t i, n = 0, n6, nex = 0;
-	/* The baselines are made: their array holds each candidate's hash. */
-	uint64_t *hash = (uint64_t *)d->scratch;
-	struct pkey *keys;
-	int taken = 0;
+	uint32_t i;
+	int taken;
 
-	nex = d->nex;
-	/* Most prefixes hold one client: only those whose hash bucket holds
-	 * min_clients (or more, with other prefixes') are grouped. */
-	memset(d->pcount, 0, PCOUNT_N * sizeof(*d->pcount));
-	for (i = 0; i < nc; i++) {
-		const struct ps_client_key *k = &t->rec[d->cand[i].idx].key;
-		uint64_t h = key_prefix_hash(k, k->family == PS_AF_INET ? 24 : 64);
-
+	for (i = 0; i < nc; i++)
 		d->cand[i].in_found = false;
-		hash[i] = h;
-		if (d->pcount[h & (PCOUNT_N - 1)] < UINT16_MAX)
-			d->pcount[h & (PCOUNT_N - 1)]++;
-	}
-	for (i = 0, n = 0; i < nc; i++)
-		if (d->pcount[hash[i] & (PCOUNT_N - 1)] >= min)
-			n++;
-	keys = malloc(((size_t)n + nex) * sizeof(*keys));
-	if (!keys)
-		return 0;
-	for (i = 0, n = 0; i < nc; i++)
-		if (d->pcount[hash[i] & (PCOUNT_N - 1)] >= min) {
-			keys[n].h = hash[i];
-			keys[n++].who = i;
-		}
-	for (i = 0; i < nex; i++) {
-		const struct ps_client_key *k = &t->rec[d->ex[i]].key;
-
-		keys[n].h = key_prefix_hash(k, k->family == PS_AF_INET ? 24 : 64);
-		keys[n++].who = d->ex[i] | EXEMPT_BIT;
-	}
-	/* /24 and /64 hashes differ in the length hashed: one sort for both. */
-	taken += judge_groups(d, keys, n, -1, b1h, now, now_ms, boot_now);
-	free(keys);
-	memset(d->pcount, 0, PCOUNT_N * sizeof(*d->pcount));
-	for (i = 0, n6 = 0; i < nc; i++) {
-		if (d->cand[i].family != PS_AF_INET6 || d->cand[i].in_found)
-			continue;
-		hash[i] = key_prefix_hash(&t->rec[d->cand[i].idx].key, 48);
-		if (d->pcount[hash[i] & (PCOUNT_N - 1)] < UINT16_MAX)
-			d->pcount[hash[i] & (PCOUNT_N - 1)]++;
-		n6++;
-	}
-	for (i = 0, n = 0; i < nc; i++)
-		if (d->cand[i].family == PS_AF_INET6 && !d->cand[i].in_found &&
-		    d->pcount[hash[i] & (PCOUNT_N - 1)] >= min)
-			n++;
-	keys = malloc(((size_t)n + nex + 1) * sizeof(*keys));
-	if (!keys)
-		return taken;
-	for (i = 0, n = 0; i < nc; i++)
-		if (d->cand[i].family == PS_AF_INET6 && !d->cand[i].in_found &&
-		    d->pcount[hash[i] & (PCOUNT_N - 1)] >= min) {
-			keys[n].h = hash[i];
-			keys[n++].who = i;
-		}
-	for (i = 0; i < nex; i++)
-		if (t->rec[d->ex[i]].key.family == PS_AF_INET6) {
-			keys[n].h = key_prefix_hash(&t->rec[d->ex[i]].key, 48);
-			keys[n++].who = d->ex[i] | EXEMPT_BIT;
-		}
-	taken += judge_groups(d, keys, n, 48, b1h, now, now_ms, boot_now);
-	free(keys);
-	return taken;
+	taken = judge_level(d, nc, -1, b1h, now, now_ms, boot_now);
+	/* After the /64s: their found clients are left out of the /48s. */
+	return taken + judge_level(d, nc, 48, b1h, now, now_ms, boot_now);
 }
 
 /* ---- a run ---- */
@@ -1047,7 +1041,7 @@ static int judge_one(struct ps_detect *d, const struct cand *c, const struct bas
 		return 0;
 	}
 	d->ds[c->idx].hot = 0;
-	client_prefix(&d->t->rec[c->idx].key, &p);
+	ps_prefix_of_client(&d->t->rec[c->idx].key, &p);
 	ps_limits_resolve(cfg, cls, &lim);
 	taken = escalate(d, &p, PS_ALERT_CLIENT, det, score, ev, class_alert_only(cfg, cls), 1,
 			 lim.dry_run > 0, now_ms, boot_now);
@@ -1093,8 +1087,6 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 
 	if (!dc->enabled)
 		return 0;
-	for (i = 0; i < PS_MAX_CLASSES; i++)
-		ps_thresholds_resolve(cfg, (int)i <= cfg->nclasses ? (int)i : 0, &d->th[i]);
 	/* Many clients over the floor at once: a full run now, so that they
 	 * are judged against the population of now. */
 	if (d->last_run_ms && now_ms < d->last_run_ms + dc->interval * 1000 &&
@@ -1102,6 +1094,10 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	    !(d->nhot > 16 && (uint64_t)d->nhot * 100 > t->n))
 		return judge_hot(d, now_ms, boot_now);
 	d->hot_overflow = false;
+	/* Each class's thresholds, for this run and the ticks up to the next
+	 * (a reload makes the next call a run). */
+	for (i = 0; i < PS_MAX_CLASSES; i++)
+		ps_thresholds_resolve(cfg, (int)i <= cfg->nclasses ? (int)i : 0, &d->th[i]);
 	d->last_run_ms = now_ms;
 	/* A new epoch: every client may be hot again. */
 	d->epoch = d->epoch == UINT8_MAX ? 1 : d->epoch + 1;

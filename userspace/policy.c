@@ -61,7 +61,7 @@ static void window_limits(struct ps_policy *pl, uint64_t now_ms, uint64_t bnow)
 		struct ps_enforcement e = {}, old = {};
 		const struct ps_limits *l;
 		struct ps_cview vd = {}, vm = {};
-		struct ps_prefix p = {};
+		struct ps_prefix p;
 		int over_req = 0, over_bytes = 0, over_bmin = 0, minute;
 		uint64_t rpm = 0;
 
@@ -82,9 +82,7 @@ static void window_limits(struct ps_policy *pl, uint64_t now_ms, uint64_t bnow)
 		if (!over_req && !over_bytes && !over_bmin)
 			continue;
 		minute = !over_req && !over_bytes;
-		p.family = r->key.family;
-		p.len = r->key.family == PS_AF_INET ? 32 : 128;
-		memcpy(p.addr, &r->key.addr, sizeof(p.addr));
+		ps_prefix_of_client(&r->key, &p);
 		if (ps_enf_get(pl->dp, &p, &old))
 			memset(&old, 0, sizeof(old));
 		if (old.origin == PS_ORIGIN_MANUAL)

@@ -173,6 +173,14 @@ bad:
 	return -EINVAL;
 }
 
+void ps_prefix_of_client(const struct ps_client_key *k, struct ps_prefix *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->family = k->family;
+	p->len = k->family == PS_AF_INET ? 32 : 128;
+	memcpy(p->addr, &k->addr, sizeof(p->addr));
+}
+
 const char *ps_prefix_str(const struct ps_prefix *p, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];

@@ -41,6 +41,10 @@ int ps_parse_prefix(const char *s, struct ps_prefix *p, char *err, size_t errlen
 /* Back to text: "198.18.0.0/15", an address alone for a full-length prefix. */
 const char *ps_prefix_str(const struct ps_prefix *p, char *buf, size_t len);
 
+struct ps_client_key;
+/* One client's address as a full-length prefix (/32 or /128). */
+void ps_prefix_of_client(const struct ps_client_key *k, struct ps_prefix *p);
+
 /* A duration as text, its two largest units: "45s", "10m", "2h5m", "3d", "1d2h". */
 const char *ps_duration_str(uint64_t seconds, char *buf, size_t len);
 
