@@ -26,7 +26,6 @@ rounds=${TICK_ROUNDS:-8}
 ns=pst-bench-$$
 pin=/sys/fs/bpf/pst-bench-$$
 tmp=$(mktemp -d /tmp/penstock-bench-tick.XXXXXX)
-[ -n "${TICK_KEEP:-}" ] && echo "# $tmp" >&2
 dpid=""
 cleanup() {
 	if [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null; then
