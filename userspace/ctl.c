@@ -1763,18 +1763,42 @@ static const char *evidence_str(json_t *ev, char *buf, size_t len)
 	return buf[0] ? buf : "-";
 }
 
-static int print_alerts(json_t *ans, uint64_t since_s)
+int ps_alerts_table(json_t *alerts)
 {
 	static const struct tbl_col cols[] = {
 		{ "TIME", 0, true }, { "SUBJECT", 0, true }, { "KIND", 0, true },
 		{ "DETECTOR", 0, true }, { "SCORE", 0, false }, { "ACTION", 0, true },
 		{ "EVIDENCE", 0, true },
 	};
-	json_t *alerts = json_object_get(ans, "alerts"), *wh = json_object_get(ans, "webhook");
 	json_t *a, *score;
-	char buf[128], dur[64];
+	char buf[128];
 	struct tbl t;
 	size_t i;
+
+	tbl_init(&t, cols, 7);
+	json_array_foreach(alerts, i, a) {
+		/* To the second: "2026-11-23T02:00:00.123Z" -> "2026-11-23T02:00:00Z". */
+		snprintf(buf, sizeof(buf), "%.19sZ", str_or(a, "time", "-"));
+		tbl_add(&t, strlen(buf) == 20 ? buf : str_or(a, "time", "-"));
+		tbl_add(&t, str_or(a, "subject", "-"));
+		tbl_add(&t, str_or(a, "kind", "-"));
+		tbl_add(&t, str_or(a, "detector", "-"));
+		score = json_object_get(a, "score");
+		if (json_is_number(score))
+			snprintf(buf, sizeof(buf), "%.2f", json_number_value(score));
+		else
+			snprintf(buf, sizeof(buf), "-");
+		tbl_add(&t, buf);
+		tbl_add(&t, str_or(a, "action", "-"));
+		tbl_add(&t, evidence_str(json_object_get(a, "evidence"), buf, 72));
+	}
+	return tbl_print(&t, stdout);
+}
+
+static int print_alerts(json_t *ans, uint64_t since_s)
+{
+	json_t *alerts = json_object_get(ans, "alerts"), *wh = json_object_get(ans, "webhook");
+	char buf[128], dur[64];
 	int err = 0;
 
 	if (!json_array_size(alerts)) {
@@ -1783,24 +1807,7 @@ static int print_alerts(json_t *ans, uint64_t since_s)
 		else
 			printf("no alerts\n");
 	} else {
-		tbl_init(&t, cols, 7);
-		json_array_foreach(alerts, i, a) {
-			/* To the second: "2026-11-23T02:00:00.123Z" -> "2026-11-23T02:00:00Z". */
-			snprintf(buf, sizeof(buf), "%.19sZ", str_or(a, "time", "-"));
-			tbl_add(&t, strlen(buf) == 20 ? buf : str_or(a, "time", "-"));
-			tbl_add(&t, str_or(a, "subject", "-"));
-			tbl_add(&t, str_or(a, "kind", "-"));
-			tbl_add(&t, str_or(a, "detector", "-"));
-			score = json_object_get(a, "score");
-			if (json_is_number(score))
-				snprintf(buf, sizeof(buf), "%.2f", json_number_value(score));
-			else
-				snprintf(buf, sizeof(buf), "-");
-			tbl_add(&t, buf);
-			tbl_add(&t, str_or(a, "action", "-"));
-			tbl_add(&t, evidence_str(json_object_get(a, "evidence"), buf, 72));
-		}
-		err = tbl_print(&t, stdout);
+		err = ps_alerts_table(alerts);
 	}
 	if (!err && wh) {
 		json_t *batches = json_object_get(wh, "spooled_batches");

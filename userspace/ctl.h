@@ -66,6 +66,12 @@ const char *ps_fmt_decimal(json_t *v, char *buf, size_t len);
 double ps_json_num(json_t *obj, const char *key);
 
 /* The commands, as penstock.c's table calls them: argv[0] is the command. */
+/*
+ * Alerts (ps_alert_json objects) as `penstock alerts` prints them: a table,
+ * time to the second, the evidence in one line. 0, or -ENOMEM.
+ */
+int ps_alerts_table(json_t *alerts);
+
 int ps_cmd_status(int argc, char **argv);
 int ps_cmd_clients(int argc, char **argv);
 int ps_cmd_client(int argc, char **argv);

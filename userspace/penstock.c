@@ -116,29 +116,20 @@ static void replay_second(void *ctx, uint64_t end_ns)
 	ps_policy_tick(&rp->pol, end_ns / 1000000, end_ns);
 }
 
-static void print_replay_policy(FILE *f, const struct replay_policy *rp)
+/* The alerts and entries of a replay, after its clients (stdout). */
+static void print_replay_policy(const struct replay_policy *rp)
 {
 	size_t i;
 	json_t *a;
 
-	if (json_array_size(rp->alerts))
-		fprintf(f, "\nalerts (capture clock):\n");
-	json_array_foreach(rp->alerts, i, a) {
-		char ev[512];
-
-		fprintf(f, "  %s %-24s %-6s %-12s %8.2f %-5s %s\n",
-			json_string_value(json_object_get(a, "time")),
-			json_string_value(json_object_get(a, "subject")),
-			json_string_value(json_object_get(a, "kind")),
-			json_string_value(json_object_get(a, "detector")),
-			json_number_value(json_object_get(a, "score")),
-			json_string_value(json_object_get(a, "action")),
-			ps_alert_evidence_str(json_object_get(a, "evidence"), ev, sizeof(ev)));
+	if (json_array_size(rp->alerts)) {
+		printf("\nalerts (capture clock):\n");
+		ps_alerts_table(rp->alerts);
 	}
 	if (json_array_size(rp->enforcement))
-		fprintf(f, "\nenforcement (capture clock; a replay touches no packet):\n");
+		printf("\nenforcement (capture clock; a replay touches no packet):\n");
 	json_array_foreach(rp->enforcement, i, a)
-		fprintf(f, "  %s %-24s %-8s %-12s until %s  %s\n",
+		printf("  %s %-24s %-8s %-12s until %s  %s\n",
 			json_string_value(json_object_get(a, "time")),
 			json_string_value(json_object_get(a, "subject")),
 			json_string_value(json_object_get(a, "action")),
@@ -303,7 +294,7 @@ static int cmd_replay(int argc, char **argv)
 		putchar('\n');
 	} else {
 		ps_clients_table(stdout, list, n, policy);
-		print_replay_policy(stdout, &pol);
+		print_replay_policy(&pol);
 		pr_info("%llu packets replayed\n", rp.packets);
 	}
 cleanup:
