@@ -95,7 +95,7 @@ int ps_egress(struct __sk_buff *skb)
 	if (!x.p.payload_len)
 		return TC_ACT_OK;
 	f = x.f;
-	ps_seq_data(&f->dir[PS_DIR_TX], ps_data_seq(&x.p), x.p.payload_len, &res);
+	ps_seq_next(&f->dir[PS_DIR_TX], ps_data_seq(&x.p), x.p.payload_len, &res);
 	if (x.c && res.new_bytes)
 		ps_add(x.c->tx_payload, res.new_bytes);
 	if (f->http.tunnel && res.fresh_len)

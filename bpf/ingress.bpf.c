@@ -307,6 +307,9 @@ static __always_inline int ps_request_gate(struct __sk_buff *skb, struct ps_pkt_
 	struct ps_gate_arg a = {};
 	int drop;
 
+	/* Only a segment that starts a message can start a request. */
+	if (f->http.state != PS_H1_START)
+		return 0;
 	a.saddr = x->p.saddr;
 	a.family = x->p.family;
 	a.now = x->now;
@@ -345,7 +348,7 @@ int ps_ingress(struct __sk_buff *skb)
 	 * anything of it is taken in, so that it is sent again. */
 	if (ps_request_gate(skb, &x, seq))
 		return TC_ACT_SHOT;
-	ps_seq_data(&f->dir[PS_DIR_RX], seq, x.p.payload_len, &res);
+	ps_seq_next(&f->dir[PS_DIR_RX], seq, x.p.payload_len, &res);
 	if (x.c && res.new_bytes)
 		ps_add(x.c->rx_payload, res.new_bytes);
 	if (res.ooo) {

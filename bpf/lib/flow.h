@@ -164,6 +164,26 @@ __weak __attribute__((noinline)) int ps_seq_data(struct ps_seq *d, __u32 seq, __
 	return 0;
 }
 
+/*
+ * ps_seq_data() for the common case inline: the segment continues the
+ * stream where it stands, with nothing held out of order. Else the call.
+ */
+static __always_inline void ps_seq_next(struct ps_seq *d, __u32 seq, __u32 len,
+					struct ps_seg_result *r)
+{
+	if (d->valid && !d->nranges && seq == d->next && len) {
+		r->new_bytes = len;
+		r->fresh_off = 0;
+		r->fresh_len = len;
+		r->ooo = 0;
+		r->ooo_skip = 0;
+		r->absorbed = 0;
+		d->next = seq + len;
+		return;
+	}
+	ps_seq_data(d, seq, len, r);
+}
+
 /* A SYN starts a direction: its sequence number is the ISN. */
 static __always_inline void ps_seq_syn(struct ps_seq *d, __u32 isn)
 {
