@@ -78,9 +78,10 @@ $(OUTPUT)/penstock.skel.h: $(OUTPUT)/penstock.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name penstock_bpf > $@
 
-# A minimal program that only increments one per-CPU counter: the
-# benchmark's yardstick.
-$(OUTPUT)/bench_min.bpf.o: tools/bench_min.bpf.c | $(OUTPUT)
+# The benchmark's yardsticks: a minimal program that only increments one
+# per-CPU counter, and the floor of a per-connection counter.
+$(OUTPUT)/bench_min.bpf.o: tools/bench_min.bpf.c bpf/lib/parse.h bpf/lib/common.h \
+		include/penstock_abi.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

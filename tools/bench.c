@@ -312,6 +312,9 @@ struct bench {
 	struct ps_datapath dp;
 	struct bpf_object *min_obj;
 	int min_fd;
+	int floor_fd;		/* bench_floor: the per-connection floor */
+	int floor_lines_fd;	/* bench_floor_lines: the same, line by line */
+	int floor_scan_fd;	/* its bench_floor_scan map */
 	unsigned int npkts;	/* distinct packets per run */
 	uint64_t ts_ns;		/* program clock, advanced per packet */
 	unsigned char frame[FRAME_MAX];
@@ -388,6 +391,8 @@ enum mode {
 	M_STEADY,
 	M_ENF_OFF,	/* distinct packets, enforcement off, alternating with ... */
 	M_ENF,		/* ... distinct packets, enforcement on */
+	M_FLOOR,	/* bench_floor on the frames of M_DISTINCT */
+	M_FLOOR_LINES,	/* bench_floor_lines on the frames of M_DISTINCT */
 	M_MAX,
 };
 
@@ -401,6 +406,7 @@ struct result {
 static struct result results[SC_MAX][M_MAX];
 static char req_seg[1024];
 static int req_seg_len;
+static unsigned int req_hdr_len;	/* its header block, blank line included */
 static char body_seg[BODY_SEG];
 
 /*
@@ -788,13 +794,19 @@ static int enf_switch(struct bench *b, int on)
 static int measure_distinct(struct bench *b, enum scenario sc, unsigned int run, unsigned int id)
 {
 	struct result *r = &results[sc][M_DISTINCT];
-	uint64_t sum_dp = 0, sum_min = 0;
-	int fd = scenario_prog(b, sc), err, ret;
+	struct result *fl[2] = { &results[sc][M_FLOOR], &results[sc][M_FLOOR_LINES] };
+	uint64_t sum_dp = 0, sum_min = 0, sum_floor[2] = {}, sum_min2[2] = {};
+	int fd = scenario_prog(b, sc), err, ret, k;
+	/* The floors of (a) and (b); (b) also line by line. */
+	int floor = sc == SC_BODY ? 1 : sc == SC_REQ ? 2 : 0;
+	int floor_fd[2] = { b->floor_fd, b->floor_lines_fd };
+	uint32_t dur, zero = 0, scan = sc == SC_REQ ? req_hdr_len : 0;
 	struct expect e;
 	struct conn c;
 	unsigned int i, len;
-	uint32_t dur;
 
+	if (floor && bpf_map_update_elem(b->floor_scan_fd, &zero, &scan, BPF_ANY))
+		return -errno;
 	err = scenario_setup(b, &c, sc, id, &e);
 	if (err)
 		return err;
@@ -810,11 +822,28 @@ static int measure_distinct(struct bench *b, enum scenario sc, unsigned int run,
 		if (err)
 			return err;
 		sum_min += dur;
+		/* Each floor, then the minimal program again: its own pair. */
+		for (k = 0; k < floor; k++) {
+			err = test_run(floor_fd[k], b->frame, len, b->ts_ns, 1, &dur, &ret);
+			if (err)
+				return err;
+			sum_floor[k] += dur;
+			err = test_run(b->min_fd, b->frame, len, b->ts_ns, 1, &dur, &ret);
+			if (err)
+				return err;
+			sum_min2[k] += dur;
+		}
 	}
 	r->dp_ns[run] = (double)sum_dp / b->npkts;
 	r->min_ns[run] = (double)sum_min / b->npkts;
 	r->runs = run + 1;
 	r->measured = 1;
+	for (k = 0; k < floor; k++) {
+		fl[k]->dp_ns[run] = (double)sum_floor[k] / b->npkts;
+		fl[k]->min_ns[run] = (double)sum_min2[k] / b->npkts;
+		fl[k]->runs = run + 1;
+		fl[k]->measured = 1;
+	}
 	check_run(b, &c, sc, &e, sc_name[sc]);
 	return 0;
 }
@@ -1047,7 +1076,8 @@ static void print_enf_table(const struct bench *b, unsigned int runs, int cpu, c
 
 static int load_min(struct bench *b, const char *path)
 {
-	struct bpf_program *prog;
+	struct bpf_program *prog, *lines;
+	struct bpf_map *map;
 	int err;
 
 	b->min_obj = bpf_object__open_file(path, NULL);
@@ -1067,6 +1097,17 @@ static int load_min(struct bench *b, const char *path)
 		return -ENOENT;
 	}
 	b->min_fd = bpf_program__fd(prog);
+	prog = bpf_object__find_program_by_name(b->min_obj, "bench_floor");
+	lines = bpf_object__find_program_by_name(b->min_obj, "bench_floor_lines");
+	map = bpf_object__find_map_by_name(b->min_obj, "bench_floor_scan");
+	if (!prog || !lines || !map) {
+		pr_warn("ps_bench: %s lacks bench_floor, bench_floor_lines or "
+			"bench_floor_scan\n", path);
+		return -ENOENT;
+	}
+	b->floor_fd = bpf_program__fd(prog);
+	b->floor_lines_fd = bpf_program__fd(lines);
+	b->floor_scan_fd = bpf_map__fd(map);
 	return 0;
 }
 
@@ -1090,7 +1131,7 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 	static struct ps_config cfg;
 	static struct bench b;
 	struct ps_dp_opts dopts = { .replay = true };
-	char how_d[128], how_s[128];
+	char how_d[128], how_s[128], how_f[192];
 	unsigned int run, id = 1;
 	int sc, err, cpu;
 
@@ -1103,6 +1144,7 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 		pr_warn("ps_bench: the request does not fit its buffer\n");
 		return req_seg_len;
 	}
+	req_hdr_len = strstr(req_seg, "\r\n\r\n") - req_seg + 4;
 
 	ps_config_init(&cfg);
 	err = ps_config_add_port(&cfg, BENCH_PORT);
@@ -1161,8 +1203,18 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 		 STEADY_REPEAT);
 	print_row(SC_BODY, M_DISTINCT, how_d, 1.5);
 	print_row(SC_BODY, M_STEADY, how_s, 1.5);
+	snprintf(how_f, sizeof(how_f), "**floor**: parse + connection lookup (bench_floor), "
+		 "distinct packets (N=%u)", npkts);
+	print_row(SC_BODY, M_FLOOR, how_f, 1.5);
 	print_row(SC_REQ, M_DISTINCT, how_d, 4.0);
 	print_row(SC_REQ, M_STEADY, how_s, 4.0);
+	snprintf(how_f, sizeof(how_f), "**floor**: parse + connection lookup + each 8 bytes "
+		 "of the %u-byte header block looked at once (bench_floor), distinct packets "
+		 "(N=%u)", req_hdr_len, npkts);
+	print_row(SC_REQ, M_FLOOR, how_f, 4.0);
+	snprintf(how_f, sizeof(how_f), "**floor, line by line**: the same, its lines taken "
+		 "one at a time (bench_floor_lines), distinct packets (N=%u)", npkts);
+	print_row(SC_REQ, M_FLOOR_LINES, how_f, 4.0);
 	snprintf(how_s, sizeof(how_s), "repeat=%d (no state: exact)", STEADY_REPEAT);
 	print_row(SC_OTHER, M_STEADY, how_s, 0);
 	print_row(SC_EGRESS, M_DISTINCT, how_d, 0);
@@ -1184,6 +1236,16 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 	       "\"added ns\" is free of it.\n");
 	printf("- ratio = median penstock ns / median minimal ns over the runs; the range is "
 	       "the lowest and highest per-run ratio.\n");
+	printf("- **floor** rows (tools/bench_min.bpf.c), in the penstock column: the least "
+	       "any program that keeps per-connection state in a BPF map can do: the "
+	       "datapath's own ps_parse(), one lookup in an LRU hash of its flow key and "
+	       "value, one per-CPU counter; for (b) also one look at each 8 bytes of the "
+	       "header block for a line end, read straight from the packet (no copy). "
+	       "**Line by line**: the header block's lines taken one at a time, each line's "
+	       "end and colon found and nothing done with them; any parser that goes line by "
+	       "line does more. The floors run on the same frames right after the datapath, "
+	       "each followed by the minimal program again. Where a floor's ratio is over a "
+	       "target, no datapath of that kind can meet it on this machine.\n");
 	snprintf(how_d, sizeof(how_d), "distinct packets, off and on alternating (N=%u each, "
 		 "repeat=1 each)", npkts);
 	print_enf_table(&b, runs, cpu, how_d);
