@@ -213,7 +213,7 @@ __weak __attribute__((noinline)) int ps_peek_inference(struct __sk_buff *skb, __
 	}
 	if (!sp)
 		return 0;
-	return ps_inference_path(s->buf, sp + 1, n, ep);
+	return ps_g_inference(sp + 1, n, ep);
 }
 
 /* What the request limit needs of a packet (a global function's argument). */

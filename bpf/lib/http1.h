@@ -242,13 +242,15 @@ static __always_inline __s64 ps_parse_dec(const __u8 *buf, __u32 p, __u32 end, _
 	return *n ? v : -1;
 }
 
-/* Hexadecimal chunk size (RFC 9112 section 7.1); -1 if no digit. */
+/*
+ * Hexadecimal chunk size (RFC 9112 section 7.1) at p, blanks before it
+ * already skipped; -1 if no digit.
+ */
 static __always_inline __s64 ps_parse_hex(const __u8 *buf, __u32 p, __u32 end)
 {
 	__s64 v = 0;
 	int i, any = 0;
 
-	p = ps_skip_ows(buf, p, end);
 	for (i = 0; i < 15; i++) {
 		__u8 c, d;
 
@@ -339,10 +341,11 @@ static __always_inline int ps_has_colon(const __u8 *buf, __u32 p, __u32 end)
 
 /*
  * A Content-Length value as tshark reads it (strtoll, base 10, whole
- * value): an optional '+', decimal digits, nothing after them but blanks.
- * -1 when it is not such a number.
+ * value), blanks before it already skipped: an optional '+' and decimal
+ * digits; -1 when there are none. *stop is where the digits end: only
+ * blanks may follow them (ps_g_clen()).
  */
-static __always_inline __s64 ps_parse_clen(const __u8 *buf, __u32 p, __u32 end)
+static __always_inline __s64 ps_parse_clen(const __u8 *buf, __u32 p, __u32 end, __u32 *stop)
 {
 	__s64 v;
 	__u32 n;
@@ -350,9 +353,8 @@ static __always_inline __s64 ps_parse_clen(const __u8 *buf, __u32 p, __u32 end)
 	if (p < end && buf[p & PS_BUF_MASK] == '+')
 		p++;
 	v = ps_parse_dec(buf, p, end, &n);
-	if (v < 0)
-		return -1;
-	return ps_skip_ows(buf, p + n, end) >= end ? v : -1;
+	*stop = p + n;
+	return v;
 }
 
 /*
@@ -390,13 +392,30 @@ static __always_inline int ps_te_chunked(const __u8 *buf, __u32 p, __u32 end)
  */
 #define PS_GLOBAL __weak __attribute__((noinline))
 
-PS_GLOBAL __s64 ps_g_clen(__u32 p, __u32 end)
+/*
+ * Where the blanks at p end. The helpers below call it rather than
+ * inlining its loop: each place a loop can stop is a state of its own to
+ * the verifier, and two loops in a row multiply them.
+ */
+PS_GLOBAL __u32 ps_g_ows(__u32 p, __u32 end)
 {
 	struct ps_scratch *s = ps_scratch();
 
 	if (!s || end > PS_BUF_SIZE)
+		return p;
+	return ps_skip_ows(s->buf, p, end);
+}
+
+PS_GLOBAL __s64 ps_g_clen(__u32 p, __u32 end)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 stop;
+	__s64 v;
+
+	if (!s || end > PS_BUF_SIZE)
 		return -1;
-	return ps_parse_clen(s->buf, ps_skip_ows(s->buf, p, end), end);
+	v = ps_parse_clen(s->buf, ps_g_ows(p, end), end, &stop);
+	return v >= 0 && ps_g_ows(stop, end) >= end ? v : -1;
 }
 
 PS_GLOBAL int ps_g_te_chunked(__u32 p, __u32 end)
@@ -423,7 +442,7 @@ PS_GLOBAL __s64 ps_g_hex(__u32 p, __u32 end)
 
 	if (!s || end > PS_BUF_SIZE)
 		return -1;
-	return ps_parse_hex(s->buf, p, end);
+	return ps_parse_hex(s->buf, ps_g_ows(p, end), end);
 }
 
 /* The method token's length at p (up to a space or end, at most 17). */
