@@ -63,15 +63,6 @@ struct {
 	__type(value, __u32);
 } bench_floor_scan SEC(".maps");
 
-/* The kernel's open-coded number iterator (kfuncs). */
-struct bpf_iter_num {
-	__u64 __opaque[1];
-} __attribute__((aligned(8)));
-
-extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __ksym;
-extern int *bpf_iter_num_next(struct bpf_iter_num *it) __ksym;
-extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __ksym;
-
 #define FLOOR_LINES	64	/* lines looked at */
 #define FLOOR_WORDS	8	/* words looked at per step */
 
@@ -106,10 +97,9 @@ static __always_inline __u64 floor_lines(struct __sk_buff *skb, __u32 off, __u32
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	__u32 cur = off, ls = off, stop = off + n, j;
 	__u64 lines = 0, colons = 0;
-	struct bpf_iter_num it;
+	int i;
 
-	bpf_iter_num_new(&it, 0, FLOOR_LINES);
-	while (bpf_iter_num_next(&it)) {
+	for (i = 0; i < FLOOR_LINES; i++) {
 		__u64 w, x, t = 0, co = 0;
 		__u32 pos;
 
@@ -138,7 +128,6 @@ static __always_inline __u64 floor_lines(struct __sk_buff *skb, __u32 off, __u32
 		cur = ls = pos + 2;
 	}
 out:
-	bpf_iter_num_destroy(&it);
 	return lines + colons;
 }
 
