@@ -314,7 +314,8 @@ struct bench {
 	int min_fd;
 	int floor_fd;		/* bench_floor: the per-connection floor */
 	int floor_lines_fd;	/* bench_floor_lines: the same, line by line */
-	int floor_scan_fd;	/* its bench_floor_scan map */
+	int floor_scan_fd;	/* its bench_floor_scan map ... */
+	int floor_count_fd;	/* ... and bench_floor_count */
 	unsigned int npkts;	/* distinct packets per run */
 	uint64_t ts_ns;		/* program clock, advanced per packet */
 	unsigned char frame[FRAME_MAX];
@@ -787,6 +788,99 @@ static int enf_switch(struct bench *b, int on)
 }
 
 /*
+ * What floor k (0: bench_floor, 1: bench_floor_lines) found over all
+ * CPUs, into *sum; with sum NULL, set it to zero instead.
+ */
+static int floor_found(struct bench *b, uint32_t k, uint64_t *sum)
+{
+	int i, ncpu = libbpf_num_possible_cpus();
+	uint64_t *v;
+
+	if (ncpu < 0)
+		return ncpu;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (sum) {
+		if (bpf_map_lookup_elem(b->floor_count_fd, &k, v)) {
+			free(v);
+			return -errno;
+		}
+		for (*sum = 0, i = 0; i < ncpu; i++)
+			*sum += v[i];
+	} else if (bpf_map_update_elem(b->floor_count_fd, &k, v, BPF_ANY)) {
+		free(v);
+		return -errno;
+	}
+	free(v);
+	return 0;
+}
+
+/*
+ * The lines bench_floor_lines finds in the first n bytes of req_seg: the
+ * same walk, byte by byte.
+ */
+static uint64_t floor_lines_model(unsigned int n)
+{
+	unsigned int cur = 0, ls = 0, pos = 0, i, j, k;
+	uint64_t lines = 0;
+	int found;
+
+	for (i = 0; i < 64; i++) {
+		found = 0;
+		for (j = 0; j < 8 && !found; j++) {
+			if (cur + 8 > n)
+				return lines;
+			for (k = 0; k < 8 && !found; k++)
+				if (((unsigned char)req_seg[cur + k] | 7) == 0x0f) {
+					pos = cur + k;
+					found = 1;
+				}
+			if (!found)
+				cur += 8;
+		}
+		if (!found)
+			continue;
+		if (pos == ls)
+			break;
+		lines++;
+		cur = ls = pos + 2;
+	}
+	return lines;
+}
+
+/*
+ * A floor must have done its work on every packet: with no bytes to look
+ * at, count the packet; else also find what the request's header block
+ * holds, worked out here from req_seg by the floor's own rule.
+ */
+static int floor_check(struct bench *b, uint32_t k, uint32_t scan)
+{
+	uint64_t got = 0, want = 1, mask = k ? 0xffffffffULL : ~0ULL;
+	unsigned int i;
+	int err;
+
+	if (scan && !k) {
+		/* bench_floor: the 8-byte words that hold a LF */
+		for (i = 0; i + 8 <= scan; i += 8)
+			want += memchr(req_seg + i, '\n', 8) != NULL;
+	} else if (scan) {
+		/* bench_floor_lines: its lines, in the low half */
+		want += floor_lines_model(scan);
+	}
+	err = floor_found(b, k, &got);
+	if (err)
+		return err;
+	if ((got & mask) != (want * b->npkts & mask)) {
+		pr_warn("ps_bench: floor %u found %llu over %u packets, expected %llu: it did "
+			"not do its work\n", k, (unsigned long long)(got & mask), b->npkts,
+			(unsigned long long)(want * b->npkts & mask));
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/*
  * N distinct frames, each the next segment of one connection, run once
  * each through the datapath program and, right after, the minimal program.
  * The kernel's per-run timer reads are in both sums alike.
@@ -807,6 +901,11 @@ static int measure_distinct(struct bench *b, enum scenario sc, unsigned int run,
 
 	if (floor && bpf_map_update_elem(b->floor_scan_fd, &zero, &scan, BPF_ANY))
 		return -errno;
+	for (k = 0; k < floor; k++) {
+		err = floor_found(b, k, NULL);
+		if (err)
+			return err;
+	}
 	err = scenario_setup(b, &c, sc, id, &e);
 	if (err)
 		return err;
@@ -839,6 +938,9 @@ static int measure_distinct(struct bench *b, enum scenario sc, unsigned int run,
 	r->runs = run + 1;
 	r->measured = 1;
 	for (k = 0; k < floor; k++) {
+		err = floor_check(b, k, scan);
+		if (err)
+			return err;
 		fl[k]->dp_ns[run] = (double)sum_floor[k] / b->npkts;
 		fl[k]->min_ns[run] = (double)sum_min2[k] / b->npkts;
 		fl[k]->runs = run + 1;
@@ -1108,6 +1210,12 @@ static int load_min(struct bench *b, const char *path)
 	b->floor_fd = bpf_program__fd(prog);
 	b->floor_lines_fd = bpf_program__fd(lines);
 	b->floor_scan_fd = bpf_map__fd(map);
+	map = bpf_object__find_map_by_name(b->min_obj, "bench_floor_count");
+	if (!map) {
+		pr_warn("ps_bench: %s lacks bench_floor_count\n", path);
+		return -ENOENT;
+	}
+	b->floor_count_fd = bpf_map__fd(map);
 	return 0;
 }
 
@@ -1244,8 +1352,10 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 	       "**Line by line**: the header block's lines taken one at a time, each line's "
 	       "end and colon found and nothing done with them; any parser that goes line by "
 	       "line does more. The floors run on the same frames right after the datapath, "
-	       "each followed by the minimal program again. Where a floor's ratio is over a "
-	       "target, no datapath of that kind can meet it on this machine.\n");
+	       "each followed by the minimal program again; after each run, what each floor "
+	       "found (LF words, lines) is checked against the request, worked out in ps_bench "
+	       "by the floor's own rule. Where a floor's ratio is over a target, no datapath "
+	       "of that kind can meet it on this machine.\n");
 	snprintf(how_d, sizeof(how_d), "distinct packets, off and on alternating (N=%u each, "
 		 "repeat=1 each)", npkts);
 	print_enf_table(&b, runs, cpu, how_d);

@@ -63,6 +63,18 @@ struct {
 	__type(value, __u32);
 } bench_floor_scan SEC(".maps");
 
+/*
+ * What each floor found, per program (0: bench_floor, 1: bench_floor_lines):
+ * ps_bench checks it against the packets, so that a floor that looked at
+ * nothing cannot pass for a low one.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} bench_floor_count SEC(".maps");
+
 #define FLOOR_LINES	64	/* lines looked at */
 #define FLOOR_WORDS	8	/* words looked at per step */
 
@@ -87,7 +99,8 @@ static __always_inline __u32 lowest_byte(__u64 t)
  * The lines of the first n payload bytes, up to the empty line that ends
  * a header block: each line's end (the first CR or LF, taken to be a
  * CR LF) and whether it holds a colon, eight bytes at a time straight from
- * the packet, one iteration per line. Less than any parser that takes
+ * the packet, one iteration per line (the last, which ends less than 8
+ * bytes before n, is not looked at). Less than any parser that takes
  * lines one at a time must do: it has to know every line of the block
  * (any may be a Content-Length, and one without a colon changes framing),
  * and does more with each.
@@ -128,13 +141,15 @@ static __always_inline __u64 floor_lines(struct __sk_buff *skb, __u32 off, __u32
 		cur = ls = pos + 2;
 	}
 out:
-	return lines + colons;
+	/* Lines in the low half, for ps_bench to check; colons above. */
+	return lines + (colons << 32);
 }
 
 /*
  * Each 8 bytes of the first n payload bytes looked at once for a line end,
  * straight from the packet: the least any parser that finds the end of a
- * header block must do, whatever it does with the lines.
+ * header block must do, whatever it does with the lines. Returns the
+ * words that hold a LF.
  */
 static __always_inline __u64 floor_bytes(struct __sk_buff *skb, __u32 off, __u32 n)
 {
@@ -182,13 +197,13 @@ static __always_inline int floor_conn(struct __sk_buff *skb, struct ps_pkt *p, _
 	return 0;
 }
 
-static __always_inline void floor_count(__u64 add)
+/* One packet, and what the floor found in it. */
+static __always_inline void floor_count(__u32 which, __u64 found)
 {
-	__u32 zero = 0;
-	__u64 *v = bpf_map_lookup_elem(&bench_count, &zero);
+	__u64 *v = bpf_map_lookup_elem(&bench_floor_count, &which);
 
 	if (v)
-		*v += 1 + add;
+		*v += 1 + found;
 }
 
 SEC("tc")
@@ -199,7 +214,7 @@ int bench_floor(struct __sk_buff *skb)
 
 	if (floor_conn(skb, &p, &n))
 		return TC_ACT_OK;
-	floor_count(n ? floor_bytes(skb, p.payload_off, n) : 0);
+	floor_count(0, n ? floor_bytes(skb, p.payload_off, n) : 0);
 	return TC_ACT_OK;
 }
 
@@ -211,7 +226,7 @@ int bench_floor_lines(struct __sk_buff *skb)
 
 	if (floor_conn(skb, &p, &n))
 		return TC_ACT_OK;
-	floor_count(n ? floor_lines(skb, p.payload_off, n) : 0);
+	floor_count(1, n ? floor_lines(skb, p.payload_off, n) : 0);
 	return TC_ACT_OK;
 }
 
