@@ -78,23 +78,6 @@ struct {
 #define FLOOR_LINES	64	/* lines looked at */
 #define FLOOR_WORDS	8	/* words looked at per step */
 
-static __always_inline __u32 lowest_byte(__u64 t)
-{
-	__u32 b = 0;
-
-	if (!(t & 0xffffffffULL)) {
-		b += 4;
-		t >>= 32;
-	}
-	if (!(t & 0xffffULL)) {
-		b += 2;
-		t >>= 16;
-	}
-	if (!(t & 0xffULL))
-		b += 1;
-	return b;
-}
-
 /*
  * The lines of the first n payload bytes, up to the empty line that ends
  * a header block: each line's end (the first CR or LF, taken to be a
@@ -133,7 +116,7 @@ static __always_inline __u64 floor_lines(struct __sk_buff *skb, __u32 off, __u32
 		}
 		if (!t)
 			continue;
-		pos = cur + lowest_byte(t);
+		pos = cur + ps_lowest_byte(t);
 		if (pos == ls)
 			break;		/* the empty line: the block ends */
 		lines++;
@@ -206,28 +189,32 @@ static __always_inline void floor_count(__u32 which, __u64 found)
 		*v += 1 + found;
 }
 
-SEC("tc")
-int bench_floor(struct __sk_buff *skb)
+/* Floor which (0: bench_floor, 1: bench_floor_lines) on one packet. */
+static __always_inline int floor_run(struct __sk_buff *skb, __u32 which)
 {
 	struct ps_pkt p = {};
+	__u64 found = 0;
 	__u32 n;
 
 	if (floor_conn(skb, &p, &n))
 		return TC_ACT_OK;
-	floor_count(0, n ? floor_bytes(skb, p.payload_off, n) : 0);
+	if (n)
+		found = which ? floor_lines(skb, p.payload_off, n) :
+				floor_bytes(skb, p.payload_off, n);
+	floor_count(which, found);
 	return TC_ACT_OK;
+}
+
+SEC("tc")
+int bench_floor(struct __sk_buff *skb)
+{
+	return floor_run(skb, 0);
 }
 
 SEC("tc")
 int bench_floor_lines(struct __sk_buff *skb)
 {
-	struct ps_pkt p = {};
-	__u32 n;
-
-	if (floor_conn(skb, &p, &n))
-		return TC_ACT_OK;
-	floor_count(1, n ? floor_lines(skb, p.payload_off, n) : 0);
-	return TC_ACT_OK;
+	return floor_run(skb, 1);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -66,4 +66,22 @@ static __always_inline __u32 seq_min(__u32 a, __u32 b)
 	return seq_before(a, b) ? a : b;
 }
 
+/* Position of the lowest flagged byte in a has-byte mask (bits 7, 15, ...). */
+static __always_inline __u32 ps_lowest_byte(__u64 t)
+{
+	__u32 b = 0;
+
+	if (!(t & 0xffffffffULL)) {
+		b += 4;
+		t >>= 32;
+	}
+	if (!(t & 0xffffULL)) {
+		b += 2;
+		t >>= 16;
+	}
+	if (!(t & 0xffULL))
+		b += 1;
+	return b;
+}
+
 #endif

@@ -300,24 +300,6 @@ static __always_inline void ps_h1_done(struct ps_scratch *s)
 		     PS_H1_SKIP_SEGMENT : PS_H1_START;
 }
 
-/* Position of the lowest flagged byte in a has-byte mask (bits 7, 15, ...). */
-static __always_inline __u32 ps_lowest_byte(__u64 t)
-{
-	__u32 b = 0;
-
-	if (!(t & 0xffffffffULL)) {
-		b += 4;
-		t >>= 32;
-	}
-	if (!(t & 0xffffULL)) {
-		b += 2;
-		t >>= 16;
-	}
-	if (!(t & 0xffULL))
-		b += 1;
-	return b;
-}
-
 /* Does the line buf[p..end) hold a ':'? */
 static __always_inline int ps_has_colon(const __u8 *buf, __u32 p, __u32 end)
 {
