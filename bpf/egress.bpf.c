@@ -7,6 +7,7 @@
 #include "lib/common.h"
 #include "lib/account.h"
 #include "lib/shape.h"
+#include "lib/resync.h"
 
 /* Bytes of a 101 response searched for its Upgrade header. */
 #define PS_101_SCAN	256
@@ -92,9 +93,10 @@ int ps_egress(struct __sk_buff *skb)
 		ps_shape(skb, &x.p, x.now);
 	if (ret)
 		return x.verdict;
+	f = x.f;
+	ps_rx_acked(f, &x.p);
 	if (!x.p.payload_len)
 		return TC_ACT_OK;
-	f = x.f;
 	ps_seq_next(&f->dir[PS_DIR_TX], ps_data_seq(&x.p), x.p.payload_len, &res);
 	if (x.c && res.new_bytes)
 		ps_add(x.c->tx_payload, res.new_bytes);

@@ -6,144 +6,346 @@
  */
 #include "lib/common.h"
 #include "lib/account.h"
+#include "lib/ratelimit.h"
+#include "lib/resync.h"
 #include "lib/http1.h"
 
-/* Segments replayed from the out-of-order stash per absorbed range. */
-#define PS_OOO_REPLAY	12
+#define PS_EEXIST		17
+
+/* Deletions of replayed stash pieces kept until the segment is taken in. */
+#define PS_OOO_DEL_MAX		PS_OOO_FLOW_PIECES
+/* Steps of a stash replay: a piece or a body skip each, over every range. */
+#define PS_OOO_REPLAY_STEPS	(PS_OOO_RANGES * (2 * PS_OOO_FLOW_PIECES + 2))
+
+/* What a segment's stash replay walks: the ranges it joined to the stream. */
+struct ps_replay_state {
+	struct ps_range abs[PS_OOO_RANGES];
+	__u32 nabs;
+	__u32 ri;		/* range being walked */
+	__u32 pos;		/* next piece's key in it */
+	__u32 cur;		/* first byte not yet fed to the parser */
+};
+
+/* A segment being kept as stash pieces. */
+struct ps_stash_state {
+	struct ps_ooo_key ok;	/* the next piece's key */
+	__u32 off;		/* its bytes in the skb */
+	__u32 left;		/* bytes still to keep */
+	__u32 added;		/* new pieces so far */
+	__s32 err;
+};
 
 /*
- * Keep the bytes of a segment that arrived beyond a hole, unless the
- * parser will only skip them as body. Its front is trimmed of what an
- * earlier stashed segment holds, and of body bytes: a segment across the
- * end of the body being skipped is kept from the body end, where
- * ps_ooo_replay() looks for it after skipping the body.
+ * Per CPU, what one segment may have to undo: the flow's client direction
+ * as it was before the segment (a segment held back leaves no trace), and
+ * the stash pieces its replay consumed, deleted only once it is taken in.
  */
-static __always_inline void ps_ooo_stash(struct __sk_buff *skb, const struct ps_flow_key *k,
-					 struct ps_flow *f, const struct ps_pkt *p, __u32 seq,
-					 __u32 skip)
+struct ps_ingress_tmp {
+	struct ps_seq saved;
+	struct ps_ooo_key ok;
+	struct ps_seg_result res;
+	struct ps_replay_state rs;
+	struct ps_stash_state ss;
+	__u32 ndel;
+	__u32 del[PS_OOO_DEL_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_ingress_tmp);
+} ps_ingress_tmp_map SEC(".maps");
+
+static __always_inline struct ps_ingress_tmp *ps_ingress_tmp(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ps_ingress_tmp_map, &zero);
+}
+
+/* Where a segment beyond a hole starts to matter to the parser. */
+static __always_inline int ps_ooo_keep_from(const struct ps_flow *f, const struct ps_pkt *p,
+					    __u32 seq, __u32 skip, __u32 *from)
 {
 	const struct ps_seq *d = &f->dir[PS_DIR_RX];
 	const struct ps_http *h = &f->http;
-	struct ps_ooo_key ok = {};
-	struct ps_ooo_seg *seg;
-	__u32 zero = 0, n;
 
 	if (h->state == PS_H1_DEAD || h->state == PS_H1_REFILL)
-		return;
+		return 0;
+	/* Bytes inside the body being skipped are never read: a segment
+	 * across the body's end is kept from there, where the replay looks
+	 * for it after skipping the body. */
 	if ((h->state == PS_H1_BODY || h->state == PS_H1_CHUNK_DATA) &&
 	    h->body_left < 0x80000000ULL) {
 		__u32 body_end = d->next + (__u32)h->body_left;
 
 		if (!seq_before(body_end, seq + p->payload_len))
-			return;
+			return 0;
 		if (seq_after(body_end, seq + skip))
 			skip = body_end - seq;
 	}
-	if (skip >= p->payload_avail)
-		return;
-	n = p->payload_avail - skip;
-	if (n > PS_OOO_SEG_MAX)
-		n = PS_OOO_SEG_MAX;
-	barrier_var(n);
-	if (!n || n > PS_OOO_SEG_MAX)
-		return;
-	seg = bpf_map_lookup_elem(&ps_ooo_buf, &zero);
-	if (!seg)
-		return;
-	if (bpf_skb_load_bytes(skb, p->payload_off + skip, seg->data, n))
-		return;
-	seg->len = n;
-	ok.flow = *k;
-	ok.seq = seq + skip;
-	if (bpf_map_update_elem(&ps_ooo, &ok, seg, BPF_ANY))
-		ps_stat_inc(PS_STAT_OOO_DROPPED);
-	else
-		ps_stat_inc(PS_STAT_OOO_STASHED);
+	if (skip >= p->payload_len)
+		return 0;
+	*from = skip;
+	return 1;
 }
 
 /*
- * The stream reached the out-of-order range [start, end): parse its
- * stashed segments from cur, the first byte not parsed yet, and return
- * where parsing stands. Where no segment was kept, the parser must be in
- * a body: it skips to the body's end, where the next kept segment starts
- * (ps_ooo_stash()). Bytes missing elsewhere are fatal to framing.
+ * Keep the next piece of a segment: 1 when done or failed (st->err). A
+ * global function, verified once rather than once per loop turn.
  */
-static __always_inline __u32 ps_ooo_replay(struct __sk_buff *skb, const struct ps_flow_key *k,
-					   __u32 start, __u32 end, __u32 cur)
+__weak __attribute__((noinline)) int ps_stash_piece(struct __sk_buff *skb,
+						    struct ps_stash_state *st)
 {
-	struct ps_range r = { .start = start, .end = end };
-	struct ps_ooo_key ok = {};
+	struct ps_ooo_seg *seg;
+	__u32 zero = 0, n;
+	long err;
+
+	if (!skb || !st || !st->left)
+		return 1;
+	n = st->left < PS_OOO_SEG_MAX ? st->left : PS_OOO_SEG_MAX;
+	seg = bpf_map_lookup_elem(&ps_ooo_buf, &zero);
+	barrier_var(n);
+	if (!seg || !n || n > PS_OOO_SEG_MAX)
+		goto fail;
+	if (bpf_skb_load_bytes(skb, st->off, seg->data, n))
+		goto fail;
+	seg->len = n;
+	/* A piece sent again at the same place replaces the one kept. */
+	err = bpf_map_update_elem(&ps_ooo, &st->ok, seg, BPF_NOEXIST);
+	if (err == -PS_EEXIST)
+		err = bpf_map_update_elem(&ps_ooo, &st->ok, seg, BPF_EXIST);
+	else if (!err)
+		st->added++;
+	if (err)
+		goto fail;
+	st->ok.seq += n;
+	st->off += n;
+	st->left -= n;
+	return st->left ? 0 : 1;
+fail:
+	st->err = -1;
+	return 1;
+}
+
+/* bpf_loop context of a stash (on the stack, as bpf_loop() wants it). */
+struct ps_stash_ctx {
+	struct ps_stash_state *st;
+	struct __sk_buff *skb;
+};
+
+static long ps_stash_cb(__u32 i, void *data)
+{
+	struct ps_stash_ctx *c = data;
+
+	return ps_stash_piece(c->skb, c->st) ? 1 : 0;
+}
+
+static long ps_unstash_cb(__u32 i, void *data)
+{
+	struct ps_stash_state *st = ((struct ps_stash_ctx *)data)->st;
+
+	if (i >= st->added)
+		return 1;
+	bpf_map_delete_elem(&ps_ooo, &st->ok);
+	st->ok.seq += PS_OOO_SEG_MAX;
+	return 0;
+}
+
+/*
+ * Keep st->left bytes of a segment that arrived beyond a hole, from skb
+ * offset st->off, as pieces of PS_OOO_SEG_MAX bytes keyed by sequence
+ * number from st->ok's. Returns 0 when kept, -1 when they cannot all be
+ * kept: more pieces than the flow may hold, or a full stash.
+ */
+static __always_inline int ps_ooo_stash(struct __sk_buff *skb, struct ps_seq *d,
+					struct ps_stash_state *st)
+{
+	struct ps_stash_ctx c = { .st = st, .skb = skb };
+	__u32 need = (st->left + PS_OOO_SEG_MAX - 1) / PS_OOO_SEG_MAX, seq = st->ok.seq;
+
+	if (d->pieces + need > PS_OOO_FLOW_PIECES)
+		return -1;
+	st->added = 0;
+	st->err = 0;
+	bpf_loop(PS_OOO_FLOW_PIECES, ps_stash_cb, &c, 0);
+	if (!st->err && !st->left) {
+		d->pieces += st->added;
+		ps_stat_inc(PS_STAT_OOO_STASHED);
+		return 0;
+	}
+	/* Take back the pieces this segment added: it is not kept. */
+	st->ok.seq = seq;
+	bpf_loop(PS_OOO_FLOW_PIECES, ps_unstash_cb, &c, 0);
+	return -1;
+}
+
+/* Feed len bytes of the stash buffer at off, stream position seq. */
+static __always_inline void ps_feed_ooo(struct __sk_buff *skb, struct ps_scratch *s, __u32 seq,
+					__u32 off, __u32 len, __u32 avail)
+{
+	s->seq = seq;
+	ps_h1_feed(skb, PS_SRC_OOO, off, len, avail);
+}
+
+/* bpf_loop context of a replay: the skb beside the state, see ps_feed_ctx. */
+struct ps_replay_ctx {
+	struct ps_replay_state *st;
+	struct __sk_buff *skb;
+};
+
+/*
+ * One step of a stash replay, a bpf_loop callback: the next piece of the
+ * range being walked, or a body skip where no piece was kept. Returns 1
+ * when the walk is over. Bytes missing outside a body end the parsing of
+ * the connection. Not a global function of its own: the parser below it
+ * is already seven calls deep.
+ */
+static long ps_replay_cb(__u32 idx, void *data)
+{
+	struct ps_replay_ctx *c = data;
+	struct ps_replay_state *st = c->st;
+	struct __sk_buff *skb = c->skb;
+	struct ps_ingress_tmp *t = ps_ingress_tmp();
+	struct ps_scratch *s = ps_scratch();
 	struct ps_ooo_seg *seg, *buf;
-	__u32 zero = 0, pos = r.start, from, len;
+	struct ps_range r;
+	__u32 zero = 0, len, from, n;
+
+	if (!t || !s || st->ri >= st->nabs || st->ri >= PS_OOO_RANGES)
+		return 1;
+	r = st->abs[st->ri & (PS_OOO_RANGES - 1)];
+	if (!seq_before(st->pos, r.end)) {
+		/* The range is walked; what no piece held is missing. */
+		if (seq_before(st->cur, r.end)) {
+			ps_feed_ooo(skb, s, st->cur, 0, r.end - st->cur, 0);
+			st->cur = r.end;
+		}
+		goto next_range;
+	}
+	t->ok.seq = st->pos;
+	seg = bpf_map_lookup_elem(&ps_ooo, &t->ok);
+	if (!seg) {
+		if (!seq_before(st->cur, r.end))
+			goto next_range;	/* covered by the segment itself */
+		/* Not kept because the body covers it: skip that much of
+		 * it; anything else here is missing. */
+		n = r.end - st->cur;
+		if ((s->h.state == PS_H1_BODY || s->h.state == PS_H1_CHUNK_DATA) &&
+		    s->h.body_left && s->h.body_left < n)
+			n = s->h.body_left;
+		ps_feed_ooo(skb, s, st->cur, 0, n, 0);
+		st->cur += n;
+		st->pos = st->cur;
+		return 0;
+	}
+	len = seg->len;
+	if (!len || len > PS_OOO_SEG_MAX)
+		goto next_range;
+	if (t->ndel < PS_OOO_DEL_MAX)
+		t->del[t->ndel++ & (PS_OOO_DEL_MAX - 1)] = st->pos;
+	if (seq_after(st->pos + len, st->cur)) {
+		buf = bpf_map_lookup_elem(&ps_ooo_buf, &zero);
+		if (!buf || bpf_probe_read_kernel(buf, sizeof(*buf), seg))
+			return 1;
+		from = seq_after(st->cur, st->pos) ? st->cur - st->pos : 0;
+		ps_feed_ooo(skb, s, st->pos + from, from, len - from, len - from);
+		st->cur = st->pos + len;
+	}
+	st->pos += len;
+	return 0;
+next_range:
+	st->ri++;
+	if (st->ri < st->nabs && st->ri < PS_OOO_RANGES)
+		st->pos = st->abs[st->ri & (PS_OOO_RANGES - 1)].start;
+	return 0;
+}
+
+/*
+ * The stream reached the out-of-order ranges it absorbed: parse their
+ * stashed pieces from cur, the first byte not parsed yet.
+ */
+static __always_inline void ps_ooo_replay(struct __sk_buff *skb, struct ps_ingress_tmp *t,
+					  const struct ps_seg_result *res, __u32 cur)
+{
+	struct ps_replay_ctx c = { .st = &t->rs, .skb = skb };
 	int i;
 
-	if (!k || !seq_after(r.end, cur))
-		return cur;
-	ok.flow = *k;
-	buf = bpf_map_lookup_elem(&ps_ooo_buf, &zero);
-	if (!buf)
-		return cur;
-	for (i = 0; i < PS_OOO_REPLAY; i++) {
-		if (!seq_before(pos, r.end))
-			break;
-		ok.seq = pos;
-		seg = bpf_map_lookup_elem(&ps_ooo, &ok);
-		if (!seg) {
-			struct ps_scratch *s = ps_scratch();
-			__u32 n;
+#pragma unroll
+	for (i = 0; i < PS_OOO_RANGES; i++)
+		t->rs.abs[i] = res->abs[i];
+	t->rs.nabs = res->absorbed;
+	t->rs.ri = 0;
+	t->rs.pos = res->abs[0].start;
+	t->rs.cur = cur;
+	bpf_loop(PS_OOO_REPLAY_STEPS, ps_replay_cb, &c, 0);
+}
 
-			if (!s || (s->h.state != PS_H1_BODY && s->h.state != PS_H1_CHUNK_DATA) ||
-			    !seq_before(cur, r.end))
-				break;
-			n = r.end - cur;
-			if (s->h.body_left < n)
-				n = s->h.body_left;
-			if (!n)
-				break;
-			ps_h1_feed(skb, PS_SRC_OOO, 0, n, 0);
-			cur += n;
-			pos = cur;
-			continue;
-		}
-		if (!seg->len || seg->len > PS_OOO_SEG_MAX)
-			break;
-		len = seg->len;
-		if (bpf_probe_read_kernel(buf, sizeof(*buf), seg))
-			break;
-		bpf_map_delete_elem(&ps_ooo, &ok);
-		if (seq_after(pos + len, cur)) {
-			from = seq_after(cur, pos) ? cur - pos : 0;
-			ps_h1_feed(skb, PS_SRC_OOO, from, len - from, len - from);
-			cur = pos + len;
-		}
-		pos += len;
-	}
-	if (seq_before(cur, r.end)) {
-		ps_h1_feed(skb, PS_SRC_OOO, 0, r.end - cur, 0);
-		cur = r.end;
-	}
-	return cur;
+/* bpf_loop callback: delete the i-th stash piece the replay consumed. */
+static long ps_ooo_del_cb(__u32 i, void *data)
+{
+	struct ps_ingress_tmp *t = *(struct ps_ingress_tmp **)data;
+
+	if (i >= t->ndel || i >= PS_OOO_DEL_MAX)
+		return 1;
+	t->ok.seq = t->del[i & (PS_OOO_DEL_MAX - 1)];
+	bpf_map_delete_elem(&ps_ooo, &t->ok);
+	return 0;
+}
+
+/* The segment is in: the stash pieces its replay consumed go. */
+static __always_inline void ps_ooo_release(struct ps_ingress_tmp *t, struct ps_seq *d)
+{
+	/* bpf_loop() takes its context on the stack. */
+	if (t->ndel)
+		bpf_loop(PS_OOO_DEL_MAX, ps_ooo_del_cb, &t, 0);
+	d->pieces = d->pieces > t->ndel ? d->pieces - t->ndel : 0;
+	/* Nothing held any more: pieces the walk could not reach (a
+	 * segment overlapping them) are left to the daemon to collect. */
+	if (!d->nranges)
+		d->pieces = 0;
 }
 
 /* Move the flow's parser state into the scratch to feed it bytes. */
 static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x, __u32 seq)
 {
 	struct ps_scratch *s = ps_scratch();
+	const struct ps_flow *f = x->f;
 
 	if (!s)
 		return NULL;
-	ps_h1_copy(&s->h, &x->f->http);
+	ps_h1_copy(&s->h, &f->http);
 	s->endpoint = x->ep;
 	s->nreq = 0;
 	s->ninf = 0;
 	s->seq = seq;
+	s->g.saddr = x->p.saddr;
+	s->g.family = x->p.family;
+	s->g.now = x->now;
+	s->g.slot = f->client_slot;
+	s->g.gen = x->c ? f->client_gen : 0;
+	s->g.gate_seq = f->gate_seq;
+	s->g.gate_valid = f->gate_valid;
+	s->g.throttled_seq = f->throttled_seq;
+	s->g.drop = 0;
+	s->npend = 0;
 	return s;
+}
+
+/* The request limit's memory of the segment, kept whether or not it is in. */
+static __always_inline void ps_gate_end(struct ps_flow *f, const struct ps_scratch *s)
+{
+	f->gate_seq = s->g.gate_seq;
+	f->gate_valid = s->g.gate_valid;
+	f->throttled_seq = s->g.throttled_seq;
 }
 
 /* Put the parser state back and count the requests it completed. */
 static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, const struct ps_scratch *s)
 {
 	ps_h1_copy(&x->f->http, &s->h);
+	ps_gate_end(x->f, s);
 	if (x->c) {
 		if (s->nreq)
 			ps_add(x->c->requests, s->nreq);
@@ -183,202 +385,119 @@ static __always_inline void ps_refill(struct __sk_buff *skb, const struct ps_pkt
 		return;
 	s->h.state = s->h.refill_state;
 	ps_h1_feed_pkt(skb, &x->p, want - seq);
+	ps_gate_segment(s);	/* a capture's: a dry run, never held back */
 	ps_h1_end(x, s);
 }
 
 /*
- * Does the payload at off start like a request line for one of the
- * endpoint's inference paths: a token of capitals, a space, the path? A
- * global function: verified once.
+ * A segment beyond a hole: kept for the replay when the hole fills. What
+ * cannot be kept is dropped on a live interface (1), so that the server
+ * never holds client bytes the parser will not read; the client's TCP
+ * sends them again after the hole.
  */
-__weak __attribute__((noinline)) int ps_peek_inference(struct __sk_buff *skb, __u32 off,
-						      __u32 avail, __u32 ep)
-{
-	struct ps_scratch *s = ps_scratch();
-	__u32 n = avail < 96 ? avail : 96, i, sp = 0;
-
-	if (!s || !skb || n < 4)
-		return 0;
-	if (bpf_skb_load_bytes(skb, off, s->buf, n & 127))
-		return 0;
-	for (i = 0; i < 18 && i < n; i++) {
-		__u8 ch = s->buf[i];
-
-		if (ch == ' ') {
-			sp = i;
-			break;
-		}
-		if ((ch < 'A' || ch > 'Z') && ch != '-' && ch != '_')
-			return 0;
-	}
-	if (!sp)
-		return 0;
-	return ps_g_inference(sp + 1, n, ep);
-}
-
-/* What the request limit needs of a packet (a global function's argument). */
-struct ps_gate_arg {
-	struct ps_addr saddr;
-	__u64 now;
-	__u32 payload_off;
-	__u32 payload_avail;
-	__u32 ep;
-	__u32 slot;		/* the client's slot ... */
-	__u32 gen;		/* ... while its gen is this */
-	__u32 seq;		/* first byte of the segment */
-	__u32 throttled_seq;	/* in: the flow's; out: updated */
-	__u32 next;		/* the flow's next expected client byte */
-	__u8 family;
-	__u8 at_start;		/* the parser is at a message boundary */
-	__u8 valid;		/* next is known */
-	__u8 pad;
-};
-
-/*
- * A global function, verified once: 1 to drop the segment, 0 to take it.
- * Updates a->throttled_seq for the caller to store in the flow.
- */
-__weak __attribute__((noinline)) int ps_gate(struct __sk_buff *skb, struct ps_gate_arg *a)
-{
-	struct ps_enforcement *e;
-	struct ps_client_ctr *ctr;
-	__u64 T, tau, tat, base, now;
-	struct ps_class *cl;
-	int i, dry;
-
-	if (!skb || !a || !a->at_start || !a->valid || a->seq != a->next || !a->gen)
-		return 0;
-	now = a->now;
-	e = ps_enforcement_of(a->family, &a->saddr, now);
-	if (e && e->action == PS_ACT_THROTTLE) {
-		T = e->emission_ns;
-		tau = e->tolerance_ns;
-		dry = e->dry_run;
-	} else {
-		cl = ps_class_for(a->family, &a->saddr);
-		if (!cl)
-			return 0;
-		T = cl->emission_ns;
-		tau = cl->tolerance_ns;
-		dry = cl->dry_run;
-	}
-	if (!T)
-		return 0;
-	ctr = ps_slot_ctr(a->slot);
-	if (!ctr || ctr->gen != a->gen)
-		return 0;
-	if (!ps_peek_inference(skb, a->payload_off, a->payload_avail, a->ep))
-		return 0;
-	dry |= ps_replay;
-	for (i = 0; i < 4; i++) {
-		tat = ctr->gcra_tat;
-		base = tat > now ? tat : now;
-		if (base - now > tau)
-			break;
-		if (__sync_val_compare_and_swap(&ctr->gcra_tat, tat, base + T) == tat)
-			return 0;
-	}
-	if (i == 4)
-		return 0;	/* lost every race: let it in */
-	if (dry) {
-		ps_stat_inc(PS_STAT_WOULD_THROTTLE);
-		ps_add(ctr->would_throttle, 1);
-		return 0;
-	}
-	ps_stat_inc(PS_STAT_THROTTLED);
-	/* The same request sent again is still the one request. */
-	if (a->throttled_seq != a->seq) {
-		a->throttled_seq = a->seq;
-		ps_add(ctr->throttled_requests, 1);
-	}
-	return 1;
-}
-
-/*
- * The request limit, for a segment that starts a message on its flow:
- * 1 to drop it. GCRA on the client's slot (compare-and-swap on its
- * theoretical arrival time): a request is in when TAT - now <= tolerance.
- * A manual or window-limit throttle on the client overrides its class's.
- */
-static __always_inline int ps_request_gate(struct __sk_buff *skb, struct ps_pkt_ctx *x,
-					   __u32 seq)
+static __always_inline int ps_ooo_segment(struct __sk_buff *skb, struct ps_pkt_ctx *x,
+					  struct ps_ingress_tmp *t, __u32 seq,
+					  const struct ps_seg_result *res)
 {
 	struct ps_flow *f = x->f;
-	struct ps_gate_arg a = {};
-	int drop;
+	__u32 from = 0, avail;
 
-	/* Only a segment that starts a message can start a request. */
-	if (f->http.state != PS_H1_START)
+	if (!ps_ooo_keep_from(f, &x->p, seq, res->ooo_skip, &from))
 		return 0;
-	a.saddr = x->p.saddr;
-	a.family = x->p.family;
-	a.now = x->now;
-	a.payload_off = x->p.payload_off;
-	a.payload_avail = x->p.payload_avail;
-	a.ep = x->ep;
-	a.slot = f->client_slot;
-	a.gen = x->c ? f->client_gen : 0;
-	a.seq = seq;
-	a.next = f->dir[PS_DIR_RX].next;
-	a.valid = f->dir[PS_DIR_RX].valid;
-	a.at_start = f->http.state == PS_H1_START;
-	a.throttled_seq = f->throttled_seq;
-	drop = ps_gate(skb, &a);
-	f->throttled_seq = a.throttled_seq;
-	return drop;
+	avail = x->p.payload_avail > from ? x->p.payload_avail - from : 0;
+	if (!avail)
+		return 0;
+	if (ps_replay && avail > PS_OOO_SEG_MAX)
+		avail = PS_OOO_SEG_MAX;	/* a capture cannot be sent again: keep what fits */
+	t->ss.ok.flow = x->k;
+	t->ss.ok.seq = seq + from;
+	t->ss.ok.pad = 0;
+	t->ss.off = x->p.payload_off + from;
+	t->ss.left = avail;
+	if (!ps_ooo_stash(skb, &f->dir[PS_DIR_RX], &t->ss))
+		return 0;
+	ps_stat_inc(PS_STAT_OOO_DROPPED);
+	return !ps_replay;
 }
 
 SEC("tc")
 int ps_ingress(struct __sk_buff *skb)
 {
 	struct ps_pkt_ctx x = {};
-	struct ps_seg_result res;
+	struct ps_seg_result *res;
+	struct ps_ingress_tmp *t;
 	struct ps_scratch *s;
 	struct ps_flow *f;
-	__u32 seq, cur;
-	int i;
+	struct ps_seq *d;
+	__u32 seq, len;
 
 	if (ps_account(skb, 1, &x))
 		return x.verdict;
-	if (!x.p.payload_len)
+	len = x.p.payload_len;
+	if (!len)
 		return TC_ACT_OK;
 	f = x.f;
+	d = &f->dir[PS_DIR_RX];
 	seq = ps_data_seq(&x.p);
-	/* A request over its client's limit: drop its first segment before
-	 * anything of it is taken in, so that it is sent again. */
-	if (ps_request_gate(skb, &x, seq))
-		return TC_ACT_SHOT;
-	ps_seq_next(&f->dir[PS_DIR_RX], seq, x.p.payload_len, &res);
-	if (x.c && res.new_bytes)
-		ps_add(x.c->rx_payload, res.new_bytes);
-	if (res.ooo) {
-		ps_ooo_stash(skb, &x.k, f, &x.p, seq, res.ooo_skip);
+
+	/* Fast path: in order, nothing held, inside a body being skipped. */
+	if (d->valid && !d->nranges && seq == d->next && f->http.state == PS_H1_BODY &&
+	    f->http.body_left > len) {
+		d->next = seq + len;
+		f->http.body_left -= len;
+		if (x.c)
+			ps_add(x.c->rx_payload, len);
 		return TC_ACT_OK;
+	}
+	t = ps_ingress_tmp();
+	if (!t)
+		return TC_ACT_OK;
+	ps_rx_resync(f, seq);
+	t->saved = *d;
+	t->ndel = 0;
+	/* The segment's result in per-CPU memory: the stack is short. */
+	res = &t->res;
+	ps_seq_next(d, seq, len, res);
+	if (res->ooo) {
+		if (ps_ooo_segment(skb, &x, t, seq, res)) {
+			*d = t->saved;
+			return TC_ACT_SHOT;
+		}
+		goto in;
 	}
 	if (f->http.state == PS_H1_REFILL) {
-		ps_refill(skb, &x, seq, &res);
-		return TC_ACT_OK;
+		ps_refill(skb, &x, seq, res);
+		goto in;
 	}
-	if (!res.fresh_len)
-		return TC_ACT_OK;
-
-	/* Fast path: the whole new part lies inside a body being skipped. */
-	if (!res.absorbed && f->http.state == PS_H1_BODY && f->http.body_left > res.fresh_len) {
-		f->http.body_left -= res.fresh_len;
-		return TC_ACT_OK;
+	if (!res->fresh_len)
+		goto in;
+	if (!res->absorbed && f->http.state == PS_H1_BODY && f->http.body_left > res->fresh_len) {
+		f->http.body_left -= res->fresh_len;
+		goto in;
 	}
 
-	s = ps_h1_begin(&x, seq + res.fresh_off);
+	s = ps_h1_begin(&x, seq + res->fresh_off);
 	if (!s)
-		return TC_ACT_OK;
-	ps_h1_feed_pkt(skb, &x.p, res.fresh_off);
-	cur = seq + x.p.payload_len;
-	for (i = 0; i < PS_OOO_RANGES; i++) {
-		if (i >= res.absorbed)
-			break;
-		cur = ps_ooo_replay(skb, &x.k, res.abs[i].start, res.abs[i].end, cur);
+		goto in;
+	ps_h1_feed_pkt(skb, &x.p, res->fresh_off);
+	if (res->absorbed) {
+		t->ok.flow = x.k;
+		t->ok.pad = 0;
+		ps_ooo_replay(skb, t, res, seq + len);
+	}
+	if (ps_gate_segment(s)) {
+		/* A request over its client's limit: the segment is held
+		 * back and the flow stays as it was before it, so that the
+		 * request is judged again when the client sends it again. */
+		*d = t->saved;
+		ps_gate_end(f, s);
+		return TC_ACT_SHOT;
 	}
 	ps_h1_end(&x, s);
+	ps_ooo_release(t, d);
+in:
+	if (x.c && res->new_bytes)
+		ps_add(x.c->rx_payload, res->new_bytes);
 	return TC_ACT_OK;
 }
 

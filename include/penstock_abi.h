@@ -22,11 +22,18 @@
 #define PS_MAX_OOO_SEGS		(1 << 14)
 
 /*
- * Bytes of an out-of-order client segment kept until the hole before it
- * is filled. A longer segment is kept in part: its tail beyond this is
- * treated as lost for request parsing (payload is still counted).
+ * Bytes of one piece of an out-of-order client segment, kept until the
+ * hole before it is filled. A longer segment is kept as several pieces.
  */
 #define PS_OOO_SEG_MAX		2048
+/*
+ * Pieces one flow may hold at a time. A segment beyond a hole that does
+ * not fit (or that the stash cannot take) is dropped on a live interface,
+ * so that no byte reaches the server unread: the client's TCP sends it
+ * again once the hole is filled. In replay it is kept in part, and the
+ * bytes not kept end request parsing on the connection.
+ */
+#define PS_OOO_FLOW_PIECES	64
 
 /* Bytes of the start of a request or header line carried across segments. */
 #define PS_LINE_CARRY		128
@@ -233,7 +240,8 @@ struct ps_seq {
 	__u8 nranges;
 	__u8 open;		/* dir[PS_DIR_RX] only: the flow counts in its client's
 				 * open_connections until it closes */
-	__u8 pad[3];
+	__u8 pieces;		/* dir[PS_DIR_RX] only: ps_ooo entries held for ranges */
+	__u8 pad[2];
 	struct ps_range ranges[PS_OOO_RANGES];	/* sorted, disjoint, beyond next */
 };
 
@@ -297,7 +305,13 @@ struct ps_flow {
 	__u32 endpoint;		/* endpoint slot */
 	__u32 client_slot;	/* the client's slot in ps_client_ctrs ... */
 	__u32 client_gen;	/* ... while its gen is this (0: not known) */
-	__u32 throttled_seq;	/* first byte of the last request segment dropped */
+	__u32 throttled_seq;	/* line end of the last request held back by its limit */
+	__u32 gate_seq;		/* requests whose line ends at or before it are paid */
+	__u8 gate_valid;	/* gate_seq is meaningful */
+	__u8 acked_valid;	/* rx_acked is meaningful */
+	__u8 pad[2];
+	__u32 rx_acked;		/* the server's highest acknowledgment of client bytes */
+	__u32 pad2;
 };
 
 /* Key of ps_ooo: a stashed out-of-order client segment. */
@@ -328,6 +342,8 @@ enum ps_stat {
 	PS_STAT_WOULD_BLOCK,	/* ... that a dry run let through */
 	PS_STAT_THROTTLED,	/* request segments dropped by a request limit */
 	PS_STAT_WOULD_THROTTLE,	/* ... that a dry run let through */
+	PS_STAT_RESYNC,		/* connections whose server acknowledged client bytes
+				 * the ingress program never took in order */
 	PS_STAT_MAX,
 };
 

@@ -514,6 +514,7 @@ static json_t *stats_json(struct daemon *d)
 		[PS_STAT_WOULD_BLOCK] = "would_block",
 		[PS_STAT_THROTTLED] = "throttled",
 		[PS_STAT_WOULD_THROTTLE] = "would_throttle",
+		[PS_STAT_RESYNC] = "resyncs",
 	};
 	int fd = bpf_map__fd(d->dp.skel->maps.ps_stats), ncpu = libbpf_num_possible_cpus();
 	json_t *o = json_object();

@@ -16,12 +16,21 @@
 
 #include "common.h"
 #include "maps.h"
+#include "ratelimit.h"
 
 #define PS_CHUNK	512
 #define PS_BUF_SIZE	1024		/* power of two >= carry + chunk + slack */
 #define PS_BUF_MASK	(PS_BUF_SIZE - 1)
-#define PS_LINES_MAX	64		/* lines looked at per chunk */
-#define PS_FEED_STEPS	24		/* chunks and body skips per segment */
+/* Lines looked at per chunk: every line a buffer can hold (a line is at
+ * least its one-byte end), so that no line of a chunk goes unread. */
+#define PS_LINES_MAX	(PS_LINE_CARRY + PS_CHUNK)
+/* Chunks and body skips per segment: enough for a 64 KB GSO/GRO packet of
+ * the smallest pipelined requests with a body (two steps each: the chunk
+ * their lines are in, then the body skip). bpf_loop() runs only as many
+ * as the segment needs. */
+#define PS_FEED_STEPS	8192
+/* Inference requests of one segment waiting for the request limit. */
+#define PS_PEND_MAX	256
 
 struct ps_scratch {
 	struct ps_http h;	/* working copy of the flow's parser state */
@@ -34,6 +43,11 @@ struct ps_scratch {
 	__u32 colon;		/* ps_find_nl(): the line holds a ':' */
 	__u32 fin;		/* the segment carries FIN */
 	__u32 seq;		/* sequence number of the first byte fed */
+	__u32 chunk_seq;	/* sequence number of buf[cc] ... */
+	__u32 cc;		/* ... after cc bytes of carry at the head of buf */
+	struct ps_gate_ctx g;	/* the request limit's view of the flow */
+	__u32 npend;		/* inference requests of the segment not yet paid ... */
+	__u32 pend[PS_PEND_MAX];	/* ... by where their request lines end */
 	__u8 buf[PS_BUF_SIZE + 64];
 };
 
@@ -470,6 +484,24 @@ PS_GLOBAL int ps_g_inference(__u32 p, __u32 end, __u32 ep)
 }
 
 /*
+ * An inference request whose request line ends at stream position pos:
+ * to be judged by the request limit before the segment is taken in,
+ * unless paid already (an earlier copy of the segment let it in). Past
+ * PS_PEND_MAX, npend keeps counting: the segment then waits for another
+ * copy, and the rest are judged then.
+ */
+static __always_inline void ps_h1_pend(struct ps_scratch *s, __u32 pos)
+{
+	__u32 i = s->npend;
+
+	if (s->g.gate_valid && !seq_after(pos, s->g.gate_seq))
+		return;
+	if (i < PS_PEND_MAX)
+		s->pend[i & (PS_PEND_MAX - 1)] = pos;
+	s->npend = i + 1;
+}
+
+/*
  * Handle one complete line buf[ls..ce) of the scratch (line end excluded).
  */
 static __always_inline int ps_h1_line(struct ps_scratch *s, __u32 ls, __u32 ce)
@@ -514,9 +546,13 @@ static __always_inline int ps_h1_line(struct ps_scratch *s, __u32 ls, __u32 ce)
 			if (n == 7 && (ps_load64(buf, p) & ps_mask(7)) == PS_W8("CONNECT") &&
 			    !ps_g_port443(p + n + 1, ce))
 				h->flags |= PS_H1F_CONNECT;
-			if (ps_g_inference(p + n + 1, ce, s->endpoint))
-				h->flags |= PS_H1F_INFERENCE;
 			h->state = PS_H1_HEADERS;
+			if (ps_g_inference(p + n + 1, ce, s->endpoint)) {
+				h->flags |= PS_H1F_INFERENCE;
+				/* Known to be an inference request from here
+				 * on: the segment is judged by it (ps_gate_segment()). */
+				ps_h1_pend(s, s->chunk_seq + (ce - s->cc));
+			}
 		} else {
 			h->state = PS_H1_SKIP_SEGMENT;
 		}
@@ -685,10 +721,12 @@ __weak __attribute__((noinline)) int ps_find_nl(__u32 from, __u32 len)
 /*
  * Handle the next complete line of the scratch buffer. Returns non-zero
  * to stop: no complete line is left, or the parser left the line-oriented
- * states (a body starts, the segment is skipped). A global function,
- * verified once.
+ * states (a body starts, the segment is skipped). Inlined into the
+ * bpf_loop callback below, itself verified once with ps_h1_post(): a
+ * global function here would be one call too many under the stash replay
+ * (eight frames at most).
  */
-PS_GLOBAL int ps_h1_next(void)
+static __always_inline int ps_h1_next(void)
 {
 	struct ps_scratch *s = ps_scratch();
 	__u32 ls, next;
@@ -765,6 +803,7 @@ static __always_inline void ps_h1_cut(struct ps_scratch *s)
 
 	if (h->state == PS_H1_REQLINE && cl) {
 		__builtin_memcpy(s->buf, h->carry, PS_LINE_CARRY);
+		s->cc = cl;
 		h->state = PS_H1_START;
 		ps_h1_line(s, 0, cl);
 		if (h->flags & PS_H1F_REQUEST)
@@ -848,17 +887,25 @@ __weak __attribute__((noinline)) int ps_h1_pre(struct ps_feed *fc)
 		 * capture's snap length is read as far as it goes, and the
 		 * parser waits for a retransmission of the rest; bytes never
 		 * kept out of order lose framing for the connection. */
-		if (fc->src == PS_SRC_SKB) {
+		if (fc->src == PS_SRC_SKB && ps_replay) {
 			__u32 flags = h->flags;
 			__u8 state = h->state;
 
+			s->chunk_seq = s->seq + fc->done;
 			ps_h1_cut(s);
 			h->flags = flags | (h->flags & PS_H1F_COUNTED);
 			h->refill_state = state;
 			h->refill_seq = s->seq + fc->done;
 			h->state = PS_H1_REFILL;
-		} else {
+		} else if (ps_replay) {
 			h->state = PS_H1_DEAD;
+		} else {
+			/* Live, no byte is missing unless the server took it
+			 * another way: start again after it (resync.h). */
+			ps_stat_inc(PS_STAT_RESYNC);
+			h->carry_len = 0;
+			h->flags = 0;
+			h->state = PS_H1_SKIP_SEGMENT;
 		}
 		return PS_STEP_STOP;
 	}
@@ -890,6 +937,8 @@ __weak __attribute__((noinline)) int ps_h1_post(struct ps_feed *fc)
 	s->len = cc + n;
 	s->ls = 0;
 	s->rest = fc->len - fc->done - n;
+	s->chunk_seq = s->seq + fc->done;
+	s->cc = cc;
 	bpf_loop(PS_LINES_MAX, ps_h1_line_cb, NULL, 0);
 	ls = s->ls;
 	if (ls >= s->len) {
@@ -985,6 +1034,10 @@ __weak __attribute__((noinline)) int ps_h1_feed(struct __sk_buff *skb, __u32 src
 	bpf_loop(PS_FEED_STEPS, ps_feed_step, &ctx, 0);
 	if (ctx.fc.done < ctx.fc.len && h->state != PS_H1_DEAD && h->state != PS_H1_REFILL) {
 		ps_stat_inc(PS_STAT_PARSE_LIMIT);
+		/* Live, the segment is held back rather than let through
+		 * unread; a capture's ends parsing on the connection. */
+		if (!ps_replay)
+			s->g.drop = 1;
 		h->state = PS_H1_DEAD;
 	}
 	/* A chunked message whose last chunk came in this segment counts
@@ -1003,6 +1056,36 @@ __weak __attribute__((noinline)) int ps_h1_feed(struct __sk_buff *skb, __u32 src
 	/* A segment that was not HTTP ends; the next starts a message. */
 	if (h->state == PS_H1_SKIP_SEGMENT)
 		h->state = PS_H1_START;
+	return 0;
+}
+
+/* bpf_loop callback: judge the segment's i-th pending request. */
+static long ps_gate_cb(__u32 i, void *data)
+{
+	struct ps_scratch *s = *(struct ps_scratch **)data;
+
+	if (i >= s->npend || i >= PS_PEND_MAX)
+		return 1;
+	return ps_gate_judge(&s->g, s->pend[i & (PS_PEND_MAX - 1)]) ? 1 : 0;
+}
+
+/*
+ * Judge the inference requests a segment completes the knowledge of, in
+ * stream order: 1 when the segment is to be held back (one over its
+ * limit; the ones before it stay paid), 0 to take it in. More than
+ * PS_PEND_MAX of them: the segment is held back once those are paid, so
+ * that a later copy gets the rest judged.
+ */
+static __always_inline int ps_gate_segment(struct ps_scratch *s)
+{
+	if (s->npend)
+		bpf_loop(PS_PEND_MAX, ps_gate_cb, &s, 0);
+	if (s->g.drop)
+		return 1;
+	if (s->npend > PS_PEND_MAX && s->g.gen) {
+		s->g.drop = 1;
+		return 1;
+	}
 	return 0;
 }
 

@@ -29,6 +29,7 @@ struct ps_pkt {
 	__u8 tcpflags;		/* FIN SYN RST PSH ACK URG ECE CWR bits */
 	__u16 pad;
 	__u32 seq;
+	__u32 ack;		/* acknowledgment number (host order) */
 	__u32 payload_off;	/* offset of the TCP payload in the skb */
 	__u32 payload_len;	/* payload bytes on the wire (all GSO segments) */
 	__u32 payload_avail;	/* of those, bytes present in the skb */
@@ -226,6 +227,7 @@ __weak __attribute__((noinline)) int ps_parse(struct __sk_buff *skb, struct ps_p
 	p->sport = th->source;
 	p->dport = th->dest;
 	p->seq = bpf_ntohl(th->seq);
+	p->ack = bpf_ntohl(th->ack_seq);
 	p->tcpflags = ((__u8 *)th)[13];
 
 	l3_off = l3 - data;

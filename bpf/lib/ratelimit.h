@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The request limit: GCRA per client on its slot's theoretical arrival
+ * time, judged once per inference request at the moment the parser first
+ * knows the request is one (the end of its request line), whatever the
+ * segmentation. The segment that brings that knowledge is the one held
+ * back: the ingress program drops it and puts the flow back as it was
+ * before the segment, so the client's TCP sends it again and the request
+ * is judged again then. Requests already let in are remembered by their
+ * place in the stream (gate_seq) and are not charged twice when a later
+ * request in the same segment holds the segment back.
+ */
+#ifndef PS_BPF_RATELIMIT_H
+#define PS_BPF_RATELIMIT_H
+
+#include "common.h"
+#include "maps.h"
+#include "counters.h"
+#include "enforce.h"
+
+/* What the request limit needs of a segment's flow and client. */
+struct ps_gate_ctx {
+	struct ps_addr saddr;
+	__u64 now;
+	__u32 slot;		/* the client's slot ... */
+	__u32 gen;		/* ... while its gen is this (0: no slot: no limit) */
+	__u32 gate_seq;		/* the flow's: requests ending before it are paid */
+	__u32 throttled_seq;	/* the flow's: the last request held back */
+	__u8 family;
+	__u8 gate_valid;	/* gate_seq is meaningful */
+	__u8 drop;		/* out: hold the segment back */
+	__u8 pad;
+};
+
+/*
+ * Judge the inference request whose request line ends at stream position
+ * pos: 1 to hold its segment back, 0 to let it in. A manual or window-limit
+ * throttle on the client overrides its class's limit. GCRA: a request is
+ * in when TAT - now <= tolerance, and then TAT = max(TAT, now) + T, set by
+ * compare-and-swap since the slot is shared by the client's flows on every
+ * CPU. A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 pos)
+{
+	struct ps_enforcement *e;
+	struct ps_client_ctr *ctr;
+	__u64 T, tau, tat, base, now;
+	struct ps_class *cl;
+	int i, dry, in = 1;
+
+	if (!g || !g->gen)
+		return 0;
+	/* Let in before, in an earlier copy of this segment: already paid. */
+	if (g->gate_valid && !seq_after(pos, g->gate_seq))
+		return 0;
+	now = g->now;
+	e = ps_enforcement_of(g->family, &g->saddr, now);
+	if (e && e->action == PS_ACT_THROTTLE) {
+		T = e->emission_ns;
+		tau = e->tolerance_ns;
+		dry = e->dry_run;
+	} else {
+		cl = ps_class_for(g->family, &g->saddr);
+		if (!cl)
+			return 0;
+		T = cl->emission_ns;
+		tau = cl->tolerance_ns;
+		dry = cl->dry_run;
+	}
+	if (!T)
+		return 0;
+	ctr = ps_slot_ctr(g->slot);
+	if (!ctr || ctr->gen != g->gen)
+		return 0;
+	dry |= ps_replay;
+	/* Every race lost (four CPUs at once on one client) lets it in. */
+	for (i = 0; i < 4; i++) {
+		tat = ctr->gcra_tat;
+		base = tat > now ? tat : now;
+		if (base - now > tau) {
+			in = 0;
+			break;
+		}
+		if (__sync_val_compare_and_swap(&ctr->gcra_tat, tat, base + T) == tat)
+			break;
+	}
+	if (in) {
+		g->gate_seq = pos;
+		g->gate_valid = 1;
+		return 0;
+	}
+	if (dry) {
+		ps_stat_inc(PS_STAT_WOULD_THROTTLE);
+		ps_add(ctr->would_throttle, 1);
+		g->gate_seq = pos;
+		g->gate_valid = 1;
+		return 0;
+	}
+	ps_stat_inc(PS_STAT_THROTTLED);
+	/* The same request sent again is still the one request. */
+	if (g->throttled_seq != pos) {
+		g->throttled_seq = pos;
+		ps_add(ctr->throttled_requests, 1);
+	}
+	g->drop = 1;
+	return 1;
+}
+
+#endif
