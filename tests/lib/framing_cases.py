@@ -138,7 +138,7 @@ add(row("cl_te_Chunked_sp",
         te_case([b"Transfer-Encoding: Chunked "], cl=True), P12,
         served=srv((2, 2), (0, 0), (0, 0), (0, 0)),
         penstock=(1, 1), tshark=(1, 1),
-        known=('h11',)))
+        known=("h11",)))
 
 add(row("te_cl_short",
         "Transfer-Encoding: chunked with Content-Length: 4; request 2 sits "
@@ -156,14 +156,14 @@ add(row("te_Chunked",
         te_case([b"Transfer-Encoding: Chunked"]), P12,
         served=srv((2, 2), (2, 2), (2, 2), (2, 2)),
         penstock=(1, 1), tshark=(1, 1),
-        known=('h11', 'httptools', 'nginx', 'proxy')))
+        known=("h11", "httptools", "nginx", "proxy")))
 
 add(row("te_CHUNKED",
         "Transfer-Encoding: CHUNKED, no Content-Length",
         te_case([b"Transfer-Encoding: CHUNKED"]), P12,
         served=srv((2, 2), (2, 2), (2, 2), (2, 2)),
         penstock=(1, 1), tshark=(1, 1),
-        known=('h11', 'httptools', 'nginx', 'proxy')))
+        known=("h11", "httptools", "nginx", "proxy")))
 
 add(row("te_ows_lead",
         "Transfer-Encoding:    chunked (several leading spaces)",
@@ -176,6 +176,13 @@ add(row("te_ows_trail",
         te_case([b"Transfer-Encoding: chunked   "]), P12,
         served=srv((2, 2), (2, 2), (2, 2), (2, 2)),
         penstock=(2, 2), tshark=(2, 2)))
+
+add(row("te_ows_long",
+        "Transfer-Encoding: followed by 70 spaces, then chunked",
+        te_case([b"Transfer-Encoding:" + b" " * 70 + b"chunked"]), P12,
+        served=srv((2, 2), (2, 2), (2, 2), (2, 2)),
+        penstock=(1, 1), tshark=(2, 2),
+        known=("h11", "httptools", "nginx", "proxy")))
 
 add(row("te_tab",
         "Transfer-Encoding:<TAB>chunked<TAB>",
@@ -238,7 +245,7 @@ add(row("te_obs_fold",
         te_case([b"Transfer-Encoding:\r\n chunked"]), P12,
         served=srv((2, 2), (2, 2), (0, 0), (0, 0)),
         penstock=(1, 1), tshark=(1, 1),
-        known=('h11', 'httptools')))
+        known=("h11", "httptools")))
 
 add(row("te_obs_fold_cl",
         "Content-Length covering request 2, then Transfer-Encoding:<CRLF> "
@@ -246,7 +253,7 @@ add(row("te_obs_fold_cl",
         te_case([b"Transfer-Encoding:\r\n chunked"], cl=True), P12,
         served=srv((2, 2), (0, 0), (0, 0), (0, 0)),
         penstock=(1, 1), tshark=(1, 1),
-        known=('h11',)))
+        known=("h11",)))
 
 add(row("te_name_case",
         "transfer-ENCODING: chunked (odd casing of the header name)",
@@ -296,7 +303,7 @@ add(row("cl_list",
         head(1, b"Content-Length: 2, 2") + b"{}" + SM, P12,
         served=srv((2, 2), (0, 0), (0, 0), (0, 0)),
         penstock=(1, 1), tshark=(1, 1),
-        known=('h11',)))
+        known=("h11",)))
 
 add(row("cl_plus",
         "Content-Length: +2",
@@ -315,7 +322,14 @@ add(row("cl_zero_padded_long",
         head(1, b"Content-Length: " + b"0" * 20 + b"2") + b"{}" + SM, P12,
         served=srv((2, 2), (2, 2), (2, 2), (2, 2)),
         penstock=(1, 1), tshark=(2, 2),
-        known=('h11', 'httptools', 'nginx', 'proxy')))
+        known=("h11", "httptools", "nginx", "proxy")))
+
+add(row("cl_ows_long",
+        "Content-Length: followed by 20 spaces, then 2",
+        head(1, b"Content-Length:" + b" " * 20 + b"2") + b"{}" + SM, P12,
+        served=srv((2, 2), (2, 2), (2, 2), (2, 2)),
+        penstock=(1, 1), tshark=(2, 2),
+        known=("h11", "httptools", "nginx", "proxy")))
 
 add(row("cl_negative",
         "Content-Length: -2",
@@ -334,14 +348,14 @@ add(row("cl_obs_fold",
         head(1, b"Content-Length:\r\n 2") + b"{}" + SM, P12,
         served=srv((2, 2), (2, 2), (0, 0), (0, 0)),
         penstock=(1, 1), tshark=(1, 1),
-        known=('h11', 'httptools')))
+        known=("h11", "httptools")))
 
 add(row("cl_space_colon",
         "'Content-Length : 2' (space before the colon)",
         head(1, b"Content-Length : 2") + b"{}" + SM, P12,
         served=srv((0, 0), (2, 2), (0, 0), (0, 0)),
         penstock=(1, 1), tshark=(1, 1),
-        known=('httptools',)))
+        known=("httptools",)))
 
 # --- folded header lines -----------------------------------------------------
 
@@ -350,7 +364,23 @@ add(row("obs_fold_other",
         head(1, b"X-Note: a\r\n b", b"Content-Length: 2") + b"{}" + SM, P12,
         served=srv((2, 2), (2, 2), (0, 0), (0, 0)),
         penstock=(1, 1), tshark=(1, 1),
-        known=('h11', 'httptools')))
+        known=("h11", "httptools")))
+
+add(row("many_header_lines",
+        "request 1 with 150 short header lines (a: 1) before its "
+        "Content-Length: 2, then request 2",
+        head(1, *([b"a: 1"] * 150), b"Content-Length: 2") + b"{}" + SM, P12,
+        served=srv((2, 2), (2, 2), (2, 2), (2, 2)),
+        penstock=(1, 1), tshark=(2, 2),
+        known=("h11", "httptools", "nginx", "proxy")))
+
+add(row("many_header_lines_te",
+        "request 1 with 150 short header lines before Transfer-Encoding: "
+        "chunked, then request 2",
+        te_case([b"a: 1"] * 150 + [b"Transfer-Encoding: chunked"]), P12,
+        served=srv((2, 2), (2, 2), (2, 2), (2, 2)),
+        penstock=(1, 1), tshark=(2, 2),
+        known=("h11", "httptools", "nginx", "proxy")))
 
 # --- line ends ---------------------------------------------------------------
 
@@ -385,14 +415,14 @@ add(row("crlf_between_two",
         plain(1) + b"\r\n\r\n" + SM, P12,
         served=srv((1, 1), (2, 2), (2, 2), (2, 2)),
         penstock=(1, 1), tshark=(1, 1),
-        known=('httptools', 'nginx', 'proxy')))
+        known=("httptools", "nginx", "proxy")))
 
 add(row("lf_between",
         "request 1, one bare LF, request 2",
         plain(1) + b"\n" + SM, P12,
         served=srv((1, 1), (2, 2), (2, 2), (2, 2)),
         penstock=(1, 1), tshark=(1, 1),
-        known=('httptools', 'nginx', 'proxy')))
+        known=("httptools", "nginx", "proxy")))
 
 # --- chunk sizes -------------------------------------------------------------
 
@@ -425,7 +455,16 @@ add(row("chunk_zero_padded",
         + b"0" * 18 + b"2\r\n\r\n\r\n0\r\n\r\n" + SM, P12,
         served=srv((2, 2), (2, 2), (2, 2), (2, 2)),
         penstock=(1, 1), tshark=(2, 2),
-        known=('h11', 'httptools', 'nginx', 'proxy')))
+        known=("h11", "httptools", "nginx", "proxy")))
+
+add(row("many_small_chunks",
+        "request 1 with a body of 60 one-byte chunks, request 2 in the same "
+        "segment, request 3 in a segment of its own",
+        [head(1, b"Transfer-Encoding: chunked") + chunked(*([b"x"] * 60)) + SM,
+         plain(3)], [target(1), target(2), target(3)],
+        served=srv((3, 3), (3, 3), (3, 3), (3, 3)),
+        penstock=(0, 0), tshark=(3, 3),
+        known=("h11", "httptools", "nginx", "proxy")))
 
 # --- keep-alive and errors ----------------------------------------------------
 
@@ -463,7 +502,7 @@ add(row("method_lowercase",
         head(1, b"Content-Length: 2", method=b"post") + b"{}" + SM, P12,
         served=srv((2, 1), (0, 0), (0, 0), (0, 0)),
         penstock=(0, 0), tshark=(0, 0),
-        known=('h11',)))
+        known=("h11",)))
 
 add(row("method_unknown",
         "'FOO /v1/chat/completions?n=1' (a method no table knows), then "
@@ -471,7 +510,7 @@ add(row("method_unknown",
         head(1, b"Content-Length: 2", method=b"FOO") + b"{}" + SM, P12,
         served=srv((2, 1), (0, 0), (2, 2), (2, 1)),
         penstock=(0, 0), tshark=(0, 0),
-        known=('h11', 'nginx', 'proxy')))
+        known=("h11", "nginx", "proxy")))
 
 add(row("method_notify",
         "'NOTIFY /v1/chat/completions?n=1' with Content-Length: 2, then "
@@ -479,14 +518,14 @@ add(row("method_notify",
         head(1, b"Content-Length: 2", method=b"NOTIFY") + b"{}" + SM, P12,
         served=srv((2, 1), (2, 1), (2, 2), (2, 1)),
         penstock=(0, 0), tshark=(1, 1),
-        known=('h11', 'httptools', 'nginx', 'proxy')))
+        known=("h11", "httptools", "nginx", "proxy")))
 
 add(row("target_absolute",
         "request 1 in absolute form: POST http://srv/v1/chat/completions?n=1",
         b"POST http://srv" + plain(1)[5:], [b"http://srv" + target(1)],
         served=srv((1, 0), (1, 1), (1, 1), (1, 1)),
         penstock=(1, 0), tshark=(1, 0),
-        known=('httptools', 'nginx', 'proxy')))
+        known=("httptools", "nginx", "proxy")))
 
 add(row("target_percent",
         "request 1 to /v1/chat/%63ompletions?n=1 (a percent-encoded 'c')",
@@ -494,7 +533,7 @@ add(row("target_percent",
         [target(1).replace(b"/chat/completions", b"/chat/%63ompletions")],
         served=srv((1, 1), (1, 1), (1, 1), (1, 1)),
         penstock=(1, 0), tshark=(1, 0),
-        known=('h11', 'httptools', 'nginx', 'proxy')))
+        known=("h11", "httptools", "nginx", "proxy")))
 
 
 def select(names):
