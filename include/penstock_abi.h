@@ -274,10 +274,12 @@ enum ps_http_state {
 #define PS_H1F_NOCOLON		0x100	/* a header line without a colon: the message
 					 * ends there, the rest of its buffer is lost */
 #define PS_H1F_SPANNED		0x200	/* the message began in an earlier segment */
-#define PS_H1F_CRLF_SKIPPED	0x400	/* the one leading CRLF was skipped */
+#define PS_H1F_CRLF_SKIPPED	0x400	/* unused (blank lines before a message are skipped) */
 #define PS_H1F_UPGRADE		0x800	/* an Upgrade header was seen */
 #define PS_H1F_CONNECT		0x1000	/* the method is CONNECT */
 #define PS_H1F_LASTCHUNK	0x2000	/* the last chunk was seen: complete */
+#define PS_H1F_PREV_TE		0x4000	/* the last header line was Transfer-Encoding ... */
+#define PS_H1F_PREV_CL		0x8000	/* ... or Content-Length (for a folded line after it) */
 
 /* ps_http.tunnel: the last request, if its answer can end HTTP/1. */
 #define PS_TUNNEL_NONE		0

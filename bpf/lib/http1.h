@@ -48,6 +48,10 @@ struct ps_scratch {
 	struct ps_gate_ctx g;	/* the request limit's view of the flow */
 	__u32 npend;		/* inference requests of the segment not yet paid ... */
 	__u32 pend[PS_PEND_MAX];	/* ... by where their request lines end */
+	__u8 path[PS_PATH_MAX + 8];	/* a request target's path, %XX decoded ... */
+	__u32 walk_q;		/* ... read up to here ... */
+	__u32 walk_end;		/* ... of the line ending here ... */
+	__u32 walk_n;		/* ... this many bytes so far */
 	__u8 buf[PS_BUF_SIZE + 64];
 };
 
@@ -153,8 +157,9 @@ static __always_inline int ps_is_method(__u64 w0, __u64 w1, __u32 n)
 	return 0;
 }
 
-/* Does the line at buf[p..end) start with one of the endpoint's paths? */
-static __always_inline int ps_inference_path(const __u8 *buf, __u32 p, __u32 end, __u32 ep)
+/* Do the len bytes of path (a PS_PATH_MAX + 8 buffer) start with one of
+ * the endpoint's paths? */
+static __always_inline int ps_inference_path(const __u8 *path, __u32 len, __u32 ep)
 {
 	struct ps_endpoint *e = bpf_map_lookup_elem(&ps_endpoints, &ep);
 	__u32 i, w, plen;
@@ -168,7 +173,7 @@ static __always_inline int ps_inference_path(const __u8 *buf, __u32 p, __u32 end
 		if (i >= e->npaths)
 			break;
 		plen = e->path_len[i];
-		if (!plen || plen > PS_PATH_MAX || p + plen > end)
+		if (!plen || plen > PS_PATH_MAX || plen > len)
 			continue;
 #pragma unroll
 		for (w = 0; w < PS_PATH_MAX / 8; w++) {
@@ -177,7 +182,7 @@ static __always_inline int ps_inference_path(const __u8 *buf, __u32 p, __u32 end
 			if (w * 8 >= plen)
 				break;
 			m = ps_mask(plen - w * 8);
-			a = ps_load64(buf, p + w * 8) & m;
+			a = *(const __u64 *)&path[w * 8] & m;
 			b = *(__u64 *)&e->paths[i][w * 8] & m;
 			if (a != b) {
 				match = 0;
@@ -192,85 +197,133 @@ static __always_inline int ps_inference_path(const __u8 *buf, __u32 p, __u32 end
 
 /*
  * Does buf[p..end) start, case-insensitively, with the nlen-byte (9..24)
- * header name n0 n1 n2 followed by ':'? Returns the offset after the colon.
- * Lower-casing by OR 0x20 maps letters and '-' to themselves; the name
- * words are given in lower case.
+ * header name n0 n1 n2 followed by ':' or a blank? Returns the offset
+ * after the name, 0 if not. Lower-casing by OR 0x20 maps letters and '-'
+ * to themselves; the name words are given in lower case.
  */
 static __always_inline __u32 ps_header_is(const __u8 *buf, __u32 p, __u32 end,
 					  __u64 n0, __u64 n1, __u64 n2, __u32 nlen)
 {
 	const __u64 lc = 0x2020202020202020ULL;
+	__u8 c;
 
 	if (p + nlen + 1 > end)
 		return 0;
 	if ((ps_load64(buf, p) | lc) != n0)
 		return 0;
-	if (nlen <= 16)
-		return ((ps_load64(buf, p + 8) | lc) & ps_mask(nlen - 8)) == n1 &&
-		       buf[(p + nlen) & PS_BUF_MASK] == ':' ? p + nlen + 1 : 0;
-	if ((ps_load64(buf, p + 8) | lc) != n1)
-		return 0;
-	if (((ps_load64(buf, p + 16) | lc) & ps_mask(nlen - 16)) != n2)
-		return 0;
-	return buf[(p + nlen) & PS_BUF_MASK] == ':' ? p + nlen + 1 : 0;
+	if (nlen <= 16) {
+		if (((ps_load64(buf, p + 8) | lc) & ps_mask(nlen - 8)) != n1)
+			return 0;
+	} else {
+		if ((ps_load64(buf, p + 8) | lc) != n1)
+			return 0;
+		if (((ps_load64(buf, p + 16) | lc) & ps_mask(nlen - 16)) != n2)
+			return 0;
+	}
+	c = buf[(p + nlen) & PS_BUF_MASK];
+	return c == ':' || c == ' ' || c == '\t' ? p + nlen : 0;
 }
 
-static __always_inline __u32 ps_skip_ows(const __u8 *buf, __u32 p, __u32 end)
+/* What ps_skip() skips: up to two byte values, eight bytes at a time. */
+#define PS_SKIP_BLANKS	0x2009	/* SP and HTAB */
+#define PS_SKIP_ZEROS	0x3030	/* '0' */
+#define PS_SKIP_CRLF	0x0d0a	/* CR and LF */
+#define PS_SKIP_LIST	0x202c	/* SP and ',' (HTAB is taken for SP below) */
+
+/* Exact zero-byte flags of a word (bit 7 of each zero byte, no borrows). */
+static __always_inline __u64 ps_zero_bytes(__u64 x)
 {
-	int i;
+	const __u64 lo7 = 0x7f7f7f7f7f7f7f7fULL;
 
-	for (i = 0; i < 16; i++) {
-		__u8 c;
-
-		if (p >= end)
-			break;
-		c = buf[p & PS_BUF_MASK];
-		if (c != ' ' && c != '\t')
-			break;
-		p++;
-	}
-	return p;
+	return ~(((x & lo7) + lo7) | x | lo7);
 }
 
 /*
- * Decimal value of up to 19 digits at p; -1 if it does not start with a
- * digit. *n is the number of digits read.
+ * Where the run of bytes of a set (two byte values, set >> 8 and set &
+ * 0xff) at p ends, a line's worth at most. For PS_SKIP_LIST a HTAB counts
+ * as a SP.
  */
-static __always_inline __s64 ps_parse_dec(const __u8 *buf, __u32 p, __u32 end, __u32 *n)
+static __always_inline __u32 ps_skip(const __u8 *buf, __u32 p, __u32 end, __u32 set)
 {
-	__s64 v = 0;
+	const __u64 ones = 0x0101010101010101ULL;
+	__u64 a = ones * (set >> 8), b = ones * (set & 0xff), w, in;
 	int i;
 
-	*n = 0;
+	for (i = 0; i < (PS_LINE_CARRY + PS_CHUNK) / 8; i++) {
+		if (p >= end)
+			break;
+		w = ps_load64(buf, p);
+		if (set == PS_SKIP_LIST)
+			w ^= (ps_zero_bytes(w ^ (ones * '\t')) >> 7) * ('\t' ^ ' ');	/* HTAB -> SP */
+		in = ps_zero_bytes(w ^ a) | ps_zero_bytes(w ^ b);
+		if (~in & 0x8080808080808080ULL) {
+			p += ps_lowest_byte(~in & 0x8080808080808080ULL);
+			break;
+		}
+		p += 8;
+	}
+	return p < end ? p : end;
+}
+
+#define PS_GLOBAL __weak __attribute__((noinline))
+
+/*
+ * ps_skip() on the scratch buffer. The helpers below call it rather than
+ * inlining its loop: each place a loop can stop is a state of its own to
+ * the verifier, and two loops in a row multiply them.
+ */
+PS_GLOBAL __u32 ps_g_skip(__u32 p, __u32 end, __u32 set)
+{
+	struct ps_scratch *s = ps_scratch();
+
+	if (!s || end > PS_BUF_SIZE)
+		return p;
+	return ps_skip(s->buf, p, end, set);
+}
+
+/*
+ * Decimal value of up to 19 digits at p, leading zeros skipped before they
+ * are counted (a server reads 000...02 as 2); -1 if it does not start with
+ * a digit. *stop is where the digits end.
+ */
+static __always_inline __s64 ps_parse_dec(const __u8 *buf, __u32 p, __u32 end, __u32 *stop)
+{
+	__u32 q = ps_g_skip(p, end, PS_SKIP_ZEROS);
+	__s64 v = 0;
+	int i, n = 0;
+
 	for (i = 0; i < 19; i++) {
 		__u8 c;
 
-		if (p + i >= end)
+		if (q + i >= end)
 			break;
-		c = buf[(p + i) & PS_BUF_MASK];
+		c = buf[(q + i) & PS_BUF_MASK];
 		if (c < '0' || c > '9')
 			break;
 		v = v * 10 + (c - '0');
-		*n += 1;
+		n++;
 	}
-	return *n ? v : -1;
+	*stop = q + n;
+	return q > p || n ? v : -1;
 }
 
 /*
  * Hexadecimal chunk size (RFC 9112 section 7.1) at p, blanks before it
- * already skipped; -1 if no digit.
+ * already skipped, leading zeros skipped before the 15 digits are counted
+ * (000...02 is 2, not a last chunk); -1 if no digit.
  */
 static __always_inline __s64 ps_parse_hex(const __u8 *buf, __u32 p, __u32 end)
 {
+	__u32 q = ps_g_skip(p, end, PS_SKIP_ZEROS);
 	__s64 v = 0;
-	int i, any = 0;
+	int i, any = q > p;
 
 	for (i = 0; i < 15; i++) {
 		__u8 c, d;
 
-		if (p + i >= end)
+		if (q + i >= end)
 			break;
-		c = ps_lower(buf[(p + i) & PS_BUF_MASK]);
+		c = ps_lower(buf[(q + i) & PS_BUF_MASK]);
 		if (c >= '0' && c <= '9')
 			d = c - '0';
 		else if (c >= 'a' && c <= 'f')
@@ -335,50 +388,24 @@ static __always_inline int ps_has_colon(const __u8 *buf, __u32 p, __u32 end)
 	return 0;
 }
 
-/*
- * A Content-Length value as tshark reads it (strtoll, base 10, whole
- * value), blanks before it already skipped: an optional '+' and decimal
- * digits; -1 when there are none. *stop is where the digits end: only
- * blanks may follow them (ps_g_clen()).
- */
-static __always_inline __s64 ps_parse_clen(const __u8 *buf, __u32 p, __u32 end, __u32 *stop)
+/* Where the next ',' at or after p is (end if none), eight bytes at a time. */
+PS_GLOBAL __u32 ps_g_find_comma(__u32 p, __u32 end)
 {
-	__s64 v;
-	__u32 n;
+	struct ps_scratch *s = ps_scratch();
+	__u64 t;
+	int i;
 
-	if (p < end && buf[p & PS_BUF_MASK] == '+')
-		p++;
-	v = ps_parse_dec(buf, p, end, &n);
-	*stop = p + n;
-	return v;
-}
-
-/*
- * Is "chunked" one of the comma-separated codings in buf[p..end)? As
- * tshark's http_parse_transfer_coding(): a coding that starts with
- * "chunked" after optional blanks and commas.
- */
-static __always_inline int ps_te_chunked(const __u8 *buf, __u32 p, __u32 end)
-{
-	const __u64 want = PS_W8("chunked");
-	int i, start = 1;
-
-	for (i = 0; i < 64; i++) {
-		__u8 c;
-
-		if (p + i >= end)
+	if (!s || end > PS_BUF_SIZE)
+		return end;
+	for (i = 0; i < (PS_LINE_CARRY + PS_CHUNK) / 8; i++) {
+		if (p >= end)
 			break;
-		c = buf[(p + i) & PS_BUF_MASK];
-		if (c == ',' || c == ' ' || c == '\t') {
-			start |= c == ',';
-			continue;
-		}
-		if (start && p + i + 7 <= end &&
-		    (ps_load64(buf, p + i) & ps_mask(7)) == want)
-			return 1;
-		start = 0;
+		t = ps_zero_bytes(ps_load64(s->buf, p) ^ 0x2c2c2c2c2c2c2c2cULL);
+		if (t)
+			return p + ps_lowest_byte(t) < end ? p + ps_lowest_byte(t) : end;
+		p += 8;
 	}
-	return 0;
+	return end;
 }
 
 /*
@@ -386,41 +413,77 @@ static __always_inline int ps_te_chunked(const __u8 *buf, __u32 p, __u32 end)
  * own, instead of once per path through its caller (consecutive bounded
  * loops otherwise multiply the verifier's states).
  */
-#define PS_GLOBAL __weak __attribute__((noinline))
-
-/*
- * Where the blanks at p end. The helpers below call it rather than
- * inlining its loop: each place a loop can stop is a state of its own to
- * the verifier, and two loops in a row multiply them.
- */
-PS_GLOBAL __u32 ps_g_ows(__u32 p, __u32 end)
+static __always_inline __u32 ps_g_ows(__u32 p, __u32 end)
 {
-	struct ps_scratch *s = ps_scratch();
-
-	if (!s || end > PS_BUF_SIZE)
-		return p;
-	return ps_skip_ows(s->buf, p, end);
+	return ps_g_skip(p, end, PS_SKIP_BLANKS);
 }
 
+/* One Content-Length number at p: an optional '+' (tshark's strtoll takes
+ * it), then digits; *stop is where they end. */
+static __always_inline __s64 ps_clen_one(const __u8 *buf, __u32 p, __u32 end, __u32 *stop)
+{
+	if (p < end && buf[p & PS_BUF_MASK] == '+')
+		p++;
+	return ps_parse_dec(buf, p, end, stop);
+}
+
+/*
+ * A Content-Length value: one number with blanks around it, or a list of
+ * equal ones ("2, 2", which RFC 9110 section 8.6 lets a recipient take as
+ * one); -1 for anything else.
+ */
 PS_GLOBAL __s64 ps_g_clen(__u32 p, __u32 end)
 {
 	struct ps_scratch *s = ps_scratch();
-	__u32 stop;
-	__s64 v;
+	__u32 stop, q;
+	__s64 v, w;
+	int i;
 
 	if (!s || end > PS_BUF_SIZE)
 		return -1;
-	v = ps_parse_clen(s->buf, ps_g_ows(p, end), end, &stop);
-	return v >= 0 && ps_g_ows(stop, end) >= end ? v : -1;
+	v = ps_clen_one(s->buf, ps_g_ows(p, end), end, &stop);
+	if (v < 0)
+		return -1;
+	for (i = 0; i < 8; i++) {
+		q = ps_g_ows(stop, end);
+		if (q >= end)
+			return v;
+		if (q >= PS_BUF_SIZE || s->buf[q & PS_BUF_MASK] != ',')
+			return -1;
+		w = ps_clen_one(s->buf, ps_g_ows(q + 1, end), end, &stop);
+		if (w != v)
+			return -1;
+	}
+	return -1;
 }
 
+/*
+ * Is "chunked" one of the comma-separated codings in buf[p..end)? A
+ * coding that starts with "chunked" in any case after blanks and commas,
+ * anywhere in the value: transfer-coding names are case-insensitive (RFC
+ * 9110 section 10.1.4), and a reader that missed one a server honours
+ * would take a chunked body, and the requests behind it, for something
+ * else. tshark compares case-sensitively; penstock counts at least what a
+ * server serves (docs/framing.md).
+ */
 PS_GLOBAL int ps_g_te_chunked(__u32 p, __u32 end)
 {
+	const __u64 want = PS_W8("chunked"), lc = 0x2020202020202020ULL;
 	struct ps_scratch *s = ps_scratch();
+	int i;
 
 	if (!s || end > PS_BUF_SIZE)
 		return 0;
-	return ps_te_chunked(s->buf, p, end);
+	for (i = 0; i < 16; i++) {
+		p = ps_g_skip(p, end, PS_SKIP_LIST);
+		if (p + 7 > end || p >= PS_BUF_SIZE)
+			return 0;
+		if (((ps_load64(s->buf, p) | lc) & ps_mask(7)) == want)
+			return 1;
+		/* on to the next coding, after a comma */
+		p = ps_g_find_comma(p, end);
+	}
+	return 0;
 }
 
 PS_GLOBAL int ps_g_has_colon(__u32 p, __u32 end)
@@ -474,13 +537,156 @@ PS_GLOBAL int ps_g_port443(__u32 p, __u32 end)
 	return q >= p + 4 && (ps_load64(s->buf, q - 4) & ps_mask(4)) == PS_W8(":443");
 }
 
-PS_GLOBAL int ps_g_inference(__u32 p, __u32 end, __u32 ep)
+/* A token character (RFC 9110 section 5.6.2). */
+static __always_inline int ps_tchar(__u8 c)
+{
+	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+		return 1;
+	if (c >= '0' && c <= '9')
+		return 1;
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
+	case '+': case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Has the line buf[p..end) the shape of an HTTP/1 request line, whatever
+ * its method: a token, one space, a target, one space, "HTTP/1." and a
+ * digit? Returns the token's length, 0 if not. Servers serve any method
+ * token (FastAPI answers an unknown one 405, h11 and nginx read on); a
+ * reader that skipped such a line with the rest of its segment, as tshark
+ * does for methods outside its table, would lose the requests behind it.
+ */
+PS_GLOBAL int ps_g_reqline(__u32 p, __u32 end)
 {
 	struct ps_scratch *s = ps_scratch();
+	__u64 tail;
+	int i, n = 0;
+
+	if (!s || end > PS_BUF_SIZE || end < p + 12)
+		return 0;
+	for (i = 0; i < 64; i++) {
+		__u8 c = s->buf[(p + i) & PS_BUF_MASK];
+
+		if (c == ' ')
+			break;
+		if (!ps_tchar(c))
+			return 0;
+		n++;
+	}
+	if (!n || n == 64 || p + n + 11 > end)
+		return 0;
+	tail = ps_load64(s->buf, end - 9);
+	if (tail != PS_W8(" HTTP/1."))
+		return 0;
+	i = s->buf[(end - 1) & PS_BUF_MASK];
+	return i >= '0' && i <= '9' && s->buf[(p + n + 1) & PS_BUF_MASK] != ' ' ? n : 0;
+}
+
+static __always_inline int ps_hexdig(__u8 c)
+{
+	c = ps_lower(c);
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * Where the authority of an absolute-form target at p ends: at the path's
+ * '/', a space or end.
+ */
+PS_GLOBAL __u32 ps_g_authority(__u32 p, __u32 end)
+{
+	struct ps_scratch *s = ps_scratch();
+	int i;
 
 	if (!s || end > PS_BUF_SIZE)
+		return end;
+	for (i = 0; i < 255; i++) {
+		__u8 c;
+
+		if (p >= end)
+			break;
+		c = s->buf[p & PS_BUF_MASK];
+		if (c == '/' || c == ' ')
+			break;
+		p++;
+	}
+	return p;
+}
+
+/*
+ * bpf_loop callback: one byte of a request target's path into s->path,
+ * %XX decoded, from s->walk_q (up to a space or s->walk_end); 1 to stop.
+ * The walk's state lives in the scratch, not in registers, so that the
+ * verifier finds each turn like the one before and checks the callback
+ * once rather than once per byte.
+ */
+static long ps_path_cb(__u32 i, void *data)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 q, n, end;
+	int hi, lo;
+	__u8 c;
+
+	if (!s)
+		return 1;
+	q = s->walk_q;
+	n = s->walk_n;
+	end = s->walk_end;
+	if (q >= end || n >= PS_PATH_MAX || end > PS_BUF_SIZE)
+		return 1;
+	c = s->buf[q & PS_BUF_MASK];
+	if (c == ' ')
+		return 1;
+	q++;
+	if (c == '%' && q + 1 < end) {
+		hi = ps_hexdig(s->buf[q & PS_BUF_MASK]);
+		lo = ps_hexdig(s->buf[(q + 1) & PS_BUF_MASK]);
+		if (hi >= 0 && lo >= 0) {
+			c = (hi << 4) | lo;
+			q += 2;
+		}
+	}
+	s->path[n & (PS_PATH_MAX - 1)] = c;
+	s->walk_q = q;
+	s->walk_n = n + 1;
+	return 0;
+}
+
+/*
+ * Does the request target at p (up to a space or end) name one of the
+ * endpoint's inference paths, as the server routes it? An absolute-form
+ * target (http://host/path, RFC 9112 section 3.2.2) is routed by its path,
+ * and %XX escapes are decoded before routing (uvicorn hands the decoded
+ * path to the application): the path is compared decoded. Inlined: the
+ * decoding loop's callback is one call below (eight frames at most).
+ */
+static __always_inline int ps_g_inference(__u32 p, __u32 end, __u32 ep)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u64 v;
+
+	if (!s || end > PS_BUF_SIZE || p >= end)
 		return 0;
-	return ps_inference_path(s->buf, p, end, ep);
+	if (s->buf[p & PS_BUF_MASK] != '/') {
+		v = ps_load64(s->buf, p) | 0x2020202020202020ULL;
+		if ((v & ps_mask(7)) == PS_W8("http://"))
+			p += 7;
+		else if (v == PS_W8("https://"))
+			p += 8;
+		else
+			return 0;
+		p = ps_g_authority(p, end);
+		if (p >= end || s->buf[p & PS_BUF_MASK] != '/')
+			return 0;
+	}
+	s->walk_q = p;
+	s->walk_end = end;
+	s->walk_n = 0;
+	bpf_loop(3 * PS_PATH_MAX, ps_path_cb, NULL, 0);
+	return ps_inference_path(s->path, s->walk_n, ep);
 }
 
 /*
@@ -502,137 +708,229 @@ static __always_inline void ps_h1_pend(struct ps_scratch *s, __u32 pos)
 }
 
 /*
- * Handle one complete line buf[ls..ce) of the scratch (line end excluded).
+ * The first line of a message. A known method (tshark's table) or any
+ * token with the request line's shape makes it a request; a status line
+ * makes it a response, framed like one; anything else is not HTTP, and
+ * the rest of the segment is skipped (as tshark).
+ */
+static __always_inline void ps_h1_first_line(struct ps_scratch *s, __u32 ls, __u32 ce)
+{
+	struct ps_http *h = &s->h;
+	const __u8 *buf = s->buf;
+	__u32 n, p = ls;
+	int known;
+
+	if (ce - ls >= 2 && buf[ls & PS_BUF_MASK] == 'M' && buf[(ls + 1) & PS_BUF_MASK] == '-')
+		p += 2;
+	/* method token: up to the first space, or the whole line */
+	n = ps_g_token(p, ce);
+	/* A first line carried over from an earlier segment keeps its
+	 * message marked as spanning segments. */
+	h->flags = h->state == PS_H1_REQLINE ? h->flags & PS_H1F_SPANNED : 0;
+	h->clen = 0;
+	h->state = PS_H1_HEADERS;
+	if (ce - p >= 5 && (ps_load64(buf, p) & ps_mask(5)) == PS_W8("HTTP/")) {
+		h->flags = PS_H1F_RESPONSE;
+		return;
+	}
+	if (n == 3 && (ps_load64(buf, p) & ps_mask(3)) == PS_W8("ICY")) {
+		h->flags = PS_H1F_RESPONSE;
+		return;
+	}
+	known = n < 17 && ps_is_method(ps_load64(buf, p), ps_load64(buf, p + 8), n);
+	if (!known) {
+		n = ps_g_reqline(p, ce);
+		if (!n) {
+			h->state = PS_H1_SKIP_SEGMENT;
+			return;
+		}
+	}
+	h->flags |= PS_H1F_REQUEST;
+	/* A tunnel to port 443 is read on as HTTP: tshark hands it to TLS,
+	 * whose heuristics give cleartext back to HTTP (and TLS records are
+	 * never requests). */
+	if (known && n == 7 && (ps_load64(buf, p) & ps_mask(7)) == PS_W8("CONNECT") &&
+	    !ps_g_port443(p + n + 1, ce))
+		h->flags |= PS_H1F_CONNECT;
+	if (ps_g_inference(p + n + 1, ce, s->endpoint)) {
+		h->flags |= PS_H1F_INFERENCE;
+		/* Known to be an inference request from here on: the segment
+		 * is judged by it (ps_gate_segment()). */
+		ps_h1_pend(s, s->chunk_seq + (ce - s->cc));
+	}
+}
+
+/* The empty line ending a header block: how is the body framed? */
+static __always_inline void ps_h1_headers_end(struct ps_scratch *s)
+{
+	struct ps_http *h = &s->h;
+
+	/* Its segment carrying FIN completes the message without its body. */
+	if (s->fin)
+		ps_h1_count(s);
+	if (h->flags & PS_H1F_CHUNKED) {
+		h->state = PS_H1_CHUNK_SIZE;
+	} else if (h->flags & PS_H1F_TE) {
+		/* A coding other than chunked: the body is the rest of the
+		 * segment. */
+		ps_h1_done(s);
+		h->state = PS_H1_SKIP_SEGMENT;
+	} else if (h->flags & PS_H1F_CLEN) {
+		if (h->clen >= 0x80000000ULL) {
+			/* Beyond tshark's 32-bit length: it takes the message
+			 * as ending with the segment. */
+			ps_h1_done(s);
+			h->state = PS_H1_SKIP_SEGMENT;
+		} else if (h->clen) {
+			h->state = PS_H1_BODY;
+			h->body_left = h->clen;
+		} else {
+			ps_h1_done(s);
+		}
+	} else if (h->flags & PS_H1F_RESPONSE) {
+		/* A response without length runs to the end of the connection. */
+		h->state = PS_H1_DEAD;
+	} else {
+		ps_h1_done(s);
+	}
+}
+
+/* A Content-Length or Transfer-Encoding value at p..ce. */
+static __always_inline void ps_h1_clen(struct ps_http *h, __u32 p, __u32 ce)
+{
+	/* The last Content-Length header decides; one that is not a number
+	 * leaves the message without a length. */
+	__s64 v = ps_g_clen(p, ce);
+
+	if (v >= 0) {
+		h->clen = v;
+		h->flags |= PS_H1F_CLEN;
+	} else {
+		h->flags &= ~PS_H1F_CLEN;
+	}
+}
+
+static __always_inline void ps_h1_te(struct ps_http *h, __u32 p, __u32 ce)
+{
+	h->flags |= PS_H1F_TE;
+	if (ps_g_te_chunked(p, ce))
+		h->flags |= PS_H1F_CHUNKED;
+}
+
+/*
+ * After a header name (ps_header_is()): blanks, then the colon, then the
+ * value's offset; 0 if no colon follows. http-parser takes a blank before
+ * the colon, so a reader must too.
+ */
+static __always_inline __u32 ps_h1_colon(const __u8 *buf, __u32 p, __u32 ce)
+{
+	if (!p)
+		return 0;
+	p = ps_g_ows(p, ce);
+	return p < ce && buf[p & PS_BUF_MASK] == ':' ? p + 1 : 0;
+}
+
+/* A header line of the block (not its empty end). */
+static __always_inline void ps_h1_header(struct ps_scratch *s, __u32 ls, __u32 ce)
+{
+	struct ps_http *h = &s->h;
+	const __u8 *buf = s->buf;
+	__u8 c0 = buf[ls & PS_BUF_MASK];
+	__u32 p;
+
+	if (c0 == ' ' || c0 == '\t') {
+		/* obs-fold (RFC 9112 section 5.2): the previous header's
+		 * value goes on. h11 and http-parser unfold it, so a folded
+		 * Transfer-Encoding or Content-Length frames the body. */
+		if (h->flags & PS_H1F_PREV_TE)
+			ps_h1_te(h, ls, ce);
+		else if ((h->flags & PS_H1F_PREV_CL) && !(h->flags & PS_H1F_CLEN))
+			ps_h1_clen(h, ls, ce);
+		return;
+	}
+	h->flags &= ~(PS_H1F_PREV_TE | PS_H1F_PREV_CL);
+	if (!s->colon) {
+		/* Not a header: the message ends here for framing, though
+		 * completion still follows the headers. */
+		h->flags |= PS_H1F_NOCOLON;
+		return;
+	}
+	/* Only three header names matter; their first letters pick which to
+	 * compare. */
+	switch (c0 | 0x20) {
+	case 'c':
+		p = ps_h1_colon(buf, ps_header_is(buf, ls, ce, PS_W8("content-"),
+						  PS_W8("length"), 0, 14), ce);
+		if (p) {
+			ps_h1_clen(h, p, ce);
+			h->flags |= PS_H1F_PREV_CL;
+		}
+		return;
+	case 't':
+		p = ps_h1_colon(buf, ps_header_is(buf, ls, ce, PS_W8("transfer"),
+						  PS_W8("-encodin"), PS_W8("g"), 17), ce);
+		if (p) {
+			ps_h1_te(h, p, ce);
+			h->flags |= PS_H1F_PREV_TE;
+		}
+		return;
+	case 'u':
+		if (((ps_load64(buf, ls) | 0x2020202020202020ULL) & ps_mask(8)) ==
+		    PS_W8("upgrade:"))
+			h->flags |= PS_H1F_UPGRADE;
+		return;
+	}
+}
+
+/* A chunk-size line (or what follows chunk data on its line). */
+static __always_inline void ps_h1_chunk_size(struct ps_scratch *s, __u32 ls, __u32 ce)
+{
+	struct ps_http *h = &s->h;
+	__s64 v = ps_g_hex(ls, ce);
+
+	if (v == 0) {
+		/* The last chunk completes the message; its trailers are not
+		 * waited for, only walked (ps_h1_feed()). */
+		h->flags |= PS_H1F_LASTCHUNK;
+		h->state = PS_H1_TRAILERS;
+	} else if (v >= 0x80000000LL) {
+		/* Beyond tshark's 32-bit sizes: the message is complete and
+		 * the chunk takes the segment. */
+		ps_h1_done(s);
+		h->state = PS_H1_SKIP_SEGMENT;
+	} else if (v > 0) {
+		h->state = PS_H1_CHUNK_DATA;
+		h->body_left = v;
+	} else {
+		/* Not a chunk size: the message is complete, and its body
+		 * ends at the next empty line. */
+		ps_h1_count(s);
+		h->state = PS_H1_TRAILERS;
+	}
+}
+
+/*
+ * Handle one complete line buf[ls..ce) of the scratch (line end excluded),
+ * by the state the parser is in.
  */
 static __always_inline int ps_h1_line(struct ps_scratch *s, __u32 ls, __u32 ce)
 {
-	struct ps_http *h;
-	const __u8 *buf;
-	__u32 n, p;
-	__s64 v;
+	struct ps_http *h = &s->h;
 
 	if (ls > PS_BUF_SIZE || ce > PS_BUF_SIZE || ce < ls)
 		return -1;
-	h = &s->h;
-	buf = s->buf;
 	switch (h->state) {
 	case PS_H1_START:
 	case PS_H1_REQLINE:
-		/* No blank line is skipped here: an empty first line is not
-		 * a request line, and the segment is skipped (as tshark). */
-		p = ls;
-		if (ce - ls >= 2 && buf[ls & PS_BUF_MASK] == 'M' &&
-		    buf[(ls + 1) & PS_BUF_MASK] == '-')
-			p += 2;
-		/* method token: up to the first space, or the whole line */
-		n = ps_g_token(p, ce);
-		/* A first line carried over from an earlier segment keeps
-		 * its message marked as spanning segments. */
-		h->flags = h->state == PS_H1_REQLINE ? h->flags & PS_H1F_SPANNED : 0;
-		h->clen = 0;
-		if (ce - p >= 5 && (ps_load64(buf, p) & ps_mask(5)) == PS_W8("HTTP/")) {
-			/* A status line: a response, framed like one. */
-			h->flags = PS_H1F_RESPONSE;
-			h->state = PS_H1_HEADERS;
-		} else if (n == 3 && (ps_load64(buf, p) & ps_mask(3)) == PS_W8("ICY")) {
-			h->flags = PS_H1F_RESPONSE;
-			h->state = PS_H1_HEADERS;
-		} else if (n < 17 &&
-			   ps_is_method(ps_load64(buf, p), ps_load64(buf, p + 8), n)) {
-			h->flags = PS_H1F_REQUEST;
-			/* A tunnel to port 443 is read on as HTTP: tshark
-			 * hands it to TLS, whose heuristics give cleartext
-			 * back to HTTP (and TLS records are never requests). */
-			if (n == 7 && (ps_load64(buf, p) & ps_mask(7)) == PS_W8("CONNECT") &&
-			    !ps_g_port443(p + n + 1, ce))
-				h->flags |= PS_H1F_CONNECT;
-			h->state = PS_H1_HEADERS;
-			if (ps_g_inference(p + n + 1, ce, s->endpoint)) {
-				h->flags |= PS_H1F_INFERENCE;
-				/* Known to be an inference request from here
-				 * on: the segment is judged by it (ps_gate_segment()). */
-				ps_h1_pend(s, s->chunk_seq + (ce - s->cc));
-			}
-		} else {
-			h->state = PS_H1_SKIP_SEGMENT;
-		}
+		ps_h1_first_line(s, ls, ce);
 		return 0;
 	case PS_H1_HEADERS:
 	case PS_H1_HDRLINE:
 		h->state = PS_H1_HEADERS;
-		if (ce == ls) {
-			/* End of the header block. Its segment carrying FIN
-			 * completes the message without its body. */
-			if (s->fin)
-				ps_h1_count(s);
-			/* How is the body framed? */
-			if (h->flags & PS_H1F_CHUNKED) {
-				h->state = PS_H1_CHUNK_SIZE;
-			} else if (h->flags & PS_H1F_TE) {
-				/* A coding other than chunked: the body is the
-				 * rest of the segment. */
-				ps_h1_done(s);
-				h->state = PS_H1_SKIP_SEGMENT;
-			} else if (h->flags & PS_H1F_CLEN) {
-				if (h->clen >= 0x80000000ULL) {
-					/* Beyond tshark's 32-bit length: it takes
-					 * the message as ending with the segment. */
-					ps_h1_done(s);
-					h->state = PS_H1_SKIP_SEGMENT;
-				} else if (h->clen) {
-					h->state = PS_H1_BODY;
-					h->body_left = h->clen;
-				} else {
-					ps_h1_done(s);
-				}
-			} else if (h->flags & PS_H1F_RESPONSE) {
-				/* A response without length runs to the end
-				 * of the connection. */
-				h->state = PS_H1_DEAD;
-			} else {
-				ps_h1_done(s);
-			}
-			return 0;
-		}
-		if (!s->colon) {
-			/* Not a header: the message ends here for framing,
-			 * though completion still follows the headers. */
-			h->flags |= PS_H1F_NOCOLON;
-			return 0;
-		}
-		/* Only three header names matter; their first letters pick
-		 * which to compare. */
-		switch (buf[ls & PS_BUF_MASK] | 0x20) {
-		case 'c':
-			p = ps_header_is(buf, ls, ce, PS_W8("content-"), PS_W8("length"), 0, 14);
-			if (p) {
-				/* The last Content-Length header decides; one
-				 * that is not a number leaves the message
-				 * without a length. */
-				v = ps_g_clen(p, ce);
-				if (v >= 0) {
-					h->clen = v;
-					h->flags |= PS_H1F_CLEN;
-				} else {
-					h->flags &= ~PS_H1F_CLEN;
-				}
-			}
-			return 0;
-		case 't':
-			p = ps_header_is(buf, ls, ce, PS_W8("transfer"), PS_W8("-encodin"),
-					 PS_W8("g"), 17);
-			if (p) {
-				h->flags |= PS_H1F_TE;
-				if (ps_g_te_chunked(p, ce))
-					h->flags |= PS_H1F_CHUNKED;
-			}
-			return 0;
-		case 'u':
-			if (((ps_load64(buf, ls) | 0x2020202020202020ULL) & ps_mask(8)) ==
-			    PS_W8("upgrade:"))
-				h->flags |= PS_H1F_UPGRADE;
-			return 0;
-		}
+		if (ce == ls)
+			ps_h1_headers_end(s);
+		else
+			ps_h1_header(s, ls, ce);
 		return 0;
 	case PS_H1_CHUNK_CRLF:
 		/* The line end after chunk data; anything else on it is
@@ -643,26 +941,7 @@ static __always_inline int ps_h1_line(struct ps_scratch *s, __u32 ls, __u32 ce)
 		}
 		/* fall through */
 	case PS_H1_CHUNK_SIZE:
-		v = ps_g_hex(ls, ce);
-		if (v == 0) {
-			/* The last chunk completes the message; its trailers
-			 * are not waited for, only walked (ps_h1_feed()). */
-			h->flags |= PS_H1F_LASTCHUNK;
-			h->state = PS_H1_TRAILERS;
-		} else if (v >= 0x80000000LL) {
-			/* Beyond tshark's 32-bit sizes: the message is
-			 * complete and the chunk takes the segment. */
-			ps_h1_done(s);
-			h->state = PS_H1_SKIP_SEGMENT;
-		} else if (v > 0) {
-			h->state = PS_H1_CHUNK_DATA;
-			h->body_left = v;
-		} else {
-			/* Not a chunk size: the message is complete, and its
-			 * body ends at the next empty line. */
-			ps_h1_count(s);
-			h->state = PS_H1_TRAILERS;
-		}
+		ps_h1_chunk_size(s, ls, ce);
 		return 0;
 	case PS_H1_TRAILERS:
 		if (ce == ls)
@@ -721,12 +1000,10 @@ __weak __attribute__((noinline)) int ps_find_nl(__u32 from, __u32 len)
 /*
  * Handle the next complete line of the scratch buffer. Returns non-zero
  * to stop: no complete line is left, or the parser left the line-oriented
- * states (a body starts, the segment is skipped). Inlined into the
- * bpf_loop callback below, itself verified once with ps_h1_post(): a
- * global function here would be one call too many under the stash replay
- * (eight frames at most).
+ * states (a body starts, the segment is skipped). A global function,
+ * verified once.
  */
-static __always_inline int ps_h1_next(void)
+PS_GLOBAL int ps_h1_next(void)
 {
 	struct ps_scratch *s = ps_scratch();
 	__u32 ls, next;
@@ -739,15 +1016,17 @@ static __always_inline int ps_h1_next(void)
 		return 1;
 	if (s->h.state == PS_H1_START) {
 		__u8 c0 = s->buf[ls & PS_BUF_MASK];
+		__u32 p;
 
-		/* At a message boundary one CR LF is skipped, when more than
-		 * three bytes are left; a first byte that is not printable
-		 * ASCII ends HTTP for the rest of the segment. */
-		if (c0 == '\r' && !(s->h.flags & PS_H1F_CRLF_SKIPPED) && ls + 1 < s->len &&
-		    s->buf[(ls + 1) & PS_BUF_MASK] == '\n' && s->len - ls + s->rest > 3) {
-			s->h.flags |= PS_H1F_CRLF_SKIPPED;
-			s->ls = ls + 2;
-			return 0;
+		/* At a message boundary blank lines are skipped, any number
+		 * of CRs and LFs, as servers do (RFC 9112 section 2.2): tshark
+		 * skips one CRLF only, and would lose the request after two.
+		 * A first byte that is not printable ASCII ends HTTP for the
+		 * rest of the segment. */
+		if (c0 == '\r' || c0 == '\n') {
+			p = ps_g_skip(ls, s->len, PS_SKIP_CRLF);
+			s->ls = p;
+			return p < s->len ? 0 : 1;
 		}
 		if (c0 < 0x20 || c0 > 0x7e) {
 			s->h.state = PS_H1_SKIP_SEGMENT;
@@ -920,8 +1199,13 @@ __weak __attribute__((noinline)) int ps_h1_pre(struct ps_feed *fc)
 	return PS_STEP_LOAD;
 }
 
-/* Second half of a step: parse the lines of the loaded chunk. */
-__weak __attribute__((noinline)) int ps_h1_post(struct ps_feed *fc)
+/*
+ * Second half of a step: parse the lines of the loaded chunk. Inlined into
+ * the step's callback (eight frames at most: the parser's helpers are four
+ * calls below the stash replay); fc is what ps_h1_pre() was handed, so the
+ * verifier knows nothing of it here.
+ */
+static __always_inline int ps_h1_post(struct ps_feed *fc)
 {
 	struct ps_scratch *s = ps_scratch();
 	__u32 n, cc, used, ls;

@@ -5,7 +5,10 @@
 Each row of CASES is {name, description, packets} plus, where the row pins
 down one of the HTTP counting rules in docs/http1-counting.md, "requests":
 the number of requests tshark 4.0 finds for the client (the rule's
-confirming experiment).  The packets are scapy packets; a packet wrapped in
+confirming experiment).  A row where penstock deliberately counts more than
+tshark, because a real server serves what tshark skips (docs/framing.md),
+carries "penstock": the fields that differ, with penstock's figures, and
+"why": the rule (docs/http1-counting.md section 7).  The packets are scapy packets; a packet wrapped in
 Cut() is written with a snap length shorter than the packet.
 
     cases.py --list               names and descriptions
@@ -207,7 +210,7 @@ def write_pcap(path, packets):
 CASES = []
 
 
-def case(name, description, requests=None):
+def case(name, description, requests=None, penstock=None, why=None):
     """Decorator: the function builds the packets on a fresh Capture."""
     def reg(fn):
         cap = Capture()
@@ -216,9 +219,23 @@ def case(name, description, requests=None):
                "packets": cap.packets}
         if requests is not None:
             row["requests"] = requests
+        if penstock is not None:
+            assert why, name
+            row["penstock"] = penstock
+            row["why"] = why
         CASES.append(row)
         return fn
     return reg
+
+
+# Why penstock counts more than tshark on a row (docs/http1-counting.md 7).
+R_TE = "7.1: transfer-coding names are case-insensitive"
+R_CL = "7.2: a Content-Length a server rejects frames no body; what follows " \
+       "has a request line's shape (7.5)"
+R_COLON = "7.3: blanks before a header's colon, as http-parser takes them"
+R_BLANK = "7.4: any blank lines before a message are skipped, as servers do"
+R_SHAPE = "7.5: any token with a request line's shape is a request"
+R_TARGET = "7.6: an absolute-form target is routed by its path"
 
 
 def simple(cap, payloads, fin=True, **kw):
@@ -395,14 +412,14 @@ def _(cap):
 
 
 @case("cl_valid_then_invalid", "Content-Length: 3 then Content-Length: abc",
-      1)
+      1, penstock={"requests": 2}, why=R_CL)
 def _(cap):
     simple(cap, [b"POST / HTTP/1.1\r\nContent-Length: 3\r\n"
                  b"Content-Length: abc\r\n\r\nabc" + GET])
 
 
 @case("cl_invalid_suffix", "Content-Length: 3x is ignored: body parsed as a "
-      "message", 1)
+      "message", 1, penstock={"requests": 2}, why=R_CL)
 def _(cap):
     simple(cap, [b"POST / HTTP/1.1\r\nContent-Length: 3x\r\n\r\nabc" + GET])
 
@@ -417,8 +434,8 @@ def _(cap):
     simple(cap, [b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc" + GET])
 
 
-@case("cl_space_before_colon", "'Content-Length : 3' is not a Content-Length",
-      1)
+@case("cl_space_before_colon", "'Content-Length : 3' is not a Content-Length "
+      "to tshark", 1, penstock={"requests": 2}, why=R_COLON)
 def _(cap):
     simple(cap, [b"POST / HTTP/1.1\r\nContent-Length : 3\r\n\r\nabc" + GET])
 
@@ -509,7 +526,8 @@ def _(cap):
 
 
 @case("te_uppercase_chunked", "Transfer-Encoding: Chunked (capital C) is "
-      "not chunked: the body takes the rest of the segment", 1)
+      "not chunked for tshark: the body takes the rest of the segment", 1,
+      penstock={"requests": 2}, why=R_TE)
 def _(cap):
     simple(cap, [b"POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n"
                  b"3\r\nabc\r\n0\r\n\r\n" + GET])
@@ -537,12 +555,14 @@ def _(cap):
     simple(cap, [b"\r\n" + GET])
 
 
-@case("leading_crlf_two", "two CRLFs before the request line: lost", 0)
+@case("leading_crlf_two", "two CRLFs before the request line: lost to "
+      "tshark", 0, penstock={"requests": 1}, why=R_BLANK)
 def _(cap):
     simple(cap, [b"\r\n\r\n" + GET])
 
 
-@case("leading_lf", "a bare LF before the request line: lost", 0)
+@case("leading_lf", "a bare LF before the request line: lost to tshark", 0,
+      penstock={"requests": 1}, why=R_BLANK)
 def _(cap):
     simple(cap, [b"\n" + GET])
 
@@ -611,7 +631,8 @@ def _(cap):
     simple(cap, [b"GET/ HTTP/1.1\r\nHost: a\r\n\r\n"])
 
 
-@case("method_lowercase", "'get / HTTP/1.1' is no request", 0)
+@case("method_lowercase", "'get / HTTP/1.1' is no request to tshark", 0,
+      penstock={"requests": 1}, why=R_SHAPE)
 def _(cap):
     simple(cap, [b"get / HTTP/1.1\r\nHost: a\r\n\r\n"])
 
@@ -627,7 +648,8 @@ def _(cap):
 
 
 @case("method_unknown", "'FOO / HTTP/1.1' and 'PRI * HTTP/2.0' are no "
-      "requests", 0)
+      "requests to tshark ('PRI * HTTP/2.0' is none to penstock either)", 0,
+      penstock={"requests": 1}, why=R_SHAPE)
 def _(cap):
     simple(cap, [b"FOO / HTTP/1.1\r\n\r\n", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"])
 
@@ -661,7 +683,8 @@ def _(cap):
 
 
 @case("method_notify_swallows_segment", "NOTIFY is a notification, not a "
-      "request, and takes the rest of its segment", 1)
+      "request, to tshark, and takes the rest of its segment", 1,
+      penstock={"requests": 3}, why=R_SHAPE)
 def _(cap):
     simple(cap, [b"NOTIFY * HTTP/1.1\r\n\r\n" + GET, GET])
 
@@ -730,7 +753,8 @@ def _(cap):
 
 
 @case("overlap_first_copy_wins_negative", "buffered 'XET' prefix, then a "
-      "longer retransmission starting 'GET': still no request", 0)
+      "longer retransmission starting 'GET': still no GET ('XET / HTTP/1.1' "
+      "has a request line's shape)", 0, penstock={"requests": 1}, why=R_SHAPE)
 def _(cap):
     f = cap.flow()
     f.handshake()
@@ -956,7 +980,8 @@ def _(cap):
 # -- who is counted ------------------------------------------------------------------
 
 @case("inference_paths", "inference paths vs others (health, models, "
-      "absolute-form URI, prefix look-alikes)", 9)
+      "absolute-form URI, prefix look-alikes)", 9,
+      penstock={"inference_requests": 7}, why=R_TARGET)
 def _(cap):
     reqs = [b"POST %s HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}" % p
             for p in (b"/v1/chat/completions", b"/v1/completions",
@@ -1101,8 +1126,9 @@ def _(cap):
 
 # -- more rules pinned by experiment ------------------------------------------------
 
-@case("crlf_g_three_byte_segment", "segment '\\r\\nG' (3 bytes: the CRLF is "
-      "not skipped), then 'ET /a ...': lost", 0)
+@case("crlf_g_three_byte_segment", "segment '\\r\\nG' (3 bytes: tshark does "
+      "not skip the CRLF), then 'ET /a ...': lost to tshark", 0,
+      penstock={"requests": 1}, why=R_BLANK)
 def _(cap):
     simple(cap, [b"\r\nG", b"ET /a HTTP/1.1\r\n\r\n"])
 
@@ -1119,7 +1145,8 @@ def _(cap):
 
 
 @case("first_line_joins_next_segment", "'abc' without a line end, then a "
-      "request segment: joined into one non-request line", 0)
+      "request segment: joined into one line, 'abcGET / HTTP/1.1', no request "
+      "to tshark", 0, penstock={"requests": 1}, why=R_SHAPE)
 def _(cap):
     simple(cap, [b"abc", GA])
 
