@@ -108,7 +108,8 @@ struct ps_client_ctr {
 	__u32 open_connections;	/* connections open now (counted flows not yet closed) */
 	__u64 refused_connections;	/* SYNs dropped over max_connections */
 	__u64 would_refuse;	/* ... that a dry run let through */
-	__u8 pad2[16];
+	__u64 dropped_fragments;	/* first IP fragments to an endpoint port dropped */
+	__u64 would_drop_fragments;	/* ... that replay let through */
 };
 
 /* Enforcement classes: per-client limits the programs apply. */
@@ -334,7 +335,7 @@ enum ps_stat {
 	PS_STAT_PACKETS = 0,	/* packets seen by any program */
 	PS_STAT_ENDPOINT_PACKETS,	/* packets on an endpoint port */
 	PS_STAT_NOT_PARSED,	/* IP packets whose TCP header was not reached:
-				 * fragments, unreadable headers */
+				 * unreadable headers (fragments: PS_STAT_FRAGMENTS) */
 	PS_STAT_FLOW_FULL,	/* flow state could not be created */
 	PS_STAT_CLIENT_FULL,	/* client counters could not be created */
 	PS_STAT_OOO_STASHED,	/* out-of-order segments stashed */
@@ -346,6 +347,10 @@ enum ps_stat {
 	PS_STAT_WOULD_THROTTLE,	/* ... that a dry run let through */
 	PS_STAT_RESYNC,		/* connections whose server acknowledged client bytes
 				 * the ingress program never took in order */
+	PS_STAT_FRAGMENTS,	/* IP fragments seen (any port: only a first fragment
+				 * shows its ports) */
+	PS_STAT_FRAG_DROPPED,	/* first fragments to an endpoint port dropped */
+	PS_STAT_WOULD_DROP_FRAG,	/* ... that replay let through */
 	PS_STAT_MAX,
 };
 

@@ -515,6 +515,9 @@ static json_t *stats_json(struct daemon *d)
 		[PS_STAT_THROTTLED] = "throttled",
 		[PS_STAT_WOULD_THROTTLE] = "would_throttle",
 		[PS_STAT_RESYNC] = "resyncs",
+		[PS_STAT_FRAGMENTS] = "fragments",
+		[PS_STAT_FRAG_DROPPED] = "fragments_dropped",
+		[PS_STAT_WOULD_DROP_FRAG] = "fragments_would_drop",
 	};
 	int fd = bpf_map__fd(d->dp.skel->maps.ps_stats), ncpu = libbpf_num_possible_cpus();
 	json_t *o = json_object();

@@ -13,6 +13,7 @@
 #include "flow.h"
 #include "counters.h"
 #include "enforce.h"
+#include "fragment.h"
 
 /* The endpoint slot serving a port (host order), or -1. */
 static __always_inline int ps_endpoint_of(__u16 port)
@@ -137,6 +138,11 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 	x->now = ps_now(skb);
 	if (p->family && ps_blocked(p, rx, x->now)) {
 		x->verdict = TC_ACT_SHOT;
+		return -1;
+	}
+	if (ret == PS_PARSE_FRAGMENT) {
+		x->verdict = ps_fragment(p, rx, p->frag_first ?
+					 ps_endpoint_of(bpf_ntohs(p->dport)) : -1, x->now);
 		return -1;
 	}
 	if (ret) {

@@ -27,7 +27,9 @@ struct ps_pkt {
 	__u16 dport;		/* network byte order */
 	__u8 family;
 	__u8 tcpflags;		/* FIN SYN RST PSH ACK URG ECE CWR bits */
-	__u16 pad;
+	__u8 frag_first;	/* PS_PARSE_FRAGMENT: the first fragment of a TCP
+				 * datagram (its ports are read, nothing else) */
+	__u8 pad;
 	__u32 seq;
 	__u32 ack;		/* acknowledgment number (host order) */
 	__u32 payload_off;	/* offset of the TCP payload in the skb */
@@ -99,14 +101,17 @@ static __always_inline int parse_ip4(struct ps_cursor *c, struct ps_pkt *p, __u3
 	ihl = ip->ihl * 4;
 	if (ihl < sizeof(*ip) || c->pos + ihl > c->end)
 		return PS_PARSE_BAD;
-	if (ip->frag_off & bpf_htons(0x3fff))
-		return PS_PARSE_FRAGMENT;
 	p->family = PS_AF_INET;
 	p->saddr.a[0] = ip->saddr;
 	p->daddr.a[0] = ip->daddr;
 	*l3_len = bpf_ntohs(ip->tot_len);
 	*hdr_len = ihl;
 	c->pos += ihl;
+	if (ip->frag_off & bpf_htons(0x3fff)) {
+		/* offset 0 (more fragments to come): the first one */
+		p->frag_first = !(ip->frag_off & bpf_htons(0x1fff)) && ip->protocol == IPPROTO_TCP;
+		return PS_PARSE_FRAGMENT;
+	}
 	return ip->protocol;
 }
 
@@ -169,8 +174,12 @@ static __always_inline int parse_ip6(struct ps_cursor *c, struct ps_pkt *p, __u3
 			frag = c->pos;
 			if ((void *)(frag + 1) > c->end)
 				return PS_PARSE_BAD;
-			if (frag->frag_off & bpf_htons(0xfff9))
+			if (frag->frag_off & bpf_htons(0xfff9)) {
+				p->frag_first = !(frag->frag_off & bpf_htons(0xfff8)) &&
+						frag->nexthdr == IPPROTO_TCP;
+				c->pos = frag + 1;
 				return PS_PARSE_FRAGMENT;
+			}
 			nh = frag->nexthdr;
 			c->pos = frag + 1;
 			break;
@@ -216,6 +225,18 @@ __weak __attribute__((noinline)) int ps_parse(struct __sk_buff *skb, struct ps_p
 		proto = parse_ip6(&c, p, &l3_len, &ip_hlen);
 	else
 		return PS_PARSE_OTHER;
+	if (proto == PS_PARSE_FRAGMENT) {
+		/* A first fragment's TCP ports (it carries at least 8 bytes
+		 * of the datagram), for the endpoint's fragment policy. */
+		th = c.pos;
+		if (!p->frag_first || (void *)th + 4 > c.end)
+			p->frag_first = 0;
+		else {
+			p->sport = th->source;
+			p->dport = th->dest;
+		}
+		return PS_PARSE_FRAGMENT;
+	}
 	if (proto != IPPROTO_TCP)
 		return proto < 0 ? proto : PS_PARSE_OTHER;
 	th = c.pos;
