@@ -55,11 +55,14 @@ PENSTOCKD_SRCS := userspace/penstockd.c userspace/attach.c userspace/control.c u
 		  userspace/detect.c $(DAEMON_CORE_SRCS) \
 		  $(COMMON_SRCS)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,$(OUTPUT)/tests/unit_%,$(wildcard tests/unit/test_*.c))
+# The datapath's decisions through the live programs (BPF_PROG_TEST_RUN).
+DATAPATH_TESTS := $(patsubst tests/datapath/test_%.c,$(OUTPUT)/tests/datapath_%,\
+		  $(wildcard tests/datapath/test_*.c))
 
 .PHONY: all
 all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o $(OUTPUT)/ps_bench \
 	$(OUTPUT)/ps_bench_fill $(OUTPUT)/tests/alerts_driver \
-	$(UNIT_TESTS)
+	$(UNIT_TESTS) $(DATAPATH_TESTS)
 
 $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -113,6 +116,12 @@ $(OUTPUT)/ps_bench_fill: tools/bench_fill.c include/penstock_abi.h | $(OUTPUT)
 
 $(OUTPUT)/tests/unit_%: tests/unit/test_%.c tests/unit/check.h \
 		$(patsubst userspace/%.c,$(OUTPUT)/%.o,$(DAEMON_CORE_SRCS) $(COMMON_SRCS)) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/datapath_%: tests/datapath/test_%.c tests/unit/check.h \
+		$(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMON_SRCS)) \
+		$(OUTPUT)/penstock.skel.h | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@
 

@@ -42,7 +42,7 @@ int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts)
 	skel->rodata->ps_replay = opts->replay;
 	clients = opts->max_clients ? opts->max_clients : opts->replay ? 65536 : PS_MAX_CLIENTS;
 	flows = opts->max_flows ? opts->max_flows : opts->replay ? 65536 : PS_MAX_FLOWS;
-	if (opts->pin_root && !opts->replay) {
+	if (opts->pin_root && !opts->replay && !opts->own_maps) {
 		/* Pinned maps are adopted as they are: their size wins. */
 		char path[4096];
 		struct bpf_map_info info = {};
@@ -65,7 +65,7 @@ int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts)
 	bpf_map__set_max_entries(skel->maps.ps_client_ctrs, clients);
 	bpf_map__set_max_entries(skel->maps.ps_slot_free, clients);
 	bpf_map__set_max_entries(skel->maps.ps_flows, flows);
-	if (opts->replay) {
+	if (opts->replay || opts->own_maps) {
 		/* A replay has maps of its own, never the live pinned ones. */
 		bpf_object__for_each_map(map, skel->obj)
 			bpf_map__set_pin_path(map, NULL);

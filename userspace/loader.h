@@ -16,6 +16,8 @@ struct penstock_bpf;
 
 struct ps_dp_opts {
 	bool replay;		/* virtual clock, no pinning, small maps */
+	bool own_maps;		/* live programs on maps of their own, never pinned
+				 * (tests of the datapath's decisions) */
 	uint32_t max_clients;	/* 0: PS_MAX_CLIENTS (replay: 65536) */
 	uint32_t max_flows;	/* 0: PS_MAX_FLOWS (replay: 65536) */
 	const char *pin_root;	/* live: maps pinned here (PS_PIN_DIR) */

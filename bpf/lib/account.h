@@ -13,6 +13,7 @@
 #include "flow.h"
 #include "counters.h"
 #include "enforce.h"
+#include "block.h"
 #include "fragment.h"
 
 /* The endpoint slot serving a port (host order), or -1. */

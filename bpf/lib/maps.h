@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Every map of the datapath. Definitions are weak so that each program
- * object can include this header and the linked object holds one of each.
- * Maps are pinned by name under PS_PIN_DIR when the daemon loads them, so
- * the CLI and a restarted daemon find the same counters.
+ * Every map the daemon and the CLI see: the counters, the policy, the
+ * flows. Definitions are weak so that each program object can include this
+ * header and the linked object holds one of each. They are pinned by name
+ * under PS_PIN_DIR when the daemon loads them, so the CLI and a restarted
+ * daemon find the same counters. Per-CPU working memory of one program
+ * lives beside its user, unpinned: ps_scratch_map and ps_ooo_buf
+ * (http1.h, the parser's buffer and a stash piece being replayed),
+ * ps_ingress_tmp_map (ingress.bpf.c, what a held-back segment undoes),
+ * ps_101_map (egress.bpf.c, the head of a 101 answer).
  */
 #ifndef PS_BPF_MAPS_H
 #define PS_BPF_MAPS_H

@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The request limit and the stream's integrity at packet time, through the
+ * live ingress and egress programs (BPF_PROG_TEST_RUN with the program
+ * clock and every decision taken, on maps of their own). Each case is a
+ * client's segments in order, the verdict each must get and the counters
+ * after.
+ *
+ * The limit is a burst of B with an emission interval of an hour, so time
+ * passing during a case lets nothing in; a case lets time pass by setting
+ * the client's theoretical arrival time back. The figures come from the
+ * rules themselves, not from the programs: GCRA lets B requests in at once
+ * and holds every later one; a request is judged by the segment that
+ * carries the end of its request line, and a request line ends at CR LF,
+ * a CR that ends the data waiting for the byte after it
+ * (docs/http1-counting.md 2.1).
+ *
+ * Needs root (BPF); exits 77 without it.
+ */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <linux/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "loader.h"
+#include "log.h"
+#include "penstock.skel.h"
+#include "../unit/check.h"
+
+#define PORT		8000
+#define SERVER		0xc6120001	/* 198.18.0.1 */
+#define CLIENT_BASE	0xc6120100	/* 198.18.1.0: a client per case */
+#define BURST		2
+#define HOUR_NS		3600000000000ULL
+
+#define F_FIN	0x01
+#define F_SYN	0x02
+#define F_ACK	0x10
+
+static struct ps_datapath dp;
+static const char body[] = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+static char req[512];
+static unsigned int req_len, req_hdr_len, req_line_cr;
+
+/* One client connection: client data at offsets from its ISN + 1. */
+struct conn {
+	uint32_t caddr;
+	uint16_t cport;
+	uint32_t cisn, sisn;
+};
+
+/* An IPv4 TCP frame; frag is the IP fragment field (host order). */
+static unsigned int frame(unsigned char *buf, uint32_t saddr, uint32_t daddr, uint16_t sport,
+			  uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+			  const void *data, unsigned int len, uint16_t frag)
+{
+	struct ethhdr *eth = (struct ethhdr *)buf;
+	struct iphdr *ip = (struct iphdr *)(eth + 1);
+	struct tcphdr *th = (struct tcphdr *)(ip + 1);
+
+	memset(buf, 0, ETH_HLEN + sizeof(*ip) + sizeof(*th));
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tot_len = htons(sizeof(*ip) + sizeof(*th) + len);
+	ip->frag_off = htons(frag);
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_TCP;
+	ip->saddr = htonl(saddr);
+	ip->daddr = htonl(daddr);
+	th->source = htons(sport);
+	th->dest = htons(dport);
+	th->seq = htonl(seq);
+	th->ack_seq = htonl(ack);
+	th->doff = sizeof(*th) / 4;
+	((uint8_t *)th)[13] = flags;
+	th->window = htons(502);
+	memcpy(th + 1, data, len);
+	return ETH_HLEN + sizeof(*ip) + sizeof(*th) + len;
+}
+
+static int run(int fd, const unsigned char *buf, unsigned int len)
+{
+	int ret, err = ps_dp_test_run(fd, buf, len, 0, &ret);
+
+	return err ? err : ret;
+}
+
+/* The client sends len bytes at data offset off: the ingress verdict. */
+static int csend(const struct conn *c, uint32_t off, const void *data, unsigned int len)
+{
+	unsigned char buf[2048];
+
+	return run(dp.ingress_fd, buf,
+		   frame(buf, c->caddr, SERVER, c->cport, PORT, c->cisn + 1 + off, c->sisn + 1,
+			 F_ACK, data, len, 0));
+}
+
+/* The server acknowledges the client's data up to offset off. */
+static int sack(const struct conn *c, uint32_t off)
+{
+	unsigned char buf[256];
+
+	return run(dp.egress_fd, buf,
+		   frame(buf, SERVER, c->caddr, PORT, c->cport, c->sisn + 1, c->cisn + 1 + off,
+			 F_ACK, NULL, 0, 0));
+}
+
+static int handshake(struct conn *c, uint32_t caddr)
+{
+	unsigned char buf[256];
+	int v;
+
+	c->caddr = caddr;
+	c->cport = 40000;
+	c->cisn = 1000;
+	c->sisn = 5000;
+	v = run(dp.ingress_fd, buf, frame(buf, caddr, SERVER, c->cport, PORT, c->cisn, 0, F_SYN,
+					  NULL, 0, 0));
+	if (v != TC_ACT_OK)
+		return -1;
+	v = run(dp.egress_fd, buf, frame(buf, SERVER, caddr, PORT, c->cport, c->sisn,
+					 c->cisn + 1, F_SYN | F_ACK, NULL, 0, 0));
+	return v == TC_ACT_OK ? 0 : -1;
+}
+
+/* The client's slot counters. */
+static int ctr_of(uint32_t caddr, struct ps_client_ctr *ctr, uint32_t *slot)
+{
+	struct ps_client_key k = { .family = PS_AF_INET };
+	struct ps_client_slot s;
+
+	k.addr.a[0] = htonl(caddr);
+	if (bpf_map_lookup_elem(bpf_map__fd(dp.skel->maps.ps_clients), &k, &s))
+		return -errno;
+	*slot = s.slot;
+	return bpf_map_lookup_elem(bpf_map__fd(dp.skel->maps.ps_client_ctrs), &s.slot, ctr) ?
+		       -errno : 0;
+}
+
+/* Time passes for a client: its bucket is full again. */
+static int time_passes(uint32_t caddr)
+{
+	struct ps_client_ctr ctr;
+	uint32_t slot;
+
+	if (ctr_of(caddr, &ctr, &slot))
+		return -1;
+	ctr.gcra_tat = 0;
+	return bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_client_ctrs), &slot, &ctr,
+				   BPF_ANY);
+}
+
+static uint64_t stat(enum ps_stat which)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	uint64_t v[512], sum = 0;
+	uint32_t k = which;
+
+	if (ncpu <= 0 || ncpu > 512 ||
+	    bpf_map_lookup_elem(bpf_map__fd(dp.skel->maps.ps_stats), &k, v))
+		return 0;
+	for (i = 0; i < ncpu; i++)
+		sum += v[i];
+	return sum;
+}
+
+/* Expect verdict want from a send. */
+static void expect(struct ck *c, int got, int want, const char *what)
+{
+	if (got != want)
+		ck_fail(c, "%s: verdict %d, expected %d (%s)", what, got, want,
+			want == TC_ACT_SHOT ? "held back" : "let in");
+}
+
+/* Expect the client's inference requests and held-back requests. */
+static void expect_counts(struct ck *c, uint32_t caddr, uint64_t inf, uint64_t held)
+{
+	struct ps_client_ctr ctr;
+	uint32_t slot;
+
+	if (ctr_of(caddr, &ctr, &slot)) {
+		ck_fail(c, "client has no slot");
+		return;
+	}
+	if (ctr.c.inference_requests != inf || ctr.c.requests != inf)
+		ck_fail(c, "requests %llu, inference %llu: expected %llu",
+			(unsigned long long)ctr.c.requests,
+			(unsigned long long)ctr.c.inference_requests, (unsigned long long)inf);
+	else if (ctr.throttled_requests != held)
+		ck_fail(c, "throttled_requests %llu, expected %llu",
+			(unsigned long long)ctr.throttled_requests, (unsigned long long)held);
+}
+
+/* Use up the burst: BURST whole requests from offset 0, let in. */
+static uint32_t use_burst(struct ck *c, const struct conn *cn)
+{
+	uint32_t off = 0;
+	int i;
+
+	for (i = 0; i < BURST; i++, off += req_len)
+		expect(c, csend(cn, off, req, req_len), TC_ACT_OK, "a request within the burst");
+	return off;
+}
+
+static void case_whole(void)
+{
+	struct ck c;
+	struct conn cn;
+	uint32_t off;
+
+	ck_init(&c, "whole-requests");
+	if (handshake(&cn, CLIENT_BASE + 1))
+		ck_fail(&c, "handshake");
+	off = use_burst(&c, &cn);
+	expect(&c, csend(&cn, off, req, req_len), TC_ACT_SHOT, "a request over the limit");
+	expect(&c, csend(&cn, off, req, req_len), TC_ACT_SHOT, "the same request sent again");
+	expect_counts(&c, cn.caddr, BURST, 1);
+	time_passes(cn.caddr);
+	expect(&c, csend(&cn, off, req, req_len), TC_ACT_OK, "sent again after time passed");
+	expect_counts(&c, cn.caddr, BURST + 1, 1);
+	ck_end(&c);
+}
+
+static void case_first_byte(void)
+{
+	struct ck c;
+	struct conn cn;
+	uint32_t off = 0;
+	int i;
+
+	ck_init(&c, "first-byte-alone");
+	if (handshake(&cn, CLIENT_BASE + 2))
+		ck_fail(&c, "handshake");
+	for (i = 0; i <= BURST; i++, off += req_len) {
+		expect(&c, csend(&cn, off, req, 1), TC_ACT_OK, "a first byte alone");
+		expect(&c, csend(&cn, off + 1, req + 1, req_len - 1),
+		       i < BURST ? TC_ACT_OK : TC_ACT_SHOT, "the rest of the request");
+	}
+	off -= req_len;
+	expect_counts(&c, cn.caddr, BURST, 1);
+	time_passes(cn.caddr);
+	expect(&c, csend(&cn, off + 1, req + 1, req_len - 1), TC_ACT_OK, "the rest, again");
+	expect_counts(&c, cn.caddr, BURST + 1, 1);
+	ck_end(&c);
+}
+
+/*
+ * The request over the limit cut in two at every offset k: the piece that
+ * holds the byte after the request line's CR is held back; when it is the
+ * first, the second arrives beyond the hole and is kept until the first
+ * comes again.
+ */
+static void case_cuts(void)
+{
+	unsigned int k, bad = 0;
+	char name[64];
+	struct ck c;
+
+	for (k = 1; k < req_len; k++) {
+		struct conn cn;
+		uint32_t off;
+		int a_holds = k > req_line_cr + 1;
+
+		snprintf(name, sizeof(name), "cut-%u", k);
+		ck_init(&c, name);
+		if (handshake(&cn, CLIENT_BASE + 0x100 + k))
+			ck_fail(&c, "handshake");
+		off = use_burst(&c, &cn);
+		expect(&c, csend(&cn, off, req, k), a_holds ? TC_ACT_SHOT : TC_ACT_OK,
+		       "the first piece");
+		expect(&c, csend(&cn, off + k, req + k, req_len - k),
+		       a_holds ? TC_ACT_OK : TC_ACT_SHOT, "the second piece");
+		expect_counts(&c, cn.caddr, BURST, 1);
+		time_passes(cn.caddr);
+		if (a_holds)
+			expect(&c, csend(&cn, off, req, k), TC_ACT_OK, "the first piece again");
+		else
+			expect(&c, csend(&cn, off + k, req + k, req_len - k), TC_ACT_OK,
+			       "the second piece again");
+		expect_counts(&c, cn.caddr, BURST + 1, 1);
+		if (!ck_ok(&c)) {
+			ck_end(&c);
+			bad++;
+		}
+	}
+	if (!bad)
+		pass("cut-at-every-offset");
+}
+
+/*
+ * Five requests in one segment, a burst of two: the segment is held back
+ * until all five are paid for, each once.
+ */
+static void case_pipelined(void)
+{
+	char seg[5 * sizeof(req)];
+	struct ck c;
+	struct conn cn;
+	unsigned int i;
+
+	ck_init(&c, "pipelined");
+	if (handshake(&cn, CLIENT_BASE + 3))
+		ck_fail(&c, "handshake");
+	for (i = 0; i < 5; i++)
+		memcpy(seg + i * req_len, req, req_len);
+	expect(&c, csend(&cn, 0, seg, 5 * req_len), TC_ACT_SHOT, "five requests, two let in");
+	expect_counts(&c, cn.caddr, 0, 1);
+	time_passes(cn.caddr);
+	expect(&c, csend(&cn, 0, seg, 5 * req_len), TC_ACT_SHOT, "again: two more let in");
+	expect_counts(&c, cn.caddr, 0, 2);
+	time_passes(cn.caddr);
+	expect(&c, csend(&cn, 0, seg, 5 * req_len), TC_ACT_OK, "again: the fifth let in");
+	expect_counts(&c, cn.caddr, 5, 2);
+	/* Only the fifth was charged last: one more fits the burst, not two. */
+	expect(&c, csend(&cn, 5 * req_len, req, req_len), TC_ACT_OK, "a sixth request");
+	expect(&c, csend(&cn, 6 * req_len, req, req_len), TC_ACT_SHOT, "a seventh request");
+	ck_end(&c);
+}
+
+static void case_header_body(void)
+{
+	struct ck c;
+	struct conn cn;
+	uint32_t off;
+
+	ck_init(&c, "header-and-body-apart");
+	if (handshake(&cn, CLIENT_BASE + 4))
+		ck_fail(&c, "handshake");
+	off = use_burst(&c, &cn);
+	expect(&c, csend(&cn, off, req, req_hdr_len), TC_ACT_SHOT, "the header block");
+	expect(&c, csend(&cn, off + req_hdr_len, req + req_hdr_len, req_len - req_hdr_len),
+	       TC_ACT_OK, "the body, beyond the hole");
+	time_passes(cn.caddr);
+	expect(&c, csend(&cn, off, req, req_hdr_len), TC_ACT_OK, "the header block again");
+	expect_counts(&c, cn.caddr, BURST + 1, 1);
+	/* The stream goes on after the body kept out of order. */
+	expect(&c, csend(&cn, off + req_len, req, req_len), TC_ACT_OK, "the next request");
+	expect_counts(&c, cn.caddr, BURST + 2, 1);
+	ck_end(&c);
+}
+
+/* Out of order: the rest of the request first, then its first byte. */
+static void case_reordered(void)
+{
+	struct ck c;
+	struct conn cn;
+	uint32_t off;
+
+	ck_init(&c, "rest-before-first-byte");
+	if (handshake(&cn, CLIENT_BASE + 5))
+		ck_fail(&c, "handshake");
+	off = use_burst(&c, &cn);
+	expect(&c, csend(&cn, off + 1, req + 1, req_len - 1), TC_ACT_OK, "the rest, kept");
+	expect(&c, csend(&cn, off, req, 1), TC_ACT_SHOT, "the first byte, completing it");
+	expect(&c, csend(&cn, off, req, 1), TC_ACT_SHOT, "the first byte again");
+	expect_counts(&c, cn.caddr, BURST, 1);
+	time_passes(cn.caddr);
+	expect(&c, csend(&cn, off, req, 1), TC_ACT_OK, "the first byte after time passed");
+	expect_counts(&c, cn.caddr, BURST + 1, 1);
+	ck_end(&c);
+}
+
+/*
+ * Beyond a hole, a flow keeps PS_OOO_FLOW_PIECES pieces; the next segment
+ * is dropped rather than let through unread.
+ */
+static void case_stash_bound(void)
+{
+	static const char line[] = "X-Pad: 0123456789\r\n";
+	unsigned int i, n = sizeof(line) - 1;
+	uint64_t dropped = stat(PS_STAT_OOO_DROPPED);
+	struct ck c;
+	struct conn cn;
+
+	ck_init(&c, "stash-bound");
+	if (handshake(&cn, CLIENT_BASE + 6))
+		ck_fail(&c, "handshake");
+	for (i = 0; i < PS_OOO_FLOW_PIECES; i++)
+		expect(&c, csend(&cn, 100 + i * n, line, n), TC_ACT_OK, "a piece beyond a hole");
+	expect(&c, csend(&cn, 100 + i * n, line, n), TC_ACT_SHOT, "one piece too many");
+	if (stat(PS_STAT_OOO_DROPPED) != dropped + 1)
+		ck_fail(&c, "stats.ooo_dropped moved by %llu, expected 1",
+			(unsigned long long)(stat(PS_STAT_OOO_DROPPED) - dropped));
+	ck_end(&c);
+}
+
+/*
+ * The server acknowledges client bytes never seen: the next segment beyond
+ * them resynchronises the stream, and its request counts.
+ */
+static void case_resync(void)
+{
+	uint64_t before = stat(PS_STAT_RESYNC);
+	struct ck c;
+	struct conn cn;
+
+	ck_init(&c, "resync-on-acknowledged-hole");
+	if (handshake(&cn, CLIENT_BASE + 7))
+		ck_fail(&c, "handshake");
+	expect(&c, csend(&cn, 0, req, req_len), TC_ACT_OK, "a request");
+	/* req_len bytes at req_len never reach the programs; the server has them. */
+	expect(&c, sack(&cn, 2 * req_len), TC_ACT_OK, "the server's acknowledgment");
+	expect(&c, csend(&cn, 2 * req_len, req, req_len), TC_ACT_OK, "the request after");
+	expect_counts(&c, cn.caddr, 2, 0);
+	if (stat(PS_STAT_RESYNC) != before + 1)
+		ck_fail(&c, "stats.resyncs moved by %llu, expected 1",
+			(unsigned long long)(stat(PS_STAT_RESYNC) - before));
+	ck_end(&c);
+}
+
+/* IP fragments: the first fragment to an endpoint port goes, the rest pass. */
+static void case_fragments(void)
+{
+	unsigned char buf[256];
+	struct ps_client_ctr ctr;
+	struct ck c;
+	uint32_t slot, caddr = CLIENT_BASE + 8;
+	uint64_t before = stat(PS_STAT_FRAGMENTS);
+
+	ck_init(&c, "ip-fragments");
+	/* first fragment: TCP header and 8 bytes, more fragments (0x2000) */
+	expect(&c, run(dp.ingress_fd, buf, frame(buf, caddr, SERVER, 40000, PORT, 1, 1, F_ACK,
+						 req, 8, 0x2000)),
+	       TC_ACT_SHOT, "a first fragment to the endpoint");
+	/* a later fragment (offset 28 bytes = 0x3 units of 8) */
+	expect(&c, run(dp.ingress_fd, buf, frame(buf, caddr, SERVER, 40000, PORT, 1, 1, F_ACK,
+						 req, 8, 0x0003)),
+	       TC_ACT_OK, "a later fragment");
+	expect(&c, run(dp.ingress_fd, buf, frame(buf, caddr, SERVER, 40000, 9999, 1, 1, F_ACK,
+						 req, 8, 0x2000)),
+	       TC_ACT_OK, "a first fragment to another port");
+	if (ctr_of(caddr, &ctr, &slot) || ctr.dropped_fragments != 1)
+		ck_fail(&c, "dropped_fragments %llu, expected 1",
+			(unsigned long long)ctr.dropped_fragments);
+	if (stat(PS_STAT_FRAGMENTS) != before + 3)
+		ck_fail(&c, "stats.fragments moved by %llu, expected 3",
+			(unsigned long long)(stat(PS_STAT_FRAGMENTS) - before));
+	ck_end(&c);
+}
+
+static int setup(void)
+{
+	struct ps_dp_opts opts = { .own_maps = true, .max_clients = 4096, .max_flows = 4096 };
+	struct ps_class cl = {
+		.emission_ns = HOUR_NS, .tolerance_ns = (BURST - 1) * HOUR_NS,
+	};
+	static struct ps_config cfg;
+	uint32_t zero = 0;
+	int err;
+
+	req_len = snprintf(req, sizeof(req),
+			   "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n"
+			   "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+			   strlen(body), body);
+	req_hdr_len = strstr(req, "\r\n\r\n") - req + 4;
+	req_line_cr = strchr(req, '\r') - req;
+	ps_config_init(&cfg);
+	err = ps_config_add_port(&cfg, PORT);
+	if (!err)
+		err = ps_dp_open(&dp, &opts);
+	if (!err)
+		err = ps_dp_configure(&dp, &cfg);
+	if (!err && bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_classes), &zero, &cl,
+					BPF_ANY))
+		err = -errno;
+	return err;
+}
+
+int main(void)
+{
+	int err;
+
+	if (geteuid()) {
+		printf("SKIP gate: needs root (BPF)\n");
+		return 77;
+	}
+	err = setup();
+	if (err) {
+		fail("setup", "%s", strerror(-err));
+		return 1;
+	}
+	case_whole();
+	case_first_byte();
+	case_cuts();
+	case_pipelined();
+	case_header_body();
+	case_reordered();
+	case_stash_bound();
+	case_resync();
+	case_fragments();
+	ps_dp_close(&dp);
+	return nfailed ? 1 : 0;
+}
