@@ -62,7 +62,7 @@ DATAPATH_TESTS := $(patsubst tests/datapath/test_%.c,$(OUTPUT)/tests/datapath_%,
 .PHONY: all
 all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o $(OUTPUT)/ps_bench \
 	$(OUTPUT)/ps_bench_fill $(OUTPUT)/tests/alerts_driver \
-	$(UNIT_TESTS) $(DATAPATH_TESTS)
+	$(UNIT_TESTS) $(DATAPATH_TESTS) $(OUTPUT)/tests/fuzz_datapath
 
 $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -120,6 +120,14 @@ $(OUTPUT)/tests/unit_%: tests/unit/test_%.c tests/unit/check.h \
 	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@
 
 $(OUTPUT)/tests/datapath_%: tests/datapath/test_%.c tests/unit/check.h \
+		$(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMON_SRCS)) \
+		$(OUTPUT)/penstock.skel.h | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@
+
+# Random and mutated packets through the programs (tests/datapath/test_fuzz).
+$(OUTPUT)/tests/fuzz_datapath: tests/datapath/fuzz_datapath.c tests/datapath/fuzz_corpus.c \
+		tests/datapath/fuzz_corpus.h tests/unit/check.h \
 		$(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMON_SRCS)) \
 		$(OUTPUT)/penstock.skel.h | $(OUTPUT)/tests
 	$(call msg,TEST,$@)

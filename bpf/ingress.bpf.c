@@ -325,19 +325,23 @@ static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x
 	s->g.now = x->now;
 	s->g.slot = f->client_slot;
 	s->g.gen = x->c ? f->client_gen : 0;
-	s->g.gate_seq = f->gate_seq;
-	s->g.gate_valid = f->gate_valid;
+	s->g.paid = f->paid;
+	s->g.used = 0;
+	s->g.charged = 0;
 	s->g.throttled_seq = f->throttled_seq;
 	s->g.drop = 0;
 	s->npend = 0;
 	return s;
 }
 
-/* The request limit's memory of the segment, kept whether or not it is in. */
+/*
+ * The request limit's memory of the segment: taken in, its credit used
+ * is gone; held back, the flow keeps its credit and gains what the
+ * segment was charged for.
+ */
 static __always_inline void ps_gate_end(struct ps_flow *f, const struct ps_scratch *s)
 {
-	f->gate_seq = s->g.gate_seq;
-	f->gate_valid = s->g.gate_valid;
+	f->paid = s->g.drop ? s->g.paid + s->g.used + s->g.charged : s->g.paid;
 	f->throttled_seq = s->g.throttled_seq;
 }
 

@@ -309,8 +309,10 @@ struct ps_flow {
 	__u32 client_slot;	/* the client's slot in ps_client_ctrs ... */
 	__u32 client_gen;	/* ... while its gen is this (0: not known) */
 	__u32 throttled_seq;	/* line end of the last request held back by its limit */
-	__u32 gate_seq;		/* requests whose line ends at or before it are paid */
-	__u8 gate_valid;	/* gate_seq is meaningful */
+	__u32 paid;		/* inference requests the limit let in whose segment was
+				 * held back for a later one: the flow's next ones go
+				 * in without a new charge */
+	__u8 pad3;
 	__u8 acked_valid;	/* rx_acked is meaningful */
 	__u8 pad[2];
 	__u32 rx_acked;		/* the server's highest acknowledgment of client bytes */

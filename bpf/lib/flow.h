@@ -50,6 +50,12 @@ static __always_inline __u32 ps_ranges_overlap(const struct ps_seq *d, __u32 a, 
 	return sum;
 }
 
+/* An index into ps_ranges_add()'s out[], within its PS_OOO_RANGES + 1. */
+static __always_inline __u32 ps_ri(__u32 n)
+{
+	return n < PS_OOO_RANGES ? n : PS_OOO_RANGES;
+}
+
 /* Add [a, b) to the sorted, disjoint ranges, merging what touches it. */
 static __always_inline void ps_ranges_add(struct ps_seq *d, __u32 a, __u32 b)
 {
@@ -71,17 +77,17 @@ static __always_inline void ps_ranges_add(struct ps_seq *d, __u32 a, __u32 b)
 			continue;
 		}
 		if (!placed && seq_after(r.start, b)) {
-			out[n & PS_OOO_RANGES].start = a;
-			out[n & PS_OOO_RANGES].end = b;
+			out[ps_ri(n)].start = a;
+			out[ps_ri(n)].end = b;
 			n++;
 			placed = 1;
 		}
-		out[n & PS_OOO_RANGES] = r;
+		out[ps_ri(n)] = r;
 		n++;
 	}
 	if (!placed) {
-		out[n & PS_OOO_RANGES].start = a;
-		out[n & PS_OOO_RANGES].end = b;
+		out[ps_ri(n)].start = a;
+		out[ps_ri(n)].end = b;
 		n++;
 	}
 	if (n > PS_OOO_RANGES) {
@@ -95,6 +101,14 @@ static __always_inline void ps_ranges_add(struct ps_seq *d, __u32 a, __u32 b)
 		d->ranges[i] = out[i];
 	d->nranges = n;
 }
+
+/*
+ * How far beyond the stream's next byte a segment may start and still be
+ * part of it: TCP's largest window (2^30 with window scaling, RFC 7323).
+ * The server drops anything further; keeping every byte range within it
+ * also keeps sequence comparisons (modulo 2^32) consistent between them.
+ */
+#define PS_SEQ_WINDOW	(1U << 30)
 
 /* What one data segment did to a direction of the stream. */
 struct ps_seg_result {
@@ -131,6 +145,8 @@ __weak __attribute__((noinline)) int ps_seq_data(struct ps_seq *d, __u32 seq, __
 	next = d->next;
 	if (!seq_after(end, next))
 		return 0;			/* all of it seen before */
+	if (seq_after(seq, next) && seq - next > PS_SEQ_WINDOW)
+		return 0;			/* outside any window: not this stream's */
 	if (seq_after(seq, next)) {
 		/* Beyond a hole: remember the range until the hole fills. */
 		r->new_bytes = len - ps_ranges_overlap(d, seq, end);

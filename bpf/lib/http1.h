@@ -691,17 +691,15 @@ static __always_inline int ps_g_inference(__u32 p, __u32 end, __u32 ep)
 
 /*
  * An inference request whose request line ends at stream position pos:
- * to be judged by the request limit before the segment is taken in,
- * unless paid already (an earlier copy of the segment let it in). Past
- * PS_PEND_MAX, npend keeps counting: the segment then waits for another
- * copy, and the rest are judged then.
+ * to be judged by the request limit before the segment is taken in. Past
+ * PS_PEND_MAX, npend keeps counting: the segment is then held back once
+ * those are judged, and the rest are judged in a later copy (the ones let
+ * in are paid for by then).
  */
 static __always_inline void ps_h1_pend(struct ps_scratch *s, __u32 pos)
 {
 	__u32 i = s->npend;
 
-	if (s->g.gate_valid && !seq_after(pos, s->g.gate_seq))
-		return;
 	if (i < PS_PEND_MAX)
 		s->pend[i & (PS_PEND_MAX - 1)] = pos;
 	s->npend = i + 1;

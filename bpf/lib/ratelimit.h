@@ -6,9 +6,11 @@
  * segmentation. The segment that brings that knowledge is the one held
  * back: the ingress program drops it and puts the flow back as it was
  * before the segment, so the client's TCP sends it again and the request
- * is judged again then. Requests already let in are remembered by their
- * place in the stream (gate_seq) and are not charged twice when a later
- * request in the same segment holds the segment back.
+ * is judged again then. Requests of a held-back segment that were let in
+ * before the one over the limit are paid for: the flow keeps their number
+ * (paid), and its next that many requests go in without a new charge.
+ * A number, not their places in the stream: a client that sends other
+ * bytes in the second copy gets no more requests than it paid for.
  */
 #ifndef PS_BPF_RATELIMIT_H
 #define PS_BPF_RATELIMIT_H
@@ -24,21 +26,23 @@ struct ps_gate_ctx {
 	__u64 now;
 	__u32 slot;		/* the client's slot ... */
 	__u32 gen;		/* ... while its gen is this (0: no slot: no limit) */
-	__u32 gate_seq;		/* the flow's: requests ending before it are paid */
+	__u32 paid;		/* the flow's credit, less what this segment used */
+	__u32 used;		/* credit this segment used */
+	__u32 charged;		/* requests this segment was charged for */
 	__u32 throttled_seq;	/* the flow's: the last request held back */
 	__u8 family;
-	__u8 gate_valid;	/* gate_seq is meaningful */
 	__u8 drop;		/* out: hold the segment back */
-	__u8 pad;
+	__u8 pad[2];
 };
 
 /*
  * Judge the inference request whose request line ends at stream position
- * pos: 1 to hold its segment back, 0 to let it in. A manual or window-limit
- * throttle on the client overrides its class's limit. GCRA: a request is
- * in when TAT - now <= tolerance, and then TAT = max(TAT, now) + T, set by
- * compare-and-swap since the slot is shared by the client's flows on every
- * CPU. A global function, verified once.
+ * pos (the segment's requests in stream order): 1 to hold its segment
+ * back, 0 to let it in. The flow's credit goes first. A manual or
+ * window-limit throttle on the client overrides its class's limit. GCRA:
+ * a request is in when TAT - now <= tolerance, and then TAT = max(TAT, now)
+ * + T, set by compare-and-swap since the slot is shared by the client's
+ * flows on every CPU. A global function, verified once.
  */
 __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 pos)
 {
@@ -50,9 +54,11 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 
 	if (!g || !g->gen)
 		return 0;
-	/* Let in before, in an earlier copy of this segment: already paid. */
-	if (g->gate_valid && !seq_after(pos, g->gate_seq))
+	if (g->paid) {
+		g->paid--;
+		g->used++;
 		return 0;
+	}
 	now = g->now;
 	e = ps_enforcement_of(g->family, &g->saddr, now);
 	if (e && e->action == PS_ACT_THROTTLE) {
@@ -85,15 +91,12 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 			break;
 	}
 	if (in) {
-		g->gate_seq = pos;
-		g->gate_valid = 1;
+		g->charged++;
 		return 0;
 	}
 	if (dry) {
 		ps_stat_inc(PS_STAT_WOULD_THROTTLE);
 		ps_add(ctr->would_throttle, 1);
-		g->gate_seq = pos;
-		g->gate_valid = 1;
 		return 0;
 	}
 	ps_stat_inc(PS_STAT_THROTTLED);

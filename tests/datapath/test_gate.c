@@ -326,6 +326,43 @@ static void case_pipelined(void)
 	ck_end(&c);
 }
 
+/*
+ * A held-back segment's second copy with other bytes: a request with a
+ * long request line is let in, the one behind it held back; the second
+ * copy packs three short requests where the long line was. One of them
+ * goes in on what was paid, the others are judged.
+ */
+static void case_second_copy_differs(void)
+{
+	char seg[4 * sizeof(req)], lng[1024];
+	struct ck c;
+	struct conn cn;
+	unsigned int n, m;
+
+	ck_init(&c, "second-copy-differs");
+	if (handshake(&cn, CLIENT_BASE + 9))
+		ck_fail(&c, "handshake");
+	expect(&c, csend(&cn, 0, req, req_len), TC_ACT_OK, "a first request");
+	n = snprintf(lng, sizeof(lng), "POST /v1/chat/completions?%0600d HTTP/1.1\r\n"
+		     "Content-Length: 2\r\n\r\n{}", 0);
+	memcpy(seg, lng, n);
+	memcpy(seg + n, req, req_len);
+	expect(&c, csend(&cn, req_len, seg, n + req_len), TC_ACT_SHOT,
+	       "a long request let in, the next held back");
+	for (m = 0; m < 3; m++)
+		memcpy(seg + m * req_len, req, req_len);
+	/* (the request held back now ends elsewhere: a second one held) */
+	expect(&c, csend(&cn, req_len, seg, 3 * req_len), TC_ACT_SHOT,
+	       "three short requests where the long one was: one paid for");
+	expect_counts(&c, cn.caddr, 1, 2);
+	time_passes(cn.caddr);
+	expect(&c, csend(&cn, req_len, seg, 3 * req_len), TC_ACT_OK,
+	       "the three after time passed: one paid for, two in the burst");
+	expect_counts(&c, cn.caddr, 4, 2);
+	expect(&c, csend(&cn, 4 * req_len, req, req_len), TC_ACT_SHOT, "one more");
+	ck_end(&c);
+}
+
 static void case_header_body(void)
 {
 	struct ck c;
@@ -492,6 +529,7 @@ int main(void)
 	case_first_byte();
 	case_cuts();
 	case_pipelined();
+	case_second_copy_differs();
 	case_header_body();
 	case_reordered();
 	case_stash_bound();
