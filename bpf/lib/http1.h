@@ -102,7 +102,10 @@ static __always_inline __u8 ps_lower(__u8 c)
  * The method table of tshark's is_http_request_or_reply(): the first token
  * of the line (up to the first space, or the whole line) must be one of
  * these, after an optional "M-" prefix (RFC 2774). NOTIFY, SUBSCRIBE and
- * UNSUBSCRIBE are notifications there, not requests.
+ * UNSUBSCRIBE are notifications there, framed like requests but not
+ * counted; here they are requests (docs/http1-counting.md 7.5), so that
+ * one without a request line's shape still frames its body by its
+ * headers, as tshark does.
  */
 static __always_inline int ps_is_method(__u64 w0, __u64 w1, __u32 n)
 {
@@ -122,7 +125,7 @@ static __always_inline int ps_is_method(__u64 w0, __u64 w1, __u32 n)
 	case 6:
 		w0 &= ps_mask(6);
 		return w0 == PS_W8("DELETE") || w0 == PS_W8("SEARCH") || w0 == PS_W8("UNLOCK") ||
-		       w0 == PS_W8("REPORT") || w0 == PS_W8("UPDATE");
+		       w0 == PS_W8("REPORT") || w0 == PS_W8("UPDATE") || w0 == PS_W8("NOTIFY");
 	case 7:
 		w0 &= ps_mask(7);
 		return w0 == PS_W8("BDELETE") || w0 == PS_W8("CONNECT") ||
@@ -133,7 +136,8 @@ static __always_inline int ps_is_method(__u64 w0, __u64 w1, __u32 n)
 	case 9:
 		w1 &= ps_mask(1);
 		return (w0 == PS_W8("PROPPATCH") && w1 == 'H') ||
-		       (w0 == PS_W8("BPROPFIN") && w1 == 'D');
+		       (w0 == PS_W8("BPROPFIN") && w1 == 'D') ||
+		       (w0 == PS_W8("SUBSCRIB") && w1 == 'E');
 	case 10:
 		w1 &= ps_mask(2);
 		return (w0 == PS_W8("BPROPPAT") && w1 == PS_W8("CH")) ||
@@ -143,7 +147,8 @@ static __always_inline int ps_is_method(__u64 w0, __u64 w1, __u32 n)
 		w1 &= ps_mask(3);
 		return (w0 == PS_W8("MKWORKSP") && w1 == PS_W8("ACE")) ||
 		       (w0 == PS_W8("RPC_CONN") && w1 == PS_W8("ECT")) ||
-		       (w0 == PS_W8("RPC_IN_D") && w1 == PS_W8("ATA"));
+		       (w0 == PS_W8("RPC_IN_D") && w1 == PS_W8("ATA")) ||
+		       (w0 == PS_W8("UNSUBSCR") && w1 == PS_W8("IBE"));
 	case 12:
 		w1 &= ps_mask(4);
 		return w0 == PS_W8("RPC_OUT_") && w1 == PS_W8("DATA");

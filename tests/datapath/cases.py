@@ -689,6 +689,13 @@ def _(cap):
     simple(cap, [b"NOTIFY * HTTP/1.1\r\n\r\n" + GET, GET])
 
 
+@case("method_notify_bare_framed", "a bare 'NOTIFY' line framed by its "
+      "Content-Length, then a GET in the same segment: tshark counts the GET",
+      1, penstock={"requests": 2}, why=R_SHAPE)
+def _(cap):
+    simple(cap, [b"NOTIFY\r\nContent-Length: 2\r\n\r\nxx" + GET])
+
+
 @case("client_sends_status_line", "a status line from the client swallows "
       "the rest of the connection", 0)
 def _(cap):
