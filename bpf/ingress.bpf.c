@@ -463,6 +463,12 @@ int ps_ingress(struct __sk_buff *skb)
 	res = &t->res;
 	ps_seq_next(d, seq, len, res);
 	if (res->ooo) {
+		if (res->ooo_full) {
+			/* A fifth disjoint range beyond the hole: not taken. */
+			ps_stat_inc(PS_STAT_OOO_DROPPED);
+			*d = t->saved;
+			return TC_ACT_SHOT;
+		}
 		if (ps_ooo_segment(skb, &x, t, seq, res)) {
 			*d = t->saved;
 			return TC_ACT_SHOT;

@@ -56,8 +56,14 @@ static __always_inline __u32 ps_ri(__u32 n)
 	return n < PS_OOO_RANGES ? n : PS_OOO_RANGES;
 }
 
-/* Add [a, b) to the sorted, disjoint ranges, merging what touches it. */
-static __always_inline void ps_ranges_add(struct ps_seq *d, __u32 a, __u32 b)
+/*
+ * Add [a, b) to the sorted, disjoint ranges, merging what touches it.
+ * Returns -1, the ranges unchanged, when they would be more than
+ * PS_OOO_RANGES on a live interface: the segment is then not taken (the
+ * caller drops it, the client sends it again). In replay the last two
+ * ranges are folded into one instead.
+ */
+static __always_inline int ps_ranges_add(struct ps_seq *d, __u32 a, __u32 b)
 {
 	struct ps_range out[PS_OOO_RANGES + 1] = {};
 	__u32 n = 0, placed = 0;
@@ -91,8 +97,12 @@ static __always_inline void ps_ranges_add(struct ps_seq *d, __u32 a, __u32 b)
 		n++;
 	}
 	if (n > PS_OOO_RANGES) {
-		/* Out of slots: fold the last two ranges into one. Bytes in
-		 * the gap between them may later count again. */
+		/* Out of slots. A folded range would hold a gap the server
+		 * has not got: bytes sent into it later would reach it
+		 * unread. A capture's bytes are all there is: fold the last
+		 * two ranges (the gap's bytes may count again). */
+		if (!ps_replay)
+			return -1;
 		out[PS_OOO_RANGES - 1].end = out[PS_OOO_RANGES].end;
 		n = PS_OOO_RANGES;
 	}
@@ -100,6 +110,7 @@ static __always_inline void ps_ranges_add(struct ps_seq *d, __u32 a, __u32 b)
 	for (i = 0; i < PS_OOO_RANGES; i++)
 		d->ranges[i] = out[i];
 	d->nranges = n;
+	return 0;
 }
 
 /*
@@ -118,6 +129,7 @@ struct ps_seg_result {
 	__u32 ooo;		/* the segment lies beyond a hole */
 	__u32 ooo_skip;		/* its first bytes already held by a range */
 	__u32 absorbed;		/* out-of-order ranges joined to the stream */
+	__u32 ooo_full;		/* beyond a hole, and no range left to note it in */
 	struct ps_range abs[PS_OOO_RANGES];
 };
 
@@ -156,7 +168,10 @@ __weak __attribute__((noinline)) int ps_seq_data(struct ps_seq *d, __u32 seq, __
 			if (i < d->nranges && !seq_before(seq, d->ranges[i].start) &&
 			    seq_before(seq, d->ranges[i].end))
 				r->ooo_skip = d->ranges[i].end - seq;
-		ps_ranges_add(d, seq, end);
+		if (ps_ranges_add(d, seq, end)) {
+			r->new_bytes = 0;
+			r->ooo_full = 1;
+		}
 		return 0;
 	}
 	r->new_bytes = (end - next) - ps_ranges_overlap(d, next, end);
@@ -194,6 +209,7 @@ static __always_inline void ps_seq_next(struct ps_seq *d, __u32 seq, __u32 len,
 		r->ooo = 0;
 		r->ooo_skip = 0;
 		r->absorbed = 0;
+		r->ooo_full = 0;
 		d->next = seq + len;
 		return;
 	}

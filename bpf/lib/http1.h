@@ -1328,18 +1328,12 @@ __weak __attribute__((noinline)) int ps_h1_feed(struct __sk_buff *skb, __u32 src
 		h->state = PS_H1_DEAD;
 	}
 	/* A chunked message whose last chunk came in this segment counts
-	 * now, trailers or not, unless the segment stops on the CR of a
-	 * trailer line: tshark then reads past the end and finds the
-	 * message malformed (tests/datapath chunked_last_cr_split). */
+	 * now, trailers or not, also when the segment stops on the CR of a
+	 * trailer line (tshark then reads past the end and finds the message
+	 * malformed; a server serves it: docs/http1-counting.md 7.8). */
 	if (h->state == PS_H1_TRAILERS && (h->flags & PS_H1F_LASTCHUNK) &&
-	    !(h->flags & PS_H1F_COUNTED)) {
-		__u32 cl = h->carry_len;
-
-		if (cl && cl <= PS_LINE_CARRY && h->carry[(cl - 1) & (PS_LINE_CARRY - 1)] == '\r')
-			h->flags |= PS_H1F_COUNTED;
-		else
-			ps_h1_count(s);
-	}
+	    !(h->flags & PS_H1F_COUNTED))
+		ps_h1_count(s);
 	/* A segment that was not HTTP ends; the next starts a message. */
 	if (h->state == PS_H1_SKIP_SEGMENT)
 		h->state = PS_H1_START;

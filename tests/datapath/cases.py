@@ -236,6 +236,8 @@ R_COLON = "7.3: blanks before a header's colon, as http-parser takes them"
 R_BLANK = "7.4: any blank lines before a message are skipped, as servers do"
 R_SHAPE = "7.5: any token with a request line's shape is a request"
 R_TARGET = "7.6: an absolute-form target is routed by its path"
+R_SPLIT = "7.8: a chunked message counts once its last chunk is in, however " \
+          "the segments cut the lines after it"
 
 
 def simple(cap, payloads, fin=True, **kw):
@@ -1192,14 +1194,15 @@ def _(cap):
 
 @case("chunked_last_cr_split", "the final empty line's CR ends a segment "
       "and its LF comes in the next: tshark finds the message malformed and "
-      "does not count it", 1)
+      "does not count it", 1, penstock={"requests": 2}, why=R_SPLIT)
 def _(cap):
     simple(cap, [b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
                  b"3\r\nabc\r\n0\r\n\r", b"\n", GA])
 
 
 @case("chunked_trailer_cr_split", "a trailer line's CR ends a segment, its "
-      "LF comes in the next: malformed as well", 1)
+      "LF comes in the next: malformed as well to tshark", 1,
+      penstock={"requests": 2}, why=R_SPLIT)
 def _(cap):
     simple(cap, [b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
                  b"3\r\nabc\r\n0\r\nX-T: 1\r", b"\n\r\n", GA])

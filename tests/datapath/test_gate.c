@@ -406,6 +406,150 @@ static void case_reordered(void)
 	ck_end(&c);
 }
 
+/* A client's stream of pipelined requests, cut into segments. */
+#define STREAM_MAX	8192
+#define SEGS_MAX	512
+
+struct rseg {
+	uint32_t off, len;
+	int done;		/* let in: the server has it */
+};
+
+static uint64_t rs = 0x2545f4914f6cdd1dULL;
+
+static unsigned int rndn(unsigned int n)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return n ? rs % n : 0;
+}
+
+/* Requests of a few kinds: inference with a body, inference chunked, a GET. */
+static unsigned int make_stream(char *st, unsigned int *ninf, unsigned int *nreq)
+{
+	unsigned int n = 0, k = 3 + rndn(10), i;
+
+	*ninf = *nreq = 0;
+	for (i = 0; i < k && n + 400 < STREAM_MAX; i++) {
+		switch (rndn(4)) {
+		case 0:
+			n += snprintf(st + n, STREAM_MAX - n, "GET /health HTTP/1.1\r\n\r\n");
+			break;
+		case 1:
+			n += snprintf(st + n, STREAM_MAX - n,
+				      "POST /v1/completions HTTP/1.1\r\nTransfer-Encoding: chunked"
+				      "\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+			(*ninf)++;
+			break;
+		default:
+			memcpy(st + n, req, req_len);
+			n += req_len;
+			(*ninf)++;
+		}
+		(*nreq)++;
+	}
+	return n;
+}
+
+/*
+ * A client that cuts its stream at random, sends the pieces in a random
+ * order, sends what was held back again in pieces cut anew, and lets time
+ * pass only when nothing more gets in. However it cuts and orders them, it
+ * gets no more inference requests in than BURST for each time time passed,
+ * and in the end every request it made is counted once.
+ */
+static void case_random_segmentation(void)
+{
+	static char st[STREAM_MAX];
+	static struct rseg seg[SEGS_MAX];
+	unsigned int trial, bad = 0;
+	uint64_t resyncs = stat(PS_STAT_RESYNC);
+	char name[64];
+
+	for (trial = 0; trial < 300; trial++) {
+		unsigned int len, ninf, nreq, nseg = 0, off = 0, round, passes = 0, i, got;
+		struct ps_client_ctr ctr;
+		struct conn cn;
+		struct ck c;
+		uint32_t slot;
+
+		snprintf(name, sizeof(name), "random-segmentation-%u", trial);
+		ck_init(&c, name);
+		len = make_stream(st, &ninf, &nreq);
+		while (off < len && nseg < SEGS_MAX) {
+			unsigned int n = 1 + rndn(rndn(4) ? 40 : 400);
+
+			seg[nseg].off = off;
+			seg[nseg].len = off + n > len ? len - off : n;
+			seg[nseg].done = 0;
+			off += seg[nseg++].len;
+		}
+		if (handshake(&cn, CLIENT_BASE + 0x1000 + trial))
+			ck_fail(&c, "handshake");
+		for (round = 0; round < 400 && ck_ok(&c); round++) {
+			unsigned int left = 0, progress = 0, k;
+
+			for (k = 0; k < nseg; k++) {
+				/* mostly in order, now and then one from further on */
+				i = rndn(3) ? k : rndn(nseg);
+				if (seg[i].done)
+					continue;
+				if (csend(&cn, seg[i].off, st + seg[i].off, seg[i].len) == TC_ACT_OK) {
+					seg[i].done = 1;
+					progress = 1;
+				}
+			}
+			for (i = 0; i < nseg; i++)
+				left += !seg[i].done;
+			if (ctr_of(cn.caddr, &ctr, &slot)) {
+				ck_fail(&c, "no slot");
+				break;
+			}
+			if (ctr.c.inference_requests > (uint64_t)BURST * (passes + 1))
+				ck_fail(&c, "%llu inference requests in after time passed %u times "
+					"(burst %d)", (unsigned long long)ctr.c.inference_requests,
+					passes, BURST);
+			if (!left)
+				break;
+			/* What was held back goes again, cut anew now and then. */
+			for (i = 0; i + 1 < nseg; i++)
+				if (!seg[i].done && !seg[i + 1].done && !rndn(4) &&
+				    seg[i].off + seg[i].len == seg[i + 1].off) {
+					seg[i].len += seg[i + 1].len;
+					seg[i + 1].len = 0;
+					seg[i + 1].done = 1;
+				}
+			if (!progress) {
+				time_passes(cn.caddr);
+				passes++;
+			}
+		}
+		got = !ctr_of(cn.caddr, &ctr, &slot);
+		if (ck_ok(&c) && (!got || ctr.c.requests != nreq || ctr.c.inference_requests != ninf))
+			ck_fail(&c, "stream of %u requests (%u inference) in %u segments: counted "
+				"%llu (%llu) after %u rounds", nreq, ninf, nseg,
+				(unsigned long long)ctr.c.requests,
+				(unsigned long long)ctr.c.inference_requests, round);
+		if (!ck_ok(&c)) {
+			ck_end(&c);
+			if (getenv("PS_GATE_TRACE"))
+				for (i = 0; i < nseg; i++)
+					printf("#   seg %u: [%u, +%u) %.*s\n", i, seg[i].off, seg[i].len,
+					       (int)seg[i].len, st + seg[i].off);
+			if (++bad > 5)
+				break;
+		}
+	}
+	if (stat(PS_STAT_RESYNC) != resyncs) {
+		fail("random-segmentation", "%llu resyncs: no byte went past the programs",
+		     (unsigned long long)(stat(PS_STAT_RESYNC) - resyncs));
+		bad++;
+	}
+	if (!bad)
+		pass("random-segmentation");
+}
+
 /*
  * Beyond a hole, a flow keeps PS_OOO_FLOW_PIECES pieces; the next segment
  * is dropped rather than let through unread.
@@ -533,6 +677,7 @@ int main(void)
 	case_header_body();
 	case_reordered();
 	case_stash_bound();
+	case_random_segmentation();
 	case_resync();
 	case_fragments();
 	ps_dp_close(&dp);
