@@ -64,27 +64,20 @@ static __always_inline struct ps_ingress_tmp *ps_ingress_tmp(void)
 	return bpf_map_lookup_elem(&ps_ingress_tmp_map, &zero);
 }
 
-/* Where a segment beyond a hole starts to matter to the parser. */
+/*
+ * Where a segment beyond a hole starts to be kept: after what a range
+ * holds already. All of it is kept, body or not: the parser's state at
+ * the hole is not yet the state at these bytes (a body it learns later
+ * can end inside a piece kept now), and the replay finds each piece where
+ * the one before it ends.
+ */
 static __always_inline int ps_ooo_keep_from(const struct ps_flow *f, const struct ps_pkt *p,
-					    __u32 seq, __u32 skip, __u32 *from)
+					    __u32 skip, __u32 *from)
 {
-	const struct ps_seq *d = &f->dir[PS_DIR_RX];
 	const struct ps_http *h = &f->http;
 
 	if (h->state == PS_H1_DEAD || h->state == PS_H1_REFILL)
 		return 0;
-	/* Bytes inside the body being skipped are never read: a segment
-	 * across the body's end is kept from there, where the replay looks
-	 * for it after skipping the body. */
-	if ((h->state == PS_H1_BODY || h->state == PS_H1_CHUNK_DATA) &&
-	    h->body_left < 0x80000000ULL) {
-		__u32 body_end = d->next + (__u32)h->body_left;
-
-		if (!seq_before(body_end, seq + p->payload_len))
-			return 0;
-		if (seq_after(body_end, seq + skip))
-			skip = body_end - seq;
-	}
 	if (skip >= p->payload_len)
 		return 0;
 	*from = skip;
@@ -406,7 +399,7 @@ static __always_inline int ps_ooo_segment(struct __sk_buff *skb, struct ps_pkt_c
 	struct ps_flow *f = x->f;
 	__u32 from = 0, avail;
 
-	if (!ps_ooo_keep_from(f, &x->p, seq, res->ooo_skip, &from))
+	if (!ps_ooo_keep_from(f, &x->p, res->ooo_skip, &from))
 		return 0;
 	avail = x->p.payload_avail > from ? x->p.payload_avail - from : 0;
 	if (!avail)

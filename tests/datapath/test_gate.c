@@ -467,7 +467,12 @@ static void case_random_segmentation(void)
 	uint64_t resyncs = stat(PS_STAT_RESYNC);
 	char name[64];
 
-	for (trial = 0; trial < 300; trial++) {
+	const char *e = getenv("PS_GATE_TRIALS");
+	unsigned int trials = e ? strtoul(e, NULL, 10) : 300;
+
+	if (getenv("PS_GATE_SEED"))
+		rs = strtoull(getenv("PS_GATE_SEED"), NULL, 0) | 1;
+	for (trial = 0; trial < trials; trial++) {
 		unsigned int len, ninf, nreq, nseg = 0, off = 0, round, passes = 0, i, got;
 		struct ps_client_ctr ctr;
 		struct conn cn;
@@ -485,7 +490,7 @@ static void case_random_segmentation(void)
 			seg[nseg].done = 0;
 			off += seg[nseg++].len;
 		}
-		if (handshake(&cn, CLIENT_BASE + 0x1000 + trial))
+		if (handshake(&cn, CLIENT_BASE + 0x1000 + trial % 0x8000))
 			ck_fail(&c, "handshake");
 		for (round = 0; round < 400 && ck_ok(&c); round++) {
 			unsigned int left = 0, progress = 0, k;
@@ -630,7 +635,7 @@ static void case_fragments(void)
 
 static int setup(void)
 {
-	struct ps_dp_opts opts = { .own_maps = true, .max_clients = 4096, .max_flows = 4096 };
+	struct ps_dp_opts opts = { .own_maps = true, .max_clients = 65536, .max_flows = 65536 };
 	struct ps_class cl = {
 		.emission_ns = HOUR_NS, .tolerance_ns = (BURST - 1) * HOUR_NS,
 	};
