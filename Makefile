@@ -85,7 +85,7 @@ $(OUTPUT)/bench_min.bpf.o: tools/bench_min.bpf.c bpf/lib/parse.h bpf/lib/common.
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/%.o: userspace/%.c $(wildcard userspace/*.h) include/penstock_abi.h $(OUTPUT)/penstock.skel.h | $(OUTPUT)
+$(OUTPUT)/%.o: userspace/%.c $(wildcard userspace/*.h) $(wildcard include/*.h) $(OUTPUT)/penstock.skel.h | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 

@@ -11,17 +11,8 @@
 
 #include "loader.h"
 #include "log.h"
+#include "penstock_abi_check.h"
 #include "penstock.skel.h"
-
-_Static_assert(sizeof(struct ps_client_key) == 20, "ps_client_key ABI");
-_Static_assert(sizeof(struct ps_counters) == 88, "ps_counters ABI");
-_Static_assert(sizeof(struct ps_flow_key) == 40, "ps_flow_key ABI");
-_Static_assert(sizeof(struct ps_port) == 4, "ps_port ABI");
-_Static_assert(sizeof(struct ps_client_ctr) == 192, "ps_client_ctr ABI");
-_Static_assert(65536 * sizeof(struct ps_client_ctr) % 4096 == 0,
-	       "a tick's chunk of slots is whole pages");
-_Static_assert(sizeof(struct ps_endpoint) == 8 + PS_MAX_PATHS * (1 + PS_PATH_MAX),
-	       "ps_endpoint ABI");
 
 int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts)
 {

@@ -28,9 +28,6 @@
 #include "penstock.skel.h"
 #include "shape.h"
 
-_Static_assert(sizeof(struct ps_enforcement) == 112, "ps_enforcement ABI");
-_Static_assert(offsetof(struct ps_enforcement, shape_class) == 44, "ps_enforcement ABI");
-
 #define HTB_HANDLE	TC_H_MAKE((uint32_t)PS_SHAPE_MAJOR << 16, 0)
 #define CLASSID(minor)	TC_H_MAKE(HTB_HANDLE, (minor))
 /* Minors are 16 bits; 0xffff is left alone (TC_H_UNSPEC-like values). */
