@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/report.h"
+
+json_t *ps_client_json(const struct ps_client *cl)
+{
+	char addr[INET6_ADDRSTRLEN];
+	const struct ps_counters *c = &cl->c;
+
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "client", ps_client_str(&cl->key, addr, sizeof(addr)),
+			 "connections", (json_int_t)c->connections,
+			 "requests", (json_int_t)c->requests,
+			 "inference_requests", (json_int_t)c->inference_requests,
+			 "rx_packets", (json_int_t)c->rx_packets,
+			 "tx_packets", (json_int_t)c->tx_packets,
+			 "rx_bytes", (json_int_t)c->rx_bytes,
+			 "tx_bytes", (json_int_t)c->tx_bytes,
+			 "rx_payload", (json_int_t)c->rx_payload,
+			 "tx_payload", (json_int_t)c->tx_payload);
+}
+
+json_t *ps_clients_json(const struct ps_client *list, int n, int policy)
+{
+	json_t *arr = json_array();
+	int i;
+
+	if (!arr)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		json_t *o = ps_client_json(&list[i]);
+
+		if ((policy & PS_POLICY_RATE) && o)
+			json_object_set_new(o, "would_throttle",
+					    json_integer((json_int_t)list[i].would_throttle));
+		if ((policy & PS_POLICY_CONNS) && o)
+			json_object_set_new(o, "would_refuse",
+					    json_integer((json_int_t)list[i].would_refuse));
+		if ((policy & PS_POLICY_BLOCK) && o)
+			json_object_set_new(o, "would_block",
+					    json_integer((json_int_t)list[i].would_block));
+		json_array_append_new(arr, o);
+	}
+	return json_pack("{s:o}", "clients", arr);
+}
+
+void ps_clients_table(FILE *f, const struct ps_client *list, int n, int policy)
+{
+	char addr[INET6_ADDRSTRLEN];
+	int i, w = 6;
+
+	for (i = 0; i < n; i++) {
+		int l = strlen(ps_client_str(&list[i].key, addr, sizeof(addr)));
+
+		if (l > w)
+			w = l;
+	}
+	fprintf(f, "%-*s %6s %8s %9s %10s %10s %12s %12s %12s %12s%s%s%s\n", w, "CLIENT", "CONNS",
+		"REQUESTS", "INFERENCE", "RX_PKTS", "TX_PKTS", "RX_BYTES", "TX_BYTES",
+		"RX_PAYLOAD", "TX_PAYLOAD", (policy & PS_POLICY_RATE) ? " WOULD_THROTTLE" : "",
+		(policy & PS_POLICY_CONNS) ? " WOULD_REFUSE" : "",
+		(policy & PS_POLICY_BLOCK) ? "   WOULD_BLOCK" : "");
+	for (i = 0; i < n; i++) {
+		const struct ps_counters *c = &list[i].c;
+
+		fprintf(f, "%-*s %6llu %8llu %9llu %10llu %10llu %12llu %12llu %12llu %12llu", w,
+			ps_client_str(&list[i].key, addr, sizeof(addr)), c->connections,
+			c->requests, c->inference_requests, c->rx_packets, c->tx_packets,
+			c->rx_bytes, c->tx_bytes, c->rx_payload, c->tx_payload);
+		if (policy & PS_POLICY_RATE)
+			fprintf(f, " %15llu", (unsigned long long)list[i].would_throttle);
+		if (policy & PS_POLICY_CONNS)
+			fprintf(f, " %13llu", (unsigned long long)list[i].would_refuse);
+		if (policy & PS_POLICY_BLOCK)
+			fprintf(f, " %13llu", (unsigned long long)list[i].would_block);
+		fputc('\n', f);
+	}
+}
+
+const char *ps_alert_evidence_str(json_t *evidence, char *buf, size_t len)
+{
+	const char *key;
+	json_t *v;
+	size_t o = 0;
+	char val[64], *dump;
+
+	if (!len)
+		return buf;
+	buf[0] = 0;
+	if (!json_is_object(evidence)) {
+		dump = evidence ? json_dumps(evidence, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+		snprintf(buf, len, "%s", dump ? dump : "");
+		free(dump);
+		goto cut;
+	}
+	json_object_foreach(evidence, key, v) {
+		if (json_is_integer(v)) {
+			snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
+		} else if (json_is_real(v)) {
+			double x = json_real_value(v);
+
+			/* Counts and byte figures whole, ratios and scores short. */
+			if (fabs(x) >= 1e4 || (fabs(x) < 1e15 && x == (double)(long long)x))
+				snprintf(val, sizeof(val), "%.0f", x);
+			else
+				snprintf(val, sizeof(val), "%.4g", x);
+		} else if (json_is_string(v)) {
+			snprintf(val, sizeof(val), "%s", json_string_value(v));
+		} else {
+			dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
+			snprintf(val, sizeof(val), "%s", dump ? dump : "?");
+			free(dump);
+		}
+		o += snprintf(buf + o, len - o, "%s%s=%s", o ? " " : "", key, val);
+		if (o >= len)
+			break;
+	}
+cut:
+	/* Cut short: say so. */
+	if (strlen(buf) == len - 1 && len > 4)
+		memcpy(buf + len - 4, "...", 4);
+	return buf;
+}
