@@ -44,7 +44,8 @@ BPF_HDRS  := $(wildcard bpf/lib/*.h) include/penstock_abi.h Makefile
 
 # User space, by folder (docs/architecture.md): what each binary links.
 US        := userspace
-COMMON_SRCS  := $(addprefix $(US)/common/,log.c units.c config.c datapath.c report.c)
+COMMON_SRCS  := $(addprefix $(US)/common/,log.c units.c config.c datapath.c report.c clock.c \
+		files.c)
 COUNT_SRCS   := $(addprefix $(US)/count/,clients.c tick.c)
 STATE_SRCS   := $(US)/count/state.c
 POLICY_SRCS  := $(addprefix $(US)/policy/,policy.c detect.c)

@@ -50,6 +50,8 @@
 #include <unistd.h>
 
 #include "alerts/alerts.h"
+#include "common/clock.h"
+#include "common/files.h"
 #include "common/log.h"
 
 #define SPOOL_OPEN		"open"
@@ -66,22 +68,6 @@
 #define ERR_TEXT_MAX		256
 
 /* ---- time and text --------------------------------------------------- */
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* RFC 3339, UTC, milliseconds: "2026-11-23T02:00:00.123Z". */
 static const char *rfc3339_ms(uint64_t ms, char *buf, size_t len)
@@ -209,58 +195,6 @@ json_t *ps_alert_am_json(const struct ps_alert *al, const char *host)
 	return o;
 }
 
-/* ---- files ----------------------------------------------------------- */
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* mkdir -p, the last component with mode. */
-static int make_dirs(const char *path, mode_t mode)
-{
-	char buf[PS_ALERT_PATH_MAX];
-	char *p;
-
-	if (strlen(path) >= sizeof(buf))
-		return -ENAMETOOLONG;
-	strcpy(buf, path);
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-static int parent_dir(const char *path, char *buf, size_t len)
-{
-	char *slash;
-
-	if (snprintf(buf, len, "%s", path) >= (int)len)
-		return -ENAMETOOLONG;
-	slash = strrchr(buf, '/');
-	if (!slash)
-		return -EINVAL;
-	slash[slash == buf] = 0;	/* "/x" -> "/" */
-	return 0;
-}
-
 /* ---- the JSON-lines file --------------------------------------------- */
 
 struct jsonl {
@@ -281,9 +215,9 @@ static int jsonl_open(struct jsonl *j, const struct ps_alerts_jsonl_cfg *cfg, ch
 	memset(j, 0, sizeof(*j));
 	j->fd = -1;
 	j->cfg = *cfg;
-	r = parent_dir(cfg->path, dir, sizeof(dir));
+	r = ps_parent_dir(cfg->path, dir, sizeof(dir));
 	if (!r)
-		r = make_dirs(dir, 0755);
+		r = ps_mkdir_p(dir, 0755);
 	if (r) {
 		snprintf(err, errlen, "alerts.jsonl: cannot create the directory of %s: %s",
 			 cfg->path, strerror(-r));
@@ -355,7 +289,7 @@ static void jsonl_write(struct jsonl *j, const char *line, size_t len)
 	if (j->fd < 0) {
 		r = -EBADF;
 	} else {
-		r = write_all(j->fd, line, len);
+		r = ps_write_all(j->fd, line, len);
 		if (!r) {
 			j->size += len;
 			j->dirty = true;
@@ -548,7 +482,7 @@ static void set_error(struct sender *s, const char *fmt, ...)
 	vsnprintf(s->last_error, sizeof(s->last_error), fmt, ap);
 	va_end(ap);
 	if (!s->failing_since)
-		s->failing_since = wall_ms();
+		s->failing_since = ps_wall_ms();
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -703,7 +637,7 @@ static void *sender_main(void *arg)
 		s->kick = false;
 		pthread_mutex_unlock(&s->mu);
 		n = spool_scan(s, &oldest);
-		now = mono_ms();
+		now = ps_mono_ms();
 		if (n && now >= next_try) {
 			r = post_batch(s, oldest);
 			if (!r) {
@@ -720,7 +654,7 @@ static void *sender_main(void *arg)
 			backoff = backoff ? backoff * 2 : BACKOFF_FIRST_MS;
 			if (backoff > s->cfg.max_backoff * 1000)
 				backoff = s->cfg.max_backoff * 1000;
-			next_try = mono_ms() + backoff;
+			next_try = ps_mono_ms() + backoff;
 			pthread_mutex_lock(&s->mu);
 			if (!failing && !s->stop)
 				pr_warn("penstockd: alerts: webhook %s: %s; alerts wait in %s, "
@@ -925,7 +859,7 @@ static int spool_open(struct spool *sp, const char *dir, char *err, size_t errle
 	memset(sp, 0, sizeof(*sp));
 	sp->fd = sp->dirfd = sp->lockfd = -1;
 	snprintf(sp->dir, sizeof(sp->dir), "%s", dir);
-	r = make_dirs(dir, 0700);
+	r = ps_mkdir_p(dir, 0700);
 	if (!r) {
 		sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		r = sp->dirfd < 0 ? -errno : 0;
@@ -954,7 +888,7 @@ static int spool_open(struct spool *sp, const char *dir, char *err, size_t errle
 		/* A line cut short by the crash stays one bad line, apart from the next. */
 		if (sp->fd >= 0 && st.st_size > 0 && pread(sp->fd, &last, 1, st.st_size - 1) == 1 &&
 		    last != '\n')
-			write_all(sp->fd, "\n", 1);
+			ps_write_all(sp->fd, "\n", 1);
 		if (sp->nalerts)
 			pr_info("penstockd: alerts: %s/" SPOOL_OPEN " left by a previous run: "
 				"queued for the webhook\n", dir);
@@ -970,7 +904,7 @@ static void spool_append(struct spool *sp, const char *line, size_t len)
 	if (sp->fd < 0)
 		sp->fd = openat(sp->dirfd, SPOOL_OPEN, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 				0600);
-	r = sp->fd < 0 ? -errno : write_all(sp->fd, line, len);
+	r = sp->fd < 0 ? -errno : ps_write_all(sp->fd, line, len);
 	if (!r) {
 		sp->nalerts++;
 		sp->bytes += len;

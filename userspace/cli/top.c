@@ -25,6 +25,7 @@
 
 #include "cli/capture.h"
 #include "cli/ctl.h"
+#include "common/clock.h"
 #include "cli/top.h"
 
 /* Two header lines, a message line, the column header; a footer. */
@@ -102,14 +103,6 @@ static volatile sig_atomic_t top_signal;
 static void on_signal(int sig)
 {
 	top_signal = sig;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 /* One request; an answer with "ok":false is a failure too. Takes req. */
@@ -341,12 +334,12 @@ static void top_loop(struct top *t)
 	int ch;
 
 	while (!quit && !top_signal) {
-		now = now_ms();
+		now = (long long)ps_mono_ms();
 		if (dirty || now >= next) {
 			top_fetch(t, LINES - TOP_HEAD_LINES - TOP_FOOT_LINES);
 			top_draw(t);
 			dirty = false;
-			now = now_ms();
+			now = (long long)ps_mono_ms();
 			next = now + t->interval_ms;
 		}
 		/* Cut short by a key, a signal (SIGWINCH, SIGINT...) or the

@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "common/datapath.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "count/tick.h"
 #include "penstock.skel.h"
@@ -52,23 +53,6 @@ void ps_tick_free(struct ps_tick *tk)
 	free(tk->slot_gen);
 	free(tk->pending);
 	tk->slot_rec = tk->slot_gen = tk->pending = NULL;
-}
-
-static uint64_t ts_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-void ps_clock(uint64_t *wall_ns, int64_t *boot_to_wall)
-{
-	uint64_t b1 = ts_ns(CLOCK_BOOTTIME), w = ts_ns(CLOCK_REALTIME);
-	uint64_t b2 = ts_ns(CLOCK_BOOTTIME);
-
-	*wall_ns = w;
-	*boot_to_wall = (int64_t)w - (int64_t)(b1 + (b2 - b1) / 2);
 }
 
 /* Fold one slot into its client's record. */
@@ -161,7 +145,7 @@ static int free_pending(struct ps_tick *tk, struct ps_ctable *t, uint32_t now, i
 
 int ps_tick_run(struct ps_tick *tk, struct ps_ctable *t)
 {
-	uint64_t cpu0 = ts_ns(CLOCK_THREAD_CPUTIME_ID), wall_ns, boot_now;
+	uint64_t cpu0 = ps_cpu_ns(), wall_ns, boot_now;
 	uint32_t first, i, now, next, in_use = 0, want = 0, target, was_in_use;
 	int64_t b2w;
 	int err = 0;
@@ -230,7 +214,7 @@ int ps_tick_run(struct ps_tick *tk, struct ps_ctable *t)
 	}
 	tk->next = next;
 	t->in_map = in_use;
-	tk->last_ns = ts_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+	tk->last_ns = ps_cpu_ns() - cpu0;
 	tk->sum_ns += tk->last_ns;
 	if (tk->last_ns > tk->max_ns)
 		tk->max_ns = tk->last_ns;

@@ -39,8 +39,6 @@ struct ps_tick {
 
 int ps_tick_init(struct ps_tick *tk, struct ps_datapath *dp);
 void ps_tick_free(struct ps_tick *tk);
-/* Unix time and the offset from the kernel's boot clock to it, in ns. */
-void ps_clock(uint64_t *wall_ns, int64_t *boot_to_wall);
 /* One pass. Returns the clients in slots, or -errno. */
 int ps_tick_run(struct ps_tick *tk, struct ps_ctable *t);
 

@@ -10,29 +10,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/files.h"
 #include "common/log.h"
 #include "daemon/control.h"
 
 #define REQUEST_MAX	(64 * 1024)
-
-static int mkdir_p(const char *dir)
-{
-	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char *p;
-
-	snprintf(buf, sizeof(buf), "%s", dir);
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 int ps_control_listen(struct ps_control *c, const char *path)
 {
@@ -48,7 +30,7 @@ int ps_control_listen(struct ps_control *c, const char *path)
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	snprintf(dir, sizeof(dir), "%s", path);
-	err = mkdir_p(dirname(dir));
+	err = ps_mkdir_p(dirname(dir), 0755);
 	if (err) {
 		pr_warn("penstockd: cannot create the directory of %s: %s\n", path, strerror(-err));
 		return err;

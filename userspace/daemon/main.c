@@ -36,7 +36,9 @@
 #include <systemd/sd-daemon.h>
 
 #include "alerts/alerts.h"
+#include "common/clock.h"
 #include "common/config.h"
+#include "common/files.h"
 #include "common/datapath.h"
 #include "common/log.h"
 #include "count/clients.h"
@@ -104,14 +106,6 @@ struct daemon {
 	uint64_t started_ms;
 };
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* bpffs must be mounted for pinning; mount it where systemd has not. */
 static int ensure_bpffs(const char *pin_dir)
 {
@@ -140,8 +134,7 @@ mkdir:
 static void run_record_write(struct daemon *d)
 {
 	json_t *ifs = json_array(), *doc;
-	char tmp[4300];
-	int i;
+	int i, err;
 
 	for (i = 0; i < d->natt; i++)
 		json_array_append_new(ifs, json_pack("{s:s, s:i, s:b}", "name", d->att[i].ifname,
@@ -150,9 +143,9 @@ static void run_record_write(struct daemon *d)
 						     d->att[i].created_qdisc));
 	doc = json_pack("{s:s, s:o, s:o}", "pin_dir", d->pin_dir, "interfaces", ifs, "shaping",
 			ps_shape_record(&d->shape));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", d->run_record);
-	if (json_dump_file(doc, tmp, JSON_COMPACT) || rename(tmp, d->run_record))
-		pr_warn("penstockd: cannot write %s: %s\n", d->run_record, strerror(errno));
+	err = ps_json_replace(doc, d->run_record, JSON_COMPACT);
+	if (err)
+		pr_warn("penstockd: cannot write %s: %s\n", d->run_record, strerror(-err));
 	json_decref(doc);
 }
 
@@ -351,7 +344,7 @@ static void do_clients(struct daemon *d, json_t *req, FILE *out)
 {
 	const char *ws = "total", *ss = "requests";
 	json_int_t limit = 0;
-	uint64_t now = wall_ms();
+	uint64_t now = ps_wall_ms();
 	uint32_t *idx;
 	int win, sort, n, i;
 
@@ -431,7 +424,7 @@ static void do_client(struct daemon *d, json_t *req, FILE *out)
 	char buf[INET6_ADDRSTRLEN], ts[32], ts2[32];
 	struct ps_client_key key;
 	const struct ps_crec *r;
-	uint64_t now = wall_ms();
+	uint64_t now = ps_wall_ms();
 	json_t *wins, *o;
 	int w;
 
@@ -556,7 +549,7 @@ static void do_status(struct daemon *d, FILE *out)
 				      d->dp.skel->maps.ps_ooo };
 	json_t *ifs = json_array(), *progs = json_array(), *maps = json_array(), *o;
 	struct bpf_program *prog;
-	uint64_t now = wall_ms();
+	uint64_t now = ps_wall_ms();
 	char ts[32], ts2[32];
 	size_t i;
 
@@ -642,18 +635,6 @@ static void do_status(struct daemon *d, FILE *out)
 	json_decref(o);
 }
 
-/* The programs' clock (boot time) now. */
-static uint64_t boot_now(int64_t *b2w)
-{
-	uint64_t wall;
-	int64_t off;
-
-	ps_clock(&wall, &off);
-	if (b2w)
-		*b2w = off;
-	return wall - off;
-}
-
 static int subject_of(json_t *req, FILE *out, struct ps_prefix *p, char *norm, size_t len)
 {
 	const char *s = json_string_value(json_object_get(req, "subject"));
@@ -682,7 +663,7 @@ static int shape_sync(struct daemon *d, char *err, size_t errlen)
 	int r;
 
 	d->shape_dirty = false;
-	r = ps_shape_sync(&d->shape, &d->dp, boot_now(NULL), err ? err : buf,
+	r = ps_shape_sync(&d->shape, &d->dp, ps_boot_now(NULL), err ? err : buf,
 			  err ? errlen : sizeof(buf));
 	if (r && !err) {
 		if (!buf[0])
@@ -713,7 +694,7 @@ static void save_manual(struct daemon *d)
 {
 	char path[4200];
 	int64_t b2w;
-	uint64_t now = boot_now(&b2w);
+	uint64_t now = ps_boot_now(&b2w);
 
 	snprintf(path, sizeof(path), "%s/" ENFORCEMENT_FILE, d->state_dir);
 	ps_enf_save_manual(&d->dp, path, now, b2w);
@@ -770,8 +751,8 @@ static void do_enforce(struct daemon *d, json_t *req, FILE *out, int action)
 		}
 		ps_gcra_params(rpm, burst, &e.emission_ns, &e.tolerance_ns);
 	}
-	now = boot_now(NULL);
-	e.since_ns = wall_ms() * 1000000ULL;
+	now = ps_boot_now(NULL);
+	e.since_ns = ps_wall_ms() * 1000000ULL;
 	e.until_ns = for_s ? now + (uint64_t)for_s * 1000000000ULL : 0;
 	e.action = action;
 	e.origin = PS_ORIGIN_MANUAL;
@@ -835,7 +816,7 @@ static void do_unblock(struct daemon *d, json_t *req, FILE *out)
 static void do_enforcement(struct daemon *d, FILE *out)
 {
 	int64_t b2w;
-	uint64_t now = boot_now(&b2w);
+	uint64_t now = ps_boot_now(&b2w);
 	json_t *o = ps_enf_list_json(&d->dp, d->cfg.dry_run > 0, now, b2w);
 
 	json_object_set_new(o, "ok", json_true());
@@ -853,7 +834,7 @@ static void do_alerts(struct daemon *d, json_t *req, FILE *out)
 		ps_control_error(out, "alerts: since_s is seconds, 0..315360000 (0: every alert kept)");
 		return;
 	}
-	list = ps_alerts_list(d->alerts, s ? wall_ms() - (uint64_t)s * 1000 : 0);
+	list = ps_alerts_list(d->alerts, s ? ps_wall_ms() - (uint64_t)s * 1000 : 0);
 	o = json_pack("{s:b}", "ok", 1);
 	if (!list || !o || json_object_update(o, list)) {
 		ps_control_error(out, "out of memory");
@@ -921,7 +902,7 @@ static void reap_saver(struct daemon *d, bool wait)
 	if (p == 0)
 		return;
 	if (p == d->saver && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		d->last_save_ms = wall_ms();
+		d->last_save_ms = ps_wall_ms();
 		d->save_took_ms = d->last_save_ms - d->saver_started_ms;
 	}
 	d->saver = 0;
@@ -959,7 +940,7 @@ static void expire_flows(struct daemon *d)
 {
 	int ffd = bpf_map__fd(d->dp.skel->maps.ps_flows);
 	int cfd = bpf_map__fd(d->dp.skel->maps.ps_client_ctrs);
-	uint64_t cutoff = boot_now(NULL) - (uint64_t)FLOW_IDLE_S * 1000000000ULL;
+	uint64_t cutoff = ps_boot_now(NULL) - (uint64_t)FLOW_IDLE_S * 1000000000ULL;
 	static struct ps_flow_key keys[FLOW_BATCH];
 	static struct ps_flow vals[FLOW_BATCH];
 	uint32_t expired = 0, batch, count, i;
@@ -1032,7 +1013,7 @@ static void tick(struct daemon *d)
 	uint64_t now;
 
 	ps_tick_run(&d->tick, &d->table);
-	ps_policy_tick(&d->pol, wall_ms(), boot_now(NULL));
+	ps_policy_tick(&d->pol, ps_wall_ms(), ps_boot_now(NULL));
 	save_escalation(d, false);
 	if (d->pol.shape_dirty) {
 		d->shape_dirty = true;
@@ -1043,10 +1024,10 @@ static void tick(struct daemon *d)
 	 * behind the daemon's back (a class someone deleted). */
 	if (d->shape_dirty || d->tick.count % 10 == 0)
 		shape_sync(d, NULL, 0);
-	ps_alerts_tick(d->alerts, wall_ms());
+	ps_alerts_tick(d->alerts, ps_wall_ms());
 	sd_notify(0, "WATCHDOG=1");
 	reap_saver(d, false);
-	now = wall_ms();
+	now = ps_wall_ms();
 	if (!d->saver && now - d->last_save_ms >= SAVE_INTERVAL_S * 1000) {
 		pid_t p = ps_state_save_bg(&d->table, d->state_dir, now);
 
@@ -1066,7 +1047,7 @@ static void save_now(struct daemon *d)
 	char err[4200];
 
 	reap_saver(d, true);
-	if (ps_state_save(&d->table, d->state_dir, wall_ms(), err, sizeof(err)))
+	if (ps_state_save(&d->table, d->state_dir, ps_wall_ms(), err, sizeof(err)))
 		pr_warn("penstockd: cannot save state: %s\n", err);
 }
 
@@ -1084,7 +1065,7 @@ static int load_state(struct daemon *d)
 	if (r > 0) {
 		pr_info("penstockd: %u clients restored from %s/" PS_STATE_FILE " (saved %llu s ago)\n",
 			d->table.n, d->state_dir,
-			(unsigned long long)((wall_ms() - saved) / 1000));
+			(unsigned long long)((ps_wall_ms() - saved) / 1000));
 		return 0;
 	}
 	if (r == 0)
@@ -1092,7 +1073,7 @@ static int load_state(struct daemon *d)
 	/* Unreadable: keep it aside for a person to look at; start afresh. */
 	snprintf(path, sizeof(path), "%s/" PS_STATE_FILE, d->state_dir);
 	snprintf(aside, sizeof(aside), "%s.unreadable-%llu", path,
-		 (unsigned long long)(wall_ms() / 1000));
+		 (unsigned long long)(ps_wall_ms() / 1000));
 	rename(path, aside);
 	pr_warn("penstockd: %s; moved to %s, starting with no history\n", err, aside);
 	ps_ctable_init(&d->table);
@@ -1150,7 +1131,7 @@ static int setup(struct daemon *d)
 		 * took with them come back from the state directory. */
 		char path[4200];
 		int64_t b2w;
-		uint64_t now = boot_now(&b2w);
+		uint64_t now = ps_boot_now(&b2w);
 		int n;
 
 		snprintf(path, sizeof(path), "%s/" ENFORCEMENT_FILE, d->state_dir);
@@ -1402,7 +1383,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d.started_ms = wall_ms();
+	d.started_ms = ps_wall_ms();
 	ps_log_libbpf();
 	if (!setup(&d))
 		ret = run(&d);

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "common/files.h"
 #include "common/log.h"
 #include "enforce/enforce.h"
 #include "penstock.skel.h"
@@ -321,8 +322,8 @@ int ps_enf_save_manual(struct ps_datapath *dp, const char *path, uint64_t boot_n
 	struct ps_lpm_key *keys = NULL;
 	json_t *arr = json_array(), *doc;
 	struct ps_enforcement e;
-	char tmp[4200], subj[64];
-	int n, i, err = 0;
+	char subj[64];
+	int n, i, err;
 
 	n = trie_keys(fd, &keys);
 	for (i = 0; i < n; i++) {
@@ -345,12 +346,9 @@ int ps_enf_save_manual(struct ps_datapath *dp, const char *path, uint64_t boot_n
 	}
 	free(keys);
 	doc = json_pack("{s:i, s:o}", "version", 1, "entries", arr);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (json_dump_file(doc, tmp, JSON_INDENT(1)) || rename(tmp, path)) {
-		err = -errno;
-		pr_warn("penstockd: cannot write %s: %s\n", path, strerror(errno));
-		unlink(tmp);
-	}
+	err = ps_json_replace(doc, path, JSON_INDENT(1));
+	if (err)
+		pr_warn("penstockd: cannot write %s: %s\n", path, strerror(-err));
 	json_decref(doc);
 	return err;
 }

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/files.h"
 #include "common/units.h"
 #include "enforce/enforce.h"
 #include "policy/detect.h"
@@ -992,14 +994,6 @@ static void unmap_run_arrays(struct ps_detect *d)
 	d->cap_scratch = 0;
 }
 
-static uint64_t cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* Fill a candidate from record idx at now_ms. */
 static void cand_of(struct ps_detect *d, uint32_t idx, uint32_t now, uint64_t now_ms,
 		    struct cand *c)
@@ -1102,7 +1096,7 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	/* A new epoch: every client may be hot again. */
 	d->epoch = d->epoch == UINT8_MAX ? 1 : d->epoch + 1;
 	d->nhot = 0;
-	cpu0 = cpu_ns();
+	cpu0 = ps_cpu_ns();
 	if ((t->n > d->nds && grow_ds(d, t->n)) || map_run_arrays(d, t->n ? t->n : 1))
 		return 0;
 
@@ -1152,7 +1146,7 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	if (d->st.runs % 360 == 0)
 		esc_prune(d, now_ms);
 	d->st.runs++;
-	d->st.last_ns = cpu_ns() - cpu0;
+	d->st.last_ns = ps_cpu_ns() - cpu0;
 	if (d->st.last_ns > d->st.max_ns)
 		d->st.max_ns = d->st.last_ns;
 	return taken;
@@ -1220,9 +1214,9 @@ void ps_detect_stats(const struct ps_detect *d, struct ps_detect_stats *out)
 int ps_detect_save(const struct ps_detect *d, const char *path)
 {
 	json_t *arr = json_array(), *doc;
-	char tmp[4200], subj[64];
+	char subj[64];
 	uint32_t i;
-	int err = 0;
+	int err;
 
 	if (!arr)
 		return -ENOMEM;
@@ -1241,11 +1235,7 @@ int ps_detect_save(const struct ps_detect *d, const char *path)
 	doc = json_pack("{s:o}", "subjects", arr);
 	if (!doc)
 		return -ENOMEM;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (json_dump_file(doc, tmp, JSON_COMPACT) || rename(tmp, path)) {
-		err = errno ? -errno : -EIO;
-		unlink(tmp);
-	}
+	err = ps_json_replace(doc, path, JSON_COMPACT);
 	json_decref(doc);
 	if (!err)
 		((struct ps_detect *)d)->dirty = false;

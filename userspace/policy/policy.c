@@ -137,7 +137,6 @@ static void window_limits(struct ps_policy *pl, uint64_t now_ms, uint64_t bnow)
 	}
 }
 
-
 /*
  * The detectors' actions: a manual entry stays, and so does a limit's
  * stronger one (a day limit's block over a detector's shape); a shape
