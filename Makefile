@@ -23,11 +23,16 @@ CFLAGS    ?= -O2 -g
 CFLAGS    += $(WARN) $(INCLUDES) -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Wno-unused-function -Iinclude -I/usr/include/$(MULTIARCH)
-LDLIBS    := -lbpf -lelf -lz -lpcap -lyaml -ljansson -lm
+# What each binary links: penstock has no libcurl, thread, libnl or
+# libsystemd (ldd .output/penstock).
+LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+LDLIBS    := $(LIBBPF_LIBS) -lyaml -ljansson -lm
+ZLIB_LIBS := $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
+CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 # libnl-route: the daemon's shaping qdiscs and classes (userspace/enforce/shape.c).
 NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 NL_LIBS   := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
-# libcurl and a thread: the alerts' webhook sender (userspace/alerts/).
+# libcurl and a thread: the alerts' webhook sender (userspace/alerts/webhook.c).
 CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lpthread
 
 ifeq ($(V),1)
@@ -51,14 +56,17 @@ STATE_SRCS   := $(US)/count/state.c
 POLICY_SRCS  := $(addprefix $(US)/policy/,policy.c detect.c)
 ENFORCE_SRCS := $(US)/enforce/enforce.c
 SHAPE_SRCS   := $(US)/enforce/shape.c
-ALERTS_SRCS  := $(US)/alerts/alerts.c
+ALERT_SRCS   := $(US)/alerts/alert.c
+SINKS_SRCS   := $(addprefix $(US)/alerts/,sinks.c jsonl.c spool.c webhook.c)
 DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c attach.c control.c)
 CLI_SRCS     := $(addprefix $(US)/cli/,main.c capture.c ctl.c top.c)
 
-PENSTOCK_SRCS  := $(CLI_SRCS) $(POLICY_SRCS) $(ENFORCE_SRCS) $(COUNT_SRCS) $(STATE_SRCS) \
-		  $(ALERTS_SRCS) $(COMMON_SRCS)
+# penstock replay runs the tick, the policy and enforcement on the capture's
+# clock: the CLI shares them, not the state file, the alert sinks or shaping.
+PENSTOCK_SRCS  := $(CLI_SRCS) $(POLICY_SRCS) $(ENFORCE_SRCS) $(COUNT_SRCS) $(ALERT_SRCS) \
+		  $(COMMON_SRCS)
 PENSTOCKD_SRCS := $(DAEMON_SRCS) $(POLICY_SRCS) $(ENFORCE_SRCS) $(SHAPE_SRCS) $(COUNT_SRCS) \
-		  $(STATE_SRCS) $(ALERTS_SRCS) $(COMMON_SRCS)
+		  $(STATE_SRCS) $(ALERT_SRCS) $(SINKS_SRCS) $(COMMON_SRCS)
 US_HDRS   := $(wildcard $(US)/*/*.h) $(wildcard include/*.h)
 obj       = $(patsubst $(US)/%.c,$(OUTPUT)/obj/%.o,$(1))
 
@@ -105,17 +113,17 @@ $(call obj,$(SHAPE_SRCS)): CFLAGS += $(NL_CFLAGS)
 
 $(OUTPUT)/penstock: $(call obj,$(PENSTOCK_SRCS))
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(CURL_LIBS) -lncursesw -ltinfo -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lpcap $(CURSES_LIBS) -o $@
 
 $(OUTPUT)/penstockd: $(call obj,$(PENSTOCKD_SRCS))
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(NL_LIBS) $(CURL_LIBS) -lsystemd -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) -lsystemd -o $@
 
 # The benchmark driver: the datapath through the loader, beside bench_min.
 $(OUTPUT)/ps_bench: tools/bench.c $(call obj,$(COMMON_SRCS) $(ENFORCE_SRCS)) \
 		   $(OUTPUT)/penstock.skel.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -lpcap -o $@
 
 # The tick benchmark's client load (fills a running daemon's pinned map).
 $(OUTPUT)/ps_bench_fill: tools/bench_fill.c include/penstock_abi.h | $(OUTPUT)
@@ -125,16 +133,17 @@ $(OUTPUT)/ps_bench_fill: tools/bench_fill.c include/penstock_abi.h | $(OUTPUT)
 $(OUTPUT)/tests/unit_%: test_%.c tests/unit/check.h \
 		$(call obj,$(COUNT_SRCS) $(STATE_SRCS) $(COMMON_SRCS)) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) $(ZLIB_LIBS) -o $@
 
 # The detectors' unit test links the policy.
-$(OUTPUT)/tests/unit_detect: $(call obj,$(US)/policy/detect.c)
+$(OUTPUT)/tests/unit_detect: $(call obj,$(US)/policy/detect.c $(ALERT_SRCS))
 
 # The alert sinks' unit test and the webhook test's driver link the sinks.
-$(OUTPUT)/tests/unit_alerts: $(call obj,$(ALERTS_SRCS))
+$(OUTPUT)/tests/unit_alerts: $(call obj,$(ALERT_SRCS) $(SINKS_SRCS))
 $(OUTPUT)/tests/unit_alerts: LDLIBS += $(CURL_LIBS)
 
-$(OUTPUT)/tests/alerts_driver: tests/lib/alerts_driver.c $(call obj,$(ALERTS_SRCS) $(COMMON_SRCS)) \
+$(OUTPUT)/tests/alerts_driver: tests/lib/alerts_driver.c \
+		$(call obj,$(ALERT_SRCS) $(SINKS_SRCS) $(COMMON_SRCS)) \
 		| $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(CURL_LIBS) -o $@

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli/capture.h"
+#include "alerts/alert.h"
 #include "cli/ctl.h"
 #include "common/report.h"
 #include "common/units.h"

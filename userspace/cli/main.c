@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alerts/alerts.h"
+#include "alerts/alert.h"
 #include "cli/capture.h"
 #include "cli/ctl.h"
 #include "cli/top.h"

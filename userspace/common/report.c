@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <arpa/inet.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,49 +78,4 @@ void ps_clients_table(FILE *f, const struct ps_client *list, int n, int policy)
 			fprintf(f, " %13llu", (unsigned long long)list[i].would_block);
 		fputc('\n', f);
 	}
-}
-
-const char *ps_alert_evidence_str(json_t *evidence, char *buf, size_t len)
-{
-	const char *key;
-	json_t *v;
-	size_t o = 0;
-	char val[64], *dump;
-
-	if (!len)
-		return buf;
-	buf[0] = 0;
-	if (!json_is_object(evidence)) {
-		dump = evidence ? json_dumps(evidence, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-		snprintf(buf, len, "%s", dump ? dump : "");
-		free(dump);
-		goto cut;
-	}
-	json_object_foreach(evidence, key, v) {
-		if (json_is_integer(v)) {
-			snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
-		} else if (json_is_real(v)) {
-			double x = json_real_value(v);
-
-			/* Counts and byte figures whole, ratios and scores short. */
-			if (fabs(x) >= 1e4 || (fabs(x) < 1e15 && x == (double)(long long)x))
-				snprintf(val, sizeof(val), "%.0f", x);
-			else
-				snprintf(val, sizeof(val), "%.4g", x);
-		} else if (json_is_string(v)) {
-			snprintf(val, sizeof(val), "%s", json_string_value(v));
-		} else {
-			dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
-			snprintf(val, sizeof(val), "%s", dump ? dump : "?");
-			free(dump);
-		}
-		o += snprintf(buf + o, len - o, "%s%s=%s", o ? " " : "", key, val);
-		if (o >= len)
-			break;
-	}
-cut:
-	/* Cut short: say so. */
-	if (strlen(buf) == len - 1 && len > 4)
-		memcpy(buf + len - 4, "...", 4);
-	return buf;
 }

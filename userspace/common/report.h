@@ -20,11 +20,4 @@ json_t *ps_client_json(const struct ps_client *cl);
 json_t *ps_clients_json(const struct ps_client *list, int n, int policy);
 void ps_clients_table(FILE *f, const struct ps_client *list, int n, int policy);
 
-/*
- * "rpm=340 baseline_rpm=12 window=60s": an alert's evidence object in one
- * short line (penstockd's stderr sink, `penstock alerts`), cut with "..."
- * to fit len.
- */
-const char *ps_alert_evidence_str(json_t *evidence, char *buf, size_t len);
-
 #endif

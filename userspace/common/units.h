@@ -50,5 +50,7 @@ const char *ps_duration_str(uint64_t seconds, char *buf, size_t len);
 
 /* Unix seconds as RFC 3339 in UTC: "2026-11-23T02:00:00Z". */
 const char *ps_rfc3339(uint64_t unix_s, char *buf, size_t len);
+/* Unix ms as RFC 3339 in UTC, to the millisecond: "2026-11-23T02:00:00.123Z". */
+const char *ps_rfc3339_ms(uint64_t unix_ms, char *buf, size_t len);
 
 #endif

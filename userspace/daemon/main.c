@@ -35,7 +35,7 @@
 #include <bpf/libbpf.h>
 #include <systemd/sd-daemon.h>
 
-#include "alerts/alerts.h"
+#include "alerts/sinks.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/files.h"

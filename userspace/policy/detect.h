@@ -43,7 +43,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "alerts/alerts.h"
+#include "alerts/alert.h"
 #include "common/config.h"
 #include "count/clients.h"
 

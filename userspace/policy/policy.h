@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "alerts/alerts.h"
+#include "alerts/alert.h"
 #include "common/config.h"
 #include "common/datapath.h"
 #include "count/clients.h"

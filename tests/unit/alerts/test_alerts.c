@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alerts/alerts.h"
+#include "alerts/sinks.h"
 #include "common/config.h"
 #include "../check.h"
 

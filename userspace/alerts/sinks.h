@@ -13,31 +13,15 @@
  * daemon's loop): ps_alerts_emit() writes to files and never waits on the
  * network.
  */
-#ifndef PS_ALERTS_H
-#define PS_ALERTS_H
+#ifndef PS_SINKS_H
+#define PS_SINKS_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
 
-#include "common/report.h"
-
+#include "alerts/alert.h"
 #include "common/config.h"
-
-enum {
-	PS_ALERT_CLIENT = 0,	/* subject is one client's address */
-	PS_ALERT_PREFIX = 1,	/* subject is a prefix: every client under it */
-};
-
-struct ps_alert {
-	uint64_t time_ms;	/* Unix ms (daemon: wall clock; replay: the capture's clock) */
-	char subject[64];	/* "198.18.0.2" or "198.18.7.0/24" */
-	int kind;		/* PS_ALERT_CLIENT or PS_ALERT_PREFIX */
-	char detector[32];	/* e.g. "high_rate", "hydra", "low_and_slow", "surge", "ratio", "threshold" */
-	double score;
-	char action[16];	/* "alert", "shape", "delay", "block" */
-	json_t *evidence;	/* features, values, baselines, window: owned by the caller (copied) */
-};
 
 struct ps_alerts;	/* opaque */
 
@@ -78,24 +62,6 @@ void ps_alerts_tick(struct ps_alerts *a, uint64_t now_ms);
  * "delivered","dropped","last_error","failing_since"}.
  */
 json_t *ps_alerts_list(struct ps_alerts *a, uint64_t since_ms);
-
-/*
- * {"time":"RFC3339","subject":..,"kind":"client|prefix","detector":..,
- *  "score":..,"action":..,"evidence":{..}}: time to the millisecond, UTC;
- * score null when it is not finite; evidence a copy ({} when NULL).
- */
-json_t *ps_alert_json(const struct ps_alert *al);
-
-/*
- * The alert in Alertmanager's API v2 form (one PostableAlert): labels
- * alertname, subject, kind, detector, action, severity; annotations
- * summary, score, evidence (JSON text); startsAt, endsAt (one hour later);
- * generatorURL penstock://HOST/alerts?... The webhook POSTs an array of
- * these.
- */
-json_t *ps_alert_am_json(const struct ps_alert *al, const char *host);
-
-/* ps_alert_evidence_str(), the evidence in one line, is in report.h. */
 
 /* Flush and close every sink; the spool keeps what was not delivered. NULL is fine. */
 void ps_alerts_close(struct ps_alerts *a);
