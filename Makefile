@@ -49,16 +49,17 @@ BPF_HDRS  := $(wildcard bpf/lib/*.h) include/penstock_abi.h Makefile
 
 # User space, by folder (docs/architecture.md): what each binary links.
 US        := userspace
-COMMON_SRCS  := $(addprefix $(US)/common/,log.c units.c config.c datapath.c report.c clock.c \
-		files.c)
+COMMON_SRCS  := $(addprefix $(US)/common/,log.c units.c clock.c files.c config.c datapath.c \
+		protocol.c report.c)
 COUNT_SRCS   := $(addprefix $(US)/count/,clients.c tick.c)
-STATE_SRCS   := $(US)/count/state.c
+STATE_SRCS   := $(addprefix $(US)/count/,state.c flows.c)
 POLICY_SRCS  := $(addprefix $(US)/policy/,policy.c detect.c)
 ENFORCE_SRCS := $(US)/enforce/enforce.c
 SHAPE_SRCS   := $(US)/enforce/shape.c
 ALERT_SRCS   := $(US)/alerts/alert.c
 SINKS_SRCS   := $(addprefix $(US)/alerts/,sinks.c jsonl.c spool.c webhook.c)
-DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c attach.c control.c)
+DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c setup.c loop.c control.c handlers.c \
+		handlers_status.c handlers_enforce.c attach.c)
 CLI_SRCS     := $(addprefix $(US)/cli/,main.c capture.c ctl.c top.c)
 
 # penstock replay runs the tick, the policy and enforcement on the capture's

@@ -28,11 +28,6 @@
  * every window is well under it). */
 #define PS_CTL_MAX_ANSWER	(1UL << 31)
 
-const char *const ps_ctl_windows[] = { "1m", "1h", "24h", "total", NULL };
-const char *const ps_ctl_sorts[] = {
-	"requests", "inference_requests", "rx_bytes", "tx_bytes", "tx_payload", "rpm", NULL,
-};
-
 const char *ps_ctl_socket_path(const char *opt)
 {
 	const char *env;
@@ -40,7 +35,7 @@ const char *ps_ctl_socket_path(const char *opt)
 	if (opt)
 		return opt;
 	env = getenv(PS_SOCKET_ENV);
-	return env && *env ? env : PS_DEFAULT_SOCKET;
+	return env && *env ? env : PS_CONTROL_SOCKET;
 }
 
 static void connect_error(int err, const char *path, char *buf, size_t len)
@@ -268,30 +263,6 @@ int ps_ctl_print_json(FILE *f, json_t *answer)
 	return 0;
 }
 
-int ps_ctl_lookup(const char *const *list, const char *s)
-{
-	int i;
-
-	for (i = 0; list[i]; i++)
-		if (!strcmp(list[i], s))
-			return i;
-	return -1;
-}
-
-const char *ps_ctl_list_str(const char *const *list, char *buf, size_t len)
-{
-	size_t off = 0;
-	const char *sep;
-	int i;
-
-	buf[0] = '\0';
-	for (i = 0; list[i] && off < len; i++) {
-		sep = i == 0 ? "" : list[i + 1] ? ", " : " or ";
-		off += snprintf(buf + off, len - off, "%s%s", sep, list[i]);
-	}
-	return buf;
-}
-
 const char *ps_fmt_duration(long long secs, char *buf, size_t len)
 {
 	long long d = secs / 86400, h = secs / 3600 % 24, m = secs / 60 % 60, s = secs % 60;
@@ -461,7 +432,7 @@ static int tbl_print(struct tbl *t, FILE *f)
 
 #define SOCKET_HELP \
 	"  -s, --socket PATH  penstockd's control socket (default $" PS_SOCKET_ENV ", else\n" \
-	"                     " PS_DEFAULT_SOCKET ")\n"
+	"                     " PS_CONTROL_SOCKET ")\n"
 #define EXIT_HELP \
 	"exit status: 0 ok, 1 penstockd missing or refused the request, 2 bad usage\n"
 
@@ -655,7 +626,7 @@ int ps_cmd_status(int argc, char **argv)
 	}
 	if (extra_args("status", argc, argv, status_usage))
 		return PS_EXIT_INPUT;
-	ans = ps_ctl_call("status", ps_ctl_socket_path(sock), json_pack("{s:s}", "cmd", "status"));
+	ans = ps_ctl_call("status", ps_ctl_socket_path(sock), ps_request(PS_CMD_STATUS));
 	if (!ans)
 		return PS_EXIT_FAIL;
 	if (json)
@@ -755,6 +726,16 @@ static int print_clients(json_t *ans, bool total)
 	return err;
 }
 
+/* {"cmd":"clients","window":..,"sort":..,"limit":..}, as top asks too. */
+json_t *ps_clients_request(const char *window, const char *sort, long long limit)
+{
+	json_t *req = ps_request(PS_CMD_CLIENTS);
+
+	req = ps_request_set(req, PS_ARG_WINDOW, json_string(window));
+	req = ps_request_set(req, PS_ARG_SORT, json_string(sort));
+	return ps_request_set(req, PS_ARG_LIMIT, json_integer(limit));
+}
+
 int ps_cmd_clients(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -773,17 +754,17 @@ int ps_cmd_clients(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "o:w:n:s:jh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'o':
-			if (ps_ctl_lookup(ps_ctl_sorts, optarg) < 0) {
+			if (ps_name_find(ps_sort_names, optarg) < 0) {
 				fprintf(stderr, "penstock clients: --sort '%s': expected %s\n", optarg,
-					ps_ctl_list_str(ps_ctl_sorts, list, sizeof(list)));
+					ps_names_str(ps_sort_names, list, sizeof(list)));
 				return PS_EXIT_INPUT;
 			}
 			sort = optarg;
 			break;
 		case 'w':
-			if (ps_ctl_lookup(ps_ctl_windows, optarg) < 0) {
+			if (ps_name_find(ps_window_names, optarg) < 0) {
 				fprintf(stderr, "penstock clients: --window '%s': expected %s\n",
-					optarg, ps_ctl_list_str(ps_ctl_windows, list, sizeof(list)));
+					optarg, ps_names_str(ps_window_names, list, sizeof(list)));
 				return PS_EXIT_INPUT;
 			}
 			window = optarg;
@@ -815,8 +796,7 @@ int ps_cmd_clients(int argc, char **argv)
 	if (extra_args("clients", argc, argv, clients_usage))
 		return PS_EXIT_INPUT;
 	ans = ps_ctl_call("clients", ps_ctl_socket_path(sock),
-			  json_pack("{s:s, s:s, s:s, s:I}", "cmd", "clients", "window", window,
-				    "sort", sort, "limit", (json_int_t)limit));
+			  ps_clients_request(window, sort, limit));
 	if (!ans)
 		return PS_EXIT_FAIL;
 	if (json)
@@ -868,9 +848,9 @@ static int print_client(json_t *ans)
 	tbl_init(&t, cols, 5);
 	for (i = 0; i < NFIELDS; i++) {
 		tbl_add(&t, client_fields[i].key);
-		for (w = 0; ps_ctl_windows[w]; w++)
+		for (w = 0; ps_window_names[w]; w++)
 			tbl_add(&t, fmt_field(&client_fields[i],
-					      json_object_get(wins, ps_ctl_windows[w]), buf,
+					      json_object_get(wins, ps_window_names[w]), buf,
 					      sizeof(buf)));
 	}
 	return tbl_print(&t, stdout);
@@ -920,7 +900,7 @@ int ps_cmd_client(int argc, char **argv)
 		return PS_EXIT_INPUT;
 	}
 	ans = ps_ctl_call("client", ps_ctl_socket_path(sock),
-			  json_pack("{s:s, s:s}", "cmd", "client", "addr", canon));
+			  ps_request_set(ps_request(PS_CMD_CLIENT), PS_ARG_ADDR, json_string(canon)));
 	if (!ans)
 		return PS_EXIT_FAIL;
 	if (json)
@@ -983,7 +963,7 @@ int ps_cmd_endpoints(int argc, char **argv)
 	if (extra_args("endpoints", argc, argv, endpoints_usage))
 		return PS_EXIT_INPUT;
 	ans = ps_ctl_call("endpoints", ps_ctl_socket_path(sock),
-			  json_pack("{s:s}", "cmd", "endpoints"));
+			  ps_request(PS_CMD_ENDPOINTS));
 	if (!ans)
 		return PS_EXIT_FAIL;
 	if (json)
@@ -1052,7 +1032,7 @@ int ps_cmd_reload(int argc, char **argv)
 	if (extra_args("reload", argc, argv, reload_usage))
 		return PS_EXIT_INPUT;
 	sock = ps_ctl_socket_path(sock);
-	ans = ps_ctl_call("reload", sock, json_pack("{s:s}", "cmd", "reload"));
+	ans = ps_ctl_call("reload", sock, ps_request(PS_CMD_RELOAD));
 	if (!ans)
 		return PS_EXIT_FAIL;
 	if (json)
@@ -1060,7 +1040,7 @@ int ps_cmd_reload(int argc, char **argv)
 	file = json_string_value(json_object_get(ans, "config"));
 	if (!file) {
 		/* An answer without the file's name: status has it. */
-		st = ps_ctl_call("reload", sock, json_pack("{s:s}", "cmd", "status"));
+		st = ps_ctl_call("reload", sock, ps_request(PS_CMD_STATUS));
 		file = json_string_value(json_object_get(json_object_get(st, "daemon"), "config"));
 	}
 	printf("penstockd: configuration reloaded from %s\n", file ? file : "its file");
@@ -1122,7 +1102,8 @@ int ps_cmd_stop(int argc, char **argv)
 	if (extra_args("stop", argc, argv, stop_usage))
 		return PS_EXIT_INPUT;
 	ans = ps_ctl_call("stop", ps_ctl_socket_path(sock),
-			  json_pack("{s:s, s:b}", "cmd", "stop", "keep_datapath", keep));
+			  ps_request_set(ps_request(PS_CMD_STOP), PS_ARG_KEEP_DATAPATH,
+					 json_boolean(keep)));
 	if (!ans)
 		return PS_EXIT_FAIL;
 	if (json)
@@ -1245,22 +1226,9 @@ static int enf_uint(const char *cmd, const char *opt, const char *arg, unsigned 
 }
 
 /* Adds an integer member; on failure frees req and returns NULL. */
-static json_t *req_set_int(json_t *req, const char *key, unsigned long long v)
+static json_t *req_set_int(json_t *req, enum ps_arg arg, unsigned long long v)
 {
-	if (req && json_object_set_new(req, key, json_integer((json_int_t)v))) {
-		json_decref(req);
-		return NULL;
-	}
-	return req;
-}
-
-static json_t *req_set_str(json_t *req, const char *key, const char *v)
-{
-	if (req && json_object_set_new(req, key, json_string(v))) {
-		json_decref(req);
-		return NULL;
-	}
-	return req;
+	return ps_request_set(req, arg, json_integer((json_int_t)v));
 }
 
 /* "for 10m" or "until removed (penstock unblock X)". */
@@ -1358,11 +1326,11 @@ int ps_cmd_block(int argc, char **argv)
 	}
 	if ((ret = enf_subject("block", argc, argv, block_usage, subject, sizeof(subject))))
 		return ret;
-	req = json_pack("{s:s, s:s}", "cmd", "block", "subject", subject);
+	req = ps_request_set(ps_request(PS_CMD_BLOCK), PS_ARG_SUBJECT, json_string(subject));
 	if (for_s)
-		req = req_set_int(req, "for_s", for_s);
+		req = req_set_int(req, PS_ARG_FOR_S, for_s);
 	if (reason && *reason)
-		req = req_set_str(req, "reason", reason);
+		req = ps_request_set(req, PS_ARG_REASON, json_string(reason));
 	ans = ps_ctl_call("block", ps_ctl_socket_path(sock), req);
 	if (!ans)
 		return PS_EXIT_FAIL;
@@ -1483,22 +1451,22 @@ int ps_cmd_throttle(int argc, char **argv)
 				"not with --rate\n");
 		return PS_EXIT_INPUT;
 	}
-	req = json_pack("{s:s, s:s}", "cmd", "throttle", "subject", subject);
+	req = ps_request_set(ps_request(PS_CMD_THROTTLE), PS_ARG_SUBJECT, json_string(subject));
 	if (rpm) {
-		req = req_set_int(req, "rpm", rpm);
+		req = req_set_int(req, PS_ARG_RPM, rpm);
 		if (burst)
-			req = req_set_int(req, "burst", burst);
+			req = req_set_int(req, PS_ARG_BURST, burst);
 		snprintf(what, sizeof(what), "throttled %s to %llu rpm, burst %llu,", subject, rpm,
 			 burst ? burst : 1);
 	} else {
-		req = req_set_int(req, "rate_bps", rate_bps);
+		req = req_set_int(req, PS_ARG_RATE_BPS, rate_bps);
 		snprintf(what, sizeof(what), "shaping %s to %s", subject,
 			 fmt_rate(rate_bps, rate, sizeof(rate)));
 	}
 	if (for_s)
-		req = req_set_int(req, "for_s", for_s);
+		req = req_set_int(req, PS_ARG_FOR_S, for_s);
 	if (reason && *reason)
-		req = req_set_str(req, "reason", reason);
+		req = ps_request_set(req, PS_ARG_REASON, json_string(reason));
 	ans = ps_ctl_call("throttle", ps_ctl_socket_path(sock), req);
 	if (!ans)
 		return PS_EXIT_FAIL;
@@ -1553,7 +1521,8 @@ int ps_cmd_unblock(int argc, char **argv)
 	if ((ret = enf_subject("unblock", argc, argv, unblock_usage, subject, sizeof(subject))))
 		return ret;
 	ans = ps_ctl_call("unblock", ps_ctl_socket_path(sock),
-			  json_pack("{s:s, s:s}", "cmd", "unblock", "subject", subject));
+			  ps_request_set(ps_request(PS_CMD_UNBLOCK), PS_ARG_SUBJECT,
+					 json_string(subject)));
 	if (!ans)
 		return PS_EXIT_FAIL;
 	removed = json_object_get(ans, "removed");
@@ -1719,7 +1688,7 @@ int ps_cmd_enforcement(int argc, char **argv)
 	if (extra_args("enforcement", argc, argv, enforcement_usage))
 		return PS_EXIT_INPUT;
 	ans = ps_ctl_call("enforcement", ps_ctl_socket_path(sock),
-			  json_pack("{s:s}", "cmd", "enforcement"));
+			  ps_request(PS_CMD_ENFORCEMENT));
 	if (!ans)
 		return PS_EXIT_FAIL;
 	if (json)
@@ -1869,9 +1838,9 @@ int ps_cmd_alerts(int argc, char **argv)
 	}
 	if (extra_args("alerts", argc, argv, alerts_usage))
 		return PS_EXIT_INPUT;
-	req = json_pack("{s:s}", "cmd", "alerts");
+	req = ps_request(PS_CMD_ALERTS);
 	if (since_s)
-		req = req_set_int(req, "since_s", since_s);
+		req = req_set_int(req, PS_ARG_SINCE_S, since_s);
 	ans = ps_ctl_call("alerts", ps_ctl_socket_path(sock), req);
 	if (!ans)
 		return PS_EXIT_FAIL;

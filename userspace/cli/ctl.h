@@ -13,23 +13,11 @@
 #include <stdio.h>
 #include <jansson.h>
 
-#define PS_DEFAULT_SOCKET	"/run/penstock/penstock.sock"
-#define PS_SOCKET_ENV		"PENSTOCK_SOCKET"
-#define PS_CTL_TIMEOUT_S	5	/* receive timeout, per read */
+#include "common/protocol.h"
 
-/* Limits of the enforcement requests (docs/control-protocol.md). */
-#define PS_ENF_REASON_MAX	63		/* bytes, printable ASCII */
-#define PS_ENF_FOR_MAX		(3650ULL * 86400)	/* seconds: ten years */
-#define PS_ENF_RPM_MAX		10000000
-#define PS_ENF_BURST_MAX	1000000
-#define PS_ENF_RATE_MAX		1000000000000ULL	/* bits per second: 1tbit */
-
-/* The windows and sort keys of {"cmd":"clients"}, in the protocol's spelling. */
-extern const char *const ps_ctl_windows[];	/* NULL-terminated */
-extern const char *const ps_ctl_sorts[];	/* NULL-terminated */
 
 /* --socket PATH if given, else $PENSTOCK_SOCKET if set and not empty, else
- * PS_DEFAULT_SOCKET. */
+ * PS_CONTROL_SOCKET. */
 const char *ps_ctl_socket_path(const char *opt);
 
 /*
@@ -47,13 +35,12 @@ json_t *ps_ctl_request(const char *socket_path, json_t *req, char *err, size_t e
  */
 json_t *ps_ctl_call(const char *cmd, const char *socket_path, json_t *req);
 
+/* {"cmd":"clients",...}: a request for the first limit clients of a window by a sort key. */
+json_t *ps_clients_request(const char *window, const char *sort, long long limit);
+
 /* Print answer without its "ok" member, compact, one line. 0 or -EIO. */
 int ps_ctl_print_json(FILE *f, json_t *answer);
 
-/* Index of s in a NULL-terminated list, or -1. */
-int ps_ctl_lookup(const char *const *list, const char *s);
-/* "requests, rpm or total": a list for messages. */
-const char *ps_ctl_list_str(const char *const *list, char *buf, size_t len);
 
 /* Formatting shared by the commands and top. */
 const char *ps_fmt_duration(long long secs, char *buf, size_t len);	/* "1d 2h 3m 4s" */

@@ -45,7 +45,7 @@ static const char top_usage[] =
 	"  -w, --window W          1m (default), 1h, 24h or total\n"
 	"  -d, --interval SECONDS  time between refreshes, 0.1 to 3600 (default 1)\n"
 	"  -s, --socket PATH       penstockd's control socket (default $" PS_SOCKET_ENV ",\n"
-	"                          else " PS_DEFAULT_SOCKET ")\n"
+	"                          else " PS_CONTROL_SOCKET ")\n"
 	"  -h, --help              this text\n"
 	"\n"
 	"keys: r requests, i inference requests, b rx bytes, t tx bytes, p tx payload,\n"
@@ -58,7 +58,7 @@ static const char top_usage[] =
 	"\n"
 	"exit status: 0 ok, 1 no terminal to draw on, 2 bad usage\n";
 
-/* The sort keys, in ps_ctl_sorts' spelling. */
+/* The sort keys, in ps_sort_names' spelling. */
 static const struct {
 	int key;
 	const char *sort;
@@ -89,8 +89,8 @@ static const struct {
 
 struct top {
 	const char *sock;
-	const char *sort;	/* one of ps_ctl_sorts */
-	int window;		/* index in ps_ctl_windows */
+	const char *sort;	/* one of ps_sort_names */
+	int window;		/* index in ps_window_names */
 	long interval_ms;
 	json_t *status;		/* the last answers; NULL when they failed */
 	json_t *clients;
@@ -127,15 +127,14 @@ static json_t *top_call(struct top *t, json_t *req)
 
 static void top_fetch(struct top *t, int rows)
 {
-	const char *window = ps_ctl_windows[t->window];
+	const char *window = ps_window_names[t->window];
 	json_t *st, *cl = NULL, *tot = NULL, *e;
 	size_t i;
 
 	t->err[0] = '\0';
-	st = top_call(t, json_pack("{s:s}", "cmd", "status"));
+	st = top_call(t, ps_request(PS_CMD_STATUS));
 	if (st && rows > 0)	/* limit 0 would be every client */
-		cl = top_call(t, json_pack("{s:s, s:s, s:s, s:i}", "cmd", "clients", "window",
-					   window, "sort", t->sort, "limit", rows));
+		cl = top_call(t, ps_clients_request(window, t->sort, rows));
 	if (cl && strcmp(window, "total")) {
 		tot = json_object();
 		json_array_foreach(json_object_get(cl, "clients"), i, e) {
@@ -143,7 +142,8 @@ static void top_fetch(struct top *t, int rows)
 
 			if (!tot || !json_is_string(addr))
 				continue;
-			req = json_pack("{s:s, s:O}", "cmd", "client", "addr", addr);
+			req = ps_request_set(ps_request(PS_CMD_CLIENT), PS_ARG_ADDR,
+					     json_incref(addr));
 			if (!req) {
 				snprintf(t->err, sizeof(t->err), "out of memory");
 				break;
@@ -233,7 +233,7 @@ static void draw_header(struct top *t, int shown)
 		pay += ps_json_num(e, "tx_payload");
 	}
 	n = snprintf(line, sizeof(line), "window %s   sort %s   every %gs",
-		     ps_ctl_windows[t->window], t->sort, t->interval_ms / 1000.0);
+		     ps_window_names[t->window], t->sort, t->interval_ms / 1000.0);
 	if (t->clients)
 		snprintf(line + n, sizeof(line) - n,
 			 "   %s clients in the window; the %d shown: req %.0f, infer %.0f, rx %s, "
@@ -312,7 +312,7 @@ static bool top_key(struct top *t, int ch, bool *quit)
 		return false;
 	}
 	if (ch == 'w') {
-		t->window = ps_ctl_windows[t->window + 1] ? t->window + 1 : 0;
+		t->window = ps_window_names[t->window + 1] ? t->window + 1 : 0;
 		return true;
 	}
 	if (ch == ' ' || ch == KEY_RESIZE)
@@ -370,22 +370,22 @@ int ps_cmd_top(int argc, char **argv)
 	double secs;
 	int opt, i;
 
-	t.window = ps_ctl_lookup(ps_ctl_windows, "1m");
+	t.window = PS_WIN_1M;
 	while ((opt = getopt_long(argc, argv, "o:w:d:s:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'o':
-			if (ps_ctl_lookup(ps_ctl_sorts, optarg) < 0) {
+			if (ps_name_find(ps_sort_names, optarg) < 0) {
 				fprintf(stderr, "penstock top: --sort '%s': expected %s\n", optarg,
-					ps_ctl_list_str(ps_ctl_sorts, list, sizeof(list)));
+					ps_names_str(ps_sort_names, list, sizeof(list)));
 				return PS_EXIT_INPUT;
 			}
-			t.sort = ps_ctl_sorts[ps_ctl_lookup(ps_ctl_sorts, optarg)];
+			t.sort = ps_sort_names[ps_name_find(ps_sort_names, optarg)];
 			break;
 		case 'w':
-			i = ps_ctl_lookup(ps_ctl_windows, optarg);
+			i = ps_name_find(ps_window_names, optarg);
 			if (i < 0) {
 				fprintf(stderr, "penstock top: --window '%s': expected %s\n", optarg,
-					ps_ctl_list_str(ps_ctl_windows, list, sizeof(list)));
+					ps_names_str(ps_window_names, list, sizeof(list)));
 				return PS_EXIT_INPUT;
 			}
 			t.window = i;

@@ -1,26 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/protocol.h"
 #include "common/report.h"
+
+_Static_assert(offsetof(struct ps_counters, connections) == 8 * PS_F_CONNECTIONS &&
+	       offsetof(struct ps_counters, tx_payload) == 8 * PS_F_TX_PAYLOAD,
+	       "enum ps_field follows struct ps_counters");
 
 json_t *ps_client_json(const struct ps_client *cl)
 {
+	const uint64_t *v = (const uint64_t *)&cl->c;	/* the figures, in enum ps_field order */
 	char addr[INET6_ADDRSTRLEN];
-	const struct ps_counters *c = &cl->c;
+	json_t *o;
+	int f;
 
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "client", ps_client_str(&cl->key, addr, sizeof(addr)),
-			 "connections", (json_int_t)c->connections,
-			 "requests", (json_int_t)c->requests,
-			 "inference_requests", (json_int_t)c->inference_requests,
-			 "rx_packets", (json_int_t)c->rx_packets,
-			 "tx_packets", (json_int_t)c->tx_packets,
-			 "rx_bytes", (json_int_t)c->rx_bytes,
-			 "tx_bytes", (json_int_t)c->tx_bytes,
-			 "rx_payload", (json_int_t)c->rx_payload,
-			 "tx_payload", (json_int_t)c->tx_payload);
+	o = json_pack("{s:s}", "client", ps_client_str(&cl->key, addr, sizeof(addr)));
+	for (f = 0; o && f < PS_NFIELDS; f++)
+		if (json_object_set_new(o, ps_field_names[f], json_integer((json_int_t)v[f]))) {
+			json_decref(o);
+			return NULL;
+		}
+	return o;
 }
 
 json_t *ps_clients_json(const struct ps_client *list, int n, int policy)

@@ -9,44 +9,13 @@ _Static_assert(sizeof(struct ps_counters) == (PS_NFIELDS + 2) * 8,
 	       "enum ps_field follows struct ps_counters");
 _Static_assert(sizeof(struct ps_crec) <= 272, "keep a client record small");
 
-const char *const ps_field_names[PS_NFIELDS] = {
-	"connections", "requests", "inference_requests", "rx_packets", "tx_packets",
-	"rx_bytes",    "tx_bytes", "rx_payload",	 "tx_payload",
-};
-
-const char *const ps_window_names[PS_NWINDOWS + 1] = { "1m", "1h", "24h", "total" };
-
 const enum ps_field ps_wfield_field[PS_NWFIELDS] = {
 	PS_F_REQUESTS, PS_F_INFERENCE,	PS_F_RX_BYTES,
 	PS_F_TX_BYTES, PS_F_RX_PAYLOAD, PS_F_TX_PAYLOAD,
 };
 
-const char *const ps_sort_names[PS_NSORTS] = {
-	"requests", "inference_requests", "rx_bytes", "tx_bytes", "tx_payload", "rpm",
-};
-
 /* Bucket length of each window, in minutes. */
 static const uint32_t win_minutes[PS_NWINDOWS] = { 1, 60, 1440 };
-
-int ps_sort_parse(const char *s)
-{
-	int i;
-
-	for (i = 0; i < PS_NSORTS; i++)
-		if (!strcmp(s, ps_sort_names[i]))
-			return i;
-	return -1;
-}
-
-int ps_window_parse(const char *s)
-{
-	int i;
-
-	for (i = 0; i <= PS_NWINDOWS; i++)
-		if (!strcmp(s, ps_window_names[i]))
-			return i;
-	return -1;
-}
 
 void ps_ctable_init(struct ps_ctable *t)
 {

@@ -24,23 +24,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/protocol.h"
 #include "penstock_abi.h"
 
-/* The counters of struct ps_counters, in its order. */
-enum ps_field {
-	PS_F_CONNECTIONS = 0,
-	PS_F_REQUESTS,
-	PS_F_INFERENCE,
-	PS_F_RX_PACKETS,
-	PS_F_TX_PACKETS,
-	PS_F_RX_BYTES,
-	PS_F_TX_BYTES,
-	PS_F_RX_PAYLOAD,
-	PS_F_TX_PAYLOAD,
-	PS_NFIELDS,
-};
-
-/* Fields that have windows, in window-slot order. */
+/*
+ * Fields that have windows, in window-slot order (the figures, windows
+ * and sort keys are the protocol's: common/protocol.h).
+ */
 enum ps_wfield {
 	PS_W_REQUESTS = 0,
 	PS_W_INFERENCE,
@@ -51,16 +41,6 @@ enum ps_wfield {
 	PS_NWFIELDS,
 };
 
-enum ps_window {
-	PS_WIN_1M = 0,
-	PS_WIN_1H,
-	PS_WIN_24H,
-	PS_NWINDOWS,
-	PS_WIN_TOTAL = PS_NWINDOWS,	/* not a window: totals since first seen */
-};
-
-extern const char *const ps_field_names[PS_NFIELDS];
-extern const char *const ps_window_names[PS_NWINDOWS + 1];
 extern const enum ps_field ps_wfield_field[PS_NWFIELDS];
 
 struct ps_crec {
@@ -133,20 +113,6 @@ void ps_crec_totals(const struct ps_ctable *t, const struct ps_crec *r, uint64_t
 /* A window (or PS_WIN_TOTAL) as seen at time now_ms (Unix milliseconds). */
 void ps_crec_view(const struct ps_ctable *t, const struct ps_crec *r, enum ps_window win,
 		  uint64_t now_ms, struct ps_cview *out);
-
-/* The sort keys of `penstock clients --sort`. */
-enum ps_sort {
-	PS_SORT_REQUESTS = 0,
-	PS_SORT_INFERENCE,
-	PS_SORT_RX_BYTES,
-	PS_SORT_TX_BYTES,
-	PS_SORT_TX_PAYLOAD,
-	PS_SORT_RPM,
-	PS_NSORTS,
-};
-extern const char *const ps_sort_names[PS_NSORTS];
-int ps_sort_parse(const char *s);	/* enum ps_sort or -1 */
-int ps_window_parse(const char *s);	/* enum ps_window or -1 */
 
 /*
  * Indexes of the top `limit` records (0: all) by key in window,

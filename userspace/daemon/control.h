@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The daemon's end of the control socket (docs/control-protocol.md): a
+ * The daemon's end of the control socket (common/protocol.h): a
  * Unix stream socket, one JSON request line and one JSON answer line per
  * connection.
  */
@@ -10,9 +10,7 @@
 #include <stdio.h>
 #include <jansson.h>
 
-#define PS_CONTROL_SOCKET	"/run/penstock/penstock.sock"
-/* Compact; reals with enough digits and no binary noise (0.05, not 0.0500000001). */
-#define PS_JSON_DUMP		(JSON_COMPACT | JSON_REAL_PRECISION(15))
+#include "common/protocol.h"
 
 struct ps_control {
 	int fd;

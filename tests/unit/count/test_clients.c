@@ -2011,19 +2011,19 @@ static void test_parse(void)
 
 	ck_init(&ck, "sort_parse");
 	for (i = 0; i < NA(sorts); i++)
-		if ((r = ps_sort_parse(sorts[i])) != sort_vals[i])
+		if ((r = ps_name_find(ps_sort_names, sorts[i])) != sort_vals[i])
 			ck_fail(&ck, "'%s' gives %d, expected %d", sorts[i], r, sort_vals[i]);
 	for (i = 0; i < NA(bad_sorts); i++)
-		if ((r = ps_sort_parse(bad_sorts[i])) != -1)
+		if ((r = ps_name_find(ps_sort_names, bad_sorts[i])) != -1)
 			ck_fail(&ck, "'%s' gives %d, expected -1", bad_sorts[i], r);
 	ck_end(&ck);
 
 	ck_init(&ck, "window_parse");
 	for (i = 0; i < NA(wins); i++)
-		if ((r = ps_window_parse(wins[i])) != win_vals[i])
+		if ((r = ps_name_find(ps_window_names, wins[i])) != win_vals[i])
 			ck_fail(&ck, "'%s' gives %d, expected %d", wins[i], r, win_vals[i]);
 	for (i = 0; i < NA(bad_wins); i++)
-		if ((r = ps_window_parse(bad_wins[i])) != -1)
+		if ((r = ps_name_find(ps_window_names, bad_wins[i])) != -1)
 			ck_fail(&ck, "'%s' gives %d, expected -1", bad_wins[i], r);
 	ck_end(&ck);
 }
