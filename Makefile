@@ -60,7 +60,8 @@ ALERT_SRCS   := $(US)/alerts/alert.c
 SINKS_SRCS   := $(addprefix $(US)/alerts/,sinks.c jsonl.c spool.c webhook.c)
 DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c setup.c loop.c control.c handlers.c \
 		handlers_status.c handlers_enforce.c attach.c)
-CLI_SRCS     := $(addprefix $(US)/cli/,main.c capture.c ctl.c top.c)
+CLI_SRCS     := $(addprefix $(US)/cli/,main.c opts.c ctl.c format.c cmd_daemon.c cmd_enforce.c \
+		cmd_alerts.c top.c replay.c replay_capture.c)
 
 # penstock replay runs the tick, the policy and enforcement on the capture's
 # clock: the CLI shares them, not the state file, the alert sinks or shaping.
@@ -138,6 +139,9 @@ $(OUTPUT)/tests/unit_%: test_%.c tests/unit/check.h \
 
 # The detectors' unit test links the policy.
 $(OUTPUT)/tests/unit_detect: $(call obj,$(US)/policy/detect.c $(ALERT_SRCS))
+
+# The CLI's options unit test links the options parser.
+$(OUTPUT)/tests/unit_opts: $(call obj,$(US)/cli/opts.c $(US)/cli/format.c)
 
 # The alert sinks' unit test and the webhook test's driver link the sinks.
 $(OUTPUT)/tests/unit_alerts: $(call obj,$(ALERT_SRCS) $(SINKS_SRCS))

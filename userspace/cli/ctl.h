@@ -1,10 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The CLI side of penstockd's control socket (docs/control-protocol.md):
- * one JSON request, one JSON answer per connection, and the penstock
- * commands that speak it (status, clients, client, endpoints, reload,
- * stop, the enforcement commands block, throttle, unblock,
- * enforcement, and alerts; top is in cli/top.h).
+ * The CLI side of penstockd's control socket (common/protocol.h): one
+ * JSON request, one JSON answer per connection.
  */
 #ifndef PS_CTL_H
 #define PS_CTL_H
@@ -13,8 +10,8 @@
 #include <stdio.h>
 #include <jansson.h>
 
+#include "cli/opts.h"
 #include "common/protocol.h"
-
 
 /* --socket PATH if given, else $PENSTOCK_SOCKET if set and not empty, else
  * PS_CONTROL_SOCKET. */
@@ -41,34 +38,17 @@ json_t *ps_clients_request(const char *window, const char *sort, long long limit
 /* Print answer without its "ok" member, compact, one line. 0 or -EIO. */
 int ps_ctl_print_json(FILE *f, json_t *answer);
 
+/* The answer of command cmd on stdout as --json prints it; frees it. An exit status. */
+int ps_ctl_answer_json(const char *cmd, json_t *ans);
 
-/* Formatting shared by the commands and top. */
-const char *ps_fmt_duration(long long secs, char *buf, size_t len);	/* "1d 2h 3m 4s" */
-const char *ps_fmt_bytes(double v, char *buf, size_t len);		/* "1.2M" */
-/* A counter cell: integer as is, a real rounded, absent "-". */
-const char *ps_fmt_count(json_t *v, char *buf, size_t len);
-/* A figure with one decimal (rpm), absent "-". */
-const char *ps_fmt_decimal(json_t *v, char *buf, size_t len);
-/* A member as a number (integer or real), or 0. */
-double ps_json_num(json_t *obj, const char *key);
-
-/* The commands, as cli/main.c's table calls them: argv[0] is the command. */
 /*
- * Alerts (ps_alert_json objects) as `penstock alerts` prints them: a table,
- * time to the second, the evidence in one line. 0, or -ENOMEM.
+ * Send req (taken) for command cmd to the socket of o, and hand back the
+ * answer to print as text; NULL when there is nothing more to do, with
+ * the exit status in *ret: a failure (said on stderr), or --json (the
+ * answer printed).
  */
-int ps_alerts_table(json_t *alerts);
-
-int ps_cmd_status(int argc, char **argv);
-int ps_cmd_clients(int argc, char **argv);
-int ps_cmd_client(int argc, char **argv);
-int ps_cmd_endpoints(int argc, char **argv);
-int ps_cmd_reload(int argc, char **argv);
-int ps_cmd_stop(int argc, char **argv);
-int ps_cmd_block(int argc, char **argv);
-int ps_cmd_throttle(int argc, char **argv);
-int ps_cmd_unblock(int argc, char **argv);
-int ps_cmd_enforcement(int argc, char **argv);
-int ps_cmd_alerts(int argc, char **argv);
+json_t *ps_ctl_ask(const char *cmd, const struct ps_opts_common *o, json_t *req, int *ret);
+/* After the answer was printed (err: what printing returned): frees it; an exit status. */
+int ps_ctl_done(const char *cmd, json_t *ans, int err);
 
 #endif

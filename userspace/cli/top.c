@@ -11,22 +11,22 @@
  * short); the terminal is restored on every way out.
  */
 #include <curses.h>
-#include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/capture.h"
+#include "cli/cli.h"
 #include "cli/ctl.h"
+#include "cli/format.h"
+#include "cli/opts.h"
 #include "common/clock.h"
-#include "cli/top.h"
 
 /* Two header lines, a message line, the column header; a footer. */
 #define TOP_HEAD_LINES	4
@@ -57,6 +57,25 @@ static const char top_usage[] =
 	"  penstock top --sort rpm --window 1h --interval 5\n"
 	"\n"
 	"exit status: 0 ok, 1 no terminal to draw on, 2 bad usage\n";
+
+struct top_opts {
+	struct ps_opts_common c;
+	const char *sort, *window;
+	long interval_ms;
+};
+
+static const struct ps_cmd_opts top_cmd = {
+	"top", top_usage, PS_OPTS_SOCKET,
+	(const struct ps_opt[]){
+		{ .name = "sort", .key = 'o', .type = PS_OPT_CHOICE, .choices = ps_sort_names,
+		  .off = offsetof(struct top_opts, sort) },
+		{ .name = "window", .key = 'w', .type = PS_OPT_CHOICE, .choices = ps_window_names,
+		  .off = offsetof(struct top_opts, window) },
+		{ .name = "interval", .key = 'd', .type = PS_OPT_SECONDS, .dmin = 0.1, .dmax = 3600,
+		  .off = offsetof(struct top_opts, interval_ms) },
+		{},
+	},
+};
 
 /* The sort keys, in ps_sort_names' spelling. */
 static const struct {
@@ -354,70 +373,21 @@ static void top_loop(struct top *t)
 
 int ps_cmd_top(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "sort", required_argument, NULL, 'o' },
-		{ "window", required_argument, NULL, 'w' },
-		{ "interval", required_argument, NULL, 'd' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+	struct top_opts o = {
+		.sort = ps_sort_names[PS_SORT_REQUESTS], .window = ps_window_names[PS_WIN_1M],
+		.interval_ms = 1000,
 	};
-	struct top t = { .sort = "requests", .interval_ms = 1000 };
-	const char *sock = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
-	char list[128], *end;
+	int ret = ps_opts_parse(&top_cmd, argc, argv, &o);
+	struct top t = {};
 	SCREEN *scr;
-	double secs;
-	int opt, i;
 
-	t.window = PS_WIN_1M;
-	while ((opt = getopt_long(argc, argv, "o:w:d:s:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'o':
-			if (ps_name_find(ps_sort_names, optarg) < 0) {
-				fprintf(stderr, "penstock top: --sort '%s': expected %s\n", optarg,
-					ps_names_str(ps_sort_names, list, sizeof(list)));
-				return PS_EXIT_INPUT;
-			}
-			t.sort = ps_sort_names[ps_name_find(ps_sort_names, optarg)];
-			break;
-		case 'w':
-			i = ps_name_find(ps_window_names, optarg);
-			if (i < 0) {
-				fprintf(stderr, "penstock top: --window '%s': expected %s\n", optarg,
-					ps_names_str(ps_window_names, list, sizeof(list)));
-				return PS_EXIT_INPUT;
-			}
-			t.window = i;
-			break;
-		case 'd':
-			errno = 0;
-			secs = strtod(optarg, &end);
-			if (errno || *end || end == optarg || !(secs >= 0.1 && secs <= 3600)) {
-				fprintf(stderr, "penstock top: --interval '%s': expected seconds, "
-						"0.1 to 3600\n",
-					optarg);
-				return PS_EXIT_INPUT;
-			}
-			t.interval_ms = (long)(secs * 1000 + 0.5);
-			break;
-		case 's':
-			sock = optarg;
-			break;
-		case 'h':
-			fputs(top_usage, stdout);
-			return PS_EXIT_OK;
-		default:
-			fputs(top_usage, stderr);
-			return PS_EXIT_INPUT;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "penstock top: unexpected argument '%s'\n\n%s", argv[optind],
-			top_usage);
-		return PS_EXIT_INPUT;
-	}
-	t.sock = ps_ctl_socket_path(sock);
+	if (ret >= 0)
+		return ret;
+	t.sort = o.sort;
+	t.window = ps_name_find(ps_window_names, o.window);
+	t.interval_ms = o.interval_ms;
+	t.sock = ps_ctl_socket_path(o.c.socket);
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "penstock top: needs a terminal (penstock clients prints a table "
 				"anywhere)\n");

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-#ifndef PS_CAPTURE_H
-#define PS_CAPTURE_H
+/*
+ * The captures of penstock replay, packet by packet through the datapath's
+ * programs (BPF_PROG_TEST_RUN) on the capture's clock, with a callback at
+ * the end of each second of capture time for the tick.
+ */
+#ifndef PS_REPLAY_CAPTURE_H
+#define PS_REPLAY_CAPTURE_H
 
 #include "common/datapath.h"
-
-/* Exit statuses of the CLI. */
-#define PS_EXIT_OK	0
-#define PS_EXIT_FAIL	1	/* the system failed us (BPF load, memory) */
-#define PS_EXIT_INPUT	2	/* bad input: usage, config, capture */
 
 /*
  * Run every packet of a capture file through the datapath with

@@ -15,9 +15,8 @@
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 
+#include "cli/replay_capture.h"
 #include "common/config.h"
-
-#include "cli/capture.h"
 #include "common/log.h"
 
 /*
