@@ -53,7 +53,8 @@ COMMON_SRCS  := $(addprefix $(US)/common/,log.c units.c clock.c files.c config.c
 		protocol.c report.c)
 COUNT_SRCS   := $(addprefix $(US)/count/,clients.c tick.c)
 STATE_SRCS   := $(addprefix $(US)/count/,state.c flows.c)
-POLICY_SRCS  := $(addprefix $(US)/policy/,policy.c detect.c)
+DETECT_SRCS  := $(addprefix $(US)/policy/,detect.c detectors.c prefix.c escalate.c stats.c)
+POLICY_SRCS  := $(US)/policy/policy.c $(US)/policy/limits.c $(DETECT_SRCS)
 ENFORCE_SRCS := $(US)/enforce/enforce.c
 SHAPE_SRCS   := $(US)/enforce/shape.c
 ALERT_SRCS   := $(US)/alerts/alert.c
@@ -137,8 +138,8 @@ $(OUTPUT)/tests/unit_%: test_%.c tests/unit/check.h \
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) $(ZLIB_LIBS) -o $@
 
-# The detectors' unit test links the policy.
-$(OUTPUT)/tests/unit_detect: $(call obj,$(US)/policy/detect.c $(ALERT_SRCS))
+# The detectors' unit test links the detector.
+$(OUTPUT)/tests/unit_detect: $(call obj,$(DETECT_SRCS) $(ALERT_SRCS))
 
 # The CLI's options unit test links the options parser.
 $(OUTPUT)/tests/unit_opts: $(call obj,$(US)/cli/opts.c $(US)/cli/format.c)

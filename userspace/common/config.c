@@ -1848,6 +1848,31 @@ void ps_thresholds_resolve(const struct ps_config *cfg, int class_id, struct ps_
 	}
 }
 
+int ps_config_class_of(const struct ps_config *cfg, const struct ps_client_key *k)
+{
+	int c, j, best = 0, best_len = -1;
+
+	for (c = 0; c < cfg->nclasses; c++)
+		for (j = 0; j < cfg->classes[c].nclients; j++) {
+			const struct ps_prefix *p = &cfg->classes[c].clients[j];
+			const uint8_t *a = (const uint8_t *)&k->addr;
+			int bits = p->len, i;
+
+			if (p->family != k->family || bits <= best_len)
+				continue;
+			for (i = 0; i < bits / 8; i++)
+				if (a[i] != p->addr[i])
+					break;
+			if (i < bits / 8)
+				continue;
+			if (bits % 8 && ((a[i] ^ p->addr[i]) & (0xff00 >> (bits % 8)) & 0xff))
+				continue;
+			best = c + 1;
+			best_len = bits;
+		}
+	return best;
+}
+
 /*
  * The reader reports a byte offset, not a mark: count lines and characters
  * (UTF-8 lead bytes) up to it, as libyaml's own marks do.

@@ -250,4 +250,7 @@ void ps_limits_resolve(const struct ps_config *cfg, int class_id, struct ps_limi
  */
 void ps_thresholds_resolve(const struct ps_config *cfg, int class_id, struct ps_thresholds *out);
 
+/* The class of a client by the configured prefixes (longest match), 0 if none. */
+int ps_config_class_of(const struct ps_config *cfg, const struct ps_client_key *k);
+
 #endif

@@ -110,9 +110,6 @@ int ps_detect_load(struct ps_detect *d, const char *path);
 /* Whether the escalation changed since the last save. */
 bool ps_detect_dirty(const struct ps_detect *d);
 
-/* The class of a client by the configured prefixes (longest match), 0 if none. */
-int ps_config_class_of(const struct ps_config *cfg, const struct ps_client_key *k);
-
 /* Median and MAD of v[0..n) (reordered); n > 0. */
 void ps_median_mad(double *v, size_t n, double *median, double *mad);
 

@@ -48,4 +48,9 @@ void ps_policy_reconfigure(struct ps_policy *p);
  */
 void ps_policy_tick(struct ps_policy *p, uint64_t now_ms, uint64_t boot_now);
 
+/* limits.c: judge the window limits (the day limits at most every 10 s). */
+void ps_policy_window_limits(struct ps_policy *p, uint64_t now_ms, uint64_t boot_now);
+/* How strong an action is: a block over a request limit or a shaping, over none. */
+int ps_policy_strength(int action);
+
 #endif
