@@ -161,11 +161,73 @@ pid_t ps_state_save_bg(const struct ps_ctable *t, const char *dir, uint64_t now_
 	return pid;
 }
 
+/* The header: ours, of this version and layout. 0 or -errno (message in err). */
+static int read_header(gzFile gz, const char *path, struct state_hdr *h, char *err,
+		       size_t errlen)
+{
+	if (gz_read_all(gz, h, sizeof(*h)) || memcmp(h->magic, STATE_MAGIC, sizeof(h->magic))) {
+		int zerr;
+		const char *zmsg = gzerror(gz, &zerr);
+
+		if (zerr && zerr != Z_BUF_ERROR)
+			snprintf(err, errlen, "%s: corrupt (%s)", path, zmsg);
+		else
+			snprintf(err, errlen, "%s: not a penstock state file", path);
+		return -EINVAL;
+	}
+	if (h->version != STATE_VERSION || h->rec_size != sizeof(struct ps_crec) ||
+	    h->ext_size != sizeof(struct ps_cext)) {
+		snprintf(err, errlen,
+			 "%s: state file version %u (records of %u bytes); this penstockd reads version %u (%zu bytes)",
+			 path, h->version, h->rec_size, STATE_VERSION, sizeof(struct ps_crec));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The records after header h, the header again, and nothing more. 0 or -errno. */
+static int read_records(gzFile gz, const char *path, const struct state_hdr *h,
+			struct ps_ctable *t, char *err, size_t errlen)
+{
+	struct state_hdr h2;
+	uint32_t i;
+
+	t->rec = malloc(((size_t)h->n + 1) * sizeof(*t->rec));
+	t->ext = malloc(((size_t)h->next_ext + 1) * sizeof(*t->ext));
+	if (!t->rec || !t->ext) {
+		snprintf(err, errlen, "%s: out of memory for %u clients", path, h->n);
+		return -ENOMEM;
+	}
+	t->cap = h->n + 1;
+	t->cap_ext = h->next_ext + 1;
+	if (gz_read_all(gz, t->rec, (size_t)h->n * sizeof(*t->rec)) ||
+	    gz_read_all(gz, t->ext, (size_t)h->next_ext * sizeof(*t->ext)) ||
+	    gz_read_all(gz, &h2, sizeof(h2)) || memcmp(h, &h2, sizeof(*h)) || !at_end(gz)) {
+		int zerr;
+		const char *zmsg = gzerror(gz, &zerr);
+
+		snprintf(err, errlen, "%s: truncated or corrupt (%s)", path,
+			 zerr ? zmsg : "ends early");
+		return -EINVAL;
+	}
+	t->n = h->n;
+	t->next_ext = h->next_ext;
+	t->gen = h->gen;
+	for (i = 0; i < t->n; i++)
+		if (t->rec[i].ext > t->next_ext) {
+			snprintf(err, errlen, "%s: corrupt (client %u has extension %u of %u)",
+				 path, i, t->rec[i].ext, t->next_ext);
+			return -EINVAL;
+		}
+	return 0;
+}
+
 int ps_state_load(struct ps_ctable *t, const char *dir, uint64_t *saved_ms, char *err,
 		  size_t errlen)
 {
-	struct state_hdr h, h2;
+	struct state_hdr h;
 	char path[4096];
+	uint32_t nb = 4096;
 	int fd, ret;
 	gzFile gz;
 
@@ -185,62 +247,14 @@ int ps_state_load(struct ps_ctable *t, const char *dir, uint64_t *saved_ms, char
 		return -ENOMEM;
 	}
 	gzbuffer(gz, 1 << 18);
-	if (gz_read_all(gz, &h, sizeof(h)) || memcmp(h.magic, STATE_MAGIC, sizeof(h.magic))) {
-		int zerr;
-		const char *zmsg = gzerror(gz, &zerr);
-
-		if (zerr && zerr != Z_BUF_ERROR)
-			snprintf(err, errlen, "%s: corrupt (%s)", path, zmsg);
-		else
-			snprintf(err, errlen, "%s: not a penstock state file", path);
-		ret = -EINVAL;
+	ret = read_header(gz, path, &h, err, errlen);
+	if (!ret)
+		ret = read_records(gz, path, &h, t, err, errlen);
+	if (ret)
 		goto out;
-	}
-	if (h.version != STATE_VERSION || h.rec_size != sizeof(struct ps_crec) ||
-	    h.ext_size != sizeof(struct ps_cext)) {
-		snprintf(err, errlen,
-			 "%s: state file version %u (records of %u bytes); this penstockd reads version %u (%zu bytes)",
-			 path, h.version, h.rec_size, STATE_VERSION, sizeof(struct ps_crec));
-		ret = -EINVAL;
-		goto out;
-	}
-	t->rec = malloc(((size_t)h.n + 1) * sizeof(*t->rec));
-	t->ext = malloc(((size_t)h.next_ext + 1) * sizeof(*t->ext));
-	if (!t->rec || !t->ext) {
-		snprintf(err, errlen, "%s: out of memory for %u clients", path, h.n);
-		ret = -ENOMEM;
-		goto out;
-	}
-	t->cap = h.n + 1;
-	t->cap_ext = h.next_ext + 1;
-	if (gz_read_all(gz, t->rec, (size_t)h.n * sizeof(*t->rec)) ||
-	    gz_read_all(gz, t->ext, (size_t)h.next_ext * sizeof(*t->ext)) ||
-	    gz_read_all(gz, &h2, sizeof(h2)) || memcmp(&h, &h2, sizeof(h)) || !at_end(gz)) {
-		int zerr;
-		const char *zmsg = gzerror(gz, &zerr);
-
-		snprintf(err, errlen, "%s: truncated or corrupt (%s)", path,
-			 zerr ? zmsg : "ends early");
-		ret = -EINVAL;
-		goto out;
-	}
-	t->n = h.n;
-	t->next_ext = h.next_ext;
-	t->gen = h.gen;
-	for (uint32_t i = 0; i < t->n; i++)
-		if (t->rec[i].ext > t->next_ext) {
-			snprintf(err, errlen, "%s: corrupt (client %u has extension %u of %u)",
-				 path, i, t->rec[i].ext, t->next_ext);
-			ret = -EINVAL;
-			goto out;
-		}
-	{
-		uint32_t nb = 4096;
-
-		while (nb < t->n)
-			nb *= 2;
-		ret = ps_ctable_rehash(t, nb);
-	}
+	while (nb < t->n)
+		nb *= 2;
+	ret = ps_ctable_rehash(t, nb);
 	if (ret) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto out;

@@ -632,36 +632,18 @@ static int read_classes(struct ps_shaper *s, int ifindex, uint64_t *rate, uint8_
 	return 0;
 }
 
-int ps_shape_sync(struct ps_shaper *s, struct ps_datapath *dp, uint64_t boot_now, char *err,
-		  size_t errlen)
+/*
+ * What needs a class: shape entries in force, not dry runs (want 1). An
+ * entry keeps its minor if no other took it first; the others get the
+ * lowest free one. Returns the entries that want a class; -ENOSPC in *ret
+ * (and why in err) when the minors ran out.
+ */
+static int assign_minors(struct entry *v, int n, uint8_t *used, uint64_t boot_now, char *err,
+			 size_t errlen, int *ret)
 {
-	int fd = bpf_map__fd(dp->skel->maps.ps_enforce);
-	uint8_t *used = NULL, *present = NULL;
-	uint64_t *rate = NULL;
-	struct entry *v = NULL;
-	int n, i, j, nwant = 0, shaping = 0, ret = 0;
 	uint32_t next = PS_SHAPE_FIRST;
+	int i, nwant = 0;
 
-	if (err && errlen)
-		err[0] = 0;
-	if (!s->sk)
-		return 0;
-	n = read_entries(fd, &v);
-	if (n < 0)
-		return n;
-	for (j = 0; j < s->nifs && !s->ifs[j].installed; j++)
-		;
-	if (!n && j == s->nifs)
-		goto out;	/* nothing shaped, nothing installed */
-	used = calloc(MINOR_MAX + 1, 1);
-	present = calloc(MINOR_MAX + 1, 1);
-	rate = calloc(MINOR_MAX + 1, sizeof(*rate));
-	if (!used || !present || !rate) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	/* What needs a class: shape entries in force, not dry runs. An entry
-	 * keeps its minor if no other took it first. */
 	for (i = 0; i < n; i++) {
 		struct ps_enforcement *e = &v[i].e;
 		uint16_t m = e->shape_class;
@@ -684,77 +666,76 @@ int ps_shape_sync(struct ps_shaper *s, struct ps_datapath *dp, uint64_t boot_now
 			nwant--;
 			snprintf(err, errlen, "no HTB class left (%d shaped at most)",
 				 MINOR_MAX - PS_SHAPE_FIRST + 1);
-			ret = -ENOSPC;
+			*ret = -ENOSPC;
 			continue;
 		}
 		used[next] = 1;
 		v[i].e.shape_class = next;
 	}
-	/* Each interface: the HTB where something is shaped, then the classes. */
-	for (j = 0; j < s->nifs; j++) {
-		struct ps_shape_if *f = &s->ifs[j];
-		int m, r;
+	return nwant;
+}
 
-		/* Someone removed or replaced our HTB: made again below if
-		 * something is to be shaped, over what is there now. */
-		if (f->installed) {
-			struct ps_shape_prev cur;
-			char why[256];
+/* Our HTB on f, if it is still there: someone may have removed or replaced it. */
+static void check_installed(struct ps_shaper *s, struct ps_shape_if *f)
+{
+	struct ps_shape_prev cur;
+	char why[256];
+	int r;
 
-			r = root_inspect(s, f->ifindex, &cur, why, sizeof(why));
-			if (r == 0 || r == -EOPNOTSUPP) {
-				pr_warn("penstockd: %s: penstock's HTB root qdisc was removed\n",
-					f->ifname);
-				f->installed = false;
-				record(s);
-			}
-		}
-		if (!f->installed && nwant) {
-			if (install(s, f))
-				continue;
-		}
-		if (!f->installed)
-			continue;
-		memset(present, 0, MINOR_MAX + 1);
-		r = read_classes(s, f->ifindex, rate, present);
-		if (r) {
-			pr_warn("penstockd: %s: cannot list the HTB classes: %s\n", f->ifname,
-				strerror(-r));
-			continue;
-		}
-		if (!present[PS_SHAPE_DEFAULT])
-			class_set(s, f->ifindex, PS_SHAPE_DEFAULT, UNLIMITED_BPS);
-		for (i = 0; i < n; i++) {
-			uint64_t Bps = v[i].e.rate_bps / 8 ? v[i].e.rate_bps / 8 : 1;
-
-			m = v[i].e.shape_class;
-			if (!v[i].want || (present[m] && rate[m] == Bps))
-				continue;
-			r = class_set(s, f->ifindex, m, v[i].e.rate_bps);
-			if (r)
-				pr_warn("penstockd: %s: cannot set HTB class %x:%x: %s\n",
-					f->ifname, PS_SHAPE_MAJOR, m, strerror(-r));
-			else
-				pr_debug("penstockd: %s: HTB class %x:%x at %llu bit/s\n",
-					 f->ifname, PS_SHAPE_MAJOR, m,
-					 (unsigned long long)v[i].e.rate_bps);
-		}
-		/* Classes no entry needs: removed (their leaf goes with them). */
-		for (m = PS_SHAPE_FIRST; m <= MINOR_MAX; m++) {
-			if (!present[m] || used[m])
-				continue;
-			r = class_del(s, f->ifindex, m);
-			if (r && r != -ENOENT)
-				pr_warn("penstockd: %s: cannot remove HTB class %x:%x: %s\n",
-					f->ifname, PS_SHAPE_MAJOR, m, strerror(-r));
-			else
-				pr_debug("penstockd: %s: HTB class %x:%x removed\n", f->ifname,
-					 PS_SHAPE_MAJOR, m);
-		}
-		shaping++;
+	if (!f->installed)
+		return;
+	r = root_inspect(s, f->ifindex, &cur, why, sizeof(why));
+	if (r == 0 || r == -EOPNOTSUPP) {
+		pr_warn("penstockd: %s: penstock's HTB root qdisc was removed\n", f->ifname);
+		f->installed = false;
+		record(s);
 	}
-	/* The minors go into the entries once their classes exist; entries
-	 * that no longer shape lose theirs. */
+}
+
+/* One class per entry that wants one, at its rate; none for the others. */
+static void sync_classes(struct ps_shaper *s, struct ps_shape_if *f, const struct entry *v,
+			 int n, const uint8_t *used, const uint8_t *present, const uint64_t *rate)
+{
+	int i, m, r;
+
+	if (!present[PS_SHAPE_DEFAULT])
+		class_set(s, f->ifindex, PS_SHAPE_DEFAULT, UNLIMITED_BPS);
+	for (i = 0; i < n; i++) {
+		uint64_t Bps = v[i].e.rate_bps / 8 ? v[i].e.rate_bps / 8 : 1;
+
+		m = v[i].e.shape_class;
+		if (!v[i].want || (present[m] && rate[m] == Bps))
+			continue;
+		r = class_set(s, f->ifindex, m, v[i].e.rate_bps);
+		if (r)
+			pr_warn("penstockd: %s: cannot set HTB class %x:%x: %s\n", f->ifname,
+				PS_SHAPE_MAJOR, m, strerror(-r));
+		else
+			pr_debug("penstockd: %s: HTB class %x:%x at %llu bit/s\n", f->ifname,
+				 PS_SHAPE_MAJOR, m, (unsigned long long)v[i].e.rate_bps);
+	}
+	/* Classes no entry needs: removed (their leaf goes with them). */
+	for (m = PS_SHAPE_FIRST; m <= MINOR_MAX; m++) {
+		if (!present[m] || used[m])
+			continue;
+		r = class_del(s, f->ifindex, m);
+		if (r && r != -ENOENT)
+			pr_warn("penstockd: %s: cannot remove HTB class %x:%x: %s\n", f->ifname,
+				PS_SHAPE_MAJOR, m, strerror(-r));
+		else
+			pr_debug("penstockd: %s: HTB class %x:%x removed\n", f->ifname,
+				 PS_SHAPE_MAJOR, m);
+	}
+}
+
+/*
+ * The minors go into the entries once their classes exist; entries that
+ * no longer shape lose theirs.
+ */
+static void store_minors(int fd, const struct entry *v, int n)
+{
+	int i;
+
 	for (i = 0; i < n; i++) {
 		struct ps_enforcement cur;
 		uint16_t m = v[i].want ? v[i].e.shape_class : 0;
@@ -764,17 +745,74 @@ int ps_shape_sync(struct ps_shaper *s, struct ps_datapath *dp, uint64_t boot_now
 		cur.shape_class = m;
 		bpf_map_update_elem(fd, &v[i].key, &cur, BPF_EXIST);
 	}
-	if (nwant && !shaping && !ret) {
-		for (j = 0; j < s->nifs && !s->ifs[j].refused; j++)
-			;
-		if (j < s->nifs)
-			snprintf(err, errlen, "cannot shape on %s: %s", s->ifs[j].ifname,
-				 s->ifs[j].why);
-		else
-			snprintf(err, errlen, "no configured interface can shape (see penstockd's "
-				 "log)");
-		ret = -EOPNOTSUPP;
+}
+
+/* Entries want shaping and no interface shapes: why, in err. */
+static int cannot_shape(struct ps_shaper *s, char *err, size_t errlen)
+{
+	int j;
+
+	for (j = 0; j < s->nifs && !s->ifs[j].refused; j++)
+		;
+	if (j < s->nifs)
+		snprintf(err, errlen, "cannot shape on %s: %s", s->ifs[j].ifname, s->ifs[j].why);
+	else
+		snprintf(err, errlen, "no configured interface can shape (see penstockd's log)");
+	return -EOPNOTSUPP;
+}
+
+int ps_shape_sync(struct ps_shaper *s, struct ps_datapath *dp, uint64_t boot_now, char *err,
+		  size_t errlen)
+{
+	int fd = bpf_map__fd(dp->skel->maps.ps_enforce);
+	uint8_t *used = NULL, *present = NULL;
+	uint64_t *rate = NULL;
+	struct entry *v = NULL;
+	int n, j, r, nwant, shaping = 0, ret = 0;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (!s->sk)
+		return 0;
+	n = read_entries(fd, &v);
+	if (n < 0)
+		return n;
+	for (j = 0; j < s->nifs && !s->ifs[j].installed; j++)
+		;
+	if (!n && j == s->nifs)
+		goto out;	/* nothing shaped, nothing installed */
+	used = calloc(MINOR_MAX + 1, 1);
+	present = calloc(MINOR_MAX + 1, 1);
+	rate = calloc(MINOR_MAX + 1, sizeof(*rate));
+	if (!used || !present || !rate) {
+		ret = -ENOMEM;
+		goto out;
 	}
+	nwant = assign_minors(v, n, used, boot_now, err, errlen, &ret);
+	/* Each interface: the HTB where something is shaped, then the classes. */
+	for (j = 0; j < s->nifs; j++) {
+		struct ps_shape_if *f = &s->ifs[j];
+
+		/* An HTB someone removed is made again if something is to be
+		 * shaped, over what is there now. */
+		check_installed(s, f);
+		if (!f->installed && nwant && install(s, f))
+			continue;
+		if (!f->installed)
+			continue;
+		memset(present, 0, MINOR_MAX + 1);
+		r = read_classes(s, f->ifindex, rate, present);
+		if (r) {
+			pr_warn("penstockd: %s: cannot list the HTB classes: %s\n", f->ifname,
+				strerror(-r));
+			continue;
+		}
+		sync_classes(s, f, v, n, used, present, rate);
+		shaping++;
+	}
+	store_minors(fd, v, n);
+	if (nwant && !shaping && !ret)
+		ret = cannot_shape(s, err, errlen);
 out:
 	free(v);
 	free(used);
