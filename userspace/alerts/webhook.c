@@ -137,7 +137,8 @@ static uint64_t batch_count(const char *path)
 	return lines;
 }
 
-static void set_error(struct ps_webhook *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(struct ps_webhook *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void set_error(struct ps_webhook *s, const char *fmt, ...)
 {

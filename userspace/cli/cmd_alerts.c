@@ -25,7 +25,7 @@ static const char alerts_usage[] =
 	"                     (default: every alert kept)\n"
 	PS_SOCKET_HELP
 	"  -j, --json         print {\"alerts\":[...]} (and \"webhook\":{...})\n"
-	"  -h, --help         this text\n"
+	PS_HELP_HELP
 	"\n"
 	"examples:\n"
 	"  penstock alerts --since 1h\n"
@@ -54,6 +54,26 @@ static const char *evidence_str(json_t *ev, char *buf, size_t len)
 	return buf[0] ? buf : "-";
 }
 
+static void alert_row(struct ps_tbl *t, json_t *a)
+{
+	json_t *score = json_object_get(a, "score");
+	char buf[128];
+
+	/* To the second: "2026-11-23T02:00:00.123Z" -> "2026-11-23T02:00:00Z". */
+	snprintf(buf, sizeof(buf), "%.19sZ", ps_str_or(a, "time", "-"));
+	ps_tbl_add(t, strlen(buf) == 20 ? buf : ps_str_or(a, "time", "-"));
+	ps_tbl_add(t, ps_str_or(a, "subject", "-"));
+	ps_tbl_add(t, ps_str_or(a, "kind", "-"));
+	ps_tbl_add(t, ps_str_or(a, "detector", "-"));
+	if (json_is_number(score))
+		snprintf(buf, sizeof(buf), "%.2f", json_number_value(score));
+	else
+		snprintf(buf, sizeof(buf), "-");
+	ps_tbl_add(t, buf);
+	ps_tbl_add(t, ps_str_or(a, "action", "-"));
+	ps_tbl_add(t, evidence_str(json_object_get(a, "evidence"), buf, 72));
+}
+
 int ps_alerts_table(json_t *alerts)
 {
 	static const struct ps_tbl_col cols[] = {
@@ -61,29 +81,8 @@ int ps_alerts_table(json_t *alerts)
 		{ "DETECTOR", 0, true }, { "SCORE", 0, false }, { "ACTION", 0, true },
 		{ "EVIDENCE", 0, true },
 	};
-	json_t *a, *score;
-	char buf[128];
-	struct ps_tbl t;
-	size_t i;
 
-	ps_tbl_init(&t, cols, 7);
-	json_array_foreach(alerts, i, a) {
-		/* To the second: "2026-11-23T02:00:00.123Z" -> "2026-11-23T02:00:00Z". */
-		snprintf(buf, sizeof(buf), "%.19sZ", ps_str_or(a, "time", "-"));
-		ps_tbl_add(&t, strlen(buf) == 20 ? buf : ps_str_or(a, "time", "-"));
-		ps_tbl_add(&t, ps_str_or(a, "subject", "-"));
-		ps_tbl_add(&t, ps_str_or(a, "kind", "-"));
-		ps_tbl_add(&t, ps_str_or(a, "detector", "-"));
-		score = json_object_get(a, "score");
-		if (json_is_number(score))
-			snprintf(buf, sizeof(buf), "%.2f", json_number_value(score));
-		else
-			snprintf(buf, sizeof(buf), "-");
-		ps_tbl_add(&t, buf);
-		ps_tbl_add(&t, ps_str_or(a, "action", "-"));
-		ps_tbl_add(&t, evidence_str(json_object_get(a, "evidence"), buf, 72));
-	}
-	return ps_tbl_print(&t, stdout);
+	return ps_tbl_rows(stdout, cols, 7, alerts, alert_row);
 }
 
 static int print_alerts(json_t *ans, uint64_t since_s)
@@ -106,7 +105,8 @@ static int print_alerts(json_t *ans, uint64_t since_s)
 		if (json_integer_value(batches) || *ps_str_or(wh, "last_error", ""))
 			printf("\nwebhook %s: failing since %s: %s; %lld batches (%s) wait in %s\n",
 			       ps_str_or(wh, "url", "-"), ps_str_or(wh, "failing_since", "-"),
-			       ps_str_or(wh, "last_error", "-"), (long long)json_integer_value(batches),
+			       ps_str_or(wh, "last_error", "-"),
+			       (long long)json_integer_value(batches),
 			       ps_fmt_bytes(ps_json_num(wh, "spooled_bytes"), buf, sizeof(buf)),
 			       ps_str_or(wh, "spool_dir", "-"));
 		else

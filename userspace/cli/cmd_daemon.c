@@ -25,8 +25,8 @@ static const char status_usage[] =
 	"read-and-aggregate tick, and how many clients it holds.\n"
 	"\n"
 	PS_SOCKET_HELP
-	"  -j, --json         print the daemon's answer as one JSON object\n"
-	"  -h, --help         this text\n"
+	PS_JSON_HELP
+	PS_HELP_HELP
 	"\n"
 	"examples:\n"
 	"  penstock status\n"
@@ -90,112 +90,80 @@ static void print_daemon(json_t *ans)
 		       ps_fmt_count(json_object_get(v, "subjects"), dur, sizeof(dur)),
 		       ps_json_num(v, "last_ms"), ps_json_num(v, "max_ms"),
 		       ps_fmt_count(json_object_get(v, "clients_judged"), ifc, sizeof(ifc)));
-
 }
 
-static void print_interfaces(json_t *ans)
+static void interface_row(struct ps_tbl *t, json_t *e)
+{
+	json_t *v = json_object_get(e, "created_clsact");
+	char a[64];
+
+	ps_tbl_add(t, ps_str_or(e, "name", "-"));
+	ps_tbl_add(t, ps_fmt_count(json_object_get(e, "ifindex"), a, sizeof(a)));
+	ps_tbl_add(t, yes_no(e, "ingress"));
+	ps_tbl_add(t, yes_no(e, "egress"));
+	ps_tbl_add(t, !json_is_boolean(v) ? "-"
+		   : json_is_true(v)   ? "created by penstockd"
+				       : "already there");
+}
+
+static void program_row(struct ps_tbl *t, json_t *e)
+{
+	char a[64];
+
+	ps_tbl_add(t, ps_str_or(e, "name", "-"));
+	ps_tbl_add(t, ps_fmt_count(json_object_get(e, "id"), a, sizeof(a)));
+	ps_tbl_add(t, ps_fmt_count(json_object_get(e, "verified_insns"), a, sizeof(a)));
+	ps_tbl_add(t, ps_str_or(e, "tag", "-"));
+}
+
+static void map_row(struct ps_tbl *t, json_t *e)
+{
+	json_t *n = json_object_get(e, "entries");
+	double max = ps_json_num(e, "max_entries");
+	char a[64];
+
+	ps_tbl_add(t, ps_str_or(e, "name", "-"));
+	ps_tbl_add(t, ps_fmt_count(n, a, sizeof(a)));
+	ps_tbl_add(t, ps_fmt_count(json_object_get(e, "max_entries"), a, sizeof(a)));
+	if (json_is_number(n) && max > 0)
+		snprintf(a, sizeof(a), "%.1f%%", 100.0 * json_number_value(n) / max);
+	else
+		snprintf(a, sizeof(a), "-");
+	ps_tbl_add(t, a);
+}
+
+static int print_status(json_t *ans)
 {
 	static const struct ps_tbl_col ifcols[] = {
 		{ "INTERFACE", 0, true }, { "IFINDEX", 0, false }, { "INGRESS", 0, true },
 		{ "EGRESS", 0, true }, { "CLSACT", 0, true },
 	};
-	json_t *arr, *e, *v;
-	struct ps_tbl t;
-	char a[64];
-	size_t i;
-
-	arr = json_object_get(ans, "interfaces");
-	if (!json_array_size(arr)) {
-		printf("no interface: penstockd is attached nowhere\n");
-	} else {
-		ps_tbl_init(&t, ifcols, 5);
-		json_array_foreach(arr, i, e) {
-			ps_tbl_add(&t, ps_str_or(e, "name", "-"));
-			ps_tbl_add(&t, ps_fmt_count(json_object_get(e, "ifindex"), a, sizeof(a)));
-			ps_tbl_add(&t, yes_no(e, "ingress"));
-			ps_tbl_add(&t, yes_no(e, "egress"));
-			v = json_object_get(e, "created_clsact");
-			ps_tbl_add(&t, !json_is_boolean(v) ? "-"
-				    : json_is_true(v)   ? "created by penstockd"
-							: "already there");
-		}
-		ps_tbl_print(&t, stdout);
-	}
-}
-
-static void print_programs(json_t *ans)
-{
 	static const struct ps_tbl_col progcols[] = {
 		{ "PROGRAM", 0, true }, { "ID", 0, false }, { "VERIFIED_INSNS", 0, false },
 		{ "TAG", 0, true },
 	};
-	struct ps_tbl t;
-	char a[64];
-	size_t i;
-	json_t *e;
-
-	ps_tbl_init(&t, progcols, 4);
-	json_array_foreach(json_object_get(ans, "programs"), i, e) {
-		ps_tbl_add(&t, ps_str_or(e, "name", "-"));
-		ps_tbl_add(&t, ps_fmt_count(json_object_get(e, "id"), a, sizeof(a)));
-		ps_tbl_add(&t, ps_fmt_count(json_object_get(e, "verified_insns"), a, sizeof(a)));
-		ps_tbl_add(&t, ps_str_or(e, "tag", "-"));
-	}
-	ps_tbl_print(&t, stdout);
-}
-
-static void print_maps(json_t *ans)
-{
 	static const struct ps_tbl_col mapcols[] = {
 		{ "MAP", 0, true }, { "ENTRIES", 0, false }, { "MAX_ENTRIES", 0, false },
 		{ "FILL", 6, false },
 	};
-	struct ps_tbl t;
-	char a[64];
-	size_t i;
-	json_t *e;
+	json_t *ifs = json_object_get(ans, "interfaces");
 
-	ps_tbl_init(&t, mapcols, 4);
-	json_array_foreach(json_object_get(ans, "maps"), i, e) {
-		json_t *n = json_object_get(e, "entries");
-		double max = ps_json_num(e, "max_entries");
-
-		ps_tbl_add(&t, ps_str_or(e, "name", "-"));
-		ps_tbl_add(&t, ps_fmt_count(n, a, sizeof(a)));
-		ps_tbl_add(&t, ps_fmt_count(json_object_get(e, "max_entries"), a, sizeof(a)));
-		if (json_is_number(n) && max > 0)
-			snprintf(a, sizeof(a), "%.1f%%", 100.0 * json_number_value(n) / max);
-		else
-			snprintf(a, sizeof(a), "-");
-		ps_tbl_add(&t, a);
-	}
-	ps_tbl_print(&t, stdout);
-}
-
-static void print_status(json_t *ans)
-{
 	print_daemon(ans);
 	putchar('\n');
-	print_interfaces(ans);
+	if (!json_array_size(ifs))
+		printf("no interface: penstockd is attached nowhere\n");
+	else
+		ps_tbl_rows(stdout, ifcols, 5, ifs, interface_row);
 	putchar('\n');
-	print_programs(ans);
+	ps_tbl_rows(stdout, progcols, 4, json_object_get(ans, "programs"), program_row);
 	putchar('\n');
-	print_maps(ans);
+	ps_tbl_rows(stdout, mapcols, 4, json_object_get(ans, "maps"), map_row);
+	return 0;
 }
 
 int ps_cmd_status(int argc, char **argv)
 {
-	struct ps_opts_common o = {};
-	int ret = ps_opts_parse(&status_cmd, argc, argv, &o);
-	json_t *ans;
-
-	if (ret >= 0)
-		return ret;
-	ans = ps_ctl_ask(status_cmd.cmd, &o, ps_request(PS_CMD_STATUS), &ret);
-	if (!ans)
-		return ret;
-	print_status(ans);
-	return ps_ctl_done(status_cmd.cmd, ans, 0);
+	return ps_ctl_show(&status_cmd, argc, argv, PS_CMD_STATUS, print_status);
 }
 
 /* --- clients -------------------------------------------------------------- */
@@ -216,7 +184,7 @@ static const char clients_usage[] =
 	"  -j, --json         print {\"window\":..,\"sort\":..,\"total_clients\":..,\n"
 	"                     \"clients\":[...]} (the fields of penstock replay --json,\n"
 	"                     plus rpm, first_seen, last_seen)\n"
-	"  -h, --help         this text\n"
+	PS_HELP_HELP
 	"\n"
 	"examples:\n"
 	"  penstock clients\n"
@@ -234,10 +202,8 @@ struct clients_opts {
 static const struct ps_cmd_opts clients_cmd = {
 	"clients", clients_usage, PS_OPTS_SOCKET | PS_OPTS_JSON,
 	(const struct ps_opt[]){
-		{ .name = "sort", .key = 'o', .type = PS_OPT_CHOICE, .choices = ps_sort_names,
-		  .off = offsetof(struct clients_opts, sort) },
-		{ .name = "window", .key = 'w', .type = PS_OPT_CHOICE, .choices = ps_window_names,
-		  .off = offsetof(struct clients_opts, window) },
+		PS_OPT_SORT(struct clients_opts, sort),
+		PS_OPT_WINDOW(struct clients_opts, window),
 		{ .name = "limit", .key = 'n', .type = PS_OPT_UINT, .min = 0, .max = INT32_MAX,
 		  .expect = "a number of clients, 0 for all",
 		  .off = offsetof(struct clients_opts, limit) },
@@ -335,8 +301,8 @@ static const char client_usage[] =
 	"penstockd first and last saw it. ADDR is an IPv4 or IPv6 address.\n"
 	"\n"
 	PS_SOCKET_HELP
-	"  -j, --json         print the daemon's answer as one JSON object\n"
-	"  -h, --help         this text\n"
+	PS_JSON_HELP
+	PS_HELP_HELP
 	"\n"
 	"examples:\n"
 	"  penstock client 198.18.0.2\n"
@@ -389,8 +355,8 @@ int ps_cmd_client(int argc, char **argv)
 	if (o.argi >= argc)
 		return ps_opts_usage_error(&client_cmd, "no address given");
 	if (o.argi + 1 < argc)
-		return ps_opts_usage_error(&client_cmd, "one address at a time ('%s' is one too many)",
-					   argv[o.argi + 1]);
+		return ps_opts_usage_error(
+		    &client_cmd, "one address at a time ('%s' is one too many)", argv[o.argi + 1]);
 	/* The daemon's spelling of the address, whatever the user's. */
 	if (inet_pton(AF_INET, argv[o.argi], bin) == 1) {
 		inet_ntop(AF_INET, bin, canon, sizeof(canon));
@@ -419,7 +385,7 @@ static const char endpoints_usage[] =
 	"\n"
 	PS_SOCKET_HELP
 	"  -j, --json         print {\"endpoints\":[...]}\n"
-	"  -h, --help         this text\n"
+	PS_HELP_HELP
 	"\n"
 	"examples:\n"
 	"  penstock endpoints\n"
@@ -431,44 +397,35 @@ static const struct ps_cmd_opts endpoints_cmd = {
 	"endpoints", endpoints_usage, PS_OPTS_SOCKET | PS_OPTS_JSON, NULL,
 };
 
+static void endpoint_row(struct ps_tbl *t, json_t *e)
+{
+	char buf[64], paths[PS_MAX_PATHS * (PS_PATH_MAX + 1) + 1];
+	size_t j, off = 0;
+	json_t *p;
+
+	ps_tbl_add(t, ps_str_or(e, "name", "-"));
+	ps_tbl_add(t, ps_fmt_count(json_object_get(e, "port"), buf, sizeof(buf)));
+	paths[0] = '\0';
+	json_array_foreach(json_object_get(e, "paths"), j, p) {
+		if (off < sizeof(paths))
+			off += snprintf(paths + off, sizeof(paths) - off, "%s%s", j ? "," : "",
+					json_string_value(p) ?: "?");
+	}
+	ps_tbl_add(t, paths[0] ? paths : "-");
+}
+
 static int print_endpoints(json_t *ans)
 {
 	static const struct ps_tbl_col cols[] = {
 		{ "NAME", 0, true }, { "PORT", 5, false }, { "PATHS", 0, true },
 	};
-	char buf[64], paths[PS_MAX_PATHS * (PS_PATH_MAX + 1) + 1];
-	size_t i, j, off;
-	struct ps_tbl t;
-	json_t *e, *p;
 
-	ps_tbl_init(&t, cols, 3);
-	json_array_foreach(json_object_get(ans, "endpoints"), i, e) {
-		ps_tbl_add(&t, ps_str_or(e, "name", "-"));
-		ps_tbl_add(&t, ps_fmt_count(json_object_get(e, "port"), buf, sizeof(buf)));
-		off = 0;
-		paths[0] = '\0';
-		json_array_foreach(json_object_get(e, "paths"), j, p) {
-			if (off < sizeof(paths))
-				off += snprintf(paths + off, sizeof(paths) - off, "%s%s",
-						j ? "," : "", json_string_value(p) ?: "?");
-		}
-		ps_tbl_add(&t, paths[0] ? paths : "-");
-	}
-	return ps_tbl_print(&t, stdout);
+	return ps_tbl_rows(stdout, cols, 3, json_object_get(ans, "endpoints"), endpoint_row);
 }
 
 int ps_cmd_endpoints(int argc, char **argv)
 {
-	struct ps_opts_common o = {};
-	int ret = ps_opts_parse(&endpoints_cmd, argc, argv, &o);
-	json_t *ans;
-
-	if (ret >= 0)
-		return ret;
-	ans = ps_ctl_ask(endpoints_cmd.cmd, &o, ps_request(PS_CMD_ENDPOINTS), &ret);
-	if (!ans)
-		return ret;
-	return ps_ctl_done(endpoints_cmd.cmd, ans, print_endpoints(ans));
+	return ps_ctl_show(&endpoints_cmd, argc, argv, PS_CMD_ENDPOINTS, print_endpoints);
 }
 
 /* --- reload, stop --------------------------------------------------------- */
@@ -480,8 +437,8 @@ static const char reload_usage[] =
 	"file is reported (FILE:LINE:COLUMN) and the running configuration stays.\n"
 	"\n"
 	PS_SOCKET_HELP
-	"  -j, --json         print the daemon's answer as one JSON object\n"
-	"  -h, --help         this text\n"
+	PS_JSON_HELP
+	PS_HELP_HELP
 	"\n"
 	"example:\n"
 	"  penstock reload\n"
@@ -527,8 +484,8 @@ static const char stop_usage[] =
 	"                     next penstockd (an upgrade) to adopt without missing a\n"
 	"                     packet\n"
 	PS_SOCKET_HELP
-	"  -j, --json         print the daemon's answer as one JSON object\n"
-	"  -h, --help         this text\n"
+	PS_JSON_HELP
+	PS_HELP_HELP
 	"\n"
 	"examples:\n"
 	"  penstock stop\n"

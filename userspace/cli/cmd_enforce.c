@@ -51,8 +51,8 @@ static int enf_subject(const struct ps_cmd_opts *c, int argc, char **argv, int a
 	if (argi >= argc)
 		return ps_opts_usage_error(c, "no address or prefix given");
 	if (argi + 1 < argc)
-		return ps_opts_usage_error(c, "one address or prefix at a time ('%s' is one too many)",
-					   argv[argi + 1]);
+		return ps_opts_usage_error(
+		    c, "one address or prefix at a time ('%s' is one too many)", argv[argi + 1]);
 	if (ps_parse_prefix(argv[argi], &p, err, sizeof(err))) {
 		fprintf(stderr, "penstock %s: '%s': expected %s\n", c->cmd, argv[argi], err);
 		return PS_EXIT_INPUT;
@@ -91,11 +91,21 @@ static void print_term(const char *subject, uint64_t for_s)
 		printf(" until removed (penstock unblock %s)", subject);
 }
 
-/* The answer to block or throttle, as text. what: "blocked X", ... */
-static int enf_set_done(json_t *ans, const char *what, const char *subject,
-			const struct enf_opts *o)
+/*
+ * Ask penstockd for a block or throttle of subject, and say what it did
+ * (what: "blocked X", ...), or print its answer with --json.
+ */
+static int enf_set(const struct ps_cmd_opts *c, enum ps_cmd cmd, const char *what,
+		   const char *subject, const struct enf_opts *o)
 {
-	bool dry = json_is_true(json_object_get(ans, "dry_run"));
+	json_t *ans;
+	bool dry;
+	int ret;
+
+	ans = ps_ctl_ask(c->cmd, &o->c, enf_request(cmd, subject, o), &ret);
+	if (!ans)
+		return ret;
+	dry = json_is_true(json_object_get(ans, "dry_run"));
 
 	fputs(what, stdout);
 	print_term(subject, o->for_s);
@@ -125,8 +135,8 @@ static const char block_usage[] =
 	"  -r, --reason TEXT  why, shown by penstock enforcement: at most 63 printable\n"
 	"                     ASCII characters\n"
 	PS_SOCKET_HELP
-	"  -j, --json         print the daemon's answer as one JSON object\n"
-	"  -h, --help         this text\n"
+	PS_JSON_HELP
+	PS_HELP_HELP
 	"\n"
 	"examples:\n"
 	"  penstock block 203.0.113.7\n"
@@ -145,18 +155,14 @@ int ps_cmd_block(int argc, char **argv)
 	char subject[INET6_ADDRSTRLEN + 8], what[sizeof(subject) + 16];
 	struct enf_opts o = {};
 	int ret = ps_opts_parse(&block_cmd, argc, argv, &o);
-	json_t *ans;
 
 	if (ret >= 0)
 		return ret;
 	ret = enf_subject(&block_cmd, argc, argv, o.c.argi, subject, sizeof(subject));
 	if (ret)
 		return ret;
-	ans = ps_ctl_ask(block_cmd.cmd, &o.c, enf_request(PS_CMD_BLOCK, subject, &o), &ret);
-	if (!ans)
-		return ret;
 	snprintf(what, sizeof(what), "blocked %s", subject);
-	return enf_set_done(ans, what, subject, &o);
+	return enf_set(&block_cmd, PS_CMD_BLOCK, what, subject, &o);
 }
 
 /* --- throttle ------------------------------------------------------------- */
@@ -186,8 +192,8 @@ static const char throttle_usage[] =
 	"  -r, --reason TEXT  why, shown by penstock enforcement: at most 63 printable\n"
 	"                     ASCII characters\n"
 	PS_SOCKET_HELP
-	"  -j, --json         print the daemon's answer as one JSON object\n"
-	"  -h, --help         this text\n"
+	PS_JSON_HELP
+	PS_HELP_HELP
 	"\n"
 	"examples:\n"
 	"  penstock throttle 198.18.0.2 --rpm 120\n"
@@ -216,7 +222,6 @@ int ps_cmd_throttle(int argc, char **argv)
 	char subject[INET6_ADDRSTRLEN + 8], what[sizeof(subject) + 96], rate[64];
 	struct enf_opts o = {};
 	int ret = ps_opts_parse(&throttle_cmd, argc, argv, &o);
-	json_t *ans;
 
 	if (ret >= 0)
 		return ret;
@@ -240,10 +245,7 @@ int ps_cmd_throttle(int argc, char **argv)
 	else
 		snprintf(what, sizeof(what), "shaping %s to %s", subject,
 			 ps_fmt_rate(o.rate, rate, sizeof(rate)));
-	ans = ps_ctl_ask(throttle_cmd.cmd, &o.c, enf_request(PS_CMD_THROTTLE, subject, &o), &ret);
-	if (!ans)
-		return ret;
-	return enf_set_done(ans, what, subject, &o);
+	return enf_set(&throttle_cmd, PS_CMD_THROTTLE, what, subject, &o);
 }
 
 /* --- unblock -------------------------------------------------------------- */
@@ -260,7 +262,7 @@ static const char unblock_usage[] =
 	"\n"
 	PS_SOCKET_HELP
 	"  -j, --json         print {\"subject\":..,\"removed\":N}\n"
-	"  -h, --help         this text\n"
+	PS_HELP_HELP
 	"\n"
 	"examples:\n"
 	"  penstock unblock 203.0.113.0/24\n"
@@ -327,7 +329,7 @@ static const char enforcement_usage[] =
 	"\n"
 	PS_SOCKET_HELP
 	"  -j, --json         print {\"dry_run\":..,\"entries\":[...]}\n"
-	"  -h, --help         this text\n"
+	PS_HELP_HELP
 	"\n"
 	"examples:\n"
 	"  penstock enforcement\n"
@@ -439,14 +441,5 @@ static int print_enforcement(json_t *ans)
 
 int ps_cmd_enforcement(int argc, char **argv)
 {
-	struct ps_opts_common o = {};
-	int ret = ps_opts_parse(&enforcement_cmd, argc, argv, &o);
-	json_t *ans;
-
-	if (ret >= 0)
-		return ret;
-	ans = ps_ctl_ask(enforcement_cmd.cmd, &o, ps_request(PS_CMD_ENFORCEMENT), &ret);
-	if (!ans)
-		return ret;
-	return ps_ctl_done(enforcement_cmd.cmd, ans, print_enforcement(ans));
+	return ps_ctl_show(&enforcement_cmd, argc, argv, PS_CMD_ENFORCEMENT, print_enforcement);
 }

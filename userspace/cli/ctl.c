@@ -99,6 +99,25 @@ static int ctl_connect(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
+/*
+ * A send (sending) or a recv that failed with e, in words for a person
+ * in err. Returns -e.
+ */
+static int io_error(int e, bool sending, char *err, size_t errlen)
+{
+	if (e == EAGAIN || e == EWOULDBLOCK)
+		snprintf(err, errlen, "penstockd did not answer within %d s", PS_CTL_TIMEOUT_S);
+	else if (sending && (e == EPIPE || e == ECONNRESET))
+		snprintf(err, errlen, "penstockd closed the connection before reading the request");
+	else if (e == ECONNRESET)
+		snprintf(err, errlen, "penstockd closed the connection without answering");
+	else if (sending)
+		snprintf(err, errlen, "cannot send the request to penstockd: %s", strerror(e));
+	else
+		snprintf(err, errlen, "cannot read penstockd's answer: %s", strerror(e));
+	return -e;
+}
+
 static int send_all(int fd, const char *buf, size_t len, char *err, size_t errlen)
 {
 	while (len) {
@@ -106,20 +125,8 @@ static int send_all(int fd, const char *buf, size_t len, char *err, size_t errle
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			int e = errno;
-
-			if (e == EAGAIN || e == EWOULDBLOCK)
-				snprintf(err, errlen, "penstockd did not answer within %d s",
-					 PS_CTL_TIMEOUT_S);
-			else if (e == EPIPE || e == ECONNRESET)
-				snprintf(err, errlen,
-					 "penstockd closed the connection before reading the request");
-			else
-				snprintf(err, errlen, "cannot send the request to penstockd: %s",
-					 strerror(e));
-			return -e;
-		}
+		if (n < 0)
+			return io_error(errno, true, err, errlen);
 		buf += n;
 		len -= n;
 	}
@@ -157,17 +164,8 @@ static int recv_all(int fd, char **out, size_t *outlen, char *err, size_t errlen
 		if (n < 0) {
 			int e = errno;
 
-			if (e == EAGAIN || e == EWOULDBLOCK)
-				snprintf(err, errlen, "penstockd did not answer within %d s",
-					 PS_CTL_TIMEOUT_S);
-			else if (e == ECONNRESET)
-				snprintf(err, errlen,
-					 "penstockd closed the connection without answering");
-			else
-				snprintf(err, errlen, "cannot read penstockd's answer: %s",
-					 strerror(e));
 			free(buf);
-			return -e;
+			return io_error(e, false, err, errlen);
 		}
 		len += n;
 	}
@@ -281,6 +279,21 @@ json_t *ps_ctl_ask(const char *cmd, const struct ps_opts_common *o, json_t *req,
 		return NULL;
 	}
 	return ans;
+}
+
+int ps_ctl_show(const struct ps_cmd_opts *c, int argc, char **argv, enum ps_cmd cmd,
+		int (*print)(json_t *ans))
+{
+	struct ps_opts_common o = {};
+	int ret = ps_opts_parse(c, argc, argv, &o);
+	json_t *ans;
+
+	if (ret >= 0)
+		return ret;
+	ans = ps_ctl_ask(c->cmd, &o, ps_request(cmd), &ret);
+	if (!ans)
+		return ret;
+	return ps_ctl_done(c->cmd, ans, print(ans));
 }
 
 int ps_ctl_done(const char *cmd, json_t *ans, int err)

@@ -50,5 +50,11 @@ int ps_ctl_answer_json(const char *cmd, json_t *ans);
 json_t *ps_ctl_ask(const char *cmd, const struct ps_opts_common *o, json_t *req, int *ret);
 /* After the answer was printed (err: what printing returned): frees it; an exit status. */
 int ps_ctl_done(const char *cmd, json_t *ans, int err);
+/*
+ * A command with no options of its own: ask penstockd for cmd, print its
+ * answer by print() (0 or -ENOMEM), or as JSON with --json. An exit status.
+ */
+int ps_ctl_show(const struct ps_cmd_opts *c, int argc, char **argv, enum ps_cmd cmd,
+		int (*print)(json_t *ans));
 
 #endif

@@ -173,3 +173,16 @@ int ps_tbl_print(struct ps_tbl *t, FILE *f)
 	t->ncells = t->cap = 0;
 	return err;
 }
+
+int ps_tbl_rows(FILE *f, const struct ps_tbl_col *cols, int ncols, json_t *arr,
+		void (*row)(struct ps_tbl *t, json_t *e))
+{
+	struct ps_tbl t;
+	json_t *e;
+	size_t i;
+
+	ps_tbl_init(&t, cols, ncols);
+	json_array_foreach(arr, i, e)
+		row(&t, e);
+	return ps_tbl_print(&t, f);
+}

@@ -45,5 +45,8 @@ void ps_tbl_init(struct ps_tbl *t, const struct ps_tbl_col *cols, int ncols);
 void ps_tbl_add(struct ps_tbl *t, const char *s);
 /* Prints the table and frees it; 0 or -ENOMEM (nothing printed). */
 int ps_tbl_print(struct ps_tbl *t, FILE *f);
+/* A table of a JSON array, a row per element by row(); printed as ps_tbl_print(). */
+int ps_tbl_rows(FILE *f, const struct ps_tbl_col *cols, int ncols, json_t *arr,
+		void (*row)(struct ps_tbl *t, json_t *e));
 
 #endif

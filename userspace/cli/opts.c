@@ -40,15 +40,17 @@ static const char *range_words(const struct ps_opt *o, char *buf, size_t len)
 	switch (o->type) {
 	case PS_OPT_DURATION:
 		snprintf(buf, len, "a duration from %s to %s, such as 10m%s",
-			 ps_duration_str(o->min, a, sizeof(a)), ps_duration_str(o->max, b, sizeof(b)),
-			 o->note ? o->note : "");
+			 ps_duration_str(o->min, a, sizeof(a)),
+			 ps_duration_str(o->max, b, sizeof(b)), o->note ? o->note : "");
 		break;
 	case PS_OPT_RATE:
 		if (o->min)
-			snprintf(buf, len, "a rate from %s to %s", ps_fmt_rate(o->min, a, sizeof(a)),
+			snprintf(buf, len, "a rate from %s to %s",
+				 ps_fmt_rate(o->min, a, sizeof(a)),
 				 ps_fmt_rate(o->max, b, sizeof(b)));
 		else
-			snprintf(buf, len, "a rate of at most %s", ps_fmt_rate(o->max, b, sizeof(b)));
+			snprintf(buf, len, "a rate of at most %s",
+				 ps_fmt_rate(o->max, b, sizeof(b)));
 		break;
 	case PS_OPT_SECONDS:
 		snprintf(buf, len, "seconds, %g to %g", o->dmin, o->dmax);

@@ -35,7 +35,7 @@ struct ps_opt {
 	uint64_t min, max;	/* UINT, DURATION, RATE: the range; TEXT: max bytes */
 	double dmin, dmax;	/* SECONDS: the range */
 	const char *const *choices;	/* CHOICE: NULL-terminated */
-	const char *expect;	/* a value out of range: what was expected; NULL: the type's words */
+	const char *expect; /* a value out of range: what was expected; NULL: the type's words */
 	const char *note;	/* DURATION: after the type's words */
 	/* UINT given more than once: count (an int at count_off) values in an array at off. */
 	int count_max;		/* 0: once (the last one given) */
@@ -47,8 +47,20 @@ struct ps_opt {
 #define PS_SOCKET_HELP \
 	"  -s, --socket PATH  penstockd's control socket (default $" PS_SOCKET_ENV ", else\n" \
 	"                     " PS_CONTROL_SOCKET ")\n"
+#define PS_JSON_HELP \
+	"  -j, --json         print the daemon's answer as one JSON object\n"
+#define PS_HELP_HELP \
+	"  -h, --help         this text\n"
 #define PS_EXIT_HELP \
 	"exit status: 0 ok, 1 penstockd missing or refused the request, 2 bad usage\n"
+
+/* The sort key and window of penstock clients and top. */
+#define PS_OPT_SORT(T, f)							\
+	{ .name = "sort", .key = 'o', .type = PS_OPT_CHOICE, .choices = ps_sort_names,	\
+	  .off = offsetof(T, f) }
+#define PS_OPT_WINDOW(T, f)							\
+	{ .name = "window", .key = 'w', .type = PS_OPT_CHOICE, .choices = ps_window_names,	\
+	  .off = offsetof(T, f) }
 
 #define PS_OPTS_SOCKET	0x1	/* -s, --socket PATH: penstockd's control socket */
 #define PS_OPTS_JSON	0x2	/* -j, --json */

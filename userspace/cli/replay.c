@@ -46,7 +46,7 @@ static const char replay_usage[] =
 	"  -j, --json         print {\"clients\":[...],\"alerts\":[...],\"enforcement\":[...]}\n"
 	"                     instead of tables\n"
 	"  -v, --verbose      more messages (libbpf's too)\n"
-	"  -h, --help         this text\n"
+	PS_HELP_HELP
 	"\n"
 	"examples:\n"
 	"  penstock replay --port 8000 capture.pcap\n"

@@ -67,10 +67,8 @@ struct top_opts {
 static const struct ps_cmd_opts top_cmd = {
 	"top", top_usage, PS_OPTS_SOCKET,
 	(const struct ps_opt[]){
-		{ .name = "sort", .key = 'o', .type = PS_OPT_CHOICE, .choices = ps_sort_names,
-		  .off = offsetof(struct top_opts, sort) },
-		{ .name = "window", .key = 'w', .type = PS_OPT_CHOICE, .choices = ps_window_names,
-		  .off = offsetof(struct top_opts, window) },
+		PS_OPT_SORT(struct top_opts, sort),
+		PS_OPT_WINDOW(struct top_opts, window),
 		{ .name = "interval", .key = 'd', .type = PS_OPT_SECONDS, .dmin = 0.1, .dmax = 3600,
 		  .off = offsetof(struct top_opts, interval_ms) },
 		{},

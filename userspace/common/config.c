@@ -311,10 +311,11 @@ static int leading_zero_error(struct ps_ctx *c, const struct ps_key *k, const ya
 	size_t len = n->data.scalar.length;
 	char want[512];
 
-	return ps_cfg_error(c, &n->start_mark,
-			"%s%s%.*s%s has a leading zero (octal in YAML 1.1), expected %s without one",
-			path, sep(path), PS_QUOTE_MAX, ps_cfg_scalar(n), len > PS_QUOTE_MAX ? "..." : "",
-			expectation(k, want, sizeof(want)));
+	return ps_cfg_error(
+	    c, &n->start_mark,
+	    "%s%s%.*s%s has a leading zero (octal in YAML 1.1), expected %s without one", path,
+	    sep(path), PS_QUOTE_MAX, ps_cfg_scalar(n), len > PS_QUOTE_MAX ? "..." : "",
+	    expectation(k, want, sizeof(want)));
 }
 
 /*
@@ -435,7 +436,8 @@ static int parse_enum(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, 
 		return type_error(c, k, n, path);
 	len = n->data.scalar.length;
 	for (v = k->min; v <= k->max; v++)
-		if (k->names[v] && strlen(k->names[v]) == len && !memcmp(k->names[v], ps_cfg_scalar(n), len))
+		if (k->names[v] && strlen(k->names[v]) == len &&
+		    !memcmp(k->names[v], ps_cfg_scalar(n), len))
 			return ps_cfg_store_int((char *)obj + k->off, k->size, v);
 	return type_error(c, k, n, path);
 }
@@ -537,7 +539,8 @@ static int parse_str(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, v
 	return 0;
 }
 
-yaml_node_t *ps_cfg_map_value(struct ps_ctx *c, yaml_node_t *map, const char *name)
+/* The pair of key name in a mapping, or NULL. */
+static yaml_node_pair_t *map_pair(struct ps_ctx *c, yaml_node_t *map, const char *name)
 {
 	yaml_node_pair_t *p;
 	yaml_node_t *key;
@@ -545,9 +548,16 @@ yaml_node_t *ps_cfg_map_value(struct ps_ctx *c, yaml_node_t *map, const char *na
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
 		key = ps_cfg_node(c, p->key);
 		if (key->type == YAML_SCALAR_NODE && !strcmp(ps_cfg_scalar(key), name))
-			return ps_cfg_node(c, p->value);
+			return p;
 	}
 	return NULL;
+}
+
+yaml_node_t *ps_cfg_map_value(struct ps_ctx *c, yaml_node_t *map, const char *name)
+{
+	yaml_node_pair_t *p = map_pair(c, map, name);
+
+	return p ? ps_cfg_node(c, p->value) : NULL;
 }
 
 static bool same_value(const struct ps_key *k, const char *a, const char *b)
@@ -574,7 +584,8 @@ static const char *value_text(const struct ps_key *k, const char *obj, char *buf
 	else if (k->type == PS_T_PREFIX)
 		ps_prefix_str((const struct ps_prefix *)(obj + k->off), buf, len);
 	else if (k->type == PS_T_QTY)
-		snprintf(buf, len, "%llu", (unsigned long long)ps_cfg_load_int(obj + k->off, k->size, false));
+		snprintf(buf, len, "%llu",
+			 (unsigned long long)ps_cfg_load_int(obj + k->off, k->size, false));
 	else if (k->type == PS_T_DEC)
 		snprintf(buf, len, "%.15g", *(const double *)(obj + k->off));
 	else
@@ -682,14 +693,17 @@ static int parse_map(struct ps_ctx *c, const struct ps_key *m, yaml_node_t *n, v
 	for (p = pairs; p < n->data.mapping.pairs.top; p++) {
 		key = ps_cfg_node(c, p->key);
 		if (key->type != YAML_SCALAR_NODE)
-			return ps_cfg_error(c, &key->start_mark, "%s%sgot %s as a key, expected one of %s",
-					path, sep(path), describe(key, got, sizeof(got)), names);
+			return ps_cfg_error(c, &key->start_mark,
+					    "%s%sgot %s as a key, expected one of %s", path,
+					    sep(path), describe(key, got, sizeof(got)), names);
 		k = ps_cfg_find_key(m->keys, ps_cfg_scalar(key), key->data.scalar.length);
 		if (!k)
-			return ps_cfg_error(c, &key->start_mark, "%s%sunknown key %s, expected one of %s",
-					path, sep(path),
-					ps_cfg_quote(got, sizeof(got), ps_cfg_scalar(key), key->data.scalar.length),
-					names);
+			return ps_cfg_error(c, &key->start_mark,
+					    "%s%sunknown key %s, expected one of %s", path,
+					    sep(path),
+					    ps_cfg_quote(got, sizeof(got), ps_cfg_scalar(key),
+							 key->data.scalar.length),
+					    names);
 		/* Earlier keys are all known and distinct, so this stays small. */
 		for (q = pairs; q < p; q++) {
 			if (strcmp(ps_cfg_scalar(ps_cfg_node(c, q->key)), k->name))
@@ -721,44 +735,35 @@ static int parse_map(struct ps_ctx *c, const struct ps_key *m, yaml_node_t *n, v
 	return 0;
 }
 
+/* A mapping as a row's value: its fields at the row's offset. */
+static int parse_map_row(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, void *obj,
+			 const char *path)
+{
+	return parse_map(c, k, n, (char *)obj + k->off, path);
+}
+
 static int parse_value(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, void *obj,
 		       const char *path)
 {
-	switch (k->type) {
-	case PS_T_INT:
-		return parse_int(c, k, n, obj, path);
-	case PS_T_STR:
-		return parse_str(c, k, n, obj, path);
-	case PS_T_LIST:
-		return parse_list(c, k, n, obj, path);
-	case PS_T_MAP:
-		return parse_map(c, k, n, (char *)obj + k->off, path);
-	case PS_T_BOOL:
-		return parse_bool(c, k, n, obj, path);
-	case PS_T_ENUM:
-		return parse_enum(c, k, n, obj, path);
-	case PS_T_QTY:
-		return parse_qty(c, k, n, obj, path);
-	case PS_T_PREFIX:
-		return parse_prefix(c, k, n, obj, path);
-	case PS_T_DEC:
-		return parse_dec(c, k, n, obj, path);
-	}
-	return -EINVAL;
+	static int (*const parse[])(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n,
+				    void *obj, const char *path) = {
+		[PS_T_INT] = parse_int,		[PS_T_STR] = parse_str,
+		[PS_T_LIST] = parse_list,	[PS_T_MAP] = parse_map_row,
+		[PS_T_BOOL] = parse_bool,	[PS_T_ENUM] = parse_enum,
+		[PS_T_QTY] = parse_qty,		[PS_T_PREFIX] = parse_prefix,
+		[PS_T_DEC] = parse_dec,
+	};
+
+	if ((size_t)k->type >= NELEMS(parse) || !parse[k->type])
+		return -EINVAL;
+	return parse[k->type](c, k, n, obj, path);
 }
 
-/* The key node of name in a mapping, or NULL. */
 yaml_node_t *ps_cfg_map_key(struct ps_ctx *c, yaml_node_t *map, const char *name)
 {
-	yaml_node_pair_t *p;
-	yaml_node_t *key;
+	yaml_node_pair_t *p = map_pair(c, map, name);
 
-	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		key = ps_cfg_node(c, p->key);
-		if (key->type == YAML_SCALAR_NODE && !strcmp(ps_cfg_scalar(key), name))
-			return key;
-	}
-	return NULL;
+	return p ? ps_cfg_node(c, p->key) : NULL;
 }
 
 /* Entry i of a sequence (which has it: the list was read from it). */
@@ -767,18 +772,11 @@ yaml_node_t *ps_cfg_seq_item(struct ps_ctx *c, yaml_node_t *seq, int i)
 	return ps_cfg_node(c, seq->data.sequence.items.start[i]);
 }
 
-/* The key node of name in a mapping if it has a value ("key:" alone has none), or NULL. */
 yaml_node_t *ps_cfg_given_key(struct ps_ctx *c, yaml_node_t *map, const char *name)
 {
-	yaml_node_pair_t *p;
-	yaml_node_t *key;
+	yaml_node_pair_t *p = map_pair(c, map, name);
 
-	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		key = ps_cfg_node(c, p->key);
-		if (key->type == YAML_SCALAR_NODE && !strcmp(ps_cfg_scalar(key), name))
-			return ps_cfg_is_null(ps_cfg_node(c, p->value)) ? NULL : key;
-	}
-	return NULL;
+	return p && !ps_cfg_is_null(ps_cfg_node(c, p->value)) ? ps_cfg_node(c, p->key) : NULL;
 }
 
 /*

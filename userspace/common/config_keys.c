@@ -708,8 +708,10 @@ static int class_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char 
 		    ps_cfg_is_null(ps_cfg_node(c, p->value)))
 			continue;
 		return ps_cfg_error(c, &key->start_mark,
-				"%s.%s: a limit in a class with unlimited: true (line %zu), expected either limits or unlimited: true, not both",
-				path, ps_cfg_scalar(key), ps_cfg_map_key(c, n, "unlimited")->start_mark.line + 1);
+				    "%s.%s: a limit in a class with unlimited: true (line %zu), "
+				    "expected either limits or unlimited: true, not both",
+				    path, ps_cfg_scalar(key),
+				    ps_cfg_map_key(c, n, "unlimited")->start_mark.line + 1);
 	}
 	return 0;
 }
@@ -811,10 +813,12 @@ static int check_class_prefixes(struct ps_ctx *c, yaml_node_t *classes,
 		}
 	}
 	if (again) {
-		here = ps_cfg_seq_item(c, ps_cfg_map_value(c, ps_cfg_seq_item(c, classes, again->cls), "clients"),
-				again->idx);
-		there = ps_cfg_seq_item(c, ps_cfg_map_value(c, ps_cfg_seq_item(c, classes, first->cls), "clients"),
-				 first->idx);
+		here = ps_cfg_seq_item(
+		    c, ps_cfg_map_value(c, ps_cfg_seq_item(c, classes, again->cls), "clients"),
+		    again->idx);
+		there = ps_cfg_seq_item(
+		    c, ps_cfg_map_value(c, ps_cfg_seq_item(c, classes, first->cls), "clients"),
+		    first->idx);
 		ps_cfg_error(c, &here->start_mark,
 			 "%s.classes[%d].clients[%d]: %s is already in class %s (line %zu), expected each prefix in one class only",
 			 path, again->cls, again->idx, ps_prefix_str(again->p, text, sizeof(text)),

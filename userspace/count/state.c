@@ -35,36 +35,31 @@ struct state_hdr {
 	uint64_t saved_ms;
 };
 
-static int gz_write_all(gzFile gz, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		unsigned int chunk = len > (1u << 30) ? 1u << 30 : (unsigned int)len;
-		int w = gzwrite(gz, p, chunk);
-
-		if (w <= 0)
-			return -EIO;
-		p += w;
-		len -= w;
-	}
-	return 0;
-}
-
-static int gz_read_all(gzFile gz, void *buf, size_t len)
+/* All of len, read or written, in chunks zlib takes (an unsigned int). 0 or -EIO. */
+static int gz_all(gzFile gz, void *buf, size_t len, bool write)
 {
 	char *p = buf;
 
 	while (len) {
 		unsigned int chunk = len > (1u << 30) ? 1u << 30 : (unsigned int)len;
-		int r = gzread(gz, p, chunk);
+		int n = write ? gzwrite(gz, p, chunk) : gzread(gz, p, chunk);
 
-		if (r <= 0)
+		if (n <= 0)
 			return -EIO;
-		p += r;
-		len -= r;
+		p += n;
+		len -= n;
 	}
 	return 0;
+}
+
+static int gz_write_all(gzFile gz, const void *buf, size_t len)
+{
+	return gz_all(gz, (void *)buf, len, true);
+}
+
+static int gz_read_all(gzFile gz, void *buf, size_t len)
+{
+	return gz_all(gz, buf, len, false);
 }
 
 /* Nothing after the last header, and the gzip trailer (CRC, length) checked. */

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <jansson.h>
@@ -64,6 +65,8 @@ int ps_daemon_reload(struct ps_daemon *d, char *err, size_t errlen);
 
 /* loop.c */
 int ps_daemon_run(struct ps_daemon *d);
+/* The signals the loop takes through its signalfd: stop, reload, a saver's exit. */
+void ps_daemon_signals(sigset_t *mask);
 /*
  * Bring the HTB classes in line with the shape entries now. Returns what
  * ps_shape_sync() does (a message in err; NULL err: warned once).

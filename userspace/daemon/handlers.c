@@ -196,7 +196,8 @@ static void handle_alerts(struct ps_daemon *d, json_t *req, FILE *out)
 	json_int_t s = json_integer_value(since);
 
 	if (since && (!json_is_integer(since) || !ps_arg_in_range(PS_ARG_SINCE_S, s))) {
-		ps_control_error(out, "alerts: since_s is seconds, %lld..%lld (0: every alert kept)",
+		ps_control_error(out,
+				 "alerts: since_s is seconds, %lld..%lld (0: every alert kept)",
 				 ps_args[PS_ARG_SINCE_S].min, ps_args[PS_ARG_SINCE_S].max);
 		return;
 	}

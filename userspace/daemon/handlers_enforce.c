@@ -120,7 +120,8 @@ static int set_entry(struct ps_daemon *d, FILE *out, const struct ps_prefix *p,
 		e->shape_class = old.shape_class;
 	err = ps_enf_set(&d->dp, p, e);
 	if (err) {
-		ps_control_error(out, "%s %s: %s", ps_action_names[e->action], subj, strerror(-err));
+		ps_control_error(out, "%s %s: %s", ps_action_names[e->action], subj,
+				 strerror(-err));
 		return -1;
 	}
 	if (e->action != PS_ACT_SHAPE && !(had_old && old.action == PS_ACT_SHAPE))

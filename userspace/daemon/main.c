@@ -133,11 +133,7 @@ int main(int argc, char **argv)
 		pr_warn("penstockd: not running as root: loading BPF programs will likely fail\n");
 
 	/* Signals come through the loop's signalfd, never to a handler. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGCHLD);
+	ps_daemon_signals(&mask);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d.started_ms = ps_wall_ms();

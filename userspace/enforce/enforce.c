@@ -74,8 +74,7 @@ static int state_update(struct ps_datapath *dp, int entries, int classes)
 	return bpf_map_update_elem(fd, &zero, &st, BPF_ANY) ? -errno : 0;
 }
 
-/* Every key of an LPM trie (small maps: a few thousand entries at most). */
-static int trie_keys(int fd, struct ps_lpm_key **out)
+int ps_enf_keys(int fd, struct ps_lpm_key **out)
 {
 	struct ps_lpm_key k, next, *keys = NULL, *tmp;
 	void *prev = NULL;
@@ -117,7 +116,7 @@ int ps_enf_apply_classes(struct ps_datapath *dp, const struct ps_config *cfg)
 			return -errno;
 	}
 	/* Prefixes: drop those no class names any more, then (re)write all. */
-	nold = trie_keys(ofd, &old);
+	nold = ps_enf_keys(ofd, &old);
 	if (nold < 0)
 		return nold;
 	n = 0;
@@ -161,7 +160,7 @@ int ps_enf_set(struct ps_datapath *dp, const struct ps_prefix *p, const struct p
 	ps_lpm_key_of(&k, p);
 	if (bpf_map_update_elem(fd, &k, e, BPF_ANY))
 		return -errno;
-	n = trie_keys(fd, &keys);
+	n = ps_enf_keys(fd, &keys);
 	free(keys);
 	return n < 0 ? n : state_update(dp, n, -1);
 }
@@ -174,7 +173,7 @@ int ps_enf_get(struct ps_datapath *dp, const struct ps_prefix *p, struct ps_enfo
 
 	/* Exactly this prefix: a lookup would find the longest match. */
 	ps_lpm_key_of(&k, p);
-	n = trie_keys(fd, &keys);
+	n = ps_enf_keys(fd, &keys);
 	for (i = 0; i < n && !found; i++)
 		found = !memcmp(&keys[i], &k, sizeof(k));
 	free(keys);
@@ -191,7 +190,7 @@ int ps_enf_remove(struct ps_datapath *dp, const struct ps_prefix *p)
 
 	ps_lpm_key_of(&k, p);
 	removed = bpf_map_delete_elem(fd, &k) == 0;
-	n = trie_keys(fd, &keys);
+	n = ps_enf_keys(fd, &keys);
 	free(keys);
 	if (n >= 0)
 		state_update(dp, n, -1);
@@ -216,7 +215,7 @@ int ps_enf_sweep(struct ps_datapath *dp, uint64_t boot_now)
 	struct ps_enforcement e;
 	int n, i, left = 0;
 
-	n = trie_keys(fd, &keys);
+	n = ps_enf_keys(fd, &keys);
 	if (n < 0)
 		return n;
 	for (i = 0; i < n; i++) {
@@ -245,7 +244,7 @@ void ps_enf_set_dry_run(struct ps_datapath *dp, int dry_run)
 	struct ps_enforcement e;
 	int n, i;
 
-	n = trie_keys(fd, &keys);
+	n = ps_enf_keys(fd, &keys);
 	/* Manual entries follow the global dry_run; the others carry their
 	 * class's. */
 	for (i = 0; i < n; i++)
@@ -266,7 +265,7 @@ json_t *ps_enf_list_json(struct ps_datapath *dp, int dry_run, uint64_t boot_now,
 	struct ps_enforcement e;
 	int n, i;
 
-	n = trie_keys(fd, &keys);
+	n = ps_enf_keys(fd, &keys);
 	for (i = 0; i < n; i++) {
 		char subj[64], since[32], until[32];
 		struct ps_prefix p;
@@ -325,7 +324,7 @@ int ps_enf_save_manual(struct ps_datapath *dp, const char *path, uint64_t boot_n
 	char subj[64];
 	int n, i, err;
 
-	n = trie_keys(fd, &keys);
+	n = ps_enf_keys(fd, &keys);
 	for (i = 0; i < n; i++) {
 		struct ps_prefix p;
 

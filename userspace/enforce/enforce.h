@@ -51,6 +51,11 @@ json_t *ps_enf_list_json(struct ps_datapath *dp, int dry_run, uint64_t boot_now,
 
 /* What the programs apply for resolved limits (a ps_classes entry). */
 void ps_class_of_limits(const struct ps_limits *l, struct ps_class *cl);
+/*
+ * Every key of an LPM trie (ps_class_of, ps_enforce: small maps, a few
+ * thousand entries at most), malloc'ed in *out. The count or -ENOMEM.
+ */
+int ps_enf_keys(int fd, struct ps_lpm_key **out);
 /* The key of a prefix in the LPM tries (ps_class_of, ps_enforce). */
 void ps_lpm_key_of(struct ps_lpm_key *k, const struct ps_prefix *p);
 

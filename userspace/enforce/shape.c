@@ -25,6 +25,7 @@
 #include <netlink/attr.h>
 
 #include "common/log.h"
+#include "enforce/enforce.h"
 #include "enforce/shape.h"
 #include "penstock.skel.h"
 
@@ -577,34 +578,31 @@ void ps_shape_ifaces(struct ps_shaper *s, const struct ps_attachment *att, int n
 
 /* ---- classes ---- */
 
-/* Every shape entry of ps_enforce (and the others, to clear their class). */
+/* Every entry of ps_enforce: the shape entries, and the others to clear their class. */
 static int read_entries(int fd, struct entry **out)
 {
-	struct ps_lpm_key k, next;
-	struct entry *v = NULL, *tmp;
-	void *prev = NULL;
-	int n = 0, cap = 0;
+	struct ps_lpm_key *keys = NULL;
+	struct entry *v;
+	int n, i, m = 0;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		k = next;
-		prev = &k;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			tmp = realloc(v, cap * sizeof(*v));
-			if (!tmp) {
-				free(v);
-				return -ENOMEM;
-			}
-			v = tmp;
-		}
-		if (bpf_map_lookup_elem(fd, &k, &v[n].e))
-			continue;
-		v[n].key = k;
-		v[n].want = 0;
-		n++;
+	n = ps_enf_keys(fd, &keys);
+	if (n < 0)
+		return n;
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v) {
+		free(keys);
+		return -ENOMEM;
 	}
+	for (i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(fd, &keys[i], &v[m].e))
+			continue;
+		v[m].key = keys[i];
+		v[m].want = 0;
+		m++;
+	}
+	free(keys);
 	*out = v;
-	return n;
+	return m;
 }
 
 /* The classes of our HTB on one interface: rate (bytes/s) by minor, 0: none. */

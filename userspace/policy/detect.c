@@ -258,8 +258,8 @@ static int judge_one(struct ps_detect *d, const struct cand *c, const struct bas
 	d->ds[c->idx].hot = 0;
 	ps_prefix_of_client(&d->t->rec[c->idx].key, &p);
 	ps_limits_resolve(cfg, cls, &lim);
-	taken = ps_dt_escalate(d, &p, PS_ALERT_CLIENT, det, score, ev, ps_dt_alert_only(cfg, cls), 1,
-			 lim.dry_run > 0, now_ms, boot_now);
+	taken = ps_dt_escalate(d, &p, PS_ALERT_CLIENT, det, score, ev, ps_dt_alert_only(cfg, cls),
+			       1, lim.dry_run > 0, now_ms, boot_now);
 	json_decref(ev);
 	return taken;
 }

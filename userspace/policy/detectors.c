@@ -201,7 +201,8 @@ static bool ratio(struct judge *j, struct finding *f)
 	json_object_set_new(f->ev, "requests_24h", json_real(v24->v[PS_F_INFERENCE]));
 	json_object_set_new(f->ev, "tx_payload_24h", json_real(v24->v[PS_F_TX_PAYLOAD]));
 	json_object_set_new(f->ev, "rx_payload_24h", json_real(v24->v[PS_F_RX_PAYLOAD]));
-	json_object_set_new(f->ev, "baseline", json_pack("{s:f}", "min_ratio", dc->ratio.min_ratio));
+	json_object_set_new(f->ev, "baseline",
+			    json_pack("{s:f}", "min_ratio", dc->ratio.min_ratio));
 	return true;
 }
 

@@ -109,7 +109,8 @@ static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n
 		       (int)x.active, "clients", (int)x.members, "requests_per_hour", rate,
 		       "requests_1m", x.inf1m, "requests_1h", x.inf1h, "tx_payload_1h", x.txp1h,
 		       "rx_payload_1h", x.rxp1h, "zscore", z);
-	json_object_set_new(ev, "baseline", ps_dt_baseline_json(b1h, "requests_1h of one client", "1h"));
+	json_object_set_new(ev, "baseline",
+			    ps_dt_baseline_json(b1h, "requests_1h of one client", "1h"));
 	taken = ps_dt_escalate(d, &x.p, PS_ALERT_PREFIX, "prefix", z, ev, x.hold, x.active,
 			 d->cfg->dry_run > 0, now_ms, boot_now);
 	json_decref(ev);
