@@ -1,5 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* An alert as JSON: penstock's own form and Alertmanager's (alert.h). */
+/*
+ * alerts/: what the detectors raise and where it goes. The record and its
+ * JSON (this file) are shared by penstockd and penstock replay; the sinks
+ * (sinks.c: stderr, jsonl.c, spool.c and webhook.c, memory) are the
+ * daemon's.
+ *
+ * This file: an alert as JSON, penstock's own form and Alertmanager's.
+ */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,9 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * alerts/: what the detectors raise and where it goes. The record and its
- * JSON (alert.c) are shared by penstockd and penstock replay; the sinks
- * (sinks.c, jsonl.c, spool.c, webhook.c) are the daemon's.
- *
  * An alert: a subject (a client, or a prefix of clients), the detector
  * that found it, a score, the action the escalation took and the
  * evidence, as JSON for `penstock alerts`, the JSON-lines file and replay,

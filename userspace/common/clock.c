@@ -1,4 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * common/: what penstockd and penstock share: the datapath loader
+ * (datapath.c), the configuration (config.c, config_keys.c), the control
+ * protocol (protocol.c), per-client reports (report.c), quantities
+ * (units.c), logging, clocks (this file) and files.
+ */
 #include <time.h>
 
 #include "common/clock.h"

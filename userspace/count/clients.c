@@ -1,4 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * count/: a client's counts, from the datapath's counters to its totals
+ * and windows: the tick reads the slots (tick.c) into the client table and
+ * its windows (this file), which the daemon keeps in a state file
+ * (state.c); idle flows are expired (flows.c).
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

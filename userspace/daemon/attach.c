@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
+ * daemon/: penstockd: its options (main.c), start and reload (setup.c),
+ * loop and tick (loop.c), control socket (control.c) and the handlers of
+ * its requests (handlers*.c), and the attachment of the datapath to
+ * interfaces (this file).
+ *
  * libbpf 1.1 has no tcx links: the programs go on the clsact qdisc with
  * bpf_tc_hook_create()/bpf_tc_attach(), at a priority of their own, and
  * only what penstock created is destroyed.
