@@ -52,7 +52,7 @@ US        := userspace
 COMMON_SRCS  := $(addprefix $(US)/common/,log.c units.c clock.c files.c config.c config_keys.c \
 		datapath.c protocol.c report.c)
 COUNT_SRCS   := $(addprefix $(US)/count/,clients.c tick.c)
-STATE_SRCS   := $(addprefix $(US)/count/,state.c flows.c)
+COUNTD_SRCS   := $(addprefix $(US)/count/,state.c flows.c)
 DETECT_SRCS  := $(addprefix $(US)/policy/,detect.c detectors.c prefix.c escalate.c stats.c)
 POLICY_SRCS  := $(US)/policy/policy.c $(US)/policy/limits.c $(DETECT_SRCS)
 ENFORCE_SRCS := $(US)/enforce/enforce.c $(US)/enforce/manual.c
@@ -69,7 +69,7 @@ CLI_SRCS     := $(addprefix $(US)/cli/,main.c opts.c ctl.c format.c cmd_daemon.c
 PENSTOCK_SRCS  := $(CLI_SRCS) $(POLICY_SRCS) $(ENFORCE_SRCS) $(COUNT_SRCS) $(ALERT_SRCS) \
 		  $(COMMON_SRCS)
 PENSTOCKD_SRCS := $(DAEMON_SRCS) $(POLICY_SRCS) $(ENFORCE_SRCS) $(SHAPE_SRCS) $(COUNT_SRCS) \
-		  $(STATE_SRCS) $(ALERT_SRCS) $(SINKS_SRCS) $(COMMON_SRCS)
+		  $(COUNTD_SRCS) $(ALERT_SRCS) $(SINKS_SRCS) $(COMMON_SRCS)
 US_HDRS   := $(wildcard $(US)/*/*.h) $(wildcard include/*.h)
 obj       = $(patsubst $(US)/%.c,$(OUTPUT)/obj/%.o,$(1))
 
@@ -134,7 +134,7 @@ $(OUTPUT)/ps_bench_fill: tools/bench_fill.c include/penstock_abi.h | $(OUTPUT)
 	$(Q)$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@
 
 $(OUTPUT)/tests/unit_%: test_%.c tests/unit/check.h \
-		$(call obj,$(COUNT_SRCS) $(STATE_SRCS) $(COMMON_SRCS)) | $(OUTPUT)/tests
+		$(call obj,$(COUNT_SRCS) $(COUNTD_SRCS) $(COMMON_SRCS)) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) $(ZLIB_LIBS) -o $@
 

@@ -8,7 +8,8 @@
  * and only by appending. Offsets are contiguous: no struct has implicit
  * padding (the padding is explicit, pad fields).
  *
- * Included by the datapath loader in user space.
+ * Included by user space (common/datapath.c), so that no binary builds
+ * against a layout other than this one.
  */
 #ifndef PENSTOCK_ABI_CHECK_H
 #define PENSTOCK_ABI_CHECK_H
