@@ -23,11 +23,16 @@ CFLAGS    ?= -O2 -g
 CFLAGS    += $(WARN) $(INCLUDES) -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Wno-unused-function -Iinclude -I/usr/include/$(MULTIARCH)
-LDLIBS    := -lbpf -lelf -lz -lpcap -lyaml -ljansson -lm
-# libnl-route: the daemon's shaping qdiscs and classes (userspace/shape.c).
+# What each binary links: penstock has no libcurl, thread, libnl or
+# libsystemd (ldd .output/penstock).
+LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+LDLIBS    := $(LIBBPF_LIBS) -lyaml -ljansson -lm
+ZLIB_LIBS := $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
+CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
+# libnl-route: the daemon's shaping qdiscs and classes (userspace/enforce/shape.c).
 NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 NL_LIBS   := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
-# libcurl and a thread: the alerts' webhook sender (userspace/alerts.c).
+# libcurl and a thread: the alerts' webhook sender (userspace/alerts/webhook.c).
 CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lpthread
 
 ifeq ($(V),1)
@@ -42,19 +47,36 @@ BPF_SRCS  := bpf/ingress.bpf.c bpf/egress.bpf.c bpf/xdp.bpf.c
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS  := $(wildcard bpf/lib/*.h) include/penstock_abi.h Makefile
 
-COMMON_SRCS := userspace/log.c userspace/config.c userspace/loader.c userspace/report.c \
-	       userspace/units.c
-# The daemon's core (client table, windows, state file) is shared with the
-# tick benchmark and the unit tests.
-DAEMON_CORE_SRCS := userspace/clients.c userspace/state.c
-PENSTOCK_SRCS := userspace/penstock.c userspace/replay.c userspace/ctl.c userspace/top.c \
-		 userspace/enforce.c userspace/tick.c userspace/policy.c userspace/detect.c \
-		 userspace/alerts.c $(DAEMON_CORE_SRCS) $(COMMON_SRCS)
-PENSTOCKD_SRCS := userspace/penstockd.c userspace/attach.c userspace/control.c userspace/enforce.c \
-		  userspace/shape.c userspace/tick.c userspace/alerts.c userspace/policy.c \
-		  userspace/detect.c $(DAEMON_CORE_SRCS) \
+# User space, by folder (docs/architecture.md): what each binary links.
+US        := userspace
+COMMON_SRCS  := $(addprefix $(US)/common/,log.c units.c clock.c files.c config.c config_keys.c \
+		datapath.c protocol.c report.c)
+COUNT_SRCS   := $(addprefix $(US)/count/,clients.c tick.c)
+COUNTD_SRCS   := $(addprefix $(US)/count/,state.c flows.c)
+DETECT_SRCS  := $(addprefix $(US)/policy/,detect.c detectors.c prefix.c escalate.c stats.c)
+POLICY_SRCS  := $(US)/policy/policy.c $(US)/policy/limits.c $(DETECT_SRCS)
+ENFORCE_SRCS := $(US)/enforce/enforce.c $(US)/enforce/manual.c
+SHAPE_SRCS   := $(US)/enforce/shape.c
+ALERT_SRCS   := $(US)/alerts/alert.c
+SINKS_SRCS   := $(addprefix $(US)/alerts/,sinks.c jsonl.c spool.c webhook.c)
+DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c setup.c loop.c control.c handlers.c \
+		handlers_status.c handlers_enforce.c attach.c)
+CLI_SRCS     := $(addprefix $(US)/cli/,main.c opts.c ctl.c format.c cmd_daemon.c cmd_enforce.c \
+		cmd_alerts.c top.c replay.c replay_capture.c)
+
+# penstock replay runs the tick, the policy and enforcement on the capture's
+# clock: the CLI shares them, not the state file, the alert sinks or shaping.
+PENSTOCK_SRCS  := $(CLI_SRCS) $(POLICY_SRCS) $(ENFORCE_SRCS) $(COUNT_SRCS) $(ALERT_SRCS) \
 		  $(COMMON_SRCS)
-UNIT_TESTS := $(patsubst tests/unit/test_%.c,$(OUTPUT)/tests/unit_%,$(wildcard tests/unit/test_*.c))
+PENSTOCKD_SRCS := $(DAEMON_SRCS) $(POLICY_SRCS) $(ENFORCE_SRCS) $(SHAPE_SRCS) $(COUNT_SRCS) \
+		  $(COUNTD_SRCS) $(ALERT_SRCS) $(SINKS_SRCS) $(COMMON_SRCS)
+US_HDRS   := $(wildcard $(US)/*/*.h) $(wildcard include/*.h)
+obj       = $(patsubst $(US)/%.c,$(OUTPUT)/obj/%.o,$(1))
+
+# Unit tests mirror userspace/: tests/unit/FOLDER/test_NAME.c -> .output/tests/unit_NAME.
+UNIT_SRCS  := $(wildcard tests/unit/*/test_*.c)
+UNIT_TESTS := $(patsubst test_%.c,$(OUTPUT)/tests/unit_%,$(notdir $(UNIT_SRCS)))
+vpath test_%.c $(sort $(dir $(UNIT_SRCS)))
 # The datapath's decisions through the live programs (BPF_PROG_TEST_RUN).
 DATAPATH_TESTS := $(patsubst tests/datapath/test_%.c,$(OUTPUT)/tests/datapath_%,\
 		  $(wildcard tests/datapath/test_*.c))
@@ -88,60 +110,62 @@ $(OUTPUT)/bench_min.bpf.o: tools/bench_min.bpf.c bpf/lib/parse.h bpf/lib/common.
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/%.o: userspace/%.c $(wildcard userspace/*.h) include/penstock_abi.h $(OUTPUT)/penstock.skel.h | $(OUTPUT)
+$(OUTPUT)/obj/%.o: $(US)/%.c $(US_HDRS) $(OUTPUT)/penstock.skel.h
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(OUTPUT)/shape.o: CFLAGS += $(NL_CFLAGS)
+$(call obj,$(SHAPE_SRCS)): CFLAGS += $(NL_CFLAGS)
 
-$(OUTPUT)/penstock: $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(PENSTOCK_SRCS))
+$(OUTPUT)/penstock: $(call obj,$(PENSTOCK_SRCS))
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(CURL_LIBS) -lncursesw -ltinfo -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lpcap $(CURSES_LIBS) -o $@
 
-$(OUTPUT)/penstockd: $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(PENSTOCKD_SRCS))
+$(OUTPUT)/penstockd: $(call obj,$(PENSTOCKD_SRCS))
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(NL_LIBS) $(CURL_LIBS) -lsystemd -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) -lsystemd -o $@
 
 # The benchmark driver: the datapath through the loader, beside bench_min.
-$(OUTPUT)/ps_bench: tools/bench.c $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMON_SRCS)) \
-		   $(OUTPUT)/enforce.o \
+$(OUTPUT)/ps_bench: tools/bench.c $(call obj,$(COMMON_SRCS) $(ENFORCE_SRCS)) \
 		   $(OUTPUT)/penstock.skel.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -lpcap -o $@
 
 # The tick benchmark's client load (fills a running daemon's pinned map).
 $(OUTPUT)/ps_bench_fill: tools/bench_fill.c include/penstock_abi.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@
 
-$(OUTPUT)/tests/unit_%: tests/unit/test_%.c tests/unit/check.h \
-		$(patsubst userspace/%.c,$(OUTPUT)/%.o,$(DAEMON_CORE_SRCS) $(COMMON_SRCS)) | $(OUTPUT)/tests
+$(OUTPUT)/tests/unit_%: test_%.c tests/unit/check.h \
+		$(call obj,$(COUNT_SRCS) $(COUNTD_SRCS) $(COMMON_SRCS)) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) $(ZLIB_LIBS) -o $@
 
 $(OUTPUT)/tests/datapath_%: tests/datapath/test_%.c tests/unit/check.h \
-		$(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMON_SRCS)) \
-		$(OUTPUT)/penstock.skel.h | $(OUTPUT)/tests
+		$(call obj,$(COMMON_SRCS)) $(OUTPUT)/penstock.skel.h | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@
 
 # Random and mutated packets through the programs (tests/datapath/test_fuzz).
 $(OUTPUT)/tests/fuzz_datapath: tests/datapath/fuzz_datapath.c tests/datapath/fuzz_corpus.c \
 		tests/datapath/fuzz_corpus.h tests/unit/check.h \
-		$(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMON_SRCS)) \
-		$(OUTPUT)/penstock.skel.h | $(OUTPUT)/tests
+		$(call obj,$(COMMON_SRCS)) $(OUTPUT)/penstock.skel.h | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) $(ZLIB_LIBS) -lpcap -o $@
 
-# The detectors' unit test links detect.c.
-$(OUTPUT)/tests/unit_detect: $(OUTPUT)/detect.o
+# The detectors' unit test links the detector.
+$(OUTPUT)/tests/unit_detect: $(call obj,$(DETECT_SRCS) $(ALERT_SRCS))
 
-# The alert sinks' unit test and the webhook test's driver link alerts.c.
-$(OUTPUT)/tests/unit_alerts: $(OUTPUT)/alerts.o
+# The CLI's options unit test links the options parser.
+$(OUTPUT)/tests/unit_opts: $(call obj,$(US)/cli/opts.c $(US)/cli/format.c)
+
+# The alert sinks' unit test and the webhook test's driver link the sinks.
+$(OUTPUT)/tests/unit_alerts: $(call obj,$(ALERT_SRCS) $(SINKS_SRCS))
 $(OUTPUT)/tests/unit_alerts: LDLIBS += $(CURL_LIBS)
 
-$(OUTPUT)/tests/alerts_driver: tests/lib/alerts_driver.c $(OUTPUT)/alerts.o \
-		$(patsubst userspace/%.c,$(OUTPUT)/%.o,$(COMMON_SRCS)) | $(OUTPUT)/tests
+$(OUTPUT)/tests/alerts_driver: tests/lib/alerts_driver.c \
+		$(call obj,$(ALERT_SRCS) $(SINKS_SRCS) $(COMMON_SRCS)) \
+		| $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(CURL_LIBS) -o $@
 

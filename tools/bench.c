@@ -48,11 +48,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "config.h"
-#include "enforce.h"
-#include "loader.h"
-#include "log.h"
-#include "units.h"
+#include "common/config.h"
+#include "common/datapath.h"
+#include "common/log.h"
+#include "common/units.h"
+#include "enforce/enforce.h"
 #include "penstock.skel.h"
 
 #define BENCH_PORT	8000

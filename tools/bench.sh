@@ -299,7 +299,7 @@ echo "== egress shaping: achieved vs configured rate (${shape_rates[*]})"
 # Only where the daemon shapes (penstock throttle ADDR --rate R): a daemon
 # without it refuses a rate. A failure is reported in the table's place.
 shape_note=""
-if grep -q "egress shaping is not available" "$top/userspace/penstockd.c" ||
+if grep -rq "egress shaping is not available" "$top/userspace/daemon" ||
 	[ ! -e "$top/tests/e2e/test_shape" ]; then
 	shape_note="shaping: not measured (not available)"
 elif ! "$top/tools/bench.sh" --shape "$tmp/shape.md" 2>"$tmp/shape.err" </dev/null; then

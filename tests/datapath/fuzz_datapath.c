@@ -39,9 +39,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "loader.h"
-#include "log.h"
+#include "common/config.h"
+#include "common/datapath.h"
+#include "common/log.h"
 #include "penstock.skel.h"
 #include "../unit/check.h"
 

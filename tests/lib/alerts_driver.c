@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * alerts_driver: emits alerts through the real alert sinks (userspace/
- * alerts.c) as penstockd does, for tests/e2e/test_alerts: ps_alerts_open()
+ * alerts/sinks.c) as penstockd does, for tests/e2e/test_alerts: ps_alerts_open()
  * on a config file's alerts section, ps_alerts_emit(), ps_alerts_tick()
  * on a timer, ps_alerts_close().
  *
@@ -31,8 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alerts.h"
-#include "config.h"
+#include "alerts/sinks.h"
+#include "common/config.h"
 
 static volatile sig_atomic_t stop;
 

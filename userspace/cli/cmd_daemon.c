@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The commands that ask penstockd what it counts and tell it what to do:
+ * status, clients, client, endpoints, reload and stop.
+ */
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/ctl.h"
+#include "cli/format.h"
+#include "cli/opts.h"
+#include "penstock_abi.h"
+
+/* --- status --------------------------------------------------------------- */
+
+static const char status_usage[] =
+	"usage: penstock status [--socket PATH] [--json]\n"
+	"\n"
+	"What penstockd is doing: its process, configuration and files, the\n"
+	"interfaces it is attached to, its BPF programs and maps, the cost of its\n"
+	"read-and-aggregate tick, and how many clients it holds.\n"
+	"\n"
+	PS_SOCKET_HELP
+	PS_JSON_HELP
+	PS_HELP_HELP
+	"\n"
+	"examples:\n"
+	"  penstock status\n"
+	"  penstock status --json | jq .maps\n"
+	"\n"
+	PS_EXIT_HELP;
+
+static const struct ps_cmd_opts status_cmd = {
+	"status", status_usage, PS_OPTS_SOCKET | PS_OPTS_JSON, NULL,
+};
+
+static const char *yes_no(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_boolean(v) ? (json_is_true(v) ? "yes" : "no") : "-";
+}
+
+/* The daemon's lines: process, files, tick, clients, detection. */
+static void print_daemon(json_t *ans)
+{
+	json_t *d = json_object_get(ans, "daemon"), *tick = json_object_get(ans, "tick");
+	json_t *cl = json_object_get(ans, "clients"), *v;
+	char a[64], b[64], dur[64], ifc[64];
+
+	printf("penstockd   pid %s, version %s, up %s (since %s)\n",
+	       ps_fmt_count(json_object_get(d, "pid"), a, sizeof(a)), ps_str_or(d, "version", "-"),
+	       json_is_number(json_object_get(d, "uptime_s"))
+		       ? ps_fmt_duration((long long)ps_json_num(d, "uptime_s"), dur, sizeof(dur))
+		       : "-",
+	       ps_str_or(d, "started", "-"));
+	printf("config      %s\n", ps_str_or(d, "config", "-"));
+	printf("socket      %s\n", ps_str_or(d, "socket", "-"));
+	printf("pin dir     %s%s\n", ps_str_or(d, "pin_dir", "-"),
+	       json_is_true(json_object_get(d, "adopted"))
+		       ? " (datapath adopted from the previous penstockd)"
+		       : "");
+	if (*ps_str_or(d, "state_file", ""))
+		printf("state file  %s (last saved %s)\n", ps_str_or(d, "state_file", "-"),
+		       ps_str_or(d, "last_save", "never"));
+	else
+		printf("state file  none\n");
+	if (tick)
+		printf("tick        last %.1f ms, avg %.1f ms, max %.1f ms "
+		       "(%s ticks, every %s ms)\n",
+		       ps_json_num(tick, "last_ms"), ps_json_num(tick, "avg_ms"),
+		       ps_json_num(tick, "max_ms"),
+		       ps_fmt_count(json_object_get(tick, "count"), a, sizeof(a)),
+		       ps_fmt_count(json_object_get(tick, "interval_ms"), b, sizeof(b)));
+	printf("clients     %s tracked, %s in map\n",
+	       ps_fmt_count(json_object_get(cl, "tracked"), a, sizeof(a)),
+	       ps_fmt_count(json_object_get(cl, "in_map"), b, sizeof(b)));
+	v = json_object_get(ans, "detection");
+	if (json_is_object(v) && !json_is_true(json_object_get(v, "enabled")))
+		printf("detection   off\n");
+	else if (json_is_object(v))
+		printf("detection   %s runs, %s steps taken, %s subjects in escalation, "
+		       "last pass %.1f ms (max %.1f ms) over %s clients\n",
+		       ps_fmt_count(json_object_get(v, "runs"), a, sizeof(a)),
+		       ps_fmt_count(json_object_get(v, "steps_taken"), b, sizeof(b)),
+		       ps_fmt_count(json_object_get(v, "subjects"), dur, sizeof(dur)),
+		       ps_json_num(v, "last_ms"), ps_json_num(v, "max_ms"),
+		       ps_fmt_count(json_object_get(v, "clients_judged"), ifc, sizeof(ifc)));
+}
+
+static void interface_row(struct ps_tbl *t, json_t *e)
+{
+	json_t *v = json_object_get(e, "created_clsact");
+	char a[64];
+
+	ps_tbl_add(t, ps_str_or(e, "name", "-"));
+	ps_tbl_add(t, ps_fmt_count(json_object_get(e, "ifindex"), a, sizeof(a)));
+	ps_tbl_add(t, yes_no(e, "ingress"));
+	ps_tbl_add(t, yes_no(e, "egress"));
+	ps_tbl_add(t, !json_is_boolean(v) ? "-"
+		   : json_is_true(v)   ? "created by penstockd"
+				       : "already there");
+}
+
+static void program_row(struct ps_tbl *t, json_t *e)
+{
+	char a[64];
+
+	ps_tbl_add(t, ps_str_or(e, "name", "-"));
+	ps_tbl_add(t, ps_fmt_count(json_object_get(e, "id"), a, sizeof(a)));
+	ps_tbl_add(t, ps_fmt_count(json_object_get(e, "verified_insns"), a, sizeof(a)));
+	ps_tbl_add(t, ps_str_or(e, "tag", "-"));
+}
+
+static void map_row(struct ps_tbl *t, json_t *e)
+{
+	json_t *n = json_object_get(e, "entries");
+	double max = ps_json_num(e, "max_entries");
+	char a[64];
+
+	ps_tbl_add(t, ps_str_or(e, "name", "-"));
+	ps_tbl_add(t, ps_fmt_count(n, a, sizeof(a)));
+	ps_tbl_add(t, ps_fmt_count(json_object_get(e, "max_entries"), a, sizeof(a)));
+	if (json_is_number(n) && max > 0)
+		snprintf(a, sizeof(a), "%.1f%%", 100.0 * json_number_value(n) / max);
+	else
+		snprintf(a, sizeof(a), "-");
+	ps_tbl_add(t, a);
+}
+
+static int print_status(json_t *ans)
+{
+	static const struct ps_tbl_col ifcols[] = {
+		{ "INTERFACE", 0, true }, { "IFINDEX", 0, false }, { "INGRESS", 0, true },
+		{ "EGRESS", 0, true }, { "CLSACT", 0, true },
+	};
+	static const struct ps_tbl_col progcols[] = {
+		{ "PROGRAM", 0, true }, { "ID", 0, false }, { "VERIFIED_INSNS", 0, false },
+		{ "TAG", 0, true },
+	};
+	static const struct ps_tbl_col mapcols[] = {
+		{ "MAP", 0, true }, { "ENTRIES", 0, false }, { "MAX_ENTRIES", 0, false },
+		{ "FILL", 6, false },
+	};
+	json_t *ifs = json_object_get(ans, "interfaces");
+
+	print_daemon(ans);
+	putchar('\n');
+	if (!json_array_size(ifs))
+		printf("no interface: penstockd is attached nowhere\n");
+	else
+		ps_tbl_rows(stdout, ifcols, 5, ifs, interface_row);
+	putchar('\n');
+	ps_tbl_rows(stdout, progcols, 4, json_object_get(ans, "programs"), program_row);
+	putchar('\n');
+	ps_tbl_rows(stdout, mapcols, 4, json_object_get(ans, "maps"), map_row);
+	return 0;
+}
+
+int ps_cmd_status(int argc, char **argv)
+{
+	return ps_ctl_show(&status_cmd, argc, argv, PS_CMD_STATUS, print_status);
+}
+
+/* --- clients -------------------------------------------------------------- */
+
+static const char clients_usage[] =
+	"usage: penstock clients [--sort KEY] [--window W] [--limit N] [--socket PATH] [--json]\n"
+	"\n"
+	"Per-client counts from penstockd, largest first. A window's figures are\n"
+	"sliding: the current bucket plus the part of the previous one still inside\n"
+	"the window. RPM is inference requests per minute over the window.\n"
+	"\n"
+	"  -o, --sort KEY     requests (default), inference_requests, rx_bytes,\n"
+	"                     tx_bytes, tx_payload or rpm; descending, ties by address\n"
+	"  -w, --window W     1m, 1h, 24h or total (default); total adds CONNS,\n"
+	"                     RX_PKTS and TX_PKTS\n"
+	"  -n, --limit N      the first N clients only (default 0: all)\n"
+	PS_SOCKET_HELP
+	"  -j, --json         print {\"window\":..,\"sort\":..,\"total_clients\":..,\n"
+	"                     \"clients\":[...]} (the fields of penstock replay --json,\n"
+	"                     plus rpm, first_seen, last_seen)\n"
+	PS_HELP_HELP
+	"\n"
+	"examples:\n"
+	"  penstock clients\n"
+	"  penstock clients --window 1m --sort rpm --limit 10\n"
+	"  penstock clients --window 24h --sort tx_payload --json\n"
+	"\n"
+	PS_EXIT_HELP;
+
+struct clients_opts {
+	struct ps_opts_common c;
+	const char *sort, *window;
+	uint64_t limit;
+};
+
+static const struct ps_cmd_opts clients_cmd = {
+	"clients", clients_usage, PS_OPTS_SOCKET | PS_OPTS_JSON,
+	(const struct ps_opt[]){
+		PS_OPT_SORT(struct clients_opts, sort),
+		PS_OPT_WINDOW(struct clients_opts, window),
+		{ .name = "limit", .key = 'n', .type = PS_OPT_UINT, .min = 0, .max = INT32_MAX,
+		  .expect = "a number of clients, 0 for all",
+		  .off = offsetof(struct clients_opts, limit) },
+		{},
+	},
+};
+
+/* Columns of the clients table, by the JSON member each shows. */
+struct field {
+	const char *key;
+	const char *head;
+	int minw;
+	bool total_only;	/* present in the total window only */
+	bool decimal;		/* one decimal (rpm) */
+};
+
+static const struct field client_fields[] = {
+	{ "connections", "CONNS", 6, true, false },
+	{ "requests", "REQUESTS", 8, false, false },
+	{ "inference_requests", "INFERENCE", 9, false, false },
+	{ PS_RPM_NAME, "RPM", 7, false, true },
+	{ "rx_packets", "RX_PKTS", 10, true, false },
+	{ "tx_packets", "TX_PKTS", 10, true, false },
+	{ "rx_bytes", "RX_BYTES", 12, false, false },
+	{ "tx_bytes", "TX_BYTES", 12, false, false },
+	{ "rx_payload", "RX_PAYLOAD", 12, false, false },
+	{ "tx_payload", "TX_PAYLOAD", 12, false, false },
+};
+
+#define NFIELDS ((int)(sizeof(client_fields) / sizeof(client_fields[0])))
+
+static const char *fmt_field(const struct field *f, json_t *obj, char *buf, size_t len)
+{
+	json_t *v = json_object_get(obj, f->key);
+
+	return f->decimal ? ps_fmt_decimal(v, buf, len) : ps_fmt_count(v, buf, len);
+}
+
+static int print_clients(json_t *ans, bool total)
+{
+	struct ps_tbl_col cols[1 + NFIELDS] = { { "CLIENT", 6, true } };
+	const struct field *shown[NFIELDS];
+	json_t *arr = json_object_get(ans, "clients"), *e;
+	int n = 0, i, err;
+	struct ps_tbl t;
+	char buf[64];
+	size_t k;
+
+	for (i = 0; i < NFIELDS; i++) {
+		if (client_fields[i].total_only && !total)
+			continue;
+		shown[n] = &client_fields[i];
+		cols[1 + n].head = client_fields[i].head;
+		cols[1 + n].minw = client_fields[i].minw;
+		n++;
+	}
+	ps_tbl_init(&t, cols, 1 + n);
+	json_array_foreach(arr, k, e) {
+		ps_tbl_add(&t, ps_str_or(e, "client", "-"));
+		for (i = 0; i < n; i++)
+			ps_tbl_add(&t, fmt_field(shown[i], e, buf, sizeof(buf)));
+	}
+	err = ps_tbl_print(&t, stdout);
+	if (!err && json_is_integer(json_object_get(ans, "total_clients")) &&
+	    json_integer_value(json_object_get(ans, "total_clients")) > (json_int_t)k)
+		printf("(%zu of %lld clients; --limit 0 shows all)\n", k,
+		       (long long)json_integer_value(json_object_get(ans, "total_clients")));
+	return err;
+}
+
+int ps_cmd_clients(int argc, char **argv)
+{
+	struct clients_opts o = {
+		.window = ps_window_names[PS_WIN_TOTAL], .sort = ps_sort_names[PS_SORT_REQUESTS],
+	};
+	int ret = ps_opts_parse(&clients_cmd, argc, argv, &o);
+	json_t *ans;
+
+	if (ret >= 0)
+		return ret;
+	ans = ps_ctl_ask(clients_cmd.cmd, &o.c, ps_clients_request(o.window, o.sort, o.limit),
+			 &ret);
+	if (!ans)
+		return ret;
+	return ps_ctl_done(clients_cmd.cmd, ans,
+			   print_clients(ans, !strcmp(o.window, ps_window_names[PS_WIN_TOTAL])));
+}
+
+/* --- client --------------------------------------------------------------- */
+
+static const char client_usage[] =
+	"usage: penstock client ADDR [--socket PATH] [--json]\n"
+	"\n"
+	"One client's counts in every window (1m, 1h, 24h and total), and when\n"
+	"penstockd first and last saw it. ADDR is an IPv4 or IPv6 address.\n"
+	"\n"
+	PS_SOCKET_HELP
+	PS_JSON_HELP
+	PS_HELP_HELP
+	"\n"
+	"examples:\n"
+	"  penstock client 198.18.0.2\n"
+	"  penstock client fd00::2 --json\n"
+	"\n"
+	PS_EXIT_HELP;
+
+static const struct ps_cmd_opts client_cmd = {
+	"client", client_usage, PS_OPTS_SOCKET | PS_OPTS_JSON | PS_OPTS_ARGS, NULL,
+};
+
+static int print_client(json_t *ans)
+{
+	static const struct ps_tbl_col cols[] = {
+		{ "FIELD", 0, true }, { "1m", 10, false }, { "1h", 10, false },
+		{ "24h", 10, false }, { "total", 12, false },
+	};
+	json_t *wins = json_object_get(ans, "windows"), *inmap = json_object_get(ans, "in_map");
+	char buf[64];
+	struct ps_tbl t;
+	int i, w;
+
+	printf("client      %s%s\n", ps_str_or(ans, "client", "-"),
+	       !json_is_boolean(inmap) ? ""
+	       : json_is_true(inmap)   ? " (in the kernel map)"
+				       : " (no longer in the kernel map)");
+	printf("first seen  %s\n", ps_str_or(ans, "first_seen", "-"));
+	printf("last seen   %s\n\n", ps_str_or(ans, "last_seen", "-"));
+	ps_tbl_init(&t, cols, 5);
+	for (i = 0; i < NFIELDS; i++) {
+		ps_tbl_add(&t, client_fields[i].key);
+		for (w = 0; ps_window_names[w]; w++)
+			ps_tbl_add(&t, fmt_field(&client_fields[i],
+					      json_object_get(wins, ps_window_names[w]), buf,
+					      sizeof(buf)));
+	}
+	return ps_tbl_print(&t, stdout);
+}
+
+int ps_cmd_client(int argc, char **argv)
+{
+	struct ps_opts_common o = {};
+	int ret = ps_opts_parse(&client_cmd, argc, argv, &o);
+	char canon[INET6_ADDRSTRLEN];
+	unsigned char bin[16];
+	json_t *ans;
+
+	if (ret >= 0)
+		return ret;
+	if (o.argi >= argc)
+		return ps_opts_usage_error(&client_cmd, "no address given");
+	if (o.argi + 1 < argc)
+		return ps_opts_usage_error(
+		    &client_cmd, "one address at a time ('%s' is one too many)", argv[o.argi + 1]);
+	/* The daemon's spelling of the address, whatever the user's. */
+	if (inet_pton(AF_INET, argv[o.argi], bin) == 1) {
+		inet_ntop(AF_INET, bin, canon, sizeof(canon));
+	} else if (inet_pton(AF_INET6, argv[o.argi], bin) == 1) {
+		inet_ntop(AF_INET6, bin, canon, sizeof(canon));
+	} else {
+		fprintf(stderr, "penstock client: '%s' is not an IPv4 or IPv6 address\n",
+			argv[o.argi]);
+		return PS_EXIT_INPUT;
+	}
+	ans = ps_ctl_ask(client_cmd.cmd, &o,
+			 ps_request_set(ps_request(PS_CMD_CLIENT), PS_ARG_ADDR, json_string(canon)),
+			 &ret);
+	if (!ans)
+		return ret;
+	return ps_ctl_done(client_cmd.cmd, ans, print_client(ans));
+}
+
+/* --- endpoints ------------------------------------------------------------ */
+
+static const char endpoints_usage[] =
+	"usage: penstock endpoints [--socket PATH] [--json]\n"
+	"\n"
+	"The inference endpoints penstockd counts: name, TCP port, and the paths\n"
+	"that make a request an inference request.\n"
+	"\n"
+	PS_SOCKET_HELP
+	"  -j, --json         print {\"endpoints\":[...]}\n"
+	PS_HELP_HELP
+	"\n"
+	"examples:\n"
+	"  penstock endpoints\n"
+	"  penstock endpoints --json\n"
+	"\n"
+	PS_EXIT_HELP;
+
+static const struct ps_cmd_opts endpoints_cmd = {
+	"endpoints", endpoints_usage, PS_OPTS_SOCKET | PS_OPTS_JSON, NULL,
+};
+
+static void endpoint_row(struct ps_tbl *t, json_t *e)
+{
+	char buf[64], paths[PS_MAX_PATHS * (PS_PATH_MAX + 1) + 1];
+	size_t j, off = 0;
+	json_t *p;
+
+	ps_tbl_add(t, ps_str_or(e, "name", "-"));
+	ps_tbl_add(t, ps_fmt_count(json_object_get(e, "port"), buf, sizeof(buf)));
+	paths[0] = '\0';
+	json_array_foreach(json_object_get(e, "paths"), j, p) {
+		if (off < sizeof(paths))
+			off += snprintf(paths + off, sizeof(paths) - off, "%s%s", j ? "," : "",
+					json_string_value(p) ?: "?");
+	}
+	ps_tbl_add(t, paths[0] ? paths : "-");
+}
+
+static int print_endpoints(json_t *ans)
+{
+	static const struct ps_tbl_col cols[] = {
+		{ "NAME", 0, true }, { "PORT", 5, false }, { "PATHS", 0, true },
+	};
+
+	return ps_tbl_rows(stdout, cols, 3, json_object_get(ans, "endpoints"), endpoint_row);
+}
+
+int ps_cmd_endpoints(int argc, char **argv)
+{
+	return ps_ctl_show(&endpoints_cmd, argc, argv, PS_CMD_ENDPOINTS, print_endpoints);
+}
+
+/* --- reload, stop --------------------------------------------------------- */
+
+static const char reload_usage[] =
+	"usage: penstock reload [--socket PATH] [--json]\n"
+	"\n"
+	"Have penstockd re-read its configuration file, as SIGHUP does. An invalid\n"
+	"file is reported (FILE:LINE:COLUMN) and the running configuration stays.\n"
+	"\n"
+	PS_SOCKET_HELP
+	PS_JSON_HELP
+	PS_HELP_HELP
+	"\n"
+	"example:\n"
+	"  penstock reload\n"
+	"\n"
+	PS_EXIT_HELP;
+
+static const struct ps_cmd_opts reload_cmd = {
+	"reload", reload_usage, PS_OPTS_SOCKET | PS_OPTS_JSON, NULL,
+};
+
+int ps_cmd_reload(int argc, char **argv)
+{
+	struct ps_opts_common o = {};
+	int ret = ps_opts_parse(&reload_cmd, argc, argv, &o);
+	json_t *ans, *st = NULL;
+	const char *file;
+
+	if (ret >= 0)
+		return ret;
+	ans = ps_ctl_ask(reload_cmd.cmd, &o, ps_request(PS_CMD_RELOAD), &ret);
+	if (!ans)
+		return ret;
+	file = json_string_value(json_object_get(ans, "config"));
+	if (!file) {
+		/* An answer without the file's name: status has it. */
+		st = ps_ctl_call("reload", ps_ctl_socket_path(o.socket), ps_request(PS_CMD_STATUS));
+		file = json_string_value(json_object_get(json_object_get(st, "daemon"), "config"));
+	}
+	printf("penstockd: configuration reloaded from %s\n", file ? file : "its file");
+	json_decref(st);
+	json_decref(ans);
+	return PS_EXIT_OK;
+}
+
+static const char stop_usage[] =
+	"usage: penstock stop [--keep-datapath] [--socket PATH] [--json]\n"
+	"\n"
+	"Have penstockd save its state and exit. By default it detaches its BPF\n"
+	"programs and unpins their maps.\n"
+	"\n"
+	"  -k, --keep-datapath\n"
+	"                     leave the programs attached and the maps pinned, for the\n"
+	"                     next penstockd (an upgrade) to adopt without missing a\n"
+	"                     packet\n"
+	PS_SOCKET_HELP
+	PS_JSON_HELP
+	PS_HELP_HELP
+	"\n"
+	"examples:\n"
+	"  penstock stop\n"
+	"  penstock stop --keep-datapath && install -m 0755 penstockd /usr/local/sbin/ &&\n"
+	"      systemctl start penstockd\n"
+	"\n"
+	PS_EXIT_HELP;
+
+struct stop_opts {
+	struct ps_opts_common c;
+	int keep;
+};
+
+static const struct ps_cmd_opts stop_cmd = {
+	"stop", stop_usage, PS_OPTS_SOCKET | PS_OPTS_JSON,
+	(const struct ps_opt[]){
+		{ .name = "keep-datapath", .key = 'k', .type = PS_OPT_FLAG,
+		  .off = offsetof(struct stop_opts, keep) },
+		{},
+	},
+};
+
+int ps_cmd_stop(int argc, char **argv)
+{
+	struct stop_opts o = {};
+	int ret = ps_opts_parse(&stop_cmd, argc, argv, &o);
+	json_t *ans;
+
+	if (ret >= 0)
+		return ret;
+	ans = ps_ctl_ask(stop_cmd.cmd, &o.c,
+			 ps_request_set(ps_request(PS_CMD_STOP), PS_ARG_KEEP_DATAPATH,
+					json_boolean(o.keep)),
+			 &ret);
+	if (!ans)
+		return ret;
+	printf(o.keep ? "penstockd: stopping; its programs stay attached and its maps pinned for "
+			"the next penstockd\n"
+		      : "penstockd: stopping\n");
+	json_decref(ans);
+	return PS_EXIT_OK;
+}

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Replay of captures through the live datapath's programs: each packet is
+ * given an Ethernet header if its link type has none, and run with
+ * BPF_PROG_TEST_RUN through the ingress program if it goes to an endpoint
+ * port, through egress if it comes from one (as on the server), and
+ * through ingress otherwise, which passes it untouched. The programs'
+ * clock is the capture's: the packet timestamp in skb->tstamp.
+ */
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <pcap/sll.h>
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+
+#include "cli/replay_capture.h"
+#include "common/config.h"
+#include "common/log.h"
+
+/*
+ * BPF_PROG_TEST_RUN takes at most a page less skb head- and tailroom;
+ * longer packets (GRO-merged captures) are run with their head only: the
+ * counters follow the IP length field, and the parser treats the bytes
+ * beyond as not captured.
+ */
+#define PS_TEST_RUN_MAX	3584
+
+#ifndef DLT_LINUX_SLL2
+#define DLT_LINUX_SLL2	276
+#endif
+
+struct frame {
+	unsigned char buf[PS_TEST_RUN_MAX];
+	unsigned int len;
+};
+
+/* EtherType for an IP packet, from its version nibble; 0 if neither. */
+static uint16_t ip_ethertype(const unsigned char *p, unsigned int len)
+{
+	if (!len)
+		return 0;
+	switch (p[0] >> 4) {
+	case 4:
+		return ETH_P_IP;
+	case 6:
+		return ETH_P_IPV6;
+	}
+	return 0;
+}
+
+static void put_frame(struct frame *f, uint16_t proto, const unsigned char *l3, unsigned int len)
+{
+	struct ethhdr eth = { .h_proto = htons(proto) };
+
+	/* Locally administered MACs: nothing in the datapath reads them. */
+	eth.h_source[0] = 0x02;
+	eth.h_dest[0] = 0x02;
+	eth.h_dest[5] = 1;
+	memcpy(f->buf, &eth, sizeof(eth));
+	if (len > sizeof(f->buf) - sizeof(eth))
+		len = sizeof(f->buf) - sizeof(eth);
+	memcpy(f->buf + sizeof(eth), l3, len);
+	f->len = sizeof(eth) + len;
+}
+
+/* Build an Ethernet frame from one captured packet; 0, or 1 to skip it. */
+static int make_frame(int dlt, const unsigned char *p, unsigned int caplen, struct frame *f)
+{
+	uint32_t af;
+	uint16_t proto;
+
+	switch (dlt) {
+	case DLT_EN10MB:
+		if (caplen < ETH_HLEN)
+			return 1;
+		f->len = caplen < sizeof(f->buf) ? caplen : sizeof(f->buf);
+		memcpy(f->buf, p, f->len);
+		return 0;
+	case DLT_LINUX_SLL:
+		if (caplen < SLL_HDR_LEN)
+			return 1;
+		memcpy(&proto, p + 14, 2);
+		put_frame(f, ntohs(proto), p + SLL_HDR_LEN, caplen - SLL_HDR_LEN);
+		return 0;
+	case DLT_LINUX_SLL2:
+		if (caplen < 20)
+			return 1;
+		memcpy(&proto, p, 2);
+		put_frame(f, ntohs(proto), p + 20, caplen - 20);
+		return 0;
+	case DLT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+		proto = ip_ethertype(p, caplen);
+		if (!proto)
+			return 1;
+		put_frame(f, proto, p, caplen);
+		return 0;
+	case DLT_NULL:
+	case DLT_LOOP:
+		if (caplen < 4)
+			return 1;
+		memcpy(&af, p, 4);
+		if (dlt == DLT_LOOP)
+			af = ntohl(af);
+		/* DLT_NULL is in the capturing host's byte order: accept both. */
+		if (af > 0xffff)
+			af = __builtin_bswap32(af);
+		/* AF_INET is 2 everywhere; AF_INET6 is 10, 24, 28 or 30. */
+		if (af == 2)
+			proto = ETH_P_IP;
+		else if (af == 10 || af == 24 || af == 28 || af == 30)
+			proto = ETH_P_IPV6;
+		else
+			return 1;
+		put_frame(f, proto, p + 4, caplen - 4);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * The TCP ports of a frame, found far enough to pick a program; the
+ * datapath parses the packet again in full. 0 when not TCP.
+ */
+static int frame_ports(const struct frame *f, uint16_t *sport, uint16_t *dport)
+{
+	const unsigned char *p = f->buf, *end = f->buf + f->len;
+	uint16_t proto;
+	uint8_t nh;
+	int i;
+
+	if (f->len < ETH_HLEN)
+		return 0;
+	proto = p[12] << 8 | p[13];
+	p += ETH_HLEN;
+	for (i = 0; i < 2 && (proto == ETH_P_8021Q || proto == ETH_P_8021AD); i++) {
+		if (p + 4 > end)
+			return 0;
+		proto = p[2] << 8 | p[3];
+		p += 4;
+	}
+	if (proto == ETH_P_IP) {
+		if (p + 20 > end || (p[6] & 0x3f) || p[7])	/* a fragment */
+			return 0;
+		nh = p[9];
+		p += (p[0] & 0x0f) * 4;
+	} else if (proto == ETH_P_IPV6) {
+		if (p + 40 > end)
+			return 0;
+		nh = p[6];
+		p += 40;
+		for (i = 0; i < 8; i++) {
+			if (nh == 0 || nh == 43 || nh == 60) {		/* HBH, RH, DO */
+				if (p + 2 > end)
+					return 0;
+				nh = p[0];
+				p += (p[1] + 1) * 8;
+			} else if (nh == 51) {				/* AH */
+				if (p + 2 > end)
+					return 0;
+				nh = p[0];
+				p += (p[1] + 2) * 4;
+			} else if (nh == 44) {				/* fragment */
+				if (p + 8 > end)
+					return 0;
+				nh = p[0];
+				p += 8;
+			} else {
+				break;
+			}
+		}
+	} else {
+		return 0;
+	}
+	if (nh != 6 || p + 4 > end)
+		return 0;
+	*sport = p[0] << 8 | p[1];
+	*dport = p[2] << 8 | p[3];
+	return 1;
+}
+
+static int is_endpoint(const struct ps_replay *r, uint16_t port)
+{
+	return r->endpoint_port[port / 8] & (1 << (port % 8));
+}
+
+void ps_replay_init(struct ps_replay *r, struct ps_datapath *dp, const struct ps_config *cfg)
+{
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	r->dp = dp;
+	for (i = 0; i < cfg->nendpoints; i++)
+		r->endpoint_port[cfg->endpoints[i].port / 8] |= 1 << (cfg->endpoints[i].port % 8);
+}
+
+static int supported_dlt(int dlt)
+{
+	switch (dlt) {
+	case DLT_EN10MB:
+	case DLT_LINUX_SLL:
+	case DLT_LINUX_SLL2:
+	case DLT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+	case DLT_NULL:
+	case DLT_LOOP:
+		return 1;
+	}
+	return 0;
+}
+
+int ps_replay_file(struct ps_replay *r, const char *path)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	static struct frame f;
+	struct pcap_pkthdr *hdr;
+	const unsigned char *data;
+	unsigned long long n = 0;
+	int dlt, rc, retval, err = 0;
+	pcap_t *pc;
+
+	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	if (!pc) {
+		/* libpcap's message names the file for open errors only. */
+		if (strstr(errbuf, path))
+			pr_warn("penstock: %s\n", errbuf);
+		else
+			pr_warn("penstock: %s: %s\n", path, errbuf);
+		return -EINVAL;
+	}
+	dlt = pcap_datalink(pc);
+	if (!supported_dlt(dlt)) {
+		const char *name = pcap_datalink_val_to_name(dlt);
+
+		pr_warn("penstock: %s: unsupported link type %s (%d); supported: EN10MB, "
+			"LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6, NULL, LOOP\n",
+			path, name ? name : "unknown", dlt);
+		pcap_close(pc);
+		return -EINVAL;
+	}
+	while ((rc = pcap_next_ex(pc, &hdr, &data)) == 1) {
+		uint64_t ts = (uint64_t)hdr->ts.tv_sec * 1000000000ULL + hdr->ts.tv_usec;
+		uint16_t sport = 0, dport = 0;
+		int fd;
+
+		n++;
+		if (r->on_second && ts / 1000000000ULL + 1 > r->second) {
+			if (r->second)
+				r->on_second(r->ctx, r->second * 1000000000ULL);
+			r->second = ts / 1000000000ULL + 1;
+		}
+		/* pcapng files may change link type per interface. */
+		dlt = pcap_datalink(pc);
+		if (make_frame(dlt, data, hdr->caplen, &f))
+			continue;
+		fd = r->dp->ingress_fd;
+		if (frame_ports(&f, &sport, &dport) && !is_endpoint(r, dport) &&
+		    is_endpoint(r, sport))
+			fd = r->dp->egress_fd;
+		err = ps_dp_test_run(fd, f.buf, f.len, ts, &retval);
+		if (err) {
+			pr_warn("penstock: %s: packet %llu: BPF_PROG_TEST_RUN failed: %s\n", path,
+				n, strerror(-err));
+			break;
+		}
+	}
+	if (!err && rc == PCAP_ERROR) {
+		pr_warn("penstock: %s: packet %llu: %s\n", path, n + 1, pcap_geterr(pc));
+		err = -EINVAL;
+	}
+	pcap_close(pc);
+	r->packets += n;
+	return err;
+}
+
+void ps_replay_finish(struct ps_replay *r)
+{
+	if (r->on_second && r->second)
+		r->on_second(r->ctx, r->second * 1000000000ULL);
+}

@@ -1,0 +1,950 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Every key of a config file, a row each (config_keys.h says what a row
+ * holds): bounds checked against struct ps_config's fields at compile
+ * time, defaults, and the checks of what several keys say together
+ * (finish and verify); then what the rows make of a client: the limits
+ * and thresholds of its class, and its class by prefix.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/config.h"
+#include "common/config_keys.h"
+#include "common/units.h"
+
+const char *const ps_default_paths[] = {
+	"/v1/chat/completions",
+	"/v1/completions",
+	"/v1/embeddings",
+	"/v1/responses",
+	NULL,
+};
+
+static const char *check_ifname(const char *s, size_t len);
+static const char *check_name(const char *s, size_t len);
+static const char *check_path(const char *s, size_t len);
+static const char *check_abs_path(const char *s, size_t len);
+static const char *check_url(const char *s, size_t len);
+static void endpoint_finish(void *obj);
+static void default_finish(void *obj);
+static int default_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
+static int class_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
+static int limits_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
+static void step_finish(void *obj);
+static int step_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
+
+static const char *const on_exceed_names[] = {
+	[PS_ON_EXCEED_DELAY] = "delay",
+	[PS_ON_EXCEED_SHAPE] = "shape",
+	[PS_ON_EXCEED_BLOCK] = "block",
+};
+
+static const char *const step_action_names[] = {
+	[PS_STEP_ALERT] = "alert",
+	[PS_STEP_SHAPE] = "shape",
+	[PS_STEP_DELAY] = "delay",
+	[PS_STEP_BLOCK] = "block",
+};
+
+static const struct ps_key iface_entry = {
+	STR_ENTRY(struct ps_config, ifaces, 1, IF_NAMESIZE - 1),
+	.flags = PS_K_UNIQUE,
+	.check = check_ifname,
+	.rule = "visible ASCII other than '/' and ':'",
+};
+
+static const struct ps_key path_entry = {
+	STR_ENTRY(struct ps_endpoint_cfg, paths, 1, PS_PATH_MAX),
+	.flags = PS_K_UNIQUE,
+	.check = check_path,
+	.rule = "starting with '/', visible ASCII",
+};
+
+static const struct ps_key endpoint_keys[] = {
+	{
+		.name = "name",
+		STR_FIELD(struct ps_endpoint_cfg, name, 1, PS_NAME_MAX - 1),
+		.check = check_name,
+		.rule = "printable ASCII",
+	},
+	{
+		.name = "port",
+		INT_FIELD(struct ps_endpoint_cfg, port, 1, 65535),
+		.flags = PS_K_REQUIRED | PS_K_UNIQUE,
+	},
+	{
+		.name = "paths",
+		LIST_FIELD(struct ps_endpoint_cfg, paths, npaths, 1, PS_MAX_PATHS),
+		.elem = &path_entry,
+		.what = "paths",
+		.def_list = ps_default_paths,
+	},
+	{}
+};
+
+static const struct ps_key endpoint_entry = {
+	.type = PS_T_MAP,
+	.keys = endpoint_keys,
+	.finish = endpoint_finish,
+};
+
+/* limits.default: offsets are in struct ps_config, as the map has none of its own. */
+static const struct ps_key default_keys[] = {
+	LIMIT_KEYS(struct ps_config, limits_default, PS_ON_EXCEED_DELAY),
+	{}
+};
+
+static const struct ps_key prefix_entry = {
+	PREFIX_ENTRY(struct ps_class_cfg, clients),
+	.flags = PS_K_UNIQUE,
+};
+
+/* detection.thresholds and a class's thresholds: offsets in struct ps_thresholds. */
+static const struct ps_key threshold_keys[] = {
+	{
+		.name = "requests_per_minute",
+		INT_FIELD(struct ps_thresholds, requests_per_minute, 1, 1000000000),
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "requests_per_hour",
+		INT_FIELD(struct ps_thresholds, requests_per_hour, 1, 1000000000000LL),
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "requests_per_day",
+		INT_FIELD(struct ps_thresholds, requests_per_day, 1, 1000000000000LL),
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "tx_payload_per_hour",
+		QTY_FIELD(struct ps_thresholds, tx_payload_per_hour, ps_parse_size, "size", "bytes"),
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "tx_payload_per_day",
+		QTY_FIELD(struct ps_thresholds, tx_payload_per_day, ps_parse_size, "size", "bytes"),
+		.def = PS_DEF_UNSET,
+	},
+	{}
+};
+
+static const struct ps_key class_keys[] = {
+	{
+		.name = "name",
+		STR_FIELD(struct ps_class_cfg, name, 1, PS_NAME_MAX - 1),
+		.flags = PS_K_REQUIRED | PS_K_UNIQUE,
+		.check = check_name,
+		.rule = "printable ASCII",
+	},
+	{
+		.name = "clients",
+		LIST_FIELD(struct ps_class_cfg, clients, nclients, 1, PS_MAX_CLASS_PREFIXES),
+		.flags = PS_K_REQUIRED,
+		.elem = &prefix_entry,
+		.what = "prefixes",
+	},
+	LIMIT_KEYS(struct ps_class_cfg, limits, PS_ON_EXCEED_UNSET),
+	{
+		.name = "unlimited",
+		BOOL_FIELD(struct ps_class_cfg, limits.unlimited),
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "dry_run",
+		BOOL_FIELD(struct ps_class_cfg, limits.dry_run),
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "exempt",
+		BOOL_FIELD(struct ps_class_cfg, exempt),
+		.def = 0,
+	},
+	{
+		.name = "alert_only",
+		BOOL_FIELD(struct ps_class_cfg, alert_only),
+		.def = 0,
+	},
+	{
+		.name = "thresholds",
+		.type = PS_T_MAP,
+		.off = offsetof(struct ps_class_cfg, thresholds),
+		.keys = threshold_keys,
+	},
+	{}
+};
+
+static const struct ps_key class_entry = {
+	.type = PS_T_MAP,
+	.keys = class_keys,
+	.verify = class_verify,
+};
+
+/* limits: a level of the file only, its keys are fields of struct ps_config. */
+static const struct ps_key limits_keys[] = {
+	{
+		.name = "default",
+		.type = PS_T_MAP,
+		.keys = default_keys,
+		.finish = default_finish,
+		.verify = default_verify,
+	},
+	{
+		.name = "classes",
+		LIST_FIELD(struct ps_config, classes, nclasses, 0, PS_MAX_CLASSES - 1),
+		.elem = &class_entry,
+		.what = "classes",
+	},
+	{}
+};
+
+/* alerts.jsonl: the JSON-lines file and its rotation. */
+static const struct ps_key alerts_jsonl_keys[] = {
+	{
+		.name = "path",
+		STR_FIELD(struct ps_alerts_jsonl_cfg, path, 1, PS_ALERT_PATH_MAX - 1),
+		.flags = PS_K_REQUIRED,
+		.check = check_abs_path,
+		.rule = "an absolute path",
+	},
+	{
+		.name = "max_bytes",
+		QTY_RANGE(struct ps_alerts_jsonl_cfg, max_bytes, ps_parse_size, "size", "bytes",
+			  1024, 1ULL << 40),
+		.def = 10 << 20,
+	},
+	{
+		.name = "keep",
+		INT_FIELD(struct ps_alerts_jsonl_cfg, keep, 0, 1000),
+		.def = 5,
+	},
+	{}
+};
+
+/* alerts.webhook: Alertmanager's API v2, through a spool on disk. */
+static const struct ps_key alerts_webhook_keys[] = {
+	{
+		.name = "url",
+		STR_FIELD(struct ps_alerts_webhook_cfg, url, 1, PS_ALERT_PATH_MAX - 1),
+		.flags = PS_K_REQUIRED,
+		.check = check_url,
+		.rule = "an http:// or https:// URL",
+	},
+	{
+		.name = "spool_dir",
+		STR_FIELD(struct ps_alerts_webhook_cfg, spool_dir, 1, PS_ALERT_PATH_MAX - 1),
+		.check = check_abs_path,
+		.rule = "an absolute path",
+		.def_str = "/var/lib/penstock/spool",
+	},
+	{
+		.name = "timeout",
+		QTY_RANGE(struct ps_alerts_webhook_cfg, timeout, ps_parse_duration, "duration",
+			  "seconds", 1, 300),
+		.def = 5,
+	},
+	{
+		.name = "max_spool",
+		QTY_RANGE(struct ps_alerts_webhook_cfg, max_spool, ps_parse_size, "size", "bytes",
+			  1 << 20, 1ULL << 40),
+		.def = 100 << 20,
+	},
+	{
+		.name = "max_backoff",
+		QTY_RANGE(struct ps_alerts_webhook_cfg, max_backoff, ps_parse_duration, "duration",
+			  "seconds", 1, 3600),
+		.def = 60,
+	},
+	{}
+};
+
+/* alerts: offsets in struct ps_alerts_cfg. */
+static const struct ps_key alerts_keys[] = {
+	{
+		.name = "stderr",
+		BOOL_FIELD(struct ps_alerts_cfg, to_stderr),
+		.def = 1,
+	},
+	{
+		.name = "jsonl",
+		.type = PS_T_MAP,
+		.off = offsetof(struct ps_alerts_cfg, jsonl),
+		.keys = alerts_jsonl_keys,
+	},
+	{
+		.name = "webhook",
+		.type = PS_T_MAP,
+		.off = offsetof(struct ps_alerts_cfg, webhook),
+		.keys = alerts_webhook_keys,
+	},
+	{
+		.name = "keep_in_memory",
+		INT_FIELD(struct ps_alerts_cfg, keep_in_memory, 0, 1000000),
+		.def = 1000,
+	},
+	{}
+};
+
+#define MINUTE	60
+#define HOUR	3600
+#define DAY	86400
+
+/*
+ * One step of detection.escalation.steps: offsets in struct ps_step_cfg.
+ * A key that does not apply to the step's action is an error when given
+ * (step_verify) and 0 when not (step_finish).
+ */
+static const struct ps_key step_keys[] = {
+	{
+		.name = "action",
+		ENUM_FIELD(struct ps_step_cfg, action, step_action_names),
+		.flags = PS_K_REQUIRED,
+		.def = PS_STEP_ALERT,
+	},
+	{
+		.name = "for",
+		QTY_RANGE(struct ps_step_cfg, duration, ps_parse_duration, "duration", "seconds",
+			  1, 30 * DAY),
+		.def = HOUR,
+	},
+	{
+		.name = "cooldown",
+		QTY_RANGE(struct ps_step_cfg, cooldown, ps_parse_duration, "duration", "seconds",
+			  0, 30 * DAY),
+		.def = 10 * MINUTE,
+	},
+	{
+		.name = "rate",
+		QTY_FIELD(struct ps_step_cfg, rate, ps_parse_rate, "rate", "bit/s"),
+		.def = 4000000,
+	},
+	{
+		.name = "requests_per_minute",
+		INT_FIELD(struct ps_step_cfg, requests_per_minute, 1, 10000000),
+		.def = 10,
+	},
+	{}
+};
+
+static const struct ps_key step_entry = {
+	.type = PS_T_MAP,
+	.keys = step_keys,
+	.finish = step_finish,
+	.verify = step_verify,
+};
+
+/* The steps of a config that gives none; keys that don't apply are 0. */
+static const struct ps_step_cfg default_steps[] = {
+	{ .action = PS_STEP_ALERT, .cooldown = 5 * MINUTE },
+	{ .action = PS_STEP_SHAPE, .duration = HOUR, .cooldown = 10 * MINUTE, .rate = 4000000 },
+	{ .action = PS_STEP_DELAY, .duration = HOUR, .cooldown = 10 * MINUTE,
+	  .requests_per_minute = 10 },
+	{ .action = PS_STEP_BLOCK, .duration = HOUR, .cooldown = 10 * MINUTE },
+};
+
+/* detection.escalation: a level of the file only, offsets in struct ps_detection_cfg. */
+static const struct ps_key escalation_keys[] = {
+	{
+		.name = "forget",
+		QTY_RANGE(struct ps_detection_cfg, forget, ps_parse_duration, "duration", "seconds",
+			  MINUTE, 30 * DAY),
+		.def = 6 * HOUR,
+	},
+	{
+		.name = "steps",
+		LIST_FIELD(struct ps_detection_cfg, steps, nsteps, 1, PS_MAX_STEPS),
+		LIST_DEFAULTS(struct ps_detection_cfg, steps, default_steps),
+		.elem = &step_entry,
+		.what = "steps",
+	},
+	{}
+};
+
+/* The detectors' mappings are levels of the file: offsets in struct ps_detection_cfg. */
+static const struct ps_key high_rate_keys[] = {
+	{
+		.name = "enabled",
+		BOOL_FIELD(struct ps_detection_cfg, high_rate.enabled),
+		.def = 1,
+	},
+	{
+		.name = "requests_per_minute",
+		INT_FIELD(struct ps_detection_cfg, high_rate.requests_per_minute, 1, 1000000000),
+		.def = 15,
+	},
+	{}
+};
+
+static const struct ps_key prefix_keys[] = {
+	{
+		.name = "enabled",
+		BOOL_FIELD(struct ps_detection_cfg, prefix.enabled),
+		.def = 1,
+	},
+	{
+		.name = "min_clients",
+		INT_FIELD(struct ps_detection_cfg, prefix.min_clients, 2, 1000000),
+		.def = 10,
+	},
+	{
+		.name = "requests_per_hour",
+		INT_FIELD(struct ps_detection_cfg, prefix.requests_per_hour, 1, 1000000000000LL),
+		.def = 300,
+	},
+	{}
+};
+
+static const struct ps_key low_and_slow_keys[] = {
+	{
+		.name = "enabled",
+		BOOL_FIELD(struct ps_detection_cfg, low_and_slow.enabled),
+		.def = 1,
+	},
+	{
+		.name = "min_history",
+		QTY_RANGE(struct ps_detection_cfg, low_and_slow.min_history, ps_parse_duration,
+			  "duration", "seconds", MINUTE, 7 * DAY),
+		.def = 3 * HOUR,
+	},
+	{
+		.name = "duty_cycle",
+		DEC_FIELD(struct ps_detection_cfg, low_and_slow.duty_cycle, 0, 1),
+		.ddef = 0.9,
+	},
+	{
+		.name = "max_cv",
+		DEC_FIELD(struct ps_detection_cfg, low_and_slow.max_cv, 0, 10),
+		.ddef = 0.3,
+	},
+	{
+		.name = "requests_per_hour",
+		INT_FIELD(struct ps_detection_cfg, low_and_slow.requests_per_hour, 1,
+			  1000000000000LL),
+		.def = 120,
+	},
+	{}
+};
+
+static const struct ps_key surge_keys[] = {
+	{
+		.name = "enabled",
+		BOOL_FIELD(struct ps_detection_cfg, surge.enabled),
+		.def = 1,
+	},
+	{
+		.name = "factor",
+		DEC_FIELD(struct ps_detection_cfg, surge.factor, 1, 1000000),
+		.ddef = 5,
+	},
+	{
+		.name = "min_history",
+		QTY_RANGE(struct ps_detection_cfg, surge.min_history, ps_parse_duration,
+			  "duration", "seconds", MINUTE, 7 * DAY),
+		.def = 3 * HOUR,
+	},
+	{
+		.name = "requests_per_hour",
+		INT_FIELD(struct ps_detection_cfg, surge.requests_per_hour, 1, 1000000000000LL),
+		.def = 120,
+	},
+	{}
+};
+
+static const struct ps_key ratio_keys[] = {
+	{
+		.name = "enabled",
+		BOOL_FIELD(struct ps_detection_cfg, ratio.enabled),
+		.def = 1,
+	},
+	{
+		.name = "min_ratio",
+		DEC_FIELD(struct ps_detection_cfg, ratio.min_ratio, 1, 1000000),
+		.ddef = 25,
+	},
+	{
+		.name = "min_requests",
+		INT_FIELD(struct ps_detection_cfg, ratio.min_requests, 1, 1000000000000LL),
+		.def = 100,
+	},
+	{}
+};
+
+/* detection: offsets in struct ps_detection_cfg. */
+static const struct ps_key detection_keys[] = {
+	{
+		.name = "enabled",
+		BOOL_FIELD(struct ps_detection_cfg, enabled),
+		.def = 1,
+	},
+	{
+		.name = "interval",
+		QTY_RANGE(struct ps_detection_cfg, interval, ps_parse_duration, "duration",
+			  "seconds", 1, HOUR),
+		.def = 10,
+	},
+	{
+		.name = "min_population",
+		INT_FIELD(struct ps_detection_cfg, min_population, 2, 1000000),
+		.def = 20,
+	},
+	{
+		.name = "zscore",
+		DEC_FIELD(struct ps_detection_cfg, zscore, 1, 1000),
+		.ddef = 3.5,
+	},
+	{ .name = "high_rate", .type = PS_T_MAP, .keys = high_rate_keys },
+	{ .name = "prefix", .type = PS_T_MAP, .keys = prefix_keys },
+	{ .name = "low_and_slow", .type = PS_T_MAP, .keys = low_and_slow_keys },
+	{ .name = "surge", .type = PS_T_MAP, .keys = surge_keys },
+	{ .name = "ratio", .type = PS_T_MAP, .keys = ratio_keys },
+	{
+		.name = "thresholds",
+		.type = PS_T_MAP,
+		.off = offsetof(struct ps_detection_cfg, thresholds),
+		.keys = threshold_keys,
+	},
+	{ .name = "escalation", .type = PS_T_MAP, .keys = escalation_keys },
+	{}
+};
+
+const struct ps_key ps_cfg_root_keys[] = {
+	{
+		.name = "interfaces",
+		LIST_FIELD(struct ps_config, ifaces, nifaces, 0, PS_MAX_IFACES),
+		.elem = &iface_entry,
+		.what = "interface names",
+	},
+	{
+		.name = "endpoints",
+		LIST_FIELD(struct ps_config, endpoints, nendpoints, 1, PS_MAX_ENDPOINTS),
+		.flags = PS_K_REQUIRED,
+		.elem = &endpoint_entry,
+		.what = "endpoints",
+	},
+	{
+		.name = "max_clients",
+		INT_FIELD(struct ps_config, max_clients, 16, 16777216),
+		.def = PS_MAX_CLIENTS,
+	},
+	{
+		.name = "reclaim_idle",
+		INT_FIELD(struct ps_config, reclaim_idle, 1, 31536000),
+		.def = 600,
+	},
+	{
+		.name = "limits",
+		.type = PS_T_MAP,
+		.keys = limits_keys,
+		.verify = limits_verify,
+	},
+	{
+		.name = "dry_run",
+		BOOL_FIELD(struct ps_config, dry_run),
+		.def = 0,
+	},
+	{
+		.name = "alerts",
+		.type = PS_T_MAP,
+		.off = offsetof(struct ps_config, alerts),
+		.keys = alerts_keys,
+	},
+	{
+		.name = "detection",
+		.type = PS_T_MAP,
+		.off = offsetof(struct ps_config, detection),
+		.keys = detection_keys,
+	},
+	{}
+};
+
+const struct ps_key ps_cfg_root = {
+	.type = PS_T_MAP,
+	.keys = ps_cfg_root_keys,
+};
+
+/* Interface names as the kernel takes them, minus non-ASCII oddities. */
+static const char *check_ifname(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] <= ' ' || s[i] > '~')
+			return "contains a space or a character that is not visible ASCII";
+		if (s[i] == '/' || s[i] == ':')
+			return "contains '/' or ':'";
+	}
+	return NULL;
+}
+
+/* Names end up in one-line output and logs: keep them printable. */
+static const char *check_name(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] < ' ' || s[i] > '~')
+			return "contains a character that is not printable ASCII";
+	return NULL;
+}
+
+/*
+ * A path is compared with the request-target of an HTTP request line,
+ * which is visible ASCII (non-ASCII is percent-encoded on the wire), so
+ * any other byte is a path that could never match.
+ */
+static const char *check_path(const char *s, size_t len)
+{
+	size_t i;
+
+	if (s[0] != '/')
+		return "does not start with '/'";
+	for (i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return "contains a space or a character that is not visible ASCII";
+	return NULL;
+}
+
+/* Files of a daemon that never changes directory: no relative path. */
+static const char *check_abs_path(const char *s, size_t len)
+{
+	(void)len;
+	return s[0] == '/' ? NULL : "does not start with '/'";
+}
+
+/* The webhook's URL goes to libcurl as is: no space, nothing but visible ASCII. */
+static const char *check_url(const char *s, size_t len)
+{
+	size_t i, scheme;
+
+	if (!strncasecmp(s, "http://", 7))
+		scheme = 7;
+	else if (!strncasecmp(s, "https://", 8))
+		scheme = 8;
+	else
+		return "does not start with http:// or https://";
+	if (len == scheme)
+		return "has no host";
+	for (i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return "contains a space or a character that is not visible ASCII";
+	return NULL;
+}
+
+/* The default name needs the port, so it is filled after the keys are read. */
+static void endpoint_finish(void *obj)
+{
+	struct ps_endpoint_cfg *ep = obj;
+
+	if (!ep->name[0])
+		snprintf(ep->name, sizeof(ep->name), "port-%u", ep->port);
+}
+
+/*
+ * requests_per_minute alone allows no burst: a burst of 1. unlimited and
+ * dry_run are not keys of limits.default (the global dry_run is), so they
+ * stay unset.
+ */
+static void default_finish(void *obj)
+{
+	struct ps_limits *l = &((struct ps_config *)obj)->limits_default;
+
+	if (l->requests_per_minute != PS_LIMIT_UNSET && l->burst == PS_LIMIT_UNSET)
+		l->burst = 1;
+	l->unlimited = -1;
+	l->dry_run = -1;
+}
+
+/* Whether the limit key k (a row of default_keys) has a value in l. */
+static bool limit_is_set(const struct ps_key *k, const struct ps_limits *l)
+{
+	const char *field = (const char *)l + k->off - offsetof(struct ps_config, limits_default);
+
+	if (k->type == PS_T_ENUM)
+		return ps_cfg_load_int(field, k->size, true) != 0;
+	return (uint64_t)ps_cfg_load_int(field, k->size, false) != PS_LIMIT_UNSET;
+}
+
+static int default_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path)
+{
+	const struct ps_limits *l = &((struct ps_config *)obj)->limits_default;
+
+	/* Only a given burst is set without requests_per_minute (see default_finish). */
+	if (l->burst != PS_LIMIT_UNSET && l->requests_per_minute == PS_LIMIT_UNSET)
+		return ps_cfg_error(c, &ps_cfg_map_key(c, n, "burst")->start_mark,
+				"%s.burst: burst without requests_per_minute, expected requests_per_minute as well",
+				path);
+	if (l->on_exceed == PS_ON_EXCEED_SHAPE && l->shape_rate == PS_LIMIT_UNSET)
+		return ps_cfg_error(c, &ps_cfg_map_key(c, n, "on_exceed")->start_mark,
+				"%s.on_exceed: shape without shape_rate, expected shape_rate as well",
+				path);
+	return 0;
+}
+
+/*
+ * unlimited: true with limits beside it, or exempt: true with alert_only:
+ * true, says two things: refuse it rather than pick one. Limits left
+ * empty ("burst:") are absent.
+ */
+static int class_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path)
+{
+	const struct ps_class_cfg *cls = obj;
+	yaml_node_pair_t *p;
+	yaml_node_t *key;
+
+	if (cls->exempt == 1 && cls->alert_only == 1)
+		return ps_cfg_error(c, &ps_cfg_map_key(c, n, "alert_only")->start_mark,
+				"%s.alert_only: alert_only: true in a class with exempt: true (line %zu), expected either exempt: true or alert_only: true, not both",
+				path, ps_cfg_map_key(c, n, "exempt")->start_mark.line + 1);
+	if (cls->limits.unlimited != 1)
+		return 0;
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		key = ps_cfg_node(c, p->key);
+		if (!ps_cfg_find_key(default_keys, ps_cfg_scalar(key), key->data.scalar.length) ||
+		    ps_cfg_is_null(ps_cfg_node(c, p->value)))
+			continue;
+		return ps_cfg_error(c, &key->start_mark,
+				    "%s.%s: a limit in a class with unlimited: true (line %zu), "
+				    "expected either limits or unlimited: true, not both",
+				    path, ps_cfg_scalar(key),
+				    ps_cfg_map_key(c, n, "unlimited")->start_mark.line + 1);
+	}
+	return 0;
+}
+
+/* What a step's action does not use is 0, whatever the defaults say. */
+static void step_finish(void *obj)
+{
+	struct ps_step_cfg *s = obj;
+
+	if (s->action == PS_STEP_ALERT)
+		s->duration = 0;
+	if (s->action != PS_STEP_SHAPE)
+		s->rate = 0;
+	if (s->action != PS_STEP_DELAY)
+		s->requests_per_minute = 0;
+}
+
+/* A key given for an action that has no use for it is a mistake: refuse it. */
+static int step_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path)
+{
+#define A(x)	(1u << PS_STEP_##x)
+	static const struct {
+		const char *key;
+		unsigned int actions;	/* A() of the actions it is for */
+		const char *which;	/* the same, for the message */
+	} rules[] = {
+		{ "for", A(SHAPE) | A(DELAY) | A(BLOCK), "shape, delay or block" },
+		{ "rate", A(SHAPE), "shape" },
+		{ "requests_per_minute", A(DELAY), "delay" },
+	};
+#undef A
+	const struct ps_step_cfg *s = obj;
+	yaml_node_t *key;
+	size_t i;
+
+	for (i = 0; i < NELEMS(rules); i++) {
+		key = ps_cfg_given_key(c, n, rules[i].key);
+		if (key && !(rules[i].actions & (1u << s->action)))
+			return ps_cfg_error(c, &key->start_mark,
+					"%s.%s: %s with action %s, expected %s only with action %s",
+					path, rules[i].key, rules[i].key,
+					step_action_names[s->action], rules[i].key, rules[i].which);
+	}
+	return 0;
+}
+
+struct prefix_owner {
+	const struct ps_prefix *p;
+	int cls, idx;		/* classes[cls].clients[idx] */
+};
+
+static int cmp_owner(const void *a, const void *b)
+{
+	const struct prefix_owner *x = a, *y = b;
+	int r = memcmp(x->p, y->p, sizeof(*x->p));
+
+	if (r)
+		return r;
+	if (x->cls != y->cls)
+		return x->cls < y->cls ? -1 : 1;
+	return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/*
+ * A client is in one class: no prefix in two. Sorted, the entries of one
+ * prefix are adjacent in file order; of all the prefixes seen again, the
+ * one seen again first in the file is reported.
+ */
+static int check_class_prefixes(struct ps_ctx *c, yaml_node_t *classes,
+				const struct ps_config *cfg, const char *path)
+{
+	struct prefix_owner *all, *again = NULL, *first = NULL;
+	char text[64], name[4 * PS_QUOTE_MAX + 8];
+	yaml_node_t *here, *there;
+	int i, j, n = 0;
+
+	for (i = 0; i < cfg->nclasses; i++)
+		n += cfg->classes[i].nclients;
+	if (n < 2)
+		return 0;
+	all = malloc(n * sizeof(*all));
+	if (!all) {
+		snprintf(c->err, c->errlen, "%s: out of memory", c->file);
+		return -ENOMEM;
+	}
+	for (i = 0, n = 0; i < cfg->nclasses; i++)
+		for (j = 0; j < cfg->classes[i].nclients; j++)
+			all[n++] = (struct prefix_owner){ &cfg->classes[i].clients[j], i, j };
+	qsort(all, n, sizeof(*all), cmp_owner);
+	for (i = 1; i < n; i++) {
+		/* The second of a run only: a third is later in the file. */
+		if (memcmp(all[i].p, all[i - 1].p, sizeof(*all[i].p)) ||
+		    (i > 1 && !memcmp(all[i].p, all[i - 2].p, sizeof(*all[i].p))))
+			continue;
+		if (!again || all[i].cls < again->cls ||
+		    (all[i].cls == again->cls && all[i].idx < again->idx)) {
+			again = &all[i];
+			first = &all[i - 1];
+		}
+	}
+	if (again) {
+		here = ps_cfg_seq_item(
+		    c, ps_cfg_map_value(c, ps_cfg_seq_item(c, classes, again->cls), "clients"),
+		    again->idx);
+		there = ps_cfg_seq_item(
+		    c, ps_cfg_map_value(c, ps_cfg_seq_item(c, classes, first->cls), "clients"),
+		    first->idx);
+		ps_cfg_error(c, &here->start_mark,
+			 "%s.classes[%d].clients[%d]: %s is already in class %s (line %zu), expected each prefix in one class only",
+			 path, again->cls, again->idx, ps_prefix_str(again->p, text, sizeof(text)),
+			 ps_cfg_quote(name, sizeof(name), cfg->classes[first->cls].name,
+			       strlen(cfg->classes[first->cls].name)),
+			 there->start_mark.line + 1);
+	}
+	free(all);
+	return again ? -EINVAL : 0;
+}
+
+/*
+ * What needs limits.default and the classes both, which may come in
+ * either order: a class's burst or on_exceed: shape against what it
+ * inherits, and the classes' prefixes against each other.
+ */
+static int limits_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path)
+{
+	const struct ps_config *cfg = obj;
+	const struct ps_limits *d = &cfg->limits_default, *l;
+	yaml_node_t *classes = ps_cfg_map_value(c, n, "classes"), *cn;
+	int i;
+
+	for (i = 0; i < cfg->nclasses; i++) {
+		l = &cfg->classes[i].limits;
+		if (l->unlimited == 1)
+			continue;
+		cn = ps_cfg_seq_item(c, classes, i);
+		if (l->burst != PS_LIMIT_UNSET && l->requests_per_minute == PS_LIMIT_UNSET &&
+		    d->requests_per_minute == PS_LIMIT_UNSET)
+			return ps_cfg_error(c, &ps_cfg_map_key(c, cn, "burst")->start_mark,
+					"%s.classes[%d].burst: burst without requests_per_minute, expected requests_per_minute in the class or in %s.default",
+					path, i, path);
+		if (l->on_exceed == PS_ON_EXCEED_SHAPE && l->shape_rate == PS_LIMIT_UNSET &&
+		    d->shape_rate == PS_LIMIT_UNSET)
+			return ps_cfg_error(c, &ps_cfg_map_key(c, cn, "on_exceed")->start_mark,
+					"%s.classes[%d].on_exceed: shape without shape_rate, expected shape_rate in the class or in %s.default",
+					path, i, path);
+	}
+	return check_class_prefixes(c, classes, cfg, path);
+}
+
+void ps_limits_resolve(const struct ps_config *cfg, int class_id, struct ps_limits *out)
+{
+	const size_t base = offsetof(struct ps_config, limits_default);
+	const struct ps_limits *l = NULL;
+	const struct ps_key *k;
+
+	if (class_id >= 1 && class_id <= cfg->nclasses)
+		l = &cfg->classes[class_id - 1].limits;
+	*out = cfg->limits_default;
+	/* Every limit key is a row of default_keys: copy those the class sets. */
+	for (k = default_keys; l && k->name; k++)
+		if (limit_is_set(k, l))
+			memcpy((char *)out + k->off - base, (const char *)l + k->off - base, k->size);
+	out->unlimited = l && l->unlimited == 1;
+	out->dry_run = l && l->dry_run >= 0 ? l->dry_run == 1 : cfg->dry_run > 0;
+	if (out->on_exceed == PS_ON_EXCEED_UNSET)
+		out->on_exceed = PS_ON_EXCEED_DELAY;
+	if (out->requests_per_minute != PS_LIMIT_UNSET && out->burst == PS_LIMIT_UNSET)
+		out->burst = 1;
+	for (k = default_keys; out->unlimited && k->name; k++)
+		if (k->type != PS_T_ENUM)
+			ps_cfg_store_int((char *)out + k->off - base, k->size, PS_DEF_UNSET);
+}
+
+void ps_thresholds_resolve(const struct ps_config *cfg, int class_id, struct ps_thresholds *out)
+{
+	const struct ps_thresholds *t = NULL;
+	const struct ps_key *k;
+	long long v;
+
+	if (class_id >= 1 && class_id <= cfg->nclasses)
+		t = &cfg->classes[class_id - 1].thresholds;
+	*out = cfg->detection.thresholds;
+	/* Every threshold is a uint64_t row of threshold_keys: copy those the class sets. */
+	for (k = threshold_keys; t && k->name; k++) {
+		v = ps_cfg_load_int((const char *)t + k->off, k->size, false);
+		if ((uint64_t)v != PS_LIMIT_UNSET)
+			ps_cfg_store_int((char *)out + k->off, k->size, v);
+	}
+}
+
+int ps_config_class_of(const struct ps_config *cfg, const struct ps_client_key *k)
+{
+	int c, j, best = 0, best_len = -1;
+
+	for (c = 0; c < cfg->nclasses; c++)
+		for (j = 0; j < cfg->classes[c].nclients; j++) {
+			const struct ps_prefix *p = &cfg->classes[c].clients[j];
+			const uint8_t *a = (const uint8_t *)&k->addr;
+			int bits = p->len, i;
+
+			if (p->family != k->family || bits <= best_len)
+				continue;
+			for (i = 0; i < bits / 8; i++)
+				if (a[i] != p->addr[i])
+					break;
+			if (i < bits / 8)
+				continue;
+			if (bits % 8 && ((a[i] ^ p->addr[i]) & (0xff00 >> (bits % 8)) & 0xff))
+				continue;
+			best = c + 1;
+			best_len = bits;
+		}
+	return best;
+}
+
+int ps_config_add_port(struct ps_config *cfg, long port)
+{
+	const struct ps_key *k = ps_cfg_find_key(endpoint_keys, "port", 4);
+	struct ps_endpoint_cfg *ep;
+	int i;
+
+	if (!k || port < k->min || port > k->max)
+		return -EINVAL;
+	for (i = 0; i < cfg->nendpoints; i++)
+		if (cfg->endpoints[i].port == port)
+			return 0;
+	if (cfg->nendpoints >= PS_MAX_ENDPOINTS)
+		return -ENOSPC;
+	ep = &cfg->endpoints[cfg->nendpoints];
+	memset(ep, 0, sizeof(*ep));
+	ps_cfg_defaults(endpoint_keys, ep);
+	ps_cfg_store_int((char *)ep + k->off, k->size, port);
+	endpoint_finish(ep);
+	cfg->nendpoints++;
+	return 0;
+}

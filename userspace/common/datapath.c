@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "common/datapath.h"
+#include "common/log.h"
+#include "penstock.skel.h"
+#include "penstock_abi_check.h"
+
+int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts)
+{
+	struct penstock_bpf *skel;
+	struct bpf_map *map;
+	uint32_t clients, flows;
+	int err;
+
+	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = opts->pin_root);
+
+	memset(dp, 0, sizeof(*dp));
+	skel = penstock_bpf__open_opts(&oopts);
+	if (!skel) {
+		err = -errno;
+		pr_warn("penstock: cannot open the BPF object: %s\n", strerror(-err));
+		return err;
+	}
+	skel->rodata->ps_replay = opts->replay;
+	clients = opts->max_clients ? opts->max_clients : opts->replay ? 65536 : PS_MAX_CLIENTS;
+	flows = opts->max_flows ? opts->max_flows : opts->replay ? 65536 : PS_MAX_FLOWS;
+	if (opts->pin_root && !opts->replay && !opts->own_maps) {
+		/* Pinned maps are adopted as they are: their size wins. */
+		char path[4096];
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/" PS_MAP_CLIENT_CTRS, opts->pin_root);
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.max_entries &&
+			    info.max_entries != clients) {
+				pr_info("penstock: the pinned maps hold %u client slots (not %u): "
+					"kept until they are removed\n", info.max_entries, clients);
+				clients = info.max_entries;
+			}
+			close(fd);
+		}
+	}
+	bpf_map__set_max_entries(skel->maps.ps_clients, clients);
+	bpf_map__set_max_entries(skel->maps.ps_client_ctrs, clients);
+	bpf_map__set_max_entries(skel->maps.ps_slot_free, clients);
+	bpf_map__set_max_entries(skel->maps.ps_flows, flows);
+	if (opts->replay || opts->own_maps) {
+		/* A replay has maps of its own, never the live pinned ones. */
+		bpf_object__for_each_map(map, skel->obj)
+			bpf_map__set_pin_path(map, NULL);
+		bpf_map__set_max_entries(skel->maps.ps_ooo, 4096);
+	}
+	err = penstock_bpf__load(skel);
+	if (err) {
+		pr_warn("penstock: cannot load the BPF programs: %s%s\n", strerror(-err),
+			err == -EPERM ? " (run as root)" : "");
+		penstock_bpf__destroy(skel);
+		return err;
+	}
+	dp->skel = skel;
+	dp->ingress_fd = bpf_program__fd(skel->progs.ps_ingress);
+	dp->egress_fd = bpf_program__fd(skel->progs.ps_egress);
+	dp->xdp_fd = bpf_program__fd(skel->progs.ps_xdp);
+	if (ps_log_get_level() >= PS_LOG_DEBUG) {
+		struct bpf_program *prog;
+
+		bpf_object__for_each_program(prog, skel->obj) {
+			struct bpf_prog_info info = {};
+			__u32 len = sizeof(info);
+
+			if (!bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+				pr_debug("penstock: %s: %u instructions, %u verified\n",
+					 bpf_program__name(prog), info.xlated_prog_len / 8,
+					 info.verified_insns);
+		}
+	}
+	return 0;
+}
+
+int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg)
+{
+	int ports_fd = bpf_map__fd(dp->skel->maps.ps_ports);
+	int eps_fd = bpf_map__fd(dp->skel->maps.ps_endpoints);
+	int i, j;
+
+	for (i = 0; i < cfg->nendpoints; i++) {
+		const struct ps_endpoint_cfg *ec = &cfg->endpoints[i];
+		struct ps_endpoint ep = {};
+		struct ps_port pp = { .endpoint = i + 1 };
+		uint32_t slot = i, port = ec->port;
+
+		ep.port = ec->port;
+		ep.npaths = ec->npaths;
+		for (j = 0; j < ec->npaths && j < PS_MAX_PATHS; j++) {
+			size_t n = strnlen(ec->paths[j], PS_PATH_MAX);
+
+			memcpy(ep.paths[j], ec->paths[j], n);
+			ep.path_len[j] = n;
+		}
+		if (bpf_map_update_elem(eps_fd, &slot, &ep, BPF_ANY) ||
+		    bpf_map_update_elem(ports_fd, &port, &pp, BPF_ANY)) {
+			int err = -errno;
+
+			pr_warn("penstock: cannot configure endpoint %s: %s\n", ec->name,
+				strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+void ps_dp_unpin(struct ps_datapath *dp)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, dp->skel->obj)
+		if (bpf_map__is_pinned(map))
+			bpf_map__unpin(map, NULL);
+}
+
+void ps_dp_close(struct ps_datapath *dp)
+{
+	penstock_bpf__destroy(dp->skel);
+	dp->skel = NULL;
+}
+
+static int cmp_client(const void *a, const void *b)
+{
+	const struct ps_client *x = a, *y = b;
+
+	if (x->key.family != y->key.family)
+		return x->key.family - y->key.family;
+	return memcmp(&x->key.addr, &y->key.addr, sizeof(x->key.addr));
+}
+
+int ps_dp_slots_used(struct ps_datapath *dp, uint32_t *next)
+{
+	struct ps_slot_state st;
+	uint32_t zero = 0, max = bpf_map__max_entries(dp->skel->maps.ps_client_ctrs);
+
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.ps_slot_state), &zero, &st))
+		return -errno;
+	*next = st.next < max ? st.next : max;
+	return 0;
+}
+
+void *ps_ctrs_map(int fd, uint32_t first, uint32_t count, size_t *len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t off = (size_t)first * sizeof(struct ps_client_ctr);
+	size_t end = off + (size_t)count * sizeof(struct ps_client_ctr);
+	void *m;
+
+	/* first is 0 or a multiple of 65536 slots: a page boundary. */
+	off &= ~(size_t)(page - 1);
+	*len = (end - off + page - 1) & ~(size_t)(page - 1);
+	m = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+	return m == MAP_FAILED ? NULL : m;
+}
+
+int ps_dp_read_clients(struct ps_datapath *dp, struct ps_client **out)
+{
+	int fd = bpf_map__fd(dp->skel->maps.ps_client_ctrs);
+	struct ps_client *list = NULL;
+	const struct ps_client_ctr *ctrs;
+	uint32_t next, i, n = 0;
+	size_t len;
+	int err;
+
+	err = ps_dp_slots_used(dp, &next);
+	if (err)
+		return err;
+	list = calloc(next ? next : 1, sizeof(*list));
+	if (!list)
+		return -ENOMEM;
+	if (next) {
+		ctrs = ps_ctrs_map(fd, 0, next, &len);
+		if (!ctrs) {
+			err = -errno;
+			free(list);
+			return err;
+		}
+		for (i = 0; i < next; i++) {
+			if (!ctrs[i].key.family)
+				continue;	/* free */
+			list[n].key = ctrs[i].key;
+			list[n].c = ctrs[i].c;
+			list[n].would_throttle = ctrs[i].would_throttle + ctrs[i].throttled_requests;
+			list[n].would_block = ctrs[i].would_block + ctrs[i].blocked_packets;
+			list[n].would_refuse = ctrs[i].would_refuse + ctrs[i].refused_connections;
+			n++;
+		}
+		munmap((void *)ctrs, len);
+	}
+	qsort(list, n, sizeof(*list), cmp_client);
+	*out = list;
+	return n;
+}
+
+int ps_dp_test_run(int prog_fd, const void *frame, unsigned int len, uint64_t ts_ns,
+		   int *retval)
+{
+	struct __sk_buff ctx = { .tstamp = ts_ns };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(prog_fd, &opts))
+		return -errno;
+	*retval = (int)opts.retval;
+	return 0;
+}
+
+const char *ps_client_str(const struct ps_client_key *k, char *buf, size_t len)
+{
+	if (!inet_ntop(k->family == PS_AF_INET ? AF_INET : AF_INET6, &k->addr, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The datapath object: open, size and load the BPF programs, fill the
+ * endpoint maps from a config, and read the per-client counters back.
+ */
+#ifndef PS_DATAPATH_H
+#define PS_DATAPATH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "penstock_abi.h"
+
+struct penstock_bpf;
+
+struct ps_dp_opts {
+	bool replay;		/* virtual clock, no pinning, small maps */
+	bool own_maps;		/* live programs on maps of their own, never pinned
+				 * (tests of the datapath's decisions) */
+	uint32_t max_clients;	/* 0: PS_MAX_CLIENTS (replay: 65536) */
+	uint32_t max_flows;	/* 0: PS_MAX_FLOWS (replay: 65536) */
+	const char *pin_root;	/* live: maps pinned here (PS_PIN_DIR) */
+};
+
+struct ps_datapath {
+	struct penstock_bpf *skel;
+	int ingress_fd;
+	int egress_fd;
+	int xdp_fd;
+};
+
+/* One client's counters summed over CPUs. */
+struct ps_client {
+	struct ps_client_key key;
+	struct ps_counters c;
+	uint64_t would_throttle;	/* requests a request limit would have delayed */
+	uint64_t would_block;		/* packets a block would have dropped */
+	uint64_t would_refuse;		/* connections max_connections would have refused */
+};
+
+int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts);
+/* Write ps_ports and ps_endpoints from cfg. */
+int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg);
+void ps_dp_close(struct ps_datapath *dp);
+/* Remove the pinned maps (the datapath is going away for good). */
+void ps_dp_unpin(struct ps_datapath *dp);
+
+/* Slots handed out so far: [0, *next) of ps_client_ctrs. */
+int ps_dp_slots_used(struct ps_datapath *dp, uint32_t *next);
+/*
+ * mmap the slots [first, first + count) of a ps_client_ctrs map fd (and
+ * what surrounds them up to whole pages): returns the mapping, which
+ * starts at slot first rounded down to a page, and its length; NULL with
+ * errno on failure.
+ */
+void *ps_ctrs_map(int fd, uint32_t first, uint32_t count, size_t *len);
+
+/*
+ * Read every client into a malloc'ed array sorted by
+ * address. Returns the count or a negative errno.
+ */
+int ps_dp_read_clients(struct ps_datapath *dp, struct ps_client **out);
+
+/*
+ * Run one Ethernet frame through a program with BPF_PROG_TEST_RUN, the
+ * program clock reading ts_ns. Returns 0 and the verdict, or -errno.
+ */
+int ps_dp_test_run(int prog_fd, const void *frame, unsigned int len, uint64_t ts_ns,
+		   int *retval);
+
+/* Format a client key as inet_ntop does. */
+const char *ps_client_str(const struct ps_client_key *k, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * count/: a client's counts, from the datapath's counters to its totals
+ * and windows: the tick reads the slots (tick.c) into the client table and
+ * its windows (this file), which the daemon keeps in a state file
+ * (state.c); idle flows are expired (flows.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "count/clients.h"
+
+_Static_assert(sizeof(struct ps_counters) == (PS_NFIELDS + 2) * 8,
+	       "enum ps_field follows struct ps_counters");
+_Static_assert(sizeof(struct ps_crec) <= 272, "keep a client record small");
+
+const enum ps_field ps_wfield_field[PS_NWFIELDS] = {
+	PS_F_REQUESTS, PS_F_INFERENCE,	PS_F_RX_BYTES,
+	PS_F_TX_BYTES, PS_F_RX_PAYLOAD, PS_F_TX_PAYLOAD,
+};
+
+/* Bucket length of each window, in minutes. */
+static const uint32_t win_minutes[PS_NWINDOWS] = { 1, 60, 1440 };
+
+void ps_ctable_init(struct ps_ctable *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+void ps_ctable_free(struct ps_ctable *t)
+{
+	free(t->rec);
+	free(t->bucket);
+	free(t->ext);
+	memset(t, 0, sizeof(*t));
+}
+
+static uint32_t key_hash(const struct ps_client_key *k)
+{
+	uint64_t h = k->family * 0x9e3779b97f4a7c15ULL;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		h ^= k->addr.a[i];
+		h *= 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
+	}
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 29;
+	return (uint32_t)h;
+}
+
+static bool key_eq(const struct ps_client_key *a, const struct ps_client_key *b)
+{
+	return a->family == b->family && !memcmp(&a->addr, &b->addr, sizeof(a->addr));
+}
+
+int ps_ctable_rehash(struct ps_ctable *t, uint32_t nbuckets)
+{
+	uint32_t *b, i;
+
+	if (nbuckets < 1024)
+		nbuckets = 1024;
+	b = calloc(nbuckets, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	for (i = 0; i < t->n; i++) {
+		uint32_t h = key_hash(&t->rec[i].key) & (nbuckets - 1);
+
+		t->rec[i].next = b[h];
+		b[h] = i + 1;
+	}
+	free(t->bucket);
+	t->bucket = b;
+	t->nbuckets = nbuckets;
+	return 0;
+}
+
+struct ps_crec *ps_ctable_find(const struct ps_ctable *t, const struct ps_client_key *key)
+{
+	uint32_t i;
+
+	if (!t->nbuckets)
+		return NULL;
+	for (i = t->bucket[key_hash(key) & (t->nbuckets - 1)]; i; i = t->rec[i - 1].next)
+		if (key_eq(&t->rec[i - 1].key, key))
+			return &t->rec[i - 1];
+	return NULL;
+}
+
+struct ps_crec *ps_ctable_get(struct ps_ctable *t, const struct ps_client_key *key, uint32_t now)
+{
+	struct ps_crec *r = ps_ctable_find(t, key);
+	uint32_t h;
+
+	if (r)
+		return r;
+	if (t->n == UINT32_MAX - 1)
+		return NULL;
+	if (t->n == t->cap) {
+		uint32_t cap = t->cap >= 4096 ? t->cap + t->cap / 2 : 4096;
+		struct ps_crec *nr = realloc(t->rec, (size_t)cap * sizeof(*nr));
+
+		if (!nr)
+			return NULL;
+		t->rec = nr;
+		t->cap = cap;
+	}
+	if (t->n >= t->nbuckets && ps_ctable_rehash(t, t->nbuckets ? t->nbuckets * 2 : 4096))
+		return NULL;
+	r = &t->rec[t->n];
+	memset(r, 0, sizeof(*r));
+	r->key = *key;
+	memset(r->key.pad, 0, sizeof(r->key.pad));
+	r->first_wall = now;
+	r->last_wall = now;
+	h = key_hash(key) & (t->nbuckets - 1);
+	r->next = t->bucket[h];
+	t->bucket[h] = ++t->n;
+	return r;
+}
+
+static struct ps_cext *rec_ext(struct ps_ctable *t, struct ps_crec *r)
+{
+	if (r->ext)
+		return &t->ext[r->ext - 1];
+	if (t->next_ext == t->cap_ext) {
+		uint32_t cap = t->cap_ext ? t->cap_ext * 2 : 64;
+		struct ps_cext *ne = realloc(t->ext, (size_t)cap * sizeof(*ne));
+
+		if (!ne)
+			return NULL;
+		t->ext = ne;
+		t->cap_ext = cap;
+	}
+	memset(&t->ext[t->next_ext], 0, sizeof(t->ext[0]));
+	r->ext = ++t->next_ext;
+	return &t->ext[r->ext - 1];
+}
+
+static const struct ps_cext *rec_ext_const(const struct ps_ctable *t, const struct ps_crec *r)
+{
+	return r->ext ? &t->ext[r->ext - 1] : NULL;
+}
+
+/* Move the buckets to minute m: the current bucket becomes the previous one. */
+static void rotate(struct ps_ctable *t, struct ps_crec *r, uint32_t m)
+{
+	struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
+	bool wide = e && e->wide;
+	int w;
+
+	if (m <= r->minute)
+		return;
+	for (w = 0; w < PS_NWINDOWS; w++) {
+		uint32_t old = r->minute / win_minutes[w], cur = m / win_minutes[w];
+
+		if (cur == old)
+			continue;
+		if (wide) {
+			if (cur == old + 1)
+				memcpy(e->ww[w][1], e->ww[w][0], sizeof(e->ww[w][0]));
+			else
+				memset(e->ww[w][1], 0, sizeof(e->ww[w][1]));
+			memset(e->ww[w][0], 0, sizeof(e->ww[w][0]));
+		} else {
+			if (cur == old + 1)
+				memcpy(r->w[w][1], r->w[w][0], sizeof(r->w[w][0]));
+			else
+				memset(r->w[w][1], 0, sizeof(r->w[w][1]));
+			memset(r->w[w][0], 0, sizeof(r->w[w][0]));
+		}
+	}
+	r->minute = m;
+}
+
+static int add_windows(struct ps_ctable *t, struct ps_crec *r, const uint64_t d[PS_NWFIELDS])
+{
+	struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
+	int w, b, f;
+
+	if (!(e && e->wide)) {
+		bool fits = true;
+
+		for (w = 0; w < PS_NWINDOWS && fits; w++)
+			for (f = 0; f < PS_NWFIELDS; f++)
+				if (d[f] > UINT32_MAX - (uint64_t)r->w[w][0][f]) {
+					fits = false;
+					break;
+				}
+		if (fits) {
+			for (w = 0; w < PS_NWINDOWS; w++)
+				for (f = 0; f < PS_NWFIELDS; f++)
+					r->w[w][0][f] += d[f];
+			return 0;
+		}
+		/* Too much for 32 bits: this client gets 64-bit buckets. */
+		e = rec_ext(t, r);
+		if (!e)
+			return -ENOMEM;
+		for (w = 0; w < PS_NWINDOWS; w++)
+			for (b = 0; b < 2; b++)
+				for (f = 0; f < PS_NWFIELDS; f++)
+					e->ww[w][b][f] = r->w[w][b][f];
+		memset(r->w, 0, sizeof(r->w));
+		e->wide = true;
+	}
+	for (w = 0; w < PS_NWINDOWS; w++)
+		for (f = 0; f < PS_NWFIELDS; f++)
+			e->ww[w][0][f] += d[f];
+	return 0;
+}
+
+int ps_ctable_update(struct ps_ctable *t, const struct ps_client_key *key,
+		     const struct ps_counters *c, uint32_t now, int64_t boot_to_wall)
+{
+	struct ps_crec *r = ps_ctable_get(t, key, now);
+
+	if (!r)
+		return -ENOMEM;
+	return ps_ctable_fold(t, r, c, now, boot_to_wall);
+}
+
+int ps_ctable_fold(struct ps_ctable *t, struct ps_crec *r, const struct ps_counters *c,
+		   uint32_t now, int64_t boot_to_wall)
+{
+	const uint64_t *cv = (const uint64_t *)c;
+	uint64_t d[PS_NWFIELDS];
+	bool newinc = false, any = false;
+	int f;
+
+	if (r->inc_ns != c->first_seen_ns)
+		newinc = true;
+	for (f = 0; f < PS_NFIELDS && !newinc; f++)
+		if (cv[f] < r->last[f])
+			newinc = true;
+	if (newinc) {
+		/* The map entry is a new one: what the old one counted stays. */
+		for (f = 0; f < PS_NFIELDS; f++)
+			if (r->last[f])
+				break;
+		if (f < PS_NFIELDS) {
+			struct ps_cext *e = rec_ext(t, r);
+
+			if (!e)
+				return -ENOMEM;
+			for (f = 0; f < PS_NFIELDS; f++)
+				e->base[f] += r->last[f];
+			memset(r->last, 0, sizeof(r->last));
+		}
+		if (!r->inc_ns && c->first_seen_ns && r->first_wall == now) {
+			int64_t fw = ((int64_t)c->first_seen_ns + boot_to_wall) / 1000000000LL;
+
+			if (fw > 0 && fw <= now)
+				r->first_wall = fw;
+		}
+		r->inc_ns = c->first_seen_ns;
+	}
+	r->gen = t->gen;
+	for (f = 0; f < PS_NFIELDS; f++)
+		if (cv[f] != r->last[f])
+			any = true;
+	if (!any)
+		return 0;
+	for (f = 0; f < PS_NWFIELDS; f++)
+		d[f] = cv[ps_wfield_field[f]] - r->last[ps_wfield_field[f]];
+	rotate(t, r, now / 60);
+	if (add_windows(t, r, d))
+		return -ENOMEM;
+	memcpy(r->last, cv, sizeof(r->last));
+	if (t->on_fold)
+		t->on_fold(t->on_fold_ctx, r, d, now);
+	if (c->last_seen_ns) {
+		int64_t lw = ((int64_t)c->last_seen_ns + boot_to_wall) / 1000000000LL;
+
+		r->last_wall = lw > 0 && lw <= now ? (uint32_t)lw : now;
+	} else {
+		r->last_wall = now;
+	}
+	return 0;
+}
+
+void ps_crec_totals(const struct ps_ctable *t, const struct ps_crec *r, uint64_t out[PS_NFIELDS])
+{
+	const struct ps_cext *e = rec_ext_const(t, r);
+	int f;
+
+	for (f = 0; f < PS_NFIELDS; f++)
+		out[f] = r->last[f] + (e ? e->base[f] : 0);
+}
+
+void ps_crec_view(const struct ps_ctable *t, const struct ps_crec *r, enum ps_window win,
+		  uint64_t now_ms, struct ps_cview *out)
+{
+	const struct ps_cext *e = rec_ext_const(t, r);
+	uint32_t m = now_ms / 60000;
+	int f;
+
+	memset(out, 0, sizeof(*out));
+	if (win == PS_WIN_TOTAL) {
+		uint64_t tot[PS_NFIELDS];
+		double minutes;
+
+		ps_crec_totals(t, r, tot);
+		for (f = 0; f < PS_NFIELDS; f++)
+			out->v[f] = tot[f];
+		minutes = ((double)now_ms / 1000.0 - r->first_wall) / 60.0;
+		out->rpm = tot[PS_F_INFERENCE] / (minutes > 1.0 ? minutes : 1.0);
+		return;
+	}
+	if (r->minute) {
+		uint32_t len = win_minutes[win];
+		uint32_t cur = m / len, rec = r->minute / len;
+		double span = len * 60000.0;
+		double frac = ((double)now_ms - (double)cur * span) / span;
+		double wcur = 1.0, wprev;
+
+		if (frac < 0)
+			frac = 0;
+		wprev = 1.0 - frac;
+		if (cur == rec + 1) {
+			/* The record's current bucket is now the previous one. */
+			wcur = 0.0;
+		} else if (cur > rec + 1) {
+			wcur = wprev = 0.0;
+		}
+		for (f = 0; f < PS_NWFIELDS; f++) {
+			double bc, bp;
+
+			if (e && e->wide) {
+				bc = e->ww[win][0][f];
+				bp = e->ww[win][1][f];
+			} else {
+				bc = r->w[win][0][f];
+				bp = r->w[win][1][f];
+			}
+			if (cur == rec + 1)
+				out->v[ps_wfield_field[f]] = bc * wprev;
+			else
+				out->v[ps_wfield_field[f]] = bc * wcur + bp * wprev;
+		}
+	}
+	out->rpm = out->v[PS_F_INFERENCE] / win_minutes[win];
+}
+
+static double sort_value(const struct ps_cview *v, enum ps_sort key)
+{
+	switch (key) {
+	case PS_SORT_REQUESTS:
+		return v->v[PS_F_REQUESTS];
+	case PS_SORT_INFERENCE:
+		return v->v[PS_F_INFERENCE];
+	case PS_SORT_RX_BYTES:
+		return v->v[PS_F_RX_BYTES];
+	case PS_SORT_TX_BYTES:
+		return v->v[PS_F_TX_BYTES];
+	case PS_SORT_TX_PAYLOAD:
+		return v->v[PS_F_TX_PAYLOAD];
+	case PS_SORT_RPM:
+	default:
+		return v->rpm;
+	}
+}
+
+struct ranked {
+	double v;
+	uint32_t i;
+};
+
+static const struct ps_ctable *rank_table;
+
+/* a before b: larger value first, then lower family, then lower address. */
+static int rank_before(const struct ranked *a, const struct ranked *b, const struct ps_ctable *t)
+{
+	const struct ps_client_key *ka = &t->rec[a->i].key, *kb = &t->rec[b->i].key;
+
+	if (a->v != b->v)
+		return a->v > b->v;
+	if (ka->family != kb->family)
+		return ka->family < kb->family;
+	return memcmp(&ka->addr, &kb->addr, sizeof(ka->addr)) < 0;
+}
+
+static int rank_cmp(const void *x, const void *y)
+{
+	const struct ranked *a = x, *b = y;
+
+	if (rank_before(a, b, rank_table))
+		return -1;
+	if (rank_before(b, a, rank_table))
+		return 1;
+	return 0;
+}
+
+/* Min-heap on rank (the root is the entry that ranks last). */
+static void heap_down(struct ranked *h, uint32_t n, uint32_t i, const struct ps_ctable *t)
+{
+	for (;;) {
+		uint32_t l = 2 * i + 1, r = l + 1, m = i;
+		struct ranked tmp;
+
+		if (l < n && rank_before(&h[m], &h[l], t))
+			m = l;
+		if (r < n && rank_before(&h[m], &h[r], t))
+			m = r;
+		if (m == i)
+			return;
+		tmp = h[i];
+		h[i] = h[m];
+		h[m] = tmp;
+		i = m;
+	}
+}
+
+int ps_ctable_top(const struct ps_ctable *t, enum ps_window win, enum ps_sort key,
+		  uint32_t limit, uint64_t now_ms, uint32_t **out)
+{
+	uint32_t k = limit && limit < t->n ? limit : t->n, n = 0, i;
+	struct ranked *h;
+	uint32_t *idx;
+
+	h = malloc((k ? k : 1) * sizeof(*h));
+	idx = malloc((k ? k : 1) * sizeof(*idx));
+	if (!h || !idx) {
+		free(h);
+		free(idx);
+		return -ENOMEM;
+	}
+	for (i = 0; i < t->n; i++) {
+		struct ps_cview v;
+		struct ranked e;
+
+		ps_crec_view(t, &t->rec[i], win, now_ms, &v);
+		e.v = sort_value(&v, key);
+		e.i = i;
+		if (n < k) {
+			h[n++] = e;
+			if (n == k) {
+				uint32_t j;
+
+				for (j = k / 2 + 1; j-- > 0;)
+					heap_down(h, n, j, t);
+			}
+		} else if (k && rank_before(&e, &h[0], t)) {
+			h[0] = e;
+			heap_down(h, n, 0, t);
+		}
+	}
+	rank_table = t;
+	qsort(h, n, sizeof(*h), rank_cmp);
+	for (i = 0; i < n; i++)
+		idx[i] = h[i].i;
+	free(h);
+	*out = idx;
+	return n;
+}

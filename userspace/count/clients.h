@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The daemon's client table: every client ever counted, with its totals
+ * since first seen and sliding windows of the last minute, hour and day.
+ *
+ * The kernel holds a client's counters in a slot since the slot was
+ * assigned; the daemon reclaims the slots of idle clients, and a client
+ * that comes back gets a new one. Each record follows one incarnation (the
+ * slot's first_seen_ns) and keeps what earlier incarnations counted in its
+ * base, so a client's totals never go back.
+ *
+ * Windows are two buckets each (current and previous minute, hour, day,
+ * aligned to UTC); a window's figure is the current bucket plus the
+ * previous one weighted by the share of it still inside the window.
+ * Buckets are 32-bit; a client whose bucket would overflow moves to 64-bit
+ * buckets of its own (rare: 4 GiB in one minute, hour or day).
+ *
+ * Records live in one array, found through a chained hash on the key;
+ * about 280 bytes per client.
+ */
+#ifndef PS_CLIENTS_H
+#define PS_CLIENTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/protocol.h"
+#include "penstock_abi.h"
+
+/*
+ * Fields that have windows, in window-slot order (the figures, windows
+ * and sort keys are the protocol's: common/protocol.h).
+ */
+enum ps_wfield {
+	PS_W_REQUESTS = 0,
+	PS_W_INFERENCE,
+	PS_W_RX_BYTES,
+	PS_W_TX_BYTES,
+	PS_W_RX_PAYLOAD,
+	PS_W_TX_PAYLOAD,
+	PS_NWFIELDS,
+};
+
+extern const enum ps_field ps_wfield_field[PS_NWFIELDS];
+
+struct ps_crec {
+	struct ps_client_key key;
+	uint32_t next;			/* hash chain: record index + 1, 0 ends */
+	uint64_t inc_ns;		/* first_seen_ns of the map entry followed */
+	uint64_t last[PS_NFIELDS];	/* that entry's counters at the last read */
+	uint32_t first_wall;		/* first seen, Unix seconds */
+	uint32_t last_wall;		/* last packet, Unix seconds */
+	uint32_t minute;		/* Unix minute of the current buckets */
+	uint32_t ext;			/* ps_cext index + 1, 0 for none */
+	uint32_t gen;			/* tick that last found it in the map */
+	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];	/* [window][cur, prev][field] */
+};
+
+/* What a few records need beyond the common ones. */
+struct ps_cext {
+	uint64_t base[PS_NFIELDS];	/* counted by earlier map incarnations */
+	bool wide;			/* buckets live in ww, not in the record */
+	uint64_t ww[PS_NWINDOWS][2][PS_NWFIELDS];
+};
+
+struct ps_ctable {
+	struct ps_crec *rec;
+	uint32_t n, cap;
+	uint32_t *bucket;		/* record index + 1, 0 empty */
+	uint32_t nbuckets;		/* power of two */
+	struct ps_cext *ext;
+	uint32_t next_ext, cap_ext;
+	uint32_t gen;			/* current tick number */
+	uint32_t in_map;		/* records found in the map at the last tick */
+	/*
+	 * Called at each fold that moved a record's counters, with the
+	 * window fields' increase and the fold's Unix second (NULL: none;
+	 * the detector's, ps_detect_observe).
+	 */
+	void (*on_fold)(void *ctx, struct ps_crec *r, const uint64_t d[PS_NWFIELDS],
+			uint32_t now);
+	void *on_fold_ctx;
+};
+
+/* One client's figures for one window (or totals). */
+struct ps_cview {
+	double v[PS_NFIELDS];		/* windows: only the PS_NWFIELDS fields */
+	double rpm;
+};
+
+void ps_ctable_init(struct ps_ctable *t);
+void ps_ctable_free(struct ps_ctable *t);
+
+struct ps_crec *ps_ctable_find(const struct ps_ctable *t, const struct ps_client_key *key);
+/* Find or add (zeroed, first_wall = now); NULL when out of memory. */
+struct ps_crec *ps_ctable_get(struct ps_ctable *t, const struct ps_client_key *key,
+			      uint32_t now);
+
+/*
+ * Take one map entry's counters (summed over CPUs) read at wall time now;
+ * boot_to_wall converts the kernel's clock to Unix nanoseconds. Returns
+ * 0 or -ENOMEM.
+ */
+int ps_ctable_update(struct ps_ctable *t, const struct ps_client_key *key,
+		     const struct ps_counters *c, uint32_t now, int64_t boot_to_wall);
+
+/* The same, for a record already found (r stays valid: no record is added). */
+int ps_ctable_fold(struct ps_ctable *t, struct ps_crec *r, const struct ps_counters *c,
+		   uint32_t now, int64_t boot_to_wall);
+
+/* Totals since first seen. */
+void ps_crec_totals(const struct ps_ctable *t, const struct ps_crec *r, uint64_t out[PS_NFIELDS]);
+/* A window (or PS_WIN_TOTAL) as seen at time now_ms (Unix milliseconds). */
+void ps_crec_view(const struct ps_ctable *t, const struct ps_crec *r, enum ps_window win,
+		  uint64_t now_ms, struct ps_cview *out);
+
+/*
+ * Indexes of the top `limit` records (0: all) by key in window,
+ * descending, ties by address. Returns the count (malloc'ed *out) or
+ * -ENOMEM.
+ */
+int ps_ctable_top(const struct ps_ctable *t, enum ps_window win, enum ps_sort key,
+		  uint32_t limit, uint64_t now_ms, uint32_t **out);
+
+/* Rebuild the hash after records were loaded into rec[0..n). */
+int ps_ctable_rehash(struct ps_ctable *t, uint32_t nbuckets);
+
+#endif

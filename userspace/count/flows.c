@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "common/log.h"
+#include "count/flows.h"
+#include "penstock.skel.h"
+
+#define FLOW_BATCH	1024
+
+/* One fewer open connection in a slot still of that gen (through mmap: atomic). */
+static void slot_dec_open(int cfd, uint32_t slot, uint32_t gen)
+{
+	size_t off = (size_t)slot * sizeof(struct ps_client_ctr) % sysconf(_SC_PAGESIZE), len;
+	struct ps_client_ctr ctr, *m;
+	char *p;
+
+	if (bpf_map_lookup_elem(cfd, &slot, &ctr) || ctr.gen != gen)
+		return;
+	/* The page(s) that hold the slot: the mapping starts at its page. */
+	p = ps_ctrs_map(cfd, slot, 1, &len);
+	if (!p)
+		return;
+	m = (struct ps_client_ctr *)(p + off);
+	if (__atomic_load_n(&m->open_connections, __ATOMIC_RELAXED))
+		__atomic_fetch_sub(&m->open_connections, 1, __ATOMIC_RELAXED);
+	munmap(p, len);
+}
+
+uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff)
+{
+	int ffd = bpf_map__fd(dp->skel->maps.ps_flows);
+	int cfd = bpf_map__fd(dp->skel->maps.ps_client_ctrs);
+	static struct ps_flow_key keys[FLOW_BATCH];
+	static struct ps_flow vals[FLOW_BATCH];
+	uint32_t expired = 0, batch, count, i;
+	void *in = NULL;
+	int err;
+
+	/* Batches of flows: one system call per FLOW_BATCH, not two per flow. */
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		bool done;
+
+		count = FLOW_BATCH;
+		err = bpf_map_lookup_batch(ffd, in, &batch, keys, vals, &count, &opts);
+		if (err < 0 && errno != ENOENT)
+			break;
+		done = err < 0;
+		for (i = 0; i < count; i++) {
+			if (vals[i].last_seen_ns >= cutoff)
+				continue;
+			if (bpf_map_delete_elem(ffd, &keys[i]))
+				continue;	/* gone meanwhile */
+			expired++;
+			if (vals[i].dir[PS_DIR_RX].open && vals[i].client_gen)
+				slot_dec_open(cfd, vals[i].client_slot, vals[i].client_gen);
+		}
+		if (done)
+			break;
+		in = &batch;
+	}
+	if (expired)
+		pr_debug("penstockd: %u idle flows expired\n", expired);
+	return expired;
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Connections that ended without a FIN or RST the programs saw: their
+ * flows (ps_flows) idle for long are removed by the daemon, and a flow
+ * that counted in its client's open connections stops counting.
+ */
+#ifndef PS_FLOWS_H
+#define PS_FLOWS_H
+
+#include <stdint.h>
+
+#include "common/datapath.h"
+
+/* How long a flow may be idle before it is removed. */
+#define PS_FLOW_IDLE_S	300
+
+/* Remove the flows idle since before cutoff (the programs' clock, ns). Returns how many. */
+uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff);
+
+#endif

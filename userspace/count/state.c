@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * File layout (inside gzip):
+ *   struct state_hdr
+ *   n     x struct ps_crec   (next is meaningless: the hash is rebuilt)
+ *   next_ext x struct ps_cext
+ *   struct state_hdr again   (a truncated file cannot pass for whole)
+ * Records are stored as the daemon holds them; version and record sizes
+ * in the header reject a file from a build with another layout.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "common/log.h"
+#include "count/state.h"
+
+#define STATE_MAGIC	"PSTKSTAT"
+#define STATE_VERSION	1
+
+struct state_hdr {
+	char magic[8];
+	uint32_t version;
+	uint32_t rec_size;
+	uint32_t ext_size;
+	uint32_t n;
+	uint32_t next_ext;
+	uint32_t gen;
+	uint64_t saved_ms;
+};
+
+/* All of len, read or written, in chunks zlib takes (an unsigned int). 0 or -EIO. */
+static int gz_all(gzFile gz, void *buf, size_t len, bool write)
+{
+	char *p = buf;
+
+	while (len) {
+		unsigned int chunk = len > (1u << 30) ? 1u << 30 : (unsigned int)len;
+		int n = write ? gzwrite(gz, p, chunk) : gzread(gz, p, chunk);
+
+		if (n <= 0)
+			return -EIO;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int gz_write_all(gzFile gz, const void *buf, size_t len)
+{
+	return gz_all(gz, (void *)buf, len, true);
+}
+
+static int gz_read_all(gzFile gz, void *buf, size_t len)
+{
+	return gz_all(gz, buf, len, false);
+}
+
+/* Nothing after the last header, and the gzip trailer (CRC, length) checked. */
+static bool at_end(gzFile gz)
+{
+	char c;
+	int zerr;
+
+	if (gzread(gz, &c, 1) != 0)
+		return false;
+	gzerror(gz, &zerr);
+	return zerr == Z_OK;
+}
+
+int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, char *err,
+		  size_t errlen)
+{
+	struct state_hdr h = {
+		.version = STATE_VERSION,
+		.rec_size = sizeof(struct ps_crec),
+		.ext_size = sizeof(struct ps_cext),
+		.n = t->n,
+		.next_ext = t->next_ext,
+		.gen = t->gen,
+		.saved_ms = now_ms,
+	};
+	char tmp[4096], path[4096];
+	int fd, dfd, ret = 0;
+	gzFile gz;
+
+	memcpy(h.magic, STATE_MAGIC, sizeof(h.magic));
+	snprintf(path, sizeof(path), "%s/" PS_STATE_FILE, dir);
+	snprintf(tmp, sizeof(tmp), "%s/." PS_STATE_FILE ".%d", dir, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return ret;
+	}
+	gz = gzdopen(dup(fd), "wb1");
+	if (!gz) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	gzbuffer(gz, 1 << 18);
+	if (gz_write_all(gz, &h, sizeof(h)) ||
+	    gz_write_all(gz, t->rec, (size_t)t->n * sizeof(*t->rec)) ||
+	    gz_write_all(gz, t->ext, (size_t)t->next_ext * sizeof(*t->ext)) ||
+	    gz_write_all(gz, &h, sizeof(h)))
+		ret = -EIO;
+	if (gzclose(gz) != Z_OK && !ret)
+		ret = -EIO;
+	if (ret)
+		goto fail;
+	if (fsync(fd)) {
+		ret = -errno;
+		goto fail;
+	}
+	close(fd);
+	if (rename(tmp, path)) {
+		ret = -errno;
+		snprintf(err, errlen, "rename %s to %s: %s", tmp, path, strerror(errno));
+		unlink(tmp);
+		return ret;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: %s", tmp, strerror(-ret));
+	close(fd);
+	unlink(tmp);
+	return ret;
+}
+
+pid_t ps_state_save_bg(const struct ps_ctable *t, const char *dir, uint64_t now_ms)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		char err[4200];
+
+		if (ps_state_save(t, dir, now_ms, err, sizeof(err))) {
+			pr_warn("penstockd: cannot save state: %s\n", err);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	return pid;
+}
+
+/* The header: ours, of this version and layout. 0 or -errno (message in err). */
+static int read_header(gzFile gz, const char *path, struct state_hdr *h, char *err,
+		       size_t errlen)
+{
+	if (gz_read_all(gz, h, sizeof(*h)) || memcmp(h->magic, STATE_MAGIC, sizeof(h->magic))) {
+		int zerr;
+		const char *zmsg = gzerror(gz, &zerr);
+
+		if (zerr && zerr != Z_BUF_ERROR)
+			snprintf(err, errlen, "%s: corrupt (%s)", path, zmsg);
+		else
+			snprintf(err, errlen, "%s: not a penstock state file", path);
+		return -EINVAL;
+	}
+	if (h->version != STATE_VERSION || h->rec_size != sizeof(struct ps_crec) ||
+	    h->ext_size != sizeof(struct ps_cext)) {
+		snprintf(err, errlen,
+			 "%s: state file version %u (records of %u bytes); this penstockd reads version %u (%zu bytes)",
+			 path, h->version, h->rec_size, STATE_VERSION, sizeof(struct ps_crec));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The records after header h, the header again, and nothing more. 0 or -errno. */
+static int read_records(gzFile gz, const char *path, const struct state_hdr *h,
+			struct ps_ctable *t, char *err, size_t errlen)
+{
+	struct state_hdr h2;
+	uint32_t i;
+
+	t->rec = malloc(((size_t)h->n + 1) * sizeof(*t->rec));
+	t->ext = malloc(((size_t)h->next_ext + 1) * sizeof(*t->ext));
+	if (!t->rec || !t->ext) {
+		snprintf(err, errlen, "%s: out of memory for %u clients", path, h->n);
+		return -ENOMEM;
+	}
+	t->cap = h->n + 1;
+	t->cap_ext = h->next_ext + 1;
+	if (gz_read_all(gz, t->rec, (size_t)h->n * sizeof(*t->rec)) ||
+	    gz_read_all(gz, t->ext, (size_t)h->next_ext * sizeof(*t->ext)) ||
+	    gz_read_all(gz, &h2, sizeof(h2)) || memcmp(h, &h2, sizeof(*h)) || !at_end(gz)) {
+		int zerr;
+		const char *zmsg = gzerror(gz, &zerr);
+
+		snprintf(err, errlen, "%s: truncated or corrupt (%s)", path,
+			 zerr ? zmsg : "ends early");
+		return -EINVAL;
+	}
+	t->n = h->n;
+	t->next_ext = h->next_ext;
+	t->gen = h->gen;
+	for (i = 0; i < t->n; i++)
+		if (t->rec[i].ext > t->next_ext) {
+			snprintf(err, errlen, "%s: corrupt (client %u has extension %u of %u)",
+				 path, i, t->rec[i].ext, t->next_ext);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+int ps_state_load(struct ps_ctable *t, const char *dir, uint64_t *saved_ms, char *err,
+		  size_t errlen)
+{
+	struct state_hdr h;
+	char path[4096];
+	uint32_t nb = 4096;
+	int fd, ret;
+	gzFile gz;
+
+	snprintf(path, sizeof(path), "%s/" PS_STATE_FILE, dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return ret;
+	}
+	gz = gzdopen(fd, "rb");
+	if (!gz) {
+		close(fd);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	gzbuffer(gz, 1 << 18);
+	ret = read_header(gz, path, &h, err, errlen);
+	if (!ret)
+		ret = read_records(gz, path, &h, t, err, errlen);
+	if (ret)
+		goto out;
+	while (nb < t->n)
+		nb *= 2;
+	ret = ps_ctable_rehash(t, nb);
+	if (ret) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	*saved_ms = h.saved_ms;
+	ret = 1;
+out:
+	gzclose(gz);
+	if (ret < 0)
+		ps_ctable_free(t);
+	return ret;
+}

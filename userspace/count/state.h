@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The daemon's state file: the client table (totals, windows, the map
+ * incarnation each record follows), gzip-compressed, written to a
+ * temporary file, synced and renamed over the old one, so that a crash at
+ * any point leaves either the old file or the new one.
+ */
+#ifndef PS_STATE_H
+#define PS_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "count/clients.h"
+
+#define PS_STATE_DIR	"/var/lib/penstock"
+#define PS_STATE_FILE	"state.gz"
+
+/* Write t to dir/state.gz. Returns 0 or -errno (message in err). */
+int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, char *err,
+		  size_t errlen);
+
+/*
+ * Save in a child process (fork: the child writes a copy-on-write
+ * snapshot while the daemon goes on). Returns the child's pid or -errno.
+ */
+pid_t ps_state_save_bg(const struct ps_ctable *t, const char *dir, uint64_t now_ms);
+
+/*
+ * Load dir/state.gz into an empty table. Returns 1 loaded, 0 no file,
+ * or -errno with a message in err (the file is then left alone).
+ * *saved_ms gets the time the file was written.
+ */
+int ps_state_load(struct ps_ctable *t, const char *dir, uint64_t *saved_ms, char *err,
+		  size_t errlen);
+
+#endif

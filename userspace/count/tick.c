@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Reclaiming a slot takes two ticks, so that no program can still be
+ * counting into it when it is handed to another client: at the first the
+ * client is unlinked from ps_clients (new packets then find no slot and get
+ * a new one); at the next, a second later, the slot's final counters are
+ * folded in, and it is zeroed and pushed to ps_slot_free.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "common/datapath.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "count/tick.h"
+#include "penstock.skel.h"
+
+/* Slots mapped at a time: 8 MiB. */
+#define TICK_CHUNK	65536
+/* Slots unlinked per tick at most. */
+#define RECLAIM_MAX	65536
+
+int ps_tick_init(struct ps_tick *tk, struct ps_datapath *dp)
+{
+	memset(tk, 0, sizeof(*tk));
+	tk->dp = dp;
+	tk->ctrs_fd = bpf_map__fd(dp->skel->maps.ps_client_ctrs);
+	tk->clients_fd = bpf_map__fd(dp->skel->maps.ps_clients);
+	tk->free_fd = bpf_map__fd(dp->skel->maps.ps_slot_free);
+	tk->max = bpf_map__max_entries(dp->skel->maps.ps_client_ctrs);
+	tk->idle_s = 600;
+	tk->reclaim_pct = 90;
+	/* Zero pages until touched: memory follows the slots in use. */
+	tk->slot_rec = calloc(tk->max, sizeof(*tk->slot_rec));
+	tk->slot_gen = calloc(tk->max, sizeof(*tk->slot_gen));
+	tk->pending = calloc(RECLAIM_MAX, sizeof(*tk->pending));
+	if (!tk->slot_rec || !tk->slot_gen || !tk->pending) {
+		ps_tick_free(tk);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void ps_tick_free(struct ps_tick *tk)
+{
+	free(tk->slot_rec);
+	free(tk->slot_gen);
+	free(tk->pending);
+	tk->slot_rec = tk->slot_gen = tk->pending = NULL;
+}
+
+/* Fold one slot into its client's record. */
+static int fold_slot(struct ps_tick *tk, struct ps_ctable *t, uint32_t s,
+		     const volatile struct ps_client_ctr *ctr, uint32_t now, int64_t b2w)
+{
+	struct ps_client_key key = {};
+	struct ps_counters c;
+	uint32_t gen;
+	struct ps_crec *r;
+
+	key.family = ctr->key.family;
+	if (!key.family)
+		return 0;	/* free, or being handed out right now */
+	asm volatile("" ::: "memory");
+	gen = ctr->gen;
+	memcpy(&c, (const void *)&ctr->c, sizeof(c));
+	if (tk->slot_rec[s] && tk->slot_gen[s] == gen) {
+		r = &t->rec[tk->slot_rec[s] - 1];
+	} else {
+		memcpy(&key.addr, (const void *)&ctr->key.addr, sizeof(key.addr));
+		r = ps_ctable_get(t, &key, now);
+		if (!r)
+			return -ENOMEM;
+		tk->slot_rec[s] = r - t->rec + 1;
+		tk->slot_gen[s] = gen;
+	}
+	return ps_ctable_fold(t, r, &c, now, b2w) ? -ENOMEM : 1;
+}
+
+/*
+ * Unlink a client from ps_clients if it still points at slot s. The slot
+ * is marked retired first, so that flows stop using the slot they cached.
+ */
+static bool unlink_slot(struct ps_tick *tk, uint32_t s, struct ps_client_ctr *ctr)
+{
+	struct ps_client_key key = {};
+	struct ps_client_slot v;
+
+	key.family = ctr->key.family;
+	key.addr = ctr->key.addr;
+	if (bpf_map_lookup_elem(tk->clients_fd, &key, &v) || v.slot != s || v.gen != ctr->gen)
+		return false;
+	__atomic_store_n(&ctr->retired, 1, __ATOMIC_RELEASE);
+	if (bpf_map_delete_elem(tk->clients_fd, &key)) {
+		__atomic_store_n(&ctr->retired, 0, __ATOMIC_RELEASE);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Free the slots unlinked at the last tick, before the scan: a client that
+ * came back meanwhile has a new slot, and its record must take the old
+ * slot's last counts before it meets the new one.
+ */
+static int free_pending(struct ps_tick *tk, struct ps_ctable *t, uint32_t now, int64_t b2w)
+{
+	uint32_t i;
+
+	for (i = 0; i < tk->npending; i++) {
+		uint32_t s = tk->pending[i];
+		struct ps_client_ctr ctr;
+		struct ps_crec *r;
+		uint32_t gen;
+
+		if (bpf_map_lookup_elem(tk->ctrs_fd, &s, &ctr))
+			continue;
+		if (ctr.key.family) {
+			memset(ctr.key.pad, 0, sizeof(ctr.key.pad));
+			r = ps_ctable_get(t, &ctr.key, now);
+			if (!r || ps_ctable_fold(t, r, &ctr.c, now, b2w))
+				return -ENOMEM;
+		}
+		gen = ctr.gen;
+		memset(&ctr, 0, sizeof(ctr));
+		ctr.gen = gen;
+		tk->slot_rec[s] = 0;
+		if (bpf_map_update_elem(tk->ctrs_fd, &s, &ctr, BPF_ANY) ||
+		    bpf_map_update_elem(tk->free_fd, NULL, &s, BPF_ANY)) {
+			pr_warn("penstockd: freeing client slot %u: %s\n", s, strerror(errno));
+			continue;
+		}
+		tk->reclaimed++;
+		pr_debug("penstockd: client slot %u freed\n", s);
+	}
+	tk->npending = 0;
+	return 0;
+}
+
+int ps_tick_run(struct ps_tick *tk, struct ps_ctable *t)
+{
+	uint64_t cpu0 = ps_cpu_ns(), wall_ns, boot_now;
+	uint32_t first, i, now, next, in_use = 0, want = 0, target, was_in_use;
+	int64_t b2w;
+	int err = 0;
+
+	if (tk->clock_ns) {
+		wall_ns = tk->clock_ns;
+		b2w = 0;
+	} else {
+		ps_clock(&wall_ns, &b2w);
+	}
+	now = wall_ns / 1000000000ULL;
+	boot_now = wall_ns - b2w;
+	t->gen++;
+	err = ps_dp_slots_used(tk->dp, &next);
+	if (err) {
+		pr_warn("penstockd: reading ps_slot_state: %s\n", strerror(-err));
+		return err;
+	}
+	was_in_use = t->in_map - (tk->npending < t->in_map ? tk->npending : t->in_map);
+	err = free_pending(tk, t, now, b2w);
+	if (err)
+		return err;
+	/* Once reclaim_pct of the slots have been handed out, keep the
+	 * clients in slots down to a tenth of all slots below that. */
+	target = (uint64_t)tk->max * (tk->reclaim_pct - 10) / 100;
+	if ((uint64_t)next * 100 >= (uint64_t)tk->max * tk->reclaim_pct && was_in_use > target)
+		want = was_in_use - target;
+	if (want > RECLAIM_MAX)
+		want = RECLAIM_MAX;
+	for (first = 0; first < next && !err; first += TICK_CHUNK) {
+		uint32_t cnt = next - first < TICK_CHUNK ? next - first : TICK_CHUNK;
+		struct ps_client_ctr *m;
+		size_t len;
+
+		m = ps_ctrs_map(tk->ctrs_fd, first, cnt, &len);
+		if (!m) {
+			err = -errno;
+			pr_warn("penstockd: mmap ps_client_ctrs: %s\n", strerror(errno));
+			break;
+		}
+		for (i = 0; i < cnt; i++) {
+			uint32_t s = first + i;
+			uint64_t seen;
+			int r;
+
+			r = fold_slot(tk, t, s, &m[i], now, b2w);
+			if (r < 0) {
+				err = r;
+				break;
+			}
+			if (!r)
+				continue;
+			in_use++;
+			seen = m[i].c.last_seen_ns ? m[i].c.last_seen_ns : m[i].c.first_seen_ns;
+			if (tk->npending < want && boot_now >= seen &&
+			    boot_now - seen >= (uint64_t)tk->idle_s * 1000000000ULL &&
+			    unlink_slot(tk, s, &m[i])) {
+				tk->pending[tk->npending++] = s;
+				pr_debug("penstockd: client slot %u unlinked (idle %llu ms; %u in use, "
+					 "%u wanted)\n", s,
+					 (unsigned long long)(boot_now - seen) / 1000000, was_in_use,
+					 want);
+			}
+		}
+		munmap(m, len);
+	}
+	tk->next = next;
+	t->in_map = in_use;
+	tk->last_ns = ps_cpu_ns() - cpu0;
+	tk->sum_ns += tk->last_ns;
+	if (tk->last_ns > tk->max_ns)
+		tk->max_ns = tk->last_ns;
+	tk->count++;
+	return err ? err : (int)in_use;
+}

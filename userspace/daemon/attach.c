@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * daemon/: penstockd: its options (main.c), start and reload (setup.c),
+ * loop and tick (loop.c), control socket (control.c) and the handlers of
+ * its requests (handlers*.c), and the attachment of the datapath to
+ * interfaces (this file).
+ *
+ * libbpf 1.1 has no tcx links: the programs go on the clsact qdisc with
+ * bpf_tc_hook_create()/bpf_tc_attach(), at a priority of their own, and
+ * only what penstock created is destroyed.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "common/log.h"
+#include "daemon/attach.h"
+#include "penstock.skel.h"
+
+#define PS_TC_HANDLE	0x5053	/* "PS" */
+#define PS_TC_PRIORITY	0x5053
+
+static int attach_one(int ifindex, enum bpf_tc_attach_point where, int prog_fd)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = PS_TC_HANDLE,
+			    .priority = PS_TC_PRIORITY, .prog_fd = prog_fd,
+			    .flags = BPF_TC_F_REPLACE);
+
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static void detach_one(int ifindex, enum bpf_tc_attach_point where)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = PS_TC_HANDLE,
+			    .priority = PS_TC_PRIORITY);
+
+	bpf_tc_detach(&hook, &opts);
+}
+
+/* Is the XDP program with this id penstock's (a previous daemon's or ours)? */
+static bool xdp_is_ours(__u32 id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+	bool ours;
+
+	if (fd < 0)
+		return false;
+	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, "ps_xdp");
+	close(fd);
+	return ours;
+}
+
+static void attach_xdp(struct ps_datapath *dp, struct ps_attachment *a)
+{
+	libbpf_print_fn_t prev;
+	__u32 cur = 0;
+	int err;
+
+	if (!bpf_xdp_query_id(a->ifindex, XDP_FLAGS_DRV_MODE, &cur) && cur && !xdp_is_ours(cur)) {
+		pr_info("penstockd: %s: another XDP program (id %u) is attached; blocks are "
+			"applied in tc\n", a->ifname, cur);
+		return;
+	}
+	prev = libbpf_set_print(NULL);
+	err = bpf_xdp_attach(a->ifindex, dp->xdp_fd, XDP_FLAGS_DRV_MODE, NULL);
+	libbpf_set_print(prev);
+	if (err) {
+		pr_info("penstockd: %s: no XDP in the driver (%s); blocks are applied in tc\n",
+			a->ifname, strerror(-err));
+		return;
+	}
+	a->xdp = true;
+}
+
+static void detach_xdp(struct ps_attachment *a)
+{
+	__u32 cur = 0;
+
+	if (!bpf_xdp_query_id(a->ifindex, XDP_FLAGS_DRV_MODE, &cur) && cur && xdp_is_ours(cur))
+		bpf_xdp_detach(a->ifindex, XDP_FLAGS_DRV_MODE, NULL);
+	a->xdp = false;
+}
+
+int ps_attach(struct ps_datapath *dp, const char *ifname, struct ps_attachment *a)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	int err;
+
+	memset(a, 0, sizeof(*a));
+	snprintf(a->ifname, sizeof(a->ifname), "%s", ifname);
+	a->ifindex = if_nametoindex(ifname);
+	if (!a->ifindex) {
+		err = -errno;
+		pr_warn("penstockd: interface %s: %s\n", ifname, strerror(errno));
+		return err;
+	}
+	hook.ifindex = a->ifindex;
+	/* An existing clsact is fine: keep libbpf from reporting the kernel's
+	 * "Exclusivity flag on" for it. */
+	{
+		libbpf_print_fn_t prev = libbpf_set_print(NULL);
+
+		err = bpf_tc_hook_create(&hook);
+		libbpf_set_print(prev);
+	}
+	if (err && err != -EEXIST) {
+		pr_warn("penstockd: %s: cannot create the clsact qdisc: %s\n", ifname,
+			strerror(-err));
+		return err;
+	}
+	a->created_qdisc = !err;
+	err = attach_one(a->ifindex, BPF_TC_INGRESS, dp->ingress_fd);
+	if (!err) {
+		a->ingress = true;
+		err = attach_one(a->ifindex, BPF_TC_EGRESS, dp->egress_fd);
+	}
+	if (err) {
+		pr_warn("penstockd: %s: cannot attach: %s\n", ifname, strerror(-err));
+		ps_detach(a);
+		return err;
+	}
+	a->egress = true;
+	attach_xdp(dp, a);
+	pr_info("penstockd: attached to %s (ifindex %d, clsact %s%s)\n", ifname, a->ifindex,
+		a->created_qdisc ? "created" : "existing", a->xdp ? ", XDP" : "");
+	return 0;
+}
+
+void ps_detach(struct ps_attachment *a)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+	if (a->xdp)
+		detach_xdp(a);
+	if (a->ingress)
+		detach_one(a->ifindex, BPF_TC_INGRESS);
+	if (a->egress)
+		detach_one(a->ifindex, BPF_TC_EGRESS);
+	if (a->created_qdisc)
+		bpf_tc_hook_destroy(&hook);
+	a->ingress = a->egress = a->created_qdisc = false;
+}

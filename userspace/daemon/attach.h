@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Attaching the datapath to clsact ingress and egress of interfaces. */
+#ifndef PS_ATTACH_H
+#define PS_ATTACH_H
+
+#include <stdbool.h>
+
+#include "common/datapath.h"
+
+struct ps_attachment {
+	int ifindex;
+	char ifname[IF_NAMESIZE];
+	bool created_qdisc;	/* clsact was created by us: destroy it on detach */
+	bool ingress;
+	bool egress;
+	bool xdp;		/* ps_xdp attached in driver mode (blocks at XDP) */
+};
+
+/*
+ * Attach both tc programs to ifname, and the XDP program where the driver
+ * runs XDP and no other XDP program is there. Returns 0 or -errno
+ * (message printed); XDP is optional.
+ */
+int ps_attach(struct ps_datapath *dp, const char *ifname, struct ps_attachment *a);
+/* Detach what ps_attach() attached, and the clsact qdisc if it created it. */
+void ps_detach(struct ps_attachment *a);
+
+#endif

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * penstockd's state and what its files share: main.c reads the options,
+ * setup.c loads (or adopts) and attaches the datapath and reloads the
+ * configuration, loop.c runs the event loop and the tick, handlers*.c
+ * answer the control requests (common/protocol.h).
+ */
+#ifndef PS_DAEMON_H
+#define PS_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "alerts/sinks.h"
+#include "common/config.h"
+#include "common/datapath.h"
+#include "count/clients.h"
+#include "count/tick.h"
+#include "daemon/attach.h"
+#include "daemon/control.h"
+#include "enforce/shape.h"
+#include "policy/policy.h"
+
+#define PS_VERSION		"0.3.0"
+#define PS_ENFORCEMENT_FILE	"enforcement.json"	/* manual entries, in the state dir */
+#define PS_ESCALATION_FILE	"escalation.json"	/* the detectors' escalation, likewise */
+
+struct ps_daemon {
+	const char *config_path;
+	const char *socket_path;
+	const char *state_dir;
+	const char *pin_dir;
+	char run_record[4200];
+	bool keep_datapath;
+	bool adopted;
+	bool stop;
+	bool owner;		/* the control socket is ours: no other daemon runs */
+	struct ps_config cfg;
+	struct ps_datapath dp;
+	struct ps_attachment att[PS_MAX_IFACES];
+	int natt;
+	struct ps_ctable table;
+	struct ps_tick tick;
+	struct ps_control ctl;
+	struct ps_alerts *alerts;	/* the alert sinks (alerts/) */
+	struct ps_policy pol;	/* window limits, detection, escalation (policy/) */
+	struct ps_shaper shape;
+	bool shape_dirty;	/* shape entries changed: sync the HTB classes */
+	pid_t saver;
+	uint64_t saver_started_ms;
+	uint64_t last_save_ms;
+	uint64_t save_took_ms;	/* the last save, fork to exit */
+	uint64_t started_ms;
+};
+
+/* setup.c */
+int ps_daemon_setup(struct ps_daemon *d);
+void ps_daemon_teardown(struct ps_daemon *d);
+/* Re-read the config file; keep the running one if it is invalid (message in err). */
+int ps_daemon_reload(struct ps_daemon *d, char *err, size_t errlen);
+
+/* loop.c */
+int ps_daemon_run(struct ps_daemon *d);
+/* The signals the loop takes through its signalfd: stop, reload, a saver's exit. */
+void ps_daemon_signals(sigset_t *mask);
+/*
+ * Bring the HTB classes in line with the shape entries now. Returns what
+ * ps_shape_sync() does (a message in err; NULL err: warned once).
+ */
+int ps_daemon_shape_sync(struct ps_daemon *d, char *err, size_t errlen);
+/* Manual entries to state_dir/enforcement.json after every change to them. */
+void ps_daemon_save_manual(struct ps_daemon *d);
+/* The escalation to state_dir/escalation.json, when it changed (or always). */
+void ps_daemon_save_escalation(struct ps_daemon *d, bool always);
+/* The client table to the state file now, after the saver in flight. */
+void ps_daemon_save_state(struct ps_daemon *d);
+
+/* handlers.c: one control request (a ps_control_fn; ctx is the daemon). */
+void ps_daemon_handle(json_t *req, FILE *out, void *ctx);
+
+#endif

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The control requests, dispatched from a table: one handler per command
+ * of ps_cmds (common/protocol.h), here or in handlers_status.c and
+ * handlers_enforce.c. The counts a client is asked for come from the
+ * client table (count/clients.c), as of the last tick.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "common/clock.h"
+#include "common/units.h"
+#include "daemon/handlers.h"
+#include "penstock.skel.h"
+
+static json_t *view_json(const struct ps_ctable *t, const struct ps_crec *r, enum ps_window w,
+			 uint64_t now_ms, bool with_client)
+{
+	char addr[INET6_ADDRSTRLEN], ts[32];
+	struct ps_cview v;
+	json_t *o = json_object();
+	int f;
+
+	ps_crec_view(t, r, w, now_ms, &v);
+	if (with_client)
+		json_object_set_new(o, "client", json_string(ps_client_str(&r->key, addr,
+									   sizeof(addr))));
+	for (f = 0; f < PS_NFIELDS; f++) {
+		if (w != PS_WIN_TOTAL &&
+		    (f == PS_F_CONNECTIONS || f == PS_F_RX_PACKETS || f == PS_F_TX_PACKETS))
+			continue;
+		json_object_set_new(o, ps_field_names[f], json_integer((json_int_t)llround(v.v[f])));
+	}
+	json_object_set_new(o, PS_RPM_NAME, json_real(round(v.rpm * 100.0) / 100.0));
+	if (with_client) {
+		json_object_set_new(o, "first_seen", json_string(ps_rfc3339(r->first_wall, ts,
+									  sizeof(ts))));
+		json_object_set_new(o, "last_seen", json_string(ps_rfc3339(r->last_wall, ts,
+									 sizeof(ts))));
+	}
+	return o;
+}
+
+static void handle_clients(struct ps_daemon *d, json_t *req, FILE *out)
+{
+	const char *ws = ps_window_names[PS_WIN_TOTAL], *ss = ps_sort_names[PS_SORT_REQUESTS];
+	char list[128];
+	json_int_t limit = 0;
+	uint64_t now = ps_wall_ms();
+	uint32_t *idx;
+	int win, sort, n, i;
+
+	if (json_unpack(req, "{s?s, s?s, s?I}", ps_args[PS_ARG_WINDOW].name, &ws,
+			ps_args[PS_ARG_SORT].name, &ss, ps_args[PS_ARG_LIMIT].name, &limit)) {
+		ps_control_error(out, "clients: window and sort are strings, limit a number");
+		return;
+	}
+	win = ps_name_find(ps_window_names, ws);
+	sort = ps_name_find(ps_sort_names, ss);
+	if (win < 0) {
+		ps_control_error(out, "unknown window '%s': %s", ws,
+				 ps_names_str(ps_window_names, list, sizeof(list)));
+		return;
+	}
+	if (sort < 0) {
+		ps_control_error(out, "unknown sort key '%s': %s", ss,
+				 ps_names_str(ps_sort_names, list, sizeof(list)));
+		return;
+	}
+	if (limit < 0) {
+		ps_control_error(out, "limit must be 0 (all) or more");
+		return;
+	}
+	n = ps_ctable_top(&d->table, win, sort, (uint32_t)limit, now, &idx);
+	if (n < 0) {
+		ps_control_error(out, "out of memory");
+		return;
+	}
+	fprintf(out, "{\"ok\":true,\"window\":\"%s\",\"sort\":\"%s\",\"total_clients\":%u,"
+		     "\"clients\":[",
+		ps_window_names[win], ps_sort_names[sort], d->table.n);
+	for (i = 0; i < n; i++) {
+		json_t *o = view_json(&d->table, &d->table.rec[idx[i]], win, now, true);
+
+		if (i)
+			fputc(',', out);
+		json_dumpf(o, out, PS_JSON_DUMP);
+		json_decref(o);
+	}
+	fputs("]}", out);
+	free(idx);
+}
+
+static int parse_addr(const char *s, struct ps_client_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (inet_pton(AF_INET, s, &k->addr) == 1) {
+		k->family = PS_AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, &k->addr) == 1) {
+		k->family = PS_AF_INET6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/*
+ * What the programs count for a client's current slot only: enforcement
+ * counters since the client got the slot (null when it has none).
+ */
+static json_t *slot_json(struct ps_daemon *d, const struct ps_client_key *key)
+{
+	struct ps_client_slot v;
+	struct ps_client_ctr ctr;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(d->dp.skel->maps.ps_clients), key, &v) ||
+	    bpf_map_lookup_elem(bpf_map__fd(d->dp.skel->maps.ps_client_ctrs), &v.slot, &ctr))
+		return json_null();
+	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "slot", v.slot,
+			 "throttled_requests", (json_int_t)ctr.throttled_requests,
+			 "would_throttle", (json_int_t)ctr.would_throttle, "blocked_packets",
+			 (json_int_t)ctr.blocked_packets, "would_block",
+			 (json_int_t)ctr.would_block, "open_connections",
+			 (json_int_t)ctr.open_connections, "refused_connections",
+			 (json_int_t)ctr.refused_connections, "would_refuse",
+			 (json_int_t)ctr.would_refuse);
+}
+
+static void handle_client(struct ps_daemon *d, json_t *req, FILE *out)
+{
+	const char *addr = json_string_value(ps_request_get(req, PS_ARG_ADDR));
+	char buf[INET6_ADDRSTRLEN], ts[32], ts2[32];
+	struct ps_client_key key;
+	const struct ps_crec *r;
+	uint64_t now = ps_wall_ms();
+	json_t *wins, *o;
+	int w;
+
+	if (!addr) {
+		ps_control_error(out, "client: give \"addr\"");
+		return;
+	}
+	if (parse_addr(addr, &key)) {
+		ps_control_error(out, "'%s' is not an IPv4 or IPv6 address", addr);
+		return;
+	}
+	r = ps_ctable_find(&d->table, &key);
+	if (!r) {
+		ps_control_error(out, "no client %s", ps_client_str(&key, buf, sizeof(buf)));
+		return;
+	}
+	wins = json_object();
+	for (w = 0; w <= PS_WIN_TOTAL; w++)
+		json_object_set_new(wins, ps_window_names[w], view_json(&d->table, r, w, now, false));
+	o = json_pack("{s:b, s:s, s:s, s:s, s:b, s:o}", "ok", 1, "client",
+		      ps_client_str(&r->key, buf, sizeof(buf)), "first_seen",
+		      ps_rfc3339(r->first_wall, ts, sizeof(ts)), "last_seen",
+		      ps_rfc3339(r->last_wall, ts2, sizeof(ts2)), "in_map", r->gen == d->table.gen,
+		      "windows", wins);
+	if (o)
+		json_object_set_new(o, "slot", slot_json(d, &r->key));
+	json_dumpf(o, out, PS_JSON_DUMP);
+	json_decref(o);
+}
+
+static void handle_endpoints(struct ps_daemon *d, json_t *req, FILE *out)
+{
+	json_t *eps = json_array(), *o;
+	int i, j;
+
+	(void)req;
+	for (i = 0; i < d->cfg.nendpoints; i++) {
+		const struct ps_endpoint_cfg *e = &d->cfg.endpoints[i];
+		json_t *paths = json_array();
+
+		for (j = 0; j < e->npaths; j++)
+			json_array_append_new(paths, json_string(e->paths[j]));
+		json_array_append_new(eps, json_pack("{s:s, s:i, s:o}", "name", e->name, "port",
+						     e->port, "paths", paths));
+	}
+	o = json_pack("{s:b, s:o}", "ok", 1, "endpoints", eps);
+	json_dumpf(o, out, PS_JSON_DUMP);
+	json_decref(o);
+}
+
+/* {"cmd":"alerts","since_s":N}: the alerts kept in memory, newest last. */
+static void handle_alerts(struct ps_daemon *d, json_t *req, FILE *out)
+{
+	json_t *since = ps_request_get(req, PS_ARG_SINCE_S), *list, *o;
+	json_int_t s = json_integer_value(since);
+
+	if (since && (!json_is_integer(since) || !ps_arg_in_range(PS_ARG_SINCE_S, s))) {
+		ps_control_error(out,
+				 "alerts: since_s is seconds, %lld..%lld (0: every alert kept)",
+				 ps_args[PS_ARG_SINCE_S].min, ps_args[PS_ARG_SINCE_S].max);
+		return;
+	}
+	list = ps_alerts_list(d->alerts, s ? ps_wall_ms() - (uint64_t)s * 1000 : 0);
+	o = json_pack("{s:b}", "ok", 1);
+	if (!list || !o || json_object_update(o, list)) {
+		ps_control_error(out, "out of memory");
+	} else {
+		json_dumpf(o, out, PS_JSON_DUMP);
+	}
+	json_decref(list);
+	json_decref(o);
+}
+
+static void handle_reload(struct ps_daemon *d, json_t *req, FILE *out)
+{
+	char err[4200];
+	json_t *o;
+
+	(void)req;
+	if (ps_daemon_reload(d, err, sizeof(err))) {
+		ps_control_error(out, "%s", err);
+		return;
+	}
+	o = json_pack("{s:b, s:s}", "ok", 1, "config", d->config_path);
+	json_dumpf(o, out, PS_JSON_DUMP);
+	json_decref(o);
+}
+
+static void handle_stop(struct ps_daemon *d, json_t *req, FILE *out)
+{
+	d->keep_datapath = d->keep_datapath ||
+			   json_is_true(ps_request_get(req, PS_ARG_KEEP_DATAPATH));
+	d->stop = true;
+	fputs("{\"ok\":true}", out);
+}
+
+/* The handler of each command, in ps_cmds' order. */
+static const ps_handler_fn handlers[PS_NCMDS] = {
+	[PS_CMD_STATUS] = ps_handle_status,
+	[PS_CMD_CLIENTS] = handle_clients,
+	[PS_CMD_CLIENT] = handle_client,
+	[PS_CMD_ENDPOINTS] = handle_endpoints,
+	[PS_CMD_RELOAD] = handle_reload,
+	[PS_CMD_STOP] = handle_stop,
+	[PS_CMD_BLOCK] = ps_handle_block,
+	[PS_CMD_THROTTLE] = ps_handle_throttle,
+	[PS_CMD_UNBLOCK] = ps_handle_unblock,
+	[PS_CMD_ENFORCEMENT] = ps_handle_enforcement,
+	[PS_CMD_ALERTS] = handle_alerts,
+};
+
+void ps_daemon_handle(json_t *req, FILE *out, void *ctx)
+{
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	int c = cmd ? ps_cmd_find(cmd) : -1;
+
+	if (!cmd)
+		ps_control_error(out, "bad request: no \"cmd\"");
+	else if (c < 0 || !handlers[c])
+		ps_control_error(out, "unknown command '%s'", cmd);
+	else
+		handlers[c](ctx, req, out);
+}

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * {"cmd":"status"}: what penstockd is doing, from its process and files
+ * to its programs, maps, tick, clients, slots, detection and the
+ * datapath's global counters (docs/control-protocol.md lists each member).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "common/clock.h"
+#include "common/units.h"
+#include "count/state.h"
+#include "daemon/handlers.h"
+#include "penstock.skel.h"
+
+static long map_entries(struct bpf_map *map)
+{
+	int fd = bpf_map__fd(map);
+	char key[64], next[64];
+	void *prev = NULL;
+	long n = 0;
+
+	if (bpf_map__key_size(map) > sizeof(key))
+		return -1;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, bpf_map__key_size(map));
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+/* The datapath's global counters (ps_stats), summed over CPUs. */
+static json_t *stats_json(struct ps_daemon *d)
+{
+	static const char *const names[PS_STAT_MAX] = {
+		[PS_STAT_PACKETS] = "packets",
+		[PS_STAT_ENDPOINT_PACKETS] = "endpoint_packets",
+		[PS_STAT_NOT_PARSED] = "not_parsed",
+		[PS_STAT_FLOW_FULL] = "flow_full",
+		[PS_STAT_CLIENT_FULL] = "client_full",
+		[PS_STAT_OOO_STASHED] = "ooo_stashed",
+		[PS_STAT_OOO_DROPPED] = "ooo_dropped",
+		[PS_STAT_PARSE_LIMIT] = "parse_limit",
+		[PS_STAT_BLOCKED] = "blocked",
+		[PS_STAT_WOULD_BLOCK] = "would_block",
+		[PS_STAT_THROTTLED] = "throttled",
+		[PS_STAT_WOULD_THROTTLE] = "would_throttle",
+		[PS_STAT_RESYNC] = "resyncs",
+		[PS_STAT_FRAGMENTS] = "fragments",
+		[PS_STAT_FRAG_DROPPED] = "fragments_dropped",
+		[PS_STAT_WOULD_DROP_FRAG] = "fragments_would_drop",
+	};
+	int fd = bpf_map__fd(d->dp.skel->maps.ps_stats), ncpu = libbpf_num_possible_cpus();
+	json_t *o = json_object();
+	uint64_t *v = ncpu > 0 ? calloc(ncpu, sizeof(*v)) : NULL;
+	uint32_t k;
+	int c;
+
+	for (k = 0; v && k < PS_STAT_MAX; k++) {
+		uint64_t sum = 0;
+
+		if (bpf_map_lookup_elem(fd, &k, v))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			sum += v[c];
+		json_object_set_new(o, names[k], json_integer((json_int_t)sum));
+	}
+	free(v);
+	return o;
+}
+
+/* Resident memory of this process (VmRSS), in KiB. */
+static long rss_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* The interfaces penstockd is attached to. */
+static json_t *interfaces_json(struct ps_daemon *d)
+{
+	json_t *ifs = json_array();
+	int i;
+
+	for (i = 0; i < d->natt; i++)
+		json_array_append_new(ifs, json_pack("{s:s, s:i, s:b, s:b, s:b, s:b}", "name",
+						     d->att[i].ifname, "ifindex", d->att[i].ifindex,
+						     "ingress", d->att[i].ingress, "egress",
+						     d->att[i].egress, "xdp", d->att[i].xdp,
+						     "created_clsact", d->att[i].created_qdisc));
+	return ifs;
+}
+
+/* The BPF programs: name, id, tag, instructions verified. */
+static json_t *programs_json(struct ps_daemon *d)
+{
+	json_t *progs = json_array();
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, d->dp.skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		char tag[2 * BPF_TAG_SIZE + 1];
+		int k;
+
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			continue;
+		for (k = 0; k < BPF_TAG_SIZE; k++)
+			snprintf(tag + 2 * k, 3, "%02x", info.tag[k]);
+		json_array_append_new(progs, json_pack("{s:s, s:i, s:s, s:i}", "name",
+						       bpf_program__name(prog), "id", info.id,
+						       "tag", tag, "verified_insns",
+						       info.verified_insns));
+	}
+	return progs;
+}
+
+/* The maps that fill up: ps_clients (its slots in use at the last tick), ps_flows, ps_ooo. */
+static json_t *maps_json(struct ps_daemon *d)
+{
+	struct bpf_map *counted[] = { d->dp.skel->maps.ps_clients, d->dp.skel->maps.ps_flows,
+				      d->dp.skel->maps.ps_ooo };
+	json_t *maps = json_array();
+	size_t i;
+
+	for (i = 0; i < sizeof(counted) / sizeof(counted[0]); i++) {
+		long n = i == 0 ? (long)d->table.in_map : map_entries(counted[i]);
+
+		json_array_append_new(maps, json_pack("{s:s, s:I, s:I}", "name",
+						      bpf_map__name(counted[i]), "entries",
+						      (json_int_t)n, "max_entries",
+						      (json_int_t)bpf_map__max_entries(counted[i])));
+	}
+	return maps;
+}
+
+void ps_handle_status(struct ps_daemon *d, json_t *req, FILE *out)
+{
+	json_t *ifs = interfaces_json(d), *progs = programs_json(d), *maps = maps_json(d), *o;
+	uint64_t now = ps_wall_ms();
+	char ts[32], ts2[32];
+
+	(void)req;
+	o = json_pack("{s:b, s:{s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:b}, s:o, s:o, s:o,"
+		      " s:{s:I, s:f, s:f, s:f, s:i}, s:{s:I, s:I}}",
+		      "ok", 1,
+		      "daemon", "pid", (int)getpid(), "version", PS_VERSION, "config",
+		      d->config_path, "started", ps_rfc3339(d->started_ms / 1000, ts, sizeof(ts)),
+		      "uptime_s", (json_int_t)((now - d->started_ms) / 1000), "socket",
+		      d->socket_path, "pin_dir", d->pin_dir, "state_file", d->state_dir,
+		      "last_save",
+		      d->last_save_ms ? ps_rfc3339(d->last_save_ms / 1000, ts2, sizeof(ts2)) : "",
+		      "adopted", d->adopted,
+		      "interfaces", ifs, "programs", progs, "maps", maps,
+		      "tick", "count", (json_int_t)d->tick.count, "last_ms",
+		      d->tick.last_ns / 1e6, "avg_ms",
+		      d->tick.count ? d->tick.sum_ns / 1e6 / d->tick.count : 0.0, "max_ms",
+		      d->tick.max_ns / 1e6, "interval_ms", 1000,
+		      "clients", "tracked", (json_int_t)d->table.n, "in_map",
+		      (json_int_t)d->table.in_map);
+	if (o)
+		json_object_set_new(o, "stats", stats_json(d));
+	if (o && d->pol.det) {
+		struct ps_detect_stats ds;
+
+		ps_detect_stats(d->pol.det, &ds);
+		json_object_set_new(o, "detection",
+				    json_pack("{s:b, s:I, s:I, s:I, s:I, s:f, s:f}", "enabled",
+					      d->cfg.detection.enabled > 0, "runs",
+					      (json_int_t)ds.runs, "steps_taken",
+					      (json_int_t)ds.alerts, "subjects",
+					      (json_int_t)ds.subjects, "clients_judged",
+					      (json_int_t)ds.clients, "last_ms", ds.last_ns / 1e6,
+					      "max_ms", ds.max_ns / 1e6));
+	}
+	if (o)
+		json_object_set_new(o, "slots",
+				    json_pack("{s:I, s:I, s:I, s:I}", "handed_out",
+					      (json_int_t)d->tick.next, "max",
+					      (json_int_t)d->tick.max, "reclaimed",
+					      (json_int_t)d->tick.reclaimed, "unlinked",
+					      (json_int_t)d->tick.npending));
+	if (o) {
+		char path[4200];
+
+		snprintf(path, sizeof(path), "%s/" PS_STATE_FILE, d->state_dir);
+		json_object_set_new(json_object_get(o, "daemon"), "state_file", json_string(path));
+		json_object_set_new(json_object_get(o, "daemon"), "save_ms",
+				    json_integer((json_int_t)d->save_took_ms));
+		json_object_set_new(json_object_get(o, "daemon"), "rss_kb",
+				    json_integer(rss_kb()));
+	}
+	json_dumpf(o, out, PS_JSON_DUMP);
+	json_decref(o);
+}

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * penstockd's loop, in the shape of redis's ae.c: one thread waits in
+ * epoll on a signalfd, a timerfd (the tick, each second) and the control
+ * socket. The tick folds the counters into the client table (count/),
+ * runs the policy (policy/), syncs the HTB classes (enforce/shape.c),
+ * hands the alert sinks their housekeeping (alerts/), expires idle flows
+ * and, every few seconds, forks a child to write the state file.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "count/flows.h"
+#include "count/state.h"
+#include "daemon/daemon.h"
+#include "enforce/enforce.h"
+
+#define SAVE_INTERVAL_S		5
+
+static void reap_saver(struct ps_daemon *d, bool wait)
+{
+	int status;
+	pid_t p;
+
+	if (d->saver <= 0)
+		return;
+	p = waitpid(d->saver, &status, wait ? 0 : WNOHANG);
+	if (p == 0)
+		return;
+	if (p == d->saver && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		d->last_save_ms = ps_wall_ms();
+		d->save_took_ms = d->last_save_ms - d->saver_started_ms;
+	}
+	d->saver = 0;
+}
+
+void ps_daemon_save_state(struct ps_daemon *d)
+{
+	char err[4200];
+
+	reap_saver(d, true);
+	if (ps_state_save(&d->table, d->state_dir, ps_wall_ms(), err, sizeof(err)))
+		pr_warn("penstockd: cannot save state: %s\n", err);
+}
+
+void ps_daemon_save_escalation(struct ps_daemon *d, bool always)
+{
+	char path[4200];
+	int err;
+
+	if (!d->pol.det || (!always && !ps_detect_dirty(d->pol.det)))
+		return;
+	snprintf(path, sizeof(path), "%s/" PS_ESCALATION_FILE, d->state_dir);
+	err = ps_detect_save(d->pol.det, path);
+	if (err)
+		pr_warn("penstockd: cannot save %s: %s\n", path, strerror(-err));
+}
+
+void ps_daemon_save_manual(struct ps_daemon *d)
+{
+	char path[4200];
+	int64_t b2w;
+	uint64_t now = ps_boot_now(&b2w);
+
+	snprintf(path, sizeof(path), "%s/" PS_ENFORCEMENT_FILE, d->state_dir);
+	ps_enf_save_manual(&d->dp, path, now, b2w);
+}
+
+int ps_daemon_shape_sync(struct ps_daemon *d, char *err, size_t errlen)
+{
+	static char last[256];	/* the last warning: said once, not every sync */
+	char buf[256];
+	int r;
+
+	d->shape_dirty = false;
+	r = ps_shape_sync(&d->shape, &d->dp, ps_boot_now(NULL), err ? err : buf,
+			  err ? errlen : sizeof(buf));
+	if (r && !err) {
+		if (!buf[0])
+			snprintf(buf, sizeof(buf), "%s", strerror(-r));
+		if (strcmp(buf, last))
+			pr_warn("penstockd: shaping: %s\n", buf);
+		snprintf(last, sizeof(last), "%s", buf);
+	} else if (!r) {
+		last[0] = 0;
+	}
+	return r;
+}
+
+static void tick(struct ps_daemon *d)
+{
+	uint64_t now;
+
+	ps_tick_run(&d->tick, &d->table);
+	ps_policy_tick(&d->pol, ps_wall_ms(), ps_boot_now(NULL));
+	ps_daemon_save_escalation(d, false);
+	if (d->pol.shape_dirty) {
+		d->shape_dirty = true;
+		d->pol.shape_dirty = false;
+	}
+	if (d->tick.count % 10 == 0)
+		ps_flows_expire(&d->dp, ps_boot_now(NULL) - PS_FLOW_IDLE_S * 1000000000ULL);
+	/* Expired or new shape entries now; every 10 s, whatever changed
+	 * behind the daemon's back (a class someone deleted). */
+	if (d->shape_dirty || d->tick.count % 10 == 0)
+		ps_daemon_shape_sync(d, NULL, 0);
+	ps_alerts_tick(d->alerts, ps_wall_ms());
+	sd_notify(0, "WATCHDOG=1");
+	reap_saver(d, false);
+	now = ps_wall_ms();
+	if (!d->saver && now - d->last_save_ms >= SAVE_INTERVAL_S * 1000) {
+		pid_t p = ps_state_save_bg(&d->table, d->state_dir, now);
+
+		if (p < 0)
+			pr_warn("penstockd: cannot fork to save state: %s\n", strerror(-p));
+		if (p < 0) {
+			d->last_save_ms = now;	/* retry in SAVE_INTERVAL_S */
+		} else {
+			d->saver = p;
+			d->saver_started_ms = now;
+		}
+	}
+}
+
+void ps_daemon_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGCHLD);
+}
+
+int ps_daemon_run(struct ps_daemon *d)
+{
+	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	struct epoll_event ev, evs[4];
+	int sfd, tfd, efd, n, i;
+	sigset_t mask;
+	char err[4200];
+
+	ps_daemon_signals(&mask);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	efd = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || efd < 0 || timerfd_settime(tfd, 0, &its, NULL)) {
+		pr_warn("penstockd: event loop: %s\n", strerror(errno));
+		return 1;
+	}
+	ev.events = EPOLLIN;
+	ev.data.fd = sfd;
+	epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = tfd;
+	epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev);
+	ev.data.fd = d->ctl.fd;
+	epoll_ctl(efd, EPOLL_CTL_ADD, d->ctl.fd, &ev);
+	sd_notifyf(0, "READY=1\nSTATUS=counting %d endpoints on %d interfaces\nMAINPID=%d",
+		   d->cfg.nendpoints, d->natt, (int)getpid());
+	while (!d->stop) {
+		n = epoll_wait(efd, evs, 4, -1);
+		if (n < 0 && errno != EINTR)
+			break;
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.fd == tfd) {
+				uint64_t exp;
+
+				if (read(tfd, &exp, sizeof(exp)) > 0)
+					tick(d);
+			} else if (evs[i].data.fd == sfd) {
+				struct signalfd_siginfo si;
+
+				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGCHLD) {
+						reap_saver(d, false);
+					} else if (si.ssi_signo == SIGHUP) {
+						sd_notify(0, "RELOADING=1");
+						ps_daemon_reload(d, err, sizeof(err));
+						sd_notify(0, "READY=1");
+					} else {
+						pr_info("penstockd: signal %u, stopping\n",
+							si.ssi_signo);
+						d->stop = true;
+					}
+				}
+			} else {
+				ps_control_serve(&d->ctl, ps_daemon_handle, d);
+			}
+		}
+	}
+	sd_notify(0, "STOPPING=1");
+	close(efd);
+	close(tfd);
+	close(sfd);
+	return 0;
+}

@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * penstockd's start, reload and stop: the control socket first (one daemon
+ * at a time), the state file, the alert sinks, then the datapath, loaded
+ * or adopted from a previous daemon's pinned maps (common/datapath.c),
+ * attached to the configured interfaces (attach.c), and the policy. The
+ * run record (datapath.json beside the socket) says what this daemon
+ * attached and which root qdiscs its HTB replaced, so that a successor
+ * can take them over or put them back.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "common/clock.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "count/state.h"
+#include "daemon/daemon.h"
+#include "enforce/enforce.h"
+#include "penstock.skel.h"
+
+/* bpffs must be mounted for pinning; mount it where systemd has not. */
+static int ensure_bpffs(const char *pin_dir)
+{
+	struct statfs st;
+
+	if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		goto mkdir;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+		int err = -errno;
+
+		pr_warn("penstockd: cannot mount bpffs at /sys/fs/bpf: %s\n", strerror(errno));
+		return err;
+	}
+mkdir:
+	if (mkdir(pin_dir, 0700) && errno != EEXIST) {
+		int err = -errno;
+
+		pr_warn("penstockd: cannot create %s: %s\n", pin_dir, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+/* ---- the run record: what this daemon attached, for its successor ---- */
+
+static void run_record_write(struct ps_daemon *d)
+{
+	json_t *ifs = json_array(), *doc;
+	int i, err;
+
+	for (i = 0; i < d->natt; i++)
+		json_array_append_new(ifs, json_pack("{s:s, s:i, s:b}", "name", d->att[i].ifname,
+						     "ifindex", d->att[i].ifindex,
+						     "created_clsact",
+						     d->att[i].created_qdisc));
+	doc = json_pack("{s:s, s:o, s:o}", "pin_dir", d->pin_dir, "interfaces", ifs, "shaping",
+			ps_shape_record(&d->shape));
+	err = ps_json_replace(doc, d->run_record, JSON_COMPACT);
+	if (err)
+		pr_warn("penstockd: cannot write %s: %s\n", d->run_record, strerror(-err));
+	json_decref(doc);
+}
+
+/* The shaper's record changed (a root qdisc installed or put back). */
+static void shape_record(void *ctx)
+{
+	run_record_write(ctx);
+}
+
+/*
+ * Interfaces a previous daemon attached to: their clsact may be its
+ * creation (then it is ours to remove in the end).
+ */
+static int run_record_read(struct ps_daemon *d, struct ps_attachment *old, int max)
+{
+	json_t *doc = json_load_file(d->run_record, 0, NULL), *ifs, *it;
+	size_t i;
+	int n = 0;
+
+	if (!doc)
+		return 0;
+	ifs = json_object_get(doc, "interfaces");
+	json_array_foreach(ifs, i, it) {
+		const char *name = json_string_value(json_object_get(it, "name"));
+
+		if (!name || n == max)
+			continue;
+		memset(&old[n], 0, sizeof(old[n]));
+		snprintf(old[n].ifname, sizeof(old[n].ifname), "%s", name);
+		old[n].ifindex = json_integer_value(json_object_get(it, "ifindex"));
+		old[n].created_qdisc = json_is_true(json_object_get(it, "created_clsact"));
+		old[n].ingress = old[n].egress = true;
+		old[n].xdp = true;	/* detached only if the XDP program is penstock's */
+		n++;
+	}
+	json_decref(doc);
+	return n;
+}
+
+/* ---- interfaces and the endpoint and class maps ---- */
+
+/* Point ps_ports at cfg's endpoints and nothing else. */
+static int configure_ports(struct ps_daemon *d, const struct ps_config *cfg)
+{
+	int fd = bpf_map__fd(d->dp.skel->maps.ps_ports);
+	uint32_t port;
+	int i, err;
+
+	err = ps_dp_configure(&d->dp, cfg);
+	if (err)
+		return err;
+	for (port = 0; port < 65536; port++) {
+		struct ps_port pp = {}, zero = {};
+
+		if (bpf_map_lookup_elem(fd, &port, &pp) || !pp.endpoint)
+			continue;
+		for (i = 0; i < cfg->nendpoints; i++)
+			if (cfg->endpoints[i].port == port)
+				break;
+		if (i == cfg->nendpoints)
+			bpf_map_update_elem(fd, &port, &zero, BPF_ANY);
+	}
+	return 0;
+}
+
+static bool in_config(const struct ps_config *cfg, const char *ifname)
+{
+	int i;
+
+	for (i = 0; i < cfg->nifaces; i++)
+		if (!strcmp(cfg->ifaces[i], ifname))
+			return true;
+	return false;
+}
+
+/*
+ * Attach to every interface of cfg not attached yet and detach from those
+ * cfg no longer names. prev: a previous daemon's attachments (adoption).
+ */
+static int apply_interfaces(struct ps_daemon *d, const struct ps_config *cfg,
+			    struct ps_attachment *prev, int nprev)
+{
+	struct ps_attachment keep[PS_MAX_IFACES];
+	int i, j, n = 0, err = 0;
+
+	for (i = 0; i < d->natt; i++) {
+		if (in_config(cfg, d->att[i].ifname))
+			keep[n++] = d->att[i];
+		else
+			ps_detach(&d->att[i]);
+	}
+	for (i = 0; i < nprev; i++)
+		if (!in_config(cfg, prev[i].ifname)) {
+			pr_info("penstockd: %s is no longer configured: detaching\n",
+				prev[i].ifname);
+			ps_detach(&prev[i]);
+		}
+	for (i = 0; i < cfg->nifaces; i++) {
+		for (j = 0; j < n; j++)
+			if (!strcmp(keep[j].ifname, cfg->ifaces[i]))
+				break;
+		if (j < n)
+			continue;
+		if (ps_attach(&d->dp, cfg->ifaces[i], &keep[n])) {
+			err = -EINVAL;
+			continue;
+		}
+		/* A clsact created by the daemon we took over is ours now. */
+		for (j = 0; j < nprev; j++)
+			if (!strcmp(prev[j].ifname, cfg->ifaces[i]) &&
+			    prev[j].ifindex == keep[n].ifindex && prev[j].created_qdisc)
+				keep[n].created_qdisc = true;
+		n++;
+	}
+	memcpy(d->att, keep, n * sizeof(keep[0]));
+	d->natt = n;
+	ps_shape_ifaces(&d->shape, d->att, d->natt);
+	d->shape_dirty = true;
+	run_record_write(d);
+	return err;
+}
+
+int ps_daemon_reload(struct ps_daemon *d, char *err, size_t errlen)
+{
+	static struct ps_config ncfg;
+
+	ps_config_init(&ncfg);
+	if (ps_config_load(d->config_path, &ncfg, err, errlen)) {
+		pr_warn("penstockd: reload: %s (the running configuration stays)\n", err);
+		return -EINVAL;
+	}
+	if (!ncfg.nifaces) {
+		snprintf(err, errlen, "%s: no interfaces to attach to (interfaces: [...])",
+			 d->config_path);
+		pr_warn("penstockd: reload: %s (the running configuration stays)\n", err);
+		return -EINVAL;
+	}
+	/* The alert sinks first: one that cannot open leaves everything as it was. */
+	if (ps_alerts_reconfigure(d->alerts, &ncfg, err, errlen)) {
+		pr_warn("penstockd: reload: %s (the running configuration stays)\n", err);
+		return -EINVAL;
+	}
+	if (configure_ports(d, &ncfg) || ps_enf_apply_classes(&d->dp, &ncfg)) {
+		snprintf(err, errlen, "cannot write the endpoint or class maps");
+		return -EIO;
+	}
+	if ((ncfg.dry_run > 0) != (d->cfg.dry_run > 0)) {
+		ps_enf_set_dry_run(&d->dp, ncfg.dry_run > 0);
+		d->shape_dirty = true;
+	}
+	if (ncfg.max_clients != d->cfg.max_clients)
+		pr_info("penstockd: max_clients %u takes effect when penstockd starts without "
+			"pinned maps; %u slots now\n", ncfg.max_clients, d->tick.max);
+	d->cfg = ncfg;
+	ps_policy_reconfigure(&d->pol);
+	d->tick.idle_s = d->cfg.reclaim_idle;
+	if (apply_interfaces(d, &d->cfg, NULL, 0))
+		snprintf(err, errlen, "some interfaces could not be attached (see the log)");
+	pr_info("penstockd: configuration reloaded from %s: %d endpoints on %d interfaces\n",
+		d->config_path, d->cfg.nendpoints, d->natt);
+	return 0;
+}
+
+/* ---- start and stop ---- */
+
+static int load_state(struct ps_daemon *d)
+{
+	char err[4300], aside[4300], path[4200];
+	uint64_t saved;
+	int r;
+
+	if (mkdir(d->state_dir, 0700) && errno != EEXIST) {
+		pr_warn("penstockd: cannot create %s: %s\n", d->state_dir, strerror(errno));
+		return -errno;
+	}
+	r = ps_state_load(&d->table, d->state_dir, &saved, err, sizeof(err));
+	if (r > 0) {
+		pr_info("penstockd: %u clients restored from %s/" PS_STATE_FILE " (saved %llu s ago)\n",
+			d->table.n, d->state_dir,
+			(unsigned long long)((ps_wall_ms() - saved) / 1000));
+		return 0;
+	}
+	if (r == 0)
+		return 0;
+	/* Unreadable: keep it aside for a person to look at; start afresh. */
+	snprintf(path, sizeof(path), "%s/" PS_STATE_FILE, d->state_dir);
+	snprintf(aside, sizeof(aside), "%s.unreadable-%llu", path,
+		 (unsigned long long)(ps_wall_ms() / 1000));
+	rename(path, aside);
+	pr_warn("penstockd: %s; moved to %s, starting with no history\n", err, aside);
+	ps_ctable_init(&d->table);
+	return 0;
+}
+
+/* An entry ps_enf_sweep() removed: a shaped one leaves a class behind. */
+static void on_expire(const struct ps_prefix *p, const struct ps_enforcement *e, void *ctx)
+{
+	struct ps_daemon *d = ctx;
+	char buf[64];
+
+	pr_info("penstockd: %s of %s (%s) expired\n", ps_action_names[e->action],
+		ps_prefix_str(p, buf, sizeof(buf)), ps_origin_names[e->origin]);
+	if (e->action == PS_ACT_SHAPE)
+		d->shape_dirty = true;
+}
+
+/* What the detectors found, to the alert sinks. */
+static void policy_alert(void *ctx, const struct ps_alert *al)
+{
+	struct ps_daemon *d = ctx;
+
+	ps_alerts_emit(d->alerts, al);
+}
+
+/* An entry the window limits or the detectors set, or changed. */
+static void policy_enforce(void *ctx, const struct ps_prefix *p, const struct ps_enforcement *e)
+{
+	char who[64];
+
+	(void)ctx;
+	pr_info("penstockd: %s %s: %s%s\n", ps_action_names[e->action],
+		ps_prefix_str(p, who, sizeof(who)), e->reason, e->dry_run ? " [dry run]" : "");
+}
+
+/*
+ * Load the datapath, or adopt the maps a previous daemon left pinned, and
+ * write its endpoint and class maps; on fresh maps, the manual entries
+ * come back from the state directory.
+ */
+static int open_datapath(struct ps_daemon *d)
+{
+	struct ps_dp_opts dopts = { .pin_root = d->pin_dir, .max_clients = d->cfg.max_clients };
+	char probe[4200];
+	int err;
+
+	err = ensure_bpffs(d->pin_dir);
+	if (err)
+		return err;
+	snprintf(probe, sizeof(probe), "%s/" PS_MAP_CLIENTS, d->pin_dir);
+	d->adopted = access(probe, F_OK) == 0;
+	err = ps_dp_open(&d->dp, &dopts);
+	if (err) {
+		if (d->adopted)
+			pr_warn("penstockd: the maps pinned in %s do not fit this penstockd; if no "
+				"daemon uses them, remove them (rm -r %s) and start again\n",
+				d->pin_dir, d->pin_dir);
+		return err;
+	}
+	err = configure_ports(d, &d->cfg);
+	if (err)
+		return err;
+	err = ps_enf_apply_classes(&d->dp, &d->cfg);
+	if (err)
+		return err;
+	if (!d->adopted) {
+		/* Fresh maps: the manual entries a clean stop (or a reboot)
+		 * took with them come back from the state directory. */
+		char path[4200];
+		int64_t b2w;
+		uint64_t now = ps_boot_now(&b2w);
+		int n;
+
+		snprintf(path, sizeof(path), "%s/" PS_ENFORCEMENT_FILE, d->state_dir);
+		n = ps_enf_load_manual(&d->dp, path, now, b2w);
+		if (n > 0)
+			pr_info("penstockd: %d manual enforcement entries restored from %s\n", n,
+				path);
+	}
+	ps_enf_set_dry_run(&d->dp, d->cfg.dry_run > 0);
+	return 0;
+}
+
+/*
+ * Attach to the configured interfaces (taking over a previous daemon's
+ * attachments and HTB roots) and make the HTB classes of the shape
+ * entries in force.
+ */
+static int attach_all(struct ps_daemon *d)
+{
+	struct ps_attachment prev[PS_MAX_IFACES];
+	json_t *doc;
+	int nprev, err;
+
+	nprev = d->adopted ? run_record_read(d, prev, PS_MAX_IFACES) : 0;
+	err = ps_shape_init(&d->shape, shape_record, d);
+	if (err)
+		return err;
+	/* What a previous daemon's HTB replaced, to put it back in the end
+	 * (read even without pinned maps: its qdisc may still be there). */
+	doc = json_load_file(d->run_record, 0, NULL);
+	ps_shape_adopt(&d->shape, json_object_get(doc, "shaping"));
+	json_decref(doc);
+	ps_enf_on_expire(on_expire, d);
+	err = apply_interfaces(d, &d->cfg, prev, nprev);
+	if (err)
+		return err;
+	/* Classes for the shape entries in force (adopted ones included),
+	 * none for the others. */
+	ps_daemon_shape_sync(d, NULL, 0);
+	return 0;
+}
+
+/* The tick and the policy, the escalation where the last stop left it. */
+static int start_policy(struct ps_daemon *d)
+{
+	char path[4200];
+	int n, err;
+
+	err = ps_tick_init(&d->tick, &d->dp);
+	if (err)
+		return err;
+	d->tick.idle_s = d->cfg.reclaim_idle;
+	err = ps_policy_init(&d->pol, &d->dp, &d->cfg, &d->table);
+	if (err)
+		return err;
+	d->pol.on_alert = policy_alert;
+	d->pol.on_enforce = policy_enforce;
+	d->pol.ctx = d;
+	snprintf(path, sizeof(path), "%s/" PS_ESCALATION_FILE, d->state_dir);
+	n = ps_detect_load(d->pol.det, path);
+	if (n < 0)
+		pr_warn("penstockd: %s: unreadable, escalation starts afresh\n", path);
+	else if (n > 0)
+		pr_info("penstockd: escalation of %d subjects restored from %s\n", n, path);
+	return 0;
+}
+
+int ps_daemon_setup(struct ps_daemon *d)
+{
+	char sockdir[4200], aerr[4200];
+	int err;
+
+	snprintf(sockdir, sizeof(sockdir), "%s", d->socket_path);
+	snprintf(d->run_record, sizeof(d->run_record), "%s/datapath.json", dirname(sockdir));
+	err = ps_control_listen(&d->ctl, d->socket_path);
+	if (err)
+		return err;
+	d->owner = true;
+	err = load_state(d);
+	if (err)
+		return err;
+	d->alerts = ps_alerts_open(&d->cfg, aerr, sizeof(aerr));
+	if (!d->alerts) {
+		pr_warn("penstockd: %s\n", aerr);
+		return -EINVAL;
+	}
+	err = open_datapath(d);
+	if (!err)
+		err = attach_all(d);
+	if (!err)
+		err = start_policy(d);
+	if (err)
+		return err;
+	/* Catch up with what the datapath counted while no daemon ran. */
+	ps_tick_run(&d->tick, &d->table);
+	pr_info("penstockd: %s the datapath: %d endpoints on %d interfaces, maps in %s, %u clients\n",
+		d->adopted ? "adopted" : "started", d->cfg.nendpoints, d->natt, d->pin_dir,
+		d->table.n);
+	return 0;
+}
+
+void ps_daemon_teardown(struct ps_daemon *d)
+{
+	int i;
+
+	if (!d->owner)
+		return;		/* another daemon's datapath: not ours to touch */
+	if (d->dp.skel)
+		ps_daemon_save_manual(d);
+	ps_daemon_save_escalation(d, true);
+	if (!d->keep_datapath) {
+		/* The root qdiscs back first: the classes go with the HTB. */
+		ps_shape_restore(&d->shape);
+		for (i = 0; i < d->natt; i++)
+			ps_detach(&d->att[i]);
+	}
+	if (d->tick.slot_rec) {
+		/* The last counts, after detaching: nothing comes in behind them. */
+		ps_tick_run(&d->tick, &d->table);
+		ps_daemon_save_state(d);
+		ps_tick_free(&d->tick);
+	}
+	if (d->dp.skel) {
+		if (!d->keep_datapath)
+			ps_dp_unpin(&d->dp);
+		ps_dp_close(&d->dp);
+	}
+	if (!d->keep_datapath) {
+		rmdir(d->pin_dir);
+		unlink(d->run_record);
+	} else {
+		pr_info("penstockd: the datapath stays attached, its maps pinned in %s\n",
+			d->pin_dir);
+	}
+	ps_shape_free(&d->shape);
+	ps_policy_free(&d->pol);
+	ps_alerts_close(d->alerts);
+	ps_control_close(&d->ctl);
+	ps_ctable_free(&d->table);
+}

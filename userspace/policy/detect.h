@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Bulk-extraction detection: features per client and per prefix from the
+ * client table's windows, the detectors that judge them, and the
+ * escalation that acts on what they find. penstockd runs it on the wall
+ * clock, penstock replay on the capture's.
+ *
+ * Every tick, the table hands each client whose counters moved to
+ * ps_detect_observe(), which keeps what the windows cannot tell: the
+ * minutes with inference requests (duty cycle) and the spacing of
+ * requests (regularity). Every detection.interval, ps_detect_run() reads
+ * every client active in the last hour and runs the detectors:
+ *
+ *   threshold     the configured thresholds of the client's class
+ *   high_rate     inference requests in the last minute far above the
+ *                 population (robust z-score of log(1 + x) by median and
+ *                 MAD over the clients active in that minute) and at
+ *                 least detection.high_rate.requests_per_minute
+ *   surge         the last hour at least `factor` times the client's own
+ *                 hourly baseline from the rest of its last 24 h
+ *   low_and_slow  active in nearly every minute it was watched, requests
+ *                 spaced like a machine's (coefficient of variation of the
+ *                 intervals), and enough of them
+ *   ratio         response payload over request payload, sustained over
+ *                 24 h and in the last hour
+ *   prefix        an IPv4 /24, IPv6 /64 or /48 with many active clients
+ *                 whose requests together are far above the population
+ *                 of single clients (a "hydra")
+ *
+ * A subject (a client, or a prefix) found by a detector goes through the
+ * escalation steps: the first detection takes the first step; a
+ * detection after that step's cooldown takes the next; the last step's
+ * action is renewed while the subject is still found (after its cooldown,
+ * or half its duration if that is shorter), without a new alert while it
+ * is in force, with one after it ran out. A subject not detected for escalation.forget starts over.
+ * Every step taken is an alert. Clients of an exempt class are left out
+ * of everything; an alert_only class (or a prefix holding such a client
+ * or an exempt one) gets alerts and no action.
+ */
+#ifndef PS_DETECT_H
+#define PS_DETECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alerts/alert.h"
+#include "common/config.h"
+#include "count/clients.h"
+
+struct ps_detect;	/* opaque */
+
+struct ps_detect_hooks {
+	/* A step was taken: the alert (evidence owned by the detector). */
+	void (*alert)(void *ctx, const struct ps_alert *al);
+	/*
+	 * Put a subject under an enforcement entry (origin
+	 * PS_ORIGIN_DETECTOR, until_ns on the programs' clock). 0, or
+	 * -errno when it was not applied (a manual entry stays).
+	 */
+	int (*enforce)(void *ctx, const struct ps_prefix *p, const struct ps_enforcement *e);
+	void *ctx;
+};
+
+/*
+ * A detector over table t with the settings of cfg (both must outlive
+ * it); it registers itself as t's fold observer. NULL when out of memory.
+ */
+struct ps_detect *ps_detect_new(const struct ps_config *cfg, struct ps_ctable *t,
+				const struct ps_detect_hooks *hooks);
+void ps_detect_free(struct ps_detect *d);
+
+/* cfg changed in place (a reload): classes are looked up again. */
+void ps_detect_reconfigure(struct ps_detect *d);
+
+/*
+ * The table's fold observer: record r's counters moved by delta (window
+ * fields) at the tick of Unix second now.
+ */
+void ps_detect_observe(void *ctx, struct ps_crec *r, const uint64_t delta[PS_NWFIELDS],
+		       uint32_t now);
+
+/*
+ * Run the detectors when detection.interval has passed since the last
+ * run: now_ms is the detection clock (Unix ms: the wall clock, or the
+ * capture's), boot_now_ns the programs' clock at that moment. Returns the
+ * steps taken.
+ */
+int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now_ns);
+
+struct ps_detect_stats {
+	uint64_t runs;		/* detector passes */
+	uint64_t alerts;	/* steps taken */
+	uint64_t last_ns;	/* CPU time of the last pass */
+	uint64_t max_ns;	/* the longest pass */
+	uint64_t dropped;	/* subjects not taken up: too many in escalation */
+	uint32_t subjects;	/* subjects in escalation */
+	uint32_t clients;	/* clients judged at the last pass */
+};
+void ps_detect_stats(const struct ps_detect *d, struct ps_detect_stats *out);
+
+/*
+ * The escalation of every subject to a file and back, so that a restart
+ * goes on where the last run was ({"subjects":[{"subject","stage",
+ * "next_ms","last_ms","until_ms"}]}, times on the detection clock). Save writes a
+ * temporary file and renames it: 0 or -errno. Load returns the subjects
+ * read, 0 when there is no file, or -errno (the file is left alone).
+ */
+int ps_detect_save(const struct ps_detect *d, const char *path);
+int ps_detect_load(struct ps_detect *d, const char *path);
+/* Whether the escalation changed since the last save. */
+bool ps_detect_dirty(const struct ps_detect *d);
+
+/* Median and MAD of v[0..n) (reordered); n > 0. */
+void ps_median_mad(double *v, size_t n, double *median, double *mad);
+
+#endif

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The detector's insides, shared by its files: detect.c (a run, the hot
+ * clients between runs, per-tick observation), detectors.c (the detectors
+ * of single clients, a table), prefix.c (the prefix detector), escalate.c
+ * (what is done about a subject found) and stats.c (robust baselines).
+ * Numbers of requests are inference requests throughout.
+ */
+#ifndef PS_DETECT_INT_H
+#define PS_DETECT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "policy/detect.h"
+
+/* Clients idle longer than this are not judged. */
+#define ACTIVE_S	3600
+/* A prefix member counts as active when seen this recently. */
+#define PREFIX_ACTIVE_S	600
+/* Scale floor of a robust z-score, in log(1 + x) units: a population
+ * whose values are nearly all the same has a MAD of about 0. */
+#define Z_SCALE_FLOOR	0.5
+/* MAD to standard deviation for normal data. */
+#define MAD_SIGMA	1.4826
+/* Intervals in the regularity average: the first are averaged equally,
+ * then each new one weighs 1/REG_N. */
+#define REG_N		32
+/* A client seen for less than a minute is judged on its pace so far,
+ * over at least this many seconds. */
+#define YOUNG_MIN_S	30
+/* More hot clients than this (or than a hundredth of the clients) at
+ * once: they are judged by a full run, against the population of now,
+ * not one by one against the last run's. */
+#define HOT_MAX		1024
+/* Subjects in escalation at most: beyond, a new subject is not taken up
+ * (counted in the stats) until old ones are forgotten. */
+#define ESC_MAX		(1u << 20)
+/* Requests in a client's own history before a surge can be judged. */
+#define SURGE_MIN_BASE	10
+/* Buckets of the prefix detector's count of members by prefix hash. */
+#define PCOUNT_N	(1u << 20)
+
+/* What the detector keeps per client (index: the client table's record). */
+struct dstate {
+	uint32_t since;		/* Unix s the detector first saw it (this run) */
+	uint32_t last_req;	/* Unix s of the tick that last saw requests */
+	uint32_t act_minute;	/* the last minute with requests */
+	uint16_t act[2];	/* minutes with requests: its UTC day, the day before */
+	uint16_t nint;		/* intervals averaged (saturates at REG_N) */
+	uint8_t cls;		/* class id, CLS_UNKNOWN until looked up */
+	uint8_t hot;		/* the epoch it was last judged over the high_rate floor in */
+	float imean, ivar;	/* the intervals' weighted mean and variance, seconds */
+};
+_Static_assert(sizeof(struct dstate) == 28, "28 bytes a client");
+_Static_assert(sizeof(double) == sizeof(uint64_t), "a run's scratch holds hashes too");
+#define CLS_UNKNOWN	0xff
+
+/* A subject in escalation. */
+struct esc {
+	struct ps_prefix subj;
+	bool used;
+	int stage;		/* the step taken last, -1 none */
+	uint64_t next_ms;	/* when the next step may be taken */
+	uint64_t last_ms;	/* the last detection */
+	uint64_t until_ms;	/* the end of the action last taken (0: an alert) */
+};
+
+/* One client judged at a run. */
+struct cand {
+	uint32_t idx;
+	float inf1m, inf1h, txp1h, rxp1h;
+	float pace1m;		/* inf1m, or a young client's pace a minute */
+	bool recent;		/* active in the last minute */
+	bool in_found;		/* in a prefix found at this run */
+	uint8_t family;
+};
+
+struct baseline {
+	double median;		/* of log(1 + x) */
+	double mad;
+	double scale;		/* max(MAD_SIGMA * mad, Z_SCALE_FLOOR) */
+	size_t n;
+	bool population;	/* from the population; else the defaults */
+};
+
+struct ps_detect {
+	const struct ps_config *cfg;
+	struct ps_ctable *t;
+	struct ps_detect_hooks h;
+	struct dstate *ds;
+	uint32_t nds;
+	struct esc *esc;
+	uint32_t nesc, cap_esc;	/* open addressing, cap_esc a power of two */
+	struct cand *cand;
+	uint32_t cap_cand;
+	double *scratch;	/* a baseline's values; then the prefix hashes */
+	size_t cap_scratch;
+	uint64_t last_run_ms;
+	bool dirty;		/* escalation changed since the last save */
+	struct ps_thresholds th[PS_MAX_CLASSES];	/* each class's, at this run */
+	uint16_t *pcount;	/* prefix members per hash bucket, PCOUNT_N */
+	uint32_t *hot;		/* clients over the high_rate floor since the last run */
+	uint32_t nhot, cap_hot;
+	bool hot_overflow;	/* more hot clients than the list holds */
+	uint8_t epoch;		/* runs, mod 255 (1..255): dstate.hot's mark */
+	struct baseline b1m;	/* the last run's baseline of the last minute */
+	uint32_t *ex;		/* exempt clients active in the last hour, at this run */
+	uint32_t nex, cap_ex;
+	struct ps_detect_stats st;
+};
+
+/* stats.c */
+void ps_dt_baseline(struct ps_detect *d, size_t n, double def_median, struct baseline *b);
+double ps_dt_zscore(const struct baseline *b, double x);
+json_t *ps_dt_baseline_json(const struct baseline *b, const char *feature, const char *window);
+
+/* detect.c */
+int ps_dt_class_of(struct ps_detect *d, uint32_t idx);
+bool ps_dt_exempt(const struct ps_config *cfg, int cls);
+bool ps_dt_alert_only(const struct ps_config *cfg, int cls);
+double ps_dt_pace_1m(const struct ps_crec *r, double inf1m, uint32_t now);
+int ps_dt_grow(struct ps_detect *d, uint32_t n);
+double ps_dt_duty_cycle(const struct dstate *s, uint32_t now, double *watched_min);
+
+/*
+ * detectors.c: judge one client; on a detection fill detector, score and
+ * evidence (a new object) and return true. The first detector of the
+ * table that fires speaks.
+ */
+bool ps_dt_judge_client(struct ps_detect *d, const struct cand *c, int cls,
+			const struct baseline *b1m, uint64_t now_ms, const char **detector,
+			double *score, json_t **ev);
+json_t *ps_dt_client_features(const struct cand *c);
+
+/* prefix.c: the prefix detector over the candidates of a run; steps taken. */
+int ps_dt_judge_prefixes(struct ps_detect *d, uint32_t nc, const struct baseline *b1h,
+			 uint32_t now, uint64_t now_ms, uint64_t boot_now);
+void ps_dt_mask_prefix(const struct ps_client_key *k, int len, struct ps_prefix *p);
+
+/* escalate.c */
+uint64_t ps_dt_prefix_hash(const struct ps_prefix *p);
+bool ps_dt_prefix_eq(const struct ps_prefix *a, const struct ps_prefix *b);
+struct esc *ps_dt_esc_get(struct ps_detect *d, const struct ps_prefix *p);
+/*
+ * A detection of subject p: take the next step if its time has come.
+ * members: clients that share a prefix's delay. Returns 1 when a step
+ * was taken.
+ */
+int ps_dt_escalate(struct ps_detect *d, const struct ps_prefix *p, int kind,
+		   const char *detector, double score, json_t *evidence, bool alert_only,
+		   uint32_t members, bool dry_run, uint64_t now_ms, uint64_t boot_now);
+/* Forget subjects not detected for escalation.forget (a rebuilt table). */
+void ps_dt_esc_prune(struct ps_detect *d, uint64_t now_ms);
+
+#endif

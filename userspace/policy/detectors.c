@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The detectors of single clients, one function each and a table that
+ * runs them in order: the first that fires speaks for the client, and its
+ * step is taken (escalate.c). Each judges the features of one candidate
+ * (struct cand: the last minute and hour, read at the run) and, when it
+ * needs them, the client's 24h window and its detector state (struct
+ * dstate); its settings are its own table of detection in the config
+ * (struct ps_detection_cfg), and its row names the switch that turns it
+ * off. The prefix detector, which judges groups of clients, is prefix.c.
+ */
+#include <math.h>
+#include <stddef.h>
+
+#include "policy/detect_int.h"
+
+/* One client at one run, as the detectors see it. */
+struct judge {
+	struct ps_detect *d;
+	const struct ps_detection_cfg *dc;
+	const struct cand *c;
+	const struct ps_crec *r;
+	const struct dstate *s;
+	const struct ps_thresholds *th;	/* its class's */
+	int cls;
+	const struct baseline *b1m;
+	uint64_t now_ms;
+	uint32_t now;
+	bool have24;
+	struct ps_cview v24;		/* zeros until read */
+};
+
+/* A detector found the client: its score and evidence (a new object). */
+struct finding {
+	double score;
+	json_t *ev;
+};
+
+static void read24(struct judge *j)
+{
+	if (j->have24)
+		return;
+	ps_crec_view(j->d->t, j->r, PS_WIN_24H, j->now_ms, &j->v24);
+	j->have24 = true;
+}
+
+/*
+ * The 24h window only for a client that may be a surge or a ratio: the
+ * others keep zeros there, which no 24h figure of those detectors passes.
+ */
+static const struct ps_cview *view24(struct judge *j)
+{
+	const struct ps_detection_cfg *dc = j->dc;
+	const struct cand *c = j->c;
+
+	if ((dc->surge.enabled && c->inf1h >= dc->surge.requests_per_hour) ||
+	    (dc->ratio.enabled && c->inf1h >= 1 &&
+	     c->txp1h >= dc->ratio.min_ratio * (c->rxp1h > 1 ? c->rxp1h : 1)))
+		read24(j);
+	return &j->v24;
+}
+
+/* threshold: a configured threshold of the client's class passed. */
+static bool threshold(struct judge *j, struct finding *f)
+{
+	static const char *const names[] = { "requests_per_minute", "requests_per_hour",
+					     "requests_per_day", "tx_payload_per_hour",
+					     "tx_payload_per_day" };
+	const struct ps_thresholds *th = j->th;
+	const uint64_t lim[] = { th->requests_per_minute, th->requests_per_hour,
+				 th->requests_per_day, th->tx_payload_per_hour,
+				 th->tx_payload_per_day };
+	double val[5] = { j->c->inf1m, j->c->inf1h, 0, j->c->txp1h, 0 };
+	int i;
+
+	if (lim[2] != PS_LIMIT_UNSET || lim[4] != PS_LIMIT_UNSET) {
+		read24(j);
+		val[2] = j->v24.v[PS_F_INFERENCE];
+		val[4] = j->v24.v[PS_F_TX_PAYLOAD];
+	}
+	for (i = 0; i < 5; i++) {
+		if (lim[i] == PS_LIMIT_UNSET || val[i] <= (double)lim[i])
+			continue;
+		f->score = val[i] / (double)lim[i];
+		f->ev = ps_dt_client_features(j->c);
+		json_object_set_new(f->ev, "threshold", json_string(names[i]));
+		json_object_set_new(f->ev, "value", json_real(val[i]));
+		json_object_set_new(f->ev, "limit", json_integer((json_int_t)lim[i]));
+		json_object_set_new(f->ev, "class", json_integer(j->cls));
+		return true;
+	}
+	return false;
+}
+
+/* high_rate: the last minute far above the population's, and over the floor. */
+static bool high_rate(struct judge *j, struct finding *f)
+{
+	const struct ps_detection_cfg *dc = j->dc;
+	const struct cand *c = j->c;
+	double z;
+
+	if (!(c->recent && c->pace1m >= dc->high_rate.requests_per_minute))
+		return false;
+	z = ps_dt_zscore(j->b1m, c->pace1m);
+	if (!(z >= dc->zscore))
+		return false;
+	f->score = z;
+	f->ev = ps_dt_client_features(c);
+	json_object_set_new(f->ev, "window", json_string("1m"));
+	if (c->pace1m != c->inf1m)
+		json_object_set_new(f->ev, "pace_1m", json_real(c->pace1m));
+	json_object_set_new(f->ev, "zscore", json_real(z));
+	json_object_set_new(f->ev, "floor",
+			    json_integer((json_int_t)dc->high_rate.requests_per_minute));
+	json_object_set_new(f->ev, "baseline", ps_dt_baseline_json(j->b1m, "requests_1m", "1m"));
+	return true;
+}
+
+/* surge: the last hour `factor` times the client's own hourly baseline. */
+static bool surge(struct judge *j, struct finding *f)
+{
+	const struct ps_detection_cfg *dc = j->dc;
+	const struct cand *c = j->c;
+	uint32_t now = j->now;
+	double hist, base_n, base_h, base, factor;
+
+	if (!(c->inf1h >= dc->surge.requests_per_hour))
+		return false;
+	hist = (double)(now - (j->r->first_wall < now ? j->r->first_wall : now));
+	base_n = view24(j)->v[PS_F_INFERENCE] - c->inf1h;
+	if (hist > 86400)
+		hist = 86400;
+	base_h = hist / 3600.0 - 1;
+	if (!(hist >= dc->surge.min_history && base_h >= 1 && base_n >= SURGE_MIN_BASE))
+		return false;
+	base = base_n / base_h;
+	factor = c->inf1h / base;
+	if (!(factor >= dc->surge.factor))
+		return false;
+	f->score = factor;
+	f->ev = ps_dt_client_features(c);
+	json_object_set_new(f->ev, "window", json_string("1h"));
+	json_object_set_new(f->ev, "factor", json_real(factor));
+	json_object_set_new(f->ev, "baseline",
+			    json_pack("{s:s,s:f,s:f,s:s}", "feature", "requests_per_hour", "value",
+				      base, "hours", base_h, "from", "own history, last 24h"));
+	return true;
+}
+
+/* low_and_slow: busy nearly every minute watched, requests spaced like a machine's. */
+static bool low_and_slow(struct judge *j, struct finding *f)
+{
+	const struct ps_detection_cfg *dc = j->dc;
+	const struct dstate *s = j->s;
+	double watched, duty, cv;
+
+	if (!(s->nint >= REG_N && s->imean > 0 &&
+	      j->c->inf1h >= dc->low_and_slow.requests_per_hour &&
+	      j->now - s->since >= dc->low_and_slow.min_history))
+		return false;
+	duty = ps_dt_duty_cycle(s, j->now, &watched);
+	cv = sqrt(s->ivar) / s->imean;
+	if (!(duty >= dc->low_and_slow.duty_cycle && cv <= dc->low_and_slow.max_cv))
+		return false;
+	f->score = (duty / dc->low_and_slow.duty_cycle) *
+		   (dc->low_and_slow.max_cv / (cv > 0.01 ? cv : 0.01));
+	f->ev = ps_dt_client_features(j->c);
+	json_object_set_new(f->ev, "window", json_string("24h"));
+	json_object_set_new(f->ev, "duty_cycle", json_real(duty));
+	json_object_set_new(f->ev, "watched_minutes", json_real(watched));
+	json_object_set_new(f->ev, "interval_mean_s", json_real(s->imean));
+	json_object_set_new(f->ev, "interval_cv", json_real(cv));
+	json_object_set_new(f->ev, "baseline",
+			    json_pack("{s:f,s:f}", "duty_cycle", dc->low_and_slow.duty_cycle,
+				      "max_cv", dc->low_and_slow.max_cv));
+	return true;
+}
+
+/* ratio: long answers to short prompts, over 24 h and in the last hour. */
+static bool ratio(struct judge *j, struct finding *f)
+{
+	const struct ps_detection_cfg *dc = j->dc;
+	const struct cand *c = j->c;
+	const struct ps_cview *v24;
+	double r24, r1;
+
+	if (!(c->inf1h >= 1))
+		return false;
+	v24 = view24(j);
+	if (!(v24->v[PS_F_INFERENCE] >= dc->ratio.min_requests))
+		return false;
+	r24 = v24->v[PS_F_TX_PAYLOAD] / (v24->v[PS_F_RX_PAYLOAD] > 1 ? v24->v[PS_F_RX_PAYLOAD] : 1);
+	r1 = c->txp1h / (c->rxp1h > 1 ? c->rxp1h : 1);
+	if (!(r24 >= dc->ratio.min_ratio && r1 >= dc->ratio.min_ratio))
+		return false;
+	f->score = r24 / dc->ratio.min_ratio;
+	f->ev = ps_dt_client_features(c);
+	json_object_set_new(f->ev, "window", json_string("24h"));
+	json_object_set_new(f->ev, "ratio_24h", json_real(r24));
+	json_object_set_new(f->ev, "ratio_1h", json_real(r1));
+	json_object_set_new(f->ev, "requests_24h", json_real(v24->v[PS_F_INFERENCE]));
+	json_object_set_new(f->ev, "tx_payload_24h", json_real(v24->v[PS_F_TX_PAYLOAD]));
+	json_object_set_new(f->ev, "rx_payload_24h", json_real(v24->v[PS_F_RX_PAYLOAD]));
+	json_object_set_new(f->ev, "baseline",
+			    json_pack("{s:f}", "min_ratio", dc->ratio.min_ratio));
+	return true;
+}
+
+#define ALWAYS	SIZE_MAX
+#define SWITCH(d)	offsetof(struct ps_detection_cfg, d.enabled)
+
+/* The detectors of single clients, in the order they are asked. */
+static const struct {
+	const char *name;	/* the alert's detector */
+	size_t enabled;		/* its switch, an int in struct ps_detection_cfg; ALWAYS: none */
+	bool (*judge)(struct judge *j, struct finding *f);
+} detectors[] = {
+	{ "threshold", ALWAYS, threshold },
+	{ "high_rate", SWITCH(high_rate), high_rate },
+	{ "surge", SWITCH(surge), surge },
+	{ "low_and_slow", SWITCH(low_and_slow), low_and_slow },
+	{ "ratio", SWITCH(ratio), ratio },
+};
+
+json_t *ps_dt_client_features(const struct cand *c)
+{
+	return json_pack("{s:f,s:f,s:f,s:f}", "requests_1m", (double)c->inf1m, "requests_1h",
+			 (double)c->inf1h, "tx_payload_1h", (double)c->txp1h, "rx_payload_1h",
+			 (double)c->rxp1h);
+}
+
+bool ps_dt_judge_client(struct ps_detect *d, const struct cand *c, int cls,
+			const struct baseline *b1m, uint64_t now_ms, const char **detector,
+			double *score, json_t **ev)
+{
+	struct judge j = {
+		.d = d, .dc = &d->cfg->detection, .c = c, .r = &d->t->rec[c->idx],
+		.s = &d->ds[c->idx], .th = &d->th[cls < PS_MAX_CLASSES ? cls : 0], .cls = cls,
+		.b1m = b1m, .now_ms = now_ms, .now = now_ms / 1000,
+	};
+	struct finding f = {};
+	size_t i;
+
+	for (i = 0; i < sizeof(detectors) / sizeof(detectors[0]); i++) {
+		if (detectors[i].enabled != ALWAYS &&
+		    !*(const int *)((const char *)j.dc + detectors[i].enabled))
+			continue;
+		if (detectors[i].judge(&j, &f)) {
+			*detector = detectors[i].name;
+			*score = f.score;
+			*ev = f.ev;
+			return true;
+		}
+	}
+	return false;
+}

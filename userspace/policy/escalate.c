@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * What is done about a subject (a client, or a prefix) the detectors find:
+ * the escalation steps of detection.escalation (detect.h tells the rules),
+ * each an alert and, but for an alert step, an enforcement entry of origin
+ * detector; and the escalation of every subject to a file and back, so
+ * that a restart goes on where the last run was.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/files.h"
+#include "common/units.h"
+#include "enforce/enforce.h"
+#include "policy/detect_int.h"
+
+static const char *const step_names[] = { "alert", "shape", "delay", "block" };
+
+uint64_t ps_dt_prefix_hash(const struct ps_prefix *p)
+{
+	uint64_t h = (uint64_t)p->family << 8 | p->len;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		h = (h ^ p->addr[i]) * 0x100000001b3ULL;
+	return h ^ h >> 29;
+}
+
+bool ps_dt_prefix_eq(const struct ps_prefix *a, const struct ps_prefix *b)
+{
+	return a->family == b->family && a->len == b->len && !memcmp(a->addr, b->addr, 16);
+}
+
+struct esc *ps_dt_esc_get(struct ps_detect *d, const struct ps_prefix *p)
+{
+	uint32_t i, mask;
+
+	mask = d->cap_esc ? d->cap_esc - 1 : 0;
+	for (i = d->cap_esc ? ps_dt_prefix_hash(p) & mask : 0; d->cap_esc && d->esc[i].used;
+	     i = (i + 1) & mask)
+		if (ps_dt_prefix_eq(&d->esc[i].subj, p))
+			return &d->esc[i];
+	if (d->nesc >= ESC_MAX) {
+		d->st.dropped++;
+		return NULL;
+	}
+	if ((d->nesc + 1) * 2 > d->cap_esc) {
+		uint32_t cap = d->cap_esc ? d->cap_esc * 2 : 256, j;
+		struct esc *ne = calloc(cap, sizeof(*ne)), *old = d->esc;
+
+		if (!ne)
+			return NULL;
+		for (j = 0; j < d->cap_esc; j++) {
+			if (!old[j].used)
+				continue;
+			for (i = ps_dt_prefix_hash(&old[j].subj) & (cap - 1); ne[i].used;
+			     i = (i + 1) & (cap - 1))
+				;
+			ne[i] = old[j];
+		}
+		free(old);
+		d->esc = ne;
+		d->cap_esc = cap;
+	}
+	mask = d->cap_esc - 1;
+	for (i = ps_dt_prefix_hash(p) & mask; d->esc[i].used; i = (i + 1) & mask)
+		if (ps_dt_prefix_eq(&d->esc[i].subj, p))
+			return &d->esc[i];
+	d->esc[i].used = true;
+	d->esc[i].subj = *p;
+	d->esc[i].stage = -1;
+	d->nesc++;
+	return &d->esc[i];
+}
+
+/*
+ * The entry a step puts its subject under (origin detector), through the
+ * hooks; the step's action when it was applied, "alert" when it was not
+ * (the evidence then says why).
+ */
+static const char *step_enforce(struct ps_detect *d, const struct ps_prefix *p,
+				const struct ps_step_cfg *step, int stage, const char *detector,
+				uint32_t members, bool dry_run, uint64_t now_ms, uint64_t boot_now,
+				json_t *evidence)
+{
+	const struct ps_detection_cfg *dc = &d->cfg->detection;
+	struct ps_enforcement en = {};
+	const char *action = "alert";
+	int err;
+
+	en.origin = PS_ORIGIN_DETECTOR;
+	en.dry_run = dry_run;
+	en.since_ns = now_ms * 1000000ULL;
+	en.until_ns = boot_now + step->duration * 1000000000ULL;
+	snprintf(en.reason, sizeof(en.reason), "%s: step %d of %d", detector, stage + 1,
+		 dc->nsteps);
+	switch (step->action) {
+	case PS_STEP_SHAPE:
+		en.action = PS_ACT_SHAPE;
+		en.rate_bps = step->rate;
+		break;
+	case PS_STEP_DELAY:
+		en.action = PS_ACT_THROTTLE;
+		/* A prefix's members share the rate: each gets its part. */
+		en.emission_ns = 60000000000ULL * (members ? members : 1) /
+				 step->requests_per_minute;
+		en.tolerance_ns = 0;	/* a burst of 1, as ps_gcra_params() */
+		break;
+	default:
+		en.action = PS_ACT_BLOCK;
+		break;
+	}
+	err = d->h.enforce(d->h.ctx, p, &en);
+	if (!err)
+		action = step_names[step->action];
+	else
+		json_object_set_new(evidence, "not_applied", json_string(strerror(-err)));
+	return action;
+}
+
+/* Every step taken is an alert, with its evidence: to the hooks. */
+static void raise_alert(struct ps_detect *d, const struct ps_prefix *p, int kind,
+			const char *detector, double score, const char *action, int stage,
+			json_t *evidence, uint64_t now_ms)
+{
+	struct ps_alert al = {};
+
+	al.time_ms = now_ms;
+	ps_prefix_str(p, al.subject, sizeof(al.subject));
+	al.kind = kind;
+	snprintf(al.detector, sizeof(al.detector), "%s", detector);
+	al.score = score;
+	snprintf(al.action, sizeof(al.action), "%s", action);
+	/* The step first: what the one-line summaries show before they cut. */
+	al.evidence = json_pack("{s:i}", "step", stage + 1);
+	if (al.evidence)
+		json_object_update(al.evidence, evidence);
+	if (d->h.alert)
+		d->h.alert(d->h.ctx, &al);
+	json_decref(al.evidence);
+}
+
+int ps_dt_escalate(struct ps_detect *d, const struct ps_prefix *p, int kind,
+		   const char *detector, double score, json_t *evidence, bool alert_only,
+		   uint32_t members, bool dry_run, uint64_t now_ms, uint64_t boot_now)
+{
+	const struct ps_detection_cfg *dc = &d->cfg->detection;
+	const struct ps_step_cfg *step;
+	struct esc *e = ps_dt_esc_get(d, p);
+	const char *action = "alert";
+	bool renew;
+	int stage;
+
+	if (!e)
+		return 0;
+	if (e->stage >= 0 && now_ms - e->last_ms > dc->forget * 1000)
+		e->stage = -1;
+	e->last_ms = now_ms;
+	if (e->stage >= 0 && now_ms < e->next_ms)
+		return 0;
+	stage = e->stage + 1 < dc->nsteps ? e->stage + 1 : dc->nsteps - 1;
+	step = &dc->steps[stage];
+	/* The last step again while its action is in force: renewed,
+	 * without a new alert. */
+	renew = stage == e->stage && now_ms < e->until_ms;
+	if (!alert_only && step->action != PS_STEP_ALERT && d->h.enforce)
+		action = step_enforce(d, p, step, stage, detector, members, dry_run, now_ms,
+				      boot_now, evidence);
+	if (alert_only)
+		json_object_set_new(evidence, "alert_only", json_true());
+	else if (dry_run && strcmp(action, "alert"))
+		json_object_set_new(evidence, "dry_run", json_true());
+
+	e->stage = stage;
+	e->next_ms = now_ms + step->cooldown * 1000;
+	e->until_ms = 0;
+	if (step->action != PS_STEP_ALERT && !alert_only) {
+		e->until_ms = now_ms + step->duration * 1000;
+		/* At the last step, renewed before its action runs out. */
+		if (stage == dc->nsteps - 1 && step->duration / 2 < step->cooldown)
+			e->next_ms = now_ms + step->duration / 2 * 1000;
+	}
+	d->dirty = true;
+	if (renew)
+		return 0;
+	raise_alert(d, p, kind, detector, score, action, stage, evidence, now_ms);
+	d->st.alerts++;
+	return 1;
+}
+
+/* Forget subjects not detected for escalation.forget (a rebuilt table). */
+void ps_dt_esc_prune(struct ps_detect *d, uint64_t now_ms)
+{
+	uint64_t forget = d->cfg->detection.forget * 1000;
+	struct esc *old = d->esc;
+	uint32_t cap = d->cap_esc, j, live = 0;
+
+	for (j = 0; j < cap; j++)
+		if (old[j].used && now_ms - old[j].last_ms <= forget)
+			live++;
+	if (live == d->nesc)
+		return;
+	d->esc = NULL;
+	d->cap_esc = d->nesc = 0;
+	for (j = 0; j < cap; j++) {
+		struct esc *e;
+
+		if (!old[j].used || now_ms - old[j].last_ms > forget)
+			continue;
+		e = ps_dt_esc_get(d, &old[j].subj);
+		if (e)
+			*e = old[j];
+	}
+	free(old);
+}
+
+/* ---- escalation across restarts ---- */
+
+int ps_detect_save(const struct ps_detect *d, const char *path)
+{
+	json_t *arr = json_array(), *doc;
+	char subj[64];
+	uint32_t i;
+	int err;
+
+	if (!arr)
+		return -ENOMEM;
+	for (i = 0; i < d->cap_esc; i++) {
+		const struct esc *e = &d->esc[i];
+
+		if (!e->used || e->stage < 0)
+			continue;
+		json_array_append_new(arr, json_pack("{s:s,s:i,s:I,s:I,s:I}", "subject",
+						     ps_prefix_str(&e->subj, subj, sizeof(subj)),
+						     "stage", e->stage, "next_ms",
+						     (json_int_t)e->next_ms, "last_ms",
+						     (json_int_t)e->last_ms, "until_ms",
+						     (json_int_t)e->until_ms));
+	}
+	doc = json_pack("{s:o}", "subjects", arr);
+	if (!doc)
+		return -ENOMEM;
+	err = ps_json_replace(doc, path, JSON_COMPACT);
+	json_decref(doc);
+	if (!err)
+		((struct ps_detect *)d)->dirty = false;
+	return err;
+}
+
+int ps_detect_load(struct ps_detect *d, const char *path)
+{
+	json_error_t jerr;
+	json_t *doc, *arr, *o;
+	size_t i;
+	int n = 0;
+
+	doc = json_load_file(path, 0, &jerr);
+	if (!doc)
+		return access(path, F_OK) ? 0 : -EINVAL;
+	arr = json_object_get(doc, "subjects");
+	json_array_foreach(arr, i, o) {
+		const char *s = json_string_value(json_object_get(o, "subject"));
+		json_int_t stage = json_integer_value(json_object_get(o, "stage"));
+		struct ps_prefix p;
+		char err[128];
+		struct esc *e;
+
+		if (!s || ps_parse_prefix(s, &p, err, sizeof(err)) || stage < 0 ||
+		    !json_is_integer(json_object_get(o, "next_ms")) ||
+		    !json_is_integer(json_object_get(o, "last_ms")))
+			continue;
+		e = ps_dt_esc_get(d, &p);
+		if (!e)
+			break;
+		/* A shorter escalation now: its last step. */
+		e->stage = stage < d->cfg->detection.nsteps ? (int)stage :
+							      d->cfg->detection.nsteps - 1;
+		e->next_ms = json_integer_value(json_object_get(o, "next_ms"));
+		e->last_ms = json_integer_value(json_object_get(o, "last_ms"));
+		e->until_ms = json_integer_value(json_object_get(o, "until_ms"));
+		n++;
+	}
+	json_decref(doc);
+	return n;
+}
+
+bool ps_detect_dirty(const struct ps_detect *d)
+{
+	return d->dirty;
+}

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The prefix detector ("hydra"): an IPv4 /24, IPv6 /64 or /48 with many
+ * active clients whose requests together are far above the population of
+ * single clients, then the /48s of the clients whose /64 was not found
+ * on its own.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/units.h"
+#include "policy/detect_int.h"
+
+/* A prefix's aggregate at one run. */
+struct pfx {
+	struct ps_prefix p;
+	bool hold;		/* holds an exempt or alert_only client: alert only */
+	uint32_t members;	/* clients active in the last hour */
+	uint32_t active;	/* of them, active in the last PREFIX_ACTIVE_S */
+	double inf1m, inf1h, txp1h, rxp1h;
+};
+
+/*
+ * Prefixes are grouped by sorting their members by the hash of the
+ * prefix: no table of all prefixes (there may be as many as clients).
+ * An entry is a candidate (its index), or an exempt client's record (the
+ * EXEMPT bit set) that only marks its prefix.
+ */
+#define EXEMPT_BIT	0x80000000u
+
+struct pkey {
+	uint64_t h;
+	uint32_t who;		/* candidate index, or record index | EXEMPT_BIT */
+	uint32_t pad;
+};
+
+void ps_dt_mask_prefix(const struct ps_client_key *k, int len, struct ps_prefix *p)
+{
+	int i;
+
+	ps_prefix_of_client(k, p);
+	p->len = len;
+	for (i = len / 8; i < 16; i++)
+		p->addr[i] = 0;
+	if (len % 8)
+		p->addr[len / 8] = ((const uint8_t *)&k->addr)[len / 8] & (0xff00 >> (len % 8));
+}
+
+static int pkey_cmp(const void *a, const void *b)
+{
+	const struct pkey *x = a, *y = b;
+
+	if (x->h != y->h)
+		return x->h < y->h ? -1 : 1;
+	return x->who < y->who ? -1 : x->who > y->who;
+}
+
+static uint32_t pkey_rec(const struct ps_detect *d, const struct pkey *k)
+{
+	return k->who & EXEMPT_BIT ? k->who & ~EXEMPT_BIT : d->cand[k->who].idx;
+}
+
+/* Judge one prefix's members keys[0..n); returns steps taken. */
+static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n, int len,
+			const struct baseline *b1h, uint32_t now, uint64_t now_ms, uint64_t boot_now)
+{
+	const struct ps_detection_cfg *dc = &d->cfg->detection;
+	const struct ps_crec *first = &d->t->rec[pkey_rec(d, &keys[0])];
+	struct pfx x = {};
+	double rate, z;
+	uint32_t i;
+	json_t *ev;
+	int taken;
+
+	ps_dt_mask_prefix(&first->key, len, &x.p);
+	for (i = 0; i < n; i++) {
+		const struct cand *c;
+
+		if (keys[i].who & EXEMPT_BIT) {
+			x.hold = true;
+			continue;
+		}
+		c = &d->cand[keys[i].who];
+		if (ps_dt_alert_only(d->cfg, d->ds[c->idx].cls))
+			x.hold = true;
+		x.members++;
+		if (d->t->rec[c->idx].last_wall + PREFIX_ACTIVE_S >= now)
+			x.active++;
+		x.inf1m += c->inf1m;
+		x.inf1h += c->inf1h;
+		x.txp1h += c->txp1h;
+		x.rxp1h += c->rxp1h;
+	}
+	if (x.active < dc->prefix.min_clients)
+		return 0;
+	/* Requests an hour: the last hour's, or the last minute's pace when
+	 * a campaign is younger than an hour. */
+	rate = x.inf1h > 60 * x.inf1m ? x.inf1h : 60 * x.inf1m;
+	if (rate < dc->prefix.requests_per_hour)
+		return 0;
+	z = ps_dt_zscore(b1h, rate);
+	if (z < dc->zscore)
+		return 0;
+	/* Found: its members are not judged again under a shorter prefix. */
+	for (i = 0; i < n; i++)
+		if (!(keys[i].who & EXEMPT_BIT))
+			d->cand[keys[i].who].in_found = true;
+	ev = json_pack("{s:s,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f}", "window", "1h", "active_clients",
+		       (int)x.active, "clients", (int)x.members, "requests_per_hour", rate,
+		       "requests_1m", x.inf1m, "requests_1h", x.inf1h, "tx_payload_1h", x.txp1h,
+		       "rx_payload_1h", x.rxp1h, "zscore", z);
+	json_object_set_new(ev, "baseline",
+			    ps_dt_baseline_json(b1h, "requests_1h of one client", "1h"));
+	taken = ps_dt_escalate(d, &x.p, PS_ALERT_PREFIX, "prefix", z, ev, x.hold, x.active,
+			 d->cfg->dry_run > 0, now_ms, boot_now);
+	json_decref(ev);
+	return taken;
+}
+
+/*
+ * The length a client is grouped by at a level: level -1 is IPv4 /24 and
+ * IPv6 /64, level 48 the IPv6 /48s; 0 when the client has no part in it.
+ */
+static int level_len(int level, uint8_t family)
+{
+	if (level == 48)
+		return family == PS_AF_INET6 ? 48 : 0;
+	return family == PS_AF_INET ? 24 : 64;
+}
+
+/*
+ * Group keys[0..n) by their prefix at a level and judge each group. Equal
+ * hashes of different prefixes (unlikely) are kept apart.
+ */
+static int judge_groups(struct ps_detect *d, struct pkey *keys, uint32_t n, int level,
+			const struct baseline *b1h, uint32_t now, uint64_t now_ms,
+			uint64_t boot_now)
+{
+	uint32_t i, j;
+	int taken = 0;
+
+	qsort(keys, n, sizeof(*keys), pkey_cmp);
+	for (i = 0; i < n; i = j) {
+		const struct ps_client_key *k = &d->t->rec[pkey_rec(d, &keys[i])].key;
+		int l = level_len(level, k->family);
+		struct ps_prefix p, q;
+
+		ps_dt_mask_prefix(k, l, &p);
+		for (j = i + 1; j < n && keys[j].h == keys[i].h; j++) {
+			ps_dt_mask_prefix(&d->t->rec[pkey_rec(d, &keys[j])].key, l, &q);
+			if (!ps_dt_prefix_eq(&p, &q))
+				break;
+		}
+		taken += judge_prefix(d, keys + i, j - i, l, b1h, now, now_ms, boot_now);
+	}
+	return taken;
+}
+
+static uint64_t key_prefix_hash(const struct ps_client_key *k, int len)
+{
+	struct ps_prefix p;
+
+	ps_dt_mask_prefix(k, len, &p);
+	return ps_dt_prefix_hash(&p);
+}
+
+/* Group and judge the clients of one level not found at an earlier one. */
+static int judge_level(struct ps_detect *d, uint32_t nc, int level, const struct baseline *b1h,
+		       uint32_t now, uint64_t now_ms, uint64_t boot_now)
+{
+	struct ps_ctable *t = d->t;
+	/* A bucket's count saturates: a saturated one may hold min_clients. */
+	uint32_t min = d->cfg->detection.prefix.min_clients < UINT16_MAX ?
+		       d->cfg->detection.prefix.min_clients : UINT16_MAX;
+	/* The baselines are made: their array holds each candidate's hash. */
+	uint64_t *hash = (uint64_t *)d->scratch;
+	uint32_t i, n = 0;
+	struct pkey *keys;
+	int l, taken;
+
+	/* Most prefixes hold one client: only those whose hash bucket holds
+	 * min_clients (or more, with other prefixes') are grouped. */
+	memset(d->pcount, 0, PCOUNT_N * sizeof(*d->pcount));
+	for (i = 0; i < nc; i++) {
+		const struct cand *c = &d->cand[i];
+
+		l = level_len(level, c->family);
+		if (!l || c->in_found)
+			continue;
+		hash[i] = key_prefix_hash(&t->rec[c->idx].key, l);
+		if (d->pcount[hash[i] & (PCOUNT_N - 1)] < UINT16_MAX)
+			d->pcount[hash[i] & (PCOUNT_N - 1)]++;
+	}
+#define GROUPED(i)                                                                        \
+	(level_len(level, d->cand[i].family) && !d->cand[i].in_found &&                    \
+	 d->pcount[hash[i] & (PCOUNT_N - 1)] >= min)
+	for (i = 0; i < nc; i++)
+		n += GROUPED(i);
+	keys = malloc(((size_t)n + d->nex + 1) * sizeof(*keys));
+	if (!keys)
+		return 0;
+	for (i = 0, n = 0; i < nc; i++)
+		if (GROUPED(i)) {
+			keys[n].h = hash[i];
+			keys[n++].who = i;
+		}
+#undef GROUPED
+	/* Exempt clients: they mark their prefixes. */
+	for (i = 0; i < d->nex; i++) {
+		const struct ps_client_key *k = &t->rec[d->ex[i]].key;
+
+		l = level_len(level, k->family);
+		if (!l)
+			continue;
+		keys[n].h = key_prefix_hash(k, l);
+		keys[n++].who = d->ex[i] | EXEMPT_BIT;
+	}
+	/* /24 and /64 hashes differ in the length hashed: one sort for both. */
+	taken = judge_groups(d, keys, n, level, b1h, now, now_ms, boot_now);
+	free(keys);
+	return taken;
+}
+
+/*
+ * The prefix detector: IPv4 /24s and IPv6 /64s, then IPv6 /48s from the
+ * clients whose /64 was not found on its own.
+ */
+int ps_dt_judge_prefixes(struct ps_detect *d, uint32_t nc, const struct baseline *b1h,
+		       uint32_t now, uint64_t now_ms, uint64_t boot_now)
+{
+	uint32_t i;
+	int taken;
+
+	for (i = 0; i < nc; i++)
+		d->cand[i].in_found = false;
+	taken = judge_level(d, nc, -1, b1h, now, now_ms, boot_now);
+	/* After the /64s: their found clients are left out of the /48s. */
+	return taken + judge_level(d, nc, 48, b1h, now, now_ms, boot_now);
+}

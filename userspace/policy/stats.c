@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Robust baselines of a population: the median and the MAD (median
+ * absolute deviation) of log(1 + x), found by selection in linear time,
+ * and the z-score of one value against them.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "policy/detect_int.h"
+
+static void swapd(double *a, double *b)
+{
+	double t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* The k-th smallest of v[0..n) (Hoare's selection; v is reordered). */
+static double select_kth(double *v, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		double pivot = v[lo + (hi - lo) / 2];
+		size_t i = lo, j = hi;
+
+		while (i <= j) {
+			while (v[i] < pivot)
+				i++;
+			while (v[j] > pivot)
+				j--;
+			if (i <= j) {
+				swapd(&v[i], &v[j]);
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return v[k];
+}
+
+static double median_of(double *v, size_t n)
+{
+	double a = select_kth(v, n, n / 2), b;
+	size_t i;
+
+	if (n % 2)
+		return a;
+	/* The largest of the lower half. */
+	b = v[0];
+	for (i = 1; i < n / 2; i++)
+		if (v[i] > b)
+			b = v[i];
+	return (a + b) / 2;
+}
+
+void ps_median_mad(double *v, size_t n, double *median, double *mad)
+{
+	size_t i;
+	double m = median_of(v, n);
+
+	for (i = 0; i < n; i++)
+		v[i] = fabs(v[i] - m);
+	*median = m;
+	*mad = median_of(v, n);
+}
+
+void ps_dt_baseline(struct ps_detect *d, size_t n, double def_median, struct baseline *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->n = n;
+	if (n >= d->cfg->detection.min_population && n > 0) {
+		ps_median_mad(d->scratch, n, &b->median, &b->mad);
+		b->population = true;
+	} else {
+		/* Too few clients to compare with: a quiet population. */
+		b->median = log1p(def_median);
+		b->mad = 0;
+	}
+	b->scale = MAD_SIGMA * b->mad > Z_SCALE_FLOOR ? MAD_SIGMA * b->mad : Z_SCALE_FLOOR;
+}
+
+double ps_dt_zscore(const struct baseline *b, double x)
+{
+	return (log1p(x) - b->median) / b->scale;
+}
+
+json_t *ps_dt_baseline_json(const struct baseline *b, const char *feature, const char *window)
+{
+	return json_pack("{s:s,s:s,s:f,s:f,s:I,s:s}", "feature", feature, "window", window,
+			 "median", expm1(b->median), "mad_log", b->mad, "clients", (json_int_t)b->n,
+			 "from", b->population ? "population" : "defaults");
+}
