@@ -32,11 +32,13 @@ the mode intends; tests/e2e/test_adversarial checks it with tcpdump):
                overlaps its last bytes). Raw TCP (see raw-ooo)
   raw-ooo      a raw-socket TCP client (scapy builds the packets) with its
                own handshake, retransmission timer and fast retransmit,
-               cycling through: a request's three pieces sent last first;
-               a hole left open 300 ms before the first piece fills it; a
-               request's header segment followed at once by its body and
-               two more requests pipelined behind it, so that when the
-               header segment is held back the rest waits beyond the hole
+               cycling through (--variant picks one): ooo, a request's
+               three pieces sent last first; hole, a hole left open 300 ms
+               before the first piece fills it; behind, a request's header
+               segment followed at once by its body and two more requests
+               pipelined behind it, so that when the header segment is held
+               back the rest waits beyond the hole; two-holes, four pieces
+               sent 1, 3, 2, 0 (two disjoint out-of-order ranges at once)
   many-conns   the plain loop over --conns connections (default 16) at once
 
 raw-ooo and hdr-body send from --src with source ports 61000-64999 through
@@ -473,10 +475,13 @@ class RawTCP:
             pass
 
 
+RAW_VARIANTS = ["ooo", "hole", "behind", "two-holes"]
+
+
 def run_raw(a, st, clock, kind):
     rng = random.Random(a.seed)
     i = 0
-    step = 0
+    step = step_n = 0
     while clock.running():
         t = RawTCP(a.src, a.dst, a.port,
                    61000 + (int(a.src.split(".")[-1]) * 397 + a.seed * 97 + step * 13) % 4000)
@@ -495,7 +500,8 @@ def run_raw(a, st, clock, kind):
                         t.send([[0, head], [len(head) - ov, head[-ov:] + body]],
                                pause=a.pause)
                 else:
-                    c = i % 3
+                    c = RAW_VARIANTS.index(a.variant) if a.variant else step_n % 4
+                    step_n += 1
                     if c == 0:			# pieces last first
                         x, y = sorted(rng.sample(range(1, len(req)), 2))
                         t.send([[0, req[:x]], [x, req[x:y]], [y, req[y:]]],
@@ -504,6 +510,10 @@ def run_raw(a, st, clock, kind):
                         x = rng.randint(1, len(head))
                         t.send([[0, req[:x]], [x, req[x:]]], order=[1, 0],
                                hold=(0, 0.3))
+                    elif c == 3:		# two holes: pieces 1 and 3, then 2, then 0
+                        x, y, z = sorted(rng.sample(range(1, len(req)), 3))
+                        t.send([[0, req[:x]], [x, req[x:y]], [y, req[y:z]], [z, req[z:]]],
+                               order=[1, 3, 2, 0], pause=a.pause)
                     else:			# requests pipelined behind the header
                         reqs = [req]
                         for _ in range(2):
@@ -546,6 +556,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--conns", type=int, default=None)
     ap.add_argument("--pipeline", type=int, default=16)
+    ap.add_argument("--variant", choices=RAW_VARIANTS, default=None,
+                    help="raw-ooo: only this pattern (default: each in turn)")
     ap.add_argument("--pause", type=float, default=0.002,
                     help="pause between the pieces of a request (s)")
     a = ap.parse_args()
