@@ -16,8 +16,18 @@
 #       header block and body as two sends, Nagle on), split (TCP_NODELAY,
 #       each request cut in two at a varying offset), raw (tools/
 #       adversary.py raw-ooo --variant two-holes: four pieces sent 1, 3, 2,
-#       0, two disjoint out-of-order ranges at once)
+#       0, two disjoint out-of-order ranges at once), pipe (TCP_NODELAY,
+#       16 requests per send: a flight of many segments behind the held-back
+#       first one)
 #   -r  seed of the variation (default 1)
+#   -x  offline instead: captures of a request cut in four pieces sent in
+#       several orders (two disjoint out-of-order ranges: 1320, 1302, 3102)
+#       through `penstock replay`, against the tshark oracle
+# Environment: PS_BIN (default .output), PS_STUCK_HOOK (a command run at
+# each snapshot, its output kept in the iteration's hook.txt); PS_STUCK_SACK
+# (0|1), PS_STUCK_OFFLOAD (on|off), PS_STUCK_XDP (on|off), PS_STUCK_LOAD
+# (0|1), PS_STUCK_CONNS, PS_STUCK_BODY (bytes), PS_STUCK_SPLIT (offset) pin
+# a knob instead of varying it, e.g. to run one iteration's set-up again.
 #
 # Set-up, as tests/e2e/test_enforce: server and client network namespaces
 # joined by one veth pair (tests/lib/netns.sh), tests/lib/llm_server.py in
@@ -56,19 +66,76 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 PS_BIN=${PS_BIN:-$top/.output}
 PY=/usr/bin/python3
 PORT=8000
-N=40 SECS=8 OUT=/tmp/pst-stuck.$$ CLIENT=mix SEED=1 KEEPALL=0
-while getopts "n:s:o:c:r:k" o; do
+N=40 SECS=8 OUT=/tmp/pst-stuck.$$ CLIENT=mix SEED=1 KEEPALL=0 OFFLINE=0
+while getopts "n:s:o:c:r:kx" o; do
 	case $o in
+	x) OFFLINE=1 ;;
 	n) N=$OPTARG ;;
 	s) SECS=$OPTARG ;;
 	o) OUT=$OPTARG ;;
 	c) CLIENT=$OPTARG ;;
 	r) SEED=$OPTARG ;;
 	k) KEEPALL=1 ;;
-	*) sed -n '4,20p' "$0"; exit 2 ;;
+	*) sed -n '4,/^# Set-up/p' "$0"; exit 2 ;;
 	esac
 done
 [ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 77; }
+
+# -x: no live traffic. A capture of one connection whose first request
+# comes in four pieces sent in a given order, then two more requests in
+# order, each answered, through `penstock replay` and the tshark oracle.
+if [ "$OFFLINE" = 1 ]; then
+	mkdir -p "$OUT"
+	cat >"$OUT/pieces.py" <<'EOF'
+import sys
+from scapy.all import Ether, IP, TCP, wrpcap
+out, order = sys.argv[1], sys.argv[2]
+E = Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:01")
+Er = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+pk, t = [], [1700000000.0]
+def emit(frm, flags, seq, ack, data=b""):
+    a, b, sp, dp, e = (("198.18.0.2", "198.18.0.1", 40000, 8000, E) if frm == "c" else
+                       ("198.18.0.1", "198.18.0.2", 8000, 40000, Er))
+    p = e / IP(src=a, dst=b) / TCP(sport=sp, dport=dp, flags=flags, seq=seq, ack=ack,
+                                   window=65535) / data
+    t[0] += 0.001
+    p.time = t[0]
+    pk.append(p)
+def req(i):
+    b = b'{"model":"m","messages":[{"role":"user","content":"go %d"}]}' % i
+    return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+            b"application/json\r\nContent-Length: %d\r\n\r\n" % len(b)) + b
+resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+seq, sseq = 1001, 5001
+emit("c", "S", 1000, 0); emit("s", "SA", 5000, 1001); emit("c", "A", 1001, 5001)
+for i in range(3):
+    r = req(i)
+    if i == 0:
+        cuts = [0, 20, 60, 120, len(r)]
+        for k in order:
+            k = int(k)
+            emit("c", "PA", seq + cuts[k], sseq, r[cuts[k]:cuts[k + 1]])
+            emit("s", "A", sseq, seq + (len(r) if k == int(order[-1]) else 0))
+    else:
+        emit("c", "PA", seq, sseq, r)
+    seq += len(r)
+    emit("s", "A", sseq, seq)
+    emit("s", "PA", sseq, seq, resp)
+    sseq += len(resp)
+    emit("c", "A", seq, sseq)
+wrpcap(out, pk)
+EOF
+	echo "3 requests on one connection, the first in 4 pieces sent in the order given:"
+	for order in 0123 3210 2310 1320 1302 3102 0213; do
+		"$PY" "$OUT/pieces.py" "$OUT/pieces-$order.pcap" "$order"
+		p=$("$PS_BIN/penstock" replay --port "$PORT" --json "$OUT/pieces-$order.pcap" |
+			"$PY" -c 'import json,sys; c=json.load(sys.stdin)["clients"][0]; print(c["requests"], c["rx_payload"])')
+		o=$("$PY" "$top/tests/lib/tshark_counts.py" --port "$PORT" "$OUT/pieces-$order.pcap" |
+			"$PY" -c 'import json,sys; c=json.load(sys.stdin)["clients"][0]; print(c["requests"], c["rx_payload"])')
+		echo "  order $order: penstock requests, rx_payload: $p; tshark: $o"
+	done
+	exit 0
+fi
 for t in ip tcpdump bpftool ethtool nft stress-ng ss nsenter "$PY"; do
 	command -v "$t" >/dev/null || { echo "$t missing (make deps)" >&2; exit 77; }
 done
@@ -121,7 +188,7 @@ cat >"$OUT/loop.py" <<'EOF'
 import http.client, json, socket, sys, threading, time
 src, dst, secs, conns, split, blen = sys.argv[1], sys.argv[2], float(sys.argv[3]), \
     int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-st = {"ok": 0, "bad": 0, "sent": 0, "errors": 0}
+st = {"ok": 0, "bad": 0, "sent": 0, "errors": 0, "late": 0}
 lock = threading.Lock()
 end = time.monotonic() + secs
 def body(i):
@@ -130,9 +197,11 @@ def body(i):
                        "messages": [{"role": "user", "content": "go %d %s" % (i, pad)}]})
 def add(k):
     with lock:
-        st[k] += 1
+        # An answer after the end (a connection that waited out a
+        # retransmission backoff) is not held against the limit.
+        st["late" if k == "ok" and time.monotonic() > end else k] += 1
 def plain(j):
-    c = http.client.HTTPConnection(dst, 8000, source_address=(src, 0), timeout=secs + 30)
+    c = http.client.HTTPConnection(dst, 8000, source_address=(src, 0), timeout=secs + 5)
     i = j * 1000000
     try:
         while time.monotonic() < end:
@@ -145,7 +214,7 @@ def plain(j):
     except Exception as e:
         add("errors")
 def cut(j):
-    s = socket.create_connection((dst, 8000), timeout=secs + 30, source_address=(src, 0))
+    s = socket.create_connection((dst, 8000), timeout=secs + 5, source_address=(src, 0))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     f = s.makefile("rb")
     i = j * 1000000
@@ -172,7 +241,37 @@ def cut(j):
             add("ok" if b" 200 " in line else "bad")
     except Exception as e:
         add("errors")
-ts = [threading.Thread(target=plain if split < 0 else cut, args=(j,)) for j in range(conns)]
+def pipe(j):
+    """16 requests in one send (TCP_NODELAY), then their 16 answers."""
+    s = socket.create_connection((dst, 8000), timeout=secs + 5, source_address=(src, 0))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    f = s.makefile("rb")
+    i = j * 1000000
+    try:
+        while time.monotonic() < end:
+            data = b""
+            for _ in range(16):
+                b = body(i).encode()
+                i += 1
+                data += (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         b"application/json\r\nContent-Length: %d\r\n\r\n" % len(b)) + b
+            s.sendall(data)
+            for _ in range(16):
+                add("sent")
+                line = f.readline()
+                n = 0
+                while True:
+                    h = f.readline()
+                    if h in (b"\r\n", b""):
+                        break
+                    if h.lower().startswith(b"content-length:"):
+                        n = int(h.split(b":")[1])
+                f.read(n)
+                add("ok" if b" 200 " in line else "bad")
+    except Exception as e:
+        add("errors")
+fn = plain if split == -1 else pipe if split == -2 else cut
+ts = [threading.Thread(target=fn, args=(j,)) for j in range(conns)]
 for t in ts:
     t.start()
 for t in ts:
@@ -212,23 +311,31 @@ def ss(path):
             cur = None
     return out
 snaps = [(flows(f), ss(s)) for f, s in zip(flows_files, ss_files)]
-stuck = {}
-for fl, so in snaps:
-    for port, v in fl.items():
-        d = v["dir"][0]
-        got = (d["next"] - d["isn"] - 1) & 0xffffffff
-        rcv = so.get(port)
-        if rcv is not None and got + 0 < rcv:
-            stuck.setdefault(port, []).append((got, rcv, d, v["http"]["state"]))
+# Stuck: in both snapshots dir[0].next is behind what the server socket
+# received, and it did not move while the server received more. Dead: the
+# parser gave up on the stream (PS_H1_DEAD): nothing on it counts any more.
 res = []
-for port, l in stuck.items():
-    if len(l) == len(snaps):
-        got, rcv, d, state = l[-1]
-        res.append("port %d: dir[0].next = isn+1+%d, server bytes_received %d (behind by %d); "
-                   "nranges %d ranges %s; http.state %d" % (
-                       port, got, rcv, rcv - got, d["nranges"],
-                       [(r["start"] - d["isn"] - 1 & 0xffffffff, r["end"] - d["isn"] - 1 & 0xffffffff)
-                        for r in d["ranges"][:d["nranges"]]], state))
+(f1, s1), (f2, s2) = snaps[0], snaps[-1]
+for port, v in sorted(f2.items()):
+    d = v["dir"][0]
+    got = (d["next"] - d["isn"] - 1) & 0xffffffff
+    rcv = s2.get(port)
+    old = f1.get(port)
+    got1 = (old["dir"][0]["next"] - d["isn"] - 1) & 0xffffffff if old else None
+    rcv1 = s1.get(port)
+    state = v["http"]["state"]
+    ranges = [((r["start"] - d["isn"] - 1) & 0xffffffff, (r["end"] - d["isn"] - 1) & 0xffffffff)
+              for r in d["ranges"][:d["nranges"]]]
+    what = []
+    if rcv is not None and got < rcv and got1 == got and rcv1 is not None and rcv1 < rcv:
+        what.append("STUCK")
+    if state == 10:
+        what.append("DEAD")
+    if what:
+        res.append("port %d %s: dir[0].next = isn+1+%d (%s 0.5 s before), server bytes_received "
+                   "%s (%s before); nranges %d ranges %s; http.state %d flags %#x" % (
+                       port, "+".join(what), got, got1, rcv, rcv1, d["nranges"], ranges,
+                       state, v["http"]["flags"]))
 print("\n".join(res))
 EOF
 
@@ -248,10 +355,15 @@ for ((it = 1; it <= N; it++)); do
 	split=$((1 + $(pick 260)))
 	cl=$CLIENT
 	if [ "$cl" = mix ]; then
-		cl=(plain plain split split raw)
-		cl=${cl[$(pick 5)]}
+		cl=(plain plain split split pipe raw)
+		cl=${cl[$(pick 6)]}
 	fi
+	# Any knob may be pinned from the environment.
+	sack=${PS_STUCK_SACK:-$sack} offload=${PS_STUCK_OFFLOAD:-$offload}
+	xdp=${PS_STUCK_XDP:-$xdp} load=${PS_STUCK_LOAD:-$load} conns=${PS_STUCK_CONNS:-$conns}
+	body=${PS_STUCK_BODY:-$body} split=${PS_STUCK_SPLIT:-$split}
 	[ "$cl" = plain ] && split=-1
+	[ "$cl" = pipe ] && split=-2
 	addr=${PS_CLI4[$(((it - 1) % 16))]}
 	dir=$OUT/iter-$it
 	mkdir -p "$dir"
@@ -303,9 +415,15 @@ for ((it = 1; it <= N; it++)); do
 		ip netns exec "$PS_NS_SRV" ss -tin "sport = :$PORT" >"$dir/ss-$snap.txt" 2>/dev/null
 		[ $snap = 1 ] && sleep 0.5
 	done
-	ooo=$(bpftool map dump pinned "$PIN/ps_ooo" 2>/dev/null | grep -c '"key"' || true)
+	# PS_STUCK_HOOK: a command run at the snapshot (e.g. a dump of an
+	# instrumentation map), its output kept as hook.txt.
+	[ -n "${PS_STUCK_HOOK:-}" ] && { eval "$PS_STUCK_HOOK" >"$dir/hook.txt" 2>&1 || true; }
+	bpftool map dump pinned "$PIN/ps_ooo" 2>/dev/null |
+		grep -A 20 '"key"' | grep -E '"(cport|seq)"' >"$dir/ooo-keys.txt" || true
+	ooo=$(grep -c '"seq"' "$dir/ooo-keys.txt" || true)
 	"$PS_BIN/penstock" client "$addr" --json --socket "$dir/sock" >"$dir/client.json" 2>/dev/null ||
 		true
+	"$PS_BIN/penstock" status --json --socket "$dir/sock" >"$dir/status.json" 2>/dev/null || true
 	wait "$cpid" 2>/dev/null || true
 	_ps_forget "$cpid"
 	if [ -n "$LOADPID" ]; then
@@ -325,9 +443,18 @@ except Exception: print("?")' "$dir/client.json")
 		"$dir/ss-1.txt,$dir/ss-2.txt" "$addr")
 	want=$((5 + 2 * ${SECS%.*}))
 	why=""
-	[ -n "$stuck" ] && why="next behind the server"
-	[ "$okn" != "?" ] && [ "$okn" -gt $((want * 3 / 2)) ] && why="$why; $okn answered (limit $want)"
+	grep -q " STUCK" <<<"$stuck" && why="STUCK: next behind the server"
+	grep -q "DEAD" <<<"$stuck" && why="$why; parser DEAD on $(grep -c DEAD <<<"$stuck") flow(s)"
+	if [ "$okn" != "?" ] && [ "$okn" -gt $((want * 3 / 2)) ]; then
+		# Counted but not held (issue 12 section 2), or not even counted.
+		if [ "$counted" != "?" ] && [ "$counted" -ge $((okn * 2 / 3)) ]; then
+			why="$why; ESCAPE, counted: $okn answered (limit $want)"
+		else
+			why="$why; ESCAPE, uncounted: $okn answered (limit $want)"
+		fi
+	fi
 	[ "$ooo" -gt 64 ] && why="$why; ps_ooo $ooo entries"
+	why=${why#; }
 	printf 'iter %d: client=%s sack=%s offload=%s xdp=%s load=%s conns=%s split=%s body=%s: answered %s, counted %s, ps_ooo %s: %s\n' \
 		"$it" "$cl" "$sack" "$offload" "$xdp_now" "$load" "$conns" "$split" "$body" "$okn" \
 		"$counted" "$ooo" "${why:-ok}" | tee -a "$OUT/log.txt"
@@ -336,6 +463,8 @@ except Exception: print("?")' "$dir/client.json")
 		{
 			echo "$why"
 			echo "$stuck"
+			"$PY" -c 'import json,sys; print("stats:", json.load(open(sys.argv[1])).get("stats"))' \
+				"$dir/status.json" 2>/dev/null
 		} >"$dir/summary.txt"
 		[ -n "$stuck" ] && echo "$stuck" | sed 's/^/    /'
 	elif [ "$KEEPALL" = 0 ]; then
