@@ -114,6 +114,9 @@ class Reader:
 
     def _more(self):
         self.s.settimeout(self.clock.left())
+        # No delayed ACK: the server's answer comes in two writes, and
+        # with Nagle on its side the second waits for our ACK of the first.
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
         d = self.s.recv(65536)
         if not d:
             raise ConnectionError("closed by the server")
