@@ -283,6 +283,7 @@ EOF
 cat >"$OUT/judge.py" <<'EOF'
 import json, re, socket, struct, sys
 flows_files, ss_files, client = sys.argv[1].split(","), sys.argv[2].split(","), sys.argv[3]
+ooo_keys = sys.argv[4] if len(sys.argv) > 4 else None
 def flows(path):
     try:
         d = json.load(open(path))
@@ -336,6 +337,28 @@ for port, v in sorted(f2.items()):
                    "%s (%s before); nranges %d ranges %s; http.state %d flags %#x" % (
                        port, "+".join(what), got, got1, rcv, rcv1, d["nranges"], ranges,
                        state, v["http"]["flags"]))
+# ps_ooo entries of this client's flows: beyond next (kept for a hole that
+# is still open: a pile-up when many) or behind it (never replayed: a leak).
+if ooo_keys:
+    ahead = behind = 0
+    port = None
+    for line in open(ooo_keys):
+        m = re.search(r'"(cport|seq)": (\d+)', line)
+        if not m:
+            continue
+        if m.group(1) == "cport":
+            port = socket.ntohs(int(m.group(2)))
+            continue
+        v = f2.get(port)
+        if v is None:
+            continue
+        d = v["dir"][0]
+        if ((int(m.group(2)) - d["next"]) & 0xffffffff) < 1 << 31:
+            ahead += 1
+        else:
+            behind += 1
+    res.append("ps_ooo of this client: %d entries at or beyond next, %d behind it (leaked)"
+               % (ahead, behind))
 print("\n".join(res))
 EOF
 
@@ -440,7 +463,8 @@ for ((it = 1; it <= N; it++)); do
 try: print(json.load(open(sys.argv[1]))["windows"]["total"]["inference_requests"])
 except Exception: print("?")' "$dir/client.json")
 	stuck=$("$PY" "$OUT/judge.py" "$dir/flows-1.json,$dir/flows-2.json" \
-		"$dir/ss-1.txt,$dir/ss-2.txt" "$addr")
+		"$dir/ss-1.txt,$dir/ss-2.txt" "$addr" "$dir/ooo-keys.txt")
+	ahead=$(sed -n 's/^ps_ooo of this client: \([0-9]*\) entries at.*/\1/p' <<<"$stuck")
 	want=$((5 + 2 * ${SECS%.*}))
 	why=""
 	grep -q " STUCK" <<<"$stuck" && why="STUCK: next behind the server"
@@ -453,11 +477,12 @@ except Exception: print("?")' "$dir/client.json")
 			why="$why; ESCAPE, uncounted: $okn answered (limit $want)"
 		fi
 	fi
-	[ "$ooo" -gt 64 ] && why="$why; ps_ooo $ooo entries"
+	[ "${ahead:-0}" -gt 64 ] && why="$why; ps_ooo pile-up: ${ahead} entries beyond next"
 	why=${why#; }
-	printf 'iter %d: client=%s sack=%s offload=%s xdp=%s load=%s conns=%s split=%s body=%s: answered %s, counted %s, ps_ooo %s: %s\n' \
+	printf 'iter %d: client=%s sack=%s offload=%s xdp=%s load=%s conns=%s split=%s body=%s: answered %s, counted %s, ps_ooo %s (%s); %s\n' \
 		"$it" "$cl" "$sack" "$offload" "$xdp_now" "$load" "$conns" "$split" "$body" "$okn" \
-		"$counted" "$ooo" "${why:-ok}" | tee -a "$OUT/log.txt"
+		"$counted" "$ooo" "$(sed -n 's/^ps_ooo of this client: //p' <<<"$stuck")" "${why:-ok}" |
+		tee -a "$OUT/log.txt"
 	if [ -n "$why" ]; then
 		found=$((found + 1))
 		{
