@@ -27,7 +27,10 @@
 # each snapshot, its output kept in the iteration's hook.txt); PS_STUCK_SACK
 # (0|1), PS_STUCK_OFFLOAD (on|off), PS_STUCK_XDP (on|off), PS_STUCK_LOAD
 # (0|1), PS_STUCK_CONNS, PS_STUCK_BODY (bytes), PS_STUCK_SPLIT (offset) pin
-# a knob instead of varying it, e.g. to run one iteration's set-up again.
+# a knob instead of varying it, e.g. to run one iteration's set-up again;
+# PS_STUCK_LOSS=N drops N per thousand of the client's data segments on
+# the wire (a tc program ahead of penstock's on the server end), a network
+# that loses packets.
 #
 # Set-up, as tests/e2e/test_enforce: server and client network namespaces
 # joined by one veth pair (tests/lib/netns.sh), tests/lib/llm_server.py in
@@ -181,6 +184,43 @@ table inet pst_stuck {
 }
 EOF
 ps_cli nft list tables >/dev/null
+
+# PS_STUCK_LOSS=N: a lossy wire. A tc program on the server end, ahead of
+# penstock's (pref 1, TC_ACT_UNSPEC to let the next one run), drops N per thousand of the client's data segments
+# at random: neither penstock nor the server sees them, both captures do
+# (tcpdump taps come first), and the client's TCP must send them again.
+if [ -n "${PS_STUCK_LOSS:-}" ]; then
+	cat >"$OUT/lossy.bpf.c" <<EOF
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+SEC("tc")
+int lossy(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct tcphdr *th;
+
+	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) ||
+	    ip->protocol != IPPROTO_TCP)
+		return TC_ACT_UNSPEC;
+	th = (void *)ip + ip->ihl * 4;
+	if ((void *)(th + 1) > end || th->dest != bpf_htons($PORT) ||
+	    bpf_ntohs(ip->tot_len) <= ip->ihl * 4 + th->doff * 4)
+		return TC_ACT_UNSPEC;
+	return bpf_get_prandom_u32() % 1000 < $PS_STUCK_LOSS ? TC_ACT_SHOT : TC_ACT_UNSPEC;
+}
+char LICENSE[] SEC("license") = "GPL";
+EOF
+	clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -c "$OUT/lossy.bpf.c" \
+		-o "$OUT/lossy.o"
+fi
 
 # The kernel-socket client: http.client (split -1) or TCP_NODELAY sends
 # cut at an offset.
@@ -392,6 +432,7 @@ for ((it = 1; it <= N; it++)); do
 	mkdir -p "$dir"
 
 	ps_cli sysctl -qw net.ipv4.tcp_sack="$sack"
+
 	for ns in "$PS_NS_SRV" "$PS_NS_CLI"; do
 		dev=$PS_DEV_SRV
 		[ "$ns" = "$PS_NS_CLI" ] && dev=$PS_DEV_CLI
@@ -409,6 +450,9 @@ for ((it = 1; it <= N; it++)); do
 		sleep 0.1
 	done
 	[ "$xdp" = off ] && ip -n "$PS_NS_SRV" link set dev "$PS_DEV_SRV" xdpdrv off
+	if [ -n "${PS_STUCK_LOSS:-}" ]; then
+		ps_srv tc filter add dev "$PS_DEV_SRV" ingress pref 1 bpf da obj "$OUT/lossy.o" sec tc
+	fi
 	xdp_now=$(ip -n "$PS_NS_SRV" link show "$PS_DEV_SRV" | grep -q prog/xdp && echo on || echo off)
 
 	ps_spawn "$PS_NS_CLI" "$dir/tcpdump-cli.log" tcpdump -i "$PS_DEV_CLI" -s 0 -U -B 8192 \
