@@ -406,20 +406,20 @@ pick() {	# SEED-DEPENDENT CHOICE: pick N -> 0..N-1
 	echo $((RANDOM % $1))
 }
 RANDOM=$SEED
+CONNS_CHOICES=(1 1 2 4 8 16)
+CLIENT_CHOICES=(plain plain split split pipe raw)
 found=0
 for ((it = 1; it <= N; it++)); do
 	sack=$(pick 2)
 	offload=$( [ "$(pick 3)" = 0 ] && echo on || echo off)
 	xdp=$( [ "$(pick 3)" = 0 ] && echo off || echo on)
 	load=$(pick 2)
-	conns=(1 1 2 4 8 16)
-	conns=${conns[$(pick 6)]}
+	conns=${CONNS_CHOICES[$(pick 6)]}
 	body=$( [ "$(pick 3)" = 0 ] && echo 3000 || echo 100)
 	split=$((1 + $(pick 260)))
 	cl=$CLIENT
 	if [ "$cl" = mix ]; then
-		cl=(plain plain split split pipe raw)
-		cl=${cl[$(pick 6)]}
+		cl=${CLIENT_CHOICES[$(pick 6)]}
 	fi
 	# Any knob may be pinned from the environment.
 	sack=${PS_STUCK_SACK:-$sack} offload=${PS_STUCK_OFFLOAD:-$offload}
