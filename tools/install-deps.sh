@@ -11,7 +11,7 @@ pkgs=(
 	libncurses-dev libsystemd-dev libcurl4-openssl-dev pkg-config
 	# tests, benchmarks, demo
 	iproute2 ethtool tcpdump tshark curl python3 python3-scapy nginx-light
-	wrk nghttp2-client iperf3 tmux procps valgrind
+	wrk nghttp2-client iperf3 tmux procps valgrind stress-ng nftables
 	# tests/e2e/test_framing_servers: uvicorn with both HTTP/1 parsers
 	python3-uvicorn python3-h11 python3-httptools python3-fastapi
 )
