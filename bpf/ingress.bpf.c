@@ -417,33 +417,29 @@ static __always_inline int ps_ooo_segment(struct __sk_buff *skb, struct ps_pkt_c
 	return !ps_replay;
 }
 
-SEC("tc")
-int ps_ingress(struct __sk_buff *skb)
+/*
+ * A client data segment on its flow: the stream, the parser, the request
+ * limit. The caller holds the flow (ps_flow_take()).
+ */
+static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_ctx *x)
 {
-	struct ps_pkt_ctx x = {};
 	struct ps_seg_result *res;
 	struct ps_ingress_tmp *t;
 	struct ps_scratch *s;
-	struct ps_flow *f;
+	struct ps_flow *f = x->f;
 	struct ps_seq *d;
-	__u32 seq, len;
+	__u32 seq, len = x->p.payload_len;
 
-	if (ps_account(skb, 1, &x))
-		return x.verdict;
-	len = x.p.payload_len;
-	if (!len)
-		return TC_ACT_OK;
-	f = x.f;
 	d = &f->dir[PS_DIR_RX];
-	seq = ps_data_seq(&x.p);
+	seq = ps_data_seq(&x->p);
 
 	/* Fast path: in order, nothing held, inside a body being skipped. */
 	if (d->valid && !d->nranges && seq == d->next && f->http.state == PS_H1_BODY &&
 	    f->http.body_left > len) {
 		d->next = seq + len;
 		f->http.body_left -= len;
-		if (x.c)
-			ps_add(x.c->rx_payload, len);
+		if (x->c)
+			ps_add(x->c->rx_payload, len);
 		return TC_ACT_OK;
 	}
 	t = ps_ingress_tmp();
@@ -462,14 +458,14 @@ int ps_ingress(struct __sk_buff *skb)
 			*d = t->saved;
 			return TC_ACT_SHOT;
 		}
-		if (ps_ooo_segment(skb, &x, t, seq, res)) {
+		if (ps_ooo_segment(skb, x, t, seq, res)) {
 			*d = t->saved;
 			return TC_ACT_SHOT;
 		}
 		goto in;
 	}
 	if (f->http.state == PS_H1_REFILL) {
-		ps_refill(skb, &x, seq, res);
+		ps_refill(skb, x, seq, res);
 		goto in;
 	}
 	if (!res->fresh_len)
@@ -479,12 +475,12 @@ int ps_ingress(struct __sk_buff *skb)
 		goto in;
 	}
 
-	s = ps_h1_begin(&x, seq + res->fresh_off);
+	s = ps_h1_begin(x, seq + res->fresh_off);
 	if (!s)
 		goto in;
-	ps_h1_feed_pkt(skb, &x.p, res->fresh_off);
+	ps_h1_feed_pkt(skb, &x->p, res->fresh_off);
 	if (res->absorbed) {
-		t->ok.flow = x.k;
+		t->ok.flow = x->k;
 		t->ok.pad = 0;
 		ps_ooo_replay(skb, t, res, seq + len);
 	}
@@ -496,12 +492,52 @@ int ps_ingress(struct __sk_buff *skb)
 		ps_gate_end(f, s);
 		return TC_ACT_SHOT;
 	}
-	ps_h1_end(&x, s);
+	ps_h1_end(x, s);
 	ps_ooo_release(t, d);
 in:
-	if (x.c && res->new_bytes)
-		ps_add(x.c->rx_payload, res->new_bytes);
+	if (x->c && res->new_bytes)
+		ps_add(x->c->rx_payload, res->new_bytes);
 	return TC_ACT_OK;
+}
+
+/*
+ * Take the flow's client stream for this CPU: 1 if it is ours, 0 if
+ * another CPU is working on it now. Segments of one connection are
+ * normally handled one at a time, but veth without XDP, and a sender's
+ * retransmission timer firing on another CPU, can run two at once; the
+ * state of one stream is not built to be changed by two. A claim older
+ * than a millisecond is taken over: no program runs that long.
+ */
+static __always_inline int ps_flow_take(struct ps_flow *f, __u64 now)
+{
+	__u64 b = READ_ONCE(f->busy_ns);
+
+	if (ps_replay)
+		return 1;
+	if (b && now - b < 1000000ULL)
+		return 0;
+	return __sync_val_compare_and_swap(&f->busy_ns, b, now) == b;
+}
+
+SEC("tc")
+int ps_ingress(struct __sk_buff *skb)
+{
+	struct ps_pkt_ctx x = {};
+	int verdict;
+
+	if (ps_account(skb, 1, &x))
+		return x.verdict;
+	if (!x.p.payload_len)
+		return TC_ACT_OK;
+	if (!ps_flow_take(x.f, x.now)) {
+		/* Its TCP sends it again, as for a segment lost on the wire. */
+		ps_stat_inc(PS_STAT_FLOW_BUSY);
+		return TC_ACT_SHOT;
+	}
+	verdict = ps_ingress_data(skb, &x);
+	if (!ps_replay)
+		WRITE_ONCE(x.f->busy_ns, 0);
+	return verdict;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

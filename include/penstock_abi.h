@@ -317,6 +317,8 @@ struct ps_flow {
 	__u8 pad[2];
 	__u32 rx_acked;		/* the server's highest acknowledgment of client bytes */
 	__u32 pad2;
+	__u64 busy_ns;		/* program clock when a CPU took the flow's client
+				 * stream to work on it; 0: free */
 };
 
 /* Key of ps_ooo: a stashed out-of-order client segment. */
@@ -353,6 +355,8 @@ enum ps_stat {
 				 * shows its ports) */
 	PS_STAT_FRAG_DROPPED,	/* first fragments to an endpoint port dropped */
 	PS_STAT_WOULD_DROP_FRAG,	/* ... that replay let through */
+	PS_STAT_FLOW_BUSY,	/* client segments dropped because another CPU was
+				 * working on their connection's stream */
 	PS_STAT_MAX,
 };
 

@@ -148,7 +148,7 @@ PS_ABI_AT(ps_http, refill_state, 28);
 PS_ABI_AT(ps_http, pad2, 29);
 PS_ABI_AT(ps_http, carry, 32);
 
-PS_ABI_SIZE(ps_flow, 96 + sizeof(struct ps_http) + 40);
+PS_ABI_SIZE(ps_flow, 96 + sizeof(struct ps_http) + 48);
 PS_ABI_AT(ps_flow, dir, 0);
 PS_ABI_AT(ps_flow, http, 96);
 PS_ABI_AT(ps_flow, last_seen_ns, 96 + sizeof(struct ps_http));
@@ -159,6 +159,7 @@ PS_ABI_AT(ps_flow, throttled_seq, 96 + sizeof(struct ps_http) + 20);
 PS_ABI_AT(ps_flow, paid, 96 + sizeof(struct ps_http) + 24);
 PS_ABI_AT(ps_flow, acked_valid, 96 + sizeof(struct ps_http) + 29);
 PS_ABI_AT(ps_flow, rx_acked, 96 + sizeof(struct ps_http) + 32);
+PS_ABI_AT(ps_flow, busy_ns, 96 + sizeof(struct ps_http) + 40);
 
 PS_ABI_SIZE(ps_ooo_key, 48);
 PS_ABI_AT(ps_ooo_key, flow, 0);
@@ -240,6 +241,7 @@ PS_ABI_CODE(PS_STAT_RESYNC, 12);
 PS_ABI_CODE(PS_STAT_FRAGMENTS, 13);
 PS_ABI_CODE(PS_STAT_FRAG_DROPPED, 14);
 PS_ABI_CODE(PS_STAT_WOULD_DROP_FRAG, 15);
-PS_ABI_CODE(PS_STAT_MAX, 16);
+PS_ABI_CODE(PS_STAT_FLOW_BUSY, 16);
+PS_ABI_CODE(PS_STAT_MAX, 17);
 
 #endif /* PENSTOCK_ABI_CHECK_H */

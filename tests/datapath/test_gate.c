@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/config.h"
@@ -603,6 +604,61 @@ static void case_resync(void)
 	ck_end(&c);
 }
 
+/* The flow's key, as the programs make it (client to server). */
+static struct ps_flow_key flow_key(const struct conn *c)
+{
+	struct ps_flow_key k = { .family = PS_AF_INET };
+
+	k.client.a[0] = htonl(c->caddr);
+	k.server.a[0] = htonl(SERVER);
+	k.cport = htons(c->cport);
+	k.sport = htons(PORT);
+	return k;
+}
+
+static uint64_t boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * Another CPU working on the stream: a segment then is dropped (its TCP
+ * sends it again); a claim older than a millisecond is taken over.
+ */
+static void case_flow_busy(void)
+{
+	int fd = bpf_map__fd(dp.skel->maps.ps_flows);
+	uint64_t before = stat(PS_STAT_FLOW_BUSY);
+	struct ps_flow_key k;
+	struct ps_flow f;
+	struct conn cn;
+	struct ck c;
+
+	ck_init(&c, "flow-busy");
+	if (handshake(&cn, CLIENT_BASE + 10))
+		ck_fail(&c, "handshake");
+	k = flow_key(&cn);
+	if (bpf_map_lookup_elem(fd, &k, &f))
+		ck_fail(&c, "no flow");
+	f.busy_ns = boot_ns();
+	bpf_map_update_elem(fd, &k, &f, BPF_EXIST);
+	expect(&c, csend(&cn, 0, req, req_len), TC_ACT_SHOT, "while another CPU holds it");
+	if (stat(PS_STAT_FLOW_BUSY) != before + 1)
+		ck_fail(&c, "stats.flow_busy moved by %llu, expected 1",
+			(unsigned long long)(stat(PS_STAT_FLOW_BUSY) - before));
+	bpf_map_lookup_elem(fd, &k, &f);
+	f.busy_ns = boot_ns() - 2000000;
+	bpf_map_update_elem(fd, &k, &f, BPF_EXIST);
+	expect(&c, csend(&cn, 0, req, req_len), TC_ACT_OK, "a claim 2 ms old");
+	if (bpf_map_lookup_elem(fd, &k, &f) || f.busy_ns)
+		ck_fail(&c, "the flow is still claimed after the segment");
+	expect_counts(&c, cn.caddr, 1, 0);
+	ck_end(&c);
+}
+
 /* IP fragments: the first fragment to an endpoint port goes, the rest pass. */
 static void case_fragments(void)
 {
@@ -685,6 +741,7 @@ int main(void)
 	case_random_segmentation();
 	case_resync();
 	case_fragments();
+	case_flow_busy();
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }
