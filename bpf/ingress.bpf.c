@@ -33,6 +33,7 @@ struct ps_stash_state {
 	__u32 left;		/* bytes still to keep */
 	__u32 added;		/* new pieces so far */
 	__s32 err;
+	__u32 now_s;		/* program clock, seconds */
 };
 
 /*
@@ -105,6 +106,7 @@ __weak __attribute__((noinline)) int ps_stash_piece(struct __sk_buff *skb,
 	if (bpf_skb_load_bytes(skb, st->off, seg->data, n))
 		goto fail;
 	seg->len = n;
+	seg->stashed_s = st->now_s;
 	/* A piece sent again at the same place replaces the one kept. */
 	err = bpf_map_update_elem(&ps_ooo, &st->ok, seg, BPF_NOEXIST);
 	if (err == -PS_EEXIST)
@@ -411,6 +413,7 @@ static __always_inline int ps_ooo_segment(struct __sk_buff *skb, struct ps_pkt_c
 	t->ss.ok.pad = 0;
 	t->ss.off = x->p.payload_off + from;
 	t->ss.left = avail;
+	t->ss.now_s = x->now / 1000000000ULL;
 	if (!ps_ooo_stash(skb, &f->dir[PS_DIR_RX], &t->ss))
 		return 0;
 	ps_stat_inc(PS_STAT_OOO_DROPPED);

@@ -330,7 +330,7 @@ struct ps_ooo_key {
 
 struct ps_ooo_seg {
 	__u32 len;		/* bytes stored in data */
-	__u32 pad;
+	__u32 stashed_s;	/* program clock when kept, seconds */
 	__u8 data[PS_OOO_SEG_MAX];
 };
 

@@ -168,7 +168,7 @@ PS_ABI_AT(ps_ooo_key, pad, 44);
 
 PS_ABI_SIZE(ps_ooo_seg, 8 + PS_OOO_SEG_MAX);
 PS_ABI_AT(ps_ooo_seg, len, 0);
-PS_ABI_AT(ps_ooo_seg, pad, 4);
+PS_ABI_AT(ps_ooo_seg, stashed_s, 4);
 PS_ABI_AT(ps_ooo_seg, data, 8);
 
 /* The tick maps ps_client_ctrs 65536 slots at a time: whole pages. */

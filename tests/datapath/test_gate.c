@@ -33,6 +33,7 @@
 #include "common/config.h"
 #include "common/datapath.h"
 #include "common/log.h"
+#include "count/flows.h"
 #include "penstock.skel.h"
 #include "../unit/check.h"
 
@@ -145,6 +146,26 @@ static int ctr_of(uint32_t caddr, struct ps_client_ctr *ctr, uint32_t *slot)
 	*slot = s.slot;
 	return bpf_map_lookup_elem(bpf_map__fd(dp.skel->maps.ps_client_ctrs), &s.slot, ctr) ?
 		       -errno : 0;
+}
+
+/* The flow's key, as the programs make it (client to server). */
+static struct ps_flow_key flow_key(const struct conn *c)
+{
+	struct ps_flow_key k = { .family = PS_AF_INET };
+
+	k.client.a[0] = htonl(c->caddr);
+	k.server.a[0] = htonl(SERVER);
+	k.cport = htons(c->cport);
+	k.sport = htons(PORT);
+	return k;
+}
+
+static uint64_t boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /* Time passes for a client: its bucket is full again. */
@@ -578,6 +599,25 @@ static void case_stash_bound(void)
 		ck_fail(&c, "stats.ooo_dropped moved by %llu, expected 1",
 			(unsigned long long)(stat(PS_STAT_OOO_DROPPED) - dropped));
 	ck_end(&c);
+
+	/* The daemon's collection leaves the pieces a range holds, and takes
+	 * those of a flow that is gone, once they are old enough. */
+	ck_init(&c, "stash-collection");
+	{
+		struct ps_flow_key k = flow_key(&cn);
+		uint64_t now_s = boot_ns() / 1000000000ULL;
+
+		if (ps_ooo_collect(&dp, now_s + PS_OOO_GRACE_S + 1))
+			ck_fail(&c, "pieces the flow still holds were collected");
+		bpf_map_delete_elem(bpf_map__fd(dp.skel->maps.ps_flows), &k);
+		if (ps_ooo_collect(&dp, now_s))
+			ck_fail(&c, "pieces younger than %d s were collected", PS_OOO_GRACE_S);
+		n = ps_ooo_collect(&dp, now_s + PS_OOO_GRACE_S + 1);
+		if (n != PS_OOO_FLOW_PIECES)
+			ck_fail(&c, "%u pieces of a flow that is gone collected, expected %d", n,
+				PS_OOO_FLOW_PIECES);
+	}
+	ck_end(&c);
 }
 
 /*
@@ -602,26 +642,6 @@ static void case_resync(void)
 		ck_fail(&c, "stats.resyncs moved by %llu, expected 1",
 			(unsigned long long)(stat(PS_STAT_RESYNC) - before));
 	ck_end(&c);
-}
-
-/* The flow's key, as the programs make it (client to server). */
-static struct ps_flow_key flow_key(const struct conn *c)
-{
-	struct ps_flow_key k = { .family = PS_AF_INET };
-
-	k.client.a[0] = htonl(c->caddr);
-	k.server.a[0] = htonl(SERVER);
-	k.cport = htons(c->cport);
-	k.sport = htons(PORT);
-	return k;
-}
-
-static uint64_t boot_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /*

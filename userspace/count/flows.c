@@ -68,3 +68,44 @@ uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff)
 		pr_debug("penstockd: %u idle flows expired\n", expired);
 	return expired;
 }
+
+/* Does the flow still hold a range that seq lies in? */
+static bool flow_holds(const struct ps_flow *f, uint32_t seq)
+{
+	const struct ps_seq *d = &f->dir[PS_DIR_RX];
+	unsigned int i;
+
+	for (i = 0; i < d->nranges && i < PS_OOO_RANGES; i++)
+		if ((int32_t)(seq - d->ranges[i].start) >= 0 &&
+		    (int32_t)(seq - d->ranges[i].end) < 0)
+			return true;
+	return false;
+}
+
+uint32_t ps_ooo_collect(struct ps_datapath *dp, uint64_t now_s)
+{
+	int ofd = bpf_map__fd(dp->skel->maps.ps_ooo);
+	int ffd = bpf_map__fd(dp->skel->maps.ps_flows);
+	struct ps_ooo_key key, next;
+	static struct ps_ooo_seg seg;
+	struct ps_flow f;
+	uint32_t gone = 0;
+	bool more;
+
+	/* Key by key: the values are 2 KB each, and the stash is small. The
+	 * next key is taken before this one may be deleted (a deleted key
+	 * would start the walk again from the first). */
+	more = !bpf_map_get_next_key(ofd, NULL, &key);
+	while (more) {
+		more = !bpf_map_get_next_key(ofd, &key, &next);
+		if (!bpf_map_lookup_elem(ofd, &key, &seg) &&
+		    seg.stashed_s + PS_OOO_GRACE_S <= now_s &&
+		    (bpf_map_lookup_elem(ffd, &key.flow, &f) || !flow_holds(&f, key.seq)) &&
+		    !bpf_map_delete_elem(ofd, &key))
+			gone++;
+		key = next;
+	}
+	if (gone)
+		pr_debug("penstockd: %u stale out-of-order pieces collected\n", gone);
+	return gone;
+}

@@ -17,4 +17,20 @@
 /* Remove the flows idle since before cutoff (the programs' clock, ns). Returns how many. */
 uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff);
 
+/*
+ * How long a piece of an out-of-order segment (ps_ooo) is left alone
+ * before it may be collected: a piece being kept or replayed right now is
+ * younger.
+ */
+#define PS_OOO_GRACE_S	10
+
+/*
+ * Remove the out-of-order pieces no flow can replay any more: their flow
+ * is gone, or holds no range they lie in (its stream moved past them, a
+ * resync dropped its ranges, a segment covered them). Pieces kept in the
+ * last PS_OOO_GRACE_S seconds (now_s: the programs' clock) stay. Returns
+ * how many went.
+ */
+uint32_t ps_ooo_collect(struct ps_datapath *dp, uint64_t now_s);
+
 #endif

@@ -108,8 +108,10 @@ static void tick(struct ps_daemon *d)
 		d->shape_dirty = true;
 		d->pol.shape_dirty = false;
 	}
-	if (d->tick.count % 10 == 0)
+	if (d->tick.count % 10 == 0) {
 		ps_flows_expire(&d->dp, ps_boot_now(NULL) - PS_FLOW_IDLE_S * 1000000000ULL);
+		ps_ooo_collect(&d->dp, ps_boot_now(NULL) / 1000000000ULL);
+	}
 	/* Expired or new shape entries now; every 10 s, whatever changed
 	 * behind the daemon's back (a class someone deleted). */
 	if (d->shape_dirty || d->tick.count % 10 == 0)
