@@ -200,6 +200,8 @@ int ps_dp_read_clients(struct ps_datapath *dp, struct ps_client **out)
 			list[n].would_throttle = ctrs[i].would_throttle + ctrs[i].throttled_requests;
 			list[n].would_block = ctrs[i].would_block + ctrs[i].blocked_packets;
 			list[n].would_refuse = ctrs[i].would_refuse + ctrs[i].refused_connections;
+			list[n].fragments = ctrs[i].would_drop_fragments +
+					    ctrs[i].dropped_fragments;
 			n++;
 		}
 		munmap((void *)ctrs, len);

@@ -37,6 +37,8 @@ struct ps_client {
 	uint64_t would_throttle;	/* requests a request limit would have delayed */
 	uint64_t would_block;		/* packets a block would have dropped */
 	uint64_t would_refuse;		/* connections max_connections would have refused */
+	uint64_t fragments;		/* first IP fragments to an endpoint, dropped or
+					 * (replay) that would have been */
 };
 
 int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts);

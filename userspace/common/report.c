@@ -30,13 +30,19 @@ json_t *ps_client_json(const struct ps_client *cl)
 json_t *ps_clients_json(const struct ps_client *list, int n, int policy)
 {
 	json_t *arr = json_array();
-	int i;
+	int i, frags = 0;
 
 	if (!arr)
 		return NULL;
+	/* IP fragments are a member only where a capture held some. */
+	for (i = 0; i < n; i++)
+		frags |= list[i].fragments != 0;
 	for (i = 0; i < n; i++) {
 		json_t *o = ps_client_json(&list[i]);
 
+		if (frags && o)
+			json_object_set_new(o, "would_drop_fragments",
+					    json_integer((json_int_t)list[i].fragments));
 		if ((policy & PS_POLICY_RATE) && o)
 			json_object_set_new(o, "would_throttle",
 					    json_integer((json_int_t)list[i].would_throttle));

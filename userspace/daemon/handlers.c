@@ -122,14 +122,15 @@ static json_t *slot_json(struct ps_daemon *d, const struct ps_client_key *key)
 	if (bpf_map_lookup_elem(bpf_map__fd(d->dp.skel->maps.ps_clients), key, &v) ||
 	    bpf_map_lookup_elem(bpf_map__fd(d->dp.skel->maps.ps_client_ctrs), &v.slot, &ctr))
 		return json_null();
-	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "slot", v.slot,
+	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "slot", v.slot,
 			 "throttled_requests", (json_int_t)ctr.throttled_requests,
 			 "would_throttle", (json_int_t)ctr.would_throttle, "blocked_packets",
 			 (json_int_t)ctr.blocked_packets, "would_block",
 			 (json_int_t)ctr.would_block, "open_connections",
 			 (json_int_t)ctr.open_connections, "refused_connections",
 			 (json_int_t)ctr.refused_connections, "would_refuse",
-			 (json_int_t)ctr.would_refuse);
+			 (json_int_t)ctr.would_refuse, "dropped_fragments",
+			 (json_int_t)ctr.dropped_fragments);
 }
 
 static void handle_client(struct ps_daemon *d, json_t *req, FILE *out)
