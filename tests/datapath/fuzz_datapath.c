@@ -303,17 +303,66 @@ static int setup(void)
 	return err;
 }
 
+/* A packet that broke an invariant, kept for a look (PS_FUZZ_DUMP=FILE). */
+static void dump_frame(const struct frame *f)
+{
+	const char *path = getenv("PS_FUZZ_DUMP");
+	FILE *df = path ? fopen(path, "w") : NULL;
+
+	if (df) {
+		fwrite(f->b, 1, f->len, df);
+		fclose(df);
+	}
+}
+
+/* npkts packets, the invariants every check_every: the case's result in c. */
+static void fuzz(struct ck *c, unsigned long long npkts, unsigned long long check_every,
+		 uint64_t seed)
+{
+	uint64_t ts = 1700000000ULL * 1000000000ULL;
+	unsigned long long i, short_frames = 0;
+	struct frame f;
+	int err;
+
+	for (i = 0; i < npkts && ck_ok(c); i++) {
+		if (rndn(20) == 0) {
+			noise(&f);
+		} else {
+			f = corpus[rndn(ncorpus)];
+			mutate(&f);
+		}
+		ts += rndn(20000000);
+		err = run(&f, ts);
+		/* The kernel's test run takes no frame too short for its IP
+		 * header: such a frame never reaches a program. */
+		if (err == -EINVAL && f.len < ETH_HLEN + 60) {
+			short_frames++;
+			continue;
+		}
+		if (err) {
+			ck_fail(c, "packet %llu (%u bytes): BPF_PROG_TEST_RUN: %s", i, f.len,
+				strerror(-err));
+			break;
+		}
+		if (i % check_every == check_every - 1)
+			check(c, i + 1);
+		if (!ck_ok(c))
+			dump_frame(&f);
+	}
+	check(c, i);
+	if (ck_ok(c))
+		printf("# %llu packets (%llu too short to run) from %u corpus packets, "
+		       "seed %#llx\n", i, short_frames, ncorpus, (unsigned long long)seed);
+}
+
 int main(int argc, char **argv)
 {
-	unsigned long long npkts = 1000000, i;
+	unsigned long long npkts = 1000000, check_every = 1000;
 	static const struct option lo[] = {
 		{ "live", no_argument, NULL, 'l' }, { 0 },
 	};
 	struct ck c;
-	struct frame f;
-	uint64_t ts = 1700000000ULL * 1000000000ULL, seed;
-	unsigned long long short_frames = 0, check_every = 1000;
-	const char *dump = getenv("PS_FUZZ_DUMP");
+	uint64_t seed;
 	int opt, err, k;
 
 	while ((opt = getopt_long(argc, argv, "n:s:c:", lo, NULL)) != -1) {
@@ -349,40 +398,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ck_init(&c, live ? "fuzz-live" : "fuzz-replay");
-	for (i = 0; i < npkts && ck_ok(&c); i++) {
-		if (rndn(20) == 0) {
-			noise(&f);
-		} else {
-			f = corpus[rndn(ncorpus)];
-			mutate(&f);
-		}
-		ts += rndn(20000000);
-		err = run(&f, ts);
-		/* The kernel's test run takes no frame too short for its IP
-		 * header: such a frame never reaches a program. */
-		if (err == -EINVAL && f.len < ETH_HLEN + 60) {
-			short_frames++;
-			continue;
-		}
-		if (err) {
-			ck_fail(&c, "packet %llu (%u bytes): BPF_PROG_TEST_RUN: %s", i, f.len, strerror(-err));
-			break;
-		}
-		if (i % check_every == check_every - 1)
-			check(&c, i + 1);
-		if (!ck_ok(&c) && dump) {
-			FILE *df = fopen(dump, "w");
-
-			if (df) {
-				fwrite(f.b, 1, f.len, df);
-				fclose(df);
-			}
-		}
-	}
-	check(&c, i);
-	if (ck_ok(&c))
-		printf("# %llu packets (%llu too short to run) from %u corpus packets, "
-		       "seed %#llx\n", i, short_frames, ncorpus, (unsigned long long)seed);
+	fuzz(&c, npkts, check_every, seed);
 	ck_end(&c);
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;

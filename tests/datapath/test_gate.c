@@ -474,98 +474,129 @@ static unsigned int make_stream(char *st, unsigned int *ninf, unsigned int *nreq
 	return n;
 }
 
+/* Cut a stream of len bytes into segments of random sizes. */
+static unsigned int cut_stream(struct rseg *seg, unsigned int len)
+{
+	unsigned int nseg = 0, off = 0;
+
+	while (off < len && nseg < SEGS_MAX) {
+		unsigned int n = 1 + rndn(rndn(4) ? 40 : 400);
+
+		seg[nseg].off = off;
+		seg[nseg].len = off + n > len ? len - off : n;
+		seg[nseg].done = 0;
+		off += seg[nseg++].len;
+	}
+	return nseg;
+}
+
+/*
+ * One round of a client: send what was held back, mostly in order, now and
+ * then a segment from further on; then cut anew what is still held back.
+ * Returns whether anything got in; *left is what is still held back.
+ */
+static int send_round(const struct conn *cn, const char *st, struct rseg *seg,
+		      unsigned int nseg, unsigned int *left)
+{
+	unsigned int k, i;
+	int progress = 0;
+
+	for (k = 0; k < nseg; k++) {
+		i = rndn(3) ? k : rndn(nseg);
+		if (seg[i].done)
+			continue;
+		if (csend(cn, seg[i].off, st + seg[i].off, seg[i].len) == TC_ACT_OK) {
+			seg[i].done = 1;
+			progress = 1;
+		}
+	}
+	*left = 0;
+	for (i = 0; i < nseg; i++)
+		*left += !seg[i].done;
+	for (i = 0; i + 1 < nseg; i++)
+		if (!seg[i].done && !seg[i + 1].done && !rndn(4) &&
+		    seg[i].off + seg[i].len == seg[i + 1].off) {
+			seg[i].len += seg[i + 1].len;
+			seg[i + 1].len = 0;
+			seg[i + 1].done = 1;
+		}
+	return progress;
+}
+
+/*
+ * One random client (see case_random_segmentation()): 0 when it held, or
+ * -1 with the reason in c.
+ */
+static int random_trial(struct ck *c, unsigned int trial, char *st, struct rseg *seg)
+{
+	unsigned int len, ninf, nreq, nseg, round, passes = 0, left = 0, i;
+	struct ps_client_ctr ctr;
+	struct conn cn;
+	uint32_t slot;
+
+	len = make_stream(st, &ninf, &nreq);
+	nseg = cut_stream(seg, len);
+	if (handshake(&cn, CLIENT_BASE + 0x1000 + trial % 0x8000))
+		ck_fail(c, "handshake");
+	for (round = 0; round < 400 && ck_ok(c); round++) {
+		int progress = send_round(&cn, st, seg, nseg, &left);
+
+		if (ctr_of(cn.caddr, &ctr, &slot)) {
+			ck_fail(c, "no slot");
+			break;
+		}
+		if (ctr.c.inference_requests > (uint64_t)BURST * (passes + 1))
+			ck_fail(c, "%llu inference requests in after time passed %u times "
+				"(burst %d)", (unsigned long long)ctr.c.inference_requests, passes,
+				BURST);
+		if (!left)
+			break;
+		if (!progress) {
+			time_passes(cn.caddr);
+			passes++;
+		}
+	}
+	if (ck_ok(c) && (ctr_of(cn.caddr, &ctr, &slot) || ctr.c.requests != nreq ||
+			 ctr.c.inference_requests != ninf))
+		ck_fail(c, "stream of %u requests (%u inference) in %u segments: counted %llu "
+			"(%llu) after %u rounds", nreq, ninf, nseg,
+			(unsigned long long)ctr.c.requests,
+			(unsigned long long)ctr.c.inference_requests, round);
+	if (ck_ok(c))
+		return 0;
+	if (getenv("PS_GATE_TRACE"))
+		for (i = 0; i < nseg; i++)
+			printf("#   seg %u: [%u, +%u) %.*s\n", i, seg[i].off, seg[i].len,
+			       (int)seg[i].len, st + seg[i].off);
+	return -1;
+}
+
 /*
  * A client that cuts its stream at random, sends the pieces in a random
  * order, sends what was held back again in pieces cut anew, and lets time
  * pass only when nothing more gets in. However it cuts and orders them, it
  * gets no more inference requests in than BURST for each time time passed,
- * and in the end every request it made is counted once.
+ * and in the end every request it made is counted once. PS_GATE_TRIALS
+ * streams (300), from PS_GATE_SEED.
  */
 static void case_random_segmentation(void)
 {
 	static char st[STREAM_MAX];
 	static struct rseg seg[SEGS_MAX];
-	unsigned int trial, bad = 0;
+	const char *e = getenv("PS_GATE_TRIALS");
+	unsigned int trials = e ? strtoul(e, NULL, 10) : 300, trial, bad = 0;
 	uint64_t resyncs = stat(PS_STAT_RESYNC);
 	char name[64];
-
-	const char *e = getenv("PS_GATE_TRIALS");
-	unsigned int trials = e ? strtoul(e, NULL, 10) : 300;
+	struct ck c;
 
 	if (getenv("PS_GATE_SEED"))
 		rs = strtoull(getenv("PS_GATE_SEED"), NULL, 0) | 1;
-	for (trial = 0; trial < trials; trial++) {
-		unsigned int len, ninf, nreq, nseg = 0, off = 0, round, passes = 0, i, got;
-		struct ps_client_ctr ctr;
-		struct conn cn;
-		struct ck c;
-		uint32_t slot;
-
+	for (trial = 0; trial < trials && bad <= 5; trial++) {
 		snprintf(name, sizeof(name), "random-segmentation-%u", trial);
 		ck_init(&c, name);
-		len = make_stream(st, &ninf, &nreq);
-		while (off < len && nseg < SEGS_MAX) {
-			unsigned int n = 1 + rndn(rndn(4) ? 40 : 400);
-
-			seg[nseg].off = off;
-			seg[nseg].len = off + n > len ? len - off : n;
-			seg[nseg].done = 0;
-			off += seg[nseg++].len;
-		}
-		if (handshake(&cn, CLIENT_BASE + 0x1000 + trial % 0x8000))
-			ck_fail(&c, "handshake");
-		for (round = 0; round < 400 && ck_ok(&c); round++) {
-			unsigned int left = 0, progress = 0, k;
-
-			for (k = 0; k < nseg; k++) {
-				/* mostly in order, now and then one from further on */
-				i = rndn(3) ? k : rndn(nseg);
-				if (seg[i].done)
-					continue;
-				if (csend(&cn, seg[i].off, st + seg[i].off, seg[i].len) == TC_ACT_OK) {
-					seg[i].done = 1;
-					progress = 1;
-				}
-			}
-			for (i = 0; i < nseg; i++)
-				left += !seg[i].done;
-			if (ctr_of(cn.caddr, &ctr, &slot)) {
-				ck_fail(&c, "no slot");
-				break;
-			}
-			if (ctr.c.inference_requests > (uint64_t)BURST * (passes + 1))
-				ck_fail(&c, "%llu inference requests in after time passed %u times "
-					"(burst %d)", (unsigned long long)ctr.c.inference_requests,
-					passes, BURST);
-			if (!left)
-				break;
-			/* What was held back goes again, cut anew now and then. */
-			for (i = 0; i + 1 < nseg; i++)
-				if (!seg[i].done && !seg[i + 1].done && !rndn(4) &&
-				    seg[i].off + seg[i].len == seg[i + 1].off) {
-					seg[i].len += seg[i + 1].len;
-					seg[i + 1].len = 0;
-					seg[i + 1].done = 1;
-				}
-			if (!progress) {
-				time_passes(cn.caddr);
-				passes++;
-			}
-		}
-		got = !ctr_of(cn.caddr, &ctr, &slot);
-		if (ck_ok(&c) && (!got || ctr.c.requests != nreq || ctr.c.inference_requests != ninf))
-			ck_fail(&c, "stream of %u requests (%u inference) in %u segments: counted "
-				"%llu (%llu) after %u rounds", nreq, ninf, nseg,
-				(unsigned long long)ctr.c.requests,
-				(unsigned long long)ctr.c.inference_requests, round);
-		if (!ck_ok(&c)) {
+		if (random_trial(&c, trial, st, seg)) {
 			ck_end(&c);
-			if (getenv("PS_GATE_TRACE"))
-				for (i = 0; i < nseg; i++)
-					printf("#   seg %u: [%u, +%u) %.*s\n", i, seg[i].off, seg[i].len,
-					       (int)seg[i].len, st + seg[i].off);
-			if (++bad > 5)
-				break;
+			bad++;
 		}
 	}
 	if (stat(PS_STAT_RESYNC) != resyncs) {
