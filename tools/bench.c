@@ -1234,18 +1234,14 @@ static int pin_cpu(void)
 	return cpu;
 }
 
-static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts)
+/* The request and body the micro benchmark sends, and the datapath beside bench_min. */
+static int micro_setup(struct bench *b, struct ps_config *cfg, const char *min_path)
 {
-	static struct ps_config cfg;
-	static struct bench b;
 	struct ps_dp_opts dopts = { .replay = true };
-	char how_d[128], how_s[128], how_f[192];
-	unsigned int run, id = 1;
-	int sc, err, cpu;
+	int err;
 
 	ps_log_libbpf();
-	b.npkts = npkts;
-	b.ts_ns = 1700000000ULL * 1000000000ULL;
+	b->ts_ns = 1700000000ULL * 1000000000ULL;
 	fill_text(body_seg, BODY_SEG);
 	req_seg_len = make_request(req_seg, sizeof(req_seg), "/v1/chat/completions", 1, 0x5eed);
 	if (req_seg_len < 0) {
@@ -1253,58 +1249,59 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 		return req_seg_len;
 	}
 	req_hdr_len = strstr(req_seg, "\r\n\r\n") - req_seg + 4;
-
-	ps_config_init(&cfg);
-	err = ps_config_add_port(&cfg, BENCH_PORT);
-	if (err)
-		return err;
-	err = ps_dp_open(&b.dp, &dopts);
-	if (err)
-		return err;
-	err = ps_dp_configure(&b.dp, &cfg);
-	if (err)
-		goto cleanup;
-	err = load_min(&b, min_path);
-	if (err)
-		goto cleanup;
-	err = enf_setup(&b);
+	ps_config_init(cfg);
+	err = ps_config_add_port(cfg, BENCH_PORT);
 	if (!err)
-		err = enf_switch(&b, 0);
-	if (err) {
+		err = ps_dp_open(&b->dp, &dopts);
+	if (err)
+		return err;
+	err = ps_dp_configure(&b->dp, cfg);
+	if (!err)
+		err = load_min(b, min_path);
+	if (err)
+		return err;
+	err = enf_setup(b);
+	if (!err)
+		err = enf_switch(b, 0);
+	if (err)
 		pr_warn("ps_bench: cannot write the enforcement maps: %s\n", strerror(-err));
-		goto cleanup;
-	}
-	cpu = pin_cpu();
-	if (cpu < 0) {
-		err = cpu;
-		goto cleanup;
-	}
+	return err;
+}
+
+/* Every measurement of every scenario, runs times over. */
+static int micro_measure(struct bench *b, unsigned int runs)
+{
+	unsigned int run, id = 1;
+	int sc, err;
 
 	for (run = 0; run < runs; run++) {
 		for (sc = 0; sc < SC_MAX; sc++) {
 			if (sc != SC_OTHER) {
-				err = measure_distinct(&b, sc, run, id++);
+				err = measure_distinct(b, sc, run, id++);
 				if (err)
-					goto fail;
+					return err;
 			}
 			if (sc == SC_BODY || sc == SC_REQ) {
-				err = measure_enf(&b, sc, run, id);
+				err = measure_enf(b, sc, run, id);
 				id += 2;
 				if (err)
-					goto fail;
+					return err;
 			}
 			if (sc != SC_EGRESS) {
-				err = measure_steady(&b, sc, run, id++);
+				err = measure_steady(b, sc, run, id++);
 				if (err)
-					goto fail;
+					return err;
 			}
 		}
 	}
+	return 0;
+}
 
-	printf("### Per-packet cost: BPF_PROG_TEST_RUN, median of %u runs, CPU %d\n\n", runs, cpu);
-	printf("| packet | measurement | penstock ns/pkt | minimal ns/pkt | added ns/pkt | ratio "
-	       "| ratio range over runs | target |\n");
-	printf("|---|---|---:|---:|---:|---:|---:|---|\n");
+/* The per-packet table's rows. */
+static void micro_rows(unsigned int npkts)
+{
+	char how_d[128], how_s[128], how_f[192];
+
 	snprintf(how_d, sizeof(how_d), "distinct packets (N=%u, repeat=1 each)", npkts);
 	snprintf(how_s, sizeof(how_s),
 		 "steady repeat (repeat=%d, one frame: retransmission path after the 1st)",
@@ -1326,7 +1323,11 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 	snprintf(how_s, sizeof(how_s), "repeat=%d (no state: exact)", STEADY_REPEAT);
 	print_row(SC_OTHER, M_STEADY, how_s, 0);
 	print_row(SC_EGRESS, M_DISTINCT, how_d, 0);
-	printf("\n");
+}
+
+/* What the per-packet table's figures mean. */
+static void micro_notes(void)
+{
 	printf("- (a) a %d-byte payload inside a Content-Length body of an established flow; "
 	       "(b) a %d-byte `POST /v1/chat/completions` with headers and JSON body in one "
 	       "segment, in distinct mode each the next pipelined request on the connection; "
@@ -1356,14 +1357,40 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 	       "found (LF words, lines) is checked against the request, worked out in ps_bench "
 	       "by the floor's own rule. Where a floor's ratio is over a target, no datapath "
 	       "of that kind can meet it on this machine.\n");
+}
+
+static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts)
+{
+	static struct ps_config cfg;
+	static struct bench b;
+	char how_d[128];
+	int err, cpu;
+
+	b.npkts = npkts;
+	err = micro_setup(&b, &cfg, min_path);
+	if (err)
+		goto cleanup;
+	cpu = pin_cpu();
+	if (cpu < 0) {
+		err = cpu;
+		goto cleanup;
+	}
+	err = micro_measure(&b, runs);
+	if (err) {
+		pr_warn("ps_bench: measurement failed: %s\n",
+			err == -EPROTO ? "unexpected verdict" : strerror(-err));
+		goto cleanup;
+	}
+	printf("### Per-packet cost: BPF_PROG_TEST_RUN, median of %u runs, CPU %d\n\n", runs, cpu);
+	printf("| packet | measurement | penstock ns/pkt | minimal ns/pkt | added ns/pkt | ratio "
+	       "| ratio range over runs | target |\n");
+	printf("|---|---|---:|---:|---:|---:|---:|---|\n");
+	micro_rows(npkts);
+	printf("\n");
+	micro_notes();
 	snprintf(how_d, sizeof(how_d), "distinct packets, off and on alternating (N=%u each, "
 		 "repeat=1 each)", npkts);
 	print_enf_table(&b, runs, cpu, how_d);
-	err = 0;
-	goto cleanup;
-fail:
-	pr_warn("ps_bench: measurement failed: %s\n",
-		err == -EPROTO ? "unexpected verdict" : strerror(-err));
 cleanup:
 	bpf_object__close(b.min_obj);
 	ps_dp_close(&b.dp);
@@ -1386,103 +1413,70 @@ static const uint64_t gcra_burst[] = { 1, 20 };
  * is a dry run's, so what the limit admits is the inference requests
  * counted less those it would have throttled.
  */
-static int run_gcra(void)
+/*
+ * One row of the GCRA table: a fresh client offered GCRA_OVER times rpm
+ * for GCRA_SECONDS. Adds the requests sent to *total.
+ */
+static int gcra_row(struct bench *b, struct ps_config *cfg, uint64_t rpm, uint64_t burst,
+		    unsigned int id, uint64_t *total)
 {
-	static struct ps_config cfg;
-	static struct bench b;
-	struct ps_dp_opts dopts = { .replay = true };
-	uint64_t total = 0, t_wall;
-	unsigned int ri, bi, id = 1;
-	struct timespec w0, w1;
-	int err;
+	uint64_t gap = 60000000000ULL / (rpm * GCRA_OVER);
+	uint64_t n = GCRA_SECONDS * 1000000000ULL / gap, i, t0, admitted;
+	uint64_t configured = rpm * GCRA_SECONDS / 60, wt;
+	struct ps_client_ctr ctr;
+	struct conn c;
+	int ret, err;
 
-	ps_log_libbpf();
-	req_seg_len = make_request(req_seg, sizeof(req_seg), "/v1/chat/completions", 1, 0x5eed);
-	if (req_seg_len < 0)
-		return req_seg_len;
-	b.ts_ns = 1700000000ULL * 1000000000ULL;
-	ps_config_init(&cfg);
-	err = ps_config_add_port(&cfg, BENCH_PORT);
+	/* limits.default: {requests_per_minute: rpm, burst: burst} */
+	ps_config_init(cfg);
+	err = ps_config_add_port(cfg, BENCH_PORT);
 	if (err)
 		return err;
-	err = ps_dp_open(&b.dp, &dopts);
+	cfg->limits_default.requests_per_minute = rpm;
+	cfg->limits_default.burst = burst;
+	err = apply_classes(b, cfg, 0);
+	if (err < 0)
+		return err;
+	err = set_enforce_state(b, 0, 0);
+	if (!err)
+		err = conn_open(b, &c, id);
 	if (err)
 		return err;
-	err = ps_dp_configure(&b.dp, &cfg);
+	t0 = b->ts_ns + 1000000000ULL;
+	for (i = 0; i < n; i++) {
+		struct seg sg = conn_seg(&c, 1, F_ACK | F_PSH, req_seg, req_seg_len, t0 + i * gap);
+		unsigned int len = build_frame(b->frame, &sg);
+
+		err = ps_dp_test_run(b->dp.ingress_fd, b->frame, len, sg.ts_ns, &ret);
+		if (err)
+			return err;
+		if (ret != TC_ACT_OK)
+			return -EPROTO;
+	}
+	*total += n;
+	b->ts_ns = t0 + n * gap;
+	err = read_ctr(b, c.caddr, &ctr);
 	if (err)
-		goto out;
+		return err;
+	if (ctr.c.inference_requests != n || ctr.c.requests != n)
+		pr_warn("ps_bench: warning: GCRA %llu rpm burst %llu: %llu requests, %llu "
+			"inference requests counted of %llu sent: the row does not measure what "
+			"it names\n", (unsigned long long)rpm, (unsigned long long)burst,
+			(unsigned long long)ctr.c.requests,
+			(unsigned long long)ctr.c.inference_requests, (unsigned long long)n);
+	wt = ctr.would_throttle + ctr.throttled_requests;
+	admitted = ctr.c.inference_requests - wt;
+	printf("| %llu | %llu | %llu | %llu | %llu | %llu | %.2f | %.4f | %.4f |\n",
+	       (unsigned long long)rpm, (unsigned long long)burst,
+	       (unsigned long long)rpm * GCRA_OVER, (unsigned long long)n, (unsigned long long)wt,
+	       (unsigned long long)admitted, admitted / (GCRA_SECONDS / 60.0),
+	       (double)admitted / configured, (double)(configured + burst - 1) / configured);
+	return 0;
+}
 
-	printf("### Request limit (GCRA): admitted vs configured rate, %llu virtual seconds per "
-	       "row, offered at %dx the limit\n\n", GCRA_SECONDS, GCRA_OVER);
-	printf("| configured rpm | burst | offered rpm | requests sent | would throttle "
-	       "| admitted | admitted rpm | achieved / configured | GCRA ideal |\n");
-	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-	clock_gettime(CLOCK_MONOTONIC, &w0);
-	for (ri = 0; ri < sizeof(gcra_rpm) / sizeof(gcra_rpm[0]); ri++)
-		for (bi = 0; bi < sizeof(gcra_burst) / sizeof(gcra_burst[0]); bi++) {
-			uint64_t rpm = gcra_rpm[ri], burst = gcra_burst[bi];
-			uint64_t gap = 60000000000ULL / (rpm * GCRA_OVER);
-			uint64_t n = GCRA_SECONDS * 1000000000ULL / gap, i, t0, admitted;
-			uint64_t configured = rpm * GCRA_SECONDS / 60, wt;
-			struct ps_client_ctr ctr;
-			struct conn c;
-			int ret;
-
-			/* limits.default: {requests_per_minute: rpm, burst: burst} */
-			ps_config_init(&cfg);
-			err = ps_config_add_port(&cfg, BENCH_PORT);
-			if (err)
-				goto out;
-			cfg.limits_default.requests_per_minute = rpm;
-			cfg.limits_default.burst = burst;
-			err = apply_classes(&b, &cfg, 0);
-			if (err < 0)
-				goto out;
-			err = set_enforce_state(&b, 0, 0);
-			if (err)
-				goto out;
-			err = conn_open(&b, &c, id++);
-			if (err)
-				goto out;
-			t0 = b.ts_ns + 1000000000ULL;
-			for (i = 0; i < n; i++) {
-				struct seg sg = conn_seg(&c, 1, F_ACK | F_PSH, req_seg, req_seg_len,
-							 t0 + i * gap);
-				unsigned int len = build_frame(b.frame, &sg);
-
-				err = ps_dp_test_run(b.dp.ingress_fd, b.frame, len, sg.ts_ns, &ret);
-				if (err)
-					goto out;
-				if (ret != TC_ACT_OK) {
-					err = -EPROTO;
-					goto out;
-				}
-			}
-			total += n;
-			b.ts_ns = t0 + n * gap;
-			err = read_ctr(&b, c.caddr, &ctr);
-			if (err)
-				goto out;
-			if (ctr.c.inference_requests != n || ctr.c.requests != n)
-				pr_warn("ps_bench: warning: GCRA %llu rpm burst %llu: %llu requests, "
-					"%llu inference requests counted of %llu sent: the row does "
-					"not measure what it names\n", (unsigned long long)rpm,
-					(unsigned long long)burst,
-					(unsigned long long)ctr.c.requests,
-					(unsigned long long)ctr.c.inference_requests,
-					(unsigned long long)n);
-			wt = ctr.would_throttle + ctr.throttled_requests;
-			admitted = ctr.c.inference_requests - wt;
-			printf("| %llu | %llu | %llu | %llu | %llu | %llu | %.2f | %.4f | %.4f |\n",
-			       (unsigned long long)rpm, (unsigned long long)burst,
-			       (unsigned long long)rpm * GCRA_OVER, (unsigned long long)n,
-			       (unsigned long long)wt, (unsigned long long)admitted,
-			       admitted / (GCRA_SECONDS / 60.0), (double)admitted / configured,
-			       (double)(configured + burst - 1) / configured);
-		}
-	clock_gettime(CLOCK_MONOTONIC, &w1);
-	t_wall = (w1.tv_sec - w0.tv_sec) * 1000 + (w1.tv_nsec - w0.tv_nsec) / 1000000;
-	printf("\n");
+/* What the GCRA table's figures mean. */
+static void gcra_notes(uint64_t total, uint64_t t_wall)
+{
 	printf("- each row: a fresh client, one keep-alive connection, a %d-byte `POST "
 	       "/v1/chat/completions` (headers and JSON body in one segment) every 1/%d of the "
 	       "emission interval, evenly spaced, for %llu s of program clock (replay mode: "
@@ -1504,7 +1498,47 @@ static int run_gcra(void)
 	       "tests/e2e/test_enforce (120 rpm, within 10%%, over 60 s).\n", GCRA_OVER);
 	printf("- %llu test runs in %.1f s of wall-clock time.\n", (unsigned long long)total,
 	       t_wall / 1000.0);
-	err = 0;
+}
+
+static int run_gcra(void)
+{
+	static struct ps_config cfg;
+	static struct bench b;
+	struct ps_dp_opts dopts = { .replay = true };
+	uint64_t total = 0, t_wall;
+	unsigned int ri, bi, id = 1;
+	struct timespec w0, w1;
+	int err;
+
+	ps_log_libbpf();
+	req_seg_len = make_request(req_seg, sizeof(req_seg), "/v1/chat/completions", 1, 0x5eed);
+	if (req_seg_len < 0)
+		return req_seg_len;
+	b.ts_ns = 1700000000ULL * 1000000000ULL;
+	ps_config_init(&cfg);
+	err = ps_config_add_port(&cfg, BENCH_PORT);
+	if (!err)
+		err = ps_dp_open(&b.dp, &dopts);
+	if (err)
+		return err;
+	err = ps_dp_configure(&b.dp, &cfg);
+	if (err)
+		goto out;
+	printf("### Request limit (GCRA): admitted vs configured rate, %llu virtual seconds per "
+	       "row, offered at %dx the limit\n\n", GCRA_SECONDS, GCRA_OVER);
+	printf("| configured rpm | burst | offered rpm | requests sent | would throttle "
+	       "| admitted | admitted rpm | achieved / configured | GCRA ideal |\n");
+	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	clock_gettime(CLOCK_MONOTONIC, &w0);
+	for (ri = 0; ri < sizeof(gcra_rpm) / sizeof(gcra_rpm[0]) && !err; ri++)
+		for (bi = 0; bi < sizeof(gcra_burst) / sizeof(gcra_burst[0]) && !err; bi++)
+			err = gcra_row(&b, &cfg, gcra_rpm[ri], gcra_burst[bi], id++, &total);
+	if (err)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &w1);
+	t_wall = (w1.tv_sec - w0.tv_sec) * 1000 + (w1.tv_nsec - w0.tv_nsec) / 1000000;
+	printf("\n");
+	gcra_notes(total, t_wall);
 out:
 	if (err)
 		pr_warn("ps_bench: GCRA rate: %s\n",

@@ -90,6 +90,42 @@ static int open_pinned(const char *dir, const char *name)
 	return fd;
 }
 
+/* Map n clients to slots 0..n-1 (ps_clients) and hand those slots out. */
+static int link_slots(int clients_fd, int state_fd, uint32_t n)
+{
+	struct ps_client_key *keys = calloc(CHUNK, sizeof(*keys));
+	struct ps_client_slot *vals = calloc(CHUNK, sizeof(*vals));
+	struct ps_slot_state st = { .next = n };
+	uint32_t i, zero = 0;
+	int err = -1;
+
+	if (!keys || !vals)
+		goto out;
+	for (i = 0; i < n; i += CHUNK) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		uint32_t cnt = n - i < CHUNK ? n - i : CHUNK, j;
+
+		for (j = 0; j < cnt; j++) {
+			make_key(&keys[j], i + j);
+			vals[j].slot = i + j;
+			vals[j].gen = 1;
+		}
+		if (bpf_map_update_batch(clients_fd, keys, vals, &cnt, &opts)) {
+			fprintf(stderr, "ps_bench_fill: ps_clients: %s\n", strerror(errno));
+			goto out;
+		}
+	}
+	if (bpf_map_update_elem(state_fd, &zero, &st, BPF_ANY)) {
+		fprintf(stderr, "ps_bench_fill: ps_slot_state: %s\n", strerror(errno));
+		goto out;
+	}
+	err = 0;
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -100,12 +136,8 @@ int main(int argc, char **argv)
 	};
 	const char *pin_dir = NULL;
 	uint32_t n = 0, rounds = 5, r;
-	struct ps_client_key *keys;
-	struct ps_client_slot *vals;
-	struct ps_slot_state st = {};
 	struct ps_client_ctr *ctrs;
 	int opt, clients_fd, ctrs_fd, state_fd;
-	uint32_t i, zero = 0;
 	uint64_t born;
 	size_t len;
 
@@ -140,31 +172,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ps_bench_fill: mmap: %s\n", strerror(errno));
 		return 1;
 	}
-	keys = calloc(CHUNK, sizeof(*keys));
-	vals = calloc(CHUNK, sizeof(*vals));
-	if (!keys || !vals)
-		return 1;
 	born = boot_ns();
 	fill(ctrs, n, 0, born);
-	for (i = 0; i < n; i += CHUNK) {
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		uint32_t cnt = n - i < CHUNK ? n - i : CHUNK, j;
-
-		for (j = 0; j < cnt; j++) {
-			make_key(&keys[j], i + j);
-			vals[j].slot = i + j;
-			vals[j].gen = 1;
-		}
-		if (bpf_map_update_batch(clients_fd, keys, vals, &cnt, &opts)) {
-			fprintf(stderr, "ps_bench_fill: ps_clients: %s\n", strerror(errno));
-			return 1;
-		}
-	}
-	st.next = n;
-	if (bpf_map_update_elem(state_fd, &zero, &st, BPF_ANY)) {
-		fprintf(stderr, "ps_bench_fill: ps_slot_state: %s\n", strerror(errno));
+	if (link_slots(clients_fd, state_fd, n))
 		return 1;
-	}
 	printf("filled %u\n", n);
 	fflush(stdout);
 	for (r = 1; r <= rounds; r++) {
@@ -172,7 +183,5 @@ int main(int argc, char **argv)
 		fill(ctrs, n, r, born);
 	}
 	munmap(ctrs, len);
-	free(keys);
-	free(vals);
 	return 0;
 }
