@@ -240,6 +240,18 @@ def add(k):
         # An answer after the end (a connection that waited out a
         # retransmission backoff) is not held against the limit.
         st["late" if k == "ok" and time.monotonic() > end else k] += 1
+def answer(f):
+    """Read one answer (status line, headers, Content-Length body) and count it."""
+    line = f.readline()
+    n = 0
+    while True:
+        h = f.readline()
+        if h in (b"\r\n", b""):
+            break
+        if h.lower().startswith(b"content-length:"):
+            n = int(h.split(b":")[1])
+    f.read(n)
+    add("ok" if b" 200 " in line else "bad")
 def plain(j):
     c = http.client.HTTPConnection(dst, 8000, source_address=(src, 0), timeout=secs + 5)
     i = j * 1000000
@@ -269,16 +281,7 @@ def cut(j):
             time.sleep(0.001)
             s.sendall(req[k:])
             add("sent")
-            line = f.readline()
-            n = 0
-            while True:
-                h = f.readline()
-                if h in (b"\r\n", b""):
-                    break
-                if h.lower().startswith(b"content-length:"):
-                    n = int(h.split(b":")[1])
-            f.read(n)
-            add("ok" if b" 200 " in line else "bad")
+            answer(f)
     except Exception as e:
         add("errors")
 def pipe(j):
@@ -298,16 +301,7 @@ def pipe(j):
             s.sendall(data)
             for _ in range(16):
                 add("sent")
-                line = f.readline()
-                n = 0
-                while True:
-                    h = f.readline()
-                    if h in (b"\r\n", b""):
-                        break
-                    if h.lower().startswith(b"content-length:"):
-                        n = int(h.split(b":")[1])
-                f.read(n)
-                add("ok" if b" 200 " in line else "bad")
+                answer(f)
     except Exception as e:
         add("errors")
 fn = plain if split == -1 else pipe if split == -2 else cut
