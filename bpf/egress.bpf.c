@@ -100,6 +100,8 @@ int ps_egress(struct __sk_buff *skb)
 	ps_seq_next(&f->dir[PS_DIR_TX], ps_data_seq(&x.p), x.p.payload_len, &res);
 	if (x.c && res.new_bytes)
 		ps_add(x.c->tx_payload, res.new_bytes);
+	else if (f->who.proxy == PS_PROXY_WAIT)
+		f->who.pend_tx_payload += res.new_bytes;
 	if (f->http.tunnel && res.fresh_len)
 		ps_tunnel_answer(skb, f, x.p.payload_off + res.fresh_off, res.fresh_len);
 	return TC_ACT_OK;

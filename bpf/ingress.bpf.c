@@ -9,6 +9,7 @@
 #include "lib/ratelimit.h"
 #include "lib/resync.h"
 #include "lib/http1.h"
+#include "lib/proxy.h"
 
 #define PS_EEXIST		17
 
@@ -421,6 +422,42 @@ static __always_inline int ps_ooo_segment(struct __sk_buff *skb, struct ps_pkt_c
 }
 
 /*
+ * The PROXY header of a connection that waits for it, or a header sent
+ * again: the segment's fresh bytes that are header are taken off the front
+ * of what the HTTP parser gets. The header settles the client; a blocked
+ * one's segment is dropped (1) as its later packets will be.
+ */
+static __always_inline int ps_proxy_segment(struct __sk_buff *skb, struct ps_pkt_ctx *x,
+					    struct ps_seg_result *res, __u32 seq)
+{
+	struct ps_flow *f = x->f;
+	__u32 at = seq + res->fresh_off, n;
+
+	if (f->who.proxy == PS_PROXY_WAIT) {
+		n = x->p.payload_avail > res->fresh_off ? x->p.payload_avail - res->fresh_off : 0;
+		if (!f->http.carry_len)
+			f->who.hdr_end = at;	/* the stream's start, while waiting */
+		n = ps_proxy_take(skb, f, x->p.payload_off + res->fresh_off, n,
+				  ps_px_trusted(&x->p, x->ep));
+		if (f->who.proxy != PS_PROXY_WAIT) {
+			ps_who_settle(x, 1);
+			if (f->who.family && ps_block_check(&f->who.addr, f->who.family,
+							   x->p.segs, x->now))
+				return 1;
+		}
+	} else if (f->who.proxy == PS_PROXY_DONE && seq_before(at, f->who.hdr_end)) {
+		n = f->who.hdr_end - at;
+	} else {
+		return 0;
+	}
+	if (n > res->fresh_len)
+		n = res->fresh_len;
+	res->fresh_off += n;
+	res->fresh_len -= n;
+	return 0;
+}
+
+/*
  * A client data segment on its flow: the stream, the parser, the request
  * limit. The caller holds the flow (ps_flow_take()).
  */
@@ -471,7 +508,11 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 		ps_refill(skb, x, seq, res);
 		goto in;
 	}
-	if (!res->fresh_len)
+	if (f->who.proxy && res->fresh_len && ps_proxy_segment(skb, x, res, seq)) {
+		*d = t->saved;
+		return TC_ACT_SHOT;
+	}
+	if (!res->fresh_len && !res->absorbed)
 		goto in;
 	if (!res->absorbed && f->http.state == PS_H1_BODY && f->http.body_left > res->fresh_len) {
 		f->http.body_left -= res->fresh_len;
@@ -500,6 +541,8 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 in:
 	if (x->c && res->new_bytes)
 		ps_add(x->c->rx_payload, res->new_bytes);
+	else if (f->who.proxy == PS_PROXY_WAIT)
+		f->who.pend_rx_payload += res->new_bytes;
 	return TC_ACT_OK;
 }
 

@@ -204,9 +204,48 @@ struct ps_port {
 struct ps_endpoint {
 	__u16 port;
 	__u8 npaths;
-	__u8 pad[5];
+	__u8 flags;		/* PS_EP_* */
+	__u8 pad[4];
 	__u8 path_len[PS_MAX_PATHS];
 	char paths[PS_MAX_PATHS][PS_PATH_MAX];
+};
+
+/* ps_endpoint.flags */
+#define PS_EP_PROXY_PROTOCOL	0x01	/* a PROXY header (v1 or v2) starts each connection */
+
+/*
+ * Value of ps_trusted, an LPM trie of the peers whose PROXY headers are
+ * believed: bit i set for endpoint slot i.
+ */
+struct ps_trusted {
+	__u32 endpoints;
+};
+
+/*
+ * Who a connection's client is. The peer, unless a trusted proxy's PROXY
+ * header declared another source: addr and family then. Until the header
+ * is read, the connection's packets and bytes wait here (pend_*) and go
+ * to whoever it names.
+ */
+enum ps_proxy_state {
+	PS_PROXY_NONE = 0,	/* no header expected: the peer is the client */
+	PS_PROXY_WAIT,		/* a header is expected at the stream's start */
+	PS_PROXY_DONE,		/* read (or found missing): hdr_end says where it ended */
+};
+
+struct ps_who {
+	struct ps_addr addr;	/* the declared source */
+	__u8 family;		/* PS_AF_*, 0: the peer is the client */
+	__u8 proxy;		/* enum ps_proxy_state */
+	__u8 open;		/* the connection was opened while waiting */
+	__u8 pad;
+	__u32 hdr_end;		/* sequence number after the header (PS_PROXY_DONE) */
+	__u32 pend_rx_packets;
+	__u32 pend_tx_packets;
+	__u64 pend_rx_bytes;
+	__u64 pend_tx_bytes;
+	__u64 pend_rx_payload;
+	__u64 pend_tx_payload;
 };
 
 /* Key of ps_flows: one TCP connection, oriented client to server. */
@@ -319,6 +358,7 @@ struct ps_flow {
 	__u32 pad2;
 	__u64 busy_ns;		/* program clock when a CPU took the flow's client
 				 * stream to work on it; 0: free */
+	struct ps_who who;	/* the client, and its PROXY header */
 };
 
 /* Key of ps_ooo: a stashed out-of-order client segment. */
@@ -357,6 +397,9 @@ enum ps_stat {
 	PS_STAT_WOULD_DROP_FRAG,	/* ... that replay let through */
 	PS_STAT_FLOW_BUSY,	/* client segments dropped because another CPU was
 				 * working on their connection's stream */
+	PS_STAT_PROXY,		/* PROXY headers believed (a trusted peer's) */
+	PS_STAT_PROXY_UNTRUSTED,	/* ... not believed: the peer is no trusted proxy */
+	PS_STAT_PROXY_BAD,	/* connections to a PROXY endpoint without a valid header */
 	PS_STAT_MAX,
 };
 
@@ -374,5 +417,6 @@ enum ps_stat {
 #define PS_MAP_ENDPOINTS	"ps_endpoints"
 #define PS_MAP_STATS		"ps_stats"
 #define PS_MAP_OOO		"ps_ooo"
+#define PS_MAP_TRUSTED		"ps_trusted"
 
 #endif /* PENSTOCK_ABI_H */

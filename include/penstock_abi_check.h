@@ -108,7 +108,27 @@ PS_ABI_AT(ps_port, endpoint, 0);
 PS_ABI_SIZE(ps_endpoint, 8 + PS_MAX_PATHS * (1 + PS_PATH_MAX));
 PS_ABI_AT(ps_endpoint, port, 0);
 PS_ABI_AT(ps_endpoint, npaths, 2);
-PS_ABI_AT(ps_endpoint, pad, 3);
+PS_ABI_AT(ps_endpoint, flags, 3);
+PS_ABI_AT(ps_endpoint, pad, 4);
+
+PS_ABI_SIZE(ps_trusted, 4);
+
+PS_ABI_SIZE(ps_who, 64);
+PS_ABI_AT(ps_who, addr, 0);
+PS_ABI_AT(ps_who, family, 16);
+PS_ABI_AT(ps_who, proxy, 17);
+PS_ABI_AT(ps_who, open, 18);
+PS_ABI_AT(ps_who, hdr_end, 20);
+PS_ABI_AT(ps_who, pend_rx_packets, 24);
+PS_ABI_AT(ps_who, pend_tx_packets, 28);
+PS_ABI_AT(ps_who, pend_rx_bytes, 32);
+PS_ABI_AT(ps_who, pend_tx_bytes, 40);
+PS_ABI_AT(ps_who, pend_rx_payload, 48);
+PS_ABI_AT(ps_who, pend_tx_payload, 56);
+PS_ABI_CODE(PS_PROXY_NONE, 0);
+PS_ABI_CODE(PS_PROXY_WAIT, 1);
+PS_ABI_CODE(PS_PROXY_DONE, 2);
+PS_ABI_CODE(PS_EP_PROXY_PROTOCOL, 0x01);
 PS_ABI_AT(ps_endpoint, path_len, 8);
 PS_ABI_AT(ps_endpoint, paths, 8 + PS_MAX_PATHS);
 
@@ -148,7 +168,7 @@ PS_ABI_AT(ps_http, refill_state, 28);
 PS_ABI_AT(ps_http, pad2, 29);
 PS_ABI_AT(ps_http, carry, 32);
 
-PS_ABI_SIZE(ps_flow, 96 + sizeof(struct ps_http) + 48);
+PS_ABI_SIZE(ps_flow, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who));
 PS_ABI_AT(ps_flow, dir, 0);
 PS_ABI_AT(ps_flow, http, 96);
 PS_ABI_AT(ps_flow, last_seen_ns, 96 + sizeof(struct ps_http));
@@ -160,6 +180,7 @@ PS_ABI_AT(ps_flow, paid, 96 + sizeof(struct ps_http) + 24);
 PS_ABI_AT(ps_flow, acked_valid, 96 + sizeof(struct ps_http) + 29);
 PS_ABI_AT(ps_flow, rx_acked, 96 + sizeof(struct ps_http) + 32);
 PS_ABI_AT(ps_flow, busy_ns, 96 + sizeof(struct ps_http) + 40);
+PS_ABI_AT(ps_flow, who, 96 + sizeof(struct ps_http) + 48);
 
 PS_ABI_SIZE(ps_ooo_key, 48);
 PS_ABI_AT(ps_ooo_key, flow, 0);
@@ -242,6 +263,9 @@ PS_ABI_CODE(PS_STAT_FRAGMENTS, 13);
 PS_ABI_CODE(PS_STAT_FRAG_DROPPED, 14);
 PS_ABI_CODE(PS_STAT_WOULD_DROP_FRAG, 15);
 PS_ABI_CODE(PS_STAT_FLOW_BUSY, 16);
-PS_ABI_CODE(PS_STAT_MAX, 17);
+PS_ABI_CODE(PS_STAT_PROXY, 17);
+PS_ABI_CODE(PS_STAT_PROXY_UNTRUSTED, 18);
+PS_ABI_CODE(PS_STAT_PROXY_BAD, 19);
+PS_ABI_CODE(PS_STAT_MAX, 20);
 
 #endif /* PENSTOCK_ABI_CHECK_H */

@@ -27,6 +27,15 @@ static __always_inline int ps_endpoint_of(__u16 port)
 	return pp->endpoint - 1;
 }
 
+/* Does the endpoint expect a PROXY header at the start of each connection? */
+static __always_inline int ps_ep_proxy(int ep)
+{
+	__u32 k = ep;
+	struct ps_endpoint *e = bpf_map_lookup_elem(&ps_endpoints, &k);
+
+	return e && (e->flags & PS_EP_PROXY_PROTOCOL);
+}
+
 /* A zeroed flow to build a new one in. */
 static __always_inline struct ps_flow *ps_flow_blank(void)
 {
@@ -83,6 +92,8 @@ static __always_inline struct ps_flow *ps_flow_get(const struct ps_flow_key *k,
 	}
 	fresh->endpoint = ep;
 	fresh->last_seen_ns = now;
+	if (ps_ep_proxy(ep))
+		fresh->who.proxy = PS_PROXY_WAIT;
 	if (bpf_map_update_elem(&ps_flows, k, fresh, BPF_ANY)) {
 		ps_stat_inc(PS_STAT_FLOW_FULL);
 		return NULL;
@@ -118,6 +129,55 @@ static __always_inline int ps_refuse_connection(const struct ps_pkt_ctx *x,
 	}
 	ps_add(ctr->refused_connections, 1);
 	return 1;
+}
+
+/*
+ * A packet of a connection whose PROXY header has not come yet: its
+ * counts wait in the flow for the client the header will name.
+ */
+static __always_inline void ps_who_pend(struct ps_pkt_ctx *x, int rx, int newconn)
+{
+	struct ps_who *w = &x->f->who;
+
+	if (rx) {
+		w->pend_rx_packets += x->p.segs;
+		w->pend_rx_bytes += x->p.ip_bytes;
+	} else {
+		w->pend_tx_packets += x->p.segs;
+		w->pend_tx_bytes += x->p.ip_bytes;
+	}
+	if (newconn)
+		w->open = 1;
+}
+
+/*
+ * The connection's client is settled (its PROXY header read, or found
+ * missing): what waited goes to it. Returns its counters.
+ */
+static __always_inline struct ps_counters *ps_who_settle(struct ps_pkt_ctx *x, int rx)
+{
+	struct ps_who *w = &x->f->who;
+	struct ps_counters *c = ps_flow_client(x->f, &x->p, rx, x->now);
+
+	if (c) {
+		ps_add(c->rx_packets, w->pend_rx_packets);
+		ps_add(c->tx_packets, w->pend_tx_packets);
+		ps_add(c->rx_bytes, w->pend_rx_bytes);
+		ps_add(c->tx_bytes, w->pend_tx_bytes);
+		ps_add(c->rx_payload, w->pend_rx_payload);
+		ps_add(c->tx_payload, w->pend_tx_payload);
+		c->last_seen_ns = x->now;
+		if (w->open) {
+			ps_add(c->connections, 1);
+			ps_add(((struct ps_client_ctr *)c)->open_connections, 1);
+			x->f->dir[PS_DIR_RX].open = 1;
+		}
+	}
+	w->pend_rx_packets = w->pend_tx_packets = 0;
+	w->pend_rx_bytes = w->pend_tx_bytes = w->pend_rx_payload = w->pend_tx_payload = 0;
+	w->open = 0;
+	x->c = c;
+	return c;
 }
 
 /*
@@ -157,6 +217,23 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 	ps_stat_inc(PS_STAT_ENDPOINT_PACKETS);
 	ps_flow_key(&x->k, p, rx);
 	x->f = ps_flow_get(&x->k, p, rx, x->ep, x->now, &newconn);
+	if (x->f && x->f->who.proxy == PS_PROXY_WAIT) {
+		ps_who_pend(x, rx, newconn);
+		x->f->last_seen_ns = x->now;
+		/* Closed before any header: the peer's connection. */
+		if (p->tcpflags & (PS_TCP_FIN | PS_TCP_RST)) {
+			x->f->who.proxy = PS_PROXY_DONE;
+			ps_stat_inc(PS_STAT_PROXY_BAD);
+			ps_who_settle(x, rx);
+		}
+		return 0;
+	}
+	/* A connection's declared client is blocked as its address would be. */
+	if (x->f && x->f->who.family &&
+	    ps_block_check(&x->f->who.addr, x->f->who.family, p->segs, x->now)) {
+		x->verdict = TC_ACT_SHOT;
+		return -1;
+	}
 	c = ps_flow_client(x->f, p, rx, x->now);
 	if (c && x->f && newconn == 1 && ps_refuse_connection(x, (struct ps_client_ctr *)c)) {
 		/* Over max_connections: no flow, no connection; the client's

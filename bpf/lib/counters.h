@@ -65,26 +65,33 @@ full:
 	return NULL;
 }
 
-/* The client of a packet: its slot, found through ps_clients or made. */
-static __always_inline struct ps_client_ctr *ps_client(const struct ps_pkt *p, int rx, __u64 now,
-						       __u32 *slot)
+/* A client's slot, found through ps_clients or made. */
+static __always_inline struct ps_client_ctr *ps_client_by_key(const struct ps_client_key *k,
+							      __u64 now, __u32 *slot)
 {
-	struct ps_client_key k = {};
-	struct ps_client_slot *s;
+	struct ps_client_slot *s = bpf_map_lookup_elem(&ps_clients, k);
 
-	k.family = p->family;
-	k.addr = rx ? p->saddr : p->daddr;
-	s = bpf_map_lookup_elem(&ps_clients, &k);
 	if (unlikely(!s))
-		return ps_client_new(&k, now, slot);
+		return ps_client_new(k, now, slot);
 	*slot = s->slot;
 	return ps_slot_ctr(s->slot);
 }
 
+/* The client of a packet: its peer. */
+static __always_inline struct ps_client_ctr *ps_client(const struct ps_pkt *p, int rx, __u64 now,
+						       __u32 *slot)
+{
+	struct ps_client_key k = {};
+
+	k.family = p->family;
+	k.addr = rx ? p->saddr : p->daddr;
+	return ps_client_by_key(&k, now, slot);
+}
+
 /*
  * The client of a flow's packet: the slot the flow remembers while it is
- * still that client's (same gen, not retired), else ps_client() and
- * remember it.
+ * still that client's (same gen, not retired), else the slot of the
+ * client a PROXY header declared, or of the peer, and remember it.
  */
 static __always_inline struct ps_counters *ps_flow_client(struct ps_flow *f,
 							  const struct ps_pkt *p, int rx,
@@ -98,7 +105,13 @@ static __always_inline struct ps_counters *ps_flow_client(struct ps_flow *f,
 		if (likely(ctr && ctr->gen == f->client_gen && !ctr->retired))
 			return &ctr->c;
 	}
-	ctr = ps_client(p, rx, now, &slot);
+	if (f && f->who.family) {
+		struct ps_client_key k = { .addr = f->who.addr, .family = f->who.family };
+
+		ctr = ps_client_by_key(&k, now, &slot);
+	} else {
+		ctr = ps_client(p, rx, now, &slot);
+	}
 	if (!ctr)
 		return NULL;
 	if (f) {

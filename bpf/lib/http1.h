@@ -32,6 +32,20 @@
 /* Inference requests of one segment waiting for the request limit. */
 #define PS_PEND_MAX	256
 
+/* The walk of an IPv6 address in a PROXY v1 header (proxy.h). */
+struct ps_px6 {
+	__u16 g[8];		/* the groups read */
+	__u32 ng;		/* how many */
+	__u32 gap;		/* where "::" stands among them (8: none) */
+	__u32 v;		/* the group being read ... */
+	__u32 digits;		/* ... its digits so far */
+	__u32 colon;		/* the last character was ':' */
+	__u32 chars;		/* characters read */
+	__u32 pos;		/* where the next is in the buffer ... */
+	__u32 end;		/* ... before the line's end */
+	__s32 r;		/* the last character's verdict (ps_px6_char()) */
+};
+
 struct ps_scratch {
 	struct ps_http h;	/* working copy of the flow's parser state */
 	__u32 endpoint;
@@ -52,6 +66,11 @@ struct ps_scratch {
 	__u32 walk_q;		/* ... read up to here ... */
 	__u32 walk_end;		/* ... of the line ending here ... */
 	__u32 walk_n;		/* ... this many bytes so far */
+	struct ps_px6 px6;	/* an IPv6 address being read (proxy.h) */
+	struct ps_addr px_addr;	/* a PROXY header's source (proxy.h) ... */
+	__u32 px_len;		/* ... the header's length ... */
+	__u8 px_family;		/* ... and the source's family */
+	__u8 px_pad[3];
 	__u8 buf[PS_BUF_SIZE + 64];
 };
 

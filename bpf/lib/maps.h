@@ -125,6 +125,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_endpoints SEC(".maps") __weak;
 
+/* Peers whose PROXY headers are believed, by endpoint (struct ps_trusted). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, struct ps_lpm_key);
+	__type(value, struct ps_trusted);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_trusted SEC(".maps") __weak;
+
 /* Datapath health counters, enum ps_stat. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

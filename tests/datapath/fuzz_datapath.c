@@ -48,6 +48,7 @@
 #include "fuzz_corpus.h"
 
 #define PORT		8000
+#define PX_PORT		443	/* PROXY headers, the corpus's haproxy capture's port */
 #define LIVE_BURST	3
 #define HOUR_NS		3600000000000ULL
 
@@ -92,6 +93,8 @@ static unsigned int tcp_off(const struct frame *f)
 /* Bytes the HTTP parser decides on. */
 static const char interesting[] = "\r\n :,0123456789aAfFxX%/-+\t";
 static const char *const words[] = {
+	"PROXY TCP4 198.19.0.1 198.18.0.1 1 443\r\n", "PROXY TCP6 fd00::9 fd00::1 1 443\r\n",
+	"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c", "PROXY UNKNOWN\r\n",
 	"POST ", "GET ", "/v1/chat/completions", " HTTP/1.1\r\n", "\r\n\r\n",
 	"Content-Length: ", "Transfer-Encoding: chunked\r\n", "0\r\n\r\n", "HTTP/1.1 200 OK\r\n",
 	"Upgrade: h2c\r\n", "CONNECT a:80 HTTP/1.1\r\n", "\r\n",
@@ -131,9 +134,9 @@ static void mutate(struct frame *f)
 		case 6:		/* at the endpoint */
 			if (th) {
 				if (rndn(2))
-					th->dest = htons(PORT);
+					th->dest = htons(rndn(3) ? PORT : PX_PORT);
 				else
-					th->source = htons(PORT);
+					th->source = htons(rndn(3) ? PORT : PX_PORT);
 			}
 			break;
 		case 7:		/* swapped ports */
@@ -282,18 +285,27 @@ static int setup(void)
 				   .max_flows = 65536 };
 	struct ps_class cl = { .emission_ns = HOUR_NS, .tolerance_ns = (LIVE_BURST - 1) * HOUR_NS };
 	static struct ps_config cfg;
+	char err_s[128];
 	uint32_t zero = 0;
 	int err, p;
 
 	ps_config_init(&cfg);
-	/* The corpus's endpoint ports, and the one mutations aim at. */
-	for (p = 0; p < 6; p++) {
-		static const long ports[] = { PORT, 80, 8080, 8081, 50051, 3000 };
+	/* The corpus's endpoint ports, the ones mutations aim at, and one
+	 * taking PROXY headers from anyone. */
+	for (p = 0; p < 7; p++) {
+		static const long ports[] = { PORT, 80, 8080, 8081, 50051, 3000, PX_PORT };
 
 		err = ps_config_add_port(&cfg, ports[p]);
 		if (err)
 			return err;
 	}
+	cfg.endpoints[6].proxy_protocol = 1;
+	cfg.endpoints[6].ntrusted = 2;
+	err = ps_parse_prefix("0.0.0.0/0", &cfg.endpoints[6].trusted[0], err_s, sizeof(err_s));
+	if (!err)
+		err = ps_parse_prefix("::/0", &cfg.endpoints[6].trusted[1], err_s, sizeof(err_s));
+	if (err)
+		return err;
 	err = ps_dp_open(&dp, &opts);
 	if (!err)
 		err = ps_dp_configure(&dp, &cfg);

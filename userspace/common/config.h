@@ -18,11 +18,16 @@
 #define PS_MAX_IFACES		16
 #define PS_NAME_MAX		32
 
+#define PS_MAX_TRUSTED		64	/* trusted_proxies: entries of one endpoint */
+
 struct ps_endpoint_cfg {
 	char name[PS_NAME_MAX];
 	uint16_t port;
 	int npaths;
 	char paths[PS_MAX_PATHS][PS_PATH_MAX + 1];
+	int proxy_protocol;	/* 0 or 1: a PROXY header starts each connection */
+	int ntrusted;		/* 0..PS_MAX_TRUSTED */
+	struct ps_prefix trusted[PS_MAX_TRUSTED];	/* trusted_proxies: whose headers count */
 };
 
 /* A numeric limit not given: no such limit (in the default) or inherited (in a class). */

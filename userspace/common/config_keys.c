@@ -65,6 +65,13 @@ static const struct ps_key path_entry = {
 	.rule = "starting with '/', visible ASCII",
 };
 
+static const struct ps_key trusted_entry = {
+	PREFIX_ENTRY(struct ps_endpoint_cfg, trusted),
+	.flags = PS_K_UNIQUE,
+};
+
+static int endpoint_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
+
 static const struct ps_key endpoint_keys[] = {
 	{
 		.name = "name",
@@ -84,6 +91,16 @@ static const struct ps_key endpoint_keys[] = {
 		.what = "paths",
 		.def_list = ps_default_paths,
 	},
+	{
+		.name = "proxy_protocol",
+		BOOL_FIELD(struct ps_endpoint_cfg, proxy_protocol),
+	},
+	{
+		.name = "trusted_proxies",
+		LIST_FIELD(struct ps_endpoint_cfg, trusted, ntrusted, 1, PS_MAX_TRUSTED),
+		.elem = &trusted_entry,
+		.what = "prefixes",
+	},
 	{}
 };
 
@@ -91,6 +108,7 @@ static const struct ps_key endpoint_entry = {
 	.type = PS_T_MAP,
 	.keys = endpoint_keys,
 	.finish = endpoint_finish,
+	.verify = endpoint_verify,
 };
 
 /* limits.default: offsets are in struct ps_config, as the map has none of its own. */
@@ -642,6 +660,27 @@ static void endpoint_finish(void *obj)
 
 	if (!ep->name[0])
 		snprintf(ep->name, sizeof(ep->name), "port-%u", ep->port);
+}
+
+/*
+ * A header nobody is trusted to send would never be believed, and a list
+ * of trusted proxies with no header to trust says nothing: both are
+ * mistakes, not settings.
+ */
+static int endpoint_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path)
+{
+	const struct ps_endpoint_cfg *ep = obj;
+
+	if (ep->proxy_protocol == 1 && !ep->ntrusted)
+		return ps_cfg_error(c, &ps_cfg_map_key(c, n, "proxy_protocol")->start_mark,
+				"%s.proxy_protocol: true without trusted_proxies, expected "
+				"trusted_proxies: the prefixes of the proxies whose headers count",
+				path);
+	if (ep->ntrusted && ep->proxy_protocol != 1)
+		return ps_cfg_error(c, &ps_cfg_map_key(c, n, "trusted_proxies")->start_mark,
+				"%s.trusted_proxies: given without proxy_protocol: true, expected "
+				"proxy_protocol: true (or no trusted_proxies)", path);
+	return 0;
 }
 
 /*

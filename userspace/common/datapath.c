@@ -89,11 +89,44 @@ int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts)
 	return 0;
 }
 
+/*
+ * ps_trusted from the endpoints' trusted_proxies: one entry per prefix,
+ * its bits the endpoints that trust it. What was there goes first (a
+ * reload may trust fewer).
+ */
+static int configure_trusted(struct ps_datapath *dp, const struct ps_config *cfg)
+{
+	static struct ps_lpm_key keys[PS_MAX_ENDPOINTS * PS_MAX_TRUSTED];
+	static struct ps_trusted vals[PS_MAX_ENDPOINTS * PS_MAX_TRUSTED];
+	int fd = bpf_map__fd(dp->skel->maps.ps_trusted);
+	struct ps_lpm_key k, next;
+	int i, j, n = 0, m;
+
+	while (!bpf_map_get_next_key(fd, NULL, &next))
+		if (bpf_map_delete_elem(fd, &next))
+			return -errno;
+	for (i = 0; i < cfg->nendpoints; i++)
+		for (j = 0; j < cfg->endpoints[i].ntrusted; j++) {
+			ps_lpm_key_of(&k, &cfg->endpoints[i].trusted[j]);
+			for (m = 0; m < n && memcmp(&keys[m], &k, sizeof(k)); m++)
+				;
+			if (m == n) {
+				keys[n] = k;
+				vals[n++].endpoints = 0;
+			}
+			vals[m].endpoints |= 1u << i;
+		}
+	for (m = 0; m < n; m++)
+		if (bpf_map_update_elem(fd, &keys[m], &vals[m], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
 int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg)
 {
 	int ports_fd = bpf_map__fd(dp->skel->maps.ps_ports);
 	int eps_fd = bpf_map__fd(dp->skel->maps.ps_endpoints);
-	int i, j;
+	int i, j, err;
 
 	for (i = 0; i < cfg->nendpoints; i++) {
 		const struct ps_endpoint_cfg *ec = &cfg->endpoints[i];
@@ -103,6 +136,7 @@ int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg)
 
 		ep.port = ec->port;
 		ep.npaths = ec->npaths;
+		ep.flags = ec->proxy_protocol == 1 ? PS_EP_PROXY_PROTOCOL : 0;
 		for (j = 0; j < ec->npaths && j < PS_MAX_PATHS; j++) {
 			size_t n = strnlen(ec->paths[j], PS_PATH_MAX);
 
@@ -111,14 +145,16 @@ int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg)
 		}
 		if (bpf_map_update_elem(eps_fd, &slot, &ep, BPF_ANY) ||
 		    bpf_map_update_elem(ports_fd, &port, &pp, BPF_ANY)) {
-			int err = -errno;
-
+			err = -errno;
 			pr_warn("penstock: cannot configure endpoint %s: %s\n", ec->name,
 				strerror(-err));
 			return err;
 		}
 	}
-	return 0;
+	err = configure_trusted(dp, cfg);
+	if (err)
+		pr_warn("penstock: cannot configure the trusted proxies: %s\n", strerror(-err));
+	return err;
 }
 
 void ps_dp_unpin(struct ps_datapath *dp)

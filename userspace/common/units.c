@@ -248,3 +248,19 @@ const char *ps_rfc3339_ms(uint64_t ms, char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%03uZ", (unsigned int)(ms % 1000));
 	return buf;
 }
+
+void ps_lpm_key_of(struct ps_lpm_key *k, const struct ps_prefix *p)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = 8 + p->len;
+	k->family = p->family;
+	memcpy(k->addr, p->addr, sizeof(k->addr));
+}
+
+void ps_prefix_of_key(struct ps_prefix *p, const struct ps_lpm_key *k)
+{
+	memset(p, 0, sizeof(*p));
+	p->family = k->family;
+	p->len = k->prefixlen - 8;
+	memcpy(p->addr, k->addr, sizeof(p->addr));
+}

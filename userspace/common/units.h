@@ -45,6 +45,11 @@ struct ps_client_key;
 /* One client's address as a full-length prefix (/32 or /128). */
 void ps_prefix_of_client(const struct ps_client_key *k, struct ps_prefix *p);
 
+struct ps_lpm_key;
+/* The key of a prefix in the LPM tries (ps_class_of, ps_enforce, ps_trusted), and back. */
+void ps_lpm_key_of(struct ps_lpm_key *k, const struct ps_prefix *p);
+void ps_prefix_of_key(struct ps_prefix *p, const struct ps_lpm_key *k);
+
 /* A duration as text, its two largest units: "45s", "10m", "2h5m", "3d", "1d2h". */
 const char *ps_duration_str(uint64_t seconds, char *buf, size_t len);
 

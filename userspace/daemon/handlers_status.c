@@ -55,6 +55,9 @@ static json_t *stats_json(struct ps_daemon *d)
 		[PS_STAT_FRAG_DROPPED] = "fragments_dropped",
 		[PS_STAT_WOULD_DROP_FRAG] = "fragments_would_drop",
 		[PS_STAT_FLOW_BUSY] = "flow_busy",
+		[PS_STAT_PROXY] = "proxy_headers",
+		[PS_STAT_PROXY_UNTRUSTED] = "proxy_untrusted",
+		[PS_STAT_PROXY_BAD] = "proxy_bad",
 	};
 	int fd = bpf_map__fd(d->dp.skel->maps.ps_stats), ncpu = libbpf_num_possible_cpus();
 	json_t *o = json_object();

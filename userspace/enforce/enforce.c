@@ -33,21 +33,6 @@ const char *const ps_origin_names[] = {
 	[PS_ORIGIN_MINUTE_LIMIT] = "minute_limit",
 };
 
-void ps_lpm_key_of(struct ps_lpm_key *k, const struct ps_prefix *p)
-{
-	memset(k, 0, sizeof(*k));
-	k->prefixlen = 8 + p->len;
-	k->family = p->family;
-	memcpy(k->addr, p->addr, sizeof(k->addr));
-}
-
-void ps_prefix_of_key(struct ps_prefix *p, const struct ps_lpm_key *k)
-{
-	memset(p, 0, sizeof(*p));
-	p->family = k->family;
-	p->len = k->prefixlen - 8;
-	memcpy(p->addr, k->addr, sizeof(p->addr));
-}
 
 void ps_class_of_limits(const struct ps_limits *l, struct ps_class *cl)
 {

@@ -56,9 +56,6 @@ void ps_class_of_limits(const struct ps_limits *l, struct ps_class *cl);
  * thousand entries at most), malloc'ed in *out. The count or -ENOMEM.
  */
 int ps_enf_keys(int fd, struct ps_lpm_key **out);
-/* The key of a prefix in the LPM tries (ps_class_of, ps_enforce), and back. */
-void ps_lpm_key_of(struct ps_lpm_key *k, const struct ps_prefix *p);
-void ps_prefix_of_key(struct ps_prefix *p, const struct ps_lpm_key *k);
 
 /* GCRA parameters for a rate of rpm requests per minute with a burst. */
 void ps_gcra_params(uint64_t rpm, uint64_t burst, __u64 *emission_ns, __u64 *tolerance_ns);

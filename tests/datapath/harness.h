@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What the datapath tests share: the live programs on maps of their own,
+ * IPv4 TCP frames built here, a client connection, its counters, the
+ * global stats, and the PASS/FAIL reporting of tests/unit/check.h.
+ */
+#ifndef PS_DATAPATH_HARNESS_H
+#define PS_DATAPATH_HARNESS_H
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <linux/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/datapath.h"
+#include "common/log.h"
+#include "penstock.skel.h"
+#include "../unit/check.h"
+
+#define PORT		8000
+#define SERVER		0xc6120001	/* 198.18.0.1 */
+#define CLIENT_BASE	0xc6120100	/* 198.18.1.0: a client per case */
+#define BURST		2
+#define HOUR_NS		3600000000000ULL
+
+#define F_FIN	0x01
+#define F_SYN	0x02
+#define F_ACK	0x10
+
+static struct ps_datapath dp;
+static const char body[] = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+static char req[512];
+static unsigned int req_len;
+static unsigned int req_hdr_len __attribute__((unused));
+static unsigned int req_line_cr __attribute__((unused));
+
+/* One client connection: client data at offsets from its ISN + 1. */
+struct conn {
+	uint32_t caddr;
+	uint16_t cport;
+	uint16_t port;		/* the endpoint's */
+	uint32_t cisn, sisn;
+};
+
+/* An IPv4 TCP frame; frag is the IP fragment field (host order). */
+static inline unsigned int frame(unsigned char *buf, uint32_t saddr, uint32_t daddr, uint16_t sport,
+			  uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+			  const void *data, unsigned int len, uint16_t frag)
+{
+	struct ethhdr *eth = (struct ethhdr *)buf;
+	struct iphdr *ip = (struct iphdr *)(eth + 1);
+	struct tcphdr *th = (struct tcphdr *)(ip + 1);
+
+	memset(buf, 0, ETH_HLEN + sizeof(*ip) + sizeof(*th));
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tot_len = htons(sizeof(*ip) + sizeof(*th) + len);
+	ip->frag_off = htons(frag);
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_TCP;
+	ip->saddr = htonl(saddr);
+	ip->daddr = htonl(daddr);
+	th->source = htons(sport);
+	th->dest = htons(dport);
+	th->seq = htonl(seq);
+	th->ack_seq = htonl(ack);
+	th->doff = sizeof(*th) / 4;
+	((uint8_t *)th)[13] = flags;
+	th->window = htons(502);
+	memcpy(th + 1, data, len);
+	return ETH_HLEN + sizeof(*ip) + sizeof(*th) + len;
+}
+
+static inline int run(int fd, const unsigned char *buf, unsigned int len)
+{
+	int ret, err = ps_dp_test_run(fd, buf, len, 0, &ret);
+
+	return err ? err : ret;
+}
+
+/* The client sends len bytes at data offset off: the ingress verdict. */
+static inline int csend(const struct conn *c, uint32_t off, const void *data, unsigned int len)
+{
+	unsigned char buf[2048];
+
+	return run(dp.ingress_fd, buf,
+		   frame(buf, c->caddr, SERVER, c->cport, c->port, c->cisn + 1 + off, c->sisn + 1,
+			 F_ACK, data, len, 0));
+}
+
+/* The server acknowledges the client's data up to offset off. */
+static inline int sack(const struct conn *c, uint32_t off)
+{
+	unsigned char buf[256];
+
+	return run(dp.egress_fd, buf,
+		   frame(buf, SERVER, c->caddr, c->port, c->cport, c->sisn + 1, c->cisn + 1 + off,
+			 F_ACK, NULL, 0, 0));
+}
+
+/* A connection from caddr to the endpoint on port: SYN and SYN-ACK. */
+static inline int handshake_to(struct conn *c, uint32_t caddr, uint16_t port)
+{
+	unsigned char buf[256];
+	int v;
+
+	c->caddr = caddr;
+	c->cport = 40000;
+	c->port = port;
+	c->cisn = 1000;
+	c->sisn = 5000;
+	v = run(dp.ingress_fd, buf, frame(buf, caddr, SERVER, c->cport, port, c->cisn, 0, F_SYN,
+					  NULL, 0, 0));
+	if (v != TC_ACT_OK)
+		return -1;
+	v = run(dp.egress_fd, buf, frame(buf, SERVER, caddr, port, c->cport, c->sisn,
+					 c->cisn + 1, F_SYN | F_ACK, NULL, 0, 0));
+	return v == TC_ACT_OK ? 0 : -1;
+}
+
+static inline int handshake(struct conn *c, uint32_t caddr)
+{
+	return handshake_to(c, caddr, PORT);
+}
+
+/* A client's slot counters, by its key. */
+static inline int ctr_of_key(const struct ps_client_key *k, struct ps_client_ctr *ctr,
+			     uint32_t *slot)
+{
+	struct ps_client_slot s;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(dp.skel->maps.ps_clients), k, &s))
+		return -errno;
+	*slot = s.slot;
+	return bpf_map_lookup_elem(bpf_map__fd(dp.skel->maps.ps_client_ctrs), &s.slot, ctr) ?
+		       -errno : 0;
+}
+
+/* An IPv4 client's slot counters. */
+static inline int ctr_of(uint32_t caddr, struct ps_client_ctr *ctr, uint32_t *slot)
+{
+	struct ps_client_key k = { .family = PS_AF_INET };
+
+	k.addr.a[0] = htonl(caddr);
+	return ctr_of_key(&k, ctr, slot);
+}
+
+/* The flow's key, as the programs make it (client to server). */
+static inline struct ps_flow_key flow_key(const struct conn *c)
+{
+	struct ps_flow_key k = { .family = PS_AF_INET };
+
+	k.client.a[0] = htonl(c->caddr);
+	k.server.a[0] = htonl(SERVER);
+	k.cport = htons(c->cport);
+	k.sport = htons(c->port);
+	return k;
+}
+
+static inline uint64_t boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Time passes for a client: its bucket is full again. */
+static inline int time_passes(uint32_t caddr)
+{
+	struct ps_client_ctr ctr;
+	uint32_t slot;
+
+	if (ctr_of(caddr, &ctr, &slot))
+		return -1;
+	ctr.gcra_tat = 0;
+	return bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_client_ctrs), &slot, &ctr,
+				   BPF_ANY);
+}
+
+static inline uint64_t stat(enum ps_stat which)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	uint64_t v[512], sum = 0;
+	uint32_t k = which;
+
+	if (ncpu <= 0 || ncpu > 512 ||
+	    bpf_map_lookup_elem(bpf_map__fd(dp.skel->maps.ps_stats), &k, v))
+		return 0;
+	for (i = 0; i < ncpu; i++)
+		sum += v[i];
+	return sum;
+}
+
+/* Expect verdict want from a send. */
+static inline void expect(struct ck *c, int got, int want, const char *what)
+{
+	if (got != want)
+		ck_fail(c, "%s: verdict %d, expected %d (%s)", what, got, want,
+			want == TC_ACT_SHOT ? "held back" : "let in");
+}
+
+/* Expect the client's inference requests and held-back requests. */
+static inline void expect_counts(struct ck *c, uint32_t caddr, uint64_t inf, uint64_t held)
+{
+	struct ps_client_ctr ctr;
+	uint32_t slot;
+
+	if (ctr_of(caddr, &ctr, &slot)) {
+		ck_fail(c, "client has no slot");
+		return;
+	}
+	if (ctr.c.inference_requests != inf || ctr.c.requests != inf)
+		ck_fail(c, "requests %llu, inference %llu: expected %llu",
+			(unsigned long long)ctr.c.requests,
+			(unsigned long long)ctr.c.inference_requests, (unsigned long long)inf);
+	else if (ctr.throttled_requests != held)
+		ck_fail(c, "throttled_requests %llu, expected %llu",
+			(unsigned long long)ctr.throttled_requests, (unsigned long long)held);
+}
+
+#endif

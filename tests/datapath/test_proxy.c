@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The PROXY protocol at packet time, through the live programs
+ * (BPF_PROG_TEST_RUN, decisions taken, maps of their own): an endpoint on
+ * port 8443 takes PROXY headers from 198.18.1.0/24. Each case opens a
+ * connection from a proxy, sends a header (v1 or v2, whole or in pieces)
+ * and a request, and checks whose counters moved: the client the header
+ * names, built by the test, or the proxy itself where the header names
+ * none, is not believed, or is missing. The request limit and blocks apply
+ * to the named client.
+ *
+ * Needs root (BPF); exits 77 without it.
+ */
+#include "harness.h"
+
+#define PX_PORT		8443
+#define PROXY4		0xc612010a	/* 198.18.1.10: a trusted proxy */
+#define UNTRUSTED4	0xc612020a	/* 198.18.2.10: not trusted */
+
+static const unsigned char v2sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
+					 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
+
+/* A v2 header: cmd (0 LOCAL, 1 PROXY), fam (0x11, 0x21, 0), addresses, a TLV. */
+static unsigned int v2hdr(unsigned char *b, int cmd, int fam, const void *src, const void *dst,
+			  int alen, int tlv)
+{
+	unsigned int n = 16, len = 2 * alen + (alen ? 4 : 0) + (tlv ? 6 : 0);
+
+	memcpy(b, v2sig, 12);
+	b[12] = 0x20 | cmd;
+	b[13] = fam;
+	b[14] = len >> 8;
+	b[15] = len & 0xff;
+	if (alen) {
+		memcpy(b + n, src, alen);
+		memcpy(b + n + alen, dst, alen);
+		n += 2 * alen;
+		b[n++] = 0x15;		/* source port 5555 */
+		b[n++] = 0xb3;
+		b[n++] = PX_PORT >> 8;
+		b[n++] = PX_PORT & 0xff;
+	}
+	if (tlv) {			/* PP2_TYPE_NOOP, 3 bytes */
+		memcpy(b + n, "\x04\x00\x03xyz", 6);
+		n += 6;
+	}
+	return n;
+}
+
+/* The counters of the client with this text address, or -1. */
+static int ctr_by_text(const char *a, struct ps_client_ctr *ctr)
+{
+	struct ps_client_key k = {};
+	uint32_t slot;
+
+	if (inet_pton(AF_INET, a, &k.addr) == 1)
+		k.family = PS_AF_INET;
+	else if (inet_pton(AF_INET6, a, &k.addr) == 1)
+		k.family = PS_AF_INET6;
+	else
+		return -1;
+	return ctr_of_key(&k, ctr, &slot);
+}
+
+/* Expect the client with text address a to hold these counts. */
+static void expect_client(struct ck *c, const char *a, uint64_t conns, uint64_t reqs,
+			  uint64_t rx_packets, uint64_t rx_payload)
+{
+	struct ps_client_ctr ctr;
+
+	if (ctr_by_text(a, &ctr)) {
+		ck_fail(c, "%s has no counters", a);
+		return;
+	}
+	if (ctr.c.connections != conns || ctr.c.requests != reqs ||
+	    ctr.c.rx_packets != rx_packets || ctr.c.rx_payload != rx_payload)
+		ck_fail(c, "%s: connections %llu, requests %llu, rx_packets %llu, rx_payload "
+			"%llu; expected %llu, %llu, %llu, %llu", a,
+			(unsigned long long)ctr.c.connections, (unsigned long long)ctr.c.requests,
+			(unsigned long long)ctr.c.rx_packets, (unsigned long long)ctr.c.rx_payload,
+			(unsigned long long)conns, (unsigned long long)reqs,
+			(unsigned long long)rx_packets, (unsigned long long)rx_payload);
+}
+
+static void expect_none(struct ck *c, const char *a)
+{
+	struct ps_client_ctr ctr;
+
+	if (!ctr_by_text(a, &ctr))
+		ck_fail(c, "%s has counters (requests %llu), expected none", a,
+			(unsigned long long)ctr.c.requests);
+}
+
+/*
+ * A connection from peer sending hdr and then a request, in one segment or
+ * in pieces of step bytes (0: one). Returns the verdict of the last segment.
+ */
+static int send_with(uint32_t peer, const void *hdr, unsigned int hlen, unsigned int step)
+{
+	static unsigned char seg[2048];
+	unsigned int n = hlen + req_len, off;
+	struct conn cn;
+	int v = -1;
+
+	if (handshake_to(&cn, peer, PX_PORT))
+		return -1;
+	memcpy(seg, hdr, hlen);
+	memcpy(seg + hlen, req, req_len);
+	if (!step)
+		return csend(&cn, 0, seg, n);
+	for (off = 0; off < n; off += step)
+		v = csend(&cn, off, seg + off, off + step > n ? n - off : step);
+	return v;
+}
+
+/* One case: a header from peer, the client it should count to. */
+static void case_header(const char *name, uint32_t peer, const void *hdr, unsigned int hlen,
+			unsigned int step, const char *client, const char *not_client)
+{
+	unsigned int segs = step ? (hlen + req_len + step - 1) / step : 1;
+	struct ck c;
+
+	ck_init(&c, name);
+	expect(&c, send_with(peer, hdr, hlen, step), TC_ACT_OK, "header and request");
+	/* SYN and the data segments; the payload is the header's and the request's. */
+	expect_client(&c, client, 1, 1, 1 + segs, hlen + req_len);
+	if (not_client)
+		expect_none(&c, not_client);
+	ck_end(&c);
+}
+
+static void cases_v1(void)
+{
+	char h[128];
+	int n;
+
+	n = snprintf(h, sizeof(h), "PROXY TCP4 198.19.7.1 198.18.0.1 5555 %d\r\n", PX_PORT);
+	case_header("proxy-v1-tcp4", PROXY4, h, n, 0, "198.19.7.1", "198.18.1.10");
+	n = snprintf(h, sizeof(h), "PROXY TCP6 fd00:7::1 fd00::1 5555 %d\r\n", PX_PORT);
+	case_header("proxy-v1-tcp6", PROXY4 + 1, h, n, 0, "fd00:7::1", "198.18.1.11");
+	n = snprintf(h, sizeof(h), "PROXY TCP6 fd00:7:0:0:9:8:7:6 fd00::1 5555 %d\r\n", PX_PORT);
+	case_header("proxy-v1-tcp6-full", PROXY4 + 2, h, n, 0, "fd00:7::9:8:7:6", NULL);
+	n = snprintf(h, sizeof(h), "PROXY UNKNOWN\r\n");
+	case_header("proxy-v1-unknown", PROXY4 + 3, h, n, 0, "198.18.1.13", NULL);
+	n = snprintf(h, sizeof(h), "PROXY TCP4 198.19.7.2 198.18.0.1 5555 %d\r\n", PX_PORT);
+	case_header("proxy-v1-one-byte-segments", PROXY4 + 4, h, n, 1, "198.19.7.2", NULL);
+}
+
+static void cases_v2(void)
+{
+	unsigned char h[128], s6[16] = { 0xfd, 0, 0, 8 }, d6[16] = { 0xfd };
+	uint32_t s4 = htonl(0xc6130801), d4 = htonl(SERVER);
+	unsigned int n;
+
+	s6[15] = 1;
+	d6[15] = 1;
+	n = v2hdr(h, 1, 0x11, &s4, &d4, 4, 1);
+	case_header("proxy-v2-tcp4-tlv", PROXY4 + 5, h, n, 0, "198.19.8.1", "198.18.1.15");
+	n = v2hdr(h, 1, 0x21, s6, d6, 16, 0);
+	case_header("proxy-v2-tcp6", PROXY4 + 6, h, n, 0, "fd00:8::1", NULL);
+	n = v2hdr(h, 0, 0, NULL, NULL, 0, 0);
+	case_header("proxy-v2-local", PROXY4 + 7, h, n, 0, "198.18.1.17", NULL);
+	s4 = htonl(0xc6130802);
+	n = v2hdr(h, 1, 0x11, &s4, &d4, 4, 1);
+	case_header("proxy-v2-split", PROXY4 + 8, h, n, 5, "198.19.8.2", NULL);
+}
+
+/* Not believed, missing, malformed: the peer is the client. */
+static void cases_peer(void)
+{
+	uint64_t untrusted = stat(PS_STAT_PROXY_UNTRUSTED), bad = stat(PS_STAT_PROXY_BAD);
+	char h[128];
+	struct ck c;
+	int n;
+
+	n = snprintf(h, sizeof(h), "PROXY TCP4 198.19.9.9 198.18.0.1 5555 %d\r\n", PX_PORT);
+	case_header("proxy-untrusted-peer", UNTRUSTED4, h, n, 0, "198.18.2.10", "198.19.9.9");
+	case_header("proxy-missing", PROXY4 + 9, "", 0, 0, "198.18.1.19", NULL);
+	ck_init(&c, "proxy-malformed");
+	n = snprintf(h, sizeof(h), "PROXY TCP4 198.19.9.8\r\n");
+	expect(&c, send_with(PROXY4 + 20, h, n, 0), TC_ACT_OK, "header and request");
+	/* Read as HTTP from its first byte: a first line that is no request
+	 * takes the segment with it (a server refuses the connection). */
+	expect_client(&c, "198.18.1.30", 1, 0, 2, n + req_len);
+	expect_none(&c, "198.19.9.8");
+	ck_end(&c);
+	ck_init(&c, "proxy-stats");
+	if (stat(PS_STAT_PROXY_UNTRUSTED) != untrusted + 1 || stat(PS_STAT_PROXY_BAD) != bad + 2)
+		ck_fail(&c, "proxy_untrusted moved by %llu (expected 1), proxy_bad by %llu "
+			"(expected 2)", (unsigned long long)(stat(PS_STAT_PROXY_UNTRUSTED) - untrusted),
+			(unsigned long long)(stat(PS_STAT_PROXY_BAD) - bad));
+	ck_end(&c);
+}
+
+/*
+ * The limit is the named client's, across the proxy's connections; a
+ * segment held back with its header comes again and the header is read
+ * for what it was.
+ */
+static void case_limit(void)
+{
+	char h[128], seg[1024];
+	struct conn a, b;
+	struct ck c;
+	int n;
+
+	ck_init(&c, "proxy-limit-of-the-named-client");
+	n = snprintf(h, sizeof(h), "PROXY TCP4 198.19.10.1 198.18.0.1 5555 %d\r\n", PX_PORT);
+	memcpy(seg, h, n);
+	memcpy(seg + n, req, req_len);
+	if (handshake_to(&a, PROXY4 + 21, PX_PORT))
+		ck_fail(&c, "handshake");
+	expect(&c, csend(&a, 0, seg, n + req_len), TC_ACT_OK, "header and a first request");
+	expect(&c, csend(&a, n + req_len, req, req_len), TC_ACT_OK, "a second");
+	expect(&c, csend(&a, n + 2 * req_len, req, req_len), TC_ACT_SHOT, "a third: over");
+	if (handshake_to(&b, PROXY4 + 22, PX_PORT))
+		ck_fail(&c, "handshake");
+	expect(&c, csend(&b, 0, seg, n + req_len), TC_ACT_SHOT,
+	       "another proxy connection for the same client: over");
+	time_passes(0xc6130a01);
+	expect(&c, csend(&b, 0, seg, n + req_len), TC_ACT_OK, "the same segment after time passed");
+	/* a: SYN and three segments, b: SYN and its segment twice */
+	expect_client(&c, "198.19.10.1", 2, 3, 7, 2 * (n + req_len) + req_len);
+	expect_none(&c, "198.18.1.31");
+	ck_end(&c);
+}
+
+/* A named client that is blocked: its connection's segments are dropped. */
+static void case_block(void)
+{
+	struct ps_enforcement e = { .action = PS_ACT_BLOCK, .origin = PS_ORIGIN_MANUAL };
+	struct ps_enforce_state st = { .entries = 1 };
+	struct ps_lpm_key k = { .prefixlen = 8 + 32, .family = PS_AF_INET };
+	uint32_t zero = 0, blocked = htonl(0xc6130b01);
+	char h[128], seg[1024];
+	struct conn cn;
+	struct ck c;
+	int n;
+
+	ck_init(&c, "proxy-blocked-named-client");
+	memcpy(k.addr, &blocked, 4);
+	bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_enforce), &k, &e, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_enforce_state), &zero, &st, BPF_ANY);
+	n = snprintf(h, sizeof(h), "PROXY TCP4 198.19.11.1 198.18.0.1 5555 %d\r\n", PX_PORT);
+	memcpy(seg, h, n);
+	memcpy(seg + n, req, req_len);
+	if (handshake_to(&cn, PROXY4 + 23, PX_PORT))
+		ck_fail(&c, "handshake");
+	expect(&c, csend(&cn, 0, seg, n + req_len), TC_ACT_SHOT, "its header and request");
+	expect(&c, csend(&cn, 0, seg, n + req_len), TC_ACT_SHOT, "sent again");
+	st.entries = 0;
+	bpf_map_delete_elem(bpf_map__fd(dp.skel->maps.ps_enforce), &k);
+	bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_enforce_state), &zero, &st, BPF_ANY);
+	ck_end(&c);
+}
+
+static int setup(void)
+{
+	struct ps_dp_opts opts = { .own_maps = true, .max_clients = 4096, .max_flows = 4096 };
+	struct ps_class cl = {
+		.emission_ns = HOUR_NS, .tolerance_ns = (BURST - 1) * HOUR_NS,
+	};
+	static struct ps_config cfg;
+	char err_s[256];
+	uint32_t zero = 0;
+	int err;
+
+	req_len = snprintf(req, sizeof(req),
+			   "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n"
+			   "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+			   strlen(body), body);
+	ps_config_init(&cfg);
+	err = ps_config_add_port(&cfg, PX_PORT);
+	if (err)
+		return err;
+	cfg.endpoints[0].proxy_protocol = 1;
+	cfg.endpoints[0].ntrusted = 1;
+	err = ps_parse_prefix("198.18.1.0/24", &cfg.endpoints[0].trusted[0], err_s,
+			      sizeof(err_s));
+	if (!err)
+		err = ps_dp_open(&dp, &opts);
+	if (!err)
+		err = ps_dp_configure(&dp, &cfg);
+	if (!err && bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_classes), &zero, &cl,
+					BPF_ANY))
+		err = -errno;
+	return err;
+}
+
+int main(void)
+{
+	int err;
+
+	if (geteuid()) {
+		printf("SKIP proxy: needs root (BPF)\n");
+		return 77;
+	}
+	err = setup();
+	if (err) {
+		fail("setup", "%s", strerror(-err));
+		return 1;
+	}
+	cases_v1();
+	cases_v2();
+	cases_peer();
+	case_limit();
+	case_block();
+	ps_dp_close(&dp);
+	return nfailed ? 1 : 0;
+}
