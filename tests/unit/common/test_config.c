@@ -163,11 +163,31 @@ static const struct err_case err_cases[] = {
 	{ "endpoints_is_mapping", "endpoints:\n  port: 8000\n", -EINVAL,
 	  "2:3: endpoints: got a mapping, expected a list of 1..16 endpoints" },
 	{ "endpoint_is_scalar", "endpoints:\n  - 8000\n", -EINVAL,
-	  "2:5: endpoints[0]: got '8000', expected a mapping with keys name, port, paths" },
+	  "2:5: endpoints[0]: got '8000', expected a mapping with keys name, port, paths, "
+	  "proxy_protocol, trusted_proxies" },
 	{ "endpoint_is_null", "endpoints:\n  - port: 1\n  -\n", -EINVAL,
-	  "3:4: endpoints[1]: got an empty value, expected a mapping with keys name, port, paths" },
+	  "3:4: endpoints[1]: got an empty value, expected a mapping with keys name, port, paths, "
+	  "proxy_protocol, trusted_proxies" },
 	{ "unknown_endpoint_key", "endpoints:\n  - port: 1\n    prot: 2\n", -EINVAL,
-	  "3:5: endpoints[0]: unknown key 'prot', expected one of name, port, paths" },
+	  "3:5: endpoints[0]: unknown key 'prot', expected one of name, port, paths, "
+	  "proxy_protocol, trusted_proxies" },
+	{ "proxy_without_trusted", "endpoints:\n  - port: 1\n    proxy_protocol: true\n",
+	  -EINVAL, "3:5: endpoints[0].proxy_protocol: true without trusted_proxies, expected "
+	  "trusted_proxies: the prefixes of the proxies whose headers count" },
+	{ "trusted_without_proxy", "endpoints:\n  - port: 1\n    trusted_proxies: [10.0.0.0/8]\n",
+	  -EINVAL, "3:5: endpoints[0].trusted_proxies: given without proxy_protocol: true, "
+	  "expected proxy_protocol: true (or no trusted_proxies)" },
+	{ "trusted_bad_prefix", "endpoints:\n  - port: 1\n    proxy_protocol: true\n"
+	  "    trusted_proxies: [10.0.0.1/8]\n", -EINVAL,
+	  "4:23: endpoints[0].trusted_proxies[0]: got '10.0.0.1/8', expected a prefix without "
+	  "host bits, such as 10.0.0.0/8" },
+	{ "trusted_twice", "endpoints:\n  - port: 1\n    proxy_protocol: true\n"
+	  "    trusted_proxies: [10.0.0.0/8, 10.0.0.0/8]\n", -EINVAL,
+	  "4:35: endpoints[0].trusted_proxies[1]: duplicate 10.0.0.0/8 (first at line 4), "
+	  "expected unique values" },
+	{ "proxy_protocol_not_bool", "endpoints:\n  - port: 1\n    proxy_protocol: 2\n"
+	  "    trusted_proxies: [10.0.0.0/8]\n", -EINVAL,
+	  "3:21: endpoints[0].proxy_protocol: got '2', expected true or false" },
 	{ "duplicate_endpoint_key", "endpoints:\n  - \"port\": 8000\n    'port': 9000\n", -EINVAL,
 	  "3:5: endpoints[0]: key 'port' appears twice (first at line 2), expected each key once" },
 
@@ -929,6 +949,31 @@ static void test_full(void)
 		fail("load_full", "%s", why);
 	else
 		pass("load_full");
+}
+
+static void test_proxy_protocol(void)
+{
+	const char *yaml = "endpoints:\n"
+			   "  - port: 8000\n"
+			   "    proxy_protocol: true\n"
+			   "    trusted_proxies: [10.0.0.0/8, \"fd00::/8\", 192.0.2.7]\n"
+			   "  - port: 8001\n";
+	struct ps_config cfg;
+	char path[512], buf[64];
+
+	if (!load_ok("proxy_protocol", yaml, &cfg, path, sizeof(path)))
+		return;
+	if (cfg.endpoints[0].proxy_protocol != 1 || cfg.endpoints[0].ntrusted != 3 ||
+	    strcmp(ps_prefix_str(&cfg.endpoints[0].trusted[1], buf, sizeof(buf)), "fd00::/8") ||
+	    cfg.endpoints[0].trusted[2].len != 32)
+		fail("proxy_protocol", "endpoint 0: proxy_protocol %d, %d trusted, [1] %s",
+		     cfg.endpoints[0].proxy_protocol, cfg.endpoints[0].ntrusted,
+		     ps_prefix_str(&cfg.endpoints[0].trusted[1], buf, sizeof(buf)));
+	else if (cfg.endpoints[1].proxy_protocol == 1 || cfg.endpoints[1].ntrusted)
+		fail("proxy_protocol", "endpoint 1: proxy_protocol %d, %d trusted, expected none",
+		     cfg.endpoints[1].proxy_protocol, cfg.endpoints[1].ntrusted);
+	else
+		pass("proxy_protocol");
 }
 
 static void test_defaults(void)
@@ -2874,6 +2919,7 @@ int main(void)
 	test_init();
 	test_full();
 	test_defaults();
+	test_proxy_protocol();
 	test_null_optional();
 	test_limits();
 	test_alias();
