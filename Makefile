@@ -60,7 +60,7 @@ SHAPE_SRCS   := $(US)/enforce/shape.c
 ALERT_SRCS   := $(US)/alerts/alert.c
 SINKS_SRCS   := $(addprefix $(US)/alerts/,sinks.c jsonl.c spool.c webhook.c)
 DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c setup.c loop.c control.c handlers.c \
-		handlers_status.c handlers_enforce.c attach.c)
+		handlers_status.c handlers_enforce.c attach.c adopt.c)
 CLI_SRCS     := $(addprefix $(US)/cli/,main.c opts.c ctl.c format.c cmd_daemon.c cmd_enforce.c \
 		cmd_alerts.c top.c replay.c replay_capture.c)
 
