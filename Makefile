@@ -60,7 +60,7 @@ SHAPE_SRCS   := $(US)/enforce/shape.c
 ALERT_SRCS   := $(US)/alerts/alert.c
 SINKS_SRCS   := $(addprefix $(US)/alerts/,sinks.c jsonl.c spool.c webhook.c)
 DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c setup.c loop.c control.c handlers.c \
-		handlers_status.c handlers_enforce.c attach.c)
+		handlers_status.c handlers_enforce.c attach.c adopt.c)
 CLI_SRCS     := $(addprefix $(US)/cli/,main.c opts.c ctl.c format.c cmd_daemon.c cmd_enforce.c \
 		cmd_alerts.c top.c replay.c replay_capture.c)
 
@@ -83,7 +83,7 @@ DATAPATH_TESTS := $(patsubst tests/datapath/test_%.c,$(OUTPUT)/tests/datapath_%,
 
 .PHONY: all
 all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o $(OUTPUT)/ps_bench \
-	$(OUTPUT)/ps_bench_fill $(OUTPUT)/tests/alerts_driver \
+	$(OUTPUT)/ps_bench_fill $(OUTPUT)/tests/alerts_driver $(OUTPUT)/tests/other_abi.bpf.o \
 	$(UNIT_TESTS) $(DATAPATH_TESTS) $(OUTPUT)/tests/fuzz_datapath
 
 $(OUTPUT) $(OUTPUT)/tests:
@@ -107,6 +107,11 @@ $(OUTPUT)/penstock.skel.h: $(OUTPUT)/penstock.bpf.o
 # per-CPU counter, and the floor of a per-connection counter.
 $(OUTPUT)/bench_min.bpf.o: tools/bench_min.bpf.c bpf/lib/parse.h bpf/lib/common.h \
 		include/penstock_abi.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# A datapath of another ABI, for tests/e2e/test_adopt.
+$(OUTPUT)/tests/other_abi.bpf.o: tests/lib/other_abi.bpf.c include/penstock_abi.h | $(OUTPUT)/tests
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

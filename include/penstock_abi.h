@@ -13,6 +13,16 @@
 
 #define PS_PIN_DIR		"/sys/fs/bpf/penstock"
 
+/*
+ * The ABI's version, raised when a map's meaning changes in a way its
+ * layout does not show (a field's unit, a code's sense). The programs
+ * carry it in their .rodata (ps_abi_version); a penstockd takes over the
+ * maps of a running datapath only if its version is this one and every
+ * map's key and value, compared member by member through BTF, have the
+ * layout this build has.
+ */
+#define PS_ABI_VERSION		1
+
 /* Map capacities. */
 #define PS_MAX_ENDPOINTS	16	/* configured endpoint slots */
 #define PS_MAX_PATHS		8	/* inference path prefixes per endpoint */

@@ -196,6 +196,9 @@ PS_ABI_AT(ps_ooo_seg, data, 8);
 _Static_assert(65536 * sizeof(struct ps_client_ctr) % 4096 == 0,
 	       "a tick's chunk of slots is whole pages");
 
+/* The version: raised with a note here on what changed its meaning. */
+PS_ABI_CODE(PS_ABI_VERSION, 1);
+
 /* Codes: append-only. */
 PS_ABI_CODE(PS_AF_INET, 4);
 PS_ABI_CODE(PS_AF_INET6, 6);

@@ -38,6 +38,13 @@
  */
 const volatile __u8 ps_replay __weak = 0;
 
+/*
+ * The ABI these programs were built for. No program reads it: a later
+ * penstockd finds it in the .rodata of the programs attached to an
+ * interface before it takes over their maps (userspace/daemon/adopt.c).
+ */
+const volatile __u32 ps_abi_version __weak = PS_ABI_VERSION;
+
 static __always_inline __u64 ps_now(const struct __sk_buff *skb)
 {
 	if (ps_replay)

@@ -60,10 +60,14 @@ static void print_daemon(json_t *ans)
 	       ps_str_or(d, "started", "-"));
 	printf("config      %s\n", ps_str_or(d, "config", "-"));
 	printf("socket      %s\n", ps_str_or(d, "socket", "-"));
-	printf("pin dir     %s%s\n", ps_str_or(d, "pin_dir", "-"),
+	printf("pin dir     %s%s%s\n", ps_str_or(d, "pin_dir", "-"),
 	       json_is_true(json_object_get(d, "adopted"))
-		       ? " (datapath adopted from the previous penstockd)"
-		       : "");
+		       ? " (datapath adopted from the previous penstockd"
+		       : "",
+	       !json_is_true(json_object_get(d, "adopted")) ? ""
+	       : !strcmp(ps_str_or(d, "adopted_from", ""), "programs")
+		       ? ", its maps found through its programs)"
+		       : ")");
 	if (*ps_str_or(d, "state_file", ""))
 		printf("state file  %s (last saved %s)\n", ps_str_or(d, "state_file", "-"),
 		       ps_str_or(d, "last_save", "never"));

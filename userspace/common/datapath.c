@@ -14,19 +14,19 @@
 #include "penstock.skel.h"
 #include "penstock_abi_check.h"
 
-int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts)
+int ps_dp_prepare(struct ps_datapath *dp, const struct ps_dp_opts *opts)
 {
 	struct penstock_bpf *skel;
 	struct bpf_map *map;
 	uint32_t clients, flows;
-	int err;
 
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = opts->pin_root);
 
 	memset(dp, 0, sizeof(*dp));
 	skel = penstock_bpf__open_opts(&oopts);
 	if (!skel) {
-		err = -errno;
+		int err = -errno;
+
 		pr_warn("penstock: cannot open the BPF object: %s\n", strerror(-err));
 		return err;
 	}
@@ -62,14 +62,23 @@ int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts)
 			bpf_map__set_pin_path(map, NULL);
 		bpf_map__set_max_entries(skel->maps.ps_ooo, 4096);
 	}
+	dp->skel = skel;
+	return 0;
+}
+
+int ps_dp_load(struct ps_datapath *dp)
+{
+	struct penstock_bpf *skel = dp->skel;
+	int err;
+
 	err = penstock_bpf__load(skel);
 	if (err) {
 		pr_warn("penstock: cannot load the BPF programs: %s%s\n", strerror(-err),
 			err == -EPERM ? " (run as root)" : "");
 		penstock_bpf__destroy(skel);
+		dp->skel = NULL;
 		return err;
 	}
-	dp->skel = skel;
 	dp->ingress_fd = bpf_program__fd(skel->progs.ps_ingress);
 	dp->egress_fd = bpf_program__fd(skel->progs.ps_egress);
 	dp->xdp_fd = bpf_program__fd(skel->progs.ps_xdp);
@@ -87,6 +96,13 @@ int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts)
 		}
 	}
 	return 0;
+}
+
+int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts)
+{
+	int err = ps_dp_prepare(dp, opts);
+
+	return err ? err : ps_dp_load(dp);
 }
 
 /*

@@ -42,6 +42,13 @@ struct ps_client {
 };
 
 int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts);
+/*
+ * ps_dp_open() in two steps: open and size the object (dp->skel, its maps
+ * not created yet, so that some may be pointed at maps that exist with
+ * bpf_map__reuse_fd()), then load it. A failed load destroys the object.
+ */
+int ps_dp_prepare(struct ps_datapath *dp, const struct ps_dp_opts *opts);
+int ps_dp_load(struct ps_datapath *dp);
 /* Write ps_ports and ps_endpoints from cfg. */
 int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg);
 void ps_dp_close(struct ps_datapath *dp);

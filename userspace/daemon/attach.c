@@ -21,9 +21,6 @@
 #include "daemon/attach.h"
 #include "penstock.skel.h"
 
-#define PS_TC_HANDLE	0x5053	/* "PS" */
-#define PS_TC_PRIORITY	0x5053
-
 static int attach_one(int ifindex, enum bpf_tc_attach_point where, int prog_fd)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);

@@ -7,6 +7,10 @@
 
 #include "common/datapath.h"
 
+/* Penstock's tc filters: this handle and priority on clsact ingress and egress. */
+#define PS_TC_HANDLE	0x5053	/* "PS" */
+#define PS_TC_PRIORITY	0x5053
+
 struct ps_attachment {
 	int ifindex;
 	char ifname[IF_NAMESIZE];

@@ -20,6 +20,7 @@
 #include "common/datapath.h"
 #include "count/clients.h"
 #include "count/tick.h"
+#include "daemon/adopt.h"
 #include "daemon/attach.h"
 #include "daemon/control.h"
 #include "enforce/shape.h"
@@ -36,7 +37,10 @@ struct ps_daemon {
 	const char *pin_dir;
 	char run_record[4200];
 	bool keep_datapath;
-	bool adopted;
+	bool adopted;		/* took over the maps of a running datapath ... */
+	enum ps_adopt_from adopted_from;	/* ... found through its programs or pins */
+	bool replacing;		/* a running datapath that did not fit was replaced ... */
+	struct ps_adopt prev;	/* ... its maps, until they are read */
 	bool stop;
 	bool owner;		/* the control socket is ours: no other daemon runs */
 	struct ps_config cfg;

@@ -199,8 +199,13 @@ void ps_handle_status(struct ps_daemon *d, json_t *req, FILE *out)
 					      (json_int_t)d->tick.reclaimed, "unlinked",
 					      (json_int_t)d->tick.npending));
 	if (o) {
+		static const char *const from[] = { [PS_FROM_NONE] = "",
+						     [PS_FROM_PROGRAMS] = "programs",
+						     [PS_FROM_PINS] = "pins" };
 		char path[4200];
 
+		json_object_set_new(json_object_get(o, "daemon"), "adopted_from",
+				    json_string(from[d->adopted_from]));
 		snprintf(path, sizeof(path), "%s/" PS_STATE_FILE, d->state_dir);
 		json_object_set_new(json_object_get(o, "daemon"), "state_file", json_string(path));
 		json_object_set_new(json_object_get(o, "daemon"), "save_ms",

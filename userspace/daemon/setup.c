@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * penstockd's start, reload and stop: the control socket first (one daemon
- * at a time), the state file, the alert sinks, then the datapath, loaded
- * or adopted from a previous daemon's pinned maps (common/datapath.c),
- * attached to the configured interfaces (attach.c), and the policy. The
- * run record (datapath.json beside the socket) says what this daemon
+ * at a time), the state file, the alert sinks, then the datapath
+ * (common/datapath.c): loaded on the maps of the one running if they fit
+ * this build, found through the programs attached to the configured
+ * interfaces or else pinned (adopt.c), or on fresh maps; attached to the
+ * interfaces (attach.c), replacing the programs there; then the policy.
+ * The run record (datapath.json beside the socket) says what this daemon
  * attached and which root qdiscs its HTB replaced, so that a successor
  * can take them over or put them back.
  */
@@ -219,8 +221,8 @@ int ps_daemon_reload(struct ps_daemon *d, char *err, size_t errlen)
 		d->shape_dirty = true;
 	}
 	if (ncfg.max_clients != d->cfg.max_clients)
-		pr_info("penstockd: max_clients %u takes effect when penstockd starts without "
-			"pinned maps; %u slots now\n", ncfg.max_clients, d->tick.max);
+		pr_info("penstockd: max_clients %u takes effect when penstockd starts a fresh "
+			"datapath; %u slots now\n", ncfg.max_clients, d->tick.max);
 	d->cfg = ncfg;
 	ps_policy_reconfigure(&d->pol);
 	d->tick.idle_s = d->cfg.reclaim_idle;
@@ -293,29 +295,82 @@ static void policy_enforce(void *ctx, const struct ps_prefix *p, const struct ps
 }
 
 /*
- * Load the datapath, or adopt the maps a previous daemon left pinned, and
+ * The datapath running already, if any: the maps of penstock's programs
+ * attached to the configured interfaces, else those pinned in the pin
+ * directory. Maps that fit this build are taken over (d->adopted), the
+ * programs about to load will use them; a datapath attached that does
+ * not fit is to be replaced (d->replacing), and read where its layout is
+ * known. Maps pinned that do not fit, with no program attached, are left
+ * for a person to remove.
+ */
+static int find_running(struct ps_daemon *d, bool pinned)
+{
+	struct bpf_object *obj = d->dp.skel->obj;
+	struct ps_adopt *a = &d->prev;
+	int n;
+
+	n = ps_adopt_find_attached(a, &d->cfg);
+	if (n < 0)
+		return n;
+	if (n > 0) {
+		if (!ps_adopt_check(a, obj)) {
+			pr_warn("penstockd: replacing the datapath %s with fresh maps\n",
+				a->progs);
+			ps_adopt_unpin(a, obj, true);
+			d->replacing = true;
+			return 0;
+		}
+		/* Pins of other maps would be taken instead: they go. */
+		ps_adopt_unpin(a, obj, false);
+		pr_info("penstockd: taking over the maps of the datapath %s%s\n", a->progs,
+			pinned ? "" : " (none pinned: pinning them again)");
+	} else if (pinned) {
+		ps_adopt_find_pinned(a, obj, d->pin_dir);
+		if (!ps_adopt_check(a, obj)) {
+			pr_warn("penstockd: the maps pinned in %s do not fit this penstockd; if no "
+				"daemon uses them, remove them (rm -r %s) and start again\n",
+				d->pin_dir, d->pin_dir);
+			ps_adopt_close(a);
+			return -EINVAL;
+		}
+	} else {
+		return 0;
+	}
+	d->adopted = true;
+	d->adopted_from = a->from;
+	return ps_adopt_reuse(a, obj);
+}
+
+/*
+ * Load the datapath, on the maps of the one running if they fit, and
  * write its endpoint and class maps; on fresh maps, the manual entries
- * come back from the state directory.
+ * come back from the state directory, and a replaced datapath's other
+ * entries from its maps.
  */
 static int open_datapath(struct ps_daemon *d)
 {
 	struct ps_dp_opts dopts = { .pin_root = d->pin_dir, .max_clients = d->cfg.max_clients };
 	char probe[4200];
+	bool pinned;
 	int err;
 
 	err = ensure_bpffs(d->pin_dir);
 	if (err)
 		return err;
 	snprintf(probe, sizeof(probe), "%s/" PS_MAP_CLIENTS, d->pin_dir);
-	d->adopted = access(probe, F_OK) == 0;
-	err = ps_dp_open(&d->dp, &dopts);
-	if (err) {
-		if (d->adopted)
-			pr_warn("penstockd: the maps pinned in %s do not fit this penstockd; if no "
-				"daemon uses them, remove them (rm -r %s) and start again\n",
-				d->pin_dir, d->pin_dir);
+	pinned = access(probe, F_OK) == 0;
+	err = ps_dp_prepare(&d->dp, &dopts);
+	if (err)
 		return err;
-	}
+	err = find_running(d, pinned);
+	if (!err)
+		err = ps_dp_load(&d->dp);
+	else
+		ps_dp_close(&d->dp);
+	if (!d->replacing)
+		ps_adopt_close(&d->prev);	/* the skeleton holds what it took */
+	if (err)
+		return err;
 	err = configure_ports(d, &d->cfg);
 	if (err)
 		return err;
@@ -336,6 +391,13 @@ static int open_datapath(struct ps_daemon *d)
 			pr_info("penstockd: %d manual enforcement entries restored from %s\n", n,
 				path);
 	}
+	if (d->replacing) {
+		int n = ps_adopt_copy_entries(&d->prev, &d->dp);
+
+		if (n > 0)
+			pr_info("penstockd: %d enforcement entries kept from the replaced "
+				"datapath\n", n);
+	}
 	ps_enf_set_dry_run(&d->dp, d->cfg.dry_run > 0);
 	return 0;
 }
@@ -351,12 +413,13 @@ static int attach_all(struct ps_daemon *d)
 	json_t *doc;
 	int nprev, err;
 
-	nprev = d->adopted ? run_record_read(d, prev, PS_MAX_IFACES) : 0;
+	nprev = d->adopted || d->replacing ? run_record_read(d, prev, PS_MAX_IFACES) : 0;
 	err = ps_shape_init(&d->shape, shape_record, d);
 	if (err)
 		return err;
 	/* What a previous daemon's HTB replaced, to put it back in the end
-	 * (read even without pinned maps: its qdisc may still be there). */
+	 * (read even without a datapath to adopt: its qdisc may still be
+	 * there). */
 	doc = json_load_file(d->run_record, 0, NULL);
 	ps_shape_adopt(&d->shape, json_object_get(doc, "shaping"));
 	json_decref(doc);
@@ -395,6 +458,29 @@ static int start_policy(struct ps_daemon *d)
 	return 0;
 }
 
+/*
+ * The programs of the replaced datapath are off the interfaces now, so
+ * its counters move no more: what they counted since a daemon last read
+ * them goes into the client table, as a tick would put it, and the fresh
+ * maps start new incarnations of the same clients.
+ */
+static void fold_replaced(struct ps_daemon *d)
+{
+	uint64_t wall_ns;
+	int64_t b2w;
+	int n;
+
+	ps_clock(&wall_ns, &b2w);
+	n = ps_adopt_read_counts(&d->prev, &d->table, wall_ns / 1000000000ULL, b2w);
+	if (n < 0)
+		pr_warn("penstockd: reading the replaced datapath's counters: %s\n",
+			strerror(-n));
+	else if (d->prev.ctrs_readable)
+		pr_info("penstockd: the counters of %d clients read from the replaced datapath\n",
+			n);
+	ps_adopt_close(&d->prev);
+}
+
 int ps_daemon_setup(struct ps_daemon *d)
 {
 	char sockdir[4200], aerr[4200];
@@ -421,10 +507,16 @@ int ps_daemon_setup(struct ps_daemon *d)
 		err = start_policy(d);
 	if (err)
 		return err;
+	if (d->replacing)
+		fold_replaced(d);
 	/* Catch up with what the datapath counted while no daemon ran. */
 	ps_tick_run(&d->tick, &d->table);
-	pr_info("penstockd: %s the datapath: %d endpoints on %d interfaces, maps in %s, %u clients\n",
-		d->adopted ? "adopted" : "started", d->cfg.nendpoints, d->natt, d->pin_dir,
+	pr_info("penstockd: %s the datapath: %d endpoints on %d interfaces, maps in %s%s, "
+		"%u clients\n",
+		d->adopted ? "adopted" : d->replacing ? "replaced" : "started",
+		d->cfg.nendpoints, d->natt, d->pin_dir,
+		d->adopted_from == PS_FROM_PROGRAMS ? " (found through its programs)" :
+		d->adopted_from == PS_FROM_PINS ? " (found pinned)" : "",
 		d->table.n);
 	return 0;
 }
@@ -462,6 +554,7 @@ void ps_daemon_teardown(struct ps_daemon *d)
 		pr_info("penstockd: the datapath stays attached, its maps pinned in %s\n",
 			d->pin_dir);
 	}
+	ps_adopt_close(&d->prev);
 	ps_shape_free(&d->shape);
 	ps_policy_free(&d->pol);
 	ps_alerts_close(d->alerts);
