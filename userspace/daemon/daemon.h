@@ -55,6 +55,7 @@ struct ps_daemon {
 	uint64_t last_save_ms;
 	uint64_t save_took_ms;	/* the last save, fork to exit */
 	uint64_t started_ms;
+	uint32_t flows;		/* ps_flows entries at the last sweep of idle flows */
 };
 
 /* setup.c */

@@ -97,6 +97,15 @@ int ps_daemon_shape_sync(struct ps_daemon *d, char *err, size_t errlen)
 	return r;
 }
 
+/* Sweep the idle flows, counting those left for `penstock status`. */
+static void sweep_flows(struct ps_daemon *d)
+{
+	uint32_t left;
+
+	ps_flows_expire(&d->dp, ps_boot_now(NULL) - PS_FLOW_IDLE_S * 1000000000ULL, &left);
+	d->flows = left;
+}
+
 static void tick(struct ps_daemon *d)
 {
 	uint64_t now;
@@ -108,8 +117,9 @@ static void tick(struct ps_daemon *d)
 		d->shape_dirty = true;
 		d->pol.shape_dirty = false;
 	}
-	if (d->tick.count % 10 == 0)
-		ps_flows_expire(&d->dp, ps_boot_now(NULL) - PS_FLOW_IDLE_S * 1000000000ULL);
+	/* From the first tick on, so that status has a count at once. */
+	if (d->tick.count % 10 == 1)
+		sweep_flows(d);
 	/* Expired or new shape entries now; every 10 s, whatever changed
 	 * behind the daemon's back (a class someone deleted). */
 	if (d->shape_dirty || d->tick.count % 10 == 0)
