@@ -31,7 +31,8 @@ static void slot_dec_open(int cfd, uint32_t slot, uint32_t gen)
 	munmap(p, len);
 }
 
-uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff, uint32_t *left)
+uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff, uint32_t *left,
+			 void (*yield)(void *ctx), void *ctx)
 {
 	int ffd = bpf_map__fd(dp->skel->maps.ps_flows);
 	int cfd = bpf_map__fd(dp->skel->maps.ps_client_ctrs);
@@ -64,6 +65,8 @@ uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff, uint32_t *left
 		if (done)
 			break;
 		in = &batch;
+		if (yield)
+			yield(ctx);
 	}
 	*left = seen - expired;
 	if (expired)

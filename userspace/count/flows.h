@@ -17,8 +17,10 @@
 /*
  * Remove the flows idle since before cutoff (the programs' clock, ns).
  * Returns how many; *left: the flows it saw and left (a count of ps_flows
- * as of this walk).
+ * as of this walk). yield (may be NULL) is called between batches, with
+ * ctx.
  */
-uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff, uint32_t *left);
+uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff, uint32_t *left,
+			 void (*yield)(void *ctx), void *ctx);
 
 #endif
