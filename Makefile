@@ -83,7 +83,8 @@ DATAPATH_TESTS := $(patsubst tests/datapath/test_%.c,$(OUTPUT)/tests/datapath_%,
 
 .PHONY: all
 all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o $(OUTPUT)/ps_bench \
-	$(OUTPUT)/ps_bench_fill $(OUTPUT)/tests/alerts_driver $(OUTPUT)/tests/other_abi.bpf.o \
+	$(OUTPUT)/ps_bench_fill $(OUTPUT)/ps_flood $(OUTPUT)/tests/alerts_driver \
+	$(OUTPUT)/tests/other_abi.bpf.o \
 	$(UNIT_TESTS) $(DATAPATH_TESTS) $(OUTPUT)/tests/fuzz_datapath
 
 $(OUTPUT) $(OUTPUT)/tests:
@@ -140,6 +141,11 @@ $(OUTPUT)/ps_bench: tools/bench.c $(call obj,$(COMMON_SRCS) $(ENFORCE_SRCS)) \
 $(OUTPUT)/ps_bench_fill: tools/bench_fill.c include/penstock_abi.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@
+
+# The flood test's generator: spoofed TCP from a client namespace (AF_PACKET).
+$(OUTPUT)/ps_flood: tools/flood.c | $(OUTPUT)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 $(OUTPUT)/tests/unit_%: test_%.c tests/unit/check.h \
 		$(call obj,$(COUNT_SRCS) $(COUNTD_SRCS) $(COMMON_SRCS)) | $(OUTPUT)/tests

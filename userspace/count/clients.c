@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "count/clients.h"
 
 _Static_assert(sizeof(struct ps_counters) == (PS_NFIELDS + 2) * 8,
@@ -34,6 +35,19 @@ void ps_ctable_free(struct ps_ctable *t)
 	free(t->bucket);
 	free(t->ext);
 	memset(t, 0, sizeof(*t));
+}
+
+bool ps_ctable_yield(struct ps_ctable *t)
+{
+	uint64_t cpu0;
+	bool changed;
+
+	if (!t->on_yield)
+		return false;
+	cpu0 = ps_cpu_ns();
+	changed = t->on_yield(t->on_yield_ctx);
+	t->yield_ns += ps_cpu_ns() - cpu0;
+	return changed;
 }
 
 static uint32_t key_hash(const struct ps_client_key *k)

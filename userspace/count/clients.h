@@ -71,6 +71,8 @@ struct ps_ctable {
 	struct ps_cext *ext;
 	uint32_t next_ext, cap_ext;
 	uint32_t gen;			/* current tick number */
+	bool folding;			/* a tick is folding: records it has not reached
+					 * yet were found in the map at gen - 1 */
 	uint32_t in_map;		/* records found in the map at the last tick */
 	/*
 	 * Called at each fold that moved a record's counters, with the
@@ -80,7 +82,32 @@ struct ps_ctable {
 	void (*on_fold)(void *ctx, struct ps_crec *r, const uint64_t d[PS_NWFIELDS],
 			uint32_t now);
 	void *on_fold_ctx;
+	/*
+	 * Called between pieces of a pass over every client (the tick, the
+	 * window limits, a detection run), every PS_CTABLE_YIELD_EVERY
+	 * clients (NULL: none). penstockd answers the control requests
+	 * waiting meanwhile (daemon/loop.c), so that a pass over a million
+	 * clients does not keep `penstock` waiting; what it runs there
+	 * changes no record. True when it put a new configuration in force
+	 * (a reload): a pass that reads the configuration stops there, and
+	 * runs again at the next tick.
+	 */
+	bool (*on_yield)(void *ctx);
+	void *on_yield_ctx;
+	uint64_t yield_ns;		/* CPU time on_yield took, ns: the passes leave it
+					 * out of their own */
 };
+
+#define PS_CTABLE_YIELD_EVERY	16384
+
+/* Call on_yield, its CPU time added to yield_ns; what it returns. */
+bool ps_ctable_yield(struct ps_ctable *t);
+
+/* The same, from a pass at its i-th client: every PS_CTABLE_YIELD_EVERY. */
+static inline bool ps_ctable_yield_at(struct ps_ctable *t, uint32_t i)
+{
+	return t->on_yield && i && i % PS_CTABLE_YIELD_EVERY == 0 && ps_ctable_yield(t);
+}
 
 /* One client's figures for one window (or totals). */
 struct ps_cview {

@@ -31,13 +31,14 @@ static void slot_dec_open(int cfd, uint32_t slot, uint32_t gen)
 	munmap(p, len);
 }
 
-uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff)
+uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff, uint32_t *left,
+			 void (*yield)(void *ctx), void *ctx)
 {
 	int ffd = bpf_map__fd(dp->skel->maps.ps_flows);
 	int cfd = bpf_map__fd(dp->skel->maps.ps_client_ctrs);
 	static struct ps_flow_key keys[FLOW_BATCH];
 	static struct ps_flow vals[FLOW_BATCH];
-	uint32_t expired = 0, batch, count, i;
+	uint32_t expired = 0, seen = 0, batch, count, i;
 	void *in = NULL;
 	int err;
 
@@ -51,6 +52,7 @@ uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff)
 		if (err < 0 && errno != ENOENT)
 			break;
 		done = err < 0;
+		seen += count;
 		for (i = 0; i < count; i++) {
 			if (vals[i].last_seen_ns >= cutoff)
 				continue;
@@ -63,7 +65,10 @@ uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff)
 		if (done)
 			break;
 		in = &batch;
+		if (yield)
+			yield(ctx);
 	}
+	*left = seen - expired;
 	if (expired)
 		pr_debug("penstockd: %u idle flows expired\n", expired);
 	return expired;

@@ -14,8 +14,14 @@
 /* How long a flow may be idle before it is removed. */
 #define PS_FLOW_IDLE_S	300
 
-/* Remove the flows idle since before cutoff (the programs' clock, ns). Returns how many. */
-uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff);
+/*
+ * Remove the flows idle since before cutoff (the programs' clock, ns).
+ * Returns how many; *left: the flows it saw and left (a count of ps_flows
+ * as of this walk). yield (may be NULL) is called between batches, with
+ * ctx.
+ */
+uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff, uint32_t *left,
+			 void (*yield)(void *ctx), void *ctx);
 
 /*
  * How long a piece of an out-of-order segment (ps_ooo) is left alone

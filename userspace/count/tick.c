@@ -119,6 +119,8 @@ static int free_pending(struct ps_tick *tk, struct ps_ctable *t, uint32_t now, i
 		struct ps_crec *r;
 		uint32_t gen;
 
+		/* The tick reads no configuration: a reload does not stop it. */
+		(void)ps_ctable_yield_at(t, i);
 		if (bpf_map_lookup_elem(tk->ctrs_fd, &s, &ctr))
 			continue;
 		if (ctr.key.family) {
@@ -145,7 +147,7 @@ static int free_pending(struct ps_tick *tk, struct ps_ctable *t, uint32_t now, i
 
 int ps_tick_run(struct ps_tick *tk, struct ps_ctable *t)
 {
-	uint64_t cpu0 = ps_cpu_ns(), wall_ns, boot_now;
+	uint64_t cpu0 = ps_cpu_ns(), yield0 = t->yield_ns, wall_ns, boot_now;
 	uint32_t first, i, now, next, in_use = 0, want = 0, target, was_in_use;
 	int64_t b2w;
 	int err = 0;
@@ -165,9 +167,12 @@ int ps_tick_run(struct ps_tick *tk, struct ps_ctable *t)
 		return err;
 	}
 	was_in_use = t->in_map - (tk->npending < t->in_map ? tk->npending : t->in_map);
+	t->folding = true;
 	err = free_pending(tk, t, now, b2w);
-	if (err)
+	if (err) {
+		t->folding = false;
 		return err;
+	}
 	/* Once reclaim_pct of the slots have been handed out, keep the
 	 * clients in slots down to a tenth of all slots below that. */
 	target = (uint64_t)tk->max * (tk->reclaim_pct - 10) / 100;
@@ -191,6 +196,7 @@ int ps_tick_run(struct ps_tick *tk, struct ps_ctable *t)
 			uint64_t seen;
 			int r;
 
+			(void)ps_ctable_yield_at(t, s);
 			r = fold_slot(tk, t, s, &m[i], now, b2w);
 			if (r < 0) {
 				err = r;
@@ -214,7 +220,8 @@ int ps_tick_run(struct ps_tick *tk, struct ps_ctable *t)
 	}
 	tk->next = next;
 	t->in_map = in_use;
-	tk->last_ns = ps_cpu_ns() - cpu0;
+	t->folding = false;
+	tk->last_ns = ps_cpu_ns() - cpu0 - (t->yield_ns - yield0);
 	tk->sum_ns += tk->last_ns;
 	if (tk->last_ns > tk->max_ns)
 		tk->max_ns = tk->last_ns;

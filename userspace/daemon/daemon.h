@@ -59,6 +59,10 @@ struct ps_daemon {
 	uint64_t last_save_ms;
 	uint64_t save_took_ms;	/* the last save, fork to exit */
 	uint64_t started_ms;
+	bool yielding;		/* answering requests from inside a pass (loop_yield) */
+	uint64_t reloads;	/* configurations put in force since start */
+	uint64_t yielded_ms;	/* when a pass last looked for requests */
+	uint32_t flows;		/* ps_flows entries at the last sweep of idle flows */
 };
 
 /* setup.c */
@@ -69,6 +73,8 @@ int ps_daemon_reload(struct ps_daemon *d, char *err, size_t errlen);
 
 /* loop.c */
 int ps_daemon_run(struct ps_daemon *d);
+/* Let the passes over the client table answer control requests (loop.c). */
+void ps_daemon_yield_init(struct ps_daemon *d);
 /* The signals the loop takes through its signalfd: stop, reload, a saver's exit. */
 void ps_daemon_signals(sigset_t *mask);
 /*

@@ -141,6 +141,7 @@ static void handle_client(struct ps_daemon *d, json_t *req, FILE *out)
 	const struct ps_crec *r;
 	uint64_t now = ps_wall_ms();
 	json_t *wins, *o;
+	bool in_map;
 	int w;
 
 	if (!addr) {
@@ -152,6 +153,9 @@ static void handle_client(struct ps_daemon *d, json_t *req, FILE *out)
 		return;
 	}
 	r = ps_ctable_find(&d->table, &key);
+	/* Asked in the middle of a tick: in the map if it was at the last one. */
+	in_map = r && (r->gen == d->table.gen ||
+		       (d->table.folding && r->gen + 1 == d->table.gen));
 	if (!r) {
 		ps_control_error(out, "no client %s", ps_client_str(&key, buf, sizeof(buf)));
 		return;
@@ -162,7 +166,7 @@ static void handle_client(struct ps_daemon *d, json_t *req, FILE *out)
 	o = json_pack("{s:b, s:s, s:s, s:s, s:b, s:o}", "ok", 1, "client",
 		      ps_client_str(&r->key, buf, sizeof(buf)), "first_seen",
 		      ps_rfc3339(r->first_wall, ts, sizeof(ts)), "last_seen",
-		      ps_rfc3339(r->last_wall, ts2, sizeof(ts2)), "in_map", r->gen == d->table.gen,
+		      ps_rfc3339(r->last_wall, ts2, sizeof(ts2)), "in_map", in_map,
 		      "windows", wins);
 	if (o)
 		json_object_set_new(o, "slot", slot_json(d, &r->key));

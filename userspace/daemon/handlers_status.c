@@ -17,16 +17,21 @@
 #include "daemon/handlers.h"
 #include "penstock.skel.h"
 
+/*
+ * The entries of a small hash map, key by key. At most max_entries steps:
+ * an LRU map's walk starts over from its first key when the key it stands
+ * on is evicted, and would not end while packets keep coming.
+ */
 static long map_entries(struct bpf_map *map)
 {
 	int fd = bpf_map__fd(map);
 	char key[64], next[64];
 	void *prev = NULL;
-	long n = 0;
+	long n = 0, max = bpf_map__max_entries(map);
 
 	if (bpf_map__key_size(map) > sizeof(key))
 		return -1;
-	while (!bpf_map_get_next_key(fd, prev, next)) {
+	while (n < max && !bpf_map_get_next_key(fd, prev, next)) {
 		memcpy(key, next, bpf_map__key_size(map));
 		prev = key;
 		n++;
@@ -133,16 +138,21 @@ static json_t *programs_json(struct ps_daemon *d)
 	return progs;
 }
 
-/* The maps that fill up: ps_clients (its slots in use at the last tick), ps_flows, ps_ooo. */
+/*
+ * The maps that fill up: ps_clients (its slots in use at the last tick),
+ * ps_flows (at the last sweep of idle flows: 262144 flows are too many
+ * to walk for each request), ps_ooo (now).
+ */
 static json_t *maps_json(struct ps_daemon *d)
 {
 	struct bpf_map *counted[] = { d->dp.skel->maps.ps_clients, d->dp.skel->maps.ps_flows,
 				      d->dp.skel->maps.ps_ooo };
+	long counts[] = { d->table.in_map, d->flows, -1 };
 	json_t *maps = json_array();
 	size_t i;
 
 	for (i = 0; i < sizeof(counted) / sizeof(counted[0]); i++) {
-		long n = i == 0 ? (long)d->table.in_map : map_entries(counted[i]);
+		long n = counts[i] >= 0 ? counts[i] : map_entries(counted[i]);
 
 		json_array_append_new(maps, json_pack("{s:s, s:I, s:I}", "name",
 						      bpf_map__name(counted[i]), "entries",

@@ -6,8 +6,16 @@
  * runs the policy (policy/), syncs the HTB classes (enforce/shape.c),
  * hands the alert sinks their housekeeping (alerts/), expires idle flows
  * and, every few seconds, forks a child to write the state file.
+ *
+ * A pass over every client takes a while with a million of them (the
+ * fold, a detection run: hundreds of ms, more on a loaded machine), so
+ * the passes yield every PS_CTABLE_YIELD_EVERY clients and, every
+ * YIELD_MS, the requests waiting on the control socket are answered from
+ * there, as redis answers while it loads (processEventsWhileBlocked):
+ * `penstock` never waits for a whole pass.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +34,8 @@
 #include "enforce/enforce.h"
 
 #define SAVE_INTERVAL_S		5
+/* How often a pass looks for control requests waiting. */
+#define YIELD_MS		50
 
 static void reap_saver(struct ps_daemon *d, bool wait)
 {
@@ -97,10 +107,56 @@ int ps_daemon_shape_sync(struct ps_daemon *d, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * From inside a pass (the table's on_yield): answer the control requests
+ * waiting, if YIELD_MS went by since the pass last looked. The handlers
+ * change no record of the table; true when one of them put a new
+ * configuration in force (a reload), which stops the passes that read it.
+ */
+static bool loop_yield(void *ctx)
+{
+	struct ps_daemon *d = ctx;
+	struct pollfd pfd = { .fd = d->ctl.fd, .events = POLLIN };
+	uint64_t now = ps_mono_ms(), reloads = d->reloads;
+
+	if (d->yielding || now - d->yielded_ms < YIELD_MS)
+		return false;
+	d->yielded_ms = now;
+	if (poll(&pfd, 1, 0) != 1)
+		return false;
+	d->yielding = true;
+	ps_control_serve(&d->ctl, ps_daemon_handle, d);
+	d->yielding = false;
+	return d->reloads != reloads;
+}
+
+/* The same between batches of a sweep of the flows, which reads no configuration. */
+static void sweep_yield(void *ctx)
+{
+	loop_yield(ctx);
+}
+
+void ps_daemon_yield_init(struct ps_daemon *d)
+{
+	d->table.on_yield = loop_yield;
+	d->table.on_yield_ctx = d;
+}
+
+/* Sweep the idle flows, counting those left for `penstock status`. */
+static void sweep_flows(struct ps_daemon *d)
+{
+	uint32_t left;
+
+	ps_flows_expire(&d->dp, ps_boot_now(NULL) - PS_FLOW_IDLE_S * 1000000000ULL, &left,
+			sweep_yield, d);
+	d->flows = left;
+}
+
 static void tick(struct ps_daemon *d)
 {
 	uint64_t now;
 
+	d->yielded_ms = ps_mono_ms();
 	ps_tick_run(&d->tick, &d->table);
 	ps_policy_tick(&d->pol, ps_wall_ms(), ps_boot_now(NULL));
 	ps_daemon_save_escalation(d, false);
@@ -108,8 +164,9 @@ static void tick(struct ps_daemon *d)
 		d->shape_dirty = true;
 		d->pol.shape_dirty = false;
 	}
-	if (d->tick.count % 10 == 0) {
-		ps_flows_expire(&d->dp, ps_boot_now(NULL) - PS_FLOW_IDLE_S * 1000000000ULL);
+	/* From the first tick on, so that status has a count at once. */
+	if (d->tick.count % 10 == 1) {
+		sweep_flows(d);
 		ps_ooo_collect(&d->dp, ps_boot_now(NULL) / 1000000000ULL);
 	}
 	/* Expired or new shape entries now; every 10 s, whatever changed

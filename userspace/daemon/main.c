@@ -11,6 +11,7 @@
  * State files are written by a forked child, so a save never stalls a tick.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -111,6 +112,13 @@ int main(int argc, char **argv)
 	d.state_dir = PS_STATE_DIR;
 	d.pin_dir = PS_PIN_DIR;
 	d.ctl.fd = -1;
+	/*
+	 * Large blocks (a detection run's arrays over a million clients) are
+	 * mapped and given back when freed. Without a fixed threshold glibc
+	 * raises its own after the first such free, and the next ones come
+	 * from the heap, which keeps them.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	ret = parse_options(&d, argc, argv, &check);
 	if (ret >= 0)
 		return ret;

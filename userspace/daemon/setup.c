@@ -224,6 +224,7 @@ int ps_daemon_reload(struct ps_daemon *d, char *err, size_t errlen)
 		pr_info("penstockd: max_clients %u takes effect when penstockd starts a fresh "
 			"datapath; %u slots now\n", ncfg.max_clients, d->tick.max);
 	d->cfg = ncfg;
+	d->reloads++;
 	ps_policy_reconfigure(&d->pol);
 	d->tick.idle_s = d->cfg.reclaim_idle;
 	if (apply_interfaces(d, &d->cfg, NULL, 0))
@@ -449,6 +450,7 @@ static int start_policy(struct ps_daemon *d)
 	d->pol.on_alert = policy_alert;
 	d->pol.on_enforce = policy_enforce;
 	d->pol.ctx = d;
+	ps_daemon_yield_init(d);
 	snprintf(path, sizeof(path), "%s/" PS_ESCALATION_FILE, d->state_dir);
 	n = ps_detect_load(d->pol.det, path);
 	if (n < 0)

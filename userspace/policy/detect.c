@@ -303,6 +303,8 @@ static uint32_t collect(struct ps_detect *d, uint32_t now, uint64_t now_ms)
 	for (i = 0; i < t->n; i++) {
 		const struct ps_crec *r = &t->rec[i];
 
+		if (ps_dt_yield(d, i))
+			break;
 		if (r->last_wall + ACTIVE_S < now)
 			continue;
 		if (ps_dt_exempt(cfg, ps_dt_class_of(d, i))) {
@@ -352,7 +354,7 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	struct ps_ctable *t = d->t;
 	uint32_t now = now_ms / 1000, i, nc = 0;
 	struct baseline b1m, b1h;
-	uint64_t cpu0;
+	uint64_t cpu0, yield0;
 	int taken = 0;
 
 	if (!dc->enabled)
@@ -373,26 +375,39 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	d->epoch = d->epoch == UINT8_MAX ? 1 : d->epoch + 1;
 	d->nhot = 0;
 	cpu0 = ps_cpu_ns();
+	yield0 = t->yield_ns;
 	if ((t->n > d->nds && ps_dt_grow(d, t->n)) || map_run_arrays(d, t->n ? t->n : 1))
 		return 0;
 
+	d->stale = false;
 	nc = collect(d, now, now_ms);
+	if (d->stale)
+		goto stop;
 	d->st.clients = nc;
 
 	baselines(d, nc, &b1m, &b1h);
 
-	for (i = 0; i < nc; i++)
+	for (i = 0; i < nc; i++) {
+		if (ps_dt_yield(d, i))
+			goto stop;
 		taken += judge_one(d, &d->cand[i], &b1m, now_ms, boot_now);
+	}
 
 	if (dc->prefix.enabled && nc)
 		taken += ps_dt_judge_prefixes(d, nc, &b1h, now, now_ms, boot_now);
+	if (d->stale)
+		goto stop;
 	unmap_run_arrays(d);
 	if (d->st.runs % 360 == 0)
 		ps_dt_esc_prune(d, now_ms);
 	d->st.runs++;
-	d->st.last_ns = ps_cpu_ns() - cpu0;
+	d->st.last_ns = ps_cpu_ns() - cpu0 - (t->yield_ns - yield0);
 	if (d->st.last_ns > d->st.max_ns)
 		d->st.max_ns = d->st.last_ns;
+	return taken;
+stop:
+	/* Reloaded in the middle: the steps taken stand; the rest at the next tick. */
+	unmap_run_arrays(d);
 	return taken;
 }
 

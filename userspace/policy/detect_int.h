@@ -109,8 +109,30 @@ struct ps_detect {
 	struct baseline b1m;	/* the last run's baseline of the last minute */
 	uint32_t *ex;		/* exempt clients active in the last hour, at this run */
 	uint32_t nex, cap_ex;
+	bool stale;		/* a reload during this run: it stops (ps_dt_yield) */
 	struct ps_detect_stats st;
 };
+
+/*
+ * A run at its i-th client (or item): let the daemon answer requests
+ * (count/clients.h, on_yield). True once a reload put a new configuration
+ * in force meanwhile: the run stops, and the next tick runs it again
+ * (ps_detect_reconfigure made it due).
+ */
+static inline bool ps_dt_yield(struct ps_detect *d, uint32_t i)
+{
+	if (!d->stale && ps_ctable_yield_at(d->t, i))
+		d->stale = true;
+	return d->stale;
+}
+
+/* The same, now (between the passes of a sort, say). */
+static inline bool ps_dt_yield_now(struct ps_detect *d)
+{
+	if (!d->stale && ps_ctable_yield(d->t))
+		d->stale = true;
+	return d->stale;
+}
 
 /* stats.c */
 void ps_dt_baseline(struct ps_detect *d, size_t n, double def_median, struct baseline *b);

@@ -168,6 +168,12 @@ void ps_policy_window_limits(struct ps_policy *pl, uint64_t now_ms, uint64_t bno
 		m.req = m.bytes = PS_LIMIT_UNSET;
 	if (m.req == PS_LIMIT_UNSET && m.bytes == PS_LIMIT_UNSET && m.bmin == PS_LIMIT_UNSET)
 		return;
-	for (i = 0; i < pl->table->n; i++)
+	for (i = 0; i < pl->table->n; i++) {
+		if (ps_ctable_yield_at(pl->table, i)) {
+			/* Reloaded: lim is the old configuration's. Again at the next tick. */
+			pl->day_ms = 0;
+			return;
+		}
 		judge_client(pl, &pl->table->rec[i], lim, &m, now_ms, bnow);
+	}
 }

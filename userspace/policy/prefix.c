@@ -55,6 +55,50 @@ static int pkey_cmp(const void *a, const void *b)
 	return x->who < y->who ? -1 : x->who > y->who;
 }
 
+/*
+ * keys[0..n) in pkey_cmp's order, by a radix sort on h, a byte a pass:
+ * they come in order of who, and each pass keeps the order of the one
+ * before. Between passes the daemon may answer requests (a qsort of a
+ * million keys holds it for a few hundred ms). -1 when the run went stale
+ * meanwhile (the keys are then in no particular order).
+ */
+static int sort_keys(struct ps_detect *d, struct pkey *keys, uint32_t n)
+{
+	struct pkey *tmp = n > 1 ? malloc((size_t)n * sizeof(*tmp)) : NULL, *src = keys, *dst = tmp;
+	uint32_t count[256], i;
+	int shift;
+
+	if (!tmp) {
+		if (n > 1)
+			qsort(keys, n, sizeof(*keys), pkey_cmp);
+		return 0;
+	}
+	for (shift = 0; shift < 64; shift += 8) {
+		uint32_t at = 0, c;
+
+		memset(count, 0, sizeof(count));
+		for (i = 0; i < n; i++)
+			count[(src[i].h >> shift) & 0xff]++;
+		if (count[(src[0].h >> shift) & 0xff] == n)
+			continue;	/* one value of this byte: the order stands */
+		for (i = 0; i < 256; i++) {
+			c = count[i];
+			count[i] = at;
+			at += c;
+		}
+		for (i = 0; i < n; i++)
+			dst[count[(src[i].h >> shift) & 0xff]++] = src[i];
+		dst = src;
+		src = src == keys ? tmp : keys;
+		if (ps_dt_yield_now(d))
+			break;
+	}
+	if (src != keys)
+		memcpy(keys, src, (size_t)n * sizeof(*keys));
+	free(tmp);
+	return d->stale ? -1 : 0;
+}
+
 static uint32_t pkey_rec(const struct ps_detect *d, const struct pkey *k)
 {
 	return k->who & EXEMPT_BIT ? k->who & ~EXEMPT_BIT : d->cand[k->who].idx;
@@ -136,14 +180,21 @@ static int judge_groups(struct ps_detect *d, struct pkey *keys, uint32_t n, int 
 			const struct baseline *b1h, uint32_t now, uint64_t now_ms,
 			uint64_t boot_now)
 {
-	uint32_t i, j;
+	uint32_t i, j, yield_at = PS_CTABLE_YIELD_EVERY;
 	int taken = 0;
 
-	qsort(keys, n, sizeof(*keys), pkey_cmp);
+	if (sort_keys(d, keys, n))
+		return 0;
 	for (i = 0; i < n; i = j) {
 		const struct ps_client_key *k = &d->t->rec[pkey_rec(d, &keys[i])].key;
 		int l = level_len(level, k->family);
 		struct ps_prefix p, q;
+
+		if (i >= yield_at) {
+			if (ps_dt_yield_now(d))
+				break;
+			yield_at = i + PS_CTABLE_YIELD_EVERY;
+		}
 
 		ps_dt_mask_prefix(k, l, &p);
 		for (j = i + 1; j < n && keys[j].h == keys[i].h; j++) {
@@ -184,6 +235,8 @@ static int judge_level(struct ps_detect *d, uint32_t nc, int level, const struct
 	for (i = 0; i < nc; i++) {
 		const struct cand *c = &d->cand[i];
 
+		if (ps_dt_yield(d, i))
+			return 0;
 		l = level_len(level, c->family);
 		if (!l || c->in_found)
 			continue;
@@ -234,6 +287,8 @@ int ps_dt_judge_prefixes(struct ps_detect *d, uint32_t nc, const struct baseline
 	for (i = 0; i < nc; i++)
 		d->cand[i].in_found = false;
 	taken = judge_level(d, nc, -1, b1h, now, now_ms, boot_now);
+	if (d->stale)
+		return taken;
 	/* After the /64s: their found clients are left out of the /48s. */
 	return taken + judge_level(d, nc, 48, b1h, now, now_ms, boot_now);
 }

@@ -38,6 +38,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/units.h"
 #include "count/clients.h"
@@ -998,6 +999,93 @@ static void test_hot_flood(void)
 		if (st.runs != 2)
 			ck_fail(&ck, "%llu runs, expected 2 (s=15 and a full run at s=22)",
 				(unsigned long long)st.runs);
+		sim_free(s);
+	}
+	ck_end(&ck);
+}
+
+/*
+ * A run over many clients yields to its table's on_yield every
+ * PS_CTABLE_YIELD_EVERY of them (penstockd answers requests there): what
+ * is done there (reading the table, as `penstock clients` does) changes
+ * nothing in the run, and the time it takes is not the run's. A reload
+ * there (the hook returns true) stops the run, and the next one is due
+ * at once.
+ */
+struct yield_probe {
+	struct ps_ctable *t;
+	struct ps_detect *d;
+	int calls;
+	int top_ok;
+	int reload_at;		/* the call that reloads (0: none) */
+};
+
+static bool probe_yield(void *ctx)
+{
+	struct yield_probe *y = ctx;
+	uint32_t *idx = NULL;
+	uint64_t t0 = ps_cpu_ns();
+
+	y->calls++;
+	if (ps_ctable_top(y->t, PS_WIN_1M, PS_SORT_REQUESTS, 10, (uint64_t)(T0 + 2) * 1000,
+			  &idx) == 10)
+		y->top_ok++;
+	free(idx);
+	while (ps_cpu_ns() - t0 < 2000000)
+		;	/* 2 ms of CPU that the run must not count as its own */
+	if (y->calls != y->reload_at)
+		return false;
+	ps_detect_reconfigure(y->d);
+	return true;
+}
+
+static void test_yield(void)
+{
+	uint32_t n = 3 * PS_CTABLE_YIELD_EVERY + 100, i;
+	struct ck ck;
+
+	ck_init(&ck, "run_yields_to_the_daemon_every_16384_clients");
+	{
+		struct ps_config *cfg = cfg_new();
+		struct yield_probe y = {};
+		struct ps_detect_stats st;
+		struct sim *s = sim_new_n(&ck, cfg, n);
+
+		for (i = 0; i < n; i++)
+			pat_add(cl_add(s, key4f("10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255)),
+				1, 1, 1, 1, 0, 0);
+		advance(s, 0, 1);
+		y.t = &s->t;
+		y.d = s->d;
+		s->t.on_yield = probe_yield;
+		s->t.on_yield_ctx = &y;
+		run(s, 2);
+		ps_detect_stats(s->d, &st);
+		/* Collecting, judging, and the prefixes' hashes: 3 each. */
+		if (y.calls < 9 || y.top_ok != y.calls)
+			ck_fail(&ck, "%d yields (%d read the top 10), expected at least 9", y.calls,
+				y.top_ok);
+		if (st.runs != 1 || st.clients != n)
+			ck_fail(&ck, "%llu runs, %u clients judged, expected 1 and %u",
+				(unsigned long long)st.runs, st.clients, n);
+		if (st.last_ns >= (uint64_t)y.calls * 2000000)
+			ck_fail(&ck, "the run's CPU time %llu ns holds the hook's (%d x 2 ms)",
+				(unsigned long long)st.last_ns, y.calls);
+
+		/* The next run, reloaded at its 2nd yield, stops; the next tick runs. */
+		y.calls = y.top_ok = 0;
+		y.reload_at = 2;
+		run(s, 13);
+		ps_detect_stats(s->d, &st);
+		if (y.calls != 2 || st.runs != 1)
+			ck_fail(&ck, "reloaded at the 2nd yield: %d yields, %llu runs, expected 2 and 1",
+				y.calls, (unsigned long long)st.runs);
+		y.reload_at = 0;
+		run(s, 14);
+		ps_detect_stats(s->d, &st);
+		if (st.runs != 2 || st.clients != n)
+			ck_fail(&ck, "after the reload: %llu runs, %u clients judged, expected 2 and %u",
+				(unsigned long long)st.runs, st.clients, n);
 		sim_free(s);
 	}
 	ck_end(&ck);
@@ -2206,6 +2294,7 @@ int main(void)
 	test_high_rate();
 	test_high_rate_young();
 	test_hot_flood();
+	test_yield();
 	test_threshold();
 	test_escalation();
 	test_escalation_restart();
