@@ -410,6 +410,8 @@ enum ps_stat {
 	PS_STAT_PROXY,		/* PROXY headers believed (a trusted peer's) */
 	PS_STAT_PROXY_UNTRUSTED,	/* ... not believed: the peer is no trusted proxy */
 	PS_STAT_PROXY_BAD,	/* connections to a PROXY endpoint without a valid header */
+	PS_STAT_NO_SLOT_HELD,	/* inference requests held back under a limit because
+				 * their client has no slot (the client table full) */
 	PS_STAT_MAX,
 };
 

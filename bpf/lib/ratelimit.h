@@ -52,7 +52,7 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 	struct ps_class *cl;
 	int i, dry, in = 1;
 
-	if (!g || !g->gen)
+	if (!g)
 		return 0;
 	if (g->paid) {
 		g->paid--;
@@ -75,10 +75,18 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 	}
 	if (!T)
 		return 0;
-	ctr = ps_slot_ctr(g->slot);
-	if (!ctr || ctr->gen != g->gen)
-		return 0;
 	dry |= ps_replay;
+	ctr = g->gen ? ps_slot_ctr(g->slot) : NULL;
+	if (!ctr || ctr->gen != g->gen) {
+		/* No slot to keep the client's pace in (the client table is
+		 * full): a limited client is held back rather than let in
+		 * unlimited. */
+		if (dry)
+			return 0;
+		ps_stat_inc(PS_STAT_NO_SLOT_HELD);
+		g->drop = 1;
+		return 1;
+	}
 	/* Every race lost (four CPUs at once on one client) lets it in. */
 	for (i = 0; i < 4; i++) {
 		tat = ctr->gcra_tat;

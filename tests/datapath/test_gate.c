@@ -508,6 +508,37 @@ static void case_flow_busy(void)
 	ck_end(&c);
 }
 
+/*
+ * The client table full: a new client gets no slot, and with a limit on
+ * it nowhere to keep its pace; its inference requests are held back
+ * rather than let in unlimited.
+ */
+static void case_no_slot(void)
+{
+	int fd = bpf_map__fd(dp.skel->maps.ps_slot_state);
+	struct ps_slot_state st, full;
+	uint64_t before = stat(PS_STAT_NO_SLOT_HELD);
+	uint32_t zero = 0;
+	struct conn cn;
+	struct ck c;
+
+	ck_init(&c, "no-slot-held");
+	bpf_map_lookup_elem(fd, &zero, &st);
+	full = st;
+	full.next = bpf_map__max_entries(dp.skel->maps.ps_client_ctrs);
+	bpf_map_update_elem(fd, &zero, &full, BPF_ANY);
+	if (handshake(&cn, CLIENT_BASE + 11))
+		ck_fail(&c, "handshake");
+	expect(&c, csend(&cn, 0, req, req_len), TC_ACT_SHOT, "a request with no slot");
+	if (stat(PS_STAT_NO_SLOT_HELD) != before + 1)
+		ck_fail(&c, "stats.no_slot_held moved by %llu, expected 1",
+			(unsigned long long)(stat(PS_STAT_NO_SLOT_HELD) - before));
+	bpf_map_update_elem(fd, &zero, &st, BPF_ANY);
+	expect(&c, csend(&cn, 0, req, req_len), TC_ACT_OK, "sent again once a slot is free");
+	expect_counts(&c, cn.caddr, 1, 0);
+	ck_end(&c);
+}
+
 /* IP fragments: the first fragment to an endpoint port goes, the rest pass. */
 static void case_fragments(void)
 {
@@ -591,6 +622,7 @@ int main(void)
 	case_resync();
 	case_fragments();
 	case_flow_busy();
+	case_no_slot();
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }
