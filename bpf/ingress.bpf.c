@@ -316,8 +316,14 @@ static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x
 	s->nreq = 0;
 	s->ninf = 0;
 	s->seq = seq;
-	s->g.saddr = x->p.saddr;
-	s->g.family = x->p.family;
+	/* The limit is the client's: the one a PROXY header named, if any. */
+	if (f->who.family) {
+		s->g.saddr = f->who.addr;
+		s->g.family = f->who.family;
+	} else {
+		s->g.saddr = x->p.saddr;
+		s->g.family = x->p.family;
+	}
 	s->g.now = x->now;
 	s->g.slot = f->client_slot;
 	s->g.gen = x->c ? f->client_gen : 0;

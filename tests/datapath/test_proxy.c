@@ -7,7 +7,8 @@
  * and a request, and checks whose counters moved: the client the header
  * names, built by the test, or the proxy itself where the header names
  * none, is not believed, or is missing. The request limit and blocks apply
- * to the named client.
+ * to the named client, and so do its class's limit and a throttle set on
+ * it.
  *
  * Needs root (BPF); exits 77 without it.
  */
@@ -254,6 +255,82 @@ static void case_block(void)
 	ck_end(&c);
 }
 
+/* One entry of an LPM trie keyed by an IPv4 prefix: set (v) or deleted (NULL). */
+static void lpm4(int fd, uint32_t addr, int len, const void *v)
+{
+	struct ps_lpm_key k = { .prefixlen = 8 + len, .family = PS_AF_INET };
+	uint32_t a = htonl(addr);
+
+	memcpy(k.addr, &a, 4);
+	if (v)
+		bpf_map_update_elem(fd, &k, v, BPF_ANY);
+	else
+		bpf_map_delete_elem(fd, &k);
+}
+
+/*
+ * The request limit is the one of the named client's class, or of a
+ * throttle set on it, not the proxy's: the proxies are in a class with no
+ * limit; one named client is in a class of a request an hour (burst 1),
+ * another under a throttle of a request an hour; a third, in no class,
+ * has the default's (BURST an hour).
+ */
+static void case_class(void)
+{
+	struct ps_class none = {}, tight = { .emission_ns = HOUR_NS };
+	struct ps_class_ref none_ref = { .class_id = 1 }, tight_ref = { .class_id = 2 };
+	struct ps_enforcement e = { .action = PS_ACT_THROTTLE, .origin = PS_ORIGIN_MANUAL,
+				    .emission_ns = HOUR_NS };
+	struct ps_enforce_state st = { .entries = 1, .classes = 2 };
+	int classes = bpf_map__fd(dp.skel->maps.ps_classes);
+	int class_of = bpf_map__fd(dp.skel->maps.ps_class_of);
+	int enforce = bpf_map__fd(dp.skel->maps.ps_enforce);
+	int state = bpf_map__fd(dp.skel->maps.ps_enforce_state);
+	static const struct {
+		const char *named;
+		uint32_t addr;
+		int in;		/* requests let in before one is held back */
+	} cl[] = {
+		{ "198.19.12.1", 0xc6130c01, 1 },	/* class "tight" */
+		{ "198.19.12.2", 0xc6130c02, 1 },	/* throttled */
+		{ "198.19.12.3", 0xc6130c03, BURST },	/* the default */
+	};
+	uint32_t id1 = 1, id2 = 2, zero = 0;
+	char h[128], seg[1024];
+	struct conn cn;
+	struct ck c;
+	unsigned int i, k;
+	int n;
+
+	ck_init(&c, "proxy-class-of-the-named-client");
+	bpf_map_update_elem(classes, &id1, &none, BPF_ANY);
+	bpf_map_update_elem(classes, &id2, &tight, BPF_ANY);
+	lpm4(class_of, PROXY4 & 0xffffff00, 24, &none_ref);
+	lpm4(class_of, cl[0].addr, 32, &tight_ref);
+	lpm4(enforce, cl[1].addr, 32, &e);
+	bpf_map_update_elem(state, &zero, &st, BPF_ANY);
+	for (i = 0; i < sizeof(cl) / sizeof(cl[0]); i++) {
+		n = snprintf(h, sizeof(h), "PROXY TCP4 %s 198.18.0.1 5555 %d\r\n", cl[i].named,
+			     PX_PORT);
+		memcpy(seg, h, n);
+		memcpy(seg + n, req, req_len);
+		if (handshake_to(&cn, PROXY4 + 30 + i, PX_PORT))
+			ck_fail(&c, "handshake");
+		expect(&c, csend(&cn, 0, seg, n + req_len), TC_ACT_OK, cl[i].named);
+		for (k = 1; k < (unsigned int)cl[i].in; k++)
+			expect(&c, csend(&cn, n + k * req_len, req, req_len), TC_ACT_OK,
+			       "within the named client's limit");
+		expect(&c, csend(&cn, n + k * req_len, req, req_len), TC_ACT_SHOT,
+		       "over the named client's limit, not the proxy's (none)");
+	}
+	lpm4(class_of, PROXY4 & 0xffffff00, 24, NULL);
+	lpm4(class_of, cl[0].addr, 32, NULL);
+	lpm4(enforce, cl[1].addr, 32, NULL);
+	st.entries = st.classes = 0;
+	bpf_map_update_elem(state, &zero, &st, BPF_ANY);
+	ck_end(&c);
+}
+
 static int setup(void)
 {
 	struct ps_dp_opts opts = { .own_maps = true, .max_clients = 4096, .max_flows = 4096 };
@@ -305,6 +382,7 @@ int main(void)
 	cases_peer();
 	case_limit();
 	case_block();
+	case_class();
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }
