@@ -255,6 +255,59 @@ static void case_block(void)
 	ck_end(&c);
 }
 
+/* The client's data at offset off with FIN: the ingress verdict. */
+static int csend_fin(const struct conn *cn, uint32_t off, const void *data, unsigned int len)
+{
+	unsigned char buf[2048];
+
+	return run(dp.ingress_fd, buf,
+		   frame(buf, cn->caddr, SERVER, cn->cport, cn->port, cn->cisn + 1 + off,
+			 cn->sisn + 1, F_ACK | F_FIN, data, len, 0));
+}
+
+/*
+ * A header that comes with the client's FIN, whole (with a request) or its
+ * end: still the connection's header. A FIN with no header before it: the
+ * peer's connection.
+ */
+static void case_fin(void)
+{
+	uint64_t headers = stat(PS_STAT_PROXY), bad = stat(PS_STAT_PROXY_BAD);
+	char h[128], seg[1024];
+	struct conn cn;
+	struct ck c;
+	int n;
+
+	ck_init(&c, "proxy-header-with-fin");
+	n = snprintf(h, sizeof(h), "PROXY TCP4 198.19.13.1 198.18.0.1 5555 %d\r\n", PX_PORT);
+	memcpy(seg, h, n);
+	memcpy(seg + n, req, req_len);
+	if (handshake_to(&cn, PROXY4 + 40, PX_PORT))
+		ck_fail(&c, "handshake");
+	expect(&c, csend_fin(&cn, 0, seg, n + req_len), TC_ACT_OK, "header, request and FIN");
+	expect_client(&c, "198.19.13.1", 1, 1, 2, n + req_len);
+	expect_none(&c, "198.18.1.50");
+	n = snprintf(h, sizeof(h), "PROXY TCP4 198.19.13.2 198.18.0.1 5555 %d\r\n", PX_PORT);
+	memcpy(seg, h, n);
+	memcpy(seg + n, req, req_len);
+	if (handshake_to(&cn, PROXY4 + 41, PX_PORT))
+		ck_fail(&c, "handshake");
+	expect(&c, csend(&cn, 0, seg, 10), TC_ACT_OK, "the header's first 10 bytes");
+	expect(&c, csend_fin(&cn, 10, seg + 10, n + req_len - 10), TC_ACT_OK,
+	       "the rest, a request and FIN");
+	expect_client(&c, "198.19.13.2", 1, 1, 3, n + req_len);
+	expect_none(&c, "198.18.1.51");
+	if (handshake_to(&cn, PROXY4 + 42, PX_PORT))
+		ck_fail(&c, "handshake");
+	expect(&c, csend_fin(&cn, 0, NULL, 0), TC_ACT_OK, "a FIN and no header");
+	expect_client(&c, "198.18.1.52", 1, 0, 2, 0);
+	if (stat(PS_STAT_PROXY) != headers + 2 || stat(PS_STAT_PROXY_BAD) != bad + 1)
+		ck_fail(&c, "proxy_headers moved by %llu (expected 2), proxy_bad by %llu "
+			"(expected 1)", (unsigned long long)(stat(PS_STAT_PROXY) - headers),
+			(unsigned long long)(stat(PS_STAT_PROXY_BAD) - bad));
+	ck_end(&c);
+}
+
 /* One entry of an LPM trie keyed by an IPv4 prefix: set (v) or deleted (NULL). */
 static void lpm4(int fd, uint32_t addr, int len, const void *v)
 {
@@ -383,6 +436,7 @@ int main(void)
 	case_limit();
 	case_block();
 	case_class();
+	case_fin();
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }
