@@ -145,6 +145,35 @@ static void cases_v1(void)
 	case_header("proxy-v1-unknown", PROXY4 + 3, h, n, 0, "198.18.1.13", NULL);
 	n = snprintf(h, sizeof(h), "PROXY TCP4 198.19.7.2 198.18.0.1 5555 %d\r\n", PX_PORT);
 	case_header("proxy-v1-one-byte-segments", PROXY4 + 4, h, n, 1, "198.19.7.2", NULL);
+	/* A v4-mapped source (an IPv4 client of a dual-stack proxy), in hex. */
+	n = snprintf(h, sizeof(h), "PROXY TCP6 ::ffff:c613:e01 ::ffff:c612:1 5555 %d\r\n",
+		     PX_PORT);
+	case_header("proxy-v1-v4-mapped", PROXY4 + 50, h, n, 0, "198.19.14.1",
+		    "::ffff:198.19.14.1");
+	/* The same as HAProxy writes it, with a dotted tail (HAProxy 2.6,
+	 * bind :::PORT v4v6), and a dotted tail that is not v4-mapped. */
+	n = snprintf(h, sizeof(h), "PROXY TCP6 ::ffff:198.19.14.3 ::ffff:198.18.0.1 5555 %d\r\n",
+		     PX_PORT);
+	case_header("proxy-v1-v4-mapped-dotted", PROXY4 + 52, h, n, 0, "198.19.14.3", NULL);
+	n = snprintf(h, sizeof(h), "PROXY TCP6 64:ff9b::198.19.14.4 64:ff9b::c612:1 5555 %d\r\n",
+		     PX_PORT);
+	case_header("proxy-v1-tcp6-dotted", PROXY4 + 53, h, n, 0, "64:ff9b::c613:e04", NULL);
+}
+
+/* An IPv6 address with a dotted tail too many: a malformed header. */
+static void case_v1_too_long(void)
+{
+	char h[128];
+	struct ck c;
+	int n;
+
+	ck_init(&c, "proxy-v1-tcp6-dotted-too-long");
+	n = snprintf(h, sizeof(h), "PROXY TCP6 1:2:3:4:5:6:7:198.19.14.5 ::1 5555 %d\r\n",
+		     PX_PORT);
+	expect(&c, send_with(PROXY4 + 54, h, n, 0), TC_ACT_OK, "header and request");
+	/* As proxy-malformed: HTTP from the first byte, the peer's. */
+	expect_client(&c, "198.18.1.64", 1, 0, 2, n + req_len);
+	ck_end(&c);
 }
 
 static void cases_v2(void)
@@ -164,6 +193,12 @@ static void cases_v2(void)
 	s4 = htonl(0xc6130802);
 	n = v2hdr(h, 1, 0x11, &s4, &d4, 4, 1);
 	case_header("proxy-v2-split", PROXY4 + 8, h, n, 5, "198.19.8.2", NULL);
+	/* An IPv4 client of a dual-stack frontend, v4-mapped. */
+	memset(s6, 0, sizeof(s6));
+	memcpy(s6 + 10, "\xff\xff\xc6\x13\x0e\x02", 6);
+	n = v2hdr(h, 1, 0x21, s6, d6, 16, 0);
+	case_header("proxy-v2-v4-mapped", PROXY4 + 51, h, n, 0, "198.19.14.2",
+		    "::ffff:198.19.14.2");
 }
 
 /* Not believed, missing, malformed: the peer is the client. */
@@ -433,6 +468,7 @@ int main(void)
 	cases_v1();
 	cases_v2();
 	cases_peer();
+	case_v1_too_long();
 	case_limit();
 	case_block();
 	case_class();
