@@ -545,6 +545,9 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 	ps_h1_end(x, s);
 	ps_ooo_release(t, d);
 in:
+	/* A FIN or RST that came with data and still no whole header. */
+	if (f->who.proxy == PS_PROXY_WAIT && (x->p.tcpflags & (PS_TCP_FIN | PS_TCP_RST)))
+		ps_who_closed(x, 1);
 	if (x->c && res->new_bytes)
 		ps_add(x->c->rx_payload, res->new_bytes);
 	else if (f->who.proxy == PS_PROXY_WAIT)

@@ -14,6 +14,9 @@ pkgs=(
 	wrk nghttp2-client iperf3 tmux procps valgrind stress-ng nftables
 	# tests/e2e/test_framing_servers: uvicorn with both HTTP/1 parsers
 	python3-uvicorn python3-h11 python3-httptools python3-fastapi
+	# tests/e2e/test_proxy_protocol: load balancers that send PROXY
+	# headers (nginx's stream module is a package of its own)
+	haproxy libnginx-mod-stream
 )
 
 missing=()

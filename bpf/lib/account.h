@@ -180,6 +180,14 @@ static __always_inline struct ps_counters *ps_who_settle(struct ps_pkt_ctx *x, i
 	return c;
 }
 
+/* The connection ended (FIN or RST) before a header came: the peer's. */
+static __always_inline void ps_who_closed(struct ps_pkt_ctx *x, int rx)
+{
+	x->f->who.proxy = PS_PROXY_DONE;
+	ps_stat_inc(PS_STAT_PROXY_BAD);
+	ps_who_settle(x, rx);
+}
+
 /*
  * The part of every packet's accounting that does not depend on its
  * payload: parse it, find its endpoint (by destination port when rx, by
@@ -220,12 +228,11 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 	if (x->f && x->f->who.proxy == PS_PROXY_WAIT) {
 		ps_who_pend(x, rx, newconn);
 		x->f->last_seen_ns = x->now;
-		/* Closed before any header: the peer's connection. */
-		if (p->tcpflags & (PS_TCP_FIN | PS_TCP_RST)) {
-			x->f->who.proxy = PS_PROXY_DONE;
-			ps_stat_inc(PS_STAT_PROXY_BAD);
-			ps_who_settle(x, rx);
-		}
+		/* Closed before any header: the peer's connection. A client
+		 * segment with data is read first (ps_ingress_data()): the
+		 * header may come, or end, in it. */
+		if ((p->tcpflags & (PS_TCP_FIN | PS_TCP_RST)) && !(rx && p->payload_len))
+			ps_who_closed(x, rx);
 		return 0;
 	}
 	/* A connection's declared client is blocked as its address would be. */

@@ -8,9 +8,9 @@
  * bytes; v2, a 12-byte signature, version and command, family, a length,
  * the addresses, and TLVs (skipped). From a peer in ps_trusted for the
  * endpoint, the declared source becomes the connection's client (v2's
- * LOCAL command, v1's UNKNOWN: the peer itself); from any other peer the
- * header is read, so that the HTTP parser never takes it for a message,
- * and not believed. A connection without a valid header is counted
+ * LOCAL command, v1's UNKNOWN: the peer itself; a v4-mapped IPv6 source:
+ * its IPv4 address); from any other peer the header is read, so that the
+ * HTTP parser never takes it for a message, and not believed. A connection without a valid header is counted
  * (stats.proxy_bad) and belongs to the peer.
  *
  * A header may come in pieces: its first bytes wait in the flow's HTTP
@@ -81,7 +81,8 @@ PS_GLOBAL __u32 ps_g_px_ip4(__u32 p, __u32 end)
 
 /*
  * One character of an IPv6 address (ps_g_px_ip6()) into the walk w: 0 to
- * go on, 1 at its end (a space), -1 when it is no address.
+ * go on, 1 at its end (a space), 2 where the group being read turns out
+ * to start a dotted IPv4 address, -1 when it is no address.
  */
 static __always_inline int ps_px6_char(struct ps_px6 *w, __u8 c)
 {
@@ -93,6 +94,8 @@ static __always_inline int ps_px6_char(struct ps_px6 *w, __u8 c)
 		w->colon = 0;
 		return 0;
 	}
+	if (c == '.' && w->digits)
+		return 2;
 	if (c != ':' && c != ' ')
 		return -1;
 	if (w->digits) {
@@ -114,9 +117,10 @@ static __always_inline int ps_px6_char(struct ps_px6 *w, __u8 c)
 
 /*
  * An IPv6 address in the scratch buffer at p, up to a space (RFC 4291 2.2
- * text, "::" once; no embedded IPv4): into s->px_addr. Returns where it
- * ended, or 0. The walk's state lives in the scratch, so that the
- * verifier checks the loop's callback once. A global function.
+ * text as inet_pton reads it: "::" once, the last 32 bits maybe a dotted
+ * IPv4 address, as in HAProxy's ::ffff:192.0.2.1): into s->px_addr.
+ * Returns where it ended, or 0. The walk's state lives in the scratch, so
+ * that the verifier checks the loop's callback once. A global function.
  */
 /* bpf_loop callback: the next character of an IPv6 address; 1 to stop. */
 static long ps_px6_cb(__u32 i, void *data)
@@ -154,6 +158,20 @@ PS_GLOBAL __u32 ps_g_px_ip6(__u32 p, __u32 end)
 	w->r = -1;
 	bpf_loop(40, ps_px6_cb, NULL, 0);
 	p = w->pos;
+	if (w->r == 2) {
+		/* The group being read starts a dotted IPv4 address: the
+		 * last two groups, read as such. */
+		if (w->ng > 6)
+			return 0;
+		p = ps_g_px_ip4(p - w->digits, end);
+		if (!p)
+			return 0;
+		out = (__u8 *)&s->px_addr;
+		w->g[w->ng & 7] = out[0] << 8 | out[1];
+		w->g[(w->ng + 1) & 7] = out[2] << 8 | out[3];
+		w->ng += 2;
+		w->r = 1;
+	}
 	if (w->r != 1 || (w->gap == 8 && w->ng != 8) || (w->gap != 8 && w->ng > 7))
 		return 0;
 	/* The groups after the gap go to the end. */
@@ -317,6 +335,23 @@ PS_GLOBAL int ps_g_proxy_parse(__u32 n)
 	return ps_px_v1(s, i);
 }
 
+/*
+ * A v4-mapped source (::ffff:a.b.c.d: HAProxy's TCP6 header for an IPv4
+ * client of a dual-stack frontend) names the IPv4 client, the one its
+ * direct connections, its class and its blocks are keyed by.
+ */
+static __always_inline void ps_px_unmap(struct ps_scratch *s)
+{
+	struct ps_addr *a = &s->px_addr;
+
+	if (s->px_family != PS_AF_INET6 || a->a[0] || a->a[1] ||
+	    a->a[2] != bpf_htonl(0x0000ffff))
+		return;
+	a->a[0] = a->a[3];
+	a->a[1] = a->a[2] = a->a[3] = 0;
+	s->px_family = PS_AF_INET;
+}
+
 /* Is the peer a proxy the endpoint trusts? */
 static __always_inline int ps_px_trusted(const struct ps_pkt *p, __u32 ep)
 {
@@ -381,6 +416,7 @@ PS_GLOBAL int ps_proxy_take(struct __sk_buff *skb, struct ps_flow *f, __u32 off,
 	} else {
 		ps_stat_inc(PS_STAT_PROXY);
 		if (r == PS_PX_ADDR) {
+			ps_px_unmap(s);
 			f->who.addr = s->px_addr;
 			f->who.family = s->px_family;
 		}

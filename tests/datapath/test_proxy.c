@@ -7,7 +7,8 @@
  * and a request, and checks whose counters moved: the client the header
  * names, built by the test, or the proxy itself where the header names
  * none, is not believed, or is missing. The request limit and blocks apply
- * to the named client.
+ * to the named client, and so do its class's limit and a throttle set on
+ * it.
  *
  * Needs root (BPF); exits 77 without it.
  */
@@ -144,6 +145,35 @@ static void cases_v1(void)
 	case_header("proxy-v1-unknown", PROXY4 + 3, h, n, 0, "198.18.1.13", NULL);
 	n = snprintf(h, sizeof(h), "PROXY TCP4 198.19.7.2 198.18.0.1 5555 %d\r\n", PX_PORT);
 	case_header("proxy-v1-one-byte-segments", PROXY4 + 4, h, n, 1, "198.19.7.2", NULL);
+	/* A v4-mapped source (an IPv4 client of a dual-stack proxy), in hex. */
+	n = snprintf(h, sizeof(h), "PROXY TCP6 ::ffff:c613:e01 ::ffff:c612:1 5555 %d\r\n",
+		     PX_PORT);
+	case_header("proxy-v1-v4-mapped", PROXY4 + 50, h, n, 0, "198.19.14.1",
+		    "::ffff:198.19.14.1");
+	/* The same as HAProxy writes it, with a dotted tail (HAProxy 2.6,
+	 * bind :::PORT v4v6), and a dotted tail that is not v4-mapped. */
+	n = snprintf(h, sizeof(h), "PROXY TCP6 ::ffff:198.19.14.3 ::ffff:198.18.0.1 5555 %d\r\n",
+		     PX_PORT);
+	case_header("proxy-v1-v4-mapped-dotted", PROXY4 + 52, h, n, 0, "198.19.14.3", NULL);
+	n = snprintf(h, sizeof(h), "PROXY TCP6 64:ff9b::198.19.14.4 64:ff9b::c612:1 5555 %d\r\n",
+		     PX_PORT);
+	case_header("proxy-v1-tcp6-dotted", PROXY4 + 53, h, n, 0, "64:ff9b::c613:e04", NULL);
+}
+
+/* An IPv6 address with a dotted tail too many: a malformed header. */
+static void case_v1_too_long(void)
+{
+	char h[128];
+	struct ck c;
+	int n;
+
+	ck_init(&c, "proxy-v1-tcp6-dotted-too-long");
+	n = snprintf(h, sizeof(h), "PROXY TCP6 1:2:3:4:5:6:7:198.19.14.5 ::1 5555 %d\r\n",
+		     PX_PORT);
+	expect(&c, send_with(PROXY4 + 54, h, n, 0), TC_ACT_OK, "header and request");
+	/* As proxy-malformed: HTTP from the first byte, the peer's. */
+	expect_client(&c, "198.18.1.64", 1, 0, 2, n + req_len);
+	ck_end(&c);
 }
 
 static void cases_v2(void)
@@ -163,6 +193,12 @@ static void cases_v2(void)
 	s4 = htonl(0xc6130802);
 	n = v2hdr(h, 1, 0x11, &s4, &d4, 4, 1);
 	case_header("proxy-v2-split", PROXY4 + 8, h, n, 5, "198.19.8.2", NULL);
+	/* An IPv4 client of a dual-stack frontend, v4-mapped. */
+	memset(s6, 0, sizeof(s6));
+	memcpy(s6 + 10, "\xff\xff\xc6\x13\x0e\x02", 6);
+	n = v2hdr(h, 1, 0x21, s6, d6, 16, 0);
+	case_header("proxy-v2-v4-mapped", PROXY4 + 51, h, n, 0, "198.19.14.2",
+		    "::ffff:198.19.14.2");
 }
 
 /* Not believed, missing, malformed: the peer is the client. */
@@ -254,6 +290,135 @@ static void case_block(void)
 	ck_end(&c);
 }
 
+/* The client's data at offset off with FIN: the ingress verdict. */
+static int csend_fin(const struct conn *cn, uint32_t off, const void *data, unsigned int len)
+{
+	unsigned char buf[2048];
+
+	return run(dp.ingress_fd, buf,
+		   frame(buf, cn->caddr, SERVER, cn->cport, cn->port, cn->cisn + 1 + off,
+			 cn->sisn + 1, F_ACK | F_FIN, data, len, 0));
+}
+
+/*
+ * A header that comes with the client's FIN, whole (with a request) or its
+ * end: still the connection's header. A FIN with no header before it: the
+ * peer's connection.
+ */
+static void case_fin(void)
+{
+	uint64_t headers = stat(PS_STAT_PROXY), bad = stat(PS_STAT_PROXY_BAD);
+	char h[128], seg[1024];
+	struct conn cn;
+	struct ck c;
+	int n;
+
+	ck_init(&c, "proxy-header-with-fin");
+	n = snprintf(h, sizeof(h), "PROXY TCP4 198.19.13.1 198.18.0.1 5555 %d\r\n", PX_PORT);
+	memcpy(seg, h, n);
+	memcpy(seg + n, req, req_len);
+	if (handshake_to(&cn, PROXY4 + 40, PX_PORT))
+		ck_fail(&c, "handshake");
+	expect(&c, csend_fin(&cn, 0, seg, n + req_len), TC_ACT_OK, "header, request and FIN");
+	expect_client(&c, "198.19.13.1", 1, 1, 2, n + req_len);
+	expect_none(&c, "198.18.1.50");
+	n = snprintf(h, sizeof(h), "PROXY TCP4 198.19.13.2 198.18.0.1 5555 %d\r\n", PX_PORT);
+	memcpy(seg, h, n);
+	memcpy(seg + n, req, req_len);
+	if (handshake_to(&cn, PROXY4 + 41, PX_PORT))
+		ck_fail(&c, "handshake");
+	expect(&c, csend(&cn, 0, seg, 10), TC_ACT_OK, "the header's first 10 bytes");
+	expect(&c, csend_fin(&cn, 10, seg + 10, n + req_len - 10), TC_ACT_OK,
+	       "the rest, a request and FIN");
+	expect_client(&c, "198.19.13.2", 1, 1, 3, n + req_len);
+	expect_none(&c, "198.18.1.51");
+	if (handshake_to(&cn, PROXY4 + 42, PX_PORT))
+		ck_fail(&c, "handshake");
+	expect(&c, csend_fin(&cn, 0, NULL, 0), TC_ACT_OK, "a FIN and no header");
+	expect_client(&c, "198.18.1.52", 1, 0, 2, 0);
+	if (stat(PS_STAT_PROXY) != headers + 2 || stat(PS_STAT_PROXY_BAD) != bad + 1)
+		ck_fail(&c, "proxy_headers moved by %llu (expected 2), proxy_bad by %llu "
+			"(expected 1)", (unsigned long long)(stat(PS_STAT_PROXY) - headers),
+			(unsigned long long)(stat(PS_STAT_PROXY_BAD) - bad));
+	ck_end(&c);
+}
+
+/* One entry of an LPM trie keyed by an IPv4 prefix: set (v) or deleted (NULL). */
+static void lpm4(int fd, uint32_t addr, int len, const void *v)
+{
+	struct ps_lpm_key k = { .prefixlen = 8 + len, .family = PS_AF_INET };
+	uint32_t a = htonl(addr);
+
+	memcpy(k.addr, &a, 4);
+	if (v)
+		bpf_map_update_elem(fd, &k, v, BPF_ANY);
+	else
+		bpf_map_delete_elem(fd, &k);
+}
+
+/*
+ * The request limit is the one of the named client's class, or of a
+ * throttle set on it, not the proxy's: the proxies are in a class with no
+ * limit; one named client is in a class of a request an hour (burst 1),
+ * another under a throttle of a request an hour; a third, in no class,
+ * has the default's (BURST an hour).
+ */
+static void case_class(void)
+{
+	struct ps_class none = {}, tight = { .emission_ns = HOUR_NS };
+	struct ps_class_ref none_ref = { .class_id = 1 }, tight_ref = { .class_id = 2 };
+	struct ps_enforcement e = { .action = PS_ACT_THROTTLE, .origin = PS_ORIGIN_MANUAL,
+				    .emission_ns = HOUR_NS };
+	struct ps_enforce_state st = { .entries = 1, .classes = 2 };
+	int classes = bpf_map__fd(dp.skel->maps.ps_classes);
+	int class_of = bpf_map__fd(dp.skel->maps.ps_class_of);
+	int enforce = bpf_map__fd(dp.skel->maps.ps_enforce);
+	int state = bpf_map__fd(dp.skel->maps.ps_enforce_state);
+	static const struct {
+		const char *named;
+		uint32_t addr;
+		int in;		/* requests let in before one is held back */
+	} cl[] = {
+		{ "198.19.12.1", 0xc6130c01, 1 },	/* class "tight" */
+		{ "198.19.12.2", 0xc6130c02, 1 },	/* throttled */
+		{ "198.19.12.3", 0xc6130c03, BURST },	/* the default */
+	};
+	uint32_t id1 = 1, id2 = 2, zero = 0;
+	char h[128], seg[1024];
+	struct conn cn;
+	struct ck c;
+	unsigned int i, k;
+	int n;
+
+	ck_init(&c, "proxy-class-of-the-named-client");
+	bpf_map_update_elem(classes, &id1, &none, BPF_ANY);
+	bpf_map_update_elem(classes, &id2, &tight, BPF_ANY);
+	lpm4(class_of, PROXY4 & 0xffffff00, 24, &none_ref);
+	lpm4(class_of, cl[0].addr, 32, &tight_ref);
+	lpm4(enforce, cl[1].addr, 32, &e);
+	bpf_map_update_elem(state, &zero, &st, BPF_ANY);
+	for (i = 0; i < sizeof(cl) / sizeof(cl[0]); i++) {
+		n = snprintf(h, sizeof(h), "PROXY TCP4 %s 198.18.0.1 5555 %d\r\n", cl[i].named,
+			     PX_PORT);
+		memcpy(seg, h, n);
+		memcpy(seg + n, req, req_len);
+		if (handshake_to(&cn, PROXY4 + 30 + i, PX_PORT))
+			ck_fail(&c, "handshake");
+		expect(&c, csend(&cn, 0, seg, n + req_len), TC_ACT_OK, cl[i].named);
+		for (k = 1; k < (unsigned int)cl[i].in; k++)
+			expect(&c, csend(&cn, n + k * req_len, req, req_len), TC_ACT_OK,
+			       "within the named client's limit");
+		expect(&c, csend(&cn, n + k * req_len, req, req_len), TC_ACT_SHOT,
+		       "over the named client's limit, not the proxy's (none)");
+	}
+	lpm4(class_of, PROXY4 & 0xffffff00, 24, NULL);
+	lpm4(class_of, cl[0].addr, 32, NULL);
+	lpm4(enforce, cl[1].addr, 32, NULL);
+	st.entries = st.classes = 0;
+	bpf_map_update_elem(state, &zero, &st, BPF_ANY);
+	ck_end(&c);
+}
+
 static int setup(void)
 {
 	struct ps_dp_opts opts = { .own_maps = true, .max_clients = 4096, .max_flows = 4096 };
@@ -303,8 +468,11 @@ int main(void)
 	cases_v1();
 	cases_v2();
 	cases_peer();
+	case_v1_too_long();
 	case_limit();
 	case_block();
+	case_class();
+	case_fin();
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # Checks the tshark oracle (tshark_counts.py) against every reference capture
-# whose expected.json needs nothing beyond plain HTTP/1.x ("needs": []).
+# whose expected.json needs nothing beyond plain HTTP/1.x ("needs": []), or
+# PROXY headers ("needs": ["proxy-protocol"]: run with --proxy-protocol and
+# every peer trusted, as the captures' headers are to be believed).
 # The captures are read in place from $PS_PCAPS; nothing is copied.
 # Prints PASS/FAIL per capture; exits 1 if any failed, 77 if tshark or the
 # captures are missing.
@@ -29,10 +31,12 @@ for dirpath, dirnames, filenames in sorted(os.walk(root)):
     name = os.path.relpath(dirpath, root)
     with open(os.path.join(dirpath, "expected.json")) as fh:
         exp = json.load(fh)
-    if exp.get("needs"):
+    if set(exp.get("needs", [])) - {"proxy-protocol"}:
         continue
     checked += 1
     cmd = [sys.executable, oracle]
+    if "proxy-protocol" in exp["needs"]:
+        cmd += ["--proxy-protocol", "--trusted", "0.0.0.0/0", "--trusted", "::/0"]
     for p in exp["endpoint_ports"]:
         cmd += ["--port", str(p)]
     cmd.append(os.path.join(dirpath, exp["pcap"]))

@@ -19,13 +19,25 @@ answered 400, still on a connection that stays open.
 The "model" is deterministic: the reply depends only on the prompt and the
 requested max_tokens, so tests can know what they will get.
 
-Usage: llm_server.py [--bind ADDR] [--port N] [--token-delay S] [--tokens N] [-v]
+With --proxy-protocol it stands behind a load balancer, as a server does
+with nginx's "listen ... proxy_protocol" or HAProxy's "accept-proxy": every
+connection must start with a PROXY protocol header (HAProxy's "The PROXY
+protocol", version 1 or 2), which it reads off before the first request and
+whose source address it takes for the client's (in its log); a connection
+whose header is missing or malformed is closed unanswered. The header is
+believed whoever sends it: which peers to trust is penstock's business here,
+not the stand-in's.
+
+Usage: llm_server.py [--bind ADDR] [--port N] [--token-delay S] [--tokens N]
+                     [--proxy-protocol] [-v]
 """
 
 import argparse
 import hashlib
+import ipaddress
 import json
 import socket
+import struct
 import sys
 import threading
 import time
@@ -44,6 +56,71 @@ MAX_CHUNK_LINE = 1024
 
 class BadRequest(Exception):
     pass
+
+
+class BadProxyHeader(Exception):
+    pass
+
+
+PROXY_V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+PROXY_V1_MAX = 107      # the longest v1 line, CR LF included
+
+
+def read_exactly(f, n):
+    data = f.read(n)
+    if len(data) != n:
+        raise BadProxyHeader("connection closed inside the header")
+    return data
+
+
+def read_proxy_header(f, peer):
+    """The PROXY header at the start of the stream f: (version, command,
+    client) where client is (address, port), the peer's own for a v1
+    UNKNOWN or a v2 LOCAL or UNSPEC header. Reads exactly the header's
+    bytes, so that f goes on with the first request."""
+    head = read_exactly(f, 6)
+    if head == b"PROXY ":
+        line = f.readline(PROXY_V1_MAX - 6)
+        if not line.endswith(b"\r\n"):
+            raise BadProxyHeader("v1 line without CR LF in %d bytes" % PROXY_V1_MAX)
+        parts = line[:-2].decode("ascii", "replace").split(" ")
+        if parts[0] == "UNKNOWN":
+            return 1, "UNKNOWN", peer
+        if parts[0] not in ("TCP4", "TCP6") or len(parts) != 5:
+            raise BadProxyHeader("bad v1 line %r" % line[:60])
+        try:
+            src = ipaddress.ip_address(parts[1])
+            dst = ipaddress.ip_address(parts[2])
+            sport, dport = int(parts[3]), int(parts[4])
+        except ValueError:
+            raise BadProxyHeader("bad v1 line %r" % line[:60])
+        want = 4 if parts[0] == "TCP4" else 6
+        if src.version != want or dst.version != want or not (
+                0 <= sport <= 65535 and 0 <= dport <= 65535):
+            raise BadProxyHeader("bad v1 line %r" % line[:60])
+        return 1, parts[0], (str(src), sport)
+    if head != PROXY_V2_SIG[:6]:
+        raise BadProxyHeader("no PROXY header: %r" % head)
+    rest = read_exactly(f, 10)
+    if head + rest[:6] != PROXY_V2_SIG:
+        raise BadProxyHeader("bad v2 signature")
+    ver_cmd, fam, length = rest[6], rest[7], struct.unpack("!H", rest[8:10])[0]
+    if ver_cmd >> 4 != 2 or ver_cmd & 0xf > 1:
+        raise BadProxyHeader("v2 version/command 0x%02x" % ver_cmd)
+    body = read_exactly(f, length)      # addresses, then TLVs (not read)
+    if ver_cmd & 0xf == 0:
+        return 2, "LOCAL", peer
+    if fam == 0x11:
+        if length < 12:
+            raise BadProxyHeader("v2 TCP4 header of %d bytes" % length)
+        src, sport = socket.inet_ntop(socket.AF_INET, body[0:4]), body[8] << 8 | body[9]
+        return 2, "TCP4", (src, sport)
+    if fam == 0x21:
+        if length < 36:
+            raise BadProxyHeader("v2 TCP6 header of %d bytes" % length)
+        src, sport = socket.inet_ntop(socket.AF_INET6, body[0:16]), body[32] << 8 | body[33]
+        return 2, "TCP6", (src, sport)
+    return 2, "family 0x%02x" % fam, peer
 
 
 def tokens_for(prompt, n):
@@ -75,6 +152,33 @@ class Handler(BaseHTTPRequestHandler):
 
     def version_string(self):
         return "penstock-llm-standin/1"
+
+    def setup(self):
+        super().setup()
+        self.proxy_ok = True
+        if not self.server.proxy_protocol:
+            return
+        peer = self.client_address[:2]
+        try:
+            ver, what, client = read_proxy_header(self.rfile, peer)
+        except (BadProxyHeader, OSError) as e:
+            self.proxy_ok = False
+            sys.stderr.write("proxy %s: %s: connection closed\n" % (peer[0], e))
+            return
+        # The client the header names is the one this connection serves:
+        # every log line names it from here on (an IPv4 client that a
+        # dual-stack proxy names v4-mapped by its IPv4 address).
+        a = ipaddress.ip_address(client[0])
+        if a.version == 6 and a.ipv4_mapped is not None:
+            client = (str(a.ipv4_mapped), client[1])
+        self.client_address = client
+        if self.server.verbose:
+            sys.stderr.write("proxy %s: v%d %s client %s port %d\n"
+                             % (peer[0], ver, what, client[0], client[1]))
+
+    def handle(self):
+        if self.proxy_ok:
+            super().handle()
 
     def log_message(self, fmt, *args):
         if self.server.verbose:
@@ -271,6 +375,8 @@ def main():
                     help="tokens per answer when the request has no max_tokens")
     ap.add_argument("--idle-timeout", type=float, default=30,
                     help="seconds an idle connection is kept open")
+    ap.add_argument("--proxy-protocol", action="store_true",
+                    help="every connection starts with a PROXY v1 or v2 header")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every request")
     a = ap.parse_args()
 
@@ -278,6 +384,7 @@ def main():
     Handler.timeout = a.idle_timeout
     srv = Server((a.bind, a.port), Handler)
     srv.verbose = a.verbose
+    srv.proxy_protocol = a.proxy_protocol
     srv.token_delay = max(0.0, a.token_delay)
     srv.tokens = max(1, min(a.tokens, MAX_TOKENS))
     srv.lock = threading.Lock()

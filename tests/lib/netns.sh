@@ -14,7 +14,13 @@
 #   PS_SRV4, PS_SRV6          the server's addresses
 #   PS_CLI4[], PS_CLI6[]      the client addresses, each a client to penstock
 #
-# Everything stays inside the two namespaces: the veth pair is created
+# A test that needs more hosts (a load balancer between clients and server,
+# say) adds namespaces and links after ps_netns_setup:
+#
+#   ps_netns_add px                   # PS_NS_ADDED=pst-<pid>-px
+#   ps_netns_link "$PS_NS_ADDED" veth-pxs "$PS_NS_SRV" veth-sp
+#
+# Everything stays inside these namespaces: each veth pair is created
 # directly in them (the root namespace never holds either end), no route
 # leads out, and a trap on EXIT, INT and TERM kills every process started
 # here or found in the namespaces, then deletes the namespaces. The caller
@@ -33,6 +39,8 @@ PS_SRV4=198.18.0.1
 PS_SRV6=fd00:5053::1
 PS_CLI4=()
 PS_CLI6=()
+PS_NS_MORE=()		# namespaces ps_netns_add made
+PS_NS_ADDED=""		# the last one
 PS_NETNS_PIDS=()	# children ps_spawn and ps_run started, not yet waited for
 PS_NETNS_CLEANUPS=()	# caller's cleanup commands, run before ours
 PS_NETNS_DONE=0
@@ -127,7 +135,7 @@ ps_wait_port() {
 # through a path ps_spawn did not see (ps_cli in a subshell, say).
 _ps_netns_members() {
 	local ns
-	for ns in "$PS_NS_SRV" "$PS_NS_CLI"; do
+	for ns in "$PS_NS_SRV" "$PS_NS_CLI" "${PS_NS_MORE[@]}"; do
 		[ -n "$ns" ] && [ -e "/run/netns/$ns" ] && ip netns pids "$ns" 2>/dev/null
 	done
 	return 0
@@ -156,7 +164,7 @@ ps_netns_cleanup() {
 	# shellcheck disable=SC2086
 	[ -n "$pids" ] && kill -s KILL $pids 2>/dev/null
 	for pid in "${PS_NETNS_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-	for ns in "$PS_NS_SRV" "$PS_NS_CLI"; do
+	for ns in "$PS_NS_SRV" "$PS_NS_CLI" "${PS_NS_MORE[@]}"; do
 		# Deleting a namespace deletes the veth end in it, and with it
 		# the peer.
 		[ -n "$ns" ] && [ -e "/run/netns/$ns" ] && ip netns del "$ns" 2>/dev/null
@@ -169,6 +177,45 @@ _ps_netns_on_signal() {
 	ps_netns_cleanup
 	trap - EXIT
 	exit "$code"
+}
+
+# One end of a veth pair, set up as a test link.
+_ps_veth_end() {	# NS DEV
+	# Without this the veth hands 64 KB GSO super-packets to tcpdump;
+	# with it the capture holds wire-sized packets, the same ones a NIC
+	# would put on the wire.
+	ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null || return 1
+	# No router advertisements taken, and no duplicate address detection
+	# for the link-local address either: until DAD ends an address is
+	# "tentative" and the first packets wait.
+	ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.accept_ra=0" \
+		"net.ipv6.conf.$2.accept_dad=0" >/dev/null
+}
+
+# ps_netns_add NAME: one more namespace, pst-<pid>-NAME, with its loopback
+# up; PS_NS_ADDED names it. Only after ps_netns_setup: the same cleanup
+# removes it, and whatever runs in it.
+ps_netns_add() {
+	if [ -z "$PS_NS_SRV" ] || ! [[ $1 =~ ^[a-z0-9]{1,8}$ ]]; then
+		echo "ps_netns_add: after ps_netns_setup, with a name of 1..8 of [a-z0-9]" >&2
+		return 1
+	fi
+	PS_NS_ADDED="pst-$$-$1"
+	# Listed before it exists: a failure half-way still removes it.
+	PS_NS_MORE+=("$PS_NS_ADDED")
+	ip netns add "$PS_NS_ADDED" || return 1
+	ip -n "$PS_NS_ADDED" link set lo up
+}
+
+# ps_netns_link NS1 DEV1 NS2 DEV2: a veth pair from DEV1 in NS1 to DEV2 in
+# NS2 (two of our namespaces), up, set up as ps_netns_setup's is; the
+# caller adds the addresses (with nodad for IPv6).
+ps_netns_link() {
+	ip -n "$1" link add "$2" type veth peer name "$4" netns "$3" || return 1
+	_ps_veth_end "$1" "$2" || return 1
+	_ps_veth_end "$3" "$4" || return 1
+	ip -n "$1" link set "$2" up || return 1
+	ip -n "$3" link set "$4" up
 }
 
 # ps_netns_setup [NCLIENTS]: build both namespaces with NCLIENTS (default 3,
@@ -200,22 +247,10 @@ ps_netns_setup() {
 		PS_CLI6+=("$(printf 'fd00:5053::%x' $((i + 2)))")
 	done
 
-	local ns dev
-	for ns in "$PS_NS_SRV" "$PS_NS_CLI"; do
-		dev=$PS_DEV_SRV
-		[ "$ns" = "$PS_NS_CLI" ] && dev=$PS_DEV_CLI
-		ip -n "$ns" link set lo up || return 1
-		# Without this the veth hands 64 KB GSO super-packets to
-		# tcpdump; with it the capture holds wire-sized packets, the
-		# same ones a NIC would put on the wire.
-		ip netns exec "$ns" ethtool -K "$dev" tso off gso off gro off >/dev/null ||
-			return 1
-		# No router advertisements taken, and no duplicate address
-		# detection for the link-local address either: until DAD ends
-		# an address is "tentative" and the first packets wait.
-		ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$dev.accept_ra=0" \
-			"net.ipv6.conf.$dev.accept_dad=0" >/dev/null || return 1
-	done
+	ip -n "$PS_NS_SRV" link set lo up || return 1
+	ip -n "$PS_NS_CLI" link set lo up || return 1
+	_ps_veth_end "$PS_NS_SRV" "$PS_DEV_SRV" || return 1
+	_ps_veth_end "$PS_NS_CLI" "$PS_DEV_CLI" || return 1
 	ip -n "$PS_NS_SRV" addr add "$PS_SRV4/16" dev "$PS_DEV_SRV" || return 1
 	ip -n "$PS_NS_SRV" addr add "$PS_SRV6/64" dev "$PS_DEV_SRV" nodad || return 1
 	for ((i = 0; i < n; i++)); do
