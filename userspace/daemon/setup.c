@@ -51,6 +51,23 @@ mkdir:
 	return 0;
 }
 
+/*
+ * A file of the daemon's that its reader found unreadable (err names it
+ * and says what is wrong): said, and moved aside for a person to look
+ * at; the daemon goes on without it (instead: how).
+ */
+static void set_aside(const char *path, const char *err, const char *instead)
+{
+	char aside[4300];
+	int r = ps_set_aside(path, aside, sizeof(aside));
+
+	if (r)
+		pr_warn("penstockd: %s; cannot move it aside (%s); %s\n", err, strerror(-r),
+			instead);
+	else
+		pr_warn("penstockd: %s; moved to %s, %s\n", err, aside, instead);
+}
+
 /* ---- the run record: what this daemon attached, for its successor ---- */
 
 static void run_record_write(struct ps_daemon *d)
@@ -77,18 +94,28 @@ static void shape_record(void *ctx)
 	run_record_write(ctx);
 }
 
-/*
- * Interfaces a previous daemon attached to: their clsact may be its
- * creation (then it is ours to remove in the end).
- */
-static int run_record_read(struct ps_daemon *d, struct ps_attachment *old, int max)
+/* The run record a previous daemon left, or NULL (none, or set aside). */
+static json_t *run_record_load(struct ps_daemon *d)
 {
-	json_t *doc = json_load_file(d->run_record, 0, NULL), *ifs, *it;
+	char err[4300];
+	json_t *doc;
+
+	if (ps_json_load_file(d->run_record, &doc, err, sizeof(err)) < 0)
+		set_aside(d->run_record, err,
+			  "taking over no clsact or root qdisc of the previous daemon");
+	return doc;
+}
+
+/*
+ * Interfaces a previous daemon attached to (doc: its run record): their
+ * clsact may be its creation (then it is ours to remove in the end).
+ */
+static int run_record_read(json_t *doc, struct ps_attachment *old, int max)
+{
+	json_t *ifs, *it;
 	size_t i;
 	int n = 0;
 
-	if (!doc)
-		return 0;
 	ifs = json_object_get(doc, "interfaces");
 	json_array_foreach(ifs, i, it) {
 		const char *name = json_string_value(json_object_get(it, "name"));
@@ -103,7 +130,6 @@ static int run_record_read(struct ps_daemon *d, struct ps_attachment *old, int m
 		old[n].xdp = true;	/* detached only if the XDP program is penstock's */
 		n++;
 	}
-	json_decref(doc);
 	return n;
 }
 
@@ -235,7 +261,7 @@ int ps_daemon_reload(struct ps_daemon *d, char *err, size_t errlen)
 
 static int load_state(struct ps_daemon *d)
 {
-	char err[4300], aside[4300], path[4200];
+	char err[4300], path[4200];
 	uint64_t saved;
 	int r;
 
@@ -254,10 +280,7 @@ static int load_state(struct ps_daemon *d)
 		return 0;
 	/* Unreadable: keep it aside for a person to look at; start afresh. */
 	snprintf(path, sizeof(path), "%s/" PS_STATE_FILE, d->state_dir);
-	snprintf(aside, sizeof(aside), "%s.unreadable-%llu", path,
-		 (unsigned long long)(ps_wall_ms() / 1000));
-	rename(path, aside);
-	pr_warn("penstockd: %s; moved to %s, starting with no history\n", err, aside);
+	set_aside(path, err, "starting with no history");
 	ps_ctable_init(&d->table);
 	return 0;
 }
@@ -325,16 +348,18 @@ static int open_datapath(struct ps_daemon *d)
 	if (!d->adopted) {
 		/* Fresh maps: the manual entries a clean stop (or a reboot)
 		 * took with them come back from the state directory. */
-		char path[4200];
+		char path[4200], lerr[4300];
 		int64_t b2w;
 		uint64_t now = ps_boot_now(&b2w);
 		int n;
 
 		snprintf(path, sizeof(path), "%s/" PS_ENFORCEMENT_FILE, d->state_dir);
-		n = ps_enf_load_manual(&d->dp, path, now, b2w);
+		n = ps_enf_load_manual(&d->dp, path, now, b2w, lerr, sizeof(lerr));
 		if (n > 0)
 			pr_info("penstockd: %d manual enforcement entries restored from %s\n", n,
 				path);
+		else if (n < 0)
+			set_aside(path, lerr, "no manual enforcement restored");
 	}
 	ps_enf_set_dry_run(&d->dp, d->cfg.dry_run > 0);
 	return 0;
@@ -351,13 +376,15 @@ static int attach_all(struct ps_daemon *d)
 	json_t *doc;
 	int nprev, err;
 
-	nprev = d->adopted ? run_record_read(d, prev, PS_MAX_IFACES) : 0;
+	doc = run_record_load(d);
+	nprev = d->adopted && doc ? run_record_read(doc, prev, PS_MAX_IFACES) : 0;
 	err = ps_shape_init(&d->shape, shape_record, d);
-	if (err)
+	if (err) {
+		json_decref(doc);
 		return err;
+	}
 	/* What a previous daemon's HTB replaced, to put it back in the end
 	 * (read even without pinned maps: its qdisc may still be there). */
-	doc = json_load_file(d->run_record, 0, NULL);
 	ps_shape_adopt(&d->shape, json_object_get(doc, "shaping"));
 	json_decref(doc);
 	ps_enf_on_expire(on_expire, d);
@@ -373,7 +400,7 @@ static int attach_all(struct ps_daemon *d)
 /* The tick and the policy, the escalation where the last stop left it. */
 static int start_policy(struct ps_daemon *d)
 {
-	char path[4200];
+	char path[4200], lerr[4300];
 	int n, err;
 
 	err = ps_tick_init(&d->tick, &d->dp);
@@ -387,9 +414,9 @@ static int start_policy(struct ps_daemon *d)
 	d->pol.on_enforce = policy_enforce;
 	d->pol.ctx = d;
 	snprintf(path, sizeof(path), "%s/" PS_ESCALATION_FILE, d->state_dir);
-	n = ps_detect_load(d->pol.det, path);
+	n = ps_detect_load(d->pol.det, path, lerr, sizeof(lerr));
 	if (n < 0)
-		pr_warn("penstockd: %s: unreadable, escalation starts afresh\n", path);
+		set_aside(path, lerr, "escalation starts afresh");
 	else if (n > 0)
 		pr_info("penstockd: escalation of %d subjects restored from %s\n", n, path);
 	return 0;
