@@ -32,6 +32,8 @@
 struct ps_daemon {
 	const char *config_path;
 	const char *socket_path;
+	const char *socket_group;	/* may read; the socket's group */
+	bool socket_group_given;	/* --socket-group: the group must exist */
 	const char *state_dir;
 	const char *pin_dir;
 	char run_record[4200];

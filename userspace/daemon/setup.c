@@ -429,7 +429,7 @@ int ps_daemon_setup(struct ps_daemon *d)
 
 	snprintf(sockdir, sizeof(sockdir), "%s", d->socket_path);
 	snprintf(d->run_record, sizeof(d->run_record), "%s/datapath.json", dirname(sockdir));
-	err = ps_control_listen(&d->ctl, d->socket_path);
+	err = ps_control_listen(&d->ctl, d->socket_path, d->socket_group, d->socket_group_given);
 	if (err)
 		return err;
 	d->owner = true;
