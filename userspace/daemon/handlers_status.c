@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "common/caps.h"
 #include "common/clock.h"
 #include "common/units.h"
 #include "count/state.h"
@@ -218,6 +219,8 @@ void ps_handle_status(struct ps_daemon *d, json_t *req, FILE *out)
 				    json_integer((json_int_t)d->save_took_ms));
 		json_object_set_new(json_object_get(o, "daemon"), "rss_kb",
 				    json_integer(rss_kb()));
+		json_object_set_new(json_object_get(o, "daemon"), "capabilities",
+				    json_string(ps_caps_effective(path, sizeof(path))));
 	}
 	json_dumpf(o, out, PS_JSON_DUMP);
 	json_decref(o);

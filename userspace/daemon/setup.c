@@ -3,8 +3,8 @@
  * penstockd's start, reload and stop: the control socket first (one daemon
  * at a time), the state file, the alert sinks, then the datapath, loaded
  * or adopted from a previous daemon's pinned maps (common/datapath.c),
- * attached to the configured interfaces (attach.c), and the policy. The
- * run record (datapath.json beside the socket) says what this daemon
+ * attached to the configured interfaces (attach.c), and the policy; then
+ * penstockd drops the privileges only start needed. The run record (datapath.json beside the socket) says what this daemon
  * attached and which root qdiscs its HTB replaced, so that a successor
  * can take them over or put them back.
  */
@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "common/caps.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -422,6 +423,62 @@ static int start_policy(struct ps_daemon *d)
 	return 0;
 }
 
+/* ---- privileges ---- */
+
+/*
+ * What penstockd keeps once its programs are loaded and attached and its
+ * socket and files are open, each for what needs it:
+ *   CAP_NET_ADMIN  netlink: the tc filters and clsact qdisc of interfaces a
+ *                  reload adds or removes, XDP attach and detach, the HTB
+ *                  root qdisc and classes of shaping, detaching at stop
+ *   CAP_BPF        bpf() on the maps penstockd holds (the tick's reads,
+ *                  enforcement entries, the endpoints of a reload), where
+ *                  the kernel asks for it: before Linux 6.5, with
+ *                  kernel.unprivileged_bpf_disabled set. Kept only if a
+ *                  map read fails without it (drop_privileges tries one).
+ * The rest only start needs, and goes: CAP_BPF and CAP_PERFMON load the
+ * programs, CAP_SYS_ADMIN mounts bpffs and finds a previous daemon's XDP
+ * program by its id, CAP_CHOWN gives the socket its group, CAP_SETPCAP cuts
+ * the bounding set; any other root had, penstockd never used.
+ */
+static const cap_value_t run_caps[] = { CAP_NET_ADMIN, CAP_BPF };
+
+/* A read of a map penstockd holds: 0, or -errno (-EPERM: the kernel wants CAP_BPF). */
+static int map_read(void *ctx)
+{
+	struct ps_daemon *d = ctx;
+	uint32_t key = 0;
+	uint64_t v[1024];	/* ps_stats: a value per CPU */
+
+	if (libbpf_num_possible_cpus() > (int)(sizeof(v) / sizeof(v[0])))
+		return -EPERM;	/* cannot tell: keep it */
+	return bpf_map_lookup_elem(bpf_map__fd(d->dp.skel->maps.ps_stats), &key, v) ? -errno : 0;
+}
+
+static int drop_privileges(struct ps_daemon *d)
+{
+	/* Tried with what it keeps but CAP_BPF (CAP_SETPCAP: still to cut the bounding set). */
+	static const cap_value_t without_bpf[] = { CAP_NET_ADMIN, CAP_SETPCAP };
+	int nkeep = sizeof(run_caps) / sizeof(run_caps[0]), r;
+	char err[256], caps[256];
+
+	r = ps_caps_try(without_bpf, 2, map_read, d);
+	if (r && r != -EPERM && r != -EACCES) {
+		pr_warn("penstockd: dropping privileges: a map read: %s\n", strerror(-r));
+		return r;
+	}
+	if (!r)
+		nkeep--;	/* CAP_BPF, last: this kernel lets penstockd read its maps without it */
+	r = ps_caps_limit(run_caps, nkeep, err, sizeof(err));
+	if (r) {
+		pr_warn("penstockd: dropping privileges: %s\n", err);
+		return r;
+	}
+	pr_info("penstockd: capabilities kept: %s\n", ps_caps_effective(caps, sizeof(caps))[0]
+							 ? caps : "none");
+	return 0;
+}
+
 int ps_daemon_setup(struct ps_daemon *d)
 {
 	char sockdir[4200], aerr[4200];
@@ -450,6 +507,9 @@ int ps_daemon_setup(struct ps_daemon *d)
 		return err;
 	/* Catch up with what the datapath counted while no daemon ran. */
 	ps_tick_run(&d->tick, &d->table);
+	err = drop_privileges(d);
+	if (err)
+		return err;
 	pr_info("penstockd: %s the datapath: %d endpoints on %d interfaces, maps in %s, %u clients\n",
 		d->adopted ? "adopted" : "started", d->cfg.nendpoints, d->natt, d->pin_dir,
 		d->table.n);
