@@ -53,6 +53,7 @@ struct ps_daemon {
 	struct ps_shaper shape;
 	bool shape_dirty;	/* shape entries changed: sync the HTB classes */
 	pid_t saver;
+	bool save_soon;		/* slots were freed: save at the next chance */
 	uint64_t saver_started_ms;
 	uint64_t last_save_ms;
 	uint64_t save_took_ms;	/* the last save, fork to exit */

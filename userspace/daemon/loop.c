@@ -99,9 +99,13 @@ int ps_daemon_shape_sync(struct ps_daemon *d, char *err, size_t errlen)
 
 static void tick(struct ps_daemon *d)
 {
-	uint64_t now;
+	uint64_t now, reclaimed = d->tick.reclaimed;
 
 	ps_tick_run(&d->tick, &d->table);
+	/* A freed slot's last counts are in the table alone (the slot was
+	 * zeroed): into the state file at once, not in SAVE_INTERVAL_S. */
+	if (d->tick.reclaimed != reclaimed)
+		d->save_soon = true;
 	ps_policy_tick(&d->pol, ps_wall_ms(), ps_boot_now(NULL));
 	ps_daemon_save_escalation(d, false);
 	if (d->pol.shape_dirty) {
@@ -119,9 +123,10 @@ static void tick(struct ps_daemon *d)
 	sd_notify(0, "WATCHDOG=1");
 	reap_saver(d, false);
 	now = ps_wall_ms();
-	if (!d->saver && now - d->last_save_ms >= SAVE_INTERVAL_S * 1000) {
+	if (!d->saver && (d->save_soon || now - d->last_save_ms >= SAVE_INTERVAL_S * 1000)) {
 		pid_t p = ps_state_save_bg(&d->table, d->state_dir, now);
 
+		d->save_soon = false;
 		if (p < 0)
 			pr_warn("penstockd: cannot fork to save state: %s\n", strerror(-p));
 		if (p < 0) {
