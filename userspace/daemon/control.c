@@ -416,9 +416,12 @@ static void accept_some(struct ps_control *c)
 				/* Out of descriptors or memory: wait for a connection to close. */
 				ev.events = 0;
 				ev.data.ptr = c;
-				if (!c->paused)
+				if (!c->fds_warned_ms || ps_mono_ms() - c->fds_warned_ms >= 60000) {
 					pr_warn("penstockd: control socket: %s; not accepting until a "
-						"connection closes\n", strerror(errno));
+						"connection closes (said once a minute)\n",
+						strerror(errno));
+					c->fds_warned_ms = ps_mono_ms();
+				}
 				if (!epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->fd, &ev))
 					c->paused = true;
 			}

@@ -49,6 +49,7 @@ struct ps_control {
 	bool has_group;
 	char group[64];
 	bool paused;		/* not accepting: out of file descriptors */
+	uint64_t fds_warned_ms;	/* when it last said so */
 	uint32_t nconns, nconns_other;	/* open; of them, not root's */
 	size_t out_pending;	/* bytes of answers not yet read */
 	struct ps_conn *conns;	/* open connections, oldest first */
