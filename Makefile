@@ -34,6 +34,7 @@ NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 2>/dev/null || echo -I/usr/in
 NL_LIBS   := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
 # libcurl and a thread: the alerts' webhook sender (userspace/alerts/webhook.c).
 CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lpthread
+CAP_LIBS  := $(shell pkg-config --libs libcap 2>/dev/null || echo -lcap)
 
 ifeq ($(V),1)
 Q =
@@ -58,7 +59,8 @@ POLICY_SRCS  := $(US)/policy/policy.c $(US)/policy/limits.c $(DETECT_SRCS)
 ENFORCE_SRCS := $(US)/enforce/enforce.c $(US)/enforce/manual.c
 SHAPE_SRCS   := $(US)/enforce/shape.c
 ALERT_SRCS   := $(US)/alerts/alert.c
-SINKS_SRCS   := $(addprefix $(US)/alerts/,sinks.c jsonl.c spool.c webhook.c)
+# The sinks' sender thread drops its capabilities (common/caps.c, libcap).
+SINKS_SRCS   := $(addprefix $(US)/alerts/,sinks.c jsonl.c spool.c webhook.c) $(US)/common/caps.c
 DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c setup.c loop.c control.c handlers.c \
 		handlers_status.c handlers_enforce.c attach.c adopt.c)
 CLI_SRCS     := $(addprefix $(US)/cli/,main.c opts.c ctl.c format.c cmd_daemon.c cmd_enforce.c \
@@ -129,7 +131,8 @@ $(OUTPUT)/penstock: $(call obj,$(PENSTOCK_SRCS))
 
 $(OUTPUT)/penstockd: $(call obj,$(PENSTOCKD_SRCS))
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) -lsystemd -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) $(CAP_LIBS) -lsystemd \
+		-o $@
 
 # The benchmark driver: the datapath through the loader, beside bench_min.
 $(OUTPUT)/ps_bench: tools/bench.c $(call obj,$(COMMON_SRCS) $(ENFORCE_SRCS)) \
@@ -173,13 +176,13 @@ $(OUTPUT)/tests/unit_opts: $(call obj,$(US)/cli/opts.c $(US)/cli/format.c)
 
 # The alert sinks' unit test and the webhook test's driver link the sinks.
 $(OUTPUT)/tests/unit_alerts: $(call obj,$(ALERT_SRCS) $(SINKS_SRCS))
-$(OUTPUT)/tests/unit_alerts: LDLIBS += $(CURL_LIBS)
+$(OUTPUT)/tests/unit_alerts: LDLIBS += $(CURL_LIBS) $(CAP_LIBS)
 
 $(OUTPUT)/tests/alerts_driver: tests/lib/alerts_driver.c \
 		$(call obj,$(ALERT_SRCS) $(SINKS_SRCS) $(COMMON_SRCS)) \
 		| $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(CURL_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(CURL_LIBS) $(CAP_LIBS) -o $@
 
 .PHONY: deps
 deps:

@@ -30,6 +30,7 @@
 
 #include "alerts/spool.h"
 #include "alerts/webhook.h"
+#include "common/caps.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/units.h"
@@ -297,8 +298,12 @@ static void *sender_main(void *arg)
 	uint64_t backoff = 0, next_try = 0, oldest = 0, now;
 	struct timespec ts;
 	bool failing = false;
+	char err[256];
 	int n, r;
 
+	/* HTTP and the spool's files need no privilege: none is kept. */
+	if (ps_caps_limit(NULL, 0, err, sizeof(err)))
+		pr_warn("penstockd: alerts: webhook sender: %s\n", err);
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
 		s->kick = false;

@@ -12,6 +12,7 @@
 #define PS_EXIT_OK	0
 #define PS_EXIT_FAIL	1	/* the system or penstockd failed us (BPF load, memory, refused) */
 #define PS_EXIT_INPUT	2	/* bad input: usage, config, capture */
+#define PS_EXIT_DENIED	3	/* penstockd's socket or penstockd refused us: not root, not in its group */
 
 /* The commands, as main.c's table calls them: argv[0] is the command. */
 int ps_cmd_replay(int argc, char **argv);	/* replay.c */

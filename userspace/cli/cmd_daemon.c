@@ -468,7 +468,8 @@ int ps_cmd_reload(int argc, char **argv)
 	file = json_string_value(json_object_get(ans, "config"));
 	if (!file) {
 		/* An answer without the file's name: status has it. */
-		st = ps_ctl_call("reload", ps_ctl_socket_path(o.socket), ps_request(PS_CMD_STATUS));
+		st = ps_ctl_call("reload", ps_ctl_socket_path(o.socket), ps_request(PS_CMD_STATUS),
+				 NULL);
 		file = json_string_value(json_object_get(json_object_get(st, "daemon"), "config"));
 	}
 	printf("penstockd: configuration reloaded from %s\n", file ? file : "its file");

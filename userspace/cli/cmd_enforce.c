@@ -269,7 +269,7 @@ static const char unblock_usage[] =
 	"  penstock unblock 2001:db8::7\n"
 	"\n"
 	"exit status: 0 ok, 1 penstockd missing or refused the request, or no\n"
-	"enforcement on the subject, 2 bad usage\n";
+	"enforcement on the subject, 2 bad usage, 3 permission denied (not root)\n";
 
 static const struct ps_cmd_opts unblock_cmd = {
 	"unblock", unblock_usage, PS_OPTS_SOCKET | PS_OPTS_JSON | PS_OPTS_ARGS, NULL,
@@ -290,9 +290,9 @@ int ps_cmd_unblock(int argc, char **argv)
 		return ret;
 	ans = ps_ctl_call(unblock_cmd.cmd, ps_ctl_socket_path(o.socket),
 			  ps_request_set(ps_request(PS_CMD_UNBLOCK), PS_ARG_SUBJECT,
-					 json_string(subject)));
+					 json_string(subject)), &ret);
 	if (!ans)
-		return PS_EXIT_FAIL;
+		return ret;
 	removed = json_object_get(ans, "removed");
 	if (!json_is_integer(removed) || json_integer_value(removed) < 0) {
 		fprintf(stderr, "penstock unblock: penstockd's answer has no \"removed\" count\n");

@@ -48,7 +48,8 @@ static void connect_error(int err, const char *path, char *buf, size_t len)
 	case EACCES:
 	case EPERM:
 		snprintf(buf, len,
-			 "permission denied on %s: run as root or as a member of the socket's group",
+			 "permission denied on %s: reading is for root and the socket's group, "
+			 "changes for root",
 			 path);
 		break;
 	case EAGAIN:
@@ -184,22 +185,30 @@ json_t *ps_ctl_request(const char *socket_path, json_t *req, char *err, size_t e
 	json_t *doc = NULL;
 	json_error_t jerr;
 	size_t len = 0;
-	int fd;
+	int fd, e = EPROTO;
 
 	text = json_dumps(req, JSON_COMPACT);
 	if (!text) {
 		snprintf(err, errlen, "cannot encode the request");
+		errno = ENOMEM;
 		return NULL;
 	}
 	fd = ctl_connect(socket_path, err, errlen);
-	if (fd < 0)
+	if (fd < 0) {
+		e = -fd;
 		goto cleanup;
-	if (send_all(fd, text, strlen(text), err, errlen) || send_all(fd, "\n", 1, err, errlen))
+	}
+	e = -send_all(fd, text, strlen(text), err, errlen);
+	if (!e)
+		e = -send_all(fd, "\n", 1, err, errlen);
+	if (e)
 		goto cleanup;
 	/* Nothing more from us: a daemon reading to EOF sees it at once. */
 	shutdown(fd, SHUT_WR);
-	if (recv_all(fd, &answer, &len, err, errlen))
+	e = -recv_all(fd, &answer, &len, err, errlen);
+	if (e)
 		goto cleanup;
+	e = EPROTO;
 	if (!len) {
 		snprintf(err, errlen, "penstockd closed the connection without answering");
 		goto cleanup;
@@ -218,15 +227,19 @@ cleanup:
 		close(fd);
 	free(answer);
 	free(text);
+	if (!doc)
+		errno = e;
 	return doc;
 }
 
-json_t *ps_ctl_call(const char *cmd, const char *socket_path, json_t *req)
+json_t *ps_ctl_call(const char *cmd, const char *socket_path, json_t *req, int *status)
 {
 	char err[PATH_MAX + 256];
 	json_t *ans, *ok;
 	const char *msg;
 
+	if (status)
+		*status = PS_EXIT_FAIL;
 	if (!req) {
 		fprintf(stderr, "penstock %s: out of memory\n", cmd);
 		return NULL;
@@ -234,12 +247,19 @@ json_t *ps_ctl_call(const char *cmd, const char *socket_path, json_t *req)
 	ans = ps_ctl_request(socket_path, req, err, sizeof(err));
 	json_decref(req);
 	if (!ans) {
+		if (status && (errno == EACCES || errno == EPERM))
+			*status = PS_EXIT_DENIED;	/* the socket's mode */
 		fprintf(stderr, "penstock %s: %s\n", cmd, err);
 		return NULL;
 	}
 	ok = json_object_get(ans, "ok");
-	if (json_is_true(ok))
+	if (json_is_true(ok)) {
+		if (status)
+			*status = PS_EXIT_OK;
 		return ans;
+	}
+	if (status && json_is_true(json_object_get(ans, "denied")))
+		*status = PS_EXIT_DENIED;	/* the peer's credentials */
 	msg = json_string_value(json_object_get(ans, "error"));
 	if (!msg)
 		msg = ok ? "penstockd refused the request (and gave no reason)"
@@ -271,9 +291,8 @@ int ps_ctl_answer_json(const char *cmd, json_t *ans)
 
 json_t *ps_ctl_ask(const char *cmd, const struct ps_opts_common *o, json_t *req, int *ret)
 {
-	json_t *ans = ps_ctl_call(cmd, ps_ctl_socket_path(o->socket), req);
+	json_t *ans = ps_ctl_call(cmd, ps_ctl_socket_path(o->socket), req, ret);
 
-	*ret = PS_EXIT_FAIL;
 	if (ans && o->json) {
 		*ret = ps_ctl_answer_json(cmd, ans);
 		return NULL;

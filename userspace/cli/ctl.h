@@ -21,16 +21,19 @@ const char *ps_ctl_socket_path(const char *opt);
  * Send req to the daemon at socket_path and return its answer, a JSON
  * object (the caller json_decref()s it), whether "ok" is true or false.
  * On failure returns NULL with a message for a person in err ("penstockd is
- * not running (...)", "penstockd did not answer within 5 s", ...).
+ * not running (...)", "penstockd did not answer within 5 s", ...) and
+ * errno set (EACCES: the socket's mode let us not connect).
  */
 json_t *ps_ctl_request(const char *socket_path, json_t *req, char *err, size_t errlen);
 
 /*
  * ps_ctl_request() for command cmd (used in messages): on a failure, or an
  * answer with "ok":false, prints "penstock CMD: MESSAGE" to stderr and
- * returns NULL. Takes the reference to req.
+ * returns NULL. Takes the reference to req. *status (when not NULL) gets
+ * the exit status: PS_EXIT_OK, PS_EXIT_DENIED (the socket's mode, or an
+ * answer with "denied":true) or PS_EXIT_FAIL.
  */
-json_t *ps_ctl_call(const char *cmd, const char *socket_path, json_t *req);
+json_t *ps_ctl_call(const char *cmd, const char *socket_path, json_t *req, int *status);
 
 /* {"cmd":"clients",...}: a request for the first limit clients of a window by a sort key. */
 json_t *ps_clients_request(const char *window, const char *sort, long long limit);

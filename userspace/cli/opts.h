@@ -52,7 +52,9 @@ struct ps_opt {
 #define PS_HELP_HELP \
 	"  -h, --help         this text\n"
 #define PS_EXIT_HELP \
-	"exit status: 0 ok, 1 penstockd missing or refused the request, 2 bad usage\n"
+	"exit status: 0 ok, 1 penstockd missing or refused the request, 2 bad usage,\n" \
+	"3 permission denied (reading is for root and the socket's group, changes for\n" \
+	"root)\n"
 
 /* The sort key and window of penstock clients and top. */
 #define PS_OPT_SORT(T, f)							\

@@ -32,24 +32,33 @@ const struct ps_arg_def ps_args[PS_NARGS] = {
 
 #define ENF_SET	(PS_ARG(PS_ARG_SUBJECT) | PS_ARG(PS_ARG_FOR_S) | PS_ARG(PS_ARG_REASON))
 
+#define READ	PS_PRIV_READ
+#define CHANGE	PS_PRIV_CHANGE
+
 const struct ps_cmd_def ps_cmds[PS_NCMDS] = {
 	[PS_CMD_STATUS] = { "status", 0,
-		"daemon, interfaces, programs, maps, tick, clients, stats, slots, detection" },
+		"daemon, interfaces, programs, maps, tick, clients, stats, slots, detection, control",
+		READ, "reads penstockd's state" },
 	[PS_CMD_CLIENTS] = { "clients",
 		PS_ARG(PS_ARG_WINDOW) | PS_ARG(PS_ARG_SORT) | PS_ARG(PS_ARG_LIMIT),
-		"window, sort, total_clients, clients" },
+		"window, sort, total_clients, clients", READ, "reads the clients' counts" },
 	[PS_CMD_CLIENT] = { "client", PS_ARG(PS_ARG_ADDR),
-		"client, first_seen, last_seen, in_map, windows, slot" },
-	[PS_CMD_ENDPOINTS] = { "endpoints", 0, "endpoints" },
-	[PS_CMD_RELOAD] = { "reload", 0, "config" },
-	[PS_CMD_STOP] = { "stop", PS_ARG(PS_ARG_KEEP_DATAPATH), "" },
-	[PS_CMD_BLOCK] = { "block", ENF_SET, "subject, action, dry_run" },
+		"client, first_seen, last_seen, in_map, windows, slot", READ,
+		"reads a client's counts" },
+	[PS_CMD_ENDPOINTS] = { "endpoints", 0, "endpoints", READ, "reads the endpoints" },
+	[PS_CMD_RELOAD] = { "reload", 0, "config", CHANGE, "reloads the configuration" },
+	[PS_CMD_STOP] = { "stop", PS_ARG(PS_ARG_KEEP_DATAPATH), "", CHANGE, "stops penstockd" },
+	[PS_CMD_BLOCK] = { "block", ENF_SET, "subject, action, dry_run", CHANGE,
+		"changes enforcement" },
 	[PS_CMD_THROTTLE] = { "throttle",
 		ENF_SET | PS_ARG(PS_ARG_RPM) | PS_ARG(PS_ARG_BURST) | PS_ARG(PS_ARG_RATE_BPS),
-		"subject, action, dry_run" },
-	[PS_CMD_UNBLOCK] = { "unblock", PS_ARG(PS_ARG_SUBJECT), "subject, removed" },
-	[PS_CMD_ENFORCEMENT] = { "enforcement", 0, "dry_run, entries" },
-	[PS_CMD_ALERTS] = { "alerts", PS_ARG(PS_ARG_SINCE_S), "alerts, webhook" },
+		"subject, action, dry_run", CHANGE, "changes enforcement" },
+	[PS_CMD_UNBLOCK] = { "unblock", PS_ARG(PS_ARG_SUBJECT), "subject, removed", CHANGE,
+		"changes enforcement" },
+	[PS_CMD_ENFORCEMENT] = { "enforcement", 0, "dry_run, entries", READ,
+		"reads the enforcement in force" },
+	[PS_CMD_ALERTS] = { "alerts", PS_ARG(PS_ARG_SINCE_S), "alerts, webhook", READ,
+		"reads the alerts" },
 };
 
 int ps_name_find(const char *const *names, const char *s)

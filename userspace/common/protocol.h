@@ -7,7 +7,9 @@
  * figures of the answers and of penstock replay --json).
  *
  * One JSON request line and one JSON answer line per connection; every
- * answer has "ok", and "error" when it is false. penstockd dispatches from
+ * answer has "ok", and "error" when it is false. Each command reads or
+ * changes (enum ps_priv): reading is for root and the socket's group,
+ * changing for root. penstockd dispatches from
  * ps_cmds (daemon/handlers.c holds a handler per command, in the same
  * order); the CLI builds its requests from the same rows (ps_request(),
  * ps_request_set()). Adding a command is a row here and a row on each side.
@@ -20,8 +22,16 @@
 #include <jansson.h>
 
 #define PS_CONTROL_SOCKET	"/run/penstock/penstock.sock"
+#define PS_CONTROL_GROUP	"penstock"	/* may read; the socket's group when it exists */
 #define PS_SOCKET_ENV		"PENSTOCK_SOCKET"	/* the CLI's default socket */
 #define PS_CTL_TIMEOUT_S	5	/* the CLI's receive timeout, per read */
+/* The daemon's bounds: a request's bytes (its newline excluded), the
+ * seconds a client has to send it (and to go on reading its answer), and
+ * the connections open at once (the last PS_CTL_ROOT_CONNS for root). */
+#define PS_CTL_REQUEST_MAX	(64 * 1024)
+#define PS_CTL_DEADLINE_S	5
+#define PS_CTL_MAX_CONNS	1024
+#define PS_CTL_ROOT_CONNS	64
 /* Answers: compact; reals with enough digits and no binary noise (0.05, not 0.0500000001). */
 #define PS_JSON_DUMP		(JSON_COMPACT | JSON_REAL_PRECISION(15))
 
@@ -79,10 +89,23 @@ struct ps_arg_def {
 
 #define PS_ARG(a)	(1u << (a))
 
+/*
+ * Who may send a command: PS_PRIV_READ root and the members of the
+ * socket's group (PS_CONTROL_GROUP), PS_PRIV_CHANGE root only. The daemon
+ * checks its peer's credentials (SO_PEERCRED, SO_PEERGROUPS) against it;
+ * a refusal is {"ok":false,"denied":true,"error":"permission denied: ..."}.
+ */
+enum ps_priv {
+	PS_PRIV_READ = 0,
+	PS_PRIV_CHANGE,
+};
+
 struct ps_cmd_def {
 	const char *name;
 	uint32_t args;		/* PS_ARG() of the members it takes */
 	const char *answer;	/* the members of its answer besides "ok" */
+	enum ps_priv priv;
+	const char *does;	/* for a refusal: "'NAME' DOES and needs root" */
 };
 
 extern const struct ps_arg_def ps_args[PS_NARGS];

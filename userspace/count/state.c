@@ -8,12 +8,14 @@
  * Records are stored as the daemon holds them; version and record sizes
  * in the header reject a file from a build with another layout.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -23,6 +25,8 @@
 
 #define STATE_MAGIC	"PSTKSTAT"
 #define STATE_VERSION	1
+/* A save's temporary file: "." PS_STATE_FILE ".tmp-<pid>" in the same directory. */
+#define STATE_TMP	"." PS_STATE_FILE "."
 
 struct state_hdr {
 	char magic[8];
@@ -74,6 +78,28 @@ static bool at_end(gzFile gz)
 	return zerr == Z_OK;
 }
 
+/*
+ * The state directory, open and locked (flock on the directory itself):
+ * one save at a time, and a load waits for a save in flight, a saver
+ * left by a daemon that was killed included. An fd, or -errno.
+ */
+static int lock_dir(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return -errno;
+	while (flock(dfd, LOCK_EX)) {
+		if (errno != EINTR) {
+			int err = -errno;
+
+			close(dfd);
+			return err;
+		}
+	}
+	return dfd;
+}
+
 int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, char *err,
 		  size_t errlen)
 {
@@ -92,11 +118,17 @@ int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, c
 
 	memcpy(h.magic, STATE_MAGIC, sizeof(h.magic));
 	snprintf(path, sizeof(path), "%s/" PS_STATE_FILE, dir);
-	snprintf(tmp, sizeof(tmp), "%s/." PS_STATE_FILE ".%d", dir, (int)getpid());
+	snprintf(tmp, sizeof(tmp), "%s/" STATE_TMP "tmp-%d", dir, (int)getpid());
+	dfd = lock_dir(dir);
+	if (dfd < 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(-dfd));
+		return dfd;
+	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		close(dfd);
 		return ret;
 	}
 	gz = gzdopen(dup(fd), "wb1");
@@ -114,6 +146,7 @@ int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, c
 		ret = -EIO;
 	if (ret)
 		goto fail;
+	/* The data on disk before the name points at it. */
 	if (fsync(fd)) {
 		ret = -errno;
 		goto fail;
@@ -123,18 +156,18 @@ int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, c
 		ret = -errno;
 		snprintf(err, errlen, "rename %s to %s: %s", tmp, path, strerror(errno));
 		unlink(tmp);
+		close(dfd);
 		return ret;
 	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	/* The rename itself on disk. */
+	fsync(dfd);
+	close(dfd);
 	return 0;
 fail:
 	snprintf(err, errlen, "%s: %s", tmp, strerror(-ret));
 	close(fd);
 	unlink(tmp);
+	close(dfd);
 	return ret;
 }
 
@@ -147,6 +180,12 @@ pid_t ps_state_save_bg(const struct ps_ctable *t, const char *dir, uint64_t now_
 	if (pid == 0) {
 		char err[4200];
 
+		/*
+		 * Nothing of the daemon's but the table: a child left running
+		 * by a daemon that was killed must not hold its control socket
+		 * (a new daemon would find it "answering") or its BPF objects.
+		 */
+		close_range(3, ~0U, 0);
 		if (ps_state_save(t, dir, now_ms, err, sizeof(err))) {
 			pr_warn("penstockd: cannot save state: %s\n", err);
 			_exit(1);
@@ -217,17 +256,46 @@ static int read_records(gzFile gz, const char *path, const struct state_hdr *h,
 	return 0;
 }
 
+/* Temporary files of saves that never ended (a saver killed): dfd's, locked. */
+static void remove_stale(int dfd)
+{
+	int fd = dup(dfd);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, STATE_TMP, strlen(STATE_TMP)))
+			unlinkat(dfd, de->d_name, 0);
+	closedir(d);
+}
+
 int ps_state_load(struct ps_ctable *t, const char *dir, uint64_t *saved_ms, char *err,
 		  size_t errlen)
 {
 	struct state_hdr h;
 	char path[4096];
 	uint32_t nb = 4096;
-	int fd, ret;
+	int fd, dfd, ret;
 	gzFile gz;
 
 	snprintf(path, sizeof(path), "%s/" PS_STATE_FILE, dir);
+	dfd = lock_dir(dir);
+	if (dfd < 0) {
+		if (dfd == -ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", dir, strerror(-dfd));
+		return dfd;
+	}
+	remove_stale(dfd);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	close(dfd);	/* the file open: a save from now on renames another over it */
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;

@@ -2,8 +2,10 @@
 /*
  * The daemon's state file: the client table (totals, windows, the map
  * incarnation each record follows), gzip-compressed, written to a
- * temporary file, synced and renamed over the old one, so that a crash at
- * any point leaves either the old file or the new one.
+ * temporary file, synced and renamed over the old one (the directory
+ * synced after), so that a crash at any point leaves either the old file
+ * or the new one. Saves and loads lock the directory (flock): a daemon
+ * that starts waits for the save of one that was killed.
  */
 #ifndef PS_STATE_H
 #define PS_STATE_H
@@ -23,13 +25,16 @@ int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, c
 
 /*
  * Save in a child process (fork: the child writes a copy-on-write
- * snapshot while the daemon goes on). Returns the child's pid or -errno.
+ * snapshot while the daemon goes on; it closes every file descriptor but
+ * stdin, stdout and stderr first). Returns the child's pid or -errno.
  */
 pid_t ps_state_save_bg(const struct ps_ctable *t, const char *dir, uint64_t now_ms);
 
 /*
- * Load dir/state.gz into an empty table. Returns 1 loaded, 0 no file,
- * or -errno with a message in err (the file is then left alone).
+ * Load dir/state.gz into an empty table, after removing the temporary
+ * files of saves that never ended. Returns 1 loaded, 0 no file, or
+ * -errno with a message in err naming the file and what is wrong with it
+ * (the file is then left alone).
  * *saved_ms gets the time the file was written.
  */
 int ps_state_load(struct ps_ctable *t, const char *dir, uint64_t *saved_ms, char *err,

@@ -4,7 +4,8 @@
  * counting into it when it is handed to another client: at the first the
  * client is unlinked from ps_clients (new packets then find no slot and get
  * a new one); at the next, a second later, the slot's final counters are
- * folded in, and it is zeroed and pushed to ps_slot_free.
+ * folded in, and it is zeroed and pushed to ps_slot_free. A slot a killed
+ * daemon left between the two is finished by the next daemon's first tick.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -102,6 +103,28 @@ static bool unlink_slot(struct ps_tick *tk, uint32_t s, struct ps_client_ctr *ct
 		return false;
 	}
 	return true;
+}
+
+/*
+ * At a daemon's first tick, a slot marked retired is one a daemon that was
+ * killed had begun to reclaim and not freed: finish it (unlink the client
+ * if that was not done), and free it at the next tick as if unlinked now,
+ * or the slot would be lost to every client from then on.
+ */
+static void finish_reclaim(struct ps_tick *tk, uint32_t s, struct ps_client_ctr *ctr)
+{
+	struct ps_client_key key = {};
+	struct ps_client_slot v;
+
+	if (tk->npending >= RECLAIM_MAX)
+		return;
+	key.family = ctr->key.family;
+	key.addr = ctr->key.addr;
+	if (!bpf_map_lookup_elem(tk->clients_fd, &key, &v) && v.slot == s && v.gen == ctr->gen &&
+	    bpf_map_delete_elem(tk->clients_fd, &key))
+		return;	/* still the client's: not ours to free */
+	tk->pending[tk->npending++] = s;
+	pr_debug("penstockd: client slot %u unlinked (reclaim of a previous daemon)\n", s);
 }
 
 /*
@@ -205,6 +228,10 @@ int ps_tick_run(struct ps_tick *tk, struct ps_ctable *t)
 			if (!r)
 				continue;
 			in_use++;
+			if (!tk->count && m[i].retired) {
+				finish_reclaim(tk, s, &m[i]);
+				continue;
+			}
 			seen = m[i].c.last_seen_ns ? m[i].c.last_seen_ns : m[i].c.first_seen_ns;
 			if (tk->npending < want && boot_now >= seen &&
 			    boot_now - seen >= (uint64_t)tk->idle_s * 1000000000ULL &&

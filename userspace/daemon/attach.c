@@ -40,14 +40,31 @@ static void detach_one(int ifindex, enum bpf_tc_attach_point where)
 	bpf_tc_detach(&hook, &opts);
 }
 
-/* Is the XDP program with this id penstock's (a previous daemon's or ours)? */
-static bool xdp_is_ours(__u32 id)
+/* The id of a program, 0 when unknown. */
+static __u32 prog_id(int fd)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
-	int fd = bpf_prog_get_fd_by_id(id);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/*
+ * Is the XDP program with this id penstock's: ours (its id known), or a
+ * previous daemon's? Another program is looked up by its id, which takes
+ * CAP_SYS_ADMIN: penstockd has it at start (adopting an attachment), not
+ * once it has dropped it; then only ours is known as penstock's.
+ */
+static bool xdp_is_ours(__u32 id, __u32 our_id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd;
 	bool ours;
 
+	if (id == our_id)
+		return true;
+	fd = bpf_prog_get_fd_by_id(id);
 	if (fd < 0)
 		return false;
 	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, "ps_xdp");
@@ -61,7 +78,9 @@ static void attach_xdp(struct ps_datapath *dp, struct ps_attachment *a)
 	__u32 cur = 0;
 	int err;
 
-	if (!bpf_xdp_query_id(a->ifindex, XDP_FLAGS_DRV_MODE, &cur) && cur && !xdp_is_ours(cur)) {
+	a->xdp_prog_id = prog_id(dp->xdp_fd);
+	if (!bpf_xdp_query_id(a->ifindex, XDP_FLAGS_DRV_MODE, &cur) && cur &&
+	    !xdp_is_ours(cur, a->xdp_prog_id)) {
 		pr_info("penstockd: %s: another XDP program (id %u) is attached; blocks are "
 			"applied in tc\n", a->ifname, cur);
 		return;
@@ -81,7 +100,8 @@ static void detach_xdp(struct ps_attachment *a)
 {
 	__u32 cur = 0;
 
-	if (!bpf_xdp_query_id(a->ifindex, XDP_FLAGS_DRV_MODE, &cur) && cur && xdp_is_ours(cur))
+	if (!bpf_xdp_query_id(a->ifindex, XDP_FLAGS_DRV_MODE, &cur) && cur &&
+	    xdp_is_ours(cur, a->xdp_prog_id))
 		bpf_xdp_detach(a->ifindex, XDP_FLAGS_DRV_MODE, NULL);
 	a->xdp = false;
 }

@@ -4,6 +4,7 @@
 #define PS_ATTACH_H
 
 #include <stdbool.h>
+#include <linux/types.h>
 
 #include "common/datapath.h"
 
@@ -18,6 +19,7 @@ struct ps_attachment {
 	bool ingress;
 	bool egress;
 	bool xdp;		/* ps_xdp attached in driver mode (blocks at XDP) */
+	__u32 xdp_prog_id;	/* our ps_xdp's id: what detaching takes for ours */
 };
 
 /*

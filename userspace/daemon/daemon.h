@@ -33,6 +33,8 @@
 struct ps_daemon {
 	const char *config_path;
 	const char *socket_path;
+	const char *socket_group;	/* may read; the socket's group */
+	bool socket_group_given;	/* --socket-group: the group must exist */
 	const char *state_dir;
 	const char *pin_dir;
 	char run_record[4200];
@@ -55,6 +57,7 @@ struct ps_daemon {
 	struct ps_shaper shape;
 	bool shape_dirty;	/* shape entries changed: sync the HTB classes */
 	pid_t saver;
+	bool save_soon;		/* slots were freed: save at the next chance */
 	uint64_t saver_started_ms;
 	uint64_t last_save_ms;
 	uint64_t save_took_ms;	/* the last save, fork to exit */

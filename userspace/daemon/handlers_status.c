@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * {"cmd":"status"}: what penstockd is doing, from its process and files
- * to its programs, maps, tick, clients, slots, detection and the
- * datapath's global counters (docs/control-protocol.md lists each member).
+ * to its programs, maps, tick, clients, slots, detection, control socket
+ * and the datapath's global counters (docs/control-protocol.md lists each member).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "common/caps.h"
 #include "common/clock.h"
 #include "common/units.h"
 #include "count/state.h"
@@ -210,6 +211,21 @@ void ps_handle_status(struct ps_daemon *d, json_t *req, FILE *out)
 					      (json_int_t)d->tick.reclaimed, "unlinked",
 					      (json_int_t)d->tick.npending));
 	if (o) {
+		const struct ps_control_stats *cs = &d->ctl.st;
+
+		json_object_set_new(o, "control",
+				    json_pack("{s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+					      "group", d->ctl.has_group ? d->ctl.group : NULL,
+					      "connections", (json_int_t)d->ctl.nconns,
+					      "accepted", (json_int_t)cs->accepted,
+					      "answered", (json_int_t)cs->answered,
+					      "denied", (json_int_t)cs->denied,
+					      "bad", (json_int_t)cs->bad,
+					      "too_long", (json_int_t)cs->too_long,
+					      "timed_out", (json_int_t)cs->timed_out,
+					      "busy", (json_int_t)cs->busy));
+	}
+	if (o) {
 		static const char *const from[] = { [PS_FROM_NONE] = "",
 						     [PS_FROM_PROGRAMS] = "programs",
 						     [PS_FROM_PINS] = "pins" };
@@ -223,6 +239,8 @@ void ps_handle_status(struct ps_daemon *d, json_t *req, FILE *out)
 				    json_integer((json_int_t)d->save_took_ms));
 		json_object_set_new(json_object_get(o, "daemon"), "rss_kb",
 				    json_integer(rss_kb()));
+		json_object_set_new(json_object_get(o, "daemon"), "capabilities",
+				    json_string(ps_caps_effective(path, sizeof(path))));
 	}
 	json_dumpf(o, out, PS_JSON_DUMP);
 	json_decref(o);

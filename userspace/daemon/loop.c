@@ -2,7 +2,7 @@
 /*
  * penstockd's loop, in the shape of redis's ae.c: one thread waits in
  * epoll on a signalfd, a timerfd (the tick, each second) and the control
- * socket. The tick folds the counters into the client table (count/),
+ * socket's epoll set (its listening socket and connections, control.c). The tick folds the counters into the client table (count/),
  * runs the policy (policy/), syncs the HTB classes (enforce/shape.c),
  * hands the alert sinks their housekeeping (alerts/), expires idle flows
  * and, every few seconds, forks a child to write the state file.
@@ -154,10 +154,14 @@ static void sweep_flows(struct ps_daemon *d)
 
 static void tick(struct ps_daemon *d)
 {
-	uint64_t now;
+	uint64_t now, reclaimed = d->tick.reclaimed;
 
 	d->yielded_ms = ps_mono_ms();
 	ps_tick_run(&d->tick, &d->table);
+	/* A freed slot's last counts are in the table alone (the slot was
+	 * zeroed): into the state file at once, not in SAVE_INTERVAL_S. */
+	if (d->tick.reclaimed != reclaimed)
+		d->save_soon = true;
 	ps_policy_tick(&d->pol, ps_wall_ms(), ps_boot_now(NULL));
 	ps_daemon_save_escalation(d, false);
 	if (d->pol.shape_dirty) {
@@ -174,12 +178,14 @@ static void tick(struct ps_daemon *d)
 	if (d->shape_dirty || d->tick.count % 10 == 0)
 		ps_daemon_shape_sync(d, NULL, 0);
 	ps_alerts_tick(d->alerts, ps_wall_ms());
+	ps_control_sweep(&d->ctl, ps_daemon_handle, d);
 	sd_notify(0, "WATCHDOG=1");
 	reap_saver(d, false);
 	now = ps_wall_ms();
-	if (!d->saver && now - d->last_save_ms >= SAVE_INTERVAL_S * 1000) {
+	if (!d->saver && (d->save_soon || now - d->last_save_ms >= SAVE_INTERVAL_S * 1000)) {
 		pid_t p = ps_state_save_bg(&d->table, d->state_dir, now);
 
+		d->save_soon = false;
 		if (p < 0)
 			pr_warn("penstockd: cannot fork to save state: %s\n", strerror(-p));
 		if (p < 0) {
@@ -221,8 +227,9 @@ int ps_daemon_run(struct ps_daemon *d)
 	epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev);
 	ev.data.fd = tfd;
 	epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev);
-	ev.data.fd = d->ctl.fd;
-	epoll_ctl(efd, EPOLL_CTL_ADD, d->ctl.fd, &ev);
+	/* The control socket's own epoll set: its connections as one fd. */
+	ev.data.fd = d->ctl.epfd;
+	epoll_ctl(efd, EPOLL_CTL_ADD, d->ctl.epfd, &ev);
 	sd_notifyf(0, "READY=1\nSTATUS=counting %d endpoints on %d interfaces\nMAINPID=%d",
 		   d->cfg.nendpoints, d->natt, (int)getpid());
 	while (!d->stop) {

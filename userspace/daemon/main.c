@@ -12,6 +12,7 @@
  */
 #include <getopt.h>
 #include <malloc.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -33,6 +34,10 @@ static const char usage_text[] =
 	"  -C, --check-config    validate the configuration and exit: 0, or 2 with\n"
 	"                        FILE:LINE:COLUMN and what was expected\n"
 	"  -s, --socket PATH     control socket (default " PS_CONTROL_SOCKET ")\n"
+	"  -g, --socket-group NAME\n"
+	"                        the group that may read (status, clients, ...) over the\n"
+	"                        socket; changes are for root. Default " PS_CONTROL_GROUP ",\n"
+	"                        if it exists (else the socket is for root only)\n"
 	"  -S, --state-dir DIR   state file directory (default " PS_STATE_DIR ")\n"
 	"  -P, --pin-dir DIR     where the maps are pinned (default " PS_PIN_DIR ")\n"
 	"  -k, --keep-datapath   on exit leave the programs attached and the maps pinned,\n"
@@ -51,6 +56,7 @@ static int parse_options(struct ps_daemon *d, int argc, char **argv, int *check)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "socket", required_argument, NULL, 's' },
+		{ "socket-group", required_argument, NULL, 'g' },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "pin-dir", required_argument, NULL, 'P' },
 		{ "keep-datapath", no_argument, NULL, 'k' },
@@ -60,7 +66,7 @@ static int parse_options(struct ps_daemon *d, int argc, char **argv, int *check)
 	};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:fCs:S:P:kvh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:fCs:g:S:P:kvh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			d->config_path = optarg;
@@ -72,6 +78,10 @@ static int parse_options(struct ps_daemon *d, int argc, char **argv, int *check)
 			break;
 		case 's':
 			d->socket_path = optarg;
+			break;
+		case 'g':
+			d->socket_group = optarg;
+			d->socket_group_given = true;
 			break;
 		case 'S':
 			d->state_dir = optarg;
@@ -109,9 +119,10 @@ int main(int argc, char **argv)
 
 	d.config_path = PS_DEFAULT_CONFIG;
 	d.socket_path = PS_CONTROL_SOCKET;
+	d.socket_group = PS_CONTROL_GROUP;
 	d.state_dir = PS_STATE_DIR;
 	d.pin_dir = PS_PIN_DIR;
-	d.ctl.fd = -1;
+	d.ctl.fd = d.ctl.epfd = -1;
 	/*
 	 * Large blocks (a detection run's arrays over a million clients) are
 	 * mapped and given back when freed. Without a fixed threshold glibc
@@ -135,6 +146,10 @@ int main(int argc, char **argv)
 	if (!d.cfg.nifaces) {
 		fprintf(stderr, "penstockd: %s: no interfaces to attach to (interfaces: [...])\n",
 			d.config_path);
+		return 2;
+	}
+	if (d.socket_group_given && !getgrnam(d.socket_group)) {
+		fprintf(stderr, "penstockd: --socket-group: no group '%s'\n", d.socket_group);
 		return 2;
 	}
 	if (geteuid() != 0)

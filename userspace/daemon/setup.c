@@ -5,7 +5,8 @@
  * (common/datapath.c): loaded on the maps of the one running if they fit
  * this build, found through the programs attached to the configured
  * interfaces or else pinned (adopt.c), or on fresh maps; attached to the
- * interfaces (attach.c), replacing the programs there; then the policy.
+ * interfaces (attach.c), replacing the programs there; then the policy;
+ * then penstockd drops the privileges only start needed.
  * The run record (datapath.json beside the socket) says what this daemon
  * attached and which root qdiscs its HTB replaced, so that a successor
  * can take them over or put them back.
@@ -22,6 +23,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "common/caps.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -53,6 +55,23 @@ mkdir:
 	return 0;
 }
 
+/*
+ * A file of the daemon's that its reader found unreadable (err names it
+ * and says what is wrong): said, and moved aside for a person to look
+ * at; the daemon goes on without it (instead: how).
+ */
+static void set_aside(const char *path, const char *err, const char *instead)
+{
+	char aside[4300];
+	int r = ps_set_aside(path, aside, sizeof(aside));
+
+	if (r)
+		pr_warn("penstockd: %s; cannot move it aside (%s); %s\n", err, strerror(-r),
+			instead);
+	else
+		pr_warn("penstockd: %s; moved to %s, %s\n", err, aside, instead);
+}
+
 /* ---- the run record: what this daemon attached, for its successor ---- */
 
 static void run_record_write(struct ps_daemon *d)
@@ -79,18 +98,28 @@ static void shape_record(void *ctx)
 	run_record_write(ctx);
 }
 
-/*
- * Interfaces a previous daemon attached to: their clsact may be its
- * creation (then it is ours to remove in the end).
- */
-static int run_record_read(struct ps_daemon *d, struct ps_attachment *old, int max)
+/* The run record a previous daemon left, or NULL (none, or set aside). */
+static json_t *run_record_load(struct ps_daemon *d)
 {
-	json_t *doc = json_load_file(d->run_record, 0, NULL), *ifs, *it;
+	char err[4300];
+	json_t *doc;
+
+	if (ps_json_load_file(d->run_record, &doc, err, sizeof(err)) < 0)
+		set_aside(d->run_record, err,
+			  "taking over no clsact or root qdisc of the previous daemon");
+	return doc;
+}
+
+/*
+ * Interfaces a previous daemon attached to (doc: its run record): their
+ * clsact may be its creation (then it is ours to remove in the end).
+ */
+static int run_record_read(json_t *doc, struct ps_attachment *old, int max)
+{
+	json_t *ifs, *it;
 	size_t i;
 	int n = 0;
 
-	if (!doc)
-		return 0;
 	ifs = json_object_get(doc, "interfaces");
 	json_array_foreach(ifs, i, it) {
 		const char *name = json_string_value(json_object_get(it, "name"));
@@ -105,7 +134,6 @@ static int run_record_read(struct ps_daemon *d, struct ps_attachment *old, int m
 		old[n].xdp = true;	/* detached only if the XDP program is penstock's */
 		n++;
 	}
-	json_decref(doc);
 	return n;
 }
 
@@ -238,7 +266,7 @@ int ps_daemon_reload(struct ps_daemon *d, char *err, size_t errlen)
 
 static int load_state(struct ps_daemon *d)
 {
-	char err[4300], aside[4300], path[4200];
+	char err[4300], path[4200];
 	uint64_t saved;
 	int r;
 
@@ -257,10 +285,7 @@ static int load_state(struct ps_daemon *d)
 		return 0;
 	/* Unreadable: keep it aside for a person to look at; start afresh. */
 	snprintf(path, sizeof(path), "%s/" PS_STATE_FILE, d->state_dir);
-	snprintf(aside, sizeof(aside), "%s.unreadable-%llu", path,
-		 (unsigned long long)(ps_wall_ms() / 1000));
-	rename(path, aside);
-	pr_warn("penstockd: %s; moved to %s, starting with no history\n", err, aside);
+	set_aside(path, err, "starting with no history");
 	ps_ctable_init(&d->table);
 	return 0;
 }
@@ -381,16 +406,18 @@ static int open_datapath(struct ps_daemon *d)
 	if (!d->adopted) {
 		/* Fresh maps: the manual entries a clean stop (or a reboot)
 		 * took with them come back from the state directory. */
-		char path[4200];
+		char path[4200], lerr[4300];
 		int64_t b2w;
 		uint64_t now = ps_boot_now(&b2w);
 		int n;
 
 		snprintf(path, sizeof(path), "%s/" PS_ENFORCEMENT_FILE, d->state_dir);
-		n = ps_enf_load_manual(&d->dp, path, now, b2w);
+		n = ps_enf_load_manual(&d->dp, path, now, b2w, lerr, sizeof(lerr));
 		if (n > 0)
 			pr_info("penstockd: %d manual enforcement entries restored from %s\n", n,
 				path);
+		else if (n < 0)
+			set_aside(path, lerr, "no manual enforcement restored");
 	}
 	if (d->replacing) {
 		int n = ps_adopt_copy_entries(&d->prev, &d->dp);
@@ -414,14 +441,16 @@ static int attach_all(struct ps_daemon *d)
 	json_t *doc;
 	int nprev, err;
 
-	nprev = d->adopted || d->replacing ? run_record_read(d, prev, PS_MAX_IFACES) : 0;
+	doc = run_record_load(d);
+	nprev = (d->adopted || d->replacing) && doc ? run_record_read(doc, prev, PS_MAX_IFACES) : 0;
 	err = ps_shape_init(&d->shape, shape_record, d);
-	if (err)
+	if (err) {
+		json_decref(doc);
 		return err;
+	}
 	/* What a previous daemon's HTB replaced, to put it back in the end
 	 * (read even without a datapath to adopt: its qdisc may still be
 	 * there). */
-	doc = json_load_file(d->run_record, 0, NULL);
 	ps_shape_adopt(&d->shape, json_object_get(doc, "shaping"));
 	json_decref(doc);
 	ps_enf_on_expire(on_expire, d);
@@ -437,7 +466,7 @@ static int attach_all(struct ps_daemon *d)
 /* The tick and the policy, the escalation where the last stop left it. */
 static int start_policy(struct ps_daemon *d)
 {
-	char path[4200];
+	char path[4200], lerr[4300];
 	int n, err;
 
 	err = ps_tick_init(&d->tick, &d->dp);
@@ -452,9 +481,9 @@ static int start_policy(struct ps_daemon *d)
 	d->pol.ctx = d;
 	ps_daemon_yield_init(d);
 	snprintf(path, sizeof(path), "%s/" PS_ESCALATION_FILE, d->state_dir);
-	n = ps_detect_load(d->pol.det, path);
+	n = ps_detect_load(d->pol.det, path, lerr, sizeof(lerr));
 	if (n < 0)
-		pr_warn("penstockd: %s: unreadable, escalation starts afresh\n", path);
+		set_aside(path, lerr, "escalation starts afresh");
 	else if (n > 0)
 		pr_info("penstockd: escalation of %d subjects restored from %s\n", n, path);
 	return 0;
@@ -483,6 +512,62 @@ static void fold_replaced(struct ps_daemon *d)
 	ps_adopt_close(&d->prev);
 }
 
+/* ---- privileges ---- */
+
+/*
+ * What penstockd keeps once its programs are loaded and attached and its
+ * socket and files are open, each for what needs it:
+ *   CAP_NET_ADMIN  netlink: the tc filters and clsact qdisc of interfaces a
+ *                  reload adds or removes, XDP attach and detach, the HTB
+ *                  root qdisc and classes of shaping, detaching at stop
+ *   CAP_BPF        bpf() on the maps penstockd holds (the tick's reads,
+ *                  enforcement entries, the endpoints of a reload), where
+ *                  the kernel asks for it: before Linux 6.5, with
+ *                  kernel.unprivileged_bpf_disabled set. Kept only if a
+ *                  map read fails without it (drop_privileges tries one).
+ * The rest only start needs, and goes: CAP_BPF and CAP_PERFMON load the
+ * programs, CAP_SYS_ADMIN mounts bpffs and finds a previous daemon's XDP
+ * program by its id, CAP_CHOWN gives the socket its group, CAP_SETPCAP cuts
+ * the bounding set; any other root had, penstockd never used.
+ */
+static const cap_value_t run_caps[] = { CAP_NET_ADMIN, CAP_BPF };
+
+/* A read of a map penstockd holds: 0, or -errno (-EPERM: the kernel wants CAP_BPF). */
+static int map_read(void *ctx)
+{
+	struct ps_daemon *d = ctx;
+	uint32_t key = 0;
+	uint64_t v[1024];	/* ps_stats: a value per CPU */
+
+	if (libbpf_num_possible_cpus() > (int)(sizeof(v) / sizeof(v[0])))
+		return -EPERM;	/* cannot tell: keep it */
+	return bpf_map_lookup_elem(bpf_map__fd(d->dp.skel->maps.ps_stats), &key, v) ? -errno : 0;
+}
+
+static int drop_privileges(struct ps_daemon *d)
+{
+	/* Tried with what it keeps but CAP_BPF (CAP_SETPCAP: still to cut the bounding set). */
+	static const cap_value_t without_bpf[] = { CAP_NET_ADMIN, CAP_SETPCAP };
+	int nkeep = sizeof(run_caps) / sizeof(run_caps[0]), r;
+	char err[256], caps[256];
+
+	r = ps_caps_try(without_bpf, 2, map_read, d);
+	if (r && r != -EPERM && r != -EACCES) {
+		pr_warn("penstockd: dropping privileges: a map read: %s\n", strerror(-r));
+		return r;
+	}
+	if (!r)
+		nkeep--;	/* CAP_BPF, last: this kernel lets penstockd read its maps without it */
+	r = ps_caps_limit(run_caps, nkeep, err, sizeof(err));
+	if (r) {
+		pr_warn("penstockd: dropping privileges: %s\n", err);
+		return r;
+	}
+	pr_info("penstockd: capabilities kept: %s\n", ps_caps_effective(caps, sizeof(caps))[0]
+							 ? caps : "none");
+	return 0;
+}
+
 int ps_daemon_setup(struct ps_daemon *d)
 {
 	char sockdir[4200], aerr[4200];
@@ -490,7 +575,7 @@ int ps_daemon_setup(struct ps_daemon *d)
 
 	snprintf(sockdir, sizeof(sockdir), "%s", d->socket_path);
 	snprintf(d->run_record, sizeof(d->run_record), "%s/datapath.json", dirname(sockdir));
-	err = ps_control_listen(&d->ctl, d->socket_path);
+	err = ps_control_listen(&d->ctl, d->socket_path, d->socket_group, d->socket_group_given);
 	if (err)
 		return err;
 	d->owner = true;
@@ -513,6 +598,9 @@ int ps_daemon_setup(struct ps_daemon *d)
 		fold_replaced(d);
 	/* Catch up with what the datapath counted while no daemon ran. */
 	ps_tick_run(&d->tick, &d->table);
+	err = drop_privileges(d);
+	if (err)
+		return err;
 	pr_info("penstockd: %s the datapath: %d endpoints on %d interfaces, maps in %s%s, "
 		"%u clients\n",
 		d->adopted ? "adopted" : d->replacing ? "replaced" : "started",

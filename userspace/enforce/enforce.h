@@ -62,13 +62,16 @@ void ps_gcra_params(uint64_t rpm, uint64_t burst, __u64 *emission_ns, __u64 *tol
 
 /*
  * manual.c: manual entries to a file and back (a clean stop unpins the
- * maps, a reboot clears them). Load returns the entries restored; entries
- * whose time ran out are left out.
+ * maps, a reboot clears them). Save replaces the file atomically
+ * (ps_json_replace). Load returns the entries restored (entries whose
+ * time ran out are left out, an invalid entry is skipped with a
+ * warning), 0 when there is no file, or -EINVAL when the file is not a
+ * whole JSON document of entries, with what is wrong in err.
  */
 int ps_enf_save_manual(struct ps_datapath *dp, const char *path, uint64_t boot_now,
 		       int64_t boot_to_wall);
 int ps_enf_load_manual(struct ps_datapath *dp, const char *path, uint64_t boot_now,
-		       int64_t boot_to_wall);
+		       int64_t boot_to_wall, char *err, size_t errlen);
 
 extern const char *const ps_action_names[];
 extern const char *const ps_origin_names[];

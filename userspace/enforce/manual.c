@@ -15,7 +15,8 @@
 /*
  * Manual entries in a file, so that they outlive the maps (a clean stop
  * unpins them; a reboot clears bpffs): one JSON object with an array of
- * entries, expiry as Unix time. Written to a temporary file and renamed.
+ * entries, expiry as Unix time. Written to a temporary file, synced and
+ * renamed (ps_json_replace).
  */
 int ps_enf_save_manual(struct ps_datapath *dp, const char *path, uint64_t boot_now,
 		       int64_t boot_to_wall)
@@ -56,20 +57,22 @@ int ps_enf_save_manual(struct ps_datapath *dp, const char *path, uint64_t boot_n
 }
 
 int ps_enf_load_manual(struct ps_datapath *dp, const char *path, uint64_t boot_now,
-		       int64_t boot_to_wall)
+		       int64_t boot_to_wall, char *errbuf, size_t errlen)
 {
-	json_error_t jerr;
-	json_t *doc = json_load_file(path, 0, &jerr), *it;
+	json_t *doc, *entries, *it;
 	size_t i;
-	int n = 0;
+	int n = 0, r;
 
-	if (!doc) {
-		if (access(path, F_OK) == 0)
-			pr_warn("penstockd: %s:%d: %s; manual enforcement not restored\n", path,
-				jerr.line, jerr.text);
-		return 0;
+	r = ps_json_load_file(path, &doc, errbuf, errlen);
+	if (r <= 0)
+		return r;
+	entries = json_object_get(doc, "entries");
+	if (!json_is_array(entries)) {
+		snprintf(errbuf, errlen, "%s: no \"entries\" array", path);
+		json_decref(doc);
+		return -EINVAL;
 	}
-	json_array_foreach(json_object_get(doc, "entries"), i, it) {
+	json_array_foreach(entries, i, it) {
 		struct ps_enforcement e = {};
 		const char *subj = NULL, *reason = "";
 		json_int_t action = 0, since = 0, until = 0, em = 0, tol = 0, rate = 0;

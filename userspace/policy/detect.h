@@ -101,12 +101,14 @@ void ps_detect_stats(const struct ps_detect *d, struct ps_detect_stats *out);
 /*
  * The escalation of every subject to a file and back, so that a restart
  * goes on where the last run was ({"subjects":[{"subject","stage",
- * "next_ms","last_ms","until_ms"}]}, times on the detection clock). Save writes a
- * temporary file and renames it: 0 or -errno. Load returns the subjects
- * read, 0 when there is no file, or -errno (the file is left alone).
+ * "next_ms","last_ms","until_ms"}]}, times on the detection clock). Save
+ * replaces the file atomically (ps_json_replace): 0 or -errno. Load
+ * returns the subjects read (a subject that is not valid is skipped), 0
+ * when there is no file, or -EINVAL when the file is not a whole JSON
+ * document of subjects, with what is wrong in err (the file is left alone).
  */
 int ps_detect_save(const struct ps_detect *d, const char *path);
-int ps_detect_load(struct ps_detect *d, const char *path);
+int ps_detect_load(struct ps_detect *d, const char *path, char *err, size_t errlen);
 /* Whether the escalation changed since the last save. */
 bool ps_detect_dirty(const struct ps_detect *d);
 

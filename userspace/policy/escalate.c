@@ -250,17 +250,21 @@ int ps_detect_save(const struct ps_detect *d, const char *path)
 	return err;
 }
 
-int ps_detect_load(struct ps_detect *d, const char *path)
+int ps_detect_load(struct ps_detect *d, const char *path, char *errbuf, size_t errlen)
 {
-	json_error_t jerr;
 	json_t *doc, *arr, *o;
 	size_t i;
-	int n = 0;
+	int n = 0, r;
 
-	doc = json_load_file(path, 0, &jerr);
-	if (!doc)
-		return access(path, F_OK) ? 0 : -EINVAL;
+	r = ps_json_load_file(path, &doc, errbuf, errlen);
+	if (r <= 0)
+		return r;
 	arr = json_object_get(doc, "subjects");
+	if (!json_is_array(arr)) {
+		snprintf(errbuf, errlen, "%s: no \"subjects\" array", path);
+		json_decref(doc);
+		return -EINVAL;
+	}
 	json_array_foreach(arr, i, o) {
 		const char *s = json_string_value(json_object_get(o, "subject"));
 		json_int_t stage = json_integer_value(json_object_get(o, "stage"));

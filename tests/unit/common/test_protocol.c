@@ -5,6 +5,7 @@
  * the wire, the members each command takes, and the bounds, against the
  * figures docs/control-protocol.md gives.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,8 +126,38 @@ static void test_names(void)
 	ck_end(&ck);
 }
 
+/*
+ * Who may send what (docs/control-protocol.md, "Who may ask"): the
+ * commands that change something are root's, the rest the group's too.
+ */
+static void test_privileges(void)
+{
+	static const char *const change[] = { "reload", "stop", "block", "throttle", "unblock" };
+	struct ck ck;
+	size_t j;
+	int i;
+
+	ck_init(&ck, "privileges");
+	for (i = 0; i < PS_NCMDS; i++) {
+		bool is_change = false;
+
+		for (j = 0; j < sizeof(change) / sizeof(change[0]); j++)
+			is_change |= !strcmp(ps_cmds[i].name, change[j]);
+		if (ps_cmds[i].priv != (is_change ? PS_PRIV_CHANGE : PS_PRIV_READ))
+			ck_fail(&ck, "'%s' is %s, expected %s", ps_cmds[i].name,
+				ps_cmds[i].priv == PS_PRIV_CHANGE ? "change" : "read",
+				is_change ? "change" : "read");
+		if (!ps_cmds[i].does || !*ps_cmds[i].does)
+			ck_fail(&ck, "'%s' says not what it does", ps_cmds[i].name);
+	}
+	if (strcmp(ps_cmds[PS_CMD_BLOCK].does, "changes enforcement"))
+		ck_fail(&ck, "block: '%s'", ps_cmds[PS_CMD_BLOCK].does);
+	ck_end(&ck);
+}
+
 int main(void)
 {
+	test_privileges();
 	test_commands();
 	test_requests();
 	test_bounds();

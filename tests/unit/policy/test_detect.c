@@ -2210,7 +2210,7 @@ static void test_last_step_renewal(void)
 
 static void test_escalation_restart(void)
 {
-	char dir[] = "/tmp/pst-detect-XXXXXX", path[64], bad[64];
+	char dir[] = "/tmp/pst-detect-XXXXXX", path[64], bad[64], lerr[256];
 	struct ck ck;
 
 	ck_init(&ck, "escalation_survives_restart");
@@ -2253,7 +2253,7 @@ static void test_escalation_restart(void)
 		json_decref(doc);
 
 		s2 = sim_new(&ck, cfg2);
-		n = ps_detect_load(s2->d, path);
+		n = ps_detect_load(s2->d, path, lerr, sizeof(lerr));
 		if (n != 1)
 			ck_fail(&ck, "ps_detect_load returned %d, expected 1", n);
 		x = cl_add(s2, key4f("192.0.2.60"));
@@ -2274,10 +2274,12 @@ static void test_escalation_restart(void)
 			fclose(f);
 		}
 		s = sim_new(&ck, cfg_new());
-		if ((n = ps_detect_load(s->d, bad)) != -EINVAL)
+		if ((n = ps_detect_load(s->d, bad, lerr, sizeof(lerr))) != -EINVAL)
 			ck_fail(&ck, "an unreadable file gave %d, expected -EINVAL", n);
+		else if (!strstr(lerr, bad) || !strstr(lerr, ":1:"))
+			ck_fail(&ck, "message \"%s\" does not name %s:1:COLUMN", lerr, bad);
 		unlink(bad);
-		if ((n = ps_detect_load(s->d, bad)) != 0)
+		if ((n = ps_detect_load(s->d, bad, lerr, sizeof(lerr))) != 0)
 			ck_fail(&ck, "no file gave %d, expected 0", n);
 		sim_free(s);
 	}
