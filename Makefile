@@ -51,7 +51,7 @@ BPF_HDRS  := $(wildcard bpf/lib/*.h) include/penstock_abi.h Makefile
 # User space, by folder (docs/architecture.md): what each binary links.
 US        := userspace
 COMMON_SRCS  := $(addprefix $(US)/common/,log.c units.c clock.c files.c config.c config_keys.c \
-		datapath.c protocol.c report.c)
+		datapath.c protocol.c report.c keyid.c)
 COUNT_SRCS   := $(addprefix $(US)/count/,clients.c tick.c)
 COUNTD_SRCS   := $(addprefix $(US)/count/,state.c flows.c)
 DETECT_SRCS  := $(addprefix $(US)/policy/,detect.c detectors.c prefix.c escalate.c stats.c)
@@ -64,7 +64,7 @@ SINKS_SRCS   := $(addprefix $(US)/alerts/,sinks.c jsonl.c spool.c webhook.c) $(U
 DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c setup.c loop.c control.c handlers.c \
 		handlers_status.c handlers_enforce.c attach.c adopt.c)
 CLI_SRCS     := $(addprefix $(US)/cli/,main.c opts.c ctl.c format.c cmd_daemon.c cmd_enforce.c \
-		cmd_alerts.c top.c replay.c replay_capture.c)
+		cmd_alerts.c cmd_keyid.c top.c replay.c replay_capture.c)
 
 # penstock replay runs the tick, the policy and enforcement on the capture's
 # clock: the CLI shares them, not the state file, the alert sinks or shaping.

@@ -304,8 +304,9 @@ static __always_inline void ps_ooo_release(struct ps_ingress_tmp *t, struct ps_s
 }
 
 /*
- * Forwarded headers: does the endpoint read them, and is the connection's
- * client (a PROXY header's, or the peer) a proxy they are believed from?
+ * Requests' own clients: does the endpoint read forwarded headers, and is
+ * the connection's client (a PROXY header's, or the peer) a proxy they
+ * are believed from? Does it count requests to their API keys?
  */
 static __always_inline void ps_h1_begin_fwd(struct ps_scratch *s, const struct ps_flow *f,
 					    __u32 ep)
@@ -315,19 +316,26 @@ static __always_inline void ps_h1_begin_fwd(struct ps_scratch *s, const struct p
 	struct ps_trusted *t;
 
 	s->fwd_ep = e ? e->flags & (PS_EP_XFF | PS_EP_FORWARDED) : 0;
+	s->key_ep = e ? !!(e->flags & PS_EP_API_KEY) : 0;
+	s->rq_ep = s->fwd_ep || s->key_ep;
 	s->fwd_on = 0;
 	s->fw_pending = 0;
+	s->key_pend = 0;
 	s->nsj = 0;
-	s->nfwd = s->nfwd_bad = s->nfwd_untrusted = s->nfwd_full = 0;
-	if (!s->fwd_ep) {
-		s->fw.flags = 0;
-		return;
+	s->nfwd = s->nfwd_bad = s->nfwd_untrusted = s->nfwd_full = s->nkey = 0;
+	s->fw.flags = 0;
+	s->key.flags = 0;
+	if (s->key_ep)
+		s->key = f->key;
+	if (s->rq_ep)
+		s->fw = f->fwd;
+	if (s->fwd_ep) {
+		ps_lpm_key_of(&k, s->conn.family, &s->conn.addr);
+		t = bpf_map_lookup_elem(&ps_trusted, &k);
+		if (t && ep < 32 && (t->endpoints >> ep) & 1)
+			s->fwd_on = s->fwd_ep;
 	}
-	s->fw = f->fwd;
-	ps_lpm_key_of(&k, s->conn.family, &s->conn.addr);
-	t = bpf_map_lookup_elem(&ps_trusted, &k);
-	if (t && ep < 32 && (t->endpoints >> ep) & 1)
-		s->fwd_on = s->fwd_ep;
+	s->late = s->fwd_on || s->key_ep;
 }
 
 /* Move the flow's parser state into the scratch to feed it bytes. */
@@ -384,10 +392,12 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scra
 {
 	ps_h1_copy(&x->f->http, &s->h);
 	ps_gate_end(x->f, s);
-	if (s->fwd_ep) {
+	if (s->rq_ep) {
 		x->f->fwd = s->fw;
 		ps_fwd_end(s);
 	}
+	if (s->key_ep)
+		x->f->key = s->key;
 	if (x->c) {
 		if (s->nreq)
 			ps_add(x->c->requests, s->nreq);

@@ -50,6 +50,12 @@
 
 #define PS_AF_INET		4
 #define PS_AF_INET6		6
+/*
+ * A client that is an API key: its id, SipHash-2-4 of the key under the
+ * daemon's secret (ps_key_secret), in addr.a[0] (low 32 bits) and a[1]
+ * (high), host order, the rest zero. Printed "key:" and 16 hex digits.
+ */
+#define PS_AF_KEY		75
 
 /*
  * An address in network byte order: IPv4 in a[0], the rest zero, with the
@@ -225,6 +231,7 @@ struct ps_endpoint {
 #define PS_EP_XFF		0x02	/* a request's client from its X-Forwarded-For ... */
 #define PS_EP_FORWARDED		0x04	/* ... or Forwarded for= (RFC 7239), on a connection
 					 * from a trusted proxy (ps_trusted) */
+#define PS_EP_API_KEY		0x08	/* a request with an API key is its key's */
 
 /*
  * Value of ps_trusted, an LPM trie of the peers whose PROXY headers and
@@ -292,6 +299,39 @@ struct ps_fwd {
 #define PS_FWDF_UNTRUSTED	0x20	/* such a line from a peer that is not trusted */
 #define PS_FWDF_SETTLED		0x40	/* the header block ended: subj (kind ADDR) is the
 					 * request's client */
+
+/*
+ * The API key of one request (Authorization: Bearer, x-api-key, api-key),
+ * hashed with SipHash-2-4 as its bytes come, so that no byte of it is
+ * kept: the hash's state, its bytes not yet in a word (m), and the id of
+ * the best key the request has sent so far.
+ */
+struct ps_keyh {
+	__u64 v[4];		/* SipHash state of the key being read */
+	__u64 m;		/* its last bytes, not yet a whole word */
+	__u64 id;		/* the request's key id (kind says from which header) */
+	__u32 len;		/* bytes of the key being read so far */
+	__u8 kind;		/* PS_KEY_*: where id came from, 0: no key */
+	__u8 cur;		/* PS_KEY_*: the line being read */
+	__u8 flags;		/* PS_KEYF_* */
+	__u8 pad;
+};
+
+/* Where a key came from; a higher one wins when a request sends several. */
+#define PS_KEY_NONE		0
+#define PS_KEY_API_KEY		1	/* api-key: (Azure OpenAI) */
+#define PS_KEY_X_API_KEY	2	/* x-api-key: (Anthropic, gateways) */
+#define PS_KEY_BEARER		3	/* Authorization: Bearer (OpenAI) */
+
+#define PS_KEYF_CONT		0x01	/* the line being read is a key line that goes on in
+					 * the next chunk, its key hashed so far */
+#define PS_KEYF_ENDED		0x02	/* ... whose key has ended: the rest is not read */
+
+/* Value of ps_key_secret[0]: the SipHash key, written by penstockd. */
+struct ps_key_secret {
+	__u64 k0;
+	__u64 k1;
+};
 
 /* Key of ps_flows: one TCP connection, oriented client to server. */
 struct ps_flow_key {
@@ -405,6 +445,7 @@ struct ps_flow {
 				 * stream to work on it; 0: free */
 	struct ps_who who;	/* the client, and its PROXY header */
 	struct ps_fwd fwd;	/* the request's client, by its forwarded headers */
+	struct ps_keyh key;	/* the request's API key */
 };
 
 /* Key of ps_ooo: a stashed out-of-order client segment. */
@@ -456,6 +497,7 @@ enum ps_stat {
 					 * not trusted: the peer's */
 	PS_STAT_FORWARDED_FULL,	/* requests whose named client did not fit the segment's
 				 * table of clients: the connection's client's */
+	PS_STAT_KEYED,		/* requests counted to their API key */
 	PS_STAT_MAX,
 };
 
@@ -474,5 +516,6 @@ enum ps_stat {
 #define PS_MAP_STATS		"ps_stats"
 #define PS_MAP_OOO		"ps_ooo"
 #define PS_MAP_TRUSTED		"ps_trusted"
+#define PS_MAP_KEY_SECRET	"ps_key_secret"
 
 #endif /* PENSTOCK_ABI_H */

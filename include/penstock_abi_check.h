@@ -131,6 +131,21 @@ PS_ABI_CODE(PS_PROXY_DONE, 2);
 PS_ABI_CODE(PS_EP_PROXY_PROTOCOL, 0x01);
 PS_ABI_CODE(PS_EP_XFF, 0x02);
 PS_ABI_CODE(PS_EP_FORWARDED, 0x04);
+PS_ABI_CODE(PS_EP_API_KEY, 0x08);
+PS_ABI_CODE(PS_AF_KEY, 75);
+
+PS_ABI_SIZE(ps_keyh, 56);
+PS_ABI_AT(ps_keyh, v, 0);
+PS_ABI_AT(ps_keyh, m, 32);
+PS_ABI_AT(ps_keyh, id, 40);
+PS_ABI_AT(ps_keyh, len, 48);
+PS_ABI_AT(ps_keyh, kind, 52);
+PS_ABI_AT(ps_keyh, cur, 53);
+PS_ABI_AT(ps_keyh, flags, 54);
+PS_ABI_CODE(PS_KEY_API_KEY, 1);
+PS_ABI_CODE(PS_KEY_X_API_KEY, 2);
+PS_ABI_CODE(PS_KEY_BEARER, 3);
+PS_ABI_SIZE(ps_key_secret, 16);
 
 PS_ABI_SIZE(ps_fwd, 40);
 PS_ABI_AT(ps_fwd, subj, 0);
@@ -182,7 +197,7 @@ PS_ABI_AT(ps_http, pad2, 29);
 PS_ABI_AT(ps_http, carry, 32);
 
 PS_ABI_SIZE(ps_flow, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who) +
-		     sizeof(struct ps_fwd));
+		     sizeof(struct ps_fwd) + sizeof(struct ps_keyh));
 PS_ABI_AT(ps_flow, dir, 0);
 PS_ABI_AT(ps_flow, http, 96);
 PS_ABI_AT(ps_flow, last_seen_ns, 96 + sizeof(struct ps_http));
@@ -196,6 +211,8 @@ PS_ABI_AT(ps_flow, rx_acked, 96 + sizeof(struct ps_http) + 32);
 PS_ABI_AT(ps_flow, busy_ns, 96 + sizeof(struct ps_http) + 40);
 PS_ABI_AT(ps_flow, who, 96 + sizeof(struct ps_http) + 48);
 PS_ABI_AT(ps_flow, fwd, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who));
+PS_ABI_AT(ps_flow, key, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who) +
+	  sizeof(struct ps_fwd));
 
 PS_ABI_SIZE(ps_ooo_key, 48);
 PS_ABI_AT(ps_ooo_key, flow, 0);
@@ -289,6 +306,7 @@ PS_ABI_CODE(PS_STAT_FORWARDED, 21);
 PS_ABI_CODE(PS_STAT_FORWARDED_BAD, 22);
 PS_ABI_CODE(PS_STAT_FORWARDED_UNTRUSTED, 23);
 PS_ABI_CODE(PS_STAT_FORWARDED_FULL, 24);
-PS_ABI_CODE(PS_STAT_MAX, 25);
+PS_ABI_CODE(PS_STAT_KEYED, 25);
+PS_ABI_CODE(PS_STAT_MAX, 26);
 
 #endif /* PENSTOCK_ABI_CHECK_H */

@@ -380,9 +380,30 @@ PS_GLOBAL int ps_g_fwd_partial(__u32 ls)
 }
 
 /*
- * The segment's table of clients named by forwarded headers: the index +
- * 1 of the request's (s->fw.subj), added if new; 0 when the table is full.
- * A global function, verified once.
+ * The request's own client, once its header block ended: its API key's
+ * (identity: api_key), else the one its forwarded headers named, else
+ * (s->rq_family 0) the connection's.
+ */
+static __always_inline void ps_rq_fill(struct ps_scratch *s)
+{
+	s->rq_family = 0;
+	if (!(s->fw.flags & PS_FWDF_SETTLED))
+		return;
+	if (s->key_ep && s->key.kind) {
+		__builtin_memset(&s->rq_addr, 0, sizeof(s->rq_addr));
+		s->rq_addr.a[0] = (__u32)s->key.id;
+		s->rq_addr.a[1] = (__u32)(s->key.id >> 32);
+		s->rq_family = PS_AF_KEY;
+	} else if (s->fw.kind == PS_FWD_ADDR) {
+		s->rq_addr = s->fw.subj;
+		s->rq_family = s->fw.subj_family;
+	}
+}
+
+/*
+ * The segment's table of clients its requests named: the index + 1 of the
+ * request's (s->rq_addr), added if new; 0 when the table is full. A
+ * global function, verified once.
  */
 PS_GLOBAL __u32 ps_g_subj(void)
 {
@@ -397,37 +418,41 @@ PS_GLOBAL __u32 ps_g_subj(void)
 		if (i >= n)
 			break;
 		sj = &s->sj[i];
-		if (sj->family == s->fw.subj_family && sj->addr.a[0] == s->fw.subj.a[0] &&
-		    sj->addr.a[1] == s->fw.subj.a[1] && sj->addr.a[2] == s->fw.subj.a[2] &&
-		    sj->addr.a[3] == s->fw.subj.a[3])
+		if (sj->family == s->rq_family && sj->addr.a[0] == s->rq_addr.a[0] &&
+		    sj->addr.a[1] == s->rq_addr.a[1] && sj->addr.a[2] == s->rq_addr.a[2] &&
+		    sj->addr.a[3] == s->rq_addr.a[3])
 			return i + 1;
 	}
 	if (n >= PS_SUBJ_MAX)
 		return 0;
 	sj = &s->sj[n & (PS_SUBJ_MAX - 1)];
 	__builtin_memset(sj, 0, sizeof(*sj));
-	sj->addr = s->fw.subj;
-	sj->family = s->fw.subj_family;
+	sj->addr = s->rq_addr;
+	sj->family = s->rq_family;
 	s->nsj = n + 1;
 	return n + 1;
 }
 
+/* What ps_g_rq_settle() says of the request's wait for the limit. */
+#define PS_SETTLE_NONE		-1	/* it does not wait */
+#define PS_SETTLE_CONN		0	/* an inference request of the connection's client */
+#define PS_SETTLE_OWN		1	/* an inference request of its own client */
+#define PS_SETTLE_BLOCKED	2	/* another request, of its own client, blocked */
+
 /*
- * The header block of a request on a forwarded connection ended: its
- * client is settled. Returns how the request waits for the limit: its
- * client in the pending list's terms (PS_PEND_SJ_MASK) for an inference
- * request, or with PS_PEND_BLOCK_ONLY for another whose client is
- * blocked; -1 if it does not wait. A global function, verified once.
+ * The header block of a request ended, on a connection whose requests may
+ * name their own clients: its client is settled (s->rq_*), and whether
+ * and how the request waits for the limit said (PS_SETTLE_*). A global
+ * function, verified once.
  */
-PS_GLOBAL int ps_g_fwd_settle(int inference)
+PS_GLOBAL int ps_g_rq_settle(int inference)
 {
 	struct ps_scratch *s = ps_scratch();
 	struct ps_enforcement *e;
 	struct ps_fwd *fw;
-	__u32 k = 0;
 
 	if (!s)
-		return -1;
+		return PS_SETTLE_NONE;
 	fw = &s->fw;
 	if (fw->kind == PS_FWD_NONE && fw->left_family) {
 		fw->subj = fw->left;
@@ -440,22 +465,21 @@ PS_GLOBAL int ps_g_fwd_settle(int inference)
 	    fw->subj.a[2] == s->conn.addr.a[2] && fw->subj.a[3] == s->conn.addr.a[3])
 		fw->kind = PS_FWD_NONE;
 	fw->flags |= PS_FWDF_SETTLED;
-	if (fw->kind == PS_FWD_ADDR)
-		k = ps_g_subj();
+	ps_rq_fill(s);
 	if (inference)
-		return k;
-	if (!k)
-		return -1;
-	e = ps_enforcement_of(fw->subj_family, &fw->subj, s->g.now);
-	return e && e->action == PS_ACT_BLOCK ? (int)(k | PS_PEND_BLOCK_ONLY) : -1;
+		return s->rq_family ? PS_SETTLE_OWN : PS_SETTLE_CONN;
+	if (!s->rq_family)
+		return PS_SETTLE_NONE;
+	e = ps_enforcement_of(s->rq_family, &s->rq_addr, s->g.now);
+	return e && e->action == PS_ACT_BLOCK ? PS_SETTLE_BLOCKED : PS_SETTLE_NONE;
 }
 
 /*
- * A request on a connection of an endpoint that reads forwarded headers
- * is complete: counted to the client they settled, or the connection's.
- * A global function, verified once.
+ * A request on an endpoint whose requests may name their own clients is
+ * complete: counted to the client its headers settled, or the
+ * connection's. A global function, verified once.
  */
-PS_GLOBAL int ps_g_fwd_count(void)
+PS_GLOBAL int ps_g_rq_count(void)
 {
 	struct ps_scratch *s = ps_scratch();
 	struct ps_subj *sj;
@@ -466,20 +490,22 @@ PS_GLOBAL int ps_g_fwd_count(void)
 	inf = !!(s->h.flags & PS_H1F_INFERENCE);
 	if (s->fw.flags & PS_FWDF_UNTRUSTED)
 		s->nfwd_untrusted++;
-	if (s->fw.flags & PS_FWDF_SETTLED) {
-		if (s->fw.kind == PS_FWD_ADDR) {
-			k = ps_g_subj();
-			if (!k)
-				s->nfwd_full++;
-		} else if (s->fw.kind == PS_FWD_BAD) {
-			s->nfwd_bad++;
-		}
+	ps_rq_fill(s);
+	if (s->rq_family) {
+		k = ps_g_subj();
+		if (!k)
+			s->nfwd_full++;
+	} else if ((s->fw.flags & PS_FWDF_SETTLED) && s->fw.kind == PS_FWD_BAD) {
+		s->nfwd_bad++;
 	}
 	if (k && k <= PS_SUBJ_MAX) {
 		sj = &s->sj[(k - 1) & (PS_SUBJ_MAX - 1)];
 		sj->nreq++;
 		sj->ninf += inf;
-		s->nfwd++;
+		if (s->rq_family == PS_AF_KEY)
+			s->nkey++;
+		else
+			s->nfwd++;
 	} else {
 		s->nreq++;
 		s->ninf += inf;
@@ -569,6 +595,8 @@ static __always_inline void ps_fwd_end(struct ps_scratch *s)
 		ps_stat_add(PS_STAT_FORWARDED_UNTRUSTED, s->nfwd_untrusted);
 	if (s->nfwd_full)
 		ps_stat_add(PS_STAT_FORWARDED_FULL, s->nfwd_full);
+	if (s->nkey)
+		ps_stat_add(PS_STAT_KEYED, s->nkey);
 }
 
 #endif

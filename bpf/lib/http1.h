@@ -19,6 +19,7 @@
 #include "ratelimit.h"
 #include "scratch.h"
 #include "forwarded.h"
+#include "apikey.h"
 
 /* Parser state between flow and scratch: the carry only when it holds a line. */
 static __always_inline void ps_h1_copy(struct ps_http *dst, const struct ps_http *src)
@@ -194,8 +195,8 @@ static __always_inline __s64 ps_parse_hex(const __u8 *buf, __u32 p, __u32 end)
 static __always_inline void ps_h1_count(struct ps_scratch *s)
 {
 	if ((s->h.flags & (PS_H1F_REQUEST | PS_H1F_COUNTED)) == PS_H1F_REQUEST) {
-		if (s->fwd_ep && s->fw.flags) {
-			ps_g_fwd_count();
+		if (s->rq_ep && s->fw.flags) {
+			ps_g_rq_count();
 		} else {
 			s->nreq++;
 			if (s->h.flags & PS_H1F_INFERENCE)
@@ -555,8 +556,10 @@ static __always_inline void ps_h1_first_line(struct ps_scratch *s, __u32 ls, __u
 	/* A first line carried over from an earlier segment keeps its
 	 * message marked as spanning segments. */
 	h->flags = h->state == PS_H1_REQLINE ? h->flags & PS_H1F_SPANNED : 0;
-	if (s->fwd_ep)
+	if (s->rq_ep)
 		__builtin_memset(&s->fw, 0, sizeof(s->fw));
+	if (s->key_ep)
+		__builtin_memset(&s->key, 0, sizeof(s->key));
 	h->clen = 0;
 	h->state = PS_H1_HEADERS;
 	if (ce - p >= 5 && (ps_load64(buf, p) & ps_mask(5)) == PS_W8("HTTP/")) {
@@ -587,7 +590,7 @@ static __always_inline void ps_h1_first_line(struct ps_scratch *s, __u32 ls, __u
 		/* Known to be an inference request from here on: the segment
 		 * is judged by it (ps_gate_segment()). On a forwarded
 		 * connection, once its headers name its client. */
-		if (!s->fwd_on)
+		if (!s->late)
 			ps_h1_pend(s, s->chunk_seq + (ce - s->cc), 0);
 	}
 }
@@ -601,10 +604,14 @@ static __always_inline void ps_h1_headers_end(struct ps_scratch *s, __u32 pos)
 	struct ps_http *h = &s->h;
 	int k;
 
-	if (s->fwd_on && (h->flags & PS_H1F_REQUEST)) {
-		k = ps_g_fwd_settle(!!(h->flags & PS_H1F_INFERENCE));
-		if (k >= 0)
-			ps_h1_pend(s, pos, k);
+	if (s->late && (h->flags & PS_H1F_REQUEST)) {
+		k = ps_g_rq_settle(!!(h->flags & PS_H1F_INFERENCE));
+		if (k == PS_SETTLE_CONN)
+			ps_h1_pend(s, pos, 0);
+		else if (k == PS_SETTLE_OWN)
+			ps_h1_pend(s, pos, ps_g_subj());
+		else if (k == PS_SETTLE_BLOCKED && (k = ps_g_subj()))
+			ps_h1_pend(s, pos, k | PS_PEND_BLOCK_ONLY);
 	}
 
 	/* Its segment carrying FIN completes the message without its body. */
@@ -709,7 +716,12 @@ static __always_inline void ps_h1_header(struct ps_scratch *s, __u32 ls, __u32 c
 		    PS_W8("upgrade:"))
 			h->flags |= PS_H1F_UPGRADE;
 		return;
+	case 'a':
+		ps_key_header(s, ls, ce);
+		return;
 	case 'x':
+		ps_key_header(s, ls, ce);
+		/* fall through */
 	case 'f':
 		if (s->fwd_ep)
 			ps_fwd_header(s, ls, ce);
@@ -762,7 +774,9 @@ static __always_inline int ps_h1_line(struct ps_scratch *s, __u32 ls, __u32 ce)
 	case PS_H1_HEADERS:
 	case PS_H1_HDRLINE:
 		h->state = PS_H1_HEADERS;
-		if (s->fw.flags & PS_FWDF_CONT)
+		if (s->key.flags & PS_KEYF_CONT)
+			ps_key_cont(s, ls, ce);
+		else if (s->fw.flags & PS_FWDF_CONT)
 			ps_fwd_cont(s, ls, ce);
 		else if (ce == ls)
 			ps_h1_headers_end(s, s->chunk_seq + (ce - s->cc));
@@ -892,9 +906,11 @@ static long ps_h1_line_cb(__u32 idx, void *ctx)
 {
 	int stop = ps_h1_next();
 
-	/* A forwarded line's entries, walked here: one call below the
-	 * line's parsing, which is as deep as calls go. */
+	/* A forwarded line's entries, walked here, and a key line's key,
+	 * hashed here: one call above the line's parsing, where calls and
+	 * the stack have room. */
 	ps_fwd_pending();
+	ps_key_pending();
 	return stop ? 1 : 0;
 }
 
@@ -934,7 +950,7 @@ static __always_inline void ps_h1_cut(struct ps_scratch *s)
 	if (h->state != PS_H1_HEADERS && h->state != PS_H1_HDRLINE)
 		return;
 	/* (The carry of a forwarded line holds its unfinished entry.) */
-	if (cl && !(s->fw.flags & PS_FWDF_CONT)) {
+	if (cl && !(s->fw.flags & PS_FWDF_CONT) && !(s->key.flags & PS_KEYF_CONT)) {
 		__builtin_memcpy(s->buf, h->carry, PS_LINE_CARRY);
 		if (!ps_g_has_colon(0, cl))
 			return;
@@ -1071,9 +1087,10 @@ static __always_inline int ps_h1_post(struct ps_feed *fc)
 	if (ls >= s->len) {
 		used = n;
 		h->carry_len = 0;
-	} else if (s->fwd_ep && (h->state == PS_H1_HEADERS || h->state == PS_H1_HDRLINE) &&
-		   ps_g_fwd_partial(ls)) {
-		/* A forwarded line goes on: its complete entries walked. */
+	} else if ((h->state == PS_H1_HEADERS || h->state == PS_H1_HDRLINE) &&
+		   (ps_g_key_partial(ls) || (s->fwd_ep && ps_g_fwd_partial(ls)))) {
+		/* A forwarded line or a key line goes on: what it holds so
+		 * far is read, not carried. */
 		used = n;
 	} else if (ps_h1_line_state(h->state)) {
 		/* An unfinished line: keep its first bytes. */
@@ -1192,7 +1209,7 @@ static long ps_gate_cb(__u32 i, void *data)
 
 	if (i >= s->npend || i >= PS_PEND_MAX)
 		return 1;
-	if (s->fwd_on) {
+	if (s->late) {
 		/* Each request is judged as its own client's. */
 		k = s->pend_sj[i & (PS_PEND_MAX - 1)];
 		ps_gate_subject(s, k);

@@ -135,6 +135,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_trusted SEC(".maps") __weak;
 
+/* The secret API keys are hashed under (struct ps_key_secret), by penstockd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_key_secret);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_key_secret SEC(".maps") __weak;
+
 /* Datapath health counters, enum ps_stat. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

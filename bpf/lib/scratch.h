@@ -80,12 +80,20 @@ struct ps_scratch {
 	__u8 ip_family;		/* ... and its family */
 	__u8 px_pad[3];
 	__u32 px_len;		/* a PROXY header's length (proxy.h) */
-	/* Forwarded headers (forwarded.h) */
+	/* Each request's own client (forwarded.h, apikey.h) */
 	struct ps_fwd fw;	/* working copy of the flow's walk */
+	struct ps_keyh key;	/* working copy of the flow's API key */
 	__u8 fwd_ep;		/* the endpoint's PS_EP_XFF | PS_EP_FORWARDED ... */
 	__u8 fwd_on;		/* ... those believed on this connection */
+	__u8 key_ep;		/* the endpoint counts requests to their API keys */
+	__u8 rq_ep;		/* fwd_ep or key_ep: requests may have clients of their own */
+	__u8 late;		/* fwd_on or key_ep: a request's client is known, and
+				 * it is judged, where its header block ends */
 	__u8 fw_pending;	/* a value at fw_q..fw_end waits to be walked ... */
 	__u8 fw_hdr;		/* ... of a Forwarded line (0: X-Forwarded-For) */
+	__u8 rq_family;		/* the request's client (ps_rq_fill()), 0: the
+				 * connection's ... */
+	struct ps_addr rq_addr;	/* ... or this */
 	__u32 fw_q;
 	__u32 fw_end;
 	__u32 fw_as;		/* an entry's address: from here ... */
@@ -99,6 +107,10 @@ struct ps_scratch {
 	__u32 nfwd_bad;		/* ... left to the connection (stats.forwarded_*) */
 	__u32 nfwd_untrusted;
 	__u32 nfwd_full;
+	__u32 nkey;		/* requests counted to an API key */
+	__u32 key_pend;		/* a key at key_p..key_e waits (apikey.h) */
+	__u32 key_p;
+	__u32 key_e;
 	__u8 pend_sj[PS_PEND_MAX];	/* the client of each pending request (below) */
 	__u8 buf[PS_BUF_SIZE + 64];
 };

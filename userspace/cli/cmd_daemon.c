@@ -13,6 +13,7 @@
 #include "cli/ctl.h"
 #include "cli/format.h"
 #include "cli/opts.h"
+#include "common/units.h"
 #include "penstock_abi.h"
 
 /* --- status --------------------------------------------------------------- */
@@ -362,12 +363,21 @@ int ps_cmd_client(int argc, char **argv)
 		return ps_opts_usage_error(
 		    &client_cmd, "one address at a time ('%s' is one too many)", argv[o.argi + 1]);
 	/* The daemon's spelling of the address, whatever the user's. */
-	if (inet_pton(AF_INET, argv[o.argi], bin) == 1) {
+	if (!strncmp(argv[o.argi], "key:", 4)) {
+		struct ps_prefix p;
+		char err[128];
+
+		if (ps_parse_subject(argv[o.argi], &p, err, sizeof(err))) {
+			fprintf(stderr, "penstock client: '%s': expected %s\n", argv[o.argi], err);
+			return PS_EXIT_INPUT;
+		}
+		ps_prefix_str(&p, canon, sizeof(canon));
+	} else if (inet_pton(AF_INET, argv[o.argi], bin) == 1) {
 		inet_ntop(AF_INET, bin, canon, sizeof(canon));
 	} else if (inet_pton(AF_INET6, argv[o.argi], bin) == 1) {
 		inet_ntop(AF_INET6, bin, canon, sizeof(canon));
 	} else {
-		fprintf(stderr, "penstock client: '%s' is not an IPv4 or IPv6 address\n",
+		fprintf(stderr, "penstock client: '%s' is not an IPv4 or IPv6 address or a key id\n",
 			argv[o.argi]);
 		return PS_EXIT_INPUT;
 	}

@@ -53,7 +53,7 @@ static int enf_subject(const struct ps_cmd_opts *c, int argc, char **argv, int a
 	if (argi + 1 < argc)
 		return ps_opts_usage_error(
 		    c, "one address or prefix at a time ('%s' is one too many)", argv[argi + 1]);
-	if (ps_parse_prefix(argv[argi], &p, err, sizeof(err))) {
+	if (ps_parse_subject(argv[argi], &p, err, sizeof(err))) {
 		fprintf(stderr, "penstock %s: '%s': expected %s\n", c->cmd, argv[argi], err);
 		return PS_EXIT_INPUT;
 	}
@@ -414,7 +414,7 @@ static int print_enforcement(json_t *ans)
 	json_array_foreach(entries, i, e) {
 		const char *subj = json_string_value(json_object_get(e, "subject"));
 
-		rows[i].parsed = subj && !ps_parse_prefix(subj, &rows[i].p, buf, sizeof(buf));
+		rows[i].parsed = subj && !ps_parse_subject(subj, &rows[i].p, buf, sizeof(buf));
 		rows[i].idx = i;
 		rows[i].e = e;
 	}

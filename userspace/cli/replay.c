@@ -19,15 +19,18 @@
 #include "cli/replay_capture.h"
 #include "common/config.h"
 #include "common/datapath.h"
+#include "common/keyid.h"
 #include "common/log.h"
 #include "common/report.h"
 #include "common/units.h"
+#include "count/state.h"
 #include "count/tick.h"
 #include "enforce/enforce.h"
 #include "policy/policy.h"
 
 static const char replay_usage[] =
-	"usage: penstock replay [--config FILE] [--port N]... [--json] CAPTURE...\n"
+	"usage: penstock replay [--config FILE] [--port N]... [--secret FILE] [--json]\n"
+	"                       CAPTURE...\n"
 	"\n"
 	"Run captures (pcap or pcapng; Ethernet, Linux cooked, raw IP or loopback)\n"
 	"through penstock's BPF programs with BPF_PROG_TEST_RUN and print what they\n"
@@ -43,6 +46,10 @@ static const char replay_usage[] =
 	"                     has them; the alerts and enforcement entries follow\n"
 	"  -p, --port N       count TCP port N as an inference endpoint (repeatable);\n"
 	"                     its inference paths are the OpenAI-compatible defaults\n"
+	"  -k, --secret FILE  hash API keys (endpoints with identity: api_key) under\n"
+	"                     this secret, a penstockd's " PS_STATE_DIR "/" PS_KEY_SECRET_FILE ":\n"
+	"                     key ids then match penstockd's and penstock key-id's;\n"
+	"                     without it, a random secret for this run\n"
 	"  -j, --json         print {\"clients\":[...],\"alerts\":[...],\"enforcement\":[...]}\n"
 	"                     instead of tables\n"
 	"  -v, --verbose      more messages (libbpf's too)\n"
@@ -60,6 +67,7 @@ struct replay_opts {
 	uint64_t ports[PS_MAX_ENDPOINTS];
 	int nports;
 	int verbose;
+	const char *secret;
 };
 
 static const struct ps_cmd_opts replay_cmd = {
@@ -73,6 +81,8 @@ static const struct ps_cmd_opts replay_cmd = {
 		  .plural = "ports" },
 		{ .name = "verbose", .key = 'v', .type = PS_OPT_FLAG,
 		  .off = offsetof(struct replay_opts, verbose) },
+		{ .name = "secret", .key = 'k', .type = PS_OPT_STRING,
+		  .off = offsetof(struct replay_opts, secret) },
 		{},
 	},
 };
@@ -192,6 +202,39 @@ static int replay_config(const struct replay_opts *o, struct ps_config *cfg)
 }
 
 /*
+ * The secret API keys are hashed under: --secret's, else a random one
+ * (said when an endpoint reads keys). 0, or an exit status.
+ */
+static int replay_secret(const struct replay_opts *o, const struct ps_config *cfg,
+			 struct ps_datapath *dp)
+{
+	uint8_t key[PS_KEY_SECRET_LEN];
+	char err[4300];
+	int i, keys = 0, ret = 0;
+
+	for (i = 0; i < cfg->nendpoints; i++)
+		keys |= cfg->endpoints[i].identity == PS_IDENTITY_API_KEY;
+	if (o->secret) {
+		if (ps_key_secret_read(o->secret, key, err, sizeof(err))) {
+			fprintf(stderr, "penstock replay: --secret %s\n", err);
+			return PS_EXIT_INPUT;
+		}
+	} else {
+		if (ps_key_secret_random(key)) {
+			fprintf(stderr, "penstock replay: no random secret: %s\n", strerror(errno));
+			return PS_EXIT_FAIL;
+		}
+		if (keys)
+			fprintf(stderr, "penstock replay: API key ids under a random secret, "
+				"different on every run (--secret FILE for lasting ones)\n");
+	}
+	if (ps_dp_set_secret(dp, key))
+		ret = PS_EXIT_FAIL;
+	memset(key, 0, sizeof(key));
+	return ret;
+}
+
+/*
  * The columns the config's limits add (PS_POLICY_*): a replay is a dry run,
  * a capture cannot send a dropped packet again, so they report what the
  * limits would have done.
@@ -302,6 +345,9 @@ int ps_cmd_replay(int argc, char **argv)
 		ret = PS_EXIT_FAIL;
 		goto cleanup;
 	}
+	ret = replay_secret(&o, &cfg, &dp);
+	if (ret)
+		goto cleanup;
 	ps_replay_init(&rp, &dp, &cfg);
 	if (policy_start(&pol, &rp, &dp, &cfg)) {
 		fprintf(stderr, "penstock replay: out of memory\n");

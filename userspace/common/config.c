@@ -279,7 +279,10 @@ static const char *expectation(const struct ps_key *k, char *buf, size_t len)
 		k->parse_u64("", &v, buf, len);
 		break;
 	case PS_T_PREFIX:
-		ps_parse_prefix("", &prefix, buf, len);
+		if (k->flags & PS_K_KEYID)
+			ps_parse_subject("key:", &prefix, buf, len);
+		else
+			ps_parse_prefix("", &prefix, buf, len);
 		break;
 	case PS_T_DEC:
 		snprintf(buf, len, "a decimal number in %.15g..%.15g", k->dmin, k->dmax);
@@ -489,7 +492,10 @@ static int parse_qty(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, v
 	return 0;
 }
 
-/* Prefixes, plain or quoted (an IPv6 one often needs quotes in a flow list). */
+/*
+ * Prefixes, plain or quoted (an IPv6 one often needs quotes in a flow
+ * list); API key ids where the key says (PS_K_KEYID).
+ */
 static int parse_prefix(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, void *obj,
 			const char *path)
 {
@@ -499,9 +505,14 @@ static int parse_prefix(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n
 
 	if (!s)
 		return -EINVAL;
-	if (ps_parse_prefix(s, &p, why, sizeof(why)))
+	if ((k->flags & PS_K_KEYID) ?
+		    ps_parse_subject(s, &p, why, sizeof(why)) || p.family != PS_AF_KEY :
+		    ps_parse_prefix(s, &p, why, sizeof(why))) {
+		if (k->flags & PS_K_KEYID)
+			ps_parse_subject("key:", &p, why, sizeof(why));
 		return ps_cfg_error(c, &n->start_mark, "%s%sgot %s, expected %s", path, sep(path),
 				describe(n, got, sizeof(got)), why);
+	}
 	memcpy((char *)obj + k->off, &p, sizeof(p));
 	return 0;
 }

@@ -28,6 +28,12 @@ enum ps_forwarded_for {
 	PS_FWD_FOR_FORWARDED,	/* forwarded (RFC 7239) */
 };
 
+/* endpoints[].identity */
+enum ps_identity {
+	PS_IDENTITY_ADDRESS = 0,	/* the client's address (the default) */
+	PS_IDENTITY_API_KEY,		/* the request's API key, else its address */
+};
+
 struct ps_endpoint_cfg {
 	char name[PS_NAME_MAX];
 	uint16_t port;
@@ -35,13 +41,15 @@ struct ps_endpoint_cfg {
 	char paths[PS_MAX_PATHS][PS_PATH_MAX + 1];
 	int proxy_protocol;	/* 0 or 1: a PROXY header starts each connection */
 	int forwarded_for;	/* enum ps_forwarded_for: whose forwarded headers count */
+	int identity;		/* enum ps_identity: whom a request is counted to */
 	int ntrusted;		/* 0..PS_MAX_TRUSTED */
 	struct ps_prefix trusted[PS_MAX_TRUSTED];	/* trusted_proxies: whose headers count */
 };
 
 /* A numeric limit not given: no such limit (in the default) or inherited (in a class). */
 #define PS_LIMIT_UNSET		UINT64_MAX
-#define PS_MAX_CLASS_PREFIXES	256	/* clients: entries of one class */
+#define PS_MAX_CLASS_PREFIXES	256	/* clients: and keys: entries of one class */
+#define PS_MAX_CLASS_KEYS	128	/* keys: entries of one class */
 
 /* What happens to a client over a limit (limits.*.on_exceed). */
 enum ps_on_exceed {
@@ -90,8 +98,13 @@ struct ps_thresholds {
 struct ps_class_cfg {
 	char name[PS_NAME_MAX];	/* 1..31 printable ASCII, unique among the classes */
 	int nclients;		/* 1..PS_MAX_CLASS_PREFIXES */
-	/* Distinct, and in no other class (a longer prefix in another class is fine). */
+	/*
+	 * Distinct, and in no other class (a longer prefix in another class
+	 * is fine). The class's keys: are the last nkeys of them.
+	 */
 	struct ps_prefix clients[PS_MAX_CLASS_PREFIXES];
+	int nkeys;		/* keys: as read, 0..PS_MAX_CLASS_KEYS ... */
+	struct ps_prefix keys[PS_MAX_CLASS_KEYS];	/* ... API key ids (PS_AF_KEY) */
 	struct ps_limits limits;	/* as written: unset keys not yet inherited */
 	int exempt;		/* 0 or 1: never alerted or acted on by detection (default 0) */
 	int alert_only;		/* 0 or 1: alerted, never acted on (default 0); not with exempt */

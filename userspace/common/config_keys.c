@@ -51,6 +51,11 @@ static const char *const forwarded_for_names[] = {
 	[PS_FWD_FOR_FORWARDED] = "forwarded",
 };
 
+static const char *const identity_names[] = {
+	[PS_IDENTITY_ADDRESS] = "address",
+	[PS_IDENTITY_API_KEY] = "api_key",
+};
+
 static const char *const step_action_names[] = {
 	[PS_STEP_ALERT] = "alert",
 	[PS_STEP_SHAPE] = "shape",
@@ -107,6 +112,10 @@ static const struct ps_key endpoint_keys[] = {
 		ENUM_FIELD(struct ps_endpoint_cfg, forwarded_for, forwarded_for_names),
 	},
 	{
+		.name = "identity",
+		ENUM_FIELD(struct ps_endpoint_cfg, identity, identity_names),
+	},
+	{
 		.name = "trusted_proxies",
 		LIST_FIELD(struct ps_endpoint_cfg, trusted, ntrusted, 1, PS_MAX_TRUSTED),
 		.elem = &trusted_entry,
@@ -131,6 +140,11 @@ static const struct ps_key default_keys[] = {
 static const struct ps_key prefix_entry = {
 	PREFIX_ENTRY(struct ps_class_cfg, clients),
 	.flags = PS_K_UNIQUE,
+};
+
+static const struct ps_key keyid_entry = {
+	PREFIX_ENTRY(struct ps_class_cfg, keys),
+	.flags = PS_K_UNIQUE | PS_K_KEYID,
 };
 
 /* detection.thresholds and a class's thresholds: offsets in struct ps_thresholds. */
@@ -174,9 +188,14 @@ static const struct ps_key class_keys[] = {
 	{
 		.name = "clients",
 		LIST_FIELD(struct ps_class_cfg, clients, nclients, 1, PS_MAX_CLASS_PREFIXES),
-		.flags = PS_K_REQUIRED,
 		.elem = &prefix_entry,
 		.what = "prefixes",
+	},
+	{
+		.name = "keys",
+		LIST_FIELD(struct ps_class_cfg, keys, nkeys, 1, PS_MAX_CLASS_KEYS),
+		.elem = &keyid_entry,
+		.what = "API key ids",
 	},
 	LIMIT_KEYS(struct ps_class_cfg, limits, PS_ON_EXCEED_UNSET),
 	{
@@ -747,9 +766,30 @@ static int default_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const cha
  */
 static int class_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path)
 {
-	const struct ps_class_cfg *cls = obj;
+	struct ps_class_cfg *cls = obj;
 	yaml_node_pair_t *p;
 	yaml_node_t *key;
+	int i;
+
+	if (!cls->nclients && !cls->nkeys) {
+		yaml_node_t *v = ps_cfg_map_value(c, n, "clients");
+
+		if (v)
+			return ps_cfg_error(c, &v->start_mark,
+					    "%s.clients: got an empty value, expected a list of "
+					    "1..%d prefixes (or keys: a list of API key ids)", path,
+					    PS_MAX_CLASS_PREFIXES);
+		return ps_cfg_error(c, &n->start_mark,
+				    "%s: missing key 'clients', expected a list of 1..%d prefixes "
+				    "(or keys: a list of API key ids)", path, PS_MAX_CLASS_PREFIXES);
+	}
+	if (cls->nclients + cls->nkeys > PS_MAX_CLASS_PREFIXES)
+		return ps_cfg_error(c, &ps_cfg_map_key(c, n, "keys")->start_mark,
+				    "%s: %d clients and %d keys, expected %d in all at most", path,
+				    cls->nclients, cls->nkeys, PS_MAX_CLASS_PREFIXES);
+	/* The keys are the class's last clients: looked up as the addresses are. */
+	for (i = 0; i < cls->nkeys; i++)
+		cls->clients[cls->nclients++] = cls->keys[i];
 
 	if (cls->exempt == 1 && cls->alert_only == 1)
 		return ps_cfg_error(c, &ps_cfg_map_key(c, n, "alert_only")->start_mark,
@@ -830,6 +870,22 @@ static int cmp_owner(const void *a, const void *b)
 	return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
+/* Which list of its class an entry of clients[] was read from, and where. */
+static const char *owner_list(const struct ps_config *cfg, const struct prefix_owner *o)
+{
+	const struct ps_class_cfg *cls = &cfg->classes[o->cls];
+
+	return o->idx >= cls->nclients - cls->nkeys ? "keys" : "clients";
+}
+
+static int owner_idx(const struct ps_config *cfg, const struct prefix_owner *o)
+{
+	const struct ps_class_cfg *cls = &cfg->classes[o->cls];
+
+	return o->idx >= cls->nclients - cls->nkeys ? o->idx - (cls->nclients - cls->nkeys) :
+						       o->idx;
+}
+
 /*
  * A client is in one class: no prefix in two. Sorted, the entries of one
  * prefix are adjacent in file order; of all the prefixes seen again, the
@@ -868,18 +924,20 @@ static int check_class_prefixes(struct ps_ctx *c, yaml_node_t *classes,
 		}
 	}
 	if (again) {
+		const char *list = owner_list(cfg, again), *list1 = owner_list(cfg, first);
+		int idx = owner_idx(cfg, again);
+
 		here = ps_cfg_seq_item(
-		    c, ps_cfg_map_value(c, ps_cfg_seq_item(c, classes, again->cls), "clients"),
-		    again->idx);
+		    c, ps_cfg_map_value(c, ps_cfg_seq_item(c, classes, again->cls), list), idx);
 		there = ps_cfg_seq_item(
-		    c, ps_cfg_map_value(c, ps_cfg_seq_item(c, classes, first->cls), "clients"),
-		    first->idx);
+		    c, ps_cfg_map_value(c, ps_cfg_seq_item(c, classes, first->cls), list1),
+		    owner_idx(cfg, first));
 		ps_cfg_error(c, &here->start_mark,
-			 "%s.classes[%d].clients[%d]: %s is already in class %s (line %zu), expected each prefix in one class only",
-			 path, again->cls, again->idx, ps_prefix_str(again->p, text, sizeof(text)),
+			 "%s.classes[%d].%s[%d]: %s is already in class %s (line %zu), expected each %s in one class only",
+			 path, again->cls, list, idx, ps_prefix_str(again->p, text, sizeof(text)),
 			 ps_cfg_quote(name, sizeof(name), cfg->classes[first->cls].name,
 			       strlen(cfg->classes[first->cls].name)),
-			 there->start_mark.line + 1);
+			 there->start_mark.line + 1, *list == 'k' ? "key" : "prefix");
 	}
 	free(all);
 	return again ? -EINVAL : 0;

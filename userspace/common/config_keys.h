@@ -33,6 +33,7 @@ enum ps_type {
 
 #define PS_K_REQUIRED	0x1	/* the key must be present (and not empty) */
 #define PS_K_UNIQUE	0x2	/* no two entries of the enclosing list share it */
+#define PS_K_KEYID	0x4	/* a PS_T_PREFIX that is an API key id (ps_parse_subject()) */
 
 /*
  * Default of a number or boolean that is "not given": stored truncated to

@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 
 #include "common/datapath.h"
+#include "common/keyid.h"
 #include "common/log.h"
 #include "penstock.skel.h"
 #include "penstock_abi_check.h"
@@ -157,6 +158,8 @@ int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg)
 			ep.flags |= PS_EP_XFF;
 		if (ec->forwarded_for == PS_FWD_FOR_BOTH || ec->forwarded_for == PS_FWD_FOR_FORWARDED)
 			ep.flags |= PS_EP_FORWARDED;
+		if (ec->identity == PS_IDENTITY_API_KEY)
+			ep.flags |= PS_EP_API_KEY;
 		for (j = 0; j < ec->npaths && j < PS_MAX_PATHS; j++) {
 			size_t n = strnlen(ec->paths[j], PS_PATH_MAX);
 
@@ -280,8 +283,24 @@ int ps_dp_test_run(int prog_fd, const void *frame, unsigned int len, uint64_t ts
 	return 0;
 }
 
+int ps_dp_set_secret(struct ps_datapath *dp, const uint8_t key[PS_KEY_SECRET_LEN])
+{
+	struct ps_key_secret v;
+	uint64_t k0, k1;
+	uint32_t zero = 0;
+
+	ps_key_secret_words(key, &k0, &k1);
+	v.k0 = k0;
+	v.k1 = k1;
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.ps_key_secret), &zero, &v, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 const char *ps_client_str(const struct ps_client_key *k, char *buf, size_t len)
 {
+	if (k->family == PS_AF_KEY)
+		return ps_key_str(ps_key_id_of(&k->addr), buf, len);
 	if (!inet_ntop(k->family == PS_AF_INET ? AF_INET : AF_INET6, &k->addr, buf, len))
 		snprintf(buf, len, "?");
 	return buf;

@@ -51,6 +51,8 @@ int ps_dp_prepare(struct ps_datapath *dp, const struct ps_dp_opts *opts);
 int ps_dp_load(struct ps_datapath *dp);
 /* Write ps_ports and ps_endpoints from cfg. */
 int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg);
+/* Write ps_key_secret: the secret API keys are hashed under (common/keyid.h). */
+int ps_dp_set_secret(struct ps_datapath *dp, const uint8_t key[16]);
 void ps_dp_close(struct ps_datapath *dp);
 /* Remove the pinned maps (the datapath is going away for good). */
 void ps_dp_unpin(struct ps_datapath *dp);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +175,51 @@ bad:
 	return -EINVAL;
 }
 
+uint64_t ps_key_id_of(const void *addr)
+{
+	uint32_t a[2];
+
+	memcpy(a, addr, sizeof(a));
+	return (uint64_t)a[1] << 32 | a[0];
+}
+
+const char *ps_key_str(uint64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "key:%016" PRIx64, id);
+	return buf;
+}
+
+int ps_parse_subject(const char *s, struct ps_prefix *p, char *err, size_t errlen)
+{
+	uint32_t a[2];
+	uint64_t id = 0;
+	int i;
+
+	if (strncmp(s, "key:", 4))
+		return ps_parse_prefix(s, p, err, errlen);
+	memset(p, 0, sizeof(*p));
+	for (i = 4; i < 20; i++) {
+		int d = isdigit((unsigned char)s[i]) ? s[i] - '0' :
+			(s[i] >= 'a' && s[i] <= 'f') ? s[i] - 'a' + 10 :
+			(s[i] >= 'A' && s[i] <= 'F') ? s[i] - 'A' + 10 : -1;
+
+		if (d < 0)
+			break;
+		id = id << 4 | d;
+	}
+	if (i != 20 || s[20]) {
+		snprintf(err, errlen, "an API key id: key: and 16 hex digits, as penstock key-id "
+			 "prints it");
+		return -EINVAL;
+	}
+	a[0] = (uint32_t)id;
+	a[1] = (uint32_t)(id >> 32);
+	p->family = PS_AF_KEY;
+	p->len = 128;
+	memcpy(p->addr, a, sizeof(a));
+	return 0;
+}
+
 void ps_prefix_of_client(const struct ps_client_key *k, struct ps_prefix *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -184,6 +231,9 @@ void ps_prefix_of_client(const struct ps_client_key *k, struct ps_prefix *p)
 const char *ps_prefix_str(const struct ps_prefix *p, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];
+
+	if (p->family == PS_AF_KEY)
+		return ps_key_str(ps_key_id_of(p->addr), buf, len);
 
 	if (!inet_ntop(p->family == PS_AF_INET ? AF_INET : AF_INET6, p->addr, a, sizeof(a)))
 		snprintf(a, sizeof(a), "?");

@@ -29,16 +29,30 @@ int ps_parse_rate(const char *s, uint64_t *bits_per_s, char *err, size_t errlen)
 /* Seconds: an integer with a unit s, m, h, d (or none: seconds). "10m". */
 int ps_parse_duration(const char *s, uint64_t *seconds, char *err, size_t errlen);
 
-/* An address prefix. A bare address is a /32 or /128. */
+/*
+ * An address prefix. A bare address is a /32 or /128. An API key id
+ * (PS_AF_KEY) is a subject of its own, always whole (len 128): its 64 bits
+ * in addr as the programs hold them (struct ps_addr a[0] low, a[1] high).
+ */
 struct ps_prefix {
-	uint8_t family;		/* PS_AF_INET or PS_AF_INET6 */
+	uint8_t family;		/* PS_AF_INET, PS_AF_INET6 or PS_AF_KEY */
 	uint8_t len;		/* prefix length in bits */
 	uint8_t addr[16];	/* network byte order, host bits zero */
 };
 
 /* "198.18.0.0/15", "fd00::/8", "10.1.2.3". Host bits must be zero. */
 int ps_parse_prefix(const char *s, struct ps_prefix *p, char *err, size_t errlen);
-/* Back to text: "198.18.0.0/15", an address alone for a full-length prefix. */
+/*
+ * A subject of counts, limits and commands: a prefix as ps_parse_prefix()
+ * takes it, or an API key id, "key:" and 16 hex digits.
+ */
+int ps_parse_subject(const char *s, struct ps_prefix *p, char *err, size_t errlen);
+/* A key id's text, "key:" and 16 hex digits (buf of PS_KEY_STRLEN at least). */
+#define PS_KEY_STRLEN	21
+const char *ps_key_str(uint64_t id, char *buf, size_t len);
+/* The key id of a PS_AF_KEY prefix or client address. */
+uint64_t ps_key_id_of(const void *addr);
+/* Back to text: "198.18.0.0/15", an address alone for a full-length prefix, "key:..." for a key. */
 const char *ps_prefix_str(const struct ps_prefix *p, char *buf, size_t len);
 
 struct ps_client_key;

@@ -686,7 +686,8 @@ int ps_adopt_read_counts(struct ps_adopt *a, struct ps_ctable *t, uint32_t now,
 		if (bpf_map_lookup_elem(am->fd, &slot, buf))
 			continue;
 		memcpy(&key, buf + a->ctr_key_off, sizeof(key));
-		if (key.family != PS_AF_INET && key.family != PS_AF_INET6)
+		if (key.family != PS_AF_INET && key.family != PS_AF_INET6 &&
+		    key.family != PS_AF_KEY)
 			continue;	/* a free slot */
 		memset(key.pad, 0, sizeof(key.pad));
 		memcpy(&c, buf + a->ctr_c_off, sizeof(c));

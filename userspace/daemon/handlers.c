@@ -98,7 +98,17 @@ static void handle_clients(struct ps_daemon *d, json_t *req, FILE *out)
 
 static int parse_addr(const char *s, struct ps_client_key *k)
 {
+	struct ps_prefix p;
+	char err[128];
+
 	memset(k, 0, sizeof(*k));
+	if (!strncmp(s, "key:", 4)) {
+		if (ps_parse_subject(s, &p, err, sizeof(err)))
+			return -EINVAL;
+		k->family = PS_AF_KEY;
+		memcpy(&k->addr, p.addr, sizeof(k->addr));
+		return 0;
+	}
 	if (inet_pton(AF_INET, s, &k->addr) == 1) {
 		k->family = PS_AF_INET;
 		return 0;

@@ -22,7 +22,7 @@ static int subject_of(json_t *req, FILE *out, struct ps_prefix *p, char *norm, s
 		ps_control_error(out, "give \"subject\": an address or a prefix");
 		return -1;
 	}
-	if (ps_parse_prefix(s, p, err, sizeof(err))) {
+	if (ps_parse_subject(s, p, err, sizeof(err))) {
 		ps_control_error(out, "'%s': expected %s", s, err);
 		return -1;
 	}

@@ -26,6 +26,7 @@
 #include "common/caps.h"
 #include "common/clock.h"
 #include "common/files.h"
+#include "common/keyid.h"
 #include "common/log.h"
 #include "count/state.h"
 #include "daemon/daemon.h"
@@ -288,6 +289,32 @@ static int load_state(struct ps_daemon *d)
 	set_aside(path, err, "starting with no history");
 	ps_ctable_init(&d->table);
 	return 0;
+}
+
+/*
+ * The secret API keys are hashed under: state_dir/key_secret, made at the
+ * first start. A secret that cannot be read stops the start: key ids
+ * under another one would name other clients than the ones counted.
+ */
+static int set_key_secret(struct ps_daemon *d)
+{
+	uint8_t key[PS_KEY_SECRET_LEN];
+	char path[4200], err[4300];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/" PS_KEY_SECRET_FILE, d->state_dir);
+	r = ps_key_secret_ensure(path, key, err, sizeof(err));
+	if (r < 0) {
+		pr_warn("penstockd: API key secret: %s\n", err);
+		return r;
+	}
+	if (r == 1)
+		pr_info("penstockd: made a new API key secret in %s\n", path);
+	r = ps_dp_set_secret(&d->dp, key);
+	memset(key, 0, sizeof(key));
+	if (r)
+		pr_warn("penstockd: cannot write the API key secret: %s\n", strerror(-r));
+	return r;
 }
 
 /* An entry ps_enf_sweep() removed: a shaped one leaves a class behind. */
@@ -588,6 +615,8 @@ int ps_daemon_setup(struct ps_daemon *d)
 		return -EINVAL;
 	}
 	err = open_datapath(d);
+	if (!err)
+		err = set_key_secret(d);
 	if (!err)
 		err = attach_all(d);
 	if (!err)

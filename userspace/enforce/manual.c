@@ -84,7 +84,7 @@ int ps_enf_load_manual(struct ps_datapath *dp, const char *path, uint64_t boot_n
 				"action", &action, "since_ns", &since, "until_unix_ns", &until,
 				"emission_ns", &em, "tolerance_ns", &tol, "rate_bps", &rate,
 				"dry_run", &dry, "reason", &reason) ||
-		    ps_parse_prefix(subj, &p, err, sizeof(err)) || action < PS_ACT_BLOCK ||
+		    ps_parse_subject(subj, &p, err, sizeof(err)) || action < PS_ACT_BLOCK ||
 		    action > PS_ACT_SHAPE) {
 			pr_warn("penstockd: %s: entry %zu is not valid; skipped\n", path, i);
 			continue;

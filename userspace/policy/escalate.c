@@ -272,7 +272,7 @@ int ps_detect_load(struct ps_detect *d, const char *path, char *errbuf, size_t e
 		char err[128];
 		struct esc *e;
 
-		if (!s || ps_parse_prefix(s, &p, err, sizeof(err)) || stage < 0 ||
+		if (!s || ps_parse_subject(s, &p, err, sizeof(err)) || stage < 0 ||
 		    !json_is_integer(json_object_get(o, "next_ms")) ||
 		    !json_is_integer(json_object_get(o, "last_ms")))
 			continue;

@@ -163,10 +163,13 @@ static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n
 
 /*
  * The length a client is grouped by at a level: level -1 is IPv4 /24 and
- * IPv6 /64, level 48 the IPv6 /48s; 0 when the client has no part in it.
+ * IPv6 /64, level 48 the IPv6 /48s; 0 when the client has no part in it
+ * (an API key at any level).
  */
 static int level_len(int level, uint8_t family)
 {
+	if (family == PS_AF_KEY)
+		return 0;	/* a key is in no prefix */
 	if (level == 48)
 		return family == PS_AF_INET6 ? 48 : 0;
 	return family == PS_AF_INET ? 24 : 64;

@@ -74,7 +74,7 @@ struct err_case {
 #define CLASS_A		CLASSES "    - name: a\n      clients: [10.0.0.0/8]\n"
 #define DEFAULT_KEYS	"requests_per_minute, burst, requests_per_day, egress_bytes_per_minute, " \
 			"egress_bytes_per_day, max_connections, on_exceed, shape_rate"
-#define CLASS_KEYS	"name, clients, " DEFAULT_KEYS ", unlimited, dry_run, exempt, alert_only, " \
+#define CLASS_KEYS	"name, clients, keys, " DEFAULT_KEYS ", unlimited, dry_run, exempt, alert_only, " \
 			"thresholds"
 #define SIZE_WANT	"a size such as 50MiB (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
 #define RATE_WANT	"a rate such as 2mbit (units bit, kbit, mbit, gbit, tbit, kibit, mibit, " \
@@ -164,13 +164,13 @@ static const struct err_case err_cases[] = {
 	  "2:3: endpoints: got a mapping, expected a list of 1..16 endpoints" },
 	{ "endpoint_is_scalar", "endpoints:\n  - 8000\n", -EINVAL,
 	  "2:5: endpoints[0]: got '8000', expected a mapping with keys name, port, paths, "
-	  "proxy_protocol, forwarded_for, trusted_proxies" },
+	  "proxy_protocol, forwarded_for, identity, trusted_proxies" },
 	{ "endpoint_is_null", "endpoints:\n  - port: 1\n  -\n", -EINVAL,
 	  "3:4: endpoints[1]: got an empty value, expected a mapping with keys name, port, paths, "
-	  "proxy_protocol, forwarded_for, trusted_proxies" },
+	  "proxy_protocol, forwarded_for, identity, trusted_proxies" },
 	{ "unknown_endpoint_key", "endpoints:\n  - port: 1\n    prot: 2\n", -EINVAL,
 	  "3:5: endpoints[0]: unknown key 'prot', expected one of name, port, paths, "
-	  "proxy_protocol, forwarded_for, trusted_proxies" },
+	  "proxy_protocol, forwarded_for, identity, trusted_proxies" },
 	{ "proxy_without_trusted", "endpoints:\n  - port: 1\n    proxy_protocol: true\n",
 	  -EINVAL, "3:5: endpoints[0].proxy_protocol: true without trusted_proxies, expected "
 	  "trusted_proxies: the prefixes of the proxies whose headers count" },
@@ -192,6 +192,29 @@ static const struct err_case err_cases[] = {
 	  "    trusted_proxies: [10.0.0.0/8, 10.0.0.0/8]\n", -EINVAL,
 	  "4:35: endpoints[0].trusted_proxies[1]: duplicate 10.0.0.0/8 (first at line 4), "
 	  "expected unique values" },
+	{ "identity_bad", "endpoints:\n  - port: 1\n    identity: key\n", -EINVAL,
+	  "3:15: endpoints[0].identity: got 'key', expected one of address, api_key" },
+	{ "class_key_bad", "endpoints:\n  - port: 1\nlimits:\n  classes:\n"
+	  "    - {name: a, keys: [key:12]}\n", -EINVAL,
+	  "5:24: limits.classes[0].keys[0]: got 'key:12', expected an API key id: key: and 16 "
+	  "hex digits, as penstock key-id prints it" },
+	{ "class_key_is_address", "endpoints:\n  - port: 1\nlimits:\n  classes:\n"
+	  "    - {name: a, keys: [10.0.0.1]}\n", -EINVAL,
+	  "5:24: limits.classes[0].keys[0]: got '10.0.0.1', expected an API key id: key: and 16 "
+	  "hex digits, as penstock key-id prints it" },
+	{ "class_key_as_client", "endpoints:\n  - port: 1\nlimits:\n  classes:\n"
+	  "    - {name: a, clients: [key:0123456789abcdef]}\n", -EINVAL,
+	  "5:27: limits.classes[0].clients[0]: got 'key:0123456789abcdef', expected an IPv4 or "
+	  "IPv6 address or prefix such as 203.0.113.0/24 or 2001:db8::/32" },
+	{ "class_key_twice", "endpoints:\n  - port: 1\nlimits:\n  classes:\n"
+	  "    - {name: a, keys: [key:0123456789abcdef]}\n"
+	  "    - {name: b, clients: [10.0.0.0/8], keys: [key:0123456789ABCDEF]}\n", -EINVAL,
+	  "6:47: limits.classes[1].keys[0]: key:0123456789abcdef is already in class 'a' (line 5), "
+	  "expected each key in one class only" },
+	{ "class_neither", "endpoints:\n  - port: 1\nlimits:\n  classes:\n"
+	  "    - {name: a, requests_per_minute: 5}\n", -EINVAL,
+	  "5:7: limits.classes[0]: missing key 'clients', expected a list of 1..256 prefixes "
+	  "(or keys: a list of API key ids)" },
 	{ "proxy_protocol_not_bool", "endpoints:\n  - port: 1\n    proxy_protocol: 2\n"
 	  "    trusted_proxies: [10.0.0.0/8]\n", -EINVAL,
 	  "3:21: endpoints[0].proxy_protocol: got '2', expected true or false" },
@@ -406,7 +429,7 @@ static const struct err_case err_cases[] = {
 	{ "class_missing_name", CLASSES "    - clients: [10.0.0.0/8]\n", -EINVAL,
 	  "4:7: limits.classes[0]: missing key 'name', expected a string of 1..31 characters, printable ASCII" },
 	{ "class_missing_clients", CLASSES "    - name: a\n      requests_per_minute: 5\n", -EINVAL,
-	  "4:7: limits.classes[0]: missing key 'clients', expected a list of 1..256 prefixes" },
+	  "4:7: limits.classes[0]: missing key 'clients', expected a list of 1..256 prefixes (or keys: a list of API key ids)" },
 	{ "class_unknown_key", CLASS_A "      rpm: 1\n", -EINVAL,
 	  "6:7: limits.classes[0]: unknown key 'rpm', expected one of " CLASS_KEYS },
 	{ "class_name_too_long",
@@ -440,7 +463,7 @@ static const struct err_case err_cases[] = {
 	{ "clients_empty", CLASSES "    - name: a\n      clients: []\n", -EINVAL,
 	  "5:16: limits.classes[0].clients: got an empty list, expected a list of 1..256 prefixes" },
 	{ "clients_null", CLASSES "    - name: a\n      clients:\n", -EINVAL,
-	  "5:15: limits.classes[0].clients: got an empty value, expected a list of 1..256 prefixes" },
+	  "5:15: limits.classes[0].clients: got an empty value, expected a list of 1..256 prefixes (or keys: a list of API key ids)" },
 	{ "prefix_bad_length", CLASSES "    - name: a\n      clients: [10.0.0.1/33]\n", -EINVAL,
 	  "5:17: limits.classes[0].clients[0]: got '10.0.0.1/33', expected " PREFIX_WANT },
 	{ "prefix_hostname", CLASSES "    - name: a\n      clients: [10.0.0.0/8, example.com]\n",
@@ -956,6 +979,38 @@ static void test_full(void)
 		fail("load_full", "%s", why);
 	else
 		pass("load_full");
+}
+
+static void test_keys(void)
+{
+	const char *yaml = "endpoints:\n"
+			   "  - port: 8000\n"
+			   "    identity: api_key\n"
+			   "limits:\n"
+			   "  classes:\n"
+			   "    - name: partners\n"
+			   "      clients: [10.0.0.0/8]\n"
+			   "      keys: [key:00000000000000ff, key:8000000000000001]\n"
+			   "      requests_per_minute: 5\n"
+			   "    - {name: keys-only, keys: [key:0123456789abcdef]}\n";
+	struct ps_config cfg;
+	char path[512], a[64], b[64];
+
+	if (!load_ok("keys", yaml, &cfg, path, sizeof(path)))
+		return;
+	if (cfg.endpoints[0].identity != PS_IDENTITY_API_KEY)
+		fail("keys", "identity %d, expected api_key", cfg.endpoints[0].identity);
+	else if (cfg.classes[0].nclients != 3 || cfg.classes[0].nkeys != 2 ||
+		 cfg.classes[1].nclients != 1 || cfg.classes[0].clients[1].family != PS_AF_KEY)
+		fail("keys", "class 0: %d clients, %d keys; class 1: %d clients",
+		     cfg.classes[0].nclients, cfg.classes[0].nkeys, cfg.classes[1].nclients);
+	else if (strcmp(ps_prefix_str(&cfg.classes[0].clients[2], a, sizeof(a)),
+			"key:8000000000000001") ||
+		 strcmp(ps_prefix_str(&cfg.classes[1].clients[0], b, sizeof(b)),
+			"key:0123456789abcdef"))
+		fail("keys", "keys read as %s and %s", a, b);
+	else
+		pass("keys");
 }
 
 static void test_proxy_protocol(void)
@@ -2933,6 +2988,7 @@ int main(void)
 	test_full();
 	test_defaults();
 	test_proxy_protocol();
+	test_keys();
 	test_null_optional();
 	test_limits();
 	test_alias();
