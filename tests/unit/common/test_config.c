@@ -824,7 +824,7 @@ static const struct err_case detection_err_cases[] = {
 static void run_err_case(const struct err_case *t)
 {
 	char path[512], want[1024], err[1024];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	int rc;
 
 	rc = write_yaml(t->name, t->yaml, strlen(t->yaml), path, sizeof(path));
@@ -912,7 +912,7 @@ static void test_default_paths(void)
 
 static void test_init(void)
 {
-	struct ps_config cfg;
+	static struct ps_config cfg;
 
 	poison(&cfg);
 	ps_config_init(&cfg);
@@ -938,7 +938,7 @@ static void test_full(void)
 		"    paths: [/v1/chat/completions, '/v1/embeddings']\n"
 		"  - {name: \"tgi server\", port: 65535, paths: [/generate]}\n"
 		"  - port: 1\n";
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 
 	if (!load_ok("load_full", yaml, &cfg, path, sizeof(path)))
@@ -991,7 +991,7 @@ static void test_proxy_protocol(void)
 
 static void test_defaults(void)
 {
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 
 	if (!load_ok("defaults", "endpoints:\n  - port: 8000\n", &cfg, path, sizeof(path)))
@@ -1010,7 +1010,7 @@ static void test_defaults(void)
 static void test_null_optional(void)
 {
 	const char *yaml = "interfaces:\nendpoints:\n  - port: 9000\n    name: ~\n    paths:\n";
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 
 	if (!load_ok("null_optional_keys", yaml, &cfg, path, sizeof(path)))
@@ -1031,7 +1031,7 @@ static void test_limits(void)
 	static const char path64[] =
 		"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	char yaml[8192], path[512];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	size_t o = 0;
 	int i;
 
@@ -1067,7 +1067,7 @@ static void test_alias(void)
 	const char *yaml = "endpoints:\n  - port: 1\n    paths: &p [/a, /b]\n"
 			   "  - port: 2\n    paths: *p\n";
 	static const char *const ab[] = { "/a", "/b", NULL };
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 
 	if (!load_ok("alias", yaml, &cfg, path, sizeof(path)))
@@ -1085,7 +1085,7 @@ static void test_alias(void)
 static void test_same_name(void)
 {
 	const char *yaml = "endpoints:\n  - {name: llama, port: 1}\n  - {name: llama, port: 2}\n";
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512];
 
 	if (!load_ok("same_name_two_ports", yaml, &cfg, path, sizeof(path)))
@@ -1100,7 +1100,7 @@ static void test_same_name(void)
 static void test_reload(void)
 {
 	static const char second[] = "endpoints: [{port: 3, paths: [/x]}]\n";
-	struct ps_config a, b;
+	static struct ps_config a, b;
 	char path[512];
 
 	if (!load_ok("reload", "interfaces: [eth0, eth1]\nendpoints: [{port: 1}, {port: 2}]\n",
@@ -1164,7 +1164,7 @@ static void test_example(void)
 		"/v1/chat/completions", "/v1/completions", "/v1/embeddings", NULL,
 	};
 	char path[8192], err[1024], why[256];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	int rc;
 
 	example_path(path, sizeof(path));
@@ -1189,7 +1189,7 @@ static void test_example(void)
 static void test_missing_file(void)
 {
 	char path[512], want[1024], err[1024];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/no-such.yaml", tmpdir);
@@ -1221,7 +1221,7 @@ static void test_too_big(void)
 {
 	size_t len = (1 << 20) + 1;
 	char path[512], want[1024], err[1024];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char *text;
 	int rc;
 
@@ -1258,7 +1258,7 @@ static void test_too_big(void)
 static void test_short_err_buffer(void)
 {
 	char path[512], err[16];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	int rc;
 
 	if (write_yaml("short_err", "endpoints: []\n", strlen("endpoints: []\n"), path,
@@ -1280,7 +1280,7 @@ static void test_short_err_buffer(void)
 
 static void test_add_port(void)
 {
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char why[256];
 	int i, rc;
 
@@ -1457,7 +1457,7 @@ static void test_limits_full(void)
 		"      dry_run: true\n"
 		"dry_run: false\n";
 	struct ps_limits def, partners, internal, want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 	const char *bad;
 
@@ -1537,7 +1537,7 @@ static void test_limits_full(void)
 static void test_limits_none(void)
 {
 	struct ps_limits want, resolved;
-	struct ps_config cfg, init;
+	static struct ps_config cfg, init;
 	char path[512], why[256];
 	const char *bad;
 
@@ -1580,7 +1580,7 @@ static void test_limits_burst_default(void)
 		"  default:\n"
 		"    requests_per_day: 1000\n";
 	struct ps_limits want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 	const char *bad;
 
@@ -1654,7 +1654,7 @@ static void test_limits_inherit(void)
 		"      unlimited: false\n"
 		"      egress_bytes_per_day: 1GB\n";
 	struct ps_limits def, want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 	const char *bad;
 
@@ -1725,7 +1725,7 @@ static void test_limits_dry_run(void)
 	static const int want1[] = { 1, 0, 1, 1 }, raw1[] = { 0, -1, 1 };
 	static const int want2[] = { 0, 1, 0, 0 }, raw2[] = { 1, 0, -1 };
 	struct ps_limits l;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512];
 	int i;
 
@@ -1792,7 +1792,7 @@ static void test_limits_forms(void)
 		"      shape_rate: 2MBIT\n"
 		"      on_exceed: \"block\"\n"		/* a name: quotes are fine */
 		"      requests_per_day: 1000000000000\n";
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 	const char *bad = NULL;
 	const struct ps_class_cfg *a = &cfg.classes[0], *b = &cfg.classes[1];
@@ -1840,7 +1840,7 @@ static void test_limits_nulls(void)
 		"endpoints: [{port: 1}]\nlimits:\n  default:\n    burst:\n    on_exceed: ~\n",
 	};
 	struct ps_limits want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 	size_t i;
 
@@ -1875,7 +1875,7 @@ static void test_limits_max(void)
 {
 	static const char name31[] = "abcdefghijklmnopqrstuvwxyz01234";
 	char *yaml, path[512];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	size_t o = 0, len = 1 << 16;
 	const struct ps_limits *l;
 	const struct ps_prefix *last;
@@ -1962,12 +1962,12 @@ static void test_limits_too_many(void)
 static void test_example_limits(void)
 {
 	static const uint8_t partners0[] = { 203, 0, 113, 0 },
-			     partners1[16] = { 0x20, 0x01, 0x0d, 0xb8 }, internal0[] = { 10 },
+			     partners1[16] = { 0x20, 0x01, 0x0d, 0xb8 }, internal0[4] = { 10 },
 			     internal1[16] = { 0xfd }, trial0[] = { 198, 51, 100, 0 },
 			     evals0[] = { 192, 0, 2, 0 };
 	char src[8192], path[512], line[1024], err[1024], why[256];
 	struct ps_limits want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	const char *bad = NULL;
 	bool in = false;
 	FILE *in_f, *out_f;
@@ -2119,7 +2119,7 @@ static void test_alerts_defaults(void)
 		"endpoints: [{port: 1}]\nalerts:\n  stderr:\n  jsonl:\n  webhook: ~\n  keep_in_memory:\n",
 	};
 	struct ps_alerts_cfg want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[512];
 	size_t i;
 
@@ -2166,7 +2166,7 @@ static void test_alerts_full(void)
 		"    max_backoff: 1h\n"
 		"  keep_in_memory: 0\n";
 	struct ps_alerts_cfg want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[512];
 
 	alerts_defaults(&want);
@@ -2200,7 +2200,7 @@ static void test_alerts_full(void)
 static void test_alerts_long_path(void)
 {
 	char yaml[2200], xs[1024], want[1024], path[512], err[1024];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	int rc;
 
 	memset(xs, 'x', sizeof(xs));
@@ -2401,7 +2401,7 @@ static void test_detection_defaults(void)
 		"  escalation:\n    forget:\n    steps:\n",
 	};
 	struct ps_detection_cfg want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[512];
 	size_t i;
 
@@ -2452,7 +2452,7 @@ static void test_detection_full(void)
 		"        cooldown: 1d\n"
 		"      - {action: block}\n";
 	struct ps_detection_cfg want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[512];
 
 	if (!load_ok("detection_full", yaml, &cfg, path, sizeof(path)))
@@ -2539,7 +2539,7 @@ static void test_detection_bounds(void)
 		"      - {action: alert}\n"
 		"      - {action: block, for: 30d, cooldown: 30d}\n";
 	struct ps_detection_cfg want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[512];
 	int i;
 
@@ -2645,7 +2645,7 @@ static void test_detection_decimals(void)
 		{ "low_and_slow: {duty_cycle", "0.95", 0.95 },
 	};
 	char yaml[256], path[512];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	double got;
 	size_t i;
 
@@ -2683,7 +2683,7 @@ static void test_detection_steps(void)
 		"      - {action: block}\n";
 	const char *forget = "endpoints: [{port: 1}]\ndetection:\n  escalation: {forget: 1h}\n";
 	struct ps_detection_cfg want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[512];
 
 	if (load_ok("detection_steps_replace", one, &cfg, path, sizeof(path))) {
@@ -2736,7 +2736,7 @@ static void test_class_detection(void)
 	static const int exempt[] = { 1, 0, 0, 0, 1, 0 }, alert_only[] = { 0, 1, 0, 0, 0, 1 };
 	struct ps_thresholds none = { U, U, U, U, U }, t;
 	struct ps_limits want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256], what[64];
 	const char *bad = NULL;
 	int i;
@@ -2818,7 +2818,7 @@ static void test_thresholds_resolve(void)
 		"  classes:\n"
 		"    - {name: a, clients: [10.0.0.0/8], thresholds: {requests_per_hour: 9}}\n";
 	struct ps_thresholds det = { 100, U, U, U, 2147483648ULL }, want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 	const char *bad;
 
@@ -2875,7 +2875,7 @@ static void test_example_detection(void)
 {
 	char src[8192], path[512], line[1024], err[1024], why[512];
 	struct ps_detection_cfg want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	FILE *in_f, *out_f;
 	int state = 0, n = 0, rc;	/* state: 0 before, 1 in, 2 after the section */
 
