@@ -344,9 +344,10 @@ static int parse_int(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, v
 		return type_error(c, k, n, path);
 	if (s[i] == '0' && len - i > 1)
 		return leading_zero_error(c, k, n, path);
+	/* Checked before the step: twenty digits can wrap past 2^64 into range. */
 	for (; i < len && !big; i++) {
+		big = v > ((unsigned long long)LLONG_MAX - (s[i] - '0')) / 10;
 		v = v * 10 + (s[i] - '0');
-		big = v > (unsigned long long)LLONG_MAX;
 	}
 	val = neg ? -(long long)v : (long long)v;
 	if (big || val < k->min || val > k->max)

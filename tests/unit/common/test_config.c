@@ -219,6 +219,9 @@ static const struct err_case err_cases[] = {
 	  "2:11: endpoints[0].port: -1 is out of range, expected an integer in 1..65535" },
 	{ "port_overflow", "endpoints:\n  - port: 99999999999999999999999\n", -EINVAL,
 	  "2:11: endpoints[0].port: 99999999999999999999999 is out of range, expected an integer in 1..65535" },
+	/* 2^64 + 8000: twenty digits that wrap to 8000 in 64 bits. */
+	{ "port_wraps_2_64", "endpoints:\n  - port: 18446744073709559616\n", -EINVAL,
+	  "2:11: endpoints[0].port: 18446744073709559616 is out of range, expected an integer in 1..65535" },
 	{ "port_leading_zero", "endpoints:\n  - port: 0800\n", -EINVAL,
 	  "2:11: endpoints[0].port: 0800 has a leading zero (octal in YAML 1.1), expected an integer in 1..65535 without one" },
 	{ "port_duplicate", "endpoints:\n  - port: 8000\n  - {port: 9000}\n  - port: 8000\n", -EINVAL,
