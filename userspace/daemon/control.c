@@ -264,37 +264,24 @@ static void denied(const struct ps_control *c, int cmd, FILE *out)
 	json_decref(o);
 }
 
-/* The request in k->in[0..in_len) (its newline cut), answered into k->out. */
-static void conn_request(struct ps_control *c, struct ps_conn *k, ps_control_fn fn, void *ctx)
+void ps_control_answer(struct ps_control *c, const char *line, size_t len, bool may_read,
+		       bool may_change, FILE *out, ps_control_fn fn, void *ctx)
 {
 	json_t *req = NULL;
 	json_error_t jerr;
 	const char *cmd;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *out;
 	int ci;
 
-	if (c->out_pending > OUT_PENDING_MAX) {
-		k->state = CONN_WAITING;	/* its turn when answers have been read */
-		conn_watch(c, k, 0);
-		return;
-	}
-	out = open_memstream(&buf, &len);
-	if (!out) {
-		conn_close(c, k);
-		return;
-	}
-	if (k->in_len)
-		req = json_loadb(k->in, k->in_len, 0, &jerr);
+	if (len)
+		req = json_loadb(line, len, 0, &jerr);
 	cmd = json_string_value(json_object_get(req, "cmd"));
 	ci = cmd ? ps_cmd_find(cmd) : -1;
-	if (!k->may_read || (ci >= 0 && ps_cmds[ci].priv == PS_PRIV_CHANGE && !k->may_change)) {
+	if (!may_read || (ci >= 0 && ps_cmds[ci].priv == PS_PRIV_CHANGE && !may_change)) {
 		c->st.denied++;
 		denied(c, ci, out);
 	} else if (!req) {
 		c->st.bad++;
-		if (k->in_len)
+		if (len)
 			ps_control_error(out, "bad request: %s (byte %d)", jerr.text, jerr.position);
 		else
 			ps_control_error(out, "bad request: empty (one JSON object and a newline)");
@@ -306,6 +293,26 @@ static void conn_request(struct ps_control *c, struct ps_conn *k, ps_control_fn 
 	}
 	json_decref(req);
 	fputc('\n', out);
+}
+
+/* The request in k->in[0..in_len) (its newline cut), answered into k->out. */
+static void conn_request(struct ps_control *c, struct ps_conn *k, ps_control_fn fn, void *ctx)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	if (c->out_pending > OUT_PENDING_MAX) {
+		k->state = CONN_WAITING;	/* its turn when answers have been read */
+		conn_watch(c, k, 0);
+		return;
+	}
+	out = open_memstream(&buf, &len);
+	if (!out) {
+		conn_close(c, k);
+		return;
+	}
+	ps_control_answer(c, k->in, k->in_len, k->may_read, k->may_change, out, fn, ctx);
 	if (fclose(out)) {
 		free(buf);
 		conn_close(c, k);
