@@ -187,12 +187,23 @@ static int is_endpoint(const struct ps_replay *r, uint16_t port)
 	return r->endpoint_port[port / 8] & (1 << (port % 8));
 }
 
+/* The datapath's programs, by BPF_PROG_TEST_RUN. */
+static int test_run(struct ps_replay *r, enum ps_replay_prog prog, const unsigned char *frame,
+		    unsigned int len, uint64_t ts_ns)
+{
+	int retval;
+
+	return ps_dp_test_run(prog == PS_REPLAY_EGRESS ? r->dp->egress_fd : r->dp->ingress_fd,
+			      frame, len, ts_ns, &retval);
+}
+
 void ps_replay_init(struct ps_replay *r, struct ps_datapath *dp, const struct ps_config *cfg)
 {
 	int i;
 
 	memset(r, 0, sizeof(*r));
 	r->dp = dp;
+	r->run = test_run;
 	for (i = 0; i < cfg->nendpoints; i++)
 		r->endpoint_port[cfg->endpoints[i].port / 8] |= 1 << (cfg->endpoints[i].port % 8);
 }
@@ -213,39 +224,36 @@ static int supported_dlt(int dlt)
 	return 0;
 }
 
-int ps_replay_file(struct ps_replay *r, const char *path)
+int ps_replay_stream(struct ps_replay *r, FILE *file, const char *name)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
 	static struct frame f;
 	struct pcap_pkthdr *hdr;
 	const unsigned char *data;
 	unsigned long long n = 0;
-	int dlt, rc, retval, err = 0;
+	int dlt, rc, err = 0;
 	pcap_t *pc;
 
-	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	pc = pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf);
 	if (!pc) {
-		/* libpcap's message names the file for open errors only. */
-		if (strstr(errbuf, path))
-			pr_warn("penstock: %s\n", errbuf);
-		else
-			pr_warn("penstock: %s: %s\n", path, errbuf);
+		fclose(file);
+		pr_warn("penstock: %s: %s\n", name, errbuf);
 		return -EINVAL;
 	}
 	dlt = pcap_datalink(pc);
 	if (!supported_dlt(dlt)) {
-		const char *name = pcap_datalink_val_to_name(dlt);
+		const char *dlt_name = pcap_datalink_val_to_name(dlt);
 
 		pr_warn("penstock: %s: unsupported link type %s (%d); supported: EN10MB, "
 			"LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6, NULL, LOOP\n",
-			path, name ? name : "unknown", dlt);
+			name, dlt_name ? dlt_name : "unknown", dlt);
 		pcap_close(pc);
 		return -EINVAL;
 	}
 	while ((rc = pcap_next_ex(pc, &hdr, &data)) == 1) {
 		uint64_t ts = (uint64_t)hdr->ts.tv_sec * 1000000000ULL + hdr->ts.tv_usec;
+		enum ps_replay_prog prog = PS_REPLAY_INGRESS;
 		uint16_t sport = 0, dport = 0;
-		int fd;
 
 		n++;
 		if (r->on_second && ts / 1000000000ULL + 1 > r->second) {
@@ -257,24 +265,34 @@ int ps_replay_file(struct ps_replay *r, const char *path)
 		dlt = pcap_datalink(pc);
 		if (make_frame(dlt, data, hdr->caplen, &f))
 			continue;
-		fd = r->dp->ingress_fd;
 		if (frame_ports(&f, &sport, &dport) && !is_endpoint(r, dport) &&
 		    is_endpoint(r, sport))
-			fd = r->dp->egress_fd;
-		err = ps_dp_test_run(fd, f.buf, f.len, ts, &retval);
+			prog = PS_REPLAY_EGRESS;
+		err = r->run(r, prog, f.buf, f.len, ts);
 		if (err) {
-			pr_warn("penstock: %s: packet %llu: BPF_PROG_TEST_RUN failed: %s\n", path,
+			pr_warn("penstock: %s: packet %llu: BPF_PROG_TEST_RUN failed: %s\n", name,
 				n, strerror(-err));
 			break;
 		}
 	}
 	if (!err && rc == PCAP_ERROR) {
-		pr_warn("penstock: %s: packet %llu: %s\n", path, n + 1, pcap_geterr(pc));
+		pr_warn("penstock: %s: packet %llu: %s\n", name, n + 1, pcap_geterr(pc));
 		err = -EINVAL;
 	}
 	pcap_close(pc);
 	r->packets += n;
 	return err;
+}
+
+int ps_replay_file(struct ps_replay *r, const char *path)
+{
+	FILE *file = fopen(path, "rb");
+
+	if (!file) {
+		pr_warn("penstock: %s: %s\n", path, strerror(errno));
+		return -EINVAL;
+	}
+	return ps_replay_stream(r, file, path);
 }
 
 void ps_replay_finish(struct ps_replay *r)
