@@ -202,13 +202,50 @@ $(OUTPUT)/tests/alerts_driver: tests/lib/alerts_driver.c \
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(CURL_LIBS) $(CAP_LIBS) -o $@
 
+# libFuzzer targets (tests/fuzz/fuzz_*.c), whatever SANITIZE says: the
+# code each reaches is compiled again by clang with coverage, ASan and
+# UBSan into $(OUTPUT)/fuzz/obj. make fuzz runs each for FUZZ_SECONDS;
+# tests/fuzz/test_corpus runs each over its corpus (tests/fuzz/corpus/).
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+		-fno-sanitize-recover=undefined $(WARN) $(INCLUDES) -D_GNU_SOURCE
+FUZZ_SECONDS ?= 60
+fuzz_obj      = $(patsubst $(US)/%.c,$(OUTPUT)/fuzz/obj/%.o,$(1))
+
+$(OUTPUT)/fuzz/obj/%.o: $(US)/%.c $(US_HDRS) $(OUTPUT)/penstock.skel.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(call fuzz_obj,$(SHAPE_SRCS)): FUZZ_CFLAGS += $(NL_CFLAGS)
+
+# The config loader; penstockd's control server and handlers (all of it
+# but main, which libFuzzer's is); replay's capture reader.
+$(OUTPUT)/fuzz/fuzz_config: $(call fuzz_obj,$(COMMON_SRCS))
+$(OUTPUT)/fuzz/fuzz_control: $(call fuzz_obj,$(filter-out $(US)/daemon/main.c,$(PENSTOCKD_SRCS)))
+$(OUTPUT)/fuzz/fuzz_control: FUZZ_LIBS := $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) $(CAP_LIBS) -lsystemd
+$(OUTPUT)/fuzz/fuzz_capture: $(call fuzz_obj,$(US)/cli/replay_capture.c $(COMMON_SRCS))
+$(OUTPUT)/fuzz/fuzz_capture: FUZZ_LIBS := -lpcap
+
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(US_HDRS)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(filter-out %.h,$^) $(LDLIBS) $(FUZZ_LIBS) -o $@
+
+.PHONY: fuzz-targets
+fuzz-targets: $(FUZZ_TARGETS)
+
+.PHONY: fuzz
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-targets
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tools/fuzz.sh $(OUTPUT)/fuzz
+
 .PHONY: deps
 deps:
 	$(Q)tools/install-deps.sh
 
 .PHONY: test
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all fuzz-targets
 	$(Q)PS_BIN=$(CURDIR)/$(OUTPUT) tests/run
 
 .PHONY: bench
