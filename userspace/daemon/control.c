@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <libgen.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -547,6 +548,37 @@ void ps_control_close(struct ps_control *c)
 	c->fd = -1;
 }
 
+/*
+ * Bytes that are not UTF-8 made '?': a JSON string is UTF-8, and a message
+ * quotes what a client sent (or jansson's error, the bytes near it), or is
+ * cut in the middle of a character.
+ */
+static void utf8_clean(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	uint32_t cp;
+	int n, i;
+
+	while (*p) {
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		n = *p >= 0xc2 && *p <= 0xdf ? 1 : (*p & 0xf0) == 0xe0 ? 2 :
+		    *p >= 0xf0 && *p <= 0xf4 ? 3 : 0;
+		cp = *p & (0x3f >> n);
+		for (i = 1; i <= n && (p[i] & 0xc0) == 0x80; i++)
+			cp = cp << 6 | (p[i] & 0x3f);
+		/* Whole, and neither overlong, a surrogate nor past U+10FFFF. */
+		if (n && i > n && !(n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) &&
+		    !(n == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
+			p += n + 1;
+			continue;
+		}
+		*p++ = '?';
+	}
+}
+
 void ps_control_error(FILE *out, const char *fmt, ...)
 {
 	char msg[4300];
@@ -556,6 +588,7 @@ void ps_control_error(FILE *out, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_clean(msg);
 	o = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	json_dumpf(o, out, PS_JSON_DUMP);
 	json_decref(o);
