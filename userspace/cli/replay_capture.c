@@ -27,6 +27,9 @@
  */
 #define PS_TEST_RUN_MAX	3584
 
+/* The last second of capture time whose end is a uint64_t of ns. */
+#define PS_REPLAY_MAX_S	(UINT64_MAX / 1000000000ULL - 1)
+
 #ifndef DLT_LINUX_SLL2
 #define DLT_LINUX_SLL2	276
 #endif
@@ -208,6 +211,23 @@ void ps_replay_init(struct ps_replay *r, struct ps_datapath *dp, const struct ps
 		r->endpoint_port[cfg->endpoints[i].port / 8] |= 1 << (cfg->endpoints[i].port % 8);
 }
 
+/*
+ * The packet's time in Unix ns (the reader gives ns: a file's microseconds
+ * times 1000); -1 when its header holds a negative part (a corrupt header)
+ * or a time whose second ends past 2^64 ns (after 2554). A fraction of a
+ * billion ns or more, which some writers leave, carries into the seconds.
+ */
+static int packet_time(const struct pcap_pkthdr *h, uint64_t *ns)
+{
+	const uint64_t max = PS_REPLAY_MAX_S * 1000000000ULL + 999999999ULL;
+
+	if (h->ts.tv_sec < 0 || h->ts.tv_usec < 0 || (uint64_t)h->ts.tv_sec > PS_REPLAY_MAX_S ||
+	    (uint64_t)h->ts.tv_sec * 1000000000ULL > max - (uint64_t)h->ts.tv_usec)
+		return -1;
+	*ns = (uint64_t)h->ts.tv_sec * 1000000000ULL + (uint64_t)h->ts.tv_usec;
+	return 0;
+}
+
 static int supported_dlt(int dlt)
 {
 	switch (dlt) {
@@ -251,11 +271,18 @@ int ps_replay_stream(struct ps_replay *r, FILE *file, const char *name)
 		return -EINVAL;
 	}
 	while ((rc = pcap_next_ex(pc, &hdr, &data)) == 1) {
-		uint64_t ts = (uint64_t)hdr->ts.tv_sec * 1000000000ULL + hdr->ts.tv_usec;
 		enum ps_replay_prog prog = PS_REPLAY_INGRESS;
 		uint16_t sport = 0, dport = 0;
+		uint64_t ts;
 
 		n++;
+		if (packet_time(hdr, &ts)) {
+			pr_warn("penstock: %s: packet %llu: time %lld s + %ld ns is out of range, "
+				"expected a time from 1970 to 2554\n", name, n,
+				(long long)hdr->ts.tv_sec, (long)hdr->ts.tv_usec);
+			err = -EINVAL;
+			break;
+		}
 		if (r->on_second && ts / 1000000000ULL + 1 > r->second) {
 			if (r->second)
 				r->on_second(r->ctx, r->second * 1000000000ULL);
