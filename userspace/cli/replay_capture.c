@@ -126,51 +126,52 @@ static int make_frame(int dlt, const unsigned char *p, unsigned int caplen, stru
 
 /*
  * The TCP ports of a frame, found far enough to pick a program; the
- * datapath parses the packet again in full. 0 when not TCP.
+ * datapath parses the packet again in full. 0 when not TCP. Headers are
+ * walked by offset: a length field may point far past the frame.
  */
 static int frame_ports(const struct frame *f, uint16_t *sport, uint16_t *dport)
 {
-	const unsigned char *p = f->buf, *end = f->buf + f->len;
+	const unsigned char *p = f->buf;
+	size_t off = ETH_HLEN, len = f->len;
 	uint16_t proto;
 	uint8_t nh;
 	int i;
 
-	if (f->len < ETH_HLEN)
+	if (len < ETH_HLEN)
 		return 0;
 	proto = p[12] << 8 | p[13];
-	p += ETH_HLEN;
 	for (i = 0; i < 2 && (proto == ETH_P_8021Q || proto == ETH_P_8021AD); i++) {
-		if (p + 4 > end)
+		if (off + 4 > len)
 			return 0;
-		proto = p[2] << 8 | p[3];
-		p += 4;
+		proto = p[off + 2] << 8 | p[off + 3];
+		off += 4;
 	}
 	if (proto == ETH_P_IP) {
-		if (p + 20 > end || (p[6] & 0x3f) || p[7])	/* a fragment */
+		if (off + 20 > len || (p[off + 6] & 0x3f) || p[off + 7])	/* a fragment */
 			return 0;
-		nh = p[9];
-		p += (p[0] & 0x0f) * 4;
+		nh = p[off + 9];
+		off += (p[off] & 0x0f) * 4;
 	} else if (proto == ETH_P_IPV6) {
-		if (p + 40 > end)
+		if (off + 40 > len)
 			return 0;
-		nh = p[6];
-		p += 40;
+		nh = p[off + 6];
+		off += 40;
 		for (i = 0; i < 8; i++) {
 			if (nh == 0 || nh == 43 || nh == 60) {		/* HBH, RH, DO */
-				if (p + 2 > end)
+				if (off + 2 > len)
 					return 0;
-				nh = p[0];
-				p += (p[1] + 1) * 8;
+				nh = p[off];
+				off += (p[off + 1] + 1) * 8;
 			} else if (nh == 51) {				/* AH */
-				if (p + 2 > end)
+				if (off + 2 > len)
 					return 0;
-				nh = p[0];
-				p += (p[1] + 2) * 4;
+				nh = p[off];
+				off += (p[off + 1] + 2) * 4;
 			} else if (nh == 44) {				/* fragment */
-				if (p + 8 > end)
+				if (off + 8 > len)
 					return 0;
-				nh = p[0];
-				p += 8;
+				nh = p[off];
+				off += 8;
 			} else {
 				break;
 			}
@@ -178,10 +179,10 @@ static int frame_ports(const struct frame *f, uint16_t *sport, uint16_t *dport)
 	} else {
 		return 0;
 	}
-	if (nh != 6 || p + 4 > end)
+	if (nh != 6 || off + 4 > len)
 		return 0;
-	*sport = p[0] << 8 | p[1];
-	*dport = p[2] << 8 | p[3];
+	*sport = p[off] << 8 | p[off + 1];
+	*dport = p[off + 2] << 8 | p[off + 3];
 	return 1;
 }
 
