@@ -4,6 +4,7 @@
 #   make            build BPF objects, skeletons, penstockd and penstock
 #   make deps       install the Debian packages everything here needs
 #   make test       deps + build + every test; ends with "N passed, N failed"
+#   make test-fast  the same for the fast part: unit, datapath, fuzz corpus, CLI, daemon
 #   make bench      deps + build + benchmarks
 #   make demo       deps + build + the demo in network namespaces
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
@@ -247,6 +248,16 @@ deps:
 test: deps
 	$(Q)$(MAKE) --no-print-directory all fuzz-targets
 	$(Q)PS_BIN=$(CURDIR)/$(OUTPUT) tests/run
+
+# The fast part of the suite, in about two minutes (more under SANITIZE=1):
+# the unit, datapath and fuzz corpus tests, and the CLI and the daemon end
+# to end. .ci/run runs it with SANITIZE=1 after make test.
+FAST_TESTS := unit_ datapath tests/fuzz/ e2e/test_cli e2e/test_daemon
+
+.PHONY: test-fast
+test-fast: deps
+	$(Q)$(MAKE) --no-print-directory all fuzz-targets
+	$(Q)PS_BIN=$(CURDIR)/$(OUTPUT) tests/run $(FAST_TESTS)
 
 .PHONY: bench
 bench: deps
