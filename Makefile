@@ -4,12 +4,31 @@
 #   make            build BPF objects, skeletons, penstockd and penstock
 #   make deps       install the Debian packages everything here needs
 #   make test       deps + build + every test; ends with "N passed, N failed"
+#   make test-fast  the same for the fast part: unit, datapath, fuzz corpus, CLI, daemon
 #   make bench      deps + build + benchmarks
 #   make demo       deps + build + the demo in network namespaces
+#   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
+#   make SANITIZE=1 the same with ASan and UBSan, in .output-san (make test SANITIZE=1)
 #   make V=1        show the commands
 .DELETE_ON_ERROR:
 
+# SANITIZE=1: user space built with AddressSanitizer (leaks included) and
+# UndefinedBehaviorSanitizer, any finding fatal, in an output directory of
+# its own so that the plain build stays as it is. Built by clang, whose
+# runtime writes both sanitizers' reports where ASAN_OPTIONS and
+# UBSAN_OPTIONS say (tests/run collects them; gcc's separate libubsan
+# writes to stderr whatever its log_path), as the fuzz targets are.
+SANITIZE  ?=
+ifeq ($(SANITIZE),1)
+OUTPUT    := .output-san
+ifeq ($(origin CC),default)
+CC        := clang
+endif
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
 OUTPUT    := .output
+SAN_FLAGS :=
+endif
 CLANG     ?= clang
 BPFTOOL   ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 CC        ?= gcc
@@ -20,7 +39,7 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 INCLUDES  := -Iinclude -Iuserspace -I$(OUTPUT)
 WARN      := -Wall -Wextra -Werror -Wshadow -Wimplicit-fallthrough
 CFLAGS    ?= -O2 -g
-CFLAGS    += $(WARN) $(INCLUDES) -D_GNU_SOURCE
+CFLAGS    += $(WARN) $(INCLUDES) -D_GNU_SOURCE $(SAN_FLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Wno-unused-function -Iinclude -I/usr/include/$(MULTIARCH)
 # What each binary links: penstock has no libcurl, thread, libnl or
@@ -184,14 +203,61 @@ $(OUTPUT)/tests/alerts_driver: tests/lib/alerts_driver.c \
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(CURL_LIBS) $(CAP_LIBS) -o $@
 
+# libFuzzer targets (tests/fuzz/fuzz_*.c), whatever SANITIZE says: the
+# code each reaches is compiled again by clang with coverage, ASan and
+# UBSan into $(OUTPUT)/fuzz/obj. make fuzz runs each for FUZZ_SECONDS;
+# tests/fuzz/test_corpus runs each over its corpus (tests/fuzz/corpus/).
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+		-fno-sanitize-recover=undefined $(WARN) $(INCLUDES) -D_GNU_SOURCE
+FUZZ_SECONDS ?= 60
+fuzz_obj      = $(patsubst $(US)/%.c,$(OUTPUT)/fuzz/obj/%.o,$(1))
+
+$(OUTPUT)/fuzz/obj/%.o: $(US)/%.c $(US_HDRS) $(OUTPUT)/penstock.skel.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(call fuzz_obj,$(SHAPE_SRCS)): FUZZ_CFLAGS += $(NL_CFLAGS)
+
+# The config loader; penstockd's control server and handlers (all of it
+# but main, which libFuzzer's is); replay's capture reader.
+$(OUTPUT)/fuzz/fuzz_config: $(call fuzz_obj,$(COMMON_SRCS))
+$(OUTPUT)/fuzz/fuzz_control: $(call fuzz_obj,$(filter-out $(US)/daemon/main.c,$(PENSTOCKD_SRCS)))
+$(OUTPUT)/fuzz/fuzz_control: FUZZ_LIBS := $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) $(CAP_LIBS) -lsystemd
+$(OUTPUT)/fuzz/fuzz_capture: $(call fuzz_obj,$(US)/cli/replay_capture.c $(COMMON_SRCS))
+$(OUTPUT)/fuzz/fuzz_capture: FUZZ_LIBS := -lpcap
+
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(US_HDRS)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(filter-out %.h,$^) $(LDLIBS) $(FUZZ_LIBS) -o $@
+
+.PHONY: fuzz-targets
+fuzz-targets: $(FUZZ_TARGETS)
+
+.PHONY: fuzz
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-targets
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tools/fuzz.sh $(OUTPUT)/fuzz
+
 .PHONY: deps
 deps:
 	$(Q)tools/install-deps.sh
 
 .PHONY: test
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)tests/run
+	$(Q)$(MAKE) --no-print-directory all fuzz-targets
+	$(Q)PS_BIN=$(CURDIR)/$(OUTPUT) tests/run
+
+# The fast part of the suite, in about two minutes (more under SANITIZE=1):
+# the unit, datapath and fuzz corpus tests, and the CLI and the daemon end
+# to end. .ci/run runs it with SANITIZE=1 after make test.
+FAST_TESTS := unit_ datapath tests/fuzz/ e2e/test_cli e2e/test_daemon
+
+.PHONY: test-fast
+test-fast: deps
+	$(Q)$(MAKE) --no-print-directory all fuzz-targets
+	$(Q)PS_BIN=$(CURDIR)/$(OUTPUT) tests/run $(FAST_TESTS)
 
 .PHONY: bench
 bench: deps
@@ -216,5 +282,5 @@ install: all
 
 .PHONY: clean
 clean:
-	$(call msg,CLEAN,$(OUTPUT))
-	$(Q)rm -rf $(OUTPUT)
+	$(call msg,CLEAN,.output .output-san)
+	$(Q)rm -rf .output .output-san

@@ -9,6 +9,8 @@ pkgs=(
 	make gcc clang llvm libbpf-dev bpftool linux-libc-dev libelf-dev zlib1g-dev
 	libpcap-dev libyaml-dev libjansson-dev libnl-3-dev libnl-route-3-dev
 	libncurses-dev libsystemd-dev libcurl4-openssl-dev libcap-dev pkg-config
+	# make SANITIZE=1 and make fuzz: clang's ASan, UBSan and libFuzzer runtimes
+	libclang-rt-14-dev
 	# tests, benchmarks, demo
 	iproute2 ethtool tcpdump tshark curl python3 python3-scapy nginx-light
 	wrk nghttp2-client iperf3 tmux procps valgrind stress-ng nftables

@@ -6,8 +6,14 @@
 #define FRAME_MAX	2048
 #define CORPUS_MAX	200000
 
+/*
+ * Two bytes before the frame put its IP and TCP headers on 4-byte
+ * boundaries (the kernel's NET_IP_ALIGN), where the mutator reads and
+ * writes them as structs.
+ */
 struct frame {
 	unsigned int len;
+	unsigned char ip_align[2];
 	unsigned char b[FRAME_MAX];
 };
 

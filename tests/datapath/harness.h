@@ -51,34 +51,42 @@ struct conn {
 	uint32_t cisn, sisn;
 };
 
-/* An IPv4 TCP frame; frag is the IP fragment field (host order). */
+/*
+ * An IPv4 TCP frame; frag is the IP fragment field (host order). The
+ * headers are built aligned and copied: after the 14-byte Ethernet header
+ * the IP header is not on a 4-byte boundary.
+ */
 static inline unsigned int frame(unsigned char *buf, uint32_t saddr, uint32_t daddr, uint16_t sport,
 			  uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
 			  const void *data, unsigned int len, uint16_t frag)
 {
-	struct ethhdr *eth = (struct ethhdr *)buf;
-	struct iphdr *ip = (struct iphdr *)(eth + 1);
-	struct tcphdr *th = (struct tcphdr *)(ip + 1);
+	struct ethhdr eth = { .h_proto = htons(ETH_P_IP) };
+	struct iphdr ip = {
+		.version = 4,
+		.ihl = 5,
+		.tot_len = htons(sizeof(ip) + sizeof(struct tcphdr) + len),
+		.frag_off = htons(frag),
+		.ttl = 64,
+		.protocol = IPPROTO_TCP,
+		.saddr = htonl(saddr),
+		.daddr = htonl(daddr),
+	};
+	struct tcphdr th = {
+		.source = htons(sport),
+		.dest = htons(dport),
+		.seq = htonl(seq),
+		.ack_seq = htonl(ack),
+		.doff = sizeof(th) / 4,
+		.window = htons(502),
+	};
 
-	memset(buf, 0, ETH_HLEN + sizeof(*ip) + sizeof(*th));
-	eth->h_proto = htons(ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->tot_len = htons(sizeof(*ip) + sizeof(*th) + len);
-	ip->frag_off = htons(frag);
-	ip->ttl = 64;
-	ip->protocol = IPPROTO_TCP;
-	ip->saddr = htonl(saddr);
-	ip->daddr = htonl(daddr);
-	th->source = htons(sport);
-	th->dest = htons(dport);
-	th->seq = htonl(seq);
-	th->ack_seq = htonl(ack);
-	th->doff = sizeof(*th) / 4;
-	((uint8_t *)th)[13] = flags;
-	th->window = htons(502);
-	memcpy(th + 1, data, len);
-	return ETH_HLEN + sizeof(*ip) + sizeof(*th) + len;
+	((uint8_t *)&th)[13] = flags;
+	memcpy(buf, &eth, ETH_HLEN);
+	memcpy(buf + ETH_HLEN, &ip, sizeof(ip));
+	memcpy(buf + ETH_HLEN + sizeof(ip), &th, sizeof(th));
+	if (len)
+		memcpy(buf + ETH_HLEN + sizeof(ip) + sizeof(th), data, len);
+	return ETH_HLEN + sizeof(ip) + sizeof(th) + len;
 }
 
 static inline int run(int fd, const unsigned char *buf, unsigned int len)

@@ -27,6 +27,9 @@
  */
 #define PS_TEST_RUN_MAX	3584
 
+/* The last second of capture time whose end is a uint64_t of ns. */
+#define PS_REPLAY_MAX_S	(UINT64_MAX / 1000000000ULL - 1)
+
 #ifndef DLT_LINUX_SLL2
 #define DLT_LINUX_SLL2	276
 #endif
@@ -123,51 +126,52 @@ static int make_frame(int dlt, const unsigned char *p, unsigned int caplen, stru
 
 /*
  * The TCP ports of a frame, found far enough to pick a program; the
- * datapath parses the packet again in full. 0 when not TCP.
+ * datapath parses the packet again in full. 0 when not TCP. Headers are
+ * walked by offset: a length field may point far past the frame.
  */
 static int frame_ports(const struct frame *f, uint16_t *sport, uint16_t *dport)
 {
-	const unsigned char *p = f->buf, *end = f->buf + f->len;
+	const unsigned char *p = f->buf;
+	size_t off = ETH_HLEN, len = f->len;
 	uint16_t proto;
 	uint8_t nh;
 	int i;
 
-	if (f->len < ETH_HLEN)
+	if (len < ETH_HLEN)
 		return 0;
 	proto = p[12] << 8 | p[13];
-	p += ETH_HLEN;
 	for (i = 0; i < 2 && (proto == ETH_P_8021Q || proto == ETH_P_8021AD); i++) {
-		if (p + 4 > end)
+		if (off + 4 > len)
 			return 0;
-		proto = p[2] << 8 | p[3];
-		p += 4;
+		proto = p[off + 2] << 8 | p[off + 3];
+		off += 4;
 	}
 	if (proto == ETH_P_IP) {
-		if (p + 20 > end || (p[6] & 0x3f) || p[7])	/* a fragment */
+		if (off + 20 > len || (p[off + 6] & 0x3f) || p[off + 7])	/* a fragment */
 			return 0;
-		nh = p[9];
-		p += (p[0] & 0x0f) * 4;
+		nh = p[off + 9];
+		off += (p[off] & 0x0f) * 4;
 	} else if (proto == ETH_P_IPV6) {
-		if (p + 40 > end)
+		if (off + 40 > len)
 			return 0;
-		nh = p[6];
-		p += 40;
+		nh = p[off + 6];
+		off += 40;
 		for (i = 0; i < 8; i++) {
 			if (nh == 0 || nh == 43 || nh == 60) {		/* HBH, RH, DO */
-				if (p + 2 > end)
+				if (off + 2 > len)
 					return 0;
-				nh = p[0];
-				p += (p[1] + 1) * 8;
+				nh = p[off];
+				off += (p[off + 1] + 1) * 8;
 			} else if (nh == 51) {				/* AH */
-				if (p + 2 > end)
+				if (off + 2 > len)
 					return 0;
-				nh = p[0];
-				p += (p[1] + 2) * 4;
+				nh = p[off];
+				off += (p[off + 1] + 2) * 4;
 			} else if (nh == 44) {				/* fragment */
-				if (p + 8 > end)
+				if (off + 8 > len)
 					return 0;
-				nh = p[0];
-				p += 8;
+				nh = p[off];
+				off += 8;
 			} else {
 				break;
 			}
@@ -175,10 +179,10 @@ static int frame_ports(const struct frame *f, uint16_t *sport, uint16_t *dport)
 	} else {
 		return 0;
 	}
-	if (nh != 6 || p + 4 > end)
+	if (nh != 6 || off + 4 > len)
 		return 0;
-	*sport = p[0] << 8 | p[1];
-	*dport = p[2] << 8 | p[3];
+	*sport = p[off] << 8 | p[off + 1];
+	*dport = p[off + 2] << 8 | p[off + 3];
 	return 1;
 }
 
@@ -187,14 +191,42 @@ static int is_endpoint(const struct ps_replay *r, uint16_t port)
 	return r->endpoint_port[port / 8] & (1 << (port % 8));
 }
 
+/* The datapath's programs, by BPF_PROG_TEST_RUN. */
+static int test_run(struct ps_replay *r, enum ps_replay_prog prog, const unsigned char *frame,
+		    unsigned int len, uint64_t ts_ns)
+{
+	int retval;
+
+	return ps_dp_test_run(prog == PS_REPLAY_EGRESS ? r->dp->egress_fd : r->dp->ingress_fd,
+			      frame, len, ts_ns, &retval);
+}
+
 void ps_replay_init(struct ps_replay *r, struct ps_datapath *dp, const struct ps_config *cfg)
 {
 	int i;
 
 	memset(r, 0, sizeof(*r));
 	r->dp = dp;
+	r->run = test_run;
 	for (i = 0; i < cfg->nendpoints; i++)
 		r->endpoint_port[cfg->endpoints[i].port / 8] |= 1 << (cfg->endpoints[i].port % 8);
+}
+
+/*
+ * The packet's time in Unix ns (the reader gives ns: a file's microseconds
+ * times 1000); -1 when its header holds a negative part (a corrupt header)
+ * or a time whose second ends past 2^64 ns (after 2554). A fraction of a
+ * billion ns or more, which some writers leave, carries into the seconds.
+ */
+static int packet_time(const struct pcap_pkthdr *h, uint64_t *ns)
+{
+	const uint64_t max = PS_REPLAY_MAX_S * 1000000000ULL + 999999999ULL;
+
+	if (h->ts.tv_sec < 0 || h->ts.tv_usec < 0 || (uint64_t)h->ts.tv_sec > PS_REPLAY_MAX_S ||
+	    (uint64_t)h->ts.tv_sec * 1000000000ULL > max - (uint64_t)h->ts.tv_usec)
+		return -1;
+	*ns = (uint64_t)h->ts.tv_sec * 1000000000ULL + (uint64_t)h->ts.tv_usec;
+	return 0;
 }
 
 static int supported_dlt(int dlt)
@@ -213,41 +245,45 @@ static int supported_dlt(int dlt)
 	return 0;
 }
 
-int ps_replay_file(struct ps_replay *r, const char *path)
+int ps_replay_stream(struct ps_replay *r, FILE *file, const char *name)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
 	static struct frame f;
 	struct pcap_pkthdr *hdr;
 	const unsigned char *data;
 	unsigned long long n = 0;
-	int dlt, rc, retval, err = 0;
+	int dlt, rc, err = 0;
 	pcap_t *pc;
 
-	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	pc = pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf);
 	if (!pc) {
-		/* libpcap's message names the file for open errors only. */
-		if (strstr(errbuf, path))
-			pr_warn("penstock: %s\n", errbuf);
-		else
-			pr_warn("penstock: %s: %s\n", path, errbuf);
+		fclose(file);
+		pr_warn("penstock: %s: %s\n", name, errbuf);
 		return -EINVAL;
 	}
 	dlt = pcap_datalink(pc);
 	if (!supported_dlt(dlt)) {
-		const char *name = pcap_datalink_val_to_name(dlt);
+		const char *dlt_name = pcap_datalink_val_to_name(dlt);
 
 		pr_warn("penstock: %s: unsupported link type %s (%d); supported: EN10MB, "
 			"LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6, NULL, LOOP\n",
-			path, name ? name : "unknown", dlt);
+			name, dlt_name ? dlt_name : "unknown", dlt);
 		pcap_close(pc);
 		return -EINVAL;
 	}
 	while ((rc = pcap_next_ex(pc, &hdr, &data)) == 1) {
-		uint64_t ts = (uint64_t)hdr->ts.tv_sec * 1000000000ULL + hdr->ts.tv_usec;
+		enum ps_replay_prog prog = PS_REPLAY_INGRESS;
 		uint16_t sport = 0, dport = 0;
-		int fd;
+		uint64_t ts;
 
 		n++;
+		if (packet_time(hdr, &ts)) {
+			pr_warn("penstock: %s: packet %llu: time %lld s + %ld ns is out of range, "
+				"expected a time from 1970 to 2554\n", name, n,
+				(long long)hdr->ts.tv_sec, (long)hdr->ts.tv_usec);
+			err = -EINVAL;
+			break;
+		}
 		if (r->on_second && ts / 1000000000ULL + 1 > r->second) {
 			if (r->second)
 				r->on_second(r->ctx, r->second * 1000000000ULL);
@@ -257,24 +293,34 @@ int ps_replay_file(struct ps_replay *r, const char *path)
 		dlt = pcap_datalink(pc);
 		if (make_frame(dlt, data, hdr->caplen, &f))
 			continue;
-		fd = r->dp->ingress_fd;
 		if (frame_ports(&f, &sport, &dport) && !is_endpoint(r, dport) &&
 		    is_endpoint(r, sport))
-			fd = r->dp->egress_fd;
-		err = ps_dp_test_run(fd, f.buf, f.len, ts, &retval);
+			prog = PS_REPLAY_EGRESS;
+		err = r->run(r, prog, f.buf, f.len, ts);
 		if (err) {
-			pr_warn("penstock: %s: packet %llu: BPF_PROG_TEST_RUN failed: %s\n", path,
+			pr_warn("penstock: %s: packet %llu: BPF_PROG_TEST_RUN failed: %s\n", name,
 				n, strerror(-err));
 			break;
 		}
 	}
 	if (!err && rc == PCAP_ERROR) {
-		pr_warn("penstock: %s: packet %llu: %s\n", path, n + 1, pcap_geterr(pc));
+		pr_warn("penstock: %s: packet %llu: %s\n", name, n + 1, pcap_geterr(pc));
 		err = -EINVAL;
 	}
 	pcap_close(pc);
 	r->packets += n;
 	return err;
+}
+
+int ps_replay_file(struct ps_replay *r, const char *path)
+{
+	FILE *file = fopen(path, "rb");
+
+	if (!file) {
+		pr_warn("penstock: %s: %s\n", path, strerror(errno));
+		return -EINVAL;
+	}
+	return ps_replay_stream(r, file, path);
 }
 
 void ps_replay_finish(struct ps_replay *r)

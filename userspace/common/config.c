@@ -347,9 +347,10 @@ static int parse_int(struct ps_ctx *c, const struct ps_key *k, yaml_node_t *n, v
 		return type_error(c, k, n, path);
 	if (s[i] == '0' && len - i > 1)
 		return leading_zero_error(c, k, n, path);
+	/* Checked before the step: twenty digits can wrap past 2^64 into range. */
 	for (; i < len && !big; i++) {
+		big = v > ((unsigned long long)LLONG_MAX - (s[i] - '0')) / 10;
 		v = v * 10 + (s[i] - '0');
-		big = v > (unsigned long long)LLONG_MAX;
 	}
 	val = neg ? -(long long)v : (long long)v;
 	if (big || val < k->min || val > k->max)
@@ -896,14 +897,14 @@ static int load_document(struct ps_ctx *c, struct ps_config *cfg)
 	return parse_map(c, &ps_cfg_root, root, cfg, "");
 }
 
-int ps_config_load(const char *path, struct ps_config *cfg, char *err, size_t errlen)
+int ps_config_parse(const char *name, const char *buf, size_t len, struct ps_config *cfg,
+		    char *err, size_t errlen)
 {
-	char dummy[1], *buf = NULL;
-	struct ps_ctx c = { .file = path, .err = err, .errlen = errlen };
+	struct ps_ctx c = { .file = name, .err = err, .errlen = errlen };
 	yaml_document_t doc, next;
 	yaml_parser_t parser;
 	struct ps_config *tmp;
-	size_t len = 0;
+	char dummy[1];
 	int ret;
 
 	/* Callers that don't want the message may pass NULL. */
@@ -912,32 +913,26 @@ int ps_config_load(const char *path, struct ps_config *cfg, char *err, size_t er
 		c.errlen = sizeof(dummy);
 	}
 	c.err[0] = 0;
-	if (strlen(path) >= sizeof(cfg->source)) {
+	if (strlen(name) >= sizeof(cfg->source)) {
 		snprintf(c.err, c.errlen, "%.64s...: file name longer than %zu bytes",
-			 path, sizeof(cfg->source) - 1);
+			 name, sizeof(cfg->source) - 1);
 		return -ENAMETOOLONG;
 	}
-	ret = read_file(path, &buf, &len);
-	if (ret == -EFBIG) {
+	if (len > PS_CONFIG_MAX_BYTES) {
 		snprintf(c.err, c.errlen, "%s: larger than %d bytes, expected a configuration file",
-			 path, PS_CONFIG_MAX_BYTES);
-		return ret;
-	}
-	if (ret) {
-		snprintf(c.err, c.errlen, "%s: cannot read: %s", path, strerror(-ret));
-		return ret;
+			 name, PS_CONFIG_MAX_BYTES);
+		return -EFBIG;
 	}
 
 	/* Parse into a copy, so that cfg is untouched unless all of it is good. */
 	tmp = malloc(sizeof(*tmp));
 	if (!tmp || !yaml_parser_initialize(&parser)) {
-		snprintf(c.err, c.errlen, "%s: out of memory", path);
+		snprintf(c.err, c.errlen, "%s: out of memory", name);
 		free(tmp);
-		free(buf);
 		return -ENOMEM;
 	}
 	ps_config_init(tmp);
-	snprintf(tmp->source, sizeof(tmp->source), "%s", path);
+	snprintf(tmp->source, sizeof(tmp->source), "%s", name);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 
 	if (!yaml_parser_load(&parser, &doc)) {
@@ -949,6 +944,7 @@ int ps_config_load(const char *path, struct ps_config *cfg, char *err, size_t er
 		ret = yaml_error(&c, &parser, buf, len);
 		goto out_doc;
 	}
+	ret = 0;
 	if (yaml_document_get_root_node(&next))
 		ret = ps_cfg_error(&c, &next.start_mark,
 			       "a second YAML document, expected one document per file");
@@ -960,7 +956,7 @@ int ps_config_load(const char *path, struct ps_config *cfg, char *err, size_t er
 	ret = load_document(&c, tmp);
 	if (!ret) {
 		memcpy(cfg, tmp, sizeof(*cfg));
-		pr_debug("config %s: %d interfaces, %d endpoints\n", path, cfg->nifaces,
+		pr_debug("config %s: %d interfaces, %d endpoints\n", name, cfg->nifaces,
 			 cfg->nendpoints);
 	}
 out_doc:
@@ -968,6 +964,35 @@ out_doc:
 out_parser:
 	yaml_parser_delete(&parser);
 	free(tmp);
+	return ret;
+}
+
+int ps_config_load(const char *path, struct ps_config *cfg, char *err, size_t errlen)
+{
+	char dummy[1], *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (!err || !errlen) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	if (strlen(path) >= sizeof(cfg->source)) {
+		snprintf(err, errlen, "%.64s...: file name longer than %zu bytes",
+			 path, sizeof(cfg->source) - 1);
+		return -ENAMETOOLONG;
+	}
+	ret = read_file(path, &buf, &len);
+	if (ret == -EFBIG) {
+		snprintf(err, errlen, "%s: larger than %d bytes, expected a configuration file",
+			 path, PS_CONFIG_MAX_BYTES);
+		return ret;
+	}
+	if (ret) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
+		return ret;
+	}
+	ret = ps_config_parse(path, buf, len, cfg, err, errlen);
 	free(buf);
 	return ret;
 }

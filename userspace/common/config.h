@@ -254,6 +254,14 @@ void ps_config_init(struct ps_config *cfg);
 int ps_config_load(const char *path, struct ps_config *cfg, char *err, size_t errlen);
 
 /*
+ * What ps_config_load() does once the file is read: check len bytes of
+ * YAML as the file name (named so in messages and cfg->source). The same
+ * returns and messages.
+ */
+int ps_config_parse(const char *name, const char *buf, size_t len, struct ps_config *cfg,
+		    char *err, size_t errlen);
+
+/*
  * Add an endpoint on port with the default inference paths, unless an
  * endpoint already serves that port. Returns 0 or -ENOSPC / -EINVAL.
  */

@@ -16,18 +16,23 @@ const char *const ps_field_names[PS_NFIELDS + 1] = {
 };
 
 const struct ps_arg_def ps_args[PS_NARGS] = {
-	[PS_ARG_WINDOW] = { "window", PS_ARG_STRING, .values = ps_window_names },
-	[PS_ARG_SORT] = { "sort", PS_ARG_STRING, .values = ps_sort_names },
-	[PS_ARG_LIMIT] = { "limit", PS_ARG_INTEGER, 0, INT32_MAX },
-	[PS_ARG_ADDR] = { "addr", PS_ARG_STRING },
-	[PS_ARG_KEEP_DATAPATH] = { "keep_datapath", PS_ARG_BOOLEAN },
-	[PS_ARG_SUBJECT] = { "subject", PS_ARG_STRING },
-	[PS_ARG_RPM] = { "rpm", PS_ARG_INTEGER, 1, PS_ENF_RPM_MAX },
-	[PS_ARG_BURST] = { "burst", PS_ARG_INTEGER, 1, PS_ENF_BURST_MAX },
-	[PS_ARG_RATE_BPS] = { "rate_bps", PS_ARG_INTEGER, 1, PS_ENF_RATE_MAX },
-	[PS_ARG_FOR_S] = { "for_s", PS_ARG_INTEGER, 1, PS_ENF_FOR_MAX },
-	[PS_ARG_REASON] = { "reason", PS_ARG_STRING, 0, PS_ENF_REASON_MAX },
-	[PS_ARG_SINCE_S] = { "since_s", PS_ARG_INTEGER, 0, PS_ENF_FOR_MAX },
+	[PS_ARG_WINDOW] = { .name = "window", .type = PS_ARG_STRING, .values = ps_window_names },
+	[PS_ARG_SORT] = { .name = "sort", .type = PS_ARG_STRING, .values = ps_sort_names },
+	[PS_ARG_LIMIT] = { .name = "limit", .type = PS_ARG_INTEGER, .min = 0, .max = INT32_MAX },
+	[PS_ARG_ADDR] = { .name = "addr", .type = PS_ARG_STRING },
+	[PS_ARG_KEEP_DATAPATH] = { .name = "keep_datapath", .type = PS_ARG_BOOLEAN },
+	[PS_ARG_SUBJECT] = { .name = "subject", .type = PS_ARG_STRING },
+	[PS_ARG_RPM] = { .name = "rpm", .type = PS_ARG_INTEGER, .min = 1, .max = PS_ENF_RPM_MAX },
+	[PS_ARG_BURST] = { .name = "burst", .type = PS_ARG_INTEGER, .min = 1,
+			   .max = PS_ENF_BURST_MAX },
+	[PS_ARG_RATE_BPS] = { .name = "rate_bps", .type = PS_ARG_INTEGER, .min = 1,
+			      .max = PS_ENF_RATE_MAX },
+	[PS_ARG_FOR_S] = { .name = "for_s", .type = PS_ARG_INTEGER, .min = 1,
+			   .max = PS_ENF_FOR_MAX },
+	[PS_ARG_REASON] = { .name = "reason", .type = PS_ARG_STRING, .min = 0,
+			    .max = PS_ENF_REASON_MAX },
+	[PS_ARG_SINCE_S] = { .name = "since_s", .type = PS_ARG_INTEGER, .min = 0,
+			     .max = PS_ENF_FOR_MAX },
 };
 
 #define ENF_SET	(PS_ARG(PS_ARG_SUBJECT) | PS_ARG(PS_ARG_FOR_S) | PS_ARG(PS_ARG_REASON))

@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <libgen.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -264,37 +265,24 @@ static void denied(const struct ps_control *c, int cmd, FILE *out)
 	json_decref(o);
 }
 
-/* The request in k->in[0..in_len) (its newline cut), answered into k->out. */
-static void conn_request(struct ps_control *c, struct ps_conn *k, ps_control_fn fn, void *ctx)
+void ps_control_answer(struct ps_control *c, const char *line, size_t len, bool may_read,
+		       bool may_change, FILE *out, ps_control_fn fn, void *ctx)
 {
 	json_t *req = NULL;
 	json_error_t jerr;
 	const char *cmd;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *out;
 	int ci;
 
-	if (c->out_pending > OUT_PENDING_MAX) {
-		k->state = CONN_WAITING;	/* its turn when answers have been read */
-		conn_watch(c, k, 0);
-		return;
-	}
-	out = open_memstream(&buf, &len);
-	if (!out) {
-		conn_close(c, k);
-		return;
-	}
-	if (k->in_len)
-		req = json_loadb(k->in, k->in_len, 0, &jerr);
+	if (len)
+		req = json_loadb(line, len, 0, &jerr);
 	cmd = json_string_value(json_object_get(req, "cmd"));
 	ci = cmd ? ps_cmd_find(cmd) : -1;
-	if (!k->may_read || (ci >= 0 && ps_cmds[ci].priv == PS_PRIV_CHANGE && !k->may_change)) {
+	if (!may_read || (ci >= 0 && ps_cmds[ci].priv == PS_PRIV_CHANGE && !may_change)) {
 		c->st.denied++;
 		denied(c, ci, out);
 	} else if (!req) {
 		c->st.bad++;
-		if (k->in_len)
+		if (len)
 			ps_control_error(out, "bad request: %s (byte %d)", jerr.text, jerr.position);
 		else
 			ps_control_error(out, "bad request: empty (one JSON object and a newline)");
@@ -306,6 +294,26 @@ static void conn_request(struct ps_control *c, struct ps_conn *k, ps_control_fn 
 	}
 	json_decref(req);
 	fputc('\n', out);
+}
+
+/* The request in k->in[0..in_len) (its newline cut), answered into k->out. */
+static void conn_request(struct ps_control *c, struct ps_conn *k, ps_control_fn fn, void *ctx)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	if (c->out_pending > OUT_PENDING_MAX) {
+		k->state = CONN_WAITING;	/* its turn when answers have been read */
+		conn_watch(c, k, 0);
+		return;
+	}
+	out = open_memstream(&buf, &len);
+	if (!out) {
+		conn_close(c, k);
+		return;
+	}
+	ps_control_answer(c, k->in, k->in_len, k->may_read, k->may_change, out, fn, ctx);
 	if (fclose(out)) {
 		free(buf);
 		conn_close(c, k);
@@ -540,6 +548,37 @@ void ps_control_close(struct ps_control *c)
 	c->fd = -1;
 }
 
+/*
+ * Bytes that are not UTF-8 made '?': a JSON string is UTF-8, and a message
+ * quotes what a client sent (or jansson's error, the bytes near it), or is
+ * cut in the middle of a character.
+ */
+static void utf8_clean(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	uint32_t cp;
+	int n, i;
+
+	while (*p) {
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		n = *p >= 0xc2 && *p <= 0xdf ? 1 : (*p & 0xf0) == 0xe0 ? 2 :
+		    *p >= 0xf0 && *p <= 0xf4 ? 3 : 0;
+		cp = *p & (0x3f >> n);
+		for (i = 1; i <= n && (p[i] & 0xc0) == 0x80; i++)
+			cp = cp << 6 | (p[i] & 0x3f);
+		/* Whole, and neither overlong, a surrogate nor past U+10FFFF. */
+		if (n && i > n && !(n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) &&
+		    !(n == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
+			p += n + 1;
+			continue;
+		}
+		*p++ = '?';
+	}
+}
+
 void ps_control_error(FILE *out, const char *fmt, ...)
 {
 	char msg[4300];
@@ -549,6 +588,7 @@ void ps_control_error(FILE *out, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_clean(msg);
 	o = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	json_dumpf(o, out, PS_JSON_DUMP);
 	json_decref(o);

@@ -73,6 +73,16 @@ void ps_control_close(struct ps_control *c);
  */
 typedef void (*ps_control_fn)(json_t *req, FILE *out, void *ctx);
 
+/*
+ * Answer one request: line[0..len) is what the client sent, its newline
+ * cut (len 0: nothing). A peer that may not send its command (may_read,
+ * may_change: its credentials' verdict) or a line that is not one JSON
+ * object is answered here, and counted in c->st; else the request goes to
+ * fn. The answer, one JSON object and a newline, goes to out.
+ */
+void ps_control_answer(struct ps_control *c, const char *line, size_t len, bool may_read,
+		       bool may_change, FILE *out, ps_control_fn fn, void *ctx);
+
 /* Accept, read, answer: the work waiting on c->epfd, a bounded batch of it. */
 void ps_control_serve(struct ps_control *c, ps_control_fn fn, void *ctx);
 /* Close the connections past their deadline (each tick); resume accepting. */

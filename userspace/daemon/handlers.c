@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The control requests, dispatched from a table: one handler per command
- * of ps_cmds (common/protocol.h), here or in handlers_status.c and
- * handlers_enforce.c. The counts a client is asked for come from the
- * client table (count/clients.c), as of the last tick.
+ * The control requests, dispatched from a table: one check and one run
+ * per command of ps_cmds (common/protocol.h), here or in
+ * handlers_status.c and handlers_enforce.c. The counts a client is asked
+ * for come from the client table (count/clients.c), as of the last tick.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,46 +46,56 @@ static json_t *view_json(const struct ps_ctable *t, const struct ps_crec *r, enu
 	return o;
 }
 
-static void handle_clients(struct ps_daemon *d, json_t *req, FILE *out)
+static int check_clients(json_t *req, FILE *out, struct ps_ask *a)
 {
 	const char *ws = ps_window_names[PS_WIN_TOTAL], *ss = ps_sort_names[PS_SORT_REQUESTS];
 	char list[128];
 	json_int_t limit = 0;
-	uint64_t now = ps_wall_ms();
-	uint32_t *idx;
-	int win, sort, n, i;
+	int win, sort;
 
 	if (json_unpack(req, "{s?s, s?s, s?I}", ps_args[PS_ARG_WINDOW].name, &ws,
 			ps_args[PS_ARG_SORT].name, &ss, ps_args[PS_ARG_LIMIT].name, &limit)) {
 		ps_control_error(out, "clients: window and sort are strings, limit a number");
-		return;
+		return -1;
 	}
 	win = ps_name_find(ps_window_names, ws);
 	sort = ps_name_find(ps_sort_names, ss);
 	if (win < 0) {
 		ps_control_error(out, "unknown window '%s': %s", ws,
 				 ps_names_str(ps_window_names, list, sizeof(list)));
-		return;
+		return -1;
 	}
 	if (sort < 0) {
 		ps_control_error(out, "unknown sort key '%s': %s", ss,
 				 ps_names_str(ps_sort_names, list, sizeof(list)));
-		return;
+		return -1;
 	}
-	if (limit < 0) {
-		ps_control_error(out, "limit must be 0 (all) or more");
-		return;
+	if (!ps_arg_in_range(PS_ARG_LIMIT, limit)) {
+		ps_control_error(out, "limit must be 0 (all) to %lld", ps_args[PS_ARG_LIMIT].max);
+		return -1;
 	}
-	n = ps_ctable_top(&d->table, win, sort, (uint32_t)limit, now, &idx);
+	a->window = win;
+	a->sort = sort;
+	a->limit = (uint32_t)limit;
+	return 0;
+}
+
+static void run_clients(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
+{
+	uint64_t now = ps_wall_ms();
+	uint32_t *idx;
+	int n, i;
+
+	n = ps_ctable_top(&d->table, a->window, a->sort, a->limit, now, &idx);
 	if (n < 0) {
 		ps_control_error(out, "out of memory");
 		return;
 	}
 	fprintf(out, "{\"ok\":true,\"window\":\"%s\",\"sort\":\"%s\",\"total_clients\":%u,"
 		     "\"clients\":[",
-		ps_window_names[win], ps_sort_names[sort], d->table.n);
+		ps_window_names[a->window], ps_sort_names[a->sort], d->table.n);
 	for (i = 0; i < n; i++) {
-		json_t *o = view_json(&d->table, &d->table.rec[idx[i]], win, now, true);
+		json_t *o = view_json(&d->table, &d->table.rec[idx[i]], a->window, now, true);
 
 		if (i)
 			fputc(',', out);
@@ -143,31 +153,36 @@ static json_t *slot_json(struct ps_daemon *d, const struct ps_client_key *key)
 			 (json_int_t)ctr.dropped_fragments);
 }
 
-static void handle_client(struct ps_daemon *d, json_t *req, FILE *out)
+static int check_client(json_t *req, FILE *out, struct ps_ask *a)
 {
 	const char *addr = json_string_value(ps_request_get(req, PS_ARG_ADDR));
+
+	if (!addr) {
+		ps_control_error(out, "client: give \"addr\"");
+		return -1;
+	}
+	if (parse_addr(addr, &a->addr)) {
+		ps_control_error(out, "'%s' is not an IPv4 or IPv6 address", addr);
+		return -1;
+	}
+	return 0;
+}
+
+static void run_client(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
+{
 	char buf[INET6_ADDRSTRLEN], ts[32], ts2[32];
-	struct ps_client_key key;
 	const struct ps_crec *r;
 	uint64_t now = ps_wall_ms();
 	json_t *wins, *o;
 	bool in_map;
 	int w;
 
-	if (!addr) {
-		ps_control_error(out, "client: give \"addr\"");
-		return;
-	}
-	if (parse_addr(addr, &key)) {
-		ps_control_error(out, "'%s' is not an IPv4 or IPv6 address", addr);
-		return;
-	}
-	r = ps_ctable_find(&d->table, &key);
+	r = ps_ctable_find(&d->table, &a->addr);
 	/* Asked in the middle of a tick: in the map if it was at the last one. */
 	in_map = r && (r->gen == d->table.gen ||
 		       (d->table.folding && r->gen + 1 == d->table.gen));
 	if (!r) {
-		ps_control_error(out, "no client %s", ps_client_str(&key, buf, sizeof(buf)));
+		ps_control_error(out, "no client %s", ps_client_str(&a->addr, buf, sizeof(buf)));
 		return;
 	}
 	wins = json_object();
@@ -184,12 +199,12 @@ static void handle_client(struct ps_daemon *d, json_t *req, FILE *out)
 	json_decref(o);
 }
 
-static void handle_endpoints(struct ps_daemon *d, json_t *req, FILE *out)
+static void run_endpoints(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 {
 	json_t *eps = json_array(), *o;
 	int i, j;
 
-	(void)req;
+	(void)a;
 	for (i = 0; i < d->cfg.nendpoints; i++) {
 		const struct ps_endpoint_cfg *e = &d->cfg.endpoints[i];
 		json_t *paths = json_array();
@@ -205,18 +220,26 @@ static void handle_endpoints(struct ps_daemon *d, json_t *req, FILE *out)
 }
 
 /* {"cmd":"alerts","since_s":N}: the alerts kept in memory, newest last. */
-static void handle_alerts(struct ps_daemon *d, json_t *req, FILE *out)
+static int check_alerts(json_t *req, FILE *out, struct ps_ask *a)
 {
-	json_t *since = ps_request_get(req, PS_ARG_SINCE_S), *list, *o;
+	json_t *since = ps_request_get(req, PS_ARG_SINCE_S);
 	json_int_t s = json_integer_value(since);
 
 	if (since && (!json_is_integer(since) || !ps_arg_in_range(PS_ARG_SINCE_S, s))) {
 		ps_control_error(out,
 				 "alerts: since_s is seconds, %lld..%lld (0: every alert kept)",
 				 ps_args[PS_ARG_SINCE_S].min, ps_args[PS_ARG_SINCE_S].max);
-		return;
+		return -1;
 	}
-	list = ps_alerts_list(d->alerts, s ? ps_wall_ms() - (uint64_t)s * 1000 : 0);
+	a->since_s = s;
+	return 0;
+}
+
+static void run_alerts(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
+{
+	json_t *list, *o;
+
+	list = ps_alerts_list(d->alerts, a->since_s ? ps_wall_ms() - a->since_s * 1000 : 0);
 	o = json_pack("{s:b}", "ok", 1);
 	if (!list || !o || json_object_update(o, list)) {
 		ps_control_error(out, "out of memory");
@@ -227,12 +250,12 @@ static void handle_alerts(struct ps_daemon *d, json_t *req, FILE *out)
 	json_decref(o);
 }
 
-static void handle_reload(struct ps_daemon *d, json_t *req, FILE *out)
+static void run_reload(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 {
 	char err[4200];
 	json_t *o;
 
-	(void)req;
+	(void)a;
 	if (ps_daemon_reload(d, err, sizeof(err))) {
 		ps_control_error(out, "%s", err);
 		return;
@@ -242,38 +265,79 @@ static void handle_reload(struct ps_daemon *d, json_t *req, FILE *out)
 	json_decref(o);
 }
 
-static void handle_stop(struct ps_daemon *d, json_t *req, FILE *out)
+static int check_stop(json_t *req, FILE *out, struct ps_ask *a)
 {
-	d->keep_datapath = d->keep_datapath ||
-			   json_is_true(ps_request_get(req, PS_ARG_KEEP_DATAPATH));
+	json_t *keep = ps_request_get(req, PS_ARG_KEEP_DATAPATH);
+
+	if (keep && !json_is_boolean(keep)) {
+		ps_control_error(out, "stop: keep_datapath is true or false");
+		return -1;
+	}
+	a->keep_datapath = json_is_true(keep);
+	return 0;
+}
+
+static void run_stop(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
+{
+	d->keep_datapath = d->keep_datapath || a->keep_datapath;
 	d->stop = true;
 	fputs("{\"ok\":true}", out);
 }
 
-/* The handler of each command, in ps_cmds' order. */
-static const ps_handler_fn handlers[PS_NCMDS] = {
-	[PS_CMD_STATUS] = ps_handle_status,
-	[PS_CMD_CLIENTS] = handle_clients,
-	[PS_CMD_CLIENT] = handle_client,
-	[PS_CMD_ENDPOINTS] = handle_endpoints,
-	[PS_CMD_RELOAD] = handle_reload,
-	[PS_CMD_STOP] = handle_stop,
-	[PS_CMD_BLOCK] = ps_handle_block,
-	[PS_CMD_THROTTLE] = ps_handle_throttle,
-	[PS_CMD_UNBLOCK] = ps_handle_unblock,
-	[PS_CMD_ENFORCEMENT] = ps_handle_enforcement,
-	[PS_CMD_ALERTS] = handle_alerts,
+/*
+ * Each command's check (NULL: it takes no members) and run, in ps_cmds'
+ * order, and whether the run reads or changes the datapath.
+ */
+static const struct {
+	int (*check)(json_t *req, FILE *out, struct ps_ask *a);
+	void (*run)(struct ps_daemon *d, const struct ps_ask *a, FILE *out);
+	bool datapath;
+} handlers[PS_NCMDS] = {
+	[PS_CMD_STATUS] = { NULL, ps_run_status, true },
+	[PS_CMD_CLIENTS] = { check_clients, run_clients, false },
+	[PS_CMD_CLIENT] = { check_client, run_client, true },	/* the client's slot */
+	[PS_CMD_ENDPOINTS] = { NULL, run_endpoints, false },
+	[PS_CMD_RELOAD] = { NULL, run_reload, true },
+	[PS_CMD_STOP] = { check_stop, run_stop, false },
+	[PS_CMD_BLOCK] = { ps_check_block, ps_run_set, true },
+	[PS_CMD_THROTTLE] = { ps_check_throttle, ps_run_set, true },
+	[PS_CMD_UNBLOCK] = { ps_check_unblock, ps_run_unblock, true },
+	[PS_CMD_ENFORCEMENT] = { NULL, ps_run_enforcement, true },
+	[PS_CMD_ALERTS] = { check_alerts, run_alerts, false },
 };
 
-void ps_daemon_handle(json_t *req, FILE *out, void *ctx)
+int ps_daemon_check(json_t *req, FILE *out, struct ps_ask *a)
 {
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
 	int c = cmd ? ps_cmd_find(cmd) : -1;
 
-	if (!cmd)
+	memset(a, 0, sizeof(*a));
+	if (!cmd) {
 		ps_control_error(out, "bad request: no \"cmd\"");
-	else if (c < 0 || !handlers[c])
+		return -1;
+	}
+	if (c < 0 || !handlers[c].run) {
 		ps_control_error(out, "unknown command '%s'", cmd);
-	else
-		handlers[c](ctx, req, out);
+		return -1;
+	}
+	a->cmd = c;
+	return handlers[c].check ? handlers[c].check(req, out, a) : 0;
+}
+
+bool ps_daemon_uses_datapath(enum ps_cmd cmd)
+{
+	return handlers[cmd].datapath;
+}
+
+void ps_daemon_answer(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
+{
+	handlers[a->cmd].run(d, a, out);
+}
+
+void ps_daemon_handle(json_t *req, FILE *out, void *ctx)
+{
+	struct ps_ask a;
+
+	if (!ps_daemon_check(req, out, &a))
+		ps_daemon_answer(ctx, &a, out);
 }

@@ -13,7 +13,8 @@
 #include "daemon/handlers.h"
 #include "enforce/enforce.h"
 
-static int subject_of(json_t *req, FILE *out, struct ps_prefix *p, char *norm, size_t len)
+/* The subject: an address, a prefix or a key id, in a->subject and as text in a->subj. */
+static int subject_of(json_t *req, FILE *out, struct ps_ask *a)
 {
 	const char *s = json_string_value(ps_request_get(req, PS_ARG_SUBJECT));
 	char err[256];
@@ -22,11 +23,11 @@ static int subject_of(json_t *req, FILE *out, struct ps_prefix *p, char *norm, s
 		ps_control_error(out, "give \"subject\": an address or a prefix");
 		return -1;
 	}
-	if (ps_parse_subject(s, p, err, sizeof(err))) {
+	if (ps_parse_subject(s, &a->subject, err, sizeof(err))) {
 		ps_control_error(out, "'%s': expected %s", s, err);
 		return -1;
 	}
-	ps_prefix_str(p, norm, len);
+	ps_prefix_str(&a->subject, a->subj, sizeof(a->subj));
 	return 0;
 }
 
@@ -45,15 +46,16 @@ static int reason_ok(const char *reason)
 
 /*
  * The entry a block or throttle request asks for (a throttle by rate_bps
- * is a shape), in e, its action in *action and " at N bit/s" in rate; -1
- * when the request is refused (answered).
+ * is a shape), in a->entry with its action, limits and reason, its
+ * duration in a->for_s and " at N bit/s" in a->rate; -1 when the request
+ * is refused (answered).
  */
-static int entry_of(struct ps_daemon *d, json_t *req, FILE *out, int *action,
-		    struct ps_enforcement *e, char *rate, size_t len)
+static int entry_of(json_t *req, FILE *out, int action, struct ps_ask *a)
 {
 	const char *reason = json_string_value(ps_request_get(req, PS_ARG_REASON));
 	json_int_t for_s = 0, rpm = 0, burst = 1, rate_bps = 0;
 	const struct ps_arg_def *f = &ps_args[PS_ARG_FOR_S];
+	struct ps_enforcement *e = &a->entry;
 
 	/* for_s 0 is as absent: until removed. */
 	if (json_unpack(req, "{s?I, s?I, s?I}", f->name, &for_s, ps_args[PS_ARG_RPM].name, &rpm,
@@ -67,7 +69,7 @@ static int entry_of(struct ps_daemon *d, json_t *req, FILE *out, int *action,
 				 ps_args[PS_ARG_REASON].max);
 		return -1;
 	}
-	if (*action == PS_ACT_THROTTLE && ps_request_get(req, PS_ARG_RATE_BPS)) {
+	if (action == PS_ACT_THROTTLE && ps_request_get(req, PS_ARG_RATE_BPS)) {
 		f = &ps_args[PS_ARG_RATE_BPS];
 		if (json_unpack(req, "{s:I}", f->name, &rate_bps) ||
 		    !ps_arg_in_range(PS_ARG_RATE_BPS, rate_bps)) {
@@ -81,10 +83,10 @@ static int entry_of(struct ps_daemon *d, json_t *req, FILE *out, int *action,
 			return -1;
 		}
 		/* One HTB class per entry: the clients of a prefix share it. */
-		*action = PS_ACT_SHAPE;
+		action = PS_ACT_SHAPE;
 		e->rate_bps = rate_bps;
-		snprintf(rate, len, " at %lld bit/s", (long long)rate_bps);
-	} else if (*action == PS_ACT_THROTTLE) {
+		snprintf(a->rate, sizeof(a->rate), " at %lld bit/s", (long long)rate_bps);
+	} else if (action == PS_ACT_THROTTLE) {
 		if (!ps_arg_in_range(PS_ARG_RPM, rpm) || !ps_arg_in_range(PS_ARG_BURST, burst)) {
 			ps_control_error(out, "throttle: rpm %lld..%lld and burst %lld..%lld",
 					 ps_args[PS_ARG_RPM].min, ps_args[PS_ARG_RPM].max,
@@ -93,11 +95,9 @@ static int entry_of(struct ps_daemon *d, json_t *req, FILE *out, int *action,
 		}
 		ps_gcra_params(rpm, burst, &e->emission_ns, &e->tolerance_ns);
 	}
-	e->since_ns = ps_wall_ms() * 1000000ULL;
-	e->until_ns = for_s ? ps_boot_now(NULL) + (uint64_t)for_s * 1000000000ULL : 0;
-	e->action = *action;
+	a->for_s = for_s;
+	e->action = action;
 	e->origin = PS_ORIGIN_MANUAL;
-	e->dry_run = d->cfg.dry_run > 0;
 	if (reason)
 		snprintf(e->reason, sizeof(e->reason), "%s", reason);
 	return 0;
@@ -142,66 +142,68 @@ static int set_entry(struct ps_daemon *d, FILE *out, const struct ps_prefix *p,
 	return 0;
 }
 
-/* block and throttle (by rpm, or by rate: shape): an entry of origin manual. */
-static void set_manual(struct ps_daemon *d, json_t *req, FILE *out, int action)
+/* block: an entry of origin manual. */
+int ps_check_block(json_t *req, FILE *out, struct ps_ask *a)
 {
-	const char *reason = json_string_value(ps_request_get(req, PS_ARG_REASON));
-	struct ps_enforcement e = {};
-	struct ps_prefix p;
-	char subj[64], rate[40] = "";
+	return subject_of(req, out, a) || entry_of(req, out, PS_ACT_BLOCK, a) ? -1 : 0;
+}
+
+/* throttle, by rpm, or by rate (a shape entry): an entry of origin manual. */
+int ps_check_throttle(json_t *req, FILE *out, struct ps_ask *a)
+{
+	return subject_of(req, out, a) || entry_of(req, out, PS_ACT_THROTTLE, a) ? -1 : 0;
+}
+
+/* block and throttle: the checked entry, from now. */
+void ps_run_set(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
+{
+	struct ps_enforcement e = a->entry;
+	const char *reason = e.reason[0] ? e.reason : NULL;
 	json_t *o;
 
-	if (subject_of(req, out, &p, subj, sizeof(subj)) ||
-	    entry_of(d, req, out, &action, &e, rate, sizeof(rate)) ||
-	    set_entry(d, out, &p, subj, &e))
+	e.since_ns = ps_wall_ms() * 1000000ULL;
+	e.until_ns = a->for_s ? ps_boot_now(NULL) + a->for_s * 1000000000ULL : 0;
+	e.dry_run = d->cfg.dry_run > 0;
+	if (set_entry(d, out, &a->subject, a->subj, &e))
 		return;
-	pr_info("penstockd: %s %s%s%s%s%s (manual)\n", ps_action_names[action], subj, rate,
-		reason ? ": " : "", reason ? reason : "", e.dry_run ? " [dry run]" : "");
+	pr_info("penstockd: %s %s%s%s%s%s (manual)\n", ps_action_names[e.action], a->subj,
+		a->rate, reason ? ": " : "", reason ? reason : "", e.dry_run ? " [dry run]" : "");
 	ps_daemon_save_manual(d);
-	o = json_pack("{s:b, s:s, s:s, s:b}", "ok", 1, "subject", subj, "action",
-		      ps_action_names[action], "dry_run", e.dry_run);
+	o = json_pack("{s:b, s:s, s:s, s:b}", "ok", 1, "subject", a->subj, "action",
+		      ps_action_names[e.action], "dry_run", e.dry_run);
 	json_dumpf(o, out, PS_JSON_DUMP);
 	json_decref(o);
 }
 
-void ps_handle_block(struct ps_daemon *d, json_t *req, FILE *out)
+int ps_check_unblock(json_t *req, FILE *out, struct ps_ask *a)
 {
-	set_manual(d, req, out, PS_ACT_BLOCK);
+	return subject_of(req, out, a);
 }
 
-void ps_handle_throttle(struct ps_daemon *d, json_t *req, FILE *out)
+void ps_run_unblock(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 {
-	set_manual(d, req, out, PS_ACT_THROTTLE);
-}
-
-void ps_handle_unblock(struct ps_daemon *d, json_t *req, FILE *out)
-{
-	struct ps_prefix p;
-	char subj[64];
 	int r;
 
-	if (subject_of(req, out, &p, subj, sizeof(subj)))
-		return;
-	r = ps_enf_remove(&d->dp, &p);
+	r = ps_enf_remove(&d->dp, &a->subject);
 	if (r < 0) {
-		ps_control_error(out, "unblock %s: %s", subj, strerror(-r));
+		ps_control_error(out, "unblock %s: %s", a->subj, strerror(-r));
 		return;
 	}
 	if (r) {
-		pr_info("penstockd: enforcement on %s removed (manual)\n", subj);
+		pr_info("penstockd: enforcement on %s removed (manual)\n", a->subj);
 		ps_daemon_shape_sync(d, NULL, 0);
 		ps_daemon_save_manual(d);
 	}
-	fprintf(out, "{\"ok\":true,\"subject\":\"%s\",\"removed\":%d}", subj, r);
+	fprintf(out, "{\"ok\":true,\"subject\":\"%s\",\"removed\":%d}", a->subj, r);
 }
 
-void ps_handle_enforcement(struct ps_daemon *d, json_t *req, FILE *out)
+void ps_run_enforcement(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 {
 	int64_t b2w;
 	uint64_t now = ps_boot_now(&b2w);
 	json_t *o = ps_enf_list_json(&d->dp, d->cfg.dry_run > 0, now, b2w);
 
-	(void)req;
+	(void)a;
 	json_object_set_new(o, "ok", json_true());
 	json_dumpf(o, out, PS_JSON_DUMP);
 	json_decref(o);

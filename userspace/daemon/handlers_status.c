@@ -169,13 +169,13 @@ static json_t *maps_json(struct ps_daemon *d)
 	return maps;
 }
 
-void ps_handle_status(struct ps_daemon *d, json_t *req, FILE *out)
+void ps_run_status(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 {
 	json_t *ifs = interfaces_json(d), *progs = programs_json(d), *maps = maps_json(d), *o;
 	uint64_t now = ps_wall_ms();
 	char ts[32], ts2[32];
 
-	(void)req;
+	(void)a;
 	o = json_pack("{s:b, s:{s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:b}, s:o, s:o, s:o,"
 		      " s:{s:I, s:f, s:f, s:f, s:i}, s:{s:I, s:I}}",
 		      "ok", 1,

@@ -242,6 +242,9 @@ static const struct err_case err_cases[] = {
 	  "2:11: endpoints[0].port: -1 is out of range, expected an integer in 1..65535" },
 	{ "port_overflow", "endpoints:\n  - port: 99999999999999999999999\n", -EINVAL,
 	  "2:11: endpoints[0].port: 99999999999999999999999 is out of range, expected an integer in 1..65535" },
+	/* 2^64 + 8000: twenty digits that wrap to 8000 in 64 bits. */
+	{ "port_wraps_2_64", "endpoints:\n  - port: 18446744073709559616\n", -EINVAL,
+	  "2:11: endpoints[0].port: 18446744073709559616 is out of range, expected an integer in 1..65535" },
 	{ "port_leading_zero", "endpoints:\n  - port: 0800\n", -EINVAL,
 	  "2:11: endpoints[0].port: 0800 has a leading zero (octal in YAML 1.1), expected an integer in 1..65535 without one" },
 	{ "port_duplicate", "endpoints:\n  - port: 8000\n  - {port: 9000}\n  - port: 8000\n", -EINVAL,
@@ -847,7 +850,7 @@ static const struct err_case detection_err_cases[] = {
 static void run_err_case(const struct err_case *t)
 {
 	char path[512], want[1024], err[1024];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	int rc;
 
 	rc = write_yaml(t->name, t->yaml, strlen(t->yaml), path, sizeof(path));
@@ -935,7 +938,7 @@ static void test_default_paths(void)
 
 static void test_init(void)
 {
-	struct ps_config cfg;
+	static struct ps_config cfg;
 
 	poison(&cfg);
 	ps_config_init(&cfg);
@@ -961,7 +964,7 @@ static void test_full(void)
 		"    paths: [/v1/chat/completions, '/v1/embeddings']\n"
 		"  - {name: \"tgi server\", port: 65535, paths: [/generate]}\n"
 		"  - port: 1\n";
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 
 	if (!load_ok("load_full", yaml, &cfg, path, sizeof(path)))
@@ -1046,7 +1049,7 @@ static void test_proxy_protocol(void)
 
 static void test_defaults(void)
 {
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 
 	if (!load_ok("defaults", "endpoints:\n  - port: 8000\n", &cfg, path, sizeof(path)))
@@ -1065,7 +1068,7 @@ static void test_defaults(void)
 static void test_null_optional(void)
 {
 	const char *yaml = "interfaces:\nendpoints:\n  - port: 9000\n    name: ~\n    paths:\n";
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 
 	if (!load_ok("null_optional_keys", yaml, &cfg, path, sizeof(path)))
@@ -1086,7 +1089,7 @@ static void test_limits(void)
 	static const char path64[] =
 		"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	char yaml[8192], path[512];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	size_t o = 0;
 	int i;
 
@@ -1122,7 +1125,7 @@ static void test_alias(void)
 	const char *yaml = "endpoints:\n  - port: 1\n    paths: &p [/a, /b]\n"
 			   "  - port: 2\n    paths: *p\n";
 	static const char *const ab[] = { "/a", "/b", NULL };
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 
 	if (!load_ok("alias", yaml, &cfg, path, sizeof(path)))
@@ -1140,7 +1143,7 @@ static void test_alias(void)
 static void test_same_name(void)
 {
 	const char *yaml = "endpoints:\n  - {name: llama, port: 1}\n  - {name: llama, port: 2}\n";
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512];
 
 	if (!load_ok("same_name_two_ports", yaml, &cfg, path, sizeof(path)))
@@ -1155,7 +1158,7 @@ static void test_same_name(void)
 static void test_reload(void)
 {
 	static const char second[] = "endpoints: [{port: 3, paths: [/x]}]\n";
-	struct ps_config a, b;
+	static struct ps_config a, b;
 	char path[512];
 
 	if (!load_ok("reload", "interfaces: [eth0, eth1]\nendpoints: [{port: 1}, {port: 2}]\n",
@@ -1219,7 +1222,7 @@ static void test_example(void)
 		"/v1/chat/completions", "/v1/completions", "/v1/embeddings", NULL,
 	};
 	char path[8192], err[1024], why[256];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	int rc;
 
 	example_path(path, sizeof(path));
@@ -1244,7 +1247,7 @@ static void test_example(void)
 static void test_missing_file(void)
 {
 	char path[512], want[1024], err[1024];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/no-such.yaml", tmpdir);
@@ -1276,7 +1279,7 @@ static void test_too_big(void)
 {
 	size_t len = (1 << 20) + 1;
 	char path[512], want[1024], err[1024];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char *text;
 	int rc;
 
@@ -1313,7 +1316,7 @@ static void test_too_big(void)
 static void test_short_err_buffer(void)
 {
 	char path[512], err[16];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	int rc;
 
 	if (write_yaml("short_err", "endpoints: []\n", strlen("endpoints: []\n"), path,
@@ -1335,7 +1338,7 @@ static void test_short_err_buffer(void)
 
 static void test_add_port(void)
 {
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char why[256];
 	int i, rc;
 
@@ -1512,7 +1515,7 @@ static void test_limits_full(void)
 		"      dry_run: true\n"
 		"dry_run: false\n";
 	struct ps_limits def, partners, internal, want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 	const char *bad;
 
@@ -1592,7 +1595,7 @@ static void test_limits_full(void)
 static void test_limits_none(void)
 {
 	struct ps_limits want, resolved;
-	struct ps_config cfg, init;
+	static struct ps_config cfg, init;
 	char path[512], why[256];
 	const char *bad;
 
@@ -1635,7 +1638,7 @@ static void test_limits_burst_default(void)
 		"  default:\n"
 		"    requests_per_day: 1000\n";
 	struct ps_limits want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 	const char *bad;
 
@@ -1709,7 +1712,7 @@ static void test_limits_inherit(void)
 		"      unlimited: false\n"
 		"      egress_bytes_per_day: 1GB\n";
 	struct ps_limits def, want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 	const char *bad;
 
@@ -1780,7 +1783,7 @@ static void test_limits_dry_run(void)
 	static const int want1[] = { 1, 0, 1, 1 }, raw1[] = { 0, -1, 1 };
 	static const int want2[] = { 0, 1, 0, 0 }, raw2[] = { 1, 0, -1 };
 	struct ps_limits l;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512];
 	int i;
 
@@ -1847,7 +1850,7 @@ static void test_limits_forms(void)
 		"      shape_rate: 2MBIT\n"
 		"      on_exceed: \"block\"\n"		/* a name: quotes are fine */
 		"      requests_per_day: 1000000000000\n";
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 	const char *bad = NULL;
 	const struct ps_class_cfg *a = &cfg.classes[0], *b = &cfg.classes[1];
@@ -1895,7 +1898,7 @@ static void test_limits_nulls(void)
 		"endpoints: [{port: 1}]\nlimits:\n  default:\n    burst:\n    on_exceed: ~\n",
 	};
 	struct ps_limits want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 	size_t i;
 
@@ -1930,7 +1933,7 @@ static void test_limits_max(void)
 {
 	static const char name31[] = "abcdefghijklmnopqrstuvwxyz01234";
 	char *yaml, path[512];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	size_t o = 0, len = 1 << 16;
 	const struct ps_limits *l;
 	const struct ps_prefix *last;
@@ -2017,12 +2020,12 @@ static void test_limits_too_many(void)
 static void test_example_limits(void)
 {
 	static const uint8_t partners0[] = { 203, 0, 113, 0 },
-			     partners1[16] = { 0x20, 0x01, 0x0d, 0xb8 }, internal0[] = { 10 },
+			     partners1[16] = { 0x20, 0x01, 0x0d, 0xb8 }, internal0[4] = { 10 },
 			     internal1[16] = { 0xfd }, trial0[] = { 198, 51, 100, 0 },
 			     evals0[] = { 192, 0, 2, 0 };
 	char src[8192], path[512], line[1024], err[1024], why[256];
 	struct ps_limits want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	const char *bad = NULL;
 	bool in = false;
 	FILE *in_f, *out_f;
@@ -2174,7 +2177,7 @@ static void test_alerts_defaults(void)
 		"endpoints: [{port: 1}]\nalerts:\n  stderr:\n  jsonl:\n  webhook: ~\n  keep_in_memory:\n",
 	};
 	struct ps_alerts_cfg want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[512];
 	size_t i;
 
@@ -2221,7 +2224,7 @@ static void test_alerts_full(void)
 		"    max_backoff: 1h\n"
 		"  keep_in_memory: 0\n";
 	struct ps_alerts_cfg want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[512];
 
 	alerts_defaults(&want);
@@ -2255,7 +2258,7 @@ static void test_alerts_full(void)
 static void test_alerts_long_path(void)
 {
 	char yaml[2200], xs[1024], want[1024], path[512], err[1024];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	int rc;
 
 	memset(xs, 'x', sizeof(xs));
@@ -2456,7 +2459,7 @@ static void test_detection_defaults(void)
 		"  escalation:\n    forget:\n    steps:\n",
 	};
 	struct ps_detection_cfg want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[512];
 	size_t i;
 
@@ -2507,7 +2510,7 @@ static void test_detection_full(void)
 		"        cooldown: 1d\n"
 		"      - {action: block}\n";
 	struct ps_detection_cfg want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[512];
 
 	if (!load_ok("detection_full", yaml, &cfg, path, sizeof(path)))
@@ -2594,7 +2597,7 @@ static void test_detection_bounds(void)
 		"      - {action: alert}\n"
 		"      - {action: block, for: 30d, cooldown: 30d}\n";
 	struct ps_detection_cfg want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[512];
 	int i;
 
@@ -2700,7 +2703,7 @@ static void test_detection_decimals(void)
 		{ "low_and_slow: {duty_cycle", "0.95", 0.95 },
 	};
 	char yaml[256], path[512];
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	double got;
 	size_t i;
 
@@ -2738,7 +2741,7 @@ static void test_detection_steps(void)
 		"      - {action: block}\n";
 	const char *forget = "endpoints: [{port: 1}]\ndetection:\n  escalation: {forget: 1h}\n";
 	struct ps_detection_cfg want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[512];
 
 	if (load_ok("detection_steps_replace", one, &cfg, path, sizeof(path))) {
@@ -2791,7 +2794,7 @@ static void test_class_detection(void)
 	static const int exempt[] = { 1, 0, 0, 0, 1, 0 }, alert_only[] = { 0, 1, 0, 0, 0, 1 };
 	struct ps_thresholds none = { U, U, U, U, U }, t;
 	struct ps_limits want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256], what[64];
 	const char *bad = NULL;
 	int i;
@@ -2873,7 +2876,7 @@ static void test_thresholds_resolve(void)
 		"  classes:\n"
 		"    - {name: a, clients: [10.0.0.0/8], thresholds: {requests_per_hour: 9}}\n";
 	struct ps_thresholds det = { 100, U, U, U, 2147483648ULL }, want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	char path[512], why[256];
 	const char *bad;
 
@@ -2930,7 +2933,7 @@ static void test_example_detection(void)
 {
 	char src[8192], path[512], line[1024], err[1024], why[512];
 	struct ps_detection_cfg want;
-	struct ps_config cfg;
+	static struct ps_config cfg;
 	FILE *in_f, *out_f;
 	int state = 0, n = 0, rc;	/* state: 0 before, 1 in, 2 after the section */
 
