@@ -138,6 +138,8 @@ def cases(gw4, gw6):
         (req([(XFF, "_hidden")], False), gw4, "bad"),
         (req([(XFF, "198.19.2.55, 999.1.2.3")]), gw4, "bad"),
         (req([(XFF, "198.19.2.55, fd00:5055::zz")]), gw4, "bad"),
+        # Empty list elements are none (RFC 9110 section 5.6.1).
+        (req([(XFF, "198.19.2.76, , 198.19.1.2,")]), "198.19.2.76", "forwarded"),
     ], "whole"))
     out.append(("ports", 6, [
         (req([(XFF, "198.19.2.56:4711, [fd00:5055::56]:80")]), "fd00:5055::56", "forwarded"),
@@ -154,6 +156,10 @@ def cases(gw4, gw6):
         (req([(FWD, "by=198.19.1.2;for=198.19.2.63;host=llm")]), "198.19.2.63", "forwarded"),
         (req([(FWD, 'for="[fd00:5055::64]"')]), "fd00:5055::64", "forwarded"),
         (req([(FWD, "for=unknown")]), gw4, "bad"),
+        # A hop that does not say whom it forwarded for: the walk cannot
+        # go past it.
+        (req([(FWD, "for=198.19.2.77, proto=https")]), gw4, "bad"),
+        (req([(FWD, "for=198.19.2.78, , for=198.19.1.2")], False), "198.19.2.78", "forwarded"),
         # Both: the X-Forwarded-For lines win.
         (req([(FWD, "for=198.19.2.66"), (XFF, "198.19.2.65")]), "198.19.2.65", "forwarded"),
         (req([(FWD, "for=198.19.2.67"), (FWD, 'for="[fd00:5056::1]:1"')]), "198.19.2.67",

@@ -55,17 +55,19 @@ MODE forwarded), or, when it has none (or with MODE forwarded), the for=
 parameters of its Forwarded lines (RFC 7239; not with MODE
 x-forwarded-for). Walking them from the right: the first entry outside the
 trusted prefixes is the request's client; an entry that is no address
-(unknown, _hidden, garbage) before it leaves the request the connection's
-client; if all are trusted, the left-most is the client. A request without
-such lines, or from an untrusted peer, is the connection's client's.
-The request's client gets its requests and inference_requests; packets,
-bytes, payload and connections stay the connection's client's. The header
-lines come from tshark's own dissection of each request (one http tree per
-request, its http.request.line items, in a second pass with -T json);
-nothing here reads the capture's bytes. The output then also has
-"forwarded": {"requests": N, "bad": N, "untrusted": N}: requests given to
-a client a header named, requests whose entries walked to no address, and
-requests with such a header from an untrusted peer.
+(unknown, _hidden, garbage, a Forwarded element without for=) before it
+leaves the request the connection's client; if all are trusted, the
+left-most is the client. Empty list elements are no entries (RFC 9110
+section 5.6.1). A request without such lines, or from an untrusted peer,
+is the connection's client's. The request's client gets its requests and
+inference_requests; packets, bytes, payload and connections stay the
+connection's client's. The header lines come from tshark's own dissection
+of each request (one http tree per request, its http.request.line items,
+in a second pass with -T json); nothing here reads the capture's bytes.
+The output then also has "forwarded": {"requests": N, "bad": N,
+"untrusted": N}: requests given to a client a header named, requests whose
+entries walked to no address, and requests with such a header from an
+untrusted peer.
 
 Only the Python standard library is used.
 """
@@ -258,23 +260,32 @@ def split_quoted(text, sep):
 
 
 def forwarded_for_values(lines):
-    """The for= values of Forwarded lines (RFC 7239), in order, unquoted."""
+    """The for= values of Forwarded lines (RFC 7239), an element's each, in
+    order, unquoted; None for an element that has none (a hop that did
+    not say whom it forwarded for: no address). Empty elements are no
+    elements (RFC 9110 section 5.6.1)."""
     vals = []
     for line in lines:
         for elem in split_quoted(line, ","):
+            if not elem.strip(" \t"):
+                continue
+            val = None
             for pair in split_quoted(elem, ";"):
                 name, eq, value = pair.strip(" \t").partition("=")
-                if not eq or name.lower() != "for":
-                    continue
-                if len(value) >= 2 and value[0] == value[-1] == '"':
-                    value = re.sub(r"\\(.)", r"\1", value[1:-1])
-                vals.append(value)
+                if eq and name.lower() == "for":
+                    if len(value) >= 2 and value[0] == value[-1] == '"':
+                        value = re.sub(r"\\(.)", r"\1", value[1:-1])
+                    val = value
+                    break
+            vals.append(val)
     return vals
 
 
 def node_address(entry):
     """The address of an entry (1.2.3.4, 1.2.3.4:port, 2001:db8::1,
     [2001:db8::1], [2001:db8::1]:port), or None: not an address."""
+    if entry is None:
+        return None
     e = entry.strip(" \t")
     host, port = e, None
     if e.startswith("["):
@@ -313,7 +324,8 @@ def forwarded_client(client, xff, fwd, mode, trusted):
     if not trusted_peer(client, trusted):
         return client, "untrusted"
     if xff:
-        entries = [e for line in xff for e in line.split(",")]
+        # Empty list elements are no elements (RFC 9110 section 5.6.1).
+        entries = [e for line in xff for e in line.split(",") if e.strip(" \t")]
     else:
         entries = forwarded_for_values(fwd)
     if not entries:
