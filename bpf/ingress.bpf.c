@@ -303,6 +303,33 @@ static __always_inline void ps_ooo_release(struct ps_ingress_tmp *t, struct ps_s
 		d->pieces = 0;
 }
 
+/*
+ * Forwarded headers: does the endpoint read them, and is the connection's
+ * client (a PROXY header's, or the peer) a proxy they are believed from?
+ */
+static __always_inline void ps_h1_begin_fwd(struct ps_scratch *s, const struct ps_flow *f,
+					    __u32 ep)
+{
+	struct ps_endpoint *e = bpf_map_lookup_elem(&ps_endpoints, &ep);
+	struct ps_lpm_key k = {};
+	struct ps_trusted *t;
+
+	s->fwd_ep = e ? e->flags & (PS_EP_XFF | PS_EP_FORWARDED) : 0;
+	s->fwd_on = 0;
+	s->fw_pending = 0;
+	s->nsj = 0;
+	s->nfwd = s->nfwd_bad = s->nfwd_untrusted = s->nfwd_full = 0;
+	if (!s->fwd_ep) {
+		s->fw.flags = 0;
+		return;
+	}
+	s->fw = f->fwd;
+	ps_lpm_key_of(&k, s->conn.family, &s->conn.addr);
+	t = bpf_map_lookup_elem(&ps_trusted, &k);
+	if (t && ep < 32 && (t->endpoints >> ep) & 1)
+		s->fwd_on = s->fwd_ep;
+}
+
 /* Move the flow's parser state into the scratch to feed it bytes. */
 static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x, __u32 seq)
 {
@@ -333,6 +360,11 @@ static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x
 	s->g.throttled_seq = f->throttled_seq;
 	s->g.drop = 0;
 	s->npend = 0;
+	s->conn.addr = s->g.saddr;
+	s->conn.family = s->g.family;
+	s->conn.slot = s->g.slot;
+	s->conn.gen = s->g.gen;
+	ps_h1_begin_fwd(s, f, x->ep);
 	return s;
 }
 
@@ -348,10 +380,14 @@ static __always_inline void ps_gate_end(struct ps_flow *f, const struct ps_scrat
 }
 
 /* Put the parser state back and count the requests it completed. */
-static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, const struct ps_scratch *s)
+static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scratch *s)
 {
 	ps_h1_copy(&x->f->http, &s->h);
 	ps_gate_end(x->f, s);
+	if (s->fwd_ep) {
+		x->f->fwd = s->fw;
+		ps_fwd_end(s);
+	}
 	if (x->c) {
 		if (s->nreq)
 			ps_add(x->c->requests, s->nreq);

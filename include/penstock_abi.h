@@ -222,10 +222,13 @@ struct ps_endpoint {
 
 /* ps_endpoint.flags */
 #define PS_EP_PROXY_PROTOCOL	0x01	/* a PROXY header (v1 or v2) starts each connection */
+#define PS_EP_XFF		0x02	/* a request's client from its X-Forwarded-For ... */
+#define PS_EP_FORWARDED		0x04	/* ... or Forwarded for= (RFC 7239), on a connection
+					 * from a trusted proxy (ps_trusted) */
 
 /*
- * Value of ps_trusted, an LPM trie of the peers whose PROXY headers are
- * believed: bit i set for endpoint slot i.
+ * Value of ps_trusted, an LPM trie of the peers whose PROXY headers and
+ * forwarded headers are believed: bit i set for endpoint slot i.
  */
 struct ps_trusted {
 	__u32 endpoints;
@@ -257,6 +260,38 @@ struct ps_who {
 	__u64 pend_rx_payload;
 	__u64 pend_tx_payload;
 };
+
+/*
+ * The walk of one request's X-Forwarded-For or Forwarded lines, left to
+ * right, for the right-most entry that is not a trusted proxy (the ones
+ * on its left are the client's to forge): subj is the last such address
+ * so far, left the first address; an entry that is no address makes the
+ * walk end on the connection's client unless an address not trusted
+ * comes after it (PS_FWD_BAD).
+ */
+struct ps_fwd {
+	struct ps_addr subj;
+	struct ps_addr left;
+	__u8 subj_family;
+	__u8 left_family;
+	__u8 kind;		/* PS_FWD_* */
+	__u8 flags;		/* PS_FWDF_* */
+	__u32 pad;
+};
+
+#define PS_FWD_NONE		0	/* no entry yet that is not a trusted proxy */
+#define PS_FWD_ADDR		1	/* subj */
+#define PS_FWD_BAD		2	/* an entry that is no address */
+
+#define PS_FWDF_XFF		0x01	/* an X-Forwarded-For line was read */
+#define PS_FWDF_FWD		0x02	/* a Forwarded line was read */
+#define PS_FWDF_CONT		0x04	/* the line being read is one of them, its entries
+					 * read up to the carry, which holds the unfinished one */
+#define PS_FWDF_CONT_FWD	0x08	/* ... a Forwarded line */
+#define PS_FWDF_SKIP		0x10	/* ... whose unfinished entry was too long to carry */
+#define PS_FWDF_UNTRUSTED	0x20	/* such a line from a peer that is not trusted */
+#define PS_FWDF_SETTLED		0x40	/* the header block ended: subj (kind ADDR) is the
+					 * request's client */
 
 /* Key of ps_flows: one TCP connection, oriented client to server. */
 struct ps_flow_key {
@@ -369,6 +404,7 @@ struct ps_flow {
 	__u64 busy_ns;		/* program clock when a CPU took the flow's client
 				 * stream to work on it; 0: free */
 	struct ps_who who;	/* the client, and its PROXY header */
+	struct ps_fwd fwd;	/* the request's client, by its forwarded headers */
 };
 
 /* Key of ps_ooo: a stashed out-of-order client segment. */
@@ -412,6 +448,14 @@ enum ps_stat {
 	PS_STAT_PROXY_BAD,	/* connections to a PROXY endpoint without a valid header */
 	PS_STAT_NO_SLOT_HELD,	/* inference requests held back under a limit because
 				 * their client has no slot (the client table full) */
+	PS_STAT_FORWARDED,	/* requests counted to a client their X-Forwarded-For or
+				 * Forwarded named */
+	PS_STAT_FORWARDED_BAD,	/* ... whose walk met an entry that is no address: the
+				 * connection's client's */
+	PS_STAT_FORWARDED_UNTRUSTED,	/* requests with such headers from a peer that is
+					 * not trusted: the peer's */
+	PS_STAT_FORWARDED_FULL,	/* requests whose named client did not fit the segment's
+				 * table of clients: the connection's client's */
 	PS_STAT_MAX,
 };
 

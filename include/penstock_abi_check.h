@@ -129,6 +129,19 @@ PS_ABI_CODE(PS_PROXY_NONE, 0);
 PS_ABI_CODE(PS_PROXY_WAIT, 1);
 PS_ABI_CODE(PS_PROXY_DONE, 2);
 PS_ABI_CODE(PS_EP_PROXY_PROTOCOL, 0x01);
+PS_ABI_CODE(PS_EP_XFF, 0x02);
+PS_ABI_CODE(PS_EP_FORWARDED, 0x04);
+
+PS_ABI_SIZE(ps_fwd, 40);
+PS_ABI_AT(ps_fwd, subj, 0);
+PS_ABI_AT(ps_fwd, left, 16);
+PS_ABI_AT(ps_fwd, subj_family, 32);
+PS_ABI_AT(ps_fwd, left_family, 33);
+PS_ABI_AT(ps_fwd, kind, 34);
+PS_ABI_AT(ps_fwd, flags, 35);
+PS_ABI_CODE(PS_FWD_NONE, 0);
+PS_ABI_CODE(PS_FWD_ADDR, 1);
+PS_ABI_CODE(PS_FWD_BAD, 2);
 PS_ABI_AT(ps_endpoint, path_len, 8);
 PS_ABI_AT(ps_endpoint, paths, 8 + PS_MAX_PATHS);
 
@@ -168,7 +181,8 @@ PS_ABI_AT(ps_http, refill_state, 28);
 PS_ABI_AT(ps_http, pad2, 29);
 PS_ABI_AT(ps_http, carry, 32);
 
-PS_ABI_SIZE(ps_flow, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who));
+PS_ABI_SIZE(ps_flow, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who) +
+		     sizeof(struct ps_fwd));
 PS_ABI_AT(ps_flow, dir, 0);
 PS_ABI_AT(ps_flow, http, 96);
 PS_ABI_AT(ps_flow, last_seen_ns, 96 + sizeof(struct ps_http));
@@ -181,6 +195,7 @@ PS_ABI_AT(ps_flow, acked_valid, 96 + sizeof(struct ps_http) + 29);
 PS_ABI_AT(ps_flow, rx_acked, 96 + sizeof(struct ps_http) + 32);
 PS_ABI_AT(ps_flow, busy_ns, 96 + sizeof(struct ps_http) + 40);
 PS_ABI_AT(ps_flow, who, 96 + sizeof(struct ps_http) + 48);
+PS_ABI_AT(ps_flow, fwd, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who));
 
 PS_ABI_SIZE(ps_ooo_key, 48);
 PS_ABI_AT(ps_ooo_key, flow, 0);
@@ -270,6 +285,10 @@ PS_ABI_CODE(PS_STAT_PROXY, 17);
 PS_ABI_CODE(PS_STAT_PROXY_UNTRUSTED, 18);
 PS_ABI_CODE(PS_STAT_PROXY_BAD, 19);
 PS_ABI_CODE(PS_STAT_NO_SLOT_HELD, 20);
-PS_ABI_CODE(PS_STAT_MAX, 21);
+PS_ABI_CODE(PS_STAT_FORWARDED, 21);
+PS_ABI_CODE(PS_STAT_FORWARDED_BAD, 22);
+PS_ABI_CODE(PS_STAT_FORWARDED_UNTRUSTED, 23);
+PS_ABI_CODE(PS_STAT_FORWARDED_FULL, 24);
+PS_ABI_CODE(PS_STAT_MAX, 25);
 
 #endif /* PENSTOCK_ABI_CHECK_H */

@@ -17,70 +17,8 @@
 #include "common.h"
 #include "maps.h"
 #include "ratelimit.h"
-
-#define PS_CHUNK	512
-#define PS_BUF_SIZE	1024		/* power of two >= carry + chunk + slack */
-#define PS_BUF_MASK	(PS_BUF_SIZE - 1)
-/* Lines looked at per chunk: every line a buffer can hold (a line is at
- * least its one-byte end), so that no line of a chunk goes unread. */
-#define PS_LINES_MAX	(PS_LINE_CARRY + PS_CHUNK)
-/* Chunks and body skips per segment: enough for a 64 KB GSO/GRO packet of
- * the smallest pipelined requests with a body (two steps each: the chunk
- * their lines are in, then the body skip). bpf_loop() runs only as many
- * as the segment needs. */
-#define PS_FEED_STEPS	8192
-/* Inference requests of one segment waiting for the request limit. */
-#define PS_PEND_MAX	256
-
-/* The walk of an IPv6 address in a PROXY v1 header (proxy.h). */
-struct ps_px6 {
-	__u16 g[8];		/* the groups read */
-	__u32 ng;		/* how many */
-	__u32 gap;		/* where "::" stands among them (8: none) */
-	__u32 v;		/* the group being read ... */
-	__u32 digits;		/* ... its digits so far */
-	__u32 colon;		/* the last character was ':' */
-	__u32 chars;		/* characters read */
-	__u32 pos;		/* where the next is in the buffer ... */
-	__u32 end;		/* ... before the line's end */
-	__s32 r;		/* the last character's verdict (ps_px6_char()) */
-};
-
-struct ps_scratch {
-	struct ps_http h;	/* working copy of the flow's parser state */
-	__u32 endpoint;
-	__u32 len;		/* valid bytes in buf */
-	__u32 ls;		/* start of the current line in buf */
-	__u32 nreq;		/* requests completed in this call */
-	__u32 ninf;		/* of which inference requests */
-	__u32 rest;		/* bytes of the segment after those in buf */
-	__u32 colon;		/* ps_find_nl(): the line holds a ':' */
-	__u32 fin;		/* the segment carries FIN */
-	__u32 seq;		/* sequence number of the first byte fed */
-	__u32 chunk_seq;	/* sequence number of buf[cc] ... */
-	__u32 cc;		/* ... after cc bytes of carry at the head of buf */
-	struct ps_gate_ctx g;	/* the request limit's view of the flow */
-	__u32 npend;		/* inference requests of the segment not yet paid ... */
-	__u32 pend[PS_PEND_MAX];	/* ... by where their request lines end */
-	__u8 path[PS_PATH_MAX + 8];	/* a request target's path, %XX decoded ... */
-	__u32 walk_q;		/* ... read up to here ... */
-	__u32 walk_end;		/* ... of the line ending here ... */
-	__u32 walk_n;		/* ... this many bytes so far */
-	struct ps_px6 px6;	/* an IPv6 address being read (proxy.h) */
-	struct ps_addr px_addr;	/* a PROXY header's source (proxy.h) ... */
-	__u32 px_len;		/* ... the header's length ... */
-	__u8 px_family;		/* ... and the source's family */
-	__u8 px_pad[3];
-	__u8 buf[PS_BUF_SIZE + 64];
-};
-
-/* One scratch per CPU: programs do not nest on a CPU within tc. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ps_scratch);
-} ps_scratch_map SEC(".maps") __weak;
+#include "scratch.h"
+#include "forwarded.h"
 
 /* Parser state between flow and scratch: the carry only when it holds a line. */
 static __always_inline void ps_h1_copy(struct ps_http *dst, const struct ps_http *src)
@@ -88,33 +26,6 @@ static __always_inline void ps_h1_copy(struct ps_http *dst, const struct ps_http
 	__builtin_memcpy(dst, src, __builtin_offsetof(struct ps_http, carry));
 	if (src->carry_len)
 		__builtin_memcpy(dst->carry, src->carry, PS_LINE_CARRY);
-}
-
-static __always_inline struct ps_scratch *ps_scratch(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&ps_scratch_map, &zero);
-}
-
-/* Eight little-endian bytes of a string literal, zero past its end. */
-#define PS_B(s, i)	((__u64)(sizeof(s) > (i) + 1 ? (__u8)(s)[i] : 0) << ((i) * 8))
-#define PS_W8(s)	(PS_B(s, 0) | PS_B(s, 1) | PS_B(s, 2) | PS_B(s, 3) | \
-			 PS_B(s, 4) | PS_B(s, 5) | PS_B(s, 6) | PS_B(s, 7))
-
-static __always_inline __u64 ps_load64(const __u8 *buf, __u32 i)
-{
-	return *(const __u64 *)(buf + (i & PS_BUF_MASK));
-}
-
-static __always_inline __u64 ps_mask(__u32 n)
-{
-	return n >= 8 ? ~0ULL : (1ULL << (n * 8)) - 1;
-}
-
-static __always_inline __u8 ps_lower(__u8 c)
-{
-	return (c >= 'A' && c <= 'Z') ? c | 0x20 : c;
 }
 
 /*
@@ -219,91 +130,6 @@ static __always_inline int ps_inference_path(const __u8 *path, __u32 len, __u32 
 	return 0;
 }
 
-/*
- * Does buf[p..end) start, case-insensitively, with the nlen-byte (9..24)
- * header name n0 n1 n2 followed by ':' or a blank? Returns the offset
- * after the name, 0 if not. Lower-casing by OR 0x20 maps letters and '-'
- * to themselves; the name words are given in lower case.
- */
-static __always_inline __u32 ps_header_is(const __u8 *buf, __u32 p, __u32 end,
-					  __u64 n0, __u64 n1, __u64 n2, __u32 nlen)
-{
-	const __u64 lc = 0x2020202020202020ULL;
-	__u8 c;
-
-	if (p + nlen + 1 > end)
-		return 0;
-	if ((ps_load64(buf, p) | lc) != n0)
-		return 0;
-	if (nlen <= 16) {
-		if (((ps_load64(buf, p + 8) | lc) & ps_mask(nlen - 8)) != n1)
-			return 0;
-	} else {
-		if ((ps_load64(buf, p + 8) | lc) != n1)
-			return 0;
-		if (((ps_load64(buf, p + 16) | lc) & ps_mask(nlen - 16)) != n2)
-			return 0;
-	}
-	c = buf[(p + nlen) & PS_BUF_MASK];
-	return c == ':' || c == ' ' || c == '\t' ? p + nlen : 0;
-}
-
-/* What ps_skip() skips: up to two byte values, eight bytes at a time. */
-#define PS_SKIP_BLANKS	0x2009	/* SP and HTAB */
-#define PS_SKIP_ZEROS	0x3030	/* '0' */
-#define PS_SKIP_CRLF	0x0d0a	/* CR and LF */
-#define PS_SKIP_LIST	0x202c	/* SP and ',' (HTAB is taken for SP below) */
-
-/* Exact zero-byte flags of a word (bit 7 of each zero byte, no borrows). */
-static __always_inline __u64 ps_zero_bytes(__u64 x)
-{
-	const __u64 lo7 = 0x7f7f7f7f7f7f7f7fULL;
-
-	return ~(((x & lo7) + lo7) | x | lo7);
-}
-
-/*
- * Where the run of bytes of a set (two byte values, set >> 8 and set &
- * 0xff) at p ends, a line's worth at most. For PS_SKIP_LIST a HTAB counts
- * as a SP.
- */
-static __always_inline __u32 ps_skip(const __u8 *buf, __u32 p, __u32 end, __u32 set)
-{
-	const __u64 ones = 0x0101010101010101ULL;
-	__u64 a = ones * (set >> 8), b = ones * (set & 0xff), w, in;
-	int i;
-
-	for (i = 0; i < (PS_LINE_CARRY + PS_CHUNK) / 8; i++) {
-		if (p >= end)
-			break;
-		w = ps_load64(buf, p);
-		if (set == PS_SKIP_LIST)
-			w ^= (ps_zero_bytes(w ^ (ones * '\t')) >> 7) * ('\t' ^ ' ');	/* HTAB -> SP */
-		in = ps_zero_bytes(w ^ a) | ps_zero_bytes(w ^ b);
-		if (~in & 0x8080808080808080ULL) {
-			p += ps_lowest_byte(~in & 0x8080808080808080ULL);
-			break;
-		}
-		p += 8;
-	}
-	return p < end ? p : end;
-}
-
-#define PS_GLOBAL __weak __attribute__((noinline))
-
-/*
- * ps_skip() on the scratch buffer. The helpers below call it rather than
- * inlining its loop: each place a loop can stop is a state of its own to
- * the verifier, and two loops in a row multiply them.
- */
-PS_GLOBAL __u32 ps_g_skip(__u32 p, __u32 end, __u32 set)
-{
-	struct ps_scratch *s = ps_scratch();
-
-	if (!s || end > PS_BUF_SIZE)
-		return p;
-	return ps_skip(s->buf, p, end, set);
-}
 
 /*
  * Decimal value of up to 19 digits at p, leading zeros skipped before they
@@ -368,9 +194,13 @@ static __always_inline __s64 ps_parse_hex(const __u8 *buf, __u32 p, __u32 end)
 static __always_inline void ps_h1_count(struct ps_scratch *s)
 {
 	if ((s->h.flags & (PS_H1F_REQUEST | PS_H1F_COUNTED)) == PS_H1F_REQUEST) {
-		s->nreq++;
-		if (s->h.flags & PS_H1F_INFERENCE)
-			s->ninf++;
+		if (s->fwd_ep && s->fw.flags) {
+			ps_g_fwd_count();
+		} else {
+			s->nreq++;
+			if (s->h.flags & PS_H1F_INFERENCE)
+				s->ninf++;
+		}
 	}
 	s->h.flags |= PS_H1F_COUNTED;
 }
@@ -410,26 +240,6 @@ static __always_inline int ps_has_colon(const __u8 *buf, __u32 p, __u32 end)
 			return off + ps_lowest_byte(t) < end;
 	}
 	return 0;
-}
-
-/* Where the next ',' at or after p is (end if none), eight bytes at a time. */
-PS_GLOBAL __u32 ps_g_find_comma(__u32 p, __u32 end)
-{
-	struct ps_scratch *s = ps_scratch();
-	__u64 t;
-	int i;
-
-	if (!s || end > PS_BUF_SIZE)
-		return end;
-	for (i = 0; i < (PS_LINE_CARRY + PS_CHUNK) / 8; i++) {
-		if (p >= end)
-			break;
-		t = ps_zero_bytes(ps_load64(s->buf, p) ^ 0x2c2c2c2c2c2c2c2cULL);
-		if (t)
-			return p + ps_lowest_byte(t) < end ? p + ps_lowest_byte(t) : end;
-		p += 8;
-	}
-	return end;
 }
 
 /*
@@ -505,7 +315,7 @@ PS_GLOBAL int ps_g_te_chunked(__u32 p, __u32 end)
 		if (((ps_load64(s->buf, p) | lc) & ps_mask(7)) == want)
 			return 1;
 		/* on to the next coding, after a comma */
-		p = ps_g_find_comma(p, end);
+		p = ps_g_find_byte(p, end, ',');
 	}
 	return 0;
 }
@@ -608,12 +418,6 @@ PS_GLOBAL int ps_g_reqline(__u32 p, __u32 end)
 		return 0;
 	i = s->buf[(end - 1) & PS_BUF_MASK];
 	return i >= '0' && i <= '9' && s->buf[(p + n + 1) & PS_BUF_MASK] != ' ' ? n : 0;
-}
-
-static __always_inline int ps_hexdig(__u8 c)
-{
-	c = ps_lower(c);
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /*
@@ -720,12 +524,14 @@ static __always_inline int ps_g_inference(__u32 p, __u32 end, __u32 ep)
  * those are judged, and the rest are judged in a later copy (the ones let
  * in are paid for by then).
  */
-static __always_inline void ps_h1_pend(struct ps_scratch *s, __u32 pos)
+static __always_inline void ps_h1_pend(struct ps_scratch *s, __u32 pos, __u32 sj)
 {
 	__u32 i = s->npend;
 
-	if (i < PS_PEND_MAX)
+	if (i < PS_PEND_MAX) {
 		s->pend[i & (PS_PEND_MAX - 1)] = pos;
+		s->pend_sj[i & (PS_PEND_MAX - 1)] = sj;
+	}
 	s->npend = i + 1;
 }
 
@@ -749,6 +555,8 @@ static __always_inline void ps_h1_first_line(struct ps_scratch *s, __u32 ls, __u
 	/* A first line carried over from an earlier segment keeps its
 	 * message marked as spanning segments. */
 	h->flags = h->state == PS_H1_REQLINE ? h->flags & PS_H1F_SPANNED : 0;
+	if (s->fwd_ep)
+		__builtin_memset(&s->fw, 0, sizeof(s->fw));
 	h->clen = 0;
 	h->state = PS_H1_HEADERS;
 	if (ce - p >= 5 && (ps_load64(buf, p) & ps_mask(5)) == PS_W8("HTTP/")) {
@@ -777,15 +585,27 @@ static __always_inline void ps_h1_first_line(struct ps_scratch *s, __u32 ls, __u
 	if (ps_g_inference(p + n + 1, ce, s->endpoint)) {
 		h->flags |= PS_H1F_INFERENCE;
 		/* Known to be an inference request from here on: the segment
-		 * is judged by it (ps_gate_segment()). */
-		ps_h1_pend(s, s->chunk_seq + (ce - s->cc));
+		 * is judged by it (ps_gate_segment()). On a forwarded
+		 * connection, once its headers name its client. */
+		if (!s->fwd_on)
+			ps_h1_pend(s, s->chunk_seq + (ce - s->cc), 0);
 	}
 }
 
-/* The empty line ending a header block: how is the body framed? */
-static __always_inline void ps_h1_headers_end(struct ps_scratch *s)
+/*
+ * The empty line ending a header block, at stream position pos: how is the
+ * body framed?
+ */
+static __always_inline void ps_h1_headers_end(struct ps_scratch *s, __u32 pos)
 {
 	struct ps_http *h = &s->h;
+	int k;
+
+	if (s->fwd_on && (h->flags & PS_H1F_REQUEST)) {
+		k = ps_g_fwd_settle(!!(h->flags & PS_H1F_INFERENCE));
+		if (k >= 0)
+			ps_h1_pend(s, pos, k);
+	}
 
 	/* Its segment carrying FIN completes the message without its body. */
 	if (s->fin)
@@ -839,18 +659,6 @@ static __always_inline void ps_h1_te(struct ps_http *h, __u32 p, __u32 ce)
 		h->flags |= PS_H1F_CHUNKED;
 }
 
-/*
- * After a header name (ps_header_is()): blanks, then the colon, then the
- * value's offset; 0 if no colon follows. http-parser takes a blank before
- * the colon, so a reader must too.
- */
-static __always_inline __u32 ps_h1_colon(const __u8 *buf, __u32 p, __u32 ce)
-{
-	if (!p)
-		return 0;
-	p = ps_g_ows(p, ce);
-	return p < ce && buf[p & PS_BUF_MASK] == ':' ? p + 1 : 0;
-}
 
 /* A header line of the block (not its empty end). */
 static __always_inline void ps_h1_header(struct ps_scratch *s, __u32 ls, __u32 ce)
@@ -881,7 +689,7 @@ static __always_inline void ps_h1_header(struct ps_scratch *s, __u32 ls, __u32 c
 	 * compare. */
 	switch (c0 | 0x20) {
 	case 'c':
-		p = ps_h1_colon(buf, ps_header_is(buf, ls, ce, PS_W8("content-"),
+		p = ps_hdr_colon(buf, ps_header_is(buf, ls, ce, PS_W8("content-"),
 						  PS_W8("length"), 0, 14), ce);
 		if (p) {
 			ps_h1_clen(h, p, ce);
@@ -889,7 +697,7 @@ static __always_inline void ps_h1_header(struct ps_scratch *s, __u32 ls, __u32 c
 		}
 		return;
 	case 't':
-		p = ps_h1_colon(buf, ps_header_is(buf, ls, ce, PS_W8("transfer"),
+		p = ps_hdr_colon(buf, ps_header_is(buf, ls, ce, PS_W8("transfer"),
 						  PS_W8("-encodin"), PS_W8("g"), 17), ce);
 		if (p) {
 			ps_h1_te(h, p, ce);
@@ -900,6 +708,11 @@ static __always_inline void ps_h1_header(struct ps_scratch *s, __u32 ls, __u32 c
 		if (((ps_load64(buf, ls) | 0x2020202020202020ULL) & ps_mask(8)) ==
 		    PS_W8("upgrade:"))
 			h->flags |= PS_H1F_UPGRADE;
+		return;
+	case 'x':
+	case 'f':
+		if (s->fwd_ep)
+			ps_fwd_header(s, ls, ce);
 		return;
 	}
 }
@@ -949,8 +762,10 @@ static __always_inline int ps_h1_line(struct ps_scratch *s, __u32 ls, __u32 ce)
 	case PS_H1_HEADERS:
 	case PS_H1_HDRLINE:
 		h->state = PS_H1_HEADERS;
-		if (ce == ls)
-			ps_h1_headers_end(s);
+		if (s->fw.flags & PS_FWDF_CONT)
+			ps_fwd_cont(s, ls, ce);
+		else if (ce == ls)
+			ps_h1_headers_end(s, s->chunk_seq + (ce - s->cc));
 		else
 			ps_h1_header(s, ls, ce);
 		return 0;
@@ -1075,7 +890,12 @@ PS_GLOBAL int ps_h1_next(void)
 /* bpf_loop callback around ps_h1_next(). */
 static long ps_h1_line_cb(__u32 idx, void *ctx)
 {
-	return ps_h1_next() ? 1 : 0;
+	int stop = ps_h1_next();
+
+	/* A forwarded line's entries, walked here: one call below the
+	 * line's parsing, which is as deep as calls go. */
+	ps_fwd_pending();
+	return stop ? 1 : 0;
 }
 
 /* Where ps_h1_feed() reads its bytes from. */
@@ -1113,7 +933,8 @@ static __always_inline void ps_h1_cut(struct ps_scratch *s)
 	}
 	if (h->state != PS_H1_HEADERS && h->state != PS_H1_HDRLINE)
 		return;
-	if (cl) {
+	/* (The carry of a forwarded line holds its unfinished entry.) */
+	if (cl && !(s->fw.flags & PS_FWDF_CONT)) {
 		__builtin_memcpy(s->buf, h->carry, PS_LINE_CARRY);
 		if (!ps_g_has_colon(0, cl))
 			return;
@@ -1250,6 +1071,10 @@ static __always_inline int ps_h1_post(struct ps_feed *fc)
 	if (ls >= s->len) {
 		used = n;
 		h->carry_len = 0;
+	} else if (s->fwd_ep && (h->state == PS_H1_HEADERS || h->state == PS_H1_HDRLINE) &&
+		   ps_g_fwd_partial(ls)) {
+		/* A forwarded line goes on: its complete entries walked. */
+		used = n;
 	} else if (ps_h1_line_state(h->state)) {
 		/* An unfinished line: keep its first bytes. */
 		if (ls > PS_LINE_CARRY + PS_CHUNK)
@@ -1363,9 +1188,22 @@ __weak __attribute__((noinline)) int ps_h1_feed(struct __sk_buff *skb, __u32 src
 static long ps_gate_cb(__u32 i, void *data)
 {
 	struct ps_scratch *s = *(struct ps_scratch **)data;
+	__u32 k;
 
 	if (i >= s->npend || i >= PS_PEND_MAX)
 		return 1;
+	if (s->fwd_on) {
+		/* Each request is judged as its own client's. */
+		k = s->pend_sj[i & (PS_PEND_MAX - 1)];
+		ps_gate_subject(s, k);
+		if ((k & PS_PEND_SJ_MASK) &&
+		    ps_block_check(&s->g.saddr, s->g.family, 1, s->g.now)) {
+			s->g.drop = 1;
+			return 1;
+		}
+		if (k & PS_PEND_BLOCK_ONLY)
+			return 0;
+	}
 	return ps_gate_judge(&s->g, s->pend[i & (PS_PEND_MAX - 1)]) ? 1 : 0;
 }
 
@@ -1378,11 +1216,12 @@ static long ps_gate_cb(__u32 i, void *data)
  */
 static __always_inline int ps_gate_segment(struct ps_scratch *s)
 {
+	ps_fwd_slots(s);
 	if (s->npend)
 		bpf_loop(PS_PEND_MAX, ps_gate_cb, &s, 0);
 	if (s->g.drop)
 		return 1;
-	if (s->npend > PS_PEND_MAX && s->g.gen) {
+	if (s->npend > PS_PEND_MAX && (s->conn.gen || s->nsj)) {
 		s->g.drop = 1;
 		return 1;
 	}

@@ -160,4 +160,12 @@ static __always_inline void ps_stat_inc(__u32 stat)
 		*v += 1;
 }
 
+static __always_inline void ps_stat_add(__u32 stat, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&ps_stats, &stat);
+
+	if (v)
+		*v += n;
+}
+
 #endif

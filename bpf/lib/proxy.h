@@ -25,6 +25,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "http1.h"
+#include "addrtext.h"
 
 #define PS_PROXY_V1_MAX	107	/* v1 line, CR LF included */
 #define PS_PROXY_V2_HDR	16	/* v2 fixed part */
@@ -34,163 +35,8 @@
 #define PS_PX_WAIT	0	/* a header may be coming: more bytes needed */
 #define PS_PX_BAD	1	/* no valid header */
 #define PS_PX_PEER	2	/* a header naming no address (LOCAL, UNKNOWN) */
-#define PS_PX_ADDR	3	/* a header naming s->px_addr (s->px_family) */
+#define PS_PX_ADDR	3	/* a header naming s->ip_addr (s->ip_family) */
 
-static __always_inline int ps_pxdig(__u8 c)
-{
-	c = ps_lower(c);
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/*
- * A dotted-quad IPv4 address in the scratch buffer at p, up to a space
- * (end: the line's end): into s->px_addr (network order). Returns where
- * it ended, or 0. A global function, verified once.
- */
-PS_GLOBAL __u32 ps_g_px_ip4(__u32 p, __u32 end)
-{
-	struct ps_scratch *s = ps_scratch();
-	__u32 v = 0, k = 0, digits = 0;
-	__u8 *out, *buf;
-	int i;
-
-	if (!s || end > PS_BUF_SIZE)
-		return 0;
-	buf = s->buf;
-	out = (__u8 *)&s->px_addr;
-
-	for (i = 0; i < 16; i++) {
-		__u8 c = p < end ? buf[p & PS_BUF_MASK] : ' ';
-
-		if (c >= '0' && c <= '9' && digits < 3) {
-			v = v * 10 + (c - '0');
-			digits++;
-		} else if ((c == '.' || c == ' ') && digits && v <= 255 && k < 4) {
-			out[k & 3] = v;
-			k++;
-			v = digits = 0;
-			if (c == ' ')
-				return k == 4 ? p : 0;
-		} else {
-			return 0;
-		}
-		p++;
-	}
-	return 0;
-}
-
-/*
- * One character of an IPv6 address (ps_g_px_ip6()) into the walk w: 0 to
- * go on, 1 at its end (a space), 2 where the group being read turns out
- * to start a dotted IPv4 address, -1 when it is no address.
- */
-static __always_inline int ps_px6_char(struct ps_px6 *w, __u8 c)
-{
-	int d = ps_pxdig(c);
-
-	if (d >= 0 && w->digits < 4) {
-		w->v = w->v * 16 + d;
-		w->digits++;
-		w->colon = 0;
-		return 0;
-	}
-	if (c == '.' && w->digits)
-		return 2;
-	if (c != ':' && c != ' ')
-		return -1;
-	if (w->digits) {
-		if (w->ng >= 8)
-			return -1;
-		w->g[w->ng & 7] = w->v;
-		w->ng++;
-	} else if (c == ':' && w->colon) {
-		if (w->gap != 8)
-			return -1;	/* "::" twice */
-		w->gap = w->ng;
-	} else if (c == ':' && w->chars) {
-		return -1;		/* ":" after ":x:" ... no group */
-	}
-	w->colon = c == ':';
-	w->v = w->digits = 0;
-	return c == ' ';
-}
-
-/*
- * An IPv6 address in the scratch buffer at p, up to a space (RFC 4291 2.2
- * text as inet_pton reads it: "::" once, the last 32 bits maybe a dotted
- * IPv4 address, as in HAProxy's ::ffff:192.0.2.1): into s->px_addr.
- * Returns where it ended, or 0. The walk's state lives in the scratch, so
- * that the verifier checks the loop's callback once. A global function.
- */
-/* bpf_loop callback: the next character of an IPv6 address; 1 to stop. */
-static long ps_px6_cb(__u32 i, void *data)
-{
-	struct ps_scratch *s = ps_scratch();
-	struct ps_px6 *w;
-	__u32 p;
-
-	if (!s)
-		return 1;
-	w = &s->px6;
-	p = w->pos;
-	w->r = ps_px6_char(w, p < w->end ? s->buf[p & PS_BUF_MASK] : ' ');
-	if (w->r)
-		return 1;
-	w->chars++;
-	w->pos = p + 1;
-	return 0;
-}
-
-PS_GLOBAL __u32 ps_g_px_ip6(__u32 p, __u32 end)
-{
-	struct ps_scratch *s = ps_scratch();
-	struct ps_px6 *w;
-	__u8 *out;
-	__u32 j;
-
-	if (!s || end > PS_BUF_SIZE)
-		return 0;
-	w = &s->px6;
-	__builtin_memset(w, 0, sizeof(*w));
-	w->gap = 8;
-	w->pos = p;
-	w->end = end;
-	w->r = -1;
-	bpf_loop(40, ps_px6_cb, NULL, 0);
-	p = w->pos;
-	if (w->r == 2) {
-		/* The group being read starts a dotted IPv4 address: the
-		 * last two groups, read as such. */
-		if (w->ng > 6)
-			return 0;
-		p = ps_g_px_ip4(p - w->digits, end);
-		if (!p)
-			return 0;
-		out = (__u8 *)&s->px_addr;
-		w->g[w->ng & 7] = out[0] << 8 | out[1];
-		w->g[(w->ng + 1) & 7] = out[2] << 8 | out[3];
-		w->ng += 2;
-		w->r = 1;
-	}
-	if (w->r != 1 || (w->gap == 8 && w->ng != 8) || (w->gap != 8 && w->ng > 7))
-		return 0;
-	/* The groups after the gap go to the end. */
-	out = (__u8 *)&s->px_addr;
-	for (j = 0; j < 8; j++) {
-		__u32 src = 8, ng = w->ng, gap = w->gap;
-		__u16 v = 0;
-
-		if (gap == 8 || j < gap)
-			src = j;
-		else if (j + ng >= 8 + gap)
-			src = j + ng - 8;
-		if (src < 8 && src < ng)
-			v = w->g[src & 7];
-		out[(2 * j) & 15] = v >> 8;
-		out[(2 * j + 1) & 15] = v & 0xff;
-	}
-	return p;
-}
 
 static __always_inline int ps_px_is(const __u8 *buf, __u32 p, __u64 w, __u32 n)
 {
@@ -242,21 +88,21 @@ static __always_inline int ps_px_v1(struct ps_scratch *s, __u32 eol)
 		return PS_PX_PEER;
 	if (!ps_px_is(buf, 6, PS_W8("TCP4 "), 5) && !ps_px_is(buf, 6, PS_W8("TCP6 "), 5))
 		return PS_PX_BAD;
-	__builtin_memset(&s->px_addr, 0, sizeof(s->px_addr));
+	__builtin_memset(&s->ip_addr, 0, sizeof(s->ip_addr));
 	if (buf[9] == '4') {
-		p = ps_g_px_ip4(11, eol);
-		src = s->px_addr;
+		p = ps_g_ip4_text(11, eol);
+		src = s->ip_addr;
 		if (p && p < eol)
-			p = ps_g_px_ip4(p + 1, eol);
-		s->px_family = PS_AF_INET;
+			p = ps_g_ip4_text(p + 1, eol);
+		s->ip_family = PS_AF_INET;
 	} else {
-		p = ps_g_px_ip6(11, eol);
-		src = s->px_addr;
+		p = ps_g_ip6_text(11, eol);
+		src = s->ip_addr;
 		if (p && p < eol)
-			p = ps_g_px_ip6(p + 1, eol);
-		s->px_family = PS_AF_INET6;
+			p = ps_g_ip6_text(p + 1, eol);
+		s->ip_family = PS_AF_INET6;
 	}
-	s->px_addr = src;
+	s->ip_addr = src;
 	return p && p < eol && ps_g_px_ports(p + 1, eol) ? PS_PX_ADDR : PS_PX_BAD;
 }
 
@@ -271,14 +117,14 @@ static __always_inline int ps_px_v2(struct ps_scratch *s, __u32 n)
 		return PS_PX_BAD;
 	if ((vc & 0xf) == 0)
 		return PS_PX_PEER;	/* LOCAL: the proxy's own connection */
-	__builtin_memset(&s->px_addr, 0, sizeof(s->px_addr));
+	__builtin_memset(&s->ip_addr, 0, sizeof(s->ip_addr));
 	if (fam == 0x11) {		/* TCP over IPv4 */
 		if (len < 12)
 			return PS_PX_BAD;
 		if (n < PS_PROXY_V2_HDR + 12)
 			return PS_PX_WAIT;
-		__builtin_memcpy(&s->px_addr, buf + 16, 4);
-		s->px_family = PS_AF_INET;
+		__builtin_memcpy(&s->ip_addr, buf + 16, 4);
+		s->ip_family = PS_AF_INET;
 		return PS_PX_ADDR;
 	}
 	if (fam == 0x21) {		/* TCP over IPv6 */
@@ -286,8 +132,8 @@ static __always_inline int ps_px_v2(struct ps_scratch *s, __u32 n)
 			return PS_PX_BAD;
 		if (n < PS_PROXY_V2_HDR + 36)
 			return PS_PX_WAIT;
-		__builtin_memcpy(&s->px_addr, buf + 16, 16);
-		s->px_family = PS_AF_INET6;
+		__builtin_memcpy(&s->ip_addr, buf + 16, 16);
+		s->ip_family = PS_AF_INET6;
 		return PS_PX_ADDR;
 	}
 	return PS_PX_PEER;		/* UNSPEC, UDP, UNIX: nothing to name */
@@ -335,22 +181,6 @@ PS_GLOBAL int ps_g_proxy_parse(__u32 n)
 	return ps_px_v1(s, i);
 }
 
-/*
- * A v4-mapped source (::ffff:a.b.c.d: HAProxy's TCP6 header for an IPv4
- * client of a dual-stack frontend) names the IPv4 client, the one its
- * direct connections, its class and its blocks are keyed by.
- */
-static __always_inline void ps_px_unmap(struct ps_scratch *s)
-{
-	struct ps_addr *a = &s->px_addr;
-
-	if (s->px_family != PS_AF_INET6 || a->a[0] || a->a[1] ||
-	    a->a[2] != bpf_htonl(0x0000ffff))
-		return;
-	a->a[0] = a->a[3];
-	a->a[1] = a->a[2] = a->a[3] = 0;
-	s->px_family = PS_AF_INET;
-}
 
 /* Is the peer a proxy the endpoint trusts? */
 static __always_inline int ps_px_trusted(const struct ps_pkt *p, __u32 ep)
@@ -416,9 +246,9 @@ PS_GLOBAL int ps_proxy_take(struct __sk_buff *skb, struct ps_flow *f, __u32 off,
 	} else {
 		ps_stat_inc(PS_STAT_PROXY);
 		if (r == PS_PX_ADDR) {
-			ps_px_unmap(s);
-			f->who.addr = s->px_addr;
-			f->who.family = s->px_family;
+			ps_ip_unmap(s);
+			f->who.addr = s->ip_addr;
+			f->who.family = s->ip_family;
 		}
 	}
 	return total - have < avail ? total - have : avail;

@@ -98,6 +98,8 @@ static const char *const words[] = {
 	"POST ", "GET ", "/v1/chat/completions", " HTTP/1.1\r\n", "\r\n\r\n",
 	"Content-Length: ", "Transfer-Encoding: chunked\r\n", "0\r\n\r\n", "HTTP/1.1 200 OK\r\n",
 	"Upgrade: h2c\r\n", "CONNECT a:80 HTTP/1.1\r\n", "\r\n",
+	"X-Forwarded-For: 198.19.0.2, [fd00::2]:1, unknown\r\n", "Forwarded: for=\"[fd00::3]:1\"\r\n",
+	"x-forwarded-for:", ", 198.19.0.", ";for=",
 };
 
 static void mutate(struct frame *f)
@@ -291,7 +293,7 @@ static int setup(void)
 
 	ps_config_init(&cfg);
 	/* The corpus's endpoint ports, the ones mutations aim at, and one
-	 * taking PROXY headers from anyone. */
+	 * taking PROXY headers and forwarded headers from anyone. */
 	for (p = 0; p < 7; p++) {
 		static const long ports[] = { PORT, 80, 8080, 8081, 50051, 3000, PX_PORT };
 
@@ -300,6 +302,7 @@ static int setup(void)
 			return err;
 	}
 	cfg.endpoints[6].proxy_protocol = 1;
+	cfg.endpoints[6].forwarded_for = PS_FWD_FOR_BOTH;
 	cfg.endpoints[6].ntrusted = 2;
 	err = ps_parse_prefix("0.0.0.0/0", &cfg.endpoints[6].trusted[0], err_s, sizeof(err_s));
 	if (!err)

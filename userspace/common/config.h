@@ -20,12 +20,21 @@
 
 #define PS_MAX_TRUSTED		64	/* trusted_proxies: entries of one endpoint */
 
+/* endpoints[].forwarded_for: which headers name a request's client. */
+enum ps_forwarded_for {
+	PS_FWD_FOR_OFF = 0,	/* false (the default): none */
+	PS_FWD_FOR_BOTH,	/* true: X-Forwarded-For, else Forwarded */
+	PS_FWD_FOR_XFF,		/* x-forwarded-for */
+	PS_FWD_FOR_FORWARDED,	/* forwarded (RFC 7239) */
+};
+
 struct ps_endpoint_cfg {
 	char name[PS_NAME_MAX];
 	uint16_t port;
 	int npaths;
 	char paths[PS_MAX_PATHS][PS_PATH_MAX + 1];
 	int proxy_protocol;	/* 0 or 1: a PROXY header starts each connection */
+	int forwarded_for;	/* enum ps_forwarded_for: whose forwarded headers count */
 	int ntrusted;		/* 0..PS_MAX_TRUSTED */
 	struct ps_prefix trusted[PS_MAX_TRUSTED];	/* trusted_proxies: whose headers count */
 };

@@ -44,6 +44,13 @@ static const char *const on_exceed_names[] = {
 	[PS_ON_EXCEED_BLOCK] = "block",
 };
 
+static const char *const forwarded_for_names[] = {
+	[PS_FWD_FOR_OFF] = "false",
+	[PS_FWD_FOR_BOTH] = "true",
+	[PS_FWD_FOR_XFF] = "x-forwarded-for",
+	[PS_FWD_FOR_FORWARDED] = "forwarded",
+};
+
 static const char *const step_action_names[] = {
 	[PS_STEP_ALERT] = "alert",
 	[PS_STEP_SHAPE] = "shape",
@@ -94,6 +101,10 @@ static const struct ps_key endpoint_keys[] = {
 	{
 		.name = "proxy_protocol",
 		BOOL_FIELD(struct ps_endpoint_cfg, proxy_protocol),
+	},
+	{
+		.name = "forwarded_for",
+		ENUM_FIELD(struct ps_endpoint_cfg, forwarded_for, forwarded_for_names),
 	},
 	{
 		.name = "trusted_proxies",
@@ -676,10 +687,15 @@ static int endpoint_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const ch
 				"%s.proxy_protocol: true without trusted_proxies, expected "
 				"trusted_proxies: the prefixes of the proxies whose headers count",
 				path);
-	if (ep->ntrusted && ep->proxy_protocol != 1)
+	if (ep->forwarded_for != PS_FWD_FOR_OFF && !ep->ntrusted)
+		return ps_cfg_error(c, &ps_cfg_map_key(c, n, "forwarded_for")->start_mark,
+				"%s.forwarded_for: set without trusted_proxies, expected "
+				"trusted_proxies: the prefixes of the proxies whose headers count",
+				path);
+	if (ep->ntrusted && ep->proxy_protocol != 1 && ep->forwarded_for == PS_FWD_FOR_OFF)
 		return ps_cfg_error(c, &ps_cfg_map_key(c, n, "trusted_proxies")->start_mark,
-				"%s.trusted_proxies: given without proxy_protocol: true, expected "
-				"proxy_protocol: true (or no trusted_proxies)", path);
+				"%s.trusted_proxies: given without proxy_protocol: true or "
+				"forwarded_for, expected one of them (or no trusted_proxies)", path);
 	return 0;
 }
 

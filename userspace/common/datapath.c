@@ -153,6 +153,10 @@ int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg)
 		ep.port = ec->port;
 		ep.npaths = ec->npaths;
 		ep.flags = ec->proxy_protocol == 1 ? PS_EP_PROXY_PROTOCOL : 0;
+		if (ec->forwarded_for == PS_FWD_FOR_BOTH || ec->forwarded_for == PS_FWD_FOR_XFF)
+			ep.flags |= PS_EP_XFF;
+		if (ec->forwarded_for == PS_FWD_FOR_BOTH || ec->forwarded_for == PS_FWD_FOR_FORWARDED)
+			ep.flags |= PS_EP_FORWARDED;
 		for (j = 0; j < ec->npaths && j < PS_MAX_PATHS; j++) {
 			size_t n = strnlen(ec->paths[j], PS_PATH_MAX);
 

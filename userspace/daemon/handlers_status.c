@@ -65,6 +65,10 @@ static json_t *stats_json(struct ps_daemon *d)
 		[PS_STAT_PROXY_UNTRUSTED] = "proxy_untrusted",
 		[PS_STAT_PROXY_BAD] = "proxy_bad",
 		[PS_STAT_NO_SLOT_HELD] = "no_slot_held",
+		[PS_STAT_FORWARDED] = "forwarded_requests",
+		[PS_STAT_FORWARDED_BAD] = "forwarded_bad",
+		[PS_STAT_FORWARDED_UNTRUSTED] = "forwarded_untrusted",
+		[PS_STAT_FORWARDED_FULL] = "forwarded_full",
 	};
 	int fd = bpf_map__fd(d->dp.skel->maps.ps_stats), ncpu = libbpf_num_possible_cpus();
 	json_t *o = json_object();

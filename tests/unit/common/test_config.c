@@ -164,19 +164,26 @@ static const struct err_case err_cases[] = {
 	  "2:3: endpoints: got a mapping, expected a list of 1..16 endpoints" },
 	{ "endpoint_is_scalar", "endpoints:\n  - 8000\n", -EINVAL,
 	  "2:5: endpoints[0]: got '8000', expected a mapping with keys name, port, paths, "
-	  "proxy_protocol, trusted_proxies" },
+	  "proxy_protocol, forwarded_for, trusted_proxies" },
 	{ "endpoint_is_null", "endpoints:\n  - port: 1\n  -\n", -EINVAL,
 	  "3:4: endpoints[1]: got an empty value, expected a mapping with keys name, port, paths, "
-	  "proxy_protocol, trusted_proxies" },
+	  "proxy_protocol, forwarded_for, trusted_proxies" },
 	{ "unknown_endpoint_key", "endpoints:\n  - port: 1\n    prot: 2\n", -EINVAL,
 	  "3:5: endpoints[0]: unknown key 'prot', expected one of name, port, paths, "
-	  "proxy_protocol, trusted_proxies" },
+	  "proxy_protocol, forwarded_for, trusted_proxies" },
 	{ "proxy_without_trusted", "endpoints:\n  - port: 1\n    proxy_protocol: true\n",
 	  -EINVAL, "3:5: endpoints[0].proxy_protocol: true without trusted_proxies, expected "
 	  "trusted_proxies: the prefixes of the proxies whose headers count" },
 	{ "trusted_without_proxy", "endpoints:\n  - port: 1\n    trusted_proxies: [10.0.0.0/8]\n",
-	  -EINVAL, "3:5: endpoints[0].trusted_proxies: given without proxy_protocol: true, "
-	  "expected proxy_protocol: true (or no trusted_proxies)" },
+	  -EINVAL, "3:5: endpoints[0].trusted_proxies: given without proxy_protocol: true or "
+	  "forwarded_for, expected one of them (or no trusted_proxies)" },
+	{ "forwarded_without_trusted", "endpoints:\n  - port: 1\n    forwarded_for: true\n",
+	  -EINVAL, "3:5: endpoints[0].forwarded_for: set without trusted_proxies, expected "
+	  "trusted_proxies: the prefixes of the proxies whose headers count" },
+	{ "forwarded_for_bad", "endpoints:\n  - port: 1\n    forwarded_for: x-real-ip\n"
+	  "    trusted_proxies: [10.0.0.0/8]\n", -EINVAL,
+	  "3:20: endpoints[0].forwarded_for: got 'x-real-ip', expected one of false, true, "
+	  "x-forwarded-for, forwarded" },
 	{ "trusted_bad_prefix", "endpoints:\n  - port: 1\n    proxy_protocol: true\n"
 	  "    trusted_proxies: [10.0.0.1/8]\n", -EINVAL,
 	  "4:23: endpoints[0].trusted_proxies[0]: got '10.0.0.1/8', expected a prefix without "
@@ -956,6 +963,7 @@ static void test_proxy_protocol(void)
 	const char *yaml = "endpoints:\n"
 			   "  - port: 8000\n"
 			   "    proxy_protocol: true\n"
+			   "    forwarded_for: x-forwarded-for\n"
 			   "    trusted_proxies: [10.0.0.0/8, \"fd00::/8\", 192.0.2.7]\n"
 			   "  - port: 8001\n";
 	struct ps_config cfg;
@@ -969,6 +977,11 @@ static void test_proxy_protocol(void)
 		fail("proxy_protocol", "endpoint 0: proxy_protocol %d, %d trusted, [1] %s",
 		     cfg.endpoints[0].proxy_protocol, cfg.endpoints[0].ntrusted,
 		     ps_prefix_str(&cfg.endpoints[0].trusted[1], buf, sizeof(buf)));
+	else if (cfg.endpoints[0].forwarded_for != PS_FWD_FOR_XFF ||
+		 cfg.endpoints[1].forwarded_for != PS_FWD_FOR_OFF)
+		fail("proxy_protocol", "forwarded_for %d and %d, expected %d and %d",
+		     cfg.endpoints[0].forwarded_for, cfg.endpoints[1].forwarded_for,
+		     PS_FWD_FOR_XFF, PS_FWD_FOR_OFF);
 	else if (cfg.endpoints[1].proxy_protocol == 1 || cfg.endpoints[1].ntrusted)
 		fail("proxy_protocol", "endpoint 1: proxy_protocol %d, %d trusted, expected none",
 		     cfg.endpoints[1].proxy_protocol, cfg.endpoints[1].ntrusted);

@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Forwarded headers: behind a gateway that pools connections, one
+ * connection carries the requests of many clients, and each request names
+ * its client in X-Forwarded-For ("a, b, c": each proxy appends the address
+ * it got the request from) or Forwarded (RFC 7239: "for=a, for=b"). On an
+ * endpoint configured for them (PS_EP_XFF, PS_EP_FORWARDED), on a
+ * connection whose client is a trusted proxy (ps_trusted), the request's
+ * client is the right-most entry that is not a trusted proxy: the entries
+ * on its left are whatever the client sent, and are its to forge. If the
+ * walk from the right meets an entry that is no address ("unknown", an
+ * obfuscated name, garbage) first, the request stays the connection's; if
+ * every entry is a trusted proxy, the left-most is the client. With both
+ * headers allowed, X-Forwarded-For goes first: a request that has one is
+ * not read for Forwarded.
+ *
+ * The entries are walked left to right as the header's lines come (struct
+ * ps_fwd keeps the walk in the flow), so that a line of any length, in
+ * any number of segments, is read whole: when a chunk ends inside one,
+ * its complete entries are walked and only the unfinished one is carried.
+ * At the end of the header block the request's client is settled; it is
+ * counted to that client, judged by that client's request limit and held
+ * by its block. Packets, bytes and connections stay the connection's.
+ */
+#ifndef PS_BPF_FORWARDED_H
+#define PS_BPF_FORWARDED_H
+
+#include "common.h"
+#include "maps.h"
+#include "counters.h"
+#include "enforce.h"
+#include "block.h"
+#include "scratch.h"
+#include "addrtext.h"
+
+/* Entries of one line walked (an entry is at least a byte and a comma). */
+#define PS_FWD_ENTRIES		((PS_LINE_CARRY + PS_CHUNK) / 2)
+/* Bytes of one entry's address with its brackets and port. */
+#define PS_FWD_TOKEN_MAX	64
+
+/* A pending request (scratch pend_sj): its client ... */
+#define PS_PEND_SJ_MASK		0x7f	/* 0: the connection's, k: s->sj[k - 1] */
+#define PS_PEND_BLOCK_ONLY	0x80	/* not an inference request: only a block holds it */
+
+/* What an entry is (ps_g_fwd_span()). */
+#define PS_FE_EMPTY		0	/* blanks only: no entry (RFC 9110 section 5.6.1) */
+#define PS_FE_BAD		1	/* no address */
+#define PS_FE_V4		2	/* an IPv4 address at s->fw_as..fw_ae */
+#define PS_FE_V6		3	/* an IPv6 address there */
+
+/*
+ * The entry buf[q..e) of an X-Forwarded-For (fwd 0) or Forwarded (fwd 1)
+ * value: where its address is (s->fw_as, s->fw_ae) and of what family.
+ * X-Forwarded-For: "192.0.2.1", "192.0.2.1:4711", "2001:db8::1",
+ * "[2001:db8::1]:4711", blanks around. Forwarded: the element's for=
+ * parameter (its name in any case, among others separated by ';'), its
+ * value maybe quoted: for=192.0.2.1, for="[2001:db8::1]:4711". A global
+ * function, verified once.
+ */
+PS_GLOBAL int ps_g_fwd_span(__u32 q, __u32 e, __u32 fwd)
+{
+	const __u64 lc = 0x2020202020202020ULL;
+	struct ps_scratch *s = ps_scratch();
+	__u32 p, z, c1, rb, quoted = 0;
+	int i;
+
+	if (!s || e > PS_BUF_SIZE || q >= e)
+		return PS_FE_EMPTY;
+	p = ps_g_skip(q, e, PS_SKIP_BLANKS);
+	if (p >= e)
+		return PS_FE_EMPTY;
+	if (fwd) {
+		for (i = 0; i < 8; i++) {
+			if (p + 4 <= e && ((ps_load64(s->buf, p) | lc) & ps_mask(4)) == PS_W8("for="))
+				break;
+			p = ps_g_find_byte(p, e, ';');
+			if (p >= e)
+				return PS_FE_BAD;
+			p = ps_g_skip(p + 1, e, PS_SKIP_BLANKS);
+		}
+		if (i == 8)
+			return PS_FE_BAD;
+		p += 4;
+		if (p < e && s->buf[p & PS_BUF_MASK] == '"') {
+			quoted = 1;
+			p++;
+		}
+	}
+	for (i = 0; i < PS_FWD_TOKEN_MAX; i++) {
+		__u8 c;
+
+		if (p + i >= e)
+			break;
+		c = s->buf[(p + i) & PS_BUF_MASK];
+		if (c == ' ' || c == '\t' || (fwd && (c == ';' || c == '"')))
+			break;
+	}
+	z = p + i;
+	if (z == p || (i == PS_FWD_TOKEN_MAX && z < e))
+		return PS_FE_BAD;
+	if (quoted && (z >= e || s->buf[z & PS_BUF_MASK] != '"'))
+		return PS_FE_BAD;
+	/* X-Forwarded-For: nothing but blanks after the address. */
+	if (!fwd && ps_g_skip(z, e, PS_SKIP_BLANKS) < e)
+		return PS_FE_BAD;
+	if (s->buf[p & PS_BUF_MASK] == '[') {
+		/* "[v6]" or "[v6]:port" */
+		rb = ps_g_find_byte(p, z, ']');
+		if (rb >= z || (rb + 1 < z && s->buf[(rb + 1) & PS_BUF_MASK] != ':'))
+			return PS_FE_BAD;
+		s->fw_as = p + 1;
+		s->fw_ae = rb;
+		return PS_FE_V6;
+	}
+	s->fw_as = p;
+	s->fw_ae = z;
+	c1 = ps_g_find_byte(p, z, ':');
+	if (c1 >= z)
+		return PS_FE_V4;
+	if (ps_g_find_byte(c1 + 1, z, ':') < z)
+		return PS_FE_V6;
+	/* One colon: "a.b.c.d:port" */
+	if (ps_g_find_byte(p, c1, '.') >= c1)
+		return PS_FE_BAD;
+	s->fw_ae = c1;
+	return PS_FE_V4;
+}
+
+/* Is the address just read (s->ip_addr) a proxy the endpoint trusts? */
+static __always_inline int ps_fwd_trusted(struct ps_scratch *s)
+{
+	struct ps_lpm_key k = {};
+	struct ps_trusted *t;
+	__u32 ep = s->endpoint;
+
+	ps_lpm_key_of(&k, s->ip_family, &s->ip_addr);
+	t = bpf_map_lookup_elem(&ps_trusted, &k);
+	return t && ep < 32 && (t->endpoints >> ep) & 1;
+}
+
+/* The walk takes one entry: an address (got) or not. */
+static __always_inline void ps_fwd_take(struct ps_scratch *s, int got)
+{
+	struct ps_fwd *fw = &s->fw;
+
+	if (!got) {
+		fw->kind = PS_FWD_BAD;
+		return;
+	}
+	ps_ip_unmap(s);
+	if (!fw->left_family) {
+		fw->left = s->ip_addr;
+		fw->left_family = s->ip_family;
+	}
+	if (ps_fwd_trusted(s))
+		return;
+	fw->subj = s->ip_addr;
+	fw->subj_family = s->ip_family;
+	fw->kind = PS_FWD_ADDR;
+}
+
+/*
+ * bpf_loop callback: the next entry of the value at s->fw_q..fw_end (a
+ * comma ends each); 1 when none is left. The walk's place is in the
+ * scratch, so that the callback is verified once.
+ */
+static long ps_fwd_entry_cb(__u32 i, void *data)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 q, end, e;
+	int r, got = 0;
+
+	if (!s)
+		return 1;
+	q = s->fw_q;
+	end = s->fw_end;
+	if (q >= end || end > PS_BUF_SIZE)
+		return 1;
+	e = ps_g_find_byte(q, end, ',');
+	if (e >= end && s->fw_partial) {
+		/* The line goes on in the next chunk: this entry too. */
+		s->fw_rest = q;
+		return 1;
+	}
+	s->fw_q = e + 1;
+	r = ps_g_fwd_span(q, e, s->fw_hdr);
+	if (r == PS_FE_V4) {
+		__builtin_memset(&s->ip_addr, 0, sizeof(s->ip_addr));
+		s->ip_family = PS_AF_INET;
+		got = ps_g_ip4_text(s->fw_as, s->fw_ae) == s->fw_ae;
+	} else if (r == PS_FE_V6) {
+		s->ip_family = PS_AF_INET6;
+		got = ps_g_ip6_text(s->fw_as, s->fw_ae) == s->fw_ae;
+	}
+	if (r != PS_FE_EMPTY)
+		ps_fwd_take(s, got);
+	return e >= end;
+}
+
+/* Walk the entries at s->fw_q..fw_end. */
+static __always_inline void ps_fwd_walk(void)
+{
+	bpf_loop(PS_FWD_ENTRIES, ps_fwd_entry_cb, NULL, 0);
+}
+
+/*
+ * Walk the complete entries at s->fw_q..fw_end of a line that goes on in
+ * the next chunk: where the unfinished one starts.
+ */
+static __always_inline __u32 ps_fwd_walk_partial(struct ps_scratch *s)
+{
+	s->fw_rest = s->fw_end;
+	s->fw_partial = 1;
+	ps_fwd_walk();
+	s->fw_partial = 0;
+	return s->fw_rest;
+}
+
+/* A value left by ps_fwd_header() or ps_fwd_cont() for the line's walk. */
+static __always_inline void ps_fwd_pending(void)
+{
+	struct ps_scratch *s = ps_scratch();
+
+	if (s && s->fw_pending) {
+		s->fw_pending = 0;
+		ps_fwd_walk();
+	}
+}
+
+/*
+ * Is the line at ls (its bytes up to end in the buffer) an X-Forwarded-For
+ * (*isfwd 0) or Forwarded (1) line? Its value's offset, 0 if not.
+ */
+static __always_inline __u32 ps_fwd_name(struct ps_scratch *s, __u32 ls, __u32 end,
+					 __u32 *isfwd)
+{
+	const __u8 *buf = s->buf;
+	__u8 c0 = buf[ls & PS_BUF_MASK] | 0x20;
+	__u32 p;
+
+	if (c0 == 'x') {
+		p = ps_header_is(buf, ls, end, PS_W8("x-forwar"), PS_W8("ded-for"), 0, 15);
+		*isfwd = 0;
+	} else if (c0 == 'f') {
+		p = ps_header_is(buf, ls, end, PS_W8("forwarde"), PS_W8("d"), 0, 9);
+		*isfwd = 1;
+	} else {
+		return 0;
+	}
+	return ps_hdr_colon(buf, p, end);
+}
+
+/*
+ * A forwarded line starts: 1 if its entries are to be walked. A line the
+ * endpoint does not read is an ordinary header; one from a peer that is
+ * not trusted is marked (stats.forwarded_untrusted) and not believed.
+ */
+static __always_inline int ps_fwd_begin(struct ps_scratch *s, __u32 isfwd)
+{
+	struct ps_fwd *fw = &s->fw;
+	__u8 want = isfwd ? PS_EP_FORWARDED : PS_EP_XFF;
+
+	if (!(s->fwd_ep & want))
+		return 0;
+	if (!(s->fwd_on & want)) {
+		fw->flags |= PS_FWDF_UNTRUSTED;
+		return 0;
+	}
+	if (isfwd) {
+		if ((fw->flags & PS_FWDF_XFF) && (s->fwd_on & PS_EP_XFF))
+			return 0;
+		fw->flags |= PS_FWDF_FWD;
+		return 1;
+	}
+	if (!(fw->flags & PS_FWDF_XFF) && (fw->flags & PS_FWDF_FWD)) {
+		/* X-Forwarded-For goes first: what Forwarded said is not. */
+		fw->kind = PS_FWD_NONE;
+		fw->subj_family = 0;
+		fw->left_family = 0;
+	}
+	fw->flags |= PS_FWDF_XFF;
+	return 1;
+}
+
+/* A complete header line at ls..ce, named at ls: walked after this line. */
+static __always_inline void ps_fwd_header(struct ps_scratch *s, __u32 ls, __u32 ce)
+{
+	__u32 isfwd = 0, v = ps_fwd_name(s, ls, ce, &isfwd);
+
+	if (!v || !ps_fwd_begin(s, isfwd))
+		return;
+	s->fw_q = v;
+	s->fw_end = ce;
+	s->fw_hdr = isfwd;
+	s->fw_pending = 1;
+}
+
+/*
+ * The end of a forwarded line whose start came with an earlier chunk: its
+ * unfinished entry (carried) and what follows, at ls..ce.
+ */
+static __always_inline void ps_fwd_cont(struct ps_scratch *s, __u32 ls, __u32 ce)
+{
+	struct ps_fwd *fw = &s->fw;
+	__u32 q = ls;
+
+	s->fw_hdr = !!(fw->flags & PS_FWDF_CONT_FWD);
+	if (fw->flags & PS_FWDF_SKIP) {
+		/* The rest of an entry too long to be an address. */
+		fw->kind = PS_FWD_BAD;
+		q = ps_g_find_byte(ls, ce, ',');
+		q = q < ce ? q + 1 : ce;
+	}
+	fw->flags &= ~(PS_FWDF_CONT | PS_FWDF_CONT_FWD | PS_FWDF_SKIP);
+	if (q >= ce)
+		return;
+	s->fw_q = q;
+	s->fw_end = ce;
+	s->fw_pending = 1;
+}
+
+/*
+ * A chunk ends inside a header line that starts at ls (or goes on from the
+ * carry): if it is a forwarded line, walk its complete entries now and
+ * carry only the unfinished one, so that no part of a long line is lost.
+ * 1 if so (the carry set), 0 to carry the line's start as any other. A
+ * global function, verified once.
+ */
+PS_GLOBAL int ps_g_fwd_partial(__u32 ls)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_http *h;
+	struct ps_fwd *fw;
+	__u32 len, v, n, isfwd = 0;
+
+	if (!s)
+		return 0;
+	h = &s->h;
+	fw = &s->fw;
+	len = s->len;
+	if (len > PS_LINE_CARRY + PS_CHUNK || ls >= len)
+		return 0;
+	if (fw->flags & PS_FWDF_CONT) {
+		v = ls;
+		isfwd = !!(fw->flags & PS_FWDF_CONT_FWD);
+	} else {
+		if (!s->fwd_on)
+			return 0;
+		v = ps_fwd_name(s, ls, len, &isfwd);
+		if (!v || !ps_fwd_begin(s, isfwd))
+			return 0;
+	}
+	if (v > len)
+		return 0;
+	fw->flags |= PS_FWDF_CONT | (isfwd ? PS_FWDF_CONT_FWD : 0);
+	h->state = PS_H1_HDRLINE;
+	if (fw->flags & PS_FWDF_SKIP) {
+		n = ps_g_find_byte(v, len, ',');
+		if (n >= len) {
+			h->carry_len = 0;
+			return 1;
+		}
+		fw->flags &= ~PS_FWDF_SKIP;
+		fw->kind = PS_FWD_BAD;
+		v = n + 1;
+	}
+	s->fw_q = v;
+	s->fw_end = len;
+	s->fw_hdr = isfwd;
+	v = ps_fwd_walk_partial(s);
+	n = len - v;
+	if (n <= PS_LINE_CARRY && v <= PS_LINE_CARRY + PS_CHUNK) {
+		__builtin_memcpy(h->carry, s->buf + v, PS_LINE_CARRY);
+		h->carry_len = n;
+	} else {
+		h->carry_len = 0;
+		fw->flags |= PS_FWDF_SKIP;
+	}
+	return 1;
+}
+
+/*
+ * The segment's table of clients named by forwarded headers: the index +
+ * 1 of the request's (s->fw.subj), added if new; 0 when the table is full.
+ * A global function, verified once.
+ */
+PS_GLOBAL __u32 ps_g_subj(void)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_subj *sj;
+	__u32 i, n;
+
+	if (!s)
+		return 0;
+	n = s->nsj;
+	for (i = 0; i < PS_SUBJ_MAX; i++) {
+		if (i >= n)
+			break;
+		sj = &s->sj[i];
+		if (sj->family == s->fw.subj_family && sj->addr.a[0] == s->fw.subj.a[0] &&
+		    sj->addr.a[1] == s->fw.subj.a[1] && sj->addr.a[2] == s->fw.subj.a[2] &&
+		    sj->addr.a[3] == s->fw.subj.a[3])
+			return i + 1;
+	}
+	if (n >= PS_SUBJ_MAX)
+		return 0;
+	sj = &s->sj[n & (PS_SUBJ_MAX - 1)];
+	__builtin_memset(sj, 0, sizeof(*sj));
+	sj->addr = s->fw.subj;
+	sj->family = s->fw.subj_family;
+	s->nsj = n + 1;
+	return n + 1;
+}
+
+/*
+ * The header block of a request on a forwarded connection ended: its
+ * client is settled. Returns how the request waits for the limit: its
+ * client in the pending list's terms (PS_PEND_SJ_MASK) for an inference
+ * request, or with PS_PEND_BLOCK_ONLY for another whose client is
+ * blocked; -1 if it does not wait. A global function, verified once.
+ */
+PS_GLOBAL int ps_g_fwd_settle(int inference)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_enforcement *e;
+	struct ps_fwd *fw;
+	__u32 k = 0;
+
+	if (!s)
+		return -1;
+	fw = &s->fw;
+	if (fw->kind == PS_FWD_NONE && fw->left_family) {
+		fw->subj = fw->left;
+		fw->subj_family = fw->left_family;
+		fw->kind = PS_FWD_ADDR;
+	}
+	/* Named as the connection's own client: nothing forwarded. */
+	if (fw->kind == PS_FWD_ADDR && fw->subj_family == s->conn.family &&
+	    fw->subj.a[0] == s->conn.addr.a[0] && fw->subj.a[1] == s->conn.addr.a[1] &&
+	    fw->subj.a[2] == s->conn.addr.a[2] && fw->subj.a[3] == s->conn.addr.a[3])
+		fw->kind = PS_FWD_NONE;
+	fw->flags |= PS_FWDF_SETTLED;
+	if (fw->kind == PS_FWD_ADDR)
+		k = ps_g_subj();
+	if (inference)
+		return k;
+	if (!k)
+		return -1;
+	e = ps_enforcement_of(fw->subj_family, &fw->subj, s->g.now);
+	return e && e->action == PS_ACT_BLOCK ? (int)(k | PS_PEND_BLOCK_ONLY) : -1;
+}
+
+/*
+ * A request on a connection of an endpoint that reads forwarded headers
+ * is complete: counted to the client they settled, or the connection's.
+ * A global function, verified once.
+ */
+PS_GLOBAL int ps_g_fwd_count(void)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_subj *sj;
+	__u32 k = 0, inf;
+
+	if (!s)
+		return 0;
+	inf = !!(s->h.flags & PS_H1F_INFERENCE);
+	if (s->fw.flags & PS_FWDF_UNTRUSTED)
+		s->nfwd_untrusted++;
+	if (s->fw.flags & PS_FWDF_SETTLED) {
+		if (s->fw.kind == PS_FWD_ADDR) {
+			k = ps_g_subj();
+			if (!k)
+				s->nfwd_full++;
+		} else if (s->fw.kind == PS_FWD_BAD) {
+			s->nfwd_bad++;
+		}
+	}
+	if (k && k <= PS_SUBJ_MAX) {
+		sj = &s->sj[(k - 1) & (PS_SUBJ_MAX - 1)];
+		sj->nreq++;
+		sj->ninf += inf;
+		s->nfwd++;
+	} else {
+		s->nreq++;
+		s->ninf += inf;
+	}
+	return 0;
+}
+
+/* bpf_loop callback: the slot of the segment's i-th forwarded client. */
+static long ps_subj_slot_cb(__u32 i, void *data)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_client_key k = {};
+	struct ps_client_ctr *ctr;
+	struct ps_subj *sj;
+	__u32 slot = 0;
+
+	if (!s || i >= s->nsj || i >= PS_SUBJ_MAX)
+		return 1;
+	sj = &s->sj[i];
+	k.addr = sj->addr;
+	k.family = sj->family;
+	ctr = ps_client_by_key(&k, s->g.now, &slot);
+	sj->slot = slot;
+	sj->gen = ctr ? ctr->gen : 0;
+	return 0;
+}
+
+/* The forwarded clients' slots, made if new, before the limit judges. */
+static __always_inline void ps_fwd_slots(struct ps_scratch *s)
+{
+	if (s->nsj)
+		bpf_loop(PS_SUBJ_MAX, ps_subj_slot_cb, NULL, 0);
+}
+
+/* The request limit looks at the pending request's client (k). */
+static __always_inline void ps_gate_subject(struct ps_scratch *s, __u32 k)
+{
+	struct ps_subj *sj = &s->conn;
+
+	k &= PS_PEND_SJ_MASK;
+	if (k && k <= PS_SUBJ_MAX)
+		sj = &s->sj[(k - 1) & (PS_SUBJ_MAX - 1)];
+	s->g.saddr = sj->addr;
+	s->g.family = sj->family;
+	s->g.slot = sj->slot;
+	s->g.gen = sj->gen;
+}
+
+/* bpf_loop callback: the segment's i-th forwarded client's counts. */
+static long ps_subj_count_cb(__u32 i, void *data)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_client_ctr *ctr;
+	struct ps_subj *sj;
+
+	if (!s || i >= s->nsj || i >= PS_SUBJ_MAX)
+		return 1;
+	sj = &s->sj[i];
+	ctr = sj->gen ? ps_slot_ctr(sj->slot) : NULL;
+	if (!ctr || ctr->gen != sj->gen) {
+		/* No slot for it (the client table is full): the
+		 * connection's client has the requests. */
+		s->nreq += sj->nreq;
+		s->ninf += sj->ninf;
+		s->nfwd -= sj->nreq < s->nfwd ? sj->nreq : s->nfwd;
+		s->nfwd_full += sj->nreq;
+		return 0;
+	}
+	if (sj->nreq)
+		ps_add(ctr->c.requests, sj->nreq);
+	if (sj->ninf)
+		ps_add(ctr->c.inference_requests, sj->ninf);
+	ctr->c.last_seen_ns = s->g.now;
+	return 0;
+}
+
+/* A segment taken in: its forwarded clients' counts, and the stats. */
+static __always_inline void ps_fwd_end(struct ps_scratch *s)
+{
+	if (s->nsj)
+		bpf_loop(PS_SUBJ_MAX, ps_subj_count_cb, NULL, 0);
+	if (s->nfwd)
+		ps_stat_add(PS_STAT_FORWARDED, s->nfwd);
+	if (s->nfwd_bad)
+		ps_stat_add(PS_STAT_FORWARDED_BAD, s->nfwd_bad);
+	if (s->nfwd_untrusted)
+		ps_stat_add(PS_STAT_FORWARDED_UNTRUSTED, s->nfwd_untrusted);
+	if (s->nfwd_full)
+		ps_stat_add(PS_STAT_FORWARDED_FULL, s->nfwd_full);
+}
+
+#endif

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The per-CPU scratch the client-stream parsers work in (http1.h,
+ * proxy.h, forwarded.h): a buffer of the bytes being parsed, the parser
+ * state being worked on, and what a segment found, with the byte-level
+ * helpers they share. Helpers that loop are global functions: each is
+ * verified once on its own, not once per path through its callers.
+ */
+#ifndef PS_BPF_SCRATCH_H
+#define PS_BPF_SCRATCH_H
+
+#include "common.h"
+#include "maps.h"
+#include "ratelimit.h"
+
+#define PS_CHUNK	512
+#define PS_BUF_SIZE	1024		/* power of two >= carry + chunk + slack */
+#define PS_BUF_MASK	(PS_BUF_SIZE - 1)
+/* Lines looked at per chunk: every line a buffer can hold (a line is at
+ * least its one-byte end), so that no line of a chunk goes unread. */
+#define PS_LINES_MAX	(PS_LINE_CARRY + PS_CHUNK)
+/* Chunks and body skips per segment: enough for a 64 KB GSO/GRO packet of
+ * the smallest pipelined requests with a body (two steps each: the chunk
+ * their lines are in, then the body skip). bpf_loop() runs only as many
+ * as the segment needs. */
+#define PS_FEED_STEPS	8192
+/* Inference requests of one segment waiting for the request limit. */
+#define PS_PEND_MAX	256
+/* Clients named by forwarded headers in one segment (forwarded.h). */
+#define PS_SUBJ_MAX	64
+
+/* The walk of an IPv6 address in text (addrtext.h). */
+struct ps_ip6_walk {
+	__u16 g[8];		/* the groups read */
+	__u32 ng;		/* how many */
+	__u32 gap;		/* where "::" stands among them (8: none) */
+	__u32 v;		/* the group being read ... */
+	__u32 digits;		/* ... its digits so far */
+	__u32 colon;		/* the last character was ':' */
+	__u32 chars;		/* characters read */
+	__u32 pos;		/* where the next is in the buffer ... */
+	__u32 end;		/* ... before the line's end */
+	__s32 r;		/* the last character's verdict (ps_ip6_char()) */
+};
+
+/* A client a segment's requests are counted to and judged for. */
+struct ps_subj {
+	struct ps_addr addr;
+	__u8 family;
+	__u8 pad[3];
+	__u32 slot;		/* its slot ... */
+	__u32 gen;		/* ... while its gen is this (0: none) */
+	__u32 nreq;		/* requests of the segment counted to it ... */
+	__u32 ninf;		/* ... of which inference requests */
+};
+
+struct ps_scratch {
+	struct ps_http h;	/* working copy of the flow's parser state */
+	__u32 endpoint;
+	__u32 len;		/* valid bytes in buf */
+	__u32 ls;		/* start of the current line in buf */
+	__u32 nreq;		/* requests completed in this call */
+	__u32 ninf;		/* of which inference requests */
+	__u32 rest;		/* bytes of the segment after those in buf */
+	__u32 colon;		/* ps_find_nl(): the line holds a ':' */
+	__u32 fin;		/* the segment carries FIN */
+	__u32 seq;		/* sequence number of the first byte fed */
+	__u32 chunk_seq;	/* sequence number of buf[cc] ... */
+	__u32 cc;		/* ... after cc bytes of carry at the head of buf */
+	struct ps_gate_ctx g;	/* the request limit's view of the flow */
+	__u32 npend;		/* inference requests of the segment not yet paid ... */
+	__u32 pend[PS_PEND_MAX];	/* ... by where their request lines end (header
+					 * blocks end on a forwarded connection) */
+	__u8 path[PS_PATH_MAX + 8];	/* a request target's path, %XX decoded ... */
+	__u32 walk_q;		/* ... read up to here ... */
+	__u32 walk_end;		/* ... of the line ending here ... */
+	__u32 walk_n;		/* ... this many bytes so far */
+	struct ps_ip6_walk ip6;	/* an IPv6 address being read (addrtext.h) */
+	struct ps_addr ip_addr;	/* an address read from text (addrtext.h) ... */
+	__u8 ip_family;		/* ... and its family */
+	__u8 px_pad[3];
+	__u32 px_len;		/* a PROXY header's length (proxy.h) */
+	/* Forwarded headers (forwarded.h) */
+	struct ps_fwd fw;	/* working copy of the flow's walk */
+	__u8 fwd_ep;		/* the endpoint's PS_EP_XFF | PS_EP_FORWARDED ... */
+	__u8 fwd_on;		/* ... those believed on this connection */
+	__u8 fw_pending;	/* a value at fw_q..fw_end waits to be walked ... */
+	__u8 fw_hdr;		/* ... of a Forwarded line (0: X-Forwarded-For) */
+	__u32 fw_q;
+	__u32 fw_end;
+	__u32 fw_as;		/* an entry's address: from here ... */
+	__u32 fw_ae;		/* ... to here */
+	__u32 fw_rest;		/* where a line's unfinished entry starts ... */
+	__u32 fw_partial;	/* ... when the walk is told to look for one */
+	__u32 nsj;		/* clients the segment's requests were forwarded for */
+	struct ps_subj sj[PS_SUBJ_MAX];
+	struct ps_subj conn;	/* the connection's client */
+	__u32 nfwd;		/* requests counted to a forwarded client ... */
+	__u32 nfwd_bad;		/* ... left to the connection (stats.forwarded_*) */
+	__u32 nfwd_untrusted;
+	__u32 nfwd_full;
+	__u8 pend_sj[PS_PEND_MAX];	/* the client of each pending request (below) */
+	__u8 buf[PS_BUF_SIZE + 64];
+};
+
+/* One scratch per CPU: programs do not nest on a CPU within tc. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_scratch);
+} ps_scratch_map SEC(".maps") __weak;
+
+static __always_inline struct ps_scratch *ps_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ps_scratch_map, &zero);
+}
+
+/* Eight little-endian bytes of a string literal, zero past its end. */
+#define PS_B(s, i)	((__u64)(sizeof(s) > (i) + 1 ? (__u8)(s)[i] : 0) << ((i) * 8))
+#define PS_W8(s)	(PS_B(s, 0) | PS_B(s, 1) | PS_B(s, 2) | PS_B(s, 3) | \
+			 PS_B(s, 4) | PS_B(s, 5) | PS_B(s, 6) | PS_B(s, 7))
+
+static __always_inline __u64 ps_load64(const __u8 *buf, __u32 i)
+{
+	return *(const __u64 *)(buf + (i & PS_BUF_MASK));
+}
+
+static __always_inline __u64 ps_mask(__u32 n)
+{
+	return n >= 8 ? ~0ULL : (1ULL << (n * 8)) - 1;
+}
+
+static __always_inline __u8 ps_lower(__u8 c)
+{
+	return (c >= 'A' && c <= 'Z') ? c | 0x20 : c;
+}
+
+static __always_inline int ps_hexdig(__u8 c)
+{
+	c = ps_lower(c);
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* What ps_skip() skips: up to two byte values, eight bytes at a time. */
+#define PS_SKIP_BLANKS	0x2009	/* SP and HTAB */
+#define PS_SKIP_ZEROS	0x3030	/* '0' */
+#define PS_SKIP_CRLF	0x0d0a	/* CR and LF */
+#define PS_SKIP_LIST	0x202c	/* SP and ',' (HTAB is taken for SP below) */
+
+/* Exact zero-byte flags of a word (bit 7 of each zero byte, no borrows). */
+static __always_inline __u64 ps_zero_bytes(__u64 x)
+{
+	const __u64 lo7 = 0x7f7f7f7f7f7f7f7fULL;
+
+	return ~(((x & lo7) + lo7) | x | lo7);
+}
+
+/*
+ * Where the run of bytes of a set (two byte values, set >> 8 and set &
+ * 0xff) at p ends, a line's worth at most. For PS_SKIP_LIST a HTAB counts
+ * as a SP.
+ */
+static __always_inline __u32 ps_skip(const __u8 *buf, __u32 p, __u32 end, __u32 set)
+{
+	const __u64 ones = 0x0101010101010101ULL;
+	__u64 a = ones * (set >> 8), b = ones * (set & 0xff), w, in;
+	int i;
+
+	for (i = 0; i < (PS_LINE_CARRY + PS_CHUNK) / 8; i++) {
+		if (p >= end)
+			break;
+		w = ps_load64(buf, p);
+		if (set == PS_SKIP_LIST)
+			w ^= (ps_zero_bytes(w ^ (ones * '\t')) >> 7) * ('\t' ^ ' ');	/* HTAB -> SP */
+		in = ps_zero_bytes(w ^ a) | ps_zero_bytes(w ^ b);
+		if (~in & 0x8080808080808080ULL) {
+			p += ps_lowest_byte(~in & 0x8080808080808080ULL);
+			break;
+		}
+		p += 8;
+	}
+	return p < end ? p : end;
+}
+
+#define PS_GLOBAL __weak __attribute__((noinline))
+
+/*
+ * ps_skip() on the scratch buffer. The helpers below call it rather than
+ * inlining its loop: each place a loop can stop is a state of its own to
+ * the verifier, and two loops in a row multiply them.
+ */
+PS_GLOBAL __u32 ps_g_skip(__u32 p, __u32 end, __u32 set)
+{
+	struct ps_scratch *s = ps_scratch();
+
+	if (!s || end > PS_BUF_SIZE)
+		return p;
+	return ps_skip(s->buf, p, end, set);
+}
+
+/* Where the next byte c at or after p is (end if none), eight bytes at a time. */
+PS_GLOBAL __u32 ps_g_find_byte(__u32 p, __u32 end, __u32 c)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u64 t;
+	int i;
+
+	if (!s || end > PS_BUF_SIZE)
+		return end;
+	for (i = 0; i < (PS_LINE_CARRY + PS_CHUNK) / 8; i++) {
+		if (p >= end)
+			break;
+		t = ps_zero_bytes(ps_load64(s->buf, p) ^ (0x0101010101010101ULL * (c & 0xff)));
+		if (t)
+			return p + ps_lowest_byte(t) < end ? p + ps_lowest_byte(t) : end;
+		p += 8;
+	}
+	return end;
+}
+
+/*
+ * Does buf[p..end) start, case-insensitively, with the nlen-byte (9..24)
+ * header name n0 n1 n2 followed by ':' or a blank? Returns the offset
+ * after the name, 0 if not. Lower-casing by OR 0x20 maps letters and '-'
+ * to themselves; the name words are given in lower case.
+ */
+static __always_inline __u32 ps_header_is(const __u8 *buf, __u32 p, __u32 end,
+					  __u64 n0, __u64 n1, __u64 n2, __u32 nlen)
+{
+	const __u64 lc = 0x2020202020202020ULL;
+	__u8 c;
+
+	if (p + nlen + 1 > end)
+		return 0;
+	if ((ps_load64(buf, p) | lc) != n0)
+		return 0;
+	if (nlen <= 16) {
+		if (((ps_load64(buf, p + 8) | lc) & ps_mask(nlen - 8)) != n1)
+			return 0;
+	} else {
+		if ((ps_load64(buf, p + 8) | lc) != n1)
+			return 0;
+		if (((ps_load64(buf, p + 16) | lc) & ps_mask(nlen - 16)) != n2)
+			return 0;
+	}
+	c = buf[(p + nlen) & PS_BUF_MASK];
+	return c == ':' || c == ' ' || c == '\t' ? p + nlen : 0;
+}
+
+/*
+ * After a header name (ps_header_is()): blanks, then the colon, then the
+ * value's offset; 0 if no colon follows. http-parser takes a blank before
+ * the colon, so a reader must too.
+ */
+static __always_inline __u32 ps_hdr_colon(const __u8 *buf, __u32 p, __u32 ce)
+{
+	if (!p)
+		return 0;
+	p = ps_g_skip(p, ce, PS_SKIP_BLANKS);
+	return p < ce && buf[p & PS_BUF_MASK] == ':' ? p + 1 : 0;
+}
+
+#endif
