@@ -11,14 +11,17 @@ to the server.
       (answered 200), inference (of them, inference requests), bad (the
       others), t0 and t1 (CLOCK_MONOTONIC at the start and end) and lat,
       [start, seconds] of every request.
-  raw PORT SRC4 SRC6 HOST4 HOST6
+  raw PORT SRC4 SRC6 HOST4 HOST6 [FWD-PORT XFF-PORT]
       the hand-made cases below, each a connection of its own from SRC4 to
-      HOST4 or SRC6 to HOST6: requests whose header lines name clients in
+      HOST4 or SRC6 to HOST6 (to PORT, an endpoint with forwarded_for:
+      true; and to FWD-PORT and XFF-PORT, endpoints with "forwarded" and
+      "x-forwarded-for", those of mode_cases()): requests whose header lines name clients in
       every form the rule reads, several lines, long lines sent in small
       segments, lines cut anywhere, pipelined requests. Prints one JSON
       line per request: case, the client the rule gives it (expect),
       whether it is an inference request, and what it is to the rule
-      (kind: "forwarded", "bad" or "none"); and one line per case with ok.
+      (kind: "forwarded", "bad", "self": the header names the connection's
+      own client, or "none"); and one line per case with ok.
 
 Every address these requests name is in 198.18.0.0/15 or fd00::/8, but for
 the forged entries the proxy must never believe (6.6.6.6, 7.7.7.7), which
@@ -146,6 +149,9 @@ def cases(gw4, gw6):
         (req([(XFF, "198.19.2.57:4711")], False), "198.19.2.57", "forwarded"),
         (req([(XFF, "198.19.2.58:80, [fd00:5056::1]:8080, 198.19.1.2:443")]),
          "198.19.2.58", "forwarded"),
+        # A v4-mapped address is its IPv4 client.
+        (req([(XFF, "::ffff:198.19.2.59, [::ffff:198.19.1.2]:80")], False), "198.19.2.59",
+         "forwarded"),
     ], "whole"))
     out.append(("forwarded", 4, [
         (req([(FWD, 'for=198.19.2.60;proto=http, For="[fd00:5055::60]:4711"')]),
@@ -173,7 +179,8 @@ def cases(gw4, gw6):
     ], "whole"))
     out.append(("all-trusted", 4, [
         (req([(XFF, "fd00:5056::7, 198.19.1.2")]), "fd00:5056::7", "forwarded"),
-        (req([(XFF, "198.19.1.2")], False), gw4, "forwarded"),
+        # The connection's own client: nothing forwarded.
+        (req([(XFF, "198.19.1.2")], False), gw4, "self"),
         (req([("Accept", "*/*")]), gw4, "none"),
     ], "whole"))
     # Three requests in one segment, each its own client.
@@ -251,9 +258,36 @@ def read_answers(reader, n):
     return ok
 
 
-def raw(port, src4, src6, host4, host6):
+def mode_cases(gw4, gw6):
+    """Cases for the endpoints that read one header only: (name, family,
+    "forwarded" or "x-forwarded-for", requests, how to send)."""
+    return [
+        ("mode-forwarded", 4, "forwarded", [
+            # X-Forwarded-For is an ordinary header there.
+            (req([(XFF, "198.19.2.80"), (FWD, "for=198.19.2.81")]), "198.19.2.81", "forwarded"),
+            (req([(XFF, "198.19.2.82")], False), gw4, "none"),
+            (req([(FWD, 'for="[fd00:5055::83]:1"'), (XFF, "unknown")]), "fd00:5055::83",
+             "forwarded"),
+        ], "whole"),
+        ("mode-xff", 6, "x-forwarded-for", [
+            # Forwarded is an ordinary header there.
+            (req([(FWD, "for=198.19.2.84")]), gw6, "none"),
+            (req([(FWD, "for=198.19.2.86"), (XFF, "198.19.2.85")], False), "198.19.2.85",
+             "forwarded"),
+            (req([(XFF, "fd00:5055::87"), (FWD, "for=unknown")]), "fd00:5055::87", "forwarded"),
+        ], "whole"),
+    ]
+
+
+def raw(port, src4, src6, host4, host6, ports=None):
+    """The cases to port; with ports ({"forwarded": N, "x-forwarded-for":
+    N}), mode_cases() to those."""
     good = True
-    for name, fam, reqs, how in cases(src4, src6):
+    todo = [(name, fam, port, reqs, how) for name, fam, reqs, how in cases(src4, src6)]
+    if ports:
+        todo += [(name, fam, ports[m], reqs, how)
+                 for name, fam, m, reqs, how in mode_cases(src4, src6)]
+    for name, fam, port, reqs, how in todo:
         src, host = (src4, host4) if fam == 4 else (src6, host6)
         s = socket.create_connection((host, port), timeout=30, source_address=(src, 0))
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -272,7 +306,7 @@ def raw(port, src4, src6, host4, host6):
             ok = False
         s.close()
         for r, client, kind in reqs:
-            print(json.dumps({"case": name, "expect": client, "kind": kind,
+            print(json.dumps({"case": name, "port": port, "expect": client, "kind": kind,
                               "inference": r.startswith(b"POST /v1/")}))
         print(json.dumps({"case": name, "ok": ok}))
         good = good and ok
@@ -285,7 +319,10 @@ def main():
         ok = loop(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]),
                   float(sys.argv[6]), extra)
     elif sys.argv[1] == "raw":
-        ok = raw(int(sys.argv[2]), *sys.argv[3:7])
+        ports = None
+        if len(sys.argv) > 7:
+            ports = {"forwarded": int(sys.argv[7]), "x-forwarded-for": int(sys.argv[8])}
+        ok = raw(int(sys.argv[2]), *sys.argv[3:7], ports=ports)
     else:
         raise SystemExit("usage: see the module's docstring")
     sys.exit(0 if ok else 1)

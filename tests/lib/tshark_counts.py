@@ -65,9 +65,9 @@ connection's client's. The header lines come from tshark's own dissection
 of each request (one http tree per request, its http.request.line items,
 in a second pass with -T json); nothing here reads the capture's bytes.
 The output then also has "forwarded": {"requests": N, "bad": N,
-"untrusted": N}: requests given to a client a header named, requests whose
-entries walked to no address, and requests with such a header from an
-untrusted peer.
+"untrusted": N}: requests given to a client a header named (other than
+the connection's own client), requests whose entries walked to no
+address, and requests with such a header from an untrusted peer.
 
 Only the Python standard library is used.
 """
@@ -283,7 +283,8 @@ def forwarded_for_values(lines):
 
 def node_address(entry):
     """The address of an entry (1.2.3.4, 1.2.3.4:port, 2001:db8::1,
-    [2001:db8::1], [2001:db8::1]:port), or None: not an address."""
+    [2001:db8::1], [2001:db8::1]:port; a v4-mapped one as its IPv4
+    address), or None: not an address."""
     if entry is None:
         return None
     e = entry.strip(" \t")
@@ -306,15 +307,18 @@ def node_address(entry):
     if port is not None and not (port.isdigit() and len(port) <= 5 and int(port) <= 65535):
         return None
     try:
-        return ipaddress.ip_address(host)
+        a = ipaddress.ip_address(host)
     except ValueError:
         return None
+    # A v4-mapped address is the IPv4 address, trusted or not as it is.
+    return a.ipv4_mapped if a.version == 6 and a.ipv4_mapped is not None else a
 
 
 def forwarded_client(client, xff, fwd, mode, trusted):
     """(the request's client, what the rule did: "forwarded", "bad",
-    "untrusted" or "none") for a request on a connection whose client is
-    client, with X-Forwarded-For values xff and Forwarded values fwd."""
+    "untrusted", "self" (the header names the connection's own client) or
+    "none") for a request on a connection whose client is client, with
+    X-Forwarded-For values xff and Forwarded values fwd."""
     if mode == "forwarded":
         xff = []
     if mode == "x-forwarded-for":
@@ -337,7 +341,8 @@ def forwarded_client(client, xff, fwd, mode, trusted):
             return client, "bad"
         if not any(a in net for net in trusted):
             break
-    return canonical(str(a)), "forwarded"
+    who = canonical(str(a))
+    return who, "self" if who == canonical(client) else "forwarded"
 
 
 def split(v):
@@ -617,7 +622,7 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None):
             who, what = forwarded_client(client, xff, fwd, forwarded, trusted)
             if what == "forwarded":
                 fwd_stats["requests"] += 1
-            elif what != "none":
+            elif what in ("bad", "untrusted"):
                 fwd_stats[what] += 1
             r = clients.setdefault(who, new_client(who))
             r["requests"] += 1
