@@ -34,7 +34,7 @@ peer, request line, and the lines' values in order), so that a test can
 tell whom a proxy in front of it named.
 
 Usage: llm_server.py [--bind ADDR] [--port N] [--token-delay S] [--tokens N]
-                     [--proxy-protocol] [--log-forwarded] [-v]
+                     [--proxy-protocol] [--log-forwarded] [--nodelay] [-v]
 """
 
 import argparse
@@ -395,6 +395,9 @@ def main():
     ap.add_argument("--proxy-protocol", action="store_true",
                     help="every connection starts with a PROXY v1 or v2 header")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    ap.add_argument("--nodelay", action="store_true",
+                    help="TCP_NODELAY on every connection: an answer's header and body "
+                         "leave at once, not the body after the peer's (delayed) ACK")
     ap.add_argument("--log-forwarded", action="store_true",
                     help="log each request's X-Forwarded-For and Forwarded lines "
                          "(a line 'forwarded {JSON}')")
@@ -402,6 +405,7 @@ def main():
 
     Server.address_family = socket.AF_INET6 if ":" in a.bind else socket.AF_INET
     Handler.timeout = a.idle_timeout
+    Handler.disable_nagle_algorithm = a.nodelay
     srv = Server((a.bind, a.port), Handler)
     srv.verbose = a.verbose
     srv.log_forwarded = a.log_forwarded
