@@ -28,8 +28,13 @@ whose header is missing or malformed is closed unanswered. The header is
 believed whoever sends it: which peers to trust is penstock's business here,
 not the stand-in's.
 
+With --log-forwarded it logs, for each request it answers, the
+X-Forwarded-For and Forwarded lines it read (a line "forwarded {JSON}":
+peer, request line, and the lines' values in order), so that a test can
+tell whom a proxy in front of it named.
+
 Usage: llm_server.py [--bind ADDR] [--port N] [--token-delay S] [--tokens N]
-                     [--proxy-protocol] [-v]
+                     [--proxy-protocol] [--log-forwarded] [--nodelay] [-v]
 """
 
 import argparse
@@ -183,6 +188,18 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         if self.server.verbose:
             sys.stderr.write("%s %s\n" % (self.address_string(), fmt % args))
+
+    def log_request(self, code="-", size="-"):
+        super().log_request(code, size)
+        if not self.server.log_forwarded:
+            return
+        # What a proxy said of the request's client, as this server read
+        # it: every X-Forwarded-For and Forwarded line, in order.
+        h = getattr(self, "headers", None)
+        sys.stderr.write("forwarded %s\n" % json.dumps({
+            "peer": self.address_string(), "request": self.requestline,
+            "xff": h.get_all("X-Forwarded-For", []) if h is not None else [],
+            "fwd": h.get_all("Forwarded", []) if h is not None else []}))
 
     # -- request body, as framed -----------------------------------------
 
@@ -378,12 +395,20 @@ def main():
     ap.add_argument("--proxy-protocol", action="store_true",
                     help="every connection starts with a PROXY v1 or v2 header")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    ap.add_argument("--nodelay", action="store_true",
+                    help="TCP_NODELAY on every connection: an answer's header and body "
+                         "leave at once, not the body after the peer's (delayed) ACK")
+    ap.add_argument("--log-forwarded", action="store_true",
+                    help="log each request's X-Forwarded-For and Forwarded lines "
+                         "(a line 'forwarded {JSON}')")
     a = ap.parse_args()
 
     Server.address_family = socket.AF_INET6 if ":" in a.bind else socket.AF_INET
     Handler.timeout = a.idle_timeout
+    Handler.disable_nagle_algorithm = a.nodelay
     srv = Server((a.bind, a.port), Handler)
     srv.verbose = a.verbose
+    srv.log_forwarded = a.log_forwarded
     srv.proxy_protocol = a.proxy_protocol
     srv.token_delay = max(0.0, a.token_delay)
     srv.tokens = max(1, min(a.tokens, MAX_TOKENS))

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Independent oracle for penstock's per-client counters.
 
-Usage: tshark_counts.py [--port N]... [--path PREFIX]...
-                        [--proxy-protocol [--trusted PREFIX]...] PCAP
+Usage: tshark_counts.py [--port N]... [--path PREFIX]... [--proxy-protocol]
+                        [--forwarded-for MODE] [--trusted PREFIX]... PCAP
 
 Prints {"clients": [...]} sorted by client, with the same fields penstock's
 `replay --json` prints.  Every figure is derived from tshark 4.0's dissection
@@ -46,6 +46,29 @@ With --proxy-protocol the output also has "proxy": {"headers": N,
 with a header from a trusted peer, with one from another peer, and with
 bytes that are no header (or that ended, FIN or RST, before a header).
 
+With --forwarded-for MODE (true, x-forwarded-for or forwarded, as the
+endpoint key forwarded_for) each request's client may be named by its
+headers. On a connection whose client (the peer, or the client its PROXY
+header names) is inside a --trusted prefix, the entries are the request's
+X-Forwarded-For lines, all of them in order as one comma list (not with
+MODE forwarded), or, when it has none (or with MODE forwarded), the for=
+parameters of its Forwarded lines (RFC 7239; not with MODE
+x-forwarded-for). Walking them from the right: the first entry outside the
+trusted prefixes is the request's client; an entry that is no address
+(unknown, _hidden, garbage, a Forwarded element without for=) before it
+leaves the request the connection's client; if all are trusted, the
+left-most is the client. Empty list elements are no entries (RFC 9110
+section 5.6.1). A request without such lines, or from an untrusted peer,
+is the connection's client's. The request's client gets its requests and
+inference_requests; packets, bytes, payload and connections stay the
+connection's client's. The header lines come from tshark's own dissection
+of each request (one http tree per request, its http.request.line items,
+in a second pass with -T json); nothing here reads the capture's bytes.
+The output then also has "forwarded": {"requests": N, "bad": N,
+"untrusted": N}: requests given to a client a header named (other than
+the connection's own client), requests whose entries walked to no
+address, and requests with such a header from an untrusted peer.
+
 Only the Python standard library is used.
 """
 
@@ -53,6 +76,7 @@ import argparse
 import ipaddress
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -112,7 +136,7 @@ AGG = "\x1f"
 MOD = 1 << 32
 
 
-def tshark_cmd(pcap, ports, proxy=False):
+def tshark_cmd(pcap, ports, proxy=False, json_out=False):
     cmd = [
         os.environ.get("TSHARK", "tshark"),
         "-n",
@@ -134,13 +158,20 @@ def tshark_cmd(pcap, ports, proxy=False):
         # 4.0's default, pinned: segments with TCP analysis errors are not
         # handed to HTTP.
         "-o", "tcp.no_subdissector_on_error:TRUE",
-        "-T", "fields",
-        "-E", "header=n",
-        "-E", "separator=/t",
-        "-E", "occurrence=a",
-        "-E", "aggregator=" + AGG,
-        "-E", "quote=n",
     ]
+    if json_out:
+        # Each request's own tree: its request line and header lines, one
+        # "http" object per request (duplicate keys kept, in order).
+        cmd += ["-Y", "http.request", "-T", "json", "-J", "frame http"]
+    else:
+        cmd += [
+            "-T", "fields",
+            "-E", "header=n",
+            "-E", "separator=/t",
+            "-E", "occurrence=a",
+            "-E", "aggregator=" + AGG,
+            "-E", "quote=n",
+        ]
     if proxy:
         # The plugin takes the ports in HTTP's place and calls HTTP itself.
         cmd += ["-X", "lua_script:" + PROXY_LUA,
@@ -148,9 +179,170 @@ def tshark_cmd(pcap, ports, proxy=False):
     else:
         for p in ports:
             cmd += ["-d", "tcp.port==%d,http" % p]
-    for f in FIELDS + (PROXY_FIELDS if proxy else []):
-        cmd += ["-e", f]
+    if not json_out:
+        for f in FIELDS + (PROXY_FIELDS if proxy else []):
+            cmd += ["-e", f]
     return cmd
+
+
+# --- X-Forwarded-For and Forwarded --------------------------------------------
+
+FORWARDED_MODES = ("true", "x-forwarded-for", "forwarded")
+
+
+def request_headers(pcap, ports, proxy, env):
+    """{frame number: [(uri, [X-Forwarded-For values], [Forwarded values])]}
+    for every request tshark dissects, in the order of the frame's http
+    trees. The values are those of the header lines tshark gives
+    (http.request.line), their names matched without regard to case."""
+    proc = subprocess.run(tshark_cmd(pcap, ports, proxy, json_out=True), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr.decode("utf-8", "replace"))
+        raise SystemExit("tshark failed on %s (exit %d)" % (pcap, proc.returncode))
+    # Objects as lists of pairs: a frame has one "http" key per request,
+    # and a request one "http.request.line" key per header line.
+    pkts = json.loads(proc.stdout.decode("utf-8", "surrogateescape") or "[]",
+                      object_pairs_hook=lambda pairs: pairs)
+    out = {}
+    for pkt in pkts:
+        layers = dict(dict(pkt)["_source"])["layers"]
+        frame = None
+        reqs = []
+        for name, val in layers:
+            if name == "frame":
+                frame = int(dict(val)["frame.number"])
+            if name != "http" or not isinstance(val, list) or "http.request" not in dict(val):
+                continue
+            uri = None
+            xff, fwd, xff_field = [], [], []
+            for k, v in val:
+                if isinstance(v, list):
+                    sub = dict(v)
+                    if uri is None and "http.request.method" in sub:
+                        uri = sub.get("http.request.uri", "")
+                elif k == "http.request.line":
+                    hname, _, value = v.partition(":")
+                    value = value.rstrip("\r\n").strip(" \t")
+                    if hname.lower() == "x-forwarded-for":
+                        xff.append(value)
+                    elif hname.lower() == "forwarded":
+                        fwd.append(value)
+                elif k == "http.x_forwarded_for":
+                    xff_field.append(v.strip(" \t"))
+            # tshark's own X-Forwarded-For field says the same.
+            if xff_field != xff:
+                raise SystemExit("%s frame %s: tshark's X-Forwarded-For %r but its header "
+                                 "lines say %r" % (pcap, frame, xff_field, xff))
+            reqs.append((uri if uri is not None else "", xff, fwd))
+        if frame is not None and reqs:
+            out[frame] = reqs
+    return out
+
+
+def split_quoted(text, sep):
+    """text cut at every sep outside a quoted-string."""
+    parts, cur, quoted, esc = [], "", False, False
+    for ch in text:
+        if esc:
+            esc = False
+        elif quoted and ch == "\\":
+            esc = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == sep and not quoted:
+            parts.append(cur)
+            cur = ""
+            continue
+        cur += ch
+    parts.append(cur)
+    return parts
+
+
+def forwarded_for_values(lines):
+    """The for= values of Forwarded lines (RFC 7239), an element's each, in
+    order, unquoted; None for an element that has none (a hop that did
+    not say whom it forwarded for: no address). Empty elements are no
+    elements (RFC 9110 section 5.6.1)."""
+    vals = []
+    for line in lines:
+        for elem in split_quoted(line, ","):
+            if not elem.strip(" \t"):
+                continue
+            val = None
+            for pair in split_quoted(elem, ";"):
+                name, eq, value = pair.strip(" \t").partition("=")
+                if eq and name.lower() == "for":
+                    if len(value) >= 2 and value[0] == value[-1] == '"':
+                        value = re.sub(r"\\(.)", r"\1", value[1:-1])
+                    val = value
+                    break
+            vals.append(val)
+    return vals
+
+
+def node_address(entry):
+    """The address of an entry (1.2.3.4, 1.2.3.4:port, 2001:db8::1,
+    [2001:db8::1], [2001:db8::1]:port; a v4-mapped one as its IPv4
+    address), or None: not an address."""
+    if entry is None:
+        return None
+    e = entry.strip(" \t")
+    host, port = e, None
+    if e.startswith("["):
+        end = e.find("]")
+        if end < 0:
+            return None
+        host, rest = e[1:end], e[end + 1:]
+        if rest:
+            if not rest.startswith(":"):
+                return None
+            port = rest[1:]
+        if ":" not in host:
+            return None
+    elif e.count(":") == 1:
+        host, port = e.split(":")
+        if "." not in host:
+            return None
+    if port is not None and not (port.isdigit() and len(port) <= 5 and int(port) <= 65535):
+        return None
+    try:
+        a = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    # A v4-mapped address is the IPv4 address, trusted or not as it is.
+    return a.ipv4_mapped if a.version == 6 and a.ipv4_mapped is not None else a
+
+
+def forwarded_client(client, xff, fwd, mode, trusted):
+    """(the request's client, what the rule did: "forwarded", "bad",
+    "untrusted", "self" (the header names the connection's own client) or
+    "none") for a request on a connection whose client is client, with
+    X-Forwarded-For values xff and Forwarded values fwd."""
+    if mode == "forwarded":
+        xff = []
+    if mode == "x-forwarded-for":
+        fwd = []
+    if not xff and not fwd:
+        return client, "none"
+    if not trusted_peer(client, trusted):
+        return client, "untrusted"
+    if xff:
+        # Empty list elements are no elements (RFC 9110 section 5.6.1).
+        entries = [e for line in xff for e in line.split(",") if e.strip(" \t")]
+    else:
+        entries = forwarded_for_values(fwd)
+    if not entries:
+        return client, "none"
+    a = None
+    for e in reversed(entries):
+        a = node_address(e)
+        if a is None:
+            return client, "bad"
+        if not any(a in net for net in trusted):
+            break
+    who = canonical(str(a))
+    return who, "self" if who == canonical(client) else "forwarded"
 
 
 def split(v):
@@ -230,6 +422,7 @@ class Conn:
         self.rx = Direction()
         self.tx = Direction()
         self.counts = new_client(peer)
+        self.requests = []          # (uri, X-Forwarded-For, Forwarded) a request
 
 
 def new_client(name):
@@ -268,7 +461,7 @@ def header_client(pcap, rec):
     return src[0]
 
 
-def count(pcap, ports, paths, proxy=False, trusted=()):
+def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None):
     ports = set(ports)
     # An empty configuration directory keeps the user's own preferences,
     # "Decode As" entries and disabled protocols out of the counts.
@@ -279,6 +472,10 @@ def count(pcap, ports, paths, proxy=False, trusted=()):
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr.decode("utf-8", "replace"))
         raise SystemExit("tshark failed on %s (exit %d)" % (pcap, proc.returncode))
+    if forwarded:
+        with tempfile.TemporaryDirectory(prefix="tshark-counts-") as conf:
+            env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf)
+            headers_of = request_headers(pcap, sorted(ports), proxy, env)
 
     fields = FIELDS + (PROXY_FIELDS if proxy else [])
     conns = {}      # 4-tuple -> current Conn
@@ -387,6 +584,16 @@ def count(pcap, ports, paths, proxy=False, trusted=()):
             # parsed): tshark stops the frame there, so only the last method
             # lacks its http.request.
             reqs = reqs[:nreq]
+            if forwarded:
+                # Whose each request is, once the connection's client is
+                # known: kept on the connection with its header lines.
+                hdrs = headers_of.get(int(rec["frame.number"]), [])
+                if [h[0] for h in hdrs] != reqs:
+                    raise SystemExit("%s frame %s: requests %r, but their trees %r"
+                                     % (pcap, rec["frame.number"], reqs,
+                                        [h[0] for h in hdrs]))
+                conn.requests += hdrs
+                continue
             c["requests"] += nreq
             for u in reqs:
                 if any(u.startswith(p) for p in paths):
@@ -394,6 +601,7 @@ def count(pcap, ports, paths, proxy=False, trusted=()):
 
     clients = {}
     headers = {"headers": 0, "untrusted": 0, "no_header": 0}
+    fwd_stats = {"requests": 0, "bad": 0, "untrusted": 0}
     for conn in all_conns:
         client = conn.peer
         if conn.header == "header":
@@ -409,10 +617,23 @@ def count(pcap, ports, paths, proxy=False, trusted=()):
                 c[k] += v
         c["rx_payload"] += conn.rx.total()
         c["tx_payload"] += conn.tx.total()
+        # Each request to its own client (--forwarded-for only).
+        for uri, xff, fwd in conn.requests:
+            who, what = forwarded_client(client, xff, fwd, forwarded, trusted)
+            if what == "forwarded":
+                fwd_stats["requests"] += 1
+            elif what in ("bad", "untrusted"):
+                fwd_stats[what] += 1
+            r = clients.setdefault(who, new_client(who))
+            r["requests"] += 1
+            if any(uri.startswith(p) for p in paths):
+                r["inference_requests"] += 1
 
     res = {"clients": [clients[k] for k in sorted(clients)]}
     if proxy:
         res["proxy"] = headers
+    if forwarded:
+        res["forwarded"] = fwd_stats
     return res
 
 
@@ -437,14 +658,18 @@ def main():
                     help="inference URI prefix; repeatable")
     ap.add_argument("--proxy-protocol", action="store_true",
                     help="connections may start with a PROXY v1/v2 header")
+    ap.add_argument("--forwarded-for", choices=FORWARDED_MODES, metavar="MODE",
+                    help="requests' clients named by X-Forwarded-For and/or Forwarded "
+                         "(true, x-forwarded-for, forwarded)")
     ap.add_argument("--trusted", action="append", default=[], metavar="PREFIX",
-                    help="a peer whose PROXY headers are believed; repeatable")
+                    help="a peer whose PROXY headers and X-Forwarded-For or Forwarded "
+                         "lines are believed; repeatable")
     ap.add_argument("pcap")
     a = ap.parse_args()
     if not a.port:
         ap.error("at least one --port is needed")
-    if a.trusted and not a.proxy_protocol:
-        ap.error("--trusted needs --proxy-protocol")
+    if a.trusted and not (a.proxy_protocol or a.forwarded_for):
+        ap.error("--trusted needs --proxy-protocol or --forwarded-for")
     trusted = []
     for t in a.trusted:
         try:
@@ -454,7 +679,8 @@ def main():
     if shutil.which(os.environ.get("TSHARK", "tshark")) is None:
         sys.stderr.write("tshark not found\n")
         return 77
-    res = count(a.pcap, a.port, a.path or DEFAULT_PATHS, a.proxy_protocol, trusted)
+    res = count(a.pcap, a.port, a.path or DEFAULT_PATHS, a.proxy_protocol, trusted,
+                a.forwarded_for)
     json.dump(res, sys.stdout)
     sys.stdout.write("\n")
     return 0
