@@ -56,6 +56,8 @@
 #include "penstock.skel.h"
 
 #define BENCH_PORT	8000
+#define PX_PORT		8001		/* proxy_protocol and forwarded_for: the (b-px) row's */
+#define XFF_PORT	8002		/* forwarded_for only: the (b-xff) row's */
 #define OTHER_PORT	5432		/* a non-endpoint service (PostgreSQL) */
 #define SERVER_ADDR	0xc612000a	/* 198.18.0.10: RFC 2544 benchmark range */
 #define ADV_MSS		1460		/* advertised: 1500 MTU less IPv4 and TCP */
@@ -123,9 +125,9 @@ static unsigned int build_frame(unsigned char *buf, const struct seg *s)
 
 	memset(eth, 0, sizeof(*eth));
 	eth->h_dest[0] = 0x02;
-	eth->h_dest[5] = s->dport == BENCH_PORT ? 1 : 2;
+	eth->h_dest[5] = s->daddr == SERVER_ADDR && s->dport != OTHER_PORT ? 1 : 2;
 	eth->h_source[0] = 0x02;
-	eth->h_source[5] = s->dport == BENCH_PORT ? 2 : 1;
+	eth->h_source[5] = eth->h_dest[5] == 1 ? 2 : 1;
 	eth->h_proto = htons(ETH_P_IP);
 
 	if (s->flags & F_SYN) {
@@ -214,9 +216,11 @@ static int fill_text(char *dst, int n)
 /*
  * A request into buf: GET when want is 0, else a POST with a chat
  * completion body of about want bytes (at least the fixed JSON around the
- * prompt).
+ * prompt). extra: header lines (each ending in CR LF) after Host, where a
+ * gateway puts the ones it sets, or NULL.
  */
-static int make_request(char *buf, size_t cap, const char *path, int want, unsigned int id)
+static int make_request(char *buf, size_t cap, const char *path, int want, unsigned int id,
+			const char *extra)
 {
 	char body[8192];
 	int n = 0, hl;
@@ -233,6 +237,7 @@ static int make_request(char *buf, size_t cap, const char *path, int want, unsig
 	hl = snprintf(buf, cap,
 		      "%s %s HTTP/1.1\r\n"
 		      "Host: 198.18.0.10:8000\r\n"
+		      "%s"
 		      "User-Agent: OpenAI/Python 1.51.0\r\n"
 		      "Accept: application/json\r\n"
 		      "Content-Type: application/json\r\n"
@@ -240,7 +245,7 @@ static int make_request(char *buf, size_t cap, const char *path, int want, unsig
 		      "X-Request-Id: req-%08x\r\n"
 		      "Content-Length: %d\r\n"
 		      "\r\n",
-		      n ? "POST" : "GET", path, id, n);
+		      n ? "POST" : "GET", path, extra ? extra : "", id, n);
 	if (hl < 0 || (size_t)(hl + n) > cap)
 		return -ENOSPC;
 	memcpy(buf + hl, body, n);
@@ -281,6 +286,7 @@ static int make_response(char *buf, size_t cap, int want, unsigned int id)
 struct conn {
 	uint32_t caddr;
 	uint16_t cport;
+	uint16_t port;		/* the endpoint's */
 	uint32_t cseq, sseq;	/* next sequence number each side sends */
 };
 
@@ -291,8 +297,8 @@ static struct seg conn_seg(struct conn *c, int c2s, uint8_t flags, const void *d
 	struct seg s = {
 		.saddr = c2s ? c->caddr : SERVER_ADDR,
 		.daddr = c2s ? SERVER_ADDR : c->caddr,
-		.sport = c2s ? c->cport : BENCH_PORT,
-		.dport = c2s ? BENCH_PORT : c->cport,
+		.sport = c2s ? c->cport : c->port,
+		.dport = c2s ? c->port : c->cport,
 		.seq = c2s ? c->cseq : c->sseq,
 		.ack = c2s ? c->sseq : c->cseq,
 		.flags = flags, .data = data, .len = len, .ts_ns = ts,
@@ -317,6 +323,8 @@ struct bench {
 	int floor_scan_fd;	/* its bench_floor_scan map ... */
 	int floor_count_fd;	/* ... and bench_floor_count */
 	unsigned int npkts;	/* distinct packets per run */
+	unsigned int xff_chain;	/* entries in the identity rows' X-Forwarded-For */
+	uint64_t px_conns;	/* (b-px) connections opened so far */
 	uint64_t ts_ns;		/* program clock, advanced per packet */
 	unsigned char frame[FRAME_MAX];
 	/* enforcement "on": its config, and what the tries hold */
@@ -361,16 +369,17 @@ static int conn_send(struct bench *b, struct conn *c, int c2s, uint8_t flags, co
 			&dur, &ret);
 }
 
-/* A fresh client per scenario and run, so each run starts on a new flow. */
-static int conn_open(struct bench *b, struct conn *c, unsigned int id)
+/* A connection from caddr:cport to port, its handshake sent untimed. */
+static int conn_start(struct bench *b, struct conn *c, uint32_t caddr, uint16_t cport,
+		      uint16_t port, uint32_t cseq, uint32_t sseq)
 {
 	int err;
 
-	c->caddr = 0xc6120100 + id;	/* 198.18.1.0/24 and up */
-	c->cport = 40000 + id;
-	/* Both streams pass 2^32 early in a run, as long transfers do. */
-	c->cseq = 0xfe000000 + id * 4096;
-	c->sseq = 0xff000000 + id * 4096;
+	c->caddr = caddr;
+	c->cport = cport;
+	c->port = port;
+	c->cseq = cseq;
+	c->sseq = sseq;
 	err = conn_send(b, c, 1, F_SYN, NULL, 0);
 	if (!err)
 		err = conn_send(b, c, 0, F_SYN | F_ACK, NULL, 0);
@@ -379,11 +388,31 @@ static int conn_open(struct bench *b, struct conn *c, unsigned int id)
 	return err;
 }
 
+/*
+ * A fresh client per scenario and run, so each run starts on a new flow,
+ * to the endpoint on port. Both streams pass 2^32 early in a run, as long
+ * transfers do.
+ */
+static int conn_open_to(struct bench *b, struct conn *c, unsigned int id, uint16_t port)
+{
+	/* 198.18.1.0/24 and up */
+	return conn_start(b, c, 0xc6120100 + id, 40000 + id, port, 0xfe000000 + id * 4096,
+			  0xff000000 + id * 4096);
+}
+
+static int conn_open(struct bench *b, struct conn *c, unsigned int id)
+{
+	return conn_open_to(b, c, id, BENCH_PORT);
+}
+
 enum scenario {
 	SC_BODY,	/* ingress, mid-body client segment */
 	SC_REQ,		/* ingress, a whole request in one segment */
 	SC_OTHER,	/* ingress, TCP to a port that is no endpoint */
 	SC_EGRESS,	/* egress, mid-body server segment */
+	/* the client-identity rows (measure_ident()), beside SC_REQ */
+	SC_REQ_XFF,	/* a request start naming its client in X-Forwarded-For */
+	SC_REQ_PX,	/* ... behind a PROXY header, a new connection's first */
 	SC_MAX,
 };
 
@@ -394,6 +423,7 @@ enum mode {
 	M_ENF,		/* ... distinct packets, enforcement on */
 	M_FLOOR,	/* bench_floor on the frames of M_DISTINCT */
 	M_FLOOR_LINES,	/* bench_floor_lines on the frames of M_DISTINCT */
+	M_IDENT,	/* distinct packets, (b), (b-xff) and (b-px) alternating */
 	M_MAX,
 };
 
@@ -460,7 +490,7 @@ static int check_flow(struct bench *b, const struct conn *c, const struct expect
 {
 	struct ps_flow_key k = {
 		.client.a[0] = htonl(c->caddr), .server.a[0] = htonl(SERVER_ADDR),
-		.cport = htons(c->cport), .sport = htons(BENCH_PORT), .family = PS_AF_INET,
+		.cport = htons(c->cport), .sport = htons(c->port), .family = PS_AF_INET,
 	};
 	struct ps_flow f;
 
@@ -613,11 +643,16 @@ static int scenario_verdict(enum scenario sc)
 	return TC_ACT_OK;
 }
 
-static const char *const sc_name[SC_MAX] = {
+/* (b-xff)'s with its chain's length: set by micro_setup(). */
+static char xff_name[64] = "(b-xff) request start, X-Forwarded-For chain";
+
+static const char *sc_name[SC_MAX] = {
 	[SC_BODY] = "(a) ingress, mid-body data segment",
 	[SC_REQ] = "(b) ingress, request start",
 	[SC_OTHER] = "(c) ingress, non-endpoint packet",
 	[SC_EGRESS] = "egress, mid-body server->client",
+	[SC_REQ_XFF] = xff_name,
+	[SC_REQ_PX] = "(b-px) request start behind a proxy",
 };
 
 /* ---- enforcement policy ---- */
@@ -1055,6 +1090,357 @@ static int measure_steady(struct bench *b, enum scenario sc, unsigned int run, u
 	return 0;
 }
 
+/* ---- client identity: PROXY header and X-Forwarded-For ---- */
+
+/*
+ * The identity rows' addresses. trusted_proxies of PX_PORT and XFF_PORT:
+ * the bench's peers (198.18.0.0/16: the gateway's pooled connections come
+ * from 198.18.1.0/24 and up, the load balancers' from 198.18.64.0/18) and
+ * the proxies in the chains (10.0.0.0/8). The clients the chains name and
+ * the forged entries are in neither.
+ */
+#define ID_POOL		1024		/* clients a row names, one after another */
+#define ID_CHAIN_MAX	32		/* --xff-chain: at most */
+#define ID_LB_BASE	0xc6124000	/* 198.18.64.0/18: (b-px)'s load balancers */
+#define ID_LB_CONNS	50000		/* connections from each of their addresses */
+#define ID_GW		0x0a280001	/* 10.40.0.1: the gateway (b-px)'s PROXY headers name */
+#define ID_T1		0x0a140001	/* 10.20.0.1, 10.30.0.1: trusted proxies in the chain */
+#define ID_T2		0x0a1e0001
+#define ID_FORGED	0xc0000201	/* 192.0.2.1 and up: what a client forges */
+#define ID_XFF_POOL	0x64600001	/* 100.96.0.1 and up: the clients (b-xff) names */
+#define ID_PX_POOL	0x64610001	/* 100.97.0.1 and up: those (b-px) names */
+#define ID_SEG_MAX	2048
+
+static const char *const id_trusted[] = { "198.18.0.0/16", "10.0.0.0/8" };
+
+/* The rows measured together, in the order they run on each turn. */
+static const enum scenario id_rows[] = { SC_REQ, SC_REQ_XFF, SC_REQ_PX };
+#define ID_ROWS		(sizeof(id_rows) / sizeof(id_rows[0]))
+
+static const char *ip4_str(uint32_t a, char *buf, size_t len)
+{
+	uint32_t n = htonl(a);
+
+	return inet_ntop(AF_INET, &n, buf, len);
+}
+
+/*
+ * The X-Forwarded-For line of a chain of n entries whose client is
+ * client, as proxies leave it: n - 3 forged entries, the client, then the
+ * trusted proxies each hop appended (two; fewer in a shorter chain).
+ */
+static int xff_line(char *buf, size_t cap, unsigned int n, uint32_t client)
+{
+	unsigned int forged = n > 3 ? n - 3 : 0, i;
+	const uint32_t proxy[2] = { ID_T1, ID_T2 };
+	char a[INET_ADDRSTRLEN];
+	int len;
+
+	len = snprintf(buf, cap, "X-Forwarded-For: ");
+	for (i = 0; i < n && len > 0 && (size_t)len < cap; i++) {
+		uint32_t e = i < forged ? ID_FORGED + i :
+			     i == forged ? client : proxy[i - forged - 1];
+
+		len += snprintf(buf + len, cap - len, "%s%s", i ? ", " : "",
+				ip4_str(e, a, sizeof(a)));
+	}
+	if (len > 0 && (size_t)len < cap)
+		len += snprintf(buf + len, cap - len, "\r\n");
+	return len > 0 && (size_t)len < cap ? len : -ENOSPC;
+}
+
+/*
+ * The payload of an identity row's segment into seg: (b)'s request with
+ * an X-Forwarded-For line naming client; with px, behind a PROXY v1
+ * header naming the gateway ID_GW (its source port gport). Returns its
+ * length.
+ */
+static int ident_payload(char *seg, unsigned int chain, uint32_t client, int px,
+			 uint16_t gport)
+{
+	char line[ID_CHAIN_MAX * 20 + 32], gw[INET_ADDRSTRLEN];
+	int n = 0, m;
+
+	if (xff_line(line, sizeof(line), chain, client) < 0)
+		return -ENOSPC;
+	if (px)
+		n = snprintf(seg, ID_SEG_MAX, "PROXY TCP4 %s 198.18.0.10 %u %d\r\n",
+			     ip4_str(ID_GW, gw, sizeof(gw)), gport, PX_PORT);
+	m = make_request(seg + n, ID_SEG_MAX - n, "/v1/chat/completions", 1, 0x5eed, line);
+	return m < 0 ? m : n + m;
+}
+
+/* What the identity rows must leave behind, beside the checks of (b). */
+struct id_expect {
+	struct expect gw;	/* (b-xff)'s gateway: no request, its payload */
+	uint64_t px_payload;	/* (b-px)'s payload, PROXY headers included */
+	uint64_t lb_first, lb_last;	/* (b-px)'s connections of this run */
+	uint64_t before[2][ID_POOL][2];	/* each pool's requests, inference ones */
+	struct ps_client_ctr gw_before;	/* ID_GW's counters */
+	uint64_t stats[PS_STAT_MAX];
+};
+
+/* ps_stats summed over CPUs. */
+static int read_stats(struct bench *b, uint64_t *out)
+{
+	int fd = bpf_map__fd(b->dp.skel->maps.ps_stats), ncpu = libbpf_num_possible_cpus();
+	uint64_t *v;
+	uint32_t k;
+	int i;
+
+	if (ncpu < 0)
+		return ncpu;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (k = 0; k < PS_STAT_MAX; k++) {
+		if (bpf_map_lookup_elem(fd, &k, v)) {
+			free(v);
+			return -errno;
+		}
+		for (out[k] = 0, i = 0; i < ncpu; i++)
+			out[k] += v[i];
+	}
+	free(v);
+	return 0;
+}
+
+/* A client's slot, or zeros if it has none. */
+static void read_ctr_or_zero(struct bench *b, uint32_t caddr, struct ps_client_ctr *ctr)
+{
+	if (read_ctr(b, caddr, ctr))
+		memset(ctr, 0, sizeof(*ctr));
+}
+
+/* What the checks compare with: the counters before the run. */
+static int ident_before(struct bench *b, struct id_expect *ie)
+{
+	const uint32_t pool[2] = { ID_XFF_POOL, ID_PX_POOL };
+	struct ps_client_ctr ctr;
+	unsigned int p, j;
+
+	for (p = 0; p < 2; p++)
+		for (j = 0; j < ID_POOL; j++) {
+			read_ctr_or_zero(b, pool[p] + j, &ctr);
+			ie->before[p][j][0] = ctr.c.requests;
+			ie->before[p][j][1] = ctr.c.inference_requests;
+		}
+	read_ctr_or_zero(b, ID_GW, &ie->gw_before);
+	return read_stats(b, ie->stats);
+}
+
+/*
+ * After a run: every request of (b-xff) and (b-px) counted to the client
+ * its chain names (the next of its pool, in turn), none to the gateway
+ * that sent them or named itself in the PROXY header, nothing at all to
+ * the load balancers; the gateway has (b-px)'s connections, packets and
+ * payload; every PROXY header believed and every chain walked to an
+ * address. A mismatch is reported, the figures still are.
+ */
+static int ident_check(struct bench *b, const struct conn *cx, const struct conn *cp,
+		       const struct id_expect *ie)
+{
+	static const struct { int stat; const char *name; } zero_stats[] = {
+		{ PS_STAT_FORWARDED_BAD, "forwarded_bad" },
+		{ PS_STAT_FORWARDED_UNTRUSTED, "forwarded_untrusted" },
+		{ PS_STAT_FORWARDED_FULL, "forwarded_full" },
+		{ PS_STAT_PROXY_BAD, "proxy_bad" },
+		{ PS_STAT_PROXY_UNTRUSTED, "proxy_untrusted" },
+		{ PS_STAT_CLIENT_FULL, "client_full" },
+		{ PS_STAT_PARSE_LIMIT, "parse_limit" },
+	};
+	const uint32_t pool[2] = { ID_XFF_POOL, ID_PX_POOL };
+	const char *row[2] = { sc_name[SC_REQ_XFF], sc_name[SC_REQ_PX] };
+	struct expect pe = { .state = PS_H1_START };
+	uint64_t n = b->npkts, stats[PS_STAT_MAX], want, k;
+	struct ps_client_ctr ctr, gw;
+	unsigned int p, j, bad = 0;
+	char a[INET_ADDRSTRLEN];
+	int err;
+
+	check_run(b, cx, SC_REQ_XFF, &ie->gw, row[0]);
+	check_flow(b, cp, &pe, row[1]);
+	for (p = 0; p < 2; p++)
+		for (j = 0; j < ID_POOL; j++) {
+			want = n / ID_POOL + (j < n % ID_POOL);
+			read_ctr_or_zero(b, pool[p] + j, &ctr);
+			if (ctr.c.requests - ie->before[p][j][0] == want &&
+			    ctr.c.inference_requests - ie->before[p][j][1] == want)
+				continue;
+			if (!bad++)
+				pr_warn("ps_bench: warning: %s: %s has %llu requests, %llu "
+					"inference requests of this run, expected %llu: the row "
+					"does not measure the path it names\n", row[p],
+					ip4_str(pool[p] + j, a, sizeof(a)),
+					(unsigned long long)(ctr.c.requests - ie->before[p][j][0]),
+					(unsigned long long)(ctr.c.inference_requests -
+							     ie->before[p][j][1]),
+					(unsigned long long)want);
+		}
+	if (bad > 1)
+		pr_warn("ps_bench: warning: ... and %u more of the named clients\n", bad - 1);
+	read_ctr_or_zero(b, ID_GW, &gw);
+	if (gw.c.requests != ie->gw_before.c.requests ||
+	    gw.c.inference_requests != ie->gw_before.c.inference_requests ||
+	    gw.c.connections - ie->gw_before.c.connections != n ||
+	    gw.c.rx_packets - ie->gw_before.c.rx_packets != 3 * n ||
+	    gw.c.tx_packets - ie->gw_before.c.tx_packets != n ||
+	    gw.c.rx_payload - ie->gw_before.c.rx_payload != ie->px_payload) {
+		pr_warn("ps_bench: warning: %s: the gateway %s the PROXY headers name got %llu "
+			"requests, %llu connections, %llu + %llu packets, %llu payload bytes in "
+			"this run; expected 0, %llu, %llu + %llu, %llu: the row does not measure "
+			"the path it names\n", row[1], ip4_str(ID_GW, a, sizeof(a)),
+			(unsigned long long)(gw.c.requests - ie->gw_before.c.requests),
+			(unsigned long long)(gw.c.connections - ie->gw_before.c.connections),
+			(unsigned long long)(gw.c.rx_packets - ie->gw_before.c.rx_packets),
+			(unsigned long long)(gw.c.tx_packets - ie->gw_before.c.tx_packets),
+			(unsigned long long)(gw.c.rx_payload - ie->gw_before.c.rx_payload),
+			(unsigned long long)n, (unsigned long long)(3 * n), (unsigned long long)n,
+			(unsigned long long)ie->px_payload);
+	}
+	for (k = ie->lb_first / ID_LB_CONNS; k <= ie->lb_last / ID_LB_CONNS; k++)
+		if (!read_ctr(b, ID_LB_BASE + k, &ctr))
+			pr_warn("ps_bench: warning: %s: the load balancer %s has a slot of its "
+				"own: the PROXY header was not believed\n", row[1],
+				ip4_str(ID_LB_BASE + k, a, sizeof(a)));
+	err = read_stats(b, stats);
+	if (err) {
+		pr_warn("ps_bench: warning: cannot read ps_stats: %s\n", strerror(-err));
+		return err;
+	}
+	if (stats[PS_STAT_FORWARDED] - ie->stats[PS_STAT_FORWARDED] != 2 * n ||
+	    stats[PS_STAT_PROXY] - ie->stats[PS_STAT_PROXY] != n)
+		pr_warn("ps_bench: warning: identity rows: stats.forwarded_requests +%llu, "
+			"proxy_headers +%llu, expected +%llu, +%llu\n",
+			(unsigned long long)(stats[PS_STAT_FORWARDED] - ie->stats[PS_STAT_FORWARDED]),
+			(unsigned long long)(stats[PS_STAT_PROXY] - ie->stats[PS_STAT_PROXY]),
+			(unsigned long long)(2 * n), (unsigned long long)n);
+	for (j = 0; j < sizeof(zero_stats) / sizeof(zero_stats[0]); j++)
+		if (stats[zero_stats[j].stat] != ie->stats[zero_stats[j].stat])
+			pr_warn("ps_bench: warning: identity rows: stats.%s +%llu, expected "
+				"none\n", zero_stats[j].name,
+				(unsigned long long)(stats[zero_stats[j].stat] -
+						     ie->stats[zero_stats[j].stat]));
+	return 0;
+}
+
+/*
+ * (b-px)'s connections first..last: their flows go, those the handshakes
+ * have not evicted yet, so that the other rows run on a flow table as
+ * small as before (the daemon would collect them once closed).
+ */
+static void ident_forget(struct bench *b, uint64_t first, uint64_t last)
+{
+	int fd = bpf_map__fd(b->dp.skel->maps.ps_flows);
+	struct ps_flow_key k = {
+		.server.a[0] = htonl(SERVER_ADDR), .sport = htons(PX_PORT), .family = PS_AF_INET,
+	};
+	uint64_t i;
+
+	for (i = first; i <= last; i++) {
+		k.client.a[0] = htonl(ID_LB_BASE + i / ID_LB_CONNS);
+		k.cport = htons(10000 + i % ID_LB_CONNS);
+		bpf_map_delete_elem(fd, &k);
+	}
+}
+
+/* The next frame of an identity row on c: its payload naming client. */
+static int ident_frame(struct bench *b, struct conn *c, int px, uint32_t client,
+		       uint16_t gport, uint64_t *payload)
+{
+	static char seg[ID_SEG_MAX];
+	int n = ident_payload(seg, b->xff_chain, client, px, gport);
+
+	if (n < 0)
+		return n;
+	*payload += n;
+	return conn_frame(b, c, 1, F_ACK | F_PSH, seg, n);
+}
+
+/*
+ * The client-identity rows, packet by packet in one run, each followed by
+ * the minimal program on the same frame: the next request start (b) on
+ * its connection to BENCH_PORT; (b-xff), the next request on a gateway's
+ * pooled connection to XFF_PORT, its chain naming the next client of its
+ * pool; (b-px), the first data segment of a new connection from a load
+ * balancer to PX_PORT: a PROXY v1 header naming the gateway ID_GW, then
+ * the (b-xff) request naming the next client of another pool. The (b-px)
+ * connection's handshake (SYN, SYN-ACK, ACK) goes through the datapath
+ * untimed, before the turn's (b) segment: the measured segment is new
+ * data and the one that reads the header.
+ */
+static int measure_ident(struct bench *b, unsigned int run, unsigned int id)
+{
+	static struct id_expect ie;
+	uint64_t sum_dp[ID_ROWS] = {}, sum_min[ID_ROWS] = {}, k;
+	struct expect eb;
+	struct conn cb, cx, cp = {};
+	unsigned int i, r, len[ID_ROWS];
+	uint32_t dur;
+	int err, ret, fl;
+
+	memset(&ie, 0, sizeof(ie));
+	err = ident_before(b, &ie);
+	if (!err)
+		err = scenario_setup(b, &cb, SC_REQ, id, &eb);
+	if (!err)
+		err = conn_open_to(b, &cx, id + 1, XFF_PORT);
+	if (err)
+		return err;
+	ie.gw.state = PS_H1_START;
+	ie.lb_first = b->px_conns;
+	for (i = 0; i < b->npkts; i++) {
+		/* a connection's 4-tuple: ident_forget() finds it again */
+		k = b->px_conns++;
+		err = conn_start(b, &cp, ID_LB_BASE + k / ID_LB_CONNS, 10000 + k % ID_LB_CONNS,
+				 PX_PORT, 0x10000000 + (uint32_t)k * 7919,
+				 0x20000000 + (uint32_t)k * 104729);
+		if (err)
+			return err;
+		for (r = 0; r < ID_ROWS; r++) {
+			switch (id_rows[r]) {
+			case SC_REQ:
+				fl = scenario_frame(b, &cb, SC_REQ, &eb);
+				break;
+			case SC_REQ_XFF:
+				fl = ident_frame(b, &cx, 0, ID_XFF_POOL + i % ID_POOL, 0,
+						 &ie.gw.rx_payload);
+				break;
+			default:
+				fl = ident_frame(b, &cp, 1, ID_PX_POOL + i % ID_POOL,
+						 20000 + k % 40000, &ie.px_payload);
+				break;
+			}
+			if (fl < 0)
+				return fl;
+			len[r] = fl;
+			err = test_run(b->dp.ingress_fd, b->frame, len[r], b->ts_ns, 1, &dur, &ret);
+			if (err)
+				return err;
+			if (ret != TC_ACT_OK)
+				return -EPROTO;
+			sum_dp[r] += dur;
+			err = test_run(b->min_fd, b->frame, len[r], b->ts_ns, 1, &dur, &ret);
+			if (err)
+				return err;
+			sum_min[r] += dur;
+		}
+	}
+	ie.lb_last = b->px_conns - 1;
+	for (r = 0; r < ID_ROWS; r++) {
+		struct result *res = &results[id_rows[r]][M_IDENT];
+
+		res->dp_ns[run] = (double)sum_dp[r] / b->npkts;
+		res->min_ns[run] = (double)sum_min[r] / b->npkts;
+		res->runs = run + 1;
+		res->measured = 1;
+	}
+	check_run(b, &cb, SC_REQ, &eb, "(b) ingress, request start, in the identity rows' runs");
+	err = ident_check(b, &cx, &cp, &ie);
+	ident_forget(b, ie.lb_first, ie.lb_last);
+	return err;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -1176,6 +1562,118 @@ static void print_enf_table(const struct bench *b, unsigned int runs, int cpu, c
 	       "difference); its range is the lowest and highest per-run ratio.\n");
 }
 
+/*
+ * A client-identity row: against the minimal program and, for (b-xff) and
+ * (b-px), against (b) of the same runs, with the identity issue's target.
+ */
+static void print_ident_row(enum scenario sc, const char *how, double target)
+{
+	const struct result *r = &results[sc][M_IDENT], *base = &results[SC_REQ][M_IDENT];
+	double dp, mn, bdp, lo = 1e9, hi = 0, blo = 1e9, bhi = 0;
+	char vs[64] = "-", vsr[32] = "-", tgt[48] = "-";
+	unsigned int i;
+
+	if (!r->measured || !base->measured)
+		return;
+	dp = median(r->dp_ns, r->runs);
+	mn = median(r->min_ns, r->runs);
+	bdp = median(base->dp_ns, base->runs);
+	for (i = 0; i < r->runs; i++) {
+		double x = r->dp_ns[i] / r->min_ns[i], y = r->dp_ns[i] / base->dp_ns[i];
+
+		lo = x < lo ? x : lo;
+		hi = x > hi ? x : hi;
+		blo = y < blo ? y : blo;
+		bhi = y > bhi ? y : bhi;
+	}
+	if (sc != SC_REQ) {
+		snprintf(vs, sizeof(vs), "%.2fx (%+.1f ns)", dp / bdp, dp - bdp);
+		snprintf(vsr, sizeof(vsr), "%.2f..%.2fx", blo, bhi);
+		if (target > 0)
+			snprintf(tgt, sizeof(tgt), "<= %.1fx (b) (%s)", target,
+				 dp / bdp <= target ? "met" : "NOT met");
+	}
+	printf("| %s | %s | %.1f | %.1f | %.1f | %.2fx | %.2f..%.2fx | %s | %s | %s |\n",
+	       sc_name[sc], how, dp, mn, dp - mn, dp / mn, lo, hi, vs, vsr, tgt);
+}
+
+#define ID_TARGET	1.3	/* (b-xff) and (b-px) against (b): the identity issue's */
+
+static void print_ident_table(const struct bench *b, unsigned int runs, int cpu)
+{
+	static char seg[ID_SEG_MAX];
+	char how[160], line[ID_CHAIN_MAX * 20 + 32], *eol;
+	int nx, np;
+
+	printf("\n### Client identity: PROXY header and X-Forwarded-For, BPF_PROG_TEST_RUN, "
+	       "median of %u runs, CPU %d\n\n", runs, cpu);
+	printf("| packet | measurement | penstock ns/pkt | minimal ns/pkt | added ns/pkt | ratio "
+	       "| ratio range over runs | vs (b) | vs (b) range over runs | target |\n");
+	printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+	snprintf(how, sizeof(how), "distinct packets, (b), (b-xff) and (b-px) alternating "
+		 "(N=%u each, repeat=1 each)", b->npkts);
+	print_ident_row(SC_REQ, how, 0);
+	print_ident_row(SC_REQ_XFF, how, ID_TARGET);
+	print_ident_row(SC_REQ_PX, how, ID_TARGET);
+	printf("\n");
+	nx = ident_payload(seg, b->xff_chain, ID_XFF_POOL, 0, 0);
+	xff_line(line, sizeof(line), b->xff_chain, ID_XFF_POOL);
+	eol = strstr(line, "\r\n");
+	if (eol)
+		*eol = '\0';
+	printf("- (b): the request of the table above, each the next pipelined request on its "
+	       "connection to port %d (no forwarded_for), measured again in these runs.\n",
+	       BENCH_PORT);
+	printf("- (b-xff), the gateway case: the same request with `%s` after its Host line "
+	       "(%d bytes), each the next pipelined request on one pooled connection from a "
+	       "gateway (198.18.1.0/24 and up) to port %d, `forwarded_for: true`, "
+	       "`trusted_proxies: [%s, %s]`. The chain of %u: ", line, nx, XFF_PORT,
+	       id_trusted[0], id_trusted[1], b->xff_chain);
+	if (b->xff_chain > 3)
+		printf("%u forged entr%s (192.0.2.1 and up), ", b->xff_chain - 3,
+		       b->xff_chain > 4 ? "ies" : "y");
+	printf("the client%s; each request names the next of %d clients in turn (100.96.0.1 "
+	       "and up). The datapath walks every entry, looks each up in trusted_proxies and "
+	       "counts the request to the right-most one that is not trusted.\n",
+	       b->xff_chain > 2 ? ", then the two trusted proxies it passed (10.20.0.1, "
+	       "10.30.0.1)" : b->xff_chain == 2 ? ", then a trusted proxy (10.20.0.1)" : "",
+	       ID_POOL);
+	np = ident_payload(seg, b->xff_chain, ID_PX_POOL, 1, 20000);
+	eol = strstr(seg, "\r\n");
+	if (eol)
+		*eol = '\0';
+	printf("- (b-px), behind a load balancer: the first data segment of a new connection "
+	       "from a load balancer (198.18.64.0/18) to port %d, `proxy_protocol: true`, "
+	       "`forwarded_for: true`, the same trusted_proxies: `%s` (v1, naming the gateway "
+	       "in front of it), then the (b-xff) request naming the next of another %d "
+	       "clients (100.97.0.1 and up), %d bytes. One connection per request, as a "
+	       "balancer that does not pool sends them (HAProxy in TCP mode with send-proxy). "
+	       "Its handshake (SYN, SYN-ACK, ACK) goes through the datapath untimed, before the "
+	       "turn's (b) segment, so the measured segment is new data and the one that reads "
+	       "the header, hands the connection (and the handshake's packets, waiting in its "
+	       "flow) to the gateway the header names, and walks the chain. The replay "
+	       "datapath's flow table holds 65536 flows: the handshakes evict old ones "
+	       "(untimed).\n", PX_PORT, seg, ID_POOL, np);
+	printf("- the three alternate packet by packet within each run, each followed by the "
+	       "minimal program on the same frame; ratio as in the table above; vs (b) = "
+	       "median ns / median ns of (b) in the same runs (and the difference), its range "
+	       "the lowest and highest per-run ratio. Target: <= %.1fx (b), from the client "
+	       "identity issue.\n", ID_TARGET);
+	printf("- checked after each run: each named client's requests and inference requests "
+	       "went up by its share of N; the gateway on the pooled connection got none of "
+	       "them (its payload only), nor did the one the PROXY headers name, which got the "
+	       "N connections, 3N + N packets and the payload, headers included; the load "
+	       "balancers have no slot; stats.forwarded_requests went up by 2N and "
+	       "proxy_headers by N, forwarded_bad, forwarded_untrusted, forwarded_full, "
+	       "proxy_bad, proxy_untrusted, client_full and parse_limit not at all.\n");
+	printf("- the named clients recur: each row's %d are the same in every run, their "
+	       "slots made by the first %d requests of the first run and found after that (a "
+	       "gateway's known clients).\n", ID_POOL, ID_POOL);
+	printf("- a bearer key (a client known by its `Authorization: Bearer` token) is not "
+	       "implemented in penstock and not measured: these requests carry the same "
+	       "`Authorization: Bearer` line as (b), an ordinary header.\n");
+}
+
 static int load_min(struct bench *b, const char *path)
 {
 	struct bpf_program *prog, *lines;
@@ -1234,6 +1732,36 @@ static int pin_cpu(void)
 	return cpu;
 }
 
+/*
+ * The identity rows' endpoints: PX_PORT with proxy_protocol: true and
+ * forwarded_for: true, XFF_PORT with forwarded_for: true, both trusting
+ * id_trusted.
+ */
+static int ident_endpoints(struct ps_config *cfg)
+{
+	const uint16_t port[2] = { PX_PORT, XFF_PORT };
+	struct ps_endpoint_cfg *ep;
+	char err_s[128];
+	unsigned int i, j;
+	int err;
+
+	for (i = 0; i < 2; i++) {
+		err = ps_config_add_port(cfg, port[i]);
+		if (err)
+			return err;
+		ep = &cfg->endpoints[cfg->nendpoints - 1];
+		ep->proxy_protocol = port[i] == PX_PORT;
+		ep->forwarded_for = PS_FWD_FOR_BOTH;
+		for (j = 0; j < sizeof(id_trusted) / sizeof(id_trusted[0]); j++)
+			if (ps_parse_prefix(id_trusted[j], &ep->trusted[ep->ntrusted++], err_s,
+					    sizeof(err_s))) {
+				pr_warn("ps_bench: %s: expected %s\n", id_trusted[j], err_s);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
 /* The request and body the micro benchmark sends, and the datapath beside bench_min. */
 static int micro_setup(struct bench *b, struct ps_config *cfg, const char *min_path)
 {
@@ -1243,14 +1771,19 @@ static int micro_setup(struct bench *b, struct ps_config *cfg, const char *min_p
 	ps_log_libbpf();
 	b->ts_ns = 1700000000ULL * 1000000000ULL;
 	fill_text(body_seg, BODY_SEG);
-	req_seg_len = make_request(req_seg, sizeof(req_seg), "/v1/chat/completions", 1, 0x5eed);
+	req_seg_len = make_request(req_seg, sizeof(req_seg), "/v1/chat/completions", 1, 0x5eed,
+				   NULL);
 	if (req_seg_len < 0) {
 		pr_warn("ps_bench: the request does not fit its buffer\n");
 		return req_seg_len;
 	}
 	req_hdr_len = strstr(req_seg, "\r\n\r\n") - req_seg + 4;
+	snprintf(xff_name, sizeof(xff_name), "(b-xff) request start, X-Forwarded-For chain of %u",
+		 b->xff_chain);
 	ps_config_init(cfg);
 	err = ps_config_add_port(cfg, BENCH_PORT);
+	if (!err)
+		err = ident_endpoints(cfg);
 	if (!err)
 		err = ps_dp_open(&b->dp, &dopts);
 	if (err)
@@ -1268,14 +1801,21 @@ static int micro_setup(struct bench *b, struct ps_config *cfg, const char *min_p
 	return err;
 }
 
-/* Every measurement of every scenario, runs times over. */
-static int micro_measure(struct bench *b, unsigned int runs)
+/*
+ * Every measurement of every scenario, runs times over; with ident_only,
+ * only the client-identity rows.
+ */
+static int micro_measure(struct bench *b, unsigned int runs, int ident_only)
 {
 	unsigned int run, id = 1;
 	int sc, err;
 
 	for (run = 0; run < runs; run++) {
-		for (sc = 0; sc < SC_MAX; sc++) {
+		err = measure_ident(b, run, id);
+		id += 2;
+		if (err)
+			return err;
+		for (sc = 0; sc < SC_REQ_XFF && !ident_only; sc++) {
 			if (sc != SC_OTHER) {
 				err = measure_distinct(b, sc, run, id++);
 				if (err)
@@ -1359,7 +1899,8 @@ static void micro_notes(void)
 	       "of that kind can meet it on this machine.\n");
 }
 
-static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts)
+static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts,
+		     unsigned int xff_chain, int ident_only)
 {
 	static struct ps_config cfg;
 	static struct bench b;
@@ -1367,6 +1908,7 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 	int err, cpu;
 
 	b.npkts = npkts;
+	b.xff_chain = xff_chain;
 	err = micro_setup(&b, &cfg, min_path);
 	if (err)
 		goto cleanup;
@@ -1375,10 +1917,14 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 		err = cpu;
 		goto cleanup;
 	}
-	err = micro_measure(&b, runs);
+	err = micro_measure(&b, runs, ident_only);
 	if (err) {
 		pr_warn("ps_bench: measurement failed: %s\n",
 			err == -EPROTO ? "unexpected verdict" : strerror(-err));
+		goto cleanup;
+	}
+	if (ident_only) {
+		print_ident_table(&b, runs, cpu);
 		goto cleanup;
 	}
 	printf("### Per-packet cost: BPF_PROG_TEST_RUN, median of %u runs, CPU %d\n\n", runs, cpu);
@@ -1391,6 +1937,7 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 	snprintf(how_d, sizeof(how_d), "distinct packets, off and on alternating (N=%u each, "
 		 "repeat=1 each)", npkts);
 	print_enf_table(&b, runs, cpu, how_d);
+	print_ident_table(&b, runs, cpu);
 cleanup:
 	bpf_object__close(b.min_obj);
 	ps_dp_close(&b.dp);
@@ -1511,7 +2058,8 @@ static int run_gcra(void)
 	int err;
 
 	ps_log_libbpf();
-	req_seg_len = make_request(req_seg, sizeof(req_seg), "/v1/chat/completions", 1, 0x5eed);
+	req_seg_len = make_request(req_seg, sizeof(req_seg), "/v1/chat/completions", 1, 0x5eed,
+				   NULL);
 	if (req_seg_len < 0)
 		return req_seg_len;
 	b.ts_ns = 1700000000ULL * 1000000000ULL;
@@ -1612,6 +2160,7 @@ static void gen_new_conn(struct gen_conn *g, uint64_t t)
 	if (gen_port[client] < 32768)
 		gen_port[client] = rnd_range(32768, 60000);
 	g->c.cport = ++gen_port[client];
+	g->c.port = BENCH_PORT;
 	g->c.cseq = (uint32_t)rnd();
 	g->c.sseq = (uint32_t)rnd();
 	g->t = t;
@@ -1663,7 +2212,7 @@ static void gen_refill(struct gen_conn *g, int stopping)
 			body = 300 + (int)(rnd_range(0, 5700) * (uint64_t)rnd_range(0, 1000) / 1000);
 			break;
 		}
-		len = make_request(g->req, sizeof(g->req), path, body, ++gen_reqid);
+		len = make_request(g->req, sizeof(g->req), path, body, ++gen_reqid, NULL);
 		if (len < 0)
 			len = 0;
 		t = gen_message(g, t, 1, g->req, len);
@@ -1757,7 +2306,7 @@ static int write_pcap(const char *path, unsigned long npkts)
 }
 
 static const char usage_text[] =
-	"usage: ps_bench [--min OBJ] [--runs N] [--packets N]\n"
+	"usage: ps_bench [--min OBJ] [--runs N] [--packets N] [--xff-chain N] [--ident-only]\n"
 	"       ps_bench --gcra\n"
 	"       ps_bench --write-pcap FILE [--packets N]\n"
 	"\n"
@@ -1770,6 +2319,9 @@ static const char usage_text[] =
 	"  -r, --runs N          runs per measurement, median reported (default 5)\n"
 	"  -n, --packets N       distinct packets per run (default 100000, at most\n"
 	"                        1000000), or packets to write (default 200000)\n"
+	"  -x, --xff-chain N     entries in the X-Forwarded-For chains of the client\n"
+	"                        identity rows, 1..32 (default 4)\n"
+	"  -i, --ident-only      measure only the client identity rows\n"
 	"  -g, --gcra            report the rate a request limit admits, against the\n"
 	"                        configured one, on a virtual clock (root), and exit\n"
 	"  -w, --write-pcap FILE write the capture and exit\n"
@@ -1777,6 +2329,7 @@ static const char usage_text[] =
 	"\n"
 	"examples:\n"
 	"  ps_bench --runs 7\n"
+	"  ps_bench --ident-only --xff-chain 16\n"
 	"  ps_bench --gcra\n"
 	"  ps_bench --write-pcap /tmp/cap.pcap --packets 200000\n";
 
@@ -1799,16 +2352,18 @@ int main(int argc, char **argv)
 		{ "packets", required_argument, NULL, 'n' },
 		{ "write-pcap", required_argument, NULL, 'w' },
 		{ "gcra", no_argument, NULL, 'g' },
+		{ "xff-chain", required_argument, NULL, 'x' },
+		{ "ident-only", no_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	unsigned long runs = 5, npkts = 0;
+	unsigned long runs = 5, npkts = 0, chain = 4;
 	const char *min_path = NULL, *pcap_path = NULL;
 	char self[PATH_MAX], minbuf[PATH_MAX + 32], *slash;
 	ssize_t n;
-	int opt, err, gcra = 0;
+	int opt, err, gcra = 0, ident_only = 0;
 
-	while ((opt = getopt_long(argc, argv, "m:r:n:w:gh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "m:r:n:w:x:igh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'm':
 			min_path = optarg;
@@ -1828,6 +2383,16 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			pcap_path = optarg;
+			break;
+		case 'x':
+			if (parse_count(optarg, ID_CHAIN_MAX, &chain)) {
+				fprintf(stderr, "ps_bench: --xff-chain: expected 1..%d\n",
+					ID_CHAIN_MAX);
+				return 2;
+			}
+			break;
+		case 'i':
+			ident_only = 1;
 			break;
 		case 'g':
 			gcra = 1;
@@ -1867,6 +2432,6 @@ int main(int argc, char **argv)
 			MAX_PACKETS);
 		return 2;
 	}
-	err = run_micro(min_path, runs, npkts ? npkts : 100000);
+	err = run_micro(min_path, runs, npkts ? npkts : 100000, chain, ident_only);
 	return err ? 1 : 0;
 }
