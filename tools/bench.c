@@ -17,9 +17,12 @@
  *
  * The ingress rows (a) and (b) are measured once more with enforcement
  * on (a default request limit that throttles nothing, classes, and a
- * thousand entries in ps_enforce), in the same runs as without; and
- * --gcra drives request starts far over a request limit on the program
- * clock to report the rate the limit lets through.
+ * thousand entries in ps_enforce), in the same runs as without; (b) once
+ * more beside requests that name their client, in an X-Forwarded-For
+ * chain on a gateway's pooled connection or behind a PROXY header as a new
+ * connection's first segment (and, with --ident-detail, rows that take
+ * that cost apart); and --gcra drives request starts far over a request
+ * limit on the program clock to report the rate the limit lets through.
  *
  * Nothing here touches a network: test runs take bytes from user space,
  * and --write-pcap only writes a file.
@@ -56,6 +59,8 @@
 #include "penstock.skel.h"
 
 #define BENCH_PORT	8000
+#define PX_PORT		8001		/* proxy_protocol and forwarded_for: the (b-px) row's */
+#define XFF_PORT	8002		/* forwarded_for only: the (b-xff) row's */
 #define OTHER_PORT	5432		/* a non-endpoint service (PostgreSQL) */
 #define SERVER_ADDR	0xc612000a	/* 198.18.0.10: RFC 2544 benchmark range */
 #define ADV_MSS		1460		/* advertised: 1500 MTU less IPv4 and TCP */
@@ -123,9 +128,9 @@ static unsigned int build_frame(unsigned char *buf, const struct seg *s)
 
 	memset(eth, 0, sizeof(*eth));
 	eth->h_dest[0] = 0x02;
-	eth->h_dest[5] = s->dport == BENCH_PORT ? 1 : 2;
+	eth->h_dest[5] = s->daddr == SERVER_ADDR && s->dport != OTHER_PORT ? 1 : 2;
 	eth->h_source[0] = 0x02;
-	eth->h_source[5] = s->dport == BENCH_PORT ? 2 : 1;
+	eth->h_source[5] = eth->h_dest[5] == 1 ? 2 : 1;
 	eth->h_proto = htons(ETH_P_IP);
 
 	if (s->flags & F_SYN) {
@@ -214,9 +219,11 @@ static int fill_text(char *dst, int n)
 /*
  * A request into buf: GET when want is 0, else a POST with a chat
  * completion body of about want bytes (at least the fixed JSON around the
- * prompt).
+ * prompt). extra: header lines (each ending in CR LF) after Host, where a
+ * gateway puts the ones it sets, or NULL.
  */
-static int make_request(char *buf, size_t cap, const char *path, int want, unsigned int id)
+static int make_request(char *buf, size_t cap, const char *path, int want, unsigned int id,
+			const char *extra)
 {
 	char body[8192];
 	int n = 0, hl;
@@ -233,6 +240,7 @@ static int make_request(char *buf, size_t cap, const char *path, int want, unsig
 	hl = snprintf(buf, cap,
 		      "%s %s HTTP/1.1\r\n"
 		      "Host: 198.18.0.10:8000\r\n"
+		      "%s"
 		      "User-Agent: OpenAI/Python 1.51.0\r\n"
 		      "Accept: application/json\r\n"
 		      "Content-Type: application/json\r\n"
@@ -240,7 +248,7 @@ static int make_request(char *buf, size_t cap, const char *path, int want, unsig
 		      "X-Request-Id: req-%08x\r\n"
 		      "Content-Length: %d\r\n"
 		      "\r\n",
-		      n ? "POST" : "GET", path, id, n);
+		      n ? "POST" : "GET", path, extra ? extra : "", id, n);
 	if (hl < 0 || (size_t)(hl + n) > cap)
 		return -ENOSPC;
 	memcpy(buf + hl, body, n);
@@ -281,6 +289,7 @@ static int make_response(char *buf, size_t cap, int want, unsigned int id)
 struct conn {
 	uint32_t caddr;
 	uint16_t cport;
+	uint16_t port;		/* the endpoint's */
 	uint32_t cseq, sseq;	/* next sequence number each side sends */
 };
 
@@ -291,8 +300,8 @@ static struct seg conn_seg(struct conn *c, int c2s, uint8_t flags, const void *d
 	struct seg s = {
 		.saddr = c2s ? c->caddr : SERVER_ADDR,
 		.daddr = c2s ? SERVER_ADDR : c->caddr,
-		.sport = c2s ? c->cport : BENCH_PORT,
-		.dport = c2s ? BENCH_PORT : c->cport,
+		.sport = c2s ? c->cport : c->port,
+		.dport = c2s ? c->port : c->cport,
 		.seq = c2s ? c->cseq : c->sseq,
 		.ack = c2s ? c->sseq : c->cseq,
 		.flags = flags, .data = data, .len = len, .ts_ns = ts,
@@ -317,6 +326,9 @@ struct bench {
 	int floor_scan_fd;	/* its bench_floor_scan map ... */
 	int floor_count_fd;	/* ... and bench_floor_count */
 	unsigned int npkts;	/* distinct packets per run */
+	unsigned int xff_chain;	/* entries in the identity rows' X-Forwarded-For */
+	int ident_detail;	/* the identity table's breakdown rows too */
+	int ident_only;		/* the identity table alone */
 	uint64_t ts_ns;		/* program clock, advanced per packet */
 	unsigned char frame[FRAME_MAX];
 	/* enforcement "on": its config, and what the tries hold */
@@ -361,22 +373,40 @@ static int conn_send(struct bench *b, struct conn *c, int c2s, uint8_t flags, co
 			&dur, &ret);
 }
 
-/* A fresh client per scenario and run, so each run starts on a new flow. */
-static int conn_open(struct bench *b, struct conn *c, unsigned int id)
+/* A connection from caddr:cport to port, its handshake sent untimed. */
+static int conn_start(struct bench *b, struct conn *c, uint32_t caddr, uint16_t cport,
+		      uint16_t port, uint32_t cseq, uint32_t sseq)
 {
 	int err;
 
-	c->caddr = 0xc6120100 + id;	/* 198.18.1.0/24 and up */
-	c->cport = 40000 + id;
-	/* Both streams pass 2^32 early in a run, as long transfers do. */
-	c->cseq = 0xfe000000 + id * 4096;
-	c->sseq = 0xff000000 + id * 4096;
+	c->caddr = caddr;
+	c->cport = cport;
+	c->port = port;
+	c->cseq = cseq;
+	c->sseq = sseq;
 	err = conn_send(b, c, 1, F_SYN, NULL, 0);
 	if (!err)
 		err = conn_send(b, c, 0, F_SYN | F_ACK, NULL, 0);
 	if (!err)
 		err = conn_send(b, c, 1, F_ACK, NULL, 0);
 	return err;
+}
+
+/*
+ * A fresh client per scenario and run, so each run starts on a new flow,
+ * to the endpoint on port. Both streams pass 2^32 early in a run, as long
+ * transfers do.
+ */
+static int conn_open_to(struct bench *b, struct conn *c, unsigned int id, uint16_t port)
+{
+	/* 198.18.1.0/24 and up */
+	return conn_start(b, c, 0xc6120100 + id, 40000 + id, port, 0xfe000000 + id * 4096,
+			  0xff000000 + id * 4096);
+}
+
+static int conn_open(struct bench *b, struct conn *c, unsigned int id)
+{
+	return conn_open_to(b, c, id, BENCH_PORT);
 }
 
 enum scenario {
@@ -460,7 +490,7 @@ static int check_flow(struct bench *b, const struct conn *c, const struct expect
 {
 	struct ps_flow_key k = {
 		.client.a[0] = htonl(c->caddr), .server.a[0] = htonl(SERVER_ADDR),
-		.cport = htons(c->cport), .sport = htons(BENCH_PORT), .family = PS_AF_INET,
+		.cport = htons(c->cport), .sport = htons(c->port), .family = PS_AF_INET,
 	};
 	struct ps_flow f;
 
@@ -1176,6 +1206,683 @@ static void print_enf_table(const struct bench *b, unsigned int runs, int cpu, c
 	       "difference); its range is the lowest and highest per-run ratio.\n");
 }
 
+/* ---- client identity: PROXY header and X-Forwarded-For ---- */
+
+/*
+ * The identity rows' addresses. trusted_proxies of PX_PORT and XFF_PORT:
+ * the bench's peers (198.18.0.0/16: the gateways' pooled connections come
+ * from 198.18.1.0/24 and up, new connections from 198.18.64.0/18) and the
+ * proxies in the chains (10.0.0.0/8). The clients the chains name
+ * (100.96.0.0/12) and the forged entries (192.0.2.0/24) are in neither.
+ */
+#define ID_POOL		1024		/* clients a row names, one after another */
+#define ID_CHAIN_MAX	32		/* --xff-chain: at most */
+#define ID_PEERS	0xc6124000	/* 198.18.64.0/18: new connections' peers, ... */
+#define ID_PEER_SPAN	1024		/* ... so many addresses a row, ... */
+#define ID_PEER_CONNS	50000		/* ... so many connections from each */
+#define ID_GW		0x0a280001	/* 10.40.0.1 and up: whom a row's PROXY headers name */
+#define ID_T1		0x0a140001	/* 10.20.0.1, 10.30.0.1: trusted proxies in the chains */
+#define ID_T2		0x0a1e0001
+#define ID_FORGED	0xc0000201	/* 192.0.2.1 and up: what a client forges */
+#define ID_CLIENTS	0x64600001	/* 100.96.0.1, 100.97.0.1, ...: each row's clients */
+#define ID_SEG_MAX	2048
+#define ID_TARGET	1.3		/* (b-xff) and (b-px) against (b): the identity issue's */
+
+static const char *const id_trusted[] = { "198.18.0.0/16", "10.0.0.0/8" };
+
+/* One identity row: its segments, where they go, who holds their requests. */
+struct id_row {
+	const char *name;
+	uint16_t port;		/* the endpoint */
+	uint8_t fresh;		/* each request the first segment of a new connection */
+	uint8_t px;		/* behind a PROXY v1 header */
+	uint8_t named;		/* counted to the chain's client (else the connection's) */
+	uint8_t detail;		/* a breakdown row (--ident-detail) */
+	int chain;		/* X-Forwarded-For entries: 0 no line, -1 --xff-chain's */
+	unsigned int pool;	/* clients the chains name, in turn */
+	unsigned int conns;	/* so many pooled connections in turn, each its own client's
+				 * (the pool's); 0: one, or a new one a request */
+};
+
+enum { ID_B, ID_XFF, ID_PX, ID_XNONE, ID_XUNREAD, ID_X1, ID_X16, ID_XONE, ID_BMANY, ID_NEW,
+       ID_XNEW, ID_PXONLY, ID_ROWS };
+
+/* (b-xff)'s name with its chain's length: set by micro_setup(). */
+static char id_xff_name[64];
+
+static struct id_row id_rows[ID_ROWS] = {
+	[ID_B] = { .name = "(b) ingress, request start", .port = BENCH_PORT },
+	[ID_XFF] = { .name = id_xff_name, .port = XFF_PORT, .named = 1, .chain = -1,
+		     .pool = ID_POOL },
+	[ID_PX] = { .name = "(b-px) request start behind a proxy", .port = PX_PORT, .fresh = 1,
+		    .px = 1, .named = 1, .chain = -1, .pool = ID_POOL },
+	[ID_XNONE] = { .name = "(x-none) (b-xff) without its X-Forwarded-For line",
+		       .port = XFF_PORT, .detail = 1 },
+	[ID_XUNREAD] = { .name = "(x-unread) (b) with (b-xff)'s X-Forwarded-For line, not read",
+			 .port = BENCH_PORT, .detail = 1, .chain = -1, .pool = ID_POOL },
+	[ID_X1] = { .name = "(x1) (b-xff) with a chain of 1", .port = XFF_PORT, .named = 1,
+		    .detail = 1, .chain = 1, .pool = ID_POOL },
+	[ID_X16] = { .name = "(x16) (b-xff) with a chain of 16", .port = XFF_PORT, .named = 1,
+		     .detail = 1, .chain = 16, .pool = ID_POOL },
+	[ID_XONE] = { .name = "(x-one) (b-xff), every request naming the same client",
+		      .port = XFF_PORT, .named = 1, .detail = 1, .chain = -1, .pool = 1 },
+	[ID_BMANY] = { .name = "(b-many) (b) on 1024 pooled connections of 1024 clients, in turn",
+		       .port = BENCH_PORT, .detail = 1, .pool = ID_POOL, .conns = ID_POOL },
+	[ID_NEW] = { .name = "(new) (b) as a new connection's first segment",
+		     .port = BENCH_PORT, .fresh = 1, .detail = 1 },
+	[ID_XNEW] = { .name = "(x-new) (b-xff) as a new connection's first segment, no PROXY "
+			      "header", .port = XFF_PORT, .fresh = 1, .named = 1, .detail = 1,
+		      .chain = -1, .pool = ID_POOL },
+	[ID_PXONLY] = { .name = "(px-only) (b-px) without its X-Forwarded-For line",
+			.port = PX_PORT, .fresh = 1, .px = 1, .detail = 1 },
+};
+
+/* A row's run: its connection, what it sent, what it timed, and the counters before. */
+struct id_state {
+	struct conn c;		/* the pooled connection, or the last new one */
+	struct conn many[ID_POOL];	/* id_row.conns of them */
+	struct expect e;	/* pooled: what its client must hold */
+	uint64_t payload;	/* payload bytes sent, PROXY headers included */
+	uint64_t first;		/* new connections: the run's first */
+	uint64_t sum_dp, sum_min;
+	uint64_t pool_before[ID_POOL][2];	/* requests, inference requests */
+	struct ps_counters holder_before;	/* the gateway named, or the peers summed */
+};
+
+static struct id_state id_st[ID_ROWS];
+static uint64_t id_conns[ID_ROWS];	/* new connections opened so far, per row */
+static struct result id_res[ID_ROWS];
+
+static int id_active(const struct bench *b, unsigned int r)
+{
+	return !id_rows[r].detail || b->ident_detail;
+}
+
+static unsigned int id_chain(const struct bench *b, unsigned int r)
+{
+	return id_rows[r].chain < 0 ? b->xff_chain : (unsigned int)id_rows[r].chain;
+}
+
+static uint32_t id_client(unsigned int r, unsigned int j)
+{
+	return ID_CLIENTS + (r << 16) + j;
+}
+
+/* The k-th new connection of row r comes from *addr:*port. */
+static void id_peer(unsigned int r, uint64_t k, uint32_t *addr, uint16_t *port)
+{
+	k %= (uint64_t)ID_PEER_SPAN * ID_PEER_CONNS;
+	*addr = ID_PEERS + r * ID_PEER_SPAN + k / ID_PEER_CONNS;
+	*port = 10000 + k % ID_PEER_CONNS;
+}
+
+static const char *ip4_str(uint32_t a, char *buf, size_t len)
+{
+	uint32_t n = htonl(a);
+
+	return inet_ntop(AF_INET, &n, buf, len);
+}
+
+/*
+ * The X-Forwarded-For line of a chain of n entries whose client is
+ * client, as proxies leave it: n - 3 forged entries, the client, then the
+ * trusted proxies each hop appended (two; fewer in a shorter chain).
+ */
+static int xff_line(char *buf, size_t cap, unsigned int n, uint32_t client)
+{
+	const uint32_t proxy[2] = { ID_T1, ID_T2 };
+	unsigned int forged = n > 3 ? n - 3 : 0, i;
+	char a[INET_ADDRSTRLEN];
+	int len;
+
+	len = snprintf(buf, cap, "X-Forwarded-For: ");
+	for (i = 0; i < n && len > 0 && (size_t)len < cap; i++) {
+		uint32_t e = i < forged ? ID_FORGED + i :
+			     i == forged ? client : proxy[i - forged - 1];
+
+		len += snprintf(buf + len, cap - len, "%s%s", i ? ", " : "",
+				ip4_str(e, a, sizeof(a)));
+	}
+	if (len > 0 && (size_t)len < cap)
+		len += snprintf(buf + len, cap - len, "\r\n");
+	return len > 0 && (size_t)len < cap ? len : -ENOSPC;
+}
+
+/*
+ * A row's payload into seg: (b)'s request, with an X-Forwarded-For line of
+ * chain entries naming client after its Host line (chain 0: none); with
+ * gw, behind a PROXY v1 header naming gw:gport. Returns its length.
+ */
+static int id_payload(char *seg, unsigned int chain, uint32_t client, uint32_t gw,
+		      uint16_t gport)
+{
+	char line[ID_CHAIN_MAX * 20 + 32], a[INET_ADDRSTRLEN];
+	int n = 0, m;
+
+	if (chain && xff_line(line, sizeof(line), chain, client) < 0)
+		return -ENOSPC;
+	if (gw)
+		n = snprintf(seg, ID_SEG_MAX, "PROXY TCP4 %s 198.18.0.10 %u %d\r\n",
+			     ip4_str(gw, a, sizeof(a)), gport, PX_PORT);
+	m = make_request(seg + n, ID_SEG_MAX - n, "/v1/chat/completions", 1, 0x5eed,
+			 chain ? line : NULL);
+	return m < 0 ? m : n + m;
+}
+
+/* ps_stats summed over CPUs. */
+static int read_stats(struct bench *b, uint64_t *out)
+{
+	int fd = bpf_map__fd(b->dp.skel->maps.ps_stats), ncpu = libbpf_num_possible_cpus();
+	uint64_t *v;
+	uint32_t k;
+	int i;
+
+	if (ncpu < 0)
+		return ncpu;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (k = 0; k < PS_STAT_MAX; k++) {
+		if (bpf_map_lookup_elem(fd, &k, v)) {
+			free(v);
+			return -errno;
+		}
+		for (out[k] = 0, i = 0; i < ncpu; i++)
+			out[k] += v[i];
+	}
+	free(v);
+	return 0;
+}
+
+/*
+ * Whoever holds row r's connections, their counters summed: the gateway
+ * its PROXY headers name, or the peers of the new connections first..last.
+ */
+static void id_holder(struct bench *b, unsigned int r, uint64_t first, uint64_t last,
+		      struct ps_counters *sum)
+{
+	struct ps_client_ctr ctr;
+	uint32_t a0, a1, a;
+	uint16_t port;
+
+	memset(sum, 0, sizeof(*sum));
+	if (id_rows[r].px) {
+		if (!read_ctr(b, ID_GW + r, &ctr))
+			*sum = ctr.c;
+		return;
+	}
+	id_peer(r, first, &a0, &port);
+	id_peer(r, last, &a1, &port);
+	for (a = a0; a <= a1; a++) {
+		if (read_ctr(b, a, &ctr))
+			continue;
+		sum->requests += ctr.c.requests;
+		sum->inference_requests += ctr.c.inference_requests;
+		sum->connections += ctr.c.connections;
+		sum->rx_packets += ctr.c.rx_packets;
+		sum->tx_packets += ctr.c.tx_packets;
+		sum->rx_payload += ctr.c.rx_payload;
+	}
+}
+
+/* Row r's counters before its run, and its pooled connection. */
+static int id_begin(struct bench *b, unsigned int r, unsigned int id)
+{
+	const struct id_row *w = &id_rows[r];
+	struct id_state *st = &id_st[r];
+	struct ps_client_ctr ctr;
+	unsigned int j;
+
+	memset(st, 0, sizeof(*st));
+	st->first = id_conns[r];
+	for (j = 0; (id_chain(b, r) || w->conns) && j < w->pool; j++) {
+		if (read_ctr(b, id_client(r, j), &ctr))
+			continue;
+		st->pool_before[j][0] = ctr.c.requests;
+		st->pool_before[j][1] = ctr.c.inference_requests;
+	}
+	if (w->fresh)
+		id_holder(b, r, st->first, st->first + b->npkts - 1, &st->holder_before);
+	st->e.state = PS_H1_START;
+	/* Many connections: from the pool's clients, ports new each run. */
+	for (j = 0; j < w->conns; j++) {
+		int err = conn_start(b, &st->many[j], id_client(r, j), 10000 + id_conns[r] % 50000,
+				     w->port, 0x30000000 + j * 65536, 0x40000000 + j * 65536);
+
+		if (err)
+			return err;
+	}
+	if (w->conns)
+		id_conns[r]++;
+	return w->fresh || w->conns ? 0 : conn_open_to(b, &st->c, id, w->port);
+}
+
+/* The next new connection of row r, its handshake untimed. */
+static int id_connect(struct bench *b, unsigned int r)
+{
+	uint64_t k = id_conns[r]++;
+	uint16_t cport;
+	uint32_t caddr;
+
+	id_peer(r, k, &caddr, &cport);
+	return conn_start(b, &id_st[r].c, caddr, cport, id_rows[r].port,
+			  0x10000000 + (uint32_t)k * 7919, 0x20000000 + (uint32_t)k * 104729);
+}
+
+/* Row r's i-th segment in b's frame: its length, or -errno. */
+static int id_frame(struct bench *b, unsigned int r, unsigned int i)
+{
+	static char seg[ID_SEG_MAX];
+	const struct id_row *w = &id_rows[r];
+	struct id_state *st = &id_st[r];
+	unsigned int chain = id_chain(b, r);
+	int n;
+
+	n = id_payload(seg, chain, chain ? id_client(r, i % w->pool) : 0, w->px ? ID_GW + r : 0,
+		       20000 + i % 40000);
+	if (n < 0)
+		return n;
+	st->payload += n;
+	return conn_frame(b, w->conns ? &st->many[i % w->conns] : &st->c, 1, F_ACK | F_PSH, seg, n);
+}
+
+/*
+ * Row r after its run: the requests with whom its chains name (each client
+ * of its pool its share of N) or, not named, with the connection's client;
+ * none of them with the gateway that sent or was named by the PROXY
+ * headers; a named gateway or the new connections' peers hold the
+ * connections, packets and payload; a load balancer has no slot.
+ */
+static void id_check_row(struct bench *b, unsigned int r)
+{
+	const struct id_row *w = &id_rows[r];
+	struct id_state *st = &id_st[r];
+	uint64_t n = b->npkts, reqs = w->named ? 0 : n, want, got[2];
+	struct ps_counters h;
+	struct ps_client_ctr ctr;
+	char a[INET_ADDRSTRLEN];
+	unsigned int j, bad = 0;
+	uint32_t addr;
+	uint16_t port;
+
+	/* The pool's clients: named, or each the client of its connection. */
+	for (j = 0; (id_chain(b, r) || w->conns) && j < w->pool; j++) {
+		want = w->named || w->conns ? n / w->pool + (j < n % w->pool) : 0;
+		memset(&ctr, 0, sizeof(ctr));
+		read_ctr(b, id_client(r, j), &ctr);
+		got[0] = ctr.c.requests - st->pool_before[j][0];
+		got[1] = ctr.c.inference_requests - st->pool_before[j][1];
+		if ((got[0] != want || got[1] != want) && !bad++)
+			pr_warn("ps_bench: warning: %s: %s got %llu requests, %llu inference "
+				"requests, expected %llu: the row does not measure the path it "
+				"names\n", w->name, ip4_str(id_client(r, j), a, sizeof(a)),
+				(unsigned long long)got[0], (unsigned long long)got[1],
+				(unsigned long long)want);
+	}
+	if (bad > 1)
+		pr_warn("ps_bench: warning: %s: ... and %u more of its clients\n", w->name, bad - 1);
+	if (w->conns) {
+		check_flow(b, &st->many[(n - 1) % w->conns], &st->e, w->name);
+		return;
+	}
+	if (!w->fresh) {
+		st->e.requests = reqs;
+		st->e.rx_payload = st->payload;
+		check_run(b, &st->c, SC_REQ, &st->e, w->name);
+		return;
+	}
+	check_flow(b, &st->c, &st->e, w->name);
+	id_holder(b, r, st->first, id_conns[r] - 1, &h);
+	if (h.requests - st->holder_before.requests != reqs ||
+	    h.inference_requests - st->holder_before.inference_requests != reqs ||
+	    h.connections - st->holder_before.connections != n ||
+	    h.rx_packets - st->holder_before.rx_packets != 3 * n ||
+	    h.tx_packets - st->holder_before.tx_packets != n ||
+	    h.rx_payload - st->holder_before.rx_payload != st->payload)
+		pr_warn("ps_bench: warning: %s: %s got %llu requests, %llu connections, %llu + "
+			"%llu packets, %llu payload bytes; expected %llu, %llu, %llu + %llu, %llu: "
+			"the row does not measure the path it names\n", w->name,
+			w->px ? "the gateway the PROXY headers name" : "the peers",
+			(unsigned long long)(h.requests - st->holder_before.requests),
+			(unsigned long long)(h.connections - st->holder_before.connections),
+			(unsigned long long)(h.rx_packets - st->holder_before.rx_packets),
+			(unsigned long long)(h.tx_packets - st->holder_before.tx_packets),
+			(unsigned long long)(h.rx_payload - st->holder_before.rx_payload),
+			(unsigned long long)reqs, (unsigned long long)n,
+			(unsigned long long)(3 * n), (unsigned long long)n,
+			(unsigned long long)st->payload);
+	for (j = 0; w->px && j < 2; j++) {
+		id_peer(r, j ? id_conns[r] - 1 : st->first, &addr, &port);
+		if (!read_ctr(b, addr, &ctr))
+			pr_warn("ps_bench: warning: %s: the load balancer %s has a slot: its "
+				"PROXY headers were not believed\n", w->name,
+				ip4_str(addr, a, sizeof(a)));
+	}
+}
+
+/*
+ * The run's stats: every chain read to an address (forwarded_requests
+ * went up by N a row that names clients) and every PROXY header
+ * believed; nothing bad, untrusted, full or cut short.
+ */
+static void id_check_stats(struct bench *b, const uint64_t *before)
+{
+	static const struct { int stat; const char *name; } zero[] = {
+		{ PS_STAT_FORWARDED_BAD, "forwarded_bad" },
+		{ PS_STAT_FORWARDED_UNTRUSTED, "forwarded_untrusted" },
+		{ PS_STAT_FORWARDED_FULL, "forwarded_full" },
+		{ PS_STAT_PROXY_BAD, "proxy_bad" },
+		{ PS_STAT_PROXY_UNTRUSTED, "proxy_untrusted" },
+		{ PS_STAT_CLIENT_FULL, "client_full" },
+		{ PS_STAT_PARSE_LIMIT, "parse_limit" },
+	};
+	uint64_t after[PS_STAT_MAX], fwd = 0, px = 0;
+	unsigned int r, j;
+	int err = read_stats(b, after);
+
+	if (err) {
+		pr_warn("ps_bench: warning: cannot read ps_stats: %s\n", strerror(-err));
+		return;
+	}
+	for (r = 0; r < ID_ROWS; r++) {
+		fwd += id_active(b, r) && id_rows[r].named ? b->npkts : 0;
+		px += id_active(b, r) && id_rows[r].px ? b->npkts : 0;
+	}
+	if (after[PS_STAT_FORWARDED] - before[PS_STAT_FORWARDED] != fwd ||
+	    after[PS_STAT_PROXY] - before[PS_STAT_PROXY] != px)
+		pr_warn("ps_bench: warning: identity rows: stats.forwarded_requests +%llu, "
+			"proxy_headers +%llu, expected +%llu, +%llu\n",
+			(unsigned long long)(after[PS_STAT_FORWARDED] - before[PS_STAT_FORWARDED]),
+			(unsigned long long)(after[PS_STAT_PROXY] - before[PS_STAT_PROXY]),
+			(unsigned long long)fwd, (unsigned long long)px);
+	for (j = 0; j < sizeof(zero) / sizeof(zero[0]); j++)
+		if (after[zero[j].stat] != before[zero[j].stat])
+			pr_warn("ps_bench: warning: identity rows: stats.%s +%llu, expected "
+				"none\n", zero[j].name,
+				(unsigned long long)(after[zero[j].stat] - before[zero[j].stat]));
+}
+
+/*
+ * Row r's connections of the run: their flows go (a new connection's, if
+ * the handshakes have not evicted it yet), so that the other rows run on
+ * a flow table as small as before (the daemon collects closed ones).
+ */
+static void id_forget(struct bench *b, unsigned int r)
+{
+	int fd = bpf_map__fd(b->dp.skel->maps.ps_flows);
+	struct ps_flow_key k = {
+		.server.a[0] = htonl(SERVER_ADDR), .sport = htons(id_rows[r].port),
+		.family = PS_AF_INET,
+	};
+	uint32_t addr;
+	uint16_t port;
+	uint64_t i;
+
+	for (i = 0; i < id_rows[r].conns; i++) {
+		k.client.a[0] = htonl(id_st[r].many[i].caddr);
+		k.cport = htons(id_st[r].many[i].cport);
+		bpf_map_delete_elem(fd, &k);
+	}
+	for (i = id_st[r].first; id_rows[r].fresh && i < id_conns[r]; i++) {
+		id_peer(r, i, &addr, &port);
+		k.client.a[0] = htonl(addr);
+		k.cport = htons(port);
+		bpf_map_delete_elem(fd, &k);
+	}
+}
+
+/* One turn: each row's next segment, each followed by the minimal program. */
+static int id_turn(struct bench *b, unsigned int i)
+{
+	unsigned int r;
+	uint32_t dur;
+	int err, ret, len;
+
+	/* New connections' handshakes first, untimed. */
+	for (r = 0; r < ID_ROWS; r++)
+		if (id_active(b, r) && id_rows[r].fresh) {
+			err = id_connect(b, r);
+			if (err)
+				return err;
+		}
+	for (r = 0; r < ID_ROWS; r++) {
+		if (!id_active(b, r))
+			continue;
+		len = id_frame(b, r, i);
+		if (len < 0)
+			return len;
+		err = test_run(b->dp.ingress_fd, b->frame, len, b->ts_ns, 1, &dur, &ret);
+		if (err)
+			return err;
+		if (ret != TC_ACT_OK)
+			return -EPROTO;
+		id_st[r].sum_dp += dur;
+		err = test_run(b->min_fd, b->frame, len, b->ts_ns, 1, &dur, &ret);
+		if (err)
+			return err;
+		id_st[r].sum_min += dur;
+	}
+	return 0;
+}
+
+/*
+ * The client-identity rows, packet by packet in one run, each segment
+ * followed by the minimal program on the same frame: (b) on its
+ * connection to BENCH_PORT; (b-xff), the next request on a gateway's
+ * pooled connection to XFF_PORT, its chain naming the next client of its
+ * pool; (b-px), the first data segment of a new connection from a load
+ * balancer to PX_PORT, a PROXY v1 header naming a gateway before the
+ * (b-xff) request; with --ident-detail, the breakdown rows. The new
+ * connections' handshakes (SYN, SYN-ACK, ACK) go through the datapath
+ * untimed, before the turn's segments: each measured segment is new data,
+ * and a new connection's is the one that reads its PROXY header.
+ */
+static int measure_ident(struct bench *b, unsigned int run, unsigned int id)
+{
+	static uint64_t stats[PS_STAT_MAX];
+	unsigned int i, r;
+	int err;
+
+	err = read_stats(b, stats);
+	for (r = 0; r < ID_ROWS && !err; r++)
+		if (id_active(b, r))
+			err = id_begin(b, r, id + r);
+	for (i = 0; i < b->npkts && !err; i++)
+		err = id_turn(b, i);
+	if (err)
+		return err;
+	for (r = 0; r < ID_ROWS; r++) {
+		if (!id_active(b, r))
+			continue;
+		id_res[r].dp_ns[run] = (double)id_st[r].sum_dp / b->npkts;
+		id_res[r].min_ns[run] = (double)id_st[r].sum_min / b->npkts;
+		id_res[r].runs = run + 1;
+		id_res[r].measured = 1;
+		id_check_row(b, r);
+		if (id_rows[r].fresh || id_rows[r].conns)
+			id_forget(b, r);
+	}
+	id_check_stats(b, stats);
+	return 0;
+}
+
+/*
+ * An identity row: against the minimal program and, but for (b), against
+ * (b) of the same runs; (b-xff) and (b-px) with the identity issue's
+ * target.
+ */
+static void id_print_row(unsigned int r, const char *how)
+{
+	const struct result *res = &id_res[r], *base = &id_res[ID_B];
+	double dp, mn, bdp, lo = 1e9, hi = 0, blo = 1e9, bhi = 0;
+	char vs[64] = "-", vsr[32] = "-", tgt[48] = "-";
+	unsigned int i;
+
+	if (!res->measured || !base->measured)
+		return;
+	dp = median(res->dp_ns, res->runs);
+	mn = median(res->min_ns, res->runs);
+	bdp = median(base->dp_ns, base->runs);
+	for (i = 0; i < res->runs; i++) {
+		double x = res->dp_ns[i] / res->min_ns[i], y = res->dp_ns[i] / base->dp_ns[i];
+
+		lo = x < lo ? x : lo;
+		hi = x > hi ? x : hi;
+		blo = y < blo ? y : blo;
+		bhi = y > bhi ? y : bhi;
+	}
+	if (r != ID_B) {
+		snprintf(vs, sizeof(vs), "%.2fx (%+.1f ns)", dp / bdp, dp - bdp);
+		snprintf(vsr, sizeof(vsr), "%.2f..%.2fx", blo, bhi);
+	}
+	if (r == ID_XFF || r == ID_PX)
+		snprintf(tgt, sizeof(tgt), "<= %.1fx (b) (%s)", ID_TARGET,
+			 dp / bdp <= ID_TARGET ? "met" : "NOT met");
+	printf("| %s | %s | %.1f | %.1f | %.1f | %.2fx | %.2f..%.2fx | %s | %s | %s |\n",
+	       id_rows[r].name, how, dp, mn, dp - mn, dp / mn, lo, hi, vs, vsr, tgt);
+}
+
+/* Median ns of row a less row b's. */
+static double id_diff(unsigned int a, unsigned int b)
+{
+	return median(id_res[a].dp_ns, id_res[a].runs) - median(id_res[b].dp_ns, id_res[b].runs);
+}
+
+/* Where (b-xff)'s and (b-px)'s added ns go, from the breakdown rows. */
+static void id_breakdown(const struct bench *b)
+{
+	char line[ID_CHAIN_MAX * 20 + 32];
+	unsigned int r;
+	int n;
+
+	for (r = 0; r < ID_ROWS; r++)
+		if (!id_res[r].measured)
+			return;
+	n = xff_line(line, sizeof(line), b->xff_chain, id_client(ID_XFF, 0));
+	printf("- breakdown of (b-xff) - (b) = %+.0f ns, each part the difference of two "
+	       "rows' medians: the line's %d bytes through the parser, (x-unread) - (b) = "
+	       "%+.0f ns; forwarded_for on a trusted gateway's connection, no line, (x-none) - "
+	       "(b) = %+.0f ns; reading the line, the rest: %+.0f ns. Of that, each entry "
+	       "walked about %+.1f ns ((x16) - (x1)) / 15; a named client whose state was not "
+	       "touched for a while rather than the same one each time, %+.0f ns ((b-xff) - "
+	       "(x-one)); the same for a client's own connection, (b-many) - (b) = %+.0f ns: "
+	       "against (b-many), (b-xff) is %.2fx and (b-px) %.2fx.\n",
+	       id_diff(ID_XFF, ID_B), n, id_diff(ID_XUNREAD, ID_B), id_diff(ID_XNONE, ID_B),
+	       id_diff(ID_XFF, ID_XUNREAD) - id_diff(ID_XNONE, ID_B),
+	       id_diff(ID_X16, ID_X1) / 15, id_diff(ID_XFF, ID_XONE), id_diff(ID_BMANY, ID_B),
+	       median(id_res[ID_XFF].dp_ns, id_res[ID_XFF].runs) /
+	       median(id_res[ID_BMANY].dp_ns, id_res[ID_BMANY].runs),
+	       median(id_res[ID_PX].dp_ns, id_res[ID_PX].runs) /
+	       median(id_res[ID_BMANY].dp_ns, id_res[ID_BMANY].runs));
+	printf("- breakdown of (b-px) - (b) = %+.0f ns: a new connection's first segment "
+	       "rather than the next request of one, (new) - (b) = %+.0f ns; the PROXY header, "
+	       "(b-px) - (x-new) = %+.0f ns (%+.0f ns without the X-Forwarded-For line, "
+	       "(px-only) - (new)); the X-Forwarded-For line, (x-new) - (new) = %+.0f ns.\n",
+	       id_diff(ID_PX, ID_B), id_diff(ID_NEW, ID_B), id_diff(ID_PX, ID_XNEW),
+	       id_diff(ID_PXONLY, ID_NEW), id_diff(ID_XNEW, ID_NEW));
+}
+
+/* What the identity table's rows are. */
+static void print_ident_notes(const struct bench *b)
+{
+	static char seg[ID_SEG_MAX];
+	char line[ID_CHAIN_MAX * 20 + 32], *eol;
+	int nx, np;
+
+	nx = id_payload(seg, b->xff_chain, id_client(ID_XFF, 0), 0, 0);
+	xff_line(line, sizeof(line), b->xff_chain, id_client(ID_XFF, 0));
+	eol = strstr(line, "\r\n");
+	if (eol)
+		*eol = '\0';
+	printf("- (b): the request of the table above, each the next pipelined request on its "
+	       "connection to port %d (no forwarded_for), measured again in these runs.\n",
+	       BENCH_PORT);
+	printf("- (b-xff), the gateway case: the same request with `%s` after its Host line "
+	       "(%d bytes), each the next pipelined request on one pooled connection from a "
+	       "gateway (198.18.1.0/24 and up) to port %d, `forwarded_for: true`, "
+	       "`trusted_proxies: [%s, %s]`. The chain: ", line, nx, XFF_PORT, id_trusted[0],
+	       id_trusted[1]);
+	if (b->xff_chain > 3)
+		printf("%u forged entr%s (192.0.2.1 and up), ", b->xff_chain - 3,
+		       b->xff_chain > 4 ? "ies" : "y");
+	printf("the client%s; each request names the next of %d clients in turn. The datapath "
+	       "walks every entry, looks each up in trusted_proxies and counts the request to "
+	       "the right-most one that is not trusted.\n",
+	       b->xff_chain > 2 ? ", then the two trusted proxies it passed (10.20.0.1, "
+	       "10.30.0.1)" : b->xff_chain == 2 ? ", then a trusted proxy (10.20.0.1)" : "",
+	       ID_POOL);
+	np = id_payload(seg, b->xff_chain, id_client(ID_PX, 0), ID_GW + ID_PX, 20000);
+	eol = strstr(seg, "\r\n");
+	if (eol)
+		*eol = '\0';
+	printf("- (b-px), behind a load balancer: the first data segment of a new connection "
+	       "from a load balancer (198.18.64.0/18) to port %d, `proxy_protocol: true`, "
+	       "`forwarded_for: true`, the same trusted_proxies: `%s` (v1, naming the gateway "
+	       "in front of it), then the (b-xff) request naming the next of %d clients of its "
+	       "own, %d bytes. One connection per request, as a balancer that does not pool "
+	       "sends them (HAProxy in TCP mode with send-proxy). Its handshake (SYN, SYN-ACK, "
+	       "ACK) goes through the datapath untimed, before the turn's measured segments, so "
+	       "the measured segment is new data and the one that reads the header, hands the "
+	       "connection (and the handshake's packets, waiting in its flow) to the gateway "
+	       "the header names, and walks the chain. The replay datapath's flow table holds "
+	       "65536 flows: the handshakes evict old ones (untimed).\n", PX_PORT, seg, ID_POOL,
+	       np);
+	if (b->ident_detail)
+		printf("- breakdown rows (ps_bench --ident-detail), in the same runs, each "
+		       "(b-xff), (b-px) or (b) with one thing left out or changed: (x-none) no "
+		       "X-Forwarded-For line on the gateway's connection (its own requests); "
+		       "(x-unread) the line on port %d, where nothing reads it; (x1), (x16) "
+		       "chains of 1 (the client alone) and 16 (13 forged entries); (x-one) the "
+		       "same client named by every request; (b-many) (b) from %d clients, each on "
+		       "its own pooled connection, in turn, as many as (b-xff) names; (new) (b) "
+		       "as the first segment of a new connection to port %d; (x-new) (b-xff) "
+		       "likewise to port %d; (px-only) (b-px) without the line (the named "
+		       "gateway's own requests).\n", BENCH_PORT, ID_POOL, BENCH_PORT, XFF_PORT);
+	printf("- the rows alternate packet by packet within each run, each followed by the "
+	       "minimal program on the same frame; ratio as in the table above; vs (b) = "
+	       "median ns / median ns of (b) in the same runs (and the difference), its range "
+	       "the lowest and highest per-run ratio. Target: <= %.1fx (b), from the client "
+	       "identity issue.\n", ID_TARGET);
+	printf("- checked after each run: each named client's requests and inference requests "
+	       "went up by its share of N; the gateway on a pooled connection got none of "
+	       "them (its payload only), nor did one a PROXY header names, which got the N "
+	       "connections, 3N + N packets and the payload, headers included; load balancers "
+	       "have no slot; stats.forwarded_requests and proxy_headers went up by N a row "
+	       "that names clients or sends the header; forwarded_bad, forwarded_untrusted, "
+	       "forwarded_full, proxy_bad, proxy_untrusted, client_full and parse_limit not at "
+	       "all. A row whose requests name no client: the connection's client holds them.\n");
+	printf("- the named clients recur: a row's %d are the same in every run, their slots "
+	       "made by the first %d requests of the first run and found after that (a "
+	       "gateway's known clients).\n", ID_POOL, ID_POOL);
+	printf("- a bearer key (a client known by its `Authorization: Bearer` token) is not "
+	       "implemented in penstock and not measured: these requests carry the same "
+	       "`Authorization: Bearer` line as (b), an ordinary header.\n");
+}
+
+static void print_ident_table(const struct bench *b, unsigned int runs, int cpu)
+{
+	char how[160], chain[32] = "";
+	unsigned int r;
+
+	printf("\n### Client identity: PROXY header and X-Forwarded-For, BPF_PROG_TEST_RUN, "
+	       "median of %u runs, CPU %d\n\n", runs, cpu);
+	printf("| packet | measurement | penstock ns/pkt | minimal ns/pkt | added ns/pkt | ratio "
+	       "| ratio range over runs | vs (b) | vs (b) range over runs | target |\n");
+	printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+	snprintf(how, sizeof(how), "distinct packets, the rows alternating (N=%u each, "
+		 "repeat=1 each)", b->npkts);
+	for (r = 0; r < ID_ROWS; r++)
+		id_print_row(r, how);
+	printf("\n");
+	if (b->xff_chain != 4)
+		snprintf(chain, sizeof(chain), " --xff-chain %u", b->xff_chain);
+	printf("- measured by `ps_bench --runs %u --packets %u%s%s%s`%s.\n", runs, b->npkts,
+	       b->ident_only ? " --ident-only" : "", b->ident_detail ? " --ident-detail" : "",
+	       chain, b->ident_only ? "" : ", which measures the tables above in the same process");
+	print_ident_notes(b);
+	id_breakdown(b);
+}
+
 static int load_min(struct bench *b, const char *path)
 {
 	struct bpf_program *prog, *lines;
@@ -1234,6 +1941,36 @@ static int pin_cpu(void)
 	return cpu;
 }
 
+/*
+ * The identity rows' endpoints: PX_PORT with proxy_protocol: true and
+ * forwarded_for: true, XFF_PORT with forwarded_for: true, both trusting
+ * id_trusted.
+ */
+static int ident_endpoints(struct ps_config *cfg)
+{
+	const uint16_t port[2] = { PX_PORT, XFF_PORT };
+	struct ps_endpoint_cfg *ep;
+	char err_s[128];
+	unsigned int i, j;
+	int err;
+
+	for (i = 0; i < 2; i++) {
+		err = ps_config_add_port(cfg, port[i]);
+		if (err)
+			return err;
+		ep = &cfg->endpoints[cfg->nendpoints - 1];
+		ep->proxy_protocol = port[i] == PX_PORT;
+		ep->forwarded_for = PS_FWD_FOR_BOTH;
+		for (j = 0; j < sizeof(id_trusted) / sizeof(id_trusted[0]); j++)
+			if (ps_parse_prefix(id_trusted[j], &ep->trusted[ep->ntrusted++], err_s,
+					    sizeof(err_s))) {
+				pr_warn("ps_bench: %s: expected %s\n", id_trusted[j], err_s);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
 /* The request and body the micro benchmark sends, and the datapath beside bench_min. */
 static int micro_setup(struct bench *b, struct ps_config *cfg, const char *min_path)
 {
@@ -1243,14 +1980,19 @@ static int micro_setup(struct bench *b, struct ps_config *cfg, const char *min_p
 	ps_log_libbpf();
 	b->ts_ns = 1700000000ULL * 1000000000ULL;
 	fill_text(body_seg, BODY_SEG);
-	req_seg_len = make_request(req_seg, sizeof(req_seg), "/v1/chat/completions", 1, 0x5eed);
+	req_seg_len = make_request(req_seg, sizeof(req_seg), "/v1/chat/completions", 1, 0x5eed,
+				   NULL);
 	if (req_seg_len < 0) {
 		pr_warn("ps_bench: the request does not fit its buffer\n");
 		return req_seg_len;
 	}
 	req_hdr_len = strstr(req_seg, "\r\n\r\n") - req_seg + 4;
+	snprintf(id_xff_name, sizeof(id_xff_name),
+		 "(b-xff) request start, X-Forwarded-For chain of %u", b->xff_chain);
 	ps_config_init(cfg);
 	err = ps_config_add_port(cfg, BENCH_PORT);
+	if (!err)
+		err = ident_endpoints(cfg);
 	if (!err)
 		err = ps_dp_open(&b->dp, &dopts);
 	if (err)
@@ -1268,14 +2010,21 @@ static int micro_setup(struct bench *b, struct ps_config *cfg, const char *min_p
 	return err;
 }
 
-/* Every measurement of every scenario, runs times over. */
-static int micro_measure(struct bench *b, unsigned int runs)
+/*
+ * Every measurement of every scenario, runs times over; with ident_only,
+ * only the client-identity rows.
+ */
+static int micro_measure(struct bench *b, unsigned int runs, int ident_only)
 {
 	unsigned int run, id = 1;
 	int sc, err;
 
 	for (run = 0; run < runs; run++) {
-		for (sc = 0; sc < SC_MAX; sc++) {
+		err = measure_ident(b, run, id);
+		id += ID_ROWS;
+		if (err)
+			return err;
+		for (sc = 0; sc < SC_MAX && !ident_only; sc++) {
 			if (sc != SC_OTHER) {
 				err = measure_distinct(b, sc, run, id++);
 				if (err)
@@ -1359,14 +2108,26 @@ static void micro_notes(void)
 	       "of that kind can meet it on this machine.\n");
 }
 
-static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts)
+/* What the command line chose for the per-packet tables. */
+struct micro_opts {
+	unsigned int npkts;	/* distinct packets per run */
+	unsigned int xff_chain;	/* --xff-chain */
+	int ident_only;		/* --ident-only */
+	int ident_detail;	/* --ident-detail */
+};
+
+static int run_micro(const char *min_path, unsigned int runs, const struct micro_opts *o)
 {
 	static struct ps_config cfg;
 	static struct bench b;
+	unsigned int npkts = o->npkts;
+	int err, cpu, ident_only = o->ident_only;
 	char how_d[128];
-	int err, cpu;
 
 	b.npkts = npkts;
+	b.xff_chain = o->xff_chain;
+	b.ident_detail = o->ident_detail;
+	b.ident_only = o->ident_only;
 	err = micro_setup(&b, &cfg, min_path);
 	if (err)
 		goto cleanup;
@@ -1375,10 +2136,14 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 		err = cpu;
 		goto cleanup;
 	}
-	err = micro_measure(&b, runs);
+	err = micro_measure(&b, runs, ident_only);
 	if (err) {
 		pr_warn("ps_bench: measurement failed: %s\n",
 			err == -EPROTO ? "unexpected verdict" : strerror(-err));
+		goto cleanup;
+	}
+	if (ident_only) {
+		print_ident_table(&b, runs, cpu);
 		goto cleanup;
 	}
 	printf("### Per-packet cost: BPF_PROG_TEST_RUN, median of %u runs, CPU %d\n\n", runs, cpu);
@@ -1391,6 +2156,7 @@ static int run_micro(const char *min_path, unsigned int runs, unsigned int npkts
 	snprintf(how_d, sizeof(how_d), "distinct packets, off and on alternating (N=%u each, "
 		 "repeat=1 each)", npkts);
 	print_enf_table(&b, runs, cpu, how_d);
+	print_ident_table(&b, runs, cpu);
 cleanup:
 	bpf_object__close(b.min_obj);
 	ps_dp_close(&b.dp);
@@ -1511,7 +2277,8 @@ static int run_gcra(void)
 	int err;
 
 	ps_log_libbpf();
-	req_seg_len = make_request(req_seg, sizeof(req_seg), "/v1/chat/completions", 1, 0x5eed);
+	req_seg_len = make_request(req_seg, sizeof(req_seg), "/v1/chat/completions", 1, 0x5eed,
+				   NULL);
 	if (req_seg_len < 0)
 		return req_seg_len;
 	b.ts_ns = 1700000000ULL * 1000000000ULL;
@@ -1612,6 +2379,7 @@ static void gen_new_conn(struct gen_conn *g, uint64_t t)
 	if (gen_port[client] < 32768)
 		gen_port[client] = rnd_range(32768, 60000);
 	g->c.cport = ++gen_port[client];
+	g->c.port = BENCH_PORT;
 	g->c.cseq = (uint32_t)rnd();
 	g->c.sseq = (uint32_t)rnd();
 	g->t = t;
@@ -1663,7 +2431,7 @@ static void gen_refill(struct gen_conn *g, int stopping)
 			body = 300 + (int)(rnd_range(0, 5700) * (uint64_t)rnd_range(0, 1000) / 1000);
 			break;
 		}
-		len = make_request(g->req, sizeof(g->req), path, body, ++gen_reqid);
+		len = make_request(g->req, sizeof(g->req), path, body, ++gen_reqid, NULL);
 		if (len < 0)
 			len = 0;
 		t = gen_message(g, t, 1, g->req, len);
@@ -1757,7 +2525,8 @@ static int write_pcap(const char *path, unsigned long npkts)
 }
 
 static const char usage_text[] =
-	"usage: ps_bench [--min OBJ] [--runs N] [--packets N]\n"
+	"usage: ps_bench [--min OBJ] [--runs N] [--packets N] [--xff-chain N] [--ident-only]\n"
+	"                [--ident-detail]\n"
 	"       ps_bench --gcra\n"
 	"       ps_bench --write-pcap FILE [--packets N]\n"
 	"\n"
@@ -1770,6 +2539,11 @@ static const char usage_text[] =
 	"  -r, --runs N          runs per measurement, median reported (default 5)\n"
 	"  -n, --packets N       distinct packets per run (default 100000, at most\n"
 	"                        1000000), or packets to write (default 200000)\n"
+	"  -x, --xff-chain N     entries in the X-Forwarded-For chains of the client\n"
+	"                        identity rows, 1..32 (default 4)\n"
+	"  -i, --ident-only      measure only the client identity rows\n"
+	"  -d, --ident-detail    the client identity rows' breakdown too: rows that each\n"
+	"                        leave out or change one thing\n"
 	"  -g, --gcra            report the rate a request limit admits, against the\n"
 	"                        configured one, on a virtual clock (root), and exit\n"
 	"  -w, --write-pcap FILE write the capture and exit\n"
@@ -1777,6 +2551,7 @@ static const char usage_text[] =
 	"\n"
 	"examples:\n"
 	"  ps_bench --runs 7\n"
+	"  ps_bench --ident-only --ident-detail --xff-chain 16\n"
 	"  ps_bench --gcra\n"
 	"  ps_bench --write-pcap /tmp/cap.pcap --packets 200000\n";
 
@@ -1791,6 +2566,47 @@ static int parse_count(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+/* The identity table's options: 0 taken, 2 a bad value, -1 not one of them. */
+static int ident_opt(int opt, const char *arg, struct micro_opts *mo)
+{
+	unsigned long chain;
+
+	switch (opt) {
+	case 'x':
+		if (parse_count(arg, ID_CHAIN_MAX, &chain)) {
+			fprintf(stderr, "ps_bench: --xff-chain: expected 1..%d\n", ID_CHAIN_MAX);
+			return 2;
+		}
+		mo->xff_chain = chain;
+		return 0;
+	case 'i':
+		mo->ident_only = 1;
+		return 0;
+	case 'd':
+		mo->ident_detail = 1;
+		return 0;
+	}
+	return -1;
+}
+
+/* bench_min.bpf.o next to this binary, into buf; NULL if not found. */
+static const char *default_min(char *buf, size_t len)
+{
+	char self[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n < 0) {
+		fprintf(stderr, "ps_bench: cannot find myself: %s\n", strerror(errno));
+		return NULL;
+	}
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(buf, len, "%s/bench_min.bpf.o", self);
+	return buf;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1799,16 +2615,25 @@ int main(int argc, char **argv)
 		{ "packets", required_argument, NULL, 'n' },
 		{ "write-pcap", required_argument, NULL, 'w' },
 		{ "gcra", no_argument, NULL, 'g' },
+		{ "xff-chain", required_argument, NULL, 'x' },
+		{ "ident-only", no_argument, NULL, 'i' },
+		{ "ident-detail", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
+	struct micro_opts mo = { .xff_chain = 4 };
 	unsigned long runs = 5, npkts = 0;
 	const char *min_path = NULL, *pcap_path = NULL;
-	char self[PATH_MAX], minbuf[PATH_MAX + 32], *slash;
-	ssize_t n;
+	char minbuf[PATH_MAX + 32];
 	int opt, err, gcra = 0;
 
-	while ((opt = getopt_long(argc, argv, "m:r:n:w:gh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "m:r:n:w:x:idgh", longopts, NULL)) != -1) {
+		err = ident_opt(opt, optarg, &mo);
+		if (err >= 0) {
+			if (err)
+				return err;
+			continue;
+		}
 		switch (opt) {
 		case 'm':
 			min_path = optarg;
@@ -1849,24 +2674,14 @@ int main(int argc, char **argv)
 	if (gcra)
 		return run_gcra() ? 1 : 0;
 
-	if (!min_path) {
-		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (n < 0) {
-			fprintf(stderr, "ps_bench: cannot find myself: %s\n", strerror(errno));
-			return 1;
-		}
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash)
-			*slash = '\0';
-		snprintf(minbuf, sizeof(minbuf), "%s/bench_min.bpf.o", self);
-		min_path = minbuf;
-	}
+	if (!min_path && !(min_path = default_min(minbuf, sizeof(minbuf))))
+		return 1;
 	if (npkts > MAX_PACKETS) {
 		fprintf(stderr, "ps_bench: --packets: at most %d distinct packets per run\n",
 			MAX_PACKETS);
 		return 2;
 	}
-	err = run_micro(min_path, runs, npkts ? npkts : 100000);
+	mo.npkts = npkts ? npkts : 100000;
+	err = run_micro(min_path, runs, &mo);
 	return err ? 1 : 0;
 }

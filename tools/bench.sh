@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # make bench: what penstock's datapath costs per packet beside a minimal
-# program (ps_bench), with enforcement off and on; the rate a request limit
+# program (ps_bench), with enforcement off and on, and for a request that
+# names its client behind a PROXY header or in X-Forwarded-For (with the
+# breakdown of what that costs); the rate a request limit
 # admits against the configured one (ps_bench --gcra, on a virtual clock);
 # egress shaping's achieved rate when shaping is there; then how fast
 # `penstock replay` reads a capture beside tshark on the same synthetic
@@ -260,8 +262,8 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 start=$(date +%s)
 
-echo "== per-packet cost (ps_bench --runs $runs --packets $npkts)"
-if ! "$bin/ps_bench" --runs "$runs" --packets "$npkts" 2>"$tmp/micro.err" |
+echo "== per-packet cost (ps_bench --runs $runs --packets $npkts --ident-detail)"
+if ! "$bin/ps_bench" --runs "$runs" --packets "$npkts" --ident-detail 2>"$tmp/micro.err" |
 	tee "$tmp/micro.md"; then
 	# the end of a verifier log is where its reason is
 	tail -n 20 "$tmp/micro.err" >&2
