@@ -71,7 +71,7 @@ BPF_HDRS  := $(wildcard bpf/lib/*.h) include/penstock_abi.h Makefile
 US        := userspace
 COMMON_SRCS  := $(addprefix $(US)/common/,log.c units.c clock.c files.c config.c config_keys.c \
 		datapath.c protocol.c report.c keyid.c)
-COUNT_SRCS   := $(addprefix $(US)/count/,clients.c tick.c)
+COUNT_SRCS   := $(addprefix $(US)/count/,clients.c tick.c keyaddrs.c)
 COUNTD_SRCS   := $(addprefix $(US)/count/,state.c flows.c)
 DETECT_SRCS  := $(addprefix $(US)/policy/,detect.c detectors.c prefix.c escalate.c stats.c)
 POLICY_SRCS  := $(US)/policy/policy.c $(US)/policy/limits.c $(DETECT_SRCS)

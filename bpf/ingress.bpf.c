@@ -125,6 +125,22 @@ fail:
 	return 1;
 }
 
+/* All zero: what ps_ooo_buf is left holding once a stash or replay is done. */
+static const struct ps_ooo_seg ps_zero_seg;
+
+/*
+ * ps_ooo_buf held a piece of the client's stream (an API key, say): it is
+ * zeroed before the program returns, so that no map keeps it.
+ */
+static __always_inline void ps_ooo_buf_clear(void)
+{
+	__u32 zero = 0;
+	struct ps_ooo_seg *buf = bpf_map_lookup_elem(&ps_ooo_buf, &zero);
+
+	if (buf)
+		bpf_probe_read_kernel(buf, sizeof(*buf), &ps_zero_seg);
+}
+
 /* bpf_loop context of a stash (on the stack, as bpf_loop() wants it). */
 struct ps_stash_ctx {
 	struct ps_stash_state *st;
@@ -166,6 +182,7 @@ static __always_inline int ps_ooo_stash(struct __sk_buff *skb, struct ps_seq *d,
 	st->added = 0;
 	st->err = 0;
 	bpf_loop(PS_OOO_FLOW_PIECES, ps_stash_cb, &c, 0);
+	ps_ooo_buf_clear();
 	if (!st->err && !st->left) {
 		d->pieces += st->added;
 		ps_stat_inc(PS_STAT_OOO_STASHED);
@@ -276,6 +293,7 @@ static __always_inline void ps_ooo_replay(struct __sk_buff *skb, struct ps_ingre
 	t->rs.pos = res->abs[0].start;
 	t->rs.cur = cur;
 	bpf_loop(PS_OOO_REPLAY_STEPS, ps_replay_cb, &c, 0);
+	ps_ooo_buf_clear();
 }
 
 /* bpf_loop callback: delete the i-th stash piece the replay consumed. */
@@ -404,6 +422,7 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scra
 		if (s->ninf)
 			ps_add(x->c->inference_requests, s->ninf);
 	}
+	ps_buf_wipe(s);
 }
 
 /* Feed the segment's bytes from off (in its payload) on to the parser. */
@@ -586,6 +605,7 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 		 * request is judged again when the client sends it again. */
 		*d = t->saved;
 		ps_gate_end(f, s);
+		ps_buf_wipe(s);
 		return TC_ACT_SHOT;
 	}
 	ps_h1_end(x, s);

@@ -28,6 +28,8 @@
 #define PS_MAX_PATHS		8	/* inference path prefixes per endpoint */
 #define PS_PATH_MAX		64	/* bytes of one path prefix */
 #define PS_MAX_CLIENTS		(1 << 20)
+/* (API key, address) pairs kept in ps_key_addrs by default. */
+#define PS_KEY_ADDRS_DEF	(1 << 16)
 #define PS_MAX_FLOWS		(1 << 18)
 #define PS_MAX_OOO_SEGS		(1 << 14)
 
@@ -333,6 +335,25 @@ struct ps_key_secret {
 	__u64 k1;
 };
 
+/*
+ * Key of ps_key_addrs: an API key and an address it came from (the
+ * request's forwarded client, else the connection's).
+ */
+struct ps_key_addr_key {
+	__u64 id;		/* the key's id */
+	struct ps_addr addr;	/* the address, as in ps_client_key */
+	__u8 family;		/* PS_AF_INET or PS_AF_INET6 */
+	__u8 pad[7];
+};
+
+/* Value of ps_key_addrs: what the key did from the address. */
+struct ps_key_addr_val {
+	__u64 requests;
+	__u64 inference_requests;
+	__u64 first_ns;		/* the programs' clock, first request */
+	__u64 last_ns;		/* ... and the last */
+};
+
 /* Key of ps_flows: one TCP connection, oriented client to server. */
 struct ps_flow_key {
 	struct ps_addr client;
@@ -517,5 +538,6 @@ enum ps_stat {
 #define PS_MAP_OOO		"ps_ooo"
 #define PS_MAP_TRUSTED		"ps_trusted"
 #define PS_MAP_KEY_SECRET	"ps_key_secret"
+#define PS_MAP_KEY_ADDRS	"ps_key_addrs"
 
 #endif /* PENSTOCK_ABI_H */

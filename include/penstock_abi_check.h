@@ -147,6 +147,18 @@ PS_ABI_CODE(PS_KEY_X_API_KEY, 2);
 PS_ABI_CODE(PS_KEY_BEARER, 3);
 PS_ABI_SIZE(ps_key_secret, 16);
 
+PS_ABI_SIZE(ps_key_addr_key, 32);
+PS_ABI_AT(ps_key_addr_key, id, 0);
+PS_ABI_AT(ps_key_addr_key, addr, 8);
+PS_ABI_AT(ps_key_addr_key, family, 24);
+PS_ABI_AT(ps_key_addr_key, pad, 25);
+
+PS_ABI_SIZE(ps_key_addr_val, 32);
+PS_ABI_AT(ps_key_addr_val, requests, 0);
+PS_ABI_AT(ps_key_addr_val, inference_requests, 8);
+PS_ABI_AT(ps_key_addr_val, first_ns, 16);
+PS_ABI_AT(ps_key_addr_val, last_ns, 24);
+
 PS_ABI_SIZE(ps_fwd, 40);
 PS_ABI_AT(ps_fwd, subj, 0);
 PS_ABI_AT(ps_fwd, left, 16);

@@ -387,6 +387,8 @@ PS_GLOBAL int ps_g_fwd_partial(__u32 ls)
 static __always_inline void ps_rq_fill(struct ps_scratch *s)
 {
 	s->rq_family = 0;
+	s->rq_src_family = 0;
+	__builtin_memset(&s->rq_src, 0, sizeof(s->rq_src));
 	if (!(s->fw.flags & PS_FWDF_SETTLED))
 		return;
 	if (s->key_ep && s->key.kind) {
@@ -394,6 +396,13 @@ static __always_inline void ps_rq_fill(struct ps_scratch *s)
 		s->rq_addr.a[0] = (__u32)s->key.id;
 		s->rq_addr.a[1] = (__u32)(s->key.id >> 32);
 		s->rq_family = PS_AF_KEY;
+		if (s->fw.kind == PS_FWD_ADDR) {
+			s->rq_src = s->fw.subj;
+			s->rq_src_family = s->fw.subj_family;
+		} else {
+			s->rq_src = s->conn.addr;
+			s->rq_src_family = s->conn.family;
+		}
 	} else if (s->fw.kind == PS_FWD_ADDR) {
 		s->rq_addr = s->fw.subj;
 		s->rq_family = s->fw.subj_family;
@@ -420,7 +429,9 @@ PS_GLOBAL __u32 ps_g_subj(void)
 		sj = &s->sj[i];
 		if (sj->family == s->rq_family && sj->addr.a[0] == s->rq_addr.a[0] &&
 		    sj->addr.a[1] == s->rq_addr.a[1] && sj->addr.a[2] == s->rq_addr.a[2] &&
-		    sj->addr.a[3] == s->rq_addr.a[3])
+		    sj->addr.a[3] == s->rq_addr.a[3] && sj->src_family == s->rq_src_family &&
+		    sj->src.a[0] == s->rq_src.a[0] && sj->src.a[1] == s->rq_src.a[1] &&
+		    sj->src.a[2] == s->rq_src.a[2] && sj->src.a[3] == s->rq_src.a[3])
 			return i + 1;
 	}
 	if (n >= PS_SUBJ_MAX)
@@ -429,6 +440,8 @@ PS_GLOBAL __u32 ps_g_subj(void)
 	__builtin_memset(sj, 0, sizeof(*sj));
 	sj->addr = s->rq_addr;
 	sj->family = s->rq_family;
+	sj->src = s->rq_src;
+	sj->src_family = s->rq_src_family;
 	s->nsj = n + 1;
 	return n + 1;
 }
@@ -554,6 +567,32 @@ static __always_inline void ps_gate_subject(struct ps_scratch *s, __u32 k)
 	s->g.gen = sj->gen;
 }
 
+/* An API key's requests of the segment, from the address they came from. */
+static __always_inline void ps_key_addr_add(const struct ps_subj *sj, __u64 now)
+{
+	struct ps_key_addr_key k = {};
+	struct ps_key_addr_val *v, nv = {};
+
+	k.id = (__u64)sj->addr.a[0] | ((__u64)sj->addr.a[1] << 32);
+	k.addr = sj->src;
+	k.family = sj->src_family;
+	v = bpf_map_lookup_elem(&ps_key_addrs, &k);
+	if (!v) {
+		nv.requests = sj->nreq;
+		nv.inference_requests = sj->ninf;
+		nv.first_ns = now;
+		nv.last_ns = now;
+		if (!bpf_map_update_elem(&ps_key_addrs, &k, &nv, BPF_NOEXIST))
+			return;
+		v = bpf_map_lookup_elem(&ps_key_addrs, &k);
+		if (!v)
+			return;
+	}
+	__sync_fetch_and_add(&v->requests, sj->nreq);
+	__sync_fetch_and_add(&v->inference_requests, sj->ninf);
+	v->last_ns = now;
+}
+
 /* bpf_loop callback: the segment's i-th forwarded client's counts. */
 static long ps_subj_count_cb(__u32 i, void *data)
 {
@@ -570,7 +609,10 @@ static long ps_subj_count_cb(__u32 i, void *data)
 		 * connection's client has the requests. */
 		s->nreq += sj->nreq;
 		s->ninf += sj->ninf;
-		s->nfwd -= sj->nreq < s->nfwd ? sj->nreq : s->nfwd;
+		if (sj->family == PS_AF_KEY)
+			s->nkey -= sj->nreq < s->nkey ? sj->nreq : s->nkey;
+		else
+			s->nfwd -= sj->nreq < s->nfwd ? sj->nreq : s->nfwd;
 		s->nfwd_full += sj->nreq;
 		return 0;
 	}
@@ -579,6 +621,8 @@ static long ps_subj_count_cb(__u32 i, void *data)
 	if (sj->ninf)
 		ps_add(ctr->c.inference_requests, sj->ninf);
 	ctr->c.last_seen_ns = s->g.now;
+	if (sj->family == PS_AF_KEY && sj->src_family && sj->nreq)
+		ps_key_addr_add(sj, s->g.now);
 	return 0;
 }
 

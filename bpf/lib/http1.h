@@ -1149,6 +1149,7 @@ static long ps_feed_step(__u32 idx, void *data)
 		s->h.state = PS_H1_DEAD;
 		return 1;
 	}
+	ps_buf_loaded(s, cc + n);
 	return ps_h1_post(fc) == PS_STEP_STOP ? 1 : 0;
 }
 

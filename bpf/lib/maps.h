@@ -144,6 +144,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_key_secret SEC(".maps") __weak;
 
+/*
+ * The addresses each API key came from, and so the keys of each address:
+ * (key id, address) pairs, the least recently used forgotten first.
+ * Sized by penstockd (PS_KEY_ADDRS_DEF).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_KEY_ADDRS_DEF);
+	__type(key, struct ps_key_addr_key);
+	__type(value, struct ps_key_addr_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_key_addrs SEC(".maps") __weak;
+
 /* Datapath health counters, enum ps_stat. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

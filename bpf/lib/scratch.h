@@ -47,11 +47,13 @@ struct ps_ip6_walk {
 struct ps_subj {
 	struct ps_addr addr;
 	__u8 family;
-	__u8 pad[3];
+	__u8 src_family;	/* an API key's: the address it came from (src) */
+	__u8 pad[2];
 	__u32 slot;		/* its slot ... */
 	__u32 gen;		/* ... while its gen is this (0: none) */
 	__u32 nreq;		/* requests of the segment counted to it ... */
 	__u32 ninf;		/* ... of which inference requests */
+	struct ps_addr src;
 };
 
 struct ps_scratch {
@@ -94,6 +96,8 @@ struct ps_scratch {
 	__u8 rq_family;		/* the request's client (ps_rq_fill()), 0: the
 				 * connection's ... */
 	struct ps_addr rq_addr;	/* ... or this */
+	struct ps_addr rq_src;	/* an API key's: the address it came from ... */
+	__u8 rq_src_family;	/* ... (a forwarded client, else the connection's) */
 	__u32 fw_q;
 	__u32 fw_end;
 	__u32 fw_as;		/* an entry's address: from here ... */
@@ -112,6 +116,7 @@ struct ps_scratch {
 	__u32 key_p;
 	__u32 key_e;
 	__u8 pend_sj[PS_PEND_MAX];	/* the client of each pending request (below) */
+	__u32 hw;		/* bytes at the head of buf loads wrote (ps_buf_loaded()) */
 	__u8 buf[PS_BUF_SIZE + 64];
 };
 
@@ -198,6 +203,44 @@ static __always_inline __u32 ps_skip(const __u8 *buf, __u32 p, __u32 end, __u32 
 }
 
 #define PS_GLOBAL __weak __attribute__((noinline))
+
+/*
+ * The client's bytes leave the scratch with the program: an API key in a
+ * line not parsed yet (a segment held back, a pipelined request left for
+ * a reload) would otherwise stay in the map after it. Loads note how far
+ * they wrote (hw); what lies past the bytes of the last load is zeroed
+ * as it loads (a line carried to the next segment takes PS_LINE_CARRY
+ * bytes from its start, never stale ones), and all of it when the
+ * program is done with the segment.
+ */
+static const __u8 ps_zeros[PS_BUF_SIZE + 64];
+
+/* A load put the bytes up to len in buf: zero the stale ones after them. */
+static __always_inline void ps_buf_loaded(struct ps_scratch *s, __u32 len)
+{
+	__u32 n;
+
+	if (s->hw > len && len <= PS_LINE_CARRY + PS_CHUNK) {
+		n = s->hw - len;
+		if (n > PS_LINE_CARRY)
+			n = PS_LINE_CARRY;
+		bpf_probe_read_kernel(s->buf + len, n, ps_zeros);
+	}
+	if (len > s->hw)
+		s->hw = len;
+}
+
+/* The segment is done with: nothing it loaded stays. */
+static __always_inline void ps_buf_wipe(struct ps_scratch *s)
+{
+	__u32 n = s->hw;
+
+	if (n > sizeof(s->buf))
+		n = sizeof(s->buf);
+	if (n)
+		bpf_probe_read_kernel(s->buf, n, ps_zeros);
+	s->hw = 0;
+}
 
 /*
  * ps_skip() on the scratch buffer. The helpers below call it rather than

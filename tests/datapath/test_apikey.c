@@ -379,6 +379,130 @@ static void case_forwarded(void)
 	ck_end(&c);
 }
 
+/* The requests ps_key_addrs holds for key from the IPv4 address addr. */
+static long long pair_requests(const char *key, uint32_t addr, uint64_t *inf)
+{
+	struct ps_client_key ks = key_subject(key);
+	struct ps_key_addr_key k = {};
+	struct ps_key_addr_val v;
+
+	k.id = (uint64_t)ks.addr.a[1] << 32 | ks.addr.a[0];
+	k.addr.a[0] = htonl(addr);
+	k.family = PS_AF_INET;
+	if (bpf_map_lookup_elem(bpf_map__fd(dp.skel->maps.ps_key_addrs), &k, &v))
+		return -1;
+	*inf = v.inference_requests;
+	return (long long)v.requests;
+}
+
+static void expect_pair(struct ck *c, const char *key, uint32_t addr, long long reqs)
+{
+	uint64_t inf = 0;
+	long long got = pair_requests(key, addr, &inf);
+
+	if (got != reqs || (reqs > 0 && inf != (uint64_t)reqs))
+		ck_fail(c, "%s from %u.%u.%u.%u: %lld requests (%llu inference), expected %lld",
+			key, addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff, got,
+			(unsigned long long)inf, reqs);
+}
+
+/*
+ * Each key's addresses (ps_key_addrs): the connection's client, or the
+ * client a gateway names, one pair each, counted by request; pipelined
+ * requests of one key for two forwarded clients in one segment are two
+ * pairs.
+ */
+static void case_key_addrs(void)
+{
+	char a[1024], b[1024], both[2048];
+	unsigned int na, nb;
+	struct conn cn;
+	struct ck c;
+
+	ck_init(&c, "key-addresses");
+	default_limit(0);
+	remember("key-pairs-1");
+	remember("key-pairs-2");
+	/* Two requests on one connection from 198.18.10.1, the second cut. */
+	na = mkreq(a, sizeof(a), "Authorization: Bearer key-pairs-1\r\n");
+	if (handshake_to(&cn, 0xc6120a01, KEY_PORT)) {
+		ck_fail(&c, "no handshake");
+	} else {
+		expect(&c, csend(&cn, 0, a, na), TC_ACT_OK, "key 1 from 198.18.10.1");
+		expect(&c, send_steps(&cn, na, a, na, 7), TC_ACT_OK,
+		       "key 1 from 198.18.10.1 again, cut");
+	}
+	expect(&c, one(0xc6120a02, KEY_PORT, "x-api-key: key-pairs-1\r\n", 0), TC_ACT_OK,
+	       "key 1 from 198.18.10.2");
+	/* Behind the gateway: two requests of key 1 for two clients in one
+	 * segment, then two for one client, then key 2 for the first. */
+	na = mkreq(a, sizeof(a), "X-Forwarded-For: 198.19.31.1\r\nAuthorization: Bearer key-pairs-1\r\n");
+	nb = mkreq(b, sizeof(b), "X-Forwarded-For: 198.19.31.2\r\nAuthorization: Bearer key-pairs-1\r\n");
+	memcpy(both, a, na);
+	memcpy(both + na, b, nb);
+	if (handshake_to(&cn, GW4 + 20, KEY_PORT)) {
+		ck_fail(&c, "no handshake");
+	} else {
+		expect(&c, csend(&cn, 0, both, na + nb), TC_ACT_OK, "two clients of key 1, pipelined");
+		memcpy(both + na, a, na);
+		expect(&c, csend(&cn, na + nb, both, 2 * na), TC_ACT_OK,
+		       "one client of key 1 twice, pipelined");
+	}
+	expect(&c, one(GW4 + 21, KEY_PORT,
+		       "X-Forwarded-For: 198.19.31.1\r\nAuthorization: Bearer key-pairs-2\r\n", 0),
+	       TC_ACT_OK, "key 2 behind the gateway");
+	expect(&c, one(0xc6120a03, PLAIN_PORT, "Authorization: Bearer key-pairs-2\r\n", 0),
+	       TC_ACT_OK, "key 2 on an endpoint without identity: api_key");
+	expect_pair(&c, "key-pairs-1", 0xc6120a01, 2);
+	expect_pair(&c, "key-pairs-1", 0xc6120a02, 1);
+	expect_pair(&c, "key-pairs-1", 0xc6131f01, 3);
+	expect_pair(&c, "key-pairs-1", 0xc6131f02, 1);
+	expect_pair(&c, "key-pairs-1", GW4 + 20, -1);
+	expect_pair(&c, "key-pairs-2", 0xc6131f01, 1);
+	expect_pair(&c, "key-pairs-2", GW4 + 21, -1);
+	expect_pair(&c, "key-pairs-2", 0xc6120a03, -1);
+	expect_key(&c, "key-pairs-1", 7, 0);
+	default_limit(1);
+	ck_end(&c);
+}
+
+/*
+ * A segment held back by its key's limit, with a second request's key in
+ * it that was never parsed: no byte of either stays (case_no_key_left).
+ */
+static void case_held_pipelined(void)
+{
+	char a[1024], two[2048];
+	unsigned int na, i;
+	struct conn cn;
+	struct ck c;
+
+	ck_init(&c, "key-held-pipelined");
+	remember("hp1-7Qx2ZkPa9rLw0tNs");
+	remember("hp2-Vd8mYc3JqE5uHf1B");
+	na = mkreq(a, sizeof(a), "Authorization: Bearer hp1-7Qx2ZkPa9rLw0tNs\r\n");
+	if (handshake_to(&cn, 0xc6120b01, KEY_PORT)) {
+		ck_fail(&c, "no handshake");
+		ck_end(&c);
+		return;
+	}
+	for (i = 0; i < BURST; i++)
+		expect(&c, csend(&cn, i * na, a, na), TC_ACT_OK, "within the burst");
+	memcpy(two, a, na);
+	memcpy(two + na, a, na);
+	memcpy(strstr(two + na, "hp1-7Qx2ZkPa9rLw0tNs"), "hp2-Vd8mYc3JqE5uHf1B", 20);
+	expect(&c, csend(&cn, BURST * na, two, 2 * na), TC_ACT_SHOT, "over the limit: held back");
+	/* A stream that is not HTTP: its lines are not parsed. */
+	remember("hp3-Rk4sWn7GzT2cXa9E");
+	na = snprintf(a, sizeof(a), "\x16\x03\x01 GET / HTTP/1.1\r\nHost: a\r\n"
+			  "Authorization: Bearer hp3-Rk4sWn7GzT2cXa9E\r\n\r\n");
+	if (handshake_to(&cn, 0xc6120b02, KEY_PORT))
+		ck_fail(&c, "no handshake");
+	else
+		expect(&c, csend(&cn, 0, a, na), TC_ACT_OK, "not HTTP");
+	ck_end(&c);
+}
+
 /* Does any map of the datapath hold these bytes? */
 static int map_holds(int fd, const struct bpf_map_info *info, const char *needle, size_t nlen)
 {
@@ -427,12 +551,15 @@ static void case_no_key_left(void)
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 			continue;
 		for (i = 0; i < nsent; i++) {
-			/* a key's longest distinctive part: all of it, or 8 bytes */
-			size_t n = strlen(sent[i]);
+			/* Each 8 bytes of a key, up to 8 pieces (all of it
+			 * when shorter): a piece left anywhere is found. */
+			size_t n = strlen(sent[i]), o;
 
-			if (n >= 6 && map_holds(fd, &info, sent[i], n > 8 ? 8 : n)) {
-				ck_fail(&c, "map %s holds key %d (%.8s...)", bpf_map__name(m), i,
-					sent[i]);
+			for (o = 0; n >= 6 && o < 64 && (o == 0 || o + 8 <= n); o += 8) {
+				if (!map_holds(fd, &info, sent[i] + o, n > 8 ? 8 : n))
+					continue;
+				ck_fail(&c, "map %s holds bytes %zu.. of key %d (%.8s...)",
+					bpf_map__name(m), o, i, sent[i] + o);
 				break;
 			}
 		}
@@ -494,6 +621,8 @@ int main(void)
 	case_limit();
 	case_block();
 	case_forwarded();
+	case_key_addrs();
+	case_held_pipelined();
 	case_no_key_left();
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;

@@ -319,6 +319,26 @@ static const struct ps_cmd_opts client_cmd = {
 	"client", client_usage, PS_OPTS_SOCKET | PS_OPTS_JSON | PS_OPTS_ARGS, NULL,
 };
 
+/* A key's addresses, or an address's keys, most requests first. */
+static void print_pairs(json_t *ans)
+{
+	const char *what = json_object_get(ans, "addresses") ? "addresses" : "keys";
+	json_t *o = json_object_get(ans, what), *list = json_object_get(o, what), *x;
+	json_int_t distinct = json_integer_value(json_object_get(o, "distinct"));
+	size_t i;
+
+	if (!o || (!distinct && !strcmp(what, "keys")))
+		return;
+	printf("\n%s %lld%s\n", what, (long long)distinct,
+	       (size_t)distinct > json_array_size(list) ? " (the most used shown)" : "");
+	json_array_foreach(list, i, x)
+		printf("  %-40s %lld requests, %lld inference, last %llds ago\n",
+		       ps_str_or(x, "client", "-"),
+		       (long long)json_integer_value(json_object_get(x, "requests")),
+		       (long long)json_integer_value(json_object_get(x, "inference_requests")),
+		       (long long)json_integer_value(json_object_get(x, "last_seen_s_ago")));
+}
+
 static int print_client(json_t *ans)
 {
 	static const struct ps_tbl_col cols[] = {
@@ -344,7 +364,9 @@ static int print_client(json_t *ans)
 					      json_object_get(wins, ps_window_names[w]), buf,
 					      sizeof(buf)));
 	}
-	return ps_tbl_print(&t, stdout);
+	i = ps_tbl_print(&t, stdout);
+	print_pairs(ans);
+	return i;
 }
 
 int ps_cmd_client(int argc, char **argv)

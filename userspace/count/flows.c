@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <stdbool.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -110,6 +111,8 @@ uint32_t ps_ooo_collect(struct ps_datapath *dp, uint64_t now_s)
 			gone++;
 		key = next;
 	}
+	/* The pieces are client bytes (API keys among them): none stays here. */
+	explicit_bzero(&seg, sizeof(seg));
 	if (gone)
 		pr_debug("penstockd: %u stale out-of-order pieces collected\n", gone);
 	return gone;

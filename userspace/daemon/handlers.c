@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/units.h"
+#include "count/keyaddrs.h"
 #include "daemon/handlers.h"
 #include "penstock.skel.h"
 
@@ -193,8 +194,16 @@ static void run_client(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 		      ps_rfc3339(r->first_wall, ts, sizeof(ts)), "last_seen",
 		      ps_rfc3339(r->last_wall, ts2, sizeof(ts2)), "in_map", in_map,
 		      "windows", wins);
-	if (o)
+	if (o) {
+		json_t *kp;
+
 		json_object_set_new(o, "slot", slot_json(d, &r->key));
+		/* A key's addresses, an address's keys (API keys). */
+		kp = ps_kpairs_of(bpf_map__fd(d->dp.skel->maps.ps_key_addrs), &r->key,
+				  PS_KPAIRS_SHOWN, ps_boot_now(NULL));
+		if (kp)
+			json_object_set_new(o, r->key.family == PS_AF_KEY ? "addresses" : "keys", kp);
+	}
 	json_dumpf(o, out, PS_JSON_DUMP);
 	json_decref(o);
 }
