@@ -176,6 +176,20 @@ struct ps_detection_cfg {
 		double min_ratio;		/* tx_payload / rx_payload, 1..10^6 (default 25) */
 		uint64_t min_requests;		/* inference requests in 24h, 1..10^12 (default 100) */
 	} ratio;
+	struct {
+		int enabled;			/* default 1 */
+		uint64_t min_networks;		/* networks (IPv4 /24, IPv6 /48) one key came
+						 * from in the hour, 2..10^6 (default 8) */
+	} shared_key;
+	struct {
+		int enabled;			/* default 1 */
+		uint64_t min_keys;		/* keys from one address or network in the
+						 * hour, 2..10^6 (default 8) */
+		double max_cv;			/* spread of the keys' request rates, 0..10
+						 * (default 0.35) */
+		uint64_t requests_per_key;	/* floor: the keys' mean requests an hour,
+						 * 1..10^9 (default 3) */
+	} key_hydra;
 	struct ps_thresholds thresholds;	/* default: none */
 	int nsteps;		/* escalation.steps, 1..PS_MAX_STEPS; given, they replace the default */
 	/*

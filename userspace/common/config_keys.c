@@ -447,6 +447,44 @@ static const struct ps_key prefix_keys[] = {
 	{}
 };
 
+static const struct ps_key shared_key_keys[] = {
+	{
+		.name = "enabled",
+		BOOL_FIELD(struct ps_detection_cfg, shared_key.enabled),
+		.def = 1,
+	},
+	{
+		.name = "min_networks",
+		INT_FIELD(struct ps_detection_cfg, shared_key.min_networks, 2, 1000000),
+		.def = 8,
+	},
+	{}
+};
+
+static const struct ps_key key_hydra_keys[] = {
+	{
+		.name = "enabled",
+		BOOL_FIELD(struct ps_detection_cfg, key_hydra.enabled),
+		.def = 1,
+	},
+	{
+		.name = "min_keys",
+		INT_FIELD(struct ps_detection_cfg, key_hydra.min_keys, 2, 1000000),
+		.def = 8,
+	},
+	{
+		.name = "max_cv",
+		DEC_FIELD(struct ps_detection_cfg, key_hydra.max_cv, 0, 10),
+		.ddef = 0.35,
+	},
+	{
+		.name = "requests_per_key",
+		INT_FIELD(struct ps_detection_cfg, key_hydra.requests_per_key, 1, 1000000000),
+		.def = 3,
+	},
+	{}
+};
+
 static const struct ps_key low_and_slow_keys[] = {
 	{
 		.name = "enabled",
@@ -550,6 +588,8 @@ static const struct ps_key detection_keys[] = {
 	{ .name = "low_and_slow", .type = PS_T_MAP, .keys = low_and_slow_keys },
 	{ .name = "surge", .type = PS_T_MAP, .keys = surge_keys },
 	{ .name = "ratio", .type = PS_T_MAP, .keys = ratio_keys },
+	{ .name = "shared_key", .type = PS_T_MAP, .keys = shared_key_keys },
+	{ .name = "key_hydra", .type = PS_T_MAP, .keys = key_hydra_keys },
 	{
 		.name = "thresholds",
 		.type = PS_T_MAP,

@@ -397,6 +397,7 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 		taken += ps_dt_judge_prefixes(d, nc, &b1h, now, now_ms, boot_now);
 	if (d->stale)
 		goto stop;
+	taken += ps_dt_judge_keys(d, now_ms, boot_now);
 	unmap_run_arrays(d);
 	if (d->st.runs % 360 == 0)
 		ps_dt_esc_prune(d, now_ms);

@@ -46,6 +46,7 @@
 #include "alerts/alert.h"
 #include "common/config.h"
 #include "count/clients.h"
+#include "count/keyaddrs.h"
 
 struct ps_detect;	/* opaque */
 
@@ -58,6 +59,8 @@ struct ps_detect_hooks {
 	 * -errno when it was not applied (a manual entry stays).
 	 */
 	int (*enforce)(void *ctx, const struct ps_prefix *p, const struct ps_enforcement *e);
+	/* The (API key, address) pairs of the programs (NULL: none). 0 or -errno. */
+	int (*key_pairs)(void *ctx, struct ps_kpairs *out);
 	void *ctx;
 };
 

@@ -136,6 +136,9 @@ static inline bool ps_dt_yield_now(struct ps_detect *d)
 
 /* stats.c */
 void ps_dt_baseline(struct ps_detect *d, size_t n, double def_median, struct baseline *b);
+/* The same over v[0..n) (reordered), log(1 + x) values. */
+void ps_dt_baseline_of(struct ps_detect *d, double *v, size_t n, double def_median,
+		       struct baseline *b);
 double ps_dt_zscore(const struct baseline *b, double x);
 json_t *ps_dt_baseline_json(const struct baseline *b, const char *feature, const char *window);
 
@@ -161,6 +164,9 @@ json_t *ps_dt_client_features(const struct cand *c);
 int ps_dt_judge_prefixes(struct ps_detect *d, uint32_t nc, const struct baseline *b1h,
 			 uint32_t now, uint64_t now_ms, uint64_t boot_now);
 void ps_dt_mask_prefix(const struct ps_client_key *k, int len, struct ps_prefix *p);
+
+/* keys.c: the API key detectors (shared_key, key_hydra); steps taken. */
+int ps_dt_judge_keys(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now);
 
 /* escalate.c */
 uint64_t ps_dt_prefix_hash(const struct ps_prefix *p);

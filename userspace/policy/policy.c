@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "count/keyaddrs.h"
+#include "penstock.skel.h"
 #include "enforce/enforce.h"
 #include "policy/policy.h"
 
@@ -49,12 +51,20 @@ static void detect_alert(void *ctx, const struct ps_alert *al)
 		pl->on_alert(pl->ctx, al);
 }
 
+static int detect_key_pairs(void *ctx, struct ps_kpairs *out)
+{
+	struct ps_policy *pl = ctx;
+
+	return ps_kpairs_read(bpf_map__fd(pl->dp->skel->maps.ps_key_addrs), out);
+}
+
 int ps_policy_init(struct ps_policy *pl, struct ps_datapath *dp, const struct ps_config *cfg,
 		   struct ps_ctable *t)
 {
 	struct ps_detect_hooks h = {
 		.alert = detect_alert,
 		.enforce = detect_enforce,
+		.key_pairs = detect_key_pairs,
 		.ctx = pl,
 	};
 

@@ -77,10 +77,16 @@ void ps_median_mad(double *v, size_t n, double *median, double *mad)
 
 void ps_dt_baseline(struct ps_detect *d, size_t n, double def_median, struct baseline *b)
 {
+	ps_dt_baseline_of(d, d->scratch, n, def_median, b);
+}
+
+void ps_dt_baseline_of(struct ps_detect *d, double *v, size_t n, double def_median,
+		       struct baseline *b)
+{
 	memset(b, 0, sizeof(*b));
 	b->n = n;
 	if (n >= d->cfg->detection.min_population && n > 0) {
-		ps_median_mad(d->scratch, n, &b->median, &b->mad);
+		ps_median_mad(v, n, &b->median, &b->mad);
 		b->population = true;
 	} else {
 		/* Too few clients to compare with: a quiet population. */

@@ -93,7 +93,7 @@ struct err_case {
 #define JSONL		ALERTS "  jsonl: {path: /a, "
 #define DETECTION	"endpoints: [{port: 1}]\ndetection:\n"
 #define DETECTION_KEYS	"enabled, interval, min_population, zscore, high_rate, prefix, low_and_slow, " \
-			"surge, ratio, thresholds, escalation"
+			"surge, ratio, shared_key, key_hydra, thresholds, escalation"
 #define THRESHOLD_KEYS	"requests_per_minute, requests_per_hour, requests_per_day, " \
 			"tx_payload_per_hour, tx_payload_per_day"
 #define STEP_KEYS	"action, for, cooldown, rate, requests_per_minute"
