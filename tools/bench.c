@@ -1937,11 +1937,13 @@ static void id_breakdown(const struct bench *b)
 	       "walked about %+.1f ns ((x16) - (x1)) / 15; a named client whose state was not "
 	       "touched for a while rather than the same one each time, %+.0f ns ((b-xff) - "
 	       "(x-one)); the same for a client's own connection, (b-many) - (b) = %+.0f ns: "
-	       "against (b-many), (b-xff) is %.2fx, (b-px) %.2fx and (b-key) %.2fx.\n",
+	       "against (b-many), (b-xff) is %.2fx, (b-px) %.2fx, (b-key) %.2fx and (b-all) "
+	       "%.2fx.\n",
 	       id_diff(ID_XFF, ID_B), n, id_diff(ID_XUNREAD, ID_B), id_diff(ID_XNONE, ID_B),
 	       id_diff(ID_XFF, ID_XUNREAD) - id_diff(ID_XNONE, ID_B),
 	       id_diff(ID_X16, ID_X1) / 15, id_diff(ID_XFF, ID_XONE), id_diff(ID_BMANY, ID_B),
-	       id_ratio(ID_XFF, ID_BMANY), id_ratio(ID_PX, ID_BMANY), id_ratio(ID_KEY, ID_BMANY));
+	       id_ratio(ID_XFF, ID_BMANY), id_ratio(ID_PX, ID_BMANY), id_ratio(ID_KEY, ID_BMANY),
+	       id_ratio(ID_ALL, ID_BMANY));
 	printf("- breakdown of (b-px) - (b-new) = %+.0f ns: the PROXY header, (b-px) - (x-new) "
 	       "= %+.0f ns (%+.0f ns without the X-Forwarded-For line, (px-only) - (b-new)); the "
 	       "X-Forwarded-For line, (x-new) - (b-new) = %+.0f ns.\n",
