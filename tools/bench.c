@@ -20,7 +20,9 @@
  * thousand entries in ps_enforce), in the same runs as without; (b) once
  * more beside requests that name their client, in an X-Forwarded-For
  * chain on a gateway's pooled connection or behind a PROXY header as a new
- * connection's first segment (and, with --ident-detail, rows that take
+ * connection's first segment, or by their bearer key (identity: api_key),
+ * or all three at once, and beside the same new connection's first
+ * segment without any of them (and, with --ident-detail, rows that take
  * that cost apart); and --gcra drives request starts far over a request
  * limit on the program clock to report the rate the limit lets through.
  *
@@ -53,6 +55,7 @@
 
 #include "common/config.h"
 #include "common/datapath.h"
+#include "common/keyid.h"
 #include "common/log.h"
 #include "common/units.h"
 #include "enforce/enforce.h"
@@ -61,6 +64,8 @@
 #define BENCH_PORT	8000
 #define PX_PORT		8001		/* proxy_protocol and forwarded_for: the (b-px) row's */
 #define XFF_PORT	8002		/* forwarded_for only: the (b-xff) row's */
+#define KEY_PORT	8003		/* identity: api_key only: the (b-key) row's */
+#define ALL_PORT	8004		/* all three: the (b-all) row's */
 #define OTHER_PORT	5432		/* a non-endpoint service (PostgreSQL) */
 #define SERVER_ADDR	0xc612000a	/* 198.18.0.10: RFC 2544 benchmark range */
 #define ADV_MSS		1460		/* advertised: 1500 MTU less IPv4 and TCP */
@@ -216,14 +221,18 @@ static int fill_text(char *dst, int n)
 	return n;
 }
 
+/* The API key every request carries in its Authorization line but (b-key)'s and (b-all)'s. */
+#define REQ_KEY		"sk-bench-7f3a9c2e41d8b6a0"
+
 /*
  * A request into buf: GET when want is 0, else a POST with a chat
  * completion body of about want bytes (at least the fixed JSON around the
  * prompt). extra: header lines (each ending in CR LF) after Host, where a
- * gateway puts the ones it sets, or NULL.
+ * gateway puts the ones it sets, or NULL; key: its Authorization: Bearer
+ * key.
  */
-static int make_request(char *buf, size_t cap, const char *path, int want, unsigned int id,
-			const char *extra)
+static int make_request_key(char *buf, size_t cap, const char *path, int want, unsigned int id,
+			    const char *extra, const char *key)
 {
 	char body[8192];
 	int n = 0, hl;
@@ -244,15 +253,21 @@ static int make_request(char *buf, size_t cap, const char *path, int want, unsig
 		      "User-Agent: OpenAI/Python 1.51.0\r\n"
 		      "Accept: application/json\r\n"
 		      "Content-Type: application/json\r\n"
-		      "Authorization: Bearer sk-bench-7f3a9c2e41d8b6a0\r\n"
+		      "Authorization: Bearer %s\r\n"
 		      "X-Request-Id: req-%08x\r\n"
 		      "Content-Length: %d\r\n"
 		      "\r\n",
-		      n ? "POST" : "GET", path, extra ? extra : "", id, n);
+		      n ? "POST" : "GET", path, extra ? extra : "", key, id, n);
 	if (hl < 0 || (size_t)(hl + n) > cap)
 		return -ENOSPC;
 	memcpy(buf + hl, body, n);
 	return hl + n;
+}
+
+static int make_request(char *buf, size_t cap, const char *path, int want, unsigned int id,
+			const char *extra)
+{
+	return make_request_key(buf, cap, path, want, id, extra, REQ_KEY);
 }
 
 /* A chat completion response of about want body bytes into buf. */
@@ -509,16 +524,22 @@ static int check_flow(struct bench *b, const struct conn *c, const struct expect
 	return 0;
 }
 
-/* A client's slot in ps_client_ctrs, read whole. */
-static int read_ctr(struct bench *b, uint32_t caddr, struct ps_client_ctr *ctr)
+/* A client's slot in ps_client_ctrs, read whole: an address's or an API key's. */
+static int read_ctr_of(struct bench *b, const struct ps_client_key *k, struct ps_client_ctr *ctr)
 {
-	struct ps_client_key k = { .addr.a[0] = htonl(caddr), .family = PS_AF_INET };
 	struct ps_client_slot s;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(b->dp.skel->maps.ps_clients), &k, &s) ||
+	if (bpf_map_lookup_elem(bpf_map__fd(b->dp.skel->maps.ps_clients), k, &s) ||
 	    bpf_map_lookup_elem(bpf_map__fd(b->dp.skel->maps.ps_client_ctrs), &s.slot, ctr))
 		return -errno;
 	return 0;
+}
+
+static int read_ctr(struct bench *b, uint32_t caddr, struct ps_client_ctr *ctr)
+{
+	struct ps_client_key k = { .addr.a[0] = htonl(caddr), .family = PS_AF_INET };
+
+	return read_ctr_of(b, &k, ctr);
 }
 
 /*
@@ -1226,7 +1247,8 @@ static void print_enf_table(const struct bench *b, unsigned int runs, int cpu, c
 #define ID_FORGED	0xc0000201	/* 192.0.2.1 and up: what a client forges */
 #define ID_CLIENTS	0x64600001	/* 100.96.0.1, 100.97.0.1, ...: each row's clients */
 #define ID_SEG_MAX	2048
-#define ID_TARGET	1.3		/* (b-xff) and (b-px) against (b): the identity issue's */
+#define ID_TARGET	1.3		/* (b-xff), (b-px), (b-key), (b-all) against (b) (and
+					 * (b-new)): the identity issue's */
 
 static const char *const id_trusted[] = { "198.18.0.0/16", "10.0.0.0/8" };
 
@@ -1237,25 +1259,36 @@ struct id_row {
 	uint8_t fresh;		/* each request the first segment of a new connection */
 	uint8_t px;		/* behind a PROXY v1 header */
 	uint8_t named;		/* counted to the chain's client (else the connection's) */
+	uint8_t key;		/* each request's Authorization: Bearer key the next of the
+				 * row's pool of keys (else every request's REQ_KEY) */
+	uint8_t keyed;		/* identity: api_key: counted to the request's key */
 	uint8_t detail;		/* a breakdown row (--ident-detail) */
 	int chain;		/* X-Forwarded-For entries: 0 no line, -1 --xff-chain's */
-	unsigned int pool;	/* clients the chains name, in turn */
+	unsigned int pool;	/* clients the chains name (and keys sent), in turn */
 	unsigned int conns;	/* so many pooled connections in turn, each its own client's
 				 * (the pool's); 0: one, or a new one a request */
 };
 
-enum { ID_B, ID_XFF, ID_PX, ID_XNONE, ID_XUNREAD, ID_X1, ID_X16, ID_XONE, ID_BMANY, ID_NEW,
-       ID_XNEW, ID_PXONLY, ID_ROWS };
+/* The main rows, then the breakdown's (--ident-detail). At most 16 (id_peer(), id_client()). */
+enum { ID_B, ID_NEW, ID_XFF, ID_PX, ID_KEY, ID_ALL, ID_XNONE, ID_XUNREAD, ID_X1, ID_X16, ID_XONE,
+       ID_BMANY, ID_XNEW, ID_PXONLY, ID_KUNREAD, ID_KONE, ID_ROWS };
 
 /* (b-xff)'s name with its chain's length: set by micro_setup(). */
 static char id_xff_name[64];
 
 static struct id_row id_rows[ID_ROWS] = {
 	[ID_B] = { .name = "(b) ingress, request start", .port = BENCH_PORT },
+	[ID_NEW] = { .name = "(b-new) (b) as a new connection's first segment, no identity "
+			     "feature", .port = BENCH_PORT, .fresh = 1 },
 	[ID_XFF] = { .name = id_xff_name, .port = XFF_PORT, .named = 1, .chain = -1,
 		     .pool = ID_POOL },
 	[ID_PX] = { .name = "(b-px) request start behind a proxy", .port = PX_PORT, .fresh = 1,
 		    .px = 1, .named = 1, .chain = -1, .pool = ID_POOL },
+	[ID_KEY] = { .name = "(b-key) request start, a bearer key of 1024, identity: api_key",
+		     .port = KEY_PORT, .key = 1, .keyed = 1, .pool = ID_POOL },
+	[ID_ALL] = { .name = "(b-all) request start behind a proxy: PROXY header, X-Forwarded-For "
+			     "and a bearer key", .port = ALL_PORT, .fresh = 1, .px = 1, .key = 1,
+		     .keyed = 1, .chain = -1, .pool = ID_POOL },
 	[ID_XNONE] = { .name = "(x-none) (b-xff) without its X-Forwarded-For line",
 		       .port = XFF_PORT, .detail = 1 },
 	[ID_XUNREAD] = { .name = "(x-unread) (b) with (b-xff)'s X-Forwarded-For line, not read",
@@ -1268,13 +1301,15 @@ static struct id_row id_rows[ID_ROWS] = {
 		      .port = XFF_PORT, .named = 1, .detail = 1, .chain = -1, .pool = 1 },
 	[ID_BMANY] = { .name = "(b-many) (b) on 1024 pooled connections of 1024 clients, in turn",
 		       .port = BENCH_PORT, .detail = 1, .pool = ID_POOL, .conns = ID_POOL },
-	[ID_NEW] = { .name = "(new) (b) as a new connection's first segment",
-		     .port = BENCH_PORT, .fresh = 1, .detail = 1 },
 	[ID_XNEW] = { .name = "(x-new) (b-xff) as a new connection's first segment, no PROXY "
 			      "header", .port = XFF_PORT, .fresh = 1, .named = 1, .detail = 1,
 		      .chain = -1, .pool = ID_POOL },
 	[ID_PXONLY] = { .name = "(px-only) (b-px) without its X-Forwarded-For line",
 			.port = PX_PORT, .fresh = 1, .px = 1, .detail = 1 },
+	[ID_KUNREAD] = { .name = "(k-unread) (b) with (b-key)'s keys, not read",
+			 .port = BENCH_PORT, .key = 1, .detail = 1, .pool = ID_POOL },
+	[ID_KONE] = { .name = "(k-one) (b-key), every request with the same key",
+		      .port = KEY_PORT, .key = 1, .keyed = 1, .detail = 1, .pool = 1 },
 };
 
 /* A row's run: its connection, what it sent, what it timed, and the counters before. */
@@ -1286,6 +1321,7 @@ struct id_state {
 	uint64_t first;		/* new connections: the run's first */
 	uint64_t sum_dp, sum_min;
 	uint64_t pool_before[ID_POOL][2];	/* requests, inference requests */
+	uint64_t key_before[ID_POOL][2];	/* the same, of the keys (keyed rows) */
 	struct ps_counters holder_before;	/* the gateway named, or the peers summed */
 };
 
@@ -1306,6 +1342,45 @@ static unsigned int id_chain(const struct bench *b, unsigned int r)
 static uint32_t id_client(unsigned int r, unsigned int j)
 {
 	return ID_CLIENTS + (r << 16) + j;
+}
+
+/* The secret the datapath hashes keys under (ps_key_secret): random, made by micro_setup(). */
+static uint8_t id_secret[PS_KEY_SECRET_LEN];
+
+#define ID_KEY_LEN	51		/* "sk-" and 48 letters and digits: OpenAI's form */
+
+/*
+ * Row r's j-th API key into buf (ID_KEY_LEN + 1 bytes): "sk-" and 48
+ * letters and digits, the same in every run, no two alike.
+ */
+static const char *id_key(unsigned int r, unsigned int j, char *buf)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	uint64_t x = 0x6b657973ULL << 32 ^ (uint64_t)r << 20 ^ j, z;
+	int i;
+
+	memcpy(buf, "sk-", 3);
+	for (i = 3; i < ID_KEY_LEN; i++) {
+		/* splitmix64 */
+		z = (x += 0x9e3779b97f4a7c15ULL);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		buf[i] = abc[(z ^ (z >> 31)) % (sizeof(abc) - 1)];
+	}
+	buf[ID_KEY_LEN] = '\0';
+	return buf;
+}
+
+/* The client that row r's j-th key is: its id under id_secret (penstock_abi.h PS_AF_KEY). */
+static struct ps_client_key id_key_subject(unsigned int r, unsigned int j)
+{
+	struct ps_client_key k = { .family = PS_AF_KEY };
+	char key[ID_KEY_LEN + 1];
+	uint64_t id = ps_siphash24(id_secret, id_key(r, j, key), ID_KEY_LEN);
+
+	k.addr.a[0] = (uint32_t)id;
+	k.addr.a[1] = (uint32_t)(id >> 32);
+	return k;
 }
 
 /* The k-th new connection of row r comes from *addr:*port. */
@@ -1350,11 +1425,12 @@ static int xff_line(char *buf, size_t cap, unsigned int n, uint32_t client)
 
 /*
  * A row's payload into seg: (b)'s request, with an X-Forwarded-For line of
- * chain entries naming client after its Host line (chain 0: none); with
- * gw, behind a PROXY v1 header naming gw:gport. Returns its length.
+ * chain entries naming client after its Host line (chain 0: none), key
+ * its bearer key (NULL: (b)'s); with gw, behind a PROXY v1 header naming
+ * gw:gport to port. Returns its length.
  */
-static int id_payload(char *seg, unsigned int chain, uint32_t client, uint32_t gw,
-		      uint16_t gport)
+static int id_payload(char *seg, unsigned int chain, uint32_t client, const char *key,
+		      uint32_t gw, uint16_t gport, uint16_t port)
 {
 	char line[ID_CHAIN_MAX * 20 + 32], a[INET_ADDRSTRLEN];
 	int n = 0, m;
@@ -1362,10 +1438,10 @@ static int id_payload(char *seg, unsigned int chain, uint32_t client, uint32_t g
 	if (chain && xff_line(line, sizeof(line), chain, client) < 0)
 		return -ENOSPC;
 	if (gw)
-		n = snprintf(seg, ID_SEG_MAX, "PROXY TCP4 %s 198.18.0.10 %u %d\r\n",
-			     ip4_str(gw, a, sizeof(a)), gport, PX_PORT);
-	m = make_request(seg + n, ID_SEG_MAX - n, "/v1/chat/completions", 1, 0x5eed,
-			 chain ? line : NULL);
+		n = snprintf(seg, ID_SEG_MAX, "PROXY TCP4 %s 198.18.0.10 %u %u\r\n",
+			     ip4_str(gw, a, sizeof(a)), gport, port);
+	m = make_request_key(seg + n, ID_SEG_MAX - n, "/v1/chat/completions", 1, 0x5eed,
+			     chain ? line : NULL, key ? key : REQ_KEY);
 	return m < 0 ? m : n + m;
 }
 
@@ -1441,6 +1517,14 @@ static int id_begin(struct bench *b, unsigned int r, unsigned int id)
 		st->pool_before[j][0] = ctr.c.requests;
 		st->pool_before[j][1] = ctr.c.inference_requests;
 	}
+	for (j = 0; w->keyed && j < w->pool; j++) {
+		struct ps_client_key k = id_key_subject(r, j);
+
+		if (read_ctr_of(b, &k, &ctr))
+			continue;
+		st->key_before[j][0] = ctr.c.requests;
+		st->key_before[j][1] = ctr.c.inference_requests;
+	}
 	if (w->fresh)
 		id_holder(b, r, st->first, st->first + b->npkts - 1, &st->holder_before);
 	st->e.state = PS_H1_START;
@@ -1476,10 +1560,12 @@ static int id_frame(struct bench *b, unsigned int r, unsigned int i)
 	const struct id_row *w = &id_rows[r];
 	struct id_state *st = &id_st[r];
 	unsigned int chain = id_chain(b, r);
+	char key[ID_KEY_LEN + 1];
 	int n;
 
-	n = id_payload(seg, chain, chain ? id_client(r, i % w->pool) : 0, w->px ? ID_GW + r : 0,
-		       20000 + i % 40000);
+	n = id_payload(seg, chain, chain ? id_client(r, i % w->pool) : 0,
+		       w->key ? id_key(r, i % w->pool, key) : NULL, w->px ? ID_GW + r : 0,
+		       20000 + i % 40000, w->port);
 	if (n < 0)
 		return n;
 	st->payload += n;
@@ -1487,17 +1573,19 @@ static int id_frame(struct bench *b, unsigned int r, unsigned int i)
 }
 
 /*
- * Row r after its run: the requests with whom its chains name (each client
- * of its pool its share of N) or, not named, with the connection's client;
- * none of them with the gateway that sent or was named by the PROXY
- * headers; a named gateway or the new connections' peers hold the
- * connections, packets and payload; a load balancer has no slot.
+ * Row r after its run: the requests with the keys they carry on an
+ * identity: api_key endpoint (each key of its pool its share of N), else
+ * with whom its chains name (each client of its pool its share) or, not
+ * named, with the connection's client; none of them with the gateway that
+ * sent or was named by the PROXY headers, nor with a client a chain names
+ * in a keyed request; a named gateway or the new connections' peers hold
+ * the connections, packets and payload; a load balancer has no slot.
  */
 static void id_check_row(struct bench *b, unsigned int r)
 {
 	const struct id_row *w = &id_rows[r];
 	struct id_state *st = &id_st[r];
-	uint64_t n = b->npkts, reqs = w->named ? 0 : n, want, got[2];
+	uint64_t n = b->npkts, reqs = w->named || w->keyed ? 0 : n, want, got[2];
 	struct ps_counters h;
 	struct ps_client_ctr ctr;
 	char a[INET_ADDRSTRLEN];
@@ -1521,6 +1609,26 @@ static void id_check_row(struct bench *b, unsigned int r)
 	}
 	if (bad > 1)
 		pr_warn("ps_bench: warning: %s: ... and %u more of its clients\n", w->name, bad - 1);
+	/* The keys: each its share of N. */
+	for (bad = 0, j = 0; w->keyed && j < w->pool; j++) {
+		struct ps_client_key k = id_key_subject(r, j);
+		char text[PS_KEY_STRLEN];
+
+		want = n / w->pool + (j < n % w->pool);
+		memset(&ctr, 0, sizeof(ctr));
+		read_ctr_of(b, &k, &ctr);
+		got[0] = ctr.c.requests - st->key_before[j][0];
+		got[1] = ctr.c.inference_requests - st->key_before[j][1];
+		if ((got[0] != want || got[1] != want) && !bad++)
+			pr_warn("ps_bench: warning: %s: %s got %llu requests, %llu inference "
+				"requests, expected %llu: the row does not measure the path it "
+				"names\n", w->name,
+				ps_key_str(ps_key_id_of(&k.addr), text, sizeof(text)),
+				(unsigned long long)got[0], (unsigned long long)got[1],
+				(unsigned long long)want);
+	}
+	if (bad > 1)
+		pr_warn("ps_bench: warning: %s: ... and %u more of its keys\n", w->name, bad - 1);
 	if (w->conns) {
 		check_flow(b, &st->many[(n - 1) % w->conns], &st->e, w->name);
 		return;
@@ -1562,8 +1670,9 @@ static void id_check_row(struct bench *b, unsigned int r)
 
 /*
  * The run's stats: every chain read to an address (forwarded_requests
- * went up by N a row that names clients) and every PROXY header
- * believed; nothing bad, untrusted, full or cut short.
+ * went up by N a row that names clients), every key read to its id
+ * (keyed_requests by N a keyed row) and every PROXY header believed;
+ * nothing bad, untrusted, full or cut short.
  */
 static void id_check_stats(struct bench *b, const uint64_t *before)
 {
@@ -1576,7 +1685,7 @@ static void id_check_stats(struct bench *b, const uint64_t *before)
 		{ PS_STAT_CLIENT_FULL, "client_full" },
 		{ PS_STAT_PARSE_LIMIT, "parse_limit" },
 	};
-	uint64_t after[PS_STAT_MAX], fwd = 0, px = 0;
+	uint64_t after[PS_STAT_MAX], fwd = 0, px = 0, keyed = 0;
 	unsigned int r, j;
 	int err = read_stats(b, after);
 
@@ -1587,6 +1696,7 @@ static void id_check_stats(struct bench *b, const uint64_t *before)
 	for (r = 0; r < ID_ROWS; r++) {
 		fwd += id_active(b, r) && id_rows[r].named ? b->npkts : 0;
 		px += id_active(b, r) && id_rows[r].px ? b->npkts : 0;
+		keyed += id_active(b, r) && id_rows[r].keyed ? b->npkts : 0;
 	}
 	if (after[PS_STAT_FORWARDED] - before[PS_STAT_FORWARDED] != fwd ||
 	    after[PS_STAT_PROXY] - before[PS_STAT_PROXY] != px)
@@ -1595,6 +1705,11 @@ static void id_check_stats(struct bench *b, const uint64_t *before)
 			(unsigned long long)(after[PS_STAT_FORWARDED] - before[PS_STAT_FORWARDED]),
 			(unsigned long long)(after[PS_STAT_PROXY] - before[PS_STAT_PROXY]),
 			(unsigned long long)fwd, (unsigned long long)px);
+	if (after[PS_STAT_KEYED] - before[PS_STAT_KEYED] != keyed)
+		pr_warn("ps_bench: warning: identity rows: stats.keyed_requests +%llu, expected "
+			"+%llu\n",
+			(unsigned long long)(after[PS_STAT_KEYED] - before[PS_STAT_KEYED]),
+			(unsigned long long)keyed);
 	for (j = 0; j < sizeof(zero) / sizeof(zero[0]); j++)
 		if (after[zero[j].stat] != before[zero[j].stat])
 			pr_warn("ps_bench: warning: identity rows: stats.%s +%llu, expected "
@@ -1672,8 +1787,11 @@ static int id_turn(struct bench *b, unsigned int i)
  * pooled connection to XFF_PORT, its chain naming the next client of its
  * pool; (b-px), the first data segment of a new connection from a load
  * balancer to PX_PORT, a PROXY v1 header naming a gateway before the
- * (b-xff) request; with --ident-detail, the breakdown rows. The new
- * connections' handshakes (SYN, SYN-ACK, ACK) go through the datapath
+ * (b-xff) request; (b-key), the next request on a connection to
+ * KEY_PORT, its bearer key the next of its pool; (b-all), (b-px) to
+ * ALL_PORT with (b-key)'s key line; (b-new), (b) as the first segment of
+ * a new connection to BENCH_PORT; with --ident-detail, the breakdown rows.
+ * The new connections' handshakes (SYN, SYN-ACK, ACK) go through the datapath
  * untimed, before the turn's segments: each measured segment is new data,
  * and a new connection's is the one that reads its PROXY header.
  */
@@ -1707,39 +1825,64 @@ static int measure_ident(struct bench *b, unsigned int run, unsigned int id)
 }
 
 /*
+ * Row r against row base of the same runs: the ratio of their medians
+ * (and the difference) into vs, the lowest and highest per-run ratio into
+ * range.
+ */
+static double id_vs(unsigned int r, unsigned int base, char *vs, size_t vlen, char *range,
+		    size_t rlen)
+{
+	const struct result *res = &id_res[r], *bs = &id_res[base];
+	double dp = median(res->dp_ns, res->runs), bdp = median(bs->dp_ns, bs->runs);
+	double lo = 1e9, hi = 0;
+	unsigned int i;
+
+	for (i = 0; i < res->runs && i < bs->runs; i++) {
+		double y = res->dp_ns[i] / bs->dp_ns[i];
+
+		lo = y < lo ? y : lo;
+		hi = y > hi ? y : hi;
+	}
+	snprintf(vs, vlen, "%.2fx (%+.1f ns)", dp / bdp, dp - bdp);
+	snprintf(range, rlen, "%.2f..%.2fx", lo, hi);
+	return dp / bdp;
+}
+
+/*
  * An identity row: against the minimal program and, but for (b), against
- * (b) of the same runs; (b-xff) and (b-px) with the identity issue's
- * target.
+ * (b) of the same runs; a new connection's first segment also against
+ * (b-new), the same without any identity feature; (b-xff), (b-px),
+ * (b-key) and (b-all) with the identity issue's target.
  */
 static void id_print_row(unsigned int r, const char *how)
 {
-	const struct result *res = &id_res[r], *base = &id_res[ID_B];
-	double dp, mn, bdp, lo = 1e9, hi = 0, blo = 1e9, bhi = 0;
-	char vs[64] = "-", vsr[32] = "-", tgt[48] = "-";
+	const struct result *res = &id_res[r];
+	double dp, mn, lo = 1e9, hi = 0, vb = 0, vn = 0;
+	char vs[64] = "-", vsr[32] = "-", vsn[64] = "-", vsnr[32] = "-", tgt[96] = "-";
 	unsigned int i;
 
-	if (!res->measured || !base->measured)
+	if (!res->measured || !id_res[ID_B].measured || !id_res[ID_NEW].measured)
 		return;
 	dp = median(res->dp_ns, res->runs);
 	mn = median(res->min_ns, res->runs);
-	bdp = median(base->dp_ns, base->runs);
 	for (i = 0; i < res->runs; i++) {
-		double x = res->dp_ns[i] / res->min_ns[i], y = res->dp_ns[i] / base->dp_ns[i];
+		double x = res->dp_ns[i] / res->min_ns[i];
 
 		lo = x < lo ? x : lo;
 		hi = x > hi ? x : hi;
-		blo = y < blo ? y : blo;
-		bhi = y > bhi ? y : bhi;
 	}
-	if (r != ID_B) {
-		snprintf(vs, sizeof(vs), "%.2fx (%+.1f ns)", dp / bdp, dp - bdp);
-		snprintf(vsr, sizeof(vsr), "%.2f..%.2fx", blo, bhi);
-	}
-	if (r == ID_XFF || r == ID_PX)
+	if (r != ID_B)
+		vb = id_vs(r, ID_B, vs, sizeof(vs), vsr, sizeof(vsr));
+	if (id_rows[r].fresh && r != ID_NEW)
+		vn = id_vs(r, ID_NEW, vsn, sizeof(vsn), vsnr, sizeof(vsnr));
+	if (r == ID_XFF || r == ID_KEY)
 		snprintf(tgt, sizeof(tgt), "<= %.1fx (b) (%s)", ID_TARGET,
-			 dp / bdp <= ID_TARGET ? "met" : "NOT met");
-	printf("| %s | %s | %.1f | %.1f | %.1f | %.2fx | %.2f..%.2fx | %s | %s | %s |\n",
-	       id_rows[r].name, how, dp, mn, dp - mn, dp / mn, lo, hi, vs, vsr, tgt);
+			 vb <= ID_TARGET ? "met" : "NOT met");
+	else if (r == ID_PX || r == ID_ALL)
+		snprintf(tgt, sizeof(tgt), "<= %.1fx: vs (b) %s, vs (b-new) %s", ID_TARGET,
+			 vb <= ID_TARGET ? "met" : "NOT met", vn <= ID_TARGET ? "met" : "NOT met");
+	printf("| %s | %s | %.1f | %.1f | %.1f | %.2fx | %.2f..%.2fx | %s | %s | %s | %s | %s |\n",
+	       id_rows[r].name, how, dp, mn, dp - mn, dp / mn, lo, hi, vs, vsr, vsn, vsnr, tgt);
 }
 
 /* Median ns of row a less row b's. */
@@ -1748,7 +1891,35 @@ static double id_diff(unsigned int a, unsigned int b)
 	return median(id_res[a].dp_ns, id_res[a].runs) - median(id_res[b].dp_ns, id_res[b].runs);
 }
 
-/* Where (b-xff)'s and (b-px)'s added ns go, from the breakdown rows. */
+/* Median ns of row a over row b's. */
+static double id_ratio(unsigned int a, unsigned int b)
+{
+	return median(id_res[a].dp_ns, id_res[a].runs) / median(id_res[b].dp_ns, id_res[b].runs);
+}
+
+/* The issue's case at a glance, from the main rows. */
+static void id_summary(const struct bench *b)
+{
+	unsigned int r;
+
+	for (r = 0; r < ID_ROWS; r++)
+		if (!id_rows[r].detail && !id_res[r].measured)
+			return;
+	printf("- **the issue's case, (b-all)**: %.2fx (b) (%+.0f ns), %.2fx (b-new) (%+.0f ns), "
+	       "against a goal of <= %.1fx: %s. Of its %+.0f ns over (b-new), the PROXY header "
+	       "and the chain of %u, (b-px) - (b-new) = %+.0f ns; the key on top of them, "
+	       "(b-all) - (b-px) = %+.0f ns. A new connection's first segment without any "
+	       "identity feature against the next request of a pooled one, (b-new) - (b) = "
+	       "%+.0f ns. Alone: the chain on a pooled connection %.2fx (b), the key %.2fx (b).\n",
+	       id_ratio(ID_ALL, ID_B), id_diff(ID_ALL, ID_B), id_ratio(ID_ALL, ID_NEW),
+	       id_diff(ID_ALL, ID_NEW), ID_TARGET,
+	       id_ratio(ID_ALL, ID_B) <= ID_TARGET && id_ratio(ID_ALL, ID_NEW) <= ID_TARGET ?
+	       "met" : "NOT met", id_diff(ID_ALL, ID_NEW), b->xff_chain,
+	       id_diff(ID_PX, ID_NEW), id_diff(ID_ALL, ID_PX), id_diff(ID_NEW, ID_B),
+	       id_ratio(ID_XFF, ID_B), id_ratio(ID_KEY, ID_B));
+}
+
+/* Where (b-xff)'s, (b-px)'s and (b-key)'s added ns go, from the breakdown rows. */
 static void id_breakdown(const struct bench *b)
 {
 	char line[ID_CHAIN_MAX * 20 + 32];
@@ -1766,37 +1937,49 @@ static void id_breakdown(const struct bench *b)
 	       "walked about %+.1f ns ((x16) - (x1)) / 15; a named client whose state was not "
 	       "touched for a while rather than the same one each time, %+.0f ns ((b-xff) - "
 	       "(x-one)); the same for a client's own connection, (b-many) - (b) = %+.0f ns: "
-	       "against (b-many), (b-xff) is %.2fx and (b-px) %.2fx.\n",
+	       "against (b-many), (b-xff) is %.2fx, (b-px) %.2fx, (b-key) %.2fx and (b-all) "
+	       "%.2fx.\n",
 	       id_diff(ID_XFF, ID_B), n, id_diff(ID_XUNREAD, ID_B), id_diff(ID_XNONE, ID_B),
 	       id_diff(ID_XFF, ID_XUNREAD) - id_diff(ID_XNONE, ID_B),
 	       id_diff(ID_X16, ID_X1) / 15, id_diff(ID_XFF, ID_XONE), id_diff(ID_BMANY, ID_B),
-	       median(id_res[ID_XFF].dp_ns, id_res[ID_XFF].runs) /
-	       median(id_res[ID_BMANY].dp_ns, id_res[ID_BMANY].runs),
-	       median(id_res[ID_PX].dp_ns, id_res[ID_PX].runs) /
-	       median(id_res[ID_BMANY].dp_ns, id_res[ID_BMANY].runs));
-	printf("- breakdown of (b-px) - (b) = %+.0f ns: a new connection's first segment "
-	       "rather than the next request of one, (new) - (b) = %+.0f ns; the PROXY header, "
-	       "(b-px) - (x-new) = %+.0f ns (%+.0f ns without the X-Forwarded-For line, "
-	       "(px-only) - (new)); the X-Forwarded-For line, (x-new) - (new) = %+.0f ns.\n",
-	       id_diff(ID_PX, ID_B), id_diff(ID_NEW, ID_B), id_diff(ID_PX, ID_XNEW),
-	       id_diff(ID_PXONLY, ID_NEW), id_diff(ID_XNEW, ID_NEW));
+	       id_ratio(ID_XFF, ID_BMANY), id_ratio(ID_PX, ID_BMANY), id_ratio(ID_KEY, ID_BMANY),
+	       id_ratio(ID_ALL, ID_BMANY));
+	printf("- breakdown of (b-px) - (b-new) = %+.0f ns: the PROXY header, (b-px) - (x-new) "
+	       "= %+.0f ns (%+.0f ns without the X-Forwarded-For line, (px-only) - (b-new)); the "
+	       "X-Forwarded-For line, (x-new) - (b-new) = %+.0f ns.\n",
+	       id_diff(ID_PX, ID_NEW), id_diff(ID_PX, ID_XNEW), id_diff(ID_PXONLY, ID_NEW),
+	       id_diff(ID_XNEW, ID_NEW));
+	printf("- breakdown of (b-key) - (b) = %+.0f ns: its %d-byte key for (b)'s %zu-byte one "
+	       "through the parser, where keys are overwritten and not read, (k-unread) - (b) "
+	       "= %+.0f ns; reading the key (hashing it, the request counted to the key's "
+	       "slot), (b-key) - (k-unread) = %+.0f ns; of that, a key whose slot was not "
+	       "touched for a while rather than the same one each time, (b-key) - (k-one) = "
+	       "%+.0f ns.\n", id_diff(ID_KEY, ID_B), ID_KEY_LEN, strlen(REQ_KEY),
+	       id_diff(ID_KUNREAD, ID_B), id_diff(ID_KEY, ID_KUNREAD), id_diff(ID_KEY, ID_KONE));
 }
 
 /* What the identity table's rows are. */
 static void print_ident_notes(const struct bench *b)
 {
 	static char seg[ID_SEG_MAX];
-	char line[ID_CHAIN_MAX * 20 + 32], *eol;
-	int nx, np;
+	char line[ID_CHAIN_MAX * 20 + 32], key[ID_KEY_LEN + 1], *eol;
+	int nx, np, nk, na;
 
-	nx = id_payload(seg, b->xff_chain, id_client(ID_XFF, 0), 0, 0);
+	nx = id_payload(seg, b->xff_chain, id_client(ID_XFF, 0), NULL, 0, 0, 0);
+	nk = id_payload(seg, 0, 0, id_key(ID_KEY, 0, key), 0, 0, 0);
+	na = id_payload(seg, b->xff_chain, id_client(ID_ALL, 0), id_key(ID_ALL, 0, key),
+			ID_GW + ID_ALL, 20000, ALL_PORT);
 	xff_line(line, sizeof(line), b->xff_chain, id_client(ID_XFF, 0));
 	eol = strstr(line, "\r\n");
 	if (eol)
 		*eol = '\0';
 	printf("- (b): the request of the table above, each the next pipelined request on its "
-	       "connection to port %d (no forwarded_for), measured again in these runs.\n",
+	       "connection to port %d (no identity feature), measured again in these runs.\n",
 	       BENCH_PORT);
+	printf("- (b-new): the same request as the first data segment of a new connection to "
+	       "port %d (no identity feature) from a peer of 198.18.64.0/18, its handshake "
+	       "untimed as (b-px)'s: the base for (b-px) and (b-all), which also start a "
+	       "connection each; vs (b-new) is given for the rows that do.\n", BENCH_PORT);
 	printf("- (b-xff), the gateway case: the same request with `%s` after its Host line "
 	       "(%d bytes), each the next pipelined request on one pooled connection from a "
 	       "gateway (198.18.1.0/24 and up) to port %d, `forwarded_for: true`, "
@@ -1811,7 +1994,8 @@ static void print_ident_notes(const struct bench *b)
 	       b->xff_chain > 2 ? ", then the two trusted proxies it passed (10.20.0.1, "
 	       "10.30.0.1)" : b->xff_chain == 2 ? ", then a trusted proxy (10.20.0.1)" : "",
 	       ID_POOL);
-	np = id_payload(seg, b->xff_chain, id_client(ID_PX, 0), ID_GW + ID_PX, 20000);
+	np = id_payload(seg, b->xff_chain, id_client(ID_PX, 0), NULL, ID_GW + ID_PX, 20000,
+			PX_PORT);
 	eol = strstr(seg, "\r\n");
 	if (eol)
 		*eol = '\0';
@@ -1827,36 +2011,60 @@ static void print_ident_notes(const struct bench *b)
 	       "the header names, and walks the chain. The replay datapath's flow table holds "
 	       "65536 flows: the handshakes evict old ones (untimed).\n", PX_PORT, seg, ID_POOL,
 	       np);
+	printf("- (b-key), API keys: (b)'s request with `Authorization: Bearer %.12s...` (a "
+	       "%d-byte key, `sk-` and 48 letters and digits, as OpenAI's secret keys are) in "
+	       "place of (b)'s %zu-byte `%s`, %d bytes, each the next pipelined request on one "
+	       "connection to port %d, `identity: api_key` (no forwarded_for, no "
+	       "proxy_protocol); each request carries the next of %d keys in turn, the same "
+	       "in every run, so that their slots recur as (b-xff)'s clients do. ps_key_secret "
+	       "holds a random secret (getrandom, as penstockd makes its own). The datapath "
+	       "hashes the key (SipHash-2-4, a word at a time, overwriting its bytes) and "
+	       "counts the request to the key's id.\n", id_key(ID_KEY, 0, key), ID_KEY_LEN,
+	       strlen(REQ_KEY), REQ_KEY, nk, KEY_PORT, ID_POOL);
+	printf("- (b-all), the issue's case: a new connection's first data segment from a load "
+	       "balancer to port %d, `proxy_protocol: true`, `forwarded_for: true` (the same "
+	       "trusted_proxies) and `identity: api_key`: (b-px)'s PROXY header, the chain of "
+	       "%u naming the next of %d clients and (b-key)'s line with the next of %d keys "
+	       "of its own, %d bytes, handshake untimed as (b-px)'s. The key wins: the request "
+	       "is the key's; the chain is walked all the same, its client not counted; the "
+	       "connection is the gateway's the header names.\n", ALL_PORT, b->xff_chain,
+	       ID_POOL, ID_POOL, na);
 	if (b->ident_detail)
 		printf("- breakdown rows (ps_bench --ident-detail), in the same runs, each "
-		       "(b-xff), (b-px) or (b) with one thing left out or changed: (x-none) no "
-		       "X-Forwarded-For line on the gateway's connection (its own requests); "
-		       "(x-unread) the line on port %d, where nothing reads it; (x1), (x16) "
-		       "chains of 1 (the client alone) and 16 (13 forged entries); (x-one) the "
-		       "same client named by every request; (b-many) (b) from %d clients, each on "
-		       "its own pooled connection, in turn, as many as (b-xff) names; (new) (b) "
-		       "as the first segment of a new connection to port %d; (x-new) (b-xff) "
-		       "likewise to port %d; (px-only) (b-px) without the line (the named "
-		       "gateway's own requests).\n", BENCH_PORT, ID_POOL, BENCH_PORT, XFF_PORT);
+		       "(b-xff), (b-px), (b-key) or (b) with one thing left out or changed: "
+		       "(x-none) no X-Forwarded-For line on the gateway's connection (its own "
+		       "requests); (x-unread) the line on port %d, where nothing reads it; (x1), "
+		       "(x16) chains of 1 (the client alone) and 16 (13 forged entries); (x-one) "
+		       "the same client named by every request; (b-many) (b) from %d clients, each "
+		       "on its own pooled connection, in turn, as many as (b-xff) names; (x-new) "
+		       "(b-xff) as a new connection's first segment to port %d; (px-only) (b-px) "
+		       "without the line (the named gateway's own requests); (k-unread) (b-key)'s "
+		       "requests on port %d, where keys are overwritten but not read (the "
+		       "connection's client's); (k-one) (b-key) with the same key in every "
+		       "request.\n", BENCH_PORT, ID_POOL, XFF_PORT, BENCH_PORT);
 	printf("- the rows alternate packet by packet within each run, each followed by the "
 	       "minimal program on the same frame; ratio as in the table above; vs (b) = "
 	       "median ns / median ns of (b) in the same runs (and the difference), its range "
-	       "the lowest and highest per-run ratio. Target: <= %.1fx (b), from the client "
-	       "identity issue.\n", ID_TARGET);
+	       "the lowest and highest per-run ratio; vs (b-new) likewise. Target: <= %.1fx, "
+	       "from the client identity issue (a request with a PROXY header, a chain of 4 "
+	       "and a bearer key vs one without).\n", ID_TARGET);
 	printf("- checked after each run: each named client's requests and inference requests "
-	       "went up by its share of N; the gateway on a pooled connection got none of "
-	       "them (its payload only), nor did one a PROXY header names, which got the N "
-	       "connections, 3N + N packets and the payload, headers included; load balancers "
-	       "have no slot; stats.forwarded_requests and proxy_headers went up by N a row "
-	       "that names clients or sends the header; forwarded_bad, forwarded_untrusted, "
-	       "forwarded_full, proxy_bad, proxy_untrusted, client_full and parse_limit not at "
-	       "all. A row whose requests name no client: the connection's client holds them.\n");
-	printf("- the named clients recur: a row's %d are the same in every run, their slots "
-	       "made by the first %d requests of the first run and found after that (a "
-	       "gateway's known clients).\n", ID_POOL, ID_POOL);
-	printf("- a bearer key (a client known by its `Authorization: Bearer` token) is not "
-	       "implemented in penstock and not measured: these requests carry the same "
-	       "`Authorization: Bearer` line as (b), an ordinary header.\n");
+	       "went up by its share of N, and each key's on a keyed row, whose chain's clients "
+	       "got none; the gateway on a pooled connection got none of them (its payload "
+	       "only), nor did one a PROXY header names, which got the N connections, 3N + N "
+	       "packets and the payload, headers included; load balancers have no slot; "
+	       "stats.forwarded_requests went up by N a row that counts to the chain's "
+	       "clients, keyed_requests by N a keyed row and proxy_headers by N a row that "
+	       "sends the header; forwarded_bad, forwarded_untrusted, forwarded_full, "
+	       "proxy_bad, proxy_untrusted, client_full and parse_limit not at all. A row whose "
+	       "requests name no client and carry no key read: the connection's client holds "
+	       "them.\n");
+	printf("- the named clients and keys recur: a row's %d are the same in every run, their "
+	       "slots made by the first %d requests of the first run and found after that (a "
+	       "gateway's known clients, a service's known keys).\n", ID_POOL, ID_POOL);
+	printf("- every row's request carries an `Authorization: Bearer` line; on an endpoint "
+	       "without `identity: api_key` its key is overwritten in the working buffer but "
+	       "not hashed.\n");
 }
 
 static void print_ident_table(const struct bench *b, unsigned int runs, int cpu)
@@ -1864,11 +2072,12 @@ static void print_ident_table(const struct bench *b, unsigned int runs, int cpu)
 	char how[160], chain[32] = "";
 	unsigned int r;
 
-	printf("\n### Client identity: PROXY header and X-Forwarded-For, BPF_PROG_TEST_RUN, "
-	       "median of %u runs, CPU %d\n\n", runs, cpu);
+	printf("\n### Client identity: PROXY header, X-Forwarded-For and API keys, "
+	       "BPF_PROG_TEST_RUN, median of %u runs, CPU %d\n\n", runs, cpu);
 	printf("| packet | measurement | penstock ns/pkt | minimal ns/pkt | added ns/pkt | ratio "
-	       "| ratio range over runs | vs (b) | vs (b) range over runs | target |\n");
-	printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+	       "| ratio range over runs | vs (b) | vs (b) range over runs | vs (b-new) "
+	       "| vs (b-new) range over runs | target |\n");
+	printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
 	snprintf(how, sizeof(how), "distinct packets, the rows alternating (N=%u each, "
 		 "repeat=1 each)", b->npkts);
 	for (r = 0; r < ID_ROWS; r++)
@@ -1879,6 +2088,7 @@ static void print_ident_table(const struct bench *b, unsigned int runs, int cpu)
 	printf("- measured by `ps_bench --runs %u --packets %u%s%s%s`%s.\n", runs, b->npkts,
 	       b->ident_only ? " --ident-only" : "", b->ident_detail ? " --ident-detail" : "",
 	       chain, b->ident_only ? "" : ", which measures the tables above in the same process");
+	id_summary(b);
 	print_ident_notes(b);
 	id_breakdown(b);
 }
@@ -1944,22 +2154,27 @@ static int pin_cpu(void)
 /*
  * The identity rows' endpoints: PX_PORT with proxy_protocol: true and
  * forwarded_for: true, XFF_PORT with forwarded_for: true, both trusting
- * id_trusted.
+ * id_trusted; KEY_PORT with identity: api_key alone; ALL_PORT with all
+ * three, trusting id_trusted.
  */
 static int ident_endpoints(struct ps_config *cfg)
 {
-	const uint16_t port[2] = { PX_PORT, XFF_PORT };
+	const uint16_t port[4] = { PX_PORT, XFF_PORT, KEY_PORT, ALL_PORT };
 	struct ps_endpoint_cfg *ep;
 	char err_s[128];
 	unsigned int i, j;
 	int err;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 4; i++) {
 		err = ps_config_add_port(cfg, port[i]);
 		if (err)
 			return err;
 		ep = &cfg->endpoints[cfg->nendpoints - 1];
-		ep->proxy_protocol = port[i] == PX_PORT;
+		ep->proxy_protocol = port[i] == PX_PORT || port[i] == ALL_PORT;
+		if (port[i] == KEY_PORT || port[i] == ALL_PORT)
+			ep->identity = PS_IDENTITY_API_KEY;
+		if (port[i] == KEY_PORT)
+			continue;
 		ep->forwarded_for = PS_FWD_FOR_BOTH;
 		for (j = 0; j < sizeof(id_trusted) / sizeof(id_trusted[0]); j++)
 			if (ps_parse_prefix(id_trusted[j], &ep->trusted[ep->ntrusted++], err_s,
@@ -1998,6 +2213,11 @@ static int micro_setup(struct bench *b, struct ps_config *cfg, const char *min_p
 	if (err)
 		return err;
 	err = ps_dp_configure(&b->dp, cfg);
+	/* The keys' secret, as penstockd makes it at its first start. */
+	if (!err)
+		err = ps_key_secret_random(id_secret);
+	if (!err)
+		err = ps_dp_set_secret(&b->dp, id_secret);
 	if (!err)
 		err = load_min(b, min_path);
 	if (err)
@@ -2541,7 +2761,8 @@ static const char usage_text[] =
 	"                        1000000), or packets to write (default 200000)\n"
 	"  -x, --xff-chain N     entries in the X-Forwarded-For chains of the client\n"
 	"                        identity rows, 1..32 (default 4)\n"
-	"  -i, --ident-only      measure only the client identity rows\n"
+	"  -i, --ident-only      measure only the client identity rows (PROXY header,\n"
+	"                        X-Forwarded-For, API keys)\n"
 	"  -d, --ident-detail    the client identity rows' breakdown too: rows that each\n"
 	"                        leave out or change one thing\n"
 	"  -g, --gcra            report the rate a request limit admits, against the\n"

@@ -3,7 +3,8 @@
 #
 # make bench: what penstock's datapath costs per packet beside a minimal
 # program (ps_bench), with enforcement off and on, and for a request that
-# names its client behind a PROXY header or in X-Forwarded-For (with the
+# names its client behind a PROXY header, in X-Forwarded-For or by its
+# bearer key (identity: api_key), and all three at once (with the
 # breakdown of what that costs); the rate a request limit
 # admits against the configured one (ps_bench --gcra, on a virtual clock);
 # egress shaping's achieved rate when shaping is there; then how fast

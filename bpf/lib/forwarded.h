@@ -167,7 +167,7 @@ static __always_inline void ps_fwd_take(struct ps_scratch *s, int got)
 static long ps_fwd_entry_cb(__u32 i, void *data)
 {
 	struct ps_scratch *s = ps_scratch();
-	__u32 q, end, e;
+	__u32 q, end, e, a;
 	int r, got = 0;
 
 	if (!s)
@@ -183,6 +183,22 @@ static long ps_fwd_entry_cb(__u32 i, void *data)
 		return 1;
 	}
 	s->fw_q = e + 1;
+	if (!s->fw_hdr) {
+		/*
+		 * X-Forwarded-For's usual entry, a dotted quad between
+		 * blanks, read at once; any other the way below.
+		 */
+		a = ps_g_skip(q, e, PS_SKIP_BLANKS);
+		if (a < e) {
+			__builtin_memset(&s->ip_addr, 0, sizeof(s->ip_addr));
+			s->ip_family = PS_AF_INET;
+			a = ps_g_ip4_text(a, e);
+			if (a && ps_g_skip(a, e, PS_SKIP_BLANKS) >= e) {
+				ps_fwd_take(s, 1);
+				return e >= end;
+			}
+		}
+	}
 	r = ps_g_fwd_span(q, e, s->fw_hdr);
 	if (r == PS_FE_V4) {
 		__builtin_memset(&s->ip_addr, 0, sizeof(s->ip_addr));
