@@ -172,7 +172,11 @@ static void conn_close(struct ps_control *c, struct ps_conn *k)
 		c->conns = k->next;
 	if (k->next)
 		k->next->prev = k->prev;
-	close(k->fd);	/* and out of the epoll set */
+	/* Out of the epoll set first: close() alone leaves it there while a
+	 * child forked meanwhile (the state saver) holds the socket too, and
+	 * its events would name this connection after it is freed. */
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, k->fd, NULL);
+	close(k->fd);
 	c->nconns--;
 	if (k->other)
 		c->nconns_other--;
