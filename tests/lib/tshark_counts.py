@@ -3,7 +3,8 @@
 """Independent oracle for penstock's per-client counters.
 
 Usage: tshark_counts.py [--port N]... [--path PREFIX]... [--proxy-protocol]
-                        [--forwarded-for MODE] [--trusted PREFIX]... PCAP
+                        [--forwarded-for MODE] [--trusted PREFIX]...
+                        [--api-key SECRET-FILE] PCAP
 
 Prints {"clients": [...]} sorted by client, with the same fields penstock's
 `replay --json` prints.  Every figure is derived from tshark 4.0's dissection
@@ -69,6 +70,22 @@ The output then also has "forwarded": {"requests": N, "bad": N,
 the connection's own client), requests whose entries walked to no
 address, and requests with such a header from an untrusted peer.
 
+With --api-key SECRET-FILE (an endpoint with identity: api_key) a request
+that carries an API key is its key's: the value of an "Authorization:
+Bearer KEY" line (the scheme in any case, after blanks), an "x-api-key:
+KEY" or an "api-key: KEY" line (names in any case), the key running from
+the value's first byte that is not a blank to the next SP, HTAB or CR. A
+request with several is the first Bearer key's, else the first
+x-api-key's, else the first api-key's; another Authorization scheme
+(Basic, ...) is no key. Its client is "key:" and the 16 hex digits of
+SipHash-2-4 of the key's bytes under the secret in SECRET-FILE (32 hex
+digits and a newline; tests/lib/siphash.py, written from the paper), and
+it gets the request's requests and inference_requests; packets, bytes,
+payload and connections stay the connection's client's, as do requests
+without a key. The header lines come from tshark's dissection, as for
+--forwarded-for (not combined with it). The output then also has
+"api_key": {"keyed": N}, the requests counted to a key.
+
 Only the Python standard library is used.
 """
 
@@ -81,6 +98,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import siphash  # noqa: E402  (tests/lib/siphash.py)
 
 DEFAULT_PATHS = [
     "/v1/chat/completions",
@@ -191,10 +211,11 @@ FORWARDED_MODES = ("true", "x-forwarded-for", "forwarded")
 
 
 def request_headers(pcap, ports, proxy, env):
-    """{frame number: [(uri, [X-Forwarded-For values], [Forwarded values])]}
-    for every request tshark dissects, in the order of the frame's http
-    trees. The values are those of the header lines tshark gives
-    (http.request.line), their names matched without regard to case."""
+    """{frame number: [(uri, [X-Forwarded-For values], [Forwarded values],
+    [(header name, value)])]} for every request tshark dissects, in the
+    order of the frame's http trees. The values are those of the header
+    lines tshark gives (http.request.line), their names matched without
+    regard to case; the last list holds every line, in order."""
     proc = subprocess.run(tshark_cmd(pcap, ports, proxy, json_out=True), env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if proc.returncode != 0:
@@ -215,7 +236,7 @@ def request_headers(pcap, ports, proxy, env):
             if name != "http" or not isinstance(val, list) or "http.request" not in dict(val):
                 continue
             uri = None
-            xff, fwd, xff_field = [], [], []
+            xff, fwd, xff_field, lines = [], [], [], []
             for k, v in val:
                 if isinstance(v, list):
                     sub = dict(v)
@@ -223,6 +244,7 @@ def request_headers(pcap, ports, proxy, env):
                         uri = sub.get("http.request.uri", "")
                 elif k == "http.request.line":
                     hname, _, value = v.partition(":")
+                    lines.append((hname, value.rstrip("\r\n")))
                     value = value.rstrip("\r\n").strip(" \t")
                     if hname.lower() == "x-forwarded-for":
                         xff.append(value)
@@ -234,7 +256,7 @@ def request_headers(pcap, ports, proxy, env):
             if xff_field != xff:
                 raise SystemExit("%s frame %s: tshark's X-Forwarded-For %r but its header "
                                  "lines say %r" % (pcap, frame, xff_field, xff))
-            reqs.append((uri if uri is not None else "", xff, fwd))
+            reqs.append((uri if uri is not None else "", xff, fwd, lines))
         if frame is not None and reqs:
             out[frame] = reqs
     return out
@@ -345,6 +367,30 @@ def forwarded_client(client, xff, fwd, mode, trusted):
     return who, "self" if who == canonical(client) else "forwarded"
 
 
+# --- API keys -------------------------------------------------------------------
+
+KEY_KINDS = {"api-key": 1, "x-api-key": 2, "authorization": 3}
+
+
+def request_key(lines):
+    """The API key (bytes) of a request with these header lines, or None."""
+    best, best_kind = None, 0
+    for name, value in lines:
+        kind = KEY_KINDS.get(name.strip(" \t").lower())
+        if kind is None or kind <= best_kind:
+            continue
+        v = value.lstrip(" \t")
+        if kind == 3:
+            # Bearer, in any case, then blanks; any other scheme is no key.
+            if v[:6].lower() != "bearer" or v[6:7] not in (" ", "\t"):
+                continue
+            v = v[6:].lstrip(" \t")
+        key = re.split("[ \t\r]", v, maxsplit=1)[0]
+        if key:
+            best, best_kind = key.encode("utf-8", "surrogateescape"), kind
+    return best
+
+
 def split(v):
     return v.split(AGG) if v != "" else []
 
@@ -422,7 +468,7 @@ class Conn:
         self.rx = Direction()
         self.tx = Direction()
         self.counts = new_client(peer)
-        self.requests = []          # (uri, X-Forwarded-For, Forwarded) a request
+        self.requests = []          # (uri, X-Forwarded-For, Forwarded, lines) a request
 
 
 def new_client(name):
@@ -461,7 +507,7 @@ def header_client(pcap, rec):
     return src[0]
 
 
-def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None):
+def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=None):
     ports = set(ports)
     # An empty configuration directory keeps the user's own preferences,
     # "Decode As" entries and disabled protocols out of the counts.
@@ -472,7 +518,8 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None):
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr.decode("utf-8", "replace"))
         raise SystemExit("tshark failed on %s (exit %d)" % (pcap, proc.returncode))
-    if forwarded:
+    by_request = forwarded or secret is not None
+    if by_request:
         with tempfile.TemporaryDirectory(prefix="tshark-counts-") as conf:
             env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf)
             headers_of = request_headers(pcap, sorted(ports), proxy, env)
@@ -584,7 +631,7 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None):
             # parsed): tshark stops the frame there, so only the last method
             # lacks its http.request.
             reqs = reqs[:nreq]
-            if forwarded:
+            if by_request:
                 # Whose each request is, once the connection's client is
                 # known: kept on the connection with its header lines.
                 hdrs = headers_of.get(int(rec["frame.number"]), [])
@@ -602,6 +649,7 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None):
     clients = {}
     headers = {"headers": 0, "untrusted": 0, "no_header": 0}
     fwd_stats = {"requests": 0, "bad": 0, "untrusted": 0}
+    keyed = 0
     for conn in all_conns:
         client = conn.peer
         if conn.header == "header":
@@ -617,13 +665,20 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None):
                 c[k] += v
         c["rx_payload"] += conn.rx.total()
         c["tx_payload"] += conn.tx.total()
-        # Each request to its own client (--forwarded-for only).
-        for uri, xff, fwd in conn.requests:
-            who, what = forwarded_client(client, xff, fwd, forwarded, trusted)
-            if what == "forwarded":
-                fwd_stats["requests"] += 1
-            elif what in ("bad", "untrusted"):
-                fwd_stats[what] += 1
+        # Each request to its own client (--forwarded-for and --api-key).
+        for uri, xff, fwd, lines in conn.requests:
+            if forwarded:
+                who, what = forwarded_client(client, xff, fwd, forwarded, trusted)
+                if what == "forwarded":
+                    fwd_stats["requests"] += 1
+                elif what in ("bad", "untrusted"):
+                    fwd_stats[what] += 1
+            else:
+                who = client
+                key = request_key(lines)
+                if key is not None:
+                    who = siphash.key_id(secret, key)
+                    keyed += 1
             r = clients.setdefault(who, new_client(who))
             r["requests"] += 1
             if any(uri.startswith(p) for p in paths):
@@ -634,6 +689,8 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None):
         res["proxy"] = headers
     if forwarded:
         res["forwarded"] = fwd_stats
+    if secret is not None:
+        res["api_key"] = {"keyed": keyed}
     return res
 
 
@@ -664,12 +721,23 @@ def main():
     ap.add_argument("--trusted", action="append", default=[], metavar="PREFIX",
                     help="a peer whose PROXY headers and X-Forwarded-For or Forwarded "
                          "lines are believed; repeatable")
+    ap.add_argument("--api-key", metavar="SECRET-FILE",
+                    help="requests counted to their API keys' ids under this secret "
+                         "(identity: api_key)")
     ap.add_argument("pcap")
     a = ap.parse_args()
     if not a.port:
         ap.error("at least one --port is needed")
     if a.trusted and not (a.proxy_protocol or a.forwarded_for):
         ap.error("--trusted needs --proxy-protocol or --forwarded-for")
+    if a.api_key and a.forwarded_for:
+        ap.error("--api-key and --forwarded-for are not combined here")
+    secret = None
+    if a.api_key:
+        try:
+            secret = siphash.read_secret(a.api_key)
+        except (OSError, ValueError) as e:
+            ap.error("--api-key: %s" % e)
     trusted = []
     for t in a.trusted:
         try:
@@ -680,7 +748,7 @@ def main():
         sys.stderr.write("tshark not found\n")
         return 77
     res = count(a.pcap, a.port, a.path or DEFAULT_PATHS, a.proxy_protocol, trusted,
-                a.forwarded_for)
+                a.forwarded_for, secret)
     json.dump(res, sys.stdout)
     sys.stdout.write("\n")
     return 0
