@@ -54,7 +54,11 @@ static __always_inline void ps_key_begin(struct ps_keyh *k, __u8 kind)
 	k->cur = kind;
 }
 
-/* The key ends: its id, if it is the request's best so far. */
+/*
+ * The key ends: its id, if it is the request's best so far. Either way its
+ * last bytes, not yet a whole word (m), go: a key that loses to a better
+ * one must not leave them in the flow until the next request.
+ */
 static __always_inline void ps_key_final(struct ps_keyh *k)
 {
 	__u64 v0 = k->v[0], v1 = k->v[1], v2 = k->v[2], v3 = k->v[3];
@@ -62,6 +66,7 @@ static __always_inline void ps_key_final(struct ps_keyh *k)
 
 	if (!k->len || k->cur <= k->kind) {
 		k->cur = PS_KEY_NONE;
+		k->m = 0;
 		return;
 	}
 	v3 ^= b;
