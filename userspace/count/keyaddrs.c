@@ -130,7 +130,8 @@ json_t *ps_kpairs_of(int fd, const struct ps_client_key *subj, size_t max, uint6
 		if (mine)
 			all.v[m++] = *x;
 	}
-	qsort(all.v, m, sizeof(*all.v), by_requests);
+	if (m)
+		qsort(all.v, m, sizeof(*all.v), by_requests);
 	list = json_array();
 	for (i = 0; i < m && i < max; i++) {
 		const struct ps_kpair *x = &all.v[i];
