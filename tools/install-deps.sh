@@ -19,6 +19,8 @@ pkgs=(
 	# tests/e2e/test_proxy_protocol: load balancers that send PROXY
 	# headers (nginx's stream module is a package of its own)
 	haproxy libnginx-mod-stream
+	# tests/e2e/test_apikey: a core of penstockd (gcore) searched for keys
+	gdb
 )
 
 missing=()
