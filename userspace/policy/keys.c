@@ -223,7 +223,7 @@ static int judge_shared(struct ps_detect *d, struct gpair *g, uint32_t n, void *
 #define RATE_MIN_S	3600.0
 
 struct kstat {
-	uint32_t keys, addrs;
+	uint32_t keys;
 	uint64_t reqs, inf;
 	double mean, cv;
 };
@@ -232,7 +232,7 @@ static void key_stats(const struct gpair *g, uint32_t n, struct kstat *ks)
 {
 	double sum = 0, sq = 0, r = 0, rate;
 	uint64_t first = UINT64_MAX, last = 0;
-	uint32_t i, j;
+	uint32_t i;
 
 	memset(ks, 0, sizeof(*ks));
 	for (i = 0; i <= n; i++) {
@@ -256,12 +256,6 @@ static void key_stats(const struct gpair *g, uint32_t n, struct kstat *ks)
 			last = g[i].p->last_ns;
 		ks->reqs += g[i].p->requests;
 		ks->inf += g[i].p->inference_requests;
-		/* Addresses: distinct among those before it (few per key). */
-		for (j = 0; j < i; j++)
-			if (!memcmp(&g[j].p->addr, &g[i].p->addr, sizeof(g[i].p->addr)))
-				break;
-		if (j == i)
-			ks->addrs++;
 	}
 	ks->mean = ks->keys ? sum / ks->keys : 0;
 	ks->cv = ks->mean > 0 ? sqrt(fmax(sq / ks->keys - ks->mean * ks->mean, 0)) / ks->mean : 0;
@@ -272,24 +266,36 @@ static int by_addr(const void *x, const void *y)
 	return memcmp(x, y, sizeof(struct ps_client_key));
 }
 
-/* The most keys one address of the group used (its pairs are its keys). */
-static uint32_t top_keys(const struct gpair *g, uint32_t n)
+/*
+ * The group's distinct addresses, and the most keys one of them used (an
+ * address's pairs are its keys): one sort, for a network that may be
+ * judged.
+ */
+static void addr_stats(const struct gpair *g, uint32_t n, uint32_t *addrs, uint32_t *top)
 {
 	struct ps_client_key *a = malloc(n * sizeof(*a));
-	uint32_t i, run = 0, top = 0;
+	uint32_t i, run = 0;
 
-	if (!a)
-		return n;
+	*addrs = 0;
+	*top = 0;
+	if (!a) {
+		*top = n;	/* judged as one address: not the network */
+		return;
+	}
 	for (i = 0; i < n; i++)
 		a[i] = g[i].p->addr;
 	qsort(a, n, sizeof(*a), by_addr);
 	for (i = 0; i < n; i++) {
-		run = i && !memcmp(&a[i], &a[i - 1], sizeof(*a)) ? run + 1 : 1;
-		if (run > top)
-			top = run;
+		if (i && !memcmp(&a[i], &a[i - 1], sizeof(*a))) {
+			run++;
+		} else {
+			run = 1;
+			(*addrs)++;
+		}
+		if (run > *top)
+			*top = run;
 	}
 	free(a);
-	return top;
 }
 
 struct hpass {
@@ -308,7 +314,7 @@ static int judge_hydra(struct ps_detect *d, struct gpair *g, uint32_t n, void *a
 	char buf[64];
 	bool hold = false;
 	json_t *ev, *top;
-	uint32_t i, shown;
+	uint32_t i, shown, addrs = 1, most = 0;
 	double z;
 	int taken;
 
@@ -324,8 +330,11 @@ static int judge_hydra(struct ps_detect *d, struct gpair *g, uint32_t n, void *a
 	 * or more, none holding half of them): one person a key, each at an
 	 * address of their own, is a crowd; one address with most of the
 	 * keys is its own subject. */
-	if (!hp->whole && (ks.addrs < 2 || ks.keys < 2 * ks.addrs || 2 * top_keys(g, n) > ks.keys))
-		return 0;
+	if (!hp->whole) {
+		addr_stats(g, n, &addrs, &most);
+		if (addrs < 2 || ks.keys < 2 * addrs || 2 * most > ks.keys)
+			return 0;
+	}
 	z = ps_dt_zscore(&hp->k.b, ks.keys);
 	if (z < dc->zscore)
 		return 0;
@@ -351,7 +360,7 @@ static int judge_hydra(struct ps_detect *d, struct gpair *g, uint32_t n, void *a
 		shown++;
 	}
 	ev = json_pack("{s:s,s:i,s:i,s:I,s:I,s:f,s:f,s:f,s:o}", "window", "1h", "keys",
-		       (int)ks.keys, "addresses", (int)ks.addrs, "requests", (json_int_t)ks.reqs,
+		       (int)ks.keys, "addresses", (int)addrs, "requests", (json_int_t)ks.reqs,
 		       "inference_requests", (json_int_t)ks.inf, "mean_key_requests_per_hour",
 		       ks.mean, "cv_key_requests_per_hour", ks.cv, "zscore", z, "keys_seen", top);
 	json_object_set_new(ev, "baseline",
