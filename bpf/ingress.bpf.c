@@ -125,9 +125,6 @@ fail:
 	return 1;
 }
 
-/* All zero: what ps_ooo_buf is left holding once a stash or replay is done. */
-static const struct ps_ooo_seg ps_zero_seg;
-
 /*
  * ps_ooo_buf held a piece of the client's stream (an API key, say): it is
  * zeroed before the program returns, so that no map keeps it.
@@ -138,7 +135,7 @@ static __always_inline void ps_ooo_buf_clear(void)
 	struct ps_ooo_seg *buf = bpf_map_lookup_elem(&ps_ooo_buf, &zero);
 
 	if (buf)
-		bpf_probe_read_kernel(buf, sizeof(*buf), &ps_zero_seg);
+		bpf_probe_read_kernel(buf, sizeof(*buf), ps_zeros);
 }
 
 /* bpf_loop context of a stash (on the stack, as bpf_loop() wants it). */

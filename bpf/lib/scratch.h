@@ -213,7 +213,9 @@ static __always_inline __u32 ps_skip(const __u8 *buf, __u32 p, __u32 end, __u32 
  * bytes from its start, never stale ones), and all of it when the
  * program is done with the segment.
  */
-static const __u8 ps_zeros[PS_BUF_SIZE + 64];
+/* All zero, as long as the largest buffer zeroed from it (ps_ooo_buf's). */
+static const __u8 ps_zeros[sizeof(struct ps_ooo_seg)];
+_Static_assert(sizeof(ps_zeros) >= PS_BUF_SIZE + 64, "ps_zeros covers the scratch buffer");
 
 /* A load put the bytes up to len in buf: zero the stale ones after them. */
 static __always_inline void ps_buf_loaded(struct ps_scratch *s, __u32 len)
