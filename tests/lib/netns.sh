@@ -131,19 +131,21 @@ ps_wait_port() {
 	return 1
 }
 
+# penstockd's ticks so far.
+_ps_tick_count() {	# PENSTOCK SOCKET
+	"$1" status --json --socket "$2" 2>/dev/null |
+		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["tick"]["count"])'
+}
+
 # ps_wait_ticks PENSTOCK SOCKET [SECONDS]: wait until penstockd has begun
 # and ended two ticks since now, so that its counts hold every packet that
 # came before the call (a tick reads the counters; under load, or with a
 # table of a million clients, one can take longer than its second).
 ps_wait_ticks() {
 	local pst=$1 sock=$2 secs=${3:-30} c0 c i
-	c0=$("$pst" status --json --socket "$sock" 2>/dev/null |
-		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["tick"]["count"])') ||
-		return 1
+	c0=$(_ps_tick_count "$pst" "$sock") || return 1
 	for ((i = 0; i < secs * 10; i++)); do
-		c=$("$pst" status --json --socket "$sock" 2>/dev/null |
-			/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["tick"]["count"])') ||
-			return 1
+		c=$(_ps_tick_count "$pst" "$sock") || return 1
 		[ "$c" -ge $((c0 + 2)) ] && return 0
 		sleep 0.1
 	done
