@@ -141,6 +141,45 @@ static inline int handshake(struct conn *c, uint32_t caddr)
 	return handshake_to(c, caddr, PORT);
 }
 
+/* The cases' request: a POST of body to an inference path, in req. */
+static inline void default_request(void)
+{
+	req_len = snprintf(req, sizeof(req),
+			   "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n"
+			   "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+			   strlen(body), body);
+	req_hdr_len = strstr(req, "\r\n\r\n") - req + 4;
+	req_line_cr = strchr(req, '\r') - req;
+}
+
+/* The default class: BURST requests an hour (on), or no limit (off). 0 or -errno. */
+static inline int default_limit(int on)
+{
+	struct ps_class cl = {
+		.emission_ns = on ? HOUR_NS : 0, .tolerance_ns = on ? (BURST - 1) * HOUR_NS : 0,
+	};
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_classes), &zero, &cl, BPF_ANY) ?
+		       -errno : 0;
+}
+
+/*
+ * The live programs on maps of their own, max clients and flows, cfg in
+ * force; with limit, the default class BURST requests an hour.
+ */
+static inline int dp_start(const struct ps_config *cfg, uint32_t max, int limit)
+{
+	struct ps_dp_opts opts = { .own_maps = true, .max_clients = max, .max_flows = max };
+	int err = ps_dp_open(&dp, &opts);
+
+	if (!err)
+		err = ps_dp_configure(&dp, cfg);
+	if (!err && limit)
+		err = default_limit(1);
+	return err;
+}
+
 /* A client's slot counters, by its key. */
 static inline int ctr_of_key(const struct ps_client_key *k, struct ps_client_ctr *ctr,
 			     uint32_t *slot)

@@ -253,17 +253,6 @@ static void cases_headers(void)
 	ck_end(&c);
 }
 
-/* The default class: BURST an hour (on), or no limit (off). */
-static void default_limit(int on)
-{
-	struct ps_class cl = {
-		.emission_ns = on ? HOUR_NS : 0, .tolerance_ns = on ? (BURST - 1) * HOUR_NS : 0,
-	};
-	uint32_t zero = 0;
-
-	bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_classes), &zero, &cl, BPF_ANY);
-}
-
 /* Keys of lengths to 80, and one of 1500 bytes, cut at every byte (no limit). */
 static void case_cuts(void)
 {
@@ -569,13 +558,8 @@ static void case_no_key_left(void)
 
 static int setup(void)
 {
-	struct ps_dp_opts opts = { .own_maps = true, .max_clients = 65536, .max_flows = 65536 };
-	struct ps_class cl = {
-		.emission_ns = HOUR_NS, .tolerance_ns = (BURST - 1) * HOUR_NS,
-	};
 	static struct ps_config cfg;
 	char err_s[256];
-	uint32_t zero = 0;
 	int err;
 
 	req_len = mkreq(req, sizeof(req), "");
@@ -591,15 +575,8 @@ static int setup(void)
 	err = ps_parse_prefix("198.18.1.0/24", &cfg.endpoints[0].trusted[0], err_s,
 			      sizeof(err_s));
 	if (!err)
-		err = ps_dp_open(&dp, &opts);
-	if (!err)
-		err = ps_dp_configure(&dp, &cfg);
-	if (!err)
-		err = ps_dp_set_secret(&dp, secret);
-	if (!err && bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_classes), &zero, &cl,
-					BPF_ANY))
-		err = -errno;
-	return err;
+		err = dp_start(&cfg, 65536, 1);
+	return err ? err : ps_dp_set_secret(&dp, secret);
 }
 
 int main(void)

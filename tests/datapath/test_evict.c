@@ -62,24 +62,16 @@ static void one_case(const char *name, uint32_t caddr, int what)
 
 static int setup(void)
 {
-	struct ps_dp_opts opts = { .own_maps = true, .max_clients = 4096, .max_flows = 4096 };
 	static struct ps_config cfg;
 	int err;
 
-	req_len = snprintf(req, sizeof(req),
-			   "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n"
-			   "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-			   strlen(body), body);
+	default_request();
 	resp_len = snprintf(resp, sizeof(resp),
 			    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 			    "Content-Length: 2\r\n\r\n{}");
 	ps_config_init(&cfg);
 	err = ps_config_add_port(&cfg, PORT);
-	if (!err)
-		err = ps_dp_open(&dp, &opts);
-	if (!err)
-		err = ps_dp_configure(&dp, &cfg);
-	return err;
+	return err ? err : dp_start(&cfg, 4096, 0);
 }
 
 int main(void)

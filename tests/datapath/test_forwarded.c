@@ -390,13 +390,8 @@ static void case_split_block(void)
 
 static int setup(void)
 {
-	struct ps_dp_opts opts = { .own_maps = true, .max_clients = 4096, .max_flows = 4096 };
-	struct ps_class cl = {
-		.emission_ns = HOUR_NS, .tolerance_ns = (BURST - 1) * HOUR_NS,
-	};
 	static struct ps_config cfg;
 	char err_s[256];
-	uint32_t zero = 0;
 	int err;
 
 	req_len = mkreq(req, sizeof(req), "");
@@ -411,14 +406,7 @@ static int setup(void)
 	if (!err)
 		err = ps_parse_prefix("fd00:1::/64", &cfg.endpoints[0].trusted[1], err_s,
 				      sizeof(err_s));
-	if (!err)
-		err = ps_dp_open(&dp, &opts);
-	if (!err)
-		err = ps_dp_configure(&dp, &cfg);
-	if (!err && bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_classes), &zero, &cl,
-					BPF_ANY))
-		err = -errno;
-	return err;
+	return err ? err : dp_start(&cfg, 4096, 1);
 }
 
 int main(void)

@@ -571,30 +571,13 @@ static void case_fragments(void)
 
 static int setup(void)
 {
-	struct ps_dp_opts opts = { .own_maps = true, .max_clients = 65536, .max_flows = 65536 };
-	struct ps_class cl = {
-		.emission_ns = HOUR_NS, .tolerance_ns = (BURST - 1) * HOUR_NS,
-	};
 	static struct ps_config cfg;
-	uint32_t zero = 0;
 	int err;
 
-	req_len = snprintf(req, sizeof(req),
-			   "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n"
-			   "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-			   strlen(body), body);
-	req_hdr_len = strstr(req, "\r\n\r\n") - req + 4;
-	req_line_cr = strchr(req, '\r') - req;
+	default_request();
 	ps_config_init(&cfg);
 	err = ps_config_add_port(&cfg, PORT);
-	if (!err)
-		err = ps_dp_open(&dp, &opts);
-	if (!err)
-		err = ps_dp_configure(&dp, &cfg);
-	if (!err && bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_classes), &zero, &cl,
-					BPF_ANY))
-		err = -errno;
-	return err;
+	return err ? err : dp_start(&cfg, 65536, 1);
 }
 
 int main(void)

@@ -421,19 +421,11 @@ static void case_class(void)
 
 static int setup(void)
 {
-	struct ps_dp_opts opts = { .own_maps = true, .max_clients = 4096, .max_flows = 4096 };
-	struct ps_class cl = {
-		.emission_ns = HOUR_NS, .tolerance_ns = (BURST - 1) * HOUR_NS,
-	};
 	static struct ps_config cfg;
 	char err_s[256];
-	uint32_t zero = 0;
 	int err;
 
-	req_len = snprintf(req, sizeof(req),
-			   "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n"
-			   "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-			   strlen(body), body);
+	default_request();
 	ps_config_init(&cfg);
 	err = ps_config_add_port(&cfg, PX_PORT);
 	if (err)
@@ -442,14 +434,7 @@ static int setup(void)
 	cfg.endpoints[0].ntrusted = 1;
 	err = ps_parse_prefix("198.18.1.0/24", &cfg.endpoints[0].trusted[0], err_s,
 			      sizeof(err_s));
-	if (!err)
-		err = ps_dp_open(&dp, &opts);
-	if (!err)
-		err = ps_dp_configure(&dp, &cfg);
-	if (!err && bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_classes), &zero, &cl,
-					BPF_ANY))
-		err = -errno;
-	return err;
+	return err ? err : dp_start(&cfg, 4096, 1);
 }
 
 int main(void)
