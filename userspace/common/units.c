@@ -189,9 +189,17 @@ const char *ps_key_str(uint64_t id, char *buf, size_t len)
 	return buf;
 }
 
+void ps_key_client(uint64_t id, struct ps_client_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = PS_AF_KEY;
+	k->addr.a[0] = (uint32_t)id;
+	k->addr.a[1] = (uint32_t)(id >> 32);
+}
+
 int ps_parse_subject(const char *s, struct ps_prefix *p, char *err, size_t errlen)
 {
-	uint32_t a[2];
+	struct ps_client_key k;
 	uint64_t id = 0;
 	int i;
 
@@ -212,11 +220,8 @@ int ps_parse_subject(const char *s, struct ps_prefix *p, char *err, size_t errle
 			 "prints it");
 		return -EINVAL;
 	}
-	a[0] = (uint32_t)id;
-	a[1] = (uint32_t)(id >> 32);
-	p->family = PS_AF_KEY;
-	p->len = 128;
-	memcpy(p->addr, a, sizeof(a));
+	ps_key_client(id, &k);
+	ps_prefix_of_client(&k, p);
 	return 0;
 }
 

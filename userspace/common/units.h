@@ -56,8 +56,10 @@ uint64_t ps_key_id_of(const void *addr);
 const char *ps_prefix_str(const struct ps_prefix *p, char *buf, size_t len);
 
 struct ps_client_key;
-/* One client's address as a full-length prefix (/32 or /128). */
+/* One client's address as a full-length prefix (/32 or /128; a key's whole). */
 void ps_prefix_of_client(const struct ps_client_key *k, struct ps_prefix *p);
+/* The client (subject) of API key id. */
+void ps_key_client(uint64_t id, struct ps_client_key *k);
 
 struct ps_lpm_key;
 /* The key of a prefix in the LPM tries (ps_class_of, ps_enforce, ps_trusted), and back. */

@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 
 #include "common/datapath.h"
+#include "common/units.h"
 #include "count/keyaddrs.h"
 
 /* Pairs asked for in one batch. */
@@ -137,12 +138,8 @@ json_t *ps_kpairs_of(int fd, const struct ps_client_key *subj, size_t max, uint6
 		const struct ps_kpair *x = &all.v[i];
 		struct ps_client_key k = x->addr;
 
-		if (!is_key) {
-			memset(&k, 0, sizeof(k));
-			k.family = PS_AF_KEY;
-			k.addr.a[0] = (uint32_t)x->id;
-			k.addr.a[1] = (uint32_t)(x->id >> 32);
-		}
+		if (!is_key)
+			ps_key_client(x->id, &k);
 		json_array_append_new(
 		    list, json_pack("{s:s, s:I, s:I, s:I, s:I}", "client",
 				    ps_client_str(&k, buf, sizeof(buf)), "requests",

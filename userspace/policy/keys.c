@@ -85,16 +85,8 @@ static int by_requests(const void *x, const void *y)
 
 static void key_subject(uint64_t id, struct ps_prefix *p, struct ps_client_key *k)
 {
-	uint32_t a[2] = { (uint32_t)id, (uint32_t)(id >> 32) };
-
-	memset(p, 0, sizeof(*p));
-	p->family = PS_AF_KEY;
-	p->len = 128;
-	memcpy(p->addr, a, sizeof(a));
-	memset(k, 0, sizeof(*k));
-	k->family = PS_AF_KEY;
-	k->addr.a[0] = a[0];
-	k->addr.a[1] = a[1];
+	ps_key_client(id, k);
+	ps_prefix_of_client(k, p);
 }
 
 /*
@@ -350,12 +342,11 @@ static int judge_hydra(struct ps_detect *d, struct gpair *g, uint32_t n, void *a
 	}
 	top = json_array();
 	for (i = 0, shown = 0; i < n && shown < EV_TOP; i++) {
-		struct ps_prefix kp;
 		struct ps_client_key kk;
 
 		if (i && g[i].p->id == g[i - 1].p->id)
 			continue;
-		key_subject(g[i].p->id, &kp, &kk);
+		ps_key_client(g[i].p->id, &kk);
 		json_array_append_new(top, json_string(ps_client_str(&kk, buf, sizeof(buf))));
 		shown++;
 	}
