@@ -53,6 +53,13 @@ static __always_inline __u64 ps_now(const struct __sk_buff *skb)
 }
 
 /* Serial number arithmetic on 32-bit TCP sequence numbers (RFC 1982). */
+/* Two addresses (struct ps_addr) the same, word by word. */
+static __always_inline int ps_addr_eq(const struct ps_addr *a, const struct ps_addr *b)
+{
+	return a->a[0] == b->a[0] && a->a[1] == b->a[1] && a->a[2] == b->a[2] &&
+	       a->a[3] == b->a[3];
+}
+
 static __always_inline int seq_before(__u32 a, __u32 b)
 {
 	return (__s32)(a - b) < 0;

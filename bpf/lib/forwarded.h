@@ -443,11 +443,8 @@ PS_GLOBAL __u32 ps_g_subj(void)
 		if (i >= n)
 			break;
 		sj = &s->sj[i];
-		if (sj->family == s->rq_family && sj->addr.a[0] == s->rq_addr.a[0] &&
-		    sj->addr.a[1] == s->rq_addr.a[1] && sj->addr.a[2] == s->rq_addr.a[2] &&
-		    sj->addr.a[3] == s->rq_addr.a[3] && sj->src_family == s->rq_src_family &&
-		    sj->src.a[0] == s->rq_src.a[0] && sj->src.a[1] == s->rq_src.a[1] &&
-		    sj->src.a[2] == s->rq_src.a[2] && sj->src.a[3] == s->rq_src.a[3])
+		if (sj->family == s->rq_family && ps_addr_eq(&sj->addr, &s->rq_addr) &&
+		    sj->src_family == s->rq_src_family && ps_addr_eq(&sj->src, &s->rq_src))
 			return i + 1;
 	}
 	if (n >= PS_SUBJ_MAX)
@@ -490,8 +487,7 @@ PS_GLOBAL int ps_g_rq_settle(int inference)
 	}
 	/* Named as the connection's own client: nothing forwarded. */
 	if (fw->kind == PS_FWD_ADDR && fw->subj_family == s->conn.family &&
-	    fw->subj.a[0] == s->conn.addr.a[0] && fw->subj.a[1] == s->conn.addr.a[1] &&
-	    fw->subj.a[2] == s->conn.addr.a[2] && fw->subj.a[3] == s->conn.addr.a[3])
+	    ps_addr_eq(&fw->subj, &s->conn.addr))
 		fw->kind = PS_FWD_NONE;
 	fw->flags |= PS_FWDF_SETTLED;
 	ps_rq_fill(s);
