@@ -180,6 +180,19 @@ static inline int dp_start(const struct ps_config *cfg, uint32_t max, int limit)
 	return err;
 }
 
+/* One entry of an LPM trie keyed by an IPv4 prefix: set (v) or deleted (NULL). */
+static inline void lpm4(int fd, uint32_t addr, int len, const void *v)
+{
+	struct ps_lpm_key k = { .prefixlen = 8 + len, .family = PS_AF_INET };
+	uint32_t a = htonl(addr);
+
+	memcpy(k.addr, &a, 4);
+	if (v)
+		bpf_map_update_elem(fd, &k, v, BPF_ANY);
+	else
+		bpf_map_delete_elem(fd, &k);
+}
+
 /* A client's slot counters, by its key. */
 static inline int ctr_of_key(const struct ps_client_key *k, struct ps_client_ctr *ctr,
 			     uint32_t *slot)

@@ -315,19 +315,6 @@ static void case_limit(void)
 	ck_end(&c);
 }
 
-/* One entry of an LPM trie keyed by an IPv4 prefix: set (v) or deleted (NULL). */
-static void lpm4(int fd, uint32_t addr, int len, const void *v)
-{
-	struct ps_lpm_key k = { .prefixlen = 8 + len, .family = PS_AF_INET };
-	uint32_t a = htonl(addr);
-
-	memcpy(k.addr, &a, 4);
-	if (v)
-		bpf_map_update_elem(fd, &k, v, BPF_ANY);
-	else
-		bpf_map_delete_elem(fd, &k);
-}
-
 /*
  * A named client that is blocked: each of its requests is held, inference
  * or not, and no other client's on the same connection; the gateway
