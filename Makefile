@@ -154,7 +154,7 @@ $(OUTPUT)/penstockd: $(call obj,$(PENSTOCKD_SRCS))
 		-o $@
 
 # The benchmark driver: the datapath through the loader, beside bench_min.
-$(OUTPUT)/ps_bench: tools/bench.c $(call obj,$(COMMON_SRCS) $(ENFORCE_SRCS)) \
+$(OUTPUT)/ps_bench: tools/bench.c tools/csum.h $(call obj,$(COMMON_SRCS) $(ENFORCE_SRCS)) \
 		   $(OUTPUT)/penstock.skel.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -lpcap -o $@
@@ -165,7 +165,7 @@ $(OUTPUT)/ps_bench_fill: tools/bench_fill.c include/penstock_abi.h | $(OUTPUT)
 	$(Q)$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@
 
 # The flood test's generator: spoofed TCP from a client namespace (AF_PACKET).
-$(OUTPUT)/ps_flood: tools/flood.c | $(OUTPUT)
+$(OUTPUT)/ps_flood: tools/flood.c tools/csum.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 

@@ -60,6 +60,7 @@
 #include "common/units.h"
 #include "enforce/enforce.h"
 #include "penstock.skel.h"
+#include "csum.h"
 
 #define BENCH_PORT	8000
 #define PX_PORT		8001		/* proxy_protocol and forwarded_for: the (b-px) row's */
@@ -97,24 +98,6 @@ struct seg {
 #define F_SYN	0x02
 #define F_PSH	0x08
 #define F_ACK	0x10
-
-static uint32_t csum_add(uint32_t sum, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	for (; len > 1; p += 2, len -= 2)
-		sum += (uint32_t)p[0] << 8 | p[1];
-	if (len)
-		sum += (uint32_t)p[0] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((uint16_t)~sum);
-}
 
 /*
  * Ethernet + IPv4 + TCP with the options a Linux peer sends (MSS, SACK,
