@@ -318,46 +318,41 @@ PS_GLOBAL int ps_g_key_partial(__u32 ls)
 	if (len > PS_LINE_CARRY + PS_CHUNK || ls >= len)
 		return 0;
 	if (k->flags & PS_KEYF_CONT) {
-		if (!(k->flags & PS_KEYF_ENDED)) {
-			e = ps_key_end(ls, len);
-			ps_g_key_feed(ls, e);
-			if (e < len) {
-				ps_key_final(k);
-				k->flags |= PS_KEYF_ENDED;
-			}
-		}
-		h->carry_len = 0;
-		h->state = PS_H1_HDRLINE;
-		return 1;
-	}
-	v = ps_key_name(s, ls, len, &kind);
-	if (!v)
-		return 0;
-	p = ps_g_key_start(v, len, kind);
-	if (!p || p > len)
-		return 0;
-	e = ps_key_end(p, len);
-	if (!s->key_ep) {
-		/* Carry the line up to its key; the key's rest is
-		 * overwritten when its line ends. */
-		ps_g_zero(p, e);
-		n = p - ls;
-		if (n > PS_LINE_CARRY)
-			n = PS_LINE_CARRY;
-		if (ls > PS_LINE_CARRY + PS_CHUNK)
+		/* A key line going on: its key's next bytes, from ls. */
+		if (k->flags & PS_KEYF_ENDED)
+			goto carried;
+		p = ls;
+	} else {
+		v = ps_key_name(s, ls, len, &kind);
+		if (!v)
 			return 0;
-		__builtin_memcpy(h->carry, s->buf + ls, PS_LINE_CARRY);
-		h->carry_len = n;
-		h->state = PS_H1_HDRLINE;
-		return 1;
+		p = ps_g_key_start(v, len, kind);
+		if (!p || p > len)
+			return 0;
+		if (!s->key_ep) {
+			/* Carry the line up to its key; the key's rest is
+			 * overwritten when its line ends. */
+			ps_g_zero(p, ps_key_end(p, len));
+			n = p - ls;
+			if (n > PS_LINE_CARRY)
+				n = PS_LINE_CARRY;
+			if (ls > PS_LINE_CARRY + PS_CHUNK)
+				return 0;
+			__builtin_memcpy(h->carry, s->buf + ls, PS_LINE_CARRY);
+			h->carry_len = n;
+			h->state = PS_H1_HDRLINE;
+			return 1;
+		}
+		ps_key_begin(k, kind);
+		k->flags |= PS_KEYF_CONT;
 	}
-	ps_key_begin(k, kind);
+	e = ps_key_end(p, len);
 	ps_g_key_feed(p, e);
-	k->flags |= PS_KEYF_CONT;
 	if (e < len) {
 		ps_key_final(k);
 		k->flags |= PS_KEYF_ENDED;
 	}
+carried:
 	h->carry_len = 0;
 	h->state = PS_H1_HDRLINE;
 	return 1;
