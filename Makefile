@@ -104,7 +104,7 @@ DATAPATH_TESTS := $(patsubst tests/datapath/test_%.c,$(OUTPUT)/tests/datapath_%,
 
 .PHONY: all
 all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o $(OUTPUT)/ps_bench \
-	$(OUTPUT)/ps_bench_fill $(OUTPUT)/ps_flood $(OUTPUT)/tests/alerts_driver \
+	$(OUTPUT)/ps_bench_fill $(OUTPUT)/ps_flood $(OUTPUT)/ps_load $(OUTPUT)/tests/alerts_driver \
 	$(OUTPUT)/tests/other_abi.bpf.o \
 	$(UNIT_TESTS) $(DATAPATH_TESTS) $(OUTPUT)/tests/fuzz_datapath
 
@@ -166,6 +166,11 @@ $(OUTPUT)/ps_bench_fill: tools/bench_fill.c include/penstock_abi.h | $(OUTPUT)
 
 # The flood test's generator: spoofed TCP from a client namespace (AF_PACKET).
 $(OUTPUT)/ps_flood: tools/flood.c tools/csum.h | $(OUTPUT)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+# make bench-peers' HTTP load from thousands of client addresses.
+$(OUTPUT)/ps_load: tools/loadgen.c | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
@@ -263,6 +268,11 @@ test-fast: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/bench.sh
+
+.PHONY: bench-peers
+bench-peers: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/bench_peers.sh
 
 .PHONY: demo
 demo: deps

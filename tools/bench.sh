@@ -464,6 +464,11 @@ fi
 	cat "$tmp/detect.md"
 	echo
 	cat "$tmp/tick.md"
+	# make bench-peers' section, as its last run left it.
+	if [ -f "$top/BENCHMARKS.md" ] && grep -q '^<!-- bench-peers:start -->' "$top/BENCHMARKS.md"; then
+		echo
+		sed -n '/^<!-- bench-peers:start -->/,/^<!-- bench-peers:end -->/p' "$top/BENCHMARKS.md"
+	fi
 } >"$tmp/BENCHMARKS.md"
 cp "$tmp/BENCHMARKS.md" "$top/BENCHMARKS.md"
 echo

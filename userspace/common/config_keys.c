@@ -1027,6 +1027,14 @@ void ps_limits_resolve(const struct ps_config *cfg, int class_id, struct ps_limi
 	for (k = default_keys; l && k->name; k++)
 		if (limit_is_set(k, l))
 			memcpy((char *)out + k->off - base, (const char *)l + k->off - base, k->size);
+	/*
+	 * A rate and its burst are one setting: a class that gives its own
+	 * requests_per_minute without a burst has a burst of 1, not the
+	 * default's (which was sized for the default's rate: a class of
+	 * 600/min must not inherit a burst of 100000 and never be held).
+	 */
+	if (l && l->requests_per_minute != PS_LIMIT_UNSET && l->burst == PS_LIMIT_UNSET)
+		out->burst = 1;
 	out->unlimited = l && l->unlimited == 1;
 	out->dry_run = l && l->dry_run >= 0 ? l->dry_run == 1 : cfg->dry_run > 0;
 	if (out->on_exceed == PS_ON_EXCEED_UNSET)

@@ -1567,8 +1567,10 @@ static void test_limits_full(void)
 	want.unlimited = 0;
 	want.dry_run = 0;
 	bad = check_resolved(&cfg, 0, &want, why, sizeof(why));
-	/* partners: its rpm, every other key the default's */
+	/* partners: its rpm with a burst of 1 (its rate without a burst of its
+	 * own, not the default's burst), every other key the default's */
 	want.requests_per_minute = 6000;
+	want.burst = 1;
 	if (!bad)
 		bad = check_resolved(&cfg, 1, &want, why, sizeof(why));
 	/* internal: no limit at all, its own dry_run */
@@ -1728,8 +1730,10 @@ static void test_limits_inherit(void)
 	want.requests_per_minute = 6000;
 	bad = cfg.nclasses != 6 ? "not 6 classes" :
 	      check_limits("faster as written", &cfg.classes[0].limits, &want, why, sizeof(why));
+	/* its own rate without a burst: a burst of 1, not the default's 20 */
 	want = def;
 	want.requests_per_minute = 6000;
+	want.burst = 1;
 	if (!bad)
 		bad = check_resolved(&cfg, 1, &want, why, sizeof(why));
 	want = def;
