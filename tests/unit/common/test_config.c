@@ -2084,6 +2084,7 @@ static void test_example_limits(void)
 				   partners1, why, sizeof(why));
 	no_limits(&want, PS_ON_EXCEED_UNSET, -1, -1);
 	want.requests_per_minute = 6000;
+	want.burst = 100;
 	if (!bad)
 		bad = check_limits("partners", &cfg.classes[0].limits, &want, why, sizeof(why));
 	if (!bad)
