@@ -12,7 +12,7 @@
 #include "lib/counters.h"
 #include "lib/enforce.h"
 
-SEC("xdp")
+SEC("xdp.frags")
 int ps_xdp(struct xdp_md *ctx)
 {
 	struct ps_cursor c = {

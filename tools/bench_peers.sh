@@ -14,7 +14,10 @@
 #   none      nothing on the path
 #   penstock  penstockd on the server's veth: every port an endpoint,
 #             request and connection limits configured but never hit,
-#             detection on (its defaults)
+#             detection on (its defaults); xdp: auto, which leaves a veth
+#             to tc
+#   penstock-xdp  the same with xdp: on: its XDP program on the veth too,
+#             which takes TSO and GSO from the peer (iperf3 and wrk only)
 #   iptables  hashlimit per client address (srcip), above 1000000/s, drop
 #   nftables  a dynamic set of client addresses, each with a counter and a
 #             meter (limit rate over 1000000/s), drop
@@ -45,7 +48,7 @@ bin=${PS_BIN:-$top/.output}
 rounds=${PEERS_ROUNDS:-5}
 secs=${PEERS_SECONDS:-5}
 nclients=${PEERS_CLIENTS:-10000}
-setups=(none penstock iptables nftables proxy)
+setups=(none penstock penstock-xdp iptables nftables proxy)
 PY=/usr/bin/python3
 
 [ "$(id -u)" = 0 ] || { echo "bench-peers: needs root" >&2; exit 1; }
@@ -186,10 +189,12 @@ limits:
        ${PS_CLI4[4]}/32, ${PS_CLI4[5]}/32, ${PS_CLI4[6]}/32, ${PS_CLI4[7]}/32,
        ${PS_CLI4[8]}/32, ${PS_CLI4[9]}/32, ${PS_CLI4[10]}/32], requests_per_minute: 600, burst: 1}
 EOF
+sed 's/^max_clients:/xdp: on\nmax_clients:/' "$work/penstock.yaml" >"$work/penstock-xdp.yaml"
 "$bin/penstockd" --check-config --config "$work/penstock.yaml" >/dev/null
+"$bin/penstockd" --check-config --config "$work/penstock-xdp.yaml" >/dev/null
 
-start_daemon() {
-	ip netns exec "$PS_NS_SRV" "$bin/penstockd" --foreground --config "$work/penstock.yaml" \
+start_daemon() {	# CONFIG
+	ip netns exec "$PS_NS_SRV" "$bin/penstockd" --foreground --config "$1" \
 		--socket "$SOCK" --state-dir "$work/state" --pin-dir "$PIN" \
 		>>"$work/daemon.log" 2>&1 </dev/null &
 	DPID=$!
@@ -203,7 +208,8 @@ start_daemon() {
 
 setup_on() {	# SETUP
 	case $1 in
-	penstock) start_daemon ;;
+	penstock) start_daemon "$work/penstock.yaml" ;;
+	penstock-xdp) start_daemon "$work/penstock-xdp.yaml" ;;
 	iptables)
 		ps_srv iptables -w -A INPUT -p tcp -m multiport --dports 8080,8082,5201 \
 			-m hashlimit --hashlimit-mode srcip --hashlimit-above 1000000/sec \
@@ -228,7 +234,7 @@ EOF
 
 setup_off() {	# SETUP
 	case $1 in
-	penstock) stop_daemon ;;
+	penstock | penstock-xdp) stop_daemon ;;
 	iptables) ps_srv iptables -w -F INPUT ;;
 	nftables) ps_srv nft delete table inet pst_peers ;;
 	esac
@@ -318,6 +324,10 @@ for ((r = 1; r <= rounds; r++)); do
 		setup_on "$s"
 		run_iperf "$r" "$s"
 		run_wrk "$r" "$s" 8080
+		if [ "$s" = penstock-xdp ]; then
+			setup_off "$s"
+			continue
+		fi
 		run_h2load "$r" "$s" 8082
 		run_crowd "$r" "$s" 8080
 		if [ "$s" = penstock ]; then

@@ -20,7 +20,7 @@ import sys
 
 START = "<!-- bench-peers:start -->"
 END = "<!-- bench-peers:end -->"
-SETUPS = ["none", "penstock", "iptables", "nftables", "proxy"]
+SETUPS = ["none", "penstock", "penstock-xdp", "iptables", "nftables", "proxy"]
 
 
 def parse_iperf3(a):

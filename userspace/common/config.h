@@ -28,6 +28,13 @@ enum ps_forwarded_for {
 	PS_FWD_FOR_FORWARDED,	/* forwarded (RFC 7239) */
 };
 
+/* xdp: where blocks are applied first */
+enum ps_xdp_mode {
+	PS_XDP_AUTO = 0,	/* native XDP where the driver runs it, but on veth */
+	PS_XDP_ON,		/* native XDP where the driver runs it, veth included */
+	PS_XDP_OFF,		/* no XDP: blocks in the tc programs */
+};
+
 /* endpoints[].identity */
 enum ps_identity {
 	PS_IDENTITY_ADDRESS = 0,	/* the client's address (the default) */
@@ -247,6 +254,7 @@ struct ps_config {
 	/* limits.classes, in file order: class id i + 1 is classes[i] (0: the default). */
 	struct ps_class_cfg classes[PS_MAX_CLASSES - 1];
 	int dry_run;		/* 0 or 1: every decision is reported, no packet touched */
+	int xdp;		/* enum ps_xdp_mode */
 	struct ps_alerts_cfg alerts;
 	struct ps_detection_cfg detection;
 };

@@ -56,6 +56,12 @@ static const char *const identity_names[] = {
 	[PS_IDENTITY_API_KEY] = "api_key",
 };
 
+static const char *const xdp_names[] = {
+	[PS_XDP_AUTO] = "auto",
+	[PS_XDP_ON] = "on",
+	[PS_XDP_OFF] = "off",
+};
+
 static const char *const step_action_names[] = {
 	[PS_STEP_ALERT] = "alert",
 	[PS_STEP_SHAPE] = "shape",
@@ -634,6 +640,10 @@ const struct ps_key ps_cfg_root_keys[] = {
 		.name = "dry_run",
 		BOOL_FIELD(struct ps_config, dry_run),
 		.def = 0,
+	},
+	{
+		.name = "xdp",
+		ENUM_FIELD(struct ps_config, xdp, xdp_names),
 	},
 	{
 		.name = "alerts",

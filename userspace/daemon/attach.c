@@ -12,11 +12,16 @@
 #include <errno.h>
 #include <net/if.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "common/config.h"
 #include "common/log.h"
 #include "daemon/attach.h"
 #include "penstock.skel.h"
@@ -72,13 +77,53 @@ static bool xdp_is_ours(__u32 id, __u32 our_id)
 	return ours;
 }
 
-static void attach_xdp(struct ps_datapath *dp, struct ps_attachment *a)
+/* Whether ifname's driver is veth (ETHTOOL_GDRVINFO). */
+static bool is_veth(const char *ifname)
+{
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr = {};
+	bool veth;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&info;
+	veth = !ioctl(fd, SIOCETHTOOL, &ifr) && !strcmp(info.driver, "veth");
+	close(fd);
+	return veth;
+}
+
+static void detach_xdp(struct ps_attachment *a);
+
+/*
+ * ps_xdp on the interface, or not, as mode says. On veth, any XDP program
+ * takes TSO and GSO from the peer (the kernel's veth_fix_features): every
+ * segment of the peer's then crosses one MTU at a time, which halved a
+ * bulk download's throughput here; so xdp: auto leaves veth to tc, which
+ * blocks as well, a little later.
+ */
+static void attach_xdp(struct ps_datapath *dp, struct ps_attachment *a, int mode)
 {
 	libbpf_print_fn_t prev;
 	__u32 cur = 0;
 	int err;
 
 	a->xdp_prog_id = prog_id(dp->xdp_fd);
+	if (mode == PS_XDP_OFF || (mode == PS_XDP_AUTO && is_veth(a->ifname))) {
+		/* A previous daemon's ps_xdp goes (adopted, or after a reload). */
+		if (!bpf_xdp_query_id(a->ifindex, XDP_FLAGS_DRV_MODE, &cur) && cur &&
+		    xdp_is_ours(cur, a->xdp_prog_id))
+			detach_xdp(a);
+		a->xdp = false;
+		pr_info("penstockd: %s: %s; blocks are applied in tc\n", a->ifname,
+			mode == PS_XDP_OFF ? "xdp: off" :
+			"a veth, where XDP would take TSO and GSO from its peer (xdp: on attaches it)");
+		return;
+	}
+	if (a->xdp)
+		return;
 	if (!bpf_xdp_query_id(a->ifindex, XDP_FLAGS_DRV_MODE, &cur) && cur &&
 	    !xdp_is_ours(cur, a->xdp_prog_id)) {
 		pr_info("penstockd: %s: another XDP program (id %u) is attached; blocks are "
@@ -106,7 +151,12 @@ static void detach_xdp(struct ps_attachment *a)
 	a->xdp = false;
 }
 
-int ps_attach(struct ps_datapath *dp, const char *ifname, struct ps_attachment *a)
+void ps_attach_xdp(struct ps_datapath *dp, struct ps_attachment *a, int mode)
+{
+	attach_xdp(dp, a, mode);
+}
+
+int ps_attach(struct ps_datapath *dp, const char *ifname, struct ps_attachment *a, int xdp_mode)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 	int err;
@@ -145,7 +195,7 @@ int ps_attach(struct ps_datapath *dp, const char *ifname, struct ps_attachment *
 		return err;
 	}
 	a->egress = true;
-	attach_xdp(dp, a);
+	attach_xdp(dp, a, xdp_mode);
 	pr_info("penstockd: attached to %s (ifindex %d, clsact %s%s)\n", ifname, a->ifindex,
 		a->created_qdisc ? "created" : "existing", a->xdp ? ", XDP" : "");
 	return 0;

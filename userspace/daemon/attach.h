@@ -23,11 +23,13 @@ struct ps_attachment {
 };
 
 /*
- * Attach both tc programs to ifname, and the XDP program where the driver
- * runs XDP and no other XDP program is there. Returns 0 or -errno
- * (message printed); XDP is optional.
+ * Attach both tc programs to ifname, and the XDP program as xdp_mode (enum
+ * ps_xdp_mode) says, where the driver runs XDP and no other XDP program is
+ * there. Returns 0 or -errno (message printed); XDP is optional.
  */
-int ps_attach(struct ps_datapath *dp, const char *ifname, struct ps_attachment *a);
+int ps_attach(struct ps_datapath *dp, const char *ifname, struct ps_attachment *a, int xdp_mode);
+/* The XDP program on an attached interface, or not, as mode now says (a reload). */
+void ps_attach_xdp(struct ps_datapath *dp, struct ps_attachment *a, int mode);
 /* Detach what ps_attach() attached, and the clsact qdisc if it created it. */
 void ps_detach(struct ps_attachment *a);
 

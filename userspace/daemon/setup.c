@@ -185,10 +185,12 @@ static int apply_interfaces(struct ps_daemon *d, const struct ps_config *cfg,
 	int i, j, n = 0, err = 0;
 
 	for (i = 0; i < d->natt; i++) {
-		if (in_config(cfg, d->att[i].ifname))
-			keep[n++] = d->att[i];
-		else
+		if (in_config(cfg, d->att[i].ifname)) {
+			keep[n] = d->att[i];
+			ps_attach_xdp(&d->dp, &keep[n++], cfg->xdp);
+		} else {
 			ps_detach(&d->att[i]);
+		}
 	}
 	for (i = 0; i < nprev; i++)
 		if (!in_config(cfg, prev[i].ifname)) {
@@ -202,7 +204,7 @@ static int apply_interfaces(struct ps_daemon *d, const struct ps_config *cfg,
 				break;
 		if (j < n)
 			continue;
-		if (ps_attach(&d->dp, cfg->ifaces[i], &keep[n])) {
+		if (ps_attach(&d->dp, cfg->ifaces[i], &keep[n], cfg->xdp)) {
 			err = -EINVAL;
 			continue;
 		}

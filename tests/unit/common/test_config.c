@@ -80,8 +80,8 @@ struct err_case {
 #define RATE_WANT	"a rate such as 2mbit (units bit, kbit, mbit, gbit, tbit, kibit, mibit, " \
 			"gibit; bps, kbps, mbps, gbps for bytes)"
 #define PREFIX_WANT	"an IPv4 or IPv6 address or prefix such as 203.0.113.0/24 or 2001:db8::/32"
-#define ROOT_KEYS	"interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run, alerts, " \
-			"detection"
+#define ROOT_KEYS	"interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run, xdp, " \
+			"alerts, detection"
 #define ALERTS		"endpoints: [{port: 1}]\nalerts:\n"
 #define ALERTS_KEYS	"stderr, jsonl, webhook, keep_in_memory"
 #define ABS_WANT	"a string of 1..1023 characters, an absolute path"
@@ -149,6 +149,10 @@ static const struct err_case err_cases[] = {
 	  "2:1: unknown key 'endpoint', expected one of " ROOT_KEYS },
 	{ "non_scalar_key", "endpoints: [{port: 1}]\n[a]: 1\n", -EINVAL,
 	  "2:1: got a list as a key, expected one of " ROOT_KEYS },
+	{ "xdp_maybe", "endpoints: [{port: 1}]\nxdp: maybe\n", -EINVAL,
+	  "2:6: xdp: got 'maybe', expected one of auto, on, off" },
+	{ "xdp_bool", "endpoints: [{port: 1}]\nxdp: true\n", -EINVAL,
+	  "2:6: xdp: got 'true', expected one of auto, on, off" },
 	{ "duplicate_root_key", "endpoints: [{port: 1}]\ninterfaces: []\nendpoints: [{port: 2}]\n",
 	  -EINVAL,
 	  "3:1: key 'endpoints' appears twice (first at line 1), expected each key once" },
@@ -914,6 +918,30 @@ static const char *check_endpoint(const struct ps_endpoint_cfg *ep, const char *
 				snprintf(why, len, "%s: path %d \"%s\", expected \"%s\"", name, i,
 					 ep->paths[i], paths[i]);
 	return why[0] ? why : NULL;
+}
+
+/* xdp: auto when not given, else as written. */
+static void test_xdp(void)
+{
+	static const char *const yaml[] = {
+		"endpoints: [{port: 1}]\n", "endpoints: [{port: 1}]\nxdp: auto\n",
+		"endpoints: [{port: 1}]\nxdp: on\n", "endpoints: [{port: 1}]\nxdp: off\n",
+		"endpoints: [{port: 1}]\nxdp:\n",
+	};
+	static const int want[] = { PS_XDP_AUTO, PS_XDP_AUTO, PS_XDP_ON, PS_XDP_OFF, PS_XDP_AUTO };
+	static struct ps_config cfg;
+	char path[512];
+	unsigned i;
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (!load_ok("xdp", yaml[i], &cfg, path, sizeof(path)))
+			return;
+		if (cfg.xdp != want[i]) {
+			fail("xdp", "case %u: xdp %d, expected %d", i, cfg.xdp, want[i]);
+			return;
+		}
+	}
+	pass("xdp");
 }
 
 static void test_default_paths(void)
@@ -2992,6 +3020,7 @@ int main(void)
 		return 1;
 	}
 	test_default_paths();
+	test_xdp();
 	test_init();
 	test_full();
 	test_defaults();
