@@ -424,7 +424,7 @@ if [ -n "$EX_DELAY_AT" ]; then
 	d="Escalated. Still found after the alert's cooldown, at $EX_DELAY_AT s it was delayed to $DELAY_RPM requests a minute (an entry of origin detector, in the kernel)"
 	[ -n "$EX_DELAYED_RPM" ] && d+=": it got about $EX_DELAYED_RPM answers a minute"
 	[ -n "$EX_BLOCK_AT" ] &&
-		d+=", and at $EX_BLOCK_AT s blocked: every packet from or to it dropped, at XDP coming in and in tc going out; $EX_AFTER_BLOCK answers since"
+		d+=", and at $EX_BLOCK_AT s blocked: every packet from or to it dropped in tc, coming in and going out (on a veth xdp: auto leaves XDP off); $EX_AFTER_BLOCK answers since"
 	para "$d."
 fi
 if [ "$EX_FAILED" -gt 0 ]; then

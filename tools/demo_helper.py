@@ -435,7 +435,7 @@ def events(pbin, sock, roles_file, t0, state_file):
             print("  " + ln)
         blocked = [x for x in changed if x in entries and entries[x]["action"] == "block"]
         for x in blocked:
-            print("Every packet from or to %s is dropped now (XDP and tc); the others go on:" % x)
+            print("Every packet from or to %s is dropped now (in tc; on a veth xdp: auto leaves XDP off); the others go on:" % x)
             for a in [x] + users[:1]:
                 print("  curl from %s (%s): %s" % (a, role.get(a, "?"), probe(a)))
         if blocked:
