@@ -236,11 +236,18 @@ int ps_daemon_reload(struct ps_daemon *d, char *err, size_t errlen)
 		pr_warn("penstockd: reload: %s (the running configuration stays)\n", err);
 		return -EINVAL;
 	}
-	/* The alert sinks first: one that cannot open leaves everything as it was. */
-	if (ps_alerts_reconfigure(d->alerts, &ncfg, err, errlen)) {
+	/* The metrics server and the alert sinks first: one that cannot open
+	 * leaves everything as it was. */
+	if (ps_scrape_prepare(d, &ncfg, err, errlen)) {
 		pr_warn("penstockd: reload: %s (the running configuration stays)\n", err);
 		return -EINVAL;
 	}
+	if (ps_alerts_reconfigure(d->alerts, &ncfg, err, errlen)) {
+		ps_scrape_abort(d);
+		pr_warn("penstockd: reload: %s (the running configuration stays)\n", err);
+		return -EINVAL;
+	}
+	ps_scrape_commit(d);
 	if (configure_ports(d, &ncfg) || ps_enf_apply_classes(&d->dp, &ncfg)) {
 		snprintf(err, errlen, "cannot write the endpoint or class maps");
 		return -EIO;
@@ -335,6 +342,7 @@ static void policy_alert(void *ctx, const struct ps_alert *al)
 	struct ps_daemon *d = ctx;
 
 	ps_alerts_emit(d->alerts, al);
+	ps_scrape_alert(d, al);
 }
 
 /* An entry the window limits or the detectors set, or changed. */
@@ -630,6 +638,14 @@ int ps_daemon_setup(struct ps_daemon *d)
 	err = drop_privileges(d);
 	if (err)
 		return err;
+	/* After the drop: the server's thread starts with no capability at all. */
+	err = ps_scrape_init(d);
+	if (!err && ps_scrape_start(d, aerr, sizeof(aerr))) {
+		pr_warn("penstockd: %s\n", aerr);
+		err = -EADDRNOTAVAIL;
+	}
+	if (err)
+		return err;
 	pr_info("penstockd: %s the datapath: %d endpoints on %d interfaces, maps in %s%s, "
 		"%u clients\n",
 		d->adopted ? "adopted" : d->replacing ? "replaced" : "started",
@@ -673,6 +689,8 @@ void ps_daemon_teardown(struct ps_daemon *d)
 		pr_info("penstockd: the datapath stays attached, its maps pinned in %s\n",
 			d->pin_dir);
 	}
+	ps_scrape_stop(d);
+	ps_scrape_free(d);
 	ps_adopt_close(&d->prev);
 	ps_shape_free(&d->shape);
 	ps_policy_free(&d->pol);
