@@ -31,6 +31,7 @@
 #include "count/state.h"
 #include "daemon/daemon.h"
 #include "enforce/enforce.h"
+#include "metrics/metrics.h"
 #include "penstock.skel.h"
 
 /* bpffs must be mounted for pinning; mount it where systemd has not. */
@@ -635,10 +636,13 @@ int ps_daemon_setup(struct ps_daemon *d)
 		fold_replaced(d);
 	/* Catch up with what the datapath counted while no daemon ran. */
 	ps_tick_run(&d->tick, &d->table);
+	/* Before the drop: the metrics' starter may still cut its bounding set. */
+	if (ps_metrics_starter(aerr, sizeof(aerr)))
+		pr_warn("penstockd: %s; the metrics server's thread starts from the main "
+			"thread's\n", aerr);
 	err = drop_privileges(d);
 	if (err)
 		return err;
-	/* After the drop: the server's thread starts with no capability at all. */
 	err = ps_scrape_init(d);
 	if (!err && ps_scrape_start(d, aerr, sizeof(aerr))) {
 		pr_warn("penstockd: %s\n", aerr);
@@ -691,6 +695,7 @@ void ps_daemon_teardown(struct ps_daemon *d)
 	}
 	ps_scrape_stop(d);
 	ps_scrape_free(d);
+	ps_metrics_starter_stop();
 	ps_adopt_close(&d->prev);
 	ps_shape_free(&d->shape);
 	ps_policy_free(&d->pol);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,20 +170,28 @@ struct start {
 	struct ps_metrics *m;
 	char err[256];
 	int ret;
+	bool done;
 };
 
 /*
- * In a thread of its own that gives up every capability first: the
- * server's thread, started from here, inherits none.
+ * The metrics' starter: a thread made before penstockd drops its
+ * privileges, which drops every capability of its own (the bounding set
+ * too: it still may), then starts the servers' threads when asked, at
+ * start and at reloads. A thread inherits its creator's capabilities, so
+ * every server thread holds none.
  */
-static void *start_server(void *arg)
+static struct {
+	pthread_t th;
+	bool running, quit;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct start *req;
+} starter = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static void launch(struct start *s)
 {
-	struct start *s = arg;
 	struct ps_metrics *m = s->m;
 
-	s->ret = ps_caps_limit(NULL, 0, s->err, sizeof(s->err));
-	if (s->ret)
-		return NULL;
 	m->mhd = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
 				  NULL, handle, m, MHD_OPTION_LISTEN_SOCKET, m->fd,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNS,
@@ -192,6 +201,81 @@ static void *start_server(void *arg)
 		snprintf(s->err, sizeof(s->err), "libmicrohttpd did not start");
 		s->ret = -EIO;
 	}
+}
+
+static void *starter_main(void *arg)
+{
+	struct start *init = arg, *s;
+	int r;
+
+	r = ps_caps_limit(NULL, 0, init->err, sizeof(init->err));
+	pthread_mutex_lock(&starter.lock);
+	init->ret = r;
+	init->done = true;
+	pthread_cond_broadcast(&starter.cond);
+	while (!r) {
+		while (!starter.req && !starter.quit)
+			pthread_cond_wait(&starter.cond, &starter.lock);
+		if (starter.quit)
+			break;
+		s = starter.req;
+		pthread_mutex_unlock(&starter.lock);
+		launch(s);
+		pthread_mutex_lock(&starter.lock);
+		starter.req = NULL;
+		s->done = true;
+		pthread_cond_broadcast(&starter.cond);
+	}
+	pthread_mutex_unlock(&starter.lock);
+	return NULL;
+}
+
+int ps_metrics_starter(char *err, size_t errlen)
+{
+	struct start init = {};
+	int r;
+
+	if (starter.running)
+		return 0;
+	starter.quit = false;
+	r = pthread_create(&starter.th, NULL, starter_main, &init);
+	if (r) {
+		snprintf(err, errlen, "metrics: cannot start a thread: %s", strerror(r));
+		return -r;
+	}
+	pthread_mutex_lock(&starter.lock);
+	while (!init.done)
+		pthread_cond_wait(&starter.cond, &starter.lock);
+	pthread_mutex_unlock(&starter.lock);
+	if (init.ret) {
+		pthread_join(starter.th, NULL);
+		snprintf(err, errlen, "metrics: %s", init.err);
+		return init.ret;
+	}
+	starter.running = true;
+	return 0;
+}
+
+void ps_metrics_starter_stop(void)
+{
+	if (!starter.running)
+		return;
+	pthread_mutex_lock(&starter.lock);
+	starter.quit = true;
+	pthread_cond_broadcast(&starter.cond);
+	pthread_mutex_unlock(&starter.lock);
+	pthread_join(starter.th, NULL);
+	starter.running = false;
+}
+
+/* Without the starter: a thread of its own that drops what it can first. */
+static void *start_once(void *arg)
+{
+	struct start *s = arg;
+
+	s->ret = ps_caps_limit(NULL, 0, s->err, sizeof(s->err));
+	if (!s->ret)
+		launch(s);
 	return NULL;
 }
 
@@ -201,12 +285,23 @@ int ps_metrics_serve(struct ps_metrics *m, char *err, size_t errlen)
 	pthread_t th;
 	int r;
 
-	r = pthread_create(&th, NULL, start_server, &s);
-	if (r) {
-		snprintf(err, errlen, "metrics: cannot start a thread: %s", strerror(r));
-		return -r;
+	if (starter.running) {
+		pthread_mutex_lock(&starter.lock);
+		while (starter.req)
+			pthread_cond_wait(&starter.cond, &starter.lock);
+		starter.req = &s;
+		pthread_cond_broadcast(&starter.cond);
+		while (!s.done)
+			pthread_cond_wait(&starter.cond, &starter.lock);
+		pthread_mutex_unlock(&starter.lock);
+	} else {
+		r = pthread_create(&th, NULL, start_once, &s);
+		if (r) {
+			snprintf(err, errlen, "metrics: cannot start a thread: %s", strerror(r));
+			return -r;
+		}
+		pthread_join(th, NULL);
 	}
-	pthread_join(th, NULL);
 	if (s.ret)
 		snprintf(err, errlen, "metrics: %s", s.err);
 	return s.ret;

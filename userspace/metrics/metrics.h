@@ -24,10 +24,19 @@ struct ps_metrics;
 struct ps_metrics *ps_metrics_bind(const char *listen, char *err, size_t errlen);
 
 /*
- * Start serving. The server's thread is started from a thread that holds
- * no capability, so that it holds none either (capabilities are per
- * thread, inherited by the threads a thread starts). 0, or -errno with
- * what is wrong in err.
+ * The starter of the servers' threads: call once, before the process
+ * drops its privileges. It drops every capability of its own, bounding
+ * set included, and every server thread it starts inherits that: none
+ * (capabilities are per thread, inherited by the threads a thread
+ * starts). 0, or -errno with what is wrong in err. Stop it at exit.
+ */
+int ps_metrics_starter(char *err, size_t errlen);
+void ps_metrics_starter_stop(void);
+
+/*
+ * Start serving: the server's thread started by the starter (without
+ * one, by a thread that drops what it can first). 0, or -errno with what
+ * is wrong in err.
  */
 int ps_metrics_serve(struct ps_metrics *m, char *err, size_t errlen);
 
