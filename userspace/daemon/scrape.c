@@ -601,7 +601,7 @@ int ps_scrape_prepare(struct ps_daemon *d, const struct ps_config *ncfg, char *e
 	if (!ncfg->metrics.enabled)
 		return 0;
 	d->metrics_next = open_server(ncfg->metrics.listen, err, errlen);
-	if (!d->metrics_next && d->metrics) {
+	if (!d->metrics_next && errno == EADDRINUSE && d->metrics) {
 		/* The same port, spelled otherwise (0.0.0.0 over 127.0.0.1): free it. */
 		ps_metrics_close(d->metrics);
 		d->metrics = NULL;

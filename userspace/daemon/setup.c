@@ -266,6 +266,9 @@ int ps_daemon_reload(struct ps_daemon *d, char *err, size_t errlen)
 	d->tick.idle_s = d->cfg.reclaim_idle;
 	if (apply_interfaces(d, &d->cfg, NULL, 0))
 		snprintf(err, errlen, "some interfaces could not be attached (see the log)");
+	/* A server the reload opened answers with the figures at once, not at the next tick. */
+	if (d->metrics && !ps_metrics_has_text(d->metrics))
+		ps_scrape_render(d);
 	pr_info("penstockd: configuration reloaded from %s: %d endpoints on %d interfaces\n",
 		d->config_path, d->cfg.nendpoints, d->natt);
 	return 0;

@@ -325,6 +325,16 @@ void ps_metrics_publish(struct ps_metrics *m, char *buf, size_t len)
 	text_unref(old);
 }
 
+bool ps_metrics_has_text(struct ps_metrics *m)
+{
+	bool has;
+
+	pthread_mutex_lock(&m->lock);
+	has = m->cur != NULL;
+	pthread_mutex_unlock(&m->lock);
+	return has;
+}
+
 const char *ps_metrics_listen(const struct ps_metrics *m)
 {
 	return m->listen;

@@ -11,6 +11,7 @@
 #ifndef PS_METRICS_H
 #define PS_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct ps_metrics;
@@ -42,6 +43,9 @@ int ps_metrics_serve(struct ps_metrics *m, char *err, size_t errlen);
 
 /* Put text[0..len) in force (the server copies nothing: it takes text, malloc'ed). */
 void ps_metrics_publish(struct ps_metrics *m, char *text, size_t len);
+
+/* Whether a text was published (else a scrape gets 503). */
+bool ps_metrics_has_text(struct ps_metrics *m);
 
 /* The address it listens on, as given. */
 const char *ps_metrics_listen(const struct ps_metrics *m);
