@@ -29,6 +29,8 @@ pin=/sys/fs/bpf/pst-bench-$$
 tmp=$(mktemp -d /tmp/penstock-bench-tick.XXXXXX)
 dpid=""
 cleanup() {
+	# one() runs in the subshell of the pipeline below: its daemon's pid is in a file.
+	[ -z "$dpid" ] && [ -f "$tmp/dpid" ] && dpid=$(cat "$tmp/dpid")
 	if [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null; then
 		kill -TERM "$dpid" 2>/dev/null || true
 		timeout 20 tail --pid="$dpid" -f /dev/null || kill -KILL "$dpid" 2>/dev/null || true
@@ -69,6 +71,7 @@ one() {
 		--socket "$tmp/run/penstock.sock" --state-dir "$tmp/state" --pin-dir "$pin" \
 		>"$tmp/daemon.log" 2>&1 </dev/null &
 	dpid=$!
+	echo "$dpid" >"$tmp/dpid"
 	for ((i = 0; i < 100; i++)); do
 		grep -q "the datapath:" "$tmp/daemon.log" && break
 		sleep 0.1
