@@ -54,6 +54,9 @@ NL_LIBS   := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-
 # libcurl and a thread: the alerts' webhook sender (userspace/alerts/webhook.c).
 CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lpthread
 CAP_LIBS  := $(shell pkg-config --libs libcap 2>/dev/null || echo -lcap)
+# libmicrohttpd: penstockd's /metrics server (userspace/metrics/metrics.c).
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS  := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 ifeq ($(V),1)
 Q =
@@ -81,7 +84,9 @@ ALERT_SRCS   := $(US)/alerts/alert.c
 # The sinks' sender thread drops its capabilities (common/caps.c, libcap).
 SINKS_SRCS   := $(addprefix $(US)/alerts/,sinks.c jsonl.c spool.c webhook.c) $(US)/common/caps.c
 DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c setup.c loop.c control.c handlers.c \
-		handlers_status.c handlers_enforce.c attach.c adopt.c)
+		handlers_status.c handlers_enforce.c attach.c adopt.c scrape.c)
+# The Prometheus text and its HTTP server (penstockd only).
+METRICS_SRCS := $(addprefix $(US)/metrics/,expo.c metrics.c)
 CLI_SRCS     := $(addprefix $(US)/cli/,main.c opts.c ctl.c format.c cmd_daemon.c cmd_enforce.c \
 		cmd_alerts.c cmd_keyid.c top.c replay.c replay_capture.c)
 
@@ -89,7 +94,7 @@ CLI_SRCS     := $(addprefix $(US)/cli/,main.c opts.c ctl.c format.c cmd_daemon.c
 # clock: the CLI shares them, not the state file, the alert sinks or shaping.
 PENSTOCK_SRCS  := $(CLI_SRCS) $(POLICY_SRCS) $(ENFORCE_SRCS) $(COUNT_SRCS) $(ALERT_SRCS) \
 		  $(COMMON_SRCS)
-PENSTOCKD_SRCS := $(DAEMON_SRCS) $(POLICY_SRCS) $(ENFORCE_SRCS) $(SHAPE_SRCS) $(COUNT_SRCS) \
+PENSTOCKD_SRCS := $(DAEMON_SRCS) $(METRICS_SRCS) $(POLICY_SRCS) $(ENFORCE_SRCS) $(SHAPE_SRCS) $(COUNT_SRCS) \
 		  $(COUNTD_SRCS) $(ALERT_SRCS) $(SINKS_SRCS) $(COMMON_SRCS)
 US_HDRS   := $(wildcard $(US)/*/*.h) $(wildcard include/*.h)
 obj       = $(patsubst $(US)/%.c,$(OUTPUT)/obj/%.o,$(1))
@@ -143,6 +148,7 @@ $(OUTPUT)/obj/%.o: $(US)/%.c $(US_HDRS) $(OUTPUT)/penstock.skel.h
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(call obj,$(SHAPE_SRCS)): CFLAGS += $(NL_CFLAGS)
+$(call obj,$(US)/metrics/metrics.c): CFLAGS += $(MHD_CFLAGS)
 
 $(OUTPUT)/penstock: $(call obj,$(PENSTOCK_SRCS))
 	$(call msg,BINARY,$@)
@@ -150,8 +156,8 @@ $(OUTPUT)/penstock: $(call obj,$(PENSTOCK_SRCS))
 
 $(OUTPUT)/penstockd: $(call obj,$(PENSTOCKD_SRCS))
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) $(CAP_LIBS) -lsystemd \
-		-o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) $(CAP_LIBS) $(MHD_LIBS) \
+		-lsystemd -o $@
 
 # The benchmark driver: the datapath through the loader, beside bench_min.
 $(OUTPUT)/ps_bench: tools/bench.c tools/csum.h $(call obj,$(COMMON_SRCS) $(ENFORCE_SRCS)) \
@@ -224,12 +230,14 @@ $(OUTPUT)/fuzz/obj/%.o: $(US)/%.c $(US_HDRS) $(OUTPUT)/penstock.skel.h
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
 
 $(call fuzz_obj,$(SHAPE_SRCS)): FUZZ_CFLAGS += $(NL_CFLAGS)
+$(call fuzz_obj,$(US)/metrics/metrics.c): FUZZ_CFLAGS += $(MHD_CFLAGS)
 
 # The config loader; penstockd's control server and handlers (all of it
 # but main, which libFuzzer's is); replay's capture reader.
 $(OUTPUT)/fuzz/fuzz_config: $(call fuzz_obj,$(COMMON_SRCS))
 $(OUTPUT)/fuzz/fuzz_control: $(call fuzz_obj,$(filter-out $(US)/daemon/main.c,$(PENSTOCKD_SRCS)))
-$(OUTPUT)/fuzz/fuzz_control: FUZZ_LIBS := $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) $(CAP_LIBS) -lsystemd
+$(OUTPUT)/fuzz/fuzz_control: FUZZ_LIBS := $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) $(CAP_LIBS) $(MHD_LIBS) \
+		-lsystemd
 $(OUTPUT)/fuzz/fuzz_capture: $(call fuzz_obj,$(US)/cli/replay_capture.c $(COMMON_SRCS))
 $(OUTPUT)/fuzz/fuzz_capture: FUZZ_LIBS := -lpcap
 

@@ -7,7 +7,8 @@
 # every one's counters once a second, so that every tick reads and folds N
 # changed clients. Reported per N: CPU time per tick (penstockd's own
 # measure, CLOCK_THREAD_CPUTIME_ID around the read-and-fold pass), its
-# resident memory (VmRSS, and the peak VmHWM), and the state file save.
+# resident memory (VmRSS, and the peak VmHWM), the state file save, and the
+# CPU time of rendering /metrics (penstock_metrics_render_seconds).
 #
 #   tools/bench_tick.sh OUT.md [N...]      (default N: 10000 100000 1000000)
 #
@@ -28,6 +29,8 @@ pin=/sys/fs/bpf/pst-bench-$$
 tmp=$(mktemp -d /tmp/penstock-bench-tick.XXXXXX)
 dpid=""
 cleanup() {
+	# one() runs in the subshell of the pipeline below: its daemon's pid is in a file.
+	[ -z "$dpid" ] && [ -f "$tmp/dpid" ] && dpid=$(cat "$tmp/dpid")
 	if [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null; then
 		kill -TERM "$dpid" 2>/dev/null || true
 		timeout 20 tail --pid="$dpid" -f /dev/null || kill -KILL "$dpid" 2>/dev/null || true
@@ -40,6 +43,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 ip netns add "$ns"
+ip -n "$ns" link set lo up	# /metrics on 127.0.0.1
 ip -n "$ns" link add pst-dummy type veth peer name pst-dummy1
 ip -n "$ns" link set pst-dummy up && ip -n "$ns" link set pst-dummy1 up
 cat >"$tmp/penstock.yaml" <<EOF
@@ -48,6 +52,12 @@ endpoints:
   - name: bench
     port: 8000
 EOF
+
+# The CPU time penstockd took to render its last /metrics text, ms.
+render_ms() {
+	{ ip netns exec "$ns" curl -s http://127.0.0.1:9464/metrics || true; } |
+		awk '/^penstock_metrics_render_seconds / { printf "%.1f", $2 * 1000 }'
+}
 
 status_field() {	# JSON-PATH (python expression on d)
 	"$bin/penstock" status --json --socket "$tmp/run/penstock.sock" |
@@ -61,16 +71,18 @@ one() {
 		--socket "$tmp/run/penstock.sock" --state-dir "$tmp/state" --pin-dir "$pin" \
 		>"$tmp/daemon.log" 2>&1 </dev/null &
 	dpid=$!
+	echo "$dpid" >"$tmp/dpid"
 	for ((i = 0; i < 100; i++)); do
 		grep -q "the datapath:" "$tmp/daemon.log" && break
 		sleep 0.1
 	done
 	"$bin/ps_bench_fill" --pin-dir "$pin" --clients "$n" --rounds "$rounds" >"$tmp/fill.out" &
-	local fpid=$! samples=()
+	local fpid=$! samples=() renders=()
 	# One sample of the daemon's last tick a second while the load runs.
 	while kill -0 "$fpid" 2>/dev/null; do
 		sleep 1
 		samples+=("$(status_field '"%.1f" % d["tick"]["last_ms"]')")
+		renders+=("$(render_ms)")
 	done
 	wait "$fpid"
 	filled=$(head -n 1 "$tmp/fill.out")
@@ -82,24 +94,27 @@ one() {
 	loaded=$(printf '%s\n' "${samples[@]:2}" | sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", a[int((NR + 1) / 2)]; else print "-" }')
 	local loaded_max
 	loaded_max=$(printf '%s\n' "${samples[@]:2}" | sort -n | tail -n 1)
+	local render
+	render=$(printf '%s\n' "${renders[@]:2}" | sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", a[int((NR + 1) / 2)]; else print "-" }')
 	local hwm size
 	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$dpid/status")
 	kill -TERM "$dpid"
 	wait "$dpid" || true
 	dpid=""
 	size=$(stat -c %s "$tmp/state/state.gz" 2>/dev/null || echo 0)
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %.0f | %s | %.1f |\n' \
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %.0f | %s | %.1f | %s |\n' \
 		"$n" "${filled#filled }" "$tracked" "$loaded" "${loaded_max:--}" "$last" "$max" \
 		"$dlast" "$dmax" \
 		"$(echo "$rss / 1024" | bc -l)" "$(echo "$hwm / 1024" | bc -l)" \
-		"$(echo "$rss * 1024 / $n" | bc -l)" "$save" "$(echo "$size / 1048576" | bc -l)"
+		"$(echo "$rss * 1024 / $n" | bc -l)" "$save" "$(echo "$size / 1048576" | bc -l)" \
+		"$render"
 }
 
 {
 	echo "### Daemon tick: CPU time and memory with N clients in the map"
 	echo
-	echo "| clients N | in slots | tracked | tick CPU ms, all N changed (median) | (max) | none changed | first tick (all new) | detection pass CPU ms (last) | (max) | RSS MB | peak RSS MB | RSS bytes/client | state save ms | state file MB |"
-	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| clients N | in slots | tracked | tick CPU ms, all N changed (median) | (max) | none changed | first tick (all new) | detection pass CPU ms (last) | (max) | RSS MB | peak RSS MB | RSS bytes/client | state save ms | state file MB | metrics render CPU ms (median) |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for n in "${sizes[@]}"; do
 		one "$n"
 	done
@@ -116,6 +131,8 @@ one() {
 	echo "  \`detection.interval\`, default config) over the N clients, all active: the last run"
 	echo "  after the load, and the largest since start."
 	echo "- RSS: penstockd's VmRSS at the end of the load (peak: VmHWM); bytes/client = RSS / N."
+	echo "- metrics render: penstockd's thread CPU time to render its /metrics text at the end"
+	echo "  of a tick (penstock_metrics_render_seconds), sampled once a second under the load."
 	echo "- state save: a forked child writes the gzip state file (fork to exit, while the"
 	echo "  daemon goes on ticking); its size is the file's."
 } | tee "$out"

@@ -9,6 +9,8 @@ pkgs=(
 	make gcc clang llvm libbpf-dev bpftool linux-libc-dev libelf-dev zlib1g-dev
 	libpcap-dev libyaml-dev libjansson-dev libnl-3-dev libnl-route-3-dev
 	libncurses-dev libsystemd-dev libcurl4-openssl-dev libcap-dev pkg-config
+	# penstockd's /metrics server
+	libmicrohttpd-dev
 	# make SANITIZE=1 and make fuzz: clang's ASan, UBSan and libFuzzer runtimes
 	libclang-rt-14-dev
 	# tests, benchmarks, demo
@@ -23,6 +25,9 @@ pkgs=(
 	haproxy libnginx-mod-stream
 	# tests/e2e/test_apikey: a core of penstockd (gcore) searched for keys
 	gdb
+	# tests/e2e/test_metrics: a Prometheus server scraping penstockd, and
+	# the reference parser of the text format
+	prometheus python3-prometheus-client
 )
 
 missing=()

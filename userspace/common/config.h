@@ -235,6 +235,20 @@ struct ps_alerts_cfg {
 	int keep_in_memory;	/* alerts kept for penstock alerts, 0..1000000 */
 };
 
+/*
+ * metrics: penstockd's Prometheus endpoint (userspace/metrics/, README
+ * "Metrics").
+ */
+#define PS_METRICS_LISTEN_MAX	64	/* bytes of metrics.listen, NUL included */
+#define PS_METRICS_TOP_MAX	1000
+
+struct ps_metrics_cfg {
+	int enabled;		/* 0 or 1 (default 1) */
+	char listen[PS_METRICS_LISTEN_MAX];	/* ADDRESS:PORT, "[v6]:PORT" (default
+						 * 127.0.0.1:9464) */
+	int top;		/* subjects in each top list, 0..PS_METRICS_TOP_MAX (default 20) */
+};
+
 struct ps_config {
 	char source[4096];	/* file the config came from, "" for built-in */
 	int nifaces;
@@ -257,6 +271,7 @@ struct ps_config {
 	int xdp;		/* enum ps_xdp_mode */
 	struct ps_alerts_cfg alerts;
 	struct ps_detection_cfg detection;
+	struct ps_metrics_cfg metrics;
 };
 
 /* Inference paths an endpoint gets when it lists none (OpenAI-compatible). */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "common/config.h"
 #include "common/config_keys.h"
@@ -30,6 +31,7 @@ static const char *check_name(const char *s, size_t len);
 static const char *check_path(const char *s, size_t len);
 static const char *check_abs_path(const char *s, size_t len);
 static const char *check_url(const char *s, size_t len);
+static const char *check_listen(const char *s, size_t len);
 static void endpoint_finish(void *obj);
 static void default_finish(void *obj);
 static int default_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
@@ -340,6 +342,29 @@ static const struct ps_key alerts_keys[] = {
 		.name = "keep_in_memory",
 		INT_FIELD(struct ps_alerts_cfg, keep_in_memory, 0, 1000000),
 		.def = 1000,
+	},
+	{}
+};
+
+/* metrics: offsets in struct ps_metrics_cfg. */
+static const struct ps_key metrics_keys[] = {
+	{
+		.name = "enabled",
+		BOOL_FIELD(struct ps_metrics_cfg, enabled),
+		.def = 1,
+	},
+	{
+		.name = "listen",
+		STR_FIELD(struct ps_metrics_cfg, listen, 1, PS_METRICS_LISTEN_MAX - 1),
+		.check = check_listen,
+		.rule = "ADDRESS:PORT, a numeric IPv4 address or a bracketed IPv6 one and a "
+			"port 1..65535, such as 127.0.0.1:9464 or [::1]:9464",
+		.def_str = "127.0.0.1:9464",
+	},
+	{
+		.name = "top",
+		INT_FIELD(struct ps_metrics_cfg, top, 0, PS_METRICS_TOP_MAX),
+		.def = 20,
 	},
 	{}
 };
@@ -657,6 +682,12 @@ const struct ps_key ps_cfg_root_keys[] = {
 		.off = offsetof(struct ps_config, detection),
 		.keys = detection_keys,
 	},
+	{
+		.name = "metrics",
+		.type = PS_T_MAP,
+		.off = offsetof(struct ps_config, metrics),
+		.keys = metrics_keys,
+	},
 	{}
 };
 
@@ -730,6 +761,19 @@ static const char *check_url(const char *s, size_t len)
 	for (i = 0; i < len; i++)
 		if (s[i] <= ' ' || s[i] > '~')
 			return "contains a space or a character that is not visible ASCII";
+	return NULL;
+}
+
+/* metrics.listen: what penstockd binds, numeric so that no lookup can wait or lie. */
+static const char *check_listen(const char *s, size_t len)
+{
+	static __thread char why[96];
+	struct sockaddr_storage ss;
+	unsigned int sl;
+
+	(void)len;
+	if (ps_parse_listen(s, &ss, sizeof(ss), &sl, why, sizeof(why)))
+		return why;
 	return NULL;
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -318,4 +319,82 @@ void ps_prefix_of_key(struct ps_prefix *p, const struct ps_lpm_key *k)
 	p->family = k->family;
 	p->len = k->prefixlen - 8;
 	memcpy(p->addr, k->addr, sizeof(p->addr));
+}
+
+int ps_parse_listen(const char *s, void *addr, size_t addr_size, unsigned int *len, char *err,
+		    size_t errlen)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon, *h = s;
+	size_t hlen;
+	unsigned long port = 0;
+	const char *p;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close) {
+			snprintf(err, errlen, "has a '[' without its ']'");
+			return -EINVAL;
+		}
+		h = s + 1;
+		hlen = close - h;
+		colon = close + 1;
+		if (*colon != ':') {
+			snprintf(err, errlen, "has no ':' and port after the ']'");
+			return -EINVAL;
+		}
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon) {
+			snprintf(err, errlen, "has no ':' and port");
+			return -EINVAL;
+		}
+		hlen = colon - s;
+		if (memchr(s, ':', hlen)) {
+			snprintf(err, errlen, "is an IPv6 address without brackets");
+			return -EINVAL;
+		}
+	}
+	for (p = colon + 1; *p && port <= 65535; p++) {
+		if (!is_digit(*p) || (p == colon + 1 && *p == '0')) {
+			port = 0;
+			break;
+		}
+		port = port * 10 + (*p - '0');
+	}
+	if (!colon[1] || *p || port < 1 || port > 65535) {
+		snprintf(err, errlen, "has no port 1..65535 after the ':'");
+		return -EINVAL;
+	}
+	if (!hlen || hlen >= sizeof(host)) {
+		snprintf(err, errlen, "has no address before the port");
+		return -EINVAL;
+	}
+	memcpy(host, h, hlen);
+	host[hlen] = 0;
+	if (s[0] == '[') {
+		struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+
+		if (inet_pton(AF_INET6, host, &a6.sin6_addr) != 1) {
+			snprintf(err, errlen, "has no IPv6 address between the brackets");
+			return -EINVAL;
+		}
+		if (addr_size < sizeof(a6))
+			return -EINVAL;
+		memcpy(addr, &a6, sizeof(a6));
+		*len = sizeof(a6);
+	} else {
+		struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+		if (inet_pton(AF_INET, host, &a4.sin_addr) != 1) {
+			snprintf(err, errlen, "has no numeric IPv4 address before the port");
+			return -EINVAL;
+		}
+		if (addr_size < sizeof(a4))
+			return -EINVAL;
+		memcpy(addr, &a4, sizeof(a4));
+		*len = sizeof(a4);
+	}
+	return 0;
 }

@@ -66,6 +66,15 @@ struct ps_lpm_key;
 void ps_lpm_key_of(struct ps_lpm_key *k, const struct ps_prefix *p);
 void ps_prefix_of_key(struct ps_prefix *p, const struct ps_lpm_key *k);
 
+/*
+ * A listening address: a numeric IPv4 address or a bracketed IPv6 one, a
+ * colon and a port 1..65535: "127.0.0.1:9464", "[::1]:9464". What it names
+ * goes to addr (a struct sockaddr_in or sockaddr_in6, addr_size bytes at
+ * least), its length to *len. 0, or -EINVAL with what is wrong in err.
+ */
+int ps_parse_listen(const char *s, void *addr, size_t addr_size, unsigned int *len, char *err,
+		    size_t errlen);
+
 /* A duration as text, its two largest units: "45s", "10m", "2h5m", "3d", "1d2h". */
 const char *ps_duration_str(uint64_t seconds, char *buf, size_t len);
 

@@ -66,6 +66,10 @@ struct ps_daemon {
 	uint64_t reloads;	/* configurations put in force since start */
 	uint64_t yielded_ms;	/* when a pass last looked for requests */
 	uint32_t flows;		/* ps_flows entries at the last sweep of idle flows */
+	struct ps_metrics *metrics;	/* the /metrics server (metrics/), NULL: off */
+	struct ps_metrics *metrics_next;	/* a reload's, until it is in force */
+	bool metrics_change;	/* a reload turns metrics on, off or moves them */
+	struct ps_scrape *scrape;	/* what /metrics says (scrape.c) */
 };
 
 /* setup.c */
@@ -91,6 +95,31 @@ void ps_daemon_save_manual(struct ps_daemon *d);
 void ps_daemon_save_escalation(struct ps_daemon *d, bool always);
 /* The client table to the state file now, after the saver in flight. */
 void ps_daemon_save_state(struct ps_daemon *d);
+
+/*
+ * scrape.c: the text of /metrics, rendered at the end of each tick and
+ * served by the metrics server (metrics/metrics.h) until the next.
+ */
+struct ps_scrape;
+int ps_scrape_init(struct ps_daemon *d);
+void ps_scrape_free(struct ps_daemon *d);
+/* Start the server of cfg.metrics (nothing when disabled): 0, or -errno with err. */
+int ps_scrape_start(struct ps_daemon *d, char *err, size_t errlen);
+void ps_scrape_stop(struct ps_daemon *d);
+/* The ticks and detection passes run since the last call, into the histograms. */
+void ps_scrape_observe(struct ps_daemon *d);
+/* An alert, counted by detector and action. */
+void ps_scrape_alert(struct ps_daemon *d, const struct ps_alert *al);
+/* Render the text and put it in force (once a tick). */
+void ps_scrape_render(struct ps_daemon *d);
+/*
+ * A reload: open the server ncfg wants (0, or -errno with err: the
+ * reload is refused), then commit (put it in force) or abort.
+ */
+int ps_scrape_prepare(struct ps_daemon *d, const struct ps_config *ncfg, char *err,
+		      size_t errlen);
+void ps_scrape_commit(struct ps_daemon *d);
+void ps_scrape_abort(struct ps_daemon *d);
 
 /* handlers.c: one control request (a ps_control_fn; ctx is the daemon). */
 void ps_daemon_handle(json_t *req, FILE *out, void *ctx);

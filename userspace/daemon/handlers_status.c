@@ -16,6 +16,7 @@
 #include "common/units.h"
 #include "count/state.h"
 #include "daemon/handlers.h"
+#include "metrics/metrics.h"
 #include "penstock.skel.h"
 
 /*
@@ -247,6 +248,13 @@ void ps_run_status(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 		json_object_set_new(json_object_get(o, "daemon"), "capabilities",
 				    json_string(ps_caps_effective(path, sizeof(path))));
 	}
+	if (o)
+		json_object_set_new(o, "metrics",
+				    d->metrics ?
+				    json_pack("{s:s, s:I}", "listen", ps_metrics_listen(d->metrics),
+					      "scrapes",
+					      (json_int_t)ps_metrics_scrapes(d->metrics)) :
+				    json_null());
 	json_dumpf(o, out, PS_JSON_DUMP);
 	json_decref(o);
 }

@@ -178,6 +178,8 @@ static void tick(struct ps_daemon *d)
 	if (d->shape_dirty || d->tick.count % 10 == 0)
 		ps_daemon_shape_sync(d, NULL, 0);
 	ps_alerts_tick(d->alerts, ps_wall_ms());
+	/* The metrics' text for the scrapes until the next tick. */
+	ps_scrape_render(d);
 	ps_control_sweep(&d->ctl, ps_daemon_handle, d);
 	sd_notify(0, "WATCHDOG=1");
 	reap_saver(d, false);

@@ -31,6 +31,7 @@
 #include "count/state.h"
 #include "daemon/daemon.h"
 #include "enforce/enforce.h"
+#include "metrics/metrics.h"
 #include "penstock.skel.h"
 
 /* bpffs must be mounted for pinning; mount it where systemd has not. */
@@ -238,11 +239,18 @@ int ps_daemon_reload(struct ps_daemon *d, char *err, size_t errlen)
 		pr_warn("penstockd: reload: %s (the running configuration stays)\n", err);
 		return -EINVAL;
 	}
-	/* The alert sinks first: one that cannot open leaves everything as it was. */
-	if (ps_alerts_reconfigure(d->alerts, &ncfg, err, errlen)) {
+	/* The metrics server and the alert sinks first: one that cannot open
+	 * leaves everything as it was. */
+	if (ps_scrape_prepare(d, &ncfg, err, errlen)) {
 		pr_warn("penstockd: reload: %s (the running configuration stays)\n", err);
 		return -EINVAL;
 	}
+	if (ps_alerts_reconfigure(d->alerts, &ncfg, err, errlen)) {
+		ps_scrape_abort(d);
+		pr_warn("penstockd: reload: %s (the running configuration stays)\n", err);
+		return -EINVAL;
+	}
+	ps_scrape_commit(d);
 	if (configure_ports(d, &ncfg) || ps_enf_apply_classes(&d->dp, &ncfg)) {
 		snprintf(err, errlen, "cannot write the endpoint or class maps");
 		return -EIO;
@@ -260,6 +268,9 @@ int ps_daemon_reload(struct ps_daemon *d, char *err, size_t errlen)
 	d->tick.idle_s = d->cfg.reclaim_idle;
 	if (apply_interfaces(d, &d->cfg, NULL, 0))
 		snprintf(err, errlen, "some interfaces could not be attached (see the log)");
+	/* A server the reload opened answers with the figures at once, not at the next tick. */
+	if (d->metrics && !ps_metrics_has_text(d->metrics))
+		ps_scrape_render(d);
 	pr_info("penstockd: configuration reloaded from %s: %d endpoints on %d interfaces\n",
 		d->config_path, d->cfg.nendpoints, d->natt);
 	return 0;
@@ -337,6 +348,7 @@ static void policy_alert(void *ctx, const struct ps_alert *al)
 	struct ps_daemon *d = ctx;
 
 	ps_alerts_emit(d->alerts, al);
+	ps_scrape_alert(d, al);
 }
 
 /* An entry the window limits or the detectors set, or changed. */
@@ -629,7 +641,18 @@ int ps_daemon_setup(struct ps_daemon *d)
 		fold_replaced(d);
 	/* Catch up with what the datapath counted while no daemon ran. */
 	ps_tick_run(&d->tick, &d->table);
+	/* Before the drop: the metrics' starter may still cut its bounding set. */
+	if (ps_metrics_starter(aerr, sizeof(aerr)))
+		pr_warn("penstockd: %s; the metrics server's thread starts from the main "
+			"thread's\n", aerr);
 	err = drop_privileges(d);
+	if (err)
+		return err;
+	err = ps_scrape_init(d);
+	if (!err && ps_scrape_start(d, aerr, sizeof(aerr))) {
+		pr_warn("penstockd: %s\n", aerr);
+		err = -EADDRNOTAVAIL;
+	}
 	if (err)
 		return err;
 	pr_info("penstockd: %s the datapath: %d endpoints on %d interfaces, maps in %s%s, "
@@ -675,6 +698,9 @@ void ps_daemon_teardown(struct ps_daemon *d)
 		pr_info("penstockd: the datapath stays attached, its maps pinned in %s\n",
 			d->pin_dir);
 	}
+	ps_scrape_stop(d);
+	ps_scrape_free(d);
+	ps_metrics_starter_stop();
 	ps_adopt_close(&d->prev);
 	ps_shape_free(&d->shape);
 	ps_policy_free(&d->pol);

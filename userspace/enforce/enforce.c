@@ -199,11 +199,19 @@ void ps_enf_on_expire(void (*fn)(const struct ps_prefix *p, const struct ps_enfo
 	expire_ctx = ctx;
 }
 
+static struct ps_enf_tally last_tally;
+
+void ps_enf_last_tally(struct ps_enf_tally *out)
+{
+	*out = last_tally;
+}
+
 int ps_enf_sweep(struct ps_datapath *dp, uint64_t boot_now)
 {
 	int fd = bpf_map__fd(dp->skel->maps.ps_enforce);
 	struct ps_lpm_key *keys = NULL;
 	struct ps_enforcement e;
+	struct ps_enf_tally tally = {};
 	int n, i, left = 0;
 
 	n = ps_enf_keys(fd, &keys);
@@ -222,8 +230,12 @@ int ps_enf_sweep(struct ps_datapath *dp, uint64_t boot_now)
 			continue;
 		}
 		left++;
+		tally.n[e.action <= PS_ACT_SHAPE ? e.action : 0]
+		       [e.origin <= PS_ORIGIN_MINUTE_LIMIT ? e.origin : 0]++;
+		tally.dry_run += !!e.dry_run;
 	}
 	free(keys);
+	last_tally = tally;
 	state_update(dp, left, -1);
 	return left;
 }

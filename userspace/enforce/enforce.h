@@ -32,6 +32,16 @@ int ps_enf_get(struct ps_datapath *dp, const struct ps_prefix *p, struct ps_enfo
  */
 int ps_enf_sweep(struct ps_datapath *dp, uint64_t boot_now);
 /*
+ * The entries ps_enf_sweep() left in force at its last run, by action and
+ * origin (their enum values; an unknown one counts as 0), and how many of
+ * them are dry runs.
+ */
+struct ps_enf_tally {
+	uint32_t n[PS_ACT_SHAPE + 1][PS_ORIGIN_MINUTE_LIMIT + 1];
+	uint32_t dry_run;
+};
+void ps_enf_last_tally(struct ps_enf_tally *out);
+/*
  * fn(prefix, entry, ctx) is called for each entry ps_enf_sweep() removes,
  * after it is gone (the daemon removes a shaped entry's HTB class).
  */

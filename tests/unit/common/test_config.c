@@ -81,7 +81,7 @@ struct err_case {
 			"gibit; bps, kbps, mbps, gbps for bytes)"
 #define PREFIX_WANT	"an IPv4 or IPv6 address or prefix such as 203.0.113.0/24 or 2001:db8::/32"
 #define ROOT_KEYS	"interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run, xdp, " \
-			"alerts, detection"
+			"alerts, detection, metrics"
 #define ALERTS		"endpoints: [{port: 1}]\nalerts:\n"
 #define ALERTS_KEYS	"stderr, jsonl, webhook, keep_in_memory"
 #define ABS_WANT	"a string of 1..1023 characters, an absolute path"
@@ -591,6 +591,91 @@ static const struct err_case alerts_err_cases[] = {
 	  -EINVAL,
 	  "4:3: alerts: key 'webhook' appears twice (first at line 3), expected each key once" },
 };
+
+/* metrics: penstockd's /metrics (userspace/metrics/). */
+#define METRICS		"endpoints: [{port: 1}]\nmetrics:\n"
+#define LISTEN_WANT	"a string of 1..63 characters, ADDRESS:PORT, a numeric IPv4 address or a " \
+			"bracketed IPv6 one and a port 1..65535, such as 127.0.0.1:9464 or [::1]:9464"
+static const struct err_case metrics_err_cases[] = {
+	{ "metrics_scalar", "endpoints: [{port: 1}]\nmetrics: off\n", -EINVAL,
+	  "2:10: metrics: got 'off', expected a mapping with keys enabled, listen, top" },
+	{ "metrics_unknown_key", METRICS "  port: 9464\n", -EINVAL,
+	  "3:3: metrics: unknown key 'port', expected one of enabled, listen, top" },
+	{ "metrics_enabled_word", METRICS "  enabled: no\n", -EINVAL,
+	  "3:12: metrics.enabled: got 'no', expected true or false" },
+	{ "metrics_listen_no_port", METRICS "  listen: 127.0.0.1\n", -EINVAL,
+	  "3:11: metrics.listen: '127.0.0.1' has no ':' and port, expected " LISTEN_WANT },
+	{ "metrics_listen_port_zero", METRICS "  listen: \"127.0.0.1:0\"\n", -EINVAL,
+	  "3:11: metrics.listen: '127.0.0.1:0' has no port 1..65535 after the ':', expected " LISTEN_WANT },
+	{ "metrics_listen_port_big", METRICS "  listen: \"127.0.0.1:65536\"\n", -EINVAL,
+	  "3:11: metrics.listen: '127.0.0.1:65536' has no port 1..65535 after the ':', expected " LISTEN_WANT },
+	{ "metrics_listen_name", METRICS "  listen: \"localhost:9464\"\n", -EINVAL,
+	  "3:11: metrics.listen: 'localhost:9464' has no numeric IPv4 address before the port, expected " LISTEN_WANT },
+	{ "metrics_listen_bare_v6", METRICS "  listen: \"::1:9464\"\n", -EINVAL,
+	  "3:11: metrics.listen: '::1:9464' is an IPv6 address without brackets, expected " LISTEN_WANT },
+	{ "metrics_listen_bad_v6", METRICS "  listen: \"[::g]:9464\"\n", -EINVAL,
+	  "3:11: metrics.listen: '[::g]:9464' has no IPv6 address between the brackets, expected " LISTEN_WANT },
+	{ "metrics_listen_v6_no_port", METRICS "  listen: \"[::1]\"\n", -EINVAL,
+	  "3:11: metrics.listen: '[::1]' has no ':' and port after the ']', expected " LISTEN_WANT },
+	{ "metrics_listen_empty", METRICS "  listen: \"\"\n", -EINVAL,
+	  "3:11: metrics.listen: got an empty string, expected " LISTEN_WANT },
+	{ "metrics_top_big", METRICS "  top: 1001\n", -EINVAL,
+	  "3:8: metrics.top: 1001 is out of range, expected an integer in 0..1000" },
+	{ "metrics_top_negative", METRICS "  top: -1\n", -EINVAL,
+	  "3:8: metrics.top: -1 is out of range, expected an integer in 0..1000" },
+};
+
+static bool load_ok(const char *name, const char *yaml, struct ps_config *cfg, char *path,
+		    size_t pathlen);
+
+/* Defaults, and every key given. */
+static void test_metrics(void)
+{
+	static struct ps_config cfg;
+	char path[512];
+
+	ps_config_init(&cfg);
+	if (cfg.metrics.enabled != 1 || strcmp(cfg.metrics.listen, "127.0.0.1:9464") ||
+	    cfg.metrics.top != 20) {
+		fail("metrics", "ps_config_init: enabled %d listen '%s' top %d", cfg.metrics.enabled,
+		     cfg.metrics.listen, cfg.metrics.top);
+		return;
+	}
+	if (!load_ok("metrics", "endpoints: [{port: 1}]\nmetrics:\n", &cfg, path, sizeof(path)))
+		return;
+	if (cfg.metrics.enabled != 1 || strcmp(cfg.metrics.listen, "127.0.0.1:9464") ||
+	    cfg.metrics.top != 20) {
+		fail("metrics", "empty metrics: enabled %d listen '%s' top %d", cfg.metrics.enabled,
+		     cfg.metrics.listen, cfg.metrics.top);
+		return;
+	}
+	if (!load_ok("metrics", "endpoints: [{port: 1}]\nmetrics: {enabled: false}\n", &cfg, path,
+		     sizeof(path)))
+		return;
+	if (cfg.metrics.enabled != 0) {
+		fail("metrics", "enabled: false gave %d", cfg.metrics.enabled);
+		return;
+	}
+	if (!load_ok("metrics",
+		     "endpoints: [{port: 1}]\nmetrics: {listen: \"[::1]:19464\", top: 0}\n", &cfg,
+		     path, sizeof(path)))
+		return;
+	if (cfg.metrics.enabled != 1 || strcmp(cfg.metrics.listen, "[::1]:19464") ||
+	    cfg.metrics.top != 0) {
+		fail("metrics", "given: enabled %d listen '%s' top %d", cfg.metrics.enabled,
+		     cfg.metrics.listen, cfg.metrics.top);
+		return;
+	}
+	if (!load_ok("metrics",
+		     "endpoints: [{port: 1}]\nmetrics: {listen: \"0.0.0.0:65535\", top: 1000}\n",
+		     &cfg, path, sizeof(path)))
+		return;
+	if (strcmp(cfg.metrics.listen, "0.0.0.0:65535") || cfg.metrics.top != 1000) {
+		fail("metrics", "bounds: listen '%s' top %d", cfg.metrics.listen, cfg.metrics.top);
+		return;
+	}
+	pass("metrics");
+}
 
 /* detection: the detectors, their thresholds and the escalation (userspace/policy/). */
 static const struct err_case detection_err_cases[] = {
@@ -3057,6 +3142,9 @@ int main(void)
 	test_class_detection();
 	test_thresholds_resolve();
 	test_example_detection();
+	test_metrics();
+	for (i = 0; i < sizeof(metrics_err_cases) / sizeof(metrics_err_cases[0]); i++)
+		run_err_case(&metrics_err_cases[i]);
 	for (i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++)
 		run_err_case(&err_cases[i]);
 	for (i = 0; i < sizeof(alerts_err_cases) / sizeof(alerts_err_cases[0]); i++)
