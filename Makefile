@@ -42,8 +42,8 @@ CFLAGS    ?= -O2 -g
 CFLAGS    += $(WARN) $(INCLUDES) -D_GNU_SOURCE $(SAN_FLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Wno-unused-function -Iinclude -I/usr/include/$(MULTIARCH)
-# What each binary links: penstock has no libcurl, thread, libnl or
-# libsystemd (ldd .output/penstock).
+# What each binary links: penstock has no libcurl, thread or libsystemd
+# (ldd .output/penstock); libnl only for penstock doctor.
 LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 LDLIBS    := $(LIBBPF_LIBS) -lyaml -ljansson -lm
 ZLIB_LIBS := $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
@@ -51,6 +51,8 @@ CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw
 # libnl-route: the daemon's shaping qdiscs and classes (userspace/enforce/shape.c).
 NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 NL_LIBS   := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
+# libnl-genl: penstock doctor asks the netdev family for a driver's XDP features.
+GENL_LIBS := $(shell pkg-config --libs libnl-genl-3.0 2>/dev/null || echo -lnl-genl-3 -lnl-3)
 # libcurl and a thread: the alerts' webhook sender (userspace/alerts/webhook.c).
 CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lpthread
 CAP_LIBS  := $(shell pkg-config --libs libcap 2>/dev/null || echo -lcap)
@@ -83,7 +85,7 @@ SINKS_SRCS   := $(addprefix $(US)/alerts/,sinks.c jsonl.c spool.c webhook.c) $(U
 DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c setup.c loop.c control.c handlers.c \
 		handlers_status.c handlers_enforce.c attach.c adopt.c)
 CLI_SRCS     := $(addprefix $(US)/cli/,main.c opts.c ctl.c format.c cmd_daemon.c cmd_enforce.c \
-		cmd_alerts.c cmd_keyid.c top.c replay.c replay_capture.c)
+		cmd_alerts.c cmd_keyid.c cmd_doctor.c top.c replay.c replay_capture.c)
 
 # penstock replay runs the tick, the policy and enforcement on the capture's
 # clock: the CLI shares them, not the state file, the alert sinks or shaping.
@@ -105,7 +107,7 @@ DATAPATH_TESTS := $(patsubst tests/datapath/test_%.c,$(OUTPUT)/tests/datapath_%,
 .PHONY: all
 all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o $(OUTPUT)/ps_bench \
 	$(OUTPUT)/ps_bench_fill $(OUTPUT)/ps_flood $(OUTPUT)/tests/alerts_driver \
-	$(OUTPUT)/tests/other_abi.bpf.o \
+	$(OUTPUT)/tests/other_abi.bpf.o $(OUTPUT)/tests/foreign.bpf.o \
 	$(UNIT_TESTS) $(DATAPATH_TESTS) $(OUTPUT)/tests/fuzz_datapath
 
 $(OUTPUT) $(OUTPUT)/tests:
@@ -132,6 +134,11 @@ $(OUTPUT)/bench_min.bpf.o: tools/bench_min.bpf.c bpf/lib/parse.h bpf/lib/common.
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# Another tool's tc and XDP programs, for tests/e2e/test_doctor.
+$(OUTPUT)/tests/foreign.bpf.o: tests/lib/foreign.bpf.c | $(OUTPUT)/tests
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
 # A datapath of another ABI, for tests/e2e/test_adopt.
 $(OUTPUT)/tests/other_abi.bpf.o: tests/lib/other_abi.bpf.c include/penstock_abi.h | $(OUTPUT)/tests
 	$(call msg,BPF,$@)
@@ -143,10 +150,11 @@ $(OUTPUT)/obj/%.o: $(US)/%.c $(US_HDRS) $(OUTPUT)/penstock.skel.h
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(call obj,$(SHAPE_SRCS)): CFLAGS += $(NL_CFLAGS)
+$(call obj,$(US)/cli/cmd_doctor.c): CFLAGS += $(NL_CFLAGS)
 
 $(OUTPUT)/penstock: $(call obj,$(PENSTOCK_SRCS))
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lpcap $(CURSES_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lpcap $(CURSES_LIBS) $(NL_LIBS) $(GENL_LIBS) $(CAP_LIBS) -o $@
 
 $(OUTPUT)/penstockd: $(call obj,$(PENSTOCKD_SRCS))
 	$(call msg,BINARY,$@)

@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
 	# build
 	make gcc clang llvm libbpf-dev bpftool linux-libc-dev libelf-dev zlib1g-dev
-	libpcap-dev libyaml-dev libjansson-dev libnl-3-dev libnl-route-3-dev
+	libpcap-dev libyaml-dev libjansson-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
 	libncurses-dev libsystemd-dev libcurl4-openssl-dev libcap-dev pkg-config
 	# make SANITIZE=1 and make fuzz: clang's ASan, UBSan and libFuzzer runtimes
 	libclang-rt-14-dev

@@ -29,6 +29,7 @@ int ps_cmd_unblock(int argc, char **argv);
 int ps_cmd_enforcement(int argc, char **argv);
 int ps_cmd_alerts(int argc, char **argv);	/* cmd_alerts.c */
 int ps_cmd_key_id(int argc, char **argv);	/* cmd_keyid.c */
+int ps_cmd_doctor(int argc, char **argv);	/* cmd_doctor.c */
 
 #include <jansson.h>
 

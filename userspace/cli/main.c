@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{ "unblock", ps_cmd_unblock, "remove the block or throttle on a client or prefix" },
 	{ "enforcement", ps_cmd_enforcement, "the blocks, throttles and shapings in force, and why" },
 	{ "alerts", ps_cmd_alerts, "the alerts the detectors raised, newest last, and the webhook's state" },
+	{ "doctor", ps_cmd_doctor, "check the kernel, privileges, config, interfaces, ports and penstockd" },
 	{ "key-id", ps_cmd_key_id, "the id penstockd counts an API key under (the key on standard input)" },
 };
 
