@@ -65,6 +65,12 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
+VERSION   := $(shell sed -n 's/^\#define PS_VERSION[[:space:]]*"\(.*\)"/\1/p' userspace/daemon/daemon.h)
+# Man pages: man/*.in with their reference parts from the binaries' own
+# tables (tools/man.sh): penstock's commands and their --help, penstockd
+# --help, the config loader's key rows.
+MAN_PAGES := $(OUTPUT)/man/penstock.8 $(OUTPUT)/man/penstockd.8 $(OUTPUT)/man/penstock.yaml.5
+
 BPF_SRCS  := bpf/ingress.bpf.c bpf/egress.bpf.c bpf/xdp.bpf.c
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS  := $(wildcard bpf/lib/*.h) include/penstock_abi.h Makefile
@@ -85,7 +91,7 @@ SINKS_SRCS   := $(addprefix $(US)/alerts/,sinks.c jsonl.c spool.c webhook.c) $(U
 DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c setup.c loop.c control.c handlers.c \
 		handlers_status.c handlers_enforce.c attach.c adopt.c)
 CLI_SRCS     := $(addprefix $(US)/cli/,main.c opts.c ctl.c format.c cmd_daemon.c cmd_enforce.c \
-		cmd_alerts.c cmd_keyid.c cmd_doctor.c top.c replay.c replay_capture.c)
+		cmd_alerts.c cmd_keyid.c cmd_doctor.c cmd_config_keys.c top.c replay.c replay_capture.c)
 
 # penstock replay runs the tick, the policy and enforcement on the capture's
 # clock: the CLI shares them, not the state file, the alert sinks or shaping.
@@ -108,7 +114,7 @@ DATAPATH_TESTS := $(patsubst tests/datapath/test_%.c,$(OUTPUT)/tests/datapath_%,
 all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o $(OUTPUT)/ps_bench \
 	$(OUTPUT)/ps_bench_fill $(OUTPUT)/ps_flood $(OUTPUT)/tests/alerts_driver \
 	$(OUTPUT)/tests/other_abi.bpf.o $(OUTPUT)/tests/foreign.bpf.o \
-	$(UNIT_TESTS) $(DATAPATH_TESTS) $(OUTPUT)/tests/fuzz_datapath
+	$(UNIT_TESTS) $(DATAPATH_TESTS) $(OUTPUT)/tests/fuzz_datapath $(MAN_PAGES)
 
 $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -160,6 +166,11 @@ $(OUTPUT)/penstockd: $(call obj,$(PENSTOCKD_SRCS))
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) $(CAP_LIBS) -lsystemd \
 		-o $@
+
+$(OUTPUT)/man/%: man/%.in tools/man.sh $(OUTPUT)/penstock $(OUTPUT)/penstockd
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)tools/man.sh $(OUTPUT) $< $@ $(VERSION)
 
 # The benchmark driver: the datapath through the loader, beside bench_min.
 $(OUTPUT)/ps_bench: tools/bench.c tools/csum.h $(call obj,$(COMMON_SRCS) $(ENFORCE_SRCS)) \
@@ -287,6 +298,10 @@ install: all
 	install -d $(DESTDIR)/etc/systemd/system $(DESTDIR)$(PREFIX)/share/doc/penstock
 	install -m 0644 etc/penstockd.service $(DESTDIR)/etc/systemd/system/penstockd.service
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/penstock/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0644 $(OUTPUT)/man/penstock.8 $(OUTPUT)/man/penstockd.8 \
+		$(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 $(OUTPUT)/man/penstock.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 
 .PHONY: clean
 clean:

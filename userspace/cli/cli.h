@@ -30,6 +30,7 @@ int ps_cmd_enforcement(int argc, char **argv);
 int ps_cmd_alerts(int argc, char **argv);	/* cmd_alerts.c */
 int ps_cmd_key_id(int argc, char **argv);	/* cmd_keyid.c */
 int ps_cmd_doctor(int argc, char **argv);	/* cmd_doctor.c */
+int ps_cmd_config_keys(int argc, char **argv);	/* cmd_config_keys.c */
 
 #include <jansson.h>
 

@@ -11,7 +11,7 @@
 struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
-	const char *summary;
+	const char *summary;	/* NULL: not listed (for the build: man pages, completion) */
 };
 
 static const struct command commands[] = {
@@ -30,6 +30,7 @@ static const struct command commands[] = {
 	{ "alerts", ps_cmd_alerts, "the alerts the detectors raised, newest last, and the webhook's state" },
 	{ "doctor", ps_cmd_doctor, "check the kernel, privileges, config, interfaces, ports and penstockd" },
 	{ "key-id", ps_cmd_key_id, "the id penstockd counts an API key under (the key on standard input)" },
+	{ "config-keys", ps_cmd_config_keys, NULL },
 };
 
 static void usage(FILE *f)
@@ -38,7 +39,8 @@ static void usage(FILE *f)
 
 	fprintf(f, "usage: penstock COMMAND [OPTIONS]\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
+		if (commands[i].summary)
+			fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'penstock COMMAND --help' describes a command.\n");
 }
 
