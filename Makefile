@@ -70,6 +70,9 @@ VERSION   := $(shell sed -n 's/^\#define PS_VERSION[[:space:]]*"\(.*\)"/\1/p' us
 # tables (tools/man.sh): penstock's commands and their --help, penstockd
 # --help, the config loader's key rows.
 MAN_PAGES := $(OUTPUT)/man/penstock.8 $(OUTPUT)/man/penstockd.8 $(OUTPUT)/man/penstock.yaml.5
+# Bash completion of both commands, from the same tables (penstock completion bash).
+COMPLETION := $(OUTPUT)/completion/penstock
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 BPF_SRCS  := bpf/ingress.bpf.c bpf/egress.bpf.c bpf/xdp.bpf.c
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -91,7 +94,7 @@ SINKS_SRCS   := $(addprefix $(US)/alerts/,sinks.c jsonl.c spool.c webhook.c) $(U
 DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c setup.c loop.c control.c handlers.c \
 		handlers_status.c handlers_enforce.c attach.c adopt.c)
 CLI_SRCS     := $(addprefix $(US)/cli/,main.c opts.c ctl.c format.c cmd_daemon.c cmd_enforce.c \
-		cmd_alerts.c cmd_keyid.c cmd_doctor.c cmd_config_keys.c top.c replay.c replay_capture.c)
+		cmd_alerts.c cmd_keyid.c cmd_doctor.c cmd_config_keys.c cmd_completion.c top.c replay.c replay_capture.c)
 
 # penstock replay runs the tick, the policy and enforcement on the capture's
 # clock: the CLI shares them, not the state file, the alert sinks or shaping.
@@ -114,7 +117,8 @@ DATAPATH_TESTS := $(patsubst tests/datapath/test_%.c,$(OUTPUT)/tests/datapath_%,
 all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o $(OUTPUT)/ps_bench \
 	$(OUTPUT)/ps_bench_fill $(OUTPUT)/ps_flood $(OUTPUT)/tests/alerts_driver \
 	$(OUTPUT)/tests/other_abi.bpf.o $(OUTPUT)/tests/foreign.bpf.o \
-	$(UNIT_TESTS) $(DATAPATH_TESTS) $(OUTPUT)/tests/fuzz_datapath $(MAN_PAGES)
+	$(UNIT_TESTS) $(DATAPATH_TESTS) $(OUTPUT)/tests/fuzz_datapath $(MAN_PAGES) \
+	$(COMPLETION)
 
 $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -171,6 +175,11 @@ $(OUTPUT)/man/%: man/%.in tools/man.sh $(OUTPUT)/penstock $(OUTPUT)/penstockd
 	$(call msg,MAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)tools/man.sh $(OUTPUT) $< $@ $(VERSION)
+
+$(COMPLETION): $(OUTPUT)/penstock
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(OUTPUT)/penstock completion bash > $@
 
 # The benchmark driver: the datapath through the loader, beside bench_min.
 $(OUTPUT)/ps_bench: tools/bench.c tools/csum.h $(call obj,$(COMMON_SRCS) $(ENFORCE_SRCS)) \
@@ -302,6 +311,9 @@ install: all
 	install -m 0644 $(OUTPUT)/man/penstock.8 $(OUTPUT)/man/penstockd.8 \
 		$(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 $(OUTPUT)/man/penstock.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 $(COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/penstock
+	ln -sf penstock $(DESTDIR)$(BASHCOMPDIR)/penstockd
 
 .PHONY: clean
 clean:

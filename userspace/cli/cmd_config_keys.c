@@ -38,7 +38,7 @@ struct keys_opts {
 	const char *format;
 };
 
-static const struct ps_cmd_opts keys_cmd = {
+const struct ps_cmd_opts ps_cmd_config_keys_opts = {
 	"config-keys", keys_usage, 0,
 	(const struct ps_opt[]){
 		{ .name = "format", .key = 'f', .type = PS_OPT_CHOICE, .choices = format_names,
@@ -339,7 +339,7 @@ int ps_cmd_config_keys(int argc, char **argv)
 	struct keys_opts o = {};
 	struct seen s[64] = {};
 	enum fmt fmt = FMT_LIST;
-	int ret = ps_opts_parse(&keys_cmd, argc, argv, &o), n = 0;
+	int ret = ps_opts_parse(&ps_cmd_config_keys_opts, argc, argv, &o), n = 0;
 
 	if (ret >= 0)
 		return ret;

@@ -117,7 +117,7 @@ struct doctor_opts {
 	const char *config;
 };
 
-static const struct ps_cmd_opts doctor_cmd = {
+const struct ps_cmd_opts ps_cmd_doctor_opts = {
 	"doctor", doctor_usage, PS_OPTS_SOCKET | PS_OPTS_JSON,
 	(const struct ps_opt[]){
 		{ .name = "config", .key = 'c', .type = PS_OPT_STRING,
@@ -1062,7 +1062,7 @@ int ps_cmd_doctor(int argc, char **argv)
 {
 	struct doctor_opts o = {};
 	struct doctor *d;
-	int ret = ps_opts_parse(&doctor_cmd, argc, argv, &o);
+	int ret = ps_opts_parse(&ps_cmd_doctor_opts, argc, argv, &o);
 
 	if (ret >= 0)
 		return ret;
