@@ -436,10 +436,15 @@ static void check_bpffs(struct doctor *d)
 	}
 }
 
-/* The cgroup v2 directory of a process, from /proc/PID/cgroup ("0::/path"). */
-static int cgroup_dir(long pid, char *buf, size_t len)
+/*
+ * The memory limit file of a process's memory cgroup: cgroup v1's memory
+ * controller (memory.limit_in_bytes) where it is mounted, else cgroup v2's
+ * memory.max, from /proc/PID/cgroup.
+ */
+static int memory_limit_file(long pid, char *buf, size_t len)
 {
-	char path[64], line[4000];
+	char path[64], line[4000], v2[4000] = "";
+	struct stat st;
 	FILE *f;
 	int ret = -ENOENT;
 
@@ -448,13 +453,26 @@ static int cgroup_dir(long pid, char *buf, size_t len)
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
+		char *ctl = strchr(line, ':'), *cg = ctl ? strchr(ctl + 1, ':') : NULL;
+
+		if (!cg)
 			continue;
 		line[strcspn(line, "\n")] = 0;
-		snprintf(buf, len, "/sys/fs/cgroup%s", line + 3);
-		ret = 0;
+		*cg++ = 0;
+		if (!strcmp(ctl + 1, "")) {
+			snprintf(v2, sizeof(v2), "%s", cg);
+		} else if (strstr(ctl + 1, "memory")) {
+			snprintf(buf, len, "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", cg);
+			if (!stat(buf, &st))
+				ret = 0;
+		}
 	}
 	fclose(f);
+	if (ret && v2[0]) {
+		snprintf(buf, len, "/sys/fs/cgroup%s%smemory.max", v2,
+			 v2[strlen(v2) - 1] == '/' ? "" : "/");
+		ret = stat(buf, &st) ? -ENOENT : 0;
+	}
 	return ret;
 }
 
@@ -470,7 +488,7 @@ static void check_memory(struct doctor *d)
 	struct ps_datapath dp;
 	unsigned long long need = 0, limit = ULLONG_MAX;
 	int ncpu = libbpf_num_possible_cpus(), maj = 0, min = 0;
-	char dir[4096], path[4200], limit_s[64] = "max", where[160];
+	char path[4200], limit_s[64] = "max", where[160];
 	struct bpf_map *m;
 	struct utsname u;
 	struct check *c;
@@ -502,17 +520,20 @@ static void check_memory(struct doctor *d)
 		snprintf(where, sizeof(where), "RLIMIT_MEMLOCK (Linux %s charges maps to it)",
 			 u.release);
 	} else {
-		snprintf(where, sizeof(where), "the memory cgroup's memory.max");
-		if (!cgroup_dir(d->daemon_pid, dir, sizeof(dir))) {
-			snprintf(path, sizeof(path), "%s/memory.max", dir);
+		snprintf(where, sizeof(where), "no memory cgroup limit found");
+		if (!memory_limit_file(d->daemon_pid, path, sizeof(path))) {
 			f = fopen(path, "r");
 			if (f) {
-				if (fscanf(f, "%63s", limit_s) == 1 && strcmp(limit_s, "max"))
+				/* v1 says "no limit" with a page-rounded LLONG_MAX. */
+				if (fscanf(f, "%63s", limit_s) == 1 && strcmp(limit_s, "max") &&
+				    strtoull(limit_s, NULL, 10) < (1ULL << 62))
 					limit = strtoull(limit_s, NULL, 10);
+				else
+					snprintf(limit_s, sizeof(limit_s), "max");
 				fclose(f);
 			}
-			snprintf(where, sizeof(where), "memory.max of %s's cgroup",
-				 d->daemon_pid ? "penstockd" : "this process");
+			snprintf(where, sizeof(where), "%s of %s's memory cgroup",
+				 strrchr(path, '/') + 1, d->daemon_pid ? "penstockd" : "this process");
 		}
 	}
 	if (need > limit) {
