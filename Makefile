@@ -7,6 +7,8 @@
 #   make test-fast  the same for the fast part: unit, datapath, fuzz corpus, CLI, daemon
 #   make bench      deps + build + benchmarks
 #   make demo       deps + build + the demo in network namespaces
+#   make install    binaries, unit, example config, man pages, completion (PREFIX, DESTDIR)
+#   make deb        the Debian package in .output/deb, checked by lintian
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
 #   make SANITIZE=1 the same with ASan and UBSan, in .output-san (make test SANITIZE=1)
 #   make V=1        show the commands
@@ -157,18 +159,19 @@ $(OUTPUT)/tests/other_abi.bpf.o: tests/lib/other_abi.bpf.c include/penstock_abi.
 $(OUTPUT)/obj/%.o: $(US)/%.c $(US_HDRS) $(OUTPUT)/penstock.skel.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(call obj,$(SHAPE_SRCS)): CFLAGS += $(NL_CFLAGS)
 $(call obj,$(US)/cli/cmd_doctor.c): CFLAGS += $(NL_CFLAGS)
 
 $(OUTPUT)/penstock: $(call obj,$(PENSTOCK_SRCS))
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lpcap $(CURSES_LIBS) $(NL_LIBS) $(GENL_LIBS) $(CAP_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -lpcap $(CURSES_LIBS) $(NL_LIBS) $(GENL_LIBS) \
+		$(CAP_LIBS) -o $@
 
 $(OUTPUT)/penstockd: $(call obj,$(PENSTOCKD_SRCS))
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) $(CAP_LIBS) -lsystemd \
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) $(CAP_LIBS) -lsystemd \
 		-o $@
 
 $(OUTPUT)/man/%: man/%.in tools/man.sh $(OUTPUT)/penstock $(OUTPUT)/penstockd
@@ -297,15 +300,30 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo.sh
 
-.PHONY: install
-install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/penstock
+# What an installation holds (make install, the Debian package): the
+# binaries, the datapath's BPF object (for bpftool; the binaries embed
+# it), the example configuration (kept if one is there), the systemd unit
+# with this PREFIX's paths, the man pages, the completion, the docs.
+UNITDIR ?= /etc/systemd/system
+PACKAGE_FILES := $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/penstock.bpf.o $(MAN_PAGES) \
+		 $(COMPLETION)
+
+.PHONY: package-files
+package-files: $(PACKAGE_FILES)
+
+.PHONY: install install-package
+install: all install-package
+install-package: $(PACKAGE_FILES)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/penstock \
+		$(DESTDIR)$(PREFIX)/lib/penstock
 	install -m 0755 $(OUTPUT)/penstockd $(DESTDIR)$(PREFIX)/sbin/penstockd
 	install -m 0755 $(OUTPUT)/penstock $(DESTDIR)$(PREFIX)/bin/penstock
+	install -m 0644 $(OUTPUT)/penstock.bpf.o $(DESTDIR)$(PREFIX)/lib/penstock/penstock.bpf.o
 	test -e $(DESTDIR)/etc/penstock/penstock.yaml || \
 		install -m 0644 etc/penstock.yaml $(DESTDIR)/etc/penstock/penstock.yaml
-	install -d $(DESTDIR)/etc/systemd/system $(DESTDIR)$(PREFIX)/share/doc/penstock
-	install -m 0644 etc/penstockd.service $(DESTDIR)/etc/systemd/system/penstockd.service
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/doc/penstock
+	sed 's|/usr/local|$(PREFIX)|g' etc/penstockd.service > $(DESTDIR)$(UNITDIR)/penstockd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/penstockd.service
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/penstock/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 0644 $(OUTPUT)/man/penstock.8 $(OUTPUT)/man/penstockd.8 \
@@ -314,6 +332,20 @@ install: all
 	install -d $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0644 $(COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/penstock
 	ln -sf penstock $(DESTDIR)$(BASHCOMPDIR)/penstockd
+
+# The Debian package, built by debhelper (debian/) from a copy of the
+# worktree's files in $(OUTPUT)/deb, then checked by lintian:
+# $(OUTPUT)/deb/penstock_$(VERSION)_<arch>.deb.
+DEB_DIR := $(OUTPUT)/deb
+.PHONY: deb
+deb:
+	$(Q)rm -rf $(DEB_DIR)
+	$(Q)mkdir -p $(DEB_DIR)/penstock-$(VERSION)
+	$(Q)git ls-files -z -co --exclude-standard | \
+		xargs -0 cp -P --parents -t $(DEB_DIR)/penstock-$(VERSION)
+	$(Q)cd $(DEB_DIR)/penstock-$(VERSION) && dpkg-buildpackage -b -us -uc
+	$(Q)lintian --fail-on error,warning --info $(DEB_DIR)/penstock_$(VERSION)_*.deb
+	$(Q)ls $(DEB_DIR)/penstock_$(VERSION)_*.deb
 
 .PHONY: clean
 clean:

@@ -21,6 +21,11 @@ pkgs=(
 	haproxy libnginx-mod-stream
 	# tests/e2e/test_apikey: a core of penstockd (gcore) searched for keys
 	gdb
+	# man pages (tests/e2e/test_docs: groff -ww, man -l), bash completion
+	groff man-db bash-completion
+	# make deb and tests/e2e/test_deb: debhelper, lintian, a clean Debian 12
+	# root from debootstrap
+	debhelper lintian debootstrap dpkg-dev fakeroot
 )
 
 missing=()
