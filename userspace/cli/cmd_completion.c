@@ -55,7 +55,8 @@ static void option_values(const struct ps_opt *o)
 			printf("%s%s", i ? " " : "", o->choices[i]);
 		printf("\" -- \"$cur\"))\n");
 	} else if (o->type == PS_OPT_STRING && names_file(o->name)) {
-		printf("\t\t\tcompopt -o filenames 2>/dev/null\n\t\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n");
+		printf("\t\t\tcompopt -o filenames 2>/dev/null\n"
+		       "\t\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n");
 	}
 	printf("\t\t\treturn ;;\n");
 }
@@ -131,11 +132,13 @@ static void penstockd(void)
 			continue;
 		printf("\t--%s|-%c)\n", n, o->val);
 		if (len > 4 && !strcmp(n + len - 4, "-dir"))
-			printf("\t\tcompopt -o filenames 2>/dev/null\n\t\tCOMPREPLY=($(compgen -d -- \"$cur\"))\n");
+			printf("\t\tcompopt -o filenames 2>/dev/null\n"
+			       "\t\tCOMPREPLY=($(compgen -d -- \"$cur\"))\n");
 		else if (len > 5 && !strcmp(n + len - 5, "group"))
 			printf("\t\tCOMPREPLY=($(compgen -g -- \"$cur\"))\n");
 		else
-			printf("\t\tcompopt -o filenames 2>/dev/null\n\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n");
+			printf("\t\tcompopt -o filenames 2>/dev/null\n"
+			       "\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n");
 		printf("\t\treturn ;;\n");
 	}
 	printf("\tesac\n\tCOMPREPLY=($(compgen -W \"");

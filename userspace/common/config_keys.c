@@ -481,8 +481,8 @@ static const struct ps_key escalation_keys[] = {
 		.what = "steps",
 		.doc = "the steps of the escalation",
 		.doc_rule = "given, it replaces the default",
-		.doc_def = "alert (cooldown 5m); shape 4mbit for 1h; delay 10 a minute for 1h; block"
-			" for 1h (cooldown 10m each)",
+		.doc_def = "alert (cooldown 5m); shape 4mbit for 1h; delay 10 a minute for "
+			"1h; block for 1h (cooldown 10m each)",
 	},
 	{}
 };
