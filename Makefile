@@ -7,6 +7,8 @@
 #   make test-fast  the same for the fast part: unit, datapath, fuzz corpus, CLI, daemon
 #   make bench      deps + build + benchmarks
 #   make demo       deps + build + the demo in network namespaces
+#   make install    binaries, unit, example config, man pages, completion (PREFIX, DESTDIR)
+#   make deb        the Debian package in .output/deb, checked by lintian
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
 #   make SANITIZE=1 the same with ASan and UBSan, in .output-san (make test SANITIZE=1)
 #   make V=1        show the commands
@@ -42,8 +44,8 @@ CFLAGS    ?= -O2 -g
 CFLAGS    += $(WARN) $(INCLUDES) -D_GNU_SOURCE $(SAN_FLAGS)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Wno-unused-function -Iinclude -I/usr/include/$(MULTIARCH)
-# What each binary links: penstock has no libcurl, thread, libnl or
-# libsystemd (ldd .output/penstock).
+# What each binary links: penstock has no libcurl, thread or libsystemd
+# (ldd .output/penstock); libnl only for penstock doctor.
 LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 LDLIBS    := $(LIBBPF_LIBS) -lyaml -ljansson -lm
 ZLIB_LIBS := $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
@@ -51,6 +53,8 @@ CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw
 # libnl-route: the daemon's shaping qdiscs and classes (userspace/enforce/shape.c).
 NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 NL_LIBS   := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
+# libnl-genl: penstock doctor asks the netdev family for a driver's XDP features.
+GENL_LIBS := $(shell pkg-config --libs libnl-genl-3.0 2>/dev/null || echo -lnl-genl-3 -lnl-3)
 # libcurl and a thread: the alerts' webhook sender (userspace/alerts/webhook.c).
 CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lpthread
 CAP_LIBS  := $(shell pkg-config --libs libcap 2>/dev/null || echo -lcap)
@@ -65,6 +69,15 @@ else
 Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
+
+VERSION   := $(shell sed -n 's/^\#define PS_VERSION[[:space:]]*"\(.*\)"/\1/p' userspace/daemon/daemon.h)
+# Man pages: man/*.in with their reference parts from the binaries' own
+# tables (tools/man.sh): penstock's commands and their --help, penstockd
+# --help, the config loader's key rows.
+MAN_PAGES := $(OUTPUT)/man/penstock.8 $(OUTPUT)/man/penstockd.8 $(OUTPUT)/man/penstock.yaml.5
+# Bash completion of both commands, from the same tables (penstock completion bash).
+COMPLETION := $(OUTPUT)/completion/penstock
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 BPF_SRCS  := bpf/ingress.bpf.c bpf/egress.bpf.c bpf/xdp.bpf.c
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -88,7 +101,7 @@ DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c setup.c loop.c control.c handle
 # The Prometheus text and its HTTP server (penstockd only).
 METRICS_SRCS := $(addprefix $(US)/metrics/,expo.c metrics.c)
 CLI_SRCS     := $(addprefix $(US)/cli/,main.c opts.c ctl.c format.c cmd_daemon.c cmd_enforce.c \
-		cmd_alerts.c cmd_keyid.c top.c replay.c replay_capture.c)
+		cmd_alerts.c cmd_keyid.c cmd_doctor.c cmd_config_keys.c cmd_completion.c top.c replay.c replay_capture.c)
 
 # penstock replay runs the tick, the policy and enforcement on the capture's
 # clock: the CLI shares them, not the state file, the alert sinks or shaping.
@@ -110,8 +123,9 @@ DATAPATH_TESTS := $(patsubst tests/datapath/test_%.c,$(OUTPUT)/tests/datapath_%,
 .PHONY: all
 all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o $(OUTPUT)/ps_bench \
 	$(OUTPUT)/ps_bench_fill $(OUTPUT)/ps_flood $(OUTPUT)/ps_load $(OUTPUT)/tests/alerts_driver \
-	$(OUTPUT)/tests/other_abi.bpf.o \
-	$(UNIT_TESTS) $(DATAPATH_TESTS) $(OUTPUT)/tests/fuzz_datapath
+	$(OUTPUT)/tests/other_abi.bpf.o $(OUTPUT)/tests/foreign.bpf.o \
+	$(UNIT_TESTS) $(DATAPATH_TESTS) $(OUTPUT)/tests/fuzz_datapath $(MAN_PAGES) \
+	$(COMPLETION)
 
 $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -137,6 +151,11 @@ $(OUTPUT)/bench_min.bpf.o: tools/bench_min.bpf.c bpf/lib/parse.h bpf/lib/common.
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# Another tool's tc and XDP programs, for tests/e2e/test_doctor.
+$(OUTPUT)/tests/foreign.bpf.o: tests/lib/foreign.bpf.c | $(OUTPUT)/tests
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
 # A datapath of another ABI, for tests/e2e/test_adopt.
 $(OUTPUT)/tests/other_abi.bpf.o: tests/lib/other_abi.bpf.c include/penstock_abi.h | $(OUTPUT)/tests
 	$(call msg,BPF,$@)
@@ -145,19 +164,31 @@ $(OUTPUT)/tests/other_abi.bpf.o: tests/lib/other_abi.bpf.c include/penstock_abi.
 $(OUTPUT)/obj/%.o: $(US)/%.c $(US_HDRS) $(OUTPUT)/penstock.skel.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(call obj,$(SHAPE_SRCS)): CFLAGS += $(NL_CFLAGS)
 $(call obj,$(US)/metrics/metrics.c): CFLAGS += $(MHD_CFLAGS)
+$(call obj,$(US)/cli/cmd_doctor.c): CFLAGS += $(NL_CFLAGS)
 
 $(OUTPUT)/penstock: $(call obj,$(PENSTOCK_SRCS))
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lpcap $(CURSES_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -lpcap $(CURSES_LIBS) $(NL_LIBS) $(GENL_LIBS) \
+		$(CAP_LIBS) -o $@
 
 $(OUTPUT)/penstockd: $(call obj,$(PENSTOCKD_SRCS))
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) $(CAP_LIBS) $(MHD_LIBS) \
-		-lsystemd -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) $(CAP_LIBS) \
+		$(MHD_LIBS) -lsystemd -o $@
+
+$(OUTPUT)/man/%: man/%.in tools/man.sh $(OUTPUT)/penstock $(OUTPUT)/penstockd
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)tools/man.sh $(OUTPUT) $< $@ $(VERSION)
+
+$(COMPLETION): $(OUTPUT)/penstock
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(OUTPUT)/penstock completion bash > $@
 
 # The benchmark driver: the datapath through the loader, beside bench_min.
 $(OUTPUT)/ps_bench: tools/bench.c tools/csum.h $(call obj,$(COMMON_SRCS) $(ENFORCE_SRCS)) \
@@ -287,16 +318,52 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo.sh
 
-.PHONY: install
-install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/penstock
+# What an installation holds (make install, the Debian package): the
+# binaries, the datapath's BPF object (for bpftool; the binaries embed
+# it), the example configuration (kept if one is there), the systemd unit
+# with this PREFIX's paths, the man pages, the completion, the docs.
+UNITDIR ?= /etc/systemd/system
+PACKAGE_FILES := $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/penstock.bpf.o $(MAN_PAGES) \
+		 $(COMPLETION)
+
+.PHONY: package-files
+package-files: $(PACKAGE_FILES)
+
+.PHONY: install install-package
+install: all install-package
+install-package: $(PACKAGE_FILES)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/penstock \
+		$(DESTDIR)$(PREFIX)/lib/penstock
 	install -m 0755 $(OUTPUT)/penstockd $(DESTDIR)$(PREFIX)/sbin/penstockd
 	install -m 0755 $(OUTPUT)/penstock $(DESTDIR)$(PREFIX)/bin/penstock
+	install -m 0644 $(OUTPUT)/penstock.bpf.o $(DESTDIR)$(PREFIX)/lib/penstock/penstock.bpf.o
 	test -e $(DESTDIR)/etc/penstock/penstock.yaml || \
 		install -m 0644 etc/penstock.yaml $(DESTDIR)/etc/penstock/penstock.yaml
-	install -d $(DESTDIR)/etc/systemd/system $(DESTDIR)$(PREFIX)/share/doc/penstock
-	install -m 0644 etc/penstockd.service $(DESTDIR)/etc/systemd/system/penstockd.service
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/doc/penstock
+	sed 's|/usr/local|$(PREFIX)|g' etc/penstockd.service > $(DESTDIR)$(UNITDIR)/penstockd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/penstockd.service
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/penstock/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0644 $(OUTPUT)/man/penstock.8 $(OUTPUT)/man/penstockd.8 \
+		$(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 $(OUTPUT)/man/penstock.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 $(COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/penstock
+	ln -sf penstock $(DESTDIR)$(BASHCOMPDIR)/penstockd
+
+# The Debian package, built by debhelper (debian/) from a copy of the
+# worktree's files in $(OUTPUT)/deb, then checked by lintian:
+# $(OUTPUT)/deb/penstock_$(VERSION)_<arch>.deb.
+DEB_DIR := $(OUTPUT)/deb
+.PHONY: deb
+deb:
+	$(Q)rm -rf $(DEB_DIR)
+	$(Q)mkdir -p $(DEB_DIR)/penstock-$(VERSION)
+	$(Q)git ls-files -z -co --exclude-standard | \
+		xargs -0 cp -P --parents -t $(DEB_DIR)/penstock-$(VERSION)
+	$(Q)cd $(DEB_DIR)/penstock-$(VERSION) && dpkg-buildpackage -b -us -uc
+	$(Q)lintian --fail-on error,warning --info $(DEB_DIR)/penstock_$(VERSION)_*.deb
+	$(Q)ls $(DEB_DIR)/penstock_$(VERSION)_*.deb
 
 .PHONY: clean
 clean:

@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
 	# build
 	make gcc clang llvm libbpf-dev bpftool linux-libc-dev libelf-dev zlib1g-dev
-	libpcap-dev libyaml-dev libjansson-dev libnl-3-dev libnl-route-3-dev
+	libpcap-dev libyaml-dev libjansson-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
 	libncurses-dev libsystemd-dev libcurl4-openssl-dev libcap-dev pkg-config
 	# penstockd's /metrics server
 	libmicrohttpd-dev
@@ -28,6 +28,11 @@ pkgs=(
 	# tests/e2e/test_metrics: a Prometheus server scraping penstockd, and
 	# the reference parser of the text format
 	prometheus python3-prometheus-client
+	# man pages (tests/e2e/test_docs: groff -ww, man -l), bash completion
+	groff man-db bash-completion
+	# make deb and tests/e2e/test_deb: debhelper, lintian, a clean Debian 12
+	# root from debootstrap
+	debhelper lintian debootstrap dpkg-dev fakeroot
 )
 
 missing=()

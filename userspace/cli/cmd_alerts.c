@@ -38,7 +38,7 @@ struct alerts_opts {
 	uint64_t since_s;
 };
 
-static const struct ps_cmd_opts alerts_cmd = {
+const struct ps_cmd_opts ps_cmd_alerts_opts = {
 	"alerts", alerts_usage, PS_OPTS_SOCKET | PS_OPTS_JSON,
 	(const struct ps_opt[]){
 		{ .name = "since", .key = 'S', .type = PS_OPT_DURATION, .min = 1,
@@ -120,7 +120,7 @@ static int print_alerts(json_t *ans, uint64_t since_s)
 int ps_cmd_alerts(int argc, char **argv)
 {
 	struct alerts_opts o = {};
-	int ret = ps_opts_parse(&alerts_cmd, argc, argv, &o);
+	int ret = ps_opts_parse(&ps_cmd_alerts_opts, argc, argv, &o);
 	json_t *ans, *req;
 
 	if (ret >= 0)
@@ -128,8 +128,8 @@ int ps_cmd_alerts(int argc, char **argv)
 	req = ps_request(PS_CMD_ALERTS);
 	if (o.since_s)
 		req = ps_request_set(req, PS_ARG_SINCE_S, json_integer(o.since_s));
-	ans = ps_ctl_ask(alerts_cmd.cmd, &o.c, req, &ret);
+	ans = ps_ctl_ask(ps_cmd_alerts_opts.cmd, &o.c, req, &ret);
 	if (!ans)
 		return ret;
-	return ps_ctl_done(alerts_cmd.cmd, ans, print_alerts(ans, o.since_s));
+	return ps_ctl_done(ps_cmd_alerts_opts.cmd, ans, print_alerts(ans, o.since_s));
 }

@@ -35,7 +35,7 @@ static const char status_usage[] =
 	"\n"
 	PS_EXIT_HELP;
 
-static const struct ps_cmd_opts status_cmd = {
+const struct ps_cmd_opts ps_cmd_status_opts = {
 	"status", status_usage, PS_OPTS_SOCKET | PS_OPTS_JSON, NULL,
 };
 
@@ -168,7 +168,7 @@ static int print_status(json_t *ans)
 
 int ps_cmd_status(int argc, char **argv)
 {
-	return ps_ctl_show(&status_cmd, argc, argv, PS_CMD_STATUS, print_status);
+	return ps_ctl_show(&ps_cmd_status_opts, argc, argv, PS_CMD_STATUS, print_status);
 }
 
 /* --- clients -------------------------------------------------------------- */
@@ -204,7 +204,7 @@ struct clients_opts {
 	uint64_t limit;
 };
 
-static const struct ps_cmd_opts clients_cmd = {
+const struct ps_cmd_opts ps_cmd_clients_opts = {
 	"clients", clients_usage, PS_OPTS_SOCKET | PS_OPTS_JSON,
 	(const struct ps_opt[]){
 		PS_OPT_SORT(struct clients_opts, sort),
@@ -284,16 +284,16 @@ int ps_cmd_clients(int argc, char **argv)
 	struct clients_opts o = {
 		.window = ps_window_names[PS_WIN_TOTAL], .sort = ps_sort_names[PS_SORT_REQUESTS],
 	};
-	int ret = ps_opts_parse(&clients_cmd, argc, argv, &o);
+	int ret = ps_opts_parse(&ps_cmd_clients_opts, argc, argv, &o);
 	json_t *ans;
 
 	if (ret >= 0)
 		return ret;
-	ans = ps_ctl_ask(clients_cmd.cmd, &o.c, ps_clients_request(o.window, o.sort, o.limit),
+	ans = ps_ctl_ask(ps_cmd_clients_opts.cmd, &o.c, ps_clients_request(o.window, o.sort, o.limit),
 			 &ret);
 	if (!ans)
 		return ret;
-	return ps_ctl_done(clients_cmd.cmd, ans,
+	return ps_ctl_done(ps_cmd_clients_opts.cmd, ans,
 			   print_clients(ans, !strcmp(o.window, ps_window_names[PS_WIN_TOTAL])));
 }
 
@@ -315,7 +315,7 @@ static const char client_usage[] =
 	"\n"
 	PS_EXIT_HELP;
 
-static const struct ps_cmd_opts client_cmd = {
+const struct ps_cmd_opts ps_cmd_client_opts = {
 	"client", client_usage, PS_OPTS_SOCKET | PS_OPTS_JSON | PS_OPTS_ARGS, NULL,
 };
 
@@ -372,7 +372,7 @@ static int print_client(json_t *ans)
 int ps_cmd_client(int argc, char **argv)
 {
 	struct ps_opts_common o = {};
-	int ret = ps_opts_parse(&client_cmd, argc, argv, &o);
+	int ret = ps_opts_parse(&ps_cmd_client_opts, argc, argv, &o);
 	char canon[INET6_ADDRSTRLEN];
 	unsigned char bin[16];
 	json_t *ans;
@@ -380,10 +380,10 @@ int ps_cmd_client(int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	if (o.argi >= argc)
-		return ps_opts_usage_error(&client_cmd, "no address given");
+		return ps_opts_usage_error(&ps_cmd_client_opts, "no address given");
 	if (o.argi + 1 < argc)
 		return ps_opts_usage_error(
-		    &client_cmd, "one address at a time ('%s' is one too many)", argv[o.argi + 1]);
+		    &ps_cmd_client_opts, "one address at a time ('%s' is one too many)", argv[o.argi + 1]);
 	/* The daemon's spelling of the address, whatever the user's. */
 	if (!strncmp(argv[o.argi], "key:", 4)) {
 		struct ps_prefix p;
@@ -403,12 +403,12 @@ int ps_cmd_client(int argc, char **argv)
 			argv[o.argi]);
 		return PS_EXIT_INPUT;
 	}
-	ans = ps_ctl_ask(client_cmd.cmd, &o,
+	ans = ps_ctl_ask(ps_cmd_client_opts.cmd, &o,
 			 ps_request_set(ps_request(PS_CMD_CLIENT), PS_ARG_ADDR, json_string(canon)),
 			 &ret);
 	if (!ans)
 		return ret;
-	return ps_ctl_done(client_cmd.cmd, ans, print_client(ans));
+	return ps_ctl_done(ps_cmd_client_opts.cmd, ans, print_client(ans));
 }
 
 /* --- endpoints ------------------------------------------------------------ */
@@ -429,7 +429,7 @@ static const char endpoints_usage[] =
 	"\n"
 	PS_EXIT_HELP;
 
-static const struct ps_cmd_opts endpoints_cmd = {
+const struct ps_cmd_opts ps_cmd_endpoints_opts = {
 	"endpoints", endpoints_usage, PS_OPTS_SOCKET | PS_OPTS_JSON, NULL,
 };
 
@@ -461,7 +461,7 @@ static int print_endpoints(json_t *ans)
 
 int ps_cmd_endpoints(int argc, char **argv)
 {
-	return ps_ctl_show(&endpoints_cmd, argc, argv, PS_CMD_ENDPOINTS, print_endpoints);
+	return ps_ctl_show(&ps_cmd_endpoints_opts, argc, argv, PS_CMD_ENDPOINTS, print_endpoints);
 }
 
 /* --- reload, stop --------------------------------------------------------- */
@@ -481,20 +481,20 @@ static const char reload_usage[] =
 	"\n"
 	PS_EXIT_HELP;
 
-static const struct ps_cmd_opts reload_cmd = {
+const struct ps_cmd_opts ps_cmd_reload_opts = {
 	"reload", reload_usage, PS_OPTS_SOCKET | PS_OPTS_JSON, NULL,
 };
 
 int ps_cmd_reload(int argc, char **argv)
 {
 	struct ps_opts_common o = {};
-	int ret = ps_opts_parse(&reload_cmd, argc, argv, &o);
+	int ret = ps_opts_parse(&ps_cmd_reload_opts, argc, argv, &o);
 	json_t *ans, *st = NULL;
 	const char *file;
 
 	if (ret >= 0)
 		return ret;
-	ans = ps_ctl_ask(reload_cmd.cmd, &o, ps_request(PS_CMD_RELOAD), &ret);
+	ans = ps_ctl_ask(ps_cmd_reload_opts.cmd, &o, ps_request(PS_CMD_RELOAD), &ret);
 	if (!ans)
 		return ret;
 	file = json_string_value(json_object_get(ans, "config"));
@@ -536,7 +536,7 @@ struct stop_opts {
 	int keep;
 };
 
-static const struct ps_cmd_opts stop_cmd = {
+const struct ps_cmd_opts ps_cmd_stop_opts = {
 	"stop", stop_usage, PS_OPTS_SOCKET | PS_OPTS_JSON,
 	(const struct ps_opt[]){
 		{ .name = "keep-datapath", .key = 'k', .type = PS_OPT_FLAG,
@@ -548,12 +548,12 @@ static const struct ps_cmd_opts stop_cmd = {
 int ps_cmd_stop(int argc, char **argv)
 {
 	struct stop_opts o = {};
-	int ret = ps_opts_parse(&stop_cmd, argc, argv, &o);
+	int ret = ps_opts_parse(&ps_cmd_stop_opts, argc, argv, &o);
 	json_t *ans;
 
 	if (ret >= 0)
 		return ret;
-	ans = ps_ctl_ask(stop_cmd.cmd, &o.c,
+	ans = ps_ctl_ask(ps_cmd_stop_opts.cmd, &o.c,
 			 ps_request_set(ps_request(PS_CMD_STOP), PS_ARG_KEEP_DATAPATH,
 					json_boolean(o.keep)),
 			 &ret);

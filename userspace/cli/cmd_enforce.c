@@ -145,7 +145,7 @@ static const char block_usage[] =
 	"\n"
 	PS_EXIT_HELP;
 
-static const struct ps_cmd_opts block_cmd = {
+const struct ps_cmd_opts ps_cmd_block_opts = {
 	"block", block_usage, PS_OPTS_SOCKET | PS_OPTS_JSON | PS_OPTS_ARGS,
 	(const struct ps_opt[]){ FOR_ROW, REASON_ROW, {} },
 };
@@ -154,15 +154,15 @@ int ps_cmd_block(int argc, char **argv)
 {
 	char subject[INET6_ADDRSTRLEN + 8], what[sizeof(subject) + 16];
 	struct enf_opts o = {};
-	int ret = ps_opts_parse(&block_cmd, argc, argv, &o);
+	int ret = ps_opts_parse(&ps_cmd_block_opts, argc, argv, &o);
 
 	if (ret >= 0)
 		return ret;
-	ret = enf_subject(&block_cmd, argc, argv, o.c.argi, subject, sizeof(subject));
+	ret = enf_subject(&ps_cmd_block_opts, argc, argv, o.c.argi, subject, sizeof(subject));
 	if (ret)
 		return ret;
 	snprintf(what, sizeof(what), "blocked %s", subject);
-	return enf_set(&block_cmd, PS_CMD_BLOCK, what, subject, &o);
+	return enf_set(&ps_cmd_block_opts, PS_CMD_BLOCK, what, subject, &o);
 }
 
 /* --- throttle ------------------------------------------------------------- */
@@ -202,7 +202,7 @@ static const char throttle_usage[] =
 	"\n"
 	PS_EXIT_HELP;
 
-static const struct ps_cmd_opts throttle_cmd = {
+const struct ps_cmd_opts ps_cmd_throttle_opts = {
 	"throttle", throttle_usage, PS_OPTS_SOCKET | PS_OPTS_JSON | PS_OPTS_ARGS,
 	(const struct ps_opt[]){
 		{ .name = "rpm", .key = 'm', .type = PS_OPT_UINT, .min = 1, .max = PS_ENF_RPM_MAX,
@@ -221,11 +221,11 @@ int ps_cmd_throttle(int argc, char **argv)
 {
 	char subject[INET6_ADDRSTRLEN + 8], what[sizeof(subject) + 96], rate[64];
 	struct enf_opts o = {};
-	int ret = ps_opts_parse(&throttle_cmd, argc, argv, &o);
+	int ret = ps_opts_parse(&ps_cmd_throttle_opts, argc, argv, &o);
 
 	if (ret >= 0)
 		return ret;
-	ret = enf_subject(&throttle_cmd, argc, argv, o.c.argi, subject, sizeof(subject));
+	ret = enf_subject(&ps_cmd_throttle_opts, argc, argv, o.c.argi, subject, sizeof(subject));
 	if (ret)
 		return ret;
 	if (!o.rpm == !o.rate) {
@@ -245,7 +245,7 @@ int ps_cmd_throttle(int argc, char **argv)
 	else
 		snprintf(what, sizeof(what), "shaping %s to %s", subject,
 			 ps_fmt_rate(o.rate, rate, sizeof(rate)));
-	return enf_set(&throttle_cmd, PS_CMD_THROTTLE, what, subject, &o);
+	return enf_set(&ps_cmd_throttle_opts, PS_CMD_THROTTLE, what, subject, &o);
 }
 
 /* --- unblock -------------------------------------------------------------- */
@@ -271,7 +271,7 @@ static const char unblock_usage[] =
 	"exit status: 0 ok, 1 penstockd missing or refused the request, or no\n"
 	"enforcement on the subject, 2 bad usage, 3 permission denied (not root)\n";
 
-static const struct ps_cmd_opts unblock_cmd = {
+const struct ps_cmd_opts ps_cmd_unblock_opts = {
 	"unblock", unblock_usage, PS_OPTS_SOCKET | PS_OPTS_JSON | PS_OPTS_ARGS, NULL,
 };
 
@@ -279,16 +279,16 @@ int ps_cmd_unblock(int argc, char **argv)
 {
 	char subject[INET6_ADDRSTRLEN + 8];
 	struct ps_opts_common o = {};
-	int ret = ps_opts_parse(&unblock_cmd, argc, argv, &o);
+	int ret = ps_opts_parse(&ps_cmd_unblock_opts, argc, argv, &o);
 	json_t *ans, *removed;
 	json_int_t n;
 
 	if (ret >= 0)
 		return ret;
-	ret = enf_subject(&unblock_cmd, argc, argv, o.argi, subject, sizeof(subject));
+	ret = enf_subject(&ps_cmd_unblock_opts, argc, argv, o.argi, subject, sizeof(subject));
 	if (ret)
 		return ret;
-	ans = ps_ctl_call(unblock_cmd.cmd, ps_ctl_socket_path(o.socket),
+	ans = ps_ctl_call(ps_cmd_unblock_opts.cmd, ps_ctl_socket_path(o.socket),
 			  ps_request_set(ps_request(PS_CMD_UNBLOCK), PS_ARG_SUBJECT,
 					 json_string(subject)), &ret);
 	if (!ans)
@@ -301,7 +301,7 @@ int ps_cmd_unblock(int argc, char **argv)
 	}
 	n = json_integer_value(removed);
 	if (o.json) {
-		ret = ps_ctl_answer_json(unblock_cmd.cmd, ans);
+		ret = ps_ctl_answer_json(ps_cmd_unblock_opts.cmd, ans);
 	} else {
 		if (n)
 			printf("removed %lld %s for %s\n", (long long)n, n == 1 ? "entry" : "entries",
@@ -337,7 +337,7 @@ static const char enforcement_usage[] =
 	"\n"
 	PS_EXIT_HELP;
 
-static const struct ps_cmd_opts enforcement_cmd = {
+const struct ps_cmd_opts ps_cmd_enforcement_opts = {
 	"enforcement", enforcement_usage, PS_OPTS_SOCKET | PS_OPTS_JSON, NULL,
 };
 
@@ -441,5 +441,5 @@ static int print_enforcement(json_t *ans)
 
 int ps_cmd_enforcement(int argc, char **argv)
 {
-	return ps_ctl_show(&enforcement_cmd, argc, argv, PS_CMD_ENFORCEMENT, print_enforcement);
+	return ps_ctl_show(&ps_cmd_enforcement_opts, argc, argv, PS_CMD_ENFORCEMENT, print_enforcement);
 }

@@ -42,7 +42,7 @@ struct keyid_opts {
 	const char *secret;
 };
 
-static const struct ps_cmd_opts keyid_cmd = {
+const struct ps_cmd_opts ps_cmd_key_id_opts = {
 	"key-id", keyid_usage, 0,
 	(const struct ps_opt[]){
 		{ .name = "secret", .key = 'k', .type = PS_OPT_STRING,
@@ -57,7 +57,7 @@ int ps_cmd_key_id(int argc, char **argv)
 	struct keyid_opts o = {};
 	uint8_t secret[PS_KEY_SECRET_LEN];
 	char key[KEY_MAX + 2], err[4300], text[PS_KEY_STRLEN];
-	int ret = ps_opts_parse(&keyid_cmd, argc, argv, &o);
+	int ret = ps_opts_parse(&ps_cmd_key_id_opts, argc, argv, &o);
 	size_t n;
 	int c;
 

@@ -70,7 +70,7 @@ struct replay_opts {
 	const char *secret;
 };
 
-static const struct ps_cmd_opts replay_cmd = {
+const struct ps_cmd_opts ps_cmd_replay_opts = {
 	"replay", replay_usage, PS_OPTS_JSON | PS_OPTS_ARGS,
 	(const struct ps_opt[]){
 		{ .name = "config", .key = 'c', .type = PS_OPT_STRING,
@@ -327,14 +327,14 @@ int ps_cmd_replay(int argc, char **argv)
 	static struct ps_config cfg;
 	static struct ps_replay rp;
 	struct ps_datapath dp = {};
-	int i, err, ret = ps_opts_parse(&replay_cmd, argc, argv, &o);
+	int i, err, ret = ps_opts_parse(&ps_cmd_replay_opts, argc, argv, &o);
 
 	if (ret >= 0)
 		return ret;
 	if (o.verbose)
 		ps_log_set_level(PS_LOG_DEBUG);
 	if (o.c.argi >= argc)
-		return ps_opts_usage_error(&replay_cmd, "no capture given");
+		return ps_opts_usage_error(&ps_cmd_replay_opts, "no capture given");
 	ret = replay_config(&o, &cfg);
 	if (ret)
 		return ret;

@@ -64,7 +64,7 @@ struct top_opts {
 	long interval_ms;
 };
 
-static const struct ps_cmd_opts top_cmd = {
+const struct ps_cmd_opts ps_cmd_top_opts = {
 	"top", top_usage, PS_OPTS_SOCKET,
 	(const struct ps_opt[]){
 		PS_OPT_SORT(struct top_opts, sort),
@@ -376,7 +376,7 @@ int ps_cmd_top(int argc, char **argv)
 		.interval_ms = 1000,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
-	int ret = ps_opts_parse(&top_cmd, argc, argv, &o);
+	int ret = ps_opts_parse(&ps_cmd_top_opts, argc, argv, &o);
 	struct top t = {};
 	SCREEN *scr;
 

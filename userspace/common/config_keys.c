@@ -98,11 +98,14 @@ static const struct ps_key endpoint_keys[] = {
 		STR_FIELD(struct ps_endpoint_cfg, name, 1, PS_NAME_MAX - 1),
 		.check = check_name,
 		.rule = "printable ASCII",
+		.doc = "a label",
+		.doc_def = "`port-<port>`",
 	},
 	{
 		.name = "port",
 		INT_FIELD(struct ps_endpoint_cfg, port, 1, 65535),
 		.flags = PS_K_REQUIRED | PS_K_UNIQUE,
+		.doc = "the server's TCP port",
 	},
 	{
 		.name = "paths",
@@ -110,24 +113,39 @@ static const struct ps_key endpoint_keys[] = {
 		.elem = &path_entry,
 		.what = "paths",
 		.def_list = ps_default_paths,
+		.doc = "a request whose path starts with one of these is an inference request",
 	},
 	{
 		.name = "proxy_protocol",
 		BOOL_FIELD(struct ps_endpoint_cfg, proxy_protocol),
+		.doc = "each connection starts with a PROXY protocol header, v1 or v2, naming "
+			"its client ([Behind a load "
+			"balancer](#behind-a-load-balancer-the-proxy-protocol))",
+		.doc_rule = "`true` needs `trusted_proxies`",
 	},
 	{
 		.name = "forwarded_for",
 		ENUM_FIELD(struct ps_endpoint_cfg, forwarded_for, forwarded_for_names),
+		.doc = "each request's client from its `X-Forwarded-For` (else `Forwarded`), "
+			"only that header, or only `Forwarded`, on connections from a trusted "
+			"proxy ([Behind a "
+			"gateway](#behind-a-gateway-x-forwarded-for-and-forwarded))",
+		.doc_rule = "any but `false` needs `trusted_proxies`",
 	},
 	{
 		.name = "identity",
 		ENUM_FIELD(struct ps_endpoint_cfg, identity, identity_names),
+		.doc = "whom a request is counted to: its address, or its API key when it "
+			"carries one ([Per API key](#per-api-key-identity-api_key))",
 	},
 	{
 		.name = "trusted_proxies",
 		LIST_FIELD(struct ps_endpoint_cfg, trusted, ntrusted, 1, PS_MAX_TRUSTED),
 		.elem = &trusted_entry,
 		.what = "prefixes",
+		.doc = "the load balancers and gateways whose headers are believed; quote an "
+			"IPv6 one in a `[...]` list",
+		.doc_rule = "only with `proxy_protocol: true` or `forwarded_for`",
 	},
 	{}
 };
@@ -141,7 +159,7 @@ static const struct ps_key endpoint_entry = {
 
 /* limits.default: offsets are in struct ps_config, as the map has none of its own. */
 static const struct ps_key default_keys[] = {
-	LIMIT_KEYS(struct ps_config, limits_default, PS_ON_EXCEED_DELAY),
+	LIMIT_KEYS(struct ps_config, limits_default, PS_ON_EXCEED_DELAY, "no limit", "`1`", NULL),
 	{}
 };
 
@@ -161,26 +179,31 @@ static const struct ps_key threshold_keys[] = {
 		.name = "requests_per_minute",
 		INT_FIELD(struct ps_thresholds, requests_per_minute, 1, 1000000000),
 		.def = PS_DEF_UNSET,
+		.doc = "inference requests, 1m window",
 	},
 	{
 		.name = "requests_per_hour",
 		INT_FIELD(struct ps_thresholds, requests_per_hour, 1, 1000000000000LL),
 		.def = PS_DEF_UNSET,
+		.doc = "inference requests, 1h window",
 	},
 	{
 		.name = "requests_per_day",
 		INT_FIELD(struct ps_thresholds, requests_per_day, 1, 1000000000000LL),
 		.def = PS_DEF_UNSET,
+		.doc = "inference requests, 24h window",
 	},
 	{
 		.name = "tx_payload_per_hour",
 		QTY_FIELD(struct ps_thresholds, tx_payload_per_hour, ps_parse_size, "size", "bytes"),
 		.def = PS_DEF_UNSET,
+		.doc = "response payload bytes, 1h window",
 	},
 	{
 		.name = "tx_payload_per_day",
 		QTY_FIELD(struct ps_thresholds, tx_payload_per_day, ps_parse_size, "size", "bytes"),
 		.def = PS_DEF_UNSET,
+		.doc = "response payload bytes, 24h window",
 	},
 	{}
 };
@@ -192,45 +215,63 @@ static const struct ps_key class_keys[] = {
 		.flags = PS_K_REQUIRED | PS_K_UNIQUE,
 		.check = check_name,
 		.rule = "printable ASCII",
+		.doc = "a label",
 	},
 	{
 		.name = "clients",
 		LIST_FIELD(struct ps_class_cfg, clients, nclients, 1, PS_MAX_CLASS_PREFIXES),
 		.elem = &prefix_entry,
 		.what = "prefixes",
+		.doc = "who is in the class; quote an IPv6 one in a `[...]` list",
+		.doc_rule = "each in one class only (a longer prefix in another class is fine)",
+		.doc_def = "required unless `keys`",
 	},
 	{
 		.name = "keys",
 		LIST_FIELD(struct ps_class_cfg, keys, nkeys, 1, PS_MAX_CLASS_KEYS),
 		.elem = &keyid_entry,
 		.what = "API key ids",
+		.doc = "the API keys in the class (endpoints with `identity: api_key`)",
+		.doc_rule = "each in one class only; with `clients`, 256 in all",
 	},
-	LIMIT_KEYS(struct ps_class_cfg, limits, PS_ON_EXCEED_UNSET),
+	LIMIT_KEYS(struct ps_class_cfg, limits, PS_ON_EXCEED_UNSET, "the default's",
+		   "the default's", "the default's"),
 	{
 		.name = "unlimited",
 		BOOL_FIELD(struct ps_class_cfg, limits.unlimited),
 		.def = PS_DEF_UNSET,
+		.doc = "no limit applies to the class's clients",
+		.doc_rule = "with `true`, no limit key in the class",
+		.doc_def = "`false`",
 	},
 	{
 		.name = "dry_run",
 		BOOL_FIELD(struct ps_class_cfg, limits.dry_run),
 		.def = PS_DEF_UNSET,
+		.doc = "dry run for the class's clients only",
+		.doc_def = "the global `dry_run`",
 	},
 	{
 		.name = "exempt",
 		BOOL_FIELD(struct ps_class_cfg, exempt),
 		.def = 0,
+		.doc = "detection never alerts on the class's clients nor acts against them",
 	},
 	{
 		.name = "alert_only",
 		BOOL_FIELD(struct ps_class_cfg, alert_only),
 		.def = 0,
+		.doc = "alerts on the class's clients have action `alert` only: nothing is "
+			"shaped, delayed or blocked",
+		.doc_rule = "not `true` with `exempt: true`",
 	},
 	{
 		.name = "thresholds",
 		.type = PS_T_MAP,
 		.off = offsetof(struct ps_class_cfg, thresholds),
 		.keys = threshold_keys,
+		.doc = "the class's own thresholds; a key left out is `detection.thresholds`'",
+		.doc_def = "`detection.thresholds`'",
 	},
 	{}
 };
@@ -249,12 +290,16 @@ static const struct ps_key limits_keys[] = {
 		.keys = default_keys,
 		.finish = default_finish,
 		.verify = default_verify,
+		.doc = "the limits of clients in no class, and what classes inherit",
+		.doc_rule = "the limit keys below",
+		.doc_def = "no limit",
 	},
 	{
 		.name = "classes",
 		LIST_FIELD(struct ps_config, classes, nclasses, 0, PS_MAX_CLASSES - 1),
 		.elem = &class_entry,
 		.what = "classes",
+		.doc = "[Classes](#classes)",
 	},
 	{}
 };
@@ -267,17 +312,20 @@ static const struct ps_key alerts_jsonl_keys[] = {
 		.flags = PS_K_REQUIRED,
 		.check = check_abs_path,
 		.rule = "an absolute path",
+		.doc = "the file; its directory is made if need be",
 	},
 	{
 		.name = "max_bytes",
 		QTY_RANGE(struct ps_alerts_jsonl_cfg, max_bytes, ps_parse_size, "size", "bytes",
 			  1024, 1ULL << 40),
 		.def = 10 << 20,
+		.doc = "rotate before the file would grow past this",
 	},
 	{
 		.name = "keep",
 		INT_FIELD(struct ps_alerts_jsonl_cfg, keep, 0, 1000),
 		.def = 5,
+		.doc = "rotated files kept (`path.1` .. `path.KEEP`)",
 	},
 	{}
 };
@@ -290,6 +338,8 @@ static const struct ps_key alerts_webhook_keys[] = {
 		.flags = PS_K_REQUIRED,
 		.check = check_url,
 		.rule = "an http:// or https:// URL",
+		.doc = "where alerts are POSTed, e.g. `http://alertmanager:9093/api/v2/alerts`; "
+			"`https://` is verified against the system's CA certificates",
 	},
 	{
 		.name = "spool_dir",
@@ -297,24 +347,28 @@ static const struct ps_key alerts_webhook_keys[] = {
 		.check = check_abs_path,
 		.rule = "an absolute path",
 		.def_str = "/var/lib/penstock/spool",
+		.doc = "where alerts wait until delivered (made with mode 0700)",
 	},
 	{
 		.name = "timeout",
 		QTY_RANGE(struct ps_alerts_webhook_cfg, timeout, ps_parse_duration, "duration",
 			  "seconds", 1, 300),
 		.def = 5,
+		.doc = "one POST, connecting included",
 	},
 	{
 		.name = "max_spool",
 		QTY_RANGE(struct ps_alerts_webhook_cfg, max_spool, ps_parse_size, "size", "bytes",
 			  1 << 20, 1ULL << 40),
 		.def = 100 << 20,
+		.doc = "past it the oldest batches waiting are dropped",
 	},
 	{
 		.name = "max_backoff",
 		QTY_RANGE(struct ps_alerts_webhook_cfg, max_backoff, ps_parse_duration, "duration",
 			  "seconds", 1, 3600),
 		.def = 60,
+		.doc = "retries wait 1 s, doubling up to this",
 	},
 	{}
 };
@@ -325,23 +379,29 @@ static const struct ps_key alerts_keys[] = {
 		.name = "stderr",
 		BOOL_FIELD(struct ps_alerts_cfg, to_stderr),
 		.def = 1,
+		.doc = "one line per alert on stderr",
 	},
 	{
 		.name = "jsonl",
 		.type = PS_T_MAP,
 		.off = offsetof(struct ps_alerts_cfg, jsonl),
 		.keys = alerts_jsonl_keys,
+		.doc = "the JSON-lines file",
+		.doc_def = "none: no file",
 	},
 	{
 		.name = "webhook",
 		.type = PS_T_MAP,
 		.off = offsetof(struct ps_alerts_cfg, webhook),
 		.keys = alerts_webhook_keys,
+		.doc = "Alertmanager API v2",
+		.doc_def = "none: no webhook",
 	},
 	{
 		.name = "keep_in_memory",
 		INT_FIELD(struct ps_alerts_cfg, keep_in_memory, 0, 1000000),
 		.def = 1000,
+		.doc = "alerts kept for `penstock alerts`",
 	},
 	{}
 };
@@ -352,6 +412,7 @@ static const struct ps_key metrics_keys[] = {
 		.name = "enabled",
 		BOOL_FIELD(struct ps_metrics_cfg, enabled),
 		.def = 1,
+		.doc = "serve `/metrics`",
 	},
 	{
 		.name = "listen",
@@ -360,11 +421,14 @@ static const struct ps_key metrics_keys[] = {
 		.rule = "ADDRESS:PORT, a numeric IPv4 address or a bracketed IPv6 one and a "
 			"port 1..65535, such as 127.0.0.1:9464 or [::1]:9464",
 		.def_str = "127.0.0.1:9464",
+		.doc = "where penstockd listens; no host names",
 	},
 	{
 		.name = "top",
 		INT_FIELD(struct ps_metrics_cfg, top, 0, PS_METRICS_TOP_MAX),
 		.def = 20,
+		.doc = "subjects in each top list (by egress and by requests in the last minute); "
+		       "0: none",
 	},
 	{}
 };
@@ -384,28 +448,37 @@ static const struct ps_key step_keys[] = {
 		ENUM_FIELD(struct ps_step_cfg, action, step_action_names),
 		.flags = PS_K_REQUIRED,
 		.def = PS_STEP_ALERT,
+		.doc = "an alert only; egress shaped to `rate`; requests held to "
+			"`requests_per_minute`; every packet dropped",
 	},
 	{
 		.name = "for",
 		QTY_RANGE(struct ps_step_cfg, duration, ps_parse_duration, "duration", "seconds",
 			  1, 30 * DAY),
 		.def = HOUR,
+		.doc = "how long the action lasts",
+		.doc_rule = "not with `alert`",
 	},
 	{
 		.name = "cooldown",
 		QTY_RANGE(struct ps_step_cfg, cooldown, ps_parse_duration, "duration", "seconds",
 			  0, 30 * DAY),
 		.def = 10 * MINUTE,
+		.doc = "how long before the next step may follow",
 	},
 	{
 		.name = "rate",
 		QTY_FIELD(struct ps_step_cfg, rate, ps_parse_rate, "rate", "bit/s"),
 		.def = 4000000,
+		.doc = "a prefix's clients share it",
+		.doc_rule = "`shape` only",
 	},
 	{
 		.name = "requests_per_minute",
 		INT_FIELD(struct ps_step_cfg, requests_per_minute, 1, 10000000),
 		.def = 10,
+		.doc = "a prefix's clients together",
+		.doc_rule = "`delay` only",
 	},
 	{}
 };
@@ -433,6 +506,7 @@ static const struct ps_key escalation_keys[] = {
 		QTY_RANGE(struct ps_detection_cfg, forget, ps_parse_duration, "duration", "seconds",
 			  MINUTE, 30 * DAY),
 		.def = 6 * HOUR,
+		.doc = "a subject not detected this long starts again at the first step",
 	},
 	{
 		.name = "steps",
@@ -440,6 +514,10 @@ static const struct ps_key escalation_keys[] = {
 		LIST_DEFAULTS(struct ps_detection_cfg, steps, default_steps),
 		.elem = &step_entry,
 		.what = "steps",
+		.doc = "the steps of the escalation",
+		.doc_rule = "given, it replaces the default",
+		.doc_def = "alert (cooldown 5m); shape 4mbit for 1h; delay 10 a minute for "
+			"1h; block for 1h (cooldown 10m each)",
 	},
 	{}
 };
@@ -450,11 +528,14 @@ static const struct ps_key high_rate_keys[] = {
 		.name = "enabled",
 		BOOL_FIELD(struct ps_detection_cfg, high_rate.enabled),
 		.def = 1,
+		.doc = "`false`: the detector does not run",
 	},
 	{
 		.name = "requests_per_minute",
 		INT_FIELD(struct ps_detection_cfg, high_rate.requests_per_minute, 1, 1000000000),
 		.def = 15,
+		.doc = "floor: the client's 1m window (a person at a chat interface stays well "
+			"under it)",
 	},
 	{}
 };
@@ -464,16 +545,19 @@ static const struct ps_key prefix_keys[] = {
 		.name = "enabled",
 		BOOL_FIELD(struct ps_detection_cfg, prefix.enabled),
 		.def = 1,
+		.doc = "`false`: the detector does not run",
 	},
 	{
 		.name = "min_clients",
 		INT_FIELD(struct ps_detection_cfg, prefix.min_clients, 2, 1000000),
 		.def = 10,
+		.doc = "active clients in the prefix",
 	},
 	{
 		.name = "requests_per_hour",
 		INT_FIELD(struct ps_detection_cfg, prefix.requests_per_hour, 1, 1000000000000LL),
 		.def = 300,
+		.doc = "floor: the prefix's 1h window",
 	},
 	{}
 };
@@ -483,11 +567,13 @@ static const struct ps_key shared_key_keys[] = {
 		.name = "enabled",
 		BOOL_FIELD(struct ps_detection_cfg, shared_key.enabled),
 		.def = 1,
+		.doc = "`false`: the detector does not run",
 	},
 	{
 		.name = "min_networks",
 		INT_FIELD(struct ps_detection_cfg, shared_key.min_networks, 2, 1000000),
 		.def = 8,
+		.doc = "networks (IPv4 /24, IPv6 /48) one API key came from in the last hour",
 	},
 	{}
 };
@@ -497,21 +583,25 @@ static const struct ps_key key_hydra_keys[] = {
 		.name = "enabled",
 		BOOL_FIELD(struct ps_detection_cfg, key_hydra.enabled),
 		.def = 1,
+		.doc = "`false`: the detector does not run",
 	},
 	{
 		.name = "min_keys",
 		INT_FIELD(struct ps_detection_cfg, key_hydra.min_keys, 2, 1000000),
 		.def = 8,
+		.doc = "API keys from one address or network in the last hour",
 	},
 	{
 		.name = "max_cv",
 		DEC_FIELD(struct ps_detection_cfg, key_hydra.max_cv, 0, 10),
 		.ddef = 0.35,
+		.doc = "coefficient of variation of those keys' request rates",
 	},
 	{
 		.name = "requests_per_key",
 		INT_FIELD(struct ps_detection_cfg, key_hydra.requests_per_key, 1, 1000000000),
 		.def = 3,
+		.doc = "their mean request rate, an hour",
 	},
 	{}
 };
@@ -521,28 +611,33 @@ static const struct ps_key low_and_slow_keys[] = {
 		.name = "enabled",
 		BOOL_FIELD(struct ps_detection_cfg, low_and_slow.enabled),
 		.def = 1,
+		.doc = "`false`: the detector does not run",
 	},
 	{
 		.name = "min_history",
 		QTY_RANGE(struct ps_detection_cfg, low_and_slow.min_history, ps_parse_duration,
 			  "duration", "seconds", MINUTE, 7 * DAY),
 		.def = 3 * HOUR,
+		.doc = "how long a client is observed before it is judged",
 	},
 	{
 		.name = "duty_cycle",
 		DEC_FIELD(struct ps_detection_cfg, low_and_slow.duty_cycle, 0, 1),
 		.ddef = 0.9,
+		.doc = "share of its minutes the client is active in",
 	},
 	{
 		.name = "max_cv",
 		DEC_FIELD(struct ps_detection_cfg, low_and_slow.max_cv, 0, 10),
 		.ddef = 0.3,
+		.doc = "coefficient of variation of the time between its requests",
 	},
 	{
 		.name = "requests_per_hour",
 		INT_FIELD(struct ps_detection_cfg, low_and_slow.requests_per_hour, 1,
 			  1000000000000LL),
 		.def = 120,
+		.doc = "floor: the client's 1h window",
 	},
 	{}
 };
@@ -552,22 +647,26 @@ static const struct ps_key surge_keys[] = {
 		.name = "enabled",
 		BOOL_FIELD(struct ps_detection_cfg, surge.enabled),
 		.def = 1,
+		.doc = "`false`: the detector does not run",
 	},
 	{
 		.name = "factor",
 		DEC_FIELD(struct ps_detection_cfg, surge.factor, 1, 1000000),
 		.ddef = 5,
+		.doc = "the 1h rate over the client's own baseline",
 	},
 	{
 		.name = "min_history",
 		QTY_RANGE(struct ps_detection_cfg, surge.min_history, ps_parse_duration,
 			  "duration", "seconds", MINUTE, 7 * DAY),
 		.def = 3 * HOUR,
+		.doc = "history needed before the client is judged",
 	},
 	{
 		.name = "requests_per_hour",
 		INT_FIELD(struct ps_detection_cfg, surge.requests_per_hour, 1, 1000000000000LL),
 		.def = 120,
+		.doc = "floor: the client's 1h window",
 	},
 	{}
 };
@@ -577,16 +676,19 @@ static const struct ps_key ratio_keys[] = {
 		.name = "enabled",
 		BOOL_FIELD(struct ps_detection_cfg, ratio.enabled),
 		.def = 1,
+		.doc = "`false`: the detector does not run",
 	},
 	{
 		.name = "min_ratio",
 		DEC_FIELD(struct ps_detection_cfg, ratio.min_ratio, 1, 1000000),
 		.ddef = 25,
+		.doc = "`tx_payload` / `rx_payload` over 24h",
 	},
 	{
 		.name = "min_requests",
 		INT_FIELD(struct ps_detection_cfg, ratio.min_requests, 1, 1000000000000LL),
 		.def = 100,
+		.doc = "inference requests in 24h",
 	},
 	{}
 };
@@ -597,37 +699,90 @@ static const struct ps_key detection_keys[] = {
 		.name = "enabled",
 		BOOL_FIELD(struct ps_detection_cfg, enabled),
 		.def = 1,
+		.doc = "`false`: no detector runs",
 	},
 	{
 		.name = "interval",
 		QTY_RANGE(struct ps_detection_cfg, interval, ps_parse_duration, "duration",
 			  "seconds", 1, HOUR),
 		.def = 10,
+		.doc = "how often the detectors run",
 	},
 	{
 		.name = "min_population",
 		INT_FIELD(struct ps_detection_cfg, min_population, 2, 1000000),
 		.def = 20,
+		.doc = "active clients needed for a population baseline",
 	},
 	{
 		.name = "zscore",
 		DEC_FIELD(struct ps_detection_cfg, zscore, 1, 1000),
 		.ddef = 3.5,
+		.doc = "the robust z-score that is \"far above the population\"",
 	},
-	{ .name = "high_rate", .type = PS_T_MAP, .keys = high_rate_keys },
-	{ .name = "prefix", .type = PS_T_MAP, .keys = prefix_keys },
-	{ .name = "low_and_slow", .type = PS_T_MAP, .keys = low_and_slow_keys },
-	{ .name = "surge", .type = PS_T_MAP, .keys = surge_keys },
-	{ .name = "ratio", .type = PS_T_MAP, .keys = ratio_keys },
-	{ .name = "shared_key", .type = PS_T_MAP, .keys = shared_key_keys },
-	{ .name = "key_hydra", .type = PS_T_MAP, .keys = key_hydra_keys },
+	{
+		.name = "high_rate",
+		.type = PS_T_MAP,
+		.keys = high_rate_keys,
+		.doc = "the `high_rate` detector (below)",
+		.doc_def = "its keys' defaults",
+	},
+	{
+		.name = "prefix",
+		.type = PS_T_MAP,
+		.keys = prefix_keys,
+		.doc = "the `prefix` detector (below)",
+		.doc_def = "its keys' defaults",
+	},
+	{
+		.name = "low_and_slow",
+		.type = PS_T_MAP,
+		.keys = low_and_slow_keys,
+		.doc = "the `low_and_slow` detector (below)",
+		.doc_def = "its keys' defaults",
+	},
+	{
+		.name = "surge",
+		.type = PS_T_MAP,
+		.keys = surge_keys,
+		.doc = "the `surge` detector (below)",
+		.doc_def = "its keys' defaults",
+	},
+	{
+		.name = "ratio",
+		.type = PS_T_MAP,
+		.keys = ratio_keys,
+		.doc = "the `ratio` detector (below)",
+		.doc_def = "its keys' defaults",
+	},
+	{
+		.name = "shared_key",
+		.type = PS_T_MAP,
+		.keys = shared_key_keys,
+		.doc = "the `shared_key` detector (below)",
+		.doc_def = "its keys' defaults",
+	},
+	{
+		.name = "key_hydra",
+		.type = PS_T_MAP,
+		.keys = key_hydra_keys,
+		.doc = "the `key_hydra` detector (below)",
+		.doc_def = "its keys' defaults",
+	},
 	{
 		.name = "thresholds",
 		.type = PS_T_MAP,
 		.off = offsetof(struct ps_detection_cfg, thresholds),
 		.keys = threshold_keys,
+		.doc = "the `threshold` detector's thresholds",
 	},
-	{ .name = "escalation", .type = PS_T_MAP, .keys = escalation_keys },
+	{
+		.name = "escalation",
+		.type = PS_T_MAP,
+		.keys = escalation_keys,
+		.doc = "what is done about what the detectors find",
+		.doc_def = "its keys' defaults",
+	},
 	{}
 };
 
@@ -637,6 +792,7 @@ const struct ps_key ps_cfg_root_keys[] = {
 		LIST_FIELD(struct ps_config, ifaces, nifaces, 0, PS_MAX_IFACES),
 		.elem = &iface_entry,
 		.what = "interface names",
+		.doc = "where penstockd attaches (it needs at least one)",
 	},
 	{
 		.name = "endpoints",
@@ -644,49 +800,67 @@ const struct ps_key ps_cfg_root_keys[] = {
 		.flags = PS_K_REQUIRED,
 		.elem = &endpoint_entry,
 		.what = "endpoints",
+		.doc = "the inference servers",
 	},
 	{
 		.name = "max_clients",
 		INT_FIELD(struct ps_config, max_clients, 16, 16777216),
 		.def = PS_MAX_CLIENTS,
+		.doc = "client slots in the kernel's maps; takes effect when penstockd starts a "
+			"fresh datapath (none running to adopt)",
 	},
 	{
 		.name = "reclaim_idle",
 		INT_FIELD(struct ps_config, reclaim_idle, 1, 31536000),
 		.def = 600,
+		.doc = "how long a client must have been idle before its slot may be reclaimed",
+		.doc_rule = "seconds",
 	},
 	{
 		.name = "limits",
 		.type = PS_T_MAP,
 		.keys = limits_keys,
 		.verify = limits_verify,
+		.doc = "what clients may take ([Enforcement](#enforcement))",
+		.doc_def = "none: nothing limited",
 	},
 	{
 		.name = "dry_run",
 		BOOL_FIELD(struct ps_config, dry_run),
 		.def = 0,
+		.doc = "decide and count, touch no packet ([Dry run](#dry-run))",
 	},
 	{
 		.name = "xdp",
 		ENUM_FIELD(struct ps_config, xdp, xdp_names),
+		.doc = "where the XDP program drops blocked clients' packets first: `auto` on each "
+		       "interface whose driver runs XDP but a veth (where XDP takes TSO and GSO "
+		       "from the peer), `on` on veth too, `off` nowhere: tc blocks alone "
+		       "([Blocks](#blocks))",
 	},
 	{
 		.name = "alerts",
 		.type = PS_T_MAP,
 		.off = offsetof(struct ps_config, alerts),
 		.keys = alerts_keys,
+		.doc = "[Alerts](#alerts)",
+		.doc_def = "stderr only",
 	},
 	{
 		.name = "detection",
 		.type = PS_T_MAP,
 		.off = offsetof(struct ps_config, detection),
 		.keys = detection_keys,
+		.doc = "the detectors and what is done about what they find (below)",
+		.doc_def = "every detector, the default escalation",
 	},
 	{
 		.name = "metrics",
 		.type = PS_T_MAP,
 		.off = offsetof(struct ps_config, metrics),
 		.keys = metrics_keys,
+		.doc = "penstockd's Prometheus endpoint ([Metrics](#metrics))",
+		.doc_def = "on, `127.0.0.1:9464`, top 20",
 	},
 	{}
 };

@@ -75,6 +75,16 @@ struct ps_key {
 	uint64_t umin, umax;		/* QTY: bounds */
 	const char *unit;		/* QTY: unit of umin..umax, for messages */
 	double dmin, dmax, ddef;	/* DEC: bounds and default */
+	/*
+	 * The reference (penstock config-keys: the README's table and
+	 * penstock.yaml(5)), in Markdown's inline syntax: what the key
+	 * means; what it takes besides the bounds above (a rule between
+	 * keys, say); its default when the row's own says too little
+	 * ("the default's", a list of mappings).
+	 */
+	const char *doc;
+	const char *doc_rule;
+	const char *doc_def;
 };
 
 /*
@@ -153,48 +163,75 @@ struct ps_key {
 /*
  * The limit keys of a struct ps_limits at T.m, shared by limits.default
  * and the classes; on_exceed_def is the only default that differs (a
- * class's unset keys are inherited, see ps_limits_resolve()).
+ * class's unset keys are inherited, see ps_limits_resolve()), and the
+ * reference says so: unset_doc is what an unset key is ("no limit", "the
+ * default's"), burst_doc and on_exceed_doc the defaults of those two
+ * (NULL: the row's own).
  */
-#define LIMIT_KEYS(T, m, on_exceed_def)						\
+#define LIMIT_KEYS(T, m, on_exceed_def, unset_doc, burst_doc, on_exceed_doc)	\
 	{									\
 		.name = "requests_per_minute",					\
 		INT_FIELD(T, m.requests_per_minute, 1, 10000000),		\
 		.def = PS_DEF_UNSET,						\
+		.doc = "inference requests a minute ([Request limits]"		\
+		       "(#request-limits))",					\
+		.doc_def = (unset_doc),						\
 	},									\
 	{									\
 		.name = "burst",						\
 		INT_FIELD(T, m.burst, 1, 1000000),				\
 		.def = PS_DEF_UNSET,						\
+		.doc = "inference requests back to back within that rate",	\
+		.doc_rule = "only with `requests_per_minute`",			\
+		.doc_def = (burst_doc),						\
 	},									\
 	{									\
 		.name = "requests_per_day",					\
 		INT_FIELD(T, m.requests_per_day, 1, 1000000000000LL),		\
 		.def = PS_DEF_UNSET,						\
+		.doc = "inference requests per 24h window, judged by penstockd",	\
+		.doc_def = (unset_doc),						\
 	},									\
 	{									\
 		.name = "egress_bytes_per_minute",				\
 		QTY_FIELD(T, m.egress_bytes_per_minute, ps_parse_size, "size", "bytes"),	\
 		.def = PS_DEF_UNSET,						\
+		.doc = "IP bytes sent to the client per 1m window, judged by "	\
+		       "penstockd",						\
+		.doc_def = (unset_doc),						\
 	},									\
 	{									\
 		.name = "egress_bytes_per_day",					\
 		QTY_FIELD(T, m.egress_bytes_per_day, ps_parse_size, "size", "bytes"),	\
 		.def = PS_DEF_UNSET,						\
+		.doc = "IP bytes sent to the client per 24h window, judged by "	\
+		       "penstockd",						\
+		.doc_def = (unset_doc),						\
 	},									\
 	{									\
 		.name = "max_connections",					\
 		INT_FIELD(T, m.max_connections, 1, 1000000),			\
 		.def = PS_DEF_UNSET,						\
+		.doc = "connections open at once ([Connection limits]"		\
+		       "(#connection-limits))",					\
+		.doc_def = (unset_doc),						\
 	},									\
 	{									\
 		.name = "on_exceed",						\
 		ENUM_FIELD(T, m.on_exceed, on_exceed_names),			\
 		.def = (on_exceed_def),						\
+		.doc = "what the per-day and per-minute limits do ([Limits "	\
+		       "judged by the daemon](#limits-judged-by-the-daemon))",	\
+		.doc_def = (on_exceed_doc),					\
 	},									\
 	{									\
 		.name = "shape_rate",						\
 		QTY_FIELD(T, m.shape_rate, ps_parse_rate, "rate", "bit/s"),	\
 		.def = PS_DEF_UNSET,						\
+		.doc = "the rate of a shaped client",				\
+		.doc_rule = "required (here or in the class) with "		\
+			    "`on_exceed: shape`",				\
+		.doc_def = (unset_doc),						\
 	}
 
 /* A load in progress: the file, its document, where the message goes. */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/daemon_opts.h"
 #include "common/log.h"
 #include "count/state.h"
 #include "daemon/daemon.h"
@@ -51,22 +52,9 @@ static const char usage_text[] =
 /* The options into d; -1 to go on, else the exit status. */
 static int parse_options(struct ps_daemon *d, int argc, char **argv, int *check)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "check-config", no_argument, NULL, 'C' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "socket-group", required_argument, NULL, 'g' },
-		{ "state-dir", required_argument, NULL, 'S' },
-		{ "pin-dir", required_argument, NULL, 'P' },
-		{ "keep-datapath", no_argument, NULL, 'k' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:fCs:g:S:P:kvh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, PS_DAEMON_SHORTOPTS, ps_daemon_longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			d->config_path = optarg;
