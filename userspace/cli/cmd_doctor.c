@@ -46,6 +46,7 @@
 #include "cli/opts.h"
 #include "common/config.h"
 #include "common/datapath.h"
+#include "common/netdev.h"
 #include "daemon/attach.h"
 #include "penstock.skel.h"
 
@@ -672,7 +673,13 @@ static void check_xdp(struct doctor *d, const char *ifname, int ifindex)
 	int ours;
 
 	snprintf(name, sizeof(name), "xdp %s", ifname);
-	if (!xdp_features(ifindex, &xf) && (xf.flags & NETDEV_XDP_ACT_BASIC)) {
+	if (d->have_cfg && (d->cfg->xdp == PS_XDP_OFF ||
+			    (d->cfg->xdp == PS_XDP_AUTO && ps_if_is_veth(ifname)))) {
+		c = add(d, name, OK, d->cfg->xdp == PS_XDP_OFF ?
+			"xdp: off: blocks are applied in tc" :
+			"a veth, which xdp: auto leaves to tc (XDP on a veth takes TSO and GSO "
+			"from its peer): blocks are applied in tc");
+	} else if (!xdp_features(ifindex, &xf) && (xf.flags & NETDEV_XDP_ACT_BASIC)) {
 		c = add(d, name, OK, "the driver runs XDP (native): blocks drop there");
 	} else if (xf.known) {
 		c = add(d, name, WARN, "the driver has no native XDP: blocks are applied in tc, "

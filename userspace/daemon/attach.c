@@ -12,17 +12,14 @@
 #include <errno.h>
 #include <net/if.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
-#include <linux/ethtool.h>
 #include <linux/if_link.h>
-#include <linux/sockios.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/netdev.h"
 #include "daemon/attach.h"
 #include "penstock.skel.h"
 
@@ -77,24 +74,6 @@ static bool xdp_is_ours(__u32 id, __u32 our_id)
 	return ours;
 }
 
-/* Whether ifname's driver is veth (ETHTOOL_GDRVINFO). */
-static bool is_veth(const char *ifname)
-{
-	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
-	struct ifreq ifr = {};
-	bool veth;
-	int fd;
-
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	ifr.ifr_data = (void *)&info;
-	veth = !ioctl(fd, SIOCETHTOOL, &ifr) && !strcmp(info.driver, "veth");
-	close(fd);
-	return veth;
-}
-
 static void detach_xdp(struct ps_attachment *a);
 
 /*
@@ -111,7 +90,7 @@ static void attach_xdp(struct ps_datapath *dp, struct ps_attachment *a, int mode
 	int err;
 
 	a->xdp_prog_id = prog_id(dp->xdp_fd);
-	if (mode == PS_XDP_OFF || (mode == PS_XDP_AUTO && is_veth(a->ifname))) {
+	if (mode == PS_XDP_OFF || (mode == PS_XDP_AUTO && ps_if_is_veth(a->ifname))) {
 		/* A previous daemon's ps_xdp goes (adopted, or after a reload). */
 		if (!bpf_xdp_query_id(a->ifindex, XDP_FLAGS_DRV_MODE, &cur) && cur &&
 		    xdp_is_ours(cur, a->xdp_prog_id))
