@@ -90,7 +90,7 @@ int ps_egress(struct __sk_buff *skb)
 	/* Shaped whether or not the packet has a flow (the flow table may
 	 * be full): the class decides when it leaves, not whether. */
 	if (x.verdict == TC_ACT_OK)
-		ps_shape(skb, &x.p, x.now);
+		ps_shape(skb, &x.p, ret ? NULL : x.f, x.now);
 	if (ret)
 		return x.verdict;
 	f = x.f;

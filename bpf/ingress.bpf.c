@@ -508,9 +508,13 @@ static __always_inline int ps_proxy_segment(struct __sk_buff *skb, struct ps_pkt
 		n = ps_proxy_take(skb, f, x->p.payload_off + res->fresh_off, n,
 				  ps_px_trusted(&x->p, x->ep));
 		if (f->who.proxy != PS_PROXY_WAIT) {
+			/* Its opening is counted once there is room for it. */
+			f->who.held = 1;
 			ps_who_settle(x, 1);
 			if (f->who.family && ps_block_check(&f->who.addr, f->who.family,
 							   x->p.segs, x->now))
+				return 1;
+			if (ps_who_admit(x))
 				return 1;
 		}
 	} else if (f->who.proxy == PS_PROXY_DONE && seq_before(at, f->who.hdr_end)) {
@@ -538,6 +542,10 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 	struct ps_seq *d;
 	__u32 seq, len = x->p.payload_len;
 
+	/* Held for its client's max_connections: nothing goes in until
+	 * there is room (ps_who_admit()). */
+	if (f->who.held && ps_who_admit(x))
+		return TC_ACT_SHOT;
 	d = &f->dir[PS_DIR_RX];
 	seq = ps_data_seq(&x->p);
 

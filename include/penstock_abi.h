@@ -260,7 +260,7 @@ struct ps_who {
 	__u8 family;		/* PS_AF_*, 0: the peer is the client */
 	__u8 proxy;		/* enum ps_proxy_state */
 	__u8 open;		/* the connection was opened while waiting */
-	__u8 pad;
+	__u8 held;		/* it waits for room under its client's max_connections */
 	__u32 hdr_end;		/* sequence number after the header (PS_PROXY_DONE) */
 	__u32 pend_rx_packets;
 	__u32 pend_tx_packets;

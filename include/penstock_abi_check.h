@@ -118,6 +118,7 @@ PS_ABI_AT(ps_who, addr, 0);
 PS_ABI_AT(ps_who, family, 16);
 PS_ABI_AT(ps_who, proxy, 17);
 PS_ABI_AT(ps_who, open, 18);
+PS_ABI_AT(ps_who, held, 19);
 PS_ABI_AT(ps_who, hdr_end, 20);
 PS_ABI_AT(ps_who, pend_rx_packets, 24);
 PS_ABI_AT(ps_who, pend_tx_packets, 28);

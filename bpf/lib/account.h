@@ -116,10 +116,10 @@ struct ps_pkt_ctx {
  * A new connection from a client at its class's max_connections: 1 to
  * refuse it (drop the SYN). A dry run counts and lets it in.
  */
-static __always_inline int ps_refuse_connection(const struct ps_pkt_ctx *x,
-						struct ps_client_ctr *ctr)
+static __always_inline int ps_refuse_for(__u8 family, const struct ps_addr *a,
+					 struct ps_client_ctr *ctr)
 {
-	struct ps_class *cl = ps_class_for(x->p.family, &x->p.saddr);
+	struct ps_class *cl = ps_class_for(family, a);
 
 	if (!cl || !cl->max_connections || ctr->open_connections < cl->max_connections)
 		return 0;
@@ -129,6 +129,12 @@ static __always_inline int ps_refuse_connection(const struct ps_pkt_ctx *x,
 	}
 	ps_add(ctr->refused_connections, 1);
 	return 1;
+}
+
+static __always_inline int ps_refuse_connection(const struct ps_pkt_ctx *x,
+						struct ps_client_ctr *ctr)
+{
+	return ps_refuse_for(x->p.family, &x->p.saddr, ctr);
 }
 
 /*
@@ -167,7 +173,7 @@ static __always_inline struct ps_counters *ps_who_settle(struct ps_pkt_ctx *x, i
 		ps_add(c->rx_payload, w->pend_rx_payload);
 		ps_add(c->tx_payload, w->pend_tx_payload);
 		c->last_seen_ns = x->now;
-		if (w->open) {
+		if (w->open && !w->held) {
 			ps_add(c->connections, 1);
 			ps_add(((struct ps_client_ctr *)c)->open_connections, 1);
 			x->f->dir[PS_DIR_RX].open = 1;
@@ -175,9 +181,47 @@ static __always_inline struct ps_counters *ps_who_settle(struct ps_pkt_ctx *x, i
 	}
 	w->pend_rx_packets = w->pend_tx_packets = 0;
 	w->pend_rx_bytes = w->pend_tx_bytes = w->pend_rx_payload = w->pend_tx_payload = 0;
-	w->open = 0;
+	if (!w->held)
+		w->open = 0;
 	x->c = c;
 	return c;
+}
+
+/*
+ * A connection that waited for its PROXY header is its client's now; is
+ * there room for it under the client's max_connections (the declared
+ * client's class, or the peer's when the header named none)? 0: it is
+ * counted open (connections, open_connections). 1: not yet: the
+ * connection is held (w->held): its data segments are dropped, and its
+ * client's TCP sends them again, until one of the client's connections
+ * closes; as a SYN over the limit is dropped until then. A connection
+ * held is not open: closing it frees nothing. A dry run counts
+ * would_refuse and lets it in.
+ */
+static __always_inline int ps_who_admit(struct ps_pkt_ctx *x)
+{
+	struct ps_who *w = &x->f->who;
+	struct ps_client_ctr *ctr = (struct ps_client_ctr *)x->c;
+	int over;
+
+	if (!w->open || !ctr) {
+		w->held = 0;
+		return 0;
+	}
+	over = w->family ? ps_refuse_for(w->family, &w->addr, ctr) :
+			   ps_refuse_for(x->p.family, &x->p.saddr, ctr);
+	if (over) {
+		w->held = 1;
+		return 1;
+	}
+	if (w->held) {
+		w->held = 0;
+		ps_add(x->c->connections, 1);
+		ps_add(ctr->open_connections, 1);
+		x->f->dir[PS_DIR_RX].open = 1;
+		w->open = 0;
+	}
+	return 0;
 }
 
 /* The connection ended (FIN or RST) before a header came: the peer's. */

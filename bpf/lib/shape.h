@@ -25,17 +25,22 @@
 
 /*
  * p: a parsed packet leaving the host (egress), its client the
- * destination. A dry run leaves the packet alone, and so does replay
- * (there is no qdisc there).
+ * destination, or the client a PROXY header named on its connection f
+ * (NULL: none known). A dry run leaves the packet alone, and so does
+ * replay (there is no qdisc there).
  */
-static __always_inline void ps_shape(struct __sk_buff *skb, const struct ps_pkt *p, __u64 now)
+static __always_inline void ps_shape(struct __sk_buff *skb, const struct ps_pkt *p,
+				     const struct ps_flow *f, __u64 now)
 {
 	struct ps_enforcement *e;
 	__u16 minor;
 
 	if (ps_replay || !p->family)
 		return;
-	e = ps_enforcement_of(p->family, &p->daddr, now);
+	if (f && f->who.family)
+		e = ps_enforcement_of(f->who.family, &f->who.addr, now);
+	else
+		e = ps_enforcement_of(p->family, &p->daddr, now);
 	if (!e || e->action != PS_ACT_SHAPE || e->dry_run)
 		return;
 	minor = READ_ONCE(e->shape_class);

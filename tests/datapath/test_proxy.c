@@ -406,6 +406,156 @@ static void case_class(void)
 	ck_end(&c);
 }
 
+/* The server's FIN after the client's data up to off: the egress verdict. */
+static int sfin(const struct conn *cn, uint32_t off)
+{
+	unsigned char buf[256];
+
+	return run(dp.egress_fd, buf,
+		   frame(buf, SERVER, cn->caddr, cn->port, cn->cport, cn->sisn + 1,
+			 cn->cisn + 1 + off, F_ACK | F_FIN, NULL, 0, 0));
+}
+
+/* The named client's open and refused connections against want. */
+static void expect_conns(struct ck *c, const char *a, uint64_t conns, uint32_t open,
+			 uint64_t refused, const char *when)
+{
+	struct ps_client_ctr ctr;
+
+	if (ctr_by_text(a, &ctr)) {
+		ck_fail(c, "%s: %s has no counters", when, a);
+		return;
+	}
+	if (ctr.c.connections != conns || ctr.open_connections != open ||
+	    ctr.refused_connections != refused)
+		ck_fail(c, "%s: %s has connections %llu, open %u, refused %llu; expected "
+			"%llu, %u, %llu", when, a, (unsigned long long)ctr.c.connections,
+			ctr.open_connections, (unsigned long long)ctr.refused_connections,
+			(unsigned long long)conns, open, (unsigned long long)refused);
+}
+
+/*
+ * max_connections of the client a header names (its class's: one), not of
+ * the proxy, whose connections carry many clients: the proxy's SYN gets
+ * in (its client is not known yet); the connection's first data, with the
+ * header, is held back while the named client has its one connection
+ * open, sent again and held again, and let in once that one has closed;
+ * a held connection that closes was never open. The proxy counts none of
+ * it.
+ */
+static void case_max_conns(void)
+{
+	struct ps_class one = { .max_connections = 1 };
+	struct ps_class_ref one_ref = { .class_id = 1 };
+	struct ps_enforce_state st = { .classes = 1 };
+	int classes = bpf_map__fd(dp.skel->maps.ps_classes);
+	int class_of = bpf_map__fd(dp.skel->maps.ps_class_of);
+	int state = bpf_map__fd(dp.skel->maps.ps_enforce_state);
+	uint32_t id1 = 1, zero = 0, named = 0xc6130f01;	/* 198.19.15.1 */
+	char h[128], seg[1024];
+	struct conn a, b, d;
+	struct ck c;
+	int n;
+
+	ck_init(&c, "proxy-max-connections-of-the-named-client");
+	bpf_map_update_elem(classes, &id1, &one, BPF_ANY);
+	lpm4(class_of, named, 32, &one_ref);
+	bpf_map_update_elem(state, &zero, &st, BPF_ANY);
+	n = snprintf(h, sizeof(h), "PROXY TCP4 198.19.15.1 198.18.0.1 5555 %d\r\n", PX_PORT);
+	memcpy(seg, h, n);
+	memcpy(seg + n, req, req_len);
+	if (handshake_to(&a, PROXY4 + 70, PX_PORT) || handshake_to(&b, PROXY4 + 71, PX_PORT) ||
+	    handshake_to(&d, PROXY4 + 72, PX_PORT))
+		ck_fail(&c, "handshake");
+	expect(&c, csend(&a, 0, seg, n + req_len), TC_ACT_OK, "the first connection");
+	expect_conns(&c, "198.19.15.1", 1, 1, 0, "first");
+	expect(&c, csend(&b, 0, seg, n + req_len), TC_ACT_SHOT, "a second, held");
+	expect(&c, csend(&b, 0, seg, n + req_len), TC_ACT_SHOT, "sent again, held again");
+	expect_conns(&c, "198.19.15.1", 1, 1, 2, "second held");
+	expect(&c, csend(&d, 0, seg, n + req_len), TC_ACT_SHOT, "a third, held");
+	expect(&c, csend_fin(&d, n + req_len, NULL, 0), TC_ACT_OK, "the third gives up: FIN");
+	expect(&c, sfin(&d, n + req_len + 1), TC_ACT_OK, "the server's FIN");
+	expect_conns(&c, "198.19.15.1", 1, 1, 3, "third closed while held");
+	expect(&c, csend_fin(&a, n + req_len, NULL, 0), TC_ACT_OK, "the first closes: FIN");
+	expect(&c, sfin(&a, n + req_len + 1), TC_ACT_OK, "the server's FIN");
+	expect_conns(&c, "198.19.15.1", 1, 0, 3, "first closed");
+	expect(&c, csend(&b, 0, seg, n + req_len), TC_ACT_OK, "the second, sent again: in");
+	expect_conns(&c, "198.19.15.1", 2, 1, 3, "second in");
+	/* Packets as they came, the held ones too: 3 of the first (SYN, data,
+	 * FIN), 4 of the second (SYN, data three times), 3 of the third (SYN,
+	 * data, FIN); payload once for each connection let in. */
+	expect_client(&c, "198.19.15.1", 2, 2, 10, 2 * (n + req_len));
+	expect_none(&c, "198.18.1.80");
+	expect_none(&c, "198.18.1.81");
+	expect_none(&c, "198.18.1.82");
+	lpm4(class_of, named, 32, NULL);
+	st.classes = 0;
+	bpf_map_update_elem(state, &zero, &st, BPF_ANY);
+	ck_end(&c);
+}
+
+/* The server sends len bytes of data on cn: the skb's priority after egress, or -1. */
+static long sdata_priority(const struct conn *cn, uint32_t client_off, unsigned int len)
+{
+	static const char data[64];
+	unsigned char buf[256];
+	struct __sk_buff ctx = {};
+	unsigned int n = frame(buf, SERVER, cn->caddr, cn->port, cn->cport, cn->sisn + 1,
+			       cn->cisn + 1 + client_off, F_ACK, data, len, 0);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf, .data_size_in = n, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx, .ctx_size_out = sizeof(ctx),
+		    .repeat = 1);
+
+	if (bpf_prog_test_run_opts(dp.egress_fd, &o) || o.retval != TC_ACT_OK)
+		return -1;
+	return ctx.priority;
+}
+
+/*
+ * Shaping of a named client: what the server sends on the proxy's
+ * connection that names it goes to the HTB class of its shape entry
+ * (skb->priority), whatever the proxy's address; the answers on another
+ * proxy connection, for someone else, do not.
+ */
+static void case_shape(void)
+{
+	struct ps_enforcement e = { .action = PS_ACT_SHAPE, .origin = PS_ORIGIN_MANUAL,
+				    .rate_bps = 2000000, .shape_class = PS_SHAPE_FIRST + 5 };
+	struct ps_enforce_state st = { .entries = 1 };
+	struct ps_lpm_key k = { .prefixlen = 8 + 32, .family = PS_AF_INET };
+	uint32_t zero = 0, shaped = htonl(0xc6131001);	/* 198.19.16.1 */
+	long want = ((long)PS_SHAPE_MAJOR << 16) | (PS_SHAPE_FIRST + 5), got;
+	char h[128], seg[1024];
+	struct conn a, b;
+	struct ck c;
+	int n;
+
+	ck_init(&c, "proxy-shaped-named-client");
+	memcpy(k.addr, &shaped, 4);
+	bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_enforce), &k, &e, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_enforce_state), &zero, &st, BPF_ANY);
+	if (handshake_to(&a, PROXY4 + 73, PX_PORT) || handshake_to(&b, PROXY4 + 74, PX_PORT))
+		ck_fail(&c, "handshake");
+	n = snprintf(h, sizeof(h), "PROXY TCP4 198.19.16.1 198.18.0.1 5555 %d\r\n", PX_PORT);
+	memcpy(seg, h, n);
+	memcpy(seg + n, req, req_len);
+	expect(&c, csend(&a, 0, seg, n + req_len), TC_ACT_OK, "the shaped client's request");
+	got = sdata_priority(&a, n + req_len, 40);
+	if (got != want)
+		ck_fail(&c, "its answer: priority %#lx, expected %#lx", got, want);
+	n = snprintf(h, sizeof(h), "PROXY TCP4 198.19.16.2 198.18.0.1 5555 %d\r\n", PX_PORT);
+	memcpy(seg, h, n);
+	memcpy(seg + n, req, req_len);
+	expect(&c, csend(&b, 0, seg, n + req_len), TC_ACT_OK, "another client's request");
+	got = sdata_priority(&b, n + req_len, 40);
+	if (got != 0)
+		ck_fail(&c, "the other client's answer: priority %#lx, expected 0", got);
+	st.entries = 0;
+	bpf_map_delete_elem(bpf_map__fd(dp.skel->maps.ps_enforce), &k);
+	bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_enforce_state), &zero, &st, BPF_ANY);
+	ck_end(&c);
+}
+
 static int setup(void)
 {
 	static struct ps_config cfg;
@@ -445,6 +595,8 @@ int main(void)
 	case_block();
 	case_class();
 	case_fin();
+	case_max_conns();
+	case_shape();
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }
