@@ -242,8 +242,7 @@ static long ps_replay_cb(__u32 idx, void *data)
 		/* Not kept because the body covers it: skip that much of
 		 * it; anything else here is missing. */
 		n = r.end - st->cur;
-		if ((s->h.state == PS_H1_BODY || s->h.state == PS_H1_CHUNK_DATA) &&
-		    s->h.body_left && s->h.body_left < n)
+		if (ps_skipping(s->h.state) && s->h.body_left && s->h.body_left < n)
 			n = s->h.body_left;
 		ps_feed_ooo(skb, s, st->cur, 0, n, 0);
 		st->cur += n;
@@ -366,6 +365,7 @@ static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x
 	s->nreq = 0;
 	s->ninf = 0;
 	s->seq = seq;
+	s->h2_probe = 0;
 	/* The client the limit is looked up for: a PROXY header's, or the peer. */
 	if (f->who.family) {
 		s->g.saddr = f->who.addr;
@@ -541,8 +541,10 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 	d = &f->dir[PS_DIR_RX];
 	seq = ps_data_seq(&x->p);
 
-	/* Fast path: in order, nothing held, inside a body being skipped. */
-	if (d->valid && !d->nranges && seq == d->next && f->http.state == PS_H1_BODY &&
+	/* Fast path: in order, nothing held, inside a body or an HTTP/2
+	 * payload being skipped. */
+	if (d->valid && !d->nranges && seq == d->next &&
+	    (f->http.state == PS_H1_BODY || f->http.state == PS_H2_PAYLOAD) &&
 	    f->http.body_left > len) {
 		d->next = seq + len;
 		f->http.body_left -= len;
@@ -582,7 +584,8 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 	}
 	if (!res->fresh_len && !res->absorbed)
 		goto in;
-	if (!res->absorbed && f->http.state == PS_H1_BODY && f->http.body_left > res->fresh_len) {
+	if (!res->absorbed && (f->http.state == PS_H1_BODY || f->http.state == PS_H2_PAYLOAD) &&
+	    f->http.body_left > res->fresh_len) {
 		f->http.body_left -= res->fresh_len;
 		goto in;
 	}
@@ -590,6 +593,8 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 	s = ps_h1_begin(x, seq + res->fresh_off);
 	if (!s)
 		goto in;
+	/* No SYN and no byte before these: a connection picked up midway. */
+	s->h2_probe = !t->saved.valid;
 	ps_h1_feed_pkt(skb, &x->p, res->fresh_off);
 	if (res->absorbed) {
 		t->ok.flow = x->k;

@@ -406,6 +406,10 @@ enum ps_http_state {
 	PS_H1_DEAD,		/* stream lost (gap): no parsing until the flow ends */
 	PS_H1_REFILL,		/* bytes the capture cut off: waiting for them to be
 				 * sent again from refill_seq */
+	/* HTTP/2 (bpf/lib/http2.h): clen holds the highest client stream id */
+	PS_H2_PREFACE,		/* skipping body_left bytes of the connection preface */
+	PS_H2_FRAME,		/* at a frame header (its first carry_len bytes carried) */
+	PS_H2_PAYLOAD,		/* skipping body_left bytes of a frame's payload */
 };
 
 /* Flags of ps_http.flags */
@@ -438,7 +442,8 @@ struct ps_http {
 	__u16 carry_len;	/* bytes of the current line seen so far */
 	__u32 flags;		/* PS_H1F_* */
 	__u64 body_left;	/* bytes of body or chunk data still to skip */
-	__u64 clen;		/* Content-Length of the message being parsed */
+	__u64 clen;		/* Content-Length of the message being parsed; HTTP/2:
+				 * the highest stream id the client opened */
 	__u32 refill_seq;	/* PS_H1_REFILL: first byte missing */
 	__u8 refill_state;	/* PS_H1_REFILL: the state to resume in */
 	__u8 pad2[3];

@@ -20,6 +20,7 @@
 #include "scratch.h"
 #include "forwarded.h"
 #include "apikey.h"
+#include "http2.h"
 
 /* Parser state between flow and scratch: the carry only when it holds a line. */
 static __always_inline void ps_h1_copy(struct ps_http *dst, const struct ps_http *src)
@@ -549,6 +550,12 @@ static __always_inline void ps_h1_first_line(struct ps_scratch *s, __u32 ls, __u
 	__u32 n, p = ls;
 	int known;
 
+	/* The HTTP/2 connection preface: prior knowledge, or the client's
+	 * first bytes after a 101 to an h2c Upgrade. */
+	if (ps_h2_preface_line(buf, ls, ce)) {
+		ps_h2_enter(h, PS_H2_PREFACE);
+		return;
+	}
 	if (ce - ls >= 2 && buf[ls & PS_BUF_MASK] == 'M' && buf[(ls + 1) & PS_BUF_MASK] == '-')
 		p += 2;
 	/* method token: up to the first space, or the whole line */
@@ -802,10 +809,18 @@ static __always_inline int ps_h1_line(struct ps_scratch *s, __u32 ls, __u32 ce)
 	return 0;
 }
 
+/* States that skip body_left bytes without reading them. */
+static __always_inline int ps_skipping(__u8 state)
+{
+	return state == PS_H1_BODY || state == PS_H1_CHUNK_DATA || state == PS_H2_PAYLOAD ||
+	       state == PS_H2_PREFACE;
+}
+
 static __always_inline int ps_h1_line_state(__u8 state)
 {
 	return state != PS_H1_BODY && state != PS_H1_CHUNK_DATA &&
-	       state != PS_H1_SKIP_SEGMENT && state != PS_H1_DEAD && state != PS_H1_REFILL;
+	       state != PS_H1_SKIP_SEGMENT && state != PS_H1_DEAD && state != PS_H1_REFILL &&
+	       !ps_h2_state(state);
 }
 
 /*
@@ -880,7 +895,13 @@ PS_GLOBAL int ps_h1_next(void)
 			return p < s->len ? 0 : 1;
 		}
 		if (c0 < 0x20 || c0 > 0x7e) {
-			s->h.state = PS_H1_SKIP_SEGMENT;
+			/* The first bytes of a connection picked up midway may
+			 * be HTTP/2 frames. */
+			if (s->h2_probe && s->len - ls >= PS_H2_FRAME_HDR &&
+			    ps_h2_plausible(s->buf, ls))
+				ps_h2_enter(&s->h, PS_H2_FRAME);
+			else
+				s->h.state = PS_H1_SKIP_SEGMENT;
 			return 1;
 		}
 	}
@@ -1019,6 +1040,16 @@ __weak __attribute__((noinline)) int ps_h1_pre(struct ps_feed *fc)
 	case PS_H1_SKIP_SEGMENT:
 		fc->done = fc->len;
 		return PS_STEP_STOP;
+	case PS_H2_PREFACE:
+	case PS_H2_PAYLOAD:
+		n = fc->len - fc->done;
+		if (h->body_left < n)
+			n = h->body_left;
+		h->body_left -= n;
+		fc->done += n;
+		if (!h->body_left)
+			h->state = PS_H2_FRAME;
+		return PS_STEP_NEXT;
 	}
 	if (fc->done >= fc->avail) {
 		/* The bytes a line needs are missing. A segment cut by the
@@ -1150,6 +1181,10 @@ static long ps_feed_step(__u32 idx, void *data)
 		return 1;
 	}
 	ps_buf_loaded(s, cc + n);
+	if (s->h.state == PS_H2_FRAME) {
+		fc->done += ps_h2_walk(cc, n);
+		return 0;
+	}
 	return ps_h1_post(fc) == PS_STEP_STOP ? 1 : 0;
 }
 

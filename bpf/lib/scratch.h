@@ -66,6 +66,8 @@ struct ps_scratch {
 	__u32 rest;		/* bytes of the segment after those in buf */
 	__u32 colon;		/* ps_find_nl(): the line holds a ':' */
 	__u32 fin;		/* the segment carries FIN */
+	__u32 h2_probe;		/* the first bytes of a stream picked up midway: they
+				 * may be HTTP/2 frames (http2.h) */
 	__u32 seq;		/* sequence number of the first byte fed */
 	__u32 chunk_seq;	/* sequence number of buf[cc] ... */
 	__u32 cc;		/* ... after cc bytes of carry at the head of buf */
