@@ -352,6 +352,29 @@ static __always_inline void ps_h1_begin_fwd(struct ps_scratch *s, const struct p
 	s->late = s->fwd_on || s->key_ep;
 }
 
+/*
+ * An HTTP/2 connection's HPACK state into the scratch; one the table of
+ * ps_h2 lost (least recently used) is not followed any more.
+ */
+static __always_inline void ps_h2_begin(struct ps_scratch *s, const struct ps_pkt_ctx *x)
+{
+	const struct ps_http *h = &x->f->http;
+	struct ps_h2_conn *c;
+
+	s->h2_on = ps_h2_state(h->state) ||
+		   (h->state == PS_H1_REFILL && ps_h2_state(h->refill_state));
+	s->nh2_unc = 0;
+	if (!s->h2_on)
+		return;
+	c = bpf_map_lookup_elem(&ps_h2, &x->k);
+	if (c) {
+		bpf_probe_read_kernel(&s->h2c, sizeof(s->h2c), c);
+	} else {
+		ps_hp_init(s);
+		s->h2c.lost = 1;
+	}
+}
+
 /* Move the flow's parser state into the scratch to feed it bytes. */
 static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x, __u32 seq)
 {
@@ -388,6 +411,7 @@ static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x
 	s->conn.slot = s->g.slot;
 	s->conn.gen = s->g.gen;
 	ps_h1_begin_fwd(s, f, x->ep);
+	ps_h2_begin(s, x);
 	return s;
 }
 
@@ -413,6 +437,10 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scra
 	}
 	if (s->key_ep)
 		x->f->key = s->key;
+	if (s->h2_on)
+		bpf_map_update_elem(&ps_h2, &x->k, &s->h2c, BPF_ANY);
+	if (s->nh2_unc)
+		ps_stat_add(PS_STAT_H2_UNCLASSIFIED, s->nh2_unc);
 	if (x->c) {
 		if (s->nreq)
 			ps_add(x->c->requests, s->nreq);

@@ -225,11 +225,12 @@ FORWARDED_MODES = ("true", "x-forwarded-for", "forwarded")
 
 
 def h2_headers(pcap, ports, decode, env):
-    """{frame number: [(stream id, :path or None)]} for every HTTP/2
-    HEADERS frame sent to an endpoint port, in order, as tshark dissects
-    it with the ports handed to `decode` (http, or http2)."""
+    """{frame number: [(stream id, :path or None, HEADERS?)]} for every
+    HTTP/2 HEADERS and CONTINUATION frame sent to an endpoint port, in
+    order, as tshark dissects it with the ports handed to `decode` (http,
+    or http2). tshark gives a block's fields on the frame that ends it."""
     cmd = tshark_base(pcap)
-    cmd += ["-Y", "http2.type == 1", "-T", "json", "-J", "frame tcp http2"]
+    cmd += ["-Y", "http2.type == 1 || http2.type == 9", "-T", "json", "-J", "frame tcp http2"]
     for p in ports:
         cmd += ["-d", "tcp.port==%d,%s" % (p, decode)]
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -253,7 +254,7 @@ def h2_headers(pcap, ports, decode, env):
                     if k != "http2.stream" or not isinstance(st, list):
                         continue
                     d = dict(st)
-                    if d.get("http2.type") != "1":
+                    if d.get("http2.type") not in ("1", "9"):
                         continue
                     path = None
                     for hk, hv in st:
@@ -261,10 +262,23 @@ def h2_headers(pcap, ports, decode, env):
                             hd = dict(hv)
                             if hd.get("http2.header.name") == ":path" and path is None:
                                 path = hd.get("http2.header.value", "")
-                    heads.append((int(d.get("http2.streamid", "0")), path))
+                    heads.append((int(d.get("http2.streamid", "0")), path,
+                                  d.get("http2.type") == "1"))
         if frame is not None and dport in ports and heads:
             out[frame] = heads
     return out
+
+
+def h2_add(conn, heads):
+    """A frame's HEADERS open streams; a block's :path, wherever tshark
+    gives it, is its stream's first HEADERS'."""
+    for sid, path, headers in heads:
+        if not sid:
+            continue
+        if headers and sid not in conn.streams:
+            conn.streams[sid] = path
+        elif sid in conn.streams and conn.streams[sid] is None:
+            conn.streams[sid] = path
 
 
 def request_headers(pcap, ports, proxy, env):
@@ -675,9 +689,7 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
             conn.frames.append(int(rec["frame.number"]))
             if "http" in rec["frame.protocols"].split(":"):
                 conn.http = True
-            for sid, path in h2_of.get(int(rec["frame.number"]), []):
-                if sid and sid not in conn.streams:
-                    conn.streams[sid] = path
+            h2_add(conn, h2_of.get(int(rec["frame.number"]), []))
             nreq = len(split(rec["http.request"]))
             methods = split(rec["http.request.method"])
             uris = split(rec["http.request.uri"])
@@ -729,9 +741,7 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                     env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf)
                     h2_mid = h2_headers(pcap, sorted(ports), "http2", env)
             for fr in conn.frames:
-                for sid, path in h2_mid.get(fr, []):
-                    if sid and sid not in conn.streams:
-                        conn.streams[sid] = path
+                h2_add(conn, h2_mid.get(fr, []))
         conn.counts["requests"] += len(conn.streams)
         conn.counts["inference_requests"] += sum(
             1 for path in conn.streams.values()
