@@ -22,8 +22,8 @@ pkgs=(
 	# tests/e2e/test_apikey: a core of penstockd (gcore) searched for keys
 	gdb
 	# HTTP/2: HEADERS blocks of the crafted cases (tests/datapath/cases.py),
-	# nghttpd for tests/e2e/test_http2, a gRPC server and client
-	python3-hpack nghttp2-server python3-grpcio
+	# nghttpd and nghttpx for tests/e2e/test_http2, a gRPC server and client
+	python3-hpack nghttp2-server nghttp2-proxy python3-grpcio
 )
 
 missing=()

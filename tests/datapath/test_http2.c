@@ -4,7 +4,7 @@
  * programs (BPF_PROG_TEST_RUN with the program clock and every decision
  * taken, on maps of their own): the request limit on HEADERS, the HPACK
  * table left as it was by a segment held back, RST_STREAM and GOAWAY, and
- * stats.h2_unclassified. The counting rules against tshark are
+ * stats.h2_unclassified, the table gone with its flow. The counting rules against tshark are
  * tests/datapath/cases.py's (test_http_cases).
  *
  * The header blocks are written here byte by byte from RFC 7541 (indexed
@@ -17,6 +17,7 @@
  *
  * Needs root (BPF); exits 77 without it.
  */
+#include "count/flows.h"
 #include "harness.h"
 
 static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -35,7 +36,8 @@ static unsigned int h2f(unsigned char *b, uint8_t t, uint8_t fl, uint32_t sid, c
 	b[6] = sid >> 16;
 	b[7] = sid >> 8;
 	b[8] = sid;
-	memcpy(b + 9, p, n);
+	if (n)
+		memcpy(b + 9, p, n);
 	return 9 + n;
 }
 
@@ -239,6 +241,31 @@ static void case_unclassified(void)
 	ck_end(&c);
 }
 
+/*
+ * An idle HTTP/2 connection's flow expired by penstockd takes its HPACK
+ * table from ps_h2 with it. (Last: every flow expires.)
+ */
+static void case_expire(void)
+{
+	int hfd = bpf_map__fd(dp.skel->maps.ps_h2);
+	struct ps_h2_conn h2c;
+	struct ps_flow_key k;
+	struct ck c;
+	struct conn cn;
+	uint32_t off, left;
+
+	ck_init(&c, "h2-expire");
+	open_h2(&c, &cn, CLIENT_BASE + 4, &off);
+	k = flow_key(&cn);
+	if (bpf_map_lookup_elem(hfd, &k, &h2c))
+		ck_fail(&c, "no HPACK table for the connection: %s", strerror(errno));
+	if (!ps_flows_expire(&dp, ~0ULL, &left, NULL, NULL))
+		ck_fail(&c, "no flow expired");
+	if (!bpf_map_lookup_elem(hfd, &k, &h2c))
+		ck_fail(&c, "the HPACK table outlived its flow");
+	ck_end(&c);
+}
+
 static int setup(void)
 {
 	static struct ps_config cfg;
@@ -265,6 +292,7 @@ int main(void)
 	case_limit();
 	case_rst_goaway();
 	case_unclassified();
+	case_expire();
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }

@@ -19,12 +19,14 @@ other people.  The figures follow /work/shared/pcaps/README.md:
                 frames sent by the client to the endpoint port, plus the
                 HTTP/2 streams on which the client sent HEADERS (distinct
                 non-zero stream ids per connection; an h2c-upgraded request
-                is its HTTP/1 request). tshark's HTTP dissector hands h2c
-                to its HTTP/2 dissector at the connection preface or after
-                a 101 to an h2c Upgrade; a connection captured midway (no
-                client SYN) on which it finds no HTTP at all is dissected
-                again as HTTP/2 ("Decode As" http2 on the endpoint ports),
-                as a capture of gRPC picked up midway needs.
+                is its HTTP/1 request). A connection on which tshark's HTTP
+                dissector finds HTTP/1 requests has its HTTP/2 streams as
+                that dissector hands them to HTTP/2 (after a 101 to an h2c
+                Upgrade); any other connection is dissected as HTTP/2
+                ("Decode As" http2 on the endpoint ports): tshark 4.0
+                reassembles frames that span segments only so (through
+                HTTP it gives up on the first), and finds HTTP/2 in a
+                connection captured midway only so.
   inference_requests
                 those requests whose URI (HTTP/2: the :path of the stream's
                 first HEADERS, as tshark's HPACK decoding gives it) starts
@@ -269,16 +271,16 @@ def h2_headers(pcap, ports, decode, env):
     return out
 
 
-def h2_add(conn, heads):
+def h2_add(streams, heads):
     """A frame's HEADERS open streams; a block's :path, wherever tshark
     gives it, is its stream's first HEADERS'."""
     for sid, path, headers in heads:
         if not sid:
             continue
-        if headers and sid not in conn.streams:
-            conn.streams[sid] = path
-        elif sid in conn.streams and conn.streams[sid] is None:
-            conn.streams[sid] = path
+        if headers and sid not in streams:
+            streams[sid] = path
+        elif sid in streams and streams[sid] is None:
+            streams[sid] = path
 
 
 def request_headers(pcap, ports, proxy, env):
@@ -540,7 +542,8 @@ class Conn:
         self.tx = Direction()
         self.counts = new_client(peer)
         self.requests = []          # (uri, X-Forwarded-For, Forwarded, lines) a request
-        self.http = False           # tshark found HTTP/1 requests or HTTP/2 frames on it
+        self.http = False           # tshark found HTTP/1 requests on it
+        self.streams_http = {}      # ... HTTP/2 streams as its HTTP dissector hands them on
         self.frames = []            # numbers of the client's frames
         self.streams = {}           # HTTP/2 stream id -> :path of its first HEADERS
 
@@ -687,10 +690,10 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
 
         if rx:
             conn.frames.append(int(rec["frame.number"]))
-            if "http" in rec["frame.protocols"].split(":"):
-                conn.http = True
-            h2_add(conn, h2_of.get(int(rec["frame.number"]), []))
+            h2_add(conn.streams_http, h2_of.get(int(rec["frame.number"]), []))
             nreq = len(split(rec["http.request"]))
+            if nreq:
+                conn.http = True
             methods = split(rec["http.request.method"])
             uris = split(rec["http.request.uri"])
             if methods and not uris:
@@ -734,14 +737,15 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
     fwd_stats = {"requests": 0, "bad": 0, "untrusted": 0}
     keyed = 0
     for conn in all_conns:
-        if not conn.http and conn.client_isn is None:
-            # Picked up midway, no HTTP found: HTTP/2 frames, if any.
+        if conn.http:
+            conn.streams = conn.streams_http
+        else:
             if h2_mid is None:
                 with tempfile.TemporaryDirectory(prefix="tshark-counts-") as conf:
                     env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf)
                     h2_mid = h2_headers(pcap, sorted(ports), "http2", env)
             for fr in conn.frames:
-                h2_add(conn, h2_mid.get(fr, []))
+                h2_add(conn.streams, h2_mid.get(fr, []))
         conn.counts["requests"] += len(conn.streams)
         conn.counts["inference_requests"] += sum(
             1 for path in conn.streams.values()
