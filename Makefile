@@ -86,7 +86,7 @@ BPF_HDRS  := $(wildcard bpf/lib/*.h) include/penstock_abi.h Makefile
 # User space, by folder (docs/architecture.md): what each binary links.
 US        := userspace
 COMMON_SRCS  := $(addprefix $(US)/common/,log.c units.c clock.c files.c config.c config_keys.c \
-		datapath.c protocol.c report.c keyid.c netdev.c)
+		hpack_huffman.c datapath.c protocol.c report.c keyid.c netdev.c)
 COUNT_SRCS   := $(addprefix $(US)/count/,clients.c tick.c keyaddrs.c)
 COUNTD_SRCS   := $(addprefix $(US)/count/,state.c flows.c)
 DETECT_SRCS  := $(addprefix $(US)/policy/,detect.c detectors.c prefix.c escalate.c stats.c keys.c)

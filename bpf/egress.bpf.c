@@ -24,7 +24,10 @@ struct {
 	__type(value, struct ps_101_buf);
 } ps_101_map SEC(".maps");
 
-/* Does a line of the response at off start with "Upgrade:"? */
+/*
+ * Does a line of the response at off start with "Upgrade:"? 2 when its
+ * value is h2c (HTTP/2 cleartext, RFC 7540 section 3.2), else 1.
+ */
 static __always_inline int ps_has_upgrade(struct __sk_buff *skb, __u32 off, __u32 len)
 {
 	__u32 zero = 0, n = len < PS_101_SCAN ? len : PS_101_SCAN;
@@ -46,8 +49,18 @@ static __always_inline int ps_has_upgrade(struct __sk_buff *skb, __u32 off, __u3
 		if (i + 9 > n)
 			break;
 		__builtin_memcpy(&w, &b[i], 8);
-		if ((w | 0x2020202020202000ULL) == 0x656461726770750aULL && b[i + 8] == ':')
+		if ((w | 0x2020202020202000ULL) == 0x656461726770750aULL && b[i + 8] == ':') {
+			__u32 v = i + 9;
+
+			if (v < PS_101_SCAN && b[v] == ' ')
+				v++;
+			if (v + 3 < PS_101_SCAN + 16 - 1 && v + 3 < n && (b[v] | 0x20) == 'h' &&
+			    b[v + 1] == '2' && (b[v + 2] | 0x20) == 'c' &&
+			    (b[v + 3] == '\r' || b[v + 3] == '\n' || b[v + 3] == ' ' ||
+			     b[v + 3] == ','))
+				return 2;
 			return 1;
+		}
 	}
 	return 0;
 }
@@ -55,7 +68,8 @@ static __always_inline int ps_has_upgrade(struct __sk_buff *skb, __u32 off, __u3
 /*
  * The answer to a CONNECT or an Upgrade request: a "200" to CONNECT opens
  * a tunnel, a "101" with an Upgrade header switches protocols; either way
- * the client's later bytes are not HTTP/1 any more. Any other status line
+ * the client's later bytes are not HTTP/1 any more (HTTP/2 after an h2c
+ * Upgrade, whose preface the ingress parser finds). Any other status line
  * means the request was refused. Only a status line at the start of a
  * segment is read. A global function, verified once on its own.
  */
@@ -72,8 +86,11 @@ __attribute__((noinline)) int ps_tunnel_answer(struct __sk_buff *skb, struct ps_
 	if ((f->http.tunnel == PS_TUNNEL_CONNECT && st[9] == '2' && st[10] == '0' &&
 	     st[11] == '0') ||
 	    (f->http.tunnel == PS_TUNNEL_UPGRADE && st[9] == '1' && st[10] == '0' &&
-	     st[11] == '1' && ps_has_upgrade(skb, off, len)))
+	     st[11] == '1' && ps_has_upgrade(skb, off, len) == 1))
 		WRITE_ONCE(f->http.state, PS_H1_DEAD);
+	/* A 101 to h2c: the client's next bytes are the HTTP/2 connection
+	 * preface, which the ingress parser takes at this message boundary
+	 * (bpf/lib/http2.h). */
 	f->http.tunnel = PS_TUNNEL_NONE;
 	return 0;
 }

@@ -242,8 +242,7 @@ static long ps_replay_cb(__u32 idx, void *data)
 		/* Not kept because the body covers it: skip that much of
 		 * it; anything else here is missing. */
 		n = r.end - st->cur;
-		if ((s->h.state == PS_H1_BODY || s->h.state == PS_H1_CHUNK_DATA) &&
-		    s->h.body_left && s->h.body_left < n)
+		if (ps_skipping(s->h.state) && s->h.body_left && s->h.body_left < n)
 			n = s->h.body_left;
 		ps_feed_ooo(skb, s, st->cur, 0, n, 0);
 		st->cur += n;
@@ -353,6 +352,29 @@ static __always_inline void ps_h1_begin_fwd(struct ps_scratch *s, const struct p
 	s->late = s->fwd_on || s->key_ep;
 }
 
+/*
+ * An HTTP/2 connection's HPACK state into the scratch; one the table of
+ * ps_h2 lost (least recently used) is not followed any more.
+ */
+static __always_inline void ps_h2_begin(struct ps_scratch *s, const struct ps_pkt_ctx *x)
+{
+	const struct ps_http *h = &x->f->http;
+	struct ps_h2_conn *c;
+
+	s->h2_on = ps_h2_state(h->state) ||
+		   (h->state == PS_H1_REFILL && ps_h2_state(h->refill_state));
+	s->nh2_unc = 0;
+	if (!s->h2_on)
+		return;
+	c = bpf_map_lookup_elem(&ps_h2, &x->k);
+	if (c) {
+		bpf_probe_read_kernel(&s->h2c, sizeof(s->h2c), c);
+	} else {
+		ps_hp_init(s);
+		s->h2c.lost = 1;
+	}
+}
+
 /* Move the flow's parser state into the scratch to feed it bytes. */
 static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x, __u32 seq)
 {
@@ -366,6 +388,7 @@ static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x
 	s->nreq = 0;
 	s->ninf = 0;
 	s->seq = seq;
+	s->h2_probe = 0;
 	/* The client the limit is looked up for: a PROXY header's, or the peer. */
 	if (f->who.family) {
 		s->g.saddr = f->who.addr;
@@ -388,6 +411,7 @@ static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x
 	s->conn.slot = s->g.slot;
 	s->conn.gen = s->g.gen;
 	ps_h1_begin_fwd(s, f, x->ep);
+	ps_h2_begin(s, x);
 	return s;
 }
 
@@ -413,6 +437,10 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scra
 	}
 	if (s->key_ep)
 		x->f->key = s->key;
+	if (s->h2_on)
+		bpf_map_update_elem(&ps_h2, &x->k, &s->h2c, BPF_ANY);
+	if (s->nh2_unc)
+		ps_stat_add(PS_STAT_H2_UNCLASSIFIED, s->nh2_unc);
 	if (x->c) {
 		if (s->nreq)
 			ps_add(x->c->requests, s->nreq);
@@ -549,8 +577,10 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 	d = &f->dir[PS_DIR_RX];
 	seq = ps_data_seq(&x->p);
 
-	/* Fast path: in order, nothing held, inside a body being skipped. */
-	if (d->valid && !d->nranges && seq == d->next && f->http.state == PS_H1_BODY &&
+	/* Fast path: in order, nothing held, inside a body or an HTTP/2
+	 * payload being skipped. */
+	if (d->valid && !d->nranges && seq == d->next &&
+	    (f->http.state == PS_H1_BODY || f->http.state == PS_H2_PAYLOAD) &&
 	    f->http.body_left > len) {
 		d->next = seq + len;
 		f->http.body_left -= len;
@@ -590,7 +620,8 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 	}
 	if (!res->fresh_len && !res->absorbed)
 		goto in;
-	if (!res->absorbed && f->http.state == PS_H1_BODY && f->http.body_left > res->fresh_len) {
+	if (!res->absorbed && (f->http.state == PS_H1_BODY || f->http.state == PS_H2_PAYLOAD) &&
+	    f->http.body_left > res->fresh_len) {
 		f->http.body_left -= res->fresh_len;
 		goto in;
 	}
@@ -598,6 +629,8 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 	s = ps_h1_begin(x, seq + res->fresh_off);
 	if (!s)
 		goto in;
+	/* No SYN and no byte before these: a connection picked up midway. */
+	s->h2_probe = !t->saved.valid;
 	ps_h1_feed_pkt(skb, &x->p, res->fresh_off);
 	if (res->absorbed) {
 		t->ok.flow = x->k;

@@ -32,6 +32,8 @@
 #define PS_KEY_ADDRS_DEF	(1 << 16)
 #define PS_MAX_FLOWS		(1 << 18)
 #define PS_MAX_OOO_SEGS		(1 << 14)
+/* HTTP/2 connections whose HPACK table is followed at once (least recently used forgotten). */
+#define PS_MAX_H2_CONNS		(1 << 14)
 
 /*
  * Bytes of one piece of an out-of-order client segment, kept until the
@@ -226,6 +228,11 @@ struct ps_endpoint {
 	__u8 pad[4];
 	__u8 path_len[PS_MAX_PATHS];
 	char paths[PS_MAX_PATHS][PS_PATH_MAX];
+	/* Each path as HPACK's Huffman code writes it (RFC 7541 5.2), for an
+	 * HTTP/2 :path sent Huffman-coded: its first hpath_bits bits (0: the
+	 * code is longer than PS_PATH_MAX bytes, compared on those only). */
+	__u16 hpath_bits[PS_MAX_PATHS];
+	__u8 hpaths[PS_MAX_PATHS][PS_PATH_MAX];
 };
 
 /* ps_endpoint.flags */
@@ -406,6 +413,11 @@ enum ps_http_state {
 	PS_H1_DEAD,		/* stream lost (gap): no parsing until the flow ends */
 	PS_H1_REFILL,		/* bytes the capture cut off: waiting for them to be
 				 * sent again from refill_seq */
+	/* HTTP/2 (bpf/lib/http2.h): clen holds the highest client stream id */
+	PS_H2_PREFACE,		/* skipping body_left bytes of the connection preface */
+	PS_H2_FRAME,		/* at a frame header (its first carry_len bytes carried) */
+	PS_H2_PAYLOAD,		/* skipping body_left bytes of a frame's payload */
+	PS_H2_BLOCK,		/* in a header block (ps_h2_conn says where) */
 };
 
 /* Flags of ps_http.flags */
@@ -438,7 +450,8 @@ struct ps_http {
 	__u16 carry_len;	/* bytes of the current line seen so far */
 	__u32 flags;		/* PS_H1F_* */
 	__u64 body_left;	/* bytes of body or chunk data still to skip */
-	__u64 clen;		/* Content-Length of the message being parsed */
+	__u64 clen;		/* Content-Length of the message being parsed; HTTP/2:
+				 * the highest stream id the client opened */
 	__u32 refill_seq;	/* PS_H1_REFILL: first byte missing */
 	__u8 refill_state;	/* PS_H1_REFILL: the state to resume in */
 	__u8 pad2[3];
@@ -467,6 +480,55 @@ struct ps_flow {
 	struct ps_who who;	/* the client, and its PROXY header */
 	struct ps_fwd fwd;	/* the request's client, by its forwarded headers */
 	struct ps_keyh key;	/* the request's API key */
+};
+
+/*
+ * HPACK (RFC 7541) on an HTTP/2 connection, as far as classifying each
+ * request's :path needs: the dynamic table's entries, newest at head, by
+ * their sizes and whether each is a :path that starts with an endpoint
+ * path, and where the header block being read stands. Value of ps_h2,
+ * keyed by the connection's ps_flow_key (bpf/lib/hpack.h).
+ */
+#define PS_HPACK_ENTRIES	128	/* entries followed: a 4096-byte table of the
+					 * smallest (32-byte) entries */
+#define PS_HPACK_TABLE		4096	/* SETTINGS_HEADER_TABLE_SIZE's initial value */
+#define PS_HPACK_VAL		(2 * PS_PATH_MAX + 8)	/* room for PS_PATH_MAX bytes of a
+							 * string copied at any of them */
+
+/* ps_h2_conn.ent[] flags beside an entry's size */
+#define PS_HENT_PATH		0x01	/* its name is :path */
+#define PS_HENT_INF		0x02	/* ... and its value starts with an endpoint path */
+#define PS_HENT_UNKNOWN		0x04	/* its name could not be read */
+
+struct ps_h2_conn {
+	__u32 tbl_bytes;	/* sum of the entries' sizes (name + value + 32) */
+	__u32 tbl_max;		/* the table's maximum size, as size updates set it */
+	__u32 blk_left;		/* header block bytes left in the frame being read */
+	__u32 ival;		/* an integer being read ... */
+	__u32 str_left;		/* ... a string's bytes still to read ... */
+	__u32 str_len;		/* ... and its length */
+	__u32 name_len;		/* the name of the literal being read: its length */
+	__u32 ins;		/* size of the entry to insert (PS_HP_INSERT) */
+	__u8 head;		/* ring index of the newest entry */
+	__u8 count;		/* entries in the table */
+	__u8 lost;		/* the table cannot be followed any more */
+	__u8 rstate;		/* PS_HP_*: where in a representation the block is */
+	__u8 kind;		/* PS_HK_*: the representation being read */
+	__u8 ishift;		/* bits of ival read so far */
+	__u8 pro_left;		/* pad length and priority bytes before the block's bytes */
+	__u8 pad_left;		/* padding after them */
+	__u8 open;		/* a header block waits for CONTINUATION */
+	__u8 req;		/* the block opens a request ... */
+	__u8 path;		/* PS_H2P_*: what its :path is so far */
+	__u8 name;		/* the literal's name: PS_HENT_PATH, PS_HENT_UNKNOWN or 0 */
+	__u8 huff;		/* the string being read is Huffman-coded */
+	__u8 vn;		/* bytes of it kept in val */
+	__u8 inf;		/* the literal's value starts with an endpoint path */
+	__u8 ipart;		/* PS_HI_*: which integer or string is being read */
+	__u8 val[PS_HPACK_VAL];	/* the first bytes of a name or a :path value */
+	__u16 ent_size[PS_HPACK_ENTRIES];	/* each entry's size ... */
+	__u16 ent_name[PS_HPACK_ENTRIES];	/* ... its name's length ... */
+	__u8 ent_flags[PS_HPACK_ENTRIES];	/* ... and PS_HENT_* */
 };
 
 /* Key of ps_ooo: a stashed out-of-order client segment. */
@@ -519,6 +581,9 @@ enum ps_stat {
 	PS_STAT_FORWARDED_FULL,	/* requests whose named client did not fit the segment's
 				 * table of clients: the connection's client's */
 	PS_STAT_KEYED,		/* requests counted to their API key */
+	PS_STAT_H2_UNCLASSIFIED,	/* HTTP/2 requests counted whose :path could not be
+					 * read (an HPACK dynamic table not followed): not
+					 * inference requests */
 	PS_STAT_MAX,
 };
 
@@ -539,5 +604,6 @@ enum ps_stat {
 #define PS_MAP_TRUSTED		"ps_trusted"
 #define PS_MAP_KEY_SECRET	"ps_key_secret"
 #define PS_MAP_KEY_ADDRS	"ps_key_addrs"
+#define PS_MAP_H2		"ps_h2"
 
 #endif /* PENSTOCK_ABI_H */

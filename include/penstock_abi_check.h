@@ -105,7 +105,7 @@ PS_ABI_AT(ps_slot_state, pad, 4);
 PS_ABI_SIZE(ps_port, 4);
 PS_ABI_AT(ps_port, endpoint, 0);
 
-PS_ABI_SIZE(ps_endpoint, 8 + PS_MAX_PATHS * (1 + PS_PATH_MAX));
+PS_ABI_SIZE(ps_endpoint, 8 + PS_MAX_PATHS * (1 + PS_PATH_MAX) + PS_MAX_PATHS * (2 + PS_PATH_MAX));
 PS_ABI_AT(ps_endpoint, port, 0);
 PS_ABI_AT(ps_endpoint, npaths, 2);
 PS_ABI_AT(ps_endpoint, flags, 3);
@@ -172,6 +172,12 @@ PS_ABI_CODE(PS_FWD_ADDR, 1);
 PS_ABI_CODE(PS_FWD_BAD, 2);
 PS_ABI_AT(ps_endpoint, path_len, 8);
 PS_ABI_AT(ps_endpoint, paths, 8 + PS_MAX_PATHS);
+PS_ABI_AT(ps_endpoint, hpath_bits, 8 + PS_MAX_PATHS * (1 + PS_PATH_MAX));
+PS_ABI_AT(ps_endpoint, hpaths, 8 + PS_MAX_PATHS * (3 + PS_PATH_MAX));
+PS_ABI_SIZE(ps_h2_conn, 48 + PS_HPACK_VAL + PS_HPACK_ENTRIES * 5);
+PS_ABI_AT(ps_h2_conn, head, 32);
+PS_ABI_AT(ps_h2_conn, val, 48);
+PS_ABI_AT(ps_h2_conn, ent_size, 48 + PS_HPACK_VAL);
 
 PS_ABI_SIZE(ps_flow_key, 40);
 PS_ABI_AT(ps_flow_key, client, 0);
@@ -320,6 +326,7 @@ PS_ABI_CODE(PS_STAT_FORWARDED_BAD, 22);
 PS_ABI_CODE(PS_STAT_FORWARDED_UNTRUSTED, 23);
 PS_ABI_CODE(PS_STAT_FORWARDED_FULL, 24);
 PS_ABI_CODE(PS_STAT_KEYED, 25);
-PS_ABI_CODE(PS_STAT_MAX, 26);
+PS_ABI_CODE(PS_STAT_H2_UNCLASSIFIED, 26);
+PS_ABI_CODE(PS_STAT_MAX, 27);
 
 #endif /* PENSTOCK_ABI_CHECK_H */

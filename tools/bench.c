@@ -412,6 +412,8 @@ enum scenario {
 	SC_REQ,		/* ingress, a whole request in one segment */
 	SC_OTHER,	/* ingress, TCP to a port that is no endpoint */
 	SC_EGRESS,	/* egress, mid-body server segment */
+	SC_H2_HEADERS,	/* ingress, h2c: a request's HEADERS and DATA in one segment */
+	SC_H2_DATA,	/* ingress, h2c: an upload's DATA frames, a segment at a time */
 	SC_MAX,
 };
 
@@ -567,6 +569,89 @@ static void check_run(struct bench *b, const struct conn *c, enum scenario sc,
 }
 
 /*
+ * HTTP/2 (h2c with prior knowledge): the preface, an empty SETTINGS, and
+ * stream 1, whose header block puts ":path: /v1/chat/completions" in the
+ * HPACK table (index 62); each measured request indexes it, as h2load's
+ * repeated requests do.
+ */
+#define H2_DATA_FRAME	16384		/* the initial SETTINGS_MAX_FRAME_SIZE */
+static unsigned char h2_seg[256];	/* a request: HEADERS, then a DATA frame with the body */
+static unsigned int h2_seg_len;
+static uint64_t h2_up_pos;		/* SC_H2_DATA: stream bytes of the upload sent */
+
+static unsigned int h2_frame_hdr(unsigned char *b, unsigned int len, uint8_t type, uint8_t flags,
+				 uint32_t sid)
+{
+	b[0] = len >> 16;
+	b[1] = len >> 8;
+	b[2] = len;
+	b[3] = type;
+	b[4] = flags;
+	b[5] = sid >> 24;
+	b[6] = sid >> 16;
+	b[7] = sid >> 8;
+	b[8] = sid;
+	return 9;
+}
+
+/* The request on stream sid into h2_seg: HEADERS (END_HEADERS), DATA (END_STREAM). */
+static void h2_request(uint32_t sid)
+{
+	static const char body[] = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+				   "\"content\":\"hi\"}],\"max_tokens\":16}";
+	/* :method POST, :scheme http, :path (62), :authority literal, content-type literal */
+	static const unsigned char blk[] = { 0x83, 0x86, 0xbe, 0x01, 0x0a, '1', '9', '8', '.',
+					     '1', '8', '.', '0', '.', '1', 0x0f, 0x10, 0x10,
+					     'a', 'p', 'p', 'l', 'i', 'c', 'a', 't', 'i', 'o',
+					     'n', '/', 'j', 's', 'o', 'n' };
+	unsigned int n = 0;
+
+	n += h2_frame_hdr(h2_seg + n, sizeof(blk), 1, 0x4, sid);
+	memcpy(h2_seg + n, blk, sizeof(blk));
+	n += sizeof(blk);
+	n += h2_frame_hdr(h2_seg + n, sizeof(body) - 1, 0, 0x1, sid);
+	memcpy(h2_seg + n, body, sizeof(body) - 1);
+	h2_seg_len = n + sizeof(body) - 1;
+}
+
+/* The next BODY_SEG bytes of an upload of H2_DATA_FRAME-byte DATA frames on stream 1. */
+static void h2_upload_seg(void)
+{
+	unsigned char hdr[9];
+	unsigned int i;
+
+	h2_frame_hdr(hdr, H2_DATA_FRAME, 0, 0, 1);
+	for (i = 0; i < BODY_SEG; i++, h2_up_pos++) {
+		uint64_t at = h2_up_pos % (9 + H2_DATA_FRAME);
+
+		body_seg[i] = at < 9 ? (char)hdr[at] : 'd';
+	}
+}
+
+/* The stream 1 set-up of the HTTP/2 scenarios: 1 request, parser at a frame header. */
+static int h2_setup(struct bench *b, struct conn *c, struct expect *e, int upload)
+{
+	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+	static const unsigned char blk[] = { 0x83, 0x86, 0x44, 20, '/', 'v', '1', '/', 'c', 'h',
+					     'a', 't', '/', 'c', 'o', 'm', 'p', 'l', 'e', 't',
+					     'i', 'o', 'n', 's' };
+	unsigned char s1[128];
+	unsigned int n = 0;
+
+	memcpy(s1, preface, 24);
+	n = 24 + h2_frame_hdr(s1 + 24, 0, 4, 0, 0);
+	/* Stream 1: END_STREAM unless an upload follows. */
+	n += h2_frame_hdr(s1 + n, sizeof(blk), 1, upload ? 0x4 : 0x5, 1);
+	memcpy(s1 + n, blk, sizeof(blk));
+	n += sizeof(blk);
+	e->requests = 1;
+	e->rx_payload = n;
+	e->state = PS_H2_FRAME;
+	h2_up_pos = 0;
+	return conn_send(b, c, 1, F_ACK | F_PSH, s1, n);
+}
+
+/*
  * Set up a connection for a scenario and leave it where the measured
  * segments continue: inside a body too long to end during the run.
  */
@@ -603,6 +688,10 @@ static int scenario_setup(struct bench *b, struct conn *c, enum scenario sc, uns
 		if (!err)
 			err = conn_send(b, c, 0, F_ACK | F_PSH, hdr, n);
 		return err;
+	case SC_H2_HEADERS:
+		return h2_setup(b, c, e, 0);
+	case SC_H2_DATA:
+		return h2_setup(b, c, e, 1);
 	default:
 		return 0;
 	}
@@ -624,6 +713,21 @@ static unsigned int scenario_frame(struct bench *b, struct conn *c, enum scenari
 	case SC_EGRESS:
 		e->tx_payload += BODY_SEG;
 		return conn_frame(b, c, 0, F_ACK, body_seg, BODY_SEG);
+	case SC_H2_HEADERS:
+		h2_request(2 * (uint32_t)e->requests + 1);
+		e->requests++;
+		e->rx_payload += h2_seg_len;
+		return conn_frame(b, c, 1, F_ACK | F_PSH, h2_seg, h2_seg_len);
+	case SC_H2_DATA: {
+		uint64_t at;
+
+		h2_upload_seg();
+		at = h2_up_pos % (9 + H2_DATA_FRAME);
+		e->rx_payload += BODY_SEG;
+		/* In a payload, or at a frame header (cut or not). */
+		e->state = at >= 9 ? PS_H2_PAYLOAD : PS_H2_FRAME;
+		return conn_frame(b, c, 1, F_ACK, body_seg, BODY_SEG);
+	}
 	default: {
 		struct seg s = {
 			.saddr = c->caddr, .daddr = SERVER_ADDR, .sport = c->cport,
@@ -652,6 +756,8 @@ static const char *const sc_name[SC_MAX] = {
 	[SC_REQ] = "(b) ingress, request start",
 	[SC_OTHER] = "(c) ingress, non-endpoint packet",
 	[SC_EGRESS] = "egress, mid-body server->client",
+	[SC_H2_HEADERS] = "(d) ingress, HTTP/2 request (HEADERS + DATA)",
+	[SC_H2_DATA] = "(e) ingress, HTTP/2 upload (DATA frames)",
 };
 
 /* ---- enforcement policy ---- */
@@ -2239,7 +2345,7 @@ static int micro_measure(struct bench *b, unsigned int runs, int ident_only)
 				if (err)
 					return err;
 			}
-			if (sc != SC_EGRESS) {
+			if (sc != SC_EGRESS && sc != SC_H2_HEADERS && sc != SC_H2_DATA) {
 				err = measure_steady(b, sc, run, id++);
 				if (err)
 					return err;
@@ -2275,6 +2381,8 @@ static void micro_rows(unsigned int npkts)
 	snprintf(how_s, sizeof(how_s), "repeat=%d (no state: exact)", STEADY_REPEAT);
 	print_row(SC_OTHER, M_STEADY, how_s, 0);
 	print_row(SC_EGRESS, M_DISTINCT, how_d, 0);
+	print_row(SC_H2_HEADERS, M_DISTINCT, how_d, 4.0);
+	print_row(SC_H2_DATA, M_DISTINCT, how_d, 1.5);
 }
 
 /* What the per-packet table's figures mean. */
@@ -2285,6 +2393,10 @@ static void micro_notes(void)
 	       "segment, in distinct mode each the next pipelined request on the connection; "
 	       "(c) TCP to port %d, %d-byte payload.\n", BODY_SEG, req_seg_len, OTHER_PORT,
 	       BODY_SEG);
+	printf("- (d) h2c: a %u-byte request, HEADERS (the :path an index into the HPACK "
+	       "table) and a DATA frame with the JSON body, each the next stream of one "
+	       "connection; (e) h2c: a %d-byte segment of an upload in %d-byte DATA frames, a "
+	       "frame header in one segment of about 12.\n", h2_seg_len, BODY_SEG, H2_DATA_FRAME);
 	printf("- steady repeat: map writes persist across repetitions, so only the first of "
 	       "the %d is new data; the rest are retransmissions to the datapath (sequence "
 	       "range already seen), a cheaper path than new data. The kernel reports whole "

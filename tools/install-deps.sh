@@ -33,6 +33,9 @@ pkgs=(
 	# make deb and tests/e2e/test_deb: debhelper, lintian, a clean Debian 12
 	# root from debootstrap
 	debhelper lintian debootstrap dpkg-dev fakeroot
+	# HTTP/2: HEADERS blocks of the crafted cases (tests/datapath/cases.py),
+	# nghttpd and nghttpx for tests/e2e/test_http2, a gRPC server and client
+	python3-hpack nghttp2-server nghttp2-proxy python3-grpcio
 )
 
 missing=()

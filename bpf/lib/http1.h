@@ -20,6 +20,7 @@
 #include "scratch.h"
 #include "forwarded.h"
 #include "apikey.h"
+#include "http2.h"
 
 /* Parser state between flow and scratch: the carry only when it holds a line. */
 static __always_inline void ps_h1_copy(struct ps_http *dst, const struct ps_http *src)
@@ -93,43 +94,6 @@ static __always_inline int ps_is_method(__u64 w0, __u64 w1, __u32 n)
 	return 0;
 }
 
-/* Do the len bytes of path (a PS_PATH_MAX + 8 buffer) start with one of
- * the endpoint's paths? */
-static __always_inline int ps_inference_path(const __u8 *path, __u32 len, __u32 ep)
-{
-	struct ps_endpoint *e = bpf_map_lookup_elem(&ps_endpoints, &ep);
-	__u32 i, w, plen;
-
-	if (!e)
-		return 0;
-#pragma unroll
-	for (i = 0; i < PS_MAX_PATHS; i++) {
-		int match = 1;
-
-		if (i >= e->npaths)
-			break;
-		plen = e->path_len[i];
-		if (!plen || plen > PS_PATH_MAX || plen > len)
-			continue;
-#pragma unroll
-		for (w = 0; w < PS_PATH_MAX / 8; w++) {
-			__u64 m, a, b;
-
-			if (w * 8 >= plen)
-				break;
-			m = ps_mask(plen - w * 8);
-			a = *(const __u64 *)&path[w * 8] & m;
-			b = *(__u64 *)&e->paths[i][w * 8] & m;
-			if (a != b) {
-				match = 0;
-				break;
-			}
-		}
-		if (match)
-			return 1;
-	}
-	return 0;
-}
 
 
 /*
@@ -518,23 +482,6 @@ static __always_inline int ps_g_inference(__u32 p, __u32 end, __u32 ep)
 	return ps_inference_path(s->path, s->walk_n, ep);
 }
 
-/*
- * An inference request whose request line ends at stream position pos:
- * to be judged by the request limit before the segment is taken in. Past
- * PS_PEND_MAX, npend keeps counting: the segment is then held back once
- * those are judged, and the rest are judged in a later copy (the ones let
- * in are paid for by then).
- */
-static __always_inline void ps_h1_pend(struct ps_scratch *s, __u32 pos, __u32 sj)
-{
-	__u32 i = s->npend;
-
-	if (i < PS_PEND_MAX) {
-		s->pend[i & (PS_PEND_MAX - 1)] = pos;
-		s->pend_sj[i & (PS_PEND_MAX - 1)] = sj;
-	}
-	s->npend = i + 1;
-}
 
 /*
  * The first line of a message. A known method (tshark's table) or any
@@ -549,6 +496,12 @@ static __always_inline void ps_h1_first_line(struct ps_scratch *s, __u32 ls, __u
 	__u32 n, p = ls;
 	int known;
 
+	/* The HTTP/2 connection preface: prior knowledge, or the client's
+	 * first bytes after a 101 to an h2c Upgrade. */
+	if (ps_h2_preface_line(buf, ls, ce)) {
+		ps_h2_enter(s, PS_H2_PREFACE);
+		return;
+	}
 	if (ce - ls >= 2 && buf[ls & PS_BUF_MASK] == 'M' && buf[(ls + 1) & PS_BUF_MASK] == '-')
 		p += 2;
 	/* method token: up to the first space, or the whole line */
@@ -591,7 +544,7 @@ static __always_inline void ps_h1_first_line(struct ps_scratch *s, __u32 ls, __u
 		 * is judged by it (ps_gate_segment()). On a forwarded
 		 * connection, once its headers name its client. */
 		if (!s->late)
-			ps_h1_pend(s, s->chunk_seq + (ce - s->cc), 0);
+			ps_rq_pend(s, s->chunk_seq + (ce - s->cc), 0);
 	}
 }
 
@@ -607,11 +560,11 @@ static __always_inline void ps_h1_headers_end(struct ps_scratch *s, __u32 pos)
 	if (s->late && (h->flags & PS_H1F_REQUEST)) {
 		k = ps_g_rq_settle(!!(h->flags & PS_H1F_INFERENCE));
 		if (k == PS_SETTLE_CONN)
-			ps_h1_pend(s, pos, 0);
+			ps_rq_pend(s, pos, 0);
 		else if (k == PS_SETTLE_OWN)
-			ps_h1_pend(s, pos, ps_g_subj());
+			ps_rq_pend(s, pos, ps_g_subj());
 		else if (k == PS_SETTLE_BLOCKED && (k = ps_g_subj()))
-			ps_h1_pend(s, pos, k | PS_PEND_BLOCK_ONLY);
+			ps_rq_pend(s, pos, k | PS_PEND_BLOCK_ONLY);
 	}
 
 	/* Its segment carrying FIN completes the message without its body. */
@@ -802,10 +755,18 @@ static __always_inline int ps_h1_line(struct ps_scratch *s, __u32 ls, __u32 ce)
 	return 0;
 }
 
+/* States that skip body_left bytes without reading them. */
+static __always_inline int ps_skipping(__u8 state)
+{
+	return state == PS_H1_BODY || state == PS_H1_CHUNK_DATA || state == PS_H2_PAYLOAD ||
+	       state == PS_H2_PREFACE;
+}
+
 static __always_inline int ps_h1_line_state(__u8 state)
 {
 	return state != PS_H1_BODY && state != PS_H1_CHUNK_DATA &&
-	       state != PS_H1_SKIP_SEGMENT && state != PS_H1_DEAD && state != PS_H1_REFILL;
+	       state != PS_H1_SKIP_SEGMENT && state != PS_H1_DEAD && state != PS_H1_REFILL &&
+	       !ps_h2_state(state);
 }
 
 /*
@@ -880,7 +841,13 @@ PS_GLOBAL int ps_h1_next(void)
 			return p < s->len ? 0 : 1;
 		}
 		if (c0 < 0x20 || c0 > 0x7e) {
-			s->h.state = PS_H1_SKIP_SEGMENT;
+			/* The first bytes of a connection picked up midway may
+			 * be HTTP/2 frames. */
+			if (s->h2_probe && s->len - ls >= PS_H2_FRAME_HDR &&
+			    ps_h2_plausible(s->buf, ls))
+				ps_h2_enter(s, PS_H2_FRAME);
+			else
+				s->h.state = PS_H1_SKIP_SEGMENT;
 			return 1;
 		}
 	}
@@ -1019,6 +986,16 @@ __weak __attribute__((noinline)) int ps_h1_pre(struct ps_feed *fc)
 	case PS_H1_SKIP_SEGMENT:
 		fc->done = fc->len;
 		return PS_STEP_STOP;
+	case PS_H2_PREFACE:
+	case PS_H2_PAYLOAD:
+		n = fc->len - fc->done;
+		if (h->body_left < n)
+			n = h->body_left;
+		h->body_left -= n;
+		fc->done += n;
+		if (!h->body_left)
+			h->state = PS_H2_FRAME;
+		return PS_STEP_NEXT;
 	}
 	if (fc->done >= fc->avail) {
 		/* The bytes a line needs are missing. A segment cut by the
@@ -1150,6 +1127,12 @@ static long ps_feed_step(__u32 idx, void *data)
 		return 1;
 	}
 	ps_buf_loaded(s, cc + n);
+	if (s->h.state == PS_H2_FRAME || s->h.state == PS_H2_BLOCK) {
+		s->chunk_seq = s->seq + fc->done;
+		s->cc = cc;
+		fc->done += ps_h2_chunk(s, cc, n);
+		return 0;
+	}
 	return ps_h1_post(fc) == PS_STEP_STOP ? 1 : 0;
 }
 

@@ -157,6 +157,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_key_addrs SEC(".maps") __weak;
 
+/* HTTP/2 connections' HPACK tables, as far as classifying :path needs (hpack.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_MAX_H2_CONNS);
+	__type(key, struct ps_flow_key);
+	__type(value, struct ps_h2_conn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_h2 SEC(".maps") __weak;
+
 /* Datapath health counters, enum ps_stat. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

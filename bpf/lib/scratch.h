@@ -66,6 +66,11 @@ struct ps_scratch {
 	__u32 rest;		/* bytes of the segment after those in buf */
 	__u32 colon;		/* ps_find_nl(): the line holds a ':' */
 	__u32 fin;		/* the segment carries FIN */
+	__u32 h2_probe;		/* the first bytes of a stream picked up midway: they
+				 * may be HTTP/2 frames (http2.h) */
+	__u32 h2_on;		/* h2c holds the connection's HPACK state (hpack.h) ... */
+	__u32 nh2_unc;		/* ... HTTP/2 requests whose :path could not be read */
+	struct ps_h2_conn h2c;
 	__u32 seq;		/* sequence number of the first byte fed */
 	__u32 chunk_seq;	/* sequence number of buf[cc] ... */
 	__u32 cc;		/* ... after cc bytes of carry at the head of buf */
@@ -134,6 +139,26 @@ static __always_inline struct ps_scratch *ps_scratch(void)
 
 	return bpf_map_lookup_elem(&ps_scratch_map, &zero);
 }
+
+/*
+ * An inference request known at stream position pos (an HTTP/1 request
+ * line's end, an HTTP/2 header block's):
+ * to be judged by the request limit before the segment is taken in. Past
+ * PS_PEND_MAX, npend keeps counting: the segment is then held back once
+ * those are judged, and the rest are judged in a later copy (the ones let
+ * in are paid for by then).
+ */
+static __always_inline void ps_rq_pend(struct ps_scratch *s, __u32 pos, __u32 sj)
+{
+	__u32 i = s->npend;
+
+	if (i < PS_PEND_MAX) {
+		s->pend[i & (PS_PEND_MAX - 1)] = pos;
+		s->pend_sj[i & (PS_PEND_MAX - 1)] = sj;
+	}
+	s->npend = i + 1;
+}
+
 
 /* Eight little-endian bytes of a string literal, zero past its end. */
 #define PS_B(s, i)	((__u64)(sizeof(s) > (i) + 1 ? (__u8)(s)[i] : 0) << ((i) * 8))
@@ -318,6 +343,44 @@ static __always_inline __u32 ps_hdr_colon(const __u8 *buf, __u32 p, __u32 ce)
 		return 0;
 	p = ps_g_skip(p, ce, PS_SKIP_BLANKS);
 	return p < ce && buf[p & PS_BUF_MASK] == ':' ? p + 1 : 0;
+}
+
+/* Do the len bytes of path (a PS_PATH_MAX + 8 buffer) start with one of
+ * the endpoint's paths? */
+static __always_inline int ps_inference_path(const __u8 *path, __u32 len, __u32 ep)
+{
+	struct ps_endpoint *e = bpf_map_lookup_elem(&ps_endpoints, &ep);
+	__u32 i, w, plen;
+
+	if (!e)
+		return 0;
+#pragma unroll
+	for (i = 0; i < PS_MAX_PATHS; i++) {
+		int match = 1;
+
+		if (i >= e->npaths)
+			break;
+		plen = e->path_len[i];
+		if (!plen || plen > PS_PATH_MAX || plen > len)
+			continue;
+#pragma unroll
+		for (w = 0; w < PS_PATH_MAX / 8; w++) {
+			__u64 m, a, b;
+
+			if (w * 8 >= plen)
+				break;
+			m = ps_mask(plen - w * 8);
+			a = *(const __u64 *)&path[w * 8] & m;
+			b = *(__u64 *)&e->paths[i][w * 8] & m;
+			if (a != b) {
+				match = 0;
+				break;
+			}
+		}
+		if (match)
+			return 1;
+	}
+	return 0;
 }
 
 #endif

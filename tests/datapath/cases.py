@@ -236,6 +236,8 @@ R_COLON = "7.3: blanks before a header's colon, as http-parser takes them"
 R_BLANK = "7.4: any blank lines before a message are skipped, as servers do"
 R_SHAPE = "7.5: any token with a request line's shape is a request"
 R_TARGET = "7.6: an absolute-form target is routed by its path"
+R_PREFACE = "http2-counting.md: the preface is read from the stream, however " \
+          "segments cut it (tshark loses it cut after its first line)"
 R_SPLIT = "7.8: a chunked message counts once its last chunk is in, however " \
           "the segments cut the lines after it"
 
@@ -1354,6 +1356,312 @@ def _(cap):
     f.handshake()
     f.c(b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc")
     f.rst()
+
+
+# -- HTTP/2 cleartext (docs/http2-counting.md) ------------------------------
+# A request is a stream on which the client sent HEADERS. Header blocks are
+# HPACK-encoded by python3-hpack, one encoder per connection (its dynamic
+# table is the connection's), so that tshark decodes them as a server would.
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+H2_DATA, H2_HEADERS, H2_PRIORITY, H2_RST, H2_SETTINGS = 0, 1, 2, 3, 4
+H2_PUSH, H2_PING, H2_GOAWAY, H2_WINDOW, H2_CONT = 5, 6, 7, 8, 9
+H2_END_STREAM, H2_END_HEADERS, H2_PADDED, H2_PRIO = 0x1, 0x4, 0x8, 0x20
+
+
+def h2f(ftype, flags, sid, payload=b""):
+    """One HTTP/2 frame (RFC 9113 section 4.1)."""
+    return (struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) +
+            struct.pack(">I", sid) + payload)
+
+
+def h2_block(enc, path, method="POST", extra=(), huffman=False):
+    """A request's header block from encoder enc."""
+    hdrs = [(":method", method), (":scheme", "http"), (":path", path),
+            (":authority", "a")] + list(extra)
+    return enc.encode(hdrs, huffman=huffman)
+
+
+def h2_headers(enc, sid, path, method="POST", end_stream=False, **kw):
+    flags = H2_END_HEADERS | (H2_END_STREAM if end_stream else 0)
+    return h2f(H2_HEADERS, flags, sid, h2_block(enc, path, method, **kw))
+
+
+def h2_data(sid, data=CHAT_BODY, end_stream=True):
+    return h2f(H2_DATA, H2_END_STREAM if end_stream else 0, sid, data)
+
+
+def h2_encoder():
+    import hpack  # python3-hpack: imported where a case needs it
+    return hpack.Encoder()
+
+
+H2_START = H2_PREFACE + h2f(H2_SETTINGS, 0, 0, struct.pack(">HI", 3, 100))
+H2_SRV_SETTINGS = h2f(H2_SETTINGS, 0, 0) + h2f(H2_SETTINGS, 1, 0)
+
+
+def h2_flow(cap, **kw):
+    """A handshake, the preface and SETTINGS, the server's SETTINGS."""
+    kw.setdefault("sport", 8000)
+    f = cap.flow(**kw)
+    f.handshake()
+    f.c(H2_START)
+    f.s(H2_SRV_SETTINGS)
+    return f
+
+
+def h2_simple(cap, payloads, **kw):
+    f = h2_flow(cap, **kw)
+    for p in payloads:
+        f.c(p)
+        f.sack()
+    f.fin()
+    return f
+
+
+@case("h2_prior_knowledge", "h2c with prior knowledge: two streams, a POST "
+      "with its DATA and a GET", 2)
+def _(cap):
+    e = h2_encoder()
+    h2_simple(cap, [h2_headers(e, 1, "/v1/chat/completions") + h2_data(1),
+                    h2_headers(e, 3, "/health", "GET", end_stream=True)])
+
+
+@case("h2_ipv6", "h2c over IPv6, three streams in one segment", 3)
+def _(cap):
+    e = h2_encoder()
+    h2_simple(cap, [b"".join(h2_headers(e, i, "/v1/completions", "GET", end_stream=True)
+                             for i in (1, 3, 5))], client="fd00::2")
+
+
+def preface_split(cap, cuts):
+    e = h2_encoder()
+    f = cap.flow(sport=8000)
+    f.handshake()
+    pts = [0] + list(cuts) + [len(H2_PREFACE)]
+    for i, j in zip(pts, pts[1:]):
+        f.c(H2_PREFACE[i:j])
+    f.c(h2f(H2_SETTINGS, 0, 0))
+    f.c(h2_headers(e, 1, "/v1/chat/completions") + h2_data(1))
+    f.sack()
+    f.fin()
+
+
+@case("h2_preface_split", "the connection preface cut inside its first line", 1)
+def _(cap):
+    preface_split(cap, (8,))
+
+
+@case("h2_preface_split_after_line", "the connection preface cut after its "
+      "first line and between its CRs and LFs", 0,
+      {"requests": 1, "inference_requests": 1}, R_PREFACE)
+def _(cap):
+    preface_split(cap, (16, 19))
+
+
+@case("h2_frame_header_split", "frame headers cut across segments (4 + 5 "
+      "bytes, 1 + 8), a DATA payload over three segments", 3)
+def _(cap):
+    e = h2_encoder()
+    a = h2_headers(e, 1, "/v1/chat/completions") + h2_data(1, b"x" * 3000)
+    b = h2_headers(e, 3, "/v1/embeddings", "GET", end_stream=True)
+    c = h2_headers(e, 5, "/health", "GET", end_stream=True)
+    stream = a + b + c
+    cut1 = len(a) + 4
+    cut2 = len(a) + len(b) + 1
+    h2_simple(cap, [stream[:40], stream[40:1400], stream[1400:2800],
+                    stream[2800:cut1], stream[cut1:cut2], stream[cut2:]])
+
+
+@case("h2_frame_header_byte_by_byte", "a HEADERS frame sent a byte at a time", 1)
+def _(cap):
+    e = h2_encoder()
+    fr = h2_headers(e, 1, "/v1/chat/completions", "GET", end_stream=True)
+    h2_simple(cap, [fr[i:i + 1] for i in range(len(fr))])
+
+
+@case("h2_continuation", "header blocks continued in CONTINUATION frames, "
+      "one in the same segment, one in the next", 2)
+def _(cap):
+    e = h2_encoder()
+    blk = h2_block(e, "/v1/chat/completions", extra=[("x-pad", "p" * 300)])
+    blk2 = h2_block(e, "/v1/completions", extra=[("x-pad2", "q" * 200)])
+    h2_simple(cap, [h2f(H2_HEADERS, 0, 1, blk[:10]) + h2f(H2_CONT, 0, 1, blk[10:100]) +
+                    h2f(H2_CONT, H2_END_HEADERS, 1, blk[100:]) + h2_data(1),
+                    h2f(H2_HEADERS, 0, 3, blk2[:50]),
+                    h2f(H2_CONT, H2_END_HEADERS, 3, blk2[50:]) + h2_data(3)])
+
+
+@case("h2_padded_priority", "HEADERS with PADDED and PRIORITY flags", 2)
+def _(cap):
+    e = h2_encoder()
+    blk = h2_block(e, "/v1/chat/completions")
+    pad = bytes([7]) + struct.pack(">IB", 0, 15) + blk + b"\0" * 7
+    blk2 = h2_block(e, "/v1/embeddings")
+    prio = struct.pack(">IB", 0x80000001, 200) + blk2
+    h2_simple(cap, [h2f(H2_HEADERS, H2_END_HEADERS | H2_PADDED | H2_PRIO, 1, pad) +
+                    h2_data(1),
+                    h2f(H2_HEADERS, H2_END_HEADERS | H2_PRIO, 3, prio) + h2_data(3)])
+
+
+@case("h2_priority_frames", "PRIORITY frames on idle streams 3 to 11 (as "
+      "nghttp2 sends them), then a request on stream 13", 1)
+def _(cap):
+    e = h2_encoder()
+    prio = b"".join(h2f(H2_PRIORITY, 0, i, struct.pack(">IB", 0, 100)) for i in (3, 5, 7, 9, 11))
+    h2_simple(cap, [prio, h2_headers(e, 13, "/v1/chat/completions") + h2_data(13)])
+
+
+@case("h2_trailers", "a stream's trailing HEADERS after its DATA: one request", 1)
+def _(cap):
+    e = h2_encoder()
+    h2_simple(cap, [h2_headers(e, 1, "/v1/chat/completions") + h2_data(1, end_stream=False),
+                    h2f(H2_HEADERS, H2_END_HEADERS | H2_END_STREAM, 1,
+                        e.encode([("grpc-status", "0")]))])
+
+
+@case("h2_stream0_push_promise", "HEADERS on stream 0 and a PUSH_PROMISE from "
+      "the client: no request", 1)
+def _(cap):
+    e = h2_encoder()
+    blk = h2_block(e, "/v1/chat/completions")
+    h2_simple(cap, [h2f(H2_HEADERS, H2_END_HEADERS, 0, blk),
+                    h2f(H2_PUSH, H2_END_HEADERS, 1, struct.pack(">I", 2) + blk),
+                    h2_headers(e, 3, "/v1/completions", "GET", end_stream=True)])
+
+
+@case("h2_small_frames", "a segment of 120 PING and WINDOW_UPDATE frames, "
+      "then HEADERS in the same segment", 1)
+def _(cap):
+    e = h2_encoder()
+    small = b"".join(h2f(H2_PING, 0, 0, b"p" * 8) if i % 2 else
+                     h2f(H2_WINDOW, 0, 0, struct.pack(">I", 1000)) for i in range(120))
+    h2_simple(cap, [small + h2_headers(e, 1, "/v1/chat/completions", "GET", end_stream=True)])
+
+
+@case("h2_retransmit", "a HEADERS segment sent again, and one sent again "
+      "with more bytes", 2)
+def _(cap):
+    e = h2_encoder()
+    a = h2_headers(e, 1, "/v1/chat/completions") + h2_data(1)
+    b = h2_headers(e, 3, "/v1/completions") + h2_data(3)
+    f = h2_flow(cap)
+    at = f.cnext
+    f.c(a)
+    f.c(a, at=at)
+    f.c(b[:20])
+    f.c(b, at=at + len(a))
+    f.sack()
+    f.fin()
+
+
+@case("h2_reordered", "segments out of order: a HEADERS segment before the "
+      "one it follows, a frame header cut across them", 3)
+def _(cap):
+    e = h2_encoder()
+    a = h2_headers(e, 1, "/v1/chat/completions") + h2_data(1)
+    b = h2_headers(e, 3, "/v1/completions") + h2_data(3)
+    c = h2_headers(e, 5, "/v1/embeddings", "GET", end_stream=True)
+    stream = a + b + c
+    f = h2_flow(cap)
+    at = f.cnext
+    cut = len(a) + 3
+    f.c(stream[cut:], at=at + cut)
+    f.c(stream[:cut], at=at)
+    f.sack()
+    f.fin()
+
+
+@case("h2_upgrade", "h2c by Upgrade: the upgraded request counts once, as "
+      "its HTTP/1 request; then a stream of its own", 2)
+def _(cap):
+    e = h2_encoder()
+    f = cap.flow(sport=8000)
+    f.handshake()
+    f.c(b"GET /v1/models HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n")
+    f.s(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n" +
+        H2_SRV_SETTINGS)
+    f.c(H2_START)
+    f.c(h2_headers(e, 3, "/v1/chat/completions") + h2_data(3))
+    f.sack()
+    f.fin()
+
+
+@case("h2_upgrade_refused", "an h2c Upgrade the server answers with 200: "
+      "HTTP/1 goes on", 2)
+def _(cap):
+    f = cap.flow(sport=8000)
+    f.handshake()
+    f.c(b"GET /v1/models HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n")
+    f.s(RESP)
+    f.c(GET)
+    f.sack()
+    f.fin()
+
+
+@case("h2_midstream", "HTTP/2 picked up midway: no handshake, the first "
+      "segment starts with a frame header", 2)
+def _(cap):
+    e = h2_encoder()
+    f = cap.flow(sport=8000)
+    f.c(h2f(H2_WINDOW, 0, 0, struct.pack(">I", 5000)) +
+        h2_headers(e, 7, "/v1/chat/completions") + h2_data(7))
+    f.c(h2_headers(e, 9, "/v1/completions", "GET", end_stream=True))
+    f.sack()
+
+
+@case("h2_huffman_path", "Huffman-coded :path literals, inference and "
+      "not, and one that only starts like an endpoint path", 4)
+def _(cap):
+    e = h2_encoder()
+    h2_simple(cap, [h2_headers(e, 1, "/v1/chat/completions", huffman=True) + h2_data(1),
+                    h2_headers(e, 3, "/health", "GET", end_stream=True, huffman=True),
+                    h2_headers(e, 5, "/v1/embeddings?x=1", huffman=True) + h2_data(5),
+                    h2_headers(e, 7, "/v1/chat", huffman=True) + h2_data(7)])
+
+
+@case("h2_dynamic_table", "the same :path again, sent as an index into the "
+      "dynamic table, with other fields added before it", 6)
+def _(cap):
+    e = h2_encoder()
+    segs = []
+    for i in range(6):
+        path = "/v1/chat/completions" if i % 3 != 2 else "/health"
+        segs.append(h2_headers(e, 2 * i + 1, path, extra=[("x-req", str(i))]) +
+                    h2_data(2 * i + 1))
+    h2_simple(cap, segs)
+
+
+@case("h2_dynamic_eviction", "a small table (a size update) whose entries "
+      "are evicted between uses of an indexed :path", 8)
+def _(cap):
+    e = h2_encoder()
+    e.header_table_size = 200
+    segs = []
+    for i in range(8):
+        path = ["/v1/completions", "/v1/models", "/v1/embeddings"][i % 3]
+        segs.append(h2_headers(e, 2 * i + 1, path, extra=[("x-big", "b" * (20 + 13 * i))],
+                               huffman=bool(i % 2)) + h2_data(2 * i + 1))
+    h2_simple(cap, segs)
+
+
+@case("h2_table_not_followed", "a dynamic table of more entries than "
+      "penstock follows: the request that indexes :path into it after it "
+      "grew past them is counted and left unclassified", 4, {"inference_requests": 3},
+      "http2-counting.md: a table beyond PS_HPACK_ENTRIES entries is not followed")
+def _(cap):
+    e = h2_encoder()
+    e.header_table_size = 16384
+    f = h2_flow(cap)
+    f.c(h2_headers(e, 1, "/v1/chat/completions") + h2_data(1))
+    for i in range(3, 9, 2):
+        f.c(h2_headers(e, i, "/v1/chat/completions",
+                       extra=[("x%d" % j, "%d" % (i * 100 + j)) for j in range(70)]) +
+            h2_data(i))
+    f.sack()
+    f.fin()
 
 
 # ---------------------------------------------------------------------------

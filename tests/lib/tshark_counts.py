@@ -16,10 +16,21 @@ other people.  The figures follow /work/shared/pcaps/README.md:
                 retransmission and counts once; a SYN with a new ISN on the
                 same 4-tuple is a new connection (port reuse).
   requests      tshark's HTTP requests (one per http.request occurrence) in
-                frames sent by the client to the endpoint port.
+                frames sent by the client to the endpoint port, plus the
+                HTTP/2 streams on which the client sent HEADERS (distinct
+                non-zero stream ids per connection; an h2c-upgraded request
+                is its HTTP/1 request). A connection on which tshark's HTTP
+                dissector finds HTTP/1 requests has its HTTP/2 streams as
+                that dissector hands them to HTTP/2 (after a 101 to an h2c
+                Upgrade); any other connection is dissected as HTTP/2
+                ("Decode As" http2 on the endpoint ports): tshark 4.0
+                reassembles frames that span segments only so (through
+                HTTP it gives up on the first), and finds HTTP/2 in a
+                connection captured midway only so.
   inference_requests
-                those requests whose URI starts with one of the --path
-                prefixes.
+                those requests whose URI (HTTP/2: the :path of the stream's
+                first HEADERS, as tshark's HPACK decoding gives it) starts
+                with one of the --path prefixes.
   *_packets     every captured TCP packet on the endpoint port, duplicates and
                 retransmissions included.
   *_bytes       IPv4 total length, or IPv6 payload length + 40, per packet.
@@ -156,8 +167,9 @@ AGG = "\x1f"
 MOD = 1 << 32
 
 
-def tshark_cmd(pcap, ports, proxy=False, json_out=False):
-    cmd = [
+def tshark_base(pcap):
+    """tshark reading pcap with reassembly as the reference counts were made."""
+    return [
         os.environ.get("TSHARK", "tshark"),
         "-n",
         "-r", pcap,
@@ -179,6 +191,10 @@ def tshark_cmd(pcap, ports, proxy=False, json_out=False):
         # handed to HTTP.
         "-o", "tcp.no_subdissector_on_error:TRUE",
     ]
+
+
+def tshark_cmd(pcap, ports, proxy=False, json_out=False):
+    cmd = tshark_base(pcap)
     if json_out:
         # Each request's own tree: its request line and header lines, one
         # "http" object per request (duplicate keys kept, in order).
@@ -208,6 +224,63 @@ def tshark_cmd(pcap, ports, proxy=False, json_out=False):
 # --- X-Forwarded-For and Forwarded --------------------------------------------
 
 FORWARDED_MODES = ("true", "x-forwarded-for", "forwarded")
+
+
+def h2_headers(pcap, ports, decode, env):
+    """{frame number: [(stream id, :path or None, HEADERS?)]} for every
+    HTTP/2 HEADERS and CONTINUATION frame sent to an endpoint port, in
+    order, as tshark dissects it with the ports handed to `decode` (http,
+    or http2). tshark gives a block's fields on the frame that ends it."""
+    cmd = tshark_base(pcap)
+    cmd += ["-Y", "http2.type == 1 || http2.type == 9", "-T", "json", "-J", "frame tcp http2"]
+    for p in ports:
+        cmd += ["-d", "tcp.port==%d,%s" % (p, decode)]
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr.decode("utf-8", "replace"))
+        raise SystemExit("tshark failed on %s (exit %d)" % (pcap, proc.returncode))
+    pkts = json.loads(proc.stdout.decode("utf-8", "surrogateescape") or "[]",
+                      object_pairs_hook=lambda pairs: pairs)
+    out = {}
+    for pkt in pkts:
+        layers = dict(dict(pkt)["_source"])["layers"]
+        frame = dport = None
+        heads = []
+        for name, val in layers:
+            if name == "frame":
+                frame = int(dict(val)["frame.number"])
+            elif name == "tcp" and isinstance(val, list):
+                dport = int(dict(val).get("tcp.dstport", "0"))
+            elif name == "http2" and isinstance(val, list):
+                for k, st in val:
+                    if k != "http2.stream" or not isinstance(st, list):
+                        continue
+                    d = dict(st)
+                    if d.get("http2.type") not in ("1", "9"):
+                        continue
+                    path = None
+                    for hk, hv in st:
+                        if hk == "http2.header" and isinstance(hv, list):
+                            hd = dict(hv)
+                            if hd.get("http2.header.name") == ":path" and path is None:
+                                path = hd.get("http2.header.value", "")
+                    heads.append((int(d.get("http2.streamid", "0")), path,
+                                  d.get("http2.type") == "1"))
+        if frame is not None and dport in ports and heads:
+            out[frame] = heads
+    return out
+
+
+def h2_add(streams, heads):
+    """A frame's HEADERS open streams; a block's :path, wherever tshark
+    gives it, is its stream's first HEADERS'."""
+    for sid, path, headers in heads:
+        if not sid:
+            continue
+        if headers and sid not in streams:
+            streams[sid] = path
+        elif sid in streams and streams[sid] is None:
+            streams[sid] = path
 
 
 def request_headers(pcap, ports, proxy, env):
@@ -469,6 +542,10 @@ class Conn:
         self.tx = Direction()
         self.counts = new_client(peer)
         self.requests = []          # (uri, X-Forwarded-For, Forwarded, lines) a request
+        self.http = False           # tshark found HTTP/1 requests on it
+        self.streams_http = {}      # ... HTTP/2 streams as its HTTP dissector hands them on
+        self.frames = []            # numbers of the client's frames
+        self.streams = {}           # HTTP/2 stream id -> :path of its first HEADERS
 
 
 def new_client(name):
@@ -523,6 +600,11 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
         with tempfile.TemporaryDirectory(prefix="tshark-counts-") as conf:
             env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf)
             headers_of = request_headers(pcap, sorted(ports), proxy, env)
+
+    with tempfile.TemporaryDirectory(prefix="tshark-counts-") as conf:
+        env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf)
+        h2_of = h2_headers(pcap, sorted(ports), "http", env)
+        h2_mid = None
 
     fields = FIELDS + (PROXY_FIELDS if proxy else [])
     conns = {}      # 4-tuple -> current Conn
@@ -607,7 +689,11 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                 conn.header = "none"
 
         if rx:
+            conn.frames.append(int(rec["frame.number"]))
+            h2_add(conn.streams_http, h2_of.get(int(rec["frame.number"]), []))
             nreq = len(split(rec["http.request"]))
+            if nreq:
+                conn.http = True
             methods = split(rec["http.request.method"])
             uris = split(rec["http.request.uri"])
             if methods and not uris:
@@ -651,6 +737,19 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
     fwd_stats = {"requests": 0, "bad": 0, "untrusted": 0}
     keyed = 0
     for conn in all_conns:
+        if conn.http:
+            conn.streams = conn.streams_http
+        else:
+            if h2_mid is None:
+                with tempfile.TemporaryDirectory(prefix="tshark-counts-") as conf:
+                    env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf)
+                    h2_mid = h2_headers(pcap, sorted(ports), "http2", env)
+            for fr in conn.frames:
+                h2_add(conn.streams, h2_mid.get(fr, []))
+        conn.counts["requests"] += len(conn.streams)
+        conn.counts["inference_requests"] += sum(
+            1 for path in conn.streams.values()
+            if path is not None and any(path.startswith(p) for p in paths))
         client = conn.peer
         if conn.header == "header":
             believed = trusted_peer(conn.peer, trusted)

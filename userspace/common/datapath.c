@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 
 #include "common/datapath.h"
+#include "common/hpack_huffman.h"
 #include "common/keyid.h"
 #include "common/log.h"
 #include "penstock.skel.h"
@@ -163,8 +164,19 @@ int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg)
 		for (j = 0; j < ec->npaths && j < PS_MAX_PATHS; j++) {
 			size_t n = strnlen(ec->paths[j], PS_PATH_MAX);
 
+			uint8_t code[PS_PATH_MAX * 4];
+			unsigned int bits = 0;
+			int hn;
+
 			memcpy(ep.paths[j], ec->paths[j], n);
 			ep.path_len[j] = n;
+			/* An HTTP/2 :path may come Huffman-coded: its code's first
+			 * PS_PATH_MAX bytes, compared bit for bit. */
+			hn = ps_huffman_encode(ec->paths[j], n, code, sizeof(code), &bits);
+			if (hn > 0) {
+				memcpy(ep.hpaths[j], code, hn < PS_PATH_MAX ? hn : PS_PATH_MAX);
+				ep.hpath_bits[j] = bits <= PS_PATH_MAX * 8 ? bits : PS_PATH_MAX * 8;
+			}
 		}
 		if (bpf_map_update_elem(eps_fd, &slot, &ep, BPF_ANY) ||
 		    bpf_map_update_elem(ports_fd, &port, &pp, BPF_ANY)) {

@@ -37,6 +37,7 @@ uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff, uint32_t *left
 {
 	int ffd = bpf_map__fd(dp->skel->maps.ps_flows);
 	int cfd = bpf_map__fd(dp->skel->maps.ps_client_ctrs);
+	int hfd = bpf_map__fd(dp->skel->maps.ps_h2);
 	static struct ps_flow_key keys[FLOW_BATCH];
 	static struct ps_flow vals[FLOW_BATCH];
 	uint32_t expired = 0, seen = 0, batch, count, i;
@@ -60,6 +61,11 @@ uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff, uint32_t *left
 			if (bpf_map_delete_elem(ffd, &keys[i]))
 				continue;	/* gone meanwhile */
 			expired++;
+			/* An HTTP/2 connection's HPACK table goes with it (one
+			 * whose parsing ended may have had one). */
+			if (vals[i].http.state >= PS_H2_PREFACE ||
+			    vals[i].http.state == PS_H1_DEAD || vals[i].http.state == PS_H1_REFILL)
+				bpf_map_delete_elem(hfd, &keys[i]);
 			if (vals[i].dir[PS_DIR_RX].open && vals[i].client_gen)
 				slot_dec_open(cfd, vals[i].client_slot, vals[i].client_gen);
 		}

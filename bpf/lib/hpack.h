@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * HPACK (RFC 7541) on the client's header blocks, just enough to tell
+ * whether a request's :path starts with an endpoint path: the :path comes
+ * from the static table (indexes 4 and 5), as a literal, plain or
+ * Huffman-coded, or from the dynamic table. The dynamic table is followed
+ * by its entries' sizes (name + value + 32, section 4.1), their names'
+ * lengths and two bits (a :path, an inference :path); values are never
+ * kept. A Huffman-coded value is compared with the endpoint paths' own
+ * Huffman codes (ps_endpoint.hpaths, written by penstockd), bit for bit,
+ * without decoding: the code is prefix-free, so a value starts with a
+ * path exactly when its code starts with the path's code.
+ *
+ * A table that cannot be followed (more than PS_HPACK_ENTRIES entries, an
+ * entry whose size is not known, bytes that are no HPACK) is marked lost;
+ * a request whose :path then cannot be read is counted, not as an
+ * inference request, and in stats.h2_unclassified.
+ *
+ * The state lives in the scratch (s->h2c) while a segment is parsed, in
+ * ps_h2 between segments; bytes are fed a representation step at a time,
+ * so that integers and strings may be cut anywhere.
+ */
+#ifndef PS_BPF_HPACK_H
+#define PS_BPF_HPACK_H
+
+#include "common.h"
+#include "maps.h"
+#include "scratch.h"
+
+/* ps_h2_conn.rstate: where in a representation the block stands */
+#define PS_HP_START	0	/* at a representation's first byte */
+#define PS_HP_INT	1	/* in an integer's continuation bytes (ipart says which) */
+#define PS_HP_STRLEN	2	/* at a string's first byte: H and its length */
+#define PS_HP_STR	3	/* in a string's bytes */
+#define PS_HP_INSERT	4	/* evicting, then inserting an entry of size ins */
+#define PS_HP_EVICT	5	/* evicting down to a new maximum size */
+#define PS_HP_BROKEN	6	/* not HPACK: the rest of the block is skipped */
+#define PS_HP_MATCH	7	/* a :path value is read: to compare (ps_hp_matched()) */
+
+/* ps_h2_conn.kind: the representation (section 6) */
+#define PS_HK_INDEXED	0	/* 1xxxxxxx */
+#define PS_HK_INC	1	/* 01xxxxxx literal with incremental indexing */
+#define PS_HK_SIZE	2	/* 001xxxxx dynamic table size update */
+#define PS_HK_LIT	3	/* 000xxxxx literal without (or never) indexing */
+
+/* ps_h2_conn.ipart: which integer or string is being read */
+#define PS_HI_INDEX	0
+#define PS_HI_NAME	1
+#define PS_HI_VALUE	2
+
+/* ps_h2_conn.path */
+#define PS_H2P_NONE	0	/* no :path yet */
+#define PS_H2P_INF	1	/* it starts with an endpoint path */
+#define PS_H2P_OTHER	2	/* it does not */
+#define PS_H2P_UNKNOWN	3	/* a field whose name could not be read: maybe */
+
+/* Bytes of a name kept to compare with ":path". */
+#define PS_HP_NAME_KEEP	8
+/* Steps of one feed: a representation takes up to four, an eviction one each. */
+#define PS_HP_STEPS	(4 * (PS_LINE_CARRY + PS_CHUNK) + PS_HPACK_ENTRIES)
+
+/* Name lengths of the static table's 61 entries (Appendix A), index 0 unused. */
+static const __u8 ps_hp_static_nlen[64] = {
+	0, 10, 7, 7, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7, 14, 15, 15, 13, 6, 27, 3, 5, 13, 13, 19, 16,
+	16, 14, 16, 13, 12, 6, 4, 4, 6, 7, 4, 4, 8, 17, 13, 8, 19, 13, 4, 8, 12, 18, 19, 5, 7,
+	7, 11, 6, 10, 25, 17, 10, 4, 3, 16,
+};
+
+/* ":path" Huffman-coded (4 bytes, EOS padding included), little-endian. */
+#define PS_HP_PATH_HUFF	0x3fd358b9U
+
+/* A fresh table for a connection that turned HTTP/2. */
+static __always_inline void ps_hp_init(struct ps_scratch *s)
+{
+	__builtin_memset(&s->h2c, 0, __builtin_offsetof(struct ps_h2_conn, val));
+	s->h2c.tbl_max = PS_HPACK_TABLE;
+	s->h2_on = 1;
+}
+
+/* The request's :path is v, unless one was read already. */
+static __always_inline void ps_hp_path(struct ps_h2_conn *c, __u8 v)
+{
+	if (!c->req)
+		return;
+	if (v == PS_H2P_UNKNOWN) {
+		if (c->path == PS_H2P_NONE)
+			c->path = v;
+	} else if (c->path == PS_H2P_NONE || c->path == PS_H2P_UNKNOWN) {
+		c->path = v;
+	}
+}
+
+/* Does the Huffman code in val (vn bytes, of a string of len bytes) start with an endpoint path's? */
+static __always_inline int ps_hp_huff_match(const struct ps_h2_conn *c, __u32 ep)
+{
+	struct ps_endpoint *e = bpf_map_lookup_elem(&ps_endpoints, &ep);
+	__u32 i, w, bits, nb, last;
+
+	if (!e)
+		return 0;
+	for (i = 0; i < PS_MAX_PATHS; i++) {
+		int match = 1;
+
+		if (i >= e->npaths)
+			break;
+		bits = e->hpath_bits[i];
+		nb = (bits + 7) / 8;
+		if (!bits || nb > PS_PATH_MAX || nb > c->vn)
+			continue;
+		last = nb - 1;
+		for (w = 0; w < PS_PATH_MAX / 8; w++) {
+			__u64 m, a, b;
+
+			if (w * 8 >= nb)
+				break;
+			m = ps_mask(nb - w * 8);
+			/* Only the code's own bits of its last byte (the high ones). */
+			if ((bits & 7) && last / 8 == w)
+				m &= ~(0xffULL << ((last & 7) * 8)) |
+				     ((__u64)((0xff00U >> (bits & 7)) & 0xff) << ((last & 7) * 8));
+			a = *(const __u64 *)&c->val[w * 8] & m;
+			b = *(__u64 *)&e->hpaths[i][w * 8] & m;
+			if (a != b) {
+				match = 0;
+				break;
+			}
+		}
+		if (match)
+			return 1;
+	}
+	return 0;
+}
+
+/* Does the :path value in val start with one of the endpoint's paths? */
+static __always_inline int ps_hp_match(struct ps_scratch *s)
+{
+	if (s->h2c.huff)
+		return ps_hp_huff_match(&s->h2c, s->endpoint);
+	return ps_inference_path(s->h2c.val, s->h2c.vn, s->endpoint);
+}
+
+/* Ring index of the i-th newest entry (0: the newest). */
+static __always_inline __u32 ps_hp_at(const struct ps_h2_conn *c, __u32 i)
+{
+	return (c->head - i) & (PS_HPACK_ENTRIES - 1);
+}
+
+static __always_inline void ps_hp_evict(struct ps_h2_conn *c)
+{
+	__u32 t = ps_hp_at(c, c->count - 1);
+
+	c->tbl_bytes -= c->ent_size[t];
+	c->count--;
+}
+
+/* An indexed field (section 6.1) with index v. */
+static __always_inline void ps_hp_indexed(struct ps_scratch *s, struct ps_h2_conn *c, __u32 v)
+{
+	__u32 k;
+
+	if (!v) {
+		c->rstate = PS_HP_BROKEN;
+		return;
+	}
+	if (v == 4 || v == 5) {
+		/* ":path: /" and ":path: /index.html" */
+		__builtin_memset(c->val, 0, 16);
+		__builtin_memcpy(c->val, "/index.html", 11);
+		c->vn = v == 4 ? 1 : 11;
+		c->huff = 0;
+		c->rstate = PS_HP_MATCH;
+		return;
+	}
+	if (v <= 61)
+		return;
+	if (c->lost || v - 62 >= c->count) {
+		c->lost = 1;
+		ps_hp_path(c, PS_H2P_UNKNOWN);
+		return;
+	}
+	k = ps_hp_at(c, v - 62);
+	if (c->ent_flags[k] & PS_HENT_PATH)
+		ps_hp_path(c, (c->ent_flags[k] & PS_HENT_INF) ? PS_H2P_INF : PS_H2P_OTHER);
+	else if (c->ent_flags[k] & PS_HENT_UNKNOWN)
+		ps_hp_path(c, PS_H2P_UNKNOWN);
+}
+
+/* A literal's name by index v (section 6.2): which, and its length. */
+static __always_inline void ps_hp_name_of(struct ps_h2_conn *c, __u32 v)
+{
+	__u32 k;
+
+	if (v <= 61) {
+		c->name = (v == 4 || v == 5) ? PS_HENT_PATH : 0;
+		c->name_len = ps_hp_static_nlen[v & 63];
+		return;
+	}
+	if (c->lost || v - 62 >= c->count) {
+		c->lost = 1;
+		c->name = PS_HENT_UNKNOWN;
+		c->name_len = 0;
+		return;
+	}
+	k = ps_hp_at(c, v - 62);
+	c->name = c->ent_flags[k] & (PS_HENT_PATH | PS_HENT_UNKNOWN);
+	c->name_len = c->ent_name[k];
+}
+
+/* An integer is read whole: what it was for. */
+static __always_inline void ps_hp_int_done(struct ps_scratch *s, struct ps_h2_conn *c, __u32 v)
+{
+	c->rstate = PS_HP_START;
+	if (c->ipart == PS_HI_INDEX) {
+		switch (c->kind) {
+		case PS_HK_INDEXED:
+			ps_hp_indexed(s, c, v);
+			return;
+		case PS_HK_SIZE:
+			c->tbl_max = v;
+			c->rstate = PS_HP_EVICT;
+			return;
+		}
+		if (v) {
+			ps_hp_name_of(c, v);
+			c->ipart = PS_HI_VALUE;
+		} else {
+			c->ipart = PS_HI_NAME;
+		}
+		c->rstate = PS_HP_STRLEN;
+		return;
+	}
+	/* A string's length. */
+	c->str_len = v;
+	c->str_left = v;
+	c->vn = 0;
+	if (c->ipart == PS_HI_NAME)
+		c->name_len = v;
+	c->rstate = PS_HP_STR;
+}
+
+/* A literal's value is read: inserted into the table if the literal says so. */
+static __always_inline void ps_hp_value_done(struct ps_h2_conn *c)
+{
+	if (c->kind == PS_HK_INC) {
+		c->ins = c->name_len + c->str_len + 32;
+		c->rstate = PS_HP_INSERT;
+	} else {
+		c->rstate = PS_HP_START;
+	}
+}
+
+/* A string is read whole. */
+static __always_inline void ps_hp_str_done(struct ps_scratch *s, struct ps_h2_conn *c)
+{
+	__u64 w = *(__u64 *)c->val;
+
+	if (c->ipart == PS_HI_NAME) {
+		if (c->huff)
+			c->name = c->str_len == 4 && (w & ps_mask(4)) == PS_HP_PATH_HUFF ?
+				  PS_HENT_PATH : 0;
+		else
+			c->name = c->str_len == 5 && (w & ps_mask(5)) == PS_W8(":path") ?
+				  PS_HENT_PATH : 0;
+		c->ipart = PS_HI_VALUE;
+		c->rstate = PS_HP_STRLEN;
+		return;
+	}
+	c->inf = 0;
+	if (c->name == PS_HENT_PATH) {
+		/* Compared by ps_hp_matched(), one call up: the stack is short here. */
+		c->rstate = PS_HP_MATCH;
+		return;
+	}
+	if (c->name & PS_HENT_UNKNOWN)
+		ps_hp_path(c, PS_H2P_UNKNOWN);
+	ps_hp_value_done(c);
+}
+
+/*
+ * The :path value read (a literal's, or the static table's) is compared
+ * with the endpoint's paths; the representation goes on. A global
+ * function, verified once.
+ */
+PS_GLOBAL int ps_hp_matched(void)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_h2_conn *c;
+
+	if (!s)
+		return 0;
+	c = &s->h2c;
+	if (c->rstate != PS_HP_MATCH)
+		return 0;
+	c->inf = ps_hp_match(s);
+	ps_hp_path(c, c->inf ? PS_H2P_INF : PS_H2P_OTHER);
+	if (c->kind == PS_HK_INDEXED)
+		c->rstate = PS_HP_START;
+	else
+		ps_hp_value_done(c);
+	return 0;
+}
+
+/* The bytes of one feed, as bpf_loop's context. */
+struct ps_hp_ctx {
+	__u32 p;
+	__u32 end;
+};
+
+/* One step: a representation's first byte, an integer, a string, an eviction. */
+static long ps_hp_step(__u32 idx, void *data)
+{
+	struct ps_hp_ctx *x = data;
+	struct ps_scratch *s = ps_scratch();
+	struct ps_h2_conn *c;
+	__u32 p = x->p, end = x->end, n, i, keep;
+	__u8 b;
+
+	if (!s || end > PS_BUF_SIZE)
+		return 1;
+	c = &s->h2c;
+	switch (c->rstate) {
+	case PS_HP_INSERT:
+		if (c->lost || c->ins > c->tbl_max) {
+			/* Too large for the table: it empties (section 4.4). */
+			if (!c->lost) {
+				c->count = 0;
+				c->tbl_bytes = 0;
+			}
+			c->rstate = PS_HP_START;
+		} else if (c->tbl_bytes + c->ins > c->tbl_max && c->count) {
+			ps_hp_evict(c);
+		} else if (c->count >= PS_HPACK_ENTRIES || c->name_len > 0xffff) {
+			c->lost = 1;
+			c->rstate = PS_HP_START;
+		} else {
+			c->head = (c->head + 1) & (PS_HPACK_ENTRIES - 1);
+			c->ent_size[c->head & (PS_HPACK_ENTRIES - 1)] = c->ins;
+			c->ent_name[c->head & (PS_HPACK_ENTRIES - 1)] = c->name_len;
+			c->ent_flags[c->head & (PS_HPACK_ENTRIES - 1)] =
+				c->name | (c->inf ? PS_HENT_INF : 0);
+			c->count++;
+			c->tbl_bytes += c->ins;
+			c->rstate = PS_HP_START;
+		}
+		return 0;
+	case PS_HP_EVICT:
+		if (c->tbl_bytes > c->tbl_max && c->count)
+			ps_hp_evict(c);
+		else
+			c->rstate = PS_HP_START;
+		return 0;
+	case PS_HP_BROKEN:
+		x->p = end;
+		return 1;
+	case PS_HP_MATCH:
+		return 1;
+	}
+	if (p >= end)
+		return 1;
+	switch (c->rstate) {
+	case PS_HP_START:
+		b = s->buf[p & PS_BUF_MASK];
+		p++;
+		c->ipart = PS_HI_INDEX;
+		c->inf = 0;
+		c->name = 0;
+		if (b & 0x80) {
+			c->kind = PS_HK_INDEXED;
+			n = b & 0x7f;
+			keep = 0x7f;
+		} else if (b & 0x40) {
+			c->kind = PS_HK_INC;
+			n = b & 0x3f;
+			keep = 0x3f;
+		} else if (b & 0x20) {
+			c->kind = PS_HK_SIZE;
+			n = b & 0x1f;
+			keep = 0x1f;
+		} else {
+			c->kind = PS_HK_LIT;
+			n = b & 0x0f;
+			keep = 0x0f;
+		}
+		goto prefix;
+	case PS_HP_STRLEN:
+		b = s->buf[p & PS_BUF_MASK];
+		p++;
+		c->huff = !!(b & 0x80);
+		n = b & 0x7f;
+		keep = 0x7f;
+		goto prefix;
+	case PS_HP_INT:
+		/* Continuation bytes, seven bits each (section 5.1). */
+		for (i = 0; i < 5; i++) {
+			if (p >= end)
+				break;
+			b = s->buf[p & PS_BUF_MASK];
+			p++;
+			if (c->ishift > 21) {
+				c->rstate = PS_HP_BROKEN;
+				break;
+			}
+			c->ival += (__u32)(b & 0x7f) << c->ishift;
+			c->ishift += 7;
+			if (!(b & 0x80)) {
+				ps_hp_int_done(s, c, c->ival);
+				break;
+			}
+		}
+		x->p = p;
+		return c->rstate == PS_HP_MATCH;
+	case PS_HP_STR:
+		/* The first bytes of a name, or of a :path value, are kept. */
+		keep = c->ipart == PS_HI_NAME ? PS_HP_NAME_KEEP :
+		       c->name == PS_HENT_PATH ? PS_PATH_MAX : 0;
+		n = end - p;
+		if (n > c->str_left)
+			n = c->str_left;
+		if (c->vn < keep) {
+			__u32 at = c->vn;
+
+			i = keep - at;
+			if (i > n)
+				i = n;
+			if (i > PS_PATH_MAX)
+				i = PS_PATH_MAX;
+			if (at >= PS_PATH_MAX)
+				return 1;
+			bpf_probe_read_kernel(&c->val[at], i, &s->buf[p & PS_BUF_MASK]);
+			c->vn = at + i;
+		}
+		c->str_left -= n;
+		p += n;
+		x->p = p;
+		if (!c->str_left)
+			ps_hp_str_done(s, c);
+		return c->rstate == PS_HP_MATCH;
+	}
+	return 1;
+prefix:
+	/* An integer with an N-bit prefix: all ones goes on in the next bytes. */
+	x->p = p;
+	if (n < keep) {
+		ps_hp_int_done(s, c, n);
+		return c->rstate == PS_HP_MATCH;
+	} else {
+		c->ival = n;
+		c->ishift = 0;
+		c->rstate = PS_HP_INT;
+	}
+	return 0;
+}
+
+/*
+ * Feed buf[p..end) of the scratch, bytes of a header block, to the HPACK
+ * state in the scratch: returns where it stopped, end or a :path value to
+ * compare (PS_HP_MATCH).
+ */
+static __always_inline __u32 ps_hpack_feed(__u32 p, __u32 end)
+{
+	struct ps_hp_ctx x = { .p = p, .end = end };
+
+	bpf_loop(PS_HP_STEPS, ps_hp_step, &x, 0);
+	return x.p;
+}
+
+#endif

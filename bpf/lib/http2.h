@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * HTTP/2 cleartext (h2c) frames on the client-to-server byte stream
+ * (RFC 9113, docs/http2-counting.md): a request is a stream on which the
+ * client sent HEADERS. The client opens streams with ascending odd ids
+ * (section 5.1.1), so a HEADERS frame opens a stream when its id is above
+ * the highest the client has used; HEADERS on a lower id are a stream's
+ * trailers. CONTINUATION, PRIORITY, DATA and every other frame are walked
+ * past by their length, from the frame header alone; HPACK is not needed
+ * to count. The header blocks (HEADERS and CONTINUATION payloads, their
+ * padding and priority fields left out) go to HPACK (hpack.h), which
+ * classifies each request's :path; an inference request is judged by its
+ * client's request limit where its header block ends.
+ *
+ * The walk shares HTTP/1's feed (http1.h): it reads the frame headers of a
+ * chunk loaded into the scratch, carries a frame header cut by the chunk's
+ * or the segment's end in the carry, and skips payloads by arithmetic,
+ * across segments, without loading them. A connection becomes HTTP/2 by
+ * the connection preface at a message boundary (prior knowledge, or after
+ * a 101 to an h2c Upgrade request), or, picked up midway with no SYN
+ * seen, by a first segment that starts with a well-formed frame header.
+ * Retransmitted, overlapping and out-of-order bytes are sorted out by the
+ * stream layer (flow.h) before they get here, as for HTTP/1.
+ *
+ * In these states ps_http.clen holds the highest client stream id seen,
+ * body_left the payload bytes left to skip.
+ */
+#ifndef PS_BPF_HTTP2_H
+#define PS_BPF_HTTP2_H
+
+#include "common.h"
+#include "scratch.h"
+#include "hpack.h"
+
+/* Frame types (RFC 9113 section 6). */
+#define PS_H2_DATA		0x0
+#define PS_H2_HEADERS		0x1
+#define PS_H2_PRIORITY		0x2
+#define PS_H2_RST_STREAM	0x3
+#define PS_H2_SETTINGS		0x4
+#define PS_H2_PUSH_PROMISE	0x5
+#define PS_H2_PING		0x6
+#define PS_H2_GOAWAY		0x7
+#define PS_H2_WINDOW_UPDATE	0x8
+#define PS_H2_CONTINUATION	0x9
+
+/* Frame flags (section 6.2). */
+#define PS_H2F_END_HEADERS	0x4
+#define PS_H2F_PADDED		0x8
+#define PS_H2F_PRIORITY		0x20
+
+#define PS_H2_FRAME_HDR		9	/* bytes of a frame header */
+/* The connection preface after its first line "PRI * HTTP/2.0" and CRLF. */
+#define PS_H2_PREFACE_REST	8	/* "\r\nSM\r\n\r\n" */
+/*
+ * Frame headers one step walks: a chunk holds at most
+ * (PS_LINE_CARRY + PS_CHUNK) / PS_H2_FRAME_HDR of them; a step that
+ * reaches this many leaves the rest to the next step.
+ */
+#define PS_H2_WALK_MAX		64
+/* Largest frame a probe of a stream picked up midway believes in. */
+#define PS_H2_PROBE_LEN		16384	/* SETTINGS_MAX_FRAME_SIZE's initial value */
+
+static __always_inline int ps_h2_state(__u8 state)
+{
+	return state == PS_H2_PREFACE || state == PS_H2_FRAME || state == PS_H2_PAYLOAD ||
+	       state == PS_H2_BLOCK;
+}
+
+/* Enter HTTP/2 at a frame boundary (st PS_H2_FRAME) or after the preface's first line. */
+static __always_inline void ps_h2_enter(struct ps_scratch *s, __u8 st)
+{
+	struct ps_http *h = &s->h;
+
+	ps_hp_init(s);
+	h->state = st;
+	h->flags = 0;
+	h->clen = 0;
+	h->carry_len = 0;
+	h->body_left = st == PS_H2_PREFACE ? PS_H2_PREFACE_REST : 0;
+}
+
+/* Is the first line buf[ls..ce) the preface's "PRI * HTTP/2.0"? */
+static __always_inline int ps_h2_preface_line(const __u8 *buf, __u32 ls, __u32 ce)
+{
+	return ce - ls == 14 && ps_load64(buf, ls) == PS_W8("PRI * HT") &&
+	       (ps_load64(buf, ls + 8) & ps_mask(6)) == PS_W8("TP/2.0");
+}
+
+/*
+ * Does buf[p..p+9) hold a frame header a client could send first on a
+ * connection picked up midway? Its type known, its length within the
+ * initial maximum frame size and what its type requires (section 6), the
+ * reserved bit clear, stream 0 exactly for the connection's own frames.
+ * Text never passes: its first byte makes a length of megabytes.
+ */
+static __always_inline int ps_h2_plausible(const __u8 *buf, __u32 p)
+{
+	__u32 len = ((__u32)buf[p & PS_BUF_MASK] << 16) | ((__u32)buf[(p + 1) & PS_BUF_MASK] << 8) |
+		    buf[(p + 2) & PS_BUF_MASK];
+	__u8 type = buf[(p + 3) & PS_BUF_MASK];
+	__u32 sid = ((__u32)buf[(p + 5) & PS_BUF_MASK] << 24) |
+		    ((__u32)buf[(p + 6) & PS_BUF_MASK] << 16) |
+		    ((__u32)buf[(p + 7) & PS_BUF_MASK] << 8) | buf[(p + 8) & PS_BUF_MASK];
+
+	if (len > PS_H2_PROBE_LEN || type > PS_H2_CONTINUATION || (sid & 0x80000000U))
+		return 0;
+	switch (type) {
+	case PS_H2_SETTINGS:
+		return !sid && len % 6 == 0;
+	case PS_H2_PING:
+		return !sid && len == 8;
+	case PS_H2_GOAWAY:
+		return !sid && len >= 8;
+	case PS_H2_WINDOW_UPDATE:
+		return len == 4;
+	case PS_H2_RST_STREAM:
+		return sid && len == 4;
+	case PS_H2_PRIORITY:
+		return sid && len == 5;
+	case PS_H2_PUSH_PROMISE:
+		return 0;	/* a server's frame */
+	default:
+		return sid != 0;
+	}
+}
+
+/*
+ * One frame header: a HEADERS frame on a stream above the highest the
+ * client has opened opens a request. Stream 0 is the connection's and
+ * never a request; PUSH_PROMISE is the server's (a client's is a protocol
+ * error) and opens nothing here.
+ */
+static __always_inline void ps_h2_frame(struct ps_scratch *s, __u8 type, __u32 sid)
+{
+	if (type != PS_H2_HEADERS || !sid)
+		return;
+	s->h2c.req = sid > s->h.clen;
+	s->h2c.path = PS_H2P_NONE;
+	if (!s->h2c.req)
+		return;
+	s->h.clen = sid;
+	s->nreq++;
+}
+
+/*
+ * A request's header block has ended at stream position pos: an inference
+ * request is counted and waits for its client's limit; a :path HPACK
+ * could not read leaves it unclassified.
+ */
+static __always_inline void ps_h2_block_end(struct ps_scratch *s, __u32 pos)
+{
+	struct ps_h2_conn *c = &s->h2c;
+
+	if (c->rstate != PS_HP_START) {
+		/* A block ending inside a representation: not HPACK. */
+		c->lost = 1;
+		c->rstate = PS_HP_START;
+		if (c->path == PS_H2P_NONE)
+			c->path = PS_H2P_UNKNOWN;
+	}
+	if (!c->req)
+		return;
+	c->req = 0;
+	if (c->path == PS_H2P_INF) {
+		s->ninf++;
+		ps_rq_pend(s, pos, 0);
+	} else if (c->path == PS_H2P_UNKNOWN) {
+		s->nh2_unc++;
+	}
+}
+
+/*
+ * The header block of a HEADERS or CONTINUATION frame from buf[p] on (up
+ * to len): its pad length and priority fields skipped, its bytes fed to
+ * HPACK, its padding skipped. Returns where it stopped in the buffer: the
+ * frame's end (the parser then at the next frame header), a :path to
+ * compare (PS_HP_MATCH), or len when the frame goes on past the chunk (its
+ * padding then skipped as a payload). A global function, verified once.
+ */
+PS_GLOBAL __u32 ps_h2_block(__u32 p, __u32 len)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_h2_conn *c;
+	__u32 k, q;
+
+	if (!s || p > len || len > PS_BUF_SIZE)
+		return len;
+	c = &s->h2c;
+	k = len - p < c->pro_left ? len - p : c->pro_left;
+	c->pro_left -= k;
+	p += k;
+	if (c->pro_left)
+		return len;
+	k = len - p < c->blk_left ? len - p : c->blk_left;
+	/* Also with no byte left: an insertion may wait for its evictions. */
+	q = ps_hpack_feed(p, p + k);
+	if (q < p || q > p + k)
+		return len;
+	c->blk_left -= q - p;
+	p = q;
+	if (c->rstate == PS_HP_MATCH)
+		return p;
+	if (c->blk_left)
+		return len;
+	if (!c->open)
+		ps_h2_block_end(s, s->chunk_seq + (p - s->cc));
+	s->h.state = PS_H2_FRAME;
+	k = len - p < c->pad_left ? len - p : c->pad_left;
+	c->pad_left -= k;
+	p += k;
+	if (c->pad_left) {
+		s->h.state = PS_H2_PAYLOAD;
+		s->h.body_left = c->pad_left;
+		c->pad_left = 0;
+		return len;
+	}
+	return p;
+}
+
+/*
+ * A HEADERS frame (on a stream) or a CONTINUATION of an open block whose
+ * header is at buf[pos]: where its block lies in its payload. Returns 0
+ * when its pad length is not in the buffer yet (the header is carried),
+ * -1 when the frame is not a header block's (skipped as any other).
+ */
+static __always_inline int ps_h2_block_start(struct ps_scratch *s, __u32 pos, __u32 len,
+					     __u8 type, __u8 flags, __u32 sid, __u32 flen)
+{
+	struct ps_h2_conn *c = &s->h2c;
+	__u32 pro = 0, pad = 0;
+
+	if (!sid || (type != PS_H2_HEADERS && !(type == PS_H2_CONTINUATION && c->open)))
+		return -1;
+	if (type == PS_H2_HEADERS) {
+		if (flags & PS_H2F_PADDED) {
+			if (len - pos < PS_H2_FRAME_HDR + 1)
+				return 0;
+			pad = s->buf[(pos + PS_H2_FRAME_HDR) & PS_BUF_MASK];
+			pro = 1;
+		}
+		if (flags & PS_H2F_PRIORITY)
+			pro += 5;
+		if (flen < pro + pad) {
+			/* A protocol error: the block is not read. */
+			c->lost = 1;
+			return -1;
+		}
+		c->rstate = PS_HP_START;
+	}
+	c->pro_left = pro;
+	c->pad_left = pad;
+	c->blk_left = flen - pro - pad;
+	c->open = !(flags & PS_H2F_END_HEADERS);
+	return 1;
+}
+
+/*
+ * Walk the frame headers of the chunk in the scratch from buf[pos] (cc
+ * bytes of carry at its head, a frame header the last chunk cut, then the
+ * loaded bytes, len in all). Returns where it stopped: at a header block
+ * (PS_H2_BLOCK), after more frames than one walk takes, or len, the
+ * parser then at a frame header (its first bytes carried) or in a payload
+ * to skip. A global function, verified once.
+ */
+PS_GLOBAL __u32 ps_h2_walk(__u32 pos, __u32 len)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 flen, sid, i;
+	__u8 type, flags;
+	__u64 end;
+	int b;
+
+	if (!s || len > PS_BUF_SIZE)
+		return len;
+	for (i = 0; i < PS_H2_WALK_MAX; i++) {
+		if (pos > len || pos >= PS_BUF_SIZE)
+			return len;
+		if (len - pos < PS_H2_FRAME_HDR) {
+			/* A frame header cut by the chunk's end: carried. */
+			__builtin_memcpy(s->h.carry, s->buf + pos, 16);
+			s->h.carry_len = len - pos;
+			return len;
+		}
+		flen = ((__u32)s->buf[pos] << 16) | ((__u32)s->buf[(pos + 1) & PS_BUF_MASK] << 8) |
+		       s->buf[(pos + 2) & PS_BUF_MASK];
+		type = s->buf[(pos + 3) & PS_BUF_MASK];
+		flags = s->buf[(pos + 4) & PS_BUF_MASK];
+		sid = (((__u32)s->buf[(pos + 5) & PS_BUF_MASK] << 24) |
+		       ((__u32)s->buf[(pos + 6) & PS_BUF_MASK] << 16) |
+		       ((__u32)s->buf[(pos + 7) & PS_BUF_MASK] << 8) |
+		       s->buf[(pos + 8) & PS_BUF_MASK]) & 0x7fffffffU;
+		b = ps_h2_block_start(s, pos, len, type, flags, sid, flen);
+		if (!b) {
+			/* A padded HEADERS frame's pad length is in the next chunk. */
+			__builtin_memcpy(s->h.carry, s->buf + pos, 16);
+			s->h.carry_len = len - pos;
+			return len;
+		}
+		ps_h2_frame(s, type, sid);
+		if (b > 0) {
+			s->h.state = PS_H2_BLOCK;
+			return pos + PS_H2_FRAME_HDR;
+		}
+		end = (__u64)pos + PS_H2_FRAME_HDR + flen;
+		if (end > len) {
+			/* The payload goes on past the chunk: skipped. */
+			s->h.body_left = end - len;
+			s->h.state = PS_H2_PAYLOAD;
+			return len;
+		}
+		pos = end;
+	}
+	return pos;
+}
+
+/* Sub-steps of one chunk: walks, header blocks and :path compares. */
+#define PS_H2_SUBSTEPS	6
+
+/*
+ * The frames of a chunk loaded into the scratch (cc bytes of carry, then
+ * n loaded): returns how many of the n were used. Called by the feed's
+ * step (http1.h) in the states PS_H2_FRAME and PS_H2_BLOCK.
+ */
+static __always_inline __u32 ps_h2_chunk(struct ps_scratch *s, __u32 cc, __u32 n)
+{
+	__u32 p = 0, len = cc + n, k;
+
+	s->h.carry_len = 0;
+	for (k = 0; k < PS_H2_SUBSTEPS; k++) {
+		if (s->h.state == PS_H2_FRAME)
+			p = ps_h2_walk(p, len);
+		else if (s->h.state != PS_H2_BLOCK)
+			break;
+		else if (s->h2c.rstate == PS_HP_MATCH)
+			ps_hp_matched();
+		else
+			p = ps_h2_block(p, len);
+		if (p >= len)
+			return n;
+	}
+	return p > cc ? p - cc : 0;
+}
+
+#endif
