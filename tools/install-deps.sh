@@ -21,6 +21,9 @@ pkgs=(
 	haproxy libnginx-mod-stream
 	# tests/e2e/test_apikey: a core of penstockd (gcore) searched for keys
 	gdb
+	# the fleet's counters (userspace/fleet/): hiredis; tests/e2e/test_fleet
+	# and make bench run a real Redis
+	libhiredis-dev redis-server redis-tools
 )
 
 missing=()

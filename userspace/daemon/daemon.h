@@ -24,6 +24,7 @@
 #include "daemon/attach.h"
 #include "daemon/control.h"
 #include "enforce/shape.h"
+#include "fleet/fleet.h"
 #include "policy/policy.h"
 
 #define PS_VERSION		"0.3.0"
@@ -66,6 +67,7 @@ struct ps_daemon {
 	uint64_t reloads;	/* configurations put in force since start */
 	uint64_t yielded_ms;	/* when a pass last looked for requests */
 	uint32_t flows;		/* ps_flows entries at the last sweep of idle flows */
+	struct ps_fleet fleet;	/* the fleet's counters in Redis (fleet/) */
 };
 
 /* setup.c */

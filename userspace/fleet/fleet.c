@@ -1,0 +1,712 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The fleet's connection to Redis and its pushes (fleet.h). One
+ * asynchronous hiredis context on penstockd's loop: connect, AUTH,
+ * SELECT and SCRIPT LOAD go out at once; the script's SHA1 coming back
+ * makes the fleet up. A lost connection is tried again after a backoff
+ * (0.5 s doubling to 10 s); a connect that has not completed in 2 s is
+ * given up; a push unanswered for 30 s drops the connection.
+ *
+ * A push: for each client active in the last two minutes (since the last
+ * whole answer minus two minutes after an outage), its four buckets
+ * (keys.h) and what this host counted in each, in batches of
+ * PUSH_BATCH subjects, one EVALSHA each. Counts Redis already holds
+ * (the same hash as acknowledged) go as "-": read, not written again.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "fleet/fleet.h"
+#include "fleet/redis_ev.h"
+#include "fleet/url.h"
+
+#define PUSH_BATCH		64	/* subjects per EVALSHA: 256 keys */
+#define CONNECT_TIMEOUT_MS	2000
+#define PUSH_TIMEOUT_MS		30000
+#define BACKOFF_MIN_MS		500
+#define BACKOFF_MAX_MS		10000
+#define ACTIVE_S		120	/* a subject is pushed this long after its last packet */
+
+/*
+ * KEYS: four per subject (keys.h's slots). ARGV: this host's id, the
+ * minute and day TTLs, then per key this host's requests and egress
+ * bytes in it ("-": Redis has them already, "0": none, nothing written).
+ * Returns, per key, the fleet's requests and egress bytes: the sums of
+ * the hosts' fields.
+ */
+static const char script[] =
+	"local rf, ef = 'r:' .. ARGV[1], 'e:' .. ARGV[1]\n"
+	"local out = {}\n"
+	"for i = 1, #KEYS do\n"
+	"  local k, r, e = KEYS[i], ARGV[2 + 2 * i], ARGV[3 + 2 * i]\n"
+	"  if r ~= '-' and (r ~= '0' or e ~= '0') then\n"
+	"    redis.call('HSET', k, rf, r, ef, e)\n"
+	"    redis.call('EXPIRE', k, (i - 1) % 4 < 2 and ARGV[2] or ARGV[3])\n"
+	"  end\n"
+	"  local sr, se = 0, 0\n"
+	"  local all = redis.call('HGETALL', k)\n"
+	"  for j = 1, #all, 2 do\n"
+	"    if string.byte(all[j]) == 114 then sr = sr + tonumber(all[j + 1])\n"
+	"    else se = se + tonumber(all[j + 1]) end\n"
+	"  end\n"
+	"  out[#out + 1] = sr\n"
+	"  out[#out + 1] = se\n"
+	"end\n"
+	"return out\n";
+
+/* One EVALSHA in flight: the records it is about. */
+struct batch {
+	struct ps_fleet *f;
+	uint32_t push;
+	uint32_t minute;
+	uint32_t n;
+	uint32_t idx[PUSH_BATCH];
+	uint64_t sig[PUSH_BATCH];
+};
+
+static void set_error(struct ps_fleet *f, const char *what, const char *detail)
+{
+	snprintf(f->last_error, sizeof(f->last_error), "%s%s%s", what, detail ? ": " : "",
+		 detail ? detail : "");
+	f->errors++;
+}
+
+/* Whatever the state, no context from here on; the next attempt after a backoff. */
+static void went_down(struct ps_fleet *f)
+{
+	uint64_t now = ps_mono_ms();
+
+	f->ac = NULL;
+	f->state = PS_FLEET_DOWN;
+	f->inflight = 0;
+	f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (f->backoff_ms > BACKOFF_MAX_MS)
+		f->backoff_ms = BACKOFF_MAX_MS;
+	f->next_attempt_ms = now + f->backoff_ms;
+	f->disconnects++;
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct ps_fleet *f = ac->data;
+
+	if (!f)
+		return;
+	if (status != REDIS_OK)
+		set_error(f, "connection lost", ac->errstr);
+	went_down(f);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	struct ps_fleet *f = ac->data;
+
+	if (!f || status == REDIS_OK)
+		return;
+	/* hiredis frees the context after this. */
+	set_error(f, "cannot connect", ac->errstr);
+	went_down(f);
+}
+
+/* AUTH and SELECT: an error is the configuration's, said and the connection dropped. */
+static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct ps_fleet *f = ac->data;
+	redisReply *rep = r;
+
+	(void)priv;
+	if (!f || !rep || rep->type != REDIS_REPLY_ERROR)
+		return;
+	set_error(f, "redis refused the set-up", rep->str);
+	pr_warn("penstockd: fleet: %s\n", f->last_error);
+	redisAsyncDisconnect(ac);
+}
+
+static void on_script(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct ps_fleet *f = ac->data;
+	redisReply *rep = r;
+
+	(void)priv;
+	if (!f || !rep)
+		return;
+	if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+		set_error(f, "SCRIPT LOAD", rep->type == REDIS_REPLY_ERROR ? rep->str : "no SHA1");
+		redisAsyncDisconnect(ac);
+		return;
+	}
+	memcpy(f->sha, rep->str, 40);
+	f->sha[40] = 0;
+	f->state = PS_FLEET_UP;
+	f->backoff_ms = 0;
+	f->connects++;
+	/*
+	 * Whatever Redis kept or lost meanwhile, every bucket since the last
+	 * whole answer is written again: the host's fields are whole counts,
+	 * so this catches up without counting anything twice.
+	 */
+	f->resync = true;
+	f->resync_from = f->ok_wall_ms ? f->ok_wall_ms / 1000 - ACTIVE_S : 0;
+	pr_info("penstockd: fleet: connected to %s:%u\n", f->addr, f->port);
+}
+
+static void connect_now(struct ps_fleet *f)
+{
+	const struct ps_fleet_url *u = NULL;
+	struct ps_fleet_url url;
+	redisAsyncContext *ac;
+
+	ps_fleet_url_parse(f->cfg->fleet.redis, strlen(f->cfg->fleet.redis), &url);
+	u = &url;
+	f->attempt_ms = ps_mono_ms();
+	ac = redisAsyncConnect(f->addr, f->port);
+	if (!ac) {
+		set_error(f, "cannot connect", "out of memory");
+		went_down(f);
+		return;
+	}
+	if (ac->err) {
+		set_error(f, "cannot connect", ac->errstr);
+		redisAsyncFree(ac);
+		went_down(f);
+		return;
+	}
+	ac->data = f;
+	if (ps_redis_ev_attach(ac, f->epfd)) {
+		set_error(f, "cannot connect", "epoll");
+		ac->data = NULL;
+		redisAsyncFree(ac);
+		went_down(f);
+		return;
+	}
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	f->ac = ac;
+	f->state = PS_FLEET_CONNECTING;
+	if (f->password[0])
+		redisAsyncCommand(ac, on_setup_reply, NULL, "AUTH %s", f->password);
+	if (u->db)
+		redisAsyncCommand(ac, on_setup_reply, NULL, "SELECT %d", u->db);
+	redisAsyncCommand(ac, on_script, NULL, "SCRIPT LOAD %s", script);
+}
+
+/* FNV-1a over what a subject's push would write. */
+static uint64_t sig_of(const uint32_t b[PS_FB_N], const uint64_t v[PS_FB_N][PS_FV_N])
+{
+	const unsigned char *p;
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	p = (const unsigned char *)b;
+	for (i = 0; i < sizeof(uint32_t) * PS_FB_N; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	p = (const unsigned char *)v;
+	for (i = 0; i < sizeof(uint64_t) * PS_FB_N * PS_FV_N; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}
+
+static void on_batch(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct batch *b = priv;
+	struct ps_fleet *f = b->f;
+	redisReply *rep = r;
+	uint32_t i;
+	int k, v;
+
+	(void)ac;
+	if (b->push == f->push && f->inflight)
+		f->inflight--;
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != (size_t)b->n * 8) {
+		if (rep)
+			set_error(f, "EVALSHA", rep->type == REDIS_REPLY_ERROR ? rep->str :
+								       "unexpected reply");
+		f->push_failed = true;
+		free(b);
+		return;
+	}
+	for (i = 0; i < b->n; i++) {
+		struct ps_fleet_sub *s;
+
+		if (b->idx[i] >= f->nsub)
+			continue;
+		s = &f->sub[b->idx[i]];
+		for (k = 0; k < PS_FB_N; k++)
+			for (v = 0; v < PS_FV_N; v++) {
+				redisReply *e = rep->element[i * 8 + k * 2 + v];
+
+				s->tot[k][v] = e->type == REDIS_REPLY_INTEGER && e->integer > 0 ?
+						       (uint64_t)e->integer : 0;
+			}
+		s->tot_minute = b->minute;
+		s->tot_tick = b->push;
+		s->sent_sig = b->sig[i];
+	}
+	if (b->push == f->push && !f->inflight && !f->push_failed) {
+		f->ok_wall_ms = f->push_wall_ms;
+		f->resync = false;
+	}
+	free(b);
+}
+
+/* Room for every record of the table in f->sub. */
+static int grow_subs(struct ps_fleet *f)
+{
+	struct ps_fleet_sub *ns;
+	uint32_t cap = f->table->cap;
+
+	if (cap <= f->nsub)
+		return 0;
+	ns = realloc(f->sub, (size_t)cap * sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	memset(ns + f->nsub, 0, (size_t)(cap - f->nsub) * sizeof(*ns));
+	f->sub = ns;
+	f->nsub = cap;
+	return 0;
+}
+
+/* A push's arguments: EVALSHA sha nkeys, 4 keys a subject, host ttl ttl, 8 values a subject. */
+enum { NK = PUSH_BATCH * PS_FB_N, NARG = 3 + NK + 3 + NK * 2 };
+static char keys[NK][PS_FLEET_KEY_MAX];
+static char vals[NK * 2][24];
+static const char *argv[NARG];
+static size_t argvlen[NARG];
+
+/* Send batch b, its keys and values in keys and vals. */
+static void send_batch(struct ps_fleet *f, struct batch *b)
+{
+	int nkeys = b->n * PS_FB_N, a = 3 + nkeys, argc = a + 3 + nkeys * 2, q, len;
+	char nk[16], mttl[16], dttl[16];
+	char *cmd = NULL;
+
+	snprintf(nk, sizeof(nk), "%d", nkeys);
+	snprintf(mttl, sizeof(mttl), "%d", PS_FLEET_MIN_TTL);
+	snprintf(dttl, sizeof(dttl), "%d", PS_FLEET_DAY_TTL);
+	argv[0] = "EVALSHA";
+	argv[1] = f->sha;
+	argv[2] = nk;
+	for (q = 0; q < nkeys; q++)
+		argv[3 + q] = keys[q];
+	argv[a] = f->host_id;
+	argv[a + 1] = mttl;
+	argv[a + 2] = dttl;
+	for (q = 0; q < nkeys * 2; q++)
+		argv[a + 3 + q] = vals[q];
+	for (q = 0; q < argc; q++)
+		argvlen[q] = strlen(argv[q]);
+	len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+	if (len < 0 || redisAsyncFormattedCommand(f->ac, on_batch, b, cmd, len) != REDIS_OK) {
+		free(cmd);
+		free(b);
+		f->push_failed = true;
+		return;
+	}
+	free(cmd);
+	f->last_cmds++;
+	f->last_bytes += len;
+	f->inflight++;
+}
+
+static void push(struct ps_fleet *f, uint64_t now_ms)
+{
+	struct timespec c0, c1;
+	uint32_t bk[PS_FB_N], cutoff, i;
+	uint32_t now_s = now_ms / 1000;
+	struct batch *b = NULL;
+	bool force = f->resync;
+
+	if (grow_subs(f))
+		return;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+	ps_fleet_buckets(now_ms, bk);
+	cutoff = now_s > ACTIVE_S ? now_s - ACTIVE_S : 0;
+	if (f->resync && f->resync_from < cutoff)
+		cutoff = f->resync_from;
+	f->push++;
+	f->inflight = 0;
+	f->push_failed = false;
+	f->push_mono_ms = ps_mono_ms();
+	f->push_wall_ms = now_ms;
+	f->last_cmds = f->last_bytes = f->last_subjects = f->last_writes = 0;
+	for (i = 0; i < f->table->n; i++) {
+		const struct ps_crec *r = &f->table->rec[i];
+		uint64_t v[PS_FB_N][PS_FV_N];
+		char subj[PS_FLEET_KEY_MAX / 2];
+		bool write;
+		uint64_t sig;
+		uint32_t j;
+		int k, x;
+
+		if (r->last_wall < cutoff || !r->minute)
+			continue;
+		if (!b) {
+			b = calloc(1, sizeof(*b));
+			if (!b) {
+				f->push_failed = true;
+				break;
+			}
+			b->f = f;
+			b->push = f->push;
+			b->minute = bk[PS_FB_MIN];
+		}
+		for (k = 0; k < PS_FB_N; k++)
+			for (x = 0; x < PS_FV_N; x++)
+				v[k][x] = ps_fleet_local(f->table, r, k, bk[k], x);
+		sig = sig_of(bk, v);
+		write = force || sig != f->sub[i].sent_sig;
+		ps_client_str(&r->key, subj, sizeof(subj));
+		j = b->n;
+		for (k = 0; k < PS_FB_N; k++) {
+			ps_fleet_key(keys[j * PS_FB_N + k], PS_FLEET_KEY_MAX, f->cfg->fleet.name, subj,
+				     k, bk[k]);
+			for (x = 0; x < PS_FV_N; x++) {
+				char *s = vals[(j * PS_FB_N + k) * 2 + x];
+
+				if (write)
+					snprintf(s, 24, "%llu", (unsigned long long)v[k][x]);
+				else
+					snprintf(s, 24, "-");
+			}
+		}
+		f->last_writes += write;
+		b->idx[j] = i;
+		b->sig[j] = sig;
+		b->n++;
+		f->last_subjects++;
+		if (b->n == PUSH_BATCH) {
+			send_batch(f, b);
+			b = NULL;
+		}
+	}
+	if (b)
+		send_batch(f, b);
+	f->cmds += f->last_cmds;
+	f->bytes += f->last_bytes;
+	if (!f->inflight && !f->push_failed) {
+		/* Nobody active: an answer of nothing, at once. */
+		f->ok_wall_ms = now_ms;
+		f->resync = false;
+	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	f->push_us = (c1.tv_sec - c0.tv_sec) * 1000000ULL + (c1.tv_nsec - c0.tv_nsec) / 1000;
+}
+
+/* The first line of the password file, without its newline. */
+static int read_password(const char *path, char *out, size_t len, char *err, size_t errlen)
+{
+	FILE *fp = fopen(path, "re");
+	size_t n;
+
+	if (!fp) {
+		snprintf(err, errlen, "fleet.password_file: cannot open %s: %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	if (!fgets(out, len, fp))
+		out[0] = 0;
+	fclose(fp);
+	n = strcspn(out, "\r\n");
+	out[n] = 0;
+	if (!n) {
+		snprintf(err, errlen, "fleet.password_file: %s has no password on its first line",
+			 path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The server's address, resolved once here: no name lookup on the loop. */
+static int resolve(const struct ps_fleet_node *n, char *out, size_t len, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+	int r = getaddrinfo(n->host, NULL, &hints, &res);
+
+	if (r || !res) {
+		snprintf(err, errlen, "fleet.redis: cannot resolve %s: %s", n->host,
+			 gai_strerror(r));
+		return -EINVAL;
+	}
+	if (res->ai_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, out, len);
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, out, len);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int setup(struct ps_fleet *f, char *err, size_t errlen)
+{
+	const struct ps_fleet_cfg *fc = &f->cfg->fleet;
+	struct ps_fleet_url u;
+	const char *e;
+	int r;
+
+	f->password[0] = 0;
+	if (!fc->redis[0]) {
+		f->state = PS_FLEET_OFF;
+		return 0;
+	}
+	e = ps_fleet_url_parse(fc->redis, strlen(fc->redis), &u);
+	if (e) {
+		snprintf(err, errlen, "fleet.redis: %s", e);
+		return -EINVAL;
+	}
+	/* hiredis 0.14 (Debian 12) has neither TLS nor Cluster support. */
+	if (u.tls || fc->tls) {
+		snprintf(err, errlen, "fleet.tls: this penstockd's hiredis (%d.%d) has no TLS; "
+			 "expected redis:// without tls (a TLS tunnel such as stunnel on the host)",
+			 HIREDIS_MAJOR, HIREDIS_MINOR);
+		return -EOPNOTSUPP;
+	}
+	if (u.mode != PS_FLEET_STANDALONE) {
+		snprintf(err, errlen, "fleet.redis: %s is not served yet, expected redis://HOST:PORT/DB "
+			 "(docs/fleet.md)", u.mode == PS_FLEET_SENTINEL ? "Sentinel" : "Cluster");
+		return -EOPNOTSUPP;
+	}
+	if (fc->host_id[0]) {
+		snprintf(f->host_id, sizeof(f->host_id), "%s", fc->host_id);
+	} else if (gethostname(f->host_id, sizeof(f->host_id))) {
+		snprintf(f->host_id, sizeof(f->host_id), "host");
+	}
+	f->host_id[sizeof(f->host_id) - 1] = 0;
+	if (fc->password_file[0]) {
+		r = read_password(fc->password_file, f->password, sizeof(f->password), err, errlen);
+		if (r)
+			return r;
+	} else {
+		snprintf(f->password, sizeof(f->password), "%s", u.password);
+	}
+	r = resolve(&u.nodes[0], f->addr, sizeof(f->addr), err, errlen);
+	if (r)
+		return r;
+	f->port = u.nodes[0].port;
+	f->state = PS_FLEET_DOWN;
+	f->next_attempt_ms = 0;
+	return 0;
+}
+
+int ps_fleet_init(struct ps_fleet *f, const struct ps_config *cfg, struct ps_ctable *t,
+		  char *err, size_t errlen)
+{
+	memset(f, 0, sizeof(*f));
+	f->cfg = cfg;
+	f->table = t;
+	f->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (f->epfd < 0) {
+		snprintf(err, errlen, "fleet: epoll: %s", strerror(errno));
+		return -errno;
+	}
+	return setup(f, err, errlen);
+}
+
+static void drop_connection(struct ps_fleet *f)
+{
+	redisAsyncContext *ac = f->ac;
+
+	if (!ac)
+		return;
+	/* Our callbacks see no fleet from here: the batches are freed by hiredis's calls. */
+	ac->data = NULL;
+	f->ac = NULL;
+	redisAsyncFree(ac);
+	went_down(f);
+}
+
+void ps_fleet_free(struct ps_fleet *f)
+{
+	if (!f->cfg)
+		return;		/* never set up */
+	drop_connection(f);
+	if (f->epfd >= 0)
+		close(f->epfd);
+	f->epfd = -1;
+	free(f->sub);
+	f->sub = NULL;
+	f->nsub = 0;
+}
+
+int ps_fleet_reconfigure(struct ps_fleet *f, char *err, size_t errlen)
+{
+	char addr[sizeof(f->addr)], host[sizeof(f->host_id)], pw[sizeof(f->password)];
+	uint16_t port = f->port;
+	int r;
+
+	memcpy(addr, f->addr, sizeof(addr));
+	memcpy(host, f->host_id, sizeof(host));
+	memcpy(pw, f->password, sizeof(pw));
+	r = setup(f, err, errlen);
+	if (r || f->state == PS_FLEET_OFF || strcmp(addr, f->addr) || port != f->port ||
+	    strcmp(host, f->host_id) || strcmp(pw, f->password)) {
+		drop_connection(f);
+		f->backoff_ms = 0;
+		f->next_attempt_ms = 0;
+		if (r || !f->cfg->fleet.redis[0])
+			f->state = PS_FLEET_OFF;
+	}
+	return r;
+}
+
+bool ps_fleet_usable(const struct ps_fleet *f, uint64_t now_ms)
+{
+	return f->state == PS_FLEET_UP && f->ok_wall_ms &&
+	       now_ms - f->ok_wall_ms <= f->cfg->fleet.stale_after * 1000;
+}
+
+static const char *const state_names[] = {
+	[PS_FLEET_OFF] = "off",
+	[PS_FLEET_DOWN] = "down",
+	[PS_FLEET_CONNECTING] = "connecting",
+	[PS_FLEET_UP] = "up",
+};
+
+/* Said once when the fleet's sums are set aside, once when they are back. */
+static void say_stale(struct ps_fleet *f, uint64_t now_ms, bool stale)
+{
+	struct ps_alert al = { .time_ms = now_ms, .kind = PS_ALERT_CLIENT, .score = 0 };
+	json_t *ev;
+
+	if (stale == f->stale)
+		return;
+	f->stale = stale;
+	if (stale)
+		f->stale_since_ms = now_ms;
+	ev = json_pack("{s:s, s:s, s:s, s:s, s:I}", "redis", f->cfg->fleet.redis, "state",
+		       state_names[f->state], "fleet", stale ? "local limits only" : "back",
+		       "error", f->last_error,
+		       "down_ms", (json_int_t)(stale ? 0 : now_ms - f->stale_since_ms));
+	snprintf(al.subject, sizeof(al.subject), "fleet:%.*s", (int)sizeof(al.subject) - 7,
+		 f->cfg->fleet.name);
+	snprintf(al.detector, sizeof(al.detector), "%s", stale ? "fleet_down" : "fleet_up");
+	snprintf(al.action, sizeof(al.action), "alert");
+	al.evidence = ev;
+	if (stale)
+		pr_warn("penstockd: fleet: no answer from %s:%u (%s): local limits and detection only\n",
+			f->addr, f->port, f->last_error[0] ? f->last_error : "slow");
+	else
+		pr_info("penstockd: fleet: %s:%u answers again\n", f->addr, f->port);
+	if (f->on_alert)
+		f->on_alert(f->ctx, &al);
+	json_decref(ev);
+}
+
+void ps_fleet_tick(struct ps_fleet *f, uint64_t now_ms)
+{
+	uint64_t mono = ps_mono_ms();
+
+	if (f->state == PS_FLEET_OFF)
+		return;
+	if (!f->ac && mono >= f->next_attempt_ms)
+		connect_now(f);
+	if (f->ac && f->state == PS_FLEET_CONNECTING && mono - f->attempt_ms > CONNECT_TIMEOUT_MS) {
+		set_error(f, "cannot connect", "timed out");
+		drop_connection(f);
+	}
+	if (f->ac && f->state == PS_FLEET_UP) {
+		if (!f->inflight) {
+			push(f, now_ms);
+		} else {
+			/* Slow: this tick's counts go with the next push, whole. */
+			f->skipped++;
+			if (mono - f->push_mono_ms > PUSH_TIMEOUT_MS) {
+				set_error(f, "no answer", "timed out");
+				drop_connection(f);
+			}
+		}
+	}
+	/* Down from the start (no answer ever): stale once stale_after has passed. */
+	if (!f->ok_wall_ms && !f->stale_since_ms)
+		f->stale_since_ms = now_ms;
+	if (!ps_fleet_usable(f, now_ms) &&
+	    (f->ok_wall_ms || now_ms - f->stale_since_ms > f->cfg->fleet.stale_after * 1000))
+		say_stale(f, now_ms, true);
+	else if (ps_fleet_usable(f, now_ms))
+		say_stale(f, now_ms, false);
+}
+
+void ps_fleet_events(struct ps_fleet *f)
+{
+	int i;
+
+	for (i = 0; i < 16 && f->ac; i++)
+		ps_redis_ev_run(f->epfd);
+}
+
+bool ps_fleet_windows(const struct ps_fleet *f, const struct ps_crec *r, uint64_t now_ms,
+		      double m[PS_FV_N], double d[PS_FV_N])
+{
+	uint32_t idx = r - f->table->rec, minute = now_ms / 60000;
+	const struct ps_fleet_sub *s;
+	struct ps_cview lm, ld;
+	int v;
+
+	if (idx >= f->nsub)
+		return false;
+	s = &f->sub[idx];
+	if (!s->tot_minute || s->tot_minute + 1 < minute)
+		return false;
+	ps_crec_view(f->table, r, PS_WIN_1M, now_ms, &lm);
+	ps_crec_view(f->table, r, PS_WIN_24H, now_ms, &ld);
+	for (v = 0; v < PS_FV_N; v++) {
+		int lf = v == PS_FV_REQ ? PS_F_INFERENCE : PS_F_TX_BYTES;
+		uint64_t mc = s->tot[PS_FB_MIN][v], mp = s->tot[PS_FB_MIN_PREV][v];
+		uint64_t dc = s->tot[PS_FB_DAY][v], dp = s->tot[PS_FB_DAY_PREV][v];
+
+		if (s->tot_minute + 1 == minute) {
+			/* Sums of the minute before: it is the previous bucket now. */
+			mp = mc;
+			mc = 0;
+			if ((minute - 1) / 1440 != minute / 1440) {
+				dp = dc;
+				dc = 0;
+			}
+		}
+		m[v] = ps_fleet_window(mc, mp, now_ms, 0);
+		d[v] = ps_fleet_window(dc, dp, now_ms, 1);
+		if (m[v] < lm.v[lf])
+			m[v] = lm.v[lf];
+		if (d[v] < ld.v[lf])
+			d[v] = ld.v[lf];
+	}
+	return true;
+}
+
+json_t *ps_fleet_status_json(const struct ps_fleet *f, uint64_t now_ms)
+{
+	json_t *o;
+
+	if (f->state == PS_FLEET_OFF)
+		return json_pack("{s:s}", "state", "off");
+	o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "state", state_names[f->state],
+		      "redis", f->cfg->fleet.redis, "name", f->cfg->fleet.name, "host_id",
+		      f->host_id, "usable", ps_fleet_usable(f, now_ms), "local_only",
+		      !ps_fleet_usable(f, now_ms));
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "answered_ms_ago",
+			    f->ok_wall_ms ? json_integer(now_ms - f->ok_wall_ms) : json_null());
+	json_object_set_new(o, "connects", json_integer(f->connects));
+	json_object_set_new(o, "disconnects", json_integer(f->disconnects));
+	json_object_set_new(o, "errors", json_integer(f->errors));
+	json_object_set_new(o, "skipped_ticks", json_integer(f->skipped));
+	json_object_set_new(o, "last_error", json_string(f->last_error));
+	json_object_set_new(o, "last_push", json_pack("{s:I, s:I, s:I, s:I, s:I}",
+		"subjects", (json_int_t)f->last_subjects, "writes", (json_int_t)f->last_writes,
+		"commands", (json_int_t)f->last_cmds, "bytes", (json_int_t)f->last_bytes,
+		"cpu_us", (json_int_t)f->push_us));
+	json_object_set_new(o, "commands", json_integer(f->cmds));
+	json_object_set_new(o, "bytes", json_integer(f->bytes));
+	json_object_set_new(o, "entries", json_integer(f->entries));
+	return o;
+}
