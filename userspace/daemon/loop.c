@@ -170,6 +170,12 @@ static void tick(struct ps_daemon *d)
 		d->fleet.shape_dirty = false;
 	}
 	ps_policy_tick(&d->pol, ps_wall_ms(), ps_boot_now(NULL));
+	/* The fleet's entries both ways, and its detection on the fleet's windows. */
+	ps_fleet_share(&d->fleet, &d->dp, d->pol.det, ps_wall_ms(), ps_boot_now(NULL));
+	if (d->fleet.shape_dirty) {
+		d->shape_dirty = true;
+		d->fleet.shape_dirty = false;
+	}
 	ps_daemon_save_escalation(d, false);
 	if (d->pol.shape_dirty) {
 		d->shape_dirty = true;

@@ -535,6 +535,9 @@ void ps_fleet_free(struct ps_fleet *f)
 	free(f->sub);
 	f->sub = NULL;
 	f->nsub = 0;
+	free(f->remote);
+	f->remote = NULL;
+	f->nremote = 0;
 }
 
 int ps_fleet_reconfigure(struct ps_fleet *f, char *err, size_t errlen)
@@ -616,6 +619,7 @@ void ps_fleet_tick(struct ps_fleet *f, uint64_t now_ms)
 	if (f->ac && f->state == PS_FLEET_UP) {
 		if (!f->inflight) {
 			push(f, now_ms);
+			f->pushed = true;
 		} else {
 			/* Slow: this tick's counts go with the next push, whole. */
 			f->skipped++;
@@ -708,5 +712,8 @@ json_t *ps_fleet_status_json(const struct ps_fleet *f, uint64_t now_ms)
 	json_object_set_new(o, "commands", json_integer(f->cmds));
 	json_object_set_new(o, "bytes", json_integer(f->bytes));
 	json_object_set_new(o, "entries", json_integer(f->entries));
+	json_object_set_new(o, "published", json_integer(f->published));
+	json_object_set_new(o, "applied", json_integer(f->applied));
+	json_object_set_new(o, "found", json_integer(f->found));
 	return o;
 }

@@ -45,6 +45,14 @@ struct ps_fleet_sub {
 	uint32_t tot_tick;	/* the push that brought them */
 };
 
+/* An entry another host's escalation published (share.c). */
+struct ps_fleet_entry {
+	char subject[64];	/* as penstock prints it */
+	char host[PS_FLEET_NAME_MAX];
+	struct ps_enforcement e;	/* until_ns unused: until_ms */
+	uint64_t until_ms;	/* Unix ms; 0: until removed */
+};
+
 struct ps_fleet {
 	const struct ps_config *cfg;	/* the daemon's (reloaded in place) */
 	struct ps_ctable *table;
@@ -63,6 +71,7 @@ struct ps_fleet {
 	uint32_t inflight;	/* batches of the last push not answered yet */
 	bool push_failed;	/* one of its batches came back with an error */
 	uint64_t push_mono_ms;	/* when the last push went out */
+	bool pushed;		/* this tick pushed: share.c's commands may follow */
 	uint64_t push_wall_ms;
 	uint64_t ok_wall_ms;	/* the last push answered whole, Unix ms (0: none) */
 	bool resync;		/* write every bucket of every subject since resync_from */
@@ -77,7 +86,13 @@ struct ps_fleet {
 	uint64_t cmds, bytes;	/* since start */
 	uint64_t push_us;	/* CPU time of the last push (formatting, queueing) */
 	char last_error[160];
-	bool shape_dirty;	/* limits.c set a shape entry */
+	bool shape_dirty;	/* limits.c or share.c set a shape entry */
+	struct ps_fleet_entry *remote;	/* the fleet's published entries, last read */
+	uint32_t nremote;
+	uint32_t applied;	/* remote entries in force here, last tick */
+	uint32_t published;	/* this host's entries published, last tick */
+	uint64_t detect_ms;	/* the last fleet detection run */
+	uint64_t found;		/* subjects the fleet's detection found */
 	uint32_t entries;	/* entries limits.c holds at the last tick */
 	/* The daemon's: said when the fleet turns stale and back. */
 	void (*on_alert)(void *ctx, const struct ps_alert *al);
@@ -116,6 +131,17 @@ bool ps_fleet_windows(const struct ps_fleet *f, const struct ps_crec *r, uint64_
  * programs' clock.
  */
 void ps_fleet_limits(struct ps_fleet *f, struct ps_datapath *dp, uint64_t now_ms, uint64_t bnow);
+
+/*
+ * share.c, after the policy's tick: this host's detector entries
+ * published to the fleet, the other hosts' applied here (as detector
+ * entries, reason "fleet HOST: ..."), and every detection.interval the
+ * fleet's detection: each client's class thresholds and the high_rate
+ * floor and z-score on the fleet's windows, through the escalation of
+ * det (a struct ps_detect). bnow: the programs' clock.
+ */
+void ps_fleet_share(struct ps_fleet *f, struct ps_datapath *dp, void *det, uint64_t now_ms,
+		    uint64_t bnow);
 
 /* {"state":..,"redis":..,...} for penstock status. */
 json_t *ps_fleet_status_json(const struct ps_fleet *f, uint64_t now_ms);
