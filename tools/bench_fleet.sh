@@ -43,7 +43,7 @@ cleanup() {
 	stop_pid "$rpid" 10
 	rm -rf "$pin"
 	ip netns del "$ns" 2>/dev/null || true
-	rm -rf "$tmp"
+	[ "${FLEET_KEEP:-0}" = 1 ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -104,7 +104,9 @@ run() {
 		r1=$(redis_info)
 		subjects=$(status_field 'd["fleet"]["last_push"]["subjects"]')
 	fi
-	wait "$fpid" || true
+	wait "$fpid" || echo "bench_fleet: ps_bench_fill ($n, fleet $mode): $(tr '\n' ' ' <"$tmp/fill.out")" >&2
+	[ "$(head -n 1 "$tmp/fill.out")" = "filled $n" ] ||
+		echo "bench_fleet: $n clients, fleet $mode: $(head -n 1 "$tmp/fill.out"); daemon: $(tail -n 3 "$tmp/daemon.log" | tr '\n' ' ')" >&2
 	stop_pid "$dpid" 30
 	dpid=""
 	med=$(printf '%s\n' "${samples[@]}" | awk '{ print $1 }' | sort -n |

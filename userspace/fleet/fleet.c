@@ -32,6 +32,7 @@
 #include "fleet/url.h"
 
 #define PUSH_BATCH		64	/* subjects per EVALSHA: 256 keys */
+#define PUSH_WINDOW		16	/* EVALSHA in flight at most: about 220 KB queued */
 #define CONNECT_TIMEOUT_MS	2000
 #define PUSH_TIMEOUT_MS		30000
 #define BACKOFF_MIN_MS		500
@@ -217,21 +218,26 @@ static uint64_t sig_of(const uint32_t b[PS_FB_N], const uint64_t v[PS_FB_N][PS_F
 	return h;
 }
 
+static void push_more(struct ps_fleet *f);
+
 static void on_batch(redisAsyncContext *ac, void *r, void *priv)
 {
 	struct batch *b = priv;
 	struct ps_fleet *f = b->f;
 	redisReply *rep = r;
-	uint32_t i;
+	uint32_t i, b_push = b->push;
 	int k, v;
 
-	(void)ac;
 	if (b->push == f->push && f->inflight)
 		f->inflight--;
 	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != (size_t)b->n * 8) {
 		if (rep)
 			set_error(f, "EVALSHA", rep->type == REDIS_REPLY_ERROR ? rep->str :
 								       "unexpected reply");
+		/* The script flushed behind our back: a new connection loads it again. */
+		if (rep && rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOSCRIPT", 8) &&
+		    ac->data)
+			redisAsyncDisconnect(ac);
 		f->push_failed = true;
 		free(b);
 		return;
@@ -253,11 +259,11 @@ static void on_batch(redisAsyncContext *ac, void *r, void *priv)
 		s->tot_tick = b->push;
 		s->sent_sig = b->sig[i];
 	}
-	if (b->push == f->push && !f->inflight && !f->push_failed) {
-		f->ok_wall_ms = f->push_wall_ms;
-		f->resync = false;
-	}
 	free(b);
+	if (b_push == f->push) {
+		f->progress_mono_ms = ps_mono_ms();
+		push_more(f);
+	}
 }
 
 /* Room for every record of the table in f->sub. */
@@ -280,9 +286,27 @@ static int grow_subs(struct ps_fleet *f)
 /* A push's arguments: EVALSHA sha nkeys, 4 keys a subject, host ttl ttl, 8 values a subject. */
 enum { NK = PUSH_BATCH * PS_FB_N, NARG = 3 + NK + 3 + NK * 2 };
 static char keys[NK][PS_FLEET_KEY_MAX];
+static size_t keylen[NK];
 static char vals[NK * 2][24];
+static size_t vallen[NK * 2];
 static const char *argv[NARG];
 static size_t argvlen[NARG];
+
+/* v in decimal at s (room for 21 bytes): its length. snprintf costs a push of a million. */
+static size_t utoa(char *s, uint64_t v)
+{
+	char t[24];
+	size_t n = 0, i;
+
+	do {
+		t[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	for (i = 0; i < n; i++)
+		s[i] = t[n - 1 - i];
+	s[n] = 0;
+	return n;
+}
 
 /* Send batch b, its keys and values in keys and vals. */
 static void send_batch(struct ps_fleet *f, struct batch *b)
@@ -297,15 +321,21 @@ static void send_batch(struct ps_fleet *f, struct batch *b)
 	argv[0] = "EVALSHA";
 	argv[1] = f->sha;
 	argv[2] = nk;
-	for (q = 0; q < nkeys; q++)
+	for (q = 0; q < 3; q++)
+		argvlen[q] = strlen(argv[q]);
+	for (q = 0; q < nkeys; q++) {
 		argv[3 + q] = keys[q];
+		argvlen[3 + q] = keylen[q];
+	}
 	argv[a] = f->host_id;
 	argv[a + 1] = mttl;
 	argv[a + 2] = dttl;
-	for (q = 0; q < nkeys * 2; q++)
+	for (q = 0; q < 3; q++)
+		argvlen[a + q] = strlen(argv[a + q]);
+	for (q = 0; q < nkeys * 2; q++) {
 		argv[a + 3 + q] = vals[q];
-	for (q = 0; q < argc; q++)
-		argvlen[q] = strlen(argv[q]);
+		argvlen[a + 3 + q] = vallen[q];
+	}
 	len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
 	if (len < 0 || redisAsyncFormattedCommand(f->ac, on_batch, b, cmd, len) != REDIS_OK) {
 		free(cmd);
@@ -316,42 +346,48 @@ static void send_batch(struct ps_fleet *f, struct batch *b)
 	free(cmd);
 	f->last_cmds++;
 	f->last_bytes += len;
+	f->cmds++;
+	f->bytes += len;
 	f->inflight++;
 }
 
-static void push(struct ps_fleet *f, uint64_t now_ms)
+/* The push's whole answer came: the fleet's sums are fresh up to its start. */
+static void push_done(struct ps_fleet *f)
+{
+	if (f->cursor < f->table->n || f->inflight || f->push_failed)
+		return;
+	f->ok_wall_ms = f->push_wall_ms;
+	f->resync = false;
+}
+
+/*
+ * Queue the push's next batches from the cursor until PUSH_WINDOW of them
+ * are in flight: hiredis's output buffer stays small (it moves what is
+ * left of it after every write), and the formatting of a push of a million
+ * subjects is spread over the loop, a window at a time, as answers come.
+ */
+static void push_more(struct ps_fleet *f)
 {
 	struct timespec c0, c1;
-	uint32_t bk[PS_FB_N], cutoff, i;
-	uint32_t now_s = now_ms / 1000;
 	struct batch *b = NULL;
-	bool force = f->resync;
 
-	if (grow_subs(f))
+	if (!f->ac || f->state != PS_FLEET_UP || grow_subs(f))
 		return;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-	ps_fleet_buckets(now_ms, bk);
-	cutoff = now_s > ACTIVE_S ? now_s - ACTIVE_S : 0;
-	if (f->resync && f->resync_from < cutoff)
-		cutoff = f->resync_from;
-	f->push++;
-	f->inflight = 0;
-	f->push_failed = false;
-	f->push_mono_ms = ps_mono_ms();
-	f->push_wall_ms = now_ms;
-	f->last_cmds = f->last_bytes = f->last_subjects = f->last_writes = 0;
-	for (i = 0; i < f->table->n; i++) {
-		const struct ps_crec *r = &f->table->rec[i];
+	for (; f->cursor < f->table->n && f->nsub > f->cursor; f->cursor++) {
+		const struct ps_crec *r = &f->table->rec[f->cursor];
 		uint64_t v[PS_FB_N][PS_FV_N];
-		char subj[PS_FLEET_KEY_MAX / 2];
+		char subj[PS_FLEET_KEY_MAX / 2], prefix[PS_FLEET_KEY_MAX];
+		uint32_t j, i = f->cursor;
+		int plen, k, x;
 		bool write;
 		uint64_t sig;
-		uint32_t j;
-		int k, x;
 
-		if (r->last_wall < cutoff || !r->minute)
+		if (r->last_wall < f->cutoff || !r->minute)
 			continue;
 		if (!b) {
+			if (f->inflight >= PUSH_WINDOW)
+				break;
 			b = calloc(1, sizeof(*b));
 			if (!b) {
 				f->push_failed = true;
@@ -359,25 +395,34 @@ static void push(struct ps_fleet *f, uint64_t now_ms)
 			}
 			b->f = f;
 			b->push = f->push;
-			b->minute = bk[PS_FB_MIN];
+			b->minute = f->bk[PS_FB_MIN];
 		}
 		for (k = 0; k < PS_FB_N; k++)
 			for (x = 0; x < PS_FV_N; x++)
-				v[k][x] = ps_fleet_local(f->table, r, k, bk[k], x);
-		sig = sig_of(bk, v);
-		write = force || sig != f->sub[i].sent_sig;
+				v[k][x] = ps_fleet_local(f->table, r, k, f->bk[k], x);
+		sig = sig_of(f->bk, v);
+		write = f->force || sig != f->sub[i].sent_sig;
 		ps_client_str(&r->key, subj, sizeof(subj));
+		plen = ps_fleet_key_prefix(prefix, sizeof(prefix), f->cfg->fleet.name, subj);
+		if (plen < 0 || plen + 24 > PS_FLEET_KEY_MAX)
+			continue;
 		j = b->n;
 		for (k = 0; k < PS_FB_N; k++) {
-			ps_fleet_key(keys[j * PS_FB_N + k], PS_FLEET_KEY_MAX, f->cfg->fleet.name, subj,
-				     k, bk[k]);
-			for (x = 0; x < PS_FV_N; x++) {
-				char *s = vals[(j * PS_FB_N + k) * 2 + x];
+			char *key = keys[j * PS_FB_N + k];
 
-				if (write)
-					snprintf(s, 24, "%llu", (unsigned long long)v[k][x]);
-				else
-					snprintf(s, 24, "-");
+			memcpy(key, prefix, plen);
+			memcpy(key + plen, f->suffix[k], f->suflen[k] + 1);
+			keylen[j * PS_FB_N + k] = plen + f->suflen[k];
+			for (x = 0; x < PS_FV_N; x++) {
+				int q = (j * PS_FB_N + k) * 2 + x;
+
+				if (write) {
+					vallen[q] = utoa(vals[q], v[k][x]);
+				} else {
+					vals[q][0] = '-';
+					vals[q][1] = 0;
+					vallen[q] = 1;
+				}
 			}
 		}
 		f->last_writes += write;
@@ -392,15 +437,32 @@ static void push(struct ps_fleet *f, uint64_t now_ms)
 	}
 	if (b)
 		send_batch(f, b);
-	f->cmds += f->last_cmds;
-	f->bytes += f->last_bytes;
-	if (!f->inflight && !f->push_failed) {
-		/* Nobody active: an answer of nothing, at once. */
-		f->ok_wall_ms = now_ms;
-		f->resync = false;
-	}
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-	f->push_us = (c1.tv_sec - c0.tv_sec) * 1000000ULL + (c1.tv_nsec - c0.tv_nsec) / 1000;
+	f->push_us += (c1.tv_sec - c0.tv_sec) * 1000000ULL + (c1.tv_nsec - c0.tv_nsec) / 1000;
+	push_done(f);
+}
+
+/* A push begins: the subjects active since the cutoff, from the table's start. */
+static void push(struct ps_fleet *f, uint64_t now_ms)
+{
+	uint32_t now_s = now_ms / 1000, i;
+
+	ps_fleet_buckets(now_ms, f->bk);
+	for (i = 0; i < PS_FB_N; i++)
+		f->suflen[i] = ps_fleet_key_suffix(f->suffix[i], sizeof(f->suffix[i]), i, f->bk[i]);
+	f->cutoff = now_s > ACTIVE_S ? now_s - ACTIVE_S : 0;
+	if (f->resync && f->resync_from < f->cutoff)
+		f->cutoff = f->resync_from;
+	f->force = f->resync;
+	f->push++;
+	f->cursor = 0;
+	f->inflight = 0;
+	f->push_failed = false;
+	f->push_mono_ms = f->progress_mono_ms = ps_mono_ms();
+	f->push_wall_ms = now_ms;
+	f->last_cmds = f->last_bytes = f->last_subjects = f->last_writes = 0;
+	f->push_us = 0;
+	push_more(f);
 }
 
 /* The first line of the password file, without its newline. */
@@ -446,6 +508,18 @@ static int resolve(const struct ps_fleet_node *n, char *out, size_t len, char *e
 	return 0;
 }
 
+/* The URL for status and alerts: a password in it is nobody's business there. */
+static void redact(const char *url, char *out, size_t len)
+{
+	const char *at = strchr(url, '@'), *scheme = strstr(url, "://");
+
+	if (!at || !scheme || at < scheme) {
+		snprintf(out, len, "%s", url);
+		return;
+	}
+	snprintf(out, len, "%.*s***%s", (int)(scheme + 3 - url), url, at);
+}
+
 static int setup(struct ps_fleet *f, char *err, size_t errlen)
 {
 	const struct ps_fleet_cfg *fc = &f->cfg->fleet;
@@ -454,6 +528,7 @@ static int setup(struct ps_fleet *f, char *err, size_t errlen)
 	int r;
 
 	f->password[0] = 0;
+	redact(fc->redis, f->shown, sizeof(f->shown));
 	if (!fc->redis[0]) {
 		f->state = PS_FLEET_OFF;
 		return 0;
@@ -585,7 +660,7 @@ static void say_stale(struct ps_fleet *f, uint64_t now_ms, bool stale)
 	f->stale = stale;
 	if (stale)
 		f->stale_since_ms = now_ms;
-	ev = json_pack("{s:s, s:s, s:s, s:s, s:I}", "redis", f->cfg->fleet.redis, "state",
+	ev = json_pack("{s:s, s:s, s:s, s:s, s:I}", "redis", f->shown, "state",
 		       state_names[f->state], "fleet", stale ? "local limits only" : "back",
 		       "error", f->last_error,
 		       "down_ms", (json_int_t)(stale ? 0 : now_ms - f->stale_since_ms));
@@ -623,7 +698,7 @@ void ps_fleet_tick(struct ps_fleet *f, uint64_t now_ms)
 		} else {
 			/* Slow: this tick's counts go with the next push, whole. */
 			f->skipped++;
-			if (mono - f->push_mono_ms > PUSH_TIMEOUT_MS) {
+			if (mono - f->progress_mono_ms > PUSH_TIMEOUT_MS) {
 				set_error(f, "no answer", "timed out");
 				drop_connection(f);
 			}
@@ -693,7 +768,7 @@ json_t *ps_fleet_status_json(const struct ps_fleet *f, uint64_t now_ms)
 	if (f->state == PS_FLEET_OFF)
 		return json_pack("{s:s}", "state", "off");
 	o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "state", state_names[f->state],
-		      "redis", f->cfg->fleet.redis, "name", f->cfg->fleet.name, "host_id",
+		      "redis", f->shown, "name", f->cfg->fleet.name, "host_id",
 		      f->host_id, "usable", ps_fleet_usable(f, now_ms), "local_only",
 		      !ps_fleet_usable(f, now_ms));
 	if (!o)

@@ -58,6 +58,7 @@ struct ps_fleet {
 	struct ps_ctable *table;
 	char host_id[PS_FLEET_NAME_MAX];
 	char password[256];
+	char shown[PS_FLEET_URL_MAX];	/* fleet.redis with its password as "***" */
 	char addr[64];		/* the server connected to: an address */
 	uint16_t port;
 	int epfd;		/* the Redis socket's epoll set: one fd for the loop */
@@ -70,7 +71,14 @@ struct ps_fleet {
 	uint32_t push;		/* pushes sent so far (the batches' tag) */
 	uint32_t inflight;	/* batches of the last push not answered yet */
 	bool push_failed;	/* one of its batches came back with an error */
-	uint64_t push_mono_ms;	/* when the last push went out */
+	uint64_t push_mono_ms;	/* when the last push began */
+	uint64_t progress_mono_ms;	/* when it last had an answer */
+	uint32_t cursor;	/* the next record of the table the push looks at */
+	uint32_t cutoff;	/* the push's subjects: active since (Unix s) */
+	bool force;		/* the push writes every bucket (a resync) */
+	uint32_t bk[PS_FB_N];	/* the push's buckets ... */
+	char suffix[PS_FB_N][24];	/* ... and their keys' ends */
+	size_t suflen[PS_FB_N];
 	bool pushed;		/* this tick pushed: share.c's commands may follow */
 	uint64_t push_wall_ms;
 	uint64_t ok_wall_ms;	/* the last push answered whole, Unix ms (0: none) */

@@ -17,13 +17,29 @@ void ps_fleet_buckets(uint64_t now_ms, uint32_t out[PS_FB_N])
 	out[PS_FB_DAY_PREV] = m / 1440 - 1;
 }
 
+int ps_fleet_key_prefix(char *buf, size_t len, const char *fleet, const char *subject)
+{
+	int n = snprintf(buf, len, "ps:{%s|%s}:", fleet, subject);
+
+	return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
+int ps_fleet_key_suffix(char *buf, size_t len, enum ps_fleet_slot s, uint32_t b)
+{
+	int n = snprintf(buf, len, "%c:%u", s == PS_FB_DAY || s == PS_FB_DAY_PREV ? 'd' : 'm', b);
+
+	return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
 int ps_fleet_key(char *buf, size_t len, const char *fleet, const char *subject,
 		 enum ps_fleet_slot s, uint32_t b)
 {
-	int n = snprintf(buf, len, "ps:{%s|%s}:%c:%u", fleet, subject,
-			 s == PS_FB_DAY || s == PS_FB_DAY_PREV ? 'd' : 'm', b);
+	int p = ps_fleet_key_prefix(buf, len, fleet, subject), q;
 
-	return n < 0 || (size_t)n >= len ? -1 : n;
+	if (p < 0)
+		return -1;
+	q = ps_fleet_key_suffix(buf + p, len - p, s, b);
+	return q < 0 ? -1 : p + q;
 }
 
 double ps_fleet_window(uint64_t cur, uint64_t prev, uint64_t now_ms, int day)

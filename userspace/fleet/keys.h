@@ -51,6 +51,10 @@ void ps_fleet_buckets(uint64_t now_ms, uint32_t out[PS_FB_N]);
 int ps_fleet_key(char *buf, size_t len, const char *fleet, const char *subject,
 		 enum ps_fleet_slot s, uint32_t b);
 
+/* The same in two parts, for a push that writes many: "ps:{FLEET|SUBJECT}:" and "m:B" / "d:B". */
+int ps_fleet_key_prefix(char *buf, size_t len, const char *fleet, const char *subject);
+int ps_fleet_key_suffix(char *buf, size_t len, enum ps_fleet_slot s, uint32_t b);
+
 /*
  * A window of the fleet at now_ms from the sums of its two buckets, as
  * the client table weighs its own (count/clients.c ps_crec_view): the
