@@ -76,14 +76,15 @@ FLEET_NOW='"%d %d %d %d" % (d["fleet"]["commands"], d["fleet"]["bytes"], d["flee
 
 # run N on|off: prints "tick_median_ms" (off) or that and the fleet's figures (on)
 run() {
-	local n=$1 mode=$2 samples=() i fpid f0 r0 f1 r1 subjects med pmed
-	rm -rf "$tmp/state" "$tmp/run" "$pin"
+	local n=$1 mode=$2 samples=() i fpid f0 r0 f1 r1 subjects med pmed lmed
+	# A fresh log: the wait below must not find the last daemon's line.
+	rm -rf "$tmp/state" "$tmp/run" "$pin" "$tmp/daemon.log"
 	nsenter --net="/var/run/netns/$ns" "$bin/penstockd" --foreground --config "$tmp/$mode.yaml" \
 		--socket "$tmp/run/penstock.sock" --state-dir "$tmp/state" --pin-dir "$pin" \
 		>"$tmp/daemon.log" 2>&1 </dev/null &
 	dpid=$!
 	for ((i = 0; i < 100; i++)); do
-		grep -q "the datapath:" "$tmp/daemon.log" && break
+		grep -qs "the datapath:" "$tmp/daemon.log" && break
 		sleep 0.1
 	done
 	"$bin/ps_bench_fill" --pin-dir "$pin" --clients "$n" --rounds "$rounds" >"$tmp/fill.out" &
@@ -97,7 +98,7 @@ run() {
 	while kill -0 "$fpid" 2>/dev/null; do
 		sleep 1
 		kill -0 "$fpid" 2>/dev/null || break
-		samples+=("$(status_field '"%.1f %.2f" % (d["tick"]["last_ms"], d["fleet"].get("last_push", {}).get("cpu_us", 0) / 1000.0)')")
+		samples+=("$(status_field '"%.1f %.2f %.2f" % (d["tick"]["last_ms"], d["fleet"].get("last_push", {}).get("cpu_us", 0) / 1000.0, d["fleet"].get("limits_cpu_us", 0) / 1000.0)')")
 	done
 	if [ "$mode" = on ]; then
 		f1=$(status_field "$FLEET_NOW")
@@ -113,8 +114,10 @@ run() {
 		awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", a[int((NR + 1) / 2)]; else print "nan" }')
 	pmed=$(printf '%s\n' "${samples[@]}" | awk '{ print $2 }' | sort -n |
 		awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", a[int((NR + 1) / 2)]; else print "nan" }')
+	lmed=$(printf '%s\n' "${samples[@]}" | awk '{ print $3 }' | sort -n |
+		awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", a[int((NR + 1) / 2)]; else print "nan" }')
 	if [ "$mode" = on ]; then
-		echo "$med $pmed $f0 $f1 $r0 $r1 $subjects"
+		echo "$med $pmed $lmed $f0 $f1 $r0 $r1 $subjects"
 	else
 		echo "$med"
 	fi
@@ -138,13 +141,14 @@ one() {
 import sys
 n = int(sys.argv[1]); off = float(sys.argv[2])
 v = sys.argv[3:]
-on, push_ms = float(v[0]), float(v[1])
-fc0, fb0, fs0, ft0, fc1, fb1, fs1, ft1 = map(int, v[2:10])
-rc0, ri0, ro0, rcpu0, rc1, ri1, ro1, rcpu1 = map(float, v[10:18])
-subjects = int(v[18])
+on, push_ms, limits_ms = float(v[0]), float(v[1]), float(v[2])
+fc0, fb0, fs0, ft0, fc1, fb1, fs1, ft1 = map(int, v[3:11])
+rc0, ri0, ro0, rcpu0, rc1, ri1, ro1, rcpu1 = map(float, v[11:19])
+subjects = int(v[19])
 ticks = max(ft1 - ft0, 1)
-print("| %d | %d | %.1f | %.1f | %.2f | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %.1f | %d of %d |" % (
-    n, subjects, off, on, on / off if off > 0 else float("nan"), push_ms,
+print("| %d | %d | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.1f | %d of %d |" % (
+    n, subjects, off, on, on / off if off > 0 else float("nan"), push_ms, limits_ms,
+    (on + push_ms + limits_ms) / off if off > 0 else float("nan"),
     (fc1 - fc0) / ticks, (fb1 - fb0) / ticks, (rc1 - rc0) / ticks, (ri1 - ri0) / ticks,
     (ro1 - ro0) / ticks, 1000.0 * (rcpu1 - rcpu0) / ticks, fs1 - fs0, ticks))
 PY
@@ -153,8 +157,8 @@ PY
 {
 	echo "### Fleet: Redis traffic per host per tick, tick time with the fleet off and on"
 	echo
-	echo "| active subjects N | pushed (last) | tick ms, fleet off (median) | fleet on | on / off | push CPU ms | EVALSHA / tick | bytes sent / tick | Redis commands / tick | Redis bytes in / tick | Redis bytes out / tick | Redis CPU ms / tick | ticks skipped (push unanswered) |"
-	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| active subjects N | pushed (last push) | tick ms, fleet off (median) | fleet on | on / off | push CPU ms | fleet limits CPU ms | (tick + push + limits) / off | EVALSHA / tick | bytes sent / tick | Redis commands / tick | Redis bytes in / tick | Redis bytes out / tick | Redis CPU ms / tick | ticks skipped (push unanswered) |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for n in "${sizes[@]}"; do
 		one "$n"
 	done
@@ -169,6 +173,9 @@ PY
 	echo "  used_cpu_user + used_cpu_sys), each divided by the ticks of the window."
 	echo "- tick: penstockd's thread CPU time for the tick's read-and-fold pass (penstock status"
 	echo "  tick.last_ms, median of one sample a second); push CPU: the fleet's own pass (format"
-	echo "  and queue the calls), on top. A skipped tick is one whose push waited for the last"
-	echo "  one's answers: its counts go whole with the next."
+	echo "  and queue the calls, a window of 16 at a time, over the whole push), and the fleet"
+	echo "  limits pass (fleet_limits for the default class, far above the load: every client"
+	echo "  judged, none limited), both on top of the tick. A skipped tick is one whose push was"
+	echo "  still going: its counts go whole with the next; \"pushed\" is the subjects the last"
+	echo "  push reached by the end of the load."
 } | tee "$out"

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """One client spread over several inference hosts, for tests/e2e/test_fleet.
 
-From one source address, WORKERS keep-alive connections to each host, each
+From each source address (--src, comma-separated), WORKERS keep-alive
+connections to each host, each
 sending POST /v1/chat/completions at most RATE times a second, until the
 file STOP exists. Each answered request is one line "HOST\\n" in OUT (flushed:
 the test reads it while this runs); a request whose connection failed is
@@ -50,7 +51,7 @@ def worker(src, host, port, rate, stop, out, lock):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--src", required=True)
+    ap.add_argument("--src", required=True, help="comma-separated source addresses")
     ap.add_argument("--hosts", required=True, help="comma-separated addresses")
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--workers", type=int, default=4)
@@ -61,8 +62,9 @@ def main():
     lock = threading.Lock()
     with open(a.out, "a") as out:
         ts = [threading.Thread(target=worker, daemon=True,
-                               args=(a.src, h, a.port, a.rate, a.stop, out, lock))
-              for h in a.hosts.split(",") for _ in range(a.workers)]
+                               args=(src, h, a.port, a.rate, a.stop, out, lock))
+              for src in a.src.split(",") for h in a.hosts.split(",")
+              for _ in range(a.workers)]
         for t in ts:
             t.start()
         for t in ts:

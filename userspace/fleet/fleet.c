@@ -32,7 +32,7 @@
 #include "fleet/url.h"
 
 #define PUSH_BATCH		64	/* subjects per EVALSHA: 256 keys */
-#define PUSH_WINDOW		16	/* EVALSHA in flight at most: about 220 KB queued */
+#define PUSH_WINDOW		64	/* EVALSHA in flight at most: about 900 KB queued */
 #define CONNECT_TIMEOUT_MS	2000
 #define PUSH_TIMEOUT_MS		30000
 #define BACKOFF_MIN_MS		500
@@ -613,6 +613,9 @@ void ps_fleet_free(struct ps_fleet *f)
 	free(f->remote);
 	f->remote = NULL;
 	f->nremote = 0;
+	free(f->pfx);
+	f->pfx = NULL;
+	f->npfx = f->cap_pfx = 0;
 }
 
 int ps_fleet_reconfigure(struct ps_fleet *f, char *err, size_t errlen)
@@ -722,12 +725,11 @@ void ps_fleet_events(struct ps_fleet *f)
 		ps_redis_ev_run(f->epfd);
 }
 
-bool ps_fleet_windows(const struct ps_fleet *f, const struct ps_crec *r, uint64_t now_ms,
-		      double m[PS_FV_N], double d[PS_FV_N])
+bool ps_fleet_raw_windows(const struct ps_fleet *f, const struct ps_crec *r, uint64_t now_ms,
+			  double m[PS_FV_N], double d[PS_FV_N])
 {
 	uint32_t idx = r - f->table->rec, minute = now_ms / 60000;
 	const struct ps_fleet_sub *s;
-	struct ps_cview lm, ld;
 	int v;
 
 	if (idx >= f->nsub)
@@ -735,10 +737,7 @@ bool ps_fleet_windows(const struct ps_fleet *f, const struct ps_crec *r, uint64_
 	s = &f->sub[idx];
 	if (!s->tot_minute || s->tot_minute + 1 < minute)
 		return false;
-	ps_crec_view(f->table, r, PS_WIN_1M, now_ms, &lm);
-	ps_crec_view(f->table, r, PS_WIN_24H, now_ms, &ld);
 	for (v = 0; v < PS_FV_N; v++) {
-		int lf = v == PS_FV_REQ ? PS_F_INFERENCE : PS_F_TX_BYTES;
 		uint64_t mc = s->tot[PS_FB_MIN][v], mp = s->tot[PS_FB_MIN_PREV][v];
 		uint64_t dc = s->tot[PS_FB_DAY][v], dp = s->tot[PS_FB_DAY_PREV][v];
 
@@ -753,6 +752,23 @@ bool ps_fleet_windows(const struct ps_fleet *f, const struct ps_crec *r, uint64_
 		}
 		m[v] = ps_fleet_window(mc, mp, now_ms, 0);
 		d[v] = ps_fleet_window(dc, dp, now_ms, 1);
+	}
+	return true;
+}
+
+bool ps_fleet_windows(const struct ps_fleet *f, const struct ps_crec *r, uint64_t now_ms,
+		      double m[PS_FV_N], double d[PS_FV_N])
+{
+	struct ps_cview lm, ld;
+	int v;
+
+	if (!ps_fleet_raw_windows(f, r, now_ms, m, d))
+		return false;
+	ps_crec_view(f->table, r, PS_WIN_1M, now_ms, &lm);
+	ps_crec_view(f->table, r, PS_WIN_24H, now_ms, &ld);
+	for (v = 0; v < PS_FV_N; v++) {
+		int lf = v == PS_FV_REQ ? PS_F_INFERENCE : PS_F_TX_BYTES;
+
 		if (m[v] < lm.v[lf])
 			m[v] = lm.v[lf];
 		if (d[v] < ld.v[lf])
@@ -784,6 +800,7 @@ json_t *ps_fleet_status_json(const struct ps_fleet *f, uint64_t now_ms)
 		"subjects", (json_int_t)f->last_subjects, "writes", (json_int_t)f->last_writes,
 		"commands", (json_int_t)f->last_cmds, "bytes", (json_int_t)f->last_bytes,
 		"cpu_us", (json_int_t)f->push_us));
+	json_object_set_new(o, "limits_cpu_us", json_integer(f->limits_us));
 	json_object_set_new(o, "commands", json_integer(f->cmds));
 	json_object_set_new(o, "bytes", json_integer(f->bytes));
 	json_object_set_new(o, "entries", json_integer(f->entries));

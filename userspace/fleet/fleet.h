@@ -53,6 +53,15 @@ struct ps_fleet_entry {
 	uint64_t until_ms;	/* Unix ms; 0: until removed */
 };
 
+/* A prefix's figures for the fleet, as the last detection run's call answered (share.c). */
+struct ps_fleet_pfx {
+	struct ps_prefix p;
+	uint64_t cur, prev;	/* the fleet's requests in this hour's bucket and the last's */
+	uint64_t distinct;	/* addresses seen in the two hours, fleet-wide (HyperLogLog) */
+	bool hold;		/* an alert_only client in it */
+	uint32_t hour;		/* the bucket's Unix hour */
+};
+
 struct ps_fleet {
 	const struct ps_config *cfg;	/* the daemon's (reloaded in place) */
 	struct ps_ctable *table;
@@ -93,6 +102,7 @@ struct ps_fleet {
 	uint64_t last_cmds, last_bytes, last_subjects, last_writes;	/* the last push */
 	uint64_t cmds, bytes;	/* since start */
 	uint64_t push_us;	/* CPU time of the last push (formatting, queueing) */
+	uint64_t limits_us;	/* CPU time of the last tick's fleet limits pass */
 	char last_error[160];
 	bool shape_dirty;	/* limits.c or share.c set a shape entry */
 	struct ps_fleet_entry *remote;	/* the fleet's published entries, last read */
@@ -101,6 +111,8 @@ struct ps_fleet {
 	uint32_t published;	/* this host's entries published, last tick */
 	uint64_t detect_ms;	/* the last fleet detection run */
 	uint64_t found;		/* subjects the fleet's detection found */
+	struct ps_fleet_pfx *pfx;	/* prefixes' answers since the last run */
+	uint32_t npfx, cap_pfx;
 	uint32_t entries;	/* entries limits.c holds at the last tick */
 	/* The daemon's: said when the fleet turns stale and back. */
 	void (*on_alert)(void *ctx, const struct ps_alert *al);
@@ -124,6 +136,10 @@ void ps_fleet_tick(struct ps_fleet *f, uint64_t now_ms);
 void ps_fleet_events(struct ps_fleet *f);
 /* Whether the fleet's sums are fresh enough to act on. */
 bool ps_fleet_usable(const struct ps_fleet *f, uint64_t now_ms);
+
+/* The same from the fleet's sums alone (no floor of this host's own): cheap. */
+bool ps_fleet_raw_windows(const struct ps_fleet *f, const struct ps_crec *r, uint64_t now_ms,
+			  double m[PS_FV_N], double d[PS_FV_N]);
 
 /*
  * The fleet's 1m and 24h windows of record r at now_ms: requests and

@@ -17,6 +17,16 @@
  *   them); a client found goes through this host's escalation, detector
  *   "fleet_threshold" or "fleet_high_rate". Every host sees the same
  *   sums, so each finds it itself.
+ * - Prefixes across the fleet (a hydra whose addresses the balancer
+ *   spreads, each host seeing a few). Every detection run, each IPv4 /24
+ *   and IPv6 /48 with clients active here this hour sends this host's
+ *   whole count of the prefix's requests in this hour's bucket and the
+ *   last (a field per host, as the clients' buckets) and its active
+ *   addresses (PFADD to a HyperLogLog of the hour), and gets back the
+ *   fleet's sums and distinct addresses of the two hours. The next run
+ *   judges them: at least detection.prefix.min_clients addresses over
+ *   the fleet and the fleet's 1h window at least its requests_per_hour
+ *   is detector "fleet_prefix" on the prefix.
  */
 #include <errno.h>
 #include <math.h>
@@ -239,7 +249,7 @@ static void detect(struct ps_fleet *f, struct ps_detect *det, uint64_t now_ms, u
 			json_t *ev;
 			int cls;
 
-			if (r->last_wall + 60 < now_s || !ps_fleet_windows(f, r, now_ms, m, d))
+			if (r->last_wall + 60 < now_s || !ps_fleet_raw_windows(f, r, now_ms, m, d))
 				continue;
 			if (pass == 0) {
 				if (m[PS_FV_REQ] > 0)
@@ -289,6 +299,212 @@ static void detect(struct ps_fleet *f, struct ps_detect *det, uint64_t now_ms, u
 	free(pop.v);
 }
 
+/* --- prefixes across the fleet --- */
+
+#define PFX_TTL		(3 * 3600)
+#define PFX_MAX_ADDRS	1000	/* PFADD arguments in one call */
+
+static const char pfx_script[] =
+	"local f = 'r:' .. ARGV[1]\n"
+	"if ARGV[3] ~= '0' then redis.call('HSET', KEYS[1], f, ARGV[3])"
+	" redis.call('EXPIRE', KEYS[1], ARGV[2]) end\n"
+	"if ARGV[4] ~= '0' then redis.call('HSET', KEYS[2], f, ARGV[4])"
+	" redis.call('EXPIRE', KEYS[2], ARGV[2]) end\n"
+	"if #ARGV > 4 then redis.call('PFADD', KEYS[3], unpack(ARGV, 5))"
+	" redis.call('EXPIRE', KEYS[3], ARGV[2]) end\n"
+	"local function sum(k) local s = 0 local a = redis.call('HVALS', k)"
+	" for i = 1, #a do s = s + tonumber(a[i]) end return s end\n"
+	"return {sum(KEYS[1]), sum(KEYS[2]), redis.call('PFCOUNT', KEYS[3], KEYS[4])}\n";
+
+struct pfx_call {
+	struct ps_fleet *f;
+	struct ps_fleet_pfx x;
+};
+
+static void on_pfx(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct pfx_call *c = priv;
+	struct ps_fleet *f = c->f;
+	redisReply *rep = r;
+	int i;
+
+	(void)ac;
+	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3) {
+		for (i = 0; i < 3; i++)
+			if (rep->element[i]->type != REDIS_REPLY_INTEGER)
+				break;
+		if (i == 3 && f->npfx < 65536) {
+			if (f->npfx == f->cap_pfx) {
+				uint32_t cap = f->cap_pfx ? f->cap_pfx * 2 : 64;
+				struct ps_fleet_pfx *np = realloc(f->pfx, cap * sizeof(*np));
+
+				if (!np)
+					goto out;
+				f->pfx = np;
+				f->cap_pfx = cap;
+			}
+			c->x.cur = rep->element[0]->integer;
+			c->x.prev = rep->element[1]->integer;
+			c->x.distinct = rep->element[2]->integer;
+			f->pfx[f->npfx++] = c->x;
+		}
+	}
+out:
+	free(c);
+}
+
+/* What this host counted for r in hour bucket h (Unix hour). */
+static uint64_t local_hour(const struct ps_ctable *t, const struct ps_crec *r, uint32_t h)
+{
+	const struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
+	uint32_t cur = r->minute / 60;
+	int which;
+
+	if (!r->minute)
+		return 0;
+	if (h == cur)
+		which = 0;
+	else if (h + 1 == cur)
+		which = 1;
+	else
+		return 0;
+	if (e && e->wide)
+		return e->ww[PS_WIN_1H][which][PS_W_INFERENCE];
+	return r->w[PS_WIN_1H][which][PS_W_INFERENCE];
+}
+
+struct member {
+	struct ps_prefix p;
+	uint32_t idx;
+};
+
+static int member_cmp(const void *a, const void *b)
+{
+	const struct member *x = a, *y = b;
+	int c = memcmp(&x->p, &y->p, sizeof(x->p));
+
+	return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* One call for the prefix of members m[0..n). */
+static void send_prefix(struct ps_fleet *f, const struct member *m, uint32_t n, uint32_t hour)
+{
+	static const char *argv[10 + PFX_MAX_ADDRS];
+	static size_t argvlen[10 + PFX_MAX_ADDRS];
+	static char addrs[PFX_MAX_ADDRS][64];
+	char keys[4][PS_FLEET_KEY_MAX], subj[64], rc[24], rp[24], ttl[16];
+	struct pfx_call *c;
+	uint64_t cur = 0, prev = 0;
+	uint32_t i, na = 0;
+	int argc, a;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->f = f;
+	c->x.p = m[0].p;
+	c->x.hour = hour;
+	for (i = 0; i < n; i++) {
+		const struct ps_crec *r = &f->table->rec[m[i].idx];
+		uint64_t h = local_hour(f->table, r, hour);
+		int cls = ps_config_class_of(f->cfg, &r->key);
+
+		cur += h;
+		prev += local_hour(f->table, r, hour - 1);
+		if (ps_dt_exempt(f->cfg, cls) || ps_dt_alert_only(f->cfg, cls))
+			c->x.hold = true;
+		if (h && na < PFX_MAX_ADDRS)
+			ps_client_str(&r->key, addrs[na++], sizeof(addrs[0]));
+	}
+	ps_prefix_str(&m[0].p, subj, sizeof(subj));
+	snprintf(keys[0], sizeof(keys[0]), "ps:{%s|%s}:h:%u", f->cfg->fleet.name, subj, hour);
+	snprintf(keys[1], sizeof(keys[1]), "ps:{%s|%s}:h:%u", f->cfg->fleet.name, subj, hour - 1);
+	snprintf(keys[2], sizeof(keys[2]), "ps:{%s|%s}:u:%u", f->cfg->fleet.name, subj, hour);
+	snprintf(keys[3], sizeof(keys[3]), "ps:{%s|%s}:u:%u", f->cfg->fleet.name, subj, hour - 1);
+	snprintf(rc, sizeof(rc), "%llu", (unsigned long long)cur);
+	snprintf(rp, sizeof(rp), "%llu", (unsigned long long)prev);
+	snprintf(ttl, sizeof(ttl), "%d", PFX_TTL);
+	argv[0] = "EVAL";
+	argv[1] = pfx_script;
+	argv[2] = "4";
+	for (a = 0; a < 4; a++)
+		argv[3 + a] = keys[a];
+	argv[7] = f->host_id;
+	argv[8] = ttl;
+	argv[9] = rc;
+	argv[10] = rp;
+	argc = 11;
+	for (i = 0; i < na; i++)
+		argv[argc++] = addrs[i];
+	for (a = 0; a < argc; a++)
+		argvlen[a] = strlen(argv[a]);
+	if (redisAsyncCommandArgv(f->ac, on_pfx, c, argc, argv, argvlen) != REDIS_OK) {
+		free(c);
+		return;
+	}
+	f->last_cmds++;
+}
+
+/* Every prefix with clients active here this hour: this host's figures out, the fleet's back. */
+static void push_prefixes(struct ps_fleet *f, uint64_t now_ms)
+{
+	uint32_t now_s = now_ms / 1000, hour = now_s / 3600, i, n = 0, start;
+	struct member *m;
+
+	if (!f->ac || f->state != PS_FLEET_UP || f->cfg->detection.enabled <= 0 ||
+	    f->cfg->detection.prefix.enabled <= 0)
+		return;
+	m = malloc((size_t)(f->table->n ? f->table->n : 1) * sizeof(*m));
+	if (!m)
+		return;
+	for (i = 0; i < f->table->n; i++) {
+		const struct ps_crec *r = &f->table->rec[i];
+
+		if (r->key.family == PS_AF_KEY || r->last_wall / 3600 != hour || !r->minute)
+			continue;
+		ps_dt_mask_prefix(&r->key, r->key.family == PS_AF_INET ? 24 : 48, &m[n].p);
+		m[n++].idx = i;
+	}
+	qsort(m, n, sizeof(*m), member_cmp);
+	for (start = 0, i = 1; i <= n; i++) {
+		if (i < n && !memcmp(&m[i].p, &m[start].p, sizeof(m[0].p)))
+			continue;
+		if (i > start)
+			send_prefix(f, m + start, i - start, hour);
+		start = i;
+	}
+	free(m);
+}
+
+/* The prefixes the last run's calls answered, judged on the fleet's figures. */
+static void judge_prefixes(struct ps_fleet *f, struct ps_detect *det, uint64_t now_ms,
+			   uint64_t bnow)
+{
+	const struct ps_detection_cfg *dc = &f->cfg->detection;
+	double frac = (double)(now_ms % 3600000) / 3600000.0;
+	uint32_t i;
+
+	for (i = 0; i < f->npfx && det && dc->enabled > 0 && dc->prefix.enabled > 0; i++) {
+		const struct ps_fleet_pfx *x = &f->pfx[i];
+		double hw = (double)x->cur + (double)x->prev * (1.0 - frac);
+		json_t *ev;
+
+		if (x->hour != now_ms / 3600000)
+			hw = (double)x->cur * (1.0 - frac);
+		if (x->distinct < dc->prefix.min_clients || hw < (double)dc->prefix.requests_per_hour)
+			continue;
+		ev = json_pack("{s:f, s:I, s:I, s:I}", "fleet_requests_1h", hw, "fleet_addresses",
+			       (json_int_t)x->distinct, "min_clients",
+			       (json_int_t)dc->prefix.min_clients, "requests_per_hour",
+			       (json_int_t)dc->prefix.requests_per_hour);
+		f->found += ps_dt_escalate(det, &x->p, PS_ALERT_PREFIX, "fleet_prefix",
+					   hw / (double)dc->prefix.requests_per_hour, ev, x->hold,
+					   x->distinct, f->cfg->dry_run > 0, now_ms, bnow);
+		json_decref(ev);
+	}
+	f->npfx = 0;
+}
+
 void ps_fleet_share(struct ps_fleet *f, struct ps_datapath *dp, void *det, uint64_t now_ms,
 		    uint64_t bnow)
 {
@@ -300,6 +516,8 @@ void ps_fleet_share(struct ps_fleet *f, struct ps_datapath *dp, void *det, uint6
 		    now_ms < f->detect_ms) {
 			f->detect_ms = now_ms;
 			detect(f, det, now_ms, bnow);
+			judge_prefixes(f, det, now_ms, bnow);
+			push_prefixes(f, now_ms);
 		}
 	}
 	publish(f, dp, now_ms, bnow);
