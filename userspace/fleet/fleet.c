@@ -3,7 +3,9 @@
  * The fleet's connection to Redis and its pushes (fleet.h). One
  * asynchronous hiredis context on penstockd's loop: connect, AUTH,
  * SELECT and SCRIPT LOAD go out at once; the script's SHA1 coming back
- * makes the fleet up. A lost connection is tried again after a backoff
+ * makes the fleet up. With Sentinels, a connection to one of them (in
+ * turn) asks for the master's address first, and a lost connection to
+ * the master asks again. A lost connection is tried again after a backoff
  * (0.5 s doubling to 10 s); a connect that has not completed in 2 s is
  * given up; a push unanswered for 30 s drops the connection.
  *
@@ -91,6 +93,10 @@ static void went_down(struct ps_fleet *f)
 	f->ac = NULL;
 	f->state = PS_FLEET_DOWN;
 	f->inflight = 0;
+	if (f->sentinel && !f->asking)
+		f->master_known = false;	/* it may have failed over: ask again */
+	if (f->sentinel && f->asking && !f->master_known)
+		f->next_sentinel = (f->next_sentinel + 1) % f->nsentinels;
 	f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (f->backoff_ms > BACKOFF_MAX_MS)
 		f->backoff_ms = BACKOFF_MAX_MS;
@@ -101,12 +107,50 @@ static void went_down(struct ps_fleet *f)
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
 	struct ps_fleet *f = ac->data;
+	bool handed_over;
 
 	if (!f)
 		return;
+	handed_over = f->asking && f->master_known;
 	if (status != REDIS_OK)
 		set_error(f, "connection lost", ac->errstr);
 	went_down(f);
+	if (handed_over) {
+		/* A Sentinel named the master: connect to it at the next tick. */
+		f->disconnects--;
+		f->backoff_ms = 0;
+		f->next_attempt_ms = 0;
+	}
+}
+
+/* SENTINEL get-master-addr-by-name: [address, port], or nil for an unknown master. */
+static void on_master(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct ps_fleet *f = ac->data;
+	redisReply *rep = r;
+	long port;
+
+	(void)priv;
+	if (!f || !rep)
+		return;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    rep->element[1]->type != REDIS_REPLY_STRING ||
+	    rep->element[0]->len >= sizeof(f->addr) ||
+	    (port = strtol(rep->element[1]->str, NULL, 10)) < 1 || port > 65535) {
+		set_error(f, "Sentinel", rep->type == REDIS_REPLY_ERROR ? rep->str :
+					 "no master of that name");
+		redisAsyncDisconnect(ac);
+		return;
+	}
+	memcpy(f->addr, rep->element[0]->str, rep->element[0]->len);
+	f->addr[rep->element[0]->len] = 0;
+	f->port = port;
+	f->master_known = true;
+	pr_info("penstockd: fleet: Sentinel %s:%u names %s:%u the master of %s\n",
+		f->sentinel_addr[f->next_sentinel], f->sentinel_port[f->next_sentinel], f->addr,
+		f->port, f->master);
+	redisAsyncDisconnect(ac);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -171,7 +215,12 @@ static void connect_now(struct ps_fleet *f)
 	ps_fleet_url_parse(f->cfg->fleet.redis, strlen(f->cfg->fleet.redis), &url);
 	u = &url;
 	f->attempt_ms = ps_mono_ms();
-	ac = redisAsyncConnect(f->addr, f->port);
+	f->asking = f->sentinel && !f->master_known;
+	if (f->asking)
+		ac = redisAsyncConnect(f->sentinel_addr[f->next_sentinel],
+				       f->sentinel_port[f->next_sentinel]);
+	else
+		ac = redisAsyncConnect(f->addr, f->port);
 	if (!ac) {
 		set_error(f, "cannot connect", "out of memory");
 		went_down(f);
@@ -195,6 +244,11 @@ static void connect_now(struct ps_fleet *f)
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	f->ac = ac;
 	f->state = PS_FLEET_CONNECTING;
+	if (f->asking) {
+		redisAsyncCommand(ac, on_master, NULL, "SENTINEL get-master-addr-by-name %s",
+				  f->master);
+		return;
+	}
 	if (f->password[0])
 		redisAsyncCommand(ac, on_setup_reply, NULL, "AUTH %s", f->password);
 	if (u->db)
@@ -545,9 +599,9 @@ static int setup(struct ps_fleet *f, char *err, size_t errlen)
 			 HIREDIS_MAJOR, HIREDIS_MINOR);
 		return -EOPNOTSUPP;
 	}
-	if (u.mode != PS_FLEET_STANDALONE) {
-		snprintf(err, errlen, "fleet.redis: %s is not served yet, expected redis://HOST:PORT/DB "
-			 "(docs/fleet.md)", u.mode == PS_FLEET_SENTINEL ? "Sentinel" : "Cluster");
+	if (u.mode == PS_FLEET_CLUSTER) {
+		snprintf(err, errlen, "fleet.redis: a Cluster is not served yet, expected "
+			 "redis://HOST:PORT/DB or redis-sentinel://... (docs/fleet.md)");
 		return -EOPNOTSUPP;
 	}
 	if (fc->host_id[0]) {
@@ -563,10 +617,29 @@ static int setup(struct ps_fleet *f, char *err, size_t errlen)
 	} else {
 		snprintf(f->password, sizeof(f->password), "%s", u.password);
 	}
-	r = resolve(&u.nodes[0], f->addr, sizeof(f->addr), err, errlen);
-	if (r)
-		return r;
-	f->port = u.nodes[0].port;
+	f->sentinel = u.mode == PS_FLEET_SENTINEL;
+	f->master_known = false;
+	f->next_sentinel = 0;
+	if (f->sentinel) {
+		int i;
+
+		snprintf(f->master, sizeof(f->master), "%s", u.master);
+		for (i = 0; i < u.nnodes; i++) {
+			r = resolve(&u.nodes[i], f->sentinel_addr[i], sizeof(f->sentinel_addr[i]), err,
+				    errlen);
+			if (r)
+				return r;
+			f->sentinel_port[i] = u.nodes[i].port;
+		}
+		f->nsentinels = u.nnodes;
+		f->addr[0] = 0;
+		f->port = 0;
+	} else {
+		r = resolve(&u.nodes[0], f->addr, sizeof(f->addr), err, errlen);
+		if (r)
+			return r;
+		f->port = u.nodes[0].port;
+	}
 	f->state = PS_FLEET_DOWN;
 	f->next_attempt_ms = 0;
 	return 0;

@@ -28,6 +28,7 @@
 #include "common/datapath.h"
 #include "count/clients.h"
 #include "fleet/keys.h"
+#include "fleet/url.h"
 
 enum ps_fleet_state {
 	PS_FLEET_OFF = 0,	/* no fleet: in the configuration */
@@ -70,6 +71,14 @@ struct ps_fleet {
 	char shown[PS_FLEET_URL_MAX];	/* fleet.redis with its password as "***" */
 	char addr[64];		/* the server connected to: an address */
 	uint16_t port;
+	/* redis-sentinel://: the Sentinels, asked for the master before each connect. */
+	bool sentinel;
+	int nsentinels, next_sentinel;
+	char sentinel_addr[PS_FLEET_MAX_NODES][64];
+	uint16_t sentinel_port[PS_FLEET_MAX_NODES];
+	char master[64];	/* its name */
+	bool asking;		/* this connection is to a Sentinel */
+	bool master_known;	/* addr and port are the master's, as a Sentinel said */
 	int epfd;		/* the Redis socket's epoll set: one fd for the loop */
 	void *ac;		/* redisAsyncContext, NULL when none */
 	enum ps_fleet_state state;
