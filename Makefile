@@ -86,7 +86,7 @@ BPF_HDRS  := $(wildcard bpf/lib/*.h) include/penstock_abi.h Makefile
 # User space, by folder (docs/architecture.md): what each binary links.
 US        := userspace
 COMMON_SRCS  := $(addprefix $(US)/common/,log.c units.c clock.c files.c config.c config_keys.c \
-		hpack_huffman.c datapath.c protocol.c report.c keyid.c netdev.c)
+		hpack_huffman.c datapath.c protocol.c report.c keyid.c netdev.c) $(US)/fleet/url.c
 COUNT_SRCS   := $(addprefix $(US)/count/,clients.c tick.c keyaddrs.c)
 COUNTD_SRCS   := $(addprefix $(US)/count/,state.c flows.c)
 DETECT_SRCS  := $(addprefix $(US)/policy/,detect.c detectors.c prefix.c escalate.c stats.c keys.c)
@@ -96,6 +96,8 @@ SHAPE_SRCS   := $(US)/enforce/shape.c
 ALERT_SRCS   := $(US)/alerts/alert.c
 # The sinks' sender thread drops its capabilities (common/caps.c, libcap).
 SINKS_SRCS   := $(addprefix $(US)/alerts/,sinks.c jsonl.c spool.c webhook.c) $(US)/common/caps.c
+# The fleet's counters in Redis (hiredis, on penstockd's loop): the daemon's alone.
+FLEET_SRCS   := $(addprefix $(US)/fleet/,fleet.c redis_ev.c keys.c limits.c share.c)
 DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c setup.c loop.c control.c handlers.c \
 		handlers_status.c handlers_enforce.c attach.c adopt.c scrape.c)
 # The Prometheus text and its HTTP server (penstockd only).
@@ -107,7 +109,7 @@ CLI_SRCS     := $(addprefix $(US)/cli/,main.c opts.c ctl.c format.c cmd_daemon.c
 # clock: the CLI shares them, not the state file, the alert sinks or shaping.
 PENSTOCK_SRCS  := $(CLI_SRCS) $(POLICY_SRCS) $(ENFORCE_SRCS) $(COUNT_SRCS) $(ALERT_SRCS) \
 		  $(COMMON_SRCS)
-PENSTOCKD_SRCS := $(DAEMON_SRCS) $(METRICS_SRCS) $(POLICY_SRCS) $(ENFORCE_SRCS) $(SHAPE_SRCS) $(COUNT_SRCS) \
+PENSTOCKD_SRCS := $(DAEMON_SRCS) $(METRICS_SRCS) $(FLEET_SRCS) $(POLICY_SRCS) $(ENFORCE_SRCS) $(SHAPE_SRCS) $(COUNT_SRCS) \
 		  $(COUNTD_SRCS) $(ALERT_SRCS) $(SINKS_SRCS) $(COMMON_SRCS)
 US_HDRS   := $(wildcard $(US)/*/*.h) $(wildcard include/*.h)
 obj       = $(patsubst $(US)/%.c,$(OUTPUT)/obj/%.o,$(1))
@@ -178,7 +180,7 @@ $(OUTPUT)/penstock: $(call obj,$(PENSTOCK_SRCS))
 $(OUTPUT)/penstockd: $(call obj,$(PENSTOCKD_SRCS))
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) $(CAP_LIBS) \
-		$(MHD_LIBS) -lsystemd -o $@
+		$(MHD_LIBS) -lsystemd -lhiredis -o $@
 
 $(OUTPUT)/man/%: man/%.in tools/man.sh $(OUTPUT)/penstock $(OUTPUT)/penstockd
 	$(call msg,MAN,$@)
@@ -229,6 +231,9 @@ $(OUTPUT)/tests/fuzz_datapath: tests/datapath/fuzz_datapath.c tests/datapath/fuz
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) $(ZLIB_LIBS) -lpcap -o $@
 
+# The fleet's key layout and bucket arithmetic.
+$(OUTPUT)/tests/unit_fleet: $(call obj,$(US)/fleet/keys.c)
+
 # The detectors' unit test links the detector.
 $(OUTPUT)/tests/unit_detect: $(call obj,$(DETECT_SRCS) $(ALERT_SRCS))
 
@@ -268,7 +273,7 @@ $(call fuzz_obj,$(US)/metrics/metrics.c): FUZZ_CFLAGS += $(MHD_CFLAGS)
 $(OUTPUT)/fuzz/fuzz_config: $(call fuzz_obj,$(COMMON_SRCS))
 $(OUTPUT)/fuzz/fuzz_control: $(call fuzz_obj,$(filter-out $(US)/daemon/main.c,$(PENSTOCKD_SRCS)))
 $(OUTPUT)/fuzz/fuzz_control: FUZZ_LIBS := $(ZLIB_LIBS) $(NL_LIBS) $(CURL_LIBS) $(CAP_LIBS) $(MHD_LIBS) \
-		-lsystemd
+		-lsystemd -lhiredis
 $(OUTPUT)/fuzz/fuzz_capture: $(call fuzz_obj,$(US)/cli/replay_capture.c $(COMMON_SRCS))
 $(OUTPUT)/fuzz/fuzz_capture: FUZZ_LIBS := -lpcap
 

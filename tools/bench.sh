@@ -20,13 +20,15 @@
 # Then detection on every synthetic scenario of tools/scenario.py, judged
 # against its labels by tools/detect_eval.py (`bench.sh --detect OUT.md`
 # runs that part alone), and the daemon's tick with 10k, 100k and 1M
-# clients (tools/bench_tick.sh).
+# clients (tools/bench_tick.sh), and the fleet's cost (tools/bench_fleet.sh).
 #
 # Environment: BENCH_RUNS (default 5), BENCH_PACKETS (distinct packets per
 # run, default 100000), BENCH_CAPTURE_PACKETS (default 200000),
 # BENCH_SCENARIOS (default: all of tools/scenario.py --list),
 # BENCH_SCENARIO_HOURS (default 24), BENCH_SCENARIO_SEED (default 1),
-# BENCH_TICK_CLIENTS (default "10000 100000 1000000").
+# BENCH_TICK_CLIENTS (default "10000 100000 1000000"), BENCH_FLEET_SUBJECTS
+# (default "1000 100000 1000000": tools/bench_fleet.sh, the fleet's Redis
+# traffic per tick and its tick time against a real redis-server).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -434,6 +436,11 @@ echo "== daemon tick (tools/bench_tick.sh)"
 "$top/tools/bench_tick.sh" "$tmp/tick.md" ${BENCH_TICK_CLIENTS:-10000 100000 1000000} >/dev/null
 cat "$tmp/tick.md"
 
+echo
+echo "== fleet: Redis traffic per host per tick, tick time fleet off and on (tools/bench_fleet.sh)"
+"$top/tools/bench_fleet.sh" "$tmp/fleet.md" ${BENCH_FLEET_SUBJECTS:-1000 100000 1000000} >/dev/null
+cat "$tmp/fleet.md"
+
 elapsed=$(($(date +%s) - start))
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 # Which datapath was measured: the commit, and whether bpf/ differed from it.
@@ -464,6 +471,8 @@ fi
 	cat "$tmp/detect.md"
 	echo
 	cat "$tmp/tick.md"
+	echo
+	cat "$tmp/fleet.md"
 	# make bench-peers' section, as its last run left it.
 	if [ -f "$top/BENCHMARKS.md" ] && grep -q '^<!-- bench-peers:start -->' "$top/BENCHMARKS.md"; then
 		echo

@@ -137,6 +137,28 @@ static void map_row(struct ps_tbl *t, json_t *e)
 	ps_tbl_add(t, a);
 }
 
+/* The fleet's line: off, or its state, its Redis and the last push. */
+static void print_fleet(json_t *fl)
+{
+	json_t *lp = json_object_get(fl, "last_push"), *ago = json_object_get(fl, "answered_ms_ago");
+	const char *state = ps_str_or(fl, "state", "off");
+
+	if (!fl || !strcmp(state, "off"))
+		return;
+	printf("fleet: %s, %s as %s in %s; %s", state, ps_str_or(fl, "redis", "-"),
+	       ps_str_or(fl, "host_id", "-"), ps_str_or(fl, "name", "-"),
+	       json_is_true(json_object_get(fl, "usable")) ? "fleet limits in force" :
+							     "LOCAL LIMITS ONLY (no fresh answer)");
+	if (json_is_number(ago))
+		printf(", answered %.1f s ago", json_number_value(ago) / 1000.0);
+	printf("\n  last push: %.0f subjects, %.0f written, %.0f commands, %.0f bytes; "
+	       "%.0f entries; %.0f connects, %.0f errors%s%s\n",
+	       ps_json_num(lp, "subjects"), ps_json_num(lp, "writes"), ps_json_num(lp, "commands"),
+	       ps_json_num(lp, "bytes"), ps_json_num(fl, "entries"), ps_json_num(fl, "connects"),
+	       ps_json_num(fl, "errors"), *ps_str_or(fl, "last_error", "") ? ", last: " : "",
+	       ps_str_or(fl, "last_error", ""));
+}
+
 static int print_status(json_t *ans)
 {
 	static const struct ps_tbl_col ifcols[] = {
@@ -154,6 +176,7 @@ static int print_status(json_t *ans)
 	json_t *ifs = json_object_get(ans, "interfaces");
 
 	print_daemon(ans);
+	print_fleet(json_object_get(ans, "fleet"));
 	putchar('\n');
 	if (!json_array_size(ifs))
 		printf("no interface: penstockd is attached nowhere\n");

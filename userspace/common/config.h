@@ -249,6 +249,37 @@ struct ps_metrics_cfg {
 	int top;		/* subjects in each top list, 0..PS_METRICS_TOP_MAX (default 20) */
 };
 
+/*
+ * fleet: the counters this host shares with the others serving the same
+ * model, in Redis (userspace/fleet/, docs/fleet.md); fleet_limits: what
+ * the fleet as a whole allows a client of a class. redis "" is no fleet.
+ */
+#define PS_FLEET_URL_MAX	512
+#define PS_FLEET_NAME_MAX	64
+#define PS_MAX_FLEET_LIMITS	PS_MAX_CLASSES
+
+struct ps_fleet_cfg {
+	char redis[PS_FLEET_URL_MAX];	/* fleet/url.h's forms; "" no fleet */
+	char name[PS_FLEET_NAME_MAX];	/* the fleet's name in every key (default "penstock") */
+	char host_id[PS_FLEET_NAME_MAX];	/* this host's field in the counters (default:
+					 * the host name) */
+	char password_file[PS_ALERT_PATH_MAX];	/* absolute; its first line is the password */
+	int tls;		/* 0 or 1 (or rediss://) */
+	uint64_t stale_after;	/* seconds without an answer before the fleet's totals are
+				 * set aside for the local ones, 2..3600 (default 5) */
+};
+
+/* One entry of fleet_limits: the fleet's limits of one class's clients. */
+struct ps_fleet_limit_cfg {
+	char class_name[PS_NAME_MAX];	/* "default" or a name of limits.classes */
+	int class_id;		/* 0 default, i + 1 classes[i] (set once the file is read) */
+	uint64_t requests_per_minute;	/* inference requests, PS_LIMIT_UNSET none */
+	uint64_t burst;		/* the fleet's burst beyond it, default 1 */
+	uint64_t requests_per_day;
+	uint64_t egress_bytes_per_minute;
+	uint64_t egress_bytes_per_day;
+};
+
 struct ps_config {
 	char source[4096];	/* file the config came from, "" for built-in */
 	int nifaces;
@@ -272,6 +303,9 @@ struct ps_config {
 	struct ps_alerts_cfg alerts;
 	struct ps_detection_cfg detection;
 	struct ps_metrics_cfg metrics;
+	struct ps_fleet_cfg fleet;
+	int nfleet_limits;	/* 0..PS_MAX_FLEET_LIMITS */
+	struct ps_fleet_limit_cfg fleet_limits[PS_MAX_FLEET_LIMITS];
 };
 
 /* Inference paths an endpoint gets when it lists none (OpenAI-compatible). */

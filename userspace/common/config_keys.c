@@ -17,6 +17,7 @@
 #include "common/config.h"
 #include "common/config_keys.h"
 #include "common/units.h"
+#include "fleet/url.h"
 
 const char *const ps_default_paths[] = {
 	"/v1/chat/completions",
@@ -32,6 +33,8 @@ static const char *check_path(const char *s, size_t len);
 static const char *check_abs_path(const char *s, size_t len);
 static const char *check_url(const char *s, size_t len);
 static const char *check_listen(const char *s, size_t len);
+static const char *check_fleet_word(const char *s, size_t len);
+static int fleet_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
 static void endpoint_finish(void *obj);
 static void default_finish(void *obj);
 static int default_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path);
@@ -786,6 +789,113 @@ static const struct ps_key detection_keys[] = {
 	{}
 };
 
+/* fleet: the fleet's Redis and this host's name in it (fleet/url.h, docs/fleet.md). */
+static const char *check_redis_url(const char *s, size_t len)
+{
+	struct ps_fleet_url u;
+
+	return ps_fleet_url_parse(s, len, &u);
+}
+
+static const struct ps_key fleet_keys[] = {
+	{
+		.name = "redis",
+		STR_FIELD(struct ps_fleet_cfg, redis, 1, PS_FLEET_URL_MAX - 1),
+		.flags = PS_K_REQUIRED,
+		.check = check_redis_url,
+		.rule = "redis://HOST:PORT/DB, rediss://, redis-sentinel://H:P,H:P/MASTER or redis-cluster://H:P,H:P",
+		.doc = "the fleet's Redis; penstockd serves `redis://` and `redis-sentinel://` and "
+		       "refuses `rediss://` and `redis-cluster://` at start",
+	},
+	{
+		.name = "name",
+		STR_FIELD(struct ps_fleet_cfg, name, 1, PS_FLEET_NAME_MAX - 1),
+		.def_str = "penstock",
+		.doc = "the fleet's name, in every key of its counters (docs/fleet.md)",
+		.check = check_fleet_word,
+		.rule = "letters, digits, '.', '-' and '_'",
+	},
+	{
+		.name = "host_id",
+		STR_FIELD(struct ps_fleet_cfg, host_id, 1, PS_FLEET_NAME_MAX - 1),
+		.doc = "this host's field in the buckets; unique in the fleet",
+		.doc_def = "the host name",
+		.check = check_fleet_word,
+		.rule = "letters, digits, '.', '-' and '_'",
+	},
+	{
+		.name = "password_file",
+		STR_FIELD(struct ps_fleet_cfg, password_file, 1, PS_ALERT_PATH_MAX - 1),
+		.doc = "its first line is the password (`AUTH`), read at start",
+		.check = check_abs_path,
+		.rule = "an absolute path",
+	},
+	{
+		.name = "tls",
+		BOOL_FIELD(struct ps_fleet_cfg, tls),
+		.doc = "TLS to Redis (refused: this hiredis has none)",
+		.def = 0,
+	},
+	{
+		.name = "stale_after",
+		QTY_RANGE(struct ps_fleet_cfg, stale_after, ps_parse_duration, "duration", "seconds",
+			  2, 3600),
+		.def = 5,
+		.doc = "no whole answer for this long: the fleet's sums are set aside, local limits only",
+	},
+	{}
+};
+
+/* fleet_limits: one entry per class, the fleet's limits of its clients. */
+static const struct ps_key fleet_limit_keys[] = {
+	{
+		.name = "class",
+		STR_FIELD(struct ps_fleet_limit_cfg, class_name, 1, PS_NAME_MAX - 1),
+		.flags = PS_K_REQUIRED | PS_K_UNIQUE,
+		.check = check_name,
+		.rule = "printable ASCII",
+		.doc = "whose limits these are: `default` or a name of `limits.classes`",
+	},
+	{
+		.name = "requests_per_minute",
+		INT_FIELD(struct ps_fleet_limit_cfg, requests_per_minute, 1, 100000000),
+		.doc = "inference requests a minute, the whole fleet",
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "burst",
+		INT_FIELD(struct ps_fleet_limit_cfg, burst, 1, 1000000),
+		.doc = "requests back to back, the whole fleet (each host gets its share)",
+		.def = 1,
+	},
+	{
+		.name = "requests_per_day",
+		INT_FIELD(struct ps_fleet_limit_cfg, requests_per_day, 1, 1000000000000LL),
+		.doc = "inference requests per 24h window, the whole fleet",
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "egress_bytes_per_minute",
+		QTY_FIELD(struct ps_fleet_limit_cfg, egress_bytes_per_minute, ps_parse_size, "size",
+			  "bytes"),
+		.doc = "bytes sent to the client per 1m window, the whole fleet",
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "egress_bytes_per_day",
+		QTY_FIELD(struct ps_fleet_limit_cfg, egress_bytes_per_day, ps_parse_size, "size",
+			  "bytes"),
+		.doc = "bytes sent to the client per 24h window, the whole fleet",
+		.def = PS_DEF_UNSET,
+	},
+	{}
+};
+
+static const struct ps_key fleet_limit_entry = {
+	.type = PS_T_MAP,
+	.keys = fleet_limit_keys,
+};
+
 const struct ps_key ps_cfg_root_keys[] = {
 	{
 		.name = "interfaces",
@@ -862,13 +972,74 @@ const struct ps_key ps_cfg_root_keys[] = {
 		.doc = "penstockd's Prometheus endpoint ([Metrics](#metrics))",
 		.doc_def = "on, `127.0.0.1:9464`, top 20",
 	},
+	{
+		.name = "fleet",
+		.type = PS_T_MAP,
+		.off = offsetof(struct ps_config, fleet),
+		.keys = fleet_keys,
+		.doc = "[The fleet](#the-fleet-limits-and-detection-across-hosts), docs/fleet.md",
+		.doc_def = "none: no fleet",
+	},
+	{
+		.name = "fleet_limits",
+		LIST_FIELD(struct ps_config, fleet_limits, nfleet_limits, 0, PS_MAX_FLEET_LIMITS),
+		.elem = &fleet_limit_entry,
+		.what = "fleet limits",
+		.doc = "the fleet's limits, per class (needs `fleet`)",
+	},
 	{}
 };
 
 const struct ps_key ps_cfg_root = {
 	.type = PS_T_MAP,
 	.keys = ps_cfg_root_keys,
+	.verify = fleet_verify,
 };
+
+/* fleet.name and host_id go into Redis keys and fields: no separator, no space. */
+static const char *check_fleet_word(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '-' || s[i] == '_'))
+			return "contains a character other than a letter, a digit, '.', '-' or '_'";
+	return NULL;
+}
+
+/*
+ * Once the whole file is read: each fleet_limits entry names a class
+ * (limits.classes may come after it), and fleet_limits need a fleet.
+ */
+static int fleet_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path)
+{
+	struct ps_config *cfg = obj;
+	yaml_node_t *list = ps_cfg_map_value(c, n, "fleet_limits"), *e;
+	int i, j;
+
+	(void)path;
+	if (cfg->nfleet_limits && !cfg->fleet.redis[0])
+		return ps_cfg_error(c, &ps_cfg_map_key(c, n, "fleet_limits")->start_mark,
+				"fleet_limits: given without fleet, expected fleet: {redis: ...} as well");
+	for (i = 0; i < cfg->nfleet_limits; i++) {
+		struct ps_fleet_limit_cfg *fl = &cfg->fleet_limits[i];
+
+		fl->class_id = -1;
+		if (!strcmp(fl->class_name, "default"))
+			fl->class_id = 0;
+		for (j = 0; j < cfg->nclasses && fl->class_id < 0; j++)
+			if (!strcmp(fl->class_name, cfg->classes[j].name))
+				fl->class_id = j + 1;
+		if (fl->class_id >= 0)
+			continue;
+		e = ps_cfg_seq_item(c, list, i);
+		return ps_cfg_error(c, &ps_cfg_map_value(c, e, "class")->start_mark,
+				"fleet_limits[%d].class: no class '%s', expected default or a name of limits.classes",
+				i, fl->class_name);
+	}
+	return 0;
+}
 
 /* Interface names as the kernel takes them, minus non-ASCII oddities. */
 static const char *check_ifname(const char *s, size_t len)

@@ -24,6 +24,7 @@
 #include "daemon/attach.h"
 #include "daemon/control.h"
 #include "enforce/shape.h"
+#include "fleet/fleet.h"
 #include "policy/policy.h"
 
 #define PS_VERSION		"0.3.0"
@@ -70,6 +71,7 @@ struct ps_daemon {
 	struct ps_metrics *metrics_next;	/* a reload's, until it is in force */
 	bool metrics_change;	/* a reload turns metrics on, off or moves them */
 	struct ps_scrape *scrape;	/* what /metrics says (scrape.c) */
+	struct ps_fleet fleet;	/* the fleet's counters in Redis (fleet/) */
 };
 
 /* setup.c */

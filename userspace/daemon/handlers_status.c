@@ -249,13 +249,15 @@ void ps_run_status(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 		json_object_set_new(json_object_get(o, "daemon"), "capabilities",
 				    json_string(ps_caps_effective(path, sizeof(path))));
 	}
-	if (o)
+	if (o) {
 		json_object_set_new(o, "metrics",
 				    d->metrics ?
 				    json_pack("{s:s, s:I}", "listen", ps_metrics_listen(d->metrics),
 					      "scrapes",
 					      (json_int_t)ps_metrics_scrapes(d->metrics)) :
 				    json_null());
+		json_object_set_new(o, "fleet", ps_fleet_status_json(&d->fleet, ps_wall_ms()));
+	}
 	json_dumpf(o, out, PS_JSON_DUMP);
 	json_decref(o);
 }

@@ -162,7 +162,20 @@ static void tick(struct ps_daemon *d)
 	 * zeroed): into the state file at once, not in SAVE_INTERVAL_S. */
 	if (d->tick.reclaimed != reclaimed)
 		d->save_soon = true;
+	/* The fleet: this tick's counts out, the sums of the last push judged. */
+	ps_fleet_tick(&d->fleet, ps_wall_ms());
+	ps_fleet_limits(&d->fleet, &d->dp, ps_wall_ms(), ps_boot_now(NULL));
+	if (d->fleet.shape_dirty) {
+		d->shape_dirty = true;
+		d->fleet.shape_dirty = false;
+	}
 	ps_policy_tick(&d->pol, ps_wall_ms(), ps_boot_now(NULL));
+	/* The fleet's entries both ways, and its detection on the fleet's windows. */
+	ps_fleet_share(&d->fleet, &d->dp, d->pol.det, ps_wall_ms(), ps_boot_now(NULL));
+	if (d->fleet.shape_dirty) {
+		d->shape_dirty = true;
+		d->fleet.shape_dirty = false;
+	}
 	ps_daemon_save_escalation(d, false);
 	if (d->pol.shape_dirty) {
 		d->shape_dirty = true;
@@ -232,6 +245,9 @@ int ps_daemon_run(struct ps_daemon *d)
 	/* The control socket's own epoll set: its connections as one fd. */
 	ev.data.fd = d->ctl.epfd;
 	epoll_ctl(efd, EPOLL_CTL_ADD, d->ctl.epfd, &ev);
+	/* The fleet's Redis connection, likewise (fleet/redis_ev.c). */
+	ev.data.fd = d->fleet.epfd;
+	epoll_ctl(efd, EPOLL_CTL_ADD, d->fleet.epfd, &ev);
 	sd_notifyf(0, "READY=1\nSTATUS=counting %d endpoints on %d interfaces\nMAINPID=%d",
 		   d->cfg.nendpoints, d->natt, (int)getpid());
 	while (!d->stop) {
@@ -244,6 +260,8 @@ int ps_daemon_run(struct ps_daemon *d)
 
 				if (read(tfd, &exp, sizeof(exp)) > 0)
 					tick(d);
+			} else if (evs[i].data.fd == d->fleet.epfd && d->fleet.cfg) {
+				ps_fleet_events(&d->fleet);
 			} else if (evs[i].data.fd == sfd) {
 				struct signalfd_siginfo si;
 

@@ -265,6 +265,8 @@ int ps_daemon_reload(struct ps_daemon *d, char *err, size_t errlen)
 	d->cfg = ncfg;
 	d->reloads++;
 	ps_policy_reconfigure(&d->pol);
+	if (ps_fleet_reconfigure(&d->fleet, err, errlen))
+		pr_warn("penstockd: reload: %s (no fleet until it is fixed)\n", err);
 	d->tick.idle_s = d->cfg.reclaim_idle;
 	if (apply_interfaces(d, &d->cfg, NULL, 0))
 		snprintf(err, errlen, "some interfaces could not be attached (see the log)");
@@ -639,6 +641,14 @@ int ps_daemon_setup(struct ps_daemon *d)
 		return err;
 	if (d->replacing)
 		fold_replaced(d);
+	/* The fleet's Redis: the address resolved and the password read now, as root. */
+	err = ps_fleet_init(&d->fleet, &d->cfg, &d->table, aerr, sizeof(aerr));
+	if (err) {
+		pr_warn("penstockd: %s\n", aerr);
+		return err;
+	}
+	d->fleet.on_alert = policy_alert;
+	d->fleet.ctx = d;
 	/* Catch up with what the datapath counted while no daemon ran. */
 	ps_tick_run(&d->tick, &d->table);
 	/* Before the drop: the metrics' starter may still cut its bounding set. */
@@ -703,6 +713,7 @@ void ps_daemon_teardown(struct ps_daemon *d)
 	ps_metrics_starter_stop();
 	ps_adopt_close(&d->prev);
 	ps_shape_free(&d->shape);
+	ps_fleet_free(&d->fleet);
 	ps_policy_free(&d->pol);
 	ps_alerts_close(d->alerts);
 	ps_control_close(&d->ctl);

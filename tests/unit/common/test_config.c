@@ -81,7 +81,7 @@ struct err_case {
 			"gibit; bps, kbps, mbps, gbps for bytes)"
 #define PREFIX_WANT	"an IPv4 or IPv6 address or prefix such as 203.0.113.0/24 or 2001:db8::/32"
 #define ROOT_KEYS	"interfaces, endpoints, max_clients, reclaim_idle, limits, dry_run, xdp, " \
-			"alerts, detection, metrics"
+			"alerts, detection, metrics, fleet, fleet_limits"
 #define ALERTS		"endpoints: [{port: 1}]\nalerts:\n"
 #define ALERTS_KEYS	"stderr, jsonl, webhook, keep_in_memory"
 #define ABS_WANT	"a string of 1..1023 characters, an absolute path"

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * hiredis's asynchronous context on penstockd's epoll loop, as hiredis's
+ * own adapters put it on ae or libevent (adapters/ae.h): the context asks
+ * for read and write interest through addRead/delRead/addWrite/delWrite,
+ * and this keeps its socket in an epoll set of the fleet's own, which the
+ * daemon's loop waits on as one fd (like the control socket's set).
+ */
+#ifndef PS_FLEET_REDIS_EV_H
+#define PS_FLEET_REDIS_EV_H
+
+#include <hiredis/async.h>
+
+/* Put ac's socket in the epoll set epfd: 0, or -errno (ac untouched). */
+int ps_redis_ev_attach(redisAsyncContext *ac, int epfd);
+
+/*
+ * Run what is ready in epfd (without waiting): the reads and writes of
+ * the one context attached there, if any. The context may be freed on
+ * the way (a disconnect): its callbacks say so.
+ */
+void ps_redis_ev_run(int epfd);
+
+#endif
