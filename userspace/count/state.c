@@ -11,6 +11,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,23 +103,31 @@ static int lock_dir(const char *dir)
 	return dfd;
 }
 
-int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, char *err,
-		  size_t errlen)
+static void state_hdr_of(const struct ps_ctable *t, uint64_t now_ms, struct state_hdr *h)
 {
-	struct state_hdr h = {
-		.version = STATE_VERSION,
-		.rec_size = sizeof(struct ps_crec),
-		.ext_size = sizeof(struct ps_cext),
-		.n = t->n,
-		.next_ext = t->next_ext,
-		.gen = t->gen,
-		.saved_ms = now_ms,
-	};
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, STATE_MAGIC, sizeof(h->magic));
+	h->version = STATE_VERSION;
+	h->rec_size = sizeof(struct ps_crec);
+	h->ext_size = sizeof(struct ps_cext);
+	h->n = t->n;
+	h->next_ext = t->next_ext;
+	h->gen = t->gen;
+	h->saved_ms = now_ms;
+}
+
+/*
+ * Write a file of header h, what body writes (the records and extensions
+ * h counts) and h again, to a temporary file renamed over dir's state
+ * file. 0 or -errno (message in err; -EAGAIN: body gave up).
+ */
+static int save_file(const char *dir, const struct state_hdr *h,
+		     int (*body)(gzFile gz, void *ctx), void *ctx, char *err, size_t errlen)
+{
 	char tmp[4096], path[4096];
 	int fd, dfd, ret = 0;
 	gzFile gz;
 
-	memcpy(h.magic, STATE_MAGIC, sizeof(h.magic));
 	snprintf(path, sizeof(path), "%s/" PS_STATE_FILE, dir);
 	snprintf(tmp, sizeof(tmp), "%s/" STATE_TMP "tmp-%d", dir, (int)getpid());
 	dfd = lock_dir(dir);
@@ -137,10 +148,11 @@ int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, c
 		goto fail;
 	}
 	gzbuffer(gz, 1 << 18);
-	if (gz_write_all(gz, &h, sizeof(h)) ||
-	    gz_write_all(gz, t->rec, (size_t)t->n * sizeof(*t->rec)) ||
-	    gz_write_all(gz, t->ext, (size_t)t->next_ext * sizeof(*t->ext)) ||
-	    gz_write_all(gz, &h, sizeof(h)))
+	if (gz_write_all(gz, h, sizeof(*h)))
+		ret = -EIO;
+	if (!ret)
+		ret = body(gz, ctx);
+	if (!ret && gz_write_all(gz, h, sizeof(*h)))
 		ret = -EIO;
 	if (gzclose(gz) != Z_OK && !ret)
 		ret = -EIO;
@@ -164,10 +176,147 @@ int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, c
 	close(dfd);
 	return 0;
 fail:
-	snprintf(err, errlen, "%s: %s", tmp, strerror(-ret));
+	snprintf(err, errlen, "%s: %s", tmp,
+		 ret == -EAGAIN ? "clients changed under the save, it starts again" : strerror(-ret));
 	close(fd);
 	unlink(tmp);
 	close(dfd);
+	return ret;
+}
+
+static int body_whole(gzFile gz, void *ctx)
+{
+	const struct ps_ctable *t = ctx;
+
+	if (gz_write_all(gz, t->rec, (size_t)t->n * sizeof(*t->rec)) ||
+	    gz_write_all(gz, t->ext, (size_t)t->next_ext * sizeof(*t->ext)))
+		return -EIO;
+	return 0;
+}
+
+int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, char *err,
+		  size_t errlen)
+{
+	struct state_hdr h;
+
+	state_hdr_of(t, now_ms, &h);
+	return save_file(dir, &h, body_whole, (void *)t, err, errlen);
+}
+
+/* ---- a save by a thread, a chunk of records at a time under the table's lock ---- */
+
+/* Records copied under the lock at a time: about 1 MiB. */
+#define SAVE_CHUNK	4096
+
+struct ps_state_saver {
+	pthread_t th;
+	pthread_mutex_t *mu;
+	const struct ps_ctable *t;
+	char dir[4096];
+	struct state_hdr h;
+	struct ps_crec *buf;
+	struct ps_cext *ext;	/* h.next_ext extensions, each copied with its record */
+	int ret;
+	atomic_bool done;
+	char err[4200];
+};
+
+static int body_chunks(gzFile gz, void *ctx)
+{
+	struct ps_state_saver *s = ctx;
+	uint32_t first, i;
+
+	for (first = 0; first < s->h.n; first += SAVE_CHUNK) {
+		uint32_t cnt = s->h.n - first < SAVE_CHUNK ? s->h.n - first : SAVE_CHUNK;
+		bool changed = false;
+
+		pthread_mutex_lock(s->mu);
+		memcpy(s->buf, s->t->rec + first, (size_t)cnt * sizeof(*s->buf));
+		for (i = 0; i < cnt; i++) {
+			uint32_t e = s->buf[i].ext;
+
+			if (!e)
+				continue;
+			/* An extension made since the header was written: the file
+			 * could not hold it. */
+			if (e > s->h.next_ext) {
+				changed = true;
+				break;
+			}
+			s->ext[e - 1] = s->t->ext[e - 1];
+		}
+		pthread_mutex_unlock(s->mu);
+		if (changed)
+			return -EAGAIN;
+		if (gz_write_all(gz, s->buf, (size_t)cnt * sizeof(*s->buf)))
+			return -EIO;
+	}
+	if (gz_write_all(gz, s->ext, (size_t)s->h.next_ext * sizeof(*s->ext)))
+		return -EIO;
+	return 0;
+}
+
+static void *saver_main(void *arg)
+{
+	struct ps_state_saver *s = arg;
+
+	s->ret = save_file(s->dir, &s->h, body_chunks, s, s->err, sizeof(s->err));
+	atomic_store(&s->done, true);
+	return NULL;
+}
+
+int ps_state_saver_start(struct ps_state_saver **out, const struct ps_ctable *t,
+			 pthread_mutex_t *mu, const char *dir, uint64_t now_ms)
+{
+	struct ps_state_saver *s = calloc(1, sizeof(*s));
+	sigset_t all, old;
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	s->mu = mu;
+	s->t = t;
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	state_hdr_of(t, now_ms, &s->h);
+	s->buf = malloc(SAVE_CHUNK * sizeof(*s->buf));
+	s->ext = calloc((size_t)s->h.next_ext + 1, sizeof(*s->ext));
+	if (!s->buf || !s->ext) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	/* Signals stay the loop's (its signalfd). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = -pthread_create(&s->th, NULL, saver_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		goto fail;
+	pthread_setname_np(s->th, "ps-save");
+	*out = s;
+	return 0;
+fail:
+	free(s->buf);
+	free(s->ext);
+	free(s);
+	return err;
+}
+
+bool ps_state_saver_done(const struct ps_state_saver *s)
+{
+	return atomic_load(&s->done);
+}
+
+int ps_state_saver_join(struct ps_state_saver *s, char *err, size_t errlen)
+{
+	int ret;
+
+	pthread_join(s->th, NULL);
+	ret = s->ret;
+	if (ret)
+		snprintf(err, errlen, "%s", s->err);
+	free(s->buf);
+	free(s->ext);
+	free(s);
 	return ret;
 }
 

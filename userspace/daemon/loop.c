@@ -34,14 +34,44 @@
 #include "enforce/enforce.h"
 
 #define SAVE_INTERVAL_S		5
+/* Saves by thread that gave up in a row (clients changed under them)
+ * before the next one is a fork's. */
+#define SAVE_ABORTS_MAX		3
 /* How often a pass looks for control requests waiting. */
 #define YIELD_MS		50
+
+static void reap_saver_thread(struct ps_daemon *d, bool wait)
+{
+	char err[4200];
+	bool held = d->table_held;
+	int r;
+
+	if (!d->saver_th || (!wait && !ps_state_saver_done(d->saver_th)))
+		return;
+	if (held)
+		pthread_mutex_unlock(&d->table_mu);
+	r = ps_state_saver_join(d->saver_th, err, sizeof(err));
+	if (held)
+		pthread_mutex_lock(&d->table_mu);
+	d->saver_th = NULL;
+	if (!r) {
+		d->last_save_ms = ps_wall_ms();
+		d->save_took_ms = d->last_save_ms - d->saver_started_ms;
+		d->save_aborts = 0;
+	} else if (r == -EAGAIN) {
+		d->save_aborts++;
+		d->save_soon = true;
+	} else {
+		pr_warn("penstockd: cannot save state: %s\n", err);
+	}
+}
 
 static void reap_saver(struct ps_daemon *d, bool wait)
 {
 	int status;
 	pid_t p;
 
+	reap_saver_thread(d, wait);
 	if (d->saver <= 0)
 		return;
 	p = waitpid(d->saver, &status, wait ? 0 : WNOHANG);
@@ -116,7 +146,8 @@ int ps_daemon_shape_sync(struct ps_daemon *d, char *err, size_t errlen)
 static bool loop_yield(void *ctx)
 {
 	struct ps_daemon *d = ctx;
-	struct pollfd pfd = { .fd = d->ctl.fd, .events = POLLIN };
+	/* The control socket's epoll set: a new connection, or a request on one accepted. */
+	struct pollfd pfd = { .fd = d->ctl.epfd, .events = POLLIN };
 	uint64_t now = ps_mono_ms(), reloads = d->reloads;
 
 	if (d->yielding || now - d->yielded_ms < YIELD_MS)
@@ -154,10 +185,21 @@ static void sweep_flows(struct ps_daemon *d)
 
 static void tick(struct ps_daemon *d)
 {
-	uint64_t now, reclaimed = d->tick.reclaimed;
+	uint64_t now, reclaimed = d->tick.reclaimed, mono = ps_mono_ms();
+	bool saving = d->saver > 0 || d->saver_th;
+	uint32_t known = d->table.n;
 
-	d->yielded_ms = ps_mono_ms();
+	/* How late this tick starts: a pass of the last one (a detection run)
+	 * that held the loop past its second. */
+	if (d->tick_start_ms && mono - d->tick_start_ms > 1000 &&
+	    mono - d->tick_start_ms - 1000 > d->tick_late_max_ms)
+		d->tick_late_max_ms = mono - d->tick_start_ms - 1000;
+	d->tick_start_ms = mono;
+	d->yielded_ms = mono;
 	ps_tick_run(&d->tick, &d->table);
+	/* (a tick that met new clients costs what it costs, save or not) */
+	if (saving && d->table.n == known && d->tick.last_ns > d->tick_save_max_ns)
+		d->tick_save_max_ns = d->tick.last_ns;
 	/* A freed slot's last counts are in the table alone (the slot was
 	 * zeroed): into the state file at once, not in SAVE_INTERVAL_S. */
 	if (d->tick.reclaimed != reclaimed)
@@ -184,8 +226,23 @@ static void tick(struct ps_daemon *d)
 	sd_notify(0, "WATCHDOG=1");
 	reap_saver(d, false);
 	now = ps_wall_ms();
-	if (!d->saver && (d->save_soon || now - d->last_save_ms >= SAVE_INTERVAL_S * 1000)) {
-		pid_t p = ps_state_save_bg(&d->table, d->state_dir, now);
+	if (!d->saver && !d->saver_th &&
+	    (d->save_soon || now - d->last_save_ms >= SAVE_INTERVAL_S * 1000)) {
+		pid_t p = 0;
+
+		if (d->save_aborts < SAVE_ABORTS_MAX) {
+			int r = ps_state_saver_start(&d->saver_th, &d->table, &d->table_mu,
+						     d->state_dir, now);
+
+			if (!r) {
+				d->save_soon = false;
+				d->saver_started_ms = now;
+				return;
+			}
+			pr_warn("penstockd: cannot start a thread to save state: %s\n",
+				strerror(-r));
+		}
+		p = ps_state_save_bg(&d->table, d->state_dir, now);
 
 		d->save_soon = false;
 		if (p < 0)
@@ -234,8 +291,16 @@ int ps_daemon_run(struct ps_daemon *d)
 	epoll_ctl(efd, EPOLL_CTL_ADD, d->ctl.epfd, &ev);
 	sd_notifyf(0, "READY=1\nSTATUS=counting %d endpoints on %d interfaces\nMAINPID=%d",
 		   d->cfg.nendpoints, d->natt, (int)getpid());
+	/* A save by thread reads the table while the loop waits for events. */
+	pthread_mutex_init(&d->table_mu, NULL);
+	pthread_mutex_lock(&d->table_mu);
+	d->table_held = true;
 	while (!d->stop) {
+		d->table_held = false;
+		pthread_mutex_unlock(&d->table_mu);
 		n = epoll_wait(efd, evs, 4, -1);
+		pthread_mutex_lock(&d->table_mu);
+		d->table_held = true;
 		if (n < 0 && errno != EINTR)
 			break;
 		for (i = 0; i < n; i++) {
@@ -265,6 +330,8 @@ int ps_daemon_run(struct ps_daemon *d)
 			}
 		}
 	}
+	d->table_held = false;
+	pthread_mutex_unlock(&d->table_mu);
 	sd_notify(0, "STOPPING=1");
 	close(efd);
 	close(tfd);
