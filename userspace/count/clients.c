@@ -14,7 +14,7 @@
 
 _Static_assert(sizeof(struct ps_counters) == (PS_NFIELDS + 2) * 8,
 	       "enum ps_field follows struct ps_counters");
-_Static_assert(sizeof(struct ps_crec) <= 272, "keep a client record small");
+_Static_assert(sizeof(struct ps_crec) <= 248, "keep a client record small");
 
 const enum ps_field ps_wfield_field[PS_NWFIELDS] = {
 	PS_F_REQUESTS, PS_F_INFERENCE,	PS_F_RX_BYTES,
@@ -158,6 +158,55 @@ static const struct ps_cext *rec_ext_const(const struct ps_ctable *t, const stru
 	return r->ext ? &t->ext[r->ext - 1] : NULL;
 }
 
+void ps_crec_last(const struct ps_ctable *t, const struct ps_crec *r, uint64_t out[PS_NFIELDS])
+{
+	const struct ps_cext *e = rec_ext_const(t, r);
+	int f, b;
+
+	if (e && e->big) {
+		memcpy(out, e->last, sizeof(e->last));
+		return;
+	}
+	for (f = 0; f < PS_NFIELDS; f++) {
+		uint64_t v = 0;
+
+		for (b = PS_LAST_BITS / 8; b-- > 0;)
+			v = v << 8 | r->last[f][b];
+		out[f] = v;
+	}
+}
+
+int ps_crec_set_last(struct ps_ctable *t, struct ps_crec *r, const uint64_t v[PS_NFIELDS])
+{
+	struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
+	bool fits = true;
+	int f, b;
+
+	for (f = 0; f < PS_NFIELDS; f++)
+		if (v[f] > PS_LAST_MAX)
+			fits = false;
+	if (!fits && !(e && e->big)) {
+		e = rec_ext(t, r);
+		if (!e)
+			return -ENOMEM;
+		e->big = true;
+		memset(r->last, 0, sizeof(r->last));
+	}
+	if (e && e->big) {
+		memcpy(e->last, v, sizeof(e->last));
+		return 0;
+	}
+	for (f = 0; f < PS_NFIELDS; f++)
+		for (b = 0; b < PS_LAST_BITS / 8; b++)
+			r->last[f][b] = v[f] >> (8 * b);
+	return 0;
+}
+
+bool ps_crec_seen_at(const struct ps_crec *r, uint32_t gen)
+{
+	return r->gen == (uint16_t)gen;
+}
+
 /* Move the buckets to minute m: the current bucket becomes the previous one. */
 static void rotate(struct ps_ctable *t, struct ps_crec *r, uint32_t m)
 {
@@ -240,19 +289,20 @@ int ps_ctable_fold(struct ps_ctable *t, struct ps_crec *r, const struct ps_count
 		   uint32_t now, int64_t boot_to_wall)
 {
 	const uint64_t *cv = (const uint64_t *)c;
-	uint64_t d[PS_NWFIELDS];
+	uint64_t d[PS_NWFIELDS], last[PS_NFIELDS];
 	bool newinc = false, any = false;
 	int f;
 
+	ps_crec_last(t, r, last);
 	if (r->inc_ns != c->first_seen_ns)
 		newinc = true;
 	for (f = 0; f < PS_NFIELDS && !newinc; f++)
-		if (cv[f] < r->last[f])
+		if (cv[f] < last[f])
 			newinc = true;
 	if (newinc) {
 		/* The map entry is a new one: what the old one counted stays. */
 		for (f = 0; f < PS_NFIELDS; f++)
-			if (r->last[f])
+			if (last[f])
 				break;
 		if (f < PS_NFIELDS) {
 			struct ps_cext *e = rec_ext(t, r);
@@ -260,8 +310,10 @@ int ps_ctable_fold(struct ps_ctable *t, struct ps_crec *r, const struct ps_count
 			if (!e)
 				return -ENOMEM;
 			for (f = 0; f < PS_NFIELDS; f++)
-				e->base[f] += r->last[f];
-			memset(r->last, 0, sizeof(r->last));
+				e->base[f] += last[f];
+			memset(last, 0, sizeof(last));
+			if (ps_crec_set_last(t, r, last))
+				return -ENOMEM;
 		}
 		if (!r->inc_ns && c->first_seen_ns && r->first_wall == now) {
 			int64_t fw = ((int64_t)c->first_seen_ns + boot_to_wall) / 1000000000LL;
@@ -273,16 +325,15 @@ int ps_ctable_fold(struct ps_ctable *t, struct ps_crec *r, const struct ps_count
 	}
 	r->gen = t->gen;
 	for (f = 0; f < PS_NFIELDS; f++)
-		if (cv[f] != r->last[f])
+		if (cv[f] != last[f])
 			any = true;
 	if (!any)
 		return 0;
 	for (f = 0; f < PS_NWFIELDS; f++)
-		d[f] = cv[ps_wfield_field[f]] - r->last[ps_wfield_field[f]];
+		d[f] = cv[ps_wfield_field[f]] - last[ps_wfield_field[f]];
 	rotate(t, r, now / 60);
-	if (add_windows(t, r, d))
+	if (add_windows(t, r, d) || ps_crec_set_last(t, r, cv))
 		return -ENOMEM;
-	memcpy(r->last, cv, sizeof(r->last));
 	if (t->on_fold)
 		t->on_fold(t->on_fold_ctx, r, d, now);
 	if (c->last_seen_ns) {
@@ -300,8 +351,9 @@ void ps_crec_totals(const struct ps_ctable *t, const struct ps_crec *r, uint64_t
 	const struct ps_cext *e = rec_ext_const(t, r);
 	int f;
 
+	ps_crec_last(t, r, out);
 	for (f = 0; f < PS_NFIELDS; f++)
-		out[f] = r->last[f] + (e ? e->base[f] : 0);
+		out[f] += e ? e->base[f] : 0;
 }
 
 void ps_crec_view(const struct ps_ctable *t, const struct ps_crec *r, enum ps_window win,

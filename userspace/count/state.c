@@ -7,6 +7,11 @@
  *   struct state_hdr again   (a truncated file cannot pass for whole)
  * Records are stored as the daemon holds them; version and record sizes
  * in the header reject a file from a build with another layout.
+ *
+ * Version 2: records of 248 bytes (the counters at the last read in 48
+ * bits each, the tick number in 16), extensions that may hold those
+ * counters. Version 1 (records of 272 bytes, the counters 64-bit) is
+ * read too, and converted as it is read.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,7 +32,7 @@
 #include "count/state.h"
 
 #define STATE_MAGIC	"PSTKSTAT"
-#define STATE_VERSION	1
+#define STATE_VERSION	2
 /* A save's temporary file: "." PS_STATE_FILE ".tmp-<pid>" in the same directory. */
 #define STATE_TMP	"." PS_STATE_FILE "."
 
@@ -41,6 +46,28 @@ struct state_hdr {
 	uint32_t gen;
 	uint64_t saved_ms;
 };
+
+/* Version 1's layouts. */
+struct crec_v1 {
+	struct ps_client_key key;
+	uint32_t next;
+	uint64_t inc_ns;
+	uint64_t last[PS_NFIELDS];
+	uint32_t first_wall;
+	uint32_t last_wall;
+	uint32_t minute;
+	uint32_t ext;
+	uint32_t gen;
+	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];
+};
+_Static_assert(sizeof(struct crec_v1) == 272, "version 1's records");
+
+struct cext_v1 {
+	uint64_t base[PS_NFIELDS];
+	bool wide;
+	uint64_t ww[PS_NWINDOWS][2][PS_NWFIELDS];
+};
+_Static_assert(sizeof(struct cext_v1) == 368, "version 1's extensions");
 
 /* All of len, read or written, in chunks zlib takes (an unsigned int). 0 or -EIO. */
 static int gz_all(gzFile gz, void *buf, size_t len, bool write)
@@ -358,6 +385,9 @@ static int read_header(gzFile gz, const char *path, struct state_hdr *h, char *e
 			snprintf(err, errlen, "%s: not a penstock state file", path);
 		return -EINVAL;
 	}
+	if (h->version == 1 && h->rec_size == sizeof(struct crec_v1) &&
+	    h->ext_size == sizeof(struct cext_v1))
+		return 0;
 	if (h->version != STATE_VERSION || h->rec_size != sizeof(struct ps_crec) ||
 	    h->ext_size != sizeof(struct ps_cext)) {
 		snprintf(err, errlen,
@@ -368,12 +398,104 @@ static int read_header(gzFile gz, const char *path, struct state_hdr *h, char *e
 	return 0;
 }
 
+/* A record whose counters need its extension, until the extensions are read. */
+struct big_v1 {
+	uint32_t i;
+	uint64_t last[PS_NFIELDS];
+};
+
+/*
+ * Version 1's records and extensions into t, converted. 0, -EIO (the
+ * file ends early or is corrupt) or -ENOMEM.
+ */
+static int read_v1(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
+{
+	enum { CHUNK = 4096 };
+	struct crec_v1 *b = malloc(CHUNK * sizeof(*b));
+	struct cext_v1 e1;
+	struct big_v1 *big = NULL;
+	uint32_t nbig = 0, first, i;
+	int ret = 0;
+
+	if (!b)
+		return -ENOMEM;
+	for (first = 0; first < h->n && !ret; first += CHUNK) {
+		uint32_t cnt = h->n - first < CHUNK ? h->n - first : CHUNK;
+
+		if (gz_read_all(gz, b, (size_t)cnt * sizeof(*b))) {
+			ret = -EIO;
+			break;
+		}
+		for (i = 0; i < cnt; i++) {
+			struct ps_crec *r = &t->rec[first + i];
+			int f, k;
+
+			memset(r, 0, sizeof(*r));
+			r->key = b[i].key;
+			r->inc_ns = b[i].inc_ns;
+			r->first_wall = b[i].first_wall;
+			r->last_wall = b[i].last_wall;
+			r->minute = b[i].minute;
+			r->ext = b[i].ext;
+			r->gen = b[i].gen;
+			memcpy(r->w, b[i].w, sizeof(r->w));
+			for (f = 0; f < PS_NFIELDS; f++)
+				if (b[i].last[f] > PS_LAST_MAX)
+					break;
+			if (f == PS_NFIELDS) {
+				for (f = 0; f < PS_NFIELDS; f++)
+					for (k = 0; k < PS_LAST_BITS / 8; k++)
+						r->last[f][k] = b[i].last[f] >> (8 * k);
+				continue;
+			}
+			if (!(nbig & (nbig + 1))) {	/* 0, 1, 3, 7...: grow */
+				struct big_v1 *nb = realloc(big, (2 * (size_t)nbig + 2) * sizeof(*nb));
+
+				if (!nb) {
+					ret = -ENOMEM;
+					break;
+				}
+				big = nb;
+			}
+			big[nbig].i = first + i;
+			memcpy(big[nbig].last, b[i].last, sizeof(big[nbig].last));
+			nbig++;
+		}
+	}
+	for (i = 0; i < h->next_ext && !ret; i++) {
+		struct ps_cext *e = &t->ext[i];
+
+		if (gz_read_all(gz, &e1, sizeof(e1))) {
+			ret = -EIO;
+			break;
+		}
+		memset(e, 0, sizeof(*e));
+		memcpy(e->base, e1.base, sizeof(e->base));
+		e->wide = e1.wide;
+		memcpy(e->ww, e1.ww, sizeof(e->ww));
+	}
+	if (!ret) {
+		t->n = h->n;
+		t->next_ext = h->next_ext;
+	}
+	for (i = 0; i < nbig && !ret; i++) {
+		if (t->rec[big[i].i].ext > t->next_ext)
+			break;	/* found corrupt by the caller */
+		if (ps_crec_set_last(t, &t->rec[big[i].i], big[i].last))
+			ret = -ENOMEM;
+	}
+	free(big);
+	free(b);
+	return ret;
+}
+
 /* The records after header h, the header again, and nothing more. 0 or -errno. */
 static int read_records(gzFile gz, const char *path, const struct state_hdr *h,
 			struct ps_ctable *t, char *err, size_t errlen)
 {
 	struct state_hdr h2;
 	uint32_t i;
+	int r1 = 0;
 
 	t->rec = malloc(((size_t)h->n + 1) * sizeof(*t->rec));
 	t->ext = malloc(((size_t)h->next_ext + 1) * sizeof(*t->ext));
@@ -383,8 +505,15 @@ static int read_records(gzFile gz, const char *path, const struct state_hdr *h,
 	}
 	t->cap = h->n + 1;
 	t->cap_ext = h->next_ext + 1;
-	if (gz_read_all(gz, t->rec, (size_t)h->n * sizeof(*t->rec)) ||
-	    gz_read_all(gz, t->ext, (size_t)h->next_ext * sizeof(*t->ext)) ||
+	if (h->version == 1)
+		r1 = read_v1(gz, h, t);
+	if (r1 == -ENOMEM) {
+		snprintf(err, errlen, "%s: out of memory for %u clients", path, h->n);
+		return -ENOMEM;
+	}
+	if (r1 || (h->version != 1 &&
+		   (gz_read_all(gz, t->rec, (size_t)h->n * sizeof(*t->rec)) ||
+		    gz_read_all(gz, t->ext, (size_t)h->next_ext * sizeof(*t->ext)))) ||
 	    gz_read_all(gz, &h2, sizeof(h2)) || memcmp(h, &h2, sizeof(*h)) || !at_end(gz)) {
 		int zerr;
 		const char *zmsg = gzerror(gz, &zerr);
@@ -393,8 +522,10 @@ static int read_records(gzFile gz, const char *path, const struct state_hdr *h,
 			 zerr ? zmsg : "ends early");
 		return -EINVAL;
 	}
-	t->n = h->n;
-	t->next_ext = h->next_ext;
+	if (h->version != 1) {	/* (read_v1 set them, and made extensions) */
+		t->n = h->n;
+		t->next_ext = h->next_ext;
+	}
 	t->gen = h->gen;
 	for (i = 0; i < t->n; i++)
 		if (t->rec[i].ext > t->next_ext) {
