@@ -5,6 +5,7 @@
  * its windows (this file), which the daemon keeps in a state file
  * (state.c); idle flows are expired (flows.c).
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +122,9 @@ struct ps_crec *ps_ctable_get(struct ps_ctable *t, const struct ps_client_key *k
 		t->rec = nr;
 		t->cap = cap;
 	}
-	if (t->n >= t->nbuckets && ps_ctable_rehash(t, t->nbuckets ? t->nbuckets * 2 : 4096))
+	/* Two records a bucket on average at most: 2 MB of buckets a million. */
+	if (t->n >= 2 * (uint64_t)t->nbuckets &&
+	    ps_ctable_rehash(t, t->nbuckets ? t->nbuckets * 2 : 4096))
 		return NULL;
 	r = &t->rec[t->n];
 	memset(r, 0, sizeof(*r));
@@ -158,33 +161,49 @@ static const struct ps_cext *rec_ext_const(const struct ps_ctable *t, const stru
 	return r->ext ? &t->ext[r->ext - 1] : NULL;
 }
 
+/* A 48-bit little-endian counter: a 32-bit and a 16-bit load or store
+ * (not bytes stored to a 64-bit temporary read whole: that stalls). */
+static inline uint64_t get48(const uint8_t *p)
+{
+	uint32_t lo;
+	uint16_t hi;
+
+	memcpy(&lo, p, 4);
+	memcpy(&hi, p + 4, 2);
+	return (uint64_t)le16toh(hi) << 32 | le32toh(lo);
+}
+
+static inline void put48(uint8_t *p, uint64_t v)
+{
+	uint32_t lo = htole32((uint32_t)v);
+	uint16_t hi = htole16((uint16_t)(v >> 32));
+
+	memcpy(p, &lo, 4);
+	memcpy(p + 4, &hi, 2);
+}
+
 void ps_crec_last(const struct ps_ctable *t, const struct ps_crec *r, uint64_t out[PS_NFIELDS])
 {
-	const struct ps_cext *e = rec_ext_const(t, r);
-	int f, b;
+	int f;
 
-	if (e && e->big) {
-		memcpy(out, e->last, sizeof(e->last));
+	if (r->ext && t->ext[r->ext - 1].big) {
+		memcpy(out, t->ext[r->ext - 1].last, sizeof(out[0]) * PS_NFIELDS);
 		return;
 	}
-	for (f = 0; f < PS_NFIELDS; f++) {
-		uint64_t v = 0;
-
-		for (b = PS_LAST_BITS / 8; b-- > 0;)
-			v = v << 8 | r->last[f][b];
-		out[f] = v;
-	}
+	for (f = 0; f < PS_NFIELDS; f++)
+		out[f] = get48(r->last[f]);
 }
 
 int ps_crec_set_last(struct ps_ctable *t, struct ps_crec *r, const uint64_t v[PS_NFIELDS])
 {
 	struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
-	bool fits = true;
-	int f, b;
+	uint64_t any = 0;
+	bool fits;
+	int f;
 
 	for (f = 0; f < PS_NFIELDS; f++)
-		if (v[f] > PS_LAST_MAX)
-			fits = false;
+		any |= v[f];
+	fits = any <= PS_LAST_MAX;
 	if (!fits && !(e && e->big)) {
 		e = rec_ext(t, r);
 		if (!e)
@@ -197,8 +216,7 @@ int ps_crec_set_last(struct ps_ctable *t, struct ps_crec *r, const uint64_t v[PS
 		return 0;
 	}
 	for (f = 0; f < PS_NFIELDS; f++)
-		for (b = 0; b < PS_LAST_BITS / 8; b++)
-			r->last[f][b] = v[f] >> (8 * b);
+		put48(r->last[f], v[f]);
 	return 0;
 }
 

@@ -595,7 +595,7 @@ int ps_state_load(struct ps_ctable *t, const char *dir, uint64_t *saved_ms, char
 		ret = read_records(gz, path, &h, t, err, errlen);
 	if (ret)
 		goto out;
-	while (nb < t->n)
+	while (2 * (uint64_t)nb < t->n)	/* as ps_ctable_get grows it */
 		nb *= 2;
 	ret = ps_ctable_rehash(t, nb);
 	if (ret) {

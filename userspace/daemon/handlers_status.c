@@ -245,6 +245,8 @@ void ps_run_status(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 				    json_integer((json_int_t)d->save_took_ms));
 		json_object_set_new(json_object_get(o, "daemon"), "tick_save_max_ms",
 				    json_real(d->tick_save_max_ns / 1e6));
+		json_object_set_new(json_object_get(o, "daemon"), "control_gap_max_ms",
+				    json_real(d->ctl_gap_max_ns / 1e6));
 		json_object_set_new(json_object_get(o, "daemon"), "tick_late_max_ms",
 				    json_integer((json_int_t)d->tick_late_max_ms));
 		json_object_set_new(json_object_get(o, "daemon"), "rss_kb",

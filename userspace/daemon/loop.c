@@ -137,6 +137,16 @@ int ps_daemon_shape_sync(struct ps_daemon *d, char *err, size_t errlen)
 	return r;
 }
 
+/* The loop looks at the control socket now: the CPU time since it last did. */
+static void ctl_looked(struct ps_daemon *d)
+{
+	uint64_t now = ps_cpu_ns();
+
+	if (d->ctl_look_ns && now - d->ctl_look_ns > d->ctl_gap_max_ns)
+		d->ctl_gap_max_ns = now - d->ctl_look_ns;
+	d->ctl_look_ns = now;
+}
+
 /*
  * From inside a pass (the table's on_yield): answer the control requests
  * waiting, if YIELD_MS went by since the pass last looked. The handlers
@@ -153,6 +163,7 @@ static bool loop_yield(void *ctx)
 	if (d->yielding || now - d->yielded_ms < YIELD_MS)
 		return false;
 	d->yielded_ms = now;
+	ctl_looked(d);
 	if (poll(&pfd, 1, 0) != 1)
 		return false;
 	d->yielding = true;
@@ -220,6 +231,8 @@ static void tick(struct ps_daemon *d)
 	if (d->shape_dirty || d->tick.count % 10 == 0)
 		ps_daemon_shape_sync(d, NULL, 0);
 	ps_alerts_tick(d->alerts, ps_wall_ms());
+	/* Requests that waited through the tail of the passes, before the render. */
+	(void)loop_yield(d);
 	/* The metrics' text for the scrapes until the next tick. */
 	ps_scrape_render(d);
 	ps_control_sweep(&d->ctl, ps_daemon_handle, d);
@@ -298,6 +311,7 @@ int ps_daemon_run(struct ps_daemon *d)
 	while (!d->stop) {
 		d->table_held = false;
 		pthread_mutex_unlock(&d->table_mu);
+		ctl_looked(d);
 		n = epoll_wait(efd, evs, 4, -1);
 		pthread_mutex_lock(&d->table_mu);
 		d->table_held = true;
