@@ -62,6 +62,7 @@ struct ps_daemon {
 	pthread_mutex_t table_mu;	/* held by the loop but while it waits for events */
 	bool table_held;
 	uint32_t save_aborts;	/* saves by thread in a row that gave up */
+	bool save_durable;	/* the next save by a fork: a child outlives a killed daemon */
 	uint64_t tick_save_max_ns;	/* the largest tick CPU time while a save ran */
 	uint64_t tick_start_ms;	/* monotonic, the last tick's start */
 	uint64_t tick_late_max_ms;	/* the most a tick started after its second */

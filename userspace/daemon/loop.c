@@ -214,7 +214,7 @@ static void tick(struct ps_daemon *d)
 	/* A freed slot's last counts are in the table alone (the slot was
 	 * zeroed): into the state file at once, not in SAVE_INTERVAL_S. */
 	if (d->tick.reclaimed != reclaimed)
-		d->save_soon = true;
+		d->save_soon = d->save_durable = true;
 	ps_policy_tick(&d->pol, ps_wall_ms(), ps_boot_now(NULL));
 	ps_daemon_save_escalation(d, false);
 	if (d->pol.shape_dirty) {
@@ -243,7 +243,9 @@ static void tick(struct ps_daemon *d)
 	    (d->save_soon || now - d->last_save_ms >= SAVE_INTERVAL_S * 1000)) {
 		pid_t p = 0;
 
-		if (d->save_aborts < SAVE_ABORTS_MAX) {
+		/* Counts the table alone holds (a slot freed) are saved by a
+		 * child, which finishes the save if the daemon is killed. */
+		if (d->save_aborts < SAVE_ABORTS_MAX && !d->save_durable) {
 			int r = ps_state_saver_start(&d->saver_th, &d->table, &d->table_mu,
 						     d->state_dir, now);
 
@@ -257,7 +259,7 @@ static void tick(struct ps_daemon *d)
 		}
 		p = ps_state_save_bg(&d->table, d->state_dir, now);
 
-		d->save_soon = false;
+		d->save_soon = d->save_durable = false;
 		if (p < 0)
 			pr_warn("penstockd: cannot fork to save state: %s\n", strerror(-p));
 		if (p < 0) {
