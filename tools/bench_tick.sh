@@ -8,12 +8,20 @@
 # changed clients. Reported per N: CPU time per tick (penstockd's own
 # measure, CLOCK_THREAD_CPUTIME_ID around the read-and-fold pass), its
 # resident memory (VmRSS, and the peak VmHWM), the state file save, and the
-# CPU time of rendering /metrics (penstock_metrics_render_seconds).
+# CPU time of rendering /metrics (penstock_metrics_render_seconds); the
+# largest tick CPU time while a state save ran, how late a tick started at
+# most (a detection pass holding the loop), and how long `penstock status`
+# waited for its answer at most while the load ran (wall clock: the machine
+# is shared, so this one is noisy). A plot of tick CPU time and RSS against
+# N goes to OUT.png (matplotlib, python3-matplotlib: /usr/bin/python3 or PS_PYTHON).
 #
 #   tools/bench_tick.sh OUT.md [N...]      (default N: 10000 100000 1000000)
+#   tools/bench_tick.sh OUT.md 250000 1000000 2000000 4000000   (the scale table)
 #
 # Needs root. Sends no packet anywhere: the veth pair stays inside the namespace and carries none.
-# Environment: TICK_ROUNDS (seconds of load per N, default 8).
+# Environment: TICK_PROBE_DIR (keep each N's status answers there, "us
+# unix-ms" a line, as probe-N.txt); TICK_ROUNDS (seconds of load per N, default 12: a detection
+# pass, every 10 s, falls inside it).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +30,7 @@ out=$1
 shift
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000 1000000)
-rounds=${TICK_ROUNDS:-8}
+rounds=${TICK_ROUNDS:-12}
 
 ns=pst-bench-$$
 pin=/sys/fs/bpf/pst-bench-$$
@@ -46,12 +54,30 @@ ip netns add "$ns"
 ip -n "$ns" link set lo up	# /metrics on 127.0.0.1
 ip -n "$ns" link add pst-dummy type veth peer name pst-dummy1
 ip -n "$ns" link set pst-dummy up && ip -n "$ns" link set pst-dummy1 up
-cat >"$tmp/penstock.yaml" <<EOF
+# The config for N clients: slots for N and a fifth more (no reclaim).
+write_config() {
+	cat >"$tmp/penstock.yaml" <<EOF
 interfaces: [pst-dummy]
 endpoints:
   - name: bench
     port: 8000
 EOF
+	if [ "$1" -gt 1000000 ]; then
+		echo "max_clients: $(($1 + $1 / 5))" >>"$tmp/penstock.yaml"
+	fi
+}
+
+# `penstock status` answered back to back until FILE appears: each answer's wall us.
+probe_control() {	# OUT STOPFILE
+	: >"$1"
+	while [ ! -e "$2" ] && [ -d "$tmp" ]; do
+		local t0 t1
+		t0=$(date +%s%N)
+		"$bin/penstock" status --json --socket "$tmp/run/penstock.sock" >/dev/null 2>&1 || true
+		t1=$(date +%s%N)
+		echo "$(((t1 - t0) / 1000)) $((t0 / 1000000))" >>"$1"
+	done
+}
 
 # The CPU time penstockd took to render its last /metrics text, ms.
 render_ms() {
@@ -66,7 +92,8 @@ status_field() {	# JSON-PATH (python expression on d)
 
 one() {
 	local n=$1 filled
-	rm -rf "$tmp/state" "$tmp/run" "$pin"
+	rm -rf "$tmp/state" "$tmp/run" "$pin" "$tmp/probe.stop"
+	write_config "$n"
 	nsenter --net="/var/run/netns/$ns" "$bin/penstockd" --foreground --config "$tmp/penstock.yaml" \
 		--socket "$tmp/run/penstock.sock" --state-dir "$tmp/state" --pin-dir "$pin" \
 		>"$tmp/daemon.log" 2>&1 </dev/null &
@@ -76,19 +103,33 @@ one() {
 		grep -q "the datapath:" "$tmp/daemon.log" && break
 		sleep 0.1
 	done
-	"$bin/ps_bench_fill" --pin-dir "$pin" --clients "$n" --rounds "$rounds" >"$tmp/fill.out" &
-	local fpid=$! samples=() renders=()
+	# Over a million clients the first tick alone takes seconds: a second more of
+	# load for every 200,000 clients, so that ticks with all N changed follow it.
+	local r=$rounds
+	[ "$n" -le 1000000 ] || r=$((rounds + n / 200000))
+	"$bin/ps_bench_fill" --pin-dir "$pin" --clients "$n" --rounds "$r" >"$tmp/fill.out" &
+	local fpid=$! samples=() renders=() rsss=()
+	probe_control "$tmp/probe.us" "$tmp/probe.stop" &
+	local ppid=$!
 	# One sample of the daemon's last tick a second while the load runs.
 	while kill -0 "$fpid" 2>/dev/null; do
 		sleep 1
-		samples+=("$(status_field '"%.1f" % d["tick"]["last_ms"]')")
+		read -r tl rk < <(status_field '"%.1f %d" % (d["tick"]["last_ms"], d["daemon"]["rss_kb"])')
+		samples+=("$tl")
+		rsss+=("$rk")
 		renders+=("$(render_ms)")
 	done
 	wait "$fpid"
 	filled=$(head -n 1 "$tmp/fill.out")
 	sleep 1.5
-	read -r last avg max tracked rss save dlast dmax < <(status_field \
-		'"%.1f %.1f %.1f %d %d %d %.1f %.1f" % (d["tick"]["last_ms"], d["tick"]["avg_ms"], d["tick"]["max_ms"], d["clients"]["tracked"], d["daemon"]["rss_kb"], d["daemon"]["save_ms"], d["detection"]["last_ms"], d["detection"]["max_ms"])')
+	touch "$tmp/probe.stop"
+	wait "$ppid"
+	read -r last avg max tracked rss save dlast dmax tsave late gap < <(status_field \
+		'"%.1f %.1f %.1f %d %d %d %.1f %.1f %.1f %d %.1f" % (d["tick"]["last_ms"], d["tick"]["avg_ms"], d["tick"]["max_ms"], d["clients"]["tracked"], d["daemon"]["rss_kb"], d["daemon"]["save_ms"], d["detection"]["last_ms"], d["detection"]["max_ms"], d["daemon"]["tick_save_max_ms"], d["daemon"]["tick_late_max_ms"], d["daemon"]["control_gap_max_ms"])')
+	local ctl_max ctl_n
+	ctl_max=$(sort -n "$tmp/probe.us" | tail -n 1 | awk '{ printf "%.1f", $1 / 1000 }')
+	ctl_n=$(wc -l <"$tmp/probe.us")
+	[ -z "${TICK_PROBE_DIR:-}" ] || cp "$tmp/probe.us" "$TICK_PROBE_DIR/probe-$n.txt"
 	# Under load: the samples after the first two (the clients' arrival).
 	local loaded
 	loaded=$(printf '%s\n' "${samples[@]:2}" | sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", a[int((NR + 1) / 2)]; else print "-" }')
@@ -96,15 +137,18 @@ one() {
 	loaded_max=$(printf '%s\n' "${samples[@]:2}" | sort -n | tail -n 1)
 	local render
 	render=$(printf '%s\n' "${renders[@]:2}" | sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", a[int((NR + 1) / 2)]; else print "-" }')
+	# RSS: the median of the samples under load (a detection pass's scratch, freed
+	# when it ends, is in some of them), and the peak.
+	rss=$(printf '%s\n' "${rsss[@]:2}" | sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print 0 }')
 	local hwm size
 	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$dpid/status")
 	kill -TERM "$dpid"
 	wait "$dpid" || true
 	dpid=""
 	size=$(stat -c %s "$tmp/state/state.gz" 2>/dev/null || echo 0)
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %.0f | %s | %.1f | %s |\n' \
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %.1f | %.1f | %.0f | %s | %.1f | %s |\n' \
 		"$n" "${filled#filled }" "$tracked" "$loaded" "${loaded_max:--}" "$last" "$max" \
-		"$dlast" "$dmax" \
+		"$tsave" "$dlast" "$dmax" "$late" "$gap" "$ctl_max" "$ctl_n" \
 		"$(echo "$rss / 1024" | bc -l)" "$(echo "$hwm / 1024" | bc -l)" \
 		"$(echo "$rss * 1024 / $n" | bc -l)" "$save" "$(echo "$size / 1048576" | bc -l)" \
 		"$render"
@@ -113,15 +157,16 @@ one() {
 {
 	echo "### Daemon tick: CPU time and memory with N clients in the map"
 	echo
-	echo "| clients N | in slots | tracked | tick CPU ms, all N changed (median) | (max) | none changed | first tick (all new) | detection pass CPU ms (last) | (max) | RSS MB | peak RSS MB | RSS bytes/client | state save ms | state file MB | metrics render CPU ms (median) |"
-	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| clients N | in slots | tracked | tick CPU ms, all N changed (median) | (max) | none changed | first tick (all new) | tick CPU ms during a save (max) | detection pass CPU ms (last) | (max) | tick start late ms (max) | control socket unlooked-at CPU ms (max) | status answer wall ms (max, of answers) | RSS MB | peak RSS MB | RSS bytes/client | state save ms | state file MB | metrics render CPU ms (median) |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for n in "${sizes[@]}"; do
 		one "$n"
 	done
 	echo
 	echo "- load: \`ps_bench_fill\` gives N clients (a quarter IPv6) slots in the running daemon's"
 	echo "  pinned maps, as the BPF programs do, then raises every client's counters once a"
-	echo "  second for $rounds s: each tick reads N slots through mmap and folds N changed clients."
+	echo "  second for $rounds s (over a million clients, a second more each 200,000): each tick"
+	echo "  reads N slots through mmap and folds N changed clients."
 	echo "- tick CPU: penstockd's thread CPU time (user + system) for one read-and-fold pass, as"
 	echo "  \`penstock status\` reports it, sampled once a second: \"all N changed\" while the load"
 	echo "  runs (the samples after the first two), \"none changed\" after it, \"first tick\" the"
@@ -130,9 +175,53 @@ one() {
 	echo "- detection pass: penstockd's thread CPU time for one run of the detectors (every"
 	echo "  \`detection.interval\`, default config) over the N clients, all active: the last run"
 	echo "  after the load, and the largest since start."
-	echo "- RSS: penstockd's VmRSS at the end of the load (peak: VmHWM); bytes/client = RSS / N."
+	echo "- RSS: penstockd's VmRSS, the median of the samples taken once a second under the"
+	echo "  load (after the first two); peak: VmHWM, a detection pass's scratch included;"
+	echo "  bytes/client = RSS / N."
 	echo "- metrics render: penstockd's thread CPU time to render its /metrics text at the end"
 	echo "  of a tick (penstock_metrics_render_seconds), sampled once a second under the load."
-	echo "- state save: a forked child writes the gzip state file (fork to exit, while the"
-	echo "  daemon goes on ticking); its size is the file's."
+	echo "- state save: a thread of penstockd writes the gzip state file, copying the records"
+	echo "  a chunk at a time while the loop waits for events (start to end, wall ms); its"
+	echo "  size is the file's. \"during a save\": the largest tick CPU time of the ticks that"
+	echo "  ran while a save was in flight (penstock status: daemon.tick_save_max_ms)."
+	echo "- control socket unlooked-at: the most CPU time penstockd's loop spent between two"
+	echo "  looks at its control socket (daemon.control_gap_max_ms): a request waits that long"
+	echo "  for its turn at most, given the CPU."
+	echo "- tick start late: the most a tick started after the second it was due"
+	echo "  (daemon.tick_late_max_ms, wall clock); status answer: \`penstock status\` run back to"
+	echo "  back for the whole load, its wall time to answer (process start included), the"
+	echo "  largest of all answers (how many in brackets). Wall-clock figures are noisy: the"
+	echo "  machine is shared and loaded; the CPU-time columns are not."
 } | tee "$out"
+
+"${PS_PYTHON:-/usr/bin/python3}" - "$out" <<'PY'
+import re, sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+out = sys.argv[1]
+rows = [l.split("|")[1:-1] for l in open(out) if re.match(r"^\| \d", l)]
+if len(rows) >= 2:
+    n = [int(r[0]) / 1e6 for r in rows]
+    tick = [float(r[3]) for r in rows]
+    first = [float(r[6]) for r in rows]
+    det = [float(r[8]) for r in rows]
+    rss = [float(r[13]) for r in rows]
+    peak = [float(r[14]) for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    def line(ax, ys, style, label):
+        pts = [(x, y) for x, y in zip(n, ys) if y > 0]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label)
+    line(a, tick, "o-", "tick, all N changed (median)")
+    line(a, first, "s--", "first tick (all new)")
+    line(a, det, "^-", "detection pass")
+    a.set_yscale("log")
+    a.axhline(150, color="grey", lw=0.8, ls=":", label="150 ms")
+    a.set_xlabel("clients (millions)"); a.set_ylabel("CPU ms"); a.legend(); a.grid(alpha=0.3)
+    b.plot(n, rss, "o-", label="RSS")
+    b.plot(n, peak, "s--", label="peak RSS")
+    b.set_xlabel("clients (millions)"); b.set_ylabel("MB"); b.legend(); b.grid(alpha=0.3)
+    fig.suptitle("penstockd: tick CPU time and memory against clients")
+    fig.tight_layout()
+    fig.savefig(re.sub(r"\.md$", "", out) + ".png", dpi=110)
+PY

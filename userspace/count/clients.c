@@ -5,6 +5,7 @@
  * its windows (this file), which the daemon keeps in a state file
  * (state.c); idle flows are expired (flows.c).
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 
 _Static_assert(sizeof(struct ps_counters) == (PS_NFIELDS + 2) * 8,
 	       "enum ps_field follows struct ps_counters");
-_Static_assert(sizeof(struct ps_crec) <= 272, "keep a client record small");
+_Static_assert(sizeof(struct ps_crec) <= 248, "keep a client record small");
 
 const enum ps_field ps_wfield_field[PS_NWFIELDS] = {
 	PS_F_REQUESTS, PS_F_INFERENCE,	PS_F_RX_BYTES,
@@ -121,7 +122,9 @@ struct ps_crec *ps_ctable_get(struct ps_ctable *t, const struct ps_client_key *k
 		t->rec = nr;
 		t->cap = cap;
 	}
-	if (t->n >= t->nbuckets && ps_ctable_rehash(t, t->nbuckets ? t->nbuckets * 2 : 4096))
+	/* Two records a bucket on average at most: 2 MB of buckets a million. */
+	if (t->n >= 2 * (uint64_t)t->nbuckets &&
+	    ps_ctable_rehash(t, t->nbuckets ? t->nbuckets * 2 : 4096))
 		return NULL;
 	r = &t->rec[t->n];
 	memset(r, 0, sizeof(*r));
@@ -156,6 +159,70 @@ static struct ps_cext *rec_ext(struct ps_ctable *t, struct ps_crec *r)
 static const struct ps_cext *rec_ext_const(const struct ps_ctable *t, const struct ps_crec *r)
 {
 	return r->ext ? &t->ext[r->ext - 1] : NULL;
+}
+
+/* A 48-bit little-endian counter: a 32-bit and a 16-bit load or store
+ * (not bytes stored to a 64-bit temporary read whole: that stalls). */
+static inline uint64_t get48(const uint8_t *p)
+{
+	uint32_t lo;
+	uint16_t hi;
+
+	memcpy(&lo, p, 4);
+	memcpy(&hi, p + 4, 2);
+	return (uint64_t)le16toh(hi) << 32 | le32toh(lo);
+}
+
+static inline void put48(uint8_t *p, uint64_t v)
+{
+	uint32_t lo = htole32((uint32_t)v);
+	uint16_t hi = htole16((uint16_t)(v >> 32));
+
+	memcpy(p, &lo, 4);
+	memcpy(p + 4, &hi, 2);
+}
+
+void ps_crec_last(const struct ps_ctable *t, const struct ps_crec *r, uint64_t out[PS_NFIELDS])
+{
+	int f;
+
+	if (r->ext && t->ext[r->ext - 1].big) {
+		memcpy(out, t->ext[r->ext - 1].last, sizeof(out[0]) * PS_NFIELDS);
+		return;
+	}
+	for (f = 0; f < PS_NFIELDS; f++)
+		out[f] = get48(r->last[f]);
+}
+
+int ps_crec_set_last(struct ps_ctable *t, struct ps_crec *r, const uint64_t v[PS_NFIELDS])
+{
+	struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
+	uint64_t any = 0;
+	bool fits;
+	int f;
+
+	for (f = 0; f < PS_NFIELDS; f++)
+		any |= v[f];
+	fits = any <= PS_LAST_MAX;
+	if (!fits && !(e && e->big)) {
+		e = rec_ext(t, r);
+		if (!e)
+			return -ENOMEM;
+		e->big = true;
+		memset(r->last, 0, sizeof(r->last));
+	}
+	if (e && e->big) {
+		memcpy(e->last, v, sizeof(e->last));
+		return 0;
+	}
+	for (f = 0; f < PS_NFIELDS; f++)
+		put48(r->last[f], v[f]);
+	return 0;
+}
+
+bool ps_crec_seen_at(const struct ps_crec *r, uint32_t gen)
+{
+	return r->gen == (uint16_t)gen;
 }
 
 /* Move the buckets to minute m: the current bucket becomes the previous one. */
@@ -240,19 +307,20 @@ int ps_ctable_fold(struct ps_ctable *t, struct ps_crec *r, const struct ps_count
 		   uint32_t now, int64_t boot_to_wall)
 {
 	const uint64_t *cv = (const uint64_t *)c;
-	uint64_t d[PS_NWFIELDS];
+	uint64_t d[PS_NWFIELDS], last[PS_NFIELDS];
 	bool newinc = false, any = false;
 	int f;
 
+	ps_crec_last(t, r, last);
 	if (r->inc_ns != c->first_seen_ns)
 		newinc = true;
 	for (f = 0; f < PS_NFIELDS && !newinc; f++)
-		if (cv[f] < r->last[f])
+		if (cv[f] < last[f])
 			newinc = true;
 	if (newinc) {
 		/* The map entry is a new one: what the old one counted stays. */
 		for (f = 0; f < PS_NFIELDS; f++)
-			if (r->last[f])
+			if (last[f])
 				break;
 		if (f < PS_NFIELDS) {
 			struct ps_cext *e = rec_ext(t, r);
@@ -260,8 +328,10 @@ int ps_ctable_fold(struct ps_ctable *t, struct ps_crec *r, const struct ps_count
 			if (!e)
 				return -ENOMEM;
 			for (f = 0; f < PS_NFIELDS; f++)
-				e->base[f] += r->last[f];
-			memset(r->last, 0, sizeof(r->last));
+				e->base[f] += last[f];
+			memset(last, 0, sizeof(last));
+			if (ps_crec_set_last(t, r, last))
+				return -ENOMEM;
 		}
 		if (!r->inc_ns && c->first_seen_ns && r->first_wall == now) {
 			int64_t fw = ((int64_t)c->first_seen_ns + boot_to_wall) / 1000000000LL;
@@ -273,16 +343,15 @@ int ps_ctable_fold(struct ps_ctable *t, struct ps_crec *r, const struct ps_count
 	}
 	r->gen = t->gen;
 	for (f = 0; f < PS_NFIELDS; f++)
-		if (cv[f] != r->last[f])
+		if (cv[f] != last[f])
 			any = true;
 	if (!any)
 		return 0;
 	for (f = 0; f < PS_NWFIELDS; f++)
-		d[f] = cv[ps_wfield_field[f]] - r->last[ps_wfield_field[f]];
+		d[f] = cv[ps_wfield_field[f]] - last[ps_wfield_field[f]];
 	rotate(t, r, now / 60);
-	if (add_windows(t, r, d))
+	if (add_windows(t, r, d) || ps_crec_set_last(t, r, cv))
 		return -ENOMEM;
-	memcpy(r->last, cv, sizeof(r->last));
 	if (t->on_fold)
 		t->on_fold(t->on_fold_ctx, r, d, now);
 	if (c->last_seen_ns) {
@@ -300,8 +369,9 @@ void ps_crec_totals(const struct ps_ctable *t, const struct ps_crec *r, uint64_t
 	const struct ps_cext *e = rec_ext_const(t, r);
 	int f;
 
+	ps_crec_last(t, r, out);
 	for (f = 0; f < PS_NFIELDS; f++)
-		out[f] = r->last[f] + (e ? e->base[f] : 0);
+		out[f] += e ? e->base[f] : 0;
 }
 
 void ps_crec_view(const struct ps_ctable *t, const struct ps_crec *r, enum ps_window win,

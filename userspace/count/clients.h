@@ -15,8 +15,12 @@
  * Buckets are 32-bit; a client whose bucket would overflow moves to 64-bit
  * buckets of its own (rare: 4 GiB in one minute, hour or day).
  *
+ * A record keeps the map entry's counters at the last read in 48 bits
+ * each; a client whose counter passes that (256 TiB) keeps them in its
+ * extension, 64-bit, as the buckets.
+ *
  * Records live in one array, found through a chained hash on the key;
- * about 280 bytes per client.
+ * 248 bytes per client.
  */
 #ifndef PS_CLIENTS_H
 #define PS_CLIENTS_H
@@ -43,16 +47,23 @@ enum ps_wfield {
 
 extern const enum ps_field ps_wfield_field[PS_NWFIELDS];
 
+struct ps_ctable;
+
+#define PS_LAST_BITS	48
+#define PS_LAST_MAX	((1ULL << PS_LAST_BITS) - 1)
+
 struct ps_crec {
 	struct ps_client_key key;
 	uint32_t next;			/* hash chain: record index + 1, 0 ends */
 	uint64_t inc_ns;		/* first_seen_ns of the map entry followed */
-	uint64_t last[PS_NFIELDS];	/* that entry's counters at the last read */
 	uint32_t first_wall;		/* first seen, Unix seconds */
 	uint32_t last_wall;		/* last packet, Unix seconds */
 	uint32_t minute;		/* Unix minute of the current buckets */
 	uint32_t ext;			/* ps_cext index + 1, 0 for none */
-	uint32_t gen;			/* tick that last found it in the map */
+	uint16_t gen;			/* tick that last found it in the map, mod 2^16 */
+	/* That entry's counters at the last read, 48-bit little-endian
+	 * (in the extension when big: ps_crec_last()). */
+	uint8_t last[PS_NFIELDS][PS_LAST_BITS / 8];
 	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];	/* [window][cur, prev][field] */
 };
 
@@ -60,8 +71,17 @@ struct ps_crec {
 struct ps_cext {
 	uint64_t base[PS_NFIELDS];	/* counted by earlier map incarnations */
 	bool wide;			/* buckets live in ww, not in the record */
+	bool big;			/* the counters at the last read live in last */
 	uint64_t ww[PS_NWINDOWS][2][PS_NWFIELDS];
+	uint64_t last[PS_NFIELDS];
 };
+
+/* A record's counters at the last read (from the map entry it follows). */
+void ps_crec_last(const struct ps_ctable *t, const struct ps_crec *r, uint64_t out[PS_NFIELDS]);
+/* Set them; 0 or -ENOMEM (one past 48 bits needs the extension). */
+int ps_crec_set_last(struct ps_ctable *t, struct ps_crec *r, const uint64_t v[PS_NFIELDS]);
+/* The tick r was last found in the map at is t's (mod 2^16): at, or one before. */
+bool ps_crec_seen_at(const struct ps_crec *r, uint32_t gen);
 
 struct ps_ctable {
 	struct ps_crec *rec;

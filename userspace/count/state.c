@@ -7,10 +7,18 @@
  *   struct state_hdr again   (a truncated file cannot pass for whole)
  * Records are stored as the daemon holds them; version and record sizes
  * in the header reject a file from a build with another layout.
+ *
+ * Version 2: records of 248 bytes (the counters at the last read in 48
+ * bits each, the tick number in 16), extensions that may hold those
+ * counters. Version 1 (records of 272 bytes, the counters 64-bit) is
+ * read too, and converted as it is read.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +32,7 @@
 #include "count/state.h"
 
 #define STATE_MAGIC	"PSTKSTAT"
-#define STATE_VERSION	1
+#define STATE_VERSION	2
 /* A save's temporary file: "." PS_STATE_FILE ".tmp-<pid>" in the same directory. */
 #define STATE_TMP	"." PS_STATE_FILE "."
 
@@ -38,6 +46,28 @@ struct state_hdr {
 	uint32_t gen;
 	uint64_t saved_ms;
 };
+
+/* Version 1's layouts. */
+struct crec_v1 {
+	struct ps_client_key key;
+	uint32_t next;
+	uint64_t inc_ns;
+	uint64_t last[PS_NFIELDS];
+	uint32_t first_wall;
+	uint32_t last_wall;
+	uint32_t minute;
+	uint32_t ext;
+	uint32_t gen;
+	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];
+};
+_Static_assert(sizeof(struct crec_v1) == 272, "version 1's records");
+
+struct cext_v1 {
+	uint64_t base[PS_NFIELDS];
+	bool wide;
+	uint64_t ww[PS_NWINDOWS][2][PS_NWFIELDS];
+};
+_Static_assert(sizeof(struct cext_v1) == 368, "version 1's extensions");
 
 /* All of len, read or written, in chunks zlib takes (an unsigned int). 0 or -EIO. */
 static int gz_all(gzFile gz, void *buf, size_t len, bool write)
@@ -100,23 +130,31 @@ static int lock_dir(const char *dir)
 	return dfd;
 }
 
-int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, char *err,
-		  size_t errlen)
+static void state_hdr_of(const struct ps_ctable *t, uint64_t now_ms, struct state_hdr *h)
 {
-	struct state_hdr h = {
-		.version = STATE_VERSION,
-		.rec_size = sizeof(struct ps_crec),
-		.ext_size = sizeof(struct ps_cext),
-		.n = t->n,
-		.next_ext = t->next_ext,
-		.gen = t->gen,
-		.saved_ms = now_ms,
-	};
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, STATE_MAGIC, sizeof(h->magic));
+	h->version = STATE_VERSION;
+	h->rec_size = sizeof(struct ps_crec);
+	h->ext_size = sizeof(struct ps_cext);
+	h->n = t->n;
+	h->next_ext = t->next_ext;
+	h->gen = t->gen;
+	h->saved_ms = now_ms;
+}
+
+/*
+ * Write a file of header h, what body writes (the records and extensions
+ * h counts) and h again, to a temporary file renamed over dir's state
+ * file. 0 or -errno (message in err; -EAGAIN: body gave up).
+ */
+static int save_file(const char *dir, const struct state_hdr *h,
+		     int (*body)(gzFile gz, void *ctx), void *ctx, char *err, size_t errlen)
+{
 	char tmp[4096], path[4096];
 	int fd, dfd, ret = 0;
 	gzFile gz;
 
-	memcpy(h.magic, STATE_MAGIC, sizeof(h.magic));
 	snprintf(path, sizeof(path), "%s/" PS_STATE_FILE, dir);
 	snprintf(tmp, sizeof(tmp), "%s/" STATE_TMP "tmp-%d", dir, (int)getpid());
 	dfd = lock_dir(dir);
@@ -137,10 +175,11 @@ int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, c
 		goto fail;
 	}
 	gzbuffer(gz, 1 << 18);
-	if (gz_write_all(gz, &h, sizeof(h)) ||
-	    gz_write_all(gz, t->rec, (size_t)t->n * sizeof(*t->rec)) ||
-	    gz_write_all(gz, t->ext, (size_t)t->next_ext * sizeof(*t->ext)) ||
-	    gz_write_all(gz, &h, sizeof(h)))
+	if (gz_write_all(gz, h, sizeof(*h)))
+		ret = -EIO;
+	if (!ret)
+		ret = body(gz, ctx);
+	if (!ret && gz_write_all(gz, h, sizeof(*h)))
 		ret = -EIO;
 	if (gzclose(gz) != Z_OK && !ret)
 		ret = -EIO;
@@ -164,10 +203,147 @@ int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, c
 	close(dfd);
 	return 0;
 fail:
-	snprintf(err, errlen, "%s: %s", tmp, strerror(-ret));
+	snprintf(err, errlen, "%s: %s", tmp,
+		 ret == -EAGAIN ? "clients changed under the save, it starts again" : strerror(-ret));
 	close(fd);
 	unlink(tmp);
 	close(dfd);
+	return ret;
+}
+
+static int body_whole(gzFile gz, void *ctx)
+{
+	const struct ps_ctable *t = ctx;
+
+	if (gz_write_all(gz, t->rec, (size_t)t->n * sizeof(*t->rec)) ||
+	    gz_write_all(gz, t->ext, (size_t)t->next_ext * sizeof(*t->ext)))
+		return -EIO;
+	return 0;
+}
+
+int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, char *err,
+		  size_t errlen)
+{
+	struct state_hdr h;
+
+	state_hdr_of(t, now_ms, &h);
+	return save_file(dir, &h, body_whole, (void *)t, err, errlen);
+}
+
+/* ---- a save by a thread, a chunk of records at a time under the table's lock ---- */
+
+/* Records copied under the lock at a time: about 1 MiB. */
+#define SAVE_CHUNK	4096
+
+struct ps_state_saver {
+	pthread_t th;
+	pthread_mutex_t *mu;
+	const struct ps_ctable *t;
+	char dir[4096];
+	struct state_hdr h;
+	struct ps_crec *buf;
+	struct ps_cext *ext;	/* h.next_ext extensions, each copied with its record */
+	int ret;
+	atomic_bool done;
+	char err[4200];
+};
+
+static int body_chunks(gzFile gz, void *ctx)
+{
+	struct ps_state_saver *s = ctx;
+	uint32_t first, i;
+
+	for (first = 0; first < s->h.n; first += SAVE_CHUNK) {
+		uint32_t cnt = s->h.n - first < SAVE_CHUNK ? s->h.n - first : SAVE_CHUNK;
+		bool changed = false;
+
+		pthread_mutex_lock(s->mu);
+		memcpy(s->buf, s->t->rec + first, (size_t)cnt * sizeof(*s->buf));
+		for (i = 0; i < cnt; i++) {
+			uint32_t e = s->buf[i].ext;
+
+			if (!e)
+				continue;
+			/* An extension made since the header was written: the file
+			 * could not hold it. */
+			if (e > s->h.next_ext) {
+				changed = true;
+				break;
+			}
+			s->ext[e - 1] = s->t->ext[e - 1];
+		}
+		pthread_mutex_unlock(s->mu);
+		if (changed)
+			return -EAGAIN;
+		if (gz_write_all(gz, s->buf, (size_t)cnt * sizeof(*s->buf)))
+			return -EIO;
+	}
+	if (gz_write_all(gz, s->ext, (size_t)s->h.next_ext * sizeof(*s->ext)))
+		return -EIO;
+	return 0;
+}
+
+static void *saver_main(void *arg)
+{
+	struct ps_state_saver *s = arg;
+
+	s->ret = save_file(s->dir, &s->h, body_chunks, s, s->err, sizeof(s->err));
+	atomic_store(&s->done, true);
+	return NULL;
+}
+
+int ps_state_saver_start(struct ps_state_saver **out, const struct ps_ctable *t,
+			 pthread_mutex_t *mu, const char *dir, uint64_t now_ms)
+{
+	struct ps_state_saver *s = calloc(1, sizeof(*s));
+	sigset_t all, old;
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	s->mu = mu;
+	s->t = t;
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	state_hdr_of(t, now_ms, &s->h);
+	s->buf = malloc(SAVE_CHUNK * sizeof(*s->buf));
+	s->ext = calloc((size_t)s->h.next_ext + 1, sizeof(*s->ext));
+	if (!s->buf || !s->ext) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	/* Signals stay the loop's (its signalfd). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = -pthread_create(&s->th, NULL, saver_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		goto fail;
+	pthread_setname_np(s->th, "ps-save");
+	*out = s;
+	return 0;
+fail:
+	free(s->buf);
+	free(s->ext);
+	free(s);
+	return err;
+}
+
+bool ps_state_saver_done(const struct ps_state_saver *s)
+{
+	return atomic_load(&s->done);
+}
+
+int ps_state_saver_join(struct ps_state_saver *s, char *err, size_t errlen)
+{
+	int ret;
+
+	pthread_join(s->th, NULL);
+	ret = s->ret;
+	if (ret)
+		snprintf(err, errlen, "%s", s->err);
+	free(s->buf);
+	free(s->ext);
+	free(s);
 	return ret;
 }
 
@@ -209,6 +385,9 @@ static int read_header(gzFile gz, const char *path, struct state_hdr *h, char *e
 			snprintf(err, errlen, "%s: not a penstock state file", path);
 		return -EINVAL;
 	}
+	if (h->version == 1 && h->rec_size == sizeof(struct crec_v1) &&
+	    h->ext_size == sizeof(struct cext_v1))
+		return 0;
 	if (h->version != STATE_VERSION || h->rec_size != sizeof(struct ps_crec) ||
 	    h->ext_size != sizeof(struct ps_cext)) {
 		snprintf(err, errlen,
@@ -219,12 +398,104 @@ static int read_header(gzFile gz, const char *path, struct state_hdr *h, char *e
 	return 0;
 }
 
+/* A record whose counters need its extension, until the extensions are read. */
+struct big_v1 {
+	uint32_t i;
+	uint64_t last[PS_NFIELDS];
+};
+
+/*
+ * Version 1's records and extensions into t, converted. 0, -EIO (the
+ * file ends early or is corrupt) or -ENOMEM.
+ */
+static int read_v1(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
+{
+	enum { CHUNK = 4096 };
+	struct crec_v1 *b = malloc(CHUNK * sizeof(*b));
+	struct cext_v1 e1;
+	struct big_v1 *big = NULL;
+	uint32_t nbig = 0, first, i;
+	int ret = 0;
+
+	if (!b)
+		return -ENOMEM;
+	for (first = 0; first < h->n && !ret; first += CHUNK) {
+		uint32_t cnt = h->n - first < CHUNK ? h->n - first : CHUNK;
+
+		if (gz_read_all(gz, b, (size_t)cnt * sizeof(*b))) {
+			ret = -EIO;
+			break;
+		}
+		for (i = 0; i < cnt; i++) {
+			struct ps_crec *r = &t->rec[first + i];
+			int f, k;
+
+			memset(r, 0, sizeof(*r));
+			r->key = b[i].key;
+			r->inc_ns = b[i].inc_ns;
+			r->first_wall = b[i].first_wall;
+			r->last_wall = b[i].last_wall;
+			r->minute = b[i].minute;
+			r->ext = b[i].ext;
+			r->gen = b[i].gen;
+			memcpy(r->w, b[i].w, sizeof(r->w));
+			for (f = 0; f < PS_NFIELDS; f++)
+				if (b[i].last[f] > PS_LAST_MAX)
+					break;
+			if (f == PS_NFIELDS) {
+				for (f = 0; f < PS_NFIELDS; f++)
+					for (k = 0; k < PS_LAST_BITS / 8; k++)
+						r->last[f][k] = b[i].last[f] >> (8 * k);
+				continue;
+			}
+			if (!(nbig & (nbig + 1))) {	/* 0, 1, 3, 7...: grow */
+				struct big_v1 *nb = realloc(big, (2 * (size_t)nbig + 2) * sizeof(*nb));
+
+				if (!nb) {
+					ret = -ENOMEM;
+					break;
+				}
+				big = nb;
+			}
+			big[nbig].i = first + i;
+			memcpy(big[nbig].last, b[i].last, sizeof(big[nbig].last));
+			nbig++;
+		}
+	}
+	for (i = 0; i < h->next_ext && !ret; i++) {
+		struct ps_cext *e = &t->ext[i];
+
+		if (gz_read_all(gz, &e1, sizeof(e1))) {
+			ret = -EIO;
+			break;
+		}
+		memset(e, 0, sizeof(*e));
+		memcpy(e->base, e1.base, sizeof(e->base));
+		e->wide = e1.wide;
+		memcpy(e->ww, e1.ww, sizeof(e->ww));
+	}
+	if (!ret) {
+		t->n = h->n;
+		t->next_ext = h->next_ext;
+	}
+	for (i = 0; i < nbig && !ret; i++) {
+		if (t->rec[big[i].i].ext > t->next_ext)
+			break;	/* found corrupt by the caller */
+		if (ps_crec_set_last(t, &t->rec[big[i].i], big[i].last))
+			ret = -ENOMEM;
+	}
+	free(big);
+	free(b);
+	return ret;
+}
+
 /* The records after header h, the header again, and nothing more. 0 or -errno. */
 static int read_records(gzFile gz, const char *path, const struct state_hdr *h,
 			struct ps_ctable *t, char *err, size_t errlen)
 {
 	struct state_hdr h2;
 	uint32_t i;
+	int r1 = 0;
 
 	t->rec = malloc(((size_t)h->n + 1) * sizeof(*t->rec));
 	t->ext = malloc(((size_t)h->next_ext + 1) * sizeof(*t->ext));
@@ -234,8 +505,15 @@ static int read_records(gzFile gz, const char *path, const struct state_hdr *h,
 	}
 	t->cap = h->n + 1;
 	t->cap_ext = h->next_ext + 1;
-	if (gz_read_all(gz, t->rec, (size_t)h->n * sizeof(*t->rec)) ||
-	    gz_read_all(gz, t->ext, (size_t)h->next_ext * sizeof(*t->ext)) ||
+	if (h->version == 1)
+		r1 = read_v1(gz, h, t);
+	if (r1 == -ENOMEM) {
+		snprintf(err, errlen, "%s: out of memory for %u clients", path, h->n);
+		return -ENOMEM;
+	}
+	if (r1 || (h->version != 1 &&
+		   (gz_read_all(gz, t->rec, (size_t)h->n * sizeof(*t->rec)) ||
+		    gz_read_all(gz, t->ext, (size_t)h->next_ext * sizeof(*t->ext)))) ||
 	    gz_read_all(gz, &h2, sizeof(h2)) || memcmp(h, &h2, sizeof(*h)) || !at_end(gz)) {
 		int zerr;
 		const char *zmsg = gzerror(gz, &zerr);
@@ -244,8 +522,10 @@ static int read_records(gzFile gz, const char *path, const struct state_hdr *h,
 			 zerr ? zmsg : "ends early");
 		return -EINVAL;
 	}
-	t->n = h->n;
-	t->next_ext = h->next_ext;
+	if (h->version != 1) {	/* (read_v1 set them, and made extensions) */
+		t->n = h->n;
+		t->next_ext = h->next_ext;
+	}
 	t->gen = h->gen;
 	for (i = 0; i < t->n; i++)
 		if (t->rec[i].ext > t->next_ext) {
@@ -315,7 +595,7 @@ int ps_state_load(struct ps_ctable *t, const char *dir, uint64_t *saved_ms, char
 		ret = read_records(gz, path, &h, t, err, errlen);
 	if (ret)
 		goto out;
-	while (nb < t->n)
+	while (2 * (uint64_t)nb < t->n)	/* as ps_ctable_get grows it */
 		nb *= 2;
 	ret = ps_ctable_rehash(t, nb);
 	if (ret) {

@@ -10,6 +10,8 @@
 #ifndef PS_STATE_H
 #define PS_STATE_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -29,6 +31,25 @@ int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, c
  * stdin, stdout and stderr first). Returns the child's pid or -errno.
  */
 pid_t ps_state_save_bg(const struct ps_ctable *t, const char *dir, uint64_t now_ms);
+
+/*
+ * Save by a thread of this process, which copies the records a chunk at
+ * a time (about 1 MiB) with mu held and writes them with it released:
+ * the caller holds mu whenever it changes t (penstockd: whenever its loop
+ * is not waiting for events). Nothing is copied on write by the kernel,
+ * as after a fork, so the ticks during a save cost what the others do.
+ * A client that gets its extension (ps_cext) during the save, in a
+ * chunk not yet copied, ends it with -EAGAIN (its file removed): the
+ * caller starts another, or saves by ps_state_save_bg.
+ * 0 (*out the saver) or -errno.
+ */
+struct ps_state_saver;
+int ps_state_saver_start(struct ps_state_saver **out, const struct ps_ctable *t,
+			 pthread_mutex_t *mu, const char *dir, uint64_t now_ms);
+/* The save ended (join it now without waiting). */
+bool ps_state_saver_done(const struct ps_state_saver *s);
+/* Wait for the save, with mu NOT held; free s. 0 or -errno (message in err). */
+int ps_state_saver_join(struct ps_state_saver *s, char *err, size_t errlen);
 
 /*
  * Load dir/state.gz into an empty table, after removing the temporary

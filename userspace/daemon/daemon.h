@@ -8,6 +8,7 @@
 #ifndef PS_DAEMON_H
 #define PS_DAEMON_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <signal.h>
@@ -57,7 +58,17 @@ struct ps_daemon {
 	struct ps_policy pol;	/* window limits, detection, escalation (policy/) */
 	struct ps_shaper shape;
 	bool shape_dirty;	/* shape entries changed: sync the HTB classes */
-	pid_t saver;
+	pid_t saver;		/* a forked saver (after SAVE_ABORTS_MAX saves by thread gave up) */
+	struct ps_state_saver *saver_th;	/* a save by thread (count/state.h) */
+	pthread_mutex_t table_mu;	/* held by the loop but while it waits for events */
+	bool table_held;
+	uint32_t save_aborts;	/* saves by thread in a row that gave up */
+	bool save_durable;	/* the next save by a fork: a child outlives a killed daemon */
+	uint64_t tick_save_max_ns;	/* the largest tick CPU time while a save ran */
+	uint64_t tick_start_ms;	/* monotonic, the last tick's start */
+	uint64_t tick_late_max_ms;	/* the most a tick started after its second */
+	uint64_t ctl_look_ns;	/* thread CPU time when the loop last looked at the control socket */
+	uint64_t ctl_gap_max_ns;	/* the most CPU time between two looks */
 	bool save_soon;		/* slots were freed: save at the next chance */
 	uint64_t saver_started_ms;
 	uint64_t last_save_ms;

@@ -180,8 +180,8 @@ static void run_client(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 
 	r = ps_ctable_find(&d->table, &a->addr);
 	/* Asked in the middle of a tick: in the map if it was at the last one. */
-	in_map = r && (r->gen == d->table.gen ||
-		       (d->table.folding && r->gen + 1 == d->table.gen));
+	in_map = r && (ps_crec_seen_at(r, d->table.gen) ||
+		       (d->table.folding && ps_crec_seen_at(r, d->table.gen - 1)));
 	if (!r) {
 		ps_control_error(out, "no client %s", ps_client_str(&a->addr, buf, sizeof(buf)));
 		return;

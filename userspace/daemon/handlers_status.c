@@ -244,6 +244,12 @@ void ps_run_status(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 		json_object_set_new(json_object_get(o, "daemon"), "state_file", json_string(path));
 		json_object_set_new(json_object_get(o, "daemon"), "save_ms",
 				    json_integer((json_int_t)d->save_took_ms));
+		json_object_set_new(json_object_get(o, "daemon"), "tick_save_max_ms",
+				    json_real(d->tick_save_max_ns / 1e6));
+		json_object_set_new(json_object_get(o, "daemon"), "control_gap_max_ms",
+				    json_real(d->ctl_gap_max_ns / 1e6));
+		json_object_set_new(json_object_get(o, "daemon"), "tick_late_max_ms",
+				    json_integer((json_int_t)d->tick_late_max_ms));
 		json_object_set_new(json_object_get(o, "daemon"), "rss_kb",
 				    json_integer(rss_kb()));
 		json_object_set_new(json_object_get(o, "daemon"), "capabilities",

@@ -34,14 +34,44 @@
 #include "enforce/enforce.h"
 
 #define SAVE_INTERVAL_S		5
+/* Saves by thread that gave up in a row (clients changed under them)
+ * before the next one is a fork's. */
+#define SAVE_ABORTS_MAX		3
 /* How often a pass looks for control requests waiting. */
 #define YIELD_MS		50
+
+static void reap_saver_thread(struct ps_daemon *d, bool wait)
+{
+	char err[4200];
+	bool held = d->table_held;
+	int r;
+
+	if (!d->saver_th || (!wait && !ps_state_saver_done(d->saver_th)))
+		return;
+	if (held)
+		pthread_mutex_unlock(&d->table_mu);
+	r = ps_state_saver_join(d->saver_th, err, sizeof(err));
+	if (held)
+		pthread_mutex_lock(&d->table_mu);
+	d->saver_th = NULL;
+	if (!r) {
+		d->last_save_ms = ps_wall_ms();
+		d->save_took_ms = d->last_save_ms - d->saver_started_ms;
+		d->save_aborts = 0;
+	} else if (r == -EAGAIN) {
+		d->save_aborts++;
+		d->save_soon = true;
+	} else {
+		pr_warn("penstockd: cannot save state: %s\n", err);
+	}
+}
 
 static void reap_saver(struct ps_daemon *d, bool wait)
 {
 	int status;
 	pid_t p;
 
+	reap_saver_thread(d, wait);
 	if (d->saver <= 0)
 		return;
 	p = waitpid(d->saver, &status, wait ? 0 : WNOHANG);
@@ -107,6 +137,16 @@ int ps_daemon_shape_sync(struct ps_daemon *d, char *err, size_t errlen)
 	return r;
 }
 
+/* The loop looks at the control socket now: the CPU time since it last did. */
+static void ctl_looked(struct ps_daemon *d)
+{
+	uint64_t now = ps_cpu_ns();
+
+	if (d->ctl_look_ns && now - d->ctl_look_ns > d->ctl_gap_max_ns)
+		d->ctl_gap_max_ns = now - d->ctl_look_ns;
+	d->ctl_look_ns = now;
+}
+
 /*
  * From inside a pass (the table's on_yield): answer the control requests
  * waiting, if YIELD_MS went by since the pass last looked. The handlers
@@ -116,12 +156,14 @@ int ps_daemon_shape_sync(struct ps_daemon *d, char *err, size_t errlen)
 static bool loop_yield(void *ctx)
 {
 	struct ps_daemon *d = ctx;
-	struct pollfd pfd = { .fd = d->ctl.fd, .events = POLLIN };
+	/* The control socket's epoll set: a new connection, or a request on one accepted. */
+	struct pollfd pfd = { .fd = d->ctl.epfd, .events = POLLIN };
 	uint64_t now = ps_mono_ms(), reloads = d->reloads;
 
 	if (d->yielding || now - d->yielded_ms < YIELD_MS)
 		return false;
 	d->yielded_ms = now;
+	ctl_looked(d);
 	if (poll(&pfd, 1, 0) != 1)
 		return false;
 	d->yielding = true;
@@ -154,14 +196,25 @@ static void sweep_flows(struct ps_daemon *d)
 
 static void tick(struct ps_daemon *d)
 {
-	uint64_t now, reclaimed = d->tick.reclaimed;
+	uint64_t now, reclaimed = d->tick.reclaimed, mono = ps_mono_ms();
+	bool saving = d->saver > 0 || d->saver_th;
+	uint32_t known = d->table.n;
 
-	d->yielded_ms = ps_mono_ms();
+	/* How late this tick starts: a pass of the last one (a detection run)
+	 * that held the loop past its second. */
+	if (d->tick_start_ms && mono - d->tick_start_ms > 1000 &&
+	    mono - d->tick_start_ms - 1000 > d->tick_late_max_ms)
+		d->tick_late_max_ms = mono - d->tick_start_ms - 1000;
+	d->tick_start_ms = mono;
+	d->yielded_ms = mono;
 	ps_tick_run(&d->tick, &d->table);
+	/* (a tick that met new clients costs what it costs, save or not) */
+	if (saving && d->table.n == known && d->tick.last_ns > d->tick_save_max_ns)
+		d->tick_save_max_ns = d->tick.last_ns;
 	/* A freed slot's last counts are in the table alone (the slot was
 	 * zeroed): into the state file at once, not in SAVE_INTERVAL_S. */
 	if (d->tick.reclaimed != reclaimed)
-		d->save_soon = true;
+		d->save_soon = d->save_durable = true;
 	/* The fleet: this tick's counts out, the sums of the last push judged. */
 	ps_fleet_tick(&d->fleet, ps_wall_ms());
 	ps_fleet_limits(&d->fleet, &d->dp, ps_wall_ms(), ps_boot_now(NULL));
@@ -191,16 +244,35 @@ static void tick(struct ps_daemon *d)
 	if (d->shape_dirty || d->tick.count % 10 == 0)
 		ps_daemon_shape_sync(d, NULL, 0);
 	ps_alerts_tick(d->alerts, ps_wall_ms());
+	/* Requests that waited through the tail of the passes, before the render. */
+	(void)loop_yield(d);
 	/* The metrics' text for the scrapes until the next tick. */
 	ps_scrape_render(d);
 	ps_control_sweep(&d->ctl, ps_daemon_handle, d);
 	sd_notify(0, "WATCHDOG=1");
 	reap_saver(d, false);
 	now = ps_wall_ms();
-	if (!d->saver && (d->save_soon || now - d->last_save_ms >= SAVE_INTERVAL_S * 1000)) {
-		pid_t p = ps_state_save_bg(&d->table, d->state_dir, now);
+	if (!d->saver && !d->saver_th &&
+	    (d->save_soon || now - d->last_save_ms >= SAVE_INTERVAL_S * 1000)) {
+		pid_t p = 0;
 
-		d->save_soon = false;
+		/* Counts the table alone holds (a slot freed) are saved by a
+		 * child, which finishes the save if the daemon is killed. */
+		if (d->save_aborts < SAVE_ABORTS_MAX && !d->save_durable) {
+			int r = ps_state_saver_start(&d->saver_th, &d->table, &d->table_mu,
+						     d->state_dir, now);
+
+			if (!r) {
+				d->save_soon = false;
+				d->saver_started_ms = now;
+				return;
+			}
+			pr_warn("penstockd: cannot start a thread to save state: %s\n",
+				strerror(-r));
+		}
+		p = ps_state_save_bg(&d->table, d->state_dir, now);
+
+		d->save_soon = d->save_durable = false;
 		if (p < 0)
 			pr_warn("penstockd: cannot fork to save state: %s\n", strerror(-p));
 		if (p < 0) {
@@ -250,8 +322,17 @@ int ps_daemon_run(struct ps_daemon *d)
 	epoll_ctl(efd, EPOLL_CTL_ADD, d->fleet.epfd, &ev);
 	sd_notifyf(0, "READY=1\nSTATUS=counting %d endpoints on %d interfaces\nMAINPID=%d",
 		   d->cfg.nendpoints, d->natt, (int)getpid());
+	/* A save by thread reads the table while the loop waits for events. */
+	pthread_mutex_init(&d->table_mu, NULL);
+	pthread_mutex_lock(&d->table_mu);
+	d->table_held = true;
 	while (!d->stop) {
+		d->table_held = false;
+		pthread_mutex_unlock(&d->table_mu);
+		ctl_looked(d);
 		n = epoll_wait(efd, evs, 4, -1);
+		pthread_mutex_lock(&d->table_mu);
+		d->table_held = true;
 		if (n < 0 && errno != EINTR)
 			break;
 		for (i = 0; i < n; i++) {
@@ -283,6 +364,8 @@ int ps_daemon_run(struct ps_daemon *d)
 			}
 		}
 	}
+	d->table_held = false;
+	pthread_mutex_unlock(&d->table_mu);
 	sd_notify(0, "STOPPING=1");
 	close(efd);
 	close(tfd);

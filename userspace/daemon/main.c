@@ -105,6 +105,13 @@ int main(int argc, char **argv)
 	char errbuf[4200];
 	sigset_t mask;
 
+	/*
+	 * Blocks of 256 KiB and more mapped on their own and unmapped when
+	 * freed, whatever was freed before: glibc would otherwise raise the
+	 * threshold to the size of the last such block freed (up to 32 MiB),
+	 * and a detection run's scratch, freed, would stay in the heap.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	d.config_path = PS_DEFAULT_CONFIG;
 	d.socket_path = PS_CONTROL_SOCKET;
 	d.socket_group = PS_CONTROL_GROUP;

@@ -1485,11 +1485,11 @@ static bool patch_version(struct ck *ck, unsigned char *buf, size_t len)
 	if (!hdr_ok(ck, buf, len))
 		return false;
 	memcpy(&v, buf + HDR_VERSION, 4);
-	if (v != 1) {
-		ck_fail(ck, "the file says version %u, this test expects 1", v);
+	if (v != 2) {
+		ck_fail(ck, "the file says version %u, this test expects 2", v);
 		return false;
 	}
-	v = 2;
+	v = 3;
 	memcpy(buf + HDR_VERSION, &v, 4);
 	memcpy(buf + len - HDR_LEN + HDR_VERSION, &v, 4);
 	return true;
@@ -1841,6 +1841,143 @@ static void test_state(void)
 	ps_ctable_free(&s);
 }
 
+/*
+ * Version 1 of the state file, as penstockd wrote it before records took
+ * 248 bytes: records of 272 bytes (counters at the last read 64-bit, the
+ * tick number 32-bit), extensions of 368. Read and converted by this one.
+ */
+struct v1hdr {
+	char magic[8];
+	uint32_t version, rec_size, ext_size, n, next_ext, gen;
+	uint64_t saved_ms;
+};
+struct v1rec {
+	struct ps_client_key key;
+	uint32_t next;
+	uint64_t inc_ns;
+	uint64_t last[PS_NFIELDS];
+	uint32_t first_wall, last_wall, minute, ext, gen;
+	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];
+};
+struct v1ext {
+	uint64_t base[PS_NFIELDS];
+	bool wide;
+	uint64_t ww[PS_NWINDOWS][2][PS_NWFIELDS];
+};
+
+static void test_state_v1(void)
+{
+	/*
+	 * A client past 48 bits with an extension (base, wide) already; and,
+	 * in the file alone, one without: its counters rose a little at a
+	 * time (no wide buckets), windows empty, hand-written.
+	 */
+	static const uint64_t big_a[] = CTR(0, 3, 3, 0, 0, 300, (1ULL << 50) + 5, 0, 0);
+	/* its base (s5a) and the new last */
+	static const uint64_t big_a_tot[] = CTR(0, 4, 4, 0, 0, 400, (1ULL << 50) + 105, 0, 0);
+	static const uint64_t big_b[] = CTR(1, 1, 1, 1, 1, 1, (1ULL << 49) + 3, 1, 1);
+	struct ps_client_key kb = key4("198.51.100.77");
+	struct ps_ctable x, l;
+	struct v1hdr h = { .version = 1, .rec_size = sizeof(struct v1rec),
+			   .ext_size = sizeof(struct v1ext) };
+	const struct ps_crec *rb;
+	unsigned char *buf = NULL, *p;
+	char dir[512], path[600], err[4200];
+	uint64_t saved;
+	size_t len;
+	struct ck ck;
+	uint32_t i;
+	int rc;
+
+	ck_init(&ck, "state_version_1_read");
+	ps_ctable_init(&l);
+	if (!build_state_table(&ck, &x) || !upd(&ck, &x, &sk[S_WIDE_BASE], big_a, 2000, 30))
+		goto out;
+	check_totals(&ck, "past 48 bits, live", &x, &sk[S_WIDE_BASE], big_a_tot);
+	if (!ck_ok(&ck))
+		goto out;
+	memcpy(h.magic, "PSTKSTAT", 8);
+	h.n = x.n + 1;
+	h.next_ext = x.next_ext;
+	h.gen = x.gen;
+	h.saved_ms = S_SAVED_MS;
+	len = 2 * sizeof(h) + (size_t)h.n * sizeof(struct v1rec) +
+	      (size_t)h.next_ext * sizeof(struct v1ext);
+	buf = calloc(1, len);
+	if (!buf) {
+		ck_fail(&ck, "out of memory");
+		goto out;
+	}
+	p = buf;
+	memcpy(p, &h, sizeof(h));
+	p += sizeof(h);
+	for (i = 0; i < x.n; i++, p += sizeof(struct v1rec)) {
+		const struct ps_crec *r = &x.rec[i];
+		struct v1rec v = { .key = r->key, .inc_ns = r->inc_ns, .first_wall = r->first_wall,
+				   .last_wall = r->last_wall, .minute = r->minute,
+				   .ext = r->ext, .gen = r->gen };
+
+		ps_crec_last(&x, r, v.last);
+		memcpy(v.w, r->w, sizeof(v.w));
+		memcpy(p, &v, sizeof(v));
+	}
+	{
+		struct v1rec v = { .key = kb, .inc_ns = 3000, .first_wall = T0, .last_wall = T0,
+				   .gen = x.gen };
+
+		memcpy(v.last, big_b, sizeof(v.last));
+		memcpy(p, &v, sizeof(v));
+		p += sizeof(v);
+	}
+	for (i = 0; i < h.next_ext; i++, p += sizeof(struct v1ext)) {
+		struct v1ext e = { .wide = x.ext[i].wide };
+
+		memcpy(e.base, x.ext[i].base, sizeof(e.base));
+		memcpy(e.ww, x.ext[i].ww, sizeof(e.ww));
+		memcpy(p, &e, sizeof(e));
+	}
+	memcpy(p, &h, sizeof(h));
+	if (mksub("v1", dir, sizeof(dir))) {
+		ck_fail(&ck, "mkdir %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, PS_STATE_FILE);
+	if (gzip_file(path, buf, len)) {
+		ck_fail(&ck, "cannot write %s", path);
+	} else {
+		rc = ps_state_load(&l, dir, &saved, err, sizeof(err));
+		if (rc != 1)
+			ck_fail(&ck, "ps_state_load returned %d, expected 1: %s", rc, err);
+		else if (saved != S_SAVED_MS || l.gen != x.gen)
+			ck_fail(&ck, "saved_ms %llu, tick %u; expected %llu, %u",
+				(unsigned long long)saved, l.gen,
+				(unsigned long long)S_SAVED_MS, x.gen);
+		else if (l.n != x.n + 1)
+			ck_fail(&ck, "%u records, expected %u", l.n, x.n + 1);
+		if (ck_ok(&ck)) {
+			/* kb, the last record, aside: the others as the table saved */
+			l.n--;
+			compare_tables(&ck, &x, &l);
+			l.n++;
+		}
+		if (ck_ok(&ck)) {
+			check_totals(&ck, "past 48 bits, from version 1", &l, &sk[S_WIDE_BASE],
+				     big_a_tot);
+			check_totals(&ck, "past 48 bits without extension, from version 1", &l,
+				     &kb, big_b);
+			rb = ps_ctable_find(&l, &kb);
+			if (ck_ok(&ck) && !(rb && rb->ext && l.ext[rb->ext - 1].big))
+				ck_fail(&ck, "the client past 48 bits keeps its counters in no extension");
+		}
+	}
+	rmsub(dir);
+out:
+	free(buf);
+	ps_ctable_free(&x);
+	ps_ctable_free(&l);
+	ck_end(&ck);
+}
+
 /* The pipe to the parent, in a child of run_in_child(). */
 static int child_fd = -1;
 
@@ -2041,6 +2178,7 @@ int main(void)
 	test_top();
 	test_growth();
 	test_state();
+	test_state_v1();
 	run_in_child("state_empty_file_then_grow", empty_state_then_grow);
 	test_parse();
 	rmdir(tmpdir);
