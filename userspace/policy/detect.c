@@ -236,9 +236,9 @@ static void cand_of(struct ps_detect *d, uint32_t idx, uint32_t now, uint64_t no
 }
 
 /* Judge one client and take its step if it is found. */
-static int judge_one(struct ps_detect *d, const struct cand *c, const struct baseline *b1m,
-		     uint64_t now_ms, uint64_t boot_now)
+static int judge_one(struct ps_detect *d, const struct cand *c, const struct dt_run *run)
 {
+	uint64_t now_ms = run->now_ms, boot_now = run->boot_now;
 	const struct ps_config *cfg = d->cfg;
 	int cls = d->ds[c->idx].cls, taken;
 	const char *det = NULL;
@@ -247,7 +247,7 @@ static int judge_one(struct ps_detect *d, const struct cand *c, const struct bas
 	struct ps_limits lim;
 	struct ps_prefix p;
 
-	if (!ps_dt_judge_client(d, c, cls, b1m, now_ms, &det, &score, &ev)) {
+	if (!ps_dt_judge_client(d, c, cls, run, &det, &score, &ev)) {
 		/* Over the high_rate floor and judged clean: not again
 		 * between runs. A client found stays eligible, so that its
 		 * next step comes on time. */
@@ -268,12 +268,17 @@ static int judge_one(struct ps_detect *d, const struct cand *c, const struct bas
 static int judge_hot(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 {
 	uint32_t now = now_ms / 1000, i;
+	struct dt_run run = { .now = now, .now_ms = now_ms, .boot_now = boot_now };
 	int taken = 0;
 
 	if (!d->nhot)
 		return 0;
 	if (!d->b1m.scale)
 		ps_dt_baseline(d, 0, 1, &d->b1m);	/* no run yet: the defaults */
+	if (!d->b1h.scale)
+		ps_dt_baseline(d, 0, 10, &d->b1h);
+	run.b1m = &d->b1m;
+	run.b1h = &d->b1h;
 	for (i = 0; i < d->nhot; i++) {
 		uint32_t idx = d->hot[i];
 		struct cand c;
@@ -283,7 +288,7 @@ static int judge_hot(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 		if (ps_dt_exempt(d->cfg, ps_dt_class_of(d, idx)))
 			continue;
 		cand_of(d, idx, now, now_ms, &c);
-		taken += judge_one(d, &c, &d->b1m, now_ms, boot_now);
+		taken += judge_one(d, &c, &run);
 	}
 	d->nhot = 0;
 	return taken;
@@ -345,6 +350,7 @@ static void baselines(struct ps_detect *d, uint32_t nc, struct baseline *b1m,
 		if (d->cand[i].inf1h > 0)
 			d->scratch[n++] = log1p(d->cand[i].inf1h);
 	ps_dt_baseline(d, n, 10, b1h);
+	d->b1h = *b1h;
 }
 
 int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
@@ -354,6 +360,8 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	struct ps_ctable *t = d->t;
 	uint32_t now = now_ms / 1000, i, nc = 0;
 	struct baseline b1m, b1h;
+	struct dt_run run = { .now = now, .now_ms = now_ms, .boot_now = boot_now,
+			      .b1m = &b1m, .b1h = &b1h };
 	uint64_t cpu0, yield0;
 	int taken = 0;
 
@@ -386,18 +394,17 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	d->st.clients = nc;
 
 	baselines(d, nc, &b1m, &b1h);
+	run.nc = nc;
 
+	/* The client rows, client by client; then the group rows. */
 	for (i = 0; i < nc; i++) {
 		if (ps_dt_yield(d, i))
 			goto stop;
-		taken += judge_one(d, &d->cand[i], &b1m, now_ms, boot_now);
+		taken += judge_one(d, &d->cand[i], &run);
 	}
-
-	if (dc->prefix.enabled && nc)
-		taken += ps_dt_judge_prefixes(d, nc, &b1h, now, now_ms, boot_now);
+	taken += ps_dt_judge_groups(d, &run);
 	if (d->stale)
 		goto stop;
-	taken += ps_dt_judge_keys(d, now_ms, boot_now);
 	unmap_run_arrays(d);
 	if (d->st.runs % 360 == 0)
 		ps_dt_esc_prune(d, now_ms);

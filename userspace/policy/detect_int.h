@@ -107,6 +107,7 @@ struct ps_detect {
 	bool hot_overflow;	/* more hot clients than the list holds */
 	uint8_t epoch;		/* runs, mod 255 (1..255): dstate.hot's mark */
 	struct baseline b1m;	/* the last run's baseline of the last minute */
+	struct baseline b1h;	/* and of the last hour */
 	uint32_t *ex;		/* exempt clients active in the last hour, at this run */
 	uint32_t nex, cap_ex;
 	bool stale;		/* a reload during this run: it stops (ps_dt_yield) */
@@ -150,23 +151,98 @@ double ps_dt_pace_1m(const struct ps_crec *r, double inf1m, uint32_t now);
 int ps_dt_grow(struct ps_detect *d, uint32_t n);
 double ps_dt_duty_cycle(const struct dstate *s, uint32_t now, double *watched_min);
 
+/* ---- the detectors as data (detectors.c) ---- */
+
+/* A run's shared figures, for the detectors of every row. */
+struct dt_run {
+	uint32_t nc;			/* candidates (d->cand) */
+	uint32_t now;			/* Unix s */
+	uint64_t now_ms, boot_now;
+	const struct baseline *b1m;	/* requests in the last minute */
+	const struct baseline *b1h;	/* requests in the last hour */
+	/* The programs' (key, address) pairs, read by the first key
+	 * detector that asks (dt_key_pairs). */
+	struct ps_kpairs kp;
+	bool kp_read;
+	int kp_err;
+};
+
+/* One client at one run, as a client detector sees it. */
+struct judge {
+	struct ps_detect *d;
+	const struct ps_detection_cfg *dc;
+	const struct cand *c;
+	const struct ps_crec *r;
+	const struct dstate *s;
+	const struct ps_thresholds *th;	/* its class's */
+	int cls;
+	const struct dt_run *run;
+	uint64_t now_ms;
+	uint32_t now;
+	bool have24;
+	struct ps_cview v24;		/* zeros until read */
+};
+
+/* A client detector found the client: its score and evidence (a new object). */
+struct finding {
+	double score;
+	json_t *ev;
+};
+
+enum dt_subject {
+	DT_CLIENT,	/* one client (an address or a key): judged client by client */
+	DT_GROUP,	/* groups of clients or of (key, address) pairs: once a run */
+};
+
 /*
- * detectors.c: judge one client; on a detection fill detector, score and
- * evidence (a new object) and return true. The first detector of the
- * table that fires speaks.
+ * A detector: its function and what it is made of. Adding one is a
+ * function and a row of ps_dt_rows (detectors.c); its settings are its
+ * table in detection (struct ps_detection_cfg) or, for the ones that have
+ * none, the row's constants.
+ */
+struct dt_row {
+	const char *name;		/* the alert's detector */
+	enum dt_subject kind;
+	const char *subject;		/* what its alerts name */
+	size_t enabled;			/* its switch: an int in struct ps_detection_cfg,
+					 * DT_ALWAYS: none */
+	const char *window;		/* the windows it reads */
+	const char *features;		/* what it judges */
+	const char *thresholds;		/* what it compares them with */
+	const char *const *evidence;	/* keys every alert of it carries (NULL ends) */
+	/* DT_CLIENT: judge one client; the first row that fires speaks. */
+	bool (*client)(struct judge *j, struct finding *f);
+	/* DT_GROUP: judge the run's groups; steps taken. */
+	int (*group)(struct ps_detect *d, struct dt_run *run);
+};
+#define DT_ALWAYS	SIZE_MAX
+
+extern const struct dt_row ps_dt_rows[];
+extern const size_t ps_dt_nrows;
+/* The row of a detector, by name (NULL: none). */
+const struct dt_row *ps_dt_row(const char *name);
+bool ps_dt_row_enabled(const struct ps_detection_cfg *dc, const struct dt_row *row);
+
+/*
+ * Judge one client by the client rows, in order; on a detection fill
+ * detector, score and evidence (a new object) and return true.
  */
 bool ps_dt_judge_client(struct ps_detect *d, const struct cand *c, int cls,
-			const struct baseline *b1m, uint64_t now_ms, const char **detector,
-			double *score, json_t **ev);
+			const struct dt_run *run, const char **detector, double *score,
+			json_t **ev);
 json_t *ps_dt_client_features(const struct cand *c);
+/* The group rows, in order; steps taken. Stops when the run goes stale. */
+int ps_dt_judge_groups(struct ps_detect *d, struct dt_run *run);
+/* The run's (key, address) pairs, read once (NULL: none to be had). */
+const struct ps_kpairs *ps_dt_key_pairs(struct ps_detect *d, struct dt_run *run);
 
-/* prefix.c: the prefix detector over the candidates of a run; steps taken. */
-int ps_dt_judge_prefixes(struct ps_detect *d, uint32_t nc, const struct baseline *b1h,
-			 uint32_t now, uint64_t now_ms, uint64_t boot_now);
+/* prefix.c: the prefix detector (a row); steps taken. */
+int ps_dt_judge_prefixes(struct ps_detect *d, struct dt_run *run);
 void ps_dt_mask_prefix(const struct ps_client_key *k, int len, struct ps_prefix *p);
 
-/* keys.c: the API key detectors (shared_key, key_hydra); steps taken. */
-int ps_dt_judge_keys(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now);
+/* keys.c: the API key detectors (rows); steps taken. */
+int ps_dt_judge_shared_key(struct ps_detect *d, struct dt_run *run);
+int ps_dt_judge_key_hydra(struct ps_detect *d, struct dt_run *run);
 
 /* escalate.c */
 uint64_t ps_dt_prefix_hash(const struct ps_prefix *p);

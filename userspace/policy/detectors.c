@@ -1,40 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The detectors of single clients, one function each and a table that
- * runs them in order: the first that fires speaks for the client, and its
- * step is taken (escalate.c). Each judges the features of one candidate
- * (struct cand: the last minute and hour, read at the run) and, when it
- * needs them, the client's 24h window and its detector state (struct
- * dstate); its settings are its own table of detection in the config
+ * Every detector as data: a function and a row of ps_dt_rows (the name
+ * its alerts carry, what it judges, the windows it reads, its thresholds
+ * and the evidence each of its alerts has), so that adding one touches
+ * one place. Client detectors judge one candidate (struct cand: the last
+ * minute and hour, read at the run) and, when they need them, the
+ * client's 24h window and its detector state (struct dstate); the rows
+ * are asked in order and the first that fires speaks for the client.
+ * Group detectors (a prefix's clients, an API key's addresses, an
+ * address's keys) judge the run's groups once a run: prefix.c, keys.c.
+ * Each detector's settings are its table of detection in the config
  * (struct ps_detection_cfg), and its row names the switch that turns it
- * off. The prefix detector, which judges groups of clients, is prefix.c.
+ * off.
  */
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "policy/detect_int.h"
-
-/* One client at one run, as the detectors see it. */
-struct judge {
-	struct ps_detect *d;
-	const struct ps_detection_cfg *dc;
-	const struct cand *c;
-	const struct ps_crec *r;
-	const struct dstate *s;
-	const struct ps_thresholds *th;	/* its class's */
-	int cls;
-	const struct baseline *b1m;
-	uint64_t now_ms;
-	uint32_t now;
-	bool have24;
-	struct ps_cview v24;		/* zeros until read */
-};
-
-/* A detector found the client: its score and evidence (a new object). */
-struct finding {
-	double score;
-	json_t *ev;
-};
 
 static void read24(struct judge *j)
 {
@@ -101,7 +85,7 @@ static bool high_rate(struct judge *j, struct finding *f)
 
 	if (!(c->recent && c->pace1m >= dc->high_rate.requests_per_minute))
 		return false;
-	z = ps_dt_zscore(j->b1m, c->pace1m);
+	z = ps_dt_zscore(j->run->b1m, c->pace1m);
 	if (!(z >= dc->zscore))
 		return false;
 	f->score = z;
@@ -112,7 +96,7 @@ static bool high_rate(struct judge *j, struct finding *f)
 	json_object_set_new(f->ev, "zscore", json_real(z));
 	json_object_set_new(f->ev, "floor",
 			    json_integer((json_int_t)dc->high_rate.requests_per_minute));
-	json_object_set_new(f->ev, "baseline", ps_dt_baseline_json(j->b1m, "requests_1m", "1m"));
+	json_object_set_new(f->ev, "baseline", ps_dt_baseline_json(j->run->b1m, "requests_1m", "1m"));
 	return true;
 }
 
@@ -206,22 +190,6 @@ static bool ratio(struct judge *j, struct finding *f)
 	return true;
 }
 
-#define ALWAYS	SIZE_MAX
-#define SWITCH(d)	offsetof(struct ps_detection_cfg, d.enabled)
-
-/* The detectors of single clients, in the order they are asked. */
-static const struct {
-	const char *name;	/* the alert's detector */
-	size_t enabled;		/* its switch, an int in struct ps_detection_cfg; ALWAYS: none */
-	bool (*judge)(struct judge *j, struct finding *f);
-} detectors[] = {
-	{ "threshold", ALWAYS, threshold },
-	{ "high_rate", SWITCH(high_rate), high_rate },
-	{ "surge", SWITCH(surge), surge },
-	{ "low_and_slow", SWITCH(low_and_slow), low_and_slow },
-	{ "ratio", SWITCH(ratio), ratio },
-};
-
 json_t *ps_dt_client_features(const struct cand *c)
 {
 	return json_pack("{s:f,s:f,s:f,s:f}", "requests_1m", (double)c->inf1m, "requests_1h",
@@ -229,28 +197,154 @@ json_t *ps_dt_client_features(const struct cand *c)
 			 (double)c->rxp1h);
 }
 
+#define SWITCH(d)	offsetof(struct ps_detection_cfg, d.enabled)
+#define FEATURES	"requests_1m", "requests_1h", "tx_payload_1h", "rx_payload_1h"
+#define EVIDENCE(...)	(const char *const[]){ __VA_ARGS__, NULL }
+
+/* Every detector, client ones in the order they are asked. */
+const struct dt_row ps_dt_rows[] = {
+	{
+		.name = "threshold", .kind = DT_CLIENT, .subject = "client",
+		.enabled = DT_ALWAYS, .window = "1m, 1h, 24h",
+		.features = "requests and tx payload of the client",
+		.thresholds = "its class's thresholds (detection.thresholds)",
+		.evidence = EVIDENCE(FEATURES, "threshold", "value", "limit", "class"),
+		.client = threshold,
+	},
+	{
+		.name = "high_rate", .kind = DT_CLIENT, .subject = "client",
+		.enabled = SWITCH(high_rate), .window = "1m",
+		.features = "requests in the last minute (a young client's pace)",
+		.thresholds = "zscore against the population; high_rate.requests_per_minute",
+		.evidence = EVIDENCE(FEATURES, "window", "zscore", "floor", "baseline"),
+		.client = high_rate,
+	},
+	{
+		.name = "surge", .kind = DT_CLIENT, .subject = "client",
+		.enabled = SWITCH(surge), .window = "1h, 24h",
+		.features = "requests in the last hour over its own hourly baseline",
+		.thresholds = "surge.factor, min_history, requests_per_hour",
+		.evidence = EVIDENCE(FEATURES, "window", "factor", "baseline"),
+		.client = surge,
+	},
+	{
+		.name = "low_and_slow", .kind = DT_CLIENT, .subject = "client",
+		.enabled = SWITCH(low_and_slow), .window = "1h, 24h (watched minutes)",
+		.features = "duty cycle of its minutes, regularity of its request intervals",
+		.thresholds = "low_and_slow.duty_cycle, max_cv, min_history, requests_per_hour",
+		.evidence = EVIDENCE(FEATURES, "window", "duty_cycle", "watched_minutes",
+				     "interval_mean_s", "interval_cv", "baseline"),
+		.client = low_and_slow,
+	},
+	{
+		.name = "ratio", .kind = DT_CLIENT, .subject = "client",
+		.enabled = SWITCH(ratio), .window = "1h, 24h",
+		.features = "tx payload over rx payload",
+		.thresholds = "ratio.min_ratio, min_requests",
+		.evidence = EVIDENCE(FEATURES, "window", "ratio_24h", "ratio_1h", "requests_24h",
+				     "tx_payload_24h", "rx_payload_24h", "baseline"),
+		.client = ratio,
+	},
+	{
+		.name = "prefix", .kind = DT_GROUP, .subject = "IPv4 /24, IPv6 /64 or /48",
+		.enabled = SWITCH(prefix), .window = "1m, 1h",
+		.features = "the members' requests together (a young campaign's pace)",
+		.thresholds = "zscore against the population of single clients; "
+			      "prefix.min_clients, requests_per_hour",
+		.evidence = EVIDENCE("window", "active_clients", "clients", "requests_per_hour",
+				     "requests_1m", "requests_1h", "tx_payload_1h",
+				     "rx_payload_1h", "zscore", "baseline"),
+		.group = ps_dt_judge_prefixes,
+	},
+	{
+		.name = "shared_key", .kind = DT_GROUP, .subject = "API key",
+		.enabled = SWITCH(shared_key), .window = "1h",
+		.features = "networks (IPv4 /24, IPv6 /48) one key came from",
+		.thresholds = "zscore against the population of keys; shared_key.min_networks",
+		.evidence = EVIDENCE("window", "networks", "addresses", "requests",
+				     "inference_requests", "zscore", "top_addresses", "baseline"),
+		.group = ps_dt_judge_shared_key,
+	},
+	{
+		.name = "key_hydra", .kind = DT_GROUP, .subject = "address, IPv4 /24 or IPv6 /48",
+		.enabled = SWITCH(key_hydra), .window = "1h",
+		.features = "keys of one address or network, their rates and spread",
+		.thresholds = "zscore against the population of addresses (networks); "
+			      "key_hydra.min_keys, max_cv, requests_per_key",
+		.evidence = EVIDENCE("window", "keys", "addresses", "requests",
+				     "inference_requests", "mean_key_requests_per_hour",
+				     "cv_key_requests_per_hour", "zscore", "keys_seen", "baseline"),
+		.group = ps_dt_judge_key_hydra,
+	},
+};
+const size_t ps_dt_nrows = sizeof(ps_dt_rows) / sizeof(ps_dt_rows[0]);
+
+const struct dt_row *ps_dt_row(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ps_dt_nrows; i++)
+		if (!strcmp(ps_dt_rows[i].name, name))
+			return &ps_dt_rows[i];
+	return NULL;
+}
+
+bool ps_dt_row_enabled(const struct ps_detection_cfg *dc, const struct dt_row *row)
+{
+	return row->enabled == DT_ALWAYS || *(const int *)((const char *)dc + row->enabled);
+}
+
 bool ps_dt_judge_client(struct ps_detect *d, const struct cand *c, int cls,
-			const struct baseline *b1m, uint64_t now_ms, const char **detector,
-			double *score, json_t **ev)
+			const struct dt_run *run, const char **detector, double *score,
+			json_t **ev)
 {
 	struct judge j = {
 		.d = d, .dc = &d->cfg->detection, .c = c, .r = &d->t->rec[c->idx],
 		.s = &d->ds[c->idx], .th = &d->th[cls < PS_MAX_CLASSES ? cls : 0], .cls = cls,
-		.b1m = b1m, .now_ms = now_ms, .now = now_ms / 1000,
+		.run = run, .now_ms = run->now_ms, .now = run->now_ms / 1000,
 	};
 	struct finding f = {};
 	size_t i;
 
-	for (i = 0; i < sizeof(detectors) / sizeof(detectors[0]); i++) {
-		if (detectors[i].enabled != ALWAYS &&
-		    !*(const int *)((const char *)j.dc + detectors[i].enabled))
+	for (i = 0; i < ps_dt_nrows; i++) {
+		const struct dt_row *row = &ps_dt_rows[i];
+
+		if (row->kind != DT_CLIENT || !ps_dt_row_enabled(j.dc, row))
 			continue;
-		if (detectors[i].judge(&j, &f)) {
-			*detector = detectors[i].name;
+		if (row->client(&j, &f)) {
+			*detector = row->name;
 			*score = f.score;
 			*ev = f.ev;
 			return true;
 		}
 	}
 	return false;
+}
+
+int ps_dt_judge_groups(struct ps_detect *d, struct dt_run *run)
+{
+	const struct ps_detection_cfg *dc = &d->cfg->detection;
+	int taken = 0;
+	size_t i;
+
+	for (i = 0; i < ps_dt_nrows && !d->stale; i++) {
+		const struct dt_row *row = &ps_dt_rows[i];
+
+		if (row->kind == DT_GROUP && ps_dt_row_enabled(dc, row))
+			taken += row->group(d, run);
+	}
+	if (run->kp_read)
+		ps_kpairs_free(&run->kp);
+	run->kp_read = false;
+	return taken;
+}
+
+const struct ps_kpairs *ps_dt_key_pairs(struct ps_detect *d, struct dt_run *run)
+{
+	if (!run->kp_read) {
+		run->kp_read = true;
+		memset(&run->kp, 0, sizeof(run->kp));
+		run->kp_err = d->h.key_pairs ? d->h.key_pairs(d->h.ctx, &run->kp) : -ENOENT;
+	}
+	return run->kp_err || !run->kp.n ? NULL : &run->kp;
 }

@@ -281,17 +281,18 @@ static int judge_level(struct ps_detect *d, uint32_t nc, int level, const struct
  * The prefix detector: IPv4 /24s and IPv6 /64s, then IPv6 /48s from the
  * clients whose /64 was not found on its own.
  */
-int ps_dt_judge_prefixes(struct ps_detect *d, uint32_t nc, const struct baseline *b1h,
-		       uint32_t now, uint64_t now_ms, uint64_t boot_now)
+int ps_dt_judge_prefixes(struct ps_detect *d, struct dt_run *run)
 {
-	uint32_t i;
+	uint32_t i, nc = run->nc;
 	int taken;
 
+	if (!nc)
+		return 0;
 	for (i = 0; i < nc; i++)
 		d->cand[i].in_found = false;
-	taken = judge_level(d, nc, -1, b1h, now, now_ms, boot_now);
+	taken = judge_level(d, nc, -1, run->b1h, run->now, run->now_ms, run->boot_now);
 	if (d->stale)
 		return taken;
 	/* After the /64s: their found clients are left out of the /48s. */
-	return taken + judge_level(d, nc, 48, b1h, now, now_ms, boot_now);
+	return taken + judge_level(d, nc, 48, run->b1h, run->now, run->now_ms, run->boot_now);
 }

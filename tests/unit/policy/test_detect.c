@@ -43,6 +43,7 @@
 #include "common/units.h"
 #include "count/clients.h"
 #include "policy/detect.h"
+#include "policy/detect_int.h"
 #include "../check.h"
 
 /* 2024-10-04T00:00:00Z = 20000 * 86400: starts a UTC day, hour and minute. */
@@ -463,6 +464,22 @@ static void expect_nenf(struct sim *s, const char *when, int want)
 		ck_fail(s->ck, "%s: %d enforcement entries, expected %d", when, s->g.nen, want);
 }
 
+/* The alert carries every evidence key its detector's row names. */
+static void check_row_evidence(struct ck *ck, const struct got_alert *a)
+{
+	const struct dt_row *row = ps_dt_row(a->detector);
+	const char *const *k;
+
+	if (!row) {
+		ck_fail(ck, "alert on %s: detector %s has no row", a->subject, a->detector);
+		return;
+	}
+	for (k = row->evidence; a->ev && *k; k++)
+		if (!json_object_get(a->ev, *k))
+			ck_fail(ck, "alert on %s by %s: no evidence key %s (its row names it)",
+				a->subject, a->detector, *k);
+}
+
 /* An alert's header: subject, kind, detector, action, score, step, when. */
 static void check_alert(struct sim *s, const struct got_alert *a, int kind, const char *detector,
 			const char *action, double score, double tol, int step, uint32_t sec)
@@ -487,6 +504,7 @@ static void check_alert(struct sim *s, const struct got_alert *a, int kind, cons
 		ck_fail(ck, "alert on %s: no evidence", a->subject);
 	else
 		ev_num(ck, a, "step", step, 0);
+	check_row_evidence(ck, a);
 }
 
 /* An enforcement entry: subject, action, figures, clock, reason. */
