@@ -53,7 +53,8 @@ import sys
 # Seconds from the onset, per pattern; None: detected at all is the target.
 TARGETS = {"high-rate": 60.0, "hydra": 600.0, "low-slow": 6 * 3600.0,
            "surge": None, "ratio": None}
-DETECTORS = ("high_rate", "prefix", "low_and_slow", "surge", "ratio", "threshold")
+DETECTORS = ("high_rate", "prefix", "low_and_slow", "surge", "ratio", "threshold", "outflow",
+             "shared_key", "key_hydra")
 ACTIONS = ("alert", "shape", "delay", "block")
 KINDS = ("client", "prefix")
 # Alerts may be stamped up to this long after the last packet (which the

@@ -227,11 +227,13 @@ static void cand_of(struct ps_detect *d, uint32_t idx, uint32_t now, uint64_t no
 	c->family = r->key.family;
 	ps_crec_view(d->t, r, PS_WIN_1M, now_ms, &v);
 	c->inf1m = v.v[PS_F_INFERENCE];
+	c->out1m = ps_dt_outflow(&v);
 	c->pace1m = ps_dt_pace_1m(r, c->inf1m, now);
 	ps_crec_view(d->t, r, PS_WIN_1H, now_ms, &v);
 	c->inf1h = v.v[PS_F_INFERENCE];
 	c->txp1h = v.v[PS_F_TX_PAYLOAD];
 	c->rxp1h = v.v[PS_F_RX_PAYLOAD];
+	c->out1h = ps_dt_outflow(&v);
 	c->recent = r->last_wall + 60 >= now;
 }
 
@@ -275,10 +277,15 @@ static int judge_hot(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 		return 0;
 	if (!d->b1m.scale)
 		ps_dt_baseline(d, 0, 1, &d->b1m);	/* no run yet: the defaults */
-	if (!d->b1h.scale)
+	if (!d->b1h.scale) {
 		ps_dt_baseline(d, 0, 10, &d->b1h);
+		ps_dt_baseline(d, 0, OUT_DEF_1H, &d->bo1h);
+		ps_dt_baseline(d, 0, OUT_DEF_REQ, &d->boreq);
+	}
 	run.b1m = &d->b1m;
 	run.b1h = &d->b1h;
+	run.bo1h = &d->bo1h;
+	run.boreq = &d->boreq;
 	for (i = 0; i < d->nhot; i++) {
 		uint32_t idx = d->hot[i];
 		struct cand c;
@@ -332,12 +339,55 @@ static uint32_t collect(struct ps_detect *d, uint32_t now, uint64_t now_ms)
 }
 
 /*
+ * The outflow baselines count one client a network (an IPv4 /24, an IPv6
+ * /48; an API key is its own), the first of the table's order with
+ * requests and answers in the hour: a hydra of a hundred addresses, or
+ * a campus, is one member of the population, not its median. Marks
+ * cand.rep. Equal hashes of two networks count as one (rare, and only a
+ * client fewer in the baseline).
+ */
+static void mark_networks(struct ps_detect *d, uint32_t nc)
+{
+	uint32_t cap = 64, i, mask;
+	uint64_t *seen;
+
+	while (cap < 2 * nc)
+		cap *= 2;
+	mask = cap - 1;
+	seen = calloc(cap, sizeof(*seen));
+	for (i = 0; i < nc; i++) {
+		struct cand *c = &d->cand[i];
+		const struct ps_client_key *k = &d->t->rec[c->idx].key;
+		struct ps_prefix p;
+		uint64_t h;
+		uint32_t j;
+
+		c->rep = c->inf1h > 0 && c->out1h > 0;
+		if (!c->rep || !seen)
+			continue;
+		if (k->family == PS_AF_KEY)
+			ps_prefix_of_client(k, &p);
+		else
+			ps_dt_mask_prefix(k, k->family == PS_AF_INET ? 24 : 48, &p);
+		h = ps_dt_prefix_hash(&p) | 1;
+		for (j = h & mask; seen[j] && seen[j] != h; j = (j + 1) & mask)
+			;
+		c->rep = !seen[j];
+		seen[j] = h;
+	}
+	free(seen);
+}
+
+/*
  * Baselines: the last minute of those active in it, the last hour of
- * those with requests in it.
+ * those with requests in it; the outflow in the hour, and a request's, of
+ * those with requests and answers in it (a client whose first answers are
+ * still on their way took nothing yet).
  */
 static void baselines(struct ps_detect *d, uint32_t nc, struct baseline *b1m,
 		      struct baseline *b1h)
 {
+	const struct cand *c;
 	uint32_t i;
 	size_t n;
 
@@ -351,6 +401,15 @@ static void baselines(struct ps_detect *d, uint32_t nc, struct baseline *b1m,
 			d->scratch[n++] = log1p(d->cand[i].inf1h);
 	ps_dt_baseline(d, n, 10, b1h);
 	d->b1h = *b1h;
+	mark_networks(d, nc);
+	for (i = 0, n = 0; i < nc; i++)
+		if ((c = &d->cand[i])->rep)
+			d->scratch[n++] = log1p(c->out1h);
+	ps_dt_baseline(d, n, OUT_DEF_1H, &d->bo1h);
+	for (i = 0, n = 0; i < nc; i++)
+		if ((c = &d->cand[i])->rep)
+			d->scratch[n++] = log1p(c->out1h / c->inf1h);
+	ps_dt_baseline(d, n, OUT_DEF_REQ, &d->boreq);
 }
 
 int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
@@ -361,7 +420,7 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	uint32_t now = now_ms / 1000, i, nc = 0;
 	struct baseline b1m, b1h;
 	struct dt_run run = { .now = now, .now_ms = now_ms, .boot_now = boot_now,
-			      .b1m = &b1m, .b1h = &b1h };
+			      .b1m = &b1m, .b1h = &b1h, .bo1h = &d->bo1h, .boreq = &d->boreq };
 	uint64_t cpu0, yield0;
 	int taken = 0;
 

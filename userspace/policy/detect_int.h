@@ -68,13 +68,43 @@ struct esc {
 	uint64_t until_ms;	/* the end of the action last taken (0: an alert) */
 };
 
+/*
+ * outflow: what a client took, in bytes of response. The response
+ * payload today; where the datapath counts completion tokens, this is
+ * where they come in (ps_dt_outflow).
+ */
+/* A minute's outflow judged: at least this many requests (several
+ * answers, never one long one) and bytes. */
+#define OUT_MIN_REQ_1M	3
+#define OUT_MIN_1M	16384.0
+/* An hour's: at least this many requests and bytes. */
+#define OUT_MIN_REQ_1H	10
+#define OUT_MIN_1H	1048576.0
+/* Own history: the last hour this many times its hourly baseline from
+ * the rest of its last 24 h, watched at least OUT_HIST_S, a baseline of
+ * at least OUT_HIST_MIN_REQ requests. */
+#define OUT_HIST_FACTOR	5.0
+#define OUT_HIST_S	(3 * 3600)
+#define OUT_HIST_MIN_REQ	10
+/* The medians of a population too small to compare with (which the
+ * population arms do not judge against): a person's answer and hour. */
+#define OUT_DEF_REQ	2048.0
+#define OUT_DEF_1H	20480.0
+
+static inline double ps_dt_outflow(const struct ps_cview *v)
+{
+	return v->v[PS_F_TX_PAYLOAD];
+}
+
 /* One client judged at a run. */
 struct cand {
 	uint32_t idx;
 	float inf1m, inf1h, txp1h, rxp1h;
+	float out1m, out1h;	/* outflow (ps_dt_outflow) of the last minute, hour */
 	float pace1m;		/* inf1m, or a young client's pace a minute */
 	bool recent;		/* active in the last minute */
 	bool in_found;		/* in a prefix found at this run */
+	bool rep;		/* its network's one client in the outflow baselines */
 	uint8_t family;
 };
 
@@ -108,6 +138,7 @@ struct ps_detect {
 	uint8_t epoch;		/* runs, mod 255 (1..255): dstate.hot's mark */
 	struct baseline b1m;	/* the last run's baseline of the last minute */
 	struct baseline b1h;	/* and of the last hour */
+	struct baseline bo1h, boreq;	/* the outflow's: the last hour, a request */
 	uint32_t *ex;		/* exempt clients active in the last hour, at this run */
 	uint32_t nex, cap_ex;
 	bool stale;		/* a reload during this run: it stops (ps_dt_yield) */
@@ -160,6 +191,8 @@ struct dt_run {
 	uint64_t now_ms, boot_now;
 	const struct baseline *b1m;	/* requests in the last minute */
 	const struct baseline *b1h;	/* requests in the last hour */
+	const struct baseline *bo1h;	/* outflow in the last hour */
+	const struct baseline *boreq;	/* outflow a request, over the last hour */
 	/* The programs' (key, address) pairs, read by the first key
 	 * detector that asks (dt_key_pairs). */
 	struct ps_kpairs kp;

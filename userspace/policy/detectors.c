@@ -197,6 +197,99 @@ json_t *ps_dt_client_features(const struct cand *c)
 			 (double)c->rxp1h);
 }
 
+/*
+ * outflow: what the client takes, in bytes of response, against the
+ * population and against its own history. Three arms, the first that
+ * holds speaks:
+ *   1m    several answers in the last minute (OUT_MIN_REQ_1M), each far
+ *         longer than people's: the minute's outflow a request, robust
+ *         z-score against the population's outflow a request over the
+ *         hour; found within a minute of a client taking ten times a
+ *         person's output, at a request rate no rate detector sees;
+ *   1h    the hour's outflow far above the population's hours;
+ *   own   the hour's outflow OUT_HIST_FACTOR times its own hourly
+ *         baseline from the rest of its last 24 h, and above most of
+ *         the population's hours (half the z-score).
+ * Both hour arms need answers longer than most people's (the hour's
+ * outflow a request at half the z-score or more): an application making
+ * many requests of ordinary length is a heavy user, not an outflow.
+ * The population arms judge only against a population (min_population
+ * clients with requests in the hour), never against the defaults.
+ */
+static bool outflow(struct judge *j, struct finding *f)
+{
+	const struct ps_detection_cfg *dc = j->dc;
+	const struct dt_run *run = j->run;
+	const struct cand *c = j->c;
+	const char *window = NULL, *feature = NULL;
+	double value = 0, score = 0, z;
+	json_t *base = NULL;
+
+	if (c->recent && c->inf1m >= OUT_MIN_REQ_1M && c->out1m >= OUT_MIN_1M &&
+	    run->boreq->population) {
+		value = c->out1m / c->inf1m;
+		z = ps_dt_zscore(run->boreq, value);
+		if (z >= dc->zscore) {
+			window = "1m";
+			feature = "outflow_per_request_1m";
+			score = z;
+			base = ps_dt_baseline_json(run->boreq, "outflow_per_request of one client",
+						   "1h");
+		}
+	}
+	if (!window && c->inf1h >= OUT_MIN_REQ_1H && c->out1h >= OUT_MIN_1H &&
+	    run->bo1h->population) {
+		double zr = ps_dt_zscore(run->boreq, c->out1h / c->inf1h);
+
+		z = ps_dt_zscore(run->bo1h, c->out1h);
+		if (zr < dc->zscore / 2) {
+			/* Many answers of people's length: a heavy user, the
+			 * rate detectors' to judge. */
+		} else if (z >= dc->zscore) {
+			window = "1h";
+			feature = "outflow_1h";
+			value = c->out1h;
+			score = z;
+			base = ps_dt_baseline_json(run->bo1h, "outflow_1h of one client", "1h");
+		} else if (z >= dc->zscore / 2) {
+			uint32_t now = j->now;
+			double hist = (double)(now - (j->r->first_wall < now ? j->r->first_wall : now));
+			double base_h, base_n, per_h, factor;
+
+			read24(j);
+			if (hist > 86400)
+				hist = 86400;
+			base_h = hist / 3600.0 - 1;
+			base_n = j->v24.v[PS_F_INFERENCE] - c->inf1h;
+			per_h = base_h >= 1 ? (ps_dt_outflow(&j->v24) - c->out1h) / base_h : 0;
+			factor = c->out1h / (per_h > 1 ? per_h : 1);
+			if (hist >= OUT_HIST_S && base_h >= 1 && base_n >= OUT_HIST_MIN_REQ &&
+			    factor >= OUT_HIST_FACTOR) {
+				window = "1h";
+				feature = "outflow_1h over its own";
+				value = c->out1h;
+				score = factor;
+				base = json_pack("{s:s,s:f,s:f,s:f,s:s}", "feature",
+						 "outflow per hour", "value", per_h, "hours", base_h,
+						 "zscore_population", z, "from",
+						 "own history, last 24h");
+			}
+		}
+	}
+	if (!window)
+		return false;
+	f->score = score;
+	f->ev = ps_dt_client_features(c);
+	json_object_set_new(f->ev, "window", json_string(window));
+	json_object_set_new(f->ev, "feature", json_string(feature));
+	json_object_set_new(f->ev, "value", json_real(value));
+	json_object_set_new(f->ev, "outflow_1m", json_real(c->out1m));
+	json_object_set_new(f->ev, "outflow_1h", json_real(c->out1h));
+	json_object_set_new(f->ev, "score", json_real(score));
+	json_object_set_new(f->ev, "baseline", base);
+	return true;
+}
+
 #define SWITCH(d)	offsetof(struct ps_detection_cfg, d.enabled)
 #define FEATURES	"requests_1m", "requests_1h", "tx_payload_1h", "rx_payload_1h"
 #define EVIDENCE(...)	(const char *const[]){ __VA_ARGS__, NULL }
@@ -244,6 +337,16 @@ const struct dt_row ps_dt_rows[] = {
 		.evidence = EVIDENCE(FEATURES, "window", "ratio_24h", "ratio_1h", "requests_24h",
 				     "tx_payload_24h", "rx_payload_24h", "baseline"),
 		.client = ratio,
+	},
+	{
+		.name = "outflow", .kind = DT_CLIENT, .subject = "client",
+		.enabled = DT_ALWAYS, .window = "1m, 1h, 24h",
+		.features = "response payload (tokens once counted): a request's in the last "
+			    "minute, the hour's; the hour over its own history",
+		.thresholds = "zscore against the population; OUT_* in detect_int.h",
+		.evidence = EVIDENCE(FEATURES, "window", "feature", "value", "outflow_1m",
+				     "outflow_1h", "score", "baseline"),
+		.client = outflow,
 	},
 	{
 		.name = "prefix", .kind = DT_GROUP, .subject = "IPv4 /24, IPv6 /64 or /48",
