@@ -351,12 +351,14 @@ const struct dt_row ps_dt_rows[] = {
 	{
 		.name = "prefix", .kind = DT_GROUP, .subject = "IPv4 /24, IPv6 /64 or /48",
 		.enabled = SWITCH(prefix), .window = "1m, 1h",
-		.features = "the members' requests together (a young campaign's pace)",
+		.features = "the members' requests together (a young campaign's pace); "
+			    "a hydra, not a crowd: members first seen together, staying, "
+			    "machine-regular, or each far busier than a person",
 		.thresholds = "zscore against the population of single clients; "
-			      "prefix.min_clients, requests_per_hour",
+			      "prefix.min_clients, requests_per_hour; HYDRA_* in prefix.c",
 		.evidence = EVIDENCE("window", "active_clients", "clients", "requests_per_hour",
 				     "requests_1m", "requests_1h", "tx_payload_1h",
-				     "rx_payload_1h", "zscore", "baseline"),
+				     "rx_payload_1h", "zscore", "baseline", "hydra"),
 		.group = ps_dt_judge_prefixes,
 	},
 	{

@@ -1524,6 +1524,73 @@ static void check_hydra_alert(struct sim *s, const struct got_alert *a, int step
 	ev_str(ck, a, "baseline.from", "defaults");
 	ev_num(ck, a, "baseline.median", 10, TOL);	/* expm1(ln 11) */
 	ev_num(ck, a, "baseline.clients", bclients, 0);
+	ev_str(ck, a, "hydra.decided_by", "together");
+}
+
+/*
+ * A crowd behind one /24: twelve people (i = 1..12) arriving one a
+ * minute (s = 60 i), each a session of five minutes, requests at two
+ * paces (every 20 s and every 33 s: irregular intervals), then gone.
+ * At s = 720 all twelve are active (seen in the last 10 min), the last
+ * minute's pace well over 300 an hour and far above the defaults'
+ * baseline: as busy as a hydra. But never 80% of them first seen within
+ * 120 s (3 of 12), watched 660 s < 1800, their intervals irregular, and
+ * a member's hour (24 requests) like a client's: a crowd, no alert.
+ */
+static void test_prefix_crowd(void)
+{
+	struct ck ck;
+	uint32_t i;
+
+	ck_init(&ck, "prefix_crowd_not_hydra");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+
+		for (i = 1; i <= 12; i++) {
+			struct client *c = cl_add(s, key4f("198.51.100.%u", i));
+
+			pat_add(c, 60 * i, 60 * i + 280, 20, 1, 200, 1000);
+			pat_add(c, 60 * i + 5, 60 * i + 280, 33, 1, 200, 1000);
+		}
+		advance(s, 0, 720);
+		run_expect(s, 720, 0);
+		expect_nalerts(s, "s=720", 0);
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
+	 * The same arrivals, but every member stays: requests every 120 s
+	 * and every 170 s from s = 60 i on. At s = 1200 (watched 1140 s <
+	 * 1800, arrivals spread) nothing; at s = 2400 (watched 2340 s) all
+	 * twelve members seen in the hour are active: staying, found.
+	 */
+	ck_init(&ck, "prefix_hydra_staying");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		const struct got_alert *a;
+
+		for (i = 1; i <= 12; i++) {
+			struct client *c = cl_add(s, key4f("198.51.100.%u", i));
+
+			pat_add(c, 60 * i, 90000, 120, 1, 200, 1000);
+			pat_add(c, 60 * i + 7, 90000, 170, 1, 200, 1000);
+		}
+		advance(s, 0, 1200);
+		run_expect(s, 1200, 0);
+		advance(s, 1201, 2400);
+		run_expect(s, 2400, 1);
+		a = alert_on(s, "198.51.100.0/24");
+		if (a) {
+			ev_str(&ck, a, "hydra.decided_by", "staying");
+			ev_num(&ck, a, "hydra.staying", 1, 0);
+			ev_num(&ck, a, "hydra.watched_s", 2340, 0);
+			ev_num(&ck, a, "hydra.together", 0.25, TOL);
+			check_row_evidence(&ck, a);
+		}
+		sim_free(s);
+	}
+	ck_end(&ck);
 }
 
 static void test_prefix(void)
@@ -2487,6 +2554,7 @@ int main(void)
 	test_escalation_restart();
 	test_last_step_renewal();
 	test_prefix();
+	test_prefix_crowd();
 	run_in_child("prefix_table_many_exempt_clients", many_exempt_prefixes, 2);
 	test_low_and_slow();
 	test_surge();
