@@ -21,6 +21,8 @@ pkgs=(
 	haproxy libnginx-mod-stream
 	# tests/e2e/test_apikey: a core of penstockd (gcore) searched for keys
 	gdb
+	# make bench: tools/detect_bench.py's plots
+	python3-matplotlib
 )
 
 missing=()

@@ -229,6 +229,7 @@ static void cand_of(struct ps_detect *d, uint32_t idx, uint32_t now, uint64_t no
 	c->inf1m = v.v[PS_F_INFERENCE];
 	c->out1m = ps_dt_outflow(&v);
 	c->pace1m = ps_dt_pace_1m(r, c->inf1m, now);
+	c->opace1m = ps_dt_pace_1m(r, c->out1m, now);
 	ps_crec_view(d->t, r, PS_WIN_1H, now_ms, &v);
 	c->inf1h = v.v[PS_F_INFERENCE];
 	c->txp1h = v.v[PS_F_TX_PAYLOAD];
@@ -281,11 +282,15 @@ static int judge_hot(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 		ps_dt_baseline(d, 0, 10, &d->b1h);
 		ps_dt_baseline(d, 0, OUT_DEF_1H, &d->bo1h);
 		ps_dt_baseline(d, 0, OUT_DEF_REQ, &d->boreq);
+		ps_dt_baseline(d, 0, 1, &d->bratio);
+		ps_dt_baseline(d, 0, OUT_DEF_REQ, &d->bo1m);
 	}
 	run.b1m = &d->b1m;
 	run.b1h = &d->b1h;
 	run.bo1h = &d->bo1h;
 	run.boreq = &d->boreq;
+	run.bratio = &d->bratio;
+	run.bo1m = &d->bo1m;
 	for (i = 0; i < d->nhot; i++) {
 		uint32_t idx = d->hot[i];
 		struct cand c;
@@ -410,6 +415,14 @@ static void baselines(struct ps_detect *d, uint32_t nc, struct baseline *b1m,
 		if ((c = &d->cand[i])->rep)
 			d->scratch[n++] = log1p(c->out1h / c->inf1h);
 	ps_dt_baseline(d, n, OUT_DEF_REQ, &d->boreq);
+	for (i = 0, n = 0; i < nc; i++)
+		if ((c = &d->cand[i])->rep)
+			d->scratch[n++] = log1p(c->txp1h / (c->rxp1h > 1 ? c->rxp1h : 1));
+	ps_dt_baseline(d, n, 1, &d->bratio);
+	for (i = 0, n = 0; i < nc; i++)
+		if ((c = &d->cand[i])->rep && c->recent && c->out1m > 0)
+			d->scratch[n++] = log1p(c->opace1m);
+	ps_dt_baseline(d, n, OUT_DEF_REQ, &d->bo1m);
 }
 
 int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
@@ -420,7 +433,8 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	uint32_t now = now_ms / 1000, i, nc = 0;
 	struct baseline b1m, b1h;
 	struct dt_run run = { .now = now, .now_ms = now_ms, .boot_now = boot_now,
-			      .b1m = &b1m, .b1h = &b1h, .bo1h = &d->bo1h, .boreq = &d->boreq };
+			      .b1m = &b1m, .b1h = &b1h, .bo1h = &d->bo1h, .boreq = &d->boreq,
+			      .bratio = &d->bratio, .bo1m = &d->bo1m };
 	uint64_t cpu0, yield0;
 	int taken = 0;
 

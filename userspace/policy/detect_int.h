@@ -77,6 +77,8 @@ struct esc {
  * answers, never one long one) and bytes. */
 #define OUT_MIN_REQ_1M	3
 #define OUT_MIN_1M	16384.0
+/* A minute's outflow itself judged: at least this many bytes. */
+#define OUT_MIN_FLOW_1M	262144.0
 /* An hour's: at least this many requests and bytes. */
 #define OUT_MIN_REQ_1H	10
 #define OUT_MIN_1H	1048576.0
@@ -101,6 +103,7 @@ struct cand {
 	uint32_t idx;
 	float inf1m, inf1h, txp1h, rxp1h;
 	float out1m, out1h;	/* outflow (ps_dt_outflow) of the last minute, hour */
+	float opace1m;		/* out1m, or a young client's pace a minute */
 	float pace1m;		/* inf1m, or a young client's pace a minute */
 	bool recent;		/* active in the last minute */
 	bool in_found;		/* in a prefix found at this run */
@@ -139,6 +142,8 @@ struct ps_detect {
 	struct baseline b1m;	/* the last run's baseline of the last minute */
 	struct baseline b1h;	/* and of the last hour */
 	struct baseline bo1h, boreq;	/* the outflow's: the last hour, a request */
+	struct baseline bratio;	/* tx over rx payload in the last hour */
+	struct baseline bo1m;	/* outflow pace in the last minute */
 	uint32_t *ex;		/* exempt clients active in the last hour, at this run */
 	uint32_t nex, cap_ex;
 	bool stale;		/* a reload during this run: it stops (ps_dt_yield) */
@@ -193,6 +198,8 @@ struct dt_run {
 	const struct baseline *b1h;	/* requests in the last hour */
 	const struct baseline *bo1h;	/* outflow in the last hour */
 	const struct baseline *boreq;	/* outflow a request, over the last hour */
+	const struct baseline *bratio;	/* tx over rx payload, over the last hour */
+	const struct baseline *bo1m;	/* outflow in the last minute (its pace) */
 	/* The programs' (key, address) pairs, read by the first key
 	 * detector that asks (dt_key_pairs). */
 	struct ps_kpairs kp;

@@ -106,7 +106,7 @@ static bool surge(struct judge *j, struct finding *f)
 	const struct ps_detection_cfg *dc = j->dc;
 	const struct cand *c = j->c;
 	uint32_t now = j->now;
-	double hist, base_n, base_h, base, factor;
+	double hist, base_n, base_h, base, factor, duty, watched, before, per_active, intensity;
 
 	if (!(c->inf1h >= dc->surge.requests_per_hour))
 		return false;
@@ -121,13 +121,28 @@ static bool surge(struct judge *j, struct finding *f)
 	factor = c->inf1h / base;
 	if (!(factor >= dc->surge.factor))
 		return false;
+	/*
+	 * A day's rhythm is no surge: people and their agents sleep, and
+	 * their morning hour is many times a day's average. What changes in
+	 * a surge is how busy the client is while it works: its last minute
+	 * against its requests an active minute before the last hour (the
+	 * hour's active minutes taken at their most, min(60, requests)).
+	 */
+	duty = ps_dt_duty_cycle(j->s, now, &watched);
+	before = duty * watched - (c->inf1h < 60 ? c->inf1h : 60);
+	per_active = base_n / (before > 1 ? before : 1);
+	intensity = c->pace1m / per_active;
+	if (!(intensity >= dc->surge.factor))
+		return false;
 	f->score = factor;
 	f->ev = ps_dt_client_features(c);
 	json_object_set_new(f->ev, "window", json_string("1h"));
 	json_object_set_new(f->ev, "factor", json_real(factor));
 	json_object_set_new(f->ev, "baseline",
-			    json_pack("{s:s,s:f,s:f,s:s}", "feature", "requests_per_hour", "value",
-				      base, "hours", base_h, "from", "own history, last 24h"));
+			    json_pack("{s:s,s:f,s:f,s:s,s:f,s:f}", "feature", "requests_per_hour",
+				      "value", base, "hours", base_h, "from", "own history, last 24h",
+				      "requests_per_active_minute", per_active, "intensity",
+				      intensity));
 	return true;
 }
 
@@ -177,6 +192,11 @@ static bool ratio(struct judge *j, struct finding *f)
 	r1 = c->txp1h / (c->rxp1h > 1 ? c->rxp1h : 1);
 	if (!(r24 >= dc->ratio.min_ratio && r1 >= dc->ratio.min_ratio))
 		return false;
+	/* Against a population, far above its ratios too: people reading
+	 * streamed answers (an event of a few hundred bytes a token) reach
+	 * the bound, and so does an address many of them share. */
+	if (j->run->bratio->population && ps_dt_zscore(j->run->bratio, r1) < dc->zscore / 2)
+		return false;
 	f->score = r24 / dc->ratio.min_ratio;
 	f->ev = ps_dt_client_features(c);
 	json_object_set_new(f->ev, "window", json_string("24h"));
@@ -186,7 +206,10 @@ static bool ratio(struct judge *j, struct finding *f)
 	json_object_set_new(f->ev, "tx_payload_24h", json_real(v24->v[PS_F_TX_PAYLOAD]));
 	json_object_set_new(f->ev, "rx_payload_24h", json_real(v24->v[PS_F_RX_PAYLOAD]));
 	json_object_set_new(f->ev, "baseline",
-			    json_pack("{s:f}", "min_ratio", dc->ratio.min_ratio));
+			    json_pack("{s:f,s:f,s:f,s:I}", "min_ratio", dc->ratio.min_ratio,
+				      "population_median", expm1(j->run->bratio->median),
+				      "zscore", ps_dt_zscore(j->run->bratio, r1), "clients",
+				      (json_int_t)j->run->bratio->n));
 	return true;
 }
 
@@ -206,6 +229,9 @@ json_t *ps_dt_client_features(const struct cand *c)
  *         z-score against the population's outflow a request over the
  *         hour; found within a minute of a client taking ten times a
  *         person's output, at a request rate no rate detector sees;
+ *   flow  the last minute's outflow (a young client's pace) far above
+ *         the population's minutes (those with answers in it), and
+ *         OUT_MIN_FLOW_1M or more: long answers streamed side by side;
  *   1h    the hour's outflow far above the population's hours;
  *   own   the hour's outflow OUT_HIST_FACTOR times its own hourly
  *         baseline from the rest of its last 24 h, and above most of
@@ -235,6 +261,16 @@ static bool outflow(struct judge *j, struct finding *f)
 			score = z;
 			base = ps_dt_baseline_json(run->boreq, "outflow_per_request of one client",
 						   "1h");
+		}
+	}
+	if (!window && c->recent && c->opace1m >= OUT_MIN_FLOW_1M && run->bo1m->population) {
+		z = ps_dt_zscore(run->bo1m, c->opace1m);
+		if (z >= dc->zscore) {
+			window = "1m";
+			feature = "outflow_1m";
+			value = c->opace1m;
+			score = z;
+			base = ps_dt_baseline_json(run->bo1m, "outflow_1m of one client", "1m");
 		}
 	}
 	if (!window && c->inf1h >= OUT_MIN_REQ_1H && c->out1h >= OUT_MIN_1H &&
@@ -315,7 +351,8 @@ const struct dt_row ps_dt_rows[] = {
 	{
 		.name = "surge", .kind = DT_CLIENT, .subject = "client",
 		.enabled = SWITCH(surge), .window = "1h, 24h",
-		.features = "requests in the last hour over its own hourly baseline",
+		.features = "requests in the last hour over its own hourly baseline, and its "
+			    "last minute over its requests an active minute before",
 		.thresholds = "surge.factor, min_history, requests_per_hour",
 		.evidence = EVIDENCE(FEATURES, "window", "factor", "baseline"),
 		.client = surge,

@@ -2082,6 +2082,16 @@ static void test_surge(void)
 			ev_num(&ck, a, "requests_1h", 301.3333333333333, FTOL);
 			ev_num(&ck, a, "baseline.value", 60, FTOL);
 			ev_num(&ck, a, "baseline.hours", 3.2111111111111112, TOL);
+			/*
+			 * Busier while it works, not only more hours: 253
+			 * active minutes watched (240 + 13), less the hour's
+			 * at most 60: 193 before, for (494 - 301.333) requests;
+			 * the last minute 14 + 20 x (1 - 40/60) = 20.667.
+			 */
+			ev_num(&ck, a, "baseline.requests_per_active_minute",
+			       (494 - 301.3333333333333) / 193, FTOL);
+			ev_num(&ck, a, "baseline.intensity",
+			       (14 + 20.0 / 3) / ((494 - 301.3333333333333) / 193), FTOL);
 		}
 		sim_free(s);
 	}
