@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-only
 """Detection scored over many synthetic days: recall and time to detection
 per extractor pattern, false alerts per 1,000 benign clients a day, and how
@@ -68,7 +68,7 @@ def main():
         zs.append(DEFAULT_Z)
     zs.sort()
     penstock = os.path.join(os.environ.get("PS_BIN", os.path.join(TOP, ".output")), "penstock")
-    work = tempfile.mkdtemp(prefix="pst-detbench.")
+    work = tempfile.mkdtemp(prefix="detect-bench.")
     per_z = {z: [] for z in zs}     # z -> [eval json per seed]
     timing = []
     try:
