@@ -1328,8 +1328,14 @@ def build_pop(w, args, rng, add, clients, sim, extractors):
         return str(ipaddress.IPv4Network(net)[i])
 
     def fixed(addr, label, pattern=None, group=None, prefix=None):
+        """A client; a benign one's population goes to its params."""
+        pop = None
+        if label != "extractor":
+            pop, pattern = pattern, None
         cl = Client(sim, addr, label, pattern, group, prefix,
                     rng=random.Random("%d/%s" % (args.seed, addr)))
+        if pop:
+            cl.params["population"] = pop
         clients.append(cl)
         return cl
 
