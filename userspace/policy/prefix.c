@@ -21,6 +21,9 @@
  *              think, read and leave;
  *   each busy  the hour's requests a member far above a single client's
  *              hour (robust z-score): a crowd is as busy as its people.
+ * Staying and each busy do not count for members whose requests come in
+ * bursts with pauses between (median interval CV at least
+ * HYDRA_BURSTY_CV): people's sessions, developers' coding agents.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -35,6 +38,10 @@
 #define HYDRA_STAY_S	1800
 #define HYDRA_REG_CV	0.3
 #define HYDRA_REG_MIN	8	/* intervals a member needs to count for regularity */
+/* Members whose intervals are this bursty (median CV; a Poisson process
+ * is 1) work in sessions and tasks with pauses between: people, or
+ * people's agents. Staying and being busy do not make them a hydra. */
+#define HYDRA_BURSTY_CV	2.0
 
 /* A prefix's aggregate at one run. */
 struct pfx {
@@ -201,6 +208,8 @@ static void hydra_features(struct ps_detect *d, const struct pkey *keys, uint32_
 	hf->z_member = ps_dt_zscore(b1h, x->inf1h / (x->members ? x->members : 1));
 	if (best >= dc->prefix.min_clients && hf->together >= HYDRA_TOGETHER)
 		hf->why = "together";
+	else if (hf->reg_cv >= HYDRA_BURSTY_CV)
+		hf->why = NULL;	/* bursts and pauses: people at work */
 	else if (hf->watched >= HYDRA_STAY_S && hf->stay >= HYDRA_STAY)
 		hf->why = "staying";
 	else if (hf->reg_cv >= 0 && hf->reg_cv <= HYDRA_REG_CV)
