@@ -385,14 +385,12 @@ static void mark_networks(struct ps_detect *d, uint32_t nc)
 
 /*
  * Baselines: the last minute of those active in it, the last hour of
- * those with requests in it; the outflow in the hour, and a request's, of
- * those with requests and answers in it (a client whose first answers are
- * still on their way took nothing yet).
+ * those with requests in it. The outflow's and the ratio's come when a
+ * client needs them (ps_dt_need_outflow).
  */
 static void baselines(struct ps_detect *d, uint32_t nc, struct baseline *b1m,
 		      struct baseline *b1h)
 {
-	const struct cand *c;
 	uint32_t i;
 	size_t n;
 
@@ -406,6 +404,22 @@ static void baselines(struct ps_detect *d, uint32_t nc, struct baseline *b1m,
 			d->scratch[n++] = log1p(d->cand[i].inf1h);
 	ps_dt_baseline(d, n, 10, b1h);
 	d->b1h = *b1h;
+}
+
+/*
+ * The outflow baselines count the clients with requests and answers in
+ * the hour (a client whose first answers are still on their way took
+ * nothing yet), one a network (mark_networks).
+ */
+void ps_dt_need_outflow(struct ps_detect *d)
+{
+	uint32_t i, nc = d->st.clients;
+	const struct cand *c;
+	size_t n;
+
+	if (!d->in_run || d->ob_seq == d->run_seq)
+		return;
+	d->ob_seq = d->run_seq;
 	mark_networks(d, nc);
 	for (i = 0, n = 0; i < nc; i++)
 		if ((c = &d->cand[i])->rep)
@@ -461,6 +475,8 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 		return 0;
 
 	d->stale = false;
+	d->run_seq++;
+	d->in_run = true;
 	nc = collect(d, now, now_ms);
 	if (d->stale)
 		goto stop;
@@ -478,6 +494,7 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	taken += ps_dt_judge_groups(d, &run);
 	if (d->stale)
 		goto stop;
+	d->in_run = false;
 	unmap_run_arrays(d);
 	if (d->st.runs % 360 == 0)
 		ps_dt_esc_prune(d, now_ms);
@@ -488,6 +505,7 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	return taken;
 stop:
 	/* Reloaded in the middle: the steps taken stand; the rest at the next tick. */
+	d->in_run = false;
 	unmap_run_arrays(d);
 	return taken;
 }

@@ -144,6 +144,9 @@ struct ps_detect {
 	struct baseline bo1h, boreq;	/* the outflow's: the last hour, a request */
 	struct baseline bratio;	/* tx over rx payload in the last hour */
 	struct baseline bo1m;	/* outflow pace in the last minute */
+	uint64_t run_seq;	/* runs begun */
+	uint64_t ob_seq;	/* the run the four above were made at (ps_dt_need_outflow) */
+	bool in_run;		/* a run's arrays (cand, scratch) are mapped */
 	uint32_t *ex;		/* exempt clients active in the last hour, at this run */
 	uint32_t nex, cap_ex;
 	bool stale;		/* a reload during this run: it stops (ps_dt_yield) */
@@ -180,6 +183,12 @@ double ps_dt_zscore(const struct baseline *b, double x);
 json_t *ps_dt_baseline_json(const struct baseline *b, const char *feature, const char *window);
 
 /* detect.c */
+/*
+ * The outflow and ratio baselines (bo1h, boreq, bratio, bo1m), made at the
+ * first need of a run, so that a run where no client reaches their floors
+ * pays nothing for them; between runs, the last ones made.
+ */
+void ps_dt_need_outflow(struct ps_detect *d);
 int ps_dt_class_of(struct ps_detect *d, uint32_t idx);
 bool ps_dt_exempt(const struct ps_config *cfg, int cls);
 bool ps_dt_alert_only(const struct ps_config *cfg, int cls);

@@ -192,6 +192,7 @@ static bool ratio(struct judge *j, struct finding *f)
 	r1 = c->txp1h / (c->rxp1h > 1 ? c->rxp1h : 1);
 	if (!(r24 >= dc->ratio.min_ratio && r1 >= dc->ratio.min_ratio))
 		return false;
+	ps_dt_need_outflow(j->d);
 	/* Against a population, far above its ratios too: people reading
 	 * streamed answers (an event of a few hundred bytes a token) reach
 	 * the bound, and so does an address many of them share. */
@@ -251,6 +252,12 @@ static bool outflow(struct judge *j, struct finding *f)
 	double value = 0, score = 0, z;
 	json_t *base = NULL;
 
+	/* Over no arm's floor: the baselines are not needed. */
+	if (!((c->recent && ((c->inf1m >= OUT_MIN_REQ_1M && c->out1m >= OUT_MIN_1M) ||
+			     c->opace1m >= OUT_MIN_FLOW_1M)) ||
+	      (c->inf1h >= OUT_MIN_REQ_1H && c->out1h >= OUT_MIN_1H)))
+		return false;
+	ps_dt_need_outflow(j->d);
 	if (c->recent && c->inf1m >= OUT_MIN_REQ_1M && c->out1m >= OUT_MIN_1M &&
 	    run->boreq->population) {
 		value = c->out1m / c->inf1m;
