@@ -19,13 +19,18 @@
 #
 # Then detection on every synthetic scenario of tools/scenario.py, judged
 # against its labels by tools/detect_eval.py (`bench.sh --detect OUT.md`
-# runs that part alone), and the daemon's tick with 10k, 100k and 1M
-# clients (tools/bench_tick.sh), and the fleet's cost (tools/bench_fleet.sh).
+# runs that part alone); detection on the operators' populations over
+# many seeds and z-score settings (tools/detect_bench.py: BENCHMARKS.md's
+# tables and docs/detection-bench.png; `bench.sh --detect-pop OUT.md`
+# alone); the daemon's tick with 10k, 100k and 1M clients
+# (tools/bench_tick.sh), and the fleet's cost (tools/bench_fleet.sh).
 #
 # Environment: BENCH_RUNS (default 5), BENCH_PACKETS (distinct packets per
 # run, default 100000), BENCH_CAPTURE_PACKETS (default 200000),
 # BENCH_SCENARIOS (default: all of tools/scenario.py --list),
 # BENCH_SCENARIO_HOURS (default 24), BENCH_SCENARIO_SEED (default 1),
+# BENCH_POP_SEEDS (default 10), BENCH_POP_HOURS (default 24),
+# BENCH_POP_ZSCORES (default 3,3.5,4.5), BENCH_POP_SCALE (default 1),
 # BENCH_TICK_CLIENTS (default "10000 100000 1000000"), BENCH_FLEET_SUBJECTS
 # (default "1000 100000 1000000": tools/bench_fleet.sh, the fleet's Redis
 # traffic per tick and its tick time against a real redis-server).
@@ -153,7 +158,8 @@ detect_bench() {
 	if [ -n "${BENCH_SCENARIOS:-}" ]; then
 		read -r -a scenarios <<<"$BENCH_SCENARIOS"
 	else
-		mapfile -t scenarios < <(python3 "$top/tools/scenario.py" --list | awk '{ print $1 }')
+		mapfile -t scenarios < <(python3 "$top/tools/scenario.py" --list |
+			awk '$1 !~ /^pop-/ { print $1 }')
 	fi
 	for s in "${scenarios[@]}"; do
 		cap=$dir/$s.pcap lab=$dir/$s.json cfg=$dir/$s.yaml
@@ -234,6 +240,40 @@ PY
 	} >"$out"
 }
 
+# Detection on the operators' populations (tools/scenario.py pop-mixed),
+# seeds x hours x z-score settings, by tools/detect_bench.py. About 3.5
+# minutes a seed at 24 h and three z-scores on a 2-CPU machine.
+detect_pop_bench() {
+	local out=$1
+	mkdir -p "$tmp/detect-pop"
+	{
+		echo "### Detection on the operators' populations: tools/scenario.py pop-mixed, ${BENCH_POP_HOURS:-24} h x ${BENCH_POP_SEEDS:-10} seeds"
+		echo
+		TMPDIR=$tmp/detect-pop /usr/bin/python3 "$top/tools/detect_bench.py" \
+			--md "$tmp/detect-pop/pop.md" --png "$top/docs/detection-bench.png" \
+			--seeds "${BENCH_POP_SEEDS:-10}" --hours "${BENCH_POP_HOURS:-24}" \
+			--zscores "${BENCH_POP_ZSCORES:-3,3.5,4.5}" --pop-scale "${BENCH_POP_SCALE:-1}" >&2
+		cat "$tmp/detect-pop/pop.md"
+		echo
+		echo "![time to detection per pattern; false alerts and recall against the z-score](docs/detection-bench.png)"
+		echo
+		echo "- each seed: \`tools/scenario.py --scenario pop-mixed --hours H --seed N\`"
+		echo "  (docs/scenarios.md, \"The operators' populations\"), replayed once per z-score"
+		echo "  setting (\`detection: {zscore: Z}\` added to detect_eval.py --config-out's config),"
+		echo "  judged by detect_eval.py; false alerts: benign and integration clients under any"
+		echo "  alert, per 1,000 of them and per day."
+	} >"$out"
+}
+
+if [ "${1:-}" = --detect-pop ]; then
+	[ -x "$bin/penstock" ] || { echo "bench: $bin/penstock is missing: run make" >&2; exit 1; }
+	tmp=$(mktemp -d /tmp/penstock-bench.XXXXXX)
+	trap 'rm -rf "$tmp"' EXIT
+	trap 'exit 130' INT TERM
+	detect_pop_bench "$2"
+	cat "$2"
+	exit
+fi
 if [ "${1:-}" = --shape ]; then
 	shape_bench "$2"
 	exit
@@ -432,6 +472,11 @@ echo
 cat "$tmp/detect.md"
 
 echo
+echo "== detection on the operators' populations (tools/detect_bench.py)"
+detect_pop_bench "$tmp/detect-pop.md"
+cat "$tmp/detect-pop.md"
+
+echo
 echo "== daemon tick (tools/bench_tick.sh)"
 "$top/tools/bench_tick.sh" "$tmp/tick.md" ${BENCH_TICK_CLIENTS:-10000 100000 1000000} >/dev/null
 cat "$tmp/tick.md"
@@ -469,6 +514,8 @@ fi
 	cat "$tmp/replay.md"
 	echo
 	cat "$tmp/detect.md"
+	echo
+	cat "$tmp/detect-pop.md"
 	echo
 	cat "$tmp/tick.md"
 	echo

@@ -30,7 +30,7 @@ prefix alert counts against every client under it, idle ones included).
 Allow-listed clients (eval_clients) that are covered are reported apart.
 
 Targets (all must hold for exit status 0):
-  every extractor detected, within: high-rate 60 s, hydra 10 min,
+  every extractor detected, within: high-rate 60 s, outflow 2 min, hydra 10 min,
   low-slow 6 h (surge and ratio: detected, no time target);
   no benign or integration client alerted;
   no allow-listed client alerted (they are exempt: never alerted);
@@ -51,9 +51,10 @@ import re
 import sys
 
 # Seconds from the onset, per pattern; None: detected at all is the target.
-TARGETS = {"high-rate": 60.0, "hydra": 600.0, "low-slow": 6 * 3600.0,
+TARGETS = {"high-rate": 60.0, "hydra": 600.0, "low-slow": 6 * 3600.0, "outflow": 120.0,
            "surge": None, "ratio": None}
-DETECTORS = ("high_rate", "prefix", "low_and_slow", "surge", "ratio", "threshold")
+DETECTORS = ("high_rate", "prefix", "low_and_slow", "surge", "ratio", "threshold", "outflow",
+             "shared_key", "key_hydra")
 ACTIONS = ("alert", "shape", "delay", "block")
 KINDS = ("client", "prefix")
 # Alerts may be stamped up to this long after the last packet (which the

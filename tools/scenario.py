@@ -643,10 +643,12 @@ class Content:
                 % (rng.getrandbits(128), 1741000000, EMBED_MODEL.encode(), b",".join(data),
                    ptoks, ptoks))
 
-    def sse_writes(self, sim, t, rng, close, ctoks, ttft, tpot):
+    def sse_writes(self, sim, t, rng, close, ctoks, ttft, tpot, per_write=1):
         """A streamed chat completion as vLLM writes it: the header block at
         once, then one chunk per token (a data: event each), the finishing
-        event, [DONE] and the last chunk.  [(delay, bytes)]."""
+        event, [DONE] and the last chunk.  [(delay, bytes)].  per_write > 1:
+        that many tokens' chunks in one write (a server under load, or a
+        buffering proxy between)."""
         created = int(sim.epoch_us // 1000000 + t)
         cid = b"%032x" % rng.getrandbits(128)
         pre = (b'data: {"id":"chatcmpl-%s","object":"chat.completion.chunk","created":%d,'
@@ -660,10 +662,16 @@ class Content:
         pre_c = pre + b'"content":"'
         lp = len(pre_c) + len(mid)
         d = ttft
+        buf = []
         for i in range(ctoks):
             d += tpot
             tok = toks[o + i]
-            out.append((d, b"%x\r\n" % (lp + len(tok)) + pre_c + tok + mid + b"\r\n"))
+            buf.append(b"%x\r\n" % (lp + len(tok)) + pre_c + tok + mid + b"\r\n")
+            if len(buf) >= per_write:
+                out.append((d, b"".join(buf)))
+                buf = []
+        if buf:
+            out.append((d, b"".join(buf)))
         ev = pre + b'},"logprobs":null,"finish_reason":"stop","stop_reason":null}]}\n\n'
         d += 0.001
         out.append((d, b"%x\r\n%s\r\n" % (len(ev), ev)))
@@ -828,14 +836,14 @@ def health_answer(w, t, rng):
                            w.c._head(w.sim, t, b"application/json", 0, close))]
 
 
-def chat_answer(w, t, rng, ptoks, ctoks, stream):
+def chat_answer(w, t, rng, ptoks, ctoks, stream, per_write=1):
     """The server's writes for a chat completion of ctoks tokens."""
     first = ttft(rng, ptoks)
     per = tpot(rng)
     c = w.c
     created = int(w.epoch + t)
     if stream:
-        return lambda close: c.sse_writes(w.sim, t, rng, close, ctoks, first, per)
+        return lambda close: c.sse_writes(w.sim, t, rng, close, ctoks, first, per, per_write)
     return lambda close: [(first + ctoks * per,
                            c.json_answer(w.sim, t, close,
                                          c.chat_json(rng, created, ptoks, ctoks)))]
@@ -956,7 +964,8 @@ def eval_job(w, cl, rng):
     return [worker(random.Random(rng.random())) for _ in range(4)]
 
 
-def extractor_worker(w, sub, ag, t, stop, prompt_med, ctok_med, ctok_max, gap, stream=False):
+def extractor_worker(w, sub, ag, t, stop, prompt_med, ctok_med, ctok_max, gap, stream=False,
+                     per_write=1):
     """Back-to-back chat completions on one keep-alive connection."""
     while t < stop:
         ag.wait(t)
@@ -965,7 +974,7 @@ def extractor_worker(w, sub, ag, t, stop, prompt_med, ctok_med, ctok_max, gap, s
         body = w.c.chat_body([(b"user", prompt)], ctok_max, stream, 0.8)
         ctoks = int(lognorm(sub, ctok_med, 0.5, 16, ctok_max))
         t = ag.call(t, "POST", "/v1/chat/completions", body,
-                    chat_answer(w, t, sub, len(body) // 4, ctoks, stream))
+                    chat_answer(w, t, sub, len(body) // 4, ctoks, stream, per_write))
         t += gap(sub)
     ag.close(True)
 
@@ -1130,6 +1139,285 @@ def ratio(w, cl, rng):
     return [worker(random.Random(rng.random())) for _ in range(2)]
 
 
+# --- operators' populations (the pop-* scenarios) ---------------------------
+#
+# Built from published descriptions of real traffic, not from penstock's
+# detectors; docs/scenarios.md gives the sources and the parameters.
+
+def curve_office(hour):
+    """Working hours (UTC = local): 08-18 with a lunch dip; little at night."""
+    if 8 <= hour < 18:
+        return 1.0 if not 12 <= hour < 13.5 else 0.45
+    if 7 <= hour < 8 or 18 <= hour < 20:
+        return 0.3
+    return 0.03
+
+
+def curve_campus(hour):
+    """Students: from late morning to past midnight, peak in the evening."""
+    return max(0.05, 0.55 + 0.45 * math.cos(2 * math.pi * (hour - 20.0) / 24.0)) \
+        if not 3 <= hour < 9 else 0.05
+
+
+def curve_mobile(hour):
+    """Phones: a morning commute bump and an evening peak (20-23)."""
+    return 0.08 + 0.35 * math.exp(-((hour - 8.5) / 1.5) ** 2) + \
+        0.9 * math.exp(-((hour - 21.0) / 2.2) ** 2) + 0.35 * math.exp(-((hour - 13) / 2) ** 2)
+
+
+_CURVE_STATS = {}
+
+
+def next_arrival(w, rng, t, per_day, curve):
+    """Next event after t of a Poisson process of per_day events a day on
+    average, its rate following the curve (thinning)."""
+    if curve not in _CURVE_STATS:
+        v = [curve(h / 60.0) for h in range(1440)]
+        _CURVE_STATS[curve] = (sum(v) / len(v), max(v))
+    mean, top = _CURVE_STATS[curve]
+    lmax = per_day / 86400.0 * top / mean
+    while True:
+        t += rng.expovariate(lmax)
+        if t >= w.span or rng.random() * top <= curve(w.hour(t)):
+            return t
+
+
+def chat_person(w, rng, client_of, curve, per_day, turns_mean, stream_p, think_med,
+                mobile=False):
+    """A person chatting (LMSYS-Chat-1M: about 2 turns a conversation on
+    average, ShareGPT about 3.5; think times of tens of seconds: reading the
+    answer, typing the next message). client_of(t) gives the address of a
+    session (a NAT pool may give another each session)."""
+    c = w.c
+    stream = rng.random() < stream_p
+    style = style_openai("node" if mobile or rng.random() < 0.4 else "python")
+    key = _key(rng)
+    rtt = lognorm(rng, 0.070 if mobile else 0.030, 0.6, 0.005, 0.6)
+    t = next_arrival(w, rng, 0.0, per_day, curve)
+    while t < w.span:
+        cl = client_of(t)
+        ag = Agent(w.sim, cl, rng, rtt, style, key)
+        yield t
+        hist = []
+        turns = 1 + min(30, int(rng.expovariate(1 / turns_mean)))
+        for k in range(turns):
+            hist.append((b"user", c.slice(rng, lognorm(rng, 200 if mobile else 320, 0.9,
+                                                       20, 4000))))
+            while sum(len(x[1]) for x in hist) > 7000 and len(hist) > 1:
+                hist.pop(0)
+            ctoks = int(lognorm(rng, 250, 0.8, 5, 2048))
+            body = c.chat_body(hist, 2048, stream)
+            t = ag.call(t, "POST", "/v1/chat/completions", body,
+                        chat_answer(w, t, rng, len(body) // 4, ctoks, stream))
+            hist.append((b"assistant", c.slice(rng, 4 * ctoks)))
+            if k + 1 < turns:
+                t += lognorm(rng, think_med, 0.9, 3.0, 1200.0)
+                ag.wait(t)
+                yield t
+        ag.close(mobile)
+        t = next_arrival(w, rng, t + 60, per_day, curve)
+
+
+def coding_agent(w, cl, rng):
+    """A developer's coding agent in a tool-call loop during working hours:
+    tasks of 8-80 model calls, each followed by a tool run (tests, greps,
+    edits: lognormal median 4 s); the context grows with every call."""
+    c = w.c
+    key = _key(rng)
+    style = style_plain("claude-code-like/1.0 (node)", "application/json")
+    rtt = lognorm(rng, 0.030, 0.5, 0.005, 0.2)
+    per_day = lognorm(rng, 6, 0.5, 2, 20)      # tasks a working day
+    cl.params.update(tasks_per_day=round(per_day, 2))
+    ag = Agent(w.sim, cl, rng, rtt, style, key)
+    t = next_arrival(w, rng, 0.0, per_day * 3, curve_office)
+    while t < w.span:
+        calls = rng.randint(8, 80)
+        ctx = lognorm(rng, 6000, 0.4, 2000, 20000)
+        for _ in range(calls):
+            ag.wait(t)
+            yield t
+            body = c.chat_body([(b"system", c.slice(rng, 2000)), (b"user", c.slice(rng, ctx))],
+                               4096, True, 0.2)
+            ctoks = int(lognorm(rng, 180, 0.9, 10, 4096))
+            t = ag.call(t, "POST", "/v1/chat/completions", body,
+                        chat_answer(w, t, rng, len(body) // 4, ctoks, True))
+            ctx = min(60000, ctx + 4 * ctoks + lognorm(rng, 800, 1.0, 50, 8000))
+            t += lognorm(rng, 4.0, 0.9, 0.3, 120.0)
+        t = next_arrival(w, rng, t + 300, per_day * 3, curve_office)
+    ag.close(False)
+
+
+def outflow_heavy(w, cl, rng):
+    """Long completions one after another at a low request rate: five
+    workers, short prompts, answers of thousands of tokens, streamed as
+    the SDKs do (16 tokens' events a write: a server busy with long
+    generations), from a quarter of the span."""
+    key = _key(rng)
+    style = style_openai("python")
+    rtt = lognorm(rng, 0.030, 0.5, 0.005, 0.2)
+    at = 0.25 * w.span
+    cl.params.update(workers=5, completion_median=2000, onset=round(at, 1), tokens_per_write=16)
+    return [extractor_worker(w, sub, Agent(w.sim, cl, sub, rtt, style, key),
+                             at + sub.uniform(0, 20), w.span, 400, 2000, 4096,
+                             lambda r: r.uniform(0.5, 3.0), stream=True, per_write=16)
+            for sub in [random.Random(rng.random()) for _ in range(5)]]
+
+
+def jitter_member(w, cl, rng, win, med, sigma):
+    """A hydra member that spaces its requests like a person (lognormal)."""
+    a, b = win
+    key = _key(rng)
+    style = style_openai("python")
+    ag = Agent(w.sim, cl, rng, lognorm(rng, 0.060, 0.5, 0.01, 0.3), style, key)
+    t = a + rng.uniform(0, 60)
+    cl.params.update(interval_median_s=med, window=[round(a, 1), round(b, 1)])
+    cl.gap = math.inf
+    while t < b:
+        ag.wait(t)
+        yield t
+        body = w.c.chat_body([(b"user", w.c.slice(rng, lognorm(rng, 700, 0.7, 120, 6000)))],
+                             1024, False, 0.8)
+        ctoks = int(lognorm(rng, 450, 0.5, 16, 1024))
+        t = ag.call(t, "POST", "/v1/chat/completions", body,
+                    chat_answer(w, t, rng, len(body) // 4, ctoks, False))
+        t += lognorm(rng, med, sigma, 5, 3600)
+    ag.close(True)
+
+
+def rotating(w, clients, rng, start):
+    """Six workers, each pulling from one address of a /24 for 2-8 minutes
+    (about 8 requests a minute), then moving to the next unused one."""
+    key = _key(rng)
+    style = style_plain("python-httpx/0.27.2", "application/json")
+    pool = list(clients)
+    rng.shuffle(pool)
+
+    def worker(sub):
+        t = start + sub.uniform(0, 30)
+        while t < w.span and pool:
+            cl = pool.pop()
+            cl.gap = math.inf
+            ag = Agent(w.sim, cl, sub, lognorm(sub, 0.05, 0.5, 0.01, 0.3), style, key)
+            until = t + sub.uniform(120, 480)
+            while t < min(until, w.span):
+                ag.wait(t)
+                yield t
+                body = w.c.chat_body([(b"user", w.c.slice(sub, lognorm(sub, 900, 0.7, 120,
+                                                                          7600)))],
+                                     1024, False, 0.8)
+                ctoks = int(lognorm(sub, 450, 0.5, 16, 1024))
+                t = ag.call(t, "POST", "/v1/chat/completions", body,
+                            chat_answer(w, t, sub, len(body) // 4, ctoks, False))
+                t += sub.uniform(4, 11)
+            ag.close(True)
+            t += sub.uniform(1, 10)
+
+    return [worker(random.Random(rng.random())) for _ in range(6)]
+
+
+POP_BENIGN = ("campus", "office", "cgnat", "proxy", "heavy")
+POP_EXTRACTORS = ("outflow", "high-rate", "hydra-jitter", "rotating", "slow-hydra",
+                  "low-slow", "surge")
+
+
+def build_pop(w, args, rng, add, clients, sim, extractors):
+    """The operators' populations, and the extractors named."""
+    scale = args.pop_scale
+
+    def v4_in(net, i):
+        return str(ipaddress.IPv4Network(net)[i])
+
+    def fixed(addr, label, pattern=None, group=None, prefix=None):
+        """A client; a benign one's population goes to its params."""
+        pop = None
+        if label != "extractor":
+            pop, pattern = pattern, None
+        cl = Client(sim, addr, label, pattern, group, prefix,
+                    rng=random.Random("%d/%s" % (args.seed, addr)))
+        if pop:
+            cl.params["population"] = pop
+        clients.append(cl)
+        return cl
+
+    actors = []
+    # campus and office: a /24 each, 50-300 people on its hosts
+    for net, label, curve, n_lo, n_hi, per_day, think in (
+            ("198.18.210.0/24", "campus", curve_campus, 50, 300, 1.5, 35.0),
+            ("198.18.211.0/24", "office", curve_office, 50, 300, 2.5, 45.0)):
+        npeople = int(rng.randint(n_lo, n_hi) * scale) or 1
+        hosts = [fixed(v4_in(net, h), "benign", label) for h in range(10, 10 + min(npeople, 240))]
+        for i in range(npeople):
+            cl = hosts[i % len(hosts)]
+            sub = random.Random("%d/%s/%d" % (args.seed, label, i))
+            actors.append(chat_person(w, sub, lambda t, cl=cl: cl, curve,
+                                      lognorm(sub, per_day, 0.8, 0.3, 20), 1.8, 0.75, think))
+    # carrier-grade NAT: thousands of phones over 198.19.0.0/16 (below the
+    # hydras' 198.19.200.0/21): each session from an address of the pool
+    pool = {}
+
+    def nat_client(sub):
+        def get(t):
+            n = sub.randint(0, 199 * 256 - 1)
+            a = "198.19.%d.%d" % (n // 256, n % 256 if n % 256 not in (0, 255) else 1)
+            if a not in pool:
+                pool[a] = fixed(a, "benign", "cgnat")
+            return pool[a]
+        return get
+
+    for i in range(int(2500 * scale) or 1):
+        sub = random.Random("%d/cgnat/%d" % (args.seed, i))
+        actors.append(chat_person(w, sub, nat_client(sub), curve_mobile,
+                                  lognorm(sub, 0.8, 0.9, 0.1, 10), 1.2, 0.85, 20.0,
+                                  mobile=True))
+    # a corporate proxy: hundreds of people behind one address
+    proxy = fixed("198.18.212.1", "benign", "proxy")
+    for i in range(int(rng.randint(150, 400) * scale) or 1):
+        sub = random.Random("%d/proxy/%d" % (args.seed, i))
+        actors.append(chat_person(w, sub, lambda t: proxy, curve_office,
+                                  lognorm(sub, 2.0, 0.8, 0.3, 20), 1.8, 0.7, 45.0))
+    # heavy users: coding agents, app integrations, the allow-listed batch job
+    for i in range(max(1, int(12 * scale))):
+        cl = fixed(w_addr(rng, "198.18.213.0/24", i), "benign", "coding-agent")
+        actors.append(coding_agent(w, cl, random.Random("%d/agent/%d" % (args.seed, i))))
+    for i in range(2):
+        cl = fixed("198.18.3.%d" % (20 + i), "integration", None)
+        actors.extend(integration(w, cl, random.Random("%d/integ/%d" % (args.seed, i))))
+    cl = fixed("198.18.2.20", "eval", None)
+    actors.extend(eval_job(w, cl, random.Random("%d/eval" % args.seed)))
+
+    # the extractors
+    for x in extractors:
+        sub = random.Random("%d/x/%s" % (args.seed, x))
+        if x in ("outflow", "high-rate", "low-slow", "surge"):
+            cl = fixed(w_addr(rng, "198.18.220.0/24", POP_EXTRACTORS.index(x)), "extractor", x)
+            fn = {"outflow": outflow_heavy, "high-rate": high_rate, "low-slow": low_slow,
+                  "surge": surge}[x]
+            acts = fn(w, cl, sub)
+            actors.extend(acts if isinstance(acts, list) else [acts])
+        elif x == "hydra-jitter":
+            net = "198.19.201.0/24"
+            win = windows_of(w, [(0.35, 0.8)])[0]
+            for h in sub.sample(range(1, 255), 40):
+                cl = fixed(v4_in(net, h), "extractor", "hydra", "hydra-jitter", net)
+                actors.append(jitter_member(w, cl, random.Random(sub.random()), win, 150.0, 0.9))
+        elif x == "slow-hydra":
+            net = "198.19.202.0/24"
+            win = windows_of(w, [(0.1, 1.0)])[0]
+            for h in sub.sample(range(1, 255), 60):
+                cl = fixed(v4_in(net, h), "extractor", "hydra", "slow-hydra", net)
+                actors.append(jitter_member(w, cl, random.Random(sub.random()), win, 600.0, 0.5))
+        elif x == "rotating":
+            net = "198.19.203.0/24"
+            members = [fixed(v4_in(net, h), "extractor", "hydra", "rotating", net)
+                       for h in range(1, 255)]
+            actors.extend(rotating(w, members, sub, 0.2 * w.span))
+    return actors
+
+
+def w_addr(rng, net, i):
+    return str(ipaddress.IPv4Network(net)[10 + i])
+
+
 # --- addresses --------------------------------------------------------------
 
 class Addresses:
@@ -1207,6 +1495,11 @@ SCENARIOS = {
     "surge": "one client whose volume jumps 20x at 55% of the span, benign background",
     "ratio": "one client with long completions to short prompts, benign background",
 }
+for _x in POP_EXTRACTORS:
+    SCENARIOS["pop-" + _x] = ("the operators' populations (campus, office, carrier-grade NAT, "
+                              "corporate proxy, heavy users) and one %s extractor" % _x)
+SCENARIOS["pop-benign"] = "the operators' populations alone: no extractor"
+SCENARIOS["pop-mixed"] = "the operators' populations and every extractor of the pop-* scenarios"
 DEFAULT_CLIENTS = {"mixed-day": 400}
 V6_SHARE = 0.2          # benign and single extractors on IPv6
 
@@ -1237,11 +1530,19 @@ def build(args):
     sim = Sim(args.out, epoch)
     w = World(sim, Content(), epoch, span, {"rpm": args.limit_rpm, "rpd": args.limit_rpd})
     addrs = Addresses(rng)
-    n = args.clients or DEFAULT_CLIENTS.get(args.scenario, 200)
-    singles, hydras, nbenign = plan(args.scenario, n)
-
     clients = []
     actors = []
+    if args.scenario.startswith("pop-"):
+        x = args.scenario[4:]
+        xs = list(POP_EXTRACTORS) if x == "mixed" else [] if x == "benign" else [x]
+        actors = build_pop(w, args, rng, None, clients, sim, xs)
+        for a in actors:
+            sim.spawn(a)
+        t0 = time.monotonic()
+        sim.run()
+        return sim, clients, time.monotonic() - t0
+    n = args.clients or DEFAULT_CLIENTS.get(args.scenario, 200)
+    singles, hydras, nbenign = plan(args.scenario, n)
 
     def add(addr, label, pattern, fn, group=None, prefix=None):
         sub = random.Random("%d/%s" % (args.seed, addr))
@@ -1357,12 +1658,14 @@ def main():
                     help="per-client requests/minute the low-slow client stays under (60)")
     ap.add_argument("--limit-rpd", type=int, default=20000,
                     help="per-client requests/day the low-slow client stays under (20000)")
+    ap.add_argument("--pop-scale", type=float, default=1.0,
+                    help="pop-* scenarios: people in each population times this (1.0)")
     ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args()
     if args.list:
         for k in sorted(SCENARIOS):
-            print("%-10s %s" % (k, SCENARIOS[k]))
+            print("%-16s %s" % (k, SCENARIOS[k]))
         return 0
     if not (args.scenario and args.out and args.labels):
         ap.error("--scenario, --out and --labels are needed")

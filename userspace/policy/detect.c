@@ -227,18 +227,21 @@ static void cand_of(struct ps_detect *d, uint32_t idx, uint32_t now, uint64_t no
 	c->family = r->key.family;
 	ps_crec_view(d->t, r, PS_WIN_1M, now_ms, &v);
 	c->inf1m = v.v[PS_F_INFERENCE];
+	c->out1m = ps_dt_outflow(&v);
 	c->pace1m = ps_dt_pace_1m(r, c->inf1m, now);
+	c->opace1m = ps_dt_pace_1m(r, c->out1m, now);
 	ps_crec_view(d->t, r, PS_WIN_1H, now_ms, &v);
 	c->inf1h = v.v[PS_F_INFERENCE];
 	c->txp1h = v.v[PS_F_TX_PAYLOAD];
 	c->rxp1h = v.v[PS_F_RX_PAYLOAD];
+	c->out1h = ps_dt_outflow(&v);
 	c->recent = r->last_wall + 60 >= now;
 }
 
 /* Judge one client and take its step if it is found. */
-static int judge_one(struct ps_detect *d, const struct cand *c, const struct baseline *b1m,
-		     uint64_t now_ms, uint64_t boot_now)
+static int judge_one(struct ps_detect *d, const struct cand *c, const struct dt_run *run)
 {
+	uint64_t now_ms = run->now_ms, boot_now = run->boot_now;
 	const struct ps_config *cfg = d->cfg;
 	int cls = d->ds[c->idx].cls, taken;
 	const char *det = NULL;
@@ -247,7 +250,7 @@ static int judge_one(struct ps_detect *d, const struct cand *c, const struct bas
 	struct ps_limits lim;
 	struct ps_prefix p;
 
-	if (!ps_dt_judge_client(d, c, cls, b1m, now_ms, &det, &score, &ev)) {
+	if (!ps_dt_judge_client(d, c, cls, run, &det, &score, &ev)) {
 		/* Over the high_rate floor and judged clean: not again
 		 * between runs. A client found stays eligible, so that its
 		 * next step comes on time. */
@@ -268,12 +271,26 @@ static int judge_one(struct ps_detect *d, const struct cand *c, const struct bas
 static int judge_hot(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 {
 	uint32_t now = now_ms / 1000, i;
+	struct dt_run run = { .now = now, .now_ms = now_ms, .boot_now = boot_now };
 	int taken = 0;
 
 	if (!d->nhot)
 		return 0;
 	if (!d->b1m.scale)
 		ps_dt_baseline(d, 0, 1, &d->b1m);	/* no run yet: the defaults */
+	if (!d->b1h.scale) {
+		ps_dt_baseline(d, 0, 10, &d->b1h);
+		ps_dt_baseline(d, 0, OUT_DEF_1H, &d->bo1h);
+		ps_dt_baseline(d, 0, OUT_DEF_REQ, &d->boreq);
+		ps_dt_baseline(d, 0, 1, &d->bratio);
+		ps_dt_baseline(d, 0, OUT_DEF_REQ, &d->bo1m);
+	}
+	run.b1m = &d->b1m;
+	run.b1h = &d->b1h;
+	run.bo1h = &d->bo1h;
+	run.boreq = &d->boreq;
+	run.bratio = &d->bratio;
+	run.bo1m = &d->bo1m;
 	for (i = 0; i < d->nhot; i++) {
 		uint32_t idx = d->hot[i];
 		struct cand c;
@@ -283,7 +300,7 @@ static int judge_hot(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 		if (ps_dt_exempt(d->cfg, ps_dt_class_of(d, idx)))
 			continue;
 		cand_of(d, idx, now, now_ms, &c);
-		taken += judge_one(d, &c, &d->b1m, now_ms, boot_now);
+		taken += judge_one(d, &c, &run);
 	}
 	d->nhot = 0;
 	return taken;
@@ -327,8 +344,49 @@ static uint32_t collect(struct ps_detect *d, uint32_t now, uint64_t now_ms)
 }
 
 /*
+ * The outflow baselines count one client a network (an IPv4 /24, an IPv6
+ * /48; an API key is its own), the first of the table's order with
+ * requests and answers in the hour: a hydra of a hundred addresses, or
+ * a campus, is one member of the population, not its median. Marks
+ * cand.rep. Equal hashes of two networks count as one (rare, and only a
+ * client fewer in the baseline).
+ */
+static void mark_networks(struct ps_detect *d, uint32_t nc)
+{
+	uint32_t cap = 64, i, mask;
+	uint64_t *seen;
+
+	while (cap < 2 * nc)
+		cap *= 2;
+	mask = cap - 1;
+	seen = calloc(cap, sizeof(*seen));
+	for (i = 0; i < nc; i++) {
+		struct cand *c = &d->cand[i];
+		const struct ps_client_key *k = &d->t->rec[c->idx].key;
+		struct ps_prefix p;
+		uint64_t h;
+		uint32_t j;
+
+		c->rep = c->inf1h > 0 && c->out1h > 0;
+		if (!c->rep || !seen)
+			continue;
+		if (k->family == PS_AF_KEY)
+			ps_prefix_of_client(k, &p);
+		else
+			ps_dt_mask_prefix(k, k->family == PS_AF_INET ? 24 : 48, &p);
+		h = ps_dt_prefix_hash(&p) | 1;
+		for (j = h & mask; seen[j] && seen[j] != h; j = (j + 1) & mask)
+			;
+		c->rep = !seen[j];
+		seen[j] = h;
+	}
+	free(seen);
+}
+
+/*
  * Baselines: the last minute of those active in it, the last hour of
- * those with requests in it.
+ * those with requests in it. The outflow's and the ratio's come when a
+ * client needs them (ps_dt_need_outflow).
  */
 static void baselines(struct ps_detect *d, uint32_t nc, struct baseline *b1m,
 		      struct baseline *b1h)
@@ -345,6 +403,40 @@ static void baselines(struct ps_detect *d, uint32_t nc, struct baseline *b1m,
 		if (d->cand[i].inf1h > 0)
 			d->scratch[n++] = log1p(d->cand[i].inf1h);
 	ps_dt_baseline(d, n, 10, b1h);
+	d->b1h = *b1h;
+}
+
+/*
+ * The outflow baselines count the clients with requests and answers in
+ * the hour (a client whose first answers are still on their way took
+ * nothing yet), one a network (mark_networks).
+ */
+void ps_dt_need_outflow(struct ps_detect *d)
+{
+	uint32_t i, nc = d->st.clients;
+	const struct cand *c;
+	size_t n;
+
+	if (!d->in_run || d->ob_seq == d->run_seq)
+		return;
+	d->ob_seq = d->run_seq;
+	mark_networks(d, nc);
+	for (i = 0, n = 0; i < nc; i++)
+		if ((c = &d->cand[i])->rep)
+			d->scratch[n++] = log1p(c->out1h);
+	ps_dt_baseline(d, n, OUT_DEF_1H, &d->bo1h);
+	for (i = 0, n = 0; i < nc; i++)
+		if ((c = &d->cand[i])->rep)
+			d->scratch[n++] = log1p(c->out1h / c->inf1h);
+	ps_dt_baseline(d, n, OUT_DEF_REQ, &d->boreq);
+	for (i = 0, n = 0; i < nc; i++)
+		if ((c = &d->cand[i])->rep)
+			d->scratch[n++] = log1p(c->txp1h / (c->rxp1h > 1 ? c->rxp1h : 1));
+	ps_dt_baseline(d, n, 1, &d->bratio);
+	for (i = 0, n = 0; i < nc; i++)
+		if ((c = &d->cand[i])->rep && c->recent && c->out1m > 0)
+			d->scratch[n++] = log1p(c->opace1m);
+	ps_dt_baseline(d, n, OUT_DEF_REQ, &d->bo1m);
 }
 
 int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
@@ -354,6 +446,9 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	struct ps_ctable *t = d->t;
 	uint32_t now = now_ms / 1000, i, nc = 0;
 	struct baseline b1m, b1h;
+	struct dt_run run = { .now = now, .now_ms = now_ms, .boot_now = boot_now,
+			      .b1m = &b1m, .b1h = &b1h, .bo1h = &d->bo1h, .boreq = &d->boreq,
+			      .bratio = &d->bratio, .bo1m = &d->bo1m };
 	uint64_t cpu0, yield0;
 	int taken = 0;
 
@@ -380,24 +475,26 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 		return 0;
 
 	d->stale = false;
+	d->run_seq++;
+	d->in_run = true;
 	nc = collect(d, now, now_ms);
 	if (d->stale)
 		goto stop;
 	d->st.clients = nc;
 
 	baselines(d, nc, &b1m, &b1h);
+	run.nc = nc;
 
+	/* The client rows, client by client; then the group rows. */
 	for (i = 0; i < nc; i++) {
 		if (ps_dt_yield(d, i))
 			goto stop;
-		taken += judge_one(d, &d->cand[i], &b1m, now_ms, boot_now);
+		taken += judge_one(d, &d->cand[i], &run);
 	}
-
-	if (dc->prefix.enabled && nc)
-		taken += ps_dt_judge_prefixes(d, nc, &b1h, now, now_ms, boot_now);
+	taken += ps_dt_judge_groups(d, &run);
 	if (d->stale)
 		goto stop;
-	taken += ps_dt_judge_keys(d, now_ms, boot_now);
+	d->in_run = false;
 	unmap_run_arrays(d);
 	if (d->st.runs % 360 == 0)
 		ps_dt_esc_prune(d, now_ms);
@@ -408,6 +505,7 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	return taken;
 stop:
 	/* Reloaded in the middle: the steps taken stand; the rest at the next tick. */
+	d->in_run = false;
 	unmap_run_arrays(d);
 	return taken;
 }

@@ -68,13 +68,46 @@ struct esc {
 	uint64_t until_ms;	/* the end of the action last taken (0: an alert) */
 };
 
+/*
+ * outflow: what a client took, in bytes of response. The response
+ * payload today; where the datapath counts completion tokens, this is
+ * where they come in (ps_dt_outflow).
+ */
+/* A minute's outflow judged: at least this many requests (several
+ * answers, never one long one) and bytes. */
+#define OUT_MIN_REQ_1M	3
+#define OUT_MIN_1M	16384.0
+/* A minute's outflow itself judged: at least this many bytes. */
+#define OUT_MIN_FLOW_1M	262144.0
+/* An hour's: at least this many requests and bytes. */
+#define OUT_MIN_REQ_1H	10
+#define OUT_MIN_1H	1048576.0
+/* Own history: the last hour this many times its hourly baseline from
+ * the rest of its last 24 h, watched at least OUT_HIST_S, a baseline of
+ * at least OUT_HIST_MIN_REQ requests. */
+#define OUT_HIST_FACTOR	5.0
+#define OUT_HIST_S	(3 * 3600)
+#define OUT_HIST_MIN_REQ	10
+/* The medians of a population too small to compare with (which the
+ * population arms do not judge against): a person's answer and hour. */
+#define OUT_DEF_REQ	2048.0
+#define OUT_DEF_1H	20480.0
+
+static inline double ps_dt_outflow(const struct ps_cview *v)
+{
+	return v->v[PS_F_TX_PAYLOAD];
+}
+
 /* One client judged at a run. */
 struct cand {
 	uint32_t idx;
 	float inf1m, inf1h, txp1h, rxp1h;
+	float out1m, out1h;	/* outflow (ps_dt_outflow) of the last minute, hour */
+	float opace1m;		/* out1m, or a young client's pace a minute */
 	float pace1m;		/* inf1m, or a young client's pace a minute */
 	bool recent;		/* active in the last minute */
 	bool in_found;		/* in a prefix found at this run */
+	bool rep;		/* its network's one client in the outflow baselines */
 	uint8_t family;
 };
 
@@ -107,6 +140,13 @@ struct ps_detect {
 	bool hot_overflow;	/* more hot clients than the list holds */
 	uint8_t epoch;		/* runs, mod 255 (1..255): dstate.hot's mark */
 	struct baseline b1m;	/* the last run's baseline of the last minute */
+	struct baseline b1h;	/* and of the last hour */
+	struct baseline bo1h, boreq;	/* the outflow's: the last hour, a request */
+	struct baseline bratio;	/* tx over rx payload in the last hour */
+	struct baseline bo1m;	/* outflow pace in the last minute */
+	uint64_t run_seq;	/* runs begun */
+	uint64_t ob_seq;	/* the run the four above were made at (ps_dt_need_outflow) */
+	bool in_run;		/* a run's arrays (cand, scratch) are mapped */
 	uint32_t *ex;		/* exempt clients active in the last hour, at this run */
 	uint32_t nex, cap_ex;
 	bool stale;		/* a reload during this run: it stops (ps_dt_yield) */
@@ -143,6 +183,12 @@ double ps_dt_zscore(const struct baseline *b, double x);
 json_t *ps_dt_baseline_json(const struct baseline *b, const char *feature, const char *window);
 
 /* detect.c */
+/*
+ * The outflow and ratio baselines (bo1h, boreq, bratio, bo1m), made at the
+ * first need of a run, so that a run where no client reaches their floors
+ * pays nothing for them; between runs, the last ones made.
+ */
+void ps_dt_need_outflow(struct ps_detect *d);
 int ps_dt_class_of(struct ps_detect *d, uint32_t idx);
 bool ps_dt_exempt(const struct ps_config *cfg, int cls);
 bool ps_dt_alert_only(const struct ps_config *cfg, int cls);
@@ -150,23 +196,102 @@ double ps_dt_pace_1m(const struct ps_crec *r, double inf1m, uint32_t now);
 int ps_dt_grow(struct ps_detect *d, uint32_t n);
 double ps_dt_duty_cycle(const struct dstate *s, uint32_t now, double *watched_min);
 
+/* ---- the detectors as data (detectors.c) ---- */
+
+/* A run's shared figures, for the detectors of every row. */
+struct dt_run {
+	uint32_t nc;			/* candidates (d->cand) */
+	uint32_t now;			/* Unix s */
+	uint64_t now_ms, boot_now;
+	const struct baseline *b1m;	/* requests in the last minute */
+	const struct baseline *b1h;	/* requests in the last hour */
+	const struct baseline *bo1h;	/* outflow in the last hour */
+	const struct baseline *boreq;	/* outflow a request, over the last hour */
+	const struct baseline *bratio;	/* tx over rx payload, over the last hour */
+	const struct baseline *bo1m;	/* outflow in the last minute (its pace) */
+	/* The programs' (key, address) pairs, read by the first key
+	 * detector that asks (dt_key_pairs). */
+	struct ps_kpairs kp;
+	bool kp_read;
+	int kp_err;
+};
+
+/* One client at one run, as a client detector sees it. */
+struct judge {
+	struct ps_detect *d;
+	const struct ps_detection_cfg *dc;
+	const struct cand *c;
+	const struct ps_crec *r;
+	const struct dstate *s;
+	const struct ps_thresholds *th;	/* its class's */
+	int cls;
+	const struct dt_run *run;
+	uint64_t now_ms;
+	uint32_t now;
+	bool have24;
+	struct ps_cview v24;		/* zeros until read */
+};
+
+/* A client detector found the client: its score and evidence (a new object). */
+struct finding {
+	double score;
+	json_t *ev;
+};
+
+enum dt_subject {
+	DT_CLIENT,	/* one client (an address or a key): judged client by client */
+	DT_GROUP,	/* groups of clients or of (key, address) pairs: once a run */
+};
+
 /*
- * detectors.c: judge one client; on a detection fill detector, score and
- * evidence (a new object) and return true. The first detector of the
- * table that fires speaks.
+ * A detector: its function and what it is made of. Adding one is a
+ * function and a row of ps_dt_rows (detectors.c); its settings are its
+ * table in detection (struct ps_detection_cfg) or, for the ones that have
+ * none, the row's constants.
+ */
+struct dt_row {
+	const char *name;		/* the alert's detector */
+	enum dt_subject kind;
+	const char *subject;		/* what its alerts name */
+	size_t enabled;			/* its switch: an int in struct ps_detection_cfg,
+					 * DT_ALWAYS: none */
+	const char *window;		/* the windows it reads */
+	const char *features;		/* what it judges */
+	const char *thresholds;		/* what it compares them with */
+	const char *const *evidence;	/* keys every alert of it carries (NULL ends) */
+	/* DT_CLIENT: judge one client; the first row that fires speaks. */
+	bool (*client)(struct judge *j, struct finding *f);
+	/* DT_GROUP: judge the run's groups; steps taken. */
+	int (*group)(struct ps_detect *d, struct dt_run *run);
+};
+#define DT_ALWAYS	SIZE_MAX
+
+extern const struct dt_row ps_dt_rows[];
+extern const size_t ps_dt_nrows;
+/* The row of a detector, by name (NULL: none). */
+const struct dt_row *ps_dt_row(const char *name);
+bool ps_dt_row_enabled(const struct ps_detection_cfg *dc, const struct dt_row *row);
+
+/*
+ * Judge one client by the client rows, in order; on a detection fill
+ * detector, score and evidence (a new object) and return true.
  */
 bool ps_dt_judge_client(struct ps_detect *d, const struct cand *c, int cls,
-			const struct baseline *b1m, uint64_t now_ms, const char **detector,
-			double *score, json_t **ev);
+			const struct dt_run *run, const char **detector, double *score,
+			json_t **ev);
 json_t *ps_dt_client_features(const struct cand *c);
+/* The group rows, in order; steps taken. Stops when the run goes stale. */
+int ps_dt_judge_groups(struct ps_detect *d, struct dt_run *run);
+/* The run's (key, address) pairs, read once (NULL: none to be had). */
+const struct ps_kpairs *ps_dt_key_pairs(struct ps_detect *d, struct dt_run *run);
 
-/* prefix.c: the prefix detector over the candidates of a run; steps taken. */
-int ps_dt_judge_prefixes(struct ps_detect *d, uint32_t nc, const struct baseline *b1h,
-			 uint32_t now, uint64_t now_ms, uint64_t boot_now);
+/* prefix.c: the prefix detector (a row); steps taken. */
+int ps_dt_judge_prefixes(struct ps_detect *d, struct dt_run *run);
 void ps_dt_mask_prefix(const struct ps_client_key *k, int len, struct ps_prefix *p);
 
-/* keys.c: the API key detectors (shared_key, key_hydra); steps taken. */
-int ps_dt_judge_keys(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now);
+/* keys.c: the API key detectors (rows); steps taken. */
+int ps_dt_judge_shared_key(struct ps_detect *d, struct dt_run *run);
+int ps_dt_judge_key_hydra(struct ps_detect *d, struct dt_run *run);
 
 /* escalate.c */
 uint64_t ps_dt_prefix_hash(const struct ps_prefix *p);

@@ -20,7 +20,8 @@
  *   two addresses or more, two keys an address or more (people with a
  *   key and a machine each are a crowd), else the address.
  * The pairs' counts run from when the programs first saw the pair; the
- * hour is which pairs are judged (those seen in it).
+ * hour is which pairs are judged (those seen in it). Each is a row of
+ * ps_dt_rows (detectors.c).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -382,43 +383,69 @@ static int pass(struct ps_detect *d, struct gpair *g, uint32_t n,
 	return runs(d, g, n, same, fn, kp);
 }
 
-int ps_dt_judge_keys(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
+/*
+ * The run's pairs active in the last hour, each with its network: g[0..n)
+ * and a value array for the baselines, both freed by the caller. -1 when
+ * there are none (or no memory).
+ */
+static int active_pairs(struct ps_detect *d, struct dt_run *run, struct gpair **gp, uint32_t *np,
+			double **vals)
 {
-	const struct ps_detection_cfg *dc = &d->cfg->detection;
-	struct ps_kpairs all = {};
-	struct gpair *g = NULL;
-	struct hpass hp = {};
-	bool *found = NULL;
+	const struct ps_kpairs *all = ps_dt_key_pairs(d, run);
+	struct gpair *g;
 	uint32_t n = 0, i;
-	double *vals = NULL;
+
+	*gp = NULL;
+	*vals = NULL;
+	if (!all)
+		return -1;
+	g = calloc(all->n, sizeof(*g));
+	*vals = calloc(all->n, sizeof(**vals));
+	if (!g || !*vals) {
+		free(g);
+		free(*vals);
+		*vals = NULL;
+		return -1;
+	}
+	for (i = 0; i < all->n; i++)
+		if (all->v[i].last_ns + HOUR_NS >= run->boot_now && all->v[i].addr.family)
+			g[n++].p = &all->v[i];
+	for (i = 0; i < n; i++)
+		net_of(&g[i].p->addr, false, &g[i].net);
+	*gp = g;
+	*np = n;
+	return 0;
+}
+
+int ps_dt_judge_shared_key(struct ps_detect *d, struct dt_run *run)
+{
+	struct gpair *g;
+	struct kpass kp = { .now_ms = run->now_ms, .boot_now = run->boot_now };
+	uint32_t n;
+	int taken;
+
+	if (active_pairs(d, run, &g, &n, &kp.vals))
+		return 0;
+	qsort(g, n, sizeof(*g), by_key);
+	taken = pass(d, g, n, same_key, judge_shared, &kp, 1);
+	free(g);
+	free(kp.vals);
+	return taken;
+}
+
+int ps_dt_judge_key_hydra(struct ps_detect *d, struct dt_run *run)
+{
+	struct gpair *g;
+	struct hpass hp = { .k = { .now_ms = run->now_ms, .boot_now = run->boot_now } };
+	uint32_t n, i;
 	int taken = 0;
 
-	if ((!dc->shared_key.enabled && !dc->key_hydra.enabled) || !d->h.key_pairs ||
-	    d->h.key_pairs(d->h.ctx, &all) || !all.n)
-		goto out;
-	g = calloc(all.n, sizeof(*g));
-	vals = calloc(all.n, sizeof(*vals));
-	found = calloc(all.n, sizeof(*found));
-	if (!g || !vals || !found)
-		goto out;
-	for (i = 0; i < all.n; i++)
-		if (all.v[i].last_ns + HOUR_NS >= boot_now && all.v[i].addr.family)
-			g[n++].p = &all.v[i];
-	hp.k.now_ms = now_ms;
-	hp.k.boot_now = boot_now;
-	hp.k.vals = vals;
-	hp.found = found;
-	hp.base = all.v;
-	if (dc->shared_key.enabled) {
-		for (i = 0; i < n; i++)
-			net_of(&g[i].p->addr, false, &g[i].net);
-		qsort(g, n, sizeof(*g), by_key);
-		taken += pass(d, g, n, same_key, judge_shared, &hp.k, 1);
-	}
-	if (dc->key_hydra.enabled) {
+	if (active_pairs(d, run, &g, &n, &hp.k.vals))
+		return 0;
+	hp.found = calloc(run->kp.n, sizeof(*hp.found));
+	hp.base = run->kp.v;
+	if (hp.found) {
 		/* Networks first; then the addresses of networks not found. */
-		for (i = 0; i < n; i++)
-			net_of(&g[i].p->addr, false, &g[i].net);
 		qsort(g, n, sizeof(*g), by_net);
 		hp.whole = false;
 		taken += pass(d, g, n, same_net, judge_hydra, &hp.k, 1);
@@ -428,10 +455,8 @@ int ps_dt_judge_keys(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 		hp.whole = true;
 		taken += pass(d, g, n, same_net, judge_hydra, &hp.k, 1);
 	}
-out:
+	free(hp.found);
 	free(g);
-	free(vals);
-	free(found);
-	ps_kpairs_free(&all);
+	free(hp.k.vals);
 	return taken;
 }

@@ -4,12 +4,44 @@
  * active clients whose requests together are far above the population of
  * single clients, then the /48s of the clients whose /64 was not found
  * on its own.
+ *
+ * Many people behind one network (a campus, an office, a carrier-grade
+ * NAT's pool) make such a prefix too. What tells a hydra from a crowd is
+ * how its members behave together, not how much: a prefix is found only
+ * when its members also show one of
+ *   together   most of its active members (HYDRA_TOGETHER) first seen
+ *              within HYDRA_TOGETHER_S of each other: a campaign starts
+ *              its addresses at once, people arrive one by one;
+ *   staying    watched HYDRA_STAY_S or more, and of the members seen in
+ *              the hour nearly all (HYDRA_STAY) still active in the last
+ *              PREFIX_ACTIVE_S: people come for a session of minutes and
+ *              go, a hydra's members stay;
+ *   regular    the members' request intervals machine-regular (median
+ *              coefficient of variation at most HYDRA_REG_CV): people
+ *              think, read and leave;
+ *   each busy  the hour's requests a member far above a single client's
+ *              hour (robust z-score): a crowd is as busy as its people.
+ * Staying and each busy do not count for members whose requests come in
+ * bursts with pauses between (median interval CV at least
+ * HYDRA_BURSTY_CV): people's sessions, developers' coding agents.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/units.h"
 #include "policy/detect_int.h"
+
+#define HYDRA_TOGETHER	0.8
+#define HYDRA_TOGETHER_S	120
+#define HYDRA_STAY	0.8
+#define HYDRA_STAY_S	1800
+#define HYDRA_REG_CV	0.3
+#define HYDRA_REG_MIN	8	/* intervals a member needs to count for regularity */
+/* Members whose intervals are this bursty (median CV; a Poisson process
+ * is 1) work in sessions and tasks with pauses between: people, or
+ * people's agents. Staying and being busy do not make them a hydra. */
+#define HYDRA_BURSTY_CV	2.0
 
 /* A prefix's aggregate at one run. */
 struct pfx {
@@ -18,6 +50,7 @@ struct pfx {
 	uint32_t members;	/* clients active in the last hour */
 	uint32_t active;	/* of them, active in the last PREFIX_ACTIVE_S */
 	double inf1m, inf1h, txp1h, rxp1h;
+	uint32_t oldest;	/* the earliest first_wall of its active members */
 };
 
 /*
@@ -104,6 +137,87 @@ static uint32_t pkey_rec(const struct ps_detect *d, const struct pkey *k)
 	return k->who & EXEMPT_BIT ? k->who & ~EXEMPT_BIT : d->cand[k->who].idx;
 }
 
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* How its members behave together: the hydra features (see the top). */
+struct hydra_feat {
+	double together;	/* share of the active members first seen within HYDRA_TOGETHER_S */
+	double stay;		/* share of the hour's members active in the last PREFIX_ACTIVE_S */
+	double watched;		/* seconds since its oldest active member was first seen */
+	double reg_cv;		/* median interval CV of its regular-enough members, -1: none */
+	double z_member;	/* the last hour's requests a member, z against single clients */
+	const char *why;	/* the first feature that holds, NULL: a crowd */
+};
+
+static void hydra_features(struct ps_detect *d, const struct pkey *keys, uint32_t n,
+			   const struct pfx *x, const struct baseline *b1h,
+			   uint32_t now, struct hydra_feat *hf)
+{
+	const struct ps_detection_cfg *dc = &d->cfg->detection;
+	uint32_t *first = malloc((size_t)n * sizeof(*first)), na = 0, nr = 0, i, j, best = 0;
+	double *cv = malloc((size_t)n * sizeof(*cv));
+
+	memset(hf, 0, sizeof(*hf));
+	hf->reg_cv = -1;
+	for (i = 0; first && cv && i < n; i++) {
+		const struct cand *c;
+		const struct ps_crec *r;
+		const struct dstate *s;
+
+		if (keys[i].who & EXEMPT_BIT)
+			continue;
+		c = &d->cand[keys[i].who];
+		r = &d->t->rec[c->idx];
+		s = &d->ds[c->idx];
+		if (r->last_wall + PREFIX_ACTIVE_S < now)
+			continue;
+		first[na++] = r->first_wall;
+		if (s->nint >= HYDRA_REG_MIN && s->imean > 0)
+			cv[nr++] = sqrt(s->ivar) / s->imean;
+	}
+	if (na) {
+		qsort(first, na, sizeof(*first), u32_cmp);
+		for (i = 0, j = 0; i < na; i++) {
+			while (first[i] - first[j] > HYDRA_TOGETHER_S)
+				j++;
+			if (i - j + 1 > best)
+				best = i - j + 1;
+		}
+		hf->together = (double)best / na;
+	}
+	if (nr * 2 >= na && nr) {
+		qsort(cv, nr, sizeof(*cv), dbl_cmp);
+		hf->reg_cv = cv[nr / 2];
+	}
+	free(first);
+	free(cv);
+	hf->stay = x->members ? (double)x->active / x->members : 0;
+	hf->watched = now > x->oldest ? now - x->oldest : 0;
+	hf->z_member = ps_dt_zscore(b1h, x->inf1h / (x->members ? x->members : 1));
+	if (best >= dc->prefix.min_clients && hf->together >= HYDRA_TOGETHER)
+		hf->why = "together";
+	else if (hf->reg_cv >= HYDRA_BURSTY_CV)
+		hf->why = NULL;	/* bursts and pauses: people at work */
+	else if (hf->watched >= HYDRA_STAY_S && hf->stay >= HYDRA_STAY)
+		hf->why = "staying";
+	else if (hf->reg_cv >= 0 && hf->reg_cv <= HYDRA_REG_CV)
+		hf->why = "regular";
+	else if (hf->z_member >= dc->zscore)
+		hf->why = "each_busy";
+}
+
 /* Judge one prefix's members keys[0..n); returns steps taken. */
 static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n, int len,
 			const struct baseline *b1h, uint32_t now, uint64_t now_ms, uint64_t boot_now)
@@ -111,6 +225,7 @@ static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n
 	const struct ps_detection_cfg *dc = &d->cfg->detection;
 	const struct ps_crec *first = &d->t->rec[pkey_rec(d, &keys[0])];
 	struct pfx x = {};
+	struct hydra_feat hf;
 	double rate, z;
 	uint32_t i;
 	json_t *ev;
@@ -128,8 +243,11 @@ static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n
 		if (ps_dt_alert_only(d->cfg, d->ds[c->idx].cls))
 			x.hold = true;
 		x.members++;
-		if (d->t->rec[c->idx].last_wall + PREFIX_ACTIVE_S >= now)
+		if (d->t->rec[c->idx].last_wall + PREFIX_ACTIVE_S >= now) {
+			if (!x.active || d->t->rec[c->idx].first_wall < x.oldest)
+				x.oldest = d->t->rec[c->idx].first_wall;
 			x.active++;
+		}
 		x.inf1m += c->inf1m;
 		x.inf1h += c->inf1h;
 		x.txp1h += c->txp1h;
@@ -145,6 +263,10 @@ static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n
 	z = ps_dt_zscore(b1h, rate);
 	if (z < dc->zscore)
 		return 0;
+	/* As busy as a hydra: but is it one, or a crowd? */
+	hydra_features(d, keys, n, &x, b1h, now, &hf);
+	if (!hf.why)
+		return 0;
 	/* Found: its members are not judged again under a shorter prefix. */
 	for (i = 0; i < n; i++)
 		if (!(keys[i].who & EXEMPT_BIT))
@@ -155,6 +277,11 @@ static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n
 		       "rx_payload_1h", x.rxp1h, "zscore", z);
 	json_object_set_new(ev, "baseline",
 			    ps_dt_baseline_json(b1h, "requests_1h of one client", "1h"));
+	json_object_set_new(ev, "hydra",
+			    json_pack("{s:s,s:f,s:f,s:f,s:f,s:f}", "decided_by", hf.why, "together",
+				      hf.together, "staying", hf.stay, "watched_s", hf.watched,
+				      "interval_cv_median", hf.reg_cv, "zscore_per_member",
+				      hf.z_member));
 	taken = ps_dt_escalate(d, &x.p, PS_ALERT_PREFIX, "prefix", z, ev, x.hold, x.active,
 			 d->cfg->dry_run > 0, now_ms, boot_now);
 	json_decref(ev);
@@ -281,17 +408,18 @@ static int judge_level(struct ps_detect *d, uint32_t nc, int level, const struct
  * The prefix detector: IPv4 /24s and IPv6 /64s, then IPv6 /48s from the
  * clients whose /64 was not found on its own.
  */
-int ps_dt_judge_prefixes(struct ps_detect *d, uint32_t nc, const struct baseline *b1h,
-		       uint32_t now, uint64_t now_ms, uint64_t boot_now)
+int ps_dt_judge_prefixes(struct ps_detect *d, struct dt_run *run)
 {
-	uint32_t i;
+	uint32_t i, nc = run->nc;
 	int taken;
 
+	if (!nc)
+		return 0;
 	for (i = 0; i < nc; i++)
 		d->cand[i].in_found = false;
-	taken = judge_level(d, nc, -1, b1h, now, now_ms, boot_now);
+	taken = judge_level(d, nc, -1, run->b1h, run->now, run->now_ms, run->boot_now);
 	if (d->stale)
 		return taken;
 	/* After the /64s: their found clients are left out of the /48s. */
-	return taken + judge_level(d, nc, 48, b1h, now, now_ms, boot_now);
+	return taken + judge_level(d, nc, 48, run->b1h, run->now, run->now_ms, run->boot_now);
 }

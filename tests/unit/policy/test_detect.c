@@ -43,6 +43,7 @@
 #include "common/units.h"
 #include "count/clients.h"
 #include "policy/detect.h"
+#include "policy/detect_int.h"
 #include "../check.h"
 
 /* 2024-10-04T00:00:00Z = 20000 * 86400: starts a UTC day, hour and minute. */
@@ -463,6 +464,22 @@ static void expect_nenf(struct sim *s, const char *when, int want)
 		ck_fail(s->ck, "%s: %d enforcement entries, expected %d", when, s->g.nen, want);
 }
 
+/* The alert carries every evidence key its detector's row names. */
+static void check_row_evidence(struct ck *ck, const struct got_alert *a)
+{
+	const struct dt_row *row = ps_dt_row(a->detector);
+	const char *const *k;
+
+	if (!row) {
+		ck_fail(ck, "alert on %s: detector %s has no row", a->subject, a->detector);
+		return;
+	}
+	for (k = row->evidence; a->ev && *k; k++)
+		if (!json_object_get(a->ev, *k))
+			ck_fail(ck, "alert on %s by %s: no evidence key %s (its row names it)",
+				a->subject, a->detector, *k);
+}
+
 /* An alert's header: subject, kind, detector, action, score, step, when. */
 static void check_alert(struct sim *s, const struct got_alert *a, int kind, const char *detector,
 			const char *action, double score, double tol, int step, uint32_t sec)
@@ -487,6 +504,7 @@ static void check_alert(struct sim *s, const struct got_alert *a, int kind, cons
 		ck_fail(ck, "alert on %s: no evidence", a->subject);
 	else
 		ev_num(ck, a, "step", step, 0);
+	check_row_evidence(ck, a);
 }
 
 /* An enforcement entry: subject, action, figures, clock, reason. */
@@ -1506,6 +1524,73 @@ static void check_hydra_alert(struct sim *s, const struct got_alert *a, int step
 	ev_str(ck, a, "baseline.from", "defaults");
 	ev_num(ck, a, "baseline.median", 10, TOL);	/* expm1(ln 11) */
 	ev_num(ck, a, "baseline.clients", bclients, 0);
+	ev_str(ck, a, "hydra.decided_by", "together");
+}
+
+/*
+ * A crowd behind one /24: twelve people (i = 1..12) arriving one a
+ * minute (s = 60 i), each a session of five minutes, requests at two
+ * paces (every 20 s and every 33 s: irregular intervals), then gone.
+ * At s = 720 all twelve are active (seen in the last 10 min), the last
+ * minute's pace well over 300 an hour and far above the defaults'
+ * baseline: as busy as a hydra. But never 80% of them first seen within
+ * 120 s (3 of 12), watched 660 s < 1800, their intervals irregular, and
+ * a member's hour (24 requests) like a client's: a crowd, no alert.
+ */
+static void test_prefix_crowd(void)
+{
+	struct ck ck;
+	uint32_t i;
+
+	ck_init(&ck, "prefix_crowd_not_hydra");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+
+		for (i = 1; i <= 12; i++) {
+			struct client *c = cl_add(s, key4f("198.51.100.%u", i));
+
+			pat_add(c, 60 * i, 60 * i + 280, 20, 1, 200, 1000);
+			pat_add(c, 60 * i + 5, 60 * i + 280, 33, 1, 200, 1000);
+		}
+		advance(s, 0, 720);
+		run_expect(s, 720, 0);
+		expect_nalerts(s, "s=720", 0);
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
+	 * The same arrivals, but every member stays: requests every 120 s
+	 * and every 170 s from s = 60 i on. At s = 1200 (watched 1140 s <
+	 * 1800, arrivals spread) nothing; at s = 2400 (watched 2340 s) all
+	 * twelve members seen in the hour are active: staying, found.
+	 */
+	ck_init(&ck, "prefix_hydra_staying");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		const struct got_alert *a;
+
+		for (i = 1; i <= 12; i++) {
+			struct client *c = cl_add(s, key4f("198.51.100.%u", i));
+
+			pat_add(c, 60 * i, 90000, 120, 1, 200, 1000);
+			pat_add(c, 60 * i + 7, 90000, 170, 1, 200, 1000);
+		}
+		advance(s, 0, 1200);
+		run_expect(s, 1200, 0);
+		advance(s, 1201, 2400);
+		run_expect(s, 2400, 1);
+		a = alert_on(s, "198.51.100.0/24");
+		if (a) {
+			ev_str(&ck, a, "hydra.decided_by", "staying");
+			ev_num(&ck, a, "hydra.staying", 1, 0);
+			ev_num(&ck, a, "hydra.watched_s", 2340, 0);
+			ev_num(&ck, a, "hydra.together", 0.25, TOL);
+			check_row_evidence(&ck, a);
+		}
+		sim_free(s);
+	}
+	ck_end(&ck);
 }
 
 static void test_prefix(void)
@@ -1997,6 +2082,16 @@ static void test_surge(void)
 			ev_num(&ck, a, "requests_1h", 301.3333333333333, FTOL);
 			ev_num(&ck, a, "baseline.value", 60, FTOL);
 			ev_num(&ck, a, "baseline.hours", 3.2111111111111112, TOL);
+			/*
+			 * Busier while it works, not only more hours: 253
+			 * active minutes watched (240 + 13), less the hour's
+			 * at most 60: 193 before, for (494 - 301.333) requests;
+			 * the last minute 14 + 20 x (1 - 40/60) = 20.667.
+			 */
+			ev_num(&ck, a, "baseline.requests_per_active_minute",
+			       (494 - 301.3333333333333) / 193, FTOL);
+			ev_num(&ck, a, "baseline.intensity",
+			       (14 + 20.0 / 3) / ((494 - 301.3333333333333) / 193), FTOL);
 		}
 		sim_free(s);
 	}
@@ -2067,6 +2162,173 @@ static void test_ratio(void)
 		advance(s, 0, 7190);
 		run_expect(s, 7190, 0);
 		expect_nalerts(s, "s=7190", 0);
+		sim_free(s);
+	}
+	ck_end(&ck);
+}
+
+/* ----------------------------------------------------------------- outflow */
+
+/*
+ * n people, each in a /24 of its own (203.0.i.1, i = 1..n): one request
+ * a minute from s = i, tx_pl bytes down each and a tenth of that up
+ * (300 at least: never a ratio of 25).
+ */
+static void people(struct sim *s, int n, uint64_t tx_pl)
+{
+	int i;
+
+	for (i = 1; i <= n; i++)
+		pat_add(cl_add(s, key4f("203.0.%d.1", i)), i, 90000, 60, 1,
+			tx_pl / 10 > 300 ? tx_pl / 10 : 300, tx_pl);
+}
+
+static void test_outflow(void)
+{
+	struct ck ck;
+
+	/*
+	 * A client taking ten times a person's output at a rate no rate
+	 * detector sees: X one request every 10 s from s = 0 (6 a minute),
+	 * 10000 bytes each; 30 people of 1000-byte answers a minute.
+	 *   s = 10: people 1..10 seen, 11 networks < min_population 20:
+	 *     the population arms do not judge (and X has 2 requests < 3).
+	 *   s = 20: X 3 requests in the minute, 30000 >= 16384 bytes; 21
+	 *     networks with answers, a request's outflow ln 1001 (20 people)
+	 *     and ln 10001 (X): median ln 1001, MAD 0, scale 0.5;
+	 *     z = 2 ln(10001 / 1001) = 4.603... >= 3.5. Found 20 s in.
+	 */
+	ck_init(&ck, "outflow_1m_ten_times_a_person");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		const struct got_alert *a;
+		double z = 2 * log(10001.0 / 1001.0);
+
+		people(s, 30, 1000);
+		pat_add(cl_add(s, key4f("198.51.100.7")), 0, 90000, 10, 1, 300, 10000);
+		advance(s, 0, 10);
+		run_expect(s, 10, 0);
+		advance(s, 11, 20);
+		run_expect(s, 20, 1);
+		expect_nalerts(s, "s=20", 1);
+		a = alert_on(s, "198.51.100.7");
+		if (a) {
+			check_alert(s, a, PS_ALERT_CLIENT, "outflow", "alert", z, FTOL, 1, 20);
+			ev_str(&ck, a, "window", "1m");
+			ev_str(&ck, a, "feature", "outflow_per_request_1m");
+			ev_num(&ck, a, "value", 10000, FTOL);
+			ev_num(&ck, a, "outflow_1m", 30000, 0);
+			ev_num(&ck, a, "requests_1m", 3, 0);
+			ev_str(&ck, a, "baseline.from", "population");
+			ev_num(&ck, a, "baseline.median", 1000, FTOL);
+			ev_num(&ck, a, "baseline.clients", 21, 0);
+		}
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
+	 * Ordinary answers are no outflow, however many: at s = 60, with the
+	 * 30 people of 1000 bytes,
+	 *   P a chatty person, 4 requests a minute of 1000 bytes: 4000 <
+	 *     16384 bytes in the minute;
+	 *   A an application, 12 a minute (under the high_rate floor 15) of
+	 *     1500 bytes: 18000 bytes, z = 2 ln(1501 / 1001) = 0.81 < 3.5.
+	 * And X of the test above among 5 people only: 6 networks <
+	 * min_population, judged against no defaults.
+	 */
+	ck_init(&ck, "outflow_ordinary_answers_not_found");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+
+		people(s, 30, 1000);
+		pat_add(cl_add(s, key4f("198.51.100.8")), 0, 90000, 15, 1, 300, 1000);
+		pat_add(cl_add(s, key4f("198.51.100.9")), 0, 90000, 5, 1, 300, 1500);
+		advance(s, 0, 60);
+		run_expect(s, 60, 0);
+		expect_nalerts(s, "s=60", 0);
+		sim_free(s);
+
+		s = sim_new(&ck, cfg_new());
+		people(s, 5, 1000);
+		pat_add(cl_add(s, key4f("198.51.100.7")), 0, 90000, 10, 1, 300, 10000);
+		advance(s, 0, 60);
+		run_expect(s, 60, 0);
+		expect_nalerts(s, "s=60 (a small population)", 0);
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
+	 * An hour of long answers at a low rate: X one request every 300 s
+	 * of 120000 bytes (never 3 in a minute); 30 people of 1000 bytes.
+	 *   s = 2400: 9 requests < 10: not judged.
+	 *   s = 2700: 10 requests, 1200000 >= 2^20 bytes; each person 45
+	 *     requests, 45000: median ln 45001, MAD 0, scale 0.5;
+	 *     z = 2 ln(1200001 / 45001) = 6.566... >= 3.5, and a request's
+	 *     2 ln(120001 / 1001) >= 1.75.
+	 */
+	ck_init(&ck, "outflow_1h_population");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		const struct got_alert *a;
+		double z = 2 * log(1200001.0 / 45001.0);
+
+		people(s, 30, 1000);
+		pat_add(cl_add(s, key4f("198.51.100.7")), 0, 90000, 300, 1, 300, 120000);
+		advance(s, 0, 2400);
+		run_expect(s, 2400, 0);
+		advance(s, 2401, 2700);
+		run_expect(s, 2700, 1);
+		a = alert_on(s, "198.51.100.7");
+		if (a) {
+			check_alert(s, a, PS_ALERT_CLIENT, "outflow", "alert", z, FTOL, 1, 2700);
+			ev_str(&ck, a, "window", "1h");
+			ev_str(&ck, a, "feature", "outflow_1h");
+			ev_num(&ck, a, "outflow_1h", 1200000, 0);
+			ev_num(&ck, a, "baseline.median", 45000, FTOL);
+			ev_num(&ck, a, "baseline.clients", 31, 0);
+		}
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
+	 * The hour over its own history: X one request every 600 s of 50000
+	 * bytes for 4 h (24), then one every 90 s (39 in hour 4 up to
+	 * s = 17880); 30 people of 10000 bytes a minute. At s = 17880
+	 * (hour 4 at 3480/3600: hour 3 weighs 1/30):
+	 *   X 1h: 39 x 50000 + 6 x 50000 / 30 = 1960000; a person's about
+	 *     59 x 10000 + 60 x 10000 / 30 = 610000: z = 2 ln(1960001 /
+	 *     610001) about 2.3, under 3.5 and over 1.75: not the 1h arm;
+	 *   own history: 24h 63 requests, 3150000 bytes; watched 17880 s,
+	 *     3.967 h besides the last: (3150000 - 1960000) / 3.967 = 300000
+	 *     an hour, a factor 6.53 >= 5.
+	 */
+	ck_init(&ck, "outflow_own_history");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		const struct got_alert *a;
+		struct client *x;
+		double base_h = 17880.0 / 3600 - 1, per_h = (3150000.0 - 1960000) / base_h;
+
+		people(s, 30, 10000);
+		x = cl_add(s, key4f("198.51.100.7"));
+		pat_add(x, 0, 14399, 600, 1, 300, 50000);
+		pat_add(x, 14400, 90000, 90, 1, 300, 50000);
+		advance(s, 0, 17880);
+		run_expect(s, 17880, 1);
+		a = alert_on(s, "198.51.100.7");
+		if (a) {
+			check_alert(s, a, PS_ALERT_CLIENT, "outflow", "alert", 1960000 / per_h,
+				    FTOL, 1, 17880);
+			ev_str(&ck, a, "window", "1h");
+			ev_str(&ck, a, "feature", "outflow_1h over its own");
+			ev_num(&ck, a, "outflow_1h", 1960000, FTOL);
+			ev_num(&ck, a, "baseline.value", per_h, FTOL);
+			ev_num(&ck, a, "baseline.hours", base_h, TOL);
+			ev_str(&ck, a, "baseline.from", "own history, last 24h");
+		}
 		sim_free(s);
 	}
 	ck_end(&ck);
@@ -2302,10 +2564,12 @@ int main(void)
 	test_escalation_restart();
 	test_last_step_renewal();
 	test_prefix();
+	test_prefix_crowd();
 	run_in_child("prefix_table_many_exempt_clients", many_exempt_prefixes, 2);
 	test_low_and_slow();
 	test_surge();
 	test_ratio();
+	test_outflow();
 	test_enabled_interval();
 	return nfailed ? 1 : 0;
 }
