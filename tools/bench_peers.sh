@@ -74,7 +74,8 @@ stop_daemon() {
 		timeout 10 tail --pid="$DPID" -f /dev/null || kill -KILL "$DPID" 2>/dev/null || true
 	fi
 	DPID=""
-	rm -rf "$PIN"
+	rm -rf "$PIN" "$work/state"
+	rm -f "$SOCK"
 }
 finish() {
 	stop_daemon
@@ -183,7 +184,7 @@ endpoints:
   - {name: bulk, port: 5201}
 max_clients: 65536
 limits:
-  default: {requests_per_minute: 6000000, burst: 100000, max_connections: 10000}
+  default: {requests_per_minute: 1000000000, burst: 1000000, max_connections: 100000}
   classes:
     - {name: metered, clients: [${PS_CLI4[1]}/32, ${PS_CLI4[2]}/32, ${PS_CLI4[3]}/32,
        ${PS_CLI4[4]}/32, ${PS_CLI4[5]}/32, ${PS_CLI4[6]}/32, ${PS_CLI4[7]}/32,
@@ -193,17 +194,20 @@ sed 's/^max_clients:/xdp: on\nmax_clients:/' "$work/penstock.yaml" >"$work/penst
 "$bin/penstockd" --check-config --config "$work/penstock.yaml" >/dev/null
 "$bin/penstockd" --check-config --config "$work/penstock-xdp.yaml" >/dev/null
 
+NDAEMON=0
 start_daemon() {	# CONFIG
+	local log=$work/daemon-$((++NDAEMON)).log i
 	ip netns exec "$PS_NS_SRV" "$bin/penstockd" --foreground --config "$1" \
 		--socket "$SOCK" --state-dir "$work/state" --pin-dir "$PIN" \
-		>>"$work/daemon.log" 2>&1 </dev/null &
+		>"$log" 2>&1 </dev/null &
 	DPID=$!
-	for ((i = 0; i < 100; i++)); do
-		grep -q "the datapath:" "$work/daemon.log" 2>/dev/null && break
+	# Its own log, and its socket: not the previous daemon's.
+	for ((i = 0; i < 200; i++)); do
+		grep -q "the datapath:" "$log" 2>/dev/null && [ -S "$SOCK" ] && break
 		sleep 0.1
 	done
 	ps_wait_ticks "$bin/penstock" "$SOCK" ||
-		{ echo "bench-peers: penstockd did not start: $(tail -n 3 "$work/daemon.log")" >&2; exit 1; }
+		{ echo "bench-peers: penstockd did not start: $(tail -n 3 "$log")" >&2; exit 1; }
 }
 
 setup_on() {	# SETUP
