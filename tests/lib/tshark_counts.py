@@ -22,11 +22,12 @@ other people.  The figures follow /work/shared/pcaps/README.md:
                 is its HTTP/1 request). A connection on which tshark's HTTP
                 dissector finds HTTP/1 requests has its HTTP/2 streams as
                 that dissector hands them to HTTP/2 (after a 101 to an h2c
-                Upgrade); any other connection is dissected as HTTP/2
-                ("Decode As" http2 on the endpoint ports): tshark 4.0
-                reassembles frames that span segments only so (through
-                HTTP it gives up on the first), and finds HTTP/2 in a
-                connection captured midway only so.
+                Upgrade); a connection that starts with the connection
+                preface, or is captured midway (no client SYN), is
+                dissected as HTTP/2 ("Decode As" http2 on the endpoint
+                ports): tshark 4.0 reassembles frames that span segments
+                only so (through HTTP it gives up on the first), and finds
+                HTTP/2 in a connection captured midway only so.
   inference_requests
                 those requests whose URI (HTTP/2: the :path of the stream's
                 first HEADERS, as tshark's HPACK decoding gives it) starts
@@ -230,9 +231,11 @@ def h2_headers(pcap, ports, decode, env):
     """{frame number: [(stream id, :path or None, HEADERS?)]} for every
     HTTP/2 HEADERS and CONTINUATION frame sent to an endpoint port, in
     order, as tshark dissects it with the ports handed to `decode` (http,
-    or http2). tshark gives a block's fields on the frame that ends it."""
+    or http2), a connection preface as (0, None, False). tshark gives a
+    block's fields on the frame that ends it."""
     cmd = tshark_base(pcap)
-    cmd += ["-Y", "http2.type == 1 || http2.type == 9", "-T", "json", "-J", "frame tcp http2"]
+    cmd += ["-Y", "http2.type == 1 || http2.type == 9 || http2.magic", "-T", "json",
+            "-J", "frame tcp http2"]
     for p in ports:
         cmd += ["-d", "tcp.port==%d,%s" % (p, decode)]
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -256,6 +259,8 @@ def h2_headers(pcap, ports, decode, env):
                     if k != "http2.stream" or not isinstance(st, list):
                         continue
                     d = dict(st)
+                    if "http2.magic" in d:
+                        heads.append((0, None, False))
                     if d.get("http2.type") not in ("1", "9"):
                         continue
                     path = None
@@ -273,14 +278,18 @@ def h2_headers(pcap, ports, decode, env):
 
 def h2_add(streams, heads):
     """A frame's HEADERS open streams; a block's :path, wherever tshark
-    gives it, is its stream's first HEADERS'."""
+    gives it, is its stream's first HEADERS'. True if heads hold a
+    connection preface."""
+    magic = False
     for sid, path, headers in heads:
         if not sid:
+            magic = magic or not headers
             continue
         if headers and sid not in streams:
             streams[sid] = path
         elif sid in streams and streams[sid] is None:
             streams[sid] = path
+    return magic
 
 
 def request_headers(pcap, ports, proxy, env):
@@ -544,6 +553,7 @@ class Conn:
         self.requests = []          # (uri, X-Forwarded-For, Forwarded, lines) a request
         self.http = False           # tshark found HTTP/1 requests on it
         self.streams_http = {}      # ... HTTP/2 streams as its HTTP dissector hands them on
+        self.h2 = False             # ... and a connection preface
         self.frames = []            # numbers of the client's frames
         self.streams = {}           # HTTP/2 stream id -> :path of its first HEADERS
 
@@ -690,7 +700,8 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
 
         if rx:
             conn.frames.append(int(rec["frame.number"]))
-            h2_add(conn.streams_http, h2_of.get(int(rec["frame.number"]), []))
+            if h2_add(conn.streams_http, h2_of.get(int(rec["frame.number"]), [])):
+                conn.h2 = True
             nreq = len(split(rec["http.request"]))
             if nreq:
                 conn.http = True
@@ -739,7 +750,10 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
     for conn in all_conns:
         if conn.http:
             conn.streams = conn.streams_http
-        else:
+        elif conn.h2 or conn.client_isn is None:
+            # HTTP/2 from its preface, or picked up midway: its frames
+            # as the HTTP/2 dissector reassembles them. (A connection
+            # with its SYN and no preface is no HTTP/2 connection.)
             if h2_mid is None:
                 with tempfile.TemporaryDirectory(prefix="tshark-counts-") as conf:
                     env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf)
