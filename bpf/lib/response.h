@@ -34,7 +34,7 @@ struct ps_resp_work {
 	__u32 tx_tokens;	/* ... completion_tokens reported ... */
 	__u32 rx_tokens;	/* ... prompt_tokens reported ... */
 	__u32 est;		/* ... and events of streams that ended without usage */
-	__u8 b[PS_RESP_CHUNK];
+	__u8 b[PS_RESP_CHUNK + 8];	/* + 8: a word read at the last byte */
 };
 
 struct {
@@ -399,20 +399,67 @@ struct ps_resp_scan_ctx {
 	__u32 used;		/* bytes taken */
 };
 
-/* bpf_loop callback: the i-th byte of the buffer. */
-static long ps_resp_byte_cb(__u32 i, void *data)
+/* Bytes one callback of the scan reads at most (amortizes the call). */
+#define PS_RESP_PER_CB	8
+
+/*
+ * In a scanned body, at a place where only CR, LF and '"' matter: inside
+ * an event's line, outside a usage key.
+ */
+static __always_inline int ps_resp_idle(const struct ps_resp *r)
+{
+	return (r->state == PS_R_BODY || r->state == PS_R_CHUNK_DATA || r->state == PS_R_EOF) &&
+	       (!(r->flags & PS_RF_SSE) || r->sse == PS_SSE_MID) && !r->tk_idx &&
+	       r->tk_phase == PS_TKP_KEY;
+}
+
+#define PS_HAS0(v)	(((v) - 0x0101010101010101ULL) & ~(v) & 0x8080808080808080ULL)
+
+/* Does the word hold a CR, LF or '"'? */
+static __always_inline __u64 ps_resp_stops(__u64 x)
+{
+	return PS_HAS0(x ^ 0x0a0a0a0a0a0a0a0aULL) | PS_HAS0(x ^ 0x0d0d0d0d0d0d0d0dULL) |
+	       PS_HAS0(x ^ 0x2222222222222222ULL);
+}
+
+/*
+ * bpf_loop callback: the next bytes of the buffer from sc->used, one at a
+ * time, or eight at once where none of them matters.
+ */
+static long ps_resp_byte_cb(__u32 idx, void *data)
 {
 	struct ps_resp_scan_ctx *sc = data;
 	struct ps_resp_work *w = ps_resp_work();
-	int k;
+	int j, k;
 
-	if (!w || i >= sc->n || i >= PS_RESP_CHUNK)
+	if (!w)
 		return 1;
-	k = ps_resp_byte(w, w->b[i & (PS_RESP_CHUNK - 1)]);
-	if (k == PS_RB_BEFORE)
-		return 1;
-	sc->used = i + 1;
-	return k == PS_RB_AFTER;
+	for (j = 0; j < PS_RESP_PER_CB; j++) {
+		__u32 i = sc->used;
+		struct ps_resp *r = &w->r;
+
+		if (i >= sc->n || i >= PS_RESP_CHUNK)
+			return 1;
+		if (i + 8 <= sc->n && ps_resp_scanned(r) && ps_resp_idle(r) &&
+		    (r->state == PS_R_EOF || r->left > 8)) {
+			__u64 x;
+
+			__builtin_memcpy(&x, &w->b[i & (PS_RESP_CHUNK - 1)], 8);
+			if (!ps_resp_stops(x)) {
+				if (r->state != PS_R_EOF)
+					r->left -= 8;
+				sc->used = i + 8;
+				continue;
+			}
+		}
+		k = ps_resp_byte(w, w->b[i & (PS_RESP_CHUNK - 1)]);
+		if (k == PS_RB_BEFORE)
+			return 1;
+		sc->used = i + 1;
+		if (k == PS_RB_AFTER)
+			return 1;
+	}
+	return 0;
 }
 
 /*
