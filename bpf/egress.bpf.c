@@ -8,6 +8,7 @@
 #include "lib/account.h"
 #include "lib/shape.h"
 #include "lib/resync.h"
+#include "lib/response.h"
 
 /* Bytes of a 101 response searched for its Upgrade header. */
 #define PS_101_SCAN	256
@@ -95,6 +96,37 @@ __attribute__((noinline)) int ps_tunnel_answer(struct __sk_buff *skb, struct ps_
 	return 0;
 }
 
+/*
+ * The response bytes of a segment, to the response parser in order
+ * (bpf/lib/response.h). An HTTP/2 connection's are not HTTP/1 responses;
+ * bytes the stream reached past a hole were never read in order, so the
+ * connection is not read further.
+ */
+static __always_inline void ps_resp_pkt(struct __sk_buff *skb, struct ps_pkt_ctx *x,
+					const struct ps_seg_result *res)
+{
+	struct ps_flow *f = x->f;
+	__u8 st = f->http.state;
+	__u32 avail;
+
+	if (f->resp.state == PS_R_DEAD)
+		return;
+	if (st == PS_H2_PREFACE || st == PS_H2_FRAME || st == PS_H2_PAYLOAD ||
+	    st == PS_H2_BLOCK) {
+		f->resp.state = PS_R_DEAD;
+		return;
+	}
+	if (res->ooo || res->absorbed) {
+		f->resp.state = PS_R_DEAD;
+		return;
+	}
+	if (!res->fresh_len)
+		return;
+	avail = x->p.payload_avail > res->fresh_off ? x->p.payload_avail - res->fresh_off : 0;
+	ps_resp_segment(skb, f, x->c, x->p.payload_off + res->fresh_off, res->fresh_len, avail,
+			!!(x->p.tcpflags & PS_TCP_FIN));
+}
+
 SEC("tc")
 int ps_egress(struct __sk_buff *skb)
 {
@@ -121,6 +153,7 @@ int ps_egress(struct __sk_buff *skb)
 		f->who.pend_tx_payload += res.new_bytes;
 	if (f->http.tunnel && res.fresh_len)
 		ps_tunnel_answer(skb, f, x.p.payload_off + res.fresh_off, res.fresh_len);
+	ps_resp_pkt(skb, &x, &res);
 	return TC_ACT_OK;
 }
 

@@ -387,6 +387,8 @@ static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x
 	s->endpoint = x->ep;
 	s->nreq = 0;
 	s->ninf = 0;
+	s->rq_pn = 0;
+	s->rq_pb = 0;
 	s->seq = seq;
 	s->h2_probe = 0;
 	/* The client the limit is looked up for: a PROXY header's, or the peer. */
@@ -441,6 +443,8 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scra
 		bpf_map_update_elem(&ps_h2, &x->k, &s->h2c, BPF_ANY);
 	if (s->nh2_unc)
 		ps_stat_add(PS_STAT_H2_UNCLASSIFIED, s->nh2_unc);
+	if (s->rq_pn)
+		ps_rq_push(&x->f->rq, s->rq_pb, s->rq_pn);
 	if (x->c) {
 		if (s->nreq)
 			ps_add(x->c->requests, s->nreq);

@@ -130,6 +130,13 @@ struct ps_client_ctr {
 	__u64 would_refuse;	/* ... that a dry run let through */
 	__u64 dropped_fragments;	/* first IP fragments to an endpoint port dropped */
 	__u64 would_drop_fragments;	/* ... that replay let through */
+	__u64 tx_events;	/* server-sent events (data: lines) in text/event-stream
+				 * responses to inference requests */
+	__u64 tx_tokens;	/* "completion_tokens" the responses to inference
+				 * requests reported (JSON bodies, a stream's usage) */
+	__u64 rx_tokens;	/* ... and their "prompt_tokens" */
+	__u64 tx_tokens_estimated;	/* a stream's events (not [DONE]) where it
+					 * reported no completion_tokens */
 };
 
 /* Enforcement classes: per-client limits the programs apply. */
@@ -458,6 +465,96 @@ struct ps_http {
 	char carry[PS_LINE_CARRY];	/* first bytes of the current line */
 };
 
+/*
+ * The requests of an HTTP/1 connection, in order, as the ingress program
+ * read them: bit (i mod 64) of bits is set when request i was an
+ * inference request. Responses come back in the same order, so the
+ * egress program knows which request a response answers (ps_resp.n).
+ * Ingress sets the bits of a request before it raises n.
+ */
+#define PS_RQ_QUEUE		64
+
+struct ps_rq_queue {
+	__u64 bits;
+	__u32 n;		/* requests whose header block ended */
+	__u32 pad;
+};
+
+/* HTTP/1 response parser states (server to client, bpf/lib/response.h). */
+enum ps_resp_state {
+	PS_R_START = 0,		/* at a message boundary */
+	PS_R_VERSION,		/* the status line's "HTTP/x.y" */
+	PS_R_CODE,		/* its status code */
+	PS_R_LINE,		/* the rest of the status line */
+	PS_R_HDR,		/* at the start of a header line */
+	PS_R_NAME,		/* inside a header name */
+	PS_R_VALUE,		/* inside the value of a header named PS_RH_* */
+	PS_R_SKIPLINE,		/* inside a header line not read */
+	PS_R_BODY,		/* left bytes of a Content-Length body */
+	PS_R_EOF,		/* a body that runs to the connection's end */
+	PS_R_CHUNK_SIZE,	/* inside a chunk-size line */
+	PS_R_CHUNK_EXT,		/* ... past its digits */
+	PS_R_CHUNK_DATA,	/* left bytes of chunk data */
+	PS_R_CHUNK_CRLF,	/* the line end after chunk data */
+	PS_R_TRAILERS,		/* at the start of a trailer line */
+	PS_R_TRAILER_LINE,	/* inside a trailer line */
+	PS_R_DEAD,		/* not HTTP/1, or bytes lost: no parsing until the flow ends */
+};
+
+/* ps_resp.flags */
+#define PS_RF_CHUNKED		0x01	/* Transfer-Encoding: chunked */
+#define PS_RF_CLEN		0x02	/* Content-Length */
+#define PS_RF_SSE		0x04	/* Content-Type: text/event-stream */
+#define PS_RF_INFERENCE		0x08	/* it answers an inference request */
+#define PS_RF_JSON		0x10	/* Content-Type: application/json */
+#define PS_RF_USAGE		0x20	/* a "completion_tokens" was read in its body */
+
+/* ps_resp.hdr: the header whose name or value is being read */
+#define PS_RH_CLEN		0x01	/* candidates while in PS_R_NAME: a mask */
+#define PS_RH_TE		0x02
+#define PS_RH_CTYPE		0x04
+
+/*
+ * ps_resp.sse: where a body line stands. 0..4: bytes of "data:" matched at
+ * its start; PS_SSE_VALUE: right after "data:"; PS_SSE_MID: inside a line
+ * not read further; PS_SSE_DONE + k: k bytes of the value "[DONE]" matched.
+ */
+#define PS_SSE_VALUE		5
+#define PS_SSE_MID		6
+#define PS_SSE_DONE		7
+
+/* The response being read on an HTTP/1 connection. */
+struct ps_resp {
+	__u64 left;		/* body or chunk bytes still to come; chunk size or
+				 * Content-Length being read */
+	__u32 n;		/* responses begun (final ones: 1xx not counted) */
+	__u16 code;		/* status code */
+	__u8 state;		/* enum ps_resp_state */
+	__u8 flags;		/* PS_RF_* */
+	__u8 hdr;		/* PS_RH_* */
+	__u8 idx;		/* bytes of a name or value matched so far */
+	__u8 sse;		/* PS_SSE_*: where the body line stands */
+	__u8 vmask;		/* Content-Type values still matching (bit 0 SSE, 1 JSON) */
+	__u8 tk_idx;		/* bytes of a usage key matched ... */
+	__u8 tk_key;		/* ... PS_TK_*: the keys still matching, or the one matched */
+	__u8 tk_phase;		/* PS_TKP_*: where in "key": N the body stands */
+	__u8 pad;
+	__u32 tk_val;		/* the number being read */
+	__u32 tx_seen;		/* the response's completion_tokens counted so far ... */
+	__u32 rx_seen;		/* ... and prompt_tokens */
+	__u32 ev;		/* its events, [DONE] lines not included */
+};
+
+/* ps_resp.tk_key */
+#define PS_TK_COMPLETION	0x01	/* "completion_tokens" */
+#define PS_TK_PROMPT		0x02	/* "prompt_tokens" */
+
+/* ps_resp.tk_phase */
+#define PS_TKP_KEY		0	/* in a key (tk_idx > 0) or outside one */
+#define PS_TKP_COLON		1	/* after the key: white space, then ':' */
+#define PS_TKP_VALUE		2	/* after ':': white space, then digits */
+#define PS_TKP_DIGITS		3	/* in the number */
+
 /* Value of ps_flows. */
 struct ps_flow {
 	struct ps_seq dir[2];
@@ -480,6 +577,8 @@ struct ps_flow {
 	struct ps_who who;	/* the client, and its PROXY header */
 	struct ps_fwd fwd;	/* the request's client, by its forwarded headers */
 	struct ps_keyh key;	/* the request's API key */
+	struct ps_rq_queue rq;	/* written by ingress only: its requests, in order */
+	struct ps_resp resp;	/* written by egress only: the responses to them */
 };
 
 /*

@@ -47,7 +47,7 @@ PS_ABI_SIZE(ps_client_slot, 8);
 PS_ABI_AT(ps_client_slot, slot, 0);
 PS_ABI_AT(ps_client_slot, gen, 4);
 
-PS_ABI_SIZE(ps_client_ctr, 192);
+PS_ABI_SIZE(ps_client_ctr, 224);
 PS_ABI_AT(ps_client_ctr, c, 0);
 PS_ABI_AT(ps_client_ctr, key, 88);
 PS_ABI_AT(ps_client_ctr, gen, 108);
@@ -63,6 +63,10 @@ PS_ABI_AT(ps_client_ctr, refused_connections, 160);
 PS_ABI_AT(ps_client_ctr, would_refuse, 168);
 PS_ABI_AT(ps_client_ctr, dropped_fragments, 176);
 PS_ABI_AT(ps_client_ctr, would_drop_fragments, 184);
+PS_ABI_AT(ps_client_ctr, tx_events, 192);
+PS_ABI_AT(ps_client_ctr, tx_tokens, 200);
+PS_ABI_AT(ps_client_ctr, rx_tokens, 208);
+PS_ABI_AT(ps_client_ctr, tx_tokens_estimated, 216);
 
 PS_ABI_SIZE(ps_class, 24);
 PS_ABI_AT(ps_class, emission_ns, 0);
@@ -215,8 +219,30 @@ PS_ABI_AT(ps_http, refill_state, 28);
 PS_ABI_AT(ps_http, pad2, 29);
 PS_ABI_AT(ps_http, carry, 32);
 
+PS_ABI_SIZE(ps_rq_queue, 16);
+PS_ABI_AT(ps_rq_queue, bits, 0);
+PS_ABI_AT(ps_rq_queue, n, 8);
+
+PS_ABI_SIZE(ps_resp, 40);
+PS_ABI_AT(ps_resp, left, 0);
+PS_ABI_AT(ps_resp, n, 8);
+PS_ABI_AT(ps_resp, code, 12);
+PS_ABI_AT(ps_resp, state, 14);
+PS_ABI_AT(ps_resp, flags, 15);
+PS_ABI_AT(ps_resp, hdr, 16);
+PS_ABI_AT(ps_resp, idx, 17);
+PS_ABI_AT(ps_resp, sse, 18);
+PS_ABI_AT(ps_resp, vmask, 19);
+PS_ABI_AT(ps_resp, tk_idx, 20);
+PS_ABI_AT(ps_resp, tk_key, 21);
+PS_ABI_AT(ps_resp, tk_phase, 22);
+PS_ABI_AT(ps_resp, tk_val, 24);
+PS_ABI_AT(ps_resp, tx_seen, 28);
+PS_ABI_AT(ps_resp, rx_seen, 32);
+PS_ABI_AT(ps_resp, ev, 36);
+
 PS_ABI_SIZE(ps_flow, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who) +
-		     sizeof(struct ps_fwd) + sizeof(struct ps_keyh));
+		     sizeof(struct ps_fwd) + sizeof(struct ps_keyh) + 16 + 40);
 PS_ABI_AT(ps_flow, dir, 0);
 PS_ABI_AT(ps_flow, http, 96);
 PS_ABI_AT(ps_flow, last_seen_ns, 96 + sizeof(struct ps_http));
@@ -232,6 +258,10 @@ PS_ABI_AT(ps_flow, who, 96 + sizeof(struct ps_http) + 48);
 PS_ABI_AT(ps_flow, fwd, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who));
 PS_ABI_AT(ps_flow, key, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who) +
 	  sizeof(struct ps_fwd));
+PS_ABI_AT(ps_flow, rq, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who) +
+	  sizeof(struct ps_fwd) + sizeof(struct ps_keyh));
+PS_ABI_AT(ps_flow, resp, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who) +
+	  sizeof(struct ps_fwd) + sizeof(struct ps_keyh) + 16);
 
 PS_ABI_SIZE(ps_ooo_key, 48);
 PS_ABI_AT(ps_ooo_key, flow, 0);

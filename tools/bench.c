@@ -414,6 +414,7 @@ enum scenario {
 	SC_EGRESS,	/* egress, mid-body server segment */
 	SC_H2_HEADERS,	/* ingress, h2c: a request's HEADERS and DATA in one segment */
 	SC_H2_DATA,	/* ingress, h2c: an upload's DATA frames, a segment at a time */
+	SC_SSE,		/* egress, mid-body of an event stream answering an inference request */
 	SC_MAX,
 };
 
@@ -678,9 +679,14 @@ static int scenario_setup(struct bench *b, struct conn *c, enum scenario sc, uns
 		e->body_left = BODY_LEN;
 		return conn_send(b, c, 1, F_ACK | F_PSH, hdr, n);
 	case SC_EGRESS:
+	case SC_SSE:
+		/* The body of an event stream is read byte by byte (events,
+		 * usage); any other is skipped by arithmetic. */
 		n = snprintf(hdr, sizeof(hdr),
-			     "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n"
-			     "content-length: %llu\r\n\r\n", BODY_LEN);
+			     "HTTP/1.1 200 OK\r\ncontent-type: %s\r\n"
+			     "content-length: %llu\r\n\r\n",
+			     sc == SC_SSE ? "text/event-stream" : "application/octet-stream",
+			     BODY_LEN);
 		e->requests = 1;
 		e->rx_payload = req_seg_len;
 		e->tx_payload = n;
@@ -711,6 +717,7 @@ static unsigned int scenario_frame(struct bench *b, struct conn *c, enum scenari
 		e->rx_payload += req_seg_len;
 		return conn_frame(b, c, 1, F_ACK | F_PSH, req_seg, req_seg_len);
 	case SC_EGRESS:
+	case SC_SSE:
 		e->tx_payload += BODY_SEG;
 		return conn_frame(b, c, 0, F_ACK, body_seg, BODY_SEG);
 	case SC_H2_HEADERS:
@@ -742,7 +749,7 @@ static unsigned int scenario_frame(struct bench *b, struct conn *c, enum scenari
 
 static int scenario_prog(struct bench *b, enum scenario sc)
 {
-	return sc == SC_EGRESS ? b->dp.egress_fd : b->dp.ingress_fd;
+	return sc == SC_EGRESS || sc == SC_SSE ? b->dp.egress_fd : b->dp.ingress_fd;
 }
 
 static int scenario_verdict(enum scenario sc)
@@ -758,6 +765,7 @@ static const char *const sc_name[SC_MAX] = {
 	[SC_EGRESS] = "egress, mid-body server->client",
 	[SC_H2_HEADERS] = "(d) ingress, HTTP/2 request (HEADERS + DATA)",
 	[SC_H2_DATA] = "(e) ingress, HTTP/2 upload (DATA frames)",
+	[SC_SSE] = "egress, mid-body of an event stream (scanned)",
 };
 
 /* ---- enforcement policy ---- */
@@ -2345,7 +2353,8 @@ static int micro_measure(struct bench *b, unsigned int runs, int ident_only)
 				if (err)
 					return err;
 			}
-			if (sc != SC_EGRESS && sc != SC_H2_HEADERS && sc != SC_H2_DATA) {
+			if (sc != SC_EGRESS && sc != SC_H2_HEADERS && sc != SC_H2_DATA &&
+			    sc != SC_SSE) {
 				err = measure_steady(b, sc, run, id++);
 				if (err)
 					return err;
@@ -2381,6 +2390,7 @@ static void micro_rows(unsigned int npkts)
 	snprintf(how_s, sizeof(how_s), "repeat=%d (no state: exact)", STEADY_REPEAT);
 	print_row(SC_OTHER, M_STEADY, how_s, 0);
 	print_row(SC_EGRESS, M_DISTINCT, how_d, 0);
+	print_row(SC_SSE, M_DISTINCT, how_d, 0);
 	print_row(SC_H2_HEADERS, M_DISTINCT, how_d, 4.0);
 	print_row(SC_H2_DATA, M_DISTINCT, how_d, 1.5);
 }

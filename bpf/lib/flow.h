@@ -226,4 +226,26 @@ static __always_inline void ps_seq_syn(struct ps_seq *d, __u32 isn)
 	d->syn_seen = 1;
 }
 
+/*
+ * Ingress: append n requests (bit i of bits: the i-th is an inference
+ * request) to the flow's queue. Only the ingress program writes it; the
+ * bits go in before n is raised, where egress reads n first.
+ */
+static __always_inline void ps_rq_push(struct ps_rq_queue *q, __u64 bits, __u32 n)
+{
+	__u32 at = q->n, pos = at & (PS_RQ_QUEUE - 1);
+	__u64 mask, m, v;
+
+	if (!n)
+		return;
+	if (n > PS_RQ_QUEUE)
+		n = PS_RQ_QUEUE;
+	mask = n == PS_RQ_QUEUE ? ~0ULL : (1ULL << n) - 1;
+	m = (mask << pos) | (pos ? mask >> (PS_RQ_QUEUE - pos) : 0);
+	v = ((bits & mask) << pos) | (pos ? (bits & mask) >> (PS_RQ_QUEUE - pos) : 0);
+	q->bits = (q->bits & ~m) | v;
+	barrier();
+	WRITE_ONCE(q->n, at + n);
+}
+
 #endif

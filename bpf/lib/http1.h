@@ -567,6 +567,13 @@ static __always_inline void ps_h1_headers_end(struct ps_scratch *s, __u32 pos)
 			ps_rq_pend(s, pos, k | PS_PEND_BLOCK_ONLY);
 	}
 
+	/* Its responses come back in order: the egress program learns from
+	 * the flow's queue which ones answer inference requests. */
+	if ((h->flags & PS_H1F_REQUEST) && s->rq_pn < PS_RQ_QUEUE) {
+		if (h->flags & PS_H1F_INFERENCE)
+			s->rq_pb |= 1ULL << (s->rq_pn & (PS_RQ_QUEUE - 1));
+		s->rq_pn++;
+	}
 	/* Its segment carrying FIN completes the message without its body. */
 	if (s->fin)
 		ps_h1_count(s);

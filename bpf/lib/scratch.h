@@ -122,6 +122,8 @@ struct ps_scratch {
 	__u32 key_e;
 	__u8 pend_sj[PS_PEND_MAX];	/* the client of each pending request (below) */
 	__u32 hw;		/* bytes at the head of buf loads wrote (ps_buf_loaded()) */
+	__u32 rq_pn;		/* requests whose header block ended in this call ... */
+	__u64 rq_pb;		/* ... bit i set: the i-th was an inference request */
 	__u8 buf[PS_BUF_SIZE + 64];
 };
 

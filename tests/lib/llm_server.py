@@ -8,7 +8,8 @@ Ollama's OpenAI API) do on the wire, which is what penstock counts:
   POST /v1/chat/completions, POST /v1/completions
       JSON answer; with "stream": true in the body, server-sent events over
       chunked transfer encoding, one token per chunk, ending in
-      "data: [DONE]".
+      "data: [DONE]"; the last chunk before it carries the usage, unless
+      "stream_options": {"include_usage": false}.
   GET /v1/models, GET /health
 
 Connections are kept alive, and pipelined requests are answered in order:
@@ -303,7 +304,9 @@ class Handler(BaseHTTPRequestHandler):
         n = max(1, min(n, MAX_TOKENS))
         toks = tokens_for(prompt, n)
         if req.get("stream") is True:
-            self.stream(chat, toks, len(prompt.split()))
+            opts = req.get("stream_options")
+            usage = not (isinstance(opts, dict) and opts.get("include_usage") is False)
+            self.stream(chat, toks, len(prompt.split()), usage)
         else:
             self.complete(chat, toks, len(prompt.split()))
 
@@ -333,7 +336,7 @@ class Handler(BaseHTTPRequestHandler):
         # in its own TCP segment, as a token-by-token server sends it.
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
-    def stream(self, chat, toks, nprompt):
+    def stream(self, chat, toks, nprompt, usage=True):
         ident = self.ident(chat)
         created = int(time.time())
         self.send_response(200)
@@ -353,7 +356,7 @@ class Handler(BaseHTTPRequestHandler):
                           "finish_reason": "length" if t is None else None}
             ev = {"id": ident, "object": obj, "created": created, "model": MODEL,
                   "choices": [choice]}
-            if t is None:
+            if t is None and usage:
                 ev["usage"] = {"prompt_tokens": nprompt, "completion_tokens": len(toks),
                                "total_tokens": nprompt + len(toks)}
             self.chunk(b"data: " + json.dumps(ev).encode() + b"\n\n")

@@ -273,6 +273,10 @@ int ps_dp_read_clients(struct ps_datapath *dp, struct ps_client **out)
 			list[n].would_refuse = ctrs[i].would_refuse + ctrs[i].refused_connections;
 			list[n].fragments = ctrs[i].would_drop_fragments +
 					    ctrs[i].dropped_fragments;
+			list[n].tx_events = ctrs[i].tx_events;
+			list[n].tx_tokens = ctrs[i].tx_tokens;
+			list[n].rx_tokens = ctrs[i].rx_tokens;
+			list[n].tx_tokens_estimated = ctrs[i].tx_tokens_estimated;
 			n++;
 		}
 		munmap((void *)ctrs, len);

@@ -39,6 +39,11 @@ struct ps_client {
 	uint64_t would_refuse;		/* connections max_connections would have refused */
 	uint64_t fragments;		/* first IP fragments to an endpoint, dropped or
 					 * (replay) that would have been */
+	uint64_t tx_events;		/* server-sent events in responses to inference
+					 * requests */
+	uint64_t tx_tokens;		/* completion_tokens those responses reported */
+	uint64_t rx_tokens;		/* prompt_tokens they reported */
+	uint64_t tx_tokens_estimated;	/* events of streams that reported none */
 };
 
 int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts);

@@ -24,6 +24,14 @@ json_t *ps_client_json(const struct ps_client *cl)
 			json_decref(o);
 			return NULL;
 		}
+	if (o && (json_object_set_new(o, "tx_events", json_integer((json_int_t)cl->tx_events)) ||
+		  json_object_set_new(o, "tx_tokens", json_integer((json_int_t)cl->tx_tokens)) ||
+		  json_object_set_new(o, "rx_tokens", json_integer((json_int_t)cl->rx_tokens)) ||
+		  json_object_set_new(o, "tx_tokens_estimated",
+				      json_integer((json_int_t)cl->tx_tokens_estimated)))) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 

@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * HTTP/1 responses on egress: their framing (RFC 9112: status line,
+ * header block, a body by Content-Length, chunked coding or to the
+ * connection's end; 1xx interim responses, 204 and 304 without one), read
+ * byte by byte across segment boundaries with the state in the flow
+ * (struct ps_resp), so that the body of a response to an inference
+ * request can be scanned (sse.h); other bodies are skipped whole.
+ *
+ * Which request a response answers: requests and responses are in order
+ * on an HTTP/1 connection, and the ingress program queues per flow
+ * whether each request was an inference one (struct ps_rq_queue). A
+ * connection whose server bytes are not HTTP/1 responses (HTTP/2, a
+ * tunnel, a stream picked up inside a response) or that loses bytes (a
+ * hole in the server's stream) is not read further.
+ */
+#ifndef PS_RESPONSE_H
+#define PS_RESPONSE_H
+
+#include "common.h"
+#include "sse.h"
+#include "usage.h"
+
+/* Bytes read into the buffer at a time, and steps (reads or skips) per segment. */
+#define PS_RESP_CHUNK	512
+#define PS_RESP_STEPS	1024
+
+/* A response's working state, per CPU (the buffer is too large for the stack). */
+struct ps_resp_work {
+	struct ps_resp r;
+	__u64 rq_bits;		/* the flow's request queue, as read at the start */
+	__u32 rq_n;
+	__u32 events;		/* events counted in this segment ... */
+	__u32 tx_tokens;	/* ... completion_tokens reported ... */
+	__u32 rx_tokens;	/* ... prompt_tokens reported ... */
+	__u32 est;		/* ... and events of streams that ended without usage */
+	__u8 b[PS_RESP_CHUNK + 8];	/* + 8: a word read at the last byte */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_resp_work);
+} ps_resp_map SEC(".maps");
+
+static __always_inline struct ps_resp_work *ps_resp_work(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ps_resp_map, &zero);
+}
+
+/* The header names and values read (lower case), 24 bytes lowest first. */
+#define PS_R_CLEN_W	0x2d746e65746e6f63ULL, 0x00006874676e656cULL, 0x0000000000000000ULL	/* "content-length" */
+#define PS_R_TE_W	0x726566736e617274ULL, 0x6e69646f636e652dULL, 0x0000000000000067ULL	/* "transfer-encoding" */
+#define PS_R_CTYPE_W	0x2d746e65746e6f63ULL, 0x0000000065707974ULL, 0x0000000000000000ULL	/* "content-type" */
+#define PS_R_SSE_W	0x6576652f74786574ULL, 0x61657274732d746eULL, 0x000000000000006dULL	/* "text/event-stream" */
+#define PS_R_CHUNKED_W	0x0064656b6e756863ULL, 0x0000000000000000ULL, 0x0000000000000000ULL	/* "chunked" */
+#define PS_RN_CLEN_LEN	14
+#define PS_RN_TE_LEN	17
+#define PS_RN_CTYPE_LEN	12
+#define PS_R_JSON_W	0x746163696c707061ULL, 0x6e6f736a2f6e6f69ULL, 0	/* "application/json" */
+#define PS_RV_SSE_LEN	17
+#define PS_RV_JSON_LEN	16
+#define PS_RV_CHUNKED_LEN 7
+/* "HTTP/", lowest byte first. */
+#define PS_RV_HTTP	0x2f50545448ULL
+/* Value of idx once a Content-Type has matched, or has not. */
+#define PS_RV_DONE	0xfe
+#define PS_RV_NO	0xff
+
+static __always_inline __u8 ps_rlower(__u8 c)
+{
+	return (c >= 'A' && c <= 'Z') ? c | 0x20 : c;
+}
+
+/* Is the body of the response being read scanned (events, usage)? */
+static __always_inline int ps_resp_scanned(const struct ps_resp *r)
+{
+	return (r->flags & PS_RF_INFERENCE) && (r->flags & (PS_RF_SSE | PS_RF_JSON));
+}
+
+/*
+ * The response is complete: the next one starts. A stream that reported
+ * no completion_tokens has its events (not [DONE]) as its estimate.
+ */
+static __always_inline void ps_resp_done(struct ps_resp_work *w)
+{
+	struct ps_resp *r = &w->r;
+
+	if ((r->flags & (PS_RF_INFERENCE | PS_RF_SSE | PS_RF_USAGE)) ==
+	    (PS_RF_INFERENCE | PS_RF_SSE))
+		w->est += r->ev;
+	r->ev = 0;
+	r->state = PS_R_START;
+}
+
+/* The empty line ending a response's header block: how is its body framed? */
+static __always_inline void ps_resp_headers_end(struct ps_resp_work *w)
+{
+	struct ps_resp *r = &w->r;
+
+	if (r->code >= 100 && r->code < 200) {
+		/* 101 switches protocols; others are interim: the final
+		 * response to the same request follows. */
+		r->state = r->code == 101 ? PS_R_DEAD : PS_R_START;
+		return;
+	}
+	/* The request it answers; a response to none the ingress program
+	 * saw (a capture picked up midway) answers no inference request. */
+	if ((__s32)(w->rq_n - r->n) > 0) {
+		if ((w->rq_bits >> (r->n & (PS_RQ_QUEUE - 1))) & 1)
+			r->flags |= PS_RF_INFERENCE;
+		r->n++;
+	}
+	ps_sse_begin(&r->sse);
+	ps_tk_begin(r);
+	r->ev = 0;
+	if (r->code == 204 || r->code == 304) {
+		ps_resp_done(w);
+	} else if (r->flags & PS_RF_CHUNKED) {
+		r->state = PS_R_CHUNK_SIZE;
+		r->left = 0;
+	} else if (r->flags & PS_RF_CLEN) {
+		if (r->left)
+			r->state = PS_R_BODY;
+		else
+			ps_resp_done(w);
+	} else {
+		r->state = PS_R_EOF;
+	}
+}
+
+/* A header name's byte: drop the candidates it does not continue. */
+static __always_inline void ps_resp_name(struct ps_resp *r, __u8 c)
+{
+	__u32 i = r->idx;
+	__u8 hdr = r->hdr;
+
+	if (c == ':') {
+		r->idx = 0;
+		if ((hdr & PS_RH_CLEN) && i == PS_RN_CLEN_LEN) {
+			r->hdr = PS_RH_CLEN;
+			r->left = 0;
+			r->flags |= PS_RF_CLEN;
+		} else if ((hdr & PS_RH_TE) && i == PS_RN_TE_LEN) {
+			r->hdr = PS_RH_TE;
+		} else if ((hdr & PS_RH_CTYPE) && i == PS_RN_CTYPE_LEN) {
+			r->hdr = PS_RH_CTYPE;
+			r->vmask = 3;
+		} else {
+			r->state = PS_R_SKIPLINE;
+			return;
+		}
+		r->state = PS_R_VALUE;
+		return;
+	}
+	c = ps_rlower(c);
+	if (i >= PS_RN_TE_LEN) {
+		r->state = PS_R_SKIPLINE;
+		return;
+	}
+	if ((hdr & PS_RH_CLEN) && (i >= PS_RN_CLEN_LEN || ps_wchar(PS_R_CLEN_W, i) != c))
+		hdr &= ~PS_RH_CLEN;
+	if ((hdr & PS_RH_TE) && ps_wchar(PS_R_TE_W, i) != c)
+		hdr &= ~PS_RH_TE;
+	if ((hdr & PS_RH_CTYPE) && (i >= PS_RN_CTYPE_LEN || ps_wchar(PS_R_CTYPE_W, i) != c))
+		hdr &= ~PS_RH_CTYPE;
+	r->hdr = hdr;
+	r->idx = i + 1;
+	if (!hdr)
+		r->state = PS_R_SKIPLINE;
+}
+
+/* A header value's byte (not its line end). */
+static __always_inline void ps_resp_value(struct ps_resp *r, __u8 c)
+{
+	__u32 i = r->idx;
+
+	switch (r->hdr) {
+	case PS_RH_CLEN:
+		if (c >= '0' && c <= '9' && r->left < (1ULL << 48))
+			r->left = r->left * 10 + (c - '0');
+		break;
+	case PS_RH_TE:
+		c = ps_rlower(c);
+		if (i < PS_RV_CHUNKED_LEN && ps_wchar(PS_R_CHUNKED_W, i) == c)
+			i++;
+		else
+			i = c == 'c';
+		if (i == PS_RV_CHUNKED_LEN) {
+			r->flags |= PS_RF_CHUNKED;
+			i = 0;
+		}
+		r->idx = i;
+		break;
+	case PS_RH_CTYPE:
+		if (i >= PS_RV_DONE || (!i && (c == ' ' || c == '\t')))
+			break;
+		c = ps_rlower(c);
+		if ((r->vmask & 1) && (i >= PS_RV_SSE_LEN || ps_wchar(PS_R_SSE_W, i) != c))
+			r->vmask &= ~1;
+		if ((r->vmask & 2) && (i >= PS_RV_JSON_LEN || ps_wchar(PS_R_JSON_W, i) != c))
+			r->vmask &= ~2;
+		i++;
+		if ((r->vmask & 1) && i == PS_RV_SSE_LEN) {
+			r->flags |= PS_RF_SSE;
+			i = PS_RV_DONE;
+		} else if ((r->vmask & 2) && i == PS_RV_JSON_LEN) {
+			r->flags |= PS_RF_JSON;
+			i = PS_RV_DONE;
+		} else if (!r->vmask) {
+			i = PS_RV_NO;
+		}
+		r->idx = i;
+		break;
+	}
+}
+
+/* The line end of a chunk-size line. */
+static __always_inline void ps_resp_chunk_line(struct ps_resp *r)
+{
+	if (r->left) {
+		r->state = PS_R_CHUNK_DATA;
+	} else {
+		r->state = PS_R_TRAILERS;
+	}
+}
+
+/* What ps_resp_byte() asks of the scan. */
+#define PS_RB_NEXT	0	/* the next byte */
+#define PS_RB_AFTER	1	/* stop after this byte: a body skipped whole begins */
+#define PS_RB_BEFORE	2	/* stop before this byte: it is such a body's */
+
+/* One byte of the server's stream through the parser. */
+static __always_inline int ps_resp_byte(struct ps_resp_work *w, __u8 c)
+{
+	struct ps_resp *r = &w->r;
+	__u8 d;
+
+	switch (r->state) {
+	case PS_R_START:
+		if (c == '\r' || c == '\n')
+			break;
+		if (c != 'H') {
+			r->state = PS_R_DEAD;
+			return PS_RB_AFTER;
+		}
+		r->state = PS_R_VERSION;
+		r->idx = 1;
+		r->flags = 0;
+		r->code = 0;
+		r->hdr = 0;
+		r->left = 0;
+		break;
+	case PS_R_VERSION:
+		if (r->idx < 5) {
+			if (c != (__u8)(PS_RV_HTTP >> (8 * (r->idx & 7)))) {
+				r->state = PS_R_DEAD;
+				return PS_RB_AFTER;
+			}
+			r->idx++;
+		} else if (c == ' ') {
+			r->state = PS_R_CODE;
+			r->idx = 0;
+		} else if (r->idx++ > 12) {
+			r->state = PS_R_DEAD;
+			return PS_RB_AFTER;
+		}
+		break;
+	case PS_R_CODE:
+		if (r->idx == 3) {
+			r->state = c == '\n' ? PS_R_HDR : PS_R_LINE;
+		} else if (c >= '0' && c <= '9') {
+			r->code = r->code * 10 + (c - '0');
+			r->idx++;
+		} else {
+			r->state = PS_R_DEAD;
+			return PS_RB_AFTER;
+		}
+		break;
+	case PS_R_LINE:
+	case PS_R_SKIPLINE:
+		if (c == '\n')
+			r->state = PS_R_HDR;
+		break;
+	case PS_R_HDR:
+		if (c == '\r')
+			break;
+		if (c == '\n') {
+			ps_resp_headers_end(w);
+			if (r->state == PS_R_DEAD)
+				return PS_RB_AFTER;
+			if (!ps_resp_scanned(r) && r->state != PS_R_START &&
+			    r->state != PS_R_CHUNK_SIZE)
+				return PS_RB_AFTER;
+			break;
+		}
+		r->hdr = PS_RH_CLEN | PS_RH_TE | PS_RH_CTYPE;
+		r->idx = 0;
+		r->state = PS_R_NAME;
+		ps_resp_name(r, c);
+		break;
+	case PS_R_NAME:
+		if (c == '\n')
+			r->state = PS_R_HDR;
+		else
+			ps_resp_name(r, c);
+		break;
+	case PS_R_VALUE:
+		if (c == '\n')
+			r->state = PS_R_HDR;
+		else
+			ps_resp_value(r, c);
+		break;
+	case PS_R_BODY:
+	case PS_R_CHUNK_DATA:
+	case PS_R_EOF:
+		if (!ps_resp_scanned(r))
+			return PS_RB_BEFORE;
+		if (r->flags & PS_RF_SSE) {
+			int e = ps_sse_byte(&r->sse, c);
+
+			if (e == PS_SSE_EVENT) {
+				w->events++;
+				r->ev++;
+			} else if (e == PS_SSE_END_DONE && r->ev) {
+				r->ev--;
+			}
+		}
+		ps_tk_byte(r, c, &w->tx_tokens, &w->rx_tokens);
+		if (r->state == PS_R_EOF)
+			break;
+		if (--r->left)
+			break;
+		if (r->state == PS_R_BODY)
+			ps_resp_done(w);
+		else
+			r->state = PS_R_CHUNK_CRLF;
+		break;
+	case PS_R_CHUNK_SIZE:
+		d = ps_rlower(c);
+		if (d >= '0' && d <= '9') {
+			if (r->left < (1ULL << 48))
+				r->left = r->left * 16 + (d - '0');
+		} else if (d >= 'a' && d <= 'f') {
+			if (r->left < (1ULL << 48))
+				r->left = r->left * 16 + (d - 'a' + 10);
+		} else if (c == '\n') {
+			ps_resp_chunk_line(r);
+			if (r->state == PS_R_CHUNK_DATA && !ps_resp_scanned(r))
+				return PS_RB_AFTER;
+		} else if (c == ';' || c == ' ' || c == '\t' || c == '\r') {
+			r->state = PS_R_CHUNK_EXT;
+		} else {
+			r->state = PS_R_DEAD;
+			return PS_RB_AFTER;
+		}
+		break;
+	case PS_R_CHUNK_EXT:
+		if (c == '\n') {
+			ps_resp_chunk_line(r);
+			if (r->state == PS_R_CHUNK_DATA && !ps_resp_scanned(r))
+				return PS_RB_AFTER;
+		}
+		break;
+	case PS_R_CHUNK_CRLF:
+		if (c == '\r')
+			break;
+		if (c != '\n') {
+			r->state = PS_R_DEAD;
+			return PS_RB_AFTER;
+		}
+		r->state = PS_R_CHUNK_SIZE;
+		r->left = 0;
+		break;
+	case PS_R_TRAILERS:
+		if (c == '\r')
+			break;
+		if (c == '\n')
+			ps_resp_done(w);
+		else
+			r->state = PS_R_TRAILER_LINE;
+		break;
+	case PS_R_TRAILER_LINE:
+		if (c == '\n')
+			r->state = PS_R_TRAILERS;
+		break;
+	case PS_R_DEAD:
+		return PS_RB_AFTER;
+	}
+	return PS_RB_NEXT;
+}
+
+/* bpf_loop context of a buffer's scan. */
+struct ps_resp_scan_ctx {
+	__u32 n;		/* bytes in the buffer */
+	__u32 used;		/* bytes taken */
+};
+
+/* Bytes one callback of the scan reads at most (amortizes the call). */
+#define PS_RESP_PER_CB	8
+
+/*
+ * In a scanned body, at a place where only CR, LF and '"' matter: inside
+ * an event's line, outside a usage key.
+ */
+static __always_inline int ps_resp_idle(const struct ps_resp *r)
+{
+	return (r->state == PS_R_BODY || r->state == PS_R_CHUNK_DATA || r->state == PS_R_EOF) &&
+	       (!(r->flags & PS_RF_SSE) || r->sse == PS_SSE_MID) && !r->tk_idx &&
+	       r->tk_phase == PS_TKP_KEY;
+}
+
+#define PS_HAS0(v)	(((v) - 0x0101010101010101ULL) & ~(v) & 0x8080808080808080ULL)
+
+/* Does the word hold a CR, LF or '"'? */
+static __always_inline __u64 ps_resp_stops(__u64 x)
+{
+	return PS_HAS0(x ^ 0x0a0a0a0a0a0a0a0aULL) | PS_HAS0(x ^ 0x0d0d0d0d0d0d0d0dULL) |
+	       PS_HAS0(x ^ 0x2222222222222222ULL);
+}
+
+/*
+ * bpf_loop callback: the next bytes of the buffer from sc->used, one at a
+ * time, or eight at once where none of them matters.
+ */
+static long ps_resp_byte_cb(__u32 idx, void *data)
+{
+	struct ps_resp_scan_ctx *sc = data;
+	struct ps_resp_work *w = ps_resp_work();
+	int j, k;
+
+	if (!w)
+		return 1;
+	for (j = 0; j < PS_RESP_PER_CB; j++) {
+		__u32 i = sc->used;
+		struct ps_resp *r = &w->r;
+
+		if (i >= sc->n || i >= PS_RESP_CHUNK)
+			return 1;
+		if (i + 8 <= sc->n && ps_resp_scanned(r) && ps_resp_idle(r) &&
+		    (r->state == PS_R_EOF || r->left > 8)) {
+			__u64 x;
+
+			__builtin_memcpy(&x, &w->b[i & (PS_RESP_CHUNK - 1)], 8);
+			if (!ps_resp_stops(x)) {
+				if (r->state != PS_R_EOF)
+					r->left -= 8;
+				sc->used = i + 8;
+				continue;
+			}
+		}
+		k = ps_resp_byte(w, w->b[i & (PS_RESP_CHUNK - 1)]);
+		if (k == PS_RB_BEFORE)
+			return 1;
+		sc->used = i + 1;
+		if (k == PS_RB_AFTER)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Read the n bytes of the buffer (n <= PS_RESP_CHUNK) through the parser;
+ * returns how many it took: all of them, or fewer where a body that is
+ * skipped whole begins. A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_resp_scan(__u32 n)
+{
+	struct ps_resp_scan_ctx sc = { .n = n };
+
+	if (n > PS_RESP_CHUNK)
+		return n;
+	bpf_loop(n, ps_resp_byte_cb, &sc, 0);
+	return sc.used;
+}
+
+/*
+ * Skip what is skipped whole: rem bytes of the segment are left. Returns
+ * the bytes skipped, 0 when the buffer must be read (ps_resp_scan()),
+ * -1 when the segment is done with. A global function.
+ */
+__weak __attribute__((noinline)) int ps_resp_skip(__u32 rem)
+{
+	struct ps_resp_work *w = ps_resp_work();
+	struct ps_resp *r;
+	__u32 k;
+
+	if (!w || !rem)
+		return -1;
+	r = &w->r;
+	switch (r->state) {
+	case PS_R_DEAD:
+		return -1;
+	case PS_R_EOF:
+		return ps_resp_scanned(r) ? 0 : (int)rem;
+	case PS_R_BODY:
+	case PS_R_CHUNK_DATA:
+		if (ps_resp_scanned(r))
+			return 0;
+		k = r->left < rem ? (__u32)r->left : rem;
+		r->left -= k;
+		if (!r->left) {
+			if (r->state == PS_R_BODY)
+				ps_resp_done(w);
+			else
+				r->state = PS_R_CHUNK_CRLF;
+		}
+		return k ? (int)k : -1;
+	}
+	return 0;
+}
+
+/* bpf_loop context of a segment's bytes. */
+struct ps_resp_ctx {
+	struct __sk_buff *skb;
+	__u32 off;		/* the bytes start at this offset in the skb ... */
+	__u32 len;		/* ... and are this many */
+	__u32 done;		/* bytes read or skipped */
+	__u32 pad;
+};
+
+/* bpf_loop callback: skip a body, or read up to PS_RESP_CHUNK bytes. */
+static long ps_resp_step(__u32 idx, void *data)
+{
+	struct ps_resp_ctx *c = data;
+	struct ps_resp_work *w;
+	__u32 n;
+	int k;
+
+	if (c->done >= c->len)
+		return 1;
+	k = ps_resp_skip(c->len - c->done);
+	if (k < 0)
+		return 1;
+	if (k > 0) {
+		c->done += k;
+		return 0;
+	}
+	w = ps_resp_work();
+	if (!w)
+		return 1;
+	n = c->len - c->done;
+	if (n > PS_RESP_CHUNK)
+		n = PS_RESP_CHUNK;
+	barrier_var(n);
+	if (!n || n > PS_RESP_CHUNK)
+		return 1;
+	if (bpf_skb_load_bytes(c->skb, c->off + c->done, w->b, n)) {
+		w->r.state = PS_R_DEAD;
+		return 1;
+	}
+	c->done += ps_resp_scan(n);
+	return 0;
+}
+
+/*
+ * The server's new in-order bytes of a segment: len at off in the skb,
+ * of which avail were captured. Counts the events of the responses to
+ * inference requests into the client's tx_events.
+ */
+static __always_inline void ps_resp_segment(struct __sk_buff *skb, struct ps_flow *f,
+					    struct ps_counters *c, __u32 off, __u32 len,
+					    __u32 avail, int fin)
+{
+	struct ps_resp_ctx ctx = { .skb = skb, .off = off };
+	struct ps_client_ctr *ctr;
+	struct ps_resp_work *w;
+
+	if (f->resp.state == PS_R_DEAD)
+		return;
+	w = ps_resp_work();
+	if (!w)
+		return;
+	w->r = f->resp;
+	w->rq_n = READ_ONCE(f->rq.n);
+	barrier();
+	w->rq_bits = READ_ONCE(f->rq.bits);
+	w->events = 0;
+	w->tx_tokens = 0;
+	w->rx_tokens = 0;
+	w->est = 0;
+	ctx.len = avail < len ? avail : len;
+	bpf_loop(PS_RESP_STEPS, ps_resp_step, &ctx, 0);
+	/* Bytes not read (not captured, or past the steps a segment has) end
+	 * parsing on the connection. */
+	if (ctx.done < len && w->r.state != PS_R_EOF)
+		w->r.state = PS_R_DEAD;
+	/* The end of the server's stream ends a body that runs to it. */
+	if (fin && w->r.state == PS_R_EOF) {
+		if (ps_resp_scanned(&w->r))
+			ps_tk_byte(&w->r, ' ', &w->tx_tokens, &w->rx_tokens);
+		ps_resp_done(w);
+	}
+	f->resp = w->r;
+	if (!c)
+		return;
+	ctr = (struct ps_client_ctr *)c;
+	if (w->events)
+		ps_add(ctr->tx_events, w->events);
+	if (w->tx_tokens)
+		ps_add(ctr->tx_tokens, w->tx_tokens);
+	if (w->rx_tokens)
+		ps_add(ctr->rx_tokens, w->rx_tokens);
+	if (w->est)
+		ps_add(ctr->tx_tokens_estimated, w->est);
+}
+
+#endif
