@@ -79,9 +79,9 @@ static void detach_xdp(struct ps_attachment *a);
 /*
  * ps_xdp on the interface, or not, as mode says. On veth, any XDP program
  * takes TSO and GSO from the peer (the kernel's veth_fix_features): every
- * segment of the peer's then crosses one MTU at a time, which halved a
- * bulk download's throughput here; so xdp: auto leaves veth to tc, which
- * blocks as well, a little later.
+ * segment of the peer's then crosses one MTU at a time, which costs a bulk
+ * transfer far more CPU (make bench-peers); so xdp: auto leaves veth to
+ * tc, which blocks as well, a little later.
  */
 static void attach_xdp(struct ps_datapath *dp, struct ps_attachment *a, int mode)
 {
