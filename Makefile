@@ -367,7 +367,10 @@ deb:
 	$(Q)git ls-files -z -co --exclude-standard | \
 		xargs -0 cp -P --parents -t $(DEB_DIR)/penstock-$(VERSION)
 	$(Q)cd $(DEB_DIR)/penstock-$(VERSION) && dpkg-buildpackage -b -us -uc
-	$(Q)lintian --fail-on error,warning --info $(DEB_DIR)/penstock_$(VERSION)_*.deb
+	$(Q)mkdir -p $(DEB_DIR)/tmp
+	$(Q)TMPDIR=$(abspath $(DEB_DIR))/tmp lintian --fail-on error,warning --info \
+		$(DEB_DIR)/penstock_$(VERSION)_*.deb
+	$(Q)rm -rf $(DEB_DIR)/tmp
 	$(Q)ls $(DEB_DIR)/penstock_$(VERSION)_*.deb
 
 .PHONY: clean
