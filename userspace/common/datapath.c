@@ -286,6 +286,23 @@ int ps_dp_read_clients(struct ps_datapath *dp, struct ps_client **out)
 	return n;
 }
 
+long ps_dp_map_entries(struct bpf_map *map)
+{
+	int fd = bpf_map__fd(map);
+	char key[64], next[64];
+	void *prev = NULL;
+	long n = 0, max = bpf_map__max_entries(map);
+
+	if (bpf_map__key_size(map) > sizeof(key))
+		return -1;
+	while (n < max && !bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, bpf_map__key_size(map));
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
 int ps_dp_test_run(int prog_fd, const void *frame, unsigned int len, uint64_t ts_ns,
 		   int *retval)
 {

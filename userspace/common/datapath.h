@@ -79,6 +79,15 @@ void *ps_ctrs_map(int fd, uint32_t first, uint32_t count, size_t *len);
 int ps_dp_read_clients(struct ps_datapath *dp, struct ps_client **out);
 
 /*
+ * The entries of a small hash map, key by key (keys of at most 64 bytes;
+ * -1 otherwise). At most max_entries steps: an LRU map's walk starts over
+ * from its first key when the key it stands on is evicted, and would not
+ * end while packets keep coming.
+ */
+struct bpf_map;
+long ps_dp_map_entries(struct bpf_map *map);
+
+/*
  * Run one Ethernet frame through a program with BPF_PROG_TEST_RUN, the
  * program clock reading ts_ns. Returns 0 and the verdict, or -errno.
  */

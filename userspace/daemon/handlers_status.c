@@ -19,28 +19,6 @@
 #include "metrics/metrics.h"
 #include "penstock.skel.h"
 
-/*
- * The entries of a small hash map, key by key. At most max_entries steps:
- * an LRU map's walk starts over from its first key when the key it stands
- * on is evicted, and would not end while packets keep coming.
- */
-static long map_entries(struct bpf_map *map)
-{
-	int fd = bpf_map__fd(map);
-	char key[64], next[64];
-	void *prev = NULL;
-	long n = 0, max = bpf_map__max_entries(map);
-
-	if (bpf_map__key_size(map) > sizeof(key))
-		return -1;
-	while (n < max && !bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, bpf_map__key_size(map));
-		prev = key;
-		n++;
-	}
-	return n;
-}
-
 /* The datapath's global counters (ps_stats), summed over CPUs. */
 static json_t *stats_json(struct ps_daemon *d)
 {
@@ -161,7 +139,7 @@ static json_t *maps_json(struct ps_daemon *d)
 	size_t i;
 
 	for (i = 0; i < sizeof(counted) / sizeof(counted[0]); i++) {
-		long n = counts[i] >= 0 ? counts[i] : map_entries(counted[i]);
+		long n = counts[i] >= 0 ? counts[i] : ps_dp_map_entries(counted[i]);
 
 		json_array_append_new(maps, json_pack("{s:s, s:I, s:I}", "name",
 						      bpf_map__name(counted[i]), "entries",

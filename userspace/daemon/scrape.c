@@ -327,24 +327,6 @@ static void read_stats(struct ps_daemon *d, uint64_t st[PS_STAT_MAX])
 	free(v);
 }
 
-/* Entries of ps_ooo, walked key by key, at most its capacity. */
-static long ooo_entries(struct bpf_map *map)
-{
-	int fd = bpf_map__fd(map);
-	char key[64], next[64];
-	void *prev = NULL;
-	long n = 0, max = bpf_map__max_entries(map);
-
-	if (bpf_map__key_size(map) > sizeof(key))
-		return -1;
-	while (n < max && !bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, bpf_map__key_size(map));
-		prev = key;
-		n++;
-	}
-	return n;
-}
-
 static void write_labelled(FILE *f, const char *name, const char *type, const char *help,
 			   const char *label, const char *const *values, const uint64_t *v, int n)
 {
@@ -371,7 +353,7 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 	ps_enf_last_tally(&tl);
 	entries[0] = d->table.in_map;
 	entries[1] = d->flows;
-	entries[2] = ooo_entries(maps[2]);
+	entries[2] = ps_dp_map_entries(maps[2]);
 	entries[3] = 0;
 	for (a = 0; a <= PS_ACT_SHAPE; a++)
 		for (o = 0; o <= PS_ORIGIN_MINUTE_LIMIT; o++)
