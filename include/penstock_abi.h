@@ -649,7 +649,7 @@ enum ps_stat {
 	PS_STAT_ENDPOINT_PACKETS,	/* packets on an endpoint port */
 	PS_STAT_NOT_PARSED,	/* IP packets whose TCP header was not reached:
 				 * unreadable headers (fragments: PS_STAT_FRAGMENTS) */
-	PS_STAT_FLOW_FULL,	/* flow state could not be created */
+	PS_STAT_FLOW_FULL,	/* flow state could not be created (its client packet dropped) */
 	PS_STAT_CLIENT_FULL,	/* client counters could not be created */
 	PS_STAT_OOO_STASHED,	/* out-of-order segments stashed */
 	PS_STAT_OOO_DROPPED,	/* out-of-order segments that could not be stashed */

@@ -269,6 +269,16 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 	ps_stat_inc(PS_STAT_ENDPOINT_PACKETS);
 	ps_flow_key(&x->k, p, rx);
 	x->f = ps_flow_get(&x->k, p, rx, x->ep, x->now, &newconn);
+	if (!x->f) {
+		/* No room for the flow (an LRU table can refuse an insert for
+		 * a moment under a flood of new ones): a client packet that
+		 * opens a connection or carries data is dropped, for its TCP
+		 * to send again, rather than let a request in unread, past
+		 * its client's limit. Its opening is counted when it gets in. */
+		newconn = 0;
+		if (rx && !ps_replay && (p->payload_len || (p->tcpflags & PS_TCP_SYN)))
+			x->verdict = TC_ACT_SHOT;
+	}
 	if (x->f && x->f->who.proxy == PS_PROXY_WAIT) {
 		ps_who_pend(x, rx, newconn);
 		x->f->last_seen_ns = x->now;
