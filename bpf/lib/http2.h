@@ -146,7 +146,9 @@ static __always_inline void ps_h2_frame(struct ps_scratch *s, __u8 type, __u32 s
 /*
  * A request's header block has ended at stream position pos: an inference
  * request is counted and waits for its client's limit; a :path HPACK
- * could not read leaves it unclassified.
+ * could not read leaves it unclassified, and it waits for the limit all
+ * the same: a client that grows or breaks its table past what is followed
+ * does not take its requests past the limit by hiding their :path.
  */
 static __always_inline void ps_h2_block_end(struct ps_scratch *s, __u32 pos)
 {
@@ -167,6 +169,7 @@ static __always_inline void ps_h2_block_end(struct ps_scratch *s, __u32 pos)
 		ps_rq_pend(s, pos, 0);
 	} else if (c->path == PS_H2P_UNKNOWN) {
 		s->nh2_unc++;
+		ps_rq_pend(s, pos, 0);
 	}
 }
 

@@ -242,6 +242,65 @@ static void case_unclassified(void)
 }
 
 /*
+ * The same table grown past what penstock follows, with the default
+ * class's limit on: the unclassified requests are judged by the limit as
+ * inference requests would be (BURST in, the next held back with its
+ * segment), so that hiding a :path in the table does not walk past it.
+ */
+static void case_unclassified_limited(void)
+{
+	unsigned char blk[1200], b[1300];
+	struct ck c;
+	struct conn cn;
+	uint32_t off;
+	unsigned int n, k, i;
+
+	ck_init(&c, "h2-unclassified-limited");
+	open_h2(&c, &cn, CLIENT_BASE + 5, &off);
+	/* 130 entries "a: N" after a size update to 8192, no :path among
+	 * them: the table is lost, no inference request yet. */
+	for (i = 0; i < 5; i++) {
+		unsigned int j;
+
+		k = 0;
+		if (!i) {
+			blk[k++] = 0x3f;
+			blk[k++] = 0x80 | (8161 & 0x7f);
+			blk[k++] = 8161 >> 7;
+		}
+		blk[k++] = 0x83;
+		blk[k++] = 0x86;
+		blk[k++] = 0x80 | 4;	/* ":path: /" */
+		for (j = 0; j < 26; j++) {
+			blk[k++] = 0x40;
+			blk[k++] = 1;
+			blk[k++] = 'a';
+			blk[k++] = 1;
+			blk[k++] = 'A' + j;
+		}
+		n = headers(b, 1 + 2 * i, blk, k);
+		send_ok(&c, &cn, &off, b, n, "a stream of 26 entries");
+	}
+	/* Streams 11, 13, ...: an index into the lost table for :path. */
+	blk[0] = 0x83;
+	blk[1] = 0x86;
+	blk[2] = 0x80 | 0x7f;
+	blk[3] = 61 + 100 - 127;
+	for (i = 0; i < BURST; i++) {
+		n = headers(b, 11 + 2 * i, blk, 4);
+		send_ok(&c, &cn, &off, b, n, "an unclassified request within the burst");
+	}
+	n = headers(b, 11 + 2 * BURST, blk, 4);
+	expect(&c, csend(&cn, off, b, n), TC_ACT_SHOT, "an unclassified request over the limit");
+	expect(&c, csend(&cn, off, b, n), TC_ACT_SHOT, "the same sent again");
+	expect_h2(&c, cn.caddr, 5 + BURST, 0, 1);
+	time_passes(cn.caddr);
+	send_ok(&c, &cn, &off, b, n, "the same after time passed");
+	expect_h2(&c, cn.caddr, 6 + BURST, 0, 1);
+	ck_end(&c);
+}
+
+/*
  * An idle HTTP/2 connection's flow expired by penstockd takes its HPACK
  * table from ps_h2 with it. (Last: every flow expires.)
  */
@@ -292,6 +351,7 @@ int main(void)
 	case_limit();
 	case_rst_goaway();
 	case_unclassified();
+	case_unclassified_limited();
 	case_expire();
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
