@@ -391,6 +391,8 @@ static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x
 	s->rq_pb = 0;
 	s->seq = seq;
 	s->h2_probe = 0;
+	s->hunt = 0;
+	s->nhunt = 0;
 	/* The client the limit is looked up for: a PROXY header's, or the peer. */
 	if (f->who.family) {
 		s->g.saddr = f->who.addr;
@@ -443,6 +445,8 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scra
 		bpf_map_update_elem(&ps_h2, &x->k, &s->h2c, BPF_ANY);
 	if (s->nh2_unc)
 		ps_stat_add(PS_STAT_H2_UNCLASSIFIED, s->nh2_unc);
+	if (s->nhunt)
+		ps_stat_add(PS_STAT_HUNTED, s->nhunt);
 	if (s->rq_pn)
 		ps_rq_push(&x->f->rq, s->rq_pb, s->rq_pn);
 	if (x->c) {
@@ -635,6 +639,8 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 		goto in;
 	/* No SYN and no byte before these: a connection picked up midway. */
 	s->h2_probe = !t->saved.valid;
+	/* Live, one whose SYN was not seen: its framing is not known. */
+	s->hunt = !ps_replay && !f->dir[PS_DIR_RX].syn_seen;
 	ps_h1_feed_pkt(skb, &x->p, res->fresh_off);
 	if (res->absorbed) {
 		t->ok.flow = x->k;

@@ -425,6 +425,10 @@ enum ps_http_state {
 	PS_H2_FRAME,		/* at a frame header (its first carry_len bytes carried) */
 	PS_H2_PAYLOAD,		/* skipping body_left bytes of a frame's payload */
 	PS_H2_BLOCK,		/* in a header block (ps_h2_conn says where) */
+	/* Live, a stream whose framing is not known (picked up midway, or
+	 * moved on past a hole): no framing is followed, and every line that
+	 * ends like a request line is a request (http1.h ps_g_hunt()). */
+	PS_H1_HUNT,
 };
 
 /* Flags of ps_http.flags */
@@ -683,6 +687,7 @@ enum ps_stat {
 	PS_STAT_H2_UNCLASSIFIED,	/* HTTP/2 requests counted whose :path could not be
 					 * read (an HPACK dynamic table not followed): not
 					 * inference requests */
+	PS_STAT_HUNTED,		/* requests found on a stream without framing (PS_H1_HUNT) */
 	PS_STAT_MAX,
 };
 

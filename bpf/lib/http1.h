@@ -716,6 +716,90 @@ static __always_inline void ps_h1_chunk_size(struct ps_scratch *s, __u32 ls, __u
 	}
 }
 
+/* ps_h1_hunt_kind(): what a hunted line is */
+#define PS_HUNT_OTHER	1	/* a request for a path that is no inference path */
+#define PS_HUNT_INF	2	/* an inference request */
+#define PS_HUNT_UNSEEN	3	/* a request whose target is not in the buffer */
+
+/*
+ * The last space in buf[ls..te), or -1. A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_g_last_space(__u32 ls, __u32 te)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 i, p;
+
+	if (!s || te > PS_BUF_SIZE || ls >= te)
+		return -1;
+	for (i = 0; i < PS_LINE_CARRY + PS_CHUNK; i++) {
+		if (i >= te - ls)
+			return -1;
+		p = te - 1 - i;
+		if (s->buf[p & PS_BUF_MASK] == ' ')
+			return p;
+	}
+	return -1;
+}
+
+/*
+ * A line buf[ls..ce) of a stream without framing (PS_H1_HUNT): does it end
+ * like a request line, " HTTP/1." and a digit, spaces or tabs after them
+ * at most? Whatever comes before the method (the end of a body) does not
+ * matter: the target is the text between the last space before the version
+ * and the version. 0 when the line is no request line, else PS_HUNT_*.
+ */
+static __always_inline int ps_h1_hunt_kind(struct ps_scratch *s, __u32 ls, __u32 ce)
+{
+	__u32 e = ce, te, i;
+	int sp;
+	__u8 c;
+
+	if (ce > PS_BUF_SIZE)
+		return 0;
+	for (i = 0; i < 4; i++) {
+		if (e <= ls)
+			return 0;
+		c = s->buf[(e - 1) & PS_BUF_MASK];
+		if (c != ' ' && c != '\t')
+			break;
+		e--;
+	}
+	if (e < ls + 10)
+		return 0;
+	c = s->buf[(e - 1) & PS_BUF_MASK];
+	if (c < '0' || c > '9' || ps_load64(s->buf, e - 9) != PS_W8(" HTTP/1."))
+		return 0;
+	te = e - 9;
+	sp = ps_g_last_space(ls, te);
+	if (sp < 0 || (__u32)sp + 1 >= te)
+		return PS_HUNT_UNSEEN;
+	return ps_g_inference(sp + 1, te, s->endpoint) ? PS_HUNT_INF : PS_HUNT_OTHER;
+}
+
+/*
+ * A hunted line that ends like a request line: a request, counted there;
+ * an inference request, or one whose target is out of sight, judged by
+ * the connection's client's limit.
+ */
+static __always_inline void ps_h1_hunted(struct ps_scratch *s, __u32 ls, __u32 ce)
+{
+	int k = ps_h1_hunt_kind(s, ls, ce);
+
+	if (!k)
+		return;
+	s->nhunt++;
+	s->nreq++;
+	if (k == PS_HUNT_INF)
+		s->ninf++;
+	if (k != PS_HUNT_OTHER)
+		ps_rq_pend(s, s->chunk_seq + (ce - s->cc), 0);
+	if (s->rq_pn < PS_RQ_QUEUE) {
+		if (k == PS_HUNT_INF)
+			s->rq_pb |= 1ULL << (s->rq_pn & (PS_RQ_QUEUE - 1));
+		s->rq_pn++;
+	}
+}
+
 /*
  * Handle one complete line buf[ls..ce) of the scratch (line end excluded),
  * by the state the parser is in.
@@ -757,6 +841,9 @@ static __always_inline int ps_h1_line(struct ps_scratch *s, __u32 ls, __u32 ce)
 	case PS_H1_TRAILERS:
 		if (ce == ls)
 			ps_h1_done(s);
+		return 0;
+	case PS_H1_HUNT:
+		ps_h1_hunted(s, ls, ce);
 		return 0;
 	}
 	return 0;
@@ -851,12 +938,19 @@ PS_GLOBAL int ps_h1_next(void)
 			/* The first bytes of a connection picked up midway may
 			 * be HTTP/2 frames. */
 			if (s->h2_probe && s->len - ls >= PS_H2_FRAME_HDR &&
-			    ps_h2_plausible(s->buf, ls))
+			    ps_h2_plausible(s->buf, ls)) {
 				ps_h2_enter(s, PS_H2_FRAME);
-			else
+				return 1;
+			}
+			if (!s->hunt) {
 				s->h.state = PS_H1_SKIP_SEGMENT;
-			return 1;
+				return 1;
+			}
 		}
+		/* Live, text on a connection picked up midway: where its
+		 * messages start is not known, and never will be. */
+		if (s->hunt)
+			s->h.state = PS_H1_HUNT;
 	}
 	nl = ps_find_nl(ls, s->len);
 	if (nl < 0 || nl >= PS_BUF_SIZE)
@@ -1051,7 +1145,7 @@ __weak __attribute__((noinline)) int ps_h1_pre(struct ps_feed *fc)
 static __always_inline int ps_h1_post(struct ps_feed *fc)
 {
 	struct ps_scratch *s = ps_scratch();
-	__u32 n, cc, used, ls;
+	__u32 n, cc, used, ls, from;
 	struct ps_http *h;
 
 	if (!s || !fc)
@@ -1075,6 +1169,15 @@ static __always_inline int ps_h1_post(struct ps_feed *fc)
 		   (ps_g_key_partial(ls) || (s->fwd_ep && ps_g_fwd_partial(ls)))) {
 		/* A forwarded line or a key line goes on: what it holds so
 		 * far is read, not carried. */
+		used = n;
+	} else if (h->state == PS_H1_HUNT) {
+		/* An unfinished hunted line: keep its last bytes, where a
+		 * request line's target and version are. */
+		from = s->len - ls > PS_LINE_CARRY ? s->len - PS_LINE_CARRY : ls;
+		if (from > PS_LINE_CARRY + PS_CHUNK)
+			return PS_STEP_STOP;	/* unreachable: from < len */
+		__builtin_memcpy(h->carry, s->buf + from, PS_LINE_CARRY);
+		h->carry_len = s->len - from;
 		used = n;
 	} else if (ps_h1_line_state(h->state)) {
 		/* An unfinished line: keep its first bytes. */

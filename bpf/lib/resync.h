@@ -7,11 +7,11 @@
  * they will never come again, and waiting for them would leave the
  * connection uncounted and unlimited for good. The stream moves on to the
  * acknowledged byte at once. Inside a body being skipped the framing holds
- * (the missing bytes were body); elsewhere it is lost, and the parser
- * starts again at the segment as it does on a connection seen from its
- * middle (tshark's rule for a stream whose start it never saw): a segment
- * that starts with a request line starts a message, anything else is
- * skipped to its end. The egress program keeps the server's highest
+ * (the missing bytes were body); elsewhere it is lost. Live, the stream is
+ * then hunted for good (http1.h, PS_H1_HUNT) as a connection seen from its
+ * middle is; a replay starts again by tshark's rule for a stream whose
+ * start it never saw: a segment that starts with a request line starts a
+ * message, anything else is skipped to its end. The egress program keeps the server's highest
  * acknowledgment; in a capture it may come before the client bytes it
  * acknowledges, so it is only acted on once a hole is in play.
  */
@@ -64,7 +64,8 @@ static __always_inline void ps_rx_resync(struct ps_flow *f, __u32 seq)
 		return;
 	h->carry_len = 0;
 	h->flags = 0;
-	h->state = PS_H1_START;
+	/* Live, the stream's framing is not known again: hunted for good. */
+	h->state = ps_replay ? PS_H1_START : PS_H1_HUNT;
 }
 
 #endif

@@ -68,6 +68,9 @@ struct ps_scratch {
 	__u32 fin;		/* the segment carries FIN */
 	__u32 h2_probe;		/* the first bytes of a stream picked up midway: they
 				 * may be HTTP/2 frames (http2.h) */
+	__u32 hunt;		/* live, a stream picked up midway: at a message
+				 * boundary, text is hunted (PS_H1_HUNT) ... */
+	__u32 nhunt;		/* ... requests found so */
 	__u32 h2_on;		/* h2c holds the connection's HPACK state (hpack.h) ... */
 	__u32 nh2_unc;		/* ... HTTP/2 requests whose :path could not be read */
 	struct ps_h2_conn h2c;

@@ -5,6 +5,13 @@
  * next request is counted all the same, whatever comes first after the
  * eviction (the client's next request, or the server's answer, ACK or
  * FIN to the last one).
+ *
+ * And a client that has its connection's flow evicted in the middle of a
+ * request, then cuts every later segment inside a request, so that no
+ * segment starts where a message does: the requests are found all the
+ * same (the stream is hunted, http1.h PS_H1_HUNT), counted, and held to
+ * the client's limit, also when a request line is longer than what the
+ * parser keeps of a line.
  */
 #include "harness.h"
 
@@ -60,6 +67,61 @@ static void one_case(const char *name, uint32_t caddr, int what)
 	ck_end(&c);
 }
 
+/*
+ * The stream after an eviction: the last byte of a request whose flow
+ * was evicted, then requests, each segment ending inside the next
+ * request line (cut bytes into it). The default class lets BURST
+ * inference requests in an hour: the evicted request took one, the
+ * first hunted one the other, and the segment that completes the third
+ * request line is held back, again when sent again.
+ */
+static void desync_case(const char *name, uint32_t caddr, const char *r, unsigned int rlen,
+			unsigned int cut, int inf)
+{
+	unsigned char seg[4096];
+	struct ps_client_ctr ctr;
+	struct conn cn;
+	uint32_t slot, off;
+	unsigned int n;
+	struct ck c;
+
+	ck_init(&c, name);
+	default_limit(1);
+	if (handshake(&cn, caddr)) {
+		ck_fail(&c, "handshake");
+		goto out;
+	}
+	/* A request but its last byte, then the flow is gone. */
+	expect(&c, csend(&cn, 0, r, rlen - 1), TC_ACT_OK, "a request but its last byte");
+	evict(&cn);
+	off = rlen - 1;
+	/* Its last byte, a whole request, and the next cut inside its line. */
+	seg[0] = r[rlen - 1];
+	memcpy(seg + 1, r, rlen);
+	memcpy(seg + 1 + rlen, r, cut);
+	n = 1 + rlen + cut;
+	expect(&c, csend(&cn, off, seg, n), TC_ACT_OK, "a segment starting inside a request");
+	off += n;
+	/* The rest of that request line: the third request, over the limit. */
+	memcpy(seg, r + cut, rlen - cut);
+	memcpy(seg + rlen - cut, r, cut);
+	n = rlen;
+	expect(&c, csend(&cn, off, seg, n), TC_ACT_SHOT, "the third request, over the limit");
+	expect(&c, csend(&cn, off, seg, n), TC_ACT_SHOT, "the same sent again");
+	if (ctr_of(caddr, &ctr, &slot)) {
+		ck_fail(&c, "no counters");
+	} else if (ctr.c.requests != 1 || ctr.c.inference_requests != (inf ? 1 : 0) ||
+		   ctr.throttled_requests != 1) {
+		ck_fail(&c, "requests %llu, inference %llu, held %llu: expected 1, %d, 1",
+			(unsigned long long)ctr.c.requests,
+			(unsigned long long)ctr.c.inference_requests,
+			(unsigned long long)ctr.throttled_requests, inf ? 1 : 0);
+	}
+out:
+	default_limit(0);
+	ck_end(&c);
+}
+
 static int setup(void)
 {
 	static struct ps_config cfg;
@@ -90,6 +152,24 @@ int main(void)
 	one_case("evicted-request-first", CLIENT_BASE + 1, 0);
 	one_case("evicted-answer-first", CLIENT_BASE + 2, 1);
 	one_case("evicted-ack-first", CLIENT_BASE + 3, 2);
+	/* Cut 30 bytes into "POST /v1/chat/completions HTTP/1.1". */
+	desync_case("evicted-desync-limited", CLIENT_BASE + 4, req, req_len, 30, 1);
+	{
+		/* A request line of 737 bytes: more than the parser keeps
+		 * of a line; cut inside its version. */
+		static char longreq[2048];
+		char q[1024];
+		unsigned int n, cut;
+
+		memset(q, 'a', 700);
+		q[700] = 0;
+		n = snprintf(longreq, sizeof(longreq),
+			     "POST /v1/chat/completions?q=%s HTTP/1.1\r\nHost: a\r\n"
+			     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+			     q, strlen(body), body);
+		cut = strstr(longreq, " HTTP/1.1") - longreq + 4;
+		desync_case("evicted-desync-long-line", CLIENT_BASE + 5, longreq, n, cut, 0);
+	}
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }

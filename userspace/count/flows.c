@@ -63,7 +63,8 @@ uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff, uint32_t *left
 			expired++;
 			/* An HTTP/2 connection's HPACK table goes with it (one
 			 * whose parsing ended may have had one). */
-			if (vals[i].http.state >= PS_H2_PREFACE ||
+			if ((vals[i].http.state >= PS_H2_PREFACE &&
+			     vals[i].http.state <= PS_H2_BLOCK) ||
 			    vals[i].http.state == PS_H1_DEAD || vals[i].http.state == PS_H1_REFILL)
 				bpf_map_delete_elem(hfd, &keys[i]);
 			if (vals[i].dir[PS_DIR_RX].open && vals[i].client_gen)

@@ -443,6 +443,11 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 		       "Out-of-order segments kept in the stash until their hole filled.");
 	ps_expo_sample_u64(f, "penstock_datapath_ooo_stashed_total", NULL,
 			   st[PS_STAT_OOO_STASHED]);
+	ps_expo_family(f, "penstock_datapath_hunted_requests_total", "counter",
+		       "Requests found on connections seen from their middle, where no "
+		       "framing is followed (lines that end like request lines).");
+	ps_expo_sample_u64(f, "penstock_datapath_hunted_requests_total", NULL,
+			   st[PS_STAT_HUNTED]);
 }
 
 /* Resident memory, bytes, or 0. */
