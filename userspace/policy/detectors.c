@@ -414,7 +414,8 @@ const struct dt_row ps_dt_rows[] = {
 			      "prefix.min_clients, requests_per_hour; HYDRA_* in prefix.c",
 		.evidence = EVIDENCE("window", "active_clients", "clients", "requests_per_hour",
 				     "requests_1m", "requests_1h", "tx_payload_1h",
-				     "rx_payload_1h", "zscore", "baseline", "hydra"),
+				     "rx_payload_1h", "tx_tokens_1h", "rx_tokens_1h", "zscore",
+				     "baseline", "hydra"),
 		.group = ps_dt_judge_prefixes,
 	},
 	{

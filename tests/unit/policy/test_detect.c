@@ -1616,15 +1616,22 @@ static void test_prefix(void)
 		struct sim *s = sim_new(&ck, cfg_new());
 		const struct got_alert *a;
 
-		for (i = 1; i <= 10; i++)
+		for (i = 1; i <= 10; i++) {
 			hydra_member(s, key4f("198.51.100.%u", i), i, 40);
+			/* each answer reports 20 prompt and 300 completion tokens */
+			pat_tokens(&s->cl[s->ncl - 1], 20, 300);
+		}
 		advance(s, 0, 2430);
 		run_expect(s, 2430, 1);
 		expect_nalerts(s, "s=2430", 1);
 		a = alert_on(s, "198.51.100.0/24");
 		check_hydra_alert(s, a, 1, "alert", 2430, 10);
-		if (a)
+		if (a) {
 			ev_num(&ck, a, "requests_1m", 5, TOL);
+			/* 10 members x 40 answers in hour 0: x 300, x 20 */
+			ev_num(&ck, a, "tx_tokens_1h", 120000, 0);
+			ev_num(&ck, a, "rx_tokens_1h", 8000, 0);
+		}
 		expect_nenf(s, "s=2430", 0);
 		sim_free(s);
 	}
