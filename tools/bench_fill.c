@@ -70,6 +70,11 @@ static void fill(struct ps_client_ctr *ctrs, uint32_t n, uint32_t round, uint64_
 		v->rx_payload = 2500 * r;
 		v->tx_payload = 38000 * r;
 		v->last_seen_ns = now;
+		/* every client's answers report tokens: their windows move too */
+		ctrs[id].tx_events = 300 * r;
+		ctrs[id].tx_tokens = 290 * r;
+		ctrs[id].rx_tokens = 600 * r;
+		ctrs[id].tx_tokens_estimated = 10 * r;
 		if (!round) {
 			v->first_seen_ns = born;
 			ctrs[id].gen = 1;

@@ -70,7 +70,7 @@ static void add_client(const char *addr, uint64_t requests, int64_t b2w)
 	struct ps_client_key k = { .family = strchr(addr, ':') ? PS_AF_INET6 : PS_AF_INET };
 
 	inet_pton(k.family == PS_AF_INET ? AF_INET : AF_INET6, addr, &k.addr);
-	ps_ctable_update(&d.table, &k, &c, ps_wall_ms() / 1000, b2w);
+	ps_ctable_update(&d.table, &k, &c, NULL, ps_wall_ms() / 1000, b2w);
 }
 
 static void setup(void)

@@ -204,9 +204,10 @@ static const char clients_usage[] =
 	"the window. RPM is inference requests per minute over the window.\n"
 	"\n"
 	"  -o, --sort KEY     requests (default), inference_requests, rx_bytes,\n"
-	"                     tx_bytes, tx_payload or rpm; descending, ties by address\n"
+	"                     tx_bytes, tx_payload, tx_tokens, rx_tokens or rpm;\n"
+	"                     descending, ties by address\n"
 	"  -w, --window W     1m, 1h, 24h or total (default); total adds CONNS,\n"
-	"                     RX_PKTS and TX_PKTS\n"
+	"                     RX_PKTS, TX_PKTS, TX_EVENTS and TX_TOK_EST\n"
 	"  -n, --limit N      the first N clients only (default 0: all)\n"
 	PS_SOCKET_HELP
 	"  -j, --json         print {\"window\":..,\"sort\":..,\"total_clients\":..,\n"
@@ -218,6 +219,7 @@ static const char clients_usage[] =
 	"  penstock clients\n"
 	"  penstock clients --window 1m --sort rpm --limit 10\n"
 	"  penstock clients --window 24h --sort tx_payload --json\n"
+	"  penstock clients --window 1h --sort tx_tokens --limit 10\n"
 	"\n"
 	PS_EXIT_HELP;
 
@@ -259,6 +261,10 @@ static const struct field client_fields[] = {
 	{ "tx_bytes", "TX_BYTES", 12, false, false },
 	{ "rx_payload", "RX_PAYLOAD", 12, false, false },
 	{ "tx_payload", "TX_PAYLOAD", 12, false, false },
+	{ "tx_events", "TX_EVENTS", 10, true, false },
+	{ "tx_tokens", "TX_TOKENS", 10, false, false },
+	{ "rx_tokens", "RX_TOKENS", 10, false, false },
+	{ "tx_tokens_estimated", "TX_TOK_EST", 10, true, false },
 };
 
 #define NFIELDS ((int)(sizeof(client_fields) / sizeof(client_fields[0])))

@@ -34,43 +34,58 @@
 
 static const char top_usage[] =
 	"usage: penstock top [--sort KEY] [--window W] [--interval SECONDS] [--socket PATH]\n"
+	"       penstock top --json [--sort KEY] [--window W] [--limit N] [--socket PATH]\n"
 	"\n"
 	"penstockd's clients, live, full screen, largest first: inference requests\n"
 	"per minute (RPM), requests (REQ), inference requests (INFER), bytes in and\n"
-	"out and unique payload out over the chosen window, and every request the\n"
-	"client ever made (TOTAL_REQ). Bytes are in units of 1024 (K, M, G, ...).\n"
+	"out and unique payload out, the completion tokens the answers reported\n"
+	"(TX_TOK) over the chosen window, and every request the client ever made\n"
+	"(TOTAL_REQ). Bytes are in units of 1024 (K, M, G, ...). With --json, one\n"
+	"look, printed, no terminal needed.\n"
 	"\n"
 	"  -o, --sort KEY          requests (default), inference_requests, rx_bytes,\n"
-	"                          tx_bytes, tx_payload or rpm\n"
+	"                          tx_bytes, tx_payload, tx_tokens, rx_tokens or rpm\n"
+	"  -b, --by KEY            the same as --sort\n"
 	"  -w, --window W          1m (default), 1h, 24h or total\n"
 	"  -d, --interval SECONDS  time between refreshes, 0.1 to 3600 (default 1)\n"
+	"  -n, --limit N           --json: the first N clients (default 20, 0: all)\n"
 	"  -s, --socket PATH       penstockd's control socket (default $" PS_SOCKET_ENV ",\n"
 	"                          else " PS_CONTROL_SOCKET ")\n"
+	"  -j, --json              print {\"window\":..,\"sort\":..,\"total_clients\":..,\n"
+	"                          \"clients\":[...]} once, as penstock clients --json\n"
 	"  -h, --help              this text\n"
 	"\n"
 	"keys: r requests, i inference requests, b rx bytes, t tx bytes, p tx payload,\n"
-	"      m rpm (sort, descending); w next window (1m, 1h, 24h, total);\n"
-	"      space refresh now; q quit\n"
+	"      k tx tokens, m rpm (sort, descending); w next window (1m, 1h, 24h,\n"
+	"      total); space refresh now; q quit\n"
 	"\n"
 	"examples:\n"
 	"  penstock top\n"
 	"  penstock top --sort rpm --window 1h --interval 5\n"
+	"  penstock top --by tx_tokens --window 1h --json\n"
 	"\n"
-	"exit status: 0 ok, 1 no terminal to draw on, 2 bad usage\n";
+	"exit status: 0 ok, 1 no terminal to draw on (or, with --json, penstockd\n"
+	"missing or refused the request), 2 bad usage, 3 permission denied (--json)\n";
 
 struct top_opts {
 	struct ps_opts_common c;
 	const char *sort, *window;
 	long interval_ms;
+	uint64_t limit;
 };
 
 const struct ps_cmd_opts ps_cmd_top_opts = {
-	"top", top_usage, PS_OPTS_SOCKET,
+	"top", top_usage, PS_OPTS_SOCKET | PS_OPTS_JSON,
 	(const struct ps_opt[]){
 		PS_OPT_SORT(struct top_opts, sort),
+		{ .name = "by", .key = 'b', .type = PS_OPT_CHOICE, .choices = ps_sort_names,
+		  .off = offsetof(struct top_opts, sort) },
 		PS_OPT_WINDOW(struct top_opts, window),
 		{ .name = "interval", .key = 'd', .type = PS_OPT_SECONDS, .dmin = 0.1, .dmax = 3600,
 		  .off = offsetof(struct top_opts, interval_ms) },
+		{ .name = "limit", .key = 'n', .type = PS_OPT_UINT, .min = 0, .max = INT32_MAX,
+		  .expect = "a number of clients, 0 for all",
+		  .off = offsetof(struct top_opts, limit) },
 		{},
 	},
 };
@@ -81,7 +96,8 @@ static const struct {
 	const char *sort;
 } sort_keys[] = {
 	{ 'r', "requests" }, { 'i', "inference_requests" }, { 'b', "rx_bytes" },
-	{ 't', "tx_bytes" }, { 'p', "tx_payload" },	    { 'm', "rpm" },
+	{ 't', "tx_bytes" }, { 'p', "tx_payload" },	    { 'k', "tx_tokens" },
+	{ 'm', "rpm" },
 };
 
 /* The columns after CLIENT: each shows one member of a clients entry. */
@@ -99,6 +115,7 @@ static const struct {
 	{ "RX_BYTES", "rx_bytes", COL_BYTES, 9 },
 	{ "TX_BYTES", "tx_bytes", COL_BYTES, 9 },
 	{ "TX_PAYLOAD", "tx_payload", COL_BYTES, 11 },
+	{ "TX_TOK", "tx_tokens", COL_COUNT, 10 },
 	{ "TOTAL_REQ", NULL, COL_TOTAL_REQ, 10 },
 };
 
@@ -314,8 +331,8 @@ static void top_draw(struct top *t)
 		put_line(TOP_HEAD_LINES + i, 0, line);
 	}
 	put_line(LINES - 1, A_REVERSE,
-		 " r requests  i inference  b rx bytes  t tx bytes  p tx payload  m rpm  "
-		 "w window  space refresh  q quit ");
+		 " r requests  i inference  b rx bytes  t tx bytes  p tx payload  k tx tokens  "
+		 "m rpm  w window  space refresh  q quit ");
 	refresh();
 }
 
@@ -373,7 +390,7 @@ int ps_cmd_top(int argc, char **argv)
 {
 	struct top_opts o = {
 		.sort = ps_sort_names[PS_SORT_REQUESTS], .window = ps_window_names[PS_WIN_1M],
-		.interval_ms = 1000,
+		.interval_ms = 1000, .limit = 20,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	int ret = ps_opts_parse(&ps_cmd_top_opts, argc, argv, &o);
@@ -382,6 +399,13 @@ int ps_cmd_top(int argc, char **argv)
 
 	if (ret >= 0)
 		return ret;
+	if (o.c.json) {
+		/* One look, as penstock clients --json prints it. */
+		json_t *ans = ps_ctl_ask(ps_cmd_top_opts.cmd, &o.c,
+					 ps_clients_request(o.window, o.sort, o.limit), &ret);
+
+		return ans ? ps_ctl_done(ps_cmd_top_opts.cmd, ans, 0) : ret;
+	}
 	t.sort = o.sort;
 	t.window = ps_name_find(ps_window_names, o.window);
 	t.interval_ms = o.interval_ms;

@@ -430,7 +430,8 @@ static const struct ps_key metrics_keys[] = {
 		.name = "top",
 		INT_FIELD(struct ps_metrics_cfg, top, 0, PS_METRICS_TOP_MAX),
 		.def = 20,
-		.doc = "subjects in each top list (by egress and by requests in the last minute); "
+		.doc = "subjects in each top list (by egress, by requests and by completion tokens in "
+		       "the last minute); "
 		       "0: none",
 	},
 	{}

@@ -7,12 +7,14 @@
 const char *const ps_window_names[PS_NWINDOWS + 2] = { "1m", "1h", "24h", "total", NULL };
 
 const char *const ps_sort_names[PS_NSORTS + 1] = {
-	"requests", "inference_requests", "rx_bytes", "tx_bytes", "tx_payload", PS_RPM_NAME, NULL,
+	"requests", "inference_requests", "rx_bytes", "tx_bytes", "tx_payload",
+	"tx_tokens", "rx_tokens", PS_RPM_NAME, NULL,
 };
 
 const char *const ps_field_names[PS_NFIELDS + 1] = {
 	"connections", "requests", "inference_requests", "rx_packets", "tx_packets",
-	"rx_bytes",    "tx_bytes", "rx_payload",	 "tx_payload", NULL,
+	"rx_bytes",    "tx_bytes", "rx_payload",	 "tx_payload", "tx_events",
+	"tx_tokens",   "rx_tokens", "tx_tokens_estimated", NULL,
 };
 
 const struct ps_arg_def ps_args[PS_NARGS] = {

@@ -127,11 +127,17 @@ enum ps_sort {
 	PS_SORT_RX_BYTES,
 	PS_SORT_TX_BYTES,
 	PS_SORT_TX_PAYLOAD,
+	PS_SORT_TX_TOKENS,
+	PS_SORT_RX_TOKENS,
 	PS_SORT_RPM,
 	PS_NSORTS,
 };
 
-/* A client's figures: the counters of struct ps_counters, in its order. */
+/*
+ * A client's figures: the counters of struct ps_counters, in its order
+ * (PS_NCTRFIELDS of them), then the output token counters that follow in
+ * struct ps_client_ctr, in theirs (tx_events .. tx_tokens_estimated).
+ */
 enum ps_field {
 	PS_F_CONNECTIONS = 0,
 	PS_F_REQUESTS,
@@ -142,8 +148,14 @@ enum ps_field {
 	PS_F_TX_BYTES,
 	PS_F_RX_PAYLOAD,
 	PS_F_TX_PAYLOAD,
+	PS_NCTRFIELDS,			/* those of struct ps_counters */
+	PS_F_TX_EVENTS = PS_NCTRFIELDS,
+	PS_F_TX_TOKENS,
+	PS_F_RX_TOKENS,
+	PS_F_TX_TOKENS_ESTIMATED,
 	PS_NFIELDS,
 };
+#define PS_NTOKFIELDS	(PS_NFIELDS - PS_NCTRFIELDS)
 
 /* Spellings, by the enums above; NULL-terminated. */
 extern const char *const ps_window_names[PS_NWINDOWS + 2];

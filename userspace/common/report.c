@@ -13,13 +13,14 @@ _Static_assert(offsetof(struct ps_counters, connections) == 8 * PS_F_CONNECTIONS
 
 json_t *ps_client_json(const struct ps_client *cl)
 {
-	const uint64_t *v = (const uint64_t *)&cl->c;	/* the figures, in enum ps_field order */
+	/* The figures of struct ps_counters, in enum ps_field order; the token ones after. */
+	const uint64_t *v = (const uint64_t *)&cl->c;
 	char addr[INET6_ADDRSTRLEN];
 	json_t *o;
 	int f;
 
 	o = json_pack("{s:s}", "client", ps_client_str(&cl->key, addr, sizeof(addr)));
-	for (f = 0; o && f < PS_NFIELDS; f++)
+	for (f = 0; o && f < PS_NCTRFIELDS; f++)
 		if (json_object_set_new(o, ps_field_names[f], json_integer((json_int_t)v[f]))) {
 			json_decref(o);
 			return NULL;

@@ -13,14 +13,24 @@
 #include "common/clock.h"
 #include "count/clients.h"
 
-_Static_assert(sizeof(struct ps_counters) == (PS_NFIELDS + 2) * 8,
+_Static_assert(sizeof(struct ps_counters) == (PS_NCTRFIELDS + 2) * 8,
 	       "enum ps_field follows struct ps_counters");
-_Static_assert(sizeof(struct ps_crec) <= 248, "keep a client record small");
+_Static_assert(sizeof(struct ps_crec) <= 312, "keep a client record small");
 
 const enum ps_field ps_wfield_field[PS_NWFIELDS] = {
-	PS_F_REQUESTS, PS_F_INFERENCE,	PS_F_RX_BYTES,
-	PS_F_TX_BYTES, PS_F_RX_PAYLOAD, PS_F_TX_PAYLOAD,
+	PS_F_REQUESTS,	 PS_F_INFERENCE, PS_F_RX_BYTES,	 PS_F_TX_BYTES,
+	PS_F_RX_PAYLOAD, PS_F_TX_PAYLOAD, PS_F_TX_TOKENS, PS_F_RX_TOKENS,
 };
+
+bool ps_field_windowed(enum ps_field f)
+{
+	int w;
+
+	for (w = 0; w < PS_NWFIELDS; w++)
+		if (ps_wfield_field[w] == f)
+			return true;
+	return false;
+}
 
 /* Bucket length of each window, in minutes. */
 static const uint32_t win_minutes[PS_NWINDOWS] = { 1, 60, 1440 };
@@ -190,33 +200,40 @@ void ps_crec_last(const struct ps_ctable *t, const struct ps_crec *r, uint64_t o
 		memcpy(out, t->ext[r->ext - 1].last, sizeof(out[0]) * PS_NFIELDS);
 		return;
 	}
-	for (f = 0; f < PS_NFIELDS; f++)
+	for (f = 0; f < PS_NCTRFIELDS; f++)
 		out[f] = get48(r->last[f]);
+	for (; f < PS_NFIELDS; f++)
+		out[f] = r->last_tok[f - PS_NCTRFIELDS];
 }
 
 int ps_crec_set_last(struct ps_ctable *t, struct ps_crec *r, const uint64_t v[PS_NFIELDS])
 {
 	struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
-	uint64_t any = 0;
+	uint64_t any = 0, anytok = 0;
 	bool fits;
 	int f;
 
-	for (f = 0; f < PS_NFIELDS; f++)
+	for (f = 0; f < PS_NCTRFIELDS; f++)
 		any |= v[f];
-	fits = any <= PS_LAST_MAX;
+	for (; f < PS_NFIELDS; f++)
+		anytok |= v[f];
+	fits = any <= PS_LAST_MAX && anytok <= PS_LAST_TOK_MAX;
 	if (!fits && !(e && e->big)) {
 		e = rec_ext(t, r);
 		if (!e)
 			return -ENOMEM;
 		e->big = true;
 		memset(r->last, 0, sizeof(r->last));
+		memset(r->last_tok, 0, sizeof(r->last_tok));
 	}
 	if (e && e->big) {
 		memcpy(e->last, v, sizeof(e->last));
 		return 0;
 	}
-	for (f = 0; f < PS_NFIELDS; f++)
+	for (f = 0; f < PS_NCTRFIELDS; f++)
 		put48(r->last[f], v[f]);
+	for (; f < PS_NFIELDS; f++)
+		r->last_tok[f - PS_NCTRFIELDS] = (uint32_t)v[f];
 	return 0;
 }
 
@@ -294,22 +311,29 @@ static int add_windows(struct ps_ctable *t, struct ps_crec *r, const uint64_t d[
 }
 
 int ps_ctable_update(struct ps_ctable *t, const struct ps_client_key *key,
-		     const struct ps_counters *c, uint32_t now, int64_t boot_to_wall)
+		     const struct ps_counters *c, const struct ps_tokens *tk, uint32_t now,
+		     int64_t boot_to_wall)
 {
 	struct ps_crec *r = ps_ctable_get(t, key, now);
 
 	if (!r)
 		return -ENOMEM;
-	return ps_ctable_fold(t, r, c, now, boot_to_wall);
+	return ps_ctable_fold(t, r, c, tk, now, boot_to_wall);
 }
 
 int ps_ctable_fold(struct ps_ctable *t, struct ps_crec *r, const struct ps_counters *c,
-		   uint32_t now, int64_t boot_to_wall)
+		   const struct ps_tokens *tk, uint32_t now, int64_t boot_to_wall)
 {
-	const uint64_t *cv = (const uint64_t *)c;
-	uint64_t d[PS_NWFIELDS], last[PS_NFIELDS];
+	uint64_t d[PS_NWFIELDS], last[PS_NFIELDS], cv[PS_NFIELDS];
 	bool newinc = false, any = false;
 	int f;
+
+	/* The figures in enum ps_field order: struct ps_counters', the tokens'. */
+	memcpy(cv, c, PS_NCTRFIELDS * sizeof(cv[0]));
+	if (tk)
+		memcpy(cv + PS_NCTRFIELDS, tk->v, PS_NTOKFIELDS * sizeof(cv[0]));
+	else
+		memset(cv + PS_NCTRFIELDS, 0, PS_NTOKFIELDS * sizeof(cv[0]));
 
 	ps_crec_last(t, r, last);
 	if (r->inc_ns != c->first_seen_ns)
@@ -441,6 +465,10 @@ static double sort_value(const struct ps_cview *v, enum ps_sort key)
 		return v->v[PS_F_TX_BYTES];
 	case PS_SORT_TX_PAYLOAD:
 		return v->v[PS_F_TX_PAYLOAD];
+	case PS_SORT_TX_TOKENS:
+		return v->v[PS_F_TX_TOKENS];
+	case PS_SORT_RX_TOKENS:
+		return v->v[PS_F_RX_TOKENS];
 	case PS_SORT_RPM:
 	default:
 		return v->rpm;

@@ -16,11 +16,16 @@
  * buckets of its own (rare: 4 GiB in one minute, hour or day).
  *
  * A record keeps the map entry's counters at the last read in 48 bits
- * each; a client whose counter passes that (256 TiB) keeps them in its
- * extension, 64-bit, as the buckets.
+ * each, its output token counters in 32; a client whose counter passes
+ * that (256 TiB, 4 G tokens) keeps them in its extension, 64-bit, as the
+ * buckets.
+ *
+ * Windows hold the fields of enum ps_wfield: tx_tokens and rx_tokens
+ * among them, tx_events and tx_tokens_estimated (like connections and
+ * packets) in the totals only.
  *
  * Records live in one array, found through a chained hash on the key;
- * 248 bytes per client.
+ * 312 bytes per client.
  */
 #ifndef PS_CLIENTS_H
 #define PS_CLIENTS_H
@@ -42,15 +47,37 @@ enum ps_wfield {
 	PS_W_TX_BYTES,
 	PS_W_RX_PAYLOAD,
 	PS_W_TX_PAYLOAD,
+	PS_W_TX_TOKENS,
+	PS_W_RX_TOKENS,
 	PS_NWFIELDS,
 };
 
 extern const enum ps_field ps_wfield_field[PS_NWFIELDS];
+/* Whether field f has windows (else: totals only). */
+bool ps_field_windowed(enum ps_field f);
+
+/*
+ * A slot's output token counters (struct ps_client_ctr's tx_events ..
+ * tx_tokens_estimated), in enum ps_field order from PS_F_TX_EVENTS.
+ */
+struct ps_tokens {
+	uint64_t v[PS_NTOKFIELDS];
+};
+
+/* Those of ctr (from a copy, or from the map through mmap). */
+static inline void ps_tokens_of(const volatile struct ps_client_ctr *ctr, struct ps_tokens *tk)
+{
+	tk->v[PS_F_TX_EVENTS - PS_NCTRFIELDS] = ctr->tx_events;
+	tk->v[PS_F_TX_TOKENS - PS_NCTRFIELDS] = ctr->tx_tokens;
+	tk->v[PS_F_RX_TOKENS - PS_NCTRFIELDS] = ctr->rx_tokens;
+	tk->v[PS_F_TX_TOKENS_ESTIMATED - PS_NCTRFIELDS] = ctr->tx_tokens_estimated;
+}
 
 struct ps_ctable;
 
 #define PS_LAST_BITS	48
 #define PS_LAST_MAX	((1ULL << PS_LAST_BITS) - 1)
+#define PS_LAST_TOK_MAX	UINT32_MAX	/* a token counter's, in 32 bits */
 
 struct ps_crec {
 	struct ps_client_key key;
@@ -61,9 +88,11 @@ struct ps_crec {
 	uint32_t minute;		/* Unix minute of the current buckets */
 	uint32_t ext;			/* ps_cext index + 1, 0 for none */
 	uint16_t gen;			/* tick that last found it in the map, mod 2^16 */
-	/* That entry's counters at the last read, 48-bit little-endian
-	 * (in the extension when big: ps_crec_last()). */
-	uint8_t last[PS_NFIELDS][PS_LAST_BITS / 8];
+	/* That entry's counters at the last read, 48-bit little-endian,
+	 * and its token counters, 32-bit (in the extension when big:
+	 * ps_crec_last()). */
+	uint8_t last[PS_NCTRFIELDS][PS_LAST_BITS / 8];
+	uint32_t last_tok[PS_NTOKFIELDS];
 	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];	/* [window][cur, prev][field] */
 };
 
@@ -78,7 +107,8 @@ struct ps_cext {
 
 /* A record's counters at the last read (from the map entry it follows). */
 void ps_crec_last(const struct ps_ctable *t, const struct ps_crec *r, uint64_t out[PS_NFIELDS]);
-/* Set them; 0 or -ENOMEM (one past 48 bits needs the extension). */
+/* Set them; 0 or -ENOMEM (one past 48 bits, or a token counter past 32,
+ * needs the extension). */
 int ps_crec_set_last(struct ps_ctable *t, struct ps_crec *r, const uint64_t v[PS_NFIELDS]);
 /* The tick r was last found in the map at is t's (mod 2^16): at, or one before. */
 bool ps_crec_seen_at(const struct ps_crec *r, uint32_t gen);
@@ -144,16 +174,17 @@ struct ps_crec *ps_ctable_get(struct ps_ctable *t, const struct ps_client_key *k
 			      uint32_t now);
 
 /*
- * Take one map entry's counters (summed over CPUs) read at wall time now;
- * boot_to_wall converts the kernel's clock to Unix nanoseconds. Returns
- * 0 or -ENOMEM.
+ * Take one map entry's counters and output token counters (tk NULL: none
+ * counted) read at wall time now; boot_to_wall converts the kernel's clock
+ * to Unix nanoseconds. Returns 0 or -ENOMEM.
  */
 int ps_ctable_update(struct ps_ctable *t, const struct ps_client_key *key,
-		     const struct ps_counters *c, uint32_t now, int64_t boot_to_wall);
+		     const struct ps_counters *c, const struct ps_tokens *tk, uint32_t now,
+		     int64_t boot_to_wall);
 
 /* The same, for a record already found (r stays valid: no record is added). */
 int ps_ctable_fold(struct ps_ctable *t, struct ps_crec *r, const struct ps_counters *c,
-		   uint32_t now, int64_t boot_to_wall);
+		   const struct ps_tokens *tk, uint32_t now, int64_t boot_to_wall);
 
 /* Totals since first seen. */
 void ps_crec_totals(const struct ps_ctable *t, const struct ps_crec *r, uint64_t out[PS_NFIELDS]);

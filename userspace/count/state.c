@@ -8,10 +8,13 @@
  * Records are stored as the daemon holds them; version and record sizes
  * in the header reject a file from a build with another layout.
  *
- * Version 2: records of 248 bytes (the counters at the last read in 48
- * bits each, the tick number in 16), extensions that may hold those
- * counters. Version 1 (records of 272 bytes, the counters 64-bit) is
- * read too, and converted as it is read.
+ * Version 3: records of 312 bytes (the counters at the last read in 48
+ * bits each, the output token counters in 32, the tick number in 16;
+ * windows of 8 fields, tx_tokens and rx_tokens among them), extensions
+ * that may hold those counters. Version 2 (records of 248 bytes: no token
+ * counters, windows of 6 fields) and version 1 (records of 272 bytes, the
+ * counters 64-bit) are read too, and converted as they are read: their
+ * clients' token counts start at 0.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,7 +35,7 @@
 #include "count/state.h"
 
 #define STATE_MAGIC	"PSTKSTAT"
-#define STATE_VERSION	2
+#define STATE_VERSION	3
 /* A save's temporary file: "." PS_STATE_FILE ".tmp-<pid>" in the same directory. */
 #define STATE_TMP	"." PS_STATE_FILE "."
 
@@ -47,27 +50,57 @@ struct state_hdr {
 	uint64_t saved_ms;
 };
 
+/* The fields and window fields of versions 1 and 2 (before the token counters). */
+#define OLD_NFIELDS	9
+#define OLD_NWFIELDS	6
+_Static_assert(PS_NCTRFIELDS == OLD_NFIELDS && PS_W_TX_TOKENS == OLD_NWFIELDS,
+	       "the old fields come first, in the same order");
+
 /* Version 1's layouts. */
 struct crec_v1 {
 	struct ps_client_key key;
 	uint32_t next;
 	uint64_t inc_ns;
-	uint64_t last[PS_NFIELDS];
+	uint64_t last[OLD_NFIELDS];
 	uint32_t first_wall;
 	uint32_t last_wall;
 	uint32_t minute;
 	uint32_t ext;
 	uint32_t gen;
-	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];
+	uint32_t w[PS_NWINDOWS][2][OLD_NWFIELDS];
 };
 _Static_assert(sizeof(struct crec_v1) == 272, "version 1's records");
 
 struct cext_v1 {
-	uint64_t base[PS_NFIELDS];
+	uint64_t base[OLD_NFIELDS];
 	bool wide;
-	uint64_t ww[PS_NWINDOWS][2][PS_NWFIELDS];
+	uint64_t ww[PS_NWINDOWS][2][OLD_NWFIELDS];
 };
 _Static_assert(sizeof(struct cext_v1) == 368, "version 1's extensions");
+
+/* Version 2's layouts. */
+struct crec_v2 {
+	struct ps_client_key key;
+	uint32_t next;
+	uint64_t inc_ns;
+	uint32_t first_wall;
+	uint32_t last_wall;
+	uint32_t minute;
+	uint32_t ext;
+	uint16_t gen;
+	uint8_t last[OLD_NFIELDS][PS_LAST_BITS / 8];
+	uint32_t w[PS_NWINDOWS][2][OLD_NWFIELDS];
+};
+_Static_assert(sizeof(struct crec_v2) == 248, "version 2's records");
+
+struct cext_v2 {
+	uint64_t base[OLD_NFIELDS];
+	bool wide;
+	bool big;
+	uint64_t ww[PS_NWINDOWS][2][OLD_NWFIELDS];
+	uint64_t last[OLD_NFIELDS];
+};
+_Static_assert(sizeof(struct cext_v2) == 440, "version 2's extensions");
 
 /* All of len, read or written, in chunks zlib takes (an unsigned int). 0 or -EIO. */
 static int gz_all(gzFile gz, void *buf, size_t len, bool write)
@@ -388,6 +421,9 @@ static int read_header(gzFile gz, const char *path, struct state_hdr *h, char *e
 	if (h->version == 1 && h->rec_size == sizeof(struct crec_v1) &&
 	    h->ext_size == sizeof(struct cext_v1))
 		return 0;
+	if (h->version == 2 && h->rec_size == sizeof(struct crec_v2) &&
+	    h->ext_size == sizeof(struct cext_v2))
+		return 0;
 	if (h->version != STATE_VERSION || h->rec_size != sizeof(struct ps_crec) ||
 	    h->ext_size != sizeof(struct ps_cext)) {
 		snprintf(err, errlen,
@@ -404,15 +440,24 @@ struct big_v1 {
 	uint64_t last[PS_NFIELDS];
 };
 
+/* An old record's windows into r's (the token fields' start at 0). */
+static void old_windows(struct ps_crec *r, const uint32_t w[PS_NWINDOWS][2][OLD_NWFIELDS])
+{
+	int i, b;
+
+	for (i = 0; i < PS_NWINDOWS; i++)
+		for (b = 0; b < 2; b++)
+			memcpy(r->w[i][b], w[i][b], sizeof(w[i][b]));
+}
+
 /*
- * Version 1's records and extensions into t, converted. 0, -EIO (the
- * file ends early or is corrupt) or -ENOMEM.
+ * An old version's (1 or 2) records and extensions into t, converted. 0,
+ * -EIO (the file ends early or is corrupt) or -ENOMEM.
  */
-static int read_v1(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
+static int read_old(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 {
 	enum { CHUNK = 4096 };
-	struct crec_v1 *b = malloc(CHUNK * sizeof(*b));
-	struct cext_v1 e1;
+	char *b = malloc((size_t)CHUNK * h->rec_size);
 	struct big_v1 *big = NULL;
 	uint32_t nbig = 0, first, i;
 	int ret = 0;
@@ -422,30 +467,46 @@ static int read_v1(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 	for (first = 0; first < h->n && !ret; first += CHUNK) {
 		uint32_t cnt = h->n - first < CHUNK ? h->n - first : CHUNK;
 
-		if (gz_read_all(gz, b, (size_t)cnt * sizeof(*b))) {
+		if (gz_read_all(gz, b, (size_t)cnt * h->rec_size)) {
 			ret = -EIO;
 			break;
 		}
 		for (i = 0; i < cnt; i++) {
 			struct ps_crec *r = &t->rec[first + i];
+			const struct crec_v1 *b1;
+			const struct crec_v2 *b2;
 			int f, k;
 
 			memset(r, 0, sizeof(*r));
-			r->key = b[i].key;
-			r->inc_ns = b[i].inc_ns;
-			r->first_wall = b[i].first_wall;
-			r->last_wall = b[i].last_wall;
-			r->minute = b[i].minute;
-			r->ext = b[i].ext;
-			r->gen = b[i].gen;
-			memcpy(r->w, b[i].w, sizeof(r->w));
-			for (f = 0; f < PS_NFIELDS; f++)
-				if (b[i].last[f] > PS_LAST_MAX)
+			if (h->version == 2) {
+				b2 = (const struct crec_v2 *)(b + (size_t)i * h->rec_size);
+				r->key = b2->key;
+				r->inc_ns = b2->inc_ns;
+				r->first_wall = b2->first_wall;
+				r->last_wall = b2->last_wall;
+				r->minute = b2->minute;
+				r->ext = b2->ext;
+				r->gen = b2->gen;
+				memcpy(r->last, b2->last, sizeof(b2->last));
+				old_windows(r, b2->w);
+				continue;
+			}
+			b1 = (const struct crec_v1 *)(b + (size_t)i * h->rec_size);
+			r->key = b1->key;
+			r->inc_ns = b1->inc_ns;
+			r->first_wall = b1->first_wall;
+			r->last_wall = b1->last_wall;
+			r->minute = b1->minute;
+			r->ext = b1->ext;
+			r->gen = b1->gen;
+			old_windows(r, b1->w);
+			for (f = 0; f < OLD_NFIELDS; f++)
+				if (b1->last[f] > PS_LAST_MAX)
 					break;
-			if (f == PS_NFIELDS) {
-				for (f = 0; f < PS_NFIELDS; f++)
+			if (f == OLD_NFIELDS) {
+				for (f = 0; f < OLD_NFIELDS; f++)
 					for (k = 0; k < PS_LAST_BITS / 8; k++)
-						r->last[f][k] = b[i].last[f] >> (8 * k);
+						r->last[f][k] = b1->last[f] >> (8 * k);
 				continue;
 			}
 			if (!(nbig & (nbig + 1))) {	/* 0, 1, 3, 7...: grow */
@@ -457,22 +518,36 @@ static int read_v1(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 				}
 				big = nb;
 			}
+			memset(&big[nbig], 0, sizeof(big[nbig]));
 			big[nbig].i = first + i;
-			memcpy(big[nbig].last, b[i].last, sizeof(big[nbig].last));
+			memcpy(big[nbig].last, b1->last, sizeof(b1->last));
 			nbig++;
 		}
 	}
 	for (i = 0; i < h->next_ext && !ret; i++) {
 		struct ps_cext *e = &t->ext[i];
+		union {
+			struct cext_v1 v1;
+			struct cext_v2 v2;
+		} o;
+		int w, k;
 
-		if (gz_read_all(gz, &e1, sizeof(e1))) {
+		if (gz_read_all(gz, &o, h->ext_size)) {
 			ret = -EIO;
 			break;
 		}
 		memset(e, 0, sizeof(*e));
-		memcpy(e->base, e1.base, sizeof(e->base));
-		e->wide = e1.wide;
-		memcpy(e->ww, e1.ww, sizeof(e->ww));
+		/* base, wide and ww begin both layouts alike. */
+		memcpy(e->base, o.v1.base, sizeof(o.v1.base));
+		e->wide = h->version == 2 ? o.v2.wide : o.v1.wide;
+		for (w = 0; w < PS_NWINDOWS; w++)
+			for (k = 0; k < 2; k++)
+				memcpy(e->ww[w][k], h->version == 2 ? o.v2.ww[w][k] : o.v1.ww[w][k],
+				       sizeof(o.v1.ww[w][k]));
+		if (h->version == 2) {
+			e->big = o.v2.big;
+			memcpy(e->last, o.v2.last, sizeof(o.v2.last));
+		}
 	}
 	if (!ret) {
 		t->n = h->n;
@@ -505,13 +580,13 @@ static int read_records(gzFile gz, const char *path, const struct state_hdr *h,
 	}
 	t->cap = h->n + 1;
 	t->cap_ext = h->next_ext + 1;
-	if (h->version == 1)
-		r1 = read_v1(gz, h, t);
+	if (h->version < STATE_VERSION)
+		r1 = read_old(gz, h, t);
 	if (r1 == -ENOMEM) {
 		snprintf(err, errlen, "%s: out of memory for %u clients", path, h->n);
 		return -ENOMEM;
 	}
-	if (r1 || (h->version != 1 &&
+	if (r1 || (h->version == STATE_VERSION &&
 		   (gz_read_all(gz, t->rec, (size_t)h->n * sizeof(*t->rec)) ||
 		    gz_read_all(gz, t->ext, (size_t)h->next_ext * sizeof(*t->ext)))) ||
 	    gz_read_all(gz, &h2, sizeof(h2)) || memcmp(h, &h2, sizeof(*h)) || !at_end(gz)) {
@@ -522,7 +597,7 @@ static int read_records(gzFile gz, const char *path, const struct state_hdr *h,
 			 zerr ? zmsg : "ends early");
 		return -EINVAL;
 	}
-	if (h->version != 1) {	/* (read_v1 set them, and made extensions) */
+	if (h->version == STATE_VERSION) {	/* (read_old set them, and made extensions) */
 		t->n = h->n;
 		t->next_ext = h->next_ext;
 	}

@@ -62,6 +62,7 @@ static int fold_slot(struct ps_tick *tk, struct ps_ctable *t, uint32_t s,
 {
 	struct ps_client_key key = {};
 	struct ps_counters c;
+	struct ps_tokens tok;
 	uint32_t gen;
 	struct ps_crec *r;
 
@@ -71,6 +72,7 @@ static int fold_slot(struct ps_tick *tk, struct ps_ctable *t, uint32_t s,
 	asm volatile("" ::: "memory");
 	gen = ctr->gen;
 	memcpy(&c, (const void *)&ctr->c, sizeof(c));
+	ps_tokens_of(ctr, &tok);
 	if (tk->slot_rec[s] && tk->slot_gen[s] == gen) {
 		r = &t->rec[tk->slot_rec[s] - 1];
 	} else {
@@ -81,7 +83,7 @@ static int fold_slot(struct ps_tick *tk, struct ps_ctable *t, uint32_t s,
 		tk->slot_rec[s] = r - t->rec + 1;
 		tk->slot_gen[s] = gen;
 	}
-	return ps_ctable_fold(t, r, &c, now, b2w) ? -ENOMEM : 1;
+	return ps_ctable_fold(t, r, &c, &tok, now, b2w) ? -ENOMEM : 1;
 }
 
 /*
@@ -147,9 +149,12 @@ static int free_pending(struct ps_tick *tk, struct ps_ctable *t, uint32_t now, i
 		if (bpf_map_lookup_elem(tk->ctrs_fd, &s, &ctr))
 			continue;
 		if (ctr.key.family) {
+			struct ps_tokens tok;
+
 			memset(ctr.key.pad, 0, sizeof(ctr.key.pad));
+			ps_tokens_of(&ctr, &tok);
 			r = ps_ctable_get(t, &ctr.key, now);
-			if (!r || ps_ctable_fold(t, r, &ctr.c, now, b2w))
+			if (!r || ps_ctable_fold(t, r, &ctr.c, &tok, now, b2w))
 				return -ENOMEM;
 		}
 		gen = ctr.gen;

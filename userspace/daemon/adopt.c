@@ -504,6 +504,7 @@ static bool ctrs_readable(struct ps_adopt *a, const struct btf *ours, char *why,
 	__s32 octr = btf__find_by_name_kind(ours, "ps_counters", BTF_KIND_STRUCT);
 	const struct btf *theirs;
 	__u32 ktype, ctype;
+	int i;
 
 	if (!am) {
 		snprintf(why, len, "no %s", PS_MAP_CLIENT_CTRS);
@@ -530,6 +531,19 @@ static bool ctrs_readable(struct ps_adopt *a, const struct btf *ours, char *why,
 	    a->ctr_c_off + sizeof(struct ps_counters) > am->info.value_size) {
 		snprintf(why, len, "its members lie beyond its values");
 		return false;
+	}
+	/* Its output token counters, where it has them (an older datapath has none). */
+	for (i = 0; i < PS_NTOKFIELDS; i++) {
+		const struct btf_type *tt;
+		__u32 ttype, off;
+
+		a->ctr_tok_off[i] = 0;
+		if (!member_of(theirs, am->info.btf_value_type_id,
+			       ps_field_names[PS_NCTRFIELDS + i], &ttype, &off))
+			continue;
+		tt = skip_mods(theirs, &ttype);
+		if (tt && btf_is_int(tt) && tt->size == 8 && off + 8 <= am->info.value_size)
+			a->ctr_tok_off[i] = off;
 	}
 	return true;
 }
@@ -682,6 +696,8 @@ int ps_adopt_read_counts(struct ps_adopt *a, struct ps_ctable *t, uint32_t now,
 	for (slot = 0; slot < am->info.max_entries; slot++) {
 		struct ps_client_key key = {};
 		struct ps_counters c;
+		struct ps_tokens tok = {};
+		int f;
 
 		if (bpf_map_lookup_elem(am->fd, &slot, buf))
 			continue;
@@ -691,7 +707,10 @@ int ps_adopt_read_counts(struct ps_adopt *a, struct ps_ctable *t, uint32_t now,
 			continue;	/* a free slot */
 		memset(key.pad, 0, sizeof(key.pad));
 		memcpy(&c, buf + a->ctr_c_off, sizeof(c));
-		if (ps_ctable_update(t, &key, &c, now, boot_to_wall)) {
+		for (f = 0; f < PS_NTOKFIELDS; f++)
+			if (a->ctr_tok_off[f])
+				memcpy(&tok.v[f], buf + a->ctr_tok_off[f], sizeof(tok.v[f]));
+		if (ps_ctable_update(t, &key, &c, &tok, now, boot_to_wall)) {
 			free(buf);
 			return -ENOMEM;
 		}

@@ -57,7 +57,7 @@ struct ps_scrape {
 	uint8_t *cls;			/* class id of each record, computed once ... */
 	uint32_t ncls, capcls;		/* ... for records [0, ncls) */
 	uint64_t cls_reloads;		/* ... under the configuration of this reload count */
-	struct ranked *top[2];		/* tx bytes, requests: metrics.top each */
+	struct ranked *top[3];		/* tx bytes, requests, tx tokens: metrics.top each */
 	uint64_t render_ns;		/* the last render, CPU time */
 };
 
@@ -72,9 +72,11 @@ int ps_scrape_init(struct ps_daemon *d)
 			  sizeof(duration_buckets) / sizeof(double));
 	s->top[0] = calloc(PS_METRICS_TOP_MAX, sizeof(struct ranked));
 	s->top[1] = calloc(PS_METRICS_TOP_MAX, sizeof(struct ranked));
-	if (!s->top[0] || !s->top[1]) {
+	s->top[2] = calloc(PS_METRICS_TOP_MAX, sizeof(struct ranked));
+	if (!s->top[0] || !s->top[1] || !s->top[2]) {
 		free(s->top[0]);
 		free(s->top[1]);
+		free(s->top[2]);
 		free(s);
 		return -ENOMEM;
 	}
@@ -91,6 +93,7 @@ void ps_scrape_free(struct ps_daemon *d)
 	free(s->cls);
 	free(s->top[0]);
 	free(s->top[1]);
+	free(s->top[2]);
 	free(s);
 	d->scrape = NULL;
 }
@@ -202,11 +205,22 @@ static void write_clients(FILE *f, struct ps_daemon *d, struct ps_scrape *s, uin
 		{ "penstock_payload_bytes_total",
 		  "Unique TCP payload bytes, client to server (rx) and server to client (tx).",
 		  PS_F_RX_PAYLOAD, PS_F_TX_PAYLOAD },
+		{ "penstock_tokens_total",
+		  "Tokens the answers to inference requests reported: prompt_tokens (rx) and "
+		  "completion_tokens (tx).",
+		  PS_F_RX_TOKENS, PS_F_TX_TOKENS },
+		{ "penstock_events_total",
+		  "Server-sent events (data: lines) of event-stream answers to inference requests.",
+		  PS_F_TX_EVENTS, -1 },
+		{ "penstock_tokens_estimated_total",
+		  "Events of streamed answers that reported no completion_tokens (a token each, "
+		  "about).",
+		  PS_F_TX_TOKENS_ESTIMATED, -1 },
 	};
 	struct ps_ctable *t = &d->table;
 	uint64_t (*sum)[PS_NFIELDS] = calloc(PS_MAX_CLASSES, sizeof(*sum));
 	uint32_t now_s = now_ms / 1000, i, c, nclients[PS_MAX_CLASSES] = { 0 };
-	int k = d->cfg.metrics.top, ntop[2] = { 0, 0 }, j;
+	int k = d->cfg.metrics.top, ntop[3] = { 0, 0, 0 }, j;
 	const char *endpoint = d->cfg.nendpoints == 1 ? d->cfg.endpoints[0].name : "all";
 	const char *lab[8];
 	char subject[64];
@@ -226,6 +240,7 @@ static void write_clients(FILE *f, struct ps_daemon *d, struct ps_scrape *s, uin
 			ps_crec_view(t, r, PS_WIN_1M, now_ms, &v);
 			rank(s->top[0], &ntop[0], k, v.v[PS_F_TX_BYTES], i);
 			rank(s->top[1], &ntop[1], k, v.v[PS_F_REQUESTS], i);
+			rank(s->top[2], &ntop[2], k, v.v[PS_F_TX_TOKENS], i);
 		}
 	}
 	for (j = 0; sum && j < (int)(sizeof(fam) / sizeof(fam[0])); j++) {
@@ -268,6 +283,14 @@ static void write_clients(FILE *f, struct ps_daemon *d, struct ps_scrape *s, uin
 		subject_of(&t->rec[s->top[1][j].rec], subject, sizeof(subject));
 		lab[0] = "subject", lab[1] = subject, lab[2] = NULL;
 		ps_expo_sample(f, "penstock_top_requests", lab, s->top[1][j].v);
+	}
+	ps_expo_family(f, "penstock_top_tx_tokens", "gauge",
+		       "Completion tokens the answers to the subject reported in the last minute "
+		       "(1m window), for the metrics.top subjects that took the most.");
+	for (j = 0; j < ntop[2]; j++) {
+		subject_of(&t->rec[s->top[2][j].rec], subject, sizeof(subject));
+		lab[0] = "subject", lab[1] = subject, lab[2] = NULL;
+		ps_expo_sample(f, "penstock_top_tx_tokens", lab, s->top[2][j].v);
 	}
 }
 

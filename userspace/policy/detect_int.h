@@ -69,9 +69,10 @@ struct esc {
 };
 
 /*
- * outflow: what a client took, in bytes of response. The response
- * payload today; where the datapath counts completion tokens, this is
- * where they come in (ps_dt_outflow).
+ * outflow: what a client took, in bytes of response (the response
+ * payload: every answer has one, where only some report their tokens).
+ * The completion and prompt tokens its answers reported go in an alert's
+ * evidence (tx_tokens_1m, tx_tokens_1h, rx_tokens_1h).
  */
 /* A minute's outflow judged: at least this many requests (several
  * answers, never one long one) and bytes. */

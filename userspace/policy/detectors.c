@@ -328,6 +328,16 @@ static bool outflow(struct judge *j, struct finding *f)
 	json_object_set_new(f->ev, "value", json_real(value));
 	json_object_set_new(f->ev, "outflow_1m", json_real(c->out1m));
 	json_object_set_new(f->ev, "outflow_1h", json_real(c->out1h));
+	{
+		/* What the answers reported in tokens (0 where none was counted). */
+		struct ps_cview v1m, v1h;
+
+		ps_crec_view(j->d->t, j->r, PS_WIN_1M, j->now_ms, &v1m);
+		ps_crec_view(j->d->t, j->r, PS_WIN_1H, j->now_ms, &v1h);
+		json_object_set_new(f->ev, "tx_tokens_1m", json_real(v1m.v[PS_F_TX_TOKENS]));
+		json_object_set_new(f->ev, "tx_tokens_1h", json_real(v1h.v[PS_F_TX_TOKENS]));
+		json_object_set_new(f->ev, "rx_tokens_1h", json_real(v1h.v[PS_F_RX_TOKENS]));
+	}
 	json_object_set_new(f->ev, "score", json_real(score));
 	json_object_set_new(f->ev, "baseline", base);
 	return true;
@@ -385,11 +395,13 @@ const struct dt_row ps_dt_rows[] = {
 	{
 		.name = "outflow", .kind = DT_CLIENT, .subject = "client",
 		.enabled = DT_ALWAYS, .window = "1m, 1h, 24h",
-		.features = "response payload (tokens once counted): a request's in the last "
-			    "minute, the hour's; the hour over its own history",
+		.features = "response payload: a request's in the last minute, the hour's; "
+			    "the hour over its own history (the tokens its answers reported "
+			    "in evidence)",
 		.thresholds = "zscore against the population; OUT_* in detect_int.h",
 		.evidence = EVIDENCE(FEATURES, "window", "feature", "value", "outflow_1m",
-				     "outflow_1h", "score", "baseline"),
+				     "outflow_1h", "tx_tokens_1m", "tx_tokens_1h", "rx_tokens_1h",
+				     "score", "baseline"),
 		.client = outflow,
 	},
 	{
@@ -402,7 +414,8 @@ const struct dt_row ps_dt_rows[] = {
 			      "prefix.min_clients, requests_per_hour; HYDRA_* in prefix.c",
 		.evidence = EVIDENCE("window", "active_clients", "clients", "requests_per_hour",
 				     "requests_1m", "requests_1h", "tx_payload_1h",
-				     "rx_payload_1h", "zscore", "baseline", "hydra"),
+				     "rx_payload_1h", "tx_tokens_1h", "rx_tokens_1h", "zscore",
+				     "baseline", "hydra"),
 		.group = ps_dt_judge_prefixes,
 	},
 	{

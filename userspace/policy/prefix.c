@@ -227,6 +227,7 @@ static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n
 	struct pfx x = {};
 	struct hydra_feat hf;
 	double rate, z;
+	double txt1h = 0, rxt1h = 0;
 	uint32_t i;
 	json_t *ev;
 	int taken;
@@ -267,14 +268,23 @@ static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n
 	hydra_features(d, keys, n, &x, b1h, now, &hf);
 	if (!hf.why)
 		return 0;
-	/* Found: its members are not judged again under a shorter prefix. */
+	/* Found: its members are not judged again under a shorter prefix;
+	 * the tokens their answers reported in the hour, for the evidence. */
 	for (i = 0; i < n; i++)
-		if (!(keys[i].who & EXEMPT_BIT))
+		if (!(keys[i].who & EXEMPT_BIT)) {
+			const struct cand *c = &d->cand[keys[i].who];
+			struct ps_cview v;
+
 			d->cand[keys[i].who].in_found = true;
-	ev = json_pack("{s:s,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f}", "window", "1h", "active_clients",
-		       (int)x.active, "clients", (int)x.members, "requests_per_hour", rate,
-		       "requests_1m", x.inf1m, "requests_1h", x.inf1h, "tx_payload_1h", x.txp1h,
-		       "rx_payload_1h", x.rxp1h, "zscore", z);
+			ps_crec_view(d->t, &d->t->rec[c->idx], PS_WIN_1H, now_ms, &v);
+			txt1h += v.v[PS_F_TX_TOKENS];
+			rxt1h += v.v[PS_F_RX_TOKENS];
+		}
+	ev = json_pack("{s:s,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "window", "1h",
+		       "active_clients", (int)x.active, "clients", (int)x.members,
+		       "requests_per_hour", rate, "requests_1m", x.inf1m, "requests_1h", x.inf1h,
+		       "tx_payload_1h", x.txp1h, "rx_payload_1h", x.rxp1h, "tx_tokens_1h", txt1h,
+		       "rx_tokens_1h", rxt1h, "zscore", z);
 	json_object_set_new(ev, "baseline",
 			    ps_dt_baseline_json(b1h, "requests_1h of one client", "1h"));
 	json_object_set_new(ev, "hydra",

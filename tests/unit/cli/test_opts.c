@@ -94,7 +94,7 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	{ "choice", { "--sort", "bad" },
 	  "penstock t: --sort 'bad': expected requests, inference_requests, rx_bytes, tx_bytes, "
-	  "tx_payload or rpm\n" },
+	  "tx_payload, tx_tokens, rx_tokens or rpm\n" },
 	{ "uint_range", { "--limit", "101" }, "penstock t: --limit '101': expected an integer 0..100\n" },
 	{ "uint_sign", { "--limit", "+5" }, "penstock t: --limit '+5': expected an integer 0..100\n" },
 	{ "uint_text", { "-n", "5x" }, "penstock t: --limit '5x': expected an integer 0..100\n" },

@@ -116,11 +116,15 @@ static void test_names(void)
 	if (strcmp(ps_names_str(ps_window_names, buf, sizeof(buf)), "1m, 1h, 24h or total"))
 		ck_fail(&ck, "windows '%s'", buf);
 	if (strcmp(ps_names_str(ps_sort_names, buf, sizeof(buf)),
-		   "requests, inference_requests, rx_bytes, tx_bytes, tx_payload or rpm"))
+		   "requests, inference_requests, rx_bytes, tx_bytes, tx_payload, tx_tokens, "
+		   "rx_tokens or rpm"))
 		ck_fail(&ck, "sort keys '%s'", buf);
 	if (ps_name_find(ps_window_names, "total") != PS_WIN_TOTAL ||
 	    ps_name_find(ps_sort_names, "rpm") != PS_SORT_RPM ||
 	    ps_name_find(ps_field_names, "tx_payload") != PS_F_TX_PAYLOAD ||
+	    ps_name_find(ps_sort_names, "tx_tokens") != PS_SORT_TX_TOKENS ||
+	    ps_name_find(ps_field_names, "tx_events") != PS_F_TX_EVENTS ||
+	    ps_name_find(ps_field_names, "tx_tokens_estimated") != PS_F_TX_TOKENS_ESTIMATED ||
 	    ps_name_find(ps_field_names, "rpm") != -1)
 		ck_fail(&ck, "a name and its enum disagree");
 	ck_end(&ck);

@@ -35,16 +35,24 @@
 _Static_assert(PS_F_CONNECTIONS == 0 && PS_F_REQUESTS == 1 && PS_F_INFERENCE == 2 &&
 		       PS_F_RX_PACKETS == 3 && PS_F_TX_PACKETS == 4 && PS_F_RX_BYTES == 5 &&
 		       PS_F_TX_BYTES == 6 && PS_F_RX_PAYLOAD == 7 && PS_F_TX_PAYLOAD == 8 &&
-		       PS_NFIELDS == 9,
+		       PS_NCTRFIELDS == 9 && PS_F_TX_EVENTS == 9 && PS_F_TX_TOKENS == 10 &&
+		       PS_F_RX_TOKENS == 11 && PS_F_TX_TOKENS_ESTIMATED == 12 && PS_NFIELDS == 13,
 	       "field order of the literals");
 
-/* Counters, in the order conn, req, inf, rx_pkts, tx_pkts, rx_bytes, tx_bytes, rx_pl, tx_pl. */
+/* Counters, in the order conn, req, inf, rx_pkts, tx_pkts, rx_bytes, tx_bytes, rx_pl, tx_pl
+ * (the token counters 0). */
 #define CTR(conn, req, inf, rxp, txp, rxb, txb, rxpl, txpl) \
-	{ (conn), (req), (inf), (rxp), (txp), (rxb), (txb), (rxpl), (txpl) }
-/* A windowed view: the six windowed fields; connections and packets read 0. */
+	{ (conn), (req), (inf), (rxp), (txp), (rxb), (txb), (rxpl), (txpl), 0, 0, 0, 0 }
+/* A windowed view: the six windowed fields; connections, packets and tokens read 0. */
 #define W6(req, inf, rxb, txb, rxpl, txpl) \
-	{ 0, (req), (inf), 0, 0, (rxb), (txb), (rxpl), (txpl) }
+	{ 0, (req), (inf), 0, 0, (rxb), (txb), (rxpl), (txpl), 0, 0, 0, 0 }
 #define ZERO6 W6(0, 0, 0, 0, 0, 0)
+/* Counters and the token counters: tx_events, tx_tokens, rx_tokens, tx_tokens_estimated. */
+#define CTRT(conn, req, inf, rxp, txp, rxb, txb, rxpl, txpl, ev, txt, rxt, est) \
+	{ (conn), (req), (inf), (rxp), (txp), (rxb), (txb), (rxpl), (txpl), (ev), (txt), (rxt), (est) }
+/* A windowed view with tokens: tx_events and tx_tokens_estimated read 0. */
+#define W8(req, inf, rxb, txb, rxpl, txpl, txt, rxt) \
+	{ 0, (req), (inf), 0, 0, (rxb), (txb), (rxpl), (txpl), 0, (txt), (rxt), 0 }
 
 #define GiB (1ULL << 30)
 /* 2024-10-04T00:00:00Z = 20000 * 86400: starts a UTC day, hour and minute. */
@@ -54,7 +62,8 @@ _Static_assert(PS_F_CONNECTIONS == 0 && PS_F_REQUESTS == 1 && PS_F_INFERENCE == 
 static char tmpdir[] = "/tmp/penstock-unit-clients-XXXXXX";
 static const char *const fname[PS_NFIELDS] = {
 	"connections", "requests", "inference_requests", "rx_packets", "tx_packets",
-	"rx_bytes",    "tx_bytes", "rx_payload",	 "tx_payload",
+	"rx_bytes",    "tx_bytes", "rx_payload",	 "tx_payload", "tx_events",
+	"tx_tokens",   "rx_tokens", "tx_tokens_estimated",
 };
 
 
@@ -134,11 +143,13 @@ static bool upd_full(struct ck *ck, struct ps_ctable *t, const struct ps_client_
 		     int64_t b2w)
 {
 	struct ps_counters c;
+	struct ps_tokens tk;
 	char a[64];
 	int rc;
 
 	set_ctr(&c, v, first_ns, last_ns);
-	rc = ps_ctable_update(t, k, &c, T0 + s, b2w);
+	memcpy(tk.v, v + PS_NCTRFIELDS, sizeof(tk.v));
+	rc = ps_ctable_update(t, k, &c, &tk, T0 + s, b2w);
 	if (rc)
 		ck_fail(ck, "ps_ctable_update(%s) returned %d", key_str(k, a, sizeof(a)), rc);
 	return !rc;
@@ -367,12 +378,12 @@ static void test_totals(void)
 			ck_fail(&ck, "not found after ps_ctable_update");
 		} else {
 			set_ctr(&cnt, f2, 1000, 0);
-			rc = ps_ctable_fold(&t, r, &cnt, T0 + 20, 0);
+			rc = ps_ctable_fold(&t, r, &cnt, NULL, T0 + 20, 0);
 			if (rc)
 				ck_fail(&ck, "ps_ctable_fold returned %d", rc);
 			check_totals(&ck, "same entry", &t, &k, f2);
 			set_ctr(&cnt, f3, 2000, 0);
-			rc = ps_ctable_fold(&t, r, &cnt, T0 + 30, 0);
+			rc = ps_ctable_fold(&t, r, &cnt, NULL, T0 + 30, 0);
 			if (rc)
 				ck_fail(&ck, "ps_ctable_fold returned %d", rc);
 			check_totals(&ck, "new entry", &t, &k, f23);
@@ -1485,11 +1496,11 @@ static bool patch_version(struct ck *ck, unsigned char *buf, size_t len)
 	if (!hdr_ok(ck, buf, len))
 		return false;
 	memcpy(&v, buf + HDR_VERSION, 4);
-	if (v != 2) {
-		ck_fail(ck, "the file says version %u, this test expects 2", v);
+	if (v != 3) {
+		ck_fail(ck, "the file says version %u, this test expects 3", v);
 		return false;
 	}
-	v = 3;
+	v = 4;
 	memcpy(buf + HDR_VERSION, &v, 4);
 	memcpy(buf + len - HDR_LEN + HDR_VERSION, &v, 4);
 	return true;
@@ -1851,19 +1862,43 @@ struct v1hdr {
 	uint32_t version, rec_size, ext_size, n, next_ext, gen;
 	uint64_t saved_ms;
 };
+#define OLD_NFIELDS	9	/* the counters of struct ps_counters */
+#define OLD_NWFIELDS	6	/* requests .. tx_payload */
 struct v1rec {
 	struct ps_client_key key;
 	uint32_t next;
 	uint64_t inc_ns;
-	uint64_t last[PS_NFIELDS];
+	uint64_t last[OLD_NFIELDS];
 	uint32_t first_wall, last_wall, minute, ext, gen;
-	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];
+	uint32_t w[PS_NWINDOWS][2][OLD_NWFIELDS];
 };
 struct v1ext {
-	uint64_t base[PS_NFIELDS];
+	uint64_t base[OLD_NFIELDS];
 	bool wide;
-	uint64_t ww[PS_NWINDOWS][2][PS_NWFIELDS];
+	uint64_t ww[PS_NWINDOWS][2][OLD_NWFIELDS];
 };
+_Static_assert(sizeof(struct v1rec) == 272 && sizeof(struct v1ext) == 368, "version 1");
+
+/* The old windows of r (or of its extension, 64-bit) into w (the first six fields). */
+static void old_w(const uint32_t src[PS_NWINDOWS][2][PS_NWFIELDS],
+		  uint32_t w[PS_NWINDOWS][2][OLD_NWFIELDS])
+{
+	int i, b;
+
+	for (i = 0; i < PS_NWINDOWS; i++)
+		for (b = 0; b < 2; b++)
+			memcpy(w[i][b], src[i][b], sizeof(w[i][b]));
+}
+
+static void old_ww(const uint64_t src[PS_NWINDOWS][2][PS_NWFIELDS],
+		   uint64_t w[PS_NWINDOWS][2][OLD_NWFIELDS])
+{
+	int i, b;
+
+	for (i = 0; i < PS_NWINDOWS; i++)
+		for (b = 0; b < 2; b++)
+			memcpy(w[i][b], src[i][b], sizeof(w[i][b]));
+}
 
 static void test_state_v1(void)
 {
@@ -1916,9 +1951,11 @@ static void test_state_v1(void)
 		struct v1rec v = { .key = r->key, .inc_ns = r->inc_ns, .first_wall = r->first_wall,
 				   .last_wall = r->last_wall, .minute = r->minute,
 				   .ext = r->ext, .gen = r->gen };
+		uint64_t last[PS_NFIELDS];
 
-		ps_crec_last(&x, r, v.last);
-		memcpy(v.w, r->w, sizeof(v.w));
+		ps_crec_last(&x, r, last);
+		memcpy(v.last, last, sizeof(v.last));
+		old_w(r->w, v.w);
 		memcpy(p, &v, sizeof(v));
 	}
 	{
@@ -1933,7 +1970,7 @@ static void test_state_v1(void)
 		struct v1ext e = { .wide = x.ext[i].wide };
 
 		memcpy(e.base, x.ext[i].base, sizeof(e.base));
-		memcpy(e.ww, x.ext[i].ww, sizeof(e.ww));
+		old_ww(x.ext[i].ww, e.ww);
 		memcpy(p, &e, sizeof(e));
 	}
 	memcpy(p, &h, sizeof(h));
@@ -1977,6 +2014,231 @@ out:
 	ps_ctable_free(&l);
 	ck_end(&ck);
 }
+
+/*
+ * Version 2 of the state file, as penstockd wrote it before the token
+ * counters: records of 248 bytes (the nine counters at the last read in
+ * 48 bits, windows of six fields), extensions of 440. Read and converted:
+ * every figure as saved, the token counts 0.
+ */
+struct v2rec {
+	struct ps_client_key key;
+	uint32_t next;
+	uint64_t inc_ns;
+	uint32_t first_wall, last_wall, minute, ext;
+	uint16_t gen;
+	uint8_t last[OLD_NFIELDS][6];
+	uint32_t w[PS_NWINDOWS][2][OLD_NWFIELDS];
+};
+struct v2ext {
+	uint64_t base[OLD_NFIELDS];
+	bool wide, big;
+	uint64_t ww[PS_NWINDOWS][2][OLD_NWFIELDS];
+	uint64_t last[OLD_NFIELDS];
+};
+_Static_assert(sizeof(struct v2rec) == 248 && sizeof(struct v2ext) == 440, "version 2");
+
+static void test_state_v2(void)
+{
+	/* a client past 48 bits: its counters in its extension (big) */
+	static const uint64_t big_a[] = CTR(0, 3, 3, 0, 0, 300, (1ULL << 50) + 5, 0, 0);
+	static const uint64_t big_a_tot[] = CTR(0, 4, 4, 0, 0, 400, (1ULL << 50) + 105, 0, 0);
+	struct ps_ctable x, l;
+	struct v1hdr h = { .version = 2, .rec_size = sizeof(struct v2rec),
+			   .ext_size = sizeof(struct v2ext) };
+	unsigned char *buf = NULL, *p;
+	char dir[512], path[600], err[4200];
+	uint64_t saved;
+	size_t len;
+	struct ck ck;
+	uint32_t i;
+	int rc, f;
+
+	ck_init(&ck, "state_version_2_read");
+	ps_ctable_init(&l);
+	if (!build_state_table(&ck, &x) || !upd(&ck, &x, &sk[S_WIDE_BASE], big_a, 2000, 30))
+		goto out;
+	memcpy(h.magic, "PSTKSTAT", 8);
+	h.n = x.n;
+	h.next_ext = x.next_ext;
+	h.gen = x.gen;
+	h.saved_ms = S_SAVED_MS;
+	len = 2 * sizeof(h) + (size_t)h.n * sizeof(struct v2rec) +
+	      (size_t)h.next_ext * sizeof(struct v2ext);
+	buf = calloc(1, len);
+	if (!buf) {
+		ck_fail(&ck, "out of memory");
+		goto out;
+	}
+	p = buf;
+	memcpy(p, &h, sizeof(h));
+	p += sizeof(h);
+	for (i = 0; i < x.n; i++, p += sizeof(struct v2rec)) {
+		const struct ps_crec *r = &x.rec[i];
+		struct v2rec v = { .key = r->key, .inc_ns = r->inc_ns, .first_wall = r->first_wall,
+				   .last_wall = r->last_wall, .minute = r->minute,
+				   .ext = r->ext, .gen = r->gen };
+		uint64_t last[PS_NFIELDS];
+
+		/* the record's own 48-bit counters (zeros when its extension holds them) */
+		if (!(r->ext && x.ext[r->ext - 1].big)) {
+			ps_crec_last(&x, r, last);
+			for (f = 0; f < OLD_NFIELDS; f++)
+				for (rc = 0; rc < 6; rc++)
+					v.last[f][rc] = last[f] >> (8 * rc);
+		}
+		old_w(r->w, v.w);
+		memcpy(p, &v, sizeof(v));
+	}
+	for (i = 0; i < h.next_ext; i++, p += sizeof(struct v2ext)) {
+		struct v2ext e = { .wide = x.ext[i].wide, .big = x.ext[i].big };
+
+		memcpy(e.base, x.ext[i].base, sizeof(e.base));
+		old_ww(x.ext[i].ww, e.ww);
+		memcpy(e.last, x.ext[i].last, sizeof(e.last));
+		memcpy(p, &e, sizeof(e));
+	}
+	memcpy(p, &h, sizeof(h));
+	if (mksub("v2", dir, sizeof(dir))) {
+		ck_fail(&ck, "mkdir %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, PS_STATE_FILE);
+	if (gzip_file(path, buf, len)) {
+		ck_fail(&ck, "cannot write %s", path);
+	} else {
+		rc = ps_state_load(&l, dir, &saved, err, sizeof(err));
+		if (rc != 1)
+			ck_fail(&ck, "ps_state_load returned %d, expected 1: %s", rc, err);
+		else if (saved != S_SAVED_MS || l.gen != x.gen)
+			ck_fail(&ck, "saved_ms %llu, tick %u; expected %llu, %u",
+				(unsigned long long)saved, l.gen,
+				(unsigned long long)S_SAVED_MS, x.gen);
+		if (ck_ok(&ck))
+			compare_tables(&ck, &x, &l);
+		if (ck_ok(&ck)) {
+			check_totals(&ck, "past 48 bits, from version 2", &l, &sk[S_WIDE_BASE],
+				     big_a_tot);
+		}
+	}
+	rmsub(dir);
+out:
+	free(buf);
+	ps_ctable_free(&x);
+	ps_ctable_free(&l);
+	ck_end(&ck);
+}
+
+/* ------------------------------------------------------------------ tokens */
+
+/*
+ * The output token counters (tx_events, tx_tokens, rx_tokens,
+ * tx_tokens_estimated): totals like every counter; windows for tx_tokens
+ * and rx_tokens only; 32 bits at the last read, the extension past that.
+ */
+static void test_tokens(void)
+{
+	/* T0 + 10: two answers, 40 events, 700 completion and 90 prompt tokens reported */
+	static const uint64_t ta[] = CTRT(1, 2, 2, 4, 6, 400, 9000, 300, 8000, 40, 700, 90, 0);
+	/* T0 + 70: one more, streamed without usage: 15 events estimated, 30 prompt tokens */
+	static const uint64_t tb[] = CTRT(1, 3, 3, 6, 9, 600, 12000, 450, 10000, 55, 700, 120, 15);
+	/* T0 + 80: only the tokens moved (a usage chunk at the end of a stream) */
+	static const uint64_t tc[] = CTRT(1, 3, 3, 6, 9, 600, 12000, 450, 10000, 55, 800, 120, 15);
+	/*
+	 * 1m at T0 + 75: current bucket (minute 1) tb - ta, previous (minute 0)
+	 * ta weighted 1 - 15/60 = 0.75: requests 1 + 1.5, rx_bytes 200 + 300,
+	 * tx_bytes 3000 + 6750, rx_payload 150 + 225, tx_payload 2000 + 6000,
+	 * tx_tokens 0 + 525, rx_tokens 30 + 67.5; events and estimates none
+	 */
+	static const double v1m[] = W8(2.5, 2.5, 500, 9750, 375, 8000, 525, 97.5);
+	/* 1h at T0 + 75: all in hour 0's bucket: tb */
+	static const double v1h[] = W8(3, 3, 600, 12000, 450, 10000, 700, 120);
+	/* 1h at T0 + 80 after tc: tx_tokens 800 */
+	static const double v1h_c[] = W8(3, 3, 600, 12000, 450, 10000, 800, 120);
+	/* past 32 bits: 4 G + 7 completion tokens */
+	static const uint64_t big[] = CTRT(0, 1, 1, 0, 0, 10, 10, 0, 0, 0, (1ULL << 32) + 7, 3, 0);
+	static const double vbig[] = W8(1, 1, 10, 10, 0, 0, 4294967303.0, 3);
+	/* a new incarnation (first_ns 2000): the first one's tokens stay */
+	static const uint64_t ia[] = CTRT(0, 1, 1, 0, 0, 10, 10, 0, 0, 20, 500, 40, 0);
+	static const uint64_t ib[] = CTRT(0, 1, 1, 0, 0, 10, 10, 0, 0, 3, 30, 5, 3);
+	static const uint64_t isum[] = CTRT(0, 2, 2, 0, 0, 20, 20, 0, 0, 23, 530, 45, 3);
+	static const char *const by_tx_tokens[] = { "192.0.2.51", "192.0.2.50", "192.0.2.52" };
+	static const char *const by_rx_tokens[] = { "192.0.2.50", "192.0.2.52", "192.0.2.51" };
+	struct ps_client_key k = key4("192.0.2.50"), kb = key4("192.0.2.51"),
+			     ki = key4("192.0.2.52");
+	char dir[512], err[4200];
+	const struct ps_crec *r;
+	struct ps_ctable t, l;
+	uint64_t saved;
+	struct ck ck;
+	int w, rc;
+
+	ps_ctable_init(&t);
+	ps_ctable_init(&l);
+	ck_init(&ck, "tokens_totals_and_windows");
+	upd(&ck, &t, &k, ta, 1000, 10);
+	upd(&ck, &t, &k, tb, 1000, 70);
+	check_totals(&ck, "after two reads", &t, &k, tb);
+	check_view(&ck, "1m", &t, &k, PS_WIN_1M, at(75), v1m, 2.5);
+	check_view(&ck, "1h", &t, &k, PS_WIN_1H, at(75), v1h, 3.0 / 60);
+	for (w = 0; w < PS_NFIELDS; w++)
+		if (ps_field_windowed(w) !=
+		    (w != PS_F_CONNECTIONS && w != PS_F_RX_PACKETS && w != PS_F_TX_PACKETS &&
+		     w != PS_F_TX_EVENTS && w != PS_F_TX_TOKENS_ESTIMATED))
+			ck_fail(&ck, "%s: windowed %d", fname[w], ps_field_windowed(w));
+	ck_end(&ck);
+
+	ck_init(&ck, "tokens_alone_move_a_client");
+	upd(&ck, &t, &k, tc, 1000, 80);
+	check_totals(&ck, "tokens only", &t, &k, tc);
+	check_view(&ck, "1h", &t, &k, PS_WIN_1H, at(80), v1h_c, 3.0 / 60);
+	ck_end(&ck);
+
+	ck_init(&ck, "tokens_past_32_bits");
+	upd(&ck, &t, &kb, big, 1000, 10);
+	check_totals(&ck, "past 32 bits", &t, &kb, big);
+	check_view(&ck, "1m", &t, &kb, PS_WIN_1M, at(10), vbig, 1);
+	r = find(&ck, &t, &kb, "past 32 bits");
+	if (r && !(r->ext && t.ext[r->ext - 1].big && t.ext[r->ext - 1].wide))
+		ck_fail(&ck, "a token counter past 32 bits is not in the extension (big, wide)");
+	ck_end(&ck);
+
+	ck_init(&ck, "tokens_new_incarnation");
+	upd(&ck, &t, &ki, ia, 1000, 10);
+	upd(&ck, &t, &ki, ib, 2000, 20);
+	check_totals(&ck, "two incarnations", &t, &ki, isum);
+	ck_end(&ck);
+
+	ck_init(&ck, "tokens_sort");
+	check_top(&ck, "tx_tokens total", &t, PS_WIN_TOTAL, PS_SORT_TX_TOKENS, 0, at(80),
+		  by_tx_tokens, 3);
+	check_top(&ck, "rx_tokens total", &t, PS_WIN_TOTAL, PS_SORT_RX_TOKENS, 0, at(80),
+		  by_rx_tokens, 3);
+	ck_end(&ck);
+
+	ck_init(&ck, "state_tokens_round_trip");
+	if (mksub("tokens", dir, sizeof(dir))) {
+		ck_fail(&ck, "mkdir %s: %s", dir, strerror(errno));
+	} else {
+		rc = ps_state_save(&t, dir, S_SAVED_MS, err, sizeof(err));
+		if (rc)
+			ck_fail(&ck, "ps_state_save returned %d: %s", rc, err);
+		else if ((rc = ps_state_load(&l, dir, &saved, err, sizeof(err))) != 1)
+			ck_fail(&ck, "ps_state_load returned %d, expected 1: %s", rc, err);
+		if (ck_ok(&ck))
+			compare_tables(&ck, &t, &l);
+		if (ck_ok(&ck)) {
+			check_totals(&ck, "loaded", &l, &k, tc);
+			check_totals(&ck, "loaded, past 32 bits", &l, &kb, big);
+			check_totals(&ck, "loaded, two incarnations", &l, &ki, isum);
+		}
+		rmsub(dir);
+	}
+	ck_end(&ck);
+	ps_ctable_free(&t);
+	ps_ctable_free(&l);
+}
+
 
 /* The pipe to the parent, in a child of run_in_child(). */
 static int child_fd = -1;
@@ -2179,6 +2441,8 @@ int main(void)
 	test_growth();
 	test_state();
 	test_state_v1();
+	test_state_v2();
+	test_tokens();
 	run_in_child("state_empty_file_then_grow", empty_state_then_grow);
 	test_parse();
 	rmdir(tmpdir);

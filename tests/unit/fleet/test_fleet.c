@@ -150,7 +150,7 @@ static void read_at(struct ps_ctable *t, const struct ps_client_key *key, uint64
 	struct ps_counters c = { .inference_requests = inf, .requests = inf, .tx_bytes = txb,
 				 .first_seen_ns = 1, .last_seen_ns = 1 };
 
-	ps_ctable_update(t, key, &c, now, 0);
+	ps_ctable_update(t, key, &c, NULL, now, 0);
 }
 
 static void test_local(void)
