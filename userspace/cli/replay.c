@@ -306,6 +306,15 @@ static int print_replay(struct ps_datapath *dp, const struct ps_config *cfg,
 			json_object_set(doc, "alerts", pol->alerts);
 		if (doc)
 			json_object_set(doc, "enforcement", pol->enforcement);
+		if (doc) {
+			struct ps_ep_ctr tot[PS_MAX_ENDPOINTS];
+
+			if (ps_dp_read_endpoints(dp, cfg->nendpoints, tot))
+				ret = PS_EXIT_FAIL;
+			else
+				json_object_set_new(doc, "endpoints",
+						    ps_endpoint_totals_json(cfg, tot));
+		}
 		if (!doc || json_dumpf(doc, stdout, JSON_COMPACT) < 0)
 			ret = PS_EXIT_FAIL;
 		json_decref(doc);
