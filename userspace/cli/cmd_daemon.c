@@ -143,16 +143,14 @@ static void map_row(struct ps_tbl *t, json_t *e)
 static void endpoint_total_row(struct ps_tbl *t, json_t *e)
 {
 	static const char *const counts[] = { "port", "connections", "requests",
-					      "inference_requests", "rx_packets", "tx_packets" };
+					      "inference_requests", "rx_packets", "tx_packets",
+					      "rx_bytes", "tx_bytes", "throttled_requests" };
 	char a[64];
 	size_t i;
 
 	ps_tbl_add(t, ps_str_or(e, "name", "-"));
 	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
 		ps_tbl_add(t, ps_fmt_count(json_object_get(e, counts[i]), a, sizeof(a)));
-	ps_tbl_add(t, ps_fmt_bytes(ps_json_num(e, "rx_bytes"), a, sizeof(a)));
-	ps_tbl_add(t, ps_fmt_bytes(ps_json_num(e, "tx_bytes"), a, sizeof(a)));
-	ps_tbl_add(t, ps_fmt_count(json_object_get(e, "throttled_requests"), a, sizeof(a)));
 }
 
 /* The fleet's line: off, or its state, its Redis and the last push. */
@@ -192,9 +190,9 @@ static int print_status(json_t *ans)
 		{ "FILL", 6, false },
 	};
 	static const struct ps_tbl_col epcols[] = {
-		{ "ENDPOINT", 0, true }, { "PORT", 5, false }, { "CONNECTIONS", 0, false },
-		{ "REQUESTS", 0, false }, { "INFERENCE", 0, false }, { "RX_PACKETS", 0, false },
-		{ "TX_PACKETS", 0, false }, { "RX_BYTES", 0, false }, { "TX_BYTES", 0, false },
+		{ "ENDPOINT", 0, true }, { "PORT", 5, false }, { "CONNS", 0, false },
+		{ "REQUESTS", 0, false }, { "INFERENCE", 0, false }, { "RX_PKTS", 0, false },
+		{ "TX_PKTS", 0, false }, { "RX_BYTES", 0, false }, { "TX_BYTES", 0, false },
 		{ "THROTTLED", 0, false },
 	};
 	json_t *ifs = json_object_get(ans, "interfaces");
