@@ -50,8 +50,9 @@ static const char replay_usage[] =
 	"                     this secret, a penstockd's " PS_STATE_DIR "/" PS_KEY_SECRET_FILE ":\n"
 	"                     key ids then match penstockd's and penstock key-id's;\n"
 	"                     without it, a random secret for this run\n"
-	"  -j, --json         print {\"clients\":[...],\"alerts\":[...],\"enforcement\":[...]}\n"
-	"                     instead of tables\n"
+	"  -j, --json         print {\"clients\":[...],\"alerts\":[...],\"enforcement\":[...],\n"
+	"                     \"endpoints\":[...]} instead of tables (endpoints: each\n"
+	"                     endpoint's totals)\n"
 	"  -v, --verbose      more messages (libbpf's too)\n"
 	PS_HELP_HELP
 	"\n"
