@@ -409,6 +409,7 @@ static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x
 	s->g.charged = 0;
 	s->g.throttled_seq = f->throttled_seq;
 	s->g.drop = 0;
+	s->g.ep = x->ep;
 	s->npend = 0;
 	s->conn.addr = s->g.saddr;
 	s->conn.family = s->g.family;
@@ -454,6 +455,8 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scra
 			ps_add(x->c->requests, s->nreq);
 		if (s->ninf)
 			ps_add(x->c->inference_requests, s->ninf);
+		if (s->nreq | s->ninf)
+			ps_ep_requests(x->ep, s->nreq, s->ninf, 0);
 	}
 	ps_buf_wipe(s);
 }

@@ -139,6 +139,26 @@ struct ps_client_ctr {
 					 * reported no completion_tokens */
 };
 
+/*
+ * Value of ps_ep_ctrs, a per-CPU array indexed by endpoint slot: an
+ * endpoint's totals, added where the client's counters are added (same
+ * definitions as struct ps_counters), so that an endpoint's figure is the
+ * sum of what its connections added to their clients' ones. A client
+ * counts to the endpoint whose port its connection is on. Nothing is
+ * added where a client has no slot (the client table full). Summed over
+ * CPUs by readers.
+ */
+struct ps_ep_ctr {
+	__u64 connections;
+	__u64 requests;
+	__u64 inference_requests;
+	__u64 rx_packets;
+	__u64 tx_packets;
+	__u64 rx_bytes;
+	__u64 tx_bytes;
+	__u64 throttled_requests;	/* as ps_client_ctr.throttled_requests */
+};
+
 /* Enforcement classes: per-client limits the programs apply. */
 #define PS_MAX_CLASSES		64
 #define PS_CLASS_DEFAULT	0	/* clients in no class */
@@ -709,5 +729,6 @@ enum ps_stat {
 #define PS_MAP_KEY_SECRET	"ps_key_secret"
 #define PS_MAP_KEY_ADDRS	"ps_key_addrs"
 #define PS_MAP_H2		"ps_h2"
+#define PS_MAP_EP_CTRS		"ps_ep_ctrs"
 
 #endif /* PENSTOCK_ABI_H */

@@ -68,6 +68,16 @@ PS_ABI_AT(ps_client_ctr, tx_tokens, 200);
 PS_ABI_AT(ps_client_ctr, rx_tokens, 208);
 PS_ABI_AT(ps_client_ctr, tx_tokens_estimated, 216);
 
+PS_ABI_SIZE(ps_ep_ctr, 64);
+PS_ABI_AT(ps_ep_ctr, connections, 0);
+PS_ABI_AT(ps_ep_ctr, requests, 8);
+PS_ABI_AT(ps_ep_ctr, inference_requests, 16);
+PS_ABI_AT(ps_ep_ctr, rx_packets, 24);
+PS_ABI_AT(ps_ep_ctr, tx_packets, 32);
+PS_ABI_AT(ps_ep_ctr, rx_bytes, 40);
+PS_ABI_AT(ps_ep_ctr, tx_bytes, 48);
+PS_ABI_AT(ps_ep_ctr, throttled_requests, 56);
+
 PS_ABI_SIZE(ps_class, 24);
 PS_ABI_AT(ps_class, emission_ns, 0);
 PS_ABI_AT(ps_class, tolerance_ns, 8);

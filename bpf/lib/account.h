@@ -173,6 +173,9 @@ static __always_inline struct ps_counters *ps_who_settle(struct ps_pkt_ctx *x, i
 		ps_add(c->rx_payload, w->pend_rx_payload);
 		ps_add(c->tx_payload, w->pend_tx_payload);
 		c->last_seen_ns = x->now;
+		ps_ep_traffic(x->ep, 1, w->pend_rx_packets, w->pend_rx_bytes,
+			      w->open && !w->held);
+		ps_ep_traffic(x->ep, 0, w->pend_tx_packets, w->pend_tx_bytes, 0);
 		if (w->open && !w->held) {
 			ps_add(c->connections, 1);
 			ps_add(((struct ps_client_ctr *)c)->open_connections, 1);
@@ -217,6 +220,7 @@ static __always_inline int ps_who_admit(struct ps_pkt_ctx *x)
 	if (w->held) {
 		w->held = 0;
 		ps_add(x->c->connections, 1);
+		ps_ep_traffic(x->ep, 1, 0, 0, 1);
 		ps_add(ctr->open_connections, 1);
 		x->f->dir[PS_DIR_RX].open = 1;
 		w->open = 0;
@@ -315,6 +319,7 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 		if (newconn)
 			ps_add(c->connections, 1);
 		c->last_seen_ns = x->now;
+		ps_ep_traffic(x->ep, rx, p->segs, p->ip_bytes, !!newconn);
 	}
 	x->c = c;
 	if (!x->f)

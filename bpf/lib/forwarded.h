@@ -632,6 +632,8 @@ static long ps_subj_count_cb(__u32 i, void *data)
 		ps_add(ctr->c.requests, sj->nreq);
 	if (sj->ninf)
 		ps_add(ctr->c.inference_requests, sj->ninf);
+	if (sj->nreq | sj->ninf)
+		ps_ep_requests(s->endpoint, sj->nreq, sj->ninf, 0);
 	ctr->c.last_seen_ns = s->g.now;
 	if (sj->family == PS_AF_KEY && sj->src_family && sj->nreq)
 		ps_key_addr_add(sj, s->g.now);

@@ -175,6 +175,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_stats SEC(".maps") __weak;
 
+/* Per-endpoint totals by endpoint slot (struct ps_ep_ctr), per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PS_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct ps_ep_ctr);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_ep_ctrs SEC(".maps") __weak;
+
 /* A flow being created, per CPU: too large for the 512-byte stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -197,6 +206,45 @@ static __always_inline void ps_stat_add(__u32 stat, __u64 n)
 
 	if (v)
 		*v += n;
+}
+
+/*
+ * What a packet (or the packets a connection held until its PROXY header
+ * came) added to its client, added to its endpoint's totals too: packets
+ * and IP bytes in one direction, and connections opened. Per-CPU: no
+ * atomics. Global functions, verified once, not along every path of
+ * their callers.
+ */
+__weak __attribute__((noinline)) int ps_ep_traffic(__u32 ep, __u32 rx, __u64 packets,
+						  __u64 bytes, __u32 conns)
+{
+	struct ps_ep_ctr *e = bpf_map_lookup_elem(&ps_ep_ctrs, &ep);
+
+	if (!e)
+		return 0;
+	if (rx) {
+		e->rx_packets += packets;
+		e->rx_bytes += bytes;
+	} else {
+		e->tx_packets += packets;
+		e->tx_bytes += bytes;
+	}
+	e->connections += conns;
+	return 0;
+}
+
+/* Requests, inference requests and requests throttled, counted to a client. */
+__weak __attribute__((noinline)) int ps_ep_requests(__u32 ep, __u32 requests, __u32 inference,
+						   __u32 throttled)
+{
+	struct ps_ep_ctr *e = bpf_map_lookup_elem(&ps_ep_ctrs, &ep);
+
+	if (!e)
+		return 0;
+	e->requests += requests;
+	e->inference_requests += inference;
+	e->throttled_requests += throttled;
+	return 0;
 }
 
 #endif

@@ -32,7 +32,8 @@ struct ps_gate_ctx {
 	__u32 throttled_seq;	/* the flow's: the last request held back */
 	__u8 family;
 	__u8 drop;		/* out: hold the segment back */
-	__u8 pad[2];
+	__u8 ep;		/* the flow's endpoint slot */
+	__u8 pad;
 };
 
 /*
@@ -112,6 +113,7 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 	if (g->throttled_seq != pos) {
 		g->throttled_seq = pos;
 		ps_add(ctr->throttled_requests, 1);
+		ps_ep_requests(g->ep, 0, 0, 1);
 	}
 	g->drop = 1;
 	return 1;

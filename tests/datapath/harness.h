@@ -262,6 +262,56 @@ static inline uint64_t stat(enum ps_stat which)
 	return sum;
 }
 
+/*
+ * Each endpoint's totals (ps_ep_ctrs) are what its connections added to
+ * their clients: summed over the endpoints, every counter equals the same
+ * counter summed over the client slots handed out. A case of its own,
+ * named name, run after the cases that made the traffic.
+ */
+static inline void expect_endpoint_sums(const char *name)
+{
+	static const char *const what[] = { "connections", "requests", "inference_requests",
+					    "rx_packets", "tx_packets", "rx_bytes", "tx_bytes",
+					    "throttled_requests" };
+	struct ps_ep_ctr ep[PS_MAX_ENDPOINTS];
+	uint64_t e[8] = { 0 }, c[8] = { 0 };
+	struct ps_client_ctr ctr;
+	uint32_t next, slot;
+	struct ck ck;
+	int i, err;
+
+	ck_init(&ck, name);
+	err = ps_dp_read_endpoints(&dp, PS_MAX_ENDPOINTS, ep);
+	if (!err)
+		err = ps_dp_slots_used(&dp, &next);
+	if (err) {
+		ck_fail(&ck, "cannot read the counters: %s", strerror(-err));
+		ck_end(&ck);
+		return;
+	}
+	for (i = 0; i < PS_MAX_ENDPOINTS; i++) {
+		e[0] += ep[i].connections, e[1] += ep[i].requests;
+		e[2] += ep[i].inference_requests, e[3] += ep[i].rx_packets;
+		e[4] += ep[i].tx_packets, e[5] += ep[i].rx_bytes, e[6] += ep[i].tx_bytes;
+		e[7] += ep[i].throttled_requests;
+	}
+	for (slot = 0; slot < next; slot++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(dp.skel->maps.ps_client_ctrs), &slot, &ctr))
+			continue;
+		c[0] += ctr.c.connections, c[1] += ctr.c.requests;
+		c[2] += ctr.c.inference_requests, c[3] += ctr.c.rx_packets;
+		c[4] += ctr.c.tx_packets, c[5] += ctr.c.rx_bytes, c[6] += ctr.c.tx_bytes;
+		c[7] += ctr.throttled_requests;
+	}
+	for (i = 0; i < 8; i++)
+		if (e[i] != c[i])
+			ck_fail(&ck, "%s: endpoints %llu, clients %llu", what[i],
+				(unsigned long long)e[i], (unsigned long long)c[i]);
+	if (!e[3])
+		ck_fail(&ck, "no packet counted to any endpoint");
+	ck_end(&ck);
+}
+
 /* Expect verdict want from a send. */
 static inline void expect(struct ck *c, int got, int want, const char *what)
 {

@@ -601,6 +601,7 @@ int main(void)
 	case_key_addrs();
 	case_held_pipelined();
 	case_no_key_left();
+	expect_endpoint_sums("apikey endpoint totals = sum over clients");
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }

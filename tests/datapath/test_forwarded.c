@@ -418,6 +418,7 @@ int main(void)
 	case_limit();
 	case_block();
 	case_split_block();
+	expect_endpoint_sums("forwarded endpoint totals = sum over clients");
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }

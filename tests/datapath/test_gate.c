@@ -606,6 +606,7 @@ int main(void)
 	case_fragments();
 	case_flow_busy();
 	case_no_slot();
+	expect_endpoint_sums("gate endpoint totals = sum over clients");
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }

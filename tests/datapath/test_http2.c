@@ -353,6 +353,7 @@ int main(void)
 	case_unclassified();
 	case_unclassified_limited();
 	case_expire();
+	expect_endpoint_sums("http2 endpoint totals = sum over clients");
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }

@@ -597,6 +597,7 @@ int main(void)
 	case_fin();
 	case_max_conns();
 	case_shape();
+	expect_endpoint_sums("proxy endpoint totals = sum over clients");
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }

@@ -23,7 +23,8 @@ static const char status_usage[] =
 	"\n"
 	"What penstockd is doing: its process, configuration and files, the\n"
 	"interfaces it is attached to, its BPF programs and maps, the cost of its\n"
-	"read-and-aggregate tick, and how many clients it holds.\n"
+	"read-and-aggregate tick, how many clients it holds, and each endpoint's\n"
+	"totals (connections, requests, packets, bytes) since its datapath started.\n"
 	"\n"
 	PS_SOCKET_HELP
 	PS_JSON_HELP
@@ -32,6 +33,7 @@ static const char status_usage[] =
 	"examples:\n"
 	"  penstock status\n"
 	"  penstock status --json | jq .maps\n"
+	"  penstock status --json | jq '.endpoints[] | {name, requests}'\n"
 	"\n"
 	PS_EXIT_HELP;
 
@@ -137,6 +139,20 @@ static void map_row(struct ps_tbl *t, json_t *e)
 	ps_tbl_add(t, a);
 }
 
+/* An endpoint's totals since its datapath started counting. */
+static void endpoint_total_row(struct ps_tbl *t, json_t *e)
+{
+	static const char *const counts[] = { "port", "connections", "requests",
+					      "inference_requests", "rx_packets", "tx_packets",
+					      "rx_bytes", "tx_bytes", "throttled_requests" };
+	char a[64];
+	size_t i;
+
+	ps_tbl_add(t, ps_str_or(e, "name", "-"));
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		ps_tbl_add(t, ps_fmt_count(json_object_get(e, counts[i]), a, sizeof(a)));
+}
+
 /* The fleet's line: off, or its state, its Redis and the last push. */
 static void print_fleet(json_t *fl)
 {
@@ -173,6 +189,12 @@ static int print_status(json_t *ans)
 		{ "MAP", 0, true }, { "ENTRIES", 0, false }, { "MAX_ENTRIES", 0, false },
 		{ "FILL", 6, false },
 	};
+	static const struct ps_tbl_col epcols[] = {
+		{ "ENDPOINT", 0, true }, { "PORT", 5, false }, { "CONNS", 0, false },
+		{ "REQUESTS", 0, false }, { "INFERENCE", 0, false }, { "RX_PKTS", 0, false },
+		{ "TX_PKTS", 0, false }, { "RX_BYTES", 0, false }, { "TX_BYTES", 0, false },
+		{ "THROTTLED", 0, false },
+	};
 	json_t *ifs = json_object_get(ans, "interfaces");
 
 	print_daemon(ans);
@@ -186,6 +208,11 @@ static int print_status(json_t *ans)
 	ps_tbl_rows(stdout, progcols, 4, json_object_get(ans, "programs"), program_row);
 	putchar('\n');
 	ps_tbl_rows(stdout, mapcols, 4, json_object_get(ans, "maps"), map_row);
+	if (json_array_size(json_object_get(ans, "endpoints"))) {
+		putchar('\n');
+		ps_tbl_rows(stdout, epcols, 10, json_object_get(ans, "endpoints"),
+			    endpoint_total_row);
+	}
 	return 0;
 }
 

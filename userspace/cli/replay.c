@@ -50,8 +50,9 @@ static const char replay_usage[] =
 	"                     this secret, a penstockd's " PS_STATE_DIR "/" PS_KEY_SECRET_FILE ":\n"
 	"                     key ids then match penstockd's and penstock key-id's;\n"
 	"                     without it, a random secret for this run\n"
-	"  -j, --json         print {\"clients\":[...],\"alerts\":[...],\"enforcement\":[...]}\n"
-	"                     instead of tables\n"
+	"  -j, --json         print {\"clients\":[...],\"alerts\":[...],\"enforcement\":[...],\n"
+	"                     \"endpoints\":[...]} instead of tables (endpoints: each\n"
+	"                     endpoint's totals)\n"
 	"  -v, --verbose      more messages (libbpf's too)\n"
 	PS_HELP_HELP
 	"\n"
@@ -306,6 +307,15 @@ static int print_replay(struct ps_datapath *dp, const struct ps_config *cfg,
 			json_object_set(doc, "alerts", pol->alerts);
 		if (doc)
 			json_object_set(doc, "enforcement", pol->enforcement);
+		if (doc) {
+			struct ps_ep_ctr tot[PS_MAX_ENDPOINTS];
+
+			if (ps_dp_read_endpoints(dp, cfg->nendpoints, tot))
+				ret = PS_EXIT_FAIL;
+			else
+				json_object_set_new(doc, "endpoints",
+						    ps_endpoint_totals_json(cfg, tot));
+		}
 		if (!doc || json_dumpf(doc, stdout, JSON_COMPACT) < 0)
 			ret = PS_EXIT_FAIL;
 		json_decref(doc);

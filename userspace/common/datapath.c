@@ -140,6 +140,56 @@ static int configure_trusted(struct ps_datapath *dp, const struct ps_config *cfg
 	return 0;
 }
 
+/* Zero one endpoint slot's totals on every CPU. 0 or -errno. */
+static int clear_endpoint_totals(struct ps_datapath *dp, uint32_t slot)
+{
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	struct ps_ep_ctr *zero;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	zero = calloc(ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.ps_ep_ctrs), &slot, zero, BPF_ANY))
+		err = -errno;
+	free(zero);
+	return err;
+}
+
+int ps_dp_read_endpoints(struct ps_datapath *dp, int n, struct ps_ep_ctr *out)
+{
+	int fd = bpf_map__fd(dp->skel->maps.ps_ep_ctrs), ncpu = libbpf_num_possible_cpus();
+	struct ps_ep_ctr *v;
+	uint32_t k;
+	int c, err = 0;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	memset(out, 0, n * sizeof(*out));
+	for (k = 0; k < (uint32_t)n && k < PS_MAX_ENDPOINTS; k++) {
+		if (bpf_map_lookup_elem(fd, &k, v)) {
+			err = -errno;
+			break;
+		}
+		for (c = 0; c < ncpu; c++) {
+			out[k].connections += v[c].connections;
+			out[k].requests += v[c].requests;
+			out[k].inference_requests += v[c].inference_requests;
+			out[k].rx_packets += v[c].rx_packets;
+			out[k].tx_packets += v[c].tx_packets;
+			out[k].rx_bytes += v[c].rx_bytes;
+			out[k].tx_bytes += v[c].tx_bytes;
+			out[k].throttled_requests += v[c].throttled_requests;
+		}
+	}
+	free(v);
+	return err;
+}
+
 int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg)
 {
 	int ports_fd = bpf_map__fd(dp->skel->maps.ps_ports);
@@ -151,6 +201,7 @@ int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg)
 		struct ps_endpoint ep = {};
 		struct ps_port pp = { .endpoint = i + 1 };
 		uint32_t slot = i, port = ec->port;
+		struct ps_endpoint old = {};
 
 		ep.port = ec->port;
 		ep.npaths = ec->npaths;
@@ -177,6 +228,14 @@ int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg)
 				memcpy(ep.hpaths[j], code, hn < PS_PATH_MAX ? hn : PS_PATH_MAX);
 				ep.hpath_bits[j] = bits <= PS_PATH_MAX * 8 ? bits : PS_PATH_MAX * 8;
 			}
+		}
+		/* A slot that served another port: its totals were that
+		 * endpoint's, not this one's. */
+		if (!bpf_map_lookup_elem(eps_fd, &slot, &old) && old.port != ep.port &&
+		    (err = clear_endpoint_totals(dp, slot))) {
+			pr_warn("penstock: cannot clear the totals of endpoint slot %u: %s\n", slot,
+				strerror(-err));
+			return err;
 		}
 		if (bpf_map_update_elem(eps_fd, &slot, &ep, BPF_ANY) ||
 		    bpf_map_update_elem(ports_fd, &port, &pp, BPF_ANY)) {

@@ -79,6 +79,12 @@ void *ps_ctrs_map(int fd, uint32_t first, uint32_t count, size_t *len);
 int ps_dp_read_clients(struct ps_datapath *dp, struct ps_client **out);
 
 /*
+ * The endpoints' totals (ps_ep_ctrs) of slots [0, n), summed over CPUs:
+ * out[i] is config endpoint i's. 0 or -errno.
+ */
+int ps_dp_read_endpoints(struct ps_datapath *dp, int n, struct ps_ep_ctr *out);
+
+/*
  * The entries of a small hash map, key by key (keys of at most 64 bytes;
  * -1 otherwise). At most max_entries steps: an LRU map's walk starts over
  * from its first key when the key it stands on is evicted, and would not

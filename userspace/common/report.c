@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "common/protocol.h"
 #include "common/report.h"
 
@@ -64,6 +65,33 @@ json_t *ps_clients_json(const struct ps_client *list, int n, int policy)
 		json_array_append_new(arr, o);
 	}
 	return json_pack("{s:o}", "clients", arr);
+}
+
+json_t *ps_endpoint_totals_json(const struct ps_config *cfg, const struct ps_ep_ctr *tot)
+{
+	json_t *arr = json_array();
+	int i;
+
+	for (i = 0; arr && i < cfg->nendpoints; i++) {
+		const struct ps_ep_ctr *t = &tot[i];
+
+		if (json_array_append_new(
+			    arr, json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+					   "name", cfg->endpoints[i].name, "port",
+					   cfg->endpoints[i].port, "connections",
+					   (json_int_t)t->connections, "requests",
+					   (json_int_t)t->requests, "inference_requests",
+					   (json_int_t)t->inference_requests, "rx_packets",
+					   (json_int_t)t->rx_packets, "tx_packets",
+					   (json_int_t)t->tx_packets, "rx_bytes",
+					   (json_int_t)t->rx_bytes, "tx_bytes",
+					   (json_int_t)t->tx_bytes, "throttled_requests",
+					   (json_int_t)t->throttled_requests))) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
 }
 
 void ps_clients_table(FILE *f, const struct ps_client *list, int n, int policy)

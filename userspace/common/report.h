@@ -20,4 +20,12 @@ json_t *ps_client_json(const struct ps_client *cl);
 json_t *ps_clients_json(const struct ps_client *list, int n, int policy);
 void ps_clients_table(FILE *f, const struct ps_client *list, int n, int policy);
 
+/*
+ * The endpoints' totals (ps_dp_read_endpoints()), tot[i] config endpoint
+ * i's: [{"name": ..., "port": N, "connections": N, ...}], the counters
+ * named as a client's, and throttled_requests.
+ */
+struct ps_config;
+json_t *ps_endpoint_totals_json(const struct ps_config *cfg, const struct ps_ep_ctr *tot);
+
 #endif

@@ -13,6 +13,7 @@
 
 #include "common/caps.h"
 #include "common/clock.h"
+#include "common/report.h"
 #include "common/units.h"
 #include "count/state.h"
 #include "daemon/handlers.h"
@@ -176,6 +177,13 @@ void ps_run_status(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 		      (json_int_t)d->table.in_map);
 	if (o)
 		json_object_set_new(o, "stats", stats_json(d));
+	if (o) {
+		struct ps_ep_ctr tot[PS_MAX_ENDPOINTS];
+
+		json_object_set_new(o, "endpoints",
+				    ps_dp_read_endpoints(&d->dp, d->cfg.nendpoints, tot) ?
+				    json_null() : ps_endpoint_totals_json(&d->cfg, tot));
+	}
 	if (o && d->pol.det) {
 		struct ps_detect_stats ds;
 

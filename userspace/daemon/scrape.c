@@ -11,6 +11,7 @@
  * and action, and metrics.top subjects in each top list.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,6 +295,62 @@ static void write_clients(FILE *f, struct ps_daemon *d, struct ps_scrape *s, uin
 	}
 }
 
+/*
+ * Each endpoint's totals (ps_ep_ctrs), labelled with its name and port
+ * (names need not be unique): what its connections added to their
+ * clients' counters. At most PS_MAX_ENDPOINTS series a family.
+ */
+static void write_endpoints(FILE *f, struct ps_daemon *d)
+{
+	static const struct {
+		const char *name, *help;
+		size_t rx, tx;	/* offsets in struct ps_ep_ctr; tx 0: no direction */
+	} fam[] = {
+		{ "penstock_endpoint_connections_total",
+		  "TCP connections whose client SYN was seen, by endpoint.",
+		  offsetof(struct ps_ep_ctr, connections), 0 },
+		{ "penstock_endpoint_requests_total", "HTTP requests, by endpoint.",
+		  offsetof(struct ps_ep_ctr, requests), 0 },
+		{ "penstock_endpoint_inference_requests_total",
+		  "Requests whose path starts with one of the endpoint's inference paths, by "
+		  "endpoint.", offsetof(struct ps_ep_ctr, inference_requests), 0 },
+		{ "penstock_endpoint_packets_total",
+		  "Wire packets, client to server (rx) and server to client (tx), by endpoint.",
+		  offsetof(struct ps_ep_ctr, rx_packets), offsetof(struct ps_ep_ctr, tx_packets) },
+		{ "penstock_endpoint_bytes_total",
+		  "IP bytes, client to server (rx) and server to client (tx), by endpoint.",
+		  offsetof(struct ps_ep_ctr, rx_bytes), offsetof(struct ps_ep_ctr, tx_bytes) },
+		{ "penstock_endpoint_throttled_requests_total",
+		  "Inference requests a request limit delayed, by endpoint.",
+		  offsetof(struct ps_ep_ctr, throttled_requests), 0 },
+	};
+	struct ps_ep_ctr tot[PS_MAX_ENDPOINTS];
+	const char *lab[7];
+	char port[8];
+	size_t j;
+	int i;
+
+	if (ps_dp_read_endpoints(&d->dp, d->cfg.nendpoints, tot))
+		return;
+	for (j = 0; j < sizeof(fam) / sizeof(fam[0]); j++) {
+		ps_expo_family(f, fam[j].name, "counter", fam[j].help);
+		for (i = 0; i < d->cfg.nendpoints; i++) {
+			const char *v = (const char *)&tot[i];
+
+			snprintf(port, sizeof(port), "%u", d->cfg.endpoints[i].port);
+			lab[0] = "endpoint", lab[1] = d->cfg.endpoints[i].name;
+			lab[2] = "port", lab[3] = port, lab[4] = NULL;
+			if (fam[j].tx)
+				lab[4] = "direction", lab[5] = "rx", lab[6] = NULL;
+			ps_expo_sample_u64(f, fam[j].name, lab, *(const uint64_t *)(v + fam[j].rx));
+			if (!fam[j].tx)
+				continue;
+			lab[5] = "tx";
+			ps_expo_sample_u64(f, fam[j].name, lab, *(const uint64_t *)(v + fam[j].tx));
+		}
+	}
+}
+
 static void write_enforcement(FILE *f)
 {
 	struct ps_enf_tally tl;
@@ -544,6 +601,7 @@ void ps_scrape_render(struct ps_daemon *d)
 	ps_expo_family(f, "penstock_build_info", "gauge", "penstockd's version; always 1.");
 	ps_expo_sample(f, "penstock_build_info", lab, 1);
 	write_clients(f, d, s, now_ms);
+	write_endpoints(f, d);
 	write_enforcement(f);
 	write_alerts(f, s);
 	write_datapath(f, d);
