@@ -495,7 +495,7 @@ static int check_flow(struct bench *b, const struct conn *c, const struct expect
 	};
 	struct ps_flow f;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(b->dp.skel->maps.ps_flows), &k, &f)) {
+	if (ps_dp_flow_lookup(&b->dp, &k, &f) < 0) {
 		pr_warn("ps_bench: warning: %s: the flow is gone: %s\n", what, strerror(errno));
 		return -ENOENT;
 	}
@@ -1821,7 +1821,6 @@ static void id_check_stats(struct bench *b, const uint64_t *before)
  */
 static void id_forget(struct bench *b, unsigned int r)
 {
-	int fd = bpf_map__fd(b->dp.skel->maps.ps_flows);
 	struct ps_flow_key k = {
 		.server.a[0] = htonl(SERVER_ADDR), .sport = htons(id_rows[r].port),
 		.family = PS_AF_INET,
@@ -1833,13 +1832,13 @@ static void id_forget(struct bench *b, unsigned int r)
 	for (i = 0; i < id_rows[r].conns; i++) {
 		k.client.a[0] = htonl(id_st[r].many[i].caddr);
 		k.cport = htons(id_st[r].many[i].cport);
-		bpf_map_delete_elem(fd, &k);
+		ps_dp_flow_forget(&b->dp, &k);
 	}
 	for (i = id_st[r].first; id_rows[r].fresh && i < id_conns[r]; i++) {
 		id_peer(r, i, &addr, &port);
 		k.client.a[0] = htonl(addr);
 		k.cport = htons(port);
-		bpf_map_delete_elem(fd, &k);
+		ps_dp_flow_forget(&b->dp, &k);
 	}
 }
 

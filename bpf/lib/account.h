@@ -54,11 +54,15 @@ static __always_inline struct ps_flow *ps_flow_blank(void)
  */
 static __always_inline struct ps_flow *ps_flow_get(const struct ps_flow_key *k,
 						   const struct ps_pkt *p, int rx, int ep,
-						   __u64 now, int *newconn)
+						   __u64 now, int *newconn, int *in_est)
 {
-	struct ps_flow *f = bpf_map_lookup_elem(&ps_flows, k);
-	int syn = p->tcpflags & PS_TCP_SYN, ack = p->tcpflags & PS_TCP_ACK;
+	struct ps_flow *f = bpf_map_lookup_elem(&ps_flows_est, k);
+	int syn = p->tcpflags & PS_TCP_SYN, ack = p->tcpflags & PS_TCP_ACK, est = !!f;
 	struct ps_flow *fresh;
+
+	*in_est = est;
+	if (!f)
+		f = bpf_map_lookup_elem(&ps_flows, k);
 
 	if (rx && syn && !ack) {
 		if (f && f->dir[PS_DIR_RX].syn_seen && f->dir[PS_DIR_RX].isn == p->seq)
@@ -77,6 +81,10 @@ static __always_inline struct ps_flow *ps_flow_get(const struct ps_flow_key *k,
 		 * over the old one's place among the client's open ones. */
 		if (f && f->dir[PS_DIR_RX].open)
 			*newconn = 2;
+		/* It starts again where every flow starts. */
+		if (est)
+			bpf_map_delete_elem(&ps_flows_est, k);
+		*in_est = 0;
 		ps_seq_syn(&fresh->dir[PS_DIR_RX], p->seq);
 	} else if (f) {
 		if (!rx && syn && ack &&
@@ -99,6 +107,30 @@ static __always_inline struct ps_flow *ps_flow_get(const struct ps_flow_key *k,
 		return NULL;
 	}
 	return bpf_map_lookup_elem(&ps_flows, k);
+}
+
+/*
+ * A client packet acknowledging the server's SYN-ACK (within a window of
+ * its initial sequence number) on a flow of ps_flows whose SYN and SYN-ACK
+ * were seen: the connection is established, and its flow moves to
+ * ps_flows_est. Returns the flow where it now is.
+ */
+static __always_inline struct ps_flow *ps_flow_settle(const struct ps_flow_key *k,
+						      struct ps_flow *f, const struct ps_pkt *p)
+{
+	struct ps_flow *nf;
+
+	if (!(p->tcpflags & PS_TCP_ACK) || (p->tcpflags & (PS_TCP_SYN | PS_TCP_RST)) ||
+	    !f->dir[PS_DIR_RX].syn_seen || !f->dir[PS_DIR_TX].syn_seen ||
+	    p->ack - (f->dir[PS_DIR_TX].isn + 1) >= (1U << 30))
+		return f;
+	if (bpf_map_update_elem(&ps_flows_est, k, f, BPF_NOEXIST))
+		return f;	/* full: it stays where it is */
+	nf = bpf_map_lookup_elem(&ps_flows_est, k);
+	if (!nf)
+		return f;
+	bpf_map_delete_elem(&ps_flows, k);
+	return nf;
 }
 
 /* One packet on its way through a program. */
@@ -248,7 +280,7 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 {
 	struct ps_pkt *p = &x->p;
 	struct ps_counters *c;
-	int dir = rx ? PS_DIR_RX : PS_DIR_TX, ret, newconn = 0;
+	int dir = rx ? PS_DIR_RX : PS_DIR_TX, ret, newconn = 0, est = 0;
 
 	ps_stat_inc(PS_STAT_PACKETS);
 	ret = ps_parse(skb, p);
@@ -272,7 +304,9 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 		return -1;
 	ps_stat_inc(PS_STAT_ENDPOINT_PACKETS);
 	ps_flow_key(&x->k, p, rx);
-	x->f = ps_flow_get(&x->k, p, rx, x->ep, x->now, &newconn);
+	x->f = ps_flow_get(&x->k, p, rx, x->ep, x->now, &newconn, &est);
+	if (x->f && rx && !est)
+		x->f = ps_flow_settle(&x->k, x->f, p);
 	if (!x->f) {
 		/* No room for the flow (an LRU table can refuse an insert for
 		 * a moment under a flood of new ones): a client packet that

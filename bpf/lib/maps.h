@@ -89,7 +89,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_enforce_state SEC(".maps") __weak;
 
-/* TCP sequence and HTTP/1 framing state per connection. */
+/*
+ * TCP sequence and HTTP/1 framing state per connection, in two tables. A
+ * flow starts in ps_flows, which gives up its least recently used entry
+ * when a new one needs room: a flood of new connections, spoofed or not,
+ * costs others nothing but their place there. A connection whose client
+ * acknowledged the server's SYN-ACK (its initial sequence number, which a
+ * spoofed sender never sees) moves to ps_flows_est, which gives up
+ * nothing: its entries leave when penstockd expires them (idle, or closed
+ * a while), so that no flood takes an established connection's framing.
+ * Allocated as used; when it is full, flows stay in ps_flows.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_MAX_FLOWS);
@@ -97,6 +107,15 @@ struct {
 	__type(value, struct ps_flow);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_flows SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_FLOWS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ps_flow_key);
+	__type(value, struct ps_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_flows_est SEC(".maps") __weak;
 
 /* Client segments that arrived ahead of a hole, kept until it fills. */
 struct {

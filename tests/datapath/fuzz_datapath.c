@@ -230,6 +230,7 @@ static void check(struct ck *c, unsigned long long at)
 	struct ps_flow fl;
 	uint32_t next = 0, i;
 	long n;
+	int t;
 
 	if (ps_dp_slots_used(&dp, &next)) {
 		ck_fail(c, "packet %llu: cannot read the slot state", at);
@@ -261,21 +262,28 @@ static void check(struct ck *c, unsigned long long at)
 				"limit allows %d", at, i, (unsigned long long)k->inference_requests,
 				LIVE_BURST);
 	}
-	n = 0;
-	while (ck_ok(c) && !bpf_map_get_next_key(ffd, prev, &fk)) {
-		static struct ps_flow_key keep;
+	/* Both flow tables, each within its size. */
+	for (t = 0; t < 2; t++) {
+		struct bpf_map *fm = t ? dp.skel->maps.ps_flows_est : dp.skel->maps.ps_flows;
 
-		keep = fk;
-		prev = &keep;
-		if (bpf_map_lookup_elem(ffd, &fk, &fl))
-			continue;
-		n++;
-		if (fl.dir[PS_DIR_RX].pieces > PS_OOO_FLOW_PIECES)
-			ck_fail(c, "packet %llu: a flow holds %u stash pieces", at,
-				fl.dir[PS_DIR_RX].pieces);
+		ffd = bpf_map__fd(fm);
+		prev = NULL;
+		n = 0;
+		while (ck_ok(c) && !bpf_map_get_next_key(ffd, prev, &fk)) {
+			static struct ps_flow_key keep;
+
+			keep = fk;
+			prev = &keep;
+			if (bpf_map_lookup_elem(ffd, &fk, &fl))
+				continue;
+			n++;
+			if (fl.dir[PS_DIR_RX].pieces > PS_OOO_FLOW_PIECES)
+				ck_fail(c, "packet %llu: a flow holds %u stash pieces", at,
+					fl.dir[PS_DIR_RX].pieces);
+		}
+		if (n > (long)bpf_map__max_entries(fm))
+			ck_fail(c, "packet %llu: %ld flows in %s", at, n, bpf_map__name(fm));
 	}
-	if (n > (long)bpf_map__max_entries(dp.skel->maps.ps_flows))
-		ck_fail(c, "packet %llu: %ld flows", at, n);
 	n = count_keys(bpf_map__fd(dp.skel->maps.ps_ooo), sizeof(struct ps_ooo_key));
 	if (n > (long)bpf_map__max_entries(dp.skel->maps.ps_ooo))
 		ck_fail(c, "packet %llu: %ld stash entries", at, n);

@@ -13,6 +13,7 @@
  * the client's limit, also when a request line is longer than what the
  * parser keeps of a line.
  */
+#include "count/flows.h"
 #include "harness.h"
 
 static unsigned int resp_len;
@@ -32,7 +33,7 @@ static void evict(const struct conn *c)
 {
 	struct ps_flow_key k = flow_key(c);
 
-	bpf_map_delete_elem(bpf_map__fd(dp.skel->maps.ps_flows), &k);
+	ps_dp_flow_forget(&dp, &k);
 }
 
 /* what: 0 the request first, 1 the answer first, 2 a bare ACK first. */
@@ -122,6 +123,108 @@ out:
 	ck_end(&c);
 }
 
+/*
+ * An established connection (its client acknowledged the SYN-ACK) keeps
+ * its flow through a flood of new connections three times the flow
+ * table: its flow is in ps_flows_est, which gives up nothing, and its next
+ * request is read with its framing (not hunted). A connection whose
+ * client acknowledged a sequence number the server never sent (as a
+ * spoofed sender would) stays in ps_flows, and the flood takes it.
+ */
+static void flood_case(void)
+{
+	int efd = bpf_map__fd(dp.skel->maps.ps_flows_est);
+	int lfd = bpf_map__fd(dp.skel->maps.ps_flows);
+	uint32_t flows = bpf_map__max_entries(dp.skel->maps.ps_flows), i;
+	uint64_t hunted = stat(PS_STAT_HUNTED);
+	unsigned char buf[2048];
+	struct ps_client_ctr ctr;
+	struct ps_flow_key k1, k2;
+	struct conn cn, sp;
+	struct ps_flow f;
+	uint32_t slot;
+	struct ck c;
+
+	ck_init(&c, "established-survives-flood");
+	if (handshake(&cn, CLIENT_BASE + 6) || handshake(&sp, CLIENT_BASE + 7)) {
+		ck_fail(&c, "handshake");
+		goto out;
+	}
+	k1 = flow_key(&cn);
+	k2 = flow_key(&sp);
+	expect(&c, csend(&cn, 0, req, req_len), TC_ACT_OK, "a request");
+	expect(&c, run(dp.ingress_fd, buf,
+		       frame(buf, sp.caddr, SERVER, sp.cport, sp.port, sp.cisn + 1,
+			     sp.sisn + 1 + 0x80000000U, F_ACK, req, req_len, 0)),
+	       TC_ACT_OK, "a request acknowledging what the server never sent");
+	if (ps_dp_flow_lookup(&dp, &k1, &f) != efd)
+		ck_fail(&c, "the established connection's flow is not in ps_flows_est");
+	if (ps_dp_flow_lookup(&dp, &k2, &f) != lfd)
+		ck_fail(&c, "the other connection's flow is not in ps_flows");
+	for (i = 0; i < 3 * flows; i++)
+		run(dp.ingress_fd, buf, frame(buf, 0xc6130000 + i, SERVER, 40000, PORT, 7, 0, F_SYN,
+					      NULL, 0, 0));
+	if (ps_dp_flow_lookup(&dp, &k1, &f) != efd)
+		ck_fail(&c, "the established connection's flow is gone");
+	if (ps_dp_flow_lookup(&dp, &k2, &f) >= 0)
+		ck_fail(&c, "the flood left the other connection's flow");
+	ssend(&cn, 0, req_len, resp, resp_len);
+	expect(&c, csend(&cn, req_len, req, req_len), TC_ACT_OK, "the next request");
+	if (ctr_of(cn.caddr, &ctr, &slot))
+		ck_fail(&c, "no counters");
+	else if (ctr.c.requests != 2 || ctr.c.inference_requests != 2)
+		ck_fail(&c, "requests %llu, inference %llu: expected 2, 2",
+			(unsigned long long)ctr.c.requests,
+			(unsigned long long)ctr.c.inference_requests);
+	if (stat(PS_STAT_HUNTED) != hunted)
+		ck_fail(&c, "stats.hunted moved: the stream lost its framing");
+out:
+	ck_end(&c);
+}
+
+/*
+ * penstockd's sweep takes an established connection's flow 10 s after it
+ * closed (FINs both ways), and leaves an open one until it is idle for
+ * 300 s: the sweep is run as if 11 s had passed.
+ */
+static void closed_case(void)
+{
+	int efd = bpf_map__fd(dp.skel->maps.ps_flows_est);
+	unsigned char buf[256];
+	struct ps_flow_key k1, k2;
+	struct conn cl, op;
+	struct ps_flow f;
+	uint32_t left, left_est;
+	struct ck c;
+
+	ck_init(&c, "closed-established-expired");
+	if (handshake(&cl, CLIENT_BASE + 8) || handshake(&op, CLIENT_BASE + 9)) {
+		ck_fail(&c, "handshake");
+		goto out;
+	}
+	k1 = flow_key(&cl);
+	k2 = flow_key(&op);
+	expect(&c, csend(&cl, 0, req, req_len), TC_ACT_OK, "a request");
+	expect(&c, csend(&op, 0, req, req_len), TC_ACT_OK, "a request");
+	expect(&c, run(dp.ingress_fd, buf,
+		       frame(buf, cl.caddr, SERVER, cl.cport, cl.port, cl.cisn + 1 + req_len,
+			     cl.sisn + 1, F_FIN | F_ACK, NULL, 0, 0)), TC_ACT_OK, "the client's FIN");
+	expect(&c, run(dp.egress_fd, buf,
+		       frame(buf, SERVER, cl.caddr, cl.port, cl.cport, cl.sisn + 1,
+			     cl.cisn + 2 + req_len, F_FIN | F_ACK, NULL, 0, 0)),
+	       TC_ACT_OK, "the server's FIN");
+	if (ps_dp_flow_lookup(&dp, &k1, &f) != efd || ps_dp_flow_lookup(&dp, &k2, &f) != efd)
+		ck_fail(&c, "the connections' flows are not in ps_flows_est");
+	ps_flows_expire(&dp, boot_ns() + 11000000000ULL - 300000000000ULL, &left, &left_est,
+			NULL, NULL);
+	if (ps_dp_flow_lookup(&dp, &k1, &f) >= 0)
+		ck_fail(&c, "the closed connection's flow is still there");
+	if (ps_dp_flow_lookup(&dp, &k2, &f) != efd)
+		ck_fail(&c, "the open connection's flow was taken");
+out:
+	ck_end(&c);
+}
+
 static int setup(void)
 {
 	static struct ps_config cfg;
@@ -170,6 +273,8 @@ int main(void)
 		cut = strstr(longreq, " HTTP/1.1") - longreq + 4;
 		desync_case("evicted-desync-long-line", CLIENT_BASE + 5, longreq, n, cut, 0);
 	}
+	closed_case();
+	flood_case();	/* last: its flood fills the client table */
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }

@@ -438,7 +438,7 @@ static void case_stash_bound(void)
 
 		if (ps_ooo_collect(&dp, now_s + PS_OOO_GRACE_S + 1))
 			ck_fail(&c, "pieces the flow still holds were collected");
-		bpf_map_delete_elem(bpf_map__fd(dp.skel->maps.ps_flows), &k);
+		ps_dp_flow_forget(&dp, &k);
 		if (ps_ooo_collect(&dp, now_s))
 			ck_fail(&c, "pieces younger than %d s were collected", PS_OOO_GRACE_S);
 		n = ps_ooo_collect(&dp, now_s + PS_OOO_GRACE_S + 1);
@@ -479,7 +479,7 @@ static void case_resync(void)
  */
 static void case_flow_busy(void)
 {
-	int fd = bpf_map__fd(dp.skel->maps.ps_flows);
+	int fd;
 	uint64_t before = stat(PS_STAT_FLOW_BUSY);
 	struct ps_flow_key k;
 	struct ps_flow f;
@@ -490,7 +490,8 @@ static void case_flow_busy(void)
 	if (handshake(&cn, CLIENT_BASE + 10))
 		ck_fail(&c, "handshake");
 	k = flow_key(&cn);
-	if (bpf_map_lookup_elem(fd, &k, &f))
+	fd = ps_dp_flow_lookup(&dp, &k, &f);
+	if (fd < 0)
 		ck_fail(&c, "no flow");
 	f.busy_ns = boot_ns();
 	bpf_map_update_elem(fd, &k, &f, BPF_EXIST);
@@ -498,11 +499,11 @@ static void case_flow_busy(void)
 	if (stat(PS_STAT_FLOW_BUSY) != before + 1)
 		ck_fail(&c, "stats.flow_busy moved by %llu, expected 1",
 			(unsigned long long)(stat(PS_STAT_FLOW_BUSY) - before));
-	bpf_map_lookup_elem(fd, &k, &f);
+	fd = ps_dp_flow_lookup(&dp, &k, &f);
 	f.busy_ns = boot_ns() - 2000000;
 	bpf_map_update_elem(fd, &k, &f, BPF_EXIST);
 	expect(&c, csend(&cn, 0, req, req_len), TC_ACT_OK, "a claim 2 ms old");
-	if (bpf_map_lookup_elem(fd, &k, &f) || f.busy_ns)
+	if (ps_dp_flow_lookup(&dp, &k, &f) < 0 || f.busy_ns)
 		ck_fail(&c, "the flow is still claimed after the segment");
 	expect_counts(&c, cn.caddr, 1, 0);
 	ck_end(&c);

@@ -318,7 +318,7 @@ static void case_expire(void)
 	k = flow_key(&cn);
 	if (bpf_map_lookup_elem(hfd, &k, &h2c))
 		ck_fail(&c, "no HPACK table for the connection: %s", strerror(errno));
-	if (!ps_flows_expire(&dp, ~0ULL, &left, NULL, NULL))
+	if (!ps_flows_expire(&dp, ~0ULL, &left, NULL, NULL, NULL))
 		ck_fail(&c, "no flow expired");
 	if (!bpf_map_lookup_elem(hfd, &k, &h2c))
 		ck_fail(&c, "the HPACK table outlived its flow");

@@ -58,6 +58,7 @@ int ps_dp_prepare(struct ps_datapath *dp, const struct ps_dp_opts *opts)
 	bpf_map__set_max_entries(skel->maps.ps_client_ctrs, clients);
 	bpf_map__set_max_entries(skel->maps.ps_slot_free, clients);
 	bpf_map__set_max_entries(skel->maps.ps_flows, flows);
+	bpf_map__set_max_entries(skel->maps.ps_flows_est, flows);
 	if (opts->replay || opts->own_maps) {
 		/* A replay has maps of its own, never the live pinned ones. */
 		bpf_object__for_each_map(map, skel->obj)
@@ -396,4 +397,22 @@ const char *ps_client_str(const struct ps_client_key *k, char *buf, size_t len)
 	if (!inet_ntop(k->family == PS_AF_INET ? AF_INET : AF_INET6, &k->addr, buf, len))
 		snprintf(buf, len, "?");
 	return buf;
+}
+
+int ps_dp_flow_lookup(struct ps_datapath *dp, const struct ps_flow_key *k, struct ps_flow *f)
+{
+	int efd = bpf_map__fd(dp->skel->maps.ps_flows_est);
+	int ffd = bpf_map__fd(dp->skel->maps.ps_flows);
+
+	if (!bpf_map_lookup_elem(efd, k, f))
+		return efd;
+	if (!bpf_map_lookup_elem(ffd, k, f))
+		return ffd;
+	return -1;
+}
+
+void ps_dp_flow_forget(struct ps_datapath *dp, const struct ps_flow_key *k)
+{
+	bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.ps_flows_est), k);
+	bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.ps_flows), k);
 }

@@ -94,6 +94,14 @@ struct bpf_map;
 long ps_dp_map_entries(struct bpf_map *map);
 
 /*
+ * The flow of key k, in whichever table holds it (ps_flows_est, else
+ * ps_flows): the fd of that table and the flow in *f, or -1 (errno set).
+ */
+int ps_dp_flow_lookup(struct ps_datapath *dp, const struct ps_flow_key *k, struct ps_flow *f);
+/* The flow of key k taken from both tables. */
+void ps_dp_flow_forget(struct ps_datapath *dp, const struct ps_flow_key *k);
+
+/*
  * Run one Ethernet frame through a program with BPF_PROG_TEST_RUN, the
  * program clock reading ts_ns. Returns 0 and the verdict, or -errno.
  */

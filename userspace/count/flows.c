@@ -32,10 +32,11 @@ static void slot_dec_open(int cfd, uint32_t slot, uint32_t gen)
 	munmap(p, len);
 }
 
-uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff, uint32_t *left,
-			 void (*yield)(void *ctx), void *ctx)
+/* One table's walk: see ps_flows_expire(). */
+static uint32_t expire_map(struct ps_datapath *dp, int ffd, uint64_t cutoff,
+			   uint64_t closed_cutoff, uint32_t *left, void (*yield)(void *ctx),
+			   void *ctx)
 {
-	int ffd = bpf_map__fd(dp->skel->maps.ps_flows);
 	int cfd = bpf_map__fd(dp->skel->maps.ps_client_ctrs);
 	int hfd = bpf_map__fd(dp->skel->maps.ps_h2);
 	static struct ps_flow_key keys[FLOW_BATCH];
@@ -56,7 +57,8 @@ uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff, uint32_t *left
 		done = err < 0;
 		seen += count;
 		for (i = 0; i < count; i++) {
-			if (vals[i].last_seen_ns >= cutoff)
+			if (vals[i].last_seen_ns >= cutoff &&
+			    (vals[i].dir[PS_DIR_RX].open || vals[i].last_seen_ns >= closed_cutoff))
 				continue;
 			if (bpf_map_delete_elem(ffd, &keys[i]))
 				continue;	/* gone meanwhile */
@@ -77,6 +79,26 @@ uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff, uint32_t *left
 			yield(ctx);
 	}
 	*left = seen - expired;
+	return expired;
+}
+
+uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff, uint32_t *left,
+			 uint32_t *left_est, void (*yield)(void *ctx), void *ctx)
+{
+	const uint64_t d = (uint64_t)(PS_FLOW_IDLE_S - PS_FLOW_CLOSED_S) * 1000000000ULL;
+	uint64_t closed = cutoff > UINT64_MAX - d ? UINT64_MAX : cutoff + d;
+	uint32_t expired, l1, l2;
+
+	/* ps_flows gives up its least recently used entry when full: only
+	 * idle flows are taken there; ps_flows_est's closed ones leave too. */
+	expired = expire_map(dp, bpf_map__fd(dp->skel->maps.ps_flows), cutoff, cutoff, &l1,
+			     yield, ctx);
+	expired += expire_map(dp, bpf_map__fd(dp->skel->maps.ps_flows_est), cutoff, closed, &l2,
+			      yield, ctx);
+	if (left)
+		*left = l1;
+	if (left_est)
+		*left_est = l2;
 	if (expired)
 		pr_debug("penstockd: %u idle flows expired\n", expired);
 	return expired;
@@ -99,6 +121,7 @@ uint32_t ps_ooo_collect(struct ps_datapath *dp, uint64_t now_s)
 {
 	int ofd = bpf_map__fd(dp->skel->maps.ps_ooo);
 	int ffd = bpf_map__fd(dp->skel->maps.ps_flows);
+	int efd = bpf_map__fd(dp->skel->maps.ps_flows_est);
 	struct ps_ooo_key key, next;
 	static struct ps_ooo_seg seg;
 	struct ps_flow f;
@@ -113,7 +136,8 @@ uint32_t ps_ooo_collect(struct ps_datapath *dp, uint64_t now_s)
 		more = !bpf_map_get_next_key(ofd, &key, &next);
 		if (!bpf_map_lookup_elem(ofd, &key, &seg) &&
 		    seg.stashed_s + PS_OOO_GRACE_S <= now_s &&
-		    (bpf_map_lookup_elem(ffd, &key.flow, &f) || !flow_holds(&f, key.seq)) &&
+		    ((bpf_map_lookup_elem(efd, &key.flow, &f) &&
+		      bpf_map_lookup_elem(ffd, &key.flow, &f)) || !flow_holds(&f, key.seq)) &&
 		    !bpf_map_delete_elem(ofd, &key))
 			gone++;
 		key = next;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Connections that ended without a FIN or RST the programs saw: their
- * flows (ps_flows) idle for long are removed by the daemon, and a flow
- * that counted in its client's open connections stops counting.
+ * flows (ps_flows, ps_flows_est) idle for long are removed by the daemon,
+ * and a flow that counted in its client's open connections stops
+ * counting. An established connection's flow (ps_flows_est, which gives
+ * up nothing to make room) also leaves once it has been closed a while.
  */
 #ifndef PS_FLOWS_H
 #define PS_FLOWS_H
@@ -13,15 +15,18 @@
 
 /* How long a flow may be idle before it is removed. */
 #define PS_FLOW_IDLE_S	300
+/* How long an established connection's flow stays once it is closed. */
+#define PS_FLOW_CLOSED_S	10
 
 /*
- * Remove the flows idle since before cutoff (the programs' clock, ns).
- * Returns how many; *left: the flows it saw and left (a count of ps_flows
- * as of this walk). yield (may be NULL) is called between batches, with
- * ctx.
+ * Remove the flows idle since before cutoff (the programs' clock, ns), and
+ * the established ones closed and idle for PS_FLOW_CLOSED_S of those
+ * PS_FLOW_IDLE_S. Returns how many; *left and *left_est (may be NULL): the
+ * flows it saw and left in ps_flows and ps_flows_est (a count as of this
+ * walk). yield (may be NULL) is called between batches, with ctx.
  */
 uint32_t ps_flows_expire(struct ps_datapath *dp, uint64_t cutoff, uint32_t *left,
-			 void (*yield)(void *ctx), void *ctx);
+			 uint32_t *left_est, void (*yield)(void *ctx), void *ctx);
 
 /*
  * How long a piece of an out-of-order segment (ps_ooo) is left alone

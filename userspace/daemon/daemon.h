@@ -78,6 +78,7 @@ struct ps_daemon {
 	uint64_t reloads;	/* configurations put in force since start */
 	uint64_t yielded_ms;	/* when a pass last looked for requests */
 	uint32_t flows;		/* ps_flows entries at the last sweep of idle flows */
+	uint32_t flows_est;	/* ps_flows_est entries then */
 	struct ps_metrics *metrics;	/* the /metrics server (metrics/), NULL: off */
 	struct ps_metrics *metrics_next;	/* a reload's, until it is in force */
 	bool metrics_change;	/* a reload turns metrics on, off or moves them */

@@ -129,14 +129,14 @@ static json_t *programs_json(struct ps_daemon *d)
 
 /*
  * The maps that fill up: ps_clients (its slots in use at the last tick),
- * ps_flows (at the last sweep of idle flows: 262144 flows are too many
+ * ps_flows and ps_flows_est (at the last sweep of idle flows: 262144 flows are too many
  * to walk for each request), ps_ooo (now).
  */
 static json_t *maps_json(struct ps_daemon *d)
 {
 	struct bpf_map *counted[] = { d->dp.skel->maps.ps_clients, d->dp.skel->maps.ps_flows,
-				      d->dp.skel->maps.ps_ooo };
-	long counts[] = { d->table.in_map, d->flows, -1 };
+				      d->dp.skel->maps.ps_flows_est, d->dp.skel->maps.ps_ooo };
+	long counts[] = { d->table.in_map, d->flows, d->flows_est, -1 };
 	json_t *maps = json_array();
 	size_t i;
 

@@ -187,11 +187,12 @@ void ps_daemon_yield_init(struct ps_daemon *d)
 /* Sweep the idle flows, counting those left for `penstock status`. */
 static void sweep_flows(struct ps_daemon *d)
 {
-	uint32_t left;
+	uint32_t left, left_est;
 
 	ps_flows_expire(&d->dp, ps_boot_now(NULL) - PS_FLOW_IDLE_S * 1000000000ULL, &left,
-			sweep_yield, d);
+			&left_est, sweep_yield, d);
 	d->flows = left;
+	d->flows_est = left_est;
 }
 
 static void tick(struct ps_daemon *d)

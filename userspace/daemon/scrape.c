@@ -424,8 +424,9 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 {
 	uint64_t st[PS_STAT_MAX], v[8];
 	struct bpf_map *maps[] = { d->dp.skel->maps.ps_clients, d->dp.skel->maps.ps_flows,
-				   d->dp.skel->maps.ps_ooo, d->dp.skel->maps.ps_enforce };
-	long entries[4];
+				   d->dp.skel->maps.ps_flows_est, d->dp.skel->maps.ps_ooo,
+				   d->dp.skel->maps.ps_enforce };
+	long entries[5];
 	struct ps_enf_tally tl;
 	const char *lab[3] = { "map", NULL, NULL };
 	int i, a, o;
@@ -433,22 +434,23 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 	ps_enf_last_tally(&tl);
 	entries[0] = d->table.in_map;
 	entries[1] = d->flows;
-	entries[2] = ps_dp_map_entries(maps[2]);
-	entries[3] = 0;
+	entries[2] = d->flows_est;
+	entries[3] = ps_dp_map_entries(maps[3]);
+	entries[4] = 0;
 	for (a = 0; a <= PS_ACT_SHAPE; a++)
 		for (o = 0; o <= PS_ORIGIN_MINUTE_LIMIT; o++)
-			entries[3] += tl.n[a][o];
+			entries[4] += tl.n[a][o];
 	ps_expo_family(f, "penstock_map_entries", "gauge",
 		       "Entries in the datapath's maps that fill up (ps_clients at the last "
-		       "tick, ps_flows at the last sweep of idle flows, ps_ooo: the "
+		       "tick, ps_flows and ps_flows_est at the last sweep of idle flows, ps_ooo: the "
 		       "out-of-order stash, ps_enforce at the last sweep).");
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 5; i++) {
 		lab[1] = bpf_map__name(maps[i]);
 		ps_expo_sample(f, "penstock_map_entries", lab, entries[i]);
 	}
 	ps_expo_family(f, "penstock_map_max_entries", "gauge",
 		       "Capacity of the same maps.");
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 5; i++) {
 		lab[1] = bpf_map__name(maps[i]);
 		ps_expo_sample_u64(f, "penstock_map_max_entries", lab,
 				   bpf_map__max_entries(maps[i]));
