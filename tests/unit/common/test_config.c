@@ -2259,6 +2259,9 @@ static void test_example_limits(void)
 	want.egress_bytes_per_day = 5368709120ULL;
 	want.max_connections = 32;
 	want.shape_rate = 2000000;
+	want.tokens_per_minute = 200000;
+	want.token_burst = 400000;
+	want.tokens_per_day = 20000000;
 	bad = check_limits("default", &cfg.limits_default, &want, why, sizeof(why));
 	if (!bad && (cfg.nclasses != 4 || cfg.dry_run != 0))
 		bad = "not 4 classes and dry_run false";
