@@ -124,7 +124,7 @@ static __always_inline void ps_resp_pkt(struct __sk_buff *skb, struct ps_pkt_ctx
 		return;
 	avail = x->p.payload_avail > res->fresh_off ? x->p.payload_avail - res->fresh_off : 0;
 	ps_resp_segment(skb, f, x->c, x->p.payload_off + res->fresh_off, res->fresh_len, avail,
-			!!(x->p.tcpflags & PS_TCP_FIN));
+			!!(x->p.tcpflags & PS_TCP_FIN), x->now);
 }
 
 SEC("tc")

@@ -137,6 +137,15 @@ struct ps_client_ctr {
 	__u64 rx_tokens;	/* ... and their "prompt_tokens" */
 	__u64 tx_tokens_estimated;	/* a stream's events (not [DONE]) where it
 					 * reported no completion_tokens */
+	/* Token limits (GCRA on tokens, bpf/lib/tokens.h): each limit's
+	 * theoretical arrival time, program clock, moved on by the tokens
+	 * counted (tx_tokens + rx_tokens) times the class's emission. */
+	__u64 tpm_tat;		/* tokens_per_minute */
+	__u64 tpd_tat;		/* tokens_per_day */
+	__u64 token_held;	/* inference requests held back by a token limit (counted
+				 * in throttled_requests too) */
+	__u64 token_would_throttle;	/* ... that a dry run let through (counted in
+					 * would_throttle too) */
 };
 
 /*
@@ -170,7 +179,17 @@ struct ps_class {
 	__u32 max_connections;	/* concurrent connections per client; 0: no limit */
 	__u8 dry_run;		/* decide and count, touch no packet */
 	__u8 pad[3];
+	/* Token limits: GCRA on the tokens a client's answers report
+	 * (prompt + completion), judged at each inference request's start.
+	 * Emission is ns per token in 1/65536 ns (PS_TOK_FRAC_BITS); 0: none. */
+	__u64 tpm_emission;	/* tokens_per_minute: 60 s / the limit */
+	__u64 tpm_tolerance_ns;	/* token_burst x its emission */
+	__u64 tpd_emission;	/* tokens_per_day: 86400 s / the limit */
+	__u64 tpd_tolerance_ns;	/* a day: the day's budget at once */
 };
+
+/* Fraction bits of ps_class.tpm_emission and tpd_emission. */
+#define PS_TOK_FRAC_BITS	16
 
 /*
  * Key of the LPM tries ps_class_of and ps_enforce. prefixlen counts the
@@ -708,6 +727,8 @@ enum ps_stat {
 					 * read (an HPACK dynamic table not followed): not
 					 * inference requests */
 	PS_STAT_HUNTED,		/* requests found on a stream without framing (PS_H1_HUNT) */
+	PS_STAT_TOKEN_HELD,	/* request segments dropped by a token limit (in
+				 * PS_STAT_THROTTLED too) */
 	PS_STAT_MAX,
 };
 

@@ -47,7 +47,7 @@ PS_ABI_SIZE(ps_client_slot, 8);
 PS_ABI_AT(ps_client_slot, slot, 0);
 PS_ABI_AT(ps_client_slot, gen, 4);
 
-PS_ABI_SIZE(ps_client_ctr, 224);
+PS_ABI_SIZE(ps_client_ctr, 256);
 PS_ABI_AT(ps_client_ctr, c, 0);
 PS_ABI_AT(ps_client_ctr, key, 88);
 PS_ABI_AT(ps_client_ctr, gen, 108);
@@ -67,6 +67,10 @@ PS_ABI_AT(ps_client_ctr, tx_events, 192);
 PS_ABI_AT(ps_client_ctr, tx_tokens, 200);
 PS_ABI_AT(ps_client_ctr, rx_tokens, 208);
 PS_ABI_AT(ps_client_ctr, tx_tokens_estimated, 216);
+PS_ABI_AT(ps_client_ctr, tpm_tat, 224);
+PS_ABI_AT(ps_client_ctr, tpd_tat, 232);
+PS_ABI_AT(ps_client_ctr, token_held, 240);
+PS_ABI_AT(ps_client_ctr, token_would_throttle, 248);
 
 PS_ABI_SIZE(ps_ep_ctr, 64);
 PS_ABI_AT(ps_ep_ctr, connections, 0);
@@ -78,12 +82,17 @@ PS_ABI_AT(ps_ep_ctr, rx_bytes, 40);
 PS_ABI_AT(ps_ep_ctr, tx_bytes, 48);
 PS_ABI_AT(ps_ep_ctr, throttled_requests, 56);
 
-PS_ABI_SIZE(ps_class, 24);
+PS_ABI_SIZE(ps_class, 56);
 PS_ABI_AT(ps_class, emission_ns, 0);
 PS_ABI_AT(ps_class, tolerance_ns, 8);
 PS_ABI_AT(ps_class, max_connections, 16);
 PS_ABI_AT(ps_class, dry_run, 20);
 PS_ABI_AT(ps_class, pad, 21);
+PS_ABI_AT(ps_class, tpm_emission, 24);
+PS_ABI_AT(ps_class, tpm_tolerance_ns, 32);
+PS_ABI_AT(ps_class, tpd_emission, 40);
+PS_ABI_AT(ps_class, tpd_tolerance_ns, 48);
+PS_ABI_CODE(PS_TOK_FRAC_BITS, 16);
 
 PS_ABI_SIZE(ps_lpm_key, 24);
 PS_ABI_AT(ps_lpm_key, prefixlen, 0);
@@ -369,6 +378,7 @@ PS_ABI_CODE(PS_STAT_FORWARDED_FULL, 24);
 PS_ABI_CODE(PS_STAT_KEYED, 25);
 PS_ABI_CODE(PS_STAT_H2_UNCLASSIFIED, 26);
 PS_ABI_CODE(PS_STAT_HUNTED, 27);
-PS_ABI_CODE(PS_STAT_MAX, 28);
+PS_ABI_CODE(PS_STAT_TOKEN_HELD, 28);
+PS_ABI_CODE(PS_STAT_MAX, 29);
 
 #endif /* PENSTOCK_ABI_CHECK_H */

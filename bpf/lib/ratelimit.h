@@ -19,6 +19,7 @@
 #include "maps.h"
 #include "counters.h"
 #include "enforce.h"
+#include "tokens.h"
 
 /* What the request limit needs of a segment's flow and client. */
 struct ps_gate_ctx {
@@ -40,18 +41,22 @@ struct ps_gate_ctx {
  * Judge the inference request whose request line ends at stream position
  * pos (the segment's requests in stream order): 1 to hold its segment
  * back, 0 to let it in. The flow's credit goes first. A manual or
- * window-limit throttle on the client overrides its class's limit. GCRA:
- * a request is in when TAT - now <= tolerance, and then TAT = max(TAT, now)
- * + T, set by compare-and-swap since the slot is shared by the client's
- * flows on every CPU. A global function, verified once.
+ * window-limit throttle on the client overrides its class's request
+ * limit (not its token limits). The token limits (tokens.h) go before
+ * the request limit, which a request they hold back is not charged for.
+ * GCRA: a request is in when TAT - now <= tolerance, and then
+ * TAT = max(TAT, now) + T, set by compare-and-swap since the slot is
+ * shared by the client's flows on every CPU. A global function, verified
+ * once.
  */
 __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 pos)
 {
 	struct ps_enforcement *e;
 	struct ps_client_ctr *ctr;
-	__u64 T, tau, tat, base, now;
+	__u64 T = 0, tau = 0, tat, base, now;
+	struct ps_tok_lim tl = {};
 	struct ps_class *cl;
-	int i, dry, in = 1;
+	int i, dry = 0, tdry = 0, tok = 0, counted = 0, in = 1;
 
 	if (!g)
 		return 0;
@@ -61,20 +66,22 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 		return 0;
 	}
 	now = g->now;
+	cl = ps_class_for(g->family, &g->saddr);
+	if (cl) {
+		tok = ps_tok_lim_of(cl, &tl);
+		tdry = cl->dry_run | ps_replay;
+	}
 	e = ps_enforcement_of(g->family, &g->saddr, now);
 	if (e && e->action == PS_ACT_THROTTLE) {
 		T = e->emission_ns;
 		tau = e->tolerance_ns;
 		dry = e->dry_run;
-	} else {
-		cl = ps_class_for(g->family, &g->saddr);
-		if (!cl)
-			return 0;
+	} else if (cl) {
 		T = cl->emission_ns;
 		tau = cl->tolerance_ns;
 		dry = cl->dry_run;
 	}
-	if (!T)
+	if (!T && !tok)
 		return 0;
 	dry |= ps_replay;
 	ctr = g->gen ? ps_slot_ctr(g->slot) : NULL;
@@ -82,12 +89,22 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 		/* No slot to keep the client's pace in (the client table is
 		 * full): a limited client is held back rather than let in
 		 * unlimited. */
-		if (dry)
+		if ((!T || dry) && (!tok || tdry))
 			return 0;
 		ps_stat_inc(PS_STAT_NO_SLOT_HELD);
 		g->drop = 1;
 		return 1;
 	}
+	if (tok && ps_tok_over(ctr, &tl, now)) {
+		if (!tdry)
+			goto hold_tokens;
+		ps_stat_inc(PS_STAT_WOULD_THROTTLE);
+		ps_add(ctr->would_throttle, 1);
+		ps_add(ctr->token_would_throttle, 1);
+		counted = 1;
+	}
+	if (!T)
+		return 0;
 	/* Every race lost (four CPUs at once on one client) lets it in. */
 	for (i = 0; i < 4; i++) {
 		tat = ctr->gcra_tat;
@@ -104,8 +121,10 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 		return 0;
 	}
 	if (dry) {
-		ps_stat_inc(PS_STAT_WOULD_THROTTLE);
-		ps_add(ctr->would_throttle, 1);
+		if (!counted) {
+			ps_stat_inc(PS_STAT_WOULD_THROTTLE);
+			ps_add(ctr->would_throttle, 1);
+		}
 		return 0;
 	}
 	ps_stat_inc(PS_STAT_THROTTLED);
@@ -114,6 +133,16 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 		g->throttled_seq = pos;
 		ps_add(ctr->throttled_requests, 1);
 		ps_ep_requests(g->ep, 0, 0, 1);
+	}
+	g->drop = 1;
+	return 1;
+hold_tokens:
+	ps_stat_inc(PS_STAT_THROTTLED);
+	ps_stat_inc(PS_STAT_TOKEN_HELD);
+	if (g->throttled_seq != pos) {
+		g->throttled_seq = pos;
+		ps_add(ctr->throttled_requests, 1);
+		ps_add(ctr->token_held, 1);
 	}
 	g->drop = 1;
 	return 1;

@@ -20,6 +20,7 @@
 #include "common.h"
 #include "sse.h"
 #include "usage.h"
+#include "tokens.h"
 
 /* Bytes read into the buffer at a time, and steps (reads or skips) per segment. */
 #define PS_RESP_CHUNK	512
@@ -559,11 +560,12 @@ static long ps_resp_step(__u32 idx, void *data)
 /*
  * The server's new in-order bytes of a segment: len at off in the skb,
  * of which avail were captured. Counts the events of the responses to
- * inference requests into the client's tx_events.
+ * inference requests into the client's tx_events, the tokens they report
+ * into tx_tokens and rx_tokens, and debits those from its token limits.
  */
 static __always_inline void ps_resp_segment(struct __sk_buff *skb, struct ps_flow *f,
 					    struct ps_counters *c, __u32 off, __u32 len,
-					    __u32 avail, int fin)
+					    __u32 avail, int fin, __u64 now)
 {
 	struct ps_resp_ctx ctx = { .skb = skb, .off = off };
 	struct ps_client_ctr *ctr;
@@ -604,6 +606,9 @@ static __always_inline void ps_resp_segment(struct __sk_buff *skb, struct ps_flo
 		ps_add(ctr->tx_tokens, w->tx_tokens);
 	if (w->rx_tokens)
 		ps_add(ctr->rx_tokens, w->rx_tokens);
+	/* Both, as OpenAI's tokens per minute count them. */
+	if (w->tx_tokens || w->rx_tokens)
+		ps_tok_debit(ctr, w->tx_tokens + w->rx_tokens, now);
 	if (w->est)
 		ps_add(ctr->tx_tokens_estimated, w->est);
 }

@@ -248,7 +248,8 @@ static int configured_policy(const struct ps_config *cfg)
 		struct ps_limits l;
 
 		ps_limits_resolve(cfg, i, &l);
-		if (l.requests_per_minute != PS_LIMIT_UNSET)
+		if (l.requests_per_minute != PS_LIMIT_UNSET ||
+		    l.tokens_per_minute != PS_LIMIT_UNSET || l.tokens_per_day != PS_LIMIT_UNSET)
 			policy |= PS_POLICY_RATE;
 		if (l.max_connections != PS_LIMIT_UNSET)
 			policy |= PS_POLICY_CONNS;

@@ -86,6 +86,11 @@ struct ps_limits {
 	int unlimited;		/* class only: 1 no limit applies (none may be given); -1 unset */
 	int dry_run;		/* class only: 1 decide and report, touch no packet; -1 unset:
 				 * the global dry_run */
+	uint64_t tokens_per_minute;	/* prompt + completion tokens a minute, 1..10^12 */
+	uint64_t token_burst;	/* tokens at once within that rate, 1..10^12; only with
+				 * tokens_per_minute, which alone means a burst of a
+				 * minute's tokens (PS_LIMIT_UNSET here) */
+	uint64_t tokens_per_day;	/* prompt + completion tokens a sliding day, 1..10^15 */
 };
 
 /*
@@ -342,7 +347,9 @@ int ps_config_add_port(struct ps_config *cfg, long port);
  * The limits that apply to the clients of class class_id (0: the default,
  * 1..nclasses: classes[class_id - 1]; any other id gets the default's):
  * each key the class leaves unset is the default's; burst is 1 when
- * requests_per_minute is set and burst is not; an unlimited class has
+ * requests_per_minute is set and burst is not; token_burst stays unset
+ * (a minute's tokens) when the class sets tokens_per_minute and no
+ * token_burst; an unlimited class has
  * every number PS_LIMIT_UNSET. In out, unlimited is 0 or 1, dry_run the
  * class's if it gives one, else the global dry_run (0 or 1), and on_exceed
  * never PS_ON_EXCEED_UNSET.

@@ -1192,6 +1192,10 @@ static int default_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const cha
 		return ps_cfg_error(c, &ps_cfg_map_key(c, n, "burst")->start_mark,
 				"%s.burst: burst without requests_per_minute, expected requests_per_minute as well",
 				path);
+	if (l->token_burst != PS_LIMIT_UNSET && l->tokens_per_minute == PS_LIMIT_UNSET)
+		return ps_cfg_error(c, &ps_cfg_map_key(c, n, "token_burst")->start_mark,
+				"%s.token_burst: token_burst without tokens_per_minute, expected tokens_per_minute as well",
+				path);
 	if (l->on_exceed == PS_ON_EXCEED_SHAPE && l->shape_rate == PS_LIMIT_UNSET)
 		return ps_cfg_error(c, &ps_cfg_map_key(c, n, "on_exceed")->start_mark,
 				"%s.on_exceed: shape without shape_rate, expected shape_rate as well",
@@ -1385,7 +1389,7 @@ static int check_class_prefixes(struct ps_ctx *c, yaml_node_t *classes,
 
 /*
  * What needs limits.default and the classes both, which may come in
- * either order: a class's burst or on_exceed: shape against what it
+ * either order: a class's burst, token_burst or on_exceed: shape against what it
  * inherits, and the classes' prefixes against each other.
  */
 static int limits_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char *path)
@@ -1404,6 +1408,11 @@ static int limits_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char
 		    d->requests_per_minute == PS_LIMIT_UNSET)
 			return ps_cfg_error(c, &ps_cfg_map_key(c, cn, "burst")->start_mark,
 					"%s.classes[%d].burst: burst without requests_per_minute, expected requests_per_minute in the class or in %s.default",
+					path, i, path);
+		if (l->token_burst != PS_LIMIT_UNSET && l->tokens_per_minute == PS_LIMIT_UNSET &&
+		    d->tokens_per_minute == PS_LIMIT_UNSET)
+			return ps_cfg_error(c, &ps_cfg_map_key(c, cn, "token_burst")->start_mark,
+					"%s.classes[%d].token_burst: token_burst without tokens_per_minute, expected tokens_per_minute in the class or in %s.default",
 					path, i, path);
 		if (l->on_exceed == PS_ON_EXCEED_SHAPE && l->shape_rate == PS_LIMIT_UNSET &&
 		    d->shape_rate == PS_LIMIT_UNSET)
@@ -1435,6 +1444,10 @@ void ps_limits_resolve(const struct ps_config *cfg, int class_id, struct ps_limi
 	 */
 	if (l && l->requests_per_minute != PS_LIMIT_UNSET && l->burst == PS_LIMIT_UNSET)
 		out->burst = 1;
+	/* The same for tokens: a class's own tokens_per_minute without a
+	 * token_burst has its own minute's budget at once. */
+	if (l && l->tokens_per_minute != PS_LIMIT_UNSET && l->token_burst == PS_LIMIT_UNSET)
+		out->token_burst = PS_LIMIT_UNSET;
 	out->unlimited = l && l->unlimited == 1;
 	out->dry_run = l && l->dry_run >= 0 ? l->dry_run == 1 : cfg->dry_run > 0;
 	if (out->on_exceed == PS_ON_EXCEED_UNSET)

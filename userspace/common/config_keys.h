@@ -232,6 +232,31 @@ struct ps_key {
 		.doc_rule = "required (here or in the class) with "		\
 			    "`on_exceed: shape`",				\
 		.doc_def = (unset_doc),						\
+	},									\
+	{									\
+		.name = "tokens_per_minute",					\
+		INT_FIELD(T, m.tokens_per_minute, 1, 1000000000000LL),		\
+		.def = PS_DEF_UNSET,						\
+		.doc = "prompt + completion tokens a minute, as the server "	\
+		       "reports them ([Token limits](#token-limits))",		\
+		.doc_def = (unset_doc),						\
+	},									\
+	{									\
+		.name = "token_burst",						\
+		INT_FIELD(T, m.token_burst, 1, 1000000000000LL),		\
+		.def = PS_DEF_UNSET,						\
+		.doc = "tokens at once within that rate",			\
+		.doc_rule = "only with `tokens_per_minute`",			\
+		.doc_def = "its `tokens_per_minute`",				\
+	},									\
+	{									\
+		.name = "tokens_per_day",					\
+		INT_FIELD(T, m.tokens_per_day, 1, 1000000000000000LL),	\
+		.def = PS_DEF_UNSET,						\
+		.doc = "prompt + completion tokens a sliding day (the day's "	\
+		       "budget at once, refilled continuously: [Token limits]"	\
+		       "(#token-limits))",					\
+		.doc_def = (unset_doc),						\
 	}
 
 /* A load in progress: the file, its document, where the message goes. */

@@ -131,26 +131,70 @@ static int parse_addr(const char *s, struct ps_client_key *k)
 }
 
 /*
+ * A token limit's state in a slot: the limit and its burst, the tokens
+ * the client may still take at once, and how long a request of its would
+ * be held back now (0: let in). tat and now on the programs' clock.
+ */
+static json_t *token_json(uint64_t tat, uint64_t now, uint64_t budget, uint64_t burst,
+			  double period_ns)
+{
+	double per = period_ns / (double)budget, tau = per * (double)burst;
+	double ahead = tat > now ? (double)(tat - now) : 0;
+	double avail = ahead < tau ? floor((tau - ahead) / per) : 0;
+
+	return json_pack("{s:I, s:I, s:I, s:I}", "limit", (json_int_t)budget, "burst",
+			 (json_int_t)burst, "available", (json_int_t)avail, "held_for_ms",
+			 (json_int_t)(ahead > tau ? ceil((ahead - tau) / 1e6) : 0));
+}
+
+/* The token limits of a client's class, as they stand in its slot. */
+static json_t *tokens_json(struct ps_daemon *d, const struct ps_client_key *key,
+			   const struct ps_client_ctr *ctr)
+{
+	uint64_t now = ps_boot_now(NULL);
+	struct ps_limits l;
+
+	ps_limits_resolve(&d->cfg, ps_config_class_of(&d->cfg, key), &l);
+	return json_pack(
+		"{s:o, s:o}", "minute",
+		l.tokens_per_minute == PS_LIMIT_UNSET ?
+			json_null() :
+			token_json(ctr->tpm_tat, now, l.tokens_per_minute,
+				   l.token_burst != PS_LIMIT_UNSET ? l.token_burst :
+								     l.tokens_per_minute,
+				   60e9),
+		"day",
+		l.tokens_per_day == PS_LIMIT_UNSET ?
+			json_null() :
+			token_json(ctr->tpd_tat, now, l.tokens_per_day, l.tokens_per_day, 86400e9));
+}
+
+/*
  * What the programs count for a client's current slot only: enforcement
- * counters since the client got the slot (null when it has none).
+ * counters since the client got the slot, and its token limits' state
+ * (null when it has no slot).
  */
 static json_t *slot_json(struct ps_daemon *d, const struct ps_client_key *key)
 {
 	struct ps_client_slot v;
 	struct ps_client_ctr ctr;
+	json_t *o;
 
 	if (bpf_map_lookup_elem(bpf_map__fd(d->dp.skel->maps.ps_clients), key, &v) ||
 	    bpf_map_lookup_elem(bpf_map__fd(d->dp.skel->maps.ps_client_ctrs), &v.slot, &ctr))
 		return json_null();
-	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "slot", v.slot,
-			 "throttled_requests", (json_int_t)ctr.throttled_requests,
-			 "would_throttle", (json_int_t)ctr.would_throttle, "blocked_packets",
-			 (json_int_t)ctr.blocked_packets, "would_block",
-			 (json_int_t)ctr.would_block, "open_connections",
-			 (json_int_t)ctr.open_connections, "refused_connections",
-			 (json_int_t)ctr.refused_connections, "would_refuse",
-			 (json_int_t)ctr.would_refuse, "dropped_fragments",
-			 (json_int_t)ctr.dropped_fragments);
+	o = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "slot", v.slot,
+		      "throttled_requests", (json_int_t)ctr.throttled_requests,
+		      "would_throttle", (json_int_t)ctr.would_throttle, "blocked_packets",
+		      (json_int_t)ctr.blocked_packets, "would_block", (json_int_t)ctr.would_block,
+		      "open_connections", (json_int_t)ctr.open_connections, "refused_connections",
+		      (json_int_t)ctr.refused_connections, "would_refuse",
+		      (json_int_t)ctr.would_refuse, "dropped_fragments",
+		      (json_int_t)ctr.dropped_fragments, "token_held", (json_int_t)ctr.token_held,
+		      "token_would_throttle", (json_int_t)ctr.token_would_throttle);
+	if (o)
+		json_object_set_new(o, "tokens", tokens_json(d, key, &ctr));
+	return o ? o : json_null();
 }
 
 static int check_client(json_t *req, FILE *out, struct ps_ask *a)

@@ -42,7 +42,31 @@ void ps_class_of_limits(const struct ps_limits *l, struct ps_class *cl)
 			       &cl->emission_ns, &cl->tolerance_ns);
 	if (l->max_connections != PS_LIMIT_UNSET)
 		cl->max_connections = l->max_connections;
+	if (l->tokens_per_minute != PS_LIMIT_UNSET)
+		ps_token_params(l->tokens_per_minute, 60,
+				l->token_burst != PS_LIMIT_UNSET ? l->token_burst :
+								  l->tokens_per_minute,
+				&cl->tpm_emission, &cl->tpm_tolerance_ns);
+	if (l->tokens_per_day != PS_LIMIT_UNSET)
+		ps_token_params(l->tokens_per_day, 86400, l->tokens_per_day, &cl->tpd_emission,
+				&cl->tpd_tolerance_ns);
 	cl->dry_run = l->dry_run > 0;
+}
+
+/*
+ * A token limit of budget tokens every period_s seconds, burst tokens at
+ * once: ns per token in 1/2^PS_TOK_FRAC_BITS ns (at least 1), and the
+ * tolerance, burst tokens' worth of ns.
+ */
+void ps_token_params(uint64_t budget, uint64_t period_s, uint64_t burst, __u64 *emission,
+		     __u64 *tolerance_ns)
+{
+	unsigned __int128 per = (unsigned __int128)period_s * 1000000000ULL;
+	unsigned __int128 em = (per << PS_TOK_FRAC_BITS) / budget;
+	unsigned __int128 tau = per * burst / budget;
+
+	*emission = em ? (__u64)em : 1;
+	*tolerance_ns = tau > (1ULL << 62) ? (1ULL << 62) : (__u64)tau;
 }
 
 void ps_gcra_params(uint64_t rpm, uint64_t burst, __u64 *emission_ns, __u64 *tolerance_ns)

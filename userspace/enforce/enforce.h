@@ -69,6 +69,12 @@ int ps_enf_keys(int fd, struct ps_lpm_key **out);
 
 /* GCRA parameters for a rate of rpm requests per minute with a burst. */
 void ps_gcra_params(uint64_t rpm, uint64_t burst, __u64 *emission_ns, __u64 *tolerance_ns);
+/*
+ * A token limit's parameters (ps_class.tpm_*, tpd_*): budget tokens every
+ * period_s seconds with burst at once.
+ */
+void ps_token_params(uint64_t budget, uint64_t period_s, uint64_t burst, __u64 *emission,
+		     __u64 *tolerance_ns);
 
 /*
  * manual.c: manual entries to a file and back (a clean stop unpins the

@@ -73,7 +73,7 @@ struct err_case {
 #define CLASSES		"endpoints: [{port: 1}]\nlimits:\n  classes:\n"
 #define CLASS_A		CLASSES "    - name: a\n      clients: [10.0.0.0/8]\n"
 #define DEFAULT_KEYS	"requests_per_minute, burst, requests_per_day, egress_bytes_per_minute, " \
-			"egress_bytes_per_day, max_connections, on_exceed, shape_rate"
+			"egress_bytes_per_day, max_connections, on_exceed, shape_rate, tokens_per_minute, token_burst, tokens_per_day"
 #define CLASS_KEYS	"name, clients, keys, " DEFAULT_KEYS ", unlimited, dry_run, exempt, alert_only, " \
 			"thresholds"
 #define SIZE_WANT	"a size such as 50MiB (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
@@ -424,6 +424,16 @@ static const struct err_case err_cases[] = {
 	/* cross-key checks in the default */
 	{ "default_burst_without_rpm", LIMITS "    max_connections: 4\n    burst: 5\n", -EINVAL,
 	  "5:5: limits.default.burst: burst without requests_per_minute, expected requests_per_minute as well" },
+	{ "default_token_burst_without_tpm", LIMITS "    tokens_per_day: 9\n    token_burst: 5\n",
+	  -EINVAL,
+	  "5:5: limits.default.token_burst: token_burst without tokens_per_minute, expected tokens_per_minute as well" },
+	{ "tokens_per_minute_zero", LIMITS "    tokens_per_minute: 0\n", -EINVAL,
+	  "4:24: limits.default.tokens_per_minute: 0 is out of range, expected an integer in 1..1000000000000" },
+	{ "tokens_per_day_text", LIMITS "    tokens_per_day: 1M\n", -EINVAL,
+	  "4:21: limits.default.tokens_per_day: got '1M', expected an integer in 1..1000000000000000" },
+	{ "token_burst_over", LIMITS "    tokens_per_minute: 5\n    token_burst: 1000000000001\n",
+	  -EINVAL,
+	  "5:18: limits.default.token_burst: 1000000000001 is out of range, expected an integer in 1..1000000000000" },
 	{ "default_shape_without_rate", LIMITS "    on_exceed: shape\n    max_connections: 4\n",
 	  -EINVAL,
 	  "4:5: limits.default.on_exceed: shape without shape_rate, expected shape_rate as well" },
@@ -523,6 +533,11 @@ static const struct err_case err_cases[] = {
 	  "endpoints: [{port: 1}]\nlimits:\n  classes:\n    - name: a\n      clients: [10.0.0.0/8]\n"
 	  "      burst: 5\n  default:\n    max_connections: 3\n", -EINVAL,
 	  "6:7: limits.classes[0].burst: burst without requests_per_minute, expected requests_per_minute in the class or in limits.default" },
+	{ "class_token_burst_without_tpm", CLASS_A "      token_burst: 5\n", -EINVAL,
+	  "6:7: limits.classes[0].token_burst: token_burst without tokens_per_minute, expected tokens_per_minute in the class or in limits.default" },
+	{ "class_unlimited_with_tokens", CLASS_A "      unlimited: true\n      tokens_per_day: 5\n",
+	  -EINVAL,
+	  "7:7: limits.classes[0].tokens_per_day: a limit in a class with unlimited: true (line 6), expected either limits or unlimited: true, not both" },
 	{ "class_shape_without_rate", CLASS_A "      on_exceed: shape\n", -EINVAL,
 	  "6:7: limits.classes[0].on_exceed: shape without shape_rate, expected shape_rate in the class or in limits.default" },
 	{ "class_unlimited_with_limit", CLASS_A "      unlimited: true\n      max_connections: 5\n",
@@ -1504,6 +1519,9 @@ static void no_limits(struct ps_limits *l, enum ps_on_exceed on_exceed, int unli
 	l->egress_bytes_per_day = U;
 	l->max_connections = U;
 	l->shape_rate = U;
+	l->tokens_per_minute = U;
+	l->token_burst = U;
+	l->tokens_per_day = U;
 	l->on_exceed = on_exceed;
 	l->unlimited = unlimited;
 	l->dry_run = dry_run;
@@ -1533,6 +1551,9 @@ static const char *check_limits(const char *what, const struct ps_limits *l,
 		{ "egress_bytes_per_day", offsetof(struct ps_limits, egress_bytes_per_day) },
 		{ "max_connections", offsetof(struct ps_limits, max_connections) },
 		{ "shape_rate", offsetof(struct ps_limits, shape_rate) },
+		{ "tokens_per_minute", offsetof(struct ps_limits, tokens_per_minute) },
+		{ "token_burst", offsetof(struct ps_limits, token_burst) },
+		{ "tokens_per_day", offsetof(struct ps_limits, tokens_per_day) },
 	};
 	char a[32], b[32];
 	uint64_t x, y;
@@ -1790,6 +1811,60 @@ static void test_limits_burst_default(void)
 		fail("limits_burst_default_class", "%s", bad);
 	else
 		pass("limits_burst_default_class");
+}
+
+/*
+ * Token limits: a class's own tokens_per_minute without token_burst has a
+ * minute's tokens at once (unset), not the default's token_burst; a class
+ * with only token_burst takes the default's rate; tokens_per_day is
+ * inherited alone.
+ */
+static void test_limits_tokens(void)
+{
+	const char *yaml =
+		"endpoints: [{port: 1}]\n"
+		"limits:\n"
+		"  default:\n"
+		"    tokens_per_minute: 1000\n"
+		"    token_burst: 5000\n"
+		"    tokens_per_day: 100000\n"
+		"  classes:\n"
+		"    - name: a\n"
+		"      clients: [10.0.0.0/8]\n"
+		"      tokens_per_minute: 50\n"
+		"    - name: b\n"
+		"      clients: [10.1.0.0/16]\n"
+		"      token_burst: 7\n"
+		"    - name: c\n"
+		"      clients: [10.2.0.0/16]\n"
+		"      unlimited: true\n";
+	struct ps_limits want;
+	static struct ps_config cfg;
+	char path[512], why[256];
+	const char *bad;
+
+	if (!load_ok("limits_tokens", yaml, &cfg, path, sizeof(path)))
+		return;
+	no_limits(&want, PS_ON_EXCEED_DELAY, 0, 0);
+	want.tokens_per_minute = 1000;
+	want.token_burst = 5000;
+	want.tokens_per_day = 100000;
+	bad = check_resolved(&cfg, 0, &want, why, sizeof(why));
+	want.tokens_per_minute = 50;
+	want.token_burst = U;
+	if (!bad)
+		bad = check_resolved(&cfg, 1, &want, why, sizeof(why));
+	want.tokens_per_minute = 1000;
+	want.token_burst = 7;
+	if (!bad)
+		bad = check_resolved(&cfg, 2, &want, why, sizeof(why));
+	no_limits(&want, PS_ON_EXCEED_DELAY, 1, 0);
+	if (!bad)
+		bad = check_resolved(&cfg, 3, &want, why, sizeof(why));
+	if (bad)
+		fail("limits_tokens", "%s", bad);
+	else
+		pass("limits_tokens");
 }
 
 /* What a class inherits, key by key. */
@@ -2184,6 +2259,9 @@ static void test_example_limits(void)
 	want.egress_bytes_per_day = 5368709120ULL;
 	want.max_connections = 32;
 	want.shape_rate = 2000000;
+	want.tokens_per_minute = 200000;
+	want.token_burst = 400000;
+	want.tokens_per_day = 20000000;
 	bad = check_limits("default", &cfg.limits_default, &want, why, sizeof(why));
 	if (!bad && (cfg.nclasses != 4 || cfg.dry_run != 0))
 		bad = "not 4 classes and dry_run false";
@@ -3125,6 +3203,7 @@ int main(void)
 	test_limits_none();
 	test_limits_burst_default();
 	test_limits_inherit();
+	test_limits_tokens();
 	test_limits_dry_run();
 	test_limits_forms();
 	test_limits_nulls();

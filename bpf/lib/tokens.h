@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Token limits (tokens_per_minute, tokens_per_day): GCRA on the tokens a
+ * client's answers report, prompt and completion tokens together, as
+ * OpenAI counts its TPM. Each limit keeps a theoretical arrival time in
+ * the client's slot (ps_client_ctr.tpm_tat, tpd_tat). The egress program
+ * moves it on by tokens x emission as it counts the tokens (a TAT behind
+ * now starts from now); the ingress program judges each inference
+ * request at its start, before its own tokens are known: a client whose
+ * TAT is more than the tolerance ahead of now is held back like one over
+ * its request limit (ratelimit.h). So a client gets its budget, plus at
+ * most the tokens of the one request that crossed it.
+ */
+#ifndef PS_BPF_TOKENS_H
+#define PS_BPF_TOKENS_H
+
+#include "common.h"
+#include "maps.h"
+#include "enforce.h"
+
+/* A debit is never more than this (146 years of ns): no overflow. */
+#define PS_TOK_SAT	(1ULL << 62)
+
+/* tokens x emission (ns per token in 1/2^PS_TOK_FRAC_BITS ns), in ns. */
+static __always_inline __u64 ps_tok_ns(__u64 tokens, __u64 em)
+{
+	__u64 ns = em >> PS_TOK_FRAC_BITS, frac = em & ((1ULL << PS_TOK_FRAC_BITS) - 1);
+
+	if (ns && tokens > PS_TOK_SAT / ns)
+		return PS_TOK_SAT;
+	return tokens * ns + ((tokens * frac) >> PS_TOK_FRAC_BITS);
+}
+
+/* Move a TAT on by d ns from max(TAT, now): by compare-and-swap, as the
+ * request limit does; every race lost (four CPUs at once on one client)
+ * adds d to the TAT as it is, so that no token goes uncounted. */
+static __always_inline void ps_tok_advance(__u64 *tat_p, __u64 d, __u64 now)
+{
+	__u64 tat, base, nt;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		tat = READ_ONCE(*tat_p);
+		base = tat > now ? tat : now;
+		nt = base - now >= PS_TOK_SAT - d ? now + PS_TOK_SAT : base + d;
+		if (__sync_val_compare_and_swap(tat_p, tat, nt) == tat)
+			return;
+	}
+	__sync_fetch_and_add(tat_p, d);
+}
+
+/*
+ * The tokens counted to a client's slot (egress): its class's token
+ * limits are debited. A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_tok_debit(struct ps_client_ctr *ctr, __u32 tokens,
+						  __u64 now)
+{
+	struct ps_client_key k;
+	struct ps_class *cl;
+
+	if (!ctr || !tokens)
+		return 0;
+	__builtin_memcpy(&k, &ctr->key, sizeof(k));
+	cl = ps_class_for(k.family, &k.addr);
+	if (!cl)
+		return 0;
+	if (cl->tpm_emission)
+		ps_tok_advance(&ctr->tpm_tat, ps_tok_ns(tokens, cl->tpm_emission), now);
+	if (cl->tpd_emission)
+		ps_tok_advance(&ctr->tpd_tat, ps_tok_ns(tokens, cl->tpd_emission), now);
+	return 0;
+}
+
+/* A class's token limits, copied for the judge. */
+struct ps_tok_lim {
+	__u64 tpm_em, tpm_tau, tpd_em, tpd_tau;
+};
+
+/* The token limits of a class: 1 if it has any. */
+static __always_inline int ps_tok_lim_of(const struct ps_class *cl, struct ps_tok_lim *tl)
+{
+	tl->tpm_em = cl->tpm_emission;
+	tl->tpm_tau = cl->tpm_tolerance_ns;
+	tl->tpd_em = cl->tpd_emission;
+	tl->tpd_tau = cl->tpd_tolerance_ns;
+	return tl->tpm_em || tl->tpd_em;
+}
+
+/* Is a client over one of its token limits at now? */
+static __always_inline int ps_tok_over(const struct ps_client_ctr *ctr,
+				       const struct ps_tok_lim *tl, __u64 now)
+{
+	__u64 tat;
+
+	if (tl->tpm_em) {
+		tat = READ_ONCE(ctr->tpm_tat);
+		if (tat > now && tat - now > tl->tpm_tau)
+			return 1;
+	}
+	if (tl->tpd_em) {
+		tat = READ_ONCE(ctr->tpd_tat);
+		if (tat > now && tat - now > tl->tpd_tau)
+			return 1;
+	}
+	return 0;
+}
+
+#endif

@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Token limits at packet time, through the live ingress and egress
+ * programs on the programs' own clock (BPF_PROG_TEST_RUN, every decision
+ * taken), with the classes penstockd writes for a config
+ * (ps_enf_apply_classes). The server's answers report their usage; each
+ * case checks the TAT it moved against tokens x emission read around the
+ * answer (CLOCK_BOOTTIME is the programs' clock), and the verdict of the
+ * client's next request start against that TAT: held while it is more
+ * than the tolerance ahead of the clock, let in once the clock has caught
+ * up with it (a real wait for the minute limit).
+ *
+ * The default class: 60000 tokens a minute (1 ms a token), a burst of
+ * 1000 tokens (1 s). Class dry: the same, dry run. Class day: 8640000
+ * tokens a day (10 ms a token), the day's budget at once.
+ *
+ * Needs root (BPF); exits 77 without it.
+ */
+#include "enforce/enforce.h"
+#include "harness.h"
+
+#define MS		1000000ULL
+#define DRY_BASE	0xc6120200	/* 198.18.2.0/24 */
+#define DAY_BASE	0xc6120300	/* 198.18.3.0/24 */
+
+static const char yaml[] =
+	"endpoints: [{port: 8000}]\n"
+	"limits:\n"
+	"  default: {tokens_per_minute: 60000, token_burst: 1000}\n"
+	"  classes:\n"
+	"    - {name: dry, clients: [198.18.2.0/24], dry_run: true}\n"
+	"    - {name: day, clients: [198.18.3.0/24], tokens_per_day: 8640000}\n";
+
+/* What the server has sent on a connection so far (its data offset). */
+static uint32_t soff[8];
+
+/* The server sends len bytes on c (index i of soff), acknowledging the client up to ack. */
+static int ssend(const struct conn *c, int i, uint32_t ack, const void *data, unsigned int len)
+{
+	unsigned char buf[2048];
+	int v = run(dp.egress_fd, buf,
+		    frame(buf, SERVER, c->caddr, c->port, c->cport, c->sisn + 1 + soff[i],
+			  c->cisn + 1 + ack, F_ACK, data, len, 0));
+
+	soff[i] += len;
+	return v;
+}
+
+/* A JSON answer reporting prompt and completion tokens. */
+static unsigned int json_answer(char *out, size_t cap, unsigned int prompt, unsigned int completion)
+{
+	char b[256];
+	int n = snprintf(b, sizeof(b),
+			 "{\"id\":\"x\",\"usage\":{\"prompt_tokens\": %u,\"completion_tokens\": %u,"
+			 "\"total_tokens\": %u}}",
+			 prompt, completion, prompt + completion);
+
+	return snprintf(out, cap,
+			"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+			"Content-Length: %d\r\n\r\n%s",
+			n, b);
+}
+
+static int ctr_now(uint32_t caddr, struct ps_client_ctr *ctr)
+{
+	uint32_t slot;
+
+	return ctr_of(caddr, ctr, &slot);
+}
+
+static int ctr_write(uint32_t caddr, const struct ps_client_ctr *ctr)
+{
+	struct ps_client_ctr old;
+	uint32_t slot;
+
+	if (ctr_of(caddr, &old, &slot))
+		return -1;
+	return bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_client_ctrs), &slot, ctr, BPF_ANY);
+}
+
+/* tat must be debit ns after a moment in [t0, t1]. */
+static void expect_tat(struct ck *c, const char *what, uint64_t tat, uint64_t t0, uint64_t t1,
+		       uint64_t debit)
+{
+	if (tat < t0 + debit || tat > t1 + debit)
+		ck_fail(c, "%s: TAT %+lld ns from the answer's start, expected %llu (+ at most %llu)",
+			what, (long long)(tat - t0), (unsigned long long)debit,
+			(unsigned long long)(t1 - t0));
+}
+
+/*
+ * The next request start of a client whose TAT is tat under tolerance
+ * tau: held if the clock stays below tat - tau during the run. 1 if the
+ * run was decisive, 0 if the clock crossed the line meanwhile.
+ */
+static int expect_held(struct ck *c, const struct conn *cn, uint32_t off, uint64_t tat,
+		       uint64_t tau, const char *what)
+{
+	int v = csend(cn, off, req, req_len);
+
+	if (boot_ns() >= tat - tau) {
+		ck_fail(c, "%s: the clock passed the TAT before the check (too slow a machine)",
+			what);
+		return 0;
+	}
+	expect(c, v, TC_ACT_SHOT, what);
+	return 1;
+}
+
+static void sleep_until(uint64_t t)
+{
+	uint64_t now;
+
+	while ((now = boot_ns()) < t) {
+		struct timespec ts = { .tv_sec = (t - now) / 1000000000ULL,
+				       .tv_nsec = (t - now) % 1000000000ULL };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * Over the minute's burst: the next request start is held, on another
+ * connection too; let in once the TAT is within the tolerance again.
+ */
+static void case_minute(void)
+{
+	uint64_t held0 = stat(PS_STAT_TOKEN_HELD), t0, t1;
+	struct ps_client_ctr ctr;
+	struct conn a, b;
+	char ans[512];
+	unsigned int n;
+	struct ck c;
+
+	ck_init(&c, "minute-hold");
+	soff[0] = soff[1] = 0;
+	if (handshake(&a, CLIENT_BASE + 1)) {
+		ck_fail(&c, "handshake");
+		goto out;
+	}
+	expect(&c, csend(&a, 0, req, req_len), TC_ACT_OK, "the first request");
+	/* 3000 tokens: 2 s beyond the 1 s burst. */
+	n = json_answer(ans, sizeof(ans), 1000, 2000);
+	t0 = boot_ns();
+	ssend(&a, 0, req_len, ans, n);
+	t1 = boot_ns();
+	if (ctr_now(a.caddr, &ctr)) {
+		ck_fail(&c, "no slot");
+		goto out;
+	}
+	if (ctr.tx_tokens != 2000 || ctr.rx_tokens != 1000)
+		ck_fail(&c, "tokens %llu/%llu, expected 2000/1000",
+			(unsigned long long)ctr.tx_tokens, (unsigned long long)ctr.rx_tokens);
+	expect_tat(&c, "tpm", ctr.tpm_tat, t0, t1, 3000 * MS);
+	if (ctr.tpd_tat)
+		ck_fail(&c, "tpd_tat moved without a day limit");
+	if (!expect_held(&c, &a, req_len, ctr.tpm_tat, 1000 * MS, "the next request"))
+		goto out;
+	expect(&c, csend(&a, req_len, req, req_len), TC_ACT_SHOT, "the same request again");
+	b = a;
+	b.cport = 40001;
+	{
+		unsigned char buf[256];
+
+		run(dp.ingress_fd, buf, frame(buf, b.caddr, SERVER, b.cport, PORT, b.cisn, 0,
+					      F_SYN, NULL, 0, 0));
+		run(dp.egress_fd, buf, frame(buf, SERVER, b.caddr, PORT, b.cport, b.sisn,
+					     b.cisn + 1, F_SYN | F_ACK, NULL, 0, 0));
+	}
+	if (!expect_held(&c, &b, 0, ctr.tpm_tat, 1000 * MS, "a request on another connection"))
+		goto out;
+	expect_counts(&c, a.caddr, 1, 2);
+	if (ctr_now(a.caddr, &ctr) || ctr.token_held != 2 || ctr.would_throttle)
+		ck_fail(&c, "token_held %llu, would_throttle %llu, expected 2 and 0",
+			(unsigned long long)ctr.token_held, (unsigned long long)ctr.would_throttle);
+	if (stat(PS_STAT_TOKEN_HELD) - held0 != 3)
+		ck_fail(&c, "stats.token_held moved by %llu, expected 3",
+			(unsigned long long)(stat(PS_STAT_TOKEN_HELD) - held0));
+	/* The clock catches up: the TAT is 1 s (the burst) ahead, no more. */
+	sleep_until(ctr.tpm_tat - 1000 * MS);
+	expect(&c, csend(&a, req_len, req, req_len), TC_ACT_OK, "the request once time passed");
+	expect(&c, csend(&b, 0, req, req_len), TC_ACT_OK, "the other connection's");
+	expect_counts(&c, a.caddr, 3, 2);
+out:
+	ck_end(&c);
+}
+
+/*
+ * A stream that reports its running totals in every event: its highest
+ * figures are debited once (800 tokens: let in after it), and the next
+ * answer's on top of them.
+ */
+static void case_stream(void)
+{
+	static const char *const ev[] = {
+		"data: {\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":10}}\n\n",
+		"data: {\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":200}}\n\n",
+		"data: {\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":700}}\n\ndata: [DONE]\n\n",
+	};
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n";
+	struct ps_client_ctr ctr;
+	uint64_t t0, t1, tat0;
+	char chunk[256], ans[512];
+	unsigned int i, n;
+	struct conn a;
+	struct ck c;
+
+	ck_init(&c, "stream-running-totals");
+	soff[2] = 0;
+	if (handshake(&a, CLIENT_BASE + 2)) {
+		ck_fail(&c, "handshake");
+		goto out;
+	}
+	expect(&c, csend(&a, 0, req, req_len), TC_ACT_OK, "the first request");
+	t0 = boot_ns();
+	ssend(&a, 2, req_len, head, sizeof(head) - 1);
+	for (i = 0; i < 3; i++) {
+		n = snprintf(chunk, sizeof(chunk), "%zx\r\n%s\r\n", strlen(ev[i]), ev[i]);
+		ssend(&a, 2, req_len, chunk, n);
+		if (!i)
+			t1 = boot_ns();
+	}
+	ssend(&a, 2, req_len, "0\r\n\r\n", 5);
+	if (ctr_now(a.caddr, &ctr)) {
+		ck_fail(&c, "no slot");
+		goto out;
+	}
+	if (ctr.tx_tokens != 700 || ctr.rx_tokens != 100)
+		ck_fail(&c, "tokens %llu/%llu, expected 700/100",
+			(unsigned long long)ctr.tx_tokens, (unsigned long long)ctr.rx_tokens);
+	/* Debited as the figures came, the first at a moment in [t0, t1]. */
+	expect_tat(&c, "tpm", ctr.tpm_tat, t0, t1, 800 * MS);
+	expect(&c, csend(&a, req_len, req, req_len), TC_ACT_OK, "a request within the burst");
+	tat0 = ctr.tpm_tat;
+	/* 1000 more on top: 1.8 s ahead of the answer's start. */
+	n = json_answer(ans, sizeof(ans), 400, 600);
+	ssend(&a, 2, 2 * req_len, ans, n);
+	if (ctr_now(a.caddr, &ctr))
+		ck_fail(&c, "no slot");
+	else if (ctr.tpm_tat != tat0 + 1000 * MS)
+		ck_fail(&c, "tpm TAT moved by %lld ns, expected %llu",
+			(long long)(ctr.tpm_tat - tat0), 1000 * MS);
+	else
+		expect_held(&c, &a, 2 * req_len, ctr.tpm_tat, 1000 * MS, "a request over it");
+out:
+	ck_end(&c);
+}
+
+/* A dry-run class: over its budget, the request is let in and counted. */
+static void case_dry(void)
+{
+	uint64_t held0 = stat(PS_STAT_TOKEN_HELD), would0 = stat(PS_STAT_WOULD_THROTTLE);
+	struct ps_client_ctr ctr;
+	char ans[512];
+	unsigned int n;
+	struct conn a;
+	struct ck c;
+
+	ck_init(&c, "dry-run");
+	soff[3] = 0;
+	if (handshake(&a, DRY_BASE + 1)) {
+		ck_fail(&c, "handshake");
+		goto out;
+	}
+	expect(&c, csend(&a, 0, req, req_len), TC_ACT_OK, "the first request");
+	n = json_answer(ans, sizeof(ans), 1000, 9000);
+	ssend(&a, 3, req_len, ans, n);
+	expect(&c, csend(&a, req_len, req, req_len), TC_ACT_OK, "a request over the budget");
+	if (ctr_now(a.caddr, &ctr)) {
+		ck_fail(&c, "no slot");
+		goto out;
+	}
+	if (ctr.tpm_tat < boot_ns() + 8000 * MS)
+		ck_fail(&c, "the dry run's TAT did not move by the 10000 tokens");
+	if (ctr.would_throttle != 1 || ctr.token_would_throttle != 1 || ctr.throttled_requests ||
+	    ctr.token_held)
+		ck_fail(&c, "would_throttle %llu, token_would_throttle %llu, throttled %llu, "
+			"token_held %llu: expected 1, 1, 0, 0",
+			(unsigned long long)ctr.would_throttle,
+			(unsigned long long)ctr.token_would_throttle,
+			(unsigned long long)ctr.throttled_requests,
+			(unsigned long long)ctr.token_held);
+	if (stat(PS_STAT_TOKEN_HELD) != held0 || stat(PS_STAT_WOULD_THROTTLE) != would0 + 1)
+		ck_fail(&c, "stats.token_held +%llu, would_throttle +%llu: expected 0 and 1",
+			(unsigned long long)(stat(PS_STAT_TOKEN_HELD) - held0),
+			(unsigned long long)(stat(PS_STAT_WOULD_THROTTLE) - would0));
+	expect_counts(&c, a.caddr, 2, 0);
+out:
+	ck_end(&c);
+}
+
+/*
+ * tokens_per_day: a day's budget at once (8640000 tokens: let in after
+ * them), then held while the TAT is more than a day ahead; in again when
+ * the clock has caught up (the TAT set back as if 3 s had passed).
+ */
+static void case_day(void)
+{
+	struct ps_client_ctr ctr;
+	uint64_t t0, t1, day = 86400000 * MS;
+	char ans[512];
+	unsigned int n;
+	struct conn a;
+	struct ck c;
+
+	ck_init(&c, "day-budget");
+	soff[4] = 0;
+	if (handshake(&a, DAY_BASE + 1)) {
+		ck_fail(&c, "handshake");
+		goto out;
+	}
+	expect(&c, csend(&a, 0, req, req_len), TC_ACT_OK, "the first request");
+	n = json_answer(ans, sizeof(ans), 8000000, 640000);
+	t0 = boot_ns();
+	ssend(&a, 4, req_len, ans, n);
+	t1 = boot_ns();
+	if (ctr_now(a.caddr, &ctr)) {
+		ck_fail(&c, "no slot");
+		goto out;
+	}
+	/* The class's own tokens_per_minute: the default's. */
+	expect_tat(&c, "tpd", ctr.tpd_tat, t0, t1, 8640000ULL * 10 * MS);
+	expect_tat(&c, "tpm", ctr.tpm_tat, t0, t1, 8640000ULL * MS);
+	/* Its minute limit out of the way: the day's alone is judged. */
+	ctr.tpm_tat = 0;
+	ctr_write(a.caddr, &ctr);
+	expect(&c, csend(&a, req_len, req, req_len), TC_ACT_OK, "a day's budget at once");
+	n = json_answer(ans, sizeof(ans), 300, 0);
+	t0 = boot_ns();
+	ssend(&a, 4, 2 * req_len, ans, n);
+	ctr_now(a.caddr, &ctr);
+	ctr.tpm_tat = 0;
+	ctr_write(a.caddr, &ctr);
+	/* 300 tokens beyond it: 3 s over. */
+	expect_held(&c, &a, 2 * req_len, ctr.tpd_tat, day, "a request beyond the day's budget");
+	ctr_now(a.caddr, &ctr);
+	ctr.tpd_tat -= 3000 * MS + (boot_ns() - t0);
+	ctr_write(a.caddr, &ctr);
+	expect(&c, csend(&a, 2 * req_len, req, req_len), TC_ACT_OK, "in once refilled");
+	expect_counts(&c, a.caddr, 3, 1);
+out:
+	ck_end(&c);
+}
+
+static int setup(void)
+{
+	static struct ps_config cfg;
+	char err[512];
+	int e;
+
+	default_request();
+	e = ps_config_parse("tokens.yaml", yaml, sizeof(yaml) - 1, &cfg, err, sizeof(err));
+	if (e) {
+		fprintf(stderr, "%s\n", err);
+		return e;
+	}
+	e = dp_start(&cfg, 4096, 0);
+	return e ? e : ps_enf_apply_classes(&dp, &cfg);
+}
+
+int main(void)
+{
+	int err;
+
+	if (geteuid()) {
+		printf("SKIP tokens: needs root (BPF)\n");
+		return 77;
+	}
+	err = setup();
+	if (err) {
+		fail("setup", "%s", strerror(-err));
+		return 1;
+	}
+	case_minute();
+	case_stream();
+	case_dry();
+	case_day();
+	ps_dp_close(&dp);
+	return nfailed ? 1 : 0;
+}
