@@ -143,6 +143,7 @@ hold_tokens:
 		g->throttled_seq = pos;
 		ps_add(ctr->throttled_requests, 1);
 		ps_add(ctr->token_held, 1);
+		ps_ep_requests(g->ep, 0, 0, 1);
 	}
 	g->drop = 1;
 	return 1;

@@ -376,6 +376,7 @@ int main(void)
 	case_stream();
 	case_dry();
 	case_day();
+	expect_endpoint_sums("tokens endpoint totals = sum over clients");
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }
