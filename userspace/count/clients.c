@@ -15,7 +15,9 @@
 
 _Static_assert(sizeof(struct ps_counters) == (PS_NCTRFIELDS + 2) * 8,
 	       "enum ps_field follows struct ps_counters");
-_Static_assert(sizeof(struct ps_crec) <= 244, "keep a client record small");
+_Static_assert(sizeof(struct ps_crec) <= 236, "keep a client record small");
+_Static_assert(PS_WIN_1M == 0 && PS_W_REQUESTS == 0 && PS_W_INFERENCE == 1,
+	       "the 16-bit buckets: the 1m window's requests and inference");
 _Static_assert(sizeof(struct ps_ctok) == 64, "a token entry");
 
 const enum ps_field ps_wfield_field[PS_NWFIELDS] = {
@@ -278,6 +280,54 @@ bool ps_crec_seen_at(const struct ps_crec *r, uint32_t gen)
 	return r->gen == (uint16_t)gen;
 }
 
+/* The record's own buckets of window w: current to previous (or cleared), current cleared. */
+static void rec_rotate(struct ps_crec *r, int w, bool keep)
+{
+	if (w == PS_WIN_1M) {
+		if (keep) {
+			memcpy(r->w16[1], r->w16[0], sizeof(r->w16[0]));
+			memcpy(r->w1m[1], r->w1m[0], sizeof(r->w1m[0]));
+		} else {
+			memset(r->w16[1], 0, sizeof(r->w16[1]));
+			memset(r->w1m[1], 0, sizeof(r->w1m[1]));
+		}
+		memset(r->w16[0], 0, sizeof(r->w16[0]));
+		memset(r->w1m[0], 0, sizeof(r->w1m[0]));
+		return;
+	}
+	if (keep)
+		memcpy(r->w[w - 1][1], r->w[w - 1][0], sizeof(r->w[w - 1][0]));
+	else
+		memset(r->w[w - 1][1], 0, sizeof(r->w[w - 1][1]));
+	memset(r->w[w - 1][0], 0, sizeof(r->w[w - 1][0]));
+}
+
+static void rec_clear(struct ps_crec *r)
+{
+	memset(r->w16, 0, sizeof(r->w16));
+	memset(r->w1m, 0, sizeof(r->w1m));
+	memset(r->w, 0, sizeof(r->w));
+}
+
+/* Room left in the record's bucket of field f (f < PS_NRWFIELDS), window w, current or previous. */
+static inline uint64_t rec_room(const struct ps_crec *r, int w, int b, int f)
+{
+	if (w != PS_WIN_1M)
+		return UINT32_MAX - r->w[w - 1][b][f];
+	return f < PS_NW16 ? UINT16_MAX - r->w16[b][f] : UINT32_MAX - r->w1m[b][f - PS_NW16];
+}
+
+/* Add d to that bucket (rec_room() said it fits). */
+static inline void rec_add(struct ps_crec *r, int w, int b, int f, uint64_t d)
+{
+	if (w != PS_WIN_1M)
+		r->w[w - 1][b][f] += d;
+	else if (f < PS_NW16)
+		r->w16[b][f] += d;
+	else
+		r->w1m[b][f - PS_NW16] += d;
+}
+
 /* Move the buckets to minute m: the current bucket becomes the previous one. */
 static void rotate(struct ps_ctable *t, struct ps_crec *r, uint32_t m)
 {
@@ -301,11 +351,7 @@ static void rotate(struct ps_ctable *t, struct ps_crec *r, uint32_t m)
 			memset(e->ww[w][0], 0, sizeof(e->ww[w][0]));
 			continue;
 		}
-		if (cur == old + 1)
-			memcpy(r->w[w][1], r->w[w][0], sizeof(r->w[w][0]));
-		else
-			memset(r->w[w][1], 0, sizeof(r->w[w][1]));
-		memset(r->w[w][0], 0, sizeof(r->w[w][0]));
+		rec_rotate(r, w, cur == old + 1);
 		if (!k)
 			continue;
 		if (cur == old + 1)
@@ -317,11 +363,84 @@ static void rotate(struct ps_ctable *t, struct ps_crec *r, uint32_t m)
 	r->minute = m;
 }
 
+/* Make r wide: its buckets into its extension's 64-bit ones. NULL when out of memory. */
+static struct ps_cext *make_wide(struct ps_ctable *t, struct ps_crec *r)
+{
+	struct ps_cext *e = rec_ext(t, r);
+	int w, b, f;
+
+	if (!e)
+		return NULL;
+	if (e->wide)
+		return e;
+	for (w = 0; w < PS_NWINDOWS; w++)
+		for (b = 0; b < 2; b++)
+			for (f = 0; f < PS_NWFIELDS; f++)
+				e->ww[w][b][f] = ps_crec_bucket(t, r, w, b, f);
+	rec_clear(r);
+	if (r->tok)
+		memset(t->tok[r->tok - 1].w, 0, sizeof(t->tok[0].w));
+	e->wide = true;
+	return e;
+}
+
+bool ps_buckets_fit(const uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS])
+{
+	int b, f;
+
+	for (b = 0; b < 2; b++)
+		for (f = 0; f < PS_NW16; f++)
+			if (w[PS_WIN_1M][b][f] > UINT16_MAX)
+				return false;
+	return true;
+}
+
+int ps_crec_set_buckets(struct ps_ctable *t, struct ps_crec *r,
+			const uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS])
+{
+	struct ps_ctok *k = NULL;
+	uint32_t anytok = 0;
+	int i, b, f;
+
+	for (i = 0; i < PS_NWINDOWS; i++)
+		for (b = 0; b < 2; b++)
+			for (f = PS_NRWFIELDS; f < PS_NWFIELDS; f++)
+				anytok |= w[i][b][f];
+	if (anytok || r->tok) {
+		k = ps_ctable_tok(t, r);
+		if (!k)
+			return -ENOMEM;
+	}
+	rec_clear(r);
+	for (i = 0; i < PS_NWINDOWS; i++)
+		for (b = 0; b < 2; b++) {
+			for (f = 0; f < PS_NRWFIELDS; f++)
+				if (w[i][b][f] <= rec_room(r, i, b, f))
+					rec_add(r, i, b, f, w[i][b][f]);
+			for (; f < PS_NWFIELDS && k; f++)
+				k->w[i][b][f - PS_NRWFIELDS] = w[i][b][f];
+		}
+	if (ps_buckets_fit(w))
+		return 0;
+	/* A 16-bit bucket past its width: 64-bit buckets, as w has them. */
+	{
+		struct ps_cext *e = make_wide(t, r);
+
+		if (!e)
+			return -ENOMEM;
+		for (i = 0; i < PS_NWINDOWS; i++)
+			for (b = 0; b < 2; b++)
+				for (f = 0; f < PS_NWFIELDS; f++)
+					e->ww[i][b][f] = w[i][b][f];
+	}
+	return 0;
+}
+
 static int add_windows(struct ps_ctable *t, struct ps_crec *r, const uint64_t d[PS_NWFIELDS])
 {
 	struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
 	struct ps_ctok *k;
-	int w, b, f;
+	int w, f;
 
 	if (!(e && e->wide)) {
 		bool fits = true, anytok = false;
@@ -335,7 +454,7 @@ static int add_windows(struct ps_ctable *t, struct ps_crec *r, const uint64_t d[
 			return -ENOMEM;
 		for (w = 0; w < PS_NWINDOWS && fits; w++) {
 			for (f = 0; f < PS_NRWFIELDS; f++)
-				if (d[f] > UINT32_MAX - (uint64_t)r->w[w][0][f])
+				if (d[f] > rec_room(r, w, 0, f))
 					fits = false;
 			for (; f < PS_NWFIELDS && anytok; f++)
 				if (d[f] > UINT32_MAX - (uint64_t)k->w[w][0][f - PS_NRWFIELDS])
@@ -344,25 +463,17 @@ static int add_windows(struct ps_ctable *t, struct ps_crec *r, const uint64_t d[
 		if (fits) {
 			for (w = 0; w < PS_NWINDOWS; w++) {
 				for (f = 0; f < PS_NRWFIELDS; f++)
-					r->w[w][0][f] += d[f];
+					rec_add(r, w, 0, f, d[f]);
 				if (anytok)
 					for (f = PS_NRWFIELDS; f < PS_NWFIELDS; f++)
 						k->w[w][0][f - PS_NRWFIELDS] += d[f];
 			}
 			return 0;
 		}
-		/* Too much for 32 bits: this client gets 64-bit buckets. */
-		e = rec_ext(t, r);
+		/* Too much for the record's buckets: this client gets 64-bit ones. */
+		e = make_wide(t, r);
 		if (!e)
 			return -ENOMEM;
-		for (w = 0; w < PS_NWINDOWS; w++)
-			for (b = 0; b < 2; b++)
-				for (f = 0; f < PS_NWFIELDS; f++)
-					e->ww[w][b][f] = ps_crec_bucket(t, r, w, b, f);
-		memset(r->w, 0, sizeof(r->w));
-		if (k)
-			memset(k->w, 0, sizeof(k->w));
-		e->wide = true;
 	}
 	for (w = 0; w < PS_NWINDOWS; w++)
 		for (f = 0; f < PS_NWFIELDS; f++)

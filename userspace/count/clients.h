@@ -12,8 +12,9 @@
  * Windows are two buckets each (current and previous minute, hour, day,
  * aligned to UTC); a window's figure is the current bucket plus the
  * previous one weighted by the share of it still inside the window.
- * Buckets are 32-bit; a client whose bucket would overflow moves to 64-bit
- * buckets of its own (rare: 4 GiB in one minute, hour or day).
+ * Buckets are 32-bit, the minute's of requests and inference 16-bit; a
+ * client whose bucket would overflow moves to 64-bit buckets of its own
+ * (rare: 65536 requests or 4 GiB in one minute, 4 G in an hour or day).
  *
  * A record keeps the map entry's counters at the last read: the bytes and
  * payload ones in 48 bits each, connections, requests and packets in 32;
@@ -32,7 +33,7 @@
  * buckets through ps_crec_bucket(), the counters through ps_crec_last().
  *
  * Records live in one array, found through a chained hash on the key;
- * 244 bytes per client, 64 more for a client that counted tokens.
+ * 236 bytes per client, 64 more for a client that counted tokens.
  */
 #ifndef PS_CLIENTS_H
 #define PS_CLIENTS_H
@@ -61,6 +62,8 @@ enum ps_wfield {
 /* The fields whose buckets the record holds; the token ones' are in its token entry. */
 #define PS_NRWFIELDS	PS_W_TX_TOKENS
 #define PS_NTOKWFIELDS	(PS_NWFIELDS - PS_NRWFIELDS)
+/* Those of them whose 1m buckets are 16-bit: requests and inference. */
+#define PS_NW16		PS_W_RX_BYTES
 
 extern const enum ps_field ps_wfield_field[PS_NWFIELDS];
 /* Whether field f has windows (else: totals only). */
@@ -109,7 +112,12 @@ struct ps_crec {
 	uint32_t last32[PS_NLAST32];
 	uint8_t last48[PS_NLAST48][PS_LAST_BITS / 8];
 	uint16_t gen;			/* tick that last found it in the map, mod 2^16 */
-	uint32_t w[PS_NWINDOWS][2][PS_NRWFIELDS];	/* [window][cur, prev][field] */
+	/* Buckets [cur, prev][field]: the 1m window's (requests and
+	 * inference in w16, the others in w1m), the 1h and 24h windows' in
+	 * w[window - 1]. */
+	uint16_t w16[2][PS_NW16];
+	uint32_t w1m[2][PS_NRWFIELDS - PS_NW16];
+	uint32_t w[PS_NWINDOWS - 1][2][PS_NRWFIELDS];
 };
 
 /* A client's token figures, from its first token counted. */
@@ -132,6 +140,15 @@ void ps_crec_last(const struct ps_ctable *t, const struct ps_crec *r, uint64_t o
 /* Set them; 0 or -ENOMEM (one past 48 bits, or a token counter past 32,
  * needs the extension). */
 int ps_crec_set_last(struct ps_ctable *t, struct ps_crec *r, const uint64_t v[PS_NFIELDS]);
+/*
+ * Set r's buckets (r not wide) to w, all the window fields': a bucket past
+ * its width makes r wide (its extension: call once the extensions are
+ * there). 0 or -ENOMEM.
+ */
+int ps_crec_set_buckets(struct ps_ctable *t, struct ps_crec *r,
+			const uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS]);
+/* Whether w fits a record's buckets (no extension needed). */
+bool ps_buckets_fit(const uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS]);
 /* r's token entry, made (zeroed) if it has none; NULL when out of memory. */
 struct ps_ctok *ps_ctable_tok(struct ps_ctable *t, struct ps_crec *r);
 /* The tick r was last found in the map at is t's (mod 2^16): at, or one before. */
@@ -186,9 +203,11 @@ static inline uint64_t ps_crec_bucket(const struct ps_ctable *t, const struct ps
 {
 	if (r->ext && t->ext[r->ext - 1].wide)
 		return t->ext[r->ext - 1].ww[win][which][f];
-	if (f < PS_NRWFIELDS)
-		return r->w[win][which][f];
-	return r->tok ? t->tok[r->tok - 1].w[win][which][f - PS_NRWFIELDS] : 0;
+	if (f >= PS_NRWFIELDS)
+		return r->tok ? t->tok[r->tok - 1].w[win][which][f - PS_NRWFIELDS] : 0;
+	if (win != PS_WIN_1M)
+		return r->w[win - 1][which][f];
+	return f < PS_NW16 ? r->w16[which][f] : r->w1m[which][f - PS_NW16];
 }
 
 /* Call on_yield, its CPU time added to yield_ns; what it returns. */

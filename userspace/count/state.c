@@ -500,48 +500,44 @@ static int read_header(gzFile gz, const char *path, struct state_hdr *h, char *e
 	return 0;
 }
 
-/* A record whose counters need its extension, until the extensions are read. */
+/* A record that needs its extension, until the extensions are read. */
 struct big_v1 {
 	uint32_t i;
 	uint64_t last[PS_NFIELDS];
+	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];
 };
 
 /*
  * A file's record into r (key, times, ext and gen set): its buckets (w,
- * all the window fields) and its counters at the last read. Those that
- * need the extension (past 32 or 48 bits) are not set: 1, for
- * ps_crec_set_last once the extensions are read. 0 or -ENOMEM.
+ * all the window fields) and its counters at the last read. A record that
+ * needs its extension for them (a counter past 32 or 48 bits, a bucket
+ * past 16) is left: 1, for ps_crec_set_buckets and ps_crec_set_last once
+ * the extensions are read. 0 or -ENOMEM.
  */
 static int put_rec(struct ps_ctable *t, struct ps_crec *r, const uint64_t last[PS_NFIELDS],
 		   const uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS])
 {
 	uint64_t any32 = 0, any48 = 0, anytok = 0;
 	struct ps_ctok *k = NULL;
-	int i, b, f;
+	int b, f, ret;
 
-	for (i = 0; i < PS_NWINDOWS; i++)
-		for (b = 0; b < 2; b++) {
-			memcpy(r->w[i][b], w[i][b], sizeof(r->w[i][b]));
-			for (f = PS_NRWFIELDS; f < PS_NWFIELDS; f++)
-				anytok |= w[i][b][f];
-		}
 	for (f = 0; f < PS_NLAST32; f++)
 		any32 |= last[f];
 	for (; f < PS_NCTRFIELDS; f++)
 		any48 |= last[f];
 	for (; f < PS_NFIELDS; f++)
 		anytok |= last[f];
-	if (anytok) {
+	if (any32 > UINT32_MAX || any48 > PS_LAST_MAX || anytok > PS_LAST_TOK_MAX ||
+	    !ps_buckets_fit(w))
+		return 1;
+	ret = ps_crec_set_buckets(t, r, w);
+	if (ret)
+		return ret;
+	if (anytok || r->tok) {
 		k = ps_ctable_tok(t, r);
 		if (!k)
 			return -ENOMEM;
-		for (i = 0; i < PS_NWINDOWS; i++)
-			for (b = 0; b < 2; b++)
-				for (f = PS_NRWFIELDS; f < PS_NWFIELDS; f++)
-					k->w[i][b][f - PS_NRWFIELDS] = w[i][b][f];
 	}
-	if (any32 > UINT32_MAX || any48 > PS_LAST_MAX || anytok > PS_LAST_TOK_MAX)
-		return 1;
 	for (f = 0; f < PS_NLAST32; f++)
 		r->last32[f] = (uint32_t)last[f];
 	for (; f < PS_NCTRFIELDS; f++)
@@ -654,6 +650,7 @@ static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 			}
 			big[nbig].i = first + i;
 			memcpy(big[nbig].last, last, sizeof(last));
+			memcpy(big[nbig].w, w, sizeof(w));
 			nbig++;
 		}
 	}
@@ -694,7 +691,8 @@ static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 	for (i = 0; i < nbig && !ret; i++) {
 		if (t->rec[big[i].i].ext > t->next_ext)
 			break;	/* found corrupt by the caller */
-		if (ps_crec_set_last(t, &t->rec[big[i].i], big[i].last))
+		if (ps_crec_set_buckets(t, &t->rec[big[i].i], big[i].w) ||
+		    ps_crec_set_last(t, &t->rec[big[i].i], big[i].last))
 			ret = -ENOMEM;
 	}
 	free(big);

@@ -2227,6 +2227,26 @@ static void test_token_entries(void)
 	check_view(&ck, "tokens 1m", &t, &kk, PS_WIN_1M, at(75), vk, 1.75);
 	ck_end(&ck);
 
+	ck_init(&ck, "minute_requests_past_16_bits");
+	{
+		/* 70000 requests (65535 fit a minute's 16-bit bucket) at T0 + 10, 5 more at T0 + 70 */
+		static const uint64_t ma[] = CTR(1, 70000, 70000, 9, 9, 900, 900, 0, 0);
+		static const uint64_t mb[] = CTR(1, 70005, 70001, 9, 9, 1000, 1000, 0, 0);
+		/* 1m at T0 + 75: 5 + 0.75 x 70000, 1 + 0.75 x 70000, 100 + 675 */
+		static const double vm[] = W6(52505, 52501, 775, 775, 0, 0);
+		struct ps_client_key km = key4("192.0.2.63");
+		const struct ps_crec *rm;
+
+		upd(&ck, &t, &km, ma, 1000, 10);
+		upd(&ck, &t, &km, mb, 1000, 70);
+		check_totals(&ck, "70000 requests a minute", &t, &km, mb);
+		check_view(&ck, "70000 requests a minute, 1m", &t, &km, PS_WIN_1M, at(75), vm, 52501);
+		rm = find(&ck, &t, &km, "70000 requests a minute");
+		if (rm && !(rm->ext && t.ext[rm->ext - 1].wide && !t.ext[rm->ext - 1].big))
+			ck_fail(&ck, "70000 requests a minute: not wide (or counters moved)");
+	}
+	ck_end(&ck);
+
 	ck_init(&ck, "counters_past_32_bits");
 	upd(&ck, &t, &kp, pa, 1000, 10);
 	upd(&ck, &t, &kp, pb, 1000, 80);
@@ -2248,7 +2268,11 @@ static void test_token_entries(void)
 static void test_state_v3(void)
 {
 	struct ps_client_key k1 = key4("198.51.100.1"), k2 = key4("198.51.100.2"),
-			     k3 = key6("2001:db8::3"), k4 = key4("198.51.100.4");
+			     k3 = key6("2001:db8::3"), k4 = key4("198.51.100.4"),
+			     k5 = key4("198.51.100.5");
+	/* 5: 70000 requests in minute 100 (its 16-bit bucket would not hold them) */
+	static const uint64_t l5[] = CTR(0, 70000, 2, 0, 0, 7, 7, 0, 0);
+	static const double v5[] = W6(70000, 2, 7, 7, 0, 0);
 	/* 1 with tokens: last read, and buckets of minute 100 (current) and 99 (previous) */
 	static const uint64_t l1[] = CTRT(2, 7, 6, 20, 30, 1000, 9000, 800, 8000, 11, 600, 90, 2);
 	static const uint64_t l3[] = CTR(1, (1ULL << 40) + 3, 5, 3, 3, 30, 30, 0, 0);
@@ -2259,7 +2283,7 @@ static void test_state_v3(void)
 				      4000 + 0.75 * 4000, 400 + 0.75 * 200, 50 + 0.75 * 40);
 	static const double v3[] = W8(0.75 * 8, 0.75 * 5, 0.75 * 30, 0.75 * 30, 0, 0, 0, 0);
 	static const double v4[] = W8(6e9 + 0.75 * 1, 0, 0, 0, 0, 0, 0, 0);
-	struct { struct v1hdr h; struct v3rec r[4]; struct ps_cext e[1]; struct v1hdr h2; }
+	struct { struct v1hdr h; struct v3rec r[5]; struct ps_cext e[1]; struct v1hdr h2; }
 		__attribute__((packed)) f;
 	const uint64_t now_ms = (100ULL * 60 + 15) * 1000;
 	char dir[512], path[600], err[4200];
@@ -2277,7 +2301,7 @@ static void test_state_v3(void)
 	f.h.version = 3;
 	f.h.rec_size = sizeof(struct v3rec);
 	f.h.ext_size = sizeof(struct ps_cext);
-	f.h.n = 4;
+	f.h.n = 5;
 	f.h.next_ext = 1;
 	f.h.gen = 77;
 	f.h.saved_ms = now_ms;
@@ -2285,7 +2309,8 @@ static void test_state_v3(void)
 	f.r[1].key = k2;
 	f.r[2].key = k3;
 	f.r[3].key = k4;
-	for (i = 0; i < 4; i++) {
+	f.r[4].key = k5;
+	for (i = 0; i < 5; i++) {
 		f.r[i].inc_ns = 1000 + i;
 		f.r[i].first_wall = 99 * 60;
 		f.r[i].last_wall = 100 * 60 + 5;
@@ -2296,7 +2321,12 @@ static void test_state_v3(void)
 		for (k = 0; k < 6; k++) {
 			f.r[0].last[i][k] = l1[i] >> (8 * k);
 			f.r[2].last[i][k] = l3[i] >> (8 * k);
+			f.r[4].last[i][k] = l5[i] >> (8 * k);
 		}
+	f.r[4].w[PS_WIN_1M][0][PS_W_REQUESTS] = 70000;
+	f.r[4].w[PS_WIN_1M][0][PS_W_INFERENCE] = 2;
+	f.r[4].w[PS_WIN_1M][0][PS_W_RX_BYTES] = 7;
+	f.r[4].w[PS_WIN_1M][0][PS_W_TX_BYTES] = 7;
 	for (i = 0; i < PS_NTOKFIELDS; i++)
 		f.r[0].last_tok[i] = l1[PS_NCTRFIELDS + i];
 	{
@@ -2331,8 +2361,8 @@ static void test_state_v3(void)
 		ck_fail(&ck, "ps_state_load returned %d, expected 1: %s", k, err);
 		goto rm;
 	}
-	if (l.n != 4 || l.gen != 77 || saved != now_ms || l.next_tok != 1)
-		ck_fail(&ck, "%u clients, tick %u, saved %llu, %u token entries; expected 4, 77, %llu, 1",
+	if (l.n != 5 || l.gen != 77 || saved != now_ms || l.next_tok != 1)
+		ck_fail(&ck, "%u clients, tick %u, saved %llu, %u token entries; expected 5, 77, %llu, 1",
 			l.n, l.gen, (unsigned long long)saved, l.next_tok,
 			(unsigned long long)now_ms);
 	check_totals(&ck, "tokens", &l, &k1, l1);
@@ -2348,6 +2378,11 @@ static void test_state_v3(void)
 		ck_fail(&ck, "a client without tokens got a token entry");
 	check_totals(&ck, "wide", &l, &k4, b4);
 	check_view(&ck, "wide 1m", &l, &k4, PS_WIN_1M, now_ms, v4, 0);
+	check_totals(&ck, "70000 requests a minute", &l, &k5, l5);
+	check_view(&ck, "70000 requests a minute, 1m", &l, &k5, PS_WIN_1M, now_ms, v5, 2);
+	r = find(&ck, &l, &k5, "70000 requests a minute");
+	if (r && !(r->ext == 3 && l.ext[2].wide))
+		ck_fail(&ck, "70000 requests a minute: extension %u, not wide", r->ext);
 	if (!ck_ok(&ck))
 		goto rm;
 	/* Saved again (version 3 still) and read: the same table. */
