@@ -399,6 +399,7 @@ int ps_crec_set_buckets(struct ps_ctable *t, struct ps_crec *r,
 			const uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS])
 {
 	struct ps_ctok *k = NULL;
+	struct ps_cext *e;
 	uint32_t anytok = 0;
 	int i, b, f;
 
@@ -423,16 +424,13 @@ int ps_crec_set_buckets(struct ps_ctable *t, struct ps_crec *r,
 	if (ps_buckets_fit(w))
 		return 0;
 	/* A 16-bit bucket past its width: 64-bit buckets, as w has them. */
-	{
-		struct ps_cext *e = make_wide(t, r);
-
-		if (!e)
-			return -ENOMEM;
-		for (i = 0; i < PS_NWINDOWS; i++)
-			for (b = 0; b < 2; b++)
-				for (f = 0; f < PS_NWFIELDS; f++)
-					e->ww[i][b][f] = w[i][b][f];
-	}
+	e = make_wide(t, r);
+	if (!e)
+		return -ENOMEM;
+	for (i = 0; i < PS_NWINDOWS; i++)
+		for (b = 0; b < 2; b++)
+			for (f = 0; f < PS_NWFIELDS; f++)
+				e->ww[i][b][f] = w[i][b][f];
 	return 0;
 }
 
