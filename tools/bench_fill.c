@@ -10,6 +10,10 @@
  *
  *   ps_bench_fill --pin-dir DIR --clients N --rounds R
  *
+ * --tokens PCT: the share of the clients whose answers report tokens
+ * (default 100: every client's token counters rise too); the others'
+ * stay 0, as a flood's or a client's that asks for no answer with usage.
+ *
  * Prints "filled N" (entries the map then holds) and exits when done.
  */
 #include <arpa/inet.h>
@@ -52,6 +56,8 @@ static void make_key(struct ps_client_key *k, uint32_t id)
 }
 
 /* Round r's counters of every client; first_seen stays the first round's. */
+static uint32_t tokens_pct = 100;
+
 static void fill(struct ps_client_ctr *ctrs, uint32_t n, uint32_t round, uint64_t born)
 {
 	uint64_t now = boot_ns(), r = round + 1;
@@ -70,11 +76,13 @@ static void fill(struct ps_client_ctr *ctrs, uint32_t n, uint32_t round, uint64_
 		v->rx_payload = 2500 * r;
 		v->tx_payload = 38000 * r;
 		v->last_seen_ns = now;
-		/* every client's answers report tokens: their windows move too */
-		ctrs[id].tx_events = 300 * r;
-		ctrs[id].tx_tokens = 290 * r;
-		ctrs[id].rx_tokens = 600 * r;
-		ctrs[id].tx_tokens_estimated = 10 * r;
+		/* the token clients' answers report tokens: their windows move too */
+		if (id % 100 < tokens_pct) {
+			ctrs[id].tx_events = 300 * r;
+			ctrs[id].tx_tokens = 290 * r;
+			ctrs[id].rx_tokens = 600 * r;
+			ctrs[id].tx_tokens_estimated = 10 * r;
+		}
 		if (!round) {
 			v->first_seen_ns = born;
 			ctrs[id].gen = 1;
@@ -137,6 +145,7 @@ int main(int argc, char **argv)
 		{ "pin-dir", required_argument, NULL, 'P' },
 		{ "clients", required_argument, NULL, 'n' },
 		{ "rounds", required_argument, NULL, 'r' },
+		{ "tokens", required_argument, NULL, 't' },
 		{},
 	};
 	const char *pin_dir = NULL;
@@ -146,7 +155,7 @@ int main(int argc, char **argv)
 	uint64_t born;
 	size_t len;
 
-	while ((opt = getopt_long(argc, argv, "P:n:r:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "P:n:r:t:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'P':
 			pin_dir = optarg;
@@ -157,13 +166,21 @@ int main(int argc, char **argv)
 		case 'r':
 			rounds = strtoul(optarg, NULL, 10);
 			break;
+		case 't':
+			tokens_pct = strtoul(optarg, NULL, 10);
+			if (tokens_pct > 100) {
+				fprintf(stderr, "ps_bench_fill: --tokens %s: a percentage, 0 to 100\n",
+					optarg);
+				return 2;
+			}
+			break;
 		default:
-			fprintf(stderr, "usage: ps_bench_fill --pin-dir DIR --clients N --rounds R\n");
+			fprintf(stderr, "usage: ps_bench_fill --pin-dir DIR --clients N --rounds R [--tokens PCT]\n");
 			return 2;
 		}
 	}
 	if (!pin_dir || !n) {
-		fprintf(stderr, "usage: ps_bench_fill --pin-dir DIR --clients N --rounds R\n");
+		fprintf(stderr, "usage: ps_bench_fill --pin-dir DIR --clients N --rounds R [--tokens PCT]\n");
 		return 2;
 	}
 	clients_fd = open_pinned(pin_dir, PS_MAP_CLIENTS);

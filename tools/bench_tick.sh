@@ -20,7 +20,10 @@
 #
 # Needs root. Sends no packet anywhere: the veth pair stays inside the namespace and carries none.
 # Environment: TICK_PROBE_DIR (keep each N's status answers there, "us
-# unix-ms" a line, as probe-N.txt); TICK_ROUNDS (seconds of load per N, default 12: a detection
+# unix-ms" a line, as probe-N.txt); TICK_SMAPS_DIR (keep penstockd's /proc/PID/smaps
+# at each sample there, as smaps-N-SAMPLE.txt: where the memory is); TICK_TOKENS (the
+# percentage of the clients whose answers report tokens, default 10: the others, a
+# flood's among them, count none; 100 for every client's); TICK_ROUNDS (seconds of load per N, default 12: a detection
 # pass, every 10 s, falls inside it).
 set -euo pipefail
 
@@ -31,6 +34,7 @@ shift
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000 1000000)
 rounds=${TICK_ROUNDS:-12}
+tokens=${TICK_TOKENS:-10}
 
 ns=pst-bench-$$
 pin=/sys/fs/bpf/pst-bench-$$
@@ -107,7 +111,8 @@ one() {
 	# load for every 200,000 clients, so that ticks with all N changed follow it.
 	local r=$rounds
 	[ "$n" -le 1000000 ] || r=$((rounds + n / 200000))
-	"$bin/ps_bench_fill" --pin-dir "$pin" --clients "$n" --rounds "$r" >"$tmp/fill.out" &
+	"$bin/ps_bench_fill" --pin-dir "$pin" --clients "$n" --rounds "$r" \
+		--tokens "$tokens" >"$tmp/fill.out" &
 	local fpid=$! samples=() renders=() rsss=()
 	probe_control "$tmp/probe.us" "$tmp/probe.stop" &
 	local ppid=$!
@@ -117,6 +122,8 @@ one() {
 		read -r tl rk < <(status_field '"%.1f %d" % (d["tick"]["last_ms"], d["daemon"]["rss_kb"])')
 		samples+=("$tl")
 		rsss+=("$rk")
+		[ -z "${TICK_SMAPS_DIR:-}" ] ||
+			cp "/proc/$dpid/smaps" "$TICK_SMAPS_DIR/smaps-$n-${#samples[@]}.txt" 2>/dev/null || true
 		renders+=("$(render_ms)")
 	done
 	wait "$fpid"
@@ -166,7 +173,8 @@ one() {
 	echo "- load: \`ps_bench_fill\` gives N clients (a quarter IPv6) slots in the running daemon's"
 	echo "  pinned maps, as the BPF programs do, then raises every client's counters once a"
 	echo "  second for $rounds s (over a million clients, a second more each 200,000): each tick"
-	echo "  reads N slots through mmap and folds N changed clients."
+	echo "  reads N slots through mmap and folds N changed clients. $tokens % of the clients'"
+	echo "  answers report tokens (their token counters rise too), the others' none."
 	echo "- tick CPU: penstockd's thread CPU time (user + system) for one read-and-fold pass, as"
 	echo "  \`penstock status\` reports it, sampled once a second: \"all N changed\" while the load"
 	echo "  runs (the samples after the first two), \"none changed\" after it, \"first tick\" the"

@@ -15,7 +15,10 @@
 
 _Static_assert(sizeof(struct ps_counters) == (PS_NCTRFIELDS + 2) * 8,
 	       "enum ps_field follows struct ps_counters");
-_Static_assert(sizeof(struct ps_crec) <= 312, "keep a client record small");
+_Static_assert(sizeof(struct ps_crec) <= 236, "keep a client record small");
+_Static_assert(PS_WIN_1M == 0 && PS_W_REQUESTS == 0 && PS_W_INFERENCE == 1,
+	       "the 16-bit buckets: the 1m window's requests and inference");
+_Static_assert(sizeof(struct ps_ctok) == 64, "a token entry");
 
 const enum ps_field ps_wfield_field[PS_NWFIELDS] = {
 	PS_F_REQUESTS,	 PS_F_INFERENCE, PS_F_RX_BYTES,	 PS_F_TX_BYTES,
@@ -45,6 +48,7 @@ void ps_ctable_free(struct ps_ctable *t)
 	free(t->rec);
 	free(t->bucket);
 	free(t->ext);
+	free(t->tok);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -171,6 +175,26 @@ static const struct ps_cext *rec_ext_const(const struct ps_ctable *t, const stru
 	return r->ext ? &t->ext[r->ext - 1] : NULL;
 }
 
+struct ps_ctok *ps_ctable_tok(struct ps_ctable *t, struct ps_crec *r)
+{
+	if (r->tok)
+		return &t->tok[r->tok - 1];
+	if (t->next_tok == UINT32_MAX - 1)
+		return NULL;
+	if (t->next_tok == t->cap_tok) {
+		uint32_t cap = t->cap_tok >= 1024 ? t->cap_tok + t->cap_tok / 2 : 1024;
+		struct ps_ctok *nt = realloc(t->tok, (size_t)cap * sizeof(*nt));
+
+		if (!nt)
+			return NULL;
+		t->tok = nt;
+		t->cap_tok = cap;
+	}
+	memset(&t->tok[t->next_tok], 0, sizeof(t->tok[0]));
+	r->tok = ++t->next_tok;
+	return &t->tok[r->tok - 1];
+}
+
 /* A 48-bit little-endian counter: a 32-bit and a 16-bit load or store
  * (not bytes stored to a 64-bit temporary read whole: that stalls). */
 static inline uint64_t get48(const uint8_t *p)
@@ -200,40 +224,54 @@ void ps_crec_last(const struct ps_ctable *t, const struct ps_crec *r, uint64_t o
 		memcpy(out, t->ext[r->ext - 1].last, sizeof(out[0]) * PS_NFIELDS);
 		return;
 	}
-	for (f = 0; f < PS_NCTRFIELDS; f++)
-		out[f] = get48(r->last[f]);
+	for (f = 0; f < PS_NLAST32; f++)
+		out[f] = r->last32[f];
+	for (; f < PS_NCTRFIELDS; f++)
+		out[f] = get48(r->last48[f - PS_NLAST32]);
 	for (; f < PS_NFIELDS; f++)
-		out[f] = r->last_tok[f - PS_NCTRFIELDS];
+		out[f] = r->tok ? t->tok[r->tok - 1].last[f - PS_NCTRFIELDS] : 0;
 }
 
 int ps_crec_set_last(struct ps_ctable *t, struct ps_crec *r, const uint64_t v[PS_NFIELDS])
 {
 	struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
-	uint64_t any = 0, anytok = 0;
+	uint64_t any32 = 0, any48 = 0, anytok = 0;
+	struct ps_ctok *k;
 	bool fits;
 	int f;
 
-	for (f = 0; f < PS_NCTRFIELDS; f++)
-		any |= v[f];
+	for (f = 0; f < PS_NLAST32; f++)
+		any32 |= v[f];
+	for (; f < PS_NCTRFIELDS; f++)
+		any48 |= v[f];
 	for (; f < PS_NFIELDS; f++)
 		anytok |= v[f];
-	fits = any <= PS_LAST_MAX && anytok <= PS_LAST_TOK_MAX;
+	fits = any32 <= UINT32_MAX && any48 <= PS_LAST_MAX && anytok <= PS_LAST_TOK_MAX;
 	if (!fits && !(e && e->big)) {
 		e = rec_ext(t, r);
 		if (!e)
 			return -ENOMEM;
 		e->big = true;
-		memset(r->last, 0, sizeof(r->last));
-		memset(r->last_tok, 0, sizeof(r->last_tok));
+		memset(r->last32, 0, sizeof(r->last32));
+		memset(r->last48, 0, sizeof(r->last48));
+		if (r->tok)
+			memset(t->tok[r->tok - 1].last, 0, sizeof(t->tok[0].last));
 	}
 	if (e && e->big) {
 		memcpy(e->last, v, sizeof(e->last));
 		return 0;
 	}
-	for (f = 0; f < PS_NCTRFIELDS; f++)
-		put48(r->last[f], v[f]);
+	for (f = 0; f < PS_NLAST32; f++)
+		r->last32[f] = (uint32_t)v[f];
+	for (; f < PS_NCTRFIELDS; f++)
+		put48(r->last48[f - PS_NLAST32], v[f]);
+	if (!anytok && !r->tok)
+		return 0;
+	k = ps_ctable_tok(t, r);
+	if (!k)
+		return -ENOMEM;
 	for (; f < PS_NFIELDS; f++)
-		r->last_tok[f - PS_NCTRFIELDS] = (uint32_t)v[f];
+		k->last[f - PS_NCTRFIELDS] = (uint32_t)v[f];
 	return 0;
 }
 
@@ -242,10 +280,59 @@ bool ps_crec_seen_at(const struct ps_crec *r, uint32_t gen)
 	return r->gen == (uint16_t)gen;
 }
 
+/* The record's own buckets of window w: current to previous (or cleared), current cleared. */
+static void rec_rotate(struct ps_crec *r, int w, bool keep)
+{
+	if (w == PS_WIN_1M) {
+		if (keep) {
+			memcpy(r->w16[1], r->w16[0], sizeof(r->w16[0]));
+			memcpy(r->w1m[1], r->w1m[0], sizeof(r->w1m[0]));
+		} else {
+			memset(r->w16[1], 0, sizeof(r->w16[1]));
+			memset(r->w1m[1], 0, sizeof(r->w1m[1]));
+		}
+		memset(r->w16[0], 0, sizeof(r->w16[0]));
+		memset(r->w1m[0], 0, sizeof(r->w1m[0]));
+		return;
+	}
+	if (keep)
+		memcpy(r->w[w - 1][1], r->w[w - 1][0], sizeof(r->w[w - 1][0]));
+	else
+		memset(r->w[w - 1][1], 0, sizeof(r->w[w - 1][1]));
+	memset(r->w[w - 1][0], 0, sizeof(r->w[w - 1][0]));
+}
+
+static void rec_clear(struct ps_crec *r)
+{
+	memset(r->w16, 0, sizeof(r->w16));
+	memset(r->w1m, 0, sizeof(r->w1m));
+	memset(r->w, 0, sizeof(r->w));
+}
+
+/* Room left in the record's bucket of field f (f < PS_NRWFIELDS), window w, current or previous. */
+static inline uint64_t rec_room(const struct ps_crec *r, int w, int b, int f)
+{
+	if (w != PS_WIN_1M)
+		return UINT32_MAX - r->w[w - 1][b][f];
+	return f < PS_NW16 ? UINT16_MAX - r->w16[b][f] : UINT32_MAX - r->w1m[b][f - PS_NW16];
+}
+
+/* Add d to that bucket (rec_room() said it fits). */
+static inline void rec_add(struct ps_crec *r, int w, int b, int f, uint64_t d)
+{
+	if (w != PS_WIN_1M)
+		r->w[w - 1][b][f] += d;
+	else if (f < PS_NW16)
+		r->w16[b][f] += d;
+	else
+		r->w1m[b][f - PS_NW16] += d;
+}
+
 /* Move the buckets to minute m: the current bucket becomes the previous one. */
 static void rotate(struct ps_ctable *t, struct ps_crec *r, uint32_t m)
 {
 	struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
+	struct ps_ctok *k = r->tok ? &t->tok[r->tok - 1] : NULL;
 	bool wide = e && e->wide;
 	int w;
 
@@ -262,47 +349,129 @@ static void rotate(struct ps_ctable *t, struct ps_crec *r, uint32_t m)
 			else
 				memset(e->ww[w][1], 0, sizeof(e->ww[w][1]));
 			memset(e->ww[w][0], 0, sizeof(e->ww[w][0]));
-		} else {
-			if (cur == old + 1)
-				memcpy(r->w[w][1], r->w[w][0], sizeof(r->w[w][0]));
-			else
-				memset(r->w[w][1], 0, sizeof(r->w[w][1]));
-			memset(r->w[w][0], 0, sizeof(r->w[w][0]));
+			continue;
 		}
+		rec_rotate(r, w, cur == old + 1);
+		if (!k)
+			continue;
+		if (cur == old + 1)
+			memcpy(k->w[w][1], k->w[w][0], sizeof(k->w[w][0]));
+		else
+			memset(k->w[w][1], 0, sizeof(k->w[w][1]));
+		memset(k->w[w][0], 0, sizeof(k->w[w][0]));
 	}
 	r->minute = m;
+}
+
+/* Make r wide: its buckets into its extension's 64-bit ones. NULL when out of memory. */
+static struct ps_cext *make_wide(struct ps_ctable *t, struct ps_crec *r)
+{
+	struct ps_cext *e = rec_ext(t, r);
+	int w, b, f;
+
+	if (!e)
+		return NULL;
+	if (e->wide)
+		return e;
+	for (w = 0; w < PS_NWINDOWS; w++)
+		for (b = 0; b < 2; b++)
+			for (f = 0; f < PS_NWFIELDS; f++)
+				e->ww[w][b][f] = ps_crec_bucket(t, r, w, b, f);
+	rec_clear(r);
+	if (r->tok)
+		memset(t->tok[r->tok - 1].w, 0, sizeof(t->tok[0].w));
+	e->wide = true;
+	return e;
+}
+
+bool ps_buckets_fit(const uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS])
+{
+	int b, f;
+
+	for (b = 0; b < 2; b++)
+		for (f = 0; f < PS_NW16; f++)
+			if (w[PS_WIN_1M][b][f] > UINT16_MAX)
+				return false;
+	return true;
+}
+
+int ps_crec_set_buckets(struct ps_ctable *t, struct ps_crec *r,
+			const uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS])
+{
+	struct ps_ctok *k = NULL;
+	struct ps_cext *e;
+	uint32_t anytok = 0;
+	int i, b, f;
+
+	for (i = 0; i < PS_NWINDOWS; i++)
+		for (b = 0; b < 2; b++)
+			for (f = PS_NRWFIELDS; f < PS_NWFIELDS; f++)
+				anytok |= w[i][b][f];
+	if (anytok || r->tok) {
+		k = ps_ctable_tok(t, r);
+		if (!k)
+			return -ENOMEM;
+	}
+	rec_clear(r);
+	for (i = 0; i < PS_NWINDOWS; i++)
+		for (b = 0; b < 2; b++) {
+			for (f = 0; f < PS_NRWFIELDS; f++)
+				if (w[i][b][f] <= rec_room(r, i, b, f))
+					rec_add(r, i, b, f, w[i][b][f]);
+			for (; f < PS_NWFIELDS && k; f++)
+				k->w[i][b][f - PS_NRWFIELDS] = w[i][b][f];
+		}
+	if (ps_buckets_fit(w))
+		return 0;
+	/* A 16-bit bucket past its width: 64-bit buckets, as w has them. */
+	e = make_wide(t, r);
+	if (!e)
+		return -ENOMEM;
+	for (i = 0; i < PS_NWINDOWS; i++)
+		for (b = 0; b < 2; b++)
+			for (f = 0; f < PS_NWFIELDS; f++)
+				e->ww[i][b][f] = w[i][b][f];
+	return 0;
 }
 
 static int add_windows(struct ps_ctable *t, struct ps_crec *r, const uint64_t d[PS_NWFIELDS])
 {
 	struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
-	int w, b, f;
+	struct ps_ctok *k;
+	int w, f;
 
 	if (!(e && e->wide)) {
-		bool fits = true;
+		bool fits = true, anytok = false;
 
-		for (w = 0; w < PS_NWINDOWS && fits; w++)
-			for (f = 0; f < PS_NWFIELDS; f++)
-				if (d[f] > UINT32_MAX - (uint64_t)r->w[w][0][f]) {
+		for (f = PS_NRWFIELDS; f < PS_NWFIELDS; f++)
+			if (d[f])
+				anytok = true;
+		/* A client's first tokens get it its token entry. */
+		k = anytok || r->tok ? ps_ctable_tok(t, r) : NULL;
+		if ((anytok || r->tok) && !k)
+			return -ENOMEM;
+		for (w = 0; w < PS_NWINDOWS && fits; w++) {
+			for (f = 0; f < PS_NRWFIELDS; f++)
+				if (d[f] > rec_room(r, w, 0, f))
 					fits = false;
-					break;
-				}
+			for (; f < PS_NWFIELDS && anytok; f++)
+				if (d[f] > UINT32_MAX - (uint64_t)k->w[w][0][f - PS_NRWFIELDS])
+					fits = false;
+		}
 		if (fits) {
-			for (w = 0; w < PS_NWINDOWS; w++)
-				for (f = 0; f < PS_NWFIELDS; f++)
-					r->w[w][0][f] += d[f];
+			for (w = 0; w < PS_NWINDOWS; w++) {
+				for (f = 0; f < PS_NRWFIELDS; f++)
+					rec_add(r, w, 0, f, d[f]);
+				if (anytok)
+					for (f = PS_NRWFIELDS; f < PS_NWFIELDS; f++)
+						k->w[w][0][f - PS_NRWFIELDS] += d[f];
+			}
 			return 0;
 		}
-		/* Too much for 32 bits: this client gets 64-bit buckets. */
-		e = rec_ext(t, r);
+		/* Too much for the record's buckets: this client gets 64-bit ones. */
+		e = make_wide(t, r);
 		if (!e)
 			return -ENOMEM;
-		for (w = 0; w < PS_NWINDOWS; w++)
-			for (b = 0; b < 2; b++)
-				for (f = 0; f < PS_NWFIELDS; f++)
-					e->ww[w][b][f] = r->w[w][b][f];
-		memset(r->w, 0, sizeof(r->w));
-		e->wide = true;
 	}
 	for (w = 0; w < PS_NWINDOWS; w++)
 		for (f = 0; f < PS_NWFIELDS; f++)
@@ -401,7 +570,6 @@ void ps_crec_totals(const struct ps_ctable *t, const struct ps_crec *r, uint64_t
 void ps_crec_view(const struct ps_ctable *t, const struct ps_crec *r, enum ps_window win,
 		  uint64_t now_ms, struct ps_cview *out)
 {
-	const struct ps_cext *e = rec_ext_const(t, r);
 	uint32_t m = now_ms / 60000;
 	int f;
 
@@ -434,15 +602,9 @@ void ps_crec_view(const struct ps_ctable *t, const struct ps_crec *r, enum ps_wi
 			wcur = wprev = 0.0;
 		}
 		for (f = 0; f < PS_NWFIELDS; f++) {
-			double bc, bp;
+			double bc = ps_crec_bucket(t, r, win, 0, f);
+			double bp = ps_crec_bucket(t, r, win, 1, f);
 
-			if (e && e->wide) {
-				bc = e->ww[win][0][f];
-				bp = e->ww[win][1][f];
-			} else {
-				bc = r->w[win][0][f];
-				bp = r->w[win][1][f];
-			}
 			if (cur == rec + 1)
 				out->v[ps_wfield_field[f]] = bc * wprev;
 			else

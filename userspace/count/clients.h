@@ -12,20 +12,28 @@
  * Windows are two buckets each (current and previous minute, hour, day,
  * aligned to UTC); a window's figure is the current bucket plus the
  * previous one weighted by the share of it still inside the window.
- * Buckets are 32-bit; a client whose bucket would overflow moves to 64-bit
- * buckets of its own (rare: 4 GiB in one minute, hour or day).
+ * Buckets are 32-bit, the minute's of requests and inference 16-bit; a
+ * client whose bucket would overflow moves to 64-bit buckets of its own
+ * (rare: 65536 requests or 4 GiB in one minute, 4 G in an hour or day).
  *
- * A record keeps the map entry's counters at the last read in 48 bits
- * each, its output token counters in 32; a client whose counter passes
- * that (256 TiB, 4 G tokens) keeps them in its extension, 64-bit, as the
- * buckets.
+ * A record keeps the map entry's counters at the last read: the bytes and
+ * payload ones in 48 bits each, connections, requests and packets in 32;
+ * a client whose counter passes that (256 TiB, 4 G) keeps them in its
+ * extension, 64-bit, as the buckets.
  *
  * Windows hold the fields of enum ps_wfield: tx_tokens and rx_tokens
  * among them, tx_events and tx_tokens_estimated (like connections and
  * packets) in the totals only.
  *
+ * Token figures live apart from the record, in a token entry (struct
+ * ps_ctok: the four output token counters at the last read, 32-bit, and
+ * the buckets of the two windowed token fields) that a client gets at its
+ * first token counted: most clients, every one of a spoofed flood among
+ * them, never count one. A client without one has counted none. Read the
+ * buckets through ps_crec_bucket(), the counters through ps_crec_last().
+ *
  * Records live in one array, found through a chained hash on the key;
- * 312 bytes per client.
+ * 236 bytes per client, 64 more for a client that counted tokens.
  */
 #ifndef PS_CLIENTS_H
 #define PS_CLIENTS_H
@@ -51,6 +59,11 @@ enum ps_wfield {
 	PS_W_RX_TOKENS,
 	PS_NWFIELDS,
 };
+/* The fields whose buckets the record holds; the token ones' are in its token entry. */
+#define PS_NRWFIELDS	PS_W_TX_TOKENS
+#define PS_NTOKWFIELDS	(PS_NWFIELDS - PS_NRWFIELDS)
+/* Those of them whose 1m buckets are 16-bit: requests and inference. */
+#define PS_NW16		PS_W_RX_BYTES
 
 extern const enum ps_field ps_wfield_field[PS_NWFIELDS];
 /* Whether field f has windows (else: totals only). */
@@ -77,23 +90,40 @@ struct ps_ctable;
 
 #define PS_LAST_BITS	48
 #define PS_LAST_MAX	((1ULL << PS_LAST_BITS) - 1)
-#define PS_LAST_TOK_MAX	UINT32_MAX	/* a token counter's, in 32 bits */
+/* The counters kept in 32 bits at the last read: connections .. tx_packets
+ * (enum ps_field's first PS_NLAST32), and the token counters. */
+#define PS_NLAST32	PS_F_RX_BYTES
+#define PS_NLAST48	(PS_NCTRFIELDS - PS_NLAST32)
+#define PS_LAST_TOK_MAX	UINT32_MAX	/* a 32-bit counter's */
 
 struct ps_crec {
 	struct ps_client_key key;
 	uint32_t next;			/* hash chain: record index + 1, 0 ends */
-	uint64_t inc_ns;		/* first_seen_ns of the map entry followed */
+	/* first_seen_ns of the map entry followed (4-byte aligned: no padding) */
+	uint64_t inc_ns __attribute__((packed, aligned(4)));
 	uint32_t first_wall;		/* first seen, Unix seconds */
 	uint32_t last_wall;		/* last packet, Unix seconds */
 	uint32_t minute;		/* Unix minute of the current buckets */
 	uint32_t ext;			/* ps_cext index + 1, 0 for none */
+	uint32_t tok;			/* ps_ctok index + 1, 0: no token counted */
+	/* That entry's counters at the last read (in the extension when
+	 * big: ps_crec_last()): the first PS_NLAST32 in 32 bits, the
+	 * others 48-bit little-endian. */
+	uint32_t last32[PS_NLAST32];
+	uint8_t last48[PS_NLAST48][PS_LAST_BITS / 8];
 	uint16_t gen;			/* tick that last found it in the map, mod 2^16 */
-	/* That entry's counters at the last read, 48-bit little-endian,
-	 * and its token counters, 32-bit (in the extension when big:
-	 * ps_crec_last()). */
-	uint8_t last[PS_NCTRFIELDS][PS_LAST_BITS / 8];
-	uint32_t last_tok[PS_NTOKFIELDS];
-	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];	/* [window][cur, prev][field] */
+	/* Buckets [cur, prev][field]: the 1m window's (requests and
+	 * inference in w16, the others in w1m), the 1h and 24h windows' in
+	 * w[window - 1]. */
+	uint16_t w16[2][PS_NW16];
+	uint32_t w1m[2][PS_NRWFIELDS - PS_NW16];
+	uint32_t w[PS_NWINDOWS - 1][2][PS_NRWFIELDS];
+};
+
+/* A client's token figures, from its first token counted. */
+struct ps_ctok {
+	uint32_t last[PS_NTOKFIELDS];	/* the token counters at the last read */
+	uint32_t w[PS_NWINDOWS][2][PS_NTOKWFIELDS];	/* tx_tokens, rx_tokens buckets */
 };
 
 /* What a few records need beyond the common ones. */
@@ -110,6 +140,17 @@ void ps_crec_last(const struct ps_ctable *t, const struct ps_crec *r, uint64_t o
 /* Set them; 0 or -ENOMEM (one past 48 bits, or a token counter past 32,
  * needs the extension). */
 int ps_crec_set_last(struct ps_ctable *t, struct ps_crec *r, const uint64_t v[PS_NFIELDS]);
+/*
+ * Set r's buckets (r not wide) to w, all the window fields': a bucket past
+ * its width makes r wide (its extension: call once the extensions are
+ * there). 0 or -ENOMEM.
+ */
+int ps_crec_set_buckets(struct ps_ctable *t, struct ps_crec *r,
+			const uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS]);
+/* Whether w fits a record's buckets (no extension needed). */
+bool ps_buckets_fit(const uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS]);
+/* r's token entry, made (zeroed) if it has none; NULL when out of memory. */
+struct ps_ctok *ps_ctable_tok(struct ps_ctable *t, struct ps_crec *r);
 /* The tick r was last found in the map at is t's (mod 2^16): at, or one before. */
 bool ps_crec_seen_at(const struct ps_crec *r, uint32_t gen);
 
@@ -120,6 +161,8 @@ struct ps_ctable {
 	uint32_t nbuckets;		/* power of two */
 	struct ps_cext *ext;
 	uint32_t next_ext, cap_ext;
+	struct ps_ctok *tok;
+	uint32_t next_tok, cap_tok;
 	uint32_t gen;			/* current tick number */
 	bool folding;			/* a tick is folding: records it has not reached
 					 * yet were found in the map at gen - 1 */
@@ -149,6 +192,23 @@ struct ps_ctable {
 };
 
 #define PS_CTABLE_YIELD_EVERY	16384
+
+/*
+ * Bucket `which` (0 current, 1 previous) of window field f in window win,
+ * as r holds it (in the record, its token entry or its extension): the
+ * only reader of the buckets.
+ */
+static inline uint64_t ps_crec_bucket(const struct ps_ctable *t, const struct ps_crec *r,
+				      enum ps_window win, int which, enum ps_wfield f)
+{
+	if (r->ext && t->ext[r->ext - 1].wide)
+		return t->ext[r->ext - 1].ww[win][which][f];
+	if (f >= PS_NRWFIELDS)
+		return r->tok ? t->tok[r->tok - 1].w[win][which][f - PS_NRWFIELDS] : 0;
+	if (win != PS_WIN_1M)
+		return r->w[win - 1][which][f];
+	return f < PS_NW16 ? r->w16[which][f] : r->w1m[which][f - PS_NW16];
+}
 
 /* Call on_yield, its CPU time added to yield_ns; what it returns. */
 bool ps_ctable_yield(struct ps_ctable *t);

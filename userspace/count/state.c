@@ -2,19 +2,23 @@
 /*
  * File layout (inside gzip):
  *   struct state_hdr
- *   n     x struct ps_crec   (next is meaningless: the hash is rebuilt)
+ *   n     x struct crec_v3   (next is meaningless: the hash is rebuilt)
  *   next_ext x struct ps_cext
  *   struct state_hdr again   (a truncated file cannot pass for whole)
- * Records are stored as the daemon holds them; version and record sizes
- * in the header reject a file from a build with another layout.
+ * Version and record sizes in the header reject a file from a build with
+ * another layout.
  *
  * Version 3: records of 312 bytes (the counters at the last read in 48
  * bits each, the output token counters in 32, the tick number in 16;
  * windows of 8 fields, tx_tokens and rx_tokens among them), extensions
- * that may hold those counters. Version 2 (records of 248 bytes: no token
- * counters, windows of 6 fields) and version 1 (records of 272 bytes, the
- * counters 64-bit) are read too, and converted as they are read: their
- * clients' token counts start at 0.
+ * that may hold those counters. The daemon holds a client's token figures
+ * apart (struct ps_ctok) and some counters in 32 bits: records are
+ * converted to version 3's as they are written, and back as they are read
+ * (a counter past 32 bits moves to the client's extension, as it does
+ * live). Version 2 (records of 248 bytes: no token counters, windows of 6
+ * fields) and version 1 (records of 272 bytes, the counters 64-bit) are
+ * read too, and converted as they are read: their clients' token counts
+ * start at 0.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -55,6 +59,23 @@ struct state_hdr {
 #define OLD_NWFIELDS	6
 _Static_assert(PS_NCTRFIELDS == OLD_NFIELDS && PS_W_TX_TOKENS == OLD_NWFIELDS,
 	       "the old fields come first, in the same order");
+
+/* Version 3's record (the daemon's own until token entries). */
+struct crec_v3 {
+	struct ps_client_key key;
+	uint32_t next;
+	uint64_t inc_ns;
+	uint32_t first_wall;
+	uint32_t last_wall;
+	uint32_t minute;
+	uint32_t ext;
+	uint16_t gen;
+	uint8_t last[PS_NCTRFIELDS][PS_LAST_BITS / 8];
+	uint32_t last_tok[PS_NTOKFIELDS];
+	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];
+};
+_Static_assert(sizeof(struct crec_v3) == 312, "version 3's records");
+_Static_assert(sizeof(struct ps_cext) == 600, "version 3's extensions");
 
 /* Version 1's layouts. */
 struct crec_v1 {
@@ -168,7 +189,7 @@ static void state_hdr_of(const struct ps_ctable *t, uint64_t now_ms, struct stat
 	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, STATE_MAGIC, sizeof(h->magic));
 	h->version = STATE_VERSION;
-	h->rec_size = sizeof(struct ps_crec);
+	h->rec_size = sizeof(struct crec_v3);
 	h->ext_size = sizeof(struct ps_cext);
 	h->n = t->n;
 	h->next_ext = t->next_ext;
@@ -244,14 +265,61 @@ fail:
 	return ret;
 }
 
+/* Record r of t as version 3 writes it. */
+static void to_v3(const struct ps_ctable *t, const struct ps_crec *r, struct crec_v3 *o)
+{
+	const struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
+	uint64_t last[PS_NFIELDS];
+	int w, b, f;
+
+	memset(o, 0, sizeof(*o));
+	o->key = r->key;
+	o->inc_ns = r->inc_ns;
+	o->first_wall = r->first_wall;
+	o->last_wall = r->last_wall;
+	o->minute = r->minute;
+	o->ext = r->ext;
+	o->gen = r->gen;
+	/* Big or wide: the extension holds them, the record's are 0 (as live). */
+	if (!(e && e->big)) {
+		ps_crec_last(t, r, last);
+		for (f = 0; f < PS_NCTRFIELDS; f++)
+			for (b = 0; b < PS_LAST_BITS / 8; b++)
+				o->last[f][b] = last[f] >> (8 * b);
+		for (; f < PS_NFIELDS; f++)
+			o->last_tok[f - PS_NCTRFIELDS] = (uint32_t)last[f];
+	}
+	if (!(e && e->wide))
+		for (w = 0; w < PS_NWINDOWS; w++)
+			for (b = 0; b < 2; b++)
+				for (f = 0; f < PS_NWFIELDS; f++)
+					o->w[w][b][f] = (uint32_t)ps_crec_bucket(t, r, w, b, f);
+}
+
+/* Records copied (converted) at a time: about 1 MiB. */
+#define SAVE_CHUNK	4096
+
 static int body_whole(gzFile gz, void *ctx)
 {
 	const struct ps_ctable *t = ctx;
+	struct crec_v3 *buf = malloc(SAVE_CHUNK * sizeof(*buf));
+	uint32_t first, i;
+	int ret = 0;
 
-	if (gz_write_all(gz, t->rec, (size_t)t->n * sizeof(*t->rec)) ||
-	    gz_write_all(gz, t->ext, (size_t)t->next_ext * sizeof(*t->ext)))
-		return -EIO;
-	return 0;
+	if (!buf)
+		return -ENOMEM;
+	for (first = 0; first < t->n && !ret; first += SAVE_CHUNK) {
+		uint32_t cnt = t->n - first < SAVE_CHUNK ? t->n - first : SAVE_CHUNK;
+
+		for (i = 0; i < cnt; i++)
+			to_v3(t, &t->rec[first + i], &buf[i]);
+		if (gz_write_all(gz, buf, (size_t)cnt * sizeof(*buf)))
+			ret = -EIO;
+	}
+	free(buf);
+	if (!ret && gz_write_all(gz, t->ext, (size_t)t->next_ext * sizeof(*t->ext)))
+		ret = -EIO;
+	return ret;
 }
 
 int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, char *err,
@@ -265,16 +333,13 @@ int ps_state_save(const struct ps_ctable *t, const char *dir, uint64_t now_ms, c
 
 /* ---- a save by a thread, a chunk of records at a time under the table's lock ---- */
 
-/* Records copied under the lock at a time: about 1 MiB. */
-#define SAVE_CHUNK	4096
-
 struct ps_state_saver {
 	pthread_t th;
 	pthread_mutex_t *mu;
 	const struct ps_ctable *t;
 	char dir[4096];
 	struct state_hdr h;
-	struct ps_crec *buf;
+	struct crec_v3 *buf;	/* SAVE_CHUNK records, converted under the lock */
 	struct ps_cext *ext;	/* h.next_ext extensions, each copied with its record */
 	int ret;
 	atomic_bool done;
@@ -291,7 +356,8 @@ static int body_chunks(gzFile gz, void *ctx)
 		bool changed = false;
 
 		pthread_mutex_lock(s->mu);
-		memcpy(s->buf, s->t->rec + first, (size_t)cnt * sizeof(*s->buf));
+		for (i = 0; i < cnt; i++)
+			to_v3(s->t, &s->t->rec[first + i], &s->buf[i]);
 		for (i = 0; i < cnt; i++) {
 			uint32_t e = s->buf[i].ext;
 
@@ -424,37 +490,80 @@ static int read_header(gzFile gz, const char *path, struct state_hdr *h, char *e
 	if (h->version == 2 && h->rec_size == sizeof(struct crec_v2) &&
 	    h->ext_size == sizeof(struct cext_v2))
 		return 0;
-	if (h->version != STATE_VERSION || h->rec_size != sizeof(struct ps_crec) ||
+	if (h->version != STATE_VERSION || h->rec_size != sizeof(struct crec_v3) ||
 	    h->ext_size != sizeof(struct ps_cext)) {
 		snprintf(err, errlen,
 			 "%s: state file version %u (records of %u bytes); this penstockd reads version %u (%zu bytes)",
-			 path, h->version, h->rec_size, STATE_VERSION, sizeof(struct ps_crec));
+			 path, h->version, h->rec_size, STATE_VERSION, sizeof(struct crec_v3));
 		return -EINVAL;
 	}
 	return 0;
 }
 
-/* A record whose counters need its extension, until the extensions are read. */
+/* A record that needs its extension, until the extensions are read. */
 struct big_v1 {
 	uint32_t i;
 	uint64_t last[PS_NFIELDS];
+	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];
 };
 
-/* An old record's windows into r's (the token fields' start at 0). */
-static void old_windows(struct ps_crec *r, const uint32_t w[PS_NWINDOWS][2][OLD_NWFIELDS])
+/*
+ * A file's record into r (key, times, ext and gen set): its buckets (w,
+ * all the window fields) and its counters at the last read. A record that
+ * needs its extension for them (a counter past 32 or 48 bits, a bucket
+ * past 16) is left: 1, for ps_crec_set_buckets and ps_crec_set_last once
+ * the extensions are read. 0 or -ENOMEM.
+ */
+static int put_rec(struct ps_ctable *t, struct ps_crec *r, const uint64_t last[PS_NFIELDS],
+		   const uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS])
 {
-	int i, b;
+	uint64_t any32 = 0, any48 = 0, anytok = 0;
+	struct ps_ctok *k = NULL;
+	int b, f, ret;
 
-	for (i = 0; i < PS_NWINDOWS; i++)
-		for (b = 0; b < 2; b++)
-			memcpy(r->w[i][b], w[i][b], sizeof(w[i][b]));
+	for (f = 0; f < PS_NLAST32; f++)
+		any32 |= last[f];
+	for (; f < PS_NCTRFIELDS; f++)
+		any48 |= last[f];
+	for (; f < PS_NFIELDS; f++)
+		anytok |= last[f];
+	if (any32 > UINT32_MAX || any48 > PS_LAST_MAX || anytok > PS_LAST_TOK_MAX ||
+	    !ps_buckets_fit(w))
+		return 1;
+	ret = ps_crec_set_buckets(t, r, w);
+	if (ret)
+		return ret;
+	if (anytok || r->tok) {
+		k = ps_ctable_tok(t, r);
+		if (!k)
+			return -ENOMEM;
+	}
+	for (f = 0; f < PS_NLAST32; f++)
+		r->last32[f] = (uint32_t)last[f];
+	for (; f < PS_NCTRFIELDS; f++)
+		for (b = 0; b < PS_LAST_BITS / 8; b++)
+			r->last48[f - PS_NLAST32][b] = last[f] >> (8 * b);
+	for (; f < PS_NFIELDS && k; f++)
+		k->last[f - PS_NCTRFIELDS] = (uint32_t)last[f];
+	return 0;
+}
+
+/* A 48-bit little-endian counter of a file's record. */
+static uint64_t file48(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int k;
+
+	for (k = 0; k < PS_LAST_BITS / 8; k++)
+		v |= (uint64_t)p[k] << (8 * k);
+	return v;
 }
 
 /*
- * An old version's (1 or 2) records and extensions into t, converted. 0,
- * -EIO (the file ends early or is corrupt) or -ENOMEM.
+ * A file's records and extensions into t, converted (version 3's, or an
+ * old version's). 0, -EIO (the file ends early or is corrupt) or -ENOMEM.
  */
-static int read_old(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
+static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 {
 	enum { CHUNK = 4096 };
 	char *b = malloc((size_t)CHUNK * h->rec_size);
@@ -473,13 +582,30 @@ static int read_old(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 		}
 		for (i = 0; i < cnt; i++) {
 			struct ps_crec *r = &t->rec[first + i];
-			const struct crec_v1 *b1;
-			const struct crec_v2 *b2;
-			int f, k;
+			const void *p = b + (size_t)i * h->rec_size;
+			uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS] = {};
+			uint64_t last[PS_NFIELDS] = {};
+			int f, k, x;
 
 			memset(r, 0, sizeof(*r));
-			if (h->version == 2) {
-				b2 = (const struct crec_v2 *)(b + (size_t)i * h->rec_size);
+			if (h->version == 3) {
+				const struct crec_v3 *b3 = p;
+
+				r->key = b3->key;
+				r->inc_ns = b3->inc_ns;
+				r->first_wall = b3->first_wall;
+				r->last_wall = b3->last_wall;
+				r->minute = b3->minute;
+				r->ext = b3->ext;
+				r->gen = b3->gen;
+				for (f = 0; f < PS_NCTRFIELDS; f++)
+					last[f] = file48(b3->last[f]);
+				for (; f < PS_NFIELDS; f++)
+					last[f] = b3->last_tok[f - PS_NCTRFIELDS];
+				memcpy(w, b3->w, sizeof(w));
+			} else if (h->version == 2) {
+				const struct crec_v2 *b2 = p;
+
 				r->key = b2->key;
 				r->inc_ns = b2->inc_ns;
 				r->first_wall = b2->first_wall;
@@ -487,28 +613,32 @@ static int read_old(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 				r->minute = b2->minute;
 				r->ext = b2->ext;
 				r->gen = b2->gen;
-				memcpy(r->last, b2->last, sizeof(b2->last));
-				old_windows(r, b2->w);
-				continue;
-			}
-			b1 = (const struct crec_v1 *)(b + (size_t)i * h->rec_size);
-			r->key = b1->key;
-			r->inc_ns = b1->inc_ns;
-			r->first_wall = b1->first_wall;
-			r->last_wall = b1->last_wall;
-			r->minute = b1->minute;
-			r->ext = b1->ext;
-			r->gen = b1->gen;
-			old_windows(r, b1->w);
-			for (f = 0; f < OLD_NFIELDS; f++)
-				if (b1->last[f] > PS_LAST_MAX)
-					break;
-			if (f == OLD_NFIELDS) {
 				for (f = 0; f < OLD_NFIELDS; f++)
-					for (k = 0; k < PS_LAST_BITS / 8; k++)
-						r->last[f][k] = b1->last[f] >> (8 * k);
-				continue;
+					last[f] = file48(b2->last[f]);
+				for (k = 0; k < PS_NWINDOWS; k++)
+					for (x = 0; x < 2; x++)
+						memcpy(w[k][x], b2->w[k][x], sizeof(b2->w[k][x]));
+			} else {
+				const struct crec_v1 *b1 = p;
+
+				r->key = b1->key;
+				r->inc_ns = b1->inc_ns;
+				r->first_wall = b1->first_wall;
+				r->last_wall = b1->last_wall;
+				r->minute = b1->minute;
+				r->ext = b1->ext;
+				r->gen = b1->gen;
+				memcpy(last, b1->last, sizeof(b1->last));
+				for (k = 0; k < PS_NWINDOWS; k++)
+					for (x = 0; x < 2; x++)
+						memcpy(w[k][x], b1->w[k][x], sizeof(b1->w[k][x]));
 			}
+			ret = put_rec(t, r, last, w);
+			if (ret < 0)
+				break;
+			if (!ret)
+				continue;
+			ret = 0;
 			if (!(nbig & (nbig + 1))) {	/* 0, 1, 3, 7...: grow */
 				struct big_v1 *nb = realloc(big, (2 * (size_t)nbig + 2) * sizeof(*nb));
 
@@ -518,9 +648,9 @@ static int read_old(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 				}
 				big = nb;
 			}
-			memset(&big[nbig], 0, sizeof(big[nbig]));
 			big[nbig].i = first + i;
-			memcpy(big[nbig].last, b1->last, sizeof(b1->last));
+			memcpy(big[nbig].last, last, sizeof(last));
+			memcpy(big[nbig].w, w, sizeof(w));
 			nbig++;
 		}
 	}
@@ -529,12 +659,17 @@ static int read_old(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 		union {
 			struct cext_v1 v1;
 			struct cext_v2 v2;
+			struct ps_cext v3;
 		} o;
 		int w, k;
 
 		if (gz_read_all(gz, &o, h->ext_size)) {
 			ret = -EIO;
 			break;
+		}
+		if (h->version == 3) {
+			*e = o.v3;
+			continue;
 		}
 		memset(e, 0, sizeof(*e));
 		/* base, wide and ww begin both layouts alike. */
@@ -556,7 +691,8 @@ static int read_old(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 	for (i = 0; i < nbig && !ret; i++) {
 		if (t->rec[big[i].i].ext > t->next_ext)
 			break;	/* found corrupt by the caller */
-		if (ps_crec_set_last(t, &t->rec[big[i].i], big[i].last))
+		if (ps_crec_set_buckets(t, &t->rec[big[i].i], big[i].w) ||
+		    ps_crec_set_last(t, &t->rec[big[i].i], big[i].last))
 			ret = -ENOMEM;
 	}
 	free(big);
@@ -580,26 +716,18 @@ static int read_records(gzFile gz, const char *path, const struct state_hdr *h,
 	}
 	t->cap = h->n + 1;
 	t->cap_ext = h->next_ext + 1;
-	if (h->version < STATE_VERSION)
-		r1 = read_old(gz, h, t);
+	r1 = read_recs(gz, h, t);
 	if (r1 == -ENOMEM) {
 		snprintf(err, errlen, "%s: out of memory for %u clients", path, h->n);
 		return -ENOMEM;
 	}
-	if (r1 || (h->version == STATE_VERSION &&
-		   (gz_read_all(gz, t->rec, (size_t)h->n * sizeof(*t->rec)) ||
-		    gz_read_all(gz, t->ext, (size_t)h->next_ext * sizeof(*t->ext)))) ||
-	    gz_read_all(gz, &h2, sizeof(h2)) || memcmp(h, &h2, sizeof(*h)) || !at_end(gz)) {
+	if (r1 || gz_read_all(gz, &h2, sizeof(h2)) || memcmp(h, &h2, sizeof(*h)) || !at_end(gz)) {
 		int zerr;
 		const char *zmsg = gzerror(gz, &zerr);
 
 		snprintf(err, errlen, "%s: truncated or corrupt (%s)", path,
 			 zerr ? zmsg : "ends early");
 		return -EINVAL;
-	}
-	if (h->version == STATE_VERSION) {	/* (read_old set them, and made extensions) */
-		t->n = h->n;
-		t->next_ext = h->next_ext;
 	}
 	t->gen = h->gen;
 	for (i = 0; i < t->n; i++)

@@ -20,7 +20,9 @@ struct ps_tick {
 	struct ps_datapath *dp;
 	uint32_t max;			/* slots */
 	uint32_t *slot_rec;		/* record index + 1 of each slot, 0: unknown */
-	uint32_t *slot_gen;		/* the slot's gen when slot_rec was set */
+	uint16_t *slot_gen;		/* the slot's gen when slot_rec was set, mod 2^16
+					 * (a slot is reassigned only once freed, which
+					 * clears its slot_rec) */
 	uint32_t *pending;		/* slots unlinked at the last tick, freed at this */
 	uint32_t npending;
 	uint32_t next;			/* slots handed out at the last tick */

@@ -58,7 +58,6 @@ uint64_t ps_fleet_local(const struct ps_ctable *t, const struct ps_crec *r, enum
 	enum ps_window win = day ? PS_WIN_24H : PS_WIN_1M;
 	uint32_t len = day ? 1440 : 1, cur = r->minute / len;
 	enum ps_wfield f = v == PS_FV_REQ ? PS_W_INFERENCE : PS_W_TX_BYTES;
-	const struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
 	int which;
 
 	if (!r->minute)
@@ -69,7 +68,5 @@ uint64_t ps_fleet_local(const struct ps_ctable *t, const struct ps_crec *r, enum
 		which = 1;
 	else
 		return 0;
-	if (e && e->wide)
-		return e->ww[win][which][f];
-	return r->w[win][which][f];
+	return ps_crec_bucket(t, r, win, which, f);
 }

@@ -356,7 +356,6 @@ out:
 /* What this host counted for r in hour bucket h (Unix hour). */
 static uint64_t local_hour(const struct ps_ctable *t, const struct ps_crec *r, uint32_t h)
 {
-	const struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
 	uint32_t cur = r->minute / 60;
 	int which;
 
@@ -368,9 +367,7 @@ static uint64_t local_hour(const struct ps_ctable *t, const struct ps_crec *r, u
 		which = 1;
 	else
 		return 0;
-	if (e && e->wide)
-		return e->ww[PS_WIN_1H][which][PS_W_INFERENCE];
-	return r->w[PS_WIN_1H][which][PS_W_INFERENCE];
+	return ps_crec_bucket(t, r, PS_WIN_1H, which, PS_W_INFERENCE);
 }
 
 struct member {

@@ -117,8 +117,8 @@ void ps_detect_observe(void *ctx, struct ps_crec *r, const uint64_t delta[PS_NWF
 	 * tick rather than at the next run (the two buckets bound the window). */
 	if (s->hot != d->epoch && d->cfg->detection.enabled &&
 	    d->cfg->detection.high_rate.enabled &&
-	    (r->ext || 2 * ((uint64_t)r->w[PS_WIN_1M][0][PS_W_INFERENCE] +
-			    r->w[PS_WIN_1M][1][PS_W_INFERENCE]) >=
+	    (r->ext || 2 * (ps_crec_bucket(d->t, r, PS_WIN_1M, 0, PS_W_INFERENCE) +
+			    ps_crec_bucket(d->t, r, PS_WIN_1M, 1, PS_W_INFERENCE)) >=
 			       d->cfg->detection.high_rate.requests_per_minute)) {
 		struct ps_cview v;
 

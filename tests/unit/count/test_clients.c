@@ -1298,6 +1298,29 @@ static bool build_state_table(struct ck *ck, struct ps_ctable *t)
 }
 
 /* The records of a and b are the same (bar the hash chain) and their extensions too. */
+/* The counters at the last read of a's ra and b's rb alike. */
+static bool same_last(const struct ps_ctable *a, const struct ps_crec *ra,
+		      const struct ps_ctable *b, const struct ps_crec *rb)
+{
+	uint64_t la[PS_NFIELDS], lb[PS_NFIELDS];
+
+	ps_crec_last(a, ra, la);
+	ps_crec_last(b, rb, lb);
+	return !memcmp(la, lb, sizeof(la)) && !memcmp(ra->last32, rb->last32, sizeof(ra->last32)) &&
+	       !memcmp(ra->last48, rb->last48, sizeof(ra->last48));
+}
+
+/* Their token entries alike, none being one of zeros (a reader makes none for it). */
+static bool same_tok(const struct ps_ctable *a, const struct ps_crec *ra,
+		     const struct ps_ctable *b, const struct ps_crec *rb)
+{
+	static const struct ps_ctok zero;
+	const struct ps_ctok *ka = ra->tok ? &a->tok[ra->tok - 1] : &zero;
+	const struct ps_ctok *kb = rb->tok ? &b->tok[rb->tok - 1] : &zero;
+
+	return !memcmp(ka, kb, sizeof(*ka));
+}
+
 static void compare_tables(struct ck *ck, const struct ps_ctable *a, const struct ps_ctable *b)
 {
 	static const uint64_t times[] = { 200, 3600 + 900, 86400 + 21600 };
@@ -1321,7 +1344,7 @@ static void compare_tables(struct ck *ck, const struct ps_ctable *a, const struc
 		}
 		rb = *p;
 		if (ra.inc_ns != rb.inc_ns || ra.first_wall != rb.first_wall ||
-		    ra.last_wall != rb.last_wall || memcmp(ra.last, rb.last, sizeof(ra.last))) {
+		    ra.last_wall != rb.last_wall || !same_last(a, &ra, b, p)) {
 			ck_fail(ck, "%s: incarnation %llu, first T0%+llds, last T0%+llds; expected %llu, T0%+llds, T0%+llds",
 				s, (unsigned long long)rb.inc_ns, (long long)rb.first_wall - T0,
 				(long long)rb.last_wall - T0, (unsigned long long)ra.inc_ns,
@@ -1353,9 +1376,14 @@ static void compare_tables(struct ck *ck, const struct ps_ctable *a, const struc
 			ck_fail(ck, "%s: extension (base, wide buckets) differs after loading", s);
 			break;
 		}
+		if (!same_tok(a, &ra, b, &rb)) {
+			ck_fail(ck, "%s: token entry (counters, buckets) differs after loading", s);
+			break;
+		}
 		ra.next = rb.next = 0;
 		if (ra.ext && rb.ext)
 			ra.ext = rb.ext;
+		ra.tok = rb.tok;	/* numbered as loaded */
 		if (memcmp(&ra, &rb, sizeof(ra)))
 			ck_fail(ck, "%s: record differs after loading", s);
 	}
@@ -1879,15 +1907,17 @@ struct v1ext {
 };
 _Static_assert(sizeof(struct v1rec) == 272 && sizeof(struct v1ext) == 368, "version 1");
 
-/* The old windows of r (or of its extension, 64-bit) into w (the first six fields). */
-static void old_w(const uint32_t src[PS_NWINDOWS][2][PS_NWFIELDS],
+/* The old windows of r (32-bit: not wide) into w (the first six fields). */
+static void old_w(const struct ps_ctable *t, const struct ps_crec *r,
 		  uint32_t w[PS_NWINDOWS][2][OLD_NWFIELDS])
 {
-	int i, b;
+	int i, b, f;
 
 	for (i = 0; i < PS_NWINDOWS; i++)
 		for (b = 0; b < 2; b++)
-			memcpy(w[i][b], src[i][b], sizeof(w[i][b]));
+			for (f = 0; f < OLD_NWFIELDS; f++)
+				w[i][b][f] = r->ext && t->ext[r->ext - 1].wide ? 0 :
+					     (uint32_t)ps_crec_bucket(t, r, i, b, f);
 }
 
 static void old_ww(const uint64_t src[PS_NWINDOWS][2][PS_NWFIELDS],
@@ -1955,7 +1985,7 @@ static void test_state_v1(void)
 
 		ps_crec_last(&x, r, last);
 		memcpy(v.last, last, sizeof(v.last));
-		old_w(r->w, v.w);
+		old_w(&x, r, v.w);
 		memcpy(p, &v, sizeof(v));
 	}
 	{
@@ -2087,7 +2117,7 @@ static void test_state_v2(void)
 				for (rc = 0; rc < 6; rc++)
 					v.last[f][rc] = last[f] >> (8 * rc);
 		}
-		old_w(r->w, v.w);
+		old_w(&x, r, v.w);
 		memcpy(p, &v, sizeof(v));
 	}
 	for (i = 0; i < h.next_ext; i++, p += sizeof(struct v2ext)) {
@@ -2126,6 +2156,254 @@ out:
 	free(buf);
 	ps_ctable_free(&x);
 	ps_ctable_free(&l);
+	ck_end(&ck);
+}
+
+/*
+ * Version 3 of the state file as penstockd held its records in memory
+ * before token entries: 312 bytes (the nine counters at the last read in
+ * 48 bits, the token ones in 32, windows of eight fields), extensions as
+ * now. Still the file's layout: this build converts as it reads and writes.
+ */
+struct v3rec {
+	struct ps_client_key key;
+	uint32_t next;
+	uint64_t inc_ns;
+	uint32_t first_wall, last_wall, minute, ext;
+	uint16_t gen;
+	uint8_t last[OLD_NFIELDS][6];
+	uint32_t last_tok[PS_NTOKFIELDS];
+	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];
+};
+_Static_assert(sizeof(struct v3rec) == 312, "version 3");
+
+/*
+ * Token figures in a token entry of the client's own, made at its first
+ * token: none for a client that never counted one. Connections, requests
+ * and packets in 32 bits at the last read, the extension past that.
+ */
+static void test_token_entries(void)
+{
+	/* no token ever */
+	static const uint64_t na[] = CTR(1, 2, 2, 4, 6, 400, 9000, 300, 8000);
+	static const uint64_t nb[] = CTR(2, 4, 3, 8, 12, 800, 18000, 600, 16000);
+	/* tokens from the second read on (T0 + 70: minute 1) */
+	static const uint64_t ka[] = CTRT(1, 1, 1, 2, 2, 100, 200, 50, 150, 0, 0, 0, 0);
+	static const uint64_t kb[] = CTRT(1, 2, 2, 4, 4, 200, 400, 100, 300, 5, 250, 40, 1);
+	/* 1m at T0 + 75: current bucket kb - ka (requests 1, ... tx_tokens 250, rx_tokens 40),
+	 * previous ka weighted 0.75 */
+	static const double vk[] = W8(1.75, 1.75, 175, 350, 87.5, 262.5, 250, 40);
+	/* requests and tx_packets past 32 bits, bytes within 48 */
+	static const uint64_t pa[] = CTR(1, (1ULL << 32) + 9, 3, 1, (1ULL << 33) + 1, 10, 10, 0, 0);
+	static const uint64_t pb[] = CTR(1, (1ULL << 32) + 19, 4, 1, (1ULL << 33) + 2, 20, 20, 0, 0);
+	/* 1h at T0 + 80: 4 G + 19 requests in hour 0's bucket: wide */
+	static const double vp[] = W8(4294967315.0, 4, 20, 20, 0, 0, 0, 0);
+	struct ps_client_key kn = key4("192.0.2.60"), kk = key6("2001:db8::61"),
+			     kp = key4("192.0.2.62");
+	const struct ps_crec *rn, *rk, *rp;
+	struct ps_ctable t;
+	struct ck ck;
+
+	ps_ctable_init(&t);
+	ck_init(&ck, "token_entry_at_first_token");
+	upd(&ck, &t, &kn, na, 1000, 10);
+	upd(&ck, &t, &kn, nb, 1000, 70);
+	upd(&ck, &t, &kk, ka, 1000, 10);
+	rk = find(&ck, &t, &kk, "before its tokens");
+	if (rk && rk->tok)
+		ck_fail(&ck, "a token entry before any token");
+	upd(&ck, &t, &kk, kb, 1000, 70);
+	rn = find(&ck, &t, &kn, "no token");
+	rk = find(&ck, &t, &kk, "tokens");
+	if (rn && (rn->tok || rn->ext))
+		ck_fail(&ck, "a client without tokens has a token entry (%u) or extension (%u)",
+			rn->tok, rn->ext);
+	if (rk && (!rk->tok || rk->ext))
+		ck_fail(&ck, "a client with tokens: token entry %u, extension %u", rk->tok, rk->ext);
+	if (t.next_tok != 1)
+		ck_fail(&ck, "%u token entries, expected 1", t.next_tok);
+	check_totals(&ck, "no token", &t, &kn, nb);
+	check_totals(&ck, "tokens", &t, &kk, kb);
+	check_view(&ck, "tokens 1m", &t, &kk, PS_WIN_1M, at(75), vk, 1.75);
+	ck_end(&ck);
+
+	ck_init(&ck, "minute_requests_past_16_bits");
+	{
+		/* 70000 requests (65535 fit a minute's 16-bit bucket) at T0 + 10, 5 more at T0 + 70 */
+		static const uint64_t ma[] = CTR(1, 70000, 70000, 9, 9, 900, 900, 0, 0);
+		static const uint64_t mb[] = CTR(1, 70005, 70001, 9, 9, 1000, 1000, 0, 0);
+		/* 1m at T0 + 75: 5 + 0.75 x 70000, 1 + 0.75 x 70000, 100 + 675 */
+		static const double vm[] = W6(52505, 52501, 775, 775, 0, 0);
+		struct ps_client_key km = key4("192.0.2.63");
+		const struct ps_crec *rm;
+
+		upd(&ck, &t, &km, ma, 1000, 10);
+		upd(&ck, &t, &km, mb, 1000, 70);
+		check_totals(&ck, "70000 requests a minute", &t, &km, mb);
+		check_view(&ck, "70000 requests a minute, 1m", &t, &km, PS_WIN_1M, at(75), vm, 52501);
+		rm = find(&ck, &t, &km, "70000 requests a minute");
+		if (rm && !(rm->ext && t.ext[rm->ext - 1].wide && !t.ext[rm->ext - 1].big))
+			ck_fail(&ck, "70000 requests a minute: not wide (or counters moved)");
+	}
+	ck_end(&ck);
+
+	ck_init(&ck, "counters_past_32_bits");
+	upd(&ck, &t, &kp, pa, 1000, 10);
+	upd(&ck, &t, &kp, pb, 1000, 80);
+	check_totals(&ck, "past 32 bits", &t, &kp, pb);
+	check_view(&ck, "past 32 bits 1h", &t, &kp, PS_WIN_1H, at(80), vp, 4.0 / 60);
+	rp = find(&ck, &t, &kp, "past 32 bits");
+	if (rp && !(rp->ext && t.ext[rp->ext - 1].big && !rp->tok))
+		ck_fail(&ck, "requests past 32 bits are not in the extension (or a token entry made)");
+	ck_end(&ck);
+	ps_ctable_free(&t);
+}
+
+/*
+ * A version 3 file written as the 312-byte records were held (by hand):
+ * a client with tokens, one without, one whose requests are past 32 bits
+ * but within 48 (its extension holds them once read), one wide; read,
+ * then saved and read again.
+ */
+static void test_state_v3(void)
+{
+	struct ps_client_key k1 = key4("198.51.100.1"), k2 = key4("198.51.100.2"),
+			     k3 = key6("2001:db8::3"), k4 = key4("198.51.100.4"),
+			     k5 = key4("198.51.100.5");
+	/* 5: 70000 requests in minute 100 (its 16-bit bucket would not hold them) */
+	static const uint64_t l5[] = CTR(0, 70000, 2, 0, 0, 7, 7, 0, 0);
+	static const double v5[] = W6(70000, 2, 7, 7, 0, 0);
+	/* 1 with tokens: last read, and buckets of minute 100 (current) and 99 (previous) */
+	static const uint64_t l1[] = CTRT(2, 7, 6, 20, 30, 1000, 9000, 800, 8000, 11, 600, 90, 2);
+	static const uint64_t l3[] = CTR(1, (1ULL << 40) + 3, 5, 3, 3, 30, 30, 0, 0);
+	static const uint64_t b4[] = CTR(0, 1, 1, 0, 0, 0, 0, 0, 0);
+	/* 1m at 100 min + 15 s: current + 0.75 previous */
+	static const double v1[] = W8(4 + 0.75 * 3, 3 + 0.75 * 3, 600 + 0.75 * 400,
+				      5000 + 0.75 * 4000, 500 + 0.75 * 300,
+				      4000 + 0.75 * 4000, 400 + 0.75 * 200, 50 + 0.75 * 40);
+	static const double v3[] = W8(0.75 * 8, 0.75 * 5, 0.75 * 30, 0.75 * 30, 0, 0, 0, 0);
+	static const double v4[] = W8(6e9 + 0.75 * 1, 0, 0, 0, 0, 0, 0, 0);
+	struct { struct v1hdr h; struct v3rec r[5]; struct ps_cext e[1]; struct v1hdr h2; }
+		__attribute__((packed)) f;
+	const uint64_t now_ms = (100ULL * 60 + 15) * 1000;
+	char dir[512], path[600], err[4200];
+	struct ps_ctable l, l2;
+	uint64_t saved, tot[PS_NFIELDS];
+	const struct ps_crec *r;
+	struct ck ck;
+	int i, k;
+
+	ck_init(&ck, "state_version_3_read");
+	ps_ctable_init(&l);
+	ps_ctable_init(&l2);
+	memset(&f, 0, sizeof(f));
+	memcpy(f.h.magic, "PSTKSTAT", 8);
+	f.h.version = 3;
+	f.h.rec_size = sizeof(struct v3rec);
+	f.h.ext_size = sizeof(struct ps_cext);
+	f.h.n = 5;
+	f.h.next_ext = 1;
+	f.h.gen = 77;
+	f.h.saved_ms = now_ms;
+	f.r[0].key = k1;
+	f.r[1].key = k2;
+	f.r[2].key = k3;
+	f.r[3].key = k4;
+	f.r[4].key = k5;
+	for (i = 0; i < 5; i++) {
+		f.r[i].inc_ns = 1000 + i;
+		f.r[i].first_wall = 99 * 60;
+		f.r[i].last_wall = 100 * 60 + 5;
+		f.r[i].minute = 100;
+		f.r[i].gen = 77;
+	}
+	for (i = 0; i < OLD_NFIELDS; i++)
+		for (k = 0; k < 6; k++) {
+			f.r[0].last[i][k] = l1[i] >> (8 * k);
+			f.r[2].last[i][k] = l3[i] >> (8 * k);
+			f.r[4].last[i][k] = l5[i] >> (8 * k);
+		}
+	f.r[4].w[PS_WIN_1M][0][PS_W_REQUESTS] = 70000;
+	f.r[4].w[PS_WIN_1M][0][PS_W_INFERENCE] = 2;
+	f.r[4].w[PS_WIN_1M][0][PS_W_RX_BYTES] = 7;
+	f.r[4].w[PS_WIN_1M][0][PS_W_TX_BYTES] = 7;
+	for (i = 0; i < PS_NTOKFIELDS; i++)
+		f.r[0].last_tok[i] = l1[PS_NCTRFIELDS + i];
+	{
+		static const uint32_t cur[PS_NWFIELDS] = { 4, 3, 600, 5000, 500, 4000, 400, 50 };
+		static const uint32_t prev[PS_NWFIELDS] = { 3, 3, 400, 4000, 300, 4000, 200, 40 };
+
+		memcpy(f.r[0].w[PS_WIN_1M][0], cur, sizeof(cur));
+		memcpy(f.r[0].w[PS_WIN_1M][1], prev, sizeof(prev));
+	}
+	/* client 3: minute 99's bucket only */
+	f.r[2].w[PS_WIN_1M][1][PS_W_REQUESTS] = 8;
+	f.r[2].w[PS_WIN_1M][1][PS_W_INFERENCE] = 5;
+	f.r[2].w[PS_WIN_1M][1][PS_W_RX_BYTES] = 30;
+	f.r[2].w[PS_WIN_1M][1][PS_W_TX_BYTES] = 30;
+	/* client 4: wide, its base one request */
+	f.r[3].ext = 1;
+	f.e[0].wide = true;
+	memcpy(f.e[0].base, b4, sizeof(b4));
+	f.e[0].ww[PS_WIN_1M][0][PS_W_REQUESTS] = 6000000000ULL;
+	f.e[0].ww[PS_WIN_1M][1][PS_W_REQUESTS] = 1;
+	f.h2 = f.h;
+	if (mksub("v3", dir, sizeof(dir))) {
+		ck_fail(&ck, "mkdir %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, PS_STATE_FILE);
+	if (gzip_file(path, &f, sizeof(f))) {
+		ck_fail(&ck, "cannot write %s", path);
+		goto rm;
+	}
+	if ((k = ps_state_load(&l, dir, &saved, err, sizeof(err))) != 1) {
+		ck_fail(&ck, "ps_state_load returned %d, expected 1: %s", k, err);
+		goto rm;
+	}
+	if (l.n != 5 || l.gen != 77 || saved != now_ms || l.next_tok != 1)
+		ck_fail(&ck, "%u clients, tick %u, saved %llu, %u token entries; expected 5, 77, %llu, 1",
+			l.n, l.gen, (unsigned long long)saved, l.next_tok,
+			(unsigned long long)now_ms);
+	check_totals(&ck, "tokens", &l, &k1, l1);
+	check_view(&ck, "tokens 1m", &l, &k1, PS_WIN_1M, now_ms, v1, v1[PS_F_INFERENCE]);
+	check_totals(&ck, "nothing", &l, &k2, (const uint64_t[PS_NFIELDS]){ 0 });
+	check_totals(&ck, "requests past 32 bits", &l, &k3, l3);
+	check_view(&ck, "requests past 32 bits 1m", &l, &k3, PS_WIN_1M, now_ms, v3, 0.75 * 5);
+	r = find(&ck, &l, &k3, "requests past 32 bits");
+	if (r && !(r->ext == 2 && l.ext[1].big && !r->tok))
+		ck_fail(&ck, "requests past 32 bits: extension %u, token entry %u", r->ext, r->tok);
+	r = find(&ck, &l, &k2, "nothing");
+	if (r && (r->tok || r->ext))
+		ck_fail(&ck, "a client without tokens got a token entry");
+	check_totals(&ck, "wide", &l, &k4, b4);
+	check_view(&ck, "wide 1m", &l, &k4, PS_WIN_1M, now_ms, v4, 0);
+	check_totals(&ck, "70000 requests a minute", &l, &k5, l5);
+	check_view(&ck, "70000 requests a minute, 1m", &l, &k5, PS_WIN_1M, now_ms, v5, 2);
+	r = find(&ck, &l, &k5, "70000 requests a minute");
+	if (r && !(r->ext == 3 && l.ext[2].wide))
+		ck_fail(&ck, "70000 requests a minute: extension %u, not wide", r->ext);
+	if (!ck_ok(&ck))
+		goto rm;
+	/* Saved again (version 3 still) and read: the same table. */
+	k = ps_state_save(&l, dir, now_ms, err, sizeof(err));
+	if (k)
+		ck_fail(&ck, "ps_state_save returned %d: %s", k, err);
+	else if ((k = ps_state_load(&l2, dir, &saved, err, sizeof(err))) != 1)
+		ck_fail(&ck, "ps_state_load returned %d, expected 1: %s", k, err);
+	if (ck_ok(&ck))
+		compare_tables(&ck, &l, &l2);
+	r = ps_ctable_find(&l2, &k1);
+	if (r) {
+		ps_crec_totals(&l2, r, tot);
+		if (memcmp(tot, l1, sizeof(tot)))
+			ck_fail(&ck, "tokens: totals differ after a second save");
+	}
+rm:
+	rmsub(dir);
+out:
+	ps_ctable_free(&l);
+	ps_ctable_free(&l2);
 	ck_end(&ck);
 }
 
@@ -2443,6 +2721,8 @@ int main(void)
 	test_state_v1();
 	test_state_v2();
 	test_tokens();
+	test_token_entries();
+	test_state_v3();
 	run_in_child("state_empty_file_then_grow", empty_state_then_grow);
 	test_parse();
 	rmdir(tmpdir);
