@@ -813,9 +813,9 @@ static __always_inline int ps_flow_take(struct ps_flow *f, __u64 *now)
 
 	if (ps_replay)
 		return 1;
-	/* The common case, nobody holding it, without a loop. */
-	if (!READ_ONCE(f->busy_ns) &&
-	    !__sync_val_compare_and_swap(&f->busy_ns, 0, bpf_ktime_get_boot_ns() | 1))
+	/* The common case, nobody holding it, without a loop (the claim
+	 * dated by the program's clock: at most its start earlier). */
+	if (!READ_ONCE(f->busy_ns) && !__sync_val_compare_and_swap(&f->busy_ns, 0, *now | 1))
 		return 1;
 	t = ps_flow_wait(f);
 	if (t && (__s64)(t - *now) > 0)
