@@ -318,6 +318,13 @@ bench-peers: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/bench_peers.sh
 
+# One TCP stream's bulk upload (iperf3, a POST's body, a chunked body)
+# through penstock against nothing on the path: tools/bench_upload.sh.
+.PHONY: bench-upload
+bench-upload: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/bench_upload.sh
+
 .PHONY: demo
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -67,23 +67,61 @@ static __always_inline struct ps_ingress_tmp *ps_ingress_tmp(void)
 }
 
 /*
- * Where a segment beyond a hole starts to be kept: after what a range
- * holds already. All of it is kept, body or not: the parser's state at
- * the hole is not yet the state at these bytes (a body it learns later
- * can end inside a piece kept now), and the replay finds each piece where
- * the one before it ends.
+ * Where a segment beyond a hole starts to be kept (*from): after what a
+ * range holds already. Its bytes that the parser skips as body whatever
+ * fills the hole (the parser at the hole is in a body that goes on past
+ * them: Content-Length, a chunk's data, an HTTP/2 frame's payload) are
+ * kept by their length alone, up to *body in the segment. The rest is
+ * kept, body or not: the parser's state at the hole is not yet the state
+ * at these bytes (a body it learns later can end inside a piece kept
+ * now), and the replay finds each piece where the one before it ends.
  */
 static __always_inline int ps_ooo_keep_from(const struct ps_flow *f, const struct ps_pkt *p,
-					    __u32 skip, __u32 *from)
+					    __u32 seq, __u32 skip, __u32 *from, __u32 *body)
 {
 	const struct ps_http *h = &f->http;
+	__u32 lead = seq - f->dir[PS_DIR_RX].next;
+	__u64 in = 0;
 
 	if (h->state == PS_H1_DEAD || h->state == PS_H1_REFILL)
 		return 0;
 	if (skip >= p->payload_len)
 		return 0;
+	if (ps_skipping(h->state) && h->body_left > lead) {
+		in = h->body_left - lead;
+		if (in > p->payload_len)
+			in = p->payload_len;
+	}
 	*from = skip;
+	*body = in > skip ? in : skip;
 	return 1;
+}
+
+/*
+ * Keep st->left bytes of body at st->ok by their length alone: one piece
+ * flagged PS_OOO_SKIPPED. Returns 1 when kept, 0 when a piece is kept
+ * there already (a segment sent again: its bytes are kept as before), -1
+ * when it cannot be kept. A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_stash_skip(struct ps_stash_state *st)
+{
+	struct ps_ooo_seg *seg;
+	__u32 zero = 0;
+	long err;
+
+	if (!st || !st->left || st->left >= PS_OOO_SKIPPED)
+		return -1;
+	seg = bpf_map_lookup_elem(&ps_ooo_buf, &zero);
+	if (!seg)
+		return -1;
+	/* No client byte goes in: the buffer is zeroed after each use. */
+	seg->len = st->left | PS_OOO_SKIPPED;
+	seg->stashed_s = st->now_s;
+	err = bpf_map_update_elem(&ps_ooo, &st->ok, seg, BPF_NOEXIST);
+	seg->len = 0;
+	if (err == -PS_EEXIST)
+		return 0;
+	return err ? -1 : 1;
 }
 
 /*
@@ -250,6 +288,22 @@ static long ps_replay_cb(__u32 idx, void *data)
 		return 0;
 	}
 	len = seg->len;
+	if (len & PS_OOO_SKIPPED) {
+		/* Body kept by its length: skipped as body (the parser is in
+		 * it, as it was when the piece was kept). */
+		len &= ~PS_OOO_SKIPPED;
+		if (!len)
+			goto next_range;
+		if (t->ndel < PS_OOO_DEL_MAX)
+			t->del[t->ndel++ & (PS_OOO_DEL_MAX - 1)] = st->pos;
+		if (seq_after(st->pos + len, st->cur)) {
+			from = seq_after(st->cur, st->pos) ? st->cur - st->pos : 0;
+			ps_feed_ooo(skb, s, st->pos + from, 0, len - from, 0);
+			st->cur = st->pos + len;
+		}
+		st->pos += len;
+		return 0;
+	}
 	if (!len || len > PS_OOO_SEG_MAX)
 		goto next_range;
 	if (t->ndel < PS_OOO_DEL_MAX)
@@ -507,23 +561,46 @@ static __always_inline int ps_ooo_segment(struct __sk_buff *skb, struct ps_pkt_c
 					  const struct ps_seg_result *res)
 {
 	struct ps_flow *f = x->f;
-	__u32 from = 0, avail;
+	struct ps_seq *d = &f->dir[PS_DIR_RX];
+	__u32 from = 0, body = 0, avail;
+	int skipped = 0;
 
-	if (!ps_ooo_keep_from(f, &x->p, res->ooo_skip, &from))
+	if (!ps_ooo_keep_from(f, &x->p, seq, res->ooo_skip, &from, &body))
 		return 0;
+	t->ss.ok.flow = x->k;
+	t->ss.ok.seq = seq + from;
+	t->ss.ok.pad = 0;
+	t->ss.now_s = x->now / 1000000000ULL;
+	if (body > from) {
+		/* Body up to body: one piece of no bytes. */
+		if (d->pieces >= PS_OOO_FLOW_PIECES)
+			goto drop;
+		t->ss.left = body - from;
+		skipped = ps_stash_skip(&t->ss);
+		if (skipped < 0)
+			goto drop;
+		if (skipped) {
+			d->pieces++;
+			from = body;
+		}
+	}
 	avail = x->p.payload_avail > from ? x->p.payload_avail - from : 0;
 	if (!avail)
 		return 0;
 	if (ps_replay && avail > PS_OOO_SEG_MAX)
 		avail = PS_OOO_SEG_MAX;	/* a capture cannot be sent again: keep what fits */
-	t->ss.ok.flow = x->k;
 	t->ss.ok.seq = seq + from;
-	t->ss.ok.pad = 0;
 	t->ss.off = x->p.payload_off + from;
 	t->ss.left = avail;
-	t->ss.now_s = x->now / 1000000000ULL;
-	if (!ps_ooo_stash(skb, &f->dir[PS_DIR_RX], &t->ss))
+	if (!ps_ooo_stash(skb, d, &t->ss))
 		return 0;
+	if (skipped) {
+		/* Not kept after all: nor is its body piece. */
+		t->ss.ok.seq = seq + res->ooo_skip;
+		bpf_map_delete_elem(&ps_ooo, &t->ss.ok);
+		d->pieces--;
+	}
+drop:
 	ps_stat_inc(PS_STAT_OOO_DROPPED);
 	return !ps_replay;
 }
@@ -672,23 +749,87 @@ in:
 	return TC_ACT_OK;
 }
 
+/* A claim on a flow older than this is taken over: no program runs that long. */
+#define PS_FLOW_STALE_NS	1000000ULL
 /*
- * Take the flow's client stream for this CPU: 1 if it is ours, 0 if
- * another CPU is working on it now. Segments of one connection are
- * normally handled one at a time, but veth without XDP, and a sender's
- * retransmission timer firing on another CPU, can run two at once; the
- * state of one stream is not built to be changed by two. A claim older
- * than a millisecond is taken over: no program runs that long.
+ * How long a segment waits for the CPU that holds its flow. The holder
+ * runs one segment's program (tens of microseconds at most); a dropped
+ * segment costs its sender a retransmission and a smaller window.
  */
-static __always_inline int ps_flow_take(struct ps_flow *f, __u64 now)
+#define PS_FLOW_WAIT_NS		200000ULL
+/* Turns of the wait: a bound for the verifier, the clock ends it first. */
+#define PS_FLOW_WAIT_TURNS	(1U << 16)
+
+/* bpf_loop context of a wait for a flow (on the stack, as bpf_loop() wants it). */
+struct ps_take_ctx {
+	struct ps_flow *f;
+	__u64 t;		/* when the wait began; once got, when it was taken */
+	__u32 got;
+};
+
+/*
+ * One turn of the wait: take the flow if no CPU holds it or its claim is
+ * stale. The claim is read before the clock, so that a claim made after
+ * this CPU read its clock never looks stale.
+ */
+static long ps_flow_take_cb(__u32 i, void *data)
 {
-	__u64 b = READ_ONCE(f->busy_ns);
+	struct ps_take_ctx *c = data;
+	__u64 b = READ_ONCE(c->f->busy_ns), now = bpf_ktime_get_boot_ns();
+
+	if (!c->t)
+		c->t = now;
+	if (!b || (__s64)(now - b) >= (__s64)PS_FLOW_STALE_NS) {
+		if (__sync_val_compare_and_swap(&c->f->busy_ns, b, now) == b) {
+			c->t = now;
+			c->got = 1;
+			return 1;
+		}
+		return 0;
+	}
+	return now - c->t >= PS_FLOW_WAIT_NS ? 1 : 0;
+}
+
+/*
+ * The wait, a global function: its context on its own stack, not on the
+ * program's. Returns the clock when it took the flow, 0 if it did not.
+ */
+__weak __attribute__((noinline)) __u64 ps_flow_wait(struct ps_flow *f)
+{
+	struct ps_take_ctx c = { .f = f };
+
+	if (!f)
+		return 0;
+	bpf_loop(PS_FLOW_WAIT_TURNS, ps_flow_take_cb, &c, 0);
+	return c.got ? c.t : 0;
+}
+
+/*
+ * Take the flow's client stream for this CPU: 1 once it is ours, 0 if
+ * another CPU held it for longer than PS_FLOW_WAIT_NS. Segments of one
+ * connection are normally handled one at a time, but veth without XDP
+ * and a sender's retransmission timer firing on another CPU can run two
+ * at once (a sender's own CPU and the CPU its ACKs arrive on take turns);
+ * the state of one stream is not built to be changed by two, and a
+ * segment dropped for it makes the sender back off. So the second waits
+ * for the first, another CPU in the middle of one segment's program, in
+ * softirq as this one is. A segment that waited goes on with the clock
+ * read when it took the flow (*now), after its holder's.
+ */
+static __always_inline int ps_flow_take(struct ps_flow *f, __u64 *now)
+{
+	__u64 t;
 
 	if (ps_replay)
 		return 1;
-	if (b && now - b < 1000000ULL)
-		return 0;
-	return __sync_val_compare_and_swap(&f->busy_ns, b, now) == b;
+	/* The common case, nobody holding it, without a loop (the claim
+	 * dated by the program's clock: at most its start earlier). */
+	if (!READ_ONCE(f->busy_ns) && !__sync_val_compare_and_swap(&f->busy_ns, 0, *now | 1))
+		return 1;
+	t = ps_flow_wait(f);
+	if (t && (__s64)(t - *now) > 0)
+		*now = t;
+	return !!t;
 }
 
 SEC("tc")
@@ -701,7 +842,7 @@ int ps_ingress(struct __sk_buff *skb)
 		return x.verdict;
 	if (!x.p.payload_len)
 		return TC_ACT_OK;
-	if (!ps_flow_take(x.f, x.now)) {
+	if (!ps_flow_take(x.f, &x.now)) {
 		/* Its TCP sends it again, as for a segment lost on the wire. */
 		ps_stat_inc(PS_STAT_FLOW_BUSY);
 		return TC_ACT_SHOT;

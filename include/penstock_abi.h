@@ -680,8 +680,15 @@ struct ps_ooo_key {
 	__u32 pad;
 };
 
+/*
+ * ps_ooo_seg.len with this bit: the piece holds no byte, its length is
+ * that many bytes of a body being skipped (the parser at the hole skips a
+ * body that goes on past them), which need no reading.
+ */
+#define PS_OOO_SKIPPED		0x80000000U
+
 struct ps_ooo_seg {
-	__u32 len;		/* bytes stored in data */
+	__u32 len;		/* bytes stored in data, or PS_OOO_SKIPPED | bytes skipped */
 	__u32 stashed_s;	/* program clock when kept, seconds */
 	__u8 data[PS_OOO_SEG_MAX];
 };

@@ -184,7 +184,7 @@ endpoints:
   - {name: bulk, port: 5201}
 max_clients: 65536
 limits:
-  default: {requests_per_minute: 1000000000, burst: 1000000, max_connections: 100000}
+  default: {requests_per_minute: 10000000, burst: 1000000, max_connections: 100000}
   classes:
     - {name: metered, clients: [${PS_CLI4[1]}/32, ${PS_CLI4[2]}/32, ${PS_CLI4[3]}/32,
        ${PS_CLI4[4]}/32, ${PS_CLI4[5]}/32, ${PS_CLI4[6]}/32, ${PS_CLI4[7]}/32,

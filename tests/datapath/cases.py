@@ -818,6 +818,78 @@ for _order in ("ABCD", "ACBD", "ACDB", "ADCB"):
          2)(_ooo_body_case(_order))
 
 
+# Beyond a hole inside a body, the body's bytes are kept by their length
+# alone and a segment's bytes after the body's end in pieces from there.
+# The segments beyond the hole are longer than one piece (2 KB, all a
+# capture's replay keeps of a segment), and the request behind the body
+# starts more than a piece into its segment.
+OOO_LONG_BODY = b"b" * 6000
+OOO_LONG_HEAD = (b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                 % len(OOO_LONG_BODY))
+OOO_LONG_GETS = (b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"GET /v1/completions HTTP/1.1\r\nHost: x\r\n\r\n")
+OOO_LONG_STREAM = OOO_LONG_HEAD + OOO_LONG_BODY + OOO_LONG_GETS
+OOO_LONG_END = len(OOO_LONG_HEAD) + len(OOO_LONG_BODY)
+
+
+@case("out_of_order_body_long_straddle", "beyond a hole, 2500 bytes of body "
+      "and the two requests behind it in one segment; the hole filled last", 3)
+def _(cap):
+    f = cap.flow()
+    f.handshake()
+    h = len(OOO_LONG_HEAD)
+    f.c(OOO_LONG_STREAM[:h + 1000], at=0)
+    f.c(OOO_LONG_STREAM[h + 3500:], at=h + 3500)
+    f.c(OOO_LONG_STREAM[h + 1000:h + 3500], at=h + 1000)
+    f.sack()
+    f.fin()
+
+
+# (Segments stay under the 3584 bytes a replay runs whole.)
+OOO_FILL_BODY = b"f" * 4000
+OOO_FILL_HEAD = OOO_LONG_HEAD.replace(b"6000", b"4000")
+OOO_FILL_STREAM = OOO_FILL_HEAD + OOO_FILL_BODY + OOO_LONG_GETS
+
+
+@case("out_of_order_body_filler_past_end", "beyond a hole, a body-only "
+      "segment and one with the body's end and two requests; the hole "
+      "filled by a segment sent again that runs into the first request", 3)
+def _(cap):
+    f = cap.flow()
+    f.handshake()
+    h = len(OOO_FILL_HEAD)
+    e = h + len(OOO_FILL_BODY)
+    f.c(OOO_FILL_STREAM[:h + 1000], at=0)
+    f.c(OOO_FILL_STREAM[h + 1800:h + 3000], at=h + 1800)
+    f.c(OOO_FILL_STREAM[h + 3000:], at=h + 3000)
+    f.c(OOO_FILL_STREAM[h + 1000:e + 20], at=h + 1000)
+    f.sack()
+    f.fin()
+
+
+# The same with a chunked body: chunk data beyond a hole, then the last
+# chunk and a request.
+OOO_CHUNK_DATA = b"c" * 5000
+OOO_CHUNK_STREAM = (b"POST /v1/completions HTTP/1.1\r\nHost: x\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n"
+                    + b"%x\r\n" % len(OOO_CHUNK_DATA) + OOO_CHUNK_DATA
+                    + b"\r\n0\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
+@case("out_of_order_chunk_data_straddle", "beyond a hole, chunk data, the "
+      "last chunk and a request in one segment; the hole filled last", 2)
+def _(cap):
+    f = cap.flow()
+    f.handshake()
+    a = OOO_CHUNK_STREAM.index(OOO_CHUNK_DATA) + 500
+    b = a + 1500
+    f.c(OOO_CHUNK_STREAM[:a], at=0)
+    f.c(OOO_CHUNK_STREAM[b:], at=b)
+    f.c(OOO_CHUNK_STREAM[a:b], at=a)
+    f.sack()
+    f.fin()
+
+
 @case("out_of_order_requests", "request 2 arrives before request 1", 2)
 def _(cap):
     f = cap.flow()
