@@ -520,10 +520,16 @@ fi
 	cat "$tmp/tick.md"
 	echo
 	cat "$tmp/fleet.md"
-	# make bench-peers' section, as its last run left it.
+	# make bench-peers' section, as its last run left it, and the
+	# sections written by hand (each between hand-written markers), kept.
 	if [ -f "$top/BENCHMARKS.md" ] && grep -q '^<!-- bench-peers:start -->' "$top/BENCHMARKS.md"; then
 		echo
 		sed -n '/^<!-- bench-peers:start -->/,/^<!-- bench-peers:end -->/p' "$top/BENCHMARKS.md"
+	fi
+	if [ -f "$top/BENCHMARKS.md" ] && grep -q '^<!-- hand-written:start -->' "$top/BENCHMARKS.md"; then
+		echo
+		awk '/^<!-- hand-written:start -->/ { on = 1 } on { print } /^<!-- hand-written:end -->/ { on = 0; print "" }' \
+			"$top/BENCHMARKS.md"
 	fi
 } >"$tmp/BENCHMARKS.md"
 cp "$tmp/BENCHMARKS.md" "$top/BENCHMARKS.md"
