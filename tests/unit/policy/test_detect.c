@@ -245,7 +245,7 @@ struct pat {
 
 struct client {
 	struct ps_client_key k;
-	struct pat p[2];
+	struct pat p[8];	/* a burst is a pattern a second */
 	int np;
 	bool seen;		/* sent its first request: the map holds it */
 	struct ps_counters c;	/* cumulative */
@@ -1593,6 +1593,109 @@ static void test_prefix_crowd(void)
 	ck_end(&ck);
 }
 
+/*
+ * The bursty-members rule of the hydra/crowd decision (prefix.c): members
+ * whose requests come in bursts with pauses between (people's sessions,
+ * their coding agents) are no hydra for staying, however long they stay;
+ * a campaign that starts its members together still is.
+ *
+ * Twelve members (i = 1..12) of 198.51.100.0/24 first seen one a minute
+ * (s = 60 i), each sending `burst` requests one a second every `every` s
+ * (200 bytes up, 1000 down each), judged at s = 2430 (hour 0; minute 40
+ * at fraction 0.5). Every member stays (a request in the last 600 s),
+ * arrivals are spread (3 of 12 within 120 s: together 0.25) and the
+ * prefix was watched 2430 - 60 = 2370 >= 1800 s: staying holds, unless
+ * the members' intervals are bursty (median CV >= HYDRA_BURSTY_CV = 2).
+ *
+ * Interval CV of a member as the detector keeps it: the intervals between
+ * its requests, at most REG_N = 32 of them averaged equally (a population
+ * mean and variance), so CV = sqrt(n S2 - S1^2) / S1 over its n intervals
+ * (S1 their sum, S2 the sum of their squares); the prefix's is the median
+ * member's (cv[nr / 2] of the 12 sorted).
+ *
+ * bursty:  8 requests every 600 s. Members 1..10 saw 4 bursts by s = 2430
+ *          (at 60 i + 0, 600, 1200, 1800), 31 intervals: 28 of 1 s and 3
+ *          of 600 - 7 = 593 s: S1 = 28 + 1779 = 1807, S2 = 28 + 3 x 351649
+ *          = 1054975, CV = sqrt(31 x 1054975 - 1807^2) / 1807 =
+ *          sqrt(29438976) / 1807 = 3.0026; members 11, 12 three bursts,
+ *          3.1786. Median 3.0026 >= 2: no hydra, no alert.
+ * sessions: the same 8 requests per 600 s as bursts of 4 every 300 s:
+ *          members 6..10 saw 7 bursts, 27 intervals: 21 of 1 s and 6 of
+ *          297 s: S1 = 21 + 1782 = 1803, S2 = 21 + 6 x 88209 = 529275,
+ *          CV = sqrt(27 x 529275 - 1803^2) / 1803 = sqrt(11039616) / 1803
+ *          = 1.842813; members 1..5 (8 bursts) 1.824345, 11..12 (6 bursts)
+ *          1.868332: the median (the 7th smallest) is 1.842813 < 2:
+ *          staying, found.
+ *          Its figures: 1h: 5 x 32 + 5 x 28 + 2 x 24 = 348 requests (hour 0,
+ *          nothing before); 1m at minute 40, fraction 0.5: the bursts at
+ *          s = 2400 (members 5, 10: 8 requests) + those at s = 2340
+ *          (members 4, 9: 8) x 0.5 = 12, a pace of 720 an hour > 348:
+ *          rate 720 >= 300; 12 clients < min_population 20: the defaults'
+ *          baseline (median ln 11, scale 0.5), z = 2 ln(721 / 11) =
+ *          8.365487729 >= 3.5.
+ * together: the bursty members (8 every 600 s) first seen at s = 61..72:
+ *          12 of 12 within 120 s, decided by together before the bursty
+ *          rule: a campaign's bursts are still a campaign. At s = 2430
+ *          (the last bursts at 1860 + i, ended by s = 1879): 1h 12 x 32 = 384,
+ *          1m 0: rate 384, z = 2 ln(385 / 11) = 7.110696123.
+ * Each member's own figures (8 requests in a minute at most, 32 in the
+ * hour, 8000 bytes a minute) are under every client detector.
+ */
+static void test_prefix_bursty(void)
+{
+	static const struct {
+		const char *name;
+		uint32_t burst, every;
+		bool together;
+		const char *why;	/* NULL: no alert */
+		double z, rate, inf1h, inf1m, cv;
+	} cases[] = {
+		{ "prefix_bursty_members_not_hydra", 8, 600, false, NULL, 0, 0, 0, 0, 0 },
+		{ "prefix_sessions_staying_hydra", 4, 300, false, "staying",
+		  8.365487728973157, 720, 348, 12, 1.8428129558820079 },
+		{ "prefix_bursty_together_hydra", 8, 600, true, "together",
+		  7.110696122978827, 384, 384, 0, 3.0026395256379166 },
+	};
+	int k;
+
+	for (k = 0; k < NA(cases); k++) {
+		struct ck ck;
+		struct sim *s;
+		const struct got_alert *a;
+		uint32_t i, b;
+
+		ck_init(&ck, cases[k].name);
+		s = sim_new(&ck, cfg_new());
+		for (i = 1; i <= 12; i++) {
+			struct client *c = cl_add(s, key4f("198.51.100.%u", i));
+			uint32_t at = cases[k].together ? 60 + i : 60 * i;
+
+			/* A burst: one request a second for `burst` seconds. */
+			for (b = 0; b < cases[k].burst; b++)
+				pat_add(c, at + b, 90000, cases[k].every, 1, 200, 1000);
+		}
+		advance(s, 0, 2430);
+		run_expect(s, 2430, cases[k].why ? 1 : 0);
+		expect_nalerts(s, "s=2430", cases[k].why ? 1 : 0);
+		if (cases[k].why && (a = alert_on(s, "198.51.100.0/24"))) {
+			check_alert(s, a, PS_ALERT_PREFIX, "prefix", "alert", cases[k].z, TOL, 1,
+				    2430);
+			ev_str(&ck, a, "hydra.decided_by", cases[k].why);
+			ev_num(&ck, a, "active_clients", 12, 0);
+			ev_num(&ck, a, "requests_per_hour", cases[k].rate, TOL);
+			ev_num(&ck, a, "requests_1h", cases[k].inf1h, TOL);
+			ev_num(&ck, a, "requests_1m", cases[k].inf1m, TOL);
+			ev_num(&ck, a, "hydra.staying", 1, 0);
+			ev_num(&ck, a, "hydra.together", cases[k].together ? 1 : 0.25, TOL);
+			ev_num(&ck, a, "hydra.watched_s", cases[k].together ? 2430 - 61 : 2370, 0);
+			/* Through the detector's float mean and variance: 1e-5. */
+			ev_num(&ck, a, "hydra.interval_cv_median", cases[k].cv, 1e-5);
+		}
+		sim_free(s);
+		ck_end(&ck);
+	}
+}
+
 static void test_prefix(void)
 {
 	struct ck ck;
@@ -2565,6 +2668,7 @@ int main(void)
 	test_last_step_renewal();
 	test_prefix();
 	test_prefix_crowd();
+	test_prefix_bursty();
 	run_in_child("prefix_table_many_exempt_clients", many_exempt_prefixes, 2);
 	test_low_and_slow();
 	test_surge();
