@@ -230,9 +230,16 @@ json_t *ps_dt_client_features(const struct cand *c)
  *         z-score against the population's outflow a request over the
  *         hour; found within a minute of a client taking ten times a
  *         person's output, at a request rate no rate detector sees;
- *   flow  the last minute's outflow (a young client's pace) far above
- *         the population's minutes (those with answers in it), and
- *         OUT_MIN_FLOW_1M or more: long answers streamed side by side;
+ *   flow  the last minute's outflow (a young client's pace), from 3
+ *         requests or more, far above a person's busy minute (the hour's
+ *         outflow over min(60, requests) of each network's client) and
+ *         OUT_FLOW_FACTOR times its median, its answers longer than most
+ *         people's (a request's outflow in the minute at half the
+ *         z-score): long answers one after another or side by side.
+ *         Against the few networks there are when they are fewer than
+ *         min_population (OUT_SMALL_POP or more), or the last baselines
+ *         of a population (up to OUT_KEEP_S old): found within two
+ *         minutes when few people are about, at night, on a small site;
  *   1h    the hour's outflow far above the population's hours;
  *   own   the hour's outflow OUT_HIST_FACTOR times its own hourly
  *         baseline from the rest of its last 24 h, and above most of
@@ -241,7 +248,9 @@ json_t *ps_dt_client_features(const struct cand *c)
  * outflow a request at half the z-score or more): an application making
  * many requests of ordinary length is a heavy user, not an outflow.
  * The population arms judge only against a population (min_population
- * clients with requests in the hour), never against the defaults.
+ * networks with answers in the hour, or the last such baselines of a
+ * request's outflow and a busy minute, OUT_KEEP_S), never against the
+ * defaults; the flow arm also against a small one (OUT_SMALL_POP).
  */
 static bool outflow(struct judge *j, struct finding *f)
 {
@@ -253,8 +262,8 @@ static bool outflow(struct judge *j, struct finding *f)
 	json_t *base = NULL;
 
 	/* Over no arm's floor: the baselines are not needed. */
-	if (!((c->recent && ((c->inf1m >= OUT_MIN_REQ_1M && c->out1m >= OUT_MIN_1M) ||
-			     c->opace1m >= OUT_MIN_FLOW_1M)) ||
+	if (!((c->recent && c->inf1m >= OUT_MIN_REQ_1M &&
+	       (c->out1m >= OUT_MIN_1M || c->opace1m >= OUT_MIN_1M)) ||
 	      (c->inf1h >= OUT_MIN_REQ_1H && c->out1h >= OUT_MIN_1H)))
 		return false;
 	ps_dt_need_outflow(j->d);
@@ -270,14 +279,23 @@ static bool outflow(struct judge *j, struct finding *f)
 						   "1h");
 		}
 	}
-	if (!window && c->recent && c->opace1m >= OUT_MIN_FLOW_1M && run->bo1m->population) {
-		z = ps_dt_zscore(run->bo1m, c->opace1m);
-		if (z >= dc->zscore) {
+	if (!window && c->recent && c->inf1m >= OUT_MIN_REQ_1M && c->opace1m >= OUT_MIN_1M &&
+	    (run->bbusy->population || run->bbusy->from == BL_SMALL)) {
+		double med = expm1(run->bbusy->median);
+		double zr = ps_dt_zscore(run->boreq, c->out1m / c->inf1m);
+
+		z = ps_dt_zscore(run->bbusy, c->opace1m);
+		if (z >= dc->zscore && c->opace1m >= OUT_FLOW_FACTOR * med &&
+		    zr >= dc->zscore / 2) {
 			window = "1m";
 			feature = "outflow_1m";
 			value = c->opace1m;
 			score = z;
-			base = ps_dt_baseline_json(run->bo1m, "outflow_1m of one client", "1m");
+			base = ps_dt_baseline_json(run->bbusy, "outflow a busy minute of one client",
+						   "1h");
+			json_object_set_new(base, "factor", json_real(c->opace1m /
+								     (med > 1 ? med : 1)));
+			json_object_set_new(base, "zscore_per_request", json_real(zr));
 		}
 	}
 	if (!window && c->inf1h >= OUT_MIN_REQ_1H && c->out1h >= OUT_MIN_1H &&

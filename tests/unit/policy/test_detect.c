@@ -2336,9 +2336,9 @@ static void test_outflow(void)
 	 *   P a chatty person, 4 requests a minute of 1000 bytes: 4000 <
 	 *     16384 bytes in the minute;
 	 *   A an application, 12 a minute (under the high_rate floor 15) of
-	 *     1500 bytes: 18000 bytes, z = 2 ln(1501 / 1001) = 0.81 < 3.5.
-	 * And X of the test above among 5 people only: 6 networks <
-	 * min_population, judged against no defaults.
+	 *     1500 bytes: 18000 bytes, a request's z = 2 ln(1501 / 1001) =
+	 *     0.81 < 3.5, and < 1.75: its minute (18 times a person's busy
+	 *     minute of 1000 bytes) is many ordinary answers, not long ones.
 	 */
 	ck_init(&ck, "outflow_ordinary_answers_not_found");
 	{
@@ -2351,13 +2351,93 @@ static void test_outflow(void)
 		run_expect(s, 60, 0);
 		expect_nalerts(s, "s=60", 0);
 		sim_free(s);
+	}
+	ck_end(&ck);
 
-		s = sim_new(&ck, cfg_new());
+	/*
+	 * X of the first test among 5 people only, from s = 400: 6 networks
+	 * with answers (< min_population 20), a small population, which
+	 * only the minute's outflow arm judges against: its clients watched
+	 * 300 s or more (OUT_SMALL_AGE_S: the 5 people, first seen at s = i;
+	 * not X), >= OUT_SMALL_POP 5. At s = 410 X has 2 requests (< 3). At
+	 * s = 420 (minute 7 at fraction 0, hour 0):
+	 *   each person 7 requests of 1000 bytes (s = i, i + 60, ...): a
+	 *     request's outflow and a busy minute (the hour's outflow over
+	 *     min(60, requests)) both ln 1001, MAD 0, scale 0.5;
+	 *   X 3 requests (s = 400, 410, 420), 30000 bytes, watched 20 s: a
+	 *     young pace of 30000 x 60 / 30 = 60000 a minute;
+	 *   60000 >= 10 x 1000, z = 2 ln(60001 / 1001) = 8.1907... >= 3.5, a
+	 *     request's z = 2 ln(10001 / 1001) = 4.60 >= 1.75: found at
+	 *     s = 420, 20 s in, by the minute's outflow.
+	 */
+	ck_init(&ck, "outflow_small_population");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		const struct got_alert *a;
+		double z = 2 * log(60001.0 / 1001.0);
+
 		people(s, 5, 1000);
-		pat_add(cl_add(s, key4f("198.51.100.7")), 0, 90000, 10, 1, 300, 10000);
-		advance(s, 0, 60);
-		run_expect(s, 60, 0);
-		expect_nalerts(s, "s=60 (a small population)", 0);
+		pat_add(cl_add(s, key4f("198.51.100.7")), 400, 90000, 10, 1, 300, 10000);
+		advance(s, 0, 410);
+		run_expect(s, 410, 0);
+		advance(s, 411, 420);
+		run_expect(s, 420, 1);
+		a = alert_on(s, "198.51.100.7");
+		if (a) {
+			check_alert(s, a, PS_ALERT_CLIENT, "outflow", "alert", z, FTOL, 1, 420);
+			ev_str(&ck, a, "window", "1m");
+			ev_str(&ck, a, "feature", "outflow_1m");
+			ev_num(&ck, a, "value", 60000, FTOL);
+			ev_num(&ck, a, "requests_1m", 3, 0);
+			ev_num(&ck, a, "outflow_1m", 30000, 0);
+			ev_str(&ck, a, "baseline.from", "small population");
+			ev_num(&ck, a, "baseline.median", 1000, FTOL);
+			ev_num(&ck, a, "baseline.clients", 5, 0);
+			ev_num(&ck, a, "baseline.factor", 60, FTOL);
+			ev_num(&ck, a, "baseline.zscore_per_request", 2 * log(10001.0 / 1001.0),
+			       FTOL);
+		}
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
+	 * At night, the day's population: 30 people (203.0.i.1) a request a
+	 * minute of 1000 bytes from s = i to s = 600, two of them (i = 1, 2)
+	 * on all along. The run at s = 600 has 30 networks and makes the
+	 * outflow baselines (the first run, OUT_KEEP_EVERY_S) though no
+	 * client needs them: a request's outflow and a busy minute, median
+	 * ln 1001, MAD 0, are kept. At s = 8000, past the hour of the 28 who
+	 * left, X starts (a request every 10 s of 10000 bytes) among 2
+	 * networks. At s = 8020: X 3 requests, 30000 >= 16384 bytes in the
+	 * minute, a request's outflow against the kept baseline (from
+	 * s = 600, 30 clients): z = 2 ln(10001 / 1001) = 4.603... >= 3.5,
+	 * found 20 s in by a request's outflow (the first arm).
+	 */
+	ck_init(&ck, "outflow_population_earlier");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		const struct got_alert *a;
+		double z = 2 * log(10001.0 / 1001.0);
+		int i;
+
+		for (i = 1; i <= 30; i++)
+			pat_add(cl_add(s, key4f("203.0.%d.1", i)), i, i <= 2 ? 90000 : 600, 60, 1,
+				300, 1000);
+		pat_add(cl_add(s, key4f("198.51.100.7")), 8000, 90000, 10, 1, 300, 10000);
+		advance(s, 0, 600);
+		run_expect(s, 600, 0);
+		advance(s, 601, 8020);
+		run_expect(s, 8020, 1);
+		a = alert_on(s, "198.51.100.7");
+		if (a) {
+			check_alert(s, a, PS_ALERT_CLIENT, "outflow", "alert", z, FTOL, 1, 8020);
+			ev_str(&ck, a, "feature", "outflow_per_request_1m");
+			ev_str(&ck, a, "baseline.from", "population, earlier");
+			ev_num(&ck, a, "baseline.made_at", T0 + 600, 0);
+			ev_num(&ck, a, "baseline.clients", 30, 0);
+			ev_num(&ck, a, "baseline.median", 1000, FTOL);
+		}
 		sim_free(s);
 	}
 	ck_end(&ck);
