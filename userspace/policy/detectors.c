@@ -124,14 +124,22 @@ static bool surge(struct judge *j, struct finding *f)
 	/*
 	 * A day's rhythm is no surge: people and their agents sleep, and
 	 * their morning hour is many times a day's average. What changes in
-	 * a surge is how busy the client is while it works: its last minute
-	 * against its requests an active minute before the last hour (the
-	 * hour's active minutes taken at their most, min(60, requests)).
+	 * a surge is how busy the client is while it works: its requests an
+	 * active minute, now against before the last hour (the hour's active
+	 * minutes taken at their most, min(60, requests)). Now is the last
+	 * minute and the hour's average both (the lesser): a crowd behind
+	 * one address (a proxy's people at work) sends a Poisson stream
+	 * whose minutes swing, at 3 requests a minute one in twenty has 7,
+	 * five times its quiet hours' one or so; the hour's average stays
+	 * with its people's pace, a surge's rises with it.
 	 */
 	duty = ps_dt_duty_cycle(j->s, now, &watched);
 	before = duty * watched - (c->inf1h < 60 ? c->inf1h : 60);
 	per_active = base_n / (before > 1 ? before : 1);
-	intensity = c->pace1m / per_active;
+	intensity = c->inf1h / (c->inf1h < 60 ? c->inf1h : 60);
+	if (c->pace1m < intensity)
+		intensity = c->pace1m;
+	intensity /= per_active;
 	if (!(intensity >= dc->surge.factor))
 		return false;
 	f->score = factor;
@@ -377,7 +385,8 @@ const struct dt_row ps_dt_rows[] = {
 		.name = "surge", .kind = DT_CLIENT, .subject = "client",
 		.enabled = SWITCH(surge), .window = "1h, 24h",
 		.features = "requests in the last hour over its own hourly baseline, and its "
-			    "last minute over its requests an active minute before",
+			    "last minute and the hour's requests an active minute over its "
+			    "requests an active minute before",
 		.thresholds = "surge.factor, min_history, requests_per_hour",
 		.evidence = EVIDENCE(FEATURES, "window", "factor", "baseline"),
 		.client = surge,

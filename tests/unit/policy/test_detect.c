@@ -2193,9 +2193,52 @@ static void test_surge(void)
 			 */
 			ev_num(&ck, a, "baseline.requests_per_active_minute",
 			       (494 - 301.3333333333333) / 193, FTOL);
+			/* Now: the lesser of the last minute (20.667) and
+			 * the hour's 301.333 over 60 active minutes. */
 			ev_num(&ck, a, "baseline.intensity",
-			       (14 + 20.0 / 3) / ((494 - 301.3333333333333) / 193), FTOL);
+			       (301.3333333333333 / 60) / ((494 - 301.3333333333333) / 193), FTOL);
 		}
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
+	 * A crowd behind one address in the morning (a proxy's people at
+	 * work): P 1 request every 300 s for 4 h (48, each in a minute of
+	 * its own: 1 an active minute), then 3 a minute (every 20 s) from
+	 * s = 14400, and in one minute a swing of 4 more at once (s = 17390:
+	 * people's requests are a Poisson stream, whose minutes swing).
+	 * At s = 17390 (hour 4 at f = 2990/3600): 1h = 150 + 4 + 12 x (1 - f)
+	 * = 156.03; 24h = 48 + 154 = 202, base_n = 45.97 over 17390/3600 - 1
+	 * = 3.83 h: 12.0 an hour, a factor of 13 >= 5: the hour is a surge
+	 * over its quiet hours. Active minutes: 48 + 50 = 98, less 60: 38
+	 * before, 45.97 / 38 = 1.21 requests an active minute. Its last
+	 * minute (7 or more) is 5.8 times that, but the hour's 156.03 / 60 =
+	 * 2.6 a minute is 2.15 times: its people's pace, not a faster client.
+	 * No alert at any run (every 10 s) up to s = 18000. The same client
+	 * judged by its last minute alone (the rule before) is alerted when
+	 * the swing comes.
+	 */
+	ck_init(&ck, "surge_not_a_crowd_swing");
+	{
+		struct ps_config *cfg = cfg_new();
+		struct client *c;
+		struct sim *s;
+		uint32_t sec;
+
+		cfg->detection.high_rate.enabled = 0;
+		cfg->detection.low_and_slow.enabled = 0;
+		s = sim_new(&ck, cfg);
+		c = cl_add(s, key4f("192.0.2.9"));
+		pat_add(c, 0, 14340, 300, 1, 0, 0);
+		pat_add(c, 14400, 90000, 20, 1, 0, 0);
+		pat_add(c, 17390, 17390, 1, 4, 0, 0);
+		advance(s, 0, 0);
+		for (sec = 10; sec <= 18000 && ck_ok(&ck); sec += 10) {
+			advance(s, sec - 9, sec);
+			run(s, sec);
+		}
+		expect_nalerts(s, "s=10..18000", 0);
 		sim_free(s);
 	}
 	ck_end(&ck);
