@@ -31,6 +31,7 @@
 # BENCH_SCENARIO_HOURS (default 24), BENCH_SCENARIO_SEED (default 1),
 # BENCH_POP_SEEDS (default 10), BENCH_POP_HOURS (default 24),
 # BENCH_POP_ZSCORES (default 3,3.5,4.5), BENCH_POP_SCALE (default 1),
+# BENCH_POP_JOBS (seeds at once, default 1; about 7 GB of disk each),
 # BENCH_TICK_CLIENTS (default "10000 100000 1000000"), BENCH_FLEET_SUBJECTS
 # (default "1000 100000 1000000": tools/bench_fleet.sh, the fleet's Redis
 # traffic per tick and its tick time against a real redis-server).
@@ -252,7 +253,8 @@ detect_pop_bench() {
 		TMPDIR=$tmp/detect-pop /usr/bin/python3 "$top/tools/detect_bench.py" \
 			--md "$tmp/detect-pop/pop.md" --png "$top/docs/detection-bench.png" \
 			--seeds "${BENCH_POP_SEEDS:-10}" --hours "${BENCH_POP_HOURS:-24}" \
-			--zscores "${BENCH_POP_ZSCORES:-3,3.5,4.5}" --pop-scale "${BENCH_POP_SCALE:-1}" >&2
+			--zscores "${BENCH_POP_ZSCORES:-3,3.5,4.5}" --pop-scale "${BENCH_POP_SCALE:-1}" \
+			--jobs "${BENCH_POP_JOBS:-1}" >&2
 		cat "$tmp/detect-pop/pop.md"
 		echo
 		echo "![time to detection per pattern; false alerts and recall against the z-score](docs/detection-bench.png)"

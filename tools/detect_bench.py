@@ -6,6 +6,7 @@ the false alerts and the recall move with the z-score setting.
 
   detect_bench.py --md OUT.md --png OUT.png [--seeds N] [--hours H]
                   [--scenario pop-mixed] [--pop-scale F] [--zscores 2.5,3,3.5,4,5]
+                  [--jobs J]
 
 For each seed: tools/scenario.py writes the day (--scenario, --hours, from
 00:00 UTC), tools/detect_eval.py --config-out its replay config (the
@@ -13,6 +14,11 @@ endpoint, the allow-listed batch job exempt), then `penstock replay
 --config --json` runs once for each z-score setting (detection.zscore,
 every other key at its default) and detect_eval.py --json judges each run
 against the labels. The capture is removed once its replays are done.
+--jobs J runs J seeds at once (each a capture on disk: about 7 GB for a
+24 h pop-mixed day); the tables are in seed order either way.
+--keep-evals DIR keeps each seed's judgement (DIR/seed-N-zZ.json);
+--from-evals DIR makes the tables and plot from such files, generating and
+replaying nothing (a run resumed, or made by hand seed by seed).
 
 OUT.md: the tables (per pattern at the default z-score 3.5, the z-score
 sweep, the time each step took); OUT.png: time to detection per pattern
@@ -23,6 +29,7 @@ python3-matplotlib) for the plot.
 Environment: PS_BIN (penstock at $PS_BIN/penstock, default .output).
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import shutil
@@ -62,6 +69,11 @@ def main():
     ap.add_argument("--scenario", default="pop-mixed")
     ap.add_argument("--pop-scale", type=float, default=1.0)
     ap.add_argument("--zscores", default="2.5,3,3.5,4,5")
+    ap.add_argument("--jobs", type=int, default=1, help="seeds at once (1)")
+    ap.add_argument("--keep-evals", metavar="DIR",
+                    help="write each seed's detect_eval.py --json (DIR/seed-N-zZ.json)")
+    ap.add_argument("--from-evals", metavar="DIR",
+                    help="no capture: the tables and plot from DIR/seed-N-zZ.json")
     a = ap.parse_args()
     zs = [float(z) for z in a.zscores.split(",")]
     if DEFAULT_Z not in zs:
@@ -71,35 +83,55 @@ def main():
     work = tempfile.mkdtemp(prefix="detect-bench.")
     per_z = {z: [] for z in zs}     # z -> [eval json per seed]
     timing = []
-    try:
+
+    def one_seed(seed):
+        """Generate, replay at every z-score and judge one seed's day."""
+        d = os.path.join(work, "seed-%d" % seed)
+        os.mkdir(d)
+        cap, lab = os.path.join(d, "day.pcap"), os.path.join(d, "day.json")
+        gen = run([sys.executable, os.path.join(TOP, "tools", "scenario.py"), "--scenario",
+                   a.scenario, "--hours", str(a.hours), "--seed", str(seed),
+                   "--pop-scale", str(a.pop_scale), "--out", cap, "--labels", lab, "-q"])
+        base = os.path.join(d, "base.yaml")
+        run([sys.executable, os.path.join(TOP, "tools", "detect_eval.py"), "--config-out",
+             base, lab])
+        size = os.path.getsize(cap)
+        rep_s, evs = [], {}
+        for z in zs:
+            cfg = os.path.join(d, "z.yaml")
+            with open(base) as f, open(cfg, "w") as g:
+                g.write(f.read() + "detection:\n  zscore: %g\n" % z)
+            out = os.path.join(d, "replay.json")
+            with open(out, "w") as f:
+                rep_s.append(run([penstock, "replay", "--config", cfg, "--json", cap],
+                                 stdout=f))
+            ev = subprocess.run([sys.executable, os.path.join(TOP, "tools", "detect_eval.py"),
+                                 "--json", "--no-fail", lab, out], check=True,
+                                capture_output=True, text=True).stdout
+            evs[z] = json.loads(ev)
+            if a.keep_evals:
+                with open(os.path.join(a.keep_evals, "seed-%d-z%g.json" % (seed, z)), "w") as f:
+                    f.write(ev)
+        with open(lab) as f:
+            packets = json.load(f)["packets"]
+        shutil.rmtree(d, ignore_errors=True)
+        sys.stderr.write("detect_bench: seed %d: generated %.0f s, %d packets, replays %s s\n"
+                         % (seed, gen, packets, ", ".join("%.0f" % r for r in rep_s)))
+        return evs, (seed, gen, size, packets, rep_s)
+
+    if a.from_evals:
         for seed in range(1, a.seeds + 1):
-            cap, lab = os.path.join(work, "day.pcap"), os.path.join(work, "day.json")
-            gen = run([sys.executable, os.path.join(TOP, "tools", "scenario.py"), "--scenario",
-                       a.scenario, "--hours", str(a.hours), "--seed", str(seed),
-                       "--pop-scale", str(a.pop_scale), "--out", cap, "--labels", lab, "-q"])
-            base = os.path.join(work, "base.yaml")
-            run([sys.executable, os.path.join(TOP, "tools", "detect_eval.py"), "--config-out",
-                 base, lab])
-            size = os.path.getsize(cap)
-            rep_s = []
             for z in zs:
-                cfg = os.path.join(work, "z.yaml")
-                with open(base) as f, open(cfg, "w") as g:
-                    g.write(f.read() + "detection:\n  zscore: %g\n" % z)
-                out = os.path.join(work, "replay.json")
-                with open(out, "w") as f:
-                    rep_s.append(run([penstock, "replay", "--config", cfg, "--json", cap],
-                                     stdout=f))
-                ev = subprocess.run([sys.executable, os.path.join(TOP, "tools", "detect_eval.py"),
-                                     "--json", "--no-fail", lab, out], check=True,
-                                    capture_output=True, text=True).stdout
-                per_z[z].append(json.loads(ev))
-            with open(lab) as f:
-                packets = json.load(f)["packets"]
-            os.unlink(cap)
-            timing.append((seed, gen, size, packets, rep_s))
-            sys.stderr.write("detect_bench: seed %d: generated %.0f s, %d packets, replays %s s\n"
-                             % (seed, gen, packets, ", ".join("%.0f" % r for r in rep_s)))
+                with open(os.path.join(a.from_evals, "seed-%d-z%g.json" % (seed, z))) as f:
+                    per_z[z].append(json.load(f))
+    try:
+        # Seeds side by side (--jobs): a seed's generation and replays are
+        # one process at a time each.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as ex:
+            for evs, tm in ex.map(one_seed, [] if a.from_evals else range(1, a.seeds + 1)):
+                for z in zs:
+                    per_z[z].append(evs[z])
+                timing.append(tm)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -146,10 +178,14 @@ def main():
         sweep.append((z, det / tot if tot else 0, r))
         zl.append("| %g | %d/%d | %d | %d | %.2f | %d |" % (z, det, tot, f, n, r, al))
     fps = {}
-    for e in per_z[DEFAULT_Z]:
+    fp_rows = []
+    for seed, e in enumerate(per_z[DEFAULT_Z], 1):
         for x in e["false_positives"]:
             k = (x["label"], x["first"]["detector"])
             fps[k] = fps.get(k, 0) + 1
+            fp_rows.append("| %d | %s | %s | %s | %s | %s |" % (
+                seed, x["client"], x["label"], x["first"]["subject"], x["first"]["detector"],
+                x["first"]["time"]))
     tl = ["| seed | generate s | capture MB | packets | replay s (each z-score) |",
           "|---:|---:|---:|---:|---|"]
     for seed, gen, size, packets, rep_s in timing:
@@ -164,9 +200,13 @@ def main():
                 "(%.2f per 1,000 benign clients a day)%s.\n\n" % (
                     DEFAULT_Z, fp, nb, rate, "" if not fps else ": " + ", ".join(
                         "%d %s by %s" % (v, k[0], k[1]) for k, v in sorted(fps.items()))))
+        if fp_rows:
+            f.write("| seed | client | label | alert's subject | detector | first alert |\n"
+                    "|---:|---|---|---|---|---|\n" + "\n".join(fp_rows) + "\n\n")
         f.write("The z-score setting (detection.zscore) against recall and false alerts:\n\n")
         f.write("\n".join(zl) + "\n\n")
-        f.write("What each step took:\n\n" + "\n".join(tl) + "\n")
+        if timing:
+            f.write("What each step took:\n\n" + "\n".join(tl) + "\n")
 
     import matplotlib
     matplotlib.use("Agg")

@@ -5,6 +5,7 @@ client taking long completions, for detection to be judged on populations
 it was not tuned on.
 
 Usage: campus_day.py OUT.pcap LABELS.json [--hours H] [--seed N] [--start HH]
+                     [--outflow-at MIN] [--town N]
 
 Its own pcap and TCP writer (one connection a request, as a browser
 behind a campus proxy that does not pool), its own distributions:
@@ -14,9 +15,9 @@ behind a campus proxy that does not pool), its own distributions:
              requests (uniform), think times a gamma of shape 2, mean 36 s
              (tens of seconds: reading, typing), answers a gamma of shape
              2, mean 1000 bytes of JSON.
-  town       60 people, each in a /24 of its own (198.18.100-159.x), the
-             same behaviour: the population single clients are judged
-             against.
+  town       60 people (--town, at most 156), each in a /24 of its own
+             (198.18.100-255.x), the same behaviour: the population
+             single clients are judged against.
   outflow    198.18.90.33 from --outflow-at minutes: long completions one
              after another, a request every 8-12 s (about 6 a minute),
              answers of 9-11 KB (ten times a person's), prompts of
@@ -167,13 +168,14 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--start", type=float, default=13.0, help="hour of day (UTC)")
     ap.add_argument("--outflow-at", type=float, default=20.0, help="minutes")
+    ap.add_argument("--town", type=int, default=60, help="people in /24s of their own")
     a = ap.parse_args()
     rng = random.Random("campus-day/%d" % a.seed)
     start = 1741000000 - 1741000000 % 86400 + a.start * 3600
     span = a.hours * 3600
     p = Pcap(a.out)
     campus = ["198.18.77.%d" % h for h in range(10, 130)]
-    town = ["198.18.%d.%d" % (100 + i, rng.randint(2, 250)) for i in range(60)]
+    town = ["198.18.%d.%d" % (100 + i, rng.randint(2, 250)) for i in range(a.town)]
     # 590 requests an hour from the campus at the peak: 120 people, 8
     # requests a session: about 0.6 sessions a person an hour.
     for addr in campus:

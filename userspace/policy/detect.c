@@ -283,14 +283,14 @@ static int judge_hot(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 		ps_dt_baseline(d, 0, OUT_DEF_1H, &d->bo1h);
 		ps_dt_baseline(d, 0, OUT_DEF_REQ, &d->boreq);
 		ps_dt_baseline(d, 0, 1, &d->bratio);
-		ps_dt_baseline(d, 0, OUT_DEF_REQ, &d->bo1m);
+		ps_dt_baseline(d, 0, OUT_DEF_REQ, &d->bbusy);
 	}
 	run.b1m = &d->b1m;
 	run.b1h = &d->b1h;
 	run.bo1h = &d->bo1h;
 	run.boreq = &d->boreq;
 	run.bratio = &d->bratio;
-	run.bo1m = &d->bo1m;
+	run.bbusy = &d->bbusy;
 	for (i = 0; i < d->nhot; i++) {
 		uint32_t idx = d->hot[i];
 		struct cand c;
@@ -406,6 +406,63 @@ static void baselines(struct ps_detect *d, uint32_t nc, struct baseline *b1m,
 	d->b1h = *b1h;
 }
 
+/* A request's outflow over the hour, and a busy minute's (the hour's
+ * outflow over its minutes with requests, taken as min(60, requests): a
+ * person's request, a minute). */
+enum { OB_REQ, OB_BUSY };
+
+static double outflow_value(const struct cand *c, int what)
+{
+	if (what == OB_REQ)
+		return log1p(c->out1h / c->inf1h);
+	return log1p(c->out1h / (c->inf1h < 1 ? 1 : c->inf1h > 60 ? 60 : c->inf1h));
+}
+
+/*
+ * An outflow baseline (what: OB_*): the population's, one client a
+ * network; with fewer than min_population networks, the last one made
+ * from a population (keep), up to OUT_KEEP_S old: what a person takes an
+ * answer or a busy minute does not change when few are about; else, from
+ * OUT_SMALL_POP clients with answers watched OUT_SMALL_AGE_S or more
+ * (a client first seen just now has its answers on their way: what it
+ * took so far is less than it takes), the few there are, every client
+ * counted (a campus at night is its people; a hydra among them can only
+ * raise the median): not a population, only the minute's outflow arm,
+ * with its factor, judges against it; else the defaults.
+ */
+static void outflow_baseline(struct ps_detect *d, uint32_t nc, int what, struct baseline *b,
+			     struct baseline *keep)
+{
+	uint32_t now = d->last_run_ms / 1000, i;
+	const struct cand *c;
+	size_t n;
+
+	for (i = 0, n = 0; i < nc; i++)
+		if ((c = &d->cand[i])->rep)
+			d->scratch[n++] = outflow_value(c, what);
+	ps_dt_baseline(d, n, OUT_DEF_REQ, b);
+	if (b->population) {
+		*keep = *b;
+		keep->at = now;
+		return;
+	}
+	if (keep->population && now >= keep->at && now - keep->at <= OUT_KEEP_S) {
+		*b = *keep;
+		b->from = BL_EARLIER;
+		return;
+	}
+	for (i = 0, n = 0; i < nc; i++)
+		if ((c = &d->cand[i])->inf1h > 0 && c->out1h > 0 &&
+		    d->t->rec[c->idx].first_wall + OUT_SMALL_AGE_S <= now)
+			d->scratch[n++] = outflow_value(c, what);
+	if (n >= OUT_SMALL_POP) {
+		b->n = n;
+		ps_median_mad(d->scratch, n, &b->median, &b->mad);
+		b->scale = MAD_SIGMA * b->mad > Z_SCALE_FLOOR ? MAD_SIGMA * b->mad : Z_SCALE_FLOOR;
+		b->from = BL_SMALL;
+	}
+}
+
 /*
  * The outflow baselines count the clients with requests and answers in
  * the hour (a client whose first answers are still on their way took
@@ -420,23 +477,18 @@ void ps_dt_need_outflow(struct ps_detect *d)
 	if (!d->in_run || d->ob_seq == d->run_seq)
 		return;
 	d->ob_seq = d->run_seq;
+	d->ob_made = d->last_run_ms / 1000;
 	mark_networks(d, nc);
 	for (i = 0, n = 0; i < nc; i++)
 		if ((c = &d->cand[i])->rep)
 			d->scratch[n++] = log1p(c->out1h);
 	ps_dt_baseline(d, n, OUT_DEF_1H, &d->bo1h);
-	for (i = 0, n = 0; i < nc; i++)
-		if ((c = &d->cand[i])->rep)
-			d->scratch[n++] = log1p(c->out1h / c->inf1h);
-	ps_dt_baseline(d, n, OUT_DEF_REQ, &d->boreq);
+	outflow_baseline(d, nc, OB_REQ, &d->boreq, &d->boreq_pop);
 	for (i = 0, n = 0; i < nc; i++)
 		if ((c = &d->cand[i])->rep)
 			d->scratch[n++] = log1p(c->txp1h / (c->rxp1h > 1 ? c->rxp1h : 1));
 	ps_dt_baseline(d, n, 1, &d->bratio);
-	for (i = 0, n = 0; i < nc; i++)
-		if ((c = &d->cand[i])->rep && c->recent && c->out1m > 0)
-			d->scratch[n++] = log1p(c->opace1m);
-	ps_dt_baseline(d, n, OUT_DEF_REQ, &d->bo1m);
+	outflow_baseline(d, nc, OB_BUSY, &d->bbusy, &d->bbusy_pop);
 }
 
 int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
@@ -448,7 +500,7 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	struct baseline b1m, b1h;
 	struct dt_run run = { .now = now, .now_ms = now_ms, .boot_now = boot_now,
 			      .b1m = &b1m, .b1h = &b1h, .bo1h = &d->bo1h, .boreq = &d->boreq,
-			      .bratio = &d->bratio, .bo1m = &d->bo1m };
+			      .bratio = &d->bratio, .bbusy = &d->bbusy };
 	uint64_t cpu0, yield0;
 	int taken = 0;
 
@@ -484,6 +536,10 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 
 	baselines(d, nc, &b1m, &b1h);
 	run.nc = nc;
+	/* The outflow baselines kept for a quiet time (OUT_KEEP_S) are
+	 * renewed every OUT_KEEP_EVERY_S, whether or not a client needs them. */
+	if (!d->ob_made || now < d->ob_made || now - d->ob_made >= OUT_KEEP_EVERY_S)
+		ps_dt_need_outflow(d);
 
 	/* The client rows, client by client; then the group rows. */
 	for (i = 0; i < nc; i++) {

@@ -78,8 +78,22 @@ struct esc {
  * answers, never one long one) and bytes. */
 #define OUT_MIN_REQ_1M	3
 #define OUT_MIN_1M	16384.0
-/* A minute's outflow itself judged: at least this many bytes. */
-#define OUT_MIN_FLOW_1M	262144.0
+/* The minute's outflow against a person's busy minute: at least this
+ * many times the population's median, besides the z-score (a robust
+ * z-score over a population of light and heavy users, streamed and
+ * not, may need fifty times the median), each answer longer than most
+ * people's (a request's outflow at half the z-score). */
+#define OUT_FLOW_FACTOR	10.0
+/* With fewer than min_population networks to compare with, the outflow
+ * baselines are the last ones made from a population, up to OUT_KEEP_S
+ * old (what a person takes does not change at night); else, from
+ * OUT_SMALL_POP clients with answers, the few there are (every client,
+ * not one a network), judged by the minute's outflow arm alone
+ * (OUT_FLOW_FACTOR times their median). */
+#define OUT_KEEP_S	(24 * 3600)
+#define OUT_KEEP_EVERY_S	600	/* made at a run this often, needed or not */
+#define OUT_SMALL_POP	5
+#define OUT_SMALL_AGE_S	300	/* ... each of them watched this long */
 /* An hour's: at least this many requests and bytes. */
 #define OUT_MIN_REQ_1H	10
 #define OUT_MIN_1H	1048576.0
@@ -118,6 +132,14 @@ struct baseline {
 	double scale;		/* max(MAD_SIGMA * mad, Z_SCALE_FLOOR) */
 	size_t n;
 	bool population;	/* from the population; else the defaults */
+	uint8_t from;		/* BL_*: what it was made from */
+	uint32_t at;		/* BL_EARLIER: Unix s it was made at */
+};
+enum {
+	BL_DEFAULTS,		/* too few to compare with: a quiet population */
+	BL_POPULATION,		/* the population of this run */
+	BL_EARLIER,		/* the last run's that had a population (outflow) */
+	BL_SMALL,		/* fewer than min_population, OUT_SMALL_POP or more (outflow) */
 };
 
 struct ps_detect {
@@ -144,7 +166,9 @@ struct ps_detect {
 	struct baseline b1h;	/* and of the last hour */
 	struct baseline bo1h, boreq;	/* the outflow's: the last hour, a request */
 	struct baseline bratio;	/* tx over rx payload in the last hour */
-	struct baseline bo1m;	/* outflow pace in the last minute */
+	struct baseline bbusy;	/* outflow a busy minute over the last hour: a person's minute */
+	struct baseline boreq_pop, bbusy_pop;	/* the last boreq, bbusy made from a population */
+	uint32_t ob_made;	/* Unix s the outflow baselines were last made */
 	uint64_t run_seq;	/* runs begun */
 	uint64_t ob_seq;	/* the run the four above were made at (ps_dt_need_outflow) */
 	bool in_run;		/* a run's arrays (cand, scratch) are mapped */
@@ -185,7 +209,7 @@ json_t *ps_dt_baseline_json(const struct baseline *b, const char *feature, const
 
 /* detect.c */
 /*
- * The outflow and ratio baselines (bo1h, boreq, bratio, bo1m), made at the
+ * The outflow and ratio baselines (bo1h, boreq, bratio, bbusy), made at the
  * first need of a run, so that a run where no client reaches their floors
  * pays nothing for them; between runs, the last ones made.
  */
@@ -209,7 +233,7 @@ struct dt_run {
 	const struct baseline *bo1h;	/* outflow in the last hour */
 	const struct baseline *boreq;	/* outflow a request, over the last hour */
 	const struct baseline *bratio;	/* tx over rx payload, over the last hour */
-	const struct baseline *bo1m;	/* outflow in the last minute (its pace) */
+	const struct baseline *bbusy;	/* outflow a busy minute, over the last hour */
 	/* The programs' (key, address) pairs, read by the first key
 	 * detector that asks (dt_key_pairs). */
 	struct ps_kpairs kp;

@@ -124,14 +124,22 @@ static bool surge(struct judge *j, struct finding *f)
 	/*
 	 * A day's rhythm is no surge: people and their agents sleep, and
 	 * their morning hour is many times a day's average. What changes in
-	 * a surge is how busy the client is while it works: its last minute
-	 * against its requests an active minute before the last hour (the
-	 * hour's active minutes taken at their most, min(60, requests)).
+	 * a surge is how busy the client is while it works: its requests an
+	 * active minute, now against before the last hour (the hour's active
+	 * minutes taken at their most, min(60, requests)). Now is the last
+	 * minute and the hour's average both (the lesser): a crowd behind
+	 * one address (a proxy's people at work) sends a Poisson stream
+	 * whose minutes swing, at 3 requests a minute one in twenty has 7,
+	 * five times its quiet hours' one or so; the hour's average stays
+	 * with its people's pace, a surge's rises with it.
 	 */
 	duty = ps_dt_duty_cycle(j->s, now, &watched);
 	before = duty * watched - (c->inf1h < 60 ? c->inf1h : 60);
 	per_active = base_n / (before > 1 ? before : 1);
-	intensity = c->pace1m / per_active;
+	intensity = c->inf1h / (c->inf1h < 60 ? c->inf1h : 60);
+	if (c->pace1m < intensity)
+		intensity = c->pace1m;
+	intensity /= per_active;
 	if (!(intensity >= dc->surge.factor))
 		return false;
 	f->score = factor;
@@ -230,9 +238,16 @@ json_t *ps_dt_client_features(const struct cand *c)
  *         z-score against the population's outflow a request over the
  *         hour; found within a minute of a client taking ten times a
  *         person's output, at a request rate no rate detector sees;
- *   flow  the last minute's outflow (a young client's pace) far above
- *         the population's minutes (those with answers in it), and
- *         OUT_MIN_FLOW_1M or more: long answers streamed side by side;
+ *   flow  the last minute's outflow (a young client's pace), from 3
+ *         requests or more, far above a person's busy minute (the hour's
+ *         outflow over min(60, requests) of each network's client) and
+ *         OUT_FLOW_FACTOR times its median, its answers longer than most
+ *         people's (a request's outflow in the minute at half the
+ *         z-score): long answers one after another or side by side.
+ *         Against the few networks there are when they are fewer than
+ *         min_population (OUT_SMALL_POP or more), or the last baselines
+ *         of a population (up to OUT_KEEP_S old): found within two
+ *         minutes when few people are about, at night, on a small site;
  *   1h    the hour's outflow far above the population's hours;
  *   own   the hour's outflow OUT_HIST_FACTOR times its own hourly
  *         baseline from the rest of its last 24 h, and above most of
@@ -241,7 +256,9 @@ json_t *ps_dt_client_features(const struct cand *c)
  * outflow a request at half the z-score or more): an application making
  * many requests of ordinary length is a heavy user, not an outflow.
  * The population arms judge only against a population (min_population
- * clients with requests in the hour), never against the defaults.
+ * networks with answers in the hour, or the last such baselines of a
+ * request's outflow and a busy minute, OUT_KEEP_S), never against the
+ * defaults; the flow arm also against a small one (OUT_SMALL_POP).
  */
 static bool outflow(struct judge *j, struct finding *f)
 {
@@ -253,8 +270,8 @@ static bool outflow(struct judge *j, struct finding *f)
 	json_t *base = NULL;
 
 	/* Over no arm's floor: the baselines are not needed. */
-	if (!((c->recent && ((c->inf1m >= OUT_MIN_REQ_1M && c->out1m >= OUT_MIN_1M) ||
-			     c->opace1m >= OUT_MIN_FLOW_1M)) ||
+	if (!((c->recent && c->inf1m >= OUT_MIN_REQ_1M &&
+	       (c->out1m >= OUT_MIN_1M || c->opace1m >= OUT_MIN_1M)) ||
 	      (c->inf1h >= OUT_MIN_REQ_1H && c->out1h >= OUT_MIN_1H)))
 		return false;
 	ps_dt_need_outflow(j->d);
@@ -270,14 +287,23 @@ static bool outflow(struct judge *j, struct finding *f)
 						   "1h");
 		}
 	}
-	if (!window && c->recent && c->opace1m >= OUT_MIN_FLOW_1M && run->bo1m->population) {
-		z = ps_dt_zscore(run->bo1m, c->opace1m);
-		if (z >= dc->zscore) {
+	if (!window && c->recent && c->inf1m >= OUT_MIN_REQ_1M && c->opace1m >= OUT_MIN_1M &&
+	    (run->bbusy->population || run->bbusy->from == BL_SMALL)) {
+		double med = expm1(run->bbusy->median);
+		double zr = ps_dt_zscore(run->boreq, c->out1m / c->inf1m);
+
+		z = ps_dt_zscore(run->bbusy, c->opace1m);
+		if (z >= dc->zscore && c->opace1m >= OUT_FLOW_FACTOR * med &&
+		    zr >= dc->zscore / 2) {
 			window = "1m";
 			feature = "outflow_1m";
 			value = c->opace1m;
 			score = z;
-			base = ps_dt_baseline_json(run->bo1m, "outflow_1m of one client", "1m");
+			base = ps_dt_baseline_json(run->bbusy, "outflow a busy minute of one client",
+						   "1h");
+			json_object_set_new(base, "factor", json_real(c->opace1m /
+								     (med > 1 ? med : 1)));
+			json_object_set_new(base, "zscore_per_request", json_real(zr));
 		}
 	}
 	if (!window && c->inf1h >= OUT_MIN_REQ_1H && c->out1h >= OUT_MIN_1H &&
@@ -369,7 +395,8 @@ const struct dt_row ps_dt_rows[] = {
 		.name = "surge", .kind = DT_CLIENT, .subject = "client",
 		.enabled = SWITCH(surge), .window = "1h, 24h",
 		.features = "requests in the last hour over its own hourly baseline, and its "
-			    "last minute over its requests an active minute before",
+			    "last minute and the hour's requests an active minute over its "
+			    "requests an active minute before",
 		.thresholds = "surge.factor, min_history, requests_per_hour",
 		.evidence = EVIDENCE(FEATURES, "window", "factor", "baseline"),
 		.client = surge,

@@ -88,6 +88,7 @@ void ps_dt_baseline_of(struct ps_detect *d, double *v, size_t n, double def_medi
 	if (n >= d->cfg->detection.min_population && n > 0) {
 		ps_median_mad(v, n, &b->median, &b->mad);
 		b->population = true;
+		b->from = BL_POPULATION;
 	} else {
 		/* Too few clients to compare with: a quiet population. */
 		b->median = log1p(def_median);
@@ -103,7 +104,13 @@ double ps_dt_zscore(const struct baseline *b, double x)
 
 json_t *ps_dt_baseline_json(const struct baseline *b, const char *feature, const char *window)
 {
-	return json_pack("{s:s,s:s,s:f,s:f,s:I,s:s}", "feature", feature, "window", window,
-			 "median", expm1(b->median), "mad_log", b->mad, "clients", (json_int_t)b->n,
-			 "from", b->population ? "population" : "defaults");
+	static const char *const from[] = { "defaults", "population", "population, earlier",
+					    "small population" };
+	json_t *j = json_pack("{s:s,s:s,s:f,s:f,s:I,s:s}", "feature", feature, "window", window,
+			      "median", expm1(b->median), "mad_log", b->mad, "clients",
+			      (json_int_t)b->n, "from", from[b->from <= BL_SMALL ? b->from : 0]);
+
+	if (j && b->from == BL_EARLIER)
+		json_object_set_new(j, "made_at", json_integer(b->at));
+	return j;
 }

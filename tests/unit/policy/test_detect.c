@@ -246,7 +246,7 @@ struct pat {
 
 struct client {
 	struct ps_client_key k;
-	struct pat p[2];
+	struct pat p[8];	/* a burst is a pattern a second */
 	int np;
 	bool seen;		/* sent its first request: the map holds it */
 	struct ps_counters c;	/* cumulative */
@@ -1613,6 +1613,109 @@ static void test_prefix_crowd(void)
 	ck_end(&ck);
 }
 
+/*
+ * The bursty-members rule of the hydra/crowd decision (prefix.c): members
+ * whose requests come in bursts with pauses between (people's sessions,
+ * their coding agents) are no hydra for staying, however long they stay;
+ * a campaign that starts its members together still is.
+ *
+ * Twelve members (i = 1..12) of 198.51.100.0/24 first seen one a minute
+ * (s = 60 i), each sending `burst` requests one a second every `every` s
+ * (200 bytes up, 1000 down each), judged at s = 2430 (hour 0; minute 40
+ * at fraction 0.5). Every member stays (a request in the last 600 s),
+ * arrivals are spread (3 of 12 within 120 s: together 0.25) and the
+ * prefix was watched 2430 - 60 = 2370 >= 1800 s: staying holds, unless
+ * the members' intervals are bursty (median CV >= HYDRA_BURSTY_CV = 2).
+ *
+ * Interval CV of a member as the detector keeps it: the intervals between
+ * its requests, at most REG_N = 32 of them averaged equally (a population
+ * mean and variance), so CV = sqrt(n S2 - S1^2) / S1 over its n intervals
+ * (S1 their sum, S2 the sum of their squares); the prefix's is the median
+ * member's (cv[nr / 2] of the 12 sorted).
+ *
+ * bursty:  8 requests every 600 s. Members 1..10 saw 4 bursts by s = 2430
+ *          (at 60 i + 0, 600, 1200, 1800), 31 intervals: 28 of 1 s and 3
+ *          of 600 - 7 = 593 s: S1 = 28 + 1779 = 1807, S2 = 28 + 3 x 351649
+ *          = 1054975, CV = sqrt(31 x 1054975 - 1807^2) / 1807 =
+ *          sqrt(29438976) / 1807 = 3.0026; members 11, 12 three bursts,
+ *          3.1786. Median 3.0026 >= 2: no hydra, no alert.
+ * sessions: the same 8 requests per 600 s as bursts of 4 every 300 s:
+ *          members 6..10 saw 7 bursts, 27 intervals: 21 of 1 s and 6 of
+ *          297 s: S1 = 21 + 1782 = 1803, S2 = 21 + 6 x 88209 = 529275,
+ *          CV = sqrt(27 x 529275 - 1803^2) / 1803 = sqrt(11039616) / 1803
+ *          = 1.842813; members 1..5 (8 bursts) 1.824345, 11..12 (6 bursts)
+ *          1.868332: the median (the 7th smallest) is 1.842813 < 2:
+ *          staying, found.
+ *          Its figures: 1h: 5 x 32 + 5 x 28 + 2 x 24 = 348 requests (hour 0,
+ *          nothing before); 1m at minute 40, fraction 0.5: the bursts at
+ *          s = 2400 (members 5, 10: 8 requests) + those at s = 2340
+ *          (members 4, 9: 8) x 0.5 = 12, a pace of 720 an hour > 348:
+ *          rate 720 >= 300; 12 clients < min_population 20: the defaults'
+ *          baseline (median ln 11, scale 0.5), z = 2 ln(721 / 11) =
+ *          8.365487729 >= 3.5.
+ * together: the bursty members (8 every 600 s) first seen at s = 61..72:
+ *          12 of 12 within 120 s, decided by together before the bursty
+ *          rule: a campaign's bursts are still a campaign. At s = 2430
+ *          (the last bursts at 1860 + i, ended by s = 1879): 1h 12 x 32 = 384,
+ *          1m 0: rate 384, z = 2 ln(385 / 11) = 7.110696123.
+ * Each member's own figures (8 requests in a minute at most, 32 in the
+ * hour, 8000 bytes a minute) are under every client detector.
+ */
+static void test_prefix_bursty(void)
+{
+	static const struct {
+		const char *name;
+		uint32_t burst, every;
+		bool together;
+		const char *why;	/* NULL: no alert */
+		double z, rate, inf1h, inf1m, cv;
+	} cases[] = {
+		{ "prefix_bursty_members_not_hydra", 8, 600, false, NULL, 0, 0, 0, 0, 0 },
+		{ "prefix_sessions_staying_hydra", 4, 300, false, "staying",
+		  8.365487728973157, 720, 348, 12, 1.8428129558820079 },
+		{ "prefix_bursty_together_hydra", 8, 600, true, "together",
+		  7.110696122978827, 384, 384, 0, 3.0026395256379166 },
+	};
+	int k;
+
+	for (k = 0; k < NA(cases); k++) {
+		struct ck ck;
+		struct sim *s;
+		const struct got_alert *a;
+		uint32_t i, b;
+
+		ck_init(&ck, cases[k].name);
+		s = sim_new(&ck, cfg_new());
+		for (i = 1; i <= 12; i++) {
+			struct client *c = cl_add(s, key4f("198.51.100.%u", i));
+			uint32_t at = cases[k].together ? 60 + i : 60 * i;
+
+			/* A burst: one request a second for `burst` seconds. */
+			for (b = 0; b < cases[k].burst; b++)
+				pat_add(c, at + b, 90000, cases[k].every, 1, 200, 1000);
+		}
+		advance(s, 0, 2430);
+		run_expect(s, 2430, cases[k].why ? 1 : 0);
+		expect_nalerts(s, "s=2430", cases[k].why ? 1 : 0);
+		if (cases[k].why && (a = alert_on(s, "198.51.100.0/24"))) {
+			check_alert(s, a, PS_ALERT_PREFIX, "prefix", "alert", cases[k].z, TOL, 1,
+				    2430);
+			ev_str(&ck, a, "hydra.decided_by", cases[k].why);
+			ev_num(&ck, a, "active_clients", 12, 0);
+			ev_num(&ck, a, "requests_per_hour", cases[k].rate, TOL);
+			ev_num(&ck, a, "requests_1h", cases[k].inf1h, TOL);
+			ev_num(&ck, a, "requests_1m", cases[k].inf1m, TOL);
+			ev_num(&ck, a, "hydra.staying", 1, 0);
+			ev_num(&ck, a, "hydra.together", cases[k].together ? 1 : 0.25, TOL);
+			ev_num(&ck, a, "hydra.watched_s", cases[k].together ? 2430 - 61 : 2370, 0);
+			/* Through the detector's float mean and variance: 1e-5. */
+			ev_num(&ck, a, "hydra.interval_cv_median", cases[k].cv, 1e-5);
+		}
+		sim_free(s);
+		ck_end(&ck);
+	}
+}
+
 static void test_prefix(void)
 {
 	struct ck ck;
@@ -2117,9 +2220,52 @@ static void test_surge(void)
 			 */
 			ev_num(&ck, a, "baseline.requests_per_active_minute",
 			       (494 - 301.3333333333333) / 193, FTOL);
+			/* Now: the lesser of the last minute (20.667) and
+			 * the hour's 301.333 over 60 active minutes. */
 			ev_num(&ck, a, "baseline.intensity",
-			       (14 + 20.0 / 3) / ((494 - 301.3333333333333) / 193), FTOL);
+			       (301.3333333333333 / 60) / ((494 - 301.3333333333333) / 193), FTOL);
 		}
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
+	 * A crowd behind one address in the morning (a proxy's people at
+	 * work): P 1 request every 300 s for 4 h (48, each in a minute of
+	 * its own: 1 an active minute), then 3 a minute (every 20 s) from
+	 * s = 14400, and in one minute a swing of 4 more at once (s = 17390:
+	 * people's requests are a Poisson stream, whose minutes swing).
+	 * At s = 17390 (hour 4 at f = 2990/3600): 1h = 150 + 4 + 12 x (1 - f)
+	 * = 156.03; 24h = 48 + 154 = 202, base_n = 45.97 over 17390/3600 - 1
+	 * = 3.83 h: 12.0 an hour, a factor of 13 >= 5: the hour is a surge
+	 * over its quiet hours. Active minutes: 48 + 50 = 98, less 60: 38
+	 * before, 45.97 / 38 = 1.21 requests an active minute. Its last
+	 * minute (7 or more) is 5.8 times that, but the hour's 156.03 / 60 =
+	 * 2.6 a minute is 2.15 times: its people's pace, not a faster client.
+	 * No alert at any run (every 10 s) up to s = 18000. The same client
+	 * judged by its last minute alone (the rule before) is alerted when
+	 * the swing comes.
+	 */
+	ck_init(&ck, "surge_not_a_crowd_swing");
+	{
+		struct ps_config *cfg = cfg_new();
+		struct client *c;
+		struct sim *s;
+		uint32_t sec;
+
+		cfg->detection.high_rate.enabled = 0;
+		cfg->detection.low_and_slow.enabled = 0;
+		s = sim_new(&ck, cfg);
+		c = cl_add(s, key4f("192.0.2.9"));
+		pat_add(c, 0, 14340, 300, 1, 0, 0);
+		pat_add(c, 14400, 90000, 20, 1, 0, 0);
+		pat_add(c, 17390, 17390, 1, 4, 0, 0);
+		advance(s, 0, 0);
+		for (sec = 10; sec <= 18000 && ck_ok(&ck); sec += 10) {
+			advance(s, sec - 9, sec);
+			run(s, sec);
+		}
+		expect_nalerts(s, "s=10..18000", 0);
 		sim_free(s);
 	}
 	ck_end(&ck);
@@ -2268,9 +2414,9 @@ static void test_outflow(void)
 	 *   P a chatty person, 4 requests a minute of 1000 bytes: 4000 <
 	 *     16384 bytes in the minute;
 	 *   A an application, 12 a minute (under the high_rate floor 15) of
-	 *     1500 bytes: 18000 bytes, z = 2 ln(1501 / 1001) = 0.81 < 3.5.
-	 * And X of the test above among 5 people only: 6 networks <
-	 * min_population, judged against no defaults.
+	 *     1500 bytes: 18000 bytes, a request's z = 2 ln(1501 / 1001) =
+	 *     0.81 < 3.5, and < 1.75: its minute (18 times a person's busy
+	 *     minute of 1000 bytes) is many ordinary answers, not long ones.
 	 */
 	ck_init(&ck, "outflow_ordinary_answers_not_found");
 	{
@@ -2283,13 +2429,93 @@ static void test_outflow(void)
 		run_expect(s, 60, 0);
 		expect_nalerts(s, "s=60", 0);
 		sim_free(s);
+	}
+	ck_end(&ck);
 
-		s = sim_new(&ck, cfg_new());
+	/*
+	 * X of the first test among 5 people only, from s = 400: 6 networks
+	 * with answers (< min_population 20), a small population, which
+	 * only the minute's outflow arm judges against: its clients watched
+	 * 300 s or more (OUT_SMALL_AGE_S: the 5 people, first seen at s = i;
+	 * not X), >= OUT_SMALL_POP 5. At s = 410 X has 2 requests (< 3). At
+	 * s = 420 (minute 7 at fraction 0, hour 0):
+	 *   each person 7 requests of 1000 bytes (s = i, i + 60, ...): a
+	 *     request's outflow and a busy minute (the hour's outflow over
+	 *     min(60, requests)) both ln 1001, MAD 0, scale 0.5;
+	 *   X 3 requests (s = 400, 410, 420), 30000 bytes, watched 20 s: a
+	 *     young pace of 30000 x 60 / 30 = 60000 a minute;
+	 *   60000 >= 10 x 1000, z = 2 ln(60001 / 1001) = 8.1907... >= 3.5, a
+	 *     request's z = 2 ln(10001 / 1001) = 4.60 >= 1.75: found at
+	 *     s = 420, 20 s in, by the minute's outflow.
+	 */
+	ck_init(&ck, "outflow_small_population");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		const struct got_alert *a;
+		double z = 2 * log(60001.0 / 1001.0);
+
 		people(s, 5, 1000);
-		pat_add(cl_add(s, key4f("198.51.100.7")), 0, 90000, 10, 1, 300, 10000);
-		advance(s, 0, 60);
-		run_expect(s, 60, 0);
-		expect_nalerts(s, "s=60 (a small population)", 0);
+		pat_add(cl_add(s, key4f("198.51.100.7")), 400, 90000, 10, 1, 300, 10000);
+		advance(s, 0, 410);
+		run_expect(s, 410, 0);
+		advance(s, 411, 420);
+		run_expect(s, 420, 1);
+		a = alert_on(s, "198.51.100.7");
+		if (a) {
+			check_alert(s, a, PS_ALERT_CLIENT, "outflow", "alert", z, FTOL, 1, 420);
+			ev_str(&ck, a, "window", "1m");
+			ev_str(&ck, a, "feature", "outflow_1m");
+			ev_num(&ck, a, "value", 60000, FTOL);
+			ev_num(&ck, a, "requests_1m", 3, 0);
+			ev_num(&ck, a, "outflow_1m", 30000, 0);
+			ev_str(&ck, a, "baseline.from", "small population");
+			ev_num(&ck, a, "baseline.median", 1000, FTOL);
+			ev_num(&ck, a, "baseline.clients", 5, 0);
+			ev_num(&ck, a, "baseline.factor", 60, FTOL);
+			ev_num(&ck, a, "baseline.zscore_per_request", 2 * log(10001.0 / 1001.0),
+			       FTOL);
+		}
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
+	 * At night, the day's population: 30 people (203.0.i.1) a request a
+	 * minute of 1000 bytes from s = i to s = 600, two of them (i = 1, 2)
+	 * on all along. The run at s = 600 has 30 networks and makes the
+	 * outflow baselines (the first run, OUT_KEEP_EVERY_S) though no
+	 * client needs them: a request's outflow and a busy minute, median
+	 * ln 1001, MAD 0, are kept. At s = 8000, past the hour of the 28 who
+	 * left, X starts (a request every 10 s of 10000 bytes) among 2
+	 * networks. At s = 8020: X 3 requests, 30000 >= 16384 bytes in the
+	 * minute, a request's outflow against the kept baseline (from
+	 * s = 600, 30 clients): z = 2 ln(10001 / 1001) = 4.603... >= 3.5,
+	 * found 20 s in by a request's outflow (the first arm).
+	 */
+	ck_init(&ck, "outflow_population_earlier");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		const struct got_alert *a;
+		double z = 2 * log(10001.0 / 1001.0);
+		int i;
+
+		for (i = 1; i <= 30; i++)
+			pat_add(cl_add(s, key4f("203.0.%d.1", i)), i, i <= 2 ? 90000 : 600, 60, 1,
+				300, 1000);
+		pat_add(cl_add(s, key4f("198.51.100.7")), 8000, 90000, 10, 1, 300, 10000);
+		advance(s, 0, 600);
+		run_expect(s, 600, 0);
+		advance(s, 601, 8020);
+		run_expect(s, 8020, 1);
+		a = alert_on(s, "198.51.100.7");
+		if (a) {
+			check_alert(s, a, PS_ALERT_CLIENT, "outflow", "alert", z, FTOL, 1, 8020);
+			ev_str(&ck, a, "feature", "outflow_per_request_1m");
+			ev_str(&ck, a, "baseline.from", "population, earlier");
+			ev_num(&ck, a, "baseline.made_at", T0 + 600, 0);
+			ev_num(&ck, a, "baseline.clients", 30, 0);
+			ev_num(&ck, a, "baseline.median", 1000, FTOL);
+		}
 		sim_free(s);
 	}
 	ck_end(&ck);
@@ -2600,6 +2826,7 @@ int main(void)
 	test_last_step_renewal();
 	test_prefix();
 	test_prefix_crowd();
+	test_prefix_bursty();
 	run_in_child("prefix_table_many_exempt_clients", many_exempt_prefixes, 2);
 	test_low_and_slow();
 	test_surge();
