@@ -186,6 +186,32 @@ static void case_rst_goaway(void)
 }
 
 /*
+ * A request on stream sid whose header block (after pre[0..npre), a size
+ * update) is ":method GET", ":scheme http", ":path /" and 26 entries
+ * "a: A".."a: Z" inserted into the table (1 + 1 + 32 bytes each).
+ */
+static void send_26_entries(struct ck *c, const struct conn *cn, uint32_t *off, uint32_t sid,
+			    const unsigned char *pre, unsigned int npre)
+{
+	unsigned char blk[256], b[300];
+	unsigned int j, k = npre;
+
+	if (npre)
+		memcpy(blk, pre, npre);
+	blk[k++] = 0x83;
+	blk[k++] = 0x86;
+	blk[k++] = 0x80 | 4;	/* ":path: /" */
+	for (j = 0; j < 26; j++) {
+		blk[k++] = 0x40;
+		blk[k++] = 1;
+		blk[k++] = 'a';
+		blk[k++] = 1;
+		blk[k++] = 'A' + j;
+	}
+	send_ok(c, cn, off, b, headers(b, sid, blk, k), "a stream of 26 entries");
+}
+
+/*
  * A table grown past the entries penstock follows (a size update to 8192
  * bytes, then 130 entries of 34 bytes): the request that indexes its
  * :path into it afterwards is counted, not as an inference request, and
@@ -211,24 +237,11 @@ static void case_unclassified(void)
 	n = headers(b, 1, blk, k);
 	send_ok(&c, &cn, &off, b, n, "stream 1 inserts its :path");
 	/* 130 more entries "a: N" (1 + 1 + 32 bytes), in five header blocks of 26. */
-	for (i = 0; i < 5; i++) {
-		unsigned int j;
-
-		blk[0] = 0x83;
-		blk[1] = 0x86;
-		blk[2] = 0x80 | 4;	/* ":path: /" */
-		k = 3;
-		for (j = 0; j < 26; j++) {
-			blk[k++] = 0x40;
-			blk[k++] = 1;
-			blk[k++] = 'a';
-			blk[k++] = 1;
-			blk[k++] = 'A' + j;
-		}
-		n = headers(b, 3 + 2 * i, blk, k);
-		send_ok(&c, &cn, &off, b, n, "a stream of 26 entries");
-	}
+	for (i = 0; i < 5; i++)
+		send_26_entries(&c, &cn, &off, 3 + 2 * i, NULL, 0);
 	/* The :path, inserted first, is now the 131st: index 61 + 131. */
+	blk[0] = 0x83;
+	blk[1] = 0x86;
 	blk[2] = 0x80 | 0x7f;
 	blk[3] = 61 + 131 - 127;
 	n = headers(b, 13, blk, 4);
@@ -253,34 +266,16 @@ static void case_unclassified_limited(void)
 	struct ck c;
 	struct conn cn;
 	uint32_t off;
-	unsigned int n, k, i;
+	unsigned int n, i;
+
+	static const unsigned char size8192[] = { 0x3f, 0x80 | (8161 & 0x7f), 8161 >> 7 };
 
 	ck_init(&c, "h2-unclassified-limited");
 	open_h2(&c, &cn, CLIENT_BASE + 5, &off);
 	/* 130 entries "a: N" after a size update to 8192, no :path among
 	 * them: the table is lost, no inference request yet. */
-	for (i = 0; i < 5; i++) {
-		unsigned int j;
-
-		k = 0;
-		if (!i) {
-			blk[k++] = 0x3f;
-			blk[k++] = 0x80 | (8161 & 0x7f);
-			blk[k++] = 8161 >> 7;
-		}
-		blk[k++] = 0x83;
-		blk[k++] = 0x86;
-		blk[k++] = 0x80 | 4;	/* ":path: /" */
-		for (j = 0; j < 26; j++) {
-			blk[k++] = 0x40;
-			blk[k++] = 1;
-			blk[k++] = 'a';
-			blk[k++] = 1;
-			blk[k++] = 'A' + j;
-		}
-		n = headers(b, 1 + 2 * i, blk, k);
-		send_ok(&c, &cn, &off, b, n, "a stream of 26 entries");
-	}
+	for (i = 0; i < 5; i++)
+		send_26_entries(&c, &cn, &off, 1 + 2 * i, size8192, i ? 0 : 3);
 	/* Streams 11, 13, ...: an index into the lost table for :path. */
 	blk[0] = 0x83;
 	blk[1] = 0x86;
