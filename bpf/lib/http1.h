@@ -453,10 +453,11 @@ static long ps_path_cb(__u32 i, void *data)
  * endpoint's inference paths, as the server routes it? An absolute-form
  * target (http://host/path, RFC 9112 section 3.2.2) is routed by its path,
  * and %XX escapes are decoded before routing (uvicorn hands the decoded
- * path to the application): the path is compared decoded. Inlined: the
- * decoding loop's callback is one call below (eight frames at most).
+ * path to the application): the path is compared decoded. A global
+ * function, verified once for the first line's and the hunted line's
+ * callers.
  */
-static __always_inline int ps_g_inference(__u32 p, __u32 end, __u32 ep)
+__weak __attribute__((noinline)) int ps_g_inference(__u32 p, __u32 end, __u32 ep)
 {
 	struct ps_scratch *s = ps_scratch();
 	__u64 v;
