@@ -123,6 +123,19 @@ struct cext_v2 {
 };
 _Static_assert(sizeof(struct cext_v2) == 440, "version 2's extensions");
 
+/* The fields every version's record begins with, by name (their types
+ * differ: version 1's gen is 32 bits). */
+#define REC_HEAD(r, b)					\
+	do {						\
+		(r)->key = (b)->key;			\
+		(r)->inc_ns = (b)->inc_ns;		\
+		(r)->first_wall = (b)->first_wall;	\
+		(r)->last_wall = (b)->last_wall;	\
+		(r)->minute = (b)->minute;		\
+		(r)->ext = (b)->ext;			\
+		(r)->gen = (b)->gen;			\
+	} while (0)
+
 /* All of len, read or written, in chunks zlib takes (an unsigned int). 0 or -EIO. */
 static int gz_all(gzFile gz, void *buf, size_t len, bool write)
 {
@@ -591,13 +604,7 @@ static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 			if (h->version == 3) {
 				const struct crec_v3 *b3 = p;
 
-				r->key = b3->key;
-				r->inc_ns = b3->inc_ns;
-				r->first_wall = b3->first_wall;
-				r->last_wall = b3->last_wall;
-				r->minute = b3->minute;
-				r->ext = b3->ext;
-				r->gen = b3->gen;
+				REC_HEAD(r, b3);
 				for (f = 0; f < PS_NCTRFIELDS; f++)
 					last[f] = file48(b3->last[f]);
 				for (; f < PS_NFIELDS; f++)
@@ -606,13 +613,7 @@ static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 			} else if (h->version == 2) {
 				const struct crec_v2 *b2 = p;
 
-				r->key = b2->key;
-				r->inc_ns = b2->inc_ns;
-				r->first_wall = b2->first_wall;
-				r->last_wall = b2->last_wall;
-				r->minute = b2->minute;
-				r->ext = b2->ext;
-				r->gen = b2->gen;
+				REC_HEAD(r, b2);
 				for (f = 0; f < OLD_NFIELDS; f++)
 					last[f] = file48(b2->last[f]);
 				for (k = 0; k < PS_NWINDOWS; k++)
@@ -621,13 +622,7 @@ static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 			} else {
 				const struct crec_v1 *b1 = p;
 
-				r->key = b1->key;
-				r->inc_ns = b1->inc_ns;
-				r->first_wall = b1->first_wall;
-				r->last_wall = b1->last_wall;
-				r->minute = b1->minute;
-				r->ext = b1->ext;
-				r->gen = b1->gen;
+				REC_HEAD(r, b1);
 				memcpy(last, b1->last, sizeof(b1->last));
 				for (k = 0; k < PS_NWINDOWS; k++)
 					for (x = 0; x < 2; x++)
