@@ -4,7 +4,7 @@
 per extractor pattern, false alerts per 1,000 benign clients a day, and how
 the false alerts and the recall move with the z-score setting.
 
-  detect_bench.py --md OUT.md --png OUT.png [--seeds N] [--hours H]
+  detect_bench.py --md OUT.md --png OUT.png [--seeds N] [--first-seed F] [--hours H]
                   [--scenario pop-mixed] [--pop-scale F] [--zscores 2.5,3,3.5,4,5]
                   [--jobs J]
 
@@ -65,6 +65,8 @@ def main():
     ap.add_argument("--md", required=True)
     ap.add_argument("--png", required=True)
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=1,
+                    help="the first seed: seeds FIRST..SEEDS (a run resumed)")
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--scenario", default="pop-mixed")
     ap.add_argument("--pop-scale", type=float, default=1.0)
@@ -120,7 +122,7 @@ def main():
         return evs, (seed, gen, size, packets, rep_s)
 
     if a.from_evals:
-        for seed in range(1, a.seeds + 1):
+        for seed in range(a.first_seed, a.seeds + 1):
             for z in zs:
                 with open(os.path.join(a.from_evals, "seed-%d-z%g.json" % (seed, z))) as f:
                     per_z[z].append(json.load(f))
@@ -128,7 +130,7 @@ def main():
         # Seeds side by side (--jobs): a seed's generation and replays are
         # one process at a time each.
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as ex:
-            for evs, tm in ex.map(one_seed, [] if a.from_evals else range(1, a.seeds + 1)):
+            for evs, tm in ex.map(one_seed, [] if a.from_evals else range(a.first_seed, a.seeds + 1)):
                 for z in zs:
                     per_z[z].append(evs[z])
                 timing.append(tm)
@@ -192,8 +194,8 @@ def main():
         tl.append("| %d | %.0f | %.0f | %d | %s |" % (seed, gen, size / 1e6, packets,
                                                        ", ".join("%.0f" % r for r in rep_s)))
     with open(a.md, "w") as f:
-        f.write("Scenario `%s`, %g h from 00:00 UTC, seeds 1-%d, pop-scale %g; "
-                "detection at its defaults (zscore %g).\n\n" % (a.scenario, a.hours, a.seeds,
+        f.write("Scenario `%s`, %g h from 00:00 UTC, seeds %d-%d, pop-scale %g; "
+                "detection at its defaults (zscore %g).\n\n" % (a.scenario, a.hours, a.first_seed, a.seeds,
                                                                 a.pop_scale, DEFAULT_Z))
         f.write("\n".join(lines) + "\n\n")
         f.write("False alerts at zscore %g: %d benign or integration clients alerted of %d "
