@@ -606,9 +606,11 @@ static __always_inline void ps_resp_segment(struct __sk_buff *skb, struct ps_flo
 		ps_add(ctr->tx_tokens, w->tx_tokens);
 	if (w->rx_tokens)
 		ps_add(ctr->rx_tokens, w->rx_tokens);
-	/* Both, as OpenAI's tokens per minute count them. */
-	if (w->tx_tokens || w->rx_tokens)
-		ps_tok_debit(ctr, w->tx_tokens + w->rx_tokens, now);
+	/* Both, as OpenAI's tokens per minute count them; a stream that
+	 * reported none is debited its estimate at its end (leaving the
+	 * usage out of a stream must not leave it outside the limits). */
+	if (w->tx_tokens || w->rx_tokens || w->est)
+		ps_tok_debit(ctr, w->tx_tokens + w->rx_tokens + w->est, now);
 	if (w->est)
 		ps_add(ctr->tx_tokens_estimated, w->est);
 }

@@ -247,6 +247,65 @@ out:
 	ck_end(&c);
 }
 
+/*
+ * A stream that reports no usage (no stream_options.include_usage): its
+ * events are its estimate, debited when it ends (1500 tokens: 0.5 s
+ * beyond the burst), so the next request is held.
+ */
+static void case_estimate(void)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n";
+	static const char ev[] = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n";
+	char evs[1400], chunk[1500];
+	struct ps_client_ctr ctr;
+	unsigned int i, k, n, len;
+	uint64_t t0, t1;
+	struct conn a;
+	struct ck c;
+
+	ck_init(&c, "stream-estimate-debited");
+	soff[3] = 0;
+	if (handshake(&a, CLIENT_BASE + 3)) {
+		ck_fail(&c, "handshake");
+		goto out;
+	}
+	expect(&c, csend(&a, 0, req, req_len), TC_ACT_OK, "the first request");
+	ssend(&a, 3, req_len, head, sizeof(head) - 1);
+	/* 1500 events, 25 a chunk, then [DONE] (not an event of the estimate). */
+	for (i = 0; i < 1500 / 25; i++) {
+		for (k = 0, len = 0; k < 25; k++, len += sizeof(ev) - 1)
+			memcpy(evs + len, ev, sizeof(ev) - 1);
+		n = snprintf(chunk, sizeof(chunk), "%x\r\n", len);
+		memcpy(chunk + n, evs, len);
+		memcpy(chunk + n + len, "\r\n", 2);
+		ssend(&a, 3, req_len, chunk, n + len + 2);
+	}
+	n = snprintf(chunk, sizeof(chunk), "e\r\ndata: [DONE]\n\n\r\n");
+	ssend(&a, 3, req_len, chunk, n);
+	if (ctr_now(a.caddr, &ctr) || ctr.tpm_tat) {
+		ck_fail(&c, "the TAT moved before the stream's end");
+		goto out;
+	}
+	t0 = boot_ns();
+	ssend(&a, 3, req_len, "0\r\n\r\n", 5);
+	t1 = boot_ns();
+	if (ctr_now(a.caddr, &ctr)) {
+		ck_fail(&c, "no slot");
+		goto out;
+	}
+	if (ctr.tx_events != 1501 || ctr.tx_tokens_estimated != 1500 || ctr.tx_tokens ||
+	    ctr.rx_tokens)
+		ck_fail(&c, "events %llu, estimated %llu, tokens %llu/%llu: expected 1501, 1500, 0/0",
+			(unsigned long long)ctr.tx_events,
+			(unsigned long long)ctr.tx_tokens_estimated,
+			(unsigned long long)ctr.tx_tokens, (unsigned long long)ctr.rx_tokens);
+	expect_tat(&c, "tpm", ctr.tpm_tat, t0, t1, 1500 * MS);
+	expect_held(&c, &a, req_len, ctr.tpm_tat, 1000 * MS, "the next request");
+out:
+	ck_end(&c);
+}
+
 /* A dry-run class: over its budget, the request is let in and counted. */
 static void case_dry(void)
 {
@@ -374,6 +433,7 @@ int main(void)
 	}
 	case_minute();
 	case_stream();
+	case_estimate();
 	case_dry();
 	case_day();
 	expect_endpoint_sums("tokens endpoint totals = sum over clients");
