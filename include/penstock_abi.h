@@ -586,6 +586,9 @@ struct ps_resp {
 	__u32 tx_seen;		/* the response's completion_tokens counted so far ... */
 	__u32 rx_seen;		/* ... and prompt_tokens */
 	__u32 ev;		/* its events, [DONE] lines not included */
+	__u32 dbt;		/* tokens debited for it so far: the higher of its
+				 * events and its reported usage (response.h) */
+	__u32 pad2;
 };
 
 /* ps_resp.tk_key */

@@ -242,7 +242,7 @@ PS_ABI_SIZE(ps_rq_queue, 16);
 PS_ABI_AT(ps_rq_queue, bits, 0);
 PS_ABI_AT(ps_rq_queue, n, 8);
 
-PS_ABI_SIZE(ps_resp, 40);
+PS_ABI_SIZE(ps_resp, 48);
 PS_ABI_AT(ps_resp, left, 0);
 PS_ABI_AT(ps_resp, n, 8);
 PS_ABI_AT(ps_resp, code, 12);
@@ -259,9 +259,10 @@ PS_ABI_AT(ps_resp, tk_val, 24);
 PS_ABI_AT(ps_resp, tx_seen, 28);
 PS_ABI_AT(ps_resp, rx_seen, 32);
 PS_ABI_AT(ps_resp, ev, 36);
+PS_ABI_AT(ps_resp, dbt, 40);
 
 PS_ABI_SIZE(ps_flow, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who) +
-		     sizeof(struct ps_fwd) + sizeof(struct ps_keyh) + 16 + 40);
+		     sizeof(struct ps_fwd) + sizeof(struct ps_keyh) + 16 + 48);
 PS_ABI_AT(ps_flow, dir, 0);
 PS_ABI_AT(ps_flow, http, 96);
 PS_ABI_AT(ps_flow, last_seen_ns, 96 + sizeof(struct ps_http));

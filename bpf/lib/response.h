@@ -34,7 +34,8 @@ struct ps_resp_work {
 	__u32 events;		/* events counted in this segment ... */
 	__u32 tx_tokens;	/* ... completion_tokens reported ... */
 	__u32 rx_tokens;	/* ... prompt_tokens reported ... */
-	__u32 est;		/* ... and events of streams that ended without usage */
+	__u32 est;		/* ... events of streams that ended without usage ... */
+	__u32 debit;		/* ... and tokens to debit from the token limits */
 	__u8 b[PS_RESP_CHUNK + 8];	/* + 8: a word read at the last byte */
 };
 
@@ -83,6 +84,27 @@ static __always_inline int ps_resp_scanned(const struct ps_resp *r)
 }
 
 /*
+ * What the token limits are debited for a response, as its bytes come:
+ * the higher of its events (not [DONE]) and the tokens it reported so
+ * far, less what it was debited already. A stream is debited an event a
+ * token as it streams, so a client that cuts it short (or leaves its
+ * usage out) is debited what it took; a usage event at its end debits
+ * what the figures add beyond that.
+ */
+static __always_inline void ps_resp_debit(struct ps_resp_work *w)
+{
+	struct ps_resp *r = &w->r;
+	__u32 d = r->tx_seen + r->rx_seen;
+
+	if (r->ev > d)
+		d = r->ev;
+	if (d > r->dbt) {
+		w->debit += d - r->dbt;
+		r->dbt = d;
+	}
+}
+
+/*
  * The response is complete: the next one starts. A stream that reported
  * no completion_tokens has its events (not [DONE]) as its estimate.
  */
@@ -93,6 +115,9 @@ static __always_inline void ps_resp_done(struct ps_resp_work *w)
 	if ((r->flags & (PS_RF_INFERENCE | PS_RF_SSE | PS_RF_USAGE)) ==
 	    (PS_RF_INFERENCE | PS_RF_SSE))
 		w->est += r->ev;
+	/* dbt stays: it covers the response's figures until the next
+	 * response's headers start them afresh. */
+	ps_resp_debit(w);
 	r->ev = 0;
 	r->state = PS_R_START;
 }
@@ -118,6 +143,7 @@ static __always_inline void ps_resp_headers_end(struct ps_resp_work *w)
 	ps_sse_begin(&r->sse);
 	ps_tk_begin(r);
 	r->ev = 0;
+	r->dbt = 0;
 	if (r->code == 204 || r->code == 304) {
 		ps_resp_done(w);
 	} else if (r->flags & PS_RF_CHUNKED) {
@@ -584,6 +610,7 @@ static __always_inline void ps_resp_segment(struct __sk_buff *skb, struct ps_flo
 	w->tx_tokens = 0;
 	w->rx_tokens = 0;
 	w->est = 0;
+	w->debit = 0;
 	ctx.len = avail < len ? avail : len;
 	bpf_loop(PS_RESP_STEPS, ps_resp_step, &ctx, 0);
 	/* Bytes not read (not captured, or past the steps a segment has) end
@@ -596,6 +623,8 @@ static __always_inline void ps_resp_segment(struct __sk_buff *skb, struct ps_flo
 			ps_tk_byte(&w->r, ' ', &w->tx_tokens, &w->rx_tokens);
 		ps_resp_done(w);
 	}
+	/* The response under way is debited what it took so far. */
+	ps_resp_debit(w);
 	f->resp = w->r;
 	if (!c)
 		return;
@@ -606,11 +635,10 @@ static __always_inline void ps_resp_segment(struct __sk_buff *skb, struct ps_flo
 		ps_add(ctr->tx_tokens, w->tx_tokens);
 	if (w->rx_tokens)
 		ps_add(ctr->rx_tokens, w->rx_tokens);
-	/* Both, as OpenAI's tokens per minute count them; a stream that
-	 * reported none is debited its estimate at its end (leaving the
-	 * usage out of a stream must not leave it outside the limits). */
-	if (w->tx_tokens || w->rx_tokens || w->est)
-		ps_tok_debit(ctr, w->tx_tokens + w->rx_tokens + w->est, now);
+	/* Prompt and completion tokens, as OpenAI's tokens per minute count
+	 * them, or a stream's events while they are more (ps_resp_debit()). */
+	if (w->debit)
+		ps_tok_debit(ctr, w->debit, now);
 	if (w->est)
 		ps_add(ctr->tx_tokens_estimated, w->est);
 }

@@ -248,9 +248,11 @@ out:
 }
 
 /*
- * A stream that reports no usage (no stream_options.include_usage): its
- * events are its estimate, debited when it ends (1500 tokens: 0.5 s
- * beyond the burst), so the next request is held.
+ * A stream that reports no usage (no stream_options.include_usage) is
+ * debited an event a token as it streams: after 600 of its events the
+ * TAT is 600 ms on, whether or not the stream ever ends (a client may
+ * cut it short); at its end, 1500 tokens (0.5 s beyond the burst), so
+ * the next request is held.
  */
 static void case_estimate(void)
 {
@@ -260,7 +262,7 @@ static void case_estimate(void)
 	char evs[1400], chunk[1500];
 	struct ps_client_ctr ctr;
 	unsigned int i, k, n, len;
-	uint64_t t0, t1;
+	uint64_t t0 = 0, t1 = 0;
 	struct conn a;
 	struct ck c;
 
@@ -273,23 +275,28 @@ static void case_estimate(void)
 	expect(&c, csend(&a, 0, req, req_len), TC_ACT_OK, "the first request");
 	ssend(&a, 3, req_len, head, sizeof(head) - 1);
 	/* 1500 events, 25 a chunk, then [DONE] (not an event of the estimate). */
+	for (k = 0, len = 0; k < 25; k++, len += sizeof(ev) - 1)
+		memcpy(evs + len, ev, sizeof(ev) - 1);
+	n = snprintf(chunk, sizeof(chunk), "%x\r\n", len);
+	memcpy(chunk + n, evs, len);
+	memcpy(chunk + n + len, "\r\n", 2);
 	for (i = 0; i < 1500 / 25; i++) {
-		for (k = 0, len = 0; k < 25; k++, len += sizeof(ev) - 1)
-			memcpy(evs + len, ev, sizeof(ev) - 1);
-		n = snprintf(chunk, sizeof(chunk), "%x\r\n", len);
-		memcpy(chunk + n, evs, len);
-		memcpy(chunk + n + len, "\r\n", 2);
+		if (!i)
+			t0 = boot_ns();
 		ssend(&a, 3, req_len, chunk, n + len + 2);
+		if (!i)
+			t1 = boot_ns();
+		if (i == 600 / 25 - 1) {
+			if (ctr_now(a.caddr, &ctr)) {
+				ck_fail(&c, "no slot");
+				goto out;
+			}
+			expect_tat(&c, "tpm after 600 events", ctr.tpm_tat, t0, t1, 600 * MS);
+		}
 	}
 	n = snprintf(chunk, sizeof(chunk), "e\r\ndata: [DONE]\n\n\r\n");
 	ssend(&a, 3, req_len, chunk, n);
-	if (ctr_now(a.caddr, &ctr) || ctr.tpm_tat) {
-		ck_fail(&c, "the TAT moved before the stream's end");
-		goto out;
-	}
-	t0 = boot_ns();
 	ssend(&a, 3, req_len, "0\r\n\r\n", 5);
-	t1 = boot_ns();
 	if (ctr_now(a.caddr, &ctr)) {
 		ck_fail(&c, "no slot");
 		goto out;
