@@ -73,8 +73,12 @@ leaves the request the connection's client; if all are trusted, the
 left-most is the client. Empty list elements are no entries (RFC 9110
 section 5.6.1). A request without such lines, or from an untrusted peer,
 is the connection's client's. The request's client gets its requests and
-inference_requests; packets, bytes, payload and connections stay the
-connection's client's. The header lines come from tshark's own dissection
+inference_requests, its length as rx_payload and the length of its
+response as tx_payload (each HTTP/1 message's length on the wire as
+tshark dissects it: PDML, message_sizes(); a response is its request's by
+http.request_in, in order among the requests of that frame); packets,
+bytes, connections and every other payload byte stay the connection's
+client's. The header lines come from tshark's own dissection
 of each request (one http tree per request, its http.request.line items,
 in a second pass with -T json); nothing here reads the capture's bytes.
 The output then also has "forwarded": {"requests": N, "bad": N,
@@ -92,10 +96,13 @@ x-api-key's, else the first api-key's; another Authorization scheme
 (Basic, ...) is no key. Its client is "key:" and the 16 hex digits of
 SipHash-2-4 of the key's bytes under the secret in SECRET-FILE (32 hex
 digits and a newline; tests/lib/siphash.py, written from the paper), and
-it gets the request's requests and inference_requests; packets, bytes,
-payload and connections stay the connection's client's, as do requests
-without a key. The header lines come from tshark's dissection, as for
---forwarded-for (not combined with it). The output then also has
+it gets the request's requests and inference_requests, and the payload
+of the request and its response, as with --forwarded-for; packets,
+bytes, connections and other payload stay the connection's client's, as
+do requests without a key. The header lines come from tshark's dissection, as for
+--forwarded-for. With both, a request with a key is its key's, one without
+its forwarded client's (forwarded_requests and forwarded_bad count only
+requests without a key). The output then also has
 "api_key": {"keyed": N}, the requests counted to a key.
 
 Only the Python standard library is used.
@@ -344,6 +351,76 @@ def request_headers(pcap, ports, proxy, env):
     return out
 
 
+def message_sizes(pcap, ports, proxy, env):
+    """{frame number: [("q" or "r", length, request frame)]}: every HTTP/1
+    message tshark dissects, in the order of the frame's http trees, with
+    its length on the wire, from its first line to the end of its body: the
+    size of its http tree (PDML), which covers a chunked body, and for a
+    body framed by Content-Length (dissected in a tree of its own) that
+    many bytes more; a response's request frame from http.request_in (None
+    when tshark paired it with no request). Where a frame completes a
+    reassembled PDU of one message, its length is checked against
+    tcp.reassembled.length."""
+    import xml.etree.ElementTree as ET
+
+    cmd = tshark_base(pcap) + ["-Y", "http.request or http.response", "-T", "pdml"]
+    if proxy:
+        cmd += ["-X", "lua_script:" + PROXY_LUA,
+                "-X", "lua_script1:" + ",".join(str(p) for p in ports)]
+    else:
+        for p in ports:
+            cmd += ["-d", "tcp.port==%d,http" % p]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = {}
+    for _, el in ET.iterparse(proc.stdout, events=("end",)):
+        if el.tag != "packet":
+            continue
+        frame, reasm, msgs = None, None, []
+        for proto in el.findall("proto"):
+            name = proto.get("name")
+            if name == "geninfo":
+                for f in proto.iter("field"):
+                    if f.get("name") == "num":
+                        frame = int(f.get("show"))
+            for f in proto.iter("field"):
+                if f.get("name") == "tcp.reassembled.length":
+                    reasm = int(f.get("show"))
+            if name != "http":
+                continue
+            kind, clen, chunked, req_in, code = None, None, False, None, 0
+            for f in proto.iter("field"):
+                n = f.get("name")
+                if n == "http.request":
+                    kind = "q"
+                elif n == "http.response":
+                    kind = "r"
+                elif n == "http.content_length" and clen is None:
+                    clen = int(f.get("show"))
+                elif n == "http.chunked_response":
+                    chunked = True
+                elif n == "http.request_in":
+                    req_in = int(f.get("show"))
+                elif n == "http.response.code":
+                    code = int(f.get("show"))
+            if kind is None:
+                continue
+            size = int(proto.get("size"))
+            if clen is not None and not chunked:
+                size += clen
+            if kind == "r" and 100 <= code < 200:
+                kind = "i"      # interim: the final response follows
+            msgs.append((kind, size, req_in))
+        if len(msgs) == 1 and reasm is not None and msgs[0][1] != reasm:
+            raise SystemExit("%s frame %s: message of %d bytes, reassembled %d"
+                             % (pcap, frame, msgs[0][1], reasm))
+        if frame is not None and msgs:
+            out[frame] = msgs
+        el.clear()
+    if proc.wait() != 0:
+        raise SystemExit("tshark -T pdml failed on %s (exit %d)" % (pcap, proc.returncode))
+    return out
+
+
 def split_quoted(text, sep):
     """text cut at every sep outside a quoted-string."""
     parts, cur, quoted, esc = [], "", False, False
@@ -550,7 +627,9 @@ class Conn:
         self.rx = Direction()
         self.tx = Direction()
         self.counts = new_client(peer)
-        self.requests = []          # (uri, X-Forwarded-For, Forwarded, lines) a request
+        self.requests = []          # (uri, X-Forwarded-For, Forwarded, lines, frame,
+                                    # length) a request
+        self.responses = []         # (its request's frame, length, interim) a response
         self.http = False           # tshark found HTTP/1 requests on it
         self.streams_http = {}      # ... HTTP/2 streams as its HTTP dissector hands them on
         self.h2 = False             # ... and a connection preface
@@ -610,6 +689,7 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
         with tempfile.TemporaryDirectory(prefix="tshark-counts-") as conf:
             env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf)
             headers_of = request_headers(pcap, sorted(ports), proxy, env)
+            sizes_of = message_sizes(pcap, sorted(ports), proxy, env)
 
     with tempfile.TemporaryDirectory(prefix="tshark-counts-") as conf:
         env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf)
@@ -698,6 +778,10 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                 # Bytes that are no header, or a FIN or RST before it.
                 conn.header = "none"
 
+        if by_request and not rx:
+            # The responses of the frame, by the frame of their request.
+            conn.responses += [(q, size, kind == "i") for kind, size, q in
+                               sizes_of.get(int(rec["frame.number"]), []) if kind != "q"]
         if rx:
             conn.frames.append(int(rec["frame.number"]))
             if h2_add(conn.streams_http, h2_of.get(int(rec["frame.number"]), [])):
@@ -736,7 +820,12 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                     raise SystemExit("%s frame %s: requests %r, but their trees %r"
                                      % (pcap, rec["frame.number"], reqs,
                                         [h[0] for h in hdrs]))
-                conn.requests += hdrs
+                fr = int(rec["frame.number"])
+                sizes = [size for kind, size, _ in sizes_of.get(fr, []) if kind == "q"]
+                if len(sizes) != len(hdrs):
+                    raise SystemExit("%s frame %s: %d requests but %d sizes"
+                                     % (pcap, fr, len(hdrs), len(sizes)))
+                conn.requests += [h + (fr, size) for h, size in zip(hdrs, sizes)]
                 continue
             c["requests"] += nreq
             for u in reqs:
@@ -778,24 +867,40 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                 c[k] += v
         c["rx_payload"] += conn.rx.total()
         c["tx_payload"] += conn.tx.total()
-        # Each request to its own client (--forwarded-for and --api-key).
-        for uri, xff, fwd, lines in conn.requests:
+        # Each request to its own client (--forwarded-for and --api-key),
+        # and the payload of the request and of its response (in the order
+        # of its frame's requests), where that is not the connection's.
+        whose = {}
+        for uri, xff, fwd, lines, fr, size in conn.requests:
+            who = client
+            key = request_key(lines) if secret is not None else None
+            if key is not None:
+                who = siphash.key_id(secret, key)
+                keyed += 1
             if forwarded:
-                who, what = forwarded_client(client, xff, fwd, forwarded, trusted)
-                if what == "forwarded":
-                    fwd_stats["requests"] += 1
-                elif what in ("bad", "untrusted"):
+                named, what = forwarded_client(client, xff, fwd, forwarded, trusted)
+                if what == "untrusted":
                     fwd_stats[what] += 1
-            else:
-                who = client
-                key = request_key(lines)
-                if key is not None:
-                    who = siphash.key_id(secret, key)
-                    keyed += 1
+                elif key is None and what in ("forwarded", "bad"):
+                    fwd_stats["requests" if what == "forwarded" else what] += 1
+                if key is None:
+                    who = named
             r = clients.setdefault(who, new_client(who))
             r["requests"] += 1
             if any(uri.startswith(p) for p in paths):
                 r["inference_requests"] += 1
+            whose.setdefault(fr, []).append(who)
+            if who != client:
+                r["rx_payload"] += size
+                c["rx_payload"] -= size
+        for fr, size, interim in conn.responses:
+            pending = whose.get(fr)
+            who = pending[0] if pending else client
+            if pending and not interim:
+                pending.pop(0)
+            if who != client:
+                clients[who]["tx_payload"] += size
+                c["tx_payload"] -= size
 
     res = {"clients": [clients[k] for k in sorted(clients)]}
     if proxy:
@@ -843,8 +948,6 @@ def main():
         ap.error("at least one --port is needed")
     if a.trusted and not (a.proxy_protocol or a.forwarded_for):
         ap.error("--trusted needs --proxy-protocol or --forwarded-for")
-    if a.api_key and a.forwarded_for:
-        ap.error("--api-key and --forwarded-for are not combined here")
     secret = None
     if a.api_key:
         try:
