@@ -74,9 +74,11 @@ left-most is the client. Empty list elements are no entries (RFC 9110
 section 5.6.1). A request without such lines, or from an untrusted peer,
 is the connection's client's. The request's client gets its requests and
 inference_requests, its length as rx_payload and the length of its
-response as tx_payload (each HTTP/1 message's length on the wire as
-tshark dissects it: PDML, message_sizes(); a response is its request's by
-http.request_in, in order among the requests of that frame); packets,
+response as tx_payload (each HTTP/1 message's length on the wire, from
+where tshark's dissection puts its first byte to the next message's:
+message_sizes(); the k-th final response of a connection answers its k-th
+request, as HTTP/1.1 orders them; tshark's http.request_in pairs only one
+request of a frame); packets,
 bytes, connections and every other payload byte stay the connection's
 client's. The header lines come from tshark's own dissection
 of each request (one http tree per request, its http.request.line items,
@@ -352,17 +354,26 @@ def request_headers(pcap, ports, proxy, env):
 
 
 def message_sizes(pcap, ports, proxy, env):
-    """{frame number: [("q" or "r", length, request frame)]}: every HTTP/1
-    message tshark dissects, in the order of the frame's http trees, with
-    its length on the wire, from its first line to the end of its body: the
-    size of its http tree (PDML), which covers a chunked body, and for a
-    body framed by Content-Length (dissected in a tree of its own) that
-    many bytes more; a response's request frame from http.request_in (None
-    when tshark paired it with no request). Where a frame completes a
-    reassembled PDU of one message, its length is checked against
-    tcp.reassembled.length."""
+    """{frame number: [("q", "r" or "i", length)]}: every HTTP/1 message
+    tshark dissects (a request, a final response, an interim 1xx one), in
+    the order of the frame's http trees, with its length on the wire: from
+    its first byte to the first byte of the next message in the same
+    direction of the connection (the last: to the end of its reassembled
+    PDU, or of its frame). Where a message starts comes from tshark's
+    dissection alone (PDML): a message in a frame's own bytes at its http
+    tree's position after the TCP header; a reassembled one (the first
+    http tree of the frame that completes it) at the first byte of the
+    first segment tcp.segment lists ("Frame: N, payload: A-B")."""
     import xml.etree.ElementTree as ET
 
+    fields = subprocess.run(tshark_base(pcap) + ["-T", "fields", "-e", "frame.number",
+                                                 "-e", "tcp.seq_raw"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    seq_of = {}
+    for line in fields.stdout.decode().split("\n"):
+        f = line.split("\t")
+        if len(f) == 2 and f[1]:
+            seq_of[int(f[0])] = int(f[1].split(",")[-1])
     cmd = tshark_base(pcap) + ["-Y", "http.request or http.response", "-T", "pdml"]
     if proxy:
         cmd += ["-X", "lua_script:" + PROXY_LUA,
@@ -371,54 +382,76 @@ def message_sizes(pcap, ports, proxy, env):
         for p in ports:
             cmd += ["-d", "tcp.port==%d,http" % p]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    out = {}
+    seg_re = re.compile(r"Frame: (\d+), payload: (\d+)-")
+    msgs = {}       # (stream, tx) -> [[start, end, frame, index, kind]]
     for _, el in ET.iterparse(proc.stdout, events=("end",)):
         if el.tag != "packet":
             continue
-        frame, reasm, msgs = None, None, []
+        frame = stream = sport = tlen = poff = first = reasm = None
+        n = 0
         for proto in el.findall("proto"):
             name = proto.get("name")
             if name == "geninfo":
                 for f in proto.iter("field"):
                     if f.get("name") == "num":
                         frame = int(f.get("show"))
+            elif name == "tcp":
+                poff = int(proto.get("pos")) + int(proto.get("size"))
+                for f in proto.iter("field"):
+                    k = f.get("name")
+                    if k == "tcp.stream":
+                        stream = int(f.get("show"))
+                    elif k == "tcp.srcport":
+                        sport = int(f.get("show"))
+                    elif k == "tcp.len":
+                        tlen = int(f.get("show"))
             for f in proto.iter("field"):
                 if f.get("name") == "tcp.reassembled.length":
                     reasm = int(f.get("show"))
+                elif f.get("name") == "tcp.segment" and first is None:
+                    m = seg_re.search(f.get("showname", ""))
+                    if m:
+                        first = (int(m.group(1)), int(m.group(2)))
             if name != "http":
                 continue
-            kind, clen, chunked, req_in, code = None, None, False, None, 0
+            kind, code = None, 0
             for f in proto.iter("field"):
-                n = f.get("name")
-                if n == "http.request":
+                k = f.get("name")
+                if k == "http.request":
                     kind = "q"
-                elif n == "http.response":
+                elif k == "http.response":
                     kind = "r"
-                elif n == "http.content_length" and clen is None:
-                    clen = int(f.get("show"))
-                elif n == "http.chunked_response":
-                    chunked = True
-                elif n == "http.request_in":
-                    req_in = int(f.get("show"))
-                elif n == "http.response.code":
+                elif k == "http.response.code":
                     code = int(f.get("show"))
             if kind is None:
                 continue
-            size = int(proto.get("size"))
-            if clen is not None and not chunked:
-                size += clen
             if kind == "r" and 100 <= code < 200:
                 kind = "i"      # interim: the final response follows
-            msgs.append((kind, size, req_in))
-        if len(msgs) == 1 and reasm is not None and msgs[0][1] != reasm:
-            raise SystemExit("%s frame %s: message of %d bytes, reassembled %d"
-                             % (pcap, frame, msgs[0][1], reasm))
-        if frame is not None and msgs:
-            out[frame] = msgs
+            seq = seq_of.get(frame)
+            if seq is None or poff is None or tlen is None:
+                raise SystemExit("%s frame %s: no TCP sequence for its message" % (pcap, frame))
+            if n == 0 and reasm is not None and first is not None:
+                if first[0] not in seq_of:
+                    raise SystemExit("%s frame %s: segment frame %d unknown"
+                                     % (pcap, frame, first[0]))
+                start = (seq_of[first[0]] + first[1]) % MOD
+                end = (start + reasm) % MOD
+            else:
+                start = (seq + int(proto.get("pos")) - poff) % MOD
+                end = (seq + tlen) % MOD
+            msgs.setdefault((stream, sport in ports), []).append([start, end, frame, n, kind])
+            n += 1
         el.clear()
     if proc.wait() != 0:
         raise SystemExit("tshark -T pdml failed on %s (exit %d)" % (pcap, proc.returncode))
-    return out
+    out = {}
+    for ms in msgs.values():
+        base = ms[0][0]
+        ms.sort(key=lambda m: (m[0] - base) % MOD)
+        for i, (start, end, frame, n, kind) in enumerate(ms):
+            stop = ms[i + 1][0] if i + 1 < len(ms) else end
+            out.setdefault(frame, []).append((n, kind, (stop - start) % MOD))
+    return {fr: [(k, ln) for _, k, ln in sorted(v)] for fr, v in out.items()}
 
 
 def split_quoted(text, sep):
@@ -629,7 +662,7 @@ class Conn:
         self.counts = new_client(peer)
         self.requests = []          # (uri, X-Forwarded-For, Forwarded, lines, frame,
                                     # length) a request
-        self.responses = []         # (its request's frame, length, interim) a response
+        self.responses = []         # (length, interim) a response, in order
         self.http = False           # tshark found HTTP/1 requests on it
         self.streams_http = {}      # ... HTTP/2 streams as its HTTP dissector hands them on
         self.h2 = False             # ... and a connection preface
@@ -780,7 +813,7 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
 
         if by_request and not rx:
             # The responses of the frame, by the frame of their request.
-            conn.responses += [(q, size, kind == "i") for kind, size, q in
+            conn.responses += [(size, kind == "i") for kind, size in
                                sizes_of.get(int(rec["frame.number"]), []) if kind != "q"]
         if rx:
             conn.frames.append(int(rec["frame.number"]))
@@ -821,7 +854,7 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                                      % (pcap, rec["frame.number"], reqs,
                                         [h[0] for h in hdrs]))
                 fr = int(rec["frame.number"])
-                sizes = [size for kind, size, _ in sizes_of.get(fr, []) if kind == "q"]
+                sizes = [size for kind, size in sizes_of.get(fr, []) if kind == "q"]
                 if len(sizes) != len(hdrs):
                     raise SystemExit("%s frame %s: %d requests but %d sizes"
                                      % (pcap, fr, len(hdrs), len(sizes)))
@@ -870,7 +903,7 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
         # Each request to its own client (--forwarded-for and --api-key),
         # and the payload of the request and of its response (in the order
         # of its frame's requests), where that is not the connection's.
-        whose = {}
+        whose = []
         for uri, xff, fwd, lines, fr, size in conn.requests:
             who = client
             key = request_key(lines) if secret is not None else None
@@ -889,15 +922,17 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
             r["requests"] += 1
             if any(uri.startswith(p) for p in paths):
                 r["inference_requests"] += 1
-            whose.setdefault(fr, []).append(who)
+            whose.append(who)
             if who != client:
                 r["rx_payload"] += size
                 c["rx_payload"] -= size
-        for fr, size, interim in conn.responses:
-            pending = whose.get(fr)
-            who = pending[0] if pending else client
-            if pending and not interim:
-                pending.pop(0)
+        # Responses follow requests in order on an HTTP/1 connection: the
+        # k-th final one answers the k-th request (an interim one, the
+        # request the next final one answers).
+        for size, interim in conn.responses:
+            who = whose[0] if whose else client
+            if whose and not interim:
+                whose.pop(0)
             if who != client:
                 clients[who]["tx_payload"] += size
                 c["tx_payload"] -= size
