@@ -361,19 +361,22 @@ def message_sizes(pcap, ports, proxy, env):
     direction of the connection (the last: to the end of its reassembled
     PDU, or of its frame). Where a message starts comes from tshark's
     dissection alone (PDML): a message in a frame's own bytes at its http
-    tree's position after the TCP header; a reassembled one (the first
-    http tree of the frame that completes it) at the first byte of the
-    first segment tcp.segment lists ("Frame: N, payload: A-B")."""
+    tree's position after the TCP header; one in a reassembled PDU (an
+    http tree of the frame that completes it, before the frame's bytes
+    that are not in the PDU) at its position in the PDU, which starts in
+    the first segment tcp.segment lists ("Frame: N, payload: A-B (K
+    bytes)": the PDU's first K bytes, the last K of frame N)."""
     import xml.etree.ElementTree as ET
 
     fields = subprocess.run(tshark_base(pcap) + ["-T", "fields", "-e", "frame.number",
-                                                 "-e", "tcp.seq_raw"],
+                                                 "-e", "tcp.seq_raw", "-e", "tcp.len"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    seq_of = {}
+    seq_of, len_of = {}, {}
     for line in fields.stdout.decode().split("\n"):
         f = line.split("\t")
-        if len(f) == 2 and f[1]:
+        if len(f) == 3 and f[1] and f[2]:
             seq_of[int(f[0])] = int(f[1].split(",")[-1])
+            len_of[int(f[0])] = int(f[2].split(",")[-1])
     cmd = tshark_base(pcap) + ["-Y", "http.request or http.response", "-T", "pdml"]
     if proxy:
         cmd += ["-X", "lua_script:" + PROXY_LUA,
@@ -382,12 +385,13 @@ def message_sizes(pcap, ports, proxy, env):
         for p in ports:
             cmd += ["-d", "tcp.port==%d,http" % p]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    seg_re = re.compile(r"Frame: (\d+), payload: (\d+)-")
+    seg_re = re.compile(r"Frame: (\d+), payload: \d+-\d+ \((\d+) bytes?\)")
     msgs = {}       # (stream, tx) -> [[start, end, frame, index, kind]]
     for _, el in ET.iterparse(proc.stdout, events=("end",)):
         if el.tag != "packet":
             continue
-        frame = stream = sport = tlen = poff = first = reasm = None
+        frame = stream = sport = tlen = poff = reasm = None
+        segs = []
         n = 0
         for proto in el.findall("proto"):
             name = proto.get("name")
@@ -408,10 +412,10 @@ def message_sizes(pcap, ports, proxy, env):
             for f in proto.iter("field"):
                 if f.get("name") == "tcp.reassembled.length":
                     reasm = int(f.get("show"))
-                elif f.get("name") == "tcp.segment" and first is None:
+                elif f.get("name") == "tcp.segment":
                     m = seg_re.search(f.get("showname", ""))
                     if m:
-                        first = (int(m.group(1)), int(m.group(2)))
+                        segs.append((int(m.group(1)), int(m.group(2))))
             if name != "http":
                 continue
             kind, code = None, 0
@@ -430,14 +434,20 @@ def message_sizes(pcap, ports, proxy, env):
             seq = seq_of.get(frame)
             if seq is None or poff is None or tlen is None:
                 raise SystemExit("%s frame %s: no TCP sequence for its message" % (pcap, frame))
-            if n == 0 and reasm is not None and first is not None:
+            pos = int(proto.get("pos"))
+            # In the reassembled PDU (its bytes: the last segment's, at
+            # the head of this frame), or after it in the frame's own.
+            if reasm is not None and segs and pos - poff < segs[-1][1]:
+                first = segs[0]
                 if first[0] not in seq_of:
                     raise SystemExit("%s frame %s: segment frame %d unknown"
                                      % (pcap, frame, first[0]))
-                start = (seq_of[first[0]] + first[1]) % MOD
-                end = (start + reasm) % MOD
+                # The PDU's first segment runs to the end of its frame.
+                rstart = seq_of[first[0]] + len_of[first[0]] - first[1]
+                start = (rstart + pos) % MOD
+                end = (rstart + reasm) % MOD
             else:
-                start = (seq + int(proto.get("pos")) - poff) % MOD
+                start = (seq + pos - poff) % MOD
                 end = (seq + tlen) % MOD
             msgs.setdefault((stream, sport in ports), []).append([start, end, frame, n, kind])
             n += 1
