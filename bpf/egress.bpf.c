@@ -102,29 +102,29 @@ __attribute__((noinline)) int ps_tunnel_answer(struct __sk_buff *skb, struct ps_
  * bytes the stream reached past a hole were never read in order, so the
  * connection is not read further.
  */
-static __always_inline void ps_resp_pkt(struct __sk_buff *skb, struct ps_pkt_ctx *x,
-					const struct ps_seg_result *res)
+static __always_inline __u32 ps_resp_pkt(struct __sk_buff *skb, struct ps_pkt_ctx *x,
+					 const struct ps_seg_result *res)
 {
 	struct ps_flow *f = x->f;
 	__u8 st = f->http.state;
 	__u32 avail;
 
 	if (f->resp.state == PS_R_DEAD)
-		return;
+		return 0;
 	if (st == PS_H2_PREFACE || st == PS_H2_FRAME || st == PS_H2_PAYLOAD ||
 	    st == PS_H2_BLOCK) {
 		f->resp.state = PS_R_DEAD;
-		return;
+		return 0;
 	}
 	if (res->ooo || res->absorbed) {
 		f->resp.state = PS_R_DEAD;
-		return;
+		return 0;
 	}
 	if (!res->fresh_len)
-		return;
+		return 0;
 	avail = x->p.payload_avail > res->fresh_off ? x->p.payload_avail - res->fresh_off : 0;
-	ps_resp_segment(skb, f, x->c, x->p.payload_off + res->fresh_off, res->fresh_len, avail,
-			!!(x->p.tcpflags & PS_TCP_FIN), x->now);
+	return ps_resp_segment(skb, f, x->c, x->p.payload_off + res->fresh_off, res->fresh_len,
+			       avail, !!(x->p.tcpflags & PS_TCP_FIN), x->now);
 }
 
 SEC("tc")
@@ -133,6 +133,7 @@ int ps_egress(struct __sk_buff *skb)
 	struct ps_pkt_ctx x = {};
 	struct ps_seg_result res;
 	struct ps_flow *f;
+	__u32 moved;
 	int ret;
 
 	ret = ps_account(skb, 0, &x);
@@ -147,13 +148,15 @@ int ps_egress(struct __sk_buff *skb)
 	if (!x.p.payload_len)
 		return TC_ACT_OK;
 	ps_seq_next(&f->dir[PS_DIR_TX], ps_data_seq(&x.p), x.p.payload_len, &res);
-	if (x.c && res.new_bytes)
-		ps_add(x.c->tx_payload, res.new_bytes);
-	else if (f->who.proxy == PS_PROXY_WAIT)
-		f->who.pend_tx_payload += res.new_bytes;
 	if (f->http.tunnel && res.fresh_len)
 		ps_tunnel_answer(skb, f, x.p.payload_off + res.fresh_off, res.fresh_len);
-	ps_resp_pkt(skb, &x, &res);
+	/* The bytes of responses to requests that name their own clients
+	 * are theirs (moved); the rest are the connection's client's. */
+	moved = ps_resp_pkt(skb, &x, &res);
+	if (x.c && res.new_bytes > moved)
+		ps_add(x.c->tx_payload, res.new_bytes - moved);
+	else if (f->who.proxy == PS_PROXY_WAIT)
+		f->who.pend_tx_payload += res.new_bytes;
 	return TC_ACT_OK;
 }
 

@@ -49,6 +49,9 @@ struct ps_ingress_tmp {
 	struct ps_replay_state rs;
 	struct ps_stash_state ss;
 	__u32 ndel;
+	__u32 rb_moved;		/* client bytes of the segment counted to requests' own
+				 * clients (or waiting for them) ... */
+	__u32 rb_conn;		/* ... and bytes handed back to the connection's */
 	__u32 del[PS_OOO_DEL_MAX];
 };
 
@@ -470,6 +473,15 @@ static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x
 	s->conn.slot = s->g.slot;
 	s->conn.gen = s->g.gen;
 	ps_h1_begin_fwd(s, f, x->ep);
+	/* Whom the client bytes go to (forwarded.h ps_g_rb_mark()). */
+	s->b_on = s->late;
+	s->b_nocount = 0;
+	s->b_mark = seq;
+	s->b_cur = !f->rq.named ? PS_BC_CONN :
+		   f->rq.b_state == PS_RB_PEND ? PS_BC_PEND :
+		   f->rq.b_state == PS_RB_SUBJ ? PS_BC_CARRY : PS_BC_CONN;
+	s->b_pend = f->rq.named ? f->rq.b_pend : 0;
+	s->b_carry = s->b_moved = s->b_conn = 0;
 	ps_h2_begin(s, x);
 	return s;
 }
@@ -490,6 +502,10 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scra
 {
 	ps_h1_copy(&x->f->http, &s->h);
 	ps_gate_end(x->f, s);
+	if (s->b_on)
+		ps_g_rb_end(x->f->dir[PS_DIR_RX].next);
+	if (s->b_on || s->rq_pn)
+		ps_g_rq_flow(&x->f->rq);
 	if (s->rq_ep) {
 		x->f->fwd = s->fw;
 		ps_fwd_end(s);
@@ -545,6 +561,7 @@ static __always_inline void ps_refill(struct __sk_buff *skb, const struct ps_pkt
 	if (!s)
 		return;
 	s->h.state = s->h.refill_state;
+	s->b_nocount = 1;	/* a capture's bytes sent again: counted before */
 	ps_h1_feed_pkt(skb, &x->p, want - seq);
 	ps_gate_segment(s);	/* a capture's: a dry run, never held back */
 	ps_h1_end(x, s);
@@ -672,13 +689,15 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 	    f->http.body_left > len) {
 		d->next = seq + len;
 		f->http.body_left -= len;
-		if (x->c)
+		if (x->c && !(f->rq.named && ps_g_rb_body(&f->rq, len)))
 			ps_add(x->c->rx_payload, len);
 		return TC_ACT_OK;
 	}
 	t = ps_ingress_tmp();
 	if (!t)
 		return TC_ACT_OK;
+	t->rb_moved = 0;
+	t->rb_conn = 0;
 	ps_rx_resync(f, seq);
 	t->saved = *d;
 	t->ndel = 0;
@@ -711,6 +730,8 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 	if (!res->absorbed && (f->http.state == PS_H1_BODY || f->http.state == PS_H2_PAYLOAD) &&
 	    f->http.body_left > res->fresh_len) {
 		f->http.body_left -= res->fresh_len;
+		if (f->rq.named && ps_g_rb_body(&f->rq, res->fresh_len))
+			t->rb_moved = res->fresh_len;
 		goto in;
 	}
 
@@ -721,6 +742,8 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 	s->h2_probe = !t->saved.valid;
 	/* Live, one whose SYN was not seen: its framing is not known. */
 	s->hunt = !ps_replay && !f->dir[PS_DIR_RX].syn_seen;
+	/* Bytes that fill a hole were counted as they came. */
+	s->b_nocount = !!res->absorbed;
 	ps_h1_feed_pkt(skb, &x->p, res->fresh_off);
 	if (res->absorbed) {
 		t->ok.flow = x->k;
@@ -737,13 +760,17 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 		return TC_ACT_SHOT;
 	}
 	ps_h1_end(x, s);
+	t->rb_moved = s->b_moved;
+	t->rb_conn = s->b_conn;
 	ps_ooo_release(t, d);
 in:
 	/* A FIN or RST that came with data and still no whole header. */
 	if (f->who.proxy == PS_PROXY_WAIT && (x->p.tcpflags & (PS_TCP_FIN | PS_TCP_RST)))
 		ps_who_closed(x, 1);
-	if (x->c && res->new_bytes)
-		ps_add(x->c->rx_payload, res->new_bytes);
+	/* Bytes of requests that name their own clients are theirs. */
+	if (x->c && (res->new_bytes > t->rb_moved || t->rb_conn))
+		ps_add(x->c->rx_payload, (res->new_bytes > t->rb_moved ?
+					  res->new_bytes - t->rb_moved : 0) + t->rb_conn);
 	else if (f->who.proxy == PS_PROXY_WAIT)
 		f->who.pend_rx_payload += res->new_bytes;
 	return TC_ACT_OK;

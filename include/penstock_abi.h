@@ -517,10 +517,39 @@ struct ps_http {
  */
 #define PS_RQ_QUEUE		64
 
+/*
+ * On a connection whose requests name their own clients (forwarded
+ * headers, API keys), the subject of each request in flight, so that the
+ * egress program counts a response's bytes and tokens, and debits its
+ * token limits, to the client of the request it answers: request i's at
+ * subj[i mod PS_RQ_SUBJ]. Gateways do not pipeline deeply; a response to
+ * a request more than PS_RQ_SUBJ behind the newest is the connection's
+ * client's (stats.resp_unpaired).
+ */
+#define PS_RQ_SUBJ		8
+
+struct ps_rq_subj {
+	__u32 slot;		/* the subject's slot in ps_client_ctrs ... */
+	__u32 gen;		/* ... while its gen is this; 0: the connection's client */
+};
+
+/* ps_rq_queue.b_state: whom the client bytes being read are counted to */
+#define PS_RB_CONN		0	/* the connection's client */
+#define PS_RB_PEND		1	/* a request whose header block has not ended:
+					 * kept in b_pend until its client is known */
+#define PS_RB_SUBJ		2	/* the request's own client (b_slot, b_gen) */
+
 struct ps_rq_queue {
 	__u64 bits;
 	__u32 n;		/* requests whose header block ended */
-	__u32 pad;
+	__u32 named;		/* its requests may name their own clients: subj and
+				 * b_* are kept */
+	struct ps_rq_subj subj[PS_RQ_SUBJ];
+	__u32 b_slot;		/* PS_RB_SUBJ: the request's client ... */
+	__u32 b_gen;		/* ... (as in ps_rq_subj) */
+	__u32 b_pend;		/* PS_RB_PEND: the request's bytes so far */
+	__u8 b_state;		/* PS_RB_* */
+	__u8 pad2[3];
 };
 
 /* HTTP/1 response parser states (server to client, bpf/lib/response.h). */
@@ -586,6 +615,8 @@ struct ps_resp {
 	__u32 tx_seen;		/* the response's completion_tokens counted so far ... */
 	__u32 rx_seen;		/* ... and prompt_tokens */
 	__u32 ev;		/* its events, [DONE] lines not included */
+	__u32 sslot;		/* the client of the request it answers (ps_rq_subj) ... */
+	__u32 sgen;		/* ... 0: the connection's */
 	__u32 dbt;		/* tokens debited for it so far: the higher of its
 				 * events and its reported usage (response.h) */
 	__u32 pad2;
@@ -739,6 +770,9 @@ enum ps_stat {
 	PS_STAT_HUNTED,		/* requests found on a stream without framing (PS_H1_HUNT) */
 	PS_STAT_TOKEN_HELD,	/* request segments dropped by a token limit (in
 				 * PS_STAT_THROTTLED too) */
+	PS_STAT_RESP_UNPAIRED,	/* responses on a connection whose requests name their
+				 * own clients, counted to the connection's client:
+				 * their request was past the ring (PS_RQ_SUBJ) */
 	PS_STAT_MAX,
 };
 

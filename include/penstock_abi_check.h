@@ -238,11 +238,21 @@ PS_ABI_AT(ps_http, refill_state, 28);
 PS_ABI_AT(ps_http, pad2, 29);
 PS_ABI_AT(ps_http, carry, 32);
 
-PS_ABI_SIZE(ps_rq_queue, 16);
+PS_ABI_SIZE(ps_rq_subj, 8);
+PS_ABI_AT(ps_rq_subj, slot, 0);
+PS_ABI_AT(ps_rq_subj, gen, 4);
+
+PS_ABI_SIZE(ps_rq_queue, 32 + 8 * PS_RQ_SUBJ);
 PS_ABI_AT(ps_rq_queue, bits, 0);
 PS_ABI_AT(ps_rq_queue, n, 8);
+PS_ABI_AT(ps_rq_queue, named, 12);
+PS_ABI_AT(ps_rq_queue, subj, 16);
+PS_ABI_AT(ps_rq_queue, b_slot, 16 + 8 * PS_RQ_SUBJ);
+PS_ABI_AT(ps_rq_queue, b_gen, 20 + 8 * PS_RQ_SUBJ);
+PS_ABI_AT(ps_rq_queue, b_pend, 24 + 8 * PS_RQ_SUBJ);
+PS_ABI_AT(ps_rq_queue, b_state, 28 + 8 * PS_RQ_SUBJ);
 
-PS_ABI_SIZE(ps_resp, 48);
+PS_ABI_SIZE(ps_resp, 56);
 PS_ABI_AT(ps_resp, left, 0);
 PS_ABI_AT(ps_resp, n, 8);
 PS_ABI_AT(ps_resp, code, 12);
@@ -259,10 +269,13 @@ PS_ABI_AT(ps_resp, tk_val, 24);
 PS_ABI_AT(ps_resp, tx_seen, 28);
 PS_ABI_AT(ps_resp, rx_seen, 32);
 PS_ABI_AT(ps_resp, ev, 36);
-PS_ABI_AT(ps_resp, dbt, 40);
+PS_ABI_AT(ps_resp, sslot, 40);
+PS_ABI_AT(ps_resp, sgen, 44);
+PS_ABI_AT(ps_resp, dbt, 48);
 
 PS_ABI_SIZE(ps_flow, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who) +
-		     sizeof(struct ps_fwd) + sizeof(struct ps_keyh) + 16 + 48);
+		     sizeof(struct ps_fwd) + sizeof(struct ps_keyh) +
+		     sizeof(struct ps_rq_queue) + sizeof(struct ps_resp));
 PS_ABI_AT(ps_flow, dir, 0);
 PS_ABI_AT(ps_flow, http, 96);
 PS_ABI_AT(ps_flow, last_seen_ns, 96 + sizeof(struct ps_http));
@@ -281,7 +294,7 @@ PS_ABI_AT(ps_flow, key, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who)
 PS_ABI_AT(ps_flow, rq, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who) +
 	  sizeof(struct ps_fwd) + sizeof(struct ps_keyh));
 PS_ABI_AT(ps_flow, resp, 96 + sizeof(struct ps_http) + 48 + sizeof(struct ps_who) +
-	  sizeof(struct ps_fwd) + sizeof(struct ps_keyh) + 16);
+	  sizeof(struct ps_fwd) + sizeof(struct ps_keyh) + sizeof(struct ps_rq_queue));
 
 PS_ABI_SIZE(ps_ooo_key, 48);
 PS_ABI_AT(ps_ooo_key, flow, 0);
@@ -380,6 +393,7 @@ PS_ABI_CODE(PS_STAT_KEYED, 25);
 PS_ABI_CODE(PS_STAT_H2_UNCLASSIFIED, 26);
 PS_ABI_CODE(PS_STAT_HUNTED, 27);
 PS_ABI_CODE(PS_STAT_TOKEN_HELD, 28);
-PS_ABI_CODE(PS_STAT_MAX, 29);
+PS_ABI_CODE(PS_STAT_RESP_UNPAIRED, 29);
+PS_ABI_CODE(PS_STAT_MAX, 30);
 
 #endif /* PENSTOCK_ABI_CHECK_H */

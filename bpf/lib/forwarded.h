@@ -538,6 +538,171 @@ PS_GLOBAL int ps_g_rq_count(void)
 	return 0;
 }
 
+/*
+ * Client bytes on a connection whose requests may name their own clients
+ * (docs/http1-counting.md): a request's bytes, from its request line up to
+ * the next message, are its client's. It is known where the header block
+ * ends; until then they wait in b_pend. The bytes from s->b_mark to
+ * stream position pos go to s->b_cur's, and from pos on to cur's.
+ */
+static __always_inline void ps_rb_mark(struct ps_scratch *s, __u32 pos, __u32 cur)
+{
+	__u32 n = pos - s->b_mark, c = s->b_cur;
+
+	if ((__s32)n > 0) {
+		s->b_mark = pos;
+		if (!s->b_nocount && c != PS_BC_CONN) {
+			if (c == PS_BC_PEND)
+				s->b_pend += n;
+			else if (c == PS_BC_CARRY)
+				s->b_carry += n;
+			else if (c && c <= PS_SUBJ_MAX)
+				s->sj[(c - 1) & (PS_SUBJ_MAX - 1)].nbytes += n;
+			else
+				n = 0;
+			s->b_moved += n;
+		}
+	}
+	s->b_cur = cur;
+}
+
+/* A request line starts at pos: its bytes wait for its client. A global
+ * function, verified once. */
+PS_GLOBAL int ps_g_rb_mark(__u32 pos)
+{
+	struct ps_scratch *s = ps_scratch();
+
+	if (s && s->b_on && s->b_cur != PS_BC_PEND)
+		ps_rb_mark(s, pos, PS_BC_PEND);
+	return 0;
+}
+
+/*
+ * The header block of a request ended at pos: the bytes it waited with,
+ * and those of the rest of it, are its client's (k: its index + 1 in sj;
+ * 0: the connection's). A global function, verified once.
+ */
+PS_GLOBAL int ps_g_rb_settle(__u32 pos, __u32 k)
+{
+	struct ps_scratch *s = ps_scratch();
+
+	if (!s || !s->b_on)
+		return 0;
+	if (k > PS_SUBJ_MAX)
+		k = 0;
+	ps_rb_mark(s, pos, k);
+	if (k)
+		s->sj[(k - 1) & (PS_SUBJ_MAX - 1)].nbytes += s->b_pend;
+	else
+		s->b_conn += s->b_pend;
+	s->b_pend = 0;
+	return 0;
+}
+
+/*
+ * The parser stopped at stream position end: the bytes up to it are
+ * counted; a request line unfinished there starts the wait; a wait whose
+ * request is given up (not HTTP, a hole) is the connection's. A global
+ * function, verified once.
+ */
+PS_GLOBAL int ps_g_rb_end(__u32 end)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u8 st;
+
+	if (!s || !s->b_on)
+		return 0;
+	st = s->h.state;
+	if (st == PS_H1_REQLINE && s->b_cur != PS_BC_PEND && s->h.carry_len < 0xffff)
+		ps_rb_mark(s, end - s->h.carry_len, PS_BC_PEND);
+	ps_rb_mark(s, end, s->b_cur);
+	if (s->b_cur == PS_BC_PEND && st != PS_H1_REQLINE && st != PS_H1_HEADERS &&
+	    st != PS_H1_HDRLINE) {
+		s->b_conn += s->b_pend;
+		s->b_pend = 0;
+		s->b_cur = PS_BC_CONN;
+	}
+	return 0;
+}
+
+/*
+ * The segment is taken in: the subjects of the requests whose header
+ * block ended go into the flow's ring before ps_rq_push() raises q->n
+ * (the egress program reads n first), and where the client bytes stand.
+ * A global function, verified once.
+ */
+PS_GLOBAL int ps_g_rq_flow(struct ps_rq_queue *q)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_client_ctr *ctr;
+	struct ps_rq_subj *e;
+	struct ps_subj *sj;
+	__u32 i, j, k, n0, start;
+
+	if (!s || !q)
+		return 0;
+	q->named = s->b_on;
+	n0 = q->n;
+	start = s->rq_pn > PS_RQ_SUBJ ? s->rq_pn - PS_RQ_SUBJ : 0;
+	for (i = 0; i < PS_RQ_SUBJ; i++) {
+		j = start + i;
+		if (j >= s->rq_pn || j >= PS_RQ_QUEUE)
+			break;
+		e = &q->subj[(n0 + j) & (PS_RQ_SUBJ - 1)];
+		j &= PS_RQ_QUEUE - 1;
+		barrier_var(j);
+		k = s->rq_k[j];
+		if (k && k <= PS_SUBJ_MAX) {
+			sj = &s->sj[(k - 1) & (PS_SUBJ_MAX - 1)];
+			e->slot = sj->slot;
+			e->gen = sj->gen;
+		} else {
+			e->slot = 0;
+			e->gen = 0;
+		}
+	}
+	if (!s->b_on)
+		return 0;
+	/* The bytes of the request the flow was in, to its client. */
+	if (s->b_carry) {
+		ctr = q->b_state == PS_RB_SUBJ ? ps_slot_ctr(q->b_slot) : NULL;
+		if (ctr && ctr->gen == q->b_gen)
+			ps_add(ctr->c.rx_payload, s->b_carry);
+		else
+			s->b_conn += s->b_carry;
+	}
+	k = s->b_cur;
+	q->b_pend = s->b_pend;
+	if (k == PS_BC_PEND) {
+		q->b_state = PS_RB_PEND;
+	} else if (k && k <= PS_SUBJ_MAX) {
+		sj = &s->sj[(k - 1) & (PS_SUBJ_MAX - 1)];
+		q->b_state = sj->gen ? PS_RB_SUBJ : PS_RB_CONN;
+		q->b_slot = sj->slot;
+		q->b_gen = sj->gen;
+	} else if (k != PS_BC_CARRY) {
+		q->b_state = PS_RB_CONN;
+	}
+	return 0;
+}
+
+/*
+ * Body bytes taken in without the parser: the client's of the request they
+ * belong to (1), or the connection's (0). A global function, verified once.
+ */
+PS_GLOBAL int ps_g_rb_body(struct ps_rq_queue *q, __u32 n)
+{
+	struct ps_client_ctr *ctr;
+
+	if (!q || !n || !q->named || q->b_state != PS_RB_SUBJ)
+		return 0;
+	ctr = ps_slot_ctr(q->b_slot);
+	if (!ctr || ctr->gen != q->b_gen)
+		return 0;
+	ps_add(ctr->c.rx_payload, n);
+	return 1;
+}
+
 /* bpf_loop callback: the slot of the segment's i-th forwarded client. */
 static long ps_subj_slot_cb(__u32 i, void *data)
 {
@@ -626,8 +791,11 @@ static long ps_subj_count_cb(__u32 i, void *data)
 		else
 			s->nfwd -= sj->nreq < s->nfwd ? sj->nreq : s->nfwd;
 		s->nfwd_full += sj->nreq;
+		s->b_conn += sj->nbytes;
 		return 0;
 	}
+	if (sj->nbytes)
+		ps_add(ctr->c.rx_payload, sj->nbytes);
 	if (sj->nreq)
 		ps_add(ctr->c.requests, sj->nreq);
 	if (sj->ninf)

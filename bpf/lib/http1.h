@@ -533,6 +533,11 @@ static __always_inline void ps_h1_first_line(struct ps_scratch *s, __u32 ls, __u
 		}
 	}
 	h->flags |= PS_H1F_REQUEST;
+	/* Its bytes wait for its client from the line's start (carried from
+	 * an earlier chunk: carry_len bytes before this one). */
+	if (s->b_on)
+		ps_g_rb_mark(ls == 0 && s->cc ? s->chunk_seq - h->carry_len :
+						s->chunk_seq + ls - s->cc);
 	/* A tunnel to port 443 is read on as HTTP: tshark hands it to TLS,
 	 * whose heuristics give cleartext back to HTTP (and TLS records are
 	 * never requests). */
@@ -556,23 +561,28 @@ static __always_inline void ps_h1_first_line(struct ps_scratch *s, __u32 ls, __u
 static __always_inline void ps_h1_headers_end(struct ps_scratch *s, __u32 pos)
 {
 	struct ps_http *h = &s->h;
+	__u32 sk = 0;
 	int k;
 
 	if (s->late && (h->flags & PS_H1F_REQUEST)) {
 		k = ps_g_rq_settle(!!(h->flags & PS_H1F_INFERENCE));
+		sk = s->rq_family ? ps_g_subj() : 0;
 		if (k == PS_SETTLE_CONN)
 			ps_rq_pend(s, pos, 0);
 		else if (k == PS_SETTLE_OWN)
-			ps_rq_pend(s, pos, ps_g_subj());
-		else if (k == PS_SETTLE_BLOCKED && (k = ps_g_subj()))
-			ps_rq_pend(s, pos, k | PS_PEND_BLOCK_ONLY);
+			ps_rq_pend(s, pos, sk);
+		else if (k == PS_SETTLE_BLOCKED && sk)
+			ps_rq_pend(s, pos, sk | PS_PEND_BLOCK_ONLY);
+		ps_g_rb_settle(pos, sk);
 	}
 
 	/* Its responses come back in order: the egress program learns from
-	 * the flow's queue which ones answer inference requests. */
+	 * the flow's queue which ones answer inference requests, and whose
+	 * requests they answer. */
 	if ((h->flags & PS_H1F_REQUEST) && s->rq_pn < PS_RQ_QUEUE) {
 		if (h->flags & PS_H1F_INFERENCE)
 			s->rq_pb |= 1ULL << (s->rq_pn & (PS_RQ_QUEUE - 1));
+		s->rq_k[s->rq_pn & (PS_RQ_QUEUE - 1)] = sk;
 		s->rq_pn++;
 	}
 	/* Its segment carrying FIN completes the message without its body. */
@@ -797,6 +807,7 @@ static __always_inline void ps_h1_hunted(struct ps_scratch *s, __u32 ls, __u32 c
 	if (s->rq_pn < PS_RQ_QUEUE) {
 		if (k == PS_HUNT_INF)
 			s->rq_pb |= 1ULL << (s->rq_pn & (PS_RQ_QUEUE - 1));
+		s->rq_k[s->rq_pn & (PS_RQ_QUEUE - 1)] = 0;
 		s->rq_pn++;
 	}
 }

@@ -21,6 +21,7 @@
 #include "sse.h"
 #include "usage.h"
 #include "tokens.h"
+#include "counters.h"
 
 /* Bytes read into the buffer at a time, and steps (reads or skips) per segment. */
 #define PS_RESP_CHUNK	512
@@ -36,6 +37,20 @@ struct ps_resp_work {
 	__u32 rx_tokens;	/* ... prompt_tokens reported ... */
 	__u32 est;		/* ... events of streams that ended without usage ... */
 	__u32 debit;		/* ... and tokens to debit from the token limits */
+	/* On a connection whose requests name their own clients (rq.named):
+	 * each response's bytes and counts go to its request's client. */
+	struct ps_rq_subj ring[PS_RQ_SUBJ];	/* the flow's ring, as read at the start ... */
+	__u32 rq_n2;		/* ... and rq.n read again after it */
+	__u32 named;
+	__u32 conn_slot;	/* the connection's client */
+	__u32 conn_gen;		/* ... 0: none */
+	__u32 base;		/* segment offset of b[0] */
+	__u32 at;		/* ... of the byte being read */
+	__u32 mark;		/* the segment's bytes from here on are r.sslot's */
+	__u32 moved;		/* bytes counted to requests' own clients */
+	__u32 unpaired;		/* responses counted to the connection's client */
+	__u32 begun;		/* a response began at the byte at */
+	__u64 now;
 	__u8 b[PS_RESP_CHUNK + 8];	/* + 8: a word read at the last byte */
 };
 
@@ -51,6 +66,85 @@ static __always_inline struct ps_resp_work *ps_resp_work(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&ps_resp_map, &zero);
+}
+
+/*
+ * The counts of the response being read since the last flush, and its
+ * bytes of the segment up to offset to: to the client of the request it
+ * answers (r.sgen), else (or that client's slot gone) the connection's.
+ * A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_resp_flush(__u32 to)
+{
+	struct ps_resp_work *w = ps_resp_work();
+	struct ps_client_ctr *ctr;
+	__u32 n, slot;
+
+	if (!w)
+		return 0;
+	n = to - w->mark;
+	if ((__s32)n < 0)
+		n = 0;
+	w->mark = to;
+	slot = w->conn_slot;
+	if (w->r.sgen) {
+		ctr = ps_slot_ctr(w->r.sslot);
+		if (ctr && ctr->gen == w->r.sgen) {
+			if (n) {
+				ps_add(ctr->c.tx_payload, n);
+				w->moved += n;
+			}
+			goto count;
+		}
+	}
+	if (!w->conn_gen)
+		goto out;
+	ctr = ps_slot_ctr(slot);
+	if (!ctr || ctr->gen != w->conn_gen)
+		goto out;
+count:
+	if (w->events)
+		ps_add(ctr->tx_events, w->events);
+	if (w->tx_tokens)
+		ps_add(ctr->tx_tokens, w->tx_tokens);
+	if (w->rx_tokens)
+		ps_add(ctr->rx_tokens, w->rx_tokens);
+	if (w->debit)
+		ps_tok_debit(ctr, w->debit, w->now);
+	if (w->est)
+		ps_add(ctr->tx_tokens_estimated, w->est);
+out:
+	w->events = w->tx_tokens = w->rx_tokens = w->est = w->debit = 0;
+	return 0;
+}
+
+/*
+ * A response starts at the byte being read: what the one before it took
+ * is counted, and it is the client's of the request it answers (request
+ * r.n, as final responses are counted), from the flow's ring; one whose
+ * request is not in it (past PS_RQ_SUBJ, or never read) is the
+ * connection's. A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_resp_subject(void)
+{
+	struct ps_resp_work *w = ps_resp_work();
+	struct ps_rq_subj *e;
+	__u32 j;
+
+	if (!w || !w->named)
+		return 0;
+	ps_resp_flush(w->at);
+	j = w->r.n;
+	w->r.sslot = 0;
+	w->r.sgen = 0;
+	if ((__s32)(w->rq_n - j) > 0 && (__s32)(w->rq_n2 - j) <= PS_RQ_SUBJ) {
+		e = &w->ring[j & (PS_RQ_SUBJ - 1)];
+		w->r.sslot = e->slot;
+		w->r.sgen = e->gen;
+	} else {
+		w->unpaired++;
+	}
+	return 0;
 }
 
 /* The header names and values read (lower case), 24 bytes lowest first. */
@@ -280,6 +374,12 @@ static __always_inline int ps_resp_byte(struct ps_resp_work *w, __u8 c)
 		r->code = 0;
 		r->hdr = 0;
 		r->left = 0;
+		/* Whose it is is settled before its next byte is read
+		 * (ps_resp_scan()). */
+		if (w->named) {
+			w->begun = 1;
+			return PS_RB_AFTER;
+		}
 		break;
 	case PS_R_VERSION:
 		if (r->idx < 5) {
@@ -479,6 +579,7 @@ static long ps_resp_byte_cb(__u32 idx, void *data)
 				continue;
 			}
 		}
+		w->at = w->base + i;
 		k = ps_resp_byte(w, w->b[i & (PS_RESP_CHUNK - 1)]);
 		if (k == PS_RB_BEFORE)
 			return 1;
@@ -497,10 +598,16 @@ static long ps_resp_byte_cb(__u32 idx, void *data)
 __weak __attribute__((noinline)) int ps_resp_scan(__u32 n)
 {
 	struct ps_resp_scan_ctx sc = { .n = n };
+	struct ps_resp_work *w;
 
 	if (n > PS_RESP_CHUNK)
 		return n;
 	bpf_loop(n, ps_resp_byte_cb, &sc, 0);
+	w = ps_resp_work();
+	if (w && w->begun) {
+		w->begun = 0;
+		ps_resp_subject();
+	}
 	return sc.used;
 }
 
@@ -579,6 +686,7 @@ static long ps_resp_step(__u32 idx, void *data)
 		w->r.state = PS_R_DEAD;
 		return 1;
 	}
+	w->base = c->done;
 	c->done += ps_resp_scan(n);
 	return 0;
 }
@@ -589,23 +697,36 @@ static long ps_resp_step(__u32 idx, void *data)
  * inference requests into the client's tx_events, the tokens they report
  * into tx_tokens and rx_tokens, and debits those from its token limits.
  */
-static __always_inline void ps_resp_segment(struct __sk_buff *skb, struct ps_flow *f,
-					    struct ps_counters *c, __u32 off, __u32 len,
-					    __u32 avail, int fin, __u64 now)
+static __always_inline __u32 ps_resp_segment(struct __sk_buff *skb, struct ps_flow *f,
+					     struct ps_counters *c, __u32 off, __u32 len,
+					     __u32 avail, int fin, __u64 now)
 {
 	struct ps_resp_ctx ctx = { .skb = skb, .off = off };
 	struct ps_client_ctr *ctr;
 	struct ps_resp_work *w;
 
 	if (f->resp.state == PS_R_DEAD)
-		return;
+		return 0;
 	w = ps_resp_work();
 	if (!w)
-		return;
+		return 0;
 	w->r = f->resp;
 	w->rq_n = READ_ONCE(f->rq.n);
 	barrier();
 	w->rq_bits = READ_ONCE(f->rq.bits);
+	w->named = READ_ONCE(f->rq.named);
+	if (w->named) {
+		__builtin_memcpy(w->ring, f->rq.subj, sizeof(w->ring));
+		barrier();
+		w->rq_n2 = READ_ONCE(f->rq.n);
+		w->conn_slot = f->client_slot;
+		w->conn_gen = c ? f->client_gen : 0;
+		w->mark = 0;
+		w->moved = 0;
+		w->unpaired = 0;
+		w->begun = 0;
+		w->now = now;
+	}
 	w->events = 0;
 	w->tx_tokens = 0;
 	w->rx_tokens = 0;
@@ -626,8 +747,14 @@ static __always_inline void ps_resp_segment(struct __sk_buff *skb, struct ps_flo
 	/* The response under way is debited what it took so far. */
 	ps_resp_debit(w);
 	f->resp = w->r;
+	if (w->named) {
+		ps_resp_flush(len);
+		if (w->unpaired)
+			ps_stat_add(PS_STAT_RESP_UNPAIRED, w->unpaired);
+		return w->moved;
+	}
 	if (!c)
-		return;
+		return 0;
 	ctr = (struct ps_client_ctr *)c;
 	if (w->events)
 		ps_add(ctr->tx_events, w->events);
@@ -641,6 +768,7 @@ static __always_inline void ps_resp_segment(struct __sk_buff *skb, struct ps_flo
 		ps_tok_debit(ctr, w->debit, now);
 	if (w->est)
 		ps_add(ctr->tx_tokens_estimated, w->est);
+	return 0;
 }
 
 #endif

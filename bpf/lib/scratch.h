@@ -54,6 +54,8 @@ struct ps_subj {
 	__u32 nreq;		/* requests of the segment counted to it ... */
 	__u32 ninf;		/* ... of which inference requests */
 	struct ps_addr src;
+	__u32 nbytes;		/* client bytes of its requests (ps_g_rb_mark()) */
+	__u32 pad2;
 };
 
 struct ps_scratch {
@@ -127,8 +129,27 @@ struct ps_scratch {
 	__u32 hw;		/* bytes at the head of buf loads wrote (ps_buf_loaded()) */
 	__u32 rq_pn;		/* requests whose header block ended in this call ... */
 	__u64 rq_pb;		/* ... bit i set: the i-th was an inference request */
+	__u8 rq_k[PS_RQ_QUEUE];	/* ... the i-th's client: an index + 1 in sj, 0: the
+				 * connection's */
+	/* Whom the client bytes are counted to (forwarded.h ps_g_rb_mark()),
+	 * on a connection whose requests may name their own clients (b_on) */
+	__u8 b_on;
+	__u8 b_nocount;		/* the segment fills a hole: its bytes stay the connection's */
+	__u8 b_cur;		/* the bytes from b_mark on: PS_BC_* or an index + 1 in sj */
+	__u8 b_pad;
+	__u32 b_mark;		/* stream position */
+	__u32 b_pend;		/* bytes of the request whose header block has not ended */
+	__u32 b_carry;		/* bytes of the flow's request client (ps_rq_queue.b_slot) */
+	__u32 b_moved;		/* bytes of the segment not the connection's client's ... */
+	__u32 b_conn;		/* ... and bytes handed back to it */
 	__u8 buf[PS_BUF_SIZE + 64];
 };
+
+/* scratch.b_cur, beside the index + 1 of a client in sj (1..PS_SUBJ_MAX) */
+#define PS_BC_CONN	0	/* the connection's client */
+#define PS_BC_PEND	0xff	/* the request whose header block has not ended */
+#define PS_BC_CARRY	0xfe	/* the client of the request the flow was in (its
+				 * ps_rq_queue.b_slot, b_gen) */
 
 /* One scratch per CPU: programs do not nest on a CPU within tc. */
 struct {

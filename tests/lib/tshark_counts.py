@@ -73,8 +73,14 @@ leaves the request the connection's client; if all are trusted, the
 left-most is the client. Empty list elements are no entries (RFC 9110
 section 5.6.1). A request without such lines, or from an untrusted peer,
 is the connection's client's. The request's client gets its requests and
-inference_requests; packets, bytes, payload and connections stay the
-connection's client's. The header lines come from tshark's own dissection
+inference_requests, its length as rx_payload and the length of its
+response as tx_payload (each HTTP/1 message's length on the wire, from
+where tshark's dissection puts its first byte to the next message's:
+message_sizes(); the k-th final response of a connection answers its k-th
+request, as HTTP/1.1 orders them; tshark's http.request_in pairs only one
+request of a frame); packets,
+bytes, connections and every other payload byte stay the connection's
+client's. The header lines come from tshark's own dissection
 of each request (one http tree per request, its http.request.line items,
 in a second pass with -T json); nothing here reads the capture's bytes.
 The output then also has "forwarded": {"requests": N, "bad": N,
@@ -92,10 +98,13 @@ x-api-key's, else the first api-key's; another Authorization scheme
 (Basic, ...) is no key. Its client is "key:" and the 16 hex digits of
 SipHash-2-4 of the key's bytes under the secret in SECRET-FILE (32 hex
 digits and a newline; tests/lib/siphash.py, written from the paper), and
-it gets the request's requests and inference_requests; packets, bytes,
-payload and connections stay the connection's client's, as do requests
-without a key. The header lines come from tshark's dissection, as for
---forwarded-for (not combined with it). The output then also has
+it gets the request's requests and inference_requests, and the payload
+of the request and its response, as with --forwarded-for; packets,
+bytes, connections and other payload stay the connection's client's, as
+do requests without a key. The header lines come from tshark's dissection, as for
+--forwarded-for. With both, a request with a key is its key's, one without
+its forwarded client's (forwarded_requests and forwarded_bad count only
+requests without a key). The output then also has
 "api_key": {"keyed": N}, the requests counted to a key.
 
 Only the Python standard library is used.
@@ -344,6 +353,117 @@ def request_headers(pcap, ports, proxy, env):
     return out
 
 
+def message_sizes(pcap, ports, proxy, env):
+    """{frame number: [("q", "r" or "i", length)]}: every HTTP/1 message
+    tshark dissects (a request, a final response, an interim 1xx one), in
+    the order of the frame's http trees, with its length on the wire: from
+    its first byte to the first byte of the next message in the same
+    direction of the connection (the last: to the end of its reassembled
+    PDU, or of its frame). Where a message starts comes from tshark's
+    dissection alone (PDML): a message in a frame's own bytes at its http
+    tree's position after the TCP header; one in a reassembled PDU (an
+    http tree of the frame that completes it, before the frame's bytes
+    that are not in the PDU) at its position in the PDU, which starts in
+    the first segment tcp.segment lists ("Frame: N, payload: A-B (K
+    bytes)": the PDU's first K bytes, the last K of frame N)."""
+    import xml.etree.ElementTree as ET
+
+    fields = subprocess.run(tshark_base(pcap) + ["-T", "fields", "-e", "frame.number",
+                                                 "-e", "tcp.seq_raw", "-e", "tcp.len"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    seq_of, len_of = {}, {}
+    for line in fields.stdout.decode().split("\n"):
+        f = line.split("\t")
+        if len(f) == 3 and f[1] and f[2]:
+            seq_of[int(f[0])] = int(f[1].split(",")[-1])
+            len_of[int(f[0])] = int(f[2].split(",")[-1])
+    cmd = tshark_base(pcap) + ["-Y", "http.request or http.response", "-T", "pdml"]
+    if proxy:
+        cmd += ["-X", "lua_script:" + PROXY_LUA,
+                "-X", "lua_script1:" + ",".join(str(p) for p in ports)]
+    else:
+        for p in ports:
+            cmd += ["-d", "tcp.port==%d,http" % p]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    seg_re = re.compile(r"Frame: (\d+), payload: \d+-\d+ \((\d+) bytes?\)")
+    msgs = {}       # (stream, tx) -> [[start, end, frame, index, kind]]
+    for _, el in ET.iterparse(proc.stdout, events=("end",)):
+        if el.tag != "packet":
+            continue
+        frame = stream = sport = tlen = poff = reasm = None
+        segs = []
+        n = 0
+        for proto in el.findall("proto"):
+            name = proto.get("name")
+            if name == "geninfo":
+                for f in proto.iter("field"):
+                    if f.get("name") == "num":
+                        frame = int(f.get("show"))
+            elif name == "tcp":
+                poff = int(proto.get("pos")) + int(proto.get("size"))
+                for f in proto.iter("field"):
+                    k = f.get("name")
+                    if k == "tcp.stream":
+                        stream = int(f.get("show"))
+                    elif k == "tcp.srcport":
+                        sport = int(f.get("show"))
+                    elif k == "tcp.len":
+                        tlen = int(f.get("show"))
+            for f in proto.iter("field"):
+                if f.get("name") == "tcp.reassembled.length":
+                    reasm = int(f.get("show"))
+                elif f.get("name") == "tcp.segment":
+                    m = seg_re.search(f.get("showname", ""))
+                    if m:
+                        segs.append((int(m.group(1)), int(m.group(2))))
+            if name != "http":
+                continue
+            kind, code = None, 0
+            for f in proto.iter("field"):
+                k = f.get("name")
+                if k == "http.request":
+                    kind = "q"
+                elif k == "http.response":
+                    kind = "r"
+                elif k == "http.response.code":
+                    code = int(f.get("show"))
+            if kind is None:
+                continue
+            if kind == "r" and 100 <= code < 200:
+                kind = "i"      # interim: the final response follows
+            seq = seq_of.get(frame)
+            if seq is None or poff is None or tlen is None:
+                raise SystemExit("%s frame %s: no TCP sequence for its message" % (pcap, frame))
+            pos = int(proto.get("pos"))
+            # In the reassembled PDU (its bytes: the last segment's, at
+            # the head of this frame), or after it in the frame's own.
+            if reasm is not None and segs and pos - poff < segs[-1][1]:
+                first = segs[0]
+                if first[0] not in seq_of:
+                    raise SystemExit("%s frame %s: segment frame %d unknown"
+                                     % (pcap, frame, first[0]))
+                # The PDU's first segment runs to the end of its frame.
+                rstart = seq_of[first[0]] + len_of[first[0]] - first[1]
+                start = (rstart + pos) % MOD
+                end = (rstart + reasm) % MOD
+            else:
+                start = (seq + pos - poff) % MOD
+                end = (seq + tlen) % MOD
+            msgs.setdefault((stream, sport in ports), []).append([start, end, frame, n, kind])
+            n += 1
+        el.clear()
+    if proc.wait() != 0:
+        raise SystemExit("tshark -T pdml failed on %s (exit %d)" % (pcap, proc.returncode))
+    out = {}
+    for ms in msgs.values():
+        base = ms[0][0]
+        ms.sort(key=lambda m: (m[0] - base) % MOD)
+        for i, (start, end, frame, n, kind) in enumerate(ms):
+            stop = ms[i + 1][0] if i + 1 < len(ms) else end
+            out.setdefault(frame, []).append((n, kind, (stop - start) % MOD))
+    return {fr: [(k, ln) for _, k, ln in sorted(v)] for fr, v in out.items()}
+
+
 def split_quoted(text, sep):
     """text cut at every sep outside a quoted-string."""
     parts, cur, quoted, esc = [], "", False, False
@@ -550,7 +670,9 @@ class Conn:
         self.rx = Direction()
         self.tx = Direction()
         self.counts = new_client(peer)
-        self.requests = []          # (uri, X-Forwarded-For, Forwarded, lines) a request
+        self.requests = []          # (uri, X-Forwarded-For, Forwarded, lines, frame,
+                                    # length) a request
+        self.responses = []         # (length, interim) a response, in order
         self.http = False           # tshark found HTTP/1 requests on it
         self.streams_http = {}      # ... HTTP/2 streams as its HTTP dissector hands them on
         self.h2 = False             # ... and a connection preface
@@ -610,6 +732,7 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
         with tempfile.TemporaryDirectory(prefix="tshark-counts-") as conf:
             env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf)
             headers_of = request_headers(pcap, sorted(ports), proxy, env)
+            sizes_of = message_sizes(pcap, sorted(ports), proxy, env)
 
     with tempfile.TemporaryDirectory(prefix="tshark-counts-") as conf:
         env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf)
@@ -698,6 +821,10 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                 # Bytes that are no header, or a FIN or RST before it.
                 conn.header = "none"
 
+        if by_request and not rx:
+            # The responses of the frame, by the frame of their request.
+            conn.responses += [(size, kind == "i") for kind, size in
+                               sizes_of.get(int(rec["frame.number"]), []) if kind != "q"]
         if rx:
             conn.frames.append(int(rec["frame.number"]))
             if h2_add(conn.streams_http, h2_of.get(int(rec["frame.number"]), [])):
@@ -736,7 +863,12 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                     raise SystemExit("%s frame %s: requests %r, but their trees %r"
                                      % (pcap, rec["frame.number"], reqs,
                                         [h[0] for h in hdrs]))
-                conn.requests += hdrs
+                fr = int(rec["frame.number"])
+                sizes = [size for kind, size in sizes_of.get(fr, []) if kind == "q"]
+                if len(sizes) != len(hdrs):
+                    raise SystemExit("%s frame %s: %d requests but %d sizes"
+                                     % (pcap, fr, len(hdrs), len(sizes)))
+                conn.requests += [h + (fr, size) for h, size in zip(hdrs, sizes)]
                 continue
             c["requests"] += nreq
             for u in reqs:
@@ -778,24 +910,42 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                 c[k] += v
         c["rx_payload"] += conn.rx.total()
         c["tx_payload"] += conn.tx.total()
-        # Each request to its own client (--forwarded-for and --api-key).
-        for uri, xff, fwd, lines in conn.requests:
+        # Each request to its own client (--forwarded-for and --api-key),
+        # and the payload of the request and of its response (in the order
+        # of its frame's requests), where that is not the connection's.
+        whose = []
+        for uri, xff, fwd, lines, fr, size in conn.requests:
+            who = client
+            key = request_key(lines) if secret is not None else None
+            if key is not None:
+                who = siphash.key_id(secret, key)
+                keyed += 1
             if forwarded:
-                who, what = forwarded_client(client, xff, fwd, forwarded, trusted)
-                if what == "forwarded":
-                    fwd_stats["requests"] += 1
-                elif what in ("bad", "untrusted"):
+                named, what = forwarded_client(client, xff, fwd, forwarded, trusted)
+                if what == "untrusted":
                     fwd_stats[what] += 1
-            else:
-                who = client
-                key = request_key(lines)
-                if key is not None:
-                    who = siphash.key_id(secret, key)
-                    keyed += 1
+                elif key is None and what in ("forwarded", "bad"):
+                    fwd_stats["requests" if what == "forwarded" else what] += 1
+                if key is None:
+                    who = named
             r = clients.setdefault(who, new_client(who))
             r["requests"] += 1
             if any(uri.startswith(p) for p in paths):
                 r["inference_requests"] += 1
+            whose.append(who)
+            if who != client:
+                r["rx_payload"] += size
+                c["rx_payload"] -= size
+        # Responses follow requests in order on an HTTP/1 connection: the
+        # k-th final one answers the k-th request (an interim one, the
+        # request the next final one answers).
+        for size, interim in conn.responses:
+            who = whose[0] if whose else client
+            if whose and not interim:
+                whose.pop(0)
+            if who != client:
+                clients[who]["tx_payload"] += size
+                c["tx_payload"] -= size
 
     res = {"clients": [clients[k] for k in sorted(clients)]}
     if proxy:
@@ -843,8 +993,6 @@ def main():
         ap.error("at least one --port is needed")
     if a.trusted and not (a.proxy_protocol or a.forwarded_for):
         ap.error("--trusted needs --proxy-protocol or --forwarded-for")
-    if a.api_key and a.forwarded_for:
-        ap.error("--api-key and --forwarded-for are not combined here")
     secret = None
     if a.api_key:
         try:

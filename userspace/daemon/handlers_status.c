@@ -53,6 +53,7 @@ static json_t *stats_json(struct ps_daemon *d)
 		[PS_STAT_H2_UNCLASSIFIED] = "h2_unclassified",
 		[PS_STAT_HUNTED] = "hunted",
 		[PS_STAT_TOKEN_HELD] = "token_held",
+		[PS_STAT_RESP_UNPAIRED] = "resp_unpaired",
 	};
 	int fd = bpf_map__fd(d->dp.skel->maps.ps_stats), ncpu = libbpf_num_possible_cpus();
 	json_t *o = json_object();
