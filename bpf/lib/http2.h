@@ -353,7 +353,10 @@ static __always_inline __u32 ps_h2_chunk(struct ps_scratch *s, __u32 cc, __u32 n
 			ps_hp_matched();
 		else
 			p = ps_h2_block(p, len);
-		if (p >= len)
+		/* A block whose bytes are all read (its :path to compare at
+		 * the chunk's last byte) is ended here: not when the client's
+		 * next bytes come. */
+		if (p >= len && (s->h.state != PS_H2_BLOCK || s->h2c.blk_left))
 			return n;
 	}
 	return p > cc ? p - cc : 0;

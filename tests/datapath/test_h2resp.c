@@ -366,6 +366,45 @@ static void case_debit(void)
 	ck_end(&c);
 }
 
+/*
+ * A request whose header block ends with its :path literal (as some
+ * clients order the pseudo-headers) in the segment's last bytes: it is an
+ * inference request from that segment on, not from the client's next
+ * bytes, and the answer that comes before any is scanned.
+ */
+static void case_path_last(void)
+{
+	static const char path[] = INF_PATH;
+	unsigned char blk[64], b[256];
+	struct ps_client_ctr ctr;
+	struct want w = { 0 };
+	struct conn cn;
+	struct ck c;
+	uint32_t off, slot;
+	unsigned int n, k = sizeof(path) - 1;
+
+	ck_init(&c, "h2r-path-last");
+	open_h2(&c, &cn, CLIENT_BASE + 7, &off);
+	blk[0] = 0x83;	/* :method POST */
+	blk[1] = 0x86;	/* :scheme http */
+	blk[2] = 0x04;	/* :path, a literal without indexing */
+	blk[3] = k;
+	memcpy(blk + 4, path, k);
+	n = h2f(b, 1, 0x5, 1, blk, 4 + k);
+	expect(&c, csend(&cn, off, b, n), TC_ACT_OK, "HEADERS, :path last");
+	if (ctr_of(cn.caddr, &ctr, &slot) || ctr.c.requests != 1 || ctr.c.inference_requests != 1)
+		ck_fail(&c, "requests %llu, inference %llu after the HEADERS: expected 1, 1",
+			(unsigned long long)ctr.c.requests,
+			(unsigned long long)ctr.c.inference_requests);
+	n = resp_headers(b, 1);
+	n += data(b + n, 1, "data: {\"c\":\"a\"}\n\ndata: [DONE]\n\n", 1);
+	expect(&c, ssend(&cn, b, n), TC_ACT_OK, "the answer");
+	w.events = 2;
+	w.est = 1;
+	expect_tokens(&c, cn.caddr, &w);
+	ck_end(&c);
+}
+
 static int setup(void)
 {
 	static struct ps_config cfg;
@@ -395,6 +434,7 @@ int main(void)
 	case_slots();
 	case_hole();
 	case_debit();
+	case_path_last();
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }
