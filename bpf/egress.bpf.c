@@ -9,6 +9,7 @@
 #include "lib/shape.h"
 #include "lib/resync.h"
 #include "lib/response.h"
+#include "lib/h2resp.h"
 
 /* Bytes of a 101 response searched for its Upgrade header. */
 #define PS_101_SCAN	256
@@ -97,10 +98,38 @@ __attribute__((noinline)) int ps_tunnel_answer(struct __sk_buff *skb, struct ps_
 }
 
 /*
+ * The server's frames of an HTTP/2 connection (bpf/lib/h2resp.h): its
+ * fresh in-order bytes, or the loss of some.
+ */
+static __always_inline void ps_h2r_pkt(struct __sk_buff *skb, struct ps_pkt_ctx *x,
+				       const struct ps_seg_result *res, __u32 how)
+{
+	struct ps_h2r_work *w;
+	struct ps_h2r_in *in;
+
+	if (res->ooo || res->absorbed)
+		how = PS_H2R_LOST;
+	else if (!res->fresh_len)
+		return;
+	w = ps_h2r_work();
+	if (!w)
+		return;
+	in = &w->in;
+	__builtin_memcpy(&in->k, &x->k, sizeof(in->k));
+	in->now = x->now;
+	in->off = x->p.payload_off + res->fresh_off;
+	in->len = res->fresh_len;
+	in->avail = x->p.payload_avail > res->fresh_off ? x->p.payload_avail - res->fresh_off : 0;
+	in->how = how;
+	ps_h2r_segment(skb, (struct ps_client_ctr *)x->c);
+}
+
+/*
  * The response bytes of a segment, to the response parser in order
- * (bpf/lib/response.h). An HTTP/2 connection's are not HTTP/1 responses;
- * bytes the stream reached past a hole were never read in order, so the
- * connection is not read further.
+ * (bpf/lib/response.h). An HTTP/2 connection's are not HTTP/1 responses:
+ * a server stream that starts with the HTTP/2 preface goes to the frame
+ * follower, and so do all its later bytes; bytes the stream reached past
+ * a hole were never read in order, so the connection is not read further.
  */
 static __always_inline __u32 ps_resp_pkt(struct __sk_buff *skb, struct ps_pkt_ctx *x,
 					 const struct ps_seg_result *res)
@@ -109,8 +138,18 @@ static __always_inline __u32 ps_resp_pkt(struct __sk_buff *skb, struct ps_pkt_ct
 	__u8 st = f->http.state;
 	__u32 avail;
 
-	if (f->resp.state == PS_R_DEAD)
+	if (f->resp.state == PS_R_DEAD) {
+		ps_h2r_pkt(skb, x, res, 0);
 		return 0;
+	}
+	if (!res->ooo && !res->absorbed && res->fresh_len &&
+	    ps_h2r_preface(skb, f, ps_data_seq(&x->p) + res->fresh_off,
+			   x->p.payload_off + res->fresh_off,
+			   x->p.payload_avail > res->fresh_off ? x->p.payload_avail - res->fresh_off : 0)) {
+		f->resp.state = PS_R_DEAD;
+		ps_h2r_pkt(skb, x, res, PS_H2R_START);
+		return 0;
+	}
 	if (st == PS_H2_PREFACE || st == PS_H2_FRAME || st == PS_H2_PAYLOAD ||
 	    st == PS_H2_BLOCK) {
 		f->resp.state = PS_R_DEAD;

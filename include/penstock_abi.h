@@ -701,10 +701,52 @@ struct ps_h2_conn {
 	__u8 vn;		/* bytes of it kept in val */
 	__u8 inf;		/* the literal's value starts with an endpoint path */
 	__u8 ipart;		/* PS_HI_*: which integer or string is being read */
+	__u32 inf_hi;		/* the highest stream that is an inference request ... */
+	__u32 inf_pad;
+	__u64 inf_bits;		/* ... bit i: stream inf_hi - 2i is one (egress reads
+				 * these to know which responses to scan: h2resp.h) */
 	__u8 val[PS_HPACK_VAL];	/* the first bytes of a name or a :path value */
 	__u16 ent_size[PS_HPACK_ENTRIES];	/* each entry's size ... */
 	__u16 ent_name[PS_HPACK_ENTRIES];	/* ... its name's length ... */
 	__u8 ent_flags[PS_HPACK_ENTRIES];	/* ... and PS_HENT_* */
+};
+
+/*
+ * The server's side of an HTTP/2 connection (egress, bpf/lib/h2resp.h):
+ * where its frames stand, and the scan of the DATA of up to PS_H2R_SLOTS
+ * inference streams at once (each with the state of an HTTP/1 body's
+ * scan, struct ps_resp: its events and usage). Value of ps_h2r, keyed by
+ * the connection's ps_flow_key; written by egress only.
+ */
+#define PS_H2R_SLOTS		8
+
+/* ps_h2_resp.state */
+enum ps_h2r_state {
+	PS_H2R_FRAME = 0,	/* at a frame header (hdr_n of its bytes in hdr) */
+	PS_H2R_PADLEN,		/* at the pad length of a PADDED DATA frame */
+	PS_H2R_DATA,		/* left bytes of a DATA frame's data, scanned */
+	PS_H2R_SKIP,		/* left bytes of a payload skipped, then pad_left */
+	PS_H2R_DEAD,		/* not followed any more */
+};
+
+struct ps_h2r_slot {
+	struct ps_resp r;	/* flags, sse, tk_*, tx_seen, rx_seen, ev */
+	__u32 sid;		/* the stream (0: a free slot) */
+	__u32 pad;
+};
+
+struct ps_h2_resp {
+	__u32 left;		/* payload bytes left of the frame being read ... */
+	__u32 pad_left;		/* ... then its padding */
+	__u32 sid;		/* its stream */
+	__u8 state;		/* enum ps_h2r_state */
+	__u8 type;		/* its type ... */
+	__u8 flags;		/* ... and flags */
+	__u8 slot;		/* the slot its data is scanned in (PS_H2R_SLOTS: none) */
+	__u8 hdr_n;		/* bytes of a frame header cut by a segment's end ... */
+	__u8 pad[7];
+	__u8 hdr[24];		/* ... held here */
+	struct ps_h2r_slot s[PS_H2R_SLOTS];
 };
 
 /* Key of ps_ooo: a stashed out-of-order client segment. */
@@ -773,6 +815,12 @@ enum ps_stat {
 	PS_STAT_RESP_UNPAIRED,	/* responses on a connection whose requests name their
 				 * own clients, counted to the connection's client:
 				 * their request was past the ring (PS_RQ_SUBJ) */
+	PS_STAT_H2_RESP_LOST,	/* HTTP/2 connections whose server frames stopped being
+				 * followed: a hole in the server's stream, bytes not
+				 * captured, more frames than a segment's steps, or
+				 * padding longer than its frame */
+	PS_STAT_H2_NO_SLOT,	/* DATA frames of inference streams not scanned: more
+				 * streams at once than PS_H2R_SLOTS */
 	PS_STAT_MAX,
 };
 

@@ -197,10 +197,16 @@ PS_ABI_AT(ps_endpoint, path_len, 8);
 PS_ABI_AT(ps_endpoint, paths, 8 + PS_MAX_PATHS);
 PS_ABI_AT(ps_endpoint, hpath_bits, 8 + PS_MAX_PATHS * (1 + PS_PATH_MAX));
 PS_ABI_AT(ps_endpoint, hpaths, 8 + PS_MAX_PATHS * (3 + PS_PATH_MAX));
-PS_ABI_SIZE(ps_h2_conn, 48 + PS_HPACK_VAL + PS_HPACK_ENTRIES * 5);
+PS_ABI_SIZE(ps_h2_conn, 64 + PS_HPACK_VAL + PS_HPACK_ENTRIES * 5);
 PS_ABI_AT(ps_h2_conn, head, 32);
-PS_ABI_AT(ps_h2_conn, val, 48);
-PS_ABI_AT(ps_h2_conn, ent_size, 48 + PS_HPACK_VAL);
+PS_ABI_AT(ps_h2_conn, inf_hi, 48);
+PS_ABI_AT(ps_h2_conn, inf_bits, 56);
+PS_ABI_AT(ps_h2_conn, val, 64);
+PS_ABI_AT(ps_h2_conn, ent_size, 64 + PS_HPACK_VAL);
+PS_ABI_SIZE(ps_h2r_slot, sizeof(struct ps_resp) + 8);
+PS_ABI_SIZE(ps_h2_resp, 48 + (sizeof(struct ps_resp) + 8) * PS_H2R_SLOTS);
+PS_ABI_AT(ps_h2_resp, hdr, 24);
+PS_ABI_AT(ps_h2_resp, s, 48);
 
 PS_ABI_SIZE(ps_flow_key, 40);
 PS_ABI_AT(ps_flow_key, client, 0);
@@ -394,6 +400,8 @@ PS_ABI_CODE(PS_STAT_H2_UNCLASSIFIED, 26);
 PS_ABI_CODE(PS_STAT_HUNTED, 27);
 PS_ABI_CODE(PS_STAT_TOKEN_HELD, 28);
 PS_ABI_CODE(PS_STAT_RESP_UNPAIRED, 29);
-PS_ABI_CODE(PS_STAT_MAX, 30);
+PS_ABI_CODE(PS_STAT_H2_RESP_LOST, 30);
+PS_ABI_CODE(PS_STAT_H2_NO_SLOT, 31);
+PS_ABI_CODE(PS_STAT_MAX, 32);
 
 #endif /* PENSTOCK_ABI_CHECK_H */

@@ -415,6 +415,7 @@ enum scenario {
 	SC_H2_HEADERS,	/* ingress, h2c: a request's HEADERS and DATA in one segment */
 	SC_H2_DATA,	/* ingress, h2c: an upload's DATA frames, a segment at a time */
 	SC_SSE,		/* egress, mid-body of an event stream answering an inference request */
+	SC_H2_SSE,	/* egress, h2c: inside a DATA frame of an inference stream (scanned) */
 	SC_MAX,
 };
 
@@ -653,6 +654,42 @@ static int h2_setup(struct bench *b, struct conn *c, struct expect *e, int uploa
 }
 
 /*
+ * The server's side of h2c (SC_H2_SSE): stream 1 an inference request
+ * (its :path before :scheme, so that its block ends classified), the
+ * server's preface (SETTINGS), its HEADERS and the header of a DATA frame
+ * of 2^24 - 1 bytes on stream 1, whose data the measured segments are:
+ * each scanned as the data of an inference stream (bpf/lib/h2resp.h).
+ */
+static int h2_sse_setup(struct bench *b, struct conn *c, struct expect *e)
+{
+	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+	static const unsigned char blk[] = { 0x83, 0x44, 20, '/', 'v', '1', '/', 'c', 'h',
+					     'a', 't', '/', 'c', 'o', 'm', 'p', 'l', 'e', 't',
+					     'i', 'o', 'n', 's', 0x86 };
+	unsigned char s1[128], s2[64];
+	unsigned int n = 0, m = 0;
+	int err;
+
+	memcpy(s1, preface, 24);
+	n = 24 + h2_frame_hdr(s1 + 24, 0, 4, 0, 0);
+	n += h2_frame_hdr(s1 + n, sizeof(blk), 1, 0x5, 1);
+	memcpy(s1 + n, blk, sizeof(blk));
+	n += sizeof(blk);
+	e->requests = 1;
+	e->rx_payload = n;
+	e->state = PS_H2_FRAME;
+	err = conn_send(b, c, 1, F_ACK | F_PSH, s1, n);
+	if (err)
+		return err;
+	m = h2_frame_hdr(s2, 0, 4, 0, 0);		/* SETTINGS */
+	m += h2_frame_hdr(s2 + m, 1, 1, 0x4, 1);	/* HEADERS: :status 200 */
+	s2[m++] = 0x88;
+	m += h2_frame_hdr(s2 + m, 0xffffff, 0, 0, 1);	/* DATA */
+	e->tx_payload = m;
+	return conn_send(b, c, 0, F_ACK | F_PSH, s2, m);
+}
+
+/*
  * Set up a connection for a scenario and leave it where the measured
  * segments continue: inside a body too long to end during the run.
  */
@@ -698,6 +735,8 @@ static int scenario_setup(struct bench *b, struct conn *c, enum scenario sc, uns
 		return h2_setup(b, c, e, 0);
 	case SC_H2_DATA:
 		return h2_setup(b, c, e, 1);
+	case SC_H2_SSE:
+		return h2_sse_setup(b, c, e);
 	default:
 		return 0;
 	}
@@ -718,6 +757,7 @@ static unsigned int scenario_frame(struct bench *b, struct conn *c, enum scenari
 		return conn_frame(b, c, 1, F_ACK | F_PSH, req_seg, req_seg_len);
 	case SC_EGRESS:
 	case SC_SSE:
+	case SC_H2_SSE:
 		e->tx_payload += BODY_SEG;
 		return conn_frame(b, c, 0, F_ACK, body_seg, BODY_SEG);
 	case SC_H2_HEADERS:
@@ -749,7 +789,8 @@ static unsigned int scenario_frame(struct bench *b, struct conn *c, enum scenari
 
 static int scenario_prog(struct bench *b, enum scenario sc)
 {
-	return sc == SC_EGRESS || sc == SC_SSE ? b->dp.egress_fd : b->dp.ingress_fd;
+	return sc == SC_EGRESS || sc == SC_SSE || sc == SC_H2_SSE ? b->dp.egress_fd :
+								      b->dp.ingress_fd;
 }
 
 static int scenario_verdict(enum scenario sc)
@@ -766,6 +807,7 @@ static const char *const sc_name[SC_MAX] = {
 	[SC_H2_HEADERS] = "(d) ingress, HTTP/2 request (HEADERS + DATA)",
 	[SC_H2_DATA] = "(e) ingress, HTTP/2 upload (DATA frames)",
 	[SC_SSE] = "egress, mid-body of an event stream (scanned)",
+	[SC_H2_SSE] = "egress, HTTP/2 DATA of an inference stream (scanned)",
 };
 
 /* ---- enforcement policy ---- */
@@ -832,6 +874,7 @@ static void limits_unset(struct ps_limits *l)
 	l->requests_per_minute = l->burst = l->requests_per_day = PS_LIMIT_UNSET;
 	l->egress_bytes_per_minute = l->egress_bytes_per_day = PS_LIMIT_UNSET;
 	l->max_connections = l->shape_rate = PS_LIMIT_UNSET;
+	l->tokens_per_minute = l->token_burst = l->tokens_per_day = PS_LIMIT_UNSET;
 	l->on_exceed = PS_ON_EXCEED_UNSET;
 	l->unlimited = -1;
 	l->dry_run = -1;
@@ -2353,7 +2396,7 @@ static int micro_measure(struct bench *b, unsigned int runs, int ident_only)
 					return err;
 			}
 			if (sc != SC_EGRESS && sc != SC_H2_HEADERS && sc != SC_H2_DATA &&
-			    sc != SC_SSE) {
+			    sc != SC_SSE && sc != SC_H2_SSE) {
 				err = measure_steady(b, sc, run, id++);
 				if (err)
 					return err;
@@ -2390,6 +2433,7 @@ static void micro_rows(unsigned int npkts)
 	print_row(SC_OTHER, M_STEADY, how_s, 0);
 	print_row(SC_EGRESS, M_DISTINCT, how_d, 0);
 	print_row(SC_SSE, M_DISTINCT, how_d, 0);
+	print_row(SC_H2_SSE, M_DISTINCT, how_d, 0);
 	print_row(SC_H2_HEADERS, M_DISTINCT, how_d, 4.0);
 	print_row(SC_H2_DATA, M_DISTINCT, how_d, 1.5);
 }

@@ -144,6 +144,19 @@ static __always_inline void ps_h2_frame(struct ps_scratch *s, __u8 type, __u32 s
 }
 
 /*
+ * Stream sid (the highest the client has opened) is an inference request:
+ * the egress program scans the DATA of its response (h2resp.h). Streams
+ * ascend, so the bits move up by the streams opened since the last one.
+ */
+static __always_inline void ps_h2_mark_inf(struct ps_h2_conn *c, __u32 sid)
+{
+	__u32 d = (sid - c->inf_hi) >> 1;
+
+	c->inf_bits = d >= 64 ? 1 : (c->inf_bits << d) | 1;
+	c->inf_hi = sid;
+}
+
+/*
  * A request's header block has ended at stream position pos: an inference
  * request is counted and waits for its client's limit; a :path HPACK
  * could not read leaves it unclassified, and it waits for the limit all
@@ -167,6 +180,7 @@ static __always_inline void ps_h2_block_end(struct ps_scratch *s, __u32 pos)
 	if (c->path == PS_H2P_INF) {
 		s->ninf++;
 		ps_rq_pend(s, pos, 0);
+		ps_h2_mark_inf(c, s->h.clen);
 	} else if (c->path == PS_H2P_UNKNOWN) {
 		s->nh2_unc++;
 		ps_rq_pend(s, pos, 0);
@@ -339,7 +353,10 @@ static __always_inline __u32 ps_h2_chunk(struct ps_scratch *s, __u32 cc, __u32 n
 			ps_hp_matched();
 		else
 			p = ps_h2_block(p, len);
-		if (p >= len)
+		/* A block whose bytes are all read (its :path to compare at
+		 * the chunk's last byte) is ended here: not when the client's
+		 * next bytes come. */
+		if (p >= len && (s->h.state != PS_H2_BLOCK || s->h2c.blk_left))
 			return n;
 	}
 	return p > cc ? p - cc : 0;

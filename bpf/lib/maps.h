@@ -8,7 +8,10 @@
  * lives beside its user, unpinned: ps_scratch_map and ps_ooo_buf
  * (http1.h, the parser's buffer and a stash piece being replayed),
  * ps_ingress_tmp_map (ingress.bpf.c, what a held-back segment undoes),
- * ps_101_map (egress.bpf.c, the head of a 101 answer).
+ * ps_101_map (egress.bpf.c, the head of a 101 answer). One egress state
+ * is kept beside its user too, unpinned: ps_h2r (h2resp.h, where the
+ * server's HTTP/2 frames stand; programs loaded anew start without it, and
+ * the connections open across the load are not followed).
  */
 #ifndef PS_BPF_MAPS_H
 #define PS_BPF_MAPS_H

@@ -39,6 +39,7 @@ static uint32_t expire_map(struct ps_datapath *dp, int ffd, uint64_t cutoff,
 {
 	int cfd = bpf_map__fd(dp->skel->maps.ps_client_ctrs);
 	int hfd = bpf_map__fd(dp->skel->maps.ps_h2);
+	int rfd = bpf_map__fd(dp->skel->maps.ps_h2r);
 	static struct ps_flow_key keys[FLOW_BATCH];
 	static struct ps_flow vals[FLOW_BATCH];
 	uint32_t expired = 0, seen = 0, batch, count, i;
@@ -69,6 +70,10 @@ static uint32_t expire_map(struct ps_datapath *dp, int ffd, uint64_t cutoff,
 			     vals[i].http.state <= PS_H2_BLOCK) ||
 			    vals[i].http.state == PS_H1_DEAD || vals[i].http.state == PS_H1_REFILL)
 				bpf_map_delete_elem(hfd, &keys[i]);
+			/* ... and the following of its server's frames
+			 * (whose responses are then no HTTP/1 ones). */
+			if (vals[i].resp.state == PS_R_DEAD)
+				bpf_map_delete_elem(rfd, &keys[i]);
 			if (vals[i].dir[PS_DIR_RX].open && vals[i].client_gen)
 				slot_dec_open(cfd, vals[i].client_slot, vals[i].client_gen);
 		}

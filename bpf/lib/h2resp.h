@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The server's side of an HTTP/2 cleartext connection on egress (RFC
+ * 9113, docs/http2-counting.md section 6): its frames followed by their
+ * 9-byte headers across segments, a header cut by a segment's end held in
+ * the connection's state (struct ps_h2_resp, map ps_h2r), payloads skipped
+ * by arithmetic without being loaded, except the DATA of the streams that
+ * the ingress program classified as inference requests (ps_h2_conn.inf_hi
+ * and inf_bits in ps_h2): their data (PADDED frames' padding left out)
+ * goes through the scan of an HTTP/1 body (response.h's ps_resp_scan():
+ * sse.h, usage.h), with a scan state per stream, so that the client's
+ * tx_events, tx_tokens, rx_tokens and tx_tokens_estimated count and its
+ * token limits are debited as for HTTP/1. The response's content-type is not read: every
+ * inference stream's data is scanned for both "data:" lines and usage
+ * keys (docs/output-tokens.md).
+ *
+ * Streams interleave: up to PS_H2R_SLOTS inference streams are scanned at
+ * once; a DATA frame of one more is walked past unscanned
+ * (stats.h2_no_slot). A stream's slot is freed by the server's END_STREAM
+ * (on DATA or trailing HEADERS) or RST_STREAM; a slot whose stream is 64
+ * inference requests or more behind the newest (the client reset it and
+ * the server sent nothing more) is taken when no slot is free.
+ *
+ * A connection is followed from the server's first byte when that byte
+ * starts its connection preface (a SETTINGS frame without ACK on stream
+ * 0), the handshake seen. Bytes lost (a hole in the server's stream, bytes
+ * not captured) stop the following for the connection
+ * (stats.h2_resp_lost), as HTTP/1 responses stop.
+ */
+#ifndef PS_BPF_H2RESP_H
+#define PS_BPF_H2RESP_H
+
+#include "common.h"
+#include "maps.h"
+#include "sse.h"
+#include "usage.h"
+#include "tokens.h"
+#include "response.h"
+
+#define PS_H2R_STEPS	4096	/* steps (a frame header, a skip, PS_RESP_CHUNK bytes of
+				 * data) per segment */
+#define PS_H2R_HDR	9	/* bytes of a frame header */
+
+/* Frame types and flags read here (RFC 9113 section 6). */
+#define PS_H2R_T_DATA		0x0
+#define PS_H2R_T_HEADERS	0x1
+#define PS_H2R_T_RST		0x3
+#define PS_H2R_T_SETTINGS	0x4
+#define PS_H2R_F_END_STREAM	0x1
+#define PS_H2R_F_PADDED		0x8
+
+/* ps_h2r_segment()'s how. */
+#define PS_H2R_START	0x1	/* the segment may start the connection's following */
+#define PS_H2R_LOST	0x2	/* bytes of the server's stream were lost */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_MAX_H2_CONNS);
+	__type(key, struct ps_flow_key);
+	__type(value, struct ps_h2_resp);
+} ps_h2r SEC(".maps") __weak;
+
+struct ps_h2r_in {
+	struct ps_flow_key k;
+	__u64 now;
+	__u32 off;
+	__u32 len;
+	__u32 avail;
+	__u32 how;
+};
+
+/* A segment's working state, per CPU. */
+struct ps_h2r_work {
+	struct ps_h2_resp st;
+	struct ps_h2r_in in;	/* the segment, as the egress program hands it over
+				 * (here, not on its stack: the calls below it
+				 * need that room) */
+	__u64 inf_bits;		/* the ingress's inference streams, as read at the start */
+	__u32 inf_hi;
+	__u32 events;		/* events counted in this segment ... */
+	__u32 tx_tokens;	/* ... completion_tokens reported ... */
+	__u32 rx_tokens;	/* ... prompt_tokens reported ... */
+	__u32 est;		/* ... events of streams that ended without usage ... */
+	__u32 debit;		/* ... tokens to debit from the token limits ... */
+	__u32 no_slot;		/* ... and DATA frames of inference streams not scanned */
+	__u32 done;		/* the segment's bytes read or skipped (here, not in the
+				 * loop's context: the verifier then need not follow
+				 * each step's count apart) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_h2r_work);
+} ps_h2r_map SEC(".maps");
+
+static __always_inline struct ps_h2r_work *ps_h2r_work(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ps_h2r_map, &zero);
+}
+
+/* Did the ingress classify client stream sid as an inference request? */
+static __always_inline int ps_h2r_is_inf(const struct ps_h2r_work *w, __u32 sid)
+{
+	__u32 d;
+
+	if (!(sid & 1) || sid > w->inf_hi)
+		return 0;
+	d = (w->inf_hi - sid) >> 1;
+	return d < 64 && ((w->inf_bits >> d) & 1);
+}
+
+/* A slot's stream is so far behind the newest inference stream that it is taken back. */
+static __always_inline int ps_h2r_stale(const struct ps_h2r_work *w, __u32 sid)
+{
+	return sid < w->inf_hi && ((w->inf_hi - sid) >> 1) >= 64;
+}
+
+/* The slot of stream sid, PS_H2R_SLOTS if none. */
+static __always_inline __u32 ps_h2r_find(const struct ps_h2r_work *w, __u32 sid)
+{
+	__u32 i;
+
+	for (i = 0; i < PS_H2R_SLOTS; i++)
+		if (w->st.s[i].sid == sid)
+			return i;
+	return PS_H2R_SLOTS;
+}
+
+/* A slot for inference stream sid, its scan begun; PS_H2R_SLOTS if none is free. */
+static __always_inline __u32 ps_h2r_alloc(struct ps_h2r_work *w, __u32 sid)
+{
+	__u32 i;
+
+	for (i = 0; i < PS_H2R_SLOTS; i++) {
+		struct ps_h2r_slot *sl = &w->st.s[i];
+
+		if (sl->sid && !ps_h2r_stale(w, sl->sid))
+			continue;
+		__builtin_memset(sl, 0, sizeof(*sl));
+		sl->sid = sid;
+		sl->r.flags = PS_RF_INFERENCE;
+		ps_sse_begin(&sl->r.sse);
+		ps_tk_begin(&sl->r);
+		return i;
+	}
+	return PS_H2R_SLOTS;
+}
+
+/* A stream's debit so far, as HTTP/1's (response.h, ps_resp_debit()). */
+static __always_inline void ps_h2r_debit(struct ps_h2r_work *w, struct ps_resp *r)
+{
+	__u32 d = r->tx_seen + r->rx_seen;
+
+	if (r->ev > d)
+		d = r->ev;
+	if (d > r->dbt) {
+		w->debit += d - r->dbt;
+		r->dbt = d;
+	}
+}
+
+/*
+ * Stream sid ended (the server's END_STREAM or RST_STREAM): a number the
+ * data ended on is read, a stream that reported no completion_tokens has
+ * its events (not [DONE]) as its estimate, and its slot is free.
+ */
+static __always_inline void ps_h2r_stream_end(struct ps_h2r_work *w, __u32 sid)
+{
+	__u32 i = ps_h2r_find(w, sid);
+	struct ps_h2r_slot *sl;
+
+	if (!sid || i >= PS_H2R_SLOTS)
+		return;
+	sl = &w->st.s[i];
+	ps_tk_byte(&sl->r, ' ', &w->tx_tokens, &w->rx_tokens);
+	if (!(sl->r.flags & PS_RF_USAGE))
+		w->est += sl->r.ev;
+	ps_h2r_debit(w, &sl->r);
+	sl->sid = 0;
+}
+
+/*
+ * A frame header is complete in st.hdr: what its payload is. A global
+ * function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_h2r_header(void)
+{
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_h2_resp *st;
+	__u32 flen, sid, slot = PS_H2R_SLOTS;
+
+	if (!w)
+		return 0;
+	st = &w->st;
+	flen = ((__u32)st->hdr[0] << 16) | ((__u32)st->hdr[1] << 8) | st->hdr[2];
+	sid = (((__u32)st->hdr[5] << 24) | ((__u32)st->hdr[6] << 16) |
+	       ((__u32)st->hdr[7] << 8) | st->hdr[8]) & 0x7fffffffU;
+
+	st->type = st->hdr[3];
+	st->flags = st->hdr[4];
+	st->sid = sid;
+	st->hdr_n = 0;
+	st->left = flen;
+	st->pad_left = 0;
+	if (st->type == PS_H2R_T_DATA && sid) {
+		slot = ps_h2r_find(w, sid);
+		if (slot >= PS_H2R_SLOTS && ps_h2r_is_inf(w, sid)) {
+			slot = ps_h2r_alloc(w, sid);
+			if (slot >= PS_H2R_SLOTS)
+				w->no_slot++;
+		}
+	}
+	st->slot = slot;
+	if (st->type == PS_H2R_T_DATA && (st->flags & PS_H2R_F_PADDED))
+		st->state = PS_H2R_PADLEN;
+	else
+		st->state = slot < PS_H2R_SLOTS ? PS_H2R_DATA : PS_H2R_SKIP;
+	return 0;
+}
+
+/*
+ * The frame's payload is through: a stream it ends ends; the next frame
+ * header comes. A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_h2r_frame_end(void)
+{
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_h2_resp *st;
+
+	if (!w)
+		return 0;
+	st = &w->st;
+	if (((st->type == PS_H2R_T_DATA || st->type == PS_H2R_T_HEADERS) &&
+	     (st->flags & PS_H2R_F_END_STREAM)) ||
+	    st->type == PS_H2R_T_RST)
+		ps_h2r_stream_end(w, st->sid);
+	st->state = PS_H2R_FRAME;
+	st->hdr_n = 0;
+	return 0;
+}
+
+/*
+ * The n bytes of data in the HTTP/1 scan's buffer (ps_resp_work.b) through
+ * the HTTP/1 body scanners (response.h's ps_resp_scan(): SSE lines and
+ * usage keys, eight bytes at a time where none matters), with the scan
+ * state of the frame's slot: the slot's state is put in the HTTP/1
+ * work's response as a body that runs to the connection's end, scanned as
+ * an event stream, and taken back with what the bytes counted. A global
+ * function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_h2r_scan(__u32 n)
+{
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_resp_work *rw = ps_resp_work();
+	struct ps_h2r_slot *sl;
+
+	if (!w || !rw || n > PS_RESP_CHUNK)
+		return 0;
+	sl = &w->st.s[w->st.slot & (PS_H2R_SLOTS - 1)];
+	rw->r = sl->r;
+	rw->r.state = PS_R_EOF;
+	rw->r.flags |= PS_RF_INFERENCE | PS_RF_SSE;
+	rw->events = 0;
+	rw->tx_tokens = 0;
+	rw->rx_tokens = 0;
+	ps_resp_scan(n);
+	sl->r = rw->r;
+	ps_h2r_debit(w, &sl->r);
+	w->events += rw->events;
+	w->tx_tokens += rw->tx_tokens;
+	w->rx_tokens += rw->rx_tokens;
+	return 0;
+}
+
+/* bpf_loop context of a segment's bytes. */
+struct ps_h2r_ctx {
+	struct __sk_buff *skb;
+	__u32 off;		/* the bytes start at this offset in the skb ... */
+	__u32 len;		/* ... and are this many */
+};
+
+/* The connection is not followed any more. */
+static __always_inline long ps_h2r_dead(struct ps_h2r_work *w)
+{
+	w->st.state = PS_H2R_DEAD;
+	return 1;
+}
+
+/*
+ * bpf_loop callback, one step: a frame header's bytes, a pad length, a
+ * chunk of data scanned, a payload or padding skipped, or a frame's end.
+ */
+static long ps_h2r_step(__u32 idx, void *data)
+{
+	struct ps_h2r_ctx *c = data;
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_resp_work *rw;
+	struct ps_h2_resp *st;
+	__u32 rem, k, n;
+	__u8 pad;
+
+	if (!w)
+		return 1;
+	st = &w->st;
+	/* A payload through (also at the segment's end): the frame ends. */
+	if ((st->state == PS_H2R_DATA || st->state == PS_H2R_SKIP) && !st->left &&
+	    !st->pad_left) {
+		ps_h2r_frame_end();
+		return 0;
+	}
+	if (w->done >= c->len)
+		return 1;
+	rem = c->len - w->done;
+	switch (st->state) {
+	case PS_H2R_FRAME:
+		n = st->hdr_n;
+		if (n >= PS_H2R_HDR)
+			return ps_h2r_dead(w);
+		k = PS_H2R_HDR - n;
+		if (k > rem)
+			k = rem;
+		barrier_var(k);
+		if (k < 1 || k > PS_H2R_HDR)
+			return 1;
+		if (bpf_skb_load_bytes(c->skb, c->off + w->done, &st->hdr[n & 15], k))
+			return ps_h2r_dead(w);
+		w->done += k;
+		st->hdr_n = n + k;
+		if (n + k == PS_H2R_HDR)
+			ps_h2r_header();
+		return 0;
+	case PS_H2R_PADLEN:
+		if (bpf_skb_load_bytes(c->skb, c->off + w->done, &pad, 1))
+			return ps_h2r_dead(w);
+		w->done++;
+		/* Padding longer than the frame: a protocol error, the
+		 * connection's end. */
+		if (!st->left || pad > st->left - 1)
+			return ps_h2r_dead(w);
+		st->left -= 1 + pad;
+		st->pad_left = pad;
+		st->state = st->slot < PS_H2R_SLOTS ? PS_H2R_DATA : PS_H2R_SKIP;
+		return 0;
+	case PS_H2R_DATA:
+		if (!st->left)
+			break;
+		rw = ps_resp_work();
+		if (!rw)
+			return ps_h2r_dead(w);
+		n = st->left < rem ? st->left : rem;
+		if (n > PS_RESP_CHUNK)
+			n = PS_RESP_CHUNK;
+		barrier_var(n);
+		if (!n || n > PS_RESP_CHUNK)
+			return 1;
+		if (bpf_skb_load_bytes(c->skb, c->off + w->done, rw->b, n))
+			return ps_h2r_dead(w);
+		ps_h2r_scan(n);
+		st->left -= n;
+		w->done += n;
+		return 0;
+	case PS_H2R_SKIP:
+		if (!st->left)
+			break;
+		k = st->left < rem ? st->left : rem;
+		st->left -= k;
+		w->done += k;
+		return 0;
+	default:
+		return 1;
+	}
+	/* The padding after the data. */
+	k = st->pad_left < rem ? st->pad_left : rem;
+	st->pad_left -= k;
+	w->done += k;
+	return 0;
+}
+
+/*
+ * The server's new in-order bytes of a segment on a connection whose
+ * frames are followed (or may start to be: PS_H2R_START): in->len at
+ * in->off in the skb, of which in->avail were captured. Counts into the client's
+ * counters ctr what the inference streams' data report, and debits its
+ * token limits, as ps_resp_segment() does for HTTP/1. A global function,
+ * verified once.
+ */
+
+__weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
+						    struct ps_client_ctr *ctr)
+{
+	struct ps_h2r_ctx ctx = { .skb = skb };
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_h2r_in *in;
+	struct ps_h2_resp *v;
+	struct ps_h2_conn *h;
+	__u32 len, avail, how;
+	__u64 now;
+
+	if (!w)
+		return 0;
+	in = &w->in;
+	ctx.off = in->off;
+	len = in->len;
+	avail = in->avail;
+	how = in->how;
+	now = in->now;
+	v = bpf_map_lookup_elem(&ps_h2r, &in->k);
+	if (v && v->state == PS_H2R_DEAD)
+		return 0;
+	if (how & PS_H2R_LOST) {
+		if (v) {
+			v->state = PS_H2R_DEAD;
+			ps_stat_add(PS_STAT_H2_RESP_LOST, 1);
+		}
+		return 0;
+	}
+	if (!v && !(how & PS_H2R_START))
+		return 0;
+	if (v) {
+		bpf_probe_read_kernel(&w->st, sizeof(w->st), v);
+	} else {
+		__builtin_memset(&w->st, 0, sizeof(w->st));
+		w->st.slot = PS_H2R_SLOTS;
+	}
+	h = bpf_map_lookup_elem(&ps_h2, &in->k);
+	w->inf_hi = h ? READ_ONCE(h->inf_hi) : 0;
+	w->inf_bits = h ? READ_ONCE(h->inf_bits) : 0;
+	w->events = 0;
+	w->tx_tokens = 0;
+	w->rx_tokens = 0;
+	w->est = 0;
+	w->debit = 0;
+	w->no_slot = 0;
+	w->done = 0;
+	ctx.len = avail < len ? avail : len;
+	bpf_loop(PS_H2R_STEPS, ps_h2r_step, &ctx, 0);
+	/* Bytes not read (not captured, or past the steps a segment has). */
+	if (w->done < len && w->st.state != PS_H2R_DEAD)
+		w->st.state = PS_H2R_DEAD;
+	if (w->st.state == PS_H2R_DEAD)
+		ps_stat_add(PS_STAT_H2_RESP_LOST, 1);
+	if (w->no_slot)
+		ps_stat_add(PS_STAT_H2_NO_SLOT, w->no_slot);
+	bpf_map_update_elem(&ps_h2r, &in->k, &w->st, BPF_ANY);
+	if (!ctr)
+		return 0;
+	if (w->events)
+		ps_add(ctr->tx_events, w->events);
+	if (w->tx_tokens)
+		ps_add(ctr->tx_tokens, w->tx_tokens);
+	if (w->rx_tokens)
+		ps_add(ctr->rx_tokens, w->rx_tokens);
+	/* Prompt and completion tokens, or a stream's events while they
+	 * are more: a stream the client resets is debited what it took. */
+	if (w->debit)
+		ps_tok_debit(ctr, w->debit, now);
+	if (w->est)
+		ps_add(ctr->tx_tokens_estimated, w->est);
+	return 0;
+}
+
+/*
+ * Does the server's stream start here with its connection preface, a
+ * SETTINGS frame without ACK on stream 0 (RFC 9113 section 3.4)? The
+ * bytes are its first (the handshake seen) and no HTTP/1 response began.
+ */
+static __always_inline int ps_h2r_preface(struct __sk_buff *skb, const struct ps_flow *f,
+					  __u32 seq, __u32 off, __u32 len)
+{
+	__u8 h[PS_H2R_HDR];
+	__u32 flen;
+
+	if (f->resp.state != PS_R_START || f->resp.n || !f->dir[PS_DIR_TX].syn_seen ||
+	    seq != f->dir[PS_DIR_TX].isn + 1 || len < PS_H2R_HDR ||
+	    bpf_skb_load_bytes(skb, off, h, PS_H2R_HDR))
+		return 0;
+	flen = ((__u32)h[0] << 16) | ((__u32)h[1] << 8) | h[2];
+	return h[3] == PS_H2R_T_SETTINGS && !(h[4] & 1) && !h[5] && !h[6] && !h[7] && !h[8] &&
+	       flen % 6 == 0;
+}
+
+#endif
