@@ -889,6 +889,20 @@ static const struct ps_key fleet_limit_keys[] = {
 		.doc = "bytes sent to the client per 24h window, the whole fleet",
 		.def = PS_DEF_UNSET,
 	},
+	{
+		.name = "tokens_per_minute",
+		INT_FIELD(struct ps_fleet_limit_cfg, tokens_per_minute, 1, 1000000000000LL),
+		.doc = "prompt + completion tokens per 1m window, as the servers report them, the "
+		       "whole fleet",
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "tokens_per_day",
+		INT_FIELD(struct ps_fleet_limit_cfg, tokens_per_day, 1, 1000000000000000LL),
+		.doc = "prompt + completion tokens per 24h window, as the servers report them, the "
+		       "whole fleet",
+		.def = PS_DEF_UNSET,
+	},
 	{}
 };
 

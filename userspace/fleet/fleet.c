@@ -43,28 +43,31 @@
 
 /*
  * KEYS: four per subject (keys.h's slots). ARGV: this host's id, the
- * minute and day TTLs, then per key this host's requests and egress
- * bytes in it ("-": Redis has them already, "0": none, nothing written).
- * Returns, per key, the fleet's requests and egress bytes: the sums of
- * the hosts' fields.
+ * minute and day TTLs, then per key this host's requests, egress bytes
+ * and tokens in it ("-": Redis has them already, "0": none, nothing
+ * written). Returns, per key, the fleet's requests, egress bytes and
+ * tokens: the sums of the hosts' fields ("r:", "e:", "t:").
  */
 static const char script[] =
-	"local rf, ef = 'r:' .. ARGV[1], 'e:' .. ARGV[1]\n"
+	"local rf, ef, tf = 'r:' .. ARGV[1], 'e:' .. ARGV[1], 't:' .. ARGV[1]\n"
 	"local out = {}\n"
 	"for i = 1, #KEYS do\n"
-	"  local k, r, e = KEYS[i], ARGV[2 + 2 * i], ARGV[3 + 2 * i]\n"
-	"  if r ~= '-' and (r ~= '0' or e ~= '0') then\n"
-	"    redis.call('HSET', k, rf, r, ef, e)\n"
+	"  local k, r, e, t = KEYS[i], ARGV[1 + 3 * i], ARGV[2 + 3 * i], ARGV[3 + 3 * i]\n"
+	"  if r ~= '-' and (r ~= '0' or e ~= '0' or t ~= '0') then\n"
+	"    redis.call('HSET', k, rf, r, ef, e, tf, t)\n"
 	"    redis.call('EXPIRE', k, (i - 1) % 4 < 2 and ARGV[2] or ARGV[3])\n"
 	"  end\n"
-	"  local sr, se = 0, 0\n"
+	"  local sr, se, st = 0, 0, 0\n"
 	"  local all = redis.call('HGETALL', k)\n"
 	"  for j = 1, #all, 2 do\n"
-	"    if string.byte(all[j]) == 114 then sr = sr + tonumber(all[j + 1])\n"
-	"    else se = se + tonumber(all[j + 1]) end\n"
+	"    local c = string.byte(all[j])\n"
+	"    if c == 114 then sr = sr + tonumber(all[j + 1])\n"
+	"    elseif c == 101 then se = se + tonumber(all[j + 1])\n"
+	"    elseif c == 116 then st = st + tonumber(all[j + 1]) end\n"
 	"  end\n"
 	"  out[#out + 1] = sr\n"
 	"  out[#out + 1] = se\n"
+	"  out[#out + 1] = st\n"
 	"end\n"
 	"return out\n";
 
@@ -284,7 +287,7 @@ static void on_batch(redisAsyncContext *ac, void *r, void *priv)
 
 	if (b->push == f->push && f->inflight)
 		f->inflight--;
-	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != (size_t)b->n * 8) {
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != (size_t)b->n * PS_FB_N * PS_FV_N) {
 		if (rep)
 			set_error(f, "EVALSHA", rep->type == REDIS_REPLY_ERROR ? rep->str :
 								       "unexpected reply");
@@ -304,7 +307,7 @@ static void on_batch(redisAsyncContext *ac, void *r, void *priv)
 		s = &f->sub[b->idx[i]];
 		for (k = 0; k < PS_FB_N; k++)
 			for (v = 0; v < PS_FV_N; v++) {
-				redisReply *e = rep->element[i * 8 + k * 2 + v];
+				redisReply *e = rep->element[(i * PS_FB_N + k) * PS_FV_N + v];
 
 				s->tot[k][v] = e->type == REDIS_REPLY_INTEGER && e->integer > 0 ?
 						       (uint64_t)e->integer : 0;
@@ -337,12 +340,12 @@ static int grow_subs(struct ps_fleet *f)
 	return 0;
 }
 
-/* A push's arguments: EVALSHA sha nkeys, 4 keys a subject, host ttl ttl, 8 values a subject. */
-enum { NK = PUSH_BATCH * PS_FB_N, NARG = 3 + NK + 3 + NK * 2 };
+/* A push's arguments: EVALSHA sha nkeys, 4 keys a subject, host ttl ttl, 12 values a subject. */
+enum { NK = PUSH_BATCH * PS_FB_N, NARG = 3 + NK + 3 + NK * PS_FV_N };
 static char keys[NK][PS_FLEET_KEY_MAX];
 static size_t keylen[NK];
-static char vals[NK * 2][24];
-static size_t vallen[NK * 2];
+static char vals[NK * PS_FV_N][24];
+static size_t vallen[NK * PS_FV_N];
 static const char *argv[NARG];
 static size_t argvlen[NARG];
 
@@ -365,7 +368,7 @@ static size_t utoa(char *s, uint64_t v)
 /* Send batch b, its keys and values in keys and vals. */
 static void send_batch(struct ps_fleet *f, struct batch *b)
 {
-	int nkeys = b->n * PS_FB_N, a = 3 + nkeys, argc = a + 3 + nkeys * 2, q, len;
+	int nkeys = b->n * PS_FB_N, a = 3 + nkeys, argc = a + 3 + nkeys * PS_FV_N, q, len;
 	char nk[16], mttl[16], dttl[16];
 	char *cmd = NULL;
 
@@ -386,7 +389,7 @@ static void send_batch(struct ps_fleet *f, struct batch *b)
 	argv[a + 2] = dttl;
 	for (q = 0; q < 3; q++)
 		argvlen[a + q] = strlen(argv[a + q]);
-	for (q = 0; q < nkeys * 2; q++) {
+	for (q = 0; q < nkeys * PS_FV_N; q++) {
 		argv[a + 3 + q] = vals[q];
 		argvlen[a + 3 + q] = vallen[q];
 	}
@@ -468,7 +471,7 @@ static void push_more(struct ps_fleet *f)
 			memcpy(key + plen, f->suffix[k], f->suflen[k] + 1);
 			keylen[j * PS_FB_N + k] = plen + f->suflen[k];
 			for (x = 0; x < PS_FV_N; x++) {
-				int q = (j * PS_FB_N + k) * 2 + x;
+				int q = (j * PS_FB_N + k) * PS_FV_N + x;
 
 				if (write) {
 					vallen[q] = utoa(vals[q], v[k][x]);
@@ -840,12 +843,21 @@ bool ps_fleet_windows(const struct ps_fleet *f, const struct ps_crec *r, uint64_
 	ps_crec_view(f->table, r, PS_WIN_1M, now_ms, &lm);
 	ps_crec_view(f->table, r, PS_WIN_24H, now_ms, &ld);
 	for (v = 0; v < PS_FV_N; v++) {
-		int lf = v == PS_FV_REQ ? PS_F_INFERENCE : PS_F_TX_BYTES;
+		double lmv, ldv;
 
-		if (m[v] < lm.v[lf])
-			m[v] = lm.v[lf];
-		if (d[v] < ld.v[lf])
-			d[v] = ld.v[lf];
+		if (v == PS_FV_TOKENS) {
+			lmv = lm.v[PS_F_TX_TOKENS] + lm.v[PS_F_RX_TOKENS];
+			ldv = ld.v[PS_F_TX_TOKENS] + ld.v[PS_F_RX_TOKENS];
+		} else {
+			int lf = v == PS_FV_REQ ? PS_F_INFERENCE : PS_F_TX_BYTES;
+
+			lmv = lm.v[lf];
+			ldv = ld.v[lf];
+		}
+		if (m[v] < lmv)
+			m[v] = lmv;
+		if (d[v] < ldv)
+			d[v] = ldv;
 	}
 	return true;
 }

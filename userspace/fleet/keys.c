@@ -57,7 +57,6 @@ uint64_t ps_fleet_local(const struct ps_ctable *t, const struct ps_crec *r, enum
 	int day = s == PS_FB_DAY || s == PS_FB_DAY_PREV;
 	enum ps_window win = day ? PS_WIN_24H : PS_WIN_1M;
 	uint32_t len = day ? 1440 : 1, cur = r->minute / len;
-	enum ps_wfield f = v == PS_FV_REQ ? PS_W_INFERENCE : PS_W_TX_BYTES;
 	int which;
 
 	if (!r->minute)
@@ -68,5 +67,8 @@ uint64_t ps_fleet_local(const struct ps_ctable *t, const struct ps_crec *r, enum
 		which = 1;
 	else
 		return 0;
-	return ps_crec_bucket(t, r, win, which, f);
+	if (v == PS_FV_TOKENS)
+		return ps_crec_bucket(t, r, win, which, PS_W_TX_TOKENS) +
+		       ps_crec_bucket(t, r, win, which, PS_W_RX_TOKENS);
+	return ps_crec_bucket(t, r, win, which, v == PS_FV_REQ ? PS_W_INFERENCE : PS_W_TX_BYTES);
 }

@@ -282,10 +282,13 @@ static void detect(struct ps_fleet *f, struct ps_detect *det, uint64_t now_ms, u
 			if (!what)
 				continue;
 			ps_crec_view(f->table, r, PS_WIN_1M, now_ms, &lm);
-			ev = json_pack("{s:f, s:f, s:f, s:I, s:I}", "fleet_rpm", m[PS_FV_REQ],
-				       "fleet_requests_24h", d[PS_FV_REQ], "local_rpm",
-				       lm.v[PS_F_INFERENCE], "population", (json_int_t)pop.n,
-				       "class", (json_int_t)cls);
+			ev = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "fleet_rpm",
+				       m[PS_FV_REQ], "fleet_requests_24h", d[PS_FV_REQ],
+				       "fleet_tokens_1m", m[PS_FV_TOKENS], "fleet_tokens_24h",
+				       d[PS_FV_TOKENS], "fleet_egress_1m", m[PS_FV_EGRESS], "local_rpm",
+				       lm.v[PS_F_INFERENCE], "local_tokens_1m",
+				       lm.v[PS_F_TX_TOKENS] + lm.v[PS_F_RX_TOKENS], "population",
+				       (json_int_t)pop.n, "class", (json_int_t)cls);
 			ps_prefix_of_client(&r->key, &p);
 			ps_limits_resolve(f->cfg, cls, &lim);
 			f->found += ps_dt_escalate(det, &p, PS_ALERT_CLIENT, what, score, ev,
