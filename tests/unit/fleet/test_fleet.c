@@ -244,7 +244,7 @@ static const struct cfg_case cfg_cases[] = {
 	  "limits.classes" },
 	{ "fleet_limits_tokens_zero",
 	  EP "fleet: {redis: \"redis://h\"}\nfleet_limits:\n  - {class: default, tokens_per_minute: 0}\n",
-	  "4:40: fleet_limits[0].tokens_per_minute: 0 is out of range, expected an integer in "
+	  "4:41: fleet_limits[0].tokens_per_minute: 0 is out of range, expected an integer in "
 	  "1..1000000000000" },
 	{ "fleet_limits_twice",
 	  EP "fleet: {redis: \"redis://h\"}\nfleet_limits:\n  - {class: default}\n"
