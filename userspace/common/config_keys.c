@@ -805,8 +805,9 @@ static const struct ps_key fleet_keys[] = {
 		.flags = PS_K_REQUIRED,
 		.check = check_redis_url,
 		.rule = "redis://HOST:PORT/DB, rediss://, redis-sentinel://H:P,H:P/MASTER or redis-cluster://H:P,H:P",
-		.doc = "the fleet's Redis; penstockd serves `redis://` and `redis-sentinel://` and "
-		       "refuses `rediss://` and `redis-cluster://` at start",
+		.doc = "the fleet's Redis; penstockd serves `redis://`, `redis-sentinel://` and "
+		       "`redis-cluster://` (seed nodes: the masters are found from the slot map) and "
+		       "refuses `rediss://` at start",
 	},
 	{
 		.name = "name",

@@ -61,6 +61,17 @@ int ps_fleet_key_prefix(char *buf, size_t len, const char *fleet, const char *su
 int ps_fleet_key_suffix(char *buf, size_t len, enum ps_fleet_slot s, uint32_t b);
 
 /*
+ * Redis Cluster: the slot of a key (0..16383), as the Cluster
+ * specification computes it: CRC16 (XModem: polynomial 0x1021, initial
+ * 0) of the key's hash tag (what lies between its first '{' and the next
+ * '}', when not empty) or of the whole key, modulo 16384. A subject's
+ * keys share the tag "FLEET|SUBJECT": one slot, one node.
+ */
+#define PS_FLEET_SLOTS	16384
+uint16_t ps_fleet_crc16(const char *buf, size_t len);
+uint16_t ps_fleet_slot(const char *key, size_t len);
+
+/*
  * A window of the fleet at now_ms from the sums of its two buckets, as
  * the client table weighs its own (count/clients.c ps_crec_view): the
  * current bucket, plus the one before by the share of it still inside

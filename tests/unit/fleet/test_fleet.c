@@ -212,6 +212,50 @@ static void test_local(void)
 	ps_ctable_free(&t);
 }
 
+/*
+ * Key slots: CRC16's test vector from the Redis Cluster specification
+ * ("123456789" gives 0x31C3), and the slots redis-server 7.0 answers to
+ * CLUSTER KEYSLOT for the specification's hash-tag examples and keys of
+ * penstock's layout.
+ */
+static void test_slots(void)
+{
+	static const struct {
+		const char *key;
+		uint16_t slot;
+	} cases[] = {
+		{ "123456789", 12739 },
+		{ "foo", 12182 },
+		{ "{user1000}.following", 3443 },
+		{ "foo{}{bar}", 8363 },		/* an empty tag: the whole key */
+		{ "foo{{bar}}zap", 4015 },	/* the tag "{bar" */
+		{ "foo{bar}{zap}", 5061 },	/* the first tag: "bar" */
+		{ "ps:{t1|198.18.0.2}:m:1", 417 },
+		{ "ps:{penstock}:entries", 10804 },
+	};
+	char a[PS_FLEET_KEY_MAX], b[PS_FLEET_KEY_MAX];
+	struct ck ck;
+	size_t i;
+	int la, lb;
+
+	ck_init(&ck, "cluster key slots");
+	if (ps_fleet_crc16("123456789", 9) != 0x31C3)
+		ck_fail(&ck, "crc16(123456789) 0x%04x, expected 0x31C3",
+			ps_fleet_crc16("123456789", 9));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint16_t got = ps_fleet_slot(cases[i].key, strlen(cases[i].key));
+
+		if (got != cases[i].slot)
+			ck_fail(&ck, "%s: slot %u, expected %u", cases[i].key, got, cases[i].slot);
+	}
+	/* A subject's minute and day keys: one slot. */
+	la = ps_fleet_key(a, sizeof(a), "prod", "key:abc", PS_FB_MIN, 29000000);
+	lb = ps_fleet_key(b, sizeof(b), "prod", "key:abc", PS_FB_DAY_PREV, 20000);
+	if (la < 0 || lb < 0 || ps_fleet_slot(a, la) != ps_fleet_slot(b, lb))
+		ck_fail(&ck, "%s and %s in different slots", a, b);
+	ck_end(&ck);
+}
+
 struct cfg_case {
 	const char *name, *yaml, *msg;	/* msg: NULL loads */
 };
@@ -329,6 +373,7 @@ static void test_config(void)
 
 int main(void)
 {
+	test_slots();
 	test_urls();
 	test_keys();
 	test_local();
