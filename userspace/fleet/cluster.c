@@ -521,6 +521,7 @@ void ps_fleet_cluster_push_begin(struct ps_fleet *f)
 {
 	int i;
 
+	f->cl->unmapped = false;
 	for (i = 0; i < f->cl->nnodes; i++)
 		f->cl->node[i].failed = f->cl->node[i].state != PS_FLEET_UP;
 }
@@ -529,6 +530,28 @@ void ps_fleet_cluster_failed(struct ps_fleet *f, int node)
 {
 	if (node >= 0 && node < f->cl->nnodes)
 		f->cl->node[node].failed = true;
+}
+
+void ps_fleet_cluster_failed_slot(struct ps_fleet *f, uint16_t slot)
+{
+	int i = f->cl->slot_node[slot & (PS_FLEET_SLOTS - 1)] - 1;
+
+	if (i < 0)
+		f->cl->unmapped = true;
+	else
+		f->cl->node[i].failed = true;
+}
+
+bool ps_fleet_cluster_whole_but_down(const struct ps_fleet *f)
+{
+	int i;
+
+	if (f->cl->unmapped)
+		return false;
+	for (i = 0; i < f->cl->nnodes; i++)
+		if (f->cl->node[i].failed && f->cl->node[i].state == PS_FLEET_UP)
+			return false;
+	return true;
 }
 
 bool ps_fleet_cluster_push_done(struct ps_fleet *f, uint64_t push_wall_ms)

@@ -59,6 +59,10 @@ void ps_fleet_cluster_note(struct ps_fleet *f, const redisReply *rep);
 /* A push begins; a call of it to node failed; it ended (the masters without a failure answered it whole). */
 void ps_fleet_cluster_push_begin(struct ps_fleet *f);
 void ps_fleet_cluster_failed(struct ps_fleet *f, int node);
+/* A subject of slot not sent: its master down, or nobody's in the map. */
+void ps_fleet_cluster_failed_slot(struct ps_fleet *f, uint16_t slot);
+/* Whether the failures of the push were all the calls of masters down (and no slot unmapped). */
+bool ps_fleet_cluster_whole_but_down(const struct ps_fleet *f);
 bool ps_fleet_cluster_push_done(struct ps_fleet *f, uint64_t push_wall_ms);
 /* Masters that serve slots and are not usable (down, or no whole answer for stale_after). */
 int ps_fleet_cluster_down(const struct ps_fleet *f, uint64_t now_ms);

@@ -458,9 +458,15 @@ static void push_done(struct ps_fleet *f)
 {
 	if (f->cursor < f->table->n || f->inflight)
 		return;
-	/* A Cluster: the masters that answered their part whole are fresh, the others not. */
+	/*
+	 * A Cluster: the masters that answered their part whole are fresh, the
+	 * others not. Those down write theirs again whole when they are back
+	 * (cluster.c): a resync ends when every master up answered whole.
+	 */
 	if (f->cluster && ps_fleet_cluster_push_done(f, f->push_wall_ms))
 		f->ok_wall_ms = f->push_wall_ms;
+	if (f->cluster && f->push_failed && ps_fleet_cluster_whole_but_down(f))
+		f->resync = false;
 	if (f->push_failed)
 		return;
 	f->ok_wall_ms = f->push_wall_ms;
@@ -504,8 +510,11 @@ static void push_more(struct ps_fleet *f)
 			continue;
 		if (f->cluster) {
 			/* The master of the subject's slot; down: its subjects wait for it. */
-			node = ps_fleet_cluster_node_of(f, ps_fleet_slot(prefix, plen));
+			uint16_t slot = ps_fleet_slot(prefix, plen);
+
+			node = ps_fleet_cluster_node_of(f, slot);
 			if (node < 0) {
+				ps_fleet_cluster_failed_slot(f, slot);
 				f->push_failed = true;
 				continue;
 			}
@@ -779,10 +788,12 @@ int ps_fleet_reconfigure(struct ps_fleet *f, char *err, size_t errlen)
 	memcpy(addr, f->addr, sizeof(addr));
 	memcpy(host, f->host_id, sizeof(host));
 	memcpy(pw, f->password, sizeof(pw));
-	if (f->cluster && strcmp(f->url, f->cfg->fleet.redis)) {
-		/* Another Cluster, or no Cluster: its masters and map are forgotten. */
+	if (strcmp(f->url, f->cfg->fleet.redis)) {
+		/* Another Redis: the connections of the last one go, a Cluster's map too. */
 		drop_connection(f);
 		ps_fleet_cluster_free(f);
+		f->backoff_ms = 0;
+		f->next_attempt_ms = 0;
 	}
 	r = setup(f, err, errlen);
 	if (r || f->state == PS_FLEET_OFF || strcmp(addr, f->addr) || port != f->port ||

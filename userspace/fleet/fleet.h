@@ -79,6 +79,7 @@ struct ps_fleet_cluster {
 	bool slots_known;
 	bool refresh;		/* ask for the map again */
 	bool asking;		/* a CLUSTER SLOTS in flight */
+	bool unmapped;		/* a subject of the current push was in a slot nobody serves */
 	void *probe;		/* a seed's context asked for the map (no master connected) */
 	uint64_t probe_ms, next_probe_ms;	/* mono ms */
 	uint64_t moved, asked, maps;
