@@ -579,6 +579,22 @@ int ps_fleet_cluster_down(const struct ps_fleet *f, uint64_t now_ms)
 	return n;
 }
 
+int ps_fleet_cluster_nodes(const struct ps_fleet *f, uint64_t now_ms,
+			   struct ps_fleet_node_state *out, int max)
+{
+	int i, n = 0;
+
+	for (i = 0; i < f->cl->nnodes && n < max; i++) {
+		const struct ps_fleet_cnode *c = &f->cl->node[i];
+
+		if (!c->slots)
+			continue;
+		snprintf(out[n].node, sizeof(out[n].node), "%s:%u", c->addr, c->port);
+		out[n++].usable = node_usable(f, c, now_ms);
+	}
+	return n;
+}
+
 static const char *const state_names[] = {
 	[PS_FLEET_OFF] = "off",
 	[PS_FLEET_DOWN] = "down",

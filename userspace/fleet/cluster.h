@@ -67,5 +67,8 @@ bool ps_fleet_cluster_push_done(struct ps_fleet *f, uint64_t push_wall_ms);
 /* Masters that serve slots and are not usable (down, or no whole answer for stale_after). */
 int ps_fleet_cluster_down(const struct ps_fleet *f, uint64_t now_ms);
 json_t *ps_fleet_cluster_json(const struct ps_fleet *f, uint64_t now_ms);
+/* The masters that serve slots (fleet.h's ps_fleet_nodes). */
+int ps_fleet_cluster_nodes(const struct ps_fleet *f, uint64_t now_ms,
+			   struct ps_fleet_node_state *out, int max);
 
 #endif

@@ -1004,6 +1004,20 @@ json_t *ps_fleet_status_json(const struct ps_fleet *f, uint64_t now_ms)
 	return o;
 }
 
+int ps_fleet_nodes(const struct ps_fleet *f, uint64_t now_ms, struct ps_fleet_node_state *out,
+		   int max)
+{
+	if (f->state == PS_FLEET_OFF || max < 1)
+		return 0;
+	if (f->cluster)
+		return ps_fleet_cluster_nodes(f, now_ms, out, max);
+	if (!f->addr[0])
+		return 0;	/* no Sentinel has named the master yet */
+	snprintf(out[0].node, sizeof(out[0].node), "%s:%u", f->addr, f->port);
+	out[0].usable = ps_fleet_usable(f, now_ms);
+	return 1;
+}
+
 redisAsyncContext *ps_fleet_ctx(struct ps_fleet *f, const char *key)
 {
 	if (f->state != PS_FLEET_UP)

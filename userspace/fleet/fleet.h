@@ -228,6 +228,15 @@ void ps_fleet_resync_from(struct ps_fleet *f, uint64_t ok_wall_ms);
 /* The context serving key (NULL: none up): f->ac, or a Cluster's master of its slot. */
 struct redisAsyncContext *ps_fleet_ctx(struct ps_fleet *f, const char *key);
 
+/* A server the fleet writes to, for the metrics: a single Redis, or a Cluster's master. */
+struct ps_fleet_node_state {
+	char node[80];		/* ADDRESS:PORT */
+	bool usable;		/* answered whole within stale_after */
+};
+/* Up to max of them into out (a Sentinel's master once known): how many. */
+int ps_fleet_nodes(const struct ps_fleet *f, uint64_t now_ms, struct ps_fleet_node_state *out,
+		   int max);
+
 /* {"state":..,"redis":..,...} for penstock status. */
 json_t *ps_fleet_status_json(const struct ps_fleet *f, uint64_t now_ms);
 
