@@ -97,7 +97,7 @@ ALERT_SRCS   := $(US)/alerts/alert.c
 # The sinks' sender thread drops its capabilities (common/caps.c, libcap).
 SINKS_SRCS   := $(addprefix $(US)/alerts/,sinks.c jsonl.c spool.c webhook.c) $(US)/common/caps.c
 # The fleet's counters in Redis (hiredis, on penstockd's loop): the daemon's alone.
-FLEET_SRCS   := $(addprefix $(US)/fleet/,fleet.c redis_ev.c keys.c limits.c share.c)
+FLEET_SRCS   := $(addprefix $(US)/fleet/,fleet.c redis_ev.c keys.c limits.c share.c cluster.c)
 DAEMON_SRCS  := $(addprefix $(US)/daemon/,main.c setup.c loop.c control.c handlers.c \
 		handlers_status.c handlers_enforce.c attach.c adopt.c scrape.c)
 # The Prometheus text and its HTTP server (penstockd only).

@@ -153,6 +153,25 @@ static void endpoint_total_row(struct ps_tbl *t, json_t *e)
 		ps_tbl_add(t, ps_fmt_count(json_object_get(e, counts[i]), a, sizeof(a)));
 }
 
+/* A Cluster's masters: each one's slots and state; those down are this host's alone. */
+static void print_cluster(json_t *cl)
+{
+	json_t *nodes = json_object_get(cl, "nodes"), *n;
+	size_t i;
+
+	if (!cl)
+		return;
+	printf("  cluster: %zu masters, %.0f down%s; %.0f MOVED, %.0f ASK, %.0f slot maps\n",
+	       json_array_size(nodes), ps_json_num(cl, "nodes_down"),
+	       ps_json_num(cl, "nodes_down") > 0 ? " (LOCAL LIMITS ONLY for the subjects of their slots)" : "",
+	       ps_json_num(cl, "moved"), ps_json_num(cl, "asked"), ps_json_num(cl, "maps"));
+	json_array_foreach(nodes, i, n)
+		printf("    %s: %s, %.0f slots%s%s\n", ps_str_or(n, "node", "-"),
+		       json_is_true(json_object_get(n, "usable")) ? "up" : "DOWN: local limits only",
+		       ps_json_num(n, "slots"), *ps_str_or(n, "last_error", "") ? ", last: " : "",
+		       ps_str_or(n, "last_error", ""));
+}
+
 /* The fleet's line: off, or its state, its Redis and the last push. */
 static void print_fleet(json_t *fl)
 {
@@ -173,6 +192,7 @@ static void print_fleet(json_t *fl)
 	       ps_json_num(lp, "bytes"), ps_json_num(fl, "entries"), ps_json_num(fl, "connects"),
 	       ps_json_num(fl, "errors"), *ps_str_or(fl, "last_error", "") ? ", last: " : "",
 	       ps_str_or(fl, "last_error", ""));
+	print_cluster(json_object_get(fl, "cluster"));
 }
 
 static int print_status(json_t *ans)

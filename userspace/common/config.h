@@ -283,6 +283,8 @@ struct ps_fleet_limit_cfg {
 	uint64_t requests_per_day;
 	uint64_t egress_bytes_per_minute;
 	uint64_t egress_bytes_per_day;
+	uint64_t tokens_per_minute;	/* prompt + completion tokens, as the answers report */
+	uint64_t tokens_per_day;
 };
 
 struct ps_config {

@@ -805,8 +805,9 @@ static const struct ps_key fleet_keys[] = {
 		.flags = PS_K_REQUIRED,
 		.check = check_redis_url,
 		.rule = "redis://HOST:PORT/DB, rediss://, redis-sentinel://H:P,H:P/MASTER or redis-cluster://H:P,H:P",
-		.doc = "the fleet's Redis; penstockd serves `redis://` and `redis-sentinel://` and "
-		       "refuses `rediss://` and `redis-cluster://` at start",
+		.doc = "the fleet's Redis; penstockd serves `redis://`, `redis-sentinel://` and "
+		       "`redis-cluster://` (seed nodes: the masters are found from the slot map) and "
+		       "refuses `rediss://` at start",
 	},
 	{
 		.name = "name",
@@ -887,6 +888,20 @@ static const struct ps_key fleet_limit_keys[] = {
 		QTY_FIELD(struct ps_fleet_limit_cfg, egress_bytes_per_day, ps_parse_size, "size",
 			  "bytes"),
 		.doc = "bytes sent to the client per 24h window, the whole fleet",
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "tokens_per_minute",
+		INT_FIELD(struct ps_fleet_limit_cfg, tokens_per_minute, 1, 1000000000000LL),
+		.doc = "prompt + completion tokens per 1m window, as the servers report them, the "
+		       "whole fleet",
+		.def = PS_DEF_UNSET,
+	},
+	{
+		.name = "tokens_per_day",
+		INT_FIELD(struct ps_fleet_limit_cfg, tokens_per_day, 1, 1000000000000000LL),
+		.doc = "prompt + completion tokens per 24h window, as the servers report them, the "
+		       "whole fleet",
 		.def = PS_DEF_UNSET,
 	},
 	{}

@@ -390,6 +390,32 @@ static void write_alerts(FILE *f, struct ps_scrape *s)
 }
 
 /* The datapath's global counters (ps_stats), summed over CPUs; 0 where unread. */
+/* With fleet: whether the fleet's limits are in force, and each of its servers'. */
+static void write_fleet(FILE *f, struct ps_daemon *d, uint64_t now_ms)
+{
+	struct ps_fleet_node_state ns[PS_FLEET_MAX_CNODES];
+	const char *lab[3] = { "node", NULL, NULL };
+	int n, i;
+
+	if (d->fleet.state == PS_FLEET_OFF)
+		return;
+	ps_expo_family(f, "penstock_fleet_usable", "gauge",
+		       "1 while the fleet's sums are fresh (fleet limits in force), 0 on local "
+		       "limits only.");
+	ps_expo_sample(f, "penstock_fleet_usable", NULL, ps_fleet_usable(&d->fleet, now_ms));
+	n = ps_fleet_nodes(&d->fleet, now_ms, ns, PS_FLEET_MAX_CNODES);
+	ps_expo_family(f, "penstock_fleet_node_usable", "gauge",
+		       "Each Redis the fleet writes to (a Cluster: each master): 1 while it answers "
+		       "whole, 0 while its subjects are on local limits only.");
+	for (i = 0; i < n; i++) {
+		lab[1] = ns[i].node;
+		ps_expo_sample(f, "penstock_fleet_node_usable", lab, ns[i].usable);
+	}
+	ps_expo_family(f, "penstock_fleet_errors_total", "counter",
+		       "Errors of the fleet's connections and calls since penstockd started.");
+	ps_expo_sample_u64(f, "penstock_fleet_errors_total", NULL, d->fleet.errors);
+}
+
 static void read_stats(struct ps_daemon *d, uint64_t st[PS_STAT_MAX])
 {
 	int fd = bpf_map__fd(d->dp.skel->maps.ps_stats), ncpu = libbpf_num_possible_cpus();
@@ -613,6 +639,7 @@ void ps_scrape_render(struct ps_daemon *d)
 	write_enforcement(f);
 	write_alerts(f, s);
 	write_datapath(f, d);
+	write_fleet(f, d, now_ms);
 	ps_expo_family(f, "penstock_tick_duration_seconds", "histogram",
 		       "CPU time of each tick's read and fold of the client counters (penstock "
 		       "status: tick).");

@@ -5,9 +5,12 @@
  * SELECT and SCRIPT LOAD go out at once; the script's SHA1 coming back
  * makes the fleet up. With Sentinels, a connection to one of them (in
  * turn) asks for the master's address first, and a lost connection to
- * the master asks again. A lost connection is tried again after a backoff
- * (0.5 s doubling to 10 s); a connect that has not completed in 2 s is
- * given up; a push unanswered for 30 s drops the connection.
+ * the master asks again. With a Cluster, cluster.c holds a context per
+ * master, and each subject's call goes to the master of its slot (a
+ * subject a call: a script's keys share a slot). A lost connection is
+ * tried again after a backoff (0.5 s doubling to 10 s); a connect that
+ * has not completed in 2 s is given up; a push unanswered for 30 s drops
+ * the connection (a Cluster's: every master's).
  *
  * A push: for each client active in the last two minutes (since the last
  * whole answer minus two minutes after an outage), its four buckets
@@ -29,42 +32,47 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "fleet/cluster.h"
 #include "fleet/fleet.h"
 #include "fleet/redis_ev.h"
 #include "fleet/url.h"
 
 #define PUSH_BATCH		64	/* subjects per EVALSHA: 256 keys */
 #define PUSH_WINDOW		64	/* EVALSHA in flight at most: about 900 KB queued */
-#define CONNECT_TIMEOUT_MS	2000
+#define PUSH_WINDOW_CLUSTER	512	/* a Cluster's: a subject a call */
+#define CONNECT_TIMEOUT_MS	PS_FLEET_CONNECT_TIMEOUT_MS
 #define PUSH_TIMEOUT_MS		30000
-#define BACKOFF_MIN_MS		500
-#define BACKOFF_MAX_MS		10000
-#define ACTIVE_S		120	/* a subject is pushed this long after its last packet */
+#define BACKOFF_MIN_MS		PS_FLEET_BACKOFF_MIN_MS
+#define BACKOFF_MAX_MS		PS_FLEET_BACKOFF_MAX_MS
+#define ACTIVE_S		PS_FLEET_ACTIVE_S
 
 /*
  * KEYS: four per subject (keys.h's slots). ARGV: this host's id, the
- * minute and day TTLs, then per key this host's requests and egress
- * bytes in it ("-": Redis has them already, "0": none, nothing written).
- * Returns, per key, the fleet's requests and egress bytes: the sums of
- * the hosts' fields.
+ * minute and day TTLs, then per key this host's requests, egress bytes
+ * and tokens in it ("-": Redis has them already, "0": none, nothing
+ * written). Returns, per key, the fleet's requests, egress bytes and
+ * tokens: the sums of the hosts' fields ("r:", "e:", "t:").
  */
-static const char script[] =
-	"local rf, ef = 'r:' .. ARGV[1], 'e:' .. ARGV[1]\n"
+const char ps_fleet_script[] =
+	"local rf, ef, tf = 'r:' .. ARGV[1], 'e:' .. ARGV[1], 't:' .. ARGV[1]\n"
 	"local out = {}\n"
 	"for i = 1, #KEYS do\n"
-	"  local k, r, e = KEYS[i], ARGV[2 + 2 * i], ARGV[3 + 2 * i]\n"
-	"  if r ~= '-' and (r ~= '0' or e ~= '0') then\n"
-	"    redis.call('HSET', k, rf, r, ef, e)\n"
+	"  local k, r, e, t = KEYS[i], ARGV[1 + 3 * i], ARGV[2 + 3 * i], ARGV[3 + 3 * i]\n"
+	"  if r ~= '-' and (r ~= '0' or e ~= '0' or t ~= '0') then\n"
+	"    redis.call('HSET', k, rf, r, ef, e, tf, t)\n"
 	"    redis.call('EXPIRE', k, (i - 1) % 4 < 2 and ARGV[2] or ARGV[3])\n"
 	"  end\n"
-	"  local sr, se = 0, 0\n"
+	"  local sr, se, st = 0, 0, 0\n"
 	"  local all = redis.call('HGETALL', k)\n"
 	"  for j = 1, #all, 2 do\n"
-	"    if string.byte(all[j]) == 114 then sr = sr + tonumber(all[j + 1])\n"
-	"    else se = se + tonumber(all[j + 1]) end\n"
+	"    local c = string.byte(all[j])\n"
+	"    if c == 114 then sr = sr + tonumber(all[j + 1])\n"
+	"    elseif c == 101 then se = se + tonumber(all[j + 1])\n"
+	"    elseif c == 116 then st = st + tonumber(all[j + 1]) end\n"
 	"  end\n"
 	"  out[#out + 1] = sr\n"
 	"  out[#out + 1] = se\n"
+	"  out[#out + 1] = st\n"
 	"end\n"
 	"return out\n";
 
@@ -73,6 +81,11 @@ struct batch {
 	struct ps_fleet *f;
 	uint32_t push;
 	uint32_t minute;
+	uint64_t wall_ms;	/* its push's start */
+	int node;		/* a Cluster: the master it went to */
+	int redirects;
+	char *cmd;		/* a Cluster: the call, to send it again where MOVED or ASK says */
+	size_t cmdlen;
 	uint32_t n;
 	uint32_t idx[PUSH_BATCH];
 	uint64_t sig[PUSH_BATCH];
@@ -201,9 +214,18 @@ static void on_script(redisAsyncContext *ac, void *r, void *priv)
 	 * whole answer is written again: the host's fields are whole counts,
 	 * so this catches up without counting anything twice.
 	 */
-	f->resync = true;
-	f->resync_from = f->ok_wall_ms ? f->ok_wall_ms / 1000 - ACTIVE_S : 0;
+	f->resync = false;
+	ps_fleet_resync_from(f, f->ok_wall_ms);
 	pr_info("penstockd: fleet: connected to %s:%u\n", f->addr, f->port);
+}
+
+void ps_fleet_resync_from(struct ps_fleet *f, uint64_t ok_wall_ms)
+{
+	uint32_t from = ok_wall_ms ? ok_wall_ms / 1000 - ACTIVE_S : 0;
+
+	if (!f->resync || from < f->resync_from)
+		f->resync_from = from;
+	f->resync = true;
 }
 
 static void connect_now(struct ps_fleet *f)
@@ -253,7 +275,7 @@ static void connect_now(struct ps_fleet *f)
 		redisAsyncCommand(ac, on_setup_reply, NULL, "AUTH %s", f->password);
 	if (u->db)
 		redisAsyncCommand(ac, on_setup_reply, NULL, "SELECT %d", u->db);
-	redisAsyncCommand(ac, on_script, NULL, "SCRIPT LOAD %s", script);
+	redisAsyncCommand(ac, on_script, NULL, "SCRIPT LOAD %s", ps_fleet_script);
 }
 
 /* FNV-1a over what a subject's push would write. */
@@ -274,6 +296,12 @@ static uint64_t sig_of(const uint32_t b[PS_FB_N], const uint64_t v[PS_FB_N][PS_F
 
 static void push_more(struct ps_fleet *f);
 
+static void free_batch(struct batch *b)
+{
+	free(b->cmd);
+	free(b);
+}
+
 static void on_batch(redisAsyncContext *ac, void *r, void *priv)
 {
 	struct batch *b = priv;
@@ -282,9 +310,14 @@ static void on_batch(redisAsyncContext *ac, void *r, void *priv)
 	uint32_t i, b_push = b->push;
 	int k, v;
 
+	/* A Cluster's slot elsewhere (MOVED) or moving (ASK): the call goes there. */
+	if (f->cluster && rep && rep->type == REDIS_REPLY_ERROR && b->cmd &&
+	    ps_fleet_cluster_redirect(f, rep, b->cmd, b->cmdlen, on_batch, b, &b->node,
+				      &b->redirects))
+		return;
 	if (b->push == f->push && f->inflight)
 		f->inflight--;
-	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != (size_t)b->n * 8) {
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != (size_t)b->n * PS_FB_N * PS_FV_N) {
 		if (rep)
 			set_error(f, "EVALSHA", rep->type == REDIS_REPLY_ERROR ? rep->str :
 								       "unexpected reply");
@@ -293,7 +326,14 @@ static void on_batch(redisAsyncContext *ac, void *r, void *priv)
 		    ac->data)
 			redisAsyncDisconnect(ac);
 		f->push_failed = true;
-		free(b);
+		k = b->node;
+		free_batch(b);
+		if (f->cluster) {
+			/* One master's error: the others' subjects go on (a connection lost: the next push). */
+			ps_fleet_cluster_failed(f, k);
+			if (b_push == f->push && rep)
+				push_more(f);
+		}
 		return;
 	}
 	for (i = 0; i < b->n; i++) {
@@ -304,16 +344,17 @@ static void on_batch(redisAsyncContext *ac, void *r, void *priv)
 		s = &f->sub[b->idx[i]];
 		for (k = 0; k < PS_FB_N; k++)
 			for (v = 0; v < PS_FV_N; v++) {
-				redisReply *e = rep->element[i * 8 + k * 2 + v];
+				redisReply *e = rep->element[(i * PS_FB_N + k) * PS_FV_N + v];
 
 				s->tot[k][v] = e->type == REDIS_REPLY_INTEGER && e->integer > 0 ?
 						       (uint64_t)e->integer : 0;
 			}
 		s->tot_minute = b->minute;
 		s->tot_tick = b->push;
+		s->tot_wall_ms = b->wall_ms;
 		s->sent_sig = b->sig[i];
 	}
-	free(b);
+	free_batch(b);
 	if (b_push == f->push) {
 		f->progress_mono_ms = ps_mono_ms();
 		push_more(f);
@@ -337,12 +378,12 @@ static int grow_subs(struct ps_fleet *f)
 	return 0;
 }
 
-/* A push's arguments: EVALSHA sha nkeys, 4 keys a subject, host ttl ttl, 8 values a subject. */
-enum { NK = PUSH_BATCH * PS_FB_N, NARG = 3 + NK + 3 + NK * 2 };
+/* A push's arguments: EVALSHA sha nkeys, 4 keys a subject, host ttl ttl, 12 values a subject. */
+enum { NK = PUSH_BATCH * PS_FB_N, NARG = 3 + NK + 3 + NK * PS_FV_N };
 static char keys[NK][PS_FLEET_KEY_MAX];
 static size_t keylen[NK];
-static char vals[NK * 2][24];
-static size_t vallen[NK * 2];
+static char vals[NK * PS_FV_N][24];
+static size_t vallen[NK * PS_FV_N];
 static const char *argv[NARG];
 static size_t argvlen[NARG];
 
@@ -362,10 +403,10 @@ static size_t utoa(char *s, uint64_t v)
 	return n;
 }
 
-/* Send batch b, its keys and values in keys and vals. */
-static void send_batch(struct ps_fleet *f, struct batch *b)
+/* Send batch b, its keys and values in keys and vals, on ac. */
+static void send_batch(struct ps_fleet *f, struct batch *b, redisAsyncContext *ac)
 {
-	int nkeys = b->n * PS_FB_N, a = 3 + nkeys, argc = a + 3 + nkeys * 2, q, len;
+	int nkeys = b->n * PS_FB_N, a = 3 + nkeys, argc = a + 3 + nkeys * PS_FV_N, q, len;
 	char nk[16], mttl[16], dttl[16];
 	char *cmd = NULL;
 
@@ -386,18 +427,25 @@ static void send_batch(struct ps_fleet *f, struct batch *b)
 	argv[a + 2] = dttl;
 	for (q = 0; q < 3; q++)
 		argvlen[a + q] = strlen(argv[a + q]);
-	for (q = 0; q < nkeys * 2; q++) {
+	for (q = 0; q < nkeys * PS_FV_N; q++) {
 		argv[a + 3 + q] = vals[q];
 		argvlen[a + 3 + q] = vallen[q];
 	}
 	len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
-	if (len < 0 || redisAsyncFormattedCommand(f->ac, on_batch, b, cmd, len) != REDIS_OK) {
+	if (len < 0 || redisAsyncFormattedCommand(ac, on_batch, b, cmd, len) != REDIS_OK) {
 		free(cmd);
+		if (f->cluster)
+			ps_fleet_cluster_failed(f, b->node);
 		free(b);
 		f->push_failed = true;
 		return;
 	}
-	free(cmd);
+	if (f->cluster) {
+		b->cmd = cmd;	/* kept for a redirection */
+		b->cmdlen = len;
+	} else {
+		free(cmd);
+	}
 	f->last_cmds++;
 	f->last_bytes += len;
 	f->cmds++;
@@ -408,7 +456,18 @@ static void send_batch(struct ps_fleet *f, struct batch *b)
 /* The push's whole answer came: the fleet's sums are fresh up to its start. */
 static void push_done(struct ps_fleet *f)
 {
-	if (f->cursor < f->table->n || f->inflight || f->push_failed)
+	if (f->cursor < f->table->n || f->inflight)
+		return;
+	/*
+	 * A Cluster: the masters that answered their part whole are fresh, the
+	 * others not. Those down write theirs again whole when they are back
+	 * (cluster.c): a resync ends when every master up answered whole.
+	 */
+	if (f->cluster && ps_fleet_cluster_push_done(f, f->push_wall_ms))
+		f->ok_wall_ms = f->push_wall_ms;
+	if (f->cluster && f->push_failed && ps_fleet_cluster_whole_but_down(f))
+		f->resync = false;
+	if (f->push_failed)
 		return;
 	f->ok_wall_ms = f->push_wall_ms;
 	f->resync = false;
@@ -422,10 +481,14 @@ static void push_done(struct ps_fleet *f)
  */
 static void push_more(struct ps_fleet *f)
 {
+	uint32_t per_call = f->cluster ? 1 : PUSH_BATCH;
+	uint32_t window = f->cluster ? PUSH_WINDOW_CLUSTER : PUSH_WINDOW;
+	redisAsyncContext *ac = f->ac;
 	struct timespec c0, c1;
 	struct batch *b = NULL;
+	int node = -1;
 
-	if (!f->ac || f->state != PS_FLEET_UP || grow_subs(f))
+	if ((!f->ac && !f->cluster) || f->state != PS_FLEET_UP || grow_subs(f))
 		return;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	for (; f->cursor < f->table->n && f->nsub > f->cursor; f->cursor++) {
@@ -439,9 +502,25 @@ static void push_more(struct ps_fleet *f)
 
 		if (r->last_wall < f->cutoff || !r->minute)
 			continue;
+		if (!b && f->inflight >= window)
+			break;
+		ps_client_str(&r->key, subj, sizeof(subj));
+		plen = ps_fleet_key_prefix(prefix, sizeof(prefix), f->cfg->fleet.name, subj);
+		if (plen < 0 || plen + 24 > PS_FLEET_KEY_MAX)
+			continue;
+		if (f->cluster) {
+			/* The master of the subject's slot; down: its subjects wait for it. */
+			uint16_t slot = ps_fleet_slot(prefix, plen);
+
+			node = ps_fleet_cluster_node_of(f, slot);
+			if (node < 0) {
+				ps_fleet_cluster_failed_slot(f, slot);
+				f->push_failed = true;
+				continue;
+			}
+			ac = ps_fleet_cluster_ctx(f, node);
+		}
 		if (!b) {
-			if (f->inflight >= PUSH_WINDOW)
-				break;
 			b = calloc(1, sizeof(*b));
 			if (!b) {
 				f->push_failed = true;
@@ -450,16 +529,14 @@ static void push_more(struct ps_fleet *f)
 			b->f = f;
 			b->push = f->push;
 			b->minute = f->bk[PS_FB_MIN];
+			b->wall_ms = f->push_wall_ms;
+			b->node = node;
 		}
 		for (k = 0; k < PS_FB_N; k++)
 			for (x = 0; x < PS_FV_N; x++)
 				v[k][x] = ps_fleet_local(f->table, r, k, f->bk[k], x);
 		sig = sig_of(f->bk, v);
 		write = f->force || sig != f->sub[i].sent_sig;
-		ps_client_str(&r->key, subj, sizeof(subj));
-		plen = ps_fleet_key_prefix(prefix, sizeof(prefix), f->cfg->fleet.name, subj);
-		if (plen < 0 || plen + 24 > PS_FLEET_KEY_MAX)
-			continue;
 		j = b->n;
 		for (k = 0; k < PS_FB_N; k++) {
 			char *key = keys[j * PS_FB_N + k];
@@ -468,7 +545,7 @@ static void push_more(struct ps_fleet *f)
 			memcpy(key + plen, f->suffix[k], f->suflen[k] + 1);
 			keylen[j * PS_FB_N + k] = plen + f->suflen[k];
 			for (x = 0; x < PS_FV_N; x++) {
-				int q = (j * PS_FB_N + k) * 2 + x;
+				int q = (j * PS_FB_N + k) * PS_FV_N + x;
 
 				if (write) {
 					vallen[q] = utoa(vals[q], v[k][x]);
@@ -484,13 +561,13 @@ static void push_more(struct ps_fleet *f)
 		b->sig[j] = sig;
 		b->n++;
 		f->last_subjects++;
-		if (b->n == PUSH_BATCH) {
-			send_batch(f, b);
+		if (b->n == per_call) {
+			send_batch(f, b, ac);
 			b = NULL;
 		}
 	}
 	if (b)
-		send_batch(f, b);
+		send_batch(f, b, ac);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 	f->push_us += (c1.tv_sec - c0.tv_sec) * 1000000ULL + (c1.tv_nsec - c0.tv_nsec) / 1000;
 	push_done(f);
@@ -514,6 +591,8 @@ static void push(struct ps_fleet *f, uint64_t now_ms)
 	f->push_failed = false;
 	f->push_mono_ms = f->progress_mono_ms = ps_mono_ms();
 	f->push_wall_ms = now_ms;
+	if (f->cluster)
+		ps_fleet_cluster_push_begin(f);
 	f->last_cmds = f->last_bytes = f->last_subjects = f->last_writes = 0;
 	f->push_us = 0;
 	push_more(f);
@@ -583,6 +662,7 @@ static int setup(struct ps_fleet *f, char *err, size_t errlen)
 
 	f->password[0] = 0;
 	redact(fc->redis, f->shown, sizeof(f->shown));
+	snprintf(f->url, sizeof(f->url), "%s", fc->redis);
 	if (!fc->redis[0]) {
 		f->state = PS_FLEET_OFF;
 		return 0;
@@ -592,16 +672,11 @@ static int setup(struct ps_fleet *f, char *err, size_t errlen)
 		snprintf(err, errlen, "fleet.redis: %s", e);
 		return -EINVAL;
 	}
-	/* hiredis 0.14 (Debian 12) has neither TLS nor Cluster support. */
+	/* hiredis 0.14 (Debian 12) has no TLS (nor a Cluster client: cluster.c is one). */
 	if (u.tls || fc->tls) {
 		snprintf(err, errlen, "fleet.tls: this penstockd's hiredis (%d.%d) has no TLS; "
 			 "expected redis:// without tls (a TLS tunnel such as stunnel on the host)",
 			 HIREDIS_MAJOR, HIREDIS_MINOR);
-		return -EOPNOTSUPP;
-	}
-	if (u.mode == PS_FLEET_CLUSTER) {
-		snprintf(err, errlen, "fleet.redis: a Cluster is not served yet, expected "
-			 "redis://HOST:PORT/DB or redis-sentinel://... (docs/fleet.md)");
 		return -EOPNOTSUPP;
 	}
 	if (fc->host_id[0]) {
@@ -620,7 +695,13 @@ static int setup(struct ps_fleet *f, char *err, size_t errlen)
 	f->sentinel = u.mode == PS_FLEET_SENTINEL;
 	f->master_known = false;
 	f->next_sentinel = 0;
-	if (f->sentinel) {
+	if (u.mode == PS_FLEET_CLUSTER) {
+		r = ps_fleet_cluster_setup(f, &u, err, errlen);
+		if (r)
+			return r;
+		f->addr[0] = 0;
+		f->port = 0;
+	} else if (f->sentinel) {
 		int i;
 
 		snprintf(f->master, sizeof(f->master), "%s", u.master);
@@ -663,6 +744,12 @@ static void drop_connection(struct ps_fleet *f)
 {
 	redisAsyncContext *ac = f->ac;
 
+	if (f->cluster) {
+		ps_fleet_cluster_drop(f);
+		f->state = PS_FLEET_DOWN;
+		f->inflight = 0;
+		return;
+	}
 	if (!ac)
 		return;
 	/* Our callbacks see no fleet from here: the batches are freed by hiredis's calls. */
@@ -677,6 +764,7 @@ void ps_fleet_free(struct ps_fleet *f)
 	if (!f->cfg)
 		return;		/* never set up */
 	drop_connection(f);
+	ps_fleet_cluster_free(f);
 	if (f->epfd >= 0)
 		close(f->epfd);
 	f->epfd = -1;
@@ -700,6 +788,13 @@ int ps_fleet_reconfigure(struct ps_fleet *f, char *err, size_t errlen)
 	memcpy(addr, f->addr, sizeof(addr));
 	memcpy(host, f->host_id, sizeof(host));
 	memcpy(pw, f->password, sizeof(pw));
+	if (strcmp(f->url, f->cfg->fleet.redis)) {
+		/* Another Redis: the connections of the last one go, a Cluster's map too. */
+		drop_connection(f);
+		ps_fleet_cluster_free(f);
+		f->backoff_ms = 0;
+		f->next_attempt_ms = 0;
+	}
 	r = setup(f, err, errlen);
 	if (r || f->state == PS_FLEET_OFF || strcmp(addr, f->addr) || port != f->port ||
 	    strcmp(host, f->host_id) || strcmp(pw, f->password)) {
@@ -725,10 +820,22 @@ static const char *const state_names[] = {
 	[PS_FLEET_UP] = "up",
 };
 
+void ps_fleet_alert(struct ps_fleet *f, uint64_t now_ms, const char *detector, json_t *ev)
+{
+	struct ps_alert al = { .time_ms = now_ms, .kind = PS_ALERT_CLIENT, .score = 0 };
+
+	snprintf(al.subject, sizeof(al.subject), "fleet:%.*s", (int)sizeof(al.subject) - 7,
+		 f->cfg->fleet.name);
+	snprintf(al.detector, sizeof(al.detector), "%s", detector);
+	snprintf(al.action, sizeof(al.action), "alert");
+	al.evidence = ev;
+	if (f->on_alert)
+		f->on_alert(f->ctx, &al);
+}
+
 /* Said once when the fleet's sums are set aside, once when they are back. */
 static void say_stale(struct ps_fleet *f, uint64_t now_ms, bool stale)
 {
-	struct ps_alert al = { .time_ms = now_ms, .kind = PS_ALERT_CLIENT, .score = 0 };
 	json_t *ev;
 
 	if (stale == f->stale)
@@ -740,18 +847,12 @@ static void say_stale(struct ps_fleet *f, uint64_t now_ms, bool stale)
 		       state_names[f->state], "fleet", stale ? "local limits only" : "back",
 		       "error", f->last_error,
 		       "down_ms", (json_int_t)(stale ? 0 : now_ms - f->stale_since_ms));
-	snprintf(al.subject, sizeof(al.subject), "fleet:%.*s", (int)sizeof(al.subject) - 7,
-		 f->cfg->fleet.name);
-	snprintf(al.detector, sizeof(al.detector), "%s", stale ? "fleet_down" : "fleet_up");
-	snprintf(al.action, sizeof(al.action), "alert");
-	al.evidence = ev;
 	if (stale)
 		pr_warn("penstockd: fleet: no answer from %s:%u (%s): local limits and detection only\n",
 			f->addr, f->port, f->last_error[0] ? f->last_error : "slow");
 	else
 		pr_info("penstockd: fleet: %s:%u answers again\n", f->addr, f->port);
-	if (f->on_alert)
-		f->on_alert(f->ctx, &al);
+	ps_fleet_alert(f, now_ms, stale ? "fleet_down" : "fleet_up", ev);
 	json_decref(ev);
 }
 
@@ -761,13 +862,18 @@ void ps_fleet_tick(struct ps_fleet *f, uint64_t now_ms)
 
 	if (f->state == PS_FLEET_OFF)
 		return;
-	if (!f->ac && mono >= f->next_attempt_ms)
-		connect_now(f);
-	if (f->ac && f->state == PS_FLEET_CONNECTING && mono - f->attempt_ms > CONNECT_TIMEOUT_MS) {
-		set_error(f, "cannot connect", "timed out");
-		drop_connection(f);
+	if (f->cluster) {
+		ps_fleet_cluster_tick(f, now_ms);
+	} else {
+		if (!f->ac && mono >= f->next_attempt_ms)
+			connect_now(f);
+		if (f->ac && f->state == PS_FLEET_CONNECTING &&
+		    mono - f->attempt_ms > CONNECT_TIMEOUT_MS) {
+			set_error(f, "cannot connect", "timed out");
+			drop_connection(f);
+		}
 	}
-	if (f->ac && f->state == PS_FLEET_UP) {
+	if ((f->ac || f->cluster) && f->state == PS_FLEET_UP) {
 		if (!f->inflight) {
 			push(f, now_ms);
 			f->pushed = true;
@@ -794,8 +900,9 @@ void ps_fleet_events(struct ps_fleet *f)
 {
 	int i;
 
-	for (i = 0; i < 16 && f->ac; i++)
-		ps_redis_ev_run(f->epfd);
+	for (i = 0; i < 64 && (f->ac || f->cluster); i++)
+		if (!ps_redis_ev_run(f->epfd))
+			break;
 }
 
 bool ps_fleet_raw_windows(const struct ps_fleet *f, const struct ps_crec *r, uint64_t now_ms,
@@ -809,6 +916,9 @@ bool ps_fleet_raw_windows(const struct ps_fleet *f, const struct ps_crec *r, uin
 		return false;
 	s = &f->sub[idx];
 	if (!s->tot_minute || s->tot_minute + 1 < minute)
+		return false;
+	/* A Cluster: a subject whose master has not answered lately is this host's alone. */
+	if (f->cluster && now_ms - s->tot_wall_ms > f->cfg->fleet.stale_after * 1000)
 		return false;
 	for (v = 0; v < PS_FV_N; v++) {
 		uint64_t mc = s->tot[PS_FB_MIN][v], mp = s->tot[PS_FB_MIN_PREV][v];
@@ -840,12 +950,21 @@ bool ps_fleet_windows(const struct ps_fleet *f, const struct ps_crec *r, uint64_
 	ps_crec_view(f->table, r, PS_WIN_1M, now_ms, &lm);
 	ps_crec_view(f->table, r, PS_WIN_24H, now_ms, &ld);
 	for (v = 0; v < PS_FV_N; v++) {
-		int lf = v == PS_FV_REQ ? PS_F_INFERENCE : PS_F_TX_BYTES;
+		double lmv, ldv;
 
-		if (m[v] < lm.v[lf])
-			m[v] = lm.v[lf];
-		if (d[v] < ld.v[lf])
-			d[v] = ld.v[lf];
+		if (v == PS_FV_TOKENS) {
+			lmv = lm.v[PS_F_TX_TOKENS] + lm.v[PS_F_RX_TOKENS];
+			ldv = ld.v[PS_F_TX_TOKENS] + ld.v[PS_F_RX_TOKENS];
+		} else {
+			int lf = v == PS_FV_REQ ? PS_F_INFERENCE : PS_F_TX_BYTES;
+
+			lmv = lm.v[lf];
+			ldv = ld.v[lf];
+		}
+		if (m[v] < lmv)
+			m[v] = lmv;
+		if (d[v] < ldv)
+			d[v] = ldv;
 	}
 	return true;
 }
@@ -880,5 +999,31 @@ json_t *ps_fleet_status_json(const struct ps_fleet *f, uint64_t now_ms)
 	json_object_set_new(o, "published", json_integer(f->published));
 	json_object_set_new(o, "applied", json_integer(f->applied));
 	json_object_set_new(o, "found", json_integer(f->found));
+	if (f->cluster)
+		json_object_set_new(o, "cluster", ps_fleet_cluster_json(f, now_ms));
 	return o;
+}
+
+int ps_fleet_nodes(const struct ps_fleet *f, uint64_t now_ms, struct ps_fleet_node_state *out,
+		   int max)
+{
+	if (f->state == PS_FLEET_OFF || max < 1)
+		return 0;
+	if (f->cluster)
+		return ps_fleet_cluster_nodes(f, now_ms, out, max);
+	if (!f->addr[0])
+		return 0;	/* no Sentinel has named the master yet */
+	snprintf(out[0].node, sizeof(out[0].node), "%s:%u", f->addr, f->port);
+	out[0].usable = ps_fleet_usable(f, now_ms);
+	return 1;
+}
+
+redisAsyncContext *ps_fleet_ctx(struct ps_fleet *f, const char *key)
+{
+	if (f->state != PS_FLEET_UP)
+		return NULL;
+	if (!f->cluster)
+		return f->ac;
+	return ps_fleet_cluster_ctx(f, ps_fleet_cluster_node_of(f, ps_fleet_slot(key,
+										   strlen(key))));
 }

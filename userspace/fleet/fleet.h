@@ -44,6 +44,45 @@ struct ps_fleet_sub {
 	uint64_t tot[PS_FB_N][PS_FV_N];	/* the fleet's sums of the four buckets ... */
 	uint32_t tot_minute;	/* ... as of this Unix minute (0: never answered) */
 	uint32_t tot_tick;	/* the push that brought them */
+	uint64_t tot_wall_ms;	/* that push's start, Unix ms (a Cluster: fresh per subject) */
+};
+
+#define PS_FLEET_CONNECT_TIMEOUT_MS	2000
+#define PS_FLEET_BACKOFF_MIN_MS		500
+#define PS_FLEET_BACKOFF_MAX_MS		10000
+#define PS_FLEET_ACTIVE_S		120	/* a subject is pushed this long after its last packet */
+#define PS_FLEET_MAX_CNODES		32	/* masters of a Cluster */
+
+/* redis-cluster://: one master (cluster.c). */
+struct ps_fleet_cnode {
+	char addr[64];
+	uint16_t port;
+	void *ac;		/* redisAsyncContext, NULL when none */
+	enum ps_fleet_state state;	/* up: the script loaded */
+	uint64_t attempt_ms, next_attempt_ms, backoff_ms;	/* mono ms */
+	uint32_t slots;		/* the slots the map gives it */
+	bool failed;		/* a call of the current push to it failed */
+	uint64_t ok_wall_ms;	/* the last push it answered whole, Unix ms (0: none) */
+	uint64_t down_since_ms;	/* not usable since, Unix ms (0: usable) */
+	bool said_down;
+	uint64_t connects, disconnects;
+	char last_error[160];
+};
+
+struct ps_fleet_cluster {
+	int nseeds, next_seed;
+	char seed_addr[PS_FLEET_MAX_NODES][64];
+	uint16_t seed_port[PS_FLEET_MAX_NODES];
+	struct ps_fleet_cnode node[PS_FLEET_MAX_CNODES];
+	int nnodes;
+	uint8_t slot_node[PS_FLEET_SLOTS];	/* node index + 1, 0: nobody known */
+	bool slots_known;
+	bool refresh;		/* ask for the map again */
+	bool asking;		/* a CLUSTER SLOTS in flight */
+	bool unmapped;		/* a subject of the current push was in a slot nobody serves */
+	void *probe;		/* a seed's context asked for the map (no master connected) */
+	uint64_t probe_ms, next_probe_ms;	/* mono ms */
+	uint64_t moved, asked, maps;
 };
 
 /* An entry another host's escalation published (share.c). */
@@ -79,7 +118,11 @@ struct ps_fleet {
 	char master[64];	/* its name */
 	bool asking;		/* this connection is to a Sentinel */
 	bool master_known;	/* addr and port are the master's, as a Sentinel said */
-	int epfd;		/* the Redis socket's epoll set: one fd for the loop */
+	/* redis-cluster://: the masters (cluster.h); addr and port unused. */
+	bool cluster;
+	struct ps_fleet_cluster *cl;
+	char url[PS_FLEET_URL_MAX];	/* fleet.redis as set up (a reload compares) */
+	int epfd;		/* the Redis sockets' epoll set: one fd for the loop */
 	void *ac;		/* redisAsyncContext, NULL when none */
 	enum ps_fleet_state state;
 	char sha[41];		/* the script's SHA1 on this server */
@@ -175,6 +218,24 @@ void ps_fleet_limits(struct ps_fleet *f, struct ps_datapath *dp, uint64_t now_ms
  */
 void ps_fleet_share(struct ps_fleet *f, struct ps_datapath *dp, void *det, uint64_t now_ms,
 		    uint64_t bnow);
+
+/* The script a push calls (SCRIPT LOAD on each connection). */
+extern const char ps_fleet_script[];
+/* An alert about the fleet itself (subject fleet:NAME), evidence ev (borrowed). */
+void ps_fleet_alert(struct ps_fleet *f, uint64_t now_ms, const char *detector, json_t *ev);
+/* What a (re)connected server lost since its last whole answer (Unix ms, 0: everything) is written again. */
+void ps_fleet_resync_from(struct ps_fleet *f, uint64_t ok_wall_ms);
+/* The context serving key (NULL: none up): f->ac, or a Cluster's master of its slot. */
+struct redisAsyncContext *ps_fleet_ctx(struct ps_fleet *f, const char *key);
+
+/* A server the fleet writes to, for the metrics: a single Redis, or a Cluster's master. */
+struct ps_fleet_node_state {
+	char node[80];		/* ADDRESS:PORT */
+	bool usable;		/* answered whole within stale_after */
+};
+/* Up to max of them into out (a Sentinel's master once known): how many. */
+int ps_fleet_nodes(const struct ps_fleet *f, uint64_t now_ms, struct ps_fleet_node_state *out,
+		   int max);
 
 /* {"state":..,"redis":..,...} for penstock status. */
 json_t *ps_fleet_status_json(const struct ps_fleet *f, uint64_t now_ms);

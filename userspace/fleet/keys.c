@@ -4,6 +4,7 @@
  * checked by tests/unit/fleet/test_fleet_keys.c.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "fleet/keys.h"
 
@@ -57,7 +58,6 @@ uint64_t ps_fleet_local(const struct ps_ctable *t, const struct ps_crec *r, enum
 	int day = s == PS_FB_DAY || s == PS_FB_DAY_PREV;
 	enum ps_window win = day ? PS_WIN_24H : PS_WIN_1M;
 	uint32_t len = day ? 1440 : 1, cur = r->minute / len;
-	enum ps_wfield f = v == PS_FV_REQ ? PS_W_INFERENCE : PS_W_TX_BYTES;
 	int which;
 
 	if (!r->minute)
@@ -68,5 +68,34 @@ uint64_t ps_fleet_local(const struct ps_ctable *t, const struct ps_crec *r, enum
 		which = 1;
 	else
 		return 0;
-	return ps_crec_bucket(t, r, win, which, f);
+	if (v == PS_FV_TOKENS)
+		return ps_crec_bucket(t, r, win, which, PS_W_TX_TOKENS) +
+		       ps_crec_bucket(t, r, win, which, PS_W_RX_TOKENS);
+	return ps_crec_bucket(t, r, win, which, v == PS_FV_REQ ? PS_W_INFERENCE : PS_W_TX_BYTES);
+}
+
+uint16_t ps_fleet_crc16(const char *buf, size_t len)
+{
+	uint16_t crc = 0;
+	size_t i;
+	int b;
+
+	for (i = 0; i < len; i++) {
+		crc ^= (uint16_t)(unsigned char)buf[i] << 8;
+		for (b = 0; b < 8; b++)
+			crc = crc & 0x8000 ? (uint16_t)(crc << 1) ^ 0x1021 : (uint16_t)(crc << 1);
+	}
+	return crc;
+}
+
+uint16_t ps_fleet_slot(const char *key, size_t len)
+{
+	const char *open = memchr(key, '{', len), *close;
+
+	if (open) {
+		close = memchr(open + 1, '}', len - (open + 1 - key));
+		if (close && close > open + 1)
+			return ps_fleet_crc16(open + 1, close - open - 1) & (PS_FLEET_SLOTS - 1);
+	}
+	return ps_fleet_crc16(key, len) & (PS_FLEET_SLOTS - 1);
 }

@@ -11,7 +11,15 @@
  *          burst alike, never looser than its class's own limit. The
  *          shares of the hosts add up to the limit, so the fleet as a
  *          whole is held to it, however the balancer spreads the client.
- *   requests_per_day, egress_bytes_per_minute, egress_bytes_per_day
+ *   tokens_per_minute  the same in requests: once the fleet's 1m window
+ *          of tokens (prompt + completion, as the answers reported them)
+ *          is past half the limit, the client's request limit on this
+ *          host is its share of the requests that fit the limit at the
+ *          fleet's tokens per request of the last minute: limit / (fleet
+ *          1m tokens / fleet 1m requests) x (this host's 1m tokens / the
+ *          fleet's), a second's worth of them at once.
+ *   requests_per_day, egress_bytes_per_minute, egress_bytes_per_day,
+ *   tokens_per_day
  *          over the fleet's window: the class's on_exceed, a delay being
  *          this host's share of the rate that fits the limit (as
  *          policy/limits.c computes it for one host).
@@ -79,7 +87,7 @@ static void exceed(struct want *w, const struct ps_limits *l, double rpm, double
 		consider(w, PS_ACT_THROTTLE, r, 1, 0, origin, reason);
 }
 
-/* Requests a minute that fit a byte budget a minute, at the fleet's bytes per request. */
+/* Requests a minute that fit a budget a minute (bytes, tokens), at the fleet's figure per request. */
 static double fit_rpm(double bytes, double reqs, double budget)
 {
 	double per_req = reqs >= 1 ? bytes / reqs : bytes;
@@ -115,7 +123,7 @@ static void judge(struct ps_fleet *f, struct ps_datapath *dp, const struct ps_cr
 		  const struct ps_fleet_limit_cfg *fl, const struct ps_limits *l,
 		  uint64_t now_ms, uint64_t bnow)
 {
-	double m[PS_FV_N], d[PS_FV_N], share;
+	double m[PS_FV_N], d[PS_FV_N], share, ltm, ltd;
 	struct ps_enforcement old = {};
 	struct ps_cview lm, ld;
 	struct want w = {};
@@ -131,7 +139,10 @@ static void judge(struct ps_fleet *f, struct ps_datapath *dp, const struct ps_cr
 	     (fl->egress_bytes_per_day == PS_LIMIT_UNSET ||
 	      d[PS_FV_EGRESS] <= (double)fl->egress_bytes_per_day) &&
 	     (fl->egress_bytes_per_minute == PS_LIMIT_UNSET ||
-	      m[PS_FV_EGRESS] <= (double)fl->egress_bytes_per_minute)))
+	      m[PS_FV_EGRESS] <= (double)fl->egress_bytes_per_minute) &&
+	     (fl->tokens_per_minute == PS_LIMIT_UNSET ||
+	      m[PS_FV_TOKENS] * 2 < (double)fl->tokens_per_minute) &&
+	     (fl->tokens_per_day == PS_LIMIT_UNSET || d[PS_FV_TOKENS] <= (double)fl->tokens_per_day)))
 		return;
 	if (!ps_fleet_windows(f, r, now_ms, m, d))
 		return;
@@ -149,6 +160,25 @@ static void judge(struct ps_fleet *f, struct ps_datapath *dp, const struct ps_cr
 		snprintf(why, sizeof(why), "requests_per_minute %llu, share %.2f",
 			 (unsigned long long)fl->requests_per_minute, share);
 		consider(&w, PS_ACT_THROTTLE, rpm, burst, 0, PS_ORIGIN_MINUTE_LIMIT, why);
+	}
+	ltm = lm.v[PS_F_TX_TOKENS] + lm.v[PS_F_RX_TOKENS];
+	ltd = ld.v[PS_F_TX_TOKENS] + ld.v[PS_F_RX_TOKENS];
+	if (fl->tokens_per_minute != PS_LIMIT_UNSET && ltm > 0 &&
+	    m[PS_FV_TOKENS] * 2 >= (double)fl->tokens_per_minute) {
+		double rpm = fit_rpm(m[PS_FV_TOKENS], m[PS_FV_REQ], (double)fl->tokens_per_minute);
+
+		share = ltm / m[PS_FV_TOKENS];
+		rpm = ceil(rpm * share);
+		if (l->requests_per_minute != PS_LIMIT_UNSET && l->requests_per_minute < rpm)
+			rpm = l->requests_per_minute;
+		snprintf(why, sizeof(why), "tokens_per_minute %llu, share %.2f",
+			 (unsigned long long)fl->tokens_per_minute, share);
+		consider(&w, PS_ACT_THROTTLE, rpm, ceil(rpm / 60.0), 0, PS_ORIGIN_MINUTE_LIMIT, why);
+	}
+	if (fl->tokens_per_day != PS_LIMIT_UNSET && d[PS_FV_TOKENS] > (double)fl->tokens_per_day) {
+		share = d[PS_FV_TOKENS] > 0 ? ltd / d[PS_FV_TOKENS] : 1;
+		exceed(&w, l, fit_rpm(d[PS_FV_TOKENS], d[PS_FV_REQ], fl->tokens_per_day / 1440.0),
+		       share, PS_ORIGIN_DAY_LIMIT, "tokens over tokens_per_day");
 	}
 	if (fl->requests_per_day != PS_LIMIT_UNSET && d[PS_FV_REQ] > (double)fl->requests_per_day) {
 		share = d[PS_FV_REQ] > 0 ? ld.v[PS_F_INFERENCE] / d[PS_FV_REQ] : 1;
@@ -188,9 +218,10 @@ static void judge(struct ps_fleet *f, struct ps_datapath *dp, const struct ps_cr
 	if (!had || !is_fleet_entry(&old) || old.action != w.e.action) {
 		char s[64];
 
-		pr_info("penstockd: fleet: %s %s: %s (fleet 1m %.0f requests, 24h %.0f)\n",
+		pr_info("penstockd: fleet: %s %s: %s (fleet 1m %.0f requests %.0f tokens, "
+			"24h %.0f requests %.0f tokens)\n",
 			ps_action_names[w.e.action], ps_client_str(&r->key, s, sizeof(s)),
-			w.e.reason, m[PS_FV_REQ], d[PS_FV_REQ]);
+			w.e.reason, m[PS_FV_REQ], m[PS_FV_TOKENS], d[PS_FV_REQ], d[PS_FV_TOKENS]);
 	}
 }
 

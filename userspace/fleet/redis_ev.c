@@ -93,7 +93,7 @@ int ps_redis_ev_attach(redisAsyncContext *ac, int epfd)
 	return 0;
 }
 
-void ps_redis_ev_run(int epfd)
+int ps_redis_ev_run(int epfd)
 {
 	struct epoll_event ev;
 	struct ps_redis_ev *e;
@@ -104,10 +104,11 @@ void ps_redis_ev_run(int epfd)
 	 * Writes first: a connect completes as the socket turns writable.
 	 */
 	if (epoll_wait(epfd, &ev, 1, 0) != 1)
-		return;
+		return 0;
 	e = ev.data.ptr;
 	if ((ev.events & EPOLLOUT) && (e->events & EPOLLOUT))
 		redisAsyncHandleWrite(e->ac);
 	else
 		redisAsyncHandleRead(e->ac);
+	return 1;
 }

@@ -15,10 +15,11 @@
 int ps_redis_ev_attach(redisAsyncContext *ac, int epfd);
 
 /*
- * Run what is ready in epfd (without waiting): the reads and writes of
- * the one context attached there, if any. The context may be freed on
- * the way (a disconnect): its callbacks say so.
+ * Run one event ready in epfd (without waiting): a read or a write of a
+ * context attached there (one, or a Cluster's several). The context may
+ * be freed on the way (a disconnect): its callbacks say so. 1 when an
+ * event ran, 0 when none was ready.
  */
-void ps_redis_ev_run(int epfd);
+int ps_redis_ev_run(int epfd);
 
 #endif

@@ -39,6 +39,7 @@
 
 #include "common/log.h"
 #include "enforce/enforce.h"
+#include "fleet/cluster.h"
 #include "fleet/fleet.h"
 #include "penstock.skel.h"
 #include "policy/detect_int.h"
@@ -70,6 +71,8 @@ static void on_entries(redisAsyncContext *ac, void *r, void *priv)
 	size_t i;
 
 	(void)priv;
+	if (f)
+		ps_fleet_cluster_note(f, rep);
 	if (!f || !rep || rep->type != REDIS_REPLY_ARRAY)
 		return;
 	free(f->remote);
@@ -169,16 +172,17 @@ static void apply_remote(struct ps_fleet *f, struct ps_datapath *dp, uint64_t no
 static void publish(struct ps_fleet *f, struct ps_datapath *dp, uint64_t now_ms, uint64_t bnow)
 {
 	int fd = bpf_map__fd(dp->skel->maps.ps_enforce), n, i;
-	redisAsyncContext *ac = f->ac;
 	struct ps_lpm_key *keys = NULL;
 	char hkey[PS_FLEET_KEY_MAX];
+	redisAsyncContext *ac;
 
 	f->published = 0;
+	snprintf(hkey, sizeof(hkey), "ps:{%s}:entries", f->cfg->fleet.name);
+	ac = ps_fleet_ctx(f, hkey);
 	/* With the tick's push only: nothing piles up behind a slow Redis. */
-	if (!ac || f->state != PS_FLEET_UP || !f->pushed)
+	if (!ac || !f->pushed)
 		return;
 	f->pushed = false;
-	snprintf(hkey, sizeof(hkey), "ps:{%s}:entries", f->cfg->fleet.name);
 	n = ps_enf_keys(fd, &keys);
 	for (i = 0; i < n; i++) {
 		struct ps_enforcement e;
@@ -282,10 +286,13 @@ static void detect(struct ps_fleet *f, struct ps_detect *det, uint64_t now_ms, u
 			if (!what)
 				continue;
 			ps_crec_view(f->table, r, PS_WIN_1M, now_ms, &lm);
-			ev = json_pack("{s:f, s:f, s:f, s:I, s:I}", "fleet_rpm", m[PS_FV_REQ],
-				       "fleet_requests_24h", d[PS_FV_REQ], "local_rpm",
-				       lm.v[PS_F_INFERENCE], "population", (json_int_t)pop.n,
-				       "class", (json_int_t)cls);
+			ev = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "fleet_rpm",
+				       m[PS_FV_REQ], "fleet_requests_24h", d[PS_FV_REQ],
+				       "fleet_tokens_1m", m[PS_FV_TOKENS], "fleet_tokens_24h",
+				       d[PS_FV_TOKENS], "fleet_egress_1m", m[PS_FV_EGRESS], "local_rpm",
+				       lm.v[PS_F_INFERENCE], "local_tokens_1m",
+				       lm.v[PS_F_TX_TOKENS] + lm.v[PS_F_RX_TOKENS], "population",
+				       (json_int_t)pop.n, "class", (json_int_t)cls);
 			ps_prefix_of_client(&r->key, &p);
 			ps_limits_resolve(f->cfg, cls, &lim);
 			f->found += ps_dt_escalate(det, &p, PS_ALERT_CLIENT, what, score, ev,
@@ -329,6 +336,7 @@ static void on_pfx(redisAsyncContext *ac, void *r, void *priv)
 	int i;
 
 	(void)ac;
+	ps_fleet_cluster_note(f, rep);
 	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3) {
 		for (i = 0; i < 3; i++)
 			if (rep->element[i]->type != REDIS_REPLY_INTEGER)
@@ -390,6 +398,7 @@ static void send_prefix(struct ps_fleet *f, const struct member *m, uint32_t n, 
 	static size_t argvlen[10 + PFX_MAX_ADDRS];
 	static char addrs[PFX_MAX_ADDRS][64];
 	char keys[4][PS_FLEET_KEY_MAX], subj[64], rc[24], rp[24], ttl[16];
+	redisAsyncContext *ac;
 	struct pfx_call *c;
 	uint64_t cur = 0, prev = 0;
 	uint32_t i, na = 0;
@@ -435,7 +444,8 @@ static void send_prefix(struct ps_fleet *f, const struct member *m, uint32_t n, 
 		argv[argc++] = addrs[i];
 	for (a = 0; a < argc; a++)
 		argvlen[a] = strlen(argv[a]);
-	if (redisAsyncCommandArgv(f->ac, on_pfx, c, argc, argv, argvlen) != REDIS_OK) {
+	ac = ps_fleet_ctx(f, keys[0]);
+	if (!ac || redisAsyncCommandArgv(ac, on_pfx, c, argc, argv, argvlen) != REDIS_OK) {
 		free(c);
 		return;
 	}
@@ -448,7 +458,7 @@ static void push_prefixes(struct ps_fleet *f, uint64_t now_ms)
 	uint32_t now_s = now_ms / 1000, hour = now_s / 3600, i, n = 0, start;
 	struct member *m;
 
-	if (!f->ac || f->state != PS_FLEET_UP || f->cfg->detection.enabled <= 0 ||
+	if (f->state != PS_FLEET_UP || f->cfg->detection.enabled <= 0 ||
 	    f->cfg->detection.prefix.enabled <= 0)
 		return;
 	m = malloc((size_t)(f->table->n ? f->table->n : 1) * sizeof(*m));

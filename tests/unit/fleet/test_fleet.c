@@ -144,13 +144,17 @@ static void test_keys(void)
 	ck_end(&ck);
 }
 
+/* The counters read at now: inf requests, txb bytes; completion and prompt tokens. */
 static void read_at(struct ps_ctable *t, const struct ps_client_key *key, uint64_t inf,
-		    uint64_t txb, uint32_t now)
+		    uint64_t txb, uint64_t txt, uint64_t rxt, uint32_t now)
 {
 	struct ps_counters c = { .inference_requests = inf, .requests = inf, .tx_bytes = txb,
 				 .first_seen_ns = 1, .last_seen_ns = 1 };
+	struct ps_tokens tk = {};
 
-	ps_ctable_update(t, key, &c, NULL, now, 0);
+	tk.v[PS_F_TX_TOKENS - PS_NCTRFIELDS] = txt;
+	tk.v[PS_F_RX_TOKENS - PS_NCTRFIELDS] = rxt;
+	ps_ctable_update(t, key, &c, txt || rxt ? &tk : NULL, now, 0);
 }
 
 static void test_local(void)
@@ -165,8 +169,10 @@ static void test_local(void)
 	ck_init(&ck, "local buckets of a client table");
 	inet_pton(AF_INET, "198.18.0.2", key.addr.a);
 	ps_ctable_init(&t);
-	read_at(&t, &key, 5, 1000, T0 + 10);	/* minute m0: 5 requests, 1000 bytes */
-	read_at(&t, &key, 8, 1500, T0 + 70);	/* minute m0 + 1: 3 more, 500 more */
+	/* minute m0: 5 requests, 1000 bytes, 40 + 10 tokens */
+	read_at(&t, &key, 5, 1000, 40, 10, T0 + 10);
+	/* minute m0 + 1: 3 more, 500 more, 20 + 7 more */
+	read_at(&t, &key, 8, 1500, 60, 17, T0 + 70);
 	r = ps_ctable_find(&t, &key);
 	if (!r) {
 		ck_fail(&ck, "no record");
@@ -179,6 +185,15 @@ static void test_local(void)
 			 f = ps_fleet_local(&t, r, PS_FB_DAY, d0, PS_FV_EGRESS),
 			 g = ps_fleet_local(&t, r, PS_FB_DAY_PREV, d0 - 1, PS_FV_REQ);
 
+		uint64_t tm = ps_fleet_local(&t, r, PS_FB_MIN, m0 + 1, PS_FV_TOKENS),
+			 tp = ps_fleet_local(&t, r, PS_FB_MIN_PREV, m0, PS_FV_TOKENS),
+			 td = ps_fleet_local(&t, r, PS_FB_DAY, d0, PS_FV_TOKENS);
+
+		/* Tokens: prompt + completion, as tokens_per_minute counts them. */
+		if (tm != 27 || tp != 50 || td != 77)
+			ck_fail(&ck, "tokens minute %llu prev %llu day %llu, expected 27 50 77",
+				(unsigned long long)tm, (unsigned long long)tp,
+				(unsigned long long)td);
 		if (a != 3 || b != 5 || c != 0 || d != 8 || e != 1000 || f != 1500 || g != 0)
 			ck_fail(&ck, "minute %llu prev %llu next %llu day %llu egress prev %llu "
 				"day %llu day before %llu, expected 3 5 0 8 1000 1500 0",
@@ -195,6 +210,50 @@ static void test_local(void)
 	}
 	ck_end(&ck);
 	ps_ctable_free(&t);
+}
+
+/*
+ * Key slots: CRC16's test vector from the Redis Cluster specification
+ * ("123456789" gives 0x31C3), and the slots redis-server 7.0 answers to
+ * CLUSTER KEYSLOT for the specification's hash-tag examples and keys of
+ * penstock's layout.
+ */
+static void test_slots(void)
+{
+	static const struct {
+		const char *key;
+		uint16_t slot;
+	} cases[] = {
+		{ "123456789", 12739 },
+		{ "foo", 12182 },
+		{ "{user1000}.following", 3443 },
+		{ "foo{}{bar}", 8363 },		/* an empty tag: the whole key */
+		{ "foo{{bar}}zap", 4015 },	/* the tag "{bar" */
+		{ "foo{bar}{zap}", 5061 },	/* the first tag: "bar" */
+		{ "ps:{t1|198.18.0.2}:m:1", 417 },
+		{ "ps:{penstock}:entries", 10804 },
+	};
+	char a[PS_FLEET_KEY_MAX], b[PS_FLEET_KEY_MAX];
+	struct ck ck;
+	size_t i;
+	int la, lb;
+
+	ck_init(&ck, "cluster key slots");
+	if (ps_fleet_crc16("123456789", 9) != 0x31C3)
+		ck_fail(&ck, "crc16(123456789) 0x%04x, expected 0x31C3",
+			ps_fleet_crc16("123456789", 9));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint16_t got = ps_fleet_slot(cases[i].key, strlen(cases[i].key));
+
+		if (got != cases[i].slot)
+			ck_fail(&ck, "%s: slot %u, expected %u", cases[i].key, got, cases[i].slot);
+	}
+	/* A subject's minute and day keys: one slot. */
+	la = ps_fleet_key(a, sizeof(a), "prod", "key:abc", PS_FB_MIN, 29000000);
+	lb = ps_fleet_key(b, sizeof(b), "prod", "key:abc", PS_FB_DAY_PREV, 20000);
+	if (la < 0 || lb < 0 || ps_fleet_slot(a, la) != ps_fleet_slot(b, lb))
+		ck_fail(&ck, "%s and %s in different slots", a, b);
+	ck_end(&ck);
 }
 
 struct cfg_case {
@@ -227,6 +286,10 @@ static const struct cfg_case cfg_cases[] = {
 	  EP "fleet: {redis: \"redis://h\"}\nfleet_limits:\n  - {class: gold}\n",
 	  "4:13: fleet_limits[0].class: no class 'gold', expected default or a name of "
 	  "limits.classes" },
+	{ "fleet_limits_tokens_zero",
+	  EP "fleet: {redis: \"redis://h\"}\nfleet_limits:\n  - {class: default, tokens_per_minute: 0}\n",
+	  "4:41: fleet_limits[0].tokens_per_minute: 0 is out of range, expected an integer in "
+	  "1..1000000000000" },
 	{ "fleet_limits_twice",
 	  EP "fleet: {redis: \"redis://h\"}\nfleet_limits:\n  - {class: default}\n"
 	     "  - {class: default}\n",
@@ -239,7 +302,8 @@ static void test_config(void)
 	static const char full[] =
 		EP "fleet_limits:\n"
 		"  - {class: gold, requests_per_minute: 600, burst: 20, egress_bytes_per_day: 1GiB}\n"
-		"  - {class: default, requests_per_day: 100000}\n"
+		"  - {class: default, requests_per_day: 100000, tokens_per_minute: 9000,\n"
+		"     tokens_per_day: 2000000}\n"
 		"fleet:\n"
 		"  redis: redis://10.1.2.3:6380/2\n"
 		"  name: prod-eu\n"
@@ -281,7 +345,9 @@ static void test_config(void)
 			 a->burst != 20 || a->egress_bytes_per_day != (1ULL << 30) ||
 			 a->requests_per_day != PS_LIMIT_UNSET || b->class_id != 0 ||
 			 b->requests_per_day != 100000 || b->burst != 1 ||
-			 b->requests_per_minute != PS_LIMIT_UNSET)
+			 b->requests_per_minute != PS_LIMIT_UNSET || b->tokens_per_minute != 9000 ||
+			 b->tokens_per_day != 2000000 || a->tokens_per_minute != PS_LIMIT_UNSET ||
+			 a->tokens_per_day != PS_LIMIT_UNSET)
 			ck_fail(&ck, "fleet_limits: %d entries, class ids %d %d", cfg.nfleet_limits,
 				a->class_id, b->class_id);
 	}
@@ -307,6 +373,7 @@ static void test_config(void)
 
 int main(void)
 {
+	test_slots();
 	test_urls();
 	test_keys();
 	test_local();
