@@ -92,23 +92,29 @@ static double select_kth_f(struct ps_detect *d, float *v, size_t n, size_t k, co
 	size_t lo = 0, hi = n - 1;
 
 	while (lo < hi) {
-		double pivot = key_f(v[lo + (hi - lo) / 2], m);
+		float pivf = v[lo + (hi - lo) / 2];
+		double pivot = key_f(pivf, m);
 		size_t i = lo, j = hi;
 
 		if (hi - lo >= PS_CTABLE_YIELD_EVERY)
 			ps_dt_yield_now(d);	/* a reload: the run stops after this baseline */
 		while (i <= j) {
-			/* Only the side that moves is compared by its key. */
 			if (m) {
 				while (key_f(v[i], m) < pivot)
 					i++;
 				while (key_f(v[j], m) > pivot)
 					j--;
 			} else {
-				/* log1p is increasing: the floats compare as their keys. */
-				while (log1p(v[i]) < pivot)
+				/*
+				 * The median's: the floats compare as their
+				 * logarithms do. Two floats 0 <= x < y are at
+				 * least 2^-24 x apart, their log1p at least
+				 * 2^-25 min(x, 1) relative apart: millions of
+				 * a double's ulps, far beyond log1p's error.
+				 */
+				while (v[i] < pivf)
 					i++;
-				while (log1p(v[j]) > pivot)
+				while (v[j] > pivf)
 					j--;
 			}
 			if (i <= j) {
@@ -139,7 +145,15 @@ static double median_of_f(struct ps_detect *d, float *v, size_t n, const double 
 
 	if (n % 2)
 		return a;
-	/* The largest of the lower half. */
+	/* The largest of the lower half (the median's: of the floats). */
+	if (!m) {
+		float bf = v[0];
+
+		for (i = 1; i < n / 2; i++)
+			if (v[i] > bf)
+				bf = v[i];
+		return (a + key_f(bf, m)) / 2;
+	}
 	b = key_f(v[0], m);
 	for (i = 1; i < n / 2; i++)
 		if ((x = key_f(v[i], m)) > b)

@@ -2213,6 +2213,63 @@ static void test_cand_figures(void)
 	ck_end(&ck);
 }
 
+/*
+ * A run's baselines are made over the figures as floats, their logarithms
+ * taken as the selection compares them (ps_median_mad_f): the median and
+ * MAD must be those of ps_median_mad over log(1 + x) as doubles, to the
+ * bit, whatever the values (counts, fractions, tiny and huge ones, many
+ * equal), the count (odd, even) and the order.
+ */
+static void test_median_mad_floats(void)
+{
+	struct ck ck;
+	struct sim *s;
+	uint64_t seed = 88172645463325252ULL;
+	static const size_t sizes[] = { 1, 2, 3, 4, 5, 10, 11, 64, 999, 1000, 65537, 200000 };
+	size_t k, i;
+
+	ck_init(&ck, "median_mad_of_floats_as_of_their_logs");
+	s = sim_new(&ck, cfg_new());
+	for (k = 0; k < NA(sizes) * 4 && ck_ok(&ck); k++) {
+		size_t n = sizes[k / 4];
+		float *x = malloc(n * sizeof(*x));
+		double *v = malloc(n * sizeof(*v)), m1, d1, m2, d2;
+
+		if (!x || !v) {
+			ck_fail(&ck, "out of memory");
+			free(x);
+			free(v);
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+			switch (k % 4) {
+			case 0:	/* requests: small counts, many equal */
+				x[i] = (float)(seed % 8);
+				break;
+			case 1:	/* window figures: fractions */
+				x[i] = (float)(seed % 100000) / 7.0f;
+				break;
+			case 2:	/* bytes an answer: tiny to huge */
+				x[i] = (float)ldexp((double)(seed % 1000 + 1), (int)(seed >> 40) % 90 - 30);
+				break;
+			default:	/* two values */
+				x[i] = seed % 3 ? 1.0f : 1.0000001f;
+			}
+			v[i] = log1p(x[i]);
+		}
+		ps_median_mad(v, n, &m1, &d1);
+		ps_median_mad_f(s->d, x, n, &m2, &d2);
+		if (m1 != m2 || d1 != d2)
+			ck_fail(&ck, "%zu values (kind %zu): median %.17g, MAD %.17g from the floats; "
+				"%.17g, %.17g from their logs", n, k % 4, m2, d2, m1, d1);
+		free(x);
+		free(v);
+	}
+	sim_free(s);
+	ck_end(&ck);
+}
+
 /* ------------------------------------------------------------ low_and_slow */
 
 static void test_low_and_slow(void)
@@ -2961,6 +3018,7 @@ int main(void)
 	test_prefix_bursty();
 	test_prefix_slices();
 	test_cand_figures();
+	test_median_mad_floats();
 	run_in_child("prefix_table_many_exempt_clients", many_exempt_prefixes, 2);
 	test_low_and_slow();
 	test_surge();
