@@ -57,21 +57,32 @@ double ps_dt_pace_1m(const struct ps_crec *r, double inf1m, uint32_t now)
 
 /* ---- per-tick observation ---- */
 
+/*
+ * ds[0..n) made: the array grows by doubling, but only the entries in use
+ * are written (a big realloc maps fresh pages: the rest costs no memory).
+ */
 int ps_dt_grow(struct ps_detect *d, uint32_t n)
 {
-	uint32_t cap = d->nds ? d->nds : 1024, i;
-	struct dstate *ns;
+	uint32_t i;
 
-	while (cap < n)
-		cap *= 2;
-	ns = realloc(d->ds, (size_t)cap * sizeof(*ns));
-	if (!ns)
-		return -ENOMEM;
-	memset(ns + d->nds, 0, (size_t)(cap - d->nds) * sizeof(*ns));
-	for (i = d->nds; i < cap; i++)
-		ns[i].cls = CLS_UNKNOWN;
-	d->ds = ns;
-	d->nds = cap;
+	if (n > d->cap_ds) {
+		uint32_t cap = d->cap_ds ? d->cap_ds : 1024;
+		struct dstate *ns;
+
+		while (cap < n)
+			cap *= 2;
+		ns = realloc(d->ds, (size_t)cap * sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		d->ds = ns;
+		d->cap_ds = cap;
+	}
+	if (n <= d->nds)
+		return 0;
+	memset(d->ds + d->nds, 0, (size_t)(n - d->nds) * sizeof(*d->ds));
+	for (i = d->nds; i < n; i++)
+		d->ds[i].cls = CLS_UNKNOWN;
+	d->nds = n;
 	return 0;
 }
 
@@ -178,63 +189,137 @@ double ps_dt_duty_cycle(const struct dstate *s, uint32_t now, double *watched_mi
 
 /* ---- a run ---- */
 
-/*
- * The arrays of one run (candidates, and the values of a baseline): mapped
- * for the run and given back after it, so that between runs the daemon's
- * memory is its table's and the detector's per-client state.
- */
-static int map_run_arrays(struct ps_detect *d, uint32_t n)
+void *ps_dt_arena(struct dt_arena *a, size_t bytes)
 {
-	size_t lc = (size_t)n * sizeof(*d->cand), ls = (size_t)n * sizeof(*d->scratch);
-	void *c, *x;
+	size_t cap = 1 << 16;
+	void *p;
 
-	c = mmap(NULL, lc, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (c == MAP_FAILED)
+	if (bytes <= a->cap)
+		return a->p;
+	while (cap < bytes)
+		cap *= 2;
+	/* Not populated: a page counts when a run writes it. */
+	p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (a->p)
+		munmap(a->p, a->cap);
+	a->p = p;
+	a->cap = cap;
+	return p;
+}
+
+void ps_dt_arena_drop(struct dt_arena *a)
+{
+	if (a->p)
+		madvise(a->p, a->cap, MADV_DONTNEED);
+}
+
+void ps_dt_arena_free(struct dt_arena *a)
+{
+	if (a->p)
+		munmap(a->p, a->cap);
+	a->p = NULL;
+	a->cap = 0;
+}
+
+/* The bitmaps of a run over n records, cleared; -ENOMEM. */
+static int map_run_bits(struct ps_detect *d, uint32_t n)
+{
+	size_t words = ((size_t)n + 63) / 64 + 1;
+	uint64_t *b = ps_dt_arena(&d->bits, 6 * words * sizeof(*b));
+
+	if (!b)
 		return -ENOMEM;
-	x = mmap(NULL, ls, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (x == MAP_FAILED) {
-		munmap(c, lc);
-		return -ENOMEM;
-	}
-	d->cand = c;
-	d->cap_cand = n;
-	d->scratch = x;
-	d->cap_scratch = n;
+	memset(b, 0, 6 * words * sizeof(*b));
+	d->bcand = b;
+	d->brep = b + words;
+	d->bfound = b + 2 * words;
+	d->bskip = b + 3 * words;
+	d->bgroup = b + 4 * words;
+	d->b6 = b + 5 * words;
+	d->run_n = n;
 	return 0;
 }
 
-static void unmap_run_arrays(struct ps_detect *d)
+/* The end of a run: its scratch's pages go back to the system. */
+static void drop_run_scratch(struct ps_detect *d)
 {
-	if (d->cand)
-		munmap(d->cand, (size_t)d->cap_cand * sizeof(*d->cand));
-	if (d->scratch)
-		munmap(d->scratch, d->cap_scratch * sizeof(*d->scratch));
-	d->cand = NULL;
-	d->scratch = NULL;
-	d->cap_cand = 0;
-	d->cap_scratch = 0;
+	ps_dt_arena_drop(&d->bits);
+	ps_dt_arena_drop(&d->vals);
+	ps_dt_arena_drop(&d->pcount);
+	ps_dt_arena_drop(&d->tags);
+	ps_dt_arena_drop(&d->keys);
+	ps_dt_arena_drop(&d->hyd);
+	d->bcand = d->brep = d->bfound = d->bskip = d->bgroup = d->b6 = NULL;
+	d->run_n = 0;
 }
 
-/* Fill a candidate from record idx at now_ms. */
-static void cand_of(struct ps_detect *d, uint32_t idx, uint32_t now, uint64_t now_ms,
-		    struct cand *c)
+/*
+ * Fields f[0..nf) of r's window win (1m or 1h) at now_ms, in out: the
+ * figures ps_crec_view (count/clients.c) gives, by the same arithmetic,
+ * without the fields a candidate does not hold (the token ones among
+ * them, in a token entry apart). A run reads each candidate's several
+ * times; unit_detect holds the two to the same figures.
+ */
+static void window_fields(const struct ps_ctable *t, const struct ps_crec *r,
+			  enum ps_window win, uint64_t now_ms, int nf, const enum ps_wfield *f,
+			  double *out)
 {
+	uint32_t m = now_ms / 60000, len = win == PS_WIN_1M ? 1 : 60;
+	uint32_t cur = m / len, rec = r->minute / len;
+	double span = len * 60000.0, frac, wcur = 1.0, wprev;
+	int i;
+
+	if (!r->minute) {
+		for (i = 0; i < nf; i++)
+			out[i] = 0;
+		return;
+	}
+	frac = ((double)now_ms - (double)cur * span) / span;
+	if (frac < 0)
+		frac = 0;
+	wprev = 1.0 - frac;
+	if (cur == rec + 1)
+		wcur = 0.0;
+	else if (cur > rec + 1)
+		wcur = wprev = 0.0;
+	for (i = 0; i < nf; i++) {
+		double bc = ps_crec_bucket(t, r, win, 0, f[i]);
+		double bp = ps_crec_bucket(t, r, win, 1, f[i]);
+
+		if (cur == rec + 1)
+			out[i] = bc * wprev;
+		else
+			out[i] = bc * wcur + bp * wprev;
+	}
+}
+
+void ps_dt_cand(struct ps_detect *d, uint32_t idx, uint32_t now, uint64_t now_ms, int what,
+		struct cand *c)
+{
+	static const enum ps_wfield f1m[] = { PS_W_INFERENCE, PS_W_TX_PAYLOAD };
+	static const enum ps_wfield f1h[] = { PS_W_INFERENCE, PS_W_TX_PAYLOAD, PS_W_RX_PAYLOAD };
 	const struct ps_crec *r = &d->t->rec[idx];
-	struct ps_cview v;
+	double v[3];
 
 	memset(c, 0, sizeof(*c));
 	c->idx = idx;
 	c->family = r->key.family;
-	ps_crec_view(d->t, r, PS_WIN_1M, now_ms, &v);
-	c->inf1m = v.v[PS_F_INFERENCE];
-	c->out1m = ps_dt_outflow(&v);
-	c->pace1m = ps_dt_pace_1m(r, c->inf1m, now);
-	c->opace1m = ps_dt_pace_1m(r, c->out1m, now);
-	ps_crec_view(d->t, r, PS_WIN_1H, now_ms, &v);
-	c->inf1h = v.v[PS_F_INFERENCE];
-	c->txp1h = v.v[PS_F_TX_PAYLOAD];
-	c->rxp1h = v.v[PS_F_RX_PAYLOAD];
-	c->out1h = ps_dt_outflow(&v);
+	if (what & CAND_1M) {
+		window_fields(d->t, r, PS_WIN_1M, now_ms, 2, f1m, v);
+		c->inf1m = v[0];
+		c->out1m = v[1];	/* ps_dt_outflow: the tx payload */
+		c->pace1m = ps_dt_pace_1m(r, c->inf1m, now);
+		c->opace1m = ps_dt_pace_1m(r, c->out1m, now);
+	}
+	if (what & CAND_1H) {
+		window_fields(d->t, r, PS_WIN_1H, now_ms, 3, f1h, v);
+		c->inf1h = v[0];
+		c->txp1h = v[1];
+		c->rxp1h = v[2];
+		c->out1h = v[1];
+	}
 	c->recent = r->last_wall + 60 >= now;
 }
 
@@ -250,7 +335,12 @@ static int judge_one(struct ps_detect *d, const struct cand *c, const struct dt_
 	struct ps_limits lim;
 	struct ps_prefix p;
 
-	if (!ps_dt_judge_client(d, c, cls, run, &det, &score, &ev)) {
+	if (ps_dt_judge_client(d, c, cls, run, &det, &score, &ev) && d->stale) {
+		/* A reload while a baseline was made for it: the run stops. */
+		json_decref(ev);
+		return 0;
+	}
+	if (!det) {
 		/* Over the high_rate floor and judged clean: not again
 		 * between runs. A client found stays eligible, so that its
 		 * next step comes on time. */
@@ -277,13 +367,13 @@ static int judge_hot(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	if (!d->nhot)
 		return 0;
 	if (!d->b1m.scale)
-		ps_dt_baseline(d, 0, 1, &d->b1m);	/* no run yet: the defaults */
+		ps_dt_baseline_f(d, NULL, 0, 1, &d->b1m);	/* no run yet: the defaults */
 	if (!d->b1h.scale) {
-		ps_dt_baseline(d, 0, 10, &d->b1h);
-		ps_dt_baseline(d, 0, OUT_DEF_1H, &d->bo1h);
-		ps_dt_baseline(d, 0, OUT_DEF_REQ, &d->boreq);
-		ps_dt_baseline(d, 0, 1, &d->bratio);
-		ps_dt_baseline(d, 0, OUT_DEF_REQ, &d->bbusy);
+		ps_dt_baseline_f(d, NULL, 0, 10, &d->b1h);
+		ps_dt_baseline_f(d, NULL, 0, OUT_DEF_1H, &d->bo1h);
+		ps_dt_baseline_f(d, NULL, 0, OUT_DEF_REQ, &d->boreq);
+		ps_dt_baseline_f(d, NULL, 0, 1, &d->bratio);
+		ps_dt_baseline_f(d, NULL, 0, OUT_DEF_REQ, &d->bbusy);
 	}
 	run.b1m = &d->b1m;
 	run.b1h = &d->b1h;
@@ -299,7 +389,7 @@ static int judge_hot(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 			continue;
 		if (ps_dt_exempt(d->cfg, ps_dt_class_of(d, idx)))
 			continue;
-		cand_of(d, idx, now, now_ms, &c);
+		ps_dt_cand(d, idx, now, now_ms, CAND_ALL, &c);
 		taken += judge_one(d, &c, &run);
 	}
 	d->nhot = 0;
@@ -308,16 +398,17 @@ static int judge_hot(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 
 /*
  * The candidates of a run: the clients active in the last hour, exempt
- * ones aside (they only mark their prefixes). Returns how many.
+ * ones aside (they only mark their prefixes). Marks them in bcand;
+ * returns how many.
  */
-static uint32_t collect(struct ps_detect *d, uint32_t now, uint64_t now_ms)
+static uint32_t collect(struct ps_detect *d, uint32_t now)
 {
 	const struct ps_config *cfg = d->cfg;
 	struct ps_ctable *t = d->t;
 	uint32_t i, nc = 0;
 
 	d->nex = 0;
-	for (i = 0; i < t->n; i++) {
+	for (i = 0; i < d->run_n; i++) {
 		const struct ps_crec *r = &t->rec[i];
 
 		if (ps_dt_yield(d, i))
@@ -338,9 +429,61 @@ static uint32_t collect(struct ps_detect *d, uint32_t now, uint64_t now_ms)
 			d->ex[d->nex++] = i;
 			continue;
 		}
-		cand_of(d, i, now, now_ms, &d->cand[nc++]);
+		ps_bit_set(d->bcand, i);
+		if (r->key.family == PS_AF_INET6)
+			ps_bit_set(d->b6, i);
+		nc++;
 	}
 	return nc;
+}
+
+/*
+ * The networks seen by mark_networks: an open-addressed set of their
+ * hashes, as big as the networks are many (not the clients), mapped apart
+ * so that it goes back to the system after the run.
+ */
+struct netset {
+	uint64_t *v;
+	uint32_t cap, n;
+};
+
+static bool netset_grow(struct netset *s)
+{
+	uint32_t cap = s->cap ? s->cap * 2 : 4096, mask = cap - 1, i, j;
+	uint64_t *nv = mmap(NULL, (size_t)cap * sizeof(*nv), PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (nv == MAP_FAILED)
+		return false;
+	for (i = 0; i < s->cap; i++) {
+		if (!s->v[i])
+			continue;
+		for (j = s->v[i] & mask; nv[j]; j = (j + 1) & mask)
+			;
+		nv[j] = s->v[i];
+	}
+	if (s->v)
+		munmap(s->v, (size_t)s->cap * sizeof(*s->v));
+	s->v = nv;
+	s->cap = cap;
+	return true;
+}
+
+/* Add h (odd); whether it was not there. Out of memory: counted as new. */
+static bool netset_add(struct netset *s, uint64_t h)
+{
+	uint32_t j, mask;
+
+	if (2 * (s->n + 1) > s->cap && !netset_grow(s))
+		return true;
+	mask = s->cap - 1;
+	for (j = h & mask; s->v[j] && s->v[j] != h; j = (j + 1) & mask)
+		;
+	if (s->v[j])
+		return false;
+	s->v[j] = h;
+	s->n++;
+	return true;
 }
 
 /*
@@ -348,39 +491,32 @@ static uint32_t collect(struct ps_detect *d, uint32_t now, uint64_t now_ms)
  * /48; an API key is its own), the first of the table's order with
  * requests and answers in the hour: a hydra of a hundred addresses, or
  * a campus, is one member of the population, not its median. Marks
- * cand.rep. Equal hashes of two networks count as one (rare, and only a
+ * brep. Equal hashes of two networks count as one (rare, and only a
  * client fewer in the baseline).
  */
-static void mark_networks(struct ps_detect *d, uint32_t nc)
+static void mark_networks(struct ps_detect *d)
 {
-	uint32_t cap = 64, i, mask;
-	uint64_t *seen;
+	uint32_t now = d->last_run_ms / 1000, i, k = 0;
+	struct netset seen = {};
+	struct cand c;
 
-	while (cap < 2 * nc)
-		cap *= 2;
-	mask = cap - 1;
-	seen = calloc(cap, sizeof(*seen));
-	for (i = 0; i < nc; i++) {
-		struct cand *c = &d->cand[i];
-		const struct ps_client_key *k = &d->t->rec[c->idx].key;
+	FOR_CAND(d, i) {
+		const struct ps_client_key *key = &d->t->rec[i].key;
 		struct ps_prefix p;
-		uint64_t h;
-		uint32_t j;
 
-		c->rep = c->inf1h > 0 && c->out1h > 0;
-		if (!c->rep || !seen)
+		ps_dt_yield(d, k++);	/* a reload: the run stops after these baselines */
+		ps_dt_cand(d, i, now, d->last_run_ms, CAND_1H, &c);
+		if (!(c.inf1h > 0 && c.out1h > 0))
 			continue;
-		if (k->family == PS_AF_KEY)
-			ps_prefix_of_client(k, &p);
+		if (key->family == PS_AF_KEY)
+			ps_prefix_of_client(key, &p);
 		else
-			ps_dt_mask_prefix(k, k->family == PS_AF_INET ? 24 : 48, &p);
-		h = ps_dt_prefix_hash(&p) | 1;
-		for (j = h & mask; seen[j] && seen[j] != h; j = (j + 1) & mask)
-			;
-		c->rep = !seen[j];
-		seen[j] = h;
+			ps_dt_mask_prefix(key, key->family == PS_AF_INET ? 24 : 48, &p);
+		if (netset_add(&seen, ps_dt_prefix_hash(&p) | 1))
+			ps_bit_set(d->brep, i);
 	}
-	free(seen);
+	if (seen.v)
+		munmap(seen.v, (size_t)seen.cap * sizeof(*seen.v));
 }
 
 /*
@@ -388,21 +524,30 @@ static void mark_networks(struct ps_detect *d, uint32_t nc)
  * those with requests in it. The outflow's and the ratio's come when a
  * client needs them (ps_dt_need_outflow).
  */
-static void baselines(struct ps_detect *d, uint32_t nc, struct baseline *b1m,
-		      struct baseline *b1h)
+static void baselines(struct ps_detect *d, struct baseline *b1m, struct baseline *b1h)
 {
-	uint32_t i;
+	uint32_t now = d->last_run_ms / 1000, i, k = 0;
+	float *x = d->vals.p;	/* nc floats: mapped at the start of the run */
+	struct cand c;
 	size_t n;
 
-	for (i = 0, n = 0; i < nc; i++)
-		if (d->cand[i].recent && d->cand[i].inf1m > 0)
-			d->scratch[n++] = log1p(d->cand[i].inf1m);
-	ps_dt_baseline(d, n, 1, b1m);
+	n = 0;
+	FOR_CAND(d, i) {
+		ps_dt_yield(d, k++);
+		ps_dt_cand(d, i, now, d->last_run_ms, CAND_1M, &c);
+		if (c.recent && c.inf1m > 0)
+			x[n++] = c.inf1m;
+	}
+	ps_dt_baseline_f(d, x, n, 1, b1m);
 	d->b1m = *b1m;
-	for (i = 0, n = 0; i < nc; i++)
-		if (d->cand[i].inf1h > 0)
-			d->scratch[n++] = log1p(d->cand[i].inf1h);
-	ps_dt_baseline(d, n, 10, b1h);
+	n = 0;
+	FOR_CAND(d, i) {
+		ps_dt_yield(d, k++);
+		ps_dt_cand(d, i, now, d->last_run_ms, CAND_1H, &c);
+		if (c.inf1h > 0)
+			x[n++] = c.inf1h;
+	}
+	ps_dt_baseline_f(d, x, n, 10, b1h);
 	d->b1h = *b1h;
 }
 
@@ -411,11 +556,12 @@ static void baselines(struct ps_detect *d, uint32_t nc, struct baseline *b1m,
  * person's request, a minute). */
 enum { OB_REQ, OB_BUSY };
 
-static double outflow_value(const struct cand *c, int what)
+/* The value whose log(1 + x) is judged: a float, as it was computed. */
+static float outflow_value(const struct cand *c, int what)
 {
 	if (what == OB_REQ)
-		return log1p(c->out1h / c->inf1h);
-	return log1p(c->out1h / (c->inf1h < 1 ? 1 : c->inf1h > 60 ? 60 : c->inf1h));
+		return c->out1h / c->inf1h;
+	return c->out1h / (c->inf1h < 1 ? 1 : c->inf1h > 60 ? 60 : c->inf1h);
 }
 
 /*
@@ -430,17 +576,23 @@ static double outflow_value(const struct cand *c, int what)
  * raise the median): not a population, only the minute's outflow arm,
  * with its factor, judges against it; else the defaults.
  */
-static void outflow_baseline(struct ps_detect *d, uint32_t nc, int what, struct baseline *b,
+static void outflow_baseline(struct ps_detect *d, int what, struct baseline *b,
 			     struct baseline *keep)
 {
-	uint32_t now = d->last_run_ms / 1000, i;
-	const struct cand *c;
+	uint32_t now = d->last_run_ms / 1000, i, k = 0;
+	float *x = d->vals.p;
+	struct cand c;
 	size_t n;
 
-	for (i = 0, n = 0; i < nc; i++)
-		if ((c = &d->cand[i])->rep)
-			d->scratch[n++] = outflow_value(c, what);
-	ps_dt_baseline(d, n, OUT_DEF_REQ, b);
+	n = 0;
+	FOR_CAND(d, i) {
+		if (!ps_bit(d->brep, i))
+			continue;
+		ps_dt_yield(d, k++);
+		ps_dt_cand(d, i, now, d->last_run_ms, CAND_1H, &c);
+		x[n++] = outflow_value(&c, what);
+	}
+	ps_dt_baseline_f(d, x, n, OUT_DEF_REQ, b);
 	if (b->population) {
 		*keep = *b;
 		keep->at = now;
@@ -451,13 +603,16 @@ static void outflow_baseline(struct ps_detect *d, uint32_t nc, int what, struct 
 		b->from = BL_EARLIER;
 		return;
 	}
-	for (i = 0, n = 0; i < nc; i++)
-		if ((c = &d->cand[i])->inf1h > 0 && c->out1h > 0 &&
-		    d->t->rec[c->idx].first_wall + OUT_SMALL_AGE_S <= now)
-			d->scratch[n++] = outflow_value(c, what);
+	n = 0;
+	FOR_CAND(d, i) {
+		ps_dt_yield(d, k++);
+		ps_dt_cand(d, i, now, d->last_run_ms, CAND_1H, &c);
+		if (c.inf1h > 0 && c.out1h > 0 && d->t->rec[i].first_wall + OUT_SMALL_AGE_S <= now)
+			x[n++] = outflow_value(&c, what);
+	}
 	if (n >= OUT_SMALL_POP) {
 		b->n = n;
-		ps_median_mad(d->scratch, n, &b->median, &b->mad);
+		ps_median_mad_f(d, x, n, &b->median, &b->mad);
 		b->scale = MAD_SIGMA * b->mad > Z_SCALE_FLOOR ? MAD_SIGMA * b->mad : Z_SCALE_FLOOR;
 		b->from = BL_SMALL;
 	}
@@ -470,25 +625,36 @@ static void outflow_baseline(struct ps_detect *d, uint32_t nc, int what, struct 
  */
 void ps_dt_need_outflow(struct ps_detect *d)
 {
-	uint32_t i, nc = d->st.clients;
-	const struct cand *c;
+	uint32_t now = d->last_run_ms / 1000, i, k = 0;
+	float *x = d->vals.p;
+	struct cand c;
 	size_t n;
 
 	if (!d->in_run || d->ob_seq == d->run_seq)
 		return;
 	d->ob_seq = d->run_seq;
 	d->ob_made = d->last_run_ms / 1000;
-	mark_networks(d, nc);
-	for (i = 0, n = 0; i < nc; i++)
-		if ((c = &d->cand[i])->rep)
-			d->scratch[n++] = log1p(c->out1h);
-	ps_dt_baseline(d, n, OUT_DEF_1H, &d->bo1h);
-	outflow_baseline(d, nc, OB_REQ, &d->boreq, &d->boreq_pop);
-	for (i = 0, n = 0; i < nc; i++)
-		if ((c = &d->cand[i])->rep)
-			d->scratch[n++] = log1p(c->txp1h / (c->rxp1h > 1 ? c->rxp1h : 1));
-	ps_dt_baseline(d, n, 1, &d->bratio);
-	outflow_baseline(d, nc, OB_BUSY, &d->bbusy, &d->bbusy_pop);
+	mark_networks(d);
+	n = 0;
+	FOR_CAND(d, i) {
+		if (!ps_bit(d->brep, i))
+			continue;
+		ps_dt_yield(d, k++);
+		ps_dt_cand(d, i, now, d->last_run_ms, CAND_1H, &c);
+		x[n++] = c.out1h;
+	}
+	ps_dt_baseline_f(d, x, n, OUT_DEF_1H, &d->bo1h);
+	outflow_baseline(d, OB_REQ, &d->boreq, &d->boreq_pop);
+	n = 0;
+	FOR_CAND(d, i) {
+		if (!ps_bit(d->brep, i))
+			continue;
+		ps_dt_yield(d, k++);
+		ps_dt_cand(d, i, now, d->last_run_ms, CAND_1H, &c);
+		x[n++] = c.txp1h / (c.rxp1h > 1 ? c.rxp1h : 1);
+	}
+	ps_dt_baseline_f(d, x, n, 1, &d->bratio);
+	outflow_baseline(d, OB_BUSY, &d->bbusy, &d->bbusy_pop);
 }
 
 int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
@@ -496,7 +662,7 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	const struct ps_config *cfg = d->cfg;
 	const struct ps_detection_cfg *dc = &cfg->detection;
 	struct ps_ctable *t = d->t;
-	uint32_t now = now_ms / 1000, i, nc = 0;
+	uint32_t now = now_ms / 1000, i, k, nc = 0;
 	struct baseline b1m, b1h;
 	struct dt_run run = { .now = now, .now_ms = now_ms, .boot_now = boot_now,
 			      .b1m = &b1m, .b1h = &b1h, .bo1h = &d->bo1h, .boreq = &d->boreq,
@@ -523,35 +689,45 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	d->nhot = 0;
 	cpu0 = ps_cpu_ns();
 	yield0 = t->yield_ns;
-	if ((t->n > d->nds && ps_dt_grow(d, t->n)) || map_run_arrays(d, t->n ? t->n : 1))
+	if ((t->n > d->nds && ps_dt_grow(d, t->n)) || map_run_bits(d, t->n))
 		return 0;
 
 	d->stale = false;
 	d->run_seq++;
 	d->in_run = true;
-	nc = collect(d, now, now_ms);
-	if (d->stale)
+	nc = collect(d, now);
+	/* A baseline's values: a float a candidate (its pages taken as written). */
+	if (d->stale || !ps_dt_arena(&d->vals, ((size_t)nc + 1) * sizeof(float)))
 		goto stop;
 	d->st.clients = nc;
 
-	baselines(d, nc, &b1m, &b1h);
+	baselines(d, &b1m, &b1h);
 	run.nc = nc;
 	/* The outflow baselines kept for a quiet time (OUT_KEEP_S) are
 	 * renewed every OUT_KEEP_EVERY_S, whether or not a client needs them. */
 	if (!d->ob_made || now < d->ob_made || now - d->ob_made >= OUT_KEEP_EVERY_S)
 		ps_dt_need_outflow(d);
 
+	if (d->stale)
+		goto stop;
+
 	/* The client rows, client by client; then the group rows. */
-	for (i = 0; i < nc; i++) {
-		if (ps_dt_yield(d, i))
+	k = 0;
+	FOR_CAND(d, i) {
+		struct cand c;
+
+		if (ps_dt_yield(d, k++))
 			goto stop;
-		taken += judge_one(d, &d->cand[i], &run);
+		ps_dt_cand(d, i, now, now_ms, CAND_ALL, &c);
+		taken += judge_one(d, &c, &run);
 	}
+	/* The baselines are made: their values' pages go before the groups' scratch comes. */
+	ps_dt_arena_drop(&d->vals);
 	taken += ps_dt_judge_groups(d, &run);
 	if (d->stale)
 		goto stop;
 	d->in_run = false;
-	unmap_run_arrays(d);
+	drop_run_scratch(d);
 	if (d->st.runs % 360 == 0)
 		ps_dt_esc_prune(d, now_ms);
 	d->st.runs++;
@@ -562,7 +738,7 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 stop:
 	/* Reloaded in the middle: the steps taken stand; the rest at the next tick. */
 	d->in_run = false;
-	unmap_run_arrays(d);
+	drop_run_scratch(d);
 	return taken;
 }
 
@@ -580,9 +756,7 @@ struct ps_detect *ps_detect_new(const struct ps_config *cfg, struct ps_ctable *t
 	if (hooks)
 		d->h = *hooks;
 	d->epoch = 1;
-	d->pcount = calloc(PCOUNT_N, sizeof(*d->pcount));
-	if (!d->pcount || ps_dt_grow(d, t->n > 1024 ? t->n : 1024)) {
-		free(d->pcount);
+	if (ps_dt_grow(d, t->n > 1024 ? t->n : 1024)) {
 		free(d);
 		return NULL;
 	}
@@ -600,11 +774,15 @@ void ps_detect_free(struct ps_detect *d)
 		d->t->on_fold_ctx = NULL;
 	}
 	free(d->ds);
-	free(d->pcount);
 	free(d->hot);
 	free(d->ex);
 	free(d->esc);
-	unmap_run_arrays(d);
+	ps_dt_arena_free(&d->bits);
+	ps_dt_arena_free(&d->vals);
+	ps_dt_arena_free(&d->pcount);
+	ps_dt_arena_free(&d->tags);
+	ps_dt_arena_free(&d->keys);
+	ps_dt_arena_free(&d->hyd);
 	free(d);
 }
 

@@ -42,6 +42,9 @@
 #define SURGE_MIN_BASE	10
 /* Buckets of the prefix detector's count of members by prefix hash. */
 #define PCOUNT_N	(1u << 20)
+/* Prefix keys the prefix detector sorts at once at least (a slice of the
+ * hashes; more when one slice holds more, a big prefix's members). */
+#define PSLICE_MIN	(1u << 16)
 
 /* What the detector keeps per client (index: the client table's record). */
 struct dstate {
@@ -55,7 +58,6 @@ struct dstate {
 	float imean, ivar;	/* the intervals' weighted mean and variance, seconds */
 };
 _Static_assert(sizeof(struct dstate) == 28, "28 bytes a client");
-_Static_assert(sizeof(double) == sizeof(uint64_t), "a run's scratch holds hashes too");
 #define CLS_UNKNOWN	0xff
 
 /* A subject in escalation. */
@@ -108,12 +110,18 @@ struct esc {
 #define OUT_DEF_REQ	2048.0
 #define OUT_DEF_1H	20480.0
 
+/* (ps_dt_cand reads the same field of the 1m and 1h windows.) */
 static inline double ps_dt_outflow(const struct ps_cview *v)
 {
 	return v->v[PS_F_TX_PAYLOAD];
 }
 
-/* One client judged at a run. */
+/*
+ * One client judged at a run, read from its record when it is needed
+ * (ps_dt_cand): a run keeps no copy of its candidates, only a bit each
+ * (struct ps_detect's bitmaps), so that its scratch is a few bytes a
+ * client, not the tens a copy of their figures took.
+ */
 struct cand {
 	uint32_t idx;
 	float inf1m, inf1h, txp1h, rxp1h;
@@ -121,10 +129,61 @@ struct cand {
 	float opace1m;		/* out1m, or a young client's pace a minute */
 	float pace1m;		/* inf1m, or a young client's pace a minute */
 	bool recent;		/* active in the last minute */
-	bool in_found;		/* in a prefix found at this run */
-	bool rep;		/* its network's one client in the outflow baselines */
 	uint8_t family;
 };
+/* What ps_dt_cand reads: the last minute's figures, the last hour's. */
+#define CAND_1M	1
+#define CAND_1H	2
+#define CAND_ALL	(CAND_1M | CAND_1H)
+
+/*
+ * A run's scratch: an anonymous mapping kept from run to run and grown
+ * when a run needs more, its pages given back (MADV_DONTNEED) at the end
+ * of every run, so that between runs it costs no memory and glibc's
+ * malloc (its mmap threshold moves up with what is freed) keeps none.
+ */
+struct dt_arena {
+	void *p;
+	size_t cap;
+};
+/* At least bytes (contents not kept when it grows); NULL when out of memory. */
+void *ps_dt_arena(struct dt_arena *a, size_t bytes);
+void ps_dt_arena_drop(struct dt_arena *a);
+void ps_dt_arena_free(struct dt_arena *a);
+
+/* Bitmaps over the records of a run. */
+static inline bool ps_bit(const uint64_t *b, uint32_t i)
+{
+	return b[i >> 6] >> (i & 63) & 1;
+}
+
+static inline void ps_bit_set(uint64_t *b, uint32_t i)
+{
+	b[i >> 6] |= 1ULL << (i & 63);
+}
+
+/* The first bit set at i or after, n when none. */
+static inline uint32_t ps_bit_next(const uint64_t *b, uint32_t n, uint32_t i)
+{
+	uint64_t w;
+
+	if (i >= n)
+		return n;
+	w = b[i >> 6] & (~0ULL << (i & 63));
+	while (!w) {
+		i = (i | 63) + 1;
+		if (i >= n)
+			return n;
+		w = b[i >> 6];
+	}
+	i = (i & ~63u) + (uint32_t)__builtin_ctzll(w);
+	return i < n ? i : n;
+}
+
+/* The candidates of the run: records [0, run_n) with their bit set in bcand. */
+#define FOR_CAND(d, i)                                                                    \
+	for ((i) = ps_bit_next((d)->bcand, (d)->run_n, 0); (i) < (d)->run_n;               \
+	     (i) = ps_bit_next((d)->bcand, (d)->run_n, (i) + 1))
 
 struct baseline {
 	double median;		/* of log(1 + x) */
@@ -147,17 +206,25 @@ struct ps_detect {
 	struct ps_ctable *t;
 	struct ps_detect_hooks h;
 	struct dstate *ds;
-	uint32_t nds;
+	uint32_t nds, cap_ds;	/* entries made, allocated */
 	struct esc *esc;
 	uint32_t nesc, cap_esc;	/* open addressing, cap_esc a power of two */
-	struct cand *cand;
-	uint32_t cap_cand;
-	double *scratch;	/* a baseline's values; then the prefix hashes */
-	size_t cap_scratch;
+	/* A run's candidates: the records [0, run_n) active in the last hour,
+	 * exempt ones aside (bcand); its network's one client in the outflow
+	 * baselines (brep); in a prefix found at this run (bfound), before
+	 * the prefix level began (bskip); grouped at this prefix level (bgroup). */
+	uint32_t run_n;
+	uint64_t *bcand, *brep, *bfound, *bskip, *bgroup;
+	uint64_t *b6;		/* the IPv6 ones among the candidates (the /48 level's) */
+	struct dt_arena bits;	/* the bitmaps */
+	struct dt_arena vals;	/* a baseline's values (float); the hydra features' */
+	struct dt_arena pcount;	/* prefix members per hash bucket (uint8_t), PCOUNT_N */
+	struct dt_arena tags;	/* a grouped candidate's hash, its top byte */
+	struct dt_arena keys;	/* a slice of the prefix keys */
+	struct dt_arena hyd;	/* a prefix's members' figures (hydra features) */
 	uint64_t last_run_ms;
 	bool dirty;		/* escalation changed since the last save */
 	struct ps_thresholds th[PS_MAX_CLASSES];	/* each class's, at this run */
-	uint16_t *pcount;	/* prefix members per hash bucket, PCOUNT_N */
 	uint32_t *hot;		/* clients over the high_rate floor since the last run */
 	uint32_t nhot, cap_hot;
 	bool hot_overflow;	/* more hot clients than the list holds */
@@ -171,7 +238,7 @@ struct ps_detect {
 	uint32_t ob_made;	/* Unix s the outflow baselines were last made */
 	uint64_t run_seq;	/* runs begun */
 	uint64_t ob_seq;	/* the run the four above were made at (ps_dt_need_outflow) */
-	bool in_run;		/* a run's arrays (cand, scratch) are mapped */
+	bool in_run;		/* a run's bitmaps are made */
 	uint32_t *ex;		/* exempt clients active in the last hour, at this run */
 	uint32_t nex, cap_ex;
 	bool stale;		/* a reload during this run: it stops (ps_dt_yield) */
@@ -200,7 +267,15 @@ static inline bool ps_dt_yield_now(struct ps_detect *d)
 }
 
 /* stats.c */
-void ps_dt_baseline(struct ps_detect *d, size_t n, double def_median, struct baseline *b);
+/*
+ * The baseline of log(1 + x) over x[0..n) (reordered; n 0: the defaults):
+ * the values are kept as the floats they are (4 bytes each, not the 8 of
+ * their logarithms), the logarithms taken as the selection compares them.
+ */
+void ps_dt_baseline_f(struct ps_detect *d, float *x, size_t n, double def_median,
+		      struct baseline *b);
+/* The median and MAD of log(1 + x) over x[0..n) (reordered); n > 0. */
+void ps_median_mad_f(struct ps_detect *d, float *x, size_t n, double *median, double *mad);
 /* The same over v[0..n) (reordered), log(1 + x) values. */
 void ps_dt_baseline_of(struct ps_detect *d, double *v, size_t n, double def_median,
 		       struct baseline *b);
@@ -218,6 +293,9 @@ int ps_dt_class_of(struct ps_detect *d, uint32_t idx);
 bool ps_dt_exempt(const struct ps_config *cfg, int cls);
 bool ps_dt_alert_only(const struct ps_config *cfg, int cls);
 double ps_dt_pace_1m(const struct ps_crec *r, double inf1m, uint32_t now);
+/* Candidate c of record idx at now_ms (what: CAND_*, the others left 0). */
+void ps_dt_cand(struct ps_detect *d, uint32_t idx, uint32_t now, uint64_t now_ms, int what,
+		struct cand *c);
 int ps_dt_grow(struct ps_detect *d, uint32_t n);
 double ps_dt_duty_cycle(const struct dstate *s, uint32_t now, double *watched_min);
 
@@ -225,7 +303,7 @@ double ps_dt_duty_cycle(const struct dstate *s, uint32_t now, double *watched_mi
 
 /* A run's shared figures, for the detectors of every row. */
 struct dt_run {
-	uint32_t nc;			/* candidates (d->cand) */
+	uint32_t nc;			/* candidates (d->bcand) */
 	uint32_t now;			/* Unix s */
 	uint64_t now_ms, boot_now;
 	const struct baseline *b1m;	/* requests in the last minute */

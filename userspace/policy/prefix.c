@@ -56,16 +56,19 @@ struct pfx {
 /*
  * Prefixes are grouped by sorting their members by the hash of the
  * prefix: no table of all prefixes (there may be as many as clients).
- * An entry is a candidate (its index), or an exempt client's record (the
- * EXEMPT bit set) that only marks its prefix.
+ * An entry is a candidate's record, or an exempt client's (the EXEMPT
+ * bit set) that only marks its prefix. The entries are sorted a slice of
+ * the hashes at a time (their top byte: the candidates' is kept in the
+ * tags array), in the slices' order, so that a run holds the keys of one
+ * slice, not of every client grouped.
  */
 #define EXEMPT_BIT	0x80000000u
 
 struct pkey {
 	uint64_t h;
-	uint32_t who;		/* candidate index, or record index | EXEMPT_BIT */
-	uint32_t pad;
-};
+	uint32_t who;		/* record index, | EXEMPT_BIT for an exempt one */
+} __attribute__((packed, aligned(4)));
+_Static_assert(sizeof(struct pkey) == 12, "12 bytes a key");
 
 void ps_dt_mask_prefix(const struct ps_client_key *k, int len, struct ps_prefix *p)
 {
@@ -79,76 +82,135 @@ void ps_dt_mask_prefix(const struct ps_client_key *k, int len, struct ps_prefix 
 		p->addr[len / 8] = ((const uint8_t *)&k->addr)[len / 8] & (0xff00 >> (len % 8));
 }
 
-static int pkey_cmp(const void *a, const void *b)
+static bool pkey_lt(const struct pkey *x, const struct pkey *y)
 {
-	const struct pkey *x = a, *y = b;
+	return x->h != y->h ? x->h < y->h : x->who < y->who;
+}
 
-	if (x->h != y->h)
-		return x->h < y->h ? -1 : 1;
-	return x->who < y->who ? -1 : x->who > y->who;
+static void pkey_swap(struct pkey *x, struct pkey *y)
+{
+	struct pkey t = *x;
+
+	*x = *y;
+	*y = t;
 }
 
 /*
- * keys[0..n) in pkey_cmp's order, by a radix sort on h, a byte a pass:
- * they come in order of who, and each pass keeps the order of the one
- * before. Between passes the daemon may answer requests (a qsort of a
- * million keys holds it for a few hundred ms). -1 when the run went stale
- * meanwhile (the keys are then in no particular order).
+ * keys[0..n) by (hash, who), in place (qsort's merge sort takes a copy
+ * of the array): a quicksort on the median of three, the smaller side
+ * first, insertion below 16. The keys are unique (who is).
  */
-static int sort_keys(struct ps_detect *d, struct pkey *keys, uint32_t n)
+static void sort_keys(struct pkey *k, uint32_t n)
 {
-	struct pkey *tmp = n > 1 ? malloc((size_t)n * sizeof(*tmp)) : NULL, *src = keys, *dst = tmp;
-	uint32_t count[256], i;
-	int shift;
+	while (n > 16) {
+		uint32_t m = n / 2, i = 0, j = n - 1;
+		struct pkey p;
 
-	if (!tmp) {
-		if (n > 1)
-			qsort(keys, n, sizeof(*keys), pkey_cmp);
-		return 0;
-	}
-	for (shift = 0; shift < 64; shift += 8) {
-		uint32_t at = 0, c;
-
-		memset(count, 0, sizeof(count));
-		for (i = 0; i < n; i++)
-			count[(src[i].h >> shift) & 0xff]++;
-		if (count[(src[0].h >> shift) & 0xff] == n)
-			continue;	/* one value of this byte: the order stands */
-		for (i = 0; i < 256; i++) {
-			c = count[i];
-			count[i] = at;
-			at += c;
+		if (pkey_lt(&k[m], &k[0]))
+			pkey_swap(&k[m], &k[0]);
+		if (pkey_lt(&k[n - 1], &k[0]))
+			pkey_swap(&k[n - 1], &k[0]);
+		if (pkey_lt(&k[n - 1], &k[m]))
+			pkey_swap(&k[n - 1], &k[m]);
+		p = k[m];
+		for (;;) {
+			while (pkey_lt(&k[i], &p))
+				i++;
+			while (pkey_lt(&p, &k[j]))
+				j--;
+			if (i >= j)
+				break;
+			pkey_swap(&k[i++], &k[j--]);
 		}
-		for (i = 0; i < n; i++)
-			dst[count[(src[i].h >> shift) & 0xff]++] = src[i];
-		dst = src;
-		src = src == keys ? tmp : keys;
-		if (ps_dt_yield_now(d))
+		/* k[0..j] <= p <= k[j+1..n) */
+		if (j + 1 < n - j - 1) {
+			sort_keys(k, j + 1);
+			k += j + 1;
+			n -= j + 1;
+		} else {
+			sort_keys(k + j + 1, n - j - 1);
+			n = j + 1;
+		}
+	}
+	for (uint32_t i = 1; i < n; i++) {
+		struct pkey x = k[i];
+		uint32_t j = i;
+
+		for (; j > 0 && pkey_lt(&x, &k[j - 1]); j--)
+			k[j] = k[j - 1];
+		k[j] = x;
+	}
+}
+
+static uint32_t pkey_rec(const struct pkey *k)
+{
+	return k->who & ~EXEMPT_BIT;
+}
+
+/* v[0..n) in order, in place (heapsort: qsort would take a copy). */
+static void sort_u32(uint32_t *v, uint32_t n)
+{
+	uint32_t i, end, root, child, t;
+
+	for (i = n / 2; i-- > 0;) {
+		for (root = i; (child = 2 * root + 1) < n; root = child) {
+			if (child + 1 < n && v[child] < v[child + 1])
+				child++;
+			if (v[root] >= v[child])
+				break;
+			t = v[root], v[root] = v[child], v[child] = t;
+		}
+	}
+	for (end = n; end-- > 1;) {
+		t = v[0], v[0] = v[end], v[end] = t;
+		for (root = 0; (child = 2 * root + 1) < end; root = child) {
+			if (child + 1 < end && v[child] < v[child + 1])
+				child++;
+			if (v[root] >= v[child])
+				break;
+			t = v[root], v[root] = v[child], v[child] = t;
+		}
+	}
+}
+
+/* A member's interval CV (its record's detector state). */
+static double member_cv(const struct ps_detect *d, uint32_t idx)
+{
+	const struct dstate *s = &d->ds[idx];
+
+	return sqrt(s->ivar) / s->imean;
+}
+
+/* The k-th smallest interval CV of the members v[0..n) (reordered). */
+static double kth_cv(const struct ps_detect *d, uint32_t *v, uint32_t n, uint32_t k)
+{
+	uint32_t lo = 0, hi = n - 1, t;
+
+	while (lo < hi) {
+		double pivot = member_cv(d, v[lo + (hi - lo) / 2]);
+		uint32_t i = lo, j = hi;
+
+		while (i <= j) {
+			while (member_cv(d, v[i]) < pivot)
+				i++;
+			while (member_cv(d, v[j]) > pivot)
+				j--;
+			if (i <= j) {
+				t = v[i], v[i] = v[j], v[j] = t;
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
 			break;
 	}
-	if (src != keys)
-		memcpy(keys, src, (size_t)n * sizeof(*keys));
-	free(tmp);
-	return d->stale ? -1 : 0;
-}
-
-static uint32_t pkey_rec(const struct ps_detect *d, const struct pkey *k)
-{
-	return k->who & EXEMPT_BIT ? k->who & ~EXEMPT_BIT : d->cand[k->who].idx;
-}
-
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int dbl_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
+	return member_cv(d, v[k]);
 }
 
 /* How its members behave together: the hydra features (see the top). */
@@ -166,43 +228,44 @@ static void hydra_features(struct ps_detect *d, const struct pkey *keys, uint32_
 			   uint32_t now, struct hydra_feat *hf)
 {
 	const struct ps_detection_cfg *dc = &d->cfg->detection;
-	uint32_t *first = malloc((size_t)n * sizeof(*first)), na = 0, nr = 0, i, j, best = 0;
-	double *cv = malloc((size_t)n * sizeof(*cv));
+	/* The active members' first seen, then those regular enough. */
+	uint32_t *v = ps_dt_arena(&d->hyd, ((size_t)n + 1) * sizeof(*v));
+	uint32_t na = 0, nr = 0, i, j, best = 0;
 
 	memset(hf, 0, sizeof(*hf));
 	hf->reg_cv = -1;
-	for (i = 0; first && cv && i < n; i++) {
-		const struct cand *c;
+	for (i = 0; v && i < n; i++) {
 		const struct ps_crec *r;
-		const struct dstate *s;
 
 		if (keys[i].who & EXEMPT_BIT)
 			continue;
-		c = &d->cand[keys[i].who];
-		r = &d->t->rec[c->idx];
-		s = &d->ds[c->idx];
+		r = &d->t->rec[keys[i].who];
 		if (r->last_wall + PREFIX_ACTIVE_S < now)
 			continue;
-		first[na++] = r->first_wall;
-		if (s->nint >= HYDRA_REG_MIN && s->imean > 0)
-			cv[nr++] = sqrt(s->ivar) / s->imean;
+		v[na++] = r->first_wall;
 	}
 	if (na) {
-		qsort(first, na, sizeof(*first), u32_cmp);
+		sort_u32(v, na);
 		for (i = 0, j = 0; i < na; i++) {
-			while (first[i] - first[j] > HYDRA_TOGETHER_S)
+			while (v[i] - v[j] > HYDRA_TOGETHER_S)
 				j++;
 			if (i - j + 1 > best)
 				best = i - j + 1;
 		}
 		hf->together = (double)best / na;
 	}
-	if (nr * 2 >= na && nr) {
-		qsort(cv, nr, sizeof(*cv), dbl_cmp);
-		hf->reg_cv = cv[nr / 2];
+	for (i = 0; v && i < n; i++) {
+		const struct dstate *s;
+		uint32_t idx = keys[i].who;
+
+		if (idx & EXEMPT_BIT || d->t->rec[idx].last_wall + PREFIX_ACTIVE_S < now)
+			continue;
+		s = &d->ds[idx];
+		if (s->nint >= HYDRA_REG_MIN && s->imean > 0)
+			v[nr++] = idx;
 	}
-	free(first);
-	free(cv);
+	if (nr * 2 >= na && nr)
+		hf->reg_cv = kth_cv(d, v, nr, nr / 2);
 	hf->stay = x->members ? (double)x->active / x->members : 0;
 	hf->watched = now > x->oldest ? now - x->oldest : 0;
 	hf->z_member = ps_dt_zscore(b1h, x->inf1h / (x->members ? x->members : 1));
@@ -223,7 +286,7 @@ static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n
 			const struct baseline *b1h, uint32_t now, uint64_t now_ms, uint64_t boot_now)
 {
 	const struct ps_detection_cfg *dc = &d->cfg->detection;
-	const struct ps_crec *first = &d->t->rec[pkey_rec(d, &keys[0])];
+	const struct ps_crec *first = &d->t->rec[pkey_rec(&keys[0])];
 	struct pfx x = {};
 	struct hydra_feat hf;
 	double rate, z;
@@ -233,29 +296,36 @@ static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n
 	int taken;
 
 	ps_dt_mask_prefix(&first->key, len, &x.p);
+	/* What the records tell first: too few active, the windows are not read. */
 	for (i = 0; i < n; i++) {
-		const struct cand *c;
+		const struct ps_crec *r = &d->t->rec[pkey_rec(&keys[i])];
 
 		if (keys[i].who & EXEMPT_BIT) {
 			x.hold = true;
 			continue;
 		}
-		c = &d->cand[keys[i].who];
-		if (ps_dt_alert_only(d->cfg, d->ds[c->idx].cls))
+		if (ps_dt_alert_only(d->cfg, d->ds[keys[i].who].cls))
 			x.hold = true;
 		x.members++;
-		if (d->t->rec[c->idx].last_wall + PREFIX_ACTIVE_S >= now) {
-			if (!x.active || d->t->rec[c->idx].first_wall < x.oldest)
-				x.oldest = d->t->rec[c->idx].first_wall;
+		if (r->last_wall + PREFIX_ACTIVE_S >= now) {
+			if (!x.active || r->first_wall < x.oldest)
+				x.oldest = r->first_wall;
 			x.active++;
 		}
-		x.inf1m += c->inf1m;
-		x.inf1h += c->inf1h;
-		x.txp1h += c->txp1h;
-		x.rxp1h += c->rxp1h;
 	}
 	if (x.active < dc->prefix.min_clients)
 		return 0;
+	for (i = 0; i < n; i++) {
+		struct cand c;
+
+		if (keys[i].who & EXEMPT_BIT)
+			continue;
+		ps_dt_cand(d, keys[i].who, now, now_ms, CAND_ALL, &c);
+		x.inf1m += c.inf1m;
+		x.inf1h += c.inf1h;
+		x.txp1h += c.txp1h;
+		x.rxp1h += c.rxp1h;
+	}
 	/* Requests an hour: the last hour's, or the last minute's pace when
 	 * a campaign is younger than an hour. */
 	rate = x.inf1h > 60 * x.inf1m ? x.inf1h : 60 * x.inf1m;
@@ -272,11 +342,10 @@ static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n
 	 * the tokens their answers reported in the hour, for the evidence. */
 	for (i = 0; i < n; i++)
 		if (!(keys[i].who & EXEMPT_BIT)) {
-			const struct cand *c = &d->cand[keys[i].who];
 			struct ps_cview v;
 
-			d->cand[keys[i].who].in_found = true;
-			ps_crec_view(d->t, &d->t->rec[c->idx], PS_WIN_1H, now_ms, &v);
+			ps_bit_set(d->bfound, keys[i].who);
+			ps_crec_view(d->t, &d->t->rec[keys[i].who], PS_WIN_1H, now_ms, &v);
 			txt1h += v.v[PS_F_TX_TOKENS];
 			rxt1h += v.v[PS_F_RX_TOKENS];
 		}
@@ -323,10 +392,8 @@ static int judge_groups(struct ps_detect *d, struct pkey *keys, uint32_t n, int 
 	uint32_t i, j, yield_at = PS_CTABLE_YIELD_EVERY;
 	int taken = 0;
 
-	if (sort_keys(d, keys, n))
-		return 0;
 	for (i = 0; i < n; i = j) {
-		const struct ps_client_key *k = &d->t->rec[pkey_rec(d, &keys[i])].key;
+		const struct ps_client_key *k = &d->t->rec[pkey_rec(&keys[i])].key;
 		int l = level_len(level, k->family);
 		struct ps_prefix p, q;
 
@@ -338,7 +405,7 @@ static int judge_groups(struct ps_detect *d, struct pkey *keys, uint32_t n, int 
 
 		ps_dt_mask_prefix(k, l, &p);
 		for (j = i + 1; j < n && keys[j].h == keys[i].h; j++) {
-			ps_dt_mask_prefix(&d->t->rec[pkey_rec(d, &keys[j])].key, l, &q);
+			ps_dt_mask_prefix(&d->t->rec[pkey_rec(&keys[j])].key, l, &q);
 			if (!ps_dt_prefix_eq(&p, &q))
 				break;
 		}
@@ -355,62 +422,102 @@ static uint64_t key_prefix_hash(const struct ps_client_key *k, int len)
 	return ps_dt_prefix_hash(&p);
 }
 
-/* Group and judge the clients of one level not found at an earlier one. */
-static int judge_level(struct ps_detect *d, uint32_t nc, int level, const struct baseline *b1h,
+/*
+ * Group and judge the clients of one level not found at an earlier one
+ * (bskip). Four passes over the candidates: count the members of each
+ * hash bucket (pcount); mark those whose bucket holds min_clients or more
+ * (bgroup, their hash's top byte in tags; most prefixes hold one client);
+ * then, a slice of top bytes at a time, gather their keys, sort them and
+ * judge the slice's prefixes, in the order of one sort of all the keys.
+ */
+static int judge_level(struct ps_detect *d, int level, const struct baseline *b1h,
 		       uint32_t now, uint64_t now_ms, uint64_t boot_now)
 {
 	struct ps_ctable *t = d->t;
 	/* A bucket's count saturates: a saturated one may hold min_clients. */
-	uint32_t min = d->cfg->detection.prefix.min_clients < UINT16_MAX ?
-		       d->cfg->detection.prefix.min_clients : UINT16_MAX;
-	/* The baselines are made: their array holds each candidate's hash. */
-	uint64_t *hash = (uint64_t *)d->scratch;
-	uint32_t i, n = 0;
+	uint32_t min = d->cfg->detection.prefix.min_clients < UINT8_MAX ?
+		       d->cfg->detection.prefix.min_clients : UINT8_MAX;
+	uint8_t *pcount = ps_dt_arena(&d->pcount, PCOUNT_N);
+	uint8_t *tag = ps_dt_arena(&d->tags, (size_t)d->run_n + 1);
+	/* The /48s are IPv6 clients' alone: the others are not looked at. */
+	const uint64_t *set = level == 48 ? d->b6 : d->bcand;
+	uint32_t hist[256] = { 0 }, i, k = 0, top = 0, cap, b, e, n;
 	struct pkey *keys;
-	int l, taken;
+	uint64_t h;
+	int l, taken = 0;
 
-	/* Most prefixes hold one client: only those whose hash bucket holds
-	 * min_clients (or more, with other prefixes') are grouped. */
-	memset(d->pcount, 0, PCOUNT_N * sizeof(*d->pcount));
-	for (i = 0; i < nc; i++) {
-		const struct cand *c = &d->cand[i];
-
-		if (ps_dt_yield(d, i))
-			return 0;
-		l = level_len(level, c->family);
-		if (!l || c->in_found)
-			continue;
-		hash[i] = key_prefix_hash(&t->rec[c->idx].key, l);
-		if (d->pcount[hash[i] & (PCOUNT_N - 1)] < UINT16_MAX)
-			d->pcount[hash[i] & (PCOUNT_N - 1)]++;
-	}
-#define GROUPED(i)                                                                        \
-	(level_len(level, d->cand[i].family) && !d->cand[i].in_found &&                    \
-	 d->pcount[hash[i] & (PCOUNT_N - 1)] >= min)
-	for (i = 0; i < nc; i++)
-		n += GROUPED(i);
-	keys = malloc(((size_t)n + d->nex + 1) * sizeof(*keys));
-	if (!keys)
+	if (!pcount || !tag)
 		return 0;
-	for (i = 0, n = 0; i < nc; i++)
-		if (GROUPED(i)) {
-			keys[n].h = hash[i];
-			keys[n++].who = i;
-		}
-#undef GROUPED
+	memset(pcount, 0, PCOUNT_N);
+	for (i = ps_bit_next(set, d->run_n, 0); i < d->run_n; i = ps_bit_next(set, d->run_n, i + 1)) {
+		if (ps_dt_yield(d, k++))
+			return 0;
+		l = level_len(level, t->rec[i].key.family);
+		if (!l || ps_bit(d->bskip, i))
+			continue;
+		h = key_prefix_hash(&t->rec[i].key, l);
+		if (pcount[h & (PCOUNT_N - 1)] < UINT8_MAX)
+			pcount[h & (PCOUNT_N - 1)]++;
+	}
+	for (i = ps_bit_next(set, d->run_n, 0); i < d->run_n; i = ps_bit_next(set, d->run_n, i + 1)) {
+		if (ps_dt_yield(d, k++))
+			return 0;
+		l = level_len(level, t->rec[i].key.family);
+		if (!l || ps_bit(d->bskip, i))
+			continue;
+		h = key_prefix_hash(&t->rec[i].key, l);
+		if (pcount[h & (PCOUNT_N - 1)] < min)
+			continue;
+		ps_bit_set(d->bgroup, i);
+		tag[i] = h >> 56;
+		hist[h >> 56]++;
+	}
+	ps_dt_arena_drop(&d->pcount);
 	/* Exempt clients: they mark their prefixes. */
 	for (i = 0; i < d->nex; i++) {
-		const struct ps_client_key *k = &t->rec[d->ex[i]].key;
+		const struct ps_client_key *ek = &t->rec[d->ex[i]].key;
 
-		l = level_len(level, k->family);
-		if (!l)
-			continue;
-		keys[n].h = key_prefix_hash(k, l);
-		keys[n++].who = d->ex[i] | EXEMPT_BIT;
+		if ((l = level_len(level, ek->family)))
+			hist[key_prefix_hash(ek, l) >> 56]++;
 	}
-	/* /24 and /64 hashes differ in the length hashed: one sort for both. */
-	taken = judge_groups(d, keys, n, level, b1h, now, now_ms, boot_now);
-	free(keys);
+	for (b = 0; b < 256; b++)
+		if (hist[b] > top)
+			top = hist[b];
+	cap = top > PSLICE_MIN ? top : PSLICE_MIN;
+	keys = ps_dt_arena(&d->keys, (size_t)cap * sizeof(*keys));
+	if (!keys)
+		return 0;
+	/* /24 and /64 hashes differ in the length hashed: one order for both. */
+	for (b = 0; b < 256 && !d->stale; b = e) {
+		for (e = b, n = 0; e < 256 && (e == b || n + hist[e] <= cap); e++)
+			n += hist[e];
+		if (!n)
+			continue;
+		n = 0;
+		for (i = ps_bit_next(d->bgroup, d->run_n, 0); i < d->run_n;
+		     i = ps_bit_next(d->bgroup, d->run_n, i + 1)) {
+			if (tag[i] < b || tag[i] >= e)
+				continue;
+			keys[n].h = key_prefix_hash(&t->rec[i].key,
+						    level_len(level, t->rec[i].key.family));
+			keys[n++].who = i;
+		}
+		for (i = 0; i < d->nex; i++) {
+			const struct ps_client_key *ek = &t->rec[d->ex[i]].key;
+
+			if (!(l = level_len(level, ek->family)))
+				continue;
+			h = key_prefix_hash(ek, l);
+			if (h >> 56 < b || h >> 56 >= e)
+				continue;
+			keys[n].h = h;
+			keys[n++].who = d->ex[i] | EXEMPT_BIT;
+		}
+		sort_keys(keys, n);
+		if (ps_dt_yield_now(d))
+			break;
+		taken += judge_groups(d, keys, n, level, b1h, now, now_ms, boot_now);
+	}
 	return taken;
 }
 
@@ -420,16 +527,19 @@ static int judge_level(struct ps_detect *d, uint32_t nc, int level, const struct
  */
 int ps_dt_judge_prefixes(struct ps_detect *d, struct dt_run *run)
 {
-	uint32_t i, nc = run->nc;
+	size_t words = ((size_t)d->run_n + 63) / 64;
 	int taken;
 
-	if (!nc)
+	if (!run->nc)
 		return 0;
-	for (i = 0; i < nc; i++)
-		d->cand[i].in_found = false;
-	taken = judge_level(d, nc, -1, run->b1h, run->now, run->now_ms, run->boot_now);
+	memset(d->bfound, 0, words * sizeof(uint64_t));
+	memset(d->bskip, 0, words * sizeof(uint64_t));
+	memset(d->bgroup, 0, words * sizeof(uint64_t));
+	taken = judge_level(d, -1, run->b1h, run->now, run->now_ms, run->boot_now);
 	if (d->stale)
 		return taken;
 	/* After the /64s: their found clients are left out of the /48s. */
-	return taken + judge_level(d, nc, 48, run->b1h, run->now, run->now_ms, run->boot_now);
+	memcpy(d->bskip, d->bfound, words * sizeof(uint64_t));
+	memset(d->bgroup, 0, words * sizeof(uint64_t));
+	return taken + judge_level(d, 48, run->b1h, run->now, run->now_ms, run->boot_now);
 }

@@ -2081,6 +2081,195 @@ static bool many_exempt_prefixes(char *why, size_t len)
 	return ck_ok(&ck);
 }
 
+/*
+ * The prefix detector at a run's scale: more grouped clients than it
+ * sorts at once (PSLICE_MIN, 65536), in a slice of hashes at a time, and
+ * one prefix bigger than that (its members all in one slice):
+ *   100 quiet /24s, 10.0.q.0/24, 256 members each (25600), one request
+ *     each at s = 1: grouped (their /24 holds min_clients), but none
+ *     active in the last 10 min at s = 660: no prefix of theirs found;
+ *   20 hydra /24s, 172.16.h.0/24, 256 members each (5120), and one
+ *     hydra /64, fd00:1::/64, of 70000 members: two requests each at
+ *     s = 650, all first seen together.
+ * 100720 grouped keys, the /64's 70000 in one slice. At s = 660 (minute
+ * 11 at fraction 0, hour 0): a member's 1m and 1h are 2 each (a quiet
+ * one's 1h 1, its 1m 0). The baseline of the hour: 100720 clients,
+ * 75120 at 2 and 25600 at 1: median ln 3, MAD 0, scale 0.5. A hydra
+ * /24: 512 requests in the hour and in the minute, a pace of
+ * 60 x 512 = 30720 an hour: z = 2 ln(30721 / 3). The /64: 140000, a pace
+ * of 8400000: z = 2 ln(8400001 / 3). Each member's own pace: first seen
+ * 10 s ago, 2 x 60 / 30 = 4 a minute, under the high_rate floor of 20,
+ * and under every other detector's floors: 21 alerts, all prefixes.
+ */
+static void test_prefix_slices(void)
+{
+	struct ck ck;
+	uint32_t i, m;
+
+	ck_init(&ck, "prefix_many_grouped_in_slices");
+	{
+		struct sim *s = sim_new_n(&ck, cfg_new(), 100720);
+		const struct got_alert *a;
+		char subj[64];
+
+		for (i = 0; i < 100; i++)
+			for (m = 0; m < 256; m++)
+				pat_add(cl_add(s, key4f("10.0.%u.%u", i, m)), 1, 1, 1, 1, 200, 1000);
+		for (i = 0; i < 20; i++)
+			for (m = 0; m < 256; m++)
+				pat_add(cl_add(s, key4f("172.16.%u.%u", i, m)), 650, 650, 1, 2, 200,
+					1000);
+		for (m = 0; m < 70000; m++)
+			pat_add(cl_add(s, key6f("fd00:1::%x:%x", m >> 16, m & 0xffff)), 650, 650, 1,
+				2, 200, 1000);
+		/* Nothing happens between the two bursts: no second is fed. */
+		advance(s, 0, 1);
+		advance(s, 650, 660);
+		run_expect(s, 660, 21);
+		expect_nalerts(s, "s=660", 21);
+		for (i = 0; i < 20 && ck_ok(&ck); i++) {
+			snprintf(subj, sizeof(subj), "172.16.%u.0/24", i);
+			a = alert_on(s, subj);
+			if (!a)
+				break;
+			check_alert(s, a, PS_ALERT_PREFIX, "prefix", "alert",
+				    2 * log(30721.0 / 3), TOL, 1, 660);
+			ev_num(&ck, a, "active_clients", 256, 0);
+			ev_num(&ck, a, "clients", 256, 0);
+			ev_num(&ck, a, "requests_1h", 512, TOL);
+			ev_num(&ck, a, "requests_1m", 512, TOL);
+			ev_num(&ck, a, "requests_per_hour", 30720, TOL);
+			ev_num(&ck, a, "baseline.clients", 100720, 0);
+			ev_num(&ck, a, "baseline.median", 2, TOL);	/* expm1(ln 3) */
+			ev_str(&ck, a, "hydra.decided_by", "together");
+		}
+		a = alert_on(s, "fd00:1::/64");
+		if (a) {
+			check_alert(s, a, PS_ALERT_PREFIX, "prefix", "alert",
+				    2 * log(8400001.0 / 3), TOL, 1, 660);
+			ev_num(&ck, a, "active_clients", 70000, 0);
+			ev_num(&ck, a, "requests_1h", 140000, TOL);
+			ev_num(&ck, a, "requests_per_hour", 8400000, TOL);
+			ev_str(&ck, a, "hydra.decided_by", "together");
+		}
+		sim_free(s);
+	}
+	ck_end(&ck);
+}
+
+/*
+ * A run reads its candidates' figures through ps_dt_cand, which computes
+ * the fields it needs by the window arithmetic of ps_crec_view: the two
+ * must agree to the bit, for records in 16-bit, 32-bit and wide buckets
+ * (70000 requests in a second), read in the minute of their last fold,
+ * the next, later, and the next hours.
+ */
+static void test_cand_figures(void)
+{
+	static const uint32_t at[] = { 125, 130, 179, 180, 185, 239, 240, 300, 3599, 3600,
+				       3725, 7300, 7400 };
+	struct ck ck;
+	uint32_t i, k;
+
+	ck_init(&ck, "candidate_figures_as_the_table_views");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+
+		for (i = 0; i < 40; i++)
+			pat_add(cl_add(s, key4f("198.51.100.%u", i + 1)), i, 120 + i, 1 + i % 7,
+				1 + i % 3, 100 + 37 * i, 5000 + 1001 * i);
+		pat_add(cl_add(s, key4f("203.0.113.1")), 100, 100, 1, 70000, 10, 4000000);
+		pat_add(cl_add(s, key6f("2001:db8::%x", 1)), 60, 124, 2, 4, 300, 100000);
+		pat_tokens(&s->cl[s->ncl - 1], 10, 200);
+		advance(s, 0, 125);
+		for (k = 0; k < NA(at) && ck_ok(&ck); k++) {
+			uint64_t now_ms = (uint64_t)(T0 + at[k]) * 1000 + 250;
+
+			for (i = 0; i < s->t.n && ck_ok(&ck); i++) {
+				const struct ps_crec *r = &s->t.rec[i];
+				struct ps_cview v1m, v1h;
+				struct cand c;
+
+				ps_dt_cand(s->d, i, now_ms / 1000, now_ms, CAND_ALL, &c);
+				ps_crec_view(&s->t, r, PS_WIN_1M, now_ms, &v1m);
+				ps_crec_view(&s->t, r, PS_WIN_1H, now_ms, &v1h);
+				if (c.inf1m != (float)v1m.v[PS_F_INFERENCE] ||
+				    c.out1m != (float)v1m.v[PS_F_TX_PAYLOAD] ||
+				    c.inf1h != (float)v1h.v[PS_F_INFERENCE] ||
+				    c.txp1h != (float)v1h.v[PS_F_TX_PAYLOAD] ||
+				    c.rxp1h != (float)v1h.v[PS_F_RX_PAYLOAD] ||
+				    c.out1h != (float)v1h.v[PS_F_TX_PAYLOAD])
+					ck_fail(&ck, "record %u at s=%u.25: candidate %g %g %g %g %g, "
+						"view %g %g %g %g %g", i, at[k], c.inf1m, c.out1m,
+						c.inf1h, c.txp1h, c.rxp1h, v1m.v[PS_F_INFERENCE],
+						v1m.v[PS_F_TX_PAYLOAD], v1h.v[PS_F_INFERENCE],
+						v1h.v[PS_F_TX_PAYLOAD], v1h.v[PS_F_RX_PAYLOAD]);
+			}
+		}
+		if (!s->t.next_ext)
+			ck_fail(&ck, "no record went wide: the case does not cover the extension");
+		sim_free(s);
+	}
+	ck_end(&ck);
+}
+
+/*
+ * A run's baselines are made over the figures as floats, their logarithms
+ * taken as the selection compares them (ps_median_mad_f): the median and
+ * MAD must be those of ps_median_mad over log(1 + x) as doubles, to the
+ * bit, whatever the values (counts, fractions, tiny and huge ones, many
+ * equal), the count (odd, even) and the order.
+ */
+static void test_median_mad_floats(void)
+{
+	struct ck ck;
+	struct sim *s;
+	uint64_t seed = 88172645463325252ULL;
+	static const size_t sizes[] = { 1, 2, 3, 4, 5, 10, 11, 64, 999, 1000, 65537, 200000 };
+	size_t k, i;
+
+	ck_init(&ck, "median_mad_of_floats_as_of_their_logs");
+	s = sim_new(&ck, cfg_new());
+	for (k = 0; k < NA(sizes) * 4 && ck_ok(&ck); k++) {
+		size_t n = sizes[k / 4];
+		float *x = malloc(n * sizeof(*x));
+		double *v = malloc(n * sizeof(*v)), m1, d1, m2, d2;
+
+		if (!x || !v) {
+			ck_fail(&ck, "out of memory");
+			free(x);
+			free(v);
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+			switch (k % 4) {
+			case 0:	/* requests: small counts, many equal */
+				x[i] = (float)(seed % 8);
+				break;
+			case 1:	/* window figures: fractions */
+				x[i] = (float)(seed % 100000) / 7.0f;
+				break;
+			case 2:	/* bytes an answer: tiny to huge */
+				x[i] = (float)ldexp((double)(seed % 1000 + 1), (int)(seed >> 40) % 90 - 30);
+				break;
+			default:	/* two values */
+				x[i] = seed % 3 ? 1.0f : 1.0000001f;
+			}
+			v[i] = log1p(x[i]);
+		}
+		ps_median_mad(v, n, &m1, &d1);
+		ps_median_mad_f(s->d, x, n, &m2, &d2);
+		if (m1 != m2 || d1 != d2)
+			ck_fail(&ck, "%zu values (kind %zu): median %.17g, MAD %.17g from the floats; "
+				"%.17g, %.17g from their logs", n, k % 4, m2, d2, m1, d1);
+		free(x);
+		free(v);
+	}
+	sim_free(s);
+	ck_end(&ck);
+}
+
 /* ------------------------------------------------------------ low_and_slow */
 
 static void test_low_and_slow(void)
@@ -2827,6 +3016,9 @@ int main(void)
 	test_prefix();
 	test_prefix_crowd();
 	test_prefix_bursty();
+	test_prefix_slices();
+	test_cand_figures();
+	test_median_mad_floats();
 	run_in_child("prefix_table_many_exempt_clients", many_exempt_prefixes, 2);
 	test_low_and_slow();
 	test_surge();
