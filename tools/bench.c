@@ -51,6 +51,7 @@
 #include <linux/pkt_cls.h>
 #include <linux/tcp.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "common/config.h"
@@ -327,6 +328,8 @@ struct bench {
 	int floor_h2_fd;	/* bench_floor_h2: the HTTP/2 frame headers */
 	int floor_sse_fd;	/* bench_floor_sse: an event stream's "data:" lines */
 	int floor_found_fd;	/* what those found: bench_floor_found */
+	struct bpf_object *stage_obj[9];	/* bench_stage.bpf.o stopped after stage k */
+	int stage_fd[9];	/* [0]: the datapath's own ps_ingress */
 	unsigned int npkts;	/* distinct packets per run */
 	unsigned int xff_chain;	/* entries in the identity rows' X-Forwarded-For */
 	int ident_detail;	/* the identity table's breakdown rows too */
@@ -2591,10 +2594,308 @@ static int ident_endpoints(struct ps_config *cfg)
 	return 0;
 }
 
+/* ---- the request start's stages ---- */
+
+#define STAGES		8
+
+static const char *const stage_name[STAGES + 1][2] = {
+	{ "ps_ingress", "the datapath's own program, beside stage 8" },
+	{ "1 parse", "ps_parse(): Ethernet, IP, TCP headers; the clock; the block check "
+		     "(enforcement off: no lookup)" },
+	{ "2 flow", "the endpoint's port (ps_ports), the flow found (ps_flows_est, "
+		    "ps_flow_get/settle)" },
+	{ "3 client", "the rest of ps_account(): the client's slot (ps_clients), packet and "
+		      "byte counters, the endpoint's, the flow's flags" },
+	{ "4 sequencing", "the flow claimed (not in replay), the segment placed in the "
+			  "stream (ps_rx_resync, ps_seq_next)" },
+	{ "5 parser set-up", "the flow's parser state, its client and identity settings into "
+			     "the per-CPU scratch (ps_h1_begin)" },
+	{ "6 HTTP/1 parser", "the segment through ps_h1_feed: request line, each header line, "
+			     "framing, the inference path's classification" },
+	{ "7 enforcement", "the request limit's gate (ps_gate_segment), enforcement off" },
+	{ "8 counters", "the parser state back, requests and inference requests counted, "
+			"the payload counted (ps_h1_end): the whole path" },
+};
+
+static struct result stage_res[STAGES + 1];
+static struct result stage_more_res;	/* ps_ingress on (b) with STAGE_MORE more lines */
+
+/* The OpenAI Python SDK's own header lines: (b) with them, for the cost of a line. */
+#define STAGE_MORE	4
+static const char stage_more_lines[] =
+	"X-Stainless-Lang: python\r\nX-Stainless-Package-Version: 1.51.0\r\n"
+	"X-Stainless-OS: Linux\r\nX-Stainless-Arch: x64\r\n";
+static char more_seg[1024];
+static int more_seg_len;
+static unsigned int req_lines;		/* (b)'s lines before the blank line */
+
+/* The .rodata variable name of obj (not loaded yet) set to val. */
+static int rodata_set(struct bpf_object *obj, const char *name, const void *val, size_t len)
+{
+	const struct btf *btf = bpf_object__btf(obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *t;
+	struct bpf_map *m;
+	size_t sz, nl;
+	unsigned int i;
+	char *data;
+	int id;
+
+	id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -ENOENT;
+	if (id < 0)
+		return -ENOENT;
+	t = btf__type_by_id(btf, id);
+	bpf_object__for_each_map(m, obj) {
+		nl = strlen(bpf_map__name(m));
+		if (bpf_map__is_internal(m) && nl >= 7 &&
+		    !strcmp(bpf_map__name(m) + nl - 7, ".rodata"))
+			break;
+	}
+	if (!m)
+		return -ENOENT;
+	data = (char *)bpf_map__initial_value(m, &sz);
+	for (i = 0, vs = btf_var_secinfos(t); data && i < btf_vlen(t); i++, vs++) {
+		const struct btf_type *v = btf__type_by_id(btf, vs->type);
+
+		if (strcmp(btf__name_by_offset(btf, v->name_off), name) || vs->offset + len > sz)
+			continue;
+		memcpy(data + vs->offset, val, len);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/*
+ * bench_stage.bpf.o once per stage, each stopped after its stage (its
+ * bench_stop), in replay mode as the datapath is, on the datapath's own
+ * maps.
+ */
+static int load_stages(struct bench *b, const char *path)
+{
+	struct bpf_program *prog;
+	struct bpf_map *m, *dm;
+	uint8_t replay = 1;
+	uint32_t k;
+	int err;
+
+	b->stage_fd[0] = b->dp.ingress_fd;
+	for (k = 1; k <= STAGES; k++) {
+		b->stage_obj[k] = bpf_object__open_file(path, NULL);
+		if (!b->stage_obj[k]) {
+			err = -errno;
+			b->stage_obj[k] = NULL;
+			pr_warn("ps_bench: cannot open %s: %s\n", path, strerror(-err));
+			return err;
+		}
+		bpf_object__for_each_map(m, b->stage_obj[k]) {
+			if (bpf_map__is_internal(m))
+				continue;
+			dm = bpf_object__find_map_by_name(b->dp.skel->obj, bpf_map__name(m));
+			if (!dm) {
+				pr_warn("ps_bench: %s: the datapath has no map %s\n", path,
+					bpf_map__name(m));
+				return -ENOENT;
+			}
+			/* The datapath's map, never one pinned anywhere. */
+			err = bpf_map__set_pin_path(m, NULL);
+			if (!err)
+				err = bpf_map__reuse_fd(m, bpf_map__fd(dm));
+			if (err)
+				return err;
+		}
+		prog = bpf_object__find_program_by_name(b->stage_obj[k], "ps_ingress_unused");
+		if (prog)
+			bpf_program__set_autoload(prog, false);
+		err = rodata_set(b->stage_obj[k], "ps_replay", &replay, 1);
+		if (!err)
+			err = rodata_set(b->stage_obj[k], "bench_stop", &k, 4);
+		if (err) {
+			pr_warn("ps_bench: %s: cannot set its constants\n", path);
+			return err;
+		}
+		err = bpf_object__load(b->stage_obj[k]);
+		if (err) {
+			pr_warn("ps_bench: cannot load %s (stage %u): %s\n", path, k, strerror(-err));
+			return err;
+		}
+		prog = bpf_object__find_program_by_name(b->stage_obj[k], "bench_stage");
+		if (!prog)
+			return -ENOENT;
+		b->stage_fd[k] = bpf_program__fd(prog);
+	}
+	return 0;
+}
+
+/*
+ * The request start through the datapath's ps_ingress and through each
+ * stage's program, each on a connection of its own (a stage that stops
+ * early leaves its stream where it was), packet by packet, each followed
+ * by the minimal program on the same frame. Checked after each run: stage
+ * 8 and ps_ingress counted every request and its payload; stages 4 and on
+ * placed every segment in the stream, stages 1 to 3 none; no stage before
+ * 8 counted a request.
+ */
+static int measure_stages(struct bench *b, unsigned int run, unsigned int id)
+{
+	uint64_t sum_dp[STAGES + 2] = {}, sum_min[STAGES + 2] = {};
+	struct expect e[STAGES + 2];
+	struct conn c[STAGES + 2];
+	uint32_t seq0[STAGES + 2], dur;
+	unsigned int i, k, len;
+	char what[96];
+	int err, ret;
+
+	/* [STAGES + 1]: ps_ingress on the request with more lines */
+	for (k = 0; k <= STAGES + 1; k++) {
+		err = scenario_setup(b, &c[k], SC_REQ, id + k, &e[k]);
+		if (err)
+			return err;
+		seq0[k] = c[k].cseq;
+	}
+	for (i = 0; i < b->npkts; i++)
+		for (k = 0; k <= STAGES + 1; k++) {
+			if (k <= STAGES) {
+				len = scenario_frame(b, &c[k], SC_REQ, &e[k]);
+			} else {
+				e[k].requests++;
+				e[k].rx_payload += more_seg_len;
+				len = conn_frame(b, &c[k], 1, F_ACK | F_PSH, more_seg, more_seg_len);
+			}
+			err = test_run(b->stage_fd[k <= STAGES ? k : 0], b->frame, len, b->ts_ns, 1,
+				       &dur, &ret);
+			if (err)
+				return err;
+			if (ret != TC_ACT_OK)
+				return -EPROTO;
+			sum_dp[k] += dur;
+			err = test_run(b->min_fd, b->frame, len, b->ts_ns, 1, &dur, &ret);
+			if (err)
+				return err;
+			sum_min[k] += dur;
+		}
+	for (k = 0; k <= STAGES + 1; k++) {
+		struct ps_flow_key fk = {
+			.client.a[0] = htonl(c[k].caddr), .server.a[0] = htonl(SERVER_ADDR),
+			.cport = htons(c[k].cport), .sport = htons(c[k].port),
+			.family = PS_AF_INET,
+		};
+		uint32_t want = k == 0 || k >= 4 ? c[k].cseq : seq0[k];
+		struct result *r = k <= STAGES ? &stage_res[k] : &stage_more_res;
+		struct ps_flow f;
+
+		r->dp_ns[run] = (double)sum_dp[k] / b->npkts;
+		r->min_ns[run] = (double)sum_min[k] / b->npkts;
+		r->runs = run + 1;
+		r->measured = 1;
+		snprintf(what, sizeof(what), "stage %s", k <= STAGES ? stage_name[k][0] :
+			 "ps_ingress, more lines");
+		if (k && k < STAGES) {
+			e[k].requests = e[k].rx_payload = 0;
+			e[k].state = PS_H1_START;
+		}
+		check_client(b, c[k].caddr, &e[k], what);
+		check_flow(b, &c[k], &e[k], what);
+		if (ps_dp_flow_lookup(&b->dp, &fk, &f) < 0 || f.dir[PS_DIR_RX].next != want)
+			pr_warn("ps_bench: warning: %s: the stream is at %u, expected %u: the row "
+				"does not measure the path it names\n", what, f.dir[PS_DIR_RX].next,
+				want);
+	}
+	return 0;
+}
+
+/* What each stage of a request start costs: the table, from the runs' medians. */
+static void print_stage_table(unsigned int runs, int cpu)
+{
+	double prev, cur, lo, hi, full, mn;
+	unsigned int k, i;
+
+	if (!stage_res[STAGES].measured)
+		return;
+	full = median(stage_res[STAGES].dp_ns, stage_res[STAGES].runs);
+	printf("\n### Where a request start's time goes: the ingress path stopped after each "
+	       "stage, BPF_PROG_TEST_RUN, median of %u runs, CPU %d\n\n", runs, cpu);
+	printf("| stage | what it adds | ns/pkt, up to and with it | added by the stage | "
+	       "its range over runs | share of the whole | minimal ns/pkt |\n");
+	printf("|---|---|---:|---:|---:|---:|---:|\n");
+	for (k = 1; k <= STAGES + 1; k++) {
+		unsigned int s = k == STAGES + 1 ? 0 : k;
+		const struct result *r = &stage_res[s];
+
+		cur = median(r->dp_ns, r->runs);
+		mn = median(r->min_ns, r->runs);
+		lo = 1e9;
+		hi = -1e9;
+		for (i = 0; i < r->runs; i++) {
+			double x = r->dp_ns[i] - (s == 0 ? stage_res[STAGES].dp_ns[i] :
+						  s == 1 ? r->min_ns[i] : stage_res[s - 1].dp_ns[i]);
+
+			lo = x < lo ? x : lo;
+			hi = x > hi ? x : hi;
+		}
+		if (s == 0) {
+			printf("| %s | %s | %.1f | %+.1f vs stage 8 | %+.1f..%+.1f | %.2fx stage 8 | "
+			       "%.1f |\n", stage_name[s][0], stage_name[s][1], cur, cur - full, lo,
+			       hi, cur / full, mn);
+			continue;
+		}
+		prev = s == 1 ? mn : median(stage_res[s - 1].dp_ns, stage_res[s - 1].runs);
+		printf("| %s | %s | %.1f | %+.1f%s | %+.1f..%+.1f | %.0f%% | %.1f |\n",
+		       stage_name[s][0], stage_name[s][1], cur, cur - prev,
+		       s == 1 ? " over the minimal" : "", lo, hi, 100 * (cur - prev) / full, mn);
+	}
+	if (stage_more_res.measured) {
+		const struct result *r = &stage_more_res, *o = &stage_res[0];
+		double line, own = median(o->dp_ns, o->runs), p5, p6;
+
+		cur = median(r->dp_ns, r->runs);
+		lo = 1e9;
+		hi = -1e9;
+		for (i = 0; i < r->runs; i++) {
+			double x = (r->dp_ns[i] - o->dp_ns[i]) / STAGE_MORE;
+
+			lo = x < lo ? x : lo;
+			hi = x > hi ? x : hi;
+		}
+		line = (cur - own) / STAGE_MORE;
+		printf("| ps_ingress, %d more lines | the datapath's own program on (b) with the "
+		       "OpenAI SDK's %d X-Stainless-* header lines (%d bytes): a header line's cost "
+		       "| %.1f | %+.1f a line | %+.1f..%+.1f | - | %.1f |\n", STAGE_MORE,
+		       STAGE_MORE, more_seg_len, cur, line, lo, hi, median(r->min_ns, r->runs));
+		p5 = median(stage_res[5].dp_ns, stage_res[5].runs);
+		p6 = median(stage_res[6].dp_ns, stage_res[6].runs);
+		printf("\n- stage 6 split by the line's cost: (b)'s %u lines (request line and "
+		       "%u header lines, blank line left out) at %.1f ns a line = %.0f ns; the rest "
+		       "of the stage, %.0f ns, is per request whatever its lines (the feed's "
+		       "set-up, the request line's path decoded and classified, the header "
+		       "block's end and framing).\n", req_lines, req_lines - 1, line,
+		       line * req_lines, p6 - p5 - line * req_lines);
+	}
+	printf("\n");
+	printf("- (b)'s request (%d bytes, headers and body in one segment, each the next "
+	       "pipelined request on its connection), through tools/bench_stage.bpf.c: "
+	       "bpf/ingress.bpf.c itself with a program that follows ps_ingress() and stops "
+	       "after the stage (bench_stop, a constant set before load: the verifier drops "
+	       "what comes after), loaded once per stage on the datapath's own maps, in "
+	       "replay mode as the datapath here is (no flow claim). Each stage and "
+	       "ps_ingress on a connection of its own, packet by packet in the same runs, "
+	       "each followed by the minimal program on the same frame.\n", req_seg_len);
+	printf("- added by the stage = its median less the stage before's (stage 1: less "
+	       "the minimal program's); share = that over stage 8's median. Checked after "
+	       "each run: stage 8 and ps_ingress counted every request and its payload, "
+	       "stages 4 and on placed every segment in the stream and stages 1 to 3 none, "
+	       "no stage before 8 counted a request or left the parser anywhere but at a "
+	       "request's start.\n");
+	printf("- a stage stopped early also skips the work the later ones would have done "
+	       "on its state (stage 6's parser state is not written back, so each of its "
+	       "requests starts from the same state): the figures are what the path costs "
+	       "up to that point, not a stage alone.\n");
+}
+
 /* The request and body the micro benchmark sends, and the datapath beside bench_min. */
 static int micro_setup(struct bench *b, struct ps_config *cfg, const char *min_path)
 {
 	struct ps_dp_opts dopts = { .replay = true };
+	const char *p;
 	int err;
 
 	ps_log_libbpf();
@@ -2608,6 +2909,12 @@ static int micro_setup(struct bench *b, struct ps_config *cfg, const char *min_p
 		return req_seg_len;
 	}
 	req_hdr_len = strstr(req_seg, "\r\n\r\n") - req_seg + 4;
+	for (req_lines = 0, p = req_seg; p < req_seg + req_hdr_len - 2; p++)
+		req_lines += *p == '\n';
+	more_seg_len = make_request(more_seg, sizeof(more_seg), "/v1/chat/completions", 1, 0x5eed,
+				    stage_more_lines);
+	if (more_seg_len < 0)
+		return more_seg_len;
 	snprintf(id_xff_name, sizeof(id_xff_name),
 		 "(b-xff) request start, X-Forwarded-For chain of %u", b->xff_chain);
 	ps_config_init(cfg);
@@ -2626,6 +2933,15 @@ static int micro_setup(struct bench *b, struct ps_config *cfg, const char *min_p
 		err = ps_dp_set_secret(&b->dp, id_secret);
 	if (!err)
 		err = load_min(b, min_path);
+	if (!err) {
+		/* bench_stage.bpf.o next to the minimal program's object */
+		char path[PATH_MAX];
+		const char *slash = strrchr(min_path, '/');
+
+		snprintf(path, sizeof(path), "%.*sbench_stage.bpf.o",
+			 slash ? (int)(slash - min_path + 1) : 0, min_path);
+		err = load_stages(b, path);
+	}
 	if (err)
 		return err;
 	err = enf_setup(b);
@@ -2640,12 +2956,20 @@ static int micro_setup(struct bench *b, struct ps_config *cfg, const char *min_p
  * Every measurement of every scenario, runs times over; with ident_only,
  * only the client-identity rows.
  */
-static int micro_measure(struct bench *b, unsigned int runs, int ident_only)
+static int micro_measure(struct bench *b, unsigned int runs, int ident_only, int stages_only)
 {
 	unsigned int run, id = 1;
 	int sc, err;
 
 	for (run = 0; run < runs; run++) {
+		if (!ident_only) {
+			err = measure_stages(b, run, id);
+			id += STAGES + 2;
+			if (err)
+				return err;
+			if (stages_only)
+				continue;
+		}
 		err = measure_ident(b, run, id);
 		id += ID_ROWS;
 		if (err)
@@ -2900,6 +3224,7 @@ struct micro_opts {
 	unsigned int xff_chain;	/* --xff-chain */
 	int ident_only;		/* --ident-only */
 	int ident_detail;	/* --ident-detail */
+	int stages_only;	/* --stages-only */
 };
 
 static int run_micro(const char *min_path, unsigned int runs, const struct micro_opts *o)
@@ -2908,6 +3233,7 @@ static int run_micro(const char *min_path, unsigned int runs, const struct micro
 	static struct bench b;
 	unsigned int npkts = o->npkts;
 	int err, cpu, ident_only = o->ident_only;
+	unsigned int i;
 	char how_d[128];
 
 	b.npkts = npkts;
@@ -2922,7 +3248,7 @@ static int run_micro(const char *min_path, unsigned int runs, const struct micro
 		err = cpu;
 		goto cleanup;
 	}
-	err = micro_measure(&b, runs, ident_only);
+	err = micro_measure(&b, runs, ident_only, o->stages_only);
 	if (err) {
 		pr_warn("ps_bench: measurement failed: %s\n",
 			err == -EPROTO ? "unexpected verdict" : strerror(-err));
@@ -2930,6 +3256,10 @@ static int run_micro(const char *min_path, unsigned int runs, const struct micro
 	}
 	if (ident_only) {
 		print_ident_table(&b, runs, cpu);
+		goto cleanup;
+	}
+	if (o->stages_only) {
+		print_stage_table(runs, cpu);
 		goto cleanup;
 	}
 	printf("### Per-packet cost: BPF_PROG_TEST_RUN, median of %u runs, CPU %d\n\n", runs, cpu);
@@ -2944,7 +3274,10 @@ static int run_micro(const char *min_path, unsigned int runs, const struct micro
 	print_enf_table(&b, runs, cpu, how_d);
 	print_ident_table(&b, runs, cpu);
 	print_floor_table(runs, cpu);
+	print_stage_table(runs, cpu);
 cleanup:
+	for (i = 1; i <= STAGES; i++)
+		bpf_object__close(b.stage_obj[i]);
 	bpf_object__close(b.min_obj);
 	ps_dp_close(&b.dp);
 	return err;
@@ -3313,7 +3646,7 @@ static int write_pcap(const char *path, unsigned long npkts)
 
 static const char usage_text[] =
 	"usage: ps_bench [--min OBJ] [--runs N] [--packets N] [--xff-chain N] [--ident-only]\n"
-	"                [--ident-detail]\n"
+	"                [--ident-detail] [--stages-only]\n"
 	"       ps_bench --gcra\n"
 	"       ps_bench --write-pcap FILE [--packets N]\n"
 	"\n"
@@ -3321,8 +3654,9 @@ static const char usage_text[] =
 	"counting program (root), or write a capture of synthetic HTTP/1.1 inference\n"
 	"traffic on port 8000 for the replay benchmark. Prints Markdown.\n"
 	"\n"
-	"  -m, --min OBJ         the minimal program (default: bench_min.bpf.o next to\n"
-	"                        this binary)\n"
+	"  -m, --min OBJ         the minimal program and floors (default: bench_min.bpf.o\n"
+	"                        next to this binary; bench_stage.bpf.o is taken from the\n"
+	"                        same directory)\n"
 	"  -r, --runs N          runs per measurement, median reported (default 5)\n"
 	"  -n, --packets N       distinct packets per run (default 100000, at most\n"
 	"                        1000000), or packets to write (default 200000)\n"
@@ -3332,6 +3666,8 @@ static const char usage_text[] =
 	"                        X-Forwarded-For, API keys)\n"
 	"  -d, --ident-detail    the client identity rows' breakdown too: rows that each\n"
 	"                        leave out or change one thing\n"
+	"  -s, --stages-only     measure only where a request start's time goes: the\n"
+	"                        ingress path stopped after each stage\n"
 	"  -g, --gcra            report the rate a request limit admits, against the\n"
 	"                        configured one, on a virtual clock (root), and exit\n"
 	"  -w, --write-pcap FILE write the capture and exit\n"
@@ -3340,6 +3676,7 @@ static const char usage_text[] =
 	"examples:\n"
 	"  ps_bench --runs 7\n"
 	"  ps_bench --ident-only --ident-detail --xff-chain 16\n"
+	"  ps_bench --stages-only --runs 7\n"
 	"  ps_bench --gcra\n"
 	"  ps_bench --write-pcap /tmp/cap.pcap --packets 200000\n";
 
@@ -3372,6 +3709,9 @@ static int ident_opt(int opt, const char *arg, struct micro_opts *mo)
 		return 0;
 	case 'd':
 		mo->ident_detail = 1;
+		return 0;
+	case 's':
+		mo->stages_only = 1;
 		return 0;
 	}
 	return -1;
@@ -3406,6 +3746,7 @@ int main(int argc, char **argv)
 		{ "xff-chain", required_argument, NULL, 'x' },
 		{ "ident-only", no_argument, NULL, 'i' },
 		{ "ident-detail", no_argument, NULL, 'd' },
+		{ "stages-only", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -3415,7 +3756,7 @@ int main(int argc, char **argv)
 	char minbuf[PATH_MAX + 32];
 	int opt, err, gcra = 0;
 
-	while ((opt = getopt_long(argc, argv, "m:r:n:w:x:idgh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "m:r:n:w:x:idsgh", longopts, NULL)) != -1) {
 		err = ident_opt(opt, optarg, &mo);
 		if (err >= 0) {
 			if (err)

@@ -291,7 +291,7 @@ if [ "${1:-}" = --detect ]; then
 	exit
 fi
 for f in "$bin/ps_bench" "$bin/penstock" "$bin/penstockd" "$bin/ps_bench_fill" \
-	"$bin/bench_min.bpf.o"; do
+	"$bin/bench_min.bpf.o" "$bin/bench_stage.bpf.o"; do
 	if [ ! -e "$f" ]; then
 		echo "bench: $f is missing: run make" >&2
 		exit 1
