@@ -105,8 +105,11 @@ struct seg {
  * timestamps, window scale on a SYN; timestamps after), checksums right so
  * tshark reads the capture as it would a real one. Returns the length.
  */
-static unsigned int build_frame(unsigned char *buf, const struct seg *s)
+static unsigned int build_frame(unsigned char *out, const struct seg *s)
 {
+	/* Built where the IP header is 4-byte aligned, as the structs want, then copied. */
+	static unsigned char abuf[FRAME_MAX + 8] __attribute__((aligned(8)));
+	unsigned char *buf = abuf + 2;
 	struct ethhdr *eth = (struct ethhdr *)buf;
 	struct iphdr *ip = (struct iphdr *)(eth + 1);
 	struct tcphdr *th = (struct tcphdr *)(ip + 1);
@@ -170,6 +173,7 @@ static unsigned int build_frame(unsigned char *buf, const struct seg *s)
 	sum = csum_add(0, &ip->saddr, 8);
 	sum += IPPROTO_TCP + tcplen;
 	th->check = csum_fold(csum_add(sum, th, tcplen));
+	memcpy(out, buf, ETH_HLEN + sizeof(*ip) + tcplen);
 	return ETH_HLEN + sizeof(*ip) + tcplen;
 }
 
