@@ -332,6 +332,7 @@ struct bench {
 	int floor_h2_fd;	/* bench_floor_h2: the HTTP/2 frame headers */
 	int floor_sse_fd;	/* bench_floor_sse: an event stream's "data:" lines */
 	int floor_found_fd;	/* what those found: bench_floor_found */
+	int setup_floor_fd;	/* > 0: a floor that sees the client's handshake too */
 	struct bpf_object *stage_obj[9];	/* bench_stage.bpf.o stopped after stage k */
 	int stage_fd[9];	/* [0]: the datapath's own ps_ingress */
 	unsigned int npkts;	/* distinct packets per run */
@@ -376,10 +377,14 @@ static int conn_send(struct bench *b, struct conn *c, int c2s, uint8_t flags, co
 {
 	unsigned int flen = conn_frame(b, c, c2s, flags, data, len);
 	uint32_t dur;
-	int ret;
+	int ret, err;
 
-	return test_run(c2s ? b->dp.ingress_fd : b->dp.egress_fd, b->frame, flen, b->ts_ns, 1,
-			&dur, &ret);
+	err = test_run(c2s ? b->dp.ingress_fd : b->dp.egress_fd, b->frame, flen, b->ts_ns, 1,
+		       &dur, &ret);
+	/* The floor makes its flow where the datapath does: at the SYN, untimed. */
+	if (!err && c2s && b->setup_floor_fd > 0)
+		err = test_run(b->setup_floor_fd, b->frame, flen, b->ts_ns, 1, &dur, &ret);
+	return err;
 }
 
 /* A connection from caddr:cport to port, its handshake sent untimed. */
@@ -2121,12 +2126,16 @@ static int id_turn(struct bench *b, unsigned int i)
 	uint32_t dur;
 	int err, ret, len;
 
-	/* New connections' handshakes first, untimed. */
+	/* New connections' handshakes first, untimed; a row's floor sees the client's half. */
 	for (r = 0; r < ID_ROWS; r++)
 		if (id_active(b, r) && id_rows[r].fresh) {
+			b->setup_floor_fd = id_has_floor(r) ? b->floor_ident_fd : 0;
 			err = id_connect(b, r);
+			b->setup_floor_fd = 0;
 			if (err)
 				return err;
+			if (id_has_floor(r))
+				id_st[r].want.packets += 2;	/* SYN, ACK */
 		}
 	for (r = 0; r < ID_ROWS; r++) {
 		if (!id_active(b, r))
@@ -2496,6 +2505,10 @@ static int load_min(struct bench *b, const char *path)
 		pr_warn("ps_bench: cannot open %s: %s\n", path, strerror(-err));
 		return err;
 	}
+	/* The floors' flow table as large as the datapath's, LRU evictions alike. */
+	map = bpf_object__find_map_by_name(b->min_obj, "bench_flows");
+	if (map)
+		bpf_map__set_max_entries(map, bpf_map__max_entries(b->dp.skel->maps.ps_flows));
 	err = bpf_object__load(b->min_obj);
 	if (err) {
 		pr_warn("ps_bench: cannot load %s: %s\n", path, strerror(-err));
@@ -3088,12 +3101,14 @@ static void floor_row(const char *name, const char *floor, const struct result *
 static void vs_row(const char *name, const char *base, const struct result *a,
 		   const struct result *b, double target)
 {
-	double x = median(a->dp_ns, a->runs), y = median(b->dp_ns, b->runs), lo = 1e9, hi = 0;
+	double x, y, lo = 1e9, hi = 0;
 	char tgt[48] = "-";
 	unsigned int i;
 
 	if (!a->measured || !b->measured)
 		return;
+	x = median(a->dp_ns, a->runs);
+	y = median(b->dp_ns, b->runs);
 	for (i = 0; i < a->runs && i < b->runs; i++) {
 		double r = a->dp_ns[i] / b->dp_ns[i];
 
@@ -3266,6 +3281,7 @@ static int run_micro(const char *min_path, unsigned int runs, const struct micro
 	}
 	if (ident_only) {
 		print_ident_table(&b, runs, cpu);
+		print_floor_table(runs, cpu);
 		goto cleanup;
 	}
 	if (o->stages_only) {
