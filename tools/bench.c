@@ -3159,7 +3159,8 @@ static void print_floor_table(unsigned int runs, int cpu)
 	printf("\n| packet | against | penstock ns/pkt | against ns/pkt | ratio | range over runs "
 	       "| target |\n");
 	printf("|---|---|---:|---:|---:|---:|---|\n");
-	vs_row("(b) request start, enforcement **on**", "(b), enforcement off (the table above)",
+	vs_row("(b) request start, enforcement **on**",
+	       "(b), enforcement off, alternating with it (the enforcement table)",
 	       &results[SC_REQ][M_ENF], &results[SC_REQ][M_ENF_OFF], FLOOR_ENF);
 	vs_row(sc_name[SC_SSE], sc_name[SC_EGRESS], &results[SC_SSE][M_DISTINCT],
 	       &results[SC_EGRESS][M_DISTINCT], SSE_VS_BODY);
