@@ -123,7 +123,8 @@ DATAPATH_TESTS := $(patsubst tests/datapath/test_%.c,$(OUTPUT)/tests/datapath_%,
 		  $(wildcard tests/datapath/test_*.c))
 
 .PHONY: all
-all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o $(OUTPUT)/ps_bench \
+all: $(OUTPUT)/penstock $(OUTPUT)/penstockd $(OUTPUT)/bench_min.bpf.o \
+	$(OUTPUT)/bench_stage.bpf.o $(OUTPUT)/ps_bench \
 	$(OUTPUT)/ps_bench_fill $(OUTPUT)/ps_flood $(OUTPUT)/ps_load $(OUTPUT)/tests/alerts_driver \
 	$(OUTPUT)/tests/other_abi.bpf.o $(OUTPUT)/tests/foreign.bpf.o \
 	$(UNIT_TESTS) $(DATAPATH_TESTS) $(OUTPUT)/tests/fuzz_datapath $(MAN_PAGES) \
@@ -150,6 +151,12 @@ $(OUTPUT)/penstock.skel.h: $(OUTPUT)/penstock.bpf.o
 # per-CPU counter, and the floor of a per-connection counter.
 $(OUTPUT)/bench_min.bpf.o: tools/bench_min.bpf.c bpf/lib/parse.h bpf/lib/common.h \
 		include/penstock_abi.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# The ingress path stopped after each stage (ps_bench's breakdown of a
+# request start): bpf/ingress.bpf.c itself, with a program of its own.
+$(OUTPUT)/bench_stage.bpf.o: tools/bench_stage.bpf.c bpf/ingress.bpf.c $(BPF_HDRS) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

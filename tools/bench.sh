@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # make bench: what penstock's datapath costs per packet beside a minimal
-# program (ps_bench), with enforcement off and on, and for a request that
+# program (ps_bench) and beside the floor of each row's job (the least a
+# program doing it with per-connection state can do), where a request
+# start's time goes stage by stage, with enforcement off and on, and for a request that
 # names its client behind a PROXY header, in X-Forwarded-For or by its
 # bearer key (identity: api_key), and all three at once (with the
 # breakdown of what that costs); the rate a request limit
@@ -291,7 +293,7 @@ if [ "${1:-}" = --detect ]; then
 	exit
 fi
 for f in "$bin/ps_bench" "$bin/penstock" "$bin/penstockd" "$bin/ps_bench_fill" \
-	"$bin/bench_min.bpf.o"; do
+	"$bin/bench_min.bpf.o" "$bin/bench_stage.bpf.o"; do
 	if [ ! -e "$f" ]; then
 		echo "bench: $f is missing: run make" >&2
 		exit 1
