@@ -181,7 +181,7 @@ def main():
         zl.append("| %g | %d/%d | %d | %d | %.2f | %d |" % (z, det, tot, f, n, r, al))
     fps = {}
     fp_rows = []
-    for seed, e in enumerate(per_z[DEFAULT_Z], 1):
+    for seed, e in enumerate(per_z[DEFAULT_Z], a.first_seed):
         for x in e["false_positives"]:
             k = (x["label"], x["first"]["detector"])
             fps[k] = fps.get(k, 0) + 1
