@@ -96,6 +96,12 @@ struct esc {
 #define OUT_KEEP_EVERY_S	600	/* made at a run this often, needed or not */
 #define OUT_SMALL_POP	5
 #define OUT_SMALL_AGE_S	300	/* ... each of them watched this long */
+/* Against those few, bytes alone are thin evidence (an application's
+ * embeddings answers are large in bytes and carry no completion tokens):
+ * where the client's answers reported their usage in the minute, its
+ * completion tokens a request must also reach this, four times a
+ * person's median answer (about 250 tokens in published chat traffic). */
+#define OUT_SMALL_TOK_REQ	1000.0
 /* An hour's: at least this many requests and bytes. */
 #define OUT_MIN_REQ_1H	10
 #define OUT_MIN_1H	1048576.0
