@@ -94,6 +94,8 @@ struct esc {
  * (OUT_FLOW_FACTOR times their median). */
 #define OUT_KEEP_S	(24 * 3600)
 #define OUT_KEEP_EVERY_S	600	/* made at a run this often, needed or not */
+/* Who the outflow judges and compares with: addresses (mark_networks()). */
+#define OUTFLOW_SUBJECT(k)	((k)->family != PS_AF_KEY)
 #define OUT_SMALL_POP	5
 #define OUT_SMALL_AGE_S	300	/* ... each of them watched this long */
 /* Against those few, bytes alone are thin evidence (an application's

@@ -269,7 +269,10 @@ static bool outflow(struct judge *j, struct finding *f)
 	double value = 0, score = 0, z;
 	json_t *base = NULL;
 
-	/* Over no arm's floor: the baselines are not needed. */
+	/* An API key: not judged (mark_networks()); over no arm's floor:
+	 * the baselines are not needed. */
+	if (!OUTFLOW_SUBJECT(&j->r->key))
+		return false;
 	if (!((c->recent && c->inf1m >= OUT_MIN_REQ_1M &&
 	       (c->out1m >= OUT_MIN_1M || c->opace1m >= OUT_MIN_1M)) ||
 	      (c->inf1h >= OUT_MIN_REQ_1H && c->out1h >= OUT_MIN_1H)))
