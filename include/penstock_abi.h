@@ -23,6 +23,18 @@
  */
 #define PS_ABI_VERSION		1
 
+/*
+ * A replay's piece of a captured packet longer than BPF_PROG_TEST_RUN
+ * takes (a page less the skb's head- and tailroom): penstock replay runs
+ * such a TCP packet as pieces of its payload, each with the packet's
+ * headers, and marks each in skb->cb: cb[0] this value, cb[1] the wire
+ * packets and cb[2] the IP bytes it stands for (the packet's on its first
+ * piece, none on the others). Read in replay mode only.
+ */
+#define PS_REPLAY_PIECE		0x70696563	/* "piec" */
+/* The largest frame BPF_PROG_TEST_RUN takes on this kernel's 4 KB pages. */
+#define PS_TEST_RUN_MAX		3584
+
 /* Map capacities. */
 #define PS_MAX_ENDPOINTS	16	/* configured endpoint slots */
 #define PS_MAX_PATHS		8	/* inference path prefixes per endpoint */

@@ -266,6 +266,12 @@ __weak __attribute__((noinline)) int ps_parse(struct __sk_buff *skb, struct ps_p
 	}
 	p->segs = 1;
 	p->ip_bytes = l3_len;
+	/* A replay's piece of a longer packet (PS_REPLAY_PIECE): the
+	 * packet's wire figures ride on its first piece. */
+	if (ps_replay && skb->cb[0] == PS_REPLAY_PIECE) {
+		p->segs = skb->cb[1];
+		p->ip_bytes = skb->cb[2];
+	}
 	p->payload_len = l3_len > hdrs ? l3_len - hdrs : 0;
 	p->payload_avail = skb->len > p->payload_off ? skb->len - p->payload_off : 0;
 	if (p->payload_avail > p->payload_len)

@@ -542,16 +542,33 @@ static __always_inline int ps_resp_idle(const struct ps_resp *r)
 
 #define PS_HAS0(v)	(((v) - 0x0101010101010101ULL) & ~(v) & 0x8080808080808080ULL)
 
-/* Does the word hold a CR, LF or '"'? */
+/*
+ * The bytes of the word (lowest first) the parser must see, each as the
+ * top bit of its byte: a CR, a LF, or a '"' that may open a usage key (a
+ * key is "completion_tokens" or "prompt_tokens": a quote followed by
+ * another byte than 'c' or 'p' opens none; the word's last byte's next is
+ * not in it). The lowest bit set is exact; those above it may be set
+ * wrongly, which only stops the skip early.
+ */
 static __always_inline __u64 ps_resp_stops(__u64 x)
 {
-	return PS_HAS0(x ^ 0x0a0a0a0a0a0a0a0aULL) | PS_HAS0(x ^ 0x0d0d0d0d0d0d0d0dULL) |
-	       PS_HAS0(x ^ 0x2222222222222222ULL);
+	__u64 y = x >> 8;	/* each byte's next */
+	__u64 q = PS_HAS0(x ^ 0x2222222222222222ULL) &
+		  (PS_HAS0(y ^ 0x6363636363636363ULL) | PS_HAS0(y ^ 0x7070707070707070ULL) |
+		   0x8000000000000000ULL);
+
+	return PS_HAS0(x ^ 0x0a0a0a0a0a0a0a0aULL) | PS_HAS0(x ^ 0x0d0d0d0d0d0d0d0dULL) | q;
+}
+
+/* The index (0-7) of the lowest byte whose top bit is set in m (m != 0). */
+static __always_inline __u32 ps_first_stop(__u64 m)
+{
+	return (__u32)((((m & -m) >> 7) * 0x0001020304050607ULL) >> 56);
 }
 
 /*
  * bpf_loop callback: the next bytes of the buffer from sc->used, one at a
- * time, or eight at once where none of them matters.
+ * time, or where none matters, up to the next that does (eight at most).
  */
 static long ps_resp_byte_cb(__u32 idx, void *data)
 {
@@ -571,11 +588,16 @@ static long ps_resp_byte_cb(__u32 idx, void *data)
 		    (r->state == PS_R_EOF || r->left > 8)) {
 			__u64 x;
 
+			__u64 m;
+			__u32 s;
+
 			__builtin_memcpy(&x, &w->b[i & (PS_RESP_CHUNK - 1)], 8);
-			if (!ps_resp_stops(x)) {
+			m = ps_resp_stops(x);
+			s = m ? ps_first_stop(m) : 8;
+			if (s) {
 				if (r->state != PS_R_EOF)
-					r->left -= 8;
-				sc->used = i + 8;
+					r->left -= s;
+				sc->used = i + s;
 				continue;
 			}
 		}

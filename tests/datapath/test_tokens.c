@@ -313,6 +313,48 @@ out:
 	ck_end(&c);
 }
 
+/*
+ * Usage keys at every alignment against the body scan's 8-byte words,
+ * among quotes that open no key ("c..." and "p..." that are not one, a
+ * key's text escaped inside a string, a quote ending a word): each of the
+ * eight answers counts 5 completion and 3 prompt tokens, nothing else.
+ */
+static void case_alignment(void)
+{
+	static const char tail[] =
+		"\",\"cat\":\"pp\",\"note\":\"say \\\"completion_tokens\\\": 77\","
+		"\"completion_tokensx\": 99,\"usage\":{\"prompt_tokens\": 3,"
+		"\"completion_tokens\": 5}}";
+	char jb[256], ans[512];
+	struct ps_client_ctr ctr;
+	unsigned int k, n;
+	struct conn a;
+	struct ck c;
+
+	ck_init(&c, "usage-keys-every-alignment");
+	soff[4] = 0;
+	if (handshake(&a, CLIENT_BASE + 4)) {
+		ck_fail(&c, "handshake");
+		goto out;
+	}
+	for (k = 0; k < 8; k++) {
+		int m = snprintf(jb, sizeof(jb), "{\"id\":\"%.*s%s", k, "xxxxxxxx", tail);
+
+		expect(&c, csend(&a, k * req_len, req, req_len), TC_ACT_OK, "a request");
+		n = snprintf(ans, sizeof(ans),
+			     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+			     "Content-Length: %d\r\n\r\n%s", m, jb);
+		ssend(&a, 4, (k + 1) * req_len, ans, n);
+	}
+	if (ctr_now(a.caddr, &ctr))
+		ck_fail(&c, "no slot");
+	else if (ctr.tx_tokens != 8 * 5 || ctr.rx_tokens != 8 * 3)
+		ck_fail(&c, "tokens %llu/%llu, expected 40/24", (unsigned long long)ctr.tx_tokens,
+			(unsigned long long)ctr.rx_tokens);
+out:
+	ck_end(&c);
+}
+
 /* A dry-run class: over its budget, the request is let in and counted. */
 static void case_dry(void)
 {
@@ -441,6 +483,7 @@ int main(void)
 	case_minute();
 	case_stream();
 	case_estimate();
+	case_alignment();
 	case_dry();
 	case_day();
 	expect_endpoint_sums("tokens endpoint totals = sum over clients");

@@ -34,12 +34,14 @@ static struct {
 } seen;
 
 static int sink(struct ps_replay *r, enum ps_replay_prog prog, const unsigned char *frame,
-		unsigned int len, uint64_t ts_ns)
+		unsigned int len, uint64_t ts_ns, const struct ps_piece *piece)
 {
 	unsigned int i;
 
 	(void)r;
 	(void)ts_ns;
+	if (piece && (piece->packets > 1 || (!piece->packets && piece->ip_bytes)))
+		seen.bad = "a piece that stands for more than its packet";
 	if (len < FRAME_MIN || len > FRAME_MAX)
 		seen.bad = "a frame shorter than Ethernet or longer than a test run";
 	if (prog != PS_REPLAY_INGRESS && prog != PS_REPLAY_EGRESS)

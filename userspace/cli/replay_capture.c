@@ -20,12 +20,17 @@
 #include "common/log.h"
 
 /*
- * BPF_PROG_TEST_RUN takes at most a page less skb head- and tailroom;
- * longer packets (GRO-merged captures) are run with their head only: the
- * counters follow the IP length field, and the parser treats the bytes
- * beyond as not captured.
+ * BPF_PROG_TEST_RUN takes at most a page less skb head- and tailroom
+ * (PS_TEST_RUN_MAX); longer TCP packets (GRO-merged or TSO captures, a
+ * host's loopback) are run as pieces of their payload, each with the
+ * packet's headers, its sequence number moved on and its IP length its
+ * own; the first piece carries the packet's wire figures (one packet, its
+ * IP bytes) and the others none (PS_REPLAY_PIECE), so that every count is
+ * the packet's and the parsers read all of its bytes. Other long packets
+ * are run with their head only: the counters follow the IP length field,
+ * and the parser treats the bytes beyond as not captured.
  */
-#define PS_TEST_RUN_MAX	3584
+#define PS_FRAME_MAX	(262144 + 64)	/* tcpdump's largest snap length, and a header */
 
 /* The last second of capture time whose end is a uint64_t of ns. */
 #define PS_REPLAY_MAX_S	(UINT64_MAX / 1000000000ULL - 1)
@@ -35,7 +40,7 @@
 #endif
 
 struct frame {
-	unsigned char buf[PS_TEST_RUN_MAX];
+	unsigned char buf[PS_FRAME_MAX];
 	unsigned int len;
 };
 
@@ -124,12 +129,20 @@ static int make_frame(int dlt, const unsigned char *p, unsigned int caplen, stru
 	return 1;
 }
 
+/* Where a frame's IP and TCP headers are (frame_ports()). */
+struct tcp_at {
+	size_t l3, l4;		/* offsets of the IP and TCP headers */
+	int v6;
+};
+
 /*
  * The TCP ports of a frame, found far enough to pick a program; the
- * datapath parses the packet again in full. 0 when not TCP. Headers are
- * walked by offset: a length field may point far past the frame.
+ * datapath parses the packet again in full. 0 when not TCP (or a
+ * fragment). Headers are walked by offset: a length field may point far
+ * past the frame.
  */
-static int frame_ports(const struct frame *f, uint16_t *sport, uint16_t *dport)
+static int frame_ports(const struct frame *f, uint16_t *sport, uint16_t *dport,
+		       struct tcp_at *at)
 {
 	const unsigned char *p = f->buf;
 	size_t off = ETH_HLEN, len = f->len;
@@ -146,6 +159,8 @@ static int frame_ports(const struct frame *f, uint16_t *sport, uint16_t *dport)
 		proto = p[off + 2] << 8 | p[off + 3];
 		off += 4;
 	}
+	at->l3 = off;
+	at->v6 = proto == ETH_P_IPV6;
 	if (proto == ETH_P_IP) {
 		if (off + 20 > len || (p[off + 6] & 0x3f) || p[off + 7])	/* a fragment */
 			return 0;
@@ -181,6 +196,7 @@ static int frame_ports(const struct frame *f, uint16_t *sport, uint16_t *dport)
 	}
 	if (nh != 6 || off + 4 > len)
 		return 0;
+	at->l4 = off;
 	*sport = p[off] << 8 | p[off + 1];
 	*dport = p[off + 2] << 8 | p[off + 3];
 	return 1;
@@ -193,12 +209,76 @@ static int is_endpoint(const struct ps_replay *r, uint16_t port)
 
 /* The datapath's programs, by BPF_PROG_TEST_RUN. */
 static int test_run(struct ps_replay *r, enum ps_replay_prog prog, const unsigned char *frame,
-		    unsigned int len, uint64_t ts_ns)
+		    unsigned int len, uint64_t ts_ns, const struct ps_piece *piece)
 {
 	int retval;
 
-	return ps_dp_test_run(prog == PS_REPLAY_EGRESS ? r->dp->egress_fd : r->dp->ingress_fd,
-			      frame, len, ts_ns, &retval);
+	return ps_dp_test_run_piece(prog == PS_REPLAY_EGRESS ? r->dp->egress_fd :
+				    r->dp->ingress_fd, frame, len, ts_ns, piece, &retval);
+}
+
+static uint32_t get16(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 8 | p[1];
+}
+
+static void put16(unsigned char *p, uint32_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+/*
+ * A TCP frame longer than BPF_PROG_TEST_RUN takes, run as pieces (see
+ * PS_FRAME_MAX). A packet whose headers leave no room, or whose IP length
+ * does not cover them (a BIG TCP packet's IPv4 length of 0), is run with
+ * its head only, as other long packets are.
+ */
+static int run_pieces(struct ps_replay *r, enum ps_replay_prog prog, const struct frame *f,
+		      const struct tcp_at *at, uint64_t ts)
+{
+	static unsigned char piece[PS_TEST_RUN_MAX];
+	const unsigned char *p = f->buf;
+	size_t thl, hdrs, l3len, wire, cap, per, off, n;
+	struct ps_piece pc;
+	uint32_t seq;
+	uint8_t fl;
+	int err;
+
+	thl = at->l4 + 13 < f->len ? (size_t)(p[at->l4 + 12] >> 4) * 4 : 0;
+	hdrs = at->l4 + thl;
+	l3len = at->v6 ? 40 + get16(p + at->l3 + 4) : get16(p + at->l3 + 2);
+	if (thl < 20 || hdrs + 64 > PS_TEST_RUN_MAX || hdrs > f->len || l3len < hdrs - at->l3)
+		return r->run(r, prog, p, PS_TEST_RUN_MAX, ts, NULL);
+	wire = l3len - (hdrs - at->l3);		/* payload bytes on the wire ... */
+	cap = f->len - hdrs < wire ? f->len - hdrs : wire;	/* ... and captured */
+	per = PS_TEST_RUN_MAX - hdrs;
+	seq = (uint32_t)get16(p + at->l4 + 4) << 16 | get16(p + at->l4 + 6);
+	fl = p[at->l4 + 13];
+	for (off = 0; off < cap; off += n) {
+		int last;
+		size_t len;
+
+		n = cap - off < per ? cap - off : per;
+		last = off + n >= cap;
+		memcpy(piece, p, hdrs);
+		memcpy(piece + hdrs, p + hdrs + off, n);
+		/* The last piece also claims what the capture cut off, as the
+		 * packet did: the parsers take it as not captured. */
+		len = hdrs - at->l3 + n + (last ? wire - cap : 0);
+		put16(piece + at->l3 + (at->v6 ? 4 : 2), at->v6 ? len - 40 : len);
+		/* A SYN's payload starts one past its sequence number. */
+		put16(piece + at->l4 + 4, (seq + off + (off && (fl & 0x02))) >> 16);
+		put16(piece + at->l4 + 6, seq + off + (off && (fl & 0x02)));
+		/* SYN on the first piece, FIN, PSH and RST on the last. */
+		piece[at->l4 + 13] = fl & ~(off ? 0x02 : 0) & ~(last ? 0 : 0x01 | 0x04 | 0x08);
+		pc.packets = off ? 0 : 1;
+		pc.ip_bytes = off ? 0 : l3len;
+		err = r->run(r, prog, piece, hdrs + n, ts, &pc);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 void ps_replay_init(struct ps_replay *r, struct ps_datapath *dp, const struct ps_config *cfg)
@@ -274,6 +354,8 @@ int ps_replay_stream(struct ps_replay *r, FILE *file, const char *name)
 	while ((rc = pcap_next_ex(pc, &hdr, &data)) == 1) {
 		enum ps_replay_prog prog = PS_REPLAY_INGRESS;
 		uint16_t sport = 0, dport = 0;
+		struct tcp_at at;
+		int tcp;
 		uint64_t ts;
 
 		n++;
@@ -293,10 +375,15 @@ int ps_replay_stream(struct ps_replay *r, FILE *file, const char *name)
 		dlt = pcap_datalink(pc);
 		if (make_frame(dlt, data, hdr->caplen, &f))
 			continue;
-		if (frame_ports(&f, &sport, &dport) && !is_endpoint(r, dport) &&
-		    is_endpoint(r, sport))
+		tcp = frame_ports(&f, &sport, &dport, &at);
+		if (tcp && !is_endpoint(r, dport) && is_endpoint(r, sport))
 			prog = PS_REPLAY_EGRESS;
-		err = r->run(r, prog, f.buf, f.len, ts);
+		if (f.len <= PS_TEST_RUN_MAX)
+			err = r->run(r, prog, f.buf, f.len, ts, NULL);
+		else if (tcp)
+			err = run_pieces(r, prog, &f, &at, ts);
+		else
+			err = r->run(r, prog, f.buf, PS_TEST_RUN_MAX, ts, NULL);
 		if (err) {
 			pr_warn("penstock: %s: packet %llu: BPF_PROG_TEST_RUN failed: %s\n", name,
 				n, strerror(-err));

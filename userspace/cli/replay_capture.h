@@ -21,12 +21,14 @@ struct ps_replay {
 	unsigned char endpoint_port[65536 / 8];	/* bitmap of endpoint ports */
 	unsigned long long packets;		/* packets read */
 	/*
-	 * Runs one frame (len bytes, Ethernet) through a program at ts_ns,
-	 * the capture's time (Unix ns): 0 or a negative errno.
-	 * ps_replay_init() sets the datapath's, by BPF_PROG_TEST_RUN.
+	 * Runs one frame (len bytes, Ethernet, at most PS_TEST_RUN_MAX)
+	 * through a program at ts_ns, the capture's time (Unix ns): 0 or a
+	 * negative errno. piece: the frame is a piece of a longer packet
+	 * (NULL: a whole one). ps_replay_init() sets the datapath's, by
+	 * BPF_PROG_TEST_RUN.
 	 */
 	int (*run)(struct ps_replay *r, enum ps_replay_prog prog, const unsigned char *frame,
-		   unsigned int len, uint64_t ts_ns);
+		   unsigned int len, uint64_t ts_ns, const struct ps_piece *piece);
 	/*
 	 * Called before the first packet of each new second of capture
 	 * time with the end of the last second seen (Unix ns): the time of

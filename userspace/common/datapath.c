@@ -366,7 +366,19 @@ long ps_dp_map_entries(struct bpf_map *map)
 int ps_dp_test_run(int prog_fd, const void *frame, unsigned int len, uint64_t ts_ns,
 		   int *retval)
 {
+	return ps_dp_test_run_piece(prog_fd, frame, len, ts_ns, NULL, retval);
+}
+
+int ps_dp_test_run_piece(int prog_fd, const void *frame, unsigned int len, uint64_t ts_ns,
+			 const struct ps_piece *piece, int *retval)
+{
 	struct __sk_buff ctx = { .tstamp = ts_ns };
+
+	if (piece) {
+		ctx.cb[0] = PS_REPLAY_PIECE;
+		ctx.cb[1] = piece->packets;
+		ctx.cb[2] = piece->ip_bytes;
+	}
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
 

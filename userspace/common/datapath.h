@@ -107,6 +107,14 @@ void ps_dp_flow_forget(struct ps_datapath *dp, const struct ps_flow_key *k);
  */
 int ps_dp_test_run(int prog_fd, const void *frame, unsigned int len, uint64_t ts_ns,
 		   int *retval);
+/* A replay's piece of a longer packet: what it stands for (PS_REPLAY_PIECE). */
+struct ps_piece {
+	uint32_t packets;	/* wire packets: 1 on the first piece, else 0 */
+	uint32_t ip_bytes;	/* the packet's IP bytes on the first piece, else 0 */
+};
+/* ps_dp_test_run() of a piece (NULL: a whole packet). */
+int ps_dp_test_run_piece(int prog_fd, const void *frame, unsigned int len, uint64_t ts_ns,
+			 const struct ps_piece *piece, int *retval);
 
 /* Format a client key as inet_ntop does. */
 const char *ps_client_str(const struct ps_client_key *k, char *buf, size_t len);

@@ -488,11 +488,14 @@ static bool netset_add(struct netset *s, uint64_t h)
 
 /*
  * The outflow baselines count one client a network (an IPv4 /24, an IPv6
- * /48; an API key is its own), the first of the table's order with
- * requests and answers in the hour: a hydra of a hundred addresses, or
- * a campus, is one member of the population, not its median. Marks
- * brep. Equal hashes of two networks count as one (rare, and only a
- * client fewer in the baseline).
+ * /48), the first of the table's order with requests and answers in the
+ * hour: a hydra of a hundred addresses, or a campus, is one member of the
+ * population, not its median. API keys are not in them, and are not
+ * judged by the outflow (OUTFLOW_SUBJECT()): a key is a person, and in
+ * bytes a person who streams takes thirty times what one who does not
+ * takes for the same answer, so bytes a request tell keys apart by how
+ * they ask, not by what they take. Marks brep. Equal hashes of two
+ * networks count as one (rare, and only a client fewer in the baseline).
  */
 static void mark_networks(struct ps_detect *d)
 {
@@ -506,12 +509,9 @@ static void mark_networks(struct ps_detect *d)
 
 		ps_dt_yield(d, k++);	/* a reload: the run stops after these baselines */
 		ps_dt_cand(d, i, now, d->last_run_ms, CAND_1H, &c);
-		if (!(c.inf1h > 0 && c.out1h > 0))
+		if (!(c.inf1h > 0 && c.out1h > 0) || !OUTFLOW_SUBJECT(key))
 			continue;
-		if (key->family == PS_AF_KEY)
-			ps_prefix_of_client(key, &p);
-		else
-			ps_dt_mask_prefix(key, key->family == PS_AF_INET ? 24 : 48, &p);
+		ps_dt_mask_prefix(key, key->family == PS_AF_INET ? 24 : 48, &p);
 		if (netset_add(&seen, ps_dt_prefix_hash(&p) | 1))
 			ps_bit_set(d->brep, i);
 	}
@@ -607,7 +607,8 @@ static void outflow_baseline(struct ps_detect *d, int what, struct baseline *b,
 	FOR_CAND(d, i) {
 		ps_dt_yield(d, k++);
 		ps_dt_cand(d, i, now, d->last_run_ms, CAND_1H, &c);
-		if (c.inf1h > 0 && c.out1h > 0 && d->t->rec[i].first_wall + OUT_SMALL_AGE_S <= now)
+		if (c.inf1h > 0 && c.out1h > 0 && d->t->rec[i].first_wall + OUT_SMALL_AGE_S <= now &&
+		    OUTFLOW_SUBJECT(&d->t->rec[i].key))
 			x[n++] = outflow_value(&c, what);
 	}
 	if (n >= OUT_SMALL_POP) {

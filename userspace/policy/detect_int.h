@@ -94,8 +94,16 @@ struct esc {
  * (OUT_FLOW_FACTOR times their median). */
 #define OUT_KEEP_S	(24 * 3600)
 #define OUT_KEEP_EVERY_S	600	/* made at a run this often, needed or not */
+/* Who the outflow judges and compares with: addresses (mark_networks()). */
+#define OUTFLOW_SUBJECT(k)	((k)->family != PS_AF_KEY)
 #define OUT_SMALL_POP	5
 #define OUT_SMALL_AGE_S	300	/* ... each of them watched this long */
+/* Against those few, bytes alone are thin evidence (an application's
+ * embeddings answers are large in bytes and carry no completion tokens):
+ * where the client's answers reported their usage in the minute, its
+ * completion tokens a request must also reach this, four times a
+ * person's median answer (about 250 tokens in published chat traffic). */
+#define OUT_SMALL_TOK_REQ	1000.0
 /* An hour's: at least this many requests and bytes. */
 #define OUT_MIN_REQ_1H	10
 #define OUT_MIN_1H	1048576.0

@@ -269,7 +269,10 @@ static bool outflow(struct judge *j, struct finding *f)
 	double value = 0, score = 0, z;
 	json_t *base = NULL;
 
-	/* Over no arm's floor: the baselines are not needed. */
+	/* An API key: not judged (mark_networks()); over no arm's floor:
+	 * the baselines are not needed. */
+	if (!OUTFLOW_SUBJECT(&j->r->key))
+		return false;
 	if (!((c->recent && c->inf1m >= OUT_MIN_REQ_1M &&
 	       (c->out1m >= OUT_MIN_1M || c->opace1m >= OUT_MIN_1M)) ||
 	      (c->inf1h >= OUT_MIN_REQ_1H && c->out1h >= OUT_MIN_1H)))
@@ -291,10 +294,20 @@ static bool outflow(struct judge *j, struct finding *f)
 	    (run->bbusy->population || run->bbusy->from == BL_SMALL)) {
 		double med = expm1(run->bbusy->median);
 		double zr = ps_dt_zscore(run->boreq, c->out1m / c->inf1m);
+		double tok = -1;
 
 		z = ps_dt_zscore(run->bbusy, c->opace1m);
+		if (run->bbusy->from == BL_SMALL) {
+			/* The few there are: the completion tokens a request,
+			 * where the answers reported their usage (-1: none). */
+			struct ps_cview v;
+
+			ps_crec_view(j->d->t, j->r, PS_WIN_1M, j->now_ms, &v);
+			if (v.v[PS_F_TX_TOKENS] + v.v[PS_F_RX_TOKENS] > 0 && v.v[PS_F_INFERENCE] > 0)
+				tok = v.v[PS_F_TX_TOKENS] / v.v[PS_F_INFERENCE];
+		}
 		if (z >= dc->zscore && c->opace1m >= OUT_FLOW_FACTOR * med &&
-		    zr >= dc->zscore / 2) {
+		    zr >= dc->zscore / 2 && (tok < 0 || tok >= OUT_SMALL_TOK_REQ)) {
 			window = "1m";
 			feature = "outflow_1m";
 			value = c->opace1m;
@@ -304,6 +317,9 @@ static bool outflow(struct judge *j, struct finding *f)
 			json_object_set_new(base, "factor", json_real(c->opace1m /
 								     (med > 1 ? med : 1)));
 			json_object_set_new(base, "zscore_per_request", json_real(zr));
+			if (tok >= 0)
+				json_object_set_new(base, "tx_tokens_per_request_1m",
+						    json_real(tok));
 		}
 	}
 	if (!window && c->inf1h >= OUT_MIN_REQ_1H && c->out1h >= OUT_MIN_1H &&
