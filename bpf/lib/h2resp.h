@@ -448,18 +448,8 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	bpf_map_update_elem(&ps_h2r, &in->k, &w->st, BPF_ANY);
 	if (!ctr)
 		return 0;
-	if (w->events)
-		ps_add(ctr->tx_events, w->events);
-	if (w->tx_tokens)
-		ps_add(ctr->tx_tokens, w->tx_tokens);
-	if (w->rx_tokens)
-		ps_add(ctr->rx_tokens, w->rx_tokens);
-	/* Prompt and completion tokens, or a stream's events while they
-	 * are more: a stream the client resets is debited what it took. */
-	if (w->debit)
-		ps_tok_debit(ctr, w->debit, now);
-	if (w->est)
-		ps_add(ctr->tx_tokens_estimated, w->est);
+	/* A stream the client resets is debited what it took. */
+	ps_answer_count(ctr, w->events, w->tx_tokens, w->rx_tokens, w->debit, w->est, now);
 	return 0;
 }
 

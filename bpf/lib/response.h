@@ -69,6 +69,29 @@ static __always_inline struct ps_resp_work *ps_resp_work(void)
 }
 
 /*
+ * What answers counted, to a client's slot: its events and tokens, the
+ * debit of its token limits (prompt and completion tokens, as OpenAI's
+ * tokens per minute count them, or a stream's events while they are
+ * more: ps_resp_debit()) and the estimate of streams without usage.
+ * Inlined: it sits on the egress's deepest call chain (HTTP/1 and HTTP/2).
+ */
+static __always_inline void ps_answer_count(struct ps_client_ctr *ctr, __u32 events,
+					    __u32 tx_tokens, __u32 rx_tokens, __u32 debit,
+					    __u32 est, __u64 now)
+{
+	if (events)
+		ps_add(ctr->tx_events, events);
+	if (tx_tokens)
+		ps_add(ctr->tx_tokens, tx_tokens);
+	if (rx_tokens)
+		ps_add(ctr->rx_tokens, rx_tokens);
+	if (debit)
+		ps_tok_debit(ctr, debit, now);
+	if (est)
+		ps_add(ctr->tx_tokens_estimated, est);
+}
+
+/*
  * The counts of the response being read since the last flush, and its
  * bytes of the segment up to offset to: to the client of the request it
  * answers (r.sgen), else (or that client's slot gone) the connection's.
@@ -103,16 +126,7 @@ __weak __attribute__((noinline)) int ps_resp_flush(__u32 to)
 	if (!ctr || ctr->gen != w->conn_gen)
 		goto out;
 count:
-	if (w->events)
-		ps_add(ctr->tx_events, w->events);
-	if (w->tx_tokens)
-		ps_add(ctr->tx_tokens, w->tx_tokens);
-	if (w->rx_tokens)
-		ps_add(ctr->rx_tokens, w->rx_tokens);
-	if (w->debit)
-		ps_tok_debit(ctr, w->debit, w->now);
-	if (w->est)
-		ps_add(ctr->tx_tokens_estimated, w->est);
+	ps_answer_count(ctr, w->events, w->tx_tokens, w->rx_tokens, w->debit, w->est, w->now);
 out:
 	w->events = w->tx_tokens = w->rx_tokens = w->est = w->debit = 0;
 	return 0;
@@ -778,18 +792,7 @@ static __always_inline __u32 ps_resp_segment(struct __sk_buff *skb, struct ps_fl
 	if (!c)
 		return 0;
 	ctr = (struct ps_client_ctr *)c;
-	if (w->events)
-		ps_add(ctr->tx_events, w->events);
-	if (w->tx_tokens)
-		ps_add(ctr->tx_tokens, w->tx_tokens);
-	if (w->rx_tokens)
-		ps_add(ctr->rx_tokens, w->rx_tokens);
-	/* Prompt and completion tokens, as OpenAI's tokens per minute count
-	 * them, or a stream's events while they are more (ps_resp_debit()). */
-	if (w->debit)
-		ps_tok_debit(ctr, w->debit, now);
-	if (w->est)
-		ps_add(ctr->tx_tokens_estimated, w->est);
+	ps_answer_count(ctr, w->events, w->tx_tokens, w->rx_tokens, w->debit, w->est, now);
 	return 0;
 }
 
