@@ -41,13 +41,27 @@ the mode intends; tests/e2e/test_adversarial checks it with tcpdump):
                sent 1, 3, 2, 0 (two disjoint out-of-order ranges at once)
   many-conns   the plain loop over --conns connections (default 16) at once
 
+HTTP/2 cleartext by prior knowledge (python3-h2 keeps the connection's state;
+the mode cuts what it sends), one stream at a time unless said:
+
+  h2-plain         a request's HEADERS and DATA frames in one send
+  h2-streams       --pipeline K requests (K streams at once) in one send
+  h2-bytewise      each HEADERS frame in 1-byte segments, then its DATA
+  h2-continuation  each header block cut into a HEADERS frame (PADDED and
+                   PRIORITY set) and CONTINUATION frames of 8 bytes of block,
+                   a segment each
+  h2-churn         two large header fields of fresh values on every request,
+                   indexed, so that the HPACK dynamic table keeps evicting
+                   its entries, the :path's among them
+
 raw-ooo and hdr-body send from --src with source ports 61000-64999 through
 raw sockets: the kernel of the client host knows nothing of these
 connections and answers the server's packets with RSTs, which must be
 dropped there (tests/e2e/test_adversarial adds an nftables rule in the
 client namespace only). They need root and python3-scapy.
 
-Python 3 standard library, plus scapy for the raw modes.
+Python 3 standard library, plus scapy for the raw modes and python3-h2 for
+the HTTP/2 ones.
 """
 
 import argparse
@@ -266,6 +280,176 @@ def threads(n, fn):
         t.start()
     for t in ts:
         t.join()
+
+
+# --- HTTP/2 cleartext ----------------------------------------------------------------
+
+H2_MODES = ("h2-plain", "h2-streams", "h2-bytewise", "h2-continuation", "h2-churn")
+
+
+def h2_frames(data):
+    """Split bytes of whole HTTP/2 frames into (type, flags, stream, frame bytes)."""
+    out = []
+    while len(data) >= 9:
+        n = int.from_bytes(data[:3], "big")
+        out.append((data[3], data[4], int.from_bytes(data[5:9], "big") & 0x7fffffff,
+                    data[:9 + n]))
+        data = data[9 + n:]
+    if data:
+        raise ValueError("a frame cut short in the client's own output")
+    return out
+
+
+def h2_frame(ftype, flags, sid, payload):
+    return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + sid.to_bytes(4, "big") + payload
+
+
+def h2_continuations(frame, size):
+    """A HEADERS frame (as python3-h2 writes it: no padding, no priority)
+    rewritten as a HEADERS frame with PADDED and PRIORITY set (7 bytes of
+    padding, a dependency on stream 0 of weight 16) and CONTINUATION frames,
+    at most size bytes of header block in each."""
+    flags, sid, block = frame[4], int.from_bytes(frame[5:9], "big"), frame[9:]
+    parts = [block[i:i + size] for i in range(0, len(block), size)] or [b""]
+    out = []
+    for j, part in enumerate(parts):
+        last = j == len(parts) - 1
+        if j == 0:
+            f = (flags & ~0x4) | (0x4 if last else 0) | 0x8 | 0x20
+            out.append(h2_frame(0x1, f, sid, bytes([7]) + bytes(4) + bytes([15]) +
+                                part + bytes(7)))
+        else:
+            out.append(h2_frame(0x9, 0x4 if last else 0, sid, part))
+    return out
+
+
+class H2Client:
+    """An h2c client by prior knowledge (python3-h2 keeps the connection's
+    state: HPACK, flow control, settings); the caller cuts what it sends."""
+
+    def __init__(self, a, clock):
+        import h2.config
+        import h2.connection
+        import h2.events
+        import h2.exceptions
+        self.ev = h2.events
+        self.h2err = h2.exceptions.H2Error
+        self.a, self.clock = a, clock
+        self.s = connect(a, clock)
+        self.c = h2.connection.H2Connection(
+            config=h2.config.H2Configuration(client_side=True, header_encoding=None))
+        self.c.initiate_connection()
+        self.c.increment_flow_control_window(1 << 30)
+        self.s.sendall(self.c.data_to_send())
+        self.status = {}
+        self.ended = set()
+
+    def request(self, i, extra=()):
+        """Queues one POST; returns its stream id."""
+        sid = self.c.get_next_available_stream_id()
+        body = body_bytes(i)
+        host = ("[%s]" % self.a.dst) if ":" in self.a.dst else self.a.dst
+        self.c.send_headers(sid, [
+            (b":method", b"POST"), (b":scheme", b"http"),
+            (b":authority", ("%s:%d" % (host, self.a.port)).encode()),
+            (b":path", PATH.encode()), (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode())] + list(extra))
+        self.c.send_data(sid, body, end_stream=True)
+        return sid
+
+    def send(self, pieces):
+        for n, p in enumerate(pieces):
+            if n:
+                time.sleep(self.a.pause)
+            self.s.settimeout(self.clock.left())
+            self.s.sendall(p)
+
+    def wait(self, sids):
+        """Reads until every stream in sids has ended; returns their statuses."""
+        want = set(sids)
+        while not want <= self.ended:
+            self.s.settimeout(self.clock.left())
+            self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+            d = self.s.recv(65536)
+            if not d:
+                raise ConnectionError("closed by the server")
+            try:
+                events = self.c.receive_data(d)
+            except self.h2err as e:	# frames after a GOAWAY, say
+                raise ConnectionError("HTTP/2: %s" % e)
+            for e in events:
+                if isinstance(e, self.ev.ResponseReceived):
+                    self.status[e.stream_id] = int(dict(e.headers)[b":status"])
+                elif isinstance(e, self.ev.DataReceived):
+                    self.c.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+                elif isinstance(e, (self.ev.StreamEnded, self.ev.StreamReset)):
+                    self.ended.add(e.stream_id)
+                elif isinstance(e, self.ev.ConnectionTerminated):
+                    raise ConnectionError("GOAWAY from the server")
+            out = self.c.data_to_send()
+            if out:
+                self.s.sendall(out)
+        return [self.status.get(x, 0) for x in sids]
+
+    def close(self):
+        self.s.close()
+
+
+def run_h2(a, st, clock):
+    """One h2c connection at a time (a new one after a GOAWAY or an error).
+      h2-plain         a request's HEADERS and DATA in one send
+      h2-streams       --pipeline K requests (K streams) in one send
+      h2-bytewise      the HEADERS frame in 1-byte segments, then its DATA
+      h2-continuation  the header block in a HEADERS frame (padded, with a
+                       priority) and CONTINUATION frames of 8 bytes of block
+                       each, a segment each
+      h2-churn         two large header fields of fresh values on every
+                       request, indexed, so that the HPACK dynamic table
+                       keeps evicting (the :path's entry with the rest)"""
+    rng = random.Random(a.seed)
+    i = 0
+    k = a.pipeline if a.mode == "h2-streams" else 1
+    while clock.running():
+        cl = None
+        try:
+            cl = H2Client(a, clock)
+            while clock.running():
+                extra = ()
+                if a.mode == "h2-churn":
+                    extra = [(b"x-pad-%d" % j, ("%x" % rng.getrandbits(4 * rng.randint(300, 1200))).encode())
+                             for j in range(2)]
+                sids = [cl.request(i + j, extra) for j in range(k)]
+                i += k
+                data = cl.c.data_to_send()
+                if a.mode == "h2-bytewise":
+                    pieces = []
+                    for t, _, _, f in h2_frames(data):
+                        pieces += [f[x:x + 1] for x in range(len(f))] if t == 0x1 else [f]
+                elif a.mode == "h2-continuation":
+                    pieces = []
+                    for t, _, _, f in h2_frames(data):
+                        pieces += h2_continuations(f, 8) if t == 0x1 else [f]
+                else:
+                    pieces = [data]
+                cl.send(pieces)
+                st.add("sent", k)
+                try:
+                    codes = cl.wait(sids)
+                except (OSError, ConnectionError, ValueError):
+                    st.add("unanswered", len(set(sids) - cl.ended))
+                    for x in set(sids) & cl.ended:
+                        st.add("ok" if cl.status.get(x) == 200 else "bad")
+                    raise
+                for code in codes:
+                    st.add("ok" if code == 200 else "bad")
+        except (OSError, ConnectionError, ValueError) as e:
+            if clock.running() or not isinstance(e, socket.timeout):
+                st.add("errors")
+                sys.stderr.write("%s: %s\n" % (a.mode, e))
+                time.sleep(0.2)
+        finally:
+            if cl:
+                cl.close()
 
 
 # --- raw TCP ------------------------------------------------------------------------
@@ -549,7 +733,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mode", required=True,
                     choices=["plain", "first-byte", "bytewise", "random-cuts", "pipeline",
-                             "hdr-body", "raw-ooo", "many-conns"])
+                             "hdr-body", "raw-ooo", "many-conns"] + list(H2_MODES))
     ap.add_argument("--dst", required=True)
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--src", default=None)
@@ -581,6 +765,8 @@ def main():
         threads(a.conns or 2, lambda j: run_cuts(a, st, clock, cut_random, seed=a.seed + j))
     elif a.mode == "pipeline":
         run_cuts(a, st, clock, cut_none, k=a.pipeline)
+    elif a.mode in H2_MODES:
+        run_h2(a, st, clock)
     else:
         run_raw(a, st, clock, a.mode)
     out = dict(st.v, mode=a.mode, src=a.src, seconds=a.seconds,

@@ -36,6 +36,8 @@ pkgs=(
 	# HTTP/2: HEADERS blocks of the crafted cases (tests/datapath/cases.py),
 	# nghttpd and nghttpx for tests/e2e/test_http2, a gRPC server and client
 	python3-hpack nghttp2-server nghttp2-proxy python3-grpcio
+	# HTTP/2 adversarial clients (tools/adversary.py, tests/e2e/test_adversarial)
+	python3-h2
 	# the fleet's counters (userspace/fleet/): hiredis; tests/e2e/test_fleet
 	# and make bench run a real Redis
 	libhiredis-dev redis-server redis-tools
