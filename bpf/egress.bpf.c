@@ -68,33 +68,69 @@ static __always_inline int ps_has_upgrade(struct __sk_buff *skb, __u32 off, __u3
 }
 
 /*
+ * Where the head of a response read into ps_101_map (n bytes) ends: the
+ * offset after its empty line, 0 when it does not end in them.
+ */
+static __always_inline __u32 ps_101_head_end(__u32 n)
+{
+	__u32 zero = 0;
+	struct ps_101_buf *buf = bpf_map_lookup_elem(&ps_101_map, &zero);
+	__u8 *b;
+	int i;
+
+	if (!buf)
+		return 0;
+	b = buf->b;
+	for (i = 1; i < PS_101_SCAN; i++) {
+		if (i >= n)
+			break;
+		if (b[i] != '\n')
+			continue;
+		if (b[i - 1] == '\n' ||
+		    (i >= 3 && b[i - 1] == '\r' && b[i - 2] == '\n' && b[i - 3] == '\r'))
+			return i + 1;
+	}
+	return 0;
+}
+
+/*
  * The answer to a CONNECT or an Upgrade request: a "200" to CONNECT opens
  * a tunnel, a "101" with an Upgrade header switches protocols; either way
  * the client's later bytes are not HTTP/1 any more (HTTP/2 after an h2c
  * Upgrade, whose preface the ingress parser finds). Any other status line
  * means the request was refused. Only a status line at the start of a
- * segment is read. A global function, verified once on its own.
+ * segment is read. A 101 to h2c whose head ends within its segment's
+ * first PS_101_SCAN bytes: its head's length (the server's HTTP/2 frames
+ * start after it), else 0. A global function, verified once on its own.
  */
 __attribute__((noinline)) int ps_tunnel_answer(struct __sk_buff *skb, struct ps_flow *f,
 					       __u32 off, __u32 len)
 {
 	char st[12];
+	int up, ret = 0;
 
 	if (!f || len < sizeof(st) || bpf_skb_load_bytes(skb, off, st, sizeof(st)))
 		return 0;
 	if (st[0] != 'H' || st[1] != 'T' || st[2] != 'T' || st[3] != 'P' || st[4] != '/' ||
 	    st[8] != ' ')
 		return 0;
-	if ((f->http.tunnel == PS_TUNNEL_CONNECT && st[9] == '2' && st[10] == '0' &&
-	     st[11] == '0') ||
-	    (f->http.tunnel == PS_TUNNEL_UPGRADE && st[9] == '1' && st[10] == '0' &&
-	     st[11] == '1' && ps_has_upgrade(skb, off, len) == 1))
+	if (f->http.tunnel == PS_TUNNEL_CONNECT && st[9] == '2' && st[10] == '0' &&
+	    st[11] == '0') {
 		WRITE_ONCE(f->http.state, PS_H1_DEAD);
-	/* A 101 to h2c: the client's next bytes are the HTTP/2 connection
-	 * preface, which the ingress parser takes at this message boundary
-	 * (bpf/lib/http2.h). */
+	} else if (f->http.tunnel == PS_TUNNEL_UPGRADE && st[9] == '1' && st[10] == '0' &&
+		   st[11] == '1') {
+		up = ps_has_upgrade(skb, off, len);
+		if (up == 1)
+			WRITE_ONCE(f->http.state, PS_H1_DEAD);
+		/* A 101 to h2c: the client's next bytes are the HTTP/2
+		 * connection preface, which the ingress parser takes at
+		 * this message boundary (bpf/lib/http2.h); the server's
+		 * go to the frame follower. */
+		else if (up == 2)
+			ret = ps_101_head_end(len < PS_101_SCAN ? len : PS_101_SCAN);
+	}
 	f->http.tunnel = PS_TUNNEL_NONE;
-	return 0;
+	return ret;
 }
 
 /*
@@ -102,14 +138,15 @@ __attribute__((noinline)) int ps_tunnel_answer(struct __sk_buff *skb, struct ps_
  * fresh in-order bytes, or the loss of some.
  */
 static __always_inline void ps_h2r_pkt(struct __sk_buff *skb, struct ps_pkt_ctx *x,
-				       const struct ps_seg_result *res, __u32 how)
+				       const struct ps_seg_result *res, __u32 how, __u32 skip)
 {
 	struct ps_h2r_work *w;
 	struct ps_h2r_in *in;
+	__u32 from = res->fresh_off + skip;
 
 	if (res->ooo || res->absorbed)
 		how = PS_H2R_LOST;
-	else if (!res->fresh_len)
+	else if (!res->fresh_len && !skip)
 		return;
 	w = ps_h2r_work();
 	if (!w)
@@ -117,11 +154,22 @@ static __always_inline void ps_h2r_pkt(struct __sk_buff *skb, struct ps_pkt_ctx 
 	in = &w->in;
 	__builtin_memcpy(&in->k, &x->k, sizeof(in->k));
 	in->now = x->now;
-	in->off = x->p.payload_off + res->fresh_off;
-	in->len = res->fresh_len;
-	in->avail = x->p.payload_avail > res->fresh_off ? x->p.payload_avail - res->fresh_off : 0;
+	in->off = x->p.payload_off + from;
+	in->len = res->fresh_len > skip ? res->fresh_len - skip : 0;
+	in->avail = x->p.payload_avail > from ? x->p.payload_avail - from : 0;
 	in->how = how;
 	ps_h2r_segment(skb, (struct ps_client_ctr *)x->c);
+}
+
+/*
+ * Was the request a 101 answers (the next one without a final answer) an
+ * inference request? The flow's request queue says (flow.h).
+ */
+static __always_inline __u32 ps_up_inference(const struct ps_flow *f)
+{
+	__u32 n = f->resp.n;
+
+	return (__s32)(f->rq.n - n) > 0 && ((f->rq.bits >> (n & (PS_RQ_QUEUE - 1))) & 1);
 }
 
 /*
@@ -132,14 +180,21 @@ static __always_inline void ps_h2r_pkt(struct __sk_buff *skb, struct ps_pkt_ctx 
  * a hole were never read in order, so the connection is not read further.
  */
 static __always_inline __u32 ps_resp_pkt(struct __sk_buff *skb, struct ps_pkt_ctx *x,
-					 const struct ps_seg_result *res)
+					 const struct ps_seg_result *res, __u32 up)
 {
 	struct ps_flow *f = x->f;
 	__u8 st = f->http.state;
 	__u32 avail;
 
+	/* A 101 to h2c, its head up bytes: what follows is HTTP/2. */
+	if (up && up <= res->fresh_len && !res->ooo && !res->absorbed) {
+		f->resp.state = PS_R_DEAD;
+		ps_h2r_pkt(skb, x, res, PS_H2R_START | (ps_up_inference(f) ? PS_H2R_UP_INF : 0),
+			   up);
+		return 0;
+	}
 	if (f->resp.state == PS_R_DEAD) {
-		ps_h2r_pkt(skb, x, res, 0);
+		ps_h2r_pkt(skb, x, res, 0, 0);
 		return 0;
 	}
 	if (!res->ooo && !res->absorbed && res->fresh_len &&
@@ -147,7 +202,7 @@ static __always_inline __u32 ps_resp_pkt(struct __sk_buff *skb, struct ps_pkt_ct
 			   x->p.payload_off + res->fresh_off,
 			   x->p.payload_avail > res->fresh_off ? x->p.payload_avail - res->fresh_off : 0)) {
 		f->resp.state = PS_R_DEAD;
-		ps_h2r_pkt(skb, x, res, PS_H2R_START);
+		ps_h2r_pkt(skb, x, res, PS_H2R_START, 0);
 		return 0;
 	}
 	if (st == PS_H2_PREFACE || st == PS_H2_FRAME || st == PS_H2_PAYLOAD ||
@@ -172,7 +227,7 @@ int ps_egress(struct __sk_buff *skb)
 	struct ps_pkt_ctx x = {};
 	struct ps_seg_result res;
 	struct ps_flow *f;
-	__u32 moved;
+	__u32 moved, up = 0;
 	int ret;
 
 	ret = ps_account(skb, 0, &x);
@@ -188,10 +243,10 @@ int ps_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	ps_seq_next(&f->dir[PS_DIR_TX], ps_data_seq(&x.p), x.p.payload_len, &res);
 	if (f->http.tunnel && res.fresh_len)
-		ps_tunnel_answer(skb, f, x.p.payload_off + res.fresh_off, res.fresh_len);
+		up = ps_tunnel_answer(skb, f, x.p.payload_off + res.fresh_off, res.fresh_len);
 	/* The bytes of responses to requests that name their own clients
 	 * are theirs (moved); the rest are the connection's client's. */
-	moved = ps_resp_pkt(skb, &x, &res);
+	moved = ps_resp_pkt(skb, &x, &res, up);
 	if (x.c && res.new_bytes > moved)
 		ps_add(x.c->tx_payload, res.new_bytes - moved);
 	else if (f->who.proxy == PS_PROXY_WAIT)

@@ -756,7 +756,9 @@ struct ps_h2_resp {
 	__u8 flags;		/* ... and flags */
 	__u8 slot;		/* the slot its data is scanned in (PS_H2R_SLOTS: none) */
 	__u8 hdr_n;		/* bytes of a frame header cut by a segment's end ... */
-	__u8 pad[7];
+	__u8 up1;		/* stream 1 answers an h2c Upgrade request that was
+				 * an inference request */
+	__u8 pad[6];
 	__u8 hdr[24];		/* ... held here */
 	struct ps_h2r_slot s[PS_H2R_SLOTS];
 };

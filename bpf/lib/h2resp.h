@@ -23,7 +23,10 @@
  *
  * A connection is followed from the server's first byte when that byte
  * starts its connection preface (a SETTINGS frame without ACK on stream
- * 0), the handshake seen. Bytes lost (a hole in the server's stream, bytes
+ * 0), the handshake seen, or from the byte after a 101 that switches it
+ * to h2c (an HTTP/1.1 Upgrade, RFC 7540 section 3.2): stream 1 is then the
+ * answer to the upgraded request, an inference stream when that request
+ * was one. Bytes lost (a hole in the server's stream, bytes
  * not captured) stop the following for the connection
  * (stats.h2_resp_lost), as HTTP/1 responses stop.
  */
@@ -52,6 +55,8 @@
 /* ps_h2r_segment()'s how. */
 #define PS_H2R_START	0x1	/* the segment may start the connection's following */
 #define PS_H2R_LOST	0x2	/* bytes of the server's stream were lost */
+#define PS_H2R_UP_INF	0x4	/* with START after a 101 to h2c: stream 1 answers an
+				 * inference request */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -107,6 +112,8 @@ static __always_inline int ps_h2r_is_inf(const struct ps_h2r_work *w, __u32 sid)
 {
 	__u32 d;
 
+	if (sid == 1 && w->st.up1)
+		return 1;
 	if (!(sid & 1) || sid > w->inf_hi)
 		return 0;
 	d = (w->inf_hi - sid) >> 1;
@@ -425,6 +432,7 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	} else {
 		__builtin_memset(&w->st, 0, sizeof(w->st));
 		w->st.slot = PS_H2R_SLOTS;
+		w->st.up1 = !!(how & PS_H2R_UP_INF);
 	}
 	h = bpf_map_lookup_elem(&ps_h2, &in->k);
 	w->inf_hi = h ? READ_ONCE(h->inf_hi) : 0;

@@ -6,8 +6,9 @@
  * one place: a frame header cut across segments, PADDED DATA (its padding
  * full of "data:" lines that must not count), streams interleaved frame by
  * frame, more inference streams at once than it has slots, a usage key
- * cut across DATA frames and segments, a hole in the server's stream, and
- * the token limit debited as HTTP/1's answers debit it.
+ * cut across DATA frames and segments, a hole in the server's stream, the
+ * token limit debited as HTTP/1's answers debit it, and the server's frames
+ * after a 101 to an h2c Upgrade.
  *
  * The frames are written here byte by byte from RFC 9113 (a 9-byte header:
  * 24-bit length, type, flags, 31-bit stream) and the bodies from the
@@ -405,6 +406,77 @@ static void case_path_last(void)
 	ck_end(&c);
 }
 
+/*
+ * The h2c Upgrade (RFC 7540 section 3.2): an HTTP/1.1 request with
+ * "Upgrade: h2c", a 101 whose head and the server's first frames share a
+ * segment (or not), stream 1 the answer to the upgraded request: scanned
+ * when that request was an inference request, not when it was not. The
+ * client's next streams are followed as after a preface.
+ */
+static void upgrade_case(const char *name, uint32_t caddr, const char *method, const char *path,
+			 int split)
+{
+	static const char head101[] = "HTTP/1.1 101 Switching Protocols\r\n"
+				      "Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+	char rqs[512];
+	unsigned char b[1024];
+	struct want w = { 0 };
+	struct conn cn;
+	struct ck c;
+	uint32_t off;
+	unsigned int n, h;
+	int inf = !strcmp(path, INF_PATH);
+
+	ck_init(&c, name);
+	soff = 0;
+	if (handshake(&cn, caddr))
+		ck_fail(&c, "handshake");
+	n = snprintf(rqs, sizeof(rqs),
+		     "%s %s HTTP/1.1\r\nHost: s\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+		     "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n"
+		     "Content-Length: 2\r\n\r\n{}",
+		     method, path);
+	expect(&c, csend(&cn, 0, rqs, n), TC_ACT_OK, "the Upgrade request");
+	off = n;
+	h = sizeof(head101) - 1;
+	memcpy(b, head101, h);
+	n = h + h2f(b + h, 4, 0, 0, "\x00\x03\x00\x00\x00\x64", 6);
+	n += resp_headers(b + n, 1);
+	n += data(b + n, 1, "data: {\"c\":\"a\"}\n\ndata: {\"c\":\"b\"}\n\n", 0);
+	n += data(b + n, 1, "data: [DONE]\n\n", 1);
+	if (split) {
+		expect(&c, ssend(&cn, b, h), TC_ACT_OK, "the 101 alone");
+		expect(&c, ssend(&cn, b + h, n - h), TC_ACT_OK, "SETTINGS, stream 1's answer");
+	} else {
+		expect(&c, ssend(&cn, b, n), TC_ACT_OK, "the 101, SETTINGS, stream 1's answer");
+	}
+	if (inf) {
+		w.events = 3;	/* two data: lines and [DONE] */
+		w.est = 2;
+	}
+	expect_tokens(&c, cn.caddr, &w);
+	/* The client's preface, then stream 3, an inference request. */
+	memcpy(b, preface, 24);
+	n = 24 + h2f(b + 24, 4, 0, 0, NULL, 0);
+	expect(&c, csend(&cn, off, b, n), TC_ACT_OK, "the preface after the 101");
+	off += n;
+	request(&c, &cn, &off, 3, INF_PATH);
+	n = resp_headers(b, 3);
+	n += data(b + n, 3, "data: {\"c\":\"x\"}\n\ndata: [DONE]\n\n", 1);
+	expect(&c, ssend(&cn, b, n), TC_ACT_OK, "stream 3's answer");
+	w.events += 2;
+	w.est += 1;
+	expect_tokens(&c, cn.caddr, &w);
+	ck_end(&c);
+}
+
+static void case_upgrade(void)
+{
+	upgrade_case("h2r-upgrade", CLIENT_BASE + 8, "POST", INF_PATH, 0);
+	upgrade_case("h2r-upgrade-split", CLIENT_BASE + 9, "POST", INF_PATH, 1);
+	upgrade_case("h2r-upgrade-other", CLIENT_BASE + 10, "GET", "/v1/models", 0);
+}
+
 static int setup(void)
 {
 	static struct ps_config cfg;
@@ -435,6 +507,7 @@ int main(void)
 	case_hole();
 	case_debit();
 	case_path_last();
+	case_upgrade();
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }

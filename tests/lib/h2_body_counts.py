@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """What the HTTP/2 answers in a capture report, per client, from tshark.
 
-  h2_body_counts.py --port N [--path PREFIX]... CAPTURE
+  h2_body_counts.py --port N [--path PREFIX]... [--upgrade] CAPTURE
 
 tshark's HTTP/2 dissector ("Decode As" http2 on the port, which reassembles
 frames across segments) gives each frame: its TCP stream, HTTP/2 stream,
@@ -19,6 +19,12 @@ on its last frame) and read as docs/output-tokens.md defines the figures:
   tx_tokens_estimated  the events of a stream that reported no
                        completion_tokens, its "data: [DONE]" line left out
 
+With --upgrade the connections start in HTTP/1.1 and switch by an h2c
+Upgrade (RFC 7540 section 3.2): the port is decoded as HTTP, whose
+dissector hands the connection to HTTP/2's after the 101, and stream 1 is
+the answer to the request that asked for the Upgrade: its :path is that
+request's URI.
+
 Prints {"clients": {ADDR: {...figures, "streams": N}}} as JSON.
 """
 
@@ -29,10 +35,28 @@ import subprocess
 import sys
 
 
-def frames(cap, port):
+def find(v, key):
+    """The first value of key anywhere in tshark's JSON tree v."""
+    if isinstance(v, dict):
+        if key in v:
+            return v[key]
+        v = list(v.values())
+    if isinstance(v, list):
+        for x in v:
+            r = find(x, key)
+            if r is not None:
+                return r
+    return None
+
+
+def frames(cap, port, upgrade=False):
+    """(client, TCP stream, from the server, HTTP/2 frame); with upgrade,
+    also (client, TCP stream, False, {"upgrade": URI}) for each request
+    that asks for an h2c Upgrade."""
     out = subprocess.run(
-        ["tshark", "-r", cap, "-n", "-d", "tcp.port==%d,http2" % port, "-Y", "http2",
-         "-T", "json", "--no-duplicate-keys", "-J", "ip ipv6 tcp http2"],
+        ["tshark", "-r", cap, "-n", "-d", "tcp.port==%d,%s" % (port, "http" if upgrade else "http2"),
+         "-Y", "http2 || http.upgrade", "-T", "json", "--no-duplicate-keys",
+         "-J", "ip ipv6 tcp http http2"],
         check=True, capture_output=True, text=True).stdout
     for pkt in json.loads(out or "[]"):
         layers = pkt["_source"]["layers"]
@@ -41,7 +65,17 @@ def frames(cap, port):
         dst = ip.get("ip.dst") or ip.get("ipv6.dst")
         tcp = layers["tcp"]
         sport = int(tcp["tcp.srcport"])
-        h2 = layers["http2"]
+        if port not in (sport, int(tcp["tcp.dstport"])):
+            continue
+        http = layers.get("http")
+        if upgrade and http and sport != port:
+            for layer in http if isinstance(http, list) else [http]:
+                uri = find(layer, "http.request.uri")
+                if uri is not None and str(find(layer, "http.upgrade")).lower() == "h2c":
+                    yield src, int(tcp["tcp.stream"]), False, {"upgrade": uri}
+        h2 = layers.get("http2")
+        if h2 is None:
+            continue
         for layer in h2 if isinstance(h2, list) else [h2]:
             st = layer.get("http2.stream")
             for f in st if isinstance(st, list) else [st]:
@@ -84,12 +118,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--path", action="append", default=[])
+    ap.add_argument("--upgrade", action="store_true",
+                    help="HTTP/1.1 connections that switch to h2c by Upgrade")
     ap.add_argument("cap")
     a = ap.parse_args()
     paths = a.path or ["/v1/chat/completions", "/v1/completions"]
     inf = {}
     body = {}
-    for client, tcps, from_server, f in frames(a.cap, a.port):
+    for client, tcps, from_server, f in frames(a.cap, a.port, a.upgrade):
+        if "upgrade" in f:
+            inf[(client, tcps, 1)] = any(f["upgrade"].startswith(x) for x in paths)
+            continue
         sid = int(f["http2.streamid"])
         t = int(f["http2.type"])
         key = (client, tcps, sid)
