@@ -2,8 +2,8 @@
 /*
  * policy/: what penstockd decides from its client table, once a tick, on
  * whatever clock it runs: the window limits (limits.c), the detectors of
- * bulk extraction (detect*.c, detectors.c, prefix.c, stats.c) and their
- * escalation (escalate.c), tied together by policy.c.
+ * bulk extraction (detect*.c, detectors.c, tokflow.c, prefix.c, keys.c,
+ * stats.c) and their escalation (escalate.c), tied together by policy.c.
  *
  * This file: a detection run every detection.interval over the clients
  * active in the last hour, the hot clients judged between runs, and what

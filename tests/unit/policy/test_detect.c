@@ -2915,6 +2915,47 @@ static void test_outflow_tokens(void)
 	ck_end(&ck);
 
 	/*
+	 * At night, the day's baselines: 30 people (203.0.i.1) of 250 tokens a
+	 * minute from s = i to s = 600, two of them (i = 1, 2) on all along.
+	 * The run at s = 600 makes the baselines of 30 networks (a request's
+	 * tokens ln 251, MAD 0), kept. At s = 8000, past the hour of the 28
+	 * who left, X starts (2000 tokens every 10 s): at s = 8020, 3
+	 * networks with tokens (< 20): the kept baseline (made at s = 600, 30
+	 * clients); X 3 requests, 6000 tokens, z = 2 ln(2001 / 251) >= 3.5.
+	 */
+	ck_init(&ck, "outflow_tokens_population_earlier");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		const struct got_alert *a;
+		double z = 2 * log(2001.0 / 251.0);
+		int i;
+
+		for (i = 1; i <= 30; i++) {
+			pat_add(cl_add(s, key4f("203.0.%d.1", i)), i, i <= 2 ? 90000 : 600, 60, 1,
+				300, 1000);
+			pat_tokens(&s->cl[s->ncl - 1], 50, 250);
+		}
+		pat_add(cl_add(s, key4f("198.51.100.7")), 8000, 90000, 10, 1, 300, 1000);
+		pat_tokens(&s->cl[s->ncl - 1], 50, 2000);
+		advance(s, 0, 600);
+		run_expect(s, 600, 0);
+		advance(s, 601, 8020);
+		run_expect(s, 8020, 1);
+		a = alert_on(s, "198.51.100.7");
+		if (a) {
+			check_alert(s, a, PS_ALERT_CLIENT, "outflow_tokens", "alert", z, FTOL, 1,
+				    8020);
+			ev_str(&ck, a, "feature", "completion_tokens_per_request_1m");
+			ev_str(&ck, a, "baseline.from", "population, earlier");
+			ev_num(&ck, a, "baseline.made_at", T0 + 600, 0);
+			ev_num(&ck, a, "baseline.clients", 30, 0);
+			ev_num(&ck, a, "baseline.median", 250, FTOL);
+		}
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
 	 * API keys, against keys: 30 keys of 250 tokens a minute from s = i,
 	 * and K a request every 10 s of 2000 tokens, streamed (its bytes
 	 * would be thirty times a plain answer's: keys have no outflow in
