@@ -53,6 +53,7 @@ struct tnet {
 	uint32_t rep;		/* its first address with tokens: the addresses' population */
 	uint32_t members;	/* its addresses with tokens in the hour */
 	double inf1m, tok1m, inf1h, tok1h;	/* theirs together */
+	float rep_v[3];		/* its first address's features (feat_of) */
 	bool hold;		/* holds an alert_only or exempt client: alerts only */
 };
 
@@ -83,6 +84,14 @@ static struct tnet *net_slot(struct tnet *nets, uint32_t cap, uint64_t h)
 static double busy_of(const struct tokc *c)
 {
 	return c->tok1h / (c->inf1h < 1 ? 1 : c->inf1h > 60 ? 60 : c->inf1h);
+}
+
+/* The three features of a subject: a request's tokens, a busy minute's, the hour's. */
+static void feat_of(const struct tokc *c, float v[3])
+{
+	v[0] = c->tok1h / c->inf1h;
+	v[1] = busy_of(c);
+	v[2] = c->tok1h;
 }
 
 /*
@@ -257,7 +266,8 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 	while (cap < 2 * ntok)
 		cap *= 2;
 	nets = ps_dt_arena(&d->tnets, (size_t)cap * sizeof(*nets));
-	x = ps_dt_arena(&d->vals, ((size_t)run->nc + 1) * sizeof(float));
+	/* Three features' values at most a candidate (keys'), one at a time the others'. */
+	x = ps_dt_arena(&d->vals, 3 * ((size_t)run->nc + 1) * sizeof(float));
 	if (!nets || !x)
 		return 0;
 	memset(nets, 0, (size_t)cap * sizeof(*nets));
@@ -278,6 +288,7 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 		if (!t->h) {
 			t->h = h;
 			t->rep = i;
+			feat_of(&c, t->rep_v);
 		}
 		t->members++;
 		t->inf1m += c.inf1m;
@@ -303,30 +314,35 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 	for (kind = K_ADDR; kind <= K_KEY; kind++) {
 		struct tok_base *tb = kind == K_ADDR ? &ba : &bk;
 		struct tok_base *keep = kind == K_ADDR ? &d->tk_addr : &d->tk_key;
+		size_t stride = (size_t)run->nc + 1;
 		int feat;
 
-		for (feat = 0; feat < 3; feat++) {
-			n = 0;
-			if (kind == K_ADDR) {
-				for (j = 0; j < cap; j++)
-					if (nets[j].h && ps_dt_tokens(d, nets[j].rep, now, now_ms, &c))
-						x[n++] = feat == 0 ? c.tok1h / c.inf1h :
-							 feat == 1 ? busy_of(&c) : c.tok1h;
-			} else {
-				FOR_CAND(d, i) {
-					if (ps_dt_yield(d, k++))
-						return 0;
-					if (d->t->rec[i].key.family == PS_AF_KEY &&
-					    ps_dt_tokens(d, i, now, now_ms, &c))
-						x[n++] = feat == 0 ? c.tok1h / c.inf1h :
-							 feat == 1 ? busy_of(&c) : c.tok1h;
+		n = 0;
+		if (kind == K_ADDR) {
+			for (j = 0; j < cap; j++)
+				if (nets[j].h) {
+					for (feat = 0; feat < 3; feat++)
+						x[feat * stride + n] = nets[j].rep_v[feat];
+					n++;
 				}
+		} else {
+			FOR_CAND(d, i) {
+				float v[3];
+
+				if (ps_dt_yield(d, k++))
+					return 0;
+				if (d->t->rec[i].key.family != PS_AF_KEY ||
+				    !ps_dt_tokens(d, i, now, now_ms, &c))
+					continue;
+				feat_of(&c, v);
+				for (feat = 0; feat < 3; feat++)
+					x[feat * stride + n] = v[feat];
+				n++;
 			}
-			tok_baseline(d, x, n,
-				     feat == 0 ? &tb->req : feat == 1 ? &tb->busy : &tb->hour,
-				     feat == 0 ? &keep->req : feat == 1 ? &keep->busy : &keep->hour,
-				     now);
 		}
+		tok_baseline(d, x, n, &tb->req, &keep->req, now);
+		tok_baseline(d, x + stride, n, &tb->busy, &keep->busy, now);
+		tok_baseline(d, x + 2 * stride, n, &tb->hour, &keep->hour, now);
 	}
 	n = 0;
 	for (j = 0; j < cap; j++)
