@@ -19,7 +19,11 @@
  *               every per-address arm make a network's answers long
  *
  * An address's or a key's arms, the first that holds speaks (z: robust
- * z-score of log(1 + x) against its kind's baseline over the hour):
+ * z-score of log(1 + x) against its kind's baseline over the hour), each
+ * only where the hour's answers are longer than most people's (a
+ * request's tokens over the hour at half the z-score: a proxy's minute
+ * of a few of its people's answers is as long as chance makes it, its
+ * hour of hundreds of them a person's):
  *   1m    OUT_MIN_REQ_1M requests or more in the last minute and
  *         TOK_MIN_1M tokens, a request's tokens at the z-score;
  *   flow  the minute's tokens (a young client's pace) at the z-score
@@ -27,12 +31,13 @@
  *         requests)) and OUT_FLOW_FACTOR times its median, a request's
  *         at half the z-score: long answers one after another;
  *   1h    OUT_MIN_REQ_1H requests and TOK_MIN_1H tokens in the hour,
- *         the hour at the z-score against the hours, a request's at half
- *         (many answers of people's length are a heavy user, not an
- *         outflow).
+ *         the hour at the z-score against the hours (many answers of
+ *         people's length are a heavy user, not an outflow: the hour's
+ *         answers are longer than most people's).
  * A network's: the minute's (TOK_NET_MIN_REQ_1M requests or more, and
  * TOK_MIN_1M tokens) or the hour's (OUT_MIN_REQ_1H, TOK_MIN_1H) tokens a
- * request at the z-score against the networks' over the hour.
+ * request at the z-score against the networks' over the hour, the
+ * hour's at half the z-score at least.
  *
  * A population is min_population subjects of the kind with tokens in the
  * hour; with fewer, the last baselines a population gave, up to
@@ -121,19 +126,31 @@ struct tfind {
 	const struct baseline *b;
 	const char *bfeature;
 	double factor;		/* the flow arm's: the minute over the busy minute's median */
-	double zr;		/* the flow and hour arms': a request's z-score */
+	double zr;		/* the flow arm's: a request's z-score in the minute */
 	bool has_zr;
+	double zh;		/* a request's z-score over the hour, every arm's */
 };
 
-/* An address or a key against its kind's baselines. */
+/*
+ * An address or a key against its kind's baselines. Every arm also asks
+ * for the hour's answers longer than most people's (a request's tokens
+ * over the hour at half the z-score): a proxy's or a campus's address
+ * answers many people, and its minute of a few of their answers is as
+ * long as chance makes it, its hour of hundreds of them a person's.
+ */
 static bool judge_subject(const struct ps_detection_cfg *dc, const struct tokc *c,
 			  const struct tok_base *tb, struct tfind *f)
 {
-	double zr;
+	double zr, zh;
 
 	memset(f, 0, sizeof(*f));
-	if (c->recent && c->inf1m >= OUT_MIN_REQ_1M && c->tok1m >= TOK_MIN_1M &&
-	    tb->req.population) {
+	if (!tb->req.population)
+		return false;
+	zh = ps_dt_zscore(&tb->req, c->tok1h / c->inf1h);
+	if (zh < dc->zscore / 2)
+		return false;
+	f->zh = zh;
+	if (c->recent && c->inf1m >= OUT_MIN_REQ_1M && c->tok1m >= TOK_MIN_1M) {
 		zr = ps_dt_zscore(&tb->req, c->tok1m / c->inf1m);
 		if (zr >= dc->zscore) {
 			f->window = "1m";
@@ -146,7 +163,7 @@ static bool judge_subject(const struct ps_detection_cfg *dc, const struct tokc *
 		}
 	}
 	if (c->recent && c->inf1m >= OUT_MIN_REQ_1M && c->tpace1m >= TOK_MIN_1M &&
-	    tb->busy.population && tb->req.population) {
+	    tb->busy.population) {
 		double med = expm1(tb->busy.median), z = ps_dt_zscore(&tb->busy, c->tpace1m);
 
 		zr = ps_dt_zscore(&tb->req, c->tok1m / c->inf1m);
@@ -163,35 +180,36 @@ static bool judge_subject(const struct ps_detection_cfg *dc, const struct tokc *
 			return true;
 		}
 	}
-	if (c->inf1h >= OUT_MIN_REQ_1H && c->tok1h >= TOK_MIN_1H && tb->hour.population &&
-	    tb->req.population) {
+	if (c->inf1h >= OUT_MIN_REQ_1H && c->tok1h >= TOK_MIN_1H && tb->hour.population) {
 		double z = ps_dt_zscore(&tb->hour, c->tok1h);
 
-		zr = ps_dt_zscore(&tb->req, c->tok1h / c->inf1h);
-		if (z >= dc->zscore && zr >= dc->zscore / 2) {
+		if (z >= dc->zscore) {
 			f->window = "1h";
 			f->feature = "completion_tokens_1h";
 			f->value = c->tok1h;
 			f->z = z;
 			f->b = &tb->hour;
 			f->bfeature = "completion_tokens_1h of one client";
-			f->zr = zr;
-			f->has_zr = true;
 			return true;
 		}
 	}
 	return false;
 }
 
-/* A network against the networks' tokens a request. */
+/* A network against the networks' tokens a request (its minute's arm
+ * also asks for its hour's at half the z-score, as an address's). */
 static bool judge_net(const struct ps_detection_cfg *dc, const struct tnet *n,
 		      const struct baseline *b, struct tfind *f)
 {
-	double z;
+	double z, zh;
 
 	memset(f, 0, sizeof(*f));
-	if (n->members < TOK_NET_MIN_CLIENTS || !b->population)
+	if (n->members < TOK_NET_MIN_CLIENTS || !b->population || !(n->inf1h > 0))
 		return false;
+	zh = ps_dt_zscore(b, n->tok1h / n->inf1h);
+	if (zh < dc->zscore / 2)
+		return false;
+	f->zh = zh;
 	f->b = b;
 	f->bfeature = "completion tokens a request of one network";
 	if (n->inf1m >= TOK_NET_MIN_REQ_1M && n->tok1m >= TOK_MIN_1M) {
@@ -204,15 +222,12 @@ static bool judge_net(const struct ps_detection_cfg *dc, const struct tnet *n,
 			return true;
 		}
 	}
-	if (n->inf1h >= OUT_MIN_REQ_1H && n->tok1h >= TOK_MIN_1H) {
-		z = ps_dt_zscore(b, n->tok1h / n->inf1h);
-		if (z >= dc->zscore) {
-			f->window = "1h";
-			f->feature = "completion_tokens_per_request_1h";
-			f->value = n->tok1h / n->inf1h;
-			f->z = z;
-			return true;
-		}
+	if (n->inf1h >= OUT_MIN_REQ_1H && n->tok1h >= TOK_MIN_1H && zh >= dc->zscore) {
+		f->window = "1h";
+		f->feature = "completion_tokens_per_request_1h";
+		f->value = n->tok1h / n->inf1h;
+		f->z = zh;
+		return true;
 	}
 	return false;
 }
@@ -234,6 +249,7 @@ static json_t *evidence(const struct tfind *f, const char *kind, uint32_t client
 		json_object_set_new(b, "factor", json_real(f->factor));
 	if (f->has_zr)
 		json_object_set_new(b, "zscore_per_request", json_real(f->zr));
+	json_object_set_new(b, "zscore_per_request_1h", json_real(f->zh));
 	json_object_set_new(ev, "baseline", b);
 	return ev;
 }

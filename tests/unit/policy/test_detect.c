@@ -2866,6 +2866,7 @@ static void test_outflow_tokens(void)
 			ev_num(&ck, a, "baseline.mad_log", 0, 0);
 			ev_num(&ck, a, "baseline.clients", 21, 0);
 			ev_absent(&ck, a, "baseline.zscore_per_request");
+			ev_num(&ck, a, "baseline.zscore_per_request_1h", z, FTOL);
 		}
 		sim_free(s);
 	}
@@ -2909,6 +2910,8 @@ static void test_outflow_tokens(void)
 			ev_num(&ck, a, "baseline.clients", 21, 0);
 			ev_num(&ck, a, "baseline.factor", 24, FTOL);
 			ev_num(&ck, a, "baseline.zscore_per_request", 2 * log(1001.0 / 251.0), FTOL);
+			ev_num(&ck, a, "baseline.zscore_per_request_1h", 2 * log(1001.0 / 251.0),
+			       FTOL);
 		}
 		sim_free(s);
 	}
@@ -2951,6 +2954,35 @@ static void test_outflow_tokens(void)
 			ev_num(&ck, a, "baseline.clients", 30, 0);
 			ev_num(&ck, a, "baseline.median", 250, FTOL);
 		}
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
+	 * A proxy's address, its people's answers: P 10 requests a minute of
+	 * 250 tokens from s = 0 to 2999 (every 6 s: 500), then 5 a minute of
+	 * 1000 (every 12 s from s = 3000); 30 people of 250 tokens a minute.
+	 * At s = 3060 (minute 51 at its start, hour 0): P's minute 6
+	 * requests, 6000 tokens, 1000 a request (z = 2 ln(1001 / 251) =
+	 * 2.77 >= 1.75), 24 times a person's busy minute; its hour 506
+	 * requests, 131000 tokens (far above a person's 51 x 250), but
+	 * 258.9 a request: z = 2 ln(259.89 / 251) = 0.07 < 1.75, its answers
+	 * over the hour a person's: not found by any arm.
+	 */
+	ck_init(&ck, "outflow_tokens_proxy_not_found");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		struct client *p;
+
+		tok_people(s, 30, 250);
+		p = cl_add(s, key4f("198.51.100.9"));
+		pat_add(p, 0, 2999, 6, 1, 300, 1000);
+		pat_tokens(p, 50, 250);
+		pat_add(p, 3000, 90000, 12, 1, 300, 1000);
+		pat_tokens(p, 50, 1000);
+		advance(s, 0, 3060);
+		run_expect(s, 3060, 0);
+		expect_nalerts(s, "s=3060", 0);
 		sim_free(s);
 	}
 	ck_end(&ck);
