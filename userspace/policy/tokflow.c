@@ -52,15 +52,16 @@
 #include "common/units.h"
 #include "policy/detect_int.h"
 
-/* A network with completion tokens in the hour (an open-addressed slot). */
+/* A network with completion tokens in the hour (an open-addressed slot, 32 bytes). */
 struct tnet {
 	uint64_t h;		/* its prefix's hash | 1; 0: a free slot */
 	uint32_t rep;		/* its first address with tokens: the addresses' population */
-	uint32_t members;	/* its addresses with tokens in the hour */
-	double inf1m, tok1m, inf1h, tok1h;	/* theirs together */
-	float rep_v[3];		/* its first address's features (feat_of) */
-	bool hold;		/* holds an alert_only or exempt client: alerts only */
+	uint32_t members;	/* its addresses with tokens in the hour; TNET_HOLD */
+	float inf1m, tok1m, inf1h, tok1h;	/* theirs together */
 };
+/* Holds an alert_only or exempt client: alerts only. */
+#define TNET_HOLD	(1u << 31)
+#define TNET_MEMBERS(t)	((t)->members & ~TNET_HOLD)
 
 enum { K_ADDR, K_KEY };
 
@@ -204,7 +205,7 @@ static bool judge_net(const struct ps_detection_cfg *dc, const struct tnet *n,
 	double z, zh;
 
 	memset(f, 0, sizeof(*f));
-	if (n->members < TOK_NET_MIN_CLIENTS || !b->population || !(n->inf1h > 0))
+	if (TNET_MEMBERS(n) < TOK_NET_MIN_CLIENTS || !b->population || !(n->inf1h > 0))
 		return false;
 	zh = ps_dt_zscore(b, n->tok1h / n->inf1h);
 	if (zh < dc->zscore / 2)
@@ -257,7 +258,8 @@ static json_t *evidence(const struct tfind *f, const char *kind, uint32_t client
 int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 {
 	const struct ps_detection_cfg *dc = &d->cfg->detection;
-	uint32_t now = run->now, i, k = 0, ntok = 0, cap = 64, j;
+	uint32_t now = run->now, i, k = 0, ntok = 0, naddr = 0, cap = 64, j;
+	size_t stride;
 	uint64_t now_ms = run->now_ms;
 	struct tok_base ba, bk;
 	struct baseline bn;
@@ -274,16 +276,21 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 
 		if (ps_dt_yield(d, k++))
 			return 0;
-		if (r->tok || (r->ext && d->t->ext[r->ext - 1].wide))
+		if (r->tok || (r->ext && d->t->ext[r->ext - 1].wide)) {
 			ntok++;
+			naddr += r->key.family != PS_AF_KEY;
+		}
 	}
 	if (!ntok)
 		return 0;
-	while (cap < 2 * ntok)
+	/* Half full at most: 64 to 128 bytes an address with tokens at most
+	 * (a network's), none for the others. */
+	while (cap < 2 * naddr)
 		cap *= 2;
 	nets = ps_dt_arena(&d->tnets, (size_t)cap * sizeof(*nets));
-	/* Three features' values at most a candidate (keys'), one at a time the others'. */
-	x = ps_dt_arena(&d->vals, 3 * ((size_t)run->nc + 1) * sizeof(float));
+	/* Three features' values a subject with tokens at most (keys'). */
+	stride = (size_t)ntok + 1;
+	x = ps_dt_arena(&d->vals, 3 * stride * sizeof(float));
 	if (!nets || !x)
 		return 0;
 	memset(nets, 0, (size_t)cap * sizeof(*nets));
@@ -304,7 +311,6 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 		if (!t->h) {
 			t->h = h;
 			t->rep = i;
-			feat_of(&c, t->rep_v);
 		}
 		t->members++;
 		t->inf1m += c.inf1m;
@@ -312,7 +318,7 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 		t->inf1h += c.inf1h;
 		t->tok1h += c.tok1h;
 		if (ps_dt_alert_only(d->cfg, d->ds[i].cls))
-			t->hold = true;
+			t->members |= TNET_HOLD;
 	}
 	/* An exempt client is in no judgement, but its network is alerted only. */
 	for (i = 0; i < d->nex; i++) {
@@ -323,28 +329,28 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 			continue;
 		t = net_slot(nets, cap, net_hash(&d->t->rec[d->ex[i]].key, &p));
 		if (t->h)
-			t->hold = true;
+			t->members |= TNET_HOLD;
 	}
 
 	/* The baselines: addresses (one a network), keys, networks. */
 	for (kind = K_ADDR; kind <= K_KEY; kind++) {
 		struct tok_base *tb = kind == K_ADDR ? &ba : &bk;
 		struct tok_base *keep = kind == K_ADDR ? &d->tk_addr : &d->tk_key;
-		size_t stride = (size_t)run->nc + 1;
+		float v[3];
 		int feat;
 
 		n = 0;
 		if (kind == K_ADDR) {
-			for (j = 0; j < cap; j++)
-				if (nets[j].h) {
-					for (feat = 0; feat < 3; feat++)
-						x[feat * stride + n] = nets[j].rep_v[feat];
-					n++;
-				}
+			for (j = 0; j < cap; j++) {
+				if (!nets[j].h || !ps_dt_tokens(d, nets[j].rep, now, now_ms, &c))
+					continue;
+				feat_of(&c, v);
+				for (feat = 0; feat < 3; feat++)
+					x[feat * stride + n] = v[feat];
+				n++;
+			}
 		} else {
 			FOR_CAND(d, i) {
-				float v[3];
-
 				if (ps_dt_yield(d, k++))
 					return 0;
 				if (d->t->rec[i].key.family != PS_AF_KEY ||
@@ -411,9 +417,10 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 		if (!t->h || !judge_net(dc, t, &bn, &f))
 			continue;
 		ps_dt_mask_prefix(&d->t->rec[t->rep].key, net_len(&d->t->rec[t->rep].key), &p);
-		ev = evidence(&f, "network", t->members, t->inf1m, t->inf1h, t->tok1m, t->tok1h);
-		taken += ps_dt_escalate(d, &p, PS_ALERT_PREFIX, "outflow_tokens", f.z, ev, t->hold,
-					t->members, d->cfg->dry_run > 0, now_ms, run->boot_now);
+		ev = evidence(&f, "network", TNET_MEMBERS(t), t->inf1m, t->inf1h, t->tok1m, t->tok1h);
+		taken += ps_dt_escalate(d, &p, PS_ALERT_PREFIX, "outflow_tokens", f.z, ev,
+					t->members & TNET_HOLD, TNET_MEMBERS(t), d->cfg->dry_run > 0,
+					now_ms, run->boot_now);
 		json_decref(ev);
 	}
 	return taken;
