@@ -2417,6 +2417,79 @@ out:
 	ck_end(&ck);
 }
 
+/*
+ * A version 3 file as penstockd wrote it (tests/unit/count/state-v3-penstockd.gz:
+ * the build before version 4, its state directory after real clients of
+ * tests/lib/token_clients.py took answers from tests/lib/llm_server.py
+ * on port 8000, as tests/e2e/test_tokens makes them). Every figure below
+ * is what that penstockd answered (`penstock client ADDR --json`) before
+ * it stopped, and its token counters what the clients counted themselves:
+ * 198.18.0.2 two streams with usage (17 completion, 10 prompt tokens, 21
+ * events), 198.18.0.3 two streams without (41 events, 39 estimated),
+ * fd00:5053::2 a JSON answer and a stream without usage (9, 11; 8
+ * events, 7 estimated). Read by this build: the totals and the windows
+ * as they were, the tx_tokens_estimated windows 0 (version 3 had none)
+ * while its total is kept. The file was saved at 01:23:08.712 UTC, the
+ * traffic at 01:23:05-06: at that moment each window holds all of it.
+ */
+static void test_state_v3_penstockd(void)
+{
+	static const uint64_t t1[] = CTRT(1, 2, 2, 20, 18, 1577, 5475, 529, 4531, 21, 17, 10, 0);
+	static const uint64_t t2[] = CTRT(1, 2, 2, 25, 26, 1895, 9924, 587, 8564, 41, 0, 0, 39);
+	static const uint64_t t3[] = CTRT(1, 2, 2, 13, 11, 1489, 2902, 545, 2102, 8, 9, 11, 7);
+	static const double w1[] = W9(2, 2, 1577, 5475, 529, 4531, 17, 10, 0);
+	static const double w2[] = W9(2, 2, 1895, 9924, 587, 8564, 0, 0, 0);
+	static const double w3[] = W9(2, 2, 1489, 2902, 545, 2102, 9, 11, 0);
+	const uint64_t saved_ms = 1796606588712ULL;
+	const struct { struct ps_client_key k; const uint64_t *tot; const double *w; } c[] = {
+		{ key4("198.18.0.2"), t1, w1 },
+		{ key4("198.18.0.3"), t2, w2 },
+		{ key6("fd00:5053::2"), t3, w3 },
+	};
+	const char *top = getenv("PS_TOP");
+	char src[1024], dir[512], path[600], err[4200];
+	struct ps_ctable l;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	uint64_t saved = 0;
+	struct ck ck;
+	int i, rc;
+
+	ck_init(&ck, "state_version_3_of_penstockd");
+	ps_ctable_init(&l);
+	snprintf(src, sizeof(src), "%s/tests/unit/count/state-v3-penstockd.gz", top ? top : ".");
+	if (gunzip_file(src, &buf, &len)) {
+		ck_fail(&ck, "cannot read %s", src);
+		goto out;
+	}
+	if (mksub("v3-penstockd", dir, sizeof(dir))) {
+		ck_fail(&ck, "mkdir %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, PS_STATE_FILE);
+	if (gzip_file(path, buf, len))
+		ck_fail(&ck, "cannot write %s", path);
+	else if ((rc = ps_state_load(&l, dir, &saved, err, sizeof(err))) != 1)
+		ck_fail(&ck, "ps_state_load returned %d, expected 1: %s", rc, err);
+	else if (l.n != 3 || saved != saved_ms)
+		ck_fail(&ck, "%u clients saved at %llu ms, expected 3 at %llu", l.n,
+			(unsigned long long)saved, (unsigned long long)saved_ms);
+	for (i = 0; i < 3 && ck_ok(&ck); i++) {
+		check_totals(&ck, "version 3 of penstockd", &l, &c[i].k, c[i].tot);
+		check_view(&ck, "version 3 of penstockd, 1m", &l, &c[i].k, PS_WIN_1M, saved_ms,
+			   c[i].w, 2);
+		check_view(&ck, "version 3 of penstockd, 1h", &l, &c[i].k, PS_WIN_1H, saved_ms,
+			   c[i].w, 2.0 / 60);
+		check_view(&ck, "version 3 of penstockd, 24h", &l, &c[i].k, PS_WIN_24H, saved_ms,
+			   c[i].w, 2.0 / 1440);
+	}
+	rmsub(dir);
+out:
+	free(buf);
+	ps_ctable_free(&l);
+	ck_end(&ck);
+}
+
 /* ------------------------------------------------------------------ tokens */
 
 /*
@@ -2736,6 +2809,7 @@ int main(void)
 	test_tokens();
 	test_token_entries();
 	test_state_v3();
+	test_state_v3_penstockd();
 	run_in_child("state_empty_file_then_grow", empty_state_then_grow);
 	test_parse();
 	rmdir(tmpdir);
