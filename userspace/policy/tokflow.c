@@ -59,6 +59,7 @@ struct tnet {
 	uint32_t members;	/* its addresses with tokens in the hour; TNET_HOLD */
 	float inf1m, tok1m, inf1h, tok1h;	/* theirs together */
 };
+_Static_assert(sizeof(struct tnet) == 32, "a network's slot");
 /* Holds an alert_only or exempt client: alerts only. */
 #define TNET_HOLD	(1u << 31)
 #define TNET_MEMBERS(t)	((t)->members & ~TNET_HOLD)
