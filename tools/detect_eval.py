@@ -54,6 +54,7 @@ import sys
 TARGETS = {"high-rate": 60.0, "hydra": 600.0, "low-slow": 6 * 3600.0, "outflow": 120.0,
            "surge": None, "ratio": None}
 DETECTORS = ("high_rate", "prefix", "low_and_slow", "surge", "ratio", "threshold", "outflow",
+             "outflow_tokens",
              "shared_key", "key_hydra")
 ACTIONS = ("alert", "shape", "delay", "block")
 KINDS = ("client", "prefix")

@@ -254,7 +254,7 @@ static const char clients_usage[] =
 	"                     tx_bytes, tx_payload, tx_tokens, rx_tokens or rpm;\n"
 	"                     descending, ties by address\n"
 	"  -w, --window W     1m, 1h, 24h or total (default); total adds CONNS,\n"
-	"                     RX_PKTS, TX_PKTS, TX_EVENTS and TX_TOK_EST\n"
+	"                     RX_PKTS, TX_PKTS and TX_EVENTS\n"
 	"  -n, --limit N      the first N clients only (default 0: all)\n"
 	PS_SOCKET_HELP
 	"  -j, --json         print {\"window\":..,\"sort\":..,\"total_clients\":..,\n"
@@ -311,7 +311,7 @@ static const struct field client_fields[] = {
 	{ "tx_events", "TX_EVENTS", 10, true, false },
 	{ "tx_tokens", "TX_TOKENS", 10, false, false },
 	{ "rx_tokens", "RX_TOKENS", 10, false, false },
-	{ "tx_tokens_estimated", "TX_TOK_EST", 10, true, false },
+	{ "tx_tokens_estimated", "TX_TOK_EST", 10, false, false },
 };
 
 #define NFIELDS ((int)(sizeof(client_fields) / sizeof(client_fields[0])))

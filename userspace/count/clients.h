@@ -21,19 +21,22 @@
  * a client whose counter passes that (256 TiB, 4 G) keeps them in its
  * extension, 64-bit, as the buckets.
  *
- * Windows hold the fields of enum ps_wfield: tx_tokens and rx_tokens
- * among them, tx_events and tx_tokens_estimated (like connections and
- * packets) in the totals only.
+ * Windows hold the fields of enum ps_wfield: tx_tokens, rx_tokens and
+ * tx_tokens_estimated among them (a client's completion tokens are its
+ * tx_tokens and tx_tokens_estimated: reported where its answers reported
+ * usage, else its streams' events; the outflow in tokens reads both),
+ * tx_events (like connections and packets) in the totals only.
  *
  * Token figures live apart from the record, in a token entry (struct
  * ps_ctok: the four output token counters at the last read, 32-bit, and
- * the buckets of the two windowed token fields) that a client gets at its
- * first token counted: most clients, every one of a spoofed flood among
- * them, never count one. A client without one has counted none. Read the
- * buckets through ps_crec_bucket(), the counters through ps_crec_last().
+ * the buckets of the three windowed token fields) that a client gets at
+ * its first token counted: most clients, every one of a spoofed flood
+ * among them, never count one. A client without one has counted none.
+ * Read the buckets through ps_crec_bucket(), the counters through
+ * ps_crec_last().
  *
  * Records live in one array, found through a chained hash on the key;
- * 236 bytes per client, 64 more for a client that counted tokens.
+ * 236 bytes per client, 88 more for a client that counted tokens.
  */
 #ifndef PS_CLIENTS_H
 #define PS_CLIENTS_H
@@ -57,6 +60,7 @@ enum ps_wfield {
 	PS_W_TX_PAYLOAD,
 	PS_W_TX_TOKENS,
 	PS_W_RX_TOKENS,
+	PS_W_TX_TOKENS_ESTIMATED,
 	PS_NWFIELDS,
 };
 /* The fields whose buckets the record holds; the token ones' are in its token entry. */
@@ -123,7 +127,8 @@ struct ps_crec {
 /* A client's token figures, from its first token counted. */
 struct ps_ctok {
 	uint32_t last[PS_NTOKFIELDS];	/* the token counters at the last read */
-	uint32_t w[PS_NWINDOWS][2][PS_NTOKWFIELDS];	/* tx_tokens, rx_tokens buckets */
+	/* tx_tokens, rx_tokens, tx_tokens_estimated buckets */
+	uint32_t w[PS_NWINDOWS][2][PS_NTOKWFIELDS];
 };
 
 /* What a few records need beyond the common ones. */

@@ -2,8 +2,8 @@
 /*
  * policy/: what penstockd decides from its client table, once a tick, on
  * whatever clock it runs: the window limits (limits.c), the detectors of
- * bulk extraction (detect*.c, detectors.c, prefix.c, stats.c) and their
- * escalation (escalate.c), tied together by policy.c.
+ * bulk extraction (detect*.c, detectors.c, tokflow.c, prefix.c, keys.c,
+ * stats.c) and their escalation (escalate.c), tied together by policy.c.
  *
  * This file: a detection run every detection.interval over the clients
  * active in the last hour, the hot clients judged between runs, and what
@@ -251,6 +251,7 @@ static void drop_run_scratch(struct ps_detect *d)
 	ps_dt_arena_drop(&d->tags);
 	ps_dt_arena_drop(&d->keys);
 	ps_dt_arena_drop(&d->hyd);
+	ps_dt_arena_drop(&d->tnets);
 	d->bcand = d->brep = d->bfound = d->bskip = d->bgroup = d->b6 = NULL;
 	d->run_n = 0;
 }
@@ -321,6 +322,30 @@ void ps_dt_cand(struct ps_detect *d, uint32_t idx, uint32_t now, uint64_t now_ms
 		c->out1h = v[1];
 	}
 	c->recent = r->last_wall + 60 >= now;
+}
+
+bool ps_dt_tokens(struct ps_detect *d, uint32_t idx, uint32_t now, uint64_t now_ms,
+		  struct tokc *o)
+{
+	static const enum ps_wfield f[] = { PS_W_INFERENCE, PS_W_TX_TOKENS,
+					    PS_W_TX_TOKENS_ESTIMATED };
+	const struct ps_crec *r = &d->t->rec[idx];
+	double v[3];
+
+	/* No token entry (nor 64-bit buckets): no token ever. */
+	if (!r->tok && !(r->ext && d->t->ext[r->ext - 1].wide))
+		return false;
+	window_fields(d->t, r, PS_WIN_1H, now_ms, 3, f, v);
+	o->inf1h = v[0];
+	o->tok1h = v[1] + v[2];
+	if (!(o->inf1h > 0 && o->tok1h > 0))
+		return false;
+	window_fields(d->t, r, PS_WIN_1M, now_ms, 3, f, v);
+	o->inf1m = v[0];
+	o->tok1m = v[1] + v[2];
+	o->tpace1m = ps_dt_pace_1m(r, o->tok1m, now);
+	o->recent = r->last_wall + 60 >= now;
+	return true;
 }
 
 /* Judge one client and take its step if it is found. */
@@ -784,6 +809,7 @@ void ps_detect_free(struct ps_detect *d)
 	ps_dt_arena_free(&d->tags);
 	ps_dt_arena_free(&d->keys);
 	ps_dt_arena_free(&d->hyd);
+	ps_dt_arena_free(&d->tnets);
 	free(d);
 }
 

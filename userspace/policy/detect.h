@@ -23,6 +23,12 @@
  *                 intervals), and enough of them
  *   ratio         response payload over request payload, sustained over
  *                 24 h and in the last hour
+ *   outflow       response payload far above the population's (a
+ *                 request's, a busy minute's, the hour's) or the
+ *                 client's own history
+ *   outflow_tokens  completion tokens (tx_tokens + tx_tokens_estimated)
+ *                 of an address, an API key or a network far above its
+ *                 kind's population (tokflow.c)
  *   prefix        an IPv4 /24, IPv6 /64 or /48 with many active clients
  *                 whose requests together are far above the population
  *                 of single clients (a "hydra")

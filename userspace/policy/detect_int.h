@@ -118,6 +118,33 @@ struct esc {
 #define OUT_DEF_REQ	2048.0
 #define OUT_DEF_1H	20480.0
 
+/*
+ * outflow_tokens: what a client, a network or an API key took in
+ * completion tokens (tx_tokens + tx_tokens_estimated: reported where the
+ * answers reported usage, else a stream's events), against the
+ * population of its kind (tokflow.c). A token is a token however it is
+ * sent: streamed or not, an answer's tokens are the same, so keys, which
+ * the outflow in bytes leaves out, are judged. The minute's and the
+ * hour's floors (OUT_MIN_REQ_1M, OUT_MIN_REQ_1H requests besides):
+ */
+#define TOK_MIN_1M	4096.0	/* the minute's completion tokens */
+#define TOK_MIN_1H	20000.0	/* the hour's */
+/* A network (IPv4 /24, IPv6 /48) is judged as one on its addresses with
+ * tokens in the hour, those found as addresses at the run aside: at
+ * least this many, and this many requests in the minute for its minute's
+ * arm (a few people's minute is a few answers, as long as chance makes
+ * them; a network's requests a minute are many answers, averaged). */
+#define TOK_NET_MIN_CLIENTS	3
+#define TOK_NET_MIN_REQ_1M	10
+
+/* A candidate's completion tokens and inference requests (ps_dt_tokens). */
+struct tokc {
+	double inf1m, inf1h;
+	double tok1m, tok1h;	/* completion tokens: tx_tokens + tx_tokens_estimated */
+	double tpace1m;		/* tok1m, or a young client's pace a minute */
+	bool recent;		/* active in the last minute */
+};
+
 /* (ps_dt_cand reads the same field of the 1m and 1h windows.) */
 static inline double ps_dt_outflow(const struct ps_cview *v)
 {
@@ -209,6 +236,12 @@ enum {
 	BL_SMALL,		/* fewer than min_population, OUT_SMALL_POP or more (outflow) */
 };
 
+/* The outflow in tokens' baselines of a kind of subject: a request's
+ * tokens over the hour, a busy minute's, the hour's. */
+struct tok_base {
+	struct baseline req, busy, hour;
+};
+
 struct ps_detect {
 	const struct ps_config *cfg;
 	struct ps_ctable *t;
@@ -230,6 +263,7 @@ struct ps_detect {
 	struct dt_arena tags;	/* a grouped candidate's hash, its top byte */
 	struct dt_arena keys;	/* a slice of the prefix keys */
 	struct dt_arena hyd;	/* a prefix's members' figures (hydra features) */
+	struct dt_arena tnets;	/* the outflow in tokens' networks (tokflow.c) */
 	uint64_t last_run_ms;
 	bool dirty;		/* escalation changed since the last save */
 	struct ps_thresholds th[PS_MAX_CLASSES];	/* each class's, at this run */
@@ -244,6 +278,10 @@ struct ps_detect {
 	struct baseline bbusy;	/* outflow a busy minute over the last hour: a person's minute */
 	struct baseline boreq_pop, bbusy_pop;	/* the last boreq, bbusy made from a population */
 	uint32_t ob_made;	/* Unix s the outflow baselines were last made */
+	/* The outflow in tokens' last baselines made from a population, for
+	 * a quiet time (OUT_KEEP_S): addresses (one a network), API keys,
+	 * networks (a request's tokens only). */
+	struct tok_base tk_addr, tk_key, tk_net;
 	uint64_t run_seq;	/* runs begun */
 	uint64_t ob_seq;	/* the run the four above were made at (ps_dt_need_outflow) */
 	bool in_run;		/* a run's bitmaps are made */
@@ -305,6 +343,10 @@ double ps_dt_pace_1m(const struct ps_crec *r, double inf1m, uint32_t now);
 void ps_dt_cand(struct ps_detect *d, uint32_t idx, uint32_t now, uint64_t now_ms, int what,
 		struct cand *c);
 int ps_dt_grow(struct ps_detect *d, uint32_t n);
+/* Candidate idx's completion tokens at now_ms into o: false (o not all
+ * set) when it took none with its requests in the last hour. */
+bool ps_dt_tokens(struct ps_detect *d, uint32_t idx, uint32_t now, uint64_t now_ms,
+		  struct tokc *o);
 double ps_dt_duty_cycle(const struct dstate *s, uint32_t now, double *watched_min);
 
 /* ---- the detectors as data (detectors.c) ---- */
@@ -399,6 +441,9 @@ const struct ps_kpairs *ps_dt_key_pairs(struct ps_detect *d, struct dt_run *run)
 /* prefix.c: the prefix detector (a row); steps taken. */
 int ps_dt_judge_prefixes(struct ps_detect *d, struct dt_run *run);
 void ps_dt_mask_prefix(const struct ps_client_key *k, int len, struct ps_prefix *p);
+
+/* tokflow.c: the outflow in tokens (a row): addresses, API keys, networks; steps taken. */
+int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run);
 
 /* keys.c: the API key detectors (rows); steps taken. */
 int ps_dt_judge_shared_key(struct ps_detect *d, struct dt_run *run);

@@ -448,6 +448,21 @@ const struct dt_row ps_dt_rows[] = {
 		.client = outflow,
 	},
 	{
+		.name = "outflow_tokens", .kind = DT_GROUP,
+		.subject = "address, API key, IPv4 /24 or IPv6 /48",
+		.enabled = DT_ALWAYS, .window = "1m, 1h",
+		.features = "completion tokens (tx_tokens + tx_tokens_estimated): an address's "
+			    "or a key's a request in the last minute, its minute against a busy "
+			    "minute, its hour; a network's a request in the minute and the hour",
+		.thresholds = "zscore against the population of its kind (addresses one a "
+			      "network, keys, networks); OUT_*, TOK_* in detect_int.h",
+		.evidence = EVIDENCE("subject_kind", "clients", "window", "feature", "value",
+				     "requests_1m", "requests_1h", "completion_tokens_1m",
+				     "completion_tokens_1h", "completion_tokens_per_request_1h",
+				     "zscore", "baseline"),
+		.group = ps_dt_judge_token_outflow,
+	},
+	{
 		.name = "prefix", .kind = DT_GROUP, .subject = "IPv4 /24, IPv6 /64 or /48",
 		.enabled = SWITCH(prefix), .window = "1m, 1h",
 		.features = "the members' requests together (a young campaign's pace); "

@@ -50,9 +50,12 @@ _Static_assert(PS_F_CONNECTIONS == 0 && PS_F_REQUESTS == 1 && PS_F_INFERENCE == 
 /* Counters and the token counters: tx_events, tx_tokens, rx_tokens, tx_tokens_estimated. */
 #define CTRT(conn, req, inf, rxp, txp, rxb, txb, rxpl, txpl, ev, txt, rxt, est) \
 	{ (conn), (req), (inf), (rxp), (txp), (rxb), (txb), (rxpl), (txpl), (ev), (txt), (rxt), (est) }
-/* A windowed view with tokens: tx_events and tx_tokens_estimated read 0. */
+/* A windowed view with tokens: tx_events (totals only) and tx_tokens_estimated read 0. */
 #define W8(req, inf, rxb, txb, rxpl, txpl, txt, rxt) \
 	{ 0, (req), (inf), 0, 0, (rxb), (txb), (rxpl), (txpl), 0, (txt), (rxt), 0 }
+/* The same with tx_tokens_estimated (windowed like tx_tokens and rx_tokens). */
+#define W9(req, inf, rxb, txb, rxpl, txpl, txt, rxt, est) \
+	{ 0, (req), (inf), 0, 0, (rxb), (txb), (rxpl), (txpl), 0, (txt), (rxt), (est) }
 
 #define GiB (1ULL << 30)
 /* 2024-10-04T00:00:00Z = 20000 * 86400: starts a UTC day, hour and minute. */
@@ -1524,11 +1527,11 @@ static bool patch_version(struct ck *ck, unsigned char *buf, size_t len)
 	if (!hdr_ok(ck, buf, len))
 		return false;
 	memcpy(&v, buf + HDR_VERSION, 4);
-	if (v != 3) {
-		ck_fail(ck, "the file says version %u, this test expects 3", v);
+	if (v != 4) {
+		ck_fail(ck, "the file says version %u, this test expects 4", v);
 		return false;
 	}
-	v = 4;
+	v = 5;
 	memcpy(buf + HDR_VERSION, &v, 4);
 	memcpy(buf + len - HDR_LEN + HDR_VERSION, &v, 4);
 	return true;
@@ -2173,9 +2176,15 @@ struct v3rec {
 	uint16_t gen;
 	uint8_t last[OLD_NFIELDS][6];
 	uint32_t last_tok[PS_NTOKFIELDS];
-	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];
+	uint32_t w[PS_NWINDOWS][2][8];
 };
-_Static_assert(sizeof(struct v3rec) == 312, "version 3");
+struct v3ext {
+	uint64_t base[PS_NFIELDS];
+	bool wide, big;
+	uint64_t ww[PS_NWINDOWS][2][8];
+	uint64_t last[PS_NFIELDS];
+};
+_Static_assert(sizeof(struct v3rec) == 312 && sizeof(struct v3ext) == 600, "version 3");
 
 /*
  * Token figures in a token entry of the client's own, made at its first
@@ -2190,9 +2199,9 @@ static void test_token_entries(void)
 	/* tokens from the second read on (T0 + 70: minute 1) */
 	static const uint64_t ka[] = CTRT(1, 1, 1, 2, 2, 100, 200, 50, 150, 0, 0, 0, 0);
 	static const uint64_t kb[] = CTRT(1, 2, 2, 4, 4, 200, 400, 100, 300, 5, 250, 40, 1);
-	/* 1m at T0 + 75: current bucket kb - ka (requests 1, ... tx_tokens 250, rx_tokens 40),
-	 * previous ka weighted 0.75 */
-	static const double vk[] = W8(1.75, 1.75, 175, 350, 87.5, 262.5, 250, 40);
+	/* 1m at T0 + 75: current bucket kb - ka (requests 1, ... tx_tokens 250, rx_tokens 40,
+	 * tx_tokens_estimated 1), previous ka weighted 0.75 */
+	static const double vk[] = W9(1.75, 1.75, 175, 350, 87.5, 262.5, 250, 40, 1);
 	/* requests and tx_packets past 32 bits, bytes within 48 */
 	static const uint64_t pa[] = CTR(1, (1ULL << 32) + 9, 3, 1, (1ULL << 33) + 1, 10, 10, 0, 0);
 	static const uint64_t pb[] = CTR(1, (1ULL << 32) + 19, 4, 1, (1ULL << 33) + 2, 20, 20, 0, 0);
@@ -2262,8 +2271,9 @@ static void test_token_entries(void)
 /*
  * A version 3 file written as the 312-byte records were held (by hand):
  * a client with tokens, one without, one whose requests are past 32 bits
- * but within 48 (its extension holds them once read), one wide; read,
- * then saved and read again.
+ * but within 48 (its extension holds them once read), one wide; read
+ * (version 3 has no tx_tokens_estimated windows: they start at 0, the
+ * counter's total kept), then saved (version 4) and read again.
  */
 static void test_state_v3(void)
 {
@@ -2283,7 +2293,7 @@ static void test_state_v3(void)
 				      4000 + 0.75 * 4000, 400 + 0.75 * 200, 50 + 0.75 * 40);
 	static const double v3[] = W8(0.75 * 8, 0.75 * 5, 0.75 * 30, 0.75 * 30, 0, 0, 0, 0);
 	static const double v4[] = W8(6e9 + 0.75 * 1, 0, 0, 0, 0, 0, 0, 0);
-	struct { struct v1hdr h; struct v3rec r[5]; struct ps_cext e[1]; struct v1hdr h2; }
+	struct { struct v1hdr h; struct v3rec r[5]; struct v3ext e[1]; struct v1hdr h2; }
 		__attribute__((packed)) f;
 	const uint64_t now_ms = (100ULL * 60 + 15) * 1000;
 	char dir[512], path[600], err[4200];
@@ -2300,7 +2310,7 @@ static void test_state_v3(void)
 	memcpy(f.h.magic, "PSTKSTAT", 8);
 	f.h.version = 3;
 	f.h.rec_size = sizeof(struct v3rec);
-	f.h.ext_size = sizeof(struct ps_cext);
+	f.h.ext_size = sizeof(struct v3ext);
 	f.h.n = 5;
 	f.h.next_ext = 1;
 	f.h.gen = 77;
@@ -2330,8 +2340,8 @@ static void test_state_v3(void)
 	for (i = 0; i < PS_NTOKFIELDS; i++)
 		f.r[0].last_tok[i] = l1[PS_NCTRFIELDS + i];
 	{
-		static const uint32_t cur[PS_NWFIELDS] = { 4, 3, 600, 5000, 500, 4000, 400, 50 };
-		static const uint32_t prev[PS_NWFIELDS] = { 3, 3, 400, 4000, 300, 4000, 200, 40 };
+		static const uint32_t cur[8] = { 4, 3, 600, 5000, 500, 4000, 400, 50 };
+		static const uint32_t prev[8] = { 3, 3, 400, 4000, 300, 4000, 200, 40 };
 
 		memcpy(f.r[0].w[PS_WIN_1M][0], cur, sizeof(cur));
 		memcpy(f.r[0].w[PS_WIN_1M][1], prev, sizeof(prev));
@@ -2385,7 +2395,7 @@ static void test_state_v3(void)
 		ck_fail(&ck, "70000 requests a minute: extension %u, not wide", r->ext);
 	if (!ck_ok(&ck))
 		goto rm;
-	/* Saved again (version 3 still) and read: the same table. */
+	/* Saved again (version 4 now) and read: the same table. */
 	k = ps_state_save(&l, dir, now_ms, err, sizeof(err));
 	if (k)
 		ck_fail(&ck, "ps_state_save returned %d: %s", k, err);
@@ -2407,12 +2417,86 @@ out:
 	ck_end(&ck);
 }
 
+/*
+ * A version 3 file as penstockd wrote it (tests/unit/count/state-v3-penstockd.gz:
+ * the build before version 4, its state directory after real clients of
+ * tests/lib/token_clients.py took answers from tests/lib/llm_server.py
+ * on port 8000, as tests/e2e/test_tokens makes them). Every figure below
+ * is what that penstockd answered (`penstock client ADDR --json`) before
+ * it stopped, and its token counters what the clients counted themselves:
+ * 198.18.0.2 two streams with usage (17 completion, 10 prompt tokens, 21
+ * events), 198.18.0.3 two streams without (41 events, 39 estimated),
+ * fd00:5053::2 a JSON answer and a stream without usage (9, 11; 8
+ * events, 7 estimated). Read by this build: the totals and the windows
+ * as they were, the tx_tokens_estimated windows 0 (version 3 had none)
+ * while its total is kept. The file was saved at 01:23:08.712 UTC, the
+ * traffic at 01:23:05-06: at that moment each window holds all of it.
+ */
+static void test_state_v3_penstockd(void)
+{
+	static const uint64_t t1[] = CTRT(1, 2, 2, 20, 18, 1577, 5475, 529, 4531, 21, 17, 10, 0);
+	static const uint64_t t2[] = CTRT(1, 2, 2, 25, 26, 1895, 9924, 587, 8564, 41, 0, 0, 39);
+	static const uint64_t t3[] = CTRT(1, 2, 2, 13, 11, 1489, 2902, 545, 2102, 8, 9, 11, 7);
+	static const double w1[] = W9(2, 2, 1577, 5475, 529, 4531, 17, 10, 0);
+	static const double w2[] = W9(2, 2, 1895, 9924, 587, 8564, 0, 0, 0);
+	static const double w3[] = W9(2, 2, 1489, 2902, 545, 2102, 9, 11, 0);
+	const uint64_t saved_ms = 1796606588712ULL;
+	const struct { struct ps_client_key k; const uint64_t *tot; const double *w; } c[] = {
+		{ key4("198.18.0.2"), t1, w1 },
+		{ key4("198.18.0.3"), t2, w2 },
+		{ key6("fd00:5053::2"), t3, w3 },
+	};
+	const char *top = getenv("PS_TOP");
+	char src[1024], dir[512], path[600], err[4200];
+	struct ps_ctable l;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	uint64_t saved = 0;
+	struct ck ck;
+	int i, rc;
+
+	ck_init(&ck, "state_version_3_of_penstockd");
+	ps_ctable_init(&l);
+	snprintf(src, sizeof(src), "%s/tests/unit/count/state-v3-penstockd.gz", top ? top : ".");
+	if (gunzip_file(src, &buf, &len)) {
+		ck_fail(&ck, "cannot read %s", src);
+		goto out;
+	}
+	if (mksub("v3-penstockd", dir, sizeof(dir))) {
+		ck_fail(&ck, "mkdir %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, PS_STATE_FILE);
+	if (gzip_file(path, buf, len))
+		ck_fail(&ck, "cannot write %s", path);
+	else if ((rc = ps_state_load(&l, dir, &saved, err, sizeof(err))) != 1)
+		ck_fail(&ck, "ps_state_load returned %d, expected 1: %s", rc, err);
+	else if (l.n != 3 || saved != saved_ms)
+		ck_fail(&ck, "%u clients saved at %llu ms, expected 3 at %llu", l.n,
+			(unsigned long long)saved, (unsigned long long)saved_ms);
+	for (i = 0; i < 3 && ck_ok(&ck); i++) {
+		check_totals(&ck, "version 3 of penstockd", &l, &c[i].k, c[i].tot);
+		check_view(&ck, "version 3 of penstockd, 1m", &l, &c[i].k, PS_WIN_1M, saved_ms,
+			   c[i].w, 2);
+		check_view(&ck, "version 3 of penstockd, 1h", &l, &c[i].k, PS_WIN_1H, saved_ms,
+			   c[i].w, 2.0 / 60);
+		check_view(&ck, "version 3 of penstockd, 24h", &l, &c[i].k, PS_WIN_24H, saved_ms,
+			   c[i].w, 2.0 / 1440);
+	}
+	rmsub(dir);
+out:
+	free(buf);
+	ps_ctable_free(&l);
+	ck_end(&ck);
+}
+
 /* ------------------------------------------------------------------ tokens */
 
 /*
  * The output token counters (tx_events, tx_tokens, rx_tokens,
- * tx_tokens_estimated): totals like every counter; windows for tx_tokens
- * and rx_tokens only; 32 bits at the last read, the extension past that.
+ * tx_tokens_estimated): totals like every counter; windows for tx_tokens,
+ * rx_tokens and tx_tokens_estimated (not tx_events); 32 bits at the last
+ * read, the extension past that.
  */
 static void test_tokens(void)
 {
@@ -2426,13 +2510,14 @@ static void test_tokens(void)
 	 * 1m at T0 + 75: current bucket (minute 1) tb - ta, previous (minute 0)
 	 * ta weighted 1 - 15/60 = 0.75: requests 1 + 1.5, rx_bytes 200 + 300,
 	 * tx_bytes 3000 + 6750, rx_payload 150 + 225, tx_payload 2000 + 6000,
-	 * tx_tokens 0 + 525, rx_tokens 30 + 67.5; events and estimates none
+	 * tx_tokens 0 + 525, rx_tokens 30 + 67.5, tx_tokens_estimated 15 + 0;
+	 * events none (totals only)
 	 */
-	static const double v1m[] = W8(2.5, 2.5, 500, 9750, 375, 8000, 525, 97.5);
+	static const double v1m[] = W9(2.5, 2.5, 500, 9750, 375, 8000, 525, 97.5, 15);
 	/* 1h at T0 + 75: all in hour 0's bucket: tb */
-	static const double v1h[] = W8(3, 3, 600, 12000, 450, 10000, 700, 120);
+	static const double v1h[] = W9(3, 3, 600, 12000, 450, 10000, 700, 120, 15);
 	/* 1h at T0 + 80 after tc: tx_tokens 800 */
-	static const double v1h_c[] = W8(3, 3, 600, 12000, 450, 10000, 800, 120);
+	static const double v1h_c[] = W9(3, 3, 600, 12000, 450, 10000, 800, 120, 15);
 	/* past 32 bits: 4 G + 7 completion tokens */
 	static const uint64_t big[] = CTRT(0, 1, 1, 0, 0, 10, 10, 0, 0, 0, (1ULL << 32) + 7, 3, 0);
 	static const double vbig[] = W8(1, 1, 10, 10, 0, 0, 4294967303.0, 3);
@@ -2462,7 +2547,7 @@ static void test_tokens(void)
 	for (w = 0; w < PS_NFIELDS; w++)
 		if (ps_field_windowed(w) !=
 		    (w != PS_F_CONNECTIONS && w != PS_F_RX_PACKETS && w != PS_F_TX_PACKETS &&
-		     w != PS_F_TX_EVENTS && w != PS_F_TX_TOKENS_ESTIMATED))
+		     w != PS_F_TX_EVENTS))
 			ck_fail(&ck, "%s: windowed %d", fname[w], ps_field_windowed(w));
 	ck_end(&ck);
 
@@ -2507,6 +2592,7 @@ static void test_tokens(void)
 			compare_tables(&ck, &t, &l);
 		if (ck_ok(&ck)) {
 			check_totals(&ck, "loaded", &l, &k, tc);
+			check_view(&ck, "loaded 1h", &l, &k, PS_WIN_1H, at(80), v1h_c, 3.0 / 60);
 			check_totals(&ck, "loaded, past 32 bits", &l, &kb, big);
 			check_totals(&ck, "loaded, two incarnations", &l, &ki, isum);
 		}
@@ -2723,6 +2809,7 @@ int main(void)
 	test_tokens();
 	test_token_entries();
 	test_state_v3();
+	test_state_v3_penstockd();
 	run_in_child("state_empty_file_then_grow", empty_state_then_grow);
 	test_parse();
 	rmdir(tmpdir);

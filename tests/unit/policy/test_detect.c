@@ -242,6 +242,7 @@ struct pat {
 	uint32_t start, end, every, per;
 	uint64_t rx_pl, tx_pl;
 	uint64_t rx_tok, tx_tok;	/* tokens each answer reports (pat_tokens), 0: none */
+	uint64_t est_tok;		/* a streamed answer's events, no usage (pat_streamed) */
 };
 
 struct client {
@@ -330,6 +331,12 @@ static void pat_tokens(struct client *c, uint64_t rx_tok, uint64_t tx_tok)
 	c->p[c->np - 1].tx_tok = tx_tok;
 }
 
+/* The answers of c's last pattern are streamed without usage: est events each. */
+static void pat_streamed(struct client *c, uint64_t est)
+{
+	c->p[c->np - 1].est_tok = est;
+}
+
 /* Feed every client that has been seen, once per second from..to (s). */
 static void advance(struct sim *s, uint32_t from, uint32_t to)
 {
@@ -339,7 +346,7 @@ static void advance(struct sim *s, uint32_t from, uint32_t to)
 	for (sec = from; sec <= to && ck_ok(s->ck); sec++)
 		for (i = 0; i < s->ncl; i++) {
 			struct client *c = &s->cl[i];
-			uint64_t n = 0, rx = 0, tx = 0, rxt = 0, txt = 0;
+			uint64_t n = 0, rx = 0, tx = 0, rxt = 0, txt = 0, est = 0;
 			int rc;
 
 			for (j = 0; j < c->np; j++) {
@@ -352,6 +359,7 @@ static void advance(struct sim *s, uint32_t from, uint32_t to)
 				tx += p->per * p->tx_pl;
 				rxt += p->per * p->rx_tok;
 				txt += p->per * p->tx_tok;
+				est += p->per * p->est_tok;
 			}
 			if (n) {
 				if (!c->seen) {
@@ -370,6 +378,7 @@ static void advance(struct sim *s, uint32_t from, uint32_t to)
 				c->c.tx_payload += tx;
 				c->tok.v[PS_F_TX_TOKENS - PS_NCTRFIELDS] += txt;
 				c->tok.v[PS_F_RX_TOKENS - PS_NCTRFIELDS] += rxt;
+				c->tok.v[PS_F_TX_TOKENS_ESTIMATED - PS_NCTRFIELDS] += est;
 				c->c.last_seen_ns = (uint64_t)(T0 + sec) * NS;
 			}
 			if (!c->seen)
@@ -392,7 +401,9 @@ static void run_expect(struct sim *s, uint32_t sec, int want)
 	int n = run(s, sec);
 
 	if (n != want)
-		ck_fail(s->ck, "run at s=%u took %d steps, expected %d", sec, n, want);
+		ck_fail(s->ck, "run at s=%u took %d steps, expected %d (last alert: %s by %s)",
+			sec, n, want, s->g.nal ? s->g.al[s->g.nal - 1].subject : "none",
+			s->g.nal ? s->g.al[s->g.nal - 1].detector : "none");
 }
 
 /* ------------------------------------------------------------------ checks */
@@ -2784,6 +2795,293 @@ static void test_outflow(void)
 	ck_end(&ck);
 }
 
+/* ---------------------------------------------------------- outflow_tokens */
+
+/*
+ * people() whose answers report tok completion (and 50 prompt) tokens:
+ * 203.0.i.1, one request a minute from s = i, 1000 bytes down.
+ */
+static void tok_people(struct sim *s, int n, uint64_t tok)
+{
+	int i;
+
+	people(s, n, 1000);
+	for (i = s->ncl - n; i < s->ncl; i++)
+		pat_tokens(&s->cl[i], 50, tok);
+}
+
+/* The common evidence of an outflow_tokens alert. */
+static void tok_ev(struct ck *ck, const struct got_alert *a, const char *kind, int clients,
+		   double inf1m, double inf1h, double tok1m, double tok1h)
+{
+	ev_str(ck, a, "subject_kind", kind);
+	ev_num(ck, a, "clients", clients, 0);
+	ev_num(ck, a, "requests_1m", inf1m, FTOL);
+	ev_num(ck, a, "requests_1h", inf1h, FTOL);
+	ev_num(ck, a, "completion_tokens_1m", tok1m, FTOL);
+	ev_num(ck, a, "completion_tokens_1h", tok1h, FTOL);
+	ev_num(ck, a, "completion_tokens_per_request_1h", tok1h / inf1h, FTOL);
+}
+
+static void test_outflow_tokens(void)
+{
+	struct ck ck;
+
+	/*
+	 * An address whose answers are long in tokens and not in bytes: X a
+	 * request every 10 s from s = 0, 1000 bytes each as a person's, each
+	 * reporting 2000 completion tokens; 30 people of 250 tokens a minute.
+	 * The outflow in bytes sees nothing (a request's bytes are a
+	 * person's). At s = 10: 11 networks with tokens < min_population 20,
+	 * and no earlier baseline: not judged. At s = 20 (minute 0 and hour 0
+	 * at their start: the windows are the buckets): X 3 requests, 6000 >=
+	 * 4096 tokens in the minute; 21 networks (people 1..20, X), a
+	 * request's tokens ln 251 (20) and ln 2001: median ln 251, MAD 0,
+	 * scale 0.5; z = 2 ln(2001 / 251) = 4.151... >= 3.5.
+	 */
+	ck_init(&ck, "outflow_tokens_per_request_1m");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		const struct got_alert *a;
+		double z = 2 * log(2001.0 / 251.0);
+
+		tok_people(s, 30, 250);
+		pat_add(cl_add(s, key4f("198.51.100.7")), 0, 90000, 10, 1, 300, 1000);
+		pat_tokens(&s->cl[s->ncl - 1], 75, 2000);
+		advance(s, 0, 10);
+		run_expect(s, 10, 0);
+		advance(s, 11, 20);
+		run_expect(s, 20, 1);
+		expect_nalerts(s, "s=20", 1);
+		a = alert_on(s, "198.51.100.7");
+		if (a) {
+			check_alert(s, a, PS_ALERT_CLIENT, "outflow_tokens", "alert", z, FTOL, 1, 20);
+			tok_ev(&ck, a, "address", 1, 3, 3, 6000, 6000);
+			ev_str(&ck, a, "window", "1m");
+			ev_str(&ck, a, "feature", "completion_tokens_per_request_1m");
+			ev_num(&ck, a, "value", 2000, FTOL);
+			ev_num(&ck, a, "zscore", z, FTOL);
+			ev_str(&ck, a, "baseline.from", "population");
+			ev_num(&ck, a, "baseline.median", 250, FTOL);
+			ev_num(&ck, a, "baseline.mad_log", 0, 0);
+			ev_num(&ck, a, "baseline.clients", 21, 0);
+			ev_absent(&ck, a, "baseline.zscore_per_request");
+			ev_num(&ck, a, "baseline.zscore_per_request_1h", z, FTOL);
+		}
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
+	 * Streamed answers that report no usage: X a request every 10 s of
+	 * 1000 bytes, each a stream of 1000 events (tx_tokens_estimated);
+	 * 30 people of 250 reported tokens a minute. A request's 1000 tokens
+	 * against 250: z = 2 ln(1001 / 251) = 2.766 < 3.5 (not the first
+	 * arm), >= 1.75. At s = 10: 11 networks, not judged. At s = 20: X 3
+	 * requests, 3000 tokens, watched 20 s: a young pace of 3000 x 60 / 30
+	 * = 6000 >= 4096 a minute; a busy minute (the hour's tokens over
+	 * min(60, requests)): people 1..20 250, X 1000: median ln 251, MAD 0;
+	 * z = 2 ln(6001 / 251) = 6.35... >= 3.5, 24 times the median >= 10.
+	 */
+	ck_init(&ck, "outflow_tokens_flow_estimated");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		const struct got_alert *a;
+		double z = 2 * log(6001.0 / 251.0);
+
+		tok_people(s, 30, 250);
+		pat_add(cl_add(s, key4f("198.51.100.7")), 0, 90000, 10, 1, 300, 1000);
+		pat_streamed(&s->cl[s->ncl - 1], 1000);
+		advance(s, 0, 10);
+		run_expect(s, 10, 0);
+		advance(s, 11, 20);
+		run_expect(s, 20, 1);
+		expect_nalerts(s, "s=20", 1);
+		a = alert_on(s, "198.51.100.7");
+		if (a) {
+			check_alert(s, a, PS_ALERT_CLIENT, "outflow_tokens", "alert", z, FTOL, 1, 20);
+			tok_ev(&ck, a, "address", 1, 3, 3, 3000, 3000);
+			ev_str(&ck, a, "window", "1m");
+			ev_str(&ck, a, "feature", "completion_tokens_1m");
+			ev_num(&ck, a, "value", 6000, FTOL);
+			ev_str(&ck, a, "baseline.feature",
+			       "completion tokens a busy minute of one client");
+			ev_num(&ck, a, "baseline.median", 250, FTOL);
+			ev_num(&ck, a, "baseline.clients", 21, 0);
+			ev_num(&ck, a, "baseline.factor", 24, FTOL);
+			ev_num(&ck, a, "baseline.zscore_per_request", 2 * log(1001.0 / 251.0), FTOL);
+			ev_num(&ck, a, "baseline.zscore_per_request_1h", 2 * log(1001.0 / 251.0),
+			       FTOL);
+		}
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
+	 * At night, the day's baselines: 30 people (203.0.i.1) of 250 tokens a
+	 * minute from s = i to s = 600, two of them (i = 1, 2) on all along.
+	 * The run at s = 600 makes the baselines of 30 networks (a request's
+	 * tokens ln 251, MAD 0), kept. At s = 8000, past the hour of the 28
+	 * who left, X starts (2000 tokens every 10 s): at s = 8020, 3
+	 * networks with tokens (< 20): the kept baseline (made at s = 600, 30
+	 * clients); X 3 requests, 6000 tokens, z = 2 ln(2001 / 251) >= 3.5.
+	 */
+	ck_init(&ck, "outflow_tokens_population_earlier");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		const struct got_alert *a;
+		double z = 2 * log(2001.0 / 251.0);
+		int i;
+
+		for (i = 1; i <= 30; i++) {
+			pat_add(cl_add(s, key4f("203.0.%d.1", i)), i, i <= 2 ? 90000 : 600, 60, 1,
+				300, 1000);
+			pat_tokens(&s->cl[s->ncl - 1], 50, 250);
+		}
+		pat_add(cl_add(s, key4f("198.51.100.7")), 8000, 90000, 10, 1, 300, 1000);
+		pat_tokens(&s->cl[s->ncl - 1], 50, 2000);
+		advance(s, 0, 600);
+		run_expect(s, 600, 0);
+		advance(s, 601, 8020);
+		run_expect(s, 8020, 1);
+		a = alert_on(s, "198.51.100.7");
+		if (a) {
+			check_alert(s, a, PS_ALERT_CLIENT, "outflow_tokens", "alert", z, FTOL, 1,
+				    8020);
+			ev_str(&ck, a, "feature", "completion_tokens_per_request_1m");
+			ev_str(&ck, a, "baseline.from", "population, earlier");
+			ev_num(&ck, a, "baseline.made_at", T0 + 600, 0);
+			ev_num(&ck, a, "baseline.clients", 30, 0);
+			ev_num(&ck, a, "baseline.median", 250, FTOL);
+		}
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
+	 * A proxy's address, its people's answers: P 10 requests a minute of
+	 * 250 tokens from s = 0 to 2999 (every 6 s: 500), then 5 a minute of
+	 * 1000 (every 12 s from s = 3000); 30 people of 250 tokens a minute.
+	 * At s = 3060 (minute 51 at its start, hour 0): P's minute 6
+	 * requests, 6000 tokens, 1000 a request (z = 2 ln(1001 / 251) =
+	 * 2.77 >= 1.75), 24 times a person's busy minute; its hour 506
+	 * requests, 131000 tokens (far above a person's 51 x 250), but
+	 * 258.9 a request: z = 2 ln(259.89 / 251) = 0.07 < 1.75, its answers
+	 * over the hour a person's: not found by any arm.
+	 */
+	ck_init(&ck, "outflow_tokens_proxy_not_found");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		struct client *p;
+
+		tok_people(s, 30, 250);
+		p = cl_add(s, key4f("198.51.100.9"));
+		pat_add(p, 0, 2999, 6, 1, 300, 1000);
+		pat_tokens(p, 50, 250);
+		pat_add(p, 3000, 90000, 12, 1, 300, 1000);
+		pat_tokens(p, 50, 1000);
+		advance(s, 0, 3060);
+		run_expect(s, 3060, 0);
+		expect_nalerts(s, "s=3060", 0);
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
+	 * API keys, against keys: 30 keys of 250 tokens a minute from s = i,
+	 * and K a request every 10 s of 2000 tokens, streamed (its bytes
+	 * would be thirty times a plain answer's: keys have no outflow in
+	 * bytes). At s = 20: 21 keys with tokens, K's 3 requests, 6000
+	 * tokens: z = 2 ln(2001 / 251) >= 3.5, as an address's.
+	 */
+	ck_init(&ck, "outflow_tokens_api_key");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		struct ps_client_key k;
+		const struct got_alert *a;
+		double z = 2 * log(2001.0 / 251.0);
+		char name[32];
+		int i;
+
+		for (i = 1; i <= 30; i++) {
+			ps_key_client(0x5000 + i, &k);
+			pat_add(cl_add(s, k), i, 90000, 60, 1, 300, 1000);
+			pat_tokens(&s->cl[s->ncl - 1], 50, 250);
+		}
+		ps_key_client(0xfeed, &k);
+		pat_add(cl_add(s, k), 0, 90000, 10, 1, 300, 30000);
+		pat_tokens(&s->cl[s->ncl - 1], 50, 2000);
+		advance(s, 0, 20);
+		run_expect(s, 20, 1);
+		expect_nalerts(s, "s=20", 1);
+		a = alert_on(s, ps_key_str(0xfeed, name, sizeof(name)));
+		if (a) {
+			check_alert(s, a, PS_ALERT_CLIENT, "outflow_tokens", "alert", z, FTOL, 1, 20);
+			tok_ev(&ck, a, "api_key", 1, 3, 3, 6000, 6000);
+			ev_str(&ck, a, "feature", "completion_tokens_per_request_1m");
+			ev_num(&ck, a, "baseline.clients", 21, 0);
+		}
+		sim_free(s);
+	}
+	ck_end(&ck);
+
+	/*
+	 * A network: 5 addresses of 198.51.100.0/24, each a request every
+	 * 30 s from s = 0 of 2000 tokens: each 2 requests a minute (< 3), an
+	 * address arm for none. Beside them a crowd, 9 addresses of
+	 * 203.0.200.0/24 (fewer than the prefix detector's 10) each a request
+	 * every 20 s of 300 tokens, and an
+	 * application at 203.0.201.1, 15 requests a minute of 250 tokens;
+	 * 30 people of 250 tokens a minute. Runs at s = 10 and 20: the
+	 * network's minute 5 requests (< 10). At s = 30: networks with tokens
+	 * the 30 people's, the two /24s, the application's: 33 >= 20, a
+	 * request's tokens ln 251 (31), ln 301, ln 2001: median ln 251, MAD
+	 * 0, scale 0.5. The network: 10 requests, 20000 tokens in the minute,
+	 * z = 2 ln(2001 / 251) >= 3.5, found (a prefix); the crowd's minute
+	 * of 18 requests of 300: z = 2 ln(301 / 251) = 0.36; the
+	 * application: a request's 250, z 0, and its minute 3750 < 4096.
+	 */
+	ck_init(&ck, "outflow_tokens_network");
+	{
+		struct sim *s = sim_new(&ck, cfg_new());
+		const struct got_alert *a;
+		double z = 2 * log(2001.0 / 251.0);
+		int i;
+
+		tok_people(s, 30, 250);
+		for (i = 1; i <= 5; i++) {
+			pat_add(cl_add(s, key4f("198.51.100.%d", i)), 0, 90000, 30, 1, 300, 1000);
+			pat_tokens(&s->cl[s->ncl - 1], 50, 2000);
+		}
+		for (i = 1; i <= 9; i++) {
+			pat_add(cl_add(s, key4f("203.0.200.%d", i)), 0, 90000, 20, 1, 300, 1000);
+			pat_tokens(&s->cl[s->ncl - 1], 50, 300);
+		}
+		pat_add(cl_add(s, key4f("203.0.201.1")), 0, 90000, 4, 1, 300, 1000);
+		pat_tokens(&s->cl[s->ncl - 1], 50, 250);
+		advance(s, 0, 10);
+		run_expect(s, 10, 0);
+		advance(s, 11, 20);
+		run_expect(s, 20, 0);
+		advance(s, 21, 30);
+		run_expect(s, 30, 1);
+		expect_nalerts(s, "s=30", 1);
+		a = alert_on(s, "198.51.100.0/24");
+		if (a) {
+			check_alert(s, a, PS_ALERT_PREFIX, "outflow_tokens", "alert", z, FTOL, 1, 30);
+			tok_ev(&ck, a, "network", 5, 10, 10, 20000, 20000);
+			ev_str(&ck, a, "window", "1m");
+			ev_str(&ck, a, "feature", "completion_tokens_per_request_1m");
+			ev_num(&ck, a, "value", 2000, FTOL);
+			ev_str(&ck, a, "baseline.feature", "completion tokens a request of one network");
+			ev_num(&ck, a, "baseline.median", 250, FTOL);
+			ev_num(&ck, a, "baseline.clients", 33, 0);
+		}
+		sim_free(s);
+	}
+	ck_end(&ck);
+}
+
 /* ------------------------------------------------------- enabled, interval */
 
 static void test_enabled_interval(void)
@@ -3024,6 +3322,7 @@ int main(void)
 	test_surge();
 	test_ratio();
 	test_outflow();
+	test_outflow_tokens();
 	test_enabled_interval();
 	return nfailed ? 1 : 0;
 }
