@@ -592,11 +592,14 @@ enum ps_resp_state {
 #define PS_RF_INFERENCE		0x08	/* it answers an inference request */
 #define PS_RF_JSON		0x10	/* Content-Type: application/json */
 #define PS_RF_USAGE		0x20	/* a "completion_tokens" was read in its body */
+#define PS_RF_ENCODED		0x40	/* Content-Encoding other than identity: its body is
+					 * not read; ps_resp.ev counts its bytes */
 
 /* ps_resp.hdr: the header whose name or value is being read */
 #define PS_RH_CLEN		0x01	/* candidates while in PS_R_NAME: a mask */
 #define PS_RH_TE		0x02
 #define PS_RH_CTYPE		0x04
+#define PS_RH_CENC		0x08
 
 /*
  * ps_resp.sse: where a body line stands. 0..4: bytes of "data:" matched at
@@ -626,7 +629,8 @@ struct ps_resp {
 	__u32 tk_val;		/* the number being read */
 	__u32 tx_seen;		/* the response's completion_tokens counted so far ... */
 	__u32 rx_seen;		/* ... and prompt_tokens */
-	__u32 ev;		/* its events, [DONE] lines not included */
+	__u32 ev;		/* its events, [DONE] lines not included (an encoded
+				 * body's bytes: PS_RF_ENCODED) */
 	__u32 sslot;		/* the client of the request it answers (ps_rq_subj) ... */
 	__u32 sgen;		/* ... 0: the connection's */
 	__u32 dbt;		/* tokens debited for it so far: the higher of its
@@ -835,6 +839,9 @@ enum ps_stat {
 				 * padding longer than its frame */
 	PS_STAT_H2_NO_SLOT,	/* DATA frames of inference streams not scanned: more
 				 * streams at once than PS_H2R_SLOTS */
+	PS_STAT_RESP_ENCODED,	/* HTTP/1 answers to inference requests with a
+				 * Content-Encoding (gzip, br, ...): not read, their
+				 * body's bytes taken as their tokens' estimate */
 	PS_STAT_MAX,
 };
 

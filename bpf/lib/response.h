@@ -50,6 +50,7 @@ struct ps_resp_work {
 	__u32 moved;		/* bytes counted to requests' own clients */
 	__u32 unpaired;		/* responses counted to the connection's client */
 	__u32 begun;		/* a response began at the byte at */
+	__u32 encoded;		/* encoded answers to inference requests begun */
 	__u64 now;
 	__u8 b[PS_RESP_CHUNK + 8];	/* + 8: a word read at the last byte */
 };
@@ -165,11 +166,15 @@ __weak __attribute__((noinline)) int ps_resp_subject(void)
 #define PS_R_CLEN_W	0x2d746e65746e6f63ULL, 0x00006874676e656cULL, 0x0000000000000000ULL	/* "content-length" */
 #define PS_R_TE_W	0x726566736e617274ULL, 0x6e69646f636e652dULL, 0x0000000000000067ULL	/* "transfer-encoding" */
 #define PS_R_CTYPE_W	0x2d746e65746e6f63ULL, 0x0000000065707974ULL, 0x0000000000000000ULL	/* "content-type" */
+#define PS_R_CENC_W	0x2d746e65746e6f63ULL, 0x676e69646f636e65ULL, 0x0000000000000000ULL	/* "content-encoding" */
+#define PS_R_IDENT_W	0x797469746e656469ULL, 0, 0	/* "identity" */
 #define PS_R_SSE_W	0x6576652f74786574ULL, 0x61657274732d746eULL, 0x000000000000006dULL	/* "text/event-stream" */
 #define PS_R_CHUNKED_W	0x0064656b6e756863ULL, 0x0000000000000000ULL, 0x0000000000000000ULL	/* "chunked" */
 #define PS_RN_CLEN_LEN	14
 #define PS_RN_TE_LEN	17
 #define PS_RN_CTYPE_LEN	12
+#define PS_RN_CENC_LEN	16
+#define PS_RV_IDENT_LEN	8
 #define PS_R_JSON_W	0x746163696c707061ULL, 0x6e6f736a2f6e6f69ULL, 0	/* "application/json" */
 #define PS_RV_SSE_LEN	17
 #define PS_RV_JSON_LEN	16
@@ -188,7 +193,19 @@ static __always_inline __u8 ps_rlower(__u8 c)
 /* Is the body of the response being read scanned (events, usage)? */
 static __always_inline int ps_resp_scanned(const struct ps_resp *r)
 {
-	return (r->flags & PS_RF_INFERENCE) && (r->flags & (PS_RF_SSE | PS_RF_JSON));
+	return (r->flags & PS_RF_INFERENCE) && (r->flags & (PS_RF_SSE | PS_RF_JSON)) &&
+	       !(r->flags & PS_RF_ENCODED);
+}
+
+/*
+ * Does the response answer an inference request with an encoded body
+ * (gzip, br, ...)? Its events and usage cannot be read: each byte of its
+ * body counts as a token of its estimate (docs/output-tokens.md).
+ */
+static __always_inline int ps_resp_encoded(const struct ps_resp *r)
+{
+	return (r->flags & (PS_RF_INFERENCE | PS_RF_ENCODED)) ==
+	       (PS_RF_INFERENCE | PS_RF_ENCODED);
 }
 
 /*
@@ -221,7 +238,7 @@ static __always_inline void ps_resp_done(struct ps_resp_work *w)
 	struct ps_resp *r = &w->r;
 
 	if ((r->flags & (PS_RF_INFERENCE | PS_RF_SSE | PS_RF_USAGE)) ==
-	    (PS_RF_INFERENCE | PS_RF_SSE))
+	    (PS_RF_INFERENCE | PS_RF_SSE) || ps_resp_encoded(r))
 		w->est += r->ev;
 	/* dbt stays: it covers the response's figures until the next
 	 * response's headers start them afresh. */
@@ -244,8 +261,11 @@ static __always_inline void ps_resp_headers_end(struct ps_resp_work *w)
 	/* The request it answers; a response to none the ingress program
 	 * saw (a capture picked up midway) answers no inference request. */
 	if ((__s32)(w->rq_n - r->n) > 0) {
-		if ((w->rq_bits >> (r->n & (PS_RQ_QUEUE - 1))) & 1)
+		if ((w->rq_bits >> (r->n & (PS_RQ_QUEUE - 1))) & 1) {
 			r->flags |= PS_RF_INFERENCE;
+			if (r->flags & PS_RF_ENCODED)
+				w->encoded++;
+		}
 		r->n++;
 	}
 	ps_sse_begin(&r->sse);
@@ -284,6 +304,8 @@ static __always_inline void ps_resp_name(struct ps_resp *r, __u8 c)
 		} else if ((hdr & PS_RH_CTYPE) && i == PS_RN_CTYPE_LEN) {
 			r->hdr = PS_RH_CTYPE;
 			r->vmask = 3;
+		} else if ((hdr & PS_RH_CENC) && i == PS_RN_CENC_LEN) {
+			r->hdr = PS_RH_CENC;
 		} else {
 			r->state = PS_R_SKIPLINE;
 			return;
@@ -302,6 +324,8 @@ static __always_inline void ps_resp_name(struct ps_resp *r, __u8 c)
 		hdr &= ~PS_RH_TE;
 	if ((hdr & PS_RH_CTYPE) && (i >= PS_RN_CTYPE_LEN || ps_wchar(PS_R_CTYPE_W, i) != c))
 		hdr &= ~PS_RH_CTYPE;
+	if ((hdr & PS_RH_CENC) && (i >= PS_RN_CENC_LEN || ps_wchar(PS_R_CENC_W, i) != c))
+		hdr &= ~PS_RH_CENC;
 	r->hdr = hdr;
 	r->idx = i + 1;
 	if (!hdr)
@@ -329,6 +353,15 @@ static __always_inline void ps_resp_value(struct ps_resp *r, __u8 c)
 			i = 0;
 		}
 		r->idx = i;
+		break;
+	case PS_RH_CENC:
+		/* Anything but "identity" (white space aside) encodes. */
+		if (c == ' ' || c == '\t' || c == '\r')
+			break;
+		if (i < PS_RV_IDENT_LEN && ps_wchar(PS_R_IDENT_W, i) == ps_rlower(c))
+			r->idx = i + 1;
+		else
+			r->flags |= PS_RF_ENCODED;
 		break;
 	case PS_RH_CTYPE:
 		if (i >= PS_RV_DONE || (!i && (c == ' ' || c == '\t')))
@@ -438,7 +471,7 @@ static __always_inline int ps_resp_byte(struct ps_resp_work *w, __u8 c)
 				return PS_RB_AFTER;
 			break;
 		}
-		r->hdr = PS_RH_CLEN | PS_RH_TE | PS_RH_CTYPE;
+		r->hdr = PS_RH_CLEN | PS_RH_TE | PS_RH_CTYPE | PS_RH_CENC;
 		r->idx = 0;
 		r->state = PS_R_NAME;
 		ps_resp_name(r, c);
@@ -665,13 +698,19 @@ __weak __attribute__((noinline)) int ps_resp_skip(__u32 rem)
 	case PS_R_DEAD:
 		return -1;
 	case PS_R_EOF:
-		return ps_resp_scanned(r) ? 0 : (int)rem;
+		if (ps_resp_scanned(r))
+			return 0;
+		if (ps_resp_encoded(r))
+			r->ev += rem;
+		return (int)rem;
 	case PS_R_BODY:
 	case PS_R_CHUNK_DATA:
 		if (ps_resp_scanned(r))
 			return 0;
 		k = r->left < rem ? (__u32)r->left : rem;
 		r->left -= k;
+		if (ps_resp_encoded(r))
+			r->ev += k;
 		if (!r->left) {
 			if (r->state == PS_R_BODY)
 				ps_resp_done(w);
@@ -768,8 +807,11 @@ static __always_inline __u32 ps_resp_segment(struct __sk_buff *skb, struct ps_fl
 	w->rx_tokens = 0;
 	w->est = 0;
 	w->debit = 0;
+	w->encoded = 0;
 	ctx.len = avail < len ? avail : len;
 	bpf_loop(PS_RESP_STEPS, ps_resp_step, &ctx, 0);
+	if (w->encoded)
+		ps_stat_add(PS_STAT_RESP_ENCODED, w->encoded);
 	/* Bytes not read (not captured, or past the steps a segment has) end
 	 * parsing on the connection. */
 	if (ctx.done < len && w->r.state != PS_R_EOF)

@@ -451,6 +451,79 @@ out:
 	ck_end(&c);
 }
 
+/*
+ * Answers with a Content-Encoding (gzip here: the bytes are not read, so
+ * any bytes do; these hold "data:" lines and a usage key that must not
+ * count): no events, no tokens read; each byte of the body (chunk data, or
+ * the Content-Length) is a token of the estimate, debited as it comes;
+ * stats.resp_encoded counts each. "Content-Encoding: identity" changes
+ * nothing: that answer is read as any other.
+ */
+static void case_encoded(void)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+				   "content-encoding:  GZIP\r\nTransfer-Encoding: chunked\r\n\r\n";
+	static const char ebody[] = "data: {\"usage\":{\"completion_tokens\": 5}}\n\n"
+				   "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03";
+	char b[512], j[256];
+	struct ps_client_ctr ctr;
+	uint64_t st0 = stat(PS_STAT_RESP_ENCODED), t0, t1;
+	unsigned int n, blen = sizeof(ebody) - 1, m;
+	struct conn a;
+	struct ck c;
+
+	ck_init(&c, "encoded-estimated");
+	soff[5] = 0;
+	if (handshake(&a, CLIENT_BASE + 5)) {
+		ck_fail(&c, "handshake");
+		goto out;
+	}
+	expect(&c, csend(&a, 0, req, req_len), TC_ACT_OK, "the first request");
+	ssend(&a, 5, req_len, head, sizeof(head) - 1);
+	n = snprintf(b, sizeof(b), "%x\r\n", blen);
+	memcpy(b + n, ebody, blen);
+	memcpy(b + n + blen, "\r\n", 2);
+	t0 = boot_ns();
+	ssend(&a, 5, req_len, b, n + blen + 2);
+	ssend(&a, 5, req_len, b, n + blen + 2);
+	t1 = boot_ns();
+	ssend(&a, 5, req_len, "0\r\n\r\n", 5);
+	/* The next answer: a JSON ebody by Content-Length, encoded too. */
+	expect(&c, csend(&a, req_len, req, req_len), TC_ACT_OK, "the second request");
+	m = snprintf(j, sizeof(j),
+		     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: br\r\n"
+		     "Content-Length: %u\r\n\r\n",
+		     blen);
+	memcpy(j + m, ebody, blen);
+	ssend(&a, 5, 2 * req_len, j, m + blen);
+	/* And one "identity": read, its usage counted. */
+	expect(&c, csend(&a, 2 * req_len, req, req_len), TC_ACT_OK, "the third request");
+	m = snprintf(j, sizeof(j),
+		     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: identity\r\n"
+		     "Content-Length: %u\r\n\r\n",
+		     blen);
+	memcpy(j + m, ebody, blen);
+	ssend(&a, 5, 3 * req_len, j, m + blen);
+	if (ctr_now(a.caddr, &ctr)) {
+		ck_fail(&c, "no slot");
+		goto out;
+	}
+	if (ctr.tx_events || ctr.tx_tokens != 5 || ctr.tx_tokens_estimated != 3 * blen)
+		ck_fail(&c, "events %llu, tokens %llu, estimated %llu: expected 0, 5, %u",
+			(unsigned long long)ctr.tx_events, (unsigned long long)ctr.tx_tokens,
+			(unsigned long long)ctr.tx_tokens_estimated, 3 * blen);
+	if (stat(PS_STAT_RESP_ENCODED) - st0 != 2)
+		ck_fail(&c, "resp_encoded moved by %llu, expected 2",
+			(unsigned long long)(stat(PS_STAT_RESP_ENCODED) - st0));
+	/* The stream's two chunks debited as they came (later answers move
+	 * the TAT on from there). */
+	if (ctr.tpm_tat < t0 + (3 * blen + 5) * MS || ctr.tpm_tat > t1 + (3 * blen + 5) * MS)
+		ck_fail(&c, "TAT %+lld ns from the first chunk, expected about %llu",
+			(long long)(ctr.tpm_tat - t0), (unsigned long long)((3 * blen + 5) * MS));
+out:
+	ck_end(&c);
+}
+
 static int setup(void)
 {
 	static struct ps_config cfg;
@@ -486,6 +559,7 @@ int main(void)
 	case_alignment();
 	case_dry();
 	case_day();
+	case_encoded();
 	expect_endpoint_sums("tokens endpoint totals = sum over clients");
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;

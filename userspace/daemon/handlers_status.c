@@ -54,6 +54,7 @@ static json_t *stats_json(struct ps_daemon *d)
 		[PS_STAT_HUNTED] = "hunted",
 		[PS_STAT_TOKEN_HELD] = "token_held",
 		[PS_STAT_RESP_UNPAIRED] = "resp_unpaired",
+		[PS_STAT_RESP_ENCODED] = "resp_encoded",
 		[PS_STAT_H2_RESP_LOST] = "h2_resp_lost",
 		[PS_STAT_H2_NO_SLOT] = "h2_no_slot",
 	};
