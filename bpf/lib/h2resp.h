@@ -274,7 +274,7 @@ __weak __attribute__((noinline)) int ps_h2r_scan(__u32 n)
 	rw->events = 0;
 	rw->tx_tokens = 0;
 	rw->rx_tokens = 0;
-	ps_resp_scan(n);
+	ps_resp_scan(n, 0);
 	sl->r = rw->r;
 	ps_h2r_debit(w, &sl->r);
 	w->events += rw->events;

@@ -26,6 +26,9 @@
 /* Bytes read into the buffer at a time, and steps (reads or skips) per segment. */
 #define PS_RESP_CHUNK	512
 #define PS_RESP_STEPS	1024
+/* Bytes past an offset the word scan reads (ps_resp_fast()): a word, a
+ * quote's four next bytes, a line end's next word. */
+#define PS_RESP_AHEAD	16
 
 /* A response's working state, per CPU (the buffer is too large for the stack). */
 struct ps_resp_work {
@@ -51,8 +54,9 @@ struct ps_resp_work {
 	__u32 unpaired;		/* responses counted to the connection's client */
 	__u32 begun;		/* a response began at the byte at */
 	__u32 encoded;		/* encoded answers to inference requests begun */
+	__u32 pos;		/* ps_resp_run()'s offset in b */
 	__u64 now;
-	__u8 b[PS_RESP_CHUNK + 8];	/* + 8: a word read at the last byte */
+	__u8 b[PS_RESP_CHUNK + PS_RESP_AHEAD];	/* + the look-ahead of the last byte */
 };
 
 struct {
@@ -571,6 +575,7 @@ static __always_inline int ps_resp_byte(struct ps_resp_work *w, __u8 c)
 struct ps_resp_scan_ctx {
 	__u32 n;		/* bytes in the buffer */
 	__u32 used;		/* bytes taken */
+	__u32 more;		/* the segment goes on past the buffer */
 };
 
 /* Bytes one callback of the scan reads at most (amortizes the call). */
@@ -588,23 +593,43 @@ static __always_inline int ps_resp_idle(const struct ps_resp *r)
 }
 
 #define PS_HAS0(v)	(((v) - 0x0101010101010101ULL) & ~(v) & 0x8080808080808080ULL)
+#define PS_BYTES(c)	(0x0101010101010101ULL * (__u8)(c))
 
 /*
- * The bytes of the word (lowest first) the parser must see, each as the
- * top bit of its byte: a CR, a LF, or a '"' that may open a usage key (a
- * key is "completion_tokens" or "prompt_tokens": a quote followed by
- * another byte than 'c' or 'p' opens none; the word's last byte's next is
- * not in it). The lowest bit set is exact; those above it may be set
- * wrongly, which only stops the skip early.
+ * The 8 bytes of the buffer at i, lowest first: one load of the map value,
+ * unaligned (i < PS_RESP_CHUNK here: the mask only bounds it for the
+ * verifier).
  */
-static __always_inline __u64 ps_resp_stops(__u64 x)
+static __always_inline __u64 ps_resp_word(const struct ps_resp_work *w, __u32 i)
 {
-	__u64 y = x >> 8;	/* each byte's next */
-	__u64 q = PS_HAS0(x ^ 0x2222222222222222ULL) &
-		  (PS_HAS0(y ^ 0x6363636363636363ULL) | PS_HAS0(y ^ 0x7070707070707070ULL) |
-		   0x8000000000000000ULL);
+	/* Through a pointer of its own: a cast of &b[i] would be read as
+	 * b's bytes are aligned, a byte at a time. */
+	const __u64 *p = (const void *)&w->b[i & (PS_RESP_CHUNK - 1)];
 
-	return PS_HAS0(x ^ 0x0a0a0a0a0a0a0a0aULL) | PS_HAS0(x ^ 0x0d0d0d0d0d0d0d0dULL) | q;
+	barrier_var(p);
+	return *p;
+}
+
+/*
+ * The bytes of the word x at i (lowest first) that may matter, each as
+ * the top bit of its byte: a '"' followed by 'c' or 'p' (a usage key,
+ * "completion_tokens" or "prompt_tokens", may open there), and in an event
+ * stream a byte from 0x08 to 0x0f (CR and LF among them). A quote whose
+ * four next bytes are not all in the body (room from i, at least 8) is
+ * one too. The lowest bit set is exact or above a byte that matched: the
+ * caller looks at the byte.
+ */
+static __always_inline __u64 ps_resp_stops(const struct ps_resp_work *w, __u32 i, __u64 x,
+					   __u32 room, int sse)
+{
+	__u64 y = ps_resp_word(w, i + 1);	/* each byte's next */
+	__u64 out = room >= 12 ? 0 : (~0ULL << (8 * (room - 4))) & 0x8080808080808080ULL;
+	__u64 q = PS_HAS0(x ^ PS_BYTES('"')) &
+		  (PS_HAS0(y ^ PS_BYTES('c')) | PS_HAS0(y ^ PS_BYTES('p')) | out);
+
+	if (sse)
+		q |= PS_HAS0((x | PS_BYTES(0x07)) ^ PS_BYTES(0x0f));
+	return q;
 }
 
 /* The index (0-7) of the lowest byte whose top bit is set in m (m != 0). */
@@ -613,9 +638,112 @@ static __always_inline __u32 ps_first_stop(__u64 m)
 	return (__u32)((((m & -m) >> 7) * 0x0001020304050607ULL) >> 56);
 }
 
+/* "comp" and "prom", lowest byte first: a usage key's letters after its quote. */
+#define PS_TK_COMP	0x706d6f63U
+#define PS_TK_PROM	0x6d6f7270U
+
+/*
+ * In an idle body (ps_resp_idle()) with room (at least 8) of its bytes
+ * from i in the buffer: how far the scan goes without the parser. A word
+ * with nothing that matters is skipped whole, a quote whose next four
+ * bytes are not "comp" or "prom" is passed; in an event stream, a line
+ * end and the "data:" (and one space) that open the next line are taken
+ * at once, the event counted, and the line left at its value's first
+ * byte, not read (not "[": a "[DONE]" is the parser's). Returns the new
+ * offset; i itself when the byte at i is the parser's.
+ */
+static __always_inline __u32 ps_resp_fast(struct ps_resp_work *w, __u32 i, __u32 room, int sse)
+{
+	__u64 x = ps_resp_word(w, i), m = ps_resp_stops(w, i, x, room, sse), z, d;
+	__u32 q, k, u;
+	__u8 c;
+
+	if (!m)
+		return i + 8;
+	q = i + ps_first_stop(m);
+	c = w->b[q & (PS_RESP_CHUNK - 1)];
+	if (c == '"') {
+		if (q + 5 > i + room)
+			return q;
+		u = *(const __u32 *)(const void *)&w->b[(q + 1) & (PS_RESP_CHUNK - 1)];
+		return u == PS_TK_COMP || u == PS_TK_PROM ? q : q + 1;
+	}
+	if (!sse || (c != '\n' && c != '\r'))
+		return q + 1;
+	if (q + 9 > i + room)
+		return q;
+	/* A line ends at q: the next one's start, "data:" as far as it goes. */
+	z = ps_resp_word(w, q + 1);
+	d = (z ^ PS_SSE_DATA) & 0xffffffffffULL;
+	if (d) {
+		/* Not a data line (or an empty one): its first byte that is
+		 * not "data:"'s is the next to look at (a line end, a quote). */
+		k = ps_first_stop((((d & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | d) &
+				  0x8080808080808080ULL);
+		return q + 1 + k;
+	}
+	k = 6;
+	c = (__u8)(z >> 40);
+	if (c == ' ') {
+		k = 7;
+		c = (__u8)(z >> 48);
+	}
+	if (c == '[')
+		return q;
+	w->events++;
+	w->r.ev++;
+	return q + k;
+}
+
+/* Words one call of ps_resp_run() reads at most. */
+#define PS_RESP_RUN	16
+
+/*
+ * The idle body's bytes of the buffer (n of them) from i on, as far as the
+ * parser is not needed (ps_resp_fast()), PS_RESP_RUN words at most:
+ * returns where the parser takes over, i when it must read the byte at i.
+ * The body's bytes left go down by those taken. A global function,
+ * verified once.
+ */
+__weak __attribute__((noinline)) int ps_resp_run(__u32 i, __u32 n)
+{
+	struct ps_resp_work *w = ps_resp_work();
+	__u32 i0 = i, k, s;
+	__u64 lim = n;
+	int sse;
+
+	if (!w || n > PS_RESP_CHUNK)
+		return i;
+	sse = w->r.flags & PS_RF_SSE;
+	/* The look-ahead stays in the body: in a chunk, or up to its length. */
+	if (w->r.state != PS_R_EOF && w->r.left <= lim - i)
+		lim = i + w->r.left - 1;
+	w->pos = i;
+	for (k = 0; k < PS_RESP_RUN; k++) {
+		/* Read back from the map: the verifier knows no bounds of it
+		 * beyond the checks below, so that every word's state is the
+		 * same to it whatever the one before took. */
+		barrier();
+		i = w->pos;
+		if (i + 8 > lim || i > PS_RESP_CHUNK - 8)
+			break;
+		s = ps_resp_fast(w, i, lim - i, sse);
+		if (s == i)
+			break;
+		w->pos = s;
+	}
+	barrier();
+	i = w->pos;
+	if (i < i0 || i > PS_RESP_CHUNK)
+		return i0;
+	if (w->r.state != PS_R_EOF)
+		w->r.left -= i - i0;
+	return i;
+}
+
 /*
  * bpf_loop callback: the next bytes of the buffer from sc->used, one at a
- * time, or where none matters, up to the next that does (eight at most).
+ * time, or where none matters, up to the next that does.
  */
 static long ps_resp_byte_cb(__u32 idx, void *data)
 {
@@ -633,20 +761,16 @@ static long ps_resp_byte_cb(__u32 idx, void *data)
 			return 1;
 		if (i + 8 <= sc->n && ps_resp_scanned(r) && ps_resp_idle(r) &&
 		    (r->state == PS_R_EOF || r->left > 8)) {
-			__u64 x;
+			__u32 s = ps_resp_run(i, sc->n);
 
-			__u64 m;
-			__u32 s;
-
-			__builtin_memcpy(&x, &w->b[i & (PS_RESP_CHUNK - 1)], 8);
-			m = ps_resp_stops(x);
-			s = m ? ps_first_stop(m) : 8;
-			if (s) {
-				if (r->state != PS_R_EOF)
-					r->left -= s;
-				sc->used = i + s;
+			if (s != i) {
+				sc->used = s;
 				continue;
 			}
+			/* The last bytes of a buffer the segment goes on past:
+			 * the next buffer starts with them, with its look-ahead. */
+			if (sc->more && i + PS_RESP_AHEAD > sc->n)
+				return 1;
 		}
 		w->at = w->base + i;
 		k = ps_resp_byte(w, w->b[i & (PS_RESP_CHUNK - 1)]);
@@ -662,11 +786,13 @@ static long ps_resp_byte_cb(__u32 idx, void *data)
 /*
  * Read the n bytes of the buffer (n <= PS_RESP_CHUNK) through the parser;
  * returns how many it took: all of them, or fewer where a body that is
- * skipped whole begins. A global function, verified once.
+ * skipped whole begins, or (more: the segment goes on past the buffer)
+ * where the last bytes are better read with the next buffer's look-ahead.
+ * A global function, verified once.
  */
-__weak __attribute__((noinline)) int ps_resp_scan(__u32 n)
+__weak __attribute__((noinline)) int ps_resp_scan(__u32 n, __u32 more)
 {
-	struct ps_resp_scan_ctx sc = { .n = n };
+	struct ps_resp_scan_ctx sc = { .n = n, .more = more };
 	struct ps_resp_work *w;
 
 	if (n > PS_RESP_CHUNK)
@@ -762,7 +888,7 @@ static long ps_resp_step(__u32 idx, void *data)
 		return 1;
 	}
 	w->base = c->done;
-	c->done += ps_resp_scan(n);
+	c->done += ps_resp_scan(n, c->done + n < c->len);
 	return 0;
 }
 

@@ -4,9 +4,12 @@
  * response body: an event's data comes on lines that start with "data:",
  * and each such line is counted (the stream's "data: [DONE]" too, which
  * is told apart so that an estimate of tokens leaves it out). Lines end
- * in CR, LF or CRLF. The scan is byte by byte and keeps only where the
- * current line stands (ps_resp.sse, PS_SSE_*), so a line split across
- * chunks or segments is still counted once.
+ * in CR, LF or CRLF. The scan keeps only where the current line stands
+ * (ps_resp.sse, PS_SSE_*), so a line split across chunks or segments is
+ * still counted once. It is byte by byte here; inside a line, and from a
+ * line end through the "data:" of the next, response.h's word scan
+ * (ps_resp_fast()) takes the bytes eight or more at a time and leaves the
+ * state as these steps would.
  */
 #ifndef PS_SSE_H
 #define PS_SSE_H

@@ -355,6 +355,128 @@ out:
 	ck_end(&c);
 }
 
+/*
+ * The body scan's word steps (a quote's next four bytes, a line end and
+ * the "data:" after it taken at once) against every cut: one event
+ * stream of eight rounds, each shifted by one more byte against the
+ * words, with data lines with and without their space, CR, LF and CRLF
+ * line ends, lines that are not data lines ("dat", "ddata:", "event:",
+ * comments), [DONE] lines, usage keys right after "data:" and decoys
+ * ("comp", "prom", a key's text escaped in a string, a key with a letter
+ * more, a key not followed by a colon). Sent 26 times on one connection
+ * of a dry-run client (nothing held): with Content-Length, cut into
+ * segments of 13 sizes from 1 to 1400 bytes (across the scan's 512-byte
+ * buffers), and chunked in chunks of 1 to 55 bytes, cut the same ways.
+ * The events expected are the body's lines that start with "data:",
+ * split on CR, LF and CRLF by a line splitter of the test's own; the
+ * tokens the highest figures the stream put in its keys (prompt 11,
+ * completion 3 + 4 x 7 = 31), each response's once.
+ */
+static unsigned int sse_body(char *b, size_t cap)
+{
+	unsigned int r, n = 0;
+
+	for (r = 0; r < 8; r++)
+		n += snprintf(b + n, cap - n,
+			      "data: {\"id\":\"chatcmpl-%.*s\",\"object\":\"chat.completion.chunk\","
+			      "\"created\":1700000000,\"choices\":[{\"delta\":{\"content\":\"c\\\"p\"}}]}"
+			      "\n\n"
+			      "data:{\"note\":\"say \\\"completion_tokens\\\": 77\",\"comp\":1,"
+			      "\"prom\":2}\r\n"
+			      "data:  \"completion_tokensx\": 99\r"
+			      "dat\nddata: x\nevent: usage\n: comment \"prompt_tokens\" 5\n"
+			      "data:\"prompt_tokens\": 2\n"
+			      "data: {\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":%u}}\n\n"
+			      "data: \"c\"\ndata: \"p\ndata:[DONE]\ndata: [DONE]\r\n\r\n",
+			      r, "xxxxxxx", 3 + 4 * r);
+	return n;
+}
+
+/* Lines of b that start with "data:", split on CRLF, CR and LF. */
+static unsigned int data_lines(const char *b, unsigned int n)
+{
+	unsigned int i = 0, k = 0;
+
+	while (i < n) {
+		unsigned int e = i;
+
+		while (e < n && b[e] != '\r' && b[e] != '\n')
+			e++;
+		if (e - i >= 5 && !memcmp(b + i, "data:", 5))
+			k++;
+		i = e + (e < n && b[e] == '\r' && e + 1 < n && b[e + 1] == '\n' ? 2 : 1);
+	}
+	return k;
+}
+
+static void case_word_scan(void)
+{
+	static const unsigned int cuts[] = { 1, 5, 8, 9, 15, 16, 17, 100, 511, 512, 513, 700,
+					     1400 };
+	static const unsigned int chunks[] = { 1, 2, 3, 5, 8, 13, 21, 34, 55 };
+	static char sb[8192], wire[16384], head[256];
+	unsigned int nb = sse_body(sb, sizeof(sb)), ev = data_lines(sb, nb);
+	unsigned int v, i, k, nw, nh, resp = 0;
+	struct ps_client_ctr ctr;
+	struct conn a;
+	struct ck c;
+
+	ck_init(&c, "sse-word-scan-cuts");
+	soff[5] = 0;
+	if (handshake(&a, DRY_BASE + 2)) {
+		ck_fail(&c, "handshake");
+		goto out;
+	}
+	for (v = 0; v < 2; v++) {
+		/* The wire bytes of a body: as it is, or chunked. */
+		if (!v) {
+			memcpy(wire, sb, nb);
+			nw = nb;
+		} else {
+			for (i = 0, k = 0, nw = 0; i < nb; k++) {
+				unsigned int m = chunks[k % 9] < nb - i ? chunks[k % 9] : nb - i;
+
+				nw += snprintf(wire + nw, sizeof(wire) - nw, "%x\r\n", m);
+				memcpy(wire + nw, sb + i, m);
+				memcpy(wire + nw + m, "\r\n", 2);
+				nw += m + 2;
+				i += m;
+			}
+			memcpy(wire + nw, "0\r\n\r\n", 5);
+			nw += 5;
+		}
+		for (k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++, resp++) {
+			if (v)
+				nh = snprintf(head, sizeof(head),
+					      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+					      "Transfer-Encoding: chunked\r\n\r\n");
+			else
+				nh = snprintf(head, sizeof(head),
+					      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+					      "Content-Length: %u\r\n\r\n", nb);
+			expect(&c, csend(&a, resp * req_len, req, req_len), TC_ACT_OK, "a request");
+			ssend(&a, 5, (resp + 1) * req_len, head, nh);
+			for (i = 0; i < nw; i += cuts[k])
+				ssend(&a, 5, (resp + 1) * req_len, wire + i,
+				      cuts[k] < nw - i ? cuts[k] : nw - i);
+		}
+	}
+	if (ctr_now(a.caddr, &ctr)) {
+		ck_fail(&c, "no slot");
+		goto out;
+	}
+	if (ctr.tx_events != (uint64_t)resp * ev || ctr.tx_tokens != resp * 31ULL ||
+	    ctr.rx_tokens != resp * 11ULL || ctr.tx_tokens_estimated)
+		ck_fail(&c, "events %llu, tokens %llu/%llu, estimated %llu: expected %llu (%u "
+			"responses of %u data lines), %llu/%llu, 0",
+			(unsigned long long)ctr.tx_events, (unsigned long long)ctr.tx_tokens,
+			(unsigned long long)ctr.rx_tokens,
+			(unsigned long long)ctr.tx_tokens_estimated, (unsigned long long)resp * ev,
+			resp, ev, resp * 31ULL, resp * 11ULL);
+out:
+	ck_end(&c);
+}
+
 /* A dry-run class: over its budget, the request is let in and counted. */
 static void case_dry(void)
 {
@@ -557,6 +679,7 @@ int main(void)
 	case_stream();
 	case_estimate();
 	case_alignment();
+	case_word_scan();
 	case_dry();
 	case_day();
 	case_encoded();

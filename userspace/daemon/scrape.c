@@ -562,6 +562,55 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 		       "framing is followed (lines that end like request lines).");
 	ps_expo_sample_u64(f, "penstock_datapath_hunted_requests_total", NULL,
 			   st[PS_STAT_HUNTED]);
+	ps_expo_family(f, "penstock_datapath_fragments_total", "counter",
+		       "IP fragments seen, on any port (only a first fragment shows its "
+		       "ports).");
+	ps_expo_sample_u64(f, "penstock_datapath_fragments_total", NULL, st[PS_STAT_FRAGMENTS]);
+	{
+		static const char *const r[] = { "trusted", "untrusted" };
+
+		v[0] = st[PS_STAT_PROXY], v[1] = st[PS_STAT_PROXY_UNTRUSTED];
+		write_labelled(f, "penstock_datapath_proxy_headers_total", "counter",
+			       "PROXY headers read, by their peer: a trusted proxy's (believed), "
+			       "or another's (not believed).", "peer", r, v, 2);
+		v[0] = st[PS_STAT_FORWARDED], v[1] = st[PS_STAT_FORWARDED_UNTRUSTED];
+		write_labelled(f, "penstock_datapath_forwarded_requests_total", "counter",
+			       "Requests with X-Forwarded-For or Forwarded, by their peer: a "
+			       "trusted proxy's (counted to the client the header named), or "
+			       "another's (counted to the connection's client).", "peer", r, v,
+			       2);
+	}
+	ps_expo_family(f, "penstock_datapath_keyed_requests_total", "counter",
+		       "Requests counted to their API key.");
+	ps_expo_sample_u64(f, "penstock_datapath_keyed_requests_total", NULL, st[PS_STAT_KEYED]);
+	ps_expo_family(f, "penstock_datapath_h2_unclassified_requests_total", "counter",
+		       "HTTP/2 requests whose :path could not be read (an HPACK dynamic "
+		       "table not followed): counted, not as inference requests.");
+	ps_expo_sample_u64(f, "penstock_datapath_h2_unclassified_requests_total", NULL,
+			   st[PS_STAT_H2_UNCLASSIFIED]);
+	ps_expo_family(f, "penstock_datapath_unpaired_responses_total", "counter",
+		       "Responses on a connection whose requests name their own clients, "
+		       "counted to the connection's client: their request's client was not "
+		       "known.");
+	ps_expo_sample_u64(f, "penstock_datapath_unpaired_responses_total", NULL,
+			   st[PS_STAT_RESP_UNPAIRED]);
+	ps_expo_family(f, "penstock_datapath_h2_connections_lost_total", "counter",
+		       "HTTP/2 connections whose server frames stopped being followed: a "
+		       "hole in the server's stream, bytes not captured, more frames than a "
+		       "segment's steps, padding longer than its frame.");
+	ps_expo_sample_u64(f, "penstock_datapath_h2_connections_lost_total", NULL,
+			   st[PS_STAT_H2_RESP_LOST]);
+	ps_expo_family(f, "penstock_datapath_h2_frames_unscanned_total", "counter",
+		       "DATA frames of HTTP/2 inference streams not scanned for usage: more "
+		       "streams open at once on their connection than it follows.");
+	ps_expo_sample_u64(f, "penstock_datapath_h2_frames_unscanned_total", NULL,
+			   st[PS_STAT_H2_NO_SLOT]);
+	ps_expo_family(f, "penstock_datapath_encoded_responses_total", "counter",
+		       "HTTP/1 answers to inference requests with a Content-Encoding (gzip, "
+		       "br, ...), not read: each byte of their body counted as a token of "
+		       "the estimate.");
+	ps_expo_sample_u64(f, "penstock_datapath_encoded_responses_total", NULL,
+			   st[PS_STAT_RESP_ENCODED]);
 }
 
 /* Resident memory, bytes, or 0. */
