@@ -2,20 +2,22 @@
 /*
  * File layout (inside gzip):
  *   struct state_hdr
- *   n     x struct crec_v3   (next is meaningless: the hash is rebuilt)
+ *   n     x struct crec_v4   (next is meaningless: the hash is rebuilt)
  *   next_ext x struct ps_cext
  *   struct state_hdr again   (a truncated file cannot pass for whole)
  * Version and record sizes in the header reject a file from a build with
  * another layout.
  *
- * Version 3: records of 312 bytes (the counters at the last read in 48
- * bits each, the output token counters in 32, the tick number in 16;
- * windows of 8 fields, tx_tokens and rx_tokens among them), extensions
- * that may hold those counters. The daemon holds a client's token figures
- * apart (struct ps_ctok) and some counters in 32 bits: records are
- * converted to version 3's as they are written, and back as they are read
- * (a counter past 32 bits moves to the client's extension, as it does
- * live). Version 2 (records of 248 bytes: no token counters, windows of 6
+ * Version 4: records of 320 bytes (the counters at the last read in 48
+ * bits each, the output token and gRPC message counters in 32, the tick
+ * number in 16; windows of 8 fields, tx_tokens and rx_tokens among them),
+ * extensions that may hold those counters. The daemon holds a client's
+ * token figures apart (struct ps_ctok) and some counters in 32 bits:
+ * records are converted to version 4's as they are written, and back as
+ * they are read (a counter past 32 bits moves to the client's extension,
+ * as it does live). Version 3 (records of 312 bytes, extensions of 600:
+ * no message counters; its clients' message counts start at 0), version
+ * 2 (records of 248 bytes: no token counters, windows of 6
  * fields) and version 1 (records of 272 bytes, the counters 64-bit) are
  * read too, and converted as they are read: their clients' token counts
  * start at 0.
@@ -39,7 +41,7 @@
 #include "count/state.h"
 
 #define STATE_MAGIC	"PSTKSTAT"
-#define STATE_VERSION	3
+#define STATE_VERSION	4
 /* A save's temporary file: "." PS_STATE_FILE ".tmp-<pid>" in the same directory. */
 #define STATE_TMP	"." PS_STATE_FILE "."
 
@@ -60,8 +62,8 @@ struct state_hdr {
 _Static_assert(PS_NCTRFIELDS == OLD_NFIELDS && PS_W_TX_TOKENS == OLD_NWFIELDS,
 	       "the old fields come first, in the same order");
 
-/* Version 3's record (the daemon's own until token entries). */
-struct crec_v3 {
+/* Version 4's record (the daemon's own until token entries). */
+struct crec_v4 {
 	struct ps_client_key key;
 	uint32_t next;
 	uint64_t inc_ns;
@@ -74,8 +76,34 @@ struct crec_v3 {
 	uint32_t last_tok[PS_NTOKFIELDS];
 	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];
 };
+_Static_assert(sizeof(struct crec_v4) == 320, "version 4's records");
+_Static_assert(sizeof(struct ps_cext) == 632, "version 4's extensions");
+
+/* Version 3's layouts: the fields up to tx_tokens_estimated. */
+#define V3_NFIELDS	PS_F_RX_MESSAGES
+struct crec_v3 {
+	struct ps_client_key key;
+	uint32_t next;
+	uint64_t inc_ns;
+	uint32_t first_wall;
+	uint32_t last_wall;
+	uint32_t minute;
+	uint32_t ext;
+	uint16_t gen;
+	uint8_t last[PS_NCTRFIELDS][PS_LAST_BITS / 8];
+	uint32_t last_tok[V3_NFIELDS - PS_NCTRFIELDS];
+	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];
+};
 _Static_assert(sizeof(struct crec_v3) == 312, "version 3's records");
-_Static_assert(sizeof(struct ps_cext) == 600, "version 3's extensions");
+
+struct cext_v3 {
+	uint64_t base[V3_NFIELDS];
+	bool wide;
+	bool big;
+	uint64_t ww[PS_NWINDOWS][2][PS_NWFIELDS];
+	uint64_t last[V3_NFIELDS];
+};
+_Static_assert(sizeof(struct cext_v3) == 600, "version 3's extensions");
 
 /* Version 1's layouts. */
 struct crec_v1 {
@@ -202,7 +230,7 @@ static void state_hdr_of(const struct ps_ctable *t, uint64_t now_ms, struct stat
 	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, STATE_MAGIC, sizeof(h->magic));
 	h->version = STATE_VERSION;
-	h->rec_size = sizeof(struct crec_v3);
+	h->rec_size = sizeof(struct crec_v4);
 	h->ext_size = sizeof(struct ps_cext);
 	h->n = t->n;
 	h->next_ext = t->next_ext;
@@ -278,8 +306,8 @@ fail:
 	return ret;
 }
 
-/* Record r of t as version 3 writes it. */
-static void to_v3(const struct ps_ctable *t, const struct ps_crec *r, struct crec_v3 *o)
+/* Record r of t as version 4 writes it. */
+static void to_v4(const struct ps_ctable *t, const struct ps_crec *r, struct crec_v4 *o)
 {
 	const struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
 	uint64_t last[PS_NFIELDS];
@@ -315,7 +343,7 @@ static void to_v3(const struct ps_ctable *t, const struct ps_crec *r, struct cre
 static int body_whole(gzFile gz, void *ctx)
 {
 	const struct ps_ctable *t = ctx;
-	struct crec_v3 *buf = malloc(SAVE_CHUNK * sizeof(*buf));
+	struct crec_v4 *buf = malloc(SAVE_CHUNK * sizeof(*buf));
 	uint32_t first, i;
 	int ret = 0;
 
@@ -325,7 +353,7 @@ static int body_whole(gzFile gz, void *ctx)
 		uint32_t cnt = t->n - first < SAVE_CHUNK ? t->n - first : SAVE_CHUNK;
 
 		for (i = 0; i < cnt; i++)
-			to_v3(t, &t->rec[first + i], &buf[i]);
+			to_v4(t, &t->rec[first + i], &buf[i]);
 		if (gz_write_all(gz, buf, (size_t)cnt * sizeof(*buf)))
 			ret = -EIO;
 	}
@@ -352,7 +380,7 @@ struct ps_state_saver {
 	const struct ps_ctable *t;
 	char dir[4096];
 	struct state_hdr h;
-	struct crec_v3 *buf;	/* SAVE_CHUNK records, converted under the lock */
+	struct crec_v4 *buf;	/* SAVE_CHUNK records, converted under the lock */
 	struct ps_cext *ext;	/* h.next_ext extensions, each copied with its record */
 	int ret;
 	atomic_bool done;
@@ -370,7 +398,7 @@ static int body_chunks(gzFile gz, void *ctx)
 
 		pthread_mutex_lock(s->mu);
 		for (i = 0; i < cnt; i++)
-			to_v3(s->t, &s->t->rec[first + i], &s->buf[i]);
+			to_v4(s->t, &s->t->rec[first + i], &s->buf[i]);
 		for (i = 0; i < cnt; i++) {
 			uint32_t e = s->buf[i].ext;
 
@@ -503,11 +531,14 @@ static int read_header(gzFile gz, const char *path, struct state_hdr *h, char *e
 	if (h->version == 2 && h->rec_size == sizeof(struct crec_v2) &&
 	    h->ext_size == sizeof(struct cext_v2))
 		return 0;
-	if (h->version != STATE_VERSION || h->rec_size != sizeof(struct crec_v3) ||
+	if (h->version == 3 && h->rec_size == sizeof(struct crec_v3) &&
+	    h->ext_size == sizeof(struct cext_v3))
+		return 0;
+	if (h->version != STATE_VERSION || h->rec_size != sizeof(struct crec_v4) ||
 	    h->ext_size != sizeof(struct ps_cext)) {
 		snprintf(err, errlen,
 			 "%s: state file version %u (records of %u bytes); this penstockd reads version %u (%zu bytes)",
-			 path, h->version, h->rec_size, STATE_VERSION, sizeof(struct crec_v3));
+			 path, h->version, h->rec_size, STATE_VERSION, sizeof(struct crec_v4));
 		return -EINVAL;
 	}
 	return 0;
@@ -573,7 +604,7 @@ static uint64_t file48(const uint8_t *p)
 }
 
 /*
- * A file's records and extensions into t, converted (version 3's, or an
+ * A file's records and extensions into t, converted (version 4's, or an
  * old version's). 0, -EIO (the file ends early or is corrupt) or -ENOMEM.
  */
 static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
@@ -601,13 +632,22 @@ static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 			int f, k, x;
 
 			memset(r, 0, sizeof(*r));
-			if (h->version == 3) {
+			if (h->version == 4) {
+				const struct crec_v4 *b4 = p;
+
+				REC_HEAD(r, b4);
+				for (f = 0; f < PS_NCTRFIELDS; f++)
+					last[f] = file48(b4->last[f]);
+				for (; f < PS_NFIELDS; f++)
+					last[f] = b4->last_tok[f - PS_NCTRFIELDS];
+				memcpy(w, b4->w, sizeof(w));
+			} else if (h->version == 3) {
 				const struct crec_v3 *b3 = p;
 
 				REC_HEAD(r, b3);
 				for (f = 0; f < PS_NCTRFIELDS; f++)
 					last[f] = file48(b3->last[f]);
-				for (; f < PS_NFIELDS; f++)
+				for (; f < V3_NFIELDS; f++)
 					last[f] = b3->last_tok[f - PS_NCTRFIELDS];
 				memcpy(w, b3->w, sizeof(w));
 			} else if (h->version == 2) {
@@ -654,7 +694,8 @@ static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 		union {
 			struct cext_v1 v1;
 			struct cext_v2 v2;
-			struct ps_cext v3;
+			struct cext_v3 v3;
+			struct ps_cext v4;
 		} o;
 		int w, k;
 
@@ -662,8 +703,17 @@ static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 			ret = -EIO;
 			break;
 		}
+		if (h->version == 4) {
+			*e = o.v4;
+			continue;
+		}
+		memset(e, 0, sizeof(*e));
 		if (h->version == 3) {
-			*e = o.v3;
+			memcpy(e->base, o.v3.base, sizeof(o.v3.base));
+			e->wide = o.v3.wide;
+			e->big = o.v3.big;
+			memcpy(e->ww, o.v3.ww, sizeof(o.v3.ww));
+			memcpy(e->last, o.v3.last, sizeof(o.v3.last));
 			continue;
 		}
 		memset(e, 0, sizeof(*e));
