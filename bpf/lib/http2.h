@@ -234,8 +234,67 @@ static __always_inline void ps_h2_block_end(struct ps_scratch *s, __u32 pos)
 
 /* ps_h2_conn.gslot: the DATA frame being read ends its stream. */
 #define PS_H2G_END	0x80
+/* ... the walk stopped at its header: whose it is, not read yet */
+#define PS_H2G_PEND	0x40
 /* Messages (or prefix bytes) one call of ps_h2_gdata() takes at most. */
 #define PS_H2G_STEPS	16
+
+/*
+ * A DATA frame whose header is at buf[pos], where the walk stopped (a gRPC
+ * call is followed on the connection): on a call followed, its data's
+ * messages are read (PS_H2_GDATA); any other's payload is skipped as the
+ * walk skips it. A header, or its pad length, cut by the chunk's end is
+ * carried. Returns where the parser goes on. A global function, verified
+ * once.
+ */
+PS_GLOBAL __u32 ps_h2_gdata_start(__u32 pos, __u32 len)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_h2_conn *c;
+	__u32 i, pro = 0, pad = 0, flen, sid;
+	__u64 end;
+	__u8 flags;
+
+	if (!s || pos > len || len > PS_BUF_SIZE || pos >= PS_BUF_SIZE)
+		return len;
+	c = &s->h2c;
+	c->gslot = 0;
+	s->h.state = PS_H2_FRAME;
+	if (len - pos < PS_H2_FRAME_HDR + 1) {
+		__builtin_memcpy(s->h.carry, s->buf + pos, 16);
+		s->h.carry_len = len - pos;
+		return len;
+	}
+	flen = ((__u32)s->buf[pos] << 16) | ((__u32)s->buf[(pos + 1) & PS_BUF_MASK] << 8) |
+	       s->buf[(pos + 2) & PS_BUF_MASK];
+	flags = s->buf[(pos + 4) & PS_BUF_MASK];
+	sid = (((__u32)s->buf[(pos + 5) & PS_BUF_MASK] << 24) |
+	       ((__u32)s->buf[(pos + 6) & PS_BUF_MASK] << 16) |
+	       ((__u32)s->buf[(pos + 7) & PS_BUF_MASK] << 8) |
+	       s->buf[(pos + 8) & PS_BUF_MASK]) & 0x7fffffffU;
+	for (i = 0; i < PS_H2G_SLOTS; i++)
+		if (c->g[i].sid == sid)
+			break;
+	if (flags & PS_H2F_PADDED) {
+		pad = s->buf[(pos + PS_H2_FRAME_HDR) & PS_BUF_MASK];
+		pro = 1;
+	}
+	if (i >= PS_H2G_SLOTS || flen < pro + pad) {
+		/* Not followed (or a protocol error): skipped. */
+		end = (__u64)pos + PS_H2_FRAME_HDR + flen;
+		if (end > len) {
+			s->h.body_left = end - len;
+			s->h.state = PS_H2_PAYLOAD;
+			return len;
+		}
+		return end;
+	}
+	c->gslot = i | ((flags & PS_H2F_END_STREAM) ? PS_H2G_END : 0);
+	c->pad_left = pad;
+	s->h.body_left = flen - pro - pad;
+	s->h.state = PS_H2_GDATA;
+	return pos + PS_H2_FRAME_HDR + pro;
+}
 
 /*
  * The data of a gRPC call's DATA frame from buf[p] on (up to len; h.body_left
@@ -314,42 +373,6 @@ PS_GLOBAL __u32 ps_h2_gdata(__u32 p, __u32 len)
 }
 
 /*
- * A DATA frame whose header is at buf[pos]: on a gRPC call followed, its
- * data's messages are read (PS_H2_GDATA). Returns the header's length
- * (with the pad length) when so, 0 when its pad length is not in the
- * buffer yet (the header is carried), -1 when the frame is skipped as any
- * other.
- */
-PS_GLOBAL int ps_h2_gdata_start(__u32 pos, __u32 len, __u32 flags, __u32 sid, __u32 flen)
-{
-	struct ps_scratch *s = ps_scratch();
-	struct ps_h2_conn *c;
-	__u32 i, pro = 0, pad = 0;
-
-	if (!s || pos > len)
-		return -1;
-	c = &s->h2c;
-	for (i = 0; i < PS_H2G_SLOTS; i++)
-		if (c->g[i].sid == sid)
-			break;
-	if (i >= PS_H2G_SLOTS)
-		return -1;
-	if (flags & PS_H2F_PADDED) {
-		if (len - pos < PS_H2_FRAME_HDR + 1)
-			return 0;
-		pad = s->buf[(pos + PS_H2_FRAME_HDR) & PS_BUF_MASK];
-		pro = 1;
-		if (flen < pro + pad)
-			return -1;	/* a protocol error: skipped */
-	}
-	c->gslot = i | ((flags & PS_H2F_END_STREAM) ? PS_H2G_END : 0);
-	c->pad_left = pad;
-	s->h.body_left = flen - pro - pad;
-	s->h.state = PS_H2_GDATA;
-	return PS_H2_FRAME_HDR + pro;
-}
-
-/*
  * The header block of a HEADERS or CONTINUATION frame from buf[p] on (up
  * to len): its pad length and priority fields skipped, its bytes fed to
  * HPACK, its padding skipped. Returns where it stopped in the buffer: the
@@ -366,8 +389,14 @@ PS_GLOBAL __u32 ps_h2_block(__u32 p, __u32 len)
 	if (!s || p > len || len > PS_BUF_SIZE)
 		return len;
 	/* A gRPC call's data (here, not one call up: the stack is short there). */
-	if (s->h.state == PS_H2_GDATA)
+	if (s->h.state == PS_H2_GDATA) {
+		if (s->h2c.gslot & PS_H2G_PEND) {
+			p = ps_h2_gdata_start(p, len);
+			if (s->h.state != PS_H2_GDATA)
+				return p;
+		}
 		return ps_h2_gdata(p, len);
+	}
 	c = &s->h2c;
 	k = len - p < c->pro_left ? len - p : c->pro_left;
 	c->pro_left -= k;
@@ -472,6 +501,14 @@ PS_GLOBAL __u32 ps_h2_walk(__u32 pos, __u32 len)
 		       ((__u32)s->buf[(pos + 6) & PS_BUF_MASK] << 16) |
 		       ((__u32)s->buf[(pos + 7) & PS_BUF_MASK] << 8) |
 		       s->buf[(pos + 8) & PS_BUF_MASK]) & 0x7fffffffU;
+		if (type == PS_H2_DATA && sid &&
+		    (s->h2c.g[0].sid | s->h2c.g[1].sid | s->h2c.g[2].sid | s->h2c.g[3].sid)) {
+			/* Maybe a gRPC call's: read where its data is (ps_h2_gdata()). */
+			s->h.state = PS_H2_GDATA;
+			s->h2c.gslot = PS_H2G_PEND;
+			s->h.body_left = 0;
+			return pos;
+		}
 		b = ps_h2_block_start(s, pos, len, type, flags, sid, flen);
 		if (!b) {
 			/* A padded HEADERS frame's pad length is in the next chunk. */
@@ -483,16 +520,6 @@ PS_GLOBAL __u32 ps_h2_walk(__u32 pos, __u32 len)
 		if (b > 0) {
 			s->h.state = PS_H2_BLOCK;
 			return pos + PS_H2_FRAME_HDR;
-		}
-		if (type == PS_H2_DATA && sid) {
-			b = ps_h2_gdata_start(pos, len, flags, sid, flen);
-			if (!b) {
-				__builtin_memcpy(s->h.carry, s->buf + pos, 16);
-				s->h.carry_len = len - pos;
-				return len;
-			}
-			if (b > 0)
-				return pos + b;
 		}
 		end = (__u64)pos + PS_H2_FRAME_HDR + flen;
 		if (end > len) {
