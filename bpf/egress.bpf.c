@@ -206,7 +206,7 @@ static __always_inline __u32 ps_resp_pkt(struct __sk_buff *skb, struct ps_pkt_ct
 		return 0;
 	}
 	if (st == PS_H2_PREFACE || st == PS_H2_FRAME || st == PS_H2_PAYLOAD ||
-	    st == PS_H2_BLOCK) {
+	    st == PS_H2_BLOCK || st == PS_H2_GDATA) {
 		f->resp.state = PS_R_DEAD;
 		return 0;
 	}

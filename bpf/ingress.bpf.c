@@ -421,6 +421,8 @@ static __always_inline void ps_h2_begin(struct ps_scratch *s, const struct ps_pk
 	s->h2_on = ps_h2_state(h->state) ||
 		   (h->state == PS_H1_REFILL && ps_h2_state(h->refill_state));
 	s->nh2_unc = 0;
+	s->nmsg = 0;
+	s->ngrpc_lost = 0;
 	if (!s->h2_on)
 		return;
 	c = bpf_map_lookup_elem(&ps_h2, &x->k);
@@ -518,6 +520,8 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scra
 		ps_stat_add(PS_STAT_H2_UNCLASSIFIED, s->nh2_unc);
 	if (s->nhunt)
 		ps_stat_add(PS_STAT_HUNTED, s->nhunt);
+	if (s->ngrpc_lost)
+		ps_stat_add(PS_STAT_GRPC_NO_SLOT, s->ngrpc_lost);
 	if (s->rq_pn)
 		ps_rq_push(&x->f->rq, s->rq_pb, s->rq_pn);
 	if (x->c) {
@@ -527,6 +531,9 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scra
 			ps_add(x->c->inference_requests, s->ninf);
 		if (s->nreq | s->ninf)
 			ps_ep_requests(x->ep, s->nreq, s->ninf, 0);
+		/* (x->c is the counters at the head of the client's slot.) */
+		if (s->nmsg)
+			ps_add(((struct ps_client_ctr *)x->c)->rx_messages, s->nmsg);
 	}
 	ps_buf_wipe(s);
 }

@@ -158,6 +158,10 @@ struct ps_client_ctr {
 				 * in throttled_requests too) */
 	__u64 token_would_throttle;	/* ... that a dry run let through (counted in
 					 * would_throttle too) */
+	/* gRPC messages (their 5-byte length prefixes) in the DATA of gRPC
+	 * inference calls (http2.h, h2resp.h): */
+	__u64 rx_messages;	/* ... the client sent */
+	__u64 tx_messages;	/* ... the server sent */
 };
 
 /*
@@ -480,6 +484,9 @@ enum ps_http_state {
 	 * moved on past a hole): no framing is followed, and every line that
 	 * ends like a request line is a request (http1.h ps_g_hunt()). */
 	PS_H1_HUNT,
+	/* HTTP/2: body_left bytes of a gRPC call's DATA, its messages'
+	 * prefixes read (ps_h2_conn.g[gslot]), then the frame's pad_left */
+	PS_H2_GDATA,
 };
 
 /* Flags of ps_http.flags */
@@ -691,6 +698,22 @@ struct ps_flow {
 #define PS_HENT_PATH		0x01	/* its name is :path */
 #define PS_HENT_INF		0x02	/* ... and its value starts with an endpoint path */
 #define PS_HENT_UNKNOWN		0x04	/* its name could not be read */
+#define PS_HENT_CTYPE		0x08	/* its name is content-type (PS_HENT_INF: and its
+					 * value starts with application/grpc) */
+
+/*
+ * The client's DATA of a gRPC inference call (http2.h): where its messages
+ * stand. pfx 0: in a message, left bytes of it to come (0: a message's
+ * 5-byte prefix comes next); 1 to 4: that many bytes of the prefix read,
+ * left holding the length's bytes read so far.
+ */
+#define PS_H2G_SLOTS		4
+struct ps_h2g_slot {
+	__u32 sid;		/* the stream (0: a free slot) */
+	__u32 left;
+	__u8 pfx;
+	__u8 pad[3];
+};
 
 struct ps_h2_conn {
 	__u32 tbl_bytes;	/* sum of the entries' sizes (name + value + 32) */
@@ -721,6 +744,11 @@ struct ps_h2_conn {
 	__u32 inf_pad;
 	__u64 inf_bits;		/* ... bit i: stream inf_hi - 2i is one (egress reads
 				 * these to know which responses to scan: h2resp.h) */
+	__u64 grpc_bits;	/* ... and is a gRPC call (content-type application/grpc) */
+	struct ps_h2g_slot g[PS_H2G_SLOTS];	/* the client's gRPC calls' DATA */
+	__u8 grpc;		/* the request's block says content-type application/grpc */
+	__u8 gslot;		/* the DATA frame being read is g[gslot]'s */
+	__u8 gpad[6];
 	__u8 val[PS_HPACK_VAL];	/* the first bytes of a name or a :path value */
 	__u16 ent_size[PS_HPACK_ENTRIES];	/* each entry's size ... */
 	__u16 ent_name[PS_HPACK_ENTRIES];	/* ... its name's length ... */
@@ -748,7 +776,10 @@ enum ps_h2r_state {
 struct ps_h2r_slot {
 	struct ps_resp r;	/* flags, sse, tk_*, tx_seen, rx_seen, ev */
 	__u32 sid;		/* the stream (0: a free slot) */
-	__u32 pad;
+	__u32 left;		/* a gRPC call's: as ps_h2g_slot's left and pfx */
+	__u8 grpc;		/* the stream is a gRPC call: its messages are counted */
+	__u8 pfx;
+	__u8 pad[6];
 };
 
 struct ps_h2_resp {
@@ -842,6 +873,8 @@ enum ps_stat {
 	PS_STAT_RESP_ENCODED,	/* HTTP/1 answers to inference requests with a
 				 * Content-Encoding (gzip, br, ...): not read, their
 				 * body's bytes taken as their tokens' estimate */
+	PS_STAT_GRPC_NO_SLOT,	/* gRPC calls whose client messages stopped being
+				 * counted: more than PS_H2G_SLOTS of a connection's at once */
 	PS_STAT_MAX,
 };
 

@@ -47,7 +47,7 @@ PS_ABI_SIZE(ps_client_slot, 8);
 PS_ABI_AT(ps_client_slot, slot, 0);
 PS_ABI_AT(ps_client_slot, gen, 4);
 
-PS_ABI_SIZE(ps_client_ctr, 256);
+PS_ABI_SIZE(ps_client_ctr, 272);
 PS_ABI_AT(ps_client_ctr, c, 0);
 PS_ABI_AT(ps_client_ctr, key, 88);
 PS_ABI_AT(ps_client_ctr, gen, 108);
@@ -71,6 +71,8 @@ PS_ABI_AT(ps_client_ctr, tpm_tat, 224);
 PS_ABI_AT(ps_client_ctr, tpd_tat, 232);
 PS_ABI_AT(ps_client_ctr, token_held, 240);
 PS_ABI_AT(ps_client_ctr, token_would_throttle, 248);
+PS_ABI_AT(ps_client_ctr, rx_messages, 256);
+PS_ABI_AT(ps_client_ctr, tx_messages, 264);
 
 PS_ABI_SIZE(ps_ep_ctr, 64);
 PS_ABI_AT(ps_ep_ctr, connections, 0);
@@ -197,14 +199,17 @@ PS_ABI_AT(ps_endpoint, path_len, 8);
 PS_ABI_AT(ps_endpoint, paths, 8 + PS_MAX_PATHS);
 PS_ABI_AT(ps_endpoint, hpath_bits, 8 + PS_MAX_PATHS * (1 + PS_PATH_MAX));
 PS_ABI_AT(ps_endpoint, hpaths, 8 + PS_MAX_PATHS * (3 + PS_PATH_MAX));
-PS_ABI_SIZE(ps_h2_conn, 64 + PS_HPACK_VAL + PS_HPACK_ENTRIES * 5);
+PS_ABI_SIZE(ps_h2g_slot, 12);
+PS_ABI_SIZE(ps_h2_conn, 128 + PS_HPACK_VAL + PS_HPACK_ENTRIES * 5);
 PS_ABI_AT(ps_h2_conn, head, 32);
 PS_ABI_AT(ps_h2_conn, inf_hi, 48);
 PS_ABI_AT(ps_h2_conn, inf_bits, 56);
-PS_ABI_AT(ps_h2_conn, val, 64);
-PS_ABI_AT(ps_h2_conn, ent_size, 64 + PS_HPACK_VAL);
-PS_ABI_SIZE(ps_h2r_slot, sizeof(struct ps_resp) + 8);
-PS_ABI_SIZE(ps_h2_resp, 48 + (sizeof(struct ps_resp) + 8) * PS_H2R_SLOTS);
+PS_ABI_AT(ps_h2_conn, grpc_bits, 64);
+PS_ABI_AT(ps_h2_conn, g, 72);
+PS_ABI_AT(ps_h2_conn, val, 128);
+PS_ABI_AT(ps_h2_conn, ent_size, 128 + PS_HPACK_VAL);
+PS_ABI_SIZE(ps_h2r_slot, sizeof(struct ps_resp) + 16);
+PS_ABI_SIZE(ps_h2_resp, 48 + (sizeof(struct ps_resp) + 16) * PS_H2R_SLOTS);
 PS_ABI_AT(ps_h2_resp, hdr, 24);
 PS_ABI_AT(ps_h2_resp, s, 48);
 
@@ -349,6 +354,7 @@ PS_ABI_CODE(PS_H1_SKIP_SEGMENT, 9);
 PS_ABI_CODE(PS_H1_DEAD, 10);
 PS_ABI_CODE(PS_H1_REFILL, 11);
 PS_ABI_CODE(PS_H1_HUNT, 16);
+PS_ABI_CODE(PS_H2_GDATA, 17);
 
 PS_ABI_CODE(PS_H1F_REQUEST, 0x01);
 PS_ABI_CODE(PS_H1F_INFERENCE, 0x02);
@@ -403,6 +409,7 @@ PS_ABI_CODE(PS_STAT_RESP_UNPAIRED, 29);
 PS_ABI_CODE(PS_STAT_H2_RESP_LOST, 30);
 PS_ABI_CODE(PS_STAT_H2_NO_SLOT, 31);
 PS_ABI_CODE(PS_STAT_RESP_ENCODED, 32);
-PS_ABI_CODE(PS_STAT_MAX, 33);
+PS_ABI_CODE(PS_STAT_GRPC_NO_SLOT, 33);
+PS_ABI_CODE(PS_STAT_MAX, 34);
 
 #endif /* PENSTOCK_ABI_CHECK_H */

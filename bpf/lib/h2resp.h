@@ -12,7 +12,11 @@
  * tx_events, tx_tokens, rx_tokens and tx_tokens_estimated count and its
  * token limits are debited as for HTTP/1. The response's content-type is not read: every
  * inference stream's data is scanned for both "data:" lines and usage
- * keys (docs/output-tokens.md).
+ * keys (docs/output-tokens.md). A gRPC call's (the ingress found its
+ * request's content-type application/grpc: ps_h2_conn.grpc_bits) is not
+ * scanned, its messages are counted instead (tx_messages): each message's
+ * 5-byte prefix is read, cut anywhere by frames and segments, and counts
+ * when read whole; its bytes are skipped.
  *
  * Streams interleave: up to PS_H2R_SLOTS inference streams are scanned at
  * once; a DATA frame of one more is walked past unscanned
@@ -81,7 +85,9 @@ struct ps_h2r_work {
 				 * (here, not on its stack: the calls below it
 				 * need that room) */
 	__u64 inf_bits;		/* the ingress's inference streams, as read at the start */
+	__u64 grpc_bits;	/* ... which of them are gRPC calls */
 	__u32 inf_hi;
+	__u32 msgs;		/* gRPC messages counted in this segment */
 	__u32 events;		/* events counted in this segment ... */
 	__u32 tx_tokens;	/* ... completion_tokens reported ... */
 	__u32 rx_tokens;	/* ... prompt_tokens reported ... */
@@ -120,6 +126,14 @@ static __always_inline int ps_h2r_is_inf(const struct ps_h2r_work *w, __u32 sid)
 	return d < 64 && ((w->inf_bits >> d) & 1);
 }
 
+/* Is inference stream sid (ps_h2r_is_inf()) a gRPC call? */
+static __always_inline int ps_h2r_is_grpc(const struct ps_h2r_work *w, __u32 sid)
+{
+	__u32 d = (w->inf_hi - sid) >> 1;
+
+	return d < 64 && ((w->grpc_bits >> d) & 1);
+}
+
 /* A slot's stream is so far behind the newest inference stream that it is taken back. */
 static __always_inline int ps_h2r_stale(const struct ps_h2r_work *w, __u32 sid)
 {
@@ -150,6 +164,7 @@ static __always_inline __u32 ps_h2r_alloc(struct ps_h2r_work *w, __u32 sid)
 		__builtin_memset(sl, 0, sizeof(*sl));
 		sl->sid = sid;
 		sl->r.flags = PS_RF_INFERENCE;
+		sl->grpc = ps_h2r_is_grpc(w, sid);
 		ps_sse_begin(&sl->r.sse);
 		ps_tk_begin(&sl->r);
 		return i;
@@ -283,6 +298,94 @@ __weak __attribute__((noinline)) int ps_h2r_scan(__u32 n)
 	return 0;
 }
 
+/* Prefixes or message bytes one call of ps_h2r_grpc() takes at most: a
+ * chunk's worth of empty messages. */
+#define PS_H2R_GRPC_STEPS	(PS_RESP_CHUNK / 5 + 2)
+
+/* bpf_loop context of ps_h2r_grpc(): the chunk's bytes read so far, of n. */
+struct ps_h2r_gctx {
+	__u32 p;
+	__u32 n;
+};
+
+/* bpf_loop callback: one prefix, a prefix's byte, or a message's bytes of the chunk. */
+static long ps_h2r_grpc_cb(__u32 idx, void *data)
+{
+	struct ps_h2r_gctx *x = data;
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_resp_work *rw = ps_resp_work();
+	struct ps_h2r_slot *sl;
+	__u32 p = x->p, n = x->n, k;
+
+	if (!w || !rw || p >= n || n > PS_RESP_CHUNK)
+		return 1;
+	sl = &w->st.s[w->st.slot & (PS_H2R_SLOTS - 1)];
+	if (!sl->pfx && sl->left) {
+		k = n - p < sl->left ? n - p : sl->left;
+		sl->left -= k;
+		p += k;
+	} else if (!sl->pfx && n - p >= 5) {
+		sl->left = ((__u32)rw->b[(p + 1) & (PS_RESP_CHUNK - 1)] << 24) |
+			   ((__u32)rw->b[(p + 2) & (PS_RESP_CHUNK - 1)] << 16) |
+			   ((__u32)rw->b[(p + 3) & (PS_RESP_CHUNK - 1)] << 8) |
+			   rw->b[(p + 4) & (PS_RESP_CHUNK - 1)];
+		w->msgs++;
+		p += 5;
+	} else {
+		sl->left = sl->pfx ? (sl->left << 8) | rw->b[p & (PS_RESP_CHUNK - 1)] : 0;
+		if (++sl->pfx == 5) {
+			sl->pfx = 0;
+			w->msgs++;
+		}
+		p++;
+	}
+	x->p = p;
+	return 0;
+}
+
+/*
+ * Data of a gRPC call's DATA frame at off in the skb (rem bytes of the
+ * segment left): a message's bytes skipped unread, or a chunk loaded and
+ * its prefixes read (a message counts when its 5-byte prefix is read
+ * whole: a flag byte, a 4-byte big-endian length). Returns 1 when the
+ * bytes cannot be read. A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_h2r_grpc(struct __sk_buff *skb, __u32 off, __u32 rem)
+{
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_resp_work *rw = ps_resp_work();
+	struct ps_h2r_gctx x = {};
+	struct ps_h2r_slot *sl;
+	__u32 n, k;
+
+	if (!w || !rw)
+		return 1;
+	sl = &w->st.s[w->st.slot & (PS_H2R_SLOTS - 1)];
+	n = w->st.left < rem ? w->st.left : rem;
+	if (!sl->pfx && sl->left) {
+		/* Inside a message. */
+		k = n < sl->left ? n : sl->left;
+		sl->left -= k;
+		w->st.left -= k;
+		w->done += k;
+		return 0;
+	}
+	if (n > PS_RESP_CHUNK)
+		n = PS_RESP_CHUNK;
+	barrier_var(n);
+	if (!n || n > PS_RESP_CHUNK)
+		return 1;
+	if (bpf_skb_load_bytes(skb, off, rw->b, n))
+		return 1;
+	x.n = n;
+	bpf_loop(PS_H2R_GRPC_STEPS, ps_h2r_grpc_cb, &x, 0);
+	if (x.p > n)
+		return 1;
+	w->st.left -= x.p;
+	w->done += x.p;
+	return 0;
+}
+
 /* bpf_loop context of a segment's bytes. */
 struct ps_h2r_ctx {
 	struct __sk_buff *skb;
@@ -355,6 +458,8 @@ static long ps_h2r_step(__u32 idx, void *data)
 	case PS_H2R_DATA:
 		if (!st->left)
 			break;
+		if (st->s[st->slot & (PS_H2R_SLOTS - 1)].grpc)
+			return ps_h2r_grpc(c->skb, c->off + w->done, rem) ? ps_h2r_dead(w) : 0;
 		rw = ps_resp_work();
 		if (!rw)
 			return ps_h2r_dead(w);
@@ -437,6 +542,8 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	h = bpf_map_lookup_elem(&ps_h2, &in->k);
 	w->inf_hi = h ? READ_ONCE(h->inf_hi) : 0;
 	w->inf_bits = h ? READ_ONCE(h->inf_bits) : 0;
+	w->grpc_bits = h ? READ_ONCE(h->grpc_bits) : 0;
+	w->msgs = 0;
 	w->events = 0;
 	w->tx_tokens = 0;
 	w->rx_tokens = 0;
@@ -458,6 +565,8 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 		return 0;
 	/* A stream the client resets is debited what it took. */
 	ps_answer_count(ctr, w->events, w->tx_tokens, w->rx_tokens, w->debit, w->est, now);
+	if (w->msgs)
+		ps_add(ctr->tx_messages, w->msgs);
 	return 0;
 }
 

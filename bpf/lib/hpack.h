@@ -54,8 +54,10 @@
 #define PS_H2P_OTHER	2	/* it does not */
 #define PS_H2P_UNKNOWN	3	/* a field whose name could not be read: maybe */
 
-/* Bytes of a name kept to compare with ":path". */
-#define PS_HP_NAME_KEEP	8
+/* Bytes of a name kept to compare with ":path" and "content-type". */
+#define PS_HP_NAME_KEEP	16
+/* Bytes of a content-type value kept to compare with "application/grpc". */
+#define PS_HP_CTYPE_KEEP	16
 /* Steps of one feed: a representation takes up to four, an eviction one each. */
 #define PS_HP_STEPS	(4 * (PS_LINE_CARRY + PS_CHUNK) + PS_HPACK_ENTRIES)
 
@@ -68,6 +70,13 @@ static const __u8 ps_hp_static_nlen[64] = {
 
 /* ":path" Huffman-coded (4 bytes, EOS padding included), little-endian. */
 #define PS_HP_PATH_HUFF	0x3fd358b9U
+/* "content-type" Huffman-coded: 9 bytes (66 bits, EOS padding included). */
+#define PS_HP_CTYPE_HUFF0	0x59f5c94a6a49ea21ULL
+#define PS_HP_CTYPE_HUFF8	0x7f
+/* "application/grpc" Huffman-coded: 88 bits, 11 whole bytes, so that a
+ * value starts with it exactly when its code starts with these bytes. */
+#define PS_HP_GRPC_HUFF0	0x4c3d260d62d0751dULL
+#define PS_HP_GRPC_HUFF8	0x64654dU
 
 /* A fresh table for a connection that turned HTTP/2. */
 static __always_inline void ps_hp_init(struct ps_scratch *s)
@@ -88,6 +97,25 @@ static __always_inline void ps_hp_path(struct ps_h2_conn *c, __u8 v)
 	} else if (c->path == PS_H2P_NONE || c->path == PS_H2P_UNKNOWN) {
 		c->path = v;
 	}
+}
+
+/* The request's header block says content-type application/grpc. */
+static __always_inline void ps_hp_grpc(struct ps_h2_conn *c)
+{
+	if (c->req)
+		c->grpc = 1;
+}
+
+/* Does the content-type value in val (str_len bytes, Huffman-coded or not)
+ * start with "application/grpc" (application/grpc+proto too)? */
+static __always_inline int ps_hp_grpc_value(const struct ps_h2_conn *c)
+{
+	__u64 w0 = *(const __u64 *)&c->val[0], w1 = *(const __u64 *)&c->val[8];
+
+	if (c->huff)
+		return c->str_len >= 11 && w0 == PS_HP_GRPC_HUFF0 &&
+		       (w1 & ps_mask(3)) == PS_HP_GRPC_HUFF8;
+	return c->str_len >= 16 && w0 == PS_W8("applicat") && w1 == PS_W8("ion/grpc");
 }
 
 /* Does the Huffman code in val (vn bytes, of a string of len bytes) start with an endpoint path's? */
@@ -181,6 +209,9 @@ static __always_inline void ps_hp_indexed(struct ps_scratch *s, struct ps_h2_con
 	k = ps_hp_at(c, v - 62);
 	if (c->ent_flags[k] & PS_HENT_PATH)
 		ps_hp_path(c, (c->ent_flags[k] & PS_HENT_INF) ? PS_H2P_INF : PS_H2P_OTHER);
+	else if ((c->ent_flags[k] & (PS_HENT_CTYPE | PS_HENT_INF)) ==
+		 (PS_HENT_CTYPE | PS_HENT_INF))
+		ps_hp_grpc(c);
 	else if (c->ent_flags[k] & PS_HENT_UNKNOWN)
 		ps_hp_path(c, PS_H2P_UNKNOWN);
 }
@@ -191,7 +222,7 @@ static __always_inline void ps_hp_name_of(struct ps_h2_conn *c, __u32 v)
 	__u32 k;
 
 	if (v <= 61) {
-		c->name = (v == 4 || v == 5) ? PS_HENT_PATH : 0;
+		c->name = (v == 4 || v == 5) ? PS_HENT_PATH : v == 31 ? PS_HENT_CTYPE : 0;
 		c->name_len = ps_hp_static_nlen[v & 63];
 		return;
 	}
@@ -202,7 +233,7 @@ static __always_inline void ps_hp_name_of(struct ps_h2_conn *c, __u32 v)
 		return;
 	}
 	k = ps_hp_at(c, v - 62);
-	c->name = c->ent_flags[k] & (PS_HENT_PATH | PS_HENT_UNKNOWN);
+	c->name = c->ent_flags[k] & (PS_HENT_PATH | PS_HENT_UNKNOWN | PS_HENT_CTYPE);
 	c->name_len = c->ent_name[k];
 }
 
@@ -252,15 +283,19 @@ static __always_inline void ps_hp_value_done(struct ps_h2_conn *c)
 /* A string is read whole. */
 static __always_inline void ps_hp_str_done(struct ps_scratch *s, struct ps_h2_conn *c)
 {
-	__u64 w = *(__u64 *)c->val;
+	__u64 w = *(__u64 *)c->val, w1 = *(__u64 *)&c->val[8];
 
 	if (c->ipart == PS_HI_NAME) {
 		if (c->huff)
 			c->name = c->str_len == 4 && (w & ps_mask(4)) == PS_HP_PATH_HUFF ?
-				  PS_HENT_PATH : 0;
+				  PS_HENT_PATH :
+				  c->str_len == 9 && w == PS_HP_CTYPE_HUFF0 &&
+				  (w1 & 0xff) == PS_HP_CTYPE_HUFF8 ? PS_HENT_CTYPE : 0;
 		else
 			c->name = c->str_len == 5 && (w & ps_mask(5)) == PS_W8(":path") ?
-				  PS_HENT_PATH : 0;
+				  PS_HENT_PATH :
+				  c->str_len == 12 && w == PS_W8("content-") &&
+				  (w1 & ps_mask(4)) == PS_W8("type") ? PS_HENT_CTYPE : 0;
 		c->ipart = PS_HI_VALUE;
 		c->rstate = PS_HP_STRLEN;
 		return;
@@ -270,6 +305,11 @@ static __always_inline void ps_hp_str_done(struct ps_scratch *s, struct ps_h2_co
 		/* Compared by ps_hp_matched(), one call up: the stack is short here. */
 		c->rstate = PS_HP_MATCH;
 		return;
+	}
+	if (c->name == PS_HENT_CTYPE) {
+		c->inf = ps_hp_grpc_value(c);
+		if (c->inf)
+			ps_hp_grpc(c);
 	}
 	if (c->name & PS_HENT_UNKNOWN)
 		ps_hp_path(c, PS_H2P_UNKNOWN);
@@ -412,7 +452,8 @@ static long ps_hp_step(__u32 idx, void *data)
 	case PS_HP_STR:
 		/* The first bytes of a name, or of a :path value, are kept. */
 		keep = c->ipart == PS_HI_NAME ? PS_HP_NAME_KEEP :
-		       c->name == PS_HENT_PATH ? PS_PATH_MAX : 0;
+		       c->name == PS_HENT_PATH ? PS_PATH_MAX :
+		       c->name == PS_HENT_CTYPE ? PS_HP_CTYPE_KEEP : 0;
 		n = end - p;
 		if (n > c->str_left)
 			n = c->str_left;

@@ -1099,6 +1099,22 @@ __weak __attribute__((noinline)) int ps_h1_pre(struct ps_feed *fc)
 	case PS_H1_SKIP_SEGMENT:
 		fc->done = fc->len;
 		return PS_STEP_STOP;
+	case PS_H2_GDATA: {
+		/* Inside a gRPC message: its bytes skipped unread. */
+		struct ps_h2g_slot *g = &s->h2c.g[s->h2c.gslot & (PS_H2G_SLOTS - 1)];
+
+		if (!h->body_left || g->pfx || !g->left)
+			break;	/* a prefix, or the data's end: read */
+		n = fc->len - fc->done;
+		if (h->body_left < n)
+			n = h->body_left;
+		if (g->left < n)
+			n = g->left;
+		h->body_left -= n;
+		g->left -= n;
+		fc->done += n;
+		return PS_STEP_NEXT;
+	}
 	case PS_H2_PREFACE:
 	case PS_H2_PAYLOAD:
 		n = fc->len - fc->done;
@@ -1249,7 +1265,7 @@ static long ps_feed_step(__u32 idx, void *data)
 		return 1;
 	}
 	ps_buf_loaded(s, cc + n);
-	if (s->h.state == PS_H2_FRAME || s->h.state == PS_H2_BLOCK) {
+	if (s->h.state == PS_H2_FRAME || s->h.state == PS_H2_BLOCK || s->h.state == PS_H2_GDATA) {
 		s->chunk_seq = s->seq + fc->done;
 		s->cc = cc;
 		fc->done += ps_h2_chunk(s, cc, n);

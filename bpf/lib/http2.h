@@ -45,6 +45,7 @@
 #define PS_H2_CONTINUATION	0x9
 
 /* Frame flags (section 6.2). */
+#define PS_H2F_END_STREAM	0x1
 #define PS_H2F_END_HEADERS	0x4
 #define PS_H2F_PADDED		0x8
 #define PS_H2F_PRIORITY		0x20
@@ -64,7 +65,7 @@
 static __always_inline int ps_h2_state(__u8 state)
 {
 	return state == PS_H2_PREFACE || state == PS_H2_FRAME || state == PS_H2_PAYLOAD ||
-	       state == PS_H2_BLOCK;
+	       state == PS_H2_BLOCK || state == PS_H2_GDATA;
 }
 
 /* Enter HTTP/2 at a frame boundary (st PS_H2_FRAME) or after the preface's first line. */
@@ -133,10 +134,20 @@ static __always_inline int ps_h2_plausible(const __u8 *buf, __u32 p)
  */
 static __always_inline void ps_h2_frame(struct ps_scratch *s, __u8 type, __u32 sid)
 {
+	__u32 i;
+
+	if (type == PS_H2_RST_STREAM && sid) {
+		/* A gRPC call the client resets sends no more messages. */
+		for (i = 0; i < PS_H2G_SLOTS; i++)
+			if (s->h2c.g[i].sid == sid)
+				s->h2c.g[i].sid = 0;
+		return;
+	}
 	if (type != PS_H2_HEADERS || !sid)
 		return;
 	s->h2c.req = sid > s->h.clen;
 	s->h2c.path = PS_H2P_NONE;
+	s->h2c.grpc = 0;
 	if (!s->h2c.req)
 		return;
 	s->h.clen = sid;
@@ -148,12 +159,44 @@ static __always_inline void ps_h2_frame(struct ps_scratch *s, __u8 type, __u32 s
  * the egress program scans the DATA of its response (h2resp.h). Streams
  * ascend, so the bits move up by the streams opened since the last one.
  */
-static __always_inline void ps_h2_mark_inf(struct ps_h2_conn *c, __u32 sid)
+static __always_inline void ps_h2_mark_inf(struct ps_h2_conn *c, __u32 sid, __u64 grpc)
 {
 	__u32 d = (sid - c->inf_hi) >> 1;
 
 	c->inf_bits = d >= 64 ? 1 : (c->inf_bits << d) | 1;
+	c->grpc_bits = d >= 64 ? grpc : (c->grpc_bits << d) | grpc;
 	c->inf_hi = sid;
+}
+
+/*
+ * Inference request sid is a gRPC call: a slot follows the messages of its
+ * DATA. A free one, else the oldest call's (its messages are then no
+ * longer counted: stats.grpc_no_slot).
+ */
+PS_GLOBAL int ps_h2_gopen(__u32 sid)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_h2_conn *c;
+	__u32 i, k = 0;
+
+	if (!s)
+		return 0;
+	c = &s->h2c;
+	for (i = 0; i < PS_H2G_SLOTS; i++) {
+		if (!c->g[i].sid) {
+			k = i;
+			break;
+		}
+		if (c->g[i].sid < c->g[k].sid)
+			k = i;
+	}
+	if (i >= PS_H2G_SLOTS)
+		s->ngrpc_lost++;
+	k &= PS_H2G_SLOTS - 1;
+	c->g[k].sid = sid;
+	c->g[k].left = 0;
+	c->g[k].pfx = 0;
+	return 0;
 }
 
 /*
@@ -180,11 +223,153 @@ static __always_inline void ps_h2_block_end(struct ps_scratch *s, __u32 pos)
 	if (c->path == PS_H2P_INF) {
 		s->ninf++;
 		ps_rq_pend(s, pos, 0);
-		ps_h2_mark_inf(c, s->h.clen);
+		ps_h2_mark_inf(c, s->h.clen, c->grpc);
+		if (c->grpc)
+			ps_h2_gopen(s->h.clen);
 	} else if (c->path == PS_H2P_UNKNOWN) {
 		s->nh2_unc++;
 		ps_rq_pend(s, pos, 0);
 	}
+}
+
+/* ps_h2_conn.gslot: the DATA frame being read ends its stream. */
+#define PS_H2G_END	0x80
+/* ... the walk stopped at its header: whose it is, not read yet */
+#define PS_H2G_PEND	0x40
+/* Messages (or prefix bytes) one call of ps_h2_gdata() takes at most. */
+#define PS_H2G_STEPS	16
+
+/*
+ * A DATA frame whose header is at buf[pos], where the walk stopped (a gRPC
+ * call is followed on the connection): on a call followed, its data's
+ * messages are read (PS_H2_GDATA); any other's payload is skipped as the
+ * walk skips it. A header, or its pad length, cut by the chunk's end is
+ * carried. Returns where the parser goes on. A global function, verified
+ * once.
+ */
+PS_GLOBAL __u32 ps_h2_gdata_start(__u32 pos, __u32 len)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_h2_conn *c;
+	__u32 i, pro = 0, pad = 0, flen, sid;
+	__u64 end;
+	__u8 flags;
+
+	if (!s || pos > len || len > PS_BUF_SIZE || pos >= PS_BUF_SIZE)
+		return len;
+	c = &s->h2c;
+	c->gslot = 0;
+	s->h.state = PS_H2_FRAME;
+	if (len - pos < PS_H2_FRAME_HDR + 1) {
+		__builtin_memcpy(s->h.carry, s->buf + pos, 16);
+		s->h.carry_len = len - pos;
+		return len;
+	}
+	flen = ((__u32)s->buf[pos] << 16) | ((__u32)s->buf[(pos + 1) & PS_BUF_MASK] << 8) |
+	       s->buf[(pos + 2) & PS_BUF_MASK];
+	flags = s->buf[(pos + 4) & PS_BUF_MASK];
+	sid = (((__u32)s->buf[(pos + 5) & PS_BUF_MASK] << 24) |
+	       ((__u32)s->buf[(pos + 6) & PS_BUF_MASK] << 16) |
+	       ((__u32)s->buf[(pos + 7) & PS_BUF_MASK] << 8) |
+	       s->buf[(pos + 8) & PS_BUF_MASK]) & 0x7fffffffU;
+	for (i = 0; i < PS_H2G_SLOTS; i++)
+		if (c->g[i].sid == sid)
+			break;
+	if (flags & PS_H2F_PADDED) {
+		pad = s->buf[(pos + PS_H2_FRAME_HDR) & PS_BUF_MASK];
+		pro = 1;
+	}
+	if (i >= PS_H2G_SLOTS || flen < pro + pad) {
+		/* Not followed (or a protocol error): skipped. */
+		end = (__u64)pos + PS_H2_FRAME_HDR + flen;
+		if (end > len) {
+			s->h.body_left = end - len;
+			s->h.state = PS_H2_PAYLOAD;
+			return len;
+		}
+		return end;
+	}
+	c->gslot = i | ((flags & PS_H2F_END_STREAM) ? PS_H2G_END : 0);
+	c->pad_left = pad;
+	s->h.body_left = flen - pro - pad;
+	s->h.state = PS_H2_GDATA;
+	return pos + PS_H2_FRAME_HDR + pro;
+}
+
+/*
+ * The data of a gRPC call's DATA frame from buf[p] on (up to len; h.body_left
+ * bytes of it left): each message's 5-byte prefix (a flag byte, a 4-byte
+ * big-endian length) read, cut anywhere, its bytes skipped. A message
+ * counts (rx_messages) when its prefix is read whole. At the data's end,
+ * the frame's padding is skipped and the next frame header comes. Returns
+ * where it stopped. A global function, verified once.
+ */
+PS_GLOBAL __u32 ps_h2_gdata(__u32 p, __u32 len)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_h2g_slot *g;
+	struct ps_h2_conn *c;
+	struct ps_http *h;
+	__u32 i, k;
+
+	if (!s || p > len || len > PS_BUF_SIZE)
+		return len;
+	c = &s->h2c;
+	h = &s->h;
+	g = &c->g[c->gslot & (PS_H2G_SLOTS - 1)];
+	for (i = 0; i < PS_H2G_STEPS; i++) {
+		if (!h->body_left)
+			break;
+		if (p >= len || p >= PS_BUF_SIZE)
+			return len;
+		k = len - p;
+		if (k > h->body_left)
+			k = h->body_left;
+		if (!g->pfx && g->left) {
+			/* A message's bytes. */
+			if (k > g->left)
+				k = g->left;
+			g->left -= k;
+		} else if (!g->pfx && k >= 5) {
+			/* A whole prefix. */
+			g->left = ((__u32)s->buf[(p + 1) & PS_BUF_MASK] << 24) |
+				  ((__u32)s->buf[(p + 2) & PS_BUF_MASK] << 16) |
+				  ((__u32)s->buf[(p + 3) & PS_BUF_MASK] << 8) |
+				  s->buf[(p + 4) & PS_BUF_MASK];
+			s->nmsg++;
+			k = 5;
+		} else {
+			/* A prefix's byte: the flag, or one of the length's. */
+			g->left = g->pfx ? (g->left << 8) | s->buf[p & PS_BUF_MASK] : 0;
+			g->pfx++;
+			if (g->pfx == 5) {
+				g->pfx = 0;
+				s->nmsg++;
+			}
+			k = 1;
+		}
+		p += k;
+		h->body_left -= k;
+	}
+	if (h->body_left)
+		return p;
+	/* The data is through: END_STREAM ends the call's messages. */
+	if (c->gslot & PS_H2G_END)
+		g->sid = 0;
+	c->gslot = 0;
+	h->state = PS_H2_FRAME;
+	if (p > len)
+		return len;
+	k = len - p < c->pad_left ? len - p : c->pad_left;
+	c->pad_left -= k;
+	p += k;
+	if (c->pad_left) {
+		h->state = PS_H2_PAYLOAD;
+		h->body_left = c->pad_left;
+		c->pad_left = 0;
+		return len;
+	}
+	return p;
 }
 
 /*
@@ -203,6 +388,15 @@ PS_GLOBAL __u32 ps_h2_block(__u32 p, __u32 len)
 
 	if (!s || p > len || len > PS_BUF_SIZE)
 		return len;
+	/* A gRPC call's data (here, not one call up: the stack is short there). */
+	if (s->h.state == PS_H2_GDATA) {
+		if (s->h2c.gslot & PS_H2G_PEND) {
+			p = ps_h2_gdata_start(p, len);
+			if (s->h.state != PS_H2_GDATA)
+				return p;
+		}
+		return ps_h2_gdata(p, len);
+	}
 	c = &s->h2c;
 	k = len - p < c->pro_left ? len - p : c->pro_left;
 	c->pro_left -= k;
@@ -307,6 +501,14 @@ PS_GLOBAL __u32 ps_h2_walk(__u32 pos, __u32 len)
 		       ((__u32)s->buf[(pos + 6) & PS_BUF_MASK] << 16) |
 		       ((__u32)s->buf[(pos + 7) & PS_BUF_MASK] << 8) |
 		       s->buf[(pos + 8) & PS_BUF_MASK]) & 0x7fffffffU;
+		if (type == PS_H2_DATA && sid &&
+		    (s->h2c.g[0].sid | s->h2c.g[1].sid | s->h2c.g[2].sid | s->h2c.g[3].sid)) {
+			/* Maybe a gRPC call's: read where its data is (ps_h2_gdata()). */
+			s->h.state = PS_H2_GDATA;
+			s->h2c.gslot = PS_H2G_PEND;
+			s->h.body_left = 0;
+			return pos;
+		}
 		b = ps_h2_block_start(s, pos, len, type, flags, sid, flen);
 		if (!b) {
 			/* A padded HEADERS frame's pad length is in the next chunk. */
@@ -347,7 +549,7 @@ static __always_inline __u32 ps_h2_chunk(struct ps_scratch *s, __u32 cc, __u32 n
 	for (k = 0; k < PS_H2_SUBSTEPS; k++) {
 		if (s->h.state == PS_H2_FRAME)
 			p = ps_h2_walk(p, len);
-		else if (s->h.state != PS_H2_BLOCK)
+		else if (s->h.state != PS_H2_BLOCK && s->h.state != PS_H2_GDATA)
 			break;
 		else if (s->h2c.rstate == PS_HP_MATCH)
 			ps_hp_matched();

@@ -75,6 +75,8 @@ struct ps_scratch {
 	__u32 nhunt;		/* ... requests found so */
 	__u32 h2_on;		/* h2c holds the connection's HPACK state (hpack.h) ... */
 	__u32 nh2_unc;		/* ... HTTP/2 requests whose :path could not be read */
+	__u32 nmsg;		/* ... gRPC messages the client sent (http2.h) ... */
+	__u32 ngrpc_lost;	/* ... gRPC calls whose messages are not followed */
 	struct ps_h2_conn h2c;
 	__u32 seq;		/* sequence number of the first byte fed */
 	__u32 chunk_seq;	/* sequence number of buf[cc] ... */

@@ -143,12 +143,15 @@ static void tbl_row(FILE *f, const struct ps_tbl *t, const int *w, const char *c
 	fputc('\n', f);
 }
 
+/* Columns a table may have (penstock clients --window total: 17). */
+#define TBL_MAX_COLS	24
+
 int ps_tbl_print(struct ps_tbl *t, FILE *f)
 {
-	const char *heads[16];
-	int w[16], c, i, err = t->err;
+	const char *heads[TBL_MAX_COLS];
+	int w[TBL_MAX_COLS], c, i, err = t->err;
 
-	if (!err && t->ncols > 16)
+	if (!err && t->ncols > TBL_MAX_COLS)
 		err = -EINVAL;
 	for (c = 0; !err && c < t->ncols; c++) {
 		heads[c] = t->cols[c].head;

@@ -337,6 +337,8 @@ int ps_dp_read_clients(struct ps_datapath *dp, struct ps_client **out)
 			list[n].tx_tokens = ctrs[i].tx_tokens;
 			list[n].rx_tokens = ctrs[i].rx_tokens;
 			list[n].tx_tokens_estimated = ctrs[i].tx_tokens_estimated;
+			list[n].rx_messages = ctrs[i].rx_messages;
+			list[n].tx_messages = ctrs[i].tx_messages;
 			n++;
 		}
 		munmap((void *)ctrs, len);

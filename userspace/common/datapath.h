@@ -44,6 +44,8 @@ struct ps_client {
 	uint64_t tx_tokens;		/* completion_tokens those responses reported */
 	uint64_t rx_tokens;		/* prompt_tokens they reported */
 	uint64_t tx_tokens_estimated;	/* events of streams that reported none */
+	uint64_t rx_messages;		/* gRPC messages of inference calls, the client's ... */
+	uint64_t tx_messages;		/* ... and the server's */
 };
 
 int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts);

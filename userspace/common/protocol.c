@@ -14,7 +14,7 @@ const char *const ps_sort_names[PS_NSORTS + 1] = {
 const char *const ps_field_names[PS_NFIELDS + 1] = {
 	"connections", "requests", "inference_requests", "rx_packets", "tx_packets",
 	"rx_bytes",    "tx_bytes", "rx_payload",	 "tx_payload", "tx_events",
-	"tx_tokens",   "rx_tokens", "tx_tokens_estimated", NULL,
+	"tx_tokens",   "rx_tokens", "tx_tokens_estimated", "rx_messages", "tx_messages", NULL,
 };
 
 const struct ps_arg_def ps_args[PS_NARGS] = {

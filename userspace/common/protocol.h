@@ -136,7 +136,8 @@ enum ps_sort {
 /*
  * A client's figures: the counters of struct ps_counters, in its order
  * (PS_NCTRFIELDS of them), then the output token counters that follow in
- * struct ps_client_ctr, in theirs (tx_events .. tx_tokens_estimated).
+ * struct ps_client_ctr, in theirs (tx_events .. tx_tokens_estimated), and the
+ * gRPC message counters at its end (rx_messages, tx_messages).
  */
 enum ps_field {
 	PS_F_CONNECTIONS = 0,
@@ -153,6 +154,8 @@ enum ps_field {
 	PS_F_TX_TOKENS,
 	PS_F_RX_TOKENS,
 	PS_F_TX_TOKENS_ESTIMATED,
+	PS_F_RX_MESSAGES,
+	PS_F_TX_MESSAGES,
 	PS_NFIELDS,
 };
 #define PS_NTOKFIELDS	(PS_NFIELDS - PS_NCTRFIELDS)

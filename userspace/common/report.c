@@ -30,7 +30,9 @@ json_t *ps_client_json(const struct ps_client *cl)
 		  json_object_set_new(o, "tx_tokens", json_integer((json_int_t)cl->tx_tokens)) ||
 		  json_object_set_new(o, "rx_tokens", json_integer((json_int_t)cl->rx_tokens)) ||
 		  json_object_set_new(o, "tx_tokens_estimated",
-				      json_integer((json_int_t)cl->tx_tokens_estimated)))) {
+				      json_integer((json_int_t)cl->tx_tokens_estimated)) ||
+		  json_object_set_new(o, "rx_messages", json_integer((json_int_t)cl->rx_messages)) ||
+		  json_object_set_new(o, "tx_messages", json_integer((json_int_t)cl->tx_messages)))) {
 		json_decref(o);
 		return NULL;
 	}

@@ -28,15 +28,16 @@
  * tx_events (like connections and packets) in the totals only.
  *
  * Token figures live apart from the record, in a token entry (struct
- * ps_ctok: the four output token counters at the last read, 32-bit, and
- * the buckets of the three windowed token fields) that a client gets at
- * its first token counted: most clients, every one of a spoofed flood
- * among them, never count one. A client without one has counted none.
- * Read the buckets through ps_crec_bucket(), the counters through
- * ps_crec_last().
+ * ps_ctok: the four output token counters and the two gRPC message
+ * counters at the last read, 32-bit, and the buckets of the three windowed
+ * token fields) that a client gets at its first token or message counted:
+ * most clients, every one of a spoofed flood among them, never count one.
+ * A client without one has counted none. Read the buckets through
+ * ps_crec_bucket(), the counters through ps_crec_last().
  *
  * Records live in one array, found through a chained hash on the key;
- * 236 bytes per client, 88 more for a client that counted tokens.
+ * 236 bytes per client, 96 more for a client that counted tokens or gRPC
+ * messages.
  */
 #ifndef PS_CLIENTS_H
 #define PS_CLIENTS_H
@@ -75,7 +76,8 @@ bool ps_field_windowed(enum ps_field f);
 
 /*
  * A slot's output token counters (struct ps_client_ctr's tx_events ..
- * tx_tokens_estimated), in enum ps_field order from PS_F_TX_EVENTS.
+ * tx_tokens_estimated) and gRPC message counters, in enum ps_field order
+ * from PS_F_TX_EVENTS.
  */
 struct ps_tokens {
 	uint64_t v[PS_NTOKFIELDS];
@@ -88,6 +90,8 @@ static inline void ps_tokens_of(const volatile struct ps_client_ctr *ctr, struct
 	tk->v[PS_F_TX_TOKENS - PS_NCTRFIELDS] = ctr->tx_tokens;
 	tk->v[PS_F_RX_TOKENS - PS_NCTRFIELDS] = ctr->rx_tokens;
 	tk->v[PS_F_TX_TOKENS_ESTIMATED - PS_NCTRFIELDS] = ctr->tx_tokens_estimated;
+	tk->v[PS_F_RX_MESSAGES - PS_NCTRFIELDS] = ctr->rx_messages;
+	tk->v[PS_F_TX_MESSAGES - PS_NCTRFIELDS] = ctr->tx_messages;
 }
 
 struct ps_ctable;

@@ -68,6 +68,7 @@ static uint32_t expire_map(struct ps_datapath *dp, int ffd, uint64_t cutoff,
 			 * whose parsing ended may have had one). */
 			if ((vals[i].http.state >= PS_H2_PREFACE &&
 			     vals[i].http.state <= PS_H2_BLOCK) ||
+			    vals[i].http.state == PS_H2_GDATA ||
 			    vals[i].http.state == PS_H1_DEAD || vals[i].http.state == PS_H1_REFILL)
 				bpf_map_delete_elem(hfd, &keys[i]);
 			/* ... and the following of its server's frames

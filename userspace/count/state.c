@@ -8,20 +8,21 @@
  * Version and record sizes in the header reject a file from a build with
  * another layout.
  *
- * Version 4: records of 336 bytes (the counters at the last read in 48
- * bits each, the output token counters in 32, the tick number in 16;
- * windows of 9 fields, tx_tokens, rx_tokens and tx_tokens_estimated
- * among them), extensions (648 bytes) that may hold those counters. The
- * daemon holds a client's token figures apart (struct ps_ctok) and some
- * counters in 32 bits: records are converted to version 4's as they are
- * written, and back as they are read (a counter past 32 bits moves to
- * the client's extension, as it does live). Version 3 (records of 312
- * bytes and extensions of 600: windows of 8 fields, no
- * tx_tokens_estimated), version 2 (records of 248 bytes: no token
- * counters, windows of 6 fields) and version 1 (records of 272 bytes,
- * the counters 64-bit) are read too, and converted as they are read: the
- * fields they lack start at 0 (version 3's tx_tokens_estimated windows;
- * version 2's and 1's token counts).
+ * Version 4: records of 344 bytes (the counters at the last read in 48
+ * bits each, the output token and gRPC message counters in 32, the tick
+ * number in 16; windows of 9 fields, tx_tokens, rx_tokens and
+ * tx_tokens_estimated among them), extensions (680 bytes) that may hold
+ * those counters. The daemon holds a client's token figures apart (struct
+ * ps_ctok) and some counters in 32 bits: records are converted to version
+ * 4's as they are written, and back as they are read (a counter past 32
+ * bits moves to the client's extension, as it does live). Version 3
+ * (records of 312 bytes and extensions of 600: windows of 8 fields, no
+ * tx_tokens_estimated windows, no message counters), version 2 (records
+ * of 248 bytes: no token counters, windows of 6 fields) and version 1
+ * (records of 272 bytes, the counters 64-bit) are read too, and converted
+ * as they are read: the fields they lack start at 0 (version 3's
+ * tx_tokens_estimated windows and message counts; version 2's and 1's
+ * token counts).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -80,10 +81,12 @@ struct crec_v4 {
 	uint32_t last_tok[PS_NTOKFIELDS];
 	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];
 };
-_Static_assert(sizeof(struct crec_v4) == 336, "version 4's records");
-_Static_assert(sizeof(struct ps_cext) == 648, "version 4's extensions");
+_Static_assert(sizeof(struct crec_v4) == 344, "version 4's records");
+_Static_assert(sizeof(struct ps_cext) == 680, "version 4's extensions");
 
-/* Version 3's layouts (the daemon's own record until token entries). */
+/* Version 3's layouts: the fields up to tx_tokens_estimated, the window
+ * fields before its. */
+#define V3_NFIELDS	PS_F_RX_MESSAGES
 struct crec_v3 {
 	struct ps_client_key key;
 	uint32_t next;
@@ -94,17 +97,17 @@ struct crec_v3 {
 	uint32_t ext;
 	uint16_t gen;
 	uint8_t last[PS_NCTRFIELDS][PS_LAST_BITS / 8];
-	uint32_t last_tok[PS_NTOKFIELDS];
+	uint32_t last_tok[V3_NFIELDS - PS_NCTRFIELDS];
 	uint32_t w[PS_NWINDOWS][2][V3_NWFIELDS];
 };
 _Static_assert(sizeof(struct crec_v3) == 312, "version 3's records");
 
 struct cext_v3 {
-	uint64_t base[PS_NFIELDS];
+	uint64_t base[V3_NFIELDS];
 	bool wide;
 	bool big;
 	uint64_t ww[PS_NWINDOWS][2][V3_NWFIELDS];
-	uint64_t last[PS_NFIELDS];
+	uint64_t last[V3_NFIELDS];
 };
 _Static_assert(sizeof(struct cext_v3) == 600, "version 3's extensions");
 
@@ -650,7 +653,7 @@ static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 				REC_HEAD(r, b3);
 				for (f = 0; f < PS_NCTRFIELDS; f++)
 					last[f] = file48(b3->last[f]);
-				for (; f < PS_NFIELDS; f++)
+				for (; f < V3_NFIELDS; f++)
 					last[f] = b3->last_tok[f - PS_NCTRFIELDS];
 				for (k = 0; k < PS_NWINDOWS; k++)
 					for (x = 0; x < 2; x++)

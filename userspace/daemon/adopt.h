@@ -46,7 +46,7 @@ struct ps_adopt {
 	bool fits;		/* every map is the one this build would create */
 	bool ctrs_readable;	/* ps_client_ctrs holds key and counters as this build's */
 	uint32_t ctr_key_off, ctr_c_off;	/* ... at these offsets of its value */
-	/* Its output token counters (tx_events .. tx_tokens_estimated, 64-bit
+	/* Its output token and gRPC message counters (tx_events .. tx_messages, 64-bit
 	 * members of those names) at these offsets; 0: it has none. */
 	uint32_t ctr_tok_off[PS_NTOKFIELDS];
 	bool enforce_readable;	/* ps_enforce has this build's key and value */

@@ -217,6 +217,10 @@ static void write_clients(FILE *f, struct ps_daemon *d, struct ps_scrape *s, uin
 		  "Events of streamed answers that reported no completion_tokens (a token each, "
 		  "about).",
 		  PS_F_TX_TOKENS_ESTIMATED, -1 },
+		{ "penstock_grpc_messages_total",
+		  "gRPC messages of calls to inference paths, client to server (rx) and server to "
+		  "client (tx).",
+		  PS_F_RX_MESSAGES, PS_F_TX_MESSAGES },
 	};
 	struct ps_ctable *t = &d->table;
 	uint64_t (*sum)[PS_NFIELDS] = calloc(PS_MAX_CLASSES, sizeof(*sum));

@@ -125,6 +125,8 @@ static void test_names(void)
 	    ps_name_find(ps_sort_names, "tx_tokens") != PS_SORT_TX_TOKENS ||
 	    ps_name_find(ps_field_names, "tx_events") != PS_F_TX_EVENTS ||
 	    ps_name_find(ps_field_names, "tx_tokens_estimated") != PS_F_TX_TOKENS_ESTIMATED ||
+	    ps_name_find(ps_field_names, "rx_messages") != PS_F_RX_MESSAGES ||
+	    ps_name_find(ps_field_names, "tx_messages") != PS_F_TX_MESSAGES ||
 	    ps_name_find(ps_field_names, "rpm") != -1)
 		ck_fail(&ck, "a name and its enum disagree");
 	ck_end(&ck);

@@ -36,26 +36,32 @@ _Static_assert(PS_F_CONNECTIONS == 0 && PS_F_REQUESTS == 1 && PS_F_INFERENCE == 
 		       PS_F_RX_PACKETS == 3 && PS_F_TX_PACKETS == 4 && PS_F_RX_BYTES == 5 &&
 		       PS_F_TX_BYTES == 6 && PS_F_RX_PAYLOAD == 7 && PS_F_TX_PAYLOAD == 8 &&
 		       PS_NCTRFIELDS == 9 && PS_F_TX_EVENTS == 9 && PS_F_TX_TOKENS == 10 &&
-		       PS_F_RX_TOKENS == 11 && PS_F_TX_TOKENS_ESTIMATED == 12 && PS_NFIELDS == 13,
+		       PS_F_RX_TOKENS == 11 && PS_F_TX_TOKENS_ESTIMATED == 12 &&
+		       PS_F_RX_MESSAGES == 13 && PS_F_TX_MESSAGES == 14 && PS_NFIELDS == 15,
 	       "field order of the literals");
 
 /* Counters, in the order conn, req, inf, rx_pkts, tx_pkts, rx_bytes, tx_bytes, rx_pl, tx_pl
  * (the token counters 0). */
 #define CTR(conn, req, inf, rxp, txp, rxb, txb, rxpl, txpl) \
-	{ (conn), (req), (inf), (rxp), (txp), (rxb), (txb), (rxpl), (txpl), 0, 0, 0, 0 }
+	{ (conn), (req), (inf), (rxp), (txp), (rxb), (txb), (rxpl), (txpl), 0, 0, 0, 0, 0, 0 }
 /* A windowed view: the six windowed fields; connections, packets and tokens read 0. */
 #define W6(req, inf, rxb, txb, rxpl, txpl) \
-	{ 0, (req), (inf), 0, 0, (rxb), (txb), (rxpl), (txpl), 0, 0, 0, 0 }
+	{ 0, (req), (inf), 0, 0, (rxb), (txb), (rxpl), (txpl), 0, 0, 0, 0, 0, 0 }
 #define ZERO6 W6(0, 0, 0, 0, 0, 0)
 /* Counters and the token counters: tx_events, tx_tokens, rx_tokens, tx_tokens_estimated. */
 #define CTRT(conn, req, inf, rxp, txp, rxb, txb, rxpl, txpl, ev, txt, rxt, est) \
-	{ (conn), (req), (inf), (rxp), (txp), (rxb), (txb), (rxpl), (txpl), (ev), (txt), (rxt), (est) }
+	{ (conn), (req), (inf), (rxp), (txp), (rxb), (txb), (rxpl), (txpl), (ev), (txt), (rxt), (est), \
+	  0, 0 }
+/* ... and the gRPC message counters: rx_messages, tx_messages. */
+#define CTRM(conn, req, inf, rxp, txp, rxb, txb, rxpl, txpl, ev, txt, rxt, est, rxm, txm) \
+	{ (conn), (req), (inf), (rxp), (txp), (rxb), (txb), (rxpl), (txpl), (ev), (txt), (rxt), (est), \
+	  (rxm), (txm) }
 /* A windowed view with tokens: tx_events (totals only) and tx_tokens_estimated read 0. */
 #define W8(req, inf, rxb, txb, rxpl, txpl, txt, rxt) \
-	{ 0, (req), (inf), 0, 0, (rxb), (txb), (rxpl), (txpl), 0, (txt), (rxt), 0 }
+	{ 0, (req), (inf), 0, 0, (rxb), (txb), (rxpl), (txpl), 0, (txt), (rxt), 0, 0, 0 }
 /* The same with tx_tokens_estimated (windowed like tx_tokens and rx_tokens). */
 #define W9(req, inf, rxb, txb, rxpl, txpl, txt, rxt, est) \
-	{ 0, (req), (inf), 0, 0, (rxb), (txb), (rxpl), (txpl), 0, (txt), (rxt), (est) }
+	{ 0, (req), (inf), 0, 0, (rxb), (txb), (rxpl), (txpl), 0, (txt), (rxt), (est), 0, 0 }
 
 #define GiB (1ULL << 30)
 /* 2024-10-04T00:00:00Z = 20000 * 86400: starts a UTC day, hour and minute. */
@@ -66,7 +72,7 @@ static char tmpdir[] = "/tmp/penstock-unit-clients-XXXXXX";
 static const char *const fname[PS_NFIELDS] = {
 	"connections", "requests", "inference_requests", "rx_packets", "tx_packets",
 	"rx_bytes",    "tx_bytes", "rx_payload",	 "tx_payload", "tx_events",
-	"tx_tokens",   "rx_tokens", "tx_tokens_estimated",
+	"tx_tokens",   "rx_tokens", "tx_tokens_estimated", "rx_messages", "tx_messages",
 };
 
 
@@ -2175,14 +2181,16 @@ struct v3rec {
 	uint32_t first_wall, last_wall, minute, ext;
 	uint16_t gen;
 	uint8_t last[OLD_NFIELDS][6];
-	uint32_t last_tok[PS_NTOKFIELDS];
+	uint32_t last_tok[4];
 	uint32_t w[PS_NWINDOWS][2][8];
 };
+/* Version 3's extensions: the thirteen fields before the message counters,
+ * windows of eight fields. */
 struct v3ext {
-	uint64_t base[PS_NFIELDS];
+	uint64_t base[13];
 	bool wide, big;
 	uint64_t ww[PS_NWINDOWS][2][8];
-	uint64_t last[PS_NFIELDS];
+	uint64_t last[13];
 };
 _Static_assert(sizeof(struct v3rec) == 312 && sizeof(struct v3ext) == 600, "version 3");
 
@@ -2337,7 +2345,7 @@ static void test_state_v3(void)
 	f.r[4].w[PS_WIN_1M][0][PS_W_INFERENCE] = 2;
 	f.r[4].w[PS_WIN_1M][0][PS_W_RX_BYTES] = 7;
 	f.r[4].w[PS_WIN_1M][0][PS_W_TX_BYTES] = 7;
-	for (i = 0; i < PS_NTOKFIELDS; i++)
+	for (i = 0; i < 4; i++)
 		f.r[0].last_tok[i] = l1[PS_NCTRFIELDS + i];
 	{
 		static const uint32_t cur[8] = { 4, 3, 600, 5000, 500, 4000, 400, 50 };
@@ -2354,7 +2362,7 @@ static void test_state_v3(void)
 	/* client 4: wide, its base one request */
 	f.r[3].ext = 1;
 	f.e[0].wide = true;
-	memcpy(f.e[0].base, b4, sizeof(b4));
+	memcpy(f.e[0].base, b4, sizeof(f.e[0].base));
 	f.e[0].ww[PS_WIN_1M][0][PS_W_REQUESTS] = 6000000000ULL;
 	f.e[0].ww[PS_WIN_1M][1][PS_W_REQUESTS] = 1;
 	f.h2 = f.h;
@@ -2502,10 +2510,13 @@ static void test_tokens(void)
 {
 	/* T0 + 10: two answers, 40 events, 700 completion and 90 prompt tokens reported */
 	static const uint64_t ta[] = CTRT(1, 2, 2, 4, 6, 400, 9000, 300, 8000, 40, 700, 90, 0);
-	/* T0 + 70: one more, streamed without usage: 15 events estimated, 30 prompt tokens */
-	static const uint64_t tb[] = CTRT(1, 3, 3, 6, 9, 600, 12000, 450, 10000, 55, 700, 120, 15);
+	/* T0 + 70: one more, streamed without usage: 15 events estimated, 30 prompt
+	 * tokens; and a gRPC call's 12 messages in, 30 out */
+	static const uint64_t tb[] = CTRM(1, 3, 3, 6, 9, 600, 12000, 450, 10000, 55, 700, 120, 15,
+					  12, 30);
 	/* T0 + 80: only the tokens moved (a usage chunk at the end of a stream) */
-	static const uint64_t tc[] = CTRT(1, 3, 3, 6, 9, 600, 12000, 450, 10000, 55, 800, 120, 15);
+	static const uint64_t tc[] = CTRM(1, 3, 3, 6, 9, 600, 12000, 450, 10000, 55, 800, 120, 15,
+					  12, 30);
 	/*
 	 * 1m at T0 + 75: current bucket (minute 1) tb - ta, previous (minute 0)
 	 * ta weighted 1 - 15/60 = 0.75: requests 1 + 1.5, rx_bytes 200 + 300,
@@ -2522,9 +2533,9 @@ static void test_tokens(void)
 	static const uint64_t big[] = CTRT(0, 1, 1, 0, 0, 10, 10, 0, 0, 0, (1ULL << 32) + 7, 3, 0);
 	static const double vbig[] = W8(1, 1, 10, 10, 0, 0, 4294967303.0, 3);
 	/* a new incarnation (first_ns 2000): the first one's tokens stay */
-	static const uint64_t ia[] = CTRT(0, 1, 1, 0, 0, 10, 10, 0, 0, 20, 500, 40, 0);
-	static const uint64_t ib[] = CTRT(0, 1, 1, 0, 0, 10, 10, 0, 0, 3, 30, 5, 3);
-	static const uint64_t isum[] = CTRT(0, 2, 2, 0, 0, 20, 20, 0, 0, 23, 530, 45, 3);
+	static const uint64_t ia[] = CTRM(0, 1, 1, 0, 0, 10, 10, 0, 0, 20, 500, 40, 0, 4, 9);
+	static const uint64_t ib[] = CTRM(0, 1, 1, 0, 0, 10, 10, 0, 0, 3, 30, 5, 3, 1, 2);
+	static const uint64_t isum[] = CTRM(0, 2, 2, 0, 0, 20, 20, 0, 0, 23, 530, 45, 3, 5, 11);
 	static const char *const by_tx_tokens[] = { "192.0.2.51", "192.0.2.50", "192.0.2.52" };
 	static const char *const by_rx_tokens[] = { "192.0.2.50", "192.0.2.52", "192.0.2.51" };
 	struct ps_client_key k = key4("192.0.2.50"), kb = key4("192.0.2.51"),
@@ -2547,7 +2558,7 @@ static void test_tokens(void)
 	for (w = 0; w < PS_NFIELDS; w++)
 		if (ps_field_windowed(w) !=
 		    (w != PS_F_CONNECTIONS && w != PS_F_RX_PACKETS && w != PS_F_TX_PACKETS &&
-		     w != PS_F_TX_EVENTS))
+		     w != PS_F_TX_EVENTS && w != PS_F_RX_MESSAGES && w != PS_F_TX_MESSAGES))
 			ck_fail(&ck, "%s: windowed %d", fname[w], ps_field_windowed(w));
 	ck_end(&ck);
 
