@@ -98,4 +98,22 @@ static __always_inline __u32 ps_lowest_byte(__u64 t)
 	return b;
 }
 
+/* Position of the highest flagged byte in a has-byte mask (not 0). */
+static __always_inline __u32 ps_highest_byte(__u64 t)
+{
+	__u32 b = 0;
+
+	if (t >> 32) {
+		b += 4;
+		t >>= 32;
+	}
+	if (t >> 16) {
+		b += 2;
+		t >>= 16;
+	}
+	if (t >> 8)
+		b += 1;
+	return b;
+}
+
 #endif

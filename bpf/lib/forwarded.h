@@ -14,10 +14,14 @@
  * headers allowed, X-Forwarded-For goes first: a request that has one is
  * not read for Forwarded.
  *
- * The entries are walked left to right as the header's lines come (struct
- * ps_fwd keeps the walk in the flow), so that a line of any length, in
- * any number of segments, is read whole: when a chunk ends inside one,
- * its complete entries are walked and only the unfinished one is carried.
+ * A line whole in the buffer (or the rest of a line begun in an earlier
+ * chunk) is walked from its right end, and the walk stops at the first
+ * entry that settles it (ps_fwd_walk_back()): a chain's forged entries
+ * are never read. The walk keeps its state in the flow (struct ps_fwd),
+ * so that a line of any length, in any number of segments, is read
+ * whole: when a chunk ends inside one, its complete entries are walked
+ * left to right and only the unfinished one is carried; the result is
+ * the same either way.
  * At the end of the header block the request's client is settled; it is
  * counted to that client, judged by that client's request limit and held
  * by its block. Packets, bytes and connections stay the connection's.
@@ -126,6 +130,57 @@ PS_GLOBAL int ps_g_fwd_span(__u32 q, __u32 e, __u32 fwd)
 	return PS_FE_V4;
 }
 
+/*
+ * X-Forwarded-For's usual entry at p..e: a dotted quad between blanks,
+ * read in one pass into s->ip_addr (the digits as ps_g_ip4_text() takes
+ * them). 1 if it is one; 0 for any other entry, which
+ * ps_g_fwd_span() reads. A global function, verified once.
+ */
+PS_GLOBAL int ps_g_ip4_entry(__u32 p, __u32 e)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 v = 0, k = 0, digits = 0;
+	__u8 c, *out;
+	int i;
+
+	if (!s || e > PS_BUF_SIZE)
+		return 0;
+	__builtin_memset(&s->ip_addr, 0, sizeof(s->ip_addr));
+	s->ip_family = PS_AF_INET;
+	out = (__u8 *)&s->ip_addr;
+	/* One blank (after a comma) here, more through ps_g_skip(). */
+	for (i = 0; i < 2; i++) {
+		c = p < e ? s->buf[p & PS_BUF_MASK] : 0;
+		if (c != ' ' && c != '\t')
+			break;
+		if (i)
+			p = ps_g_skip(p, e, PS_SKIP_BLANKS);
+		else
+			p++;
+	}
+	for (i = 0; i < 16; i++) {
+		c = p < e ? s->buf[p & PS_BUF_MASK] : ' ';
+		if ((__u8)(c - '0') <= 9) {
+			if (digits == 3)
+				return 0;
+			v = v * 10 + (c - '0');
+			digits++;
+		} else if (!digits || v > 255 || (c != '.' && c != ' ' && c != '\t')) {
+			return 0;
+		} else {
+			out[k & 3] = v;
+			k++;
+			v = digits = 0;
+			if (c != '.')
+				break;
+			if (k == 4)
+				return 0;
+		}
+		p++;
+	}
+	return k == 4 && (p >= e || ps_g_skip(p, e, PS_SKIP_BLANKS) >= e);
+}
+
 /* Is the address just read (s->ip_addr) a proxy the endpoint trusts? */
 static __always_inline int ps_fwd_trusted(struct ps_scratch *s)
 {
@@ -167,7 +222,7 @@ static __always_inline void ps_fwd_take(struct ps_scratch *s, int got)
 static long ps_fwd_entry_cb(__u32 i, void *data)
 {
 	struct ps_scratch *s = ps_scratch();
-	__u32 q, end, e, a;
+	__u32 q, end, e;
 	int r, got = 0;
 
 	if (!s)
@@ -183,21 +238,11 @@ static long ps_fwd_entry_cb(__u32 i, void *data)
 		return 1;
 	}
 	s->fw_q = e + 1;
-	if (!s->fw_hdr) {
-		/*
-		 * X-Forwarded-For's usual entry, a dotted quad between
-		 * blanks, read at once; any other the way below.
-		 */
-		a = ps_g_skip(q, e, PS_SKIP_BLANKS);
-		if (a < e) {
-			__builtin_memset(&s->ip_addr, 0, sizeof(s->ip_addr));
-			s->ip_family = PS_AF_INET;
-			a = ps_g_ip4_text(a, e);
-			if (a && ps_g_skip(a, e, PS_SKIP_BLANKS) >= e) {
-				ps_fwd_take(s, 1);
-				return e >= end;
-			}
-		}
+	if (!s->fw_hdr && ps_g_ip4_entry(q, e)) {
+		/* X-Forwarded-For's usual entry, read at once; any other
+		 * the way below. */
+		ps_fwd_take(s, 1);
+		return e >= end;
 	}
 	r = ps_g_fwd_span(q, e, s->fw_hdr);
 	if (r == PS_FE_V4) {
@@ -217,6 +262,148 @@ static long ps_fwd_entry_cb(__u32 i, void *data)
 static __always_inline void ps_fwd_walk(void)
 {
 	bpf_loop(PS_FWD_ENTRIES, ps_fwd_entry_cb, NULL, 0);
+}
+
+/* Words ps_g_rfind_byte() looks back at a call (its verification grows
+ * faster than their number) ... */
+#define PS_RFIND_WORDS		16
+/* ... and what it says when it found no c there and p is further back. */
+#define PS_RFIND_FAR		(PS_BUF_SIZE + 1)
+
+/*
+ * Where the last byte c in the scratch buffer's p..end is, eight bytes at
+ * a time; end if none, PS_RFIND_FAR if none in the PS_RFIND_WORDS words
+ * before end and p is further back. A global function, verified once.
+ */
+PS_GLOBAL __u32 ps_g_rfind_byte(__u32 p, __u32 end, __u32 c)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u64 pat = 0x0101010101010101ULL * (c & 0xff), t;
+	__u32 x = end, b;
+	int i;
+
+	if (!s || end > PS_BUF_SIZE)
+		return end;
+	for (i = 0; i < PS_RFIND_WORDS; i++) {
+		if (x <= p)
+			return end;
+		/* The eight bytes from b (before x, or the buffer's first
+		 * ones); those before p or from x on do not count. */
+		b = x >= 8 ? x - 8 : 0;
+		t = ps_zero_bytes(ps_load64(s->buf, b) ^ pat);
+		if (b < p)
+			t &= ~0ULL << ((p - b) * 8);
+		if (x - b < 8)
+			t &= ps_mask(x - b);
+		if (t)
+			return b + ps_highest_byte(t);
+		x = b;
+	}
+	return PS_RFIND_FAR;
+}
+
+/*
+ * The walk from the right takes one entry: 1 if it settles the value (an
+ * entry that is no address, or an address that is not a trusted proxy),
+ * 0 to go on to the entry on its left.
+ */
+static __always_inline int ps_fwd_back_take(struct ps_scratch *s, int got)
+{
+	struct ps_fwd *fw = &s->fw;
+
+	if (!got) {
+		fw->kind = PS_FWD_BAD;
+		return 1;
+	}
+	ps_ip_unmap(s);
+	if (ps_fwd_trusted(s)) {
+		s->fw_cand = s->ip_addr;
+		s->fw_cand_family = s->ip_family;
+		return 0;
+	}
+	fw->subj = s->ip_addr;
+	fw->subj_family = s->ip_family;
+	fw->kind = PS_FWD_ADDR;
+	return 1;
+}
+
+/*
+ * bpf_loop callback: the right-most entry of the value at s->fw_q..fw_end
+ * not walked yet (a comma before it, or the value's start); 1 when the
+ * value is settled or none is left.
+ */
+static long ps_fwd_back_cb(__u32 i, void *data)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 q, e, c, a;
+	int r, got = 0, last;
+
+	if (!s)
+		return 1;
+	q = s->fw_q;
+	e = s->fw_end;
+	if (q >= e || e > PS_BUF_SIZE)
+		return 1;
+	c = ps_g_rfind_byte(q, e, ',');
+	if (c == PS_RFIND_FAR) {
+		if (e - q > PS_RFIND_WORDS * 8) {
+			/* A long entry (blanks): look further back for
+			 * its start. */
+			if (!s->fw_long) {
+				s->fw_long = 1;
+				s->fw_long_e = e;
+			}
+			s->fw_end = e - PS_RFIND_WORDS * 8;
+			return 0;
+		}
+		c = e;
+	}
+	/* No comma before it: the value's left-most entry, the last. */
+	last = c >= e;
+	a = last ? q : c + 1;
+	s->fw_end = last ? q : c;
+	if (s->fw_long) {
+		s->fw_long = 0;
+		e = s->fw_long_e;
+		if (e > PS_BUF_SIZE)
+			return 1;
+	}
+	if (!s->fw_hdr && ps_g_ip4_entry(a, e))
+		return ps_fwd_back_take(s, 1) || last;
+	r = ps_g_fwd_span(a, e, s->fw_hdr);
+	if (r == PS_FE_EMPTY)
+		return last;
+	if (r == PS_FE_V4) {
+		__builtin_memset(&s->ip_addr, 0, sizeof(s->ip_addr));
+		s->ip_family = PS_AF_INET;
+		got = ps_g_ip4_text(s->fw_as, s->fw_ae) == s->fw_ae;
+	} else if (r == PS_FE_V6) {
+		s->ip_family = PS_AF_INET6;
+		got = ps_g_ip6_text(s->fw_as, s->fw_ae) == s->fw_ae;
+	}
+	return ps_fwd_back_take(s, got) || last;
+}
+
+/*
+ * Walk the entries of a value at s->fw_q..fw_end that is whole (its line,
+ * or the rest of a line whose first entries were walked with an earlier
+ * chunk) from its right end, and stop at the first that settles it: the
+ * entries on its left are the client's to forge, and would change
+ * nothing. The same as walking it from the left (ps_fwd_take() on each):
+ * the last entry that is not a trusted proxy decides; if every one is,
+ * the left-most address is kept, unless an earlier line gave one.
+ */
+static __always_inline void ps_fwd_walk_back(struct ps_scratch *s)
+{
+	struct ps_fwd *fw = &s->fw;
+
+	s->fw_cand_family = 0;
+	s->fw_long = 0;
+	bpf_loop(PS_FWD_ENTRIES, ps_fwd_back_cb, NULL, 0);
+	if (s->fw_cand_family && !fw->left_family) {
+		fw->left = s->fw_cand;
+		fw->left_family = s->fw_cand_family;
+	}
 }
 
 /*
@@ -239,7 +426,7 @@ static __always_inline void ps_fwd_pending(void)
 
 	if (s && s->fw_pending) {
 		s->fw_pending = 0;
-		ps_fwd_walk();
+		ps_fwd_walk_back(s);
 	}
 }
 

@@ -116,6 +116,12 @@ struct ps_scratch {
 	__u32 fw_ae;		/* ... to here */
 	__u32 fw_rest;		/* where a line's unfinished entry starts ... */
 	__u32 fw_partial;	/* ... when the walk is told to look for one */
+	struct ps_addr fw_cand;	/* the walk from the right: the left-most trusted
+				 * proxy so far ... */
+	__u8 fw_cand_family;	/* ... (0: none) */
+	__u8 fw_long;		/* ... is looking for the start of an entry that
+				 * ends at fw_long_e */
+	__u32 fw_long_e;
 	__u32 nsj;		/* clients the segment's requests were forwarded for */
 	struct ps_subj sj[PS_SUBJ_MAX];
 	struct ps_subj conn;	/* the connection's client */

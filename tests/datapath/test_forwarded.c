@@ -375,6 +375,268 @@ static void case_split_block(void)
 	ck_end(&c);
 }
 
+/*
+ * A value is walked from its right end, which stops at the first entry
+ * that settles it: blanks and empty entries where the walk looks for an
+ * entry's start, blank runs longer than it looks back at once, a line
+ * whose left part is all trusted.
+ */
+static void cases_right_end(void)
+{
+	char lines[1024], pad[301];
+
+	case_one("xff-blanks-around-commas", GW4 + 100,
+		 "X-Forwarded-For:  203.0.113.9 ,  198.19.30.1  ,198.18.1.101 \r\n", 0,
+		 "198.19.30.1", "198.18.1.100", "203.0.113.9");
+	case_one("xff-tabs-around-commas", GW4 + 101,
+		 "X-Forwarded-For:\t203.0.113.10\t,\t198.19.30.2\t,\t198.18.1.101\r\n", 0,
+		 "198.19.30.2", "198.18.1.101", "203.0.113.10");
+	case_one("xff-empty-entries", GW4 + 102,
+		 "X-Forwarded-For: 203.0.113.11,, 198.19.30.3,,198.18.1.101, ,\r\n", 0,
+		 "198.19.30.3", "198.18.1.102", "203.0.113.11");
+	case_one("xff-leading-comma", GW4 + 103, "X-Forwarded-For: ,198.19.30.4\r\n", 0,
+		 "198.19.30.4", "198.18.1.103", NULL);
+	case_one("xff-only-empty", GW4 + 104, "X-Forwarded-For: , ,\t,\r\n", 0, "198.18.1.104",
+		 "198.18.1.104", NULL);
+	case_one("xff-second-line-trusted", GW4 + 105,
+		 "X-Forwarded-For: 203.0.113.12, 198.19.30.5\r\n"
+		 "X-Forwarded-For: 198.18.1.101, fd00:1::9\r\n", 0,
+		 "198.19.30.5", "198.18.1.105", "203.0.113.12");
+	case_one("xff-two-lines-all-trusted", GW4 + 106,
+		 "X-Forwarded-For: 198.18.1.201, 198.18.1.202\r\n"
+		 "X-Forwarded-For: 198.18.1.203\r\n", 0,
+		 "198.18.1.201", "198.18.1.106", "198.18.1.203");
+	case_one("xff-bad-left-of-client", GW4 + 107,
+		 "X-Forwarded-For: 1.2.3, unknown, 198.19.30.7, 198.18.1.101\r\n", 0,
+		 "198.19.30.7", "198.18.1.107", NULL);
+	case_one("forwarded-blanks", GW4 + 108,
+		 "Forwarded: for=203.0.113.13 ,for=\"[fd00:24::8]:80\" , for=198.18.1.101\r\n", 0,
+		 "fd00:24::8", "198.18.1.108", "203.0.113.13");
+	/* Blank runs longer than one look back (128 bytes), after and
+	 * before the client's address. */
+	memset(pad, ' ', 300);
+	pad[300] = 0;
+	snprintf(lines, sizeof(lines), "X-Forwarded-For: 203.0.113.14, 198.19.30.9%s, %s198.18.1.101\r\n",
+		 pad, pad + 100);
+	case_one("xff-long-blank-runs", GW4 + 109, lines, 0, "198.19.30.9", "198.18.1.109",
+		 "203.0.113.14");
+	snprintf(lines, sizeof(lines), "X-Forwarded-For:%s198.19.30.10%s\r\n", pad + 100,
+		 pad + 200);
+	case_one("xff-long-blank-runs-one-entry", GW4 + 110, lines, 0, "198.19.30.10",
+		 "198.18.1.110", NULL);
+	/* The left-most entry ends within, or just past, one look back. */
+	{
+		unsigned int k, len[] = { 112, 116, 117, 120, 124, 128, 129, 136 };
+
+		for (k = 0; k < 8; k++) {
+			char name[64], want[32], peer[32];
+
+			snprintf(lines, sizeof(lines),
+				 "X-Forwarded-For:%s198.19.32.%u, 198.18.1.101\r\n",
+				 pad + 300 - (len[k] - 11), k + 1);
+			snprintf(name, sizeof(name), "xff-first-entry-%u-bytes", len[k]);
+			snprintf(want, sizeof(want), "198.19.32.%u", k + 1);
+			snprintf(peer, sizeof(peer), "198.18.1.%u", 111 + k);
+			case_one(name, GW4 + 111 + k, lines, 0, want, peer, NULL);
+		}
+	}
+}
+
+/*
+ * The request in two segments, the first ending at each byte of the X-Forwarded-For
+ * line's last 24 (its right-most entries cut, the comma, the CR LF).
+ */
+static void cases_cut(void)
+{
+	const char *line = "X-Forwarded-For: 203.0.113.15, 198.19.31.%u, 198.18.1.101\r\n";
+	unsigned int k;
+
+	for (k = 0; k < 24; k++) {
+		char lines[128], r[4096], name[64], want[32], peer[32];
+		unsigned int n, l, at;
+		struct conn cn;
+		struct ck c;
+
+		l = snprintf(lines, sizeof(lines), line, k + 1);
+		n = mkreq(r, sizeof(r), lines);
+		at = (unsigned int)(strstr(r, "X-Forwarded-For") - r) + l - 24 + k;
+		snprintf(name, sizeof(name), "xff-cut-%u-from-the-end", 24 - k);
+		snprintf(want, sizeof(want), "198.19.31.%u", k + 1);
+		snprintf(peer, sizeof(peer), "198.18.1.%u", 120 + k);
+		ck_init(&c, name);
+		if (handshake(&cn, GW4 + 120 + k))
+			ck_fail(&c, "handshake");
+		expect(&c, csend(&cn, 0, r, at), TC_ACT_OK, "the first segment");
+		expect(&c, csend(&cn, at, r + at, n - at), TC_ACT_OK, "the second segment");
+		expect_reqs(&c, want, 1, 1);
+		expect_reqs(&c, peer, 0, 0);
+		ck_end(&c);
+	}
+}
+
+/* Requests counted to a client so far (0: no counters). */
+static uint64_t reqs_of(const char *a)
+{
+	struct ps_client_ctr ctr;
+
+	return ctr_by_text(a, &ctr) ? 0 : ctr.c.requests;
+}
+
+/*
+ * Random chains against a model of the rule walked from the left (each
+ * entry in turn: the last that is not a trusted proxy decides, an entry
+ * that is no address leaves the request to the connection, the left-most
+ * address if all are trusted), one or two lines, in one segment or two
+ * cut anywhere: the model's client gets the request, and nobody named in
+ * the chain, nor the gateway, gets another. Each on a gateway of its own
+ * (a new connection on a 4-tuple still open would be a SYN retransmitted).
+ */
+#define MODEL_CASES	100
+
+struct entry {
+	char text[48];		/* as written in the line */
+	char addr[48];		/* its address as a client's (inet_ntop), "" if none */
+	int trusted;
+};
+
+static void model_entry(struct entry *e, unsigned int i, unsigned int j)
+{
+	static const char *bl[] = { "", " ", "  ", "\t" };
+	const char *b1 = bl[rand() % 4], *b2 = bl[rand() % 4];
+	unsigned int kind = rand() % 9, u = (i * 8 + j) % 250 + 1;
+
+	e->addr[0] = 0;
+	e->trusted = 0;
+	switch (kind) {
+	case 0: case 1:	/* a client's or forger's IPv4 address */
+		snprintf(e->addr, sizeof(e->addr), "198.19.%u.%u", 40 + (i * 8 + j) / 250, u);
+		snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
+		break;
+	case 2:		/* ... with a port */
+		snprintf(e->addr, sizeof(e->addr), "198.19.%u.%u", 40 + (i * 8 + j) / 250, u);
+		snprintf(e->text, sizeof(e->text), "%s%s:%u%s", b1, e->addr, 1024 + u, b2);
+		break;
+	case 3:		/* an IPv6 client, bracketed with a port or not */
+		snprintf(e->addr, sizeof(e->addr), "fd00:40::%x:%x", i + 1, j + 1);
+		if (rand() % 2)
+			snprintf(e->text, sizeof(e->text), "%s[%s]:443%s", b1, e->addr, b2);
+		else
+			snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
+		break;
+	case 4: case 5:	/* a trusted proxy */
+		snprintf(e->addr, sizeof(e->addr), "198.18.1.%u", 200 + rand() % 50);
+		snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
+		e->trusted = 1;
+		break;
+	case 6:		/* ... IPv6 */
+		snprintf(e->addr, sizeof(e->addr), "fd00:1::%x", 0x100 + rand() % 50);
+		snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
+		e->trusted = 1;
+		break;
+	case 7:		/* no address */
+		snprintf(e->text, sizeof(e->text), "%s%s%s", b1,
+			 rand() % 2 ? "unknown" : "198.19.1", b2);
+		break;
+	default:	/* empty */
+		snprintf(e->text, sizeof(e->text), "%s", b1);
+		break;
+	}
+}
+
+static void cases_model(void)
+{
+	unsigned int i;
+
+	srand(7239);
+	for (i = 0; i < MODEL_CASES; i++) {
+		struct entry ent[2][8];
+		unsigned int nl = 1 + rand() % 2, ne[2], l, j, n, at, lo = 0;
+		char lines[1024], r[4096], name[64], peer[32];
+		const char *want = NULL, *left = NULL;
+		int bad = 0;
+		uint64_t before[17], b_peer;
+		struct conn cn;
+		struct ck c;
+		unsigned int nw = 0, w;
+		const char *watch[17];
+
+		n = 0;
+		for (l = 0; l < nl; l++) {
+			ne[l] = 1 + rand() % 6;
+			n += snprintf(lines + n, sizeof(lines) - n, "X-Forwarded-For:");
+			for (j = 0; j < ne[l]; j++) {
+				model_entry(&ent[l][j], i, l * 8 + j);
+				n += snprintf(lines + n, sizeof(lines) - n, "%s%s", j ? "," : "",
+					      ent[l][j].text);
+			}
+			n += snprintf(lines + n, sizeof(lines) - n, "\r\n");
+		}
+		/* The model: from the left. */
+		for (l = 0; l < nl; l++)
+			for (j = 0; j < ne[l]; j++) {
+				struct entry *e = &ent[l][j];
+				char t[48];
+
+				if (sscanf(e->text, "%47s", t) != 1)
+					continue;	/* empty */
+				if (!e->addr[0]) {
+					bad = 1;
+					continue;
+				}
+				if (!left)
+					left = e->addr;
+				if (!e->trusted) {
+					want = e->addr;
+					bad = 0;
+				}
+				if (nw < 16)
+					watch[nw++] = e->addr;
+			}
+		snprintf(peer, sizeof(peer), "198.18.1.%u", 150 + i);
+		if (bad || (!want && !left))
+			want = peer;
+		else if (!want)
+			want = left;
+		watch[nw++] = peer;
+		for (w = 0; w < nw; w++)
+			before[w] = reqs_of(watch[w]);
+		b_peer = reqs_of(peer);
+
+		n = mkreq(r, sizeof(r), lines);
+		at = rand() % 3 ? 0 : 1 + rand() % (n - 1);
+		snprintf(name, sizeof(name), "xff-model-%u", i);
+		ck_init(&c, name);
+		if (handshake(&cn, GW4 + 150 + i))
+			ck_fail(&c, "handshake");
+		if (at) {
+			expect(&c, csend(&cn, 0, r, at), TC_ACT_OK, "the first segment");
+			expect(&c, csend(&cn, at, r + at, n - at), TC_ACT_OK, "the second segment");
+		} else {
+			expect(&c, csend(&cn, 0, r, n), TC_ACT_OK, "the request");
+		}
+		for (w = 0; w < nw; w++) {
+			uint64_t got = reqs_of(watch[w]) - before[w], exp;
+			unsigned int v;
+
+			/* An address named twice in the chain: once. */
+			for (v = 0; v < w; v++)
+				if (!strcmp(watch[v], watch[w]))
+					break;
+			if (v < w)
+				continue;
+			exp = !strcmp(watch[w], want);
+			if (got != exp)
+				ck_fail(&c, "%s got %llu requests, expected %llu (client %s; cut at %u; %s)",
+					watch[w], (unsigned long long)got, (unsigned long long)exp,
+					want, at, lines);
+			lo += exp;
+		}
+		if (!lo && reqs_of(want) - (strcmp(want, peer) ? 0 : b_peer) != 1)
+			ck_fail(&c, "%s got no request", want);
+		ck_end(&c);
+	}
+}
+
 static int setup(void)
 {
 	static struct ps_config cfg;
@@ -411,6 +673,9 @@ int main(void)
 	}
 	cases_xff();
 	case_long();
+	cases_right_end();
+	cases_cut();
+	cases_model();
 	cases_bad();
 	cases_forwarded();
 	case_untrusted();
