@@ -615,6 +615,11 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 		       "the estimate.");
 	ps_expo_sample_u64(f, "penstock_datapath_encoded_responses_total", NULL,
 			   st[PS_STAT_RESP_ENCODED]);
+	ps_expo_family(f, "penstock_datapath_grpc_calls_unfollowed_total", "counter",
+		       "gRPC calls whose client messages stopped being counted: more of a "
+		       "connection's calls sending at once than it follows.");
+	ps_expo_sample_u64(f, "penstock_datapath_grpc_calls_unfollowed_total", NULL,
+			   st[PS_STAT_GRPC_NO_SLOT]);
 }
 
 /* Resident memory, bytes, or 0. */
