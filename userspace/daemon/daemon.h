@@ -21,6 +21,7 @@
 #include "common/datapath.h"
 #include "count/clients.h"
 #include "count/tick.h"
+#include "count/tlock.h"
 #include "daemon/adopt.h"
 #include "daemon/attach.h"
 #include "daemon/control.h"
@@ -60,7 +61,9 @@ struct ps_daemon {
 	bool shape_dirty;	/* shape entries changed: sync the HTB classes */
 	pid_t saver;		/* a forked saver (after SAVE_ABORTS_MAX saves by thread gave up) */
 	struct ps_state_saver *saver_th;	/* a save by thread (count/state.h) */
-	pthread_mutex_t table_mu;	/* held by the loop but while it waits for events */
+	/* The table's lock: held by the loop but while it waits for events;
+	 * the saver thread and the detector's take it between (count/tlock.h). */
+	struct ps_tlock table_mu;
 	bool table_held;
 	uint32_t save_aborts;	/* saves by thread in a row that gave up */
 	bool save_durable;	/* the next save by a fork: a child outlives a killed daemon */

@@ -393,15 +393,18 @@ static int judge_groups(struct ps_detect *d, struct pkey *keys, uint32_t n, int 
 	int taken = 0;
 
 	for (i = 0; i < n; i = j) {
-		const struct ps_client_key *k = &d->t->rec[pkey_rec(&keys[i])].key;
-		int l = level_len(level, k->family);
+		const struct ps_client_key *k;
 		struct ps_prefix p, q;
+		int l;
 
 		if (i >= yield_at) {
 			if (ps_dt_yield_now(d))
 				break;
 			yield_at = i + PS_CTABLE_YIELD_EVERY;
 		}
+		/* (after the yield: the thread's may move the records) */
+		k = &d->t->rec[pkey_rec(&keys[i])].key;
+		l = level_len(level, k->family);
 
 		ps_dt_mask_prefix(k, l, &p);
 		for (j = i + 1; j < n && keys[j].h == keys[i].h; j++) {
