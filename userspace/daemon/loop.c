@@ -27,6 +27,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
@@ -139,6 +140,25 @@ int ps_daemon_shape_sync(struct ps_daemon *d, char *err, size_t errlen)
 		last[0] = 0;
 	}
 	return r;
+}
+
+/*
+ * The loop, awake: the table, after the piece of work of the thread that
+ * holds it (a detection run's, a save's chunk), or the slice of one that
+ * waited too long for it (count/tlock.h), the wait counted.
+ */
+static void take_table(struct ps_daemon *d)
+{
+	struct timespec t0, t1;
+	uint64_t ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ps_tlock_take_fair(&d->table_mu);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	d->table_held = true;
+	ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL + t1.tv_nsec - t0.tv_nsec;
+	if (ns > d->table_wait_max_ns)
+		d->table_wait_max_ns = ns;
 }
 
 /* The loop looks at the control socket now: the CPU time since it last did. */
@@ -359,8 +379,7 @@ int ps_daemon_run(struct ps_daemon *d)
 		ps_tlock_give(&d->table_mu);
 		ctl_looked(d);
 		n = epoll_wait(efd, evs, 8, -1);
-		ps_tlock_take(&d->table_mu);
-		d->table_held = true;
+		take_table(d);
 		if (n < 0 && errno != EINTR)
 			break;
 		for (i = 0; i < n; i++) {

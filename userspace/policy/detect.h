@@ -135,6 +135,8 @@ struct ps_detect_stats {
 	uint32_t subjects;	/* subjects in escalation */
 	uint32_t clients;	/* clients judged at the last pass */
 	uint64_t gave_way;	/* the thread's runs gave the table to the loop (ps_detect_bg_start) */
+	uint64_t gap_max_ns;	/* the most CPU time a run in the thread held the table without
+				 * looking whether the loop asks for it */
 };
 void ps_detect_stats(const struct ps_detect *d, struct ps_detect_stats *out);
 

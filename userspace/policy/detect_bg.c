@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 
+#include "common/clock.h"
 #include "count/tlock.h"
 #include "policy/detect_int.h"
 
@@ -44,6 +45,8 @@ struct dt_bg {
 	pthread_cond_t jcv;
 	bool job, quit;
 	uint64_t now_ms, boot_now;
+	uint64_t look_ns;	/* the thread's CPU time at its last look at `want` (or take) */
+	uint64_t slice_end;	/* its CPU time its slice ends at, 0: none (count/tlock.h) */
 	void (*at_yield)(void *ctx);	/* ps_detect_bg_at_yield */
 	void *at_yield_ctx;
 	/* Under the table's lock: */
@@ -52,10 +55,23 @@ struct dt_bg {
 	uint32_t nq, cap_q;
 };
 
+/* The run looks at `want` (or ends): the CPU time since it last did. */
+static void bg_looked(struct ps_detect *d)
+{
+	uint64_t now = ps_cpu_ns();
+
+	if (now - d->bg->look_ns > d->st.gap_max_ns)
+		d->st.gap_max_ns = now - d->bg->look_ns;
+	d->bg->look_ns = now;
+}
+
 bool ps_dt_bg_yield(struct ps_detect *d)
 {
-	if (ps_tlock_yield_bg(d->bg->lk))
+	bg_looked(d);
+	if (ps_tlock_yield_bg(d->bg->lk, &d->bg->slice_end)) {
 		d->st.gave_way++;
+		d->bg->look_ns = ps_cpu_ns();
+	}
 	if (d->bg->at_yield)
 		d->bg->at_yield(d->bg->at_yield_ctx);
 	return d->stale;
@@ -160,12 +176,14 @@ static void *bg_main(void *arg)
 		pthread_mutex_unlock(&bg->jmu);
 		if (quit)
 			break;
-		ps_tlock_take_bg(bg->lk);
+		bg->slice_end = ps_tlock_take_bg(bg->lk) ? ps_cpu_ns() + PS_TLOCK_SLICE_NS : 0;
+		bg->look_ns = ps_cpu_ns();
 		pthread_mutex_lock(&bg->jmu);
 		quit = bg->quit;
 		pthread_mutex_unlock(&bg->jmu);
 		if (!quit)
 			ps_dt_full_run(d, now_ms, boot_now);
+		bg_looked(d);
 		bg->busy = false;
 		/* The loop takes the steps now, not at its next tick: an
 		 * entry in force a second late lets a second of extraction by. */

@@ -3010,9 +3010,12 @@ static void test_escalation_restart(void)
  * bytes); a client at 2 requests a second (high_rate); a client of
  * 10000-byte answers every 10 s (outflow); ten members of an IPv4 /24
  * and ten of an IPv6 /64 every 20 s from s = i, first seen together
- * (prefix).
+ * (prefix); 5000 members of another /64 alike (a prefix big enough for
+ * the run to yield among its members).
  */
 #define BG_PEOPLE	12000
+#define BG_BIG		5000
+#define BG_CLIENTS	(BG_PEOPLE + BG_BIG + 22)
 
 static void bg_scene(struct sim *s)
 {
@@ -3028,6 +3031,8 @@ static void bg_scene(struct sim *s)
 		pat_add(cl_add(s, key4f("198.51.100.%u", i)), i, 90000, 20, 1, 0, 0);
 		pat_add(cl_add(s, key6f("2001:db8:0:1::%x", i)), i, 90000, 20, 1, 0, 0);
 	}
+	for (i = 1; i <= BG_BIG; i++)
+		pat_add(cl_add(s, key6f("2001:db8:0:2::%x", i)), i % 20, 90000, 20, 1, 0, 0);
 }
 
 /* The loop's turn, emulated: give the table, take it back as soon as the
@@ -3099,11 +3104,12 @@ static void test_bg_same_as_inline(void)
 
 	ck_init(&ck, "bg_run_same_as_inline");
 	{
-		struct sim *a = sim_new_n(&ck, cfg_new(), BG_PEOPLE + 32);
-		struct sim *b = sim_new_n(&ck, cfg_new(), BG_PEOPLE + 32);
+		struct sim *a = sim_new_n(&ck, cfg_new(), BG_CLIENTS + 10);
+		struct sim *b = sim_new_n(&ck, cfg_new(), BG_CLIENTS + 10);
 		struct ps_detect_stats sa, sb;
 		static const char *const want[] = { "192.0.2.7", "203.0.113.9",
-						    "198.51.100.0/24", "2001:db8:0:1::/64" };
+						    "198.51.100.0/24", "2001:db8:0:1::/64",
+						    "2001:db8:0:2::/64" };
 		struct ps_tlock lk;
 		uint32_t from = 0;
 		int r, i, j;
@@ -3140,12 +3146,12 @@ static void test_bg_same_as_inline(void)
 		ps_detect_stats(a->d, &sa);
 		ps_detect_stats(b->d, &sb);
 		if (sa.runs != NA(at) || sb.runs != sa.runs || sb.alerts != sa.alerts ||
-		    sb.clients != sa.clients || sa.clients != BG_PEOPLE + 22)
+		    sb.clients != sa.clients || sa.clients != BG_CLIENTS)
 			ck_fail(&ck, "runs %llu and %llu, alerts %llu and %llu, clients %u and %u "
 				"(expected %d runs, %d clients)", (unsigned long long)sa.runs,
 				(unsigned long long)sb.runs, (unsigned long long)sa.alerts,
 				(unsigned long long)sb.alerts, sa.clients, sb.clients, NA(at),
-				BG_PEOPLE + 22);
+				BG_CLIENTS);
 		/* The loop asked for the table during the runs, and got it. */
 		if (!sb.gave_way)
 			ck_fail(&ck, "the thread's runs never gave the table to the loop");
@@ -3226,7 +3232,7 @@ static void test_bg_table_moves(void)
 
 	ck_init(&ck, "bg_run_while_the_table_moves");
 	{
-		struct sim *s = sim_new_n(&ck, cfg_new(), BG_PEOPLE + 32);
+		struct sim *s = sim_new_n(&ck, cfg_new(), BG_CLIENTS + 10);
 		struct bg_mover m = { .s = s, .sec = 31 };
 		struct ps_detect_stats st;
 		struct ps_tlock lk;
@@ -3247,7 +3253,7 @@ static void test_bg_table_moves(void)
 		ps_detect_bg_take(s->d);
 		ps_detect_bg_at_yield(s->d, NULL, NULL);
 		ps_detect_stats(s->d, &st);
-		/* 12022 candidates: a yield at 4096 and 8192 of each pass over them */
+		/* 17022 candidates: yields at 4096, 8192, 12288 and 16384 of each pass over them */
 		if (st.runs != 1 || st.clients != n0 || m.turns < 10 ||
 		    s->t.n != n0 + 100 * m.turns)
 			ck_fail(&ck, "%llu runs of %u clients, %u ticks, %u clients now (expected 1 "
