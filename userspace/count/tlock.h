@@ -14,7 +14,7 @@
  * may never wait for events long enough for a thread to take the table
  * (it wakes, late, to a tick already due), and a detection run would
  * never end. A thread that waited PS_TLOCK_STARVE_NS for the table is
- * let in first at the loop's next wake (ps_tlock_take_fair): the loop
+ * let in first at the loop's next tick (ps_tlock_take_fair): the loop
  * waits for it to take the table, then asks for it back, and the thread
  * keeps it for a slice (PS_TLOCK_SLICE_NS of its CPU time) before it
  * gives way, as the loop's own passes once took their turn inline.

@@ -147,13 +147,17 @@ int ps_daemon_shape_sync(struct ps_daemon *d, char *err, size_t errlen)
  * holds it (a detection run's, a save's chunk), or the slice of one that
  * waited too long for it (count/tlock.h), the wait counted.
  */
-static void take_table(struct ps_daemon *d)
+static void take_table(struct ps_daemon *d, bool tick)
 {
 	struct timespec t0, t1;
 	uint64_t ns;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ps_tlock_take_fair(&d->table_mu);
+	/* A tick lets a starved thread have its slice first; a request does not wait for one. */
+	if (tick)
+		ps_tlock_take_fair(&d->table_mu);
+	else
+		ps_tlock_take(&d->table_mu);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	d->table_held = true;
 	ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL + t1.tv_nsec - t0.tv_nsec;
@@ -379,7 +383,9 @@ int ps_daemon_run(struct ps_daemon *d)
 		ps_tlock_give(&d->table_mu);
 		ctl_looked(d);
 		n = epoll_wait(efd, evs, 8, -1);
-		take_table(d);
+		for (i = 0; i < n && evs[i].data.fd != tfd; i++)
+			;
+		take_table(d, i < n);
 		if (n < 0 && errno != EINTR)
 			break;
 		for (i = 0; i < n; i++) {

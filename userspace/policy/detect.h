@@ -111,9 +111,10 @@ int ps_detect_bg_start(struct ps_detect *d, struct ps_tlock *lk);
 /* The thread stopped (its run at its next yield), the steps it found taken; lock not held. */
 void ps_detect_bg_stop(struct ps_detect *d);
 /*
- * Readable when the thread's run ended with steps found (-1: no thread):
- * the loop then takes them at once with ps_detect_bg_take (lock held;
- * steps taken), not at its next tick.
+ * Readable when the thread's run ended with steps found, or found 64
+ * since the loop last took them (-1: no thread): the loop then takes them
+ * at once with ps_detect_bg_take (lock held; steps taken), not at its
+ * next tick.
  */
 int ps_detect_bg_fd(const struct ps_detect *d);
 int ps_detect_bg_take(struct ps_detect *d);

@@ -37,6 +37,11 @@ struct dt_step {
 	uint64_t now_ms, boot_now;
 };
 
+/* Steps queued that wake the loop to take them before the run ends: a
+ * run that finds thousands (a population of hydras) holds a few KB of
+ * evidence each, megabytes if the loop took them only at the end. */
+#define BG_WAKE_STEPS	64
+
 struct dt_bg {
 	pthread_t th;
 	struct ps_tlock *lk;
@@ -83,6 +88,16 @@ void ps_detect_bg_at_yield(struct ps_detect *d, void (*fn)(void *ctx), void *ctx
 	d->bg->at_yield_ctx = ctx;
 }
 
+/* The loop, to take the steps queued (ps_detect_bg_fd). */
+static void bg_wake(struct dt_bg *bg)
+{
+	uint64_t one = 1;
+
+	if (write(bg->efd, &one, sizeof(one)) < 0) {
+		/* (never full: the loop reads it; else the next tick takes them) */
+	}
+}
+
 int ps_dt_bg_queue(struct ps_detect *d, const struct ps_prefix *p, int kind,
 		   const char *detector, double score, json_t *evidence, bool alert_only,
 		   uint32_t members, bool dry_run, uint64_t now_ms, uint64_t boot_now)
@@ -113,6 +128,8 @@ int ps_dt_bg_queue(struct ps_detect *d, const struct ps_prefix *p, int kind,
 	s->members = members;
 	s->now_ms = now_ms;
 	s->boot_now = boot_now;
+	if (bg->nq == BG_WAKE_STEPS)
+		bg_wake(bg);
 	return 0;
 }
 
@@ -187,13 +204,8 @@ static void *bg_main(void *arg)
 		bg->busy = false;
 		/* The loop takes the steps now, not at its next tick: an
 		 * entry in force a second late lets a second of extraction by. */
-		if (bg->nq) {
-			uint64_t one = 1;
-
-			if (write(bg->efd, &one, sizeof(one)) < 0) {
-				/* (never full: the loop reads it; else the next tick takes them) */
-			}
-		}
+		if (bg->nq)
+			bg_wake(bg);
 		ps_tlock_give(bg->lk);
 	}
 	return NULL;

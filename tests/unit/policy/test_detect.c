@@ -3053,6 +3053,8 @@ static void bg_turns(struct ps_tlock *lk, struct ps_detect *d)
 		ps_tlock_take(lk);
 		if (!ps_detect_bg_busy(d))
 			return;
+		/* The steps found so far, as the loop takes them when woken. */
+		ps_detect_bg_take(d);
 	}
 }
 
