@@ -89,8 +89,8 @@ COMMON_SRCS  := $(addprefix $(US)/common/,log.c units.c clock.c files.c config.c
 		hpack_huffman.c datapath.c protocol.c report.c keyid.c netdev.c) $(US)/fleet/url.c
 COUNT_SRCS   := $(addprefix $(US)/count/,clients.c tick.c keyaddrs.c)
 COUNTD_SRCS   := $(addprefix $(US)/count/,state.c flows.c)
-DETECT_SRCS  := $(addprefix $(US)/policy/,detect.c detectors.c prefix.c escalate.c stats.c keys.c \
-		  tokflow.c)
+DETECT_SRCS  := $(addprefix $(US)/policy/,detect.c detect_bg.c detectors.c prefix.c escalate.c stats.c \
+		keys.c tokflow.c)
 POLICY_SRCS  := $(US)/policy/policy.c $(US)/policy/limits.c $(DETECT_SRCS)
 ENFORCE_SRCS := $(US)/enforce/enforce.c $(US)/enforce/manual.c
 SHAPE_SRCS   := $(US)/enforce/shape.c

@@ -20,7 +20,7 @@
 #
 # Needs root. Sends no packet anywhere: the veth pair stays inside the namespace and carries none.
 # Environment: TICK_PROBE_DIR (keep each N's status answers there, "us
-# unix-ms" a line, as probe-N.txt); TICK_SMAPS_DIR (keep penstockd's /proc/PID/smaps
+# unix-ms running" a line, as probe-N.txt); TICK_SMAPS_DIR (keep penstockd's /proc/PID/smaps
 # at each sample there, as smaps-N-SAMPLE.txt: where the memory is); TICK_TOKENS (the
 # percentage of the clients whose answers report tokens, default 10: the others, a
 # flood's among them, count none; 100 for every client's); TICK_ROUNDS (seconds of load per N, default 12: a detection
@@ -71,15 +71,20 @@ EOF
 	fi
 }
 
-# `penstock status` answered back to back until FILE appears: each answer's wall us.
+# `penstock status` answered back to back until FILE appears: each answer's wall us,
+# when it was asked (Unix ms) and whether a detection pass was going in the detector's
+# thread as it answered (detection.running: 1, 0; - where penstockd does not say).
 probe_control() {	# OUT STOPFILE
 	: >"$1"
 	while [ ! -e "$2" ] && [ -d "$tmp" ]; do
-		local t0 t1
+		local t0 t1 running
 		t0=$(date +%s%N)
-		"$bin/penstock" status --json --socket "$tmp/run/penstock.sock" >/dev/null 2>&1 || true
+		"$bin/penstock" status --json --socket "$tmp/run/penstock.sock" >"$tmp/probe.json" 2>/dev/null || true
 		t1=$(date +%s%N)
-		echo "$(((t1 - t0) / 1000)) $((t0 / 1000000))" >>"$1"
+		running=-
+		grep -q '"running": *true' "$tmp/probe.json" && running=1
+		grep -q '"running": *false' "$tmp/probe.json" && running=0
+		echo "$(((t1 - t0) / 1000)) $((t0 / 1000000)) $running" >>"$1"
 	done
 }
 
@@ -131,11 +136,13 @@ one() {
 	sleep 1.5
 	touch "$tmp/probe.stop"
 	wait "$ppid"
-	read -r last avg max tracked rss save dlast dmax tsave late gap < <(status_field \
-		'"%.1f %.1f %.1f %d %d %d %.1f %.1f %.1f %d %.1f" % (d["tick"]["last_ms"], d["tick"]["avg_ms"], d["tick"]["max_ms"], d["clients"]["tracked"], d["daemon"]["rss_kb"], d["daemon"]["save_ms"], d["detection"]["last_ms"], d["detection"]["max_ms"], d["daemon"]["tick_save_max_ms"], d["daemon"]["tick_late_max_ms"], d["daemon"]["control_gap_max_ms"])')
+	read -r last avg max tracked rss save dlast dmax tsave late gap twait tgap < <(status_field \
+		'"%.1f %.1f %.1f %d %d %d %.1f %.1f %.1f %d %.1f %s %s" % (d["tick"]["last_ms"], d["tick"]["avg_ms"], d["tick"]["max_ms"], d["clients"]["tracked"], d["daemon"]["rss_kb"], d["daemon"]["save_ms"], d["detection"]["last_ms"], d["detection"]["max_ms"], d["daemon"]["tick_save_max_ms"], d["daemon"]["tick_late_max_ms"], d["daemon"]["control_gap_max_ms"], "%.1f" % d["daemon"]["table_wait_max_ms"] if "table_wait_max_ms" in d["daemon"] else "-", "%.1f" % d["detection"]["table_gap_max_ms"] if "table_gap_max_ms" in d["detection"] else "-")')
 	local ctl_max ctl_n
 	ctl_max=$(sort -n "$tmp/probe.us" | tail -n 1 | awk '{ printf "%.1f", $1 / 1000 }')
 	ctl_n=$(wc -l <"$tmp/probe.us")
+	local ctl_pass
+	ctl_pass=$(awk '$3 == 1 { n++; if ($1 > m) m = $1 } END { if (n) printf "%.1f (%d)", m / 1000, n; else print "-" }' "$tmp/probe.us")
 	[ -z "${TICK_PROBE_DIR:-}" ] || cp "$tmp/probe.us" "$TICK_PROBE_DIR/probe-$n.txt"
 	# Under load: the samples after the first two (the clients' arrival).
 	local loaded
@@ -153,9 +160,9 @@ one() {
 	wait "$dpid" || true
 	dpid=""
 	size=$(stat -c %s "$tmp/state/state.gz" 2>/dev/null || echo 0)
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %.1f | %.1f | %.0f | %s | %.1f | %s |\n' \
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s | %.1f | %.1f | %.0f | %s | %.1f | %s |\n' \
 		"$n" "${filled#filled }" "$tracked" "$loaded" "${loaded_max:--}" "$last" "$max" \
-		"$tsave" "$dlast" "$dmax" "$late" "$gap" "$ctl_max" "$ctl_n" \
+		"$tsave" "$dlast" "$dmax" "$late" "$twait" "$tgap" "$gap" "$ctl_max" "$ctl_n" "$ctl_pass" \
 		"$(echo "$rss / 1024" | bc -l)" "$(echo "$hwm / 1024" | bc -l)" \
 		"$(echo "$rss * 1024 / $n" | bc -l)" "$save" "$(echo "$size / 1048576" | bc -l)" \
 		"$render"
@@ -164,8 +171,8 @@ one() {
 {
 	echo "### Daemon tick: CPU time and memory with N clients in the map"
 	echo
-	echo "| clients N | in slots | tracked | tick CPU ms, all N changed (median) | (max) | none changed | first tick (all new) | tick CPU ms during a save (max) | detection pass CPU ms (last) | (max) | tick start late ms (max) | control socket unlooked-at CPU ms (max) | status answer wall ms (max, of answers) | RSS MB | peak RSS MB | RSS bytes/client | state save ms | state file MB | metrics render CPU ms (median) |"
-	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| clients N | in slots | tracked | tick CPU ms, all N changed (median) | (max) | none changed | first tick (all new) | tick CPU ms during a save (max) | detection pass CPU ms (last) | (max) | tick start late ms (max) | loop's wait for the table ms (max) | detector's hold of the table between looks CPU ms (max) | control socket unlooked-at CPU ms (max) | status answer wall ms (max, of answers) | during a detection pass (max, of answers) | RSS MB | peak RSS MB | RSS bytes/client | state save ms | state file MB | metrics render CPU ms (median) |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for n in "${sizes[@]}"; do
 		one "$n"
 	done
@@ -180,9 +187,13 @@ one() {
 	echo "  runs (the samples after the first two), \"none changed\" after it, \"first tick\" the"
 	echo "  largest, when every client is new to the daemon. Targets at 1M: <= 150 ms per tick,"
 	echo "  <= 300 MB RSS."
-	echo "- detection pass: penstockd's thread CPU time for one run of the detectors (every"
-	echo "  \`detection.interval\`, default config) over the N clients, all active: the last run"
-	echo "  after the load, and the largest since start."
+	echo "- detection pass: the CPU time of the detector's thread for one run of the detectors"
+	echo "  (every \`detection.interval\`, default config) over the N clients, all active: the"
+	echo "  last run after the load, and the largest since start. The run is not the loop's: the"
+	echo "  loop, woken by a tick or a request, waits for the table's lock at most the piece of"
+	echo "  the run between two of its looks at whether the loop asks (the detector's hold of the"
+	echo "  table between looks: detection.table_gap_max_ms, CPU time; the loop's wait for the"
+	echo "  table: daemon.table_wait_max_ms, wall clock, a state save's chunks included)."
 	echo "- RSS: penstockd's VmRSS, the median of the samples taken once a second under the"
 	echo "  load (after the first two); peak: VmHWM, a detection pass's scratch included;"
 	echo "  bytes/client = RSS / N."
@@ -198,7 +209,9 @@ one() {
 	echo "- tick start late: the most a tick started after the second it was due"
 	echo "  (daemon.tick_late_max_ms, wall clock); status answer: \`penstock status\` run back to"
 	echo "  back for the whole load, its wall time to answer (process start included), the"
-	echo "  largest of all answers (how many in brackets). Wall-clock figures are noisy: the"
+	echo "  largest of all answers (how many in brackets), and of those answered while a"
+	echo "  detection pass was going in the detector's thread (detection.running: \"-\" where"
+	echo "  penstockd does not say, a pass in the loop). Wall-clock figures are noisy: the"
 	echo "  machine is shared and loaded; the CPU-time columns are not."
 } | tee "$out"
 
@@ -214,8 +227,8 @@ if len(rows) >= 2:
     tick = [float(r[3]) for r in rows]
     first = [float(r[6]) for r in rows]
     det = [float(r[8]) for r in rows]
-    rss = [float(r[13]) for r in rows]
-    peak = [float(r[14]) for r in rows]
+    rss = [float(r[16]) for r in rows]
+    peak = [float(r[17]) for r in rows]
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
     def line(ax, ys, style, label):
         pts = [(x, y) for x, y in zip(n, ys) if y > 0]

@@ -21,6 +21,7 @@
 #include "common/datapath.h"
 #include "count/clients.h"
 #include "count/tick.h"
+#include "count/tlock.h"
 #include "daemon/adopt.h"
 #include "daemon/attach.h"
 #include "daemon/control.h"
@@ -60,13 +61,16 @@ struct ps_daemon {
 	bool shape_dirty;	/* shape entries changed: sync the HTB classes */
 	pid_t saver;		/* a forked saver (after SAVE_ABORTS_MAX saves by thread gave up) */
 	struct ps_state_saver *saver_th;	/* a save by thread (count/state.h) */
-	pthread_mutex_t table_mu;	/* held by the loop but while it waits for events */
+	/* The table's lock: held by the loop but while it waits for events;
+	 * the saver thread and the detector's take it between (count/tlock.h). */
+	struct ps_tlock table_mu;
 	bool table_held;
 	uint32_t save_aborts;	/* saves by thread in a row that gave up */
 	bool save_durable;	/* the next save by a fork: a child outlives a killed daemon */
 	uint64_t tick_save_max_ns;	/* the largest tick CPU time while a save ran */
 	uint64_t tick_start_ms;	/* monotonic, the last tick's start */
 	uint64_t tick_late_max_ms;	/* the most a tick started after its second */
+	uint64_t table_wait_max_ns;	/* the most the loop, awake, waited for the table's lock */
 	uint64_t ctl_look_ns;	/* thread CPU time when the loop last looked at the control socket */
 	uint64_t ctl_gap_max_ns;	/* the most CPU time between two looks */
 	bool save_soon;		/* slots were freed: save at the next chance */

@@ -195,13 +195,16 @@ void ps_run_status(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 
 		ps_detect_stats(d->pol.det, &ds);
 		json_object_set_new(o, "detection",
-				    json_pack("{s:b, s:I, s:I, s:I, s:I, s:f, s:f}", "enabled",
+				    json_pack("{s:b, s:I, s:I, s:I, s:I, s:f, s:f, s:b, s:b, s:f}", "enabled",
 					      d->cfg.detection.enabled > 0, "runs",
 					      (json_int_t)ds.runs, "steps_taken",
 					      (json_int_t)ds.alerts, "subjects",
 					      (json_int_t)ds.subjects, "clients_judged",
 					      (json_int_t)ds.clients, "last_ms", ds.last_ns / 1e6,
-					      "max_ms", ds.max_ns / 1e6));
+					      "max_ms", ds.max_ns / 1e6, "thread",
+					      ps_detect_bg_fd(d->pol.det) >= 0, "running",
+					      ps_detect_bg_busy(d->pol.det), "table_gap_max_ms",
+					      ds.gap_max_ns / 1e6));
 	}
 	if (o)
 		json_object_set_new(o, "slots",
@@ -243,6 +246,8 @@ void ps_run_status(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 				    json_real(d->ctl_gap_max_ns / 1e6));
 		json_object_set_new(json_object_get(o, "daemon"), "tick_late_max_ms",
 				    json_integer((json_int_t)d->tick_late_max_ms));
+		json_object_set_new(json_object_get(o, "daemon"), "table_wait_max_ms",
+				    json_real(d->table_wait_max_ns / 1e6));
 		json_object_set_new(json_object_get(o, "daemon"), "rss_kb",
 				    json_integer(rss_kb()));
 		json_object_set_new(json_object_get(o, "daemon"), "capabilities",

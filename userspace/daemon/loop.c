@@ -8,11 +8,15 @@
  * and, every few seconds, forks a child to write the state file.
  *
  * A pass over every client takes a while with a million of them (the
- * fold, a detection run: hundreds of ms, more on a loaded machine), so
- * the passes yield every PS_CTABLE_YIELD_EVERY clients and, every
+ * fold, the window limits: up to a hundred ms, more on a loaded machine),
+ * so the passes yield every PS_CTABLE_YIELD_EVERY clients and, every
  * YIELD_MS, the requests waiting on the control socket are answered from
  * there, as redis answers while it loads (processEventsWhileBlocked):
- * `penstock` never waits for a whole pass.
+ * `penstock` never waits for a whole pass. The longest pass, a detection
+ * run (hundreds of ms), is not the loop's: it goes to the detector's
+ * thread (policy/detect_bg.c), which reads the table while the loop waits
+ * for events and gives it back as soon as the loop wakes (count/tlock.h);
+ * an eventfd tells the loop that a run ended with steps to take.
  */
 #include <errno.h>
 #include <poll.h>
@@ -23,6 +27,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
@@ -49,10 +54,10 @@ static void reap_saver_thread(struct ps_daemon *d, bool wait)
 	if (!d->saver_th || (!wait && !ps_state_saver_done(d->saver_th)))
 		return;
 	if (held)
-		pthread_mutex_unlock(&d->table_mu);
+		ps_tlock_give(&d->table_mu);
 	r = ps_state_saver_join(d->saver_th, err, sizeof(err));
 	if (held)
-		pthread_mutex_lock(&d->table_mu);
+		ps_tlock_take(&d->table_mu);
 	d->saver_th = NULL;
 	if (!r) {
 		d->last_save_ms = ps_wall_ms();
@@ -137,6 +142,29 @@ int ps_daemon_shape_sync(struct ps_daemon *d, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * The loop, awake: the table, after the piece of work of the thread that
+ * holds it (a detection run's, a save's chunk), or the slice of one that
+ * waited too long for it (count/tlock.h), the wait counted.
+ */
+static void take_table(struct ps_daemon *d, bool tick)
+{
+	struct timespec t0, t1;
+	uint64_t ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* A tick lets a starved thread have its slice first; a request does not wait for one. */
+	if (tick)
+		ps_tlock_take_fair(&d->table_mu);
+	else
+		ps_tlock_take(&d->table_mu);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	d->table_held = true;
+	ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL + t1.tv_nsec - t0.tv_nsec;
+	if (ns > d->table_wait_max_ns)
+		d->table_wait_max_ns = ns;
+}
+
 /* The loop looks at the control socket now: the CPU time since it last did. */
 static void ctl_looked(struct ps_daemon *d)
 {
@@ -193,6 +221,20 @@ static void sweep_flows(struct ps_daemon *d)
 			&left_est, sweep_yield, d);
 	d->flows = left;
 	d->flows_est = left_est;
+}
+
+/*
+ * The steps the detector's thread found at the run that just ended, taken
+ * at once (policy/detect_bg.c), what a tick does after its policy.
+ */
+static void detect_steps(struct ps_daemon *d)
+{
+	ps_detect_bg_take(d->pol.det);
+	ps_daemon_save_escalation(d, false);
+	if (d->pol.shape_dirty) {
+		d->pol.shape_dirty = false;
+		ps_daemon_shape_sync(d, NULL, 0);
+	}
 }
 
 static void tick(struct ps_daemon *d)
@@ -260,7 +302,7 @@ static void tick(struct ps_daemon *d)
 		/* Counts the table alone holds (a slot freed) are saved by a
 		 * child, which finishes the save if the daemon is killed. */
 		if (d->save_aborts < SAVE_ABORTS_MAX && !d->save_durable) {
-			int r = ps_state_saver_start(&d->saver_th, &d->table, &d->table_mu,
+			int r = ps_state_saver_start(&d->saver_th, &d->table, &d->table_mu.mu,
 						     d->state_dir, now);
 
 			if (!r) {
@@ -297,8 +339,8 @@ void ps_daemon_signals(sigset_t *mask)
 int ps_daemon_run(struct ps_daemon *d)
 {
 	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
-	struct epoll_event ev, evs[4];
-	int sfd, tfd, efd, n, i;
+	struct epoll_event ev, evs[8];
+	int sfd, tfd, efd, dfd, n, i, r;
 	sigset_t mask;
 	char err[4200];
 
@@ -323,17 +365,27 @@ int ps_daemon_run(struct ps_daemon *d)
 	epoll_ctl(efd, EPOLL_CTL_ADD, d->fleet.epfd, &ev);
 	sd_notifyf(0, "READY=1\nSTATUS=counting %d endpoints on %d interfaces\nMAINPID=%d",
 		   d->cfg.nendpoints, d->natt, (int)getpid());
-	/* A save by thread reads the table while the loop waits for events. */
-	pthread_mutex_init(&d->table_mu, NULL);
-	pthread_mutex_lock(&d->table_mu);
+	/* A save by thread, and the detection runs in a thread of their own,
+	 * read the table while the loop waits for events. */
+	ps_tlock_init(&d->table_mu);
+	ps_tlock_take(&d->table_mu);
 	d->table_held = true;
+	if (d->pol.det && (r = ps_detect_bg_start(d->pol.det, &d->table_mu)))
+		pr_warn("penstockd: cannot start the detector's thread (detection runs in the loop): %s\n",
+			strerror(-r));
+	dfd = d->pol.det ? ps_detect_bg_fd(d->pol.det) : -1;
+	if (dfd >= 0) {
+		ev.data.fd = dfd;
+		epoll_ctl(efd, EPOLL_CTL_ADD, dfd, &ev);
+	}
 	while (!d->stop) {
 		d->table_held = false;
-		pthread_mutex_unlock(&d->table_mu);
+		ps_tlock_give(&d->table_mu);
 		ctl_looked(d);
-		n = epoll_wait(efd, evs, 4, -1);
-		pthread_mutex_lock(&d->table_mu);
-		d->table_held = true;
+		n = epoll_wait(efd, evs, 8, -1);
+		for (i = 0; i < n && evs[i].data.fd != tfd; i++)
+			;
+		take_table(d, i < n);
 		if (n < 0 && errno != EINTR)
 			break;
 		for (i = 0; i < n; i++) {
@@ -342,6 +394,8 @@ int ps_daemon_run(struct ps_daemon *d)
 
 				if (read(tfd, &exp, sizeof(exp)) > 0)
 					tick(d);
+			} else if (evs[i].data.fd == dfd) {
+				detect_steps(d);
 			} else if (evs[i].data.fd == d->fleet.epfd && d->fleet.cfg) {
 				ps_fleet_events(&d->fleet);
 			} else if (evs[i].data.fd == sfd) {
@@ -366,7 +420,10 @@ int ps_daemon_run(struct ps_daemon *d)
 		}
 	}
 	d->table_held = false;
-	pthread_mutex_unlock(&d->table_mu);
+	ps_tlock_give(&d->table_mu);
+	/* Its run stops; what the runs found is taken now, before the escalation is saved. */
+	if (d->pol.det)
+		ps_detect_bg_stop(d->pol.det);
 	sd_notify(0, "STOPPING=1");
 	close(efd);
 	close(tfd);

@@ -125,6 +125,13 @@ int main(int argc, char **argv)
 	 * from the heap, which keeps them.
 	 */
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	/*
+	 * One heap for every thread: the detector's thread allocates the
+	 * evidence of what it finds, which the loop frees; a heap of its own
+	 * (glibc gives a thread one) keeps what a run that finds thousands
+	 * held, a few MB more at the peak.
+	 */
+	mallopt(M_ARENA_MAX, 1);
 	ret = parse_options(&d, argc, argv, &check);
 	if (ret >= 0)
 		return ret;

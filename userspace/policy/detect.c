@@ -383,7 +383,7 @@ static int judge_one(struct ps_detect *d, const struct cand *c, const struct dt_
 }
 
 /* Between runs: the clients that went over the high_rate floor. */
-static int judge_hot(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
+int ps_dt_judge_hot(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 {
 	uint32_t now = now_ms / 1000, i;
 	struct dt_run run = { .now = now, .now_ms = now_ms, .boot_now = boot_now };
@@ -434,10 +434,12 @@ static uint32_t collect(struct ps_detect *d, uint32_t now)
 
 	d->nex = 0;
 	for (i = 0; i < d->run_n; i++) {
-		const struct ps_crec *r = &t->rec[i];
+		const struct ps_crec *r;
 
+		/* (a yield in the thread may move the records: found after it) */
 		if (ps_dt_yield(d, i))
 			break;
+		r = &t->rec[i];
 		if (r->last_wall + ACTIVE_S < now)
 			continue;
 		if (ps_dt_exempt(cfg, ps_dt_class_of(d, i))) {
@@ -529,10 +531,11 @@ static void mark_networks(struct ps_detect *d)
 	struct cand c;
 
 	FOR_CAND(d, i) {
-		const struct ps_client_key *key = &d->t->rec[i].key;
+		const struct ps_client_key *key;
 		struct ps_prefix p;
 
 		ps_dt_yield(d, k++);	/* a reload: the run stops after these baselines */
+		key = &d->t->rec[i].key;
 		ps_dt_cand(d, i, now, d->last_run_ms, CAND_1H, &c);
 		if (!(c.inf1h > 0 && c.out1h > 0) || !OUTFLOW_SUBJECT(key))
 			continue;
@@ -683,10 +686,40 @@ void ps_dt_need_outflow(struct ps_detect *d)
 	outflow_baseline(d, OB_BUSY, &d->bbusy, &d->bbusy_pop);
 }
 
+/*
+ * Whether a whole run is due: detection.interval since the last, or many
+ * clients over the floor at once (judged against the population of now).
+ */
+bool ps_dt_run_due(struct ps_detect *d, uint64_t now_ms)
+{
+	const struct ps_detection_cfg *dc = &d->cfg->detection;
+
+	return !(d->last_run_ms && now_ms < d->last_run_ms + dc->interval * 1000 &&
+		 now_ms >= d->last_run_ms && !d->hot_overflow &&
+		 !(d->nhot > 16 && (uint64_t)d->nhot * 100 > d->t->n));
+}
+
 int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 {
+	if (d->bg)
+		return ps_dt_bg_tick(d, now_ms, boot_now);
+	if (!d->cfg->detection.enabled)
+		return 0;
+	if (!ps_dt_run_due(d, now_ms))
+		return ps_dt_judge_hot(d, now_ms, boot_now);
+	return ps_dt_full_run(d, now_ms, boot_now);
+}
+
+/*
+ * A whole run: inline (ps_detect_run), or in the detector's thread
+ * (detect_bg.c), which holds the table's lock throughout but at the
+ * run's yields (ps_dt_yield), where the loop may fold a tick: a run in
+ * the thread reads no record and no detector state across a yield
+ * through a pointer taken before it.
+ */
+int ps_dt_full_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
+{
 	const struct ps_config *cfg = d->cfg;
-	const struct ps_detection_cfg *dc = &cfg->detection;
 	struct ps_ctable *t = d->t;
 	uint32_t now = now_ms / 1000, i, k, nc = 0;
 	struct baseline b1m, b1h;
@@ -696,14 +729,8 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	uint64_t cpu0, yield0;
 	int taken = 0;
 
-	if (!dc->enabled)
-		return 0;
-	/* Many clients over the floor at once: a full run now, so that they
-	 * are judged against the population of now. */
-	if (d->last_run_ms && now_ms < d->last_run_ms + dc->interval * 1000 &&
-	    now_ms >= d->last_run_ms && !d->hot_overflow &&
-	    !(d->nhot > 16 && (uint64_t)d->nhot * 100 > t->n))
-		return judge_hot(d, now_ms, boot_now);
+	if (!cfg->detection.enabled)
+		return 0;	/* (turned off by a reload since the loop handed the run over) */
 	d->hot_overflow = false;
 	/* Each class's thresholds, for this run and the ticks up to the next
 	 * (a reload makes the next call a run). */
@@ -757,7 +784,8 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now)
 	if (d->st.runs % 360 == 0)
 		ps_dt_esc_prune(d, now_ms);
 	d->st.runs++;
-	d->st.last_ns = ps_cpu_ns() - cpu0 - (t->yield_ns - yield0);
+	/* (the thread's CPU time is its own: the loop's yields are not in it) */
+	d->st.last_ns = ps_cpu_ns() - cpu0 - (ps_dt_bg_self == d ? 0 : t->yield_ns - yield0);
 	if (d->st.last_ns > d->st.max_ns)
 		d->st.max_ns = d->st.last_ns;
 	return taken;
@@ -795,6 +823,7 @@ void ps_detect_free(struct ps_detect *d)
 {
 	if (!d)
 		return;
+	ps_detect_bg_stop(d);
 	if (d->t->on_fold_ctx == d) {
 		d->t->on_fold = NULL;
 		d->t->on_fold_ctx = NULL;
@@ -820,6 +849,9 @@ void ps_detect_reconfigure(struct ps_detect *d)
 	for (i = 0; i < d->nds; i++)
 		d->ds[i].cls = CLS_UNKNOWN;
 	d->last_run_ms = 0;
+	/* A run in the thread stops at its next yield (inline: the yield says so). */
+	if (d->in_run)
+		d->stale = true;
 }
 
 void ps_detect_stats(const struct ps_detect *d, struct ps_detect_stats *out)

@@ -96,6 +96,43 @@ void ps_detect_observe(void *ctx, struct ps_crec *r, const uint64_t delta[PS_NWF
  */
 int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now_ns);
 
+/*
+ * penstockd: the runs in a thread of their own over the table under lock
+ * lk (the loop holds it but while it waits for events, count/tlock.h),
+ * so that a run (hundreds of ms of CPU with a million clients) delays no
+ * tick and no control request. From then on ps_detect_run, called by the
+ * loop with the lock held at every tick, takes the steps the thread's
+ * last run found (the escalation, its entries and alerts stay the
+ * loop's), hands the thread a run when one is due and none is going,
+ * and judges the hot clients between runs as before. The thread holds
+ * the lock for its run but gives it to the loop at the run's yields
+ * (every few thousand clients, between the passes of a sort) whenever
+ * the loop asks; a tick folded there moves the figures of the clients
+ * the run reads after it, so a run in the thread finds what an inline
+ * run finds only on a table that does not move meanwhile (penstock
+ * replay runs inline: the same capture, the same alerts). 0 or -errno.
+ */
+struct ps_tlock;
+int ps_detect_bg_start(struct ps_detect *d, struct ps_tlock *lk);
+/* The thread stopped (its run at its next yield), the steps it found taken; lock not held. */
+void ps_detect_bg_stop(struct ps_detect *d);
+/*
+ * Readable when the thread's run ended with steps found, or found 64
+ * since the loop last took them (-1: no thread): the loop then takes them
+ * at once with ps_detect_bg_take (lock held; steps taken), not at its
+ * next tick.
+ */
+int ps_detect_bg_fd(const struct ps_detect *d);
+int ps_detect_bg_take(struct ps_detect *d);
+/*
+ * Tests: fn(ctx) at each yield of the thread's runs, the lock held, as
+ * if the loop had its turn there (a tick that moves the table at every
+ * yield, where a real loop has one at a few). NULL: none.
+ */
+void ps_detect_bg_at_yield(struct ps_detect *d, void (*fn)(void *ctx), void *ctx);
+/* Whether a run is handed to the thread and not finished (lock held). */
+bool ps_detect_bg_busy(const struct ps_detect *d);
+
 struct ps_detect_stats {
 	uint64_t runs;		/* detector passes */
 	uint64_t alerts;	/* steps taken */
@@ -104,6 +141,9 @@ struct ps_detect_stats {
 	uint64_t dropped;	/* subjects not taken up: too many in escalation */
 	uint32_t subjects;	/* subjects in escalation */
 	uint32_t clients;	/* clients judged at the last pass */
+	uint64_t gave_way;	/* the thread's runs gave the table to the loop (ps_detect_bg_start) */
+	uint64_t gap_max_ns;	/* the most CPU time a run in the thread held the table without
+				 * looking whether the loop asks for it */
 };
 void ps_detect_stats(const struct ps_detect *d, struct ps_detect_stats *out);
 

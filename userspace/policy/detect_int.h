@@ -288,8 +288,27 @@ struct ps_detect {
 	uint32_t *ex;		/* exempt clients active in the last hour, at this run */
 	uint32_t nex, cap_ex;
 	bool stale;		/* a reload during this run: it stops (ps_dt_yield) */
+	struct dt_bg *bg;	/* penstockd: the runs' thread (detect_bg.c), NULL: inline */
 	struct ps_detect_stats st;
 };
+
+/* detect_bg.c: the detector run in a thread of its own (detect.h). */
+/* The detector whose run this thread is running (NULL: the loop's, or an inline run). */
+extern _Thread_local const struct ps_detect *ps_dt_bg_self;
+/* Every this many clients, a run in the thread looks whether the loop asks for the table. */
+#define BG_YIELD_EVERY	4096
+/* The thread's run gives the table to the loop if it asks; whether the run goes stale. */
+bool ps_dt_bg_yield(struct ps_detect *d);
+/* A step found by the thread's run, queued for the loop (ps_dt_escalate's arguments); 0. */
+int ps_dt_bg_queue(struct ps_detect *d, const struct ps_prefix *p, int kind,
+		   const char *detector, double score, json_t *evidence, bool alert_only,
+		   uint32_t members, bool dry_run, uint64_t now_ms, uint64_t boot_now);
+/* The loop's turn of a detector with a thread (ps_detect_run); steps taken. */
+int ps_dt_bg_tick(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now);
+/* detect.c, for the thread: whether a run is due now; a whole run (steps taken). */
+bool ps_dt_run_due(struct ps_detect *d, uint64_t now_ms);
+int ps_dt_full_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now);
+int ps_dt_judge_hot(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now);
 
 /*
  * A run at its i-th client (or item): let the daemon answer requests
@@ -299,6 +318,8 @@ struct ps_detect {
  */
 static inline bool ps_dt_yield(struct ps_detect *d, uint32_t i)
 {
+	if (ps_dt_bg_self == d)
+		return i && i % BG_YIELD_EVERY == 0 ? ps_dt_bg_yield(d) : d->stale;
 	if (!d->stale && ps_ctable_yield_at(d->t, i))
 		d->stale = true;
 	return d->stale;
@@ -307,6 +328,8 @@ static inline bool ps_dt_yield(struct ps_detect *d, uint32_t i)
 /* The same, now (between the passes of a sort, say). */
 static inline bool ps_dt_yield_now(struct ps_detect *d)
 {
+	if (ps_dt_bg_self == d)
+		return ps_dt_bg_yield(d);
 	if (!d->stale && ps_ctable_yield(d->t))
 		d->stale = true;
 	return d->stale;

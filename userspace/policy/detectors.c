@@ -20,6 +20,19 @@
 
 #include "policy/detect_int.h"
 
+/*
+ * The outflow and ratio baselines, at the first need of a run: they read
+ * every candidate, yielding as they go; in the detector's thread a tick
+ * may then move the records and the detector state (the pointers are
+ * taken again).
+ */
+static void need_outflow(struct judge *j)
+{
+	ps_dt_need_outflow(j->d);
+	j->r = &j->d->t->rec[j->c->idx];
+	j->s = &j->d->ds[j->c->idx];
+}
+
 static void read24(struct judge *j)
 {
 	if (j->have24)
@@ -200,7 +213,7 @@ static bool ratio(struct judge *j, struct finding *f)
 	r1 = c->txp1h / (c->rxp1h > 1 ? c->rxp1h : 1);
 	if (!(r24 >= dc->ratio.min_ratio && r1 >= dc->ratio.min_ratio))
 		return false;
-	ps_dt_need_outflow(j->d);
+	need_outflow(j);
 	/* Against a population, far above its ratios too: people reading
 	 * streamed answers (an event of a few hundred bytes a token) reach
 	 * the bound, and so does an address many of them share. */
@@ -277,7 +290,7 @@ static bool outflow(struct judge *j, struct finding *f)
 	       (c->out1m >= OUT_MIN_1M || c->opace1m >= OUT_MIN_1M)) ||
 	      (c->inf1h >= OUT_MIN_REQ_1H && c->out1h >= OUT_MIN_1H)))
 		return false;
-	ps_dt_need_outflow(j->d);
+	need_outflow(j);
 	if (c->recent && c->inf1m >= OUT_MIN_REQ_1M && c->out1m >= OUT_MIN_1M &&
 	    run->boreq->population) {
 		value = c->out1m / c->inf1m;

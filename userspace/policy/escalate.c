@@ -149,11 +149,17 @@ int ps_dt_escalate(struct ps_detect *d, const struct ps_prefix *p, int kind,
 {
 	const struct ps_detection_cfg *dc = &d->cfg->detection;
 	const struct ps_step_cfg *step;
-	struct esc *e = ps_dt_esc_get(d, p);
 	const char *action = "alert";
+	struct esc *e;
 	bool renew;
 	int stage;
 
+	/* Found by a run in the detector's thread: the loop takes the step
+	 * (the escalation, the entries and the alerts are the loop's). */
+	if (ps_dt_bg_self == d)
+		return ps_dt_bg_queue(d, p, kind, detector, score, evidence, alert_only, members,
+				      dry_run, now_ms, boot_now);
+	e = ps_dt_esc_get(d, p);
 	if (!e)
 		return 0;
 	if (e->stage >= 0 && now_ms - e->last_ms > dc->forget * 1000)

@@ -234,9 +234,13 @@ static void hydra_features(struct ps_detect *d, const struct pkey *keys, uint32_
 
 	memset(hf, 0, sizeof(*hf));
 	hf->reg_cv = -1;
+	/* (a big prefix's members are many: the run yields among them; a
+	 * reload stops it, and the prefix is not found) */
 	for (i = 0; v && i < n; i++) {
 		const struct ps_crec *r;
 
+		if (ps_dt_yield(d, i))
+			return;
 		if (keys[i].who & EXEMPT_BIT)
 			continue;
 		r = &d->t->rec[keys[i].who];
@@ -258,6 +262,8 @@ static void hydra_features(struct ps_detect *d, const struct pkey *keys, uint32_
 		const struct dstate *s;
 		uint32_t idx = keys[i].who;
 
+		if (ps_dt_yield(d, i))
+			return;
 		if (idx & EXEMPT_BIT || d->t->rec[idx].last_wall + PREFIX_ACTIVE_S < now)
 			continue;
 		s = &d->ds[idx];
@@ -296,9 +302,14 @@ static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n
 	int taken;
 
 	ps_dt_mask_prefix(&first->key, len, &x.p);
-	/* What the records tell first: too few active, the windows are not read. */
+	/* What the records tell first: too few active, the windows are not read.
+	 * (The run yields among a big prefix's members; a reload stops it.) */
 	for (i = 0; i < n; i++) {
-		const struct ps_crec *r = &d->t->rec[pkey_rec(&keys[i])];
+		const struct ps_crec *r;
+
+		if (ps_dt_yield(d, i))
+			return 0;
+		r = &d->t->rec[pkey_rec(&keys[i])];
 
 		if (keys[i].who & EXEMPT_BIT) {
 			x.hold = true;
@@ -318,6 +329,8 @@ static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n
 	for (i = 0; i < n; i++) {
 		struct cand c;
 
+		if (ps_dt_yield(d, i))
+			return 0;
 		if (keys[i].who & EXEMPT_BIT)
 			continue;
 		ps_dt_cand(d, keys[i].who, now, now_ms, CAND_ALL, &c);
@@ -340,15 +353,18 @@ static int judge_prefix(struct ps_detect *d, const struct pkey *keys, uint32_t n
 		return 0;
 	/* Found: its members are not judged again under a shorter prefix;
 	 * the tokens their answers reported in the hour, for the evidence. */
-	for (i = 0; i < n; i++)
-		if (!(keys[i].who & EXEMPT_BIT)) {
-			struct ps_cview v;
+	for (i = 0; i < n; i++) {
+		struct ps_cview v;
 
-			ps_bit_set(d->bfound, keys[i].who);
-			ps_crec_view(d->t, &d->t->rec[keys[i].who], PS_WIN_1H, now_ms, &v);
-			txt1h += v.v[PS_F_TX_TOKENS];
-			rxt1h += v.v[PS_F_RX_TOKENS];
-		}
+		if (ps_dt_yield(d, i))
+			return 0;
+		if (keys[i].who & EXEMPT_BIT)
+			continue;
+		ps_bit_set(d->bfound, keys[i].who);
+		ps_crec_view(d->t, &d->t->rec[keys[i].who], PS_WIN_1H, now_ms, &v);
+		txt1h += v.v[PS_F_TX_TOKENS];
+		rxt1h += v.v[PS_F_RX_TOKENS];
+	}
 	ev = json_pack("{s:s,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "window", "1h",
 		       "active_clients", (int)x.active, "clients", (int)x.members,
 		       "requests_per_hour", rate, "requests_1m", x.inf1m, "requests_1h", x.inf1h,
@@ -393,15 +409,18 @@ static int judge_groups(struct ps_detect *d, struct pkey *keys, uint32_t n, int 
 	int taken = 0;
 
 	for (i = 0; i < n; i = j) {
-		const struct ps_client_key *k = &d->t->rec[pkey_rec(&keys[i])].key;
-		int l = level_len(level, k->family);
+		const struct ps_client_key *k;
 		struct ps_prefix p, q;
+		int l;
 
 		if (i >= yield_at) {
 			if (ps_dt_yield_now(d))
 				break;
 			yield_at = i + PS_CTABLE_YIELD_EVERY;
 		}
+		/* (after the yield: the thread's may move the records) */
+		k = &d->t->rec[pkey_rec(&keys[i])].key;
+		l = level_len(level, k->family);
 
 		ps_dt_mask_prefix(k, l, &p);
 		for (j = i + 1; j < n && keys[j].h == keys[i].h; j++) {
@@ -496,6 +515,8 @@ static int judge_level(struct ps_detect *d, int level, const struct baseline *b1
 		n = 0;
 		for (i = ps_bit_next(d->bgroup, d->run_n, 0); i < d->run_n;
 		     i = ps_bit_next(d->bgroup, d->run_n, i + 1)) {
+			if (ps_dt_yield(d, k++))
+				return taken;
 			if (tag[i] < b || tag[i] >= e)
 				continue;
 			keys[n].h = key_prefix_hash(&t->rec[i].key,

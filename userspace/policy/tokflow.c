@@ -272,11 +272,14 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 	int taken = 0;
 
 	/* Who may have tokens: a token entry (or 64-bit buckets). */
+	/* A record is read after the yield before it: in the detector's
+	 * thread, a tick at the yield may move the records. */
 	FOR_CAND(d, i) {
-		const struct ps_crec *r = &d->t->rec[i];
+		const struct ps_crec *r;
 
 		if (ps_dt_yield(d, k++))
 			return 0;
+		r = &d->t->rec[i];
 		if (r->tok || (r->ext && d->t->ext[r->ext - 1].wide)) {
 			ntok++;
 			naddr += r->key.family != PS_AF_KEY;
@@ -298,13 +301,14 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 
 	/* The networks, their first address with tokens the population's. */
 	FOR_CAND(d, i) {
-		const struct ps_client_key *key = &d->t->rec[i].key;
+		const struct ps_client_key *key;
 		struct ps_prefix p;
 		struct tnet *t;
 		uint64_t h;
 
 		if (ps_dt_yield(d, k++))
 			return 0;
+		key = &d->t->rec[i].key;
 		if (key->family == PS_AF_KEY || !ps_dt_tokens(d, i, now, now_ms, &c))
 			continue;
 		h = net_hash(key, &p);
@@ -377,15 +381,18 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 
 	/* Addresses and keys: each against its kind. */
 	FOR_CAND(d, i) {
-		const struct ps_crec *r = &d->t->rec[i];
-		bool is_key = r->key.family == PS_AF_KEY;
-		int cls = d->ds[i].cls;
+		const struct ps_crec *r;
 		struct ps_limits lim;
 		struct ps_prefix p;
+		bool is_key;
 		json_t *ev;
+		int cls;
 
 		if (ps_dt_yield(d, k++))
 			return taken;
+		r = &d->t->rec[i];
+		is_key = r->key.family == PS_AF_KEY;
+		cls = d->ds[i].cls;
 		if (!ps_dt_tokens(d, i, now, now_ms, &c) ||
 		    !judge_subject(dc, &c, is_key ? &bk : &ba, &f))
 			continue;

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -42,6 +43,7 @@
 #include "common/config.h"
 #include "common/units.h"
 #include "count/clients.h"
+#include "count/tlock.h"
 #include "policy/detect.h"
 #include "policy/detect_int.h"
 #include "../check.h"
@@ -3298,6 +3300,290 @@ static void test_escalation_restart(void)
 	ck_end(&ck);
 }
 
+/* ------------------------------------------------- the run in a thread */
+
+/*
+ * The scene of bg_same_as_inline, fed to a sim: 12000 people, each in a
+ * /24 of its own, a request every 20 s (3 a minute, answers of 1000
+ * bytes); a client at 2 requests a second (high_rate); a client of
+ * 10000-byte answers every 10 s (outflow); ten members of an IPv4 /24
+ * and ten of an IPv6 /64 every 20 s from s = i, first seen together
+ * (prefix); 5000 members of another /64 alike (a prefix big enough for
+ * the run to yield among its members).
+ */
+#define BG_PEOPLE	12000
+#define BG_BIG		5000
+#define BG_CLIENTS	(BG_PEOPLE + BG_BIG + 22)
+
+static void bg_scene(struct sim *s)
+{
+	uint32_t i;
+
+	s->old = true;
+	for (i = 0; i < BG_PEOPLE; i++)
+		pat_add(cl_add(s, key4f("10.%u.%u.1", i >> 8, i & 255)), i % 20, 90000, 20, 1,
+			300, 1000);
+	pat_add(cl_add(s, key4f("192.0.2.7")), 1, 90000, 1, 2, 300, 1000);
+	pat_add(cl_add(s, key4f("203.0.113.9")), 0, 90000, 10, 1, 300, 10000);
+	for (i = 1; i <= 10; i++) {
+		pat_add(cl_add(s, key4f("198.51.100.%u", i)), i, 90000, 20, 1, 0, 0);
+		pat_add(cl_add(s, key6f("2001:db8:0:1::%x", i)), i, 90000, 20, 1, 0, 0);
+	}
+	for (i = 1; i <= BG_BIG; i++)
+		pat_add(cl_add(s, key6f("2001:db8:0:2::%x", i)), i % 20, 90000, 20, 1, 0, 0);
+}
+
+/* The loop's turn, emulated: give the table, take it back as soon as the
+ * thread holds it (or the run ended), so that the loop asks for it while
+ * the thread's run holds it. The table is taken back held. */
+static void bg_turns(struct ps_tlock *lk, struct ps_detect *d)
+{
+	for (;;) {
+		ps_tlock_give(lk);
+		while (pthread_mutex_trylock(&lk->mu) == 0) {
+			/* The thread has not taken it yet, or its run ended. */
+			if (!ps_detect_bg_busy(d))
+				return;
+			pthread_mutex_unlock(&lk->mu);
+			sched_yield();
+		}
+		/* The thread's run holds it: ask for it (it gives way at its next yield). */
+		ps_tlock_take(lk);
+		if (!ps_detect_bg_busy(d))
+			return;
+		/* The steps found so far, as the loop takes them when woken. */
+		ps_detect_bg_take(d);
+	}
+}
+
+static void bg_same(struct ck *ck, const char *when, const struct got *a, const struct got *b)
+{
+	int i;
+
+	if (a->lost || b->lost || a->nal != b->nal || a->nen != b->nen) {
+		ck_fail(ck, "%s: inline %d alerts, %d entries (%d lost); thread %d, %d (%d lost)",
+			when, a->nal, a->nen, a->lost, b->nal, b->nen, b->lost);
+		return;
+	}
+	for (i = 0; i < a->nal; i++) {
+		const struct got_alert *x = &a->al[i], *y = &b->al[i];
+
+		if (x->time_ms != y->time_ms || strcmp(x->subject, y->subject) ||
+		    x->kind != y->kind || strcmp(x->detector, y->detector) ||
+		    x->score != y->score || strcmp(x->action, y->action) ||
+		    !json_equal(x->ev, y->ev)) {
+			char *ex = json_dumps(x->ev, JSON_COMPACT), *ey = json_dumps(y->ev, JSON_COMPACT);
+
+			ck_fail(ck, "%s: alert %d inline %s %s %s %.17g %s, thread %s %s %s %.17g %s",
+				when, i, x->subject, x->detector, x->action, x->score, ex ? ex : "",
+				y->subject, y->detector, y->action, y->score, ey ? ey : "");
+			free(ex);
+			free(ey);
+			return;
+		}
+	}
+	for (i = 0; i < a->nen; i++)
+		if (memcmp(&a->en[i].p, &b->en[i].p, sizeof(a->en[i].p)) ||
+		    memcmp(&a->en[i].e, &b->en[i].e, sizeof(a->en[i].e)))
+			ck_fail(ck, "%s: entry %d differs", when, i);
+}
+
+/*
+ * A run in the detector's thread finds what an inline run finds on a
+ * table that does not move during it: two sims fed alike, one run
+ * inline, one in the thread while this thread takes the table's lock
+ * from it as penstockd's loop does; the same alerts (subject, detector,
+ * score, action, evidence), in the same order, and the same entries.
+ * Steps 30 s apart, a run every 30 s: each subject found goes up a step
+ * at every run.
+ */
+static void test_bg_same_as_inline(void)
+{
+	static const uint32_t at[] = { 30, 60, 90, 120, 150, 180 };
+	struct ck ck;
+
+	ck_init(&ck, "bg_run_same_as_inline");
+	{
+		struct sim *a = sim_new_n(&ck, cfg_new(), BG_CLIENTS + 10);
+		struct sim *b = sim_new_n(&ck, cfg_new(), BG_CLIENTS + 10);
+		struct ps_detect_stats sa, sb;
+		static const char *const want[] = { "192.0.2.7", "203.0.113.9",
+						    "198.51.100.0/24", "2001:db8:0:1::/64",
+						    "2001:db8:0:2::/64" };
+		struct ps_tlock lk;
+		uint32_t from = 0;
+		int r, i, j;
+
+		/* Steps 30 s apart: every run takes the next (alerts and entries). */
+		for (j = 0; j < a->cfg->detection.nsteps; j++)
+			a->cfg->detection.steps[j].cooldown = b->cfg->detection.steps[j].cooldown = 30;
+		bg_scene(a);
+		bg_scene(b);
+		ps_tlock_init(&lk);
+		ps_tlock_take(&lk);
+		r = ps_detect_bg_start(b->d, &lk);
+		if (r)
+			ck_fail(&ck, "ps_detect_bg_start: %d", r);
+		for (i = 0; i < NA(at) && !r && ck_ok(&ck); i++) {
+			char when[32];
+
+			snprintf(when, sizeof(when), "s=%u", at[i]);
+			advance(a, from, at[i]);
+			advance(b, from, at[i]);
+			from = at[i] + 1;
+			run(a, at[i]);
+			/* Hands the run over (takes the last run's steps first). */
+			run(b, at[i]);
+			if (!ps_detect_bg_busy(b->d))
+				ck_fail(&ck, "%s: no run handed to the thread", when);
+			bg_turns(&lk, b->d);
+			/* The loop's next call takes the steps the run found. */
+			ps_detect_bg_take(b->d);
+			bg_same(&ck, when, &a->g, &b->g);
+		}
+		ps_tlock_give(&lk);
+		ps_detect_bg_stop(b->d);
+		ps_detect_stats(a->d, &sa);
+		ps_detect_stats(b->d, &sb);
+		if (sa.runs != NA(at) || sb.runs != sa.runs || sb.alerts != sa.alerts ||
+		    sb.clients != sa.clients || sa.clients != BG_CLIENTS)
+			ck_fail(&ck, "runs %llu and %llu, alerts %llu and %llu, clients %u and %u "
+				"(expected %d runs, %d clients)", (unsigned long long)sa.runs,
+				(unsigned long long)sb.runs, (unsigned long long)sa.alerts,
+				(unsigned long long)sb.alerts, sa.clients, sb.clients, NA(at),
+				BG_CLIENTS);
+		/* The loop asked for the table during the runs, and got it. */
+		if (!sb.gave_way)
+			ck_fail(&ck, "the thread's runs never gave the table to the loop");
+		for (j = 0; j < NA(want); j++) {
+			for (i = 0; i < a->g.nal && strcmp(a->g.al[i].subject, want[j]); i++)
+				;
+			if (i == a->g.nal)
+				ck_fail(&ck, "no alert on %s (%d alerts)", want[j], a->g.nal);
+		}
+		printf("# %d alerts, %d entries; the thread gave the table to the loop %llu times\n",
+		       a->g.nal, a->g.nen, (unsigned long long)sb.gave_way);
+		sim_free(a);
+		sim_free(b);
+	}
+	ck_end(&ck);
+}
+
+/*
+ * A tick at each yield of the thread's run (ps_detect_bg_at_yield): a
+ * second of counts folded for every client and 100 new clients; then the
+ * table's records and the detector's state are moved to new memory, as
+ * a realloc may move them, and the old freed (under the sanitizers, a
+ * read of it is an error).
+ */
+struct bg_mover {
+	struct sim *s;
+	uint32_t sec, added, turns;
+};
+
+static void bg_move(void *ctx)
+{
+	struct bg_mover *m = ctx;
+	uint32_t i;
+
+	struct ps_detect *d = m->s->d;
+	struct ps_ctable *t = &m->s->t;
+	struct ps_crec *rec;
+	struct dstate *ds;
+
+	m->turns++;
+	advance(m->s, m->sec, m->sec);
+	for (i = 0; i < 100; i++) {
+		struct ps_counters c = { .requests = 1, .inference_requests = 1, .rx_packets = 1,
+					 .connections = 1,
+					 .first_seen_ns = (uint64_t)(T0 + m->sec) * NS,
+					 .last_seen_ns = (uint64_t)(T0 + m->sec) * NS };
+		struct ps_client_key k = key4f("100.%u.%u.%u", 64 + (m->added >> 16),
+					       (m->added >> 8) & 255, m->added & 255);
+
+		m->added++;
+		if (ps_ctable_update(t, &k, &c, NULL, T0 + m->sec, 0))
+			ck_fail(m->s->ck, "ps_ctable_update of a new client failed");
+	}
+	rec = malloc((size_t)t->cap * sizeof(*rec));
+	ds = malloc((size_t)d->cap_ds * sizeof(*ds));
+	if (!rec || !ds) {
+		printf("FAIL setup: out of memory\n");
+		exit(1);
+	}
+	memcpy(rec, t->rec, (size_t)t->n * sizeof(*rec));
+	memcpy(ds, d->ds, (size_t)d->nds * sizeof(*ds));
+	free(t->rec);
+	free(d->ds);
+	t->rec = rec;
+	d->ds = ds;
+}
+
+/*
+ * The table moves under the thread's run (a tick at every one of its
+ * yields): the run reads no record or detector state through a pointer
+ * taken before a yield (under the sanitizers: no use after a realloc),
+ * judges the candidates of its start and ends; the next run judges the
+ * new clients too.
+ */
+static void test_bg_table_moves(void)
+{
+	struct ck ck;
+
+	ck_init(&ck, "bg_run_while_the_table_moves");
+	{
+		struct sim *s = sim_new_n(&ck, cfg_new(), BG_CLIENTS + 10);
+		struct bg_mover m = { .s = s, .sec = 31 };
+		struct ps_detect_stats st;
+		struct ps_tlock lk;
+		uint32_t n0;
+		int r;
+
+		bg_scene(s);
+		advance(s, 0, 30);
+		ps_tlock_init(&lk);
+		ps_tlock_take(&lk);
+		r = ps_detect_bg_start(s->d, &lk);
+		if (r)
+			ck_fail(&ck, "ps_detect_bg_start: %d", r);
+		n0 = s->t.n;
+		ps_detect_bg_at_yield(s->d, bg_move, &m);
+		run(s, 30);
+		bg_turns(&lk, s->d);
+		ps_detect_bg_take(s->d);
+		ps_detect_bg_at_yield(s->d, NULL, NULL);
+		ps_detect_stats(s->d, &st);
+		/* 17022 candidates: yields at 4096, 8192, 12288 and 16384 of each pass over them */
+		if (st.runs != 1 || st.clients != n0 || m.turns < 10 ||
+		    s->t.n != n0 + 100 * m.turns)
+			ck_fail(&ck, "%llu runs of %u clients, %u ticks, %u clients now (expected 1 "
+				"run of %u, %u + 100 a tick)", (unsigned long long)st.runs,
+				st.clients, m.turns, s->t.n, n0, n0);
+		/* The next run, every client of its start active: the outflow
+		 * baselines, made at the first, are made again when the outflow
+		 * client is judged (their yields inside its judgement). */
+		m.sec++;
+		advance(s, m.sec, 60);
+		m.sec = 61;
+		n0 = s->t.n;
+		ps_detect_bg_at_yield(s->d, bg_move, &m);
+		run(s, 60);
+		bg_turns(&lk, s->d);
+		ps_detect_bg_take(s->d);
+		ps_detect_bg_at_yield(s->d, NULL, NULL);
+		ps_detect_stats(s->d, &st);
+		if (st.runs != 2 || st.clients != n0)
+			ck_fail(&ck, "%llu runs, %u clients at the last (expected 2 and %u)",
+				(unsigned long long)st.runs, st.clients, n0);
+		printf("# %u ticks at the yields of the two runs, %u clients added\n", m.turns,
+		       m.added);
+		ps_tlock_give(&lk);
+		ps_detect_bg_stop(s->d);
+		sim_free(s);
+	}
+	ck_end(&ck);
+}
+
 int main(void)
 {
 	test_defaults();
@@ -3324,5 +3610,7 @@ int main(void)
 	test_outflow();
 	test_outflow_tokens();
 	test_enabled_interval();
+	test_bg_same_as_inline();
+	test_bg_table_moves();
 	return nfailed ? 1 : 0;
 }
