@@ -3320,11 +3320,17 @@ static void bg_scene(struct sim *s)
 	uint32_t i;
 
 	s->old = true;
-	for (i = 0; i < BG_PEOPLE; i++)
+	/* Every third person's answers report tokens, and the heavy
+	 * client's (the outflow in tokens' passes over the table yield too). */
+	for (i = 0; i < BG_PEOPLE; i++) {
 		pat_add(cl_add(s, key4f("10.%u.%u.1", i >> 8, i & 255)), i % 20, 90000, 20, 1,
 			300, 1000);
+		if (i % 3 == 0)
+			pat_tokens(&s->cl[s->ncl - 1], 10, 250);
+	}
 	pat_add(cl_add(s, key4f("192.0.2.7")), 1, 90000, 1, 2, 300, 1000);
 	pat_add(cl_add(s, key4f("203.0.113.9")), 0, 90000, 10, 1, 300, 10000);
+	pat_tokens(&s->cl[s->ncl - 1], 10, 3000);
 	for (i = 1; i <= 10; i++) {
 		pat_add(cl_add(s, key4f("198.51.100.%u", i)), i, 90000, 20, 1, 0, 0);
 		pat_add(cl_add(s, key6f("2001:db8:0:1::%x", i)), i, 90000, 20, 1, 0, 0);
