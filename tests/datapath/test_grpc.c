@@ -20,31 +20,7 @@
  *
  * Needs root (BPF); exits 77 without it.
  */
-#include "harness.h"
-
-static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-#define INF_PATH	"/v1/chat/completions"
-
-/* What the server has sent on the case's connection so far. */
-static uint32_t soff;
-
-/* A frame of type t, flags fl, on stream sid, with payload p[0..n), at b: its length. */
-static unsigned int h2f(unsigned char *b, uint8_t t, uint8_t fl, uint32_t sid, const void *p,
-			unsigned int n)
-{
-	b[0] = n >> 16;
-	b[1] = n >> 8;
-	b[2] = n;
-	b[3] = t;
-	b[4] = fl;
-	b[5] = sid >> 24;
-	b[6] = sid >> 16;
-	b[7] = sid >> 8;
-	b[8] = sid;
-	if (n)
-		memcpy(b + 9, p, n);
-	return 9 + n;
-}
+#include "h2.h"
 
 /* A gRPC message of len bytes (all 'm') with compressed flag fl, at b: its length. */
 static unsigned int msg(unsigned char *b, uint8_t fl, uint32_t len)
@@ -56,18 +32,6 @@ static unsigned int msg(unsigned char *b, uint8_t fl, uint32_t len)
 	b[4] = len;
 	memset(b + 5, 'm', len);
 	return 5 + len;
-}
-
-/* The server sends len bytes (acknowledging every client byte so far). */
-static int ssend(const struct conn *c, const void *d, unsigned int len)
-{
-	unsigned char buf[2048];
-	int v = run(dp.egress_fd, buf,
-		    frame(buf, SERVER, c->caddr, c->port, c->cport, c->sisn + 1 + soff, c->cisn + 1,
-			  F_ACK, d, len, 0));
-
-	soff += len;
-	return v;
 }
 
 /* The client sends len bytes at *off. */
@@ -101,23 +65,6 @@ static void ssend_segs(struct ck *c, const struct conn *cn, const unsigned char 
 		expect(c, ssend(cn, d + k, len - k < SEG ? len - k : SEG), TC_ACT_OK, what);
 }
 
-/* The client: handshake, preface, SETTINGS; the server: its SETTINGS (its preface). */
-static void open_h2(struct ck *c, struct conn *cn, uint32_t caddr, uint32_t *off)
-{
-	unsigned char b[64];
-	unsigned int n;
-
-	soff = 0;
-	*off = 0;
-	if (handshake(cn, caddr))
-		ck_fail(c, "handshake");
-	memcpy(b, preface, 24);
-	n = 24 + h2f(b + 24, 4, 0, 0, NULL, 0);
-	cput(c, cn, off, b, n, "the preface");
-	n = h2f(b, 4, 0, 0, "\x00\x03\x00\x00\x00\x64", 6);
-	expect(c, ssend(cn, b, n), TC_ACT_OK, "the server's preface");
-}
-
 /*
  * The client opens stream sid: :method POST, :path path (a literal without
  * indexing), :scheme http, then ct[0..ctn), the content-type's
@@ -141,12 +88,6 @@ static void call(struct ck *c, const struct conn *cn, uint32_t *off, uint32_t si
 /* content-type: application/grpc, its name the static table's (31), no indexing. */
 static const unsigned char ct_static[] = "\x0f\x10\x10" "application/grpc";
 #define CT_STATIC	ct_static, sizeof(ct_static) - 1
-
-/* The server's response HEADERS on sid: :status 200 (static 8). */
-static unsigned int resp_headers(unsigned char *b, uint32_t sid)
-{
-	return h2f(b, 1, 0x4, sid, "\x88", 1);
-}
 
 static void expect_msgs(struct ck *c, uint32_t caddr, uint64_t rx, uint64_t tx)
 {
@@ -387,16 +328,6 @@ static void case_slots(void)
 	ck_end(&c);
 }
 
-static int setup(void)
-{
-	static struct ps_config cfg;
-	int err;
-
-	ps_config_init(&cfg);
-	err = ps_config_add_port(&cfg, PORT);
-	return err ? err : dp_start(&cfg, 65536, 0);
-}
-
 int main(void)
 {
 	int err;
@@ -405,7 +336,7 @@ int main(void)
 		printf("SKIP grpc: needs root (BPF)\n");
 		return 77;
 	}
-	err = setup();
+	err = h2_setup(0);
 	if (err) {
 		fail("setup", "%s", strerror(-err));
 		return 1;

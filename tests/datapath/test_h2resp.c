@@ -21,67 +21,14 @@
  *
  * Needs root (BPF); exits 77 without it.
  */
-#include "harness.h"
+#include "h2.h"
 
-static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-#define INF_PATH	"/v1/chat/completions"
 #define MS		1000000ULL
-
-/* What the server has sent on the case's connection so far. */
-static uint32_t soff;
-
-/* A frame of type t, flags fl, on stream sid, with payload p[0..n), at b: its length. */
-static unsigned int h2f(unsigned char *b, uint8_t t, uint8_t fl, uint32_t sid, const void *p,
-			unsigned int n)
-{
-	b[0] = n >> 16;
-	b[1] = n >> 8;
-	b[2] = n;
-	b[3] = t;
-	b[4] = fl;
-	b[5] = sid >> 24;
-	b[6] = sid >> 16;
-	b[7] = sid >> 8;
-	b[8] = sid;
-	if (n)
-		memcpy(b + 9, p, n);
-	return 9 + n;
-}
 
 /* A DATA frame of string s on sid; END_STREAM when end. */
 static unsigned int data(unsigned char *b, uint32_t sid, const char *s, int end)
 {
 	return h2f(b, 0, end ? 0x1 : 0, sid, s, strlen(s));
-}
-
-/* The server sends len bytes (acknowledging every client byte so far). */
-static int ssend(const struct conn *c, const void *d, unsigned int len)
-{
-	unsigned char buf[4096];
-	int v = run(dp.egress_fd, buf,
-		    frame(buf, SERVER, c->caddr, c->port, c->cport, c->sisn + 1 + soff, c->cisn + 1,
-			  F_ACK, d, len, 0));
-
-	soff += len;
-	return v;
-}
-
-/* The client: handshake, preface, SETTINGS; the server: its SETTINGS (its preface). */
-static void open_h2(struct ck *c, struct conn *cn, uint32_t caddr, uint32_t *off)
-{
-	unsigned char b[64];
-	unsigned int n;
-
-	soff = 0;
-	if (handshake(cn, caddr))
-		ck_fail(c, "handshake");
-	memcpy(b, preface, 24);
-	n = 24 + h2f(b + 24, 4, 0, 0, NULL, 0);
-	expect(c, csend(cn, 0, b, n), TC_ACT_OK, "the preface");
-	*off = n;
-	/* SETTINGS_MAX_CONCURRENT_STREAMS 100 */
-	n = h2f(b, 4, 0, 0, "\x00\x03\x00\x00\x00\x64", 6);
-	expect(c, ssend(cn, b, n), TC_ACT_OK, "the server's preface");
 }
 
 /* The client opens stream sid with :method POST, :path path (a literal), :scheme http. */
@@ -99,12 +46,6 @@ static void request(struct ck *c, const struct conn *cn, uint32_t *off, uint32_t
 	k = h2f(b, 1, 0x4, sid, blk, 4 + n);
 	expect(c, csend(cn, *off, b, k), TC_ACT_OK, "the request's HEADERS");
 	*off += k;
-}
-
-/* The server's response HEADERS on sid: :status 200 (static 8). */
-static unsigned int resp_headers(unsigned char *b, uint32_t sid)
-{
-	return h2f(b, 1, 0x4, sid, "\x88", 1);
 }
 
 struct want {
@@ -477,16 +418,6 @@ static void case_upgrade(void)
 	upgrade_case("h2r-upgrade-other", CLIENT_BASE + 10, "GET", "/v1/models", 0);
 }
 
-static int setup(void)
-{
-	static struct ps_config cfg;
-	int err;
-
-	ps_config_init(&cfg);
-	err = ps_config_add_port(&cfg, PORT);
-	return err ? err : dp_start(&cfg, 65536, 0);
-}
-
 int main(void)
 {
 	int err;
@@ -495,7 +426,7 @@ int main(void)
 		printf("SKIP h2resp: needs root (BPF)\n");
 		return 77;
 	}
-	err = setup();
+	err = h2_setup(0);
 	if (err) {
 		fail("setup", "%s", strerror(-err));
 		return 1;

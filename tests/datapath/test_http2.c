@@ -18,28 +18,7 @@
  * Needs root (BPF); exits 77 without it.
  */
 #include "count/flows.h"
-#include "harness.h"
-
-static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-#define INF_PATH	"/v1/chat/completions"
-
-/* A frame of type t, flags fl, on stream sid, with payload p[0..n), at b: its length. */
-static unsigned int h2f(unsigned char *b, uint8_t t, uint8_t fl, uint32_t sid, const void *p,
-			unsigned int n)
-{
-	b[0] = n >> 16;
-	b[1] = n >> 8;
-	b[2] = n;
-	b[3] = t;
-	b[4] = fl;
-	b[5] = sid >> 24;
-	b[6] = sid >> 16;
-	b[7] = sid >> 8;
-	b[8] = sid;
-	if (n)
-		memcpy(b + 9, p, n);
-	return 9 + n;
-}
+#include "h2.h"
 
 /* A HEADERS frame, END_HEADERS, with the block blk[0..n). */
 static unsigned int headers(unsigned char *b, uint32_t sid, const void *blk, unsigned int n)
@@ -58,20 +37,6 @@ static unsigned int blk_literal_path(unsigned char *b, const char *path)
 	b[3] = n;
 	memcpy(b + 4, path, n);
 	return 4 + n;
-}
-
-/* The connection: handshake, preface and an empty SETTINGS frame. */
-static void open_h2(struct ck *c, struct conn *cn, uint32_t caddr, uint32_t *off)
-{
-	unsigned char b[64];
-	unsigned int n;
-
-	if (handshake(cn, caddr))
-		ck_fail(c, "handshake");
-	memcpy(b, preface, 24);
-	n = 24 + h2f(b + 24, 4, 0, 0, NULL, 0);
-	expect(c, csend(cn, 0, b, n), TC_ACT_OK, "the preface");
-	*off = n;
 }
 
 static void send_ok(struct ck *c, const struct conn *cn, uint32_t *off, const void *b,
@@ -114,7 +79,7 @@ static void case_limit(void)
 	unsigned int n, k;
 
 	ck_init(&c, "h2-limit");
-	open_h2(&c, &cn, CLIENT_BASE + 1, &off);
+	open_h2_client(&c, &cn, CLIENT_BASE + 1, &off);
 	/* Stream 1 inserts ":path: /v1/chat/completions" (dynamic index 62). */
 	k = blk_literal_path(blk, INF_PATH);
 	n = headers(b, 1, blk, k);
@@ -168,7 +133,7 @@ static void case_rst_goaway(void)
 
 	ck_init(&c, "h2-rst-goaway");
 	default_limit(0);
-	open_h2(&c, &cn, CLIENT_BASE + 2, &off);
+	open_h2_client(&c, &cn, CLIENT_BASE + 2, &off);
 	k = blk_literal_path(blk, INF_PATH);
 	n = headers(b, 1, blk, k);
 	n += h2f(b + n, 3, 0, 1, rst, 4);
@@ -228,7 +193,7 @@ static void case_unclassified(void)
 
 	ck_init(&c, "h2-unclassified");
 	default_limit(0);
-	open_h2(&c, &cn, CLIENT_BASE + 3, &off);
+	open_h2_client(&c, &cn, CLIENT_BASE + 3, &off);
 	/* Size update to 8192: 0x3f, then 8192 - 31 = 8161 in 7-bit groups. */
 	blk[0] = 0x3f;
 	blk[1] = 0x80 | (8161 & 0x7f);
@@ -271,7 +236,7 @@ static void case_unclassified_limited(void)
 	static const unsigned char size8192[] = { 0x3f, 0x80 | (8161 & 0x7f), 8161 >> 7 };
 
 	ck_init(&c, "h2-unclassified-limited");
-	open_h2(&c, &cn, CLIENT_BASE + 5, &off);
+	open_h2_client(&c, &cn, CLIENT_BASE + 5, &off);
 	/* 130 entries "a: N" after a size update to 8192, no :path among
 	 * them: the table is lost, no inference request yet. */
 	for (i = 0; i < 5; i++)
@@ -309,7 +274,7 @@ static void case_expire(void)
 	uint32_t off, left;
 
 	ck_init(&c, "h2-expire");
-	open_h2(&c, &cn, CLIENT_BASE + 4, &off);
+	open_h2_client(&c, &cn, CLIENT_BASE + 4, &off);
 	k = flow_key(&cn);
 	if (bpf_map_lookup_elem(hfd, &k, &h2c))
 		ck_fail(&c, "no HPACK table for the connection: %s", strerror(errno));
@@ -320,16 +285,6 @@ static void case_expire(void)
 	ck_end(&c);
 }
 
-static int setup(void)
-{
-	static struct ps_config cfg;
-	int err;
-
-	ps_config_init(&cfg);
-	err = ps_config_add_port(&cfg, PORT);
-	return err ? err : dp_start(&cfg, 65536, 1);
-}
-
 int main(void)
 {
 	int err;
@@ -338,7 +293,7 @@ int main(void)
 		printf("SKIP http2: needs root (BPF)\n");
 		return 77;
 	}
-	err = setup();
+	err = h2_setup(1);
 	if (err) {
 		fail("setup", "%s", strerror(-err));
 		return 1;
