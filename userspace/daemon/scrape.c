@@ -553,23 +553,6 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 			       "Packets the programs saw: all, and those on an endpoint port.",
 			       "kind", r, v, 2);
 	}
-	ps_expo_family(f, "penstock_datapath_resyncs_total", "counter",
-		       "Connections whose stream moved on to what the server acknowledged "
-		       "past a hole.");
-	ps_expo_sample_u64(f, "penstock_datapath_resyncs_total", NULL, st[PS_STAT_RESYNC]);
-	ps_expo_family(f, "penstock_datapath_ooo_stashed_total", "counter",
-		       "Out-of-order segments kept in the stash until their hole filled.");
-	ps_expo_sample_u64(f, "penstock_datapath_ooo_stashed_total", NULL,
-			   st[PS_STAT_OOO_STASHED]);
-	ps_expo_family(f, "penstock_datapath_hunted_requests_total", "counter",
-		       "Requests found on connections seen from their middle, where no "
-		       "framing is followed (lines that end like request lines).");
-	ps_expo_sample_u64(f, "penstock_datapath_hunted_requests_total", NULL,
-			   st[PS_STAT_HUNTED]);
-	ps_expo_family(f, "penstock_datapath_fragments_total", "counter",
-		       "IP fragments seen, on any port (only a first fragment shows its "
-		       "ports).");
-	ps_expo_sample_u64(f, "penstock_datapath_fragments_total", NULL, st[PS_STAT_FRAGMENTS]);
 	{
 		static const char *const r[] = { "trusted", "untrusted" };
 
@@ -584,42 +567,67 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 			       "another's (counted to the connection's client).", "peer", r, v,
 			       2);
 	}
-	ps_expo_family(f, "penstock_datapath_keyed_requests_total", "counter",
-		       "Requests counted to their API key.");
-	ps_expo_sample_u64(f, "penstock_datapath_keyed_requests_total", NULL, st[PS_STAT_KEYED]);
-	ps_expo_family(f, "penstock_datapath_h2_unclassified_requests_total", "counter",
-		       "HTTP/2 requests whose :path could not be read (an HPACK dynamic "
-		       "table not followed): counted, not as inference requests.");
-	ps_expo_sample_u64(f, "penstock_datapath_h2_unclassified_requests_total", NULL,
-			   st[PS_STAT_H2_UNCLASSIFIED]);
-	ps_expo_family(f, "penstock_datapath_unpaired_responses_total", "counter",
-		       "Responses on a connection whose requests name their own clients, "
-		       "counted to the connection's client: their request's client was not "
-		       "known.");
-	ps_expo_sample_u64(f, "penstock_datapath_unpaired_responses_total", NULL,
-			   st[PS_STAT_RESP_UNPAIRED]);
-	ps_expo_family(f, "penstock_datapath_h2_connections_lost_total", "counter",
-		       "HTTP/2 connections whose server frames stopped being followed: a "
-		       "hole in the server's stream, bytes not captured, more frames than a "
-		       "segment's steps, padding longer than its frame.");
-	ps_expo_sample_u64(f, "penstock_datapath_h2_connections_lost_total", NULL,
-			   st[PS_STAT_H2_RESP_LOST]);
-	ps_expo_family(f, "penstock_datapath_h2_frames_unscanned_total", "counter",
-		       "DATA frames of HTTP/2 inference streams not scanned for usage: more "
-		       "streams open at once on their connection than it follows.");
-	ps_expo_sample_u64(f, "penstock_datapath_h2_frames_unscanned_total", NULL,
-			   st[PS_STAT_H2_NO_SLOT]);
-	ps_expo_family(f, "penstock_datapath_encoded_responses_total", "counter",
-		       "HTTP/1 answers to inference requests with a Content-Encoding (gzip, "
-		       "br, ...), not read: each byte of their body counted as a token of "
-		       "the estimate.");
-	ps_expo_sample_u64(f, "penstock_datapath_encoded_responses_total", NULL,
-			   st[PS_STAT_RESP_ENCODED]);
-	ps_expo_family(f, "penstock_datapath_grpc_calls_unfollowed_total", "counter",
-		       "gRPC calls whose client messages stopped being counted: more of a "
-		       "connection's calls sending at once than it follows.");
-	ps_expo_sample_u64(f, "penstock_datapath_grpc_calls_unfollowed_total", NULL,
-			   st[PS_STAT_GRPC_NO_SLOT]);
+	/* The counters of one figure each: a family a counter. */
+	{
+		static const struct {
+			const char *name, *help;
+			enum ps_stat stat;
+		} plain[] = {
+			{ "penstock_datapath_resyncs_total",
+			  "Connections whose stream moved on to what the server "
+			  "acknowledged past a hole.",
+			  PS_STAT_RESYNC },
+			{ "penstock_datapath_ooo_stashed_total",
+			  "Out-of-order segments kept in the stash until their hole "
+			  "filled.",
+			  PS_STAT_OOO_STASHED },
+			{ "penstock_datapath_hunted_requests_total",
+			  "Requests found on connections seen from their middle, where no "
+			  "framing is followed (lines that end like request lines).",
+			  PS_STAT_HUNTED },
+			{ "penstock_datapath_fragments_total",
+			  "IP fragments seen, on any port (only a first fragment shows "
+			  "its ports).",
+			  PS_STAT_FRAGMENTS },
+			{ "penstock_datapath_keyed_requests_total",
+			  "Requests counted to their API key.",
+			  PS_STAT_KEYED },
+			{ "penstock_datapath_h2_unclassified_requests_total",
+			  "HTTP/2 requests whose :path could not be read (an HPACK "
+			  "dynamic table not followed): counted, not as inference "
+			  "requests.",
+			  PS_STAT_H2_UNCLASSIFIED },
+			{ "penstock_datapath_unpaired_responses_total",
+			  "Responses on a connection whose requests name their own "
+			  "clients, counted to the connection's client: their request's "
+			  "client was not known.",
+			  PS_STAT_RESP_UNPAIRED },
+			{ "penstock_datapath_h2_connections_lost_total",
+			  "HTTP/2 connections whose server frames stopped being followed: "
+			  "a hole in the server's stream, bytes not captured, more frames "
+			  "than a segment's steps, padding longer than its frame.",
+			  PS_STAT_H2_RESP_LOST },
+			{ "penstock_datapath_h2_frames_unscanned_total",
+			  "DATA frames of HTTP/2 inference streams not scanned for usage: "
+			  "more streams open at once on their connection than it follows.",
+			  PS_STAT_H2_NO_SLOT },
+			{ "penstock_datapath_encoded_responses_total",
+			  "HTTP/1 answers to inference requests with a Content-Encoding "
+			  "(gzip, br, ...), not read: each byte of their body counted as "
+			  "a token of the estimate.",
+			  PS_STAT_RESP_ENCODED },
+			{ "penstock_datapath_grpc_calls_unfollowed_total",
+			  "gRPC calls whose client messages stopped being counted: more "
+			  "of a connection's calls sending at once than it follows.",
+			  PS_STAT_GRPC_NO_SLOT },
+		};
+		size_t k;
+
+		for (k = 0; k < sizeof(plain) / sizeof(plain[0]); k++) {
+			ps_expo_family(f, plain[k].name, "counter", plain[k].help);
+			ps_expo_sample_u64(f, plain[k].name, NULL, st[plain[k].stat]);
+		}
+	}
 }
 
 /* Resident memory, bytes, or 0. */
