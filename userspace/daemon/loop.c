@@ -37,6 +37,7 @@
 #include "count/state.h"
 #include "daemon/daemon.h"
 #include "enforce/enforce.h"
+#include "metrics/metrics.h"
 
 #define SAVE_INTERVAL_S		5
 /* Saves by thread that gave up in a row (clients changed under them)
@@ -370,6 +371,8 @@ int ps_daemon_run(struct ps_daemon *d)
 	ps_tlock_init(&d->table_mu);
 	ps_tlock_take(&d->table_mu);
 	d->table_held = true;
+	/* Made by the metrics' starter: a thread that holds no capability. */
+	ps_detect_bg_spawner(ps_metrics_spawn);
 	if (d->pol.det && (r = ps_detect_bg_start(d->pol.det, &d->table_mu)))
 		pr_warn("penstockd: cannot start the detector's thread (detection runs in the loop): %s\n",
 			strerror(-r));

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -167,7 +168,10 @@ struct ps_metrics *ps_metrics_bind(const char *listen_at, char *err, size_t errl
 }
 
 struct start {
-	struct ps_metrics *m;
+	struct ps_metrics *m;	/* a server to start, or ... */
+	void *(*fn)(void *);	/* ... a thread to make: pthread_create(th, NULL, fn, arg) */
+	void *arg;
+	pthread_t *th;
 	char err[256];
 	int ret;
 	bool done;
@@ -191,7 +195,19 @@ static struct {
 static void launch(struct start *s)
 {
 	struct ps_metrics *m = s->m;
+	sigset_t all, old;
 
+	if (s->fn) {
+		/* Made with every signal blocked: they stay the loop's. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		s->ret = -pthread_create(s->th, NULL, s->fn, s->arg);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (s->ret)
+			snprintf(s->err, sizeof(s->err), "cannot start a thread: %s",
+				 strerror(-s->ret));
+		return;
+	}
 	m->mhd = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
 				  NULL, handle, m, MHD_OPTION_LISTEN_SOCKET, m->fd,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNS,
@@ -268,6 +284,31 @@ void ps_metrics_starter_stop(void)
 	starter.running = false;
 }
 
+/* Have the starter run s (launch()); false without a starter. */
+static bool starter_call(struct start *s)
+{
+	if (!starter.running)
+		return false;
+	pthread_mutex_lock(&starter.lock);
+	while (starter.req)
+		pthread_cond_wait(&starter.cond, &starter.lock);
+	starter.req = s;
+	pthread_cond_broadcast(&starter.cond);
+	while (!s->done)
+		pthread_cond_wait(&starter.cond, &starter.lock);
+	pthread_mutex_unlock(&starter.lock);
+	return true;
+}
+
+int ps_metrics_spawn(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+	struct start s = { .fn = fn, .arg = arg, .th = th };
+
+	if (starter_call(&s))
+		return s.ret;
+	return -pthread_create(th, NULL, fn, arg);
+}
+
 /* Without the starter: a thread of its own that drops what it can first. */
 static void *start_once(void *arg)
 {
@@ -285,16 +326,7 @@ int ps_metrics_serve(struct ps_metrics *m, char *err, size_t errlen)
 	pthread_t th;
 	int r;
 
-	if (starter.running) {
-		pthread_mutex_lock(&starter.lock);
-		while (starter.req)
-			pthread_cond_wait(&starter.cond, &starter.lock);
-		starter.req = &s;
-		pthread_cond_broadcast(&starter.cond);
-		while (!s.done)
-			pthread_cond_wait(&starter.cond, &starter.lock);
-		pthread_mutex_unlock(&starter.lock);
-	} else {
+	if (!starter_call(&s)) {
 		r = pthread_create(&th, NULL, start_once, &s);
 		if (r) {
 			snprintf(err, errlen, "metrics: cannot start a thread: %s", strerror(r));

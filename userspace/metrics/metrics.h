@@ -11,6 +11,7 @@
 #ifndef PS_METRICS_H
 #define PS_METRICS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -33,6 +34,14 @@ struct ps_metrics *ps_metrics_bind(const char *listen, char *err, size_t errlen)
  */
 int ps_metrics_starter(char *err, size_t errlen);
 void ps_metrics_starter_stop(void);
+
+/*
+ * Make a thread by the starter, pthread_create(th, NULL, fn, arg) there,
+ * every signal blocked: it holds no capability either (penstockd's
+ * detector thread). Without a starter, in the calling thread. 0 or
+ * -errno.
+ */
+int ps_metrics_spawn(pthread_t *th, void *(*fn)(void *), void *arg);
 
 /*
  * Start serving: the server's thread started by the starter (without

@@ -46,6 +46,7 @@
 #ifndef PS_DETECT_H
 #define PS_DETECT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -114,6 +115,13 @@ int ps_detect_run(struct ps_detect *d, uint64_t now_ms, uint64_t boot_now_ns);
  */
 struct ps_tlock;
 int ps_detect_bg_start(struct ps_detect *d, struct ps_tlock *lk);
+/*
+ * How ps_detect_bg_start() makes its thread: spawn(th, fn, arg), as
+ * pthread_create would (0 or -errno), so that penstockd has it made by a
+ * thread that holds no capability (metrics/metrics.h, ps_metrics_spawn);
+ * NULL (the default): pthread_create in the calling thread.
+ */
+void ps_detect_bg_spawner(int (*spawn)(pthread_t *th, void *(*fn)(void *), void *arg));
 /* The thread stopped (its run at its next yield), the steps it found taken; lock not held. */
 void ps_detect_bg_stop(struct ps_detect *d);
 /*

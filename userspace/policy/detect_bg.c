@@ -177,7 +177,11 @@ static void *bg_main(void *arg)
 {
 	struct ps_detect *d = arg;
 	struct dt_bg *bg = d->bg;
+	sigset_t all;
 
+	/* Signals stay the loop's (its signalfd), whoever made this thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	ps_dt_bg_self = d;
 	for (;;) {
 		uint64_t now_ms, boot_now;
@@ -211,6 +215,13 @@ static void *bg_main(void *arg)
 	return NULL;
 }
 
+static int (*bg_spawn)(pthread_t *th, void *(*fn)(void *), void *arg);
+
+void ps_detect_bg_spawner(int (*spawn)(pthread_t *th, void *(*fn)(void *), void *arg))
+{
+	bg_spawn = spawn;
+}
+
 int ps_detect_bg_start(struct ps_detect *d, struct ps_tlock *lk)
 {
 	struct dt_bg *bg;
@@ -235,7 +246,7 @@ int ps_detect_bg_start(struct ps_detect *d, struct ps_tlock *lk)
 	/* Signals stay the loop's (its signalfd). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = -pthread_create(&bg->th, NULL, bg_main, d);
+	err = bg_spawn ? bg_spawn(&bg->th, bg_main, d) : -pthread_create(&bg->th, NULL, bg_main, d);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
 		d->bg = NULL;
