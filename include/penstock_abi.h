@@ -779,7 +779,8 @@ struct ps_h2r_slot {
 	__u32 left;		/* a gRPC call's: as ps_h2g_slot's left and pfx */
 	__u8 grpc;		/* the stream is a gRPC call: its messages are counted */
 	__u8 pfx;
-	__u8 pad[6];
+	__u8 body;		/* the stream's data began (its first byte judged) */
+	__u8 pad[5];
 };
 
 struct ps_h2_resp {
@@ -870,9 +871,10 @@ enum ps_stat {
 				 * padding longer than its frame */
 	PS_STAT_H2_NO_SLOT,	/* DATA frames of inference streams not scanned: more
 				 * streams at once than PS_H2R_SLOTS */
-	PS_STAT_RESP_ENCODED,	/* HTTP/1 answers to inference requests with a
-				 * Content-Encoding (gzip, br, ...): not read, their
-				 * body's bytes taken as their tokens' estimate */
+	PS_STAT_RESP_ENCODED,	/* answers to inference requests with a Content-Encoding
+				 * (gzip, br, ...; HTTP/2: data that starts as a
+				 * compressed format does): not read, their body's
+				 * bytes taken as their tokens' estimate */
 	PS_STAT_GRPC_NO_SLOT,	/* gRPC calls whose client messages stopped being
 				 * counted: more than PS_H2G_SLOTS of a connection's at once */
 	PS_STAT_MAX,

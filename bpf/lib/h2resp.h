@@ -93,7 +93,8 @@ struct ps_h2r_work {
 	__u32 rx_tokens;	/* ... prompt_tokens reported ... */
 	__u32 est;		/* ... events of streams that ended without usage ... */
 	__u32 debit;		/* ... tokens to debit from the token limits ... */
-	__u32 no_slot;		/* ... and DATA frames of inference streams not scanned */
+	__u32 no_slot;		/* ... DATA frames of inference streams not scanned ... */
+	__u32 encoded;		/* ... and streams whose data is encoded */
 	__u32 done;		/* the segment's bytes read or skipped (here, not in the
 				 * loop's context: the verifier then need not follow
 				 * each step's count apart) */
@@ -266,6 +267,26 @@ __weak __attribute__((noinline)) int ps_h2r_frame_end(void)
 }
 
 /*
+ * Does data that starts with bytes b0, b1 (b1 0: not there) start as a
+ * compressed format does, and no answer an inference server writes in
+ * text (JSON, an event stream, UTF-8)? gzip (1f 8b) and any other control
+ * byte but white space, zstd (28 b5 2f fd), zlib (78 01, 5e, 9c, da),
+ * bytes no UTF-8 text starts with. A brotli stream whose first byte is
+ * printable passes for text, and so do zstd and zlib data whose first
+ * DATA frame (or segment) holds one byte.
+ */
+static __always_inline int ps_h2r_compressed(__u8 b0, __u8 b1)
+{
+	if (b0 < 0x20)
+		return b0 != '\t' && b0 != '\n' && b0 != '\r';
+	if (b0 == 0x28)
+		return b1 == 0xb5;
+	if (b0 == 0x78)
+		return b1 == 0x01 || b1 == 0x5e || b1 == 0x9c || b1 == 0xda;
+	return b0 == 0x7f || (b0 >= 0x80 && b0 < 0xc2) || b0 >= 0xf5;
+}
+
+/*
  * The n bytes of data in the HTTP/1 scan's buffer (ps_resp_work.b) through
  * the HTTP/1 body scanners (response.h's ps_resp_scan(): SSE lines and
  * usage keys, eight bytes at a time where none matters), with the scan
@@ -280,9 +301,25 @@ __weak __attribute__((noinline)) int ps_h2r_scan(__u32 n)
 	struct ps_resp_work *rw = ps_resp_work();
 	struct ps_h2r_slot *sl;
 
-	if (!w || !rw || n > PS_RESP_CHUNK)
+	if (!w || !rw || !n || n > PS_RESP_CHUNK)
 		return 0;
 	sl = &w->st.s[w->st.slot & (PS_H2R_SLOTS - 1)];
+	/* The server's content-encoding is not read (its HPACK is not
+	 * followed): data that starts as a compressed format does is taken
+	 * for an encoded answer, its bytes its estimate, as HTTP/1's
+	 * (response.h, PS_RF_ENCODED). */
+	if (!sl->body) {
+		sl->body = 1;
+		if (ps_h2r_compressed(rw->b[0], n > 1 ? rw->b[1] : 0)) {
+			sl->r.flags |= PS_RF_ENCODED;
+			w->encoded++;
+		}
+	}
+	if (sl->r.flags & PS_RF_ENCODED) {
+		sl->r.ev += n;
+		ps_h2r_debit(w, &sl->r);
+		return 0;
+	}
 	rw->r = sl->r;
 	rw->r.state = PS_R_EOF;
 	rw->r.flags |= PS_RF_INFERENCE | PS_RF_SSE;
@@ -550,6 +587,7 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	w->est = 0;
 	w->debit = 0;
 	w->no_slot = 0;
+	w->encoded = 0;
 	w->done = 0;
 	ctx.len = avail < len ? avail : len;
 	bpf_loop(PS_H2R_STEPS, ps_h2r_step, &ctx, 0);
@@ -560,6 +598,8 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 		ps_stat_add(PS_STAT_H2_RESP_LOST, 1);
 	if (w->no_slot)
 		ps_stat_add(PS_STAT_H2_NO_SLOT, w->no_slot);
+	if (w->encoded)
+		ps_stat_add(PS_STAT_RESP_ENCODED, w->encoded);
 	bpf_map_update_elem(&ps_h2r, &in->k, &w->st, BPF_ANY);
 	if (!ctr)
 		return 0;

@@ -411,6 +411,50 @@ static void upgrade_case(const char *name, uint32_t caddr, const char *method, c
 	ck_end(&c);
 }
 
+/*
+ * Answers whose data starts as a compressed format does (the server's
+ * content-encoding is not read): gzip on stream 1, its bytes holding
+ * "data:" lines and a usage key that must not count; zstd on stream 3,
+ * over two frames and two segments; stream 5's event stream read as
+ * ever. An encoded stream's data bytes are its
+ * estimate and its debit; stats.resp_encoded counts the two.
+ */
+static void case_encoded(void)
+{
+	static const unsigned char gz[] = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+					  "data: {\"usage\":{\"completion_tokens\": 9}}\n\n";
+	static const unsigned char zs[] = "\x28\xb5\x2f\xfd\x00\x58\x61\x00\x00";
+	unsigned char b[512];
+	uint64_t st0 = stat(PS_STAT_RESP_ENCODED);
+	struct want w = { 0 };
+	struct conn cn;
+	struct ck c;
+	uint32_t off;
+	unsigned int n;
+
+	ck_init(&c, "h2r-encoded");
+	open_h2(&c, &cn, CLIENT_BASE + 11, &off);
+	request(&c, &cn, &off, 1, INF_PATH);
+	request(&c, &cn, &off, 3, INF_PATH);
+	request(&c, &cn, &off, 5, INF_PATH);
+	n = resp_headers(b, 1);
+	n += h2f(b + n, 0, 0x1, 1, gz, sizeof(gz) - 1);
+	n += resp_headers(b + n, 3);
+	n += h2f(b + n, 0, 0, 3, zs, 2);
+	expect(&c, ssend(&cn, b, n), TC_ACT_OK, "gzip data, the first bytes of zstd data");
+	n = h2f(b, 0, 0x1, 3, zs + 2, sizeof(zs) - 3);
+	n += resp_headers(b + n, 5);
+	n += h2f(b + n, 0, 0x1, 5, "data: {\"c\":\"x\"}\n\ndata: [DONE]\n\n", 32);
+	expect(&c, ssend(&cn, b, n), TC_ACT_OK, "the zstd data's rest, an event stream");
+	w.events = 2;
+	w.est = (sizeof(gz) - 1) + (sizeof(zs) - 1) + 1;	/* + stream 5's event */
+	expect_tokens(&c, cn.caddr, &w);
+	if (stat(PS_STAT_RESP_ENCODED) - st0 != 2)
+		ck_fail(&c, "resp_encoded moved by %llu, expected 2",
+			(unsigned long long)(stat(PS_STAT_RESP_ENCODED) - st0));
+	ck_end(&c);
+}
+
 static void case_upgrade(void)
 {
 	upgrade_case("h2r-upgrade", CLIENT_BASE + 8, "POST", INF_PATH, 0);
@@ -439,6 +483,7 @@ int main(void)
 	case_debit();
 	case_path_last();
 	case_upgrade();
+	case_encoded();
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }

@@ -612,9 +612,10 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 			  "more streams open at once on their connection than it follows.",
 			  PS_STAT_H2_NO_SLOT },
 			{ "penstock_datapath_encoded_responses_total",
-			  "HTTP/1 answers to inference requests with a Content-Encoding "
-			  "(gzip, br, ...), not read: each byte of their body counted as "
-			  "a token of the estimate.",
+			  "Answers to inference requests with a Content-Encoding (gzip, "
+			  "br, ...; HTTP/2: data that starts as compressed data does), "
+			  "not read: each byte of their body counted as a token of the "
+			  "estimate.",
 			  PS_STAT_RESP_ENCODED },
 			{ "penstock_datapath_grpc_calls_unfollowed_total",
 			  "gRPC calls whose client messages stopped being counted: more "
