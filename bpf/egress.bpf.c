@@ -167,9 +167,12 @@ static __always_inline void ps_h2r_pkt(struct __sk_buff *skb, struct ps_pkt_ctx 
  */
 static __always_inline __u32 ps_up_inference(const struct ps_flow *f)
 {
-	__u32 n = f->resp.n;
+	__u32 n = READ_ONCE(f->rq.n);
 
-	return (__s32)(f->rq.n - n) > 0 && ((f->rq.bits >> (n & (PS_RQ_QUEUE - 1))) & 1);
+	/* n first, as ps_resp_segment() reads them: ingress writes the bits
+	 * before it raises n. */
+	barrier();
+	return ps_rq_inference(n, READ_ONCE(f->rq.bits), f->resp.n);
 }
 
 /*

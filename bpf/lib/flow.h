@@ -227,6 +227,15 @@ static __always_inline void ps_seq_syn(struct ps_seq *d, __u32 isn)
 }
 
 /*
+ * Egress: was request k of a queue that holds n requests (its bits) an
+ * inference request? False for one not in the queue yet.
+ */
+static __always_inline int ps_rq_inference(__u32 n, __u64 bits, __u32 k)
+{
+	return (__s32)(n - k) > 0 && ((bits >> (k & (PS_RQ_QUEUE - 1))) & 1);
+}
+
+/*
  * Ingress: append n requests (bit i of bits: the i-th is an inference
  * request) to the flow's queue. Only the ingress program writes it; the
  * bits go in before n is raised, where egress reads n first.

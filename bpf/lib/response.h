@@ -22,6 +22,7 @@
 #include "usage.h"
 #include "tokens.h"
 #include "counters.h"
+#include "flow.h"
 
 /* Bytes read into the buffer at a time, and steps (reads or skips) per segment. */
 #define PS_RESP_CHUNK	512
@@ -265,7 +266,7 @@ static __always_inline void ps_resp_headers_end(struct ps_resp_work *w)
 	/* The request it answers; a response to none the ingress program
 	 * saw (a capture picked up midway) answers no inference request. */
 	if ((__s32)(w->rq_n - r->n) > 0) {
-		if ((w->rq_bits >> (r->n & (PS_RQ_QUEUE - 1))) & 1) {
+		if (ps_rq_inference(w->rq_n, w->rq_bits, r->n)) {
 			r->flags |= PS_RF_INFERENCE;
 			if (r->flags & PS_RF_ENCODED)
 				w->encoded++;
