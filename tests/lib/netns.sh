@@ -53,6 +53,34 @@ ps_cli() { ip netns exec "$PS_NS_CLI" "$@"; }
 # namespaces go away: e.g. stopping a capture so its file is complete.
 ps_at_cleanup() { PS_NETNS_CLEANUPS+=("$1"); }
 
+# ps_nginx_conf DIR: write DIR/nginx.conf for an nginx of one process whose
+# every file is under DIR (nothing of the system's nginx is read or
+# written: its pid, error log and temporary files), with the directives of
+# its http block read from stdin. Start it with
+#   ps_spawn NS LOG nginx -p DIR -c DIR/nginx.conf -e DIR/error.log
+ps_nginx_conf() {
+	local d=$1
+	mkdir -p "$d"
+	{
+		cat <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log info;
+events { worker_connections 1024; }
+http {
+	client_body_temp_path $d/body;
+	proxy_temp_path $d/proxy;
+	fastcgi_temp_path $d/fastcgi;
+	uwsgi_temp_path $d/uwsgi;
+	scgi_temp_path $d/scgi;
+EOF
+		cat
+		echo "}"
+	} >"$d/nginx.conf"
+}
+
 # ps_spawn NS LOGFILE CMD...: start CMD in namespace NS in the background,
 # stdout and stderr to LOGFILE; sets PS_SPAWNED to its pid. The pid is that
 # of CMD itself (ip netns exec execs it), so a signal reaches CMD directly.
