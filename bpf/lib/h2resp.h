@@ -457,7 +457,8 @@ __weak __attribute__((noinline)) int ps_h2r_judge(int end)
 	if (!n)
 		return 0;
 	t = ps_h2r_text(w, n);
-	if (t == 1 && !end && n < PS_H2R_HOLD)
+	/* Neither for sure yet: held on. */
+	if (t != 2 && !w->tx.no && !end && n < PS_H2R_HOLD)
 		return 0;
 	sl->body = 1;
 	sl->held = 0;
