@@ -10,9 +10,12 @@
  * goes through the scan of an HTTP/1 body (response.h's ps_resp_scan():
  * sse.h, usage.h), with a scan state per stream, so that the client's
  * tx_events, tx_tokens, rx_tokens and tx_tokens_estimated count and its
- * token limits are debited as for HTTP/1. The response's content-type is not read: every
- * inference stream's data is scanned for both "data:" lines and usage
- * keys (docs/output-tokens.md). A gRPC call's (the ingress found its
+ * token limits are debited as for HTTP/1. The response's headers are not
+ * read: every inference stream's data is scanned for both "data:" lines
+ * and usage keys, once its first bytes (up to PS_H2R_HOLD, held in its
+ * slot) show text an answer starts with, JSON or an event stream; other
+ * data is an encoded answer, its bytes its estimate (ps_h2r_judge(),
+ * docs/output-tokens.md). A gRPC call's (the ingress found its
  * request's content-type application/grpc: ps_h2_conn.grpc_bits) is not
  * scanned, its messages are counted instead (tx_messages): each message's
  * 5-byte prefix is read, cut anywhere by frames and segments, and counts
