@@ -232,6 +232,9 @@ $(OUTPUT)/tests/datapath_%: tests/datapath/test_%.c tests/datapath/harness.h tes
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@
 
+# test_h2resp compresses answers with brotli (libbrotlienc).
+$(OUTPUT)/tests/datapath_h2resp: LDLIBS += -lbrotlienc
+
 # Random and mutated packets through the programs (tests/datapath/test_fuzz).
 $(OUTPUT)/tests/fuzz_datapath: tests/datapath/fuzz_datapath.c tests/datapath/fuzz_corpus.c \
 		tests/datapath/fuzz_corpus.h tests/unit/check.h \

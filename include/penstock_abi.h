@@ -763,6 +763,9 @@ struct ps_h2_conn {
  * the connection's ps_flow_key; written by egress only.
  */
 #define PS_H2R_SLOTS		8
+/* The first bytes of an inference stream's data judged before any is
+ * scanned or counted (text an inference server writes, or encoded data). */
+#define PS_H2R_HOLD		32
 
 /* ps_h2_resp.state */
 enum ps_h2r_state {
@@ -779,8 +782,10 @@ struct ps_h2r_slot {
 	__u32 left;		/* a gRPC call's: as ps_h2g_slot's left and pfx */
 	__u8 grpc;		/* the stream is a gRPC call: its messages are counted */
 	__u8 pfx;
-	__u8 body;		/* the stream's data began (its first byte judged) */
-	__u8 pad[5];
+	__u8 body;		/* the stream's data was judged (text or encoded) ... */
+	__u8 held;		/* ... until then, this many of its first bytes ... */
+	__u8 pad[4];
+	__u8 hold[PS_H2R_HOLD];	/* ... held here */
 };
 
 struct ps_h2_resp {

@@ -208,8 +208,10 @@ PS_ABI_AT(ps_h2_conn, grpc_bits, 64);
 PS_ABI_AT(ps_h2_conn, g, 72);
 PS_ABI_AT(ps_h2_conn, val, 128);
 PS_ABI_AT(ps_h2_conn, ent_size, 128 + PS_HPACK_VAL);
-PS_ABI_SIZE(ps_h2r_slot, sizeof(struct ps_resp) + 16);
-PS_ABI_SIZE(ps_h2_resp, 48 + (sizeof(struct ps_resp) + 16) * PS_H2R_SLOTS);
+PS_ABI_SIZE(ps_h2r_slot, sizeof(struct ps_resp) + 16 + PS_H2R_HOLD);
+PS_ABI_AT(ps_h2r_slot, held, sizeof(struct ps_resp) + 11);
+PS_ABI_AT(ps_h2r_slot, hold, sizeof(struct ps_resp) + 16);
+PS_ABI_SIZE(ps_h2_resp, 48 + (sizeof(struct ps_resp) + 16 + PS_H2R_HOLD) * PS_H2R_SLOTS);
 PS_ABI_AT(ps_h2_resp, hdr, 24);
 PS_ABI_AT(ps_h2_resp, s, 48);
 

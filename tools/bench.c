@@ -3511,6 +3511,204 @@ out:
 	return err;
 }
 
+/* ---- the realistic mix: captures through both programs ---- */
+
+#define MIX_MAX		2		/* captures: HTTP/1.1's, HTTP/2's */
+#define MIX_PKTS_MAX	2000000
+
+struct mix_cap {
+	const char *path;
+	unsigned char **frame;
+	uint32_t *len;
+	uint64_t *ts;
+	uint8_t *ingress;	/* to the endpoint port: ps_ingress, else ps_egress */
+	unsigned int n, nin;
+};
+
+/* A capture's packets, each to its program by the endpoint port. 0 or -errno. */
+static int mix_load(struct mix_cap *c, uint16_t port)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const unsigned char *d;
+	unsigned int cap = 0;
+	pcap_t *pd;
+	int rc, err = 0;
+
+	pd = pcap_open_offline_with_tstamp_precision(c->path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	if (!pd) {
+		fprintf(stderr, "ps_bench: %s\n", errbuf);
+		return -EINVAL;
+	}
+	if (pcap_datalink(pd) != DLT_EN10MB) {
+		fprintf(stderr, "ps_bench: %s: not an Ethernet capture\n", c->path);
+		pcap_close(pd);
+		return -EINVAL;
+	}
+	while ((rc = pcap_next_ex(pd, &h, &d)) == 1) {
+		unsigned int ihl;
+		uint16_t dport;
+
+		if (h->caplen != h->len || h->caplen > PS_TEST_RUN_MAX || h->caplen < 14 + 20 + 20 ||
+		    d[12] != 0x08 || d[13] != 0x00 || d[23] != 6) {
+			fprintf(stderr, "ps_bench: %s: packet %u is not a whole IPv4 TCP packet of "
+				"at most %d bytes\n", c->path, c->n + 1, PS_TEST_RUN_MAX);
+			err = -EINVAL;
+			break;
+		}
+		if (c->n == cap) {
+			cap = cap ? 2 * cap : 4096;
+			if (cap > MIX_PKTS_MAX) {
+				err = -E2BIG;
+				break;
+			}
+			c->frame = realloc(c->frame, cap * sizeof(*c->frame));
+			c->len = realloc(c->len, cap * sizeof(*c->len));
+			c->ts = realloc(c->ts, cap * sizeof(*c->ts));
+			c->ingress = realloc(c->ingress, cap);
+			if (!c->frame || !c->len || !c->ts || !c->ingress) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		ihl = (d[14] & 0xf) * 4;
+		dport = (uint16_t)(d[14 + ihl + 2] << 8 | d[14 + ihl + 3]);
+		c->frame[c->n] = malloc(h->caplen);
+		if (!c->frame[c->n]) {
+			err = -ENOMEM;
+			break;
+		}
+		memcpy(c->frame[c->n], d, h->caplen);
+		c->len[c->n] = h->caplen;
+		c->ts[c->n] = (uint64_t)h->ts.tv_sec * 1000000000ULL + h->ts.tv_usec;
+		c->ingress[c->n] = dport == port;
+		c->nin += dport == port;
+		c->n++;
+	}
+	pcap_close(pd);
+	if (!err && !c->n) {
+		fprintf(stderr, "ps_bench: %s: no packets\n", c->path);
+		err = -EINVAL;
+	}
+	return err;
+}
+
+static void mix_free(struct mix_cap *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->frame[i]);
+	free(c->frame);
+	free(c->len);
+	free(c->ts);
+	free(c->ingress);
+}
+
+/* One run of capture c through a fresh replay datapath: the kernel's ns in
+ * each program; what the client counted. 0 or -errno. */
+static int mix_run(const struct mix_cap *c, uint16_t port, uint64_t ns[2],
+		   struct ps_client_ctr *ctr)
+{
+	static struct ps_config cfg;
+	struct ps_dp_opts dopts = { .replay = true };
+	struct ps_client_key k = { .addr.a[0] = htonl(0x7f000001), .family = PS_AF_INET };
+	static struct bench b;
+	uint32_t dur;
+	unsigned int i;
+	int err, ret;
+
+	memset(&b.dp, 0, sizeof(b.dp));
+	ps_config_init(&cfg);
+	err = ps_config_add_port(&cfg, port);
+	if (!err)
+		err = ps_dp_open(&b.dp, &dopts);
+	if (err)
+		return err;
+	err = ps_dp_configure(&b.dp, &cfg);
+	ns[0] = ns[1] = 0;
+	for (i = 0; i < c->n && !err; i++) {
+		err = test_run(c->ingress[i] ? b.dp.ingress_fd : b.dp.egress_fd, c->frame[i],
+			       c->len[i], c->ts[i], 1, &dur, &ret);
+		ns[!c->ingress[i]] += dur;
+	}
+	if (!err)
+		err = read_ctr_of(&b, &k, ctr);
+	ps_dp_close(&b.dp);
+	return err;
+}
+
+/*
+ * The captures (HTTP/1.1's, then HTTP/2's) of the same nreq requests, run
+ * after run, alternating which goes first: ns a request and a packet,
+ * ingress and egress apart, and HTTP/2's ratio to HTTP/1.1's, medians and
+ * ranges. The client's counters show both captures counted alike.
+ */
+static int run_mix(const char *const path[MIX_MAX], uint16_t port, unsigned long nreq,
+		   unsigned long runs)
+{
+	static const char *const name[MIX_MAX] = { "HTTP/1.1 keep-alive", "HTTP/2 (h2c)" };
+	static struct mix_cap c[MIX_MAX];
+	static double req[MIX_MAX][MAX_RUNS], pkt[MIX_MAX][MAX_RUNS], in[MIX_MAX][MAX_RUNS],
+		eg[MIX_MAX][MAX_RUNS], ratio[MAX_RUNS];
+	struct ps_client_ctr ctr[MIX_MAX];
+	double lo, hi;
+	unsigned long r;
+	uint64_t ns[2];
+	int p, q, err = 0;
+
+	ps_log_libbpf();
+	for (p = 0; p < MIX_MAX && !err; p++) {
+		c[p].path = path[p];
+		err = mix_load(&c[p], port);
+	}
+	for (r = 0; r < runs && !err; r++)
+		for (q = 0; q < MIX_MAX && !err; q++) {
+			p = (int)(r & 1) ? MIX_MAX - 1 - q : q;
+			err = mix_run(&c[p], port, ns, &ctr[p]);
+			req[p][r] = (double)(ns[0] + ns[1]) / nreq;
+			pkt[p][r] = (double)(ns[0] + ns[1]) / c[p].n;
+			in[p][r] = (double)ns[0] / nreq;
+			eg[p][r] = (double)ns[1] / nreq;
+		}
+	if (err) {
+		pr_warn("ps_bench: the mix: %s\n", strerror(-err));
+		goto out;
+	}
+	for (r = 0; r < runs; r++)
+		ratio[r] = req[1][r] / req[0][r];
+	printf("| capture | packets (client's / server's) | ns a request | ingress | egress "
+	       "| ns a packet | inference requests, events, tx_tokens, rx_tokens counted |\n");
+	printf("|---|---:|---:|---:|---:|---:|---|\n");
+	for (p = 0; p < MIX_MAX; p++) {
+		printf("| %s | %u (%u / %u) | %.0f | %.0f | %.0f | %.1f | %llu, %llu, %llu, "
+		       "%llu |\n", name[p], c[p].n, c[p].nin, c[p].n - c[p].nin,
+		       median(req[p], runs), median(in[p], runs), median(eg[p], runs),
+		       median(pkt[p], runs), (unsigned long long)ctr[p].c.inference_requests,
+		       (unsigned long long)ctr[p].tx_events, (unsigned long long)ctr[p].tx_tokens,
+		       (unsigned long long)ctr[p].rx_tokens);
+	}
+	lo = hi = ratio[0];
+	for (r = 1; r < runs; r++) {
+		lo = ratio[r] < lo ? ratio[r] : lo;
+		hi = ratio[r] > hi ? ratio[r] : hi;
+	}
+	printf("\nHTTP/2 / HTTP/1.1, a request: **%.2fx** (runs %.2f..%.2fx); ingress %.2fx, "
+	       "egress %.2fx; a packet %.2fx.\n", median(ratio, runs), lo, hi,
+	       median(in[1], runs) / median(in[0], runs), median(eg[1], runs) / median(eg[0], runs),
+	       median(pkt[1], runs) / median(pkt[0], runs));
+	if (ctr[0].c.inference_requests != nreq || ctr[1].c.inference_requests != nreq ||
+	    ctr[0].tx_tokens != ctr[1].tx_tokens || ctr[0].tx_events != ctr[1].tx_events) {
+		printf("\n**The two captures were not counted alike** (%lu requests sent each).\n",
+		       nreq);
+		err = -EPROTO;
+	}
+out:
+	for (p = 0; p < MIX_MAX; p++)
+		mix_free(&c[p]);
+	return err;
+}
+
 /* ---- synthetic capture ---- */
 
 #define GEN_SLOTS	64		/* connections open at once */
@@ -3726,6 +3924,8 @@ static const char usage_text[] =
 	"                [--ident-detail] [--stages-only]\n"
 	"       ps_bench --gcra\n"
 	"       ps_bench --write-pcap FILE [--packets N]\n"
+	"       ps_bench --mix H1.pcap --mix H2.pcap --mix-port PORT --mix-requests N\n"
+	"                [--runs N]\n"
 	"\n"
 	"Measure penstock's per-packet cost with BPF_PROG_TEST_RUN beside a minimal\n"
 	"counting program (root), or write a capture of synthetic HTTP/1.1 inference\n"
@@ -3748,6 +3948,11 @@ static const char usage_text[] =
 	"  -g, --gcra            report the rate a request limit admits, against the\n"
 	"                        configured one, on a virtual clock (root), and exit\n"
 	"  -w, --write-pcap FILE write the capture and exit\n"
+	"  -X, --mix PCAP        twice: the same requests over HTTP/1.1, then over HTTP/2,\n"
+	"                        captured (Ethernet, IPv4, client 127.0.0.1); both through\n"
+	"                        ps_ingress and ps_egress, ns a request and a packet\n"
+	"  -P, --mix-port PORT   the captures' endpoint port\n"
+	"  -R, --mix-requests N  the requests each capture holds\n"
 	"  -h, --help            this text\n"
 	"\n"
 	"examples:\n"
@@ -3824,16 +4029,20 @@ int main(int argc, char **argv)
 		{ "ident-only", no_argument, NULL, 'i' },
 		{ "ident-detail", no_argument, NULL, 'd' },
 		{ "stages-only", no_argument, NULL, 's' },
+		{ "mix", required_argument, NULL, 'X' },
+		{ "mix-port", required_argument, NULL, 'P' },
+		{ "mix-requests", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	struct micro_opts mo = { .xff_chain = 4 };
-	unsigned long runs = 5, npkts = 0;
-	const char *min_path = NULL, *pcap_path = NULL;
+	unsigned long runs = 5, npkts = 0, mix_port = 0, mix_req = 0;
+	const char *min_path = NULL, *pcap_path = NULL, *mix[MIX_MAX] = { NULL };
+	int nmix = 0;
 	char minbuf[PATH_MAX + 32];
 	int opt, err, gcra = 0;
 
-	while ((opt = getopt_long(argc, argv, "m:r:n:w:x:idsgh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "m:r:n:w:x:X:P:R:idsgh", longopts, NULL)) != -1) {
 		err = ident_opt(opt, optarg, &mo);
 		if (err >= 0) {
 			if (err)
@@ -3863,6 +4072,26 @@ int main(int argc, char **argv)
 		case 'g':
 			gcra = 1;
 			break;
+		case 'X':
+			if (nmix == MIX_MAX) {
+				fprintf(stderr, "ps_bench: --mix: two captures\n");
+				return 2;
+			}
+			mix[nmix++] = optarg;
+			break;
+		case 'P':
+			if (parse_count(optarg, 65535, &mix_port)) {
+				fprintf(stderr, "ps_bench: --mix-port: expected 1..65535\n");
+				return 2;
+			}
+			break;
+		case 'R':
+			if (parse_count(optarg, MIX_PKTS_MAX, &mix_req)) {
+				fprintf(stderr, "ps_bench: --mix-requests: expected 1..%d\n",
+					MIX_PKTS_MAX);
+				return 2;
+			}
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -3879,6 +4108,13 @@ int main(int argc, char **argv)
 		return write_pcap(pcap_path, npkts ? npkts : 200000) ? 1 : 0;
 	if (gcra)
 		return run_gcra() ? 1 : 0;
+	if (nmix) {
+		if (nmix != MIX_MAX || !mix_port || !mix_req) {
+			fprintf(stderr, "ps_bench: --mix twice, --mix-port and --mix-requests\n");
+			return 2;
+		}
+		return run_mix(mix, (uint16_t)mix_port, mix_req, runs) ? 1 : 0;
+	}
 
 	if (!min_path && !(min_path = default_min(minbuf, sizeof(minbuf))))
 		return 1;

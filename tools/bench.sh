@@ -9,7 +9,9 @@
 # bearer key (identity: api_key), and all three at once (with the
 # breakdown of what that costs); the rate a request limit
 # admits against the configured one (ps_bench --gcra, on a virtual clock);
-# egress shaping's achieved rate when shaping is there; then how fast
+# egress shaping's achieved rate when shaping is there; the realistic mix,
+# the same requests over HTTP/2 beside HTTP/1.1 from real clients'
+# captures (tools/bench_mix.sh, ps_bench --mix); then how fast
 # `penstock replay` reads a capture beside tshark on the same synthetic
 # capture. Prints everything and rewrites BENCHMARKS.md at the top of the
 # tree. Reports only: no figure fails it.
@@ -344,6 +346,18 @@ if [ -s "$tmp/gcra.err" ]; then
 fi
 echo
 
+echo "== the realistic mix: HTTP/2 beside HTTP/1.1 (tools/bench_mix.sh)"
+if ! PS_BIN="$bin" BENCH_RUNS="$runs" "$top/tools/bench_mix.sh" "$tmp/mix.md" \
+	>/dev/null 2>"$tmp/mix.err" </dev/null; then
+	{
+		echo "### The realistic mix: HTTP/2 beside HTTP/1.1 (issue 14)"
+		echo
+		echo "not measured (the measurement failed: $(tail -n 3 "$tmp/mix.err" | tr '\n' ' '))"
+	} >"$tmp/mix.md"
+fi
+cat "$tmp/mix.md"
+echo
+
 echo "== egress shaping: achieved vs configured rate (${shape_rates[*]})"
 # Only where the daemon shapes (penstock throttle ADDR --rate R): a daemon
 # without it refuses a rate. A failure is reported in the table's place.
@@ -510,6 +524,8 @@ fi
 	echo "$(tshark --version 2>/dev/null | head -n 1)"
 	echo
 	cat "$tmp/micro.md"
+	echo
+	cat "$tmp/mix.md"
 	echo
 	cat "$tmp/gcra.md"
 	echo

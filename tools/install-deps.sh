@@ -38,6 +38,9 @@ pkgs=(
 	python3-hpack nghttp2-server nghttp2-proxy python3-grpcio
 	# HTTP/2 adversarial clients (tools/adversary.py, tests/e2e/test_adversarial)
 	python3-h2
+	# brotli-encoded answers: tests/datapath/test_h2resp (libbrotlienc),
+	# tests/e2e/test_encoded_tokens (an h2c server sending br)
+	libbrotli-dev python3-brotli
 	# the fleet's counters (userspace/fleet/): hiredis; tests/e2e/test_fleet
 	# and make bench run a real Redis
 	libhiredis-dev redis-server redis-tools

@@ -10,9 +10,12 @@
  * goes through the scan of an HTTP/1 body (response.h's ps_resp_scan():
  * sse.h, usage.h), with a scan state per stream, so that the client's
  * tx_events, tx_tokens, rx_tokens and tx_tokens_estimated count and its
- * token limits are debited as for HTTP/1. The response's content-type is not read: every
- * inference stream's data is scanned for both "data:" lines and usage
- * keys (docs/output-tokens.md). A gRPC call's (the ingress found its
+ * token limits are debited as for HTTP/1. The response's headers are not
+ * read: every inference stream's data is scanned for both "data:" lines
+ * and usage keys, once its first bytes (up to PS_H2R_HOLD, held in its
+ * slot) show text an answer starts with, JSON or an event stream; other
+ * data is an encoded answer, its bytes its estimate (ps_h2r_judge(),
+ * docs/output-tokens.md). A gRPC call's (the ingress found its
  * request's content-type application/grpc: ps_h2_conn.grpc_bits) is not
  * scanned, its messages are counted instead (tx_messages): each message's
  * 5-byte prefix is read, cut anywhere by frames and segments, and counts
@@ -78,6 +81,16 @@ struct ps_h2r_in {
 	__u32 how;
 };
 
+/* ps_h2r_text()'s reading of a stream's held bytes. */
+struct ps_h2r_tctx {
+	__u32 j;		/* PS_H2J_* */
+	__u32 e;		/* PS_H2S_* */
+	__u32 p;		/* where a field's name stands (ps_h2s_name()) */
+	__u32 cont;		/* continuation bytes a UTF-8 sequence still needs */
+	__u32 no;		/* neither */
+	__u32 sure;		/* a "data:", "event:" or "retry:" line began */
+};
+
 /* A segment's working state, per CPU. */
 struct ps_h2r_work {
 	struct ps_h2_resp st;
@@ -95,6 +108,7 @@ struct ps_h2r_work {
 	__u32 debit;		/* ... tokens to debit from the token limits ... */
 	__u32 no_slot;		/* ... DATA frames of inference streams not scanned ... */
 	__u32 encoded;		/* ... and streams whose data is encoded */
+	struct ps_h2r_tctx tx;	/* (here: ps_h2r_text_byte() reads and writes it) */
 	__u32 done;		/* the segment's bytes read or skipped (here, not in the
 				 * loop's context: the verifier then need not follow
 				 * each step's count apart) */
@@ -266,24 +280,196 @@ __weak __attribute__((noinline)) int ps_h2r_frame_end(void)
 	return 0;
 }
 
+/* ps_h2r_judge()'s readings of the held bytes as JSON ... */
+enum {
+	PS_H2J_WS = 0,		/* white space before the value */
+	PS_H2J_OBJ,		/* after its '{' */
+	PS_H2J_ARR,		/* after its '[' */
+	PS_H2J_IN,		/* inside it */
+	PS_H2J_NO,		/* not JSON */
+};
+/* ... and as an event stream. */
+enum {
+	PS_H2S_LINE = 0,	/* at a line's start */
+	PS_H2S_NAME,		/* in a field's name (ps_h2s_name()) */
+	PS_H2S_TEXT,		/* after a field's ':' */
+	PS_H2S_NO,		/* not an event stream */
+};
+
 /*
- * Does data that starts with bytes b0, b1 (b1 0: not there) start as a
- * compressed format does, and no answer an inference server writes in
- * text (JSON, an event stream, UTF-8)? gzip (1f 8b) and any other control
- * byte but white space, zstd (28 b5 2f fd), zlib (78 01, 5e, 9c, da),
- * bytes no UTF-8 text starts with. A brotli stream whose first byte is
- * printable passes for text, and so do zstd and zlib data whose first
- * DATA frame (or segment) holds one byte.
+ * The byte that comes at p of the field names an event stream's lines
+ * start with: "data:", "event:", "id:", "retry:" without their first
+ * byte, one after the other ("ata:" at 0, "vent:" at 4, "d:" at 9,
+ * "etry:" at 11).
  */
-static __always_inline int ps_h2r_compressed(__u8 b0, __u8 b1)
+static __always_inline __u8 ps_h2s_name(__u32 p)
 {
-	if (b0 < 0x20)
-		return b0 != '\t' && b0 != '\n' && b0 != '\r';
-	if (b0 == 0x28)
-		return b1 == 0xb5;
-	if (b0 == 0x78)
-		return b1 == 0x01 || b1 == 0x5e || b1 == 0x9c || b1 == 0xda;
-	return b0 == 0x7f || (b0 >= 0x80 && b0 < 0xc2) || b0 >= 0xf5;
+	switch (p) {
+	case 0: return 'a';
+	case 1: return 't';
+	case 2: return 'a';
+	case 4: return 'v';
+	case 5: return 'e';
+	case 6: return 'n';
+	case 7: return 't';
+	case 9: return 'd';
+	case 11: return 'e';
+	case 12: return 't';
+	case 13: return 'r';
+	case 14: return 'y';
+	default: return ':';
+	}
+}
+
+/* ps_h2r_text()'s byte i; 1 when the reading is over. A global
+ * function, verified once. */
+__weak __attribute__((noinline)) int ps_h2r_text_byte(__u32 i)
+{
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_h2r_tctx *x;
+	__u32 j, e;
+	__u8 c;
+
+	if (!w)
+		return 1;
+	x = &w->tx;
+	j = x->j;
+	e = x->e;
+	c = w->st.s[w->st.slot & (PS_H2R_SLOTS - 1)].hold[i & (PS_H2R_HOLD - 1)];
+
+	/* UTF-8, no control byte but white space. */
+	if (x->cont) {
+		if ((c & 0xc0) != 0x80)
+			goto no;
+		x->cont--;
+	} else if (c >= 0xc2 && c <= 0xf4) {
+		x->cont = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : 1;
+	} else if (c >= 0x7f || (c < 0x20 && c != '\t' && c != '\n' && c != '\r')) {
+		goto no;
+	}
+	/* JSON. */
+	if (j == PS_H2J_WS) {
+		j = c == '{' ? PS_H2J_OBJ : c == '[' ? PS_H2J_ARR :
+		    c == ' ' || c == '\t' || c == '\n' || c == '\r' ? PS_H2J_WS : PS_H2J_NO;
+	} else if (j == PS_H2J_OBJ || j == PS_H2J_ARR) {
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+			;
+		else if (c == '"' || (j == PS_H2J_OBJ && c == '}') ||
+			 (j == PS_H2J_ARR && (c == ']' || c == '{' || c == '[' || c == '-' ||
+					      (c >= '0' && c <= '9') || c == 't' || c == 'f' ||
+					      c == 'n')))
+			j = PS_H2J_IN;
+		else
+			j = PS_H2J_NO;
+	}
+	/* An event stream. */
+	if (e == PS_H2S_LINE) {
+		if (c == ':') {
+			e = PS_H2S_TEXT;
+		} else if (c == 'd' || c == 'e' || c == 'i' || c == 'r') {
+			e = PS_H2S_NAME;
+			x->p = c == 'd' ? 0 : c == 'e' ? 4 : c == 'i' ? 9 : 11;
+		} else if (c != '\n' && c != '\r') {
+			e = PS_H2S_NO;
+		}
+	} else if (e == PS_H2S_NAME) {
+		if (c != ps_h2s_name(x->p)) {
+			e = PS_H2S_NO;
+		} else if (c == ':') {
+			e = PS_H2S_TEXT;
+			if (x->p != 10) {
+				x->sure = 1;
+				return 1;
+			}
+		} else
+			x->p++;
+	} else if (e == PS_H2S_TEXT && (c == '\n' || c == '\r')) {
+		e = PS_H2S_LINE;
+	}
+	x->j = j;
+	x->e = e;
+	if (j != PS_H2J_NO || e != PS_H2S_NO)
+		return 0;
+no:
+	x->no = 1;
+	return 1;
+}
+
+/*
+ * Is the data that starts with the n bytes held in the frame's slot (n
+ * of PS_H2R_HOLD, fewer when the stream ended first) text an inference
+ * server writes? The server's content-encoding is not read (its HPACK is not followed), and
+ * brotli has no magic: data is taken for text only when it starts as an
+ * answer does, else it is encoded (docs/output-tokens.md, "HTTP/2").
+ * Every byte is UTF-8 (its sequences well formed, one cut by the bytes'
+ * end allowed), no control byte but tab, CR and LF; and the bytes are
+ * JSON, white space then '{' and white space then '"' or '}', or '['
+ * and white space then a value's first byte or ']'; or an event
+ * stream, lines that are blank or start with "data:", "event:", "id:",
+ * "retry:" or ':' (a comment), the last one cut anywhere. Returns 0 for
+ * neither, 2 when a "data:", "event:" or "retry:" line began (text, the
+ * bytes after it unread: 32 bits of brotli's would match them once in
+ * 2^32), else 1.
+ */
+static __always_inline int ps_h2r_text(struct ps_h2r_work *w, __u32 n)
+{
+	__u32 i;
+
+	if (n > PS_H2R_HOLD)
+		return 0;
+	__builtin_memset(&w->tx, 0, sizeof(w->tx));
+	for (i = 0; i < PS_H2R_HOLD && i < n; i++)
+		if (ps_h2r_text_byte(i))
+			break;
+	if (w->tx.sure)
+		return 2;
+	return !w->tx.no && (w->tx.j == PS_H2J_IN || w->tx.e != PS_H2S_NO);
+}
+
+/*
+ * The held bytes of a stream's data are judged: when enough of them came
+ * (PS_H2R_HOLD), when they are text for sure or not text (ps_h2r_text()),
+ * or at the stream's end (end: the frame that ends it; the stream's slot
+ * is looked up and made the frame's). Data that is not text is an
+ * encoded answer, its bytes its estimate, as HTTP/1's (response.h,
+ * PS_RF_ENCODED). Returns the bytes held, for the caller to scan or count
+ * (ps_h2r_release()); 0 when there are none or they are held on. A global
+ * function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_h2r_judge(int end)
+{
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_h2r_slot *sl;
+	__u32 i, n;
+	int t;
+
+	if (!w)
+		return 0;
+	if (end) {
+		i = ps_h2r_find(w, w->st.sid);
+		if (!w->st.sid || i >= PS_H2R_SLOTS)
+			return 0;
+		w->st.slot = i;
+	}
+	sl = &w->st.s[w->st.slot & (PS_H2R_SLOTS - 1)];
+	if (sl->body || sl->grpc)
+		return 0;
+	n = sl->held;
+	if (n > PS_H2R_HOLD)
+		n = PS_H2R_HOLD;
+	if (!n)
+		return 0;
+	t = ps_h2r_text(w, n);
+	/* Neither for sure yet: held on. */
+	if (t != 2 && !w->tx.no && !end && n < PS_H2R_HOLD)
+		return 0;
+	sl->body = 1;
+	sl->held = 0;
+	if (!t) {
+		sl->r.flags |= PS_RF_ENCODED;
+		w->encoded++;
+	}
+	return n;
 }
 
 /*
@@ -304,17 +490,7 @@ __weak __attribute__((noinline)) int ps_h2r_scan(__u32 n)
 	if (!w || !rw || !n || n > PS_RESP_CHUNK)
 		return 0;
 	sl = &w->st.s[w->st.slot & (PS_H2R_SLOTS - 1)];
-	/* The server's content-encoding is not read (its HPACK is not
-	 * followed): data that starts as a compressed format does is taken
-	 * for an encoded answer, its bytes its estimate, as HTTP/1's
-	 * (response.h, PS_RF_ENCODED). */
-	if (!sl->body) {
-		sl->body = 1;
-		if (ps_h2r_compressed(rw->b[0], n > 1 ? rw->b[1] : 0)) {
-			sl->r.flags |= PS_RF_ENCODED;
-			w->encoded++;
-		}
-	}
+	/* An encoded answer's bytes are its estimate (ps_h2r_judge()). */
 	if (sl->r.flags & PS_RF_ENCODED) {
 		sl->r.ev += n;
 		ps_h2r_debit(w, &sl->r);
@@ -438,6 +614,57 @@ static __always_inline long ps_h2r_dead(struct ps_h2r_work *w)
 }
 
 /*
+ * A stream's first bytes, held until judged: the DATA frame's next ones
+ * at off in the skb (rem bytes of the segment left), up to PS_H2R_HOLD
+ * held. Returns the bytes to scan or count when they were judged
+ * (ps_h2r_judge()), 0 while they are held on, more than PS_H2R_HOLD
+ * when they cannot be read. A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_h2r_hold(struct __sk_buff *skb, __u32 off, __u32 rem)
+{
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_h2r_slot *sl;
+	__u32 n, k;
+
+	if (!w)
+		return PS_H2R_HOLD + 1;
+	sl = &w->st.s[w->st.slot & (PS_H2R_SLOTS - 1)];
+	n = sl->held;
+	if (n >= PS_H2R_HOLD)
+		return PS_H2R_HOLD + 1;
+	k = PS_H2R_HOLD - n;
+	if (k > w->st.left)
+		k = w->st.left;
+	if (k > rem)
+		k = rem;
+	barrier_var(k);
+	if (k < 1 || k > PS_H2R_HOLD)
+		return PS_H2R_HOLD + 1;
+	if (bpf_skb_load_bytes(skb, off, &sl->hold[n & (PS_H2R_HOLD - 1)], k))
+		return PS_H2R_HOLD + 1;
+	sl->held = n + k;
+	w->st.left -= k;
+	w->done += k;
+	return ps_h2r_judge(0);
+}
+
+/*
+ * The n bytes a stream's data held until judged (ps_h2r_judge()) are
+ * scanned, or counted as an encoded answer's, as any chunk of its data.
+ */
+static __always_inline void ps_h2r_release(struct ps_h2r_work *w, int n)
+{
+	struct ps_resp_work *rw = ps_resp_work();
+	struct ps_h2r_slot *sl;
+
+	if (!rw || n <= 0 || n > PS_H2R_HOLD)
+		return;
+	sl = &w->st.s[w->st.slot & (PS_H2R_SLOTS - 1)];
+	__builtin_memcpy(rw->b, sl->hold, PS_H2R_HOLD);
+	ps_h2r_scan(n);
+}
+
+/*
  * bpf_loop callback, one step: a frame header's bytes, a pad length, a
  * chunk of data scanned, a payload or padding skipped, or a frame's end.
  */
@@ -446,6 +673,7 @@ static long ps_h2r_step(__u32 idx, void *data)
 	struct ps_h2r_ctx *c = data;
 	struct ps_h2r_work *w = ps_h2r_work();
 	struct ps_resp_work *rw;
+	struct ps_h2r_slot *sl;
 	struct ps_h2_resp *st;
 	__u32 rem, k, n;
 	__u8 pad;
@@ -453,9 +681,13 @@ static long ps_h2r_step(__u32 idx, void *data)
 	if (!w)
 		return 1;
 	st = &w->st;
-	/* A payload through (also at the segment's end): the frame ends. */
+	/* A payload through (also at the segment's end): the frame ends;
+	 * the data a stream it ends held is judged first. */
 	if ((st->state == PS_H2R_DATA || st->state == PS_H2R_SKIP) && !st->left &&
 	    !st->pad_left) {
+		if (((st->type == PS_H2R_T_DATA || st->type == PS_H2R_T_HEADERS) &&
+		     (st->flags & PS_H2R_F_END_STREAM)) || st->type == PS_H2R_T_RST)
+			ps_h2r_release(w, ps_h2r_judge(1));
 		ps_h2r_frame_end();
 		return 0;
 	}
@@ -495,8 +727,16 @@ static long ps_h2r_step(__u32 idx, void *data)
 	case PS_H2R_DATA:
 		if (!st->left)
 			break;
-		if (st->s[st->slot & (PS_H2R_SLOTS - 1)].grpc)
+		sl = &st->s[st->slot & (PS_H2R_SLOTS - 1)];
+		if (sl->grpc)
 			return ps_h2r_grpc(c->skb, c->off + w->done, rem) ? ps_h2r_dead(w) : 0;
+		if (!sl->body) {
+			k = ps_h2r_hold(c->skb, c->off + w->done, rem);
+			if (k > PS_H2R_HOLD)
+				return ps_h2r_dead(w);
+			ps_h2r_release(w, k);
+			return 0;
+		}
 		rw = ps_resp_work();
 		if (!rw)
 			return ps_h2r_dead(w);

@@ -21,6 +21,8 @@
  *
  * Needs root (BPF); exits 77 without it.
  */
+#include <brotli/encode.h>
+
 #include "h2.h"
 
 #define MS		1000000ULL
@@ -455,6 +457,308 @@ static void case_encoded(void)
 	ck_end(&c);
 }
 
+/*
+ * Answers of the stand-in server's formats (tests/lib/llm_server.py): a
+ * chat completion in JSON, its usage prompt 12, completion 40; and a
+ * streamed one, ten chunks, the usage chunk (the same figures) and
+ * [DONE]: twelve "data:" lines.
+ */
+static const char json_answer[] =
+	"{\"id\":\"chatcmpl-7f3a9c\",\"object\":\"chat.completion\",\"created\":1765000000,"
+	"\"model\":\"stand-in\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+	"\"content\":\"The quick brown fox jumps over the lazy dog, and the dog, being lazy, "
+	"lets it: forty tokens of an answer that a client took out of the model.\"},"
+	"\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":40,"
+	"\"total_tokens\":52}}\n";
+#define JSON_TX		40
+#define JSON_RX		12
+
+static char sse_answer[4096];
+#define SSE_EVENTS	12
+
+static void sse_build(void)
+{
+	static const char *words[] = { "The", " quick", " brown", " fox", " jumps", " over",
+				       " the", " lazy", " dog", "." };
+	unsigned int n = 0, i;
+
+	for (i = 0; i < 10; i++)
+		n += snprintf(sse_answer + n, sizeof(sse_answer) - n,
+			      "data: {\"id\":\"chatcmpl-7f3a9c\",\"object\":\"chat.completion.chunk\","
+			      "\"created\":1765000000,\"model\":\"stand-in\",\"choices\":[{\"index\":0,"
+			      "\"delta\":{\"content\":\"%s\"},\"finish_reason\":null}]}\n\n",
+			      words[i]);
+	n += snprintf(sse_answer + n, sizeof(sse_answer) - n,
+		      "data: {\"id\":\"chatcmpl-7f3a9c\",\"object\":\"chat.completion.chunk\","
+		      "\"created\":1765000000,\"model\":\"stand-in\",\"choices\":[],\"usage\":"
+		      "{\"prompt_tokens\":12,\"completion_tokens\":40,\"total_tokens\":52}}\n\n"
+		      "data: [DONE]\n\n");
+}
+
+/*
+ * Stream sid answers with data d[0..n), cut at byte k (0 < k < n): as two
+ * DATA frames in two segments (odd k), or one DATA frame cut by the
+ * segments' boundary (even k). Frames of 16,384 bytes at most (the
+ * default SETTINGS_MAX_FRAME_SIZE), segments of 1,400 at most.
+ */
+static void answer_cut(struct ck *c, struct conn *cn, uint32_t *off, uint32_t sid,
+		       const unsigned char *d, unsigned int n, unsigned int k)
+{
+	static unsigned char b[1 << 18];
+	unsigned int m, p = 0, f, at_k = 0, seg;
+
+	if (n + 9 * (n / 16384 + 3) > sizeof(b)) {
+		ck_fail(c, "an answer of %u bytes is too long", n);
+		return;
+	}
+	request(c, cn, off, sid, INF_PATH);
+	m = resp_headers(b, sid);
+	while (p < n) {
+		f = n - p < 16384 ? n - p : 16384;
+		if ((k & 1) && p < k && p + f > k)
+			f = k - p;
+		if (p <= k && p + f >= k)
+			at_k = m + 9 + (k - p);
+		m += h2f(b + m, 0, p + f == n ? 0x1 : 0, sid, d + p, f);
+		p += f;
+	}
+	/* A segment ends at data byte k. */
+	for (p = 0; p < m; p += seg) {
+		seg = m - p < 1400 ? m - p : 1400;
+		if (p < at_k && p + seg > at_k)
+			seg = at_k - p;
+		expect(c, ssend(cn, b + p, seg), TC_ACT_OK, "the answer's frames");
+	}
+}
+
+/* The client's counters, and stats.resp_encoded, before and after an answer. */
+struct snap {
+	struct ps_client_ctr ctr;
+	uint64_t encoded;
+};
+
+static void snap(struct conn *cn, struct snap *sn)
+{
+	uint32_t slot;
+
+	memset(sn, 0, sizeof(*sn));
+	ctr_of(cn->caddr, &sn->ctr, &slot);
+	sn->encoded = stat(PS_STAT_RESP_ENCODED);
+}
+
+/* What an answer added: events, tx, rx, estimate, encoded; 0 when as wanted. */
+static int moved(const struct snap *a, const struct snap *b, const struct want *w, uint64_t enc,
+		 char *why, size_t len)
+{
+	uint64_t ev = b->ctr.tx_events - a->ctr.tx_events, tx = b->ctr.tx_tokens - a->ctr.tx_tokens,
+		 rx = b->ctr.rx_tokens - a->ctr.rx_tokens,
+		 est = b->ctr.tx_tokens_estimated - a->ctr.tx_tokens_estimated,
+		 e = b->encoded - a->encoded;
+
+	if (ev == w->events && tx == w->tx && rx == w->rx && est == w->est && e == enc)
+		return 0;
+	snprintf(why, len,
+		 "events %llu, tx %llu, rx %llu, estimated %llu, encoded %llu: expected "
+		 "%llu, %llu, %llu, %llu, %llu", (unsigned long long)ev, (unsigned long long)tx,
+		 (unsigned long long)rx, (unsigned long long)est, (unsigned long long)e,
+		 (unsigned long long)w->events, (unsigned long long)w->tx,
+		 (unsigned long long)w->rx, (unsigned long long)w->est, (unsigned long long)enc);
+	return 1;
+}
+
+/*
+ * The plain answers, cut at every byte: scanned exactly (the JSON's usage;
+ * the stream's twelve events and usage), nothing estimated, nothing
+ * encoded, however few of their first bytes a segment brings.
+ */
+static void case_plain_cuts(void)
+{
+	const struct {
+		const char *name, *d;
+		struct want w;
+	} ans[] = {
+		{ "json", json_answer, { 0, JSON_TX, JSON_RX, 0 } },
+		{ "sse", sse_answer, { SSE_EVENTS, JSON_TX, JSON_RX, 0 } },
+	};
+	struct snap a, b;
+	struct conn cn;
+	struct ck c;
+	uint32_t off, sid = 1;
+	unsigned int i, k, n;
+	char why[256];
+
+	ck_init(&c, "h2r-plain-every-cut");
+	open_h2(&c, &cn, CLIENT_BASE + 12, &off);
+	for (i = 0; i < 2; i++) {
+		n = strlen(ans[i].d);
+		for (k = 1; k < n; k++, sid += 2) {
+			snap(&cn, &a);
+			answer_cut(&c, &cn, &off, sid, (const unsigned char *)ans[i].d, n, k);
+			snap(&cn, &b);
+			if (moved(&a, &b, &ans[i].w, 0, why, sizeof(why))) {
+				ck_fail(&c, "%s cut at %u of %u: %s", ans[i].name, k, n, why);
+				break;
+			}
+		}
+	}
+	ck_end(&c);
+}
+
+/* A long streamed answer: 450 chunks of words drawn from a few (72 kB, more
+ * than a brotli meta-block of 4 nibbles holds). */
+static char long_answer[100000];
+
+static void long_build(void)
+{
+	static const char *words[] = { "the", "of", "model", "token", "answer", "a", "client",
+				       "server", "stream", "kernel", "packet", "limit", "rate",
+				       "window", "byte", "in", "to", "and", "is", "that" };
+	unsigned int n = 0, i, x = 1;
+
+	for (i = 0; i < 450; i++) {
+		x = x * 1103515245 + 12345;
+		n += snprintf(long_answer + n, sizeof(long_answer) - n,
+			      "data: {\"id\":\"chatcmpl-7f3a9c\",\"object\":\"chat.completion.chunk\","
+			      "\"created\":1765000000,\"model\":\"stand-in\",\"choices\":[{\"index\":0,"
+			      "\"delta\":{\"content\":\" %s\"},\"finish_reason\":null}]}\n\n",
+			      words[(x >> 16) % 20]);
+	}
+	snprintf(long_answer + n, sizeof(long_answer) - n, "data: [DONE]\n\n");
+}
+
+/*
+ * The stream answer compressed as a server compressing an event stream
+ * does it: each event flushed (BROTLI_OPERATION_FLUSH) as it is written.
+ * The bytes written to out (of cap); 0 on failure.
+ */
+static size_t brotli_flushed(unsigned int q, unsigned int lg, unsigned char *out, size_t cap)
+{
+	BrotliEncoderState *st = BrotliEncoderCreateInstance(NULL, NULL, NULL);
+	const uint8_t *in = (const uint8_t *)sse_answer;
+	size_t left = strlen(sse_answer), ev, avail = cap, total = 0;
+	uint8_t *o = out;
+	const char *e;
+	int ok = !!st;
+
+	if (ok)
+		ok = BrotliEncoderSetParameter(st, BROTLI_PARAM_QUALITY, q) &&
+		     BrotliEncoderSetParameter(st, BROTLI_PARAM_LGWIN, lg);
+	while (ok && left) {
+		e = strstr((const char *)in, "\n\n");
+		ev = e ? (size_t)((const uint8_t *)e + 2 - in) : left;
+		left -= ev;
+		ok = BrotliEncoderCompressStream(st, left ? BROTLI_OPERATION_FLUSH :
+						 BROTLI_OPERATION_FINISH, &ev, &in, &avail, &o,
+						 &total) && !ev;
+	}
+	if (ok && !BrotliEncoderIsFinished(st))
+		ok = 0;
+	BrotliEncoderDestroyInstance(st);
+	return ok ? total : 0;
+}
+
+/*
+ * Brotli (RFC 7932) has no magic: a stream's first byte is its window
+ * size and its first meta-block's header, and for many windows it is a
+ * printable byte ('[' for the usual lgwin 22 when the first meta-block
+ * holds more than 64 kB; '!', '1', 'A', 'Q', 'a', 'q' for the small
+ * windows when a server flushes each event; '"' for lgwin 16). The
+ * answers (the JSON one, the stream one, the long stream one; the stream
+ * one also flushed event by event) compressed by libbrotlienc at every
+ * quality (0..11) and window (10..24), in generic and text mode: every
+ * distinct stream whose first byte is one text can start with
+ * (printable, tab, CR, LF) is sent, cut at every byte of its first 256
+ * and at every 37th after, and must count as an encoded answer: its bytes
+ * its estimate, no event, no token, stats.resp_encoded once.
+ */
+static void case_brotli(void)
+{
+#define BR_MAX	512
+	static unsigned char *seen[BR_MAX];
+	static size_t seen_n[BR_MAX];
+	unsigned int nseen = 0, cuts = 0, i, k, q, lg, mode;
+	unsigned char firsts[256] = { 0 };
+	const char *src[] = { json_answer, sse_answer, long_answer, NULL };
+	static unsigned char out[1 << 16];
+	struct snap a, b;
+	struct want w = { 0 };
+	struct conn cn;
+	struct ck c;
+	uint32_t off, sid = 1;
+	char why[256], list[512] = "";
+	size_t n, j;
+
+	ck_init(&c, "h2r-brotli-every-cut");
+	open_h2(&c, &cn, CLIENT_BASE + 13, &off);
+	for (i = 0; i < 4; i++)
+		for (mode = 0; mode < 2; mode++)
+			for (lg = BROTLI_MIN_WINDOW_BITS; lg <= BROTLI_MAX_WINDOW_BITS; lg++)
+				for (q = BROTLI_MIN_QUALITY; q <= BROTLI_MAX_QUALITY; q++) {
+					n = sizeof(out);
+					if (!src[i]) {
+						if (mode)
+							continue;
+						n = brotli_flushed(q, lg, out, n);
+					} else if (!BrotliEncoderCompress(q, lg, mode ? BROTLI_MODE_TEXT :
+									  BROTLI_MODE_GENERIC,
+									  strlen(src[i]),
+									  (const uint8_t *)src[i], &n,
+									  out)) {
+						n = 0;
+					}
+					if (!n) {
+						ck_fail(&c, "brotli q %u lgwin %u failed", q, lg);
+						continue;
+					}
+					if (!((out[0] >= 0x20 && out[0] < 0x7f) || out[0] == '\t' ||
+					      out[0] == '\n' || out[0] == '\r'))
+						continue;
+					for (j = 0; j < nseen; j++)
+						if (seen_n[j] == n && !memcmp(seen[j], out, n))
+							break;
+					if (j < nseen)
+						continue;
+					if (nseen == BR_MAX) {
+						ck_fail(&c, "more than %u distinct streams", BR_MAX);
+						goto out;
+					}
+					seen[nseen] = malloc(n);
+					if (!seen[nseen]) {
+						ck_fail(&c, "out of memory");
+						goto out;
+					}
+					memcpy(seen[nseen], out, n);
+					seen_n[nseen++] = n;
+					firsts[out[0]] = 1;
+				}
+	for (j = 0; j < nseen; j++) {
+		w.est = seen_n[j];
+		for (k = 1; k < seen_n[j]; k += k < 256 ? 1 : 37, sid += 2, cuts++) {
+			snap(&cn, &a);
+			answer_cut(&c, &cn, &off, sid, seen[j], seen_n[j], k);
+			snap(&cn, &b);
+			if (moved(&a, &b, &w, 1, why, sizeof(why))) {
+				ck_fail(&c, "stream %zu (%zu bytes, first 0x%02x) cut at %u: %s", j,
+					seen_n[j], seen[j][0], k, why);
+				break;
+			}
+		}
+	}
+	for (k = 0; k < 256; k++)
+		if (firsts[k])
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), " %c", k);
+	printf("   (%u brotli streams, their first bytes%s; %u cuts)\n", nseen, list, cuts);
+	/* The first bytes the window sizes give (above) were all met. */
+	for (k = 0; k < 8; k++)
+		if (!firsts[(unsigned char)"[!1AQaq\""[k]])
+			ck_fail(&c, "no stream started with '%c'", "[!1AQaq\""[k]);
+out:
+	for (j = 0; j < nseen; j++)
+		free(seen[j]);
+	ck_end(&c);
+#undef BR_MAX
+}
+
 static void case_upgrade(void)
 {
 	upgrade_case("h2r-upgrade", CLIENT_BASE + 8, "POST", INF_PATH, 0);
@@ -484,6 +788,10 @@ int main(void)
 	case_path_last();
 	case_upgrade();
 	case_encoded();
+	sse_build();
+	long_build();
+	case_plain_cuts();
+	case_brotli();
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
 }

@@ -312,8 +312,8 @@ static const struct field client_fields[] = {
 	{ "tx_tokens", "TX_TOKENS", 10, false, false },
 	{ "rx_tokens", "RX_TOKENS", 10, false, false },
 	{ "tx_tokens_estimated", "TX_TOK_EST", 10, false, false },
-	{ "rx_messages", "RX_MSGS", 10, true, false },
-	{ "tx_messages", "TX_MSGS", 10, true, false },
+	{ "rx_messages", "RX_MSGS", 10, false, false },
+	{ "tx_messages", "TX_MSGS", 10, false, false },
 };
 
 #define NFIELDS ((int)(sizeof(client_fields) / sizeof(client_fields[0])))

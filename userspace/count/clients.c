@@ -18,12 +18,12 @@ _Static_assert(sizeof(struct ps_counters) == (PS_NCTRFIELDS + 2) * 8,
 _Static_assert(sizeof(struct ps_crec) <= 236, "keep a client record small");
 _Static_assert(PS_WIN_1M == 0 && PS_W_REQUESTS == 0 && PS_W_INFERENCE == 1,
 	       "the 16-bit buckets: the 1m window's requests and inference");
-_Static_assert(sizeof(struct ps_ctok) == 96, "a token entry");
+_Static_assert(sizeof(struct ps_ctok) == 144, "a token entry");
 
 const enum ps_field ps_wfield_field[PS_NWFIELDS] = {
 	PS_F_REQUESTS,	 PS_F_INFERENCE, PS_F_RX_BYTES,	 PS_F_TX_BYTES,
 	PS_F_RX_PAYLOAD, PS_F_TX_PAYLOAD, PS_F_TX_TOKENS, PS_F_RX_TOKENS,
-	PS_F_TX_TOKENS_ESTIMATED,
+	PS_F_TX_TOKENS_ESTIMATED, PS_F_RX_MESSAGES, PS_F_TX_MESSAGES,
 };
 
 bool ps_field_windowed(enum ps_field f)

@@ -24,19 +24,21 @@
  * Windows hold the fields of enum ps_wfield: tx_tokens, rx_tokens and
  * tx_tokens_estimated among them (a client's completion tokens are its
  * tx_tokens and tx_tokens_estimated: reported where its answers reported
- * usage, else its streams' events; the outflow in tokens reads both),
- * tx_events (like connections and packets) in the totals only.
+ * usage, else its streams' events; the outflow in tokens reads both), and
+ * the gRPC message counters rx_messages and tx_messages (a gRPC client's
+ * rate is its messages); tx_events (like connections and packets) in the
+ * totals only.
  *
  * Token figures live apart from the record, in a token entry (struct
  * ps_ctok: the four output token counters and the two gRPC message
- * counters at the last read, 32-bit, and the buckets of the three windowed
- * token fields) that a client gets at its first token or message counted:
+ * counters at the last read, 32-bit, and the buckets of the five windowed
+ * token and message fields) that a client gets at its first token or message counted:
  * most clients, every one of a spoofed flood among them, never count one.
  * A client without one has counted none. Read the buckets through
  * ps_crec_bucket(), the counters through ps_crec_last().
  *
  * Records live in one array, found through a chained hash on the key;
- * 236 bytes per client, 96 more for a client that counted tokens or gRPC
+ * 236 bytes per client, 144 more for a client that counted tokens or gRPC
  * messages.
  */
 #ifndef PS_CLIENTS_H
@@ -62,6 +64,8 @@ enum ps_wfield {
 	PS_W_TX_TOKENS,
 	PS_W_RX_TOKENS,
 	PS_W_TX_TOKENS_ESTIMATED,
+	PS_W_RX_MESSAGES,
+	PS_W_TX_MESSAGES,
 	PS_NWFIELDS,
 };
 /* The fields whose buckets the record holds; the token ones' are in its token entry. */
@@ -131,7 +135,8 @@ struct ps_crec {
 /* A client's token figures, from its first token counted. */
 struct ps_ctok {
 	uint32_t last[PS_NTOKFIELDS];	/* the token counters at the last read */
-	/* tx_tokens, rx_tokens, tx_tokens_estimated buckets */
+	/* tx_tokens, rx_tokens, tx_tokens_estimated, rx_messages,
+	 * tx_messages buckets */
 	uint32_t w[PS_NWINDOWS][2][PS_NTOKWFIELDS];
 };
 

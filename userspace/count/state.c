@@ -2,27 +2,29 @@
 /*
  * File layout (inside gzip):
  *   struct state_hdr
- *   n     x struct crec_v4   (next is meaningless: the hash is rebuilt)
+ *   n     x struct crec_v5   (next is meaningless: the hash is rebuilt)
  *   next_ext x struct ps_cext
  *   struct state_hdr again   (a truncated file cannot pass for whole)
  * Version and record sizes in the header reject a file from a build with
  * another layout.
  *
- * Version 4: records of 344 bytes (the counters at the last read in 48
+ * Version 5: records of 392 bytes (the counters at the last read in 48
  * bits each, the output token and gRPC message counters in 32, the tick
- * number in 16; windows of 9 fields, tx_tokens, rx_tokens and
- * tx_tokens_estimated among them), extensions (680 bytes) that may hold
- * those counters. The daemon holds a client's token figures apart (struct
- * ps_ctok) and some counters in 32 bits: records are converted to version
- * 4's as they are written, and back as they are read (a counter past 32
- * bits moves to the client's extension, as it does live). Version 3
+ * number in 16; windows of 11 fields, tx_tokens, rx_tokens,
+ * tx_tokens_estimated, rx_messages and tx_messages among them),
+ * extensions (776 bytes) that may hold those counters. The daemon holds a
+ * client's token figures apart (struct ps_ctok) and some counters in 32
+ * bits: records are converted to version 5's as they are written, and
+ * back as they are read (a counter past 32 bits moves to the client's
+ * extension, as it does live). Version 4 (records of 344 bytes and
+ * extensions of 680: windows of 9 fields, no message windows), version 3
  * (records of 312 bytes and extensions of 600: windows of 8 fields, no
  * tx_tokens_estimated windows, no message counters), version 2 (records
  * of 248 bytes: no token counters, windows of 6 fields) and version 1
  * (records of 272 bytes, the counters 64-bit) are read too, and converted
- * as they are read: the fields they lack start at 0 (version 3's
- * tx_tokens_estimated windows and message counts; version 2's and 1's
- * token counts).
+ * as they are read: the fields they lack start at 0 (version 4's message
+ * windows, their totals kept; version 3's tx_tokens_estimated and message
+ * windows and message counts; version 2's and 1's token counts).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -43,7 +45,7 @@
 #include "count/state.h"
 
 #define STATE_MAGIC	"PSTKSTAT"
-#define STATE_VERSION	4
+#define STATE_VERSION	5
 /* A save's temporary file: "." PS_STATE_FILE ".tmp-<pid>" in the same directory. */
 #define STATE_TMP	"." PS_STATE_FILE "."
 
@@ -59,16 +61,19 @@ struct state_hdr {
 };
 
 /* The fields and window fields of versions 1 and 2 (before the token
- * counters), the window fields of version 3 (before tx_tokens_estimated's). */
+ * counters), the window fields of version 3 (before tx_tokens_estimated's)
+ * and of version 4 (before the message counters'). */
 #define OLD_NFIELDS	9
 #define OLD_NWFIELDS	6
 #define V3_NWFIELDS	8
+#define V4_NWFIELDS	9
 _Static_assert(PS_NCTRFIELDS == OLD_NFIELDS && PS_W_TX_TOKENS == OLD_NWFIELDS &&
-		       PS_W_TX_TOKENS_ESTIMATED == V3_NWFIELDS,
+		       PS_W_TX_TOKENS_ESTIMATED == V3_NWFIELDS &&
+		       PS_W_RX_MESSAGES == V4_NWFIELDS,
 	       "the old fields come first, in the same order");
 
-/* Version 4's record. */
-struct crec_v4 {
+/* Version 5's record. */
+struct crec_v5 {
 	struct ps_client_key key;
 	uint32_t next;
 	uint64_t inc_ns;
@@ -81,8 +86,34 @@ struct crec_v4 {
 	uint32_t last_tok[PS_NTOKFIELDS];
 	uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS];
 };
+_Static_assert(sizeof(struct crec_v5) == 392, "version 5's records");
+_Static_assert(sizeof(struct ps_cext) == 776, "version 5's extensions");
+
+/* Version 4's layouts: every field, the window fields before the message
+ * counters'. */
+struct crec_v4 {
+	struct ps_client_key key;
+	uint32_t next;
+	uint64_t inc_ns;
+	uint32_t first_wall;
+	uint32_t last_wall;
+	uint32_t minute;
+	uint32_t ext;
+	uint16_t gen;
+	uint8_t last[PS_NCTRFIELDS][PS_LAST_BITS / 8];
+	uint32_t last_tok[PS_NTOKFIELDS];
+	uint32_t w[PS_NWINDOWS][2][V4_NWFIELDS];
+};
 _Static_assert(sizeof(struct crec_v4) == 344, "version 4's records");
-_Static_assert(sizeof(struct ps_cext) == 680, "version 4's extensions");
+
+struct cext_v4 {
+	uint64_t base[PS_NFIELDS];
+	bool wide;
+	bool big;
+	uint64_t ww[PS_NWINDOWS][2][V4_NWFIELDS];
+	uint64_t last[PS_NFIELDS];
+};
+_Static_assert(sizeof(struct cext_v4) == 680, "version 4's extensions");
 
 /* Version 3's layouts: the fields up to tx_tokens_estimated, the window
  * fields before its. */
@@ -236,7 +267,7 @@ static void state_hdr_of(const struct ps_ctable *t, uint64_t now_ms, struct stat
 	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, STATE_MAGIC, sizeof(h->magic));
 	h->version = STATE_VERSION;
-	h->rec_size = sizeof(struct crec_v4);
+	h->rec_size = sizeof(struct crec_v5);
 	h->ext_size = sizeof(struct ps_cext);
 	h->n = t->n;
 	h->next_ext = t->next_ext;
@@ -312,8 +343,8 @@ fail:
 	return ret;
 }
 
-/* Record r of t as version 4 writes it. */
-static void to_v4(const struct ps_ctable *t, const struct ps_crec *r, struct crec_v4 *o)
+/* Record r of t as version 5 writes it. */
+static void to_v5(const struct ps_ctable *t, const struct ps_crec *r, struct crec_v5 *o)
 {
 	const struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
 	uint64_t last[PS_NFIELDS];
@@ -349,7 +380,7 @@ static void to_v4(const struct ps_ctable *t, const struct ps_crec *r, struct cre
 static int body_whole(gzFile gz, void *ctx)
 {
 	const struct ps_ctable *t = ctx;
-	struct crec_v4 *buf = malloc(SAVE_CHUNK * sizeof(*buf));
+	struct crec_v5 *buf = malloc(SAVE_CHUNK * sizeof(*buf));
 	uint32_t first, i;
 	int ret = 0;
 
@@ -359,7 +390,7 @@ static int body_whole(gzFile gz, void *ctx)
 		uint32_t cnt = t->n - first < SAVE_CHUNK ? t->n - first : SAVE_CHUNK;
 
 		for (i = 0; i < cnt; i++)
-			to_v4(t, &t->rec[first + i], &buf[i]);
+			to_v5(t, &t->rec[first + i], &buf[i]);
 		if (gz_write_all(gz, buf, (size_t)cnt * sizeof(*buf)))
 			ret = -EIO;
 	}
@@ -386,7 +417,7 @@ struct ps_state_saver {
 	const struct ps_ctable *t;
 	char dir[4096];
 	struct state_hdr h;
-	struct crec_v4 *buf;	/* SAVE_CHUNK records, converted under the lock */
+	struct crec_v5 *buf;	/* SAVE_CHUNK records, converted under the lock */
 	struct ps_cext *ext;	/* h.next_ext extensions, each copied with its record */
 	int ret;
 	atomic_bool done;
@@ -404,7 +435,7 @@ static int body_chunks(gzFile gz, void *ctx)
 
 		pthread_mutex_lock(s->mu);
 		for (i = 0; i < cnt; i++)
-			to_v4(s->t, &s->t->rec[first + i], &s->buf[i]);
+			to_v5(s->t, &s->t->rec[first + i], &s->buf[i]);
 		for (i = 0; i < cnt; i++) {
 			uint32_t e = s->buf[i].ext;
 
@@ -540,11 +571,14 @@ static int read_header(gzFile gz, const char *path, struct state_hdr *h, char *e
 	if (h->version == 3 && h->rec_size == sizeof(struct crec_v3) &&
 	    h->ext_size == sizeof(struct cext_v3))
 		return 0;
-	if (h->version != STATE_VERSION || h->rec_size != sizeof(struct crec_v4) ||
+	if (h->version == 4 && h->rec_size == sizeof(struct crec_v4) &&
+	    h->ext_size == sizeof(struct cext_v4))
+		return 0;
+	if (h->version != STATE_VERSION || h->rec_size != sizeof(struct crec_v5) ||
 	    h->ext_size != sizeof(struct ps_cext)) {
 		snprintf(err, errlen,
 			 "%s: state file version %u (records of %u bytes); this penstockd reads version %u (%zu bytes)",
-			 path, h->version, h->rec_size, STATE_VERSION, sizeof(struct crec_v4));
+			 path, h->version, h->rec_size, STATE_VERSION, sizeof(struct crec_v5));
 		return -EINVAL;
 	}
 	return 0;
@@ -610,7 +644,7 @@ static uint64_t file48(const uint8_t *p)
 }
 
 /*
- * A file's records and extensions into t, converted (version 4's, or an
+ * A file's records and extensions into t, converted (version 5's, or an
  * old version's). 0, -EIO (the file ends early or is corrupt) or -ENOMEM.
  */
 static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
@@ -638,7 +672,16 @@ static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 			int f, k, x;
 
 			memset(r, 0, sizeof(*r));
-			if (h->version == 4) {
+			if (h->version == 5) {
+				const struct crec_v5 *b5 = p;
+
+				REC_HEAD(r, b5);
+				for (f = 0; f < PS_NCTRFIELDS; f++)
+					last[f] = file48(b5->last[f]);
+				for (; f < PS_NFIELDS; f++)
+					last[f] = b5->last_tok[f - PS_NCTRFIELDS];
+				memcpy(w, b5->w, sizeof(w));
+			} else if (h->version == 4) {
 				const struct crec_v4 *b4 = p;
 
 				REC_HEAD(r, b4);
@@ -646,7 +689,9 @@ static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 					last[f] = file48(b4->last[f]);
 				for (; f < PS_NFIELDS; f++)
 					last[f] = b4->last_tok[f - PS_NCTRFIELDS];
-				memcpy(w, b4->w, sizeof(w));
+				for (k = 0; k < PS_NWINDOWS; k++)
+					for (x = 0; x < 2; x++)
+						memcpy(w[k][x], b4->w[k][x], sizeof(b4->w[k][x]));
 			} else if (h->version == 3) {
 				const struct crec_v3 *b3 = p;
 
@@ -703,7 +748,8 @@ static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 			struct cext_v1 v1;
 			struct cext_v2 v2;
 			struct cext_v3 v3;
-			struct ps_cext v4;
+			struct cext_v4 v4;
+			struct ps_cext v5;
 		} o;
 		int w, k;
 
@@ -711,11 +757,21 @@ static int read_recs(gzFile gz, const struct state_hdr *h, struct ps_ctable *t)
 			ret = -EIO;
 			break;
 		}
-		if (h->version == 4) {
-			*e = o.v4;
+		if (h->version == 5) {
+			*e = o.v5;
 			continue;
 		}
 		memset(e, 0, sizeof(*e));
+		if (h->version == 4) {
+			memcpy(e->base, o.v4.base, sizeof(o.v4.base));
+			e->wide = o.v4.wide;
+			e->big = o.v4.big;
+			for (w = 0; w < PS_NWINDOWS; w++)
+				for (k = 0; k < 2; k++)
+					memcpy(e->ww[w][k], o.v4.ww[w][k], sizeof(o.v4.ww[w][k]));
+			memcpy(e->last, o.v4.last, sizeof(o.v4.last));
+			continue;
+		}
 		if (h->version == 3) {
 			memcpy(e->base, o.v3.base, sizeof(o.v3.base));
 			e->wide = o.v3.wide;

@@ -33,8 +33,7 @@ static json_t *view_json(const struct ps_ctable *t, const struct ps_crec *r, enu
 									   sizeof(addr))));
 	for (f = 0; f < PS_NFIELDS; f++) {
 		if (w != PS_WIN_TOTAL && !ps_field_windowed(f))
-			continue;	/* connections, packets, tx_events, rx_messages,
-					 * tx_messages */
+			continue;	/* connections, packets, tx_events */
 		json_object_set_new(o, ps_field_names[f], json_integer((json_int_t)llround(v.v[f])));
 	}
 	json_object_set_new(o, PS_RPM_NAME, json_real(round(v.rpm * 100.0) / 100.0));

@@ -613,7 +613,8 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 			  PS_STAT_H2_NO_SLOT },
 			{ "penstock_datapath_encoded_responses_total",
 			  "Answers to inference requests with a Content-Encoding (gzip, "
-			  "br, ...; HTTP/2: data that starts as compressed data does), "
+			  "br, ...; HTTP/2: data that does not start as JSON or an event "
+			  "stream does), "
 			  "not read: each byte of their body counted as a token of the "
 			  "estimate.",
 			  PS_STAT_RESP_ENCODED },

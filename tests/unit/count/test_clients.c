@@ -62,6 +62,9 @@ _Static_assert(PS_F_CONNECTIONS == 0 && PS_F_REQUESTS == 1 && PS_F_INFERENCE == 
 /* The same with tx_tokens_estimated (windowed like tx_tokens and rx_tokens). */
 #define W9(req, inf, rxb, txb, rxpl, txpl, txt, rxt, est) \
 	{ 0, (req), (inf), 0, 0, (rxb), (txb), (rxpl), (txpl), 0, (txt), (rxt), (est), 0, 0 }
+/* ... and with the gRPC message counters (windowed too). */
+#define W11(req, inf, rxb, txb, rxpl, txpl, txt, rxt, est, rxm, txm) \
+	{ 0, (req), (inf), 0, 0, (rxb), (txb), (rxpl), (txpl), 0, (txt), (rxt), (est), (rxm), (txm) }
 
 #define GiB (1ULL << 30)
 /* 2024-10-04T00:00:00Z = 20000 * 86400: starts a UTC day, hour and minute. */
@@ -1533,11 +1536,11 @@ static bool patch_version(struct ck *ck, unsigned char *buf, size_t len)
 	if (!hdr_ok(ck, buf, len))
 		return false;
 	memcpy(&v, buf + HDR_VERSION, 4);
-	if (v != 4) {
-		ck_fail(ck, "the file says version %u, this test expects 4", v);
+	if (v != 5) {
+		ck_fail(ck, "the file says version %u, this test expects 5", v);
 		return false;
 	}
-	v = 5;
+	v = 6;
 	memcpy(buf + HDR_VERSION, &v, 4);
 	memcpy(buf + len - HDR_LEN + HDR_VERSION, &v, 4);
 	return true;
@@ -2498,6 +2501,142 @@ out:
 	ck_end(&ck);
 }
 
+/*
+ * A version 4 file as penstockd wrote it (tests/unit/count/state-v4-penstockd.gz:
+ * the build before version 5, its state directory after the gRPC clients
+ * of tests/e2e/test_grpc made their calls, one over IPv4 and one over
+ * IPv6). Every figure below is what that penstockd answered (`penstock
+ * clients --window total --json`) before it stopped: 8 requests, 7 of
+ * them inference calls, 13 messages in and 22 out each, as tshark's gRPC
+ * dissector and grpcio counted them. Read by this build: the totals, the
+ * message counters among them, and the windows as they were; the message
+ * windows 0 (version 4 had none). Saved again (version 5) and read: the
+ * same table. The file was saved at 04:40:46.829 UTC, the traffic at
+ * 04:40:43: at that moment each window holds all of it.
+ */
+static void test_state_v4_penstockd(void)
+{
+	static const uint64_t t1[] = CTRM(1, 8, 7, 109, 107, 114749, 103884, 109073, 98312,
+					  0, 0, 0, 0, 13, 22);
+	static const uint64_t t2[] = CTRM(1, 8, 7, 110, 120, 117019, 106960, 109091, 98312,
+					  0, 0, 0, 0, 13, 22);
+	static const double w1[] = W11(8, 7, 114749, 103884, 109073, 98312, 0, 0, 0, 0, 0);
+	static const double w2[] = W11(8, 7, 117019, 106960, 109091, 98312, 0, 0, 0, 0, 0);
+	const uint64_t saved_ms = 1796618446829ULL;
+	const struct { struct ps_client_key k; const uint64_t *tot; const double *w; } c[] = {
+		{ key4("198.18.0.2"), t1, w1 },
+		{ key6("fd00:5053::3"), t2, w2 },
+	};
+	const char *top = getenv("PS_TOP");
+	char src[1024], dir[512], path[600], err[4200];
+	struct ps_ctable l, l2;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	uint64_t saved = 0;
+	struct ck ck;
+	int i, rc;
+
+	ck_init(&ck, "state_version_4_of_penstockd");
+	ps_ctable_init(&l);
+	ps_ctable_init(&l2);
+	snprintf(src, sizeof(src), "%s/tests/unit/count/state-v4-penstockd.gz", top ? top : ".");
+	if (gunzip_file(src, &buf, &len)) {
+		ck_fail(&ck, "cannot read %s", src);
+		goto out;
+	}
+	if (mksub("v4-penstockd", dir, sizeof(dir))) {
+		ck_fail(&ck, "mkdir %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, PS_STATE_FILE);
+	if (gzip_file(path, buf, len))
+		ck_fail(&ck, "cannot write %s", path);
+	else if ((rc = ps_state_load(&l, dir, &saved, err, sizeof(err))) != 1)
+		ck_fail(&ck, "ps_state_load returned %d, expected 1: %s", rc, err);
+	else if (l.n != 2 || saved != saved_ms)
+		ck_fail(&ck, "%u clients saved at %llu ms, expected 2 at %llu", l.n,
+			(unsigned long long)saved, (unsigned long long)saved_ms);
+	for (i = 0; i < 2 && ck_ok(&ck); i++) {
+		check_totals(&ck, "version 4 of penstockd", &l, &c[i].k, c[i].tot);
+		check_view(&ck, "version 4 of penstockd, 1m", &l, &c[i].k, PS_WIN_1M, saved_ms,
+			   c[i].w, 7);
+		check_view(&ck, "version 4 of penstockd, 1h", &l, &c[i].k, PS_WIN_1H, saved_ms,
+			   c[i].w, 7.0 / 60);
+		check_view(&ck, "version 4 of penstockd, 24h", &l, &c[i].k, PS_WIN_24H, saved_ms,
+			   c[i].w, 7.0 / 1440);
+	}
+	if (ck_ok(&ck)) {
+		rc = ps_state_save(&l, dir, saved_ms, err, sizeof(err));
+		if (rc)
+			ck_fail(&ck, "ps_state_save returned %d: %s", rc, err);
+		else if ((rc = ps_state_load(&l2, dir, &saved, err, sizeof(err))) != 1)
+			ck_fail(&ck, "ps_state_load returned %d, expected 1: %s", rc, err);
+		if (ck_ok(&ck))
+			compare_tables(&ck, &l, &l2);
+	}
+	rmsub(dir);
+out:
+	free(buf);
+	ps_ctable_free(&l);
+	ps_ctable_free(&l2);
+	ck_end(&ck);
+}
+
+/*
+ * The gRPC message counters' windows: a client's messages in and out over
+ * two minutes, as the tick reads them (rx_messages, tx_messages windowed
+ * like the token fields, in its token entry), and through a save
+ * (version 5) and a load.
+ */
+static void test_message_windows(void)
+{
+	/* T0 + 10: a gRPC call, 4 messages in, 9 out; T0 + 70: 6 and 20 more */
+	static const uint64_t ma[] = CTRM(1, 1, 1, 4, 4, 400, 900, 300, 800, 0, 0, 0, 0, 4, 9);
+	static const uint64_t mb[] = CTRM(1, 2, 2, 8, 8, 800, 1800, 600, 1600, 0, 0, 0, 0, 10, 29);
+	/* 1m at T0 + 75: minute 1's bucket (mb - ma) + 0.75 of minute 0's (ma) */
+	static const double v1m[] = W11(1 + 0.75, 1 + 0.75, 400 + 300, 900 + 675, 300 + 225,
+					800 + 600, 0, 0, 0, 6 + 0.75 * 4, 20 + 0.75 * 9);
+	/* 1h and 24h at T0 + 75: all of it */
+	static const double v1h[] = W11(2, 2, 800, 1800, 600, 1600, 0, 0, 0, 10, 29);
+	struct ps_client_key k = key4("192.0.2.60");
+	char dir[512], err[4200];
+	struct ps_ctable t, l;
+	const struct ps_crec *r;
+	uint64_t saved;
+	struct ck ck;
+	int rc;
+
+	ps_ctable_init(&t);
+	ps_ctable_init(&l);
+	ck_init(&ck, "message_windows");
+	upd(&ck, &t, &k, ma, 1000, 10);
+	upd(&ck, &t, &k, mb, 1000, 70);
+	check_totals(&ck, "messages", &t, &k, mb);
+	check_view(&ck, "messages 1m", &t, &k, PS_WIN_1M, at(75), v1m, 1.75);
+	check_view(&ck, "messages 1h", &t, &k, PS_WIN_1H, at(75), v1h, 2.0 / 60);
+	check_view(&ck, "messages 24h", &t, &k, PS_WIN_24H, at(75), v1h, 2.0 / 1440);
+	r = find(&ck, &t, &k, "messages");
+	if (r && !r->tok)
+		ck_fail(&ck, "a client with messages has no token entry");
+	if (mksub("messages", dir, sizeof(dir))) {
+		ck_fail(&ck, "mkdir %s: %s", dir, strerror(errno));
+	} else {
+		rc = ps_state_save(&t, dir, S_SAVED_MS, err, sizeof(err));
+		if (rc)
+			ck_fail(&ck, "ps_state_save returned %d: %s", rc, err);
+		else if ((rc = ps_state_load(&l, dir, &saved, err, sizeof(err))) != 1)
+			ck_fail(&ck, "ps_state_load returned %d, expected 1: %s", rc, err);
+		if (ck_ok(&ck)) {
+			compare_tables(&ck, &t, &l);
+			check_view(&ck, "loaded, messages 1m", &l, &k, PS_WIN_1M, at(75), v1m, 1.75);
+		}
+		rmsub(dir);
+	}
+	ps_ctable_free(&t);
+	ps_ctable_free(&l);
+	ck_end(&ck);
+}
+
 /* ------------------------------------------------------------------ tokens */
 
 /*
@@ -2521,14 +2660,14 @@ static void test_tokens(void)
 	 * 1m at T0 + 75: current bucket (minute 1) tb - ta, previous (minute 0)
 	 * ta weighted 1 - 15/60 = 0.75: requests 1 + 1.5, rx_bytes 200 + 300,
 	 * tx_bytes 3000 + 6750, rx_payload 150 + 225, tx_payload 2000 + 6000,
-	 * tx_tokens 0 + 525, rx_tokens 30 + 67.5, tx_tokens_estimated 15 + 0;
-	 * events none (totals only)
+	 * tx_tokens 0 + 525, rx_tokens 30 + 67.5, tx_tokens_estimated 15 + 0,
+	 * rx_messages 12 + 0, tx_messages 30 + 0; events none (totals only)
 	 */
-	static const double v1m[] = W9(2.5, 2.5, 500, 9750, 375, 8000, 525, 97.5, 15);
+	static const double v1m[] = W11(2.5, 2.5, 500, 9750, 375, 8000, 525, 97.5, 15, 12, 30);
 	/* 1h at T0 + 75: all in hour 0's bucket: tb */
-	static const double v1h[] = W9(3, 3, 600, 12000, 450, 10000, 700, 120, 15);
+	static const double v1h[] = W11(3, 3, 600, 12000, 450, 10000, 700, 120, 15, 12, 30);
 	/* 1h at T0 + 80 after tc: tx_tokens 800 */
-	static const double v1h_c[] = W9(3, 3, 600, 12000, 450, 10000, 800, 120, 15);
+	static const double v1h_c[] = W11(3, 3, 600, 12000, 450, 10000, 800, 120, 15, 12, 30);
 	/* past 32 bits: 4 G + 7 completion tokens */
 	static const uint64_t big[] = CTRT(0, 1, 1, 0, 0, 10, 10, 0, 0, 0, (1ULL << 32) + 7, 3, 0);
 	static const double vbig[] = W8(1, 1, 10, 10, 0, 0, 4294967303.0, 3);
@@ -2558,7 +2697,7 @@ static void test_tokens(void)
 	for (w = 0; w < PS_NFIELDS; w++)
 		if (ps_field_windowed(w) !=
 		    (w != PS_F_CONNECTIONS && w != PS_F_RX_PACKETS && w != PS_F_TX_PACKETS &&
-		     w != PS_F_TX_EVENTS && w != PS_F_RX_MESSAGES && w != PS_F_TX_MESSAGES))
+		     w != PS_F_TX_EVENTS))
 			ck_fail(&ck, "%s: windowed %d", fname[w], ps_field_windowed(w));
 	ck_end(&ck);
 
@@ -2821,6 +2960,8 @@ int main(void)
 	test_token_entries();
 	test_state_v3();
 	test_state_v3_penstockd();
+	test_state_v4_penstockd();
+	test_message_windows();
 	run_in_child("state_empty_file_then_grow", empty_state_then_grow);
 	test_parse();
 	rmdir(tmpdir);
