@@ -200,14 +200,16 @@ PS_ABI_AT(ps_endpoint, paths, 8 + PS_MAX_PATHS);
 PS_ABI_AT(ps_endpoint, hpath_bits, 8 + PS_MAX_PATHS * (1 + PS_PATH_MAX));
 PS_ABI_AT(ps_endpoint, hpaths, 8 + PS_MAX_PATHS * (3 + PS_PATH_MAX));
 PS_ABI_SIZE(ps_h2g_slot, 12);
-PS_ABI_SIZE(ps_h2_conn, 128 + PS_HPACK_VAL + PS_HPACK_ENTRIES * 5);
+PS_ABI_SIZE(ps_h2_conn, 208 + PS_HPACK_VAL + PS_HPACK_ENTRIES * 5);
 PS_ABI_AT(ps_h2_conn, head, 32);
 PS_ABI_AT(ps_h2_conn, inf_hi, 48);
 PS_ABI_AT(ps_h2_conn, inf_bits, 56);
 PS_ABI_AT(ps_h2_conn, grpc_bits, 64);
 PS_ABI_AT(ps_h2_conn, g, 72);
-PS_ABI_AT(ps_h2_conn, val, 128);
-PS_ABI_AT(ps_h2_conn, ent_size, 128 + PS_HPACK_VAL);
+PS_ABI_AT(ps_h2_conn, kid, 128);
+PS_ABI_AT(ps_h2_conn, ks, 144);
+PS_ABI_AT(ps_h2_conn, val, 208);
+PS_ABI_AT(ps_h2_conn, ent_size, 208 + PS_HPACK_VAL);
 PS_ABI_SIZE(ps_h2r_slot, sizeof(struct ps_resp) + 16);
 PS_ABI_SIZE(ps_h2_resp, 48 + (sizeof(struct ps_resp) + 16) * PS_H2R_SLOTS);
 PS_ABI_AT(ps_h2_resp, hdr, 24);
@@ -410,6 +412,7 @@ PS_ABI_CODE(PS_STAT_H2_RESP_LOST, 30);
 PS_ABI_CODE(PS_STAT_H2_NO_SLOT, 31);
 PS_ABI_CODE(PS_STAT_RESP_ENCODED, 32);
 PS_ABI_CODE(PS_STAT_GRPC_NO_SLOT, 33);
-PS_ABI_CODE(PS_STAT_MAX, 34);
+PS_ABI_CODE(PS_STAT_H2_KEY_UNKNOWN, 34);
+PS_ABI_CODE(PS_STAT_MAX, 35);
 
 #endif /* PENSTOCK_ABI_CHECK_H */

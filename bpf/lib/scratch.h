@@ -75,6 +75,7 @@ struct ps_scratch {
 	__u32 nhunt;		/* ... requests found so */
 	__u32 h2_on;		/* h2c holds the connection's HPACK state (hpack.h) ... */
 	__u32 nh2_unc;		/* ... HTTP/2 requests whose :path could not be read */
+	__u32 nh2_kunk;		/* ... whose key an HPACK entry named, no longer known */
 	__u32 nmsg;		/* ... gRPC messages the client sent (http2.h) ... */
 	__u32 ngrpc_lost;	/* ... gRPC calls whose messages are not followed */
 	struct ps_h2_conn h2c;
