@@ -683,7 +683,10 @@ static int map_holds(int fd, const struct bpf_map_info *info, const char *needle
 	return found;
 }
 
-/* No 8 bytes of any key sent (plain, as the keys are hashed) in any map. */
+/*
+ * No 8 bytes of any key sent in any map: of the key as it is hashed, and
+ * of its Huffman code as the client sent it (the decoder's input).
+ */
 static void case_no_key_left(void)
 {
 	struct bpf_map *m;
@@ -700,12 +703,23 @@ static void case_no_key_left(void)
 			continue;
 		for (i = 0; i < nsent; i++) {
 			size_t n = strlen(sent[i]), o;
+			uint8_t code[512];
+			unsigned int bits;
+			int hn;
 
 			for (o = 0; n >= 6 && o < 128 && (o == 0 || o + 8 <= n); o += 8) {
 				if (!map_holds(fd, &info, sent[i] + o, n > 8 ? 8 : n))
 					continue;
 				ck_fail(&c, "map %s holds bytes %zu.. of key %d (%.8s...)",
 					bpf_map__name(m), o, i, sent[i] + o);
+				break;
+			}
+			hn = ps_huffman_encode(sent[i], n, code, sizeof(code), &bits);
+			for (o = 0; hn >= 8 && o + 8 <= (size_t)hn; o += 8) {
+				if (!map_holds(fd, &info, (const char *)code + o, 8))
+					continue;
+				ck_fail(&c, "map %s holds bytes %zu.. of key %d's Huffman code",
+					bpf_map__name(m), o, i);
 				break;
 			}
 		}
