@@ -732,6 +732,20 @@ struct ps_h2_kslot {
 	__u8 pad[3];
 };
 
+/*
+ * An inference stream whose request was its own client's (its API key's):
+ * the egress program counts the answer's events and tokens, and debits
+ * them, to that client (h2resp.h). Stream sid at hs[(sid >> 1) mod
+ * PS_H2S_SLOTS], while sid is there; any other stream is the connection's
+ * client's.
+ */
+#define PS_H2S_SLOTS		8
+struct ps_h2_subj {
+	__u32 sid;
+	__u32 slot;		/* the client's slot in ps_client_ctrs ... */
+	__u32 gen;		/* ... while its gen is this */
+};
+
 struct ps_h2_conn {
 	__u32 tbl_bytes;	/* sum of the entries' sizes (name + value + 32) */
 	__u32 tbl_max;		/* the table's maximum size, as size updates set it */
@@ -777,6 +791,7 @@ struct ps_h2_conn {
 	__u8 knext;		/* the next of ks to fill */
 	__u8 kpad[3];
 	struct ps_h2_kslot ks[PS_H2K_SLOTS];	/* the ids of the newest key entries */
+	struct ps_h2_subj hs[PS_H2S_SLOTS];	/* inference streams of their own clients */
 	__u8 val[PS_HPACK_VAL];	/* the first bytes of a name or a :path value */
 	__u16 ent_size[PS_HPACK_ENTRIES];	/* each entry's size ... */
 	__u16 ent_name[PS_HPACK_ENTRIES];	/* ... its name's length ... */

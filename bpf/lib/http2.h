@@ -233,6 +233,12 @@ PS_GLOBAL int ps_h2_settle(__u32 pos)
 		ps_rq_pend(s, pos, sk);
 	else if (k == PS_SETTLE_BLOCKED && sk)
 		ps_rq_pend(s, pos, sk | PS_PEND_BLOCK_ONLY);
+	if (sk && sk <= PS_SUBJ_MAX && inf && s->nh2s < PS_H2S_SLOTS) {
+		/* Its answer is its client's too (ps_h2_subj_flow()). */
+		s->h2s_sid[s->nh2s & (PS_H2S_SLOTS - 1)] = s->h.clen;
+		s->h2s_k[s->nh2s & (PS_H2S_SLOTS - 1)] = sk;
+		s->nh2s++;
+	}
 	if (sk && sk <= PS_SUBJ_MAX) {
 		sj = &s->sj[(sk - 1) & (PS_SUBJ_MAX - 1)];
 		sj->nreq++;
@@ -246,6 +252,39 @@ PS_GLOBAL int ps_h2_settle(__u32 pos)
 			s->nfwd_full++;
 		s->nreq++;
 		s->ninf += inf;
+	}
+	return 0;
+}
+
+/*
+ * The segment is taken in: its inference streams of their own clients (the
+ * clients' slots known by now, ps_fwd_slots()) are handed to the egress
+ * program beside the table (ps_h2_conn.hs). A global function, verified
+ * once.
+ */
+PS_GLOBAL int ps_h2_subj_flow(void)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_h2_subj *e;
+	struct ps_subj *sj;
+	__u32 i, k, sid;
+
+	if (!s)
+		return 0;
+	for (i = 0; i < PS_H2S_SLOTS; i++) {
+		if (i >= s->nh2s)
+			break;
+		sid = s->h2s_sid[i];
+		k = s->h2s_k[i];
+		e = &s->h2c.hs[(sid >> 1) & (PS_H2S_SLOTS - 1)];
+		e->sid = sid;
+		e->slot = 0;
+		e->gen = 0;
+		if (k && k <= PS_SUBJ_MAX) {
+			sj = &s->sj[(k - 1) & (PS_SUBJ_MAX - 1)];
+			e->slot = sj->slot;
+			e->gen = sj->gen;
+		}
 	}
 	return 0;
 }

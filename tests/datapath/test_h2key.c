@@ -26,6 +26,7 @@
 #include "common/hpack_huffman.h"
 
 #define MAX_KEYS	64
+#define MS_NS		1000000ULL
 
 static const uint8_t secret[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
 
@@ -650,6 +651,126 @@ static void case_same_id(void)
 	ck_end(&c);
 }
 
+/* A DATA frame of string s on sid; END_STREAM when end. */
+static unsigned int data(unsigned char *b, uint32_t sid, const char *s, int end)
+{
+	return h2f(b, 0, end ? 0x1 : 0, sid, s, strlen(s));
+}
+
+/* tx_events counts [DONE] lines too; the estimate and the debit do not. */
+struct want {
+	uint64_t events, tx, rx, est, debit;
+};
+
+/* A client's answers' figures, and its token limit's TAT moved by debit ms (from t0..t1). */
+static void expect_answers(struct ck *c, const char *what, const struct ps_client_ctr *ctr,
+			   const struct want *w, uint64_t t0, uint64_t t1)
+{
+	if (ctr->tx_events != w->events || ctr->tx_tokens != w->tx || ctr->rx_tokens != w->rx ||
+	    ctr->tx_tokens_estimated != w->est)
+		ck_fail(c, "%s: tx_events %llu, tx_tokens %llu, rx_tokens %llu, estimated %llu: "
+			"expected %llu, %llu, %llu, %llu", what,
+			(unsigned long long)ctr->tx_events, (unsigned long long)ctr->tx_tokens,
+			(unsigned long long)ctr->rx_tokens,
+			(unsigned long long)ctr->tx_tokens_estimated,
+			(unsigned long long)w->events, (unsigned long long)w->tx,
+			(unsigned long long)w->rx, (unsigned long long)w->est);
+	if (ctr->tpm_tat < t0 + w->debit * MS_NS || ctr->tpm_tat > t1 + w->debit * MS_NS)
+		ck_fail(c, "%s: the token limit's TAT %+lld ns from the answers, expected %llu ms",
+			what, (long long)(ctr->tpm_tat - t0), (unsigned long long)w->debit);
+}
+
+/*
+ * The answers to a connection's requests of two keys and of none: each
+ * key's events, tokens and token-limit debit are its own, the keyless
+ * request's the address's. Interleaved in one segment, and one after the
+ * other in one segment (a stream's slot freed and taken again).
+ */
+static void case_answers(void)
+{
+	static const char *a1 = "data: {\"c\":\"a\"}\n\ndata: {\"usage\":{\"prompt_tokens\":20,"
+				"\"completion_tokens\":10}}\n\ndata: [DONE]\n\n";
+	static const char *b1 = "data: {\"c\":\"a\"}\n\ndata: {\"c\":\"b\"}\n\n";
+	static const char *b2 = "data: {\"c\":\"c\"}\n\n";
+	static const char *n1 = "data: {\"c\":\"x\"}\n\ndata: {\"usage\":{\"prompt_tokens\":5,"
+				"\"completion_tokens\":7}}\n\n";
+	struct ps_class cl = { .tpm_emission = MS_NS << PS_TOK_FRAC_BITS,
+			       .tpm_tolerance_ns = 1000 * MS_NS };
+	const struct want wa = { 3, 10, 20, 0, 30 }, wb = { 3, 0, 0, 3, 3 },
+			  wn = { 2, 7, 5, 0, 12 };
+	struct ps_client_key ka, kb;
+	struct ps_client_ctr ctr;
+	unsigned char blk[512], b[4096];
+	char keya[40], keyb[40], what[64];
+	struct field fa, fb;
+	uint32_t zero = 0, off, slot;
+	uint64_t t0, t1;
+	unsigned int n;
+	struct conn cn;
+	struct ck c;
+	int round;
+
+	ck_init(&c, "h2key-answers-per-key");
+	if (bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_classes), &zero, &cl, BPF_ANY))
+		ck_fail(&c, "cannot set the class: %s", strerror(errno));
+	for (round = 0; round < 2; round++) {
+		snprintf(keya, sizeof(keya), "sk-answers-a-%d-Kq", round);
+		snprintf(keyb, sizeof(keyb), "sk-answers-b-%d-Kq", round);
+		remember(keya);
+		remember(keyb);
+		fa = (struct field){ "x-api-key", 1, keya, 1, R_INC };
+		fb = (struct field){ NULL, 0, NULL, 1, R_NEVER };
+		snprintf(what, sizeof(what), "Bearer %s", keyb);
+		fb.value = what;
+		h2_conn(&c, &cn, &off);
+		n = h2_req(b, 1, blk, hp_request(blk, &fa, 1, NULL, 0));
+		n += h2_req(b + n, 3, blk, hp_request(blk, &fb, 1, NULL, 0));
+		n += h2_req(b + n, 5, blk, hp_request(blk, NULL, 0, NULL, 0));
+		expect(&c, csend(&cn, off, b, n), TC_ACT_OK, "three requests");
+		expect(&c, ssend(&cn, b, h2f(b, 4, 0, 0, "\x00\x03\x00\x00\x00\x64", 6)),
+		       TC_ACT_OK, "the server's preface");
+		n = resp_headers(b, 1);
+		n += resp_headers(b + n, 3);
+		n += resp_headers(b + n, 5);
+		if (round == 0) {
+			n += data(b + n, 3, b1, 0);
+			n += data(b + n, 5, n1, 0);
+			n += data(b + n, 1, a1, 0);
+			n += data(b + n, 3, b2, 1);
+			n += data(b + n, 1, "", 1);
+			n += data(b + n, 5, "", 1);
+		} else {
+			n += data(b + n, 1, a1, 1);
+			n += data(b + n, 3, b1, 0);
+			n += data(b + n, 3, b2, 1);
+			n += data(b + n, 5, n1, 1);
+		}
+		t0 = boot_ns();
+		expect(&c, ssend(&cn, b, n), TC_ACT_OK, "the answers");
+		t1 = boot_ns();
+		ka = key_subject(keya);
+		kb = key_subject(keyb);
+		if (ctr_of_key(&ka, &ctr, &slot))
+			ck_fail(&c, "key a: no counters");
+		else
+			expect_answers(&c, round ? "key a, one after the other" : "key a, interleaved",
+				       &ctr, &wa, t0, t1);
+		if (ctr_of_key(&kb, &ctr, &slot))
+			ck_fail(&c, "key b: no counters");
+		else
+			expect_answers(&c, round ? "key b, one after the other" : "key b, interleaved",
+				       &ctr, &wb, t0, t1);
+		if (ctr_of(cn.caddr, &ctr, &slot))
+			ck_fail(&c, "the address: no counters");
+		else
+			expect_answers(&c, round ? "the address, one after the other" :
+						   "the address, interleaved", &ctr, &wn, t0, t1);
+	}
+	memset(&cl, 0, sizeof(cl));
+	bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_classes), &zero, &cl, BPF_ANY);
+	ck_end(&c);
+}
+
 /* Does any map of the datapath hold these bytes? */
 static int map_holds(int fd, const struct bpf_map_info *info, const char *needle, size_t nlen)
 {
@@ -763,6 +884,7 @@ int main(void)
 	case_limit();
 	case_block();
 	case_same_id();
+	case_answers();
 	case_no_key_left();
 	expect_endpoint_sums("h2key endpoint totals = sum over clients");
 	ps_dp_close(&dp);
