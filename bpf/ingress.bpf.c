@@ -421,6 +421,8 @@ static __always_inline void ps_h2_begin(struct ps_scratch *s, const struct ps_pk
 	s->h2_on = ps_h2_state(h->state) ||
 		   (h->state == PS_H1_REFILL && ps_h2_state(h->refill_state));
 	s->nh2_unc = 0;
+	s->nh2_kunk = 0;
+	s->nh2s = 0;
 	s->nmsg = 0;
 	s->ngrpc_lost = 0;
 	if (!s->h2_on)
@@ -514,10 +516,14 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scra
 	}
 	if (s->key_ep)
 		x->f->key = s->key;
+	if (s->nh2s)
+		ps_h2_subj_flow();
 	if (s->h2_on)
 		bpf_map_update_elem(&ps_h2, &x->k, &s->h2c, BPF_ANY);
 	if (s->nh2_unc)
 		ps_stat_add(PS_STAT_H2_UNCLASSIFIED, s->nh2_unc);
+	if (s->nh2_kunk)
+		ps_stat_add(PS_STAT_H2_KEY_UNKNOWN, s->nh2_kunk);
 	if (s->nhunt)
 		ps_stat_add(PS_STAT_HUNTED, s->nhunt);
 	if (s->ngrpc_lost)

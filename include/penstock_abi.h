@@ -700,6 +700,9 @@ struct ps_flow {
 #define PS_HENT_UNKNOWN		0x04	/* its name could not be read */
 #define PS_HENT_CTYPE		0x08	/* its name is content-type (PS_HENT_INF: and its
 					 * value starts with application/grpc) */
+#define PS_HENT_KEYNAME		0x30	/* its name is a key header's: PS_KEY_* << 4 */
+#define PS_HENT_KEYNAME_SHIFT	4
+#define PS_HENT_KEYID		0x40	/* ... and its value a key, its id in ps_h2_conn.ks */
 
 /*
  * The client's DATA of a gRPC inference call (http2.h): where its messages
@@ -713,6 +716,34 @@ struct ps_h2g_slot {
 	__u32 left;
 	__u8 pfx;
 	__u8 pad[3];
+};
+
+/*
+ * A dynamic table entry that holds an API key (its name a key header's, its
+ * value a key): its id, by the entry's insertion number, so that an indexed
+ * field naming it names the key. The newest PS_H2K_SLOTS such entries are
+ * kept; an older one named is a key not known (stats.h2_key_unknown).
+ */
+#define PS_H2K_SLOTS		4
+struct ps_h2_kslot {
+	__u64 id;
+	__u32 ino;		/* the entry's insertion number (ps_h2_conn.ins_no) */
+	__u8 kind;		/* PS_KEY_* (0: a free slot) */
+	__u8 pad[3];
+};
+
+/*
+ * An inference stream whose request was its own client's (its API key's):
+ * the egress program counts the answer's events and tokens, and debits
+ * them, to that client (h2resp.h). Stream sid at hs[(sid >> 1) mod
+ * PS_H2S_SLOTS], while sid is there; any other stream is the connection's
+ * client's.
+ */
+#define PS_H2S_SLOTS		8
+struct ps_h2_subj {
+	__u32 sid;
+	__u32 slot;		/* the client's slot in ps_client_ctrs ... */
+	__u32 gen;		/* ... while its gen is this */
 };
 
 struct ps_h2_conn {
@@ -748,7 +779,19 @@ struct ps_h2_conn {
 	struct ps_h2g_slot g[PS_H2G_SLOTS];	/* the client's gRPC calls' DATA */
 	__u8 grpc;		/* the request's block says content-type application/grpc */
 	__u8 gslot;		/* the DATA frame being read is g[gslot]'s */
-	__u8 gpad[6];
+	/* API keys (identity: api_key, bpf/lib/hpack.h): the key value being read */
+	__u8 kname;		/* PS_KEY_*: the literal's name is a key header's (0: not) */
+	__u8 kst;		/* PS_HKS_*: where in the value it stands */
+	__u8 hst;		/* the Huffman decoder's state (bpf/lib/huffdec.h) ... */
+	__u8 hacc;		/* ... and whether the value may end there */
+	__u8 kunk;		/* the request named a key the table no longer says */
+	__u8 kok;		/* the value just read is a key: its id is kid */
+	__u64 kid;
+	__u32 ins_no;		/* entries inserted into the dynamic table so far */
+	__u8 knext;		/* the next of ks to fill */
+	__u8 kpad[3];
+	struct ps_h2_kslot ks[PS_H2K_SLOTS];	/* the ids of the newest key entries */
+	struct ps_h2_subj hs[PS_H2S_SLOTS];	/* inference streams of their own clients */
 	__u8 val[PS_HPACK_VAL];	/* the first bytes of a name or a :path value */
 	__u16 ent_size[PS_HPACK_ENTRIES];	/* each entry's size ... */
 	__u16 ent_name[PS_HPACK_ENTRIES];	/* ... its name's length ... */
@@ -882,6 +925,10 @@ enum ps_stat {
 				 * bytes taken as their tokens' estimate */
 	PS_STAT_GRPC_NO_SLOT,	/* gRPC calls whose client messages stopped being
 				 * counted: more than PS_H2G_SLOTS of a connection's at once */
+	PS_STAT_H2_KEY_UNKNOWN,	/* HTTP/2 requests on an identity: api_key endpoint that
+				 * named a key the HPACK table no longer says (an entry
+				 * older than PS_H2K_SLOTS key entries, or a table not
+				 * followed): counted to their address */
 	PS_STAT_MAX,
 };
 

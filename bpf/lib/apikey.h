@@ -59,16 +59,11 @@ static __always_inline void ps_key_begin(struct ps_keyh *k, __u8 kind)
  * last bytes, not yet a whole word (m), go: a key that loses to a better
  * one must not leave them in the flow until the next request.
  */
-static __always_inline void ps_key_final(struct ps_keyh *k)
+static __always_inline __u64 ps_key_sum(const struct ps_keyh *k)
 {
 	__u64 v0 = k->v[0], v1 = k->v[1], v2 = k->v[2], v3 = k->v[3];
 	__u64 b = ((__u64)k->len << 56) | k->m;
 
-	if (!k->len || k->cur <= k->kind) {
-		k->cur = PS_KEY_NONE;
-		k->m = 0;
-		return;
-	}
 	v3 ^= b;
 	PS_SIPROUND(v0, v1, v2, v3);
 	PS_SIPROUND(v0, v1, v2, v3);
@@ -78,9 +73,44 @@ static __always_inline void ps_key_final(struct ps_keyh *k)
 	PS_SIPROUND(v0, v1, v2, v3);
 	PS_SIPROUND(v0, v1, v2, v3);
 	PS_SIPROUND(v0, v1, v2, v3);
-	k->id = v0 ^ v1 ^ v2 ^ v3;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static __always_inline void ps_key_final(struct ps_keyh *k)
+{
+	if (!k->len || k->cur <= k->kind) {
+		k->cur = PS_KEY_NONE;
+		k->m = 0;
+		return;
+	}
+	k->id = ps_key_sum(k);
 	k->kind = k->cur;
 	k->cur = PS_KEY_NONE;
+	k->m = 0;
+}
+
+/* One more byte c of the key being hashed (HTTP/2's, a byte at a time). */
+static __always_inline void ps_key_byte(struct ps_keyh *k, __u8 c)
+{
+	__u64 v0, v1, v2, v3, m = k->m | ((__u64)c << (8 * (k->len & 7)));
+
+	k->len++;
+	if (k->len & 7) {
+		k->m = m;
+		return;
+	}
+	v0 = k->v[0];
+	v1 = k->v[1];
+	v2 = k->v[2];
+	v3 = k->v[3];
+	v3 ^= m;
+	PS_SIPROUND(v0, v1, v2, v3);
+	PS_SIPROUND(v0, v1, v2, v3);
+	v0 ^= m;
+	k->v[0] = v0;
+	k->v[1] = v1;
+	k->v[2] = v2;
+	k->v[3] = v3;
 	k->m = 0;
 }
 

@@ -91,6 +91,22 @@ struct ps_h2r_tctx {
 	__u32 sure;		/* a "data:", "event:" or "retry:" line began */
 };
 
+/*
+ * What a segment counted of the answers to one client: the streams of a
+ * slot whose request was its own client's (slot, gen), or, at
+ * acc[PS_H2R_SLOTS], the connection's client's.
+ */
+struct ps_h2r_acc {
+	__u32 events;		/* events ... */
+	__u32 tx_tokens;	/* ... completion_tokens reported ... */
+	__u32 rx_tokens;	/* ... prompt_tokens reported ... */
+	__u32 est;		/* ... events of streams that ended without usage ... */
+	__u32 debit;		/* ... and tokens to debit from the token limits */
+	__u32 slot;
+	__u32 gen;		/* 0: the connection's client */
+	__u32 pad;
+};
+
 /* A segment's working state, per CPU. */
 struct ps_h2r_work {
 	struct ps_h2_resp st;
@@ -101,11 +117,8 @@ struct ps_h2r_work {
 	__u64 grpc_bits;	/* ... which of them are gRPC calls */
 	__u32 inf_hi;
 	__u32 msgs;		/* gRPC messages counted in this segment */
-	__u32 events;		/* events counted in this segment ... */
-	__u32 tx_tokens;	/* ... completion_tokens reported ... */
-	__u32 rx_tokens;	/* ... prompt_tokens reported ... */
-	__u32 est;		/* ... events of streams that ended without usage ... */
-	__u32 debit;		/* ... tokens to debit from the token limits ... */
+	struct ps_h2r_acc acc[PS_H2R_SLOTS + 1];	/* its answers' counts, by client */
+	struct ps_h2_subj hs[PS_H2S_SLOTS];	/* the ingress's streams of their own clients */
 	__u32 no_slot;		/* ... DATA frames of inference streams not scanned ... */
 	__u32 encoded;		/* ... and streams whose data is encoded */
 	struct ps_h2r_tctx tx;	/* (here: ps_h2r_text_byte() reads and writes it) */
@@ -166,39 +179,127 @@ static __always_inline __u32 ps_h2r_find(const struct ps_h2r_work *w, __u32 sid)
 	return PS_H2R_SLOTS;
 }
 
-/* A slot for inference stream sid, its scan begun; PS_H2R_SLOTS if none is free. */
-static __always_inline __u32 ps_h2r_alloc(struct ps_h2r_work *w, __u32 sid)
+/* Where slot i's stream's counts go: its own client's, or the connection's. */
+static __always_inline struct ps_h2r_acc *ps_h2r_acc(struct ps_h2r_work *w, __u32 i)
 {
-	__u32 i;
-
-	for (i = 0; i < PS_H2R_SLOTS; i++) {
-		struct ps_h2r_slot *sl = &w->st.s[i];
-
-		if (sl->sid && !ps_h2r_stale(w, sl->sid))
-			continue;
-		__builtin_memset(sl, 0, sizeof(*sl));
-		sl->sid = sid;
-		sl->r.flags = PS_RF_INFERENCE;
-		sl->grpc = ps_h2r_is_grpc(w, sid);
-		ps_sse_begin(&sl->r.sse);
-		ps_tk_begin(&sl->r);
-		return i;
-	}
-	return PS_H2R_SLOTS;
+	i &= PS_H2R_SLOTS - 1;
+	return w->acc[i].gen ? &w->acc[i] : &w->acc[PS_H2R_SLOTS];
 }
 
 /* A stream's debit so far, as HTTP/1's (response.h, ps_resp_debit()). */
-static __always_inline void ps_h2r_debit(struct ps_h2r_work *w, struct ps_resp *r)
+static __always_inline void ps_h2r_debit(struct ps_h2r_work *w, __u32 i)
 {
+	struct ps_resp *r = &w->st.s[i & (PS_H2R_SLOTS - 1)].r;
 	__u32 d = r->tx_seen + r->rx_seen;
 
 	if (r->ev > d)
 		d = r->ev;
 	if (d > r->dbt) {
-		w->debit += d - r->dbt;
+		ps_h2r_acc(w, i)->debit += d - r->dbt;
 		r->dbt = d;
 	}
 }
+
+/*
+ * What slot i's streams counted in the segment so far goes to their
+ * client's counters and token limits; to the connection's client when
+ * that client's slot is gone. A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_h2r_acc_flush(__u32 i)
+{
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_client_ctr *ctr;
+	struct ps_h2r_acc *a, *c;
+
+	if (!w)
+		return 0;
+	a = &w->acc[i & (PS_H2R_SLOTS - 1)];
+	c = &w->acc[PS_H2R_SLOTS];
+	if (!a->gen || !(a->events | a->tx_tokens | a->rx_tokens | a->est | a->debit))
+		return 0;
+	ctr = ps_slot_ctr(a->slot);
+	if (ctr && ctr->gen == a->gen) {
+		ps_answer_count(ctr, a->events, a->tx_tokens, a->rx_tokens, a->debit, a->est,
+				w->in.now);
+	} else {
+		c->events += a->events;
+		c->tx_tokens += a->tx_tokens;
+		c->rx_tokens += a->rx_tokens;
+		c->est += a->est;
+		c->debit += a->debit;
+	}
+	a->events = a->tx_tokens = a->rx_tokens = a->est = a->debit = 0;
+	return 0;
+}
+
+/* Does slot i's count in the segment take a stream of client (slot, gen)? */
+static __always_inline int ps_h2r_acc_fits(const struct ps_h2r_work *w, __u32 i, __u32 slot,
+					   __u32 gen)
+{
+	const struct ps_h2r_acc *a = &w->acc[i & (PS_H2R_SLOTS - 1)];
+
+	return (a->gen == gen && a->slot == slot) ||
+	       !(a->events | a->tx_tokens | a->rx_tokens | a->est | a->debit);
+}
+
+/*
+ * A slot for inference stream sid, its scan begun; PS_H2R_SLOTS if none is
+ * free. Its client is the one the ingress handed over for it (ps_h2_conn.hs),
+ * else the connection's. A free slot whose count in the segment is another
+ * client's is taken last; taken, that count goes to the connection's client
+ * (no counters are written in the middle of a segment: the stack is short
+ * there).
+ */
+static __always_inline __u32 ps_h2r_alloc(struct ps_h2r_work *w, __u32 sid)
+{
+	struct ps_h2_subj *e = &w->hs[(sid >> 1) & (PS_H2S_SLOTS - 1)];
+	__u32 i, k = PS_H2R_SLOTS, slot = 0, gen = 0;
+	struct ps_h2r_acc *a, *c;
+	struct ps_h2r_slot *sl;
+
+	if (e->sid == sid && e->gen) {
+		slot = e->slot;
+		gen = e->gen;
+	}
+	for (i = 0; i < PS_H2R_SLOTS; i++) {
+		sl = &w->st.s[i];
+		if (sl->sid && !ps_h2r_stale(w, sl->sid))
+			continue;
+		if (ps_h2r_acc_fits(w, i, slot, gen)) {
+			k = i;
+			break;
+		}
+		if (k == PS_H2R_SLOTS)
+			k = i;
+	}
+	if (k >= PS_H2R_SLOTS)
+		return PS_H2R_SLOTS;
+	a = &w->acc[k];
+	if (!ps_h2r_acc_fits(w, k, slot, gen)) {
+		c = &w->acc[PS_H2R_SLOTS];
+		c->events += a->events;
+		c->tx_tokens += a->tx_tokens;
+		c->rx_tokens += a->rx_tokens;
+		c->est += a->est;
+		c->debit += a->debit;
+		a->events = a->tx_tokens = a->rx_tokens = a->est = a->debit = 0;
+	}
+	a->slot = slot;
+	a->gen = gen;
+	sl = &w->st.s[k];
+	__builtin_memset(sl, 0, sizeof(*sl));
+	sl->sid = sid;
+	sl->r.flags = PS_RF_INFERENCE;
+	sl->grpc = ps_h2r_is_grpc(w, sid);
+	ps_sse_begin(&sl->r.sse);
+	ps_tk_begin(&sl->r);
+	sl->r.sslot = slot;
+	sl->r.sgen = gen;
+	return k;
+}
+
+
+
 
 /*
  * Stream sid ended (the server's END_STREAM or RST_STREAM): a number the
@@ -209,14 +310,16 @@ static __always_inline void ps_h2r_stream_end(struct ps_h2r_work *w, __u32 sid)
 {
 	__u32 i = ps_h2r_find(w, sid);
 	struct ps_h2r_slot *sl;
+	struct ps_h2r_acc *a;
 
 	if (!sid || i >= PS_H2R_SLOTS)
 		return;
 	sl = &w->st.s[i];
-	ps_tk_byte(&sl->r, ' ', &w->tx_tokens, &w->rx_tokens);
+	a = ps_h2r_acc(w, i);
+	ps_tk_byte(&sl->r, ' ', &a->tx_tokens, &a->rx_tokens);
 	if (!(sl->r.flags & PS_RF_USAGE))
-		w->est += sl->r.ev;
-	ps_h2r_debit(w, &sl->r);
+		a->est += sl->r.ev;
+	ps_h2r_debit(w, i);
 	sl->sid = 0;
 }
 
@@ -486,6 +589,7 @@ __weak __attribute__((noinline)) int ps_h2r_scan(__u32 n)
 	struct ps_h2r_work *w = ps_h2r_work();
 	struct ps_resp_work *rw = ps_resp_work();
 	struct ps_h2r_slot *sl;
+	struct ps_h2r_acc *a;
 
 	if (!w || !rw || !n || n > PS_RESP_CHUNK)
 		return 0;
@@ -493,7 +597,7 @@ __weak __attribute__((noinline)) int ps_h2r_scan(__u32 n)
 	/* An encoded answer's bytes are its estimate (ps_h2r_judge()). */
 	if (sl->r.flags & PS_RF_ENCODED) {
 		sl->r.ev += n;
-		ps_h2r_debit(w, &sl->r);
+		ps_h2r_debit(w, w->st.slot);
 		return 0;
 	}
 	rw->r = sl->r;
@@ -504,10 +608,11 @@ __weak __attribute__((noinline)) int ps_h2r_scan(__u32 n)
 	rw->rx_tokens = 0;
 	ps_resp_scan(n, 0);
 	sl->r = rw->r;
-	ps_h2r_debit(w, &sl->r);
-	w->events += rw->events;
-	w->tx_tokens += rw->tx_tokens;
-	w->rx_tokens += rw->rx_tokens;
+	ps_h2r_debit(w, w->st.slot);
+	a = ps_h2r_acc(w, w->st.slot);
+	a->events += rw->events;
+	a->tx_tokens += rw->tx_tokens;
+	a->rx_tokens += rw->rx_tokens;
 	return 0;
 }
 
@@ -778,6 +883,32 @@ static long ps_h2r_step(__u32 idx, void *data)
  * verified once.
  */
 
+/* A segment begins: nothing counted yet; each slot's stream's client as it was. */
+static __always_inline void ps_h2r_acc_begin(struct ps_h2r_work *w)
+{
+	struct ps_h2r_acc *a;
+	__u32 i;
+
+	for (i = 0; i <= PS_H2R_SLOTS; i++) {
+		a = &w->acc[i];
+		__builtin_memset(a, 0, sizeof(*a));
+		if (i < PS_H2R_SLOTS && w->st.s[i].sid) {
+			a->slot = w->st.s[i].r.sslot;
+			a->gen = w->st.s[i].r.sgen;
+		}
+	}
+}
+
+/* The segment's counts of streams of their own clients, to them. A global function. */
+__weak __attribute__((noinline)) int ps_h2r_acc_end(void)
+{
+	__u32 i;
+
+	for (i = 0; i < PS_H2R_SLOTS; i++)
+		ps_h2r_acc_flush(i);
+	return 0;
+}
+
 __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 						    struct ps_client_ctr *ctr)
 {
@@ -786,6 +917,7 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	struct ps_h2r_in *in;
 	struct ps_h2_resp *v;
 	struct ps_h2_conn *h;
+	struct ps_h2r_acc *a;
 	__u32 len, avail, how;
 	__u64 now;
 
@@ -820,12 +952,12 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	w->inf_hi = h ? READ_ONCE(h->inf_hi) : 0;
 	w->inf_bits = h ? READ_ONCE(h->inf_bits) : 0;
 	w->grpc_bits = h ? READ_ONCE(h->grpc_bits) : 0;
+	if (h)
+		bpf_probe_read_kernel(w->hs, sizeof(w->hs), h->hs);
+	else
+		__builtin_memset(w->hs, 0, sizeof(w->hs));
 	w->msgs = 0;
-	w->events = 0;
-	w->tx_tokens = 0;
-	w->rx_tokens = 0;
-	w->est = 0;
-	w->debit = 0;
+	ps_h2r_acc_begin(w);
 	w->no_slot = 0;
 	w->encoded = 0;
 	w->done = 0;
@@ -841,10 +973,12 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	if (w->encoded)
 		ps_stat_add(PS_STAT_RESP_ENCODED, w->encoded);
 	bpf_map_update_elem(&ps_h2r, &in->k, &w->st, BPF_ANY);
+	ps_h2r_acc_end();
 	if (!ctr)
 		return 0;
 	/* A stream the client resets is debited what it took. */
-	ps_answer_count(ctr, w->events, w->tx_tokens, w->rx_tokens, w->debit, w->est, now);
+	a = &w->acc[PS_H2R_SLOTS];
+	ps_answer_count(ctr, a->events, a->tx_tokens, a->rx_tokens, a->debit, a->est, now);
 	if (w->msgs)
 		ps_add(ctr->tx_messages, w->msgs);
 	return 0;

@@ -26,6 +26,8 @@
 #include "common.h"
 #include "maps.h"
 #include "scratch.h"
+#include "apikey.h"
+#include "huffdec.h"
 
 /* ps_h2_conn.rstate: where in a representation the block stands */
 #define PS_HP_START	0	/* at a representation's first byte */
@@ -36,6 +38,16 @@
 #define PS_HP_EVICT	5	/* evicting down to a new maximum size */
 #define PS_HP_BROKEN	6	/* not HPACK: the rest of the block is skipped */
 #define PS_HP_MATCH	7	/* a :path value is read: to compare (ps_hp_matched()) */
+#define PS_HP_KEYV	8	/* in a key header's value: read by ps_hp_keyv() */
+
+/* ps_h2_conn.kst: where a key header's value stands, a byte at a time */
+#define PS_HKS_LEAD	0	/* blanks before "Bearer" */
+/* 1..6: that many bytes of "bearer" matched */
+#define PS_HKS_SEP	7	/* "bearer" read: a blank must follow */
+#define PS_HKS_BLANK	8	/* blanks before the key */
+#define PS_HKS_KEY	9	/* in the key */
+#define PS_HKS_END	10	/* after the key: the rest is not read */
+#define PS_HKS_NONE	11	/* no key (another scheme, a Huffman code that is none) */
 
 /* ps_h2_conn.kind: the representation (section 6) */
 #define PS_HK_INDEXED	0	/* 1xxxxxxx */
@@ -73,10 +85,23 @@ static const __u8 ps_hp_static_nlen[64] = {
 /* "content-type" Huffman-coded: 9 bytes (66 bits, EOS padding included). */
 #define PS_HP_CTYPE_HUFF0	0x59f5c94a6a49ea21ULL
 #define PS_HP_CTYPE_HUFF8	0x7f
+/* The key headers' names Huffman-coded (EOS padding included), little-endian:
+ * "authorization" 9 bytes, "x-api-key" 7, "api-key" 6. */
+#define PS_HP_AUTH_HUFF0	0x63d2d81bf69ca91dULL
+#define PS_HP_AUTH_HUFF8	0xd5
+#define PS_HP_XAPIKEY_HUFF	0xeb4bdd32ebb0f2ULL
+#define PS_HP_APIKEY_HUFF	0x7f7da95b661dULL
+
 /* "application/grpc" Huffman-coded: 88 bits, 11 whole bytes, so that a
  * value starts with it exactly when its code starts with these bytes. */
 #define PS_HP_GRPC_HUFF0	0x4c3d260d62d0751dULL
 #define PS_HP_GRPC_HUFF8	0x64654dU
+
+/* The feed stops for the caller: a :path to compare, a key value to read. */
+static __always_inline int ps_hp_stop(const struct ps_h2_conn *c)
+{
+	return c->rstate == PS_HP_MATCH || c->rstate == PS_HP_KEYV;
+}
 
 /* A fresh table for a connection that turned HTTP/2. */
 static __always_inline void ps_hp_init(struct ps_scratch *s)
@@ -181,6 +206,29 @@ static __always_inline void ps_hp_evict(struct ps_h2_conn *c)
 	c->count--;
 }
 
+/*
+ * An indexed field names the dynamic entry inserted as number ino, which
+ * holds a key: the request's key, if it is still known (and the best so
+ * far, as HTTP/1 takes the best).
+ */
+static __always_inline void ps_hp_key_ref(struct ps_scratch *s, struct ps_h2_conn *c, __u32 ino)
+{
+	__u32 i;
+
+	if (!c->req || !s->key_ep)
+		return;
+	for (i = 0; i < PS_H2K_SLOTS; i++) {
+		if (c->ks[i].kind && c->ks[i].ino == ino) {
+			if (c->ks[i].kind > s->key.kind) {
+				s->key.id = c->ks[i].id;
+				s->key.kind = c->ks[i].kind;
+			}
+			return;
+		}
+	}
+	c->kunk = 1;
+}
+
 /* An indexed field (section 6.1) with index v. */
 static __always_inline void ps_hp_indexed(struct ps_scratch *s, struct ps_h2_conn *c, __u32 v)
 {
@@ -204,9 +252,13 @@ static __always_inline void ps_hp_indexed(struct ps_scratch *s, struct ps_h2_con
 	if (c->lost || v - 62 >= c->count) {
 		c->lost = 1;
 		ps_hp_path(c, PS_H2P_UNKNOWN);
+		if (c->req)
+			c->kunk = 1;
 		return;
 	}
 	k = ps_hp_at(c, v - 62);
+	if (c->ent_flags[k] & PS_HENT_KEYID)
+		ps_hp_key_ref(s, c, c->ins_no - (v - 62));
 	if (c->ent_flags[k] & PS_HENT_PATH)
 		ps_hp_path(c, (c->ent_flags[k] & PS_HENT_INF) ? PS_H2P_INF : PS_H2P_OTHER);
 	else if ((c->ent_flags[k] & (PS_HENT_CTYPE | PS_HENT_INF)) ==
@@ -223,6 +275,7 @@ static __always_inline void ps_hp_name_of(struct ps_h2_conn *c, __u32 v)
 
 	if (v <= 61) {
 		c->name = (v == 4 || v == 5) ? PS_HENT_PATH : v == 31 ? PS_HENT_CTYPE : 0;
+		c->kname = v == 23 ? PS_KEY_BEARER : PS_KEY_NONE;	/* authorization */
 		c->name_len = ps_hp_static_nlen[v & 63];
 		return;
 	}
@@ -230,10 +283,13 @@ static __always_inline void ps_hp_name_of(struct ps_h2_conn *c, __u32 v)
 		c->lost = 1;
 		c->name = PS_HENT_UNKNOWN;
 		c->name_len = 0;
+		if (c->req)
+			c->kunk = 1;
 		return;
 	}
 	k = ps_hp_at(c, v - 62);
 	c->name = c->ent_flags[k] & (PS_HENT_PATH | PS_HENT_UNKNOWN | PS_HENT_CTYPE);
+	c->kname = (c->ent_flags[k] & PS_HENT_KEYNAME) >> PS_HENT_KEYNAME_SHIFT;
 	c->name_len = c->ent_name[k];
 }
 
@@ -267,6 +323,35 @@ static __always_inline void ps_hp_int_done(struct ps_scratch *s, struct ps_h2_co
 	if (c->ipart == PS_HI_NAME)
 		c->name_len = v;
 	c->rstate = PS_HP_STR;
+	c->kok = 0;
+	if (c->ipart == PS_HI_VALUE && c->kname && c->req && s->key_ep) {
+		/* A key header's value: hashed by ps_hp_keyv(), decoded if it is
+		 * Huffman-coded. */
+		ps_key_begin(&s->key, c->kname);
+		c->kst = c->kname == PS_KEY_BEARER ? PS_HKS_LEAD : PS_HKS_BLANK;
+		c->hst = 0;
+		c->hacc = 1;
+		c->rstate = PS_HP_KEYV;
+	}
+}
+
+/* Is the name in val (str_len bytes, Huffman-coded or not) a key header's? PS_KEY_*. */
+static __always_inline __u8 ps_hp_key_name(const struct ps_h2_conn *c, __u64 w, __u64 w1)
+{
+	const __u64 lc = 0x2020202020202020ULL;
+
+	if (c->huff)
+		return c->str_len == 9 && w == PS_HP_AUTH_HUFF0 && (w1 & 0xff) == PS_HP_AUTH_HUFF8 ?
+		       PS_KEY_BEARER :
+		       c->str_len == 7 && (w & ps_mask(7)) == PS_HP_XAPIKEY_HUFF ? PS_KEY_X_API_KEY :
+		       c->str_len == 6 && (w & ps_mask(6)) == PS_HP_APIKEY_HUFF ? PS_KEY_API_KEY :
+		       PS_KEY_NONE;
+	return c->str_len == 13 && (w | lc) == PS_W8("authoriz") &&
+	       ((w1 | lc) & ps_mask(5)) == PS_W8("ation") ? PS_KEY_BEARER :
+	       c->str_len == 9 && (w | lc) == PS_W8("x-api-ke") && ((w1 | lc) & 0xff) == 'y' ?
+	       PS_KEY_X_API_KEY :
+	       c->str_len == 7 && ((w | lc) & ps_mask(7)) == PS_W8("api-key") ? PS_KEY_API_KEY :
+	       PS_KEY_NONE;
 }
 
 /* A literal's value is read: inserted into the table if the literal says so. */
@@ -296,6 +381,7 @@ static __always_inline void ps_hp_str_done(struct ps_scratch *s, struct ps_h2_co
 				  PS_HENT_PATH :
 				  c->str_len == 12 && w == PS_W8("content-") &&
 				  (w1 & ps_mask(4)) == PS_W8("type") ? PS_HENT_CTYPE : 0;
+		c->kname = ps_hp_key_name(c, w, w1);
 		c->ipart = PS_HI_VALUE;
 		c->rstate = PS_HP_STRLEN;
 		return;
@@ -377,7 +463,19 @@ static long ps_hp_step(__u32 idx, void *data)
 			c->ent_size[c->head & (PS_HPACK_ENTRIES - 1)] = c->ins;
 			c->ent_name[c->head & (PS_HPACK_ENTRIES - 1)] = c->name_len;
 			c->ent_flags[c->head & (PS_HPACK_ENTRIES - 1)] =
-				c->name | (c->inf ? PS_HENT_INF : 0);
+				c->name | (c->inf ? PS_HENT_INF : 0) |
+				((c->kname << PS_HENT_KEYNAME_SHIFT) & PS_HENT_KEYNAME) |
+				(c->kok ? PS_HENT_KEYID : 0);
+			c->ins_no++;
+			if (c->kok) {
+				struct ps_h2_kslot *ks = &c->ks[c->knext & (PS_H2K_SLOTS - 1)];
+
+				ks->id = c->kid;
+				ks->ino = c->ins_no;
+				ks->kind = c->kname;
+				c->knext++;
+				c->kok = 0;
+			}
 			c->count++;
 			c->tbl_bytes += c->ins;
 			c->rstate = PS_HP_START;
@@ -393,6 +491,7 @@ static long ps_hp_step(__u32 idx, void *data)
 		x->p = end;
 		return 1;
 	case PS_HP_MATCH:
+	case PS_HP_KEYV:
 		return 1;
 	}
 	if (p >= end)
@@ -404,6 +503,7 @@ static long ps_hp_step(__u32 idx, void *data)
 		c->ipart = PS_HI_INDEX;
 		c->inf = 0;
 		c->name = 0;
+		c->kname = 0;
 		if (b & 0x80) {
 			c->kind = PS_HK_INDEXED;
 			n = b & 0x7f;
@@ -448,7 +548,7 @@ static long ps_hp_step(__u32 idx, void *data)
 			}
 		}
 		x->p = p;
-		return c->rstate == PS_HP_MATCH;
+		return ps_hp_stop(c);
 	case PS_HP_STR:
 		/* The first bytes of a name, or of a :path value, are kept. */
 		keep = c->ipart == PS_HI_NAME ? PS_HP_NAME_KEEP :
@@ -475,7 +575,7 @@ static long ps_hp_step(__u32 idx, void *data)
 		x->p = p;
 		if (!c->str_left)
 			ps_hp_str_done(s, c);
-		return c->rstate == PS_HP_MATCH;
+		return ps_hp_stop(c);
 	}
 	return 1;
 prefix:
@@ -483,7 +583,7 @@ prefix:
 	x->p = p;
 	if (n < keep) {
 		ps_hp_int_done(s, c, n);
-		return c->rstate == PS_HP_MATCH;
+		return ps_hp_stop(c);
 	} else {
 		c->ival = n;
 		c->ishift = 0;
@@ -502,6 +602,160 @@ static __always_inline __u32 ps_hpack_feed(__u32 p, __u32 end)
 	struct ps_hp_ctx x = { .p = p, .end = end };
 
 	bpf_loop(PS_HP_STEPS, ps_hp_step, &x, 0);
+	return x.p;
+}
+
+/*
+ * A key header's value, a byte at a time (decoded, if it is Huffman-coded):
+ * as HTTP/1 reads a key line's (apikey.h ps_g_key_start(), ps_key_end()),
+ * blanks, "Bearer" and blanks for authorization, then the key up to a
+ * blank or a CR, hashed.
+ */
+static __always_inline void ps_hp_key_sym(struct ps_scratch *s, struct ps_h2_conn *c, __u8 b)
+{
+	__u8 st = c->kst, blank = b == ' ' || b == '\t';
+
+	if (st == PS_HKS_LEAD) {
+		if (blank)
+			return;
+		st = 1;
+	}
+	if (st >= 1 && st <= 6) {
+		c->kst = ps_lower(b) == ((PS_W8("bearer") >> (8 * (st - 1))) & 0xff) ? st + 1 :
+			 PS_HKS_NONE;
+		return;
+	}
+	if (st == PS_HKS_SEP) {
+		c->kst = blank ? PS_HKS_BLANK : PS_HKS_NONE;
+		return;
+	}
+	if (st == PS_HKS_BLANK) {
+		if (blank)
+			return;
+		st = PS_HKS_KEY;
+		c->kst = st;
+	}
+	if (st != PS_HKS_KEY)
+		return;
+	if (blank || b == '\r') {
+		c->kst = PS_HKS_END;
+		return;
+	}
+	ps_key_byte(&s->key, b);
+}
+
+/* The bytes of a key value ps_hp_keyv() reads, as bpf_loop's context. */
+struct ps_hk_ctx {
+	__u32 p;
+	__u32 end;
+	__u32 half;	/* the low four bits of buf[p] are next (Huffman) */
+};
+
+/*
+ * One step: a byte of a plain value, four bits of a Huffman-coded one
+ * (huffdec.h: at most one symbol ends in four bits). A byte read is
+ * overwritten with 0 in the scratch.
+ */
+static long ps_hk_step(__u32 idx, void *data)
+{
+	struct ps_hk_ctx *x = data;
+	struct ps_scratch *s = ps_scratch();
+	struct ps_h2_conn *c;
+	__u32 o, e;
+	__u8 b;
+
+	if (!s || x->p >= x->end || x->end > PS_BUF_SIZE)
+		return 1;
+	c = &s->h2c;
+	o = x->p & PS_BUF_MASK;
+	b = s->buf[o];
+	if (!c->huff) {
+		s->buf[o] = 0;
+		x->p++;
+		ps_hp_key_sym(s, c, b);
+		return 0;
+	}
+	e = ps_huffdec[c->hst][(x->half ? b : b >> 4) & 15];
+	if (x->half) {
+		s->buf[o] = 0;
+		x->p++;
+	}
+	x->half = !x->half;
+	if (e & PS_HD_FAIL) {
+		/* EOS in a string: no HPACK, and no key. */
+		c->kst = PS_HKS_NONE;
+		c->hst = 0;
+		c->hacc = 0;
+		return 0;
+	}
+	c->hst = e & 0xff;
+	c->hacc = !!(e & PS_HD_ACCEPT);
+	if (e & PS_HD_EMIT)
+		ps_hp_key_sym(s, c, e >> 16);
+	return 0;
+}
+
+/*
+ * A key value is read whole: its id, when it is a key (a Huffman code
+ * padded as section 5.2 says, a key of one byte or more). Its id is the
+ * request's when it is the best key so far, and is kept for the table
+ * entry the literal may insert (kok, kid).
+ */
+static __always_inline void ps_hp_key_done(struct ps_scratch *s, struct ps_h2_conn *c)
+{
+	struct ps_keyh *k = &s->key;
+	__u8 st = c->kst;
+
+	c->kok = 0;
+	if ((st == PS_HKS_KEY || st == PS_HKS_END) && k->len && (!c->huff || c->hacc)) {
+		c->kid = ps_key_sum(k);
+		c->kok = 1;
+		if (k->cur > k->kind) {
+			k->id = c->kid;
+			k->kind = k->cur;
+		}
+	}
+	k->cur = PS_KEY_NONE;
+	k->m = 0;
+	k->len = 0;
+	c->kst = PS_HKS_NONE;
+	c->inf = 0;
+	ps_hp_value_done(c);
+}
+
+/*
+ * The key value's bytes from buf[p] on (up to len, the block's and the
+ * string's bytes left): decoded and hashed. Returns where it stopped. A
+ * global function, verified once; its loop a bpf_loop callback.
+ */
+PS_GLOBAL __u32 ps_hp_keyv(__u32 p, __u32 len)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_hk_ctx x = {};
+	struct ps_h2_conn *c;
+	__u32 n;
+
+	if (!s || p > len || len > PS_BUF_SIZE)
+		return len;
+	c = &s->h2c;
+	if (c->rstate != PS_HP_KEYV)
+		return p;
+	n = len - p;
+	if (n > c->blk_left)
+		n = c->blk_left;
+	if (n > c->str_left)
+		n = c->str_left;
+	x.p = p;
+	x.end = p + n;
+	if (n)
+		bpf_loop(c->huff ? 2 * n : n, ps_hk_step, &x, 0);
+	if (x.p < p || x.p > p + n)
+		return len;
+	n = x.p - p;
+	c->str_left -= n;
+	c->blk_left -= n;
+	if (!c->str_left)
+		ps_hp_key_done(s, c);
 	return x.p;
 }
 

@@ -151,7 +151,14 @@ static __always_inline void ps_h2_frame(struct ps_scratch *s, __u8 type, __u32 s
 	if (!s->h2c.req)
 		return;
 	s->h.clen = sid;
-	s->nreq++;
+	s->h2c.kunk = 0;
+	if (s->key_ep)
+		__builtin_memset(&s->key, 0, sizeof(s->key));
+	if (s->rq_ep)
+		__builtin_memset(&s->fw, 0, sizeof(s->fw));
+	/* A request that may be its key's is counted where its block ends. */
+	if (!s->late)
+		s->nreq++;
 }
 
 /*
@@ -200,6 +207,89 @@ PS_GLOBAL int ps_h2_gopen(__u32 sid)
 }
 
 /*
+ * A request's header block has ended at stream position pos, on a
+ * connection whose requests may name their own clients (s->late): its
+ * client settled as HTTP/1's is (forwarded.h ps_g_rq_settle()): its API
+ * key's, else the connection's; counted to it, and judged by its limit and
+ * its block. A global function, verified once.
+ */
+PS_GLOBAL int ps_h2_settle(__u32 pos)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_subj *sj;
+	__u32 inf, sk;
+	int k;
+
+	if (!s)
+		return 0;
+	inf = s->h2c.path == PS_H2P_INF;
+	if (s->key_ep && !s->key.kind && s->h2c.kunk)
+		s->nh2_kunk++;
+	k = ps_g_rq_settle(inf || s->h2c.path == PS_H2P_UNKNOWN);
+	sk = s->rq_family ? ps_g_subj() : 0;
+	if (k == PS_SETTLE_CONN)
+		ps_rq_pend(s, pos, 0);
+	else if (k == PS_SETTLE_OWN)
+		ps_rq_pend(s, pos, sk);
+	else if (k == PS_SETTLE_BLOCKED && sk)
+		ps_rq_pend(s, pos, sk | PS_PEND_BLOCK_ONLY);
+	if (sk && sk <= PS_SUBJ_MAX && inf && s->nh2s < PS_H2S_SLOTS) {
+		/* Its answer is its client's too (ps_h2_subj_flow()). */
+		s->h2s_sid[s->nh2s & (PS_H2S_SLOTS - 1)] = s->h.clen;
+		s->h2s_k[s->nh2s & (PS_H2S_SLOTS - 1)] = sk;
+		s->nh2s++;
+	}
+	if (sk && sk <= PS_SUBJ_MAX) {
+		sj = &s->sj[(sk - 1) & (PS_SUBJ_MAX - 1)];
+		sj->nreq++;
+		sj->ninf += inf;
+		if (s->rq_family == PS_AF_KEY)
+			s->nkey++;
+		else
+			s->nfwd++;
+	} else {
+		if (s->rq_family)
+			s->nfwd_full++;
+		s->nreq++;
+		s->ninf += inf;
+	}
+	return 0;
+}
+
+/*
+ * The segment is taken in: its inference streams of their own clients (the
+ * clients' slots known by now, ps_fwd_slots()) are handed to the egress
+ * program beside the table (ps_h2_conn.hs). A global function, verified
+ * once.
+ */
+PS_GLOBAL int ps_h2_subj_flow(void)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_h2_subj *e;
+	struct ps_subj *sj;
+	__u32 i, k, sid;
+
+	if (!s)
+		return 0;
+	for (i = 0; i < PS_H2S_SLOTS; i++) {
+		if (i >= s->nh2s)
+			break;
+		sid = s->h2s_sid[i];
+		k = s->h2s_k[i];
+		e = &s->h2c.hs[(sid >> 1) & (PS_H2S_SLOTS - 1)];
+		e->sid = sid;
+		e->slot = 0;
+		e->gen = 0;
+		if (k && k <= PS_SUBJ_MAX) {
+			sj = &s->sj[(k - 1) & (PS_SUBJ_MAX - 1)];
+			e->slot = sj->slot;
+			e->gen = sj->gen;
+		}
+	}
+	return 0;
+}
+
+/*
  * A request's header block has ended at stream position pos: an inference
  * request is counted and waits for its client's limit; a :path HPACK
  * could not read leaves it unclassified, and it waits for the limit all
@@ -220,6 +310,17 @@ static __always_inline void ps_h2_block_end(struct ps_scratch *s, __u32 pos)
 	if (!c->req)
 		return;
 	c->req = 0;
+	if (s->late) {
+		ps_h2_settle(pos);
+		if (c->path == PS_H2P_UNKNOWN)
+			s->nh2_unc++;
+		if (c->path == PS_H2P_INF) {
+			ps_h2_mark_inf(c, s->h.clen, c->grpc);
+			if (c->grpc)
+				ps_h2_gopen(s->h.clen);
+		}
+		return;
+	}
 	if (c->path == PS_H2P_INF) {
 		s->ninf++;
 		ps_rq_pend(s, pos, 0);
@@ -398,6 +499,9 @@ PS_GLOBAL __u32 ps_h2_block(__u32 p, __u32 len)
 		return ps_h2_gdata(p, len);
 	}
 	c = &s->h2c;
+	/* A key value's bytes (here too: the stack is short one call up). */
+	if (c->rstate == PS_HP_KEYV && c->blk_left)
+		return ps_hp_keyv(p, len);
 	k = len - p < c->pro_left ? len - p : c->pro_left;
 	c->pro_left -= k;
 	p += k;
@@ -410,7 +514,8 @@ PS_GLOBAL __u32 ps_h2_block(__u32 p, __u32 len)
 		return len;
 	c->blk_left -= q - p;
 	p = q;
-	if (c->rstate == PS_HP_MATCH)
+	/* A key value cut by the frame's end goes on in a CONTINUATION. */
+	if (c->rstate == PS_HP_MATCH || (c->rstate == PS_HP_KEYV && c->blk_left))
 		return p;
 	if (c->blk_left)
 		return len;

@@ -75,6 +75,10 @@ struct ps_scratch {
 	__u32 nhunt;		/* ... requests found so */
 	__u32 h2_on;		/* h2c holds the connection's HPACK state (hpack.h) ... */
 	__u32 nh2_unc;		/* ... HTTP/2 requests whose :path could not be read */
+	__u32 nh2_kunk;		/* ... whose key an HPACK entry named, no longer known */
+	__u32 nh2s;		/* ... inference streams of their own clients (ps_h2_settle()) */
+	__u32 h2s_sid[PS_H2S_SLOTS];	/* ... each's stream ... */
+	__u8 h2s_k[PS_H2S_SLOTS];	/* ... and client, an index + 1 in sj */
 	__u32 nmsg;		/* ... gRPC messages the client sent (http2.h) ... */
 	__u32 ngrpc_lost;	/* ... gRPC calls whose messages are not followed */
 	struct ps_h2_conn h2c;

@@ -622,6 +622,11 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 			  "gRPC calls whose client messages stopped being counted: more "
 			  "of a connection's calls sending at once than it follows.",
 			  PS_STAT_GRPC_NO_SLOT },
+			{ "penstock_datapath_h2_key_unknown_requests_total",
+			  "HTTP/2 requests on an identity: api_key endpoint that named "
+			  "an API key by an HPACK table entry whose key is no longer "
+			  "known: counted to their address.",
+			  PS_STAT_H2_KEY_UNKNOWN },
 		};
 		size_t k;
 

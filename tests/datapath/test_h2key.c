@@ -1,0 +1,892 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * API keys over HTTP/2 (h2c) at packet time, through the live programs
+ * (BPF_PROG_TEST_RUN, maps of their own): port 8000 with identity: api_key.
+ * Each case writes HTTP/2 header blocks byte by byte from RFC 7541 (its
+ * integers and representations here; Huffman codes from the table the
+ * endpoints' paths are coded with, userspace/common/hpack_huffman.c, not
+ * the datapath's decoder) and checks that each request is counted to the
+ * id this test computes with its own SipHash-2-4 (a byte-at-a-time
+ * implementation of the paper's, checked against its vectors) over the
+ * raw key: every key header and representation, plain and Huffman-coded
+ * values, a key indexed into the dynamic table and then sent as an index,
+ * an index to a key entry no longer kept (stats.h2_key_unknown), keys cut
+ * at every byte across segments and across CONTINUATION frames, long keys,
+ * malformed Huffman codes (EOS inside, padding not EOS's), a key's limit
+ * and its block over HTTP/2, the same id for a key over HTTP/1, and no
+ * byte of any key left in any map afterwards.
+ *
+ * Needs root (BPF); exits 77 without it.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "harness.h"
+#include "h2.h"
+#include "common/hpack_huffman.h"
+
+#define MAX_KEYS	64
+#define MS_NS		1000000ULL
+
+static const uint8_t secret[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+
+/* Every key the cases sent, to be looked for in the maps at the end. */
+static char sent[MAX_KEYS][512];
+static int nsent;
+
+/* ---- SipHash-2-4, as the paper describes it, a byte at a time ---- */
+
+static uint64_t rotl(uint64_t x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+static void sipround(uint64_t v[4])
+{
+	v[0] += v[1]; v[1] = rotl(v[1], 13); v[1] ^= v[0]; v[0] = rotl(v[0], 32);
+	v[2] += v[3]; v[3] = rotl(v[3], 16); v[3] ^= v[2];
+	v[0] += v[3]; v[3] = rotl(v[3], 21); v[3] ^= v[0];
+	v[2] += v[1]; v[1] = rotl(v[1], 17); v[1] ^= v[2]; v[2] = rotl(v[2], 32);
+}
+
+static uint64_t sip(const uint8_t *k, const uint8_t *m, size_t n)
+{
+	uint64_t k0 = 0, k1 = 0, v[4], b = (uint64_t)(n & 0xff) << 56;
+	size_t i, j;
+
+	for (i = 0; i < 8; i++) {
+		k0 |= (uint64_t)k[i] << (8 * i);
+		k1 |= (uint64_t)k[8 + i] << (8 * i);
+	}
+	v[0] = k0 ^ 0x736f6d6570736575ULL;
+	v[1] = k1 ^ 0x646f72616e646f6dULL;
+	v[2] = k0 ^ 0x6c7967656e657261ULL;
+	v[3] = k1 ^ 0x7465646279746573ULL;
+	for (i = 0; i + 8 <= n; i += 8) {
+		uint64_t w = 0;
+
+		for (j = 0; j < 8; j++)
+			w |= (uint64_t)m[i + j] << (8 * j);
+		v[3] ^= w;
+		sipround(v);
+		sipround(v);
+		v[0] ^= w;
+	}
+	for (j = 0; i + j < n; j++)
+		b |= (uint64_t)m[i + j] << (8 * j);
+	v[3] ^= b;
+	sipround(v);
+	sipround(v);
+	v[0] ^= b;
+	v[2] ^= 0xff;
+	sipround(v);
+	sipround(v);
+	sipround(v);
+	sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* The paper's vectors (key 00..0f, message 00..n-1) for some lengths. */
+static void case_vectors(void)
+{
+	static const struct {
+		size_t n;
+		uint64_t want;
+	} vec[] = {
+		{ 0, 0x726fdb47dd0e0e31ULL }, { 1, 0x74f839c593dc67fdULL },
+		{ 7, 0xab0200f58b01d137ULL }, { 8, 0x93f5f5799a932462ULL },
+		{ 15, 0xa129ca6149be45e5ULL },
+	};
+	uint8_t m[64];
+	struct ck c;
+	size_t i;
+
+	ck_init(&c, "h2key-siphash-paper-vectors");
+	for (i = 0; i < sizeof(m); i++)
+		m[i] = i;
+	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++)
+		if (sip(secret, m, vec[i].n) != vec[i].want)
+			ck_fail(&c, "length %zu: %016llx, expected %016llx", vec[i].n,
+				(unsigned long long)sip(secret, m, vec[i].n),
+				(unsigned long long)vec[i].want);
+	ck_end(&c);
+}
+
+static const char *remember(const char *key)
+{
+	if (nsent < MAX_KEYS)
+		snprintf(sent[nsent++], sizeof(sent[0]), "%s", key);
+	return key;
+}
+
+/* ---- HPACK, written from RFC 7541 ---- */
+
+/* An integer with an n-bit prefix (section 5.1), the first byte's high bits hi. */
+static unsigned int hp_int(uint8_t *b, unsigned int n, uint8_t hi, uint32_t v)
+{
+	uint32_t max = (1u << n) - 1;
+	unsigned int k = 0;
+
+	if (v < max) {
+		b[k++] = hi | v;
+		return k;
+	}
+	b[k++] = hi | max;
+	v -= max;
+	while (v >= 128) {
+		b[k++] = 0x80 | (v & 0x7f);
+		v >>= 7;
+	}
+	b[k++] = v;
+	return k;
+}
+
+/* A string literal (section 5.2), Huffman-coded when huff. */
+static unsigned int hp_str(uint8_t *b, const char *s, int huff)
+{
+	uint8_t code[1024];
+	unsigned int bits = 0, k;
+	int n;
+
+	if (!huff) {
+		k = hp_int(b, 7, 0, strlen(s));
+		memcpy(b + k, s, strlen(s));
+		return k + strlen(s);
+	}
+	n = ps_huffman_encode(s, strlen(s), code, sizeof(code), &bits);
+	if (n < 0)
+		return 0;
+	/* Padded with EOS's first bits, ones (section 5.2): the encoder leaves zeros. */
+	if (bits % 8)
+		code[n - 1] |= 0xff >> (bits % 8);
+	k = hp_int(b, 7, 0x80, n);
+	memcpy(b + k, code, n);
+	return k + n;
+}
+
+/* How a key field is written. */
+enum rep {
+	R_NOIDX,	/* literal without indexing (0000) */
+	R_NEVER,	/* literal never indexed (0001) */
+	R_INC,		/* literal with incremental indexing (01): a dynamic entry */
+};
+
+/* name: NULL for authorization by the static table's index 23. */
+struct field {
+	const char *name;
+	int name_huff;
+	const char *value;
+	int value_huff;
+	enum rep rep;
+};
+
+static unsigned int hp_field(uint8_t *b, const struct field *f)
+{
+	unsigned int k;
+
+	switch (f->rep) {
+	case R_INC:
+		k = hp_int(b, 6, 0x40, f->name ? 0 : 23);
+		break;
+	case R_NEVER:
+		k = hp_int(b, 4, 0x10, f->name ? 0 : 23);
+		break;
+	default:
+		k = hp_int(b, 4, 0x00, f->name ? 0 : 23);
+	}
+	if (f->name)
+		k += hp_str(b + k, f->name, f->name_huff);
+	return k + hp_str(b + k, f->value, f->value_huff);
+}
+
+/*
+ * A request's header block: :method POST, :scheme http (static 3, 6), a
+ * :path literal to the inference path, :authority, then the fields (nf
+ * of them) or the raw representation bytes tail (ntail), content-type.
+ */
+static unsigned int hp_request(uint8_t *b, const struct field *f, int nf, const uint8_t *tail,
+			       unsigned int ntail)
+{
+	unsigned int k = 0;
+	int i;
+
+	b[k++] = 0x83;
+	b[k++] = 0x86;
+	k += hp_int(b + k, 4, 0x00, 4);
+	k += hp_str(b + k, INF_PATH, 0);
+	k += hp_int(b + k, 4, 0x00, 1);
+	k += hp_str(b + k, "a", 0);
+	for (i = 0; i < nf; i++)
+		k += hp_field(b + k, &f[i]);
+	if (ntail) {
+		memcpy(b + k, tail, ntail);
+		k += ntail;
+	}
+	k += hp_int(b + k, 4, 0x00, 31);
+	k += hp_str(b + k, "application/json", 0);
+	return k;
+}
+
+/* The HEADERS frame (END_HEADERS, END_STREAM) of block on stream sid, at b. */
+static unsigned int h2_req(uint8_t *b, uint32_t sid, const uint8_t *blk, unsigned int n)
+{
+	return h2f(b, 1, 0x5, sid, blk, n);
+}
+
+/* ---- counts ---- */
+
+static struct ps_client_key key_subject(const char *key)
+{
+	struct ps_client_key k = { .family = PS_AF_KEY };
+	uint64_t id = sip(secret, (const uint8_t *)key, strlen(key));
+
+	k.addr.a[0] = (uint32_t)id;
+	k.addr.a[1] = (uint32_t)(id >> 32);
+	return k;
+}
+
+/* The key's requests (all inference requests) and throttled ones. */
+static void expect_key(struct ck *c, const char *what, const char *key, uint64_t reqs,
+		       uint64_t throttled)
+{
+	struct ps_client_key k = key_subject(key);
+	struct ps_client_ctr ctr;
+	uint32_t slot;
+
+	if (ctr_of_key(&k, &ctr, &slot)) {
+		if (reqs || throttled)
+			ck_fail(c, "%s: the key has no counters, expected %llu requests", what,
+				(unsigned long long)reqs);
+		return;
+	}
+	if (ctr.c.requests != reqs || ctr.c.inference_requests != reqs ||
+	    ctr.throttled_requests != throttled)
+		ck_fail(c, "%s: requests %llu, inference %llu, throttled %llu; expected %llu, %llu, "
+			"%llu", what, (unsigned long long)ctr.c.requests,
+			(unsigned long long)ctr.c.inference_requests,
+			(unsigned long long)ctr.throttled_requests, (unsigned long long)reqs,
+			(unsigned long long)reqs, (unsigned long long)throttled);
+}
+
+static void expect_addr(struct ck *c, const char *what, uint32_t addr, uint64_t reqs)
+{
+	struct ps_client_ctr ctr;
+	uint32_t slot;
+
+	if (ctr_of(addr, &ctr, &slot)) {
+		if (reqs)
+			ck_fail(c, "%s: the address has no counters, expected %llu requests", what,
+				(unsigned long long)reqs);
+		return;
+	}
+	if (ctr.c.requests != reqs || ctr.c.inference_requests != reqs)
+		ck_fail(c, "%s: the address: requests %llu, inference %llu, expected %llu", what,
+			(unsigned long long)ctr.c.requests,
+			(unsigned long long)ctr.c.inference_requests, (unsigned long long)reqs);
+}
+
+/* Addresses of the cases: 198.18.16.0 on, one a connection. */
+static uint32_t next_addr = 0xc6121000;
+
+/* A connection, its preface and SETTINGS sent; *off after them. */
+static void h2_conn(struct ck *c, struct conn *cn, uint32_t *off)
+{
+	open_h2(c, cn, next_addr++, off);
+}
+
+/* ---- cases ---- */
+
+/*
+ * Every key header and representation: each request on a connection of
+ * its own, counted to its key and not to its address.
+ */
+static void case_forms(void)
+{
+	static const struct {
+		const char *name;	/* NULL: authorization by index 23 */
+		const char *prefix;	/* before the key in the value */
+	} hdr[] = {
+		{ NULL, "Bearer " }, { "authorization", "Bearer " }, { "authorization", "bearer  " },
+		{ "x-api-key", "" }, { "api-key", "" }, { "x-api-key", " " },
+	};
+	uint8_t blk[1024], fr[1200];
+	char key[128], val[160], what[128];
+	unsigned int h, nh, vh, rep, n;
+	struct field f;
+	struct conn cn;
+	uint32_t off;
+	struct ck c;
+
+	ck_init(&c, "h2key-forms");
+	for (h = 0; h < sizeof(hdr) / sizeof(hdr[0]); h++)
+		for (nh = 0; nh < 2; nh++)
+			for (vh = 0; vh < 2; vh++)
+				for (rep = R_NOIDX; rep <= R_INC; rep++) {
+					if (!hdr[h].name && nh)
+						continue;
+					snprintf(key, sizeof(key), "sk-forms-%u%u%u%u-Zq7", h, nh,
+						 vh, rep);
+					snprintf(val, sizeof(val), "%s%s", hdr[h].prefix, key);
+					snprintf(what, sizeof(what), "%s%s, value %s, rep %u",
+						 hdr[h].name ? hdr[h].name : "authorization (23)",
+						 nh ? " (huffman)" : "", vh ? "huffman" : "plain",
+						 rep);
+					f = (struct field){ hdr[h].name, (int)nh, val, (int)vh,
+							    (enum rep)rep };
+					h2_conn(&c, &cn, &off);
+					n = h2_req(fr, 1, blk, hp_request(blk, &f, 1, NULL, 0));
+					expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, what);
+					expect_key(&c, what, key, 1, 0);
+					expect_addr(&c, what, cn.caddr, 0);
+				}
+	ck_end(&c);
+}
+
+/* Bits of a Huffman code being written by hand. */
+struct bitw {
+	uint8_t b[128];
+	unsigned int n;
+};
+
+static void bits_put(struct bitw *w, uint32_t v, unsigned int nbits)
+{
+	while (nbits--) {
+		if ((v >> nbits) & 1)
+			w->b[w->n / 8] |= 0x80 >> (w->n % 8);
+		w->n++;
+	}
+}
+
+/* The code of s, without its padding. */
+static void bits_str(struct bitw *w, const char *s)
+{
+	uint8_t code[128];
+	unsigned int bits = 0, i;
+
+	ps_huffman_encode(s, strlen(s), code, sizeof(code), &bits);
+	for (i = 0; i < bits; i++)
+		bits_put(w, (code[i / 8] >> (7 - i % 8)) & 1, 1);
+}
+
+/*
+ * What is no key: another scheme, "Bearer" without a blank, an empty
+ * key, and Huffman codes that are none (EOS inside; padding of zero
+ * bits; padding longer than seven bits): counted to the address.
+ */
+static void case_not_keys(void)
+{
+	static const char *plain[] = { "Basic dXNlcjpwYXNz", "Bearersk-nokey-1", "Bearer ",
+				       "Bearer   " };
+	static const char *spoil[] = { "EOS inside", "zero padding", "padding of 8 bits and more" };
+	uint8_t blk[512], fr[600], bad[160];
+	unsigned int n, k, i;
+	struct bitw w;
+	struct field f;
+	struct conn cn;
+	uint32_t off;
+	struct ck c;
+
+	ck_init(&c, "h2key-not-keys");
+	for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		f = (struct field){ NULL, 0, plain[i], (int)(i & 1), R_NOIDX };
+		h2_conn(&c, &cn, &off);
+		n = h2_req(fr, 1, blk, hp_request(blk, &f, 1, NULL, 0));
+		expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, plain[i]);
+		expect_addr(&c, plain[i], cn.caddr, 1);
+	}
+	expect_key(&c, "Bearersk-nokey-1", "sk-nokey-1", 0, 0);
+	expect_key(&c, "Bearersk-nokey-1 whole", "Bearersk-nokey-1", 0, 0);
+
+	/* x-api-key: "sk-bad-huff-key" (117 bits), spoiled three ways. */
+	remember("sk-bad-huff-key");
+	for (i = 0; i < 3; i++) {
+		memset(&w, 0, sizeof(w));
+		if (i == 0) {
+			bits_str(&w, "sk-bad");
+			bits_put(&w, 0x3fffffff, 30);	/* EOS */
+			bits_str(&w, "-huff-key");
+		} else {
+			bits_str(&w, "sk-bad-huff-key");
+		}
+		if (i == 2)
+			bits_put(&w, 0xff, 8);
+		/* Padding to the byte: ones (EOS's first bits), or zeros. */
+		while (w.n % 8)
+			bits_put(&w, i == 1 ? 0 : 1, 1);
+		k = 0;
+		bad[k++] = 0x00;
+		k += hp_str(bad + k, "x-api-key", 0);
+		k += hp_int(bad + k, 7, 0x80, w.n / 8);
+		memcpy(bad + k, w.b, w.n / 8);
+		k += w.n / 8;
+		h2_conn(&c, &cn, &off);
+		n = h2_req(fr, 1, blk, hp_request(blk, NULL, 0, bad, k));
+		expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, spoil[i]);
+		expect_addr(&c, spoil[i], cn.caddr, 1);
+	}
+	expect_key(&c, "the spoiled key", "sk-bad-huff-key", 0, 0);
+	/* The same key coded right: its own (the spoiling was what kept it out). */
+	memset(&w, 0, sizeof(w));
+	f = (struct field){ "x-api-key", 0, "sk-bad-huff-key", 1, R_NOIDX };
+	h2_conn(&c, &cn, &off);
+	n = h2_req(fr, 1, blk, hp_request(blk, &f, 1, NULL, 0));
+	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "the key coded right");
+	expect_key(&c, "the key coded right", "sk-bad-huff-key", 1, 0);
+	ck_end(&c);
+}
+
+/*
+ * A key indexed into the dynamic table (a Huffman-coded authorization
+ * with incremental indexing, as nghttp2 sends it), then sent as index 62
+ * (while other fields come and go): the same key each time. Five more key
+ * entries later, the first is no longer kept: an index to it falls back to
+ * the address and counts in stats.h2_key_unknown; an index to a newer one
+ * is still its key.
+ */
+static void case_indexed(void)
+{
+	uint8_t blk[1024], fr[1200], tail[8];
+	char keys[6][64], val[80];
+	uint64_t unk0 = stat(PS_STAT_H2_KEY_UNKNOWN);
+	unsigned int n, i;
+	struct field f;
+	struct conn cn;
+	uint32_t off, sid = 1;
+	struct ck c;
+
+	ck_init(&c, "h2key-indexed");
+	for (i = 0; i < 6; i++)
+		snprintf(keys[i], sizeof(keys[i]), "sk-indexed-%u-%s", i,
+			 "a8Fq0pLm3VxZ0rT5yUwE4nBcD7kJ9hGs2");
+	h2_conn(&c, &cn, &off);
+	snprintf(val, sizeof(val), "Bearer %s", remember(keys[0]));
+	f = (struct field){ NULL, 0, val, 1, R_INC };
+	n = h2_req(fr, sid, blk, hp_request(blk, &f, 1, NULL, 0));
+	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "the key indexed");
+	off += n;
+	sid += 2;
+	/* By index, twice; an unrelated entry inserted between. */
+	for (i = 0; i < 2; i++) {
+		tail[0] = 0x80 | (62 + i);
+		n = h2_req(fr, sid, blk, hp_request(blk, NULL, 0, tail, 1));
+		expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "the key by its index");
+		off += n;
+		sid += 2;
+		f = (struct field){ "x-trace", 0, "t-1", 0, R_INC };
+		n = h2_req(fr, sid, blk, hp_request(blk, &f, 1, NULL, 0));
+		expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "an unrelated entry");
+		off += n;
+		sid += 2;
+	}
+	expect_key(&c, "indexed, then by index", keys[0], 3, 0);
+	expect_addr(&c, "indexed, then by index", cn.caddr, 2);
+	/* Five more keys indexed: x-api-key, new names, Huffman-coded. */
+	for (i = 1; i < 6; i++) {
+		f = (struct field){ "x-api-key", 1, remember(keys[i]), 1, R_INC };
+		n = h2_req(fr, sid, blk, hp_request(blk, &f, 1, NULL, 0));
+		expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "another key indexed");
+		off += n;
+		sid += 2;
+	}
+	/* keys[0]'s entry is 62 + 5 + 2 (the x-trace entries) = 69: not kept. */
+	tail[0] = 0x80 | 69;
+	n = h2_req(fr, sid, blk, hp_request(blk, NULL, 0, tail, 1));
+	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "an index to a key no longer kept");
+	off += n;
+	sid += 2;
+	/* keys[2]'s is 62 + 3 = 65: kept. */
+	tail[0] = 0x80 | 65;
+	n = h2_req(fr, sid, blk, hp_request(blk, NULL, 0, tail, 1));
+	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "an index to a key kept");
+	expect_key(&c, "the oldest key, by an index not kept", keys[0], 3, 0);
+	expect_key(&c, "a newer key by its index", keys[2], 2, 0);
+	expect_addr(&c, "a key not kept", cn.caddr, 3);
+	if (stat(PS_STAT_H2_KEY_UNKNOWN) - unk0 != 1)
+		ck_fail(&c, "stats.h2_key_unknown grew by %llu, expected 1",
+			(unsigned long long)(stat(PS_STAT_H2_KEY_UNKNOWN) - unk0));
+	ck_end(&c);
+}
+
+/*
+ * A long key (128 bytes, Huffman-coded and plain) in a block cut at every
+ * byte: by a segment's end (the frame whole), and by a HEADERS frame's
+ * end with the rest in a CONTINUATION (one segment). Each on a
+ * connection of its own.
+ */
+static void case_cuts(void)
+{
+	uint8_t blk[1024], fr[1400];
+	char key[160], val[180], what[96];
+	unsigned int n, bn, cut, huff, runs = 0;
+	struct field f;
+	struct conn cn;
+	uint32_t off;
+	struct ck c;
+	int i;
+
+	ck_init(&c, "h2key-cuts");
+	for (i = 0; i < 128; i++)
+		key[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[(i * 7) % 64];
+	key[128] = 0;
+	memcpy(key, "sk-long-", 8);
+	remember(key);
+	snprintf(val, sizeof(val), "Bearer %s", key);
+	for (huff = 0; huff < 2; huff++) {
+		f = (struct field){ NULL, 0, val, (int)huff, R_NEVER };
+		bn = hp_request(blk, &f, 1, NULL, 0);
+		for (cut = 1; cut < bn; cut++) {
+			/* By a segment. */
+			n = h2_req(fr, 1, blk, bn);
+			h2_conn(&c, &cn, &off);
+			snprintf(what, sizeof(what), "%s, segment cut at %u",
+				 huff ? "huffman" : "plain", cut);
+			expect(&c, csend(&cn, off, fr, 9 + cut), TC_ACT_OK, what);
+			expect(&c, csend(&cn, off + 9 + cut, fr + 9 + cut, n - 9 - cut), TC_ACT_OK,
+			       what);
+			expect_addr(&c, what, cn.caddr, 0);
+			/* By a CONTINUATION. */
+			n = h2f(fr, 1, 0x1, 1, blk, cut);
+			n += h2f(fr + n, 9, 0x4, 1, blk + cut, bn - cut);
+			h2_conn(&c, &cn, &off);
+			snprintf(what, sizeof(what), "%s, CONTINUATION at %u",
+				 huff ? "huffman" : "plain", cut);
+			expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, what);
+			expect_addr(&c, what, cn.caddr, 0);
+			runs += 2;
+			if (c.why[0])
+				break;
+		}
+	}
+	expect_key(&c, "the long key", key, runs, 0);
+	ck_end(&c);
+}
+
+/* The limit (BURST an hour) is the key's over HTTP/2 too, across connections. */
+static void case_limit(void)
+{
+	uint8_t blk[512], fr[600];
+	struct field fa = { "x-api-key", 0, remember("sk-h2-limit-A"), 1, R_NOIDX };
+	struct field fb = { "x-api-key", 0, remember("sk-h2-limit-B"), 1, R_NOIDX };
+	struct conn one_c, two_c;
+	uint32_t o1, o2;
+	unsigned int n;
+	struct ck c;
+
+	ck_init(&c, "h2key-limit-per-key");
+	default_limit(1);
+	h2_conn(&c, &one_c, &o1);
+	h2_conn(&c, &two_c, &o2);
+	n = h2_req(fr, 1, blk, hp_request(blk, &fa, 1, NULL, 0));
+	expect(&c, csend(&one_c, o1, fr, n), TC_ACT_OK, "A on one connection");
+	o1 += n;
+	expect(&c, csend(&two_c, o2, fr, n), TC_ACT_OK, "A on another");
+	o2 += n;
+	n = h2_req(fr, 3, blk, hp_request(blk, &fa, 1, NULL, 0));
+	expect(&c, csend(&two_c, o2, fr, n), TC_ACT_SHOT, "A a third time: over its limit");
+	n = h2_req(fr, 3, blk, hp_request(blk, &fb, 1, NULL, 0));
+	expect(&c, csend(&one_c, o1, fr, n), TC_ACT_OK, "B on the first connection: its own");
+	expect_key(&c, "A", "sk-h2-limit-A", 2, 1);
+	expect_key(&c, "B", "sk-h2-limit-B", 1, 0);
+	default_limit(0);
+	ck_end(&c);
+}
+
+/* A blocked key is held over HTTP/2; another key on the same connection passes. */
+static void case_block(void)
+{
+	struct ps_enforcement e = { .action = PS_ACT_BLOCK, .origin = PS_ORIGIN_MANUAL };
+	struct ps_enforce_state st = { .entries = 1 };
+	struct ps_client_key k = key_subject(remember("sk-h2-blocked-key"));
+	struct ps_lpm_key lk = { .prefixlen = 8 + 128, .family = PS_AF_KEY };
+	int enforce = bpf_map__fd(dp.skel->maps.ps_enforce);
+	int state = bpf_map__fd(dp.skel->maps.ps_enforce_state);
+	struct field fb = { NULL, 0, "Bearer sk-h2-blocked-key", 1, R_NOIDX };
+	struct field fo = { NULL, 0, "Bearer sk-h2-other-key", 1, R_NOIDX };
+	uint8_t blk[512], fr[600];
+	uint32_t zero = 0, off;
+	struct conn cn;
+	unsigned int n;
+	struct ck c;
+
+	ck_init(&c, "h2key-blocked");
+	remember("sk-h2-other-key");
+	memcpy(lk.addr, &k.addr, 16);
+	bpf_map_update_elem(enforce, &lk, &e, BPF_ANY);
+	bpf_map_update_elem(state, &zero, &st, BPF_ANY);
+	h2_conn(&c, &cn, &off);
+	n = h2_req(fr, 1, blk, hp_request(blk, &fb, 1, NULL, 0));
+	expect(&c, csend(&cn, off, fr, n), TC_ACT_SHOT, "the blocked key");
+	n = h2_req(fr, 1, blk, hp_request(blk, &fo, 1, NULL, 0));
+	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "another key on the same connection");
+	expect_key(&c, "the other key", "sk-h2-other-key", 1, 0);
+	bpf_map_delete_elem(enforce, &lk);
+	st.entries = 0;
+	bpf_map_update_elem(state, &zero, &st, BPF_ANY);
+	ck_end(&c);
+}
+
+/* A key over HTTP/1 and over HTTP/2: one id, one counter. */
+static void case_same_id(void)
+{
+	uint8_t blk[512], fr[600];
+	struct field f = { NULL, 0, "Bearer sk-both-protocols-9", 1, R_NOIDX };
+	char r[1024];
+	struct conn cn;
+	uint32_t off;
+	unsigned int n;
+	struct ck c;
+
+	ck_init(&c, "h2key-same-id-as-http1");
+	remember("sk-both-protocols-9");
+	n = snprintf(r, sizeof(r),
+		     "POST " INF_PATH " HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer "
+		     "sk-both-protocols-9\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+	if (handshake(&cn, next_addr++))
+		ck_fail(&c, "handshake");
+	expect(&c, csend(&cn, 0, r, n), TC_ACT_OK, "over HTTP/1");
+	h2_conn(&c, &cn, &off);
+	n = h2_req(fr, 1, blk, hp_request(blk, &f, 1, NULL, 0));
+	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "over HTTP/2");
+	expect_key(&c, "both", "sk-both-protocols-9", 2, 0);
+	ck_end(&c);
+}
+
+/* A DATA frame of string s on sid; END_STREAM when end. */
+static unsigned int data(unsigned char *b, uint32_t sid, const char *s, int end)
+{
+	return h2f(b, 0, end ? 0x1 : 0, sid, s, strlen(s));
+}
+
+/* tx_events counts [DONE] lines too; the estimate and the debit do not. */
+struct want {
+	uint64_t events, tx, rx, est, debit;
+};
+
+/* A client's answers' figures, and its token limit's TAT moved by debit ms (from t0..t1). */
+static void expect_answers(struct ck *c, const char *what, const struct ps_client_ctr *ctr,
+			   const struct want *w, uint64_t t0, uint64_t t1)
+{
+	if (ctr->tx_events != w->events || ctr->tx_tokens != w->tx || ctr->rx_tokens != w->rx ||
+	    ctr->tx_tokens_estimated != w->est)
+		ck_fail(c, "%s: tx_events %llu, tx_tokens %llu, rx_tokens %llu, estimated %llu: "
+			"expected %llu, %llu, %llu, %llu", what,
+			(unsigned long long)ctr->tx_events, (unsigned long long)ctr->tx_tokens,
+			(unsigned long long)ctr->rx_tokens,
+			(unsigned long long)ctr->tx_tokens_estimated,
+			(unsigned long long)w->events, (unsigned long long)w->tx,
+			(unsigned long long)w->rx, (unsigned long long)w->est);
+	if (ctr->tpm_tat < t0 + w->debit * MS_NS || ctr->tpm_tat > t1 + w->debit * MS_NS)
+		ck_fail(c, "%s: the token limit's TAT %+lld ns from the answers, expected %llu ms",
+			what, (long long)(ctr->tpm_tat - t0), (unsigned long long)w->debit);
+}
+
+/*
+ * The answers to a connection's requests of two keys and of none: each
+ * key's events, tokens and token-limit debit are its own, the keyless
+ * request's the address's. Interleaved in one segment, and one after the
+ * other in one segment (a stream's slot freed and taken again).
+ */
+static void case_answers(void)
+{
+	static const char *a1 = "data: {\"c\":\"a\"}\n\ndata: {\"usage\":{\"prompt_tokens\":20,"
+				"\"completion_tokens\":10}}\n\ndata: [DONE]\n\n";
+	static const char *b1 = "data: {\"c\":\"a\"}\n\ndata: {\"c\":\"b\"}\n\n";
+	static const char *b2 = "data: {\"c\":\"c\"}\n\n";
+	static const char *n1 = "data: {\"c\":\"x\"}\n\ndata: {\"usage\":{\"prompt_tokens\":5,"
+				"\"completion_tokens\":7}}\n\n";
+	struct ps_class cl = { .tpm_emission = MS_NS << PS_TOK_FRAC_BITS,
+			       .tpm_tolerance_ns = 1000 * MS_NS };
+	const struct want wa = { 3, 10, 20, 0, 30 }, wb = { 3, 0, 0, 3, 3 },
+			  wn = { 2, 7, 5, 0, 12 };
+	struct ps_client_key ka, kb;
+	struct ps_client_ctr ctr;
+	unsigned char blk[512], b[4096];
+	char keya[40], keyb[40], what[64];
+	struct field fa, fb;
+	uint32_t zero = 0, off, slot;
+	uint64_t t0, t1;
+	unsigned int n;
+	struct conn cn;
+	struct ck c;
+	int round;
+
+	ck_init(&c, "h2key-answers-per-key");
+	if (bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_classes), &zero, &cl, BPF_ANY))
+		ck_fail(&c, "cannot set the class: %s", strerror(errno));
+	for (round = 0; round < 2; round++) {
+		snprintf(keya, sizeof(keya), "sk-answers-a-%d-Kq", round);
+		snprintf(keyb, sizeof(keyb), "sk-answers-b-%d-Kq", round);
+		remember(keya);
+		remember(keyb);
+		fa = (struct field){ "x-api-key", 1, keya, 1, R_INC };
+		fb = (struct field){ NULL, 0, NULL, 1, R_NEVER };
+		snprintf(what, sizeof(what), "Bearer %s", keyb);
+		fb.value = what;
+		h2_conn(&c, &cn, &off);
+		n = h2_req(b, 1, blk, hp_request(blk, &fa, 1, NULL, 0));
+		n += h2_req(b + n, 3, blk, hp_request(blk, &fb, 1, NULL, 0));
+		n += h2_req(b + n, 5, blk, hp_request(blk, NULL, 0, NULL, 0));
+		expect(&c, csend(&cn, off, b, n), TC_ACT_OK, "three requests");
+		expect(&c, ssend(&cn, b, h2f(b, 4, 0, 0, "\x00\x03\x00\x00\x00\x64", 6)),
+		       TC_ACT_OK, "the server's preface");
+		n = resp_headers(b, 1);
+		n += resp_headers(b + n, 3);
+		n += resp_headers(b + n, 5);
+		if (round == 0) {
+			n += data(b + n, 3, b1, 0);
+			n += data(b + n, 5, n1, 0);
+			n += data(b + n, 1, a1, 0);
+			n += data(b + n, 3, b2, 1);
+			n += data(b + n, 1, "", 1);
+			n += data(b + n, 5, "", 1);
+		} else {
+			n += data(b + n, 1, a1, 1);
+			n += data(b + n, 3, b1, 0);
+			n += data(b + n, 3, b2, 1);
+			n += data(b + n, 5, n1, 1);
+		}
+		t0 = boot_ns();
+		expect(&c, ssend(&cn, b, n), TC_ACT_OK, "the answers");
+		t1 = boot_ns();
+		ka = key_subject(keya);
+		kb = key_subject(keyb);
+		if (ctr_of_key(&ka, &ctr, &slot))
+			ck_fail(&c, "key a: no counters");
+		else
+			expect_answers(&c, round ? "key a, one after the other" : "key a, interleaved",
+				       &ctr, &wa, t0, t1);
+		if (ctr_of_key(&kb, &ctr, &slot))
+			ck_fail(&c, "key b: no counters");
+		else
+			expect_answers(&c, round ? "key b, one after the other" : "key b, interleaved",
+				       &ctr, &wb, t0, t1);
+		if (ctr_of(cn.caddr, &ctr, &slot))
+			ck_fail(&c, "the address: no counters");
+		else
+			expect_answers(&c, round ? "the address, one after the other" :
+						   "the address, interleaved", &ctr, &wn, t0, t1);
+	}
+	memset(&cl, 0, sizeof(cl));
+	bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_classes), &zero, &cl, BPF_ANY);
+	ck_end(&c);
+}
+
+/* Does any map of the datapath hold these bytes? */
+static int map_holds(int fd, const struct bpf_map_info *info, const char *needle, size_t nlen)
+{
+	int ncpu = libbpf_num_possible_cpus(), percpu, found = 0;
+	size_t vsz, ksz = info->key_size;
+	unsigned char *key, *next, *val;
+	int first = 1;
+
+	percpu = info->type == BPF_MAP_TYPE_PERCPU_ARRAY || info->type == BPF_MAP_TYPE_PERCPU_HASH ||
+		 info->type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+	vsz = percpu ? (size_t)((info->value_size + 7) & ~7u) * ncpu : info->value_size;
+	if (info->type == BPF_MAP_TYPE_RINGBUF || info->type == BPF_MAP_TYPE_QUEUE ||
+	    info->type == BPF_MAP_TYPE_STACK || info->type == BPF_MAP_TYPE_LPM_TRIE ||
+	    !ksz || !vsz)
+		return 0;
+	key = calloc(1, ksz);
+	next = calloc(1, ksz);
+	val = calloc(1, vsz);
+	while (key && next && val && !found) {
+		if (bpf_map_get_next_key(fd, first ? NULL : key, next))
+			break;
+		first = 0;
+		memcpy(key, next, ksz);
+		if (bpf_map_lookup_elem(fd, key, val))
+			continue;
+		found = memmem(val, vsz, needle, nlen) || memmem(key, ksz, needle, nlen);
+	}
+	free(key);
+	free(next);
+	free(val);
+	return found;
+}
+
+/*
+ * No 8 bytes of any key sent in any map: of the key as it is hashed, and
+ * of its Huffman code as the client sent it (the decoder's input).
+ */
+static void case_no_key_left(void)
+{
+	struct bpf_map *m;
+	struct ck c;
+	int i;
+
+	ck_init(&c, "h2key-no-key-in-any-map");
+	bpf_object__for_each_map(m, dp.skel->obj) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_map__fd(m);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		for (i = 0; i < nsent; i++) {
+			size_t n = strlen(sent[i]), o;
+			uint8_t code[512];
+			unsigned int bits;
+			int hn;
+
+			for (o = 0; n >= 6 && o < 128 && (o == 0 || o + 8 <= n); o += 8) {
+				if (!map_holds(fd, &info, sent[i] + o, n > 8 ? 8 : n))
+					continue;
+				ck_fail(&c, "map %s holds bytes %zu.. of key %d (%.8s...)",
+					bpf_map__name(m), o, i, sent[i] + o);
+				break;
+			}
+			hn = ps_huffman_encode(sent[i], n, code, sizeof(code), &bits);
+			for (o = 0; hn >= 8 && o + 8 <= (size_t)hn; o += 8) {
+				if (!map_holds(fd, &info, (const char *)code + o, 8))
+					continue;
+				ck_fail(&c, "map %s holds bytes %zu.. of key %d's Huffman code",
+					bpf_map__name(m), o, i);
+				break;
+			}
+		}
+	}
+	ck_end(&c);
+}
+
+static int setup(void)
+{
+	static struct ps_config cfg;
+	int err;
+
+	default_request();
+	ps_config_init(&cfg);
+	err = ps_config_add_port(&cfg, PORT);
+	if (err)
+		return err;
+	cfg.endpoints[0].identity = PS_IDENTITY_API_KEY;
+	err = dp_start(&cfg, 65536, 0);
+	return err ? err : ps_dp_set_secret(&dp, secret);
+}
+
+int main(void)
+{
+	int err;
+
+	if (geteuid()) {
+		printf("SKIP h2key: needs root (BPF)\n");
+		return 77;
+	}
+	case_vectors();
+	err = setup();
+	if (err) {
+		fail("setup", "%s", strerror(-err));
+		return 1;
+	}
+	case_forms();
+	case_not_keys();
+	case_indexed();
+	case_cuts();
+	case_limit();
+	case_block();
+	case_same_id();
+	case_answers();
+	case_no_key_left();
+	expect_endpoint_sums("h2key endpoint totals = sum over clients");
+	ps_dp_close(&dp);
+	return nfailed ? 1 : 0;
+}
