@@ -238,6 +238,25 @@ static void detect_steps(struct ps_daemon *d)
 	}
 }
 
+/*
+ * A piece of the clients a tick left for later (its budget of new ones
+ * spent: count/tick.c), when the loop has nothing else to do: at a million
+ * new clients the table is whole a second or two after they came, not
+ * TICK_NEW_MAX a tick.
+ */
+#define CATCH_UP_FINDS		16384
+
+static void catch_up(struct ps_daemon *d)
+{
+	int r = ps_tick_catch_up(&d->tick, &d->table, CATCH_UP_FINDS);
+
+	if (r < 0) {
+		/* (out of memory, or the map unreadable: the next ticks try again) */
+		pr_warn("penstockd: folding the clients left for later: %s\n", strerror(-r));
+		d->table.unfolded = 0;
+	}
+}
+
 static void tick(struct ps_daemon *d)
 {
 	uint64_t now, reclaimed = d->tick.reclaimed, mono = ps_mono_ms();
@@ -385,12 +404,17 @@ int ps_daemon_run(struct ps_daemon *d)
 		d->table_held = false;
 		ps_tlock_give(&d->table_mu);
 		ctl_looked(d);
-		n = epoll_wait(efd, evs, 8, -1);
+		/* Clients the last tick left for later: taken in between events. */
+		n = epoll_wait(efd, evs, 8, d->table.unfolded ? 0 : -1);
 		for (i = 0; i < n && evs[i].data.fd != tfd; i++)
 			;
 		take_table(d, i < n);
 		if (n < 0 && errno != EINTR)
 			break;
+		if (n == 0 && d->table.unfolded) {
+			catch_up(d);
+			continue;
+		}
 		for (i = 0; i < n; i++) {
 			if (evs[i].data.fd == tfd) {
 				uint64_t exp;

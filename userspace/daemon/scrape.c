@@ -272,6 +272,11 @@ static void write_clients(FILE *f, struct ps_daemon *d, struct ps_scrape *s, uin
 		ps_expo_sample_u64(f, "penstock_clients", lab, nclients[c]);
 	}
 	free(sum);
+	ps_expo_family(f, "penstock_clients_unfolded", "gauge",
+		       "Clients in the datapath's slots that the last tick left for the next ones "
+		       "(a burst of new clients, spread over ticks): 0 once the table is whole.");
+	lab[0] = NULL;
+	ps_expo_sample_u64(f, "penstock_clients_unfolded", lab, t->unfolded);
 
 	ps_expo_family(f, "penstock_top_tx_bytes", "gauge",
 		       "IP bytes sent to the subject in the last minute (1m window), for the "

@@ -696,7 +696,9 @@ void ps_daemon_teardown(struct ps_daemon *d)
 			ps_detach(&d->att[i]);
 	}
 	if (d->tick.slot_rec) {
-		/* The last counts, after detaching: nothing comes in behind them. */
+		/* The last counts, after detaching: nothing comes in behind them;
+		 * every client's, those the ticks had left for later among them. */
+		d->tick.bounded = false;
 		ps_tick_run(&d->tick, &d->table);
 		ps_daemon_save_state(d);
 		ps_tick_free(&d->tick);

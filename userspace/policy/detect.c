@@ -694,6 +694,11 @@ bool ps_dt_run_due(struct ps_detect *d, uint64_t now_ms)
 {
 	const struct ps_detection_cfg *dc = &d->cfg->detection;
 
+	/* Not on a table the ticks have not made whole yet (a daemon's first
+	 * seconds with a million clients, a burst of new ones): its
+	 * baselines would be a part's. */
+	if (d->t->unfolded)
+		return false;
 	return !(d->last_run_ms && now_ms < d->last_run_ms + dc->interval * 1000 &&
 		 now_ms >= d->last_run_ms && !d->hot_overflow &&
 		 !(d->nhot > 16 && (uint64_t)d->nhot * 100 > d->t->n));
