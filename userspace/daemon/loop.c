@@ -43,8 +43,9 @@
 /* Saves by thread that gave up in a row (clients changed under them)
  * before the next one is a fork's. */
 #define SAVE_ABORTS_MAX		3
-/* How often a pass looks for control requests waiting. */
-#define YIELD_MS		50
+/* How often a pass looks for control requests waiting (a poll() of the
+ * control socket's epoll set: a few us). */
+#define YIELD_MS		20
 
 static void reap_saver_thread(struct ps_daemon *d, bool wait)
 {
