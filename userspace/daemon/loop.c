@@ -320,9 +320,9 @@ static void detect_steps(struct ps_daemon *d)
 
 /*
  * A piece of the clients a tick left for later (its budget of new ones
- * spent: count/tick.c), when the loop has nothing else to do: at a million
- * new clients the table is whole a second or two after they came, not
- * TICK_NEW_MAX a tick.
+ * spent: count/tick.c), when the loop has nothing else to do, and one
+ * after each tick: at a million new clients the table is whole a second
+ * or two after they came, not TICK_NEW_MAX a tick.
  */
 #define CATCH_UP_FINDS		16384
 
@@ -499,8 +499,14 @@ int ps_daemon_run(struct ps_daemon *d)
 			if (evs[i].data.fd == tfd) {
 				uint64_t exp;
 
-				if (read(tfd, &exp, sizeof(exp)) > 0)
+				if (read(tfd, &exp, sizeof(exp)) > 0) {
 					tick(d);
+					/* A piece after every tick too: a loop that
+					 * never finds itself idle (ticks back to back
+					 * on a machine short of CPU) still catches up. */
+					if (d->table.unfolded)
+						catch_up(d);
+				}
 			} else if (evs[i].data.fd == dfd) {
 				detect_steps(d);
 			} else if (evs[i].data.fd == d->fleet.epfd && d->fleet.cfg) {
