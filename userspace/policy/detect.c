@@ -252,6 +252,7 @@ static void drop_run_scratch(struct ps_detect *d)
 	ps_dt_arena_drop(&d->keys);
 	ps_dt_arena_drop(&d->hyd);
 	ps_dt_arena_drop(&d->tnets);
+	ps_dt_arena_drop(&d->tidx);
 	d->bcand = d->brep = d->bfound = d->bskip = d->bgroup = d->b6 = NULL;
 	d->run_n = 0;
 }
@@ -844,6 +845,7 @@ void ps_detect_free(struct ps_detect *d)
 	ps_dt_arena_free(&d->keys);
 	ps_dt_arena_free(&d->hyd);
 	ps_dt_arena_free(&d->tnets);
+	ps_dt_arena_free(&d->tidx);
 	free(d);
 }
 
