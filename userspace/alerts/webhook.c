@@ -301,7 +301,8 @@ static void *sender_main(void *arg)
 	char err[256];
 	int n, r;
 
-	/* HTTP and the spool's files need no privilege: none is kept. */
+	/* HTTP and the spool's files need no privilege: none is kept (made by
+	 * penstockd's spawner, it holds none already: this is for the others). */
 	if (ps_caps_limit(NULL, 0, err, sizeof(err)))
 		pr_warn("penstockd: alerts: webhook sender: %s\n", err);
 	pthread_mutex_lock(&s->mu);
@@ -386,6 +387,13 @@ void ps_webhook_stop(struct ps_webhook *s)
 	sender_free(s);
 }
 
+static int (*spawner)(pthread_t *th, void *(*fn)(void *), void *arg);
+
+void ps_webhook_spawner(int (*spawn)(pthread_t *th, void *(*fn)(void *), void *arg))
+{
+	spawner = spawn;
+}
+
 struct ps_webhook *ps_webhook_start(const struct ps_alerts_webhook_cfg *cfg, char *err,
 				    size_t errlen)
 {
@@ -424,13 +432,15 @@ struct ps_webhook *ps_webhook_start(const struct ps_alerts_webhook_cfg *cfg, cha
 	curl_easy_setopt(s->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(s->curl, CURLOPT_XFERINFODATA, s);
 	curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	r = pthread_create(&s->thread, NULL, sender_main, s);
+	r = spawner ? -spawner(&s->thread, sender_main, s) :
+		      pthread_create(&s->thread, NULL, sender_main, s);
 	if (r) {
 		snprintf(err, errlen, "alerts.webhook: cannot start the sender thread: %s",
 			 strerror(r));
 		sender_free(s);
 		return NULL;
 	}
+	pthread_setname_np(s->thread, "ps-webhook");
 	return s;
 }
 

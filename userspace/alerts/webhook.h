@@ -8,6 +8,7 @@
 #define PS_WEBHOOK_H
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "common/config.h"
 
@@ -16,6 +17,16 @@ struct ps_webhook;	/* opaque */
 /* libcurl's global set-up, once for every user: 0 or -EIO; cleanup after the last. */
 int ps_webhook_global_init(void);
 void ps_webhook_global_cleanup(void);
+
+/*
+ * What makes the sender's thread: penstockd's is the metrics' starter
+ * (ps_metrics_spawn), a thread that holds no capability, bounding set
+ * included, so that a sender made by a reload, once penstockd has cut
+ * its own bounding set, holds none either. NULL (the default):
+ * pthread_create() in the calling thread, the sender then dropping what
+ * it can itself.
+ */
+void ps_webhook_spawner(int (*spawn)(pthread_t *th, void *(*fn)(void *), void *arg));
 
 /* Start the sender on cfg's spool. NULL with a message in err. */
 struct ps_webhook *ps_webhook_start(const struct ps_alerts_webhook_cfg *cfg, char *err,

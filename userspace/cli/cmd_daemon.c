@@ -53,7 +53,7 @@ static void print_daemon(json_t *ans)
 {
 	json_t *d = json_object_get(ans, "daemon"), *tick = json_object_get(ans, "tick");
 	json_t *cl = json_object_get(ans, "clients"), *v;
-	char a[64], b[64], dur[64], ifc[64];
+	char a[64], b[64], dur[64], ifc[64], sub[64];
 
 	printf("penstockd   pid %s, version %s, up %s (since %s)\n",
 	       ps_fmt_count(json_object_get(d, "pid"), a, sizeof(a)), ps_str_or(d, "version", "-"),
@@ -83,20 +83,26 @@ static void print_daemon(json_t *ans)
 		       ps_json_num(tick, "max_ms"),
 		       ps_fmt_count(json_object_get(tick, "count"), a, sizeof(a)),
 		       ps_fmt_count(json_object_get(tick, "interval_ms"), b, sizeof(b)));
-	printf("clients     %s tracked, %s in map\n",
+	printf("clients     %s tracked, %s in map",
 	       ps_fmt_count(json_object_get(cl, "tracked"), a, sizeof(a)),
 	       ps_fmt_count(json_object_get(cl, "in_map"), b, sizeof(b)));
+	/* A burst of new clients the ticks are still taking in (count/tick.c). */
+	if (ps_json_num(cl, "unfolded") > 0)
+		printf(", %s left for the next ticks",
+		       ps_fmt_count(json_object_get(cl, "unfolded"), a, sizeof(a)));
+	printf("\n");
 	v = json_object_get(ans, "detection");
 	if (json_is_object(v) && !json_is_true(json_object_get(v, "enabled")))
 		printf("detection   off\n");
 	else if (json_is_object(v))
-		printf("detection   %s runs, %s steps taken, %s subjects in escalation, "
-		       "last pass %.1f ms (max %.1f ms) over %s clients\n",
+		printf("detection   %s runs, %s steps taken, %s subjects in escalation "
+		       "(%s dropped), last pass %.1f ms (max %.1f ms) over %s clients\n",
 		       ps_fmt_count(json_object_get(v, "runs"), a, sizeof(a)),
 		       ps_fmt_count(json_object_get(v, "steps_taken"), b, sizeof(b)),
 		       ps_fmt_count(json_object_get(v, "subjects"), dur, sizeof(dur)),
+		       ps_fmt_count(json_object_get(v, "subjects_dropped"), ifc, sizeof(ifc)),
 		       ps_json_num(v, "last_ms"), ps_json_num(v, "max_ms"),
-		       ps_fmt_count(json_object_get(v, "clients_judged"), ifc, sizeof(ifc)));
+		       ps_fmt_count(json_object_get(v, "clients_judged"), sub, sizeof(sub)));
 }
 
 static void interface_row(struct ps_tbl *t, json_t *e)

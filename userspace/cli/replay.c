@@ -271,6 +271,8 @@ static int policy_start(struct replay_policy *pol, struct ps_replay *rp,
 	    !pol->alerts || !pol->enforcement)
 		return -ENOMEM;
 	pol->tick.idle_s = cfg->reclaim_idle;
+	/* Every client at every second, as the capture has them. */
+	pol->tick.bounded = false;
 	pol->pol.on_alert = replay_alert;
 	pol->pol.on_enforce = replay_enforce;
 	pol->pol.ctx = pol;

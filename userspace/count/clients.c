@@ -66,7 +66,7 @@ bool ps_ctable_yield(struct ps_ctable *t)
 	return changed;
 }
 
-static uint32_t key_hash(const struct ps_client_key *k)
+uint32_t ps_ctable_hash(const struct ps_client_key *k)
 {
 	uint64_t h = k->family * 0x9e3779b97f4a7c15ULL;
 	int i;
@@ -96,7 +96,7 @@ int ps_ctable_rehash(struct ps_ctable *t, uint32_t nbuckets)
 	if (!b)
 		return -ENOMEM;
 	for (i = 0; i < t->n; i++) {
-		uint32_t h = key_hash(&t->rec[i].key) & (nbuckets - 1);
+		uint32_t h = ps_ctable_hash(&t->rec[i].key) & (nbuckets - 1);
 
 		t->rec[i].next = b[h];
 		b[h] = i + 1;
@@ -113,7 +113,7 @@ struct ps_crec *ps_ctable_find(const struct ps_ctable *t, const struct ps_client
 
 	if (!t->nbuckets)
 		return NULL;
-	for (i = t->bucket[key_hash(key) & (t->nbuckets - 1)]; i; i = t->rec[i - 1].next)
+	for (i = t->bucket[ps_ctable_hash(key) & (t->nbuckets - 1)]; i; i = t->rec[i - 1].next)
 		if (key_eq(&t->rec[i - 1].key, key))
 			return &t->rec[i - 1];
 	return NULL;
@@ -147,7 +147,7 @@ struct ps_crec *ps_ctable_get(struct ps_ctable *t, const struct ps_client_key *k
 	memset(r->key.pad, 0, sizeof(r->key.pad));
 	r->first_wall = now;
 	r->last_wall = now;
-	h = key_hash(key) & (t->nbuckets - 1);
+	h = ps_ctable_hash(key) & (t->nbuckets - 1);
 	r->next = t->bucket[h];
 	t->bucket[h] = ++t->n;
 	return r;

@@ -180,7 +180,14 @@ struct ps_ctable {
 	uint32_t gen;			/* current tick number */
 	bool folding;			/* a tick is folding: records it has not reached
 					 * yet were found in the map at gen - 1 */
-	uint32_t in_map;		/* records found in the map at the last tick */
+	uint32_t in_map;		/* clients in slots at the last tick */
+	/*
+	 * Of those, the clients the last tick left for the next ones (its
+	 * budget of new clients spent, count/tick.c): not in the table yet,
+	 * or (adopted from a state file) their records not brought up to
+	 * date. 0: the table is whole.
+	 */
+	uint32_t unfolded;
 	/*
 	 * Called at each fold that moved a record's counters, with the
 	 * window fields' increase and the fold's Unix second (NULL: none;
@@ -243,6 +250,8 @@ void ps_ctable_init(struct ps_ctable *t);
 void ps_ctable_free(struct ps_ctable *t);
 
 struct ps_crec *ps_ctable_find(const struct ps_ctable *t, const struct ps_client_key *key);
+/* The hash of a key (its bucket: the low bits). */
+uint32_t ps_ctable_hash(const struct ps_client_key *k);
 /* Find or add (zeroed, first_wall = now); NULL when out of memory. */
 struct ps_crec *ps_ctable_get(struct ps_ctable *t, const struct ps_client_key *key,
 			      uint32_t now);

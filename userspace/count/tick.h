@@ -29,6 +29,21 @@ struct ps_tick {
 	uint32_t idle_s;		/* reclaim clients idle this long ... */
 	uint32_t reclaim_pct;		/* ... once this share of slots is handed out */
 	uint64_t reclaimed;		/* slots reclaimed since start */
+	/*
+	 * Whether a tick finds at most a budget of clients it had not found
+	 * before (tick.c), leaving the others to the next ticks (the
+	 * table's unfolded); false: every one (a replay, the daemon's last
+	 * tick before it saves its state).
+	 */
+	bool bounded;
+	uint32_t found;			/* clients found at the last tick */
+	uint64_t find_ns;		/* the time their finds took (monotonic clock) */
+	uint64_t known_ns;		/* CPU time of a known client's fold, ns (measured) */
+	uint32_t found_max;		/* the most in one tick */
+	uint64_t behind_ticks;		/* ticks that left clients unfolded */
+	uint32_t catch_pos;		/* the slot ps_tick_catch_up goes on from */
+	uint64_t caught_up;		/* clients it found, since start */
+	uint64_t catch_ns;		/* CPU time it took, since start */
 	uint64_t count;			/* ticks run */
 	uint64_t last_ns, sum_ns, max_ns;	/* CPU time per tick */
 	/*
@@ -43,5 +58,12 @@ int ps_tick_init(struct ps_tick *tk, struct ps_datapath *dp);
 void ps_tick_free(struct ps_tick *tk);
 /* One pass. Returns the clients in slots, or -errno. */
 int ps_tick_run(struct ps_tick *tk, struct ps_ctable *t);
+/*
+ * Between ticks: find and fold up to max_finds of the clients the last
+ * tick left (t->unfolded), from where the last call stopped, as a tick
+ * would at that moment (their counts land in the windows of now). Returns
+ * the clients still left, or -errno.
+ */
+int ps_tick_catch_up(struct ps_tick *tk, struct ps_ctable *t, uint32_t max_finds);
 
 #endif

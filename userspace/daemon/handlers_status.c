@@ -166,7 +166,7 @@ void ps_run_status(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 
 	(void)a;
 	o = json_pack("{s:b, s:{s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:b}, s:o, s:o, s:o,"
-		      " s:{s:I, s:f, s:f, s:f, s:i}, s:{s:I, s:I}}",
+		      " s:{s:I, s:f, s:f, s:f, s:i, s:I, s:I, s:I, s:f}, s:{s:I, s:I, s:I}}",
 		      "ok", 1,
 		      "daemon", "pid", (int)getpid(), "version", PS_VERSION, "config",
 		      d->config_path, "started", ps_rfc3339(d->started_ms / 1000, ts, sizeof(ts)),
@@ -179,9 +179,12 @@ void ps_run_status(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 		      "tick", "count", (json_int_t)d->tick.count, "last_ms",
 		      d->tick.last_ns / 1e6, "avg_ms",
 		      d->tick.count ? d->tick.sum_ns / 1e6 / d->tick.count : 0.0, "max_ms",
-		      d->tick.max_ns / 1e6, "interval_ms", 1000,
+		      d->tick.max_ns / 1e6, "interval_ms", 1000, "found_max",
+		      (json_int_t)d->tick.found_max, "behind", (json_int_t)d->tick.behind_ticks,
+		      "caught_up", (json_int_t)d->tick.caught_up, "catch_up_ms",
+		      d->tick.catch_ns / 1e6,
 		      "clients", "tracked", (json_int_t)d->table.n, "in_map",
-		      (json_int_t)d->table.in_map);
+		      (json_int_t)d->table.in_map, "unfolded", (json_int_t)d->table.unfolded);
 	if (o)
 		json_object_set_new(o, "stats", stats_json(d));
 	if (o) {
@@ -196,11 +199,12 @@ void ps_run_status(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 
 		ps_detect_stats(d->pol.det, &ds);
 		json_object_set_new(o, "detection",
-				    json_pack("{s:b, s:I, s:I, s:I, s:I, s:f, s:f, s:b, s:b, s:f}", "enabled",
-					      d->cfg.detection.enabled > 0, "runs",
+				    json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:b, s:b, s:f}",
+					      "enabled", d->cfg.detection.enabled > 0, "runs",
 					      (json_int_t)ds.runs, "steps_taken",
 					      (json_int_t)ds.alerts, "subjects",
-					      (json_int_t)ds.subjects, "clients_judged",
+					      (json_int_t)ds.subjects, "subjects_dropped",
+					      (json_int_t)ds.dropped, "clients_judged",
 					      (json_int_t)ds.clients, "last_ms", ds.last_ns / 1e6,
 					      "max_ms", ds.max_ns / 1e6, "thread",
 					      ps_detect_bg_fd(d->pol.det) >= 0, "running",

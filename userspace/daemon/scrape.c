@@ -186,7 +186,13 @@ static void subject_of(const struct ps_crec *r, char *buf, size_t len)
 }
 
 /* Totals by class, and the top subjects of the last minute: one pass over the table. */
-static void write_clients(FILE *f, struct ps_daemon *d, struct ps_scrape *s, uint64_t now_ms)
+/*
+ * The clients' families. A pass over every client (60 ms and more at a
+ * million): it yields as the tick does, the control requests waiting
+ * answered there; false when a reload put a new configuration in force
+ * meanwhile (the text, half of the old classes', is not published).
+ */
+static bool write_clients(FILE *f, struct ps_daemon *d, struct ps_scrape *s, uint64_t now_ms)
 {
 	static const struct {
 		const char *name, *help;
@@ -236,6 +242,10 @@ static void write_clients(FILE *f, struct ps_daemon *d, struct ps_scrape *s, uin
 		uint64_t tot[PS_NFIELDS];
 		struct ps_cview v;
 
+		if (ps_ctable_yield_at(t, i)) {
+			free(sum);
+			return false;
+		}
 		c = memo ? s->cls[i] : ps_config_class_of(&d->cfg, &r->key);
 		ps_crec_totals(t, r, tot);
 		for (j = 0; j < PS_NFIELDS; j++)
@@ -272,6 +282,11 @@ static void write_clients(FILE *f, struct ps_daemon *d, struct ps_scrape *s, uin
 		ps_expo_sample_u64(f, "penstock_clients", lab, nclients[c]);
 	}
 	free(sum);
+	ps_expo_family(f, "penstock_clients_unfolded", "gauge",
+		       "Clients in the datapath's slots that the last tick left for the next ones "
+		       "(a burst of new clients, spread over ticks): 0 once the table is whole.");
+	lab[0] = NULL;
+	ps_expo_sample_u64(f, "penstock_clients_unfolded", lab, t->unfolded);
 
 	ps_expo_family(f, "penstock_top_tx_bytes", "gauge",
 		       "IP bytes sent to the subject in the last minute (1m window), for the "
@@ -297,6 +312,7 @@ static void write_clients(FILE *f, struct ps_daemon *d, struct ps_scrape *s, uin
 		lab[0] = "subject", lab[1] = subject, lab[2] = NULL;
 		ps_expo_sample(f, "penstock_top_tx_tokens", lab, s->top[2][j].v);
 	}
+	return true;
 }
 
 /*
@@ -707,7 +723,12 @@ void ps_scrape_render(struct ps_daemon *d)
 		return;
 	ps_expo_family(f, "penstock_build_info", "gauge", "penstockd's version; always 1.");
 	ps_expo_sample(f, "penstock_build_info", lab, 1);
-	write_clients(f, d, s, now_ms);
+	if (!write_clients(f, d, s, now_ms)) {
+		/* (a reload meanwhile: the last text stays until the next tick's) */
+		fclose(f);
+		free(buf);
+		return;
+	}
 	write_endpoints(f, d);
 	write_enforcement(f);
 	write_alerts(f, s);

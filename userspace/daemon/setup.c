@@ -23,6 +23,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "alerts/webhook.h"
 #include "common/caps.h"
 #include "common/clock.h"
 #include "common/files.h"
@@ -625,6 +626,10 @@ int ps_daemon_setup(struct ps_daemon *d)
 	err = load_state(d);
 	if (err)
 		return err;
+	/* The webhook's sender, at start and at every reload that makes one: by
+	 * the metrics' starter once it runs (a thread that holds no
+	 * capability, bounding set included), by this thread before. */
+	ps_webhook_spawner(ps_metrics_spawn);
 	d->alerts = ps_alerts_open(&d->cfg, aerr, sizeof(aerr));
 	if (!d->alerts) {
 		pr_warn("penstockd: %s\n", aerr);
@@ -691,7 +696,9 @@ void ps_daemon_teardown(struct ps_daemon *d)
 			ps_detach(&d->att[i]);
 	}
 	if (d->tick.slot_rec) {
-		/* The last counts, after detaching: nothing comes in behind them. */
+		/* The last counts, after detaching: nothing comes in behind them;
+		 * every client's, those the ticks had left for later among them. */
+		d->tick.bounded = false;
 		ps_tick_run(&d->tick, &d->table);
 		ps_daemon_save_state(d);
 		ps_tick_free(&d->tick);

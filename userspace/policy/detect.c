@@ -252,6 +252,7 @@ static void drop_run_scratch(struct ps_detect *d)
 	ps_dt_arena_drop(&d->keys);
 	ps_dt_arena_drop(&d->hyd);
 	ps_dt_arena_drop(&d->tnets);
+	ps_dt_arena_drop(&d->tidx);
 	d->bcand = d->brep = d->bfound = d->bskip = d->bgroup = d->b6 = NULL;
 	d->run_n = 0;
 }
@@ -694,6 +695,11 @@ bool ps_dt_run_due(struct ps_detect *d, uint64_t now_ms)
 {
 	const struct ps_detection_cfg *dc = &d->cfg->detection;
 
+	/* Not on a table the ticks have not made whole yet (a daemon's first
+	 * seconds with a million clients, a burst of new ones): its
+	 * baselines would be a part's. */
+	if (d->t->unfolded)
+		return false;
 	return !(d->last_run_ms && now_ms < d->last_run_ms + dc->interval * 1000 &&
 		 now_ms >= d->last_run_ms && !d->hot_overflow &&
 		 !(d->nhot > 16 && (uint64_t)d->nhot * 100 > d->t->n));
@@ -839,6 +845,7 @@ void ps_detect_free(struct ps_detect *d)
 	ps_dt_arena_free(&d->keys);
 	ps_dt_arena_free(&d->hyd);
 	ps_dt_arena_free(&d->tnets);
+	ps_dt_arena_free(&d->tidx);
 	free(d);
 }
 

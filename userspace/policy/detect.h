@@ -164,10 +164,22 @@ void ps_detect_stats(const struct ps_detect *d, struct ps_detect_stats *out);
  * when there is no file, or -EINVAL when the file is not a whole JSON
  * document of subjects, with what is wrong in err (the file is left alone).
  */
-int ps_detect_save(const struct ps_detect *d, const char *path);
+int ps_detect_save(struct ps_detect *d, const char *path);
 int ps_detect_load(struct ps_detect *d, const char *path, char *err, size_t errlen);
 /* Whether the escalation changed since the last save. */
 bool ps_detect_dirty(const struct ps_detect *d);
+/*
+ * The same save in two halves, so that the second goes to another thread
+ * (penstockd: thousands of subjects in escalation take tens of ms to
+ * format, which the loop does not wait for): a copy of the subjects in
+ * escalation, taken now (the escalation then counts as saved; NULL when
+ * out of memory), and the file written from it (the copy freed), 0 or
+ * -errno. A write that failed: mark the escalation changed again.
+ */
+struct ps_esc_snap;
+struct ps_esc_snap *ps_detect_snapshot(struct ps_detect *d);
+int ps_esc_snap_write(struct ps_esc_snap *s, const char *path);
+void ps_detect_mark_dirty(struct ps_detect *d);
 
 /* Median and MAD of v[0..n) (reordered); n > 0. */
 void ps_median_mad(double *v, size_t n, double *median, double *mad);

@@ -264,6 +264,7 @@ struct ps_detect {
 	struct dt_arena keys;	/* a slice of the prefix keys */
 	struct dt_arena hyd;	/* a prefix's members' figures (hydra features) */
 	struct dt_arena tnets;	/* the outflow in tokens' networks (tokflow.c) */
+	struct dt_arena tidx;	/* and their index */
 	uint64_t last_run_ms;
 	bool dirty;		/* escalation changed since the last save */
 	struct ps_thresholds th[PS_MAX_CLASSES];	/* each class's, at this run */

@@ -225,20 +225,43 @@ void ps_dt_esc_prune(struct ps_detect *d, uint64_t now_ms)
 
 /* ---- escalation across restarts ---- */
 
-int ps_detect_save(const struct ps_detect *d, const char *path)
+struct ps_esc_snap {
+	uint32_t n;
+	struct esc e[];
+};
+
+struct ps_esc_snap *ps_detect_snapshot(struct ps_detect *d)
+{
+	struct ps_esc_snap *s;
+	uint32_t i, n = 0;
+
+	for (i = 0; i < d->cap_esc; i++)
+		n += d->esc[i].used && d->esc[i].stage >= 0;
+	s = malloc(sizeof(*s) + (size_t)n * sizeof(s->e[0]));
+	if (!s)
+		return NULL;
+	s->n = 0;
+	for (i = 0; i < d->cap_esc; i++)
+		if (d->esc[i].used && d->esc[i].stage >= 0)
+			s->e[s->n++] = d->esc[i];
+	d->dirty = false;
+	return s;
+}
+
+int ps_esc_snap_write(struct ps_esc_snap *s, const char *path)
 {
 	json_t *arr = json_array(), *doc;
 	char subj[64];
 	uint32_t i;
 	int err;
 
-	if (!arr)
+	if (!arr) {
+		free(s);
 		return -ENOMEM;
-	for (i = 0; i < d->cap_esc; i++) {
-		const struct esc *e = &d->esc[i];
+	}
+	for (i = 0; i < s->n; i++) {
+		const struct esc *e = &s->e[i];
 
-		if (!e->used || e->stage < 0)
-			continue;
 		json_array_append_new(arr, json_pack("{s:s,s:i,s:I,s:I,s:I}", "subject",
 						     ps_prefix_str(&e->subj, subj, sizeof(subj)),
 						     "stage", e->stage, "next_ms",
@@ -246,13 +269,32 @@ int ps_detect_save(const struct ps_detect *d, const char *path)
 						     (json_int_t)e->last_ms, "until_ms",
 						     (json_int_t)e->until_ms));
 	}
+	free(s);
 	doc = json_pack("{s:o}", "subjects", arr);
 	if (!doc)
 		return -ENOMEM;
 	err = ps_json_replace(doc, path, JSON_COMPACT);
 	json_decref(doc);
-	if (!err)
-		((struct ps_detect *)d)->dirty = false;
+	return err;
+}
+
+void ps_detect_mark_dirty(struct ps_detect *d)
+{
+	d->dirty = true;
+}
+
+int ps_detect_save(struct ps_detect *d, const char *path)
+{
+	struct ps_esc_snap *s = ps_detect_snapshot(d);
+	int err;
+
+	if (!s) {
+		d->dirty = true;
+		return -ENOMEM;
+	}
+	err = ps_esc_snap_write(s, path);
+	if (err)
+		d->dirty = true;
 	return err;
 }
 

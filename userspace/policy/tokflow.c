@@ -77,14 +77,43 @@ static uint64_t net_hash(const struct ps_client_key *k, struct ps_prefix *p)
 	return ps_dt_prefix_hash(p) | 1;
 }
 
-/* The slot of hash h in nets[cap] (cap a power of two, never full): its own or a free one. */
-static struct tnet *net_slot(struct tnet *nets, uint32_t cap, uint64_t h)
+/*
+ * The networks: an open-addressed index of cap slots (a power of two,
+ * never full; 4 bytes a slot: entry + 1, 0 free) over the networks
+ * themselves, packed in the order found. A slot index of a network's
+ * own, not the network in its slot: at a million clients, 100,000 with
+ * tokens, the index is 1 MB and a few thousand networks 100 KB, where
+ * slots of 32 bytes were 8 MB, all written. The order of the slots, and
+ * so of the networks judged, is what the slots' was.
+ */
+struct tnets {
+	uint32_t *idx, cap;
+	struct tnet *e;
+	uint32_t n;
+};
+
+/* Network j of the slots' order, NULL for a free slot. */
+static inline struct tnet *net_at(const struct tnets *ns, uint32_t j)
+{
+	return ns->idx[j] ? &ns->e[ns->idx[j] - 1] : NULL;
+}
+
+/* The network of hash h: made (zeroed, h set) if make, else NULL when there is none. */
+static struct tnet *net_get(struct tnets *ns, uint64_t h, bool make)
 {
 	uint32_t j;
 
-	for (j = h & (cap - 1); nets[j].h && nets[j].h != h; j = (j + 1) & (cap - 1))
+	for (j = h & (ns->cap - 1); ns->idx[j] && ns->e[ns->idx[j] - 1].h != h;
+	     j = (j + 1) & (ns->cap - 1))
 		;
-	return &nets[j];
+	if (ns->idx[j])
+		return &ns->e[ns->idx[j] - 1];
+	if (!make)
+		return NULL;
+	memset(&ns->e[ns->n], 0, sizeof(ns->e[0]));
+	ns->e[ns->n].h = h;
+	ns->idx[j] = ++ns->n;
+	return &ns->e[ns->n - 1];
 }
 
 /* A busy minute: the hour's tokens over its minutes with requests, min(60, requests). */
@@ -264,7 +293,7 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 	uint64_t now_ms = run->now_ms;
 	struct tok_base ba, bk;
 	struct baseline bn;
-	struct tnet *nets;
+	struct tnets nets;
 	struct tfind f;
 	struct tokc c;
 	size_t n, kind;
@@ -291,13 +320,17 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 	 * (a network's), none for the others. */
 	while (cap < 2 * naddr)
 		cap *= 2;
-	nets = ps_dt_arena(&d->tnets, (size_t)cap * sizeof(*nets));
+	nets.cap = cap;
+	nets.n = 0;
+	nets.idx = ps_dt_arena(&d->tidx, (size_t)cap * sizeof(*nets.idx));
+	/* (pages written as networks are found: one a network) */
+	nets.e = ps_dt_arena(&d->tnets, ((size_t)naddr + 1) * sizeof(*nets.e));
 	/* Three features' values a subject with tokens at most (keys'). */
 	stride = (size_t)ntok + 1;
 	x = ps_dt_arena(&d->vals, 3 * stride * sizeof(float));
-	if (!nets || !x)
+	if (!nets.idx || !nets.e || !x)
 		return 0;
-	memset(nets, 0, (size_t)cap * sizeof(*nets));
+	memset(nets.idx, 0, (size_t)cap * sizeof(*nets.idx));
 
 	/* The networks, their first address with tokens the population's. */
 	FOR_CAND(d, i) {
@@ -312,9 +345,12 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 		if (key->family == PS_AF_KEY || !ps_dt_tokens(d, i, now, now_ms, &c))
 			continue;
 		h = net_hash(key, &p);
-		t = net_slot(nets, cap, h);
-		if (!t->h) {
-			t->h = h;
+		t = net_get(&nets, h, false);
+		if (!t) {
+			/* (naddr networks at most: one an address, as counted) */
+			if (nets.n > naddr)
+				continue;
+			t = net_get(&nets, h, true);
 			t->rep = i;
 		}
 		t->members++;
@@ -332,8 +368,8 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 
 		if (d->t->rec[d->ex[i]].key.family == PS_AF_KEY)
 			continue;
-		t = net_slot(nets, cap, net_hash(&d->t->rec[d->ex[i]].key, &p));
-		if (t->h)
+		t = net_get(&nets, net_hash(&d->t->rec[d->ex[i]].key, &p), false);
+		if (t)
 			t->members |= TNET_HOLD;
 	}
 
@@ -347,7 +383,9 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 		n = 0;
 		if (kind == K_ADDR) {
 			for (j = 0; j < cap; j++) {
-				if (!nets[j].h || !ps_dt_tokens(d, nets[j].rep, now, now_ms, &c))
+				const struct tnet *t = net_at(&nets, j);
+
+				if (!t || !ps_dt_tokens(d, t->rep, now, now_ms, &c))
 					continue;
 				feat_of(&c, v);
 				for (feat = 0; feat < 3; feat++)
@@ -373,8 +411,8 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 	}
 	n = 0;
 	for (j = 0; j < cap; j++)
-		if (nets[j].h)
-			x[n++] = nets[j].tok1h / nets[j].inf1h;
+		if (net_at(&nets, j))
+			x[n++] = net_at(&nets, j)->tok1h / net_at(&nets, j)->inf1h;
 	tok_baseline(d, x, n, &bn, &d->tk_net.req, now);
 	if (!ba.req.population && !bk.req.population && !bn.population)
 		return 0;
@@ -398,13 +436,16 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 			continue;
 		if (!is_key) {
 			/* Found as an address: its network is judged without it. */
-			struct tnet *t = net_slot(nets, cap, net_hash(&r->key, &p));
+			struct tnet *t = net_get(&nets, net_hash(&r->key, &p), false);
 
-			t->members--;
-			t->inf1m -= c.inf1m;
-			t->tok1m -= c.tok1m;
-			t->inf1h -= c.inf1h;
-			t->tok1h -= c.tok1h;
+			/* (none: its first tokens came at a yield since the networks were made) */
+			if (t) {
+				t->members--;
+				t->inf1m -= c.inf1m;
+				t->tok1m -= c.tok1m;
+				t->inf1h -= c.inf1h;
+				t->tok1h -= c.tok1h;
+			}
 		}
 		ev = evidence(&f, is_key ? "api_key" : "address", 1, c.inf1m, c.inf1h, c.tok1m,
 			      c.tok1h);
@@ -418,11 +459,11 @@ int ps_dt_judge_token_outflow(struct ps_detect *d, struct dt_run *run)
 
 	/* Networks: their addresses together. */
 	for (j = 0; j < cap; j++) {
-		struct tnet *t = &nets[j];
+		struct tnet *t = net_at(&nets, j);
 		struct ps_prefix p;
 		json_t *ev;
 
-		if (!t->h || !judge_net(dc, t, &bn, &f))
+		if (!t || !judge_net(dc, t, &bn, &f))
 			continue;
 		ps_dt_mask_prefix(&d->t->rec[t->rep].key, net_len(&d->t->rec[t->rep].key), &p);
 		ev = evidence(&f, "network", TNET_MEMBERS(t), t->inf1m, t->inf1h, t->tok1m, t->tok1h);

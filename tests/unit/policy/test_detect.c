@@ -3155,6 +3155,48 @@ static void test_enabled_interval(void)
 }
 
 /*
+ * A table the ticks have not made whole (clients left for the next ticks:
+ * the table's unfolded, count/tick.c) is not judged: threshold 10 an hour,
+ * interval 10 s, X at 1 request a second from s = 0, 3 clients left
+ * unfolded until s = 25. s = 5, 15: no run (X over the threshold at 15,
+ * 16 requests); s = 25, unfolded 0: the run, the alert (26 requests:
+ * score 2.6), one run in all.
+ */
+static void test_partial_table(void)
+{
+	struct ps_config *cfg = cfg_new();
+	struct ps_detect_stats st;
+	struct sim *s;
+	struct ck ck;
+
+	ck_init(&ck, "no_run_on_a_partial_table");
+	cfg->detection.thresholds.requests_per_hour = 10;
+	s = sim_new(&ck, cfg);
+	s->old = true;
+	pat_add(cl_add(s, key4f("192.0.2.50")), 0, 60, 1, 1, 0, 0);
+	s->t.unfolded = 3;
+	advance(s, 0, 5);
+	run_expect(s, 5, 0);
+	advance(s, 6, 15);
+	run_expect(s, 15, 0);
+	expect_nalerts(s, "s=15, 3 clients unfolded", 0);
+	ps_detect_stats(s->d, &st);
+	if (st.runs != 0)
+		ck_fail(&ck, "after s=15: %llu runs, expected 0", (unsigned long long)st.runs);
+	advance(s, 16, 25);
+	s->t.unfolded = 0;
+	run_expect(s, 25, 1);
+	expect_nalerts(s, "s=25, the table whole", 1);
+	if (s->g.nal == 1)
+		check_alert(s, &s->g.al[0], PS_ALERT_CLIENT, "threshold", "alert", 2.6, TOL, 1, 25);
+	ps_detect_stats(s->d, &st);
+	if (st.runs != 1)
+		ck_fail(&ck, "after s=25: %llu runs, expected 1", (unsigned long long)st.runs);
+	sim_free(s);
+	ck_end(&ck);
+}
+
+/*
  * The escalation across a restart: X over detection.thresholds
  * requests_per_hour 10 takes step 1 (alert) at s = 20 and step 2 (shape)
  * at s = 320; the file then says stage 1 (0-based: the shape), next step
@@ -3616,6 +3658,7 @@ int main(void)
 	test_outflow();
 	test_outflow_tokens();
 	test_enabled_interval();
+	test_partial_table();
 	test_bg_same_as_inline();
 	test_bg_table_moves();
 	return nfailed ? 1 : 0;
