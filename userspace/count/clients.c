@@ -18,7 +18,8 @@ _Static_assert(sizeof(struct ps_counters) == (PS_NCTRFIELDS + 2) * 8,
 _Static_assert(sizeof(struct ps_crec) <= 236, "keep a client record small");
 _Static_assert(PS_WIN_1M == 0 && PS_W_REQUESTS == 0 && PS_W_INFERENCE == 1,
 	       "the 16-bit buckets: the 1m window's requests and inference");
-_Static_assert(sizeof(struct ps_ctok) == 144, "a token entry");
+_Static_assert(sizeof(struct ps_ctok) == 100, "a token entry");
+_Static_assert(sizeof(struct ps_cmsg) == 48, "a message entry");
 
 const enum ps_field ps_wfield_field[PS_NWFIELDS] = {
 	PS_F_REQUESTS,	 PS_F_INFERENCE, PS_F_RX_BYTES,	 PS_F_TX_BYTES,
@@ -50,6 +51,7 @@ void ps_ctable_free(struct ps_ctable *t)
 	free(t->bucket);
 	free(t->ext);
 	free(t->tok);
+	free(t->msg);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -196,6 +198,32 @@ struct ps_ctok *ps_ctable_tok(struct ps_ctable *t, struct ps_crec *r)
 	return &t->tok[r->tok - 1];
 }
 
+struct ps_cmsg *ps_ctable_msg(struct ps_ctable *t, struct ps_ctok *k)
+{
+	if (k->msg)
+		return &t->msg[k->msg - 1];
+	if (t->next_msg == UINT32_MAX - 1)
+		return NULL;
+	if (t->next_msg == t->cap_msg) {
+		uint32_t cap = t->cap_msg >= 1024 ? t->cap_msg + t->cap_msg / 2 : 1024;
+		struct ps_cmsg *nm = realloc(t->msg, (size_t)cap * sizeof(*nm));
+
+		if (!nm)
+			return NULL;
+		t->msg = nm;
+		t->cap_msg = cap;
+	}
+	memset(&t->msg[t->next_msg], 0, sizeof(t->msg[0]));
+	k->msg = ++t->next_msg;
+	return &t->msg[k->msg - 1];
+}
+
+/* k's message entry, if it has one. */
+static struct ps_cmsg *tok_msg(const struct ps_ctable *t, const struct ps_ctok *k)
+{
+	return k && k->msg ? &t->msg[k->msg - 1] : NULL;
+}
+
 /* A 48-bit little-endian counter: a 32-bit and a 16-bit load or store
  * (not bytes stored to a 64-bit temporary read whole: that stalls). */
 static inline uint64_t get48(const uint8_t *p)
@@ -334,6 +362,7 @@ static void rotate(struct ps_ctable *t, struct ps_crec *r, uint32_t m)
 {
 	struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
 	struct ps_ctok *k = r->tok ? &t->tok[r->tok - 1] : NULL;
+	struct ps_cmsg *mg = tok_msg(t, k);
 	bool wide = e && e->wide;
 	int w;
 
@@ -360,6 +389,13 @@ static void rotate(struct ps_ctable *t, struct ps_crec *r, uint32_t m)
 		else
 			memset(k->w[w][1], 0, sizeof(k->w[w][1]));
 		memset(k->w[w][0], 0, sizeof(k->w[w][0]));
+		if (!mg)
+			continue;
+		if (cur == old + 1)
+			memcpy(mg->w[w][1], mg->w[w][0], sizeof(mg->w[w][0]));
+		else
+			memset(mg->w[w][1], 0, sizeof(mg->w[w][1]));
+		memset(mg->w[w][0], 0, sizeof(mg->w[w][0]));
 	}
 	r->minute = m;
 }
@@ -379,8 +415,13 @@ static struct ps_cext *make_wide(struct ps_ctable *t, struct ps_crec *r)
 			for (f = 0; f < PS_NWFIELDS; f++)
 				e->ww[w][b][f] = ps_crec_bucket(t, r, w, b, f);
 	rec_clear(r);
-	if (r->tok)
-		memset(t->tok[r->tok - 1].w, 0, sizeof(t->tok[0].w));
+	if (r->tok) {
+		struct ps_ctok *k = &t->tok[r->tok - 1];
+
+		memset(k->w, 0, sizeof(k->w));
+		if (k->msg)
+			memset(t->msg[k->msg - 1].w, 0, sizeof(t->msg[0].w));
+	}
 	e->wide = true;
 	return e;
 }
@@ -400,17 +441,24 @@ int ps_crec_set_buckets(struct ps_ctable *t, struct ps_crec *r,
 			const uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS])
 {
 	struct ps_ctok *k = NULL;
+	struct ps_cmsg *mg = NULL;
 	struct ps_cext *e;
-	uint32_t anytok = 0;
+	uint32_t anytok = 0, anymsg = 0;
 	int i, b, f;
 
 	for (i = 0; i < PS_NWINDOWS; i++)
 		for (b = 0; b < 2; b++)
-			for (f = PS_NRWFIELDS; f < PS_NWFIELDS; f++)
+			for (f = PS_NRWFIELDS; f < PS_NWFIELDS; f++) {
 				anytok |= w[i][b][f];
+				if (f >= PS_W_RX_MESSAGES)
+					anymsg |= w[i][b][f];
+			}
 	if (anytok || r->tok) {
 		k = ps_ctable_tok(t, r);
 		if (!k)
+			return -ENOMEM;
+		mg = anymsg || k->msg ? ps_ctable_msg(t, k) : NULL;
+		if ((anymsg || k->msg) && !mg)
 			return -ENOMEM;
 	}
 	rec_clear(r);
@@ -419,8 +467,10 @@ int ps_crec_set_buckets(struct ps_ctable *t, struct ps_crec *r,
 			for (f = 0; f < PS_NRWFIELDS; f++)
 				if (w[i][b][f] <= rec_room(r, i, b, f))
 					rec_add(r, i, b, f, w[i][b][f]);
-			for (; f < PS_NWFIELDS && k; f++)
+			for (; f < PS_W_RX_MESSAGES && k; f++)
 				k->w[i][b][f - PS_NRWFIELDS] = w[i][b][f];
+			for (; f < PS_NWFIELDS && mg; f++)
+				mg->w[i][b][f - PS_W_RX_MESSAGES] = w[i][b][f];
 		}
 	if (ps_buckets_fit(w))
 		return 0;
@@ -439,24 +489,35 @@ static int add_windows(struct ps_ctable *t, struct ps_crec *r, const uint64_t d[
 {
 	struct ps_cext *e = r->ext ? &t->ext[r->ext - 1] : NULL;
 	struct ps_ctok *k;
+	struct ps_cmsg *mg;
 	int w, f;
 
 	if (!(e && e->wide)) {
-		bool fits = true, anytok = false;
+		bool fits = true, anytok = false, anymsg = false;
 
 		for (f = PS_NRWFIELDS; f < PS_NWFIELDS; f++)
-			if (d[f])
+			if (d[f]) {
 				anytok = true;
-		/* A client's first tokens get it its token entry. */
+				if (f >= PS_W_RX_MESSAGES)
+					anymsg = true;
+			}
+		/* A client's first tokens get it its token entry, its first
+		 * gRPC messages its message entry. */
 		k = anytok || r->tok ? ps_ctable_tok(t, r) : NULL;
 		if ((anytok || r->tok) && !k)
+			return -ENOMEM;
+		mg = anymsg ? ps_ctable_msg(t, k) : NULL;
+		if (anymsg && !mg)
 			return -ENOMEM;
 		for (w = 0; w < PS_NWINDOWS && fits; w++) {
 			for (f = 0; f < PS_NRWFIELDS; f++)
 				if (d[f] > rec_room(r, w, 0, f))
 					fits = false;
-			for (; f < PS_NWFIELDS && anytok; f++)
+			for (; f < PS_W_RX_MESSAGES && anytok; f++)
 				if (d[f] > UINT32_MAX - (uint64_t)k->w[w][0][f - PS_NRWFIELDS])
+					fits = false;
+			for (; f < PS_NWFIELDS && anymsg; f++)
+				if (d[f] > UINT32_MAX - (uint64_t)mg->w[w][0][f - PS_W_RX_MESSAGES])
 					fits = false;
 		}
 		if (fits) {
@@ -464,8 +525,11 @@ static int add_windows(struct ps_ctable *t, struct ps_crec *r, const uint64_t d[
 				for (f = 0; f < PS_NRWFIELDS; f++)
 					rec_add(r, w, 0, f, d[f]);
 				if (anytok)
-					for (f = PS_NRWFIELDS; f < PS_NWFIELDS; f++)
+					for (f = PS_NRWFIELDS; f < PS_W_RX_MESSAGES; f++)
 						k->w[w][0][f - PS_NRWFIELDS] += d[f];
+				if (anymsg)
+					for (f = PS_W_RX_MESSAGES; f < PS_NWFIELDS; f++)
+						mg->w[w][0][f - PS_W_RX_MESSAGES] += d[f];
 			}
 			return 0;
 		}

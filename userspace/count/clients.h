@@ -31,15 +31,18 @@
  *
  * Token figures live apart from the record, in a token entry (struct
  * ps_ctok: the four output token counters and the two gRPC message
- * counters at the last read, 32-bit, and the buckets of the five windowed
- * token and message fields) that a client gets at its first token or message counted:
+ * counters at the last read, 32-bit, and the buckets of the three windowed
+ * token fields) that a client gets at its first token or message counted:
  * most clients, every one of a spoofed flood among them, never count one.
- * A client without one has counted none. Read the buckets through
+ * A client without one has counted none. The buckets of the two message
+ * fields are in a message entry (struct ps_cmsg) that a token entry gets at
+ * its client's first gRPC message: most clients with tokens (those of an
+ * OpenAI-compatible server) never count one. Read the buckets through
  * ps_crec_bucket(), the counters through ps_crec_last().
  *
  * Records live in one array, found through a chained hash on the key;
- * 236 bytes per client, 144 more for a client that counted tokens or gRPC
- * messages.
+ * 236 bytes per client, 100 more for a client that counted tokens or gRPC
+ * messages, and 48 more for one that counted messages.
  */
 #ifndef PS_CLIENTS_H
 #define PS_CLIENTS_H
@@ -71,6 +74,9 @@ enum ps_wfield {
 /* The fields whose buckets the record holds; the token ones' are in its token entry. */
 #define PS_NRWFIELDS	PS_W_TX_TOKENS
 #define PS_NTOKWFIELDS	(PS_NWFIELDS - PS_NRWFIELDS)
+/* Of those, the token entry's (the tokens') and the message entry's. */
+#define PS_NKW		(PS_W_RX_MESSAGES - PS_NRWFIELDS)
+#define PS_NMW		(PS_NWFIELDS - PS_W_RX_MESSAGES)
 /* Those of them whose 1m buckets are 16-bit: requests and inference. */
 #define PS_NW16		PS_W_RX_BYTES
 
@@ -132,12 +138,17 @@ struct ps_crec {
 	uint32_t w[PS_NWINDOWS - 1][2][PS_NRWFIELDS];
 };
 
-/* A client's token figures, from its first token counted. */
+/* A client's token figures, from its first token or message counted. */
 struct ps_ctok {
 	uint32_t last[PS_NTOKFIELDS];	/* the token counters at the last read */
-	/* tx_tokens, rx_tokens, tx_tokens_estimated, rx_messages,
-	 * tx_messages buckets */
-	uint32_t w[PS_NWINDOWS][2][PS_NTOKWFIELDS];
+	/* tx_tokens, rx_tokens, tx_tokens_estimated buckets */
+	uint32_t w[PS_NWINDOWS][2][PS_NKW];
+	uint32_t msg;			/* ps_cmsg index + 1, 0: no message counted */
+};
+
+/* A client's gRPC message buckets (rx_messages, tx_messages), from its first message. */
+struct ps_cmsg {
+	uint32_t w[PS_NWINDOWS][2][PS_NMW];
 };
 
 /* What a few records need beyond the common ones. */
@@ -165,6 +176,8 @@ int ps_crec_set_buckets(struct ps_ctable *t, struct ps_crec *r,
 bool ps_buckets_fit(const uint32_t w[PS_NWINDOWS][2][PS_NWFIELDS]);
 /* r's token entry, made (zeroed) if it has none; NULL when out of memory. */
 struct ps_ctok *ps_ctable_tok(struct ps_ctable *t, struct ps_crec *r);
+/* k's message entry, made (zeroed) if it has none; NULL when out of memory. */
+struct ps_cmsg *ps_ctable_msg(struct ps_ctable *t, struct ps_ctok *k);
 /* The tick r was last found in the map at is t's (mod 2^16): at, or one before. */
 bool ps_crec_seen_at(const struct ps_crec *r, uint32_t gen);
 
@@ -177,6 +190,8 @@ struct ps_ctable {
 	uint32_t next_ext, cap_ext;
 	struct ps_ctok *tok;
 	uint32_t next_tok, cap_tok;
+	struct ps_cmsg *msg;
+	uint32_t next_msg, cap_msg;
 	uint32_t gen;			/* current tick number */
 	bool folding;			/* a tick is folding: records it has not reached
 					 * yet were found in the map at gen - 1 */
@@ -224,6 +239,11 @@ static inline uint64_t ps_crec_bucket(const struct ps_ctable *t, const struct ps
 {
 	if (r->ext && t->ext[r->ext - 1].wide)
 		return t->ext[r->ext - 1].ww[win][which][f];
+	if (f >= PS_W_RX_MESSAGES) {
+		const struct ps_ctok *k = r->tok ? &t->tok[r->tok - 1] : NULL;
+
+		return k && k->msg ? t->msg[k->msg - 1].w[win][which][f - PS_W_RX_MESSAGES] : 0;
+	}
 	if (f >= PS_NRWFIELDS)
 		return r->tok ? t->tok[r->tok - 1].w[win][which][f - PS_NRWFIELDS] : 0;
 	if (win != PS_WIN_1M)

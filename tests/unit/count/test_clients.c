@@ -1327,10 +1327,15 @@ static bool same_tok(const struct ps_ctable *a, const struct ps_crec *ra,
 		     const struct ps_ctable *b, const struct ps_crec *rb)
 {
 	static const struct ps_ctok zero;
+	static const struct ps_cmsg mzero;
 	const struct ps_ctok *ka = ra->tok ? &a->tok[ra->tok - 1] : &zero;
 	const struct ps_ctok *kb = rb->tok ? &b->tok[rb->tok - 1] : &zero;
+	const struct ps_cmsg *ma = ka->msg ? &a->msg[ka->msg - 1] : &mzero;
+	const struct ps_cmsg *mb = kb->msg ? &b->msg[kb->msg - 1] : &mzero;
 
-	return !memcmp(ka, kb, sizeof(*ka));
+	/* The message entries' places in their arrays may differ: their contents not. */
+	return !memcmp(ka->last, kb->last, sizeof(ka->last)) && !memcmp(ka->w, kb->w, sizeof(ka->w)) &&
+	       !memcmp(ma, mb, sizeof(*ma));
 }
 
 static void compare_tables(struct ck *ck, const struct ps_ctable *a, const struct ps_ctable *b)
