@@ -339,4 +339,38 @@ static inline void expect_counts(struct ck *c, uint32_t caddr, uint64_t inf, uin
 			(unsigned long long)ctr.throttled_requests, (unsigned long long)held);
 }
 
+/* Does this map of the datapath hold these bytes (in a key or a value)? */
+static inline __attribute__((unused)) int map_holds(int fd, const struct bpf_map_info *info,
+						    const char *needle, size_t nlen)
+{
+	int ncpu = libbpf_num_possible_cpus(), percpu, found = 0;
+	size_t vsz, ksz = info->key_size;
+	unsigned char *key, *next, *val;
+	int first = 1;
+
+	percpu = info->type == BPF_MAP_TYPE_PERCPU_ARRAY || info->type == BPF_MAP_TYPE_PERCPU_HASH ||
+		 info->type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+	vsz = percpu ? (size_t)((info->value_size + 7) & ~7u) * ncpu : info->value_size;
+	if (info->type == BPF_MAP_TYPE_RINGBUF || info->type == BPF_MAP_TYPE_QUEUE ||
+	    info->type == BPF_MAP_TYPE_STACK || info->type == BPF_MAP_TYPE_LPM_TRIE ||
+	    !ksz || !vsz)
+		return 0;
+	key = calloc(1, ksz);
+	next = calloc(1, ksz);
+	val = calloc(1, vsz);
+	while (key && next && val && !found) {
+		if (bpf_map_get_next_key(fd, first ? NULL : key, next))
+			break;
+		first = 0;
+		memcpy(key, next, ksz);
+		if (bpf_map_lookup_elem(fd, key, val))
+			continue;
+		found = memmem(val, vsz, needle, nlen) || memmem(key, ksz, needle, nlen);
+	}
+	free(key);
+	free(next);
+	free(val);
+	return found;
+}
+
 #endif

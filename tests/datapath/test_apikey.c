@@ -492,39 +492,6 @@ static void case_held_pipelined(void)
 	ck_end(&c);
 }
 
-/* Does any map of the datapath hold these bytes? */
-static int map_holds(int fd, const struct bpf_map_info *info, const char *needle, size_t nlen)
-{
-	int ncpu = libbpf_num_possible_cpus(), percpu, found = 0;
-	size_t vsz, ksz = info->key_size;
-	unsigned char *key, *next, *val;
-	int first = 1;
-
-	percpu = info->type == BPF_MAP_TYPE_PERCPU_ARRAY || info->type == BPF_MAP_TYPE_PERCPU_HASH ||
-		 info->type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
-	vsz = percpu ? (size_t)((info->value_size + 7) & ~7u) * ncpu : info->value_size;
-	if (info->type == BPF_MAP_TYPE_RINGBUF || info->type == BPF_MAP_TYPE_QUEUE ||
-	    info->type == BPF_MAP_TYPE_STACK || info->type == BPF_MAP_TYPE_LPM_TRIE ||
-	    !ksz || !vsz)
-		return 0;
-	key = calloc(1, ksz);
-	next = calloc(1, ksz);
-	val = calloc(1, vsz);
-	while (key && next && val && !found) {
-		if (bpf_map_get_next_key(fd, first ? NULL : key, next))
-			break;
-		first = 0;
-		memcpy(key, next, ksz);
-		if (bpf_map_lookup_elem(fd, key, val))
-			continue;
-		found = memmem(val, vsz, needle, nlen) || memmem(key, ksz, needle, nlen);
-	}
-	free(key);
-	free(next);
-	free(val);
-	return found;
-}
-
 static void case_no_key_left(void)
 {
 	struct bpf_map *m;
