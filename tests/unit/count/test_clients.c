@@ -2434,6 +2434,44 @@ out:
 }
 
 /*
+ * Load a state file penstockd wrote (tests/unit/count/FILE, gzip'd as it
+ * is) from a directory of its own (sub, its path in dir): it must hold n
+ * clients, saved at saved_ms. 0 when the directory was made (the caller
+ * removes it), -1 when not; a failure is the check's.
+ */
+static int load_fixture(struct ck *ck, const char *file, const char *sub, struct ps_ctable *l,
+			uint32_t n, uint64_t saved_ms, char *dir, size_t dlen)
+{
+	const char *top = getenv("PS_TOP");
+	char src[1024], path[600], err[4200];
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	uint64_t saved = 0;
+	int rc;
+
+	snprintf(src, sizeof(src), "%s/tests/unit/count/%s", top ? top : ".", file);
+	if (gunzip_file(src, &buf, &len)) {
+		ck_fail(ck, "cannot read %s", src);
+		return -1;
+	}
+	if (mksub(sub, dir, dlen)) {
+		ck_fail(ck, "mkdir %s: %s", dir, strerror(errno));
+		free(buf);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, PS_STATE_FILE);
+	if (gzip_file(path, buf, len))
+		ck_fail(ck, "cannot write %s", path);
+	else if ((rc = ps_state_load(l, dir, &saved, err, sizeof(err))) != 1)
+		ck_fail(ck, "ps_state_load returned %d, expected 1: %s", rc, err);
+	else if (l->n != n || saved != saved_ms)
+		ck_fail(ck, "%u clients saved at %llu ms, expected %u at %llu", l->n,
+			(unsigned long long)saved, n, (unsigned long long)saved_ms);
+	free(buf);
+	return 0;
+}
+
+/*
  * A version 3 file as penstockd wrote it (tests/unit/count/state-v3-penstockd.gz:
  * the build before version 4, its state directory after real clients of
  * tests/lib/token_clients.py took answers from tests/lib/llm_server.py
@@ -2462,34 +2500,16 @@ static void test_state_v3_penstockd(void)
 		{ key4("198.18.0.3"), t2, w2 },
 		{ key6("fd00:5053::2"), t3, w3 },
 	};
-	const char *top = getenv("PS_TOP");
-	char src[1024], dir[512], path[600], err[4200];
+	char dir[512];
 	struct ps_ctable l;
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	uint64_t saved = 0;
 	struct ck ck;
-	int i, rc;
+	int i;
 
 	ck_init(&ck, "state_version_3_of_penstockd");
 	ps_ctable_init(&l);
-	snprintf(src, sizeof(src), "%s/tests/unit/count/state-v3-penstockd.gz", top ? top : ".");
-	if (gunzip_file(src, &buf, &len)) {
-		ck_fail(&ck, "cannot read %s", src);
+	if (load_fixture(&ck, "state-v3-penstockd.gz", "v3-penstockd", &l, 3, saved_ms, dir,
+			 sizeof(dir)))
 		goto out;
-	}
-	if (mksub("v3-penstockd", dir, sizeof(dir))) {
-		ck_fail(&ck, "mkdir %s: %s", dir, strerror(errno));
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/%s", dir, PS_STATE_FILE);
-	if (gzip_file(path, buf, len))
-		ck_fail(&ck, "cannot write %s", path);
-	else if ((rc = ps_state_load(&l, dir, &saved, err, sizeof(err))) != 1)
-		ck_fail(&ck, "ps_state_load returned %d, expected 1: %s", rc, err);
-	else if (l.n != 3 || saved != saved_ms)
-		ck_fail(&ck, "%u clients saved at %llu ms, expected 3 at %llu", l.n,
-			(unsigned long long)saved, (unsigned long long)saved_ms);
 	for (i = 0; i < 3 && ck_ok(&ck); i++) {
 		check_totals(&ck, "version 3 of penstockd", &l, &c[i].k, c[i].tot);
 		check_view(&ck, "version 3 of penstockd, 1m", &l, &c[i].k, PS_WIN_1M, saved_ms,
@@ -2501,7 +2521,6 @@ static void test_state_v3_penstockd(void)
 	}
 	rmsub(dir);
 out:
-	free(buf);
 	ps_ctable_free(&l);
 	ck_end(&ck);
 }
@@ -2532,11 +2551,8 @@ static void test_state_v4_penstockd(void)
 		{ key4("198.18.0.2"), t1, w1 },
 		{ key6("fd00:5053::3"), t2, w2 },
 	};
-	const char *top = getenv("PS_TOP");
-	char src[1024], dir[512], path[600], err[4200];
+	char dir[512], err[4200];
 	struct ps_ctable l, l2;
-	unsigned char *buf = NULL;
-	size_t len = 0;
 	uint64_t saved = 0;
 	struct ck ck;
 	int i, rc;
@@ -2544,23 +2560,9 @@ static void test_state_v4_penstockd(void)
 	ck_init(&ck, "state_version_4_of_penstockd");
 	ps_ctable_init(&l);
 	ps_ctable_init(&l2);
-	snprintf(src, sizeof(src), "%s/tests/unit/count/state-v4-penstockd.gz", top ? top : ".");
-	if (gunzip_file(src, &buf, &len)) {
-		ck_fail(&ck, "cannot read %s", src);
+	if (load_fixture(&ck, "state-v4-penstockd.gz", "v4-penstockd", &l, 2, saved_ms, dir,
+			 sizeof(dir)))
 		goto out;
-	}
-	if (mksub("v4-penstockd", dir, sizeof(dir))) {
-		ck_fail(&ck, "mkdir %s: %s", dir, strerror(errno));
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/%s", dir, PS_STATE_FILE);
-	if (gzip_file(path, buf, len))
-		ck_fail(&ck, "cannot write %s", path);
-	else if ((rc = ps_state_load(&l, dir, &saved, err, sizeof(err))) != 1)
-		ck_fail(&ck, "ps_state_load returned %d, expected 1: %s", rc, err);
-	else if (l.n != 2 || saved != saved_ms)
-		ck_fail(&ck, "%u clients saved at %llu ms, expected 2 at %llu", l.n,
-			(unsigned long long)saved, (unsigned long long)saved_ms);
 	for (i = 0; i < 2 && ck_ok(&ck); i++) {
 		check_totals(&ck, "version 4 of penstockd", &l, &c[i].k, c[i].tot);
 		check_view(&ck, "version 4 of penstockd, 1m", &l, &c[i].k, PS_WIN_1M, saved_ms,
@@ -2581,7 +2583,6 @@ static void test_state_v4_penstockd(void)
 	}
 	rmsub(dir);
 out:
-	free(buf);
 	ps_ctable_free(&l);
 	ps_ctable_free(&l2);
 	ck_end(&ck);
