@@ -188,8 +188,10 @@ static unsigned int hp_request(uint8_t *b, const struct field *f, int nf, const 
 	k += hp_str(b + k, "a", 0);
 	for (i = 0; i < nf; i++)
 		k += hp_field(b + k, &f[i]);
-	memcpy(b + k, tail, ntail);
-	k += ntail;
+	if (ntail) {
+		memcpy(b + k, tail, ntail);
+		k += ntail;
+	}
 	k += hp_int(b + k, 4, 0x00, 31);
 	k += hp_str(b + k, "application/json", 0);
 	return k;
