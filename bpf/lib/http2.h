@@ -664,15 +664,13 @@ PS_GLOBAL __u32 ps_h2_walk(__u32 pos, __u32 len)
  */
 static __always_inline __u32 ps_h2_chunk(struct ps_scratch *s, __u32 cc, __u32 n)
 {
-	__u32 p = 0, k;
+	__u32 p = 0, len = cc + n, k;
 
 	s->h.carry_len = 0;
-	/* The chunk's length is read back from the scratch after each call:
-	 * one register less kept across them (the step's stack is short). */
-	s->len = cc + n;
+	s->len = len;	/* for ps_hp_fwdv() */
 	for (k = 0; k < PS_H2_SUBSTEPS; k++) {
 		if (s->h.state == PS_H2_FRAME)
-			p = ps_h2_walk(p, s->len);
+			p = ps_h2_walk(p, len);
 		else if (s->h.state != PS_H2_BLOCK && s->h.state != PS_H2_GDATA)
 			break;
 		else if (s->h2c.rstate == PS_HP_MATCH)
@@ -682,11 +680,11 @@ static __always_inline __u32 ps_h2_chunk(struct ps_scratch *s, __u32 cc, __u32 n
 			 * as HTTP/1's, one call below the step). */
 			p = ps_hp_fwdv(p);
 		else
-			p = ps_h2_block(p, s->len);
+			p = ps_h2_block(p, len);
 		/* A block whose bytes are all read (its :path to compare at
 		 * the chunk's last byte) is ended here: not when the client's
 		 * next bytes come. */
-		if (p >= s->len && (s->h.state != PS_H2_BLOCK || s->h2c.blk_left))
+		if (p >= len && (s->h.state != PS_H2_BLOCK || s->h2c.blk_left))
 			return n;
 	}
 	return p > cc ? p - cc : 0;
