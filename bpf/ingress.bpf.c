@@ -422,6 +422,7 @@ static __always_inline void ps_h2_begin(struct ps_scratch *s, const struct ps_pk
 		   (h->state == PS_H1_REFILL && ps_h2_state(h->refill_state));
 	s->nh2_unc = 0;
 	s->nh2_kunk = 0;
+	s->nh2_fidx = 0;
 	s->nh2s = 0;
 	s->nmsg = 0;
 	s->ngrpc_lost = 0;
@@ -524,6 +525,8 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scra
 		ps_stat_add(PS_STAT_H2_UNCLASSIFIED, s->nh2_unc);
 	if (s->nh2_kunk)
 		ps_stat_add(PS_STAT_H2_KEY_UNKNOWN, s->nh2_kunk);
+	if (s->nh2_fidx)
+		ps_stat_add(PS_STAT_H2_FWD_INDEXED, s->nh2_fidx);
 	if (s->nhunt)
 		ps_stat_add(PS_STAT_HUNTED, s->nhunt);
 	if (s->ngrpc_lost)

@@ -370,6 +370,8 @@ struct ps_fwd {
 #define PS_FWDF_UNTRUSTED	0x20	/* such a line from a peer that is not trusted */
 #define PS_FWDF_SETTLED		0x40	/* the header block ended: subj (kind ADDR) is the
 					 * request's client */
+#define PS_FWDF_H2IDX		0x80	/* HTTP/2: a forwarded field the block named by the
+					 * dynamic table (its value is not kept) */
 
 /*
  * The API key of one request (Authorization: Bearer, x-api-key, api-key),
@@ -703,6 +705,8 @@ struct ps_flow {
 #define PS_HENT_KEYNAME		0x30	/* its name is a key header's: PS_KEY_* << 4 */
 #define PS_HENT_KEYNAME_SHIFT	4
 #define PS_HENT_KEYID		0x40	/* ... and its value a key, its id in ps_h2_conn.ks */
+#define PS_HENT_FWDNAME		0x80	/* its name is x-forwarded-for (a name of 15 bytes)
+					 * or forwarded (9): its value is not kept */
 
 /*
  * The client's DATA of a gRPC inference call (http2.h): where its messages
@@ -789,7 +793,10 @@ struct ps_h2_conn {
 	__u64 kid;
 	__u32 ins_no;		/* entries inserted into the dynamic table so far */
 	__u8 knext;		/* the next of ks to fill */
-	__u8 kpad[3];
+	/* Forwarded headers (bpf/lib/h2fwd.h): the value being read */
+	__u8 fname;		/* PS_HFN_*: the literal's name is a forwarded header's */
+	__u8 fskip;		/* the value's unfinished entry is too long: skipped to a comma */
+	__u8 fpad;
 	struct ps_h2_kslot ks[PS_H2K_SLOTS];	/* the ids of the newest key entries */
 	struct ps_h2_subj hs[PS_H2S_SLOTS];	/* inference streams of their own clients */
 	__u8 val[PS_HPACK_VAL];	/* the first bytes of a name or a :path value */
@@ -929,6 +936,10 @@ enum ps_stat {
 				 * named a key the HPACK table no longer says (an entry
 				 * older than PS_H2K_SLOTS key entries, or a table not
 				 * followed): counted to their address */
+	PS_STAT_H2_FWD_INDEXED,	/* HTTP/2 requests on a forwarded_for endpoint, from a
+				 * trusted proxy, whose X-Forwarded-For or Forwarded
+				 * field came from the HPACK dynamic table (its value is
+				 * not kept): counted to the connection's client */
 	PS_STAT_MAX,
 };
 

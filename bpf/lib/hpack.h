@@ -28,6 +28,7 @@
 #include "scratch.h"
 #include "apikey.h"
 #include "huffdec.h"
+#include "forwarded.h"
 
 /* ps_h2_conn.rstate: where in a representation the block stands */
 #define PS_HP_START	0	/* at a representation's first byte */
@@ -39,6 +40,12 @@
 #define PS_HP_BROKEN	6	/* not HPACK: the rest of the block is skipped */
 #define PS_HP_MATCH	7	/* a :path value is read: to compare (ps_hp_matched()) */
 #define PS_HP_KEYV	8	/* in a key header's value: read by ps_hp_keyv() */
+#define PS_HP_FWDV	9	/* in a forwarded header's value: read by ps_hp_fwdv() (h2fwd.h) */
+
+/* ps_h2_conn.fname: the literal's name is a forwarded header's */
+#define PS_HFN_NONE	0
+#define PS_HFN_XFF	1	/* x-forwarded-for */
+#define PS_HFN_FWD	2	/* forwarded */
 
 /* ps_h2_conn.kst: where a key header's value stands, a byte at a time */
 #define PS_HKS_LEAD	0	/* blanks before "Bearer" */
@@ -91,6 +98,11 @@ static const __u8 ps_hp_static_nlen[64] = {
 #define PS_HP_AUTH_HUFF8	0xd5
 #define PS_HP_XAPIKEY_HUFF	0xeb4bdd32ebb0f2ULL
 #define PS_HP_APIKEY_HUFF	0x7f7da95b661dULL
+/* "x-forwarded-for" Huffman-coded: 11 bytes (88 bits, no padding);
+ * "forwarded": 7 bytes (52 bits, EOS padding included). */
+#define PS_HP_XFF_HUFF0		0xb290ecc0b3a7b4f2ULL
+#define PS_HP_XFF_HUFF8		0xec292dULL
+#define PS_HP_FWD_HUFF		0x4f16921d78f694ULL
 
 /* "application/grpc" Huffman-coded: 88 bits, 11 whole bytes, so that a
  * value starts with it exactly when its code starts with these bytes. */
@@ -100,7 +112,7 @@ static const __u8 ps_hp_static_nlen[64] = {
 /* The feed stops for the caller: a :path to compare, a key value to read. */
 static __always_inline int ps_hp_stop(const struct ps_h2_conn *c)
 {
-	return c->rstate == PS_HP_MATCH || c->rstate == PS_HP_KEYV;
+	return c->rstate == PS_HP_MATCH || c->rstate == PS_HP_KEYV || c->rstate == PS_HP_FWDV;
 }
 
 /* A fresh table for a connection that turned HTTP/2. */
@@ -257,6 +269,12 @@ static __always_inline void ps_hp_indexed(struct ps_scratch *s, struct ps_h2_con
 		return;
 	}
 	k = ps_hp_at(c, v - 62);
+	if ((c->ent_flags[k] & PS_HENT_FWDNAME) && c->req && s->fwd_ep) {
+		/* A forwarded field whose value the table holds: not kept. */
+		if (ps_fwd_begin(s, c->ent_name[k] != 15))
+			s->fw.flags |= PS_FWDF_H2IDX;
+		return;
+	}
 	if (c->ent_flags[k] & PS_HENT_KEYID)
 		ps_hp_key_ref(s, c, c->ins_no - (v - 62));
 	if (c->ent_flags[k] & PS_HENT_PATH)
@@ -276,6 +294,7 @@ static __always_inline void ps_hp_name_of(struct ps_h2_conn *c, __u32 v)
 	if (v <= 61) {
 		c->name = (v == 4 || v == 5) ? PS_HENT_PATH : v == 31 ? PS_HENT_CTYPE : 0;
 		c->kname = v == 23 ? PS_KEY_BEARER : PS_KEY_NONE;	/* authorization */
+		c->fname = PS_HFN_NONE;
 		c->name_len = ps_hp_static_nlen[v & 63];
 		return;
 	}
@@ -283,6 +302,7 @@ static __always_inline void ps_hp_name_of(struct ps_h2_conn *c, __u32 v)
 		c->lost = 1;
 		c->name = PS_HENT_UNKNOWN;
 		c->name_len = 0;
+		c->fname = PS_HFN_NONE;
 		if (c->req)
 			c->kunk = 1;
 		return;
@@ -291,6 +311,8 @@ static __always_inline void ps_hp_name_of(struct ps_h2_conn *c, __u32 v)
 	c->name = c->ent_flags[k] & (PS_HENT_PATH | PS_HENT_UNKNOWN | PS_HENT_CTYPE);
 	c->kname = (c->ent_flags[k] & PS_HENT_KEYNAME) >> PS_HENT_KEYNAME_SHIFT;
 	c->name_len = c->ent_name[k];
+	c->fname = !(c->ent_flags[k] & PS_HENT_FWDNAME) ? PS_HFN_NONE :
+		   c->name_len == 15 ? PS_HFN_XFF : PS_HFN_FWD;
 }
 
 /* An integer is read whole: what it was for. */
@@ -332,6 +354,14 @@ static __always_inline void ps_hp_int_done(struct ps_scratch *s, struct ps_h2_co
 		c->hst = 0;
 		c->hacc = 1;
 		c->rstate = PS_HP_KEYV;
+	} else if (c->ipart == PS_HI_VALUE && c->fname && c->req && s->fwd_ep &&
+		   ps_fwd_begin(s, c->fname == PS_HFN_FWD) && v) {
+		/* A forwarded header's value, from a trusted proxy: decoded and
+		 * walked by ps_hp_fwdv() (h2fwd.h); an empty one names no one. */
+		c->hst = 0;
+		c->hacc = 1;
+		c->fskip = 0;
+		c->rstate = PS_HP_FWDV;
 	}
 }
 
@@ -352,6 +382,22 @@ static __always_inline __u8 ps_hp_key_name(const struct ps_h2_conn *c, __u64 w, 
 	       PS_KEY_X_API_KEY :
 	       c->str_len == 7 && ((w | lc) & ps_mask(7)) == PS_W8("api-key") ? PS_KEY_API_KEY :
 	       PS_KEY_NONE;
+}
+
+/* Is the name in val (str_len bytes, Huffman-coded or not) a forwarded header's? PS_HFN_*. */
+static __always_inline __u8 ps_hp_fwd_name(const struct ps_h2_conn *c, __u64 w, __u64 w1)
+{
+	const __u64 lc = 0x2020202020202020ULL;
+
+	if (c->huff)
+		return c->str_len == 11 && w == PS_HP_XFF_HUFF0 &&
+		       (w1 & ps_mask(3)) == PS_HP_XFF_HUFF8 ? PS_HFN_XFF :
+		       c->str_len == 7 && (w & ps_mask(7)) == PS_HP_FWD_HUFF ? PS_HFN_FWD :
+		       PS_HFN_NONE;
+	return c->str_len == 15 && (w | lc) == PS_W8("x-forwar") &&
+	       ((w1 | lc) & ps_mask(7)) == PS_W8("ded-for") ? PS_HFN_XFF :
+	       c->str_len == 9 && (w | lc) == PS_W8("forwarde") && ((w1 | lc) & 0xff) == 'd' ?
+	       PS_HFN_FWD : PS_HFN_NONE;
 }
 
 /* A literal's value is read: inserted into the table if the literal says so. */
@@ -382,6 +428,7 @@ static __always_inline void ps_hp_str_done(struct ps_scratch *s, struct ps_h2_co
 				  c->str_len == 12 && w == PS_W8("content-") &&
 				  (w1 & ps_mask(4)) == PS_W8("type") ? PS_HENT_CTYPE : 0;
 		c->kname = ps_hp_key_name(c, w, w1);
+		c->fname = ps_hp_fwd_name(c, w, w1);
 		c->ipart = PS_HI_VALUE;
 		c->rstate = PS_HP_STRLEN;
 		return;
@@ -465,7 +512,8 @@ static long ps_hp_step(__u32 idx, void *data)
 			c->ent_flags[c->head & (PS_HPACK_ENTRIES - 1)] =
 				c->name | (c->inf ? PS_HENT_INF : 0) |
 				((c->kname << PS_HENT_KEYNAME_SHIFT) & PS_HENT_KEYNAME) |
-				(c->kok ? PS_HENT_KEYID : 0);
+				(c->kok ? PS_HENT_KEYID : 0) |
+				(c->fname ? PS_HENT_FWDNAME : 0);
 			c->ins_no++;
 			if (c->kok) {
 				struct ps_h2_kslot *ks = &c->ks[c->knext & (PS_H2K_SLOTS - 1)];
@@ -492,6 +540,7 @@ static long ps_hp_step(__u32 idx, void *data)
 		return 1;
 	case PS_HP_MATCH:
 	case PS_HP_KEYV:
+	case PS_HP_FWDV:
 		return 1;
 	}
 	if (p >= end)
@@ -504,6 +553,7 @@ static long ps_hp_step(__u32 idx, void *data)
 		c->inf = 0;
 		c->name = 0;
 		c->kname = 0;
+		c->fname = 0;
 		if (b & 0x80) {
 			c->kind = PS_HK_INDEXED;
 			n = b & 0x7f;

@@ -1285,7 +1285,6 @@ static long ps_feed_step(__u32 idx, void *data)
 __weak __attribute__((noinline)) int ps_h1_feed(struct __sk_buff *skb, __u32 src, __u32 off,
 						__u32 len, __u32 avail)
 {
-	struct ps_scratch *s = ps_scratch();
 	struct ps_feed_ctx ctx = {
 		.fc = {
 			.src = src & PS_SRC_MASK, .off = off, .len = len,
@@ -1293,8 +1292,12 @@ __weak __attribute__((noinline)) int ps_h1_feed(struct __sk_buff *skb, __u32 src
 		},
 		.skb = skb,
 	};
+	struct ps_scratch *s;
 	struct ps_http *h;
 
+	/* The context is written before the scratch is looked up: no
+	 * argument waits on the stack (the step's chain is at the limit). */
+	s = ps_scratch();
 	if (!s)
 		return -1;
 	h = &s->h;

@@ -31,6 +31,7 @@
 #include "common.h"
 #include "scratch.h"
 #include "hpack.h"
+#include "h2fwd.h"
 
 /* Frame types (RFC 9113 section 6). */
 #define PS_H2_DATA		0x0
@@ -225,7 +226,19 @@ PS_GLOBAL int ps_h2_settle(__u32 pos)
 	inf = s->h2c.path == PS_H2P_INF;
 	if (s->key_ep && !s->key.kind && s->h2c.kunk)
 		s->nh2_kunk++;
+	if (s->fw.flags & PS_FWDF_UNTRUSTED)
+		s->nfwd_untrusted++;
+	if (s->fw.flags & PS_FWDF_H2IDX) {
+		/* A forwarded field from the dynamic table: the request is
+		 * the connection's client's (its API key's, if it has one). */
+		s->fw.kind = PS_FWD_NONE;
+		s->fw.left_family = 0;
+		if (!(s->key_ep && s->key.kind))
+			s->nh2_fidx++;
+	}
 	k = ps_g_rq_settle(inf || s->h2c.path == PS_H2P_UNKNOWN);
+	if (!s->rq_family && s->fw.kind == PS_FWD_BAD)
+		s->nfwd_bad++;
 	sk = s->rq_family ? ps_g_subj() : 0;
 	if (k == PS_SETTLE_CONN)
 		ps_rq_pend(s, pos, 0);
@@ -310,6 +323,8 @@ static __always_inline void ps_h2_block_end(struct ps_scratch *s, __u32 pos)
 	if (!c->req)
 		return;
 	c->req = 0;
+	if (!s->late && (s->fw.flags & PS_FWDF_UNTRUSTED))
+		s->nfwd_untrusted++;
 	if (s->late) {
 		ps_h2_settle(pos);
 		if (c->path == PS_H2P_UNKNOWN)
@@ -515,7 +530,8 @@ PS_GLOBAL __u32 ps_h2_block(__u32 p, __u32 len)
 	c->blk_left -= q - p;
 	p = q;
 	/* A key value cut by the frame's end goes on in a CONTINUATION. */
-	if (c->rstate == PS_HP_MATCH || (c->rstate == PS_HP_KEYV && c->blk_left))
+	if (c->rstate == PS_HP_MATCH ||
+	    ((c->rstate == PS_HP_KEYV || c->rstate == PS_HP_FWDV) && c->blk_left))
 		return p;
 	if (c->blk_left)
 		return len;
@@ -651,6 +667,7 @@ static __always_inline __u32 ps_h2_chunk(struct ps_scratch *s, __u32 cc, __u32 n
 	__u32 p = 0, len = cc + n, k;
 
 	s->h.carry_len = 0;
+	s->len = len;	/* for ps_hp_fwdv() */
 	for (k = 0; k < PS_H2_SUBSTEPS; k++) {
 		if (s->h.state == PS_H2_FRAME)
 			p = ps_h2_walk(p, len);
@@ -658,6 +675,10 @@ static __always_inline __u32 ps_h2_chunk(struct ps_scratch *s, __u32 cc, __u32 n
 			break;
 		else if (s->h2c.rstate == PS_HP_MATCH)
 			ps_hp_matched();
+		else if (s->h2c.rstate == PS_HP_FWDV && s->h2c.blk_left)
+			/* A forwarded value (here: its walk's calls are as deep
+			 * as HTTP/1's, one call below the step). */
+			p = ps_hp_fwdv(p);
 		else
 			p = ps_h2_block(p, len);
 		/* A block whose bytes are all read (its :path to compare at

@@ -76,6 +76,7 @@ struct ps_scratch {
 	__u32 h2_on;		/* h2c holds the connection's HPACK state (hpack.h) ... */
 	__u32 nh2_unc;		/* ... HTTP/2 requests whose :path could not be read */
 	__u32 nh2_kunk;		/* ... whose key an HPACK entry named, no longer known */
+	__u32 nh2_fidx;		/* ... whose forwarded field came from the HPACK table */
 	__u32 nh2s;		/* ... inference streams of their own clients (ps_h2_settle()) */
 	__u32 h2s_sid[PS_H2S_SLOTS];	/* ... each's stream ... */
 	__u8 h2s_k[PS_H2S_SLOTS];	/* ... and client, an index + 1 in sj */

@@ -87,6 +87,11 @@ The output then also has "forwarded": {"requests": N, "bad": N,
 "untrusted": N}: requests given to a client a header named (other than
 the connection's own client), requests whose entries walked to no
 address, and requests with such a header from an untrusted peer.
+An HTTP/2 stream's fields are read the same way from tshark's HPACK
+decoding (http2.header.name / http2.header.value of its first header
+block): its x-forwarded-for fields in order as one list, else its
+forwarded fields; the stream's request goes to the client they name, its
+payload stays the connection's.
 
 With --api-key SECRET-FILE (an endpoint with identity: api_key) a request
 that carries an API key is its key's: the value of an "Authorization:
@@ -237,7 +242,8 @@ FORWARDED_MODES = ("true", "x-forwarded-for", "forwarded")
 
 
 def h2_headers(pcap, ports, decode, env):
-    """{frame number: [(stream id, :path or None, HEADERS?)]} for every
+    """{frame number: [(stream id, :path or None, HEADERS?, [x-forwarded-for
+    values], [forwarded values])]} for every
     HTTP/2 HEADERS and CONTINUATION frame sent to an endpoint port, in
     order, as tshark dissects it with the ports handed to `decode` (http,
     or http2), a connection preface as (0, None, False). tshark gives a
@@ -269,35 +275,44 @@ def h2_headers(pcap, ports, decode, env):
                         continue
                     d = dict(st)
                     if "http2.magic" in d:
-                        heads.append((0, None, False))
+                        heads.append((0, None, False, [], []))
                     if d.get("http2.type") not in ("1", "9"):
                         continue
                     path = None
+                    xff, fwd = [], []
                     for hk, hv in st:
                         if hk == "http2.header" and isinstance(hv, list):
                             hd = dict(hv)
-                            if hd.get("http2.header.name") == ":path" and path is None:
+                            hn = hd.get("http2.header.name", "")
+                            if hn == ":path" and path is None:
                                 path = hd.get("http2.header.value", "")
+                            elif hn.lower() == "x-forwarded-for":
+                                xff.append(hd.get("http2.header.value", "").strip(" \t"))
+                            elif hn.lower() == "forwarded":
+                                fwd.append(hd.get("http2.header.value", "").strip(" \t"))
                     heads.append((int(d.get("http2.streamid", "0")), path,
-                                  d.get("http2.type") == "1"))
+                                  d.get("http2.type") == "1", xff, fwd))
         if frame is not None and dport in ports and heads:
             out[frame] = heads
     return out
 
 
-def h2_add(streams, heads):
+def h2_add(streams, heads, fwd):
     """A frame's HEADERS open streams; a block's :path, wherever tshark
-    gives it, is its stream's first HEADERS'. True if heads hold a
-    connection preface."""
+    gives it, is its stream's first HEADERS'; so are its X-Forwarded-For
+    and Forwarded fields (fwd: stream id -> (values, values); a trailer's
+    are not read). True if heads hold a connection preface."""
     magic = False
-    for sid, path, headers in heads:
+    for sid, path, headers, xff, fw in heads:
         if not sid:
             magic = magic or not headers
             continue
         if headers and sid not in streams:
             streams[sid] = path
+            fwd[sid] = (xff, fw)
         elif sid in streams and streams[sid] is None:
             streams[sid] = path
+            fwd[sid] = (fwd.get(sid, ([], []))[0] + xff, fwd.get(sid, ([], []))[1] + fw)
     return magic
 
 
@@ -678,6 +693,8 @@ class Conn:
         self.h2 = False             # ... and a connection preface
         self.frames = []            # numbers of the client's frames
         self.streams = {}           # HTTP/2 stream id -> :path of its first HEADERS
+        self.fwd_http = {}          # HTTP/2 stream id -> its forwarded fields (h2_add())
+        self.fwd = {}
 
 
 def new_client(name):
@@ -827,7 +844,8 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                                sizes_of.get(int(rec["frame.number"]), []) if kind != "q"]
         if rx:
             conn.frames.append(int(rec["frame.number"]))
-            if h2_add(conn.streams_http, h2_of.get(int(rec["frame.number"]), [])):
+            if h2_add(conn.streams_http, h2_of.get(int(rec["frame.number"]), []),
+                      conn.fwd_http):
                 conn.h2 = True
             nreq = len(split(rec["http.request"]))
             if nreq:
@@ -882,6 +900,7 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
     for conn in all_conns:
         if conn.http:
             conn.streams = conn.streams_http
+            conn.fwd = conn.fwd_http
         elif conn.h2 or conn.client_isn is None:
             # HTTP/2 from its preface, or picked up midway: its frames
             # as the HTTP/2 dissector reassembles them. (A connection
@@ -891,7 +910,7 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                     env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf)
                     h2_mid = h2_headers(pcap, sorted(ports), "http2", env)
             for fr in conn.frames:
-                h2_add(conn.streams, h2_mid.get(fr, []))
+                h2_add(conn.streams, h2_mid.get(fr, []), conn.fwd)
         conn.counts["requests"] += len(conn.streams)
         conn.counts["inference_requests"] += sum(
             1 for path in conn.streams.values()
@@ -910,6 +929,20 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                 c[k] += v
         c["rx_payload"] += conn.rx.total()
         c["tx_payload"] += conn.tx.total()
+        # HTTP/2 streams to their forwarded clients (--forwarded-for):
+        # their requests only; payload stays the connection's.
+        for sid, path in (conn.streams.items() if forwarded else ()):
+            xff, fw = conn.fwd.get(sid, ([], []))
+            named, what = forwarded_client(client, xff, fw, forwarded, trusted)
+            if what in ("forwarded", "bad", "untrusted"):
+                fwd_stats["requests" if what == "forwarded" else what] += 1
+            if named != client:
+                inf = int(path is not None and any(path.startswith(p) for p in paths))
+                r = clients.setdefault(named, new_client(named))
+                r["requests"] += 1
+                r["inference_requests"] += inf
+                c["requests"] -= 1
+                c["inference_requests"] -= inf
         # Each request to its own client (--forwarded-for and --api-key),
         # and the payload of the request and of its response (in the order
         # of its frame's requests), where that is not the connection's.

@@ -59,6 +59,7 @@ static json_t *stats_json(struct ps_daemon *d)
 		[PS_STAT_H2_NO_SLOT] = "h2_no_slot",
 		[PS_STAT_GRPC_NO_SLOT] = "grpc_no_slot",
 		[PS_STAT_H2_KEY_UNKNOWN] = "h2_key_unknown",
+		[PS_STAT_H2_FWD_INDEXED] = "h2_forwarded_indexed",
 	};
 	int fd = bpf_map__fd(d->dp.skel->maps.ps_stats), ncpu = libbpf_num_possible_cpus();
 	json_t *o = json_object();

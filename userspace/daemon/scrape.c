@@ -643,6 +643,11 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 			  "an API key by an HPACK table entry whose key is no longer "
 			  "known: counted to their address.",
 			  PS_STAT_H2_KEY_UNKNOWN },
+			{ "penstock_datapath_h2_forwarded_indexed_requests_total",
+			  "HTTP/2 requests on a forwarded_for endpoint, from a trusted "
+			  "proxy, whose X-Forwarded-For or Forwarded field came from the "
+			  "HPACK dynamic table: counted to the connection's client.",
+			  PS_STAT_H2_FWD_INDEXED },
 		};
 		size_t k;
 

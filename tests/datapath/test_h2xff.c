@@ -1,0 +1,699 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * X-Forwarded-For and Forwarded over HTTP/2 (h2c) at packet time, through
+ * the live programs (BPF_PROG_TEST_RUN, maps of their own): port 8000 with
+ * forwarded_for: true (both headers), trusted_proxies 198.18.1.0/24 and
+ * fd00:1::/64, identity: api_key. Header blocks are written byte by byte
+ * from RFC 7541 (Huffman codes from userspace/common/hpack_huffman.c, the
+ * encoder, not the datapath's decoder). The client each request belongs
+ * to is computed here from the rule walked from the left (the last entry
+ * that is not a trusted proxy; an entry that is no address leaves the
+ * request to the connection; the left-most address when all are trusted):
+ * random chains of one and two fields, plain and Huffman-coded, whole, cut
+ * by a segment or by a CONTINUATION anywhere; fixed chains of one and four
+ * entries cut at every byte; chains longer than the decoder's room; a peer
+ * that is not trusted; a field from the dynamic table
+ * (stats.h2_forwarded_indexed); Forwarded, and X-Forwarded-For first; bad
+ * entries and a Huffman code with EOS inside; an API key winning; and a
+ * forwarded client's request limit on a connection another client shares.
+ *
+ * Needs root (BPF); exits 77 without it.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "harness.h"
+#include "h2.h"
+#include "common/hpack_huffman.h"
+
+#define GW4		0xc6120100	/* 198.18.1.0/24: trusted gateways */
+#define UNTRUSTED4	0xc6120200	/* 198.18.2.0/24: not trusted */
+
+static const uint8_t secret[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+
+/* Each connection its own client port (a 4-tuple used again would be a SYN retransmitted). */
+static uint16_t next_cport = 20000;
+
+static void h2_conn_from(struct ck *c, struct conn *cn, uint32_t caddr, uint32_t *off)
+{
+	unsigned char buf[256], b[64];
+	unsigned int n;
+
+	soff = 0;
+	cn->caddr = caddr;
+	cn->cport = next_cport++;
+	cn->port = PORT;
+	cn->cisn = 1000;
+	cn->sisn = 5000;
+	if (run(dp.ingress_fd, buf, frame(buf, caddr, SERVER, cn->cport, PORT, cn->cisn, 0, F_SYN,
+					  NULL, 0, 0)) != TC_ACT_OK ||
+	    run(dp.egress_fd, buf, frame(buf, SERVER, caddr, PORT, cn->cport, cn->sisn,
+					 cn->cisn + 1, F_SYN | F_ACK, NULL, 0, 0)) != TC_ACT_OK)
+		ck_fail(c, "handshake");
+	memcpy(b, preface, 24);
+	n = 24 + h2f(b + 24, 4, 0, 0, NULL, 0);
+	expect(c, csend(cn, 0, b, n), TC_ACT_OK, "the preface");
+	*off = n;
+	n = h2f(b, 4, 0, 0, "\x00\x03\x00\x00\x00\x64", 6);
+	expect(c, ssend(cn, b, n), TC_ACT_OK, "the server's preface");
+}
+
+/* ---- SipHash-2-4 (the API key's id), as the paper describes it ---- */
+
+static uint64_t rotl(uint64_t x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+static void sipround(uint64_t v[4])
+{
+	v[0] += v[1]; v[1] = rotl(v[1], 13); v[1] ^= v[0]; v[0] = rotl(v[0], 32);
+	v[2] += v[3]; v[3] = rotl(v[3], 16); v[3] ^= v[2];
+	v[0] += v[3]; v[3] = rotl(v[3], 21); v[3] ^= v[0];
+	v[2] += v[1]; v[1] = rotl(v[1], 17); v[1] ^= v[2]; v[2] = rotl(v[2], 32);
+}
+
+static uint64_t sip(const uint8_t *k, const uint8_t *m, size_t n)
+{
+	uint64_t k0 = 0, k1 = 0, v[4], b = (uint64_t)(n & 0xff) << 56;
+	size_t i, j;
+
+	for (i = 0; i < 8; i++) {
+		k0 |= (uint64_t)k[i] << (8 * i);
+		k1 |= (uint64_t)k[8 + i] << (8 * i);
+	}
+	v[0] = k0 ^ 0x736f6d6570736575ULL;
+	v[1] = k1 ^ 0x646f72616e646f6dULL;
+	v[2] = k0 ^ 0x6c7967656e657261ULL;
+	v[3] = k1 ^ 0x7465646279746573ULL;
+	for (i = 0; i + 8 <= n; i += 8) {
+		uint64_t w = 0;
+
+		for (j = 0; j < 8; j++)
+			w |= (uint64_t)m[i + j] << (8 * j);
+		v[3] ^= w;
+		sipround(v);
+		sipround(v);
+		v[0] ^= w;
+	}
+	for (j = 0; i + j < n; j++)
+		b |= (uint64_t)m[i + j] << (8 * j);
+	v[3] ^= b;
+	sipround(v);
+	sipround(v);
+	v[0] ^= b;
+	v[2] ^= 0xff;
+	sipround(v);
+	sipround(v);
+	sipround(v);
+	sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* ---- HPACK, written from RFC 7541 ---- */
+
+static unsigned int hp_int(uint8_t *b, unsigned int n, uint8_t hi, uint32_t v)
+{
+	uint32_t max = (1u << n) - 1;
+	unsigned int k = 0;
+
+	if (v < max) {
+		b[k++] = hi | v;
+		return k;
+	}
+	b[k++] = hi | max;
+	v -= max;
+	while (v >= 128) {
+		b[k++] = 0x80 | (v & 0x7f);
+		v >>= 7;
+	}
+	b[k++] = v;
+	return k;
+}
+
+/* A string literal (section 5.2), Huffman-coded when huff. */
+static unsigned int hp_str(uint8_t *b, const char *s, int huff)
+{
+	uint8_t code[4096];
+	unsigned int bits = 0, k;
+	int n;
+
+	if (!huff) {
+		k = hp_int(b, 7, 0, strlen(s));
+		memcpy(b + k, s, strlen(s));
+		return k + strlen(s);
+	}
+	n = ps_huffman_encode(s, strlen(s), code, sizeof(code), &bits);
+	if (n < 0)
+		return 0;
+	if (bits % 8)
+		code[n - 1] |= 0xff >> (bits % 8);	/* EOS's first bits */
+	k = hp_int(b, 7, 0x80, n);
+	memcpy(b + k, code, n);
+	return k + n;
+}
+
+enum rep { R_NOIDX, R_NEVER, R_INC };
+
+struct field {
+	const char *name;
+	int name_huff;
+	const char *value;
+	int value_huff;
+	enum rep rep;
+};
+
+static unsigned int hp_field(uint8_t *b, const struct field *f)
+{
+	unsigned int k;
+
+	k = f->rep == R_INC ? hp_int(b, 6, 0x40, 0) :
+	    f->rep == R_NEVER ? hp_int(b, 4, 0x10, 0) : hp_int(b, 4, 0x00, 0);
+	k += hp_str(b + k, f->name, f->name_huff);
+	return k + hp_str(b + k, f->value, f->value_huff);
+}
+
+/* A request's block: :method POST, :scheme http, :path, :authority, fields, raw tail. */
+static unsigned int hp_request(uint8_t *b, const struct field *f, int nf, const uint8_t *tail,
+			       unsigned int ntail)
+{
+	unsigned int k = 0;
+	int i;
+
+	b[k++] = 0x83;
+	b[k++] = 0x86;
+	k += hp_int(b + k, 4, 0x00, 4);
+	k += hp_str(b + k, INF_PATH, 0);
+	k += hp_int(b + k, 4, 0x00, 1);
+	k += hp_str(b + k, "a", 0);
+	for (i = 0; i < nf; i++)
+		k += hp_field(b + k, &f[i]);
+	if (ntail) {
+		memcpy(b + k, tail, ntail);
+		k += ntail;
+	}
+	k += hp_int(b + k, 4, 0x00, 31);
+	k += hp_str(b + k, "application/json", 0);
+	return k;
+}
+
+static unsigned int h2_req(uint8_t *b, uint32_t sid, const uint8_t *blk, unsigned int n)
+{
+	return h2f(b, 1, 0x5, sid, blk, n);
+}
+
+/* ---- counts ---- */
+
+static uint64_t reqs_of(const char *a)
+{
+	struct ps_client_key k = {};
+	struct ps_client_ctr ctr;
+	uint32_t slot;
+
+	if (inet_pton(AF_INET, a, &k.addr) == 1)
+		k.family = PS_AF_INET;
+	else if (inet_pton(AF_INET6, a, &k.addr) == 1)
+		k.family = PS_AF_INET6;
+	else
+		return 0;
+	return ctr_of_key(&k, &ctr, &slot) ? 0 : ctr.c.requests;
+}
+
+static const char *ip4(uint32_t a)
+{
+	static char s[4][INET_ADDRSTRLEN];
+	static int i;
+	uint32_t n = htonl(a);
+
+	i = (i + 1) % 4;
+	inet_ntop(AF_INET, &n, s[i], sizeof(s[i]));
+	return s[i];
+}
+
+/*
+ * The header block blk (bn bytes) of one request on a new connection from
+ * gw, sent whole (how 0), by two segments cut after byte at of the block
+ * (1), or as HEADERS with the block's first at bytes and a CONTINUATION
+ * with the rest (2). want gets one request more; every address of watch
+ * (nw, distinct from want) none.
+ */
+static void send_one(struct ck *c, uint32_t gw, const uint8_t *blk, unsigned int bn, int how,
+		     unsigned int at, const char *want, const char *const *watch, int nw,
+		     const char *what)
+{
+	uint8_t fr[8192];
+	uint64_t before[24], w0 = reqs_of(want);
+	unsigned int n;
+	struct conn cn;
+	uint32_t off;
+	int i;
+
+	for (i = 0; i < nw && i < 24; i++)
+		before[i] = reqs_of(watch[i]);
+	h2_conn_from(c, &cn, gw, &off);
+	if (how == 2) {
+		n = h2f(fr, 1, 0x1, 1, blk, at);
+		n += h2f(fr + n, 9, 0x4, 1, blk + at, bn - at);
+		expect(c, csend(&cn, off, fr, n), TC_ACT_OK, what);
+	} else {
+		n = h2_req(fr, 1, blk, bn);
+		if (how == 1) {
+			expect(c, csend(&cn, off, fr, 9 + at), TC_ACT_OK, what);
+			expect(c, csend(&cn, off + 9 + at, fr + 9 + at, n - 9 - at), TC_ACT_OK,
+			       what);
+		} else {
+			expect(c, csend(&cn, off, fr, n), TC_ACT_OK, what);
+		}
+	}
+	if (reqs_of(want) - w0 != 1)
+		ck_fail(c, "%s: %s got %llu requests, expected 1", what, want,
+			(unsigned long long)(reqs_of(want) - w0));
+	for (i = 0; i < nw && i < 24; i++)
+		if (strcmp(watch[i], want) && reqs_of(watch[i]) != before[i])
+			ck_fail(c, "%s: %s got %llu requests, expected none (client %s)", what,
+				watch[i], (unsigned long long)(reqs_of(watch[i]) - before[i]),
+				want);
+}
+
+/* ---- the rule, from the left ---- */
+
+struct entry {
+	char text[64];		/* as written in the field */
+	char addr[48];		/* its address as a client's (inet_ntop), "" if none */
+	int trusted;
+};
+
+static void model_entry(struct entry *e, unsigned int i, unsigned int j)
+{
+	static const char *bl[] = { "", " ", "  ", "\t" };
+	const char *b1 = bl[rand() % 4], *b2 = bl[rand() % 4];
+	unsigned int kind = rand() % 9, u = (i * 8 + j) % 250 + 1;
+
+	e->addr[0] = 0;
+	e->trusted = 0;
+	switch (kind) {
+	case 0: case 1:	/* a client's or forger's IPv4 address */
+		snprintf(e->addr, sizeof(e->addr), "198.19.%u.%u", 60 + (i * 8 + j) / 250, u);
+		snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
+		break;
+	case 2:		/* ... with a port */
+		snprintf(e->addr, sizeof(e->addr), "198.19.%u.%u", 60 + (i * 8 + j) / 250, u);
+		snprintf(e->text, sizeof(e->text), "%s%s:%u%s", b1, e->addr, 1024 + u, b2);
+		break;
+	case 3:		/* an IPv6 client, bracketed with a port or not */
+		snprintf(e->addr, sizeof(e->addr), "fd00:60::%x:%x", i + 1, j + 1);
+		if (rand() % 2)
+			snprintf(e->text, sizeof(e->text), "%s[%s]:443%s", b1, e->addr, b2);
+		else
+			snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
+		break;
+	case 4: case 5:	/* a trusted proxy */
+		snprintf(e->addr, sizeof(e->addr), "198.18.1.%u", 200 + rand() % 50);
+		snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
+		e->trusted = 1;
+		break;
+	case 6:		/* ... IPv6 */
+		snprintf(e->addr, sizeof(e->addr), "fd00:1::%x", 0x100 + rand() % 50);
+		snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
+		e->trusted = 1;
+		break;
+	case 7:		/* no address */
+		snprintf(e->text, sizeof(e->text), "%s%s%s", b1,
+			 rand() % 2 ? "unknown" : "198.19.1", b2);
+		break;
+	default:	/* empty */
+		snprintf(e->text, sizeof(e->text), "%s", b1);
+		break;
+	}
+}
+
+/* The client of fields ent[0..nl) (ne entries each) from peer, by the rule. */
+static const char *model_client(struct entry ent[][40], const unsigned int *ne, unsigned int nl,
+				const char *peer)
+{
+	const char *want = NULL, *left = NULL;
+	unsigned int l, j;
+	int bad = 0;
+
+	for (l = 0; l < nl; l++)
+		for (j = 0; j < ne[l]; j++) {
+			struct entry *e = &ent[l][j];
+			char t[64];
+
+			if (sscanf(e->text, "%63s", t) != 1)
+				continue;	/* empty */
+			if (!e->addr[0]) {
+				bad = 1;
+				continue;
+			}
+			if (!left)
+				left = e->addr;
+			if (!e->trusted) {
+				want = e->addr;
+				bad = 0;
+			}
+		}
+	if (bad || (!want && !left))
+		return peer;
+	return want ? want : left;
+}
+
+#define MODEL_CASES	160
+
+/*
+ * Random chains: one or two x-forwarded-for fields (names and values plain
+ * or Huffman-coded, each representation), whole, cut by a segment or a
+ * CONTINUATION at a random byte of the block.
+ */
+static void cases_model(void)
+{
+	static struct entry ent[2][40];
+	unsigned int i, l, j, ne[2], nl, n, bn, at;
+	char vals[2][1024], name[64];
+	const char *watch[24];
+	struct field f[2];
+	uint8_t blk[4096];
+	int how, nw;
+	struct ck c;
+
+	srand(9113);
+	for (i = 0; i < MODEL_CASES; i++) {
+		uint32_t gw = GW4 + 1 + i % 120;
+		const char *peer = ip4(gw), *want;
+
+		nl = 1 + rand() % 2;
+		nw = 0;
+		for (l = 0; l < nl; l++) {
+			ne[l] = 1 + rand() % (i % 10 == 9 ? 40 : 6);
+			n = 0;
+			for (j = 0; j < ne[l]; j++) {
+				model_entry(&ent[l][j], i, l * 40 + j);
+				n += snprintf(vals[l] + n, sizeof(vals[l]) - n, "%s%s", j ? "," : "",
+					      ent[l][j].text);
+				if (ent[l][j].addr[0] && nw < 23)
+					watch[nw++] = ent[l][j].addr;
+			}
+			f[l] = (struct field){ "x-forwarded-for", rand() % 2, vals[l], rand() % 2,
+					       (enum rep)(rand() % 2) };
+		}
+		watch[nw++] = peer;
+		want = model_client(ent, ne, nl, peer);
+		bn = hp_request(blk, f, nl, NULL, 0);
+		how = rand() % 3;
+		at = 1 + rand() % (bn - 1);
+		snprintf(name, sizeof(name), "h2xff-model-%u", i);
+		ck_init(&c, name);
+		send_one(&c, gw, blk, bn, how, at, want, watch, nw, name);
+		if (c.why[0])
+			fprintf(stderr, "  fields: [%s] [%s]; how %d at %u\n", vals[0],
+				nl > 1 ? vals[1] : "", how, at);
+		ck_end(&c);
+	}
+}
+
+/* One entry and four (two forged, two trusted on the right), cut at every byte. */
+static void cases_cuts(void)
+{
+	static const struct {
+		const char *value, *want;
+	} chain[] = {
+		{ "198.19.9.1", "198.19.9.1" },
+		{ "203.0.113.7, 198.19.9.2 , 198.18.1.77,198.18.1.78", "198.19.9.2" },
+	};
+	const char *watch[] = { "203.0.113.7", "198.19.9.2", "198.18.1.77", "198.18.1.78",
+				"198.19.9.1" };
+	unsigned int k, huff, bn, at, how;
+	uint8_t blk[1024];
+	char what[96];
+	struct field f;
+	struct ck c;
+
+	for (k = 0; k < 2; k++)
+		for (huff = 0; huff < 2; huff++) {
+			snprintf(what, sizeof(what), "h2xff-cut-every-byte-%u-entries-%s",
+				 k ? 4 : 1, huff ? "huffman" : "plain");
+			ck_init(&c, what);
+			f = (struct field){ "x-forwarded-for", (int)huff, chain[k].value, (int)huff,
+					    R_NEVER };
+			bn = hp_request(blk, &f, 1, NULL, 0);
+			for (at = 1; at < bn && !c.why[0]; at++)
+				for (how = 1; how <= 2; how++) {
+					snprintf(what, sizeof(what), "%s at %u",
+						 how == 1 ? "segment" : "CONTINUATION", at);
+					send_one(&c, GW4 + 130 + k * 2 + huff, blk, bn, how, at,
+						 chain[k].want, watch, 5, what);
+				}
+			ck_end(&c);
+		}
+}
+
+/* From a peer that is not trusted: not believed, counted (stats.forwarded_untrusted). */
+static void case_untrusted(void)
+{
+	struct field f = { "x-forwarded-for", 1, "198.19.22.1", 1, R_NOIDX };
+	const char *watch[] = { "198.19.22.1" };
+	uint64_t u0 = stat(PS_STAT_FORWARDED_UNTRUSTED);
+	uint8_t blk[512];
+	struct ck c;
+
+	ck_init(&c, "h2xff-untrusted-peer");
+	send_one(&c, UNTRUSTED4 + 1, blk, hp_request(blk, &f, 1, NULL, 0), 0, 0,
+		 ip4(UNTRUSTED4 + 1), watch, 1, "untrusted");
+	if (stat(PS_STAT_FORWARDED_UNTRUSTED) - u0 != 1)
+		ck_fail(&c, "forwarded_untrusted moved by %llu, expected 1",
+			(unsigned long long)(stat(PS_STAT_FORWARDED_UNTRUSTED) - u0));
+	ck_end(&c);
+}
+
+/*
+ * A field indexed into the dynamic table, then named by its index: the
+ * first request its client's, the second the connection's and counted in
+ * stats.h2_forwarded_indexed.
+ */
+static void case_indexed(void)
+{
+	struct field f = { "x-forwarded-for", 0, "198.19.23.1", 1, R_INC };
+	uint64_t x0 = stat(PS_STAT_H2_FWD_INDEXED), a0 = reqs_of("198.19.23.1");
+	uint8_t blk[512], fr[600], tail[1] = { 0x80 | 62 };
+	uint32_t gw = GW4 + 140, off;
+	uint64_t g0 = reqs_of(ip4(gw));
+	struct conn cn;
+	unsigned int n;
+	struct ck c;
+
+	ck_init(&c, "h2xff-indexed");
+	h2_conn_from(&c, &cn, gw, &off);
+	n = h2_req(fr, 1, blk, hp_request(blk, &f, 1, NULL, 0));
+	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "indexed");
+	off += n;
+	n = h2_req(fr, 3, blk, hp_request(blk, NULL, 0, tail, 1));
+	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "by its index");
+	if (reqs_of("198.19.23.1") - a0 != 1 || reqs_of(ip4(gw)) - g0 != 1)
+		ck_fail(&c, "client %llu, gateway %llu requests: expected 1 and 1",
+			(unsigned long long)(reqs_of("198.19.23.1") - a0),
+			(unsigned long long)(reqs_of(ip4(gw)) - g0));
+	if (stat(PS_STAT_H2_FWD_INDEXED) - x0 != 1)
+		ck_fail(&c, "h2_forwarded_indexed moved by %llu, expected 1",
+			(unsigned long long)(stat(PS_STAT_H2_FWD_INDEXED) - x0));
+	ck_end(&c);
+}
+
+/* Forwarded (for= among other parameters, quoted IPv6), and X-Forwarded-For first. */
+static void cases_forwarded(void)
+{
+	struct field fw = { "forwarded", 1,
+			    "for=198.19.24.1;proto=http, For=\"[fd00:24::1]:8080\";by=x", 1,
+			    R_NOIDX };
+	struct field both[2] = { { "forwarded", 0, "for=198.19.24.2", 0, R_NOIDX },
+				 { "x-forwarded-for", 0, "198.19.24.3", 1, R_NOIDX } };
+	const char *watch[] = { "198.19.24.1", "fd00:24::1", "198.19.24.2", "198.19.24.3" };
+	uint8_t blk[512];
+	struct ck c;
+
+	ck_init(&c, "h2xff-forwarded");
+	send_one(&c, GW4 + 141, blk, hp_request(blk, &fw, 1, NULL, 0), 0, 0, "fd00:24::1", watch,
+		 4, "forwarded");
+	fw.name_huff = 0;
+	fw.value_huff = 0;
+	send_one(&c, GW4 + 141, blk, hp_request(blk, &fw, 1, NULL, 0), 1, 40, "fd00:24::1", watch,
+		 4, "forwarded, plain, cut");
+	send_one(&c, GW4 + 141, blk, hp_request(blk, both, 2, NULL, 0), 0, 0, "198.19.24.3", watch,
+		 4, "forwarded then x-forwarded-for");
+	ck_end(&c);
+}
+
+/* Entries that are no address, and a Huffman code with EOS inside: the connection's. */
+static void cases_bad(void)
+{
+	static const char *vals[] = { "198.19.25.1, unknown", "198.19.25.1, 198.19.1",
+				      "198.19.25.1, _hidden" };
+	const char *watch[] = { "198.19.25.1" };
+	uint64_t b0 = stat(PS_STAT_FORWARDED_BAD);
+	uint8_t blk[512], raw[64], code[64];
+	unsigned int i, k, bits = 0;
+	int n;
+	struct field f;
+	struct ck c;
+
+	ck_init(&c, "h2xff-bad-entries");
+	for (i = 0; i < 3; i++) {
+		f = (struct field){ "x-forwarded-for", 0, vals[i], (int)(i & 1), R_NOIDX };
+		send_one(&c, GW4 + 142, blk, hp_request(blk, &f, 1, NULL, 0), 0, 0,
+			 ip4(GW4 + 142), watch, 1, vals[i]);
+	}
+	/* "198.19.25.1" with EOS (30 ones) after its first 5 bits. */
+	n = ps_huffman_encode("198.19.25.1", 11, code, sizeof(code), &bits);
+	k = 0;
+	raw[k++] = 0x00;
+	k += hp_str(raw + k, "x-forwarded-for", 0);
+	{
+		uint8_t w[64] = { 0 };
+		unsigned int nb = 0, j;
+
+		for (j = 0; j < 5; j++, nb++)
+			if ((code[j / 8] >> (7 - j % 8)) & 1)
+				w[nb / 8] |= 0x80 >> (nb % 8);
+		for (j = 0; j < 30; j++, nb++)
+			w[nb / 8] |= 0x80 >> (nb % 8);
+		for (j = 5; j < bits; j++, nb++)
+			if ((code[j / 8] >> (7 - j % 8)) & 1)
+				w[nb / 8] |= 0x80 >> (nb % 8);
+		while (nb % 8)
+			w[nb / 8] |= 0x80 >> (nb % 8), nb++;
+		k += hp_int(raw + k, 7, 0x80, nb / 8);
+		memcpy(raw + k, w, nb / 8);
+		k += nb / 8;
+	}
+	(void)n;
+	send_one(&c, GW4 + 142, blk, hp_request(blk, NULL, 0, raw, k), 0, 0, ip4(GW4 + 142), watch,
+		 1, "EOS inside");
+	if (stat(PS_STAT_FORWARDED_BAD) - b0 != 4)
+		ck_fail(&c, "forwarded_bad moved by %llu, expected 4",
+			(unsigned long long)(stat(PS_STAT_FORWARDED_BAD) - b0));
+	ck_end(&c);
+}
+
+/* With an API key, the key wins (as over HTTP/1); without, the forwarded client. */
+static void case_key_wins(void)
+{
+	static const char key[] = "sk-h2xff-key-wins-7Q";
+	struct field f[2] = { { "x-forwarded-for", 1, "198.19.26.1", 1, R_NOIDX },
+			      { "x-api-key", 0, key, 1, R_NOIDX } };
+	struct ps_client_key k = { .family = PS_AF_KEY };
+	const char *watch[] = { "198.19.26.1" };
+	uint64_t id = sip(secret, (const uint8_t *)key, strlen(key));
+	uint64_t a0 = reqs_of("198.19.26.1");
+	struct ps_client_ctr ctr;
+	uint8_t blk[512];
+	uint32_t slot;
+	struct ck c;
+
+	ck_init(&c, "h2xff-api-key-wins");
+	k.addr.a[0] = (uint32_t)id;
+	k.addr.a[1] = (uint32_t)(id >> 32);
+	{
+		uint8_t fr[600];
+		struct conn cn;
+		uint32_t off;
+		unsigned int n;
+
+		h2_conn_from(&c, &cn, GW4 + 143, &off);
+		n = h2_req(fr, 1, blk, hp_request(blk, f, 2, NULL, 0));
+		expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "key and forwarded");
+	}
+	if (ctr_of_key(&k, &ctr, &slot) || ctr.c.requests != 1)
+		ck_fail(&c, "the key has no request, expected 1");
+	if (reqs_of("198.19.26.1") != a0)
+		ck_fail(&c, "the forwarded client got the keyed request");
+	send_one(&c, GW4 + 143, blk, hp_request(blk, f, 1, NULL, 0), 0, 0, "198.19.26.1", watch, 0,
+		 "forwarded alone");
+	ck_end(&c);
+}
+
+/*
+ * The request limit (BURST an hour) is the forwarded client's: on one
+ * pooled connection, A's third request is held, B's passes.
+ */
+static void case_limit(void)
+{
+	struct field fa = { "x-forwarded-for", 0, "203.0.113.9, 198.19.27.1", 1, R_NOIDX };
+	struct field fb = { "x-forwarded-for", 0, "198.19.27.2, 198.18.1.250", 1, R_NOIDX };
+	uint8_t blk[512], fr[600];
+	uint32_t off, sid = 1;
+	struct conn cn;
+	unsigned int n, i;
+	struct ck c;
+
+	ck_init(&c, "h2xff-limit-per-forwarded-client");
+	default_limit(1);
+	h2_conn_from(&c, &cn, GW4 + 144, &off);
+	for (i = 0; i < BURST + 1; i++) {
+		n = h2_req(fr, sid, blk, hp_request(blk, &fa, 1, NULL, 0));
+		expect(&c, csend(&cn, off, fr, n), i < BURST ? TC_ACT_OK : TC_ACT_SHOT,
+		       i < BURST ? "A within its limit" : "A over its limit");
+		if (i < BURST) {
+			off += n;
+			sid += 2;
+		}
+	}
+	n = h2_req(fr, sid, blk, hp_request(blk, &fb, 1, NULL, 0));
+	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "B on the same connection");
+	if (reqs_of("198.19.27.1") != BURST || reqs_of("198.19.27.2") != 1 ||
+	    reqs_of(ip4(GW4 + 144)) != 0)
+		ck_fail(&c, "A %llu, B %llu, gateway %llu requests: expected %d, 1, 0",
+			(unsigned long long)reqs_of("198.19.27.1"),
+			(unsigned long long)reqs_of("198.19.27.2"),
+			(unsigned long long)reqs_of(ip4(GW4 + 144)), BURST);
+	default_limit(0);
+	ck_end(&c);
+}
+
+static int setup(void)
+{
+	static struct ps_config cfg;
+	char err_s[256];
+	int err;
+
+	default_request();
+	ps_config_init(&cfg);
+	err = ps_config_add_port(&cfg, PORT);
+	if (err)
+		return err;
+	cfg.endpoints[0].forwarded_for = PS_FWD_FOR_BOTH;
+	cfg.endpoints[0].identity = PS_IDENTITY_API_KEY;
+	cfg.endpoints[0].ntrusted = 2;
+	err = ps_parse_prefix("198.18.1.0/24", &cfg.endpoints[0].trusted[0], err_s,
+			      sizeof(err_s));
+	if (!err)
+		err = ps_parse_prefix("fd00:1::/64", &cfg.endpoints[0].trusted[1], err_s,
+				      sizeof(err_s));
+	if (!err)
+		err = dp_start(&cfg, 65536, 0);
+	return err ? err : ps_dp_set_secret(&dp, secret);
+}
+
+int main(void)
+{
+	int err;
+
+	if (geteuid()) {
+		printf("SKIP h2xff: needs root (BPF)\n");
+		return 77;
+	}
+	err = setup();
+	if (err) {
+		fail("setup", "%s", strerror(-err));
+		return 1;
+	}
+	cases_model();
+	cases_cuts();
+	case_untrusted();
+	case_indexed();
+	cases_forwarded();
+	cases_bad();
+	case_key_wins();
+	case_limit();
+	expect_endpoint_sums("h2xff endpoint totals = sum over clients");
+	ps_dp_close(&dp);
+	return nfailed ? 1 : 0;
+}
