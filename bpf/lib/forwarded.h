@@ -686,6 +686,26 @@ PS_GLOBAL int ps_g_rq_settle(int inference)
 	return e && e->action == PS_ACT_BLOCK ? PS_SETTLE_BLOCKED : PS_SETTLE_NONE;
 }
 
+/* A complete request counted to its client: subject k (1..PS_SUBJ_MAX), a
+ * key or a client its headers named, or with none the connection's. */
+static __always_inline void ps_rq_tally(struct ps_scratch *s, __u32 k, __u32 inf)
+{
+	struct ps_subj *sj;
+
+	if (k && k <= PS_SUBJ_MAX) {
+		sj = &s->sj[(k - 1) & (PS_SUBJ_MAX - 1)];
+		sj->nreq++;
+		sj->ninf += inf;
+		if (s->rq_family == PS_AF_KEY)
+			s->nkey++;
+		else
+			s->nfwd++;
+		return;
+	}
+	s->nreq++;
+	s->ninf += inf;
+}
+
 /*
  * A request on an endpoint whose requests may name their own clients is
  * complete: counted to the client its headers settled, or the
@@ -694,7 +714,6 @@ PS_GLOBAL int ps_g_rq_settle(int inference)
 PS_GLOBAL int ps_g_rq_count(void)
 {
 	struct ps_scratch *s = ps_scratch();
-	struct ps_subj *sj;
 	__u32 k = 0, inf;
 
 	if (!s)
@@ -710,18 +729,7 @@ PS_GLOBAL int ps_g_rq_count(void)
 	} else if ((s->fw.flags & PS_FWDF_SETTLED) && s->fw.kind == PS_FWD_BAD) {
 		s->nfwd_bad++;
 	}
-	if (k && k <= PS_SUBJ_MAX) {
-		sj = &s->sj[(k - 1) & (PS_SUBJ_MAX - 1)];
-		sj->nreq++;
-		sj->ninf += inf;
-		if (s->rq_family == PS_AF_KEY)
-			s->nkey++;
-		else
-			s->nfwd++;
-	} else {
-		s->nreq++;
-		s->ninf += inf;
-	}
+	ps_rq_tally(s, k, inf);
 	return 0;
 }
 

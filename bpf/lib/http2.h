@@ -217,7 +217,6 @@ PS_GLOBAL int ps_h2_gopen(__u32 sid)
 PS_GLOBAL int ps_h2_settle(__u32 pos)
 {
 	struct ps_scratch *s = ps_scratch();
-	struct ps_subj *sj;
 	__u32 inf, sk;
 	int k;
 
@@ -252,20 +251,9 @@ PS_GLOBAL int ps_h2_settle(__u32 pos)
 		s->h2s_k[s->nh2s & (PS_H2S_SLOTS - 1)] = sk;
 		s->nh2s++;
 	}
-	if (sk && sk <= PS_SUBJ_MAX) {
-		sj = &s->sj[(sk - 1) & (PS_SUBJ_MAX - 1)];
-		sj->nreq++;
-		sj->ninf += inf;
-		if (s->rq_family == PS_AF_KEY)
-			s->nkey++;
-		else
-			s->nfwd++;
-	} else {
-		if (s->rq_family)
-			s->nfwd_full++;
-		s->nreq++;
-		s->ninf += inf;
-	}
+	if (!(sk && sk <= PS_SUBJ_MAX) && s->rq_family)
+		s->nfwd_full++;
+	ps_rq_tally(s, sk, inf);
 	return 0;
 }
 
