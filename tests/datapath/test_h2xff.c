@@ -24,6 +24,8 @@
 #endif
 #include "harness.h"
 #include "h2.h"
+#include "hpack_writer.h"
+#include "siphash_ref.h"
 #include "common/hpack_huffman.h"
 
 #define GW4		0xc6120100	/* 198.18.1.0/24: trusted gateways */
@@ -56,150 +58,6 @@ static void h2_conn_from(struct ck *c, struct conn *cn, uint32_t caddr, uint32_t
 	*off = n;
 	n = h2f(b, 4, 0, 0, "\x00\x03\x00\x00\x00\x64", 6);
 	expect(c, ssend(cn, b, n), TC_ACT_OK, "the server's preface");
-}
-
-/* ---- SipHash-2-4 (the API key's id), as the paper describes it ---- */
-
-static uint64_t rotl(uint64_t x, int b)
-{
-	return (x << b) | (x >> (64 - b));
-}
-
-static void sipround(uint64_t v[4])
-{
-	v[0] += v[1]; v[1] = rotl(v[1], 13); v[1] ^= v[0]; v[0] = rotl(v[0], 32);
-	v[2] += v[3]; v[3] = rotl(v[3], 16); v[3] ^= v[2];
-	v[0] += v[3]; v[3] = rotl(v[3], 21); v[3] ^= v[0];
-	v[2] += v[1]; v[1] = rotl(v[1], 17); v[1] ^= v[2]; v[2] = rotl(v[2], 32);
-}
-
-static uint64_t sip(const uint8_t *k, const uint8_t *m, size_t n)
-{
-	uint64_t k0 = 0, k1 = 0, v[4], b = (uint64_t)(n & 0xff) << 56;
-	size_t i, j;
-
-	for (i = 0; i < 8; i++) {
-		k0 |= (uint64_t)k[i] << (8 * i);
-		k1 |= (uint64_t)k[8 + i] << (8 * i);
-	}
-	v[0] = k0 ^ 0x736f6d6570736575ULL;
-	v[1] = k1 ^ 0x646f72616e646f6dULL;
-	v[2] = k0 ^ 0x6c7967656e657261ULL;
-	v[3] = k1 ^ 0x7465646279746573ULL;
-	for (i = 0; i + 8 <= n; i += 8) {
-		uint64_t w = 0;
-
-		for (j = 0; j < 8; j++)
-			w |= (uint64_t)m[i + j] << (8 * j);
-		v[3] ^= w;
-		sipround(v);
-		sipround(v);
-		v[0] ^= w;
-	}
-	for (j = 0; i + j < n; j++)
-		b |= (uint64_t)m[i + j] << (8 * j);
-	v[3] ^= b;
-	sipround(v);
-	sipround(v);
-	v[0] ^= b;
-	v[2] ^= 0xff;
-	sipround(v);
-	sipround(v);
-	sipround(v);
-	sipround(v);
-	return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
-
-/* ---- HPACK, written from RFC 7541 ---- */
-
-static unsigned int hp_int(uint8_t *b, unsigned int n, uint8_t hi, uint32_t v)
-{
-	uint32_t max = (1u << n) - 1;
-	unsigned int k = 0;
-
-	if (v < max) {
-		b[k++] = hi | v;
-		return k;
-	}
-	b[k++] = hi | max;
-	v -= max;
-	while (v >= 128) {
-		b[k++] = 0x80 | (v & 0x7f);
-		v >>= 7;
-	}
-	b[k++] = v;
-	return k;
-}
-
-/* A string literal (section 5.2), Huffman-coded when huff. */
-static unsigned int hp_str(uint8_t *b, const char *s, int huff)
-{
-	uint8_t code[4096];
-	unsigned int bits = 0, k;
-	int n;
-
-	if (!huff) {
-		k = hp_int(b, 7, 0, strlen(s));
-		memcpy(b + k, s, strlen(s));
-		return k + strlen(s);
-	}
-	n = ps_huffman_encode(s, strlen(s), code, sizeof(code), &bits);
-	if (n < 0)
-		return 0;
-	if (bits % 8)
-		code[n - 1] |= 0xff >> (bits % 8);	/* EOS's first bits */
-	k = hp_int(b, 7, 0x80, n);
-	memcpy(b + k, code, n);
-	return k + n;
-}
-
-enum rep { R_NOIDX, R_NEVER, R_INC };
-
-struct field {
-	const char *name;
-	int name_huff;
-	const char *value;
-	int value_huff;
-	enum rep rep;
-};
-
-static unsigned int hp_field(uint8_t *b, const struct field *f)
-{
-	unsigned int k;
-
-	k = f->rep == R_INC ? hp_int(b, 6, 0x40, 0) :
-	    f->rep == R_NEVER ? hp_int(b, 4, 0x10, 0) : hp_int(b, 4, 0x00, 0);
-	k += hp_str(b + k, f->name, f->name_huff);
-	return k + hp_str(b + k, f->value, f->value_huff);
-}
-
-/* A request's block: :method POST, :scheme http, :path, :authority, fields, raw tail. */
-static unsigned int hp_request(uint8_t *b, const struct field *f, int nf, const uint8_t *tail,
-			       unsigned int ntail)
-{
-	unsigned int k = 0;
-	int i;
-
-	b[k++] = 0x83;
-	b[k++] = 0x86;
-	k += hp_int(b + k, 4, 0x00, 4);
-	k += hp_str(b + k, INF_PATH, 0);
-	k += hp_int(b + k, 4, 0x00, 1);
-	k += hp_str(b + k, "a", 0);
-	for (i = 0; i < nf; i++)
-		k += hp_field(b + k, &f[i]);
-	if (ntail) {
-		memcpy(b + k, tail, ntail);
-		k += ntail;
-	}
-	k += hp_int(b + k, 4, 0x00, 31);
-	k += hp_str(b + k, "application/json", 0);
-	return k;
-}
-
-static unsigned int h2_req(uint8_t *b, uint32_t sid, const uint8_t *blk, unsigned int n)
-{
-	return h2f(b, 1, 0x5, sid, blk, n);
 }
 
 /* ---- counts ---- */
