@@ -288,6 +288,35 @@ static int make_response(char *buf, size_t cap, int want, unsigned int id)
 	return hl + n;
 }
 
+/*
+ * SC_ANSWER: an embeddings answer as nginx sends a static one (its header
+ * lines, in its order), 240 bytes of JSON with the prompt's usage.
+ */
+#define ANSWER_PROMPT_TOKENS 8
+static char answer_seg[1024];
+static int answer_len;
+
+static void answer_init(void)
+{
+	static const char body[] =
+		"{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,"
+		"\"embedding\":[0.0023064255,-0.009327292,0.015797347,-0.0077780345,"
+		"0.0045392185]}],\"model\":\"e5-small\",\"usage\":{\"prompt_tokens\":8,"
+		"\"total_tokens\":8}}";
+
+	answer_len = snprintf(answer_seg, sizeof(answer_seg),
+			      "HTTP/1.1 200 OK\r\n"
+			      "Server: nginx/1.22.1\r\n"
+			      "Date: Mon, 07 Dec 2026 07:29:05 GMT\r\n"
+			      "Content-Type: application/json\r\n"
+			      "Content-Length: %zu\r\n"
+			      "Last-Modified: Mon, 07 Dec 2026 07:28:59 GMT\r\n"
+			      "Connection: keep-alive\r\n"
+			      "ETag: \"6934ed7b-f0\"\r\n"
+			      "Accept-Ranges: bytes\r\n"
+			      "\r\n%s", sizeof(body) - 1, body);
+}
+
 /* A client's TCP connection to the endpoint. */
 struct conn {
 	uint32_t caddr;
@@ -432,6 +461,7 @@ enum scenario {
 	SC_H2_DATA,	/* ingress, h2c: an upload's DATA frames, a segment at a time */
 	SC_SSE,		/* egress, mid-body of an event stream answering an inference request */
 	SC_H2_SSE,	/* egress, h2c: inside a DATA frame of an inference stream (scanned) */
+	SC_ANSWER,	/* egress, a whole small answer to an inference request (headers + JSON) */
 	SC_MAX,
 };
 
@@ -465,6 +495,7 @@ static char body_seg[BODY_SEG];
 struct expect {
 	uint64_t requests, rx_payload, tx_payload;
 	uint64_t tx_events;	/* SC_SSE: "data:" lines in the body sent */
+	uint64_t rx_tokens;	/* SC_ANSWER: the answers' "prompt_tokens" */
 	int state;		/* enum ps_http_state */
 	uint64_t body_left;	/* in PS_H1_BODY */
 	uint64_t gcra_tat;	/* the client's GCRA state: 0 when no limit ran */
@@ -495,15 +526,18 @@ static int check_client(struct bench *b, uint32_t caddr, const struct expect *e,
 			continue;
 		err = 0;
 		if (c->requests != e->requests || c->rx_payload != e->rx_payload ||
-		    c->tx_payload != e->tx_payload || list[i].tx_events != e->tx_events) {
+		    c->tx_payload != e->tx_payload || list[i].tx_events != e->tx_events ||
+		    list[i].rx_tokens != e->rx_tokens) {
 			pr_warn("ps_bench: warning: %s: counted requests %llu rx_payload %llu "
-				"tx_payload %llu tx_events %llu, expected %llu %llu %llu %llu: the "
-				"row does not measure the path it names\n", what,
+				"tx_payload %llu tx_events %llu rx_tokens %llu, expected %llu %llu "
+				"%llu %llu %llu: the row does not measure the path it names\n", what,
 				(unsigned long long)c->requests, (unsigned long long)c->rx_payload,
 				(unsigned long long)c->tx_payload,
 				(unsigned long long)list[i].tx_events,
+				(unsigned long long)list[i].rx_tokens,
 				(unsigned long long)e->requests, (unsigned long long)e->rx_payload,
-				(unsigned long long)e->tx_payload, (unsigned long long)e->tx_events);
+				(unsigned long long)e->tx_payload, (unsigned long long)e->tx_events,
+				(unsigned long long)e->rx_tokens);
 			err = -EPROTO;
 		}
 		break;
@@ -835,6 +869,17 @@ static int scenario_setup(struct bench *b, struct conn *c, enum scenario sc, uns
 	}
 }
 
+/*
+ * SC_ANSWER: the request an answer answers, through ingress untimed, so
+ * that the answer is one to an inference request (its body scanned).
+ */
+static int answer_request(struct bench *b, struct conn *c, struct expect *e)
+{
+	e->requests++;
+	e->rx_payload += req_seg_len;
+	return conn_send(b, c, 1, F_ACK | F_PSH, req_seg, req_seg_len);
+}
+
 /* The measured segment of a scenario, appended to c. */
 static unsigned int scenario_frame(struct bench *b, struct conn *c, enum scenario sc,
 				   struct expect *e)
@@ -856,6 +901,12 @@ static unsigned int scenario_frame(struct bench *b, struct conn *c, enum scenari
 		e->tx_payload += BODY_SEG;
 		sse_next_seg(e);
 		return conn_frame(b, c, 0, F_ACK, sse_seg_buf, BODY_SEG);
+	case SC_ANSWER:
+		if (answer_request(b, c, e))
+			return 0;
+		e->tx_payload += answer_len;
+		e->rx_tokens += ANSWER_PROMPT_TOKENS;
+		return conn_frame(b, c, 0, F_ACK | F_PSH, answer_seg, answer_len);
 	case SC_H2_HEADERS:
 		h2_request(2 * (uint32_t)e->requests + 1);
 		e->requests++;
@@ -885,8 +936,8 @@ static unsigned int scenario_frame(struct bench *b, struct conn *c, enum scenari
 
 static int scenario_prog(struct bench *b, enum scenario sc)
 {
-	return sc == SC_EGRESS || sc == SC_SSE || sc == SC_H2_SSE ? b->dp.egress_fd :
-								      b->dp.ingress_fd;
+	return sc == SC_EGRESS || sc == SC_SSE || sc == SC_H2_SSE || sc == SC_ANSWER ?
+		       b->dp.egress_fd : b->dp.ingress_fd;
 }
 
 static int scenario_verdict(enum scenario sc)
@@ -904,6 +955,8 @@ static const char *const sc_name[SC_MAX] = {
 	[SC_H2_DATA] = "(e) ingress, HTTP/2 upload (DATA frames)",
 	[SC_SSE] = "(f) egress, mid-body of an event stream (scanned)",
 	[SC_H2_SSE] = "egress, HTTP/2 DATA of an inference stream (scanned)",
+	[SC_ANSWER] = "(g) egress, a whole answer: nginx's 9 header lines and a 240-byte JSON "
+		      "answer to an inference request",
 };
 
 /* ---- enforcement policy ---- */
@@ -2974,6 +3027,7 @@ static int micro_setup(struct bench *b, struct ps_config *cfg, const char *min_p
 	b->ts_ns = 1700000000ULL * 1000000000ULL;
 	fill_text(body_seg, BODY_SEG);
 	sse_init();
+	answer_init();
 	req_seg_len = make_request(req_seg, sizeof(req_seg), "/v1/chat/completions", 1, 0x5eed,
 				   NULL);
 	if (req_seg_len < 0) {
@@ -3028,12 +3082,23 @@ static int micro_setup(struct bench *b, struct ps_config *cfg, const char *min_p
  * Every measurement of every scenario, runs times over; with ident_only,
  * only the client-identity rows.
  */
-static int micro_measure(struct bench *b, unsigned int runs, int ident_only, int stages_only)
+static int micro_measure(struct bench *b, unsigned int runs, int ident_only, int stages_only,
+			 int egress_only)
 {
 	unsigned int run, id = 1;
 	int sc, err;
 
 	for (run = 0; run < runs; run++) {
+		if (egress_only) {
+			for (sc = 0; sc < SC_MAX; sc++) {
+				if (scenario_prog(b, sc) != b->dp.egress_fd)
+					continue;
+				err = measure_distinct(b, sc, run, id++);
+				if (err)
+					return err;
+			}
+			continue;
+		}
 		if (!ident_only) {
 			err = measure_stages(b, run, id);
 			id += STAGES + 2;
@@ -3059,7 +3124,7 @@ static int micro_measure(struct bench *b, unsigned int runs, int ident_only, int
 					return err;
 			}
 			if (sc != SC_EGRESS && sc != SC_H2_HEADERS && sc != SC_H2_DATA &&
-			    sc != SC_SSE && sc != SC_H2_SSE) {
+			    sc != SC_SSE && sc != SC_H2_SSE && sc != SC_ANSWER) {
 				err = measure_steady(b, sc, run, id++);
 				if (err)
 					return err;
@@ -3104,6 +3169,10 @@ static void micro_rows(unsigned int npkts)
 		 "packets (N=%u)", npkts);
 	print_row(SC_SSE, M_FLOOR, how_f, 0);
 	print_row(SC_H2_SSE, M_DISTINCT, how_d, 0);
+	print_row(SC_ANSWER, M_DISTINCT, how_d, 0);
+	snprintf(how_f, sizeof(how_f), "**floor**: parse + connection lookup (bench_floor), "
+		 "distinct packets (N=%u)", npkts);
+	print_row(SC_ANSWER, M_FLOOR, how_f, 0);
 	print_row(SC_H2_HEADERS, M_DISTINCT, how_d, 0);
 	snprintf(how_f, sizeof(how_f), "**floor**: parse + connection lookup + the segment's "
 		 "frame headers walked (bench_floor_h2), distinct packets (N=%u)", npkts);
@@ -3206,6 +3275,8 @@ static void print_floor_table(unsigned int runs, int cpu)
 		  &results[SC_EGRESS][M_DISTINCT], &results[SC_EGRESS][M_FLOOR], 0);
 	floor_row(sc_name[SC_SSE], "bench_floor_sse: + each LF and \"data:\" after it",
 		  &results[SC_SSE][M_DISTINCT], &results[SC_SSE][M_FLOOR], 0);
+	floor_row(sc_name[SC_ANSWER], "bench_floor: parse + flow lookup + a counter",
+		  &results[SC_ANSWER][M_DISTINCT], &results[SC_ANSWER][M_FLOOR], 0);
 	printf("\n| packet | against | penstock ns/pkt | against ns/pkt | ratio | range over runs "
 	       "| target |\n");
 	printf("|---|---|---:|---:|---:|---:|---|\n");
@@ -3301,6 +3372,7 @@ struct micro_opts {
 	int ident_only;		/* --ident-only */
 	int ident_detail;	/* --ident-detail */
 	int stages_only;	/* --stages-only */
+	int egress_only;	/* --egress-only */
 };
 
 static int run_micro(const char *min_path, unsigned int runs, const struct micro_opts *o)
@@ -3324,7 +3396,7 @@ static int run_micro(const char *min_path, unsigned int runs, const struct micro
 		err = cpu;
 		goto cleanup;
 	}
-	err = micro_measure(&b, runs, ident_only, o->stages_only);
+	err = micro_measure(&b, runs, ident_only, o->stages_only, o->egress_only);
 	if (err) {
 		pr_warn("ps_bench: measurement failed: %s\n",
 			err == -EPROTO ? "unexpected verdict" : strerror(-err));
@@ -3345,6 +3417,10 @@ static int run_micro(const char *min_path, unsigned int runs, const struct micro
 	printf("|---|---|---:|---:|---:|---:|---:|---|\n");
 	micro_rows(npkts);
 	printf("\n");
+	if (o->egress_only) {
+		print_floor_table(runs, cpu);
+		goto cleanup;
+	}
 	micro_notes();
 	snprintf(how_d, sizeof(how_d), "distinct packets, off and on alternating (N=%u each, "
 		 "repeat=1 each)", npkts);
@@ -3921,7 +3997,7 @@ static int write_pcap(const char *path, unsigned long npkts)
 
 static const char usage_text[] =
 	"usage: ps_bench [--min OBJ] [--runs N] [--packets N] [--xff-chain N] [--ident-only]\n"
-	"                [--ident-detail] [--stages-only]\n"
+	"                [--ident-detail] [--stages-only] [--egress-only]\n"
 	"       ps_bench --gcra\n"
 	"       ps_bench --write-pcap FILE [--packets N]\n"
 	"       ps_bench --mix H1.pcap --mix H2.pcap --mix-port PORT --mix-requests N\n"
@@ -3945,6 +4021,7 @@ static const char usage_text[] =
 	"                        leave out or change one thing\n"
 	"  -s, --stages-only     measure only where a request start's time goes: the\n"
 	"                        ingress path stopped after each stage\n"
+	"  -e, --egress-only     measure only the egress rows (server segments)\n"
 	"  -g, --gcra            report the rate a request limit admits, against the\n"
 	"                        configured one, on a virtual clock (root), and exit\n"
 	"  -w, --write-pcap FILE write the capture and exit\n"
@@ -3995,6 +4072,9 @@ static int ident_opt(int opt, const char *arg, struct micro_opts *mo)
 	case 's':
 		mo->stages_only = 1;
 		return 0;
+	case 'e':
+		mo->egress_only = 1;
+		return 0;
 	}
 	return -1;
 }
@@ -4029,6 +4109,7 @@ int main(int argc, char **argv)
 		{ "ident-only", no_argument, NULL, 'i' },
 		{ "ident-detail", no_argument, NULL, 'd' },
 		{ "stages-only", no_argument, NULL, 's' },
+		{ "egress-only", no_argument, NULL, 'e' },
 		{ "mix", required_argument, NULL, 'X' },
 		{ "mix-port", required_argument, NULL, 'P' },
 		{ "mix-requests", required_argument, NULL, 'R' },
@@ -4042,7 +4123,7 @@ int main(int argc, char **argv)
 	char minbuf[PATH_MAX + 32];
 	int opt, err, gcra = 0;
 
-	while ((opt = getopt_long(argc, argv, "m:r:n:w:x:X:P:R:idsgh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "m:r:n:w:x:X:P:R:idsegh", longopts, NULL)) != -1) {
 		err = ident_opt(opt, optarg, &mo);
 		if (err >= 0) {
 			if (err)

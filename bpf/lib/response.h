@@ -167,6 +167,16 @@ __weak __attribute__((noinline)) int ps_resp_subject(void)
 	return 0;
 }
 
+/* The first, second and third of a name's three words (PS_R_*_W, PS_TK_*_W). */
+#define PS_W0(...)	PS_W0_(__VA_ARGS__)
+#define PS_W1(...)	PS_W1_(__VA_ARGS__)
+#define PS_W2(...)	PS_W2_(__VA_ARGS__)
+#define PS_W0_(a, b, c)	(a)
+#define PS_W1_(a, b, c)	(b)
+#define PS_W2_(a, b, c)	(c)
+/* The low n bytes of a word. */
+#define PS_WLOW(x, n)	((x) & (~0ULL >> (64 - 8 * (n))))
+
 /* The header names and values read (lower case), 24 bytes lowest first. */
 #define PS_R_CLEN_W	0x2d746e65746e6f63ULL, 0x00006874676e656cULL, 0x0000000000000000ULL	/* "content-length" */
 #define PS_R_TE_W	0x726566736e617274ULL, 0x6e69646f636e652dULL, 0x0000000000000067ULL	/* "transfer-encoding" */
@@ -186,6 +196,9 @@ __weak __attribute__((noinline)) int ps_resp_subject(void)
 #define PS_RV_CHUNKED_LEN 7
 /* "HTTP/", lowest byte first. */
 #define PS_RV_HTTP	0x2f50545448ULL
+/* "TTP/1.1 " and "TTP/1.0 ", lowest byte first: a status line after its "H". */
+#define PS_RV_TTP11	0x20312e312f505454ULL
+#define PS_RV_TTP10	0x20302e312f505454ULL
 /* Value of idx once a Content-Type has matched, or has not. */
 #define PS_RV_DONE	0xfe
 #define PS_RV_NO	0xff
@@ -667,7 +680,29 @@ static __always_inline __u32 ps_resp_fast(struct ps_resp_work *w, __u32 i, __u32
 		if (q + 5 > i + room)
 			return q;
 		u = *(const __u32 *)(const void *)&w->b[(q + 1) & (PS_RESP_CHUNK - 1)];
-		return u == PS_TK_COMP || u == PS_TK_PROM ? q : q + 1;
+		if (u != PS_TK_COMP && u != PS_TK_PROM)
+			return q + 1;
+		/* A usage key whole in the body's bytes here: taken at once,
+		 * as ps_tk_byte() takes it byte by byte. */
+		if (q + 24 > i + room)
+			return q;
+		z = ps_resp_word(w, q);
+		d = ps_resp_word(w, q + 8);
+		if (u == PS_TK_PROM && z == PS_W0(PS_TK_PROMPT_W) &&
+		    PS_WLOW(d, 7) == PS_W1(PS_TK_PROMPT_W)) {
+			w->r.tk_key = PS_TK_PROMPT;
+			k = PS_TK_PROMPT_LEN;
+		} else if (u == PS_TK_COMP && z == PS_W0(PS_TK_COMPLETION_W) &&
+			   d == PS_W1(PS_TK_COMPLETION_W) &&
+			   PS_WLOW(ps_resp_word(w, q + 16), 3) == PS_W2(PS_TK_COMPLETION_W)) {
+			w->r.tk_key = PS_TK_COMPLETION;
+			k = PS_TK_COMPLETION_LEN;
+		} else {
+			return q + 1;
+		}
+		w->r.tk_phase = PS_TKP_COLON;
+		w->r.tk_idx = 0;
+		return q + k;
 	}
 	if (!sse || (c != '\n' && c != '\r'))
 		return q + 1;
@@ -732,6 +767,9 @@ __weak __attribute__((noinline)) int ps_resp_run(__u32 i, __u32 n)
 		if (s == i)
 			break;
 		w->pos = s;
+		/* A usage key taken: its figure is the parser's. */
+		if (w->r.tk_phase != PS_TKP_KEY)
+			break;
 	}
 	barrier();
 	i = w->pos;
@@ -739,6 +777,165 @@ __weak __attribute__((noinline)) int ps_resp_run(__u32 i, __u32 n)
 		return i0;
 	if (w->r.state != PS_R_EOF)
 		w->r.left -= i - i0;
+	return i;
+}
+
+/* The word x with its letters A-Z in lower case, and nothing else changed. */
+static __always_inline __u64 ps_word_lower(__u64 x)
+{
+	__u64 h = x & 0x7f7f7f7f7f7f7f7fULL;
+	__u64 up = (h + PS_BYTES(0x80 - 'A')) & ~(h + PS_BYTES(0x80 - 'Z' - 1)) & ~x &
+		   0x8080808080808080ULL;
+
+	return x | (up >> 2);
+}
+
+
+/*
+ * Is the byte being read inside a line of the header block (or of the
+ * trailers) where nothing matters until its LF: the status line after
+ * its code, a header line not read, a Content-Type value once matched or
+ * not, a Content-Length value's digits ended by white space?
+ */
+static __always_inline int ps_resp_in_line(const struct ps_resp *r)
+{
+	switch (r->state) {
+	case PS_R_LINE:
+	case PS_R_SKIPLINE:
+	case PS_R_TRAILER_LINE:
+		return 1;
+	case PS_R_VALUE:
+		return r->hdr == PS_RH_CTYPE && r->idx >= PS_RV_DONE;
+	}
+	return 0;
+}
+
+/*
+ * At the start of a header name, or of a Content-Type value, with at least
+ * 24 bytes of the buffer from i (i <= PS_RESP_CHUNK - 24): the name with
+ * its colon, or the media type, compared a word at a time, as
+ * ps_resp_name() and ps_resp_value() would byte by byte. Returns the
+ * offset of the first byte left to read (past the name's colon, past the
+ * media type matched), or i, the state set to skip what is left of a line
+ * that matches nothing.
+ */
+static __always_inline __u32 ps_resp_hword(struct ps_resp_work *w, __u32 i)
+{
+	struct ps_resp *r = &w->r;
+	__u64 a, b, c;
+
+	a = ps_word_lower(ps_resp_word(w, i));
+	b = ps_word_lower(ps_resp_word(w, i + 8));
+	c = ps_word_lower(ps_resp_word(w, i + 16));
+	if (r->state == PS_R_VALUE) {
+		/* A Content-Type's first byte that is not white space. */
+		if (a == PS_W0(PS_R_JSON_W) && b == PS_W1(PS_R_JSON_W)) {
+			r->flags |= PS_RF_JSON;
+			r->idx = PS_RV_DONE;
+			return i + PS_RV_JSON_LEN;
+		}
+		if (a == PS_W0(PS_R_SSE_W) && b == PS_W1(PS_R_SSE_W) &&
+		    PS_WLOW(c, 1) == PS_W2(PS_R_SSE_W)) {
+			r->flags |= PS_RF_SSE;
+			r->idx = PS_RV_DONE;
+			return i + PS_RV_SSE_LEN;
+		}
+		r->idx = PS_RV_NO;
+		return i;
+	}
+	r->idx = 0;
+	r->state = PS_R_VALUE;
+	if (a == PS_W0(PS_R_CLEN_W)) {
+		if (PS_WLOW(b, 7) == (PS_W1(PS_R_CLEN_W) | (__u64)':' << 48)) {
+			r->hdr = PS_RH_CLEN;
+			r->left = 0;
+			r->flags |= PS_RF_CLEN;
+			return i + PS_RN_CLEN_LEN + 1;
+		}
+		if (PS_WLOW(b, 5) == (PS_W1(PS_R_CTYPE_W) | (__u64)':' << 32)) {
+			r->hdr = PS_RH_CTYPE;
+			r->vmask = 3;
+			return i + PS_RN_CTYPE_LEN + 1;
+		}
+		if (b == PS_W1(PS_R_CENC_W) && PS_WLOW(c, 1) == ':') {
+			r->hdr = PS_RH_CENC;
+			return i + PS_RN_CENC_LEN + 1;
+		}
+	} else if (a == PS_W0(PS_R_TE_W) && b == PS_W1(PS_R_TE_W) &&
+		   PS_WLOW(c, 2) == (PS_W2(PS_R_TE_W) | (__u64)':' << 8)) {
+		r->hdr = PS_RH_TE;
+		return i + PS_RN_TE_LEN + 1;
+	}
+	r->state = PS_R_SKIPLINE;
+	return i;
+}
+
+/* Words one call of ps_resp_line() reads at most for a line's end. */
+#define PS_RESP_EOL_RUN	16
+
+/*
+ * The header block's lines from offset i of the buffer's n bytes, where
+ * their bytes need not be read one by one: a name (or a Content-Type
+ * value) at its start compared a word at a time (ps_resp_hword()), and a
+ * line where nothing matters up to its end (ps_resp_in_line()) skipped to
+ * its LF a word at a time, PS_RESP_EOL_RUN words at most, the LF taken.
+ * Returns the offset of the first byte left to read: i when it is the
+ * byte loop's. A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_resp_line(__u32 i, __u32 n)
+{
+	struct ps_resp_work *w = ps_resp_work();
+	struct ps_resp *r;
+	__u32 k, s;
+	__u64 m;
+	__u8 c;
+
+	if (!w || n > PS_RESP_CHUNK || i > n)
+		return i;
+	r = &w->r;
+	if (r->state == PS_R_VERSION && r->idx == 1) {
+		/* The status line after its "H": "TTP/1.x " and a code. */
+		__u64 a, b;
+
+		if (i + 16 > n || i > PS_RESP_CHUNK - 16)
+			return i;
+		a = ps_resp_word(w, i);
+		b = ps_resp_word(w, i + 8);
+		if ((a != PS_RV_TTP11 && a != PS_RV_TTP10) || (__u8)((__u8)b - '0') > 9 ||
+		    (__u8)((__u8)(b >> 8) - '0') > 9 || (__u8)((__u8)(b >> 16) - '0') > 9)
+			return i;
+		r->code = ((__u8)b - '0') * 100 + ((__u8)(b >> 8) - '0') * 10 +
+			  ((__u8)(b >> 16) - '0');
+		r->state = (__u8)(b >> 24) == '\n' ? PS_R_HDR : PS_R_LINE;
+		i += 12;
+		if (r->state == PS_R_HDR)
+			return i;
+	}
+	if (r->state == PS_R_HDR ||
+	    (r->state == PS_R_VALUE && r->hdr == PS_RH_CTYPE && !r->idx)) {
+		if (i + 24 > n || i > PS_RESP_CHUNK - 24)
+			return i;
+		c = w->b[i & (PS_RESP_CHUNK - 1)];
+		if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
+			return i;
+		s = ps_resp_hword(w, i);
+		if (s != i)
+			return s;
+	}
+	if (!ps_resp_in_line(r))
+		return i;
+	for (k = 0; k < PS_RESP_EOL_RUN; k++) {
+		/* Not an induction variable: each word's offset bounded anew. */
+		barrier_var(i);
+		if (i + 8 > n || i > PS_RESP_CHUNK - 8)
+			break;
+		m = PS_HAS0(ps_resp_word(w, i) ^ PS_BYTES('\n'));
+		if (m) {
+			r->state = r->state == PS_R_TRAILER_LINE ? PS_R_TRAILERS : PS_R_HDR;
+			return i + ps_first_stop(m) + 1;
+		}
+		i += 8;
+	}
 	return i;
 }
 
@@ -760,6 +957,17 @@ static long ps_resp_byte_cb(__u32 idx, void *data)
 
 		if (i >= sc->n || i >= PS_RESP_CHUNK)
 			return 1;
+		if (i + 8 <= sc->n &&
+		    (r->state == PS_R_HDR || ps_resp_in_line(r) ||
+		     (r->state == PS_R_VERSION && r->idx == 1) ||
+		     (r->state == PS_R_VALUE && r->hdr == PS_RH_CTYPE && !r->idx))) {
+			__u32 s = ps_resp_line(i, sc->n);
+
+			if (s != i) {
+				sc->used = s;
+				continue;
+			}
+		}
 		if (i + 8 <= sc->n && ps_resp_scanned(r) && ps_resp_idle(r) &&
 		    (r->state == PS_R_EOF || r->left > 8)) {
 			__u32 s = ps_resp_run(i, sc->n);

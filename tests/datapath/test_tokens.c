@@ -16,6 +16,9 @@
  *
  * Needs root (BPF); exits 77 without it.
  */
+#include <ctype.h>
+#include <time.h>
+
 #include "enforce/enforce.h"
 #include "harness.h"
 
@@ -477,6 +480,186 @@ out:
 	ck_end(&c);
 }
 
+/*
+ * The header block read a word at a time where it can be (the status
+ * line, a header's name, a Content-Type's media type, a line's end)
+ * against byte by byte where it cannot: answers with status lines of
+ * HTTP/1.1 and 1.0, with and without a reason, 1xx interim answers before
+ * them; header names in any case, with names that a wanted one is a
+ * prefix of, or that are a prefix of a wanted one ("Content-Lengths",
+ * "Content-Typ", "X-Content-Type", "Transfer-Encodings", ...), white space
+ * before a colon, long lines; Content-Type values in any case, with
+ * parameters, white space before them, and media types that are not read
+ * ("application/jsonl" is; "application/jso", "text/event" are not);
+ * lines ended by CRLF or LF; Content-Length or chunked framing. Each
+ * answer is sent whole or cut at random places, one answer also cut at
+ * every byte. What is expected is the generator's own: the prompt and
+ * completion tokens of the answers whose media type it chose to be read.
+ * PS_HDR_SEED sets the seed (printed on a failure).
+ */
+static uint64_t hw_rs;
+
+static uint32_t hw_rand(uint32_t n)
+{
+	hw_rs ^= hw_rs << 13;
+	hw_rs ^= hw_rs >> 7;
+	hw_rs ^= hw_rs << 17;
+	return (uint32_t)(hw_rs % n);
+}
+
+/* s with its letters' case chosen at random. */
+static void hw_case(char *d, const char *s)
+{
+	for (; *s; s++)
+		*d++ = (char)(hw_rand(2) ? toupper((unsigned char)*s) : tolower((unsigned char)*s));
+	*d = 0;
+}
+
+static unsigned int hw_answer(char *out, size_t cap, unsigned int prompt, unsigned int completion,
+			      int *read)
+{
+	static const char *const status[] = { "HTTP/1.1 200 OK", "HTTP/1.0 200 OK",
+					       "HTTP/1.1 200", "HTTP/1.1 201 Created",
+					       "HTTP/1.1 200 ", "HTTP/1.0 299 X" };
+	static const char *const read_ct[] = { "application/json", "text/event-stream",
+					       "application/json; charset=utf-8",
+					       "application/jsonl", "text/event-stream;x=y" };
+	static const char *const other_ct[] = { "application/jso", "text/event",
+						"text/plain", "application/x-json",
+						"text/html; charset=application/json", "" };
+	static const char *const decoys[] = {
+		"Content-Lengths: 99999", "Content-Length-X: 77", "X-Content-Length: 5",
+		"Content-Lengt: 3", "Content-Typ: application/json", "X-Content-Type: text/event-stream",
+		"Content-Type-Options: nosniff", "Content-Types: application/json",
+		"Transfer-Encodings: chunked", "Transfer-Encodin: chunked",
+		"Content-Encodings: gzip", "Content-Encodin: br", "Content-Encoding: identity",
+		"Content-Length : 12", "Content-Type : application/json",
+		"Server: nginx/1.22.1", "Date: Mon, 07 Dec 2026 07:29:05 GMT", "ETag: \"6934ed7b-f0\"",
+		"X-Request-Id: 5f0d7a0c-55f1-4a43-9c3e-2d2b8cc1b4f4-5f0d7a0c-55f1-4a43-9c3e-"
+		"2d2b8cc1b4f4-5f0d7a0c-55f1-4a43-9c3e-2d2b8cc1b4f4-5f0d7a0c-55f1-4a43-9c3e",
+		"C: d", "Accept-Ranges: bytes",
+	};
+	char bd[256], lines[16][256], name[64], val[96];
+	unsigned int nl = 0, i, n = 0, nb, chunked = hw_rand(4) == 0;
+	const char *eol;
+
+	nb = snprintf(bd, sizeof(bd),
+		      "{\"id\":\"x\",\"usage\":{\"prompt_tokens\":%s%u,\"completion_tokens\": %u,"
+		      "\"total_tokens\":%u}}",
+		      hw_rand(2) ? " " : "", prompt, completion, prompt + completion);
+	*read = hw_rand(3) != 0;
+	hw_case(name, "content-type");
+	snprintf(lines[nl++], sizeof(lines[0]), "%s:%s%s", name,
+		 (const char *[]){ "", " ", "\t", "  " }[hw_rand(4)],
+		 *read ? read_ct[hw_rand(5)] : other_ct[hw_rand(6)]);
+	if (*read) {
+		/* Its media type's own case changed too. */
+		char *v = strchr(lines[0], ':') + 1;
+
+		while (*v == ' ' || *v == '\t')
+			v++;
+		hw_case(val, v);
+		strcpy(v, val);
+	}
+	hw_case(name, chunked ? "transfer-encoding" : "content-length");
+	if (chunked)
+		snprintf(lines[nl++], sizeof(lines[0]), "%s:%schunked", name,
+			 hw_rand(2) ? " " : "");
+	else
+		snprintf(lines[nl++], sizeof(lines[0]), "%s:%s%u", name, hw_rand(2) ? " " : "",
+			 nb);
+	while (nl < 2 + hw_rand(8)) {
+		hw_case(lines[nl], decoys[hw_rand(sizeof(decoys) / sizeof(decoys[0]))]);
+		nl++;
+	}
+	/* Shuffled. */
+	for (i = nl - 1; i > 0; i--) {
+		unsigned int j = hw_rand(i + 1);
+		char t[256];
+
+		strcpy(t, lines[i]);
+		strcpy(lines[i], lines[j]);
+		strcpy(lines[j], t);
+	}
+	if (hw_rand(4) == 0)
+		n += snprintf(out + n, cap - n, "HTTP/1.1 100 Continue\r\n\r\n");
+	eol = hw_rand(4) ? "\r\n" : "\n";
+	n += snprintf(out + n, cap - n, "%s%s", status[hw_rand(6)], eol);
+	for (i = 0; i < nl; i++) {
+		eol = hw_rand(4) ? "\r\n" : "\n";
+		n += snprintf(out + n, cap - n, "%s%s", lines[i], eol);
+	}
+	n += snprintf(out + n, cap - n, "%s", hw_rand(4) ? "\r\n" : "\n");
+	if (chunked)
+		n += snprintf(out + n, cap - n, "%x\r\n%s\r\n0\r\n\r\n", nb, bd);
+	else
+		n += snprintf(out + n, cap - n, "%s", bd);
+	return n;
+}
+
+static void case_header_words(void)
+{
+	static char ans[4096];
+	const char *e = getenv("PS_HDR_SEED");
+	uint64_t seed = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL) * 2654435761ULL;
+	uint64_t want_rx = 0, want_tx = 0;
+	unsigned int a, i, n, resp = 0, cut;
+	struct ps_client_ctr ctr;
+	struct conn cn;
+	struct ck c;
+	int rd;
+
+	hw_rs = seed | 1;
+	ck_init(&c, "header-block-words");
+	soff[6] = 0;
+	if (handshake(&cn, DRY_BASE + 3)) {
+		ck_fail(&c, "handshake");
+		goto out;
+	}
+	for (a = 0; a < 400; a++) {
+		unsigned int p = 1 + hw_rand(5000), q = 1 + hw_rand(5000);
+
+		n = hw_answer(ans, sizeof(ans), p, q, &rd);
+		if (rd) {
+			want_rx += p;
+			want_tx += q;
+		}
+		/* The first answer cut in two at every byte, each time anew. */
+		for (cut = a ? 0 : 1; cut < (a ? 1 : n); cut++, resp++) {
+			if (!a && cut > 1 && rd) {
+				want_rx += p;
+				want_tx += q;
+			}
+			expect(&c, csend(&cn, resp * req_len, req, req_len), TC_ACT_OK, "a request");
+			if (!a) {
+				ssend(&cn, 6, (resp + 1) * req_len, ans, cut);
+				ssend(&cn, 6, (resp + 1) * req_len, ans + cut, n - cut);
+				continue;
+			}
+			for (i = 0; i < n;) {
+				unsigned int k = hw_rand(3) ? n - i : 1 + hw_rand(n - i);
+
+				ssend(&cn, 6, (resp + 1) * req_len, ans + i, k);
+				i += k;
+			}
+		}
+	}
+	if (ctr_now(cn.caddr, &ctr)) {
+		ck_fail(&c, "no slot");
+		goto out;
+	}
+	if (ctr.rx_tokens != want_rx || ctr.tx_tokens != want_tx || ctr.tx_events ||
+	    ctr.tx_tokens_estimated)
+		ck_fail(&c, "seed %#llx: tokens %llu/%llu, events %llu, estimated %llu over %u "
+			"answers: expected %llu/%llu, 0, 0", (unsigned long long)seed,
+			(unsigned long long)ctr.tx_tokens, (unsigned long long)ctr.rx_tokens,
+			(unsigned long long)ctr.tx_events,
+			(unsigned long long)ctr.tx_tokens_estimated, resp,
+			(unsigned long long)want_tx, (unsigned long long)want_rx);
+out:
+	ck_end(&c);
+}
+
 /* A dry-run class: over its budget, the request is let in and counted. */
 static void case_dry(void)
 {
@@ -680,6 +863,7 @@ int main(void)
 	case_estimate();
 	case_alignment();
 	case_word_scan();
+	case_header_words();
 	case_dry();
 	case_day();
 	case_encoded();
