@@ -191,15 +191,15 @@ static __always_inline int parse_ip6(struct ps_cursor *c, struct ps_pkt *p, __u3
 	return PS_PARSE_BAD;
 }
 
+/* ps_parse_linear()'s result when the headers run past the linear part. */
+#define PS_PARSE_SHORT		(-4)
+
 /*
- * Parse one packet down to its TCP header. Returns 0 when p describes a
- * TCP packet, a negative PS_PARSE_* otherwise. Byte and payload figures follow the IP
- * length field, not the skb length, so Ethernet padding and a capture's
- * snap length do not change them; a GSO super-packet stands for gso_segs
- * wire packets, each carrying its own copy of the headers. A global
- * function: the header walk is verified once.
+ * ps_parse() on the headers in the linear part of the skb: PS_PARSE_SHORT
+ * or PS_PARSE_BAD when they run past it (or are bad). A global function,
+ * verified once.
  */
-__weak __attribute__((noinline)) int ps_parse(struct __sk_buff *skb, struct ps_pkt *p)
+__weak __attribute__((noinline)) int ps_parse_linear(struct __sk_buff *skb, struct ps_pkt *p)
 {
 	struct ps_cursor c;
 	struct tcphdr *th;
@@ -208,16 +208,13 @@ __weak __attribute__((noinline)) int ps_parse(struct __sk_buff *skb, struct ps_p
 	int proto;
 
 	if (!p)
-		return -1;
-	/* Headers normally sit in the linear part of the skb; where a driver
-	 * left them in fragments, pull enough of them in (this invalidates
-	 * packet pointers, so it comes before any is taken). */
-	if (skb->data + PS_PULL_LEN > skb->data_end && skb->len > skb->data_end - skb->data)
-		bpf_skb_pull_data(skb, skb->len < PS_PULL_LEN ? skb->len : PS_PULL_LEN);
+		return PS_PARSE_OTHER;
 	data = (void *)(long)skb->data;
 	c.pos = data;
 	c.end = (void *)(long)skb->data_end;
 	proto = parse_ethhdr(&c);
+	if (proto < 0)
+		return PS_PARSE_SHORT;
 	l3 = c.pos;
 	if (proto == ETH_P_IP)
 		proto = parse_ip4(&c, p, &l3_len, &ip_hlen);
@@ -277,6 +274,33 @@ __weak __attribute__((noinline)) int ps_parse(struct __sk_buff *skb, struct ps_p
 	if (p->payload_avail > p->payload_len)
 		p->payload_avail = p->payload_len;	/* Ethernet padding */
 	return 0;
+}
+
+/*
+ * Parse one packet down to its TCP header. Returns 0 when p describes a
+ * TCP packet, a negative PS_PARSE_* otherwise. Byte and payload figures follow the IP
+ * length field, not the skb length, so Ethernet padding and a capture's
+ * snap length do not change them; a GSO super-packet stands for gso_segs
+ * wire packets, each carrying its own copy of the headers. A global
+ * function: the header walk is verified once.
+ */
+__weak __attribute__((noinline)) int ps_parse(struct __sk_buff *skb, struct ps_pkt *p)
+{
+	int r;
+
+	if (!p)
+		return -1;
+	r = ps_parse_linear(skb, p);
+	/* Headers normally sit in the linear part of the skb; where a driver
+	 * left them in fragments, enough of them are pulled in and read
+	 * again. Only then: a pull of a cloned skb (every TCP segment a
+	 * host sends is one) copies its head. */
+	if ((r == PS_PARSE_SHORT || r == PS_PARSE_BAD) &&
+	    skb->data + PS_PULL_LEN > skb->data_end && skb->len > skb->data_end - skb->data) {
+		bpf_skb_pull_data(skb, skb->len < PS_PULL_LEN ? skb->len : PS_PULL_LEN);
+		r = ps_parse_linear(skb, p);
+	}
+	return r == PS_PARSE_SHORT ? PS_PARSE_OTHER : r;
 }
 
 #endif

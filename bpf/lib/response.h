@@ -948,6 +948,7 @@ static long ps_resp_byte_cb(__u32 idx, void *data)
 	struct ps_resp_scan_ctx *sc = data;
 	struct ps_resp_work *w = ps_resp_work();
 	int j, k;
+	__u8 c;
 
 	if (!w)
 		return 1;
@@ -957,10 +958,12 @@ static long ps_resp_byte_cb(__u32 idx, void *data)
 
 		if (i >= sc->n || i >= PS_RESP_CHUNK)
 			return 1;
+		c = w->b[i & (PS_RESP_CHUNK - 1)];
 		if (i + 8 <= sc->n &&
-		    (r->state == PS_R_HDR || ps_resp_in_line(r) ||
+		    ((r->state == PS_R_HDR && c != '\r' && c != '\n') || ps_resp_in_line(r) ||
 		     (r->state == PS_R_VERSION && r->idx == 1) ||
-		     (r->state == PS_R_VALUE && r->hdr == PS_RH_CTYPE && !r->idx))) {
+		     (r->state == PS_R_VALUE && r->hdr == PS_RH_CTYPE && !r->idx && c != ' ' &&
+		      c != '\t'))) {
 			__u32 s = ps_resp_line(i, sc->n);
 
 			if (s != i) {
@@ -982,7 +985,7 @@ static long ps_resp_byte_cb(__u32 idx, void *data)
 				return 1;
 		}
 		w->at = w->base + i;
-		k = ps_resp_byte(w, w->b[i & (PS_RESP_CHUNK - 1)]);
+		k = ps_resp_byte(w, c);
 		if (k == PS_RB_BEFORE)
 			return 1;
 		sc->used = i + 1;
