@@ -462,6 +462,7 @@ enum scenario {
 	SC_SSE,		/* egress, mid-body of an event stream answering an inference request */
 	SC_H2_SSE,	/* egress, h2c: inside a DATA frame of an inference stream (scanned) */
 	SC_ANSWER,	/* egress, a whole small answer to an inference request (headers + JSON) */
+	SC_H2_ANSWER,	/* egress, h2c: the same answer, HEADERS and DATA */
 	SC_MAX,
 };
 
@@ -751,6 +752,80 @@ static int h2_sse_setup(struct bench *b, struct conn *c, struct expect *e)
 }
 
 /*
+ * SC_H2_ANSWER: h2c as h2_sse_setup() opens it (stream 1 an inference
+ * request, the server's SETTINGS and stream 1's answer, whole); each
+ * measured segment answers the next request (h2_request(), through
+ * ingress untimed) with its HEADERS (:status 200, content-type and
+ * content-length literals) and a DATA frame ending the stream, the
+ * embeddings JSON of SC_ANSWER.
+ */
+static unsigned char h2_ans[512];
+static unsigned int h2_ans_len;
+static unsigned int h2_ans_body;	/* its DATA frame's offset */
+
+/* The answer on stream sid into h2_ans (h2_answer_init() made the rest). */
+static void h2_answer_sid(uint32_t sid)
+{
+	h2_frame_hdr(h2_ans, h2_ans_body - 9, 1, 0x4, sid);
+	h2_frame_hdr(h2_ans + h2_ans_body, h2_ans_len - h2_ans_body - 9, 0, 0x1, sid);
+}
+
+static int h2_answer_setup(struct bench *b, struct conn *c, struct expect *e)
+{
+	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+	static const unsigned char blk[] = { 0x83, 0x44, 20, '/', 'v', '1', '/', 'c', 'h',
+					     'a', 't', '/', 'c', 'o', 'm', 'p', 'l', 'e', 't',
+					     'i', 'o', 'n', 's', 0x86 };
+	unsigned char s1[128], s2[16];
+	unsigned int n;
+	int err;
+
+	memcpy(s1, preface, 24);
+	n = 24 + h2_frame_hdr(s1 + 24, 0, 4, 0, 0);
+	n += h2_frame_hdr(s1 + n, sizeof(blk), 1, 0x5, 1);
+	memcpy(s1 + n, blk, sizeof(blk));
+	n += sizeof(blk);
+	e->requests = 1;
+	e->rx_payload = n;
+	e->state = PS_H2_FRAME;
+	err = conn_send(b, c, 1, F_ACK | F_PSH, s1, n);
+	if (err)
+		return err;
+	n = h2_frame_hdr(s2, 0, 4, 0, 0);	/* the server's SETTINGS */
+	e->tx_payload = n;
+	err = conn_send(b, c, 0, F_ACK | F_PSH, s2, n);
+	if (err)
+		return err;
+	h2_answer_sid(1);
+	e->tx_payload += h2_ans_len;
+	e->rx_tokens = ANSWER_PROMPT_TOKENS;
+	return conn_send(b, c, 0, F_ACK | F_PSH, h2_ans, h2_ans_len);
+}
+
+static void h2_answer_init(void)
+{
+	const char *body = strstr(answer_seg, "\r\n\r\n") + 4;
+	unsigned int nb = answer_seg + answer_len - body, n = 9, k;
+	char len[16];
+
+	h2_ans[n++] = 0x88;				/* :status 200 */
+	h2_ans[n++] = 0x0f;				/* content-type (31), literal */
+	h2_ans[n++] = 0x10;
+	h2_ans[n++] = 16;
+	memcpy(h2_ans + n, "application/json", 16);
+	n += 16;
+	k = snprintf(len, sizeof(len), "%u", nb);
+	h2_ans[n++] = 0x0f;				/* content-length (28), literal */
+	h2_ans[n++] = 0x0d;
+	h2_ans[n++] = k;
+	memcpy(h2_ans + n, len, k);
+	n += k;
+	h2_ans_body = n;
+	memcpy(h2_ans + n + 9, body, nb);
+	h2_ans_len = n + 9 + nb;
+}
+
+/*
  * SC_SSE: the body of a streamed chat completion as an OpenAI-compatible
  * server sends it, one chunk event per token ("data: {...}" and a blank
  * line), SSE_EVENTS of them over and over; the measured segments are its
@@ -864,6 +939,8 @@ static int scenario_setup(struct bench *b, struct conn *c, enum scenario sc, uns
 		return h2_setup(b, c, e, 1);
 	case SC_H2_SSE:
 		return h2_sse_setup(b, c, e);
+	case SC_H2_ANSWER:
+		return h2_answer_setup(b, c, e);
 	default:
 		return 0;
 	}
@@ -901,6 +978,19 @@ static unsigned int scenario_frame(struct bench *b, struct conn *c, enum scenari
 		e->tx_payload += BODY_SEG;
 		sse_next_seg(e);
 		return conn_frame(b, c, 0, F_ACK, sse_seg_buf, BODY_SEG);
+	case SC_H2_ANSWER: {
+		uint32_t sid = 2 * (uint32_t)e->requests + 1;
+
+		h2_request(sid);
+		e->requests++;
+		e->rx_payload += h2_seg_len;
+		if (conn_send(b, c, 1, F_ACK | F_PSH, h2_seg, h2_seg_len))
+			return 0;
+		h2_answer_sid(sid);
+		e->tx_payload += h2_ans_len;
+		e->rx_tokens += ANSWER_PROMPT_TOKENS;
+		return conn_frame(b, c, 0, F_ACK | F_PSH, h2_ans, h2_ans_len);
+	}
 	case SC_ANSWER:
 		if (answer_request(b, c, e))
 			return 0;
@@ -936,7 +1026,8 @@ static unsigned int scenario_frame(struct bench *b, struct conn *c, enum scenari
 
 static int scenario_prog(struct bench *b, enum scenario sc)
 {
-	return sc == SC_EGRESS || sc == SC_SSE || sc == SC_H2_SSE || sc == SC_ANSWER ?
+	return sc == SC_EGRESS || sc == SC_SSE || sc == SC_H2_SSE || sc == SC_ANSWER ||
+			       sc == SC_H2_ANSWER ?
 		       b->dp.egress_fd : b->dp.ingress_fd;
 }
 
@@ -957,6 +1048,8 @@ static const char *const sc_name[SC_MAX] = {
 	[SC_H2_SSE] = "egress, HTTP/2 DATA of an inference stream (scanned)",
 	[SC_ANSWER] = "(g) egress, a whole answer: nginx's 9 header lines and a 240-byte JSON "
 		      "answer to an inference request",
+	[SC_H2_ANSWER] = "(h) egress, the same answer over h2c: HEADERS and a DATA frame that "
+			 "ends the stream",
 };
 
 /* ---- enforcement policy ---- */
@@ -3028,6 +3121,7 @@ static int micro_setup(struct bench *b, struct ps_config *cfg, const char *min_p
 	fill_text(body_seg, BODY_SEG);
 	sse_init();
 	answer_init();
+	h2_answer_init();
 	req_seg_len = make_request(req_seg, sizeof(req_seg), "/v1/chat/completions", 1, 0x5eed,
 				   NULL);
 	if (req_seg_len < 0) {
@@ -3124,7 +3218,8 @@ static int micro_measure(struct bench *b, unsigned int runs, int ident_only, int
 					return err;
 			}
 			if (sc != SC_EGRESS && sc != SC_H2_HEADERS && sc != SC_H2_DATA &&
-			    sc != SC_SSE && sc != SC_H2_SSE && sc != SC_ANSWER) {
+			    sc != SC_SSE && sc != SC_H2_SSE && sc != SC_ANSWER &&
+			    sc != SC_H2_ANSWER) {
 				err = measure_steady(b, sc, run, id++);
 				if (err)
 					return err;
@@ -3173,6 +3268,8 @@ static void micro_rows(unsigned int npkts)
 	snprintf(how_f, sizeof(how_f), "**floor**: parse + connection lookup (bench_floor), "
 		 "distinct packets (N=%u)", npkts);
 	print_row(SC_ANSWER, M_FLOOR, how_f, 0);
+	print_row(SC_H2_ANSWER, M_DISTINCT, how_d, 0);
+	print_row(SC_H2_ANSWER, M_FLOOR, how_f, 0);
 	print_row(SC_H2_HEADERS, M_DISTINCT, how_d, 0);
 	snprintf(how_f, sizeof(how_f), "**floor**: parse + connection lookup + the segment's "
 		 "frame headers walked (bench_floor_h2), distinct packets (N=%u)", npkts);
@@ -3277,6 +3374,8 @@ static void print_floor_table(unsigned int runs, int cpu)
 		  &results[SC_SSE][M_DISTINCT], &results[SC_SSE][M_FLOOR], 0);
 	floor_row(sc_name[SC_ANSWER], "bench_floor: parse + flow lookup + a counter",
 		  &results[SC_ANSWER][M_DISTINCT], &results[SC_ANSWER][M_FLOOR], 0);
+	floor_row(sc_name[SC_H2_ANSWER], "bench_floor: parse + flow lookup + a counter",
+		  &results[SC_H2_ANSWER][M_DISTINCT], &results[SC_H2_ANSWER][M_FLOOR], 0);
 	printf("\n| packet | against | penstock ns/pkt | against ns/pkt | ratio | range over runs "
 	       "| target |\n");
 	printf("|---|---|---:|---:|---:|---:|---|\n");

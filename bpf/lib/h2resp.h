@@ -89,6 +89,7 @@ struct ps_h2r_tctx {
 	__u32 cont;		/* continuation bytes a UTF-8 sequence still needs */
 	__u32 no;		/* neither */
 	__u32 sure;		/* a "data:", "event:" or "retry:" line began */
+	__u64 np;		/* the held bytes not from 0x20 to 0x7e (ps_h2r_np()) */
 };
 
 /*
@@ -491,11 +492,42 @@ __weak __attribute__((noinline)) int ps_h2r_text_byte(__u32 i)
 	}
 	x->j = j;
 	x->e = e;
+	/* Inside a JSON value, not an event stream, no UTF-8 sequence
+	 * open: bytes from 0x20 to 0x7e change nothing, and the rest are
+	 * all such bytes. */
+	if (j == PS_H2J_IN && e == PS_H2S_NO && !x->cont && i < 63 && !(x->np >> (i + 1)))
+		return 1;
 	if (j != PS_H2J_NO || e != PS_H2S_NO)
 		return 0;
 no:
 	x->no = 1;
 	return 1;
+}
+
+/*
+ * The held bytes of the frame's slot (n of them) that are not from 0x20
+ * to 0x7e, one bit each, byte i at bit i: four words' tests.
+ */
+static __always_inline __u64 ps_h2r_np(const struct ps_h2r_work *w, __u32 n)
+{
+	const struct ps_h2r_slot *sl = &w->st.s[w->st.slot & (PS_H2R_SLOTS - 1)];
+	__u64 m = 0, x, ge, z, eq;
+	int k;
+
+	if (n > PS_H2R_HOLD)
+		return 0;
+#pragma unroll
+	for (k = 0; k < PS_H2R_HOLD / 8; k++) {
+		__builtin_memcpy(&x, &sl->hold[8 * k], 8);
+		/* 0x20 or more in the low seven bits; 0x7f; the high bit. */
+		ge = ((x & 0x7f7f7f7f7f7f7f7fULL) + 0x6060606060606060ULL) & 0x8080808080808080ULL;
+		z = x ^ 0x7f7f7f7f7f7f7f7fULL;
+		eq = ~(((z & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | z) &
+		     0x8080808080808080ULL;
+		x = (~ge | x | eq) & 0x8080808080808080ULL;
+		m |= (((x >> 7) * 0x0102040810204080ULL) >> 56) << (8 * k);
+	}
+	return m & ((1ULL << n) - 1);
 }
 
 /*
@@ -521,6 +553,7 @@ static __always_inline int ps_h2r_text(struct ps_h2r_work *w, __u32 n)
 	if (n > PS_H2R_HOLD)
 		return 0;
 	__builtin_memset(&w->tx, 0, sizeof(w->tx));
+	w->tx.np = ps_h2r_np(w, n);
 	for (i = 0; i < PS_H2R_HOLD && i < n; i++)
 		if (ps_h2r_text_byte(i))
 			break;

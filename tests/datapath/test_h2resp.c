@@ -759,6 +759,69 @@ out:
 #undef BR_MAX
 }
 
+/*
+ * The text rule byte by byte inside the first bytes judged: the JSON
+ * answer with its bytes from p on (2..PS_H2R_HOLD - 1: after its '{"',
+ * within the PS_H2R_HOLD bytes judged) made each of: a control byte (0x01, 0x1f), DEL, 0xff, 0x80 (a
+ * continuation byte with no lead), a 2-byte lead with no continuation
+ * ("\xc3" then 'x'), all of which make an encoded answer, its bytes its
+ * estimate; and tab, CR, a well-formed "\xc3\xa9" and "\xe2\x82\xac",
+ * which leave it text, its usage counted. Each sent whole and cut after
+ * its first 1, p and p + 1 bytes.
+ */
+static void case_text_bytes(void)
+{
+	static const struct {
+		const char *b;
+		int text;
+	} subs[] = {
+		{ "\x01", 0 }, { "\x1f", 0 }, { "\x7f", 0 }, { "\xff", 0 }, { "\x80", 0 },
+		{ "\xc3x", 0 }, { "\t", 1 }, { "\r", 1 }, { "\xc3\xa9", 1 }, { "\xe2\x82\xac", 1 },
+	};
+	unsigned int n = strlen(json_answer), p, i, k, cuts[4], m;
+	static unsigned char d[sizeof(json_answer)];
+	struct want w;
+	struct snap a, b;
+	struct conn cn;
+	struct ck c;
+	uint32_t off, sid = 1;
+	char why[256];
+
+	ck_init(&c, "h2r-text-bytes");
+	open_h2(&c, &cn, CLIENT_BASE + 14, &off);
+	for (p = 2; p < PS_H2R_HOLD; p++)
+		for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+			memcpy(d, json_answer, n);
+			m = strlen(subs[i].b);
+			if (p + m > PS_H2R_HOLD)
+				continue;
+			memcpy(d + p, subs[i].b, m);
+			memset(&w, 0, sizeof(w));
+			if (subs[i].text) {
+				w.tx = JSON_TX;
+				w.rx = JSON_RX;
+			} else {
+				w.est = n;
+			}
+			cuts[0] = n;
+			cuts[1] = 1;
+			cuts[2] = p;
+			cuts[3] = p + 1;
+			for (k = 0; k < 4; k++, sid += 2) {
+				snap(&cn, &a);
+				answer_cut(&c, &cn, &off, sid, d, n, cuts[k]);
+				snap(&cn, &b);
+				if (moved(&a, &b, &w, !subs[i].text, why, sizeof(why))) {
+					ck_fail(&c, "byte %u made 0x%02x, cut at %u: %s", p,
+						(unsigned char)subs[i].b[0], cuts[k], why);
+					goto out;
+				}
+			}
+		}
+out:
+	ck_end(&c);
+}
+
 static void case_upgrade(void)
 {
 	upgrade_case("h2r-upgrade", CLIENT_BASE + 8, "POST", INF_PATH, 0);
@@ -791,6 +854,7 @@ int main(void)
 	sse_build();
 	long_build();
 	case_plain_cuts();
+	case_text_bytes();
 	case_brotli();
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
