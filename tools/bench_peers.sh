@@ -52,7 +52,7 @@ setups=(none penstock penstock-xdp iptables nftables proxy)
 PY=/usr/bin/python3
 
 [ "$(id -u)" = 0 ] || { echo "bench-peers: needs root" >&2; exit 1; }
-for tool in ip ethtool nginx iperf3 wrk h2load iptables nft curl "$PY"; do
+for tool in ip ethtool nginx iperf3 wrk h2load iptables nft curl perf "$PY"; do
 	command -v "$tool" >/dev/null || { echo "bench-peers: $tool is missing (make deps)" >&2; exit 1; }
 done
 for f in penstockd penstock ps_load; do
@@ -170,7 +170,9 @@ EOF
 EOF
 } >"$work/ngx-proxy/nginx.conf"
 ps_spawn "$PS_NS_SRV" "$work/ngx-srv/out.log" nginx -c "$work/ngx-srv/nginx.conf" -e "$work/ngx-srv/error.log"
+NGX_PIDS=$PS_SPAWNED
 ps_spawn "$PS_NS_SRV" "$work/ngx-proxy/out.log" nginx -c "$work/ngx-proxy/nginx.conf" -e "$work/ngx-proxy/error.log"
+NGX_PIDS+=,$PS_SPAWNED
 ps_spawn "$PS_NS_SRV" "$work/iperf3.log" iperf3 -s -B "$SRV" -p 5201
 for p in 8080 8081 8082 8083 5201; do
 	ps_wait_port "$PS_NS_SRV" "$p" || { echo "bench-peers: nothing listens on $p" >&2; exit 1; }
@@ -249,6 +251,20 @@ cpu_busy() { awk '/^cpu /{ print $2+$3+$4+$7+$8 }' /proc/stat; }
 
 rep() { "$PY" "$top/tools/bench_peers_report.py" "$@"; }
 
+# The servers' CPU over a run: task-clock ms of both nginx (the fast server
+# and the proxy, which idles but in the proxy's runs), softirq work done in
+# their context included (the egress program on their answers among it),
+# counted over SECONDS after DELAY seconds, written to $work/srv.ms.
+srv_cpu_start() {	# DELAY SECONDS
+	( sleep "$1"; perf stat -x, -e task-clock -p "$NGX_PIDS" -o "$work/srv.stat" \
+		-- sleep "$2" >/dev/null 2>&1 ) &
+	SRV_CPU=$!
+}
+srv_cpu_end() {	# -> SRV_MS (not in a subshell: it waits for its child)
+	wait "$SRV_CPU"
+	SRV_MS=$(awk -F, '/task-clock/ { print $1 }' "$work/srv.stat")
+}
+
 record() {	# ROUND SETUP WORKLOAD JSON
 	echo "{\"round\":$1,\"setup\":\"$2\",\"workload\":\"$3\",\"r\":$4}" >>"$results"
 }
@@ -263,21 +279,27 @@ run_iperf() {	# ROUND SETUP
 
 run_wrk() {	# ROUND SETUP PORT
 	local out
+	srv_cpu_start 0 "$secs"
 	out=$(ps_cli wrk -t1 -c32 -d"${secs}s" --latency "http://$SRV:$3/v1/embeddings")
-	record "$1" "$2" wrk "$(rep parse-wrk <<<"$out")"
+	srv_cpu_end
+	record "$1" "$2" wrk "$(rep parse-wrk <<<"$out" | rep srv-cpu --ms "$SRV_MS" --seconds "$secs")"
 }
 
 run_h2load() {	# ROUND SETUP PORT
 	local out
+	srv_cpu_start 1 "$secs"
 	out=$(ps_cli h2load -c32 -m10 -t1 -D "$secs" --warm-up-time=1 "http://$SRV:$3/v1/embeddings")
-	record "$1" "$2" h2load "$(rep parse-h2load <<<"$out")"
+	srv_cpu_end
+	record "$1" "$2" h2load "$(rep parse-h2load <<<"$out" | rep srv-cpu --ms "$SRV_MS" --seconds "$secs")"
 }
 
 run_crowd() {	# ROUND SETUP PORT
 	local out
+	srv_cpu_start 2 "$secs"
 	out=$(ps_cli "$bin/ps_load" --dst "$SRV" --port "$3" --src "$crowd_first" \
 		--clients "$nclients" --seconds "$secs" --warmup 2 --path /v1/embeddings)
-	record "$1" "$2" crowd "$out"
+	srv_cpu_end
+	record "$1" "$2" crowd "$(rep srv-cpu --ms "$SRV_MS" --seconds "$secs" <<<"$out")"
 }
 
 # Under the crowd's load: 10 clients each offered 100 requests/s, ten

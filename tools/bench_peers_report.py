@@ -67,6 +67,14 @@ def parse_precision(a):
             "highest": ratios[-1], "refused": r["non2xx"], "answers": r["answers"]}
 
 
+def srv_cpu(a):
+    """A result (JSON on standard input) with the servers' CPU a request added."""
+    r = json.loads(sys.stdin.read())
+    if a.ms and r.get("rps"):
+        r["srv_us_per_req"] = a.ms * 1000 / (r["rps"] * a.seconds)
+    return r
+
+
 def shaping(a):
     return {"achieved_ratio": a.bytes * 8 / a.seconds / a.rate if a.seconds > 0 else 0.0}
 
@@ -79,8 +87,12 @@ ROWS = [
     ("wrk", "rps", "wrk HTTP/1.1 keep-alive, requests/s", True),
     ("wrk", "p50_us", "wrk p50 latency (us)", False),
     ("wrk", "p99_us", "wrk p99 latency (us)", False),
+    ("wrk", "srv_us_per_req", "wrk: the servers' CPU us a request (nginx, softirq in its "
+     "context included)", False),
     ("h2load", "rps", "h2load h2c, requests/s", True),
+    ("h2load", "srv_us_per_req", "h2load: the servers' CPU us a request", False),
     ("crowd", "rps", "{n} clients (ps_load), requests/s", True),
+    ("crowd", "srv_us_per_req", "{n} clients: the servers' CPU us a request", False),
     ("crowd", "p50_us", "{n} clients, p50 latency (us)", False),
     ("crowd", "p99_us", "{n} clients, p99 latency (us)", False),
 ]
@@ -249,6 +261,9 @@ def main():
     sub.add_parser("parse-h2load")
     s = sub.add_parser("parse-precision")
     s.add_argument("--allowed", type=float, required=True, help="requests each client may get")
+    s = sub.add_parser("srv-cpu")
+    s.add_argument("--ms", type=float, default=0, help="the servers' task-clock ms over the run")
+    s.add_argument("--seconds", type=float, required=True)
     s = sub.add_parser("shaping")
     s.add_argument("--bytes", type=float, required=True)
     s.add_argument("--seconds", type=float, required=True)
@@ -264,7 +279,7 @@ def main():
     else:
         print(json.dumps({"parse-iperf3": parse_iperf3, "parse-wrk": parse_wrk,
                           "parse-h2load": parse_h2load, "parse-precision": parse_precision,
-                          "shaping": shaping}[a.cmd](a)))
+                          "srv-cpu": srv_cpu, "shaping": shaping}[a.cmd](a)))
 
 
 if __name__ == "__main__":

@@ -16,8 +16,9 @@ pkgs=(
 	# tests, benchmarks, demo
 	iproute2 ethtool tcpdump tshark curl python3 python3-scapy nginx-light
 	wrk nghttp2-client iperf3 tmux procps valgrind stress-ng nftables
-	# make bench-peers: the peers (iptables hashlimit) and its chart
-	iptables python3-matplotlib
+	# make bench-peers: the peers (iptables hashlimit), its chart, and the
+	# servers' CPU a request (perf stat)
+	iptables python3-matplotlib linux-perf
 	# tests/e2e/test_framing_servers: uvicorn with both HTTP/1 parsers
 	python3-uvicorn python3-h11 python3-httptools python3-fastapi
 	# tests/e2e/test_proxy_protocol: load balancers that send PROXY
