@@ -433,6 +433,17 @@ static long ps_path_cb(__u32 i, void *data)
 	c = s->buf[q & PS_BUF_MASK];
 	if (c == ' ')
 		return 1;
+	/* Eight bytes at once where none is a space or a '%'. */
+	if (q + 8 <= end && n <= PS_PATH_MAX - 8) {
+		__u64 w = ps_load64(s->buf, q), ones = 0x0101010101010101ULL;
+
+		if (!(ps_zero_bytes(w ^ (ones * ' ')) | ps_zero_bytes(w ^ (ones * '%')))) {
+			*(__u64 *)(void *)&s->path[n & (PS_PATH_MAX - 1)] = w;
+			s->walk_q = q + 8;
+			s->walk_n = n + 8;
+			return 0;
+		}
+	}
 	q++;
 	if (c == '%' && q + 1 < end) {
 		hi = ps_hexdig(s->buf[q & PS_BUF_MASK]);
