@@ -43,6 +43,17 @@ static unsigned int req_len;
 static unsigned int req_hdr_len __attribute__((unused));
 static unsigned int req_line_cr __attribute__((unused));
 
+/* The cases' random numbers (xorshift64): rndn(n) is below n (0 for 0). */
+static uint64_t rs __attribute__((unused)) = 0x2545f4914f6cdd1dULL;
+
+static inline unsigned int rndn(unsigned int n)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return n ? rs % n : 0;
+}
+
 /* One client connection: client data at offsets from its ISN + 1. */
 struct conn {
 	uint32_t caddr;

@@ -235,16 +235,6 @@ struct rseg {
 	int done;		/* let in: the server has it */
 };
 
-static uint64_t rs = 0x2545f4914f6cdd1dULL;
-
-static unsigned int rndn(unsigned int n)
-{
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return n ? rs % n : 0;
-}
-
 /* Requests of a few kinds: inference with a body, inference chunked, a GET. */
 static unsigned int make_stream(char *st, unsigned int *ninf, unsigned int *nreq)
 {

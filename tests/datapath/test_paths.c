@@ -27,16 +27,6 @@ static const char yaml[] =
 	"endpoints: [{port: 8000, paths: [/v1/chat/completions, /v1/embeddings, /generate]}]\n";
 static const char *const wanted[] = { "/v1/chat/completions", "/v1/embeddings", "/generate" };
 
-static uint64_t rs;
-
-static uint32_t rnd(uint32_t n)
-{
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return (uint32_t)(rs % n);
-}
-
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -85,42 +75,42 @@ static void target(char *t, size_t cap)
 	};
 	static const char tailc[] = "abcdefghijklmnopqrstuvwxyz0123456789-_./~%";
 	char raw[256];
-	const char *b = bases[rnd(sizeof(bases) / sizeof(bases[0]))];
+	const char *b = bases[rndn(sizeof(bases) / sizeof(bases[0]))];
 	unsigned int n = 0, i, k;
 
 	n = snprintf(raw, sizeof(raw), "%s", b);
-	k = rnd(4);
+	k = rndn(4);
 	if (k == 1) {		/* a tail, often past the 64 bytes compared */
-		unsigned int m = rnd(120);
+		unsigned int m = rndn(120);
 
 		for (i = 0; i < m && n < sizeof(raw) - 1; i++)
-			raw[n++] = tailc[rnd(sizeof(tailc) - 1)];
+			raw[n++] = tailc[rndn(sizeof(tailc) - 1)];
 		raw[n] = 0;
 	} else if (k == 2) {
-		n += snprintf(raw + n, sizeof(raw) - n, "?stream=true&x=%u", rnd(1000));
+		n += snprintf(raw + n, sizeof(raw) - n, "?stream=true&x=%u", rndn(1000));
 	}
 	i = 0;
-	if (rnd(8) == 0)
+	if (rndn(8) == 0)
 		i = snprintf(t, cap, "http://198.18.0.1:8000");
 	for (k = 0; k < n && i + 4 < cap; k++) {
 		unsigned char c = (unsigned char)raw[k];
 
 		/* The leading '/' as it is: its form is read before escapes. */
-		switch (k ? rnd(10) : 9) {
+		switch (k ? rndn(10) : 9) {
 		case 0:
 		case 1:		/* escaped, hex in either case */
-			i += snprintf(t + i, cap - i, rnd(2) ? "%%%02X" : "%%%02x", c);
+			i += snprintf(t + i, cap - i, rndn(2) ? "%%%02X" : "%%%02x", c);
 			break;
 		case 2:		/* a bad escape before it */
-			if (rnd(4) == 0)
-				i += snprintf(t + i, cap - i, "%s", rnd(2) ? "%zz" : "%4");
+			if (rndn(4) == 0)
+				i += snprintf(t + i, cap - i, "%s", rndn(2) ? "%zz" : "%4");
 			t[i++] = (char)c;
 			break;
 		default:
 			t[i++] = (char)c;
 		}
 	}
-	if (rnd(16) == 0 && i + 1 < cap)
+	if (rndn(16) == 0 && i + 1 < cap)
 		t[i++] = '%';	/* a '%' last */
 	t[i] = 0;
 }
@@ -149,8 +139,8 @@ static void case_targets(void)
 		target(t, sizeof(t));
 		want += is_inference(t);
 		n = snprintf(r, sizeof(r), "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", t);
-		if (rnd(3) == 0) {
-			k = 1 + rnd(n - 1);
+		if (rndn(3) == 0) {
+			k = 1 + rndn(n - 1);
 			expect(&c, csend(&cn, off, r, k), TC_ACT_OK, "a request's first part");
 			expect(&c, csend(&cn, off + k, r + k, n - k), TC_ACT_OK, "its rest");
 		} else {

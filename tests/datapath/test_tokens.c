@@ -497,21 +497,11 @@ out:
  * completion tokens of the answers whose media type it chose to be read.
  * PS_HDR_SEED sets the seed (printed on a failure).
  */
-static uint64_t hw_rs;
-
-static uint32_t hw_rand(uint32_t n)
-{
-	hw_rs ^= hw_rs << 13;
-	hw_rs ^= hw_rs >> 7;
-	hw_rs ^= hw_rs << 17;
-	return (uint32_t)(hw_rs % n);
-}
-
 /* s with its letters' case chosen at random. */
 static void hw_case(char *d, const char *s)
 {
 	for (; *s; s++)
-		*d++ = (char)(hw_rand(2) ? toupper((unsigned char)*s) : tolower((unsigned char)*s));
+		*d++ = (char)(rndn(2) ? toupper((unsigned char)*s) : tolower((unsigned char)*s));
 	*d = 0;
 }
 
@@ -540,18 +530,18 @@ static unsigned int hw_answer(char *out, size_t cap, unsigned int prompt, unsign
 		"C: d", "Accept-Ranges: bytes",
 	};
 	char bd[256], lines[16][256], name[64], val[96];
-	unsigned int nl = 0, i, n = 0, nb, chunked = hw_rand(4) == 0;
+	unsigned int nl = 0, i, n = 0, nb, chunked = rndn(4) == 0;
 	const char *eol;
 
 	nb = snprintf(bd, sizeof(bd),
 		      "{\"id\":\"x\",\"usage\":{\"prompt_tokens\":%s%u,\"completion_tokens\": %u,"
 		      "\"total_tokens\":%u}}",
-		      hw_rand(2) ? " " : "", prompt, completion, prompt + completion);
-	*read = hw_rand(3) != 0;
+		      rndn(2) ? " " : "", prompt, completion, prompt + completion);
+	*read = rndn(3) != 0;
 	hw_case(name, "content-type");
 	snprintf(lines[nl++], sizeof(lines[0]), "%s:%s%s", name,
-		 (const char *[]){ "", " ", "\t", "  " }[hw_rand(4)],
-		 *read ? read_ct[hw_rand(5)] : other_ct[hw_rand(6)]);
+		 (const char *[]){ "", " ", "\t", "  " }[rndn(4)],
+		 *read ? read_ct[rndn(5)] : other_ct[rndn(6)]);
 	if (*read) {
 		/* Its media type's own case changed too. */
 		char *v = strchr(lines[0], ':') + 1;
@@ -564,32 +554,32 @@ static unsigned int hw_answer(char *out, size_t cap, unsigned int prompt, unsign
 	hw_case(name, chunked ? "transfer-encoding" : "content-length");
 	if (chunked)
 		snprintf(lines[nl++], sizeof(lines[0]), "%s:%schunked", name,
-			 hw_rand(2) ? " " : "");
+			 rndn(2) ? " " : "");
 	else
-		snprintf(lines[nl++], sizeof(lines[0]), "%s:%s%u", name, hw_rand(2) ? " " : "",
+		snprintf(lines[nl++], sizeof(lines[0]), "%s:%s%u", name, rndn(2) ? " " : "",
 			 nb);
-	while (nl < 2 + hw_rand(8)) {
-		hw_case(lines[nl], decoys[hw_rand(sizeof(decoys) / sizeof(decoys[0]))]);
+	while (nl < 2 + rndn(8)) {
+		hw_case(lines[nl], decoys[rndn(sizeof(decoys) / sizeof(decoys[0]))]);
 		nl++;
 	}
 	/* Shuffled. */
 	for (i = nl - 1; i > 0; i--) {
-		unsigned int j = hw_rand(i + 1);
+		unsigned int j = rndn(i + 1);
 		char t[256];
 
 		strcpy(t, lines[i]);
 		strcpy(lines[i], lines[j]);
 		strcpy(lines[j], t);
 	}
-	if (hw_rand(4) == 0)
+	if (rndn(4) == 0)
 		n += snprintf(out + n, cap - n, "HTTP/1.1 100 Continue\r\n\r\n");
-	eol = hw_rand(4) ? "\r\n" : "\n";
-	n += snprintf(out + n, cap - n, "%s%s", status[hw_rand(6)], eol);
+	eol = rndn(4) ? "\r\n" : "\n";
+	n += snprintf(out + n, cap - n, "%s%s", status[rndn(6)], eol);
 	for (i = 0; i < nl; i++) {
-		eol = hw_rand(4) ? "\r\n" : "\n";
+		eol = rndn(4) ? "\r\n" : "\n";
 		n += snprintf(out + n, cap - n, "%s%s", lines[i], eol);
 	}
-	n += snprintf(out + n, cap - n, "%s", hw_rand(4) ? "\r\n" : "\n");
+	n += snprintf(out + n, cap - n, "%s", rndn(4) ? "\r\n" : "\n");
 	if (chunked)
 		n += snprintf(out + n, cap - n, "%x\r\n%s\r\n0\r\n\r\n", nb, bd);
 	else
@@ -609,7 +599,7 @@ static void case_header_words(void)
 	struct ck c;
 	int rd;
 
-	hw_rs = seed | 1;
+	rs = seed | 1;
 	ck_init(&c, "header-block-words");
 	soff[6] = 0;
 	if (handshake(&cn, DRY_BASE + 3)) {
@@ -617,7 +607,7 @@ static void case_header_words(void)
 		goto out;
 	}
 	for (a = 0; a < 400; a++) {
-		unsigned int p = 1 + hw_rand(5000), q = 1 + hw_rand(5000);
+		unsigned int p = 1 + rndn(5000), q = 1 + rndn(5000);
 
 		n = hw_answer(ans, sizeof(ans), p, q, &rd);
 		if (rd) {
@@ -637,7 +627,7 @@ static void case_header_words(void)
 				continue;
 			}
 			for (i = 0; i < n;) {
-				unsigned int k = hw_rand(3) ? n - i : 1 + hw_rand(n - i);
+				unsigned int k = rndn(3) ? n - i : 1 + rndn(n - i);
 
 				ssend(&cn, 6, (resp + 1) * req_len, ans + i, k);
 				i += k;
