@@ -160,8 +160,10 @@ one() {
 	local sock_all sock_pass
 	sock_all=$(pctl "$tmp/sock.us" '1')
 	sock_pass=$(pctl "$tmp/sock.us" '$3 == 1')
-	local behind
+	local behind slice
 	behind=$(status_field 'd["tick"].get("behind", "-")')
+	# A tick's wait for a starved detector's slice (a request does not wait for it).
+	slice=$(status_field '"%.1f" % d["daemon"]["slice_wait_max_ms"] if "slice_wait_max_ms" in d["daemon"] else "-"')
 	# Under load: the samples after the first two (the clients' arrival).
 	local loaded
 	loaded=$(printf '%s\n' "${samples[@]:2}" | sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", a[int((NR + 1) / 2)]; else print "-" }')
@@ -178,12 +180,12 @@ one() {
 	wait "$dpid" || true
 	dpid=""
 	size=$(stat -c %s "$tmp/state/state.gz" 2>/dev/null || echo 0)
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s | %.1f | %.1f | %.0f | %s | %.1f | %s | %s | %s | %s | %s |\n' \
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s | %.1f | %.1f | %.0f | %s | %.1f | %s | %s | %s | %s | %s | %s |\n' \
 		"$n" "${filled#filled }" "$tracked" "$loaded" "${loaded_max:--}" "$last" "$max" \
 		"$tsave" "$dlast" "$dmax" "$late" "$twait" "$tgap" "$gap" "$ctl_max" "$ctl_n" "$ctl_pass" \
 		"$(echo "$rss / 1024" | bc -l)" "$(echo "$hwm / 1024" | bc -l)" \
 		"$(echo "$rss * 1024 / $n" | bc -l)" "$save" "$(echo "$size / 1048576" | bc -l)" \
-		"$render" "$sock_all" "$sock_pass" "$whole" "$behind"
+		"$render" "$sock_all" "$sock_pass" "$whole" "$behind" "$slice"
 }
 
 # Answer times of FILE's lines (wall us first) that match the awk CONDITION:
@@ -198,8 +200,8 @@ pctl() {	# FILE CONDITION
 {
 	echo "### Daemon tick: CPU time and memory with N clients in the map"
 	echo
-	echo "| clients N | in slots | tracked | tick CPU ms, all N changed (median) | (max) | none changed | largest tick (first: all new) | tick CPU ms during a save (max) | detection pass CPU ms (last) | (max) | tick start late ms (max) | loop's wait for the table ms (max) | detector's hold of the table between looks CPU ms (max) | control socket unlooked-at CPU ms (max) | status answer wall ms (max, of answers) | during a detection pass (max, of answers) | RSS MB | peak RSS MB | RSS bytes/client | state save ms | state file MB | metrics render CPU ms (median) | socket answer wall ms: p50, p99, max (answers) | during a detection pass | table whole after s | ticks that left clients for later |"
-	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| clients N | in slots | tracked | tick CPU ms, all N changed (median) | (max) | none changed | largest tick (first: all new) | tick CPU ms during a save (max) | detection pass CPU ms (last) | (max) | tick start late ms (max) | loop's wait for the table ms (max) | detector's hold of the table between looks CPU ms (max) | control socket unlooked-at CPU ms (max) | status answer wall ms (max, of answers) | during a detection pass (max, of answers) | RSS MB | peak RSS MB | RSS bytes/client | state save ms | state file MB | metrics render CPU ms (median) | socket answer wall ms: p50, p99, max (answers) | during a detection pass | table whole after s | ticks that left clients for later | tick's wait for a starved detector's slice ms (max) |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for n in "${sizes[@]}"; do
 		one "$n"
 	done
@@ -250,6 +252,10 @@ pctl() {	# FILE CONDITION
 	echo "  (clients.unfolded); a tick finds at most 65,536 clients new to it, fewer once those"
 	echo "  finds and the known clients' folds would pass 120 ms of CPU, and penstockd finds"
 	echo "  the rest between ticks (tick.behind: the ticks that left some)."
+	echo "- slice: a detector's thread that waited 250 ms for the table is let in first at a tick"
+	echo "  for 50 ms of its CPU; the tick waits for it (daemon.slice_wait_max_ms, wall clock), a"
+	echo "  control request that comes meanwhile does not: the thread gives way at its next look"
+	echo "  and has the rest after the answer (daemon.table_wait_max_ms counts that wait)."
 } | tee "$out"
 
 "${PS_PYTHON:-/usr/bin/python3}" - "$out" <<'PY'

@@ -78,7 +78,29 @@ int ps_fsync_parent(const char *path)
 	return err;
 }
 
+struct dump_doc {
+	json_t *doc;
+	size_t flags;
+};
+
+static int dump_doc(int fd, void *ctx)
+{
+	struct dump_doc *dd = ctx;
+
+	errno = 0;
+	if (json_dumpfd(dd->doc, fd, dd->flags) || ps_write_all(fd, "\n", 1))
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
 int ps_json_replace(json_t *doc, const char *path, size_t flags)
+{
+	struct dump_doc dd = { .doc = doc, .flags = flags };
+
+	return ps_file_replace(path, dump_doc, &dd);
+}
+
+int ps_file_replace(const char *path, int (*write_body)(int fd, void *ctx), void *ctx)
 {
 	char tmp[PATH_MAX + 8];
 	int fd, err = 0;
@@ -90,9 +112,7 @@ int ps_json_replace(json_t *doc, const char *path, size_t flags)
 		return -errno;
 	/* The data on disk before the name points at it: a crash leaves
 	 * the old file or the new one, whole. */
-	errno = 0;
-	if (json_dumpfd(doc, fd, flags) || ps_write_all(fd, "\n", 1))
-		err = errno ? -errno : -EIO;
+	err = write_body(fd, ctx);
 	if (!err && fsync(fd))
 		err = -errno;
 	if (close(fd) && !err)

@@ -32,6 +32,9 @@ int ps_fsync_parent(const char *path);
  * path.tmp removed.
  */
 int ps_json_replace(json_t *doc, const char *path, size_t flags);
+/* The same for a body its writer writes to fd (0, or -errno), as it goes:
+ * no whole document in memory first. */
+int ps_file_replace(const char *path, int (*write_body)(int fd, void *ctx), void *ctx);
 
 /*
  * A JSON object from path, as ps_json_replace() wrote it. Returns 1 with

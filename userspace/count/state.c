@@ -374,8 +374,11 @@ static void to_v5(const struct ps_ctable *t, const struct ps_crec *r, struct cre
 					o->w[w][b][f] = (uint32_t)ps_crec_bucket(t, r, w, b, f);
 }
 
-/* Records copied (converted) at a time: about 1 MiB. */
-#define SAVE_CHUNK	4096
+/* Records copied (converted) at a time: 1024 of 392 bytes, 392 KiB. The
+ * saver's copy is in penstockd's memory most of the time at a million
+ * clients (a save every 5 s takes seconds): 4096 held 1.2 MiB more, and
+ * a chunk under the lock is a quarter of the wait for the loop. */
+#define SAVE_CHUNK	1024
 
 static int body_whole(gzFile gz, void *ctx)
 {

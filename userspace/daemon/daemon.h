@@ -70,7 +70,9 @@ struct ps_daemon {
 	uint64_t tick_save_max_ns;	/* the largest tick CPU time while a save ran */
 	uint64_t tick_start_ms;	/* monotonic, the last tick's start */
 	uint64_t tick_late_max_ms;	/* the most a tick started after its second */
-	uint64_t table_wait_max_ns;	/* the most the loop, awake, waited for the table's lock */
+	uint64_t table_wait_max_ns;	/* the most the loop, awake, waited for the table's lock
+					 * (a starved thread's slice aside: a request's wait in it) */
+	uint64_t slice_wait_max_ns;	/* the most a tick waited for a starved thread's slice */
 	uint64_t ctl_look_ns;	/* thread CPU time when the loop last looked at the control socket */
 	uint64_t ctl_gap_max_ns;	/* the most CPU time between two looks */
 	bool save_soon;		/* slots were freed: save at the next chance */

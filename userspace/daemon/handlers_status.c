@@ -254,6 +254,8 @@ void ps_run_status(struct ps_daemon *d, const struct ps_ask *a, FILE *out)
 				    json_integer((json_int_t)d->tick_late_max_ms));
 		json_object_set_new(json_object_get(o, "daemon"), "table_wait_max_ms",
 				    json_real(d->table_wait_max_ns / 1e6));
+		json_object_set_new(json_object_get(o, "daemon"), "slice_wait_max_ms",
+				    json_real(d->slice_wait_max_ns / 1e6));
 		json_object_set_new(json_object_get(o, "daemon"), "rss_kb",
 				    json_integer(rss_kb()));
 		json_object_set_new(json_object_get(o, "daemon"), "capabilities",

@@ -223,29 +223,6 @@ int ps_daemon_shape_sync(struct ps_daemon *d, char *err, size_t errlen)
 	return r;
 }
 
-/*
- * The loop, awake: the table, after the piece of work of the thread that
- * holds it (a detection run's, a save's chunk), or the slice of one that
- * waited too long for it (count/tlock.h), the wait counted.
- */
-static void take_table(struct ps_daemon *d, bool tick)
-{
-	struct timespec t0, t1;
-	uint64_t ns;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* A tick lets a starved thread have its slice first; a request does not wait for one. */
-	if (tick)
-		ps_tlock_take_fair(&d->table_mu);
-	else
-		ps_tlock_take(&d->table_mu);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	d->table_held = true;
-	ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL + t1.tv_nsec - t0.tv_nsec;
-	if (ns > d->table_wait_max_ns)
-		d->table_wait_max_ns = ns;
-}
-
 /* The loop looks at the control socket now: the CPU time since it last did. */
 static void ctl_looked(struct ps_daemon *d)
 {
@@ -254,6 +231,59 @@ static void ctl_looked(struct ps_daemon *d)
 	if (d->ctl_look_ns && now - d->ctl_look_ns > d->ctl_gap_max_ns)
 		d->ctl_gap_max_ns = now - d->ctl_look_ns;
 	d->ctl_look_ns = now;
+}
+
+/* Whether a control request waits (a poll() of the control socket's epoll set). */
+static bool ctl_waiting(void *ctx)
+{
+	struct ps_daemon *d = ctx;
+	struct pollfd pfd = { .fd = d->ctl.epfd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+/* The requests waiting, answered while a starved thread's slice is cut (the table held). */
+static void ctl_serve_in_slice(void *ctx)
+{
+	struct ps_daemon *d = ctx;
+	bool yielding = d->yielding;
+
+	d->table_held = true;
+	ctl_looked(d);
+	d->yielding = true;	/* (a handler's pass does not serve again from inside) */
+	ps_control_serve(&d->ctl, ps_daemon_handle, d);
+	d->yielding = yielding;
+	d->table_held = false;
+}
+
+/*
+ * The loop, awake: the table, after the piece of work of the thread that
+ * holds it (a detection run's, a save's chunk), the wait counted; or, at a
+ * tick, after the slice of one that waited too long for it (count/tlock.h),
+ * the requests that come meanwhile answered at the thread's next look, not
+ * at the slice's end.
+ */
+static void take_table(struct ps_daemon *d, bool tick)
+{
+	uint64_t t0 = ps_tlock_ns(CLOCK_MONOTONIC), slice_ns = 0, req_ns = 0, ns;
+
+	/* A tick lets a starved thread have its slice first; a request does not wait for one. */
+	if (tick)
+		ps_tlock_take_fair(&d->table_mu, ctl_waiting, ctl_serve_in_slice, d, &slice_ns,
+				   &req_ns);
+	else
+		ps_tlock_take(&d->table_mu);
+	d->table_held = true;
+	if (slice_ns) {
+		/* The tick's wait for the slice; a request's for the table within it. */
+		if (slice_ns > d->slice_wait_max_ns)
+			d->slice_wait_max_ns = slice_ns;
+		ns = req_ns;
+	} else {
+		ns = ps_tlock_ns(CLOCK_MONOTONIC) - t0;
+	}
+	if (ns > d->table_wait_max_ns)
+		d->table_wait_max_ns = ns;
 }
 
 /*

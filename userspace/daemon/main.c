@@ -112,19 +112,6 @@ int main(int argc, char **argv)
 	 * and a detection run's scratch, freed, would stay in the heap.
 	 */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-	d.config_path = PS_DEFAULT_CONFIG;
-	d.socket_path = PS_CONTROL_SOCKET;
-	d.socket_group = PS_CONTROL_GROUP;
-	d.state_dir = PS_STATE_DIR;
-	d.pin_dir = PS_PIN_DIR;
-	d.ctl.fd = d.ctl.epfd = -1;
-	/*
-	 * Large blocks (a detection run's arrays over a million clients) are
-	 * mapped and given back when freed. Without a fixed threshold glibc
-	 * raises its own after the first such free, and the next ones come
-	 * from the heap, which keeps them.
-	 */
-	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	/*
 	 * One heap for every thread: the detector's thread allocates the
 	 * evidence of what it finds, which the loop frees; a heap of its own
@@ -132,6 +119,12 @@ int main(int argc, char **argv)
 	 * held, a few MB more at the peak.
 	 */
 	mallopt(M_ARENA_MAX, 1);
+	d.config_path = PS_DEFAULT_CONFIG;
+	d.socket_path = PS_CONTROL_SOCKET;
+	d.socket_group = PS_CONTROL_GROUP;
+	d.state_dir = PS_STATE_DIR;
+	d.pin_dir = PS_PIN_DIR;
+	d.ctl.fd = d.ctl.epfd = -1;
 	ret = parse_options(&d, argc, argv, &check);
 	if (ret >= 0)
 		return ret;

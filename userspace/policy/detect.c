@@ -102,7 +102,7 @@ void ps_detect_observe(void *ctx, struct ps_crec *r, const uint64_t delta[PS_NWF
 		       uint32_t now)
 {
 	struct ps_detect *d = ctx;
-	uint32_t idx = r - d->t->rec, m = now / 60;
+	uint32_t idx = r - d->t->rec, m = now / 60, am;
 	uint64_t k = delta[PS_W_INFERENCE], i;
 	struct dstate *s;
 
@@ -113,16 +113,17 @@ void ps_detect_observe(void *ctx, struct ps_crec *r, const uint64_t delta[PS_NWF
 		s->since = now;
 	if (!k)
 		return;
-	if (!s->act_minute || m != s->act_minute) {
-		uint32_t day = m / 1440, old = s->act_minute / 1440;
+	/* (the minute of last_req, which is now's by the end of this call) */
+	am = ps_dt_act_minute(s);
+	if (!am || m != am) {
+		uint32_t day = m / 1440, old = am / 1440;
 
-		if (s->act_minute && day != old) {
+		if (am && day != old) {
 			s->act[1] = day == old + 1 ? s->act[0] : 0;
 			s->act[0] = 0;
 		}
 		if (s->act[0] < UINT16_MAX)
 			s->act[0]++;
-		s->act_minute = m;
 	}
 	/* Over the high_rate floor in the last minute: judged at the next
 	 * tick rather than at the next run (the two buckets bound the window). */
@@ -165,7 +166,7 @@ regular:
 /* Share of its watched minutes (at most the last 24 h) with requests. */
 double ps_dt_duty_cycle(const struct dstate *s, uint32_t now, double *watched_min)
 {
-	uint32_t m = now / 60, day = m / 1440, aday = s->act_minute / 1440;
+	uint32_t m = now / 60, day = m / 1440, aday = ps_dt_act_minute(s) / 1440;
 	uint32_t sm = s->since / 60, from = m % 1440 + 1;
 	double watched = (double)(m - sm + 1), active = 0, share;
 
@@ -242,10 +243,14 @@ static int map_run_bits(struct ps_detect *d, uint32_t n)
 	return 0;
 }
 
-/* The end of a run: its scratch's pages go back to the system. */
-static void drop_run_scratch(struct ps_detect *d)
+/*
+ * The scratch of a group detector (the outflow in tokens' networks and
+ * values, the prefixes' counts, tags, keys and members' features): its
+ * pages go back when it is done, so that the next one's (the prefix
+ * keys after the token outflow's networks) never meet them.
+ */
+void ps_dt_drop_group_scratch(struct ps_detect *d)
 {
-	ps_dt_arena_drop(&d->bits);
 	ps_dt_arena_drop(&d->vals);
 	ps_dt_arena_drop(&d->pcount);
 	ps_dt_arena_drop(&d->tags);
@@ -253,6 +258,13 @@ static void drop_run_scratch(struct ps_detect *d)
 	ps_dt_arena_drop(&d->hyd);
 	ps_dt_arena_drop(&d->tnets);
 	ps_dt_arena_drop(&d->tidx);
+}
+
+/* The end of a run: its scratch's pages go back to the system. */
+static void drop_run_scratch(struct ps_detect *d)
+{
+	ps_dt_arena_drop(&d->bits);
+	ps_dt_drop_group_scratch(d);
 	d->bcand = d->brep = d->bfound = d->bskip = d->bgroup = d->b6 = NULL;
 	d->run_n = 0;
 }

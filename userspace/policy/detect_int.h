@@ -49,15 +49,21 @@
 /* What the detector keeps per client (index: the client table's record). */
 struct dstate {
 	uint32_t since;		/* Unix s the detector first saw it (this run) */
-	uint32_t last_req;	/* Unix s of the tick that last saw requests */
-	uint32_t act_minute;	/* the last minute with requests */
+	uint32_t last_req;	/* Unix s of the tick that last saw requests; its
+				 * minute (last_req / 60) the last with requests */
 	uint16_t act[2];	/* minutes with requests: its UTC day, the day before */
 	uint16_t nint;		/* intervals averaged (saturates at REG_N) */
 	uint8_t cls;		/* class id, CLS_UNKNOWN until looked up */
 	uint8_t hot;		/* the epoch it was last judged over the high_rate floor in */
 	float imean, ivar;	/* the intervals' weighted mean and variance, seconds */
 };
-_Static_assert(sizeof(struct dstate) == 28, "28 bytes a client");
+_Static_assert(sizeof(struct dstate) == 24, "24 bytes a client");
+
+/* The last minute with requests (0: none yet): written with last_req, always. */
+static inline uint32_t ps_dt_act_minute(const struct dstate *s)
+{
+	return s->last_req / 60;
+}
 #define CLS_UNKNOWN	0xff
 
 /* A subject in escalation. */
@@ -185,6 +191,8 @@ struct dt_arena {
 void *ps_dt_arena(struct dt_arena *a, size_t bytes);
 void ps_dt_arena_drop(struct dt_arena *a);
 void ps_dt_arena_free(struct dt_arena *a);
+/* The group detectors' arenas' pages given back (all but the run's bitmaps). */
+void ps_dt_drop_group_scratch(struct ps_detect *d);
 
 /* Bitmaps over the records of a run. */
 static inline bool ps_bit(const uint64_t *b, uint32_t i)

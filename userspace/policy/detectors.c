@@ -563,8 +563,11 @@ int ps_dt_judge_groups(struct ps_detect *d, struct dt_run *run)
 	for (i = 0; i < ps_dt_nrows && !d->stale; i++) {
 		const struct dt_row *row = &ps_dt_rows[i];
 
-		if (row->kind == DT_GROUP && ps_dt_row_enabled(dc, row))
+		if (row->kind == DT_GROUP && ps_dt_row_enabled(dc, row)) {
 			taken += row->group(d, run);
+			/* Its scratch's pages go before the next one's come. */
+			ps_dt_drop_group_scratch(d);
+		}
 	}
 	if (run->kp_read)
 		ps_kpairs_free(&run->kp);

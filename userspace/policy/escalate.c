@@ -248,33 +248,54 @@ struct ps_esc_snap *ps_detect_snapshot(struct ps_detect *d)
 	return s;
 }
 
-int ps_esc_snap_write(struct ps_esc_snap *s, const char *path)
+/*
+ * {"subjects":[{...},...]} written a subject at a time (the bytes a whole
+ * document dumped with JSON_COMPACT gives): tens of thousands of subjects
+ * in escalation (a population of hydras) made a tree of megabytes in
+ * penstockd's heap at every save.
+ */
+static int snap_body(int fd, void *ctx)
 {
-	json_t *arr = json_array(), *doc;
-	char subj[64];
+	const struct ps_esc_snap *s = ctx;
+	char subj[64], out[65536];
+	size_t len = 0;
 	uint32_t i;
-	int err;
+	int r;
 
-	if (!arr) {
-		free(s);
-		return -ENOMEM;
-	}
+	len = (size_t)snprintf(out, sizeof(out), "{\"subjects\":[");
 	for (i = 0; i < s->n; i++) {
 		const struct esc *e = &s->e[i];
+		json_t *o = json_pack("{s:s,s:i,s:I,s:I,s:I}", "subject",
+				      ps_prefix_str(&e->subj, subj, sizeof(subj)), "stage", e->stage,
+				      "next_ms", (json_int_t)e->next_ms, "last_ms",
+				      (json_int_t)e->last_ms, "until_ms", (json_int_t)e->until_ms);
+		size_t n;
 
-		json_array_append_new(arr, json_pack("{s:s,s:i,s:I,s:I,s:I}", "subject",
-						     ps_prefix_str(&e->subj, subj, sizeof(subj)),
-						     "stage", e->stage, "next_ms",
-						     (json_int_t)e->next_ms, "last_ms",
-						     (json_int_t)e->last_ms, "until_ms",
-						     (json_int_t)e->until_ms));
+		/* (a subject's object is under 256 bytes: room for one more, and its comma) */
+		if (sizeof(out) - len < 512) {
+			if ((r = ps_write_all(fd, out, len))) {
+				json_decref(o);
+				return r;
+			}
+			len = 0;
+		}
+		if (i)
+			out[len++] = ',';
+		n = o ? json_dumpb(o, out + len, sizeof(out) - len - 8, JSON_COMPACT) : 0;
+		json_decref(o);
+		if (!n || n > sizeof(out) - len - 8)
+			return -ENOMEM;
+		len += n;
 	}
+	memcpy(out + len, "]}\n", 3);
+	return ps_write_all(fd, out, len + 3);
+}
+
+int ps_esc_snap_write(struct ps_esc_snap *s, const char *path)
+{
+	int err = ps_file_replace(path, snap_body, s);
+
 	free(s);
-	doc = json_pack("{s:o}", "subjects", arr);
-	if (!doc)
-		return -ENOMEM;
-	err = ps_json_replace(doc, path, JSON_COMPACT);
-	json_decref(doc);
 	return err;
 }
 

@@ -3262,6 +3262,90 @@ static void test_last_step_renewal(void)
 	ck_end(&ck);
 }
 
+/*
+ * The escalation file, written a subject at a time: thousands of subjects
+ * (more than the writer's 64 KiB buffer holds) come back whole, and the
+ * file is byte for byte what jansson writes for the whole document
+ * (JSON_COMPACT, a newline), as when it was dumped as one tree.
+ */
+static void test_escalation_file_streamed(void)
+{
+	char dir[] = "/tmp/pst-detect-XXXXXX", in[64], out[64], lerr[256];
+	json_t *arr = json_array(), *doc, *back = NULL, *o;
+	struct ps_config *cfg = cfg_new();
+	struct sim *s = NULL;
+	char *text = NULL, *dump = NULL, subj[32];
+	size_t i, len = 0, n = 3000, found = 0;
+	struct ck ck;
+	FILE *f;
+	int r;
+
+	ck_init(&ck, "escalation_file_streamed");
+	if (!mkdtemp(dir)) {
+		ck_fail(&ck, "mkdtemp: %s", strerror(errno));
+		ck_end(&ck);
+		return;
+	}
+	snprintf(in, sizeof(in), "%s/in.json", dir);
+	snprintf(out, sizeof(out), "%s/escalation.json", dir);
+	for (i = 0; i < n; i++) {
+		snprintf(subj, sizeof(subj), "198.18.%zu.%zu", i / 250, i % 250 + 1);
+		json_array_append_new(arr, json_pack("{s:s,s:i,s:I,s:I,s:I}", "subject", subj,
+						     "stage", 0, "next_ms",
+						     (json_int_t)(T0 + i) * 1000, "last_ms",
+						     (json_int_t)(T0 + i) * 1000 - 7, "until_ms",
+						     (json_int_t)i * 3));
+	}
+	doc = json_pack("{s:o}", "subjects", arr);
+	if (json_dump_file(doc, in, JSON_COMPACT))
+		ck_fail(&ck, "cannot write %s", in);
+	s = sim_new(&ck, cfg);
+	if ((r = ps_detect_load(s->d, in, lerr, sizeof(lerr))) != (int)n)
+		ck_fail(&ck, "loaded %d subjects of %zu: %s", r, n, lerr);
+	else if (ps_detect_save(s->d, out))
+		ck_fail(&ck, "ps_detect_save failed");
+	f = fopen(out, "r");
+	if (f) {
+		text = calloc(1, 1 << 20);
+		len = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
+		fclose(f);
+	}
+	back = text ? json_loads(text, 0, NULL) : NULL;
+	dump = back ? json_dumps(back, JSON_COMPACT) : NULL;
+	if (!back || !dump)
+		ck_fail(&ck, "%s is not JSON", out);
+	else if (len != strlen(dump) + 1 || memcmp(text, dump, len - 1) || text[len - 1] != '\n')
+		ck_fail(&ck, "%s (%zu bytes) is not jansson's compact dump of it (%zu bytes) and a newline",
+			out, len, strlen(dump) + 1);
+	json_array_foreach(json_object_get(back, "subjects"), i, o) {
+		const char *sj = json_string_value(json_object_get(o, "subject"));
+		unsigned a, b;
+		size_t k;
+
+		if (!sj || sscanf(sj, "198.18.%u.%u", &a, &b) != 2)
+			continue;
+		k = (size_t)a * 250 + b - 1;
+		if (json_integer_value(json_object_get(o, "stage")) == 0 &&
+		    json_integer_value(json_object_get(o, "next_ms")) == (json_int_t)(T0 + k) * 1000 &&
+		    json_integer_value(json_object_get(o, "last_ms")) ==
+			    (json_int_t)(T0 + k) * 1000 - 7 &&
+		    json_integer_value(json_object_get(o, "until_ms")) == (json_int_t)k * 3)
+			found++;
+	}
+	if (found != n)
+		ck_fail(&ck, "%zu of %zu subjects came back with their stage and times", found, n);
+	free(dump);
+	free(text);
+	json_decref(back);
+	json_decref(doc);
+	if (s)
+		sim_free(s);
+	unlink(in);
+	unlink(out);
+	rmdir(dir);
+	ck_end(&ck);
+}
+
 static void test_escalation_restart(void)
 {
 	char dir[] = "/tmp/pst-detect-XXXXXX", path[64], bad[64], lerr[256];
@@ -3644,6 +3728,7 @@ int main(void)
 	test_threshold();
 	test_escalation();
 	test_escalation_restart();
+	test_escalation_file_streamed();
 	test_last_step_renewal();
 	test_prefix();
 	test_prefix_crowd();
