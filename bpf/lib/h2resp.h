@@ -1005,7 +1005,13 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 		ps_stat_add(PS_STAT_H2_NO_SLOT, w->no_slot);
 	if (w->encoded)
 		ps_stat_add(PS_STAT_RESP_ENCODED, w->encoded);
-	bpf_map_update_elem(&ps_h2r, &in->k, &w->st, BPF_ANY);
+	/* Back in place: an update of an LRU hash takes a new element (and
+	 * its locks) at every segment. Only egress writes it, one segment of
+	 * a connection at a time. */
+	if (v)
+		bpf_probe_read_kernel(v, sizeof(w->st), &w->st);
+	else
+		bpf_map_update_elem(&ps_h2r, &in->k, &w->st, BPF_ANY);
 	ps_h2r_acc_end();
 	if (!ctr)
 		return 0;
