@@ -525,8 +525,8 @@ static unsigned int hw_answer(char *out, size_t cap, unsigned int prompt, unsign
 		"Content-Encodings: gzip", "Content-Encodin: br", "Content-Encoding: identity",
 		"Content-Length : 12", "Content-Type : application/json",
 		"Server: nginx/1.22.1", "Date: Mon, 07 Dec 2026 07:29:05 GMT", "ETag: \"6934ed7b-f0\"",
-		"X-Request-Id: 5f0d7a0c-55f1-4a43-9c3e-2d2b8cc1b4f4-5f0d7a0c-55f1-4a43-9c3e-"
-		"2d2b8cc1b4f4-5f0d7a0c-55f1-4a43-9c3e-2d2b8cc1b4f4-5f0d7a0c-55f1-4a43-9c3e",
+		("X-Request-Id: 5f0d7a0c-55f1-4a43-9c3e-2d2b8cc1b4f4-5f0d7a0c-55f1-4a43-9c3e-"
+		 "2d2b8cc1b4f4-5f0d7a0c-55f1-4a43-9c3e-2d2b8cc1b4f4-5f0d7a0c-55f1-4a43-9c3e"),
 		"C: d", "Accept-Ranges: bytes",
 	};
 	char bd[256], lines[16][256], name[64], val[96];
