@@ -567,6 +567,8 @@ static unsigned int hw_answer(char *out, size_t cap, unsigned int prompt, unsign
 		unsigned int j = rndn(i + 1);
 		char t[256];
 
+		if (j == i)
+			continue;
 		strcpy(t, lines[i]);
 		strcpy(lines[i], lines[j]);
 		strcpy(lines[j], t);
