@@ -226,7 +226,7 @@ $(OUTPUT)/tests/unit_%: test_%.c tests/unit/check.h \
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) $(LDLIBS) $(ZLIB_LIBS) -o $@
 
-$(OUTPUT)/tests/datapath_%: tests/datapath/test_%.c tests/datapath/harness.h tests/unit/check.h \
+$(OUTPUT)/tests/datapath_%: tests/datapath/test_%.c $(wildcard tests/datapath/*.h) tests/unit/check.h \
 		$(call obj,$(US)/count/flows.c $(US)/enforce/enforce.c $(COMMON_SRCS)) \
 		$(OUTPUT)/penstock.skel.h | $(OUTPUT)/tests
 	$(call msg,TEST,$@)

@@ -135,22 +135,24 @@ __attribute__((noinline)) int ps_tunnel_answer(struct __sk_buff *skb, struct ps_
 
 /*
  * The server's frames of an HTTP/2 connection (bpf/lib/h2resp.h): its
- * fresh in-order bytes, or the loss of some.
+ * fresh in-order bytes, or the loss of some. Returns the bytes counted to
+ * the clients its streams' requests named (their frames' payloads).
  */
-static __always_inline void ps_h2r_pkt(struct __sk_buff *skb, struct ps_pkt_ctx *x,
+static __always_inline __u32 ps_h2r_pkt(struct __sk_buff *skb, struct ps_pkt_ctx *x,
 				       const struct ps_seg_result *res, __u32 how, __u32 skip)
 {
 	struct ps_h2r_work *w;
 	struct ps_h2r_in *in;
 	__u32 from = res->fresh_off + skip;
+	int moved;
 
 	if (res->ooo || res->absorbed)
 		how = PS_H2R_LOST;
 	else if (!res->fresh_len && !skip)
-		return;
+		return 0;
 	w = ps_h2r_work();
 	if (!w)
-		return;
+		return 0;
 	in = &w->in;
 	__builtin_memcpy(&in->k, &x->k, sizeof(in->k));
 	in->now = x->now;
@@ -158,7 +160,9 @@ static __always_inline void ps_h2r_pkt(struct __sk_buff *skb, struct ps_pkt_ctx 
 	in->len = res->fresh_len > skip ? res->fresh_len - skip : 0;
 	in->avail = x->p.payload_avail > from ? x->p.payload_avail - from : 0;
 	in->how = how;
-	ps_h2r_segment(skb, (struct ps_client_ctr *)x->c);
+	/* At most the bytes it walked: in->len. */
+	moved = ps_h2r_segment(skb, (struct ps_client_ctr *)x->c);
+	return moved > 0 ? moved : 0;
 }
 
 /*
@@ -192,21 +196,18 @@ static __always_inline __u32 ps_resp_pkt(struct __sk_buff *skb, struct ps_pkt_ct
 	/* A 101 to h2c, its head up bytes: what follows is HTTP/2. */
 	if (up && up <= res->fresh_len && !res->ooo && !res->absorbed) {
 		f->resp.state = PS_R_DEAD;
-		ps_h2r_pkt(skb, x, res, PS_H2R_START | (ps_up_inference(f) ? PS_H2R_UP_INF : 0),
-			   up);
-		return 0;
+		return ps_h2r_pkt(skb, x, res,
+				  PS_H2R_START | (ps_up_inference(f) ? PS_H2R_UP_INF : 0), up);
 	}
 	if (f->resp.state == PS_R_DEAD) {
-		ps_h2r_pkt(skb, x, res, 0, 0);
-		return 0;
+		return ps_h2r_pkt(skb, x, res, 0, 0);
 	}
 	if (!res->ooo && !res->absorbed && res->fresh_len &&
 	    ps_h2r_preface(skb, f, ps_data_seq(&x->p) + res->fresh_off,
 			   x->p.payload_off + res->fresh_off,
 			   x->p.payload_avail > res->fresh_off ? x->p.payload_avail - res->fresh_off : 0)) {
 		f->resp.state = PS_R_DEAD;
-		ps_h2r_pkt(skb, x, res, PS_H2R_START, 0);
-		return 0;
+		return ps_h2r_pkt(skb, x, res, PS_H2R_START, 0);
 	}
 	if (st == PS_H2_PREFACE || st == PS_H2_FRAME || st == PS_H2_PAYLOAD ||
 	    st == PS_H2_BLOCK || st == PS_H2_GDATA) {

@@ -487,6 +487,10 @@ static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x
 		   f->rq.b_state == PS_RB_SUBJ ? PS_BC_CARRY : PS_BC_CONN;
 	s->b_pend = f->rq.named ? f->rq.b_pend : 0;
 	s->b_carry = s->b_moved = s->b_conn = 0;
+	if (s->b_on) {
+		__builtin_memset(s->hsb, 0, sizeof(s->hsb));
+		__builtin_memset(s->hsm, 0, sizeof(s->hsm));
+	}
 	ps_h2_begin(s, x);
 	return s;
 }
@@ -509,6 +513,8 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scra
 	ps_gate_end(x->f, s);
 	if (s->b_on)
 		ps_g_rb_end(x->f->dir[PS_DIR_RX].next);
+	if (s->b_on && s->h2_on)
+		ps_h2_hs_bytes();
 	if (s->b_on || s->rq_pn)
 		ps_g_rq_flow(&x->f->rq);
 	if (s->rq_ep) {

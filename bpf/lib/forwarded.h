@@ -753,6 +753,8 @@ static __always_inline void ps_rb_mark(struct ps_scratch *s, __u32 pos, __u32 cu
 				s->b_carry += n;
 			else if (c && c <= PS_SUBJ_MAX)
 				s->sj[(c - 1) & (PS_SUBJ_MAX - 1)].nbytes += n;
+			else if (c >= PS_BC_HS && c < PS_BC_HS + PS_H2S_SLOTS)
+				s->hsb[(c - PS_BC_HS) & (PS_H2S_SLOTS - 1)] += n;
 			else
 				n = 0;
 			s->b_moved += n;
@@ -810,6 +812,10 @@ PS_GLOBAL int ps_g_rb_end(__u32 end)
 	st = s->h.state;
 	if (st == PS_H1_REQLINE && s->b_cur != PS_BC_PEND && s->h.carry_len < 0xffff)
 		ps_rb_mark(s, end - s->h.carry_len, PS_BC_PEND);
+	/* An HTTP/2 frame header cut by the segment's end: the
+	 * connection's client's (http2.h ps_h2_rb_frame()). */
+	else if (st == PS_H2_FRAME && s->h.carry_len && s->h.carry_len < 0xffff)
+		ps_rb_mark(s, end - s->h.carry_len, PS_BC_CONN);
 	ps_rb_mark(s, end, s->b_cur);
 	if (s->b_cur == PS_BC_PEND && st != PS_H1_REQLINE && st != PS_H1_HEADERS &&
 	    st != PS_H1_HDRLINE) {
@@ -830,6 +836,7 @@ PS_GLOBAL int ps_g_rq_flow(struct ps_rq_queue *q)
 {
 	struct ps_scratch *s = ps_scratch();
 	struct ps_client_ctr *ctr;
+	struct ps_h2_subj *hs;
 	struct ps_rq_subj *e;
 	struct ps_subj *sj;
 	__u32 i, j, k, n0, start;
@@ -875,6 +882,12 @@ PS_GLOBAL int ps_g_rq_flow(struct ps_rq_queue *q)
 		q->b_state = sj->gen ? PS_RB_SUBJ : PS_RB_CONN;
 		q->b_slot = sj->slot;
 		q->b_gen = sj->gen;
+	} else if (k >= PS_BC_HS && k < PS_BC_HS + PS_H2S_SLOTS) {
+		/* An HTTP/2 frame's payload of a stream named before. */
+		hs = &s->h2c.hs[(k - PS_BC_HS) & (PS_H2S_SLOTS - 1)];
+		q->b_state = hs->gen ? PS_RB_SUBJ : PS_RB_CONN;
+		q->b_slot = hs->slot;
+		q->b_gen = hs->gen;
 	} else if (k != PS_BC_CARRY) {
 		q->b_state = PS_RB_CONN;
 	}
@@ -987,10 +1000,13 @@ static long ps_subj_count_cb(__u32 i, void *data)
 			s->nfwd -= sj->nreq < s->nfwd ? sj->nreq : s->nfwd;
 		s->nfwd_full += sj->nreq;
 		s->b_conn += sj->nbytes;
+		s->nmsg += sj->nmsg;
 		return 0;
 	}
 	if (sj->nbytes)
 		ps_add(ctr->c.rx_payload, sj->nbytes);
+	if (sj->nmsg)
+		ps_add(ctr->rx_messages, sj->nmsg);
 	if (sj->nreq)
 		ps_add(ctr->c.requests, sj->nreq);
 	if (sj->ninf)

@@ -126,6 +126,11 @@ struct ps_h2r_work {
 	__u32 done;		/* the segment's bytes read or skipped (here, not in the
 				 * loop's context: the verifier then need not follow
 				 * each step's count apart) */
+	__u32 fhs;		/* the frame's stream's entry in hs, PS_H2S_SLOTS if none ... */
+	__u32 pstart;		/* ... and where its payload's bytes not yet counted begin */
+	__u32 hsb[PS_H2S_SLOTS];	/* the segment's frame payload bytes of hs[j]'s stream ... */
+	__u32 hsm[PS_H2S_SLOTS];	/* ... and its gRPC messages */
+	__u32 moved;		/* the segment's bytes counted to the streams' own clients */
 };
 
 struct {
@@ -140,6 +145,42 @@ static __always_inline struct ps_h2r_work *ps_h2r_work(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&ps_h2r_map, &zero);
+}
+
+/* The entry of hs naming stream sid's own client, PS_H2S_SLOTS if none. */
+static __always_inline __u32 ps_h2r_hs_of(const struct ps_h2r_work *w, __u32 sid)
+{
+	const struct ps_h2_subj *e = &w->hs[(sid >> 1) & (PS_H2S_SLOTS - 1)];
+
+	return sid && e->sid == sid && e->gen ? (sid >> 1) & (PS_H2S_SLOTS - 1) : PS_H2S_SLOTS;
+}
+
+/*
+ * The frame's payload bytes walked since pstart are its stream's client's
+ * when the ingress named one for it (hs), else the connection's client's.
+ */
+static __always_inline void ps_h2r_pbytes(struct ps_h2r_work *w)
+{
+	__u32 j = w->fhs;
+
+	if (j < PS_H2S_SLOTS && w->done > w->pstart) {
+		barrier_var(j);
+		w->hsb[j & (PS_H2S_SLOTS - 1)] += w->done - w->pstart;
+	}
+	w->pstart = w->done;
+}
+
+/* A gRPC message of the frame's stream: its client's, or the connection's. */
+static __always_inline void ps_h2r_msg(struct ps_h2r_work *w)
+{
+	__u32 j = w->fhs;
+
+	if (j < PS_H2S_SLOTS) {
+		barrier_var(j);
+		w->hsm[j & (PS_H2S_SLOTS - 1)]++;
+	} else {
+		w->msgs++;
+	}
 }
 
 /* Did the ingress classify client stream sid as an inference request? */
@@ -347,6 +388,8 @@ __weak __attribute__((noinline)) int ps_h2r_header(void)
 	st->hdr_n = 0;
 	st->left = flen;
 	st->pad_left = 0;
+	w->fhs = ps_h2r_hs_of(w, sid);
+	w->pstart = w->done;
 	if (st->type == PS_H2R_T_DATA && sid) {
 		slot = ps_h2r_find(w, sid);
 		if (slot >= PS_H2R_SLOTS && ps_h2r_is_inf(w, sid)) {
@@ -680,13 +723,13 @@ static long ps_h2r_grpc_cb(__u32 idx, void *data)
 			   ((__u32)rw->b[(p + 2) & (PS_RESP_CHUNK - 1)] << 16) |
 			   ((__u32)rw->b[(p + 3) & (PS_RESP_CHUNK - 1)] << 8) |
 			   rw->b[(p + 4) & (PS_RESP_CHUNK - 1)];
-		w->msgs++;
+		ps_h2r_msg(w);
 		p += 5;
 	} else {
 		sl->left = sl->pfx ? (sl->left << 8) | rw->b[p & (PS_RESP_CHUNK - 1)] : 0;
 		if (++sl->pfx == 5) {
 			sl->pfx = 0;
-			w->msgs++;
+			ps_h2r_msg(w);
 		}
 		p++;
 	}
@@ -826,6 +869,8 @@ static long ps_h2r_step(__u32 idx, void *data)
 		if (((st->type == PS_H2R_T_DATA || st->type == PS_H2R_T_HEADERS) &&
 		     (st->flags & PS_H2R_F_END_STREAM)) || st->type == PS_H2R_T_RST)
 			ps_h2r_release(w, ps_h2r_judge(1));
+		ps_h2r_pbytes(w);
+		w->fhs = PS_H2S_SLOTS;
 		ps_h2r_frame_end();
 		return 0;
 	}
@@ -912,8 +957,13 @@ static long ps_h2r_step(__u32 idx, void *data)
  * frames are followed (or may start to be: PS_H2R_START): in->len at
  * in->off in the skb, of which in->avail were captured. Counts into the client's
  * counters ctr what the inference streams' data report, and debits its
- * token limits, as ps_resp_segment() does for HTTP/1. A global function,
- * verified once.
+ * token limits, as ps_resp_segment() does for HTTP/1. The payloads of the
+ * frames of a stream whose request named its own client (ps_h2_conn.hs:
+ * a key, a forwarded address) are that client's tx_payload, and its gRPC
+ * messages its tx_messages; the frame headers and every other frame are
+ * the connection's client's. Returns the bytes counted to streams' own
+ * clients, which the caller leaves out of the connection's. A global
+ * function, verified once.
  */
 
 /* A segment begins: nothing counted yet; each slot's stream's client as it was. */
@@ -942,6 +992,68 @@ __weak __attribute__((noinline)) int ps_h2r_acc_end(void)
 	return 0;
 }
 
+/*
+ * A segment begins: no payload bytes or messages counted to streams' own
+ * clients yet; a payload it starts in is the stream's of the frame's
+ * header. A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_h2r_hs_begin(void)
+{
+	struct ps_h2r_work *w = ps_h2r_work();
+
+	if (!w)
+		return 0;
+	w->moved = 0;
+	w->pstart = 0;
+	__builtin_memset(w->hsb, 0, sizeof(w->hsb));
+	__builtin_memset(w->hsm, 0, sizeof(w->hsm));
+	w->fhs = w->st.state == PS_H2R_FRAME || w->st.state == PS_H2R_DEAD ?
+			 PS_H2S_SLOTS : ps_h2r_hs_of(w, w->st.sid);
+	return 0;
+}
+
+/*
+ * The segment's frame payload bytes (a payload it ends in, up to its end)
+ * and gRPC messages of streams of their own clients (hs), to them; a
+ * client whose slot is gone leaves them to the connection's. Then the
+ * connection's client's counts, to cc. Returns the bytes counted to the
+ * streams' clients. A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_h2r_hs_end(struct ps_client_ctr *cc)
+{
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_client_ctr *ctr;
+	struct ps_h2r_acc *a;
+	__u32 j;
+
+	if (!w)
+		return 0;
+	ps_h2r_pbytes(w);
+	for (j = 0; j < PS_H2S_SLOTS; j++) {
+		if (!(w->hsb[j] | w->hsm[j]))
+			continue;
+		ctr = ps_slot_ctr(w->hs[j].slot);
+		if (ctr && ctr->gen == w->hs[j].gen) {
+			if (w->hsb[j]) {
+				ps_add(ctr->c.tx_payload, w->hsb[j]);
+				w->moved += w->hsb[j];
+			}
+			if (w->hsm[j])
+				ps_add(ctr->tx_messages, w->hsm[j]);
+		} else {
+			w->msgs += w->hsm[j];
+		}
+	}
+	if (!cc)
+		return w->moved;
+	/* A stream the client resets is debited what it took. */
+	a = &w->acc[PS_H2R_SLOTS];
+	ps_answer_count(cc, a->events, a->tx_tokens, a->rx_tokens, a->debit, a->est, w->in.now);
+	if (w->msgs)
+		ps_add(cc->tx_messages, w->msgs);
+	return w->moved;
+}
+
 __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 						    struct ps_client_ctr *ctr)
 {
@@ -950,9 +1062,7 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	struct ps_h2r_in *in;
 	struct ps_h2_resp *v;
 	struct ps_h2_conn *h;
-	struct ps_h2r_acc *a;
 	__u32 len, avail, how;
-	__u64 now;
 
 	if (!w)
 		return 0;
@@ -961,7 +1071,6 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	len = in->len;
 	avail = in->avail;
 	how = in->how;
-	now = in->now;
 	v = bpf_map_lookup_elem(&ps_h2r, &in->k);
 	if (v && v->state == PS_H2R_DEAD)
 		return 0;
@@ -994,6 +1103,7 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	w->no_slot = 0;
 	w->encoded = 0;
 	w->done = 0;
+	ps_h2r_hs_begin();
 	ctx.len = avail < len ? avail : len;
 	bpf_loop(PS_H2R_STEPS, ps_h2r_step, &ctx, 0);
 	/* Bytes not read (not captured, or past the steps a segment has). */
@@ -1013,14 +1123,7 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	else
 		bpf_map_update_elem(&ps_h2r, &in->k, &w->st, BPF_ANY);
 	ps_h2r_acc_end();
-	if (!ctr)
-		return 0;
-	/* A stream the client resets is debited what it took. */
-	a = &w->acc[PS_H2R_SLOTS];
-	ps_answer_count(ctr, a->events, a->tx_tokens, a->rx_tokens, a->debit, a->est, now);
-	if (w->msgs)
-		ps_add(ctr->tx_messages, w->msgs);
-	return 0;
+	return ps_h2r_hs_end(ctr);
 }
 
 /*

@@ -291,6 +291,84 @@ PS_GLOBAL int ps_h2_subj_flow(void)
 }
 
 /*
+ * Whose the payload of the client's frame on stream sid is, on a
+ * connection whose requests may name their own clients: the client an
+ * inference stream's header block named, in this segment (an index + 1 in
+ * sj, ps_h2_settle()) or before it (PS_BC_HS + its entry in h2c.hs, while
+ * the stream is there); else the connection's.
+ */
+static __always_inline __u8 ps_h2_owner(const struct ps_scratch *s, __u32 sid)
+{
+	const struct ps_h2_subj *e;
+	__u32 i, j;
+
+	if (!sid)
+		return PS_BC_CONN;
+	for (i = 0; i < PS_H2S_SLOTS; i++)
+		if (i < s->nh2s && s->h2s_sid[i] == sid)
+			return s->h2s_k[i];
+	j = (sid >> 1) & (PS_H2S_SLOTS - 1);
+	e = &s->h2c.hs[j];
+	return e->sid == sid && e->gen ? PS_BC_HS + j : PS_BC_CONN;
+}
+
+/*
+ * The client's frame whose header is at buf[pos] (forwarded.h
+ * ps_rb_mark()): its 9 bytes are the connection's client's, and so is a
+ * header block frame's payload (HEADERS, CONTINUATION); any other's
+ * payload (DATA, padding included; WINDOW_UPDATE, RST_STREAM) is its
+ * stream's client's (ps_h2_owner()). A global function, verified once.
+ */
+PS_GLOBAL int ps_h2_rb_frame(__u32 pos, __u32 type, __u32 sid)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 p;
+
+	if (!s)
+		return 0;
+	p = s->chunk_seq + pos - s->cc;
+	ps_rb_mark(s, p, PS_BC_CONN);
+	if (type != PS_H2_HEADERS && type != PS_H2_CONTINUATION)
+		ps_rb_mark(s, p + PS_H2_FRAME_HDR, ps_h2_owner(s, sid));
+	return 0;
+}
+
+/*
+ * The segment's payload bytes and gRPC messages of streams named before
+ * it (h2c.hs), to their clients; a client whose slot is gone hands them
+ * back to the connection's. Before ps_h2_subj_flow() puts the segment's streams in
+ * h2c.hs. A global function, verified once.
+ */
+PS_GLOBAL int ps_h2_hs_bytes(void)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_client_ctr *ctr;
+	struct ps_h2_subj *e;
+	__u32 j;
+
+	if (!s)
+		return 0;
+	for (j = 0; j < PS_H2S_SLOTS; j++) {
+		if (!(s->hsb[j] | s->hsm[j]))
+			continue;
+		e = &s->h2c.hs[j];
+		ctr = e->gen ? ps_slot_ctr(e->slot) : NULL;
+		if (ctr && ctr->gen == e->gen) {
+			if (s->hsb[j])
+				ps_add(ctr->c.rx_payload, s->hsb[j]);
+			if (s->hsm[j])
+				ps_add(ctr->rx_messages, s->hsm[j]);
+		} else {
+			s->b_conn += s->hsb[j];
+			s->nmsg += s->hsm[j];
+		}
+		s->hsb[j] = 0;
+		s->hsm[j] = 0;
+	}
+	return 0;
+}
+
+/*
  * A request's header block has ended at stream position pos: an inference
  * request is counted and waits for its client's limit; a :path HPACK
  * could not read leaves it unclassified, and it waits for the limit all
@@ -376,6 +454,8 @@ PS_GLOBAL __u32 ps_h2_gdata_start(__u32 pos, __u32 len)
 	       ((__u32)s->buf[(pos + 6) & PS_BUF_MASK] << 16) |
 	       ((__u32)s->buf[(pos + 7) & PS_BUF_MASK] << 8) |
 	       s->buf[(pos + 8) & PS_BUF_MASK]) & 0x7fffffffU;
+	if (s->b_on)
+		ps_h2_rb_frame(pos, PS_H2_DATA, sid);
 	for (i = 0; i < PS_H2G_SLOTS; i++)
 		if (c->g[i].sid == sid)
 			break;
@@ -404,9 +484,10 @@ PS_GLOBAL __u32 ps_h2_gdata_start(__u32 pos, __u32 len)
  * The data of a gRPC call's DATA frame from buf[p] on (up to len; h.body_left
  * bytes of it left): each message's 5-byte prefix (a flag byte, a 4-byte
  * big-endian length) read, cut anywhere, its bytes skipped. A message
- * counts (rx_messages) when its prefix is read whole. At the data's end,
- * the frame's padding is skipped and the next frame header comes. Returns
- * where it stopped. A global function, verified once.
+ * counts (rx_messages) when its prefix is read whole, to the client of
+ * its stream (ps_h2_owner()). At the data's end, the frame's padding is
+ * skipped and the next frame header comes. Returns where it stopped. A
+ * global function, verified once.
  */
 PS_GLOBAL __u32 ps_h2_gdata(__u32 p, __u32 len)
 {
@@ -414,13 +495,21 @@ PS_GLOBAL __u32 ps_h2_gdata(__u32 p, __u32 len)
 	struct ps_h2g_slot *g;
 	struct ps_h2_conn *c;
 	struct ps_http *h;
-	__u32 i, k;
+	__u32 i, k, *nm;
+	__u8 o;
 
 	if (!s || p > len || len > PS_BUF_SIZE)
 		return len;
 	c = &s->h2c;
 	h = &s->h;
 	g = &c->g[c->gslot & (PS_H2G_SLOTS - 1)];
+	o = s->b_on ? ps_h2_owner(s, g->sid) : PS_BC_CONN;
+	if (o && o <= PS_SUBJ_MAX)
+		nm = &s->sj[(o - 1) & (PS_SUBJ_MAX - 1)].nmsg;
+	else if (o >= PS_BC_HS && o < PS_BC_HS + PS_H2S_SLOTS)
+		nm = &s->hsm[(o - PS_BC_HS) & (PS_H2S_SLOTS - 1)];
+	else
+		nm = &s->nmsg;
 	for (i = 0; i < PS_H2G_STEPS; i++) {
 		if (!h->body_left)
 			break;
@@ -440,7 +529,7 @@ PS_GLOBAL __u32 ps_h2_gdata(__u32 p, __u32 len)
 				  ((__u32)s->buf[(p + 2) & PS_BUF_MASK] << 16) |
 				  ((__u32)s->buf[(p + 3) & PS_BUF_MASK] << 8) |
 				  s->buf[(p + 4) & PS_BUF_MASK];
-			s->nmsg++;
+			(*nm)++;
 			k = 5;
 		} else {
 			/* A prefix's byte: the flag, or one of the length's. */
@@ -448,7 +537,7 @@ PS_GLOBAL __u32 ps_h2_gdata(__u32 p, __u32 len)
 			g->pfx++;
 			if (g->pfx == 5) {
 				g->pfx = 0;
-				s->nmsg++;
+				(*nm)++;
 			}
 			k = 1;
 		}
@@ -618,6 +707,8 @@ PS_GLOBAL __u32 ps_h2_walk(__u32 pos, __u32 len)
 			s->h.body_left = 0;
 			return pos;
 		}
+		if (s->b_on)
+			ps_h2_rb_frame(pos, type, sid);
 		b = ps_h2_block_start(s, pos, len, type, flags, sid, flen);
 		if (!b) {
 			/* A padded HEADERS frame's pad length is in the next chunk. */

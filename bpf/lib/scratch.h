@@ -55,7 +55,7 @@ struct ps_subj {
 	__u32 ninf;		/* ... of which inference requests */
 	struct ps_addr src;
 	__u32 nbytes;		/* client bytes of its requests (ps_g_rb_mark()) */
-	__u32 pad2;
+	__u32 nmsg;		/* gRPC messages of its HTTP/2 streams (http2.h) */
 };
 
 struct ps_scratch {
@@ -155,6 +155,8 @@ struct ps_scratch {
 	__u32 b_carry;		/* bytes of the flow's request client (ps_rq_queue.b_slot) */
 	__u32 b_moved;		/* bytes of the segment not the connection's client's ... */
 	__u32 b_conn;		/* ... and bytes handed back to it */
+	__u32 hsb[PS_H2S_SLOTS];	/* bytes of the HTTP/2 streams of h2c.hs (PS_BC_HS) ... */
+	__u32 hsm[PS_H2S_SLOTS];	/* ... and their gRPC messages */
 	__u8 buf[PS_BUF_SIZE + 64];
 };
 
@@ -163,6 +165,8 @@ struct ps_scratch {
 #define PS_BC_PEND	0xff	/* the request whose header block has not ended */
 #define PS_BC_CARRY	0xfe	/* the client of the request the flow was in (its
 				 * ps_rq_queue.b_slot, b_gen) */
+#define PS_BC_HS	0xf0	/* + j: the client of the HTTP/2 stream of h2c.hs[j]
+				 * (http2.h ps_h2_owner()), up to 0xf7 */
 
 /* One scratch per CPU: programs do not nest on a CPU within tc. */
 struct {

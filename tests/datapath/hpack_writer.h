@@ -97,10 +97,11 @@ static __attribute__((unused)) unsigned int hp_field(uint8_t *b, const struct fi
 /*
  * A request's header block: :method POST, :scheme http (static 3, 6), a
  * :path literal to the inference path, :authority, then the fields (nf
- * of them) or the raw representation bytes tail (ntail), content-type.
+ * of them) or the raw representation bytes tail (ntail), content-type ct.
  */
-static __attribute__((unused)) unsigned int hp_request(uint8_t *b, const struct field *f, int nf,
-						       const uint8_t *tail, unsigned int ntail)
+static __attribute__((unused)) unsigned int hp_request_ct(uint8_t *b, const struct field *f,
+							  int nf, const uint8_t *tail,
+							  unsigned int ntail, const char *ct)
 {
 	unsigned int k = 0;
 	int i;
@@ -118,8 +119,15 @@ static __attribute__((unused)) unsigned int hp_request(uint8_t *b, const struct 
 		k += ntail;
 	}
 	k += hp_int(b + k, 4, 0x00, 31);
-	k += hp_str(b + k, "application/json", 0);
+	k += hp_str(b + k, ct, 0);
 	return k;
+}
+
+/* ... content-type application/json. */
+static __attribute__((unused)) unsigned int hp_request(uint8_t *b, const struct field *f, int nf,
+						       const uint8_t *tail, unsigned int ntail)
+{
+	return hp_request_ct(b, f, nf, tail, ntail, "application/json");
 }
 
 /* The HEADERS frame (END_HEADERS, END_STREAM) of block on stream sid, at b. */

@@ -12,6 +12,7 @@
  * Needs root (BPF); exits 77 without it.
  */
 #include "harness.h"
+#include "xff_model.h"
 
 #define GW4		0xc6120100	/* 198.18.1.0/24: trusted gateways */
 #define UNTRUSTED4	0xc6120200	/* 198.18.2.0/24: not trusted */
@@ -493,67 +494,16 @@ static uint64_t reqs_of(const char *a)
  */
 #define MODEL_CASES	100
 
-struct entry {
-	char text[48];		/* as written in the line */
-	char addr[48];		/* its address as a client's (inet_ntop), "" if none */
-	int trusted;
-};
-
-static void model_entry(struct entry *e, unsigned int i, unsigned int j)
-{
-	static const char *bl[] = { "", " ", "  ", "\t" };
-	const char *b1 = bl[rand() % 4], *b2 = bl[rand() % 4];
-	unsigned int kind = rand() % 9, u = (i * 8 + j) % 250 + 1;
-
-	e->addr[0] = 0;
-	e->trusted = 0;
-	switch (kind) {
-	case 0: case 1:	/* a client's or forger's IPv4 address */
-		snprintf(e->addr, sizeof(e->addr), "198.19.%u.%u", 40 + (i * 8 + j) / 250, u);
-		snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
-		break;
-	case 2:		/* ... with a port */
-		snprintf(e->addr, sizeof(e->addr), "198.19.%u.%u", 40 + (i * 8 + j) / 250, u);
-		snprintf(e->text, sizeof(e->text), "%s%s:%u%s", b1, e->addr, 1024 + u, b2);
-		break;
-	case 3:		/* an IPv6 client, bracketed with a port or not */
-		snprintf(e->addr, sizeof(e->addr), "fd00:40::%x:%x", i + 1, j + 1);
-		if (rand() % 2)
-			snprintf(e->text, sizeof(e->text), "%s[%s]:443%s", b1, e->addr, b2);
-		else
-			snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
-		break;
-	case 4: case 5:	/* a trusted proxy */
-		snprintf(e->addr, sizeof(e->addr), "198.18.1.%u", 200 + rand() % 50);
-		snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
-		e->trusted = 1;
-		break;
-	case 6:		/* ... IPv6 */
-		snprintf(e->addr, sizeof(e->addr), "fd00:1::%x", 0x100 + rand() % 50);
-		snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
-		e->trusted = 1;
-		break;
-	case 7:		/* no address */
-		snprintf(e->text, sizeof(e->text), "%s%s%s", b1,
-			 rand() % 2 ? "unknown" : "198.19.1", b2);
-		break;
-	default:	/* empty */
-		snprintf(e->text, sizeof(e->text), "%s", b1);
-		break;
-	}
-}
-
 static void cases_model(void)
 {
 	unsigned int i;
 
 	srand(7239);
 	for (i = 0; i < MODEL_CASES; i++) {
-		struct entry ent[2][8];
+		struct xff_entry ent[2][8];
 		unsigned int nl = 1 + rand() % 2, ne[2], l, j, n, at, lo = 0;
 		char lines[1024], r[4096], name[64], peer[32];
-		const char *want = NULL, *left = NULL;
-		int bad = 0;
+		const char *want;
 		uint64_t before[17], b_peer;
 		struct conn cn;
 		struct ck c;
@@ -565,7 +515,7 @@ static void cases_model(void)
 			ne[l] = 1 + rand() % 6;
 			n += snprintf(lines + n, sizeof(lines) - n, "X-Forwarded-For:");
 			for (j = 0; j < ne[l]; j++) {
-				model_entry(&ent[l][j], i, l * 8 + j);
+				xff_model_entry(&ent[l][j], i, l * 8 + j, 40);
 				n += snprintf(lines + n, sizeof(lines) - n, "%s%s", j ? "," : "",
 					      ent[l][j].text);
 			}
@@ -573,30 +523,11 @@ static void cases_model(void)
 		}
 		/* The model: from the left. */
 		for (l = 0; l < nl; l++)
-			for (j = 0; j < ne[l]; j++) {
-				struct entry *e = &ent[l][j];
-				char t[48];
-
-				if (sscanf(e->text, "%47s", t) != 1)
-					continue;	/* empty */
-				if (!e->addr[0]) {
-					bad = 1;
-					continue;
-				}
-				if (!left)
-					left = e->addr;
-				if (!e->trusted) {
-					want = e->addr;
-					bad = 0;
-				}
-				if (nw < 16)
-					watch[nw++] = e->addr;
-			}
+			for (j = 0; j < ne[l]; j++)
+				if (ent[l][j].addr[0] && nw < 16)
+					watch[nw++] = ent[l][j].addr;
 		snprintf(peer, sizeof(peer), "198.18.1.%u", 150 + i);
-		if (bad || (!want && !left))
-			want = peer;
-		else if (!want)
-			want = left;
+		want = xff_model_client(&ent[0][0], 8, ne, nl, peer);
 		watch[nw++] = peer;
 		for (w = 0; w < nw; w++)
 			before[w] = reqs_of(watch[w]);

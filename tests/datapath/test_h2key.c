@@ -587,6 +587,339 @@ static void case_answers(void)
 	ck_end(&c);
 }
 
+#define PL_STREAMS	6
+#define PL_FRAMES	12
+#define PL_ROUNDS	24
+
+/* One of a round's server frames, in its stream's order. */
+struct pl_frame {
+	unsigned char b[512];
+	unsigned int n;
+};
+
+/*
+ * The server's frames of a stream: its HEADERS, its data (a gRPC call's
+ * messages, else event lines) in DATA frames cut at random, some PADDED,
+ * some WINDOW_UPDATE frames on the stream between them, END_STREAM on the
+ * last DATA frame or on a trailing HEADERS. Returns the frames; *payload
+ * the sum of their payload lengths, *msgs the gRPC messages.
+ */
+static int pl_stream(struct pl_frame *fr, uint32_t sid, int grpc, uint64_t *payload,
+		     uint64_t *msgs)
+{
+	unsigned char data[2048], pay[512];
+	unsigned int dn = 0, k, cut, pad, pn, i;
+	int nf = 0, trailers = grpc && rndn(2), padded;
+
+	if (grpc) {
+		k = 1 + rndn(6);
+		for (i = 0; i < k; i++) {
+			unsigned int len = rndn(3) ? rndn(120) : 0, j;
+
+			data[dn++] = 0;
+			data[dn++] = 0;
+			data[dn++] = 0;
+			data[dn++] = len >> 8;
+			data[dn++] = len;
+			for (j = 0; j < len; j++)
+				data[dn++] = rndn(256);
+		}
+		*msgs += k;
+	} else {
+		k = 1 + rndn(8);
+		for (i = 0; i < k; i++)
+			dn += snprintf((char *)data + dn, sizeof(data) - dn,
+				       "data: {\"choices\":[{\"delta\":{\"content\":\"w%u\"}}]}\n\n",
+				       rndn(100000));
+	}
+	fr[nf].n = resp_headers(fr[nf].b, sid);
+	*payload += fr[nf++].n - 9;
+	for (i = 0; i < dn || (!dn && !i);) {
+		cut = dn - i;
+		if (cut > 300)
+			cut = 300;
+		if (cut && rndn(2))
+			cut = 1 + rndn(cut);
+		pad = rndn(4) ? 0 : rndn(24);
+		padded = pad || rndn(8) == 0;
+		pn = 0;
+		if (padded)
+			pay[pn++] = pad;
+		memcpy(pay + pn, data + i, cut);
+		pn += cut;
+		if (padded) {
+			memset(pay + pn, 0, pad);
+			pn += pad;
+		}
+		i += cut;
+		fr[nf].n = h2f(fr[nf].b, 0, (padded ? 0x8 : 0) | (i >= dn && !trailers ? 0x1 : 0),
+			       sid, pay, pn);
+		*payload += pn;
+		nf++;
+		if (nf < PL_FRAMES - 2 && rndn(4) == 0) {
+			fr[nf].n = h2f(fr[nf].b, 8, 0, sid, "\x00\x00\x10\x00", 4);
+			*payload += 4;
+			nf++;
+		}
+		if (nf >= PL_FRAMES - 2 && i < dn) {
+			/* The rest in one frame. */
+			cut = dn - i;
+			if (cut > 480)
+				cut = 480;
+			fr[nf].n = h2f(fr[nf].b, 0, i + cut >= dn && !trailers ? 0x1 : 0, sid,
+				       data + i, cut);
+			*payload += cut;
+			nf++;
+			i += cut;
+			if (i < dn)
+				return -1;
+		}
+		if (!dn)
+			break;
+	}
+	if (trailers) {
+		fr[nf].n = h2f(fr[nf].b, 1, 0x5, sid, "\x40\x0bgrpc-status\x01" "0", 15);
+		*payload += 15;
+		nf++;
+	}
+	return nf;
+}
+
+/*
+ * A request's frames: its HEADERS (block blk, bn bytes), then, with a body,
+ * DATA frames cutting it at random, some PADDED, END_STREAM on the last,
+ * and some WINDOW_UPDATE frames on the stream between them; a gRPC call's
+ * body is messages (5-byte prefixes), another's letters. Returns the
+ * frames; *payload the sum of the payload lengths of those after the
+ * HEADERS, *msgs the messages.
+ */
+static int pl_request(struct pl_frame *fr, uint32_t sid, const uint8_t *blk, unsigned int bn,
+		      int grpc, uint64_t *payload, uint64_t *msgs)
+{
+	unsigned int k = grpc ? 1 + rndn(3) : rndn(4), i, j, len, pad, pn, dn = 0, at = 0, cut;
+	unsigned char pay[512], data[1024];
+	int nf = 0, padded;
+
+	if (grpc) {
+		for (j = 1 + rndn(5); j > 0; j--) {
+			len = rndn(3) ? rndn(80) : 0;
+			data[dn++] = 0;
+			data[dn++] = 0;
+			data[dn++] = 0;
+			data[dn++] = len >> 8;
+			data[dn++] = len;
+			for (i = 0; i < len; i++)
+				data[dn++] = rndn(256);
+			(*msgs)++;
+		}
+	} else {
+		for (dn = rndn(400); at < dn; at++)
+			data[at] = 'a' + rndn(26);
+		at = 0;
+	}
+	fr[nf].n = h2f(fr[nf].b, 1, k ? 0x4 : 0x5, sid, blk, bn);
+	nf++;
+	for (i = 0; i < k; i++) {
+		cut = i + 1 == k ? dn - at : rndn(dn - at + 1);
+		pad = rndn(4) ? 0 : rndn(24);
+		padded = pad || rndn(8) == 0;
+		pn = 0;
+		if (padded)
+			pay[pn++] = pad;
+		memcpy(pay + pn, data + at, cut);
+		pn += cut;
+		at += cut;
+		if (padded) {
+			memset(pay + pn, 0, pad);
+			pn += pad;
+		}
+		fr[nf].n = h2f(fr[nf].b, 0, (padded ? 0x8 : 0) | (i + 1 == k ? 0x1 : 0), sid, pay,
+			       pn);
+		*payload += pn;
+		nf++;
+		if (i + 1 < k && rndn(4) == 0) {
+			fr[nf].n = h2f(fr[nf].b, 8, 0, sid, "\x00\x00\x40\x00", 4);
+			*payload += 4;
+			nf++;
+		}
+	}
+	return nf;
+}
+
+/*
+ * The frames of ns streams (nfr[i] each) interleaved at random into b,
+ * each stream's in order; with opening, streams open in order (a stream's
+ * first frame after the one before's first); with ping, stream 0's frames
+ * (PING, WINDOW_UPDATE) between. Returns the bytes.
+ */
+static unsigned int pl_merge(struct pl_frame fr[][PL_FRAMES], const int *nfr, unsigned int ns,
+			     unsigned char *b, int opening, int ping)
+{
+	int at[PL_STREAMS] = { 0 }, open, opened, j;
+	unsigned int n = 0, i;
+
+	for (;;) {
+		for (opened = 0; opened < (int)ns && at[opened]; opened++)
+			;
+		open = 0;
+		for (i = 0; i < ns; i++)
+			open += at[i] < nfr[i] && (!opening || (int)i <= opened);
+		if (!open)
+			break;
+		if (ping && rndn(10) == 0) {
+			n += rndn(2) ? h2f(b + n, 6, 0, 0, "pingpong", 8) :
+				       h2f(b + n, 8, 0, 0, "\x00\x01\x00\x00", 4);
+			continue;
+		}
+		j = rndn(open);
+		for (i = 0; i < ns; i++) {
+			if (at[i] >= nfr[i] || (opening && (int)i > opened))
+				continue;
+			if (j-- == 0)
+				break;
+		}
+		memcpy(b + n, fr[i][at[i]].b, fr[i][at[i]].n);
+		n += fr[i][at[i]].n;
+		at[i]++;
+	}
+	return n;
+}
+
+/*
+ * The n bytes at b sent by the client from offset off (server 0) or by the
+ * server (1): whole (cut 0), in pieces of up to 40 bytes (1) or of up to
+ * 1400 (2).
+ */
+static void pl_send(struct ck *c, const struct conn *cn, int server, uint32_t off,
+		    const unsigned char *b, unsigned int n, int cut)
+{
+	unsigned int i, m;
+
+	for (i = 0; i < n; i += m) {
+		m = cut == 0 ? n - i : 1 + rndn(cut == 1 ? 40 : 1400);
+		if (m > n - i)
+			m = n - i;
+		if (m > 1400)
+			m = 1400;
+		expect(c, server ? ssend(cn, b + i, m) : csend(cn, off + i, b + i, m), TC_ACT_OK,
+		       server ? "an answer's segment" : "a request's segment");
+	}
+}
+
+/*
+ * The answers' bytes and gRPC messages over HTTP/2 are their requests'
+ * keys', and so are their bodies: on connections with streams of two keys
+ * and of none (event streams and gRPC calls), the requests' frames (HEADERS,
+ * then DATA with and without padding, WINDOW_UPDATE on the streams) and the
+ * server's (HEADERS, DATA with and without padding, WINDOW_UPDATE on the
+ * streams, PING and WINDOW_UPDATE on stream 0), each side's interleaved at
+ * random (streams opened in order) and cut into segments at random. Each
+ * key's rx_payload is the sum of the payloads of its streams' frames after
+ * their HEADERS, its tx_payload the sum of the server's frame payloads on
+ * them (as the test built them), its tx_messages its gRPC calls' messages;
+ * the address has everything else (the preface, frame headers, header
+ * blocks, stream 0, the keyless streams).
+ */
+static void case_payload(void)
+{
+	static struct pl_frame fr[PL_STREAMS][PL_FRAMES];
+	unsigned char blk[512], b[16384];
+	uint64_t pay[3], msgs[3], rpay[3], rmsgs[3], total, rtotal;
+	char keys[2][40], what[2][96];
+	int nfr[PL_STREAMS], who[PL_STREAMS], grpc[PL_STREAMS];
+	struct ps_client_key kk;
+	struct ps_client_ctr ctr;
+	unsigned int n, i, m, ns, ngrpc;
+	struct field f[2];
+	uint32_t off, slot;
+	struct conn cn;
+	struct ck c;
+	int round, k;
+
+	ck_init(&c, "h2key-payload-per-key");
+	for (round = 0; round < PL_ROUNDS && !c.why[0]; round++) {
+		for (k = 0; k < 2; k++) {
+			snprintf(keys[k], sizeof(keys[k]), "sk-payload-%c-%d-Zx", 'a' + k, round);
+			/* (The first round's looked for in the maps at the end.) */
+			if (!round)
+				remember(keys[k]);
+			snprintf(what[k], sizeof(what[k]), "Bearer %s", keys[k]);
+			f[k] = (struct field){ k ? NULL : "x-api-key", k ? 0 : 1,
+					       k ? what[k] : keys[k], 1, R_NEVER };
+		}
+		memset(pay, 0, sizeof(pay));
+		memset(msgs, 0, sizeof(msgs));
+		memset(rpay, 0, sizeof(rpay));
+		memset(rmsgs, 0, sizeof(rmsgs));
+		ngrpc = 0;
+		h2_conn(&c, &cn, &off);
+		total = 15;	/* the server's preface */
+		rtotal = off;	/* the client's */
+		ns = 1 + rndn(PL_STREAMS);
+		for (i = 0; i < ns; i++) {
+			who[i] = rndn(3);	/* key a, key b, none */
+			/* (At most the 4 gRPC calls the ingress follows at once.) */
+			grpc[i] = rndn(3) == 0 && ngrpc < 4;
+			ngrpc += grpc[i];
+			if (grpc[i])
+				m = hp_request_ct(blk, who[i] < 2 ? &f[who[i]] : NULL, who[i] < 2,
+						  NULL, 0, "application/grpc");
+			else
+				m = hp_request(blk, who[i] < 2 ? &f[who[i]] : NULL, who[i] < 2, NULL, 0);
+			nfr[i] = pl_request(fr[i], 2 * i + 1, blk, m, grpc[i], &rpay[who[i]],
+					    &rmsgs[who[i]]);
+		}
+		n = pl_merge(fr, nfr, ns, b, 1, 0);
+		rtotal += n;
+		pl_send(&c, &cn, 0, off, b, n, (round + 1) % 3);
+		for (i = 0; i < ns; i++) {
+			nfr[i] = pl_stream(fr[i], 2 * i + 1, grpc[i], &pay[who[i]], &msgs[who[i]]);
+			if (nfr[i] < 0) {
+				ck_fail(&c, "round %d: a stream's data does not fit", round);
+				nfr[i] = 0;
+			}
+		}
+		n = pl_merge(fr, nfr, ns, b, 0, 1);
+		total += n;
+		pl_send(&c, &cn, 1, 0, b, n, round % 3);
+		for (k = 0; k < 2; k++) {
+			kk = key_subject(keys[k]);
+			if (ctr_of_key(&kk, &ctr, &slot)) {
+				if (pay[k])
+					ck_fail(&c, "round %d, key %c: no counters", round, 'a' + k);
+				continue;
+			}
+			if (ctr.c.tx_payload != pay[k] || ctr.tx_messages != msgs[k] ||
+			    ctr.c.rx_payload != rpay[k] || ctr.rx_messages != rmsgs[k])
+				ck_fail(&c, "round %d, key %c: tx_payload %llu, tx_messages %llu, "
+					"rx_payload %llu, rx_messages %llu; expected %llu, %llu, %llu, "
+					"%llu", round, 'a' + k,
+					(unsigned long long)ctr.c.tx_payload,
+					(unsigned long long)ctr.tx_messages,
+					(unsigned long long)ctr.c.rx_payload,
+					(unsigned long long)ctr.rx_messages,
+					(unsigned long long)pay[k], (unsigned long long)msgs[k],
+					(unsigned long long)rpay[k], (unsigned long long)rmsgs[k]);
+		}
+		if (ctr_of(cn.caddr, &ctr, &slot))
+			ck_fail(&c, "round %d: the address has no counters", round);
+		else if (ctr.c.tx_payload != total - pay[0] - pay[1] || ctr.tx_messages != msgs[2] ||
+			 ctr.c.rx_payload != rtotal - rpay[0] - rpay[1] ||
+			 ctr.rx_messages != rmsgs[2])
+			ck_fail(&c, "round %d, the address: tx_payload %llu, tx_messages %llu, "
+				"rx_payload %llu, rx_messages %llu; expected %llu, %llu, %llu, %llu",
+				round, (unsigned long long)ctr.c.tx_payload,
+				(unsigned long long)ctr.tx_messages,
+				(unsigned long long)ctr.c.rx_payload,
+				(unsigned long long)ctr.rx_messages,
+				(unsigned long long)(total - pay[0] - pay[1]),
+				(unsigned long long)msgs[2],
+				(unsigned long long)(rtotal - rpay[0] - rpay[1]),
+				(unsigned long long)rmsgs[2]);
+	}
+	ck_end(&c);
+}
+
 /*
  * No 8 bytes of any key sent in any map: of the key as it is hashed, and
  * of its Huffman code as the client sent it (the decoder's input).
@@ -668,6 +1001,7 @@ int main(void)
 	case_block();
 	case_same_id();
 	case_answers();
+	case_payload();
 	case_no_key_left();
 	expect_endpoint_sums("h2key endpoint totals = sum over clients");
 	ps_dp_close(&dp);

@@ -25,6 +25,7 @@
 #include "harness.h"
 #include "h2.h"
 #include "hpack_writer.h"
+#include "xff_model.h"
 #include "siphash_ref.h"
 #include "common/hpack_huffman.h"
 
@@ -133,88 +134,7 @@ static void send_one(struct ck *c, uint32_t gw, const uint8_t *blk, unsigned int
 				want);
 }
 
-/* ---- the rule, from the left ---- */
-
-struct entry {
-	char text[64];		/* as written in the field */
-	char addr[48];		/* its address as a client's (inet_ntop), "" if none */
-	int trusted;
-};
-
-static void model_entry(struct entry *e, unsigned int i, unsigned int j)
-{
-	static const char *bl[] = { "", " ", "  ", "\t" };
-	const char *b1 = bl[rand() % 4], *b2 = bl[rand() % 4];
-	unsigned int kind = rand() % 9, u = (i * 8 + j) % 250 + 1;
-
-	e->addr[0] = 0;
-	e->trusted = 0;
-	switch (kind) {
-	case 0: case 1:	/* a client's or forger's IPv4 address */
-		snprintf(e->addr, sizeof(e->addr), "198.19.%u.%u", 60 + (i * 8 + j) / 250, u);
-		snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
-		break;
-	case 2:		/* ... with a port */
-		snprintf(e->addr, sizeof(e->addr), "198.19.%u.%u", 60 + (i * 8 + j) / 250, u);
-		snprintf(e->text, sizeof(e->text), "%s%s:%u%s", b1, e->addr, 1024 + u, b2);
-		break;
-	case 3:		/* an IPv6 client, bracketed with a port or not */
-		snprintf(e->addr, sizeof(e->addr), "fd00:60::%x:%x", i + 1, j + 1);
-		if (rand() % 2)
-			snprintf(e->text, sizeof(e->text), "%s[%s]:443%s", b1, e->addr, b2);
-		else
-			snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
-		break;
-	case 4: case 5:	/* a trusted proxy */
-		snprintf(e->addr, sizeof(e->addr), "198.18.1.%u", 200 + rand() % 50);
-		snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
-		e->trusted = 1;
-		break;
-	case 6:		/* ... IPv6 */
-		snprintf(e->addr, sizeof(e->addr), "fd00:1::%x", 0x100 + rand() % 50);
-		snprintf(e->text, sizeof(e->text), "%s%s%s", b1, e->addr, b2);
-		e->trusted = 1;
-		break;
-	case 7:		/* no address */
-		snprintf(e->text, sizeof(e->text), "%s%s%s", b1,
-			 rand() % 2 ? "unknown" : "198.19.1", b2);
-		break;
-	default:	/* empty */
-		snprintf(e->text, sizeof(e->text), "%s", b1);
-		break;
-	}
-}
-
-/* The client of fields ent[0..nl) (ne entries each) from peer, by the rule. */
-static const char *model_client(struct entry ent[][40], const unsigned int *ne, unsigned int nl,
-				const char *peer)
-{
-	const char *want = NULL, *left = NULL;
-	unsigned int l, j;
-	int bad = 0;
-
-	for (l = 0; l < nl; l++)
-		for (j = 0; j < ne[l]; j++) {
-			struct entry *e = &ent[l][j];
-			char t[64];
-
-			if (sscanf(e->text, "%63s", t) != 1)
-				continue;	/* empty */
-			if (!e->addr[0]) {
-				bad = 1;
-				continue;
-			}
-			if (!left)
-				left = e->addr;
-			if (!e->trusted) {
-				want = e->addr;
-				bad = 0;
-			}
-		}
-	if (bad || (!want && !left))
-		return peer;
-	return want ? want : left;
-}
+/* ---- the rule, from the left (xff_model.h) ---- */
 
 #define MODEL_CASES	160
 
@@ -225,7 +145,7 @@ static const char *model_client(struct entry ent[][40], const unsigned int *ne, 
  */
 static void cases_model(void)
 {
-	static struct entry ent[2][40];
+	static struct xff_entry ent[2][40];
 	unsigned int i, l, j, ne[2], nl, n, bn, at;
 	char vals[2][1024], name[64];
 	const char *watch[24];
@@ -245,7 +165,7 @@ static void cases_model(void)
 			ne[l] = 1 + rand() % (i % 10 == 9 ? 40 : 6);
 			n = 0;
 			for (j = 0; j < ne[l]; j++) {
-				model_entry(&ent[l][j], i, l * 40 + j);
+				xff_model_entry(&ent[l][j], i, l * 40 + j, 60);
 				n += snprintf(vals[l] + n, sizeof(vals[l]) - n, "%s%s", j ? "," : "",
 					      ent[l][j].text);
 				if (ent[l][j].addr[0] && nw < 23)
@@ -255,7 +175,7 @@ static void cases_model(void)
 					       (enum rep)(rand() % 2) };
 		}
 		watch[nw++] = peer;
-		want = model_client(ent, ne, nl, peer);
+		want = xff_model_client(&ent[0][0], 40, ne, nl, peer);
 		bn = hp_request(blk, f, nl, NULL, 0);
 		how = rand() % 3;
 		at = 1 + rand() % (bn - 1);

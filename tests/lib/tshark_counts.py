@@ -90,8 +90,16 @@ address, and requests with such a header from an untrusted peer.
 An HTTP/2 stream's fields are read the same way from tshark's HPACK
 decoding (http2.header.name / http2.header.value of its first header
 block): its x-forwarded-for fields in order as one list, else its
-forwarded fields; the stream's request goes to the client they name, its
-payload stays the connection's.
+forwarded fields; the stream's request goes to the client they name.
+The payloads of the server's frames on an inference stream given to
+another client (tshark's http2.length of each frame on that stream id,
+its 9-byte header not included) are that client's tx_payload, and the
+payloads of the client's frames on it other than its header block's
+(HEADERS, CONTINUATION: DATA, WINDOW_UPDATE, RST_STREAM) its rx_payload,
+while the stream is one of the 8 the datapath keeps per connection: the
+stream id whose (id / 2) mod 8 entry the latest such stream's HEADERS
+(in capture order) filled; every frame header and the header blocks
+stay the connection's.
 
 With --api-key SECRET-FILE (an endpoint with identity: api_key) a request
 that carries an API key is its key's: the value of an "Authorization:
@@ -294,6 +302,36 @@ def h2_headers(pcap, ports, decode, env):
                                   d.get("http2.type") == "1", xff, fwd))
         if frame is not None and dport in ports and heads:
             out[frame] = heads
+    return out
+
+
+def h2_frames(pcap, ports, env):
+    """{frame number: [(stream id, type, payload length)]} for every HTTP/2
+    frame to or from an endpoint port, as tshark dissects it (the ports
+    decoded as http2), in order."""
+    cmd = tshark_base(pcap)
+    cmd += ["-Y", "http2.type && (%s)" % " || ".join("tcp.port == %d" % p for p in ports),
+            "-T", "fields", "-e", "frame.number", "-e", "http2.streamid",
+            "-e", "http2.type", "-e", "http2.length", "-E", "occurrence=a",
+            "-E", "aggregator=,"]
+    for p in ports:
+        cmd += ["-d", "tcp.port==%d,http2" % p]
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr.decode("utf-8", "replace"))
+        raise SystemExit("tshark failed on %s (exit %d)" % (pcap, proc.returncode))
+    out = {}
+    for line in proc.stdout.decode("utf-8", "surrogateescape").split("\n"):
+        f = line.split("\t")
+        if len(f) < 4 or not f[0]:
+            continue
+        sids = [int(x) for x in f[1].split(",") if x]
+        types = [int(x) for x in f[2].split(",") if x]
+        lens = [int(x) for x in f[3].split(",") if x]
+        if not len(sids) == len(types) == len(lens):
+            raise SystemExit("%s frame %s: %d HTTP/2 stream ids, %d types, %d lengths"
+                             % (pcap, f[0], len(sids), len(types), len(lens)))
+        out[int(f[0])] = list(zip(sids, types, lens))
     return out
 
 
@@ -692,6 +730,7 @@ class Conn:
         self.streams_http = {}      # ... HTTP/2 streams as its HTTP dissector hands them on
         self.h2 = False             # ... and a connection preface
         self.frames = []            # numbers of the client's frames
+        self.sframes = []           # ... and of the server's
         self.streams = {}           # HTTP/2 stream id -> :path of its first HEADERS
         self.fwd_http = {}          # HTTP/2 stream id -> its forwarded fields (h2_add())
         self.fwd = {}
@@ -838,6 +877,8 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                 # Bytes that are no header, or a FIN or RST before it.
                 conn.header = "none"
 
+        if not rx:
+            conn.sframes.append(int(rec["frame.number"]))
         if by_request and not rx:
             # The responses of the frame, by the frame of their request.
             conn.responses += [(size, kind == "i") for kind, size in
@@ -893,6 +934,7 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                 if any(u.startswith(p) for p in paths):
                     c["inference_requests"] += 1
 
+    h2_fr = None
     clients = {}
     headers = {"headers": 0, "untrusted": 0, "no_header": 0}
     fwd_stats = {"requests": 0, "bad": 0, "untrusted": 0}
@@ -930,7 +972,8 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
         c["rx_payload"] += conn.rx.total()
         c["tx_payload"] += conn.tx.total()
         # HTTP/2 streams to their forwarded clients (--forwarded-for):
-        # their requests only; payload stays the connection's.
+        # their requests, and the payloads of the server's frames on them.
+        named_of = {}
         for sid, path in (conn.streams.items() if forwarded else ()):
             xff, fw = conn.fwd.get(sid, ([], []))
             named, what = forwarded_client(client, xff, fw, forwarded, trusted)
@@ -943,6 +986,31 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                 r["inference_requests"] += inf
                 c["requests"] -= 1
                 c["inference_requests"] -= inf
+                if inf:
+                    named_of[sid] = named
+        if named_of:
+            if h2_fr is None:
+                with tempfile.TemporaryDirectory(prefix="tshark-counts-") as conf:
+                    env = dict(os.environ, WIRESHARK_CONFIG_DIR=conf)
+                    h2_fr = h2_frames(pcap, sorted(ports), env)
+            heads_of = h2_of if conn.http else (h2_mid or {})
+            table, seen = {}, set()
+            events = sorted([(fr, 0) for fr in conn.frames] + [(fr, 1) for fr in conn.sframes])
+            for fr, server in events:
+                if not server:
+                    for sid, _, _, _, _ in heads_of.get(fr, []):
+                        if sid in named_of and sid not in seen:
+                            seen.add(sid)
+                            table[(sid >> 1) % 8] = sid
+                for sid, ftype, length in h2_fr.get(fr, []):
+                    if not sid or table.get((sid >> 1) % 8) != sid or sid not in named_of:
+                        continue
+                    # The client's: its frames after the header block
+                    # (not HEADERS, CONTINUATION); the server's: all.
+                    d = "tx_payload" if server else "rx_payload"
+                    if server or ftype not in (1, 9):
+                        clients[named_of[sid]][d] += length
+                        c[d] -= length
         # Each request to its own client (--forwarded-for and --api-key),
         # and the payload of the request and of its response (in the order
         # of its frame's requests), where that is not the connection's.
