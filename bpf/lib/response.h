@@ -657,35 +657,28 @@ static __always_inline __u32 ps_first_stop(__u64 m)
 #define PS_TK_PROM	0x6d6f7270U
 
 /*
- * In an idle body (ps_resp_idle()) with room (at least 8) of its bytes
- * from i in the buffer: how far the scan goes without the parser. A word
- * with nothing that matters is skipped whole, a quote whose next four
- * bytes are not "comp" or "prom" is passed; in an event stream, a line
- * end and the "data:" (and one space) that open the next line are taken
- * at once, the event counted, and the line left at its value's first
- * byte, not read (not "[": a "[DONE]" is the parser's). Returns the new
- * offset; i itself when the byte at i is the parser's.
+ * A stop at q of an idle body whose bytes go on at least 24 past it (the
+ * callers check): how far the scan goes without the parser. A quote whose
+ * next four bytes are not "comp" or "prom" is passed; a usage key whole
+ * there is taken at once, as ps_tk_byte() takes it byte by byte (the
+ * caller leaves the rest to the parser: tk_phase is no longer
+ * PS_TKP_KEY); in an event stream, a line end and the "data:" (and one
+ * space) that open the next line are taken at once, the event counted,
+ * and the line left at its value's first byte, not read (not "[": a
+ * "[DONE]" is the parser's). Any other byte is passed. Returns the new
+ * offset; q itself when the byte at q is the parser's.
  */
-static __always_inline __u32 ps_resp_fast(struct ps_resp_work *w, __u32 i, __u32 room, int sse)
+static __always_inline __u32 ps_resp_stop(struct ps_resp_work *w, __u32 q, int sse)
 {
-	__u64 x = ps_resp_word(w, i), m = ps_resp_stops(w, i, x, room, sse), z, d;
-	__u32 q, k, u;
+	__u64 z, d;
+	__u32 k, u;
 	__u8 c;
 
-	if (!m)
-		return i + 8;
-	q = i + ps_first_stop(m);
 	c = w->b[q & (PS_RESP_CHUNK - 1)];
 	if (c == '"') {
-		if (q + 5 > i + room)
-			return q;
 		u = *(const __u32 *)(const void *)&w->b[(q + 1) & (PS_RESP_CHUNK - 1)];
 		if (u != PS_TK_COMP && u != PS_TK_PROM)
 			return q + 1;
-		/* A usage key whole in the body's bytes here: taken at once,
-		 * as ps_tk_byte() takes it byte by byte. */
-		if (q + 24 > i + room)
-			return q;
 		z = ps_resp_word(w, q);
 		d = ps_resp_word(w, q + 8);
 		if (u == PS_TK_PROM && z == PS_W0(PS_TK_PROMPT_W) &&
@@ -706,18 +699,12 @@ static __always_inline __u32 ps_resp_fast(struct ps_resp_work *w, __u32 i, __u32
 	}
 	if (!sse || (c != '\n' && c != '\r'))
 		return q + 1;
-	if (q + 9 > i + room)
-		return q;
-	/* A line ends at q: the next one's start, "data:" as far as it goes. */
+	/* A line ends at q: the next one's start, "data:" as far as it goes.
+	 * Not a data line (or an empty one): its bytes are scanned as any
+	 * (a line end, a quote among them). */
 	z = ps_resp_word(w, q + 1);
-	d = (z ^ PS_SSE_DATA) & 0xffffffffffULL;
-	if (d) {
-		/* Not a data line (or an empty one): its first byte that is
-		 * not "data:"'s is the next to look at (a line end, a quote). */
-		k = ps_first_stop((((d & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | d) &
-				  0x8080808080808080ULL);
-		return q + 1 + k;
-	}
+	if ((z ^ PS_SSE_DATA) & 0xffffffffffULL)
+		return q + 1;
 	k = 6;
 	c = (__u8)(z >> 40);
 	if (c == ' ') {
@@ -731,21 +718,85 @@ static __always_inline __u32 ps_resp_fast(struct ps_resp_work *w, __u32 i, __u32
 	return q + k;
 }
 
-/* Words one call of ps_resp_run() reads at most. */
+/*
+ * In an idle body (ps_resp_idle()) with room (at least 8) of its bytes
+ * from i in the buffer, near the end of those bytes (the word scan of
+ * ps_resp_run() takes the rest): how far the scan goes without the
+ * parser. A word with nothing that matters is skipped whole, a stop
+ * (ps_resp_stops()) with the bytes it needs in the room is taken
+ * (ps_resp_stop()); one without them is the parser's. Returns the new
+ * offset; i itself when the byte at i is the parser's.
+ */
+static __always_inline __u32 ps_resp_fast(struct ps_resp_work *w, __u32 i, __u32 room, int sse)
+{
+	__u64 x = ps_resp_word(w, i), m = ps_resp_stops(w, i, x, room, sse);
+	__u32 q;
+	__u8 c;
+
+	if (!m)
+		return i + 8;
+	q = i + ps_first_stop(m);
+	c = w->b[q & (PS_RESP_CHUNK - 1)];
+	if (c == '"') {
+		if (q + 5 > i + room)
+			return q;
+		if (q + 24 > i + room) {
+			__u32 u = *(const __u32 *)(const void *)&w->b[(q + 1) &
+								     (PS_RESP_CHUNK - 1)];
+
+			return u != PS_TK_COMP && u != PS_TK_PROM ? q + 1 : q;
+		}
+	} else if (sse && (c == '\n' || c == '\r') && q + 9 > i + room) {
+		return q;
+	}
+	return ps_resp_stop(w, q, sse);
+}
+
+/*
+ * The bytes of the word at i that may matter, as ps_resp_stops() has them,
+ * for a word with at least 24 bytes of the body after it (so no look-ahead
+ * falls outside the body): a '"' followed by "co" or "pr" (a usage key,
+ * "completion_tokens" or "prompt_tokens", may open there), and in an event
+ * stream a byte from 0x08 to 0x0f (CR and LF among them). The lowest bit
+ * set is exact; the others may be above a byte that matched.
+ */
+static __always_inline __u64 ps_resp_hot_stops(const struct ps_resp_work *w, __u32 i, int sse)
+{
+	__u64 x = ps_resp_word(w, i), y = ps_resp_word(w, i + 1), z = ps_resp_word(w, i + 2);
+	__u64 a = x ^ PS_BYTES('"');
+	__u64 vc = a | (y ^ PS_BYTES('c')) | (z ^ PS_BYTES('o'));
+	__u64 vp = a | (y ^ PS_BYTES('p')) | (z ^ PS_BYTES('r'));
+	__u64 m = ((vc - PS_BYTES(1)) & ~vc) | ((vp - PS_BYTES(1)) & ~vp);
+
+	if (sse) {
+		__u64 l = (x | PS_BYTES(0x07)) ^ PS_BYTES(0x0f);
+
+		m |= (l - PS_BYTES(1)) & ~l;
+	}
+	return m & PS_BYTES(0x80);
+}
+
+/* Words (and stops) one call of ps_resp_run() takes at most: with the
+ * look-ahead's room, and in the last bytes of the room. */
+#define PS_RESP_HOT	80
 #define PS_RESP_RUN	16
+/* Bytes of the room the word scan leaves past a word: its stops' look-ahead. */
+#define PS_RESP_HOT_ROOM	32
 
 /*
  * The idle body's bytes of the buffer (n of them) from i on, as far as the
- * parser is not needed (ps_resp_fast()), PS_RESP_RUN words at most:
- * returns where the parser takes over, i when it must read the byte at i.
- * The body's bytes left go down by those taken. A global function,
- * verified once.
+ * parser is not needed: a word at a time (ps_resp_hot_stops()) where the
+ * room goes on PS_RESP_HOT_ROOM bytes past it, its stops taken
+ * (ps_resp_stop()); then in the last bytes of the room, PS_RESP_RUN words
+ * at most (ps_resp_fast()): returns where the parser takes over, i when it
+ * must read the byte at i. The body's bytes left go down by those taken.
+ * A global function, verified once.
  */
-__weak __attribute__((noinline)) int ps_resp_run(__u32 i, __u32 n)
+__weak __attribute__((noinline)) int ps_resp_run(__u32 i, __u32 n, __u32 more)
 {
 	struct ps_resp_work *w = ps_resp_work();
-	__u32 i0 = i, k, s;
-	__u64 lim = n;
+	__u32 i0 = i, k, s, q;
+	__u64 lim = n, m;
 	int sse;
 
 	if (!w || n > PS_RESP_CHUNK)
@@ -755,10 +806,31 @@ __weak __attribute__((noinline)) int ps_resp_run(__u32 i, __u32 n)
 	if (w->r.state != PS_R_EOF && w->r.left <= lim - i)
 		lim = i + w->r.left - 1;
 	w->pos = i;
-	for (k = 0; k < PS_RESP_RUN; k++) {
+	for (k = 0; k < PS_RESP_HOT; k++) {
 		/* Read back from the map: the verifier knows no bounds of it
 		 * beyond the checks below, so that every word's state is the
 		 * same to it whatever the one before took. */
+		barrier();
+		i = w->pos;
+		if (i + PS_RESP_HOT_ROOM > lim || i > PS_RESP_CHUNK - PS_RESP_HOT_ROOM)
+			break;
+		m = ps_resp_hot_stops(w, i, sse);
+		if (!m) {
+			w->pos = i + 8;
+			continue;
+		}
+		q = i + ps_first_stop(m);
+		s = ps_resp_stop(w, q, sse);
+		w->pos = s;
+		/* The byte at q is the parser's, or a usage key taken: its
+		 * figure is the parser's. */
+		if (s == q || w->r.tk_phase != PS_TKP_KEY)
+			goto out;
+	}
+	/* The segment goes on past the buffer: the next one starts here. */
+	if (more)
+		goto out;
+	for (k = 0; k < PS_RESP_RUN; k++) {
 		barrier();
 		i = w->pos;
 		if (i + 8 > lim || i > PS_RESP_CHUNK - 8)
@@ -767,10 +839,10 @@ __weak __attribute__((noinline)) int ps_resp_run(__u32 i, __u32 n)
 		if (s == i)
 			break;
 		w->pos = s;
-		/* A usage key taken: its figure is the parser's. */
 		if (w->r.tk_phase != PS_TKP_KEY)
 			break;
 	}
+out:
 	barrier();
 	i = w->pos;
 	if (i < i0 || i > PS_RESP_CHUNK)
@@ -973,15 +1045,16 @@ static long ps_resp_byte_cb(__u32 idx, void *data)
 		}
 		if (i + 8 <= sc->n && ps_resp_scanned(r) && ps_resp_idle(r) &&
 		    (r->state == PS_R_EOF || r->left > 8)) {
-			__u32 s = ps_resp_run(i, sc->n);
+			__u32 s = ps_resp_run(i, sc->n, sc->more);
 
 			if (s != i) {
 				sc->used = s;
 				continue;
 			}
 			/* The last bytes of a buffer the segment goes on past:
-			 * the next buffer starts with them, with its look-ahead. */
-			if (sc->more && i + PS_RESP_AHEAD > sc->n)
+			 * the next buffer starts with them, with the word
+			 * scan's room. */
+			if (sc->more && i + PS_RESP_HOT_ROOM > sc->n)
 				return 1;
 		}
 		w->at = w->base + i;
