@@ -753,20 +753,23 @@ static __always_inline __u32 ps_resp_fast(struct ps_resp_work *w, __u32 i, __u32
 }
 
 /*
- * The bytes of the word at i that may matter, as ps_resp_stops() has them,
- * for a word with at least 24 bytes of the body after it (so no look-ahead
- * falls outside the body): a '"' followed by "co" or "pr" (a usage key,
- * "completion_tokens" or "prompt_tokens", may open there), and in an event
- * stream a byte from 0x08 to 0x0f (CR and LF among them). The lowest bit
- * set is exact; the others may be above a byte that matched.
+ * The bytes of the word at p that may matter (the stops of ps_resp_stops()),
+ * for a word of the buffer with at least 24 bytes of the body after it, so
+ * that no look-ahead falls outside the body: a '"' followed by "co" or "pr"
+ * (a usage key, "completion_tokens" or "prompt_tokens", may open there; a
+ * few other pairs pass too: the quote's next bytes are told apart byte by
+ * byte as (y ^ 'c' | z ^ 'o') & (y ^ 'p' | z ^ 'r'), zero where either
+ * is), and in an event stream a byte from 0x08 to 0x0f (CR and LF among
+ * them). Each as the top bit of its byte; the lowest bit set is exact, the
+ * others may be above a byte that matched.
  */
-static __always_inline __u64 ps_resp_hot_stops(const struct ps_resp_work *w, __u32 i, int sse)
+static __always_inline __u64 ps_resp_hot_stops(const __u8 *p, int sse)
 {
-	__u64 x = ps_resp_word(w, i), y = ps_resp_word(w, i + 1), z = ps_resp_word(w, i + 2);
-	__u64 a = x ^ PS_BYTES('"');
-	__u64 vc = a | (y ^ PS_BYTES('c')) | (z ^ PS_BYTES('o'));
-	__u64 vp = a | (y ^ PS_BYTES('p')) | (z ^ PS_BYTES('r'));
-	__u64 m = ((vc - PS_BYTES(1)) & ~vc) | ((vp - PS_BYTES(1)) & ~vp);
+	__u64 x = *(const __u64 *)p, y = *(const __u64 *)(p + 1), z = *(const __u64 *)(p + 2);
+	__u64 v = (x ^ PS_BYTES('"')) |
+		  (((y ^ PS_BYTES('c')) | (z ^ PS_BYTES('o'))) &
+		   ((y ^ PS_BYTES('p')) | (z ^ PS_BYTES('r'))));
+	__u64 m = (v - PS_BYTES(1)) & ~v;
 
 	if (sse) {
 		__u64 l = (x | PS_BYTES(0x07)) ^ PS_BYTES(0x0f);
@@ -777,26 +780,73 @@ static __always_inline __u64 ps_resp_hot_stops(const struct ps_resp_work *w, __u
 }
 
 /* Words (and stops) one call of ps_resp_run() takes at most: with the
- * look-ahead's room, and in the last bytes of the room. */
-#define PS_RESP_HOT	80
+ * look-ahead's room, two words at a time, and in the last bytes of the
+ * room. */
+#define PS_RESP_HOT	48
 #define PS_RESP_RUN	16
-/* Bytes of the room the word scan leaves past a word: its stops' look-ahead. */
-#define PS_RESP_HOT_ROOM	32
+/* Bytes of the room the word scan needs from a word's start: two words,
+ * and the look-ahead of the second one's stops. */
+#define PS_RESP_HOT_ROOM	40
+
+/*
+ * ps_resp_run()'s word scan from w->pos, two words at a time, with lim the
+ * room's end; sse a constant. Returns 1 when the parser takes over at
+ * w->pos (its byte is the parser's, or a usage key's figure is next).
+ */
+static __always_inline int ps_resp_hot(struct ps_resp_work *w, __u64 lim, int sse)
+{
+	__u32 i, k, q, s;
+	const __u8 *p;
+	__u64 m, m1;
+
+	for (k = 0; k < PS_RESP_HOT; k++) {
+		/* Read back from the map: the verifier knows no bounds of it
+		 * beyond the checks below, so that every step's state is the
+		 * same to it whatever the one before took. */
+		barrier();
+		i = w->pos;
+		if (i + PS_RESP_HOT_ROOM > lim || i > PS_RESP_CHUNK - PS_RESP_HOT_ROOM)
+			return 0;
+		/* Through a pointer of its own: unaligned words (as
+		 * ps_resp_word()). */
+		p = &w->b[i];
+		barrier_var(p);
+		m = ps_resp_hot_stops(p, sse);
+		m1 = ps_resp_hot_stops(p + 8, sse);
+		if (!(m | m1)) {
+			w->pos = i + 16;
+			continue;
+		}
+		if (!m) {
+			m = m1;
+			i += 8;
+		}
+		q = i + ps_first_stop(m);
+		s = ps_resp_stop(w, q, sse);
+		w->pos = s;
+		/* The byte at q is the parser's, or a usage key taken: its
+		 * figure is the parser's. */
+		if (s == q || w->r.tk_phase != PS_TKP_KEY)
+			return 1;
+	}
+	return 0;
+}
 
 /*
  * The idle body's bytes of the buffer (n of them) from i on, as far as the
- * parser is not needed: a word at a time (ps_resp_hot_stops()) where the
- * room goes on PS_RESP_HOT_ROOM bytes past it, its stops taken
- * (ps_resp_stop()); then in the last bytes of the room, PS_RESP_RUN words
- * at most (ps_resp_fast()): returns where the parser takes over, i when it
- * must read the byte at i. The body's bytes left go down by those taken.
- * A global function, verified once.
+ * parser is not needed: two words at a time (ps_resp_hot()) where the room
+ * goes on PS_RESP_HOT_ROOM bytes, their stops taken (ps_resp_stop()); then
+ * unless the segment goes on past the buffer (more), in the last bytes of
+ * the room a word at a time, PS_RESP_RUN words at most (ps_resp_fast()).
+ * Returns where the parser takes over, i when it must read the byte at i.
+ * The body's bytes left go down by those taken. A global function,
+ * verified once.
  */
 __weak __attribute__((noinline)) int ps_resp_run(__u32 i, __u32 n, __u32 more)
 {
 	struct ps_resp_work *w = ps_resp_work();
-	__u32 i0 = i, k, s, q;
-	__u64 lim = n, m;
+	__u32 i0 = i, k, s;
+	__u64 lim = n;
 	int sse;
 
 	if (!w || n > PS_RESP_CHUNK)
@@ -806,27 +856,8 @@ __weak __attribute__((noinline)) int ps_resp_run(__u32 i, __u32 n, __u32 more)
 	if (w->r.state != PS_R_EOF && w->r.left <= lim - i)
 		lim = i + w->r.left - 1;
 	w->pos = i;
-	for (k = 0; k < PS_RESP_HOT; k++) {
-		/* Read back from the map: the verifier knows no bounds of it
-		 * beyond the checks below, so that every word's state is the
-		 * same to it whatever the one before took. */
-		barrier();
-		i = w->pos;
-		if (i + PS_RESP_HOT_ROOM > lim || i > PS_RESP_CHUNK - PS_RESP_HOT_ROOM)
-			break;
-		m = ps_resp_hot_stops(w, i, sse);
-		if (!m) {
-			w->pos = i + 8;
-			continue;
-		}
-		q = i + ps_first_stop(m);
-		s = ps_resp_stop(w, q, sse);
-		w->pos = s;
-		/* The byte at q is the parser's, or a usage key taken: its
-		 * figure is the parser's. */
-		if (s == q || w->r.tk_phase != PS_TKP_KEY)
-			goto out;
-	}
+	if (sse ? ps_resp_hot(w, lim, 1) : ps_resp_hot(w, lim, 0))
+		goto out;
 	/* The segment goes on past the buffer: the next one starts here. */
 	if (more)
 		goto out;
