@@ -25,7 +25,7 @@
 #include "flow.h"
 
 /* Bytes read into the buffer at a time, and steps (reads or skips) per segment. */
-#define PS_RESP_CHUNK	512
+#define PS_RESP_CHUNK	2048
 #define PS_RESP_STEPS	1024
 /* Bytes past an offset the word scan reads (ps_resp_fast()): a word, a
  * quote's four next bytes, a line end's next word. */
