@@ -699,12 +699,20 @@ static __always_inline __u32 ps_resp_stop(struct ps_resp_work *w, __u32 q, int s
 	}
 	if (!sse || (c != '\n' && c != '\r'))
 		return q + 1;
-	/* A line ends at q: the next one's start, "data:" as far as it goes.
-	 * Not a data line (or an empty one): its bytes are scanned as any
+	/* A line ends at q: the next one's start, "data:" as far as it goes;
+	 * or after a second line end (CRLF, or a blank line), the start of
+	 * the line after it. Not a data line: its bytes are scanned as any
 	 * (a line end, a quote among them). */
 	z = ps_resp_word(w, q + 1);
-	if ((z ^ PS_SSE_DATA) & 0xffffffffffULL)
-		return q + 1;
+	if ((z ^ PS_SSE_DATA) & 0xffffffffffULL) {
+		c = (__u8)z;
+		if (c != '\n' && c != '\r')
+			return q + 1;
+		z = ps_resp_word(w, q + 2);
+		if ((z ^ PS_SSE_DATA) & 0xffffffffffULL)
+			return q + 1;
+		q++;
+	}
 	k = 6;
 	c = (__u8)(z >> 40);
 	if (c == ' ') {
@@ -746,7 +754,7 @@ static __always_inline __u32 ps_resp_fast(struct ps_resp_work *w, __u32 i, __u32
 
 			return u != PS_TK_COMP && u != PS_TK_PROM ? q + 1 : q;
 		}
-	} else if (sse && (c == '\n' || c == '\r') && q + 9 > i + room) {
+	} else if (sse && (c == '\n' || c == '\r') && q + 10 > i + room) {
 		return q;
 	}
 	return ps_resp_stop(w, q, sse);
