@@ -55,7 +55,8 @@ struct ps_resp_work {
 	__u32 unpaired;		/* responses counted to the connection's client */
 	__u32 begun;		/* a response began at the byte at */
 	__u32 encoded;		/* encoded answers to inference requests begun */
-	__u32 pos;		/* ps_resp_run()'s offset in b */
+	__u32 pos;		/* ps_resp_run()'s offset in b ... */
+	__u32 start;		/* ... and where it began, the body idle there */
 	__u64 now;
 	__u8 b[PS_RESP_CHUNK + PS_RESP_AHEAD];	/* + the look-ahead of the last byte */
 };
@@ -656,61 +657,62 @@ static __always_inline __u32 ps_first_stop(__u64 m)
 #define PS_TK_COMP	0x706d6f63U
 #define PS_TK_PROM	0x6d6f7270U
 
-/*
- * A stop at q of an idle body whose bytes go on at least 24 past it (the
- * callers check): how far the scan goes without the parser. A quote whose
- * next four bytes are not "comp" or "prom" is passed; a usage key whole
- * there is taken at once, as ps_tk_byte() takes it byte by byte (the
- * caller leaves the rest to the parser: tk_phase is no longer
- * PS_TKP_KEY); in an event stream, a line end and the "data:" (and one
- * space) that open the next line are taken at once, the event counted,
- * and the line left at its value's first byte, not read (not "[": a
- * "[DONE]" is the parser's). Any other byte is passed. Returns the new
- * offset; q itself when the byte at q is the parser's.
- */
-static __always_inline __u32 ps_resp_stop(struct ps_resp_work *w, __u32 q, int sse)
+/* A usage key taken whole, its closing quote at q - 1: its value is next. */
+static __always_inline __u32 ps_resp_key(struct ps_resp_work *w, __u32 q, __u8 key)
 {
+	w->r.tk_key = key;
+	w->r.tk_phase = PS_TKP_COLON;
+	w->r.tk_idx = 0;
+	return q;
+}
+
+/*
+ * A quote at q of an idle body whose bytes go on at least 24 past it (the
+ * caller checks): a quote whose next four bytes are not "comp" or "prom"
+ * is passed; a usage key whole there is taken at once, as ps_tk_byte()
+ * takes it byte by byte (the caller leaves the rest to the parser:
+ * tk_phase is no longer PS_TKP_KEY). Returns the new offset.
+ */
+static __always_inline __u32 ps_resp_qstop(struct ps_resp_work *w, __u32 q)
+{
+	__u32 u = *(const __u32 *)(const void *)&w->b[(q + 1) & (PS_RESP_CHUNK - 1)];
 	__u64 z, d;
-	__u32 k, u;
+
+	if (u != PS_TK_COMP && u != PS_TK_PROM)
+		return q + 1;
+	z = ps_resp_word(w, q);
+	d = ps_resp_word(w, q + 8);
+	if (u == PS_TK_PROM && z == PS_W0(PS_TK_PROMPT_W) && PS_WLOW(d, 7) == PS_W1(PS_TK_PROMPT_W))
+		return ps_resp_key(w, q + PS_TK_PROMPT_LEN, PS_TK_PROMPT);
+	if (u == PS_TK_COMP && z == PS_W0(PS_TK_COMPLETION_W) && d == PS_W1(PS_TK_COMPLETION_W) &&
+	    PS_WLOW(ps_resp_word(w, q + 16), 3) == PS_W2(PS_TK_COMPLETION_W))
+		return ps_resp_key(w, q + PS_TK_COMPLETION_LEN, PS_TK_COMPLETION);
+	return q + 1;
+}
+
+/*
+ * A line end (CR or LF) at q of an idle event stream whose bytes go on at
+ * least 10 past it (the caller checks): the next line's start, "data:" as
+ * far as it goes; or after a second line end (CRLF, or a blank line), the
+ * start of the line after it. A data line's "data:" (and one space) are
+ * taken at once, the event counted, and the line left at its value's
+ * first byte, not read (not "[": a "[DONE]" is the parser's). Not a data
+ * line: its bytes are scanned as any (a line end, a quote among them).
+ * Returns the new offset; q itself when the byte at q is the parser's.
+ */
+static __always_inline __u32 ps_resp_lstop(struct ps_resp_work *w, __u32 q)
+{
+	__u64 z = ps_resp_word(w, q + 1);
+	__u32 k;
 	__u8 c;
 
-	c = w->b[q & (PS_RESP_CHUNK - 1)];
-	if (c == '"') {
-		u = *(const __u32 *)(const void *)&w->b[(q + 1) & (PS_RESP_CHUNK - 1)];
-		if (u != PS_TK_COMP && u != PS_TK_PROM)
-			return q + 1;
-		z = ps_resp_word(w, q);
-		d = ps_resp_word(w, q + 8);
-		if (u == PS_TK_PROM && z == PS_W0(PS_TK_PROMPT_W) &&
-		    PS_WLOW(d, 7) == PS_W1(PS_TK_PROMPT_W)) {
-			w->r.tk_key = PS_TK_PROMPT;
-			k = PS_TK_PROMPT_LEN;
-		} else if (u == PS_TK_COMP && z == PS_W0(PS_TK_COMPLETION_W) &&
-			   d == PS_W1(PS_TK_COMPLETION_W) &&
-			   PS_WLOW(ps_resp_word(w, q + 16), 3) == PS_W2(PS_TK_COMPLETION_W)) {
-			w->r.tk_key = PS_TK_COMPLETION;
-			k = PS_TK_COMPLETION_LEN;
-		} else {
-			return q + 1;
-		}
-		w->r.tk_phase = PS_TKP_COLON;
-		w->r.tk_idx = 0;
-		return q + k;
-	}
-	if (!sse || (c != '\n' && c != '\r'))
-		return q + 1;
-	/* A line ends at q: the next one's start, "data:" as far as it goes;
-	 * or after a second line end (CRLF, or a blank line), the start of
-	 * the line after it. Not a data line: its bytes are scanned as any
-	 * (a line end, a quote among them). */
-	z = ps_resp_word(w, q + 1);
 	if ((z ^ PS_SSE_DATA) & 0xffffffffffULL) {
 		c = (__u8)z;
 		if (c != '\n' && c != '\r')
 			return q + 1;
 		z = ps_resp_word(w, q + 2);
 		if ((z ^ PS_SSE_DATA) & 0xffffffffffULL)
-			return q + 1;
+			return q + 2;
 		q++;
 	}
 	k = 6;
@@ -724,6 +726,31 @@ static __always_inline __u32 ps_resp_stop(struct ps_resp_work *w, __u32 q, int s
 	w->events++;
 	w->r.ev++;
 	return q + k;
+}
+
+/*
+ * An underscore at u followed by "tokens\"" in an idle body whose bytes
+ * from i0 on the scan took: the end of a usage key that began at i0 or
+ * after it ("completion_tokens" or "prompt_tokens", quotes included), taken
+ * as ps_tk_byte() takes it byte by byte, its value next (the caller leaves
+ * it to the parser: tk_phase is no longer PS_TKP_KEY); any other is passed.
+ * Every key ends so, and the first to end is the one ps_tk_byte() takes
+ * first: a quote opens a key wherever a match before it has failed. Bytes
+ * from u - 11 to u + 7 are read. Returns the new offset.
+ */
+static __always_inline __u32 ps_resp_ustop(struct ps_resp_work *w, __u32 u, __u32 i0)
+{
+	if (PS_WLOW(ps_resp_word(w, u + 1), 7) != PS_W1(PS_TK_PROMPT_W))
+		return u + 1;
+	if (u >= i0 + PS_TK_PROMPT_LEN - 8 &&
+	    PS_WLOW(ps_resp_word(w, u + 8 - PS_TK_PROMPT_LEN), 7) ==
+	    PS_WLOW(PS_W0(PS_TK_PROMPT_W), 7))
+		return ps_resp_key(w, u + 8, PS_TK_PROMPT);
+	if (u >= i0 + PS_TK_COMPLETION_LEN - 8 &&
+	    ps_resp_word(w, u + 8 - PS_TK_COMPLETION_LEN) == PS_W0(PS_TK_COMPLETION_W) &&
+	    PS_WLOW(ps_resp_word(w, u - 3), 3) == PS_WLOW(PS_W1(PS_TK_COMPLETION_W), 3))
+		return ps_resp_key(w, u + 8, PS_TK_COMPLETION);
+	return u + 1;
 }
 
 /*
@@ -754,29 +781,27 @@ static __always_inline __u32 ps_resp_fast(struct ps_resp_work *w, __u32 i, __u32
 
 			return u != PS_TK_COMP && u != PS_TK_PROM ? q + 1 : q;
 		}
-	} else if (sse && (c == '\n' || c == '\r') && q + 10 > i + room) {
-		return q;
+		return ps_resp_qstop(w, q);
 	}
-	return ps_resp_stop(w, q, sse);
+	if (!sse || (c != '\n' && c != '\r'))
+		return q + 1;
+	if (q + 10 > i + room)
+		return q;
+	return ps_resp_lstop(w, q);
 }
 
 /*
- * The bytes of the word at p that may matter (the stops of ps_resp_stops()),
- * for a word of the buffer with at least 24 bytes of the body after it, so
- * that no look-ahead falls outside the body: a '"' followed by "co" or "pr"
- * (a usage key, "completion_tokens" or "prompt_tokens", may open there; a
- * few other pairs pass too: the quote's next bytes are told apart byte by
- * byte as (y ^ 'c' | z ^ 'o') & (y ^ 'p' | z ^ 'r'), zero where either
- * is), and in an event stream a byte from 0x08 to 0x0f (CR and LF among
- * them). Each as the top bit of its byte; the lowest bit set is exact, the
- * others may be above a byte that matched.
+ * The bytes of the word at p that may matter to the word scan of
+ * ps_resp_run(), each as the top bit of its byte: an underscore followed
+ * by 't' (a usage key, "completion_tokens" or "prompt_tokens", may end
+ * there: ps_resp_ustop()), and in an event stream a byte from 0x08 to
+ * 0x0f (CR and LF among them). The lowest bit set is exact, the others
+ * may be above a byte that matched. Reads the 9 bytes from p.
  */
 static __always_inline __u64 ps_resp_hot_stops(const __u8 *p, int sse)
 {
-	__u64 x = *(const __u64 *)p, y = *(const __u64 *)(p + 1), z = *(const __u64 *)(p + 2);
-	__u64 v = (x ^ PS_BYTES('"')) |
-		  (((y ^ PS_BYTES('c')) | (z ^ PS_BYTES('o'))) &
-		   ((y ^ PS_BYTES('p')) | (z ^ PS_BYTES('r'))));
+	__u64 x = *(const __u64 *)p, y = *(const __u64 *)(p + 1);
+	__u64 v = (x ^ PS_BYTES('_')) | (y ^ PS_BYTES('t'));
 	__u64 m = (v - PS_BYTES(1)) & ~v;
 
 	if (sse) {
@@ -787,25 +812,28 @@ static __always_inline __u64 ps_resp_hot_stops(const __u8 *p, int sse)
 	return m & PS_BYTES(0x80);
 }
 
-/* Words (and stops) one call of ps_resp_run() takes at most: with the
- * look-ahead's room, two words at a time, and in the last bytes of the
- * room. */
-#define PS_RESP_HOT	48
+/* Steps (two words, or a stop) one call of ps_resp_run() takes at most
+ * with the look-ahead's room, and words in the last bytes of the room. */
+#define PS_RESP_HOT	64
 #define PS_RESP_RUN	16
-/* Bytes of the room the word scan needs from a word's start: two words,
+/* Bytes of the room the word scan needs from a step's start: two words,
  * and the look-ahead of the second one's stops. */
-#define PS_RESP_HOT_ROOM	40
+#define PS_RESP_HOT_ROOM	32
+/* The longest a usage key's start can be before a byte that does not end
+ * it: its quote and all but the last of its letters. */
+#define PS_RESP_KEY_OPEN	(PS_TK_COMPLETION_LEN - 1)
 
 /*
  * ps_resp_run()'s word scan from w->pos, two words at a time, with lim the
- * room's end; sse a constant. Returns 1 when the parser takes over at
- * w->pos (its byte is the parser's, or a usage key's figure is next).
+ * room's end; sse a constant. Returns 1 when the parser takes over at w->pos (its byte is the
+ * parser's, or a usage key's value is next).
  */
 static __always_inline int ps_resp_hot(struct ps_resp_work *w, __u64 lim, int sse)
 {
 	__u32 i, k, q, s;
 	const __u8 *p;
 	__u64 m, m1;
+	__u8 c;
 
 	for (k = 0; k < PS_RESP_HOT; k++) {
 		/* Read back from the map: the verifier knows no bounds of it
@@ -830,14 +858,49 @@ static __always_inline int ps_resp_hot(struct ps_resp_work *w, __u64 lim, int ss
 			i += 8;
 		}
 		q = i + ps_first_stop(m);
-		s = ps_resp_stop(w, q, sse);
+		c = w->b[q & (PS_RESP_CHUNK - 1)];
+		if (c == '_') {
+			s = ps_resp_ustop(w, q, w->start);
+			w->pos = s;
+			/* A usage key taken: its value is the parser's. */
+			if (w->r.tk_phase != PS_TKP_KEY)
+				return 1;
+			continue;
+		}
+		if (!sse || (c != '\n' && c != '\r')) {
+			w->pos = q + 1;
+			continue;
+		}
+		s = ps_resp_lstop(w, q);
 		w->pos = s;
-		/* The byte at q is the parser's, or a usage key taken: its
-		 * figure is the parser's. */
-		if (s == q || w->r.tk_phase != PS_TKP_KEY)
+		if (s == q)
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * The word scan stopped at t, its bytes from i0 taken: where the scan goes
+ * on, so that no usage key's start is left behind. A key that may have
+ * begun before t and go on past it (a quote in the last bytes before t,
+ * only key letters after it) is read anew from its quote; those bytes have
+ * no line end, nothing counted.
+ */
+static __always_inline __u32 ps_resp_resume(const struct ps_resp_work *w, __u32 i0, __u32 t)
+{
+	__u32 j;
+	__u8 c;
+
+	for (j = 1; j <= PS_RESP_KEY_OPEN; j++) {
+		if (t < i0 + j)
+			break;
+		c = w->b[(t - j) & (PS_RESP_CHUNK - 1)];
+		if (c == '"')
+			return t - j;
+		if (c != '_' && (c < 'a' || c > 'z'))
+			break;
+	}
+	return t;
 }
 
 /*
@@ -864,8 +927,11 @@ __weak __attribute__((noinline)) int ps_resp_run(__u32 i, __u32 n, __u32 more)
 	if (w->r.state != PS_R_EOF && w->r.left <= lim - i)
 		lim = i + w->r.left - 1;
 	w->pos = i;
+	w->start = i;
 	if (sse ? ps_resp_hot(w, lim, 1) : ps_resp_hot(w, lim, 0))
 		goto out;
+	barrier();
+	w->pos = ps_resp_resume(w, w->start, w->pos);
 	/* The segment goes on past the buffer: the next one starts here. */
 	if (more)
 		goto out;
