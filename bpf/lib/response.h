@@ -726,14 +726,15 @@ static __always_inline __u64 ps_resp_stops(const __u8 *p, int sse)
 	return m & PS_BYTES(0x80);
 }
 
-/* Steps (two words, or a stop) one call of ps_resp_run() takes at most
- * with the look-ahead's room, and steps (a word, or a stop) in the last
- * bytes of the room. */
-#define PS_RESP_HOT	64
-#define PS_RESP_TAIL	8
-/* Bytes of the room a step of two words needs: the words, and the
- * look-ahead of the second one's stops. */
-#define PS_RESP_HOT_ROOM	32
+/* Words a step of the word scan takes at once where the room goes on past
+ * them, steps (those words, or a stop) one call of ps_resp_run() takes at
+ * most, and steps (a word, or a stop) in the last bytes of the room. */
+#define PS_RESP_HOT_WORDS	4
+#define PS_RESP_HOT	48
+#define PS_RESP_TAIL	12
+/* Bytes of the room a step of the words needs: the words, and the
+ * look-ahead of the last one's stops. */
+#define PS_RESP_HOT_ROOM	(8 * PS_RESP_HOT_WORDS + 16)
 /* The longest a usage key's start can be before a byte that does not end
  * it: its quote and all but the last of its letters. */
 #define PS_RESP_KEY_OPEN	(PS_TK_COMPLETION_LEN - 1)
@@ -754,15 +755,16 @@ static __always_inline __u32 ps_resp_stop(struct ps_resp_work *w, __u32 q, __u8 
 
 /*
  * ps_resp_run()'s word scan from w->pos while the room (up to lim) has
- * PS_RESP_HOT_ROOM bytes, two words at a time; sse a constant. Returns 1
+ * PS_RESP_HOT_ROOM bytes, PS_RESP_HOT_WORDS words at a time; sse a
+ * constant. Returns 1
  * when the parser takes over at w->pos (its byte is the parser's, or a
  * usage key's value is next).
  */
 static __always_inline int ps_resp_hot(struct ps_resp_work *w, __u64 lim, int sse)
 {
-	__u32 i, k, q, s;
+	__u32 i, j, k, q, s;
 	const __u8 *p;
-	__u64 m, m1;
+	__u64 m;
 
 	for (k = 0; k < PS_RESP_HOT; k++) {
 		/* Read back from the map: the verifier knows no bounds of it
@@ -776,15 +778,16 @@ static __always_inline int ps_resp_hot(struct ps_resp_work *w, __u64 lim, int ss
 		 * ps_resp_word()). */
 		p = &w->b[i];
 		barrier_var(p);
-		m = ps_resp_stops(p, sse);
-		m1 = ps_resp_stops(p + 8, sse);
-		if (!(m | m1)) {
-			w->pos = i + 16;
+		if (!(ps_resp_stops(p, sse) | ps_resp_stops(p + 8, sse) |
+		      ps_resp_stops(p + 16, sse) | ps_resp_stops(p + 24, sse))) {
+			w->pos = i + 8 * PS_RESP_HOT_WORDS;
 			continue;
 		}
-		if (!m) {
-			m = m1;
+		/* The first word with a stop. */
+		m = ps_resp_stops(p, sse);
+		for (j = 1; j < PS_RESP_HOT_WORDS && !m; j++) {
 			i += 8;
+			m = ps_resp_stops(p + 8 * j, sse);
 		}
 		q = i + ps_first_stop(m);
 		s = ps_resp_stop(w, q, w->b[q & (PS_RESP_CHUNK - 1)], sse);
@@ -866,7 +869,7 @@ static __always_inline __u32 ps_resp_resume(const struct ps_resp_work *w, __u32 
 /*
  * The idle body's bytes of the buffer (n of them) from i on, as far as the
  * parser is not needed, the room being the body's bytes in the buffer but
- * its last (which ends it: the parser's): two words at a time
+ * its last (which ends it: the parser's): PS_RESP_HOT_WORDS words at a time
  * (ps_resp_hot()) while the room goes on PS_RESP_HOT_ROOM bytes, then
  * unless the segment goes on past the buffer (more) a word at a time to
  * the room's end (ps_resp_tail()); the stops taken (ps_resp_stop()). Where
