@@ -842,11 +842,30 @@ static __always_inline int ps_resp_tail(struct ps_resp_work *w, __u64 lim, int s
 	return 0;
 }
 
+/* The low n bytes (1 to 8) of a word, all of them past 8, none below 1. */
+static __always_inline __u64 ps_wmask(__s32 n)
+{
+	return n >= 8 ? ~0ULL : n < 1 ? 0 : ~0ULL >> (64 - 8 * n);
+}
+
+/* Are the n bytes at s (1 to 18) the start of a usage key, its quote first? */
+static __always_inline int ps_resp_key_open(const struct ps_resp_work *w, __u32 s, __u32 n)
+{
+	__u64 a = ps_resp_word(w, s), b = ps_resp_word(w, s + 8), c = ps_resp_word(w, s + 16);
+	__u64 m0 = ps_wmask(n), m1 = ps_wmask(n - 8), m2 = ps_wmask(n - 16);
+
+	return (!((a ^ PS_W0(PS_TK_COMPLETION_W)) & m0) &&
+		!((b ^ PS_W1(PS_TK_COMPLETION_W)) & m1) &&
+		!((c ^ PS_W2(PS_TK_COMPLETION_W)) & m2)) ||
+	       (!((a ^ PS_W0(PS_TK_PROMPT_W)) & m0) && !((b ^ PS_W1(PS_TK_PROMPT_W)) & m1) &&
+		!((c ^ PS_W2(PS_TK_PROMPT_W)) & m2));
+}
+
 /*
  * The word scan stopped at t, its bytes from i0 taken: where the scan goes
  * on, so that no usage key's start is left behind. A key that may have
- * begun before t and go on past it (a quote in the last bytes before t,
- * only key letters after it) is read anew from its quote; those bytes have
+ * begun before t and go on past it (the last quote before t, a key's
+ * first bytes from it to t) is read anew from its quote; those bytes have
  * no line end, nothing counted.
  */
 static __always_inline __u32 ps_resp_resume(const struct ps_resp_work *w, __u32 i0, __u32 t)
@@ -859,7 +878,7 @@ static __always_inline __u32 ps_resp_resume(const struct ps_resp_work *w, __u32 
 			break;
 		c = w->b[(t - j) & (PS_RESP_CHUNK - 1)];
 		if (c == '"')
-			return t - j;
+			return ps_resp_key_open(w, t - j, j) ? t - j : t;
 		if (c != '_' && (c < 'a' || c > 'z'))
 			break;
 	}
