@@ -708,9 +708,9 @@ static __always_inline __u32 ps_resp_ustop(struct ps_resp_work *w, __u32 u, __u3
  * The bytes of the word at p that may matter to the word scan, each as the
  * top bit of its byte: an underscore followed by 't' (a usage key,
  * "completion_tokens" or "prompt_tokens", may end there: ps_resp_ustop()),
- * and in an event stream a byte from 0x08 to 0x0f (CR and LF among them).
- * The lowest bit set is exact, the others may be above a byte that
- * matched. Reads the 9 bytes from p.
+ * and in an event stream a byte below 0x10 (CR and LF among them). The
+ * lowest bit set is exact, the others may be above a byte that matched.
+ * Reads the 9 bytes from p.
  */
 static __always_inline __u64 ps_resp_stops(const __u8 *p, int sse)
 {
@@ -718,11 +718,8 @@ static __always_inline __u64 ps_resp_stops(const __u8 *p, int sse)
 	__u64 v = (x ^ PS_BYTES('_')) | (y ^ PS_BYTES('t'));
 	__u64 m = (v - PS_BYTES(1)) & ~v;
 
-	if (sse) {
-		__u64 l = (x | PS_BYTES(0x07)) ^ PS_BYTES(0x0f);
-
-		m |= (l - PS_BYTES(1)) & ~l;
-	}
+	if (sse)
+		m |= (x - PS_BYTES(0x10)) & ~x;
 	return m & PS_BYTES(0x80);
 }
 
