@@ -753,9 +753,8 @@ static __always_inline __u32 ps_resp_stop(struct ps_resp_work *w, __u32 q, __u8 
 /*
  * ps_resp_run()'s word scan from w->pos while the room (up to lim) has
  * PS_RESP_HOT_ROOM bytes, PS_RESP_HOT_WORDS words at a time; sse a
- * constant. Returns 1
- * when the parser takes over at w->pos (its byte is the parser's, or a
- * usage key's value is next).
+ * constant. Returns 1 when the parser takes over at w->pos (its byte is
+ * the parser's, or a usage key's value is next).
  */
 static __always_inline int ps_resp_hot(struct ps_resp_work *w, __u64 lim, int sse)
 {
@@ -884,15 +883,16 @@ static __always_inline __u32 ps_resp_resume(const struct ps_resp_work *w, __u32 
 
 /*
  * The idle body's bytes of the buffer (n of them) from i on, as far as the
- * parser is not needed, the room being the body's bytes in the buffer but
- * its last (which ends it: the parser's): PS_RESP_HOT_WORDS words at a time
- * (ps_resp_hot()) while the room goes on PS_RESP_HOT_ROOM bytes, then
- * unless the segment goes on past the buffer (more) a word at a time to
- * the room's end (ps_resp_tail()); the stops taken (ps_resp_stop()). Where
- * it ends, a usage key that may have begun is left to be read anew
- * (ps_resp_resume()). Returns where the parser (or the next buffer) takes
- * over, i when the parser must read the byte at i. The body's bytes left
- * go down by those taken. A global function, verified once.
+ * parser is not needed, the room being the body's bytes in the buffer (the
+ * last byte of a body or chunk left to the parser, which ends it):
+ * PS_RESP_HOT_WORDS words at a time (ps_resp_hot()) while the room goes on
+ * PS_RESP_HOT_ROOM bytes, then unless the segment goes on past the buffer
+ * (more) a word at a time to the room's end (ps_resp_tail()); the stops
+ * taken (ps_resp_stop()). Where it ends, a usage key that may have begun
+ * is left to be read anew (ps_resp_resume()). Returns where the parser (or
+ * the next buffer) takes over, i when the parser must read the byte at i.
+ * The body's bytes left go down by those taken. A global function,
+ * verified once.
  */
 __weak __attribute__((noinline)) int ps_resp_run(__u32 i, __u32 n, __u32 more)
 {
