@@ -25,10 +25,10 @@
 #include "flow.h"
 
 /* Bytes read into the buffer at a time, and steps (reads or skips) per segment. */
-#define PS_RESP_CHUNK	512
+#define PS_RESP_CHUNK	2048
 #define PS_RESP_STEPS	1024
-/* Bytes past an offset the word scan reads (ps_resp_fast()): a word, a
- * quote's four next bytes, a line end's next word. */
+/* Bytes past an offset of the buffer that its reads of words may take in:
+ * a word, and the next byte (ps_resp_stops()), at its last byte. */
 #define PS_RESP_AHEAD	16
 
 /* A response's working state, per CPU (the buffer is too large for the stack). */
@@ -55,7 +55,8 @@ struct ps_resp_work {
 	__u32 unpaired;		/* responses counted to the connection's client */
 	__u32 begun;		/* a response began at the byte at */
 	__u32 encoded;		/* encoded answers to inference requests begun */
-	__u32 pos;		/* ps_resp_run()'s offset in b */
+	__u32 pos;		/* ps_resp_run()'s offset in b ... */
+	__u32 start;		/* ... and where it began, the body idle there */
 	__u64 now;
 	__u8 b[PS_RESP_CHUNK + PS_RESP_AHEAD];	/* + the look-ahead of the last byte */
 };
@@ -596,8 +597,8 @@ struct ps_resp_scan_ctx {
 #define PS_RESP_PER_CB	8
 
 /*
- * In a scanned body, at a place where only CR, LF and '"' matter: inside
- * an event's line, outside a usage key.
+ * In a scanned body, at a place where only line ends and usage keys
+ * matter: inside an event's line, outside a usage key.
  */
 static __always_inline int ps_resp_idle(const struct ps_resp *r)
 {
@@ -624,99 +625,46 @@ static __always_inline __u64 ps_resp_word(const struct ps_resp_work *w, __u32 i)
 	return *p;
 }
 
-/*
- * The bytes of the word x at i (lowest first) that may matter, each as
- * the top bit of its byte: a '"' followed by 'c' or 'p' (a usage key,
- * "completion_tokens" or "prompt_tokens", may open there), and in an event
- * stream a byte from 0x08 to 0x0f (CR and LF among them). A quote whose
- * four next bytes are not all in the body (room from i, at least 8) is
- * one too. The lowest bit set is exact or above a byte that matched: the
- * caller looks at the byte.
- */
-static __always_inline __u64 ps_resp_stops(const struct ps_resp_work *w, __u32 i, __u64 x,
-					   __u32 room, int sse)
-{
-	__u64 y = ps_resp_word(w, i + 1);	/* each byte's next */
-	__u64 out = room >= 12 ? 0 : (~0ULL << (8 * (room - 4))) & 0x8080808080808080ULL;
-	__u64 q = PS_HAS0(x ^ PS_BYTES('"')) &
-		  (PS_HAS0(y ^ PS_BYTES('c')) | PS_HAS0(y ^ PS_BYTES('p')) | out);
-
-	if (sse)
-		q |= PS_HAS0((x | PS_BYTES(0x07)) ^ PS_BYTES(0x0f));
-	return q;
-}
-
 /* The index (0-7) of the lowest byte whose top bit is set in m (m != 0). */
 static __always_inline __u32 ps_first_stop(__u64 m)
 {
 	return (__u32)((((m & -m) >> 7) * 0x0001020304050607ULL) >> 56);
 }
 
-/* "comp" and "prom", lowest byte first: a usage key's letters after its quote. */
-#define PS_TK_COMP	0x706d6f63U
-#define PS_TK_PROM	0x6d6f7270U
+/* A usage key taken whole, its closing quote at q - 1: its value is next. */
+static __always_inline __u32 ps_resp_key(struct ps_resp_work *w, __u32 q, __u8 key)
+{
+	w->r.tk_key = key;
+	w->r.tk_phase = PS_TKP_COLON;
+	w->r.tk_idx = 0;
+	return q;
+}
 
 /*
- * In an idle body (ps_resp_idle()) with room (at least 8) of its bytes
- * from i in the buffer: how far the scan goes without the parser. A word
- * with nothing that matters is skipped whole, a quote whose next four
- * bytes are not "comp" or "prom" is passed; in an event stream, a line
- * end and the "data:" (and one space) that open the next line are taken
- * at once, the event counted, and the line left at its value's first
- * byte, not read (not "[": a "[DONE]" is the parser's). Returns the new
- * offset; i itself when the byte at i is the parser's.
+ * A line end (CR or LF) at q of an idle event stream whose bytes go on at
+ * least 10 past it (the caller checks): the next line's start, "data:" as
+ * far as it goes; or after a second line end (CRLF, or a blank line), the
+ * start of the line after it. A data line's "data:" (and one space) are
+ * taken at once, the event counted, and the line left at its value's
+ * first byte, not read (not "[": a "[DONE]" is the parser's). Not a data
+ * line: its bytes are scanned as any (a line end, an underscore among
+ * them). Returns the new offset; q itself when the byte at q is the
+ * parser's.
  */
-static __always_inline __u32 ps_resp_fast(struct ps_resp_work *w, __u32 i, __u32 room, int sse)
+static __always_inline __u32 ps_resp_lstop(struct ps_resp_work *w, __u32 q)
 {
-	__u64 x = ps_resp_word(w, i), m = ps_resp_stops(w, i, x, room, sse), z, d;
-	__u32 q, k, u;
+	__u64 z = ps_resp_word(w, q + 1);
+	__u32 k;
 	__u8 c;
 
-	if (!m)
-		return i + 8;
-	q = i + ps_first_stop(m);
-	c = w->b[q & (PS_RESP_CHUNK - 1)];
-	if (c == '"') {
-		if (q + 5 > i + room)
-			return q;
-		u = *(const __u32 *)(const void *)&w->b[(q + 1) & (PS_RESP_CHUNK - 1)];
-		if (u != PS_TK_COMP && u != PS_TK_PROM)
+	if ((z ^ PS_SSE_DATA) & 0xffffffffffULL) {
+		c = (__u8)z;
+		if (c != '\n' && c != '\r')
 			return q + 1;
-		/* A usage key whole in the body's bytes here: taken at once,
-		 * as ps_tk_byte() takes it byte by byte. */
-		if (q + 24 > i + room)
-			return q;
-		z = ps_resp_word(w, q);
-		d = ps_resp_word(w, q + 8);
-		if (u == PS_TK_PROM && z == PS_W0(PS_TK_PROMPT_W) &&
-		    PS_WLOW(d, 7) == PS_W1(PS_TK_PROMPT_W)) {
-			w->r.tk_key = PS_TK_PROMPT;
-			k = PS_TK_PROMPT_LEN;
-		} else if (u == PS_TK_COMP && z == PS_W0(PS_TK_COMPLETION_W) &&
-			   d == PS_W1(PS_TK_COMPLETION_W) &&
-			   PS_WLOW(ps_resp_word(w, q + 16), 3) == PS_W2(PS_TK_COMPLETION_W)) {
-			w->r.tk_key = PS_TK_COMPLETION;
-			k = PS_TK_COMPLETION_LEN;
-		} else {
-			return q + 1;
-		}
-		w->r.tk_phase = PS_TKP_COLON;
-		w->r.tk_idx = 0;
-		return q + k;
-	}
-	if (!sse || (c != '\n' && c != '\r'))
-		return q + 1;
-	if (q + 9 > i + room)
-		return q;
-	/* A line ends at q: the next one's start, "data:" as far as it goes. */
-	z = ps_resp_word(w, q + 1);
-	d = (z ^ PS_SSE_DATA) & 0xffffffffffULL;
-	if (d) {
-		/* Not a data line (or an empty one): its first byte that is
-		 * not "data:"'s is the next to look at (a line end, a quote). */
-		k = ps_first_stop((((d & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | d) &
-				  0x8080808080808080ULL);
-		return q + 1 + k;
+		z = ps_resp_word(w, q + 2);
+		if ((z ^ PS_SSE_DATA) & 0xffffffffffULL)
+			return q + 2;
+		q++;
 	}
 	k = 6;
 	c = (__u8)(z >> 40);
@@ -731,46 +679,242 @@ static __always_inline __u32 ps_resp_fast(struct ps_resp_work *w, __u32 i, __u32
 	return q + k;
 }
 
-/* Words one call of ps_resp_run() reads at most. */
-#define PS_RESP_RUN	16
+/*
+ * An underscore at u in an idle body whose bytes from i0 on the scan took,
+ * followed by "tokens\"" (bytes to u + 7 read): the end of a usage key that
+ * began at i0 or after it ("completion_tokens" or "prompt_tokens", quotes
+ * included; bytes from u - 11 read), taken as ps_tk_byte() takes it byte by
+ * byte, its value next (the caller leaves it to the parser: tk_phase is no
+ * longer PS_TKP_KEY); any other is passed. Every key ends so, and the
+ * first to end is the one ps_tk_byte() takes first: a quote opens a key
+ * wherever a match before it has failed. Returns the new offset.
+ */
+static __always_inline __u32 ps_resp_ustop(struct ps_resp_work *w, __u32 u, __u32 i0)
+{
+	if (PS_WLOW(ps_resp_word(w, u + 1), 7) != PS_W1(PS_TK_PROMPT_W))
+		return u + 1;
+	if (u >= i0 + PS_TK_PROMPT_LEN - 8 &&
+	    PS_WLOW(ps_resp_word(w, u + 8 - PS_TK_PROMPT_LEN), 7) ==
+	    PS_WLOW(PS_W0(PS_TK_PROMPT_W), 7))
+		return ps_resp_key(w, u + 8, PS_TK_PROMPT);
+	if (u >= i0 + PS_TK_COMPLETION_LEN - 8 &&
+	    ps_resp_word(w, u + 8 - PS_TK_COMPLETION_LEN) == PS_W0(PS_TK_COMPLETION_W) &&
+	    PS_WLOW(ps_resp_word(w, u - 3), 3) == PS_WLOW(PS_W1(PS_TK_COMPLETION_W), 3))
+		return ps_resp_key(w, u + 8, PS_TK_COMPLETION);
+	return u + 1;
+}
+
+/*
+ * The bytes of the word at p that may matter to the word scan, each as the
+ * top bit of its byte: an underscore followed by 't' (a usage key,
+ * "completion_tokens" or "prompt_tokens", may end there: ps_resp_ustop()),
+ * and in an event stream a byte below 0x10 (CR and LF among them). The
+ * lowest bit set is exact, the others may be above a byte that matched.
+ * Reads the 9 bytes from p.
+ */
+static __always_inline __u64 ps_resp_stops(const __u8 *p, int sse)
+{
+	__u64 x = *(const __u64 *)p, y = *(const __u64 *)(p + 1);
+	__u64 v = (x ^ PS_BYTES('_')) | (y ^ PS_BYTES('t'));
+	__u64 m = (v - PS_BYTES(1)) & ~v;
+
+	if (sse)
+		m |= (x - PS_BYTES(0x10)) & ~x;
+	return m & PS_BYTES(0x80);
+}
+
+/* Words a step of the word scan takes at once where the room goes on past
+ * them, steps (those words, or a stop) one call of ps_resp_run() takes at
+ * most, and steps (a word, or a stop) in the last bytes of the room. */
+#define PS_RESP_HOT_WORDS	4
+#define PS_RESP_HOT	48
+#define PS_RESP_TAIL	12
+/* Bytes of the room a step of the words needs: the words, and the
+ * look-ahead of the last one's stops. */
+#define PS_RESP_HOT_ROOM	(8 * PS_RESP_HOT_WORDS + 16)
+/* The longest a usage key's start can be before a byte that does not end
+ * it: its quote and all but the last of its letters. */
+#define PS_RESP_KEY_OPEN	(PS_TK_COMPLETION_LEN - 1)
+
+/*
+ * A stop at q of the word scan (ps_resp_stops()), its look-ahead in the
+ * room: the new offset (ps_resp_ustop(), ps_resp_lstop()); q itself when
+ * the byte at q is the parser's.
+ */
+static __always_inline __u32 ps_resp_stop(struct ps_resp_work *w, __u32 q, __u8 c, int sse)
+{
+	if (c == '_')
+		return ps_resp_ustop(w, q, w->start);
+	if (!sse || (c != '\n' && c != '\r'))
+		return q + 1;
+	return ps_resp_lstop(w, q);
+}
+
+/*
+ * ps_resp_run()'s word scan from w->pos while the room (up to lim) has
+ * PS_RESP_HOT_ROOM bytes, PS_RESP_HOT_WORDS words at a time; sse a
+ * constant. Returns 1 when the parser takes over at w->pos (its byte is
+ * the parser's, or a usage key's value is next).
+ */
+static __always_inline int ps_resp_hot(struct ps_resp_work *w, __u64 lim, int sse)
+{
+	__u32 i, j, k, q, s;
+	const __u8 *p;
+	__u64 m;
+
+	for (k = 0; k < PS_RESP_HOT; k++) {
+		/* Read back from the map: the verifier knows no bounds of it
+		 * beyond the checks below, so that every step's state is the
+		 * same to it whatever the one before took. */
+		barrier();
+		i = w->pos;
+		if (i + PS_RESP_HOT_ROOM > lim || i > PS_RESP_CHUNK - PS_RESP_HOT_ROOM)
+			return 0;
+		/* Through a pointer of its own: unaligned words (as
+		 * ps_resp_word()). */
+		p = &w->b[i];
+		barrier_var(p);
+		if (!(ps_resp_stops(p, sse) | ps_resp_stops(p + 8, sse) |
+		      ps_resp_stops(p + 16, sse) | ps_resp_stops(p + 24, sse))) {
+			w->pos = i + 8 * PS_RESP_HOT_WORDS;
+			continue;
+		}
+		/* The first word with a stop. */
+		m = ps_resp_stops(p, sse);
+		for (j = 1; j < PS_RESP_HOT_WORDS && !m; j++) {
+			i += 8;
+			m = ps_resp_stops(p + 8 * j, sse);
+		}
+		q = i + ps_first_stop(m);
+		s = ps_resp_stop(w, q, w->b[q & (PS_RESP_CHUNK - 1)], sse);
+		w->pos = s;
+		if (s == q || w->r.tk_phase != PS_TKP_KEY)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * ps_resp_run()'s scan of the last bytes of the room (up to lim), a word
+ * at a time, the bytes past the room left out; sse a constant. A stop
+ * whose look-ahead is not in the room ends it there. Returns 1 when the
+ * parser takes over at w->pos (its byte is the parser's, or a usage key's
+ * value is next).
+ */
+static __always_inline int ps_resp_tail(struct ps_resp_work *w, __u64 lim, int sse)
+{
+	__u32 i, k, q, s, room;
+	const __u8 *p;
+	__u64 m;
+	__u8 c;
+
+	for (k = 0; k < PS_RESP_TAIL; k++) {
+		barrier();
+		i = w->pos;
+		if (i >= lim || i > PS_RESP_CHUNK - 1)
+			return 0;
+		room = lim - i;
+		p = &w->b[i];
+		barrier_var(p);
+		m = ps_resp_stops(p, sse);
+		if (room < 8)
+			m &= PS_BYTES(0x80) >> (8 * (8 - room));
+		if (!m) {
+			w->pos = i + (room < 8 ? room : 8);
+			continue;
+		}
+		q = i + ps_first_stop(m);
+		c = w->b[q & (PS_RESP_CHUNK - 1)];
+		if ((c == '_' && q + 8 > lim) ||
+		    (sse && (c == '\n' || c == '\r') && q + 10 > lim)) {
+			w->pos = q;
+			return 0;
+		}
+		s = ps_resp_stop(w, q, c, sse);
+		w->pos = s;
+		if (s == q || w->r.tk_phase != PS_TKP_KEY)
+			return 1;
+	}
+	return 0;
+}
+
+/* The low n bytes (1 to 8) of a word, all of them past 8, none below 1. */
+static __always_inline __u64 ps_wmask(__s32 n)
+{
+	return n >= 8 ? ~0ULL : n < 1 ? 0 : ~0ULL >> (64 - 8 * n);
+}
+
+/* Are the n bytes at s (1 to 18) the start of a usage key, its quote first? */
+static __always_inline int ps_resp_key_open(const struct ps_resp_work *w, __u32 s, __u32 n)
+{
+	__u64 a = ps_resp_word(w, s), b = ps_resp_word(w, s + 8), c = ps_resp_word(w, s + 16);
+	__u64 m0 = ps_wmask(n), m1 = ps_wmask(n - 8), m2 = ps_wmask(n - 16);
+
+	return (!((a ^ PS_W0(PS_TK_COMPLETION_W)) & m0) &&
+		!((b ^ PS_W1(PS_TK_COMPLETION_W)) & m1) &&
+		!((c ^ PS_W2(PS_TK_COMPLETION_W)) & m2)) ||
+	       (!((a ^ PS_W0(PS_TK_PROMPT_W)) & m0) && !((b ^ PS_W1(PS_TK_PROMPT_W)) & m1) &&
+		!((c ^ PS_W2(PS_TK_PROMPT_W)) & m2));
+}
+
+/*
+ * The word scan stopped at t, its bytes from i0 taken: where the scan goes
+ * on, so that no usage key's start is left behind. A key that may have
+ * begun before t and go on past it (the last quote before t, a key's
+ * first bytes from it to t) is read anew from its quote; those bytes have
+ * no line end, nothing counted.
+ */
+static __always_inline __u32 ps_resp_resume(const struct ps_resp_work *w, __u32 i0, __u32 t)
+{
+	__u32 j;
+	__u8 c;
+
+	for (j = 1; j <= PS_RESP_KEY_OPEN; j++) {
+		if (t < i0 + j)
+			break;
+		c = w->b[(t - j) & (PS_RESP_CHUNK - 1)];
+		if (c == '"')
+			return ps_resp_key_open(w, t - j, j) ? t - j : t;
+		if (c != '_' && (c < 'a' || c > 'z'))
+			break;
+	}
+	return t;
+}
 
 /*
  * The idle body's bytes of the buffer (n of them) from i on, as far as the
- * parser is not needed (ps_resp_fast()), PS_RESP_RUN words at most:
- * returns where the parser takes over, i when it must read the byte at i.
+ * parser is not needed, the room being the body's bytes in the buffer (the
+ * last byte of a body or chunk left to the parser, which ends it):
+ * PS_RESP_HOT_WORDS words at a time (ps_resp_hot()) while the room goes on
+ * PS_RESP_HOT_ROOM bytes, then unless the segment goes on past the buffer
+ * (more) a word at a time to the room's end (ps_resp_tail()); the stops
+ * taken (ps_resp_stop()). Where it ends, a usage key that may have begun
+ * is left to be read anew (ps_resp_resume()). Returns where the parser (or
+ * the next buffer) takes over, i when the parser must read the byte at i.
  * The body's bytes left go down by those taken. A global function,
  * verified once.
  */
-__weak __attribute__((noinline)) int ps_resp_run(__u32 i, __u32 n)
+__weak __attribute__((noinline)) int ps_resp_run(__u32 i, __u32 n, __u32 more)
 {
 	struct ps_resp_work *w = ps_resp_work();
-	__u32 i0 = i, k, s;
+	__u32 i0 = i;
 	__u64 lim = n;
 	int sse;
 
 	if (!w || n > PS_RESP_CHUNK)
 		return i;
 	sse = w->r.flags & PS_RF_SSE;
-	/* The look-ahead stays in the body: in a chunk, or up to its length. */
 	if (w->r.state != PS_R_EOF && w->r.left <= lim - i)
 		lim = i + w->r.left - 1;
 	w->pos = i;
-	for (k = 0; k < PS_RESP_RUN; k++) {
-		/* Read back from the map: the verifier knows no bounds of it
-		 * beyond the checks below, so that every word's state is the
-		 * same to it whatever the one before took. */
-		barrier();
-		i = w->pos;
-		if (i + 8 > lim || i > PS_RESP_CHUNK - 8)
-			break;
-		s = ps_resp_fast(w, i, lim - i, sse);
-		if (s == i)
-			break;
-		w->pos = s;
-		/* A usage key taken: its figure is the parser's. */
-		if (w->r.tk_phase != PS_TKP_KEY)
-			break;
-	}
+	w->start = i;
+	if (sse ? ps_resp_hot(w, lim, 1) : ps_resp_hot(w, lim, 0))
+		goto out;
+	if (!more && (sse ? ps_resp_tail(w, lim, 1) : ps_resp_tail(w, lim, 0)))
+		goto out;
+	barrier();
+	w->pos = ps_resp_resume(w, w->start, w->pos);
+out:
 	barrier();
 	i = w->pos;
 	if (i < i0 || i > PS_RESP_CHUNK)
@@ -971,17 +1115,17 @@ static long ps_resp_byte_cb(__u32 idx, void *data)
 				continue;
 			}
 		}
-		if (i + 8 <= sc->n && ps_resp_scanned(r) && ps_resp_idle(r) &&
-		    (r->state == PS_R_EOF || r->left > 8)) {
-			__u32 s = ps_resp_run(i, sc->n);
+		if (ps_resp_scanned(r) && ps_resp_idle(r) && (r->state == PS_R_EOF || r->left > 1)) {
+			__u32 s = ps_resp_run(i, sc->n, sc->more);
 
 			if (s != i) {
 				sc->used = s;
 				continue;
 			}
 			/* The last bytes of a buffer the segment goes on past:
-			 * the next buffer starts with them, with its look-ahead. */
-			if (sc->more && i + PS_RESP_AHEAD > sc->n)
+			 * the next buffer starts with them, with the word
+			 * scan's room. */
+			if (sc->more && i + PS_RESP_HOT_ROOM > sc->n)
 				return 1;
 		}
 		w->at = w->base + i;

@@ -8,7 +8,7 @@
  * (ps_resp.sse, PS_SSE_*), so a line split across chunks or segments is
  * still counted once. It is byte by byte here; inside a line, and from a
  * line end through the "data:" of the next, response.h's word scan
- * (ps_resp_fast()) takes the bytes eight or more at a time and leaves the
+ * (ps_resp_run()) takes the bytes eight or more at a time and leaves the
  * state as these steps would.
  */
 #ifndef PS_SSE_H

@@ -4,8 +4,10 @@
  * request (OpenAI's API and the servers that speak it): "completion_tokens":
  * N and "prompt_tokens": N, in a JSON body or in the usage of a stream's
  * events. Read byte by byte with the state in the response (ps_resp.tk_*),
- * across chunks and segments. A key inside a JSON string cannot match: its
- * quotes are escaped there. A response that reports its usage more than
+ * across chunks and segments; response.h's word scan (ps_resp_run()) finds
+ * a key by its end (_tokens and its quote) and leaves the state as these
+ * steps would. A key inside a JSON string cannot match: its quotes are
+ * escaped there. A response that reports its usage more than
  * once (a running total in every event) counts its highest figure once:
  * what is added is what goes beyond the figure counted so far
  * (ps_resp.tx_seen, rx_seen).
