@@ -80,6 +80,17 @@ static __always_inline __u32 seq_min(__u32 a, __u32 b)
 	return seq_before(a, b) ? a : b;
 }
 
+/* The low n bytes of a word (all of it for 8 or more). */
+static __always_inline __u64 ps_mask(__u32 n)
+{
+	return n >= 8 ? ~0ULL : (1ULL << (n * 8)) - 1;
+}
+
+static __always_inline __u8 ps_lower(__u8 c)
+{
+	return (c >= 'A' && c <= 'Z') ? c | 0x20 : c;
+}
+
 /* Position of the lowest flagged byte in a has-byte mask (bits 7, 15, ...). */
 static __always_inline __u32 ps_lowest_byte(__u64 t)
 {

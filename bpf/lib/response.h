@@ -175,8 +175,6 @@ __weak __attribute__((noinline)) int ps_resp_subject(void)
 #define PS_W0_(a, b, c)	(a)
 #define PS_W1_(a, b, c)	(b)
 #define PS_W2_(a, b, c)	(c)
-/* The low n bytes of a word. */
-#define PS_WLOW(x, n)	((x) & (~0ULL >> (64 - 8 * (n))))
 
 /* The header names and values read (lower case), 24 bytes lowest first. */
 #define PS_R_CLEN_W	0x2d746e65746e6f63ULL, 0x00006874676e656cULL, 0x0000000000000000ULL	/* "content-length" */
@@ -203,11 +201,6 @@ __weak __attribute__((noinline)) int ps_resp_subject(void)
 /* Value of idx once a Content-Type has matched, or has not. */
 #define PS_RV_DONE	0xfe
 #define PS_RV_NO	0xff
-
-static __always_inline __u8 ps_rlower(__u8 c)
-{
-	return (c >= 'A' && c <= 'Z') ? c | 0x20 : c;
-}
 
 /* Is the body of the response being read scanned (events, usage)? */
 static __always_inline int ps_resp_scanned(const struct ps_resp *r)
@@ -332,7 +325,7 @@ static __always_inline void ps_resp_name(struct ps_resp *r, __u8 c)
 		r->state = PS_R_VALUE;
 		return;
 	}
-	c = ps_rlower(c);
+	c = ps_lower(c);
 	if (i >= PS_RN_TE_LEN) {
 		r->state = PS_R_SKIPLINE;
 		return;
@@ -362,7 +355,7 @@ static __always_inline void ps_resp_value(struct ps_resp *r, __u8 c)
 			r->left = r->left * 10 + (c - '0');
 		break;
 	case PS_RH_TE:
-		c = ps_rlower(c);
+		c = ps_lower(c);
 		if (i < PS_RV_CHUNKED_LEN && ps_wchar(PS_R_CHUNKED_W, i) == c)
 			i++;
 		else
@@ -377,7 +370,7 @@ static __always_inline void ps_resp_value(struct ps_resp *r, __u8 c)
 		/* Anything but "identity" (white space aside) encodes. */
 		if (c == ' ' || c == '\t' || c == '\r')
 			break;
-		if (i < PS_RV_IDENT_LEN && ps_wchar(PS_R_IDENT_W, i) == ps_rlower(c))
+		if (i < PS_RV_IDENT_LEN && ps_wchar(PS_R_IDENT_W, i) == ps_lower(c))
 			r->idx = i + 1;
 		else
 			r->flags |= PS_RF_ENCODED;
@@ -385,7 +378,7 @@ static __always_inline void ps_resp_value(struct ps_resp *r, __u8 c)
 	case PS_RH_CTYPE:
 		if (i >= PS_RV_DONE || (!i && (c == ' ' || c == '\t')))
 			break;
-		c = ps_rlower(c);
+		c = ps_lower(c);
 		if ((r->vmask & 1) && (i >= PS_RV_SSE_LEN || ps_wchar(PS_R_SSE_W, i) != c))
 			r->vmask &= ~1;
 		if ((r->vmask & 2) && (i >= PS_RV_JSON_LEN || ps_wchar(PS_R_JSON_W, i) != c))
@@ -533,7 +526,7 @@ static __always_inline int ps_resp_byte(struct ps_resp_work *w, __u8 c)
 			r->state = PS_R_CHUNK_CRLF;
 		break;
 	case PS_R_CHUNK_SIZE:
-		d = ps_rlower(c);
+		d = ps_lower(c);
 		if (d >= '0' && d <= '9') {
 			if (r->left < (1ULL << 48))
 				r->left = r->left * 16 + (d - '0');
@@ -691,15 +684,15 @@ static __always_inline __u32 ps_resp_lstop(struct ps_resp_work *w, __u32 q)
  */
 static __always_inline __u32 ps_resp_ustop(struct ps_resp_work *w, __u32 u, __u32 i0)
 {
-	if (PS_WLOW(ps_resp_word(w, u + 1), 7) != PS_W1(PS_TK_PROMPT_W))
+	if ((ps_resp_word(w, u + 1) & ps_mask(7)) != PS_W1(PS_TK_PROMPT_W))
 		return u + 1;
 	if (u >= i0 + PS_TK_PROMPT_LEN - 8 &&
-	    PS_WLOW(ps_resp_word(w, u + 8 - PS_TK_PROMPT_LEN), 7) ==
-	    PS_WLOW(PS_W0(PS_TK_PROMPT_W), 7))
+	    (ps_resp_word(w, u + 8 - PS_TK_PROMPT_LEN) & ps_mask(7)) ==
+	    (PS_W0(PS_TK_PROMPT_W) & ps_mask(7)))
 		return ps_resp_key(w, u + 8, PS_TK_PROMPT);
 	if (u >= i0 + PS_TK_COMPLETION_LEN - 8 &&
 	    ps_resp_word(w, u + 8 - PS_TK_COMPLETION_LEN) == PS_W0(PS_TK_COMPLETION_W) &&
-	    PS_WLOW(ps_resp_word(w, u - 3), 3) == PS_WLOW(PS_W1(PS_TK_COMPLETION_W), 3))
+	    (ps_resp_word(w, u - 3) & ps_mask(3)) == (PS_W1(PS_TK_COMPLETION_W) & ps_mask(3)))
 		return ps_resp_key(w, u + 8, PS_TK_COMPLETION);
 	return u + 1;
 }
@@ -979,7 +972,7 @@ static __always_inline __u32 ps_resp_hword(struct ps_resp_work *w, __u32 i)
 			return i + PS_RV_JSON_LEN;
 		}
 		if (a == PS_W0(PS_R_SSE_W) && b == PS_W1(PS_R_SSE_W) &&
-		    PS_WLOW(c, 1) == PS_W2(PS_R_SSE_W)) {
+		    (c & ps_mask(1)) == PS_W2(PS_R_SSE_W)) {
 			r->flags |= PS_RF_SSE;
 			r->idx = PS_RV_DONE;
 			return i + PS_RV_SSE_LEN;
@@ -990,23 +983,23 @@ static __always_inline __u32 ps_resp_hword(struct ps_resp_work *w, __u32 i)
 	r->idx = 0;
 	r->state = PS_R_VALUE;
 	if (a == PS_W0(PS_R_CLEN_W)) {
-		if (PS_WLOW(b, 7) == (PS_W1(PS_R_CLEN_W) | (__u64)':' << 48)) {
+		if ((b & ps_mask(7)) == (PS_W1(PS_R_CLEN_W) | (__u64)':' << 48)) {
 			r->hdr = PS_RH_CLEN;
 			r->left = 0;
 			r->flags |= PS_RF_CLEN;
 			return i + PS_RN_CLEN_LEN + 1;
 		}
-		if (PS_WLOW(b, 5) == (PS_W1(PS_R_CTYPE_W) | (__u64)':' << 32)) {
+		if ((b & ps_mask(5)) == (PS_W1(PS_R_CTYPE_W) | (__u64)':' << 32)) {
 			r->hdr = PS_RH_CTYPE;
 			r->vmask = 3;
 			return i + PS_RN_CTYPE_LEN + 1;
 		}
-		if (b == PS_W1(PS_R_CENC_W) && PS_WLOW(c, 1) == ':') {
+		if (b == PS_W1(PS_R_CENC_W) && (c & ps_mask(1)) == ':') {
 			r->hdr = PS_RH_CENC;
 			return i + PS_RN_CENC_LEN + 1;
 		}
 	} else if (a == PS_W0(PS_R_TE_W) && b == PS_W1(PS_R_TE_W) &&
-		   PS_WLOW(c, 2) == (PS_W2(PS_R_TE_W) | (__u64)':' << 8)) {
+		   (c & ps_mask(2)) == (PS_W2(PS_R_TE_W) | (__u64)':' << 8)) {
 		r->hdr = PS_RH_TE;
 		return i + PS_RN_TE_LEN + 1;
 	}

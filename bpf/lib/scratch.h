@@ -213,16 +213,6 @@ static __always_inline __u64 ps_load64(const __u8 *buf, __u32 i)
 	return *(const __u64 *)(buf + (i & PS_BUF_MASK));
 }
 
-static __always_inline __u64 ps_mask(__u32 n)
-{
-	return n >= 8 ? ~0ULL : (1ULL << (n * 8)) - 1;
-}
-
-static __always_inline __u8 ps_lower(__u8 c)
-{
-	return (c >= 'A' && c <= 'Z') ? c | 0x20 : c;
-}
-
 static __always_inline int ps_hexdig(__u8 c)
 {
 	c = ps_lower(c);
