@@ -598,6 +598,50 @@ struct pl_frame {
 };
 
 /*
+ * k gRPC messages at d, each a 5-byte prefix (flag, 4-byte length) and up
+ * to max - 1 random bytes, a third of them empty: their bytes.
+ */
+static unsigned int pl_grpc_msgs(unsigned char *d, unsigned int k, unsigned int max)
+{
+	unsigned int dn = 0, len, i;
+
+	for (; k > 0; k--) {
+		len = rndn(3) ? rndn(max) : 0;
+		d[dn++] = 0;
+		d[dn++] = 0;
+		d[dn++] = 0;
+		d[dn++] = len >> 8;
+		d[dn++] = len;
+		for (i = 0; i < len; i++)
+			d[dn++] = rndn(256);
+	}
+	return dn;
+}
+
+/*
+ * A DATA frame of the n bytes at d on stream sid at f, PADDED at random,
+ * END_STREAM when end: its payload's length (pad length and padding in).
+ */
+static unsigned int pl_data(struct pl_frame *f, uint32_t sid, const unsigned char *d,
+			    unsigned int n, int end)
+{
+	unsigned char pay[512];
+	unsigned int pad = rndn(4) ? 0 : rndn(24), pn = 0;
+	int padded = pad || rndn(8) == 0;
+
+	if (padded)
+		pay[pn++] = pad;
+	memcpy(pay + pn, d, n);
+	pn += n;
+	if (padded) {
+		memset(pay + pn, 0, pad);
+		pn += pad;
+	}
+	f->n = h2f(f->b, 0, (padded ? 0x8 : 0) | (end ? 0x1 : 0), sid, pay, pn);
+	return pn;
+}
+
+/*
  * The server's frames of a stream: its HEADERS, its data (a gRPC call's
  * messages, else event lines) in DATA frames cut at random, some PADDED,
  * some WINDOW_UPDATE frames on the stream between them, END_STREAM on the
@@ -607,23 +651,13 @@ struct pl_frame {
 static int pl_stream(struct pl_frame *fr, uint32_t sid, int grpc, uint64_t *payload,
 		     uint64_t *msgs)
 {
-	unsigned char data[2048], pay[512];
-	unsigned int dn = 0, k, cut, pad, pn, i;
-	int nf = 0, trailers = grpc && rndn(2), padded;
+	unsigned char data[2048];
+	unsigned int dn = 0, k, cut, i;
+	int nf = 0, trailers = grpc && rndn(2);
 
 	if (grpc) {
 		k = 1 + rndn(6);
-		for (i = 0; i < k; i++) {
-			unsigned int len = rndn(3) ? rndn(120) : 0, j;
-
-			data[dn++] = 0;
-			data[dn++] = 0;
-			data[dn++] = 0;
-			data[dn++] = len >> 8;
-			data[dn++] = len;
-			for (j = 0; j < len; j++)
-				data[dn++] = rndn(256);
-		}
+		dn = pl_grpc_msgs(data, k, 120);
 		*msgs += k;
 	} else {
 		k = 1 + rndn(8);
@@ -640,22 +674,8 @@ static int pl_stream(struct pl_frame *fr, uint32_t sid, int grpc, uint64_t *payl
 			cut = 300;
 		if (cut && rndn(2))
 			cut = 1 + rndn(cut);
-		pad = rndn(4) ? 0 : rndn(24);
-		padded = pad || rndn(8) == 0;
-		pn = 0;
-		if (padded)
-			pay[pn++] = pad;
-		memcpy(pay + pn, data + i, cut);
-		pn += cut;
-		if (padded) {
-			memset(pay + pn, 0, pad);
-			pn += pad;
-		}
+		*payload += pl_data(&fr[nf++], sid, data + i, cut, i + cut >= dn && !trailers);
 		i += cut;
-		fr[nf].n = h2f(fr[nf].b, 0, (padded ? 0x8 : 0) | (i >= dn && !trailers ? 0x1 : 0),
-			       sid, pay, pn);
-		*payload += pn;
-		nf++;
 		if (nf < PL_FRAMES - 2 && rndn(4) == 0) {
 			fr[nf].n = h2f(fr[nf].b, 8, 0, sid, "\x00\x00\x10\x00", 4);
 			*payload += 4;
@@ -696,22 +716,14 @@ static int pl_stream(struct pl_frame *fr, uint32_t sid, int grpc, uint64_t *payl
 static int pl_request(struct pl_frame *fr, uint32_t sid, const uint8_t *blk, unsigned int bn,
 		      int grpc, uint64_t *payload, uint64_t *msgs)
 {
-	unsigned int k = grpc ? 1 + rndn(3) : rndn(4), i, j, len, pad, pn, dn = 0, at = 0, cut;
-	unsigned char pay[512], data[1024];
-	int nf = 0, padded;
+	unsigned int k = grpc ? 1 + rndn(3) : rndn(4), i, j, dn = 0, at = 0, cut;
+	unsigned char data[1024];
+	int nf = 0;
 
 	if (grpc) {
-		for (j = 1 + rndn(5); j > 0; j--) {
-			len = rndn(3) ? rndn(80) : 0;
-			data[dn++] = 0;
-			data[dn++] = 0;
-			data[dn++] = 0;
-			data[dn++] = len >> 8;
-			data[dn++] = len;
-			for (i = 0; i < len; i++)
-				data[dn++] = rndn(256);
-			(*msgs)++;
-		}
+		j = 1 + rndn(5);
+		dn = pl_grpc_msgs(data, j, 80);
+		*msgs += j;
 	} else {
 		for (dn = rndn(400); at < dn; at++)
 			data[at] = 'a' + rndn(26);
@@ -721,22 +733,8 @@ static int pl_request(struct pl_frame *fr, uint32_t sid, const uint8_t *blk, uns
 	nf++;
 	for (i = 0; i < k; i++) {
 		cut = i + 1 == k ? dn - at : rndn(dn - at + 1);
-		pad = rndn(4) ? 0 : rndn(24);
-		padded = pad || rndn(8) == 0;
-		pn = 0;
-		if (padded)
-			pay[pn++] = pad;
-		memcpy(pay + pn, data + at, cut);
-		pn += cut;
+		*payload += pl_data(&fr[nf++], sid, data + at, cut, i + 1 == k);
 		at += cut;
-		if (padded) {
-			memset(pay + pn, 0, pad);
-			pn += pad;
-		}
-		fr[nf].n = h2f(fr[nf].b, 0, (padded ? 0x8 : 0) | (i + 1 == k ? 0x1 : 0), sid, pay,
-			       pn);
-		*payload += pn;
-		nf++;
 		if (i + 1 < k && rndn(4) == 0) {
 			fr[nf].n = h2f(fr[nf].b, 8, 0, sid, "\x00\x00\x40\x00", 4);
 			*payload += 4;
