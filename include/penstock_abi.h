@@ -46,6 +46,8 @@
 #define PS_MAX_OOO_SEGS		(1 << 14)
 /* HTTP/2 connections whose HPACK table is followed at once (least recently used forgotten). */
 #define PS_MAX_H2_CONNS		(1 << 14)
+/* Key ids and forwarded walks of HTTP/2 dynamic table entries kept (ps_h2_kept). */
+#define PS_MAX_H2_KEPT		(1 << 14)
 
 /*
  * Bytes of one piece of an out-of-order client segment, kept until the
@@ -704,9 +706,11 @@ struct ps_flow {
 					 * value starts with application/grpc) */
 #define PS_HENT_KEYNAME		0x30	/* its name is a key header's: PS_KEY_* << 4 */
 #define PS_HENT_KEYNAME_SHIFT	4
-#define PS_HENT_KEYID		0x40	/* ... and its value a key, its id in ps_h2_conn.ks */
-#define PS_HENT_FWDNAME		0x80	/* its name is x-forwarded-for (a name of 15 bytes)
-					 * or forwarded (9): its value is not kept */
+#define PS_HENT_KEYID		0x40	/* ... and its value a key, its id in ps_h2_kept */
+#define PS_HENT_FWDNAME		0x80	/* its name is x-forwarded-for (a name of 15 bytes,
+					 * 11 Huffman-coded) or forwarded (9, 7): its value
+					 * is not kept ... */
+#define PS_HENT_FWDWALK		PS_HENT_INF	/* ... but its walk is, in ps_h2_kept */
 
 /*
  * The client's DATA of a gRPC inference call (http2.h): where its messages
@@ -723,17 +727,28 @@ struct ps_h2g_slot {
 };
 
 /*
- * A dynamic table entry that holds an API key (its name a key header's, its
- * value a key): its id, by the entry's insertion number, so that an indexed
- * field naming it names the key. The newest PS_H2K_SLOTS such entries are
- * kept; an older one named is a key not known (stats.h2_key_unknown).
+ * What a connection's dynamic table entry said, kept beside the table
+ * (whose values are not kept), so that a later request naming the entry by
+ * its index names the same client (hpack.h): a key entry's id
+ * (PS_HENT_KEYID), a forwarded value's walk alone (PS_HENT_FWDWALK,
+ * h2fwd.h). Keyed by the connection's tag (ps_h2_conn.ftag) and the
+ * entry's insertion number (ps_h2_conn.ins_no); value of ps_h2_kept, the
+ * least recently used forgotten: a request naming an entry whose record is
+ * gone is its address's (stats.h2_key_unknown, h2_forwarded_indexed).
  */
-#define PS_H2K_SLOTS		4
-struct ps_h2_kslot {
-	__u64 id;
-	__u32 ino;		/* the entry's insertion number (ps_h2_conn.ins_no) */
-	__u8 kind;		/* PS_KEY_* (0: a free slot) */
-	__u8 pad[3];
+struct ps_h2_kept_key {
+	__u64 tag;
+	__u32 ino;
+	__u32 pad;
+};
+
+struct ps_h2_kept {
+	struct ps_addr addr;	/* a walk of kind ADDR: the client; NONE: the left-most
+				 * trusted proxy (family 0: none) */
+	__u64 kid;		/* a key's id */
+	__u8 family;		/* PS_AF_* of addr */
+	__u8 kind;		/* a walk's PS_FWD_*, a key's PS_KEY_* */
+	__u8 pad[6];
 };
 
 /*
@@ -789,20 +804,21 @@ struct ps_h2_conn {
 	__u8 hst;		/* the Huffman decoder's state (bpf/lib/huffdec.h) ... */
 	__u8 hacc;		/* ... and whether the value may end there */
 	__u8 kunk;		/* the request named a key the table no longer says */
-	__u8 kok;		/* the value just read is a key: its id is kid */
+	__u8 kok;		/* the value just read is a key, its id kid kept in ps_h2_kept */
 	__u64 kid;
 	__u32 ins_no;		/* entries inserted into the dynamic table so far */
-	__u8 knext;		/* the next of ks to fill */
+	__u8 kpad0;
 	/* Forwarded headers (bpf/lib/h2fwd.h): the value being read */
 	__u8 fname;		/* PS_HFN_*: the literal's name is a forwarded header's */
 	__u8 fskip;		/* the value's unfinished entry is too long: skipped to a comma */
-	__u8 fpad;
-	struct ps_h2_kslot ks[PS_H2K_SLOTS];	/* the ids of the newest key entries */
+	__u8 fsolo;		/* the value is the block's first to name anyone: its walk is its own */
+	__u8 kpad[64];
 	struct ps_h2_subj hs[PS_H2S_SLOTS];	/* inference streams of their own clients */
 	__u8 val[PS_HPACK_VAL];	/* the first bytes of a name or a :path value */
 	__u16 ent_size[PS_HPACK_ENTRIES];	/* each entry's size ... */
 	__u16 ent_name[PS_HPACK_ENTRIES];	/* ... its name's length ... */
 	__u8 ent_flags[PS_HPACK_ENTRIES];	/* ... and PS_HENT_* */
+	__u64 ftag;		/* the connection's tag in ps_h2_kept (random, not 0) */
 };
 
 /*
@@ -933,13 +949,15 @@ enum ps_stat {
 	PS_STAT_GRPC_NO_SLOT,	/* gRPC calls whose client messages stopped being
 				 * counted: more than PS_H2G_SLOTS of a connection's at once */
 	PS_STAT_H2_KEY_UNKNOWN,	/* HTTP/2 requests on an identity: api_key endpoint that
-				 * named a key the HPACK table no longer says (an entry
-				 * older than PS_H2K_SLOTS key entries, or a table not
+				 * named a key the HPACK table no longer says (its
+				 * ps_h2_kept record forgotten, or a table not
 				 * followed): counted to their address */
 	PS_STAT_H2_FWD_INDEXED,	/* HTTP/2 requests on a forwarded_for endpoint, from a
 				 * trusted proxy, whose X-Forwarded-For or Forwarded
-				 * field came from the HPACK dynamic table (its value is
-				 * not kept): counted to the connection's client */
+				 * field came from the HPACK dynamic table without its
+				 * walk (inserted after a field of its block that named
+				 * someone, or its ps_h2_kept record forgotten):
+				 * counted to the connection's client */
 	PS_STAT_MAX,
 };
 

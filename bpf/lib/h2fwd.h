@@ -11,8 +11,11 @@
  * from the left and its unfinished one carried in ps_h2_conn.val (up to
  * PS_H2FWD_CARRY bytes: longer, the entry is no address, as HTTP/1's too
  * long to carry). Several fields of one block combine as HTTP/1's lines
- * do. A field whose value comes from the dynamic table is not read (values
- * are never kept): the request is the connection's client's
+ * do. Values are never kept; a literal with incremental indexing whose
+ * value is its block's first to name anyone keeps its walk's result for
+ * its entry (hpack.h ps_hp_fwd_keep()), which an indexed field naming the
+ * entry goes on with (ps_hp_fwd_ref()). Any other field from the dynamic
+ * table leaves the request the connection's client's
  * (stats.h2_forwarded_indexed).
  */
 #ifndef PS_BPF_H2FWD_H
@@ -146,7 +149,8 @@ PS_GLOBAL __u32 ps_hp_fwdv(__u32 p)
 		else if (x.dn)
 			ps_fwd_walk_back(s);
 		c->fskip = PS_HFS_NONE;
-		c->inf = 0;
+		/* Its entry's PS_HENT_FWDWALK: its walk kept. */
+		c->inf = ps_hp_fwd_keep();
 		ps_hp_value_done(c);
 		return x.p;
 	}

@@ -6,10 +6,12 @@
  * Huffman-coded, or from the dynamic table. The dynamic table is followed
  * by its entries' sizes (name + value + 32, section 4.1), their names'
  * lengths and two bits (a :path, an inference :path); values are never
- * kept. A Huffman-coded value is compared with the endpoint paths' own
- * Huffman codes (ps_endpoint.hpaths, written by penstockd), bit for bit,
- * without decoding: the code is prefix-free, so a value starts with a
- * path exactly when its code starts with the path's code.
+ * kept, only what a key entry's or a forwarded entry's value said (its
+ * key id, its walk), in a record beside the table (ps_h2_kept). A
+ * Huffman-coded value is compared with the endpoint paths' own Huffman
+ * codes (ps_endpoint.hpaths, written by penstockd), bit for bit, without
+ * decoding: the code is prefix-free, so a value starts with a path exactly
+ * when its code starts with the path's code.
  *
  * A table that cannot be followed (more than PS_HPACK_ENTRIES entries, an
  * entry whose size is not known, bytes that are no HPACK) is marked lost;
@@ -109,6 +111,15 @@ static const __u8 ps_hp_static_nlen[64] = {
 #define PS_HP_GRPC_HUFF0	0x4c3d260d62d0751dULL
 #define PS_HP_GRPC_HUFF8	0x64654dU
 
+/*
+ * A forwarded entry's name (PS_HENT_FWDNAME) of n bytes, as written: 15
+ * plain, 11 Huffman-coded, is x-forwarded-for's; forwarded's is 9 or 7.
+ */
+static __always_inline int ps_hp_xff_len(__u32 n)
+{
+	return n == 15 || n == 11;
+}
+
 /* The feed stops for the caller: a :path to compare, a key value to read. */
 static __always_inline int ps_hp_stop(const struct ps_h2_conn *c)
 {
@@ -120,6 +131,7 @@ static __always_inline void ps_hp_init(struct ps_scratch *s)
 {
 	__builtin_memset(&s->h2c, 0, __builtin_offsetof(struct ps_h2_conn, val));
 	s->h2c.tbl_max = PS_HPACK_TABLE;
+	s->h2c.ftag = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32() | 1;
 	s->h2_on = 1;
 }
 
@@ -219,26 +231,121 @@ static __always_inline void ps_hp_evict(struct ps_h2_conn *c)
 }
 
 /*
- * An indexed field names the dynamic entry inserted as number ino, which
- * holds a key: the request's key, if it is still known (and the best so
- * far, as HTTP/1 takes the best).
+ * Records beside the table (struct ps_h2_kept): what an entry said that is
+ * not kept with it, by the entry's insertion number. A literal with
+ * incremental indexing keeps its record when its value is read, for the
+ * entry it inserts next (ins_no + 1); an indexed field looks the record up.
  */
-static __always_inline void ps_hp_key_ref(struct ps_scratch *s, struct ps_h2_conn *c, __u32 ino)
+static __always_inline int ps_hp_kept_put(const struct ps_h2_conn *c, const struct ps_h2_kept *v)
 {
-	__u32 i;
+	struct ps_h2_kept_key k = { .tag = c->ftag, .ino = c->ins_no + 1 };
 
-	if (!c->req || !s->key_ep)
-		return;
-	for (i = 0; i < PS_H2K_SLOTS; i++) {
-		if (c->ks[i].kind && c->ks[i].ino == ino) {
-			if (c->ks[i].kind > s->key.kind) {
-				s->key.id = c->ks[i].id;
-				s->key.kind = c->ks[i].kind;
-			}
-			return;
-		}
+	if (c->kind != PS_HK_INC || c->lost)
+		return 0;
+	return !bpf_map_update_elem(&ps_h2_kept, &k, v, BPF_ANY);
+}
+
+static __always_inline struct ps_h2_kept *ps_hp_kept_of(const struct ps_h2_conn *c, __u32 ino)
+{
+	struct ps_h2_kept_key k = { .tag = c->ftag, .ino = ino };
+
+	return bpf_map_lookup_elem(&ps_h2_kept, &k);
+}
+
+/*
+ * A key value is read, its id c->kid: kept for the entry its literal
+ * inserts. 1 if kept. A global function, verified once.
+ */
+PS_GLOBAL int ps_hp_key_keep(void)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_h2_kept v = {};
+
+	if (!s)
+		return 0;
+	v.kid = s->h2c.kid;
+	v.kind = s->h2c.kname;
+	return ps_hp_kept_put(&s->h2c, &v);
+}
+
+/*
+ * An indexed field names the dynamic entry inserted as number ino, which
+ * holds a key: the request's key, if its record is still kept (and the
+ * best so far, as HTTP/1 takes the best). A global function, verified once.
+ */
+PS_GLOBAL int ps_hp_key_ref(__u32 ino)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_h2_kept *v;
+
+	if (!s || !s->h2c.req || !s->key_ep)
+		return 0;
+	v = ps_hp_kept_of(&s->h2c, ino);
+	if (!v) {
+		s->h2c.kunk = 1;
+		return 0;
 	}
-	c->kunk = 1;
+	if (v->kind > s->key.kind) {
+		s->key.id = v->kid;
+		s->key.kind = v->kind;
+	}
+	return 0;
+}
+
+/*
+ * A forwarded value of a literal is walked whole, the block's first to
+ * name anyone (c->fsolo): what the walk said (s->fw) is the value's own,
+ * kept for the entry the literal inserts. 1 if kept. A global function,
+ * verified once.
+ */
+PS_GLOBAL int ps_hp_fwd_keep(void)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_h2_kept v = {};
+
+	if (!s || !s->h2c.fsolo)
+		return 0;
+	v.kind = s->fw.kind;
+	if (v.kind == PS_FWD_ADDR) {
+		v.addr = s->fw.subj;
+		v.family = s->fw.subj_family;
+	} else if (v.kind == PS_FWD_NONE) {
+		v.addr = s->fw.left;
+		v.family = s->fw.left_family;
+	}
+	return ps_hp_kept_put(&s->h2c, &v);
+}
+
+/*
+ * An indexed field names the forwarded entry inserted as number ino, whose
+ * walk was kept: the request's walk goes on as if the value were there
+ * (ps_fwd_walk_back() on it: it settles the request, or, all trusted
+ * proxies, gives the left-most if none was). 1 if the record is gone.
+ * A global function, verified once.
+ */
+PS_GLOBAL int ps_hp_fwd_ref(__u32 ino)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_h2_kept *v;
+	struct ps_fwd *fw;
+
+	if (!s)
+		return 1;
+	v = ps_hp_kept_of(&s->h2c, ino);
+	if (!v)
+		return 1;
+	fw = &s->fw;
+	if (v->kind == PS_FWD_ADDR) {
+		fw->subj = v->addr;
+		fw->subj_family = v->family;
+		fw->kind = PS_FWD_ADDR;
+	} else if (v->kind == PS_FWD_BAD) {
+		fw->kind = PS_FWD_BAD;
+	} else if (v->family && !fw->left_family) {
+		fw->left = v->addr;
+		fw->left_family = v->family;
+	}
+	return 0;
 }
 
 /* An indexed field (section 6.1) with index v. */
@@ -270,13 +377,16 @@ static __always_inline void ps_hp_indexed(struct ps_scratch *s, struct ps_h2_con
 	}
 	k = ps_hp_at(c, v - 62);
 	if ((c->ent_flags[k] & PS_HENT_FWDNAME) && c->req && s->fwd_ep) {
-		/* A forwarded field whose value the table holds: not kept. */
-		if (ps_fwd_begin(s, c->ent_name[k] != 15))
+		/* A forwarded field whose value the table holds: its walk,
+		 * if it was kept (h2fwd.h); an empty value names no one. */
+		if (ps_fwd_begin(s, !ps_hp_xff_len(c->ent_name[k])) &&
+		    c->ent_size[k] != c->ent_name[k] + 32 &&
+		    (!(c->ent_flags[k] & PS_HENT_FWDWALK) || ps_hp_fwd_ref(c->ins_no - (v - 62))))
 			s->fw.flags |= PS_FWDF_H2IDX;
 		return;
 	}
 	if (c->ent_flags[k] & PS_HENT_KEYID)
-		ps_hp_key_ref(s, c, c->ins_no - (v - 62));
+		ps_hp_key_ref(c->ins_no - (v - 62));
 	if (c->ent_flags[k] & PS_HENT_PATH)
 		ps_hp_path(c, (c->ent_flags[k] & PS_HENT_INF) ? PS_H2P_INF : PS_H2P_OTHER);
 	else if ((c->ent_flags[k] & (PS_HENT_CTYPE | PS_HENT_INF)) ==
@@ -312,7 +422,7 @@ static __always_inline void ps_hp_name_of(struct ps_h2_conn *c, __u32 v)
 	c->kname = (c->ent_flags[k] & PS_HENT_KEYNAME) >> PS_HENT_KEYNAME_SHIFT;
 	c->name_len = c->ent_name[k];
 	c->fname = !(c->ent_flags[k] & PS_HENT_FWDNAME) ? PS_HFN_NONE :
-		   c->name_len == 15 ? PS_HFN_XFF : PS_HFN_FWD;
+		   ps_hp_xff_len(c->name_len) ? PS_HFN_XFF : PS_HFN_FWD;
 }
 
 /* An integer is read whole: what it was for. */
@@ -361,6 +471,7 @@ static __always_inline void ps_hp_int_done(struct ps_scratch *s, struct ps_h2_co
 		c->hst = 0;
 		c->hacc = 1;
 		c->fskip = 0;
+		c->fsolo = s->fw.kind == PS_FWD_NONE && !s->fw.left_family;
 		c->rstate = PS_HP_FWDV;
 	}
 }
@@ -515,15 +626,7 @@ static long ps_hp_step(__u32 idx, void *data)
 				(c->kok ? PS_HENT_KEYID : 0) |
 				(c->fname ? PS_HENT_FWDNAME : 0);
 			c->ins_no++;
-			if (c->kok) {
-				struct ps_h2_kslot *ks = &c->ks[c->knext & (PS_H2K_SLOTS - 1)];
-
-				ks->id = c->kid;
-				ks->ino = c->ins_no;
-				ks->kind = c->kname;
-				c->knext++;
-				c->kok = 0;
-			}
+			c->kok = 0;
 			c->count++;
 			c->tbl_bytes += c->ins;
 			c->rstate = PS_HP_START;
@@ -749,7 +852,7 @@ static long ps_hk_step(__u32 idx, void *data)
  * A key value is read whole: its id, when it is a key (a Huffman code
  * padded as section 5.2 says, a key of one byte or more). Its id is the
  * request's when it is the best key so far, and is kept for the table
- * entry the literal may insert (kok, kid).
+ * entry the literal may insert (kid, and kok once kept: ps_hp_key_keep()).
  */
 static __always_inline void ps_hp_key_done(struct ps_scratch *s, struct ps_h2_conn *c)
 {
@@ -759,7 +862,7 @@ static __always_inline void ps_hp_key_done(struct ps_scratch *s, struct ps_h2_co
 	c->kok = 0;
 	if ((st == PS_HKS_KEY || st == PS_HKS_END) && k->len && (!c->huff || c->hacc)) {
 		c->kid = ps_key_sum(k);
-		c->kok = 1;
+		c->kok = ps_hp_key_keep();
 		if (k->cur > k->kind) {
 			k->id = c->kid;
 			k->kind = k->cur;

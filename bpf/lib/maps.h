@@ -188,6 +188,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_h2 SEC(".maps") __weak;
 
+/* Their entries' key ids and forwarded walks (hpack.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_MAX_H2_KEPT);
+	__type(key, struct ps_h2_kept_key);
+	__type(value, struct ps_h2_kept);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_h2_kept SEC(".maps") __weak;
+
 /* Datapath health counters, enum ps_stat. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

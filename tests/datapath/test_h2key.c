@@ -255,9 +255,10 @@ static void case_not_keys(void)
  * A key indexed into the dynamic table (a Huffman-coded authorization
  * with incremental indexing, as nghttp2 sends it), then sent as index 62
  * (while other fields come and go): the same key each time. Five more key
- * entries later, the first is no longer kept: an index to it falls back to
- * the address and counts in stats.h2_key_unknown; an index to a newer one
- * is still its key.
+ * entries later, an index to the first and to a newer one are still their
+ * keys (each entry's id is kept, by its insertion number). An index past
+ * the table's end (a table no longer followed) falls back to the address
+ * and counts in stats.h2_key_unknown.
  */
 static void case_indexed(void)
 {
@@ -304,19 +305,25 @@ static void case_indexed(void)
 		off += n;
 		sid += 2;
 	}
-	/* keys[0]'s entry is 62 + 5 + 2 (the x-trace entries) = 69: not kept. */
+	/* keys[0]'s entry is 62 + 5 + 2 (the x-trace entries) = 69. */
 	tail[0] = 0x80 | 69;
 	n = h2_req(fr, sid, blk, hp_request(blk, NULL, 0, tail, 1));
-	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "an index to a key no longer kept");
+	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "an index to the oldest key");
 	off += n;
 	sid += 2;
-	/* keys[2]'s is 62 + 3 = 65: kept. */
+	/* keys[2]'s is 62 + 3 = 65. */
 	tail[0] = 0x80 | 65;
 	n = h2_req(fr, sid, blk, hp_request(blk, NULL, 0, tail, 1));
-	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "an index to a key kept");
-	expect_key(&c, "the oldest key, by an index not kept", keys[0], 3, 0);
+	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "an index to a newer key");
+	off += n;
+	sid += 2;
+	/* The table holds 8 entries: 62 + 8 is past its end. */
+	tail[0] = 0x80 | 70;
+	n = h2_req(fr, sid, blk, hp_request(blk, NULL, 0, tail, 1));
+	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "an index past the table");
+	expect_key(&c, "the oldest key, by its index", keys[0], 4, 0);
 	expect_key(&c, "a newer key by its index", keys[2], 2, 0);
-	expect_addr(&c, "a key not kept", cn.caddr, 3);
+	expect_addr(&c, "an index past the table", cn.caddr, 3);
 	if (stat(PS_STAT_H2_KEY_UNKNOWN) - unk0 != 1)
 		ck_fail(&c, "stats.h2_key_unknown grew by %llu, expected 1",
 			(unsigned long long)(stat(PS_STAT_H2_KEY_UNKNOWN) - unk0));

@@ -244,14 +244,18 @@ static void case_untrusted(void)
 }
 
 /*
- * A field indexed into the dynamic table, then named by its index: the
- * first request its client's, the second the connection's and counted in
- * stats.h2_forwarded_indexed.
+ * A field indexed into the dynamic table, then named by its index: both
+ * requests its client's. A value inserted after another field of its
+ * block named someone has no walk of its own kept: named by its index, its
+ * request is the connection's, counted in stats.h2_forwarded_indexed.
  */
 static void case_indexed(void)
 {
 	struct field f = { "x-forwarded-for", 0, "198.19.23.1", 1, R_INC };
+	struct field two[2] = { { "x-forwarded-for", 0, "198.19.23.2", 0, R_NOIDX },
+				{ "x-forwarded-for", 1, "198.19.23.3", 0, R_INC } };
 	uint64_t x0 = stat(PS_STAT_H2_FWD_INDEXED), a0 = reqs_of("198.19.23.1");
+	uint64_t b0 = reqs_of("198.19.23.2"), c0 = reqs_of("198.19.23.3");
 	uint8_t blk[512], fr[600], tail[1] = { 0x80 | 62 };
 	uint32_t gw = GW4 + 140, off;
 	uint64_t g0 = reqs_of(ip4(gw));
@@ -266,13 +270,269 @@ static void case_indexed(void)
 	off += n;
 	n = h2_req(fr, 3, blk, hp_request(blk, NULL, 0, tail, 1));
 	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "by its index");
-	if (reqs_of("198.19.23.1") - a0 != 1 || reqs_of(ip4(gw)) - g0 != 1)
-		ck_fail(&c, "client %llu, gateway %llu requests: expected 1 and 1",
+	off += n;
+	n = h2_req(fr, 5, blk, hp_request(blk, two, 2, NULL, 0));
+	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "indexed second");
+	off += n;
+	n = h2_req(fr, 7, blk, hp_request(blk, NULL, 0, tail, 1));
+	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "the second by its index");
+	if (reqs_of("198.19.23.1") - a0 != 2 || reqs_of("198.19.23.3") - c0 != 1 ||
+	    reqs_of("198.19.23.2") - b0 != 0 || reqs_of(ip4(gw)) - g0 != 1)
+		ck_fail(&c, "clients %llu %llu %llu, gateway %llu requests: expected 2 0 1 and 1",
 			(unsigned long long)(reqs_of("198.19.23.1") - a0),
+			(unsigned long long)(reqs_of("198.19.23.2") - b0),
+			(unsigned long long)(reqs_of("198.19.23.3") - c0),
 			(unsigned long long)(reqs_of(ip4(gw)) - g0));
 	if (stat(PS_STAT_H2_FWD_INDEXED) - x0 != 1)
 		ck_fail(&c, "h2_forwarded_indexed moved by %llu, expected 1",
 			(unsigned long long)(stat(PS_STAT_H2_FWD_INDEXED) - x0));
+	ck_end(&c);
+}
+
+/* ---- the dynamic table, as an encoder keeps it (RFC 7541 section 4) ---- */
+
+#define TBL_CONNS	3
+#define TBL_REQS	600
+#define TBL_VALUES	16
+#define TBL_MAX		200	/* entries of 32 bytes or more in 4096 bytes: 128 */
+
+struct tval {
+	struct xff_entry ent[4];
+	unsigned int ne;
+	char text[300];
+};
+
+/* An entry: a value's (val >= 0) or a filler (-1), whether its walk is kept. */
+struct tent {
+	int val;
+	int walk;
+	unsigned int size;
+};
+
+/* e[0] the newest. */
+struct ttbl {
+	struct tent e[TBL_MAX];
+	int n;
+	unsigned int bytes, max;
+};
+
+/* Sizes count the strings' octets without Huffman coding (section 4.1). */
+static void tbl_insert(struct ttbl *t, struct tent e)
+{
+	while (t->n && t->bytes + e.size > t->max)
+		t->bytes -= t->e[--t->n].size;
+	if (e.size > t->max || t->n == TBL_MAX) {
+		t->n = 0;
+		t->bytes = 0;
+		return;
+	}
+	memmove(&t->e[1], &t->e[0], t->n * sizeof(e));
+	t->e[0] = e;
+	t->n++;
+	t->bytes += e.size;
+}
+
+static void tbl_resize(struct ttbl *t, unsigned int max)
+{
+	t->max = max;
+	while (t->n && t->bytes > t->max)
+		t->bytes -= t->e[--t->n].size;
+}
+
+/* The newest entry of value v (-1: none); of any value when v < 0. */
+static int tbl_find(const struct ttbl *t, int v)
+{
+	int i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->e[i].val >= 0 && (v < 0 || t->e[i].val == v))
+			return i;
+	return -1;
+}
+
+/* Does a value name anyone: an entry that is not blanks only? */
+static int tval_names(const struct tval *v)
+{
+	char t[64];
+	unsigned int j;
+
+	for (j = 0; j < v->ne; j++)
+		if (sscanf(v->ent[j].text, "%63s", t) == 1)
+			return 1;
+	return 0;
+}
+
+struct tcount {
+	char addr[48];
+	uint64_t before, want;
+};
+
+static void tcount_add(struct tcount *tc, int *ntc, const char *a, int inc)
+{
+	int i;
+
+	for (i = 0; i < *ntc; i++)
+		if (!strcmp(tc[i].addr, a))
+			break;
+	if (i == *ntc) {
+		if (*ntc >= 128)
+			return;
+		snprintf(tc[i].addr, sizeof(tc[i].addr), "%s", a);
+		tc[i].before = reqs_of(a);
+		tc[i].want = 0;
+		(*ntc)++;
+	}
+	tc[i].want += inc;
+}
+
+/*
+ * Three gateways' connections at once, 600 requests among them: each
+ * names zero, one or two of 16 random chains (xff_model.h), by a literal
+ * with incremental indexing (its name a literal or a dynamic entry's), a
+ * literal without, or the index of the chain's entry while the test's own
+ * table (the encoder's) holds it; filler entries of random sizes and size
+ * updates evict. Each request's client by the rule from the left over its
+ * chains; a chain named by an index whose walk was not kept (inserted
+ * after a field of its block that named someone) leaves the request to
+ * the connection, counted in stats.h2_forwarded_indexed. Blocks sent
+ * whole, cut by a segment, or by a CONTINUATION.
+ */
+static void cases_table(void)
+{
+	static struct tval val[TBL_VALUES];
+	static struct ttbl tbl[TBL_CONNS];
+	static struct tcount tc[128];
+	static struct xff_entry fent[2][4];
+	uint64_t x0 = stat(PS_STAT_H2_FWD_INDEXED), xw = 0;
+	uint8_t blk[4096], tail[2048], fr[8192];
+	uint32_t off[TBL_CONNS], sid[TBL_CONNS];
+	struct conn cn[TBL_CONNS];
+	const char *peer[TBL_CONNS], *want;
+	unsigned int ne[2], i, j, l, nf, k, bn, n, at, how;
+	int ntc = 0, named, lost, v, pos;
+	char fill[320];
+	struct ck c;
+
+	ck_init(&c, "h2xff-table-kept-walks");
+	srand(4242);
+	for (v = 0; v < TBL_VALUES; v++) {
+		val[v].ne = 1 + rand() % 3;
+		n = 0;
+		for (j = 0; j < val[v].ne; j++) {
+			xff_model_entry(&val[v].ent[j], v, j, 100);
+			n += snprintf(val[v].text + n, sizeof(val[v].text) - n, "%s%s", j ? "," : "",
+				      val[v].ent[j].text);
+			if (val[v].ent[j].addr[0])
+				tcount_add(tc, &ntc, val[v].ent[j].addr, 0);
+		}
+	}
+	for (i = 0; i < TBL_CONNS; i++) {
+		h2_conn_from(&c, &cn[i], GW4 + 160 + i, &off[i]);
+		peer[i] = ip4(GW4 + 160 + i);
+		tcount_add(tc, &ntc, peer[i], 0);
+		sid[i] = 1;
+		tbl[i] = (struct ttbl){ .max = 4096 };
+	}
+	for (i = 0; i < TBL_REQS && !c.why[0]; i++) {
+		struct ttbl *t;
+
+		k = rand() % TBL_CONNS;
+		t = &tbl[k];
+		bn = 0;
+		if (rand() % 25 == 0) {
+			/* Down to a few entries, and back (section 6.3), at the
+			 * block's start. */
+			uint32_t sz = 100 + rand() % 400;
+
+			bn = hp_int(blk, 5, 0x20, sz);
+			tbl_resize(t, sz);
+			bn += hp_int(blk + bn, 5, 0x20, 4096);
+			tbl_resize(t, 4096);
+		}
+		/* The request's fields, after :method ... :authority. */
+		n = 0;
+		if (rand() % 3 == 0) {
+			unsigned int fl = 10 + rand() % 300;
+
+			memset(fill, 'a' + rand() % 26, fl);
+			fill[fl] = 0;
+			n += hp_field(tail + n, &(struct field){ "x-filler", rand() % 2, fill,
+							       rand() % 2, R_INC });
+			tbl_insert(t, (struct tent){ -1, 0, 8 + fl + 32 });
+		}
+		nf = rand() % 20 == 0 ? 0 : rand() % 5 == 0 ? 2 : 1;
+		named = 0;
+		lost = 0;
+		for (l = 0; l < nf; l++) {
+			v = rand() % TBL_VALUES;
+			ne[l] = val[v].ne;
+			memcpy(fent[l], val[v].ent, sizeof(fent[l]));
+			pos = tbl_find(t, v);
+			if (pos >= 0 && rand() % 4) {
+				n += hp_int(tail + n, 7, 0x80, 62 + pos);
+				if (!t->e[pos].walk)
+					lost = 1;
+				else if (tval_names(&val[v]))
+					named = 1;
+				continue;
+			}
+			pos = tbl_find(t, -1);
+			if (rand() % 10 < 7) {
+				struct tent e = { v, !named, 15 + strlen(val[v].text) + 32 };
+
+				if (pos >= 0 && rand() % 3 == 0) {
+					/* The name by a forwarded entry's index. */
+					n += hp_int(tail + n, 6, 0x40, 62 + pos);
+					n += hp_str(tail + n, val[v].text, rand() % 2);
+				} else {
+					n += hp_field(tail + n,
+						      &(struct field){ "x-forwarded-for", rand() % 2,
+								       val[v].text, rand() % 2,
+								       R_INC });
+				}
+				tbl_insert(t, e);
+			} else {
+				n += hp_field(tail + n, &(struct field){ "x-forwarded-for", rand() % 2,
+									val[v].text, rand() % 2,
+									(enum rep)(rand() % 2) });
+			}
+			if (tval_names(&val[v]))
+				named = 1;
+		}
+		want = lost ? peer[k] : xff_model_client(&fent[0][0], 4, ne, nf, peer[k]);
+		tcount_add(tc, &ntc, want, 1);
+		xw += lost;
+		bn += hp_request(blk + bn, NULL, 0, tail, n);
+		how = rand() % 3;
+		at = 1 + rand() % (bn - 1);
+		if (how == 2) {
+			n = h2f(fr, 1, 0x1, sid[k], blk, at);
+			n += h2f(fr + n, 9, 0x4, sid[k], blk + at, bn - at);
+			expect(&c, csend(&cn[k], off[k], fr, n), TC_ACT_OK, "HEADERS, CONTINUATION");
+		} else {
+			n = h2_req(fr, sid[k], blk, bn);
+			if (how == 1) {
+				expect(&c, csend(&cn[k], off[k], fr, 9 + at), TC_ACT_OK, "a cut block");
+				expect(&c, csend(&cn[k], off[k] + 9 + at, fr + 9 + at, n - 9 - at),
+				       TC_ACT_OK, "its rest");
+			} else {
+				expect(&c, csend(&cn[k], off[k], fr, n), TC_ACT_OK, "a block");
+			}
+		}
+		off[k] += n;
+		sid[k] += 2;
+		for (j = 0; j < (unsigned int)ntc && !c.why[0]; j++)
+			if (reqs_of(tc[j].addr) - tc[j].before != tc[j].want)
+				ck_fail(&c, "request %u (connection %u, %u fields%s): %s has %llu "
+					"requests, expected %llu (client %s)", i, k, nf,
+					lost ? ", a walk not kept" : "", tc[j].addr,
+					(unsigned long long)(reqs_of(tc[j].addr) - tc[j].before),
+					(unsigned long long)tc[j].want, want);
+	}
+	if (!c.why[0] && stat(PS_STAT_H2_FWD_INDEXED) - x0 != xw)
+		ck_fail(&c, "h2_forwarded_indexed moved by %llu, expected %llu",
+			(unsigned long long)(stat(PS_STAT_H2_FWD_INDEXED) - x0),
+			(unsigned long long)xw);
 	ck_end(&c);
 }
 
@@ -467,6 +727,7 @@ int main(void)
 	cases_cuts();
 	case_untrusted();
 	case_indexed();
+	cases_table();
 	cases_forwarded();
 	cases_bad();
 	case_key_wins();

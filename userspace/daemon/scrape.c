@@ -646,7 +646,8 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 			{ "penstock_datapath_h2_forwarded_indexed_requests_total",
 			  "HTTP/2 requests on a forwarded_for endpoint, from a trusted "
 			  "proxy, whose X-Forwarded-For or Forwarded field came from the "
-			  "HPACK dynamic table: counted to the connection's client.",
+			  "HPACK dynamic table without its walk kept: counted to the "
+			  "connection's client.",
 			  PS_STAT_H2_FWD_INDEXED },
 		};
 		size_t k;
