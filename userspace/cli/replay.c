@@ -29,8 +29,8 @@
 #include "policy/policy.h"
 
 static const char replay_usage[] =
-	"usage: penstock replay [--config FILE] [--port N]... [--secret FILE] [--json]\n"
-	"                       CAPTURE...\n"
+	"usage: penstock replay [--config FILE] [--port N]... [--secret FILE] [--each]\n"
+	"                       [--json] CAPTURE...\n"
 	"\n"
 	"Run captures (pcap or pcapng; Ethernet, Linux cooked, raw IP or loopback)\n"
 	"through penstock's BPF programs with BPF_PROG_TEST_RUN and print what they\n"
@@ -50,6 +50,13 @@ static const char replay_usage[] =
 	"                     this secret, a penstockd's " PS_STATE_DIR "/" PS_KEY_SECRET_FILE ":\n"
 	"                     key ids then match penstockd's and penstock key-id's;\n"
 	"                     without it, a random secret for this run\n"
+	"  -e, --each         each capture alone, as if it were the only one: the\n"
+	"                     programs loaded once, their maps emptied between\n"
+	"                     captures; a result per capture, in order (with --json\n"
+	"                     one line each, with \"capture\": its name; a capture\n"
+	"                     that cannot be read gives {\"capture\", \"error\"} and\n"
+	"                     the rest go on). Without it the captures are one\n"
+	"                     traffic, one after the other\n"
 	"  -j, --json         print {\"clients\":[...],\"alerts\":[...],\"enforcement\":[...],\n"
 	"                     \"endpoints\":[...]} instead of tables (endpoints: each\n"
 	"                     endpoint's totals)\n"
@@ -68,6 +75,7 @@ struct replay_opts {
 	uint64_t ports[PS_MAX_ENDPOINTS];
 	int nports;
 	int verbose;
+	int each;
 	const char *secret;
 };
 
@@ -84,6 +92,8 @@ const struct ps_cmd_opts ps_cmd_replay_opts = {
 		  .off = offsetof(struct replay_opts, verbose) },
 		{ .name = "secret", .key = 'k', .type = PS_OPT_STRING,
 		  .off = offsetof(struct replay_opts, secret) },
+		{ .name = "each", .key = 'e', .type = PS_OPT_FLAG,
+		  .off = offsetof(struct replay_opts, each) },
 		{},
 	},
 };
@@ -293,7 +303,7 @@ static void policy_stop(struct replay_policy *pol)
 /* What the programs counted, with what the policy would have done. An exit status. */
 static int print_replay(struct ps_datapath *dp, const struct ps_config *cfg,
 			const struct replay_policy *pol, int policy, bool json,
-			unsigned long long packets)
+			unsigned long long packets, const char *capture)
 {
 	struct ps_client *list = NULL;
 	int n, ret = PS_EXIT_OK;
@@ -306,6 +316,8 @@ static int print_replay(struct ps_datapath *dp, const struct ps_config *cfg,
 	if (json) {
 		json_t *doc = ps_clients_json(list, n, policy);
 
+		if (doc && capture)
+			json_object_set_new(doc, "capture", json_string(capture));
 		if (doc && cfg->detection.enabled)
 			json_object_set(doc, "alerts", pol->alerts);
 		if (doc)
@@ -324,6 +336,8 @@ static int print_replay(struct ps_datapath *dp, const struct ps_config *cfg,
 		json_decref(doc);
 		putchar('\n');
 	} else {
+		if (capture)
+			printf("%s:\n", capture);
 		ps_clients_table(stdout, list, n, policy);
 		print_replay_policy(pol);
 		pr_info("%llu packets replayed\n", packets);
@@ -332,15 +346,69 @@ static int print_replay(struct ps_datapath *dp, const struct ps_config *cfg,
 	return ret;
 }
 
+/*
+ * Captures argv[from..to) as one traffic through the datapath as it is:
+ * configured, then its client table and policy on the capture's clock.
+ * With capture set (--each), the result is named by it, and a capture that
+ * cannot be read is an error object (JSON) in its place. An exit status.
+ */
+static int replay_run(const struct replay_opts *o, struct ps_datapath *dp,
+		      const struct ps_config *cfg, char **argv, int from, int to,
+		      const char *capture)
+{
+	static struct replay_policy pol;
+	static struct ps_replay rp;
+	int i, err, ret;
+
+	if (ps_dp_configure(dp, cfg) || ps_enf_apply_classes(dp, cfg))
+		return PS_EXIT_FAIL;
+	ret = replay_secret(o, cfg, dp);
+	if (ret)
+		return ret;
+	ps_replay_init(&rp, dp, cfg);
+	memset(&pol, 0, sizeof(pol));
+	if (policy_start(&pol, &rp, dp, cfg)) {
+		fprintf(stderr, "penstock replay: out of memory\n");
+		ret = PS_EXIT_FAIL;
+		goto out;
+	}
+	for (i = from; i < to; i++) {
+		err = ps_replay_file(&rp, argv[i]);
+		if (err) {
+			ret = err == -EINVAL ? PS_EXIT_INPUT : PS_EXIT_FAIL;
+			if (capture && o->c.json) {
+				json_t *e = json_pack("{s:s,s:s}", "capture", capture, "error",
+						      err == -EINVAL ? "not a capture penstock reads" :
+						      "the datapath failed");
+
+				if (e && json_dumpf(e, stdout, JSON_COMPACT) == 0)
+					putchar('\n');
+				json_decref(e);
+			}
+			goto out;
+		}
+	}
+	ps_replay_finish(&rp);
+	if (pol.err) {
+		fprintf(stderr, "penstock replay: client table: %s\n", strerror(-pol.err));
+		ret = PS_EXIT_FAIL;
+		goto out;
+	}
+	/* Entries the window limits or the detectors set: their columns too. */
+	ret = print_replay(dp, cfg, &pol, configured_policy(cfg) | pol.policy, o->c.json,
+			   rp.packets, capture);
+out:
+	policy_stop(&pol);
+	return ret;
+}
+
 int ps_cmd_replay(int argc, char **argv)
 {
 	struct ps_dp_opts dopts = { .replay = true };
-	static struct replay_policy pol;
 	static struct replay_opts o;
 	static struct ps_config cfg;
-	static struct ps_replay rp;
 	struct ps_datapath dp = {};
-	int i, err, ret = ps_opts_parse(&ps_cmd_replay_opts, argc, argv, &o);
+	int i, err, r, ret = ps_opts_parse(&ps_cmd_replay_opts, argc, argv, &o);
 
 	if (ret >= 0)
 		return ret;
@@ -354,37 +422,28 @@ int ps_cmd_replay(int argc, char **argv)
 	ps_log_libbpf();
 	if (ps_dp_open(&dp, &dopts))
 		return PS_EXIT_FAIL;
-	if (ps_dp_configure(&dp, &cfg) || ps_enf_apply_classes(&dp, &cfg)) {
-		ret = PS_EXIT_FAIL;
-		goto cleanup;
-	}
-	ret = replay_secret(&o, &cfg, &dp);
-	if (ret)
-		goto cleanup;
-	ps_replay_init(&rp, &dp, &cfg);
-	if (policy_start(&pol, &rp, &dp, &cfg)) {
-		fprintf(stderr, "penstock replay: out of memory\n");
-		ret = PS_EXIT_FAIL;
-		goto cleanup;
-	}
-	for (i = o.c.argi; i < argc; i++) {
-		err = ps_replay_file(&rp, argv[i]);
-		if (err) {
-			ret = err == -EINVAL ? PS_EXIT_INPUT : PS_EXIT_FAIL;
-			goto cleanup;
+	if (!o.each) {
+		ret = replay_run(&o, &dp, &cfg, argv, o.c.argi, argc, NULL);
+	} else {
+		/* Each alone: the worst status, a capture that cannot be read
+		 * not stopping the others. */
+		ret = PS_EXIT_OK;
+		for (i = o.c.argi; i < argc; i++) {
+			if (i > o.c.argi && (err = ps_dp_clear(&dp))) {
+				fprintf(stderr, "penstock replay: cannot empty the maps: %s\n",
+					strerror(-err));
+				ret = PS_EXIT_FAIL;
+				break;
+			}
+			r = replay_run(&o, &dp, &cfg, argv, i, i + 1, argv[i]);
+			if (r == PS_EXIT_FAIL) {
+				ret = r;
+				break;
+			}
+			if (r)
+				ret = r;
 		}
 	}
-	ps_replay_finish(&rp);
-	if (pol.err) {
-		fprintf(stderr, "penstock replay: client table: %s\n", strerror(-pol.err));
-		ret = PS_EXIT_FAIL;
-		goto cleanup;
-	}
-	/* Entries the window limits or the detectors set: their columns too. */
-	ret = print_replay(&dp, &cfg, &pol, configured_policy(&cfg) | pol.policy, o.c.json,
-			   rp.packets);
-cleanup:
-	policy_stop(&pol);
 	ps_dp_close(&dp);
 	return ret;
 }

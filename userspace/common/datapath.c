@@ -261,6 +261,114 @@ void ps_dp_unpin(struct ps_datapath *dp)
 			bpf_map__unpin(map, NULL);
 }
 
+/* An array map zeroed: every element written, in batches. 0 or -errno. */
+static int clear_array(int fd, uint32_t n, size_t vsize)
+{
+	uint32_t batch = n < 1024 ? n : 1024, *keys, i, k, c;
+	void *zero;
+	int err = 0;
+
+	if (!n)
+		return 0;
+	keys = calloc(batch, sizeof(*keys));
+	zero = calloc(batch, vsize);
+	if (!keys || !zero) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n && !err; i += c) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+		c = n - i < batch ? n - i : batch;
+		for (k = 0; k < c; k++)
+			keys[k] = i + k;
+		if (bpf_map_update_batch(fd, keys, zero, &c, &opts))
+			err = -errno;
+	}
+out:
+	free(keys);
+	free(zero);
+	return err;
+}
+
+/* A hash table or trie emptied: its keys gathered, then deleted. 0 or -errno. */
+static int clear_keyed(int fd, size_t ksize)
+{
+	size_t n = 0, cap = 0;
+	char *keys = NULL, *t;
+	int err = 0;
+
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			t = realloc(keys, cap * ksize);
+			if (!t) {
+				free(keys);
+				return -ENOMEM;
+			}
+			keys = t;
+		}
+		if (bpf_map_get_next_key(fd, n ? keys + (n - 1) * ksize : NULL, keys + n * ksize))
+			break;
+		n++;
+	}
+	if (errno != ENOENT)
+		err = -errno;
+	while (n-- && !err)
+		if (bpf_map_delete_elem(fd, keys + n * ksize) && errno != ENOENT)
+			err = -errno;
+	free(keys);
+	return err;
+}
+
+int ps_dp_clear(struct ps_datapath *dp)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd, err = 0;
+	struct bpf_map *map;
+	char v[512];
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	bpf_object__for_each_map(map, dp->skel->obj) {
+		size_t vs = bpf_map__value_size(map);
+
+		/* .rodata: the programs' constants, frozen. */
+		if (bpf_map__is_internal(map))
+			continue;
+		fd = bpf_map__fd(map);
+		switch (bpf_map__type(map)) {
+		case BPF_MAP_TYPE_ARRAY:
+			err = clear_array(fd, bpf_map__max_entries(map), vs);
+			break;
+		case BPF_MAP_TYPE_PERCPU_ARRAY:
+			err = clear_array(fd, bpf_map__max_entries(map), ((vs + 7) & ~7UL) * ncpu);
+			break;
+		case BPF_MAP_TYPE_HASH:
+		case BPF_MAP_TYPE_LRU_HASH:
+		case BPF_MAP_TYPE_LPM_TRIE:
+			err = clear_keyed(fd, bpf_map__key_size(map));
+			break;
+		case BPF_MAP_TYPE_QUEUE:
+			if (vs > sizeof(v))
+				return -E2BIG;
+			while (!bpf_map_lookup_and_delete_elem(fd, NULL, v))
+				;
+			err = errno == ENOENT ? 0 : -errno;
+			break;
+		default:
+			pr_warn("penstock: map %s: cannot clear a map of type %d\n",
+				bpf_map__name(map), bpf_map__type(map));
+			return -EOPNOTSUPP;
+		}
+		if (err) {
+			pr_warn("penstock: cannot clear map %s: %s\n", bpf_map__name(map),
+				strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
 void ps_dp_close(struct ps_datapath *dp)
 {
 	penstock_bpf__destroy(dp->skel);

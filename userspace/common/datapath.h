@@ -61,6 +61,12 @@ int ps_dp_configure(struct ps_datapath *dp, const struct ps_config *cfg);
 /* Write ps_key_secret: the secret API keys are hashed under (common/keyid.h). */
 int ps_dp_set_secret(struct ps_datapath *dp, const uint8_t key[16]);
 void ps_dp_close(struct ps_datapath *dp);
+/*
+ * Every map of a loaded datapath back to what the load left (hash tables,
+ * tries and queues empty, arrays zero), its programs kept: configure it
+ * again after. 0 or -errno.
+ */
+int ps_dp_clear(struct ps_datapath *dp);
 /* Remove the pinned maps (the datapath is going away for good). */
 void ps_dp_unpin(struct ps_datapath *dp);
 
