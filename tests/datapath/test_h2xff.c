@@ -13,7 +13,8 @@
  * by a segment or by a CONTINUATION anywhere; fixed chains of one and four
  * entries cut at every byte; chains longer than the decoder's room; a peer
  * that is not trusted; a field from the dynamic table
- * (stats.h2_forwarded_indexed); Forwarded, and X-Forwarded-For first; bad
+ * (stats.h2_forwarded_indexed); a literal whose name is a dynamic entry of
+ * a forwarded field, plain or Huffman-coded; Forwarded, and X-Forwarded-For first; bad
  * entries and a Huffman code with EOS inside; an API key winning; and a
  * forwarded client's request limit on a connection another client shares.
  *
@@ -536,6 +537,63 @@ static void cases_table(void)
 	ck_end(&c);
 }
 
+/*
+ * A literal whose name is a dynamic entry a forwarded field inserted, its
+ * name plain or Huffman-coded (nghttp2 codes it: 11 bytes for
+ * x-forwarded-for's 15, 7 for forwarded's 9), the literal itself with
+ * incremental indexing or without: its value is read as that name's, the
+ * request its client's and no entry bad.
+ */
+static void cases_indexed_name(void)
+{
+	static const char *const names[2] = { "x-forwarded-for", "forwarded" };
+	uint64_t b0 = stat(PS_STAT_FORWARDED_BAD);
+	unsigned int nm, huff, inc, i = 0, n, k;
+	uint8_t blk[512], fr[600], tail[64];
+	char first[40], second[40], want[16];
+	struct conn cn;
+	uint32_t off, gw;
+	uint64_t g0, w0;
+	struct ck c;
+
+	ck_init(&c, "h2xff-indexed-name");
+	for (nm = 0; nm < 2; nm++) {
+		for (huff = 0; huff < 2; huff++) {
+			for (inc = 0; inc < 2; inc++, i++) {
+				struct field f = { names[nm], (int)huff, first, 1, R_INC };
+
+				gw = GW4 + 145 + i;
+				snprintf(want, sizeof(want), "198.19.28.%u", 2 * i + 2);
+				snprintf(first, sizeof(first), "%s198.19.28.%u",
+					 nm ? "for=" : "", 2 * i + 1);
+				snprintf(second, sizeof(second), "%s%s", nm ? "for=" : "", want);
+				g0 = reqs_of(ip4(gw));
+				w0 = reqs_of(want);
+				h2_conn_from(&c, &cn, gw, &off);
+				n = h2_req(fr, 1, blk, hp_request(blk, &f, 1, NULL, 0));
+				expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "the name inserted");
+				off += n;
+				/* Index 62: the newest entry, the field above. */
+				k = inc ? hp_int(tail, 6, 0x40, 62) : hp_int(tail, 4, 0x00, 62);
+				k += hp_str(tail + k, second, (int)huff);
+				n = h2_req(fr, 3, blk, hp_request(blk, NULL, 0, tail, k));
+				expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "the name by its index");
+				if (reqs_of(want) - w0 != 1 || reqs_of(ip4(gw)) != g0)
+					ck_fail(&c, "%s (name %s, literal %s): %s got %llu requests, "
+						"the gateway %llu: expected 1 and none",
+						names[nm], huff ? "huffman" : "plain",
+						inc ? "indexed" : "not indexed", want,
+						(unsigned long long)(reqs_of(want) - w0),
+						(unsigned long long)(reqs_of(ip4(gw)) - g0));
+			}
+		}
+	}
+	if (stat(PS_STAT_FORWARDED_BAD) != b0)
+		ck_fail(&c, "forwarded_bad moved by %llu, expected 0",
+			(unsigned long long)(stat(PS_STAT_FORWARDED_BAD) - b0));
+	ck_end(&c);
+}
+
 /* Forwarded (for= among other parameters, quoted IPv6), and X-Forwarded-For first. */
 static void cases_forwarded(void)
 {
@@ -728,6 +786,7 @@ int main(void)
 	case_untrusted();
 	case_indexed();
 	cases_table();
+	cases_indexed_name();
 	cases_forwarded();
 	cases_bad();
 	case_key_wins();
