@@ -160,6 +160,8 @@ static __always_inline __u32 ps_h2r_pkt(struct __sk_buff *skb, struct ps_pkt_ctx
 	in->len = res->fresh_len > skip ? res->fresh_len - skip : 0;
 	in->avail = x->p.payload_avail > from ? x->p.payload_avail - from : 0;
 	in->how = how;
+	in->cslot = x->f->client_slot;
+	in->cgen = x->c ? x->f->client_gen : 0;
 	/* At most the bytes it walked: in->len. */
 	moved = ps_h2r_segment(skb, (struct ps_client_ctr *)x->c);
 	return moved > 0 ? moved : 0;

@@ -204,6 +204,10 @@ struct ps_class {
 	__u64 tpm_tolerance_ns;	/* token_burst x its emission */
 	__u64 tpd_emission;	/* tokens_per_day: 86400 s / the limit */
 	__u64 tpd_tolerance_ns;	/* a day: the day's budget at once */
+	__u32 tok_reserve;	/* token_reserve: tokens each inference request is
+				 * charged as it starts, the first of its answer's
+				 * (tokens.h); 0: none */
+	__u32 pad2;
 };
 
 /* Fraction bits of ps_class.tpm_emission and tpd_emission. */

@@ -84,7 +84,7 @@ PS_ABI_AT(ps_ep_ctr, rx_bytes, 40);
 PS_ABI_AT(ps_ep_ctr, tx_bytes, 48);
 PS_ABI_AT(ps_ep_ctr, throttled_requests, 56);
 
-PS_ABI_SIZE(ps_class, 56);
+PS_ABI_SIZE(ps_class, 64);
 PS_ABI_AT(ps_class, emission_ns, 0);
 PS_ABI_AT(ps_class, tolerance_ns, 8);
 PS_ABI_AT(ps_class, max_connections, 16);
@@ -94,6 +94,8 @@ PS_ABI_AT(ps_class, tpm_emission, 24);
 PS_ABI_AT(ps_class, tpm_tolerance_ns, 32);
 PS_ABI_AT(ps_class, tpd_emission, 40);
 PS_ABI_AT(ps_class, tpd_tolerance_ns, 48);
+PS_ABI_AT(ps_class, tok_reserve, 56);
+PS_ABI_AT(ps_class, pad2, 60);
 PS_ABI_CODE(PS_TOK_FRAC_BITS, 16);
 
 PS_ABI_SIZE(ps_lpm_key, 24);

@@ -79,6 +79,8 @@ struct ps_h2r_in {
 	__u32 len;
 	__u32 avail;
 	__u32 how;
+	__u32 cslot;	/* the connection's client: its slot ... */
+	__u32 cgen;	/* ... while its gen is this (0: none) */
 };
 
 /* ps_h2r_text()'s reading of a stream's held bytes. */
@@ -337,6 +339,8 @@ static __always_inline __u32 ps_h2r_alloc(struct ps_h2r_work *w, __u32 sid)
 	ps_tk_begin(&sl->r);
 	sl->r.sslot = slot;
 	sl->r.sgen = gen;
+	/* Its request was charged the token_reserve (response.h). */
+	sl->r.dbt = ps_tok_reserve_at(gen ? slot : w->in.cslot, gen ? gen : w->in.cgen);
 	return k;
 }
 

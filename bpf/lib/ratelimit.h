@@ -43,7 +43,8 @@ struct ps_gate_ctx {
  * back, 0 to let it in. The flow's credit goes first. A manual or
  * window-limit throttle on the client overrides its class's request
  * limit (not its token limits). The token limits (tokens.h) go before
- * the request limit, which a request they hold back is not charged for.
+ * the request limit, which a request they hold back is not charged for;
+ * a request let in is charged its class's token_reserve.
  * GCRA: a request is in when TAT - now <= tolerance, and then
  * TAT = max(TAT, now) + T, set by compare-and-swap since the slot is
  * shared by the client's flows on every CPU. A global function, verified
@@ -57,6 +58,7 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 	struct ps_tok_lim tl = {};
 	struct ps_class *cl;
 	int i, dry = 0, tdry = 0, tok = 0, counted = 0, in = 1;
+	__u32 res = 0;
 
 	if (!g)
 		return 0;
@@ -70,6 +72,7 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 	if (cl) {
 		tok = ps_tok_lim_of(cl, &tl);
 		tdry = cl->dry_run | ps_replay;
+		res = tok ? cl->tok_reserve : 0;
 	}
 	e = ps_enforcement_of(g->family, &g->saddr, now);
 	if (e && e->action == PS_ACT_THROTTLE) {
@@ -103,8 +106,15 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 		ps_add(ctr->token_would_throttle, 1);
 		counted = 1;
 	}
-	if (!T)
+	if (!T) {
+		if (res) {
+			/* Charged as the request limit charges: a segment held
+			 * back keeps it as the flow's credit (paid). */
+			ps_tok_reserve(ctr, &tl, res, now);
+			g->charged++;
+		}
 		return 0;
+	}
 	/* Every race lost (four CPUs at once on one client) lets it in. */
 	for (i = 0; i < 4; i++) {
 		tat = ctr->gcra_tat;
@@ -118,6 +128,8 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 	}
 	if (in) {
 		g->charged++;
+		if (res)
+			ps_tok_reserve(ctr, &tl, res, now);
 		return 0;
 	}
 	if (dry) {
@@ -125,6 +137,8 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 			ps_stat_inc(PS_STAT_WOULD_THROTTLE);
 			ps_add(ctr->would_throttle, 1);
 		}
+		if (res)
+			ps_tok_reserve(ctr, &tl, res, now);
 		return 0;
 	}
 	ps_stat_inc(PS_STAT_THROTTLED);

@@ -283,7 +283,11 @@ static __always_inline void ps_resp_headers_end(struct ps_resp_work *w)
 	ps_sse_begin(&r->sse);
 	ps_tk_begin(r);
 	r->ev = 0;
-	r->dbt = 0;
+	/* Its request was charged its client's token_reserve as it started:
+	 * the debit starts past it (tokens.h). */
+	r->dbt = (r->flags & PS_RF_INFERENCE) ?
+		 ps_tok_reserve_at(r->sgen ? r->sslot : w->conn_slot,
+				   r->sgen ? r->sgen : w->conn_gen) : 0;
 	if (r->code == 204 || r->code == 304) {
 		ps_resp_done(w);
 	} else if (r->flags & PS_RF_CHUNKED) {
@@ -1265,12 +1269,12 @@ static __always_inline __u32 ps_resp_segment(struct __sk_buff *skb, struct ps_fl
 	barrier();
 	w->rq_bits = READ_ONCE(f->rq.bits);
 	w->named = READ_ONCE(f->rq.named);
+	w->conn_slot = f->client_slot;
+	w->conn_gen = c ? f->client_gen : 0;
 	if (w->named) {
 		__builtin_memcpy(w->ring, f->rq.subj, sizeof(w->ring));
 		barrier();
 		w->rq_n2 = READ_ONCE(f->rq.n);
-		w->conn_slot = f->client_slot;
-		w->conn_gen = c ? f->client_gen : 0;
 		w->mark = 0;
 		w->moved = 0;
 		w->unpaired = 0;

@@ -8,14 +8,20 @@
  * now starts from now); the ingress program judges each inference
  * request at its start, before its own tokens are known: a client whose
  * TAT is more than the tolerance ahead of now is held back like one over
- * its request limit (ratelimit.h). So a client gets its budget, plus at
- * most the tokens of the one request that crossed it.
+ * its request limit (ratelimit.h). So a client gets its budget, plus the
+ * tokens of the requests in flight when it crossed it: one at a time, one
+ * request's; side by side, all of theirs. A class's token_reserve closes
+ * that: each request let in is charged that many tokens at once
+ * (ps_tok_reserve()), and its answer's debit starts past them (ps_resp.dbt
+ * starts at the reserve: ps_tok_reserve_at()), so that requests side by
+ * side pass the limit only while their reserves fit in it.
  */
 #ifndef PS_BPF_TOKENS_H
 #define PS_BPF_TOKENS_H
 
 #include "common.h"
 #include "maps.h"
+#include "counters.h"
 #include "enforce.h"
 
 /* A debit is never more than this (146 years of ns): no overflow. */
@@ -72,6 +78,25 @@ __weak __attribute__((noinline)) int ps_tok_debit(struct ps_client_ctr *ctr, __u
 	return 0;
 }
 
+/*
+ * The token_reserve of the client in slot (while its gen is gen; 0: none):
+ * what each of its inference requests was charged at its start, the first
+ * tokens of its answer, which its debit starts past. A global function,
+ * verified once.
+ */
+__weak __attribute__((noinline)) __u32 ps_tok_reserve_at(__u32 slot, __u32 gen)
+{
+	struct ps_client_ctr *ctr = gen ? ps_slot_ctr(slot) : NULL;
+	struct ps_client_key k;
+	struct ps_class *cl;
+
+	if (!ctr || ctr->gen != gen)
+		return 0;
+	__builtin_memcpy(&k, &ctr->key, sizeof(k));
+	cl = ps_class_for(k.family, &k.addr);
+	return cl ? cl->tok_reserve : 0;
+}
+
 /* A class's token limits, copied for the judge. */
 struct ps_tok_lim {
 	__u64 tpm_em, tpm_tau, tpd_em, tpd_tau;
@@ -85,6 +110,16 @@ static __always_inline int ps_tok_lim_of(const struct ps_class *cl, struct ps_to
 	tl->tpd_em = cl->tpd_emission;
 	tl->tpd_tau = cl->tpd_tolerance_ns;
 	return tl->tpm_em || tl->tpd_em;
+}
+
+/* An inference request let in: its client is charged res tokens at once. */
+static __always_inline void ps_tok_reserve(struct ps_client_ctr *ctr,
+					   const struct ps_tok_lim *tl, __u32 res, __u64 now)
+{
+	if (tl->tpm_em)
+		ps_tok_advance(&ctr->tpm_tat, ps_tok_ns(res, tl->tpm_em), now);
+	if (tl->tpd_em)
+		ps_tok_advance(&ctr->tpd_tat, ps_tok_ns(res, tl->tpd_em), now);
 }
 
 /* Is a client over one of its token limits at now? */

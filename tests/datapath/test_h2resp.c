@@ -7,7 +7,8 @@
  * full of "data:" lines that must not count), streams interleaved frame by
  * frame, more inference streams at once than it has slots, a usage key
  * cut across DATA frames and segments, a hole in the server's stream, the
- * token limit debited as HTTP/1's answers debit it, and the server's frames
+ * token limit debited as HTTP/1's answers debit it (a token_reserve
+ * too), and the server's frames
  * after a 101 to an h2c Upgrade.
  *
  * The frames are written here byte by byte from RFC 9113 (a 9-byte header:
@@ -305,6 +306,76 @@ static void case_debit(void)
 	else if (ctr.tpm_tat < t0 + 42 * MS || ctr.tpm_tat > t1 + 42 * MS)
 		ck_fail(&c, "TAT %+lld ns from the answer's start, expected %llu (+ at most %llu)",
 			(long long)(ctr.tpm_tat - t0), 42 * MS, (unsigned long long)(t1 - t0));
+	memset(&cl, 0, sizeof(cl));
+	bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_classes), &zero, &cl, BPF_ANY);
+	ck_end(&c);
+}
+
+/*
+ * token_reserve over HTTP/2 (tests/datapath/test_tokens.c reserve-side-by-
+ * side): 400 tokens under a 1000-token burst, four streams opened side by
+ * side on one connection, none answered yet: three let in, the fourth's
+ * HEADERS held. Answers of 300 (nothing more), 1000 (600 more) and 400
+ * tokens (nothing more): each stream's debit starts past its reserve.
+ */
+static void case_reserve(void)
+{
+	struct ps_class cl = { .tpm_emission = MS << PS_TOK_FRAC_BITS,
+			       .tpm_tolerance_ns = 1000 * MS, .tok_reserve = 400 };
+	static const unsigned int prompt[3] = { 100, 400, 150 }, compl[3] = { 200, 600, 250 };
+	static const uint64_t more[3] = { 0, 600, 0 };
+	unsigned char blk[96], b[512];
+	struct ps_client_ctr ctr;
+	uint32_t off, zero = 0, slot;
+	uint64_t t0, t1, tat;
+	char ans[256];
+	struct conn cn;
+	unsigned int n, i, k, pl = strlen(INF_PATH);
+	struct ck c;
+
+	ck_init(&c, "h2r-reserve");
+	if (bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_classes), &zero, &cl, BPF_ANY))
+		ck_fail(&c, "cannot set the class: %s", strerror(errno));
+	open_h2(&c, &cn, CLIENT_BASE + 40, &off);
+	blk[0] = 0x83;
+	blk[1] = 0x04;
+	blk[2] = pl;
+	memcpy(blk + 3, INF_PATH, pl);
+	blk[3 + pl] = 0x86;
+	t0 = boot_ns();
+	for (i = 0; i < 4; i++) {
+		k = h2f(b, 1, 0x4, 1 + 2 * i, blk, 4 + pl);
+		expect(&c, csend(&cn, off, b, k), i < 3 ? TC_ACT_OK : TC_ACT_SHOT,
+		       i < 3 ? "a stream within the reserves" : "a stream past them");
+		if (i < 3)
+			off += k;
+	}
+	t1 = boot_ns();
+	if (ctr_of(cn.caddr, &ctr, &slot)) {
+		ck_fail(&c, "no counters");
+		goto out;
+	}
+	if (ctr.tpm_tat < t0 + 1200 * MS || ctr.tpm_tat > t1 + 1200 * MS)
+		ck_fail(&c, "TAT %+lld ns after three reserves, expected %llu (+ at most %llu)",
+			(long long)(ctr.tpm_tat - t0), 1200 * MS, (unsigned long long)(t1 - t0));
+	for (i = 0; i < 3; i++) {
+		tat = ctr.tpm_tat;
+		snprintf(ans, sizeof(ans),
+			 "{\"id\":\"x\",\"usage\":{\"prompt_tokens\": %u,\"completion_tokens\": %u}}",
+			 prompt[i], compl[i]);
+		n = resp_headers(b, 1 + 2 * i);
+		n += data(b + n, 1 + 2 * i, ans, 1);
+		expect(&c, ssend(&cn, b, n), TC_ACT_OK, "an answer");
+		ctr_of(cn.caddr, &ctr, &slot);
+		if (ctr.tpm_tat - tat != more[i] * MS)
+			ck_fail(&c, "answer %u (%u tokens): TAT moved %lld ms, expected %llu", i + 1,
+				prompt[i] + compl[i], (long long)((ctr.tpm_tat - tat) / MS),
+				(unsigned long long)more[i]);
+	}
+	if (ctr.tx_tokens != 1050 || ctr.rx_tokens != 650)
+		ck_fail(&c, "tokens %llu/%llu, expected 1050/650", (unsigned long long)ctr.tx_tokens,
+			(unsigned long long)ctr.rx_tokens);
+out:
 	memset(&cl, 0, sizeof(cl));
 	bpf_map_update_elem(bpf_map__fd(dp.skel->maps.ps_classes), &zero, &cl, BPF_ANY);
 	ck_end(&c);
@@ -848,6 +919,7 @@ int main(void)
 	case_slots();
 	case_hole();
 	case_debit();
+	case_reserve();
 	case_path_last();
 	case_upgrade();
 	case_encoded();

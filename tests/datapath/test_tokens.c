@@ -12,7 +12,8 @@
  *
  * The default class: 60000 tokens a minute (1 ms a token), a burst of
  * 1000 tokens (1 s). Class dry: the same, dry run. Class day: 8640000
- * tokens a day (10 ms a token), the day's budget at once.
+ * tokens a day (10 ms a token), the day's budget at once. Class reserve:
+ * the default's minute limit, each request charged 400 tokens at its start.
  *
  * Needs root (BPF); exits 77 without it.
  */
@@ -25,6 +26,7 @@
 #define MS		1000000ULL
 #define DRY_BASE	0xc6120200	/* 198.18.2.0/24 */
 #define DAY_BASE	0xc6120300	/* 198.18.3.0/24 */
+#define RES_BASE	0xc6120400	/* 198.18.4.0/24 */
 
 static const char yaml[] =
 	"endpoints: [{port: 8000}]\n"
@@ -32,10 +34,12 @@ static const char yaml[] =
 	"  default: {tokens_per_minute: 60000, token_burst: 1000}\n"
 	"  classes:\n"
 	"    - {name: dry, clients: [198.18.2.0/24], dry_run: true}\n"
-	"    - {name: day, clients: [198.18.3.0/24], tokens_per_day: 8640000}\n";
+	"    - {name: day, clients: [198.18.3.0/24], tokens_per_day: 8640000}\n"
+	"    - {name: reserve, clients: [198.18.4.0/24], tokens_per_minute: 60000,\n"
+	"       token_burst: 1000, token_reserve: 400}\n";
 
 /* What the server has sent on a connection so far (its data offset). */
-static uint32_t soff[8];
+static uint32_t soff[16];
 
 /* The server sends len bytes on c (index i of soff), acknowledging the client up to ack. */
 static int ssend(const struct conn *c, int i, uint32_t ack, const void *data, unsigned int len)
@@ -821,6 +825,77 @@ out:
 	ck_end(&c);
 }
 
+/*
+ * token_reserve 400 under a burst of 1000 tokens: four requests side by
+ * side on four connections, none answered yet: three are let in (each
+ * charged 400 at once: the TAT 0, 400 and 800 ms ahead of the clock when
+ * judged), the fourth is held (1200 ms). Their answers: 300 tokens (fewer
+ * than its reserve: nothing more), 1000 (600 more), exactly 400 (nothing
+ * more); the tokens themselves all counted.
+ */
+static void case_reserve(void)
+{
+	static const unsigned int want[4] = { TC_ACT_OK, TC_ACT_OK, TC_ACT_OK, TC_ACT_SHOT };
+	static const unsigned int prompt[3] = { 100, 400, 150 }, compl[3] = { 200, 600, 250 };
+	static const uint64_t more[3] = { 0, 600, 0 };
+	unsigned char buf[256];
+	struct ps_client_ctr ctr;
+	uint64_t t0, t1, tat;
+	struct conn cn[4];
+	char ans[512], what[64];
+	unsigned int n, i;
+	struct ck c;
+
+	ck_init(&c, "reserve-side-by-side");
+	for (i = 0; i < 4; i++) {
+		cn[i] = (struct conn){ .caddr = RES_BASE + 1, .cport = 41000 + i, .port = PORT,
+				       .cisn = 1000, .sisn = 5000 };
+		soff[8 + i] = 0;
+		if (run(dp.ingress_fd, buf, frame(buf, cn[i].caddr, SERVER, cn[i].cport, PORT,
+						  cn[i].cisn, 0, F_SYN, NULL, 0, 0)) != TC_ACT_OK ||
+		    run(dp.egress_fd, buf, frame(buf, SERVER, cn[i].caddr, PORT, cn[i].cport,
+						 cn[i].sisn, cn[i].cisn + 1, F_SYN | F_ACK, NULL, 0,
+						 0)) != TC_ACT_OK) {
+			ck_fail(&c, "handshake %u", i);
+			goto out;
+		}
+	}
+	t0 = boot_ns();
+	for (i = 0; i < 4; i++) {
+		snprintf(what, sizeof(what), "request %u side by side", i + 1);
+		expect(&c, csend(&cn[i], 0, req, req_len), want[i], what);
+	}
+	t1 = boot_ns();
+	if (ctr_now(RES_BASE + 1, &ctr)) {
+		ck_fail(&c, "no slot");
+		goto out;
+	}
+	if (t1 - t0 >= 200 * MS) {
+		ck_fail(&c, "four requests took %llu ms (too slow a machine)",
+			(unsigned long long)((t1 - t0) / MS));
+		goto out;
+	}
+	expect_tat(&c, "tpm after three reserves", ctr.tpm_tat, t0, t1, 1200 * MS);
+	if (ctr.token_held != 1)
+		ck_fail(&c, "token_held %llu, expected 1", (unsigned long long)ctr.token_held);
+	for (i = 0; i < 3; i++) {
+		tat = ctr.tpm_tat;
+		n = json_answer(ans, sizeof(ans), prompt[i], compl[i]);
+		ssend(&cn[i], 8 + i, req_len, ans, n);
+		ctr_now(RES_BASE + 1, &ctr);
+		if (ctr.tpm_tat - tat != more[i] * MS)
+			ck_fail(&c, "answer %u (%u tokens): TAT moved %lld ms, expected %llu", i + 1,
+				prompt[i] + compl[i], (long long)((ctr.tpm_tat - tat) / MS),
+				(unsigned long long)more[i]);
+	}
+	if (ctr.tx_tokens != 200 + 600 + 250 || ctr.rx_tokens != 100 + 400 + 150)
+		ck_fail(&c, "tokens %llu/%llu, expected 1050/650",
+			(unsigned long long)ctr.tx_tokens, (unsigned long long)ctr.rx_tokens);
+	expect_counts(&c, RES_BASE + 1, 3, 1);
+out:
+	ck_end(&c);
+}
+
 static int setup(void)
 {
 	static struct ps_config cfg;
@@ -859,6 +934,7 @@ int main(void)
 	case_dry();
 	case_day();
 	case_encoded();
+	case_reserve();
 	expect_endpoint_sums("tokens endpoint totals = sum over clients");
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;

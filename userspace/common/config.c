@@ -242,7 +242,7 @@ static const char *expectation(const struct ps_key *k, char *buf, size_t len)
 {
 	struct ps_prefix prefix;
 	const char *sp;
-	char names[256];
+	char names[512];
 	uint64_t v;
 	size_t o;
 	int i;
@@ -294,7 +294,7 @@ static const char *expectation(const struct ps_key *k, char *buf, size_t len)
 static int type_error(struct ps_ctx *c, const struct ps_key *k, const yaml_node_t *n,
 		      const char *path)
 {
-	char got[4 * PS_QUOTE_MAX + 32], want[512];
+	char got[4 * PS_QUOTE_MAX + 32], want[768];
 
 	return ps_cfg_error(c, &n->start_mark, "%s%sgot %s, expected %s", path, sep(path),
 			describe(n, got, sizeof(got)), expectation(k, want, sizeof(want)));
@@ -695,7 +695,7 @@ static int parse_map(struct ps_ctx *c, const struct ps_key *m, yaml_node_t *n, v
 	yaml_node_pair_t *p, *q, *pairs;
 	const struct ps_key *k;
 	yaml_node_t *key, *val;
-	char kpath[256], got[4 * PS_QUOTE_MAX + 32], names[256], want[512];
+	char kpath[256], got[4 * PS_QUOTE_MAX + 32], names[512], want[768];
 	int ret;
 
 	if (n->type != YAML_MAPPING_NODE)

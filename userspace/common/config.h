@@ -91,6 +91,9 @@ struct ps_limits {
 				 * tokens_per_minute, which alone means a burst of a
 				 * minute's tokens (PS_LIMIT_UNSET here) */
 	uint64_t tokens_per_day;	/* prompt + completion tokens a sliding day, 1..10^15 */
+	uint64_t token_reserve;	/* tokens each inference request is charged at its start,
+				 * 1..10^9, the first of its answer's; only with a token
+				 * limit */
 };
 
 /*

@@ -1215,6 +1215,11 @@ static int default_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const cha
 		return ps_cfg_error(c, &ps_cfg_map_key(c, n, "on_exceed")->start_mark,
 				"%s.on_exceed: shape without shape_rate, expected shape_rate as well",
 				path);
+	if (l->token_reserve != PS_LIMIT_UNSET && l->tokens_per_minute == PS_LIMIT_UNSET &&
+	    l->tokens_per_day == PS_LIMIT_UNSET)
+		return ps_cfg_error(c, &ps_cfg_map_key(c, n, "token_reserve")->start_mark,
+				"%s.token_reserve: token_reserve without a token limit, expected tokens_per_minute or tokens_per_day as well",
+				path);
 	return 0;
 }
 
@@ -1428,6 +1433,12 @@ static int limits_verify(struct ps_ctx *c, yaml_node_t *n, void *obj, const char
 		    d->tokens_per_minute == PS_LIMIT_UNSET)
 			return ps_cfg_error(c, &ps_cfg_map_key(c, cn, "token_burst")->start_mark,
 					"%s.classes[%d].token_burst: token_burst without tokens_per_minute, expected tokens_per_minute in the class or in %s.default",
+					path, i, path);
+		if (l->token_reserve != PS_LIMIT_UNSET && l->tokens_per_minute == PS_LIMIT_UNSET &&
+		    l->tokens_per_day == PS_LIMIT_UNSET && d->tokens_per_minute == PS_LIMIT_UNSET &&
+		    d->tokens_per_day == PS_LIMIT_UNSET)
+			return ps_cfg_error(c, &ps_cfg_map_key(c, cn, "token_reserve")->start_mark,
+					"%s.classes[%d].token_reserve: token_reserve without a token limit, expected tokens_per_minute or tokens_per_day in the class or in %s.default",
 					path, i, path);
 		if (l->on_exceed == PS_ON_EXCEED_SHAPE && l->shape_rate == PS_LIMIT_UNSET &&
 		    d->shape_rate == PS_LIMIT_UNSET)

@@ -257,6 +257,17 @@ struct ps_key {
 		       "budget at once, refilled continuously: [Token limits]"	\
 		       "(#token-limits))",					\
 		.doc_def = (unset_doc),						\
+	},									\
+	{									\
+		.name = "token_reserve",					\
+		INT_FIELD(T, m.token_reserve, 1, 1000000000LL),			\
+		.def = PS_DEF_UNSET,						\
+		.doc = "tokens each inference request is charged as it starts, "	\
+		       "its answer's first tokens: requests side by side cannot "	\
+		       "pass a token limit together ([Token limits]"		\
+		       "(#token-limits))",					\
+		.doc_rule = "only with `tokens_per_minute` or `tokens_per_day`",	\
+		.doc_def = "none: an answer's tokens are charged as they come",	\
 	}
 
 /* A load in progress: the file, its document, where the message goes. */

@@ -156,7 +156,7 @@ static json_t *tokens_json(struct ps_daemon *d, const struct ps_client_key *key,
 
 	ps_limits_resolve(&d->cfg, ps_config_class_of(&d->cfg, key), &l);
 	return json_pack(
-		"{s:o, s:o}", "minute",
+		"{s:o, s:o, s:o}", "minute",
 		l.tokens_per_minute == PS_LIMIT_UNSET ?
 			json_null() :
 			token_json(ctr->tpm_tat, now, l.tokens_per_minute,
@@ -166,7 +166,13 @@ static json_t *tokens_json(struct ps_daemon *d, const struct ps_client_key *key,
 		"day",
 		l.tokens_per_day == PS_LIMIT_UNSET ?
 			json_null() :
-			token_json(ctr->tpd_tat, now, l.tokens_per_day, l.tokens_per_day, 86400e9));
+			token_json(ctr->tpd_tat, now, l.tokens_per_day, l.tokens_per_day, 86400e9),
+		"reserve",
+		l.token_reserve == PS_LIMIT_UNSET ||
+				(l.tokens_per_minute == PS_LIMIT_UNSET &&
+				 l.tokens_per_day == PS_LIMIT_UNSET) ?
+			json_null() :
+			json_integer((json_int_t)l.token_reserve));
 }
 
 /*

@@ -50,6 +50,8 @@ void ps_class_of_limits(const struct ps_limits *l, struct ps_class *cl)
 	if (l->tokens_per_day != PS_LIMIT_UNSET)
 		ps_token_params(l->tokens_per_day, 86400, l->tokens_per_day, &cl->tpd_emission,
 				&cl->tpd_tolerance_ns);
+	if (l->token_reserve != PS_LIMIT_UNSET && (cl->tpm_emission || cl->tpd_emission))
+		cl->tok_reserve = l->token_reserve;
 	cl->dry_run = l->dry_run > 0;
 }
 

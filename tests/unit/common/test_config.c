@@ -73,7 +73,8 @@ struct err_case {
 #define CLASSES		"endpoints: [{port: 1}]\nlimits:\n  classes:\n"
 #define CLASS_A		CLASSES "    - name: a\n      clients: [10.0.0.0/8]\n"
 #define DEFAULT_KEYS	"requests_per_minute, burst, requests_per_day, egress_bytes_per_minute, " \
-			"egress_bytes_per_day, max_connections, on_exceed, shape_rate, tokens_per_minute, token_burst, tokens_per_day"
+			"egress_bytes_per_day, max_connections, on_exceed, shape_rate, tokens_per_minute, token_burst, tokens_per_day, " \
+			"token_reserve"
 #define CLASS_KEYS	"name, clients, keys, " DEFAULT_KEYS ", unlimited, dry_run, exempt, alert_only, " \
 			"thresholds"
 #define SIZE_WANT	"a size such as 50MiB (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
@@ -427,6 +428,11 @@ static const struct err_case err_cases[] = {
 	{ "default_token_burst_without_tpm", LIMITS "    tokens_per_day: 9\n    token_burst: 5\n",
 	  -EINVAL,
 	  "5:5: limits.default.token_burst: token_burst without tokens_per_minute, expected tokens_per_minute as well" },
+	{ "default_token_reserve_without_limit", LIMITS "    max_connections: 4\n    token_reserve: 500\n",
+	  -EINVAL,
+	  "5:5: limits.default.token_reserve: token_reserve without a token limit, expected tokens_per_minute or tokens_per_day as well" },
+	{ "token_reserve_zero", LIMITS "    tokens_per_day: 9\n    token_reserve: 0\n", -EINVAL,
+	  "5:20: limits.default.token_reserve: 0 is out of range, expected an integer in 1..1000000000" },
 	{ "tokens_per_minute_zero", LIMITS "    tokens_per_minute: 0\n", -EINVAL,
 	  "4:24: limits.default.tokens_per_minute: 0 is out of range, expected an integer in 1..1000000000000" },
 	{ "tokens_per_day_text", LIMITS "    tokens_per_day: 1M\n", -EINVAL,
@@ -535,6 +541,8 @@ static const struct err_case err_cases[] = {
 	  "6:7: limits.classes[0].burst: burst without requests_per_minute, expected requests_per_minute in the class or in limits.default" },
 	{ "class_token_burst_without_tpm", CLASS_A "      token_burst: 5\n", -EINVAL,
 	  "6:7: limits.classes[0].token_burst: token_burst without tokens_per_minute, expected tokens_per_minute in the class or in limits.default" },
+	{ "class_token_reserve_without_limit", CLASS_A "      token_reserve: 5\n", -EINVAL,
+	  "6:7: limits.classes[0].token_reserve: token_reserve without a token limit, expected tokens_per_minute or tokens_per_day in the class or in limits.default" },
 	{ "class_unlimited_with_tokens", CLASS_A "      unlimited: true\n      tokens_per_day: 5\n",
 	  -EINVAL,
 	  "7:7: limits.classes[0].tokens_per_day: a limit in a class with unlimited: true (line 6), expected either limits or unlimited: true, not both" },
@@ -1522,6 +1530,7 @@ static void no_limits(struct ps_limits *l, enum ps_on_exceed on_exceed, int unli
 	l->tokens_per_minute = U;
 	l->token_burst = U;
 	l->tokens_per_day = U;
+	l->token_reserve = U;
 	l->on_exceed = on_exceed;
 	l->unlimited = unlimited;
 	l->dry_run = dry_run;
@@ -1554,6 +1563,7 @@ static const char *check_limits(const char *what, const struct ps_limits *l,
 		{ "tokens_per_minute", offsetof(struct ps_limits, tokens_per_minute) },
 		{ "token_burst", offsetof(struct ps_limits, token_burst) },
 		{ "tokens_per_day", offsetof(struct ps_limits, tokens_per_day) },
+		{ "token_reserve", offsetof(struct ps_limits, token_reserve) },
 	};
 	char a[32], b[32];
 	uint64_t x, y;
@@ -1816,8 +1826,8 @@ static void test_limits_burst_default(void)
 /*
  * Token limits: a class's own tokens_per_minute without token_burst has a
  * minute's tokens at once (unset), not the default's token_burst; a class
- * with only token_burst takes the default's rate; tokens_per_day is
- * inherited alone.
+ * with only token_burst takes the default's rate; tokens_per_day and
+ * token_reserve are inherited alone.
  */
 static void test_limits_tokens(void)
 {
@@ -1828,6 +1838,7 @@ static void test_limits_tokens(void)
 		"    tokens_per_minute: 1000\n"
 		"    token_burst: 5000\n"
 		"    tokens_per_day: 100000\n"
+		"    token_reserve: 300\n"
 		"  classes:\n"
 		"    - name: a\n"
 		"      clients: [10.0.0.0/8]\n"
@@ -1835,6 +1846,7 @@ static void test_limits_tokens(void)
 		"    - name: b\n"
 		"      clients: [10.1.0.0/16]\n"
 		"      token_burst: 7\n"
+		"      token_reserve: 40\n"
 		"    - name: c\n"
 		"      clients: [10.2.0.0/16]\n"
 		"      unlimited: true\n";
@@ -1849,6 +1861,7 @@ static void test_limits_tokens(void)
 	want.tokens_per_minute = 1000;
 	want.token_burst = 5000;
 	want.tokens_per_day = 100000;
+	want.token_reserve = 300;
 	bad = check_resolved(&cfg, 0, &want, why, sizeof(why));
 	want.tokens_per_minute = 50;
 	want.token_burst = U;
@@ -1856,6 +1869,7 @@ static void test_limits_tokens(void)
 		bad = check_resolved(&cfg, 1, &want, why, sizeof(why));
 	want.tokens_per_minute = 1000;
 	want.token_burst = 7;
+	want.token_reserve = 40;
 	if (!bad)
 		bad = check_resolved(&cfg, 2, &want, why, sizeof(why));
 	no_limits(&want, PS_ON_EXCEED_DELAY, 1, 0);
