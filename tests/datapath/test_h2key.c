@@ -260,9 +260,21 @@ static void case_not_keys(void)
  * the table's end (a table no longer followed) falls back to the address
  * and counts in stats.h2_key_unknown.
  */
+/* A request on stream *sid whose only field besides the usual is dynamic index idx. */
+static void send_index(struct ck *c, const struct conn *cn, uint32_t *off, uint32_t *sid,
+		       unsigned int idx, const char *what)
+{
+	uint8_t blk[1024], fr[1200], tail[1] = { 0x80 | idx };
+	unsigned int n = h2_req(fr, *sid, blk, hp_request(blk, NULL, 0, tail, 1));
+
+	expect(c, csend(cn, *off, fr, n), TC_ACT_OK, what);
+	*off += n;
+	*sid += 2;
+}
+
 static void case_indexed(void)
 {
-	uint8_t blk[1024], fr[1200], tail[8];
+	uint8_t blk[1024], fr[1200];
 	char keys[6][64], val[80];
 	uint64_t unk0 = stat(PS_STAT_H2_KEY_UNKNOWN);
 	unsigned int n, i;
@@ -284,11 +296,7 @@ static void case_indexed(void)
 	sid += 2;
 	/* By index, twice; an unrelated entry inserted between. */
 	for (i = 0; i < 2; i++) {
-		tail[0] = 0x80 | (62 + i);
-		n = h2_req(fr, sid, blk, hp_request(blk, NULL, 0, tail, 1));
-		expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "the key by its index");
-		off += n;
-		sid += 2;
+		send_index(&c, &cn, &off, &sid, 62 + i, "the key by its index");
 		f = (struct field){ "x-trace", 0, "t-1", 0, R_INC };
 		n = h2_req(fr, sid, blk, hp_request(blk, &f, 1, NULL, 0));
 		expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "an unrelated entry");
@@ -305,22 +313,11 @@ static void case_indexed(void)
 		off += n;
 		sid += 2;
 	}
-	/* keys[0]'s entry is 62 + 5 + 2 (the x-trace entries) = 69. */
-	tail[0] = 0x80 | 69;
-	n = h2_req(fr, sid, blk, hp_request(blk, NULL, 0, tail, 1));
-	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "an index to the oldest key");
-	off += n;
-	sid += 2;
-	/* keys[2]'s is 62 + 3 = 65. */
-	tail[0] = 0x80 | 65;
-	n = h2_req(fr, sid, blk, hp_request(blk, NULL, 0, tail, 1));
-	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "an index to a newer key");
-	off += n;
-	sid += 2;
-	/* The table holds 8 entries: 62 + 8 is past its end. */
-	tail[0] = 0x80 | 70;
-	n = h2_req(fr, sid, blk, hp_request(blk, NULL, 0, tail, 1));
-	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "an index past the table");
+	/* keys[0]'s entry is 62 + 5 + 2 (the x-trace entries) = 69; keys[2]'s
+	 * 62 + 3 = 65; the table holds 8 entries: 62 + 8 is past its end. */
+	send_index(&c, &cn, &off, &sid, 69, "an index to the oldest key");
+	send_index(&c, &cn, &off, &sid, 65, "an index to a newer key");
+	send_index(&c, &cn, &off, &sid, 70, "an index past the table");
 	expect_key(&c, "the oldest key, by its index", keys[0], 4, 0);
 	expect_key(&c, "a newer key by its index", keys[2], 2, 0);
 	expect_addr(&c, "an index past the table", cn.caddr, 3);
