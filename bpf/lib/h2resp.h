@@ -149,14 +149,6 @@ static __always_inline struct ps_h2r_work *ps_h2r_work(void)
 	return bpf_map_lookup_elem(&ps_h2r_map, &zero);
 }
 
-/* The entry of hs naming stream sid's own client, PS_H2S_SLOTS if none. */
-static __always_inline __u32 ps_h2r_hs_of(const struct ps_h2r_work *w, __u32 sid)
-{
-	const struct ps_h2_subj *e = &w->hs[(sid >> 1) & (PS_H2S_SLOTS - 1)];
-
-	return sid && e->sid == sid && e->gen ? (sid >> 1) & (PS_H2S_SLOTS - 1) : PS_H2S_SLOTS;
-}
-
 /*
  * The frame's payload bytes walked since pstart are its stream's client's
  * when the ingress named one for it (hs), else the connection's client's.
@@ -392,7 +384,7 @@ __weak __attribute__((noinline)) int ps_h2r_header(void)
 	st->hdr_n = 0;
 	st->left = flen;
 	st->pad_left = 0;
-	w->fhs = ps_h2r_hs_of(w, sid);
+	w->fhs = ps_h2_hs_at(w->hs, sid);
 	w->pstart = w->done;
 	if (st->type == PS_H2R_T_DATA && sid) {
 		slot = ps_h2r_find(w, sid);
@@ -1012,7 +1004,7 @@ __weak __attribute__((noinline)) int ps_h2r_hs_begin(void)
 	__builtin_memset(w->hsb, 0, sizeof(w->hsb));
 	__builtin_memset(w->hsm, 0, sizeof(w->hsm));
 	w->fhs = w->st.state == PS_H2R_FRAME || w->st.state == PS_H2R_DEAD ?
-			 PS_H2S_SLOTS : ps_h2r_hs_of(w, w->st.sid);
+			 PS_H2S_SLOTS : ps_h2_hs_at(w->hs, w->st.sid);
 	return 0;
 }
 

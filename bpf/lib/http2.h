@@ -299,7 +299,6 @@ PS_GLOBAL int ps_h2_subj_flow(void)
  */
 static __always_inline __u8 ps_h2_owner(const struct ps_scratch *s, __u32 sid)
 {
-	const struct ps_h2_subj *e;
 	__u32 i, j;
 
 	if (!sid)
@@ -307,9 +306,8 @@ static __always_inline __u8 ps_h2_owner(const struct ps_scratch *s, __u32 sid)
 	for (i = 0; i < PS_H2S_SLOTS; i++)
 		if (i < s->nh2s && s->h2s_sid[i] == sid)
 			return s->h2s_k[i];
-	j = (sid >> 1) & (PS_H2S_SLOTS - 1);
-	e = &s->h2c.hs[j];
-	return e->sid == sid && e->gen ? PS_BC_HS + j : PS_BC_CONN;
+	j = ps_h2_hs_at(s->h2c.hs, sid);
+	return j < PS_H2S_SLOTS ? PS_BC_HS + j : PS_BC_CONN;
 }
 
 /*

@@ -188,6 +188,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ps_h2 SEC(".maps") __weak;
 
+/* The entry of a connection's hs (ps_h2_conn) naming stream sid's own client, PS_H2S_SLOTS if none. */
+static __always_inline __u32 ps_h2_hs_at(const struct ps_h2_subj *hs, __u32 sid)
+{
+	__u32 j = (sid >> 1) & (PS_H2S_SLOTS - 1);
+
+	return sid && hs[j].sid == sid && hs[j].gen ? j : PS_H2S_SLOTS;
+}
+
 /* Their entries' key ids and forwarded walks (hpack.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -107,13 +107,11 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 		counted = 1;
 	}
 	if (!T) {
-		if (res) {
-			/* Charged as the request limit charges: a segment held
-			 * back keeps it as the flow's credit (paid). */
-			ps_tok_reserve(ctr, &tl, res, now);
+		/* A reserve is charged as the request limit charges: a
+		 * segment held back keeps it as the flow's credit (paid). */
+		if (res)
 			g->charged++;
-		}
-		return 0;
+		goto let_in;
 	}
 	/* Every race lost (four CPUs at once on one client) lets it in. */
 	for (i = 0; i < 4; i++) {
@@ -128,18 +126,14 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 	}
 	if (in) {
 		g->charged++;
-		if (res)
-			ps_tok_reserve(ctr, &tl, res, now);
-		return 0;
+		goto let_in;
 	}
 	if (dry) {
 		if (!counted) {
 			ps_stat_inc(PS_STAT_WOULD_THROTTLE);
 			ps_add(ctr->would_throttle, 1);
 		}
-		if (res)
-			ps_tok_reserve(ctr, &tl, res, now);
-		return 0;
+		goto let_in;
 	}
 	ps_stat_inc(PS_STAT_THROTTLED);
 	/* The same request sent again is still the one request. */
@@ -150,6 +144,10 @@ __weak __attribute__((noinline)) int ps_gate_judge(struct ps_gate_ctx *g, __u32 
 	}
 	g->drop = 1;
 	return 1;
+let_in:
+	if (res)
+		ps_tok_reserve(ctr, &tl, res, now);
+	return 0;
 hold_tokens:
 	ps_stat_inc(PS_STAT_THROTTLED);
 	ps_stat_inc(PS_STAT_TOKEN_HELD);

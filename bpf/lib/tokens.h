@@ -55,6 +55,15 @@ static __always_inline void ps_tok_advance(__u64 *tat_p, __u64 d, __u64 now)
 	__sync_fetch_and_add(tat_p, d);
 }
 
+/* The class of the client whose counters ctr are (its key copied off the map value). */
+static __always_inline struct ps_class *ps_class_of_ctr(const struct ps_client_ctr *ctr)
+{
+	struct ps_client_key k;
+
+	__builtin_memcpy(&k, &ctr->key, sizeof(k));
+	return ps_class_for(k.family, &k.addr);
+}
+
 /*
  * The tokens counted to a client's slot (egress): its class's token
  * limits are debited. A global function, verified once.
@@ -62,13 +71,11 @@ static __always_inline void ps_tok_advance(__u64 *tat_p, __u64 d, __u64 now)
 __weak __attribute__((noinline)) int ps_tok_debit(struct ps_client_ctr *ctr, __u32 tokens,
 						  __u64 now)
 {
-	struct ps_client_key k;
 	struct ps_class *cl;
 
 	if (!ctr || !tokens)
 		return 0;
-	__builtin_memcpy(&k, &ctr->key, sizeof(k));
-	cl = ps_class_for(k.family, &k.addr);
+	cl = ps_class_of_ctr(ctr);
 	if (!cl)
 		return 0;
 	if (cl->tpm_emission)
@@ -87,13 +94,11 @@ __weak __attribute__((noinline)) int ps_tok_debit(struct ps_client_ctr *ctr, __u
 __weak __attribute__((noinline)) __u32 ps_tok_reserve_at(__u32 slot, __u32 gen)
 {
 	struct ps_client_ctr *ctr = gen ? ps_slot_ctr(slot) : NULL;
-	struct ps_client_key k;
 	struct ps_class *cl;
 
 	if (!ctr || ctr->gen != gen)
 		return 0;
-	__builtin_memcpy(&k, &ctr->key, sizeof(k));
-	cl = ps_class_for(k.family, &k.addr);
+	cl = ps_class_of_ctr(ctr);
 	return cl ? cl->tok_reserve : 0;
 }
 
