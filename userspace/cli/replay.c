@@ -213,15 +213,15 @@ static int replay_config(const struct replay_opts *o, struct ps_config *cfg)
 }
 
 /*
- * The secret API keys are hashed under: --secret's, else a random one
- * (said when an endpoint reads keys). 0, or an exit status.
+ * The secret API keys are hashed under, into key: --secret's, else a
+ * random one (said when an endpoint reads keys), the same for every
+ * capture of the run. 0, or an exit status.
  */
 static int replay_secret(const struct replay_opts *o, const struct ps_config *cfg,
-			 struct ps_datapath *dp)
+			 uint8_t key[PS_KEY_SECRET_LEN])
 {
-	uint8_t key[PS_KEY_SECRET_LEN];
 	char err[4300];
-	int i, keys = 0, ret = 0;
+	int i, keys = 0;
 
 	for (i = 0; i < cfg->nendpoints; i++)
 		keys |= cfg->endpoints[i].identity == PS_IDENTITY_API_KEY;
@@ -239,10 +239,7 @@ static int replay_secret(const struct replay_opts *o, const struct ps_config *cf
 			fprintf(stderr, "penstock replay: API key ids under a random secret, "
 				"different on every run (--secret FILE for lasting ones)\n");
 	}
-	if (ps_dp_set_secret(dp, key))
-		ret = PS_EXIT_FAIL;
-	memset(key, 0, sizeof(key));
-	return ret;
+	return 0;
 }
 
 /*
@@ -353,18 +350,16 @@ static int print_replay(struct ps_datapath *dp, const struct ps_config *cfg,
  * cannot be read is an error object (JSON) in its place. An exit status.
  */
 static int replay_run(const struct replay_opts *o, struct ps_datapath *dp,
-		      const struct ps_config *cfg, char **argv, int from, int to,
-		      const char *capture)
+		      const struct ps_config *cfg, const uint8_t *secret, char **argv, int from,
+		      int to, const char *capture)
 {
 	static struct replay_policy pol;
 	static struct ps_replay rp;
 	int i, err, ret;
 
-	if (ps_dp_configure(dp, cfg) || ps_enf_apply_classes(dp, cfg))
+	if (ps_dp_configure(dp, cfg) || ps_enf_apply_classes(dp, cfg) ||
+	    ps_dp_set_secret(dp, secret))
 		return PS_EXIT_FAIL;
-	ret = replay_secret(o, cfg, dp);
-	if (ret)
-		return ret;
 	ps_replay_init(&rp, dp, cfg);
 	memset(&pol, 0, sizeof(pol));
 	if (policy_start(&pol, &rp, dp, cfg)) {
@@ -407,6 +402,7 @@ int ps_cmd_replay(int argc, char **argv)
 	struct ps_dp_opts dopts = { .replay = true };
 	static struct replay_opts o;
 	static struct ps_config cfg;
+	uint8_t secret[PS_KEY_SECRET_LEN];
 	struct ps_datapath dp = {};
 	int i, err, r, ret = ps_opts_parse(&ps_cmd_replay_opts, argc, argv, &o);
 
@@ -417,13 +413,19 @@ int ps_cmd_replay(int argc, char **argv)
 	if (o.c.argi >= argc)
 		return ps_opts_usage_error(&ps_cmd_replay_opts, "no capture given");
 	ret = replay_config(&o, &cfg);
-	if (ret)
+	if (!ret)
+		ret = replay_secret(&o, &cfg, secret);
+	if (ret) {
+		memset(secret, 0, sizeof(secret));
 		return ret;
+	}
 	ps_log_libbpf();
-	if (ps_dp_open(&dp, &dopts))
+	if (ps_dp_open(&dp, &dopts)) {
+		memset(secret, 0, sizeof(secret));
 		return PS_EXIT_FAIL;
+	}
 	if (!o.each) {
-		ret = replay_run(&o, &dp, &cfg, argv, o.c.argi, argc, NULL);
+		ret = replay_run(&o, &dp, &cfg, secret, argv, o.c.argi, argc, NULL);
 	} else {
 		/* Each alone: the worst status, a capture that cannot be read
 		 * not stopping the others. */
@@ -435,7 +437,7 @@ int ps_cmd_replay(int argc, char **argv)
 				ret = PS_EXIT_FAIL;
 				break;
 			}
-			r = replay_run(&o, &dp, &cfg, argv, i, i + 1, argv[i]);
+			r = replay_run(&o, &dp, &cfg, secret, argv, i, i + 1, argv[i]);
 			if (r == PS_EXIT_FAIL) {
 				ret = r;
 				break;
@@ -445,5 +447,6 @@ int ps_cmd_replay(int argc, char **argv)
 		}
 	}
 	ps_dp_close(&dp);
+	memset(secret, 0, sizeof(secret));
 	return ret;
 }
