@@ -8,7 +8,7 @@
  *
  *   ps_flood --dev DEV --dst-mac MAC --dst4 ADDR --dst6 ADDR --port PORT
  *            --src4 PREFIX --src6 PREFIX --addrs N --v4 N4
- *            [--seconds S] [--rate PPS] [--max-packets N] [--cpu C]
+ *            [--seconds S] [--full-pass] [--rate PPS] [--max-packets N] [--cpu C]
  *
  * Addresses: N sources, the first N4 the addresses of --src4 from its
  * first on (at most as many as it holds), the other N - N4 those of
@@ -27,7 +27,10 @@
  *
  * What it sent, exactly: one JSON line on stdout at the end (packets by
  * family and kind, bytes of IP, distinct sources, the data segments'
- * payload length, passes, ENOBUFS retries, seconds, packets/s); with
+ * payload length, passes, ENOBUFS retries, seconds, packets/s). With
+ * --full-pass it does not stop at --seconds before every source has sent
+ * once (a machine short of CPU), but stops at three times --seconds
+ * whatever it has sent. With
  * --progress, one line a second on stderr ({"t":..,"sent":..}). SIGINT or
  * SIGTERM stops it early, with the same report.
  */
@@ -77,6 +80,7 @@ struct opts {
 	uint64_t max_packets;
 	int cpu;
 	bool progress;
+	bool full_pass;		/* --seconds, or more until every source has sent */
 };
 
 struct tally {
@@ -232,7 +236,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: ps_flood --dev DEV --dst-mac MAC --dst4 ADDR --dst6 ADDR --port PORT\n"
 		"                --src4 PREFIX --src6 PREFIX --addrs N --v4 N4\n"
-		"                [--seconds S] [--rate PPS] [--max-packets N] [--cpu C] [--progress]\n"
+		"                [--seconds S] [--full-pass] [--rate PPS] [--max-packets N] [--cpu C]\n"
+		"                [--progress]\n"
 		"  e.g. ip netns exec CLI ps_flood --dev veth-cli --dst-mac 02:00:00:00:00:01 \\\n"
 		"         --dst4 198.18.0.1 --dst6 fd00:5053::1 --port 8000 --src4 198.19.0.0/16 \\\n"
 		"         --src6 fd00:f1::/64 --addrs 1000000 --v4 65536 --seconds 30\n");
@@ -255,6 +260,7 @@ int main(int argc, char **argv)
 		{ "max-packets", required_argument, NULL, 'x' },
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "progress", no_argument, NULL, 'P' },
+		{ "full-pass", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -332,6 +338,9 @@ int main(int argc, char **argv)
 		case 'P':
 			o.progress = true;
 			break;
+		case 'F':
+			o.full_pass = true;
+			break;
 		case 'h':
 			usage();
 			return 0;
@@ -390,7 +399,9 @@ int main(int argc, char **argv)
 		double now = now_s();
 		int n, built;
 
-		if (now >= end || (o.max_packets && sent >= o.max_packets))
+		if (now >= end && (!o.full_pass || sent >= o.addrs || now >= t0 + 3 * o.seconds))
+			break;
+		if (o.max_packets && sent >= o.max_packets)
 			break;
 		if (o.progress && now >= next_report) {
 			fprintf(stderr, "{\"t\":%.3f,\"sent\":%llu}\n", now - t0,
