@@ -27,7 +27,8 @@
 # many seeds and z-score settings (tools/detect_bench.py: BENCHMARKS.md's
 # tables and docs/detection-bench.png; `bench.sh --detect-pop OUT.md`
 # alone); the daemon's tick with 10k, 100k and 1M clients
-# (tools/bench_tick.sh), and the fleet's cost (tools/bench_fleet.sh).
+# (tools/bench_tick.sh), the fleet's cost (tools/bench_fleet.sh), and a
+# start against a restart that keeps the programs (tools/bench_restart.sh).
 #
 # Environment: BENCH_RUNS (default 5), BENCH_PACKETS (distinct packets per
 # run, default 100000), BENCH_CAPTURE_PACKETS (default 200000),
@@ -504,6 +505,11 @@ echo "== fleet: Redis traffic per host per tick, tick time fleet off and on (too
 "$top/tools/bench_fleet.sh" "$tmp/fleet.md" ${BENCH_FLEET_SUBJECTS:-1000 100000 1000000} >/dev/null
 cat "$tmp/fleet.md"
 
+echo
+echo "== a start and a restart (tools/bench_restart.sh)"
+"$top/tools/bench_restart.sh" "$tmp/restart.md" >/dev/null
+cat "$tmp/restart.md"
+
 elapsed=$(($(date +%s) - start))
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 # Which datapath was measured: the commit, and whether bpf/ differed from it.
@@ -540,6 +546,8 @@ fi
 	cat "$tmp/tick.md"
 	echo
 	cat "$tmp/fleet.md"
+	echo
+	cat "$tmp/restart.md"
 	# make bench-peers' section, as its last run left it, and the
 	# sections written by hand (each between hand-written markers), kept.
 	if [ -f "$top/BENCHMARKS.md" ] && grep -q '^<!-- bench-peers:start -->' "$top/BENCHMARKS.md"; then

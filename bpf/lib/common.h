@@ -45,6 +45,13 @@ const volatile __u8 ps_replay __weak = 0;
  */
 const volatile __u32 ps_abi_version __weak = PS_ABI_VERSION;
 
+/*
+ * The object these programs were loaded from: a hash of its bytes, set by
+ * the loader. No program reads it: a later penstockd whose .rodata equals
+ * the attached programs' keeps them instead of loading its own.
+ */
+const volatile __u64 ps_build_id __weak = 0;
+
 static __always_inline __u64 ps_now(const struct __sk_buff *skb)
 {
 	if (ps_replay)

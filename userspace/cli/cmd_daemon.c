@@ -127,6 +127,7 @@ static void program_row(struct ps_tbl *t, json_t *e)
 	ps_tbl_add(t, ps_fmt_count(json_object_get(e, "id"), a, sizeof(a)));
 	ps_tbl_add(t, ps_fmt_count(json_object_get(e, "verified_insns"), a, sizeof(a)));
 	ps_tbl_add(t, ps_str_or(e, "tag", "-"));
+	ps_tbl_add(t, json_is_true(json_object_get(e, "kept")) ? "kept (adopted)" : "by this daemon");
 }
 
 static void map_row(struct ps_tbl *t, json_t *e)
@@ -209,7 +210,7 @@ static int print_status(json_t *ans)
 	};
 	static const struct ps_tbl_col progcols[] = {
 		{ "PROGRAM", 0, true }, { "ID", 0, false }, { "VERIFIED_INSNS", 0, false },
-		{ "TAG", 0, true },
+		{ "TAG", 0, true }, { "LOADED", 0, true },
 	};
 	static const struct ps_tbl_col mapcols[] = {
 		{ "MAP", 0, true }, { "ENTRIES", 0, false }, { "MAX_ENTRIES", 0, false },
@@ -231,7 +232,7 @@ static int print_status(json_t *ans)
 	else
 		ps_tbl_rows(stdout, ifcols, 5, ifs, interface_row);
 	putchar('\n');
-	ps_tbl_rows(stdout, progcols, 4, json_object_get(ans, "programs"), program_row);
+	ps_tbl_rows(stdout, progcols, 5, json_object_get(ans, "programs"), program_row);
 	putchar('\n');
 	ps_tbl_rows(stdout, mapcols, 4, json_object_get(ans, "maps"), map_row);
 	if (json_array_size(json_object_get(ans, "endpoints"))) {

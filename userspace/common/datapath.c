@@ -16,6 +16,20 @@
 #include "penstock.skel.h"
 #include "penstock_abi_check.h"
 
+const char *const ps_prog_names[PS_NPROGS] = { "ps_ingress", "ps_egress", "ps_xdp" };
+
+/* FNV-1a over the object's bytes: which build the programs came from. */
+static uint64_t object_id(void)
+{
+	size_t n, i;
+	const unsigned char *p = penstock_bpf__elf_bytes(&n);
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
 int ps_dp_prepare(struct ps_datapath *dp, const struct ps_dp_opts *opts)
 {
 	struct penstock_bpf *skel;
@@ -33,6 +47,7 @@ int ps_dp_prepare(struct ps_datapath *dp, const struct ps_dp_opts *opts)
 		return err;
 	}
 	skel->rodata->ps_replay = opts->replay;
+	skel->rodata->ps_build_id = object_id();
 	clients = opts->max_clients ? opts->max_clients : opts->replay ? 65536 : PS_MAX_CLIENTS;
 	flows = opts->max_flows ? opts->max_flows : opts->replay ? 65536 : PS_MAX_FLOWS;
 	if (opts->pin_root && !opts->replay && !opts->own_maps) {
@@ -69,36 +84,55 @@ int ps_dp_prepare(struct ps_datapath *dp, const struct ps_dp_opts *opts)
 	return 0;
 }
 
+static struct bpf_program *prog_of(struct penstock_bpf *skel, int which)
+{
+	return which == PS_PROG_INGRESS ? skel->progs.ps_ingress :
+	       which == PS_PROG_EGRESS	? skel->progs.ps_egress : skel->progs.ps_xdp;
+}
+
 int ps_dp_load(struct ps_datapath *dp)
 {
 	struct penstock_bpf *skel = dp->skel;
-	int err;
+	int err, i;
 
+	for (i = 0; i < PS_NPROGS; i++)
+		if (dp->kept[i])
+			bpf_program__set_autoload(prog_of(skel, i), false);
 	err = penstock_bpf__load(skel);
 	if (err) {
 		pr_warn("penstock: cannot load the BPF programs: %s%s\n", strerror(-err),
 			err == -EPERM ? " (run as root)" : "");
-		penstock_bpf__destroy(skel);
-		dp->skel = NULL;
+		ps_dp_close(dp);
 		return err;
 	}
-	dp->ingress_fd = bpf_program__fd(skel->progs.ps_ingress);
-	dp->egress_fd = bpf_program__fd(skel->progs.ps_egress);
-	dp->xdp_fd = bpf_program__fd(skel->progs.ps_xdp);
+	dp->ingress_fd = ps_dp_prog_fd(dp, PS_PROG_INGRESS);
+	dp->egress_fd = ps_dp_prog_fd(dp, PS_PROG_EGRESS);
+	dp->xdp_fd = ps_dp_prog_fd(dp, PS_PROG_XDP);
 	if (ps_log_get_level() >= PS_LOG_DEBUG) {
-		struct bpf_program *prog;
-
-		bpf_object__for_each_program(prog, skel->obj) {
+		for (i = 0; i < PS_NPROGS; i++) {
 			struct bpf_prog_info info = {};
 			__u32 len = sizeof(info);
 
-			if (!bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
-				pr_debug("penstock: %s: %u instructions, %u verified\n",
-					 bpf_program__name(prog), info.xlated_prog_len / 8,
-					 info.verified_insns);
+			if (!bpf_obj_get_info_by_fd(ps_dp_prog_fd(dp, i), &info, &len))
+				pr_debug("penstock: %s: %u instructions, %u verified%s\n",
+					 ps_prog_names[i], info.xlated_prog_len / 8,
+					 info.verified_insns, dp->kept[i] ? " (kept)" : "");
 		}
 	}
 	return 0;
+}
+
+void ps_dp_keep_prog(struct ps_datapath *dp, int which, int fd)
+{
+	if (dp->kept[which])
+		close(dp->kept_fd[which]);
+	dp->kept_fd[which] = fd;
+	dp->kept[which] = true;
+}
+
+int ps_dp_prog_fd(const struct ps_datapath *dp, int which)
+{
+	return dp->kept[which] ? dp->kept_fd[which] : bpf_program__fd(prog_of(dp->skel, which));
 }
 
 int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts)
@@ -371,6 +405,12 @@ int ps_dp_clear(struct ps_datapath *dp)
 
 void ps_dp_close(struct ps_datapath *dp)
 {
+	int i;
+
+	for (i = 0; i < PS_NPROGS; i++)
+		if (dp->kept[i])
+			close(dp->kept_fd[i]);
+	memset(dp->kept, 0, sizeof(dp->kept));
 	penstock_bpf__destroy(dp->skel);
 	dp->skel = NULL;
 }

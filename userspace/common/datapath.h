@@ -23,12 +23,21 @@ struct ps_dp_opts {
 	const char *pin_root;	/* live: maps pinned here (PS_PIN_DIR) */
 };
 
+enum { PS_PROG_INGRESS, PS_PROG_EGRESS, PS_PROG_XDP, PS_NPROGS };
+
 struct ps_datapath {
 	struct penstock_bpf *skel;
 	int ingress_fd;
 	int egress_fd;
 	int xdp_fd;
+	/* Programs of a running datapath kept in place of the object's own
+	 * (ps_dp_keep_prog()): kept_fd[i] is owned here where kept[i]. */
+	int kept_fd[PS_NPROGS];
+	bool kept[PS_NPROGS];
 };
+
+/* The programs' names, by PS_PROG_*. */
+extern const char *const ps_prog_names[PS_NPROGS];
 
 /* One client's counters summed over CPUs. */
 struct ps_client {
@@ -49,6 +58,16 @@ struct ps_client {
 };
 
 int ps_dp_open(struct ps_datapath *dp, const struct ps_dp_opts *opts);
+/*
+ * Between ps_dp_prepare() and ps_dp_load(): use the loaded program fd
+ * (taken: closed with dp) as program `which` instead of loading the
+ * object's. Only for a program loaded from this very object with the same
+ * .rodata (the caller checks) on the maps the object will reuse.
+ */
+void ps_dp_keep_prog(struct ps_datapath *dp, int which, int fd);
+/* Program `which`'s fd once loaded: the kept one or the object's. */
+int ps_dp_prog_fd(const struct ps_datapath *dp, int which);
+
 /*
  * ps_dp_open() in two steps: open and size the object (dp->skel, its maps
  * not created yet, so that some may be pointed at maps that exist with

@@ -110,8 +110,9 @@ static void note_prog(struct ps_adopt *a, const char *ifname, const char *name, 
  * Take the maps of the program with this id if it is penstock's program
  * `want`. Returns 1 if taken, 0 if not penstock's or another datapath's.
  */
-static int take_prog(struct ps_adopt *a, __u32 id, const char *want, const char *ifname)
+static int take_prog(struct ps_adopt *a, __u32 id, int which, const char *ifname)
 {
+	const char *want = ps_prog_names[which];
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info), ids[MAX_PROG_MAPS], n, i;
 	struct ps_adopt_map *mine, *theirs;
@@ -165,6 +166,15 @@ static int take_prog(struct ps_adopt *a, __u32 id, const char *want, const char 
 			continue;
 		mfd = dup(tmp.maps[i].fd);
 		err = mfd < 0 ? -errno : add_map(a, mfd);
+	}
+	if (!err && !a->prog_id[which]) {
+		a->prog_fd[which] = dup(fd);
+		if (a->prog_fd[which] < 0)
+			err = -errno;
+		else
+			a->prog_id[which] = id;
+	} else if (!err && a->prog_id[which] != id) {
+		a->progs_mixed = true;
 	}
 	if (!err) {
 		note_prog(a, ifname, want, id);
@@ -229,19 +239,18 @@ static uint32_t read_abi(struct ps_adopt *a)
 static int take_iface(struct ps_adopt *a, const char *ifname)
 {
 	int ifindex = if_nametoindex(ifname), found = 0, r = 0;
-	__u32 ids[3] = {}, i;
-	static const char *const names[3] = { "ps_ingress", "ps_egress", "ps_xdp" };
+	__u32 ids[PS_NPROGS] = {}, i;
 
 	if (!ifindex)
 		return 0;	/* ps_attach() says so */
-	ids[0] = tc_prog(ifindex, BPF_TC_INGRESS);
-	ids[1] = tc_prog(ifindex, BPF_TC_EGRESS);
-	if (bpf_xdp_query_id(ifindex, XDP_FLAGS_DRV_MODE, &ids[2]))
-		ids[2] = 0;
-	for (i = 0; i < 3 && r >= 0; i++) {
+	ids[PS_PROG_INGRESS] = tc_prog(ifindex, BPF_TC_INGRESS);
+	ids[PS_PROG_EGRESS] = tc_prog(ifindex, BPF_TC_EGRESS);
+	if (bpf_xdp_query_id(ifindex, XDP_FLAGS_DRV_MODE, &ids[PS_PROG_XDP]))
+		ids[PS_PROG_XDP] = 0;
+	for (i = 0; i < PS_NPROGS && r >= 0; i++) {
 		if (!ids[i])
 			continue;
-		r = take_prog(a, ids[i], names[i], ifname);
+		r = take_prog(a, ids[i], i, ifname);
 		found += r > 0;
 	}
 	if (r < 0) {
@@ -680,6 +689,108 @@ int ps_adopt_reuse(struct ps_adopt *a, struct bpf_object *obj)
 	return 0;
 }
 
+/* Whether every .rodata among a's maps holds what obj's would: the same bytes. */
+static bool same_rodata(struct ps_adopt *a, struct bpf_object *obj, char *why, size_t len)
+{
+	const struct bpf_map *ours = NULL, *m;
+	const void *want = NULL;
+	size_t size = 0;
+	int i, found = 0;
+
+	bpf_object__for_each_map(m, obj) {
+		const char *dot = strrchr(bpf_map__name(m), '.');
+
+		if (bpf_map__is_internal(m) && dot && !strcmp(dot, ".rodata"))
+			ours = m;
+	}
+	if (ours)
+		want = bpf_map__initial_value((struct bpf_map *)ours, &size);
+	if (!want) {
+		snprintf(why, len, "this build has no .rodata");
+		return false;
+	}
+	for (i = 0; i < a->nmaps; i++) {
+		const struct bpf_map_info *info = &a->maps[i].info;
+		const char *dot = strrchr(info->name, '.');
+		uint32_t zero = 0;
+		void *buf;
+		bool same;
+
+		if (!dot || strcmp(dot, ".rodata"))
+			continue;
+		if (info->value_size != size) {
+			snprintf(why, len, "their constants are %u bytes, this build's %zu",
+				 info->value_size, size);
+			return false;
+		}
+		buf = calloc(1, size);
+		if (!buf) {
+			snprintf(why, len, "out of memory");
+			return false;
+		}
+		same = !bpf_map_lookup_elem(a->maps[i].fd, &zero, buf) && !memcmp(buf, want, size);
+		free(buf);
+		if (!same) {
+			snprintf(why, len, "they were built from another object or with other "
+				 "constants");
+			return false;
+		}
+		found++;
+	}
+	if (!found)
+		snprintf(why, len, "their constants cannot be read");
+	return found > 0;
+}
+
+int ps_adopt_keep_progs(struct ps_adopt *a, struct ps_datapath *dp)
+{
+	struct bpf_object *obj = dp->skel->obj;
+	struct bpf_map *m;
+	char why[160];
+	int i;
+
+	if (a->from != PS_FROM_PROGRAMS || !a->fits)
+		return 0;
+	if (a->progs_mixed || !a->prog_id[PS_PROG_INGRESS] || !a->prog_id[PS_PROG_EGRESS]) {
+		pr_info("penstockd: its programs are loaded again: %s\n",
+			a->progs_mixed ? "not one program of each name on every interface" :
+					 "its ingress or egress program is missing");
+		return 0;
+	}
+	if (!same_rodata(a, obj, why, sizeof(why))) {
+		pr_info("penstockd: its programs are loaded again: %s\n", why);
+		return 0;
+	}
+	/* The kept programs use their own working memory: so does the object. */
+	bpf_object__for_each_map(m, obj) {
+		const char *name = bpf_map__name(m);
+		struct ps_adopt_map *am;
+		int err;
+
+		if (bpf_map__is_internal(m) || bpf_map__pin_path(m))
+			continue;	/* constants; pinned maps: ps_adopt_reuse() */
+		am = find_map(a, name);
+		if (!am) {
+			pr_info("penstockd: its programs are loaded again: %s is not among "
+				"their maps\n", name);
+			return 0;
+		}
+		err = bpf_map__reuse_fd(m, am->fd);
+		if (err) {
+			pr_warn("penstockd: cannot take over %s (map %u): %s\n", name,
+				am->info.id, strerror(-err));
+			return err;
+		}
+	}
+	for (i = 0; i < PS_NPROGS; i++) {
+		if (!a->prog_id[i])
+			continue;
+		ps_dp_keep_prog(dp, i, a->prog_fd[i]);
+		a->prog_id[i] = 0;
+	}
+	return 1;
+}
+
 int ps_adopt_read_counts(struct ps_adopt *a, struct ps_ctable *t, uint32_t now,
 			 int64_t boot_to_wall)
 {
@@ -751,6 +862,9 @@ void ps_adopt_close(struct ps_adopt *a)
 
 	for (i = 0; i < a->nmaps; i++)
 		close(a->maps[i].fd);
+	for (i = 0; i < PS_NPROGS; i++)
+		if (a->prog_id[i])
+			close(a->prog_fd[i]);
 	btf__free(a->btf);
 	memset(a, 0, sizeof(*a));
 }

@@ -50,6 +50,11 @@ struct ps_adopt {
 	 * members of those names) at these offsets; 0: it has none. */
 	uint32_t ctr_tok_off[PS_NTOKFIELDS];
 	bool enforce_readable;	/* ps_enforce has this build's key and value */
+	/* The programs attached, by PS_PROG_* (prog_id 0: none found), and
+	 * whether another id of the same name was found on another hook. */
+	int prog_fd[3];
+	__u32 prog_id[3];
+	bool progs_mixed;
 };
 
 /*
@@ -75,6 +80,15 @@ bool ps_adopt_check(struct ps_adopt *a, struct bpf_object *obj);
 void ps_adopt_unpin(struct ps_adopt *a, struct bpf_object *obj, bool same);
 /* Point each pinned map of obj (not loaded yet) at a's map of its name. */
 int ps_adopt_reuse(struct ps_adopt *a, struct bpf_object *obj);
+/*
+ * After ps_adopt_reuse(), for attached programs that fit: if they were
+ * loaded from this very object with the same .rodata (ps_build_id among
+ * it) and their maps are all the object's, hand their fds to dp in place
+ * of loading the object's programs (its XDP program is loaded when none
+ * was attached), and point obj's other maps at theirs. Returns whether
+ * they were kept, or -errno.
+ */
+int ps_adopt_keep_progs(struct ps_adopt *a, struct ps_datapath *dp);
 /*
  * After a datapath that did not fit was replaced: fold the counters of
  * each client in its ps_client_ctrs into t, as a tick would. Returns the

@@ -111,26 +111,27 @@ static json_t *interfaces_json(struct ps_daemon *d)
 	return ifs;
 }
 
-/* The BPF programs: name, id, tag, instructions verified. */
+/* The BPF programs: name, id, tag, instructions verified, whether kept from
+ * the datapath adopted rather than loaded by this daemon. */
 static json_t *programs_json(struct ps_daemon *d)
 {
 	json_t *progs = json_array();
-	struct bpf_program *prog;
+	int i;
 
-	bpf_object__for_each_program(prog, d->dp.skel->obj) {
+	for (i = 0; i < PS_NPROGS; i++) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 		char tag[2 * BPF_TAG_SIZE + 1];
 		int k;
 
-		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+		if (bpf_obj_get_info_by_fd(ps_dp_prog_fd(&d->dp, i), &info, &len))
 			continue;
 		for (k = 0; k < BPF_TAG_SIZE; k++)
 			snprintf(tag + 2 * k, 3, "%02x", info.tag[k]);
-		json_array_append_new(progs, json_pack("{s:s, s:i, s:s, s:i}", "name",
-						       bpf_program__name(prog), "id", info.id,
-						       "tag", tag, "verified_insns",
-						       info.verified_insns));
+		json_array_append_new(progs, json_pack("{s:s, s:i, s:s, s:i, s:b}", "name",
+						       ps_prog_names[i], "id", info.id, "tag", tag,
+						       "verified_insns", info.verified_insns, "kept",
+						       d->dp.kept[i]));
 	}
 	return progs;
 }
