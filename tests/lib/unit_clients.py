@@ -14,7 +14,7 @@ Usage: unit_clients.py before|after SERVER A0 A1 A2 A3 KEY_A KEY_B
           once; from A2: three requests one after the other, with when
           each started and was answered (seconds from the first's start)
   after   from A0: KEY_A once and one request without a key; from A3 (a
-          blocked client): one request, which must get no answer in 1 s
+          blocked client): one request, which must get no answer in 0.5 s
 
 Prints one JSON object: the statuses (null for no answer), the metered
 requests' times, and the keys (so that the caller's oracle hashes what
@@ -77,7 +77,7 @@ def main():
         out["key_a"] = ask(c, {"Authorization": "Bearer " + ka})
         out["plain"] = ask(c, {})
         c.close()
-        c = conn(a3, dst, timeout=1.0)
+        c = conn(a3, dst, timeout=0.5)
         out["blocked"] = ask(c, {})
         c.close()
     print(json.dumps(out))
