@@ -253,6 +253,14 @@ static int take_iface(struct ps_adopt *a, const char *ifname)
 		r = take_prog(a, ids[i], i, ifname);
 		found += r > 0;
 	}
+	if (r == -EPERM || r == -EACCES) {
+		/* Opening a program by its id takes CAP_SYS_ADMIN: the
+		 * programs at penstock's places are only named, by their ids. */
+		for (i = 0; i < 3; i++)
+			if (ids[i])
+				note_prog(a, ifname, names[i], ids[i]);
+		return r;
+	}
 	if (r < 0) {
 		pr_warn("penstockd: %s: cannot read the programs attached: %s\n", ifname,
 			strerror(-r));
@@ -268,6 +276,17 @@ int ps_adopt_find_attached(struct ps_adopt *a, const struct ps_config *cfg)
 	memset(a, 0, sizeof(*a));
 	for (i = 0; i < cfg->nifaces; i++) {
 		r = take_iface(a, cfg->ifaces[i]);
+		if (r == -EPERM || r == -EACCES) {
+			char progs[sizeof(a->progs)];
+
+			/* The rest named too, for the log; a->progs stays. */
+			while (++i < cfg->nifaces)
+				take_iface(a, cfg->ifaces[i]);
+			memcpy(progs, a->progs, sizeof(progs));
+			ps_adopt_close(a);
+			memcpy(a->progs, progs, sizeof(progs));
+			return r;
+		}
 		if (r < 0) {
 			ps_adopt_close(a);
 			return r;

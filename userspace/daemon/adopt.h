@@ -61,7 +61,10 @@ struct ps_adopt {
  * Collect the maps of penstock's programs attached to cfg's interfaces
  * (tc ingress and egress at penstock's handle and priority, XDP): programs
  * named ps_ingress, ps_egress and ps_xdp, all counting into one
- * ps_client_ctrs. Returns the programs found (0: none) or -errno.
+ * ps_client_ctrs. Returns the programs found (0: none) or -errno; -EPERM
+ * (or -EACCES) when programs are there that this process may not open by
+ * their ids (without CAP_SYS_ADMIN): then a->progs names them, and no map
+ * is taken.
  */
 int ps_adopt_find_attached(struct ps_adopt *a, const struct ps_config *cfg);
 /* Collect the maps pinned in pin_dir under the names of obj's maps. Returns how many. */

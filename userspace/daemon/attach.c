@@ -55,17 +55,31 @@ static __u32 prog_id(int fd)
  * Is the XDP program with this id penstock's: ours (its id known), or a
  * previous daemon's? Another program is looked up by its id, which takes
  * CAP_SYS_ADMIN: penstockd has it at start (adopting an attachment), not
- * once it has dropped it; then only ours is known as penstock's.
+ * once it has dropped it, nor in a container that does not grant it; then
+ * only ours and those the previous daemon's run record names (the ids it
+ * attached) are known as penstock's.
  */
+static __u32 prev_xdp[PS_MAX_IFACES];	/* the previous daemon's, from its run record */
+static int nprev_xdp;
+
+void ps_attach_prev_xdp(__u32 id)
+{
+	if (id && nprev_xdp < PS_MAX_IFACES)
+		prev_xdp[nprev_xdp++] = id;
+}
+
 static bool xdp_is_ours(__u32 id, __u32 our_id)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
-	int fd;
+	int fd, i;
 	bool ours;
 
 	if (id == our_id)
 		return true;
+	for (i = 0; i < nprev_xdp; i++)
+		if (id == prev_xdp[i])
+			return true;
 	fd = bpf_prog_get_fd_by_id(id);
 	if (fd < 0)
 		return false;

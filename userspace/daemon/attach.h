@@ -30,6 +30,12 @@ struct ps_attachment {
 int ps_attach(struct ps_datapath *dp, const char *ifname, struct ps_attachment *a, int xdp_mode);
 /* The XDP program on an attached interface, or not, as mode now says (a reload). */
 void ps_attach_xdp(struct ps_datapath *dp, struct ps_attachment *a, int mode);
+/*
+ * The id of a ps_xdp a previous daemon attached (its run record says so):
+ * taken for penstock's where it is found, to replace or detach, without
+ * opening it by its id (which takes CAP_SYS_ADMIN).
+ */
+void ps_attach_prev_xdp(__u32 id);
 /* Detach what ps_attach() attached, and the clsact qdisc if it created it. */
 void ps_detach(struct ps_attachment *a);
 

@@ -83,10 +83,12 @@ static void run_record_write(struct ps_daemon *d)
 	int i, err;
 
 	for (i = 0; i < d->natt; i++)
-		json_array_append_new(ifs, json_pack("{s:s, s:i, s:b}", "name", d->att[i].ifname,
+		json_array_append_new(ifs, json_pack("{s:s, s:i, s:b, s:I}", "name", d->att[i].ifname,
 						     "ifindex", d->att[i].ifindex,
 						     "created_clsact",
-						     d->att[i].created_qdisc));
+						     d->att[i].created_qdisc, "xdp_prog_id",
+						     (json_int_t)(d->att[i].xdp ?
+								  d->att[i].xdp_prog_id : 0)));
 	doc = json_pack("{s:s, s:o, s:o}", "pin_dir", d->pin_dir, "interfaces", ifs, "shaping",
 			ps_shape_record(&d->shape));
 	err = ps_json_replace(doc, d->run_record, JSON_COMPACT);
@@ -135,6 +137,8 @@ static int run_record_read(json_t *doc, struct ps_attachment *old, int max)
 		old[n].created_qdisc = json_is_true(json_object_get(it, "created_clsact"));
 		old[n].ingress = old[n].egress = true;
 		old[n].xdp = true;	/* detached only if the XDP program is penstock's */
+		old[n].xdp_prog_id = json_integer_value(json_object_get(it, "xdp_prog_id"));
+		ps_attach_prev_xdp(old[n].xdp_prog_id);
 		n++;
 	}
 	return n;
@@ -380,6 +384,12 @@ static __u32 prog_id_of(int fd)
  * not fit is to be replaced (d->replacing), and read where its layout is
  * known. Maps pinned that do not fit, with no program attached, are left
  * for a person to remove.
+ *
+ * Programs attached that penstockd may not open by their ids (that takes
+ * CAP_SYS_ADMIN, which a container may not grant) cannot be adopted: nor
+ * can their maps pinned, whose layouts (BTF, by its id) cannot be checked.
+ * That datapath is replaced, unread, and its pins go: failing instead would
+ * leave it attached with no daemon able to start.
  */
 static int find_running(struct ps_daemon *d, bool pinned)
 {
@@ -388,6 +398,20 @@ static int find_running(struct ps_daemon *d, bool pinned)
 	int n;
 
 	n = ps_adopt_find_attached(a, &d->cfg);
+	if (n == -EPERM || n == -EACCES) {
+		pr_warn("penstockd: the datapath %s cannot be adopted without CAP_SYS_ADMIN "
+			"(its programs and their maps' layouts are read by their ids): replacing "
+			"it with fresh maps; what it counted since the state file was last saved "
+			"is lost, and its enforcement entries but the manual ones, which come "
+			"back from the state directory\n", a->progs);
+		if (pinned) {
+			ps_adopt_find_pinned(a, obj, d->pin_dir);
+			ps_adopt_unpin(a, obj, true);
+		}
+		ps_adopt_close(a);
+		d->replacing = true;
+		return 0;
+	}
 	if (n < 0)
 		return n;
 	if (n > 0) {
