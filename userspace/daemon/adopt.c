@@ -256,9 +256,9 @@ static int take_iface(struct ps_adopt *a, const char *ifname)
 	if (r == -EPERM || r == -EACCES) {
 		/* Opening a program by its id takes CAP_SYS_ADMIN: the
 		 * programs at penstock's places are only named, by their ids. */
-		for (i = 0; i < 3; i++)
+		for (i = 0; i < PS_NPROGS; i++)
 			if (ids[i])
-				note_prog(a, ifname, names[i], ids[i]);
+				note_prog(a, ifname, ps_prog_names[i], ids[i]);
 		return r;
 	}
 	if (r < 0) {
