@@ -437,6 +437,61 @@ static __always_inline void ps_h2_begin(struct ps_scratch *s, const struct ps_pk
 	}
 }
 
+/*
+ * The HTTP/2 requests the gate refused in place (http2.h ps_h2_refuse()):
+ * each one's header block starts with the static table's `:method: POST`
+ * (0x83), rewritten to `:method: GET` (0x82), one byte that changes no
+ * HPACK table; the TCP checksum at coff is mended. The server answers
+ * the stream with an error (405 where the endpoint takes POST), and the
+ * streams of other clients behind it on the connection are not held. The
+ * segment's payload starts at poff with sequence number seq, plen bytes
+ * of it in the skb. Returns how many could not be rewritten (a byte not
+ * there, or not 0x83): the segment is then held back after all. A global
+ * function, verified once.
+ */
+PS_GLOBAL int ps_h2_refuse_apply(struct __sk_buff *skb, __u32 seq, __u32 poff, __u32 plen,
+				 __u32 coff)
+{
+	struct ps_scratch *s = ps_scratch();
+	union { __u16 w; __u8 b[2]; } o, m;
+	__u32 i, n, d, off, odd, done = 0;
+	__u8 b = 0x82;
+
+	if (!s)
+		return 1;
+	n = s->nflip;
+	for (i = 0; i < PS_FLIP_MAX && i < n; i++) {
+		d = s->flip[i] - seq;
+		if (d >= plen || poff + d > 0xffff)
+			continue;
+		off = poff + d;
+		/* The 16-bit word of the checksum that holds the byte: the
+		 * TCP header starts at an even offset (coff - 16). */
+		odd = (off - (coff - 16)) & 1;
+		if (bpf_skb_load_bytes(skb, off - odd, &o.w, 2))
+			continue;
+		m.w = o.w;
+		if (odd) {
+			if (o.b[1] != 0x83)
+				continue;
+			m.b[1] = 0x82;
+		} else {
+			if (o.b[0] != 0x83)
+				continue;
+			m.b[0] = 0x82;
+		}
+		if (bpf_skb_store_bytes(skb, off, &b, 1, 0) ||
+		    bpf_l4_csum_replace(skb, coff, o.w, m.w, 2))
+			continue;
+		done++;
+	}
+	if (done < n)
+		return n - done;
+	for (i = 0; i < PS_FLIP_MAX && i < n; i++)
+		ps_stat_inc(PS_STAT_H2_REFUSED);
+	return 0;
+}
+
 /* Move the flow's parser state into the scratch to feed it bytes. */
 static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x, __u32 seq)
 {
@@ -473,6 +528,8 @@ static __always_inline struct ps_scratch *ps_h1_begin(const struct ps_pkt_ctx *x
 	s->g.drop = 0;
 	s->g.ep = x->ep;
 	s->npend = 0;
+	s->nflip = 0;
+	s->m_sid = 0;
 	s->conn.addr = s->g.saddr;
 	s->conn.family = s->g.family;
 	s->conn.slot = s->g.slot;
@@ -772,10 +829,14 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 		t->ok.pad = 0;
 		ps_ooo_replay(skb, t, res, seq + len);
 	}
-	if (ps_gate_segment(s)) {
+	if (ps_gate_segment(s) ||
+	    (s->nflip && ps_h2_refuse_apply(skb, seq, x->p.payload_off, x->p.payload_avail,
+					    x->p.payload_off - x->p.doff * 4 + 16))) {
 		/* A request over its client's limit: the segment is held
 		 * back and the flow stays as it was before it, so that the
-		 * request is judged again when the client sends it again. */
+		 * request is judged again when the client sends it again.
+		 * (One to refuse in place whose byte is not in this skb is
+		 * held back as well.) */
 		*d = t->saved;
 		ps_gate_end(f, s);
 		ps_buf_wipe(s);

@@ -962,6 +962,12 @@ enum ps_stat {
 				 * walk (inserted after a field of its block that named
 				 * someone, or its ps_h2_kept record forgotten):
 				 * counted to the connection's client */
+	PS_STAT_H2_REFUSED,	/* HTTP/2 requests over their client's limit (or
+				 * blocked) on a connection from a trusted proxy of a
+				 * forwarded_for endpoint, refused in place: their :method POST
+				 * rewritten to GET, so that the other clients' streams
+				 * on the connection are not held with their segment
+				 * (in PS_STAT_THROTTLED too, when a limit held them) */
 	PS_STAT_MAX,
 };
 

@@ -651,6 +651,13 @@ static long ps_hp_step(__u32 idx, void *data)
 	switch (c->rstate) {
 	case PS_HP_START:
 		b = s->buf[p & PS_BUF_MASK];
+		if (b == 0x83 && c->req && !s->m_sid) {
+			/* :method POST (static entry 3, indexed): where, for
+			 * the gate, which may refuse the request in place
+			 * (scratch.h ps_h2_refuse()). */
+			s->m_pos = s->chunk_seq + (p - s->cc);
+			s->m_sid = s->h.clen;
+		}
 		p++;
 		c->ipart = PS_HI_INDEX;
 		c->inf = 0;

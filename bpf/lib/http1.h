@@ -1351,13 +1351,21 @@ static long ps_gate_cb(__u32 i, void *data)
 		ps_gate_subject(s, k);
 		if ((k & PS_PEND_SJ_MASK) &&
 		    ps_block_check(&s->g.saddr, s->g.family, 1, s->g.now)) {
+			if (s->fwd_on && ps_h2_refuse(s, i))
+				return 0;
 			s->g.drop = 1;
 			return 1;
 		}
 		if (k & PS_PEND_BLOCK_ONLY)
 			return 0;
 	}
-	return ps_gate_judge(&s->g, s->pend[i & (PS_PEND_MAX - 1)]) ? 1 : 0;
+	if (!ps_gate_judge(&s->g, s->pend[i & (PS_PEND_MAX - 1)]))
+		return 0;
+	if (s->fwd_on && ps_h2_refuse(s, i)) {
+		s->g.drop = 0;
+		return 0;
+	}
+	return 1;
 }
 
 /*

@@ -217,11 +217,12 @@ PS_GLOBAL int ps_h2_gopen(__u32 sid)
 PS_GLOBAL int ps_h2_settle(__u32 pos)
 {
 	struct ps_scratch *s = ps_scratch();
-	__u32 inf, sk;
+	__u32 inf, sk, n0;
 	int k;
 
 	if (!s)
 		return 0;
+	n0 = s->npend;
 	inf = s->h2c.path == PS_H2P_INF;
 	if (s->key_ep && !s->key.kind && s->h2c.kunk)
 		s->nh2_kunk++;
@@ -245,6 +246,10 @@ PS_GLOBAL int ps_h2_settle(__u32 pos)
 		ps_rq_pend(s, pos, sk);
 	else if (k == PS_SETTLE_BLOCKED && sk)
 		ps_rq_pend(s, pos, sk | PS_PEND_BLOCK_ONLY);
+	if (s->npend != n0 && n0 < PS_PEND_MAX && s->m_sid && s->m_sid == s->h.clen) {
+		s->pend_m[n0 & (PS_PEND_MAX - 1)] = s->m_pos;
+		s->pend_mok[n0 & (PS_PEND_MAX - 1)] = 1;
+	}
 	if (sk && sk <= PS_SUBJ_MAX && inf && s->nh2s < PS_H2S_SLOTS) {
 		/* Its answer is its client's too (ps_h2_subj_flow()). */
 		s->h2s_sid[s->nh2s & (PS_H2S_SLOTS - 1)] = s->h.clen;
@@ -716,6 +721,9 @@ PS_GLOBAL __u32 ps_h2_walk(__u32 pos, __u32 len)
 		}
 		ps_h2_frame(s, type, sid);
 		if (b > 0) {
+			/* Its :method POST not seen yet (hpack.h). */
+			if (type == PS_H2_HEADERS)
+				s->m_sid = 0;
 			s->h.state = PS_H2_BLOCK;
 			return pos + PS_H2_FRAME_HDR;
 		}

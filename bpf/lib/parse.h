@@ -29,7 +29,7 @@ struct ps_pkt {
 	__u8 tcpflags;		/* FIN SYN RST PSH ACK URG ECE CWR bits */
 	__u8 frag_first;	/* PS_PARSE_FRAGMENT: the first fragment of a TCP
 				 * datagram (its ports are read, nothing else) */
-	__u8 pad;
+	__u8 doff;		/* TCP header length in 32-bit words */
 	__u32 seq;
 	__u32 ack;		/* acknowledgment number (host order) */
 	__u32 payload_off;	/* offset of the TCP payload in the skb */
@@ -247,6 +247,7 @@ __weak __attribute__((noinline)) int ps_parse_linear(struct __sk_buff *skb, stru
 	p->seq = bpf_ntohl(th->seq);
 	p->ack = bpf_ntohl(th->ack_seq);
 	p->tcpflags = ((__u8 *)th)[13];
+	p->doff = th->doff;
 
 	l3_off = l3 - data;
 	hdrs = ip_hlen + thl;

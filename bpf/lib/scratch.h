@@ -26,6 +26,8 @@
 #define PS_FEED_STEPS	8192
 /* Inference requests of one segment waiting for the request limit. */
 #define PS_PEND_MAX	256
+/* HTTP/2 requests a segment may have refused in place (ps_h2_refuse()) */
+#define PS_FLIP_MAX	8
 /* Clients named by forwarded headers in one segment (forwarded.h). */
 #define PS_SUBJ_MAX	64
 
@@ -139,6 +141,17 @@ struct ps_scratch {
 	__u32 key_p;
 	__u32 key_e;
 	__u8 pend_sj[PS_PEND_MAX];	/* the client of each pending request (below) */
+	/* HTTP/2 requests the gate may refuse in place (ps_h2_refuse()): the
+	 * block of stream m_sid (0: none) has the static table's :method POST
+	 * at stream position m_pos (hpack.h); pend_mok[i] says the i-th
+	 * pending request's does, at pend_m[i]; the segment's refused ones at
+	 * flip[0..nflip). */
+	__u32 m_pos;
+	__u32 m_sid;
+	__u32 nflip;
+	__u32 flip[PS_FLIP_MAX];
+	__u32 pend_m[PS_PEND_MAX];
+	__u8 pend_mok[PS_PEND_MAX];
 	__u32 hw;		/* bytes at the head of buf loads wrote (ps_buf_loaded()) */
 	__u32 rq_pn;		/* requests whose header block ended in this call ... */
 	__u64 rq_pb;		/* ... bit i set: the i-th was an inference request */
@@ -198,10 +211,31 @@ static __always_inline void ps_rq_pend(struct ps_scratch *s, __u32 pos, __u32 sj
 	if (i < PS_PEND_MAX) {
 		s->pend[i & (PS_PEND_MAX - 1)] = pos;
 		s->pend_sj[i & (PS_PEND_MAX - 1)] = sj;
+		s->pend_mok[i & (PS_PEND_MAX - 1)] = 0;
 	}
 	s->npend = i + 1;
 }
 
+
+/*
+ * The gate holds back the i-th pending request: on an HTTP/2 connection
+ * from a trusted proxy whose requests name their own clients (fwd_on: a
+ * gateway's, every client's streams on it), holding the segment would
+ * hold every stream behind it.
+ * A request whose block has `:method: POST` as an indexed field, in a byte
+ * of this segment, is refused in place instead: 1 when it is (its byte then rewritten by ps_h2_refuse_apply()
+ * in ingress.bpf.c), 0 when the segment must be held.
+ */
+static __always_inline int ps_h2_refuse(struct ps_scratch *s, __u32 i)
+{
+	__u32 n = s->nflip;
+
+	if (i >= PS_PEND_MAX || !s->pend_mok[i & (PS_PEND_MAX - 1)] || n >= PS_FLIP_MAX)
+		return 0;
+	s->flip[n & (PS_FLIP_MAX - 1)] = s->pend_m[i & (PS_PEND_MAX - 1)];
+	s->nflip = n + 1;
+	return 1;
+}
 
 /* Eight little-endian bytes of a string literal, zero past its end. */
 #define PS_B(s, i)	((__u64)(sizeof(s) > (i) + 1 ? (__u8)(s)[i] : 0) << ((i) * 8))

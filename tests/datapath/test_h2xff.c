@@ -706,40 +706,153 @@ static void case_key_wins(void)
 	ck_end(&c);
 }
 
+/* The TCP checksum of an IPv4 frame as frame() builds it: 0 over a frame whose checksum is right. */
+static uint16_t tcp_sum(const unsigned char *buf, unsigned int n)
+{
+	const unsigned char *ip = buf + ETH_HLEN, *t = ip + 20;
+	unsigned int tl = n - ETH_HLEN - 20, i;
+	uint32_t sum = 0;
+
+	for (i = 12; i < 20; i += 2)
+		sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+	sum += IPPROTO_TCP + tl;
+	for (i = 0; i + 1 < tl; i += 2)
+		sum += (uint32_t)t[i] << 8 | t[i + 1];
+	if (tl & 1)
+		sum += (uint32_t)t[tl - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/*
+ * csend() with the TCP checksum filled in, the frame as the program left
+ * it in out (olen bytes): the verdict.
+ */
+static int csend_out(const struct conn *cn, uint32_t off, const void *data, unsigned int len,
+		     unsigned char *out, unsigned int *olen)
+{
+	unsigned char buf[2048];
+	unsigned int n = frame(buf, cn->caddr, SERVER, cn->cport, cn->port, cn->cisn + 1 + off,
+			       cn->sisn + 1, F_ACK, data, len, 0);
+	unsigned char *ck = buf + ETH_HLEN + 20 + 16;
+	struct __sk_buff ctx = {};
+	uint16_t sum;
+
+	ck[0] = ck[1] = 0;
+	sum = tcp_sum(buf, n);
+	ck[0] = sum >> 8;
+	ck[1] = sum & 0xff;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf, .data_size_in = n, .data_out = out,
+		    .data_size_out = 2048, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+	if (bpf_prog_test_run_opts(dp.ingress_fd, &o))
+		return -errno;
+	*olen = o.data_size_out;
+	return o.retval;
+}
+
+#define PAYLOAD_AT	(ETH_HLEN + 20 + 20)
+
 /*
  * The request limit (BURST an hour) is the forwarded client's: on one
- * pooled connection, A's third request is held, B's passes.
+ * pooled connection from a trusted gateway, A's requests past its burst
+ * are refused in place, not held: in the segment that also carries B's
+ * request, A's :method POST (the static table's entry 3, indexed: 0x83)
+ * is rewritten to GET (0x82) and the TCP checksum mended; B's is untouched
+ * and the segment goes in, so that B does not wait with A. A request whose
+ * :method is a literal cannot be refused that way: its segment is held
+ * back. And on a client's own connection (no trusted
+ * proxy) an HTTP/2 request over its limit is held as HTTP/1's is.
  */
 static void case_limit(void)
 {
 	struct field fa = { "x-forwarded-for", 0, "203.0.113.9, 198.19.27.1", 1, R_NOIDX };
 	struct field fb = { "x-forwarded-for", 0, "198.19.27.2, 198.18.1.250", 1, R_NOIDX };
-	uint8_t blk[512], fr[600];
+	uint8_t blk[512], fr[1400], out[2048];
+	uint64_t r0 = stat(PS_STAT_H2_REFUSED), t0 = stat(PS_STAT_THROTTLED);
 	uint32_t off, sid = 1;
+	unsigned int n, na, bn, i, olen = 0;
 	struct conn cn;
-	unsigned int n, i;
 	struct ck c;
+	int v;
 
 	ck_init(&c, "h2xff-limit-per-forwarded-client");
 	default_limit(1);
 	h2_conn_from(&c, &cn, GW4 + 144, &off);
-	for (i = 0; i < BURST + 1; i++) {
+	for (i = 0; i < BURST; i++) {
 		n = h2_req(fr, sid, blk, hp_request(blk, &fa, 1, NULL, 0));
-		expect(&c, csend(&cn, off, fr, n), i < BURST ? TC_ACT_OK : TC_ACT_SHOT,
-		       i < BURST ? "A within its limit" : "A over its limit");
+		expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "A within its limit");
+		off += n;
+		sid += 2;
+	}
+	/* A over its limit and B, one segment. */
+	na = h2_req(fr, sid, blk, hp_request(blk, &fa, 1, NULL, 0));
+	n = na + h2_req(fr + na, sid + 2, blk, hp_request(blk, &fb, 1, NULL, 0));
+	v = csend_out(&cn, off, fr, n, out, &olen);
+	expect(&c, v, TC_ACT_OK, "A over its limit beside B: the segment goes in");
+	if (olen != PAYLOAD_AT + n)
+		ck_fail(&c, "the frame came out %u bytes, went in %u", olen, PAYLOAD_AT + n);
+	else if (out[PAYLOAD_AT + 9] != 0x82 || out[PAYLOAD_AT + na + 9] != 0x83)
+		ck_fail(&c, "A's :method byte %#x (expected 0x82, GET), B's %#x (expected 0x83)",
+			out[PAYLOAD_AT + 9], out[PAYLOAD_AT + na + 9]);
+	else if (memcmp(out + PAYLOAD_AT + 10, fr + 10, n - 10) ||
+		 memcmp(out + PAYLOAD_AT, fr, 9))
+		ck_fail(&c, "bytes other than A's :method changed");
+	else if (tcp_sum(out, olen))
+		ck_fail(&c, "the TCP checksum is not mended (%#x)", tcp_sum(out, olen));
+	off += n;
+	sid += 4;
+	if (stat(PS_STAT_H2_REFUSED) - r0 != 1 || stat(PS_STAT_THROTTLED) - t0 != 1)
+		ck_fail(&c, "h2_refused moved by %llu, throttled by %llu: expected 1, 1",
+			(unsigned long long)(stat(PS_STAT_H2_REFUSED) - r0),
+			(unsigned long long)(stat(PS_STAT_THROTTLED) - t0));
+	/* Its request reached the server (as GET) and counts as one. */
+	if (reqs_of("198.19.27.1") != BURST + 1 || reqs_of("198.19.27.2") != 1 ||
+	    reqs_of(ip4(GW4 + 144)) != 0)
+		ck_fail(&c, "A %llu, B %llu, gateway %llu requests: expected %d, 1, 0",
+			(unsigned long long)reqs_of("198.19.27.1"),
+			(unsigned long long)reqs_of("198.19.27.2"),
+			(unsigned long long)reqs_of(ip4(GW4 + 144)), BURST + 1);
+	/* :method as a literal (without indexing, name 2): held back. */
+	bn = hp_request(blk + 5, &fa, 1, NULL, 0) + 5;
+	memcpy(blk, "\x02\x04POST", 6);
+	n = h2_req(fr, sid, blk, bn);
+	expect(&c, csend_out(&cn, off, fr, n, out, &olen), TC_ACT_SHOT,
+	       "A over its limit, its :method a literal: held back");
+	if (stat(PS_STAT_H2_REFUSED) - r0 != 1)
+		ck_fail(&c, "h2_refused moved for a block that cannot be refused");
+	default_limit(0);
+	ck_end(&c);
+}
+
+/*
+ * An HTTP/2 client's own connection (its peer is no trusted proxy): a
+ * request over its limit is held back with its segment, as over HTTP/1.
+ */
+static void case_limit_own(void)
+{
+	uint8_t blk[512], fr[600], out[2048];
+	uint64_t r0 = stat(PS_STAT_H2_REFUSED);
+	unsigned int n, i, olen;
+	uint32_t off, sid = 1;
+	struct conn cn;
+	struct ck c;
+
+	ck_init(&c, "h2-limit-own-connection-held");
+	default_limit(1);
+	h2_conn_from(&c, &cn, UNTRUSTED4 + 40, &off);
+	for (i = 0; i < BURST + 1; i++) {
+		n = h2_req(fr, sid, blk, hp_request(blk, NULL, 0, NULL, 0));
+		expect(&c, csend_out(&cn, off, fr, n, out, &olen),
+		       i < BURST ? TC_ACT_OK : TC_ACT_SHOT,
+		       i < BURST ? "within its limit" : "over its limit: held back");
 		if (i < BURST) {
 			off += n;
 			sid += 2;
 		}
 	}
-	n = h2_req(fr, sid, blk, hp_request(blk, &fb, 1, NULL, 0));
-	expect(&c, csend(&cn, off, fr, n), TC_ACT_OK, "B on the same connection");
-	if (reqs_of("198.19.27.1") != BURST || reqs_of("198.19.27.2") != 1 ||
-	    reqs_of(ip4(GW4 + 144)) != 0)
-		ck_fail(&c, "A %llu, B %llu, gateway %llu requests: expected %d, 1, 0",
-			(unsigned long long)reqs_of("198.19.27.1"),
-			(unsigned long long)reqs_of("198.19.27.2"),
-			(unsigned long long)reqs_of(ip4(GW4 + 144)), BURST);
+	if (stat(PS_STAT_H2_REFUSED) != r0)
+		ck_fail(&c, "h2_refused moved on a client's own connection");
 	default_limit(0);
 	ck_end(&c);
 }
@@ -791,6 +904,7 @@ int main(void)
 	cases_bad();
 	case_key_wins();
 	case_limit();
+	case_limit_own();
 	expect_endpoint_sums("h2xff endpoint totals = sum over clients");
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;

@@ -265,8 +265,19 @@ class Handler(BaseHTTPRequestHandler):
                                         "code": code}})
 
     def do_GET(self):
+        # A body a GET carries is read as framed, so that the next request
+        # on the connection starts where this one ends.
+        try:
+            self.read_body()
+        except BadRequest as e:
+            self.close_connection = True
+            self.send_error_json(400, str(e))
+            return
         path = self.path.split("?", 1)[0]
-        if path == "/health":
+        if path in ("/v1/chat/completions", "/v1/completions"):
+            # As the OpenAI-compatible servers answer a route's other methods.
+            self.send_error_json(405, "method not allowed: GET %s takes POST" % path)
+        elif path == "/health":
             self.send_json(200, {"status": "ok"})
         elif path == "/v1/models":
             self.send_json(200, {"object": "list", "data": [

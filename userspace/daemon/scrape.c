@@ -649,6 +649,12 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 			  "HPACK dynamic table without its walk kept: counted to the "
 			  "connection's client.",
 			  PS_STAT_H2_FWD_INDEXED },
+			{ "penstock_datapath_h2_refused_requests_total",
+			  "HTTP/2 requests over their client's limit, or blocked, on a "
+			  "connection from a trusted proxy, refused in place (their "
+			  ":method POST made GET) so that the other clients' streams on "
+			  "the connection are not held.",
+			  PS_STAT_H2_REFUSED },
 		};
 		size_t k;
 
