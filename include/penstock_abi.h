@@ -760,9 +760,10 @@ struct ps_h2_kept {
  * the egress program counts the answer's events and tokens, and debits
  * them, to that client (h2resp.h). Stream sid at hs[(sid >> 1) mod
  * PS_H2S_SLOTS], while sid is there; any other stream is the connection's
- * client's.
+ * client's. As many as the inference streams inf_bits tells apart: a
+ * gateway's pooled connection carries many clients' streams at once.
  */
-#define PS_H2S_SLOTS		8
+#define PS_H2S_SLOTS		64
 struct ps_h2_subj {
 	__u32 sid;
 	__u32 slot;		/* the client's slot in ps_client_ctrs ... */

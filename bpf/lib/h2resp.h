@@ -282,15 +282,17 @@ static __always_inline int ps_h2r_acc_fits(const struct ps_h2r_work *w, __u32 i,
  * A slot for inference stream sid, its scan begun; PS_H2R_SLOTS if none is
  * free. Its client is the one the ingress handed over for it (ps_h2_conn.hs),
  * else the connection's. A free slot whose count in the segment is another
- * client's is taken last; taken, that count goes to the connection's client
- * (no counters are written in the middle of a segment: the stack is short
- * there).
+ * client's is taken last; taken, that count goes to its client's counters
+ * there and then (ps_h2r_acc_flush(), a function of its own: its stack is
+ * not the caller's), as it would at the segment's end: a segment may end
+ * the answers of more clients than there are slots (a gateway's pooled
+ * connection).
  */
 static __always_inline __u32 ps_h2r_alloc(struct ps_h2r_work *w, __u32 sid)
 {
 	struct ps_h2_subj *e = &w->hs[(sid >> 1) & (PS_H2S_SLOTS - 1)];
 	__u32 i, k = PS_H2R_SLOTS, slot = 0, gen = 0;
-	struct ps_h2r_acc *a, *c;
+	struct ps_h2r_acc *a;
 	struct ps_h2r_slot *sl;
 
 	if (e->sid == sid && e->gen) {
@@ -311,15 +313,8 @@ static __always_inline __u32 ps_h2r_alloc(struct ps_h2r_work *w, __u32 sid)
 	if (k >= PS_H2R_SLOTS)
 		return PS_H2R_SLOTS;
 	a = &w->acc[k];
-	if (!ps_h2r_acc_fits(w, k, slot, gen)) {
-		c = &w->acc[PS_H2R_SLOTS];
-		c->events += a->events;
-		c->tx_tokens += a->tx_tokens;
-		c->rx_tokens += a->rx_tokens;
-		c->est += a->est;
-		c->debit += a->debit;
-		a->events = a->tx_tokens = a->rx_tokens = a->est = a->debit = 0;
-	}
+	if (!ps_h2r_acc_fits(w, k, slot, gen))
+		ps_h2r_acc_flush(k);
 	a->slot = slot;
 	a->gen = gen;
 	sl = &w->st.s[k];
