@@ -796,7 +796,7 @@ struct ps_h2_conn {
 	__u8 inf;		/* the literal's value starts with an endpoint path */
 	__u8 ipart;		/* PS_HI_*: which integer or string is being read */
 	__u32 inf_hi;		/* the highest stream that is an inference request ... */
-	__u32 inf_pad;
+	__u32 hs_used;		/* hs has held a stream (egress reads it only then) */
 	__u64 inf_bits;		/* ... bit i: stream inf_hi - 2i is one (egress reads
 				 * these to know which responses to scan: h2resp.h) */
 	__u64 grpc_bits;	/* ... and is a gRPC call (content-type application/grpc) */

@@ -133,6 +133,9 @@ struct ps_h2r_work {
 	__u32 hsb[PS_H2S_SLOTS];	/* the segment's frame payload bytes of hs[j]'s stream ... */
 	__u32 hsm[PS_H2S_SLOTS];	/* ... and its gRPC messages */
 	__u32 moved;		/* the segment's bytes counted to the streams' own clients */
+	__u32 hsany;		/* hsb or hsm holds a count (then cleared at the next
+				 * segment's start): else neither is walked nor cleared */
+	__u32 hsnone;		/* the connection's hs never held a stream: hs not read */
 };
 
 struct {
@@ -160,6 +163,7 @@ static __always_inline void ps_h2r_pbytes(struct ps_h2r_work *w)
 	if (j < PS_H2S_SLOTS && w->done > w->pstart) {
 		barrier_var(j);
 		w->hsb[j & (PS_H2S_SLOTS - 1)] += w->done - w->pstart;
+		w->hsany = 1;
 	}
 	w->pstart = w->done;
 }
@@ -172,6 +176,7 @@ static __always_inline void ps_h2r_msg(struct ps_h2r_work *w)
 	if (j < PS_H2S_SLOTS) {
 		barrier_var(j);
 		w->hsm[j & (PS_H2S_SLOTS - 1)]++;
+		w->hsany = 1;
 	} else {
 		w->msgs++;
 	}
@@ -295,7 +300,7 @@ static __always_inline __u32 ps_h2r_alloc(struct ps_h2r_work *w, __u32 sid)
 	struct ps_h2r_acc *a;
 	struct ps_h2r_slot *sl;
 
-	if (e->sid == sid && e->gen) {
+	if (!w->hsnone && e->sid == sid && e->gen) {
 		slot = e->slot;
 		gen = e->gen;
 	}
@@ -379,7 +384,7 @@ __weak __attribute__((noinline)) int ps_h2r_header(void)
 	st->hdr_n = 0;
 	st->left = flen;
 	st->pad_left = 0;
-	w->fhs = ps_h2_hs_at(w->hs, sid);
+	w->fhs = w->hsnone ? PS_H2S_SLOTS : ps_h2_hs_at(w->hs, sid);
 	w->pstart = w->done;
 	if (st->type == PS_H2R_T_DATA && sid) {
 		slot = ps_h2r_find(w, sid);
@@ -996,9 +1001,12 @@ __weak __attribute__((noinline)) int ps_h2r_hs_begin(void)
 		return 0;
 	w->moved = 0;
 	w->pstart = 0;
-	__builtin_memset(w->hsb, 0, sizeof(w->hsb));
-	__builtin_memset(w->hsm, 0, sizeof(w->hsm));
-	w->fhs = w->st.state == PS_H2R_FRAME || w->st.state == PS_H2R_DEAD ?
+	if (w->hsany) {
+		__builtin_memset(w->hsb, 0, sizeof(w->hsb));
+		__builtin_memset(w->hsm, 0, sizeof(w->hsm));
+		w->hsany = 0;
+	}
+	w->fhs = w->st.state == PS_H2R_FRAME || w->st.state == PS_H2R_DEAD || w->hsnone ?
 			 PS_H2S_SLOTS : ps_h2_hs_at(w->hs, w->st.sid);
 	return 0;
 }
@@ -1020,7 +1028,7 @@ __weak __attribute__((noinline)) int ps_h2r_hs_end(struct ps_client_ctr *cc)
 	if (!w)
 		return 0;
 	ps_h2r_pbytes(w);
-	for (j = 0; j < PS_H2S_SLOTS; j++) {
+	for (j = 0; j < PS_H2S_SLOTS && w->hsany; j++) {
 		if (!(w->hsb[j] | w->hsm[j]))
 			continue;
 		ctr = ps_slot_ctr(w->hs[j].slot);
@@ -1085,10 +1093,11 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	w->inf_hi = h ? READ_ONCE(h->inf_hi) : 0;
 	w->inf_bits = h ? READ_ONCE(h->inf_bits) : 0;
 	w->grpc_bits = h ? READ_ONCE(h->grpc_bits) : 0;
-	if (h)
+	/* hs is read only on a connection whose requests named their own
+	 * clients (the copy is the costly part of a segment's start). */
+	w->hsnone = !h || !READ_ONCE(h->hs_used);
+	if (!w->hsnone)
 		bpf_probe_read_kernel(w->hs, sizeof(w->hs), h->hs);
-	else
-		__builtin_memset(w->hs, 0, sizeof(w->hs));
 	w->msgs = 0;
 	ps_h2r_acc_begin(w);
 	w->no_slot = 0;
