@@ -12,7 +12,8 @@ POST /v1/chat/completions for 1 + k % 7 + i % 4 tokens with a prompt of
 1 + (3k + i) % 11 words, as a JSON answer, an event stream with its usage
 or one without ("stream_options": {"include_usage": false}), in turn from
 (i + k) % 3; with "forge" it carries "X-Forwarded-For: FORGE" of its own.
-A connection that fails is opened anew for the next request.
+A connection that fails, or that the gateway closes inside an answer (the
+answer then not whole), is opened anew for the next request.
 
 Each request carries an "X-Request-Id" of its own (a tracing header, as
 gateways pass on).
@@ -52,7 +53,10 @@ def usage_of(mode, data):
     else:
         for line in data.split(b"\n"):
             if line.startswith(b"data: {"):
-                usage = json.loads(line[6:]).get("usage") or usage
+                try:
+                    usage = json.loads(line[6:]).get("usage") or usage
+                except ValueError:
+                    pass        # an event cut short: the answer is not whole
     return usage or {}
 
 
@@ -76,7 +80,13 @@ def job(r, out, lock):
         try:
             conn.request("POST", "/v1/chat/completions", json.dumps(req), hdr)
             resp = conn.getresponse()
-            data = resp.read()
+            try:
+                data = resp.read()
+            except http.client.IncompleteRead as e:
+                # The gateway closed the connection inside the answer.
+                data = e.partial
+                conn.close()
+                conn = connect()
             rec["status"] = resp.status
             u = usage_of(mode, data) if resp.status == 200 else {}
             rec["completion"] = u.get("completion_tokens")
