@@ -760,9 +760,10 @@ struct ps_h2_kept {
  * the egress program counts the answer's events and tokens, and debits
  * them, to that client (h2resp.h). Stream sid at hs[(sid >> 1) mod
  * PS_H2S_SLOTS], while sid is there; any other stream is the connection's
- * client's.
+ * client's. As many as the inference streams inf_bits tells apart: a
+ * gateway's pooled connection carries many clients' streams at once.
  */
-#define PS_H2S_SLOTS		8
+#define PS_H2S_SLOTS		64
 struct ps_h2_subj {
 	__u32 sid;
 	__u32 slot;		/* the client's slot in ps_client_ctrs ... */
@@ -795,7 +796,7 @@ struct ps_h2_conn {
 	__u8 inf;		/* the literal's value starts with an endpoint path */
 	__u8 ipart;		/* PS_HI_*: which integer or string is being read */
 	__u32 inf_hi;		/* the highest stream that is an inference request ... */
-	__u32 inf_pad;
+	__u32 hs_used;		/* hs has held a stream (egress reads it only then) */
 	__u64 inf_bits;		/* ... bit i: stream inf_hi - 2i is one (egress reads
 				 * these to know which responses to scan: h2resp.h) */
 	__u64 grpc_bits;	/* ... and is a gRPC call (content-type application/grpc) */

@@ -24,6 +24,9 @@ pkgs=(
 	# tests/e2e/test_proxy_protocol: load balancers that send PROXY
 	# headers (nginx's stream module is a package of its own)
 	haproxy libnginx-mod-stream
+	# tests/e2e/test_gateways_more: Caddy as the gateway (Go's HTTP/2
+	# transport and HPACK encoder upstream)
+	caddy
 	# tests/e2e/test_apikey: a core of penstockd (gcore) searched for keys
 	gdb
 	# tests/e2e/test_metrics: a Prometheus server scraping penstockd, and

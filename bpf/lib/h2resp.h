@@ -133,6 +133,9 @@ struct ps_h2r_work {
 	__u32 hsb[PS_H2S_SLOTS];	/* the segment's frame payload bytes of hs[j]'s stream ... */
 	__u32 hsm[PS_H2S_SLOTS];	/* ... and its gRPC messages */
 	__u32 moved;		/* the segment's bytes counted to the streams' own clients */
+	__u32 hsany;		/* hsb or hsm holds a count (then cleared at the next
+				 * segment's start): else neither is walked nor cleared */
+	__u32 hsnone;		/* the connection's hs never held a stream: hs not read */
 };
 
 struct {
@@ -160,6 +163,7 @@ static __always_inline void ps_h2r_pbytes(struct ps_h2r_work *w)
 	if (j < PS_H2S_SLOTS && w->done > w->pstart) {
 		barrier_var(j);
 		w->hsb[j & (PS_H2S_SLOTS - 1)] += w->done - w->pstart;
+		w->hsany = 1;
 	}
 	w->pstart = w->done;
 }
@@ -172,6 +176,7 @@ static __always_inline void ps_h2r_msg(struct ps_h2r_work *w)
 	if (j < PS_H2S_SLOTS) {
 		barrier_var(j);
 		w->hsm[j & (PS_H2S_SLOTS - 1)]++;
+		w->hsany = 1;
 	} else {
 		w->msgs++;
 	}
@@ -282,18 +287,20 @@ static __always_inline int ps_h2r_acc_fits(const struct ps_h2r_work *w, __u32 i,
  * A slot for inference stream sid, its scan begun; PS_H2R_SLOTS if none is
  * free. Its client is the one the ingress handed over for it (ps_h2_conn.hs),
  * else the connection's. A free slot whose count in the segment is another
- * client's is taken last; taken, that count goes to the connection's client
- * (no counters are written in the middle of a segment: the stack is short
- * there).
+ * client's is taken last; taken, that count goes to its client's counters
+ * there and then (ps_h2r_acc_flush(), a function of its own: its stack is
+ * not the caller's), as it would at the segment's end: a segment may end
+ * the answers of more clients than there are slots (a gateway's pooled
+ * connection).
  */
 static __always_inline __u32 ps_h2r_alloc(struct ps_h2r_work *w, __u32 sid)
 {
 	struct ps_h2_subj *e = &w->hs[(sid >> 1) & (PS_H2S_SLOTS - 1)];
 	__u32 i, k = PS_H2R_SLOTS, slot = 0, gen = 0;
-	struct ps_h2r_acc *a, *c;
+	struct ps_h2r_acc *a;
 	struct ps_h2r_slot *sl;
 
-	if (e->sid == sid && e->gen) {
+	if (!w->hsnone && e->sid == sid && e->gen) {
 		slot = e->slot;
 		gen = e->gen;
 	}
@@ -311,15 +318,8 @@ static __always_inline __u32 ps_h2r_alloc(struct ps_h2r_work *w, __u32 sid)
 	if (k >= PS_H2R_SLOTS)
 		return PS_H2R_SLOTS;
 	a = &w->acc[k];
-	if (!ps_h2r_acc_fits(w, k, slot, gen)) {
-		c = &w->acc[PS_H2R_SLOTS];
-		c->events += a->events;
-		c->tx_tokens += a->tx_tokens;
-		c->rx_tokens += a->rx_tokens;
-		c->est += a->est;
-		c->debit += a->debit;
-		a->events = a->tx_tokens = a->rx_tokens = a->est = a->debit = 0;
-	}
+	if (!ps_h2r_acc_fits(w, k, slot, gen))
+		ps_h2r_acc_flush(k);
 	a->slot = slot;
 	a->gen = gen;
 	sl = &w->st.s[k];
@@ -384,7 +384,7 @@ __weak __attribute__((noinline)) int ps_h2r_header(void)
 	st->hdr_n = 0;
 	st->left = flen;
 	st->pad_left = 0;
-	w->fhs = ps_h2_hs_at(w->hs, sid);
+	w->fhs = w->hsnone ? PS_H2S_SLOTS : ps_h2_hs_at(w->hs, sid);
 	w->pstart = w->done;
 	if (st->type == PS_H2R_T_DATA && sid) {
 		slot = ps_h2r_find(w, sid);
@@ -1001,9 +1001,12 @@ __weak __attribute__((noinline)) int ps_h2r_hs_begin(void)
 		return 0;
 	w->moved = 0;
 	w->pstart = 0;
-	__builtin_memset(w->hsb, 0, sizeof(w->hsb));
-	__builtin_memset(w->hsm, 0, sizeof(w->hsm));
-	w->fhs = w->st.state == PS_H2R_FRAME || w->st.state == PS_H2R_DEAD ?
+	if (w->hsany) {
+		__builtin_memset(w->hsb, 0, sizeof(w->hsb));
+		__builtin_memset(w->hsm, 0, sizeof(w->hsm));
+		w->hsany = 0;
+	}
+	w->fhs = w->st.state == PS_H2R_FRAME || w->st.state == PS_H2R_DEAD || w->hsnone ?
 			 PS_H2S_SLOTS : ps_h2_hs_at(w->hs, w->st.sid);
 	return 0;
 }
@@ -1025,7 +1028,7 @@ __weak __attribute__((noinline)) int ps_h2r_hs_end(struct ps_client_ctr *cc)
 	if (!w)
 		return 0;
 	ps_h2r_pbytes(w);
-	for (j = 0; j < PS_H2S_SLOTS; j++) {
+	for (j = 0; j < PS_H2S_SLOTS && w->hsany; j++) {
 		if (!(w->hsb[j] | w->hsm[j]))
 			continue;
 		ctr = ps_slot_ctr(w->hs[j].slot);
@@ -1090,10 +1093,11 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	w->inf_hi = h ? READ_ONCE(h->inf_hi) : 0;
 	w->inf_bits = h ? READ_ONCE(h->inf_bits) : 0;
 	w->grpc_bits = h ? READ_ONCE(h->grpc_bits) : 0;
-	if (h)
+	/* hs is read only on a connection whose requests named their own
+	 * clients (the copy is the costly part of a segment's start). */
+	w->hsnone = !h || !READ_ONCE(h->hs_used);
+	if (!w->hsnone)
 		bpf_probe_read_kernel(w->hs, sizeof(w->hs), h->hs);
-	else
-		__builtin_memset(w->hs, 0, sizeof(w->hs));
 	w->msgs = 0;
 	ps_h2r_acc_begin(w);
 	w->no_slot = 0;

@@ -283,6 +283,7 @@ PS_GLOBAL int ps_h2_subj_flow(void)
 		sid = s->h2s_sid[i];
 		k = s->h2s_k[i];
 		e = &s->h2c.hs[(sid >> 1) & (PS_H2S_SLOTS - 1)];
+		s->h2c.hs_used = 1;
 		e->sid = sid;
 		e->slot = 0;
 		e->gen = 0;

@@ -178,8 +178,10 @@ struct ps_scratch {
 #define PS_BC_PEND	0xff	/* the request whose header block has not ended */
 #define PS_BC_CARRY	0xfe	/* the client of the request the flow was in (its
 				 * ps_rq_queue.b_slot, b_gen) */
-#define PS_BC_HS	0xf0	/* + j: the client of the HTTP/2 stream of h2c.hs[j]
-				 * (http2.h ps_h2_owner()), up to 0xf7 */
+#define PS_BC_HS	0x80	/* + j: the client of the HTTP/2 stream of h2c.hs[j]
+				 * (http2.h ps_h2_owner()), up to 0xbf */
+_Static_assert(PS_BC_HS > PS_SUBJ_MAX && PS_BC_HS + PS_H2S_SLOTS <= PS_BC_CARRY,
+	       "b_cur: the hs entries between the clients of sj and PS_BC_CARRY");
 
 /* One scratch per CPU: programs do not nest on a CPU within tc. */
 struct {

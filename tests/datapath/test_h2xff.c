@@ -15,8 +15,10 @@
  * that is not trusted; a field from the dynamic table
  * (stats.h2_forwarded_indexed); a literal whose name is a dynamic entry of
  * a forwarded field, plain or Huffman-coded; Forwarded, and X-Forwarded-For first; bad
- * entries and a Huffman code with EOS inside; an API key winning; and a
- * forwarded client's request limit on a connection another client shares.
+ * entries and a Huffman code with EOS inside; an API key winning; a
+ * forwarded client's request limit on a connection another client shares;
+ * and the answers on a pooled connection with many clients' streams in
+ * flight, each its own client's.
  *
  * Needs root (BPF); exits 77 without it.
  */
@@ -857,6 +859,305 @@ static void case_limit_own(void)
 	ck_end(&c);
 }
 
+/*
+ * A pooled gateway connection, as Caddy (Go's HTTP/2 transport) and
+ * HAProxy keep one to the server: many clients' inference requests in
+ * flight at once (PL_MAX_STREAMS at most, within the 64 streams the
+ * egress classifies), several HEADERS to a segment, each naming its own
+ * client by a literal x-forwarded-for (with incremental indexing as Go's
+ * encoder writes it, or without as HAProxy's); then the answers in a
+ * random order, a few streams interleaved in a segment (within the
+ * egress's PS_H2R_SLOTS scans). Each answer's events, tokens and payload
+ * (its frames' payloads: the response HEADERS' and DATA's) are its
+ * request's client's, the gateway's none of them.
+ */
+#define PL_ROUNDS	8
+#define PL_MAX_STREAMS	60
+
+struct pl_stream {
+	uint32_t sid, caddr;
+	unsigned int ev, ptok, ctok, sent;	/* its events (usage line included), usage, bytes */
+	char body[256];
+	unsigned int blen;
+};
+
+static void cases_pooled_answers(void)
+{
+	static struct pl_stream st[PL_MAX_STREAMS];
+	unsigned char blk[512], b[4096];
+	int order[PL_MAX_STREAMS];
+	struct ps_client_ctr ctr, g0, g1;
+	char val[32], first[256];
+	uint32_t gw, off, slot;
+	unsigned int n, i, j, k, ns, left, nbad;
+	struct conn cn;
+	struct ck c;
+	int round;
+
+	ck_init(&c, "h2xff-pooled-answers");
+	srand(7541);
+	for (round = 0; round < PL_ROUNDS; round++) {
+		gw = GW4 + 150 + round;
+		ns = 9 + rand() % (PL_MAX_STREAMS - 8);
+		h2_conn_from(&c, &cn, gw, &off);
+		if (ctr_of(gw, &g0, &slot))
+			memset(&g0, 0, sizeof(g0));
+		/* The requests, 1 to 6 HEADERS a segment. */
+		for (i = 0; i < ns;) {
+			n = 0;
+			for (k = 1 + rand() % 6; k && i < ns; k--, i++) {
+				struct field f = { "x-forwarded-for", rand() % 2, val, rand() % 2,
+						   rand() % 2 ? R_INC : R_NOIDX };
+
+				st[i].sid = 2 * i + 1;
+				st[i].caddr = 0xc6130000 | ((40 + round) << 8) | (i + 1);
+				snprintf(val, sizeof(val), "%s", ip4(st[i].caddr));
+				n += h2_req(b + n, st[i].sid, blk, hp_request(blk, &f, 1, NULL, 0));
+			}
+			expect(&c, csend(&cn, off, b, n), TC_ACT_OK, "the requests");
+			off += n;
+		}
+		/* The answers: an event stream each, its usage its own. */
+		for (i = 0; i < ns; i++) {
+			unsigned int e = 1 + rand() % 3, bl = 0;
+
+			st[i].ptok = 1 + rand() % 900;
+			st[i].ctok = 1 + rand() % 900;
+			st[i].ev = e + 1;
+			for (j = 0; j < e; j++)
+				bl += snprintf(st[i].body + bl, sizeof(st[i].body) - bl,
+					       "data: {\"c\":\"t%u\"}\n\n", j);
+			bl += snprintf(st[i].body + bl, sizeof(st[i].body) - bl,
+				       "data: {\"usage\":{\"prompt_tokens\":%u,\"completion_tokens\":%u}}"
+				       "\n\n", st[i].ptok, st[i].ctok);
+			st[i].blen = bl;
+			st[i].sent = 0;
+			order[i] = i;
+		}
+		for (i = ns - 1; i > 0; i--) {
+			j = rand() % (i + 1);
+			k = order[i];
+			order[i] = order[j];
+			order[j] = k;
+		}
+		/* 1 to 4 streams at once, each's body in two DATA frames, interleaved. */
+		for (i = 0; i < ns; i += left) {
+			unsigned int cut[4];
+
+			left = 1 + rand() % 4;
+			if (left > ns - i)
+				left = ns - i;
+			n = 0;
+			for (k = 0; k < left; k++) {
+				n += resp_headers(b + n, st[order[i + k]].sid);
+				cut[k] = rand() % (st[order[i + k]].blen + 1);
+			}
+			for (k = 0; k < left; k++) {
+				struct pl_stream *p = &st[order[i + k]];
+
+				n += h2f(b + n, 0, 0, p->sid, p->body, cut[k]);
+			}
+			for (k = 0; k < left; k++) {
+				struct pl_stream *p = &st[order[i + k]];
+
+				n += h2f(b + n, 0, 0x1, p->sid, p->body + cut[k], p->blen - cut[k]);
+				p->sent = 1 + p->blen;
+			}
+			expect(&c, ssend(&cn, b, n), TC_ACT_OK, "the answers");
+		}
+		nbad = 0;
+		for (i = 0; i < ns; i++) {
+			if (ctr_of(st[i].caddr, &ctr, &slot))
+				memset(&ctr, 0, sizeof(ctr));
+			if (ctr.tx_events == st[i].ev && ctr.tx_tokens == st[i].ctok &&
+			    ctr.rx_tokens == st[i].ptok && ctr.c.tx_payload == st[i].sent)
+				continue;
+			if (!nbad++)
+				snprintf(first, sizeof(first), "%s (stream %u): tx_events %llu, "
+					 "tx_tokens %llu, rx_tokens %llu, tx_payload %llu: expected %u, "
+					 "%u, %u, %u", ip4(st[i].caddr), st[i].sid,
+					 (unsigned long long)ctr.tx_events,
+					 (unsigned long long)ctr.tx_tokens,
+					 (unsigned long long)ctr.rx_tokens,
+					 (unsigned long long)ctr.c.tx_payload, st[i].ev, st[i].ctok,
+					 st[i].ptok, st[i].sent);
+		}
+		if (nbad)
+			ck_fail(&c, "round %d: %u of %u streams' answers not their clients': %s", round,
+				nbad, ns, first);
+		if (ctr_of(gw, &g1, &slot))
+			ck_fail(&c, "round %d: the gateway has no counters", round);
+		else if (g1.tx_events != g0.tx_events || g1.tx_tokens != g0.tx_tokens ||
+			 g1.rx_tokens != g0.rx_tokens)
+			ck_fail(&c, "round %d, %u streams: the gateway got %llu events, %llu/%llu "
+				"tokens of its clients' answers", round, ns,
+				(unsigned long long)(g1.tx_events - g0.tx_events),
+				(unsigned long long)(g1.tx_tokens - g0.tx_tokens),
+				(unsigned long long)(g1.rx_tokens - g0.rx_tokens));
+	}
+	ck_end(&c);
+}
+
+/*
+ * The same pooled connection, its answers as a busy server sends them:
+ * up to PS_H2R_SLOTS answers in progress at once (no DATA frame goes
+ * unscanned), each segment a random mix of answers begun (HEADERS and a
+ * first DATA), continued and ended (END_STREAM), event streams an event
+ * a DATA frame and JSON answers whole, so that a segment may end answers
+ * of more clients than there are scan slots free. Each answer's figures
+ * are its request's client's, the gateway's none.
+ */
+static void cases_pooled_progress(void)
+{
+	static struct pl_stream st[PL_MAX_STREAMS];
+	static unsigned int part[PL_MAX_STREAMS], nparts[PL_MAX_STREAMS];
+	static unsigned int pstart[PL_MAX_STREAMS][8];
+	unsigned char blk[512], b[4096];
+	struct ps_client_ctr ctr, g0, g1;
+	char val[32], first[256];
+	uint32_t gw, off, slot;
+	unsigned int n, i, j, k, ns, nbad, open, next, done, nopen;
+	int open_of[PS_H2R_SLOTS];
+	struct conn cn;
+	struct ck c;
+	int round;
+
+	ck_init(&c, "h2xff-pooled-answers-in-progress");
+	srand(9114);
+	for (round = 0; round < PL_ROUNDS; round++) {
+		gw = GW4 + 170 + round;
+		ns = 9 + rand() % (PL_MAX_STREAMS - 8);
+		h2_conn_from(&c, &cn, gw, &off);
+		if (ctr_of(gw, &g0, &slot))
+			memset(&g0, 0, sizeof(g0));
+		for (i = 0; i < ns;) {
+			n = 0;
+			for (k = 1 + rand() % 6; k && i < ns; k--, i++) {
+				struct field f = { "x-forwarded-for", rand() % 2, val, rand() % 2,
+						   rand() % 2 ? R_INC : R_NOIDX };
+
+				st[i].sid = 2 * i + 1;
+				st[i].caddr = 0xc6130000 | ((50 + round) << 8) | (i + 1);
+				snprintf(val, sizeof(val), "%s", ip4(st[i].caddr));
+				n += h2_req(b + n, st[i].sid, blk, hp_request(blk, &f, 1, NULL, 0));
+			}
+			expect(&c, csend(&cn, off, b, n), TC_ACT_OK, "the requests");
+			off += n;
+		}
+		/* Each answer in parts: a JSON body whole, or an event a part. */
+		for (i = 0; i < ns; i++) {
+			unsigned int e = rand() % 4, bl = 0;
+
+			st[i].ptok = 1 + rand() % 900;
+			st[i].ctok = 1 + rand() % 900;
+			nparts[i] = 0;
+			part[i] = 0;
+			if (!e) {
+				st[i].ev = 0;
+				pstart[i][nparts[i]++] = 0;
+				bl = snprintf(st[i].body, sizeof(st[i].body),
+					      "{\"id\":\"x\",\"usage\":{\"prompt_tokens\":%u,"
+					      "\"completion_tokens\":%u}}", st[i].ptok, st[i].ctok);
+			} else {
+				st[i].ev = e + 1;
+				for (j = 0; j < e; j++) {
+					pstart[i][nparts[i]++] = bl;
+					bl += snprintf(st[i].body + bl, sizeof(st[i].body) - bl,
+						       "data: {\"c\":\"t%u\"}\n\n", j);
+				}
+				pstart[i][nparts[i]++] = bl;
+				bl += snprintf(st[i].body + bl, sizeof(st[i].body) - bl,
+					       "data: {\"usage\":{\"prompt_tokens\":%u,"
+					       "\"completion_tokens\":%u}}\n\n", st[i].ptok,
+					       st[i].ctok);
+			}
+			st[i].blen = bl;
+			st[i].sent = 1 + bl;
+		}
+		/* Answers begun in a random order, up to PS_H2R_SLOTS at once. */
+		open = 1 + rand() % PS_H2R_SLOTS;
+		nopen = 0;
+		next = 0;
+		done = 0;
+		while (done < ns) {
+			n = 0;
+			for (k = 1 + rand() % 6; k; k--) {
+				struct pl_stream *p;
+				unsigned int end, q;
+
+				if (next < ns && nopen < open && (!nopen || rand() % 2)) {
+					/* A stream not begun: any of the rest, at random. */
+					j = next + rand() % (ns - next);
+					{
+						struct pl_stream t = st[j];
+						unsigned int tp = part[j], tn = nparts[j], ps[8];
+
+						memcpy(ps, pstart[j], sizeof(ps));
+						st[j] = st[next];
+						part[j] = part[next];
+						nparts[j] = nparts[next];
+						memcpy(pstart[j], pstart[next], sizeof(ps));
+						st[next] = t;
+						part[next] = tp;
+						nparts[next] = tn;
+						memcpy(pstart[next], ps, sizeof(ps));
+					}
+					open_of[nopen++] = next++;
+					n += resp_headers(b + n, st[open_of[nopen - 1]].sid);
+					j = nopen - 1;
+				} else if (nopen) {
+					j = rand() % nopen;
+				} else {
+					break;
+				}
+				p = &st[open_of[j]];
+				q = part[open_of[j]]++;
+				end = q + 1 < nparts[open_of[j]] ? pstart[open_of[j]][q + 1] : p->blen;
+				n += h2f(b + n, 0, q + 1 == nparts[open_of[j]] ? 0x1 : 0, p->sid,
+					 p->body + pstart[open_of[j]][q], end - pstart[open_of[j]][q]);
+				if (q + 1 == nparts[open_of[j]]) {
+					open_of[j] = open_of[--nopen];
+					done++;
+				}
+				if (n > 3000)
+					break;
+			}
+			if (n)
+				expect(&c, ssend(&cn, b, n), TC_ACT_OK, "the answers");
+		}
+		nbad = 0;
+		for (i = 0; i < ns; i++) {
+			if (ctr_of(st[i].caddr, &ctr, &slot))
+				memset(&ctr, 0, sizeof(ctr));
+			if (ctr.tx_events == st[i].ev && ctr.tx_tokens == st[i].ctok &&
+			    ctr.rx_tokens == st[i].ptok && ctr.c.tx_payload == st[i].sent)
+				continue;
+			if (!nbad++)
+				snprintf(first, sizeof(first), "%s (stream %u): tx_events %llu, "
+					 "tx_tokens %llu, rx_tokens %llu, tx_payload %llu: expected %u, "
+					 "%u, %u, %u", ip4(st[i].caddr), st[i].sid,
+					 (unsigned long long)ctr.tx_events,
+					 (unsigned long long)ctr.tx_tokens,
+					 (unsigned long long)ctr.rx_tokens,
+					 (unsigned long long)ctr.c.tx_payload, st[i].ev, st[i].ctok,
+					 st[i].ptok, st[i].sent);
+		}
+		if (nbad)
+			ck_fail(&c, "round %d: %u of %u streams' answers not their clients': %s", round,
+				nbad, ns, first);
+		if (ctr_of(gw, &g1, &slot))
+			ck_fail(&c, "round %d: the gateway has no counters", round);
+		else if (g1.tx_events != g0.tx_events || g1.tx_tokens != g0.tx_tokens ||
+			 g1.rx_tokens != g0.rx_tokens)
+			ck_fail(&c, "round %d, %u streams: the gateway got %llu events, %llu/%llu "
+				"tokens of its clients' answers", round, ns,
+				(unsigned long long)(g1.tx_events - g0.tx_events),
+				(unsigned long long)(g1.tx_tokens - g0.tx_tokens),
+				(unsigned long long)(g1.rx_tokens - g0.rx_tokens));
+	}
+	ck_end(&c);
+}
+
 static int setup(void)
 {
 	static struct ps_config cfg;
@@ -905,6 +1206,8 @@ int main(void)
 	case_key_wins();
 	case_limit();
 	case_limit_own();
+	cases_pooled_answers();
+	cases_pooled_progress();
 	expect_endpoint_sums("h2xff endpoint totals = sum over clients");
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;

@@ -4,7 +4,8 @@
 from the bodies tshark's HTTP dissector reassembles: the oracle of
 penstock's tx_events, tx_tokens, rx_tokens and tx_tokens_estimated.
 
-Usage: body_counts.py --port N [--port N]... [--path PREFIX]... PCAP
+Usage: body_counts.py --port N [--port N]... [--path PREFIX]...
+                      [--forwarded-for MODE --trusted PREFIX...] PCAP
 
 A response counts when it comes from an endpoint port, answers a request
 whose path starts with an endpoint path (penstock's default paths without
@@ -17,9 +18,16 @@ one frame each on its own):
                        application/json body (Python's json), or the
                        highest of a stream's events' usage figures
   tx_tokens_estimated  a stream without usage: its data lines but [DONE]
+With --forwarded-for MODE (true, x-forwarded-for or forwarded, as the
+endpoint key forwarded_for) a response's figures are those of the client
+its request's X-Forwarded-For or Forwarded lines name (tshark's
+http.request.line items of the request, walked as tests/lib/tshark_counts.py
+walks them: only from a peer inside a --trusted prefix), else the
+connection's client's.
 Prints {"clients": [{"client", the four fields}]} for every client with a
 response that counts."""
 import argparse
+import ipaddress
 import json
 import os
 import re
@@ -27,7 +35,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tshark_counts import tshark_base  # noqa: E402
+from tshark_counts import forwarded_client, tshark_base  # noqa: E402
 
 # penstock's default endpoint paths (README: endpoints[].paths).
 DEFAULT_PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses"]
@@ -99,7 +107,18 @@ def field(h, key):
     return None
 
 
-def counts(pcap, ports, paths):
+def header_lines(h, name):
+    """The values of the request's header lines called name (any case), in
+    order, from tshark's http.request.line items."""
+    out = []
+    for line in listed(h.get("http.request.line")):
+        n, sep, v = line.partition(":")
+        if sep and n.lower() == name:
+            out.append(v.strip(" \t\r\n"))
+    return out
+
+
+def counts(pcap, ports, paths, forwarded=None, trusted=()):
     """({client: {field: n}}, the paths of the responses' requests).
 
     One tshark run: every HTTP frame, as JSON with each field's bytes (-x)
@@ -120,7 +139,11 @@ def counts(pcap, ports, paths):
         for h in listed(layers.get("http")):
             uri = field(h, "http.request.uri")
             if uri is not None:
-                q.append(uri)
+                who = listed(ip.get("ip.src") or ip.get("ipv6.src"))[0]
+                if forwarded:
+                    who, _ = forwarded_client(who, header_lines(h, "x-forwarded-for"),
+                                              header_lines(h, "forwarded"), forwarded, trusted)
+                q.append((uri, who))
                 continue
             code = field(h, "http.response.code")
             if code is None:
@@ -128,7 +151,7 @@ def counts(pcap, ports, paths):
             code = int(code)
             if 100 <= code < 200:
                 continue
-            path = q.pop(0) if q else ""
+            path, who = q.pop(0) if q else ("", client)
             if sport not in ports:
                 continue
             ctype = (listed(h.get("http.content_type")) or [""])[0].lower()
@@ -140,7 +163,7 @@ def counts(pcap, ports, paths):
             raw = listed(h.get("http.file_data_raw"))
             body = bytes.fromhex(raw[0]) if raw else b""
             got = figures(ctype, body)
-            c = want.setdefault(client, dict.fromkeys(FIELDS, 0))
+            c = want.setdefault(who, dict.fromkeys(FIELDS, 0))
             for k in FIELDS:
                 c[k] += got[k]
     return want, seen
@@ -150,9 +173,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, action="append", required=True)
     ap.add_argument("--path", action="append")
+    ap.add_argument("--forwarded-for", choices=("true", "x-forwarded-for", "forwarded"))
+    ap.add_argument("--trusted", action="append", default=[], type=ipaddress.ip_network)
     ap.add_argument("pcap")
     a = ap.parse_args()
-    want, _ = counts(a.pcap, a.port, a.path or DEFAULT_PATHS)
+    want, _ = counts(a.pcap, a.port, a.path or DEFAULT_PATHS, a.forwarded_for, a.trusted)
     print(json.dumps({"clients": [dict(client=c, **v) for c, v in sorted(want.items())]}))
 
 

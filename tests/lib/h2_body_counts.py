@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """What the HTTP/2 answers in a capture report, per client, from tshark.
 
-  h2_body_counts.py --port N [--path PREFIX]... [--upgrade] CAPTURE
+  h2_body_counts.py --port N [--port N]... [--path PREFIX]... [--upgrade]
+                    [--forwarded-for MODE --trusted PREFIX...] CAPTURE
 
 tshark's HTTP/2 dissector ("Decode As" http2 on the port, which reassembles
 frames across segments) gives each frame: its TCP stream, HTTP/2 stream,
@@ -25,14 +26,28 @@ dissector hands the connection to HTTP/2's after the 101, and stream 1 is
 the answer to the request that asked for the Upgrade: its :path is that
 request's URI.
 
+With --forwarded-for MODE (true, x-forwarded-for or forwarded, as the
+endpoint key forwarded_for) a stream's figures are those of the client
+its request's x-forwarded-for or forwarded fields name (tshark's HPACK
+decoding of the stream's first HEADERS, walked as tests/lib/tshark_counts.py
+walks them: only from a peer inside a --trusted prefix), else the
+connection's client's; as the datapath keeps them (tshark_counts.py: the
+stream ids whose (id / 2) mod H2_KEPT entry the latest such stream's
+HEADERS filled), when the answer's first DATA frame comes.
+
 Prints {"clients": {ADDR: {...figures, "streams": N}}} as JSON.
 """
 
 import argparse
+import ipaddress
 import json
+import os
 import re
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tshark_counts import H2_KEPT, forwarded_client  # noqa: E402
 
 
 def find(v, key):
@@ -49,12 +64,15 @@ def find(v, key):
     return None
 
 
-def frames(cap, port, upgrade=False):
+def frames(cap, ports, upgrade=False):
     """(client, TCP stream, from the server, HTTP/2 frame); with upgrade,
     also (client, TCP stream, False, {"upgrade": URI}) for each request
     that asks for an h2c Upgrade."""
+    decode = []
+    for port in ports:
+        decode += ["-d", "tcp.port==%d,%s" % (port, "http" if upgrade else "http2")]
     out = subprocess.run(
-        ["tshark", "-r", cap, "-n", "-d", "tcp.port==%d,%s" % (port, "http" if upgrade else "http2"),
+        ["tshark", "-r", cap, "-n"] + decode + [
          "-Y", "http2 || http.upgrade", "-T", "json", "--no-duplicate-keys",
          "-J", "ip ipv6 tcp http http2"],
         check=True, capture_output=True, text=True).stdout
@@ -65,10 +83,11 @@ def frames(cap, port, upgrade=False):
         dst = ip.get("ip.dst") or ip.get("ipv6.dst")
         tcp = layers["tcp"]
         sport = int(tcp["tcp.srcport"])
-        if port not in (sport, int(tcp["tcp.dstport"])):
+        from_server = sport in ports
+        if not from_server and int(tcp["tcp.dstport"]) not in ports:
             continue
         http = layers.get("http")
-        if upgrade and http and sport != port:
+        if upgrade and http and not from_server:
             for layer in http if isinstance(http, list) else [http]:
                 uri = find(layer, "http.request.uri")
                 if uri is not None and str(find(layer, "http.upgrade")).lower() == "h2c":
@@ -81,16 +100,20 @@ def frames(cap, port, upgrade=False):
             for f in st if isinstance(st, list) else [st]:
                 if not isinstance(f, dict) or "http2.type" not in f:
                     continue
-                client = dst if sport == port else src
-                yield client, int(tcp["tcp.stream"]), sport == port, f
+                client = dst if from_server else src
+                yield client, int(tcp["tcp.stream"]), from_server, f
+
+
+def header_values(f, name):
+    hdrs = f.get("http2.header")
+    hdrs = hdrs if isinstance(hdrs, list) else ([hdrs] if hdrs else [])
+    return [h.get("http2.header.value") or "" for h in hdrs
+            if h.get("http2.header.name") == name]
 
 
 def header_path(f):
-    hdrs = f.get("http2.header")
-    for h in hdrs if isinstance(hdrs, list) else ([hdrs] if hdrs else []):
-        if h.get("http2.header.name") == ":path":
-            return h.get("http2.header.value")
-    return None
+    v = header_values(f, ":path")
+    return v[0] if v else None
 
 
 def figures(data):
@@ -116,15 +139,19 @@ def figures(data):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--port", type=int, action="append", required=True)
     ap.add_argument("--path", action="append", default=[])
     ap.add_argument("--upgrade", action="store_true",
                     help="HTTP/1.1 connections that switch to h2c by Upgrade")
+    ap.add_argument("--forwarded-for", choices=("true", "x-forwarded-for", "forwarded"))
+    ap.add_argument("--trusted", action="append", default=[], type=ipaddress.ip_network)
     ap.add_argument("cap")
     a = ap.parse_args()
     paths = a.path or ["/v1/chat/completions", "/v1/completions"]
     inf = {}
     body = {}
+    who = {}
+    kept, first = {}, set()
     for client, tcps, from_server, f in frames(a.cap, a.port, a.upgrade):
         if "upgrade" in f:
             inf[(client, tcps, 1)] = any(f["upgrade"].startswith(x) for x in paths)
@@ -136,7 +163,19 @@ def main():
             p = header_path(f)
             if p is not None:
                 inf[key] = any(p.startswith(x) for x in paths)
+                if a.forwarded_for and key not in who:
+                    who[key], _ = forwarded_client(
+                        client, header_values(f, "x-forwarded-for"),
+                        header_values(f, "forwarded"), a.forwarded_for, a.trusted)
+                    if inf[key] and who[key] != client:
+                        kept.setdefault(tcps, {})[(sid >> 1) % H2_KEPT] = sid
         elif from_server and t == 0 and "http2.data.data" in f:
+            if key in who and key not in first:
+                # Its answer is its client's if the datapath still keeps
+                # the stream when the answer's first DATA comes.
+                first.add(key)
+                if kept.get(tcps, {}).get((sid >> 1) % H2_KEPT) != sid:
+                    who[key] = client
             d = bytes.fromhex(f["http2.data.data"].replace(":", ""))
             if len(d) > int(f["http2.length"]):
                 # The stream's last frame carries its body reassembled
@@ -148,7 +187,7 @@ def main():
     for key, isinf in inf.items():
         if not isinf:
             continue
-        c = out.setdefault(key[0], {"tx_events": 0, "tx_tokens": 0, "rx_tokens": 0,
+        c = out.setdefault(who.get(key, key[0]), {"tx_events": 0, "tx_tokens": 0, "rx_tokens": 0,
                                     "tx_tokens_estimated": 0, "streams": 0})
         c["streams"] += 1
         for k, v in figures(bytes(body.get(key, b""))).items():

@@ -96,8 +96,8 @@ another client (tshark's http2.length of each frame on that stream id,
 its 9-byte header not included) are that client's tx_payload, and the
 payloads of the client's frames on it other than its header block's
 (HEADERS, CONTINUATION: DATA, WINDOW_UPDATE, RST_STREAM) its rx_payload,
-while the stream is one of the 8 the datapath keeps per connection: the
-stream id whose (id / 2) mod 8 entry the latest such stream's HEADERS
+while the stream is one of the 64 the datapath keeps per connection: the
+stream id whose (id / 2) mod 64 entry the latest such stream's HEADERS
 (in capture order) filled; every frame header and the header blocks
 stay the connection's.
 
@@ -188,6 +188,10 @@ NOTIFICATION_METHODS = {"NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE"}
 AGG = "\x1f"
 
 MOD = 1 << 32
+
+# The HTTP/2 streams of their own clients the datapath keeps per connection,
+# by (stream id / 2) mod H2_KEPT (PS_H2S_SLOTS, ps_h2_conn.hs).
+H2_KEPT = 64
 
 
 def tshark_base(pcap):
@@ -1001,9 +1005,9 @@ def count(pcap, ports, paths, proxy=False, trusted=(), forwarded=None, secret=No
                     for sid, _, _, _, _ in heads_of.get(fr, []):
                         if sid in named_of and sid not in seen:
                             seen.add(sid)
-                            table[(sid >> 1) % 8] = sid
+                            table[(sid >> 1) % H2_KEPT] = sid
                 for sid, ftype, length in h2_fr.get(fr, []):
-                    if not sid or table.get((sid >> 1) % 8) != sid or sid not in named_of:
+                    if not sid or table.get((sid >> 1) % H2_KEPT) != sid or sid not in named_of:
                         continue
                     # The client's: its frames after the header block
                     # (not HEADERS, CONTINUATION); the server's: all.
