@@ -881,15 +881,87 @@ struct pl_stream {
 	unsigned int blen;
 };
 
+/*
+ * The requests of ns streams on the gateway's connection cn from its
+ * offset off, 1 to 6 HEADERS a segment, stream i's x-forwarded-for naming
+ * 198.19.net.(i + 1) (field representations at random): st[i]'s sid and
+ * client set. Returns the offset after them.
+ */
+static uint32_t pooled_requests(struct ck *c, struct conn *cn, uint32_t off, struct pl_stream *st,
+				unsigned int ns, unsigned int net)
+{
+	unsigned char blk[512], b[4096];
+	unsigned int n, i, k;
+	char val[32];
+
+	for (i = 0; i < ns;) {
+		n = 0;
+		for (k = 1 + rand() % 6; k && i < ns; k--, i++) {
+			struct field f = { "x-forwarded-for", rand() % 2, val, rand() % 2,
+					   rand() % 2 ? R_INC : R_NOIDX };
+
+			st[i].sid = 2 * i + 1;
+			st[i].caddr = 0xc6130000 | (net << 8) | (i + 1);
+			snprintf(val, sizeof(val), "%s", ip4(st[i].caddr));
+			n += h2_req(b + n, st[i].sid, blk, hp_request(blk, &f, 1, NULL, 0));
+		}
+		expect(c, csend(cn, off, b, n), TC_ACT_OK, "the requests");
+		off += n;
+	}
+	return off;
+}
+
+/*
+ * After a round of ns streams of the gateway gw's connection: each
+ * answer's events, tokens and payload are its request's client's (st), and
+ * the gateway (its counters g0 before the round) got none of them.
+ */
+static void pooled_check(struct ck *c, int round, const struct pl_stream *st, unsigned int ns,
+			 uint32_t gw, const struct ps_client_ctr *g0)
+{
+	struct ps_client_ctr ctr, g1;
+	unsigned int i, nbad = 0;
+	char first[256];
+	uint32_t slot;
+
+	for (i = 0; i < ns; i++) {
+		if (ctr_of(st[i].caddr, &ctr, &slot))
+			memset(&ctr, 0, sizeof(ctr));
+		if (ctr.tx_events == st[i].ev && ctr.tx_tokens == st[i].ctok &&
+		    ctr.rx_tokens == st[i].ptok && ctr.c.tx_payload == st[i].sent)
+			continue;
+		if (!nbad++)
+			snprintf(first, sizeof(first), "%s (stream %u): tx_events %llu, "
+				 "tx_tokens %llu, rx_tokens %llu, tx_payload %llu: expected %u, "
+				 "%u, %u, %u", ip4(st[i].caddr), st[i].sid,
+				 (unsigned long long)ctr.tx_events,
+				 (unsigned long long)ctr.tx_tokens,
+				 (unsigned long long)ctr.rx_tokens,
+				 (unsigned long long)ctr.c.tx_payload, st[i].ev, st[i].ctok,
+				 st[i].ptok, st[i].sent);
+	}
+	if (nbad)
+		ck_fail(c, "round %d: %u of %u streams' answers not their clients': %s", round,
+			nbad, ns, first);
+	if (ctr_of(gw, &g1, &slot))
+		ck_fail(c, "round %d: the gateway has no counters", round);
+	else if (g1.tx_events != g0->tx_events || g1.tx_tokens != g0->tx_tokens ||
+		 g1.rx_tokens != g0->rx_tokens)
+		ck_fail(c, "round %d, %u streams: the gateway got %llu events, %llu/%llu "
+			"tokens of its clients' answers", round, ns,
+			(unsigned long long)(g1.tx_events - g0->tx_events),
+			(unsigned long long)(g1.tx_tokens - g0->tx_tokens),
+			(unsigned long long)(g1.rx_tokens - g0->rx_tokens));
+}
+
 static void cases_pooled_answers(void)
 {
 	static struct pl_stream st[PL_MAX_STREAMS];
-	unsigned char blk[512], b[4096];
+	unsigned char b[4096];
 	int order[PL_MAX_STREAMS];
-	struct ps_client_ctr ctr, g0, g1;
-	char val[32], first[256];
+	struct ps_client_ctr g0;
 	uint32_t gw, off, slot;
-	unsigned int n, i, j, k, ns, left, nbad;
+	unsigned int n, i, j, k, ns, left;
 	struct conn cn;
 	struct ck c;
 	int round;
@@ -902,21 +974,7 @@ static void cases_pooled_answers(void)
 		h2_conn_from(&c, &cn, gw, &off);
 		if (ctr_of(gw, &g0, &slot))
 			memset(&g0, 0, sizeof(g0));
-		/* The requests, 1 to 6 HEADERS a segment. */
-		for (i = 0; i < ns;) {
-			n = 0;
-			for (k = 1 + rand() % 6; k && i < ns; k--, i++) {
-				struct field f = { "x-forwarded-for", rand() % 2, val, rand() % 2,
-						   rand() % 2 ? R_INC : R_NOIDX };
-
-				st[i].sid = 2 * i + 1;
-				st[i].caddr = 0xc6130000 | ((40 + round) << 8) | (i + 1);
-				snprintf(val, sizeof(val), "%s", ip4(st[i].caddr));
-				n += h2_req(b + n, st[i].sid, blk, hp_request(blk, &f, 1, NULL, 0));
-			}
-			expect(&c, csend(&cn, off, b, n), TC_ACT_OK, "the requests");
-			off += n;
-		}
+		off = pooled_requests(&c, &cn, off, st, ns, 40 + round);
 		/* The answers: an event stream each, its usage its own. */
 		for (i = 0; i < ns; i++) {
 			unsigned int e = 1 + rand() % 3, bl = 0;
@@ -965,35 +1023,7 @@ static void cases_pooled_answers(void)
 			}
 			expect(&c, ssend(&cn, b, n), TC_ACT_OK, "the answers");
 		}
-		nbad = 0;
-		for (i = 0; i < ns; i++) {
-			if (ctr_of(st[i].caddr, &ctr, &slot))
-				memset(&ctr, 0, sizeof(ctr));
-			if (ctr.tx_events == st[i].ev && ctr.tx_tokens == st[i].ctok &&
-			    ctr.rx_tokens == st[i].ptok && ctr.c.tx_payload == st[i].sent)
-				continue;
-			if (!nbad++)
-				snprintf(first, sizeof(first), "%s (stream %u): tx_events %llu, "
-					 "tx_tokens %llu, rx_tokens %llu, tx_payload %llu: expected %u, "
-					 "%u, %u, %u", ip4(st[i].caddr), st[i].sid,
-					 (unsigned long long)ctr.tx_events,
-					 (unsigned long long)ctr.tx_tokens,
-					 (unsigned long long)ctr.rx_tokens,
-					 (unsigned long long)ctr.c.tx_payload, st[i].ev, st[i].ctok,
-					 st[i].ptok, st[i].sent);
-		}
-		if (nbad)
-			ck_fail(&c, "round %d: %u of %u streams' answers not their clients': %s", round,
-				nbad, ns, first);
-		if (ctr_of(gw, &g1, &slot))
-			ck_fail(&c, "round %d: the gateway has no counters", round);
-		else if (g1.tx_events != g0.tx_events || g1.tx_tokens != g0.tx_tokens ||
-			 g1.rx_tokens != g0.rx_tokens)
-			ck_fail(&c, "round %d, %u streams: the gateway got %llu events, %llu/%llu "
-				"tokens of its clients' answers", round, ns,
-				(unsigned long long)(g1.tx_events - g0.tx_events),
-				(unsigned long long)(g1.tx_tokens - g0.tx_tokens),
-				(unsigned long long)(g1.rx_tokens - g0.rx_tokens));
+		pooled_check(&c, round, st, ns, gw, &g0);
 	}
 	ck_end(&c);
 }
@@ -1012,11 +1042,10 @@ static void cases_pooled_progress(void)
 	static struct pl_stream st[PL_MAX_STREAMS];
 	static unsigned int part[PL_MAX_STREAMS], nparts[PL_MAX_STREAMS];
 	static unsigned int pstart[PL_MAX_STREAMS][8];
-	unsigned char blk[512], b[4096];
-	struct ps_client_ctr ctr, g0, g1;
-	char val[32], first[256];
+	unsigned char b[4096];
+	struct ps_client_ctr g0;
 	uint32_t gw, off, slot;
-	unsigned int n, i, j, k, ns, nbad, open, next, done, nopen;
+	unsigned int n, i, j, k, ns, open, next, done, nopen;
 	int open_of[PS_H2R_SLOTS];
 	struct conn cn;
 	struct ck c;
@@ -1030,20 +1059,7 @@ static void cases_pooled_progress(void)
 		h2_conn_from(&c, &cn, gw, &off);
 		if (ctr_of(gw, &g0, &slot))
 			memset(&g0, 0, sizeof(g0));
-		for (i = 0; i < ns;) {
-			n = 0;
-			for (k = 1 + rand() % 6; k && i < ns; k--, i++) {
-				struct field f = { "x-forwarded-for", rand() % 2, val, rand() % 2,
-						   rand() % 2 ? R_INC : R_NOIDX };
-
-				st[i].sid = 2 * i + 1;
-				st[i].caddr = 0xc6130000 | ((50 + round) << 8) | (i + 1);
-				snprintf(val, sizeof(val), "%s", ip4(st[i].caddr));
-				n += h2_req(b + n, st[i].sid, blk, hp_request(blk, &f, 1, NULL, 0));
-			}
-			expect(&c, csend(&cn, off, b, n), TC_ACT_OK, "the requests");
-			off += n;
-		}
+		off = pooled_requests(&c, &cn, off, st, ns, 50 + round);
 		/* Each answer in parts: a JSON body whole, or an event a part. */
 		for (i = 0; i < ns; i++) {
 			unsigned int e = rand() % 4, bl = 0;
@@ -1125,35 +1141,7 @@ static void cases_pooled_progress(void)
 			if (n)
 				expect(&c, ssend(&cn, b, n), TC_ACT_OK, "the answers");
 		}
-		nbad = 0;
-		for (i = 0; i < ns; i++) {
-			if (ctr_of(st[i].caddr, &ctr, &slot))
-				memset(&ctr, 0, sizeof(ctr));
-			if (ctr.tx_events == st[i].ev && ctr.tx_tokens == st[i].ctok &&
-			    ctr.rx_tokens == st[i].ptok && ctr.c.tx_payload == st[i].sent)
-				continue;
-			if (!nbad++)
-				snprintf(first, sizeof(first), "%s (stream %u): tx_events %llu, "
-					 "tx_tokens %llu, rx_tokens %llu, tx_payload %llu: expected %u, "
-					 "%u, %u, %u", ip4(st[i].caddr), st[i].sid,
-					 (unsigned long long)ctr.tx_events,
-					 (unsigned long long)ctr.tx_tokens,
-					 (unsigned long long)ctr.rx_tokens,
-					 (unsigned long long)ctr.c.tx_payload, st[i].ev, st[i].ctok,
-					 st[i].ptok, st[i].sent);
-		}
-		if (nbad)
-			ck_fail(&c, "round %d: %u of %u streams' answers not their clients': %s", round,
-				nbad, ns, first);
-		if (ctr_of(gw, &g1, &slot))
-			ck_fail(&c, "round %d: the gateway has no counters", round);
-		else if (g1.tx_events != g0.tx_events || g1.tx_tokens != g0.tx_tokens ||
-			 g1.rx_tokens != g0.rx_tokens)
-			ck_fail(&c, "round %d, %u streams: the gateway got %llu events, %llu/%llu "
-				"tokens of its clients' answers", round, ns,
-				(unsigned long long)(g1.tx_events - g0.tx_events),
-				(unsigned long long)(g1.tx_tokens - g0.tx_tokens),
-				(unsigned long long)(g1.rx_tokens - g0.rx_tokens));
+		pooled_check(&c, round, st, ns, gw, &g0);
 	}
 	ck_end(&c);
 }
