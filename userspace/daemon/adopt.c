@@ -198,6 +198,27 @@ static __u32 tc_prog(int ifindex, enum bpf_tc_attach_point where)
 	return err ? 0 : opts.prog_id;
 }
 
+/* Is a map of this name a program object's constants (its .rodata)? */
+static bool rodata_name(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	return dot && !strcmp(dot, ".rodata");
+}
+
+/* The value of a's array map m (its one entry, key 0), malloc'd; NULL if unread. */
+static void *map_value(const struct ps_adopt_map *m)
+{
+	uint32_t zero = 0;
+	void *buf = calloc(1, m->info.value_size);
+
+	if (buf && bpf_map_lookup_elem(m->fd, &zero, buf)) {
+		free(buf);
+		buf = NULL;
+	}
+	return buf;
+}
+
 /* ps_abi_version in the .rodata of the programs found; 0 if not there. */
 static uint32_t read_abi(struct ps_adopt *a)
 {
@@ -205,14 +226,13 @@ static uint32_t read_abi(struct ps_adopt *a)
 
 	for (i = 0; i < a->nmaps; i++) {
 		const struct bpf_map_info *info = &a->maps[i].info;
-		const char *dot = strrchr(info->name, '.');
 		const struct btf_var_secinfo *vsi;
 		const struct btf_type *t;
 		const struct btf *btf;
-		uint32_t v = 0, zero = 0;
+		uint32_t v = 0;
 		int j;
 
-		if (!dot || strcmp(dot, ".rodata") || !(btf = map_btf(a, info)))
+		if (!rodata_name(info->name) || !(btf = map_btf(a, info)))
 			continue;
 		t = btf__type_by_id(btf, info->btf_value_type_id);
 		if (!t || !btf_is_datasec(t))
@@ -225,8 +245,8 @@ static uint32_t read_abi(struct ps_adopt *a)
 			if (!var || strcmp(btf__name_by_offset(btf, var->name_off), "ps_abi_version") ||
 			    vsi->size != sizeof(v) || vsi->offset + sizeof(v) > info->value_size)
 				continue;
-			buf = calloc(1, info->value_size);
-			if (buf && !bpf_map_lookup_elem(a->maps[i].fd, &zero, buf))
+			buf = map_value(&a->maps[i]);
+			if (buf)
 				memcpy(&v, buf + vsi->offset, sizeof(v));
 			free(buf);
 			return v;
@@ -716,12 +736,9 @@ static bool same_rodata(struct ps_adopt *a, struct bpf_object *obj, char *why, s
 	size_t size = 0;
 	int i, found = 0;
 
-	bpf_object__for_each_map(m, obj) {
-		const char *dot = strrchr(bpf_map__name(m), '.');
-
-		if (bpf_map__is_internal(m) && dot && !strcmp(dot, ".rodata"))
+	bpf_object__for_each_map(m, obj)
+		if (bpf_map__is_internal(m) && rodata_name(bpf_map__name(m)))
 			ours = m;
-	}
 	if (ours)
 		want = bpf_map__initial_value((struct bpf_map *)ours, &size);
 	if (!want) {
@@ -730,24 +747,18 @@ static bool same_rodata(struct ps_adopt *a, struct bpf_object *obj, char *why, s
 	}
 	for (i = 0; i < a->nmaps; i++) {
 		const struct bpf_map_info *info = &a->maps[i].info;
-		const char *dot = strrchr(info->name, '.');
-		uint32_t zero = 0;
 		void *buf;
 		bool same;
 
-		if (!dot || strcmp(dot, ".rodata"))
+		if (!rodata_name(info->name))
 			continue;
 		if (info->value_size != size) {
 			snprintf(why, len, "their constants are %u bytes, this build's %zu",
 				 info->value_size, size);
 			return false;
 		}
-		buf = calloc(1, size);
-		if (!buf) {
-			snprintf(why, len, "out of memory");
-			return false;
-		}
-		same = !bpf_map_lookup_elem(a->maps[i].fd, &zero, buf) && !memcmp(buf, want, size);
+		buf = map_value(&a->maps[i]);
+		same = buf && !memcmp(buf, want, size);
 		free(buf);
 		if (!same) {
 			snprintf(why, len, "they were built from another object or with other "
@@ -801,6 +812,8 @@ int ps_adopt_keep_progs(struct ps_adopt *a, struct ps_datapath *dp)
 			return err;
 		}
 	}
+	pr_info("penstockd: its programs (ids %u, %u) are this build's with the same constants: "
+		"kept, not loaded again\n", a->prog_id[PS_PROG_INGRESS], a->prog_id[PS_PROG_EGRESS]);
 	for (i = 0; i < PS_NPROGS; i++) {
 		if (!a->prog_id[i])
 			continue;

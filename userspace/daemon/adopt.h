@@ -15,11 +15,11 @@
 #include <linux/bpf.h>
 
 #include "common/config.h"
+#include "common/datapath.h"
 
 struct bpf_object;
 struct btf;
 struct ps_ctable;
-struct ps_datapath;
 
 #define PS_ADOPT_MAX_MAPS	48
 
@@ -52,8 +52,8 @@ struct ps_adopt {
 	bool enforce_readable;	/* ps_enforce has this build's key and value */
 	/* The programs attached, by PS_PROG_* (prog_id 0: none found), and
 	 * whether another id of the same name was found on another hook. */
-	int prog_fd[3];
-	__u32 prog_id[3];
+	int prog_fd[PS_NPROGS];
+	__u32 prog_id[PS_NPROGS];
 	bool progs_mixed;
 };
 

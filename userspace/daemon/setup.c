@@ -368,14 +368,6 @@ static void policy_enforce(void *ctx, const struct ps_prefix *p, const struct ps
 		ps_prefix_str(p, who, sizeof(who)), e->reason, e->dry_run ? " [dry run]" : "");
 }
 
-static __u32 prog_id_of(int fd)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
-}
-
 /*
  * The datapath running already, if any: the maps of penstock's programs
  * attached to the configured interfaces, else those pinned in the pin
@@ -443,11 +435,6 @@ static int find_running(struct ps_daemon *d, bool pinned)
 	n = ps_adopt_reuse(a, obj);
 	if (!n)
 		n = ps_adopt_keep_progs(a, &d->dp);
-	if (n > 0)
-		pr_info("penstockd: its programs (ids %u, %u) are this build's with the same "
-			"constants: kept, not loaded again\n", d->dp.kept[PS_PROG_INGRESS] ?
-			prog_id_of(d->dp.kept_fd[PS_PROG_INGRESS]) : 0,
-			prog_id_of(d->dp.kept_fd[PS_PROG_EGRESS]));
 	return n < 0 ? n : 0;
 }
 
