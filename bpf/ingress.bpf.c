@@ -438,10 +438,11 @@ static __always_inline void ps_h2_begin(struct ps_scratch *s, const struct ps_pk
 }
 
 /*
- * The HTTP/2 requests the gate refused in place (http2.h ps_h2_refuse()):
- * each one's header block starts with the static table's `:method: POST`
- * (0x83), rewritten to `:method: GET` (0x82), one byte that changes no
- * HPACK table; the TCP checksum at coff is mended. The server answers
+ * The HTTP/2 requests the gate refused in place (scratch.h ps_h2_refuse()):
+ * each one's `:method: POST`, the static table's entry indexed (0x83, at
+ * the stream position hpack.h noted), rewritten to `:method: GET` (0x82),
+ * one byte that changes no HPACK table; the TCP checksum at coff is
+ * mended. The server answers
  * the stream with an error (405 where the endpoint takes POST), and the
  * streams of other clients behind it on the connection are not held. The
  * segment's payload starts at poff with sequence number seq, plen bytes
@@ -466,7 +467,9 @@ PS_GLOBAL int ps_h2_refuse_apply(struct __sk_buff *skb, __u32 seq, __u32 poff, _
 			continue;
 		off = poff + d;
 		/* The 16-bit word of the checksum that holds the byte: the
-		 * TCP header starts at an even offset (coff - 16). */
+		 * TCP header starts at an even offset (coff - 16). (The byte
+		 * is picked by a branch: an index into o.b from odd is a
+		 * variable stack offset the verifier refuses.) */
 		odd = (off - (coff - 16)) & 1;
 		if (bpf_skb_load_bytes(skb, off - odd, &o.w, 2))
 			continue;
@@ -487,6 +490,8 @@ PS_GLOBAL int ps_h2_refuse_apply(struct __sk_buff *skb, __u32 seq, __u32 poff, _
 	}
 	if (done < n)
 		return n - done;
+	/* One increment a request: ps_stat_add(.., done) verifies at
+	 * about 12,000 instructions more. */
 	for (i = 0; i < PS_FLIP_MAX && i < n; i++)
 		ps_stat_inc(PS_STAT_H2_REFUSED);
 	return 0;

@@ -152,6 +152,12 @@ static __always_inline struct ps_h2r_work *ps_h2r_work(void)
 	return bpf_map_lookup_elem(&ps_h2r_map, &zero);
 }
 
+/* The entry of the connection's hs naming stream sid's own client, PS_H2S_SLOTS if none. */
+static __always_inline __u32 ps_h2r_hs_of(const struct ps_h2r_work *w, __u32 sid)
+{
+	return w->hsnone ? PS_H2S_SLOTS : ps_h2_hs_at(w->hs, sid);
+}
+
 /*
  * The frame's payload bytes walked since pstart are its stream's client's
  * when the ingress named one for it (hs), else the connection's client's.
@@ -295,14 +301,13 @@ static __always_inline int ps_h2r_acc_fits(const struct ps_h2r_work *w, __u32 i,
  */
 static __always_inline __u32 ps_h2r_alloc(struct ps_h2r_work *w, __u32 sid)
 {
-	struct ps_h2_subj *e = &w->hs[(sid >> 1) & (PS_H2S_SLOTS - 1)];
-	__u32 i, k = PS_H2R_SLOTS, slot = 0, gen = 0;
+	__u32 i, k = PS_H2R_SLOTS, slot = 0, gen = 0, j = ps_h2r_hs_of(w, sid);
 	struct ps_h2r_acc *a;
 	struct ps_h2r_slot *sl;
 
-	if (!w->hsnone && e->sid == sid && e->gen) {
-		slot = e->slot;
-		gen = e->gen;
+	if (j < PS_H2S_SLOTS) {
+		slot = w->hs[j].slot;
+		gen = w->hs[j].gen;
 	}
 	for (i = 0; i < PS_H2R_SLOTS; i++) {
 		sl = &w->st.s[i];
@@ -384,7 +389,7 @@ __weak __attribute__((noinline)) int ps_h2r_header(void)
 	st->hdr_n = 0;
 	st->left = flen;
 	st->pad_left = 0;
-	w->fhs = w->hsnone ? PS_H2S_SLOTS : ps_h2_hs_at(w->hs, sid);
+	w->fhs = ps_h2r_hs_of(w, sid);
 	w->pstart = w->done;
 	if (st->type == PS_H2R_T_DATA && sid) {
 		slot = ps_h2r_find(w, sid);
@@ -1006,8 +1011,8 @@ __weak __attribute__((noinline)) int ps_h2r_hs_begin(void)
 		__builtin_memset(w->hsm, 0, sizeof(w->hsm));
 		w->hsany = 0;
 	}
-	w->fhs = w->st.state == PS_H2R_FRAME || w->st.state == PS_H2R_DEAD || w->hsnone ?
-			 PS_H2S_SLOTS : ps_h2_hs_at(w->hs, w->st.sid);
+	w->fhs = w->st.state == PS_H2R_FRAME || w->st.state == PS_H2R_DEAD ?
+			 PS_H2S_SLOTS : ps_h2r_hs_of(w, w->st.sid);
 	return 0;
 }
 

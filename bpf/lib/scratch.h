@@ -225,8 +225,9 @@ static __always_inline void ps_rq_pend(struct ps_scratch *s, __u32 pos, __u32 sj
  * gateway's, every client's streams on it), holding the segment would
  * hold every stream behind it.
  * A request whose block has `:method: POST` as an indexed field, in a byte
- * of this segment, is refused in place instead: 1 when it is (its byte then rewritten by ps_h2_refuse_apply()
- * in ingress.bpf.c), 0 when the segment must be held.
+ * of this segment, is refused in place instead: 1 when it is (its byte
+ * then rewritten by ps_h2_refuse_apply() in ingress.bpf.c), 0 when the
+ * segment must be held.
  */
 static __always_inline int ps_h2_refuse(struct ps_scratch *s, __u32 i)
 {
