@@ -830,8 +830,9 @@ struct ps_h2_conn {
  * The server's side of an HTTP/2 connection (egress, bpf/lib/h2resp.h):
  * where its frames stand, and the scan of the DATA of up to PS_H2R_SLOTS
  * inference streams at once (each with the state of an HTTP/1 body's
- * scan, struct ps_resp: its events and usage). Value of ps_h2r, keyed by
- * the connection's ps_flow_key; written by egress only.
+ * scan, struct ps_resp: its events and usage; the scans of more streams in
+ * progress wait in ps_h2r_page). Value of ps_h2r, keyed by the
+ * connection's ps_flow_key; written by egress only.
  */
 #define PS_H2R_SLOTS		8
 /* The first bytes of an inference stream's data judged before any is
@@ -870,9 +871,23 @@ struct ps_h2_resp {
 	__u8 hdr_n;		/* bytes of a frame header cut by a segment's end ... */
 	__u8 up1;		/* stream 1 answers an h2c Upgrade request that was
 				 * an inference request */
-	__u8 pad[6];
+	__u8 rr;		/* the slot put aside next when none is free */
+	__u8 pad1;
+	__u16 npaged;		/* streams put aside in ps_h2r_page (saturating) */
+	__u8 pad[2];
 	__u8 hdr[24];		/* ... held here */
 	struct ps_h2r_slot s[PS_H2R_SLOTS];
+};
+
+/*
+ * Key of ps_h2r_page: the scan state (struct ps_h2r_slot) of an inference
+ * stream put aside while PS_H2R_SLOTS others of its connection held the
+ * slots; tag is the connection's ps_h2_conn.ftag. Written by egress only.
+ */
+struct ps_h2r_page_key {
+	__u64 tag;
+	__u32 sid;
+	__u32 pad;
 };
 
 /* Key of ps_ooo: a stashed out-of-order client segment. */

@@ -1030,14 +1030,18 @@ static void cases_pooled_answers(void)
 
 /*
  * The same pooled connection, its answers as a busy server sends them:
- * up to PS_H2R_SLOTS answers in progress at once (no DATA frame goes
- * unscanned), each segment a random mix of answers begun (HEADERS and a
- * first DATA), continued and ended (END_STREAM), event streams an event
- * a DATA frame and JSON answers whole, so that a segment may end answers
- * of more clients than there are scan slots free. Each answer's figures
- * are its request's client's, the gateway's none.
+ * up to maxopen answers in progress at once, each segment a random mix of
+ * answers begun (HEADERS and a first DATA), continued and ended
+ * (END_STREAM), event streams an event a DATA frame and JSON answers
+ * whole, so that a segment may end answers of more clients than there are
+ * scan slots free. With maxopen over PS_H2R_SLOTS, scans are put aside
+ * (ps_h2r_page) and brought back frame by frame. Each answer's figures are
+ * its request's client's, the gateway's none, and no DATA frame goes
+ * unscanned (stats.h2_no_slot).
  */
-static void cases_pooled_progress(void)
+#define PL_MAX_OPEN	48
+static void cases_pooled_progress(const char *name, unsigned int seed, unsigned int gwoff,
+				  unsigned int maxopen)
 {
 	static struct pl_stream st[PL_MAX_STREAMS];
 	static unsigned int part[PL_MAX_STREAMS], nparts[PL_MAX_STREAMS];
@@ -1046,20 +1050,23 @@ static void cases_pooled_progress(void)
 	struct ps_client_ctr g0;
 	uint32_t gw, off, slot;
 	unsigned int n, i, j, k, ns, open, next, done, nopen;
-	int open_of[PS_H2R_SLOTS];
+	uint64_t ns0 = stat(PS_STAT_H2_NO_SLOT);
+	int open_of[PL_MAX_OPEN];
 	struct conn cn;
 	struct ck c;
 	int round;
 
-	ck_init(&c, "h2xff-pooled-answers-in-progress");
-	srand(9114);
+	ck_init(&c, name);
+	srand(seed);
+	if (maxopen > PL_MAX_OPEN)
+		maxopen = PL_MAX_OPEN;
 	for (round = 0; round < PL_ROUNDS; round++) {
-		gw = GW4 + 170 + round;
+		gw = GW4 + gwoff + round;
 		ns = 9 + rand() % (PL_MAX_STREAMS - 8);
 		h2_conn_from(&c, &cn, gw, &off);
 		if (ctr_of(gw, &g0, &slot))
 			memset(&g0, 0, sizeof(g0));
-		off = pooled_requests(&c, &cn, off, st, ns, 50 + round);
+		off = pooled_requests(&c, &cn, off, st, ns, gwoff - 120 + round);
 		/* Each answer in parts: a JSON body whole, or an event a part. */
 		for (i = 0; i < ns; i++) {
 			unsigned int e = rand() % 4, bl = 0;
@@ -1090,8 +1097,9 @@ static void cases_pooled_progress(void)
 			st[i].blen = bl;
 			st[i].sent = 1 + bl;
 		}
-		/* Answers begun in a random order, up to PS_H2R_SLOTS at once. */
-		open = 1 + rand() % PS_H2R_SLOTS;
+		/* Answers begun in a random order, up to maxopen at once. */
+		open = maxopen > PS_H2R_SLOTS ? PS_H2R_SLOTS + 1 + rand() % (maxopen - PS_H2R_SLOTS)
+					      : 1 + rand() % maxopen;
 		nopen = 0;
 		next = 0;
 		done = 0;
@@ -1143,6 +1151,9 @@ static void cases_pooled_progress(void)
 		}
 		pooled_check(&c, round, st, ns, gw, &g0);
 	}
+	if (stat(PS_STAT_H2_NO_SLOT) != ns0)
+		ck_fail(&c, "stats.h2_no_slot grew by %llu, expected 0",
+			(unsigned long long)(stat(PS_STAT_H2_NO_SLOT) - ns0));
 	ck_end(&c);
 }
 
@@ -1195,7 +1206,8 @@ int main(void)
 	case_limit();
 	case_limit_own();
 	cases_pooled_answers();
-	cases_pooled_progress();
+	cases_pooled_progress("h2xff-pooled-answers-in-progress", 9114, 170, PS_H2R_SLOTS);
+	cases_pooled_progress("h2xff-pooled-answers-paged", 9115, 190, PL_MAX_OPEN);
 	expect_endpoint_sums("h2xff endpoint totals = sum over clients");
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
