@@ -48,6 +48,7 @@
 #define PS_MAX_H2_CONNS		(1 << 14)
 /* Key ids and forwarded walks of HTTP/2 dynamic table entries kept (ps_h2_kept). */
 #define PS_MAX_H2_KEPT		(1 << 14)
+#define PS_MAX_H2_LATE		(1 << 16)	/* ps_h2_late: streams out of the window */
 
 /*
  * Bytes of one piece of an out-of-order client segment, kept until the
@@ -838,6 +839,7 @@ struct ps_h2_conn {
 /* The first bytes of an inference stream's data judged before any is
  * scanned or counted (text an inference server writes, or encoded data). */
 #define PS_H2R_HOLD		32
+#define PS_H2R_BEGUN		64
 
 /* ps_h2_resp.state */
 enum ps_h2r_state {
@@ -877,17 +879,39 @@ struct ps_h2_resp {
 	__u8 pad[2];
 	__u8 hdr[24];		/* ... held here */
 	struct ps_h2r_slot s[PS_H2R_SLOTS];
+	/* The inference streams whose answers began, by (stream id / 2) mod
+	 * PS_H2R_BEGUN: the ingress keeps a stream that leaves its window in
+	 * ps_h2_late only if its answer had not begun. */
+	__u32 begun[PS_H2R_BEGUN];
 };
 
 /*
- * Key of ps_h2r_page: the scan state (struct ps_h2r_slot) of an inference
- * stream put aside while PS_H2R_SLOTS others of its connection held the
- * slots; tag is the connection's ps_h2_conn.ftag. Written by egress only.
+ * An HTTP/2 stream of a connection: tag is the connection's
+ * ps_h2_conn.ftag. Key of ps_h2r_page, the scan state (struct
+ * ps_h2r_slot) of an inference stream put aside while PS_H2R_SLOTS others
+ * of its connection held the slots (written by egress only), and of
+ * ps_h2_late (struct ps_h2_late).
  */
-struct ps_h2r_page_key {
+struct ps_h2_stream_key {
 	__u64 tag;
 	__u32 sid;
 	__u32 pad;
+};
+
+/*
+ * Value of ps_h2_late: an inference stream that left the ingress's window
+ * (ps_h2_conn.inf_hi, inf_bits and hs: the client's last 64 stream ids)
+ * before the egress could know it, its answer perhaps not begun: written
+ * by ingress as its bit leaves, read (and deleted) by egress when the
+ * stream's first DATA comes, so that a connection with more than 64
+ * requests waiting for their answers has each answer scanned, and counted
+ * to its own client.
+ */
+struct ps_h2_late {
+	__u32 slot;		/* the client the request named (hs), its slot ... */
+	__u32 gen;		/* ... while its gen is this (0: the connection's) */
+	__u8 grpc;		/* the request is a gRPC call */
+	__u8 pad[7];
 };
 
 /* Key of ps_ooo: a stashed out-of-order client segment. */

@@ -55,6 +55,7 @@
 #define PS_H2R_STEPS	4096	/* steps (a frame header, a skip, PS_RESP_CHUNK bytes of
 				 * data) per segment */
 #define PS_H2R_HDR	9	/* bytes of a frame header */
+#define PS_H2R_BEG_SEG	16	/* answers begun in a segment noted in ps_h2_resp.begun */
 
 /* Frame types and flags read here (RFC 9113 section 6). */
 #define PS_H2R_T_DATA		0x0
@@ -70,18 +71,11 @@
 #define PS_H2R_UP_INF	0x4	/* with START after a 101 to h2c: stream 1 answers an
 				 * inference request */
 
+/* Inference streams' scans put aside (struct ps_h2_stream_key). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_MAX_H2_CONNS);
-	__type(key, struct ps_flow_key);
-	__type(value, struct ps_h2_resp);
-} ps_h2r SEC(".maps") __weak;
-
-/* Inference streams' scans put aside (struct ps_h2r_page_key). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, PS_MAX_H2_CONNS);
-	__type(key, struct ps_h2r_page_key);
+	__type(key, struct ps_h2_stream_key);
 	__type(value, struct ps_h2r_slot);
 } ps_h2r_page SEC(".maps") __weak;
 
@@ -150,7 +144,7 @@ struct ps_h2r_work {
 				 * segment's start): else neither is walked nor cleared */
 	__u32 hsnone;		/* the connection's hs never held a stream: hs not read */
 	__u64 ftag;		/* the connection's tag (ps_h2_conn.ftag; 0: none) */
-	struct ps_h2r_page_key pk;	/* a stream's key in ps_h2r_page ... */
+	struct ps_h2_stream_key pk;	/* a stream's key in ps_h2r_page ... */
 	struct ps_h2r_slot pg;	/* ... and its scan, on its way back */
 	__u32 want;		/* the frame's stream is due a slot (ps_h2r_take()) ... */
 	__u32 asid;		/* ... the stream ps_h2r_take() works on ... */
@@ -158,6 +152,10 @@ struct ps_h2r_work {
 	__u32 aslot;		/* ... its client ... */
 	__u32 agen;
 	__u32 ak;		/* ... and the slot it takes */
+	__u32 agrpc;		/* a new stream's: a gRPC call */
+	__u32 nbeg;		/* inference streams whose answers began in the segment ... */
+	__u32 beg[PS_H2R_BEG_SEG];	/* ... the first of them (ps_h2_resp.begun; one
+					 * not noted is kept in ps_h2_late all the same) */
 };
 
 struct {
@@ -229,6 +227,16 @@ static __always_inline int ps_h2r_is_grpc(const struct ps_h2r_work *w, __u32 sid
 	__u32 d = (w->inf_hi - sid) >> 1;
 
 	return d < 64 && ((w->grpc_bits >> d) & 1);
+}
+
+/*
+ * Stream sid is a client's stream more than 64 stream ids behind the newest
+ * inference stream: out of the ingress's window, it may be an inference
+ * stream kept in ps_h2_late.
+ */
+static __always_inline int ps_h2r_late(const struct ps_h2r_work *w, __u32 sid)
+{
+	return (sid & 1) && sid < w->inf_hi && ((w->inf_hi - sid) >> 1) >= 64;
 }
 
 /* A slot's stream is so far behind the newest inference stream that it is taken back. */
@@ -382,6 +390,32 @@ __weak __attribute__((noinline)) int ps_h2r_pick(__u32 slot, __u32 gen)
 }
 
 /*
+ * Stream sid, out of the ingress's window, is an inference stream its
+ * bit left the window as (ps_h2_late, written by ingress: http2.h
+ * ps_h2_late_out()): its client and kind in w (aslot, agen, agrpc), and
+ * its entry gone. Returns 1 if it is. A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_h2r_late_fetch(__u32 sid)
+{
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_h2_late *l;
+
+	if (!w || !w->ftag)
+		return 0;
+	w->pk.tag = w->ftag;
+	w->pk.sid = sid;
+	w->pk.pad = 0;
+	l = bpf_map_lookup_elem(&ps_h2_late, &w->pk);
+	if (!l)
+		return 0;
+	w->aslot = l->slot;
+	w->agen = l->gen;
+	w->agrpc = l->grpc;
+	bpf_map_delete_elem(&ps_h2_late, &w->pk);
+	return 1;
+}
+
+/*
  * The frame's stream, without a slot, gets one: its scan put aside comes
  * back, or an inference stream's begins (not if ending: a frame that ends
  * the stream without data, trailing HEADERS or RST_STREAM, only brings a
@@ -411,15 +445,18 @@ __weak __attribute__((noinline)) int ps_h2r_take(int ending)
 	if (!w->asid || ps_h2r_find(w, w->asid) < PS_H2R_SLOTS)
 		return 0;
 	w->aback = w->st.npaged && ps_h2r_page_fetch(w->asid);
-	if (!w->aback && (ending || !ps_h2r_is_inf(w, w->asid)))
-		return 0;
 	if (w->aback) {
 		w->aslot = w->pg.r.sslot;
 		w->agen = w->pg.r.sgen;
-	} else {
+	} else if (ending) {
+		return 0;
+	} else if (ps_h2r_is_inf(w, w->asid)) {
 		j = ps_h2r_hs_of(w, w->asid);
 		w->aslot = j < PS_H2S_SLOTS ? w->hs[j].slot : 0;
 		w->agen = j < PS_H2S_SLOTS ? w->hs[j].gen : 0;
+		w->agrpc = ps_h2r_is_grpc(w, w->asid);
+	} else if (!ps_h2r_late(w, w->asid) || !ps_h2r_late_fetch(w->asid)) {
+		return 0;
 	}
 	w->ak = ps_h2r_pick(w->aslot, w->agen) & (PS_H2R_SLOTS - 1);
 	if (w->st.s[w->ak & (PS_H2R_SLOTS - 1)].sid)
@@ -436,7 +473,7 @@ __weak __attribute__((noinline)) int ps_h2r_take(int ending)
 		__builtin_memset(sl, 0, sizeof(*sl));
 		sl->sid = w->asid;
 		sl->r.flags = PS_RF_INFERENCE;
-		sl->grpc = ps_h2r_is_grpc(w, w->asid);
+		sl->grpc = w->agrpc;
 		ps_sse_begin(&sl->r.sse);
 		ps_tk_begin(&sl->r);
 		sl->r.sslot = w->aslot;
@@ -444,6 +481,11 @@ __weak __attribute__((noinline)) int ps_h2r_take(int ending)
 		/* Its request was charged the token_reserve (response.h). */
 		sl->r.dbt = ps_tok_reserve_at(w->agen ? w->aslot : w->in.cslot,
 					      w->agen ? w->agen : w->in.cgen);
+		/* Begun: not kept in ps_h2_late when it leaves the window
+		 * (ps_h2_resp.begun, written at the segment's end). */
+		if (w->nbeg < PS_H2R_BEG_SEG)
+			w->beg[w->nbeg & (PS_H2R_BEG_SEG - 1)] = w->asid;
+		w->nbeg++;
 	}
 	if (ending)
 		return 0;
@@ -503,7 +545,8 @@ __weak __attribute__((noinline)) int ps_h2r_header(void)
 	if (st->type == PS_H2R_T_DATA && sid) {
 		slot = ps_h2r_find(w, sid);
 		/* No slot yet: ps_h2r_take() gives one, if it is due one. */
-		w->want = slot >= PS_H2R_SLOTS && (st->npaged || ps_h2r_is_inf(w, sid));
+		w->want = slot >= PS_H2R_SLOTS &&
+			  (st->npaged || ps_h2r_is_inf(w, sid) || ps_h2r_late(w, sid));
 	}
 	st->slot = slot;
 	if (st->type == PS_H2R_T_DATA && (st->flags & PS_H2R_F_PADDED))
@@ -1178,7 +1221,7 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	struct ps_h2r_in *in;
 	struct ps_h2_resp *v;
 	struct ps_h2_conn *h;
-	__u32 len, avail, how;
+	__u32 len, avail, how, i;
 
 	if (!w)
 		return 0;
@@ -1200,9 +1243,14 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	if (!v && !(how & PS_H2R_START))
 		return 0;
 	if (v) {
-		bpf_probe_read_kernel(&w->st, sizeof(w->st), v);
+		/* begun is not read here: only written, at the end. */
+		bpf_probe_read_kernel(&w->st, __builtin_offsetof(struct ps_h2_resp, begun), v);
 	} else {
-		__builtin_memset(&w->st, 0, sizeof(w->st));
+		__builtin_memset(&w->st, 0, __builtin_offsetof(struct ps_h2_resp, begun));
+		for (i = 0; i < PS_H2R_BEGUN; i++) {
+			w->st.begun[i] = 0;
+			barrier();	/* a loop, not a memset the target lacks */
+		}
 		w->st.slot = PS_H2R_SLOTS;
 		w->st.up1 = !!(how & PS_H2R_UP_INF);
 	}
@@ -1219,6 +1267,7 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	w->msgs = 0;
 	ps_h2r_acc_begin(w);
 	w->no_slot = 0;
+	w->nbeg = 0;
 	w->encoded = 0;
 	w->done = 0;
 	ps_h2r_hs_begin();
@@ -1236,10 +1285,15 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	/* Back in place: an update of an LRU hash takes a new element (and
 	 * its locks) at every segment. Only egress writes it, one segment of
 	 * a connection at a time. */
-	if (v)
-		bpf_probe_read_kernel(v, sizeof(w->st), &w->st);
-	else
+	if (!v) {
+		for (i = 0; i < PS_H2R_BEG_SEG && i < w->nbeg; i++)
+			w->st.begun[(w->beg[i] >> 1) & (PS_H2R_BEGUN - 1)] = w->beg[i];
 		bpf_map_update_elem(&ps_h2r, &in->k, &w->st, BPF_ANY);
+	} else {
+		bpf_probe_read_kernel(v, __builtin_offsetof(struct ps_h2_resp, begun), &w->st);
+		for (i = 0; i < PS_H2R_BEG_SEG && i < w->nbeg; i++)
+			WRITE_ONCE(v->begun[(w->beg[i] >> 1) & (PS_H2R_BEGUN - 1)], w->beg[i]);
+	}
 	ps_h2r_acc_end();
 	return ps_h2r_hs_end(ctr);
 }

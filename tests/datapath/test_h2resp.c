@@ -243,6 +243,59 @@ static void case_slots(void)
 }
 
 /*
+ * A client's own connection with 100 inference requests sent before the
+ * first answer begins: the 36 oldest streams have left the ingress's
+ * window of 64 by then (ps_h2_late). Every answer is scanned: each
+ * stream's usage counts, whatever its age, the answers in a shuffled
+ * order, ten streams' frames a segment.
+ */
+static void case_late(void)
+{
+	uint64_t ns0 = stat(PS_STAT_H2_NO_SLOT);
+	unsigned char b[4096];
+	unsigned int order[100], i, j, t, n, ctok[100];
+	struct want w = { 0 };
+	struct conn cn;
+	struct ck c;
+	uint32_t off;
+	char ev[160];
+
+	ck_init(&c, "h2r-late");
+	open_h2(&c, &cn, CLIENT_BASE + 55, &off);
+	for (i = 0; i < 100; i++)
+		request(&c, &cn, &off, 2 * i + 1, INF_PATH);
+	srand(64);
+	for (i = 0; i < 100; i++) {
+		order[i] = i;
+		ctok[i] = 1 + rand() % 500;
+	}
+	for (i = 99; i > 0; i--) {
+		j = rand() % (i + 1);
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (i = 0; i < 100; i += 10) {
+		n = 0;
+		for (j = i; j < i + 10; j++) {
+			snprintf(ev, sizeof(ev), "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,"
+				 "\"completion_tokens\":%u}}\n\n", ctok[order[j]]);
+			n += resp_headers(b + n, 2 * order[j] + 1);
+			n += data(b + n, 2 * order[j] + 1, ev, 1);
+			w.tx += ctok[order[j]];
+		}
+		expect(&c, ssend(&cn, b, n), TC_ACT_OK, "ten answers");
+	}
+	w.events = 100;
+	w.rx = 200;
+	expect_tokens(&c, cn.caddr, &w);
+	if (stat(PS_STAT_H2_NO_SLOT) != ns0)
+		ck_fail(&c, "stats.h2_no_slot grew by %llu, expected 0",
+			(unsigned long long)(stat(PS_STAT_H2_NO_SLOT) - ns0));
+	ck_end(&c);
+}
+
+/*
  * A hole in the server's stream: a segment beyond it stops the following
  * of the connection (stats.h2_resp_lost); what comes after, the hole
  * filled, is not read.
@@ -927,6 +980,7 @@ int main(void)
 	case_padded();
 	case_interleave();
 	case_slots();
+	case_late();
 	case_hole();
 	case_debit();
 	case_reserve();
