@@ -394,7 +394,7 @@ struct ps_keyh {
 	__u8 kind;		/* PS_KEY_*: where id came from, 0: no key */
 	__u8 cur;		/* PS_KEY_*: the line being read */
 	__u8 flags;		/* PS_KEYF_* */
-	__u8 pad;
+	__u8 fold;		/* PS_KEY_*: the key line an obs-fold line goes on (PS_KEYF_FOLD) */
 };
 
 /* Where a key came from; a higher one wins when a request sends several. */
@@ -406,6 +406,10 @@ struct ps_keyh {
 #define PS_KEYF_CONT		0x01	/* the line being read is a key line that goes on in
 					 * the next chunk, its key hashed so far */
 #define PS_KEYF_ENDED		0x02	/* ... whose key has ended: the rest is not read */
+#define PS_KEYF_FOLD		0x04	/* the last header line was a key line of blanks only:
+					 * an obs-fold line after it goes on with its value */
+#define PS_KEYF_FOLD_KEY	0x08	/* ... or Authorization's "Bearer" and blanks: the key
+					 * comes on the obs-fold line */
 
 /* Value of ps_key_secret[0]: the SipHash key, written by penstockd. */
 struct ps_key_secret {
