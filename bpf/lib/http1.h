@@ -927,6 +927,97 @@ __weak __attribute__((noinline)) int ps_find_nl(__u32 from, __u32 len)
 }
 
 /*
+ * The fast path through a header block (ps_h1_fast, on unless a test or a
+ * benchmark turns it off): the header lines that no per-line code acts on
+ * are taken in one loop, a word at a time, instead of one bpf_loop() turn
+ * each. What is left to ps_h1_next()'s line-by-line path, unchanged: the
+ * request line, the block's empty end, an obs-fold, a line without a
+ * colon, a line end other than CRLF or LF, a line the buffer does not
+ * hold whole, and every line whose name could be one the parser reads
+ * (Content-Length, Transfer-Encoding, Upgrade, the key lines, the
+ * forwarded lines), by its first eight bytes in any case, a superset of
+ * the names ps_h1_header() compares. A line taken leaves what the slow
+ * path leaves for it: the previous line's PS_H1F_PREV_* gone, s->colon
+ * set, nothing pending.
+ */
+const volatile __u8 ps_h1_fast __weak = 1;
+
+/* Could no per-line code act on the header line at q (read as far as
+ * eight bytes past its start, in any case)? */
+static __always_inline int ps_h1_plain(const __u8 *buf, __u32 q)
+{
+	const __u64 lc = 0x2020202020202020ULL;
+	__u8 c0 = buf[q & PS_BUF_MASK];
+	__u64 w = ps_load64(buf, q) | lc;
+
+	if (c0 == '\r' || c0 == '\n' || c0 == ' ' || c0 == '\t')
+		return 0;
+	switch (c0 | 0x20) {
+	case 'c':
+		return w != PS_W8("content-") ||
+		       ((ps_load64(buf, q + 8) | lc) & ps_mask(6)) != PS_W8("length");
+	case 't':
+		return w != PS_W8("transfer");
+	case 'u':
+		return (w & ps_mask(7)) != PS_W8("upgrade");
+	case 'a':
+		return (w & ps_mask(7)) != PS_W8("api-key") && w != PS_W8("authoriz");
+	case 'x':
+		return w != PS_W8("x-api-ke") && w != PS_W8("x-forwar");
+	case 'f':
+		return w != PS_W8("forwarde");
+	}
+	return 1;
+}
+
+/* Header lines one ps_g_h1_skim() call takes at most. */
+#define PS_SKIM_LINES	32
+
+/*
+ * From the header line at s->ls: s->ls moved to the start of the first
+ * line the fast path does not take, PS_SKIM_LINES taken at most. Each line
+ * end is found by ps_find_nl(), as on the slow path. A global function,
+ * verified once; called from the line callback (ps_h1_line_cb()), where
+ * ps_find_nl() is as many calls deep below it as below ps_h1_next() (the
+ * chain of calls is at its stack's limit: no local is added there).
+ */
+__weak __attribute__((noinline)) int ps_g_h1_skim(void)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 i, q, len, next;
+	int nl;
+
+	if (!s || s->h.state != PS_H1_HEADERS || (s->key.flags & PS_KEYF_CONT) ||
+	    (s->fw.flags & PS_FWDF_CONT))
+		return 0;
+	q = s->ls;
+	len = s->len;
+	if (len > PS_LINE_CARRY + PS_CHUNK)
+		return 0;
+	/* The scratch is looked up again after each call: fewer values live
+	 * across it. */
+	for (i = 0; i < PS_SKIM_LINES; i++) {
+		s = ps_scratch();
+		if (!s || q >= len || !ps_h1_plain(s->buf, q))
+			break;
+		nl = ps_find_nl(q, len);
+		s = ps_scratch();
+		if (!s || nl < 0 || nl >= len || !s->colon)
+			break;
+		next = nl + 1;
+		if (s->buf[nl & PS_BUF_MASK] == '\r') {
+			if (next >= len || s->buf[next & PS_BUF_MASK] != '\n')
+				break;
+			next++;
+		}
+		s->h.flags &= ~(PS_H1F_PREV_TE | PS_H1F_PREV_CL);
+		s->ls = next;
+		q = next;
+	}
+	return 0;
+}
+
+/*
  * Handle the next complete line of the scratch buffer. Returns non-zero
  * to stop: no complete line is left, or the parser left the line-oriented
  * states (a body starts, the segment is skipped). A global function,
@@ -995,7 +1086,11 @@ PS_GLOBAL int ps_h1_next(void)
 /* bpf_loop callback around ps_h1_next(). */
 static long ps_h1_line_cb(__u32 idx, void *ctx)
 {
-	int stop = ps_h1_next();
+	int stop;
+
+	if (ps_h1_fast)
+		ps_g_h1_skim();
+	stop = ps_h1_next();
 
 	/* A forwarded line's entries, walked here, and a key line's key,
 	 * hashed here: one call above the line's parsing, where calls and
