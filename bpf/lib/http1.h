@@ -22,6 +22,15 @@
 #include "apikey.h"
 #include "http2.h"
 
+/*
+ * The fast paths (on unless a test or a benchmark turns them off): header
+ * lines no per-line code acts on taken in one loop (ps_g_h1_skim()), and
+ * a request target's path without escapes copied a word at a time
+ * (ps_g_path_words()). Each leaves exactly what the slow path leaves;
+ * tests/datapath/test_h1fast.c runs both on the same traffic.
+ */
+const volatile __u8 ps_h1_fast __weak = 1;
+
 /* Parser state between flow and scratch: the carry only when it holds a line. */
 static __always_inline void ps_h1_copy(struct ps_http *dst, const struct ps_http *src)
 {
@@ -460,6 +469,56 @@ static long ps_path_cb(__u32 i, void *data)
 }
 
 /*
+ * The fast path of a path without escapes (ps_h1_fast): its words copied
+ * to s->path as ps_path_cb() would copy them, in one loop, up to the
+ * space that ends it; 1 if the walk is over (the space found), 0 to let
+ * ps_path_cb() go on from where it stopped (a '%', the path's end not in
+ * sight, s->path full). The bytes before the space are merged into the
+ * word they share, the rest of s->path left as the byte-by-byte copy
+ * leaves it. A global function, verified once, called where
+ * ps_path_cb() is called, as deep.
+ */
+__weak __attribute__((noinline)) int ps_g_path_words(void)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 q, n, end, k;
+	__u64 w, t, m;
+
+	/* from the path's start: s->walk_n is 0 */
+	if (!s || s->walk_n)
+		return 0;
+	q = s->walk_q;
+	end = s->walk_end;
+	if (end > PS_BUF_SIZE)
+		return 0;
+	for (n = 0; n <= PS_PATH_MAX - 8; n += 8) {
+		if (q + n + 8 > end)
+			break;
+		w = ps_load64(s->buf, q + n);
+		t = ps_zero_bytes(w ^ 0x2020202020202020ULL) |
+		    ps_zero_bytes(w ^ 0x2525252525252525ULL);	/* ' ', '%' */
+		if (!t) {
+			*(__u64 *)(void *)&s->path[n] = w;
+			continue;
+		}
+		k = ps_lowest_byte(t);
+		if (s->buf[(q + n + k) & PS_BUF_MASK] != ' ')
+			break;
+		if (k) {
+			m = ps_mask(k);
+			*(__u64 *)(void *)&s->path[n] =
+				(*(__u64 *)(void *)&s->path[n] & ~m) | (w & m);
+		}
+		s->walk_q = q + n + k;
+		s->walk_n = n + k;
+		return 1;
+	}
+	s->walk_q = q + n;
+	s->walk_n = n;
+	return 0;
+}
+
+/*
  * Does the request target at p (up to a space or end) name one of the
  * endpoint's inference paths, as the server routes it? An absolute-form
  * target (http://host/path, RFC 9112 section 3.2.2) is routed by its path,
@@ -490,7 +549,8 @@ __weak __attribute__((noinline)) int ps_g_inference(__u32 p, __u32 end, __u32 ep
 	s->walk_q = p;
 	s->walk_end = end;
 	s->walk_n = 0;
-	bpf_loop(3 * PS_PATH_MAX, ps_path_cb, NULL, 0);
+	if (!ps_h1_fast || !ps_g_path_words())
+		bpf_loop(3 * PS_PATH_MAX, ps_path_cb, NULL, 0);
 	return ps_inference_path(s->path, s->walk_n, ep);
 }
 
@@ -927,20 +987,19 @@ __weak __attribute__((noinline)) int ps_find_nl(__u32 from, __u32 len)
 }
 
 /*
- * The fast path through a header block (ps_h1_fast, on unless a test or a
- * benchmark turns it off): the header lines that no per-line code acts on
- * are taken in one loop, a word at a time, instead of one bpf_loop() turn
- * each. What is left to ps_h1_next()'s line-by-line path, unchanged: the
- * request line, the block's empty end, an obs-fold, a line without a
- * colon, a line end other than CRLF or LF, a line the buffer does not
- * hold whole, and every line whose name could be one the parser reads
- * (Content-Length, Transfer-Encoding, Upgrade, the key lines, the
- * forwarded lines), by its first eight bytes in any case, a superset of
- * the names ps_h1_header() compares. A line taken leaves what the slow
+ * The fast path through a header block (ps_h1_fast): the header lines
+ * that no per-line code acts on are taken in one call, a loop over lines,
+ * instead of a bpf_loop() turn and a ps_h1_next() call each. What is left
+ * to ps_h1_next()'s line-by-line path, unchanged: the request line, the
+ * block's empty end, an obs-fold, a line without a colon, a line end
+ * other than CRLF or LF, a line the buffer does not hold whole, and every
+ * line whose name could be one the parser reads (Content-Length,
+ * Transfer-Encoding, Upgrade, the key lines, the forwarded lines), by its
+ * first eight bytes in any case, a superset of the names ps_h1_header()
+ * compares. A line taken leaves what the slow
  * path leaves for it: the previous line's PS_H1F_PREV_* gone, s->colon
  * set, nothing pending.
  */
-const volatile __u8 ps_h1_fast __weak = 1;
 
 /* Could no per-line code act on the header line at q (read as far as
  * eight bytes past its start, in any case)? */

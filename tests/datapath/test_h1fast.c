@@ -109,6 +109,27 @@ static const char *const names[] = {
 };
 #define NNAMES (sizeof(names) / sizeof(names[0]))
 
+/*
+ * A random target: an inference path or not, then parts of random lengths
+ * (the space after it anywhere in a word, past the 64 bytes a path is
+ * compared on), escapes good and bad at random places.
+ */
+static void target(void)
+{
+	static const char *const pfx[] = { "/v1/chat/completions", "/v1/embeddings", "/",
+					   "/v1/completions/", "http://h/v1/embeddings" };
+	static const char *const parts[] = { "%2F", "%", "%zz", "%41", "/", "?q=1", "a" };
+	unsigned int i, n = rndn(6);
+
+	puts_(pfx[rndn(5)]);
+	for (i = 0; i < n; i++) {
+		if (rndn(3))
+			text(rndn(30));
+		else
+			puts_(parts[rndn(7)]);
+	}
+}
+
 /* One request (or something like one) at the stream's end. */
 static void request(void)
 {
@@ -125,7 +146,10 @@ static void request(void)
 		eol();
 	puts_(methods[rndn(8)]);
 	puts_(" ");
-	puts_(targets[rndn(8)]);
+	if (rndn(3))
+		puts_(targets[rndn(8)]);
+	else
+		target();
 	puts_(rndn(8) ? " HTTP/1.1" : " HTTP/1.0");
 	eol();
 	n = rndn(14);
