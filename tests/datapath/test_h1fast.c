@@ -384,13 +384,20 @@ static void compare_maps(struct ck *c)
 	}
 }
 
-static void run_cases(unsigned int ncases)
+/*
+ * Replay (a virtual clock: every map comparable byte for byte), or live
+ * (the request limit enforced, segments over it dropped: the verdicts and
+ * each client's counts compared; the maps hold the clock's times).
+ */
+static void run_cases(unsigned int ncases, int live)
 {
 	struct ck c;
-	unsigned int i, nreq, k, mode, at, end, sent = 0;
+	unsigned int i, nreq, k, mode, at, end, sent = 0, nthr = 0;
 	uint64_t nreq_all = 0, ninf_all = 0;
 
-	ck_init(&c, "h1fast: fast path and line by line alike, frame by frame and map by map");
+	ck_init(&c, live ? "h1fast-live: fast path and line by line alike, frame by frame and "
+			   "client by client, the request limit enforced" :
+			   "h1fast: fast path and line by line alike, frame by frame and map by map");
 	for (i = 0; i < ncases && ck_ok(&c); i++) {
 		struct conn cn;
 
@@ -415,30 +422,45 @@ static void run_cases(unsigned int ncases)
 				seg(&c, &cn, at, stream + at, end - at);
 			sent++;
 		}
-		if (i % 100 == 99 || i + 1 == ncases)
+		if (!live && (i % 100 == 99 || i + 1 == ncases))
 			compare_maps(&c);
 	}
 	if (ck_ok(&c) && sent < ncases)
 		ck_fail(&c, "only %u segments sent", sent);
 	/* The streams were read as requests, not lost to a parser stopped
 	 * early: most connections' requests were counted. */
-	dp = dps[0];
-	for (k = 0; k < 200 && k < ncases; k++) {
-		struct ps_client_ctr ctr;
+	for (k = 0; k < 200 && k < ncases && ck_ok(&c); k++) {
+		struct ps_client_ctr ctr[NDP];
 		uint32_t slot;
+		int j;
 
-		if (!ctr_of(CLIENT_BASE + k, &ctr, &slot)) {
-			nreq_all += ctr.c.requests;
-			ninf_all += ctr.c.inference_requests;
+		for (j = 0; j < NDP; j++) {
+			dp = dps[j];
+			memset(&ctr[j], 0, sizeof(ctr[j]));
+			ctr_of(CLIENT_BASE + k, &ctr[j], &slot);
 		}
+		if (ctr[0].c.requests != ctr[1].c.requests ||
+		    ctr[0].c.inference_requests != ctr[1].c.inference_requests ||
+		    ctr[0].throttled_requests != ctr[1].throttled_requests)
+			ck_fail(&c, "client %u: requests %llu/%llu, inference %llu/%llu, throttled "
+				"%llu/%llu with/without the fast path", k,
+				(unsigned long long)ctr[0].c.requests,
+				(unsigned long long)ctr[1].c.requests,
+				(unsigned long long)ctr[0].c.inference_requests,
+				(unsigned long long)ctr[1].c.inference_requests,
+				(unsigned long long)ctr[0].throttled_requests,
+				(unsigned long long)ctr[1].throttled_requests);
+		nreq_all += ctr[0].c.requests;
+		ninf_all += ctr[0].c.inference_requests;
+		nthr += ctr[0].throttled_requests;
 	}
-	if (ck_ok(&c) && (nreq_all < ncases / 2 || !ninf_all))
-		ck_fail(&c, "%llu requests counted for %u connections (%llu inference)",
-			(unsigned long long)nreq_all, ncases, (unsigned long long)ninf_all);
+	if (ck_ok(&c) && (nreq_all < ncases / 2 || !ninf_all || (live && !nthr)))
+		ck_fail(&c, "%llu requests counted for %u connections (%llu inference, %u held)",
+			(unsigned long long)nreq_all, ncases, (unsigned long long)ninf_all, nthr);
 	ck_end(&c);
 }
 
-static int setup(void)
+static int setup(int live)
 {
 	static struct ps_config cfg;
 	char err_s[256];
@@ -455,7 +477,8 @@ static int setup(void)
 	cfg.endpoints[1].ntrusted = 1;
 	err = ps_parse_prefix("198.18.1.0/24", &cfg.endpoints[1].trusted[0], err_s, sizeof(err_s));
 	for (k = 0; k < NDP && !err; k++) {
-		struct ps_dp_opts opts = { .replay = true, .max_clients = 4096, .max_flows = 4096 };
+		struct ps_dp_opts opts = { .replay = !live, .own_maps = live, .max_clients = 4096,
+					   .max_flows = 4096 };
 		static const uint8_t secret[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
 
 		err = ps_dp_prepare(&dps[k], &opts);
@@ -479,7 +502,7 @@ int main(int argc, char **argv)
 {
 	unsigned int ncases = 3000;
 	cpu_set_t set;
-	int err, o, k;
+	int err, o, k, live;
 
 	while ((o = getopt(argc, argv, "n:s:")) != -1) {
 		if (o == 'n')
@@ -495,13 +518,15 @@ int main(int argc, char **argv)
 	CPU_ZERO(&set);
 	CPU_SET(sched_getcpu() < 0 ? 0 : sched_getcpu(), &set);
 	sched_setaffinity(0, sizeof(set), &set);
-	err = setup();
-	if (err) {
-		fail("h1fast setup", "%s", strerror(-err));
-		return 1;
+	for (live = 0; live < 2; live++) {
+		err = setup(live);
+		if (err) {
+			fail("h1fast setup", "%s", strerror(-err));
+			return 1;
+		}
+		run_cases(live ? ncases / 2 : ncases, live);
+		for (k = 0; k < NDP; k++)
+			ps_dp_close(&dps[k]);
 	}
-	run_cases(ncases);
-	for (k = 0; k < NDP; k++)
-		ps_dp_close(&dps[k]);
 	return nfailed ? 1 : 0;
 }
