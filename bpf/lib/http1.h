@@ -24,7 +24,7 @@
 
 /*
  * The fast paths (on unless a test or a benchmark turns them off): header
- * lines no per-line code acts on taken in one loop (ps_g_h1_skim()), and
+ * lines no per-line code acts on taken in one call (ps_g_h1_skim()), and
  * a request target's path without escapes copied a word at a time
  * (ps_g_path_words()). Each leaves exactly what the slow path leaves;
  * tests/datapath/test_h1fast.c runs both on the same traffic.
@@ -986,21 +986,6 @@ __weak __attribute__((noinline)) int ps_find_nl(__u32 from, __u32 len)
 	return -1;
 }
 
-/*
- * The fast path through a header block (ps_h1_fast): the header lines
- * that no per-line code acts on are taken in one call, a loop over lines,
- * instead of a bpf_loop() turn and a ps_h1_next() call each. What is left
- * to ps_h1_next()'s line-by-line path, unchanged: the request line, the
- * block's empty end, an obs-fold, a line without a colon, a line end
- * other than CRLF or LF, a line the buffer does not hold whole, and every
- * line whose name could be one the parser reads (Content-Length,
- * Transfer-Encoding, Upgrade, the key lines, the forwarded lines), by its
- * first eight bytes in any case, a superset of the names ps_h1_header()
- * compares. A line taken leaves what the slow
- * path leaves for it: the previous line's PS_H1F_PREV_* gone, s->colon
- * set, nothing pending.
- */
-
 /* Could no per-line code act on the header line at q (read as far as
  * eight bytes past its start, in any case)? */
 static __always_inline int ps_h1_plain(const __u8 *buf, __u32 q)
@@ -1033,6 +1018,19 @@ static __always_inline int ps_h1_plain(const __u8 *buf, __u32 q)
 #define PS_SKIM_LINES	32
 
 /*
+ * The fast path through a header block (ps_h1_fast): the header lines that
+ * no per-line code acts on are taken in one call, a loop over lines,
+ * instead of a bpf_loop() turn and a ps_h1_next() call each. Left to
+ * ps_h1_next()'s line-by-line path, unchanged: the request line, the
+ * block's empty end, an obs-fold, a line without a colon, a line end
+ * other than CRLF or LF, a line the buffer does not hold whole, and every
+ * line whose name could be one the parser reads (Content-Length,
+ * Transfer-Encoding, Upgrade, the key lines, the forwarded lines) by its
+ * first eight bytes in any case (ps_h1_plain(): a superset of the names
+ * ps_h1_header() compares). A line taken leaves what the slow path leaves
+ * for it: the previous line's PS_H1F_PREV_* gone, s->colon set (by
+ * ps_find_nl()), nothing pending.
+ *
  * From the header line at s->ls: s->ls moved to the start of the first
  * line the fast path does not take, PS_SKIM_LINES taken at most. Each line
  * end is found by ps_find_nl(), as on the slow path. A global function,
