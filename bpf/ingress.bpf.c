@@ -426,11 +426,16 @@ static __always_inline void ps_h2_begin(struct ps_scratch *s, const struct ps_pk
 	s->nh2s = 0;
 	s->nmsg = 0;
 	s->ngrpc_lost = 0;
+	s->lo_bits0 = 0;
 	if (!s->h2_on)
 		return;
 	c = bpf_map_lookup_elem(&ps_h2, &x->k);
 	if (c) {
 		bpf_probe_read_kernel(&s->h2c, sizeof(s->h2c), c);
+		/* The window at the start (ps_h2_late_out()). */
+		s->lo_hi0 = s->h2c.inf_hi;
+		s->lo_bits0 = s->h2c.inf_bits;
+		s->lo_g0 = s->h2c.grpc_bits;
 	} else {
 		ps_hp_init(s);
 		s->h2c.lost = 1;
@@ -585,6 +590,8 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scra
 	}
 	if (s->key_ep)
 		x->f->key = s->key;
+	if (s->h2_on && s->lo_bits0 && s->h2c.inf_hi != s->lo_hi0)
+		ps_h2_late_out(&x->k);
 	if (s->nh2s)
 		ps_h2_subj_flow();
 	if (s->h2_on)

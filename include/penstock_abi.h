@@ -48,6 +48,7 @@
 #define PS_MAX_H2_CONNS		(1 << 14)
 /* Key ids and forwarded walks of HTTP/2 dynamic table entries kept (ps_h2_kept). */
 #define PS_MAX_H2_KEPT		(1 << 14)
+#define PS_MAX_H2_LATE		(1 << 16)	/* ps_h2_late: streams out of the window */
 
 /*
  * Bytes of one piece of an out-of-order client segment, kept until the
@@ -393,7 +394,7 @@ struct ps_keyh {
 	__u8 kind;		/* PS_KEY_*: where id came from, 0: no key */
 	__u8 cur;		/* PS_KEY_*: the line being read */
 	__u8 flags;		/* PS_KEYF_* */
-	__u8 pad;
+	__u8 fold;		/* PS_KEY_*: the key line an obs-fold line goes on (PS_KEYF_FOLD) */
 };
 
 /* Where a key came from; a higher one wins when a request sends several. */
@@ -405,6 +406,10 @@ struct ps_keyh {
 #define PS_KEYF_CONT		0x01	/* the line being read is a key line that goes on in
 					 * the next chunk, its key hashed so far */
 #define PS_KEYF_ENDED		0x02	/* ... whose key has ended: the rest is not read */
+#define PS_KEYF_FOLD		0x04	/* the last header line was a key line of blanks only:
+					 * an obs-fold line after it goes on with its value */
+#define PS_KEYF_FOLD_KEY	0x08	/* ... or Authorization's "Bearer" and blanks: the key
+					 * comes on the obs-fold line */
 
 /* Value of ps_key_secret[0]: the SipHash key, written by penstockd. */
 struct ps_key_secret {
@@ -830,13 +835,15 @@ struct ps_h2_conn {
  * The server's side of an HTTP/2 connection (egress, bpf/lib/h2resp.h):
  * where its frames stand, and the scan of the DATA of up to PS_H2R_SLOTS
  * inference streams at once (each with the state of an HTTP/1 body's
- * scan, struct ps_resp: its events and usage). Value of ps_h2r, keyed by
- * the connection's ps_flow_key; written by egress only.
+ * scan, struct ps_resp: its events and usage; the scans of more streams in
+ * progress wait in ps_h2r_page). Value of ps_h2r, keyed by the
+ * connection's ps_flow_key; written by egress only.
  */
 #define PS_H2R_SLOTS		8
 /* The first bytes of an inference stream's data judged before any is
  * scanned or counted (text an inference server writes, or encoded data). */
 #define PS_H2R_HOLD		32
+#define PS_H2R_BEGUN		64
 
 /* ps_h2_resp.state */
 enum ps_h2r_state {
@@ -870,9 +877,45 @@ struct ps_h2_resp {
 	__u8 hdr_n;		/* bytes of a frame header cut by a segment's end ... */
 	__u8 up1;		/* stream 1 answers an h2c Upgrade request that was
 				 * an inference request */
-	__u8 pad[6];
+	__u8 rr;		/* the slot put aside next when none is free */
+	__u8 pad1;
+	__u16 npaged;		/* streams put aside in ps_h2r_page (saturating) */
+	__u8 pad[2];
 	__u8 hdr[24];		/* ... held here */
 	struct ps_h2r_slot s[PS_H2R_SLOTS];
+	/* The inference streams whose answers began, by (stream id / 2) mod
+	 * PS_H2R_BEGUN: the ingress keeps a stream that leaves its window in
+	 * ps_h2_late only if its answer had not begun. */
+	__u32 begun[PS_H2R_BEGUN];
+};
+
+/*
+ * An HTTP/2 stream of a connection: tag is the connection's
+ * ps_h2_conn.ftag. Key of ps_h2r_page, the scan state (struct
+ * ps_h2r_slot) of an inference stream put aside while PS_H2R_SLOTS others
+ * of its connection held the slots (written by egress only), and of
+ * ps_h2_late (struct ps_h2_late).
+ */
+struct ps_h2_stream_key {
+	__u64 tag;
+	__u32 sid;
+	__u32 pad;
+};
+
+/*
+ * Value of ps_h2_late: an inference stream that left the ingress's window
+ * (ps_h2_conn.inf_hi, inf_bits and hs: the client's last 64 stream ids)
+ * before the egress could know it, its answer perhaps not begun: written
+ * by ingress as its bit leaves, read (and deleted) by egress when the
+ * stream's first DATA comes, so that a connection with more than 64
+ * requests waiting for their answers has each answer scanned, and counted
+ * to its own client.
+ */
+struct ps_h2_late {
+	__u32 slot;		/* the client the request named (hs), its slot ... */
+	__u32 gen;		/* ... while its gen is this (0: the connection's) */
+	__u8 grpc;		/* the request is a gRPC call */
+	__u8 pad[7];
 };
 
 /* Key of ps_ooo: a stashed out-of-order client segment. */

@@ -223,8 +223,15 @@ PS_ABI_AT(ps_h2_kept, kind, 25);
 PS_ABI_SIZE(ps_h2r_slot, sizeof(struct ps_resp) + 16 + PS_H2R_HOLD);
 PS_ABI_AT(ps_h2r_slot, held, sizeof(struct ps_resp) + 11);
 PS_ABI_AT(ps_h2r_slot, hold, sizeof(struct ps_resp) + 16);
-PS_ABI_SIZE(ps_h2_resp, 48 + (sizeof(struct ps_resp) + 16 + PS_H2R_HOLD) * PS_H2R_SLOTS);
+PS_ABI_SIZE(ps_h2_resp, 48 + (sizeof(struct ps_resp) + 16 + PS_H2R_HOLD) * PS_H2R_SLOTS +
+			 4 * PS_H2R_BEGUN);
+PS_ABI_AT(ps_h2_resp, rr, 18);
+PS_ABI_AT(ps_h2_resp, npaged, 20);
 PS_ABI_AT(ps_h2_resp, hdr, 24);
+PS_ABI_SIZE(ps_h2_stream_key, 16);
+PS_ABI_AT(ps_h2_stream_key, sid, 8);
+PS_ABI_SIZE(ps_h2_late, 16);
+PS_ABI_AT(ps_h2_late, grpc, 8);
 PS_ABI_AT(ps_h2_resp, s, 48);
 
 PS_ABI_SIZE(ps_flow_key, 40);

@@ -53,6 +53,13 @@ the mode cuts what it sends), one stream at a time unless said:
   h2-churn         two large header fields of fresh values on every request,
                    indexed, so that the HPACK dynamic table keeps evicting
                    its entries, the :path's among them
+  h2-key-trailers  on each connection a first request without a key whose
+                   trailers carry `x-api-key: KEY` (--key-file), which
+                   python3-h2 inserts into the HPACK dynamic table; every
+                   later request carries the same field, which python3-h2
+                   then sends as an index to that entry. "ok", "sent" and
+                   the rest are the later requests'; "first_ok" and
+                   "first_sent" the keyless first ones'
 
 raw-ooo and hdr-body send from --src with source ports 61000-64999 through
 raw sockets: the kernel of the client host knows nothing of these
@@ -284,7 +291,8 @@ def threads(n, fn):
 
 # --- HTTP/2 cleartext ----------------------------------------------------------------
 
-H2_MODES = ("h2-plain", "h2-streams", "h2-bytewise", "h2-continuation", "h2-churn")
+H2_MODES = ("h2-plain", "h2-streams", "h2-bytewise", "h2-continuation", "h2-churn",
+            "h2-key-trailers")
 
 
 def h2_frames(data):
@@ -344,8 +352,8 @@ class H2Client:
         self.status = {}
         self.ended = set()
 
-    def request(self, i, extra=()):
-        """Queues one POST; returns its stream id."""
+    def request(self, i, extra=(), trailers=()):
+        """Queues one POST (its trailers after its body, if any); returns its stream id."""
         sid = self.c.get_next_available_stream_id()
         body = body_bytes(i)
         host = ("[%s]" % self.a.dst) if ":" in self.a.dst else self.a.dst
@@ -354,7 +362,9 @@ class H2Client:
             (b":authority", ("%s:%d" % (host, self.a.port)).encode()),
             (b":path", PATH.encode()), (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode())] + list(extra))
-        self.c.send_data(sid, body, end_stream=True)
+        self.c.send_data(sid, body, end_stream=not trailers)
+        if trailers:
+            self.c.send_headers(sid, list(trailers), end_stream=True)
         return sid
 
     def send(self, pieces):
@@ -413,8 +423,17 @@ def run_h2(a, st, clock):
         cl = None
         try:
             cl = H2Client(a, clock)
+            if a.mode == "h2-key-trailers":
+                # The key into the table by the first request's trailers.
+                key = [(b"x-api-key", a.key)]
+                sid = cl.request(i, trailers=key)
+                i += 1
+                cl.send([cl.c.data_to_send()])
+                st.add("first_sent")
+                if cl.wait([sid]) == [200]:
+                    st.add("first_ok")
             while clock.running():
-                extra = ()
+                extra = [(b"x-api-key", a.key)] if a.mode == "h2-key-trailers" else ()
                 if a.mode == "h2-churn":
                     extra = [(b"x-pad-%d" % j, ("%x" % rng.getrandbits(4 * rng.randint(300, 1200))).encode())
                              for j in range(2)]
@@ -747,7 +766,14 @@ def main():
                     help="raw-ooo: only this pattern (default: each in turn)")
     ap.add_argument("--pause", type=float, default=0.002,
                     help="pause between the pieces of a request (s)")
+    ap.add_argument("--key-file", default=None,
+                    help="h2-key-trailers: the API key, the file's first line")
     a = ap.parse_args()
+    if a.mode == "h2-key-trailers":
+        if not a.key_file:
+            ap.error("h2-key-trailers needs --key-file")
+        with open(a.key_file, "rb") as f:
+            a.key = f.readline().strip()
     if a.mode in ("raw-ooo", "hdr-body") and (not a.src or ":" in a.dst):
         ap.error("%s needs --src and an IPv4 --dst" % a.mode)
     st = Stats()

@@ -257,6 +257,35 @@ PS_GLOBAL __u32 ps_g_key_start(__u32 v, __u32 end, __u32 kind)
 }
 
 /*
+ * A key line's value v..end (the line whole) in which no key begins: the
+ * key may still come on an obs-fold line after it (RFC 9112 section 5.2;
+ * h11 and http-parser unfold it, a blank for the line end), when the value
+ * is blanks only (PS_KEYF_FOLD), or, for Authorization, "Bearer" (any
+ * case) and blanks (PS_KEYF_FOLD_KEY). 0 when it may not. A global
+ * function, verified once.
+ */
+PS_GLOBAL __u32 ps_g_key_fold(__u32 v, __u32 end, __u32 kind)
+{
+	const __u64 lc = 0x2020202020202020ULL;
+	struct ps_scratch *s = ps_scratch();
+	__u32 p;
+	__u8 c;
+
+	if (!s || end > PS_BUF_SIZE)
+		return 0;
+	p = ps_g_skip(v, end, PS_SKIP_BLANKS);
+	c = s->buf[p & PS_BUF_MASK];
+	if (p >= end || c == '\r' || c == '\n')
+		return PS_KEYF_FOLD;
+	if (kind != PS_KEY_BEARER || p + 6 > end ||
+	    ((ps_load64(s->buf, p) | lc) & ps_mask(6)) != PS_W8("bearer"))
+		return 0;
+	p = ps_g_skip(p + 6, end, PS_SKIP_BLANKS);
+	c = s->buf[p & PS_BUF_MASK];
+	return p >= end || c == '\r' || c == '\n' ? PS_KEYF_FOLD_KEY : 0;
+}
+
+/*
  * Where a key at p ends: a blank, or end; or a CR, which ends the data of
  * a line that is not complete yet (its LF in the next segment).
  */
@@ -286,8 +315,41 @@ static __always_inline void ps_key_header(struct ps_scratch *s, __u32 ls, __u32 
 	if (!v)
 		return;
 	p = ps_g_key_start(v, ce, kind);
-	if (!p)
+	if (!p) {
+		s->key.flags |= ps_g_key_fold(v, ce, kind);
+		s->key.fold = kind;
 		return;
+	}
+	s->key_p = p;
+	s->key_e = ps_key_end(p, ce);
+	if (!s->key_ep) {
+		s->key_pend = PS_KEYP_ZERO;
+		return;
+	}
+	ps_key_begin(&s->key, kind);
+	s->key_pend = PS_KEYP_HASH;
+}
+
+/*
+ * An obs-fold line at ls..ce after a key line whose key had not begun
+ * (PS_KEYF_FOLD, PS_KEYF_FOLD_KEY): the value goes on, its key read as on
+ * the key line (after "Bearer" already read, blanks then the key).
+ */
+static __always_inline void ps_key_folded(struct ps_scratch *s, __u32 ls, __u32 ce)
+{
+	__u32 kind = s->key.fold, how = (s->key.flags & PS_KEYF_FOLD_KEY) ? PS_KEY_API_KEY : kind;
+	__u32 p, f;
+
+	s->key.flags &= ~(PS_KEYF_FOLD | PS_KEYF_FOLD_KEY);
+	p = ps_g_key_start(ls, ce, how);
+	if (!p) {
+		/* Blanks only again: the value may go on in one more. */
+		f = ps_g_key_fold(ls, ce, how);
+		if (f && how != kind)
+			f = PS_KEYF_FOLD_KEY;
+		s->key.flags |= f;
+		return;
+	}
 	s->key_p = p;
 	s->key_e = ps_key_end(p, ce);
 	if (!s->key_ep) {
@@ -354,11 +416,22 @@ PS_GLOBAL int ps_g_key_partial(__u32 ls)
 		p = ls;
 	} else {
 		v = ps_key_name(s, ls, len, &kind);
-		if (!v)
-			return 0;
-		p = ps_g_key_start(v, len, kind);
-		if (!p || p > len)
-			return 0;
+		if (!v && (k->flags & (PS_KEYF_FOLD | PS_KEYF_FOLD_KEY)) &&
+		    (s->buf[ls & PS_BUF_MASK] == ' ' || s->buf[ls & PS_BUF_MASK] == '\t')) {
+			/* An obs-fold line going on with a key line's value. */
+			kind = k->fold;
+			p = ps_g_key_start(ls, len, (k->flags & PS_KEYF_FOLD_KEY) ?
+						    PS_KEY_API_KEY : kind);
+			if (!p || p > len)
+				return 0;
+			k->flags &= ~(PS_KEYF_FOLD | PS_KEYF_FOLD_KEY);
+		} else {
+			if (!v)
+				return 0;
+			p = ps_g_key_start(v, len, kind);
+			if (!p || p > len)
+				return 0;
+		}
 		if (!s->key_ep) {
 			/* Carry the line up to its key; the key's rest is
 			 * overwritten when its line ends. */

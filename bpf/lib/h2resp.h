@@ -21,12 +21,17 @@
  * 5-byte prefix is read, cut anywhere by frames and segments, and counts
  * when read whole; its bytes are skipped.
  *
- * Streams interleave: up to PS_H2R_SLOTS inference streams are scanned at
- * once; a DATA frame of one more is walked past unscanned
- * (stats.h2_no_slot). A stream's slot is freed by the server's END_STREAM
- * (on DATA or trailing HEADERS) or RST_STREAM; a slot whose stream is 64
- * inference requests or more behind the newest (the client reset it and
- * the server sent nothing more) is taken when no slot is free.
+ * Streams interleave: the scans of PS_H2R_SLOTS inference streams are in
+ * the connection's value; when one more's DATA comes and no slot is free,
+ * a slot's scan is put aside in ps_h2r_page (keyed by the connection's tag
+ * and the stream) and comes back when its stream's next frame does, so
+ * that a gateway's pooled connection with a hundred answers in progress
+ * has each scanned whole. A stream's slot is freed by the server's
+ * END_STREAM (on DATA or trailing HEADERS) or RST_STREAM. The slot put
+ * aside is a free one's, else one whose stream is 64 inference requests or
+ * more behind the newest (the client likely reset it), else the next in
+ * turn. A scan that cannot be put aside (the map refuses) is lost and its
+ * stream's DATA frames walked past unscanned (stats.h2_no_slot).
  *
  * A connection is followed from the server's first byte when that byte
  * starts its connection preface (a SETTINGS frame without ACK on stream
@@ -50,6 +55,7 @@
 #define PS_H2R_STEPS	4096	/* steps (a frame header, a skip, PS_RESP_CHUNK bytes of
 				 * data) per segment */
 #define PS_H2R_HDR	9	/* bytes of a frame header */
+#define PS_H2R_BEG_SEG	16	/* answers begun in a segment noted in ps_h2_resp.begun */
 
 /* Frame types and flags read here (RFC 9113 section 6). */
 #define PS_H2R_T_DATA		0x0
@@ -65,12 +71,13 @@
 #define PS_H2R_UP_INF	0x4	/* with START after a 101 to h2c: stream 1 answers an
 				 * inference request */
 
+/* Inference streams' scans put aside (struct ps_h2_stream_key). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_MAX_H2_CONNS);
-	__type(key, struct ps_flow_key);
-	__type(value, struct ps_h2_resp);
-} ps_h2r SEC(".maps") __weak;
+	__type(key, struct ps_h2_stream_key);
+	__type(value, struct ps_h2r_slot);
+} ps_h2r_page SEC(".maps") __weak;
 
 struct ps_h2r_in {
 	struct ps_flow_key k;
@@ -136,6 +143,19 @@ struct ps_h2r_work {
 	__u32 hsany;		/* hsb or hsm holds a count (then cleared at the next
 				 * segment's start): else neither is walked nor cleared */
 	__u32 hsnone;		/* the connection's hs never held a stream: hs not read */
+	__u64 ftag;		/* the connection's tag (ps_h2_conn.ftag; 0: none) */
+	struct ps_h2_stream_key pk;	/* a stream's key in ps_h2r_page ... */
+	struct ps_h2r_slot pg;	/* ... and its scan, on its way back */
+	__u32 want;		/* the frame's stream is due a slot (ps_h2r_take()) ... */
+	__u32 asid;		/* ... the stream ps_h2r_take() works on ... */
+	__u32 aback;		/* ... its scan back from ps_h2r_page (in pg) ... */
+	__u32 aslot;		/* ... its client ... */
+	__u32 agen;
+	__u32 ak;		/* ... and the slot it takes */
+	__u32 agrpc;		/* a new stream's: a gRPC call */
+	__u32 nbeg;		/* inference streams whose answers began in the segment ... */
+	__u32 beg[PS_H2R_BEG_SEG];	/* ... the first of them (ps_h2_resp.begun; one
+					 * not noted is kept in ps_h2_late all the same) */
 };
 
 struct {
@@ -207,6 +227,16 @@ static __always_inline int ps_h2r_is_grpc(const struct ps_h2r_work *w, __u32 sid
 	__u32 d = (w->inf_hi - sid) >> 1;
 
 	return d < 64 && ((w->grpc_bits >> d) & 1);
+}
+
+/*
+ * Stream sid is a client's stream more than 64 stream ids behind the newest
+ * inference stream: out of the ingress's window, it may be an inference
+ * stream kept in ps_h2_late.
+ */
+static __always_inline int ps_h2r_late(const struct ps_h2r_work *w, __u32 sid)
+{
+	return (sid & 1) && sid < w->inf_hi && ((w->inf_hi - sid) >> 1) >= 64;
 }
 
 /* A slot's stream is so far behind the newest inference stream that it is taken back. */
@@ -290,59 +320,180 @@ static __always_inline int ps_h2r_acc_fits(const struct ps_h2r_work *w, __u32 i,
 }
 
 /*
- * A slot for inference stream sid, its scan begun; PS_H2R_SLOTS if none is
- * free. Its client is the one the ingress handed over for it (ps_h2_conn.hs),
- * else the connection's. A free slot whose count in the segment is another
- * client's is taken last; taken, that count goes to its client's counters
- * there and then (ps_h2r_acc_flush(), a function of its own: its stack is
- * not the caller's), as it would at the segment's end: a segment may end
- * the answers of more clients than there are slots (a gateway's pooled
- * connection).
+ * Slot k's scan is put aside in ps_h2r_page and k is free; a scan the map
+ * refuses is lost (stats.h2_no_slot).
  */
-static __always_inline __u32 ps_h2r_alloc(struct ps_h2r_work *w, __u32 sid)
+static __always_inline void ps_h2r_page_out(struct ps_h2r_work *w, __u32 k)
 {
-	__u32 i, k = PS_H2R_SLOTS, slot = 0, gen = 0, j = ps_h2r_hs_of(w, sid);
-	struct ps_h2r_acc *a;
-	struct ps_h2r_slot *sl;
+	struct ps_h2r_slot *sl = &w->st.s[k & (PS_H2R_SLOTS - 1)];
 
-	if (j < PS_H2S_SLOTS) {
-		slot = w->hs[j].slot;
-		gen = w->hs[j].gen;
-	}
-	for (i = 0; i < PS_H2R_SLOTS; i++) {
-		sl = &w->st.s[i];
-		if (sl->sid && !ps_h2r_stale(w, sl->sid))
-			continue;
-		if (ps_h2r_acc_fits(w, i, slot, gen)) {
-			k = i;
-			break;
-		}
-		if (k == PS_H2R_SLOTS)
-			k = i;
-	}
-	if (k >= PS_H2R_SLOTS)
-		return PS_H2R_SLOTS;
-	a = &w->acc[k];
-	if (!ps_h2r_acc_fits(w, k, slot, gen))
-		ps_h2r_acc_flush(k);
-	a->slot = slot;
-	a->gen = gen;
-	sl = &w->st.s[k];
-	__builtin_memset(sl, 0, sizeof(*sl));
-	sl->sid = sid;
-	sl->r.flags = PS_RF_INFERENCE;
-	sl->grpc = ps_h2r_is_grpc(w, sid);
-	ps_sse_begin(&sl->r.sse);
-	ps_tk_begin(&sl->r);
-	sl->r.sslot = slot;
-	sl->r.sgen = gen;
-	/* Its request was charged the token_reserve (response.h). */
-	sl->r.dbt = ps_tok_reserve_at(gen ? slot : w->in.cslot, gen ? gen : w->in.cgen);
+	w->pk.tag = w->ftag;
+	w->pk.sid = sl->sid;
+	w->pk.pad = 0;
+	if (!w->ftag || bpf_map_update_elem(&ps_h2r_page, &w->pk, sl, BPF_ANY))
+		w->no_slot++;
+	else if (w->st.npaged < 0xffff)
+		w->st.npaged++;
+	sl->sid = 0;
+}
+
+/*
+ * Stream sid's scan, if it was put aside, taken out of ps_h2r_page into
+ * w->pg (before a slot is made for it: putting another aside may take its
+ * element's place in the LRU). Returns 1 if it was. A global function,
+ * verified once.
+ */
+__weak __attribute__((noinline)) int ps_h2r_page_fetch(__u32 sid)
+{
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_h2r_slot *p;
+
+	if (!w || !w->st.npaged || !w->ftag || !sid)
+		return 0;
+	w->pk.tag = w->ftag;
+	w->pk.sid = sid;
+	w->pk.pad = 0;
+	p = bpf_map_lookup_elem(&ps_h2r_page, &w->pk);
+	if (!p)
+		return 0;
+	bpf_probe_read_kernel(&w->pg, sizeof(w->pg), p);
+	bpf_map_delete_elem(&ps_h2r_page, &w->pk);
+	w->st.npaged--;
+	return w->pg.sid == sid;
+}
+
+/*
+ * The slot a stream of client (slot, gen) takes: a free one, one whose
+ * count in the segment is that client's first; else one whose stream is 64
+ * inference requests or more behind the newest; else the next in turn. A
+ * global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_h2r_pick(__u32 slot, __u32 gen)
+{
+	struct ps_h2r_work *w = ps_h2r_work();
+	__u32 i, k;
+
+	if (!w)
+		return 0;
+	for (i = 0; i < PS_H2R_SLOTS; i++)
+		if (!w->st.s[i].sid && ps_h2r_acc_fits(w, i, slot, gen))
+			return i;
+	for (i = 0; i < PS_H2R_SLOTS; i++)
+		if (!w->st.s[i].sid)
+			return i;
+	for (i = 0; i < PS_H2R_SLOTS; i++)
+		if (ps_h2r_stale(w, w->st.s[i].sid))
+			return i;
+	k = w->st.rr & (PS_H2R_SLOTS - 1);
+	w->st.rr = k + 1;
 	return k;
 }
 
+/*
+ * Stream sid, out of the ingress's window, is an inference stream its
+ * bit left the window as (ps_h2_late, written by ingress: http2.h
+ * ps_h2_late_out()): its client and kind in w (aslot, agen, agrpc), and
+ * its entry gone. Returns 1 if it is. A global function, verified once.
+ */
+__weak __attribute__((noinline)) int ps_h2r_late_fetch(__u32 sid)
+{
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_h2_late *l;
 
+	if (!w || !w->ftag)
+		return 0;
+	w->pk.tag = w->ftag;
+	w->pk.sid = sid;
+	w->pk.pad = 0;
+	l = bpf_map_lookup_elem(&ps_h2_late, &w->pk);
+	if (!l)
+		return 0;
+	w->aslot = l->slot;
+	w->agen = l->gen;
+	w->agrpc = l->grpc;
+	bpf_map_delete_elem(&ps_h2_late, &w->pk);
+	return 1;
+}
 
+/*
+ * The frame's stream, without a slot, gets one: its scan put aside comes
+ * back, or an inference stream's begins (not if ending: a frame that ends
+ * the stream without data, trailing HEADERS or RST_STREAM, only brings a
+ * scan back). The slot is ps_h2r_pick()'s, the scan of a stream in it put
+ * aside. The stream's client is the one the ingress handed over for it
+ * (ps_h2_conn.hs), else the connection's. A slot whose count in the
+ * segment is another client's has that count go to its client's counters
+ * there and then (ps_h2r_acc_flush()), as it would at the segment's end: a
+ * segment may end the answers of more clients than there are slots (a
+ * gateway's pooled connection). Called from the step, not from
+ * ps_h2r_header() or ps_h2r_frame_end(): the flush and the token debit
+ * below it would not fit on the stack under them; what it works on is in
+ * w, not on its own stack, for the same reason. A global function,
+ * verified once.
+ */
+__weak __attribute__((noinline)) int ps_h2r_take(int ending)
+{
+	struct ps_h2r_work *w = ps_h2r_work();
+	struct ps_h2r_slot *sl;
+	struct ps_h2r_acc *a;
+	__u32 j;
+
+	if (!w)
+		return 0;
+	w->want = 0;
+	w->asid = w->st.sid;
+	if (!w->asid || ps_h2r_find(w, w->asid) < PS_H2R_SLOTS)
+		return 0;
+	w->aback = w->st.npaged && ps_h2r_page_fetch(w->asid);
+	if (w->aback) {
+		w->aslot = w->pg.r.sslot;
+		w->agen = w->pg.r.sgen;
+	} else if (ending) {
+		return 0;
+	} else if (ps_h2r_is_inf(w, w->asid)) {
+		j = ps_h2r_hs_of(w, w->asid);
+		w->aslot = j < PS_H2S_SLOTS ? w->hs[j].slot : 0;
+		w->agen = j < PS_H2S_SLOTS ? w->hs[j].gen : 0;
+		w->agrpc = ps_h2r_is_grpc(w, w->asid);
+	} else if (!ps_h2r_late(w, w->asid) || !ps_h2r_late_fetch(w->asid)) {
+		return 0;
+	}
+	w->ak = ps_h2r_pick(w->aslot, w->agen) & (PS_H2R_SLOTS - 1);
+	if (w->st.s[w->ak & (PS_H2R_SLOTS - 1)].sid)
+		ps_h2r_page_out(w, w->ak);
+	if (!ps_h2r_acc_fits(w, w->ak, w->aslot, w->agen))
+		ps_h2r_acc_flush(w->ak);
+	a = &w->acc[w->ak & (PS_H2R_SLOTS - 1)];
+	a->slot = w->aslot;
+	a->gen = w->agen;
+	sl = &w->st.s[w->ak & (PS_H2R_SLOTS - 1)];
+	if (w->aback) {
+		bpf_probe_read_kernel(sl, sizeof(*sl), &w->pg);
+	} else {
+		__builtin_memset(sl, 0, sizeof(*sl));
+		sl->sid = w->asid;
+		sl->r.flags = PS_RF_INFERENCE;
+		sl->grpc = w->agrpc;
+		ps_sse_begin(&sl->r.sse);
+		ps_tk_begin(&sl->r);
+		sl->r.sslot = w->aslot;
+		sl->r.sgen = w->agen;
+		/* Its request was charged the token_reserve (response.h). */
+		sl->r.dbt = ps_tok_reserve_at(w->agen ? w->aslot : w->in.cslot,
+					      w->agen ? w->agen : w->in.cgen);
+		/* Begun: not kept in ps_h2_late when it leaves the window
+		 * (ps_h2_resp.begun, written at the segment's end). */
+		if (w->nbeg < PS_H2R_BEG_SEG)
+			w->beg[w->nbeg & (PS_H2R_BEG_SEG - 1)] = w->asid;
+		w->nbeg++;
+	}
+	if (ending)
+		return 0;
+	w->st.slot = w->ak;
+	if (w->st.state == PS_H2R_SKIP)
+		w->st.state = PS_H2R_DATA;
+	return 0;
+}
 
 /*
  * Stream sid ended (the server's END_STREAM or RST_STREAM): a number the
@@ -393,11 +544,9 @@ __weak __attribute__((noinline)) int ps_h2r_header(void)
 	w->pstart = w->done;
 	if (st->type == PS_H2R_T_DATA && sid) {
 		slot = ps_h2r_find(w, sid);
-		if (slot >= PS_H2R_SLOTS && ps_h2r_is_inf(w, sid)) {
-			slot = ps_h2r_alloc(w, sid);
-			if (slot >= PS_H2R_SLOTS)
-				w->no_slot++;
-		}
+		/* No slot yet: ps_h2r_take() gives one, if it is due one. */
+		w->want = slot >= PS_H2R_SLOTS &&
+			  (st->npaged || ps_h2r_is_inf(w, sid) || ps_h2r_late(w, sid));
 	}
 	st->slot = slot;
 	if (st->type == PS_H2R_T_DATA && (st->flags & PS_H2R_F_PADDED))
@@ -868,8 +1017,11 @@ static long ps_h2r_step(__u32 idx, void *data)
 	if ((st->state == PS_H2R_DATA || st->state == PS_H2R_SKIP) && !st->left &&
 	    !st->pad_left) {
 		if (((st->type == PS_H2R_T_DATA || st->type == PS_H2R_T_HEADERS) &&
-		     (st->flags & PS_H2R_F_END_STREAM)) || st->type == PS_H2R_T_RST)
+		     (st->flags & PS_H2R_F_END_STREAM)) || st->type == PS_H2R_T_RST) {
+			if (st->type != PS_H2R_T_DATA && st->npaged)
+				ps_h2r_take(1);
 			ps_h2r_release(w, ps_h2r_judge(1));
+		}
 		ps_h2r_pbytes(w);
 		w->fhs = PS_H2S_SLOTS;
 		ps_h2r_frame_end();
@@ -893,8 +1045,11 @@ static long ps_h2r_step(__u32 idx, void *data)
 			return ps_h2r_dead(w);
 		w->done += k;
 		st->hdr_n = n + k;
-		if (n + k == PS_H2R_HDR)
+		if (n + k == PS_H2R_HDR) {
 			ps_h2r_header();
+			if (w->want)
+				ps_h2r_take(0);
+		}
 		return 0;
 	case PS_H2R_PADLEN:
 		if (bpf_skb_load_bytes(c->skb, c->off + w->done, &pad, 1))
@@ -1066,7 +1221,7 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	struct ps_h2r_in *in;
 	struct ps_h2_resp *v;
 	struct ps_h2_conn *h;
-	__u32 len, avail, how;
+	__u32 len, avail, how, i;
 
 	if (!w)
 		return 0;
@@ -1088,9 +1243,14 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	if (!v && !(how & PS_H2R_START))
 		return 0;
 	if (v) {
-		bpf_probe_read_kernel(&w->st, sizeof(w->st), v);
+		/* begun is not read here: only written, at the end. */
+		bpf_probe_read_kernel(&w->st, __builtin_offsetof(struct ps_h2_resp, begun), v);
 	} else {
-		__builtin_memset(&w->st, 0, sizeof(w->st));
+		__builtin_memset(&w->st, 0, __builtin_offsetof(struct ps_h2_resp, begun));
+		for (i = 0; i < PS_H2R_BEGUN; i++) {
+			w->st.begun[i] = 0;
+			barrier();	/* a loop, not a memset the target lacks */
+		}
 		w->st.slot = PS_H2R_SLOTS;
 		w->st.up1 = !!(how & PS_H2R_UP_INF);
 	}
@@ -1098,6 +1258,7 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	w->inf_hi = h ? READ_ONCE(h->inf_hi) : 0;
 	w->inf_bits = h ? READ_ONCE(h->inf_bits) : 0;
 	w->grpc_bits = h ? READ_ONCE(h->grpc_bits) : 0;
+	w->ftag = h ? READ_ONCE(h->ftag) : 0;
 	/* hs is read only on a connection whose requests named their own
 	 * clients (the copy is the costly part of a segment's start). */
 	w->hsnone = !h || !READ_ONCE(h->hs_used);
@@ -1106,6 +1267,7 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	w->msgs = 0;
 	ps_h2r_acc_begin(w);
 	w->no_slot = 0;
+	w->nbeg = 0;
 	w->encoded = 0;
 	w->done = 0;
 	ps_h2r_hs_begin();
@@ -1123,10 +1285,15 @@ __weak __attribute__((noinline)) int ps_h2r_segment(struct __sk_buff *skb,
 	/* Back in place: an update of an LRU hash takes a new element (and
 	 * its locks) at every segment. Only egress writes it, one segment of
 	 * a connection at a time. */
-	if (v)
-		bpf_probe_read_kernel(v, sizeof(w->st), &w->st);
-	else
+	if (!v) {
+		for (i = 0; i < PS_H2R_BEG_SEG && i < w->nbeg; i++)
+			w->st.begun[(w->beg[i] >> 1) & (PS_H2R_BEGUN - 1)] = w->beg[i];
 		bpf_map_update_elem(&ps_h2r, &in->k, &w->st, BPF_ANY);
+	} else {
+		bpf_probe_read_kernel(v, __builtin_offsetof(struct ps_h2_resp, begun), &w->st);
+		for (i = 0; i < PS_H2R_BEG_SEG && i < w->nbeg; i++)
+			WRITE_ONCE(v->begun[(w->beg[i] >> 1) & (PS_H2R_BEGUN - 1)], w->beg[i]);
+	}
 	ps_h2r_acc_end();
 	return ps_h2r_hs_end(ctr);
 }

@@ -456,9 +456,12 @@ static __always_inline void ps_hp_int_done(struct ps_scratch *s, struct ps_h2_co
 		c->name_len = v;
 	c->rstate = PS_HP_STR;
 	c->kok = 0;
-	if (c->ipart == PS_HI_VALUE && c->kname && c->req && s->key_ep) {
+	if (c->ipart == PS_HI_VALUE && c->kname && s->key_ep &&
+	    (c->req || c->kind == PS_HK_INC)) {
 		/* A key header's value: hashed by ps_hp_keyv(), decoded if it is
-		 * Huffman-coded. */
+		 * Huffman-coded. Outside a request (trailers, a block on a
+		 * stream already opened) for the entry it inserts alone: an
+		 * index to it is a later request's key. */
 		ps_key_begin(&s->key, c->kname);
 		c->kst = c->kname == PS_KEY_BEARER ? PS_HKS_LEAD : PS_HKS_BLANK;
 		c->hst = 0;
@@ -870,7 +873,7 @@ static __always_inline void ps_hp_key_done(struct ps_scratch *s, struct ps_h2_co
 	if ((st == PS_HKS_KEY || st == PS_HKS_END) && k->len && (!c->huff || c->hacc)) {
 		c->kid = ps_key_sum(k);
 		c->kok = ps_hp_key_keep();
-		if (k->cur > k->kind) {
+		if (c->req && k->cur > k->kind) {
 			k->id = c->kid;
 			k->kind = k->cur;
 		}

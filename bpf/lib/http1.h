@@ -725,9 +725,13 @@ static __always_inline void ps_h1_header(struct ps_scratch *s, __u32 ls, __u32 c
 			ps_h1_te(h, ls, ce);
 		else if ((h->flags & PS_H1F_PREV_CL) && !(h->flags & PS_H1F_CLEN))
 			ps_h1_clen(h, ls, ce);
+		else if (s->key.flags & (PS_KEYF_FOLD | PS_KEYF_FOLD_KEY))
+			/* ... and so is a key line's whose key had not begun. */
+			ps_key_folded(s, ls, ce);
 		return;
 	}
 	h->flags &= ~(PS_H1F_PREV_TE | PS_H1F_PREV_CL);
+	s->key.flags &= ~(PS_KEYF_FOLD | PS_KEYF_FOLD_KEY);
 	if (!s->colon) {
 		/* Not a header: the message ends here for framing, though
 		 * completion still follows the headers. */

@@ -163,9 +163,56 @@ static __always_inline void ps_h2_frame(struct ps_scratch *s, __u8 type, __u32 s
 }
 
 /*
+ * The inference streams whose bits left the window in the segment (the
+ * window as it was at the segment's start, lo_hi0 and lo_bits0, against
+ * where ps_h2_mark_inf() moved it), each with its client if hs still holds
+ * it, go to ps_h2_late if its answer had not begun (the egress's
+ * ps_h2_resp.begun, of connection k): the egress finds it there when the
+ * answer's first DATA comes (h2resp.h ps_h2r_take()). Called at the segment's end
+ * before ps_h2_subj_flow() writes the segment's streams into hs. A global
+ * function, verified once.
+ */
+PS_GLOBAL int ps_h2_late_out(const struct ps_flow_key *k)
+{
+	struct ps_scratch *s = ps_scratch();
+	const struct ps_h2_resp *r;
+	struct ps_h2_subj *e;
+	__u32 d, b, q, o;
+	__u64 m;
+
+	if (!s || !k)
+		return 0;
+	d = (s->h2c.inf_hi - s->lo_hi0) >> 1;
+	b = d >= 64 ? 0 : 64 - d;
+	m = s->lo_bits0 >> b;
+	for (q = 0; q < 64 && m; q++, m >>= 1) {
+		if (!(m & 1))
+			continue;
+		o = s->lo_hi0 - 2 * (b + q);
+		/* Its answer began: the egress has its scan. */
+		r = bpf_map_lookup_elem(&ps_h2r, k);
+		if (r && READ_ONCE(r->begun[(o >> 1) & (PS_H2R_BEGUN - 1)]) == o)
+			continue;
+		s->lk.tag = s->h2c.ftag;
+		s->lk.sid = o;
+		s->lk.pad = 0;
+		__builtin_memset(&s->lv, 0, sizeof(s->lv));
+		s->lv.grpc = (s->lo_g0 >> (b + q)) & 1;
+		e = &s->h2c.hs[(o >> 1) & (PS_H2S_SLOTS - 1)];
+		if (e->sid == o && e->gen) {
+			s->lv.slot = e->slot;
+			s->lv.gen = e->gen;
+		}
+		bpf_map_update_elem(&ps_h2_late, &s->lk, &s->lv, BPF_ANY);
+	}
+	return 0;
+}
+
+/*
  * Stream sid (the highest the client has opened) is an inference request:
  * the egress program scans the DATA of its response (h2resp.h). Streams
- * ascend, so the bits move up by the streams opened since the last one.
+ * ascend, so the bits move up by the streams opened since the last one
+ * (the inference streams whose bits leave: ps_h2_late_out()).
  */
 static __always_inline void ps_h2_mark_inf(struct ps_h2_conn *c, __u32 sid, __u64 grpc)
 {

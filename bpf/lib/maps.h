@@ -196,6 +196,26 @@ static __always_inline __u32 ps_h2_hs_at(const struct ps_h2_subj *hs, __u32 sid)
 	return sid && hs[j].sid == sid && hs[j].gen ? j : PS_H2S_SLOTS;
 }
 
+/*
+ * The server's side of HTTP/2 connections (egress, h2resp.h; the ingress
+ * reads which answers began: http2.h ps_h2_late_out()).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_MAX_H2_CONNS);
+	__type(key, struct ps_flow_key);
+	__type(value, struct ps_h2_resp);
+} ps_h2r SEC(".maps") __weak;
+
+/* Inference streams that left a connection's window of 64 (http2.h ps_h2_late_out()). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_MAX_H2_LATE);
+	__type(key, struct ps_h2_stream_key);
+	__type(value, struct ps_h2_late);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_h2_late SEC(".maps") __weak;
+
 /* Their entries' key ids and forwarded walks (hpack.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

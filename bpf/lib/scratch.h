@@ -168,6 +168,12 @@ struct ps_scratch {
 	__u32 b_carry;		/* bytes of the flow's request client (ps_rq_queue.b_slot) */
 	__u32 b_moved;		/* bytes of the segment not the connection's client's ... */
 	__u32 b_conn;		/* ... and bytes handed back to it */
+	__u32 lo_hi0;		/* the HTTP/2 window of inference streams at the segment's
+				 * start (h2c.inf_hi ... */
+	__u64 lo_bits0;		/* ... inf_bits ... */
+	__u64 lo_g0;		/* ... and grpc_bits) */
+	struct ps_h2_stream_key lk;	/* a stream that left it (ps_h2_late_out()) ... */
+	struct ps_h2_late lv;	/* ... and what the egress needs of it */
 	__u32 hsb[PS_H2S_SLOTS];	/* bytes of the HTTP/2 streams of h2c.hs (PS_BC_HS) ... */
 	__u32 hsm[PS_H2S_SLOTS];	/* ... and their gRPC messages */
 	__u8 buf[PS_BUF_SIZE + 64];

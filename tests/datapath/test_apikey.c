@@ -214,6 +214,85 @@ static void case_cuts(void)
 	default_limit(1);
 }
 
+/*
+ * A key line whose key comes on an obs-fold line (RFC 9112 section 5.2:
+ * h11 and http-parser join it to the line before with a blank, so the
+ * server reads "Bearer KEY"): the key after Authorization's "Bearer", or
+ * after the name's colon, on the next line or the one after, the blanks
+ * (spaces and tabs) drawn at random; each request cut in two at every
+ * byte. And folds that carry no key: after a line that is not a key's,
+ * after another scheme, after a key already read (its key stays).
+ */
+static void case_folded(void)
+{
+	static const char *const form[] = {
+		"Authorization: Bearer%s\r\n%s%s\r\n",
+		"Authorization:%s\r\n%sBearer %s\r\n",
+		"authorization: bEARER%s\r\n \r\n%s%s\r\n",
+		"X-Api-Key:%s\r\n%s%s\r\n",
+		"api-key:%s\r\n\t\r\n%s%s\r\n",
+	};
+	char key[64], lines[512], r[2048], b1[8], b2[8], name[64];
+	unsigned int f, v, n, cut, sends;
+	uint32_t addr = 0xc613c000;	/* 198.19.192.0: 0x400 addresses a form */
+	struct conn cn;
+	struct ck c;
+
+	srand(20261207);
+	default_limit(0);
+	for (f = 0; f < sizeof(form) / sizeof(form[0]); f++) {
+		snprintf(key, sizeof(key), "sk-folded-%u-%08x", f, (unsigned int)rand());
+		remember(key);
+		snprintf(name, sizeof(name), "key-folded-%u-cut-everywhere", f);
+		ck_init(&c, name);
+		sends = 0;
+		for (v = 0; v < 3; v++) {
+			/* 0 to 2 blanks at the line's end, 1 to 3 at the fold's start */
+			unsigned int k, n1 = rand() % 3, n2 = 1 + rand() % 3;
+
+			for (k = 0; k < n1; k++)
+				b1[k] = rand() % 2 ? ' ' : '\t';
+			b1[n1] = 0;
+			for (k = 0; k < n2; k++)
+				b2[k] = rand() % 2 ? ' ' : '\t';
+			b2[n2] = 0;
+			snprintf(lines, sizeof(lines), form[f], b1, b2, key);
+			n = mkreq(r, sizeof(r), lines);
+			for (cut = 0; cut < n; cut++) {
+				if (handshake_to(&cn, ++addr, KEY_PORT))
+					ck_fail(&c, "handshake");
+				if (send_steps(&cn, 0, r, n, cut) != TC_ACT_OK) {
+					ck_fail(&c, "cut at %u: held back", cut);
+					break;
+				}
+				sends++;
+			}
+		}
+		expect_key(&c, key, sends, 0);
+		expect_addr(&c, addr, 0);
+		ck_end(&c);
+		addr = (addr & ~0x3ffu) + 0x400;
+	}
+	default_limit(1);
+
+	ck_init(&c, "key-folded-no-key");
+	remember("sk-folded-none-1");
+	expect(&c, one(++addr, KEY_PORT, "Authorization: Bearer\r\nX-Other: 1\r\n sk-folded-none-1\r\n",
+		       0), TC_ACT_OK, "a fold after another line");
+	expect_addr(&c, addr, 1);
+	expect_key(&c, "sk-folded-none-1", 0, 0);
+	expect(&c, one(++addr, KEY_PORT, "Authorization: Basic\r\n sk-folded-none-1\r\n", 0),
+	       TC_ACT_OK, "a fold after another scheme");
+	expect_addr(&c, addr, 1);
+	expect_key(&c, "sk-folded-none-1", 0, 0);
+	remember("sk-folded-first");
+	expect(&c, one(++addr, KEY_PORT, "Authorization: Bearer sk-folded-first\r\n sk-folded-none-1\r\n",
+		       0), TC_ACT_OK, "a fold after a key");
+	expect_key(&c, "sk-folded-first", 1, 0);
+	expect_key(&c, "sk-folded-none-1", 0, 0);
+	ck_end(&c);
+}
+
 /* The limit (BURST an hour) is each key's, across addresses and connections. */
 static void case_limit(void)
 {
@@ -485,6 +564,7 @@ int main(void)
 	}
 	cases_headers();
 	case_cuts();
+	case_folded();
 	case_limit();
 	case_block();
 	case_forwarded();

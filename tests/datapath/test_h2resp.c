@@ -5,7 +5,8 @@
  * follower (bpf/lib/h2resp.h) on the edge cases a capture rarely holds in
  * one place: a frame header cut across segments, PADDED DATA (its padding
  * full of "data:" lines that must not count), streams interleaved frame by
- * frame, more inference streams at once than it has slots, a usage key
+ * frame, more inference streams at once than it has slots (scans put
+ * aside and brought back), a usage key
  * cut across DATA frames and segments, a hole in the server's stream, the
  * token limit debited as HTTP/1's answers debit it (a token_reserve
  * too), and the server's frames
@@ -196,13 +197,17 @@ static void case_interleave(void)
 }
 
 /*
- * Nine inference streams at once, one more than the follower has slots
- * (PS_H2R_SLOTS): the ninth's DATA frames are walked past unscanned and
- * count in stats.h2_no_slot; once a stream has ended its slot serves the
- * next stream.
+ * Twelve inference streams at once, four more than the follower has slots
+ * (PS_H2R_SLOTS): each one's first event (shorter than the bytes held
+ * before an answer is judged) in one segment, so that scans are put aside
+ * with their held bytes and brought back; then a stream put aside is
+ * reset by the server (RST_STREAM), another ends on trailing HEADERS,
+ * each with its event as its estimate; the rest end with [DONE]. Every
+ * DATA frame is scanned (stats.h2_no_slot does not move).
  */
 static void case_slots(void)
 {
+	static const unsigned char rst[4] = { 0, 0, 0, 8 }, trailer[1] = { 0x88 };
 	uint64_t ns0 = stat(PS_STAT_H2_NO_SLOT);
 	unsigned char b[2048];
 	struct want w = { 0 };
@@ -213,21 +218,79 @@ static void case_slots(void)
 
 	ck_init(&c, "h2r-slots");
 	open_h2(&c, &cn, CLIENT_BASE + 4, &off);
-	for (sid = 1; sid <= 19; sid += 2)
+	for (sid = 1; sid <= 23; sid += 2)
 		request(&c, &cn, &off, sid, INF_PATH);
-	for (sid = 1; sid <= 17; sid += 2)
+	for (sid = 1; sid <= 23; sid += 2)
 		n += data(b + n, sid, "data: {\"c\":\"a\"}\n\n", 0);
-	/* Stream 17, the ninth, again; then stream 1 ends, stream 19 takes its slot. */
-	n += data(b + n, 17, "data: {\"c\":\"b\"}\n\n", 0);
+	expect(&c, ssend(&cn, b, n), TC_ACT_OK, "twelve streams' first events");
+	n = data(b, 3, "data: {\"c\":\"b\"}\n\n", 0);
+	n += h2f(b + n, 3, 0, 5, rst, sizeof(rst));
+	n += h2f(b + n, 1, 0x5, 7, trailer, sizeof(trailer));
 	n += data(b + n, 1, "data: {\"usage\":{\"completion_tokens\":5}}\n\n", 1);
-	n += data(b + n, 19, "data: {\"c\":\"a\"}\n\n", 1);
-	expect(&c, ssend(&cn, b, n), TC_ACT_OK, "the frames");
-	w.events = 8 + 1 + 1;
+	expect(&c, ssend(&cn, b, n), TC_ACT_OK, "an event, RST_STREAM, trailers, usage");
+	n = 0;
+	for (sid = 9; sid <= 23; sid += 2)
+		n += data(b + n, sid, "data: [DONE]\n\n", 1);
+	expect(&c, ssend(&cn, b, n), TC_ACT_OK, "the others' [DONE]");
+	w.events = 12 + 1 + 1 + 8;
 	w.tx = 5;
-	w.est = 1;	/* stream 19 ended without usage */
+	w.est = 1 + 1 + 8;	/* streams 5 and 7, and 9 to 23: an event each */
 	expect_tokens(&c, cn.caddr, &w);
-	if (stat(PS_STAT_H2_NO_SLOT) - ns0 != 2)
-		ck_fail(&c, "stats.h2_no_slot grew by %llu, expected 2",
+	if (stat(PS_STAT_H2_NO_SLOT) != ns0)
+		ck_fail(&c, "stats.h2_no_slot grew by %llu, expected 0",
+			(unsigned long long)(stat(PS_STAT_H2_NO_SLOT) - ns0));
+	ck_end(&c);
+}
+
+/*
+ * A client's own connection with 100 inference requests sent before the
+ * first answer begins: the 36 oldest streams have left the ingress's
+ * window of 64 by then (ps_h2_late). Every answer is scanned: each
+ * stream's usage counts, whatever its age, the answers in a shuffled
+ * order, ten streams' frames a segment.
+ */
+static void case_late(void)
+{
+	uint64_t ns0 = stat(PS_STAT_H2_NO_SLOT);
+	unsigned char b[4096];
+	unsigned int order[100], i, j, t, n, ctok[100];
+	struct want w = { 0 };
+	struct conn cn;
+	struct ck c;
+	uint32_t off;
+	char ev[160];
+
+	ck_init(&c, "h2r-late");
+	open_h2(&c, &cn, CLIENT_BASE + 55, &off);
+	for (i = 0; i < 100; i++)
+		request(&c, &cn, &off, 2 * i + 1, INF_PATH);
+	srand(64);
+	for (i = 0; i < 100; i++) {
+		order[i] = i;
+		ctok[i] = 1 + rand() % 500;
+	}
+	for (i = 99; i > 0; i--) {
+		j = rand() % (i + 1);
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (i = 0; i < 100; i += 10) {
+		n = 0;
+		for (j = i; j < i + 10; j++) {
+			snprintf(ev, sizeof(ev), "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,"
+				 "\"completion_tokens\":%u}}\n\n", ctok[order[j]]);
+			n += resp_headers(b + n, 2 * order[j] + 1);
+			n += data(b + n, 2 * order[j] + 1, ev, 1);
+			w.tx += ctok[order[j]];
+		}
+		expect(&c, ssend(&cn, b, n), TC_ACT_OK, "ten answers");
+	}
+	w.events = 100;
+	w.rx = 200;
+	expect_tokens(&c, cn.caddr, &w);
+	if (stat(PS_STAT_H2_NO_SLOT) != ns0)
+		ck_fail(&c, "stats.h2_no_slot grew by %llu, expected 0",
 			(unsigned long long)(stat(PS_STAT_H2_NO_SLOT) - ns0));
 	ck_end(&c);
 }
@@ -917,6 +980,7 @@ int main(void)
 	case_padded();
 	case_interleave();
 	case_slots();
+	case_late();
 	case_hole();
 	case_debit();
 	case_reserve();

@@ -31,9 +31,8 @@ endpoint key forwarded_for) a stream's figures are those of the client
 its request's x-forwarded-for or forwarded fields name (tshark's HPACK
 decoding of the stream's first HEADERS, walked as tests/lib/tshark_counts.py
 walks them: only from a peer inside a --trusted prefix), else the
-connection's client's; as the datapath keeps them (tshark_counts.py: the
-stream ids whose (id / 2) mod H2_KEPT entry the latest such stream's
-HEADERS filled), when the answer's first DATA frame comes.
+connection's client's. (The answers' payload bytes follow the datapath's
+window of 64 streams: tshark_counts.py; their events and tokens do not.)
 
 Prints {"clients": {ADDR: {...figures, "streams": N}}} as JSON.
 """
@@ -47,7 +46,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tshark_counts import H2_KEPT, forwarded_client  # noqa: E402
+from tshark_counts import forwarded_client  # noqa: E402
 
 
 def find(v, key):
@@ -151,7 +150,6 @@ def main():
     inf = {}
     body = {}
     who = {}
-    kept, first = {}, set()
     for client, tcps, from_server, f in frames(a.cap, a.port, a.upgrade):
         if "upgrade" in f:
             inf[(client, tcps, 1)] = any(f["upgrade"].startswith(x) for x in paths)
@@ -167,15 +165,7 @@ def main():
                     who[key], _ = forwarded_client(
                         client, header_values(f, "x-forwarded-for"),
                         header_values(f, "forwarded"), a.forwarded_for, a.trusted)
-                    if inf[key] and who[key] != client:
-                        kept.setdefault(tcps, {})[(sid >> 1) % H2_KEPT] = sid
         elif from_server and t == 0 and "http2.data.data" in f:
-            if key in who and key not in first:
-                # Its answer is its client's if the datapath still keeps
-                # the stream when the answer's first DATA comes.
-                first.add(key)
-                if kept.get(tcps, {}).get((sid >> 1) % H2_KEPT) != sid:
-                    who[key] = client
             d = bytes.fromhex(f["http2.data.data"].replace(":", ""))
             if len(d) > int(f["http2.length"]):
                 # The stream's last frame carries its body reassembled

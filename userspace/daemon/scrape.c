@@ -624,8 +624,8 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 			  "than a segment's steps, padding longer than its frame.",
 			  PS_STAT_H2_RESP_LOST },
 			{ "penstock_datapath_h2_frames_unscanned_total",
-			  "DATA frames of HTTP/2 inference streams not scanned for usage: "
-			  "more streams open at once on their connection than it follows.",
+			  "HTTP/2 inference streams whose scan for usage was lost: not put "
+			  "aside while more than 8 of their connection's were in progress.",
 			  PS_STAT_H2_NO_SLOT },
 			{ "penstock_datapath_encoded_responses_total",
 			  "Answers to inference requests with a Content-Encoding (gzip, "
