@@ -709,6 +709,17 @@ static __always_inline void ps_h1_te(struct ps_http *h, __u32 p, __u32 ce)
 }
 
 
+/*
+ * What a header line that is no obs-fold ends, the fast path's lines
+ * (ps_g_h1_skim()) as any other: the previous line's value can no longer
+ * go on.
+ */
+static __always_inline void ps_h1_unfold(struct ps_scratch *s)
+{
+	s->h.flags &= ~(PS_H1F_PREV_TE | PS_H1F_PREV_CL);
+	s->key.flags &= ~(PS_KEYF_FOLD | PS_KEYF_FOLD_KEY);
+}
+
 /* A header line of the block (not its empty end). */
 static __always_inline void ps_h1_header(struct ps_scratch *s, __u32 ls, __u32 ce)
 {
@@ -730,8 +741,7 @@ static __always_inline void ps_h1_header(struct ps_scratch *s, __u32 ls, __u32 c
 			ps_key_folded(s, ls, ce);
 		return;
 	}
-	h->flags &= ~(PS_H1F_PREV_TE | PS_H1F_PREV_CL);
-	s->key.flags &= ~(PS_KEYF_FOLD | PS_KEYF_FOLD_KEY);
+	ps_h1_unfold(s);
 	if (!s->colon) {
 		/* Not a header: the message ends here for framing, though
 		 * completion still follows the headers. */
@@ -1032,7 +1042,7 @@ static __always_inline int ps_h1_plain(const __u8 *buf, __u32 q)
  * Transfer-Encoding, Upgrade, the key lines, the forwarded lines) by its
  * first eight bytes in any case (ps_h1_plain(): a superset of the names
  * ps_h1_header() compares). A line taken leaves what the slow path leaves
- * for it: the previous line's PS_H1F_PREV_* gone, s->colon set (by
+ * for it: what a line ends gone (ps_h1_unfold()), s->colon set (by
  * ps_find_nl()), nothing pending.
  *
  * From the header line at s->ls: s->ls moved to the start of the first
@@ -1071,7 +1081,7 @@ __weak __attribute__((noinline)) int ps_g_h1_skim(void)
 				break;
 			next++;
 		}
-		s->h.flags &= ~(PS_H1F_PREV_TE | PS_H1F_PREV_CL);
+		ps_h1_unfold(s);
 		s->ls = next;
 		q = next;
 	}

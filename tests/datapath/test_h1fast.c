@@ -139,7 +139,7 @@ static void request(void)
 		"/v1/chat/completions", "/v1/embeddings", "/health", "/v1/chat%2Fcompletions",
 		"http://h.example/v1/completions", "/v1/completions?x=1", "*", "h.example:443",
 	};
-	unsigned int i, n, blen = 0, chunked = 0, r;
+	unsigned int i, n, blen = 0, chunked = 0, r, keyfold = 0;
 	char v[128];
 
 	if (!rndn(10))
@@ -190,10 +190,20 @@ static void request(void)
 			puts_(r == 0 ? "chunked" : r == 1 ? "gzip, Chunked" : "identity");
 			chunked = r < 2;
 		} else if (!strcasecmp(nm, "Authorization")) {
-			puts_(rndn(5) ? "Bearer sk-" : "Basic ");
-			text(8 + rndn(60));
+			r = rndn(6);
+			if (r < 2) {
+				/* the key to come on an obs-fold line */
+				puts_(r ? "Bearer " : "");
+				keyfold = 1;
+			} else {
+				puts_(r < 5 ? "Bearer sk-" : "Basic ");
+				text(8 + rndn(60));
+			}
 		} else if (!strcasecmp(nm, "X-Api-Key") || !strcasecmp(nm, "Api-Key")) {
-			text(4 + rndn(40));
+			if (rndn(3))
+				text(4 + rndn(40));
+			else
+				keyfold = 1;
 		} else if (!strcasecmp(nm, "X-Forwarded-For")) {
 			snprintf(v, sizeof(v), "192.0.2.%u, 198.18.%u.%u", rndn(256), rndn(3),
 				 rndn(256));
@@ -211,6 +221,16 @@ static void request(void)
 		if ((!strcasecmp(nm, "Content-Length") || !strcasecmp(nm, "Transfer-Encoding")) &&
 		    !rndn(3))
 			fold();
+		/* a key on an obs-fold line, right after its name's line or
+		 * after a line that ends the value (which the fold then is not) */
+		if (keyfold) {
+			keyfold = 0;
+			if (rndn(2))
+				puts_(rndn(2) ? "Host: h\r\n" : "Accept: */*\r\n");
+			puts_(rndn(3) ? " sk-" : "\t Bearer ");
+			text(4 + rndn(20));
+			eol();
+		}
 	}
 	eol();
 	if (nhends < 64)
