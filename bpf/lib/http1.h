@@ -22,6 +22,15 @@
 #include "apikey.h"
 #include "http2.h"
 
+/*
+ * The fast paths (on unless a test or a benchmark turns them off): header
+ * lines no per-line code acts on taken in one call (ps_g_h1_skim()), and
+ * a request target's path without escapes copied a word at a time
+ * (ps_g_path_words()). Each leaves exactly what the slow path leaves;
+ * tests/datapath/test_h1fast.c runs both on the same traffic.
+ */
+const volatile __u8 ps_h1_fast __weak = 1;
+
 /* Parser state between flow and scratch: the carry only when it holds a line. */
 static __always_inline void ps_h1_copy(struct ps_http *dst, const struct ps_http *src)
 {
@@ -460,6 +469,56 @@ static long ps_path_cb(__u32 i, void *data)
 }
 
 /*
+ * The fast path of a path without escapes (ps_h1_fast): its words copied
+ * to s->path as ps_path_cb() would copy them, in one loop, up to the
+ * space that ends it; 1 if the walk is over (the space found), 0 to let
+ * ps_path_cb() go on from where it stopped (a '%', the path's end not in
+ * sight, s->path full). The bytes before the space are merged into the
+ * word they share, the rest of s->path left as the byte-by-byte copy
+ * leaves it. A global function, verified once, called where
+ * ps_path_cb() is called, as deep.
+ */
+__weak __attribute__((noinline)) int ps_g_path_words(void)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 q, n, end, k;
+	__u64 w, t, m;
+
+	/* from the path's start: s->walk_n is 0 */
+	if (!s || s->walk_n)
+		return 0;
+	q = s->walk_q;
+	end = s->walk_end;
+	if (end > PS_BUF_SIZE)
+		return 0;
+	for (n = 0; n <= PS_PATH_MAX - 8; n += 8) {
+		if (q + n + 8 > end)
+			break;
+		w = ps_load64(s->buf, q + n);
+		t = ps_zero_bytes(w ^ 0x2020202020202020ULL) |
+		    ps_zero_bytes(w ^ 0x2525252525252525ULL);	/* ' ', '%' */
+		if (!t) {
+			*(__u64 *)(void *)&s->path[n] = w;
+			continue;
+		}
+		k = ps_lowest_byte(t);
+		if (s->buf[(q + n + k) & PS_BUF_MASK] != ' ')
+			break;
+		if (k) {
+			m = ps_mask(k);
+			*(__u64 *)(void *)&s->path[n] =
+				(*(__u64 *)(void *)&s->path[n] & ~m) | (w & m);
+		}
+		s->walk_q = q + n + k;
+		s->walk_n = n + k;
+		return 1;
+	}
+	s->walk_q = q + n;
+	s->walk_n = n;
+	return 0;
+}
+
+/*
  * Does the request target at p (up to a space or end) name one of the
  * endpoint's inference paths, as the server routes it? An absolute-form
  * target (http://host/path, RFC 9112 section 3.2.2) is routed by its path,
@@ -490,7 +549,8 @@ __weak __attribute__((noinline)) int ps_g_inference(__u32 p, __u32 end, __u32 ep
 	s->walk_q = p;
 	s->walk_end = end;
 	s->walk_n = 0;
-	bpf_loop(3 * PS_PATH_MAX, ps_path_cb, NULL, 0);
+	if (!ps_h1_fast || !ps_g_path_words())
+		bpf_loop(3 * PS_PATH_MAX, ps_path_cb, NULL, 0);
 	return ps_inference_path(s->path, s->walk_n, ep);
 }
 
@@ -649,6 +709,17 @@ static __always_inline void ps_h1_te(struct ps_http *h, __u32 p, __u32 ce)
 }
 
 
+/*
+ * What a header line that is no obs-fold ends, the fast path's lines
+ * (ps_g_h1_skim()) as any other: the previous line's value can no longer
+ * go on.
+ */
+static __always_inline void ps_h1_unfold(struct ps_scratch *s)
+{
+	s->h.flags &= ~(PS_H1F_PREV_TE | PS_H1F_PREV_CL);
+	s->key.flags &= ~(PS_KEYF_FOLD | PS_KEYF_FOLD_KEY);
+}
+
 /* A header line of the block (not its empty end). */
 static __always_inline void ps_h1_header(struct ps_scratch *s, __u32 ls, __u32 ce)
 {
@@ -670,8 +741,7 @@ static __always_inline void ps_h1_header(struct ps_scratch *s, __u32 ls, __u32 c
 			ps_key_folded(s, ls, ce);
 		return;
 	}
-	h->flags &= ~(PS_H1F_PREV_TE | PS_H1F_PREV_CL);
-	s->key.flags &= ~(PS_KEYF_FOLD | PS_KEYF_FOLD_KEY);
+	ps_h1_unfold(s);
 	if (!s->colon) {
 		/* Not a header: the message ends here for framing, though
 		 * completion still follows the headers. */
@@ -930,6 +1000,94 @@ __weak __attribute__((noinline)) int ps_find_nl(__u32 from, __u32 len)
 	return -1;
 }
 
+/* Could no per-line code act on the header line at q (read as far as
+ * eight bytes past its start, in any case)? */
+static __always_inline int ps_h1_plain(const __u8 *buf, __u32 q)
+{
+	const __u64 lc = 0x2020202020202020ULL;
+	__u8 c0 = buf[q & PS_BUF_MASK];
+	__u64 w = ps_load64(buf, q) | lc;
+
+	if (c0 == '\r' || c0 == '\n' || c0 == ' ' || c0 == '\t')
+		return 0;
+	switch (c0 | 0x20) {
+	case 'c':
+		return w != PS_W8("content-") ||
+		       ((ps_load64(buf, q + 8) | lc) & ps_mask(6)) != PS_W8("length");
+	case 't':
+		return w != PS_W8("transfer");
+	case 'u':
+		return (w & ps_mask(7)) != PS_W8("upgrade");
+	case 'a':
+		return (w & ps_mask(7)) != PS_W8("api-key") && w != PS_W8("authoriz");
+	case 'x':
+		return w != PS_W8("x-api-ke") && w != PS_W8("x-forwar");
+	case 'f':
+		return w != PS_W8("forwarde");
+	}
+	return 1;
+}
+
+/* Header lines one ps_g_h1_skim() call takes at most. */
+#define PS_SKIM_LINES	32
+
+/*
+ * The fast path through a header block (ps_h1_fast): the header lines that
+ * no per-line code acts on are taken in one call, a loop over lines,
+ * instead of a bpf_loop() turn and a ps_h1_next() call each. Left to
+ * ps_h1_next()'s line-by-line path, unchanged: the request line, the
+ * block's empty end, an obs-fold, a line without a colon, a line end
+ * other than CRLF or LF, a line the buffer does not hold whole, and every
+ * line whose name could be one the parser reads (Content-Length,
+ * Transfer-Encoding, Upgrade, the key lines, the forwarded lines) by its
+ * first eight bytes in any case (ps_h1_plain(): a superset of the names
+ * ps_h1_header() compares). A line taken leaves what the slow path leaves
+ * for it: what a line ends gone (ps_h1_unfold()), s->colon set (by
+ * ps_find_nl()), nothing pending.
+ *
+ * From the header line at s->ls: s->ls moved to the start of the first
+ * line the fast path does not take, PS_SKIM_LINES taken at most. Each line
+ * end is found by ps_find_nl(), as on the slow path. A global function,
+ * verified once; called from the line callback (ps_h1_line_cb()), where
+ * ps_find_nl() is as many calls deep below it as below ps_h1_next() (the
+ * chain of calls is at its stack's limit: no local is added there).
+ */
+__weak __attribute__((noinline)) int ps_g_h1_skim(void)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 i, q, len, next;
+	int nl;
+
+	if (!s || s->h.state != PS_H1_HEADERS || (s->key.flags & PS_KEYF_CONT) ||
+	    (s->fw.flags & PS_FWDF_CONT))
+		return 0;
+	q = s->ls;
+	len = s->len;
+	if (len > PS_LINE_CARRY + PS_CHUNK)
+		return 0;
+	/* The scratch is looked up again after each call: fewer values live
+	 * across it. */
+	for (i = 0; i < PS_SKIM_LINES; i++) {
+		s = ps_scratch();
+		if (!s || q >= len || !ps_h1_plain(s->buf, q))
+			break;
+		nl = ps_find_nl(q, len);
+		s = ps_scratch();
+		if (!s || nl < 0 || nl >= len || !s->colon)
+			break;
+		next = nl + 1;
+		if (s->buf[nl & PS_BUF_MASK] == '\r') {
+			if (next >= len || s->buf[next & PS_BUF_MASK] != '\n')
+				break;
+			next++;
+		}
+		ps_h1_unfold(s);
+		s->ls = next;
+		q = next;
+	}
+	return 0;
+}
+
 /*
  * Handle the next complete line of the scratch buffer. Returns non-zero
  * to stop: no complete line is left, or the parser left the line-oriented
@@ -999,7 +1157,11 @@ PS_GLOBAL int ps_h1_next(void)
 /* bpf_loop callback around ps_h1_next(). */
 static long ps_h1_line_cb(__u32 idx, void *ctx)
 {
-	int stop = ps_h1_next();
+	int stop;
+
+	if (ps_h1_fast)
+		ps_g_h1_skim();
+	stop = ps_h1_next();
 
 	/* A forwarded line's entries, walked here, and a key line's key,
 	 * hashed here: one call above the line's parsing, where calls and
