@@ -43,6 +43,8 @@
 #define PS_HP_MATCH	7	/* a :path value is read: to compare (ps_hp_matched()) */
 #define PS_HP_KEYV	8	/* in a key header's value: read by ps_hp_keyv() */
 #define PS_HP_FWDV	9	/* in a forwarded header's value: read by ps_hp_fwdv() (h2fwd.h) */
+#define PS_HP_PCT	10	/* a :path value no endpoint path as sent: decoded and
+				 * compared again (ps_hp_pct_path()) */
 
 /* ps_h2_conn.fname: the literal's name is a forwarded header's */
 #define PS_HFN_NONE	0
@@ -123,7 +125,8 @@ static __always_inline int ps_hp_xff_len(__u32 n)
 /* The feed stops for the caller: a :path to compare, a key value to read. */
 static __always_inline int ps_hp_stop(const struct ps_h2_conn *c)
 {
-	return c->rstate == PS_HP_MATCH || c->rstate == PS_HP_KEYV || c->rstate == PS_HP_FWDV;
+	return c->rstate == PS_HP_MATCH || c->rstate == PS_HP_KEYV || c->rstate == PS_HP_FWDV ||
+	       c->rstate == PS_HP_PCT;
 }
 
 /* A fresh table for a connection that turned HTTP/2. */
@@ -563,6 +566,116 @@ static __always_inline void ps_hp_str_done(struct ps_scratch *s, struct ps_h2_co
 	ps_hp_value_done(c);
 }
 
+/* The :path compared (c->inf): the representation goes on. */
+static __always_inline void ps_hp_path_done(struct ps_h2_conn *c)
+{
+	ps_hp_path(c, c->inf ? PS_H2P_INF : PS_H2P_OTHER);
+	if (c->kind == PS_HK_INDEXED)
+		c->rstate = PS_HP_START;
+	else
+		ps_hp_value_done(c);
+}
+
+/* A byte of the decoded :path into the scratch's path, as ps_path_cb() keeps a target's. */
+static __always_inline void ps_hp_pct_out(struct ps_scratch *s, __u8 b)
+{
+	__u32 n = s->walk_n;
+
+	if (n < PS_PATH_MAX) {
+		s->path[n & (PS_PATH_MAX - 1)] = b;
+		s->walk_n = n + 1;
+	}
+}
+
+/* A symbol of the :path, its %XX escapes decoded as an HTTP/1 target's are. */
+static __always_inline void ps_hp_pct_sym(struct ps_scratch *s, __u8 b)
+{
+	int d = ps_hexdig(b);
+
+	if (s->pct_pend == 1 && d >= 0) {
+		s->pct_hi = b;
+		s->pct_pend = 2;
+		return;
+	}
+	if (s->pct_pend == 2 && d >= 0) {
+		ps_hp_pct_out(s, (ps_hexdig(s->pct_hi) << 4) | d);
+		s->pct_pend = 0;
+		return;
+	}
+	/* An escape cut short: its bytes as they are. */
+	if (s->pct_pend)
+		ps_hp_pct_out(s, '%');
+	if (s->pct_pend == 2)
+		ps_hp_pct_out(s, s->pct_hi);
+	s->pct_pend = 0;
+	if (b == '%') {
+		s->pct_pend = 1;
+		s->pct_saw = 1;
+		return;
+	}
+	ps_hp_pct_out(s, b);
+}
+
+/* bpf_loop callback: the :path value's next byte (a literal) or 4 bits (Huffman-coded). */
+static long ps_hp_pct_cb(__u32 i, void *data)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 q, e;
+	__u8 b;
+
+	if (!s)
+		return 1;
+	q = s->walk_q;
+	if (q >= s->walk_end || s->walk_n >= PS_PATH_MAX)
+		return 1;
+	s->walk_q = q + 1;
+	if (!s->h2c.huff) {
+		if (q >= PS_HPACK_VAL)
+			return 1;
+		ps_hp_pct_sym(s, s->h2c.val[q]);
+		return 0;
+	}
+	if ((q >> 1) >= PS_HPACK_VAL)
+		return 1;
+	b = s->h2c.val[q >> 1];
+	e = ps_huffdec[s->pct_st & 255][((q & 1) ? b : b >> 4) & 15];
+	if (e & PS_HD_FAIL)
+		return 1;
+	s->pct_st = e & 0xff;
+	if (e & PS_HD_EMIT)
+		ps_hp_pct_sym(s, (e >> 16) & 0xff);
+	return 0;
+}
+
+/*
+ * A :path value that is no endpoint path as sent: does it start with one
+ * once decoded (Huffman) and its %XX escapes decoded, as an HTTP/1 request
+ * target's are (docs/http1-counting.md 7.6)? A server decodes them before
+ * it routes (/v1/chat/%63ompletions is /v1/chat/completions). Only a value
+ * with a '%' is compared again; the representation goes on. Called by
+ * the chunk's step (http2.h), not under ps_hp_matched(): its loop would
+ * not fit on the stack there. A global function, verified once.
+ */
+PS_GLOBAL int ps_hp_pct_path(void)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 vn;
+
+	if (!s || s->h2c.rstate != PS_HP_PCT)
+		return 0;
+	vn = s->h2c.vn;
+	s->walk_q = 0;
+	s->walk_end = s->h2c.huff ? 2 * vn : vn;
+	s->walk_n = 0;
+	s->pct_st = 0;
+	s->pct_pend = 0;
+	s->pct_saw = 0;
+	bpf_loop(2 * PS_HPACK_VAL, ps_hp_pct_cb, NULL, 0);
+	s->h2c.inf = s->pct_saw && ps_inference_path(s->path, s->walk_n, s->endpoint);
+	ps_hp_path_done(&s->h2c);
+	return 0;
+}
+
 /*
  * The :path value read (a literal's, or the static table's) is compared
  * with the endpoint's paths; the representation goes on. A global
@@ -579,11 +692,12 @@ PS_GLOBAL int ps_hp_matched(void)
 	if (c->rstate != PS_HP_MATCH)
 		return 0;
 	c->inf = ps_hp_match(s);
-	ps_hp_path(c, c->inf ? PS_H2P_INF : PS_H2P_OTHER);
-	if (c->kind == PS_HK_INDEXED)
-		c->rstate = PS_HP_START;
-	else
-		ps_hp_value_done(c);
+	/* Not as sent: decoded, one call up (ps_hp_pct_path()). */
+	if (!c->inf && c->vn && c->kind != PS_HK_INDEXED) {
+		c->rstate = PS_HP_PCT;
+		return 0;
+	}
+	ps_hp_path_done(c);
 	return 0;
 }
 
@@ -647,6 +761,7 @@ static long ps_hp_step(__u32 idx, void *data)
 	case PS_HP_MATCH:
 	case PS_HP_KEYV:
 	case PS_HP_FWDV:
+	case PS_HP_PCT:
 		return 1;
 	}
 	if (p >= end)

@@ -658,7 +658,7 @@ PS_GLOBAL __u32 ps_h2_block(__u32 p, __u32 len)
 	c->blk_left -= q - p;
 	p = q;
 	/* A key value cut by the frame's end goes on in a CONTINUATION. */
-	if (c->rstate == PS_HP_MATCH ||
+	if (c->rstate == PS_HP_MATCH || c->rstate == PS_HP_PCT ||
 	    ((c->rstate == PS_HP_KEYV || c->rstate == PS_HP_FWDV) && c->blk_left))
 		return p;
 	if (c->blk_left)
@@ -808,6 +808,8 @@ static __always_inline __u32 ps_h2_chunk(struct ps_scratch *s, __u32 cc, __u32 n
 			break;
 		else if (s->h2c.rstate == PS_HP_MATCH)
 			ps_hp_matched();
+		else if (s->h2c.rstate == PS_HP_PCT)
+			ps_hp_pct_path();
 		else if (s->h2c.rstate == PS_HP_FWDV && s->h2c.blk_left)
 			/* A forwarded value (here: its walk's calls are as deep
 			 * as HTTP/1's, one call below the step). */

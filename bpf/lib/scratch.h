@@ -96,6 +96,12 @@ struct ps_scratch {
 	__u32 walk_q;		/* ... read up to here ... */
 	__u32 walk_end;		/* ... of the line ending here ... */
 	__u32 walk_n;		/* ... this many bytes so far */
+	__u32 pct_st;		/* an HTTP/2 :path decoded (hpack.h ps_hp_pct_path()): the
+				 * Huffman decoder's state ... */
+	__u32 pct_pend;		/* ... a '%' read (1), and a first hex digit (2) ... */
+	__u32 pct_saw;		/* ... any '%' ... */
+	__u8 pct_hi;		/* ... the first hex digit's byte */
+	__u8 pct_pad[3];
 	struct ps_ip6_walk ip6;	/* an IPv6 address being read (addrtext.h) */
 	struct ps_addr ip_addr;	/* an address read from text (addrtext.h) ... */
 	__u8 ip_family;		/* ... and its family */

@@ -19,6 +19,7 @@
  */
 #include "count/flows.h"
 #include "h2.h"
+#include "hpack_writer.h"
 
 /* A HEADERS frame, END_HEADERS, with the block blk[0..n). */
 static unsigned int headers(unsigned char *b, uint32_t sid, const void *blk, unsigned int n)
@@ -117,40 +118,51 @@ static void case_limit(void)
 }
 
 /*
- * A :path with a %XX escape (/v1/chat/%63ompletions): uvicorn hands the
- * decoded path to the application, which routes it as the inference path
- * (as penstock reads an HTTP/1 request target: docs/http1-counting.md
- * 7.6). Over HTTP/2 the :path is compared as sent, so the request is not
- * an inference request and the limit never judges it. Known to fail:
- * PS_H2_PERCENT_PATH=1 runs it.
+ * A :path with %XX escapes (/v1/chat/%63ompletions, /v1%2Fchat/...): a
+ * server decodes them before it routes (uvicorn hands the decoded path to
+ * the application), and penstock reads the :path as it reads an HTTP/1
+ * request target (docs/http1-counting.md 7.6): an inference request,
+ * judged by the limit. Written as a literal and Huffman-coded (as client
+ * libraries write a :path when that is shorter); escapes that decode to
+ * no endpoint path (/health%21, an escape cut short: /v1/chat/%6) stay no
+ * inference request.
  */
 static void case_percent_path(void)
 {
-	unsigned char blk[128], b[256];
-	unsigned int n, k, i;
+	static const char *const esc[] = { "/v1/chat/%63ompletions", "/v1%2Fchat/completions",
+					   "/%76%31/chat/completions?x=%41" };
+	static const char *const other[] = { "/health%21", "/v1/chat/%6", "/v1/chat/%zzompletions" };
+	unsigned char blk[160], b[256];
+	unsigned int n, k, i, huff;
 	struct conn cn;
 	uint32_t off;
 	struct ck c;
 
-	if (!getenv("PS_H2_PERCENT_PATH")) {
-		printf("SKIP h2-percent-path-limited: known to fail (an HTTP/2 :path's %%XX "
-		       "escapes are not decoded: /v1/chat/%%63ompletions is no inference request "
-		       "and passes the limit); PS_H2_PERCENT_PATH=1 runs it\n");
-		return;
+	for (huff = 0; huff < 2; huff++) {
+		ck_init(&c, huff ? "h2-percent-path-limited-huffman" : "h2-percent-path-limited");
+		open_h2_client(&c, &cn, CLIENT_BASE + 6 + huff, &off);
+		for (i = 0; i < 3; i++) {
+			blk[0] = 0x83;
+			blk[1] = 0x86;
+			blk[2] = 0x04;	/* without indexing, name :path */
+			k = 3 + hp_str(blk + 3, other[i], huff);
+			n = headers(b, 1 + 2 * i, blk, k);
+			send_ok(&c, &cn, &off, b, n, "an escaped path that is no endpoint's");
+		}
+		for (i = 0; i < BURST + 1; i++) {
+			blk[0] = 0x83;
+			blk[1] = 0x86;
+			blk[2] = 0x04;
+			k = 3 + hp_str(blk + 3, esc[i % 3], huff);
+			n = headers(b, 7 + 2 * i, blk, k);
+			expect(&c, csend(&cn, off, b, n), i < BURST ? TC_ACT_OK : TC_ACT_SHOT,
+			       i < BURST ? "within the burst" : "over the limit");
+			if (i < BURST)
+				off += n;
+		}
+		expect_h2(&c, cn.caddr, 3 + BURST, BURST, 1);
+		ck_end(&c);
 	}
-	ck_init(&c, "h2-percent-path-limited");
-	open_h2_client(&c, &cn, CLIENT_BASE + 6, &off);
-	for (i = 0; i < BURST + 1; i++) {
-		k = blk_literal_path(blk, "/v1/chat/%63ompletions");
-		blk[2] = 0x04;	/* without indexing */
-		n = headers(b, 1 + 2 * i, blk, k);
-		expect(&c, csend(&cn, off, b, n), i < BURST ? TC_ACT_OK : TC_ACT_SHOT,
-		       i < BURST ? "within the burst" : "over the limit");
-		if (i < BURST)
-			off += n;
-	}
-	expect_h2(&c, cn.caddr, BURST, BURST, 1);
-	ck_end(&c);
 }
 
 /*
