@@ -303,6 +303,18 @@ static __always_inline __u32 ps_key_end(__u32 p, __u32 end)
 #define PS_KEYP_HASH	1	/* hash it and end the key */
 #define PS_KEYP_ZERO	2	/* overwrite it */
 
+/* The key of a line begins at p (its line's value ends at ce): its end found, its hash begun. */
+static __always_inline void ps_key_take(struct ps_scratch *s, __u32 p, __u32 ce, __u32 kind)
+{
+	s->key_p = p;
+	s->key_e = ps_key_end(p, ce);
+	if (!s->key_ep) {
+		s->key_pend = PS_KEYP_ZERO;
+		return;
+	}
+	ps_key_begin(&s->key, kind);
+	s->key_pend = PS_KEYP_HASH;
+}
 /*
  * A complete key line at ls..ce (named at ls): its key is hashed after
  * the line, one call above the line's parsing (ps_key_pending()), where
@@ -320,14 +332,7 @@ static __always_inline void ps_key_header(struct ps_scratch *s, __u32 ls, __u32 
 		s->key.fold = kind;
 		return;
 	}
-	s->key_p = p;
-	s->key_e = ps_key_end(p, ce);
-	if (!s->key_ep) {
-		s->key_pend = PS_KEYP_ZERO;
-		return;
-	}
-	ps_key_begin(&s->key, kind);
-	s->key_pend = PS_KEYP_HASH;
+	ps_key_take(s, p, ce, kind);
 }
 
 /*
@@ -350,14 +355,7 @@ static __always_inline void ps_key_folded(struct ps_scratch *s, __u32 ls, __u32 
 		s->key.flags |= f;
 		return;
 	}
-	s->key_p = p;
-	s->key_e = ps_key_end(p, ce);
-	if (!s->key_ep) {
-		s->key_pend = PS_KEYP_ZERO;
-		return;
-	}
-	ps_key_begin(&s->key, kind);
-	s->key_pend = PS_KEYP_HASH;
+	ps_key_take(s, p, ce, kind);
 }
 
 /* The end of a key line whose key started in an earlier chunk, at ls..ce. */
