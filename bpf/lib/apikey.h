@@ -227,6 +227,12 @@ static __always_inline __u32 ps_key_name(struct ps_scratch *s, __u32 ls, __u32 e
 	return ps_hdr_colon(buf, p, end);
 }
 
+/* Does "Bearer" (any case) stand at p of the scratch's buffer? */
+static __always_inline int ps_key_bearer(const struct ps_scratch *s, __u32 p)
+{
+	return ((ps_load64(s->buf, p) | 0x2020202020202020ULL) & ps_mask(6)) == PS_W8("bearer");
+}
+
 /*
  * Where the key of a key line's value at v starts, before end: after
  * blanks, and after "Bearer" (any case) and blanks for Authorization; 0
@@ -234,7 +240,6 @@ static __always_inline __u32 ps_key_name(struct ps_scratch *s, __u32 ls, __u32 e
  */
 PS_GLOBAL __u32 ps_g_key_start(__u32 v, __u32 end, __u32 kind)
 {
-	const __u64 lc = 0x2020202020202020ULL;
 	struct ps_scratch *s = ps_scratch();
 	__u32 p;
 	__u8 c;
@@ -243,7 +248,7 @@ PS_GLOBAL __u32 ps_g_key_start(__u32 v, __u32 end, __u32 kind)
 		return 0;
 	p = ps_g_skip(v, end, PS_SKIP_BLANKS);
 	if (kind == PS_KEY_BEARER) {
-		if (p + 7 > end || ((ps_load64(s->buf, p) | lc) & ps_mask(6)) != PS_W8("bearer"))
+		if (p + 7 > end || !ps_key_bearer(s, p))
 			return 0;
 		c = s->buf[(p + 6) & PS_BUF_MASK];
 		if (c != ' ' && c != '\t')
@@ -266,7 +271,6 @@ PS_GLOBAL __u32 ps_g_key_start(__u32 v, __u32 end, __u32 kind)
  */
 PS_GLOBAL __u32 ps_g_key_fold(__u32 v, __u32 end, __u32 kind)
 {
-	const __u64 lc = 0x2020202020202020ULL;
 	struct ps_scratch *s = ps_scratch();
 	__u32 p;
 	__u8 c;
@@ -277,8 +281,7 @@ PS_GLOBAL __u32 ps_g_key_fold(__u32 v, __u32 end, __u32 kind)
 	c = s->buf[p & PS_BUF_MASK];
 	if (p >= end || c == '\r' || c == '\n')
 		return PS_KEYF_FOLD;
-	if (kind != PS_KEY_BEARER || p + 6 > end ||
-	    ((ps_load64(s->buf, p) | lc) & ps_mask(6)) != PS_W8("bearer"))
+	if (kind != PS_KEY_BEARER || p + 6 > end || !ps_key_bearer(s, p))
 		return 0;
 	p = ps_g_skip(p + 6, end, PS_SKIP_BLANKS);
 	c = s->buf[p & PS_BUF_MASK];

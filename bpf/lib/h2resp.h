@@ -229,20 +229,27 @@ static __always_inline int ps_h2r_is_grpc(const struct ps_h2r_work *w, __u32 sid
 	return d < 64 && ((w->grpc_bits >> d) & 1);
 }
 
-/*
- * Stream sid is a client's stream more than 64 stream ids behind the newest
- * inference stream: out of the ingress's window, it may be an inference
- * stream kept in ps_h2_late.
- */
-static __always_inline int ps_h2r_late(const struct ps_h2r_work *w, __u32 sid)
-{
-	return (sid & 1) && sid < w->inf_hi && ((w->inf_hi - sid) >> 1) >= 64;
-}
-
 /* A slot's stream is so far behind the newest inference stream that it is taken back. */
 static __always_inline int ps_h2r_stale(const struct ps_h2r_work *w, __u32 sid)
 {
 	return sid < w->inf_hi && ((w->inf_hi - sid) >> 1) >= 64;
+}
+
+/*
+ * Stream sid is a client's stream as far behind (ps_h2r_stale()): out of
+ * the ingress's window, it may be an inference stream kept in ps_h2_late.
+ */
+static __always_inline int ps_h2r_late(const struct ps_h2r_work *w, __u32 sid)
+{
+	return (sid & 1) && ps_h2r_stale(w, sid);
+}
+
+/* Stream sid's key in ps_h2r_page and ps_h2_late, in w->pk. */
+static __always_inline void ps_h2r_key(struct ps_h2r_work *w, __u32 sid)
+{
+	w->pk.tag = w->ftag;
+	w->pk.sid = sid;
+	w->pk.pad = 0;
 }
 
 /* The slot of stream sid, PS_H2R_SLOTS if none. */
@@ -327,9 +334,7 @@ static __always_inline void ps_h2r_page_out(struct ps_h2r_work *w, __u32 k)
 {
 	struct ps_h2r_slot *sl = &w->st.s[k & (PS_H2R_SLOTS - 1)];
 
-	w->pk.tag = w->ftag;
-	w->pk.sid = sl->sid;
-	w->pk.pad = 0;
+	ps_h2r_key(w, sl->sid);
 	if (!w->ftag || bpf_map_update_elem(&ps_h2r_page, &w->pk, sl, BPF_ANY))
 		w->no_slot++;
 	else if (w->st.npaged < 0xffff)
@@ -350,9 +355,7 @@ __weak __attribute__((noinline)) int ps_h2r_page_fetch(__u32 sid)
 
 	if (!w || !w->st.npaged || !w->ftag || !sid)
 		return 0;
-	w->pk.tag = w->ftag;
-	w->pk.sid = sid;
-	w->pk.pad = 0;
+	ps_h2r_key(w, sid);
 	p = bpf_map_lookup_elem(&ps_h2r_page, &w->pk);
 	if (!p)
 		return 0;
@@ -402,9 +405,7 @@ __weak __attribute__((noinline)) int ps_h2r_late_fetch(__u32 sid)
 
 	if (!w || !w->ftag)
 		return 0;
-	w->pk.tag = w->ftag;
-	w->pk.sid = sid;
-	w->pk.pad = 0;
+	ps_h2r_key(w, sid);
 	l = bpf_map_lookup_elem(&ps_h2_late, &w->pk);
 	if (!l)
 		return 0;
