@@ -427,6 +427,7 @@ static __always_inline void ps_h2_begin(struct ps_scratch *s, const struct ps_pk
 	s->nmsg = 0;
 	s->ngrpc_lost = 0;
 	s->lo_bits0 = 0;
+	s->lo_hi0 = 0;
 	if (!s->h2_on)
 		return;
 	c = bpf_map_lookup_elem(&ps_h2, &x->k);

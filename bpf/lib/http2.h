@@ -209,18 +209,68 @@ PS_GLOBAL int ps_h2_late_out(const struct ps_flow_key *k)
 }
 
 /*
+ * The window is about to move up by d stream ids, and inference streams
+ * the segment opened leave it: a client that opens more than 64 streams
+ * in one segment. Each goes to ps_h2_late now (its answer cannot have
+ * begun: the server has not read its request yet), as the connection's
+ * client's (its own client, on a connection whose requests name theirs,
+ * is not in hs yet). The streams older than the segment are
+ * ps_h2_late_out()'s, at its end. A global function, verified once.
+ */
+PS_GLOBAL int ps_h2_late_burst(__u32 d)
+{
+	struct ps_scratch *s = ps_scratch();
+	__u32 q, e;
+	__u64 m;
+
+	if (!s)
+		return 0;
+	/* Bits 0 .. e - 1 are the segment's streams (newer than lo_hi0, 0 on
+	 * a connection's first); 64 - d .. 63 leave. */
+	e = (s->h2c.inf_hi - s->lo_hi0 + 1) >> 1;
+	if (e > 64)
+		e = 64;
+	q = d >= 64 ? 0 : 64 - d;
+	m = s->h2c.inf_bits >> q;
+	for (; q < e && m; q++, m >>= 1) {
+		if (!(m & 1))
+			continue;
+		barrier_var(s);
+		s->lk.tag = s->h2c.ftag;
+		s->lk.sid = s->h2c.inf_hi - 2 * q;
+		s->lk.pad = 0;
+		__builtin_memset(&s->lv, 0, sizeof(s->lv));
+		s->lv.grpc = (s->h2c.grpc_bits >> q) & 1;
+		bpf_map_update_elem(&ps_h2_late, &s->lk, &s->lv, BPF_ANY);
+	}
+	return 0;
+}
+
+/*
  * Stream sid (the highest the client has opened) is an inference request:
  * the egress program scans the DATA of its response (h2resp.h). Streams
  * ascend, so the bits move up by the streams opened since the last one
- * (the inference streams whose bits leave: ps_h2_late_out()).
+ * (the inference streams whose bits leave: ps_h2_late_out() at the
+ * segment's end, or ps_h2_late_burst() now, those the segment opened).
+ * A global function, verified once.
  */
-static __always_inline void ps_h2_mark_inf(struct ps_h2_conn *c, __u32 sid, __u64 grpc)
+PS_GLOBAL int ps_h2_mark_inf(__u32 sid, __u32 grpc)
 {
-	__u32 d = (sid - c->inf_hi) >> 1;
+	struct ps_scratch *s = ps_scratch();
+	struct ps_h2_conn *c;
+	__u32 d;
 
+	if (!s)
+		return 0;
+	c = &s->h2c;
+	d = (sid - c->inf_hi) >> 1;
+	if (d && (d >= 64 || 2 * (64 - d) < c->inf_hi - s->lo_hi0) &&
+	    (c->inf_bits >> (d >= 64 ? 0 : 64 - d)))
+		ps_h2_late_burst(d);
 	c->inf_bits = d >= 64 ? 1 : (c->inf_bits << d) | 1;
 	c->grpc_bits = d >= 64 ? grpc : (c->grpc_bits << d) | grpc;
 	c->inf_hi = sid;
+	return 0;
 }
 
 /*
@@ -447,7 +497,7 @@ static __always_inline void ps_h2_block_end(struct ps_scratch *s, __u32 pos)
 		if (c->path == PS_H2P_UNKNOWN)
 			s->nh2_unc++;
 		if (c->path == PS_H2P_INF) {
-			ps_h2_mark_inf(c, s->h.clen, c->grpc);
+			ps_h2_mark_inf(s->h.clen, c->grpc);
 			if (c->grpc)
 				ps_h2_gopen(s->h.clen);
 		}
@@ -456,7 +506,7 @@ static __always_inline void ps_h2_block_end(struct ps_scratch *s, __u32 pos)
 	if (c->path == PS_H2P_INF) {
 		s->ninf++;
 		ps_rq_pend(s, pos, 0);
-		ps_h2_mark_inf(c, s->h.clen, c->grpc);
+		ps_h2_mark_inf(s->h.clen, c->grpc);
 		if (c->grpc)
 			ps_h2_gopen(s->h.clen);
 	} else if (c->path == PS_H2P_UNKNOWN) {

@@ -6,7 +6,8 @@
  * one place: a frame header cut across segments, PADDED DATA (its padding
  * full of "data:" lines that must not count), streams interleaved frame by
  * frame, more inference streams at once than it has slots (scans put
- * aside and brought back), a usage key
+ * aside and brought back), more than 64 requests opened in one segment
+ * (their streams past the ingress's window kept), a usage key
  * cut across DATA frames and segments, a hole in the server's stream, the
  * token limit debited as HTTP/1's answers debit it (a token_reserve
  * too), and the server's frames
@@ -288,6 +289,77 @@ static void case_late(void)
 	}
 	w.events = 100;
 	w.rx = 200;
+	expect_tokens(&c, cn.caddr, &w);
+	if (stat(PS_STAT_H2_NO_SLOT) != ns0)
+		ck_fail(&c, "stats.h2_no_slot grew by %llu, expected 0",
+			(unsigned long long)(stat(PS_STAT_H2_NO_SLOT) - ns0));
+	ck_end(&c);
+}
+
+/*
+ * A client sends many inference requests in one segment, more than the
+ * ingress's window of 64 holds: stream 1 names the path as a literal
+ * entered into the HPACK table (in a segment of its own, or together
+ * with the others: the connection's first streams), streams 3 to
+ * 2 * nreq - 1 name it by its index (12 bytes a HEADERS frame), all in
+ * one segment, so that the oldest of them leave the window within the
+ * segment that opened them.
+ * Every answer is scanned and its usage counts to the client, the answers
+ * in a shuffled order, ten a segment.
+ */
+static void case_late_burst(const char *name, unsigned int nreq, int together)
+{
+	uint64_t ns0 = stat(PS_STAT_H2_NO_SLOT);
+	unsigned char b[4096], blk[64];
+	unsigned int order[160], i, j, t, n, k, ctok[160];
+	struct want w = { 0 };
+	struct conn cn;
+	struct ck c;
+	uint32_t off;
+	char ev[160];
+
+	ck_init(&c, name);
+	open_h2(&c, &cn, CLIENT_BASE + 56 + nreq % 64, &off);
+	/* :method POST, :path with incremental indexing (dynamic 62), :scheme http */
+	blk[0] = 0x83;
+	blk[1] = 0x44;
+	blk[2] = strlen(INF_PATH);
+	memcpy(blk + 3, INF_PATH, strlen(INF_PATH));
+	blk[3 + strlen(INF_PATH)] = 0x86;
+	n = h2f(b, 1, 0x4, 1, blk, 4 + strlen(INF_PATH));
+	if (!together) {
+		expect(&c, csend(&cn, off, b, n), TC_ACT_OK, "stream 1, the path entered");
+		off += n;
+		n = 0;
+	}
+	for (i = 1; i < nreq; i++)
+		n += h2f(b + n, 1, 0x4, 2 * i + 1, "\x83\xbe\x86", 3);
+	expect(&c, csend(&cn, off, b, n), TC_ACT_OK, "the other requests in one segment");
+	off += n;
+	srand(nreq);
+	for (i = 0; i < nreq; i++) {
+		order[i] = i;
+		ctok[i] = 1 + rand() % 500;
+	}
+	for (i = nreq - 1; i > 0; i--) {
+		j = rand() % (i + 1);
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (i = 0; i < nreq; i += 10) {
+		n = 0;
+		for (j = i, k = 0; j < nreq && k < 10; j++, k++) {
+			snprintf(ev, sizeof(ev), "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,"
+				 "\"completion_tokens\":%u}}\n\n", ctok[order[j]]);
+			n += resp_headers(b + n, 2 * order[j] + 1);
+			n += data(b + n, 2 * order[j] + 1, ev, 1);
+			w.tx += ctok[order[j]];
+		}
+		expect(&c, ssend(&cn, b, n), TC_ACT_OK, "ten answers");
+	}
+	w.events = nreq;
+	w.rx = 2 * nreq;
 	expect_tokens(&c, cn.caddr, &w);
 	if (stat(PS_STAT_H2_NO_SLOT) != ns0)
 		ck_fail(&c, "stats.h2_no_slot grew by %llu, expected 0",
@@ -981,6 +1053,9 @@ int main(void)
 	case_interleave();
 	case_slots();
 	case_late();
+	case_late_burst("h2r-late-one-segment", 100, 0);
+	case_late_burst("h2r-late-one-segment-150", 150, 0);
+	case_late_burst("h2r-late-one-segment-first", 120, 1);
 	case_hole();
 	case_debit();
 	case_reserve();
