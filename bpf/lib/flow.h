@@ -228,28 +228,35 @@ static __always_inline void ps_seq_syn(struct ps_seq *d, __u32 isn)
 
 /*
  * Egress: was request k of a queue that holds n requests (its bits) an
- * inference request? False for one not in the queue yet.
+ * inference request? False for one not in the queue yet. One more than
+ * PS_RQ_QUEUE behind the newest had its bit written over by a later
+ * request's (a client that pipelines that deep): its answer is taken for
+ * an inference request's and scanned, so that requests sent behind it
+ * cannot hide it.
  */
 static __always_inline int ps_rq_inference(__u32 n, __u64 bits, __u32 k)
 {
-	return (__s32)(n - k) > 0 && ((bits >> (k & (PS_RQ_QUEUE - 1))) & 1);
+	__s32 d = (__s32)(n - k);
+
+	return d > 0 && (d > PS_RQ_QUEUE || ((bits >> (k & (PS_RQ_QUEUE - 1))) & 1));
 }
 
 /*
- * Ingress: append n requests (bit i of bits: the i-th is an inference
- * request) to the flow's queue. Only the ingress program writes it; the
- * bits go in before n is raised, where egress reads n first.
+ * Ingress: append n requests (bit i mod 64 of bits: the i-th is an
+ * inference request; of more than 64, the newest 64) to the flow's queue:
+ * n is raised by every one. Only the ingress program writes it; the bits
+ * go in before n is raised, where egress reads n first.
  */
 static __always_inline void ps_rq_push(struct ps_rq_queue *q, __u64 bits, __u32 n)
 {
-	__u32 at = q->n, pos = at & (PS_RQ_QUEUE - 1);
+	__u32 at = q->n, pos = at & (PS_RQ_QUEUE - 1), nb = n;
 	__u64 mask, m, v;
 
 	if (!n)
 		return;
-	if (n > PS_RQ_QUEUE)
-		n = PS_RQ_QUEUE;
-	mask = n == PS_RQ_QUEUE ? ~0ULL : (1ULL << n) - 1;
+	if (nb > PS_RQ_QUEUE)
+		nb = PS_RQ_QUEUE;
+	mask = nb == PS_RQ_QUEUE ? ~0ULL : (1ULL << nb) - 1;
 	m = (mask << pos) | (pos ? mask >> (PS_RQ_QUEUE - pos) : 0);
 	v = ((bits & mask) << pos) | (pos ? (bits & mask) >> (PS_RQ_QUEUE - pos) : 0);
 	q->bits = (q->bits & ~m) | v;

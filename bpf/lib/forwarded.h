@@ -848,7 +848,7 @@ PS_GLOBAL int ps_g_rq_flow(struct ps_rq_queue *q)
 	start = s->rq_pn > PS_RQ_SUBJ ? s->rq_pn - PS_RQ_SUBJ : 0;
 	for (i = 0; i < PS_RQ_SUBJ; i++) {
 		j = start + i;
-		if (j >= s->rq_pn || j >= PS_RQ_QUEUE)
+		if (j >= s->rq_pn)
 			break;
 		e = &q->subj[(n0 + j) & (PS_RQ_SUBJ - 1)];
 		j &= PS_RQ_QUEUE - 1;

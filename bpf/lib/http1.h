@@ -161,6 +161,19 @@ static __always_inline __s64 ps_parse_hex(const __u8 *buf, __u32 p, __u32 end)
 }
 
 /*
+ * The segment's next request (rq_pn) has ended its header block: its bit
+ * in rq_pb, bit rq_pn mod 64. Past 64 requests in one segment the newest
+ * 64 are kept, as in the flow's ring, and ps_rq_push() still counts every
+ * one, so that the answers stay paired with their requests.
+ */
+static __always_inline void ps_rq_note(struct ps_scratch *s, int inf)
+{
+	__u64 b = 1ULL << (s->rq_pn & (PS_RQ_QUEUE - 1));
+
+	s->rq_pb = inf ? s->rq_pb | b : s->rq_pb & ~b;
+}
+
+/*
  * A message is complete (tshark dissects a message, and counts a request,
  * only once its body is reassembled): count it if it is a request, and
  * expect the next message.
@@ -650,9 +663,8 @@ static __always_inline void ps_h1_headers_end(struct ps_scratch *s, __u32 pos)
 	/* Its responses come back in order: the egress program learns from
 	 * the flow's queue which ones answer inference requests, and whose
 	 * requests they answer. */
-	if ((h->flags & PS_H1F_REQUEST) && s->rq_pn < PS_RQ_QUEUE) {
-		if (h->flags & PS_H1F_INFERENCE)
-			s->rq_pb |= 1ULL << (s->rq_pn & (PS_RQ_QUEUE - 1));
+	if (h->flags & PS_H1F_REQUEST) {
+		ps_rq_note(s, h->flags & PS_H1F_INFERENCE);
 		s->rq_k[s->rq_pn & (PS_RQ_QUEUE - 1)] = sk;
 		s->rq_pn++;
 	}
@@ -889,12 +901,9 @@ static __always_inline void ps_h1_hunted(struct ps_scratch *s, __u32 ls, __u32 c
 		s->ninf++;
 	if (k != PS_HUNT_OTHER)
 		ps_rq_pend(s, s->chunk_seq + (ce - s->cc), 0);
-	if (s->rq_pn < PS_RQ_QUEUE) {
-		if (k == PS_HUNT_INF)
-			s->rq_pb |= 1ULL << (s->rq_pn & (PS_RQ_QUEUE - 1));
-		s->rq_k[s->rq_pn & (PS_RQ_QUEUE - 1)] = 0;
-		s->rq_pn++;
-	}
+	ps_rq_note(s, k == PS_HUNT_INF);
+	s->rq_k[s->rq_pn & (PS_RQ_QUEUE - 1)] = 0;
+	s->rq_pn++;
 }
 
 /*

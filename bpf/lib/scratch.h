@@ -160,7 +160,8 @@ struct ps_scratch {
 	__u8 pend_mok[PS_PEND_MAX];
 	__u32 hw;		/* bytes at the head of buf loads wrote (ps_buf_loaded()) */
 	__u32 rq_pn;		/* requests whose header block ended in this call ... */
-	__u64 rq_pb;		/* ... bit i set: the i-th was an inference request */
+	__u64 rq_pb;		/* ... bit i mod 64 set: the i-th was an inference
+				 * request (the newest 64: ps_rq_note()) */
 	__u8 rq_k[PS_RQ_QUEUE];	/* ... the i-th's client: an index + 1 in sj, 0: the
 				 * connection's */
 	/* Whom the client bytes are counted to (forwarded.h ps_g_rb_mark()),

@@ -896,6 +896,97 @@ out:
 	ck_end(&c);
 }
 
+/*
+ * A client pipelines more requests than the flow's queue of 64 holds
+ * before the answers: ninf inference requests (352 bytes, five a
+ * segment), then nother GET /v1/models (27 bytes, 70 a segment),
+ * then ninf2 inference requests again, answered in order, ten answers a
+ * segment (with between, the GETs are answered before the last inference
+ * requests are sent). Every answer reports usage, the GETs' 1000 tokens.
+ * The model: an inference request's answer counts; so does any answer to
+ * a request more than 64 behind the newest sent when it comes (its kind
+ * written over in the flow's ring: scanned, flow.h ps_rq_inference()),
+ * so that requests pipelined behind an inference request cannot hide its
+ * answer, and the answers stay paired with their requests however many
+ * requests a segment holds.
+ */
+static void case_deep(const char *name, uint32_t caddr, unsigned int ninf,
+		      unsigned int nother, unsigned int ninf2, int between)
+{
+	static const char get[] = "GET /v1/models HTTP/1.1\r\n\r\n";
+	unsigned int i, k, n, total = ninf + nother + ninf2, sent = 0, answered = 0;
+	uint64_t want_tx = 0, want_rx = 0;
+	unsigned char seg[2048];
+	struct ps_client_ctr ctr;
+	uint32_t off = 0;
+	char ans[4096];
+	struct conn a;
+	struct ck c;
+
+	ck_init(&c, name);
+	soff[2] = 0;
+	if (handshake(&a, caddr)) {
+		ck_fail(&c, "handshake");
+		goto out;
+	}
+	/* Answers up to request upto (not included), ten a segment. */
+#define ANSWER(upto)                                                                           \
+	for (i = answered; i < (upto); i += 10) {                                              \
+		for (n = 0, k = i; k < (upto) && k < i + 10; k++) {                            \
+			int inf = k < ninf || k >= ninf + nother;                              \
+                                                                                               \
+			n += json_answer(ans + n, sizeof(ans) - n, inf ? 2 : 5,                \
+					 inf ? 1 + k % 9 : 3);                                 \
+			if (inf || sent - k > 64) {                                            \
+				want_tx += inf ? 1 + k % 9 : 3;                                \
+				want_rx += inf ? 2 : 5;                                        \
+			}                                                                      \
+		}                                                                              \
+		ssend(&a, 2, off, ans, n);                                                     \
+	}                                                                                      \
+	answered = (upto)
+	for (i = 0; i < ninf; i += 5) {
+		for (n = 0, k = i; k < ninf && k < i + 5; k++, n += req_len)
+			memcpy(seg + n, req, req_len);
+		expect(&c, csend(&a, off, seg, n), TC_ACT_OK, "inference requests");
+		off += n;
+		sent = k;
+	}
+	for (i = 0; i < nother; i += 70) {
+		for (n = 0, k = i; k < nother && k < i + 70; k++, n += sizeof(get) - 1)
+			memcpy(seg + n, get, sizeof(get) - 1);
+		expect(&c, csend(&a, off, seg, n), TC_ACT_OK, "GETs, 70 a segment");
+		off += n;
+	}
+	sent += nother;
+	if (between) {
+		ANSWER(sent);
+	}
+	for (i = 0; i < ninf2; i += 5) {
+		for (n = 0, k = i; k < ninf2 && k < i + 5; k++, n += req_len)
+			memcpy(seg + n, req, req_len);
+		expect(&c, csend(&a, off, seg, n), TC_ACT_OK, "inference requests again");
+		off += n;
+		sent = ninf + nother + k;
+	}
+	ANSWER(total);
+#undef ANSWER
+	if (ctr_now(a.caddr, &ctr)) {
+		ck_fail(&c, "no slot");
+		goto out;
+	}
+	if (ctr.tx_tokens != want_tx || ctr.rx_tokens != want_rx)
+		ck_fail(&c, "tokens %llu/%llu, expected %llu/%llu",
+			(unsigned long long)ctr.tx_tokens, (unsigned long long)ctr.rx_tokens,
+			(unsigned long long)want_tx, (unsigned long long)want_rx);
+	if (ctr.c.requests != total || ctr.c.inference_requests != ninf + ninf2)
+		ck_fail(&c, "requests %llu, inference %llu: expected %u, %u",
+			(unsigned long long)ctr.c.requests,
+			(unsigned long long)ctr.c.inference_requests, total, ninf + ninf2);
+out:
+	ck_end(&c);
+}
+
 static int setup(void)
 {
 	static struct ps_config cfg;
@@ -935,6 +1026,11 @@ int main(void)
 	case_day();
 	case_encoded();
 	case_reserve();
+	case_deep("deep-pipeline-64-then-64", CLIENT_BASE + 40, 64, 64, 0, 0);
+	case_deep("deep-pipeline-70-in-a-segment", CLIENT_BASE + 41, 0, 70, 6, 0);
+	case_deep("deep-pipeline-70-in-a-segment-answered", CLIENT_BASE + 43, 0, 70, 6, 1);
+	case_deep("deep-pipeline-100", CLIENT_BASE + 42, 100, 0, 0, 0);
+	case_deep("deep-pipeline-30-130-30", CLIENT_BASE + 44, 30, 130, 30, 1);
 	expect_endpoint_sums("tokens endpoint totals = sum over clients");
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
