@@ -223,7 +223,7 @@ static __always_inline __u32 ps_resp_pkt(struct __sk_buff *skb, struct ps_pkt_ct
 	if (!res->fresh_len)
 		return 0;
 	avail = x->p.payload_avail > res->fresh_off ? x->p.payload_avail - res->fresh_off : 0;
-	return ps_resp_segment(skb, f, x->c, x->p.payload_off + res->fresh_off, res->fresh_len,
+	return ps_resp_segment(skb, f, &x->k, x->c, x->p.payload_off + res->fresh_off, res->fresh_len,
 			       avail, !!(x->p.tcpflags & PS_TCP_FIN), x->now);
 }
 

@@ -49,6 +49,7 @@
 /* Key ids and forwarded walks of HTTP/2 dynamic table entries kept (ps_h2_kept). */
 #define PS_MAX_H2_KEPT		(1 << 14)
 #define PS_MAX_H2_LATE		(1 << 16)	/* ps_h2_late: streams out of the window */
+#define PS_MAX_RQ_LATE		(1 << 16)	/* ps_rq_late: HTTP/1 subjects past the ring */
 
 /*
  * Bytes of one piece of an out-of-order client segment, kept until the
@@ -563,6 +564,19 @@ struct ps_http {
 struct ps_rq_subj {
 	__u32 slot;		/* the subject's slot in ps_client_ctrs ... */
 	__u32 gen;		/* ... while its gen is this; 0: the connection's client */
+};
+
+/*
+ * A request whose subject the flow's ring loses before its answer begins
+ * (a client that pipelines more than PS_RQ_SUBJ requests): its subject is
+ * kept in ps_rq_late (value struct ps_rq_subj) under this key, and the
+ * egress program finds it there when the answer begins.
+ */
+struct ps_rq_late_key {
+	struct ps_flow_key k;	/* the connection ... */
+	__u32 isn;		/* ... its client's initial sequence number (a new
+				 * connection between the same ports is another) */
+	__u32 idx;		/* the request's index on the connection (ps_rq_queue.n) */
 };
 
 /* ps_rq_queue.b_state: whom the client bytes being read are counted to */

@@ -273,6 +273,9 @@ PS_ABI_AT(ps_http, carry, 32);
 PS_ABI_SIZE(ps_rq_subj, 8);
 PS_ABI_AT(ps_rq_subj, slot, 0);
 PS_ABI_AT(ps_rq_subj, gen, 4);
+PS_ABI_SIZE(ps_rq_late_key, 48);
+PS_ABI_AT(ps_rq_late_key, isn, 40);
+PS_ABI_AT(ps_rq_late_key, idx, 44);
 
 PS_ABI_SIZE(ps_rq_queue, 32 + 8 * PS_RQ_SUBJ);
 PS_ABI_AT(ps_rq_queue, bits, 0);

@@ -827,6 +827,70 @@ PS_GLOBAL int ps_g_rb_end(__u32 end)
 }
 
 /*
+ * The requests whose subjects the flow's ring loses before their answers
+ * begin, when the segment's are written into it: a client that pipelines
+ * more than PS_RQ_SUBJ requests. Those are the indices m from rn (the
+ * request whose answer is under way or next: the egress's resp.n) and
+ * from n0 - PS_RQ_SUBJ (the ring's oldest; older ones left it at an
+ * earlier segment) up to n0 + rq_pn - PS_RQ_SUBJ (the oldest that stays),
+ * n0 the flow's count before the segment: the ring's entries about to be
+ * written over and the segment's own oldest requests (of those, the last
+ * PS_RQ_QUEUE, as rq_k holds them). Each goes to ps_rq_late, where the
+ * egress finds it when its answer begins (response.h ps_resp_subject()).
+ * Called before ps_g_rq_flow(). A global function, verified once.
+ */
+/* bpf_loop callback of ps_g_rq_late(): index m = n0 - PS_RQ_SUBJ + i. */
+static long ps_g_rq_late_cb(__u32 i, void *data)
+{
+	struct ps_scratch *s = ps_scratch();
+	struct ps_subj *sj;
+	__u32 m, j, c;
+
+	if (!s)
+		return 1;
+	m = s->rl_n0 - PS_RQ_SUBJ + i;
+	if ((__s32)(m - (s->rl_n0 + s->rq_pn - PS_RQ_SUBJ)) >= 0)
+		return 1;
+	if ((__s32)(m - s->rl_rn) < 0)
+		return 0;
+	if (i < PS_RQ_SUBJ) {
+		s->rlv = s->rl_ring[m & (PS_RQ_SUBJ - 1)];
+	} else {
+		j = i - PS_RQ_SUBJ;
+		if (j + PS_RQ_QUEUE < s->rq_pn)
+			return 0;
+		c = s->rq_k[j & (PS_RQ_QUEUE - 1)];
+		if (c && c <= PS_SUBJ_MAX) {
+			sj = &s->sj[(c - 1) & (PS_SUBJ_MAX - 1)];
+			s->rlv.slot = sj->slot;
+			s->rlv.gen = sj->gen;
+		} else {
+			s->rlv.slot = 0;
+			s->rlv.gen = 0;
+		}
+	}
+	s->rlk.idx = m;
+	bpf_map_update_elem(&ps_rq_late, &s->rlk, &s->rlv, BPF_ANY);
+	return 0;
+}
+
+PS_GLOBAL int ps_g_rq_late(const struct ps_rq_queue *q, const struct ps_flow_key *k, __u32 isn,
+			   __u32 rn)
+{
+	struct ps_scratch *s = ps_scratch();
+
+	if (!s || !q || !k)
+		return 0;
+	s->rl_n0 = q->n;
+	s->rl_rn = rn;
+	__builtin_memcpy(s->rl_ring, q->subj, sizeof(s->rl_ring));
+	__builtin_memcpy(&s->rlk.k, k, sizeof(s->rlk.k));
+	s->rlk.isn = isn;
+	bpf_loop(PS_RQ_SUBJ + PS_RQ_QUEUE, ps_g_rq_late_cb, NULL, 0);
+	return 0;
+}
+
+/*
  * The segment is taken in: the subjects of the requests whose header
  * block ended go into the flow's ring before ps_rq_push() raises q->n
  * (the egress program reads n first), and where the client bytes stand.

@@ -207,6 +207,16 @@ struct {
 	__type(value, struct ps_h2_resp);
 } ps_h2r SEC(".maps") __weak;
 
+/* HTTP/1 requests' subjects that left a flow's ring before their answers
+ * began (forwarded.h ps_g_rq_flow(), response.h ps_resp_subject()). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_MAX_RQ_LATE);
+	__type(key, struct ps_rq_late_key);
+	__type(value, struct ps_rq_subj);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ps_rq_late SEC(".maps") __weak;
+
 /* Inference streams that left a connection's window of 64 (http2.h ps_h2_late_out()). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -45,6 +45,7 @@ struct ps_resp_work {
 	 * each response's bytes and counts go to its request's client. */
 	struct ps_rq_subj ring[PS_RQ_SUBJ];	/* the flow's ring, as read at the start ... */
 	__u32 rq_n2;		/* ... and rq.n read again after it */
+	struct ps_rq_late_key lk;	/* a request past the ring: in ps_rq_late */
 	__u32 named;
 	__u32 conn_slot;	/* the connection's client */
 	__u32 conn_gen;		/* ... 0: none */
@@ -162,9 +163,20 @@ __weak __attribute__((noinline)) int ps_resp_subject(void)
 		e = &w->ring[j & (PS_RQ_SUBJ - 1)];
 		w->r.sslot = e->slot;
 		w->r.sgen = e->gen;
-	} else {
-		w->unpaired++;
+		return 0;
 	}
+	/* Past the ring: kept by the ingress (forwarded.h ps_g_rq_late()). */
+	if ((__s32)(w->rq_n - j) > 0) {
+		w->lk.idx = j;
+		e = bpf_map_lookup_elem(&ps_rq_late, &w->lk);
+		if (e) {
+			w->r.sslot = e->slot;
+			w->r.sgen = e->gen;
+			bpf_map_delete_elem(&ps_rq_late, &w->lk);
+			return 0;
+		}
+	}
+	w->unpaired++;
 	return 0;
 }
 
@@ -1252,8 +1264,8 @@ static long ps_resp_step(__u32 idx, void *data)
  * into tx_tokens and rx_tokens, and debits those from its token limits.
  */
 static __always_inline __u32 ps_resp_segment(struct __sk_buff *skb, struct ps_flow *f,
-					     struct ps_counters *c, __u32 off, __u32 len,
-					     __u32 avail, int fin, __u64 now)
+					     const struct ps_flow_key *k, struct ps_counters *c,
+					     __u32 off, __u32 len, __u32 avail, int fin, __u64 now)
 {
 	struct ps_resp_ctx ctx = { .skb = skb, .off = off };
 	struct ps_client_ctr *ctr;
@@ -1275,6 +1287,8 @@ static __always_inline __u32 ps_resp_segment(struct __sk_buff *skb, struct ps_fl
 		__builtin_memcpy(w->ring, f->rq.subj, sizeof(w->ring));
 		barrier();
 		w->rq_n2 = READ_ONCE(f->rq.n);
+		__builtin_memcpy(&w->lk.k, k, sizeof(w->lk.k));
+		w->lk.isn = f->dir[PS_DIR_RX].isn;
 		w->mark = 0;
 		w->moved = 0;
 		w->unpaired = 0;

@@ -181,6 +181,11 @@ struct ps_scratch {
 	__u64 lo_g0;		/* ... and grpc_bits) */
 	struct ps_h2_stream_key lk;	/* a stream that left it (ps_h2_late_out()) ... */
 	struct ps_h2_late lv;	/* ... and what the egress needs of it */
+	struct ps_rq_late_key rlk;	/* an HTTP/1 request the ring loses (ps_g_rq_late()) ... */
+	struct ps_rq_subj rlv;	/* ... and its subject */
+	struct ps_rq_subj rl_ring[PS_RQ_SUBJ];	/* the flow's ring before the segment ... */
+	__u32 rl_n0;		/* ... its count then ... */
+	__u32 rl_rn;		/* ... and the request whose answer is under way or next */
 	__u32 hsb[PS_H2S_SLOTS];	/* bytes of the HTTP/2 streams of h2c.hs (PS_BC_HS) ... */
 	__u32 hsm[PS_H2S_SLOTS];	/* ... and their gRPC messages */
 	__u8 buf[PS_BUF_SIZE + 64];

@@ -16,8 +16,10 @@
  *   segment, a fifth cut across segments (its request line, headers and
  *   body apart), answered in order in one segment;
  * - ring: ten requests in flight at once, two more than the flow's ring
- *   (PS_RQ_SUBJ): the answers to the two oldest are the gateway's
- *   (stats.resp_unpaired), the others their clients';
+ *   (PS_RQ_SUBJ): the two oldest are kept in ps_rq_late, and every answer
+ *   is its client's (stats.resp_unpaired does not move);
+ * - deep: 40 and 70 requests in flight, seven a segment, answers begun
+ *   among them: every answer its client's;
  * - hole: an answer to a request the ingress program never read (the
  *   server acknowledged bytes that did not pass here) is the gateway's.
  *
@@ -207,7 +209,7 @@ static void case_ring(void)
 	struct conn cn;
 	struct ck c;
 
-	ck_init(&c, "ten requests in flight: two past the ring are the gateway's");
+	ck_init(&c, "ten requests in flight: two past the ring are kept for their clients");
 	nwants = 0;
 	memset(wants, 0, sizeof(wants));
 	if (handshake(&cn, GW4 + 11))
@@ -227,7 +229,7 @@ static void case_ring(void)
 		char *p = seg + n;
 
 		a = mkans(p, sizeof(seg) - n, 200 + i, 20 + i);
-		w = want_of(i < 10 - PS_RQ_SUBJ ? gwtext : addrs[i]);
+		w = want_of(addrs[i]);
 		w->tx_payload += a;
 		w->rx_tokens += 200 + i;
 		w->tx_tokens += 20 + i;
@@ -240,9 +242,78 @@ static void case_ring(void)
 	}
 	expect(&c, ssend(&cn, first, len, seg, n), TC_ACT_OK, "answers 6-10");
 	expect_wants(&c);
-	if (stat(PS_STAT_RESP_UNPAIRED) - unp != 10 - PS_RQ_SUBJ)
-		ck_fail(&c, "resp_unpaired moved by %llu, expected %d",
-			(unsigned long long)(stat(PS_STAT_RESP_UNPAIRED) - unp), 10 - PS_RQ_SUBJ);
+	if (stat(PS_STAT_RESP_UNPAIRED) != unp)
+		ck_fail(&c, "resp_unpaired moved by %llu, expected 0",
+			(unsigned long long)(stat(PS_STAT_RESP_UNPAIRED) - unp));
+	(void)gwtext;
+	ck_end(&c);
+}
+
+/*
+ * A gateway's connection with nreq requests in flight (several times the
+ * ring), sent seven a segment, naming nsubj clients in turn (every fifth
+ * request the gateway's own); answered in order, five a segment: the
+ * first `early` answers after the first 14 requests, before the others
+ * come, then the rest. Every answer is its
+ * request's client's: those the ring lost are found in ps_rq_late.
+ */
+/* Request i's client: every fifth the gateway's own (NULL). */
+static const char *who_of(char (*addrs)[16], unsigned int i, unsigned int nsubj)
+{
+	return i % 5 == 4 ? NULL : addrs[i % nsubj];
+}
+
+static void case_deep_ring(const char *name, uint32_t gw, unsigned int nreq, unsigned int nsubj,
+			   unsigned int early)
+{
+	static char addrs[64][16];
+	char seg[2048], gwtext[16];
+	unsigned int n, i, k, a, off = 0, soff = 0, sent = 0, answered = 0, phase, lens[128];
+	uint64_t unp = stat(PS_STAT_RESP_UNPAIRED);
+	struct want *w;
+	struct conn cn;
+	struct ck c;
+
+	ck_init(&c, name);
+	nwants = 0;
+	memset(wants, 0, sizeof(wants));
+	snprintf(gwtext, sizeof(gwtext), "198.18.1.%u", gw & 0xff);
+	if (handshake(&cn, gw))
+		ck_fail(&c, "handshake");
+	for (i = 0; i < nsubj; i++)
+		snprintf(addrs[i], sizeof(addrs[i]), "198.19.%u.%u", 42 + (gw & 0xff), i + 1);
+	for (phase = 0; phase < 2; phase++) {
+		unsigned int upto = phase ? nreq : 14;
+
+		for (; sent < upto; sent += k) {
+			for (n = 0, k = 0; k < 7 && sent + k < upto; k++) {
+				lens[sent + k] = mkreq(seg + n, sizeof(seg) - n, who_of(addrs, sent + k, nsubj));
+				w = want_of(who_of(addrs, sent + k, nsubj) ?: gwtext);
+				w->rx_payload += lens[sent + k];
+				n += lens[sent + k];
+			}
+			expect(&c, csend(&cn, off, seg, n), TC_ACT_OK, "requests, seven a segment");
+			off += n;
+		}
+		upto = phase ? nreq : early;
+		for (; answered < upto; answered += k) {
+			for (n = 0, k = 0; k < 5 && answered + k < upto; k++) {
+				i = answered + k;
+				a = mkans(seg + n, sizeof(seg) - n, 100 + i, 10 + i % 13);
+				w = want_of(who_of(addrs, i, nsubj) ?: gwtext);
+				w->tx_payload += a;
+				w->rx_tokens += 100 + i;
+				w->tx_tokens += 10 + i % 13;
+				n += a;
+			}
+			expect(&c, ssend(&cn, soff, off, seg, n), TC_ACT_OK, "answers, five a segment");
+			soff += n;
+		}
+	}
+	expect_wants(&c);
+	if (stat(PS_STAT_RESP_UNPAIRED) != unp)
+		ck_fail(&c, "resp_unpaired moved by %llu, expected 0",
+			(unsigned long long)(stat(PS_STAT_RESP_UNPAIRED) - unp));
 	ck_end(&c);
 }
 
@@ -314,6 +385,8 @@ int main(void)
 	}
 	case_pipelined();
 	case_ring();
+	case_deep_ring("forty requests in flight, their clients in turn", GW4 + 13, 40, 6, 0);
+	case_deep_ring("seventy in flight, answers begun among them", GW4 + 14, 70, 11, 9);
 	case_hole();
 	expect_endpoint_sums("rqsubj endpoint totals = sum over clients");
 	ps_dp_close(&dp);
