@@ -1026,6 +1026,9 @@ enum ps_stat {
 				 * rewritten to GET, so that the other clients' streams
 				 * on the connection are not held with their segment
 				 * (in PS_STAT_THROTTLED too, when a limit held them) */
+	PS_STAT_URGENT_DROPPED,	/* client segments to an endpoint carrying TCP urgent
+				 * data, dropped: the server's stack takes the urgent
+				 * byte out of the stream the programs would read */
 	PS_STAT_MAX,
 };
 

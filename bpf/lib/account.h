@@ -303,6 +303,18 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 	if (x->ep < 0)
 		return -1;
 	ps_stat_inc(PS_STAT_ENDPOINT_PACKETS);
+	/* Urgent data from a client: the server's TCP takes the urgent byte
+	 * out of the stream its application reads (SO_OOBINLINE is off by
+	 * default), so the bytes the ingress program would read are not the
+	 * bytes the server parses (a path with a byte the server never sees,
+	 * a body a byte short). HTTP has no urgent data: the segment is
+	 * dropped, and so are its sender's retransmissions, which carry it
+	 * again. */
+	if (rx && p->payload_len && (p->tcpflags & PS_TCP_URG)) {
+		ps_stat_inc(PS_STAT_URGENT_DROPPED);
+		x->verdict = TC_ACT_SHOT;
+		return -1;
+	}
 	ps_flow_key(&x->k, p, rx);
 	x->f = ps_flow_get(&x->k, p, rx, x->ep, x->now, &newconn, &est);
 	if (x->f && rx && !est)

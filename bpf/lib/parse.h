@@ -43,6 +43,7 @@ struct ps_pkt {
 #define PS_TCP_SYN	0x02
 #define PS_TCP_RST	0x04
 #define PS_TCP_ACK	0x10
+#define PS_TCP_URG	0x20
 
 struct ps_cursor {
 	void *pos;

@@ -35,6 +35,7 @@
 #define F_FIN	0x01
 #define F_SYN	0x02
 #define F_ACK	0x10
+#define F_URG	0x20
 
 static struct ps_datapath dp;
 static const char body[] = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";

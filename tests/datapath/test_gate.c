@@ -560,6 +560,45 @@ static void case_fragments(void)
 	ck_end(&c);
 }
 
+/*
+ * TCP urgent data: a client segment to the endpoint with URG set is
+ * dropped (the server's TCP would take its urgent byte out of the stream
+ * its application reads), each time it is sent; the request sent again
+ * without it goes in, and nothing of the dropped ones was read. A URG
+ * segment to another port, and the server's own, pass.
+ */
+static void case_urgent(void)
+{
+	uint64_t before = stat(PS_STAT_URGENT_DROPPED);
+	unsigned char buf[2048];
+	struct conn cn;
+	struct ck c;
+
+	ck_init(&c, "urgent-data");
+	if (handshake(&cn, CLIENT_BASE + 12))
+		ck_fail(&c, "handshake");
+	expect(&c, run(dp.ingress_fd, buf, frame(buf, cn.caddr, SERVER, cn.cport, PORT,
+						 cn.cisn + 1, cn.sisn + 1, F_ACK | F_URG, req,
+						 req_len, 0)),
+	       TC_ACT_SHOT, "a request with urgent data");
+	expect(&c, run(dp.ingress_fd, buf, frame(buf, cn.caddr, SERVER, cn.cport, PORT,
+						 cn.cisn + 1, cn.sisn + 1, F_ACK | F_URG, req,
+						 req_len, 0)),
+	       TC_ACT_SHOT, "sent again, urgent still");
+	expect(&c, run(dp.ingress_fd, buf, frame(buf, cn.caddr, SERVER, cn.cport, 9999, 1, 1,
+						 F_ACK | F_URG, req, req_len, 0)),
+	       TC_ACT_OK, "urgent data to another port");
+	expect(&c, run(dp.egress_fd, buf, frame(buf, SERVER, cn.caddr, PORT, cn.cport,
+						cn.sisn + 1, cn.cisn + 1, F_ACK | F_URG, "x", 1, 0)),
+	       TC_ACT_OK, "the server's urgent byte");
+	expect(&c, csend(&cn, 0, req, req_len), TC_ACT_OK, "the request without it");
+	expect_counts(&c, cn.caddr, 1, 0);
+	if (stat(PS_STAT_URGENT_DROPPED) != before + 2)
+		ck_fail(&c, "stats.urgent_dropped moved by %llu, expected 2",
+			(unsigned long long)(stat(PS_STAT_URGENT_DROPPED) - before));
+	ck_end(&c);
+}
+
 static int setup(void)
 {
 	static struct ps_config cfg;
@@ -597,6 +636,7 @@ int main(void)
 	case_fragments();
 	case_flow_busy();
 	case_no_slot();
+	case_urgent();
 	expect_endpoint_sums("gate endpoint totals = sum over clients");
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;

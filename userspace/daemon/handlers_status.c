@@ -61,6 +61,7 @@ static json_t *stats_json(struct ps_daemon *d)
 		[PS_STAT_H2_KEY_UNKNOWN] = "h2_key_unknown",
 		[PS_STAT_H2_FWD_INDEXED] = "h2_forwarded_indexed",
 		[PS_STAT_H2_REFUSED] = "h2_refused",
+		[PS_STAT_URGENT_DROPPED] = "urgent_dropped",
 	};
 	int fd = bpf_map__fd(d->dp.skel->maps.ps_stats), ncpu = libbpf_num_possible_cpus();
 	json_t *o = json_object();

@@ -514,7 +514,7 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 	read_stats(d, st);
 	{
 		static const char *const r[] = { "block", "throttle", "ooo_full", "fragment",
-						 "no_slot", "flow_busy", "tokens" };
+						 "no_slot", "flow_busy", "tokens", "urgent" };
 		/* stats.throttled counts the token limits' drops too (token_held):
 		 * the reasons part them, so that they add up to the drops. */
 		uint64_t tok = st[PS_STAT_TOKEN_HELD] < st[PS_STAT_THROTTLED] ?
@@ -523,13 +523,14 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 		v[0] = st[PS_STAT_BLOCKED], v[1] = st[PS_STAT_THROTTLED] - tok;
 		v[2] = st[PS_STAT_OOO_DROPPED], v[3] = st[PS_STAT_FRAG_DROPPED];
 		v[4] = st[PS_STAT_NO_SLOT_HELD], v[5] = st[PS_STAT_FLOW_BUSY];
-		v[6] = tok;
+		v[6] = tok, v[7] = st[PS_STAT_URGENT_DROPPED];
 		write_labelled(f, "penstock_datapath_drops_total", "counter",
 			       "Packets the datapath dropped, by reason: a block, a request limit "
 			       "(request segments), the out-of-order stash full, a first IP "
 			       "fragment, a request held with no client slot, a flow busy on "
-			       "another CPU, a token limit (request segments).", "reason", r, v,
-			       7);
+			       "another CPU, a token limit (request segments), TCP urgent data "
+			       "to an endpoint.", "reason", r, v,
+			       8);
 	}
 	{
 		static const char *const r[] = { "block", "throttle", "fragment" };
