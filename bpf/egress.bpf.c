@@ -247,7 +247,7 @@ int ps_egress(struct __sk_buff *skb)
 	ps_rx_acked(f, &x.p);
 	if (!x.p.payload_len)
 		return TC_ACT_OK;
-	ps_seq_next(&f->dir[PS_DIR_TX], ps_data_seq(&x.p), x.p.payload_len, &res);
+	ps_seq_next(&f->dir[PS_DIR_TX], ps_data_seq(&x.p), x.p.payload_len, &res, 0);
 	if (f->http.tunnel && res.fresh_len)
 		up = ps_tunnel_answer(skb, f, x.p.payload_off + res.fresh_off, res.fresh_len);
 	/* The bytes of responses to requests that name their own clients

@@ -799,10 +799,11 @@ static __always_inline int ps_ingress_data(struct __sk_buff *skb, struct ps_pkt_
 	t->ndel = 0;
 	/* The segment's result in per-CPU memory: the stack is short. */
 	res = &t->res;
-	ps_seq_next(d, seq, len, res);
+	ps_seq_next(d, seq, len, res, 1);
 	if (res->ooo) {
 		if (res->ooo_full) {
-			/* A fifth disjoint range beyond the hole: not taken. */
+			/* A fifth disjoint range beyond the hole, or bytes
+			 * already held again (ps_seq_data()): not taken. */
 			ps_stat_inc(PS_STAT_OOO_DROPPED);
 			*d = t->saved;
 			return TC_ACT_SHOT;

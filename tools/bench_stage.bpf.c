@@ -88,7 +88,7 @@ static __always_inline int bench_data(struct __sk_buff *skb, struct ps_pkt_ctx *
 	t->saved = *d;
 	t->ndel = 0;
 	res = &t->res;
-	ps_seq_next(d, seq, len, res);
+	ps_seq_next(d, seq, len, res, 1);
 	/* Out of order, a refill or a PROXY header: not the path measured. */
 	if (res->ooo || f->http.state == PS_H1_REFILL || f->who.proxy)
 		return TC_ACT_OK;

@@ -136,10 +136,16 @@ struct ps_seg_result {
 /*
  * Account the data segment [seq, seq + len) in direction d. A global
  * function: the range bookkeeping is verified once, not once per path of
- * every caller.
+ * every caller. With strict (the client's direction, live), a segment
+ * beyond the hole over bytes already held is not taken either (ooo_full):
+ * the server's TCP may keep either copy of those bytes (Linux's
+ * out-of-order queue keeps a later segment that covers an earlier one
+ * from the same first byte, or from before it), so it gets only the copy
+ * the parser holds, and the client's TCP sends the rest again, in order
+ * once the hole fills.
  */
 __weak __attribute__((noinline)) int ps_seq_data(struct ps_seq *d, __u32 seq, __u32 len,
-						 struct ps_seg_result *r)
+						 struct ps_seg_result *r, __u32 strict)
 {
 	__u32 end = seq + len, next;
 	int i;
@@ -163,6 +169,11 @@ __weak __attribute__((noinline)) int ps_seq_data(struct ps_seq *d, __u32 seq, __
 		/* Beyond a hole: remember the range until the hole fills. */
 		r->new_bytes = len - ps_ranges_overlap(d, seq, end);
 		r->ooo = 1;
+		if (strict && !ps_replay && r->new_bytes != len) {
+			r->new_bytes = 0;
+			r->ooo_full = 1;
+			return 0;
+		}
 #pragma unroll
 		for (i = 0; i < PS_OOO_RANGES; i++)
 			if (i < d->nranges && !seq_before(seq, d->ranges[i].start) &&
@@ -200,7 +211,7 @@ __weak __attribute__((noinline)) int ps_seq_data(struct ps_seq *d, __u32 seq, __
  * stream where it stands, with nothing held out of order. Else the call.
  */
 static __always_inline void ps_seq_next(struct ps_seq *d, __u32 seq, __u32 len,
-					struct ps_seg_result *r)
+					struct ps_seg_result *r, __u32 strict)
 {
 	if (d->valid && !d->nranges && seq == d->next && len) {
 		r->new_bytes = len;
@@ -213,7 +224,7 @@ static __always_inline void ps_seq_next(struct ps_seq *d, __u32 seq, __u32 len,
 		d->next = seq + len;
 		return;
 	}
-	ps_seq_data(d, seq, len, r);
+	ps_seq_data(d, seq, len, r, strict);
 }
 
 /* A SYN starts a direction: its sequence number is the ISN. */

@@ -226,6 +226,59 @@ static void case_reordered(void)
 	ck_end(&c);
 }
 
+/*
+ * Out of order, a second copy over held bytes: the server's TCP may keep
+ * either copy (Linux's out-of-order queue keeps a later segment that
+ * covers a held one from the same first byte, or from before it), so a
+ * segment beyond the hole over bytes already held is dropped and the
+ * server has only the copy the parser read. The request's rest but its
+ * last byte goes first, naming no endpoint path (/v1/chat/xompletions);
+ * then the whole rest naming one (it would replace the first copy in
+ * Linux's queue: dropped), a segment from one byte before the held one
+ * (dropped), the held one again (dropped); then the first byte and the
+ * last: the server reads the request the parser read, no inference
+ * request, not held by the spent limit.
+ */
+static void case_ooo_second_copy(void)
+{
+	uint64_t before = stat(PS_STAT_OOO_DROPPED);
+	char other[sizeof(req)];
+	struct ck c;
+	struct conn cn;
+	uint32_t off;
+
+	ck_init(&c, "ooo-second-copy");
+	memcpy(other, req, req_len);
+	memcpy(strstr(other, "/completions"), "/xompletions", 12);
+	if (handshake(&cn, CLIENT_BASE + 13))
+		ck_fail(&c, "handshake");
+	off = use_burst(&c, &cn);
+	expect(&c, csend(&cn, off + 2, other + 2, req_len - 3), TC_ACT_OK,
+	       "the rest but its last byte, no endpoint path");
+	expect(&c, csend(&cn, off + 2, req + 2, req_len - 2), TC_ACT_SHOT,
+	       "the rest again, naming one, covering it");
+	expect(&c, csend(&cn, off + 1, req + 1, 9), TC_ACT_SHOT, "from a byte before it, over it");
+	expect(&c, csend(&cn, off + 2, other + 2, req_len - 3), TC_ACT_SHOT, "the same copy again");
+	expect(&c, csend(&cn, off + req_len - 1, other + req_len - 1, 1), TC_ACT_OK,
+	       "the last byte, beyond");
+	expect(&c, csend(&cn, off, other, 2), TC_ACT_OK, "the first two bytes: the hole filled");
+	{
+		struct ps_client_ctr ctr;
+		uint32_t slot;
+
+		if (ctr_of(cn.caddr, &ctr, &slot) || ctr.c.requests != BURST + 1 ||
+		    ctr.c.inference_requests != BURST || ctr.throttled_requests)
+			ck_fail(&c, "requests %llu, inference %llu, held %llu: expected %d, %d, 0",
+				(unsigned long long)ctr.c.requests,
+				(unsigned long long)ctr.c.inference_requests,
+				(unsigned long long)ctr.throttled_requests, BURST + 1, BURST);
+	}
+	if (stat(PS_STAT_OOO_DROPPED) != before + 3)
+		ck_fail(&c, "stats.ooo_dropped moved by %llu, expected 3",
+			(unsigned long long)(stat(PS_STAT_OOO_DROPPED) - before));
+	ck_end(&c);
+}
+
 /* A client's stream of pipelined requests, cut into segments. */
 #define STREAM_MAX	8192
 #define SEGS_MAX	512
@@ -637,6 +690,7 @@ int main(void)
 	case_flow_busy();
 	case_no_slot();
 	case_urgent();
+	case_ooo_second_copy();
 	expect_endpoint_sums("gate endpoint totals = sum over clients");
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
