@@ -18,6 +18,21 @@ static __always_inline struct ps_client_ctr *ps_slot_ctr(__u32 slot)
 	return bpf_map_lookup_elem(&ps_client_ctrs, &slot);
 }
 
+/*
+ * Ask for the cache lines of a slot that a request's counts write
+ * (requests to last_seen_ns, gen and gcra_tat: at most 112 bytes, every
+ * line of them holds one of the words loaded) all at once. Loads of
+ * values never used: the CPU does not wait for them, so a slot not
+ * touched for a while costs one miss's latency instead of one per line,
+ * each waited for by the atomic add that writes it (a locked instruction
+ * waits for its line).
+ */
+static __always_inline void ps_slot_warm(const struct ps_client_ctr *ctr)
+{
+	asm volatile("" :: "r"(READ_ONCE(ctr->c.requests)), "r"(READ_ONCE(ctr->c.rx_payload)),
+		     "r"(READ_ONCE(ctr->c.last_seen_ns)));
+}
+
 /* A slot for a new client: a reclaimed one, else the next never used. */
 static __noinline struct ps_client_ctr *ps_client_new(const struct ps_client_key *k, __u64 now,
 						     __u32 *slot_out)

@@ -975,11 +975,31 @@ PS_GLOBAL int ps_g_rb_body(struct ps_rq_queue *q, __u32 n)
 	return 1;
 }
 
-/* bpf_loop callback: the slot of the segment's i-th forwarded client. */
+/* The (key, address) pair of a key's requests: ps_key_addrs' key. */
+static __always_inline void ps_key_addr_key_of(struct ps_key_addr_key *k, const struct ps_subj *sj)
+{
+	k->id = (__u64)sj->addr.a[0] | ((__u64)sj->addr.a[1] << 32);
+	k->addr = sj->src;
+	k->family = sj->src_family;
+}
+
+/*
+ * bpf_loop callback: the slot of the segment's i-th forwarded client (or
+ * key). A subject other than the connection's client is seldom in cache:
+ * the lines its counts will touch are asked for here, together. A key's
+ * (key, address) pair is looked up first, its result unused (the count
+ * looks it up again, in cache then, ps_key_addr_add(); a lookup changes
+ * nothing but the pair's place in the LRU), so that the CPU walks its
+ * hash chain while it walks ps_clients', rather than one after the other;
+ * then the slot's counter lines (ps_slot_warm()). The ps_clients key is
+ * written before the pair's lookup: written after it, the two walks did
+ * not overlap (ps_bench's (b-key) row lost the gain).
+ */
 static long ps_subj_slot_cb(__u32 i, void *data)
 {
 	struct ps_scratch *s = ps_scratch();
 	struct ps_client_key k = {};
+	struct ps_key_addr_key ka = {};
 	struct ps_client_ctr *ctr;
 	struct ps_subj *sj;
 	__u32 slot = 0;
@@ -989,8 +1009,14 @@ static long ps_subj_slot_cb(__u32 i, void *data)
 	sj = &s->sj[i];
 	k.addr = sj->addr;
 	k.family = sj->family;
+	if (sj->family == PS_AF_KEY && sj->src_family) {
+		ps_key_addr_key_of(&ka, sj);
+		bpf_map_lookup_elem(&ps_key_addrs, &ka);
+	}
 	ctr = ps_client_by_key(&k, s->g.now, &slot);
 	sj->slot = slot;
+	if (ctr)
+		ps_slot_warm(ctr);
 	sj->gen = ctr ? ctr->gen : 0;
 	return 0;
 }
@@ -1022,9 +1048,7 @@ static __always_inline void ps_key_addr_add(const struct ps_subj *sj, __u64 now)
 	struct ps_key_addr_key k = {};
 	struct ps_key_addr_val *v, nv = {};
 
-	k.id = (__u64)sj->addr.a[0] | ((__u64)sj->addr.a[1] << 32);
-	k.addr = sj->src;
-	k.family = sj->src_family;
+	ps_key_addr_key_of(&k, sj);
 	v = bpf_map_lookup_elem(&ps_key_addrs, &k);
 	if (!v) {
 		nv.requests = sj->nreq;

@@ -483,6 +483,11 @@ static void case_held_pipelined(void)
 	memcpy(two + na, a, na);
 	memcpy(strstr(two + na, "hp1-7Qx2ZkPa9rLw0tNs"), "hp2-Vd8mYc3JqE5uHf1B", 20);
 	expect(&c, csend(&cn, BURST * na, two, 2 * na), TC_ACT_SHOT, "over the limit: held back");
+	/* The key's (key, address) pair holds the requests let in, not the
+	 * one held back, whose slot was looked up for the limit (and its
+	 * pair with it); the second request's key was never read. */
+	expect_pair(&c, "hp1-7Qx2ZkPa9rLw0tNs", 0xc6120b01, BURST);
+	expect_pair(&c, "hp2-Vd8mYc3JqE5uHf1B", 0xc6120b01, -1);
 	/* A stream that is not HTTP: its lines are not parsed. */
 	remember("hp3-Rk4sWn7GzT2cXa9E");
 	na = snprintf(a, sizeof(a), "\x16\x03\x01 GET / HTTP/1.1\r\nHost: a\r\n"
