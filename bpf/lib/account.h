@@ -297,6 +297,15 @@ static __always_inline int ps_account(struct __sk_buff *skb, int rx, struct ps_p
 	if (ret) {
 		if (ret != PS_PARSE_OTHER)
 			ps_stat_inc(PS_STAT_NOT_PARSED);
+		/* IP or TCP headers the parser cannot walk to their end, on a
+		 * live interface: not let through unread. Linux takes TCP
+		 * behind any number of IPv6 extension headers, more than the
+		 * PS_IPV6_EXT_MAX walked here: a client that put nine
+		 * destination options headers in front of each segment would
+		 * pass every limit uncounted. (Headers Linux cannot read
+		 * either, it drops as well.) */
+		if (ret == PS_PARSE_BAD && rx && !ps_replay)
+			x->verdict = TC_ACT_SHOT;
 		return -1;
 	}
 	x->ep = ps_endpoint_of(bpf_ntohs(rx ? p->dport : p->sport));

@@ -17,6 +17,9 @@
  *
  * Needs root (BPF); exits 77 without it.
  */
+#include <arpa/inet.h>
+#include <netinet/ip6.h>
+
 #include "count/flows.h"
 #include "harness.h"
 
@@ -652,6 +655,75 @@ static void case_urgent(void)
 	ck_end(&c);
 }
 
+/*
+ * An IPv6 client segment to the endpoint behind n destination options
+ * headers (8 bytes each, a PadN option), at b: its length.
+ */
+static unsigned int frame6_ext(unsigned char *b, unsigned int n, uint16_t sport,
+			       const void *data, unsigned int len)
+{
+	struct ethhdr eth = { .h_proto = htons(ETH_P_IPV6) };
+	struct ip6_hdr ip6 = { 0 };
+	struct tcphdr th = {
+		.source = htons(sport),
+		.dest = htons(PORT),
+		.seq = htonl(1000),
+		.ack_seq = htonl(1),
+		.doff = sizeof(th) / 4,
+		.window = htons(502),
+	};
+	unsigned int i, o = 0;
+
+	ip6.ip6_flow = htonl(6u << 28);
+	ip6.ip6_plen = htons(8 * n + sizeof(th) + len);
+	ip6.ip6_nxt = n ? IPPROTO_DSTOPTS : IPPROTO_TCP;
+	ip6.ip6_hlim = 64;
+	inet_pton(AF_INET6, "fd00:5053::2", &ip6.ip6_src);
+	inet_pton(AF_INET6, "fd00:5053::1", &ip6.ip6_dst);
+	((uint8_t *)&th)[13] = F_ACK;
+	memcpy(b, &eth, ETH_HLEN);
+	o = ETH_HLEN;
+	memcpy(b + o, &ip6, sizeof(ip6));
+	o += sizeof(ip6);
+	for (i = 0; i < n; i++, o += 8) {
+		static const unsigned char padn[6] = { 1, 4, 0, 0, 0, 0 };
+
+		b[o] = i + 1 < n ? IPPROTO_DSTOPTS : IPPROTO_TCP;
+		b[o + 1] = 0;
+		memcpy(b + o + 2, padn, sizeof(padn));
+	}
+	memcpy(b + o, &th, sizeof(th));
+	o += sizeof(th);
+	memcpy(b + o, data, len);
+	return o + len;
+}
+
+/*
+ * IPv6 extension headers: Linux takes TCP behind any number of them. A
+ * segment behind one is read; behind more than the parser walks (9, 20)
+ * it is dropped, not let through unread (stats.not_parsed counts it).
+ */
+static void case_ext_headers(void)
+{
+	uint64_t before = stat(PS_STAT_NOT_PARSED);
+	unsigned char buf[2048];
+	struct ck c;
+
+	ck_init(&c, "ipv6-extension-headers");
+	expect(&c, run(dp.ingress_fd, buf, frame6_ext(buf, 1, 41001, req, req_len)), TC_ACT_OK,
+	       "a request behind one destination options header");
+	if (stat(PS_STAT_NOT_PARSED) != before)
+		ck_fail(&c, "stats.not_parsed moved for a segment it reads");
+	expect(&c, run(dp.ingress_fd, buf, frame6_ext(buf, 9, 41002, req, req_len)), TC_ACT_SHOT,
+	       "behind nine");
+	expect(&c, run(dp.ingress_fd, buf, frame6_ext(buf, 20, 41003, req, req_len)), TC_ACT_SHOT,
+	       "behind twenty");
+	if (stat(PS_STAT_NOT_PARSED) != before + 2)
+		ck_fail(&c, "stats.not_parsed moved by %llu, expected 2",
+			(unsigned long long)(stat(PS_STAT_NOT_PARSED) - before));
+	ck_end(&c);
+}
+
 static int setup(void)
 {
 	static struct ps_config cfg;
@@ -691,6 +763,7 @@ int main(void)
 	case_no_slot();
 	case_urgent();
 	case_ooo_second_copy();
+	case_ext_headers();
 	expect_endpoint_sums("gate endpoint totals = sum over clients");
 	ps_dp_close(&dp);
 	return nfailed ? 1 : 0;
