@@ -244,6 +244,45 @@ static void case_slots(void)
 }
 
 /*
+ * The answers to streams 1, 3 .. 2 * nreq - 1 (each a HEADERS and one
+ * DATA frame that ends it, an event with usage: 2 prompt tokens and a
+ * random number of completion tokens), in an order shuffled by seed, ten
+ * a segment; what they report added to *w.
+ */
+static void answer_shuffled(struct ck *c, const struct conn *cn, unsigned int nreq,
+			    unsigned int seed, struct want *w)
+{
+	unsigned int order[160], ctok[160], i, j, k, t, n;
+	unsigned char b[4096];
+	char ev[160];
+
+	srand(seed);
+	for (i = 0; i < nreq; i++) {
+		order[i] = i;
+		ctok[i] = 1 + rand() % 500;
+	}
+	for (i = nreq - 1; i > 0; i--) {
+		j = rand() % (i + 1);
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (i = 0; i < nreq; i += 10) {
+		n = 0;
+		for (j = i, k = 0; j < nreq && k < 10; j++, k++) {
+			snprintf(ev, sizeof(ev), "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,"
+				 "\"completion_tokens\":%u}}\n\n", ctok[order[j]]);
+			n += resp_headers(b + n, 2 * order[j] + 1);
+			n += data(b + n, 2 * order[j] + 1, ev, 1);
+			w->tx += ctok[order[j]];
+		}
+		expect(c, ssend(cn, b, n), TC_ACT_OK, "ten answers");
+	}
+	w->events += nreq;
+	w->rx += 2 * nreq;
+}
+
+/*
  * A client's own connection with 100 inference requests sent before the
  * first answer begins: the 36 oldest streams have left the ingress's
  * window of 64 by then (ps_h2_late). Every answer is scanned: each
@@ -253,42 +292,17 @@ static void case_slots(void)
 static void case_late(void)
 {
 	uint64_t ns0 = stat(PS_STAT_H2_NO_SLOT);
-	unsigned char b[4096];
-	unsigned int order[100], i, j, t, n, ctok[100];
 	struct want w = { 0 };
 	struct conn cn;
 	struct ck c;
 	uint32_t off;
-	char ev[160];
+	unsigned int i;
 
 	ck_init(&c, "h2r-late");
 	open_h2(&c, &cn, CLIENT_BASE + 55, &off);
 	for (i = 0; i < 100; i++)
 		request(&c, &cn, &off, 2 * i + 1, INF_PATH);
-	srand(64);
-	for (i = 0; i < 100; i++) {
-		order[i] = i;
-		ctok[i] = 1 + rand() % 500;
-	}
-	for (i = 99; i > 0; i--) {
-		j = rand() % (i + 1);
-		t = order[i];
-		order[i] = order[j];
-		order[j] = t;
-	}
-	for (i = 0; i < 100; i += 10) {
-		n = 0;
-		for (j = i; j < i + 10; j++) {
-			snprintf(ev, sizeof(ev), "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,"
-				 "\"completion_tokens\":%u}}\n\n", ctok[order[j]]);
-			n += resp_headers(b + n, 2 * order[j] + 1);
-			n += data(b + n, 2 * order[j] + 1, ev, 1);
-			w.tx += ctok[order[j]];
-		}
-		expect(&c, ssend(&cn, b, n), TC_ACT_OK, "ten answers");
-	}
-	w.events = 100;
-	w.rx = 200;
+	answer_shuffled(&c, &cn, 100, 64, &w);
 	expect_tokens(&c, cn.caddr, &w);
 	if (stat(PS_STAT_H2_NO_SLOT) != ns0)
 		ck_fail(&c, "stats.h2_no_slot grew by %llu, expected 0",
@@ -311,12 +325,11 @@ static void case_late_burst(const char *name, unsigned int nreq, int together)
 {
 	uint64_t ns0 = stat(PS_STAT_H2_NO_SLOT);
 	unsigned char b[4096], blk[64];
-	unsigned int order[160], i, j, t, n, k, ctok[160];
 	struct want w = { 0 };
 	struct conn cn;
 	struct ck c;
 	uint32_t off;
-	char ev[160];
+	unsigned int i, n;
 
 	ck_init(&c, name);
 	open_h2(&c, &cn, CLIENT_BASE + 56 + nreq % 64, &off);
@@ -336,30 +349,7 @@ static void case_late_burst(const char *name, unsigned int nreq, int together)
 		n += h2f(b + n, 1, 0x4, 2 * i + 1, "\x83\xbe\x86", 3);
 	expect(&c, csend(&cn, off, b, n), TC_ACT_OK, "the other requests in one segment");
 	off += n;
-	srand(nreq);
-	for (i = 0; i < nreq; i++) {
-		order[i] = i;
-		ctok[i] = 1 + rand() % 500;
-	}
-	for (i = nreq - 1; i > 0; i--) {
-		j = rand() % (i + 1);
-		t = order[i];
-		order[i] = order[j];
-		order[j] = t;
-	}
-	for (i = 0; i < nreq; i += 10) {
-		n = 0;
-		for (j = i, k = 0; j < nreq && k < 10; j++, k++) {
-			snprintf(ev, sizeof(ev), "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,"
-				 "\"completion_tokens\":%u}}\n\n", ctok[order[j]]);
-			n += resp_headers(b + n, 2 * order[j] + 1);
-			n += data(b + n, 2 * order[j] + 1, ev, 1);
-			w.tx += ctok[order[j]];
-		}
-		expect(&c, ssend(&cn, b, n), TC_ACT_OK, "ten answers");
-	}
-	w.events = nreq;
-	w.rx = 2 * nreq;
+	answer_shuffled(&c, &cn, nreq, nreq, &w);
 	expect_tokens(&c, cn.caddr, &w);
 	if (stat(PS_STAT_H2_NO_SLOT) != ns0)
 		ck_fail(&c, "stats.h2_no_slot grew by %llu, expected 0",
