@@ -584,8 +584,7 @@ static __always_inline void ps_h1_end(const struct ps_pkt_ctx *x, struct ps_scra
 	if (s->b_on && s->h2_on)
 		ps_h2_hs_bytes();
 	/* More requests in flight than the ring holds: the subjects it loses. */
-	if (s->b_on && s->rq_pn &&
-	    (__s32)(x->f->rq.n + s->rq_pn - READ_ONCE(x->f->resp.n)) > PS_RQ_SUBJ)
+	if (s->b_on && s->rq_pn)
 		ps_g_rq_late(&x->f->rq, &x->k, x->f->dir[PS_DIR_RX].isn, READ_ONCE(x->f->resp.n));
 	if (s->b_on || s->rq_pn)
 		ps_g_rq_flow(&x->f->rq);

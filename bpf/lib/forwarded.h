@@ -826,25 +826,31 @@ PS_GLOBAL int ps_g_rb_end(__u32 end)
 	return 0;
 }
 
-/*
- * The requests whose subjects the flow's ring loses before their answers
- * begin, when the segment's are written into it: a client that pipelines
- * more than PS_RQ_SUBJ requests. Those are the indices m from rn (the
- * request whose answer is under way or next: the egress's resp.n) and
- * from n0 - PS_RQ_SUBJ (the ring's oldest; older ones left it at an
- * earlier segment) up to n0 + rq_pn - PS_RQ_SUBJ (the oldest that stays),
- * n0 the flow's count before the segment: the ring's entries about to be
- * written over and the segment's own oldest requests (of those, the last
- * PS_RQ_QUEUE, as rq_k holds them). Each goes to ps_rq_late, where the
- * egress finds it when its answer begins (response.h ps_resp_subject()).
- * Called before ps_g_rq_flow(). A global function, verified once.
- */
+/* Request j of the segment's subject (rq_k: its client in sj, or the connection's), in *e. */
+static __always_inline void ps_g_rq_subj_of(const struct ps_scratch *s, __u32 j,
+					    struct ps_rq_subj *e)
+{
+	const struct ps_subj *sj;
+	__u32 k;
+
+	j &= PS_RQ_QUEUE - 1;
+	barrier_var(j);
+	k = s->rq_k[j];
+	if (k && k <= PS_SUBJ_MAX) {
+		sj = &s->sj[(k - 1) & (PS_SUBJ_MAX - 1)];
+		e->slot = sj->slot;
+		e->gen = sj->gen;
+	} else {
+		e->slot = 0;
+		e->gen = 0;
+	}
+}
+
 /* bpf_loop callback of ps_g_rq_late(): index m = n0 - PS_RQ_SUBJ + i. */
 static long ps_g_rq_late_cb(__u32 i, void *data)
 {
 	struct ps_scratch *s = ps_scratch();
-	struct ps_subj *sj;
-	__u32 m, j, c;
+	__u32 m;
 
 	if (!s)
 		return 1;
@@ -856,30 +862,35 @@ static long ps_g_rq_late_cb(__u32 i, void *data)
 	if (i < PS_RQ_SUBJ) {
 		s->rlv = s->rl_ring[m & (PS_RQ_SUBJ - 1)];
 	} else {
-		j = i - PS_RQ_SUBJ;
-		if (j + PS_RQ_QUEUE < s->rq_pn)
+		if (i - PS_RQ_SUBJ + PS_RQ_QUEUE < s->rq_pn)
 			return 0;
-		c = s->rq_k[j & (PS_RQ_QUEUE - 1)];
-		if (c && c <= PS_SUBJ_MAX) {
-			sj = &s->sj[(c - 1) & (PS_SUBJ_MAX - 1)];
-			s->rlv.slot = sj->slot;
-			s->rlv.gen = sj->gen;
-		} else {
-			s->rlv.slot = 0;
-			s->rlv.gen = 0;
-		}
+		ps_g_rq_subj_of(s, i - PS_RQ_SUBJ, &s->rlv);
 	}
 	s->rlk.idx = m;
 	bpf_map_update_elem(&ps_rq_late, &s->rlk, &s->rlv, BPF_ANY);
 	return 0;
 }
 
+/*
+ * The requests whose subjects the flow's ring loses before their answers
+ * begin, when the segment's are written into it: a client that pipelines
+ * more than PS_RQ_SUBJ requests (more than that in flight with the
+ * segment's, rn the request whose answer is under way or next: the
+ * egress's resp.n). Those are the indices m from rn and from
+ * n0 - PS_RQ_SUBJ (the ring's oldest; older ones left it at an earlier
+ * segment) up to n0 + rq_pn - PS_RQ_SUBJ (the oldest that stays), n0 the
+ * flow's count before the segment: the ring's entries about to be written
+ * over and the segment's own oldest requests (of those, the last
+ * PS_RQ_QUEUE, as rq_k holds them). Each goes to ps_rq_late, where the
+ * egress finds it when its answer begins (response.h ps_resp_subject()).
+ * Called before ps_g_rq_flow(). A global function, verified once.
+ */
 PS_GLOBAL int ps_g_rq_late(const struct ps_rq_queue *q, const struct ps_flow_key *k, __u32 isn,
 			   __u32 rn)
 {
 	struct ps_scratch *s = ps_scratch();
 
-	if (!s || !q || !k)
+	if (!s || !q || !k || (__s32)(q->n + s->rq_pn - rn) <= PS_RQ_SUBJ)
 		return 0;
 	s->rl_n0 = q->n;
 	s->rl_rn = rn;
@@ -901,7 +912,6 @@ PS_GLOBAL int ps_g_rq_flow(struct ps_rq_queue *q)
 	struct ps_scratch *s = ps_scratch();
 	struct ps_client_ctr *ctr;
 	struct ps_h2_subj *hs;
-	struct ps_rq_subj *e;
 	struct ps_subj *sj;
 	__u32 i, j, k, n0, start;
 
@@ -914,18 +924,7 @@ PS_GLOBAL int ps_g_rq_flow(struct ps_rq_queue *q)
 		j = start + i;
 		if (j >= s->rq_pn)
 			break;
-		e = &q->subj[(n0 + j) & (PS_RQ_SUBJ - 1)];
-		j &= PS_RQ_QUEUE - 1;
-		barrier_var(j);
-		k = s->rq_k[j];
-		if (k && k <= PS_SUBJ_MAX) {
-			sj = &s->sj[(k - 1) & (PS_SUBJ_MAX - 1)];
-			e->slot = sj->slot;
-			e->gen = sj->gen;
-		} else {
-			e->slot = 0;
-			e->gen = 0;
-		}
+		ps_g_rq_subj_of(s, j, &q->subj[(n0 + j) & (PS_RQ_SUBJ - 1)]);
 	}
 	if (!s->b_on)
 		return 0;

@@ -162,6 +162,16 @@ static __always_inline void ps_h2_frame(struct ps_scratch *s, __u8 type, __u32 s
 		s->nreq++;
 }
 
+/* Stream sid's record for ps_h2_late, in s->lk and s->lv: the connection's client's. */
+static __always_inline void ps_h2_late_rec(struct ps_scratch *s, __u32 sid, __u8 grpc)
+{
+	s->lk.tag = s->h2c.ftag;
+	s->lk.sid = sid;
+	s->lk.pad = 0;
+	__builtin_memset(&s->lv, 0, sizeof(s->lv));
+	s->lv.grpc = grpc;
+}
+
 /*
  * The inference streams whose bits left the window in the segment (the
  * window as it was at the segment's start, lo_hi0 and lo_bits0, against
@@ -193,11 +203,7 @@ PS_GLOBAL int ps_h2_late_out(const struct ps_flow_key *k)
 		r = bpf_map_lookup_elem(&ps_h2r, k);
 		if (r && READ_ONCE(r->begun[(o >> 1) & (PS_H2R_BEGUN - 1)]) == o)
 			continue;
-		s->lk.tag = s->h2c.ftag;
-		s->lk.sid = o;
-		s->lk.pad = 0;
-		__builtin_memset(&s->lv, 0, sizeof(s->lv));
-		s->lv.grpc = (s->lo_g0 >> (b + q)) & 1;
+		ps_h2_late_rec(s, o, (s->lo_g0 >> (b + q)) & 1);
 		e = &s->h2c.hs[(o >> 1) & (PS_H2S_SLOTS - 1)];
 		if (e->sid == o && e->gen) {
 			s->lv.slot = e->slot;
@@ -236,11 +242,7 @@ PS_GLOBAL int ps_h2_late_burst(__u32 d)
 		if (!(m & 1))
 			continue;
 		barrier_var(s);
-		s->lk.tag = s->h2c.ftag;
-		s->lk.sid = s->h2c.inf_hi - 2 * q;
-		s->lk.pad = 0;
-		__builtin_memset(&s->lv, 0, sizeof(s->lv));
-		s->lv.grpc = (s->h2c.grpc_bits >> q) & 1;
+		ps_h2_late_rec(s, s->h2c.inf_hi - 2 * q, (s->h2c.grpc_bits >> q) & 1);
 		bpf_map_update_elem(&ps_h2_late, &s->lk, &s->lv, BPF_ANY);
 	}
 	return 0;

@@ -208,7 +208,7 @@ struct {
 } ps_h2r SEC(".maps") __weak;
 
 /* HTTP/1 requests' subjects that left a flow's ring before their answers
- * began (forwarded.h ps_g_rq_flow(), response.h ps_resp_subject()). */
+ * began (forwarded.h ps_g_rq_late(), response.h ps_resp_subject()). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_MAX_RQ_LATE);

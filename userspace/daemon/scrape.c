@@ -526,7 +526,8 @@ static void write_datapath(FILE *f, struct ps_daemon *d)
 		v[6] = tok, v[7] = st[PS_STAT_URGENT_DROPPED];
 		write_labelled(f, "penstock_datapath_drops_total", "counter",
 			       "Packets the datapath dropped, by reason: a block, a request limit "
-			       "(request segments), the out-of-order stash full, a first IP "
+			       "(request segments), an out-of-order segment not kept (the stash "
+			       "full, or over bytes already held), a first IP "
 			       "fragment, a request held with no client slot, a flow busy on "
 			       "another CPU, a token limit (request segments), TCP urgent data "
 			       "to an endpoint.", "reason", r, v,
